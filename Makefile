@@ -1,0 +1,27 @@
+# Two entry points on a fresh machine: `make demo` and `make test`.
+# Each creates (or refreshes) the local virtual environment from pyproject.toml first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/microct demo
+
+test: $(STAMP)
+	$(BIN)/ruff check xarray_microct tests benchmarks asv_bench examples
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis
