@@ -1,0 +1,43 @@
+"""xarray-microct: lazy, chunk-exact analysis of X-ray microtomography volumes.
+
+Importing the package registers the ``.microct`` accessor on ``xarray.DataArray`` and
+``xarray.DataTree``.
+
+Examples
+--------
+>>> import numpy as np, xarray_microct as mct
+>>> vol = mct.from_array(np.random.rand(32, 32, 32), spacing=0.65, units="um")
+>>> smooth = vol.microct.gaussian(sigma="1.3 um")   # lazy: nothing computed yet
+>>> smooth.attrs["microct_provenance"][-1]["op"]
+'gaussian'
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+import pint_xarray as _pint_xarray  # noqa: F401  (registers .pint, for vol.pint.quantify())
+
+from xarray_microct import accessor as _accessor  # noqa: F401  (registers .microct)
+from xarray_microct.core.provenance import records_of
+from xarray_microct.core.registry import REGISTRY, replay
+from xarray_microct.core.units import resolve_length, ureg
+from xarray_microct.core.volume import Grid, from_array, grid_of
+from xarray_microct.io import open_volume
+from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
+
+try:
+    __version__ = version("xarray-microct")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0+unknown"
+
+__all__ = [
+    "REGISTRY",
+    "Grid",
+    "__version__",
+    "from_array",
+    "grid_of",
+    "open_volume",
+    "records_of",
+    "replay",
+    "resolve_length",
+    "ureg",
+]

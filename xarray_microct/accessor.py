@@ -1,0 +1,107 @@
+"""The ``.microct`` accessors on ``xarray.DataArray`` and ``xarray.DataTree``.
+
+They hold no state (xarray makes a new accessor for every object): each verb of the
+operation registry becomes a method that passes the wrapped object to the verb.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import xarray as xr
+
+from xarray_microct.core.registry import Operation, image_nodes, on_register, select_node
+from xarray_microct.core.volume import Grid, grid_of
+
+
+class _MicroCTAccessor:
+    """Verbs shared by the DataArray and DataTree accessors."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+
+@xr.register_dataarray_accessor("microct")
+class MicroCTArrayAccessor(_MicroCTAccessor):
+    """``vol.microct``: the verbs of xarray-microct on one volume.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.zeros((8, 8, 8)), spacing=0.65)
+    >>> vol.microct.grid.spacing
+    (0.65, 0.65, 0.65)
+    """
+
+    @property
+    def grid(self) -> Grid:
+        """The validated physical grid (dims, shape, spacing, origin, units)."""
+        return grid_of(self._obj)
+
+    @property
+    def provenance(self) -> list[dict[str, Any]]:
+        """The provenance records of this volume, oldest first."""
+        return list(self._obj.attrs.get("microct_provenance", []))
+
+
+@xr.register_datatree_accessor("microct")
+class MicroCTTreeAccessor(_MicroCTAccessor):
+    """``tree.microct``: the same verbs, mapped over every image node (pyramid level).
+
+    Pass ``level=`` (an index, 0 = first/finest, or a node path) to apply a verb to one
+    level only; the result is then that level's DataArray result.
+    """
+
+    @property
+    def levels(self) -> list[str]:
+        """Paths of the nodes that hold a volume, in tree order."""
+        return [node.path for node in image_nodes(self._obj)]
+
+    def select_level(self, level: int | str = 0) -> xr.DataArray:
+        """The volume at one level (index or path); the tree must hold one per node.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xarray_microct as mct
+        >>> vol = mct.from_array(np.zeros((4, 4, 4)))
+        >>> tree = xr.DataTree.from_dict({"scale0": vol.to_dataset(name="image")})
+        >>> tree.microct.select_level(0).shape
+        (4, 4, 4)
+        """
+        node = select_node(self._obj, level)
+        images = [v for v in node.to_dataset(inherit=False).data_vars.values()]
+        if len(images) != 1:
+            raise ValueError(f"level {level!r} holds {len(images)} variables, expected one")
+        return images[0]
+
+
+def _bind(op: Operation) -> None:
+    def array_method(self: _MicroCTAccessor, *args: Any, **params: Any) -> Any:
+        return op.verb(self._obj, *args, **params)
+
+    def tree_method(
+        self: _MicroCTAccessor, *args: Any, level: int | str | None = None, **params: Any
+    ) -> Any:
+        return op.verb(self._obj, *args, level=level, **params)
+
+    parameters = [
+        p
+        for p in list(op.signature.parameters.values())[1:]
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    level = inspect.Parameter(
+        "level", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | str | None"
+    )
+    for method, params in ((array_method, parameters), (tree_method, [*parameters, level])):
+        method.__name__ = op.name
+        method.__qualname__ = op.name
+        method.__doc__ = op.func.__doc__
+        method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params]
+        )
+    setattr(MicroCTArrayAccessor, op.name, array_method)
+    setattr(MicroCTTreeAccessor, op.name, tree_method)
+
+
+on_register(_bind)

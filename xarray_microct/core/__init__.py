@@ -1,0 +1,1 @@
+"""Core: the volume model, units, provenance, the operation registry, chunk helpers."""

@@ -1,0 +1,144 @@
+"""Global statistics of a volume, computed lazily over all chunks (never per chunk).
+
+The histogram is the shared building block: thresholds (Otsu, Li, ...) and percentiles
+are read from the histogram of the whole volume.
+
+* 8- and 16-bit integer (and boolean) volumes: one bin per possible value — exact.
+* Other dtypes: ``bins`` equal bins between the global minimum and maximum (NaNs are
+  ignored); a quantile is then exact to within one bin width, ``(max - min) / bins``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dask
+import dask.array as da
+import numpy as np
+
+FLOAT_BINS = 65536
+_EXACT_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "uint16", "int16")}
+
+
+def has_exact_histogram(dtype: np.dtype) -> bool:
+    """Whether the histogram of this dtype has one bin per value."""
+    return np.dtype(dtype) in _EXACT_DTYPES
+
+
+def _integer_block_counts(block: np.ndarray, offset: int, bins: int, ndim: int) -> np.ndarray:
+    counts = np.bincount((block.ravel().astype(np.int64) - offset), minlength=bins)
+    return counts.reshape((1,) * ndim + (bins,))
+
+
+def _float_block_counts(
+    block: np.ndarray, low: np.ndarray, high: np.ndarray, bins: int, ndim: int
+) -> np.ndarray:
+    values = block.ravel()
+    values = values[np.isfinite(values)].astype(np.float64)
+    low, high = float(low), float(high)
+    scale = bins / (high - low) if high > low else 0.0
+    index = np.clip(((values - low) * scale).astype(np.int64), 0, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    return counts.reshape((1,) * ndim + (bins,))
+
+
+def global_histogram(data: da.Array, bins: int = FLOAT_BINS) -> tuple[da.Array, da.Array]:
+    """Lazy histogram of the whole array.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+    bins : int
+        Number of bins for dtypes without an exact histogram.
+
+    Returns
+    -------
+    counts : dask.array.Array of int64, shape (n,)
+    edges : dask.array.Array of float64, shape (n + 1,)
+        Bin edges; for exact dtypes, bin ``i`` holds the value ``edges[i] + 0.5``.
+
+    Examples
+    --------
+    >>> x = da.from_array(np.array([[[0, 1, 1, 3]]], dtype="uint8"), chunks=2)
+    >>> counts, edges = global_histogram(x)
+    >>> counts[:4].compute().tolist(), edges[:2].compute().tolist()
+    ([1, 2, 0, 1], [-0.5, 0.5])
+    """
+    dtype = np.dtype(data.dtype)
+    ndim = data.ndim
+    if has_exact_histogram(dtype):
+        info = np.iinfo(np.uint8) if dtype == np.bool_ else np.iinfo(dtype)
+        n = int(info.max) - int(info.min) + 1
+        counts = da.map_blocks(
+            _integer_block_counts,
+            data,
+            offset=int(info.min),
+            bins=n,
+            ndim=ndim,
+            new_axis=ndim,
+            chunks=(1,) * ndim + (n,),
+            dtype=np.int64,
+        ).sum(axis=tuple(range(ndim)))
+        edges = da.arange(n + 1, dtype=np.float64) + (int(info.min) - 0.5)
+        return counts, edges
+    low = da.nanmin(data).astype(np.float64)
+    high = da.nanmax(data).astype(np.float64)
+    counts = da.map_blocks(
+        _float_block_counts,
+        data,
+        low,
+        high,
+        bins=bins,
+        ndim=ndim,
+        new_axis=ndim,
+        chunks=(1,) * ndim + (bins,),
+        dtype=np.int64,
+    ).sum(axis=tuple(range(ndim)))
+    edges = low + (high - low) * da.linspace(0.0, 1.0, bins + 1)
+    return counts, edges
+
+
+def _quantiles_from_histogram(
+    counts: np.ndarray, edges: np.ndarray, q: np.ndarray, exact: bool
+) -> np.ndarray:
+    total = counts.sum()
+    if total == 0:
+        return np.full(q.shape, np.nan)
+    cumulative = np.cumsum(counts)
+
+    def value_at_rank(rank: np.ndarray) -> np.ndarray:
+        index = np.searchsorted(cumulative, rank, side="right")
+        index = np.minimum(index, len(counts) - 1)
+        if exact:
+            return edges[index] + 0.5
+        before = np.where(index > 0, cumulative[np.maximum(index - 1, 0)], 0)
+        inside = (rank - before + 0.5) / np.maximum(counts[index], 1)
+        return edges[index] + inside * (edges[index + 1] - edges[index])
+
+    position = q / 100.0 * (total - 1)
+    below = np.floor(position)
+    fraction = position - below
+    low_value = value_at_rank(below)
+    high_value = value_at_rank(np.minimum(below + 1, total - 1))
+    return low_value + fraction * (high_value - low_value)
+
+
+def global_percentiles(data: da.Array, q: Sequence[float]) -> da.Array:
+    """Lazy percentiles of the whole array, as ``numpy.percentile`` (linear) defines them.
+
+    Exact for 8/16-bit integer volumes, within one histogram bin otherwise
+    (see the module docstring). NaNs are ignored.
+
+    Examples
+    --------
+    >>> x = da.from_array(np.arange(101, dtype="uint8").reshape(1, 1, 101), chunks=10)
+    >>> global_percentiles(x, [0, 50, 99.5]).compute().tolist()
+    [0.0, 50.0, 99.5]
+    """
+    q_arr = np.asarray(q, dtype=np.float64)
+    if np.any((q_arr < 0) | (q_arr > 100)):
+        raise ValueError(f"percentiles must lie in [0, 100], got {list(q)}")
+    counts, edges = global_histogram(data)
+    exact = has_exact_histogram(data.dtype)
+    values = dask.delayed(_quantiles_from_histogram, pure=True)(counts, edges, q_arr, exact)
+    return da.from_delayed(values, shape=q_arr.shape, dtype=np.float64)

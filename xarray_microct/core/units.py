@@ -1,0 +1,204 @@
+"""Physical lengths: parse user input and resolve it to voxels, per axis.
+
+Every length parameter of the library (``sigma``, ``radius``, ``min_distance`` ...)
+goes through :func:`resolve_length`, which accepts
+
+* a number, meaning the coordinate units of the volume (as ITK uses physical spacing);
+* a string with a unit, ``"3 um"``, ``"0.003 mm"``;
+* a :class:`pint.Quantity` of any registry, ``3 * ureg.um``;
+* voxels explicitly, ``"2 voxel"`` (also ``"vox"``, ``"voxels"``, ``"px"``);
+* a tuple with one of the above per spatial axis, for anisotropic kernels.
+
+The result is a tuple of floats, one per spatial axis, in voxels of that axis.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import pint
+
+ureg: pint.UnitRegistry = pint.get_application_registry()
+
+_VOXEL_WORDS = ("voxels", "voxel", "vox", "pixels", "pixel", "px")
+_VOXEL_PATTERN = re.compile(
+    r"^\s*(?P<value>[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*(?P<unit>"
+    + "|".join(_VOXEL_WORDS)
+    + r")\s*$"
+)
+
+Length = float | int | str | pint.Quantity
+
+
+def parse_unit(units: str) -> pint.Unit:
+    """Parse a length unit name, raising a clear error for anything else.
+
+    Parameters
+    ----------
+    units : str
+        A pint-parsable unit, e.g. ``"micrometer"``, ``"um"``, ``"mm"``.
+
+    Returns
+    -------
+    pint.Unit
+
+    Examples
+    --------
+    >>> str(parse_unit("um"))
+    'micrometer'
+    """
+    if not isinstance(units, str) or not units.strip():
+        raise ValueError(
+            f"units must be a non-empty string such as 'micrometer', got {units!r}"
+        )
+    try:
+        unit = ureg.Unit(units)
+    except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError) as err:
+        raise ValueError(
+            f"unknown unit {units!r}: use a length unit pint understands, "
+            "such as 'micrometer', 'um', 'nm' or 'mm'"
+        ) from err
+    if unit.dimensionality != ureg.meter.dimensionality:
+        raise ValueError(f"unit {units!r} is not a length (it is {unit.dimensionality})")
+    return unit
+
+
+def ngff_unit_name(units: str) -> str:
+    """The long, NGFF/UDUNITS-style name of a length unit (``"um"`` -> ``"micrometer"``).
+
+    Examples
+    --------
+    >>> ngff_unit_name("um")
+    'micrometer'
+    """
+    return str(parse_unit(units))
+
+
+def _voxels_from_text(text: str) -> float | None:
+    match = _VOXEL_PATTERN.match(text)
+    return float(match["value"]) if match else None
+
+
+def _one_axis(value: Any, spacing: float, units: str, name: str) -> float:
+    """Resolve one length to voxels along an axis of the given spacing and units."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a length, got a boolean")
+    if isinstance(value, numbers.Real):
+        voxels = float(value) / spacing
+    elif isinstance(value, str):
+        as_voxels = _voxels_from_text(value)
+        if as_voxels is not None:
+            voxels = as_voxels
+        else:
+            try:
+                quantity = ureg.Quantity(value)
+            except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
+                    AttributeError, TypeError) as err:
+                raise ValueError(
+                    f"cannot read {name}={value!r} as a length: write e.g. '3 um', "
+                    "'0.5 mm' or '2 voxel'"
+                ) from err
+            voxels = _quantity_to_voxels(quantity, spacing, units, name, value)
+    elif isinstance(value, pint.Quantity):
+        quantity = ureg.Quantity(float(value.magnitude), str(value.units))
+        voxels = _quantity_to_voxels(quantity, spacing, units, name, value)
+    else:
+        raise TypeError(
+            f"{name} must be a number, a string such as '3 um', a pint Quantity "
+            f"or a tuple of those per axis, got {type(value).__name__}"
+        )
+    if not math.isfinite(voxels):
+        raise ValueError(f"{name}={value!r} is not finite")
+    return voxels
+
+
+def _quantity_to_voxels(
+    quantity: pint.Quantity, spacing: float, units: str, name: str, original: Any
+) -> float:
+    if quantity.dimensionless:
+        # A bare number written as a string, "3", means coordinate units.
+        return float(quantity.magnitude) / spacing
+    if quantity.dimensionality != ureg.meter.dimensionality:
+        raise ValueError(
+            f"{name}={original!r} is not a length (it is {quantity.dimensionality}); "
+            "give e.g. '3 um' or '2 voxel'"
+        )
+    return float(quantity.to(parse_unit(units)).magnitude) / spacing
+
+
+def resolve_length(
+    value: Length | Sequence[Length],
+    spacing: Sequence[float],
+    units: str,
+    *,
+    name: str = "length",
+    allow_zero: bool = False,
+) -> tuple[float, ...]:
+    """Turn a length parameter into voxels along each spatial axis.
+
+    Parameters
+    ----------
+    value : number, str, pint.Quantity or tuple of those
+        The length as the user gave it. A tuple gives one length per axis.
+    spacing : sequence of float
+        Voxel spacing per spatial axis, in ``units``.
+    units : str
+        Units of the coordinates (and of bare numbers).
+    name : str
+        Parameter name, used in error messages.
+    allow_zero : bool
+        Accept 0 (e.g. a radius of zero means "no-op"); negative values always fail.
+
+    Returns
+    -------
+    tuple of float
+        The length in voxels along each axis.
+
+    Examples
+    --------
+    >>> resolve_length("3 um", spacing=(2.0, 1.0, 1.0), units="micrometer", name="sigma")
+    (1.5, 3.0, 3.0)
+    >>> resolve_length("2 voxel", spacing=(2.0, 1.0, 1.0), units="micrometer")
+    (2.0, 2.0, 2.0)
+    """
+    ndim = len(spacing)
+    if isinstance(value, (tuple, list)):
+        if len(value) != ndim:
+            raise ValueError(
+                f"{name} has {len(value)} entries but the volume has {ndim} spatial axes; "
+                f"give one length, or one per axis"
+            )
+        voxels = tuple(
+            _one_axis(v, s, units, name) for v, s in zip(value, spacing, strict=True)
+        )
+    else:
+        voxels = tuple(_one_axis(value, s, units, name) for s in spacing)
+    for v in voxels:
+        if v < 0 or (v == 0 and not allow_zero):
+            bound = "non-negative" if allow_zero else "positive"
+            raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return voxels
+
+
+def as_json_length(value: Any) -> Any:
+    """A JSON-serialisable form of a length parameter as the user gave it.
+
+    Quantities become strings (``"3 micrometer"``); tuples become lists.
+
+    Examples
+    --------
+    >>> as_json_length(3 * ureg.um)
+    '3 micrometer'
+    """
+    if isinstance(value, pint.Quantity):
+        magnitude = value.magnitude
+        if isinstance(magnitude, float) and magnitude.is_integer():
+            magnitude = int(magnitude)
+        return f"{magnitude} {value.units}"
+    if isinstance(value, (tuple, list)):
+        return [as_json_length(v) for v in value]
+    return value

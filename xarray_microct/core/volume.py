@@ -1,0 +1,311 @@
+"""The volume model: an ``xarray.DataArray`` with physical ``z, y, x`` coordinates.
+
+A volume has dims ``("z", "y", "x")``, optionally preceded by ``"t"`` and/or ``"c"``;
+1-D coordinates on every spatial dim, uniformly spaced and increasing, with a
+``units`` attribute naming a length unit; and a numeric (or boolean) dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from xarray_microct.core.units import ngff_unit_name, parse_unit
+
+SPATIAL_DIMS: tuple[str, str, str] = ("z", "y", "x")
+LEADING_DIMS: tuple[str, ...] = ("t", "c")
+DEFAULT_CHUNK = 128
+PROVENANCE_KEY = "microct_provenance"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The physical sampling grid of a volume's spatial axes.
+
+    Attributes
+    ----------
+    dims : tuple of str
+        The spatial dims, ``("z", "y", "x")``.
+    shape : tuple of int
+        Voxels along each spatial dim.
+    spacing : tuple of float
+        Voxel size along each spatial dim, in ``units``.
+    origin : tuple of float
+        Coordinate of the first voxel centre along each spatial dim.
+    units : str
+        The length unit shared by all spatial coordinates (NGFF name).
+    """
+
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    units: str
+
+
+def _check_dims(dims: Sequence[Hashable]) -> None:
+    dims = tuple(dims)
+    n_lead = len(dims) - 3
+    leading_ok = n_lead >= 0 and all(d in LEADING_DIMS for d in dims[:n_lead]) and len(
+        set(dims[:n_lead])
+    ) == n_lead
+    if dims[-3:] != SPATIAL_DIMS or not leading_ok:
+        raise ValueError(
+            f"a volume needs dims ('z', 'y', 'x'), optionally after 't' and/or 'c'; got "
+            f"{dims}. For a 2-D slice add an axis (array[None]); to rename dims use "
+            "DataArray.rename or from_array(..., dims=...)"
+        )
+
+
+def _check_dtype(dtype: np.dtype) -> None:
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_) or np.issubdtype(
+        dtype, np.complexfloating
+    ):
+        raise TypeError(
+            f"a volume needs a real numeric or boolean dtype, got {dtype}; "
+            "convert it first, e.g. array.astype('float32')"
+        )
+
+
+def _axis_spacing(coord: xr.DataArray, dim: str) -> tuple[float, float]:
+    values = np.asarray(coord.values)
+    if values.ndim != 1 or not np.issubdtype(values.dtype, np.number):
+        raise ValueError(f"coordinate {dim!r} must be 1-D and numeric")
+    if values.size == 1:
+        spacing = coord.attrs.get("spacing")
+        if spacing is None:
+            raise ValueError(
+                f"axis {dim!r} has a single voxel and no 'spacing' attribute on its "
+                "coordinate; build the volume with from_array(..., spacing=...)"
+            )
+        return float(values[0]), float(spacing)
+    steps = np.diff(values.astype(np.float64))
+    step = float(steps.mean())
+    if not step > 0:
+        raise ValueError(f"coordinate {dim!r} must increase, got a step of {step}")
+    if not np.allclose(steps, step, rtol=1e-6, atol=0):
+        raise ValueError(
+            f"coordinate {dim!r} is not uniformly spaced (steps from {steps.min()} to "
+            f"{steps.max()}); resample the volume onto a regular grid first"
+        )
+    return float(values[0]), step
+
+
+def grid_of(volume: xr.DataArray) -> Grid:
+    """Validate ``volume`` and return its physical grid.
+
+    Parameters
+    ----------
+    volume : xarray.DataArray
+        A volume as described in the module docstring.
+
+    Returns
+    -------
+    Grid
+
+    Raises
+    ------
+    ValueError, TypeError
+        With a message naming the problem and the fix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vol = from_array(np.zeros((4, 5, 6)), spacing=(2.0, 1.0, 1.0))
+    >>> grid_of(vol).spacing
+    (2.0, 1.0, 1.0)
+    """
+    if not isinstance(volume, xr.DataArray):
+        raise TypeError(f"expected an xarray.DataArray volume, got {type(volume).__name__}")
+    _check_dims(volume.dims)
+    _check_dtype(volume.dtype)
+    origins, spacings, unit_names = [], [], []
+    for dim in SPATIAL_DIMS:
+        if dim not in volume.coords:
+            raise ValueError(
+                f"the volume has no coordinate for {dim!r}; build it with "
+                "xarray_microct.from_array(array, spacing=..., units=...)"
+            )
+        coord = volume.coords[dim]
+        units = coord.attrs.get("units")
+        if units is None:
+            raise ValueError(
+                f"coordinate {dim!r} has no 'units' attribute; set it, e.g. "
+                f"vol.coords[{dim!r}].attrs['units'] = 'micrometer'"
+            )
+        unit_names.append(ngff_unit_name(units))
+        origin, spacing = _axis_spacing(coord, dim)
+        origins.append(origin)
+        spacings.append(spacing)
+    if len(set(unit_names)) != 1:
+        raise ValueError(
+            f"spatial coordinates use different units {dict(zip(SPATIAL_DIMS, unit_names))}; "
+            "convert them to one unit (e.g. with vol.pint.to)"
+        )
+    return Grid(
+        dims=SPATIAL_DIMS,
+        shape=tuple(volume.sizes[d] for d in SPATIAL_DIMS),
+        spacing=tuple(spacings),
+        origin=tuple(origins),
+        units=unit_names[0],
+    )
+
+
+def spatial_coords(
+    shape: Sequence[int], spacing: Sequence[float], origin: Sequence[float], units: str
+) -> dict[str, xr.Variable]:
+    """Coordinates ``origin + i * spacing`` for each spatial dim, with units.
+
+    Examples
+    --------
+    >>> spatial_coords((2, 1, 3), (1.0, 1.0, 0.5), (0.0, 0.0, 0.0), "um")["x"].values
+    array([0. , 0.5, 1. ])
+    """
+    name = ngff_unit_name(units)
+    coords = {}
+    for dim, n, step, start in zip(SPATIAL_DIMS, shape, spacing, origin, strict=True):
+        values = start + step * np.arange(n, dtype=np.float64)
+        coords[dim] = xr.Variable(dim, values, {"units": name, "spacing": float(step)})
+    return coords
+
+
+def default_chunks(shape: Sequence[int], n_leading: int = 0) -> tuple[int, ...]:
+    """Default chunking: 1 along leading dims, up to 128 voxels per spatial axis."""
+    return (1,) * n_leading + tuple(min(DEFAULT_CHUNK, max(int(n), 1)) for n in shape[n_leading:])
+
+
+def _per_axis(value: float | Sequence[float], name: str) -> tuple[float, float, float]:
+    if np.isscalar(value):
+        values = (float(value),) * 3
+    else:
+        values = tuple(float(v) for v in value)  # type: ignore[union-attr]
+        if len(values) != 3:
+            raise ValueError(f"{name} needs 1 or 3 values (z, y, x), got {len(values)}")
+    if not all(np.isfinite(values)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return values  # type: ignore[return-value]
+
+
+def from_array(
+    array: Any,
+    spacing: float | Sequence[float] = 1.0,
+    units: str = "micrometer",
+    origin: float | Sequence[float] = 0.0,
+    chunks: int | Sequence[int] | str | None = None,
+    name: str | None = "volume",
+    dims: Sequence[str] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Build a lazy volume from a NumPy or Dask array.
+
+    Parameters
+    ----------
+    array : array-like
+        A 3-D (or 4-/5-D with leading ``t``/``c``) NumPy or Dask array.
+    spacing : float or (float, float, float)
+        Voxel size along ``z, y, x`` in ``units``; anisotropic spacing is normal.
+    units : str
+        Length unit of the coordinates, any pint name; stored in NGFF form
+        (``"um"`` becomes ``"micrometer"``).
+    origin : float or (float, float, float)
+        Physical coordinate of the first voxel centre.
+    chunks : int, tuple, "auto" or None
+        Dask chunks; ``None`` keeps a Dask array's chunks, or uses up to 128 voxels
+        per spatial axis.
+    name : str
+        Name of the DataArray.
+    dims : sequence of str, optional
+        Dims of ``array``; default ``("z", "y", "x")`` preceded by ``"t"``/``"c"``.
+    attrs : mapping, optional
+        Extra attributes (``long_name``, intensity ``units``...).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dask-backed, with physical coordinates and an empty provenance list.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vol = from_array(np.zeros((10, 20, 20), "uint16"), spacing=(2.6, 0.65, 0.65))
+    >>> vol.x.attrs["units"], float(vol.z[1])
+    ('micrometer', 2.6)
+    """
+    if not hasattr(array, "ndim") or not hasattr(array, "dtype"):
+        array = np.asarray(array)
+    if array.ndim < 3:
+        raise ValueError(
+            f"a volume must be 3-D (z, y, x), got {array.ndim}-D with shape {array.shape}; "
+            "for a single slice use array[None]"
+        )
+    if dims is None:
+        if array.ndim > 5:
+            raise ValueError(f"a volume has at most 5 dims (t, c, z, y, x), got {array.ndim}")
+        dims = LEADING_DIMS[5 - array.ndim : 2] + SPATIAL_DIMS if array.ndim > 3 else SPATIAL_DIMS
+    dims = tuple(dims)
+    if len(dims) != array.ndim:
+        raise ValueError(f"dims {dims} do not match the array's {array.ndim} dimensions")
+    _check_dims(dims)
+    _check_dtype(np.dtype(array.dtype))
+    parse_unit(units)
+    spacing3 = _per_axis(spacing, "spacing")
+    if min(spacing3) <= 0:
+        raise ValueError(f"spacing must be positive, got {spacing!r}")
+    origin3 = _per_axis(origin, "origin")
+    n_leading = array.ndim - 3
+    if isinstance(array, da.Array):
+        data = array if chunks is None else array.rechunk(chunks)
+    else:
+        data = da.from_array(
+            array, chunks=default_chunks(array.shape, n_leading) if chunks is None else chunks
+        )
+    coords = spatial_coords(array.shape[n_leading:], spacing3, origin3, units)
+    out = xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=dict(attrs or {}))
+    out.attrs.setdefault(PROVENANCE_KEY, [])
+    return out
+
+
+def wrap_like(
+    volume: xr.DataArray,
+    data: Any,
+    *,
+    name: str | None = None,
+    **attrs: Any,
+) -> xr.DataArray:
+    """Wrap ``data`` (same spatial grid as ``volume``) with the volume's coords and attrs.
+
+    Keyword attributes override the copied ones; an attribute given as ``None`` is dropped
+    (e.g. ``units=None`` when the intensity unit no longer applies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vol = from_array(np.zeros((2, 3, 4)), attrs={"units": "1/cm"})
+    >>> wrap_like(vol, vol.data > 0, units=None).attrs.get("units") is None
+    True
+    """
+    merged = {**volume.attrs, **attrs}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    if PROVENANCE_KEY in merged:
+        merged[PROVENANCE_KEY] = list(merged[PROVENANCE_KEY])
+    return xr.DataArray(
+        data,
+        dims=volume.dims,
+        coords=volume.coords,
+        name=volume.name if name is None else name,
+        attrs=merged,
+    )
+
+
+def as_dask(volume: xr.DataArray) -> xr.DataArray:
+    """Return ``volume`` backed by Dask, chunking an in-memory one by default chunks."""
+    if isinstance(volume.data, da.Array):
+        return volume
+    n_leading = volume.ndim - 3
+    chunks = dict(zip(volume.dims, default_chunks(volume.shape, n_leading), strict=True))
+    return volume.chunk(chunks)

@@ -1,0 +1,1 @@
+"""Compiled per-chunk kernels."""

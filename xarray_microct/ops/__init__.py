@@ -1,0 +1,1 @@
+"""Pure operations by topic, each registered as a verb of the .microct accessor."""
