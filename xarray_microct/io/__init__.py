@@ -55,9 +55,9 @@ def _zarr_kind(path: Path) -> str:
     node = zarr.open(str(path), mode="r")
     if isinstance(node, zarr.Array):
         return "array"
-    if any(isinstance(v, zarr.Array) and "_ARRAY_DIMENSIONS" in v.attrs or (
-        isinstance(v, zarr.Array) and getattr(v.metadata, "dimension_names", None)
-    ) for _, v in node.members()):
+    arrays = [v for _, v in node.members() if isinstance(v, zarr.Array)]
+    if any("_ARRAY_DIMENSIONS" in a.attrs or getattr(a.metadata, "dimension_names", None)
+           for a in arrays):
         return "xarray"
     raise ValueError(
         f"{path} is a Zarr group that holds neither an array nor an xarray dataset"
@@ -95,13 +95,13 @@ def open_volume(
     Returns
     -------
     xarray.DataArray
-        A lazy volume whose provenance starts with an ``open_volume`` record.
+        A lazy volume; an ``open_volume`` record is appended to its provenance.
 
     Examples
     --------
     >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
     >>> store = pathlib.Path(tempfile.mkdtemp()) / "vol.zarr"
-    >>> mct.from_array(np.zeros((4, 4, 4)), spacing=0.5).to_zarr(store)
+    >>> _ = mct.from_array(np.zeros((4, 4, 4)), spacing=0.5).to_zarr(store)
     >>> float(open_volume(store).microct.grid.spacing[0])
     0.5
     """

@@ -93,7 +93,8 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
     --------
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> tifffile.imwrite(folder / "stack.tif", np.zeros((3, 4, 5), "uint8"))
+    >>> stack = np.zeros((3, 4, 5), "uint8")
+    >>> tifffile.imwrite(folder / "stack.tif", stack, photometric="minisblack")
     >>> read_tiff(folder / "stack.tif")[0].shape
     (3, 4, 5)
     """

@@ -1,0 +1,1 @@
+"""Whole analysis chains (fiber bed, bead pack) built from the verbs."""

@@ -1,0 +1,1 @@
+"""Synthetic phantoms with known ground truth (fiber beds, bead packs)."""
