@@ -143,8 +143,9 @@ def grid_of(volume: xr.DataArray) -> Grid:
         origins.append(origin)
         spacings.append(spacing)
     if len(set(unit_names)) != 1:
+        named = dict(zip(SPATIAL_DIMS, unit_names, strict=True))
         raise ValueError(
-            f"spatial coordinates use different units {dict(zip(SPATIAL_DIMS, unit_names))}; "
+            f"spatial coordinates use different units {named}; "
             "convert them to one unit (e.g. with vol.pint.to)"
         )
     return Grid(
