@@ -21,6 +21,44 @@ class _MicroCTAccessor:
     def __init__(self, obj: Any) -> None:
         self._obj = obj
 
+    # Viewing (xarray_microct.plot): views, not operations, so they add no provenance.
+
+    def preview(self, dim: str = "z", **options: Any) -> Any:
+        """A slice image with a slider over ``dim``; see :func:`xarray_microct.plot.preview`."""
+        from xarray_microct import plot
+
+        return plot.preview(self._obj, dim, **options)
+
+    def orthoslices(self, point: Any = None, **options: Any) -> Any:
+        """Three linked orthogonal slices; see :func:`xarray_microct.plot.orthoslices`."""
+        from xarray_microct import plot
+
+        return plot.orthoslices(self._obj, point, **options)
+
+    def overlay(self, labels: Any, alpha: float = 0.5, **options: Any) -> Any:
+        """Labels or a mask over the image; see :func:`xarray_microct.plot.overlay`."""
+        from xarray_microct import plot
+
+        return plot.overlay(self._obj, labels, alpha, **options)
+
+    def plot_centres(self, detected: Any, truth: Any = None, **options: Any) -> Any:
+        """Detected vs true centres on a slice; see :func:`xarray_microct.plot.centres_plot`."""
+        from xarray_microct import plot
+
+        return plot.centres_plot(self._obj, detected, truth, **options)
+
+    def view3d(self, **options: Any) -> Any:
+        """A 3-D rendering (extra ``view3d``); see :func:`xarray_microct.plot.view3d`."""
+        from xarray_microct import plot
+
+        return plot.view3d(self._obj, **options)
+
+    def save_report(self, path: Any, **options: Any) -> Any:
+        """A self-contained HTML report; see :func:`xarray_microct.report.save_report`."""
+        from xarray_microct import report
+
+        return report.save_report(path, self._obj, **options)
+
 
 @xr.register_dataarray_accessor("microct")
 class MicroCTArrayAccessor(_MicroCTAccessor):

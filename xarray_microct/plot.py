@@ -1,0 +1,767 @@
+"""Look at a volume: slice previews, orthogonal slices, overlays and 3-D views.
+
+Every view is a HoloViews object drawn with Bokeh (through hvplot), in physical
+coordinates with units on the axes and an aspect ratio true to the voxel spacing.
+Views are lazy in the way that matters for big scans: a slider position or a zoom only
+computes the voxels on screen — one slice, and on a pyramid (a DataTree) only the
+window of the level that fits the screen. The intensity range comes from global
+percentiles computed from the whole volume with a streaming histogram (on a pyramid,
+from its coarsest level), so the contrast does not jump from slice to slice.
+
+Functions take a volume (``xarray.DataArray``) or a pyramid (``xarray.DataTree``); the
+same functions are the accessor methods ``vol.microct.preview()`` etc.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from xarray_microct.core.registry import image_nodes, is_image
+from xarray_microct.core.stats import global_percentiles
+from xarray_microct.core.volume import SPATIAL_DIMS, Grid, as_dask, grid_of
+
+SCREEN = (800, 800)
+"""Default screen budget in pixels (width, height) for one slice view."""
+
+PERCENTILES = (0.5, 99.5)
+"""Default percentiles of the intensity range."""
+
+VIEW3D_EXTRA = 'pip install "xarray-microct[view3d]"'
+
+# For a slice across ``dim``: the (horizontal, vertical) dims of the image. The layout of
+# the three orthogonal views shares x between the xy and xz views and y between the xy
+# and zy views.
+_PLANE = {"z": ("x", "y"), "y": ("x", "z"), "x": ("z", "y")}
+
+
+def _hv() -> Any:
+    import holoviews as hv
+    import hvplot.xarray  # noqa: F401  (registers .hvplot)
+
+    if "bokeh" not in hv.Store.loaded_backends():
+        hv.extension("bokeh", logo=False)
+    return hv
+
+
+# ---------------------------------------------------------------------------------------
+# volumes and pyramids
+
+
+def pyramid_levels(obj: xr.DataArray | xr.DataTree) -> list[xr.DataArray]:
+    """The volumes of a pyramid, finest first (a DataArray is a one-level pyramid).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.zeros((8, 8, 8)), spacing=1.0)
+    >>> half = mct.from_array(np.zeros((4, 4, 4)), spacing=2.0, origin=0.5)
+    >>> tree = xr.DataTree.from_dict({"0": vol.to_dataset(name="image"),
+    ...                               "1": half.to_dataset(name="image")})
+    >>> [level.shape for level in pyramid_levels(tree)]
+    [(8, 8, 8), (4, 4, 4)]
+    """
+    if isinstance(obj, xr.DataArray):
+        grid_of(obj)
+        return [as_dask(obj)]
+    if not isinstance(obj, xr.DataTree):
+        raise TypeError(
+            f"expected a volume (xarray.DataArray) or a pyramid (xarray.DataTree), "
+            f"got {type(obj).__name__}"
+        )
+    levels = []
+    for node in image_nodes(obj):
+        images = [v for v in node.to_dataset(inherit=False).data_vars.values() if is_image(v)]
+        if len(images) != 1:
+            raise ValueError(
+                f"pyramid level {node.path!r} holds {len(images)} volumes; view one "
+                "variable per level (e.g. tree[path][name])"
+            )
+        grid_of(images[0])
+        levels.append(as_dask(images[0]))
+    if not levels:
+        raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
+    return sorted(levels, key=lambda v: -int(np.prod(v.shape[-3:])))
+
+
+def _check_dim(dim: str) -> None:
+    if dim not in SPATIAL_DIMS:
+        raise ValueError(f"dim must be one of {SPATIAL_DIMS}, got {dim!r}")
+
+
+def _spatial_only(volume: xr.DataArray) -> xr.DataArray:
+    if volume.ndim != 3:
+        extra = [d for d in volume.dims if d not in SPATIAL_DIMS]
+        raise ValueError(
+            f"the volume has leading dims {extra}; view one of them, e.g. "
+            f"vol.isel({extra[0]}=0).microct.preview()"
+        )
+    return volume
+
+
+def level_for_screen(
+    levels: Sequence[xr.DataArray], dim: str = "z", screen: tuple[int, int] = SCREEN
+) -> int:
+    """Index of the finest level whose slice across ``dim`` fits in ``screen`` pixels.
+
+    Finer levels would only be averaged away by the screen; when none fits, the
+    coarsest level is used.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> levels = [mct.from_array(np.zeros((4, n, n))) for n in (2048, 1024, 512)]
+    >>> level_for_screen(levels, "z", screen=(1000, 1000))
+    2
+    >>> level_for_screen(levels, "z", screen=(1024, 1024))
+    1
+    """
+    _check_dim(dim)
+    h_dim, v_dim = _PLANE[dim]
+    for index, level in enumerate(levels):
+        if level.sizes[h_dim] <= screen[0] and level.sizes[v_dim] <= screen[1]:
+            return index
+    return len(levels) - 1
+
+
+def intensity_range(
+    obj: xr.DataArray | xr.DataTree, percentiles: tuple[float, float] = PERCENTILES
+) -> tuple[float, float]:
+    """Display range from global percentiles of the whole volume.
+
+    Computed with a streaming histogram (``core.stats.global_percentiles``), one pass
+    over the chunks, never holding the volume in memory; on a pyramid the coarsest
+    level is used, which is cheap.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.arange(1000, dtype="uint16").reshape(10, 10, 10))
+    >>> intensity_range(vol, (1, 99))
+    (9.99, 989.01)
+    """
+    levels = pyramid_levels(obj)
+    low, high = (float(v) for v in global_percentiles(levels[-1].data, percentiles).compute())
+    if not np.isfinite(low) or not np.isfinite(high):
+        raise ValueError("the volume holds no finite value to set an intensity range from")
+    if high <= low:
+        high = low + 1.0
+    return round(low, 6), round(high, 6)
+
+
+def _resolve_clim(
+    obj: xr.DataArray | xr.DataTree, clim: tuple[float, float] | str | None
+) -> tuple[float, float] | None:
+    if clim is None:
+        return None
+    if isinstance(clim, str):
+        if clim != "auto":
+            raise ValueError(f'clim must be "auto", None or (low, high), got {clim!r}')
+        return intensity_range(obj)
+    low, high = (float(c) for c in clim)
+    if not high > low:
+        raise ValueError(f"clim needs low < high, got {clim!r}")
+    return low, high
+
+
+def _index_of(level: xr.DataArray, dim: str, position: float) -> int:
+    coord = level.coords[dim].values
+    return int(np.clip(np.abs(coord - position).argmin(), 0, coord.size - 1))
+
+
+def _axis_label(dim: str, units: str) -> str:
+    return f"{dim} ({units})"
+
+
+def _window(coord: np.ndarray, lim: tuple[float, float] | None, spacing: float) -> slice:
+    """Voxel index range of ``coord`` covering the physical range ``lim``."""
+    if lim is None or lim[0] is None or lim[1] is None:
+        return slice(None)
+    low, high = sorted(lim)
+    start = int(np.searchsorted(coord, low - spacing, side="left"))
+    stop = int(np.searchsorted(coord, high + spacing, side="right"))
+    start, stop = max(start - 1, 0), min(stop + 1, coord.size)
+    if stop - start < 2:
+        return slice(None)
+    return slice(start, stop)
+
+
+def _level_for_window(
+    levels: Sequence[xr.DataArray],
+    dim: str,
+    x_range: tuple[float, float] | None,
+    y_range: tuple[float, float] | None,
+    screen: tuple[int, int],
+    start: int,
+) -> int:
+    """Finest level (not finer than needed) whose window fits the screen."""
+    h_dim, v_dim = _PLANE[dim]
+    if x_range is None and y_range is None:
+        return start
+    for index, level in enumerate(levels):
+        grid = grid_of(level)
+        h_sp = grid.spacing[SPATIAL_DIMS.index(h_dim)]
+        v_sp = grid.spacing[SPATIAL_DIMS.index(v_dim)]
+        h_n = level.sizes[h_dim] if x_range is None else abs(x_range[1] - x_range[0]) / h_sp
+        v_n = level.sizes[v_dim] if y_range is None else abs(y_range[1] - y_range[0]) / v_sp
+        if h_n <= screen[0] and v_n <= screen[1]:
+            return index
+    return len(levels) - 1
+
+
+def slice_image(
+    level: xr.DataArray,
+    dim: str,
+    position: float,
+    *,
+    clim: tuple[float, float] | None = None,
+    cmap: str | list[str] = "gray",
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
+    frame_width: int = 400,
+    title: str | None = None,
+) -> Any:
+    """One slice of ``level`` across ``dim`` at physical ``position``, as an ``hv.Image``.
+
+    Only that slice (or its window ``x_range``/``y_range``) is computed.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(4, 6, 8), spacing=(2.0, 0.5, 0.5))
+    >>> image = slice_image(vol, "z", 2.0)
+    >>> image.dimension_values(2, flat=False).shape, [str(d) for d in image.kdims]
+    ((6, 8), ['x', 'y'])
+    """
+    _hv()
+    _check_dim(dim)
+    level = _spatial_only(level)
+    grid = grid_of(level)
+    h_dim, v_dim = _PLANE[dim]
+    index = _index_of(level, dim, position)
+    spacing = dict(zip(grid.dims, grid.spacing, strict=True))
+    selection = {
+        dim: index,
+        h_dim: _window(level.coords[h_dim].values, x_range, spacing[h_dim]),
+        v_dim: _window(level.coords[v_dim].values, y_range, spacing[v_dim]),
+    }
+    plane = level.isel(selection).transpose(v_dim, h_dim).compute()
+    values = plane.values
+    if values.dtype == np.bool_:
+        values = values.astype(np.uint8)
+    name = str(level.name or "intensity")
+    data = xr.DataArray(
+        values, dims=(v_dim, h_dim), coords={d: plane.coords[d].values for d in (v_dim, h_dim)},
+        name=name,
+    )
+    at = float(level.coords[dim].values[index])
+    options: dict[str, Any] = {
+        "cmap": cmap,
+        "data_aspect": 1.0,
+        "frame_width": frame_width,
+        "xlabel": _axis_label(h_dim, grid.units),
+        "ylabel": _axis_label(v_dim, grid.units),
+        "title": title if title is not None else f"{name}, {dim} = {at:.4g} {grid.units}",
+        "colorbar": True,
+        "tools": ["hover"],
+        "flip_yaxis": True,  # first row on top, as in image viewers and the PNG figures
+    }
+    if clim is not None:
+        options["clim"] = clim
+    return data.hvplot.image(x=h_dim, y=v_dim, **options)
+
+
+def _slider_dim(level: xr.DataArray, dim: str, units: str) -> Any:
+    hv = _hv()
+    values = level.coords[dim].values
+    step = float(values[1] - values[0]) if values.size > 1 else 1.0
+    return hv.Dimension(
+        dim, label=dim, unit=units, range=(float(values[0]), float(values[-1])), step=step,
+        default=float(values[values.size // 2]),
+    )
+
+
+def _dynamic_slices(
+    levels: list[xr.DataArray],
+    dim: str,
+    make: Callable[[xr.DataArray, float, Any, Any], Any],
+    start: int,
+    screen: tuple[int, int],
+    refine: bool,
+) -> Any:
+    """A DynamicMap over positions along ``dim`` (slider), refining the level on zoom."""
+    hv = _hv()
+    base = levels[start]
+    grid = grid_of(base)
+    streams = [hv.streams.RangeXY()] if refine and len(levels) > 1 else []
+
+    def callback(position: float, x_range: Any = None, y_range: Any = None) -> Any:
+        chosen = _level_for_window(levels, dim, x_range, y_range, screen, start)
+        level = levels[max(chosen, 0)]
+        return make(level, position, x_range, y_range)
+
+    return hv.DynamicMap(callback, kdims=[_slider_dim(base, dim, grid.units)], streams=streams)
+
+
+def preview(
+    obj: xr.DataArray | xr.DataTree,
+    dim: str = "z",
+    *,
+    clim: tuple[float, float] | str | None = "auto",
+    cmap: str = "gray",
+    screen: tuple[int, int] = SCREEN,
+    frame_width: int = 500,
+    positions: Sequence[float] | int | None = None,
+) -> Any:
+    """An image of one slice with a slider over ``dim``, in physical coordinates.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.DataTree
+        A volume, or a pyramid whose coarsest level that fits ``screen`` is shown (and,
+        in a live session, finer levels as you zoom in).
+    dim : {"z", "y", "x"}
+        The slider's dim; the slice spans the other two.
+    clim : "auto", (low, high) or None
+        Intensity range; "auto" uses the 0.5 and 99.5 global percentiles
+        (:func:`intensity_range`), None lets Bokeh scale each slice.
+    cmap : str
+        Colormap name.
+    screen : (int, int)
+        Pixel budget (width, height) for picking a pyramid level.
+    frame_width : int
+        Width of the plot frame in screen pixels; the height follows the aspect ratio.
+    positions : int or sequence of float, optional
+        ``None`` (default): a live ``DynamicMap`` that computes each slice when the
+        slider reaches it. An int ``n`` or a list of physical positions: a static
+        ``HoloMap`` of those slices, for an HTML file that works without a server.
+
+    Returns
+    -------
+    holoviews.DynamicMap or holoviews.HoloMap
+
+    Examples
+    --------
+    >>> import numpy as np, holoviews as hv, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(8, 16, 16), spacing=(2.0, 0.65, 0.65))
+    >>> view = preview(vol, clim=(0, 1))             # nothing computed yet
+    >>> slice_3 = view[6.0]                          # z = 6 um: computes one slice
+    >>> slice_3.dimension_values(2, flat=False).shape
+    (16, 16)
+    """
+    _check_dim(dim)
+    levels = pyramid_levels(obj)
+    for level in levels:
+        _spatial_only(level)
+    start = level_for_screen(levels, dim, screen)
+    limits = _resolve_clim(obj, clim)
+
+    def make(level: xr.DataArray, position: float, x_range: Any, y_range: Any) -> Any:
+        return slice_image(
+            level, dim, position, clim=limits, cmap=cmap, x_range=x_range, y_range=y_range,
+            frame_width=frame_width,
+        )
+
+    if positions is None:
+        return _dynamic_slices(levels, dim, make, start, screen, refine=True)
+    level = levels[start]
+    return _static_slices(level, dim, positions, lambda p: make(level, p, None, None))
+
+
+def _static_slices(
+    level: xr.DataArray, dim: str, positions: Sequence[float] | int, make: Callable[[float], Any]
+) -> Any:
+    hv = _hv()
+    coord = level.coords[dim].values
+    if isinstance(positions, int | np.integer):
+        if positions < 1:
+            raise ValueError(f"positions must be at least 1, got {positions}")
+        picks = np.unique(np.linspace(0, coord.size - 1, min(int(positions), coord.size) + 2))
+        picks = picks[1:-1] if picks.size > 2 else picks
+        values = [float(coord[round(float(i))]) for i in picks]
+    else:
+        values = [float(coord[_index_of(level, dim, float(p))]) for p in positions]
+    if not values:
+        raise ValueError("positions is empty; give at least one position")
+    grid = grid_of(level)
+    kdim = hv.Dimension(dim, unit=grid.units)
+    return hv.HoloMap({v: make(v) for v in dict.fromkeys(values)}, kdims=[kdim])
+
+
+def _centre(level: xr.DataArray) -> dict[str, float]:
+    return {d: float(level.coords[d].values[level.sizes[d] // 2]) for d in SPATIAL_DIMS}
+
+
+def _point_of(level: xr.DataArray, point: Any) -> dict[str, float]:
+    if point is None:
+        return _centre(level)
+    if isinstance(point, dict):
+        unknown = set(point) - set(SPATIAL_DIMS)
+        if unknown:
+            raise ValueError(f"point has unknown dims {sorted(unknown)}; use z, y, x")
+        return {**_centre(level), **{d: float(v) for d, v in point.items()}}
+    values = tuple(point)
+    if len(values) != 3:
+        raise ValueError(f"point needs (z, y, x) in physical units, got {point!r}")
+    return dict(zip(SPATIAL_DIMS, (float(v) for v in values), strict=True))
+
+
+def orthoslices(
+    obj: xr.DataArray | xr.DataTree,
+    point: Sequence[float] | dict[str, float] | None = None,
+    *,
+    clim: tuple[float, float] | str | None = "auto",
+    cmap: str = "gray",
+    screen: tuple[int, int] = SCREEN,
+    frame_width: int = 300,
+) -> Any:
+    """Three linked orthogonal slices (xy, xz, zy) through ``point``.
+
+    The views share their axes (zooming one zooms the others along the shared dim),
+    cross-hairs mark the point, and in a live session a tap on any view moves the
+    point, recomputing only the three slices through it.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.DataTree
+    point : (z, y, x) or dict, optional
+        Physical coordinates of the point; the centre of the volume by default.
+    clim, cmap, screen, frame_width
+        As in :func:`preview`.
+
+    Returns
+    -------
+    holoviews.Layout
+        ``[xy, xz, zy]`` views; each is a DynamicMap driven by the shared point.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(8, 12, 16), spacing=(2.0, 1.0, 1.0))
+    >>> layout = orthoslices(vol, point=(4.0, 5.0, 7.0), clim=(0, 1))
+    >>> len(layout)
+    3
+    """
+    hv = _hv()
+    levels = pyramid_levels(obj)
+    for level in levels:
+        _spatial_only(level)
+    start = min(level_for_screen(levels, d, screen) for d in SPATIAL_DIMS)
+    level = levels[start]
+    limits = _resolve_clim(obj, clim)
+    first = _point_of(level, point)
+    Point = hv.streams.Stream.define("Point", **first)
+    shared = Point()
+
+    def make_view(dim: str) -> tuple[Callable[..., Any], Callable[..., None]]:
+        h_dim, v_dim = _PLANE[dim]
+
+        def view(**where: float) -> Any:
+            image = slice_image(
+                level, dim, where[dim], clim=limits, cmap=cmap, frame_width=frame_width
+            )
+            cross = hv.VLine(where[h_dim]).opts(color="orange", line_width=1) * hv.HLine(
+                where[v_dim]
+            ).opts(color="orange", line_width=1)
+            return image * cross
+
+        def moved(x: float | None = None, y: float | None = None) -> None:
+            if x is not None and y is not None:
+                shared.event(**{h_dim: float(x), v_dim: float(y)})
+
+        return view, moved
+
+    views = []
+    for dim in SPATIAL_DIMS:
+        view, moved = make_view(dim)
+        dmap = hv.DynamicMap(view, streams=[shared])
+        h_dim, v_dim = _PLANE[dim]
+        tap = hv.streams.Tap(source=dmap, x=first[h_dim], y=first[v_dim])
+        tap.add_subscriber(moved)
+        views.append(dmap)
+    return hv.Layout(views).cols(3)
+
+
+def _label_colors(n: int = 256) -> list[str]:
+    import colorcet
+
+    return list(colorcet.glasbey_light[:n])
+
+
+def label_image(
+    labels: xr.DataArray,
+    dim: str,
+    position: float,
+    *,
+    alpha: float = 0.5,
+    x_range: Any = None,
+    y_range: Any = None,
+    frame_width: int = 500,
+) -> Any:
+    """One slice of a label (or boolean mask) volume with a categorical colormap.
+
+    Background (0) is transparent; labels cycle through a 256-colour Glasbey palette,
+    so neighbouring objects get distinct colours; hovering shows the label.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> lab = mct.from_array(np.arange(64, dtype="int32").reshape(4, 4, 4) % 3)
+    >>> image = label_image(lab, "z", 0.0)
+    >>> sorted(np.unique(image.dimension_values("label_colour"))[:2].tolist())
+    [0.0, 1.0]
+    """
+    hv = _hv()
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == np.bool_):
+        raise TypeError(
+            f"overlay needs integer labels or a boolean mask, got {labels.dtype}; "
+            "threshold or label the volume first"
+        )
+    _check_dim(dim)
+    grid = grid_of(labels)
+    h_dim, v_dim = _PLANE[dim]
+    index = _index_of(labels, dim, position)
+    spacing = dict(zip(grid.dims, grid.spacing, strict=True))
+    plane = (
+        labels.isel(
+            {
+                dim: index,
+                h_dim: _window(labels.coords[h_dim].values, x_range, spacing[h_dim]),
+                v_dim: _window(labels.coords[v_dim].values, y_range, spacing[v_dim]),
+            }
+        )
+        .transpose(v_dim, h_dim)
+        .compute()
+    )
+    values = plane.values.astype(np.int64)
+    colours = _label_colors()
+    colour_index = np.where(values > 0, (values - 1) % len(colours), np.nan)
+    data = xr.Dataset(
+        {
+            "label_colour": ((v_dim, h_dim), colour_index),
+            "label": ((v_dim, h_dim), values),
+        },
+        coords={d: plane.coords[d].values for d in (v_dim, h_dim)},
+    )
+    image = hv.Image(data, kdims=[h_dim, v_dim], vdims=["label_colour", "label"])
+    return image.opts(
+        cmap=colours,
+        clim=(-0.5, len(colours) - 0.5),
+        alpha=alpha,
+        clipping_colors={"NaN": (0, 0, 0, 0)},
+        color_levels=len(colours),
+        colorbar=False,
+        tools=["hover"],
+    )
+
+
+def _as_label_volume(volume: xr.DataArray, labels: Any) -> xr.DataArray:
+    if isinstance(labels, xr.DataTree):
+        levels = pyramid_levels(labels)
+        matching = [lv for lv in levels if lv.shape == volume.shape]
+        if not matching:
+            raise ValueError(
+                "no level of the label pyramid has the shape of the shown level "
+                f"{volume.shape}; pass the matching level"
+            )
+        labels = matching[0]
+    if not isinstance(labels, xr.DataArray):
+        raise TypeError(f"labels must be an xarray.DataArray, got {type(labels).__name__}")
+    if labels.shape != volume.shape:
+        raise ValueError(
+            f"labels have shape {labels.shape} but the volume {volume.shape}; they must lie "
+            "on the same grid (for a pyramid, pass the labels of the shown level)"
+        )
+    grid_l, grid_v = grid_of(labels), grid_of(volume)
+    if not np.allclose(grid_l.spacing, grid_v.spacing) or grid_l.units != grid_v.units:
+        raise ValueError(
+            f"labels have spacing {grid_l.spacing} {grid_l.units} but the volume "
+            f"{grid_v.spacing} {grid_v.units}; they must lie on the same grid"
+        )
+    return as_dask(labels)
+
+
+def overlay(
+    obj: xr.DataArray | xr.DataTree,
+    labels: xr.DataArray | xr.DataTree,
+    alpha: float = 0.5,
+    dim: str = "z",
+    *,
+    clim: tuple[float, float] | str | None = "auto",
+    cmap: str = "gray",
+    screen: tuple[int, int] = SCREEN,
+    frame_width: int = 500,
+    positions: Sequence[float] | int | None = None,
+) -> Any:
+    """Labels or a mask drawn over the image, with a slider over ``dim``.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.DataTree
+        The image (on a pyramid, the level that fits ``screen``).
+    labels : xarray.DataArray or xarray.DataTree
+        Integer labels (0 = background, transparent) or a boolean mask, on the same
+        grid as the shown level.
+    alpha : float
+        Opacity of the labels.
+    dim, clim, cmap, screen, frame_width, positions
+        As in :func:`preview`.
+
+    Returns
+    -------
+    holoviews.DynamicMap or holoviews.HoloMap
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(6, 10, 10))
+    >>> mask = vol > 0.5
+    >>> view = overlay(vol, mask, alpha=0.4, clim=(0, 1))
+    >>> len(view[2.0])        # the image and the labels
+    2
+    """
+    _check_dim(dim)
+    levels = pyramid_levels(obj)
+    for level in levels:
+        _spatial_only(level)
+    start = level_for_screen(levels, dim, screen)
+    level = levels[start]
+    label_volume = _as_label_volume(level, labels)
+    limits = _resolve_clim(obj, clim)
+
+    def make(position: float) -> Any:
+        image = slice_image(
+            level, dim, position, clim=limits, cmap=cmap, frame_width=frame_width
+        )
+        return image * label_image(
+            label_volume, dim, position, alpha=alpha, frame_width=frame_width
+        )
+
+    if positions is None:
+        hv = _hv()
+        return hv.DynamicMap(make, kdims=[_slider_dim(level, dim, grid_of(level).units)])
+    return _static_slices(level, dim, positions, make)
+
+
+def centres_plot(
+    obj: xr.DataArray | xr.DataTree,
+    detected: Any,
+    truth: Any = None,
+    z: float | None = None,
+    *,
+    columns: tuple[str, str] = ("x", "y"),
+    clim: tuple[float, float] | str | None = "auto",
+    frame_width: int = 500,
+    tolerance: float | None = None,
+) -> Any:
+    """Detected (and true) object centres as markers over one slice.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.DataTree
+        The image; the slice at ``z`` (the middle slice by default) is shown.
+    detected, truth : pandas.DataFrame or mapping of arrays
+        Centres in physical units, with columns ``columns`` (``x``, ``y``) and optionally
+        ``z``; rows farther than ``tolerance`` (default: half a slice) from the shown
+        slice are dropped when a ``z`` column is present.
+    columns : (str, str)
+        Names of the horizontal and vertical coordinate columns.
+    clim, frame_width
+        As in :func:`preview`.
+
+    Returns
+    -------
+    holoviews.Overlay
+        The slice, detected centres (red crosses) and true centres (cyan circles).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(4, 20, 20), spacing=0.5)
+    >>> found = pd.DataFrame({"x": [2.0, 5.0], "y": [3.0, 6.0]})
+    >>> true = pd.DataFrame({"x": [2.1], "y": [3.0]})
+    >>> plot = centres_plot(vol, found, true, clim=(0, 1))
+    >>> [len(el) for el in plot.values()][1:]
+    [2, 1]
+    """
+    hv = _hv()
+    import pandas as pd
+
+    levels = pyramid_levels(obj)
+    level = _spatial_only(levels[level_for_screen(levels, "z")])
+    grid = grid_of(level)
+    position = _centre(level)["z"] if z is None else float(z)
+    shown = float(level.coords["z"].values[_index_of(level, "z", position)])
+    limit = grid.spacing[0] / 2 if tolerance is None else float(tolerance)
+    image = slice_image(level, "z", shown, clim=_resolve_clim(obj, clim), frame_width=frame_width)
+
+    def points(table: Any, label: str) -> Any:
+        frame = pd.DataFrame(table)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"the {label} table has no column(s) {missing}; it has {list(frame.columns)}. "
+                "Pass columns=(horizontal, vertical) naming the centre coordinates"
+            )
+        if "z" in frame.columns:
+            frame = frame[np.abs(frame["z"].to_numpy(float) - shown) <= limit]
+        return hv.Points(frame, kdims=list(columns), label=label)
+
+    layers = [image, points(detected, "detected").opts(
+        marker="x", color="red", size=10, line_width=2)]
+    if truth is not None:
+        layers.append(points(truth, "true").opts(
+            marker="circle", fill_alpha=0, line_color="cyan", size=12, line_width=2))
+    return hv.Overlay(layers).opts(legend_position="top_right")
+
+
+# ---------------------------------------------------------------------------------------
+# 3-D
+
+
+def view3d(obj: xr.DataArray | xr.DataTree, *, screen_voxels: int = 256**3, **options: Any) -> Any:
+    """An interactive 3-D volume rendering in Jupyter with itkwidgets (optional extra).
+
+    On a pyramid, the finest level with at most ``screen_voxels`` voxels is rendered
+    (a volume renderer holds the whole level in GPU memory). Spacing and origin are
+    passed on, so the rendering has physical proportions.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.DataTree
+    screen_voxels : int
+        Largest level to send to the renderer.
+    **options
+        Passed to ``itkwidgets.view`` (e.g. ``cmap``, ``gradient_opacity``).
+
+    Returns
+    -------
+    The itkwidgets viewer.
+
+    Raises
+    ------
+    ImportError
+        Naming the extra to install when itkwidgets is missing.
+    """
+    try:
+        itkwidgets = importlib.import_module("itkwidgets")
+    except ImportError as err:
+        raise ImportError(
+            f"view3d needs the optional 3-D viewer itkwidgets; install it with {VIEW3D_EXTRA}"
+        ) from err
+    import itk
+
+    levels = pyramid_levels(obj)
+    fitting = [lv for lv in levels if int(np.prod(lv.shape[-3:])) <= screen_voxels]
+    level = _spatial_only(fitting[0] if fitting else levels[-1])
+    grid: Grid = grid_of(level)
+    image = itk.image_view_from_array(np.ascontiguousarray(level.values))
+    image.SetSpacing(tuple(float(s) for s in reversed(grid.spacing)))
+    image.SetOrigin(tuple(float(o) for o in reversed(grid.origin)))
+    return itkwidgets.view(image=image, **options)

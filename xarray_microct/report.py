@@ -1,0 +1,462 @@
+"""Self-contained HTML reports (and PNG figures) of an analysis.
+
+:func:`save_report` writes one HTML page that opens anywhere, offline: the Bokeh/Panel
+JavaScript is inlined, the slice viewers embed a fixed set of slices (their slider works
+without a server), and the PNG figures written beside the page are embedded too. The page
+shows the volume's grid, previews (with the labels or mask drawn over them), orthogonal
+slices, detected centres, the metrics, and the provenance of the result: every operation
+with its parameters as given and as resolved to voxels, and the package versions.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from xarray_microct.core.provenance import records_of
+from xarray_microct.core.volume import SPATIAL_DIMS, grid_of
+from xarray_microct.plot import (
+    _PLANE,
+    _centre,
+    _hv,
+    _index_of,
+    _label_colors,
+    _resolve_clim,
+    centres_plot,
+    level_for_screen,
+    overlay,
+    preview,
+    pyramid_levels,
+)
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; }
+table.microct { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+table.microct td, table.microct th { border: 1px solid #ccc; padding: 0.25em 0.6em;
+  text-align: left; vertical-align: top; }
+table.microct th { background: #f2f2f2; }
+code { font-size: 0.85em; white-space: pre-wrap; }
+img.figure { max-width: 100%; border: 1px solid #ddd; margin: 0.3em 0; }
+"""
+
+
+def save_view(view: Any, path: str | Path, title: str = "xarray-microct view") -> Path:
+    """Save a HoloViews view (e.g. a static :func:`~xarray_microct.plot.preview`) as HTML.
+
+    The page is self-contained (JavaScript inlined); a slider over embedded slices works
+    without a server. Give a static view (``positions=...``): a live DynamicMap would be
+    saved at its first slice only.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> from xarray_microct.plot import preview
+    >>> vol = mct.from_array(np.random.rand(6, 8, 8))
+    >>> out = save_view(preview(vol, positions=2), pathlib.Path(tempfile.mkdtemp()) / "p.html")
+    >>> "Bokeh" in out.read_text()
+    True
+    """
+    import panel as pn
+
+    _hv()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save_offline(pn.panel(view), path, title)
+    return path
+
+
+def _save_offline(panel: Any, path: Path, title: str) -> None:
+    """Save a Panel object as one HTML file that makes no network request when opened."""
+    panel.save(str(path), embed=True, resources="inline", title=title, progress=False)
+    text = path.read_text(encoding="utf-8")
+    # Panel's page template links its icons from a CDN; an offline page does without them.
+    text = re.sub(r'<link rel="(?:icon|apple-touch-icon)"[^>]*https?://[^>]*>\s*', "", text)
+    # ... and its widgets import stylesheets from the CDN: inline the installed copies.
+    text = _IMPORTED_CSS.sub(_inline_stylesheet, text)
+    path.write_text(text, encoding="utf-8")
+
+
+_IMPORTED_CSS = re.compile(
+    r'\{"type":"object","name":"ImportedStyleSheet","id":"(?P<id>[^"]+)",'
+    r'"attributes":\{"url":"https://cdn\.holoviz\.org/panel/[^/"]+/dist/(?P<file>[^"?]+)'
+    r'(?:\?[^"]*)?"\}\}'
+)
+
+
+def _inline_stylesheet(match: re.Match[str]) -> str:
+    import panel as pn
+
+    local = Path(pn.__file__).parent / "dist" / match["file"]
+    if not local.is_file():
+        raise FileNotFoundError(
+            f"panel's stylesheet {match['file']} is not installed at {local}; reinstall panel"
+        )
+    css = json.dumps(local.read_text(encoding="utf-8")).replace("</", "<\\/")
+    return (
+        f'{{"type":"object","name":"InlineStyleSheet","id":"{match["id"]}",'
+        f'"attributes":{{"css":{css}}}}}'
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# PNG figures (matplotlib: no browser needed)
+
+
+def _extent(level: xr.DataArray, h_dim: str, v_dim: str) -> list[float]:
+    grid = grid_of(level)
+    spacing = dict(zip(grid.dims, grid.spacing, strict=True))
+    h, v = level.coords[h_dim].values, level.coords[v_dim].values
+    return [
+        h[0] - spacing[h_dim] / 2, h[-1] + spacing[h_dim] / 2,
+        v[-1] + spacing[v_dim] / 2, v[0] - spacing[v_dim] / 2,
+    ]
+
+
+def _label_rgba(labels: np.ndarray, alpha: float) -> np.ndarray:
+    from matplotlib.colors import to_rgba
+
+    palette = np.array([to_rgba(c) for c in _label_colors()])
+    labels = labels.astype(np.int64)
+    rgba = palette[(np.maximum(labels, 1) - 1) % len(palette)]
+    rgba[..., 3] = np.where(labels > 0, alpha, 0.0)
+    return rgba
+
+
+def save_slice_png(
+    obj: xr.DataArray | xr.DataTree,
+    path: str | Path,
+    *,
+    dim: str = "z",
+    position: float | None = None,
+    labels: xr.DataArray | None = None,
+    alpha: float = 0.5,
+    clim: tuple[float, float] | str | None = "auto",
+    centres: Mapping[str, Any] | None = None,
+    dpi: int = 110,
+) -> Path:
+    """A PNG of one slice in physical units (labels and centres optionally drawn over it).
+
+    Only that slice is computed.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.DataTree
+    path : str or Path
+    dim : {"z", "y", "x"}
+    position : float, optional
+        Physical position along ``dim``; the middle by default.
+    labels : xarray.DataArray, optional
+        Labels or mask on the same grid, drawn with the categorical palette.
+    alpha : float
+        Opacity of the labels.
+    clim : "auto", (low, high) or None
+    centres : mapping of name to table, optional
+        Tables with ``x``/``y`` columns (physical units), drawn as markers on a z slice.
+    dpi : int
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(4, 8, 8), spacing=(2.0, 1.0, 1.0))
+    >>> out = save_slice_png(vol, pathlib.Path(tempfile.mkdtemp()) / "s.png", dim="y")
+    >>> out.read_bytes()[:4] == b"\\x89PNG"
+    True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    levels = pyramid_levels(obj)
+    level = levels[level_for_screen(levels, dim)]
+    grid = grid_of(level)
+    h_dim, v_dim = _PLANE[dim]
+    at = _centre(level)[dim] if position is None else float(position)
+    index = _index_of(level, dim, at)
+    limits = _resolve_clim(obj, clim)
+    plane = level.isel({dim: index}).transpose(v_dim, h_dim).values.astype(np.float64)
+    width = 6.0
+    ratio = (plane.shape[0] * grid.spacing[SPATIAL_DIMS.index(v_dim)]) / (
+        plane.shape[1] * grid.spacing[SPATIAL_DIMS.index(h_dim)]
+    )
+    fig, ax = plt.subplots(figsize=(width, max(2.0, min(width * ratio, 12.0)) + 0.6))
+    extent = _extent(level, h_dim, v_dim)
+    shown = ax.imshow(
+        plane, cmap="gray", extent=extent, interpolation="nearest",
+        vmin=None if limits is None else limits[0], vmax=None if limits is None else limits[1],
+    )
+    fig.colorbar(shown, ax=ax, shrink=0.8, label=str(level.attrs.get("units", "intensity")))
+    if labels is not None:
+        label_plane = labels.isel({dim: index}).transpose(v_dim, h_dim).values
+        ax.imshow(_label_rgba(label_plane, alpha), extent=extent, interpolation="nearest")
+    styles = [("x", "red"), ("o", "cyan"), ("+", "yellow")]
+    for (name, table), (marker, colour) in zip((centres or {}).items(), styles, strict=False):
+        frame = pd.DataFrame(table)
+        if "z" in frame.columns:
+            coord = float(level.coords[dim].values[index])
+            frame = frame[np.abs(frame["z"].to_numpy(float) - coord) <= grid.spacing[0] / 2]
+        if marker == "o":
+            ax.scatter(frame["x"], frame["y"], marker=marker, s=40, label=name,
+                       facecolors="none", edgecolors=colour, linewidths=1.5)
+        else:
+            ax.scatter(frame["x"], frame["y"], marker=marker, s=40, label=name, c=colour,
+                       linewidths=1.5)
+    if centres:
+        ax.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel(f"{h_dim} ({grid.units})")
+    ax.set_ylabel(f"{v_dim} ({grid.units})")
+    ax.set_aspect("equal")
+    ax.set_title(f"{level.name or 'volume'}, {dim} = {float(level.coords[dim][index]):.4g} "
+                 f"{grid.units}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# HTML pieces
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f'<table class="microct"><tr>{head}</tr>{body}</table>'
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    return html.escape(str(value))
+
+
+def metrics_html(metrics: Any) -> str:
+    """An HTML table of metrics: a mapping name → value, or a pandas DataFrame.
+
+    Examples
+    --------
+    >>> print(metrics_html({"dice": 0.91234}).replace("<tr>", "\\n<tr>"))
+    <table class="microct">
+    <tr><th>metric</th><th>value</th></tr>
+    <tr><td>dice</td><td>0.9123</td></tr></table>
+    """
+    import pandas as pd
+
+    if isinstance(metrics, pd.DataFrame):
+        frame = metrics
+        return _table(
+            [[_format(i), *(_format(v) for v in row)] for i, row in zip(
+                frame.index, frame.itertuples(index=False), strict=True)],
+            [str(frame.index.name or ""), *map(str, frame.columns)],
+        )
+    if isinstance(metrics, Mapping):
+        return _table([[_format(k), _format(v)] for k, v in metrics.items()], ["metric", "value"])
+    raise TypeError(
+        f"metrics must be a mapping or a pandas DataFrame, got {type(metrics).__name__}"
+    )
+
+
+def provenance_html(records: Sequence[Mapping[str, Any]]) -> str:
+    """An HTML table of provenance records (one row per operation, oldest first).
+
+    Examples
+    --------
+    >>> "gaussian" in provenance_html([{"op": "gaussian", "params": {"sigma": "1 um"}}])
+    True
+    """
+    if not records:
+        return "<p>No provenance recorded (the input was not produced by xarray-microct).</p>"
+    rows = []
+    for step, record in enumerate(records, start=1):
+        def dump(key: str, record: Mapping[str, Any] = record) -> str:
+            value = record.get(key)
+            if not value:
+                return ""
+            return f"<code>{html.escape(json.dumps(value, default=str))}</code>"
+
+        rows.append([
+            str(step), html.escape(str(record.get("op", record.get("source", "?")))),
+            dump("params"), dump("resolved"), dump("versions"),
+            html.escape(str(record.get("time", ""))),
+        ])
+    header = ["step", "operation", "parameters", "resolved (voxels)", "versions", "time"]
+    return _table(rows, header)
+
+
+def grid_html(volume: xr.DataArray) -> str:
+    """An HTML table describing a volume's grid, dtype and chunks."""
+    grid = grid_of(volume)
+    rows = [
+        ["shape (z, y, x)", " × ".join(map(str, grid.shape))],
+        ["spacing", ", ".join(f"{s:g}" for s in grid.spacing) + f" {grid.units}"],
+        ["origin", ", ".join(f"{o:g}" for o in grid.origin) + f" {grid.units}"],
+        ["extent", ", ".join(f"{n * s:g}" for n, s in zip(grid.shape, grid.spacing,
+                                                          strict=True)) + f" {grid.units}"],
+        ["dtype", str(volume.dtype)],
+    ]
+    if volume.chunks is not None:
+        rows.append(["chunks", " × ".join(str(c[0]) for c in volume.chunks[-3:])])
+    return _table([[html.escape(a), html.escape(b)] for a, b in rows], ["", ""])
+
+
+def _png_tag(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img class="figure" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def save_report(
+    path: str | Path,
+    volume: xr.DataArray | xr.DataTree,
+    *,
+    labels: xr.DataArray | None = None,
+    metrics: Any = None,
+    centres: Mapping[str, Any] | None = None,
+    result: Any = None,
+    title: str = "xarray-microct report",
+    slices: int = 5,
+    alpha: float = 0.45,
+    notes: str | None = None,
+) -> Path:
+    """Write one self-contained HTML report, and its PNG figures beside it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HTML file; PNGs go next to it as ``<stem>-<figure>.png``.
+    volume : xarray.DataArray or xarray.DataTree
+        The image (on a pyramid, the level that fits the screen is shown).
+    labels : xarray.DataArray, optional
+        Labels or a mask of the shown level, drawn over the previews.
+    metrics : mapping or pandas.DataFrame, optional
+        Numbers to tabulate (e.g. Dice, sensitivity...).
+    centres : mapping of name to table, optional
+        Tables of centres in physical units (``x``, ``y``, optionally ``z``), e.g.
+        ``{"detected": fibers, "true": truth}``; drawn over the middle z slice.
+    result : DataArray, DataTree or DataFrame, optional
+        The object whose provenance is reported; by default ``labels``, else ``volume``.
+    title : str
+    slices : int
+        How many slices the embedded slider offers (each is computed once).
+    alpha : float
+        Opacity of the labels.
+    notes : str, optional
+        A paragraph of text (HTML-escaped) under the title.
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(8, 16, 16), spacing=(1.3, 0.65, 0.65))
+    >>> smooth = vol.microct.gaussian(sigma="0.65 um")
+    >>> out = save_report(pathlib.Path(tempfile.mkdtemp()) / "r.html", smooth,
+    ...                   metrics={"mean": float(smooth.mean())}, slices=2)
+    >>> sorted(p.name for p in out.parent.iterdir())
+    ['r-orthoslices.png', 'r-slice.png', 'r.html']
+    """
+    import panel as pn
+
+    hv = _hv()
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"the report path must end in .html, got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    levels = pyramid_levels(volume)
+    level = levels[level_for_screen(levels, "z")]
+    clim = _resolve_clim(volume, "auto")
+    label_level = None if labels is None else pyramid_levels(labels)[0]
+
+    sections: list[Any] = [pn.pane.HTML(f"<style>{_STYLE}</style><h1>{html.escape(title)}</h1>"
+                                        + (f"<p>{html.escape(notes)}</p>" if notes else ""),
+                                        sizing_mode="stretch_width")]
+    sections.append(pn.pane.HTML("<h2>Volume</h2>" + grid_html(level), sizing_mode="stretch_width"))
+
+    sections.append(pn.pane.HTML("<h2>Slices</h2><p>Drag the slider to move through "
+                                 f"{slices} slices along z (physical units).</p>",
+                                 sizing_mode="stretch_width"))
+    if label_level is None:
+        slider_view = preview(level, clim=clim, positions=slices)
+    else:
+        slider_view = overlay(level, label_level, alpha=alpha, clim=clim, positions=slices)
+    sections.append(pn.panel(slider_view, widget_location="top"))
+
+    figures: list[tuple[str, Path]] = []
+    stem = path.with_suffix("")
+    figures.append(("slice", save_slice_png(level, f"{stem}-slice.png", labels=label_level,
+                                            alpha=alpha, clim=clim)))
+    ortho = f"{stem}-orthoslices.png"
+    figures.append(("orthoslices", _orthoslices_png(level, ortho, clim, label_level, alpha)))
+    if centres:
+        tables = dict(centres)
+        names = list(tables)
+        plot = centres_plot(level, tables[names[0]], tables[names[1]] if len(names) > 1 else None,
+                            clim=clim)
+        sections.append(pn.pane.HTML("<h2>Centres</h2>", sizing_mode="stretch_width"))
+        sections.append(pn.panel(plot))
+        figures.append(("centres", save_slice_png(level, f"{stem}-centres.png", clim=clim,
+                                                  centres=tables)))
+    sections.append(pn.pane.HTML(
+        "<h2>Figures</h2>" + "".join(_png_tag(p, name) for name, p in figures),
+        sizing_mode="stretch_width"))
+    if metrics is not None:
+        sections.append(pn.pane.HTML("<h2>Metrics</h2>" + metrics_html(metrics),
+                                     sizing_mode="stretch_width"))
+    source = result if result is not None else (labels if labels is not None else volume)
+    sections.append(pn.pane.HTML("<h2>Provenance</h2>" + provenance_html(records_of(source)),
+                                 sizing_mode="stretch_width"))
+    hv.renderer("bokeh")
+    _save_offline(pn.Column(*sections, sizing_mode="stretch_width"), path, title)
+    return path
+
+
+def _orthoslices_png(
+    level: xr.DataArray,
+    path: str | Path,
+    clim: tuple[float, float] | None,
+    labels: xr.DataArray | None,
+    alpha: float,
+) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = grid_of(level)
+    centre = _centre(level)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.5))
+    for ax, dim in zip(axes, SPATIAL_DIMS, strict=True):
+        h_dim, v_dim = _PLANE[dim]
+        index = _index_of(level, dim, centre[dim])
+        plane = level.isel({dim: index}).transpose(v_dim, h_dim).values.astype(np.float64)
+        extent = _extent(level, h_dim, v_dim)
+        ax.imshow(plane, cmap="gray", extent=extent, interpolation="nearest",
+                  vmin=None if clim is None else clim[0], vmax=None if clim is None else clim[1])
+        if labels is not None:
+            label_plane = labels.isel({dim: index}).transpose(v_dim, h_dim).values
+            ax.imshow(_label_rgba(label_plane, alpha), extent=extent, interpolation="nearest")
+        ax.axvline(centre[h_dim], color="orange", lw=0.8)
+        ax.axhline(centre[v_dim], color="orange", lw=0.8)
+        ax.set_xlabel(f"{h_dim} ({grid.units})")
+        ax.set_ylabel(f"{v_dim} ({grid.units})")
+        ax.set_aspect("equal")
+        ax.set_title(f"{dim} = {centre[dim]:.4g} {grid.units}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
