@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,25 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/microct demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check xarray_microct tests benchmarks asv_bench examples
 	$(BIN)/python -m pytest
+
+# Headless Chromium for tests/test_browser.py (installed when absent; skipped if impossible).
+browser:
+	bash .ci/install-browser
+
+# The documentation site, warnings as errors; output in docs/_build/html.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -n -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis
+	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis docs/_build docs/api/generated
