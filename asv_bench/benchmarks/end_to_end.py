@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import dask
 
@@ -21,8 +22,8 @@ from xarray_microct.synthetic import bead_pack, fiber_bed
 class FiberPipeline:
     """fiber_bed → detect_fibers (tubeness, Otsu, per-slice centres, z-linking) → metrics."""
 
-    params = (32, 128)
-    param_names = ("edge",)
+    params: ClassVar[list[int]] = [32, 128]
+    param_names: ClassVar[list[str]] = ["edge"]
     timeout = 300
 
     def setup(self, edge: int) -> None:
@@ -47,8 +48,8 @@ class FiberPipeline:
 class BeadPipeline:
     """bead_pack → the bead pipeline (filter, threshold, fill, distance, watershed, label)."""
 
-    params = (48, 96)
-    param_names = ("edge",)
+    params: ClassVar[list[int]] = [48, 96]
+    param_names: ClassVar[list[str]] = ["edge"]
     timeout = 300
 
     def setup(self, edge: int) -> None:
