@@ -295,8 +295,10 @@ def optimal_pairs(
     """
     if not max_distance > 0:
         raise ValueError(f"max_distance must be positive, got {max_distance}")
-    a = np.asarray(a, dtype=float).reshape(len(a), -1)
-    b = np.asarray(b, dtype=float).reshape(len(b), -1)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a = a.reshape(len(a), -1) if a.size else np.zeros((len(a), 2))
+    b = b.reshape(len(b), -1) if b.size else np.zeros((len(b), 2))
     found_a, found_b = [], []
     for ia, ib in _components(a, b, max_distance):
         cost = np.linalg.norm(a[ia][:, None, :] - b[ib][None, :, :], axis=-1)
