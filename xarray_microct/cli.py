@@ -1,4 +1,14 @@
-"""The ``microct`` command: ``microct info PATH`` and ``microct demo``."""
+"""The ``microct`` command: ``info``, ``demo``, ``run`` and ``export-pipeline``.
+
+``microct run PIPELINE INPUT OUTPUT`` runs a built-in pipeline or a pipeline file on a
+stored volume and writes the result to Zarr, on the Dask client the options ask for::
+
+    microct run steps.yaml scan.zarr result.zarr                     # threads, this machine
+    microct run steps.yaml scan.zarr result.zarr --workers 4 --memory-limit 4GiB
+    microct run steps.yaml scan.zarr result.zarr --scheduler tcp://head:8786
+    mpirun -n 8 microct run steps.yaml scan.zarr result.zarr --mpi
+    microct export-pipeline result.zarr steps.yaml                  # provenance -> file
+"""
 
 from __future__ import annotations
 
@@ -52,6 +62,76 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from xarray_microct.cluster import ClusterOptions
+    from xarray_microct.runner import run_pipeline
+
+    options = ClusterOptions(
+        workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        memory_limit=args.memory_limit,
+        scheduler=args.scheduler,
+        scheduler_file=args.scheduler_file,
+        mpi=args.mpi,
+        timeout=args.timeout,
+    )
+    run_pipeline(
+        args.pipeline,
+        args.input,
+        args.output,
+        options=options,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        chunks=args.chunks,
+        progress=not args.no_progress,
+    )
+    return 0
+
+
+def _export_pipeline(args: argparse.Namespace) -> int:
+    from xarray_microct.runner import export_pipeline
+
+    if Path(args.pipeline).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.pipeline} exists; pass --overwrite to replace it")
+    path = export_pipeline(args.result, args.pipeline)
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run a pipeline on a stored volume and write the result to Zarr",
+        description="Run PIPELINE on INPUT and write OUTPUT (Zarr), on this machine's "
+        "threads, a LocalCluster, an existing Dask cluster or dask-mpi. Everything is "
+        "checked before any work starts; an interrupted run is finished with --resume.",
+    )
+    run.add_argument("pipeline", help="a built-in pipeline (fibers, beads) or a YAML/JSON "
+                     "file of steps, e.g. from `microct export-pipeline`")
+    run.add_argument("input", help="the volume to process (Zarr store or TIFF)")
+    run.add_argument("output", help="the Zarr store to write")
+    where = run.add_argument_group("where to run (default: threads on this machine)")
+    where.add_argument("--workers", type=int, help="start a LocalCluster of N worker processes")
+    where.add_argument("--threads-per-worker", type=int,
+                       help="threads per worker (--workers, --mpi; default 1)")
+    where.add_argument("--memory-limit",
+                       help="memory per worker, e.g. 4GiB (--workers, --mpi; default auto)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use a running Dask scheduler, e.g. tcp://head:8786")
+    where.add_argument("--scheduler-file", metavar="FILE",
+                       help="use a running Dask scheduler described by FILE")
+    where.add_argument("--mpi", action="store_true",
+                       help="start Dask with dask-mpi: run under `mpirun -n K` (K >= 3)")
+    where.add_argument("--timeout", default="10s",
+                       help="how long to try to reach the scheduler (default 10s)")
+    run.add_argument("--chunks", type=int, help="rechunk the input to N voxels per side")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    run.add_argument("--resume", action="store_true",
+                     help="finish an interrupted run into OUTPUT (only missing chunks)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``microct`` command."""
     parser = argparse.ArgumentParser(
@@ -66,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=int, default=128, help="edge of the synthetic volume")
     demo.add_argument("--overwrite", action="store_true", help="replace earlier results")
     demo.set_defaults(handler=_demo)
+    _add_run(commands)
+    export = commands.add_parser(
+        "export-pipeline", help="write the provenance of a stored result as a pipeline file"
+    )
+    export.add_argument("result", help="a Zarr store written by xarray-microct")
+    export.add_argument("pipeline", help="the pipeline file to write (.yaml or .json)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.set_defaults(handler=_export_pipeline)
     return parser
 
 
@@ -74,7 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+    except (
+        ValueError, TypeError, ImportError, FileNotFoundError, FileExistsError, ConnectionError
+    ) as err:
         print(f"microct: error: {err}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,340 @@
+"""Where the work runs: one function that yields the right Dask client from options.
+
+Nothing in the library pins a scheduler. Every verb builds a lazy graph; the graph runs
+on the active :class:`distributed.Client` when there is one, and on Dask's default
+(threaded) scheduler otherwise. The only thing that changes between a laptop, an HPC
+machine and a cloud cluster is how that client is made, which :func:`dask_client`
+does from the options of ``microct run``:
+
+=====================================  ==============================================
+options                                client
+=====================================  ==============================================
+none                                   no client: Dask's default threaded scheduler
+``workers=N`` (``threads_per_worker``,  a :class:`distributed.LocalCluster` of N worker
+``memory_limit``)                      processes on this machine
+``scheduler="tcp://host:8786"``        an existing cluster (``dask scheduler`` + workers,
+                                       dask-jobqueue, Coiled...)
+``scheduler_file="scheduler.json"``    an existing cluster that wrote a scheduler file
+``mpi=True``                           dask-mpi: run under ``mpirun -n K``; rank 0 is the
+                                       scheduler, rank 1 runs the analysis, the other
+                                       ranks are workers
+=====================================  ==============================================
+
+Bad options fail here, before any work: conflicting options, an unreachable scheduler
+(within ``timeout``), ``mpi=True`` without mpi4py/dask-mpi installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dask.utils import parse_bytes, parse_timedelta
+
+MPI_EXTRA = "xarray-microct[mpi]"
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """How to get a Dask client; see the module docstring for the choices.
+
+    Attributes
+    ----------
+    workers : int, optional
+        Start a LocalCluster with this many worker processes.
+    threads_per_worker : int, optional
+        Threads per worker (LocalCluster and dask-mpi; 1 by default under MPI).
+    memory_limit : str or int, optional
+        Memory limit per worker, e.g. ``"2GiB"``, bytes, or ``"auto"``
+        (LocalCluster and dask-mpi). Workers spill to disk, then pause, then are
+        restarted as they approach it.
+    scheduler : str, optional
+        Address of a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``.
+    scheduler_file : str or Path, optional
+        A scheduler file written by ``dask scheduler --scheduler-file``.
+    mpi : bool
+        Start the cluster with dask-mpi (the program runs under ``mpirun``).
+    timeout : str or float
+        How long to try to reach a scheduler before giving up (``"10s"`` by default).
+
+    Examples
+    --------
+    >>> ClusterOptions(workers=2, memory_limit="1GiB").kind
+    'local'
+    >>> ClusterOptions().kind
+    'threads'
+    >>> ClusterOptions(workers=2, scheduler="tcp://host:8786").check()
+    Traceback (most recent call last):
+    ...
+    ValueError: choose one way to run: ... (got --workers, --scheduler)
+    """
+
+    workers: int | None = None
+    threads_per_worker: int | None = None
+    memory_limit: str | int | None = None
+    scheduler: str | None = None
+    scheduler_file: str | Path | None = None
+    mpi: bool = False
+    timeout: str | float = "10s"
+
+    @property
+    def kind(self) -> str:
+        """``"threads"``, ``"local"``, ``"scheduler"``, ``"scheduler_file"`` or ``"mpi"``."""
+        if self.mpi:
+            return "mpi"
+        if self.scheduler is not None:
+            return "scheduler"
+        if self.scheduler_file is not None:
+            return "scheduler_file"
+        if self.workers is not None:
+            return "local"
+        return "threads"
+
+    def check(self) -> ClusterOptions:
+        """Validate the options without starting anything; returns ``self``.
+
+        Raises
+        ------
+        ValueError
+            Conflicting or malformed options.
+        FileNotFoundError
+            A scheduler file that does not exist.
+        ImportError
+            ``mpi=True`` without mpi4py and dask-mpi (names the extra to install).
+        """
+        chosen = [
+            flag
+            for flag, value in (
+                ("--workers", self.workers is not None),
+                ("--scheduler", self.scheduler is not None),
+                ("--scheduler-file", self.scheduler_file is not None),
+                ("--mpi", self.mpi),
+            )
+            if value
+        ]
+        if len(chosen) > 1:
+            raise ValueError(
+                "choose one way to run: --workers, --scheduler, --scheduler-file or --mpi "
+                f"(got {', '.join(chosen)})"
+            )
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
+        ):
+            raise ValueError(f"--workers must be a positive integer, got {self.workers!r}")
+        if self.threads_per_worker is not None and (
+            not isinstance(self.threads_per_worker, int) or self.threads_per_worker < 1
+        ):
+            raise ValueError(
+                f"--threads-per-worker must be a positive integer, got {self.threads_per_worker!r}"
+            )
+        remote = self.kind in ("scheduler", "scheduler_file")
+        if remote and (self.threads_per_worker is not None or self.memory_limit is not None):
+            raise ValueError(
+                "--threads-per-worker and --memory-limit configure workers that this command "
+                "starts (--workers or --mpi); an existing cluster's workers are configured "
+                "where they are started"
+            )
+        if self.kind == "threads" and self.memory_limit is not None:
+            raise ValueError(
+                "--memory-limit needs workers to enforce it: add --workers N (or --mpi)"
+            )
+        if self.memory_limit is not None:
+            memory_limit_bytes(self.memory_limit)
+        try:
+            if parse_timedelta(self.timeout) <= 0:
+                raise ValueError
+        except (ValueError, TypeError, KeyError) as err:
+            raise ValueError(
+                f"timeout must be a positive duration such as '10s', got {self.timeout!r}"
+            ) from err
+        if self.scheduler_file is not None and not Path(self.scheduler_file).is_file():
+            raise FileNotFoundError(
+                f"scheduler file {self.scheduler_file} does not exist; start the scheduler "
+                "with `dask scheduler --scheduler-file FILE` first"
+            )
+        if self.mpi:
+            require_mpi()
+        return self
+
+
+def memory_limit_bytes(limit: str | int | float) -> int | None:
+    """Bytes of a memory limit such as ``"2GiB"``, ``"500 MB"`` or ``2**30``.
+
+    ``"auto"`` (share the machine's memory between workers) gives ``None``.
+
+    Examples
+    --------
+    >>> memory_limit_bytes("2GiB")
+    2147483648
+    >>> memory_limit_bytes("auto") is None
+    True
+    >>> memory_limit_bytes("lots")
+    Traceback (most recent call last):
+    ...
+    ValueError: --memory-limit must be a size such as '4GiB' or '500MB', or 'auto'; got 'lots'
+    """
+    if isinstance(limit, str) and limit.strip().lower() == "auto":
+        return None
+    try:
+        value = parse_bytes(limit) if isinstance(limit, str) else int(limit)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            "--memory-limit must be a size such as '4GiB' or '500MB', or 'auto'; "
+            f"got {limit!r}"
+        ) from err
+    if value <= 0:
+        raise ValueError(f"--memory-limit must be positive, got {limit!r}")
+    return value
+
+
+def require_mpi() -> None:
+    """Raise a clear ImportError when mpi4py or dask-mpi is missing.
+
+    Examples
+    --------
+    >>> require_mpi()  # both installed here (the ``mpi`` extra)
+    """
+    missing = [m for m in ("mpi4py", "dask_mpi") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(
+            f"--mpi needs {' and '.join(missing)}: install them with "
+            f"`pip install '{MPI_EXTRA}'` (this brings mpi4py, dask-mpi and an MPI "
+            "library), then run under `mpirun -n K microct run ... --mpi`"
+        )
+
+
+def _connect(address: str | None, scheduler_file: str | Path | None, timeout: Any) -> Any:
+    from distributed import Client
+
+    where = f"scheduler file {scheduler_file}" if scheduler_file else f"scheduler at {address}"
+    try:
+        if scheduler_file is not None:
+            return Client(scheduler_file=str(scheduler_file), timeout=timeout)
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ConnectionError(
+            f"cannot reach the Dask {where} within {timeout}: {err}. Check that the "
+            "scheduler is running and the address is right (e.g. tcp://host:8786), or "
+            "run without --scheduler to use this machine"
+        ) from err
+
+
+def _mpi_client(options: ClusterOptions) -> Any:
+    """Start dask-mpi. Only the client rank (1) returns; the other ranks serve and exit."""
+    from dask_mpi import initialize
+    from distributed import Client
+
+    # The scheduler and workers run inside this program under MPI: keep their routine
+    # INFO lines (and the tracebacks logged at INFO when the cluster shuts down) quiet.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    initialize(
+        nthreads=options.threads_per_worker or 1,
+        memory_limit=options.memory_limit if options.memory_limit is not None else "auto",
+        dashboard_address=":0",
+        exit=True,
+    )
+    return Client(timeout=options.timeout)
+
+
+@contextlib.contextmanager
+def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterator[Any]:
+    """The Dask client that ``options`` ask for, or ``None`` for Dask's default scheduler.
+
+    Parameters
+    ----------
+    options : ClusterOptions, optional
+        How to run; or give its fields as keyword arguments.
+
+    Yields
+    ------
+    distributed.Client or None
+        While the block runs, computations go to this client (it is the default
+        client); a cluster started here is closed at the end of the block, an
+        existing one is left running. ``None`` means no client: Dask's threaded
+        scheduler runs the work.
+
+    Raises
+    ------
+    ConnectionError
+        The scheduler cannot be reached within ``options.timeout``.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> with dask_client() as client:          # no options: the threaded scheduler
+    ...     print(client, int(da.ones(10, chunks=5).sum().compute()))
+    None 10
+    >>> with dask_client(workers=1, threads_per_worker=1) as client:
+    ...     print(type(client).__name__, int(da.ones(10, chunks=5).sum().compute()))
+    Client 10
+    """
+    options = (options or ClusterOptions(**kwargs)).check()
+    kind = options.kind
+    if kind == "threads":
+        yield None
+        return
+    if kind == "mpi":
+        client = _mpi_client(options)
+        # Closing the client at exit of rank 1 shuts down the MPI cluster (dask-mpi
+        # registered that with atexit); close only our connection here.
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if kind in ("scheduler", "scheduler_file"):
+        client = _connect(options.scheduler, options.scheduler_file, options.timeout)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=options.workers,
+            threads_per_worker=options.threads_per_worker or 1,
+            memory_limit=options.memory_limit if options.memory_limit is not None else "auto",
+            processes=True,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def describe_client(client: Any) -> str:
+    """One line saying where the work runs, with the dashboard link when there is one.
+
+    Examples
+    --------
+    >>> describe_client(None)
+    "running on Dask's threaded scheduler (no distributed client)"
+    """
+    if client is None:
+        return "running on Dask's threaded scheduler (no distributed client)"
+    info = client.scheduler_info()
+    workers = info.get("workers", {})
+    threads = sum(w.get("nthreads", 0) for w in workers.values())
+    line = f"running on {client.scheduler.address}: {len(workers)} workers, {threads} threads"
+    with contextlib.suppress(Exception):
+        link = client.dashboard_link
+        if link:
+            line += f"; dashboard: {link}"
+    return line
+
+
+__all__ = [
+    "MPI_EXTRA",
+    "ClusterOptions",
+    "dask_client",
+    "describe_client",
+    "memory_limit_bytes",
+    "require_mpi",
+]
