@@ -22,7 +22,9 @@ from xarray_microct.core.registry import REGISTRY, replay
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
 from xarray_microct.io import open_volume
+from xarray_microct.io.ome import open_pyramid
 from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
+from xarray_microct.ops import pyramid as _pyramid  # noqa: F401  (registers the verbs)
 from xarray_microct.ops.fibers import fiber_summary
 
 try:
@@ -37,6 +39,7 @@ __all__ = [
     "fiber_summary",
     "from_array",
     "grid_of",
+    "open_pyramid",
     "open_volume",
     "records_of",
     "replay",
