@@ -239,7 +239,7 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
 
 def _format(value: Any) -> str:
     if isinstance(value, float | np.floating):
-        return f"{float(value):.4g}"
+        return "" if np.isnan(value) else f"{float(value):.4g}"
     return html.escape(str(value))
 
 
