@@ -12,7 +12,7 @@ import xarray_microct  # noqa: E402
 
 project = "xarray-microct"
 author = "xarray-microct developers"
-copyright = "the xarray-microct developers"  # noqa: A001
+copyright = "the xarray-microct developers"
 version = release = xarray_microct.__version__
 
 extensions = [
@@ -48,11 +48,11 @@ html_theme_options = {
 html_context = {"default_mode": "light"}
 
 
-def setup(app):  # noqa: ANN001, ANN201
+def setup(app):
     """Draw the guide's figures and the verb table from the installed package."""
-    from gallery import build_generated
-
     import os
+
+    from gallery import build_generated
     if os.environ.get("SKIP_GALLERY"):
         return {"parallel_read_safe": True}
     app.connect("builder-inited", lambda app: build_generated(HERE / "_generated"))

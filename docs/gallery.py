@@ -45,7 +45,7 @@ def verb_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def REGISTRY_ITEMS():  # noqa: N802, ANN201
+def REGISTRY_ITEMS():
     return mct.REGISTRY.items()
 
 

@@ -269,3 +269,22 @@ def test_view3d_passes_physical_spacing_to_the_renderer(monkeypatch):
     assert seen["origin"] == (0.25, 0.25, 0.5)
     assert seen["shape"] == (64, 64, 16)
     assert seen["options"] == {"cmap": "viridis"}
+
+
+def test_fibers_plot_draws_each_fiber_of_the_slice_with_its_radius():
+    from xarray_microct.synthetic import fiber_bed
+
+    scan, truth = fiber_bed((6, 48, 48), seed=3, chunks=24)
+    z = float(scan.z[3])
+    table = truth.centres
+    shown = scan.microct.plot_fibers(table, truth.centres, z=z, clim=(0, 50000))
+    on_slice = table[np.isclose(table["z"], z)]
+    circles = shown.get(2)
+    assert len(circles.data) == len(on_slice) > 0
+    first = circles.data[0]
+    centre = on_slice.iloc[0]
+    assert np.hypot(first["x"] - centre["x"], first["y"] - centre["y"]) == pytest.approx(
+        np.full(len(first["x"]), centre["radius"]))
+    assert hv.render(shown) is not None
+    with pytest.raises(ValueError, match="detect_fibers"):
+        plot.fibers_plot(scan, pd.DataFrame({"x": [1.0]}), clim=(0, 1))

@@ -47,6 +47,12 @@ class _MicroCTAccessor:
 
         return plot.centres_plot(self._obj, detected, truth, **options)
 
+    def plot_fibers(self, fibers: Any, truth: Any = None, **options: Any) -> Any:
+        """Detected fibers vs truth on a slice; see :func:`xarray_microct.plot.fibers_plot`."""
+        from xarray_microct import plot
+
+        return plot.fibers_plot(self._obj, fibers, truth, **options)
+
     def view3d(self, **options: Any) -> Any:
         """A 3-D rendering (extra ``view3d``); see :func:`xarray_microct.plot.view3d`."""
         from xarray_microct import plot

@@ -721,6 +721,79 @@ def centres_plot(
     return hv.Overlay(layers).opts(legend_position="top_right")
 
 
+def fibers_plot(
+    obj: xr.DataArray | xr.DataTree,
+    fibers: Any,
+    truth: Any = None,
+    z: float | None = None,
+    *,
+    clim: tuple[float, float] | str | None = "auto",
+    frame_width: int = 500,
+) -> Any:
+    """Detected fibers (centres and radii) against the true centres, on one z slice.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.DataTree
+        The scan.
+    fibers : pandas.DataFrame
+        The table of ``detect_fibers``: ``fiber_id, z, y, x, radius`` in physical units.
+    truth : pandas.DataFrame, optional
+        True centres with the same columns (e.g. ``fiber_bed``'s ``truth.centres``).
+    z : float, optional
+        Physical position of the slice; the middle slice by default.
+    clim, frame_width
+        As in :func:`preview`.
+
+    Returns
+    -------
+    holoviews.Overlay
+        The slice, a circle of each detected fiber's radius, detected centres (red
+        crosses) and true centres (cyan circles); hovering a centre shows its fiber id.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(4, 20, 20), spacing=0.5)
+    >>> found = pd.DataFrame({"fiber_id": [1, 2], "z": [1.0, 1.0], "y": [3.0, 6.0],
+    ...                       "x": [2.0, 5.0], "radius": [1.0, 1.5]})
+    >>> shown = fibers_plot(vol, found, z=1.0, clim=(0, 1))
+    >>> len(shown.get(2).data)      # one circle per fiber on the slice
+    2
+    """
+    hv = _hv()
+    import pandas as pd
+
+    table = pd.DataFrame(fibers)
+    missing = [c for c in ("z", "y", "x", "radius") if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"the fiber table has no column(s) {missing}; pass the table of "
+            "vol.microct.detect_fibers() (columns fiber_id, z, y, x, radius)"
+        )
+    levels = pyramid_levels(obj)
+    level = _spatial_only(levels[level_for_screen(levels, "z")])
+    position = _centre(level)["z"] if z is None else float(z)
+    shown = float(level.coords["z"].values[_index_of(level, "z", position)])
+    spacing = grid_of(level).spacing[0]
+    on_slice = table[np.abs(table["z"].to_numpy(float) - shown) <= spacing / 2]
+    base = centres_plot(
+        level, on_slice, truth, z=shown, clim=_resolve_clim(obj, clim), frame_width=frame_width
+    )
+    angles = np.linspace(0, 2 * np.pi, 33)
+    rings = [
+        {"x": x + r * np.cos(angles), "y": y + r * np.sin(angles)}
+        for x, y, r in on_slice[["x", "y", "radius"]].to_numpy(float)
+    ]
+    circles = hv.Path(rings, kdims=["x", "y"], label="fiber radius").opts(
+        color="orange", line_width=1.5
+    )
+    image, *markers = base.values()
+    return hv.Overlay([image, *markers[:1], circles, *markers[1:]]).opts(
+        legend_position="top_right"
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # 3-D
 
