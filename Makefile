@@ -37,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis docs/_build docs/api/generated
+	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis docs/_build docs/_generated docs/generated
