@@ -21,6 +21,7 @@ from xarray_microct.core.provenance import records_of
 from xarray_microct.core.registry import REGISTRY, replay
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
+from xarray_microct.io import open_pyramid, open_volume
 from xarray_microct.io import open_volume
 from xarray_microct.io.ome import open_pyramid
 from xarray_microct.ops import distance as _distance  # noqa: F401

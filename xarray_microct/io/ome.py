@@ -228,8 +228,10 @@ def ngff_metadata(levels: list[tuple[str, xr.DataArray]], version: str) -> dict[
     >>> import numpy as np, xarray_microct as mct
     >>> vol = mct.from_array(np.zeros((4, 4, 4)), spacing=(2.0, 0.5, 0.5), name="image")
     >>> meta = ngff_metadata([("scale0", vol)], "0.5")["ome"]["multiscales"][0]
-    >>> meta["axes"][0], meta["datasets"][0]["coordinateTransformations"][0]
-    ({'name': 'z', 'type': 'space', 'unit': 'micrometer'}, {'type': 'scale', 'scale': [2.0, 0.5, 0.5]})
+    >>> meta["axes"][0]
+    {'name': 'z', 'type': 'space', 'unit': 'micrometer'}
+    >>> meta["datasets"][0]["coordinateTransformations"][0]
+    {'type': 'scale', 'scale': [2.0, 0.5, 0.5]}
     """
     first = levels[0][1]
     units = grid_of(first).units
