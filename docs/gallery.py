@@ -71,7 +71,10 @@ def build_generated(out: Path) -> None:
     save_slice_png(scan, out / "fibers-centres.png",
                    centres={"detected": fibers, "true": truth.centres})
 
-    beads, _ = bead_pack((40, 64, 64), seed=1)
+    beads, _ = bead_pack(48, radius=6.0, seed=1, chunks=48)
     save_slice_png(beads, out / "beads-slice.png")
-    bead_labels = beads.microct.segment_beads()
+    post = (~beads.microct.median(radius="1 voxel").microct.threshold(method="otsu")
+            ).microct.opening(radius="1.5 um").microct.fill_holes()
+    save_slice_png(beads, out / "beads-mask.png", labels=post.microct.label(), alpha=0.5)
+    bead_labels = post.microct.watershed(min_distance="4.5 um")
     save_slice_png(beads, out / "beads-watershed.png", labels=bead_labels, alpha=0.5)
