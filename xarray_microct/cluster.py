@@ -269,9 +269,11 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
     >>> with dask_client() as client:          # no options: the threaded scheduler
     ...     print(client, int(da.ones(10, chunks=5).sum().compute()))
     None 10
-    >>> with dask_client(workers=1, threads_per_worker=1) as client:
-    ...     print(type(client).__name__, int(da.ones(10, chunks=5).sum().compute()))
-    Client 10
+    >>> with dask_client(scheduler="tcp://127.0.0.1:1", timeout="0.2s"):
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    ConnectionError: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 0.2s: ...
     """
     options = (options or ClusterOptions(**kwargs)).check()
     kind = options.kind

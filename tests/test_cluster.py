@@ -1,0 +1,249 @@
+"""Where the work runs: client options, LocalCluster == threads, killed workers, graphs, SLURM."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+import cloudpickle
+import dask
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+
+import xarray_microct as mct
+from xarray_microct.cluster import ClusterOptions, dask_client, describe_client, require_mpi
+from xarray_microct.demo import fiber_cylinders
+from xarray_microct.runner import run_pipeline, run_state, write_volume
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+# A neighbourhood step (halo exchange across chunks) and a global statistic (percentiles
+# of the whole volume): the two kinds of graph that must not depend on the scheduler.
+STEPS = [
+    {"op": "gaussian", "params": {"sigma": "1.3 um"}},
+    {"op": "normalize", "params": {}},
+]
+CHAIN = [{"op": "median", "params": {"radius": "1 voxel"}}, *STEPS]
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic fiber scan stored as Zarr, 2×2×2 chunks (few tasks: a 2-core
+    machine shared with other work pays milliseconds per distributed task)."""
+    store = tmp_path_factory.mktemp("scan") / "scan.zarr"
+    volume = mct.from_array(
+        fiber_cylinders(48, radius=3.0), spacing=0.65, units="micrometer", chunks=24, name="scan"
+    )
+    volume.to_zarr(store)
+    return store
+
+
+@pytest.fixture(scope="module")
+def cluster() -> LocalCluster:
+    """A LocalCluster of 2 worker processes (1 thread each), shared by the tests below."""
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        yield cluster
+
+
+def reference(scan: Path) -> np.ndarray:
+    """The pipeline on Dask's synchronous scheduler, in this process."""
+    with dask.config.set(scheduler="synchronous"):
+        return mct.replay(STEPS, mct.open_volume(scan)).values
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- options, fast errors
+
+
+def test_options_pick_one_way_to_run() -> None:
+    assert ClusterOptions().kind == "threads"
+    assert ClusterOptions(workers=2).kind == "local"
+    assert ClusterOptions(scheduler="tcp://h:1").kind == "scheduler"
+    assert ClusterOptions(mpi=True).kind == "mpi"
+    with pytest.raises(ValueError, match="choose one way to run"):
+        ClusterOptions(workers=2, mpi=True).check()
+    with pytest.raises(ValueError, match="positive integer"):
+        ClusterOptions(workers=0).check()
+    with pytest.raises(ValueError, match="--memory-limit must be a size"):
+        ClusterOptions(workers=1, memory_limit="plenty").check()
+    with pytest.raises(ValueError, match="needs workers"):
+        ClusterOptions(memory_limit="1GiB").check()
+    with pytest.raises(ValueError, match="configure workers that this command starts"):
+        ClusterOptions(scheduler="tcp://h:1", threads_per_worker=2).check()
+    with pytest.raises(FileNotFoundError, match="dask scheduler --scheduler-file"):
+        ClusterOptions(scheduler_file="/nonexistent/scheduler.json").check()
+
+
+def test_unreachable_scheduler_is_a_clear_error() -> None:
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(ConnectionError, match=f"cannot reach the Dask scheduler at {address}"):
+        with dask_client(scheduler=address, timeout="1s"):
+            pass
+
+
+def test_mpi_without_mpi4py_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mpi4py" else real(name, *a)
+    )
+    with pytest.raises(ImportError, match=r"pip install 'xarray-microct\[mpi\]'"):
+        require_mpi()
+    with pytest.raises(ImportError, match="mpi4py"):
+        ClusterOptions(mpi=True).check()
+
+
+def test_no_client_means_the_default_scheduler() -> None:
+    with dask_client() as client:
+        assert client is None
+        assert "threaded scheduler" in describe_client(client)
+
+
+# ---------------------------------------------------------------- graph hygiene
+
+
+def test_graph_is_picklable_small_and_embeds_no_arrays(tmp_path: Path) -> None:
+    mct.from_array(
+        fiber_cylinders(48), spacing=0.65, units="micrometer", chunks=16, name="scan"
+    ).to_zarr(tmp_path / "scan.zarr")
+    volume = mct.open_volume(tmp_path / "scan.zarr")  # 48³ in 16³ chunks: 27 chunks
+    result = mct.replay(CHAIN, volume)
+    graph = dict(result.data.__dask_graph__())
+    n_chunks = int(np.prod(result.data.numblocks))
+    total = len(cloudpickle.dumps(graph))
+    largest = max(len(cloudpickle.dumps(task)) for task in graph.values())
+    chunk_bytes = 16**3 * 4
+    # No task carries data: each is far smaller than one float32 chunk of the volume.
+    assert largest < chunk_bytes / 2, largest
+    assert total / n_chunks < 8 * chunk_bytes
+    # Dask's map_overlap costs ~20 tasks per chunk per neighbourhood step (halo slices and
+    # a concatenate) on a 3×3×3 chunk grid; this chain measures ~108: guard a blow-up.
+    assert len(graph) / n_chunks < 150
+    # The check can fail: a volume built from an in-memory NumPy array embeds it.
+    embedded = mct.from_array(np.zeros((48, 48, 48), "float32"), chunks=48)
+    big = max(len(cloudpickle.dumps(t)) for t in dict(embedded.data.__dask_graph__()).values())
+    assert big > 48**3 * 4
+
+
+# ---------------------------------------------------------------- LocalCluster == threads
+
+
+def test_local_cluster_of_two_processes_equals_threads(
+    scan: Path, tmp_path: Path, cluster: LocalCluster
+) -> None:
+    lines: list[str] = []
+    out = run_pipeline(
+        STEPS,
+        scan,
+        tmp_path / "cluster.zarr",
+        options=ClusterOptions(scheduler=cluster.scheduler_address),
+        progress=False,
+        echo=lines.append,
+    )
+    assert "2 workers, 2 threads; dashboard: http" in lines[0]
+    np.testing.assert_array_equal(mct.open_volume(out).values, reference(scan))
+
+
+def test_killed_worker_does_not_lose_or_corrupt_the_output(
+    scan: Path, tmp_path: Path, cluster: LocalCluster
+) -> None:
+    def slow(block: np.ndarray) -> np.ndarray:  # nested: pickled by value for the workers
+        time.sleep(1.0)
+        return block
+
+    volume = mct.open_volume(scan)
+    result = mct.replay(STEPS, volume)
+    slowed = result.copy(data=result.data.map_blocks(slow, dtype=result.dtype))
+    out = tmp_path / "killed.zarr"
+    errors: list[BaseException] = []
+    with Client(cluster) as client:
+
+        def write() -> None:
+            try:
+                write_volume(slowed, out, client=client)
+            except BaseException as err:  # reported below, not lost in the thread
+                errors.append(err)
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not (out / "scan" / "c").exists() or len(list((out / "scan" / "c").rglob("*"))) < 2:
+            assert time.monotonic() < deadline, "no chunk was written"
+            time.sleep(0.05)
+        assert run_state(out)["status"] == "incomplete"  # killed mid-run, not after
+        victim = next(iter(client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert run_state(out)["status"] == "complete"
+    np.testing.assert_array_equal(mct.open_volume(out).values, reference(scan))
+
+
+# ---------------------------------------------------------------- examples and SLURM
+
+
+def _load_example(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _analysis_block(path: Path) -> str:
+    text = path.read_text()
+    start = text.index("# --- analysis")
+    return text[start : text.index("# --- end of analysis ---")]
+
+
+def test_examples_share_the_same_analysis_code() -> None:
+    names = ["laptop", "local_cluster", "mpi_run", "slurm", "coiled"]
+    blocks = {n: _analysis_block(EXAMPLES / f"{n}.py") for n in names}
+    assert len(set(blocks.values())) == 1, "the analysis code differs between examples"
+    for name in names:  # and each defines the one thing that differs
+        tree = ast.parse((EXAMPLES / f"{name}.py").read_text())
+        assert "make_client" in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+
+
+def test_laptop_example_runs(scan: Path, tmp_path: Path) -> None:
+    laptop = _load_example("laptop")
+    assert laptop.make_client() is None
+    laptop.analyse(str(scan), str(tmp_path / "laptop.zarr"))
+    expected = mct.open_volume(scan).microct.median(radius="1 voxel").microct.gaussian(
+        sigma="0.65 um"
+    ).microct.unsharp_mask(sigma="2 um", amount=0.5).microct.normalize()
+    np.testing.assert_array_equal(mct.open_volume(tmp_path / "laptop.zarr"), expected)
+
+
+def test_slurm_job_script_asks_for_the_right_resources() -> None:
+    pytest.importorskip("dask_jobqueue")
+    cluster = _load_example("slurm").make_cluster()
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    lines = script.splitlines()
+    for directive in (
+        "#SBATCH -p normal",
+        "#SBATCH -A my-project",
+        "#SBATCH -n 1",
+        "#SBATCH --cpus-per-task=16",
+        "#SBATCH --mem=60G",  # 64 GB, written in GiB
+        "#SBATCH -t 01:00:00",
+        "#SBATCH --exclusive",
+    ):
+        assert directive in lines, (directive, script)
+    command = next(line for line in lines if "distributed.cli.dask_worker" in line)
+    assert "--nworkers 4" in command and "--nthreads 4" in command
+    assert "--memory-limit 14.90GiB" in command  # 64 GB shared by 4 workers
