@@ -120,7 +120,7 @@ def scores_table(pixel: dict[str, float], objects: dict[str, Any]) -> pd.DataFra
 
 
 def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str, Any]:
-    """Run the fiber analysis on a synthetic bed of ``size``³ voxels and report it.
+    """Run the fiber analysis on a synthetic bed of ``size`` voxels per side and report it.
 
     Parameters
     ----------
