@@ -150,6 +150,7 @@ def test_tree_preview_uses_the_level_that_fits_the_screen_and_refines_on_zoom():
     assert len(chunks_read(sources[2], (16, 64, 64))) == 4  # the whole coarsest level
     image = view[8.0]
     assert image.dimension_values(2, flat=False).shape == (256, 256)  # level 1 fits 300 px
+    assert hv.render(view) is not None  # live: the slider and the zoom (RangeXY) stream
     assert sources[0].reads == []
     # zoomed in on a 40 um window: the finest level, and only the window of it
     zoomed = view.callback.callable(8.0, x_range=(100.0, 140.0), y_range=(20.0, 60.0))

@@ -300,8 +300,7 @@ def _dynamic_slices(
     streams = [hv.streams.RangeXY()] if refine and len(levels) > 1 else []
 
     def callback(position: float, x_range: Any = None, y_range: Any = None) -> Any:
-        chosen = _level_for_window(levels, dim, x_range, y_range, screen, start)
-        level = levels[max(chosen, 0)]
+        level = levels[_level_for_window(levels, dim, x_range, y_range, screen, start)]
         return make(level, position, x_range, y_range)
 
     return hv.DynamicMap(callback, kdims=[_slider_dim(base, dim, grid.units)], streams=streams)
