@@ -93,11 +93,15 @@ def block_weights(factor: int, method: str) -> tuple[int, np.ndarray]:
     (2, 6, True)
     >>> block_weights(3, "mean")
     (0, array([0.33333333, 0.33333333, 0.33333333]))
+    >>> block_weights(2, "sum")
+    (0, array([1., 1.]))
     """
     if factor == 1:
         return 0, np.ones(1)
     if method == "mean":
         return 0, np.full(factor, 1.0 / factor)
+    if method == "sum":
+        return 0, np.ones(factor)
     sigma = anti_alias_sigma(factor)
     centre = (factor - 1) / 2
     reach = TRUNCATE * sigma
@@ -282,6 +286,7 @@ def _filter_block(
     weights: tuple[np.ndarray, ...],
     factors: tuple[int, ...],
     out_dtype: np.dtype,
+    divisor: int,
 ) -> np.ndarray:
     window = _assemble(blocks, pieces, pads, shape)
     if window.dtype == np.bool_ or window.dtype == np.float16:
@@ -295,6 +300,8 @@ def _filter_block(
             weights[0], factors[0], weights[1], factors[1], weights[2], factors[2],
             out[index],
         )
+    if divisor != 1:  # block sums are exact; one division rounds correctly (ties stay ties)
+        np.divide(out, divisor, out=out)
     return _cast(out.reshape(out_shape), out_dtype)
 
 
@@ -435,7 +442,9 @@ def downsample_array(
         picked = data[(Ellipsis, *(slice(0, m * f, f) for m, f in zip(out_shape, factor,
                                                                      strict=True)))]
         return picked.rechunk(out_chunks)
-    taps = [(0, np.ones(f)) if method == "mode" else block_weights(f, method) for f in factor]
+    # "mean" is computed as exact block sums divided once by the block size
+    kind = "sum" if method == "mean" else method
+    taps = [(0, np.ones(f)) if method == "mode" else block_weights(f, kind) for f in factor]
     all_taps = [(0, np.ones(1))] * n_lead + taps
     all_factors = (1,) * n_lead + factor
     windows = [
@@ -453,6 +462,7 @@ def downsample_array(
             "weights": tuple(np.asarray(w, dtype=acc) for _, w in taps),
             "factors": factor,
             "out_dtype": data.dtype,
+            "divisor": math.prod(factor) if method == "mean" else 1,
         }
     layer: dict[Any, Any] = {}
     for index in itertools.product(*(range(len(c)) for c in out_chunks)):
