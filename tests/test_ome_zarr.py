@@ -78,7 +78,7 @@ def test_plain_xarray_reads_the_store(written, tree):
 
 def test_ngff_zarr_reads_and_validates(written, tree):
     ngff_zarr = pytest.importorskip("ngff_zarr")
-    store, version = written
+    store, _ = written
     multiscales = ngff_zarr.from_ngff_zarr(str(store), validate=True)
     assert len(multiscales.images) == len(tree.children)
     for image, name in zip(multiscales.images, tree.children, strict=True):
@@ -205,7 +205,7 @@ def test_not_ome_zarr_and_missing_level_are_clear_errors(tmp_path, tree):
     for path in sorted((store / "scale2").rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
     (store / "scale2").rmdir()
-    with pytest.raises(ValueError, match="level 2 .*missing"):
+    with pytest.raises(ValueError, match=r"level 2 .*missing"):
         open_pyramid(store)
 
 
@@ -251,7 +251,7 @@ def test_killed_writer_leaves_a_store_reported_incomplete(tmp_path):
             open_pyramid(store)
         with pytest.raises(IncompleteStoreError):
             mct.open_volume(store)
-        with pytest.raises(Exception):  # noqa: B017, PT011  (no image for other readers)
+        with pytest.raises(Exception):  # noqa: B017  (no image for other readers)
             ngff_zarr.from_ngff_zarr(str(store))
         with pytest.raises(FileExistsError):
             make_tree().microct.to_zarr(store, version=version)
@@ -301,5 +301,5 @@ def test_reads_over_http(http_root, tree, version):
     xr.testing.assert_identical(remote, tree)
     level = mct.open_volume(f"{url}/scan.zarr", level=1)
     xr.testing.assert_equal(level, tree["scale1"]["scan"])
-    with pytest.raises(ValueError, match="not an OME-Zarr|not a Zarr"):
+    with pytest.raises(ValueError, match=r"not an OME-Zarr|not a Zarr"):
         open_pyramid(f"{url}/missing.zarr")

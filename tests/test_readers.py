@@ -83,7 +83,7 @@ def test_hdf5_other_dataset_and_errors(tmp_path, scan):
         f.create_dataset("flat", data=np.zeros((3, 4)))
     vol = mct.open_volume(path, dataset="/recon/volume")
     assert vol.microct.grid.spacing == (2.0, 1.0, 1.0)
-    with pytest.raises(ValueError, match="no dataset '/exchange/data'.*recon/volume"):
+    with pytest.raises(ValueError, match=r"no dataset '/exchange/data'.*recon/volume"):
         mct.open_volume(path)
     with pytest.raises(ValueError, match="2-D"):
         mct.open_volume(path, dataset="/flat")
