@@ -93,11 +93,15 @@ def block_weights(factor: int, method: str) -> tuple[int, np.ndarray]:
     (2, 6, True)
     >>> block_weights(3, "mean")
     (0, array([0.33333333, 0.33333333, 0.33333333]))
+    >>> block_weights(2, "sum")
+    (0, array([1., 1.]))
     """
     if factor == 1:
         return 0, np.ones(1)
     if method == "mean":
         return 0, np.full(factor, 1.0 / factor)
+    if method == "sum":
+        return 0, np.ones(factor)
     sigma = anti_alias_sigma(factor)
     centre = (factor - 1) / 2
     reach = TRUNCATE * sigma
@@ -282,6 +286,7 @@ def _filter_block(
     weights: tuple[np.ndarray, ...],
     factors: tuple[int, ...],
     out_dtype: np.dtype,
+    divisor: int,
 ) -> np.ndarray:
     window = _assemble(blocks, pieces, pads, shape)
     if window.dtype == np.bool_ or window.dtype == np.float16:
@@ -295,13 +300,46 @@ def _filter_block(
             weights[0], factors[0], weights[1], factors[1], weights[2], factors[2],
             out[index],
         )
+    if divisor != 1:  # block sums are exact; one division rounds correctly (ties stay ties)
+        np.divide(out, divisor, out=out)
     return _cast(out.reshape(out_shape), out_dtype)
+
+
+@numba.njit(nogil=True, cache=True)
+def _mode3(
+    a: np.ndarray, fz: int, fy: int, fx: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled; checked through block_mode
+    """``out[i, j, k]``: the most frequent value of its block (ties: the smallest)."""
+    votes = np.empty(fz * fy * fx, dtype=a.dtype)
+    m0, m1, m2 = out.shape
+    for i in range(m0):
+        for j in range(m1):
+            for k in range(m2):
+                n = 0
+                for s in range(fz):
+                    for t in range(fy):
+                        for u in range(fx):
+                            votes[n] = a[fz * i + s, fy * j + t, fx * k + u]
+                            n += 1
+                best = votes[0]
+                best_count = 0
+                for p in range(n):
+                    value = votes[p]
+                    count = 0
+                    for q in range(n):
+                        if votes[q] == value:
+                            count += 1
+                    if count > best_count or (count == best_count and value < best):
+                        best = value
+                        best_count = count
+                out[i, j, k] = best
 
 
 def block_mode(values: np.ndarray, factor: Sequence[int]) -> np.ndarray:
     """Most frequent value of each block of ``factor`` voxels (ties: the smallest value).
 
     Only whole blocks are used (trailing voxels that do not fill a block are dropped).
+    The last three axes are the spatial ones; leading axes are kept.
 
     Examples
     --------
@@ -310,22 +348,14 @@ def block_mode(values: np.ndarray, factor: Sequence[int]) -> np.ndarray:
     array([[[2]]])
     """
     n_lead = values.ndim - 3
-    lead = values.shape[:n_lead]
-    m = [n // f for n, f in zip(values.shape[n_lead:], factor, strict=True)]
-    whole = values[(Ellipsis, *(slice(0, mi * f) for mi, f in zip(m, factor, strict=True)))]
-    split = whole.reshape((*lead, m[0], factor[0], m[1], factor[1], m[2], factor[2]))
-    order = (*range(n_lead), n_lead, n_lead + 2, n_lead + 4, n_lead + 1, n_lead + 3,
-             n_lead + 5)
-    votes = split.transpose(order).reshape((*lead, *m, -1))
-    best = votes[..., 0].copy()
-    best_count = np.zeros(best.shape, dtype=np.int32)
-    for k in range(votes.shape[-1]):
-        candidate = votes[..., k]
-        count = (votes == candidate[..., None]).sum(axis=-1, dtype=np.int32)
-        better = (count > best_count) | ((count == best_count) & (candidate < best))
-        best = np.where(better, candidate, best)
-        best_count = np.where(better, count, best_count)
-    return best
+    m = tuple(n // f for n, f in zip(values.shape[n_lead:], factor, strict=True))
+    work = values.view(np.uint8) if values.dtype == np.bool_ else values
+    flat = work.reshape((-1, *work.shape[n_lead:]))
+    out = np.empty((flat.shape[0], *m), dtype=work.dtype)
+    for index in range(flat.shape[0]):
+        _mode3(flat[index], int(factor[0]), int(factor[1]), int(factor[2]), out[index])
+    out = out.reshape(values.shape[:n_lead] + m)
+    return out.view(np.bool_) if values.dtype == np.bool_ else out
 
 
 def _mode_block(
@@ -435,7 +465,9 @@ def downsample_array(
         picked = data[(Ellipsis, *(slice(0, m * f, f) for m, f in zip(out_shape, factor,
                                                                      strict=True)))]
         return picked.rechunk(out_chunks)
-    taps = [(0, np.ones(f)) if method == "mode" else block_weights(f, method) for f in factor]
+    # "mean" is computed as exact block sums divided once by the block size
+    kind = "sum" if method == "mean" else method
+    taps = [(0, np.ones(f)) if method == "mode" else block_weights(f, kind) for f in factor]
     all_taps = [(0, np.ones(1))] * n_lead + taps
     all_factors = (1,) * n_lead + factor
     windows = [
@@ -453,6 +485,7 @@ def downsample_array(
             "weights": tuple(np.asarray(w, dtype=acc) for _, w in taps),
             "factors": factor,
             "out_dtype": data.dtype,
+            "divisor": math.prod(factor) if method == "mean" else 1,
         }
     layer: dict[Any, Any] = {}
     for index in itertools.product(*(range(len(c)) for c in out_chunks)):
