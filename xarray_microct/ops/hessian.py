@@ -158,8 +158,6 @@ def hessian_measure_array(
         else:
             chunks.append(ensure_minimum_chunksize(d, axis_chunks))
     data = data.rechunk(tuple(chunks))
-    if data.dtype == np.bool_:
-        data = data.astype(np.uint8)
     halo = tuple(depth)
     overlapped = da.overlap.overlap(
         data,
@@ -214,7 +212,7 @@ def hessian_eigenvalues(
         The volume (any real dtype).
     sigma : length or tuple of lengths
         Gaussian scale, e.g. ``"3 um"``, ``1.5`` (coordinate units), ``"2 voxel"`` or one
-        per axis ``(z, y, x)``. One scale only (for several, call once per scale).
+        per axis ``(z, y, x)``. One scale (for several, call once per scale).
     truncate : float
         Kernel half-width in sigmas (the chunk halo is ``int(truncate * σ + 0.5)``).
     mode : {"nearest", "reflect", "mirror", "constant"}
@@ -241,11 +239,6 @@ def hessian_eigenvalues(
     >>> bool(abs(l1) < 1e-3 and l2 < 0 and l3 < 0)
     True
     """
-    if isinstance(sigma, list):
-        raise ValueError(
-            "hessian_eigenvalues takes one scale; for several, call it once per scale "
-            "(a tuple gives one sigma per axis)"
-        )
     data = hessian_measure_array(
         volume.data,
         sigma,
