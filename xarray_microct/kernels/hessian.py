@@ -384,6 +384,8 @@ def _block(  # type: ignore[no-untyped-def]
     zmap = _index_map(oz - rz, mz + 2 * rz, nz, mode)
     ymap = _index_map(oy - ry, my + 2 * ry, ny, mode)
     xmap = _index_map(ox - rx, mx + 2 * rx, nx, mode)
+    x_first = ox - rx
+    x_contiguous = x_first >= 0 and x_first + mx + 2 * rx <= nx  # no border in reach
     # rows of the x passes, one per source row (only those needed are filled)
     px = np.zeros((3, ny + 1, mx), dtype=np.float32)  # row ny stays zero: "constant"
     needed_rows = np.zeros(ny, dtype=np.bool_)
@@ -407,9 +409,12 @@ def _block(  # type: ignore[no-untyped-def]
             for yy in range(ny):
                 if not needed_rows[yy]:
                     continue
-                for j in range(mx + 2 * rx):
-                    xs = xmap[j]
-                    row[j] = img[src, yy, xs] if xs >= 0 else 0.0
+                if x_contiguous:
+                    row[:] = img[src, yy, x_first : x_first + mx + 2 * rx]
+                else:
+                    for j in range(mx + 2 * rx):
+                        xs = xmap[j]
+                        row[j] = img[src, yy, xs] if xs >= 0 else 0.0
                 _x_pass(row, rx, kx, px[0, yy], px[1, yy], px[2, yy], mx)
             # passes along y: (Y0X0, Y1X0, Y2X0, Y0X1, Y1X1, Y0X2)
             for y in range(my):
