@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/microct demo
 
 test: $(STAMP)
-	$(BIN)/ruff check xarray_microct tests benchmarks asv_bench examples
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
