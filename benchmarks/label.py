@@ -89,6 +89,7 @@ def run_case(case: str, size: int, chunk: int, queue: Any) -> None:
     from xarray_microct.ops.segment import hysteresis_array
 
     dask.config.set(scheduler="threads")
+    da.ones(4, chunks=2).sum().compute()  # warm up: the first compute imports distributed
     field = smooth_noise(size)
     mask = field > 0.55
     if not case.startswith("hysteresis"):

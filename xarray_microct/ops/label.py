@@ -41,6 +41,7 @@ from scipy.sparse.csgraph import connected_components
 
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import wrap_like
+from xarray_microct.kernels import labels as kernels
 
 __all__ = [
     "Components",
@@ -181,7 +182,7 @@ def _first_pass(
 ) -> dict[str, Any]:
     """Per block: label count, voxels per label, marked labels, boundary planes."""
     local, n = _local_label(block, connectivity)
-    sizes = np.bincount(local.ravel(), minlength=n + 1)[1:].astype(np.int64)
+    sizes = kernels.count(local, n)[1:]
     marked = None
     if marker is not None:
         marked = np.bincount(local[marker], minlength=n + 1)[1:] > 0
@@ -297,7 +298,7 @@ def _second_pass(
     block: np.ndarray, table: np.ndarray, connectivity: int, dtype: np.dtype
 ) -> np.ndarray:
     local, _ = _local_label(block, connectivity)
-    return table.astype(dtype, copy=False)[local]
+    return kernels.remap(local, table.astype(dtype, copy=False))
 
 
 def _get(mapping: dict[str, Any], key: str) -> Any:
