@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/microct demo
 
 test: $(STAMP) browser
-	$(BIN)/ruff check xarray_microct tests benchmarks asv_bench examples
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # Headless Chromium for tests/test_browser.py (installed when absent; skipped if impossible).
@@ -31,10 +31,10 @@ $(DOCS_STAMP): $(STAMP)
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	$(BIN)/sphinx-build -W --keep-going -n -b html docs docs/_build/html
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis docs/_build docs/_generated docs/generated
