@@ -171,27 +171,29 @@ def _flood_fresh(  # pragma: no cover
 ) -> None:
     """Dijkstra from the fixed voxels: keys and labels of every free voxel of the block.
 
-    All arrays are flat views of the block with its one-voxel rim (all rim voxels are
-    fixed, so neighbour offsets never leave the array). Voxels leave the queue in
+    All arrays are flat views of the block with its one-voxel rim. Rim voxels are
+    fixed and only free (interior) voxels look at their neighbours, so neighbour
+    offsets never leave the array. Voxels leave the queue in
     increasing key order; keys grow strictly along a path, so when ``p`` leaves, every
     neighbour with a smaller key is final and ``p`` takes the label of the smallest.
     """
-    unreached = np.uint64(2**64 - 1)
     n_off = offsets.shape[0]
-    done = fixed.copy()
     heap = [(np.uint64(0), np.int64(0))]
     heap.pop()
-    for p in range(key.shape[0]):
-        if fixed[p] and inside[p] and key[p] != unreached:
-            heap.append((key[p], np.int64(p)))
+    for p in range(key.shape[0]):  # free voxels next to a reached fixed one start the flood
+        if inside[p] and not fixed[p]:
+            arg = _argmin_neighbour(p, inside, key, offsets)
+            if arg >= 0:
+                key[p] = _ext(key[arg], alt[p])
+                heap.append((key[p], np.int64(p)))
     heapq.heapify(heap)
+    done = fixed.copy()
     while heap:
         k, p = heapq.heappop(heap)
-        if not fixed[p]:  # fixed voxels are seeds, queued once: spread from them
-            if done[p] or k != key[p]:
-                continue
-            done[p] = True
-            lab[p] = lab[_argmin_neighbour(p, inside, key, offsets)]
+        if done[p] or k != key[p]:
+            continue
+        done[p] = True
+        lab[p] = lab[_argmin_neighbour(p, inside, key, offsets)]
         for o in range(n_off):
             q = p + offsets[o]
             if inside[q] and not done[q]:
