@@ -120,7 +120,7 @@ def test_flood_is_chunking_independent_and_solves_the_equations(case):
 
 @pytest.fixture(scope="module")
 def pack():
-    vol, truth = bead_pack(56, radius=7, seed=4)
+    _vol, truth = bead_pack(56, radius=7, seed=4)
     return truth
 
 
@@ -194,7 +194,7 @@ def test_min_distance_in_physical_units_is_resolved_per_axis():
 
 def test_bad_input_gives_clear_errors():
     mask = mct.from_array(np.ones((6, 6, 6), bool), chunks=3)
-    with pytest.raises(ValueError, match="markers= .* or min_distance="):
+    with pytest.raises(ValueError, match=r"markers= .* or min_distance="):
         mask.microct.watershed()
     with pytest.raises(TypeError, match="integer"):
         mask.microct.watershed(markers=mask.astype("float32"))
