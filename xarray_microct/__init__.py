@@ -25,6 +25,9 @@ from xarray_microct.io import open_volume
 from xarray_microct.ops import distance as _distance  # noqa: F401
 from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
 from xarray_microct.ops import label as _label  # noqa: F401
+from xarray_microct.ops import measure as _measure  # noqa: F401
+from xarray_microct.ops import morphology as _morphology  # noqa: F401
+from xarray_microct.ops import segment as _segment  # noqa: F401
 from xarray_microct.ops import watershed as _watershed  # noqa: F401
 
 try:
