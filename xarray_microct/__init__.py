@@ -24,6 +24,7 @@ from xarray_microct.core.volume import Grid, from_array, grid_of
 from xarray_microct.io import open_volume
 from xarray_microct.ops import distance as _distance  # noqa: F401
 from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
+from xarray_microct.ops import intensity as _intensity  # noqa: F401
 from xarray_microct.ops import label as _label  # noqa: F401
 from xarray_microct.ops import measure as _measure  # noqa: F401
 from xarray_microct.ops import morphology as _morphology  # noqa: F401
