@@ -4,8 +4,9 @@ Two steps, each made exact across chunk borders.
 
 **Markers** (when not given): the peaks of the distance map ``d`` (from
 :func:`~xarray_microct.ops.distance.distance_transform`, exact): voxels of the mask
-where ``d`` equals its maximum over an ellipsoid of physical radius ``min_distance``
-(a local test, computed with a halo of that radius, so exact). Peaks closer than about
+where ``d`` equals its maximum over a box reaching ``min_distance`` (physical, per
+axis) on each side, as ``skimage.feature.peak_local_max`` tests it (a local test,
+computed with a halo of that reach, so exact). Peaks closer than about
 ``min_distance`` to each other (plateaus, twin maxima in one bead) are merged into one
 marker: each peak is grown by ``min_distance / 2`` and the grown peaks are labelled
 with the global :func:`~xarray_microct.ops.label.label_array`, so a marker spanning a
@@ -76,8 +77,8 @@ class WatershedNotConverged(RuntimeError):
 # Markers
 
 
-def _peak_block(block: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-    peak_max = ndi.maximum_filter(block, footprint=footprint, mode="constant", cval=-np.inf)
+def _peak_block(block: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    peak_max = ndi.maximum_filter(block, size=size, mode="constant", cval=-np.inf)
     return (block == peak_max) & (block > 0)
 
 
@@ -113,9 +114,9 @@ def peak_markers_array(distance: da.Array, min_distance: Sequence[float]) -> da.
     [0, 1, 2]
     """
     radius = tuple(float(r) for r in min_distance)
-    footprint = ellipsoid_footprint(radius)
+    reach = tuple(int(np.floor(r + 1e-9)) for r in radius)
     peaks = map_spatial_overlap(
-        _peak_block, distance, depth=ceil_radius(radius), dtype=bool, footprint=footprint
+        _peak_block, distance, depth=reach, dtype=bool, size=tuple(2 * r + 1 for r in reach)
     )
     half = tuple(r / 2 for r in radius)
     grown = map_spatial_overlap(
