@@ -25,6 +25,7 @@ from xarray_microct.io import open_pyramid, open_volume
 from xarray_microct.ops import distance as _distance  # noqa: F401
 from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
 from xarray_microct.ops import hessian as _hessian  # noqa: F401  (registers the verbs)
+from xarray_microct.ops import intensity as _intensity  # noqa: F401
 from xarray_microct.ops import label as _label  # noqa: F401
 from xarray_microct.ops import measure as _measure  # noqa: F401
 from xarray_microct.ops import morphology as _morphology  # noqa: F401

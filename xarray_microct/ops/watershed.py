@@ -4,8 +4,9 @@ Two steps, each made exact across chunk borders.
 
 **Markers** (when not given): the peaks of the distance map ``d`` (from
 :func:`~xarray_microct.ops.distance.distance_transform`, exact): voxels of the mask
-where ``d`` equals its maximum over an ellipsoid of physical radius ``min_distance``
-(a local test, computed with a halo of that radius, so exact). Peaks closer than about
+where ``d`` equals its maximum over a box reaching ``min_distance`` (physical, per
+axis) on each side, as ``skimage.feature.peak_local_max`` tests it (a local test,
+computed with a halo of that reach, so exact). Peaks closer than about
 ``min_distance`` to each other (plateaus, twin maxima in one bead) are merged into one
 marker: each peak is grown by ``min_distance / 2`` and the grown peaks are labelled
 with the global :func:`~xarray_microct.ops.label.label_array`, so a marker spanning a
@@ -76,8 +77,8 @@ class WatershedNotConverged(RuntimeError):
 # Markers
 
 
-def _peak_block(block: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-    peak_max = ndi.maximum_filter(block, footprint=footprint, mode="constant", cval=-np.inf)
+def _peak_block(block: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    peak_max = ndi.maximum_filter(block, size=size, mode="constant", cval=-np.inf)
     return (block == peak_max) & (block > 0)
 
 
@@ -113,9 +114,9 @@ def peak_markers_array(distance: da.Array, min_distance: Sequence[float]) -> da.
     [0, 1, 2]
     """
     radius = tuple(float(r) for r in min_distance)
-    footprint = ellipsoid_footprint(radius)
+    reach = tuple(int(np.floor(r + 1e-9)) for r in radius)
     peaks = map_spatial_overlap(
-        _peak_block, distance, depth=ceil_radius(radius), dtype=bool, footprint=footprint
+        _peak_block, distance, depth=reach, dtype=bool, size=tuple(2 * r + 1 for r in reach)
     )
     half = tuple(r / 2 for r in radius)
     grown = map_spatial_overlap(
@@ -171,27 +172,29 @@ def _flood_fresh(  # pragma: no cover
 ) -> None:
     """Dijkstra from the fixed voxels: keys and labels of every free voxel of the block.
 
-    All arrays are flat views of the block with its one-voxel rim (all rim voxels are
-    fixed, so neighbour offsets never leave the array). Voxels leave the queue in
+    All arrays are flat views of the block with its one-voxel rim. Rim voxels are
+    fixed and only free (interior) voxels look at their neighbours, so neighbour
+    offsets never leave the array. Voxels leave the queue in
     increasing key order; keys grow strictly along a path, so when ``p`` leaves, every
     neighbour with a smaller key is final and ``p`` takes the label of the smallest.
     """
-    unreached = np.uint64(2**64 - 1)
     n_off = offsets.shape[0]
-    done = fixed.copy()
     heap = [(np.uint64(0), np.int64(0))]
     heap.pop()
-    for p in range(key.shape[0]):
-        if fixed[p] and inside[p] and key[p] != unreached:
-            heap.append((key[p], np.int64(p)))
+    for p in range(key.shape[0]):  # free voxels next to a reached fixed one start the flood
+        if inside[p] and not fixed[p]:
+            arg = _argmin_neighbour(p, inside, key, offsets)
+            if arg >= 0:
+                key[p] = _ext(key[arg], alt[p])
+                heap.append((key[p], np.int64(p)))
     heapq.heapify(heap)
+    done = fixed.copy()
     while heap:
         k, p = heapq.heappop(heap)
-        if not fixed[p]:  # fixed voxels are seeds, queued once: spread from them
-            if done[p] or k != key[p]:
-                continue
-            done[p] = True
-            lab[p] = lab[_argmin_neighbour(p, inside, key, offsets)]
+        if done[p] or k != key[p]:
+            continue
+        done[p] = True
+        lab[p] = lab[_argmin_neighbour(p, inside, key, offsets)]
         for o in range(n_off):
             q = p + offsets[o]
             if inside[q] and not done[q]:

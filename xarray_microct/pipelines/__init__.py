@@ -1,5 +1,6 @@
 """Whole analysis chains (fiber bed, bead pack) built from the verbs."""
 
+from xarray_microct.pipelines.beads import beads
 from xarray_microct.pipelines.fibers import fibers
 
-__all__ = ["fibers"]
+__all__ = ["beads", "fibers"]

@@ -16,12 +16,12 @@ phantom reproduces it with ground truth:
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
+from scipy.spatial import cKDTree
 
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.volume import from_array, ngff_unit_name
@@ -34,9 +34,14 @@ BEAD = 70.0
 
 def _place_centres(
     shape: Sequence[int], radius: np.ndarray, overlap: float, rng: np.random.Generator,
-    max_failures: int,
+    max_failures: int, batch: int = 256,
 ) -> np.ndarray:
-    """Random sequential addition of centres (voxel coordinates) in a grid of cells."""
+    """Random sequential addition of centres (voxel coordinates).
+
+    Candidates are drawn in batches and checked against the accepted beads with a
+    k-d tree (in coordinates scaled by the radius, so ellipsoids in voxels are
+    spheres), then one by one against those accepted earlier in the same batch.
+    """
     low = radius + 1.0
     high = np.asarray(shape, float) - radius - 2.0
     if np.any(high < low):
@@ -44,29 +49,27 @@ def _place_centres(
             f"bead_pack: beads of radius {radius.tolist()} voxels do not fit in shape "
             f"{tuple(shape)}; give a smaller radius or a larger shape"
         )
-    min_gap = 2.0 * (1.0 - overlap)  # in units of the radius, per axis
-    cell = radius * min_gap
-    cells: dict[tuple[int, ...], list[int]] = {}
-    centres: list[np.ndarray] = []
+    min_gap = 2.0 * (1.0 - overlap)  # in units of the radius
+    accepted = np.empty((0, 3))
     failures = 0
     while failures < max_failures:
-        c = low + rng.random(3) * (high - low)
-        key = tuple((c // cell).astype(int))
-        ok = True
-        for d in itertools.product((-1, 0, 1), repeat=3):
-            for j in cells.get(tuple(k + o for k, o in zip(key, d, strict=True)), ()):
-                if np.sum(((c - centres[j]) / radius) ** 2) < min_gap**2:
-                    ok = False
-                    break
-            if not ok:
-                break
-        if ok:
-            cells.setdefault(key, []).append(len(centres))
-            centres.append(c)
-            failures = 0
+        candidates = (low + rng.random((batch, 3)) * (high - low)) / radius
+        if len(accepted):
+            free = cKDTree(accepted).query(candidates, k=1)[0] >= min_gap
         else:
-            failures += 1
-    return np.array(centres).reshape(-1, 3)
+            free = np.ones(batch, bool)
+        new: list[np.ndarray] = []
+        for c, ok in zip(candidates, free, strict=True):
+            if ok and all(np.sum((c - o) ** 2) >= min_gap**2 for o in new):
+                new.append(c)
+                failures = 0
+            else:
+                failures += 1
+                if failures >= max_failures:
+                    break
+        if new:
+            accepted = np.concatenate([accepted, np.array(new)])
+    return accepted * radius
 
 
 def _rasterise(shape: Sequence[int], centres: np.ndarray, radius: np.ndarray) -> np.ndarray:

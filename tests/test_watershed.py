@@ -1,0 +1,229 @@
+"""watershed: the same partition for any chunking, against independent references."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skimage.segmentation import watershed as sk_watershed
+
+import xarray_microct as mct
+from xarray_microct.ops.filters import ellipsoid_footprint
+from xarray_microct.ops.watershed import (
+    WatershedNotConverged,
+    flood_array,
+    peak_markers_array,
+)
+from xarray_microct.synthetic import bead_pack
+from xarray_microct.testing import raise_if_dask_computes
+
+
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal up to a renumbering of the non-zero labels (0 stays 0)."""
+    if not np.array_equal(a == 0, b == 0):
+        return False
+    pairs = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1)
+    return len(np.unique(pairs[0])) == pairs.shape[1] == len(np.unique(pairs[1]))
+
+
+def matched_iou(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """For each true object, the IoU with the predicted label overlapping it most."""
+    n = int(truth.max())
+    ious = np.zeros(n)
+    for t in range(1, n + 1):
+        inside = truth == t
+        found = np.bincount(labels[inside], minlength=1)
+        found[0] = 0
+        best = int(found.argmax())
+        if best:
+            ious[t - 1] = found[best] / np.count_nonzero(inside | (labels == best))
+    return ious
+
+
+def reference_flood(alt: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The flooding equations of the module docstring, solved by plain iteration.
+
+    Keys are (level, steps) pairs compared lexicographically; a voxel takes the label
+    of its smallest-key face neighbour, the first in (z-, y-, x-, x+, y+, z+) order on
+    ties. Independent of the blocked, priority-queue implementation.
+    """
+    big = np.inf
+    level = np.where(markers > 0, alt, big)
+    steps = np.zeros(alt.shape)
+    labels = np.where(markers > 0, markers, 0)
+    order = [(0, -1), (1, -1), (2, -1), (2, 1), (1, 1), (0, 1)]
+    while True:
+        best_l = np.full(alt.shape, big)
+        best_s = np.full(alt.shape, big)
+        best_lab = np.zeros(alt.shape, labels.dtype)
+        for axis, step in order:
+            pad = [(0, 0)] * 3
+            pad[axis] = (1, 0) if step < 0 else (0, 1)
+            cut = tuple(
+                slice(None, -1) if (a == axis and step < 0) else
+                slice(1, None) if a == axis else slice(None)
+                for a in range(3)
+            )
+            lq = np.pad(np.where(mask, level, big), pad, constant_values=big)[cut]
+            sq = np.pad(steps, pad, constant_values=big)[cut]
+            labq = np.pad(labels, pad)[cut]
+            better = (lq < best_l) | ((lq == best_l) & (sq < best_s))
+            best_l = np.where(better, lq, best_l)
+            best_s = np.where(better, sq, best_s)
+            best_lab = np.where(better, labq, best_lab)
+        rises = alt > best_l
+        new_l = np.where(rises, alt, best_l)
+        new_s = np.where(rises, 0, best_s + 1)
+        free = mask & (markers == 0) & np.isfinite(best_l)
+        new_level = np.where(free, new_l, level)
+        new_steps = np.where(free, new_s, steps)
+        new_labels = np.where(free, best_lab, labels)
+        if (np.array_equal(new_level, level) and np.array_equal(new_steps, steps)
+                and np.array_equal(new_labels, labels)):
+            return np.where(mask, labels, 0)
+        level, steps, labels = new_level, new_steps, new_labels
+
+
+@st.composite
+def landscapes(draw):
+    shape = tuple(draw(st.integers(4, 14)) for _ in range(3))
+    chunks = tuple(draw(st.integers(min(3, n), n)) for n in shape)
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    # a few grey levels: plenty of plateaus and ties, the hard case for any order
+    alt = np.round(ndi.gaussian_filter(rng.random(shape), 1.0) * 8).astype(np.float32)
+    mask = rng.random(shape) < draw(st.sampled_from([0.7, 0.95, 1.0]))
+    markers = np.where(rng.random(shape) < 0.02, rng.integers(1, 5, shape), 0)
+    markers.flat[rng.integers(markers.size)] = 7
+    return alt, markers.astype(np.int32), mask, chunks
+
+
+@settings(max_examples=15)
+@given(landscapes())
+def test_flood_is_chunking_independent_and_solves_the_equations(case):
+    alt, markers, mask, chunks = case
+    rounds = 2 * sum(-(-n // c) for n, c in zip(alt.shape, chunks, strict=True)) + 4
+
+    def run(ch):
+        return flood_array(
+            da.from_array(alt, chunks=ch), da.from_array(markers, chunks=ch),
+            da.from_array(mask, chunks=ch), rounds=rounds,
+        ).compute()
+
+    whole = run(alt.shape)
+    np.testing.assert_array_equal(run(chunks), whole)
+    np.testing.assert_array_equal(whole, reference_flood(alt, markers, mask))
+
+
+@pytest.fixture(scope="module")
+def pack():
+    _vol, truth = bead_pack(56, radius=7, seed=4)
+    return truth
+
+
+def test_beads_split_one_label_each_any_chunking(pack):
+    truth = pack.values
+    mask = truth > 0
+    results = []
+    for chunks in [(56, 56, 56), (20, 17, 23), (13, 30, 11)]:
+        vol = mct.from_array(mask, chunks=chunks)
+        results.append(vol.microct.watershed(min_distance="3 voxel").values)
+    for other in results[1:]:
+        assert same_partition(results[0], other)
+    labels = results[0]
+    assert int(labels.max()) == pack.attrs["n_beads"]  # labels 1..N, one per bead
+    assert np.unique(labels).tolist() == list(range(pack.attrs["n_beads"] + 1))
+    assert matched_iou(labels, truth).min() >= 0.9
+
+
+def test_agrees_with_skimage_on_beads_up_to_ridge_ties(pack):
+    mask = pack.values > 0
+    dist = ndi.distance_transform_edt(mask).astype(np.float32)
+    markers = peak_markers_array(da.from_array(dist, chunks=20), (3.0, 3.0, 3.0)).compute()
+    ours = flood_array(
+        da.from_array(-dist, chunks=20), da.from_array(markers, chunks=20),
+        da.from_array(mask, chunks=20),
+    ).compute()
+    ref = sk_watershed(-dist, markers, mask=mask)
+    assert (ours == ref)[mask].mean() > 0.99
+    assert np.unique(ours).tolist() == np.unique(ref).tolist()
+
+
+def test_markers_equal_whole_array_peaks():
+    rng = np.random.default_rng(5)
+    mask = ndi.gaussian_filter(rng.random((30, 26, 28)), 2.0) > 0.5
+    dist = ndi.distance_transform_edt(mask, sampling=(2.0, 1.0, 1.0)).astype(np.float32)
+    radius = (1.5, 3.0, 3.0)
+    got = peak_markers_array(da.from_array(dist, chunks=(7, 9, 8)), radius).compute()
+    peaks = (dist == ndi.maximum_filter(
+        dist, size=(3, 7, 7), mode="constant", cval=-np.inf
+    )) & (dist > 0)
+    grown = ndi.binary_dilation(peaks, ellipsoid_footprint(tuple(r / 2 for r in radius)))
+    groups, _ = ndi.label(grown, np.ones((3, 3, 3)))
+    assert same_partition(got, np.where(peaks, groups, 0))
+
+
+def test_given_markers_and_distance_input_and_laziness():
+    z, y, x = np.ogrid[:10, :10, :22]
+    two = ((z - 5) ** 2 + (y - 5) ** 2 + (x - 6) ** 2 <= 20) | (
+        (z - 5) ** 2 + (y - 5) ** 2 + (x - 15) ** 2 <= 20
+    )
+    vol = mct.from_array(two, spacing=(2.0, 1.0, 1.0), chunks=6)
+    seeds = np.zeros(two.shape, np.int32)
+    seeds[5, 5, 6], seeds[5, 5, 15] = 4, 9
+    seeds_da = mct.from_array(seeds, spacing=(2.0, 1.0, 1.0), chunks=6)
+    with raise_if_dask_computes():
+        dist = vol.microct.distance_transform()
+        from_mask = vol.microct.watershed(markers=seeds_da)
+        from_dist = dist.microct.watershed(markers=seeds_da)
+    out = from_mask.values
+    assert np.unique(out).tolist() == [0, 4, 9]
+    np.testing.assert_array_equal(out, from_dist.values)
+    assert out[5, 5, 2] == 4 and out[5, 5, 19] == 9
+    assert from_mask.attrs["microct_provenance"][-1]["op"] == "watershed"
+
+
+def test_min_distance_in_physical_units_is_resolved_per_axis():
+    vol = mct.from_array(np.ones((8, 8, 8), bool), spacing=(2.0, 1.0, 1.0), chunks=4)
+    out = vol.microct.watershed(min_distance="4 um")
+    assert out.attrs["microct_provenance"][-1]["resolved"]["min_distance"] == [2.0, 4.0, 4.0]
+
+
+def test_bad_input_gives_clear_errors():
+    mask = mct.from_array(np.ones((6, 6, 6), bool), chunks=3)
+    with pytest.raises(ValueError, match=r"markers= .* or min_distance="):
+        mask.microct.watershed()
+    with pytest.raises(TypeError, match="integer"):
+        mask.microct.watershed(markers=mask.astype("float32"))
+    with pytest.raises(ValueError, match="same grid"):
+        mask.microct.watershed(markers=mct.from_array(np.ones((6, 6, 5), "int32")))
+    with pytest.raises(ValueError, match="connectivity"):
+        mask.microct.watershed(min_distance=1, connectivity=4)
+    with pytest.raises(ValueError, match="rounds"):
+        mask.microct.watershed(min_distance=1, rounds=1)
+    with pytest.raises(ValueError, match="not a length"):
+        mask.microct.watershed(min_distance="3 parsecs per fortnight")
+
+
+def test_too_few_rounds_raises_instead_of_a_chunk_dependent_answer():
+    # one long tube from a single marker through 10 chunks in a row
+    mask = np.zeros((3, 3, 40), bool)
+    mask[1, 1, :] = True
+    markers = np.zeros(mask.shape, np.int32)
+    markers[1, 1, 0] = 1
+    out = flood_array(
+        da.zeros(mask.shape, chunks=(3, 3, 4), dtype="f4"),
+        da.from_array(markers, chunks=(3, 3, 4)), da.from_array(mask, chunks=(3, 3, 4)),
+        rounds=3,
+    )
+    with pytest.raises(WatershedNotConverged, match="rounds"):
+        out.compute()
+    enough = flood_array(
+        da.zeros(mask.shape, chunks=(3, 3, 4), dtype="f4"),
+        da.from_array(markers, chunks=(3, 3, 4)), da.from_array(mask, chunks=(3, 3, 4)),
+        rounds=12,
+    ).compute()
+    assert (enough[mask] == 1).all()
