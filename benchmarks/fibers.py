@@ -100,14 +100,14 @@ def main() -> None:
     rows: list = []
 
     tube = measure(
-        "1 tubeness (σ = r/2)",
-        lambda: fiber_chain(scan, "intensity", radius / 2, min(grid.spacing))[1].compute(),
+        "1 tubeness (σ = 0.6 r)",
+        lambda: fiber_chain(scan, "intensity", 0.6 * radius, min(grid.spacing))[1].compute(),
         voxels,
         rows,
     )
     mask = measure(
         "2 smooth + global Otsu threshold",
-        lambda: fiber_chain(scan, "intensity", radius / 2, min(grid.spacing))[0].compute(),
+        lambda: fiber_chain(scan, "intensity", 0.6 * radius, min(grid.spacing))[0].compute(),
         voxels,
         rows,
     )
