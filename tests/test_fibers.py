@@ -239,6 +239,17 @@ def test_volume_without_fibers_gives_an_empty_table_and_zero_scores():
     assert flat.microct.detect_fibers().empty
 
 
+def test_noise_without_fibers_gives_an_empty_table_with_a_warning():
+    rng = np.random.default_rng(0)
+    noise = (20000 + 3000 * rng.standard_normal((24, 64, 64))).astype("uint16")
+    vol = mct.from_array(noise, spacing=SPACING)
+    with pytest.warns(UserWarning, match="no fibers"):
+        table = vol.microct.detect_fibers()
+    assert table.empty and table.attrs["z_coherence"] < 0.5
+    bed, _ = fiber_bed((24, 64, 64), seed=1, noise=0.25)
+    assert bed.microct.detect_fibers().attrs["z_coherence"] > 0.9
+
+
 def test_bad_input_is_refused_clearly():
     vol = mct.from_array(np.zeros((2, 8, 32, 32), "float32"), spacing=SPACING)
     with pytest.raises(ValueError, match="3-D"):

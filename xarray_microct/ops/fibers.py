@@ -14,6 +14,9 @@ segmentation. :func:`detect_fibers` does it on every slice and links the centres
 3. Linking: centres in consecutive slices (gaps of up to ``max_gap`` slices allowed) are
    paired by optimal one-to-one assignment within ``link_distance``; chains shorter than
    ``min_slices`` are dropped; fibers are numbered by their first slice and position.
+   Before linking, a check that the centres persist along z (:func:`z_coherence`) tells
+   a fiber bed from a volume without fibers (noise, pores only), which gives an empty
+   table rather than fibers made of noise.
 
 Per-slice work sees whole slices (the mask is re-chunked into slabs of full y/x extent
 along z), and linking runs on the whole table, so the table does not depend on the
@@ -22,6 +25,7 @@ chunking: a fiber crossing chunk borders is one fiber.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -31,6 +35,7 @@ import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
 import xarray as xr
+from scipy.spatial import cKDTree
 from skimage.segmentation import watershed
 
 from xarray_microct.core.registry import REGISTRY, LengthParam, operation
@@ -259,6 +264,39 @@ def link_centres(
     return new_id[track]
 
 
+def z_coherence(centres: np.ndarray, separation: int, distance: float) -> float:
+    """Fraction of centres that have a centre ``separation`` slices further, within ``distance``.
+
+    Fibers persist along z, so in a fiber bed nearly every centre has a partner a few
+    slices on (0.95–1 on the phantoms, tilts up to ~20°); centres found in noise or
+    in structure without an axis do not (0.1–0.35 in pure noise). ``centres`` rows are
+    ``(z_index, y, x, ...)``; NaN when no slice pair is ``separation`` apart.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 1.0, 1.0], [4, 1.2, 1.0], [0, 9.0, 9.0], [4, 3.0, 9.0]])
+    >>> z_coherence(rows, separation=4, distance=1.0)
+    0.5
+    """
+    z = centres[:, 0].astype(np.int64)
+    slices = np.unique(z)
+    pairs = np.intersect1d(slices, slices + separation) - separation
+    if pairs.size == 0:
+        return float("nan")
+    hits = total = 0
+    for k in pairs:
+        here = centres[z == k][:, 1:3]
+        there = centres[z == k + separation][:, 1:3]
+        total += len(here)
+        if len(there):
+            nearest, _ = cKDTree(there).query(here)
+            hits += int(np.count_nonzero(nearest <= distance))
+    return hits / total if total else float("nan")
+
+
+COHERENCE_MIN = 0.5
+
+
 Source = Literal["auto", "intensity", "tubeness", "mask"]
 _SOURCES = ("auto", "intensity", "tubeness", "mask")
 
@@ -395,7 +433,10 @@ def detect_fibers(
         (1..N, by first slice then position), ``z, y, x`` (the centre, in the volume's
         coordinates) and ``radius`` (of the disk with the area of the fiber's
         cross-section in the mask), all in the volume's units. ``attrs`` holds ``units``,
-        ``spacing``, ``origin``, ``shape``, ``source``, ``chain`` and the provenance.
+        ``spacing``, ``origin``, ``shape``, ``source``, ``chain``, ``z_coherence`` and
+        the provenance. Empty (with a warning) when the volume holds no fibers: when
+        under half of the per-slice centres reappear a few slices on (see
+        :func:`z_coherence`), what was found is not fibers along z.
 
     Examples
     --------
@@ -448,6 +489,20 @@ def detect_fibers(
     rows = found.copy()
     rows[:, 1] = grid.origin[1] + rows[:, 1] * dy
     rows[:, 2] = grid.origin[2] + rows[:, 2] * dx
+    separation = max(3, int(np.ceil(2 * sigma_phys / grid.spacing[0])))
+    coherence = z_coherence(rows, separation, link)
+    attrs["z_coherence"] = coherence
+    if coherence < COHERENCE_MIN:
+        warnings.warn(
+            f"detect_fibers: no fibers — the per-slice centres do not persist along z "
+            f"(only {coherence:.0%} have a partner {separation} slices on; a fiber bed "
+            "gives over 90 %). Is the fiber axis along z, and the radius right?",
+            UserWarning,
+            stacklevel=3,
+        )
+        table = _empty_table()
+        table.attrs = attrs
+        return table
     ids = link_centres(rows, link, int(max_gap), int(min_slices))
     z_values = np.asarray(volume.coords["z"].values, dtype=np.float64)
     keep = ids > 0
