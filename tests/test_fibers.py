@@ -171,6 +171,44 @@ def test_detect_on_a_pyramid_uses_the_finest_level():
     pd.testing.assert_frame_equal(table, direct, check_exact=False, atol=1e-4)
 
 
+# --- the pipeline and the demo ------------------------------------------------------------
+
+
+def test_pipeline_on_a_scan_and_on_its_pyramid(tmp_path):
+    from xarray_microct.pipelines import fibers
+
+    vol, truth = fiber_bed((16, 64, 64), seed=8)
+    table = fibers(vol, radius="6.4 um")
+    assert table.attrs["source"] == "intensity"
+    assert [r["op"] for r in table.attrs["microct_provenance"]] == ["detect_fibers"]
+    assert _score(table, truth, vol)["f1"] >= 0.97
+    store = tmp_path / "bed.ome.zarr"
+    vol.microct.pyramid(levels=2).microct.to_zarr(store)
+    from_store = fibers(mct.open_pyramid(store), level=0)
+    pd.testing.assert_frame_equal(from_store, table, check_exact=False, atol=1e-4)
+    with pytest.raises(TypeError, match="segmentation"):
+        fibers(vol > 0)
+    with pytest.raises(TypeError, match="level="):
+        fibers(vol, level=1)
+
+
+def test_demo_writes_store_tables_and_figure(tmp_path, capsys):
+    from xarray_microct.cli import main
+
+    assert main(["demo", "--output", str(tmp_path), "--size", "48"]) == 0
+    out = capsys.readouterr().out
+    assert "object-level" in out and "dice" in out and "0.7424" in out
+    for name in ("fiber_bed.ome.zarr", "fibers.csv", "fiber_summary.csv", "fibers.png"):
+        assert (tmp_path / name).exists()
+    table = pd.read_csv(tmp_path / "fibers.csv")
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius"] and len(table) > 0
+    assert (tmp_path / "fibers.png").read_bytes()[:4] == b"\x89PNG"
+    # no clobbering without --overwrite
+    assert main(["demo", "--output", str(tmp_path), "--size", "48"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["demo", "--output", str(tmp_path), "--size", "48", "--overwrite"]) == 0
+
+
 # --- summary ----------------------------------------------------------------------------------
 
 

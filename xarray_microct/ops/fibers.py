@@ -346,7 +346,17 @@ def fiber_chain(
       cores: centres are right, radii are those of the cores).
     * ``"mask"``: the volume is the mask; the centre score is its distance map.
 
-    ``sigma`` and ``smooth`` are in the volume's coordinate units.
+    ``sigma`` and ``smooth`` are in the volume's coordinate units. Lazy: nothing is
+    computed.
+
+    Examples
+    --------
+    >>> import xarray_microct as mct
+    >>> from xarray_microct.synthetic import fiber_bed
+    >>> vol, _ = fiber_bed((8, 32, 32))
+    >>> mask, score, chain = fiber_chain(vol, "intensity", sigma=3.8, smooth=1.3)
+    >>> mask.dtype, chain[0]
+    (dtype('bool'), 'tubeness(sigma=3.8)')
     """
     if source == "mask":
         return volume, None, []
