@@ -81,6 +81,10 @@ def slice_centres(
     smooth : float
         Sigma in pixels of the Gaussian applied to the distance map (breaks the plateaus of
         a discrete distance map); 0 for none.
+    score : 2-D array of float, optional
+        A centre map (e.g. a tubeness slice) whose positive local maxima inside the mask
+        seed the fibers, instead of the distance map (which merges fibers touching along
+        a wide contact, where tubeness keeps them apart).
 
     Returns
     -------
@@ -100,13 +104,15 @@ def slice_centres(
     if not mask.any():
         return np.zeros((0, 3))
     dy, dx = (float(s) for s in spacing)
-    distance = ndi.distance_transform_edt(mask, sampling=(dy, dx)).astype(np.float32)
     if score is None:
+        distance = ndi.distance_transform_edt(mask, sampling=(dy, dx)).astype(np.float32)
         score = ndi.gaussian_filter(distance, smooth) if smooth > 0 else distance
         floor = distance >= min_radius * 0.75
     else:
         score = np.asarray(score, dtype=np.float32)
-        floor = True
+        if score.shape != mask.shape:
+            raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
+        floor = score > 0
     footprint = _ellipse(seed_distance)
     peaks = (score == ndi.maximum_filter(score, footprint=footprint, mode="nearest")) & mask
     peaks &= floor
