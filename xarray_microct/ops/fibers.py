@@ -41,6 +41,7 @@ from skimage.segmentation import watershed
 from xarray_microct.core.registry import REGISTRY, LengthParam, operation
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
 from xarray_microct.metrics import optimal_pairs
+from xarray_microct.ops.segment import threshold_value
 
 TABLE_COLUMNS = ["fiber_id", "z", "y", "x", "radius"]
 # operations whose output is an objectness/tubeness map (bright = fiber centre line)
@@ -334,14 +335,23 @@ def _verb(name: str) -> Any:
     return REGISTRY[name].verb
 
 
-def _global_mask(volume: xr.DataArray) -> xr.DataArray:
-    """Otsu threshold of the whole volume (lazy; the histogram is global, not per chunk)."""
-    mask = _verb("threshold")(volume, method="otsu")
+def _global_mask(volume: xr.DataArray, eager: bool) -> xr.DataArray:
+    """Otsu threshold of the whole volume (from its global histogram, never per chunk).
+
+    ``eager`` computes the threshold value first (one streaming pass over the volume),
+    so that the pass that uses the mask does not hold the whole volume in memory while
+    the histogram is being gathered.
+    """
+    if eager:
+        value = float(threshold_value(volume, "otsu").values)
+        mask = _verb("threshold")(volume, method=value)
+    else:
+        mask = _verb("threshold")(volume, method="otsu")
     return mask if mask.dtype == bool else mask.astype(bool)
 
 
 def fiber_chain(
-    volume: xr.DataArray, source: str, sigma: float, smooth: float
+    volume: xr.DataArray, source: str, sigma: float, smooth: float, eager: bool = False
 ) -> tuple[xr.DataArray, xr.DataArray | None, list[str]]:
     """The default chain before detection: (fiber mask, centre score or None, op names).
 
@@ -352,8 +362,8 @@ def fiber_chain(
       cores: centres are right, radii are those of the cores).
     * ``"mask"``: the volume is the mask; the centre score is its distance map.
 
-    ``sigma`` and ``smooth`` are in the volume's coordinate units. Lazy: nothing is
-    computed.
+    ``sigma`` and ``smooth`` are in the volume's coordinate units. Lazy (nothing is
+    computed) unless ``eager``, which computes the Otsu threshold value first.
 
     Examples
     --------
@@ -367,11 +377,11 @@ def fiber_chain(
     if source == "mask":
         return volume, None, []
     if source == "tubeness":
-        return _global_mask(volume), volume, ["threshold(otsu)"]
+        return _global_mask(volume, eager), volume, ["threshold(otsu)"]
     score = _verb("tubeness")(volume, sigma=sigma)
     smoothed = _verb("gaussian")(volume, sigma=smooth) if smooth > 0 else volume
     return (
-        _global_mask(smoothed),
+        _global_mask(smoothed, eager),
         score,
         [f"tubeness(sigma={sigma:g})", f"gaussian(sigma={smooth:g})", "threshold(otsu)"],
     )
@@ -485,7 +495,7 @@ def detect_fibers(
     else:  # the cores of a thresholded tubeness map are narrower than the fibers
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
-    mask, score, chain = fiber_chain(volume, kind, sigma_phys, smooth=min(dy, dx))
+    mask, score, chain = fiber_chain(volume, kind, sigma_phys, smooth=min(dy, dx), eager=True)
     found = mask_centres(
         mask.data, grid.spacing, seed_px, min_r, score=None if score is None else score.data
     )
