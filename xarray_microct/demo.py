@@ -82,13 +82,14 @@ def save_figure(
 
 
 def _format_scores(pixel: dict[str, float], objects: dict[str, Any]) -> str:
-    lines = ["pixel-wise (middle slice, disks 10 px across)   this run   seed paper"]
+    lines = [f"{'pixel-wise (middle slice, disks 10 px across)':<46}{'this run':>8}"
+             f"{'seed paper':>12}"]
     for name in PIXEL_SCORES:
         lines.append(f"  {name:<46}{pixel[name]:>8.4f}{PAPER[name]:>12.4f}")
     units = objects["units"] or ""
     lines += [
         f"object-level (all slices, matched within {objects['max_distance']:.2f} {units})",
-        f"  {'true positives / false positives / false negatives':<46}"
+        f"  {'matched / false / missed centres':<46}"
         f"{objects['tp']} / {objects['fp']} / {objects['fn']}",
         f"  {'precision':<46}{objects['precision']:>8.4f}",
         f"  {'recall':<46}{objects['recall']:>8.4f}",

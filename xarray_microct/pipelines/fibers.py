@@ -4,7 +4,7 @@
 is used unless ``level=`` picks another) and returns the fiber table of
 :meth:`detect_fibers <xarray_microct.ops.fibers.detect_fibers>`:
 
-1. ``tubeness`` (Sato) at σ = radius / 2: bright along each fiber's centre line, low
+1. ``tubeness`` (Sato) at σ = 0.6 × radius: bright along each fiber's centre line, low
    where touching fibers meet, so it seeds one centre per fiber;
 2. segmentation: a global Otsu threshold (from the histogram of the whole volume, never
    per chunk) of the lightly smoothed scan gives each fiber's cross-section;
@@ -42,7 +42,7 @@ def fibers(
         Typical fiber radius (default 6.4 µm, the seed's SiC fibers): sets the tubeness
         scale, the seed spacing, the smallest radius kept and the linking distance.
     sigma : length, optional
-        Tubeness scale (default radius / 2).
+        Tubeness scale (default 0.6 × radius).
     level : int or str, optional
         Pyramid level to analyse when ``volume`` is a DataTree (default: the finest).
     **params
