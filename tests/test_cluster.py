@@ -15,7 +15,7 @@ import cloudpickle
 import dask
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 import xarray_microct as mct
 from xarray_microct.cluster import ClusterOptions, dask_client, describe_client, require_mpi
@@ -45,12 +45,12 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> LocalCluster:
-    """A LocalCluster of 2 worker processes (1 thread each), shared by the tests below."""
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster:
-        yield cluster
+def client() -> Client:
+    """``--workers 2 --threads-per-worker 1 --memory-limit 1GiB``: a LocalCluster of 2
+    worker processes, started as ``microct run`` starts it, shared by the tests below."""
+    options = ClusterOptions(workers=2, threads_per_worker=1, memory_limit="1GiB")
+    with dask_client(options) as client:
+        yield client
 
 
 def reference(scan: Path) -> np.ndarray:
@@ -141,14 +141,18 @@ def test_graph_is_picklable_small_and_embeds_no_arrays(tmp_path: Path) -> None:
 
 
 def test_local_cluster_of_two_processes_equals_threads(
-    scan: Path, tmp_path: Path, cluster: LocalCluster
+    scan: Path, tmp_path: Path, client: Client
 ) -> None:
+    workers = client.scheduler_info()["workers"].values()
+    assert [w["nthreads"] for w in workers] == [1, 1]
+    assert all(w["memory_limit"] == 2**30 for w in workers)
+    assert len(set(client.run(os.getpid).values()) | {os.getpid()}) == 3  # 2 processes
     lines: list[str] = []
     out = run_pipeline(
         STEPS,
         scan,
         tmp_path / "cluster.zarr",
-        options=ClusterOptions(scheduler=cluster.scheduler_address),
+        options=ClusterOptions(scheduler=client.scheduler.address),
         progress=False,
         echo=lines.append,
     )
@@ -157,7 +161,7 @@ def test_local_cluster_of_two_processes_equals_threads(
 
 
 def test_killed_worker_does_not_lose_or_corrupt_the_output(
-    scan: Path, tmp_path: Path, cluster: LocalCluster
+    scan: Path, tmp_path: Path, client: Client
 ) -> None:
     def slow(block: np.ndarray) -> np.ndarray:  # nested: pickled by value for the workers
         time.sleep(1.0)
@@ -168,24 +172,23 @@ def test_killed_worker_does_not_lose_or_corrupt_the_output(
     slowed = result.copy(data=result.data.map_blocks(slow, dtype=result.dtype))
     out = tmp_path / "killed.zarr"
     errors: list[BaseException] = []
-    with Client(cluster) as client:
 
-        def write() -> None:
-            try:
-                write_volume(slowed, out, client=client)
-            except BaseException as err:  # reported below, not lost in the thread
-                errors.append(err)
+    def write() -> None:
+        try:
+            write_volume(slowed, out, client=client)
+        except BaseException as err:  # reported below, not lost in the thread
+            errors.append(err)
 
-        thread = threading.Thread(target=write)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not (out / "scan" / "c").exists() or len(list((out / "scan" / "c").rglob("*"))) < 2:
-            assert time.monotonic() < deadline, "no chunk was written"
-            time.sleep(0.05)
-        assert run_state(out)["status"] == "incomplete"  # killed mid-run, not after
-        victim = next(iter(client.run(os.getpid).values()))
-        os.kill(victim, signal.SIGKILL)
-        thread.join(timeout=120)
+    thread = threading.Thread(target=write)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (out / "scan" / "c").exists() or len(list((out / "scan" / "c").rglob("*"))) < 2:
+        assert time.monotonic() < deadline, "no chunk was written"
+        time.sleep(0.05)
+    assert run_state(out)["status"] == "incomplete"  # killed mid-run, not after
+    victim = next(iter(client.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=120)
     assert not errors, errors
     assert run_state(out)["status"] == "complete"
     np.testing.assert_array_equal(mct.open_volume(out).values, reference(scan))
