@@ -21,6 +21,33 @@ class _MicroCTAccessor:
     def __init__(self, obj: Any) -> None:
         self._obj = obj
 
+    def to_zarr(
+        self,
+        store: Any,
+        version: str = "0.4",
+        mode: str = "w-",
+        chunks: Any = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        """Write as OME-Zarr: a pyramid (DataTree) or a single-level image (DataArray).
+
+        NGFF ``version="0.4"`` is Zarr v2, ``"0.5"`` Zarr v3; ``mode="w-"`` never
+        overwrites, ``mode="w"`` replaces an existing store. See
+        :func:`xarray_microct.io.ome.to_ome_zarr`.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+        >>> store = pathlib.Path(tempfile.mkdtemp()) / "scan.ome.zarr"
+        >>> vol = mct.from_array(np.zeros((8, 8, 8), "uint16"), spacing=0.65, chunks=4)
+        >>> vol.microct.pyramid().microct.to_zarr(store, version="0.5")
+        >>> mct.open_volume(store, level=1).shape
+        (4, 4, 4)
+        """
+        from xarray_microct.io.ome import to_ome_zarr
+
+        to_ome_zarr(self._obj, store, version, mode, chunks, storage_options)
+
 
 @xr.register_dataarray_accessor("microct")
 class MicroCTArrayAccessor(_MicroCTAccessor):

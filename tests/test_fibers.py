@@ -1,0 +1,274 @@
+"""Fiber detection: accuracy against known truth, chunk invariance, summary, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xarray_microct as mct
+from xarray_microct.metrics import object_metrics
+from xarray_microct.ops.fibers import fiber_chain, link_centres, slice_centres
+from xarray_microct.synthetic import fiber_bed
+from xarray_microct.synthetic.fibers import _render_fibers
+from xarray_microct.testing import raise_if_dask_computes
+
+RADIUS = 6.4  # µm, the phantoms' mean radius
+SPACING = 1.3
+
+
+def _truth_mask(shape, truth, spacing=SPACING):
+    return _render_fibers(shape, (spacing,) * 3, truth.fibers) >= 0.5
+
+
+def _score(table, truth, vol):
+    return object_metrics(table, truth.centres, like=vol, margin=RADIUS)
+
+
+# --- per-slice centres and linking on hand-made cases -------------------------------------
+
+
+def test_slice_centres_splits_touching_disks_with_anisotropic_pixels():
+    # two touching disks of radius 4 µm; pixels 0.5 µm along y and 1 µm along x
+    yy, xx = np.mgrid[:40, :30]
+    y, x = yy * 0.5, xx * 1.0
+    disks = ((y - 10) ** 2 + (x - 8) ** 2 < 16) | ((y - 10) ** 2 + (x - 16) ** 2 < 16)
+    found = slice_centres(disks, (0.5, 1.0), seed_distance=(6, 3), min_radius=2.0)
+    assert len(found) == 2
+    order = np.argsort(found[:, 1])
+    np.testing.assert_allclose(found[order, 0] * 0.5, [10, 10], atol=0.05)
+    np.testing.assert_allclose(found[order, 1] * 1.0, [8, 16], atol=0.1)
+    area = disks.sum() * 0.5 / 2  # µm² per disk
+    np.testing.assert_allclose(found[:, 2], np.sqrt(area / np.pi), rtol=1e-6)
+    assert np.isclose(found[:, 2], 4.0, rtol=0.05).all()
+
+
+def test_slice_centres_empty_and_small():
+    assert slice_centres(np.zeros((10, 10), bool), (1, 1), (3, 3), 1.0).shape == (0, 3)
+    speck = np.zeros((20, 20), bool)
+    speck[5:7, 5:7] = True
+    assert len(slice_centres(speck, (1, 1), (3, 3), min_radius=3.0)) == 0
+
+
+def test_link_centres_gaps_and_short_tracks():
+    rows = np.array(
+        [
+            [0, 10.0, 10.0], [1, 10.2, 10.0], [3, 10.4, 10.1], [4, 10.5, 10.2],  # gap at 2
+            [0, 30.0, 30.0], [1, 30.0, 30.0],  # too short
+            [2, 50.0, 10.0], [3, 50.0, 10.0], [4, 50.0, 10.0],
+        ]
+    )
+    ids = link_centres(rows, link_distance=1.0, max_gap=1, min_slices=3)
+    assert ids.tolist() == [1, 1, 1, 1, 0, 0, 2, 2, 2]
+    no_gap = link_centres(rows, link_distance=1.0, max_gap=0, min_slices=2)
+    assert no_gap[0] == no_gap[1] != no_gap[2] == no_gap[3]
+
+
+def test_link_centres_does_not_swap_crossing_neighbours():
+    # two fibers 3 apart drifting slightly: optimal assignment keeps them apart
+    z = np.arange(6)
+    a = np.column_stack([z, 10 + 0.3 * z, np.full(6, 10.0)])
+    b = np.column_stack([z, 13 - 0.3 * z, np.full(6, 10.0)])
+    ids = link_centres(np.concatenate([a, b])[:10], link_distance=2.0, min_slices=2)
+    assert len(set(ids[:5])) == 1 and len(set(ids[6:10])) == 1 and ids[0] != ids[6]
+
+
+# --- the verb on a segmentation -------------------------------------------------------------
+
+
+def test_detect_on_mask_recovers_truth_exactly_enough():
+    shape = (16, 72, 72)
+    vol, truth = fiber_bed(shape, seed=11, tilt=3.0)
+    mask = mct.from_array(_truth_mask(shape, truth), spacing=SPACING, chunks=(5, 30, 40))
+    table = mask.microct.detect_fibers(radius=f"{RADIUS} um")
+    s = _score(table, truth, vol)
+    assert s["f1"] >= 0.99
+    assert s["mean_error"] < 0.3 * SPACING
+    assert table.attrs["source"] == "mask" and table.attrs["units"] == "micrometer"
+    assert table.attrs["microct_provenance"][-1]["op"] == "detect_fibers"
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius"]
+    # radii: area-equivalent radius of the cross-section, against the true radius
+    inner = table[(table.y > 10) & (table.y < 84) & (table.x > 10) & (table.x < 84)]
+    assert inner.radius.mean() == pytest.approx(truth.fibers.radius.mean(), rel=0.05)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    cz=st.integers(2, 16),
+    cy=st.integers(8, 60),
+    cx=st.integers(8, 60),
+)
+def test_table_is_independent_of_the_chunking(cz, cy, cx):
+    shape = (14, 60, 60)
+    _, truth = _bed_for_chunk_tests()
+    occupancy = _truth_mask(shape, truth)
+    ref = mct.from_array(occupancy, spacing=SPACING, chunks=-1).microct.detect_fibers()
+    table = mct.from_array(occupancy, spacing=SPACING, chunks=(cz, cy, cx)).microct.detect_fibers()
+    assert len(table) == len(ref) > 0
+    # ids are numbered from the geometry, so they are equal, not just equal up to renaming
+    pd.testing.assert_frame_equal(table, ref)
+
+
+_CACHE: dict[str, tuple] = {}
+
+
+def _bed_for_chunk_tests():
+    if "bed" not in _CACHE:
+        _CACHE["bed"] = fiber_bed((14, 60, 60), seed=5, tilt=4.0)
+    return _CACHE["bed"]
+
+
+# --- the default chain on raw scans: accuracy and chunk invariance ------------------------
+
+
+@pytest.mark.parametrize(
+    ("noise", "tilt", "seed"),
+    [(0.08, 0.0, 1), (0.08, 2.0, 2), (0.08, 5.0, 3), (0.04, 2.0, 4), (0.15, 3.0, 5)],
+)
+def test_detect_on_raw_scan_meets_the_targets(noise, tilt, seed):
+    vol, truth = fiber_bed((24, 96, 96), noise=noise, tilt=tilt, seed=seed, chunks=48)
+    table = vol.microct.detect_fibers(radius=f"{RADIUS} um")
+    s = _score(table, truth, vol)
+    assert s["f1"] >= 0.97, s
+    assert s["mean_error"] < SPACING, s  # under one voxel
+    # radius of the detected cross-sections within 10 % of the truth on average
+    assert table["radius"].mean() == pytest.approx(truth.fibers["radius"].mean(), rel=0.1)
+
+
+def test_raw_chain_is_lazy_until_detection():
+    vol, _ = fiber_bed((12, 48, 48), seed=1)
+    with raise_if_dask_computes():
+        mask, score, chain = fiber_chain(vol, "intensity", sigma=0.6 * RADIUS, smooth=SPACING)
+    assert mask.dtype == bool and score is not None and chain
+
+
+def test_raw_chunk_invariance():
+    vol, _ = fiber_bed((20, 64, 64), seed=9, tilt=3.0)
+    tables = [
+        vol.chunk(chunks).microct.detect_fibers()
+        for chunks in ({"z": 20, "y": 64, "x": 64}, {"z": 7, "y": 25, "x": 40})
+    ]
+    assert len(tables[0]) == len(tables[1]) > 0
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=False, atol=1e-4)
+
+
+def test_detect_on_tubeness_result_finds_the_centres():
+    vol, truth = fiber_bed((20, 80, 80), seed=6, tilt=2.0)
+    tube = vol.microct.tubeness(sigma=0.6 * RADIUS)
+    table = tube.microct.detect_fibers()
+    assert table.attrs["source"] == "tubeness"
+    s = _score(table, truth, vol)
+    assert s["f1"] >= 0.95 and s["mean_error"] < SPACING
+
+
+def test_detect_on_a_pyramid_uses_the_finest_level():
+    vol, _ = fiber_bed((16, 64, 64), seed=3)
+    tree = vol.microct.pyramid(levels=2)
+    table = tree.microct.detect_fibers()
+    direct = vol.microct.detect_fibers()
+    pd.testing.assert_frame_equal(table, direct, check_exact=False, atol=1e-4)
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+
+def test_fiber_summary_of_analytic_lines():
+    z = np.arange(11) * 2.0
+    tilt = np.radians(10.0)
+    rows = []
+    for fid, azimuth in ((1, 30.0), (2, -120.0)):
+        a = np.radians(azimuth)
+        y = 20 + np.tan(tilt) * z * np.sin(a)
+        x = 20 + np.tan(tilt) * z * np.cos(a)
+        rows.append(pd.DataFrame({"fiber_id": fid, "z": z, "y": y, "x": x, "radius": 3.0}))
+    table = pd.concat(rows, ignore_index=True)
+    table.attrs.update(shape=[11, 40, 40], spacing=[2.0, 1.0, 1.0], units="micrometer")
+    fibers, bed = mct.fiber_summary(table)
+    np.testing.assert_allclose(fibers.polar, 10.0)
+    np.testing.assert_allclose(fibers.azimuth, [30.0, -120.0])
+    np.testing.assert_allclose(fibers.length, 20.0 / np.cos(tilt))
+    np.testing.assert_allclose(fibers.straightness, 1.0)
+    assert bed["count"] == 2
+    expected = 2 * 11 * np.pi * 9.0 * 2.0 / (22.0 * 40 * 40)
+    assert bed["fiber_volume_fraction"] == pytest.approx(expected)
+    assert bed["polar_histogram"]["count"].sum() == 2
+
+
+def test_fiber_summary_matches_truth_orientations():
+    vol, truth = fiber_bed((40, 64, 64), seed=4, tilt=4.0, noise=0.05)
+    table = vol.microct.detect_fibers()
+    fibers, bed = mct.fiber_summary(table)
+    t = truth.fibers
+    mid = (len(vol.z) - 1) / 2 * SPACING
+    errors = []
+    extent = 64 * SPACING
+    inner = fibers.y.between(RADIUS, extent - RADIUS) & fibers.x.between(RADIUS, extent - RADIUS)
+    for row in fibers[(fibers.n_slices >= 30) & inner].itertuples():
+        # the true axis nearest to the detected centre at the middle slice
+        sel = table[table.fiber_id == row.fiber_id]
+        near = sel.iloc[(sel.z - mid).abs().argmin()]
+        d = np.hypot(t.y0 - near.y, t.x0 - near.x)
+        assert d.min() < 0.5 * RADIUS
+        # angle between the detected axis and the true one
+        p, a = np.radians(row.polar), np.radians(row.azimuth)
+        found = np.array([np.cos(p), np.sin(p) * np.sin(a), np.sin(p) * np.cos(a)])
+        true = t.iloc[d.argmin()][["dz", "dy", "dx"]].to_numpy(float)
+        errors.append(np.degrees(np.arccos(np.clip(found @ true, -1, 1))))
+    errors = np.array(errors)
+    assert len(errors) > 20
+    assert np.median(errors) < 1.0  # degrees
+    assert np.percentile(errors, 90) < 2.5
+    assert 0.3 < bed["fiber_volume_fraction"] < 0.8
+    assert bed["mean_radius"] == pytest.approx(RADIUS, rel=0.12)
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+def test_volume_without_fibers_gives_an_empty_table_and_zero_scores():
+    empty = mct.from_array(np.zeros((8, 32, 32), bool), spacing=SPACING)
+    table = empty.microct.detect_fibers()
+    assert table.empty and list(table.columns) == ["fiber_id", "z", "y", "x", "radius"]
+    fibers, bed = mct.fiber_summary(table)
+    assert fibers.empty and bed["count"] == 0 and bed["fiber_volume_fraction"] == 0.0
+    s = object_metrics(table, pd.DataFrame({"y": [5.0], "x": [5.0]}), max_distance=2)
+    assert s["f1"] == 0.0 and s["fn"] == 1
+    flat = mct.from_array(np.full((8, 32, 32), 1000, "uint16"), spacing=SPACING)
+    assert flat.microct.detect_fibers().empty
+
+
+def test_noise_without_fibers_gives_an_empty_table_with_a_warning():
+    rng = np.random.default_rng(0)
+    noise = (20000 + 3000 * rng.standard_normal((24, 64, 64))).astype("uint16")
+    vol = mct.from_array(noise, spacing=SPACING)
+    with pytest.warns(UserWarning, match="no fibers"):
+        table = vol.microct.detect_fibers()
+    assert table.empty and table.attrs["z_coherence"] < 0.5
+    bed, _ = fiber_bed((24, 64, 64), seed=1, noise=0.25)
+    assert bed.microct.detect_fibers().attrs["z_coherence"] > 0.9
+
+
+def test_bad_input_is_refused_clearly():
+    vol = mct.from_array(np.zeros((2, 8, 32, 32), "float32"), spacing=SPACING)
+    with pytest.raises(ValueError, match="3-D"):
+        vol.microct.detect_fibers()
+    plain = mct.from_array(np.zeros((8, 32, 32), "float32"), spacing=SPACING)
+    with pytest.raises(TypeError, match="boolean"):
+        plain.microct.detect_fibers(source="mask")
+    with pytest.raises(ValueError, match="source"):
+        plain.microct.detect_fibers(source="bogus")
+    with pytest.raises(ValueError, match="min_slices"):
+        plain.microct.detect_fibers(min_slices=0)
+    with pytest.raises(ValueError, match="missing"):
+        mct.fiber_summary(pd.DataFrame({"z": [0.0], "y": [1.0]}))
+    with pytest.raises(ValueError, match="one per axis"):
+        plain.microct.detect_fibers(radius=[1, 2])
+
+
+def test_replay_reruns_detection():
+    vol, _ = fiber_bed((12, 48, 48), seed=2)
+    table = vol.microct.detect_fibers(radius="6 um")
+    again = mct.replay(table, vol)
+    pd.testing.assert_frame_equal(again, table)

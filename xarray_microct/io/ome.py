@@ -1,0 +1,640 @@
+"""OME-Zarr (OME-NGFF multiscales): write pyramids that the imaging ecosystem opens, read them back.
+
+Layout of a store written by :func:`to_ome_zarr` (the layout of multiscale-spatial-image
+and ngff-zarr, so ``xarray.open_datatree(store, engine="zarr")`` also reads it)::
+
+    store/                       root group: OME-NGFF "multiscales" metadata
+      scale0/image               the full-resolution array (dims z, y, x)
+      scale0/z, scale0/y, ...    its coordinates (voxel centres, with units)
+      scale1/image ...
+
+* NGFF 0.4 is written as Zarr v2, NGFF 0.5 as Zarr v3; both are read.
+* Axes carry types and units; each level has a ``scale`` (its spacing) and a
+  ``translation`` (its first voxel centre, which moves as blocks are averaged).
+* Arrays are Blosc/Zstd compressed (level 3, byte shuffle), 128³ chunks by default.
+* Attributes (provenance records, ``history``, intensity ``units``) travel with each array.
+
+Safety: ``mode="w-"`` (the default) never touches an existing path. The root group is
+first created with ``{"xarray_microct": {"complete": false}}``; the NGFF metadata and
+``"complete": true`` are written only after every chunk, so a write that was killed
+half-way is reported by :func:`open_pyramid` as incomplete (:class:`IncompleteStoreError`)
+rather than read as zeros, and other OME-Zarr readers do not see an image at all.
+Re-running with ``mode="w"`` restarts cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numcodecs
+import numpy as np
+import xarray as xr
+import zarr
+import zarr.codecs
+
+from xarray_microct.core.provenance import package_version
+from xarray_microct.core.registry import image_nodes, is_image
+from xarray_microct.core.volume import (
+    DEFAULT_CHUNK,
+    PROVENANCE_KEY,
+    SPATIAL_DIMS,
+    grid_of,
+    spatial_coords,
+)
+
+NGFF_VERSIONS: dict[str, int] = {"0.4": 2, "0.5": 3}
+MARKER = "xarray_microct"
+MODES = ("w-", "w")
+# Length units of the OME-NGFF specification (UDUNITS-2 names).
+NGFF_LENGTH_UNITS = frozenset(
+    "angstrom attometer centimeter decimeter exameter femtometer foot gigameter hectometer "
+    "inch kilometer megameter meter micrometer mile millimeter nanometer parsec petameter "
+    "picometer terameter yard yoctometer yottameter zeptometer zettameter".split()
+)
+_AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
+_DIMS_ATTR = "_ARRAY_DIMENSIONS"
+
+
+class IncompleteStoreError(ValueError):
+    """A store whose write did not finish (interrupted): its data cannot be trusted."""
+
+
+StoreLike = str | os.PathLike
+
+
+# ---------------------------------------------------------------------------------------
+# Writing
+
+
+def _is_url(store: Any) -> bool:
+    return isinstance(store, str) and "://" in store and not store.startswith("file://")
+
+
+def _local(store: StoreLike) -> Path | None:
+    if _is_url(store):
+        return None
+    text = os.fspath(store)
+    return Path(text.removeprefix("file://"))
+
+
+def _zarr_markers(path: Path) -> bool:
+    return any((path / m).exists() for m in ("zarr.json", ".zgroup", ".zarray"))
+
+
+def _check_target(store: StoreLike, mode: str, storage_options: Mapping[str, Any] | None) -> None:
+    path = _local(store)
+    if path is not None:
+        exists = path.exists()
+        if exists and mode == "w" and (path.is_file() or (any(path.iterdir())
+                                                            and not _zarr_markers(path))):
+            raise FileExistsError(
+                f"{path} exists and is not a Zarr store; refusing to replace it even with "
+                "mode='w'. Remove it yourself or choose another path"
+            )
+    else:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(str(store), **dict(storage_options or {}))
+        exists = fs.exists(root)
+    if exists and mode == "w-":
+        raise FileExistsError(
+            f"{store} already exists; nothing was written. Pass mode='w' to replace it, "
+            "or choose another path"
+        )
+
+
+def _json_safe(value: Any, where: str) -> Any:
+    def default(obj: Any) -> Any:
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        raise TypeError(
+            f"{where}: attribute value of type {type(obj).__name__} cannot be stored as "
+            "JSON; convert it (e.g. to a list or string) or drop it"
+        )
+
+    return json.loads(json.dumps(value, default=default))
+
+
+def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
+    """(group path, volume) per level, finest first."""
+    if isinstance(obj, xr.DataArray):
+        grid_of(obj)
+        return [("scale0", obj)]
+    if not isinstance(obj, xr.DataTree):
+        raise TypeError(f"expected a volume or a DataTree, got {type(obj).__name__}")
+    nodes = image_nodes(obj)
+    if not nodes:
+        raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
+    levels = []
+    for index, node in enumerate(nodes):
+        images = [v for v in node.to_dataset(inherit=False).data_vars.values() if is_image(v)]
+        if len(images) != 1:
+            raise ValueError(
+                f"node {node.path!r} holds {len(images)} volumes; an OME-Zarr image needs "
+                "exactly one per level"
+            )
+        levels.append((node.path.strip("/") or f"scale{index}", images[0]))
+    return levels
+
+
+def _check_levels(levels: list[tuple[str, xr.DataArray]]) -> None:
+    first = levels[0][1]
+    grids = [grid_of(v) for _, v in levels]
+    for (path, volume), grid in zip(levels, grids, strict=True):
+        if volume.dims != first.dims:
+            raise ValueError(
+                f"level {path!r} has dims {volume.dims}, level 0 has {first.dims}; all "
+                "levels of a pyramid need the same dims"
+            )
+        if grid.units != grids[0].units:
+            raise ValueError(f"level {path!r} is in {grid.units}, level 0 in {grids[0].units}")
+        extra = [n for n in volume.coords if n not in volume.dims]
+        if extra:
+            raise ValueError(
+                f"level {path!r} has non-dimension coordinates {extra}; OME-Zarr stores "
+                "only dimension coordinates: drop them with volume.reset_coords(drop=True)"
+            )
+    for (path, _), before, after in zip(levels[1:], grids, grids[1:], strict=False):
+        if any(b > a * (1 + 1e-9) for b, a in zip(before.spacing, after.spacing, strict=True)):
+            raise ValueError(
+                f"level {path!r} (spacing {after.spacing}) is finer than the level before it "
+                f"({before.spacing}); OME-Zarr lists levels from finest to coarsest"
+            )
+    dims = first.dims
+    if len(dims) > 3 and dims[:-3] == ("c", "t"):
+        raise ValueError(
+            "OME-Zarr orders axes t, c, z, y, x; transpose the volume to ('t', 'c', 'z', "
+            "'y', 'x') first"
+        )
+    if grids[0].units not in NGFF_LENGTH_UNITS:
+        raise ValueError(
+            f"unit {grids[0].units!r} is not an OME-NGFF length unit; convert the "
+            "coordinates to e.g. micrometer or millimeter first"
+        )
+
+
+def _store_chunks(
+    volume: xr.DataArray, chunks: int | Sequence[int] | None
+) -> tuple[int, ...]:
+    n_lead = volume.ndim - 3
+    if chunks is None:
+        spatial: Sequence[int] = (DEFAULT_CHUNK,) * 3
+    elif np.isscalar(chunks):
+        spatial = (int(chunks),) * 3  # type: ignore[arg-type]
+    else:
+        spatial = tuple(int(c) for c in chunks)  # type: ignore[union-attr]
+        if len(spatial) != 3:
+            raise ValueError(f"chunks needs 1 or 3 values (z, y, x), got {chunks!r}")
+    if min(spatial) < 1:
+        raise ValueError(f"chunks must be positive, got {chunks!r}")
+    sizes = volume.shape[n_lead:]
+    return (1,) * n_lead + tuple(min(c, n) for c, n in zip(spatial, sizes, strict=True))
+
+
+def _compressor(zarr_format: int, dtype: np.dtype) -> Any:
+    if zarr_format == 2:
+        return numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.SHUFFLE)
+    return zarr.codecs.BloscCodec(
+        cname="zstd", clevel=3, shuffle="shuffle", typesize=max(np.dtype(dtype).itemsize, 1)
+    )
+
+
+def _transforms(volume: xr.DataArray) -> tuple[list[float], list[float]]:
+    grid = grid_of(volume)
+    n_lead = volume.ndim - 3
+    return [1.0] * n_lead + list(grid.spacing), [0.0] * n_lead + list(grid.origin)
+
+
+def _pyramid_record(volume: xr.DataArray) -> dict[str, Any] | None:
+    for record in reversed(volume.attrs.get(PROVENANCE_KEY, [])):
+        if record.get("op") == "pyramid":
+            return dict(record)
+    return None
+
+
+def ngff_metadata(levels: list[tuple[str, xr.DataArray]], version: str) -> dict[str, Any]:
+    """The root-group attributes of an OME-NGFF ``version`` multiscale image.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.zeros((4, 4, 4)), spacing=(2.0, 0.5, 0.5), name="image")
+    >>> meta = ngff_metadata([("scale0", vol)], "0.5")["ome"]["multiscales"][0]
+    >>> meta["axes"][0], meta["datasets"][0]["coordinateTransformations"][0]
+    ({'name': 'z', 'type': 'space', 'unit': 'micrometer'}, {'type': 'scale', 'scale': [2.0, 0.5, 0.5]})
+    """
+    first = levels[0][1]
+    units = grid_of(first).units
+    axes = []
+    for dim in first.dims:
+        axis: dict[str, Any] = {"name": dim, "type": _AXIS_TYPES[dim]}
+        if dim in SPATIAL_DIMS:
+            axis["unit"] = units
+        axes.append(axis)
+    datasets = []
+    for path, volume in levels:
+        scale, translation = _transforms(volume)
+        datasets.append({
+            "path": f"{path}/{volume.name}",
+            "coordinateTransformations": [
+                {"type": "scale", "scale": scale},
+                {"type": "translation", "translation": translation},
+            ],
+        })
+    multiscale: dict[str, Any] = {"name": str(first.name), "axes": axes, "datasets": datasets}
+    record = _pyramid_record(first)
+    if record is not None:
+        multiscale["type"] = record["params"].get("method", "gaussian")
+        multiscale["metadata"] = {
+            "description": "downsampled by xarray_microct.pyramid",
+            "method": "xarray_microct.ops.pyramid.pyramid",
+            "version": package_version("xarray_microct"),
+            "kwargs": record["params"],
+        }
+    if version == "0.4":
+        return {"multiscales": [{"version": "0.4", **multiscale}]}
+    return {"ome": {"version": "0.5", "multiscales": [multiscale]}}
+
+
+def _create_array(
+    group: zarr.Group,
+    name: str,
+    zarr_format: int,
+    dims: Sequence[str],
+    attrs: dict[str, Any],
+    **kwargs: Any,
+) -> zarr.Array:
+    if zarr_format == 2:
+        return group.create_array(name, attributes={**attrs, _DIMS_ATTR: list(dims)}, **kwargs)
+    return group.create_array(name, attributes=attrs, dimension_names=tuple(dims), **kwargs)
+
+
+def to_ome_zarr(
+    obj: xr.DataArray | xr.DataTree,
+    store: StoreLike,
+    version: str = "0.4",
+    mode: str = "w-",
+    chunks: int | Sequence[int] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a volume or a pyramid (DataTree) as an OME-Zarr multiscale image.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.DataTree
+        One volume (a single-level image) or a tree with one volume per level, finest
+        first (e.g. from ``vol.microct.pyramid()``).
+    store : str or path
+        A local path or an fsspec URL (``s3://...``).
+    version : {"0.4", "0.5"}
+        OME-NGFF version: 0.4 writes Zarr v2 (read by every viewer), 0.5 Zarr v3.
+    mode : {"w-", "w"}
+        ``"w-"`` refuses an existing path (nothing is touched); ``"w"`` replaces an
+        existing Zarr store (never a non-Zarr folder).
+    chunks : int or (int, int, int), optional
+        Chunk shape per spatial axis in the store; 128 by default.
+    storage_options : dict, optional
+        For fsspec URLs.
+
+    Raises
+    ------
+    FileExistsError
+        ``mode="w-"`` and ``store`` exists.
+    ValueError
+        A bad ``version``/``mode``, or levels that do not form a pyramid.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "scan.ome.zarr"
+    >>> vol = mct.from_array(np.zeros((16, 16, 16), "uint16"), spacing=0.65, chunks=8)
+    >>> to_ome_zarr(vol.microct.pyramid(), store, version="0.5")
+    >>> open_pyramid(store)["scale1"]["volume"].shape
+    (8, 8, 8)
+    """
+    if version not in NGFF_VERSIONS:
+        raise ValueError(
+            f"version must be one of {tuple(NGFF_VERSIONS)} (OME-NGFF; '0.4' is Zarr v2, "
+            f"'0.5' Zarr v3), got {version!r}"
+        )
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'w-' (never overwrite) or 'w' (replace), got {mode!r}")
+    levels = _levels_of(obj)
+    levels = [
+        (path, volume if volume.name is not None else volume.rename("image"))
+        for path, volume in levels
+    ]
+    _check_levels(levels)
+    _check_target(store, mode, storage_options)
+    zarr_format = NGFF_VERSIONS[version]
+    root_attrs = _json_safe(dict(obj.attrs), "root") if isinstance(obj, xr.DataTree) else {}
+    root = zarr.open_group(
+        _zarr_store(store),
+        mode="w",
+        zarr_format=zarr_format,
+        storage_options=dict(storage_options) if _is_url(store) else None,
+    )
+    root.attrs.update({MARKER: {"complete": False, "ngff": version}})
+    sources, targets = [], []
+    for path, volume in levels:
+        group = root.create_group(path)
+        store_chunks = _store_chunks(volume, chunks)
+        attrs = _json_safe(dict(volume.attrs), f"level {path!r}")
+        target = _create_array(
+            group,
+            str(volume.name),
+            zarr_format,
+            volume.dims,
+            attrs,
+            shape=volume.shape,
+            dtype=volume.dtype,
+            chunks=store_chunks,
+            compressors=_compressor(zarr_format, volume.dtype),
+            fill_value=None if zarr_format == 2 else 0,
+        )
+        for dim in volume.dims:
+            if dim in volume.coords:
+                coord = volume.coords[dim]
+                _create_array(
+                    group,
+                    dim,
+                    zarr_format,
+                    (dim,),
+                    _json_safe(dict(coord.attrs), f"coordinate {dim!r}"),
+                    data=np.asarray(coord.values),
+                    fill_value=None if zarr_format == 2 else 0,
+                )
+        data = volume.data if isinstance(volume.data, da.Array) else da.asarray(volume.data)
+        sources.append(data.rechunk(store_chunks))
+        targets.append(target)
+    da.store(sources, targets, lock=False, compute=True)
+    metadata = ngff_metadata(levels, version)
+    root.attrs.update({
+        **metadata,
+        MARKER: {"complete": True, "ngff": version, "root_attrs": root_attrs},
+    })
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # v3 consolidation is an extension
+        zarr.consolidate_metadata(root.store, zarr_format=zarr_format)
+
+
+def _zarr_store(store: StoreLike) -> Any:
+    path = _local(store)
+    return str(path) if path is not None else str(store)
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+
+
+def _open_root(store: StoreLike, storage_options: Mapping[str, Any] | None) -> zarr.Group:
+    path = _local(store)
+    if path is not None and not path.exists():
+        raise FileNotFoundError(f"nothing at {path}")
+    try:
+        node = zarr.open(
+            _zarr_store(store),
+            mode="r",
+            storage_options=dict(storage_options or {}) if _is_url(store) else None,
+        )
+    except (FileNotFoundError, KeyError, zarr.errors.NodeTypeValidationError) as err:
+        raise ValueError(f"{store} is not a Zarr store (no Zarr group found): {err}") from err
+    if not isinstance(node, zarr.Group):
+        raise ValueError(
+            f"{store} is a plain Zarr array, not an OME-Zarr image; open it with "
+            "xarray_microct.open_volume(store, spacing=..., units=...)"
+        )
+    return node
+
+
+def ngff_multiscale(attrs: Mapping[str, Any], where: Any = "store") -> tuple[dict[str, Any], str]:
+    """The first multiscale image of a group's attributes and its NGFF version.
+
+    Raises :class:`IncompleteStoreError` for a store whose write was interrupted and
+    ``ValueError`` when the attributes hold no OME-NGFF (>= 0.4) multiscales.
+
+    Examples
+    --------
+    >>> ngff_multiscale({"ome": {"version": "0.5", "multiscales": [{"axes": []}]}})[1]
+    '0.5'
+    """
+    marker = attrs.get(MARKER)
+    if isinstance(marker, Mapping) and not marker.get("complete", False):
+        raise IncompleteStoreError(
+            f"{where} is incomplete: its write was interrupted before every level was "
+            "stored, so its data cannot be trusted. Write it again with "
+            "to_zarr(..., mode='w')"
+        )
+    if isinstance(attrs.get("ome"), Mapping) and "multiscales" in attrs["ome"]:
+        version = str(attrs["ome"].get("version", ""))
+        multiscales = attrs["ome"]["multiscales"]
+    elif "multiscales" in attrs:
+        multiscales = attrs["multiscales"]
+        version = str(multiscales[0].get("version", "")) if multiscales else ""
+    else:
+        raise ValueError(
+            f"{where} is not an OME-Zarr image: its root group has no OME-NGFF "
+            "'multiscales' metadata. For a plain xarray Zarr store use open_volume(store)"
+        )
+    if not multiscales:
+        raise ValueError(f"{where}: the 'multiscales' metadata lists no image")
+    if version not in NGFF_VERSIONS:
+        raise ValueError(
+            f"{where} is OME-NGFF {version or '(no version)'}; xarray_microct reads "
+            f"versions {tuple(NGFF_VERSIONS)}"
+        )
+    return dict(multiscales[0]), version
+
+
+def _dims_of(axes: Sequence[Mapping[str, Any]], where: Any) -> tuple[str, ...]:
+    names = tuple(str(a["name"]) if isinstance(a, Mapping) else str(a) for a in axes)
+    if len(names) < 3 or len(names) > 5:
+        raise ValueError(f"{where} has axes {names}; a volume needs z, y, x (3-D)")
+    spatial = names[-3:]
+    if {n.lower() for n in spatial} != set(SPATIAL_DIMS):
+        raise ValueError(
+            f"{where} has axes {names}; its last three axes must be z, y, x (a 3-D image)"
+        )
+    leading = tuple(n.lower() for n in names[:-3])
+    if any(n not in ("t", "c") for n in leading):
+        raise ValueError(f"{where}: axes before z, y, x must be 't' and/or 'c', got {leading}")
+    return (*leading, *SPATIAL_DIMS)
+
+
+def _compose(
+    transforms: Sequence[Mapping[str, Any]], ndim: int, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    scale, translation = np.ones(ndim), np.zeros(ndim)
+    for t in transforms:
+        kind = t.get("type")
+        if kind == "scale" and "scale" in t:
+            factor = np.asarray(t["scale"], dtype=float)
+            scale, translation = scale * factor, translation * factor
+        elif kind == "translation" and "translation" in t:
+            translation = translation + np.asarray(t["translation"], dtype=float)
+        elif kind != "identity":
+            raise ValueError(f"{where}: unsupported coordinate transformation {dict(t)}")
+    return scale, translation
+
+
+def _spatial_units(
+    axes: Sequence[Mapping[str, Any]], units: str | None, where: Any
+) -> str:
+    found = {a.get("unit") for a in axes[-3:] if isinstance(a, Mapping)}
+    found.discard(None)
+    if len(found) > 1:
+        raise ValueError(f"{where}: spatial axes have different units {sorted(found)}")
+    if found:
+        return str(found.pop())
+    if units is None:
+        raise ValueError(
+            f"{where} does not state the unit of its axes; give it, e.g. "
+            "open_pyramid(store, units='micrometer')"
+        )
+    return units
+
+
+def open_pyramid(
+    store: StoreLike,
+    *,
+    chunks: Any = None,
+    units: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> xr.DataTree:
+    """Open an OME-Zarr multiscale image (NGFF 0.4 or 0.5) lazily as a DataTree.
+
+    Parameters
+    ----------
+    store : str or path
+        A local path or an fsspec URL (``http://...``, ``s3://...``).
+    chunks : optional
+        Dask chunks for every level; the store's own chunks by default.
+    units : str, optional
+        Length unit for stores whose axes do not state one.
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
+
+    Returns
+    -------
+    xarray.DataTree
+        One node per level (``scale0``, ``scale1``...), each holding one lazy volume with
+        physical coordinates. A store written by xarray_microct comes back identical:
+        names, coordinates, units, attributes and provenance.
+
+    Raises
+    ------
+    IncompleteStoreError
+        The store's write was interrupted.
+    ValueError
+        Not an OME-Zarr image, a level missing, or no units.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "scan.ome.zarr"
+    >>> vol = mct.from_array(np.ones((8, 8, 8), "uint8"), spacing=(2.0, 1.0, 1.0))
+    >>> vol.microct.to_zarr(store)
+    >>> tree = open_pyramid(store)
+    >>> list(tree.children), tree["scale0"]["volume"].microct.grid.spacing
+    (['scale0'], (2.0, 1.0, 1.0))
+    """
+    root = _open_root(store, storage_options)
+    attrs = dict(root.attrs)
+    multiscale, _ = ngff_multiscale(attrs, store)
+    axes = multiscale.get("axes", [])
+    dims = _dims_of(axes, store)
+    unit = _spatial_units(axes, units, store)
+    marker = attrs.get(MARKER) if isinstance(attrs.get(MARKER), Mapping) else None
+    outer = multiscale.get("coordinateTransformations", [])
+    datasets = {}
+    for index, dataset in enumerate(multiscale.get("datasets", [])):
+        path = str(dataset["path"]).strip("/")
+        try:
+            array = root[path]
+        except KeyError as err:
+            raise ValueError(
+                f"{store}: level {index} ({path!r}) is listed in the multiscales metadata "
+                "but missing from the store"
+            ) from err
+        if not isinstance(array, zarr.Array) or array.ndim != len(dims):
+            raise ValueError(f"{store}: {path!r} is not a {len(dims)}-D array")
+        where = f"{store}: level {index}"
+        scale, translation = _compose(
+            [*dataset.get("coordinateTransformations", []), *outer], len(dims), where
+        )
+        group_path, _, name = path.rpartition("/")
+        node = group_path or f"scale{index}"
+        if marker is None and not group_path:
+            name = str(multiscale.get("name") or "image")
+        coords = _level_coords(root, group_path, dims, array.shape, scale, translation, unit)
+        data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)
+        array_attrs = {k: v for k, v in array.attrs.items() if k != _DIMS_ATTR}
+        array_attrs.setdefault(PROVENANCE_KEY, [])
+        volume = xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=array_attrs)
+        datasets[node] = volume.to_dataset()
+    if not datasets:
+        raise ValueError(f"{store}: the multiscales metadata lists no dataset")
+    tree = xr.DataTree.from_dict(datasets)
+    if marker is not None:
+        tree.attrs = dict(marker.get("root_attrs", {}))
+    return tree
+
+
+def _level_coords(
+    root: zarr.Group,
+    group_path: str,
+    dims: Sequence[str],
+    shape: Sequence[int],
+    scale: np.ndarray,
+    translation: np.ndarray,
+    unit: str,
+) -> dict[str, Any]:
+    """Stored coordinate arrays where present (exact), else from the NGFF transforms."""
+    n_lead = len(dims) - 3
+    coords: dict[str, Any] = dict(
+        spatial_coords(shape[n_lead:], scale[n_lead:], translation[n_lead:], unit)
+    )
+    group = root[group_path] if group_path else None
+    for dim, n in zip(dims, shape, strict=True):
+        if group is None or dim not in group:
+            continue
+        stored = group[dim]
+        if isinstance(stored, zarr.Array) and stored.shape == (n,):
+            attrs = {k: v for k, v in stored.attrs.items() if k != _DIMS_ATTR}
+            coords[dim] = xr.Variable(dim, np.asarray(stored[...]), attrs)
+    return coords
+
+
+def is_ome_zarr(store: StoreLike, storage_options: Mapping[str, Any] | None = None) -> bool:
+    """Whether ``store`` is a Zarr group with OME-NGFF multiscales (or an interrupted one).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> is_ome_zarr(tempfile.mkdtemp())
+    False
+    """
+    try:
+        root = _open_root(store, storage_options)
+    except (ValueError, FileNotFoundError):
+        return False
+    attrs = root.attrs
+    return "multiscales" in attrs or "ome" in attrs or MARKER in attrs
+
+
+__all__ = [
+    "IncompleteStoreError",
+    "is_ome_zarr",
+    "ngff_metadata",
+    "ngff_multiscale",
+    "open_pyramid",
+    "to_ome_zarr",
+]
