@@ -14,13 +14,15 @@ from pathlib import Path
 import cloudpickle
 import dask
 import numpy as np
+import pandas as pd
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 import xarray_microct as mct
 from xarray_microct.cluster import ClusterOptions, dask_client, describe_client, require_mpi
-from xarray_microct.demo import fiber_cylinders
-from xarray_microct.runner import run_pipeline, run_state, write_volume
+from xarray_microct.pipelines import fibers
+from xarray_microct.runner import read_table, run_pipeline, run_state, write_volume
+from xarray_microct.synthetic import fiber_bed
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 # A neighbourhood step (halo exchange across chunks) and a global statistic (percentiles
@@ -37,20 +39,33 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic fiber scan stored as Zarr, 2×2×2 chunks (few tasks: a 2-core
     machine shared with other work pays milliseconds per distributed task)."""
     store = tmp_path_factory.mktemp("scan") / "scan.zarr"
-    volume = mct.from_array(
-        fiber_cylinders(48, radius=3.0), spacing=0.65, units="micrometer", chunks=24, name="scan"
-    )
-    volume.to_zarr(store)
+    volume, _ = fiber_bed((48, 48, 48), spacing=0.65, radius=3.0, seed=1, chunks=24)
+    volume.rename("scan").to_zarr(store)
     return store
 
 
 @pytest.fixture(scope="module")
-def cluster() -> LocalCluster:
-    """A LocalCluster of 2 worker processes (1 thread each), shared by the tests below."""
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster:
-        yield cluster
+def client() -> Client:
+    """``--workers 2 --threads-per-worker 1 --memory-limit 1GiB``: a LocalCluster of 2
+    worker processes, started as ``microct run`` starts it, shared by the tests below."""
+    options = ClusterOptions(workers=2, threads_per_worker=1, memory_limit="1GiB")
+    with dask_client(options) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def fiber_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic fiber bed (touching, tilted fibers; known truth) stored as Zarr."""
+    store = tmp_path_factory.mktemp("fibers") / "bed.zarr"
+    volume, _ = fiber_bed((16, 48, 48), seed=3, chunks=24)
+    volume.rename("scan").to_zarr(store)
+    return store
+
+
+def fiber_reference(store: Path) -> pd.DataFrame:
+    """The fiber pipeline on the threaded scheduler, in this process."""
+    with dask.config.set(scheduler="threads"):
+        return fibers(mct.open_volume(store))
 
 
 def reference(scan: Path) -> np.ndarray:
@@ -115,9 +130,8 @@ def test_no_client_means_the_default_scheduler() -> None:
 
 
 def test_graph_is_picklable_small_and_embeds_no_arrays(tmp_path: Path) -> None:
-    mct.from_array(
-        fiber_cylinders(48), spacing=0.65, units="micrometer", chunks=16, name="scan"
-    ).to_zarr(tmp_path / "scan.zarr")
+    volume, _ = fiber_bed((48, 48, 48), spacing=0.65, radius=3.0, seed=1, chunks=16)
+    volume.rename("scan").to_zarr(tmp_path / "scan.zarr")
     volume = mct.open_volume(tmp_path / "scan.zarr")  # 48³ in 16³ chunks: 27 chunks
     result = mct.replay(CHAIN, volume)
     graph = dict(result.data.__dask_graph__())
@@ -140,24 +154,50 @@ def test_graph_is_picklable_small_and_embeds_no_arrays(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- LocalCluster == threads
 
 
-def test_local_cluster_of_two_processes_equals_threads(
-    scan: Path, tmp_path: Path, cluster: LocalCluster
+def test_fiber_pipeline_on_two_worker_processes_equals_threads(
+    fiber_scan: Path, tmp_path: Path, client: Client
 ) -> None:
+    workers = client.scheduler_info()["workers"].values()
+    assert [w["nthreads"] for w in workers] == [1, 1]
+    assert all(w["memory_limit"] == 2**30 for w in workers)
+    assert len(set(client.run(os.getpid).values()) | {os.getpid()}) == 3  # 2 processes
     lines: list[str] = []
     out = run_pipeline(
-        STEPS,
-        scan,
-        tmp_path / "cluster.zarr",
-        options=ClusterOptions(scheduler=cluster.scheduler_address),
+        "fibers",
+        fiber_scan,
+        tmp_path / "fibers.zarr",
+        options=ClusterOptions(scheduler=client.scheduler.address),
         progress=False,
         echo=lines.append,
     )
     assert "2 workers, 2 threads; dashboard: http" in lines[0]
-    np.testing.assert_array_equal(mct.open_volume(out).values, reference(scan))
+    table = read_table(out)
+    expected = fiber_reference(fiber_scan)
+    assert len(table) > 100 and table["fiber_id"].nunique() > 10
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+    assert table.attrs["microct_provenance"][-1]["op"] == "detect_fibers"
+
+
+def test_fiber_pipeline_graph_is_small_and_embeds_no_data(fiber_scan: Path) -> None:
+    graphs: list[dict] = []
+
+    def capture(dsk: object, keys: object, **kwargs: object) -> object:
+        graphs.append(dict(dsk.__dask_graph__() if hasattr(dsk, "__dask_graph__") else dsk))
+        return dask.threaded.get(dsk, keys, **kwargs)
+
+    volume = mct.open_volume(fiber_scan)
+    with dask.config.set(scheduler=capture):
+        fibers(volume)
+    assert graphs, "the fiber pipeline ran no Dask graph"
+    volume_bytes = volume.size * 4  # the float32 intermediates
+    for graph in graphs:
+        pickled = cloudpickle.dumps(graph)  # picklable: could be shipped to workers
+        assert len(pickled) < volume_bytes / 4
+        assert max(len(cloudpickle.dumps(task)) for task in graph.values()) < 16_384
 
 
 def test_killed_worker_does_not_lose_or_corrupt_the_output(
-    scan: Path, tmp_path: Path, cluster: LocalCluster
+    scan: Path, tmp_path: Path, client: Client
 ) -> None:
     def slow(block: np.ndarray) -> np.ndarray:  # nested: pickled by value for the workers
         time.sleep(1.0)
@@ -168,24 +208,23 @@ def test_killed_worker_does_not_lose_or_corrupt_the_output(
     slowed = result.copy(data=result.data.map_blocks(slow, dtype=result.dtype))
     out = tmp_path / "killed.zarr"
     errors: list[BaseException] = []
-    with Client(cluster) as client:
 
-        def write() -> None:
-            try:
-                write_volume(slowed, out, client=client)
-            except BaseException as err:  # reported below, not lost in the thread
-                errors.append(err)
+    def write() -> None:
+        try:
+            write_volume(slowed, out, client=client)
+        except BaseException as err:  # reported below, not lost in the thread
+            errors.append(err)
 
-        thread = threading.Thread(target=write)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not (out / "scan" / "c").exists() or len(list((out / "scan" / "c").rglob("*"))) < 2:
-            assert time.monotonic() < deadline, "no chunk was written"
-            time.sleep(0.05)
-        assert run_state(out)["status"] == "incomplete"  # killed mid-run, not after
-        victim = next(iter(client.run(os.getpid).values()))
-        os.kill(victim, signal.SIGKILL)
-        thread.join(timeout=120)
+    thread = threading.Thread(target=write)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (out / "scan" / "c").exists() or len(list((out / "scan" / "c").rglob("*"))) < 2:
+        assert time.monotonic() < deadline, "no chunk was written"
+        time.sleep(0.05)
+    assert run_state(out)["status"] == "incomplete"  # killed mid-run, not after
+    victim = next(iter(client.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=120)
     assert not errors, errors
     assert run_state(out)["status"] == "complete"
     np.testing.assert_array_equal(mct.open_volume(out).values, reference(scan))

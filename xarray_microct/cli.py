@@ -7,6 +7,7 @@ stored volume and writes the result to Zarr, on the Dask client the options ask 
     microct run steps.yaml scan.zarr result.zarr --workers 4 --memory-limit 4GiB
     microct run steps.yaml scan.zarr result.zarr --scheduler tcp://head:8786
     mpirun -n 8 microct run steps.yaml scan.zarr result.zarr --mpi
+    microct run fibers scan.zarr fibers.zarr --param radius='6.4 um'   # built-in, a table
     microct export-pipeline result.zarr steps.yaml                  # provenance -> file
 """
 
@@ -79,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         args.pipeline,
         args.input,
         args.output,
+        params=args.param,
         options=options,
         overwrite=args.overwrite,
         resume=args.resume,
@@ -110,6 +112,9 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
                      "file of steps, e.g. from `microct export-pipeline`")
     run.add_argument("input", help="the volume to process (Zarr store or TIFF)")
     run.add_argument("output", help="the Zarr store to write")
+    run.add_argument("--param", action="append", metavar="KEY=VALUE",
+                     help="a parameter of a built-in pipeline, e.g. --param bead_radius='20 um'"
+                     " (repeat for several)")
     where = run.add_argument_group("where to run (default: threads on this machine)")
     where.add_argument("--workers", type=int, help="start a LocalCluster of N worker processes")
     where.add_argument("--threads-per-worker", type=int,

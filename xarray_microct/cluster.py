@@ -238,7 +238,14 @@ def _mpi_client(options: ClusterOptions) -> Any:
         dashboard_address=":0",
         exit=True,
     )
-    return Client(timeout=options.timeout)
+    from mpi4py import MPI
+
+    client = Client(timeout=options.timeout)
+    # Every rank but the scheduler (0) and this one (1) is a worker: start when all have
+    # joined (they register asynchronously), or after a minute with those that have.
+    with contextlib.suppress(TimeoutError):
+        client.wait_for_workers(MPI.COMM_WORLD.Get_size() - 2, timeout=60)
+    return client
 
 
 @contextlib.contextmanager

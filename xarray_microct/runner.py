@@ -22,11 +22,13 @@ resumably.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import inspect
 import json
 import shutil
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,13 +36,14 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
+import pandas as pd
 import xarray as xr
 import yaml
 import zarr
 from zarr.core.sync import sync
 
 from xarray_microct.cluster import ClusterOptions, dask_client, describe_client
-from xarray_microct.core.provenance import package_version, records_of, utc_now
+from xarray_microct.core.provenance import package_version, records_of, to_json_value, utc_now
 from xarray_microct.core.registry import REGISTRY, check_records
 
 PIPELINE_FORMAT = 1
@@ -48,22 +51,30 @@ RUN_KEY = "microct_run"
 """Root attribute of a store written by :func:`write_volume`: status and fingerprint."""
 
 BUILTIN_PIPELINES: dict[str, str] = {
-    "fibers": "xarray_microct.pipelines.fibers",
-    "beads": "xarray_microct.pipelines.beads",
+    "fibers": "xarray_microct.pipelines.fibers:fibers",
+    "beads": "xarray_microct.pipelines.beads:beads",
 }
-"""Built-in pipeline names and the module that defines each (its ``pipeline()``)."""
+"""Built-in pipeline names and the function (``module:name``) that runs each."""
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    """A named chain of steps: the records :func:`xarray_microct.replay` runs.
+    """A named analysis: a chain of steps (the records :func:`xarray_microct.replay` runs)
+    or a built-in pipeline function with its parameters.
 
     Attributes
     ----------
     name : str
         A built-in name or the file it was read from.
     steps : tuple of dict
-        ``{"op": ..., "params": {...}}`` per step, already checked against the registry.
+        ``{"op": ..., "params": {...}}`` per step, already checked against the registry
+        (empty for a built-in function).
+    versions : mapping
+        Package versions recorded with the steps (informative).
+    func : callable, optional
+        A built-in pipeline function ``func(volume, **params)``.
+    params : mapping
+        Parameters of ``func``.
 
     Examples
     --------
@@ -72,18 +83,29 @@ class Pipeline:
     >>> out = p.apply(mct.from_array(np.random.rand(8, 8, 8)))
     >>> [r["op"] for r in out.attrs["microct_provenance"]]
     ['gaussian']
+    >>> p.describe()
+    'gaussian'
     """
 
     name: str
-    steps: tuple[dict[str, Any], ...]
+    steps: tuple[dict[str, Any], ...] = ()
     versions: Mapping[str, str] = field(default_factory=dict, compare=False)
+    func: Callable[..., Any] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def apply(self, volume: Any) -> Any:
-        """Build the (lazy) result of every step on ``volume``.
+        """Build the result of the pipeline on ``volume`` (lazy for chains of verbs).
 
         Parameter values are checked here, while the graph is built, so a bad value
         fails before anything computes; the error names the step.
         """
+        if self.func is not None:
+            try:
+                return self.func(volume, **self.params)
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    f"pipeline {self.name} with parameters {dict(self.params)}: {err}"
+                ) from err
         out = volume
         for index, step in enumerate(self.steps):
             try:
@@ -95,12 +117,30 @@ class Pipeline:
                 ) from err
         return out
 
+    def describe(self) -> str:
+        """The steps as ``a → b → c``, or ``name(params)`` for a built-in."""
+        if self.func is not None:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+            return f"{self.name}({args})"
+        return " → ".join(s["op"] for s in self.steps)
+
+    def identity(self) -> Any:
+        """What identifies the analysis (compared when a run is resumed)."""
+        if self.func is not None:
+            return {"builtin": self.name, "params": dict(self.params)}
+        return [{"op": s["op"], "params": dict(s["params"])} for s in self.steps]
+
     def to_dict(self) -> dict[str, Any]:
         """The pipeline as the mapping written to a pipeline file."""
+        if self.func is not None:
+            raise ValueError(
+                f"the built-in pipeline {self.name} is run by name; export the pipeline of "
+                "one of its results instead (microct export-pipeline RESULT FILE)"
+            )
         out: dict[str, Any] = {"microct_pipeline": PIPELINE_FORMAT}
         if self.versions:
             out["versions"] = dict(self.versions)
-        out["steps"] = [{"op": s["op"], "params": dict(s["params"])} for s in self.steps]
+        out["steps"] = self.identity()
         return out
 
 
@@ -132,6 +172,20 @@ def pipeline_from_records(records: Iterable[Mapping[str, Any]], name: str = "rec
     return Pipeline(name, tuple(steps), versions)
 
 
+def _parse_params(params: Mapping[str, Any] | Sequence[str] | None) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if isinstance(params, Mapping):
+        return dict(params)
+    out = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param takes KEY=VALUE (e.g. bead_radius='20 um'), got {item!r}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
 def _read_file(path: Path) -> Any:
     text = path.read_text()
     try:
@@ -143,18 +197,29 @@ def _read_file(path: Path) -> Any:
         raise ValueError(f"pipeline file {path} is not valid {kind}: {err}") from err
 
 
-def _builtin(name: str) -> Pipeline:
-    module_name = BUILTIN_PIPELINES[name]
+def _builtin(name: str, params: Mapping[str, Any]) -> Pipeline:
+    module_name, _, function_name = BUILTIN_PIPELINES[name].partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
+        func = getattr(importlib.import_module(module_name), function_name)
+    except (ModuleNotFoundError, AttributeError) as err:
         raise ValueError(
             f"built-in pipeline {name!r} is not available in this installation ({err})"
         ) from err
-    return pipeline_from_records(module.pipeline(), name=name)
+    signature = inspect.signature(func)
+    try:
+        signature.bind(None, **params)
+    except TypeError as err:
+        raise ValueError(
+            f"pipeline {name}: {err}; its parameters are {list(signature.parameters)[1:]} "
+            "(give them with --param KEY=VALUE)"
+        ) from err
+    return Pipeline(name, func=func, params=dict(params))
 
 
-def load_pipeline(spec: str | Path | Sequence[Mapping[str, Any]] | Pipeline) -> Pipeline:
+def load_pipeline(
+    spec: str | Path | Sequence[Mapping[str, Any]] | Pipeline,
+    params: Mapping[str, Any] | Sequence[str] | None = None,
+) -> Pipeline:
     """Read a pipeline: a built-in name, a YAML/JSON file, or a list of records.
 
     Every step is checked (known verb, accepted parameter names) before returning.
@@ -164,6 +229,8 @@ def load_pipeline(spec: str | Path | Sequence[Mapping[str, Any]] | Pipeline) -> 
     spec : str, Path, list of dict or Pipeline
         ``"fibers"`` or ``"beads"``; a ``.yaml``/``.yml``/``.json`` file with a
         ``steps`` list (or a bare list of records); or the records themselves.
+    params : mapping or list of "KEY=VALUE", optional
+        Parameters of a built-in pipeline (values are read as YAML: ``20``, ``'20 um'``).
 
     Returns
     -------
@@ -182,12 +249,19 @@ def load_pipeline(spec: str | Path | Sequence[Mapping[str, Any]] | Pipeline) -> 
     ...
     ValueError: pipeline ...smooth.yaml: step 0 (gaussian): got an unexpected keyword ... 'truncat'
     """
+    params = _parse_params(params)
+    builtin = isinstance(spec, str) and spec in BUILTIN_PIPELINES
+    if params and not builtin:
+        raise ValueError(
+            "--param sets parameters of a built-in pipeline; a pipeline file holds its "
+            "own parameters (edit the file)"
+        )
     if isinstance(spec, Pipeline):
         return spec
     if not isinstance(spec, (str, Path)):
         return pipeline_from_records(list(spec))
-    if isinstance(spec, str) and spec in BUILTIN_PIPELINES:
-        return _builtin(spec)
+    if builtin:
+        return _builtin(str(spec), params)
     path = Path(spec)
     if not path.is_file():
         looks_like_file = path.suffix.lower() in (".yaml", ".yml", ".json")
@@ -261,9 +335,7 @@ def export_pipeline(result_store: str | Path, path: str | Path) -> Path:
     >>> load_pipeline(p).steps[0]["op"]
     'median'
     """
-    from xarray_microct.io import open_volume
-
-    return save_pipeline(records_of(open_volume(result_store)), path)
+    return save_pipeline(_records_at(result_store), path)
 
 
 # ------------------------------------------------------------------ writing results
@@ -529,7 +601,111 @@ def write_volume(
     return path
 
 
+def write_table(
+    table: pd.DataFrame,
+    store: str | Path,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a result table (e.g. the fiber table) to a Zarr store, one array per column.
+
+    The table's ``attrs`` (units, provenance...) become the store's attributes; the
+    store is marked complete only once written, like :func:`write_volume`. Read it back
+    with :func:`read_table`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "fibers.zarr"
+    >>> table = pd.DataFrame({"fiber_id": [1, 2], "radius": [6.1, 6.6]})
+    >>> table.attrs["units"] = "micrometer"
+    >>> _ = write_table(table, store)
+    >>> back = read_table(store)
+    >>> list(back.columns), back["radius"].tolist(), back.attrs["units"]
+    (['fiber_id', 'radius'], [6.1, 6.6], 'micrometer')
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"write_table writes a pandas.DataFrame, got {type(table).__name__}")
+    path = _store_path(store)
+    fingerprint = {**(metadata or {}), "columns": [str(c) for c in table.columns]}
+    action = check_output(path, overwrite=overwrite, resume=resume, fingerprint=fingerprint)
+    if action == "done":
+        return path
+    if path.exists():  # overwrite, or finish an interrupted table: write it again whole
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    state = {"status": "incomplete", "started": utc_now(), "fingerprint": fingerprint,
+             "xarray_microct": package_version("xarray_microct")}
+    dataset = xr.Dataset.from_dataframe(table.reset_index(drop=True).rename_axis("row"))
+    dataset.attrs = {str(k): to_json_value(v) for k, v in table.attrs.items()}
+    dataset.attrs[RUN_KEY] = state
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset.to_zarr(str(path), mode="w-")
+    _set_state(path, {**state, "status": "complete", "finished": utc_now()})
+    return path
+
+
+def read_table(store: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`write_table` (with its ``attrs``); see there."""
+    path = _store_path(store)
+    state = run_state(path)
+    if state is not None and state.get("status") != "complete":
+        raise ValueError(f"{store} is an interrupted write; run it again with --resume")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = xr.open_zarr(str(path))
+    table = dataset.to_dataframe().reset_index(drop=True)
+    columns = ((state or {}).get("fingerprint") or {}).get("columns")
+    if columns and set(columns) == set(table.columns):
+        table = table[columns]  # the order they were written in
+    table.attrs = {k: v for k, v in dataset.attrs.items() if k != RUN_KEY}
+    return table
+
+
+def _records_at(store: str | Path) -> list[dict[str, Any]]:
+    """The provenance of a stored result: a volume, or a table from :func:`write_table`."""
+    from xarray_microct.io import open_volume
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        attrs = xr.open_zarr(str(_store_path(store))).attrs if _is_table(store) else None
+    if attrs is not None:
+        return records_of(attrs.get("microct_provenance", []))
+    return records_of(open_volume(store))
+
+
+def _is_table(store: str | Path) -> bool:
+    path = _store_path(store)
+    if not path.is_dir():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            dataset = xr.open_zarr(str(path))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return False
+    return "row" in dataset.dims and not any(
+        tuple(v.dims[-3:]) == ("z", "y", "x") for v in dataset.data_vars.values()
+    )
+
+
 # ------------------------------------------------------------------ microct run
+
+
+def _dry_build(pipe: Pipeline, volume: xr.DataArray) -> Any:
+    """The lazy result, or None when the pipeline computes while it is built (tables).
+
+    Either way every parameter checked before the first computation has been checked.
+    """
+    from xarray_microct.testing import ComputeForbidden, raise_if_dask_computes
+
+    try:
+        with raise_if_dask_computes():
+            return pipe.apply(volume)
+    except ComputeForbidden:
+        return None
 
 
 def run_pipeline(
@@ -537,6 +713,7 @@ def run_pipeline(
     input: str | Path,
     output: str | Path,
     *,
+    params: Mapping[str, Any] | Sequence[str] | None = None,
     options: ClusterOptions | None = None,
     overwrite: bool = False,
     resume: bool = False,
@@ -550,17 +727,20 @@ def run_pipeline(
     the cluster options, the pipeline (known verbs, parameter names), the input, the
     parameter values (while the lazy graph is built on the input), the output
     (never clobbered without ``overwrite``), and the scheduler (reachable within the
-    timeout). Then the graph runs on the chosen client and is written chunk by chunk
-    with :func:`write_volume`: an interrupted run is finished with ``resume=True``.
+    timeout). Then the graph runs on the chosen client. A volume is written chunk by
+    chunk with :func:`write_volume` (an interrupted run is finished with
+    ``resume=True``); a table (the fiber pipeline's) with :func:`write_table`.
 
     Parameters
     ----------
     pipeline : str, Path, list of records or Pipeline
         A built-in name (``"fibers"``, ``"beads"``) or a pipeline file.
     input : str or Path
-        A volume :func:`xarray_microct.open_volume` reads (Zarr, TIFF).
+        A volume :func:`xarray_microct.open_volume` reads (Zarr, OME-Zarr, TIFF...).
     output : str or Path
         The Zarr store to write.
+    params : mapping or list of "KEY=VALUE", optional
+        Parameters of a built-in pipeline.
     options : ClusterOptions, optional
         Where to run (threaded scheduler when omitted).
     overwrite, resume : bool
@@ -594,21 +774,21 @@ def run_pipeline(
     options = (options or ClusterOptions()).check()
     if chunks is not None and (not isinstance(chunks, int) or chunks < 1):
         raise ValueError(f"--chunks must be a positive number of voxels, got {chunks!r}")
-    pipe = load_pipeline(pipeline)
+    pipe = load_pipeline(pipeline, params)
     volume = open_volume(input)
     if chunks is not None:
         volume = volume.chunk(dict.fromkeys(volume.dims[-3:], chunks))
-    result = pipe.apply(volume)
-    if not isinstance(result, xr.DataArray):
+    result = _dry_build(pipe, volume)
+    if result is not None and not isinstance(result, (xr.DataArray, pd.DataFrame)):
         raise TypeError(
             f"pipeline {pipe.name} returned a {type(result).__name__}; microct run writes "
-            "volumes (a chain of verbs that returns a DataArray)"
+            "a volume (DataArray) or a table (DataFrame)"
         )
-    metadata = {
-        "pipeline": pipe.to_dict()["steps"],
-        "input": str(_store_path(input)),
-    }
-    fingerprint = _fingerprint(_prepare(result), metadata)
+    metadata = {"pipeline": pipe.identity(), "input": str(_store_path(input))}
+    if isinstance(result, xr.DataArray):
+        fingerprint = _fingerprint(_prepare(result), metadata)
+    else:  # a table: its columns are known once computed
+        fingerprint = None
     action = check_output(output, overwrite=overwrite, resume=resume,
                           fingerprint=fingerprint, inputs=[input])
     if action == "done":
@@ -616,14 +796,38 @@ def run_pipeline(
         return _store_path(output)
     with dask_client(options) as client:
         echo(describe_client(client))
-        n_chunks = int(np.prod(result.data.numblocks))
-        echo(f"{pipe.name}: {' → '.join(s['op'] for s in pipe.steps)} on {input} "
-             f"({result.size / 1e6:.1f} Mvox, {n_chunks} chunks) → {output}"
+        size = f"{volume.size / 1e6:.1f} Mvox, {int(np.prod(volume.data.numblocks))} chunks"
+        echo(f"{pipe.name}: {pipe.describe()} on {input} ({size}) → {output}"
              + (" (resuming)" if action == "resume" else ""))
-        path = write_volume(result, output, overwrite=overwrite, resume=resume,
-                            metadata=metadata, client=client, progress=progress)
+        if isinstance(result, xr.DataArray):
+            path = write_volume(result, output, overwrite=overwrite, resume=resume,
+                                metadata=metadata, client=client, progress=progress)
+        else:
+            with _progress_of_eager(client, progress):
+                table = pipe.apply(volume)
+            if not isinstance(table, pd.DataFrame):
+                raise TypeError(
+                    f"pipeline {pipe.name} returned a {type(table).__name__}; microct run "
+                    "writes a volume (DataArray) or a table (DataFrame)"
+                )
+            echo(f"{len(table)} rows")
+            path = write_table(table, output, overwrite=overwrite, resume=resume,
+                               metadata=metadata)
     echo(f"wrote {path}")
     return path
+
+
+@contextlib.contextmanager
+def _progress_of_eager(client: Any, progress: bool) -> Iterator[None]:
+    """A progress bar for computations a pipeline starts itself (threaded scheduler);
+    with a client, the dashboard (printed above) shows them."""
+    if progress and client is None:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar():
+            yield
+    else:
+        yield
 
 
 __all__ = [
@@ -634,9 +838,11 @@ __all__ = [
     "export_pipeline",
     "load_pipeline",
     "pipeline_from_records",
+    "read_table",
     "run_pipeline",
     "run_state",
     "save_pipeline",
+    "write_table",
     "write_volume",
     "written_blocks",
 ]

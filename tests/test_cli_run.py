@@ -1,0 +1,277 @@
+"""``microct run`` and ``microct export-pipeline``: pipeline files, bad input, resume, MPI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import dask
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from dask.callbacks import Callback
+
+import xarray_microct as mct
+from xarray_microct.cli import main
+from xarray_microct.pipelines import fibers
+from xarray_microct.runner import read_table, run_pipeline, run_state
+from xarray_microct.synthetic import fiber_bed
+
+STEPS = [
+    {"op": "median", "params": {"radius": "1 voxel"}},
+    {"op": "gaussian", "params": {"sigma": "1.3 um"}},
+    {"op": "normalize", "params": {"method": "percentile", "lower": 1, "upper": 99}},
+]
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic fiber scan (anisotropic voxels) stored as Zarr, 2×3×3 chunks."""
+    store = tmp_path_factory.mktemp("scan") / "scan.zarr"
+    volume, _ = fiber_bed((32, 48, 48), spacing=(1.3, 0.65, 0.65), radius=3.0, chunks=16)
+    volume.rename("scan").to_zarr(store)
+    return store
+
+
+@pytest.fixture
+def pipeline_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({"microct_pipeline": 1, "steps": STEPS}))
+    return path
+
+
+def reference(scan: Path) -> np.ndarray:
+    """The same chain called verb by verb in this process, synchronous scheduler."""
+    volume = mct.open_volume(scan)
+    with dask.config.set(scheduler="synchronous"):
+        return (
+            volume.microct.median(radius="1 voxel")
+            .microct.gaussian(sigma="1.3 um")
+            .microct.normalize(method="percentile", lower=1, upper=99)
+            .values
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- running pipeline files
+
+
+def test_run_yaml_pipeline_with_progress(
+    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.zarr"
+    assert main(["run", str(pipeline_file), str(scan), str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "threaded scheduler" in printed
+    assert "median → gaussian → normalize" in printed
+    assert "100% Completed" in printed  # the progress bar
+    result = mct.open_volume(out)
+    np.testing.assert_array_equal(result.values, reference(scan))
+    assert [r["op"] for r in result.attrs["microct_provenance"]][-4:-1] == [
+        "median", "gaussian", "normalize"
+    ]
+    assert result.microct.grid.spacing == (1.3, 0.65, 0.65)
+    assert run_state(out)["status"] == "complete"
+
+
+def test_export_pipeline_round_trips(
+    scan: Path, pipeline_file: Path, tmp_path: Path
+) -> None:
+    first = tmp_path / "first.zarr"
+    assert main(["run", str(pipeline_file), str(scan), str(first), "--no-progress"]) == 0
+    for suffix in (".yaml", ".json"):
+        exported = tmp_path / f"exported{suffix}"
+        assert main(["export-pipeline", str(first), str(exported)]) == 0
+        text = exported.read_text()
+        content = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        assert [s["op"] for s in content["steps"]] == ["median", "gaussian", "normalize"]
+        assert content["versions"]["scipy"]  # the versions that made the result
+        again = tmp_path / f"again{suffix}.zarr"
+        assert main(["run", str(exported), str(scan), str(again), "--no-progress"]) == 0
+        np.testing.assert_array_equal(mct.open_volume(again), mct.open_volume(first))
+    assert main(["export-pipeline", str(first), str(exported)]) == 2  # no clobbering
+
+
+def test_bare_list_of_records_is_a_pipeline(scan: Path, tmp_path: Path) -> None:
+    volume = mct.open_volume(scan)
+    result = volume.microct.median(radius="1 voxel").microct.gaussian(sigma="1.3 um")
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps(result.attrs["microct_provenance"]))  # incl. open_volume
+    out = run_pipeline(records, scan, tmp_path / "out.zarr", progress=False,
+                       echo=lambda line: None)
+    np.testing.assert_allclose(mct.open_volume(out), result, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- errors before any work
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ([{"op": "gausian", "params": {"sigma": 1}}], "unknown operation 'gausian'"),
+        ([{"op": "gaussian", "params": {"sigma": 1, "sgima": 2}}], "unexpected keyword"),
+        ([{"op": "gaussian", "params": {"sigma": "1 parsec"}}], "step 0 (gaussian)"),
+        ([{"op": "normalize", "params": {"method": "median"}}], "method must be"),
+        ([{"op": "median", "params": {"radius": "100 um"}}], "larger than the volume"),
+        ([{"params": {}}], "has no 'op'"),
+        ({"steps": "gaussian"}, "must hold a list of steps"),
+    ],
+)
+def test_bad_pipeline_fails_before_any_work(
+    scan: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    steps: object,
+    message: str,
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(steps))
+    out = tmp_path / "out.zarr"
+    assert main(["run", str(path), str(scan), str(out)]) == 2
+    error = capsys.readouterr().err
+    assert message in error and str(path) in error
+    assert not out.exists()
+
+
+def test_unknown_pipeline_name_and_missing_file(scan: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "fibres", str(scan), str(tmp_path / "o.zarr")]) == 2
+    assert "unknown pipeline 'fibres'" in capsys.readouterr().err
+    assert main(["run", "nope.yaml", str(scan), str(tmp_path / "o.zarr")]) == 2
+    assert "pipeline file nope.yaml does not exist" in capsys.readouterr().err
+
+
+def test_unreachable_scheduler_fails_before_any_work(
+    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.zarr"
+    address = f"tcp://127.0.0.1:{free_port()}"
+    code = main(["run", str(pipeline_file), str(scan), str(out),
+                 "--scheduler", address, "--timeout", "1s"])
+    assert code == 2
+    assert f"cannot reach the Dask scheduler at {address}" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_mpi_without_mpi4py_fails_before_any_work(
+    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mpi4py" else real(name, *a)
+    )
+    out = tmp_path / "out.zarr"
+    assert main(["run", str(pipeline_file), str(scan), str(out), "--mpi"]) == 2
+    assert "pip install 'xarray-microct[mpi]'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- never clobber, resume
+
+
+class Interrupted(Exception):
+    """Stands for Ctrl-C or a killed job in the middle of a run."""
+
+
+class InterruptAfterStores(Callback):
+    """Abort the computation after ``n`` chunks have been written."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def _posttask(self, key, result, dsk, state, worker_id) -> None:
+        name = key[0] if isinstance(key, tuple) else key
+        if str(name).startswith("store-map"):
+            self.n -= 1
+            if self.n == 0:
+                raise Interrupted
+
+
+def test_interrupted_run_is_detected_and_resumed(
+    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.zarr"
+    with InterruptAfterStores(5), pytest.raises(Interrupted):
+        run_pipeline(pipeline_file, scan, out, progress=False, echo=lambda line: None)
+    assert run_state(out)["status"] == "incomplete"
+    with pytest.raises(ValueError, match="interrupted write"):
+        mct.open_volume(out)  # never mistaken for a complete result
+    assert main(["run", str(pipeline_file), str(scan), str(out)]) == 2
+    assert "pass --resume to finish it" in capsys.readouterr().err
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({"steps": STEPS[1:]}))
+    assert main(["run", str(other), str(scan), str(out), "--resume"]) == 2
+    assert "different pipeline" in capsys.readouterr().err
+    assert main(["run", str(pipeline_file), str(scan), str(out), "--resume"]) == 0
+    state = run_state(out)
+    assert state["status"] == "complete"
+    assert 0 < state["chunks_written"] <= 18 - 5  # only the missing chunks were computed
+    np.testing.assert_array_equal(mct.open_volume(out).values, reference(scan))
+    assert main(["run", str(pipeline_file), str(scan), str(out), "--resume"]) == 0
+    assert "already complete" in capsys.readouterr().out
+
+
+def test_existing_output_is_never_clobbered(
+    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.zarr"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    assert main(["run", str(pipeline_file), str(scan), str(out)]) == 2
+    assert "not written by `microct run`" in capsys.readouterr().err
+    assert (out / "precious.txt").read_text() == "keep me"
+    shutil.rmtree(out)
+    assert main(["run", str(pipeline_file), str(scan), str(out), "--no-progress"]) == 0
+    assert main(["run", str(pipeline_file), str(scan), str(out)]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(["run", str(pipeline_file), str(scan), str(out), "--overwrite",
+                 "--no-progress"]) == 0
+    assert main(["run", str(pipeline_file), str(scan), str(scan), "--overwrite"]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert mct.open_volume(scan).dtype == np.uint16  # the input is untouched
+
+
+# ---------------------------------------------------------------- MPI
+# (--workers N: tests/test_cluster.py starts its LocalCluster through the same options)
+
+
+def _mpirun() -> str | None:
+    beside = Path(sys.executable).parent / "mpirun"
+    return str(beside) if beside.exists() else shutil.which("mpirun")
+
+
+def test_mpirun_fiber_pipeline_with_dask_mpi_equals_threads(tmp_path: Path) -> None:
+    pytest.importorskip("mpi4py", reason="MPI not installed: pip install 'xarray-microct[mpi]'")
+    pytest.importorskip("dask_mpi", reason="pip install 'xarray-microct[mpi]'")
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("no mpirun: pip install 'xarray-microct[mpi]' brings the mpich wheel")
+    bed, _ = fiber_bed((16, 48, 48), seed=3, chunks=24)
+    bed.rename("scan").to_zarr(tmp_path / "bed.zarr")
+    out = tmp_path / "mpi.zarr"
+    command = [mpirun, "-n", "4", sys.executable, "-m", "xarray_microct.cli", "run",
+               "fibers", str(tmp_path / "bed.zarr"), str(out), "--mpi", "--no-progress"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 workers" in done.stdout  # 4 ranks: scheduler, client, 2 workers
+    with dask.config.set(scheduler="threads"):
+        expected = fibers(mct.open_volume(tmp_path / "bed.zarr"))
+    table = read_table(out)
+    assert table["fiber_id"].nunique() > 10
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
