@@ -51,6 +51,7 @@ def REGISTRY_ITEMS():
 
 def build_generated(out: Path) -> None:
     """Write ``verbs.md`` and the guide's PNG figures into ``out``."""
+    from xarray_microct.pipelines import beads as bead_pipeline
     from xarray_microct.synthetic import bead_pack, fiber_bed
 
     out.mkdir(parents=True, exist_ok=True)
@@ -73,8 +74,8 @@ def build_generated(out: Path) -> None:
 
     beads, _ = bead_pack(48, radius=6.0, seed=1, chunks=48)
     save_slice_png(beads, out / "beads-slice.png")
-    post = (~beads.microct.median(radius="1 voxel").microct.threshold(method="otsu")
-            ).microct.opening(radius="1.5 um").microct.fill_holes()
+    rough = beads.microct.median(radius="1 voxel").microct.invert().microct.threshold()
+    post = rough.microct.opening(radius="1 voxel").microct.fill_holes()
     save_slice_png(beads, out / "beads-mask.png", labels=post.microct.label(), alpha=0.5)
-    bead_labels = post.microct.watershed(min_distance="4.5 um")
+    bead_labels = bead_pipeline(beads, bead_radius="6 um")
     save_slice_png(beads, out / "beads-watershed.png", labels=bead_labels, alpha=0.5)

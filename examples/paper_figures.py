@@ -60,7 +60,7 @@ def figure_3(out: Path, edge: int, radius: float) -> Path:
     """Bead pipeline steps (paper Fig. 3) on a synthetic bead pack."""
     beads, _ = bead_pack(edge, radius=radius, seed=0, chunks=64)
     filtered = beads.microct.median(radius="1 voxel")
-    rough = ~filtered.microct.threshold(method="otsu")  # beads are the dark phase
+    rough = filtered.microct.invert().microct.threshold(method="otsu")  # beads are dark
     post = rough.microct.opening(radius=f"{radius / 4} um").microct.fill_holes()
     separated = post.microct.watershed(min_distance=f"{0.75 * radius} um")
     components = post.microct.label()
