@@ -291,6 +291,7 @@ def _filter_block(
     window = _assemble(blocks, pieces, pads, shape)
     if window.dtype == np.bool_ or window.dtype == np.float16:
         window = window.astype(np.float32)
+    window = np.ascontiguousarray(window)  # one compiled layout per dtype
     n_lead = window.ndim - 3
     flat = window.reshape((-1, *window.shape[n_lead:]))
     out = np.empty((flat.shape[0], *out_shape[n_lead:]), dtype=weights[0].dtype)
@@ -349,7 +350,7 @@ def block_mode(values: np.ndarray, factor: Sequence[int]) -> np.ndarray:
     """
     n_lead = values.ndim - 3
     m = tuple(n // f for n, f in zip(values.shape[n_lead:], factor, strict=True))
-    work = values.view(np.uint8) if values.dtype == np.bool_ else values
+    work = np.ascontiguousarray(values.view(np.uint8) if values.dtype == np.bool_ else values)
     flat = work.reshape((-1, *work.shape[n_lead:]))
     out = np.empty((flat.shape[0], *m), dtype=work.dtype)
     for index in range(flat.shape[0]):
