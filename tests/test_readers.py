@@ -170,3 +170,5 @@ def test_unknown_format_is_a_clear_error(tmp_path):
     path.write_text("hello")
     with pytest.raises(ValueError, match="cannot tell the format"):
         mct.open_volume(path)
+    with pytest.raises(FileNotFoundError):
+        mct.open_volume(tmp_path / "missing.h5")

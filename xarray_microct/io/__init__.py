@@ -79,6 +79,8 @@ def _detect(path: str | Path, shape: Any, storage_options: Any) -> str:
     if _is_url(path):
         return "ome-zarr" if is_ome_zarr(path, storage_options) else "zarr"
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"nothing at {path}")
     if shape is not None or path.suffix.lower() in RAW_SUFFIXES:
         return "raw"
     if _is_zarr(path):
@@ -117,7 +119,7 @@ def _pick_level(tree: xr.DataTree, level: int | str | None, where: Any) -> xr.Da
     except (IndexError, KeyError, TypeError) as err:
         raise ValueError(
             f"{where} has no level {level!r}; its levels are {levels} (give an index "
-            "0..{0} or a name)".format(len(levels) - 1)
+            f"0..{len(levels) - 1} or a name)"
         ) from err
 
 
