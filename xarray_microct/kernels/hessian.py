@@ -268,14 +268,14 @@ def _objectness(
         if object_dimension == 0:
             ra = a0
             base = a1 * a2
-            power = 0.5
+            root = math.sqrt(base)
         else:
             ra = a1
             base = a2
-            power = 1.0
+            root = base
         if base > 0.0:
             if alpha != 0.0:
-                ra = ra / base**power
+                ra = ra / root
                 result *= 1.0 - math.exp(-0.5 * ra * ra / (alpha * alpha))
         else:
             result = 0.0
@@ -283,13 +283,13 @@ def _objectness(
         if object_dimension == 1:
             rb = a0
             base = a1 * a2
-            power = 0.5
+            root = math.sqrt(base)
         else:
             rb = a1
             base = a2
-            power = 1.0
+            root = base
         if base > 0.0 and beta != 0.0:
-            rb = rb / base**power
+            rb = rb / root
             result *= math.exp(-0.5 * rb * rb / (beta * beta))
         else:
             result = 0.0
@@ -333,7 +333,7 @@ def _measure_row(  # type: ignore[no-untyped-def]
             out[i] = value32
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _x_pass(row, r, kx, o0, o1, o2, count):  # type: ignore[no-untyped-def]
     """Smoothing, first and second derivative of a padded row (symmetry-folded taps)."""
     c0 = kx[0, r]
@@ -356,7 +356,7 @@ def _x_pass(row, r, kx, o0, o1, o2, count):  # type: ignore[no-untyped-def]
             o1[x] += k1 * (hi - lo)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _block(  # type: ignore[no-untyped-def]
     img,
     origin,
