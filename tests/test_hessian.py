@@ -323,9 +323,9 @@ def test_any_chunking_gives_the_whole_volume_result(
     )
 
 
-@settings(max_examples=12)
+@settings(max_examples=10)
 @given(
-    chunks=st.tuples(*[st.integers(3, 20)] * 3),
+    chunks=st.tuples(*[st.integers(5, 20)] * 3),
     sigma=st.floats(0.5, 2.0),
 )
 def test_eigenvalues_chunk_exact(chunks, sigma):
@@ -465,3 +465,17 @@ def test_boolean_input():
     out = mct.from_array(mask, chunks=8).microct.tubeness(sigma=1.5).values
     ref = mct.from_array(mask.astype(np.float32)).microct.tubeness(sigma=1.5).values
     np.testing.assert_allclose(out, ref, atol=1e-6)
+
+
+def test_datatree_maps_over_levels():
+    fine = mct.from_array(fiber_phantom((16, 16, 16)), spacing=1.0)
+    coarse = mct.from_array(fiber_phantom((16, 16, 16))[::2, ::2, ::2], spacing=2.0,
+                            origin=0.5)
+    tree = xr.DataTree.from_dict(
+        {"scale0": fine.to_dataset(name="image"), "scale1": coarse.to_dataset(name="image")}
+    )
+    out = tree.microct.tubeness(sigma=2.0)
+    np.testing.assert_allclose(
+        out["scale1"]["image"].values, coarse.microct.tubeness(sigma=2.0).values
+    )
+    assert out["scale0"]["image"].attrs["microct_provenance"][-1]["op"] == "tubeness"

@@ -75,7 +75,8 @@ def _measure_block(
             "the volume contains NaN; fill them first (e.g. vol.fillna(0)) or pass "
             "nan_policy='propagate' to get NaN wherever a NaN is within the kernel's reach"
         )
-    assert block_info is not None
+    if block_info is None:
+        raise TypeError("_measure_block runs under dask.array.map_blocks (needs block_info)")
     where = block_info[0]["chunk-location"][n_leading:]
     count = block_info[0]["num-chunks"][n_leading:]
     spatial = block.shape[n_leading:]
@@ -84,6 +85,7 @@ def _measure_block(
     shape = tuple(s - lo - hi for s, lo, hi in zip(spatial, low, high, strict=True))
     if gamma_block:
         params = {**params, "gamma": float(np.asarray(gamma_block[0]).reshape(-1)[0])}
+
     def one(b: np.ndarray) -> np.ndarray:
         return kernels.hessian_measure_block(
             b, tuple(low), shape, sigmas, radii, **params  # type: ignore[arg-type]
