@@ -313,25 +313,51 @@ def _extend(centre: np.ndarray, faces: list[Any], fill: Any) -> np.ndarray:
     return out
 
 
-def _rim_task(func: Any, fills: tuple, kwargs: dict, centres: list, faces: list) -> np.ndarray:
+def _rim_task(
+    func: Any, fills: tuple, kwargs: dict, centres: list, faces: list, before: list | None
+) -> np.ndarray:
+    if before is not None and all(
+        now is None or np.array_equal(now[tuple(-s for s in d)], old[tuple(-s for s in d)])
+        for d, now, old in zip(_DIRECTIONS, faces[-1], before, strict=True)
+    ):
+        # The rim of the last array is what this block saw last round: it is settled.
+        return centres[-1]
     extended = [_extend(c, f, fill) for c, f, fill in zip(centres, faces, fills, strict=True)]
     return func(*extended, **kwargs)
 
 
+def _neighbour_faces(name: str, idx: tuple[int, ...], grid: tuple[int, ...]) -> list:
+    per_dir = []
+    for d in _DIRECTIONS:
+        n = tuple(i + s for i, s in zip(idx, d, strict=True))
+        inside = all(0 <= k < g for k, g in zip(n, grid, strict=True))
+        per_dir.append((name, *n) if inside else None)
+    return per_dir
+
+
 def _map_with_rim(
-    func: Any, arrays: list[da.Array], fills: tuple, chunks: tuple, dtype: Any, **kwargs: Any
+    func: Any,
+    arrays: list[da.Array],
+    fills: tuple,
+    chunks: tuple,
+    dtype: Any,
+    before: da.Array | None = None,
+    **kwargs: Any,
 ) -> da.Array:
     """``func`` on every block of ``arrays`` given a one-voxel rim from its neighbours.
 
     Like ``map_overlap(depth=1)`` but with two small tasks per block (its faces, then
-    the call), where Dask's overlap builds about 90: the rounds of the flooding stay cheap.
-    ``func`` receives the extended blocks and returns a block without rim.
+    the call), where Dask's overlap builds about 90: the rounds of the flooding stay
+    cheap. ``func`` receives the extended blocks and returns a block without rim.
+    With ``before`` (the previous round of the last array, which must then be the
+    block's own state), a block whose rim is unchanged since then returns its state.
     """
-    token = tokenize(func, arrays, fills, chunks, kwargs)
+    token = tokenize(func, arrays, fills, chunks, kwargs, before)
     grid = arrays[0].numblocks[-3:]
+    sources = [*arrays, before] if before is not None else arrays
     layers: dict[str, dict] = {}
     face_names = []
-    for a in arrays:
+    for a in sources:
         lead = (0,) * (a.ndim - 3)
         name = f"rim-faces-{a.name}"
         face_names.append(name)
@@ -343,16 +369,10 @@ def _map_with_rim(
     tasks = {}
     for idx in np.ndindex(*grid):
         centres = [(a.name, *((0,) * (a.ndim - 3)), *idx) for a in arrays]
-        faces = []
-        for name in face_names:
-            per_dir = []
-            for d in _DIRECTIONS:
-                n = tuple(i + s for i, s in zip(idx, d, strict=True))
-                inside = all(0 <= k < g for k, g in zip(n, grid, strict=True))
-                per_dir.append((name, *n) if inside else None)
-            faces.append(per_dir)
+        faces = [_neighbour_faces(name, idx, grid) for name in face_names[: len(arrays)]]
+        old = _neighbour_faces(face_names[-1], idx, grid) if before is not None else None
         tasks[(out_name, *out_lead, *idx)] = (
-            _rim_task, func, fills, kwargs, centres, faces,
+            _rim_task, func, fills, kwargs, centres, faces, old,
         )
     dsk = {k: v for layer in layers.values() for k, v in layer.items()}
     dsk.update(tasks)
@@ -437,7 +457,7 @@ def flood_array(
     for _ in range(rounds - 1):
         state = _map_with_rim(
             _next_round, [*fixed_inputs, state], (*fills, np.uint64(0)), state_chunks,
-            np.uint64, c=connectivity,
+            np.uint64, before=history[-2] if len(history) > 1 else None, c=connectivity,
         )
         history.append(state)
     labels = da.map_blocks(
