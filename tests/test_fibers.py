@@ -111,7 +111,7 @@ def test_table_is_independent_of_the_chunking(shape, seed, data):
 
 
 @settings(max_examples=3, deadline=None)
-@given(chunks=st.tuples(st.integers(3, 14), st.integers(10, 48), st.integers(10, 48)))
+@given(chunks=st.tuples(st.integers(4, 14), st.integers(16, 48), st.integers(16, 48)))
 def test_raw_table_is_independent_of_the_chunking(chunks):
     vol = _bed_for_chunk_tests()[0]
     ref = _CACHE.setdefault("raw_ref", vol.chunk(-1).microct.detect_fibers())
