@@ -560,7 +560,15 @@ def _fit_fiber(z: np.ndarray, y: np.ndarray, x: np.ndarray) -> tuple[float, floa
     return float(by), float(bx), float(np.ptp(z))
 
 
-def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or len(values) < 3:
+        return values
+    return pd.Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
+
+
+def fiber_summary(
+    table: pd.DataFrame, polar_bin: float = 1.0, smooth: float | None = None
+) -> FiberSummary:
     """Per-fiber measurements and the bed summary from a :func:`detect_fibers` table.
 
     Parameters
@@ -570,6 +578,11 @@ def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
         ``detect_fibers`` returns (or a ground-truth table with the same columns).
     polar_bin : float
         Bin width in degrees of the polar-angle histogram.
+    smooth : float, optional
+        Length along z (table units) of the running mean applied to the centres before
+        the path length is measured, so that sub-voxel jitter of the centres does not
+        pass for waviness; default the fiber diameter (2 × the mean radius), below which
+        a fiber cannot bend much. 0 for none.
 
     Returns
     -------
@@ -579,7 +592,8 @@ def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
         from the z axis) and ``azimuth`` (degrees from +x towards +y) of the least-squares
         axis, ``length`` (of that axis between the first and last slice) and
         ``straightness`` (distance between the end centres over the length of the path
-        through all centres; 1 for a straight fiber, NaN with one slice).
+        through the centres, smoothed along z by ``smooth``; 1 for a straight fiber, NaN
+        with one slice).
         ``bed``: ``count``, ``fiber_volume_fraction`` (sum of the cross-section areas ×
         slice spacing over the volume; needs ``attrs['shape']`` and ``attrs['spacing']``,
         NaN otherwise), ``mean_radius``, ``polar_mean`` and ``polar_sd`` (weighted by
@@ -601,6 +615,15 @@ def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
             "Pass the table of vol.microct.detect_fibers()"
         )
     units = table.attrs.get("units")
+    if smooth is None:
+        smooth = 2 * float(table["radius"].mean()) if len(table) else 0.0
+    spacing = table.attrs.get("spacing")
+    if spacing is not None:
+        dz = float(spacing[0])
+    else:
+        steps_z = np.diff(np.unique(table["z"].to_numpy(float)))
+        dz = float(steps_z.min()) if steps_z.size else 1.0
+    window = round(smooth / dz) | 1 if smooth > 0 else 1
     rows = []
     for fid, group in table.sort_values(["fiber_id", "z"]).groupby("fiber_id", sort=True):
         z = group["z"].to_numpy(float)
@@ -608,9 +631,11 @@ def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
         x = group["x"].to_numpy(float)
         by, bx, span = _fit_fiber(z, y, x)
         norm = np.sqrt(1 + by * by + bx * bx)
-        steps = np.sqrt(np.diff(z) ** 2 + np.diff(y) ** 2 + np.diff(x) ** 2)
+        # smooth all three coordinates: means of collinear points stay collinear
+        zs, ys, xs = (_running_mean(v, window) for v in (z, y, x))
+        steps = np.sqrt(np.diff(zs) ** 2 + np.diff(ys) ** 2 + np.diff(xs) ** 2)
         path = steps.sum()
-        chord = np.sqrt((z[-1] - z[0]) ** 2 + (y[-1] - y[0]) ** 2 + (x[-1] - x[0]) ** 2)
+        chord = np.sqrt((zs[-1] - zs[0]) ** 2 + (ys[-1] - ys[0]) ** 2 + (xs[-1] - xs[0]) ** 2)
         radius = group["radius"].to_numpy(float)
         rows.append(
             {
