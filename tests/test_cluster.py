@@ -200,7 +200,7 @@ def test_killed_worker_does_not_lose_or_corrupt_the_output(
     scan: Path, tmp_path: Path, client: Client
 ) -> None:
     def slow(block: np.ndarray) -> np.ndarray:  # nested: pickled by value for the workers
-        time.sleep(1.0)
+        time.sleep(0.6)
         return block
 
     volume = mct.open_volume(scan)
@@ -256,7 +256,10 @@ def test_examples_share_the_same_analysis_code() -> None:
         assert "make_client" in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
 
 
-def test_laptop_example_runs(scan: Path, tmp_path: Path) -> None:
+def test_laptop_example_runs(tmp_path: Path) -> None:
+    scan = tmp_path / "scan.zarr"
+    volume, _ = fiber_bed((24, 32, 32), spacing=0.65, radius=3.0, seed=1, chunks=16)
+    volume.rename("scan").to_zarr(scan)
     laptop = _load_example("laptop")
     assert laptop.make_client() is None
     laptop.analyse(str(scan), str(tmp_path / "laptop.zarr"))
