@@ -3,11 +3,13 @@
 Run ``python benchmarks/out_of_core.py`` (defaults: ``--memory-limit 512MiB --factor 2.2
 --chunk 64``). A synthetic fiber scan (uint16, fibers along z, noise) of ``factor`` times
 the worker memory limit is generated block by block straight into a Zarr store (never
-whole in memory). Then ``microct run`` streams it through the volume stage of the fiber
-pipeline — ``tubeness`` at the fiber pipeline's scale (σ = 0.6 × 6.4 µm), float32 out —
-into another Zarr store, on a LocalCluster of ``--workers`` worker processes, each with
-``--memory-limit``. ``--pipeline fibers`` runs the whole fiber pipeline instead (a table
-out).
+whole in memory). Then ``microct run`` streams it through a volume stage of the fiber
+pipeline into another Zarr store: ``--pipeline mask`` (default: the fiber mask, a
+Gaussian at the voxel size then a global Otsu threshold from the histogram of the whole
+volume — two passes over the input) or ``tubeness`` (at the fiber pipeline's scale,
+σ = 0.6 × 6.4 µm, float32 out), on a LocalCluster of ``--workers`` worker processes (1 by
+default, 2 threads), each with ``--memory-limit``. ``--pipeline fibers`` runs the whole
+fiber pipeline instead (a table out).
 
 Reported: the input size against the limit, time and Mvox/s, and the peak RSS of each
 worker process (sampled every 20 ms with psutil), which must stay under the limit: the
@@ -27,13 +29,14 @@ from pathlib import Path
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 import psutil
 import yaml
 from dask.utils import format_bytes, parse_bytes
 
 import xarray_microct as mct
 from xarray_microct.cluster import ClusterOptions
-from xarray_microct.runner import read_table, run_pipeline, run_state
+from xarray_microct.runner import open_result, run_pipeline, run_state
 
 SPACING = 1.3  # micrometer, the seed's scan at pyramid level 1
 RADIUS = 6.4  # micrometer
@@ -105,7 +108,8 @@ def main() -> int:
                         help="input size / memory limit (at least 2)")
     parser.add_argument("--chunk", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--pipeline", choices=("tubeness", "fibers"), default="tubeness")
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker")
+    parser.add_argument("--pipeline", choices=("mask", "tubeness", "fibers"), default="mask")
     parser.add_argument("--keep", action="store_true", help="keep the stores")
     args = parser.parse_args()
     if args.factor < 2:
@@ -113,10 +117,9 @@ def main() -> int:
 
     limit = parse_bytes(args.memory_limit)
     voxels = args.factor * limit / 2  # uint16
-    side = int(np.ceil((voxels / 2) ** (1 / 3) / args.chunk)) * args.chunk
-    shape = (side // 2 if side // 2 >= args.chunk else side, side, side)
-    while np.prod(shape) * 2 < args.factor * limit:
-        shape = (shape[0] + args.chunk, side, side)
+    side = int(np.ceil(voxels ** (1 / 3) / args.chunk)) * args.chunk  # y, x
+    depth = int(np.ceil(voxels / side**2 / args.chunk)) * args.chunk  # z: enough slices
+    shape = (depth, side, side)
     folder = Path(tempfile.mkdtemp(prefix="microct-ooc-"))
     scan, out = folder / "scan.zarr", folder / "out.zarr"
     try:
@@ -127,14 +130,18 @@ def main() -> int:
               f"({nbytes / limit:.2f} × the worker memory limit of {format_bytes(limit)}; "
               f"float32 intermediates {format_bytes(2 * nbytes)}), "
               f"{args.chunk}³ chunks, written in {time.perf_counter() - start:.1f} s")
-        if args.pipeline == "tubeness":
-            pipeline = folder / "tubeness.yaml"
-            steps = [{"op": "tubeness", "params": {"sigma": f"{0.6 * RADIUS} um"}}]
-            pipeline.write_text(yaml.safe_dump({"steps": steps}))
-            spec: str | Path = pipeline
-        else:
-            spec = "fibers"
-        options = ClusterOptions(workers=args.workers, threads_per_worker=1,
+        stages = {
+            "mask": [
+                {"op": "gaussian", "params": {"sigma": f"{SPACING} um"}},
+                {"op": "threshold", "params": {"method": "otsu"}},
+            ],
+            "tubeness": [{"op": "tubeness", "params": {"sigma": f"{0.6 * RADIUS} um"}}],
+        }
+        spec: str | Path = "fibers"
+        if args.pipeline in stages:
+            spec = folder / f"{args.pipeline}.yaml"
+            spec.write_text(yaml.safe_dump({"steps": stages[args.pipeline]}))
+        options = ClusterOptions(workers=args.workers, threads_per_worker=args.threads,
                                  memory_limit=args.memory_limit)
         with WorkerMemory() as memory:
             start = time.perf_counter()
@@ -151,12 +158,12 @@ def main() -> int:
               f"{format_bytes(memory.peaks[me]):>11}")
         state = run_state(out)
         assert state is not None and state["status"] == "complete", state
-        if args.pipeline == "tubeness":
-            result = mct.open_volume(out)
-            print(f"output {result.dtype} {result.shape}, complete; mean tubeness "
-                  f"{float(result[:, :64, :64].mean()):.4g} (corner)")
+        result = open_result(out)
+        if isinstance(result, pd.DataFrame):
+            print(f"fiber table: {len(result)} rows")
         else:
-            print(f"fiber table: {len(read_table(out))} rows")
+            print(f"output {result.dtype} {result.shape}, complete; mean of a corner "
+                  f"{float(result[:64, :64, :64].mean()):.4g}")
         over = [p for p in workers.values() if p >= limit]
         if over:
             print(f"FAIL: a worker reached the memory limit ({format_bytes(max(over))})")

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+import zarr
 from dask.callbacks import Callback
 
 import xarray_microct as mct
 from xarray_microct.cli import main
 from xarray_microct.pipelines import fibers
-from xarray_microct.runner import read_table, run_pipeline, run_state
+from xarray_microct.runner import open_result, read_table, run_pipeline, run_state
 from xarray_microct.synthetic import fiber_bed
 
 STEPS = [
@@ -76,13 +77,21 @@ def test_run_yaml_pipeline_with_progress(
     assert "threaded scheduler" in printed
     assert "median → gaussian → normalize" in printed
     assert "100% Completed" in printed  # the progress bar
-    result = mct.open_volume(out)
+    result = open_result(out)
     np.testing.assert_array_equal(result.values, reference(scan))
-    assert [r["op"] for r in result.attrs["microct_provenance"]][-4:-1] == [
+    assert [r["op"] for r in result.attrs["microct_provenance"]][-3:] == [
         "median", "gaussian", "normalize"
     ]
     assert result.microct.grid.spacing == (1.3, 0.65, 0.65)
     assert run_state(out)["status"] == "complete"
+    # An OME-Zarr (NGFF 0.5) image: the pyramid reader and the NGFF metadata agree.
+    tree = mct.open_pyramid(out)
+    np.testing.assert_array_equal(tree.microct.select_level(0).values, result.values)
+    multiscale = zarr.open_group(str(out), mode="r").attrs["ome"]["multiscales"][0]
+    assert [a["unit"] for a in multiscale["axes"]] == ["micrometer"] * 3
+    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == [
+        1.3, 0.65, 0.65
+    ]
 
 
 def test_export_pipeline_round_trips(
@@ -99,7 +108,7 @@ def test_export_pipeline_round_trips(
         assert content["versions"]["scipy"]  # the versions that made the result
         again = tmp_path / f"again{suffix}.zarr"
         assert main(["run", str(exported), str(scan), str(again), "--no-progress"]) == 0
-        np.testing.assert_array_equal(mct.open_volume(again), mct.open_volume(first))
+        np.testing.assert_array_equal(open_result(again), open_result(first))
     assert main(["export-pipeline", str(first), str(exported)]) == 2  # no clobbering
 
 
@@ -110,7 +119,7 @@ def test_bare_list_of_records_is_a_pipeline(scan: Path, tmp_path: Path) -> None:
     records.write_text(json.dumps(result.attrs["microct_provenance"]))  # incl. open_volume
     out = run_pipeline(records, scan, tmp_path / "out.zarr", progress=False,
                        echo=lambda line: None)
-    np.testing.assert_allclose(mct.open_volume(out), result, rtol=1e-6)
+    np.testing.assert_allclose(open_result(out), result, rtol=1e-6)
 
 
 # ---------------------------------------------------------------- errors before any work
@@ -210,7 +219,9 @@ def test_interrupted_run_is_detected_and_resumed(
         run_pipeline(pipeline_file, scan, out, progress=False, echo=lambda line: None)
     assert run_state(out)["status"] == "incomplete"
     with pytest.raises(ValueError, match="interrupted write"):
-        mct.open_volume(out)  # never mistaken for a complete result
+        open_result(out)  # never mistaken for a complete result
+    with pytest.raises(ValueError, match="incomplete"):
+        mct.open_pyramid(out)  # nor by the OME-Zarr reader
     assert main(["run", str(pipeline_file), str(scan), str(out)]) == 2
     assert "pass --resume to finish it" in capsys.readouterr().err
     other = tmp_path / "other.yaml"
@@ -221,7 +232,7 @@ def test_interrupted_run_is_detected_and_resumed(
     state = run_state(out)
     assert state["status"] == "complete"
     assert 0 < state["chunks_written"] <= 18 - 5  # only the missing chunks were computed
-    np.testing.assert_array_equal(mct.open_volume(out).values, reference(scan))
+    np.testing.assert_array_equal(open_result(out).values, reference(scan))
     assert main(["run", str(pipeline_file), str(scan), str(out), "--resume"]) == 0
     assert "already complete" in capsys.readouterr().out
 

@@ -45,10 +45,13 @@ from zarr.core.sync import sync
 from xarray_microct.cluster import ClusterOptions, dask_client, describe_client
 from xarray_microct.core.provenance import package_version, records_of, to_json_value, utc_now
 from xarray_microct.core.registry import REGISTRY, check_records
+from xarray_microct.io.ome import MARKER, ngff_metadata, open_pyramid
 
 PIPELINE_FORMAT = 1
 RUN_KEY = "microct_run"
 """Root attribute of a store written by :func:`write_volume`: status and fingerprint."""
+LEVEL = "scale0"
+NGFF_VERSION = "0.5"
 
 BUILTIN_PIPELINES: dict[str, str] = {
     "fibers": "xarray_microct.pipelines.fibers:fibers",
@@ -470,11 +473,11 @@ def check_output(
     return "done" if complete else "resume"
 
 
-def _set_state(path: Path, state: Mapping[str, Any]) -> None:
+def _set_state(path: Path, state: Mapping[str, Any], ome: Mapping[str, Any] | None = None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         group = zarr.open_group(str(path), mode="r+")
-        group.attrs[RUN_KEY] = dict(state)
+        group.attrs.update({**(ome or {}), RUN_KEY: dict(state)})
         zarr.consolidate_metadata(str(path))
 
 
@@ -506,21 +509,23 @@ def write_volume(
     client: Any = None,
     progress: bool = False,
 ) -> Path:
-    """Write a lazy volume to a Zarr store chunk by chunk, resumably.
+    """Write a lazy volume to an OME-Zarr store (NGFF 0.5) chunk by chunk, resumably.
 
-    The store is created first (metadata, coordinates, provenance) and marked
-    ``microct_run.status = "incomplete"``; each chunk is then computed and written
-    (Zarr writes every chunk atomically, empty ones included); the status becomes
-    ``"complete"`` only when every chunk is stored. An interrupted write is therefore
-    never mistaken for a finished one (``open_volume`` refuses it), and ``resume=True``
-    computes only the chunks that are missing.
+    The layout is that of :func:`xarray_microct.io.ome.to_ome_zarr` (one level,
+    ``scale0/<name>`` with its coordinates). The store is created first (metadata,
+    coordinates, provenance) and marked incomplete; each chunk is then computed and
+    written (Zarr writes every chunk atomically, empty ones included); the OME-NGFF
+    metadata and the "complete" marks are written only when every chunk is stored. An
+    interrupted write is therefore never mistaken for a finished one (readers refuse
+    it), and ``resume=True`` computes only the chunks that are missing.
 
     Parameters
     ----------
     result : xarray.DataArray
         A lazy volume (e.g. a pipeline's result).
     store : str or Path
-        The Zarr store to write (readable with :func:`xarray_microct.open_volume`).
+        The store to write (read it with :func:`open_result` or
+        :func:`xarray_microct.open_pyramid`).
     overwrite : bool
         Replace whatever is at ``store``.
     resume : bool
@@ -548,7 +553,7 @@ def write_volume(
     >>> _ = write_volume(vol.microct.gaussian(sigma="1 um"), store)
     >>> run_state(store)["status"]
     'complete'
-    >>> back = mct.open_volume(store)
+    >>> back = open_result(store)
     >>> bool(np.allclose(back, vol.microct.gaussian(sigma="1 um")))
     True
     """
@@ -564,18 +569,23 @@ def write_volume(
         return path
     state = {"status": "incomplete", "started": utc_now(), "fingerprint": fingerprint,
              "xarray_microct": package_version("xarray_microct")}
+    array_path = f"{LEVEL}/{result.name}"
     if action in ("new", "overwrite"):
         if action == "overwrite" and path.exists():
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-        dataset = result.to_dataset()
-        dataset.attrs[RUN_KEY] = state
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            dataset.to_zarr(str(path), mode="w-", compute=False)
+            # The layout of to_ome_zarr (scale0/<name> + coordinates): metadata and
+            # coordinates now, the chunks below.
+            result.to_dataset().to_zarr(str(path), group=LEVEL, mode="w-", compute=False,
+                                        zarr_format=3)
+            root = zarr.open_group(str(path), mode="r+")
+            root.attrs.update({MARKER: {"complete": False, "ngff": NGFF_VERSION},
+                               RUN_KEY: state})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         target = zarr.open_array(
-            str(path), path=str(result.name), mode="r+", config={"write_empty_chunks": True}
+            str(path), path=array_path, mode="r+", config={"write_empty_chunks": True}
         )
     done = written_blocks(target) if action == "resume" else set()
     data = result.data
@@ -597,7 +607,9 @@ def write_volume(
             stored = da.store(data, target, lock=False, compute=False)
         _compute(stored, client, progress)
     _set_state(path, {**state, "status": "complete", "finished": utc_now(),
-                      "chunks_written": len(missing)})
+                      "chunks_written": len(missing)},
+               ome={**ngff_metadata([(LEVEL, result)], NGFF_VERSION),
+                    MARKER: {"complete": True, "ngff": NGFF_VERSION}})
     return path
 
 
@@ -664,16 +676,47 @@ def read_table(store: str | Path) -> pd.DataFrame:
     return table
 
 
-def _records_at(store: str | Path) -> list[dict[str, Any]]:
-    """The provenance of a stored result: a volume, or a table from :func:`write_table`."""
+def open_result(store: str | Path) -> xr.DataArray | pd.DataFrame:
+    """Open what ``microct run`` wrote: a volume (OME-Zarr) or a table.
+
+    Also opens any OME-Zarr image (its finest level) or volume :func:`open_volume` reads.
+
+    Raises
+    ------
+    ValueError
+        The run that writes ``store`` was interrupted (finish it with ``--resume``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "out.zarr"
+    >>> vol = mct.from_array(np.ones((8, 8, 8), "float32"), spacing=0.5, name="scan")
+    >>> _ = write_volume(vol, store)
+    >>> open_result(store).microct.grid.spacing
+    (0.5, 0.5, 0.5)
+    """
     from xarray_microct.io import open_volume
 
+    state = run_state(store)
+    if state is not None and state.get("status") != "complete":
+        raise ValueError(
+            f"{store} is an interrupted write (status {state.get('status')!r}): some of it "
+            "is missing. Finish it with `microct run ... --resume`, or run again with "
+            "--overwrite"
+        )
+    if _is_table(store):
+        return read_table(store)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        attrs = xr.open_zarr(str(_store_path(store))).attrs if _is_table(store) else None
-    if attrs is not None:
-        return records_of(attrs.get("microct_provenance", []))
-    return records_of(open_volume(store))
+        root = zarr.open_group(str(_store_path(store)), mode="r") if Path(store).is_dir() else None
+    if root is not None and ("ome" in root.attrs or "multiscales" in root.attrs):
+        return open_pyramid(store).microct.select_level(0)
+    return open_volume(store)
+
+
+def _records_at(store: str | Path) -> list[dict[str, Any]]:
+    """The provenance of a stored result: a volume, or a table from :func:`write_table`."""
+    return records_of(open_result(store))
 
 
 def _is_table(store: str | Path) -> bool:
@@ -766,8 +809,8 @@ def run_pipeline(
     >>> steps = [{"op": "gaussian", "params": {"sigma": "1 um"}}]
     >>> out = run_pipeline(steps, folder / "scan.zarr", folder / "out.zarr",
     ...                    progress=False, echo=lambda line: None)
-    >>> [r["op"] for r in mct.open_volume(out).attrs["microct_provenance"]]
-    ['open_volume', 'gaussian', 'open_volume']
+    >>> [r["op"] for r in open_result(out).attrs["microct_provenance"]]
+    ['open_volume', 'gaussian']
     """
     from xarray_microct.io import open_volume
 
@@ -837,6 +880,7 @@ __all__ = [
     "check_output",
     "export_pipeline",
     "load_pipeline",
+    "open_result",
     "pipeline_from_records",
     "read_table",
     "run_pipeline",

@@ -42,13 +42,6 @@ def _physical(
 
 def _open_xarray_zarr(path: Path, chunks: Any) -> xr.DataArray:
     dataset = xr.open_zarr(path, chunks=chunks if chunks is not None else {})
-    run = dataset.attrs.get("microct_run")
-    if isinstance(run, dict) and run.get("status") != "complete":
-        raise ValueError(
-            f"{path} is an interrupted write (microct_run status {run.get('status')!r}): "
-            "some chunks are missing. Finish it with `microct run ... --resume`, or "
-            "write it again with --overwrite"
-        )
     volumes = [v for v in dataset.data_vars.values() if tuple(v.dims[-3:]) == SPATIAL_DIMS]
     if len(volumes) != 1:
         names = list(dataset.data_vars)
