@@ -28,9 +28,11 @@ def test_demo_runs_and_refuses_to_overwrite(tmp_path, capsys):
     out_dir = tmp_path / "demo"
     assert main(["demo", "--output", str(out_dir), "--size", "32"]) == 0
     assert "wrote" in capsys.readouterr().out
-    result = mct.open_volume(out_dir / "enhanced.zarr")
-    assert result.shape == (32, 32, 32)
-    assert float(result.min()) >= 0 and float(result.max()) <= 1
+    scan = mct.open_volume(out_dir / "fiber_bed.ome.zarr")
+    assert scan.shape == (32, 32, 32)
+    report = (out_dir / "report.html").read_text()
+    assert "detect_fibers" in report and "seed paper" in report  # provenance, scores
+    assert (out_dir / "report-slice.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["demo", "--output", str(out_dir), "--size", "32"]) == 2
     assert "exists" in capsys.readouterr().err
 
