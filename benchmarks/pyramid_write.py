@@ -137,11 +137,10 @@ CASES = {"xarray-microct": run_ours, "ngff-zarr": run_ngff_zarr, "floor": run_fl
 def _worker(case: str, source: str, version: str, folder: str, queue: Any) -> None:
     volume = np.load(source)  # the same volume for every case, fully in memory
     store = Path(folder) / f"{case}.zarr"
-    if case == "xarray-microct":  # compile the Numba kernel outside the timed region
-        import xarray_microct as mct
-
-        small = mct.from_array(volume[:32, :32, :32], chunks=16)
-        small.microct.pyramid(levels=2).microct.to_zarr(Path(folder) / "warm.zarr")
+    # warm-up on a small cube, outside the timed region: imports, codec and thread-pool
+    # start-up, and the Numba compilation of xarray-microct's kernels
+    CASES[case](np.ascontiguousarray(volume[:64, :64, :64]), Path(folder) / "warm.zarr",
+                version)
     process = psutil.Process()
     with PeakRSS() as memory:
         cpu = process.cpu_times()
