@@ -9,7 +9,8 @@ On the same uint16 volume (a synthetic fiber bed with noise, 512³ by default), 
 * ``floor``: level 0 alone written with ``dask.array.store`` into a Zarr array,
 
 all with the same Blosc/Zstd(3)+shuffle codec, 128³ chunks, NGFF version and Dask
-scheduler. Each case runs in a fresh process; its peak memory is the largest resident
+scheduler. Each case runs in a fresh process, after a warm-up on a 64³ cube (imports,
+codecs, thread pools, Numba compilation); its peak memory is the largest resident
 set size above the process's size once the volume is in memory (psutil, sampled every
 5 ms). Prints a table (Mvox/s of level-0 voxels, wall and CPU seconds, peak memory)
 and the ratios; CPU seconds are the steadier figure on a shared machine.
