@@ -9,7 +9,8 @@ On the same uint16 volume (a synthetic fiber bed with noise, 512³ by default), 
 * ``floor``: level 0 alone written with ``dask.array.store`` into a Zarr array,
 
 all with the same Blosc/Zstd(3)+shuffle codec, 128³ chunks, NGFF version and Dask
-scheduler. Each case runs in a fresh process; its peak memory is the largest resident
+scheduler. Each case runs in a fresh process, after a warm-up on a 64³ cube (imports,
+codecs, thread pools, Numba compilation); its peak memory is the largest resident
 set size above the process's size once the volume is in memory (psutil, sampled every
 5 ms). Prints a table (Mvox/s of level-0 voxels, wall and CPU seconds, peak memory)
 and the ratios; CPU seconds are the steadier figure on a shared machine.
@@ -137,11 +138,10 @@ CASES = {"xarray-microct": run_ours, "ngff-zarr": run_ngff_zarr, "floor": run_fl
 def _worker(case: str, source: str, version: str, folder: str, queue: Any) -> None:
     volume = np.load(source)  # the same volume for every case, fully in memory
     store = Path(folder) / f"{case}.zarr"
-    if case == "xarray-microct":  # compile the Numba kernel outside the timed region
-        import xarray_microct as mct
-
-        small = mct.from_array(volume[:32, :32, :32], chunks=16)
-        small.microct.pyramid(levels=2).microct.to_zarr(Path(folder) / "warm.zarr")
+    # warm-up on a small cube, outside the timed region: imports, codec and thread-pool
+    # start-up, and the Numba compilation of xarray-microct's kernels
+    CASES[case](np.ascontiguousarray(volume[:64, :64, :64]), Path(folder) / "warm.zarr",
+                version)
     process = psutil.Process()
     with PeakRSS() as memory:
         cpu = process.cpu_times()

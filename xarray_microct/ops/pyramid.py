@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -242,6 +243,23 @@ Pieces = tuple[tuple[int, slice, slice], ...]  # (input chunk index, source, des
 Placement = tuple[tuple[slice, ...], tuple[slice, ...]]  # (source in block, destination)
 
 
+_THREAD = threading.local()
+
+
+def _scratch(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A window-sized work array, reused by the tasks that run on this thread.
+
+    Fresh large allocations cost page faults that take longer than filling them; the
+    window never leaves its task (outputs are new arrays), so one per thread is safe.
+    """
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    buffer = getattr(_THREAD, "window", None)
+    if buffer is None or buffer.nbytes < nbytes:
+        buffer = np.empty(nbytes, dtype=np.uint8)
+        _THREAD.window = buffer
+    return buffer[:nbytes].view(dtype).reshape(shape)
+
+
 def _assemble(
     blocks: list[np.ndarray],
     placements: tuple[Placement, ...],
@@ -256,7 +274,7 @@ def _assemble(
     """
     if len(blocks) == 1 and not any(a or b for a, b in pads):
         return blocks[0][placements[0][0]]  # a view: no copy
-    window = np.empty(shape, dtype=blocks[0].dtype)
+    window = _scratch(shape, blocks[0].dtype)
     for block, (source, target) in zip(blocks, placements, strict=True):
         window[target] = block[source]
     for axis, (before, after) in enumerate(pads):
