@@ -10,10 +10,12 @@ of them spanning many chunks), times
 * ``hysteresis``: :func:`xarray_microct.ops.segment.hysteresis_array` beside
   ``skimage.filters.apply_hysteresis_threshold`` on the whole array,
 
-with 128³ chunks and Dask's threaded scheduler. Each case runs in a fresh process; its
-peak memory is the largest RSS above the process's size once the input is in memory
-(psutil, sampled every 5 ms). Every result is checked against scipy/skimage (same
-object count, same partition). Prints a table (Mvox/s, seconds, peak MB) and ratios.
+with 128³ chunks and Dask's threaded scheduler. Each case runs in a fresh process,
+warmed up by a tiny labelling (one-time costs, importing ``distributed`` and loading
+the numba kernels, about 1 s, are not counted); its peak memory is the largest RSS
+above the process's size once the input is in memory (psutil, sampled every 5 ms).
+Every result is checked against scipy/skimage (same object count, same partition).
+Prints a table (Mvox/s, seconds, peak MB) and ratios.
 
 Run: ``python benchmarks/label.py [--size 256 512] [--chunk 128] [--repeat 1]``
 """
@@ -89,6 +91,9 @@ def run_case(case: str, size: int, chunk: int, queue: Any) -> None:
     from xarray_microct.ops.segment import hysteresis_array
 
     dask.config.set(scheduler="threads")
+    # Warm up, in every case alike: the first Dask compute imports distributed, and the
+    # first call of the numba kernels loads them (about 1 s once per process).
+    dask.compute(*label_array(da.ones((40, 40, 40), dtype=bool, chunks=20)))
     field = smooth_noise(size)
     mask = field > 0.55
     if not case.startswith("hysteresis"):

@@ -4,10 +4,10 @@ The algorithm scales with the number of chunks, without a serial chain and witho
 global table written into the graph:
 
 1. every block is labelled on its own (``cc3d``, which numbers as ``scipy.ndimage.label``
-   does, faster); its labels are made
-   unique with a *static* offset, the number of voxels in the blocks before it (known
-   from the chunking alone, so no block waits for another); each block also reports its
-   number of labels, the voxels per label, and its six boundary planes;
+   does, faster); its labels are made unique with a *static* offset, the number of
+   voxels in the blocks before it (known from the chunking alone, so no block waits for
+   another); each block also reports its number of labels, the voxels per label, and
+   its six boundary planes;
 2. for each block and each axis, its low boundary plane is compared with the high
    plane of the block before it (plus a one-voxel rim from the diagonal neighbours, so
    that edge and corner contacts are found for ``connectivity`` 2 and 3): every pair
@@ -18,7 +18,13 @@ global table written into the graph:
 4. each block is labelled again and mapped through its own slice of the table.
 
 Labelling twice (step 4) keeps memory bounded: only the boundary planes of a block
-survive between the passes, never the whole label volume.
+survive between the passes, never the whole label volume. The mask is read by both
+passes, so Dask keeps its blocks (1 byte per voxel) in between; for a mask that is
+expensive to recompute or larger than memory, write it to Zarr first.
+
+Helpers for other operations: :func:`components` (labels, object count, sizes and
+"marked" objects, painted back per block with :meth:`Components.map`),
+:func:`object_sizes` and :func:`relabel_blocks` for any label image.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from scipy.sparse.csgraph import connected_components
 
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import wrap_like
+from xarray_microct.kernels import labels as kernels
 
 __all__ = [
     "Components",
@@ -159,7 +166,7 @@ def _local_label(block: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]
     True
     """
     if block.size < _CC3D_MIN_VOXELS:
-        labels, n = ndi.label(block, ndi.generate_binary_structure(3, connectivity))
+        labels, n = ndi.label(block, structure(connectivity))
         return labels.astype(np.uint32, copy=False), int(n)
     labels, n = cc3d.connected_components(
         np.ascontiguousarray(block),
@@ -181,7 +188,7 @@ def _first_pass(
 ) -> dict[str, Any]:
     """Per block: label count, voxels per label, marked labels, boundary planes."""
     local, n = _local_label(block, connectivity)
-    sizes = np.bincount(local.ravel(), minlength=n + 1)[1:].astype(np.int64)
+    sizes = kernels.count(local, n)[1:]
     marked = None
     if marker is not None:
         marked = np.bincount(local[marker], minlength=n + 1)[1:] > 0
@@ -297,7 +304,7 @@ def _second_pass(
     block: np.ndarray, table: np.ndarray, connectivity: int, dtype: np.dtype
 ) -> np.ndarray:
     local, _ = _local_label(block, connectivity)
-    return table.astype(dtype, copy=False)[local]
+    return kernels.remap(local, table.astype(dtype, copy=False))
 
 
 def _get(mapping: dict[str, Any], key: str) -> Any:
