@@ -152,15 +152,22 @@ def test_agrees_with_skimage_on_beads_up_to_ridge_ties(pack):
     assert np.unique(ours).tolist() == np.unique(ref).tolist()
 
 
-def test_markers_equal_whole_array_peaks():
-    rng = np.random.default_rng(5)
-    mask = ndi.gaussian_filter(rng.random((30, 26, 28)), 2.0) > 0.5
+@settings(max_examples=15)
+@given(
+    st.tuples(*(st.integers(6, 26) for _ in range(3))),
+    st.tuples(*(st.integers(3, 12) for _ in range(3))),
+    st.integers(0, 2**16),
+    st.sampled_from([(1.5, 3.0, 3.0), (2.0, 2.0, 2.0), (1.0, 2.5, 1.0)]),
+)
+def test_markers_equal_whole_array_peaks(shape, chunks, seed, radius):
+    rng = np.random.default_rng(seed)
+    mask = ndi.gaussian_filter(rng.random(shape), 1.5) > 0.5
     dist = ndi.distance_transform_edt(mask, sampling=(2.0, 1.0, 1.0)).astype(np.float32)
-    radius = (1.5, 3.0, 3.0)
-    got = peak_markers_array(da.from_array(dist, chunks=(7, 9, 8)), radius).compute()
-    peaks = (dist == ndi.maximum_filter(
-        dist, size=(3, 7, 7), mode="constant", cval=-np.inf
-    )) & (dist > 0)
+    got = peak_markers_array(da.from_array(dist, chunks=chunks), radius).compute()
+    size = tuple(2 * int(r) + 1 for r in radius)
+    peaks = (dist == ndi.maximum_filter(dist, size=size, mode="constant", cval=-np.inf)) & (
+        dist > 0
+    )
     grown = ndi.binary_dilation(peaks, ellipsoid_footprint(tuple(r / 2 for r in radius)))
     groups, _ = ndi.label(grown, np.ones((3, 3, 3)))
     assert same_partition(got, np.where(peaks, groups, 0))

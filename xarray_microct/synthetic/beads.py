@@ -5,7 +5,9 @@ phantom reproduces it with ground truth:
 
 * bead centres by random sequential addition (a new bead is kept when its centre is at
   least ``2 * radius * (1 - overlap)`` from every other), dense enough that many
-  beads touch through a small neck — the case a watershed must split;
+  beads touch through a small neck — the case a watershed must split. Random
+  sequential addition saturates at a solid fraction of about 0.3–0.35 here (beads
+  kept whole inside the volume), looser than a jammed bed (~0.6);
 * every bead lies wholly inside the volume; the true label of a voxel is the bead it
   belongs to (the nearest centre where two beads overlap), numbered ``1..N``;
 * the scan: dark beads on a bright background (the pipeline inverts it, as the paper
