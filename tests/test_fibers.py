@@ -134,7 +134,8 @@ def _bed_for_chunk_tests():
 
 @pytest.mark.parametrize(
     ("noise", "tilt", "seed"),
-    [(0.08, 0.0, 1), (0.08, 2.0, 2), (0.08, 5.0, 3), (0.04, 2.0, 4), (0.15, 3.0, 5)],
+    [(0.08, 0.0, 1), (0.08, 2.0, 2), (0.08, 5.0, 3), (0.04, 2.0, 4), (0.15, 3.0, 5),
+     (0.25, 3.0, 6), (0.08, 15.0, 7)],
 )
 def test_detect_on_raw_scan_meets_the_targets(noise, tilt, seed):
     vol, truth = fiber_bed((24, 96, 96), noise=noise, tilt=tilt, seed=seed, chunks=48)
