@@ -250,13 +250,13 @@ def test_fiber_summary_of_analytic_lines():
 
 
 def test_fiber_summary_matches_truth_orientations():
-    vol, truth = fiber_bed((40, 64, 64), seed=4, tilt=4.0, noise=0.05)
+    vol, truth = fiber_bed((40, 80, 80), seed=4, tilt=4.0, noise=0.05)
     table = vol.microct.detect_fibers()
     fibers, bed = mct.fiber_summary(table)
     t = truth.fibers
     mid = (len(vol.z) - 1) / 2 * SPACING
     errors = []
-    extent = 64 * SPACING
+    extent = 80 * SPACING
     inner = fibers.y.between(RADIUS, extent - RADIUS) & fibers.x.between(RADIUS, extent - RADIUS)
     for row in fibers[(fibers.n_slices >= 30) & inner].itertuples():
         # the true axis nearest to the detected centre at the middle slice

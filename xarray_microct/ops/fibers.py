@@ -422,7 +422,7 @@ def detect_fibers(
     sigma: Any = None,
     min_radius: Any = None,
     link_distance: Any = None,
-    max_gap: int = 2,
+    max_gap: int = 5,
     min_slices: int = 3,
 ) -> pd.DataFrame:
     """Detect fibers running along z: per-slice centres and radii, linked into 3-D fibers.
@@ -454,7 +454,8 @@ def detect_fibers(
     link_distance : length, optional
         Largest in-plane move of a fiber between linked slices (default radius / 2).
     max_gap : int
-        Slices a fiber may be missed on and still be linked across.
+        Slices a fiber may be missed on and still be linked across (where it is pressed
+        against neighbours its seed can drop out for a few slices).
     min_slices : int
         Fibers seen on fewer slices are dropped (spurious detections).
 
