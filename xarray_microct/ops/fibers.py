@@ -432,6 +432,10 @@ def detect_fibers(
     module docstring for the method. The answer does not depend on the chunking: slices
     are processed whole and fibers are linked over the whole table.
 
+    Memory: slices are processed whole, so a worker holds one z-row of chunks of the
+    float32 tubeness (z-chunk × ny × nx × 4 bytes; 134 MB for 128 × 512², 3.4 GB for
+    128 × 2560²). For wide scans, chunk thinner along z (e.g. 32) to bound it.
+
     Parameters
     ----------
     volume : xarray.DataArray
