@@ -134,7 +134,8 @@ def _bed_for_chunk_tests():
 
 @pytest.mark.parametrize(
     ("noise", "tilt", "seed"),
-    [(0.08, 0.0, 1), (0.08, 2.0, 2), (0.08, 5.0, 3), (0.04, 2.0, 4), (0.15, 3.0, 5)],
+    [(0.08, 0.0, 1), (0.08, 2.0, 2), (0.08, 5.0, 3), (0.04, 2.0, 4), (0.15, 3.0, 5),
+     (0.25, 3.0, 6), (0.08, 15.0, 7)],
 )
 def test_detect_on_raw_scan_meets_the_targets(noise, tilt, seed):
     vol, truth = fiber_bed((24, 96, 96), noise=noise, tilt=tilt, seed=seed, chunks=48)
@@ -249,13 +250,13 @@ def test_fiber_summary_of_analytic_lines():
 
 
 def test_fiber_summary_matches_truth_orientations():
-    vol, truth = fiber_bed((40, 64, 64), seed=4, tilt=4.0, noise=0.05)
+    vol, truth = fiber_bed((40, 80, 80), seed=4, tilt=4.0, noise=0.05)
     table = vol.microct.detect_fibers()
     fibers, bed = mct.fiber_summary(table)
     t = truth.fibers
     mid = (len(vol.z) - 1) / 2 * SPACING
     errors = []
-    extent = 64 * SPACING
+    extent = 80 * SPACING
     inner = fibers.y.between(RADIUS, extent - RADIUS) & fibers.x.between(RADIUS, extent - RADIUS)
     for row in fibers[(fibers.n_slices >= 30) & inner].itertuples():
         # the true axis nearest to the detected centre at the middle slice
