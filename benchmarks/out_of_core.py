@@ -1,7 +1,7 @@
 """Out of core: a volume larger than a worker's memory streams Zarr → Zarr under a limit.
 
 Run ``python benchmarks/out_of_core.py`` (defaults: ``--memory-limit 512MiB --factor 2.2
---chunk 64``). A synthetic fiber scan (uint16, fibers along z, noise) of ``factor`` times
+--chunk 128``). A synthetic fiber scan (uint16, fibers along z, noise) of ``factor`` times
 the worker memory limit is generated block by block straight into a Zarr store (never
 whole in memory). Then ``microct run`` streams it through a volume stage of the fiber
 pipeline into another Zarr store: ``--pipeline mask`` (default: the fiber mask, a
@@ -106,7 +106,7 @@ def main() -> int:
     parser.add_argument("--memory-limit", default="512MiB", help="per worker")
     parser.add_argument("--factor", type=float, default=2.2,
                         help="input size / memory limit (at least 2)")
-    parser.add_argument("--chunk", type=int, default=64)
+    parser.add_argument("--chunk", type=int, default=128)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="threads per worker")
     parser.add_argument("--pipeline", choices=("mask", "tubeness", "fibers"), default="mask")
