@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # Headless Chromium for tests/test_browser.py (installed when absent; skipped if impossible).
 browser:
