@@ -17,11 +17,11 @@ demo: $(STAMP)
 	$(BIN)/microct demo
 
 test: $(STAMP)
-	$(BIN)/ruff check xarray_microct tests benchmarks asv_bench examples
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis

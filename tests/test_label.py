@@ -29,7 +29,7 @@ def masks_and_chunks(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, ...]]:
     seed = draw(st.integers(0, 2**32 - 1))
     density = draw(st.floats(0.05, 0.75))
     mask = np.random.default_rng(seed).random(shape) < density
-    chunks = tuple(draw(st.integers(1, n)) for n in shape)
+    chunks = tuple(draw(st.integers(-(-n // 4), n)) for n in shape)  # <= 4 chunks per axis
     return mask, chunks
 
 
@@ -65,6 +65,17 @@ def test_object_across_many_chunks_and_corner_contacts(connectivity):
         assert len(np.unique(diagonal)) == 1
     else:
         assert len(np.unique(diagonal)) == 16
+
+
+@pytest.mark.parametrize("connectivity", [1, 2, 3])
+def test_blocks_large_enough_for_the_compiled_labeller(connectivity):
+    # blocks of 35^3 voxels go through cc3d rather than scipy
+    mask = ndi.uniform_filter(np.random.default_rng(4).random((70, 70, 40)), 3) > 0.52
+    labels, n = label_array(da.from_array(mask, chunks=(35, 35, 40)), connectivity)
+    result, n = dask.compute(labels, n)
+    reference, n_ref = ndi.label(mask, ndi.generate_binary_structure(3, connectivity))
+    assert int(n) == n_ref
+    assert_same_partition(result, reference)
 
 
 def test_numbering_contiguous_and_deterministic():

@@ -95,6 +95,8 @@ def test_pixel_metrics_hand_computed_on_physical_coordinates():
     assert s["tn"] == 40 * 60 - 3 * area
     assert s["dice"] == pytest.approx(0.5)
     assert s["auc"] == pytest.approx((s["sensitivity"] + s["specificity"]) / 2)
+    # the same comparison given the slice itself
+    assert pixel_metrics(detected, truth, like=vol.isel(z=1), z=2.0) == s
 
 
 def test_optimal_pairs_is_optimal_not_greedy():

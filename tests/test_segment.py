@@ -101,7 +101,7 @@ def volumes_and_chunks(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, ...]]:
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     data = ndi.gaussian_filter(rng.random(shape), draw(st.floats(0.0, 1.5)))
-    chunks = tuple(draw(st.integers(1, n)) for n in shape)
+    chunks = tuple(draw(st.integers(-(-n // 4), n)) for n in shape)  # <= 4 chunks per axis
     return data, chunks
 
 

@@ -241,27 +241,27 @@ def pixel_metrics(
     return confusion_scores(masks[0], masks[1], zero_division)
 
 
-def _components(a: np.ndarray, b: np.ndarray, max_distance: float) -> list[tuple]:
-    """Groups of candidate pairs within ``max_distance`` that can be matched separately."""
+def _candidate_pairs(a: np.ndarray, b: np.ndarray, max_distance: float):
+    """All pairs (i, j) with ``|a_i - b_j| <= max_distance``, as two index arrays."""
     if len(a) == 0 or len(b) == 0:
-        return []
-    tree_b = cKDTree(b)
-    neighbours = tree_b.query_ball_point(a, r=max_distance)
-    rows = np.repeat(np.arange(len(a)), [len(n) for n in neighbours])
-    cols = np.fromiter((j for n in neighbours for j in n), dtype=np.int64, count=len(rows))
-    if rows.size == 0:
-        return []
-    n_a = len(a)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy()
+    pairs = cKDTree(a).sparse_distance_matrix(cKDTree(b), max_distance, output_type="ndarray")
+    return pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+
+
+def _components(rows: np.ndarray, cols: np.ndarray, n_a: int, n_b: int) -> list[tuple]:
+    """Groups of candidate pairs (linked through shared points) to be matched separately."""
     graph = coo_matrix(
-        (np.ones(rows.size), (rows, cols + n_a)), shape=(n_a + len(b), n_a + len(b))
+        (np.ones(rows.size), (rows, cols + n_a)), shape=(n_a + n_b, n_a + n_b)
     )
     _, label = connected_components(graph, directed=False)
-    groups: dict[int, tuple[list, list]] = {}
-    for i in np.unique(rows):
-        groups.setdefault(label[i], ([], []))[0].append(i)
-    for j in np.unique(cols):
-        groups.setdefault(label[j + n_a], ([], []))[1].append(j)
-    return [(np.array(g[0]), np.array(g[1])) for g in groups.values()]
+    group_of_pair = label[rows]
+    order = np.argsort(group_of_pair, kind="stable")
+    bounds = np.flatnonzero(np.diff(group_of_pair[order])) + 1
+    return [
+        (np.unique(rows[part]), np.unique(cols[part])) for part in np.split(order, bounds)
+    ]
 
 
 def optimal_pairs(
@@ -299,8 +299,16 @@ def optimal_pairs(
     b = np.asarray(b, dtype=float)
     a = a.reshape(len(a), -1) if a.size else np.zeros((len(a), 2))
     b = b.reshape(len(b), -1) if b.size else np.zeros((len(b), 2))
-    found_a, found_b = [], []
-    for ia, ib in _components(a, b, max_distance):
+    rows, cols = _candidate_pairs(a, b, max_distance)
+    # a pair whose two points have no other candidate is matched as it is (most pairs
+    # when points are sparse relative to max_distance); the rest is solved by groups
+    degree_a = np.bincount(rows, minlength=len(a))
+    degree_b = np.bincount(cols, minlength=len(b))
+    alone = (degree_a[rows] == 1) & (degree_b[cols] == 1)
+    found_a, found_b = [rows[alone]], [cols[alone]]
+    rest_rows, rest_cols = rows[~alone], cols[~alone]
+    groups = _components(rest_rows, rest_cols, len(a), len(b)) if rest_rows.size else []
+    for ia, ib in groups:
         cost = np.linalg.norm(a[ia][:, None, :] - b[ib][None, :, :], axis=-1)
         # an unmatchable pair costs more than any set of feasible pairs in the group
         big = max_distance * (len(ia) + len(ib) + 1)
@@ -309,9 +317,6 @@ def optimal_pairs(
         keep = cost[r, c] < 0
         found_a.append(ia[r[keep]])
         found_b.append(ib[c[keep]])
-    if not found_a:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), np.zeros(0)
     index_a = np.concatenate(found_a)
     index_b = np.concatenate(found_b)
     order = np.argsort(index_a, kind="stable")

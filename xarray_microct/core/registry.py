@@ -170,8 +170,8 @@ def _resolve_one(op: Operation, name: str, value: Any, grid: Any, spec: LengthPa
 
 
 def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict) -> Any:
+    grid = grid_of(obj)
     volume = as_dask(obj)
-    grid = grid_of(volume)
     try:
         bound = op.signature.bind(volume, *args, **params)
     except TypeError as err:

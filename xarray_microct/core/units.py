@@ -33,6 +33,17 @@ _VOXEL_PATTERN = re.compile(
 
 Length = float | int | str | pint.Quantity
 
+# The length units of the OME-NGFF specification: a store must open in other tools, so a
+# unit outside this list (pint also knows furlongs and light years) is refused.
+NGFF_LENGTH_UNITS = frozenset(
+    {
+        "angstrom", "attometer", "centimeter", "decimeter", "exameter", "femtometer", "foot",
+        "gigameter", "hectometer", "inch", "kilometer", "megameter", "meter", "micrometer",
+        "mile", "millimeter", "nanometer", "parsec", "petameter", "picometer", "terameter",
+        "yard", "yoctometer", "yottameter", "zeptometer", "zettameter",
+    }
+)
+
 
 def parse_unit(units: str) -> pint.Unit:
     """Parse a length unit name, raising a clear error for anything else.
@@ -64,6 +75,11 @@ def parse_unit(units: str) -> pint.Unit:
         ) from err
     if unit.dimensionality != ureg.meter.dimensionality:
         raise ValueError(f"unit {units!r} is not a length (it is {unit.dimensionality})")
+    if str(unit) not in NGFF_LENGTH_UNITS:
+        raise ValueError(
+            f"unit {units!r} ({unit}) is not an OME-NGFF length unit; use e.g. "
+            "'micrometer', 'nanometer' or 'millimeter'"
+        )
     return unit
 
 
@@ -99,8 +115,8 @@ def _one_axis(value: Any, spacing: float, units: str, name: str) -> float:
             except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
                     AttributeError, TypeError) as err:
                 raise ValueError(
-                    f"cannot read {name}={value!r} as a length: write e.g. '3 um', "
-                    "'0.5 mm' or '2 voxel'"
+                    f"cannot read {name}={value!r} as a length with a known unit: "
+                    "write e.g. '3 um', '0.5 mm' or '2 voxel'"
                 ) from err
             voxels = _quantity_to_voxels(quantity, spacing, units, name, value)
     elif isinstance(value, pint.Quantity):
@@ -127,6 +143,10 @@ def _quantity_to_voxels(
             f"{name}={original!r} is not a length (it is {quantity.dimensionality}); "
             "give e.g. '3 um' or '2 voxel'"
         )
+    try:
+        parse_unit(str(quantity.units))
+    except ValueError as err:
+        raise ValueError(f"{name}={original!r}: {err}") from err
     return float(quantity.to(parse_unit(units)).magnitude) / spacing
 
 

@@ -1,4 +1,4 @@
-"""Reading volumes: Zarr (plain arrays and xarray stores) and TIFF stacks, lazily."""
+"""Reading volumes lazily: OME-Zarr, Zarr (plain arrays and xarray stores), HDF5, raw, TIFF."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import zarr
 
 from xarray_microct.core.provenance import make_record, with_record
 from xarray_microct.core.volume import PROVENANCE_KEY, SPATIAL_DIMS, from_array, grid_of
+from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
+from xarray_microct.io.ome import IncompleteStoreError, is_ome_zarr, open_pyramid
+from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
 from xarray_microct.io.tiff import TIFF_SUFFIXES, read_tiff
 
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
@@ -64,6 +67,53 @@ def _zarr_kind(path: Path) -> str:
     )
 
 
+def _detect(path: str | Path, shape: Any, storage_options: Any) -> str:
+    """The format of ``path``: ome-zarr, zarr, hdf5, raw, tiff or tiff-folder."""
+    if _is_url(path):
+        return "ome-zarr" if is_ome_zarr(path, storage_options) else "zarr"
+    path = Path(path)
+    if shape is not None or path.suffix.lower() in RAW_SUFFIXES:
+        return "raw"
+    if _is_zarr(path):
+        return "ome-zarr" if is_ome_zarr(path) else "zarr"
+    if is_hdf5(path):
+        return "hdf5"
+    if path.is_dir():
+        return "tiff-folder"
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        return "tiff"
+    raise ValueError(
+        f"cannot tell the format of {path}: expected an OME-Zarr or Zarr store, an "
+        "HDF5 file, a .tif/.tiff file, a folder of TIFF slices, or a raw file (give "
+        "shape= and dtype=)"
+    )
+
+
+def _check_options(fmt: str, given: dict[str, Any]) -> None:
+    allowed = {
+        "ome-zarr": {"level", "storage_options"},
+        "hdf5": {"dataset"},
+        "raw": {"shape", "dtype", "byte_order", "offset"},
+    }.get(fmt, set())
+    wrong = sorted(k for k, v in given.items() if v is not None and k not in allowed)
+    if wrong:
+        raise ValueError(
+            f"{', '.join(wrong)} do not apply to a {fmt} source: level= is for OME-Zarr, "
+            "dataset= for HDF5, shape=/dtype=/byte_order=/offset= for raw files"
+        )
+
+
+def _pick_level(tree: xr.DataTree, level: int | str | None, where: Any) -> xr.DataArray:
+    levels = [node.path.strip("/") for node in tree.subtree if node.data_vars]
+    try:
+        return tree.microct.select_level(0 if level is None else level)
+    except (IndexError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{where} has no level {level!r}; its levels are {levels} (give an index "
+            "0..{0} or a name)".format(len(levels) - 1)
+        ) from err
+
+
 def open_volume(
     path: str | Path,
     *,
@@ -72,30 +122,55 @@ def open_volume(
     origin: float | Sequence[float] = 0.0,
     chunks: Any = None,
     name: str | None = None,
+    level: int | str | None = None,
+    dataset: str | None = None,
+    shape: Sequence[int] | None = None,
+    dtype: Any = None,
+    byte_order: str | None = None,
+    offset: int | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> xr.DataArray:
     """Open a volume lazily, never reading the whole scan.
 
     Parameters
     ----------
     path : str or Path
-        A Zarr store written by xarray or xarray-microct (coordinates, units and
-        provenance come back), a plain Zarr array, a multi-page TIFF file, or a folder
-        of TIFF slices.
+        An OME-Zarr image (NGFF 0.4 or 0.5, e.g. written by ``tree.microct.to_zarr``),
+        a Zarr store written by xarray or xarray-microct (coordinates, units and
+        provenance come back), a plain Zarr array, an HDF5 file (DXchange
+        ``/exchange/data``), a raw binary file, a multi-page TIFF file, or a folder of
+        TIFF slices. Zarr stores may also be fsspec URLs (``http://...``, ``s3://...``).
     spacing, units : optional
         Voxel size and its length unit, for formats that do not state them (plain Zarr
-        arrays, TIFF without ImageJ calibration). Required there: a missing voxel size
-        is an error, not a guess.
+        arrays, raw files, TIFF without ImageJ calibration, HDF5 without DXchange pixel
+        size). Required there: a missing voxel size is an error, not a guess.
     origin : float or tuple
         Coordinate of the first voxel, for formats without coordinates.
     chunks : optional
         Dask chunks; by default the store's own (Zarr) or up to 128 voxels per axis.
     name : str, optional
         Name of the DataArray; the file name by default.
+    level : int or str, optional
+        OME-Zarr only: the pyramid level (0 = full resolution, the default, or a node
+        name such as ``"scale2"``). The whole pyramid: :func:`open_pyramid`.
+    dataset : str, optional
+        HDF5 only: the dataset, ``"/exchange/data"`` by default.
+    shape, dtype, byte_order, offset : optional
+        Raw files only (``.raw``, ``.bin``, ``.vol``, ``.img``, ``.dat``, or any file when
+        ``shape`` is given): the volume's ``(z, y, x)`` shape, voxel dtype, byte order
+        (``"little"``/``"big"``, default the dtype's own) and header size in bytes.
+    storage_options : dict, optional
+        fsspec options for URLs of OME-Zarr stores.
 
     Returns
     -------
     xarray.DataArray
         A lazy volume; an ``open_volume`` record is appended to its provenance.
+
+    Raises
+    ------
+    xarray_microct.io.ome.IncompleteStoreError
+        An OME-Zarr store whose write was interrupted.
 
     Examples
     --------
@@ -105,42 +180,82 @@ def open_volume(
     >>> float(open_volume(store).microct.grid.spacing[0])
     0.5
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"nothing at {path}")
-    if _is_zarr(path):
-        if _zarr_kind(path) == "xarray":
-            volume = _open_xarray_zarr(path, chunks)
-            if name is not None:
-                volume = volume.rename(name)
-        else:
-            array = zarr.open_array(str(path), mode="r")
-            data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)
-            metadata = {k: array.attrs[k] for k in ("spacing", "units") if k in array.attrs}
-            spacing, units = _physical(metadata, spacing, units, path)
-            volume = from_array(data, spacing, units, origin, name=name or path.stem)
-    elif path.is_dir() or path.suffix.lower() in TIFF_SUFFIXES:
-        data, metadata = read_tiff(path)
-        spacing, units = _physical(metadata, spacing, units, path)
-        volume = from_array(data, spacing, units, origin, chunks=chunks, name=name or path.stem)
-        if chunks is None:
-            volume = volume.chunk(dict.fromkeys(SPATIAL_DIMS, 128))
+    fmt = _detect(path, shape, storage_options)
+    given = {"level": level, "dataset": dataset, "shape": shape, "dtype": dtype,
+             "byte_order": byte_order, "offset": offset, "storage_options": storage_options}
+    _check_options(fmt, given)
+    label = str(path) if _is_url(path) else Path(path).name
+    params: dict[str, Any] = {"path": label, "format": fmt}
+    if fmt == "ome-zarr":
+        if spacing is not None:
+            raise ValueError(
+                f"{path} states its own voxel size (OME-NGFF scale); do not pass spacing="
+            )
+        tree = open_pyramid(path, chunks=chunks, units=units, storage_options=storage_options)
+        volume = _pick_level(tree, level, path)
+        volume = volume.rename(name) if name is not None else volume
+        params["level"] = 0 if level is None else level
+    elif _is_url(path):
+        volume = _open_xarray_zarr(path, chunks)  # type: ignore[arg-type]
+        volume = volume.rename(name) if name is not None else volume
     else:
-        raise ValueError(
-            f"cannot tell the format of {path}: expected a Zarr store, a .tif/.tiff "
-            "file or a folder of TIFF slices"
-        )
-    record = make_record(
-        "open_volume", {"path": path.name, "format": _format_name(path)}, source=True
-    )
+        volume = _open_local(Path(path), fmt, spacing, units, origin, chunks, name, given)
+        params.update({k: v for k, v in given.items() if v is not None})
+    record = make_record("open_volume", params, source=True)
     volume.attrs = with_record({PROVENANCE_KEY: [], **volume.attrs}, record)
     return volume
 
 
-def _format_name(path: Path) -> str:
-    if _is_zarr(path):
-        return "zarr"
-    return "tiff-folder" if path.is_dir() else "tiff"
+def _open_local(
+    path: Path,
+    fmt: str,
+    spacing: Any,
+    units: str | None,
+    origin: Any,
+    chunks: Any,
+    name: str | None,
+    given: dict[str, Any],
+) -> xr.DataArray:
+    if fmt == "zarr":
+        if _zarr_kind(path) == "xarray":
+            volume = _open_xarray_zarr(path, chunks)
+            return volume.rename(name) if name is not None else volume
+        array = zarr.open_array(str(path), mode="r")
+        data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)
+        metadata = {k: array.attrs[k] for k in ("spacing", "units") if k in array.attrs}
+        spacing, units = _physical(metadata, spacing, units, path)
+        return from_array(data, spacing, units, origin, name=name or path.stem)
+    if fmt == "hdf5":
+        data, metadata = read_hdf5(path, given["dataset"] or DXCHANGE_DATA, chunks)
+        spacing, units = _physical(metadata, spacing, units, path)
+        return from_array(data, spacing, units, origin, name=name or path.stem)
+    if fmt == "raw":
+        if given["shape"] is None or given["dtype"] is None:
+            raise ValueError(
+                f"{path} is read as raw binary, which does not state its layout: give "
+                "shape=(z, y, x) and dtype= (and byte_order=, offset= if needed)"
+            )
+        data = read_raw(path, given["shape"], given["dtype"], given["byte_order"],
+                        given["offset"] or 0, chunks)
+        spacing, units = _physical({}, spacing, units, path)
+        return from_array(data, spacing, units, origin, name=name or path.stem)
+    data, metadata = read_tiff(path)
+    spacing, units = _physical(metadata, spacing, units, path)
+    volume = from_array(data, spacing, units, origin, chunks=chunks, name=name or path.stem)
+    if chunks is None:
+        volume = volume.chunk(dict.fromkeys(SPATIAL_DIMS, 128))
+    return volume
 
 
-__all__ = ["open_volume", "read_tiff"]
+def _is_url(path: Any) -> bool:
+    return isinstance(path, str) and "://" in path and not path.startswith("file://")
+
+
+__all__ = [
+    "IncompleteStoreError",
+    "open_pyramid",
+    "open_volume",
+    "read_hdf5",
+    "read_raw",
+    "read_tiff",
+]

@@ -228,8 +228,10 @@ def ngff_metadata(levels: list[tuple[str, xr.DataArray]], version: str) -> dict[
     >>> import numpy as np, xarray_microct as mct
     >>> vol = mct.from_array(np.zeros((4, 4, 4)), spacing=(2.0, 0.5, 0.5), name="image")
     >>> meta = ngff_metadata([("scale0", vol)], "0.5")["ome"]["multiscales"][0]
-    >>> meta["axes"][0], meta["datasets"][0]["coordinateTransformations"][0]
-    ({'name': 'z', 'type': 'space', 'unit': 'micrometer'}, {'type': 'scale', 'scale': [2.0, 0.5, 0.5]})
+    >>> meta["axes"][0]
+    {'name': 'z', 'type': 'space', 'unit': 'micrometer'}
+    >>> meta["datasets"][0]["coordinateTransformations"][0]
+    {'type': 'scale', 'scale': [2.0, 0.5, 0.5]}
     """
     first = levels[0][1]
     units = grid_of(first).units
@@ -557,14 +559,8 @@ def open_pyramid(
     datasets = {}
     for index, dataset in enumerate(multiscale.get("datasets", [])):
         path = str(dataset["path"]).strip("/")
-        try:
-            array = root[path]
-        except KeyError as err:
-            raise ValueError(
-                f"{store}: level {index} ({path!r}) is listed in the multiscales metadata "
-                "but missing from the store"
-            ) from err
-        if not isinstance(array, zarr.Array) or array.ndim != len(dims):
+        array = _open_level(root, path, index, store)
+        if array.ndim != len(dims):
             raise ValueError(f"{store}: {path!r} is not a {len(dims)}-D array")
         where = f"{store}: level {index}"
         scale, translation = _compose(
@@ -586,6 +582,24 @@ def open_pyramid(
     if marker is not None:
         tree.attrs = dict(marker.get("root_attrs", {}))
     return tree
+
+
+def _open_level(root: zarr.Group, path: str, index: int, store: Any) -> zarr.Array:
+    """A level's array, from its own metadata (not consolidated metadata, which would
+    still list a level whose files are gone)."""
+    try:
+        array = zarr.open_array(
+            store=root.store,
+            path=f"{root.path}/{path}".strip("/"),
+            mode="r",
+            zarr_format=root.metadata.zarr_format,
+        )
+    except (FileNotFoundError, KeyError, zarr.errors.NodeTypeValidationError) as err:
+        raise ValueError(
+            f"{store}: level {index} ({path!r}) is listed in the multiscales metadata "
+            "but missing from the store"
+        ) from err
+    return array
 
 
 def _level_coords(

@@ -33,6 +33,9 @@ import numpy as np
 # Border modes, as in scipy.ndimage ("wrap" is excluded: it is not local to a border).
 MODES: dict[str, int] = {"reflect": 0, "mirror": 1, "nearest": 2, "constant": 3}
 
+# Input dtypes read directly by the kernel (one compiled specialisation each).
+_COMPILED_DTYPES = (np.dtype(np.float32),)
+
 # Measures computed from the sorted eigenvalues.
 MEASURE_EIGENVALUES = 0  # the three eigenvalues, sorted by absolute value
 MEASURE_SATO = 1  # Sato's line measure, as skimage.filters.sato
@@ -108,49 +111,97 @@ def _index_map(start: int, count: int, n: int, mode: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _eigenvalues(a: float, b: float, c: float, d: float, e: float, f: float) -> tuple:
-    """Eigenvalues of [[a, d, e], [d, b, f], [e, f, c]], sorted by absolute value.
+def _cos_third_arccos_coefficients(degree: int = 18) -> np.ndarray:
+    """Chebyshev coefficients of ``cos(arccos(r) / 3)`` in ``u = 2 sqrt((1 + r) / 2) - 1``.
 
-    Float64 throughout. The matrix is scaled by its largest entry (no overflow or
-    underflow whatever the intensity scale) and shifted by its mean eigenvalue before the
-    trigonometric solution; a diagonal matrix is returned exactly, and the middle root
-    comes from the trace, so the three always sum to the trace.
+    In ``u`` the function is analytic on ``[-1, 1]`` (the square-root singularity at
+    ``r = -1`` is absorbed by the substitution), so a degree-18 interpolant is accurate
+    to about 1e-14: the trigonometric solution of the cubic without calling ``acos``
+    and ``cos``, in plain arithmetic that the compiler vectorises.
     """
-    scale = max(abs(a), abs(b), abs(c), abs(d), abs(e), abs(f))
-    if scale == 0.0:
-        return 0.0, 0.0, 0.0
-    a /= scale
-    b /= scale
-    c /= scale
-    d /= scale
-    e /= scale
-    f /= scale
-    off = d * d + e * e + f * f
-    if off < 1e-30:
-        l1, l2, l3 = a, b, c
-    else:
-        m = (a + b + c) / 3.0
+    from numpy.polynomial import chebyshev
+
+    return chebyshev.chebinterpolate(
+        lambda u: np.cos(np.arccos((u + 1.0) / 2.0) * 2.0 / 3.0), degree
+    )
+
+
+_COS3 = _cos_third_arccos_coefficients()
+_COS3_DEGREE = _COS3.size - 1
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _eigenvalues_row(h, n, ev):  # type: ignore[no-untyped-def]
+    """Eigenvalues of ``n`` symmetric 3×3 matrices, sorted by absolute value.
+
+    ``h`` holds the entries ``(zz, yy, xx, zy, zx, yx)`` as rows (float32), ``ev``
+    receives ``λ1, λ2, λ3`` (``|λ1| <= |λ2| <= |λ3|``) as rows (float64). Float64
+    throughout; branch-free so that the loop vectorises:
+
+    * each matrix is scaled by its largest entry (no overflow or underflow) and
+      shifted by its mean eigenvalue ``m`` (the deviator ``B``, ``p² = tr(B²)/6``);
+    * ``r = det(B / p) / 2`` in ``[-1, 1]`` gives the largest root ``m + 2p cos(θ/3)``,
+      ``θ = acos(r)``, through a Chebyshev series (see ``_COS3``), the other two by
+      deflating the cubic (a square root) and the trace;
+    * a diagonal matrix (off-diagonal entries below 1e-15 of the largest entry) is
+      returned exactly: the guard against the cancellations of Cardano's form when
+      entries differ greatly in magnitude.
+    """
+    for i in range(n):
+        a = np.float64(h[0, i])
+        b = np.float64(h[1, i])
+        c = np.float64(h[2, i])
+        d = np.float64(h[3, i])
+        e = np.float64(h[4, i])
+        f = np.float64(h[5, i])
+        scale = max(max(max(abs(a), abs(b)), max(abs(c), abs(d))), max(abs(e), abs(f)))
+        inv = 1.0 / scale if scale > 0.0 else 0.0
+        a *= inv
+        b *= inv
+        c *= inv
+        d *= inv
+        e *= inv
+        f *= inv
+        off = d * d + e * e + f * f
+        m = (a + b + c) * (1.0 / 3.0)
         a0 = a - m
         b0 = b - m
         c0 = c - m
-        p2 = (a0 * a0 + b0 * b0 + c0 * c0 + 2.0 * off) / 6.0
+        p2 = (a0 * a0 + b0 * b0 + c0 * c0 + 2.0 * off) * (1.0 / 6.0)
         p = math.sqrt(p2)
         det = a0 * (b0 * c0 - f * f) - d * (d * c0 - f * e) + e * (d * f - b0 * e)
-        r = det / (2.0 * p2 * p)
+        r = det / (2.0 * p2 * p) if p2 > 1e-300 else 0.0
         r = min(max(r, -1.0), 1.0)
-        phi = math.acos(r) / 3.0
-        l1 = m + 2.0 * p * math.cos(phi)  # largest
-        l3 = m + 2.0 * p * math.cos(phi + 2.0 * math.pi / 3.0)  # smallest
-        l2 = 3.0 * m - l1 - l3
-    # sort by absolute value (three compare-and-swaps)
-    if abs(l1) > abs(l2):
-        l1, l2 = l2, l1
-    if abs(l2) > abs(l3):
-        l2, l3 = l3, l2
-    if abs(l1) > abs(l2):
-        l1, l2 = l2, l1
-    return l1 * scale, l2 * scale, l3 * scale
+        u = 2.0 * math.sqrt(0.5 * (1.0 + r)) - 1.0
+        # Clenshaw recurrence for cos(acos(r) / 3) in [1/2, 1]
+        b1 = 0.0
+        b2 = 0.0
+        for k in range(_COS3_DEGREE, 0, -1):
+            t = _COS3[k] + 2.0 * u * b1 - b2
+            b2 = b1
+            b1 = t
+        cos3 = _COS3[0] + u * b1 - b2
+        beta1 = 2.0 * cos3
+        disc = math.sqrt(max(12.0 - 3.0 * beta1 * beta1, 0.0))
+        hi = m + p * beta1
+        lo = m + p * 0.5 * (-beta1 - disc)
+        mid = 3.0 * m - hi - lo
+        diagonal = off <= 1e-30
+        l1 = a if diagonal else hi
+        l2 = b if diagonal else mid
+        l3 = c if diagonal else lo
+        # sort by absolute value: three compare-and-swaps
+        s1 = l1 if abs(l1) <= abs(l2) else l2
+        s2 = l2 if abs(l1) <= abs(l2) else l1
+        t2 = s2 if abs(s2) <= abs(l3) else l3
+        s3 = l3 if abs(s2) <= abs(l3) else s2
+        u1 = s1 if abs(s1) <= abs(t2) else t2
+        u2 = t2 if abs(s1) <= abs(t2) else s1
+        # NaN (or inf) anywhere in the matrix gives NaN eigenvalues
+        poison = (a + b + c + d + e + f) * 0.0
+        ev[0, i] = u1 * scale + poison
+        ev[1, i] = u2 * scale + poison
+        ev[2, i] = s3 * scale + poison
 
 
 def eigenvalues_sorted_by_magnitude(
@@ -164,7 +215,8 @@ def eigenvalues_sorted_by_magnitude(
     """Eigenvalues of symmetric 3×3 matrices given by their six entries (arrays).
 
     A NumPy-facing wrapper of the compiled closed-form solver used inside the Hessian
-    kernel, for testing it against ``numpy.linalg.eigvalsh``.
+    kernel (entries are rounded to float32 first, as in the kernel), for testing it
+    against ``numpy.linalg.eigvalsh``.
 
     Returns
     -------
@@ -177,25 +229,19 @@ def eigenvalues_sorted_by_magnitude(
     >>> ev[:, 0].tolist()
     [1.0, 2.0, -3.0]
     """
-    entries = [np.ascontiguousarray(np.asarray(h, dtype=np.float64).ravel())
-               for h in (hzz, hyy, hxx, hzy, hzx, hyx)]
-    out = np.empty((3, entries[0].size), dtype=np.float64)
-    _eigenvalues_many(*entries, out)
+    entries = np.stack(
+        [np.asarray(h, dtype=np.float32).ravel() for h in (hzz, hyy, hxx, hzy, hzx, hyx)]
+    )
+    out = np.empty((3, entries.shape[1]), dtype=np.float64)
+    _eigenvalues_row(entries, entries.shape[1], out)
     return out.reshape((3, *np.shape(hzz)))
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _eigenvalues_many(a, b, c, d, e, f, out):  # type: ignore[no-untyped-def]
-    for i in range(a.size):
-        out[0, i], out[1, i], out[2, i] = _eigenvalues(a[i], b[i], c[i], d[i], e[i], f[i])
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _measure(
+def _objectness(
     l1: float,
     l2: float,
     l3: float,
-    measure: int,
     bright: bool,
     object_dimension: int,
     alpha: float,
@@ -203,20 +249,9 @@ def _measure(
     gamma: float,
     scale_by_largest: bool,
 ) -> float:
-    """One measure from eigenvalues sorted by absolute value (|l1| <= |l2| <= |l3|)."""
-    if measure == MEASURE_NORM:
-        return math.sqrt(l1 * l1 + l2 * l2 + l3 * l3)
-    if measure == MEASURE_SATO:
-        # Geometric mean of the two eigenvalues across a line, clipped at 0: for a
-        # bright line, the two most negative eigenvalues of the Hessian, negated.
-        if bright:
-            lo = min(l1, l2, l3)
-            mid = l1 + l2 + l3 - lo - max(l1, l2, l3)
-            return math.sqrt(max(-lo, 0.0) * max(-mid, 0.0))
-        hi = max(l1, l2, l3)
-        mid = l1 + l2 + l3 - hi - min(l1, l2, l3)
-        return math.sqrt(max(hi, 0.0) * max(mid, 0.0))
-    # Objectness (ITK HessianToObjectnessMeasureImageFilter).
+    """ITK's objectness from eigenvalues sorted by absolute value (|l1| <= |l2| <= |l3|)."""
+    if l1 + l2 + l3 != l1 + l2 + l3:
+        return np.nan
     ev0 = l1
     ev1 = l2
     ev2 = l3
@@ -233,14 +268,14 @@ def _measure(
         if object_dimension == 0:
             ra = a0
             base = a1 * a2
-            power = 0.5
+            root = math.sqrt(base)
         else:
             ra = a1
             base = a2
-            power = 1.0
+            root = base
         if base > 0.0:
             if alpha != 0.0:
-                ra = ra / base**power
+                ra = ra / root
                 result *= 1.0 - math.exp(-0.5 * ra * ra / (alpha * alpha))
         else:
             result = 0.0
@@ -248,13 +283,13 @@ def _measure(
         if object_dimension == 1:
             rb = a0
             base = a1 * a2
-            power = 0.5
+            root = math.sqrt(base)
         else:
             rb = a1
             base = a2
-            power = 1.0
+            root = base
         if base > 0.0 and beta != 0.0:
-            rb = rb / base**power
+            rb = rb / root
             result *= math.exp(-0.5 * rb * rb / (beta * beta))
         else:
             result = 0.0
@@ -267,6 +302,38 @@ def _measure(
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _measure_row(  # type: ignore[no-untyped-def]
+    ev, n, out, measure, bright, object_dimension, alpha, beta, gamma, scale_by_largest,
+    combine,
+):
+    """Write (or max-combine, NaN-propagating) one measure of ``n`` voxels into ``out``."""
+    for i in range(n):
+        l1 = ev[0, i]
+        l2 = ev[1, i]
+        l3 = ev[2, i]
+        if measure == MEASURE_SATO:
+            # branch-free: the two lowest (bright) or highest (dark) of three values
+            lo = min(min(l1, l2), l3)
+            hi = max(max(l1, l2), l3)
+            mid = l1 + l2 + l3 - lo - hi
+            if bright:
+                value = math.sqrt(max(-lo, 0.0) * max(-mid, 0.0))
+            else:
+                value = math.sqrt(max(hi, 0.0) * max(mid, 0.0))
+            value += (l1 + l2 + l3) * 0.0  # NaN in, NaN out
+        else:
+            value = _objectness(
+                l1, l2, l3, bright, object_dimension, alpha, beta, gamma, scale_by_largest
+            )
+        value32 = np.float32(value)
+        if combine:
+            old = out[i]
+            out[i] = old + value32 * 0.0 if old >= value32 else value32 + old * 0.0
+        else:
+            out[i] = value32
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _x_pass(row, r, kx, o0, o1, o2, count):  # type: ignore[no-untyped-def]
     """Smoothing, first and second derivative of a padded row (symmetry-folded taps)."""
     c0 = kx[0, r]
@@ -289,7 +356,7 @@ def _x_pass(row, r, kx, o0, o1, o2, count):  # type: ignore[no-untyped-def]
             o1[x] += k1 * (hi - lo)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _block(  # type: ignore[no-untyped-def]
     img,
     origin,
@@ -317,6 +384,8 @@ def _block(  # type: ignore[no-untyped-def]
     zmap = _index_map(oz - rz, mz + 2 * rz, nz, mode)
     ymap = _index_map(oy - ry, my + 2 * ry, ny, mode)
     xmap = _index_map(ox - rx, mx + 2 * rx, nx, mode)
+    x_first = ox - rx
+    x_contiguous = x_first >= 0 and x_first + mx + 2 * rx <= nx  # no border in reach
     # rows of the x passes, one per source row (only those needed are filled)
     px = np.zeros((3, ny + 1, mx), dtype=np.float32)  # row ny stays zero: "constant"
     needed_rows = np.zeros(ny, dtype=np.bool_)
@@ -329,6 +398,7 @@ def _block(  # type: ignore[no-untyped-def]
     ring = np.zeros((6, depth, my, mx), dtype=np.float32)
     row = np.empty(mx + 2 * rx, dtype=np.float32)
     h = np.empty((6, mx), dtype=np.float32)
+    ev = np.empty((3, mx), dtype=np.float64)
     for t in range(mz + 2 * rz):
         slot = t % depth
         src = zmap[t]
@@ -339,9 +409,12 @@ def _block(  # type: ignore[no-untyped-def]
             for yy in range(ny):
                 if not needed_rows[yy]:
                     continue
-                for j in range(mx + 2 * rx):
-                    xs = xmap[j]
-                    row[j] = img[src, yy, xs] if xs >= 0 else 0.0
+                if x_contiguous:
+                    row[:] = img[src, yy, x_first : x_first + mx + 2 * rx]
+                else:
+                    for j in range(mx + 2 * rx):
+                        xs = xmap[j]
+                        row[j] = img[src, yy, xs] if xs >= 0 else 0.0
                 _x_pass(row, rx, kx, px[0, yy], px[1, yy], px[2, yy], mx)
             # passes along y: (Y0X0, Y1X0, Y2X0, Y0X1, Y1X1, Y0X2)
             for y in range(my):
@@ -403,41 +476,27 @@ def _block(  # type: ignore[no-untyped-def]
                     h[3, x] += k1 * (ring[1, hi, y, x] - ring[1, lo, y, x])
                     h[4, x] += k1 * (ring[3, hi, y, x] - ring[3, lo, y, x])
                     h[5, x] += k0 * (ring[4, hi, y, x] + ring[4, lo, y, x])
-            for x in range(mx):
-                hzz = np.float64(h[0, x])
-                hyy = np.float64(h[1, x])
-                hxx = np.float64(h[2, x])
-                hzy = np.float64(h[3, x])
-                hzx = np.float64(h[4, x])
-                hyx = np.float64(h[5, x])
-                nan = (hzz + hyy + hxx + hzy + hzx + hyx) != (hzz + hyy + hxx + hzy + hzx + hyx)
-                if measure == MEASURE_EIGENVALUES:
-                    if nan:
-                        out[0, z, y, x] = np.nan
-                        out[1, z, y, x] = np.nan
-                        out[2, z, y, x] = np.nan
-                    else:
-                        l1, l2, l3 = _eigenvalues(hzz, hyy, hxx, hzy, hzx, hyx)
-                        out[0, z, y, x] = l1
-                        out[1, z, y, x] = l2
-                        out[2, z, y, x] = l3
-                    continue
-                if nan:
-                    value = np.nan
-                else:
-                    l1, l2, l3 = _eigenvalues(hzz, hyy, hxx, hzy, hzx, hyx)
-                    value = _measure(
-                        l1, l2, l3, measure, bright, object_dimension, alpha, beta, gamma,
-                        scale_by_largest,
-                    )
-                if combine:
-                    old = out[0, z, y, x]
-                    if value != value or old != old:
-                        out[0, z, y, x] = np.nan
-                    elif value > old:
-                        out[0, z, y, x] = value
-                else:
-                    out[0, z, y, x] = value
+            if measure == MEASURE_NORM:  # no eigenvalues needed
+                for x in range(mx):
+                    a = np.float64(h[0, x])
+                    b = np.float64(h[1, x])
+                    c = np.float64(h[2, x])
+                    d = np.float64(h[3, x])
+                    e = np.float64(h[4, x])
+                    f = np.float64(h[5, x])
+                    norm = math.sqrt(a * a + b * b + c * c + 2.0 * (d * d + e * e + f * f))
+                    out[0, z, y, x] = max(out[0, z, y, x], norm) if combine else norm
+                continue
+            _eigenvalues_row(h, mx, ev)
+            if measure == MEASURE_EIGENVALUES:
+                for k in range(3):
+                    for x in range(mx):
+                        out[k, z, y, x] = ev[k, x]
+            else:
+                _measure_row(
+                    ev, mx, out[0, z, y], measure, bright, object_dimension, alpha, beta,
+                    gamma, scale_by_largest, combine,
+                )
 
 
 def hessian_measure_block(
@@ -461,7 +520,8 @@ def hessian_measure_block(
     Parameters
     ----------
     block : numpy.ndarray, 3-D
-        Input samples (any real dtype; converted to float32 as they are read).
+        Input samples: uint8, uint16 and float32 are read directly (converted as they
+        are read); other dtypes are converted to float32 first (no overflow).
     origin, shape : 3 ints
         The output region inside ``block``. Reads beyond the block are extended by
         ``mode``; to match a larger volume, give the block a halo of ``radii``.
@@ -498,8 +558,9 @@ def hessian_measure_block(
         raise ValueError("eigenvalues are computed at one scale at a time")
     n_out = 3 if measure == MEASURE_EIGENVALUES else 1
     out = np.zeros((n_out, *shape), dtype=np.float32)
-    if block.dtype == np.bool_:
-        block = block.view(np.uint8)
+    if block.dtype not in _COMPILED_DTYPES:
+        # Other dtypes are converted (exactly for integers up to 2**24; no overflow).
+        block = block.astype(np.float32)
     for index, (sigma, radius) in enumerate(zip(sigmas, radii, strict=True)):
         kz, ky, kx = (gaussian_kernels(s, r) for s, r in zip(sigma, radius, strict=True))
         _block(

@@ -14,7 +14,7 @@ segmentation. :func:`detect_fibers` does it on every slice and links the centres
 3. Linking: centres in consecutive slices (gaps of up to ``max_gap`` slices allowed) are
    paired by optimal one-to-one assignment within ``link_distance``; chains shorter than
    ``min_slices`` are dropped; fibers are numbered by their first slice and position.
-   Before linking, a check that the centres persist along z (:func:`z_coherence`) tells
+   After linking, a check that the chains persist along z (:func:`z_coherence`) tells
    a fiber bed from a volume without fibers (noise, pores only), which gives an empty
    table rather than fibers made of noise.
 
@@ -35,12 +35,12 @@ import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
 import xarray as xr
-from scipy.spatial import cKDTree
 from skimage.segmentation import watershed
 
 from xarray_microct.core.registry import REGISTRY, LengthParam, operation
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
 from xarray_microct.metrics import optimal_pairs
+from xarray_microct.ops.segment import threshold_value
 
 TABLE_COLUMNS = ["fiber_id", "z", "y", "x", "radius"]
 # operations whose output is an objectness/tubeness map (bright = fiber centre line)
@@ -81,6 +81,10 @@ def slice_centres(
     smooth : float
         Sigma in pixels of the Gaussian applied to the distance map (breaks the plateaus of
         a discrete distance map); 0 for none.
+    score : 2-D array of float, optional
+        A centre map (e.g. a tubeness slice) whose positive local maxima inside the mask
+        seed the fibers, instead of the distance map (which merges fibers touching along
+        a wide contact, where tubeness keeps them apart).
 
     Returns
     -------
@@ -100,13 +104,15 @@ def slice_centres(
     if not mask.any():
         return np.zeros((0, 3))
     dy, dx = (float(s) for s in spacing)
-    distance = ndi.distance_transform_edt(mask, sampling=(dy, dx)).astype(np.float32)
     if score is None:
+        distance = ndi.distance_transform_edt(mask, sampling=(dy, dx)).astype(np.float32)
         score = ndi.gaussian_filter(distance, smooth) if smooth > 0 else distance
         floor = distance >= min_radius * 0.75
     else:
         score = np.asarray(score, dtype=np.float32)
-        floor = True
+        if score.shape != mask.shape:
+            raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
+        floor = score > 0
     footprint = _ellipse(seed_distance)
     peaks = (score == ndi.maximum_filter(score, footprint=footprint, mode="nearest")) & mask
     peaks &= floor
@@ -264,34 +270,41 @@ def link_centres(
     return new_id[track]
 
 
-def z_coherence(centres: np.ndarray, separation: int, distance: float) -> float:
-    """Fraction of centres that have a centre ``separation`` slices further, within ``distance``.
+def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> float:
+    """Fraction of centres whose linked fiber goes on for ``separation`` more slices.
 
-    Fibers persist along z, so in a fiber bed nearly every centre has a partner a few
-    slices on (0.95–1 on the phantoms, tilts up to ~20°); centres found in noise or
-    in structure without an axis do not (0.1–0.35 in pure noise). ``centres`` rows are
-    ``(z_index, y, x, ...)``; NaN when no slice pair is ``separation`` apart.
+    Fibers persist along z, so in a fiber bed nearly every centre's chain of links
+    continues for many slices (0.9–1 on the phantoms for tilts up to 30°; the links
+    follow the tilt); centres found in noise, or in structure without an axis, form
+    short chains (0.1–0.2 in pure noise). Centres within ``separation`` slices of the
+    last one are not counted; NaN when none is left.
+
+    Parameters
+    ----------
+    z_index : array of int
+        Slice index of each centre.
+    track : array of int
+        Chain (fiber) id of each centre, from :func:`link_centres` with ``min_slices=1``.
+    separation : int
+        Slices a chain must continue beyond a centre.
 
     Examples
     --------
-    >>> rows = np.array([[0, 1.0, 1.0], [4, 1.2, 1.0], [0, 9.0, 9.0], [4, 3.0, 9.0]])
-    >>> z_coherence(rows, separation=4, distance=1.0)
+    >>> z = np.array([0, 1, 2, 3, 4, 0, 1])
+    >>> track = np.array([1, 1, 1, 1, 1, 2, 2])
+    >>> z_coherence(z, track, separation=3)
     0.5
     """
-    z = centres[:, 0].astype(np.int64)
-    slices = np.unique(z)
-    pairs = np.intersect1d(slices, slices + separation) - separation
-    if pairs.size == 0:
+    z_index = np.asarray(z_index, dtype=np.int64)
+    track = np.asarray(track, dtype=np.int64)
+    if z_index.size == 0:
         return float("nan")
-    hits = total = 0
-    for k in pairs:
-        here = centres[z == k][:, 1:3]
-        there = centres[z == k + separation][:, 1:3]
-        total += len(here)
-        if len(there):
-            nearest, _ = cKDTree(there).query(here)
-            hits += int(np.count_nonzero(nearest <= distance))
-    return hits / total if total else float("nan")
+    last = np.full(track.max() + 1, -1, dtype=np.int64)
+    np.maximum.at(last, track, z_index)
+    counted = z_index <= z_index.max() - separation
+    if not counted.any():
+        return float("nan")
+    return float(np.mean((last[track] - z_index >= separation)[counted]))
 
 
 COHERENCE_MIN = 0.5
@@ -328,14 +341,23 @@ def _verb(name: str) -> Any:
     return REGISTRY[name].verb
 
 
-def _global_mask(volume: xr.DataArray) -> xr.DataArray:
-    """Otsu threshold of the whole volume (lazy; the histogram is global, not per chunk)."""
-    mask = _verb("threshold")(volume, method="otsu")
+def _global_mask(volume: xr.DataArray, eager: bool) -> xr.DataArray:
+    """Otsu threshold of the whole volume (from its global histogram, never per chunk).
+
+    ``eager`` computes the threshold value first (one streaming pass over the volume),
+    so that the pass that uses the mask does not hold the whole volume in memory while
+    the histogram is being gathered.
+    """
+    if eager:
+        value = float(threshold_value(volume, "otsu").values)
+        mask = _verb("threshold")(volume, method=value)
+    else:
+        mask = _verb("threshold")(volume, method="otsu")
     return mask if mask.dtype == bool else mask.astype(bool)
 
 
 def fiber_chain(
-    volume: xr.DataArray, source: str, sigma: float, smooth: float
+    volume: xr.DataArray, source: str, sigma: float, smooth: float, eager: bool = False
 ) -> tuple[xr.DataArray, xr.DataArray | None, list[str]]:
     """The default chain before detection: (fiber mask, centre score or None, op names).
 
@@ -346,16 +368,26 @@ def fiber_chain(
       cores: centres are right, radii are those of the cores).
     * ``"mask"``: the volume is the mask; the centre score is its distance map.
 
-    ``sigma`` and ``smooth`` are in the volume's coordinate units.
+    ``sigma`` and ``smooth`` are in the volume's coordinate units. Lazy (nothing is
+    computed) unless ``eager``, which computes the Otsu threshold value first.
+
+    Examples
+    --------
+    >>> import xarray_microct as mct
+    >>> from xarray_microct.synthetic import fiber_bed
+    >>> vol, _ = fiber_bed((8, 32, 32))
+    >>> mask, score, chain = fiber_chain(vol, "intensity", sigma=3.8, smooth=1.3)
+    >>> mask.dtype, chain[0]
+    (dtype('bool'), 'tubeness(sigma=3.8)')
     """
     if source == "mask":
         return volume, None, []
     if source == "tubeness":
-        return _global_mask(volume), volume, ["threshold(otsu)"]
+        return _global_mask(volume, eager), volume, ["threshold(otsu)"]
     score = _verb("tubeness")(volume, sigma=sigma)
     smoothed = _verb("gaussian")(volume, sigma=smooth) if smooth > 0 else volume
     return (
-        _global_mask(smoothed),
+        _global_mask(smoothed, eager),
         score,
         [f"tubeness(sigma={sigma:g})", f"gaussian(sigma={smooth:g})", "threshold(otsu)"],
     )
@@ -390,7 +422,7 @@ def detect_fibers(
     sigma: Any = None,
     min_radius: Any = None,
     link_distance: Any = None,
-    max_gap: int = 2,
+    max_gap: int = 5,
     min_slices: int = 3,
 ) -> pd.DataFrame:
     """Detect fibers running along z: per-slice centres and radii, linked into 3-D fibers.
@@ -399,6 +431,10 @@ def detect_fibers(
     threshold), on a tubeness/objectness result, or on a boolean segmentation; see the
     module docstring for the method. The answer does not depend on the chunking: slices
     are processed whole and fibers are linked over the whole table.
+
+    Memory: slices are processed whole, so a worker holds one z-row of chunks of the
+    float32 tubeness (z-chunk × ny × nx × 4 bytes; 134 MB for 128 × 512², 3.4 GB for
+    128 × 2560²). For wide scans, chunk thinner along z (e.g. 32) to bound it.
 
     Parameters
     ----------
@@ -422,7 +458,8 @@ def detect_fibers(
     link_distance : length, optional
         Largest in-plane move of a fiber between linked slices (default radius / 2).
     max_gap : int
-        Slices a fiber may be missed on and still be linked across.
+        Slices a fiber may be missed on and still be linked across (where it is pressed
+        against neighbours its seed can drop out for a few slices).
     min_slices : int
         Fibers seen on fewer slices are dropped (spurious detections).
 
@@ -435,8 +472,8 @@ def detect_fibers(
         cross-section in the mask), all in the volume's units. ``attrs`` holds ``units``,
         ``spacing``, ``origin``, ``shape``, ``source``, ``chain``, ``z_coherence`` and
         the provenance. Empty (with a warning) when the volume holds no fibers: when
-        under half of the per-slice centres reappear a few slices on (see
-        :func:`z_coherence`), what was found is not fibers along z.
+        under half of the centres belong to chains that go on for a few more slices
+        (see :func:`z_coherence`), what was found is not fibers along z.
 
     Examples
     --------
@@ -469,7 +506,7 @@ def detect_fibers(
     else:  # the cores of a thresholded tubeness map are narrower than the fibers
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
-    mask, score, chain = fiber_chain(volume, kind, sigma_phys, smooth=min(dy, dx))
+    mask, score, chain = fiber_chain(volume, kind, sigma_phys, smooth=min(dy, dx), eager=True)
     found = mask_centres(
         mask.data, grid.spacing, seed_px, min_r, score=None if score is None else score.data
     )
@@ -489,21 +526,27 @@ def detect_fibers(
     rows = found.copy()
     rows[:, 1] = grid.origin[1] + rows[:, 1] * dy
     rows[:, 2] = grid.origin[2] + rows[:, 2] * dx
+    chains = link_centres(rows, link, int(max_gap), min_slices=1)
     separation = max(3, int(np.ceil(2 * sigma_phys / grid.spacing[0])))
-    coherence = z_coherence(rows, separation, link)
+    coherence = z_coherence(rows[:, 0], chains, separation)
     attrs["z_coherence"] = coherence
     if coherence < COHERENCE_MIN:
         warnings.warn(
             f"detect_fibers: no fibers — the per-slice centres do not persist along z "
-            f"(only {coherence:.0%} have a partner {separation} slices on; a fiber bed "
-            "gives over 90 %). Is the fiber axis along z, and the radius right?",
+            f"(only {coherence:.0%} continue {separation} slices on; a fiber bed gives "
+            "over 90 %). Is the fiber axis along z, and the radius right?",
             UserWarning,
             stacklevel=3,
         )
         table = _empty_table()
         table.attrs = attrs
         return table
-    ids = link_centres(rows, link, int(max_gap), int(min_slices))
+    # drop chains seen on fewer than min_slices slices; keep the numbering's order
+    counts = np.bincount(chains)
+    long_enough = counts[chains] >= int(min_slices)
+    kept_ids = np.unique(chains[long_enough])
+    ids = np.zeros_like(chains)
+    ids[long_enough] = np.searchsorted(kept_ids, chains[long_enough]) + 1
     z_values = np.asarray(volume.coords["z"].values, dtype=np.float64)
     keep = ids > 0
     table = pd.DataFrame(
@@ -534,7 +577,15 @@ def _fit_fiber(z: np.ndarray, y: np.ndarray, x: np.ndarray) -> tuple[float, floa
     return float(by), float(bx), float(np.ptp(z))
 
 
-def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or len(values) < 3:
+        return values
+    return pd.Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
+
+
+def fiber_summary(
+    table: pd.DataFrame, polar_bin: float = 1.0, smooth: float | None = None
+) -> FiberSummary:
     """Per-fiber measurements and the bed summary from a :func:`detect_fibers` table.
 
     Parameters
@@ -544,6 +595,11 @@ def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
         ``detect_fibers`` returns (or a ground-truth table with the same columns).
     polar_bin : float
         Bin width in degrees of the polar-angle histogram.
+    smooth : float, optional
+        Length along z (table units) of the running mean applied to the centres before
+        the path length is measured, so that sub-voxel jitter of the centres does not
+        pass for waviness; default the fiber diameter (2 × the mean radius), below which
+        a fiber cannot bend much. 0 for none.
 
     Returns
     -------
@@ -553,7 +609,8 @@ def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
         from the z axis) and ``azimuth`` (degrees from +x towards +y) of the least-squares
         axis, ``length`` (of that axis between the first and last slice) and
         ``straightness`` (distance between the end centres over the length of the path
-        through all centres; 1 for a straight fiber, NaN with one slice).
+        through the centres, smoothed along z by ``smooth``; 1 for a straight fiber, NaN
+        with one slice).
         ``bed``: ``count``, ``fiber_volume_fraction`` (sum of the cross-section areas ×
         slice spacing over the volume; needs ``attrs['shape']`` and ``attrs['spacing']``,
         NaN otherwise), ``mean_radius``, ``polar_mean`` and ``polar_sd`` (weighted by
@@ -575,6 +632,15 @@ def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
             "Pass the table of vol.microct.detect_fibers()"
         )
     units = table.attrs.get("units")
+    if smooth is None:
+        smooth = 2 * float(table["radius"].mean()) if len(table) else 0.0
+    spacing = table.attrs.get("spacing")
+    if spacing is not None:
+        dz = float(spacing[0])
+    else:
+        steps_z = np.diff(np.unique(table["z"].to_numpy(float)))
+        dz = float(steps_z.min()) if steps_z.size else 1.0
+    window = round(smooth / dz) | 1 if smooth > 0 else 1
     rows = []
     for fid, group in table.sort_values(["fiber_id", "z"]).groupby("fiber_id", sort=True):
         z = group["z"].to_numpy(float)
@@ -582,9 +648,11 @@ def fiber_summary(table: pd.DataFrame, polar_bin: float = 1.0) -> FiberSummary:
         x = group["x"].to_numpy(float)
         by, bx, span = _fit_fiber(z, y, x)
         norm = np.sqrt(1 + by * by + bx * bx)
-        steps = np.sqrt(np.diff(z) ** 2 + np.diff(y) ** 2 + np.diff(x) ** 2)
+        # smooth all three coordinates: means of collinear points stay collinear
+        zs, ys, xs = (_running_mean(v, window) for v in (z, y, x))
+        steps = np.sqrt(np.diff(zs) ** 2 + np.diff(ys) ** 2 + np.diff(xs) ** 2)
         path = steps.sum()
-        chord = np.sqrt((z[-1] - z[0]) ** 2 + (y[-1] - y[0]) ** 2 + (x[-1] - x[0]) ** 2)
+        chord = np.sqrt((zs[-1] - zs[0]) ** 2 + (ys[-1] - ys[0]) ** 2 + (xs[-1] - xs[0]) ** 2)
         radius = group["radius"].to_numpy(float)
         rows.append(
             {

@@ -84,15 +84,15 @@ def _measure_block(
     shape = tuple(s - lo - hi for s, lo, hi in zip(spatial, low, high, strict=True))
     if gamma_block:
         params = {**params, "gamma": float(np.asarray(gamma_block[0]).reshape(-1)[0])}
-    lead = block.shape[:n_leading]
-    flat = block.reshape((-1, *spatial))
-    results = [
-        kernels.hessian_measure_block(
+    def one(b: np.ndarray) -> np.ndarray:
+        return kernels.hessian_measure_block(
             b, tuple(low), shape, sigmas, radii, **params  # type: ignore[arg-type]
         )
-        for b in flat
-    ]
-    out = np.stack(results)
+
+    if n_leading == 0:
+        return one(block)
+    lead = block.shape[:n_leading]
+    out = np.stack([one(b) for b in block.reshape((-1, *spatial))])
     return out.reshape(lead + out.shape[1:])
 
 
@@ -157,9 +157,8 @@ def hessian_measure_array(
             depth[axis] = 0
         else:
             chunks.append(ensure_minimum_chunksize(d, axis_chunks))
+    given_chunks = data.chunks
     data = data.rechunk(tuple(chunks))
-    if data.dtype == np.bool_:
-        data = data.astype(np.uint8)
     halo = tuple(depth)
     overlapped = da.overlap.overlap(
         data,
@@ -178,7 +177,7 @@ def hessian_measure_array(
     else:
         out_chunks = data.chunks
         new_axis = []
-    return da.map_blocks(
+    out = da.map_blocks(
         _measure_block,
         *args,
         chunks=out_chunks,
@@ -192,6 +191,13 @@ def hessian_measure_array(
         nan_policy=nan_policy,
         params={"measure": measure, "mode": mode, **kwargs},
     )
+    # Chunks thinner than the halo were merged; give the caller its chunking back.
+    wanted = (
+        (*given_chunks[:n_leading], (3,), *given_chunks[n_leading:])
+        if measure == kernels.MEASURE_EIGENVALUES
+        else given_chunks
+    )
+    return out if out.chunks == wanted else out.rechunk(wanted)
 
 
 def _wrap(volume: xr.DataArray, data: da.Array, long_name: str) -> xr.DataArray:
@@ -214,7 +220,7 @@ def hessian_eigenvalues(
         The volume (any real dtype).
     sigma : length or tuple of lengths
         Gaussian scale, e.g. ``"3 um"``, ``1.5`` (coordinate units), ``"2 voxel"`` or one
-        per axis ``(z, y, x)``. One scale only (for several, call once per scale).
+        per axis ``(z, y, x)``. One scale (for several, call once per scale).
     truncate : float
         Kernel half-width in sigmas (the chunk halo is ``int(truncate * σ + 0.5)``).
     mode : {"nearest", "reflect", "mirror", "constant"}
@@ -241,11 +247,6 @@ def hessian_eigenvalues(
     >>> bool(abs(l1) < 1e-3 and l2 < 0 and l3 < 0)
     True
     """
-    if isinstance(sigma, list):
-        raise ValueError(
-            "hessian_eigenvalues takes one scale; for several, call it once per scale "
-            "(a tuple gives one sigma per axis)"
-        )
     data = hessian_measure_array(
         volume.data,
         sigma,
@@ -428,6 +429,11 @@ def objectness(
     ``1 - exp(-R_A² / 2α²)`` (for ``M < 2``), ``exp(-R_B² / 2β²)`` (for ``M > 0``) and
     ``1 - exp(-S² / 2γ²)`` (``S²`` the sum of squared eigenvalues), times ``|λ3|`` when
     ``scale_objectness``. For ``M = 1`` it is Frangi's vesselness.
+
+    Beware when comparing with ITK from Python: the functional
+    ``itk.hessian_to_objectness_measure_image_filter`` picks a ``short`` output image
+    and truncates the measure to integers; instantiate the filter with a float output
+    (``HessianToObjectnessMeasureImageFilter[type(hessian), itk.Image[itk.F, 3]]``).
 
     Examples
     --------

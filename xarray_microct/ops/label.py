@@ -3,7 +3,8 @@
 The algorithm scales with the number of chunks, without a serial chain and without a
 global table written into the graph:
 
-1. every block is labelled on its own (``scipy.ndimage.label``); its labels are made
+1. every block is labelled on its own (``cc3d``, which numbers as ``scipy.ndimage.label``
+   does, faster); its labels are made
    unique with a *static* offset, the number of voxels in the blocks before it (known
    from the chunking alone, so no block waits for another); each block also reports its
    number of labels, the voxels per label, and its six boundary planes;
@@ -26,6 +27,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import cc3d
 import dask
 import dask.array as da
 import numpy as np
@@ -39,6 +41,7 @@ from scipy.sparse.csgraph import connected_components
 
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import wrap_like
+from xarray_microct.kernels import labels as kernels
 
 __all__ = [
     "Components",
@@ -140,24 +143,51 @@ def _static_offsets(chunks: Sequence[Sequence[int]]) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.uint64)
 
 
-def _local_label(block: np.ndarray, struct: np.ndarray) -> tuple[np.ndarray, int]:
-    labels, n = ndi.label(block, structure=struct)
+_CC3D_CONNECTIVITY = {1: 6, 2: 18, 3: 26}
+# cc3d fails on some tiny arrays (26-connectivity, a few voxels); scipy labels those.
+_CC3D_MIN_VOXELS = 32768
+
+
+def _local_label(block: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
+    """Label one block: ``cc3d`` (same numbering as ``scipy.ndimage.label``, 1.5–4× faster).
+
+    Examples
+    --------
+    >>> big = np.random.default_rng(0).random((40, 40, 40)) < 0.5
+    >>> a, n = _local_label(big, 3)
+    >>> b, m = ndi.label(big, ndi.generate_binary_structure(3, 3))
+    >>> n == m and bool((a == b).all())
+    True
+    """
+    if block.size < _CC3D_MIN_VOXELS:
+        labels, n = ndi.label(block, ndi.generate_binary_structure(3, connectivity))
+        return labels.astype(np.uint32, copy=False), int(n)
+    labels, n = cc3d.connected_components(
+        np.ascontiguousarray(block),
+        connectivity=_CC3D_CONNECTIVITY[connectivity],
+        return_N=True,
+        out_dtype=np.uint32,
+    )
     return labels, int(n)
 
 
+def _provisional(plane: np.ndarray, offset: int) -> np.ndarray:
+    out = plane.astype(np.uint64)
+    out[out > 0] += np.uint64(offset)
+    return out
+
+
 def _first_pass(
-    block: np.ndarray, marker: np.ndarray | None, struct: np.ndarray, offset: int
+    block: np.ndarray, marker: np.ndarray | None, connectivity: int, offset: int
 ) -> dict[str, Any]:
     """Per block: label count, voxels per label, marked labels, boundary planes."""
-    local, n = _local_label(block, struct)
-    sizes = np.bincount(local.ravel(), minlength=n + 1)[1:].astype(np.int64)
+    local, n = _local_label(block, connectivity)
+    sizes = kernels.count(local, n)[1:]
     marked = None
     if marker is not None:
         marked = np.bincount(local[marker], minlength=n + 1)[1:] > 0
-    provisional = local.astype(np.uint64)
-    provisional[local > 0] += np.uint64(offset)
-    low = [np.ascontiguousarray(np.take(provisional, 0, axis=a)) for a in range(3)]
-    high = [np.ascontiguousarray(np.take(provisional, -1, axis=a)) for a in range(3)]
+    low = [_provisional(np.take(local, 0, axis=a), offset) for a in range(3)]
+    high = [_provisional(np.take(local, -1, axis=a), offset) for a in range(3)]
     return {
         "n": n, "n_voxels": local.size, "sizes": sizes, "marked": marked,
         "low": low, "high": high,
@@ -265,10 +295,10 @@ def _block_table(
 
 
 def _second_pass(
-    block: np.ndarray, table: np.ndarray, struct: np.ndarray, dtype: np.dtype
+    block: np.ndarray, table: np.ndarray, connectivity: int, dtype: np.dtype
 ) -> np.ndarray:
-    local, _ = _local_label(block, struct)
-    return table.astype(dtype, copy=False)[local]
+    local, _ = _local_label(block, connectivity)
+    return kernels.remap(local, table.astype(dtype, copy=False))
 
 
 def _get(mapping: dict[str, Any], key: str) -> Any:
@@ -318,7 +348,6 @@ class Components:
             markers = markers.astype(bool).rechunk(mask.chunks)
             deps.append(markers)
         self.mask = mask
-        self.struct = ndi.generate_binary_structure(3, self.connectivity)
         self.grid = tuple(len(c) for c in mask.chunks)
         token = tokenize(mask, markers, self.connectivity)
         self._first = f"cc-first-{token}"
@@ -329,7 +358,7 @@ class Components:
         for index, bid in enumerate(self._ids):
             marker = None if markers is None else (markers.name, *bid)
             dsk[(self._first, *bid)] = (
-                _first_pass, (mask.name, *bid), marker, self.struct, int(offsets[index]),
+                _first_pass, (mask.name, *bid), marker, self.connectivity, int(offsets[index]),
             )
         pair_keys = []
         for bid in self._ids:
@@ -423,7 +452,11 @@ class Components:
                 _block_table, self._solve, values_key, index, (self._first, *bid),
             )
             dsk[(name, *bid)] = (
-                _second_pass, (self.mask.name, *bid), (table_name, *bid), self.struct, dtype,
+                _second_pass,
+                (self.mask.name, *bid),
+                (table_name, *bid),
+                self.connectivity,
+                dtype,
             )
         graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
         return da.Array(graph, name, chunks=self.mask.chunks, dtype=dtype)

@@ -37,6 +37,7 @@ its slices until the pixels have caught up.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -45,6 +46,9 @@ import dask.array as da
 import numba
 import numpy as np
 import xarray as xr
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+from dask.utils import apply
 
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import SPATIAL_DIMS, grid_of, spatial_coords
@@ -89,11 +93,15 @@ def block_weights(factor: int, method: str) -> tuple[int, np.ndarray]:
     (2, 6, True)
     >>> block_weights(3, "mean")
     (0, array([0.33333333, 0.33333333, 0.33333333]))
+    >>> block_weights(2, "sum")
+    (0, array([1., 1.]))
     """
     if factor == 1:
         return 0, np.ones(1)
     if method == "mean":
         return 0, np.full(factor, 1.0 / factor)
+    if method == "sum":
+        return 0, np.ones(factor)
     sigma = anti_alias_sigma(factor)
     centre = (factor - 1) / 2
     reach = TRUNCATE * sigma
@@ -226,62 +234,112 @@ def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return values.astype(dtype, copy=False)
 
 
-def _window(
-    block: np.ndarray,
-    block_id: tuple[int, ...],
-    geometry: tuple[tuple[Any, ...], ...],
-) -> np.ndarray:
-    """Crop a block (with halos on its inner sides) to the inputs its outputs need.
+Pieces = tuple[tuple[int, slice, slice], ...]  # (input chunk index, source, destination)
 
-    Pads with the nearest value where the window passes the volume's own border.
+
+def _assemble(
+    blocks: Any,
+    pieces: tuple[Pieces, ...],
+    pads: tuple[tuple[int, int], ...],
+    shape: tuple[int, ...],
+) -> np.ndarray:
+    """The input window of one output block, from the input chunks it overlaps.
+
+    ``blocks`` is a nested list (one level per axis) of those chunks. Where the window
+    passes the volume's border it is extended with the nearest value (a clamp per axis;
+    clamps along successive axes compose into the clamp of the corner).
     """
-    n_lead = block.ndim - 3
-    index: list[slice] = [slice(None)] * n_lead
-    pads = [(0, 0)] * n_lead
-    for axis, (starts, n, halo, before, f, sizes, after) in enumerate(geometry):
-        b = block_id[n_lead + axis]
-        start = starts[b]
-        have_lo = halo if b > 0 else 0
-        lo = start - before  # global window [lo, hi)
-        hi = start + f * sizes[b] + after
-        first = start - have_lo  # global index of block[0]
-        index.append(slice(max(lo, 0) - first, min(hi, n) - first))
-        pads.append((max(0, -lo), max(0, hi - n)))
-    window = block[tuple(index)]
-    if any(p != (0, 0) for p in pads):
-        window = np.pad(window, pads, mode="edge")
+    single = all(len(p) == 1 for p in pieces) and not any(a or b for a, b in pads)
+    if single:
+        block = blocks
+        for _ in pieces:
+            block = block[0]
+        return block[tuple(p[0][1] for p in pieces)]  # a view: no copy
+    first = blocks
+    for _ in pieces:
+        first = first[0]
+    window = np.empty(shape, dtype=first.dtype)
+    for index in itertools.product(*(range(len(p)) for p in pieces)):
+        block = blocks
+        for i in index:
+            block = block[i]
+        source = tuple(p[i][1] for p, i in zip(pieces, index, strict=True))
+        target = tuple(p[i][2] for p, i in zip(pieces, index, strict=True))
+        window[target] = block[source]
+    for axis, (before, after) in enumerate(pads):
+        lead = (slice(None),) * axis
+        size = shape[axis]
+        if before:
+            window[(*lead, slice(0, before))] = window[(*lead, slice(before, before + 1))]
+        if after:
+            edge = size - after
+            window[(*lead, slice(edge, size))] = window[(*lead, slice(edge - 1, edge))]
     return window
 
 
 def _filter_block(
-    block: np.ndarray,
-    block_id: tuple[int, ...],
-    geometry: tuple[tuple[Any, ...], ...],
+    blocks: Any,
+    pieces: tuple[Pieces, ...],
+    pads: tuple[tuple[int, int], ...],
+    shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
     weights: tuple[np.ndarray, ...],
     factors: tuple[int, ...],
     out_dtype: np.dtype,
+    divisor: int,
 ) -> np.ndarray:
-    window = _window(block, block_id, geometry)
+    window = _assemble(blocks, pieces, pads, shape)
     if window.dtype == np.bool_ or window.dtype == np.float16:
         window = window.astype(np.float32)
     n_lead = window.ndim - 3
-    acc = weights[0].dtype
-    sizes = tuple(g[5][block_id[n_lead + a]] for a, g in enumerate(geometry))
     flat = window.reshape((-1, *window.shape[n_lead:]))
-    out = np.empty((flat.shape[0], *sizes), dtype=acc)
+    out = np.empty((flat.shape[0], *out_shape[n_lead:]), dtype=weights[0].dtype)
     for index in range(flat.shape[0]):
         _decimate3(
             flat[index],
             weights[0], factors[0], weights[1], factors[1], weights[2], factors[2],
             out[index],
         )
-    return _cast(out.reshape(window.shape[:n_lead] + sizes), out_dtype)
+    if divisor != 1:  # block sums are exact; one division rounds correctly (ties stay ties)
+        np.divide(out, divisor, out=out)
+    return _cast(out.reshape(out_shape), out_dtype)
+
+
+@numba.njit(nogil=True, cache=True)
+def _mode3(
+    a: np.ndarray, fz: int, fy: int, fx: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled; checked through block_mode
+    """``out[i, j, k]``: the most frequent value of its block (ties: the smallest)."""
+    votes = np.empty(fz * fy * fx, dtype=a.dtype)
+    m0, m1, m2 = out.shape
+    for i in range(m0):
+        for j in range(m1):
+            for k in range(m2):
+                n = 0
+                for s in range(fz):
+                    for t in range(fy):
+                        for u in range(fx):
+                            votes[n] = a[fz * i + s, fy * j + t, fx * k + u]
+                            n += 1
+                best = votes[0]
+                best_count = 0
+                for p in range(n):
+                    value = votes[p]
+                    count = 0
+                    for q in range(n):
+                        if votes[q] == value:
+                            count += 1
+                    if count > best_count or (count == best_count and value < best):
+                        best = value
+                        best_count = count
+                out[i, j, k] = best
 
 
 def block_mode(values: np.ndarray, factor: Sequence[int]) -> np.ndarray:
     """Most frequent value of each block of ``factor`` voxels (ties: the smallest value).
 
     Only whole blocks are used (trailing voxels that do not fill a block are dropped).
+    The last three axes are the spatial ones; leading axes are kept.
 
     Examples
     --------
@@ -290,55 +348,66 @@ def block_mode(values: np.ndarray, factor: Sequence[int]) -> np.ndarray:
     array([[[2]]])
     """
     n_lead = values.ndim - 3
-    lead = values.shape[:n_lead]
-    m = [n // f for n, f in zip(values.shape[n_lead:], factor, strict=True)]
-    whole = values[(Ellipsis, *(slice(0, mi * f) for mi, f in zip(m, factor, strict=True)))]
-    split = whole.reshape((*lead, m[0], factor[0], m[1], factor[1], m[2], factor[2]))
-    order = (*range(n_lead), n_lead, n_lead + 2, n_lead + 4, n_lead + 1, n_lead + 3,
-             n_lead + 5)
-    votes = split.transpose(order).reshape((*lead, *m, -1))
-    best = votes[..., 0].copy()
-    best_count = np.zeros(best.shape, dtype=np.int32)
-    for k in range(votes.shape[-1]):
-        candidate = votes[..., k]
-        count = (votes == candidate[..., None]).sum(axis=-1, dtype=np.int32)
-        better = (count > best_count) | ((count == best_count) & (candidate < best))
-        best = np.where(better, candidate, best)
-        best_count = np.where(better, count, best_count)
-    return best
+    m = tuple(n // f for n, f in zip(values.shape[n_lead:], factor, strict=True))
+    work = values.view(np.uint8) if values.dtype == np.bool_ else values
+    flat = work.reshape((-1, *work.shape[n_lead:]))
+    out = np.empty((flat.shape[0], *m), dtype=work.dtype)
+    for index in range(flat.shape[0]):
+        _mode3(flat[index], int(factor[0]), int(factor[1]), int(factor[2]), out[index])
+    out = out.reshape(values.shape[:n_lead] + m)
+    return out.view(np.bool_) if values.dtype == np.bool_ else out
 
 
 def _mode_block(
-    block: np.ndarray,
-    block_id: tuple[int, ...],
-    geometry: tuple[tuple[Any, ...], ...],
+    blocks: Any,
+    pieces: tuple[Pieces, ...],
+    pads: tuple[tuple[int, int], ...],
+    shape: tuple[int, ...],
     factors: tuple[int, ...],
 ) -> np.ndarray:
-    return block_mode(_window(block, block_id, geometry), factors)
+    return block_mode(_assemble(blocks, pieces, pads, shape), factors)
 
 
 # ---------------------------------------------------------------------------------------
 # Dask layer
 
 
-def _axis_layout(
-    n: int, f: int, chunk: int, before: int, after: int
-) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-    """Input chunks (block boundaries at multiples of ``f * chunk``), outputs per chunk, halo.
+def _axis_windows(
+    in_chunks: tuple[int, ...],
+    out_chunks: tuple[int, ...],
+    factor: int,
+    before: int,
+    after: int,
+) -> list[tuple[Pieces, tuple[int, int], int]]:
+    """Per output chunk along one axis: the input pieces, edge padding and window length.
 
-    The last input chunk is merged into the one before when it would produce no output
-    or be thinner than the halo, so that every chunk can lend its neighbours a halo.
+    Output voxels ``[o0, o1)`` need inputs ``[f*o0 - before, f*o1 + after)``: the
+    output chunk's own blocks plus the halo, clamped to the volume.
     """
-    m = n // f
-    halo = max(before, after)
-    step = f * max(chunk, math.ceil(halo / f), 1)
-    bounds = [*range(0, n, step), n]
-    if len(bounds) > 2 and (n - bounds[-2] < max(halo, 1) or m * f <= bounds[-2]):
-        del bounds[-2]
-    starts = tuple(bounds[:-1])
-    in_chunks = tuple(b - a for a, b in zip(bounds[:-1], bounds[1:], strict=True))
-    sizes = tuple((min(e, m * f) - s) // f for s, e in zip(bounds[:-1], bounds[1:], strict=True))
-    return in_chunks, sizes, halo if len(in_chunks) > 1 else 0
+    n = sum(in_chunks)
+    starts = np.cumsum((0, *in_chunks))
+    windows = []
+    o0 = 0
+    for size in out_chunks:
+        lo, hi = factor * o0 - before, factor * (o0 + size) + after
+        a, b = max(lo, 0), min(hi, n)
+        first = int(np.searchsorted(starts, a, side="right")) - 1
+        pieces = []
+        for c in range(first, len(in_chunks)):
+            cs, ce = int(starts[c]), int(starts[c + 1])
+            if cs >= b:
+                break
+            u, v = max(a, cs), min(b, ce)
+            pieces.append((c, slice(u - cs, v - cs), slice(u - lo, v - lo)))
+        windows.append((tuple(pieces), (a - lo, hi - b), hi - lo))
+        o0 += size
+    return windows
+
+
+def _nested_keys(name: str, per_axis: Sequence[Pieces], prefix: tuple[int, ...] = ()) -> Any:
+    if not per_axis:
+        return (name, *prefix)
+    return [_nested_keys(name, per_axis[1:], (*prefix, c)) for c, _, _ in per_axis[0]]
 
 
 def downsample_array(
@@ -348,6 +417,10 @@ def downsample_array(
     chunks: Sequence[int] | None = None,
 ) -> da.Array:
     """Downsample the last three (spatial) axes of a Dask array by ``factor``, lazily.
+
+    Each output chunk is one task that gathers its input window (its blocks plus a halo
+    for ``"gaussian"``) straight from the input chunks, whatever their shape, and
+    extends the volume's own border with the nearest value.
 
     Parameters
     ----------
@@ -384,48 +457,53 @@ def downsample_array(
     out_shape = tuple(n // f for n, f in zip(shape, factor, strict=True))
     if min(out_shape) < 1:
         raise ValueError(f"cannot downsample shape {shape} by {factor}: an axis would vanish")
-    out_chunks = (*((1,) * n_lead), *(min(c, n) for c, n in zip(chunks, out_shape, strict=True)))
+    out_chunks = da.core.normalize_chunks(
+        (*((1,) * n_lead), *(min(c, m) for c, m in zip(chunks, out_shape, strict=True))),
+        data.shape[:n_lead] + out_shape,
+    )
     if method == "stride":
         picked = data[(Ellipsis, *(slice(0, m * f, f) for m, f in zip(out_shape, factor,
                                                                      strict=True)))]
         return picked.rechunk(out_chunks)
+    # "mean" is computed as exact block sums divided once by the block size
+    kind = "sum" if method == "mean" else method
+    taps = [(0, np.ones(f)) if method == "mode" else block_weights(f, kind) for f in factor]
+    all_taps = [(0, np.ones(1))] * n_lead + taps
+    all_factors = (1,) * n_lead + factor
+    windows = [
+        _axis_windows(data.chunks[axis], out_chunks[axis], f, before, len(w) - before - f)
+        for axis, (f, (before, w)) in enumerate(zip(all_factors, all_taps, strict=True))
+    ]
+    name = f"pyramid-{method}-" + tokenize(data.name, factor, method, out_chunks)
     if method == "mode":
-        taps = [(0, np.ones(f)) for f in factor]
-    else:
-        taps = [block_weights(f, method) for f in factor]
-    geometry, in_chunks, sizes, depth = [], [], [], {}
-    for axis, (n, f, c, (before, w)) in enumerate(zip(shape, factor, chunks, taps,
-                                                       strict=True)):
-        after = len(w) - before - f
-        axis_chunks, axis_sizes, halo = _axis_layout(n, f, c, before, after)
-        starts = tuple(int(s) for s in np.cumsum((0, *axis_chunks[:-1])))
-        geometry.append((starts, n, halo, before, f, axis_sizes, after))
-        in_chunks.append(axis_chunks)
-        sizes.append(axis_sizes)
-        if halo:
-            depth[n_lead + axis] = halo
-    x = data.rechunk((*((1,) * n_lead), *in_chunks))
-    if depth:
-        x = da.overlap.overlap(
-            x, depth=depth, boundary=dict.fromkeys(depth, "none"), allow_rechunk=False
-        )
-    block_chunks = (*((1,) * n_lead), *sizes)
-    meta = np.empty((0,) * data.ndim, dtype=data.dtype)
-    if method == "mode":
-        out = x.map_blocks(
-            _mode_block, geometry=tuple(geometry), factors=factor,
-            chunks=block_chunks, dtype=data.dtype, meta=meta,
-        )
+        func: Any = _mode_block
+        extra: dict[str, Any] = {"factors": factor}
     else:
         acc = _accumulator(data.dtype)
-        weights = tuple(np.asarray(w, dtype=acc) for _, w in taps)
-        out = x.map_blocks(
-            _filter_block, geometry=tuple(geometry), weights=weights, factors=factor,
-            out_dtype=data.dtype, dtype=data.dtype, chunks=block_chunks, meta=meta,
-        )
-    if out.chunks != da.core.normalize_chunks(out_chunks, out.shape):
-        out = out.rechunk(out_chunks)  # only when a thin last chunk was merged
-    return out
+        func = _filter_block
+        extra = {
+            "weights": tuple(np.asarray(w, dtype=acc) for _, w in taps),
+            "factors": factor,
+            "out_dtype": data.dtype,
+            "divisor": math.prod(factor) if method == "mean" else 1,
+        }
+    layer: dict[Any, Any] = {}
+    for index in itertools.product(*(range(len(c)) for c in out_chunks)):
+        picked = [windows[axis][i] for axis, i in enumerate(index)]
+        pieces = tuple(p[0] for p in picked)
+        pads = tuple(p[1] for p in picked)
+        shape_in = tuple(p[2] for p in picked)
+        out_block = tuple(out_chunks[axis][i] for axis, i in enumerate(index))
+        if func is _filter_block:
+            task = (apply, func, [_nested_keys(data.name, pieces), pieces, pads, shape_in,
+                                  out_block], extra)
+        else:
+            task = (apply, func, [_nested_keys(data.name, pieces), pieces, pads, shape_in],
+                    extra)
+        layer[(name, *index)] = task
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[data])
+    meta = np.empty((0,) * data.ndim, dtype=data.dtype)
+    return da.Array(graph, name, out_chunks, dtype=data.dtype, meta=meta)
 
 
 def _check_factor(factor: int | Sequence[int]) -> tuple[int, int, int]:

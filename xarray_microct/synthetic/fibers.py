@@ -137,6 +137,38 @@ def _render_fibers(
     return occupancy
 
 
+def _directions(
+    n: int,
+    tilt: float,
+    misalignment: float,
+    radius: float,
+    height: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Unit fiber directions (dz, dy, dx): the bed's axis plus a small per-fiber deviation.
+
+    The deviation is capped so that two neighbours drift apart (or together) by at most a
+    tenth of a radius over half the height: fibers that touch in the middle slice then
+    barely interpenetrate at the ends, as fibers in a tow, which run side by side.
+    """
+    polar = np.radians(tilt)
+    azimuth = rng.uniform(-np.pi, np.pi)
+    axis = np.array(
+        [np.cos(polar), np.sin(polar) * np.sin(azimuth), np.sin(polar) * np.cos(azimuth)]
+    )
+    helper = np.array([0.0, 1.0, 0.0]) if abs(axis[1]) < 0.9 else np.array([0.0, 0.0, 1.0])
+    e1 = np.cross(axis, helper)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(axis, e1)
+    cap = 0.1 * radius / max(height / 2, 1e-9) / 2
+    slope = rng.normal(0.0, np.tan(np.radians(misalignment)), (n, 2))
+    norm = np.hypot(slope[:, 0], slope[:, 1])
+    slope *= np.minimum(1.0, cap / np.maximum(norm, 1e-12))[:, None]
+    direction = axis + slope[:, :1] * e1 + slope[:, 1:] * e2
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    return direction * np.sign(direction[:, :1])
+
+
 def _smooth_field(shape: tuple[int, ...], sigma: Sequence[float], rng: np.random.Generator):
     field = ndi.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
     return (field - field.mean()) / max(float(field.std()), 1e-12)
@@ -149,6 +181,7 @@ def fiber_bed(
     radius_sd: float = 0.9,
     packing: float = 0.55,
     tilt: float = 2.0,
+    misalignment: float = 1.0,
     noise: float = 0.08,
     rings: float = 0.03,
     seed: int = 0,
@@ -173,8 +206,12 @@ def fiber_bed(
         Target area fraction of fibers in a cross-section (0.3–0.75); fibers are
         jittered and pushed apart until none overlap, so many touch.
     tilt : float
-        Scale of the fiber tilts in degrees: each fiber's polar angle is the absolute
-        value of a normal draw with this standard deviation, its azimuth uniform.
+        Polar angle in degrees of the bed's axis from z (its azimuth is random).
+    misalignment : float
+        Standard deviation in degrees of each fiber's deviation from the bed's axis,
+        capped so that neighbours drift by at most 0.1 radius relative to each other over
+        half the height (fibers in a tow run side by side, they do not cross): a few
+        degrees in a short volume, a fraction of a degree in a tall one.
     noise : float
         Standard deviation of the Gaussian noise, relative to the fiber intensity.
     rings : float
@@ -234,11 +271,9 @@ def fiber_bed(
     dz, dy, dx = spacing3
     centres, radii = _place_centres((ny * dy, nx * dx), radius, radius_sd, packing, rng)
     n = len(centres)
-    polar = np.abs(rng.normal(0.0, np.radians(tilt), n)) if tilt > 0 else np.zeros(n)
-    azimuth = rng.uniform(-np.pi, np.pi, n)
-    direction = np.column_stack(
-        [np.cos(polar), np.sin(polar) * np.sin(azimuth), np.sin(polar) * np.cos(azimuth)]
-    )
+    direction = _directions(n, tilt, misalignment, radius, nz * dz, rng)
+    polar = np.arccos(direction[:, 0])
+    azimuth = np.arctan2(direction[:, 1], direction[:, 2])
     z_mid = (nz - 1) / 2 * dz
     axes = pd.DataFrame(
         {

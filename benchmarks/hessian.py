@@ -1,0 +1,186 @@
+"""Hessian tubeness: this project vs scikit-image, ITK and a naive Dask + scikit-image.
+
+Run ``python benchmarks/hessian.py`` (``--sizes 256 512``, ``--skip skimage`` ...). On the
+same float32 volume (smoothed noise, σ = 2 voxels) it times
+
+* ``ours``: ``vol.microct.tubeness(sigma="2 voxel")``, 128³ chunks, Dask's default
+  (threaded) scheduler on all cores;
+* ``skimage``: ``skimage.filters.sato(image, sigmas=[2], black_ridges=False)``, one call
+  on the whole array;
+* ``itk``: ``hessian_recursive_gaussian_image_filter`` (``normalize_across_scale``) then
+  ``HessianToObjectnessMeasureImageFilter`` (float output), ITK's own threads;
+* ``dask+skimage``: ``dask.array.map_overlap(sato, depth=22)`` over 128³ chunks (22
+  voxels: scikit-image's kernel reach at σ = 2), the naive composition.
+
+Each implementation runs in its own subprocess, after a warm-up on a small volume (JIT
+compilation and ITK's lazy loading are not timed), so that its peak memory is its own:
+the peak resident set size above the level with the input loaded (the output included),
+sampled every 10 ms by a psutil thread, also given as a multiple of the input's bytes.
+"Mvox/s/core" divides the voxels by the CPU seconds the process used (all its threads),
+the fair per-core throughput on a shared machine; "wall" is elapsed time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import psutil
+
+SIGMA = 2.0
+CHUNK = 128
+NAIVE_DEPTH = 22  # skimage: two passes of truncate=8 at sigma/sqrt(2) -> 2 * 11 voxels
+IMPLEMENTATIONS = ("ours", "skimage", "itk", "dask+skimage")
+
+
+def make_volume(size: int, seed: int = 0) -> np.ndarray:
+    """Smoothed noise, float32, ``size``³ (the same for every implementation)."""
+    import scipy.ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((size, size, size), dtype=np.float32)
+    return ndi.gaussian_filter(noise, 1.0, output=np.float32) * 100
+
+
+class PeakRSS:
+    """Sample this process's RSS in a thread; ``peak`` is the rise above the start."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.process = psutil.Process(os.getpid())
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss - self.base)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self.base = self.process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss - self.base)
+
+
+def runner(name: str) -> Any:
+    """A function ``image -> tubeness`` (NumPy in, NumPy out) for one implementation."""
+    if name == "ours":
+        import xarray_microct as mct
+
+        def ours(image: np.ndarray) -> np.ndarray:
+            vol = mct.from_array(image, chunks=CHUNK)
+            return vol.microct.tubeness(sigma=f"{SIGMA} voxel").values
+
+        return ours
+    if name == "skimage":
+        import skimage.filters
+
+        return lambda image: skimage.filters.sato(image, sigmas=[SIGMA], black_ridges=False)
+    if name == "itk":
+        import itk
+
+        def itk_objectness(image: np.ndarray) -> np.ndarray:
+            hessian = itk.hessian_recursive_gaussian_image_filter(
+                itk.image_view_from_array(image), sigma=SIGMA, normalize_across_scale=True
+            )
+            measure = itk.HessianToObjectnessMeasureImageFilter[
+                type(hessian), itk.Image[itk.F, 3]
+            ].New(hessian, ObjectDimension=1, BrightObject=True)
+            measure.Update()
+            return itk.array_from_image(measure.GetOutput())
+
+        return itk_objectness
+    if name == "dask+skimage":
+        import dask.array as da
+        import skimage.filters
+
+        def sato_block(block: np.ndarray) -> np.ndarray:
+            return skimage.filters.sato(block, sigmas=[SIGMA], black_ridges=False)
+
+        def naive(image: np.ndarray) -> np.ndarray:
+            data = da.from_array(image, chunks=CHUNK)
+            return da.map_overlap(
+                sato_block, data, depth=NAIVE_DEPTH, boundary="reflect", dtype=np.float32
+            ).compute()
+
+        return naive
+    raise ValueError(f"unknown implementation {name!r}; choose from {IMPLEMENTATIONS}")
+
+
+def run_one(name: str, size: int) -> dict[str, Any]:
+    """Time one implementation in this process; return its figures."""
+    func = runner(name)
+    func(make_volume(24, seed=1))  # warm-up: JIT, lazy imports
+    image = make_volume(size)
+    process = psutil.Process(os.getpid())
+    with PeakRSS() as memory:
+        cpu0 = process.cpu_times()
+        start = time.perf_counter()
+        func(image)
+        wall = time.perf_counter() - start
+        cpu1 = process.cpu_times()
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return {
+        "name": name,
+        "size": size,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "mvox_s": image.size / wall / 1e6,
+        "mvox_s_core": image.size / cpu / 1e6,
+        "peak_mib": memory.peak / 2**20,
+        "peak_over_input": memory.peak / image.nbytes,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256])
+    parser.add_argument("--skip", nargs="*", default=[], choices=IMPLEMENTATIONS)
+    parser.add_argument("--one", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.sizes[0])))
+        return
+    print(f"Hessian tubeness, float32, sigma = {SIGMA} voxels, {os.cpu_count()} cores\n")
+    header = (f"{'implementation':<14}{'size':>6}{'wall s':>9}{'Mvox/s':>9}"
+              f"{'Mvox/s/core':>13}{'peak MiB':>10}{'peak/input':>12}{'ours x':>8}")
+    print(header)
+    print("-" * len(header))
+    for size in args.sizes:
+        rows = {}
+        for name in IMPLEMENTATIONS:
+            if name in args.skip:
+                continue
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", name, "--sizes", str(size)],
+                capture_output=True, text=True, check=False,
+            )
+            if done.returncode != 0:
+                print(f"{name:<14}{size:>6}  failed: {done.stderr.strip().splitlines()[-1]}")
+                continue
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            rows[name] = row
+            ratio = (rows["ours"]["mvox_s_core"] / row["mvox_s_core"]) if "ours" in rows else 1
+            print(f"{name:<14}{size:>6}{row['wall_s']:>9.2f}{row['mvox_s']:>9.2f}"
+                  f"{row['mvox_s_core']:>13.2f}{row['peak_mib']:>10.0f}"
+                  f"{row['peak_over_input']:>12.2f}{ratio:>8.1f}", flush=True)
+    print("\n'ours x': how many times our per-core throughput is the row's (targets: >= 10x "
+          "skimage, >= 3x ITK); 'peak/input': peak memory above the loaded input, output "
+          "included, in input bytes (target <= 4).")
+
+
+if __name__ == "__main__":
+    main()

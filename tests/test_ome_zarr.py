@@ -1,0 +1,305 @@
+"""OME-Zarr writing and reading: round trips, third-party readers, safety, HTTP."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import xarray_microct as mct
+from xarray_microct.io.ome import IncompleteStoreError, open_pyramid
+
+VERSIONS = ["0.4", "0.5"]
+
+
+def make_tree(levels: int = 3) -> xr.DataTree:
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 60000, (24, 40, 36)).astype("uint16")
+    vol = mct.from_array(array, spacing=(1.3, 0.65, 0.65), origin=(0.0, 5.0, -2.0),
+                         chunks=12, name="scan", attrs={"long_name": "attenuation"})
+    return vol.microct.pyramid(levels=levels)
+
+
+@pytest.fixture(scope="module")
+def tree() -> xr.DataTree:
+    return make_tree()
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def written(request, tree, tmp_path_factory) -> tuple[Path, str]:
+    store = tmp_path_factory.mktemp("ome") / f"scan-{request.param}.ome.zarr"
+    tree.microct.to_zarr(store, version=request.param)
+    return store, request.param
+
+
+def test_round_trip_is_identical(written, tree):
+    store, version = written
+    back = open_pyramid(store)
+    xr.testing.assert_identical(back, tree)
+    for name in back.children:
+        assert isinstance(back[name]["scan"].data, da.Array)  # lazy
+        assert back[name]["scan"].attrs["microct_provenance"][-1]["op"] == "pyramid"
+    fmt = zarr.open_group(str(store), mode="r").metadata.zarr_format
+    assert fmt == {"0.4": 2, "0.5": 3}[version]
+
+
+def test_open_volume_picks_levels(written, tree):
+    store, _ = written
+    level = mct.open_volume(store, level=2)
+    xr.testing.assert_equal(level, tree["scale2"]["scan"])
+    assert level.attrs["microct_provenance"][-1]["op"] == "open_volume"
+    assert level.attrs["microct_provenance"][-1]["params"]["level"] == 2
+    assert mct.open_volume(store, level="scale1").shape == tree["scale1"]["scan"].shape
+    with pytest.raises(ValueError, match="no level 7"):
+        mct.open_volume(store, level=7)
+
+
+def test_plain_xarray_reads_the_store(written, tree):
+    store, _ = written
+    plain = xr.open_datatree(store, engine="zarr")
+    for name in tree.children:
+        ours, theirs = tree[name]["scan"], plain[name]["scan"]
+        np.testing.assert_array_equal(theirs.values, ours.values)
+        assert theirs.dtype == ours.dtype
+        for dim in ("z", "y", "x"):
+            np.testing.assert_array_equal(theirs[dim].values, ours[dim].values)
+            assert theirs[dim].attrs["units"] == "micrometer"
+
+
+def test_ngff_zarr_reads_and_validates(written, tree):
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    store, _ = written
+    multiscales = ngff_zarr.from_ngff_zarr(str(store), validate=True)
+    assert len(multiscales.images) == len(tree.children)
+    for image, name in zip(multiscales.images, tree.children, strict=True):
+        ours = tree[name]["scan"]
+        grid = ours.microct.grid
+        assert image.dims == ("z", "y", "x")
+        assert image.scale == pytest.approx(dict(zip("zyx", grid.spacing, strict=True)))
+        assert image.translation == pytest.approx(dict(zip("zyx", grid.origin, strict=True)))
+        assert image.axes_units == {"z": "micrometer", "y": "micrometer", "x": "micrometer"}
+        np.testing.assert_array_equal(np.asarray(image.data), ours.values)
+
+
+def test_ome_zarr_models_validates(written, tree):
+    pytest.importorskip("ome_zarr_models")
+    store, version = written
+    group = zarr.open_group(str(store), mode="r")
+    if version == "0.4":
+        from ome_zarr_models.v04.image import Image
+
+        image = Image.from_zarr(group)
+        multiscale = image.attributes.multiscales[0]
+    else:
+        from ome_zarr_models.v05.image import Image
+
+        image = Image.from_zarr(group)
+        multiscale = image.attributes.ome.multiscales[0]
+    assert [a.unit for a in multiscale.axes] == ["micrometer"] * 3
+    for dataset, name in zip(multiscale.datasets, tree.children, strict=True):
+        grid = tree[name]["scan"].microct.grid
+        scale, translation = dataset.coordinateTransformations
+        assert scale.scale == pytest.approx(list(grid.spacing))
+        assert translation.translation == pytest.approx(list(grid.origin))
+        np.testing.assert_array_equal(group[dataset.path][...], tree[name]["scan"].values)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_reads_a_store_written_by_ngff_zarr(tmp_path, version):
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    array = np.random.default_rng(2).integers(0, 255, (16, 20, 24)).astype("uint8")
+    image = ngff_zarr.to_ngff_image(
+        array, dims=("z", "y", "x"), scale={"z": 2.0, "y": 1.0, "x": 1.0},
+        translation={"z": 0.0, "y": 0.0, "x": 0.0},
+        axes_units={"z": "micrometer", "y": "micrometer", "x": "micrometer"},
+    )
+    multiscales = ngff_zarr.to_multiscales(
+        image, scale_factors=[2], chunks=8, method=ngff_zarr.Methods.DASK_IMAGE_GAUSSIAN
+    )
+    ngff_zarr.to_ngff_zarr(str(tmp_path / "theirs.zarr"), multiscales, version=version)
+    tree = open_pyramid(tmp_path / "theirs.zarr")
+    assert len(tree.children) == len(multiscales.images)
+    for node, theirs in zip(tree.children.values(), multiscales.images, strict=True):
+        volume = next(iter(node.data_vars.values()))
+        np.testing.assert_array_equal(volume.values, np.asarray(theirs.data))
+        grid = volume.microct.grid
+        assert grid.spacing == pytest.approx(tuple(theirs.scale[d] for d in "zyx"))
+        assert grid.origin == pytest.approx(tuple(theirs.translation[d] for d in "zyx"))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_single_level_volume_and_channels(tmp_path, version):
+    rng = np.random.default_rng(1)
+    vol = mct.from_array(rng.random((2, 6, 7, 8)).astype("float32"), spacing=0.5,
+                         units="mm", chunks=(1, 3, 3, 3), name="multi")
+    vol.microct.to_zarr(tmp_path / "one.zarr", version=version, chunks=4)
+    back = mct.open_volume(tmp_path / "one.zarr")
+    assert back.dims == ("c", "z", "y", "x")
+    xr.testing.assert_allclose(back, vol)
+    assert back.x.attrs["units"] == "millimeter"
+    array = zarr.open_group(str(tmp_path / "one.zarr"), mode="r")["scale0/multi"]
+    assert array.chunks == (1, 4, 4, 4)
+
+
+# --- safety ----------------------------------------------------------------------------
+
+
+def test_existing_store_is_never_overwritten_by_default(tmp_path, tree):
+    store = tmp_path / "s.zarr"
+    tree.microct.to_zarr(store)
+    before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    other = make_tree(levels=2)
+    with pytest.raises(FileExistsError, match="mode='w'"):
+        other.microct.to_zarr(store)
+    with pytest.raises(FileExistsError):
+        other.microct.to_zarr(store, version="0.5")
+    after = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    assert after == before
+    other.microct.to_zarr(store, version="0.5", mode="w")  # explicit replace
+    assert list(open_pyramid(store).children) == ["scale0", "scale1"]
+    assert not (store / ".zattrs").exists()  # the old v2 store is gone entirely
+
+
+def test_mode_w_refuses_a_folder_that_is_not_zarr(tmp_path, tree):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="not a Zarr store"):
+        tree.microct.to_zarr(folder, mode="w")
+    assert (folder / "notes.txt").read_text() == "precious"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"version": "0.3"}, "version must be one of"), ({"mode": "a"}, "mode must be")],
+)
+def test_bad_writer_arguments(tmp_path, tree, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tree.microct.to_zarr(tmp_path / "s.zarr", **kwargs)
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_not_ome_zarr_and_missing_level_are_clear_errors(tmp_path, tree):
+    plain = tmp_path / "plain.zarr"
+    tree["scale0"]["scan"].to_dataset().to_zarr(plain)
+    with pytest.raises(ValueError, match="not an OME-Zarr image"):
+        open_pyramid(plain)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="not a Zarr store"):
+        open_pyramid(empty)
+    with pytest.raises(FileNotFoundError):
+        open_pyramid(tmp_path / "nothing.zarr")
+    store = tmp_path / "s.zarr"
+    tree.microct.to_zarr(store, version="0.5")
+    for path in sorted((store / "scale2").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (store / "scale2").rmdir()
+    with pytest.raises(ValueError, match=r"level 2 .*missing"):
+        open_pyramid(store)
+
+
+WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import dask, numpy as np
+    import dask.array as da
+    import xarray_microct as mct
+
+    def slab(block, block_info=None):
+        if block_info[0]["chunk-location"][0] == 2:  # half-way through level 0
+            os.kill(os.getpid(), signal.SIGKILL)
+        return block
+
+    data = da.ones((48, 16, 16), dtype="uint16", chunks=8).map_blocks(slab, dtype="uint16")
+    vol = mct.from_array(data, spacing=1.0, name="scan")
+    with dask.config.set(scheduler="sync"):
+        vol.microct.pyramid(levels=2, method="mean").microct.to_zarr(
+            sys.argv[1], version=sys.argv[2], mode="w"
+        )
+    """
+)
+
+
+def test_killed_writer_leaves_a_store_reported_incomplete(tmp_path):
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    stores = {v: tmp_path / f"killed-{v}.zarr" for v in VERSIONS}
+    writers = {
+        v: subprocess.Popen([sys.executable, str(script), str(store), v],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for v, store in stores.items()
+    }
+    for writer in writers.values():
+        assert writer.wait(timeout=120) == -9  # killed, half-way through
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    for version, store in stores.items():
+        chunk_files = [p for p in (store / "scale0").rglob("*") if p.is_file()
+                       and p.name not in ("zarr.json", ".zarray", ".zattrs")]
+        assert chunk_files  # some data was written before the kill
+        with pytest.raises(IncompleteStoreError, match="interrupted"):
+            open_pyramid(store)
+        with pytest.raises(IncompleteStoreError):
+            mct.open_volume(store)
+        with pytest.raises(Exception):  # noqa: B017  (no image for other readers)
+            ngff_zarr.from_ngff_zarr(str(store))
+        with pytest.raises(FileExistsError):
+            make_tree().microct.to_zarr(store, version=version)
+        good = make_tree(levels=2)
+        good.microct.to_zarr(store, version=version, mode="w")  # restart cleanly
+        xr.testing.assert_identical(open_pyramid(store), good)
+
+
+def test_exception_mid_write_leaves_an_incomplete_store(tmp_path):
+    def fail(block, block_info=None):
+        if block_info[0]["chunk-location"] == (1, 0, 0):
+            raise RuntimeError("disk full")
+        return block
+
+    data = da.zeros((16, 8, 8), dtype="uint8", chunks=4).map_blocks(fail, dtype="uint8")
+    vol = mct.from_array(data, spacing=1.0, name="scan")
+    with pytest.raises(RuntimeError, match="disk full"):
+        vol.microct.to_zarr(tmp_path / "s.zarr")
+    with pytest.raises(IncompleteStoreError):
+        open_pyramid(tmp_path / "s.zarr")
+
+
+# --- HTTP ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_reads_over_http(http_root, tree, version):
+    folder, url = http_root
+    tree.microct.to_zarr(folder / "scan.zarr", version=version)
+    remote = open_pyramid(f"{url}/scan.zarr")
+    xr.testing.assert_identical(remote, tree)
+    level = mct.open_volume(f"{url}/scan.zarr", level=1)
+    xr.testing.assert_equal(level, tree["scale1"]["scan"])
+    with pytest.raises(ValueError, match=r"not an OME-Zarr|not a Zarr"):
+        open_pyramid(f"{url}/missing.zarr")

@@ -1,0 +1,268 @@
+"""The pyramid verb: chunk-exact downsampling against whole-array references."""
+
+from __future__ import annotations
+
+import math
+
+import dask.array as da
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import xarray as xr
+from hypothesis import given
+from hypothesis import strategies as st
+
+import xarray_microct as mct
+from xarray_microct.ops.pyramid import downsample_array, plan_levels
+from xarray_microct.testing import raise_if_dask_computes
+
+# --- independent whole-array references ------------------------------------------------
+
+
+def gaussian_matrix(n: int, f: int) -> np.ndarray:
+    """Rows of weights: output i = Gaussian centred on its block, border clamped."""
+    m = n // f
+    if f == 1:
+        return np.eye(n)
+    sigma = math.sqrt(f * f - 1) / (2 * math.sqrt(2 * math.log(2)))
+    matrix = np.zeros((m, n))
+    for i in range(m):
+        centre = f * i + (f - 1) / 2
+        for j in range(math.ceil(centre - 4 * sigma), math.floor(centre + 4 * sigma) + 1):
+            matrix[i, min(max(j, 0), n - 1)] += math.exp(-((j - centre) ** 2) / (2 * sigma**2))
+        matrix[i] /= matrix[i].sum()
+    return matrix
+
+
+def reference_gaussian(a: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
+    out = a.astype(np.float64)
+    for axis, f in enumerate(factor):
+        out = np.moveaxis(np.tensordot(gaussian_matrix(out.shape[axis], f),
+                                       np.moveaxis(out, axis, 0), axes=1), 0, axis)
+    return out
+
+
+def crop(a: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
+    return a[tuple(slice(0, (n // f) * f) for n, f in zip(a.shape, factor, strict=True))]
+
+
+def reference_mean(a: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
+    c = crop(a, factor).astype(np.float64)
+    m = [n // f for n, f in zip(a.shape, factor, strict=True)]
+    return c.reshape(m[0], factor[0], m[1], factor[1], m[2], factor[2]).mean(axis=(1, 3, 5))
+
+
+def reference_mode(a: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
+    m = [n // f for n, f in zip(a.shape, factor, strict=True)]
+    out = np.empty(m, dtype=a.dtype)
+    for i, j, k in np.ndindex(*m):
+        block = a[i * factor[0]:(i + 1) * factor[0], j * factor[1]:(j + 1) * factor[1],
+                  k * factor[2]:(k + 1) * factor[2]]
+        values, counts = np.unique(block, return_counts=True)
+        out[i, j, k] = values[np.argmax(counts)]  # first maximum: the smallest label
+    return out
+
+
+# --- strategies ----------------------------------------------------------------------
+
+factors = st.tuples(*[st.integers(1, 3)] * 3).filter(lambda f: max(f) > 1)
+
+
+@st.composite
+def volumes(draw, dtype=np.float64):
+    shape = tuple(draw(st.integers(3, 30)) for _ in range(3))
+    chunks = tuple(
+        tuple(draw(st.lists(st.integers(1, 12), min_size=1, max_size=8)))
+        for _ in range(3)
+    )
+    # turn the drawn sizes into a valid irregular chunking of each axis
+    valid = []
+    for n, sizes in zip(shape, chunks, strict=True):
+        axis, total = [], 0
+        for s in sizes:
+            if total + s >= n:
+                break
+            axis.append(s)
+            total += s
+        axis.append(n - total)
+        valid.append(tuple(axis))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        array = rng.random(shape).astype(dtype)
+    else:
+        array = rng.integers(0, draw(st.integers(2, 6)), shape).astype(dtype)
+    return array, tuple(valid)
+
+
+# --- correctness across chunkings ------------------------------------------------------
+
+
+@given(volumes(), factors, st.sampled_from(["gaussian", "mean"]))
+def test_filters_match_whole_array_reference(case, factor, method):
+    array, chunks = case
+    if min(n // f for n, f in zip(array.shape, factor, strict=True)) < 1:
+        return
+    chunked = downsample_array(da.from_array(array, chunks=chunks), factor, method).compute()
+    whole = downsample_array(da.from_array(array, chunks=-1), factor, method).compute()
+    reference = (reference_gaussian if method == "gaussian" else reference_mean)(array, factor)
+    assert chunked.shape == reference.shape
+    np.testing.assert_array_equal(chunked, whole)  # bitwise, whatever the chunking
+    np.testing.assert_allclose(chunked, reference, rtol=1e-12, atol=1e-12)
+
+
+@given(volumes(dtype=np.int32), factors)
+def test_mode_matches_reference_and_never_invents_labels(case, factor):
+    labels, chunks = case
+    if min(n // f for n, f in zip(labels.shape, factor, strict=True)) < 1:
+        return
+    out = downsample_array(da.from_array(labels, chunks=chunks), factor, "mode").compute()
+    np.testing.assert_array_equal(out, reference_mode(crop(labels, factor), factor))
+    assert set(np.unique(out)) <= set(np.unique(labels))
+
+
+@given(volumes(dtype=np.uint16), factors)
+def test_integer_levels_keep_dtype_and_round(case, factor):
+    array, chunks = case
+    if min(n // f for n, f in zip(array.shape, factor, strict=True)) < 1:
+        return
+    x = da.from_array(array, chunks=chunks)
+    mean = downsample_array(x, factor, "mean").compute()
+    assert mean.dtype == np.uint16
+    np.testing.assert_array_equal(mean, np.rint(reference_mean(array, factor)))
+    gauss = downsample_array(x, factor, "gaussian").compute()
+    assert np.abs(gauss.astype(float) - reference_gaussian(array, factor)).max() <= 0.5 + 1e-3
+    stride = downsample_array(x, factor, "stride").compute()
+    np.testing.assert_array_equal(
+        stride, crop(array, factor)[::factor[0], ::factor[1], ::factor[2]]
+    )
+
+
+@pytest.mark.parametrize("factor", [(3, 3, 3), (3, 1, 3)])
+def test_gaussian_matches_scipy_for_odd_factors(factor):
+    # For an odd factor the block centre is a voxel: the result is scipy's Gaussian
+    # (same sigma, same reach, nearest border) sampled at the block centres.
+    rng = np.random.default_rng(3)
+    array = rng.random((25, 20, 31))
+    x = da.from_array(array, chunks=(6, 7, 8))
+    out = downsample_array(x, factor, "gaussian").compute()
+    expected = array
+    for axis, f in enumerate(factor):
+        if f == 1:
+            continue
+        sigma = math.sqrt(f * f - 1) / (2 * math.sqrt(2 * math.log(2)))
+        reach = math.floor(4 * sigma)
+        expected = ndi.gaussian_filter1d(
+            expected, sigma, axis=axis, mode="nearest", truncate=(reach - 0.49) / sigma
+        )
+        index = [slice(None)] * 3
+        index[axis] = slice((f - 1) // 2, (array.shape[axis] // f) * f, f)
+        expected = expected[tuple(index)]
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+# --- the verb ----------------------------------------------------------------------------
+
+
+def make_volume(shape=(40, 48, 56), spacing=(2.0, 0.5, 0.5), chunks=16, dtype="uint16"):
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 4000, shape).astype(dtype)
+    return mct.from_array(array, spacing=spacing, chunks=chunks, name="scan",
+                          origin=(1.0, 2.0, 3.0), attrs={"long_name": "attenuation"})
+
+
+def test_pyramid_tree_levels_coords_units_and_provenance():
+    vol = make_volume(spacing=(0.5, 0.5, 0.5))
+    with raise_if_dask_computes():
+        tree = vol.microct.pyramid(levels=3, method="mean")
+    assert isinstance(tree, xr.DataTree)
+    assert list(tree.children) == ["scale0", "scale1", "scale2"]
+    xr.testing.assert_equal(tree["scale0"]["scan"], vol)
+    level = tree["scale2"]["scan"]
+    assert level.shape == (10, 12, 14) and level.dtype == np.uint16
+    assert level.chunks == ((10,), (12,), (14,))
+    grid = level.microct.grid
+    assert grid.spacing == (2.0, 2.0, 2.0) and grid.units == "micrometer"
+    # a 4x4x4 block of centres 0..3 has its centre at 1.5 voxels of the finest grid
+    assert grid.origin == pytest.approx((1.0 + 1.5 * 0.5, 2.0 + 1.5 * 0.5, 3.0 + 1.5 * 0.5))
+    np.testing.assert_allclose(
+        level.x.values, vol.x.values[: 14 * 4].reshape(14, 4).mean(axis=1)
+    )
+    assert level.attrs["long_name"] == "attenuation"
+    for name in tree.children:
+        record = tree[name]["scan"].attrs["microct_provenance"][-1]
+        assert record["op"] == "pyramid"
+        assert record["params"] == {"levels": 3, "factor": 2, "method": "mean"}
+    # each level is made from the one before, rounded to the dtype
+    level1 = np.rint(reference_mean(vol.values, (2, 2, 2)))
+    np.testing.assert_array_equal(level.values, np.rint(reference_mean(level1, (2, 2, 2))))
+
+
+def test_stride_keeps_origin():
+    vol = make_volume()
+    level = vol.microct.pyramid(levels=2, method="stride", factor=(1, 2, 2))["scale1"]["scan"]
+    np.testing.assert_array_equal(level.x.values, vol.x.values[::2][: level.sizes["x"]])
+    np.testing.assert_array_equal(level.values, vol.values[:, ::2, ::2])
+
+
+def test_anisotropic_levels_keep_thick_slices_until_pixels_catch_up():
+    vol = make_volume(shape=(16, 64, 64), spacing=(2.0, 0.5, 0.5), chunks=8)
+    tree = vol.microct.pyramid(levels=4)
+    shapes = [tree[n]["scan"].shape for n in tree.children]
+    spacings = [tree[n]["scan"].microct.grid.spacing for n in tree.children]
+    assert shapes == [(16, 64, 64), (16, 32, 32), (16, 16, 16), (8, 8, 8)]
+    assert spacings[-1] == (4.0, 4.0, 4.0)
+    # z untouched while it was the coarse axis: its coordinate is exactly the input's
+    np.testing.assert_array_equal(tree["scale2"]["scan"].z.values, vol.z.values)
+
+
+def test_levels_none_stops_when_every_axis_fits_one_chunk():
+    assert plan_levels((512, 512, 512), (1, 1, 1), (128,) * 3, (2, 2, 2)) == [(2, 2, 2)] * 2
+    assert plan_levels((100, 100, 100), (1, 1, 1), (128,) * 3, (2, 2, 2)) == []
+    # a thin stack: only the large axes shrink
+    assert plan_levels((32, 512, 512), (1, 1, 1), (32, 128, 128), (2, 2, 2))[0] == (1, 2, 2)
+    vol = make_volume(shape=(20, 40, 40), spacing=1.0, chunks=10)
+    assert list(vol.microct.pyramid().children) == ["scale0", "scale1", "scale2"]
+
+
+def test_per_axis_factor_one_never_downsamples_that_axis():
+    vol = make_volume(spacing=1.0)
+    tree = vol.microct.pyramid(levels=3, factor=(1, 2, 2))
+    assert tree["scale2"]["scan"].shape == (40, 12, 14)
+
+
+def test_leading_channel_axis_is_kept():
+    rng = np.random.default_rng(1)
+    array = rng.random((2, 12, 14, 16))
+    vol = mct.from_array(array, spacing=1.0, chunks=(1, 5, 5, 5), name="multi")
+    level = vol.microct.pyramid(levels=2, method="gaussian")["scale1"]["multi"]
+    assert level.dims == ("c", "z", "y", "x") and level.shape == (2, 6, 7, 8)
+    for c in range(2):
+        np.testing.assert_allclose(level.values[c], reference_gaussian(array[c], (2, 2, 2)))
+
+
+def test_tree_input_uses_finest_level_and_bool_masks_work():
+    vol = make_volume(spacing=1.0)
+    mask = (vol > 2000).rename("mask")
+    tree = xr.DataTree.from_dict({"scale0": mask.to_dataset()})
+    out = tree.microct.pyramid(levels=2, method="mode")
+    level = out["scale1"]["mask"]
+    assert level.dtype == bool
+    np.testing.assert_array_equal(level.values,
+                                  reference_mode(crop(mask.values, (2, 2, 2)), (2, 2, 2)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"method": "median"}, ValueError, "method must be one of"),
+        ({"factor": 0}, ValueError, "factor must be"),
+        ({"factor": (2, 2)}, TypeError, "three integers"),
+        ({"factor": 2.5}, TypeError, "integer"),
+        ({"levels": 0}, ValueError, "levels must be"),
+        ({"levels": 12}, ValueError, "cannot make 12 levels"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_volume().microct.pyramid(**kwargs)

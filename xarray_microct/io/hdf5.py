@@ -1,0 +1,174 @@
+"""Lazy HDF5 reader, DXchange layout (``/exchange/data``) as beamlines write it.
+
+Each Dask chunk opens the file, reads its hyperslab and closes the file again: the graph
+holds only the path and the dataset name (it pickles to any worker, and no open h5py
+handle is shared between threads or processes). The scan is never loaded whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import h5py
+import numpy as np
+from dask.base import tokenize
+
+from xarray_microct.core.volume import default_chunks
+
+DXCHANGE_DATA = "/exchange/data"
+# Where DXchange files state the voxel size (first found wins), with their unit attribute.
+_PIXEL_SIZE_PATHS = (
+    "/measurement/instrument/detector/actual_pixel_size_x",
+    "/measurement/instrument/detection_system/objective/resolution",
+    "/measurement/instrument/detector/pixel_size",
+)
+_UNIT_ALIASES = {"micron": "micrometer", "microns": "micrometer", "µm": "micrometer",
+                 "\u03bcm": "micrometer"}
+
+
+class HDF5Source:
+    """A picklable array-like over one HDF5 dataset: every read opens the file anew.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "scan.h5"
+    >>> with h5py.File(path, "w") as f:
+    ...     _ = f.create_dataset("exchange/data", data=np.arange(24).reshape(2, 3, 4))
+    >>> source = HDF5Source(path, "/exchange/data")
+    >>> source.shape, int(source[1, 2, 3])
+    ((2, 3, 4), 23)
+    """
+
+    def __init__(self, path: str | Path, dataset: str) -> None:
+        self.path = str(path)
+        self.dataset = dataset
+        with h5py.File(self.path, "r") as f:
+            if dataset not in f:
+                raise ValueError(
+                    f"{path} has no dataset {dataset!r}; its datasets are "
+                    f"{_dataset_names(f)}. Pass dataset='/path/in/file'"
+                )
+            node = f[dataset]
+            if not isinstance(node, h5py.Dataset):
+                raise ValueError(f"{dataset!r} in {path} is a group, not a dataset")
+            self.shape: tuple[int, ...] = tuple(node.shape)
+            self.dtype = np.dtype(node.dtype)
+            self.hdf5_chunks = node.chunks
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        with h5py.File(self.path, "r") as f:
+            return np.asarray(f[self.dataset][key])
+
+
+def _dataset_names(f: h5py.File) -> list[str]:
+    names: list[str] = []
+    f.visititems(lambda name, node: names.append("/" + name)
+                 if isinstance(node, h5py.Dataset) else None)
+    return names[:20]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        return _text(value.reshape(-1)[0])
+    return str(value)
+
+
+def _voxel_size(f: h5py.File, dataset: str) -> dict[str, Any]:
+    """``spacing``/``units`` from the dataset's attributes or DXchange metadata."""
+    attrs = f[dataset].attrs
+    if "spacing" in attrs and "units" in attrs:
+        spacing = np.atleast_1d(np.asarray(attrs["spacing"], dtype=float))
+        values = tuple(float(s) for s in spacing) if spacing.size == 3 else float(spacing[0])
+        return {"spacing": values, "units": _unit(_text(attrs["units"]))}
+    for path in _PIXEL_SIZE_PATHS:
+        if path in f and isinstance(f[path], h5py.Dataset):
+            node = f[path]
+            unit = node.attrs.get("units", node.attrs.get("unit"))
+            if unit is None:
+                continue
+            value = float(np.asarray(node[()]).reshape(-1)[0])
+            if value > 0:
+                return {"spacing": value, "units": _unit(_text(unit))}
+    return {}
+
+
+def _unit(text: str) -> str:
+    text = text.strip()
+    return _UNIT_ALIASES.get(text.lower(), text)
+
+
+def read_hdf5(
+    path: str | Path,
+    dataset: str = DXCHANGE_DATA,
+    chunks: int | Sequence[int] | None = None,
+) -> tuple[da.Array, dict[str, Any]]:
+    """Lazily read a 3-D HDF5 dataset (DXchange ``/exchange/data`` by default).
+
+    Parameters
+    ----------
+    path : str or Path
+        The HDF5 file.
+    dataset : str
+        Dataset inside the file.
+    chunks : int or tuple, optional
+        Dask chunks; up to 128 voxels per axis by default.
+
+    Returns
+    -------
+    data : dask.array.Array
+        One task per chunk, each opening the file to read its hyperslab.
+    metadata : dict
+        ``spacing`` and ``units`` when the file states them (dataset attributes
+        ``spacing``/``units``, or DXchange ``actual_pixel_size_x`` / objective
+        ``resolution`` with a ``units`` attribute), else empty.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "scan.h5"
+    >>> with h5py.File(path, "w") as f:
+    ...     _ = f.create_dataset("exchange/data", data=np.ones((4, 5, 6), "uint16"))
+    >>> data, meta = read_hdf5(path)
+    >>> data.shape, int(data.sum().compute()), meta
+    ((4, 5, 6), 120, {})
+    """
+    source = HDF5Source(path, dataset)
+    if source.ndim != 3:
+        raise ValueError(
+            f"{dataset!r} in {path} is {source.ndim}-D with shape {source.shape}; "
+            "a volume is 3-D (z, y, x)"
+        )
+    with h5py.File(source.path, "r") as f:
+        metadata = _voxel_size(f, dataset)
+    stamp = Path(path).stat().st_mtime_ns
+    data = da.from_array(
+        source,
+        chunks=default_chunks(source.shape) if chunks is None else chunks,
+        name="hdf5-" + tokenize(source.path, dataset, stamp),
+        lock=False,
+        meta=np.empty((0, 0, 0), dtype=source.dtype),
+    )
+    return data, metadata
+
+
+def is_hdf5(path: str | Path) -> bool:
+    """Whether ``path`` is an HDF5 file (by its signature, not its name).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> is_hdf5(tempfile.mkdtemp())
+    False
+    """
+    path = Path(path)
+    return path.is_file() and h5py.is_hdf5(path)
