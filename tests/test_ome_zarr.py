@@ -303,3 +303,19 @@ def test_reads_over_http(http_root, tree, version):
     xr.testing.assert_equal(level, tree["scale1"]["scan"])
     with pytest.raises(ValueError, match=r"not an OME-Zarr|not a Zarr"):
         open_pyramid(f"{url}/missing.zarr")
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_segmented_pyramid_writes_its_thresholds_in_one_pass(tmp_path, version):
+    """The card's chain, pyramid → tubeness → segment, writes and reads back whole."""
+    data = np.random.default_rng(7).random((32, 32, 32)).astype("float32")
+    tree = mct.from_array(data, chunks=16).microct.pyramid()
+    mask = tree.microct.tubeness(sigma="1 voxel").microct.segment()
+    store = tmp_path / "mask.ome.zarr"
+    mask.microct.to_zarr(store, version=version)
+    back = mct.open_pyramid(store)
+    for level in range(len(mask.microct.levels)):
+        written, read = mask.microct.select_level(level), back.microct.select_level(level)
+        np.testing.assert_array_equal(read.values, written.values)
+        for name in ("threshold_low", "threshold_high"):
+            assert float(read.coords[name]) == pytest.approx(float(written.coords[name]))

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import dask
 import dask.array as da
 import numcodecs
 import numpy as np
@@ -40,6 +41,7 @@ import zarr.codecs
 
 from xarray_microct.core.provenance import package_version
 from xarray_microct.core.registry import image_nodes, is_image
+from xarray_microct.core.units import NGFF_LENGTH_UNITS
 from xarray_microct.core.volume import (
     DEFAULT_CHUNK,
     PROVENANCE_KEY,
@@ -51,12 +53,8 @@ from xarray_microct.core.volume import (
 NGFF_VERSIONS: dict[str, int] = {"0.4": 2, "0.5": 3}
 MARKER = "xarray_microct"
 MODES = ("w-", "w")
-# Length units of the OME-NGFF specification (UDUNITS-2 names).
-NGFF_LENGTH_UNITS = frozenset(
-    "angstrom attometer centimeter decimeter exameter femtometer foot gigameter hectometer "
-    "inch kilometer megameter meter micrometer mile millimeter nanometer parsec petameter "
-    "picometer terameter yard yoctometer yottameter zeptometer zettameter".split()
-)
+# Attribute of an image array holding its computed 0-d coordinates (see _scalar_coords).
+SCALAR_COORDS = "microct_scalar_coords"
 _AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 _DIMS_ATTR = "_ARRAY_DIMENSIONS"
 
@@ -143,6 +141,19 @@ def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]
             )
         levels.append((node.path.strip("/") or f"scale{index}", images[0]))
     return levels
+
+
+def _scalar_coords(volume: xr.DataArray) -> dict[str, Any]:
+    """The 0-d non-dimension coordinates of a volume (e.g. a segmentation's threshold).
+
+    OME-Zarr has no place for them: they are stored, computed, in the image array's
+    attributes under ``SCALAR_COORDS`` and become coordinates again when read.
+    """
+    return {
+        str(name): coord.data
+        for name, coord in volume.coords.items()
+        if name not in volume.dims and coord.ndim == 0
+    }
 
 
 def _check_levels(levels: list[tuple[str, xr.DataArray]]) -> None:
@@ -329,10 +340,14 @@ def to_ome_zarr(
         )
     if mode not in MODES:
         raise ValueError(f"mode must be 'w-' (never overwrite) or 'w' (replace), got {mode!r}")
-    levels = _levels_of(obj)
     levels = [
         (path, volume if volume.name is not None else volume.rename("image"))
-        for path, volume in levels
+        for path, volume in _levels_of(obj)
+    ]
+    scalars = [_scalar_coords(volume) for _, volume in levels]
+    levels = [
+        (path, volume.drop_vars(list(found)))
+        for (path, volume), found in zip(levels, scalars, strict=True)
     ]
     _check_levels(levels)
     _check_target(store, mode, storage_options)
@@ -377,7 +392,13 @@ def to_ome_zarr(
         data = volume.data if isinstance(volume.data, da.Array) else da.asarray(volume.data)
         sources.append(data.rechunk(store_chunks))
         targets.append(target)
-    da.store(sources, targets, lock=False, compute=True)
+    # One pass computes the data and any lazy scalar coordinate (e.g. a threshold)
+    # together, sharing what they have in common.
+    stored = da.store(sources, targets, lock=False, compute=False)
+    _, scalar_values = dask.compute(stored, scalars)
+    for target, values in zip(targets, scalar_values, strict=True):
+        if values:
+            target.attrs[SCALAR_COORDS] = {k: np.asarray(v).item() for k, v in values.items()}
     metadata = ngff_metadata(levels, version)
     root.attrs.update({
         **metadata,
@@ -574,7 +595,9 @@ def open_pyramid(
         data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)
         array_attrs = {k: v for k, v in array.attrs.items() if k != _DIMS_ATTR}
         array_attrs.setdefault(PROVENANCE_KEY, [])
+        scalar_coords = array_attrs.pop(SCALAR_COORDS, {})
         volume = xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=array_attrs)
+        volume = volume.assign_coords(scalar_coords)
         datasets[node] = volume.to_dataset()
     if not datasets:
         raise ValueError(f"{store}: the multiscales metadata lists no dataset")

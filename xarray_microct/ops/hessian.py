@@ -185,7 +185,7 @@ def hessian_measure_array(
         chunks=out_chunks,
         new_axis=new_axis or None,
         dtype=np.float32,
-        name=f"hessian-{['eigenvalues', 'sato', 'objectness', 'norm'][measure]}",
+        token=f"hessian-{['eigenvalues', 'sato', 'objectness', 'norm'][measure]}",
         halo=halo,
         n_leading=n_leading,
         sigmas=sigmas,
