@@ -1,4 +1,4 @@
-"""Results of the same verb on two different volumes never share Dask keys.
+"""Verbs build lazy graphs whose keys never collide between two volumes.
 
 A verb that names its graph layer by a fixed string (instead of a token of its inputs)
 makes two results collide when they are computed together — e.g. the levels of a pyramid
@@ -54,3 +54,12 @@ def test_pyramid_levels_through_tubeness_and_segment_compute_together():
     together = dask.compute(*levels)
     for level, value in zip(levels, together, strict=True):
         np.testing.assert_array_equal(value, level.compute())
+
+
+@pytest.mark.parametrize("verb", sorted(CALLS))
+def test_building_a_result_computes_nothing(verb):
+    from xarray_microct.testing import raise_if_dask_computes
+
+    volume = _volumes()[0]
+    with raise_if_dask_computes():
+        CALLS[verb](volume)
