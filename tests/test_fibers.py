@@ -327,3 +327,27 @@ def test_replay_reruns_detection():
     table = vol.microct.detect_fibers(radius="6 um")
     again = mct.replay(table, vol)
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_fragments_of_one_fiber_are_joined_across_long_gaps():
+    from xarray_microct.ops.fibers import join_fragments
+
+    z = np.arange(60)
+    one = np.c_[z, 10 + 0.01 * z, np.full(60, 10.0)]
+    lost = np.r_[np.arange(0, 20), np.arange(45, 60)]  # gone for 25 slices
+    other = np.c_[z, np.full(60, 30.0), np.full(60, 10.0)]  # a neighbour, never joined
+    rows = np.r_[one[lost], other]
+    track = np.r_[np.where(lost < 20, 1, 2), np.full(60, 3)]
+    joined = join_fragments(rows, track, link_distance=2.0)
+    assert len(np.unique(joined[: len(lost)])) == 1
+    assert set(joined[len(lost):]) == {3}
+
+
+def test_overlapping_or_distant_chains_are_not_joined():
+    from xarray_microct.ops.fibers import join_fragments
+
+    rows = np.array([[0, 5.0, 5.0], [5, 5.0, 5.0],      # chain 1: z 0..5
+                     [3, 5.5, 5.0], [9, 5.5, 5.0],      # chain 2 overlaps chain 1 in z
+                     [12, 9.0, 5.0], [15, 9.0, 5.0]])   # chain 3: 4 away in-plane
+    track = np.array([1, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(join_fragments(rows, track, link_distance=1.0), track)

@@ -12,8 +12,10 @@ segmentation. :func:`detect_fibers` does it on every slice and links the centres
    to the mask, splits touching fibers; each region gives one centre (its centroid, to a
    fraction of a voxel) and one radius (of the disk with the region's area).
 3. Linking: centres in consecutive slices (gaps of up to ``max_gap`` slices allowed) are
-   paired by optimal one-to-one assignment within ``link_distance``; chains shorter than
-   ``min_slices`` are dropped; fibers are numbered by their first slice and position.
+   paired by optimal one-to-one assignment within ``link_distance``; a chain that starts
+   on the axis where another ended, after a longer gap, continues it
+   (:func:`join_fragments`); chains shorter than ``min_slices`` are dropped; fibers are
+   numbered by their first slice and position.
    After linking, a check that the chains persist along z (:func:`z_coherence`) tells
    a fiber bed from a volume without fibers (noise, pores only), which gives an empty
    table rather than fibers made of noise.
@@ -35,6 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
 import xarray as xr
+from scipy.spatial import cKDTree
 from skimage.segmentation import watershed
 
 from xarray_microct.core.registry import REGISTRY, LengthParam, operation
@@ -268,6 +271,66 @@ def link_centres(
     new_id = np.zeros(n_tracks, dtype=np.int64)
     new_id[kept_ids[rank]] = np.arange(1, len(kept_ids) + 1)
     return new_id[track]
+
+
+def join_fragments(centres: np.ndarray, track: np.ndarray, link_distance: float) -> np.ndarray:
+    """Join chains of one fiber interrupted for longer than the linking gap.
+
+    A chain that starts, within ``link_distance`` in-plane, after another one has ended
+    (the two share no slice) continues it: fibers run through the whole bed, so a fiber
+    lost for a while (a pore, a faint stretch, a fiber grazing the volume's side) and found
+    again on the same axis is one fiber, not two. Pairs are taken closest first, each
+    chain end and start at most once.
+
+    Parameters
+    ----------
+    centres : array of shape (n, >=3)
+        Rows ``(z_index, y, x, ...)`` as for :func:`link_centres`.
+    track : array of int
+        Chain id per row (any ids).
+    link_distance : float
+        Largest in-plane distance between an end and the start that continues it.
+
+    Returns
+    -------
+    array of int
+        Chain id per row, joined chains sharing the id of their first part.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0], [1, 5.0, 5.1], [9, 5.2, 5.0], [10, 5.2, 5.1],
+    ...                  [0, 30.0, 5.0], [10, 30.0, 5.0]])
+    >>> join_fragments(rows, np.array([1, 1, 2, 2, 3, 4]), link_distance=1.0)
+    array([1, 1, 1, 1, 3, 3])
+    """
+    ids, index = np.unique(track, return_inverse=True)
+    if len(ids) < 2:
+        return track
+    z = centres[:, 0]
+    order = np.lexsort((z, index))
+    bounds = np.searchsorted(index[order], np.arange(len(ids) + 1))
+    first, last = order[bounds[:-1]], order[bounds[1:] - 1]
+    tree = cKDTree(centres[first][:, 1:3])
+    candidates = []
+    for end, near in enumerate(tree.query_ball_point(centres[last][:, 1:3], link_distance)):
+        for start in near:
+            if z[first[start]] > z[last[end]]:
+                gap = np.hypot(*(centres[first[start], 1:3] - centres[last[end], 1:3]))
+                candidates.append((gap, end, start))
+    predecessor = np.arange(len(ids))
+    ended, started = set(), set()
+    for _, end, start in sorted(candidates):
+        if end not in ended and start not in started:
+            ended.add(end)
+            started.add(start)
+            predecessor[start] = end
+    root = predecessor
+    while True:  # follow predecessors to the first part of each joined fiber
+        deeper = root[root]
+        if np.array_equal(deeper, root):
+            break
+        root = deeper
+    return ids[root][index]
 
 
 def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> float:
@@ -541,6 +604,7 @@ def detect_fibers(
         table = _empty_table()
         table.attrs = attrs
         return table
+    chains = join_fragments(rows, chains, link)
     # drop chains seen on fewer than min_slices slices; keep the numbering's order
     counts = np.bincount(chains)
     long_enough = counts[chains] >= int(min_slices)
