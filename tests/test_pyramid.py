@@ -266,3 +266,10 @@ def test_tree_input_uses_finest_level_and_bool_masks_work():
 def test_bad_arguments_are_clear_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_volume().microct.pyramid(**kwargs)
+
+
+def test_a_volume_in_one_chunk_still_gets_a_coarse_level():
+    vol = mct.from_array(np.zeros((100, 256, 256), "uint8"), chunks=-1)
+    tree = vol.microct.pyramid()
+    assert tree.microct.levels == ["/scale0", "/scale1"]
+    assert tree.microct.select_level(1).shape == (50, 128, 128)

@@ -56,7 +56,7 @@ from dask.highlevelgraph import HighLevelGraph
 from dask.utils import apply
 
 from xarray_microct.core.registry import operation
-from xarray_microct.core.volume import SPATIAL_DIMS, grid_of, spatial_coords
+from xarray_microct.core.volume import DEFAULT_CHUNK, SPATIAL_DIMS, grid_of, spatial_coords
 
 PyramidMethod = Literal["gaussian", "mean", "mode", "stride"]
 METHODS: tuple[str, ...] = ("gaussian", "mean", "mode", "stride")
@@ -600,7 +600,8 @@ def pyramid(
         The full-resolution volume; its chunk shape becomes every level's chunk shape.
     levels : int, optional
         Number of levels, the full resolution included. ``None``: downsample until
-        every axis fits in one chunk (an axis already within one chunk is left alone).
+        every axis fits in one chunk of the volume's chunking, or of 128 voxels if the
+        chunks are larger (an axis already within one chunk is left alone).
     factor : int or (int, int, int)
         Largest downsampling factor per level along each axis ``(z, y, x)``; 1 never
         downsamples that axis. Per level, an axis already much coarser than the finest
@@ -638,7 +639,9 @@ def pyramid(
         raise ValueError(f"levels must be a positive integer or None, got {levels!r}")
     factors = _check_factor(factor)
     grid = grid_of(volume)
-    chunks = tuple(c[0] for c in volume.chunks[-3:])
+    # levels stop at one chunk, of the volume's chunking or 128 voxels if that is larger
+    # (a volume held in one chunk still gets a coarse level to preview)
+    chunks = tuple(min(c[0], DEFAULT_CHUNK) for c in volume.chunks[-3:])
     plan = plan_levels(grid.shape, grid.spacing, chunks, factors, levels)
     name = volume.name if volume.name is not None else "image"
     current = volume.rename(name)
