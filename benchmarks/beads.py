@@ -17,38 +17,11 @@ Run: python benchmarks/beads.py [--sizes 200 512] [--radius 10]
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import threading
-import time
+from typing import Any
 
 import numpy as np
 import psutil
-
-
-class PeakRSS:
-    """Peak resident memory above the level at entry, sampled by a thread."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.interval = interval
-        self.peak = 0
-
-    def __enter__(self) -> PeakRSS:
-        self._proc = psutil.Process()
-        self._base = self._proc.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss - self._base)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss - self._base)
+from _measure import Measure, in_fresh_process
 
 
 def matched_iou(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -91,7 +64,7 @@ def reference_pipeline(scan: np.ndarray, radius: float) -> np.ndarray:
     return watershed(-dist, markers, mask=mask)
 
 
-def _case(kind: str, size: int, radius: float, chunks: int, queue: mp.Queue) -> None:
+def _case(kind: str, size: int, radius: float, chunks: int, queue: Any) -> None:
     import dask
 
     from xarray_microct.pipelines import beads
@@ -105,18 +78,16 @@ def _case(kind: str, size: int, radius: float, chunks: int, queue: mp.Queue) -> 
         beads(small, bead_radius=radius / 2).compute()
     else:
         reference_pipeline(small.values, radius / 2)
-    with PeakRSS() as mem:
-        start = time.perf_counter()
+    with Measure(interval=0.02) as mem:
         if kind == "xarray-microct":
             with dask.config.set(scheduler="threads"):
                 labels = beads(scan.copy(data=dask.array.from_array(scan_np, chunks=chunks)),
                                bead_radius=radius).values
         else:
             labels = reference_pipeline(scan_np, radius)
-        elapsed = time.perf_counter() - start
     iou = matched_iou(labels, truth_np)
     queue.put({
-        "kind": kind, "size": size, "chunks": chunks, "time": elapsed, "peak": mem.peak,
+        "kind": kind, "size": size, "chunks": chunks, "time": mem.seconds, "peak": mem.peak,
         "n_true": int(truth.attrs["n_beads"]), "n_found": int(len(np.unique(labels)) - 1),
         "iou_min": float(iou.min()), "iou_mean": float(iou.mean()),
         "iou_ge_09": float((iou >= 0.9).mean()),
@@ -124,13 +95,7 @@ def _case(kind: str, size: int, radius: float, chunks: int, queue: mp.Queue) -> 
 
 
 def run(kind: str, size: int, radius: float, chunks: int) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_case, args=(kind, size, radius, chunks, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    return in_fresh_process(_case, kind, size, radius, chunks)
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import dask
 import dask.array as da
 import pandas as pd
-import psutil
+from _measure import Measure
 
 import xarray_microct as mct
 from xarray_microct.metrics import object_metrics, pixel_metrics
@@ -43,43 +42,13 @@ PAPER_VOXELS = 650e6
 PAPER_MINUTES = 13.0
 
 
-class PeakRSS:
-    """Context manager sampling this process's RSS; ``peak`` is the rise in bytes."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.interval = interval
-        self.process = psutil.Process(os.getpid())
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss - self.base)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self.base = self.process.memory_info().rss
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss - self.base)
-
-
 def measure(name: str, func: Callable[[], Any], voxels: int, rows: list) -> Any:
-    process = psutil.Process(os.getpid())
-    with PeakRSS() as mem:
-        cpu0 = sum(process.cpu_times()[:2])
-        start = time.perf_counter()
+    with Measure(interval=0.02) as mem:
         result = func()
-        seconds = time.perf_counter() - start
-        cpu = sum(process.cpu_times()[:2]) - cpu0
-    rows.append((name, seconds, cpu, mem.peak / 2**20))
+    seconds, cpu = mem.seconds, mem.cpu_seconds
+    rows.append((name, seconds, cpu, mem.peak_mb))
     print(f"  {name:<42}{seconds:>8.1f} s{cpu:>8.1f} s{voxels / seconds / 1e6:>8.1f}"
-          f"{mem.peak / 2**20:>9.0f} MiB   load {os.getloadavg()[0]:.1f}", flush=True)
+          f"{mem.peak_mb:>9.0f} MiB   load {os.getloadavg()[0]:.1f}", flush=True)
     return result
 
 

@@ -27,12 +27,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from typing import Any
 
 import numpy as np
-import psutil
+from _measure import Measure
 
 SIGMA = 2.0
 CHUNK = 128
@@ -47,32 +45,6 @@ def make_volume(size: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((size, size, size), dtype=np.float32)
     return ndi.gaussian_filter(noise, 1.0, output=np.float32) * 100
-
-
-class PeakRSS:
-    """Sample this process's RSS in a thread; ``peak`` is the rise above the start."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.process = psutil.Process(os.getpid())
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss - self.base)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self.base = self.process.memory_info().rss
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss - self.base)
 
 
 def runner(name: str) -> Any:
@@ -125,14 +97,9 @@ def run_one(name: str, size: int) -> dict[str, Any]:
     func = runner(name)
     func(make_volume(24, seed=1))  # warm-up: JIT, lazy imports
     image = make_volume(size)
-    process = psutil.Process(os.getpid())
-    with PeakRSS() as memory:
-        cpu0 = process.cpu_times()
-        start = time.perf_counter()
+    with Measure(interval=0.01) as memory:
         func(image)
-        wall = time.perf_counter() - start
-        cpu1 = process.cpu_times()
-    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    wall, cpu = memory.seconds, memory.cpu_seconds
     return {
         "name": name,
         "size": size,

@@ -23,13 +23,11 @@ Run: ``python benchmarks/label.py [--size 256 512] [--chunk 128] [--repeat 1]``
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import threading
-import time
 from typing import Any
 
 import numpy as np
 import psutil
+from _measure import Measure, in_fresh_process
 
 CASES = ("xarray-microct", "scipy", "dask-image", "hysteresis-microct", "hysteresis-skimage")
 
@@ -41,36 +39,6 @@ def smooth_noise(size: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     noise = rng.random((size, size, size), dtype=np.float32)
     return ndi.uniform_filter(noise, size=5)
-
-
-class PeakRSS:
-    """Largest RSS above the starting RSS while the block runs (sampling thread)."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval = interval
-        self.process = psutil.Process()
-
-    def __enter__(self) -> PeakRSS:
-        self.base = self.process.memory_info().rss
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-    @property
-    def extra_mb(self) -> float:
-        return (self.peak - self.base) / 2**20
 
 
 def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -98,8 +66,7 @@ def run_case(case: str, size: int, chunk: int, queue: Any) -> None:
     mask = field > 0.55
     if not case.startswith("hysteresis"):
         del field
-    with PeakRSS() as peak:
-        start = time.perf_counter()
+    with Measure(interval=0.005) as measured:
         if case == "xarray-microct":
             labels, n = label_array(da.from_array(mask, chunks=chunk), 1)
             result, n = dask.compute(labels, n)
@@ -116,24 +83,17 @@ def run_case(case: str, size: int, chunk: int, queue: Any) -> None:
         else:
             result = skf.apply_hysteresis_threshold(field, 0.52, 0.58)
             n = -1
-        seconds = time.perf_counter() - start
     if case.startswith("hysteresis"):
         correct = bool(np.array_equal(result, skf.apply_hysteresis_threshold(field, 0.52, 0.58)))
     else:
         reference, n_ref = ndi.label(mask)
         correct = int(n) == n_ref and same_partition(result, reference)
-    queue.put({"seconds": seconds, "peak_mb": peak.extra_mb, "objects": int(n),
+    queue.put({"seconds": measured.seconds, "peak_mb": measured.peak_mb, "objects": int(n),
                "correct": correct})
 
 
 def measure(case: str, size: int, chunk: int) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=run_case, args=(case, size, chunk, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    return in_fresh_process(run_case, case, size, chunk)
 
 
 def main() -> None:

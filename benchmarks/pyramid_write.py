@@ -21,16 +21,14 @@ Run: ``python benchmarks/pyramid_write.py [--size 512] [--repeat 2] [--version 0
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import shutil
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
+from _measure import Measure, in_fresh_process
 
 CHUNK = 128
 
@@ -49,36 +47,6 @@ def fiber_volume(size: int, seed: int = 0) -> np.ndarray:
         slab = 20000 + 20000 * section + rng.normal(0, 2000, (min(32, size - z), size, size))
         out[z : z + 32] = np.clip(slab, 0, 65535).astype(np.uint16)
     return out
-
-
-class PeakRSS:
-    """Largest RSS above the starting RSS while the block runs (sampling thread)."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval = interval
-        self.process = psutil.Process()
-
-    def __enter__(self) -> PeakRSS:
-        self.base = self.process.memory_info().rss
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-    @property
-    def extra_mb(self) -> float:
-        return (self.peak - self.base) / 2**20
 
 
 def _codec(version: str) -> dict[str, Any]:
@@ -142,29 +110,18 @@ def _worker(case: str, source: str, version: str, folder: str, queue: Any) -> No
     # start-up, and the Numba compilation of xarray-microct's kernels
     CASES[case](np.ascontiguousarray(volume[:64, :64, :64]), Path(folder) / "warm.zarr",
                 version)
-    process = psutil.Process()
-    with PeakRSS() as memory:
-        cpu = process.cpu_times()
-        start = time.perf_counter()
+    with Measure(interval=0.005) as measured:
         CASES[case](volume, store, version)
-        seconds = time.perf_counter() - start
-        after = process.cpu_times()
-    cpu_seconds = (after.user - cpu.user) + (after.system - cpu.system)
     size_mb = sum(f.stat().st_size for f in store.rglob("*") if f.is_file()) / 2**20
-    queue.put({"seconds": seconds, "cpu_s": cpu_seconds, "peak_mb": memory.extra_mb,
-               "store_mb": size_mb})
+    queue.put({"seconds": measured.seconds, "cpu_s": measured.cpu_seconds,
+               "peak_mb": measured.peak_mb, "store_mb": size_mb})
 
 
 def measure(case: str, source: str, version: str) -> dict[str, float]:
     """Run one case in a fresh process and return its time and peak memory."""
-    context = mp.get_context("spawn")
-    queue = context.Queue()
     folder = tempfile.mkdtemp(prefix="pyramid-bench-")
     try:
-        process = context.Process(target=_worker, args=(case, source, version, folder, queue))
-        process.start()
-        result = queue.get(timeout=600)
-        process.join()
+        result = in_fresh_process(_worker, case, source, version, folder, timeout=600)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return result

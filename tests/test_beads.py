@@ -5,31 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import matched_iou, same_partition
 
 import xarray_microct as mct
 from xarray_microct.pipelines import beads
 from xarray_microct.synthetic import bead_pack
 from xarray_microct.testing import raise_if_dask_computes
-
-
-def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
-    if not np.array_equal(a == 0, b == 0):
-        return False
-    pairs = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1)
-    return len(np.unique(pairs[0])) == pairs.shape[1] == len(np.unique(pairs[1]))
-
-
-def matched_iou(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """For each true bead, the IoU with the predicted label overlapping it most."""
-    ious = np.zeros(int(truth.max()))
-    for t in range(1, len(ious) + 1):
-        inside = truth == t
-        found = np.bincount(labels[inside])
-        found[0] = 0
-        best = int(found.argmax())
-        if best:
-            ious[t - 1] = found[best] / np.count_nonzero(inside | (labels == best))
-    return ious
 
 
 def test_bead_pack_truth_is_consistent_and_reproducible():

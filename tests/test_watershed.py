@@ -6,6 +6,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import matched_iou, same_partition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage.segmentation import watershed as sk_watershed
@@ -19,28 +20,6 @@ from xarray_microct.ops.watershed import (
 )
 from xarray_microct.synthetic import bead_pack
 from xarray_microct.testing import raise_if_dask_computes
-
-
-def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
-    """Equal up to a renumbering of the non-zero labels (0 stays 0)."""
-    if not np.array_equal(a == 0, b == 0):
-        return False
-    pairs = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1)
-    return len(np.unique(pairs[0])) == pairs.shape[1] == len(np.unique(pairs[1]))
-
-
-def matched_iou(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """For each true object, the IoU with the predicted label overlapping it most."""
-    n = int(truth.max())
-    ious = np.zeros(n)
-    for t in range(1, n + 1):
-        inside = truth == t
-        found = np.bincount(labels[inside], minlength=1)
-        found[0] = 0
-        best = int(found.argmax())
-        if best:
-            ious[t - 1] = found[best] / np.count_nonzero(inside | (labels == best))
-    return ious
 
 
 def reference_flood(alt: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarray:
