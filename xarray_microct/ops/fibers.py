@@ -604,7 +604,9 @@ def detect_fibers(
         table = _empty_table()
         table.attrs = attrs
         return table
-    chains = join_fragments(rows, chains, link)
+    # fiber axes lie at least two radii apart: a restart within one radius of where a
+    # chain ended is that fiber again
+    chains = join_fragments(rows, chains, max(link, r_phys))
     # drop chains seen on fewer than min_slices slices; keep the numbering's order
     counts = np.bincount(chains)
     long_enough = counts[chains] >= int(min_slices)
