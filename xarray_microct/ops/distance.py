@@ -32,28 +32,9 @@ import xarray as xr
 
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import grid_of, wrap_like
+from xarray_microct.ops.label import check_mask
 
-__all__ = ["check_binary", "distance_transform", "edt_array"]
-
-
-def check_binary(dtype: Any, what: str) -> None:
-    """Refuse a dtype that is not a mask (boolean or integer, non-zero = foreground).
-
-    Examples
-    --------
-    >>> check_binary(np.dtype("uint8"), "distance_transform")  # fine
-    >>> try:
-    ...     check_binary(np.dtype("float32"), "distance_transform")
-    ... except TypeError as err:
-    ...     print(str(err)[:47])
-    distance_transform needs a binary mask (bool or
-    """
-    dtype = np.dtype(dtype)
-    if not (dtype == np.bool_ or np.issubdtype(dtype, np.integer)):
-        raise TypeError(
-            f"{what} needs a binary mask (bool or integer, non-zero = foreground), got "
-            f"{dtype}; threshold the volume first, e.g. vol.microct.threshold() or vol > value"
-        )
+__all__ = ["distance_transform", "edt_array"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -187,7 +168,7 @@ def edt_array(data: da.Array, spacing: Sequence[float], squared: bool = False) -
     spacing = tuple(float(s) for s in spacing)
     if len(spacing) != 3 or not all(s > 0 and math.isfinite(s) for s in spacing):
         raise ValueError(f"spacing needs 3 positive finite values (z, y, x), got {spacing}")
-    check_binary(data.dtype, "distance transform")
+    check_mask(data, "distance transform")
     chunks = data.chunks
     out = data.rechunk(_whole_axis_chunks(data, -3)).map_blocks(
         _binary_block, axis=-3, spacing=spacing[0], dtype=np.float32
@@ -232,7 +213,7 @@ def distance_transform(volume: xr.DataArray) -> xr.DataArray:
     >>> float(dist[2, 2, 2]), dist.attrs["units"]
     (2.0, 'micrometer')
     """
-    check_binary(volume.dtype, "distance_transform")
+    check_mask(volume, "distance_transform")
     grid = grid_of(volume)
     data = edt_array(volume.data, grid.spacing)
     return wrap_like(

@@ -108,13 +108,14 @@ def check_mask(data: Any, what: str = "label") -> None:
     >>> check_mask(np.zeros(3))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: label needs a boolean mask (or integer labels), got float64; ...
+    TypeError: label needs a binary mask: a boolean mask or integer labels (non-zero = ...
     """
     dtype = np.dtype(data.dtype)
     if not (dtype == np.bool_ or np.issubdtype(dtype, np.integer)):
         raise TypeError(
-            f"{what} needs a boolean mask (or integer labels), got {dtype}; threshold it "
-            "first, e.g. vol.microct.threshold() or vol > value"
+            f"{what} needs a binary mask: a boolean mask or integer labels (non-zero = "
+            f"foreground), got {dtype}; threshold it first, e.g. vol.microct.threshold() "
+            "or vol > value"
         )
 
 

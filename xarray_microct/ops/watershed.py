@@ -60,9 +60,15 @@ from dask.highlevelgraph import HighLevelGraph
 from xarray_microct.core.chunks import ceil_radius, map_spatial_overlap
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.volume import grid_of, wrap_like
-from xarray_microct.ops.distance import check_binary, edt_array
+from xarray_microct.ops.distance import edt_array
 from xarray_microct.ops.filters import ellipsoid_footprint
-from xarray_microct.ops.label import check_connectivity, check_labels, label_array, structure
+from xarray_microct.ops.label import (
+    check_connectivity,
+    check_labels,
+    check_mask,
+    label_array,
+    structure,
+)
 
 __all__ = ["flood_array", "peak_markers_array", "watershed"]
 
@@ -551,12 +557,12 @@ def watershed(
         distance = volume.data.astype(np.float32)
         objects = distance > 0
     else:
-        check_binary(volume.dtype, "watershed")
+        check_mask(volume, "watershed")
         objects = volume.data != 0
         distance = edt_array(objects, grid.spacing)
     if mask is not None:
         mask_data = _as_data(mask, volume, "mask")
-        check_binary(mask_data.dtype, "watershed: mask")
+        check_mask(mask_data, "watershed: mask")
         objects = mask_data != 0
     if markers is not None:
         marker_data = _as_data(markers, volume, "markers")
