@@ -50,3 +50,10 @@ def test_paper_figures_example(tmp_path: Path) -> None:
     assert len(timings) == 2
     assert timings["fibers"].nunique() == 1  # the same answer on both schedulers
     assert result["scores"]["dice"] > 0.6
+
+
+def test_quickstart_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    load("quickstart").main(tmp_path)
+    out = capsys.readouterr().out
+    assert "chain: median → gaussian → unsharp_mask → normalize" in out
+    assert (tmp_path / "sharp.zarr").is_dir()
