@@ -10,12 +10,8 @@ script with ``print(make_cluster().job_script())`` before submitting.
 
 from __future__ import annotations
 
-import sys
-
 from dask.distributed import Client
-
-import xarray_microct as mct
-from xarray_microct.runner import write_volume
+from enhance import main  # the analysis: the same for every set-up
 
 
 def make_cluster():  # returns a dask_jobqueue.SLURMCluster
@@ -43,23 +39,5 @@ def make_client() -> Client:
     return client
 
 
-# --- analysis: identical in every example; only make_client() above differs ---
-def analyse(input_path: str, output_path: str) -> None:
-    """Enhance a stored scan and write the result to Zarr, on whatever client is active."""
-    volume = mct.open_volume(input_path)
-    result = (
-        volume.microct.median(radius="1 voxel")
-        .microct.gaussian(sigma="0.65 um")
-        .microct.unsharp_mask(sigma="2 um", amount=0.5)
-        .microct.normalize()
-    )
-    write_volume(result, output_path, progress=True)
-# --- end of analysis ---
-
-
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit(f"usage: python {sys.argv[0]} INPUT.zarr OUTPUT.zarr")
-    client = make_client()
-    print("client:", client)
-    analyse(sys.argv[1], sys.argv[2])
+    main(make_client)
