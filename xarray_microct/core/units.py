@@ -99,6 +99,33 @@ def _voxels_from_text(text: str) -> float | None:
     return float(match["value"]) if match else None
 
 
+_UNREADABLE = (
+    pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, AttributeError,
+    TypeError,
+)
+
+
+def as_quantity(value: str | pint.Quantity) -> pint.Quantity:
+    """A string, or a Quantity of any pint registry, as a Quantity of this package's registry.
+
+    Raises
+    ------
+    ValueError
+        When pint cannot read it.
+
+    Examples
+    --------
+    >>> as_quantity("3 um")
+    <Quantity(3, 'micrometer')>
+    """
+    try:
+        if isinstance(value, pint.Quantity):
+            return ureg.Quantity(float(value.magnitude), str(value.units))
+        return ureg.Quantity(value)
+    except _UNREADABLE as err:
+        raise ValueError(f"pint cannot read {value!r}: {err}") from err
+
+
 def _one_axis(value: Any, spacing: float, units: str, name: str) -> float:
     """Resolve one length to voxels along an axis of the given spacing and units."""
     if isinstance(value, bool):
@@ -111,17 +138,15 @@ def _one_axis(value: Any, spacing: float, units: str, name: str) -> float:
             voxels = as_voxels
         else:
             try:
-                quantity = ureg.Quantity(value)
-            except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
-                    AttributeError, TypeError) as err:
+                quantity = as_quantity(value)
+            except ValueError as err:
                 raise ValueError(
                     f"cannot read {name}={value!r} as a length with a known unit: "
                     "write e.g. '3 um', '0.5 mm' or '2 voxel'"
                 ) from err
             voxels = _quantity_to_voxels(quantity, spacing, units, name, value)
     elif isinstance(value, pint.Quantity):
-        quantity = ureg.Quantity(float(value.magnitude), str(value.units))
-        voxels = _quantity_to_voxels(quantity, spacing, units, name, value)
+        voxels = _quantity_to_voxels(as_quantity(value), spacing, units, name, value)
     else:
         raise TypeError(
             f"{name} must be a number, a string such as '3 um', a pint Quantity "

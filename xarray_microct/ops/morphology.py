@@ -27,7 +27,7 @@ import xarray as xr
 
 from xarray_microct.core.chunks import map_spatial_overlap
 from xarray_microct.core.registry import LengthParam, operation
-from xarray_microct.core.units import parse_unit, ureg
+from xarray_microct.core.units import as_quantity, parse_unit, ureg
 from xarray_microct.core.volume import grid_of, wrap_like
 from xarray_microct.ops.filters import ellipsoid_footprint
 from xarray_microct.ops.label import (
@@ -295,13 +295,8 @@ def volume_in_voxels(size: Any, spacing: tuple[float, ...], units: str) -> float
         voxels = float(match["value"])
     elif isinstance(size, (str, pint.Quantity)):
         try:
-            quantity = (
-                ureg.Quantity(size)
-                if isinstance(size, str)
-                else ureg.Quantity(float(size.magnitude), str(size.units))
-            )
-        except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
-                AttributeError, TypeError) as err:
+            quantity = as_quantity(size)
+        except ValueError as err:
             raise ValueError(
                 f"cannot read min_size={size!r}: give a number of voxels, '100 voxel', "
                 "or a volume with a length unit cubed, e.g. '100 um^3' or '1e-6 mm**3'"
