@@ -164,15 +164,35 @@ def _bind(op: Operation) -> None:
     level = inspect.Parameter(
         "level", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | str | None"
     )
-    for method, params in ((array_method, parameters), (tree_method, [*parameters, level])):
+    returns = op.signature.return_annotation
+    # on a tree, a mapped verb gives a tree (its one-level result with ``level=``)
+    tree_returns = returns
+    if op.on_tree == "map" and returns is not inspect.Signature.empty:
+        text = returns if isinstance(returns, str) else inspect.formatannotation(returns)
+        tree_returns = f"xr.DataTree | {text}"
+    for method, params, gives in (
+        (array_method, parameters, returns),
+        (tree_method, [*parameters, level], tree_returns),
+    ):
         method.__name__ = op.name
         method.__qualname__ = op.name
         method.__doc__ = op.func.__doc__
         method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params]
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params],
+            return_annotation=gives,
         )
+        # the verb's own annotations (help(), IDEs and the API reference read these)
+        method.__annotations__ = _annotations(params, gives)
     setattr(MicroCTArrayAccessor, op.name, array_method)
     setattr(MicroCTTreeAccessor, op.name, tree_method)
+
+
+def _annotations(params: list[inspect.Parameter], returns: Any) -> dict[str, Any]:
+    """The ``__annotations__`` of a bound verb: its parameters' and its return's."""
+    annotations = {p.name: p.annotation for p in params if p.annotation is not p.empty}
+    if returns is not inspect.Signature.empty:
+        annotations["return"] = returns
+    return annotations
 
 
 on_register(_bind)
