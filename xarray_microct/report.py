@@ -4,8 +4,10 @@
 JavaScript is inlined, the slice viewers embed a fixed set of slices (their slider works
 without a server), and the PNG figures written beside the page are embedded too. The page
 shows the volume's grid, previews (with the labels or mask drawn over them), orthogonal
-slices, detected centres, the metrics, and the provenance of the result: every operation
-with its parameters as given and as resolved to voxels, and the package versions.
+slices, detected centres, the fiber bed of a fiber table (count, volume fraction, radius
+and misalignment distributions, 3-D centre lines), the metrics, and the provenance of the
+result: every operation with its parameters as given and as resolved to voxels, and the
+package versions.
 """
 
 from __future__ import annotations
@@ -329,6 +331,7 @@ def save_report(
     slices: int = 5,
     alpha: float = 0.45,
     notes: str | None = None,
+    fibers: Any = None,
 ) -> Path:
     """Write one self-contained HTML report, and its PNG figures beside it.
 
@@ -354,6 +357,10 @@ def save_report(
         Opacity of the labels.
     notes : str, optional
         A paragraph of text (HTML-escaped) under the title.
+    fibers : pandas.DataFrame, optional
+        A ``detect_fibers`` table: adds a *Fibers* section (count, volume fraction,
+        radius and misalignment distributions, 3-D centre lines; see
+        :func:`fibers_section_html`). By default ``result``, when it is such a table.
 
     Returns
     -------
@@ -411,6 +418,10 @@ def save_report(
         sections.append(pn.panel(plot))
         figures.append(("centres", save_slice_png(level, f"{stem}-centres.png", clim=clim,
                                                   centres=tables)))
+    fiber_table = fibers if fibers is not None else result if is_fiber_table(result) else None
+    if fiber_table is not None:
+        sections.append(pn.pane.HTML(fibers_section_html(fiber_table, stem),
+                                     sizing_mode="stretch_width"))
     sections.append(pn.pane.HTML(
         "<h2>Figures</h2>" + "".join(_png_tag(p, name) for name, p in figures),
         sizing_mode="stretch_width"))
@@ -460,3 +471,270 @@ def _orthoslices_png(
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
+
+
+# ---------------------------------------------------------------------------------------
+# Fiber bed: what a materials scientist reads first (matplotlib Figures, no pyplot state)
+
+FIBER_TABLE_COLUMNS = ("fiber_id", "z", "y", "x", "radius")
+
+
+def is_fiber_table(table: Any) -> bool:
+    """Whether ``table`` is a :func:`~xarray_microct.ops.fibers.detect_fibers` table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_fiber_table(pd.DataFrame(columns=["fiber_id", "z", "y", "x", "radius"]))
+    True
+    >>> is_fiber_table(pd.DataFrame(columns=["label", "area"]))
+    False
+    """
+    import pandas as pd
+
+    return isinstance(table, pd.DataFrame) and set(FIBER_TABLE_COLUMNS) <= set(table.columns)
+
+
+def _units_of(summary: Any) -> str:
+    return str(summary.bed.get("units") or "")
+
+
+def fiber_radius_figure(summary: Any) -> Any:
+    """Histogram of the per-fiber mean radius of a :func:`~xarray_microct.fiber_summary`.
+
+    Parameters
+    ----------
+    summary : FiberSummary
+        What ``xarray_microct.fiber_summary(table)`` returns.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; its bars count fibers (they sum to the number of fibers).
+
+    Examples
+    --------
+    >>> import pandas as pd, xarray_microct as mct
+    >>> t = pd.DataFrame({"fiber_id": [1, 1, 2, 2], "z": [0.0, 1.0, 0.0, 1.0],
+    ...                   "y": [2.0, 2.0, 9.0, 9.0], "x": [2.0, 2.0, 9.0, 9.0],
+    ...                   "radius": [3.0, 3.0, 4.0, 4.0]})
+    >>> ax = fiber_radius_figure(mct.fiber_summary(t)).axes[0]
+    >>> sum(bar.get_height() for bar in ax.patches)
+    np.float64(2.0)
+    """
+    from matplotlib.figure import Figure
+
+    radius = summary.fibers["radius"].to_numpy(float)
+    radius = radius[np.isfinite(radius)]
+    units = _units_of(summary)
+    fig = Figure(figsize=(5.5, 3.6))
+    ax = fig.subplots()
+    if radius.size:
+        ax.hist(radius, bins="auto", color="#4c72b0", edgecolor="white")
+        mean = float(radius.mean())
+        ax.axvline(mean, color="#dd8452", lw=1.5, label=f"mean {mean:.3g} {units}")
+        ax.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel(f"fiber radius ({units})" if units else "fiber radius")
+    ax.set_ylabel("fibers")
+    ax.set_title(f"Radius of {radius.size} fibers")
+    fig.tight_layout()
+    return fig
+
+
+def fiber_orientation_figure(summary: Any) -> Any:
+    """Misalignment of the fibers from the bed axis (z): polar-angle histogram and map.
+
+    Left, the number of fibers per bin of polar angle (the angle between a fiber's
+    least-squares axis and z: 0° for a fiber along the bed axis), with the
+    length-weighted mean; right, each fiber's direction (azimuth, polar) as a point of a
+    polar plot, so that a preferred tilt direction shows as a cluster.
+
+    Parameters
+    ----------
+    summary : FiberSummary
+        What ``xarray_microct.fiber_summary(table)`` returns.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its first axes is the histogram (bars sum to the number of fibers), its second
+        the polar map (then the colour bar of fiber length).
+
+    Examples
+    --------
+    >>> import pandas as pd, xarray_microct as mct
+    >>> t = pd.DataFrame({"fiber_id": [1, 1, 1], "z": [0.0, 1.0, 2.0],
+    ...                   "y": [5.0, 5.0, 5.0], "x": [5.0, 6.0, 7.0], "radius": 2.0})
+    >>> hist = fiber_orientation_figure(mct.fiber_summary(t)).axes[0]
+    >>> sum(bar.get_height() for bar in hist.patches)
+    np.float64(1.0)
+    """
+    from matplotlib.figure import Figure
+
+    fibers = summary.fibers
+    polar = fibers["polar"].to_numpy(float)
+    azimuth = fibers["azimuth"].to_numpy(float)
+    fig = Figure(figsize=(10, 3.8))
+    hist = fig.add_subplot(1, 2, 1)
+    if polar.size:
+        top = max(float(np.nanmax(polar)), 1.0)
+        width = max(top / 20, 0.25)
+        edges = np.arange(0.0, top + width, width)
+        hist.hist(polar, bins=edges, color="#55a868", edgecolor="white")
+        mean, sd = summary.bed["polar_mean"], summary.bed["polar_sd"]
+        hist.axvline(mean, color="#c44e52", lw=1.5,
+                     label=f"mean {mean:.2f}° ± {sd:.2f}° (by length)")
+        hist.legend(loc="upper right", fontsize="small")
+    hist.set_xlabel("misalignment from z (polar angle, degrees)")
+    hist.set_ylabel("fibers")
+    hist.set_title(f"Orientation of {polar.size} fibers")
+    rose = fig.add_subplot(1, 2, 2, projection="polar")
+    shown = rose.scatter(np.radians(azimuth), polar, c=fibers["length"].to_numpy(float),
+                         cmap="viridis", s=14)
+    fig.colorbar(shown, ax=rose, shrink=0.8,
+                 label=f"length ({_units_of(summary)})" if _units_of(summary) else "length")
+    rose.set_title("direction: azimuth (from +x), polar (radius, °)", fontsize="medium")
+    fig.tight_layout()
+    return fig
+
+
+def fiber_axes_figure(table: Any, summary: Any) -> Any:
+    """A static 3-D view of the fiber centre lines, coloured by misalignment.
+
+    Each fiber is drawn through its centres, slice by slice, as
+    :func:`~xarray_microct.ops.fibers.detect_fibers` found them, in physical units, with
+    the colour of its polar angle (degrees from z).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A ``detect_fibers`` table (``fiber_id, z, y, x, radius``).
+    summary : FiberSummary
+        ``xarray_microct.fiber_summary(table)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One 3-D axes with one line per fiber.
+
+    Examples
+    --------
+    >>> import pandas as pd, xarray_microct as mct
+    >>> t = pd.DataFrame({"fiber_id": [1, 1, 2, 2], "z": [0.0, 1.0, 0.0, 1.0],
+    ...                   "y": [2.0, 2.0, 9.0, 9.0], "x": [2.0, 2.0, 9.0, 9.5],
+    ...                   "radius": 3.0})
+    >>> len(fiber_axes_figure(t, mct.fiber_summary(t)).axes[0].lines)
+    2
+    """
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    units = _units_of(summary)
+    polar = summary.fibers.set_index("fiber_id")["polar"]
+    top = max(float(polar.max()) if len(polar) else 0.0, 1.0)
+    norm = Normalize(0.0, top)
+    cmap = colormaps["plasma"]
+    fig = Figure(figsize=(6.5, 5.5))
+    ax = fig.add_subplot(projection="3d")
+    for fid, fiber in table.sort_values(["fiber_id", "z"]).groupby("fiber_id", sort=True):
+        ax.plot(fiber["x"].to_numpy(float), fiber["y"].to_numpy(float),
+                fiber["z"].to_numpy(float), color=cmap(norm(float(polar.get(fid, 0.0)))),
+                lw=1.2)
+    suffix = f" ({units})" if units else ""
+    ax.set_xlabel("x" + suffix)
+    ax.set_ylabel("y" + suffix)
+    ax.set_zlabel("z" + suffix)
+    ax.set_title(f"{len(polar)} fiber centre lines")
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.1,
+                 label="misalignment from z (degrees)")
+    return fig
+
+
+def fiber_bed_html(summary: Any) -> str:
+    """An HTML table of the bed: fiber count, volume fraction, radius and misalignment.
+
+    Examples
+    --------
+    >>> import pandas as pd, xarray_microct as mct
+    >>> t = pd.DataFrame({"fiber_id": [1, 1], "z": [0.0, 1.0], "y": [2.0, 2.0],
+    ...                   "x": [2.0, 2.0], "radius": [3.0, 3.0]})
+    >>> "fiber count" in fiber_bed_html(mct.fiber_summary(t))
+    True
+    """
+    bed = summary.bed
+    units = _units_of(summary)
+    radius = summary.fibers["radius"]
+    rows = {
+        "fiber count": bed["count"],
+        "fiber volume fraction": bed["fiber_volume_fraction"],
+        f"mean radius ({units})" if units else "mean radius": bed["mean_radius"],
+        f"radius s.d. between fibers ({units})" if units else "radius s.d.":
+            float(radius.std(ddof=0)) if len(radius) else float("nan"),
+        "mean misalignment from z (degrees, by length)": bed["polar_mean"],
+        "misalignment s.d. (degrees, by length)": bed["polar_sd"],
+    }
+    return _table([[_format(k), _format(v)] for k, v in rows.items()], ["fiber bed", "value"])
+
+
+def save_fiber_figures(
+    table: Any, stem: str | Path, summary: Any = None, dpi: int = 100
+) -> dict[str, Path]:
+    """Write the fiber-bed PNGs of a ``detect_fibers`` table: ``<stem>-fiber-*.png``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`~xarray_microct.ops.fibers.detect_fibers` table.
+    stem : str or Path
+        Path prefix of the PNGs.
+    summary : FiberSummary, optional
+        ``xarray_microct.fiber_summary(table)``, computed if not given.
+    dpi : int
+
+    Returns
+    -------
+    dict of str to Path
+        The ``radius``, ``orientation`` and ``axes`` (3-D) figures.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> t = pd.DataFrame({"fiber_id": [1, 1], "z": [0.0, 1.0], "y": [2.0, 2.0],
+    ...                   "x": [2.0, 2.5], "radius": [3.0, 3.0]})
+    >>> paths = save_fiber_figures(t, pathlib.Path(tempfile.mkdtemp()) / "bed")
+    >>> sorted(p.name for p in paths.values())
+    ['bed-fiber-axes.png', 'bed-fiber-orientation.png', 'bed-fiber-radius.png']
+    """
+    from xarray_microct import fiber_summary
+
+    if summary is None:
+        summary = fiber_summary(table)
+    figures = {
+        "radius": fiber_radius_figure(summary),
+        "orientation": fiber_orientation_figure(summary),
+        "axes": fiber_axes_figure(table, summary),
+    }
+    paths = {}
+    for name, fig in figures.items():
+        path = Path(f"{stem}-fiber-{name}.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        paths[name] = path
+    return paths
+
+
+def fibers_section_html(table: Any, stem: str | Path) -> str:
+    """The report's *Fibers* section: the bed table and the fiber figures (PNGs at ``stem``)."""
+    from xarray_microct import fiber_summary
+
+    summary = fiber_summary(table)
+    paths = save_fiber_figures(table, stem, summary)
+    return (
+        "<h2>Fibers</h2><p>The detected fibers measured one by one "
+        "(<code>fiber_summary</code>): radius, misalignment from the bed axis z, and "
+        "centre lines in 3-D.</p>"
+        + fiber_bed_html(summary)
+        + "".join(_png_tag(path, f"fiber {name}") for name, path in paths.items())
+    )
