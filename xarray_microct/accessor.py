@@ -11,7 +11,8 @@ from typing import Any
 
 import xarray as xr
 
-from xarray_microct.core.registry import Operation, image_nodes, on_register, select_node
+from xarray_microct.core.registry import Operation, on_register
+from xarray_microct.core.tree import image_nodes, select_node
 from xarray_microct.core.volume import Grid, grid_of
 
 

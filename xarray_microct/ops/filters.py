@@ -20,6 +20,7 @@ from xarray_microct.core.chunks import (
     kernel_radius,
     map_spatial_overlap,
 )
+from xarray_microct.core.footprints import ellipsoid_footprint
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.stats import global_percentiles
 from xarray_microct.core.volume import wrap_like
@@ -74,7 +75,7 @@ def _gaussian_block(
     )
 
 
-@operation(lengths=["sigma"], packages=["scipy"])
+@operation(lengths=["sigma"], intensity_units="keep", packages=["scipy"])
 def gaussian(
     volume: xr.DataArray, sigma: object, truncate: float = 4.0, mode: BoundaryMode = "nearest"
 ) -> xr.DataArray:
@@ -109,31 +110,13 @@ def gaussian(
     return wrap_like(volume, gaussian_array(volume.data, sigma, truncate, mode))
 
 
-def ellipsoid_footprint(radius: Sequence[float]) -> np.ndarray:
-    """Boolean ellipsoid of the given radius in voxels per axis (a ball when isotropic).
-
-    A voxel at offset ``(i, j, k)`` is inside when ``(i/rz)² + (j/ry)² + (k/rx)² <= 1``;
-    an axis with a radius under one voxel is not extended.
-
-    Examples
-    --------
-    >>> ellipsoid_footprint((1, 1, 1)).sum()
-    np.int64(7)
-    """
-    half = [int(np.floor(r + 1e-9)) for r in radius]
-    grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
-    distance = sum(
-        (g / r) ** 2 if r > 0 else np.zeros_like(g, dtype=float)
-        for g, r in zip(grids, radius, strict=True)
-    )
-    return np.asarray(distance <= 1.0 + 1e-9)
-
-
 def _median_block(block: np.ndarray, footprint: np.ndarray, mode: str) -> np.ndarray:
     return ndi.median_filter(block, footprint=footprint, mode=mode)
 
 
-@operation(lengths={"radius": LengthParam(allow_zero=True)}, packages=["scipy"])
+@operation(
+    lengths={"radius": LengthParam(allow_zero=True)}, intensity_units="keep", packages=["scipy"]
+)
 def median(
     volume: xr.DataArray, radius: object, mode: BoundaryMode = "nearest"
 ) -> xr.DataArray:
@@ -173,7 +156,7 @@ def median(
     return wrap_like(volume, data)
 
 
-@operation(lengths=["sigma"], packages=["scipy"])
+@operation(lengths=["sigma"], intensity_units="keep", packages=["scipy"])
 def unsharp_mask(
     volume: xr.DataArray,
     sigma: object,
@@ -269,7 +252,7 @@ def normalize(
     elif method == "zscore":
         mean, std = da.nanmean(data), da.nanstd(data)
         out = (data - mean) / da.where(std > 0, std, 1)
-        return wrap_like(volume, out.astype(dtype), units=None)
+        return wrap_like(volume, out.astype(dtype))
     else:
         raise ValueError(
             f"method must be 'percentile', 'minmax' or 'zscore', got {method!r}"
@@ -277,4 +260,4 @@ def normalize(
     out = (data - low) / da.where(high > low, high - low, 1)
     if clip:
         out = da.clip(out, 0, 1)
-    return wrap_like(volume, out.astype(dtype), units=None)
+    return wrap_like(volume, out.astype(dtype))

@@ -45,97 +45,21 @@ from dask.highlevelgraph import HighLevelGraph
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from xarray_microct.core.footprints import structure
 from xarray_microct.core.registry import operation
+from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels import labels as kernels
 
 __all__ = [
     "Components",
     "as_delayed_table",
-    "check_connectivity",
-    "check_labels",
-    "check_mask",
     "components",
     "label",
     "label_array",
     "object_sizes",
     "relabel_blocks",
-    "structure",
 ]
-
-
-def check_connectivity(connectivity: Any) -> int:
-    """Validate a 3-D connectivity: 1 (faces, 6 neighbours), 2 (edges, 18), 3 (corners, 26).
-
-    Examples
-    --------
-    >>> check_connectivity(3)
-    3
-    """
-    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)):
-        raise TypeError(
-            f"connectivity must be the integer 1 (faces), 2 (edges) or 3 (corners), "
-            f"got {connectivity!r}"
-        )
-    if connectivity not in (1, 2, 3):
-        raise ValueError(
-            f"connectivity must be 1 (faces, 6 neighbours), 2 (edges, 18) or 3 "
-            f"(corners, 26) in 3-D, got {connectivity}"
-        )
-    return int(connectivity)
-
-
-def structure(connectivity: int) -> np.ndarray:
-    """The 3×3×3 structuring element of a connectivity, as ``scipy.ndimage`` uses it.
-
-    Examples
-    --------
-    >>> int(structure(1).sum()), int(structure(2).sum()), int(structure(3).sum())
-    (7, 19, 27)
-    """
-    return ndi.generate_binary_structure(3, check_connectivity(connectivity))
-
-
-def check_mask(data: Any, what: str = "label") -> None:
-    """Refuse float (and other non-binary) input where a mask is expected.
-
-    A boolean array is a mask; an integer array is accepted and read as ``!= 0``.
-    Floats are refused: threshold them first (e.g. ``vol.microct.threshold()``).
-
-    Examples
-    --------
-    >>> check_mask(np.zeros(3, bool))
-    >>> check_mask(np.zeros(3))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    TypeError: label needs a binary mask: a boolean mask or integer labels (non-zero = ...
-    """
-    dtype = np.dtype(data.dtype)
-    if not (dtype == np.bool_ or np.issubdtype(dtype, np.integer)):
-        raise TypeError(
-            f"{what} needs a binary mask: a boolean mask or integer labels (non-zero = "
-            f"foreground), got {dtype}; threshold it first, e.g. vol.microct.threshold() "
-            "or vol > value"
-        )
-
-
-def check_labels(data: Any, what: str) -> None:
-    """Refuse non-integer input where a label image is expected.
-
-    Examples
-    --------
-    >>> check_labels(np.zeros(3, "int32"), "regionprops")
-    >>> check_labels(np.zeros(3, "float32"), "regionprops")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    TypeError: regionprops needs integer labels (0 = background), got float32; ...
-    """
-    dtype = np.dtype(data.dtype)
-    if not (np.issubdtype(dtype, np.integer) or dtype == np.bool_):
-        raise TypeError(
-            f"{what} needs integer labels (0 = background), got {dtype}; make them with "
-            "vol.microct.label()"
-        )
 
 
 def _label_dtype(size: int) -> np.dtype:
@@ -626,7 +550,7 @@ def relabel_blocks(labels: da.Array, table: Any, dtype: Any) -> da.Array:
     return da.block(pieces.tolist())
 
 
-@operation(packages=["scipy"])
+@operation(takes="mask", spatial_only=True, packages=["scipy"])
 def label(volume: xr.DataArray, connectivity: int = 1) -> xr.DataArray:
     """Connected components with one global numbering ``1..N`` across all chunks.
 
@@ -655,13 +579,5 @@ def label(volume: xr.DataArray, connectivity: int = 1) -> xr.DataArray:
     >>> int(labels.max())
     2
     """
-    check_mask(volume, "label")
-    connectivity = check_connectivity(connectivity)
-    data = volume.data
-    if data.ndim != 3:
-        raise ValueError(
-            f"label works on a 3-D volume (z, y, x), got dims {volume.dims}; "
-            "select one t/c index first"
-        )
-    labels, _ = label_array(data, connectivity)
-    return wrap_like(volume, labels, units=None, long_name="labels")
+    labels, _ = label_array(volume.data, check_connectivity(connectivity))
+    return wrap_like(volume, labels, long_name="labels")

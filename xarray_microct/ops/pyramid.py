@@ -585,7 +585,7 @@ def downsample(
     )
 
 
-@operation(packages=["numba"], on_tree="level")
+@operation(intensity_units="keep", packages=["numba"], on_tree="level")
 def pyramid(
     volume: xr.DataArray,
     levels: int | None = None,

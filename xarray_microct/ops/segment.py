@@ -43,8 +43,9 @@ import xarray as xr
 
 from xarray_microct.core.registry import operation
 from xarray_microct.core.stats import FLOAT_BINS, global_histogram, has_exact_histogram
+from xarray_microct.core.validation import check_connectivity
 from xarray_microct.core.volume import wrap_like
-from xarray_microct.ops.label import check_connectivity, components
+from xarray_microct.ops.label import components
 
 __all__ = ["hysteresis", "hysteresis_array", "segment", "threshold", "threshold_value"]
 
@@ -190,7 +191,9 @@ def _value_of(data: da.Array, value: Any, nbins: int) -> da.Array | float:
     return float(value)
 
 
-@operation(packages=["scikit-image"], on_tree="level")
+@operation(
+    returns="scalar", intensity_units="keep", packages=["scikit-image"], on_tree="level"
+)
 def threshold_value(
     volume: xr.DataArray, method: ThresholdMethod = "otsu", classes: int = 3, nbins: int = 256
 ) -> xr.DataArray:
@@ -311,7 +314,7 @@ def _hysteresis_values(data: da.Array, low: Any, high: Any, nbins: int) -> tuple
     return _value_of(data, low, nbins), _value_of(data, high, nbins)
 
 
-@operation(packages=["scipy", "scikit-image"])
+@operation(spatial_only=True, packages=["scipy", "scikit-image"])
 def hysteresis(
     volume: xr.DataArray,
     low: float | str | None = None,
