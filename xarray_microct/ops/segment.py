@@ -266,7 +266,7 @@ def threshold(
         classes_image = da.map_blocks(
             _digitize, data, values, dtype=np.uint8, meta=np.zeros((0,) * data.ndim, np.uint8)
         )
-        out = wrap_like(volume, classes_image, units=None, threshold_method="multiotsu")
+        out = wrap_like(volume, classes_image, threshold_method="multiotsu")
         return out.assign_coords(
             {f"threshold_{i + 1}": ((), values[i]) for i in range(classes - 1)}
         )
@@ -276,7 +276,7 @@ def threshold(
 def _threshold(volume: xr.DataArray, method: Any, nbins: int) -> xr.DataArray:
     value = _value_of(volume.data, method, nbins)
     name = method if isinstance(method, str) else "value"
-    out = wrap_like(volume, volume.data > value, units=None, threshold_method=name)
+    out = wrap_like(volume, volume.data > value, threshold_method=name)
     return out.assign_coords(threshold=((), value))
 
 
@@ -373,7 +373,7 @@ def _hysteresis(
         "high": high if isinstance(high, str) else ("multiotsu" if high is None else "value"),
     }
     out = wrap_like(
-        volume, mask, units=None, threshold_method=f"hysteresis({method['low']}, {method['high']})"
+        volume, mask, threshold_method=f"hysteresis({method['low']}, {method['high']})"
     )
     return out.assign_coords(threshold_low=((), low_value), threshold_high=((), high_value))
 

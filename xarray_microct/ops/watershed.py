@@ -566,4 +566,4 @@ def watershed(
     else:
         marker_data = peak_markers_array(da.where(objects, distance, 0), min_distance)
     labels = flood_array(-distance, marker_data, objects, connectivity, rounds)
-    return wrap_like(volume, labels, name="labels", units=None, long_name="watershed labels")
+    return wrap_like(volume, labels, name="labels", long_name="watershed labels")
