@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from xarray_microct.core.stats import global_percentiles
-from xarray_microct.core.tree import image_nodes, is_image
+from xarray_microct.core.tree import level_images
 from xarray_microct.core.volume import SPATIAL_DIMS, as_dask, grid_of
 
 SCREEN = (800, 800)
@@ -51,17 +51,9 @@ def pyramid_levels(obj: xr.DataArray | xr.DataTree) -> list[xr.DataArray]:
             f"got {type(obj).__name__}"
         )
     levels = []
-    for node in image_nodes(obj):
-        images = [v for v in node.to_dataset(inherit=False).data_vars.values() if is_image(v)]
-        if len(images) != 1:
-            raise ValueError(
-                f"pyramid level {node.path!r} holds {len(images)} volumes; view one "
-                "variable per level (e.g. tree[path][name])"
-            )
-        grid_of(images[0])
-        levels.append(as_dask(images[0]))
-    if not levels:
-        raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
+    for image in level_images(obj):
+        grid_of(image)
+        levels.append(as_dask(image))
     return sorted(levels, key=lambda v: -int(np.prod(v.shape[-3:])))
 
 

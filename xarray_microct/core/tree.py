@@ -84,3 +84,19 @@ def single_image(node: xr.DataTree) -> xr.DataArray:
             "tree[path][name].microct"
         )
     return images[0]
+
+
+def level_images(tree: xr.DataTree) -> list[xr.DataArray]:
+    """The one volume of every image node, in tree order: the levels of a pyramid.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> tree = mct.from_array(np.zeros((8, 8, 8)), chunks=4).microct.pyramid(levels=2)
+    >>> [level.shape for level in level_images(tree)]
+    [(8, 8, 8), (4, 4, 4)]
+    """
+    nodes = image_nodes(tree)
+    if not nodes:
+        raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
+    return [single_image(node) for node in nodes]
