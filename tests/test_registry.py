@@ -254,5 +254,18 @@ def test_a_verb_on_tables_continues_the_chain_of_the_table():
         pd.testing.assert_frame_equal(mct.replay(counted, _labels()), counted)
         with pytest.raises(TypeError, match="works on a table"):
             count_rows_for_test(_labels())
+        assert not hasattr(_labels().microct, "count_rows_for_test")
     finally:
         del REGISTRY["count_rows_for_test"]
+
+
+def test_on_a_pyramid_each_level_records_its_own_voxels_and_the_same_length():
+    tree = _opened(_image).microct.pyramid(levels=2)
+    smooth = tree.microct.gaussian(sigma=2)
+    # level 1 is (2, 2, 2) um: xy halved, z kept (the pyramid first evens out spacing)
+    for node, voxels in (("scale0", [1.0, 2.0, 2.0]), ("scale1", [1.0, 1.0, 1.0])):
+        assert [2 / s for s in tree[node]["scan"].microct.grid.spacing] == voxels
+        chain = smooth[node]["scan"].attrs[PROVENANCE_KEY]
+        assert chain[:-1] == tree[node]["scan"].attrs[PROVENANCE_KEY]
+        assert chain[-1]["params"]["sigma"] == "2 micrometer"
+        assert chain[-1]["resolved"]["sigma"] == voxels
