@@ -234,6 +234,8 @@ def test_a_verb_breaking_its_declaration_is_a_clear_error():
             _image().microct.returns_numpy_for_test()
         with pytest.raises(TypeError, match="declared to return a volume, got DataFrame"):
             _image().microct.returns_table_for_test()
+        with pytest.raises(ValueError, match="declare on_tree='level'"):
+            operation("mapped_scalar_for_test", returns="scalar", on_tree="map")(lambda v: v)
         with pytest.raises(ValueError, match="cannot be lazy"):
             operation("lazy_table_for_test", returns="table", lazy=True)(lambda v: v)
     finally:
@@ -269,3 +271,20 @@ def test_on_a_pyramid_each_level_records_its_own_voxels_and_the_same_length():
         assert chain[:-1] == tree[node]["scan"].attrs[PROVENANCE_KEY]
         assert chain[-1]["params"]["sigma"] == "2 micrometer"
         assert chain[-1]["resolved"]["sigma"] == voxels
+
+
+def test_a_dataset_result_carries_the_chain_on_itself_and_every_variable():
+    @operation("stats_for_test")
+    def stats_for_test(volume: xr.DataArray) -> xr.Dataset:
+        return xr.Dataset({"mean": volume.mean(), "inverted": -volume})
+
+    try:
+        original = _opened(_image)
+        stats = original.microct.stats_for_test()
+        assert REGISTRY["stats_for_test"].returns == "dataset"
+        for attrs in (stats.attrs, stats["mean"].attrs, stats["inverted"].attrs):
+            ops = [r["op"] for r in attrs[PROVENANCE_KEY]]
+            assert ops == ["open_volume", "stats_for_test"]
+        xr.testing.assert_allclose(mct.replay(stats, original), stats)
+    finally:
+        del REGISTRY["stats_for_test"]

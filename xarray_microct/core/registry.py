@@ -50,13 +50,18 @@ from xarray_microct.core.volume import PROVENANCE_KEY, Grid, as_dask, grid_of
 
 TreePolicy = Literal["map", "level"]
 InputKind = Literal["image", "mask", "labels", "table"]
-ResultKind = Literal["volume", "scalar", "table", "tree"]
+ResultKind = Literal["volume", "scalar", "table", "tree", "dataset"]
 UnitsPolicy = Literal["keep", "drop", "length"]
 
 INPUT_KINDS: tuple[str, ...] = ("image", "mask", "labels", "table")
-RESULT_KINDS: tuple[str, ...] = ("volume", "scalar", "table", "tree")
+RESULT_KINDS: tuple[str, ...] = ("volume", "scalar", "table", "tree", "dataset")
 UNITS_POLICIES: tuple[str, ...] = ("keep", "drop", "length")
-_RESULT_OF_ANNOTATION = {xr.DataArray: "volume", pd.DataFrame: "table", xr.DataTree: "tree"}
+_RESULT_OF_ANNOTATION = {
+    xr.DataArray: "volume",
+    pd.DataFrame: "table",
+    xr.DataTree: "tree",
+    xr.Dataset: "dataset",
+}
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,19 @@ def _declared_result(func: Callable[..., Any], returns: ResultKind | None) -> Re
     )
 
 
+def _tree_policy(
+    func: Callable[..., Any], result_kind: ResultKind, on_tree: TreePolicy | None
+) -> TreePolicy:
+    if on_tree is None:
+        return "map" if result_kind == "volume" else "level"
+    if on_tree == "map" and result_kind != "volume":
+        raise ValueError(
+            f"{func.__name__}: only a verb returning a volume can map over a DataTree; "
+            f"it returns a {result_kind}: declare on_tree='level'"
+        )
+    return on_tree
+
+
 def operation(
     name: str | None = None,
     *,
@@ -139,7 +157,7 @@ def operation(
     lengths: Iterable[str] | Mapping[str, LengthParam] = (),
     volumes: Iterable[str] = (),
     packages: Iterable[str] = (),
-    on_tree: TreePolicy = "map",
+    on_tree: TreePolicy | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``func`` as a verb of the ``.microct`` accessors.
 
@@ -151,12 +169,13 @@ def operation(
         What the verb works on: any volume; a mask (boolean, or integers read as
         ``!= 0``); integer labels; or a table (a :class:`pandas.DataFrame`). Floats
         given where a mask or labels are expected are refused with a clear message.
-    returns : {"volume", "scalar", "table", "tree"}, optional
+    returns : {"volume", "scalar", "table", "tree", "dataset"}, optional
         What the verb returns: a volume on the input's grid, a DataArray without
-        spatial dims (a fraction, a threshold), a :class:`pandas.DataFrame`, or a
-        :class:`xarray.DataTree`. Read from the return annotation when not given
-        (``xr.DataArray`` is a volume, ``pd.DataFrame`` a table, ``xr.DataTree`` a
-        tree; none, a volume); a scalar must be declared.
+        spatial dims (a fraction, a threshold), a :class:`pandas.DataFrame`, an
+        :class:`xarray.DataTree` or an :class:`xarray.Dataset`. Read from the return
+        annotation when not given (``xr.DataArray`` is a volume, ``pd.DataFrame`` a
+        table, ``xr.DataTree`` a tree, ``xr.Dataset`` a dataset; none, a volume); a
+        scalar must be declared.
     spatial_only : bool
         The verb handles ``(z, y, x)`` volumes only, not leading ``t``/``c`` dims.
     lazy : bool, optional
@@ -176,9 +195,10 @@ def operation(
         ``"100 um^3"``), resolved to a number of voxels before ``func`` is called.
     packages : iterable of str
         Packages whose versions go into the provenance record (besides the core ones).
-    on_tree : {"map", "level"}
+    on_tree : {"map", "level"}, optional
         On a DataTree: map over every image node, or apply to one level
-        (``level=0`` by default, the finest).
+        (``level=0`` by default, the finest). By default a verb returning a volume
+        maps, any other applies to one level (a tree of tables or scalars is refused).
 
     Returns
     -------
@@ -215,7 +235,7 @@ def operation(
             func=func,
             lengths=length_params,
             packages=tuple(packages),
-            on_tree=on_tree,
+            on_tree=_tree_policy(func, result_kind, on_tree),
             takes=takes,
             returns=result_kind,
             spatial_only=spatial_only,
@@ -332,6 +352,8 @@ def _check_result(op: Operation, result: Any) -> None:
         ok = isinstance(result, xr.DataArray) and not is_image(result)
     elif kind == "table":
         ok = isinstance(result, pd.DataFrame)
+    elif kind == "dataset":
+        ok = isinstance(result, xr.Dataset)
     else:
         ok = isinstance(result, xr.DataTree)
     if not ok:
@@ -339,6 +361,8 @@ def _check_result(op: Operation, result: Any) -> None:
     if op.lazy:
         if isinstance(result, xr.DataTree):
             arrays = [v.data for node in image_nodes(result) for v in node.data_vars.values()]
+        elif isinstance(result, xr.Dataset):
+            arrays = [v.data for v in result.data_vars.values()]
         else:
             arrays = [result.data]
         if not all(_is_lazy(a) for a in arrays):
@@ -396,8 +420,8 @@ def with_chain(result: Any, source: Mapping[str, Any], record: Mapping[str, Any]
     """Set the provenance of ``result`` to the records of ``source`` plus ``record``.
 
     ``source`` is the attributes of the input; ``result`` is a volume, a scalar
-    DataArray, a DataTree (every volume in it), a Dataset (every volume in it) or a
-    table (``DataFrame.attrs``). Whatever provenance the result already held is
+    DataArray, a DataTree (every volume in it), a Dataset (its ``attrs`` and every
+    variable in it) or a table (``DataFrame.attrs``). Whatever provenance the result already held is
     replaced, so the chain is the input's, whatever the verb did with attributes.
 
     Examples
@@ -416,9 +440,9 @@ def with_chain(result: Any, source: Mapping[str, Any], record: Mapping[str, Any]
         return _map_images(result, lambda variable: with_chain(variable, source, record))
     if isinstance(result, xr.Dataset):
         out = result.copy()
+        out.attrs = _chain_attrs(result.attrs, source, record)
         for name, variable in result.data_vars.items():
-            if is_image(variable):
-                out[name] = with_chain(variable, source, record)
+            out[name] = with_chain(variable, source, record)
         return out
     if isinstance(result, pd.DataFrame):
         result.attrs = _chain_attrs(result.attrs, source, record)
