@@ -62,7 +62,9 @@ def length_as_recorded(value: Any, units: str) -> Any:
     return as_json_length(value)
 
 
-def volume_in_voxels(size: Any, spacing: tuple[float, ...], units: str) -> float:
+def volume_in_voxels(
+    size: Any, spacing: tuple[float, ...], units: str, name: str = "min_size"
+) -> float:
     """A volume given by the user, as a number of voxels.
 
     Parameters
@@ -75,6 +77,8 @@ def volume_in_voxels(size: Any, spacing: tuple[float, ...], units: str) -> float
         Voxel spacing per axis in ``units``.
     units : str
         Length unit of the spacing.
+    name : str
+        Parameter name, used in error messages.
 
     Examples
     --------
@@ -84,7 +88,7 @@ def volume_in_voxels(size: Any, spacing: tuple[float, ...], units: str) -> float
     10.0
     """
     if isinstance(size, bool):
-        raise TypeError("min_size must be a number of voxels or a volume such as '100 um^3'")
+        raise TypeError(f"{name} must be a number of voxels or a volume such as '100 um^3'")
     if isinstance(size, (int, float, np.integer, np.floating)):
         voxels = float(size)
     elif isinstance(size, str) and (match := _VOXEL_VOLUME.match(size)):
@@ -94,14 +98,14 @@ def volume_in_voxels(size: Any, spacing: tuple[float, ...], units: str) -> float
             quantity = as_quantity(size)
         except ValueError as err:
             raise ValueError(
-                f"cannot read min_size={size!r}: give a number of voxels, '100 voxel', "
+                f"cannot read {name}={size!r}: give a number of voxels, '100 voxel', "
                 "or a volume with a length unit cubed, e.g. '100 um^3' or '1e-6 mm**3'"
             ) from err
         if quantity.dimensionless:
             voxels = float(quantity.magnitude)
         elif quantity.dimensionality != (ureg.meter**3).dimensionality:
             raise ValueError(
-                f"min_size={size!r} is not a volume (it is {quantity.dimensionality}); "
+                f"{name}={size!r} is not a volume (it is {quantity.dimensionality}); "
                 "give e.g. '100 um^3' or a number of voxels"
             )
         else:
@@ -109,11 +113,11 @@ def volume_in_voxels(size: Any, spacing: tuple[float, ...], units: str) -> float
             voxels = float((quantity / voxel).to("dimensionless").magnitude)
     else:
         raise TypeError(
-            f"min_size must be a number of voxels, a string such as '100 um^3' or a pint "
+            f"{name} must be a number of voxels, a string such as '100 um^3' or a pint "
             f"Quantity, got {type(size).__name__}"
         )
     if not np.isfinite(voxels) or voxels < 0:
-        raise ValueError(f"min_size must be a finite, non-negative volume, got {size!r}")
+        raise ValueError(f"{name} must be a finite, non-negative volume, got {size!r}")
     return voxels
 
 

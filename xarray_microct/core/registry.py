@@ -321,7 +321,9 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
             recorded[name] = length_as_recorded(given[name], grid.units)
     for name in op.volumes:
         if given.get(name) is not None:
-            resolved[name] = call[name] = volume_in_voxels(given[name], grid.spacing, grid.units)
+            resolved[name] = call[name] = volume_in_voxels(
+                given[name], grid.spacing, grid.units, name=name
+            )
             recorded[name] = volume_as_recorded(given[name])
     result = op.func(volume, **call)
     _check_result(op, result)
@@ -445,8 +447,9 @@ def with_chain(result: Any, source: Mapping[str, Any], record: Mapping[str, Any]
             out[name] = with_chain(variable, source, record)
         return out
     if isinstance(result, pd.DataFrame):
-        result.attrs = _chain_attrs(result.attrs, source, record)
-        return result
+        out = result.copy(deep=False)  # never change a table the verb was given
+        out.attrs = _chain_attrs(result.attrs, source, record)
+        return out
     raise TypeError(f"operation returned {type(result).__name__}, which cannot carry provenance")
 
 
