@@ -9,7 +9,7 @@
   ``skimage.morphology.erosion/dilation/opening/closing`` on the whole array.
 * ``fill_holes``: background components (connectivity 1 by default) that do not touch
   the border of the *whole* volume are filled — global, through the connected
-  components of :mod:`xarray_microct.ops.label`.
+  components of :mod:`xarray_microct.core.blocks.components`.
 * ``remove_small_objects``: sizes are counted over each whole object, across chunks.
 """
 
@@ -23,12 +23,12 @@ import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
+from xarray_microct.core.blocks.components import components, object_sizes, relabel_blocks
 from xarray_microct.core.chunks import map_spatial_overlap
 from xarray_microct.core.footprints import ellipsoid_footprint
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity
 from xarray_microct.core.volume import wrap_like
-from xarray_microct.ops.label import components, object_sizes, relabel_blocks
 
 __all__ = [
     "closing",

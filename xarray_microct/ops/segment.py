@@ -41,11 +41,11 @@ import numpy as np
 import skimage.filters as skf
 import xarray as xr
 
+from xarray_microct.core.blocks.components import components
 from xarray_microct.core.registry import operation
 from xarray_microct.core.stats import FLOAT_BINS, global_histogram, has_exact_histogram
 from xarray_microct.core.validation import check_connectivity
 from xarray_microct.core.volume import wrap_like
-from xarray_microct.ops.label import components
 
 __all__ = ["hysteresis", "hysteresis_array", "segment", "threshold", "threshold_value"]
 
