@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xarray_microct as mct
+from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.metrics import (
     confusion_scores,
     disk_mask,
     match_centres,
     object_metrics,
-    optimal_pairs,
     pixel_metrics,
     read_clicks,
 )
@@ -294,3 +294,19 @@ def test_object_metrics_refuses_an_axis_in_one_table_only():
     # an empty table has no axis to drop
     empty = pd.DataFrame({"y": [], "x": []})
     assert object_metrics(empty, with_z, max_distance=1)["fn"] == 1
+
+
+def test_parameters_that_make_no_sense_are_refused():
+    vol = mct.from_array(np.zeros((3, 20, 20)), spacing=1.0)
+    several = pd.DataFrame({"z": [0.0, 1.0], "y": [5.0, 5.0], "x": [5.0, 9.0]})
+    # disks of two slices drawn on one image: refused, z= picks the slice
+    with pytest.raises(ValueError, match=r"2 slices.*pass z="):
+        pixel_metrics(several, several, like=vol)
+    assert pixel_metrics(several, several, like=vol, z=1.0)["tp"] == 69
+    with pytest.raises(ValueError, match="margin must be a non-negative"):
+        object_metrics(several, several, max_distance=1, like=vol, margin=-1)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        object_metrics(several, several, max_distance=1, like=vol, margin=10)
+    empty = pd.DataFrame({"y": [], "x": []})
+    with pytest.raises(ValueError, match="max_distance must be positive"):
+        object_metrics(empty, several, max_distance=-1)

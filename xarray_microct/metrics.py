@@ -190,8 +190,16 @@ def _points(table: Any, name: str) -> pd.DataFrame:
     return pd.DataFrame(array, columns=columns)
 
 
-def _select_slice(table: pd.DataFrame, z: float | None) -> pd.DataFrame:
-    if z is None or "z" not in table.columns:
+def _select_slice(table: pd.DataFrame, z: float | None, name: str) -> pd.DataFrame:
+    if "z" not in table.columns:
+        return table
+    if z is None:
+        slices = np.unique(table["z"].to_numpy(dtype=float).round(6))
+        if len(slices) > 1:
+            raise ValueError(
+                f"{name} holds centres of {len(slices)} slices (z from {slices[0]} to "
+                f"{slices[-1]}); the pixel comparison is on one slice: pass z=<its z>"
+            )
         return table
     values = table["z"].to_numpy(dtype=float)
     return table[np.isclose(values, z, rtol=0, atol=1e-6 * max(1.0, abs(z)))]
@@ -221,7 +229,8 @@ def pixel_metrics(
         The volume or slice the centres refer to (its coordinates convert physical
         positions to pixels); a plain shape means the centres are in pixels.
     z : float, optional
-        Physical ``z`` of the slice to compare, when the tables hold several slices.
+        Physical ``z`` of the slice to compare; needed when a table holds several
+        slices (their disks would otherwise be drawn on one image).
     diameter : float
         Disk diameter in pixels.
     zero_division : float
@@ -242,7 +251,7 @@ def pixel_metrics(
     shape, spacing, origin = _yx_grid(like)
     masks = []
     for table, name in ((detected, "detected"), (truth, "truth")):
-        points = _select_slice(_points(table, name), z)
+        points = _select_slice(_points(table, name), z, name)
         rows = (points["y"].to_numpy(float) - origin[0]) / spacing[0]
         cols = (points["x"].to_numpy(float) - origin[1]) / spacing[1]
         masks.append(disk_mask(np.column_stack([rows, cols]), shape, diameter))
@@ -313,6 +322,8 @@ def match_centres(
     >>> len(match_centres(d.assign(z=d.z + 50), t, max_distance=2, by=None))  # 3-D
     0
     """
+    if not max_distance > 0:
+        raise ValueError(f"max_distance must be positive, got {max_distance}")
     det = _points(detected, "detected").reset_index(drop=True)
     tru = _points(truth, "truth").reset_index(drop=True)
     axes, use_by = _matching_axes(det, tru, by)
@@ -417,6 +428,13 @@ def object_metrics(
             )
     elif margin is not None:
         raise ValueError("margin needs like= (the volume whose border it refers to)")
+    if margin is not None and not margin >= 0:
+        raise ValueError(f"margin must be a non-negative length, got {margin!r}")
+    if bounds is not None and any(low >= high for low, high in bounds):
+        raise ValueError(
+            f"margin={margin} leaves nothing of the y/x extent of like= to score; "
+            "give a margin below half the image's width"
+        )
     units = units or det.attrs.get("units") or tru.attrs.get("units")
     pairs = match_centres(det, tru, max_distance, by=by)
     true_in = _inside(tru, bounds)
