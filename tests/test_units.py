@@ -65,6 +65,8 @@ def test_number_and_string_agree(value, spacing):
         ("3 4", ValueError, "cannot read"),
         ("3 um * 4", ValueError, "cannot read"),
         ("2 voxel 3", ValueError, "cannot read"),
+        ("1,5 um", ValueError, "cannot read"),
+        ("3 um/2", ValueError, "cannot read"),
         ("um", ValueError, "cannot read"),
         ("3 um um", ValueError, "not a length"),
         (-1, ValueError, "positive"),

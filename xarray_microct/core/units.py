@@ -4,7 +4,8 @@ Every length parameter of the library (``sigma``, ``radius``, ``min_distance`` .
 goes through :func:`resolve_length`, which accepts
 
 * a number, meaning the coordinate units of the volume (as ITK uses physical spacing);
-* a string with a unit, ``"3 um"``, ``"0.003 mm"``;
+* a string of one number and one unit, ``"3 um"``, ``"3um"``, ``"0.003 mm"`` (anything
+  else, such as ``"3 um 4"``, which pint alone reads as a product, is refused);
 * a :class:`pint.Quantity` of any registry, ``3 * ureg.um``;
 * voxels explicitly, ``"2 voxel"`` (also ``"vox"``, ``"voxels"``, ``"px"``);
 * a tuple with one of the above per spatial axis, for anisotropic kernels.
