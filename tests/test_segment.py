@@ -245,3 +245,10 @@ def test_hysteresis_order_of_computed_thresholds_checked_when_computed():
     assert np.array_equal(fine.values, expected)
     equal = vol.microct.hysteresis(low=0.5, high=0.5).values
     assert np.array_equal(equal, skf.apply_hysteresis_threshold(data, 0.5, 0.5))
+
+
+def test_threshold_value_of_a_number_is_refused():
+    # a number used to fall through to multi-Otsu and return its first threshold
+    vol = mct.from_array(np.random.default_rng(1).random((6, 6, 6)), chunks=3)
+    with pytest.raises(ValueError, match="a number is already a threshold"):
+        vol.microct.threshold_value(0.5)

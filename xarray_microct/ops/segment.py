@@ -171,7 +171,11 @@ def threshold_values(
     >>> threshold_values(x, "otsu").compute().tolist()
     [1.0]
     """
-    _check_method(method)
+    if not (isinstance(method, str) and method in METHODS):
+        raise ValueError(
+            f"a threshold method is one of {METHODS}, got {method!r} (a number is "
+            "already a threshold: use it directly, e.g. vol.microct.threshold(value))"
+        )
     if method == "multiotsu" and (not isinstance(classes, int) or classes < 2):
         raise ValueError(f"classes must be an integer >= 2, got {classes!r}")
     if method != "multiotsu" and classes != 3:
