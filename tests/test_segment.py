@@ -240,6 +240,9 @@ def test_hysteresis_order_of_computed_thresholds_checked_when_computed():
         mask = vol.microct.hysteresis(low=0.99, high="otsu")
     with pytest.raises(ValueError, match=r"low <= high, got low = 0.99 \(value\)"):
         mask.compute()
+    assert mask.coords["threshold_low"].item() == 0.99  # a number stays a number
+    with pytest.raises(ValueError, match="low <= high"):
+        float(mask.threshold_high)
     fine = vol.microct.hysteresis(low=0.1, high="otsu").compute()
     expected = skf.apply_hysteresis_threshold(data, 0.1, float(fine.threshold_high))
     assert np.array_equal(fine.values, expected)

@@ -326,12 +326,11 @@ def _check_order(low: float, high: float, names: tuple[str, str]) -> None:
         )
 
 
-def _ordered_low(low: da.Array, high: Any, names: tuple[str, str]) -> da.Array:
-    def check(low_value: np.ndarray, high_value: Any) -> np.ndarray:
-        _check_order(float(low_value), float(high_value), names)
-        return low_value
-
-    return da.map_blocks(check, low, high, dtype=low.dtype)
+def _pass_if_ordered(
+    value: np.ndarray, low: Any, high: Any, names: tuple[str, str]
+) -> np.ndarray:
+    _check_order(float(low), float(high), names)
+    return value
 
 
 def _hysteresis_values(data: da.Array, low: Any, high: Any, nbins: int) -> tuple[Any, Any]:
@@ -353,9 +352,16 @@ def _hysteresis_values(data: da.Array, low: Any, high: Any, nbins: int) -> tuple
     if isinstance(low_value, float) and isinstance(high_value, float):
         _check_order(low_value, high_value, names)
         return low_value, high_value
-    if isinstance(low_value, float):
-        low_value = da.from_array(np.asarray(low_value))
-    return _ordered_low(low_value, high_value, names), high_value
+    # each lazy threshold carries the check, so computing either one (or the mask) checks
+    checked = [
+        value
+        if isinstance(value, float)
+        else da.map_blocks(
+            _pass_if_ordered, value, low_value, high_value, names=names, dtype=value.dtype
+        )
+        for value in (low_value, high_value)
+    ]
+    return checked[0], checked[1]
 
 
 @operation(packages=["scipy", "scikit-image"])
