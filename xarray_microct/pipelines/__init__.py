@@ -25,7 +25,7 @@ from typing import Any
 
 from xarray_microct.pipelines import beads, fibers
 
-__all__ = ["PipelineModule", "beads", "fibers"]
+__all__ = ["beads", "fibers"]
 
 
 class PipelineModule(types.ModuleType):
