@@ -27,16 +27,12 @@ def _candidate_pairs(a: np.ndarray, b: np.ndarray, max_distance: float):
 
 def _components(rows: np.ndarray, cols: np.ndarray, n_a: int, n_b: int) -> list[tuple]:
     """Groups of candidate pairs (linked through shared points) to be matched separately."""
-    graph = coo_matrix(
-        (np.ones(rows.size), (rows, cols + n_a)), shape=(n_a + n_b, n_a + n_b)
-    )
+    graph = coo_matrix((np.ones(rows.size), (rows, cols + n_a)), shape=(n_a + n_b, n_a + n_b))
     _, label = connected_components(graph, directed=False)
     group_of_pair = label[rows]
     order = np.argsort(group_of_pair, kind="stable")
     bounds = np.flatnonzero(np.diff(group_of_pair[order])) + 1
-    return [
-        (np.unique(rows[part]), np.unique(cols[part])) for part in np.split(order, bounds)
-    ]
+    return [(np.unique(rows[part]), np.unique(cols[part])) for part in np.split(order, bounds)]
 
 
 def optimal_pairs(
