@@ -12,7 +12,9 @@ Examples
 'gaussian'
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import pint_xarray as _pint_xarray  # noqa: F401  (registers .pint, for vol.pint.quantify())
 
@@ -38,6 +40,23 @@ try:
     __version__ = version("xarray-microct")
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
+
+# Subpackages and modules reachable as attributes, imported on first use (as scipy and
+# scikit-image do): ``mct.pipelines.fibers(...)`` works after ``import xarray_microct``.
+_LAZY_SUBMODULES = (
+    "accessor", "cli", "cluster", "core", "demo", "io", "kernels", "metrics", "ops",
+    "pipelines", "plot", "report", "runner", "synthetic", "testing",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 __all__ = [
     "REGISTRY",

@@ -22,7 +22,7 @@ from xarray_microct.core.chunks import (
 )
 from xarray_microct.core.footprints import ellipsoid_footprint
 from xarray_microct.core.registry import LengthParam, operation
-from xarray_microct.core.stats import global_percentiles
+from xarray_microct.core.stats import finite_or_nan, global_percentiles
 from xarray_microct.core.volume import wrap_like
 
 BoundaryMode = Literal["nearest", "reflect", "mirror", "constant"]
@@ -216,8 +216,9 @@ def normalize(
     method : {"percentile", "minmax", "zscore"}
         ``"percentile"`` maps the ``lower`` and ``upper`` percentiles to 0 and 1;
         ``"minmax"`` maps the minimum and maximum to 0 and 1; ``"zscore"`` subtracts
-        the mean and divides by the standard deviation. NaNs are ignored by the
-        statistics and stay NaN.
+        the mean and divides by the standard deviation. NaN and ±inf voxels are
+        ignored by the statistics; NaN stays NaN, ±inf stay ±inf (1 and 0 once
+        clipped).
     lower, upper : float
         Percentiles (0–100) for ``"percentile"``. Exact for 8/16-bit volumes; for
         other dtypes, within 1/65536 of the intensity range.
@@ -248,9 +249,11 @@ def normalize(
         bounds = global_percentiles(volume.data, [lower, upper]).astype(dtype)
         low, high = bounds[0], bounds[1]
     elif method == "minmax":
-        low, high = da.nanmin(data), da.nanmax(data)
+        finite = finite_or_nan(data)
+        low, high = da.nanmin(finite), da.nanmax(finite)
     elif method == "zscore":
-        mean, std = da.nanmean(data), da.nanstd(data)
+        finite = finite_or_nan(data)
+        mean, std = da.nanmean(finite), da.nanstd(finite)
         out = (data - mean) / da.where(std > 0, std, 1)
         return wrap_like(volume, out.astype(dtype))
     else:

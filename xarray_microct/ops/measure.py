@@ -50,6 +50,12 @@ def _block_moments(
     """Raw moments of each label present in a block (global voxel indices)."""
     flat = labels.ravel()
     present, inverse = np.unique(flat, return_inverse=True)
+    if present.size and present[0] < 0:
+        raise ValueError(
+            f"regionprops needs non-negative labels (0 = background, 1, 2, ... objects), "
+            f"found label {present[0]} in the block starting at voxel {tuple(start)}; "
+            "make labels with vol.microct.label(), or shift or clip them first"
+        )
     inverse = inverse.reshape(labels.shape)
     keep = present != 0
     n = len(present)
@@ -267,7 +273,8 @@ def regionprops(
     Parameters
     ----------
     volume : xarray.DataArray
-        Integer labels (0 = background), e.g. from :func:`label` or ``watershed``.
+        Non-negative integer labels (0 = background), e.g. from :func:`label` or
+        ``watershed``; a negative label is refused (when the table is computed).
     intensity : xarray.DataArray, optional
         A grey-level volume on the same grid, for ``mean_intensity``.
     properties : sequence of str, optional
