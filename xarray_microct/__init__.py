@@ -21,6 +21,7 @@ import pint_xarray as _pint_xarray  # noqa: F401  (registers .pint, for vol.pint
 from xarray_microct import accessor as _accessor  # noqa: F401  (registers .microct)
 from xarray_microct.core.provenance import records_of
 from xarray_microct.core.registry import REGISTRY, replay
+from xarray_microct.core.tables import table_quantities
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
 from xarray_microct.io import open_pyramid, open_volume
@@ -70,5 +71,6 @@ __all__ = [
     "records_of",
     "replay",
     "resolve_length",
+    "table_quantities",
     "ureg",
 ]
