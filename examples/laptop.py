@@ -1,6 +1,6 @@
 """Laptop: no cluster at all; Dask's threaded scheduler uses every core of this machine.
 
-    python examples/laptop.py scan.zarr result.zarr
+    python examples/laptop.py scan.zarr result.zarr   # --overwrite replaces, --resume finishes
 """
 
 from __future__ import annotations

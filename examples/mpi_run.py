@@ -10,6 +10,10 @@ is a worker; the cluster shuts down when the script ends. The same without a scr
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
+
 from dask.distributed import Client
 from enhance import main  # the analysis: the same for every set-up
 
@@ -17,9 +21,25 @@ from enhance import main  # the analysis: the same for every set-up
 def make_client() -> Client:
     """Start the Dask cluster over the MPI ranks; only rank 1 returns from initialize()."""
     from dask_mpi import initialize
+    from mpi4py import MPI
 
-    initialize(nthreads=1, memory_limit="auto")
-    return Client()
+    # scheduler and workers run in this program: keep their routine INFO lines quiet
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    initialize(nthreads=1, memory_limit="auto", dashboard_address=":0")
+    client = Client()
+    # every rank but the scheduler (0) and this one (1) is a worker; they join in turn
+    with contextlib.suppress(TimeoutError):
+        client.wait_for_workers(MPI.COMM_WORLD.Get_size() - 2, timeout=60)
+    # Runs before dask-mpi's own exit handler (registered earlier), which stops the
+    # scheduler: retiring the workers first lets each one leave cleanly, and closing this
+    # client first keeps it from trying to reconnect to a stopped scheduler.
+    atexit.register(_leave_cleanly, client)
+    return client
+
+
+def _leave_cleanly(client: Client) -> None:
+    client.retire_workers(close_workers=True)
+    client.close()
 
 
 if __name__ == "__main__":

@@ -246,7 +246,7 @@ def _load_example(name: str):
 
 def test_examples_run_the_same_analysis_on_their_own_client() -> None:
     modules = {name: _load_example(name) for name in ["laptop", "local_cluster", "mpi_run",
-                                                      "slurm", "coiled"]}
+                                                      "slurm", "cloud_coiled"]}
     enhance = importlib.import_module("enhance")  # what the examples import
     for name, module in modules.items():
         assert module.main is enhance.main, f"{name}.py does not run the shared analysis"

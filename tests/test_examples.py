@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
+
+import xarray_microct as mct
+from xarray_microct.runner import open_result
+from xarray_microct.synthetic import fiber_bed
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -57,3 +66,46 @@ def test_quickstart_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "chain: median → gaussian → unsharp_mask → normalize" in out
     assert (tmp_path / "sharp.zarr").is_dir()
+
+
+def _scan_store(tmp_path: Path) -> Path:
+    store = tmp_path / "scan.zarr"
+    volume, _ = fiber_bed((16, 32, 32), spacing=0.65, radius=3.0, seed=1, chunks=16)
+    volume.rename("scan").to_zarr(store)
+    return store
+
+
+def test_set_up_examples_take_overwrite_and_resume(tmp_path: Path) -> None:
+    sys.path.insert(0, str(EXAMPLES))  # as `python examples/laptop.py` has it
+    try:
+        laptop = load("laptop")
+        scan, out = _scan_store(tmp_path), tmp_path / "result.zarr"
+        laptop.main(laptop.make_client, [str(scan), str(out)])
+        with pytest.raises(FileExistsError, match="--overwrite"):
+            laptop.main(laptop.make_client, [str(scan), str(out)])
+        laptop.main(laptop.make_client, [str(scan), str(out), "--overwrite"])
+        with pytest.raises(SystemExit):  # one or the other
+            laptop.main(laptop.make_client, [str(scan), str(out), "--overwrite", "--resume"])
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+def test_mpi_example_ends_without_shutdown_tracebacks(tmp_path: Path) -> None:
+    pytest.importorskip("mpi4py", reason="MPI not installed: pip install 'xarray-microct[mpi]'")
+    pytest.importorskip("dask_mpi", reason="pip install 'xarray-microct[mpi]'")
+    beside = Path(sys.executable).parent / "mpirun"
+    mpirun = str(beside) if beside.exists() else shutil.which("mpirun")
+    if mpirun is None:
+        pytest.skip("no mpirun: pip install 'xarray-microct[mpi]' brings the mpich wheel")
+    scan, out = _scan_store(tmp_path), tmp_path / "result.zarr"
+    command = [mpirun, "-n", "3", sys.executable, str(EXAMPLES / "mpi_run.py"), str(scan),
+               str(out)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "processes=1" in done.stdout  # 3 ranks: scheduler, this script, one worker
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr
+    expected = mct.open_volume(scan).microct.median(radius="1 voxel").microct.gaussian(
+        sigma="0.65 um"
+    ).microct.unsharp_mask(sigma="2 um", amount=0.5).microct.normalize()
+    np.testing.assert_array_equal(open_result(out), expected)

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xarray_microct as mct
+from xarray_microct.core.stats import global_percentiles
 from xarray_microct.testing import raise_if_dask_computes
 
 RNG = np.random.default_rng(0)
@@ -196,3 +197,31 @@ def test_tree_maps_over_every_level_and_level_picks_one():
     assert tree.microct.select_level("scale1").shape == (8, 8, 8)
     with pytest.raises(IndexError):
         tree.microct.gaussian(sigma=1, level=5)
+
+
+@pytest.mark.parametrize("method", ["percentile", "minmax", "zscore"])
+def test_infinite_voxels_are_ignored_by_normalize_statistics(method):
+    data = np.random.default_rng(5).random((8, 9, 10)).astype("float32")
+    data[0, 0, 0], data[1, 2, 3], data[4, 4, 4] = np.inf, -np.inf, np.nan
+    finite = data[np.isfinite(data)].astype(np.float64)
+    out = mct.from_array(data, chunks=4).microct.normalize(method=method).values
+    if method == "percentile":
+        low, high = np.percentile(finite, [0.5, 99.5])
+        expected = np.clip((data - low) / (high - low), 0, 1)
+        atol = (finite.max() - finite.min()) / 65536 / (high - low) * 2
+    elif method == "minmax":
+        expected = np.clip((data - finite.min()) / (finite.max() - finite.min()), 0, 1)
+        atol = 1e-6
+    else:
+        expected = (data - finite.mean()) / finite.std()
+        atol = 1e-5
+    np.testing.assert_allclose(out, expected, atol=atol)
+    assert np.isnan(out[4, 4, 4]) and np.isfinite(out[0, 0, 0]) == (method != "zscore")
+
+
+def test_nan_percentile_is_refused():
+    vol = mct.from_array(np.zeros((4, 4, 4), "float32"))
+    with pytest.raises(ValueError, match="lower < upper"):
+        vol.microct.normalize(lower=float("nan"))
+    with pytest.raises(ValueError, match=r"\[0, 100\]"):
+        global_percentiles(vol.data, [float("nan")])

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xarray_microct as mct
-from xarray_microct.ops.label import components, label_array, object_sizes, relabel_blocks
+from xarray_microct.core.blocks.components import components, object_sizes, relabel_blocks
+from xarray_microct.ops.label import label_array
 from xarray_microct.testing import raise_if_dask_computes
 
 

@@ -124,3 +124,15 @@ def test_bad_input():
         labels.microct.regionprops(intensity=mct.from_array(np.ones((4, 4, 5))))
     with pytest.raises(TypeError, match="threshold it first"):
         floats.microct.porosity()
+
+
+def test_negative_labels_are_refused():
+    # A negative label used to be measured as an object; labels are 0, 1, 2, ...
+    data = np.zeros((6, 6, 6), "int16")
+    data[1:3, 1:3, 1:3] = 1
+    data[4:6, 4:6, 4:6] = -3
+    with pytest.raises(ValueError, match=r"non-negative labels.*found label -3"):
+        mct.from_array(data, chunks=3).microct.regionprops()
+    data[data < 0] = 0
+    table = mct.from_array(data, chunks=3).microct.regionprops(properties=["volume"])
+    assert table["label"].tolist() == [1] and table["voxels"].tolist() == [8]

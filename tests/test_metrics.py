@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xarray_microct as mct
+from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.metrics import (
     confusion_scores,
     disk_mask,
     match_centres,
     object_metrics,
-    optimal_pairs,
     pixel_metrics,
     read_clicks,
 )
@@ -72,9 +72,9 @@ def test_zero_division_is_well_defined():
 def test_disk_mask_diameter_10_matches_skimage_disk():
     from skimage.draw import disk
 
-    mask = disk_mask([(20, 20), (3.4, 40.2)], (40, 48), diameter=10)
+    mask = disk_mask([(20, 20), (3.3, 40.2)], (40, 48), diameter=10)
     ref = np.zeros((40, 48), bool)
-    for centre in [(20, 20), (3.4, 40.2)]:
+    for centre in [(20, 20), (3.3, 40.2)]:
         rr, cc = disk(centre, 5, shape=ref.shape)
         ref[rr, cc] = True
     np.testing.assert_array_equal(mask, ref)
@@ -234,3 +234,79 @@ def test_clicks_as_truth_for_pixel_metrics(tmp_path):
     detected = clicks.copy()
     s = pixel_metrics(detected, clicks, like=vol)
     assert s["dice"] == 1.0 and s["fp"] == 0
+
+
+def test_disk_mask_is_exact_on_ties():
+    # Pixel (2, 45) lies exactly 5 from (3.4, 40.2): 1.4² + 4.8² = 25. In floats the sum
+    # is 24.999999999999996, and skimage.draw.disk includes it; exact arithmetic does not.
+    from fractions import Fraction
+
+    centre = (Fraction("3.4"), Fraction("40.2"))
+    exact = np.array(
+        [[(i - centre[0]) ** 2 + (j - centre[1]) ** 2 < 25 for j in range(48)]
+         for i in range(40)]
+    )
+    mask = disk_mask([(3.4, 40.2)], (40, 48), diameter=10)
+    np.testing.assert_array_equal(mask, exact)
+    assert not mask[2, 45]
+
+
+@pytest.mark.parametrize("spacing", [0.65, 0.1, 3.25])
+def test_disk_of_a_whole_pixel_centre_given_in_physical_units_is_skimage_disk(spacing):
+    # 31 * 0.65 / 0.65 = 31.000000000000004 used to turn a 69-pixel disk into 74 pixels
+    from skimage.draw import disk
+
+    vol = mct.from_array(np.zeros((1, 64, 64), "uint8"), spacing=spacing)
+    for row in range(5, 59):
+        reference = np.zeros((64, 64), bool)
+        reference[disk((row, 20), 5, shape=reference.shape)] = True
+        position = pd.DataFrame({"y": [row * spacing], "x": [20 * spacing]})
+        rows = (position["y"].to_numpy() - float(vol.y[0])) / spacing
+        np.testing.assert_array_equal(
+            disk_mask(np.column_stack([rows, [20.0]]), (64, 64)), reference
+        )
+        s = pixel_metrics(position, position, like=vol)
+        assert s["tp"] == 69 and s["fp"] == 0 and s["fn"] == 0
+
+
+def test_object_metrics_uses_z_of_3d_centres():
+    # by=None used to match on y and x only: moving every z by 50 still scored F1 = 1
+    rng = np.random.default_rng(3)
+    truth = pd.DataFrame(rng.uniform(0, 100, (40, 3)), columns=["z", "y", "x"])
+    detected = truth + rng.normal(0, 0.3, truth.shape)
+    assert object_metrics(detected, truth, max_distance=2, by=None)["f1"] == 1.0
+    moved = detected.assign(z=detected["z"] + 50)
+    assert object_metrics(moved, truth, max_distance=2, by=None)["tp"] == 0
+    # distances are 3-D: the independent reference is scipy's cdist on (z, y, x)
+    from scipy.spatial.distance import cdist
+
+    pairs = match_centres(detected, truth, max_distance=2, by=None)
+    expected = cdist(detected.to_numpy(), truth.to_numpy())[pairs["detected"], pairs["truth"]]
+    np.testing.assert_allclose(pairs["distance"], expected)
+
+
+def test_object_metrics_refuses_an_axis_in_one_table_only():
+    with_z = pd.DataFrame({"z": [0.0], "y": [1.0], "x": [1.0]})
+    without_z = pd.DataFrame({"y": [1.0], "x": [1.0]})
+    for by in ("z", None):
+        with pytest.raises(ValueError, match="truth has a column 'z' but detected has not"):
+            object_metrics(without_z, with_z, max_distance=1, by=by)
+    # an empty table has no axis to drop
+    empty = pd.DataFrame({"y": [], "x": []})
+    assert object_metrics(empty, with_z, max_distance=1)["fn"] == 1
+
+
+def test_parameters_that_make_no_sense_are_refused():
+    vol = mct.from_array(np.zeros((3, 20, 20)), spacing=1.0)
+    several = pd.DataFrame({"z": [0.0, 1.0], "y": [5.0, 5.0], "x": [5.0, 9.0]})
+    # disks of two slices drawn on one image: refused, z= picks the slice
+    with pytest.raises(ValueError, match=r"2 slices.*pass z="):
+        pixel_metrics(several, several, like=vol)
+    assert pixel_metrics(several, several, like=vol, z=1.0)["tp"] == 69
+    with pytest.raises(ValueError, match="margin must be a non-negative"):
+        object_metrics(several, several, max_distance=1, like=vol, margin=-1)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        object_metrics(several, several, max_distance=1, like=vol, margin=10)
+    empty = pd.DataFrame({"y": [], "x": []})
+    with pytest.raises(ValueError, match="max_distance must be positive"):
+        object_metrics(empty, several, max_distance=-1)

@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 import xarray_microct as mct
-from xarray_microct import plot
+from xarray_microct import plot, slices
 
 
 class CountingArray:
@@ -107,7 +107,7 @@ def test_auto_range_is_the_global_percentile_of_the_whole_volume():
     array = rng.integers(0, 4000, size=(20, 24, 28)).astype("uint16")
     array[3] = 60000  # one bright slice: per-slice ranges would differ, the global one not
     vol = mct.from_array(array, chunks=(7, 9, 11))
-    low, high = plot.intensity_range(vol)
+    low, high = slices.intensity_range(vol)
     assert (low, high) == pytest.approx(tuple(np.percentile(array, [0.5, 99.5])))
     image = plot.preview(vol)[float(vol.z[10])]
     assert image.vdims[0].range == (pytest.approx(low), pytest.approx(high))
@@ -162,9 +162,9 @@ def test_tree_preview_uses_the_level_that_fits_the_screen_and_refines_on_zoom():
 
 def test_level_for_screen_picks_the_finest_that_fits():
     levels = [mct.from_array(np.zeros((2, n, 2 * n))) for n in (400, 200, 100)]
-    assert plot.level_for_screen(levels, "z", (500, 500)) == 1
-    assert plot.level_for_screen(levels, "z", (10, 10)) == 2
-    assert plot.level_for_screen(levels, "x", (500, 500)) == 0
+    assert slices.level_for_screen(levels, "z", (500, 500)) == 1
+    assert slices.level_for_screen(levels, "z", (10, 10)) == 2
+    assert slices.level_for_screen(levels, "x", (500, 500)) == 0
 
 
 def test_overlay_draws_labels_with_a_transparent_background():
@@ -289,3 +289,17 @@ def test_fibers_plot_draws_each_fiber_of_the_slice_with_its_radius():
     assert hv.render(shown) is not None
     with pytest.raises(ValueError, match="detect_fibers"):
         plot.fibers_plot(scan, pd.DataFrame({"x": [1.0]}), clim=(0, 1))
+
+
+def test_png_figures_never_switch_the_users_matplotlib_backend(tmp_path, monkeypatch):
+    import matplotlib
+
+    from xarray_microct.report import save_slice_png
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a library function switched the matplotlib backend")
+
+    monkeypatch.setattr(matplotlib, "use", refuse)
+    vol = mct.from_array(np.random.default_rng(0).random((4, 8, 8)), spacing=(2.0, 1.0, 1.0))
+    out = save_slice_png(vol, tmp_path / "slice.png", dim="y")
+    assert out.read_bytes()[:4] == b"\x89PNG"

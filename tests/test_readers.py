@@ -96,6 +96,64 @@ def test_hdf5_other_dataset_and_errors(tmp_path, scan):
     assert mct.open_volume(plain, spacing=3.0, units="nm").microct.grid.units == "nanometer"
 
 
+def test_dxchange_sample_plane_pixel_sizes_give_z_and_yx(tmp_path, scan):
+    path = tmp_path / "recon.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("exchange/data", data=scan)
+        detector = f.create_group("measurement/instrument/detector")
+        detector.create_dataset("pixel_size_x", data=6.5).attrs["units"] = "um"  # camera
+        detector.create_dataset("actual_pixel_size_x", data=650.0).attrs["units"] = "nm"
+        detector.create_dataset("actual_pixel_size_y", data=0.7).attrs["units"] = "um"
+    grid = mct.open_volume(path).microct.grid
+    assert grid.units == "nanometer"
+    assert grid.spacing == pytest.approx((700.0, 650.0, 650.0))
+
+
+def test_dxchange_objective_resolution(tmp_path, scan):
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("exchange/data", data=scan)
+        resolution = f.create_dataset(
+            "measurement/instrument/detection_system/objective/resolution", data=[1.3]
+        )
+        resolution.attrs["units"] = np.bytes_(b"microns")
+    grid = mct.open_volume(path).microct.grid
+    assert grid.spacing == pytest.approx((1.3, 1.3, 1.3)) and grid.units == "micrometer"
+
+
+def test_dxchange_pixel_size_without_units_is_not_guessed(tmp_path, scan):
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("exchange/data", data=scan)
+        f.create_dataset("measurement/instrument/detector/actual_pixel_size_x", data=0.65)
+    with pytest.raises(ValueError, match=r"actual_pixel_size_x has no 'units'.*spacing="):
+        mct.open_volume(path)
+    vol = mct.open_volume(path, spacing=0.65, units="um")
+    assert vol.microct.grid.spacing == pytest.approx((0.65, 0.65, 0.65))
+
+
+def test_units_alone_convert_the_stated_spacing(tmp_path, scan):
+    path = tmp_path / "scan.h5"
+    write_dxchange(path, scan)  # 0.65 microns
+    grid = mct.open_volume(path, units="nm").microct.grid
+    assert (grid.spacing, grid.units) == ((650.0, 650.0, 650.0), "nanometer")
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "raw", "tiff"])
+def test_spacing_without_units_says_units_are_missing(tmp_path, scan, fmt):
+    if fmt == "hdf5":
+        path, options = tmp_path / "scan.h5", {}
+        write_dxchange(path, scan)
+    elif fmt == "raw":
+        path, options = tmp_path / "scan.raw", {"shape": scan.shape, "dtype": "uint16"}
+        scan.tofile(path)
+    else:
+        path, options = tmp_path / "scan.tif", {}
+        tifffile.imwrite(path, scan, photometric="minisblack")
+    with pytest.raises(ValueError, match=r"spacing=0\.65 was given without units="):
+        mct.open_volume(path, spacing=0.65, **options)
+
+
 # --- raw -----------------------------------------------------------------------------
 
 
@@ -172,3 +230,53 @@ def test_unknown_format_is_a_clear_error(tmp_path):
         mct.open_volume(path)
     with pytest.raises(FileNotFoundError):
         mct.open_volume(tmp_path / "missing.h5")
+
+
+def write_slices(folder, scan, **options):
+    folder.mkdir()
+    for z, plane in enumerate(scan):
+        tifffile.imwrite(folder / f"slice_{z}.tif", plane, **options)
+
+
+def test_ome_tiff_physical_sizes_and_units(tmp_path, scan):
+    path = tmp_path / "scan.ome.tif"
+    sizes = {"PhysicalSizeX": 650.0, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": 650.0,
+             "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": 1.3, "PhysicalSizeZUnit": "µm"}
+    tifffile.imwrite(path, scan, ome=True, metadata={"axes": "ZYX", **sizes})
+    vol = mct.open_volume(path)
+    assert vol.microct.grid.units == "nanometer"
+    assert vol.microct.grid.spacing == pytest.approx((1300.0, 650.0, 650.0))
+    np.testing.assert_array_equal(vol.values, scan)
+
+
+def test_ome_tiff_slices_state_their_z_spacing(tmp_path, scan):
+    folder = tmp_path / "slices"
+    sizes = {"PhysicalSizeX": 0.65, "PhysicalSizeY": 0.65, "PhysicalSizeZ": 2.0}  # µm
+    write_slices(folder, scan, ome=True, metadata={"axes": "YX", **sizes})
+    grid = mct.open_volume(folder).microct.grid
+    assert (grid.spacing, grid.units) == ((2.0, 0.65, 0.65), "micrometer")
+
+
+def test_imagej_stack_without_spacing_is_one_unit_deep(tmp_path, scan):
+    # ImageJ writes spacing= only when the voxel depth is not 1, and reads its absence so
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, scan, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"unit": "um", "axes": "ZYX"})
+    assert mct.open_volume(path).microct.grid.spacing == (1.0, 0.5, 0.5)
+
+
+def test_calibrated_slices_without_z_spacing_are_refused(tmp_path, scan):
+    folder = tmp_path / "slices"
+    write_slices(folder, scan, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um"})
+    message = r"state y, x spacing \(0\.5, 0\.5 micrometer\) but not z.*spacing=\(dz, dy, dx\)"
+    with pytest.raises(ValueError, match=message):
+        mct.open_volume(folder)
+    grid = mct.open_volume(folder, spacing=(3.0, 0.5, 0.5), units="um").microct.grid
+    assert grid.spacing == (3.0, 0.5, 0.5)
+
+
+def test_uncalibrated_slice_folder_is_refused_without_spacing(tmp_path, scan):
+    folder = tmp_path / "slices"
+    write_slices(folder, scan)
+    with pytest.raises(ValueError, match=r"does not state its voxel size.*spacing="):
+        mct.open_volume(folder)

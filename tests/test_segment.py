@@ -195,3 +195,63 @@ def test_bad_input():
         vol.microct.segment(method="magic")
     with pytest.raises(ValueError, match="finite"):
         vol.microct.threshold(float("nan"))
+
+
+@pytest.mark.parametrize("method", ["otsu", "li", "triangle", "multiotsu"])
+def test_infinite_voxels_are_ignored_like_nan(method):
+    # One +inf and one -inf voxel (reconstruction artefacts) used to make the range,
+    # and so every threshold, NaN: the thresholds are those of the finite voxels.
+    data = mixture(np.random.default_rng(8), (10, 12, 30), "float32")
+    finite = data.copy()
+    data[0, 0, 0], data[5, 6, 7], data[9, 11, 29] = np.inf, -np.inf, np.nan
+    finite = np.delete(finite.ravel(), [0, np.ravel_multi_index((5, 6, 7), data.shape),
+                                        data.size - 1])
+    reference = np.atleast_1d(getattr(skf, f"threshold_{method}")(finite))
+    ours = threshold_values(da.from_array(data, chunks=(4, 5, 11)), method).compute()
+    bin_width = (finite.max() - finite.min()) / (65536 if method == "li" else 256)
+    np.testing.assert_allclose(ours, reference, atol=bin_width * 2.01)
+    if method != "multiotsu":
+        mask = mct.from_array(data, chunks=5).microct.threshold(method).compute()
+        assert np.array_equal(mask.values, data > float(mask.threshold))
+        assert mask.values[0, 0, 0] and not mask.values[5, 6, 7]
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda v: v.microct.hysteresis(low=0.8, high=0.2), "low <= high"),
+        (lambda v: v.microct.segment(low=0.8, high=0.2), "low <= high"),
+        (lambda v: v.microct.segment(method="threshold", low=0.2), "for method='hysteresis'"),
+        (lambda v: v.microct.segment(threshold="li"), "for method='threshold'"),
+        (lambda v: v.microct.threshold("otsu", classes=4), "for method='multiotsu'"),
+        (lambda v: v.microct.threshold_value("li", classes=5), "for method='multiotsu'"),
+    ],
+)
+def test_parameters_that_make_no_sense_are_refused(call, match):
+    vol = mct.from_array(np.random.default_rng(1).random((6, 6, 6)), chunks=3)
+    with pytest.raises(ValueError, match=match):
+        call(vol)
+
+
+def test_hysteresis_order_of_computed_thresholds_checked_when_computed():
+    data = np.random.default_rng(2).random((6, 7, 8))
+    vol = mct.from_array(data, chunks=3)
+    with raise_if_dask_computes():
+        mask = vol.microct.hysteresis(low=0.99, high="otsu")
+    with pytest.raises(ValueError, match=r"low <= high, got low = 0.99 \(value\)"):
+        mask.compute()
+    assert mask.coords["threshold_low"].item() == 0.99  # a number stays a number
+    with pytest.raises(ValueError, match="low <= high"):
+        float(mask.threshold_high)
+    fine = vol.microct.hysteresis(low=0.1, high="otsu").compute()
+    expected = skf.apply_hysteresis_threshold(data, 0.1, float(fine.threshold_high))
+    assert np.array_equal(fine.values, expected)
+    equal = vol.microct.hysteresis(low=0.5, high=0.5).values
+    assert np.array_equal(equal, skf.apply_hysteresis_threshold(data, 0.5, 0.5))
+
+
+def test_threshold_value_of_a_number_is_refused():
+    # a number used to fall through to multi-Otsu and return its first threshold
+    vol = mct.from_array(np.random.default_rng(1).random((6, 6, 6)), chunks=3)
+    with pytest.raises(ValueError, match="a number is already a threshold"):
+        vol.microct.threshold_value(0.5)

@@ -17,6 +17,8 @@ SPACING = (2.0, 0.5, 0.5)
         (3.0, (1.5, 6.0, 6.0)),
         ("3 um", (1.5, 6.0, 6.0)),
         ("3 micrometer", (1.5, 6.0, 6.0)),
+        ("3um", (1.5, 6.0, 6.0)),
+        (" +3.0e0 µm ", (1.5, 6.0, 6.0)),
         ("0.003 mm", (1.5, 6.0, 6.0)),
         ("3000 nm", (1.5, 6.0, 6.0)),
         (3 * ureg.um, (1.5, 6.0, 6.0)),
@@ -58,6 +60,15 @@ def test_number_and_string_agree(value, spacing):
         ("3 furlongs_x", ValueError, "cannot read"),
         ("3 seconds", ValueError, "not a length"),
         ("three um", ValueError, "cannot read"),
+        # pint alone would read the first three as products: 12 um, 12, 12 um
+        ("3 um 4", ValueError, "cannot read"),
+        ("3 4", ValueError, "cannot read"),
+        ("3 um * 4", ValueError, "cannot read"),
+        ("2 voxel 3", ValueError, "cannot read"),
+        ("1,5 um", ValueError, "cannot read"),
+        ("3 um/2", ValueError, "cannot read"),
+        ("um", ValueError, "cannot read"),
+        ("3 um um", ValueError, "not a length"),
         (-1, ValueError, "positive"),
         (0, ValueError, "positive"),
         (float("nan"), ValueError, "not finite"),
@@ -87,3 +98,11 @@ def test_ngff_names_and_json_form():
     assert ngff_unit_name("um") == "micrometer"
     assert ngff_unit_name("mm") == "millimeter"
     assert as_json_length((3 * ureg.um, "2 voxel")) == ["3 micrometer", "2 voxel"]
+
+
+def test_malformed_volume_is_refused():
+    from xarray_microct.ops.morphology import volume_in_voxels
+
+    assert volume_in_voxels("16 um^3", (2.0, 1.0, 1.0), "micrometer") == 8.0
+    with pytest.raises(ValueError, match="cannot read min_size"):
+        volume_in_voxels("16 um^3 2", (2.0, 1.0, 1.0), "micrometer")

@@ -12,13 +12,16 @@ Examples
 'gaussian'
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import pint_xarray as _pint_xarray  # noqa: F401  (registers .pint, for vol.pint.quantify())
 
 from xarray_microct import accessor as _accessor  # noqa: F401  (registers .microct)
 from xarray_microct.core.provenance import records_of
 from xarray_microct.core.registry import REGISTRY, replay
+from xarray_microct.core.tables import table_quantities
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
 from xarray_microct.io import open_pyramid, open_volume
@@ -39,6 +42,23 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
+# Subpackages and modules reachable as attributes, imported on first use (as scipy and
+# scikit-image do): ``mct.pipelines.fibers(...)`` works after ``import xarray_microct``.
+_LAZY_SUBMODULES = (
+    "accessor", "cli", "cluster", "core", "demo", "io", "kernels", "metrics", "ops",
+    "pipelines", "plot", "report", "runner", "synthetic", "testing",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
 __all__ = [
     "REGISTRY",
     "Grid",
@@ -51,5 +71,6 @@ __all__ = [
     "records_of",
     "replay",
     "resolve_length",
+    "table_quantities",
     "ureg",
 ]

@@ -11,7 +11,8 @@ from typing import Any
 
 import xarray as xr
 
-from xarray_microct.core.registry import Operation, image_nodes, on_register, select_node
+from xarray_microct.core.registry import Operation, on_register
+from xarray_microct.core.tree import image_nodes, select_node, single_image
 from xarray_microct.core.volume import Grid, grid_of
 
 
@@ -140,14 +141,13 @@ class MicroCTTreeAccessor(_MicroCTAccessor):
         >>> tree.microct.select_level(0).shape
         (4, 4, 4)
         """
-        node = select_node(self._obj, level)
-        images = [v for v in node.to_dataset(inherit=False).data_vars.values()]
-        if len(images) != 1:
-            raise ValueError(f"level {level!r} holds {len(images)} variables, expected one")
-        return images[0]
+        return single_image(select_node(self._obj, level))
 
 
 def _bind(op: Operation) -> None:
+    if op.takes == "table":  # a verb on tables is called as a function, not on a volume
+        return
+
     def array_method(self: _MicroCTAccessor, *args: Any, **params: Any) -> Any:
         return op.verb(self._obj, *args, **params)
 

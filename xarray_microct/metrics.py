@@ -9,8 +9,9 @@ Two views of the same question, "are the detected centres the true ones?":
   — which is how the paper's AUC = 0.8626 follows from its sensitivity 0.7962 and
   specificity 0.929; and its Dice equals its F-score (0.7424), as it must.
 * :func:`object_metrics` — optimal one-to-one matching of centres within a distance
-  (Hungarian assignment, :func:`scipy.optimize.linear_sum_assignment`), slice by slice:
-  precision, recall, F1 and the mean centre error in physical units.
+  (Hungarian assignment, :func:`xarray_microct.core.matching.optimal_pairs`), slice by
+  slice (``by="z"``) or in all three axes (``by=None``): precision, recall, F1 and the
+  mean centre error in physical units.
 
 :func:`read_clicks` reads manual clicks as ImageJ's "Results" table saves them, to use as
 ground truth.
@@ -25,11 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
+from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.core.volume import grid_of
 
 PIXEL_SCORES = (
@@ -41,6 +39,11 @@ PIXEL_SCORES = (
     "precision",
     "f_score",
 )
+
+
+# Decimals kept of a squared pixel distance when deciding disk membership: far below any
+# real distance difference, far above float round-off.
+DISK_DECIMALS = 6
 
 
 def _ratio(num: float, den: float, zero_division: float) -> float:
@@ -114,6 +117,9 @@ def disk_mask(
 
     A pixel belongs to a disk when its centre is closer than ``diameter / 2`` to the disk
     centre (the convention of ``skimage.draw.disk``); disks are clipped to the image.
+    Squared distances (in pixels²) are compared after rounding to
+    :data:`DISK_DECIMALS` decimals, so round-off in a centre converted from physical
+    coordinates (``31 * 0.65 / 0.65 = 31.000000000000004``) does not change the disk.
 
     Examples
     --------
@@ -134,6 +140,7 @@ def disk_mask(
         raise ValueError("centres contain NaN or infinite coordinates")
     mask = np.zeros(shape2, dtype=bool)
     r = diameter / 2
+    radius_squared = round(r * r, DISK_DECIMALS)
     reach = int(np.ceil(r))
     for cy, cx in points:
         y0, y1 = max(int(np.floor(cy)) - reach, 0), min(int(np.ceil(cy)) + reach + 1, shape2[0])
@@ -141,7 +148,8 @@ def disk_mask(
         if y0 >= y1 or x0 >= x1:
             continue
         yy, xx = np.ogrid[y0:y1, x0:x1]
-        mask[y0:y1, x0:x1] |= (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+        squared = np.round((yy - cy) ** 2 + (xx - cx) ** 2, DISK_DECIMALS)
+        mask[y0:y1, x0:x1] |= squared < radius_squared
     return mask
 
 
@@ -182,8 +190,16 @@ def _points(table: Any, name: str) -> pd.DataFrame:
     return pd.DataFrame(array, columns=columns)
 
 
-def _select_slice(table: pd.DataFrame, z: float | None) -> pd.DataFrame:
-    if z is None or "z" not in table.columns:
+def _select_slice(table: pd.DataFrame, z: float | None, name: str) -> pd.DataFrame:
+    if "z" not in table.columns:
+        return table
+    if z is None:
+        slices = np.unique(table["z"].to_numpy(dtype=float).round(6))
+        if len(slices) > 1:
+            raise ValueError(
+                f"{name} holds centres of {len(slices)} slices (z from {slices[0]} to "
+                f"{slices[-1]}); the pixel comparison is on one slice: pass z=<its z>"
+            )
         return table
     values = table["z"].to_numpy(dtype=float)
     return table[np.isclose(values, z, rtol=0, atol=1e-6 * max(1.0, abs(z)))]
@@ -213,7 +229,8 @@ def pixel_metrics(
         The volume or slice the centres refer to (its coordinates convert physical
         positions to pixels); a plain shape means the centres are in pixels.
     z : float, optional
-        Physical ``z`` of the slice to compare, when the tables hold several slices.
+        Physical ``z`` of the slice to compare; needed when a table holds several
+        slices (their disks would otherwise be drawn on one image).
     diameter : float
         Disk diameter in pixels.
     zero_division : float
@@ -234,94 +251,37 @@ def pixel_metrics(
     shape, spacing, origin = _yx_grid(like)
     masks = []
     for table, name in ((detected, "detected"), (truth, "truth")):
-        points = _select_slice(_points(table, name), z)
+        points = _select_slice(_points(table, name), z, name)
         rows = (points["y"].to_numpy(float) - origin[0]) / spacing[0]
         cols = (points["x"].to_numpy(float) - origin[1]) / spacing[1]
         masks.append(disk_mask(np.column_stack([rows, cols]), shape, diameter))
     return confusion_scores(masks[0], masks[1], zero_division)
 
 
-def _candidate_pairs(a: np.ndarray, b: np.ndarray, max_distance: float):
-    """All pairs (i, j) with ``|a_i - b_j| <= max_distance``, as two index arrays."""
-    if len(a) == 0 or len(b) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy()
-    pairs = cKDTree(a).sparse_distance_matrix(cKDTree(b), max_distance, output_type="ndarray")
-    return pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+SPATIAL_AXES = ("z", "y", "x")
 
 
-def _components(rows: np.ndarray, cols: np.ndarray, n_a: int, n_b: int) -> list[tuple]:
-    """Groups of candidate pairs (linked through shared points) to be matched separately."""
-    graph = coo_matrix(
-        (np.ones(rows.size), (rows, cols + n_a)), shape=(n_a + n_b, n_a + n_b)
-    )
-    _, label = connected_components(graph, directed=False)
-    group_of_pair = label[rows]
-    order = np.argsort(group_of_pair, kind="stable")
-    bounds = np.flatnonzero(np.diff(group_of_pair[order])) + 1
-    return [
-        (np.unique(rows[part]), np.unique(cols[part])) for part in np.split(order, bounds)
-    ]
+def _matching_axes(det: pd.DataFrame, tru: pd.DataFrame, by: str | None) -> tuple[list[str], bool]:
+    """The coordinate columns to measure distances in, and whether to group by ``by``.
 
-
-def optimal_pairs(
-    a: np.ndarray, b: np.ndarray, max_distance: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Optimal one-to-one matching of two point sets, pairs no farther than ``max_distance``.
-
-    Minimises the total distance over the largest set of pairs: candidate pairs are split
-    into independent groups (points linked by distances within ``max_distance``), and
-    each group is solved with :func:`scipy.optimize.linear_sum_assignment`, where a pair
-    beyond ``max_distance`` costs more than leaving both points unmatched.
-
-    Parameters
-    ----------
-    a, b : array of shape (n, d) and (m, d)
-        Point coordinates (same units).
-    max_distance : float
-        Largest distance of a matched pair.
-
-    Returns
-    -------
-    index_a, index_b, distance : arrays
-        The matched pairs, sorted by ``index_a``.
-
-    Examples
-    --------
-    >>> a = np.array([[0.0, 0.0], [10.0, 0.0]])
-    >>> b = np.array([[0.5, 0.0], [10.0, 1.0], [50.0, 50.0]])
-    >>> optimal_pairs(a, b, max_distance=2.0)
-    (array([0, 1]), array([0, 1]), array([0.5, 1. ]))
+    Every spatial axis the tables give is used: an axis present in one non-empty table
+    and missing from the other is refused, never silently dropped.
     """
-    if not max_distance > 0:
-        raise ValueError(f"max_distance must be positive, got {max_distance}")
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    a = a.reshape(len(a), -1) if a.size else np.zeros((len(a), 2))
-    b = b.reshape(len(b), -1) if b.size else np.zeros((len(b), 2))
-    rows, cols = _candidate_pairs(a, b, max_distance)
-    # a pair whose two points have no other candidate is matched as it is (most pairs
-    # when points are sparse relative to max_distance); the rest is solved by groups
-    degree_a = np.bincount(rows, minlength=len(a))
-    degree_b = np.bincount(cols, minlength=len(b))
-    alone = (degree_a[rows] == 1) & (degree_b[cols] == 1)
-    found_a, found_b = [rows[alone]], [cols[alone]]
-    rest_rows, rest_cols = rows[~alone], cols[~alone]
-    groups = _components(rest_rows, rest_cols, len(a), len(b)) if rest_rows.size else []
-    for ia, ib in groups:
-        cost = np.linalg.norm(a[ia][:, None, :] - b[ib][None, :, :], axis=-1)
-        # an unmatchable pair costs more than any set of feasible pairs in the group
-        big = max_distance * (len(ia) + len(ib) + 1)
-        cost = np.where(cost <= max_distance, cost - big, 0.0)
-        r, c = linear_sum_assignment(cost)
-        keep = cost[r, c] < 0
-        found_a.append(ia[r[keep]])
-        found_b.append(ib[c[keep]])
-    index_a = np.concatenate(found_a)
-    index_b = np.concatenate(found_b)
-    order = np.argsort(index_a, kind="stable")
-    index_a, index_b = index_a[order], index_b[order]
-    return index_a, index_b, np.linalg.norm(a[index_a] - b[index_b], axis=-1)
+    both_given = len(det) > 0 and len(tru) > 0
+    for column in dict.fromkeys([*SPATIAL_AXES, *([by] if by else [])]):
+        has = (column in det.columns, column in tru.columns)
+        if both_given and has[0] != has[1]:
+            which, other = ("detected", "truth") if has[0] else ("truth", "detected")
+            raise ValueError(
+                f"{which} has a column {column!r} but {other} has not: matching would "
+                f"drop that axis. Give {other} a {column!r} column, or drop it from {which}"
+            )
+    use_by = by is not None and by in det.columns and by in tru.columns
+    axes = [
+        a for a in SPATIAL_AXES
+        if a in det.columns and a in tru.columns and not (use_by and a == by)
+    ]
+    return axes, use_by
 
 
 def match_centres(
@@ -330,23 +290,26 @@ def match_centres(
     max_distance: float,
     by: str | None = "z",
 ) -> pd.DataFrame:
-    """Match detected to true centres one-to-one, slice by slice.
+    """Match detected to true centres one-to-one, in every axis given or slice by slice.
 
     Parameters
     ----------
     detected, truth : DataFrame or array
-        Centres with columns ``y, x`` (and ``z``), in the same units.
+        Centres with columns ``y, x`` (and ``z``), in the same units. A spatial column
+        (or ``by``) present in one table and not in the other is refused.
     max_distance : float
         Largest centre distance of a match, in those units.
     by : str or None
-        Column whose equal values are matched separately (``"z"``: slice by slice); used
-        only when both tables have it.
+        ``"z"`` (default), per-slice mode: rows with equal values of this column are
+        matched separately, by their distance in the other axes (``y, x``) — for centres
+        of fibers cut by each slice. ``None``: match in every axis the tables have
+        (``z, y, x`` distance when they have ``z``) — for 3-D objects such as beads.
 
     Returns
     -------
     pandas.DataFrame
         One row per match: ``detected`` and ``truth`` (row positions in the inputs) and
-        ``distance`` (in the (y, x) plane).
+        ``distance`` (in the axes matched on).
 
     Examples
     --------
@@ -356,10 +319,14 @@ def match_centres(
        detected  truth  distance
     0         0      0       0.5
     1         2      1       0.0
+    >>> len(match_centres(d.assign(z=d.z + 50), t, max_distance=2, by=None))  # 3-D
+    0
     """
+    if not max_distance > 0:
+        raise ValueError(f"max_distance must be positive, got {max_distance}")
     det = _points(detected, "detected").reset_index(drop=True)
     tru = _points(truth, "truth").reset_index(drop=True)
-    use_by = by is not None and by in det.columns and by in tru.columns
+    axes, use_by = _matching_axes(det, tru, by)
     if use_by:
         # slice positions computed in different ways differ in the last bits: round them
         det_groups = det.groupby(det[by].astype(float).round(6), sort=True).indices
@@ -367,14 +334,14 @@ def match_centres(
     else:
         det_groups = {0: np.arange(len(det))}
         tru_groups = {0: np.arange(len(tru))}
-    det_yx = det[["y", "x"]].to_numpy(float)
-    tru_yx = tru[["y", "x"]].to_numpy(float)
+    det_points = det[axes].to_numpy(float)
+    tru_points = tru[axes].to_numpy(float)
     parts = []
     for key, di in det_groups.items():
         ti = tru_groups.get(key)
         if ti is None or len(di) == 0:
             continue
-        ia, ib, dist = optimal_pairs(det_yx[di], tru_yx[ti], max_distance)
+        ia, ib, dist = optimal_pairs(det_points[di], tru_points[ti], max_distance)
         parts.append(pd.DataFrame({"detected": di[ia], "truth": ti[ib], "distance": dist}))
     if not parts:
         return pd.DataFrame(
@@ -420,7 +387,10 @@ def object_metrics(
         neither required nor counted, and an unmatched detection there is not a false
         positive (fibers cut by the border have biased centres in any method).
     by : str or None
-        Match slice by slice on this column (``"z"``).
+        ``"z"`` (default): per-slice mode, centres are matched within each slice, by
+        their ``y, x`` distance (fiber centres cut by each slice). ``None``: match in
+        every axis the tables have, ``z, y, x`` for 3-D centres (beads, pores). See
+        :func:`match_centres`; an axis present in one table only is refused.
     zero_division : float
         Value of a score whose denominator is zero (e.g. precision without detections).
 
@@ -458,6 +428,13 @@ def object_metrics(
             )
     elif margin is not None:
         raise ValueError("margin needs like= (the volume whose border it refers to)")
+    if margin is not None and not margin >= 0:
+        raise ValueError(f"margin must be a non-negative length, got {margin!r}")
+    if bounds is not None and any(low >= high for low, high in bounds):
+        raise ValueError(
+            f"margin={margin} leaves nothing of the y/x extent of like= to score; "
+            "give a margin below half the image's width"
+        )
     units = units or det.attrs.get("units") or tru.attrs.get("units")
     pairs = match_centres(det, tru, max_distance, by=by)
     true_in = _inside(tru, bounds)

@@ -21,25 +21,23 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xarray_microct.core.registry import image_nodes, is_image
-from xarray_microct.core.stats import global_percentiles
 from xarray_microct.core.volume import SPATIAL_DIMS, Grid, as_dask, grid_of
-
-SCREEN = (800, 800)
-"""Default screen budget in pixels (width, height) for one slice view."""
-
-PERCENTILES = (0.5, 99.5)
-"""Default percentiles of the intensity range."""
+from xarray_microct.slices import (
+    PLANE,
+    SCREEN,
+    centre,
+    check_dim,
+    index_of,
+    label_colors,
+    level_for_screen,
+    pyramid_levels,
+    resolve_clim,
+)
 
 VIEW3D_EXTRA = 'pip install "xarray-microct[view3d]"'
 
-# For a slice across ``dim``: the (horizontal, vertical) dims of the image. The layout of
-# the three orthogonal views shares x between the xy and xz views and y between the xy
-# and zy views.
-_PLANE = {"z": ("x", "y"), "y": ("x", "z"), "x": ("z", "y")}
-
-
-def _hv() -> Any:
+def load_holoviews() -> Any:
+    """HoloViews with hvplot's ``.hvplot`` accessor and the Bokeh backend loaded."""
     import holoviews as hv
     import hvplot.xarray  # noqa: F401  (registers .hvplot)
 
@@ -52,47 +50,6 @@ def _hv() -> Any:
 # volumes and pyramids
 
 
-def pyramid_levels(obj: xr.DataArray | xr.DataTree) -> list[xr.DataArray]:
-    """The volumes of a pyramid, finest first (a DataArray is a one-level pyramid).
-
-    Examples
-    --------
-    >>> import numpy as np, xarray_microct as mct
-    >>> vol = mct.from_array(np.zeros((8, 8, 8)), spacing=1.0)
-    >>> half = mct.from_array(np.zeros((4, 4, 4)), spacing=2.0, origin=0.5)
-    >>> tree = xr.DataTree.from_dict({"0": vol.to_dataset(name="image"),
-    ...                               "1": half.to_dataset(name="image")})
-    >>> [level.shape for level in pyramid_levels(tree)]
-    [(8, 8, 8), (4, 4, 4)]
-    """
-    if isinstance(obj, xr.DataArray):
-        grid_of(obj)
-        return [as_dask(obj)]
-    if not isinstance(obj, xr.DataTree):
-        raise TypeError(
-            f"expected a volume (xarray.DataArray) or a pyramid (xarray.DataTree), "
-            f"got {type(obj).__name__}"
-        )
-    levels = []
-    for node in image_nodes(obj):
-        images = [v for v in node.to_dataset(inherit=False).data_vars.values() if is_image(v)]
-        if len(images) != 1:
-            raise ValueError(
-                f"pyramid level {node.path!r} holds {len(images)} volumes; view one "
-                "variable per level (e.g. tree[path][name])"
-            )
-        grid_of(images[0])
-        levels.append(as_dask(images[0]))
-    if not levels:
-        raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
-    return sorted(levels, key=lambda v: -int(np.prod(v.shape[-3:])))
-
-
-def _check_dim(dim: str) -> None:
-    if dim not in SPATIAL_DIMS:
-        raise ValueError(f"dim must be one of {SPATIAL_DIMS}, got {dim!r}")
-
-
 def _spatial_only(volume: xr.DataArray) -> xr.DataArray:
     if volume.ndim != 3:
         extra = [d for d in volume.dims if d not in SPATIAL_DIMS]
@@ -101,76 +58,6 @@ def _spatial_only(volume: xr.DataArray) -> xr.DataArray:
             f"vol.isel({extra[0]}=0).microct.preview()"
         )
     return volume
-
-
-def level_for_screen(
-    levels: Sequence[xr.DataArray], dim: str = "z", screen: tuple[int, int] = SCREEN
-) -> int:
-    """Index of the finest level whose slice across ``dim`` fits in ``screen`` pixels.
-
-    Finer levels would only be averaged away by the screen; when none fits, the
-    coarsest level is used.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray_microct as mct
-    >>> levels = [mct.from_array(np.zeros((4, n, n))) for n in (2048, 1024, 512)]
-    >>> level_for_screen(levels, "z", screen=(1000, 1000))
-    2
-    >>> level_for_screen(levels, "z", screen=(1024, 1024))
-    1
-    """
-    _check_dim(dim)
-    h_dim, v_dim = _PLANE[dim]
-    for index, level in enumerate(levels):
-        if level.sizes[h_dim] <= screen[0] and level.sizes[v_dim] <= screen[1]:
-            return index
-    return len(levels) - 1
-
-
-def intensity_range(
-    obj: xr.DataArray | xr.DataTree, percentiles: tuple[float, float] = PERCENTILES
-) -> tuple[float, float]:
-    """Display range from global percentiles of the whole volume.
-
-    Computed with a streaming histogram (``core.stats.global_percentiles``), one pass
-    over the chunks, never holding the volume in memory; on a pyramid the coarsest
-    level is used, which is cheap.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray_microct as mct
-    >>> vol = mct.from_array(np.arange(1000, dtype="uint16").reshape(10, 10, 10))
-    >>> intensity_range(vol, (1, 99))
-    (9.99, 989.01)
-    """
-    levels = pyramid_levels(obj)
-    low, high = (float(v) for v in global_percentiles(levels[-1].data, percentiles).compute())
-    if not np.isfinite(low) or not np.isfinite(high):
-        raise ValueError("the volume holds no finite value to set an intensity range from")
-    if high <= low:
-        high = low + 1.0
-    return round(low, 6), round(high, 6)
-
-
-def _resolve_clim(
-    obj: xr.DataArray | xr.DataTree, clim: tuple[float, float] | str | None
-) -> tuple[float, float] | None:
-    if clim is None:
-        return None
-    if isinstance(clim, str):
-        if clim != "auto":
-            raise ValueError(f'clim must be "auto", None or (low, high), got {clim!r}')
-        return intensity_range(obj)
-    low, high = (float(c) for c in clim)
-    if not high > low:
-        raise ValueError(f"clim needs low < high, got {clim!r}")
-    return low, high
-
-
-def _index_of(level: xr.DataArray, dim: str, position: float) -> int:
-    coord = level.coords[dim].values
-    return int(np.clip(np.abs(coord - position).argmin(), 0, coord.size - 1))
 
 
 def _axis_label(dim: str, units: str) -> str:
@@ -199,7 +86,7 @@ def _level_for_window(
     start: int,
 ) -> int:
     """Finest level (not finer than needed) whose window fits the screen."""
-    h_dim, v_dim = _PLANE[dim]
+    h_dim, v_dim = PLANE[dim]
     if x_range is None and y_range is None:
         return start
     for index, level in enumerate(levels):
@@ -237,12 +124,12 @@ def slice_image(
     >>> image.dimension_values(2, flat=False).shape, [str(d) for d in image.kdims]
     ((6, 8), ['x', 'y'])
     """
-    _hv()
-    _check_dim(dim)
+    load_holoviews()
+    check_dim(dim)
     level = _spatial_only(level)
     grid = grid_of(level)
-    h_dim, v_dim = _PLANE[dim]
-    index = _index_of(level, dim, position)
+    h_dim, v_dim = PLANE[dim]
+    index = index_of(level, dim, position)
     spacing = dict(zip(grid.dims, grid.spacing, strict=True))
     selection = {
         dim: index,
@@ -276,7 +163,7 @@ def slice_image(
 
 
 def _slider_dim(level: xr.DataArray, dim: str, units: str) -> Any:
-    hv = _hv()
+    hv = load_holoviews()
     values = level.coords[dim].values
     step = float(values[1] - values[0]) if values.size > 1 else 1.0
     return hv.Dimension(
@@ -294,7 +181,7 @@ def _dynamic_slices(
     refine: bool,
 ) -> Any:
     """A DynamicMap over positions along ``dim`` (slider), refining the level on zoom."""
-    hv = _hv()
+    hv = load_holoviews()
     base = levels[start]
     grid = grid_of(base)
     streams = [hv.streams.RangeXY()] if refine and len(levels) > 1 else []
@@ -327,7 +214,7 @@ def preview(
         The slider's dim; the slice spans the other two.
     clim : "auto", (low, high) or None
         Intensity range; "auto" uses the 0.5 and 99.5 global percentiles
-        (:func:`intensity_range`), None lets Bokeh scale each slice.
+        (:func:`xarray_microct.slices.intensity_range`), None lets Bokeh scale each slice.
     cmap : str
         Colormap name.
     screen : (int, int)
@@ -352,12 +239,12 @@ def preview(
     >>> slice_3.dimension_values(2, flat=False).shape
     (16, 16)
     """
-    _check_dim(dim)
+    check_dim(dim)
     levels = pyramid_levels(obj)
     for level in levels:
         _spatial_only(level)
     start = level_for_screen(levels, dim, screen)
-    limits = _resolve_clim(obj, clim)
+    limits = resolve_clim(obj, clim)
 
     def make(level: xr.DataArray, position: float, x_range: Any, y_range: Any) -> Any:
         return slice_image(
@@ -374,7 +261,7 @@ def preview(
 def _static_slices(
     level: xr.DataArray, dim: str, positions: Sequence[float] | int, make: Callable[[float], Any]
 ) -> Any:
-    hv = _hv()
+    hv = load_holoviews()
     coord = level.coords[dim].values
     if isinstance(positions, int | np.integer):
         if positions < 1:
@@ -383,7 +270,7 @@ def _static_slices(
         picks = picks[1:-1] if picks.size > 2 else picks
         values = [float(coord[round(float(i))]) for i in picks]
     else:
-        values = [float(coord[_index_of(level, dim, float(p))]) for p in positions]
+        values = [float(coord[index_of(level, dim, float(p))]) for p in positions]
     if not values:
         raise ValueError("positions is empty; give at least one position")
     grid = grid_of(level)
@@ -391,18 +278,14 @@ def _static_slices(
     return hv.HoloMap({v: make(v) for v in dict.fromkeys(values)}, kdims=[kdim])
 
 
-def _centre(level: xr.DataArray) -> dict[str, float]:
-    return {d: float(level.coords[d].values[level.sizes[d] // 2]) for d in SPATIAL_DIMS}
-
-
 def _point_of(level: xr.DataArray, point: Any) -> dict[str, float]:
     if point is None:
-        return _centre(level)
+        return centre(level)
     if isinstance(point, dict):
         unknown = set(point) - set(SPATIAL_DIMS)
         if unknown:
             raise ValueError(f"point has unknown dims {sorted(unknown)}; use z, y, x")
-        return {**_centre(level), **{d: float(v) for d, v in point.items()}}
+        return {**centre(level), **{d: float(v) for d, v in point.items()}}
     values = tuple(point)
     if len(values) != 3:
         raise ValueError(f"point needs (z, y, x) in physical units, got {point!r}")
@@ -445,19 +328,19 @@ def orthoslices(
     >>> len(layout)
     3
     """
-    hv = _hv()
+    hv = load_holoviews()
     levels = pyramid_levels(obj)
     for level in levels:
         _spatial_only(level)
     start = min(level_for_screen(levels, d, screen) for d in SPATIAL_DIMS)
     level = levels[start]
-    limits = _resolve_clim(obj, clim)
+    limits = resolve_clim(obj, clim)
     first = _point_of(level, point)
     Point = hv.streams.Stream.define("Point", **first)
     shared = Point()
 
     def make_view(dim: str) -> tuple[Callable[..., Any], Callable[..., None]]:
-        h_dim, v_dim = _PLANE[dim]
+        h_dim, v_dim = PLANE[dim]
 
         def view(**where: float) -> Any:
             image = slice_image(
@@ -478,17 +361,11 @@ def orthoslices(
     for dim in SPATIAL_DIMS:
         view, moved = make_view(dim)
         dmap = hv.DynamicMap(view, streams=[shared])
-        h_dim, v_dim = _PLANE[dim]
+        h_dim, v_dim = PLANE[dim]
         tap = hv.streams.Tap(source=dmap, x=first[h_dim], y=first[v_dim])
         tap.add_subscriber(moved)
         views.append(dmap)
     return hv.Layout(views).cols(3)
-
-
-def _label_colors(n: int = 256) -> list[str]:
-    import colorcet
-
-    return list(colorcet.glasbey_light[:n])
 
 
 def label_image(
@@ -514,7 +391,7 @@ def label_image(
     >>> sorted(np.unique(image.dimension_values("label_colour"))[:2].tolist())
     [0.0, 1.0]
     """
-    hv = _hv()
+    hv = load_holoviews()
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == np.bool_):
@@ -522,10 +399,10 @@ def label_image(
             f"overlay needs integer labels or a boolean mask, got {labels.dtype}; "
             "threshold or label the volume first"
         )
-    _check_dim(dim)
+    check_dim(dim)
     grid = grid_of(labels)
-    h_dim, v_dim = _PLANE[dim]
-    index = _index_of(labels, dim, position)
+    h_dim, v_dim = PLANE[dim]
+    index = index_of(labels, dim, position)
     spacing = dict(zip(grid.dims, grid.spacing, strict=True))
     plane = (
         labels.isel(
@@ -539,7 +416,7 @@ def label_image(
         .compute()
     )
     values = plane.values.astype(np.int64)
-    colours = _label_colors()
+    colours = label_colors()
     colour_index = np.where(values > 0, (values - 1) % len(colours), np.nan)
     data = xr.Dataset(
         {
@@ -625,14 +502,14 @@ def overlay(
     >>> len(view[2.0])        # the image and the labels
     2
     """
-    _check_dim(dim)
+    check_dim(dim)
     levels = pyramid_levels(obj)
     for level in levels:
         _spatial_only(level)
     start = level_for_screen(levels, dim, screen)
     level = levels[start]
     label_volume = _as_label_volume(level, labels)
-    limits = _resolve_clim(obj, clim)
+    limits = resolve_clim(obj, clim)
 
     def make(position: float) -> Any:
         image = slice_image(
@@ -643,7 +520,7 @@ def overlay(
         )
 
     if positions is None:
-        hv = _hv()
+        hv = load_holoviews()
         return hv.DynamicMap(make, kdims=[_slider_dim(level, dim, grid_of(level).units)])
     return _static_slices(level, dim, positions, make)
 
@@ -689,16 +566,16 @@ def centres_plot(
     >>> [len(el) for el in plot.values()][1:]
     [2, 1]
     """
-    hv = _hv()
+    hv = load_holoviews()
     import pandas as pd
 
     levels = pyramid_levels(obj)
     level = _spatial_only(levels[level_for_screen(levels, "z")])
     grid = grid_of(level)
-    position = _centre(level)["z"] if z is None else float(z)
-    shown = float(level.coords["z"].values[_index_of(level, "z", position)])
+    position = centre(level)["z"] if z is None else float(z)
+    shown = float(level.coords["z"].values[index_of(level, "z", position)])
     limit = grid.spacing[0] / 2 if tolerance is None else float(tolerance)
-    image = slice_image(level, "z", shown, clim=_resolve_clim(obj, clim), frame_width=frame_width)
+    image = slice_image(level, "z", shown, clim=resolve_clim(obj, clim), frame_width=frame_width)
 
     def points(table: Any, label: str) -> Any:
         frame = pd.DataFrame(table)
@@ -760,7 +637,7 @@ def fibers_plot(
     >>> len(shown.get(2).data)      # one circle per fiber on the slice
     2
     """
-    hv = _hv()
+    hv = load_holoviews()
     import pandas as pd
 
     table = pd.DataFrame(fibers)
@@ -772,12 +649,12 @@ def fibers_plot(
         )
     levels = pyramid_levels(obj)
     level = _spatial_only(levels[level_for_screen(levels, "z")])
-    position = _centre(level)["z"] if z is None else float(z)
-    shown = float(level.coords["z"].values[_index_of(level, "z", position)])
+    position = centre(level)["z"] if z is None else float(z)
+    shown = float(level.coords["z"].values[index_of(level, "z", position)])
     spacing = grid_of(level).spacing[0]
     on_slice = table[np.abs(table["z"].to_numpy(float) - shown) <= spacing / 2]
     base = centres_plot(
-        level, on_slice, truth, z=shown, clim=_resolve_clim(obj, clim), frame_width=frame_width
+        level, on_slice, truth, z=shown, clim=resolve_clim(obj, clim), frame_width=frame_width
     )
     angles = np.linspace(0, 2 * np.pi, 33)
     rings = [

@@ -25,18 +25,15 @@ import xarray as xr
 
 from xarray_microct.core.provenance import records_of
 from xarray_microct.core.volume import SPATIAL_DIMS, grid_of
-from xarray_microct.plot import (
-    _PLANE,
-    _centre,
-    _hv,
-    _index_of,
-    _label_colors,
-    _resolve_clim,
-    centres_plot,
+from xarray_microct.plot import centres_plot, load_holoviews, overlay, preview
+from xarray_microct.slices import (
+    PLANE,
+    centre,
+    index_of,
+    label_colors,
     level_for_screen,
-    overlay,
-    preview,
     pyramid_levels,
+    resolve_clim,
 )
 
 _STYLE = """
@@ -69,7 +66,7 @@ def save_view(view: Any, path: str | Path, title: str = "xarray-microct view") -
     """
     import panel as pn
 
-    _hv()
+    load_holoviews()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _save_offline(pn.panel(view), path, title)
@@ -126,7 +123,7 @@ def _extent(level: xr.DataArray, h_dim: str, v_dim: str) -> list[float]:
 def _label_rgba(labels: np.ndarray, alpha: float) -> np.ndarray:
     from matplotlib.colors import to_rgba
 
-    palette = np.array([to_rgba(c) for c in _label_colors()])
+    palette = np.array([to_rgba(c) for c in label_colors()])
     labels = labels.astype(np.int64)
     rgba = palette[(np.maximum(labels, 1) - 1) % len(palette)]
     rgba[..., 3] = np.where(labels > 0, alpha, 0.0)
@@ -173,25 +170,23 @@ def save_slice_png(
     >>> out.read_bytes()[:4] == b"\\x89PNG"
     True
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.figure import Figure
 
     levels = pyramid_levels(obj)
     level = levels[level_for_screen(levels, dim)]
     grid = grid_of(level)
-    h_dim, v_dim = _PLANE[dim]
-    at = _centre(level)[dim] if position is None else float(position)
-    index = _index_of(level, dim, at)
-    limits = _resolve_clim(obj, clim)
+    h_dim, v_dim = PLANE[dim]
+    at = centre(level)[dim] if position is None else float(position)
+    index = index_of(level, dim, at)
+    limits = resolve_clim(obj, clim)
     plane = level.isel({dim: index}).transpose(v_dim, h_dim).values.astype(np.float64)
     width = 6.0
     ratio = (plane.shape[0] * grid.spacing[SPATIAL_DIMS.index(v_dim)]) / (
         plane.shape[1] * grid.spacing[SPATIAL_DIMS.index(h_dim)]
     )
-    fig, ax = plt.subplots(figsize=(width, max(2.0, min(width * ratio, 12.0)) + 0.6))
+    fig = Figure(figsize=(width, max(2.0, min(width * ratio, 12.0)) + 0.6))
+    ax = fig.subplots()
     extent = _extent(level, h_dim, v_dim)
     shown = ax.imshow(
         plane, cmap="gray", extent=extent, interpolation="nearest",
@@ -223,7 +218,6 @@ def save_slice_png(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -379,14 +373,14 @@ def save_report(
     """
     import panel as pn
 
-    hv = _hv()
+    hv = load_holoviews()
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"the report path must end in .html, got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     levels = pyramid_levels(volume)
     level = levels[level_for_screen(levels, "z")]
-    clim = _resolve_clim(volume, "auto")
+    clim = resolve_clim(volume, "auto")
     label_level = None if labels is None else pyramid_levels(labels)[0]
 
     sections: list[Any] = [pn.pane.HTML(f"<style>{_STYLE}</style><h1>{html.escape(title)}</h1>"
@@ -443,17 +437,15 @@ def _orthoslices_png(
     labels: xr.DataArray | None,
     alpha: float,
 ) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     grid = grid_of(level)
-    centre = _centre(level)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.5))
+    middle = centre(level)
+    fig = Figure(figsize=(13, 4.5))
+    axes = fig.subplots(1, 3)
     for ax, dim in zip(axes, SPATIAL_DIMS, strict=True):
-        h_dim, v_dim = _PLANE[dim]
-        index = _index_of(level, dim, centre[dim])
+        h_dim, v_dim = PLANE[dim]
+        index = index_of(level, dim, middle[dim])
         plane = level.isel({dim: index}).transpose(v_dim, h_dim).values.astype(np.float64)
         extent = _extent(level, h_dim, v_dim)
         ax.imshow(plane, cmap="gray", extent=extent, interpolation="nearest",
@@ -461,15 +453,14 @@ def _orthoslices_png(
         if labels is not None:
             label_plane = labels.isel({dim: index}).transpose(v_dim, h_dim).values
             ax.imshow(_label_rgba(label_plane, alpha), extent=extent, interpolation="nearest")
-        ax.axvline(centre[h_dim], color="orange", lw=0.8)
-        ax.axhline(centre[v_dim], color="orange", lw=0.8)
+        ax.axvline(middle[h_dim], color="orange", lw=0.8)
+        ax.axhline(middle[v_dim], color="orange", lw=0.8)
         ax.set_xlabel(f"{h_dim} ({grid.units})")
         ax.set_ylabel(f"{v_dim} ({grid.units})")
         ax.set_aspect("equal")
-        ax.set_title(f"{dim} = {centre[dim]:.4g} {grid.units}")
+        ax.set_title(f"{dim} = {middle[dim]:.4g} {grid.units}")
     fig.tight_layout()
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return Path(path)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import xarray_microct  # noqa: F401  (registers the .microct verbs)
-from xarray_microct import metrics, plot
+from xarray_microct import metrics, plot, slices
 from xarray_microct.demo import run_demo
 from xarray_microct.pipelines import beads
 from xarray_microct.report import save_report
@@ -85,7 +85,7 @@ class Viewing:
     def setup(self) -> None:
         scan, _ = fiber_bed((64, 256, 256), seed=0, chunks=64)
         self.scan = scan.persist()
-        self.clim = plot.intensity_range(self.scan)
+        self.clim = slices.intensity_range(self.scan)
         self.folder = Path(tempfile.mkdtemp())
         plot.preview(self.scan, clim=self.clim)[float(self.scan.z[0])]  # load Bokeh once
 
@@ -93,7 +93,7 @@ class Viewing:
         plot.preview(self.scan, clim=self.clim)[float(self.scan.z[10])]
 
     def time_intensity_range(self) -> None:
-        plot.intensity_range(self.scan)
+        slices.intensity_range(self.scan)
 
     def time_save_report(self) -> None:
         save_report(self.folder / "report.html", self.scan, slices=3)

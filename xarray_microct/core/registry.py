@@ -1,19 +1,28 @@
 """The operation registry: each verb is written once, as a function plus a declaration.
 
 An operation is a function ``func(volume, **params)`` from a validated, Dask-backed
-volume to a result (a volume, a DataTree, a table). The :func:`operation` decorator
-declares which parameters are lengths; the wrapper it returns then
+volume to a result. The :func:`operation` decorator declares what the verb takes (an
+image, a mask, labels or a table; whether leading ``t``/``c`` dims are allowed), what
+it returns (a volume, a scalar, a table or a tree), whether building the result
+computes nothing (``lazy``), what becomes of the intensity unit, and which parameters
+are physical lengths or volumes. The wrapper it returns then
 
-1. validates the volume and chunks it with Dask when it is in memory;
-2. binds the parameters, fills defaults, and resolves each length to voxels per axis
-   (the function receives the resolved tuples);
-3. calls the function, and appends one provenance record and one ``history`` line
-   to the result;
+1. validates the input against the declaration and chunks it with Dask when it is in
+   memory;
+2. binds the parameters, fills defaults, and resolves each length (per axis) and each
+   volume to voxels (the function receives the resolved values);
+3. calls the function, checks the result against the declaration, sets its intensity
+   unit, and sets its provenance to the input's records plus one new record (and the
+   input's ``history`` plus one line) — for every kind of result, so a table or a
+   scalar carries the whole chain that made it; no verb touches provenance;
 4. on a :class:`xarray.DataTree`, maps the verb over every image node (every pyramid
    level), or applies it to one level (``level=``).
 
-Every registered verb is also a method of the ``.microct`` accessors, and can be
-re-run from its records by :func:`replay`.
+Records keep every length and volume with its unit (a bare ``sigma=2`` on a micrometre
+scan is recorded as ``"2 micrometer"``) next to the voxels it resolved to, so
+:func:`replay` on a scan in other units or spacing uses the same physical kernels.
+
+Every registered verb is also a method of the ``.microct`` accessors.
 """
 
 from __future__ import annotations
@@ -24,13 +33,35 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import dask.array as da
+import pandas as pd
 import xarray as xr
 
-from xarray_microct.core.provenance import make_record, records_of, with_record
+from xarray_microct.core.physical import (
+    length_as_recorded,
+    volume_as_recorded,
+    volume_in_voxels,
+)
+from xarray_microct.core.provenance import history_line, make_record, records_of
+from xarray_microct.core.tree import image_nodes, is_image, select_node, single_image
 from xarray_microct.core.units import resolve_length
-from xarray_microct.core.volume import SPATIAL_DIMS, as_dask, grid_of
+from xarray_microct.core.validation import check_labels, check_mask, check_spatial_only
+from xarray_microct.core.volume import PROVENANCE_KEY, Grid, as_dask, grid_of
 
 TreePolicy = Literal["map", "level"]
+InputKind = Literal["image", "mask", "labels", "table"]
+ResultKind = Literal["volume", "scalar", "table", "tree", "dataset"]
+UnitsPolicy = Literal["keep", "drop", "length"]
+
+INPUT_KINDS: tuple[str, ...] = ("image", "mask", "labels", "table")
+RESULT_KINDS: tuple[str, ...] = ("volume", "scalar", "table", "tree", "dataset")
+UNITS_POLICIES: tuple[str, ...] = ("keep", "drop", "length")
+_RESULT_OF_ANNOTATION = {
+    xr.DataArray: "volume",
+    pd.DataFrame: "table",
+    xr.DataTree: "tree",
+    xr.Dataset: "dataset",
+}
 
 
 @dataclass(frozen=True)
@@ -54,13 +85,19 @@ class LengthParam:
 
 @dataclass(frozen=True)
 class Operation:
-    """A registered verb."""
+    """A registered verb and its declaration (see :func:`operation`)."""
 
     name: str
     func: Callable[..., Any]
     lengths: Mapping[str, LengthParam]
     packages: tuple[str, ...]
     on_tree: TreePolicy
+    takes: InputKind = "image"
+    returns: ResultKind = "volume"
+    spatial_only: bool = False
+    lazy: bool = True
+    intensity_units: UnitsPolicy = "drop"
+    volumes: tuple[str, ...] = ()
     verb: Callable[..., Any] = field(init=False, repr=False, compare=False)
 
     @property
@@ -79,12 +116,48 @@ def on_register(listener: Callable[[Operation], None]) -> None:
         listener(op)
 
 
+def _declared_result(func: Callable[..., Any], returns: ResultKind | None) -> ResultKind:
+    if returns is not None:
+        return returns
+    try:
+        annotation = inspect.signature(func, eval_str=True).return_annotation
+    except NameError:
+        annotation = inspect.Signature.empty
+    if annotation is inspect.Signature.empty:
+        return "volume"
+    if annotation in _RESULT_OF_ANNOTATION:
+        return _RESULT_OF_ANNOTATION[annotation]  # type: ignore[return-value]
+    raise TypeError(
+        f"{func.__name__}: declare returns= ({', '.join(RESULT_KINDS)}); its return "
+        f"annotation {annotation!r} does not say"
+    )
+
+
+def _tree_policy(
+    func: Callable[..., Any], result_kind: ResultKind, on_tree: TreePolicy | None
+) -> TreePolicy:
+    if on_tree is None:
+        return "map" if result_kind == "volume" else "level"
+    if on_tree == "map" and result_kind != "volume":
+        raise ValueError(
+            f"{func.__name__}: only a verb returning a volume can map over a DataTree; "
+            f"it returns a {result_kind}: declare on_tree='level'"
+        )
+    return on_tree
+
+
 def operation(
     name: str | None = None,
     *,
+    takes: InputKind = "image",
+    returns: ResultKind | None = None,
+    spatial_only: bool = False,
+    lazy: bool | None = None,
+    intensity_units: UnitsPolicy = "drop",
     lengths: Iterable[str] | Mapping[str, LengthParam] = (),
+    volumes: Iterable[str] = (),
     packages: Iterable[str] = (),
-    on_tree: TreePolicy = "map",
+    on_tree: TreePolicy | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``func`` as a verb of the ``.microct`` accessors.
 
@@ -92,14 +165,40 @@ def operation(
     ----------
     name : str, optional
         Verb name; the function's name by default.
+    takes : {"image", "mask", "labels", "table"}
+        What the verb works on: any volume; a mask (boolean, or integers read as
+        ``!= 0``); integer labels; or a table (a :class:`pandas.DataFrame`). Floats
+        given where a mask or labels are expected are refused with a clear message.
+    returns : {"volume", "scalar", "table", "tree", "dataset"}, optional
+        What the verb returns: a volume on the input's grid, a DataArray without
+        spatial dims (a fraction, a threshold), a :class:`pandas.DataFrame`, an
+        :class:`xarray.DataTree` or an :class:`xarray.Dataset`. Read from the return
+        annotation when not given (``xr.DataArray`` is a volume, ``pd.DataFrame`` a
+        table, ``xr.DataTree`` a tree, ``xr.Dataset`` a dataset; none, a volume); a
+        scalar must be declared.
+    spatial_only : bool
+        The verb handles ``(z, y, x)`` volumes only, not leading ``t``/``c`` dims.
+    lazy : bool, optional
+        Whether building the result computes nothing. A table is in memory by nature,
+        so the default is ``False`` for tables and ``True`` otherwise; a lazy verb must
+        return Dask-backed data.
+    intensity_units : {"drop", "keep", "length"}
+        The ``units`` attribute of a volume or scalar result: dropped (the default: a
+        mask, labels, a normalised or filter-response image has no intensity unit),
+        kept from the input (smoothing, morphology, a threshold value), or the
+        coordinate unit (a distance map).
     lengths : iterable of str or mapping of str to LengthParam
         Parameters that are physical lengths, resolved to voxels per spatial axis
         before ``func`` is called (``None`` values are passed through).
+    volumes : iterable of str
+        Parameters that are physical volumes (a bare number counts voxels, or e.g.
+        ``"100 um^3"``), resolved to a number of voxels before ``func`` is called.
     packages : iterable of str
         Packages whose versions go into the provenance record (besides the core ones).
-    on_tree : {"map", "level"}
+    on_tree : {"map", "level"}, optional
         On a DataTree: map over every image node, or apply to one level
-        (``level=0`` by default, the finest).
+        (``level=0`` by default, the finest). By default a verb returning a volume
+        maps, any other applies to one level (a tree of tables or scalars is refused).
 
     Returns
     -------
@@ -108,29 +207,47 @@ def operation(
 
     Examples
     --------
-    >>> @operation("double_it")
-    ... def double_it(volume):
+    >>> @operation("double_it", intensity_units="keep")
+    ... def double_it(volume: xr.DataArray) -> xr.DataArray:
     ...     return volume * 2
-    >>> "double_it" in REGISTRY
-    True
+    >>> REGISTRY["double_it"].returns, REGISTRY["double_it"].lazy
+    ('volume', True)
     >>> del REGISTRY["double_it"]
     """
     if isinstance(lengths, Mapping):
         length_params = dict(lengths)
     else:
         length_params = {p: LengthParam() for p in lengths}
+    for value, allowed, what in (
+        (takes, INPUT_KINDS, "takes"),
+        (returns or "volume", RESULT_KINDS, "returns"),
+        (intensity_units, UNITS_POLICIES, "intensity_units"),
+    ):
+        if value not in allowed:
+            raise ValueError(f"{what} must be one of {allowed}, got {value!r}")
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        result_kind = _declared_result(func, returns)
+        if lazy and result_kind == "table":
+            raise ValueError(f"{func.__name__}: a table is computed, it cannot be lazy")
         op = Operation(
             name=name or func.__name__,
             func=func,
             lengths=length_params,
             packages=tuple(packages),
-            on_tree=on_tree,
+            on_tree=_tree_policy(func, result_kind, on_tree),
+            takes=takes,
+            returns=result_kind,
+            spatial_only=spatial_only,
+            lazy=(result_kind != "table") if lazy is None else lazy,
+            intensity_units=intensity_units,
+            volumes=tuple(volumes),
         )
-        missing = set(length_params) - set(op.signature.parameters)
+        missing = (set(length_params) | set(op.volumes)) - set(op.signature.parameters)
         if missing:
-            raise TypeError(f"{op.name}: length parameters {missing} are not in its signature")
+            raise TypeError(f"{op.name}: physical parameters {missing} are not in its signature")
+        if takes == "table" and (length_params or op.volumes):
+            raise TypeError(f"{op.name}: a verb on tables has no voxels to resolve lengths to")
 
         @functools.wraps(func)
         def verb(obj: Any, *args: Any, level: int | str | None = None, **params: Any) -> Any:
@@ -145,7 +262,7 @@ def operation(
     return decorate
 
 
-def _resolve(op: Operation, name: str, value: Any, grid: Any) -> Any:
+def _resolve(op: Operation, name: str, value: Any, grid: Grid) -> Any:
     spec = op.lengths[name]
     if spec.multiscale and isinstance(value, list):
         if not value:
@@ -154,7 +271,7 @@ def _resolve(op: Operation, name: str, value: Any, grid: Any) -> Any:
     return _resolve_one(op, name, value, grid, spec)
 
 
-def _resolve_one(op: Operation, name: str, value: Any, grid: Any, spec: LengthParam) -> Any:
+def _resolve_one(op: Operation, name: str, value: Any, grid: Grid, spec: LengthParam) -> Any:
     voxels = resolve_length(
         value, grid.spacing, grid.units, name=f"{op.name}: {name}", allow_zero=spec.allow_zero
     )
@@ -169,90 +286,171 @@ def _resolve_one(op: Operation, name: str, value: Any, grid: Any, spec: LengthPa
     return voxels
 
 
-def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict) -> Any:
-    grid = grid_of(obj)
-    volume = as_dask(obj)
+def _check_input(op: Operation, volume: xr.DataArray) -> None:
+    if op.takes == "mask":
+        check_mask(volume, op.name)
+    elif op.takes == "labels":
+        check_labels(volume, op.name)
+    if op.spatial_only:
+        check_spatial_only(volume.dims, op.name)
+
+
+def _bind(op: Operation, first: Any, args: tuple, params: dict) -> dict[str, Any]:
+    """The parameters as given, defaults filled in, without the input itself."""
     try:
-        bound = op.signature.bind(volume, *args, **params)
+        bound = op.signature.bind(first, *args, **params)
     except TypeError as err:
         raise TypeError(f"{op.name}: {err}; see help(vol.microct.{op.name})") from err
     bound.apply_defaults()
     given = dict(bound.arguments)
     given.pop(next(iter(op.signature.parameters)))
-    call = dict(given)
-    resolved = {}
+    return given
+
+
+def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict) -> Any:
+    if op.takes == "table":
+        raise TypeError(f"{op.name} works on a table (pandas.DataFrame), got a volume")
+    grid = grid_of(obj)
+    _check_input(op, obj)
+    volume = as_dask(obj)
+    given = _bind(op, volume, args, params)
+    call, recorded, resolved = dict(given), dict(given), {}
     for name in op.lengths:
         if given.get(name) is not None:
             resolved[name] = call[name] = _resolve(op, name, given[name], grid)
-    result = op.func(volume, **call)
-    record = make_record(op.name, given, resolved, op.packages)
-    return attach_record(result, record)
-
-
-def attach_record(result: Any, record: Mapping[str, Any]) -> Any:
-    """Append ``record`` to the provenance of a result (volume, tree, Dataset or table)."""
-    if isinstance(result, xr.DataArray):
-        return result.copy(data=result.data).assign_attrs(with_record(result.attrs, record))
-    if isinstance(result, xr.DataTree):
-        return result.map_over_datasets(
-            lambda ds: _attach_to_dataset(ds, record) if ds is not None else ds
-        )
-    if isinstance(result, xr.Dataset):
-        return _attach_to_dataset(result, record)
-    if hasattr(result, "attrs"):  # pandas.DataFrame and friends
-        result.attrs = with_record(result.attrs, record)
-        return result
-    raise TypeError(f"operation returned {type(result).__name__}, which cannot carry provenance")
-
-
-def _attach_to_dataset(ds: xr.Dataset, record: Mapping[str, Any]) -> xr.Dataset:
-    out = ds.copy()
-    for name, variable in ds.data_vars.items():
-        if is_image(variable):
-            out[name] = variable.copy(data=variable.data).assign_attrs(
-                with_record(variable.attrs, record)
+            recorded[name] = length_as_recorded(given[name], grid.units)
+    for name in op.volumes:
+        if given.get(name) is not None:
+            resolved[name] = call[name] = volume_in_voxels(
+                given[name], grid.spacing, grid.units, name=name
             )
+            recorded[name] = volume_as_recorded(given[name])
+    result = op.func(volume, **call)
+    _check_result(op, result)
+    result = _set_units(op, result, obj.attrs.get("units"), grid.units)
+    record = make_record(op.name, recorded, resolved, op.packages)
+    return with_chain(result, obj.attrs, record)
+
+
+def _apply_to_table(op: Operation, table: pd.DataFrame, args: tuple, params: dict) -> Any:
+    if op.takes != "table":
+        raise TypeError(f"{op.name} works on a volume, got a table (pandas.DataFrame)")
+    given = _bind(op, table, args, params)
+    result = op.func(table, **given)
+    _check_result(op, result)
+    return with_chain(result, table.attrs, make_record(op.name, given, {}, op.packages))
+
+
+def _is_lazy(data: Any) -> bool:
+    return isinstance(data, da.Array)
+
+
+def _check_result(op: Operation, result: Any) -> None:
+    """Refuse a result that breaks the declaration: a bug in the verb, not in its input."""
+    kind = op.returns
+    if kind == "volume":
+        ok = isinstance(result, xr.DataArray) and is_image(result)
+    elif kind == "scalar":
+        ok = isinstance(result, xr.DataArray) and not is_image(result)
+    elif kind == "table":
+        ok = isinstance(result, pd.DataFrame)
+    elif kind == "dataset":
+        ok = isinstance(result, xr.Dataset)
+    else:
+        ok = isinstance(result, xr.DataTree)
+    if not ok:
+        raise TypeError(f"{op.name} is declared to return a {kind}, got {type(result).__name__}")
+    if op.lazy:
+        if isinstance(result, xr.DataTree):
+            arrays = [v.data for node in image_nodes(result) for v in node.data_vars.values()]
+        elif isinstance(result, xr.Dataset):
+            arrays = [v.data for v in result.data_vars.values()]
+        else:
+            arrays = [result.data]
+        if not all(_is_lazy(a) for a in arrays):
+            raise TypeError(f"{op.name} is declared lazy but returned computed data")
+
+
+def _units_of(op: Operation, input_units: Any, length_units: str) -> Any:
+    if op.intensity_units == "keep":
+        return input_units
+    if op.intensity_units == "length":
+        return length_units
+    return None
+
+
+def _with_units(variable: xr.DataArray, units: Any) -> xr.DataArray:
+    attrs = {k: v for k, v in variable.attrs.items() if k != "units"}
+    if units is not None:
+        attrs["units"] = units
+    out = variable.copy(data=variable.data)
+    out.attrs = attrs
     return out
 
 
-def is_image(variable: xr.DataArray) -> bool:
-    """Whether a variable has the spatial dims of a volume."""
-    return tuple(variable.dims[-3:]) == SPATIAL_DIMS
+def _set_units(op: Operation, result: Any, input_units: Any, length_units: str) -> Any:
+    units = _units_of(op, input_units, length_units)
+    if isinstance(result, xr.DataArray):
+        return _with_units(result, units)
+    if isinstance(result, xr.DataTree):
+        return _map_images(result, lambda variable: _with_units(variable, units))
+    return result
 
 
-def image_nodes(tree: xr.DataTree) -> list[xr.DataTree]:
-    """The nodes of ``tree`` holding at least one volume, in tree order."""
-    return [
-        node
-        for node in tree.subtree
-        if any(is_image(v) for v in node.to_dataset(inherit=False).data_vars.values())
-    ]
+def _map_images(tree: xr.DataTree, change: Callable[[xr.DataArray], xr.DataArray]) -> xr.DataTree:
+    datasets = {}
+    for node in tree.subtree:
+        ds = node.to_dataset(inherit=False)
+        for name, variable in ds.data_vars.items():
+            if is_image(variable):
+                ds[name] = change(variable)
+        datasets[node.path] = ds
+    return xr.DataTree.from_dict(datasets)
 
 
-def select_node(tree: xr.DataTree, level: int | str) -> xr.DataTree:
-    """The image node of ``tree`` at index ``level`` (0 = first) or path ``level``."""
-    nodes = image_nodes(tree)
-    if not nodes:
-        raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
-    if isinstance(level, str):
-        try:
-            return tree[level]  # type: ignore[return-value]
-        except KeyError as err:
-            names = [n.path for n in nodes]
-            raise KeyError(f"no level {level!r} in the tree; levels are {names}") from err
-    if not -len(nodes) <= level < len(nodes):
-        raise IndexError(f"level {level} out of range: the tree has {len(nodes)} levels")
-    return nodes[level]
+def _chain_attrs(
+    attrs: Mapping[str, Any], source: Mapping[str, Any], record: Mapping[str, Any]
+) -> dict[str, Any]:
+    out = dict(attrs)
+    out[PROVENANCE_KEY] = [*source.get(PROVENANCE_KEY, []), dict(record)]
+    previous, line = source.get("history"), history_line(record)
+    out["history"] = f"{previous}\n{line}" if previous else line
+    return out
 
 
-def _single_image(node: xr.DataTree) -> xr.DataArray:
-    images = [v for v in node.to_dataset(inherit=False).data_vars.values() if is_image(v)]
-    if len(images) != 1:
-        raise ValueError(
-            f"node {node.path!r} holds {len(images)} volumes; pick one with "
-            "tree[path][name].microct"
-        )
-    return images[0]
+def with_chain(result: Any, source: Mapping[str, Any], record: Mapping[str, Any]) -> Any:
+    """Set the provenance of ``result`` to the records of ``source`` plus ``record``.
+
+    ``source`` is the attributes of the input; ``result`` is a volume, a scalar
+    DataArray, a DataTree (every volume in it), a Dataset (its ``attrs`` and every
+    variable in it) or a table (``DataFrame.attrs``). Whatever provenance the result already held is
+    replaced, so the chain is the input's, whatever the verb did with attributes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = with_chain(pd.DataFrame({"a": [1]}), {"microct_provenance": [{"op": "x"}]},
+    ...                    {"op": "y", "params": {}, "versions": {}, "time": "now"})
+    >>> [r["op"] for r in table.attrs["microct_provenance"]]
+    ['x', 'y']
+    """
+    if isinstance(result, xr.DataArray):
+        out = result.copy(data=result.data)
+        out.attrs = _chain_attrs(result.attrs, source, record)
+        return out
+    if isinstance(result, xr.DataTree):
+        return _map_images(result, lambda variable: with_chain(variable, source, record))
+    if isinstance(result, xr.Dataset):
+        out = result.copy()
+        out.attrs = _chain_attrs(result.attrs, source, record)
+        for name, variable in result.data_vars.items():
+            out[name] = with_chain(variable, source, record)
+        return out
+    if isinstance(result, pd.DataFrame):
+        out = result.copy(deep=False)  # never change a table the verb was given
+        out.attrs = _chain_attrs(result.attrs, source, record)
+        return out
+    raise TypeError(f"operation returned {type(result).__name__}, which cannot carry provenance")
 
 
 def _apply_to_tree(
@@ -260,17 +458,10 @@ def _apply_to_tree(
 ) -> Any:
     if level is not None or op.on_tree == "level":
         node = select_node(tree, 0 if level is None else level)
-        return _apply_to_volume(op, _single_image(node), args, params)
-    datasets = {}
-    for node in tree.subtree:
-        ds = node.to_dataset(inherit=False)
-        for name, variable in ds.data_vars.items():
-            if is_image(variable):
-                ds[name] = _apply_to_volume(op, variable, args, params)
-        datasets[node.path] = ds
+        return _apply_to_volume(op, single_image(node), args, params)
     if not image_nodes(tree):
         raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
-    return xr.DataTree.from_dict(datasets)
+    return _map_images(tree, lambda variable: _apply_to_volume(op, variable, args, params))
 
 
 def apply(
@@ -280,7 +471,7 @@ def apply(
     params: Mapping[str, Any] | None = None,
     level: int | str | None = None,
 ) -> Any:
-    """Run a registered operation on a volume or a DataTree (see module docstring)."""
+    """Run a registered operation on a volume, a DataTree or a table (see module docstring)."""
     params = dict(params or {})
     if isinstance(obj, xr.DataTree):
         return _apply_to_tree(op, obj, args, params, level)
@@ -288,6 +479,8 @@ def apply(
         raise TypeError(f"{op.name}: level= applies to a DataTree, not a {type(obj).__name__}")
     if isinstance(obj, xr.DataArray):
         return _apply_to_volume(op, obj, args, params)
+    if isinstance(obj, pd.DataFrame):
+        return _apply_to_table(op, obj, args, params)
     raise TypeError(
         f"{op.name} works on an xarray.DataArray volume or a DataTree, got {type(obj).__name__}"
     )

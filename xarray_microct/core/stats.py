@@ -4,8 +4,13 @@ The histogram is the shared building block: thresholds (Otsu, Li, ...) and perce
 are read from the histogram of the whole volume.
 
 * 8- and 16-bit integer (and boolean) volumes: one bin per possible value — exact.
-* Other dtypes: ``bins`` equal bins between the global minimum and maximum (NaNs are
-  ignored); a quantile is then exact to within one bin width, ``(max - min) / bins``.
+* Other dtypes: ``bins`` equal bins between the global minimum and maximum; a quantile
+  is then exact to within one bin width, ``(max - min) / bins``.
+
+Non-finite values (NaN, +inf and -inf) are left out of every statistic here: one
+``inf`` voxel (a reconstruction artefact) must not turn the range, and so every bin,
+threshold and percentile, into NaN. :func:`finite_or_nan` gives the same rule to
+statistics computed elsewhere (``normalize``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,23 @@ _EXACT_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "uint16", "int16
 def has_exact_histogram(dtype: np.dtype) -> bool:
     """Whether the histogram of this dtype has one bin per value."""
     return np.dtype(dtype) in _EXACT_DTYPES
+
+
+def finite_or_nan(data: da.Array) -> da.Array:
+    """The array with ``+inf`` and ``-inf`` replaced by NaN, for NaN-ignoring statistics.
+
+    Integer and boolean arrays (which hold no infinities) are returned unchanged.
+
+    Examples
+    --------
+    >>> x = da.from_array(np.array([1.0, np.inf, -np.inf, np.nan, 3.0]))
+    >>> float(da.nanmax(finite_or_nan(x))), float(da.nanmin(finite_or_nan(x)))
+    (3.0, 1.0)
+    """
+    dtype = np.dtype(data.dtype)
+    if not np.issubdtype(dtype, np.floating):
+        return data
+    return da.where(da.isinf(data), dtype.type(np.nan), data)
 
 
 def _integer_block_counts(block: np.ndarray, offset: int, bins: int, ndim: int) -> np.ndarray:
@@ -49,7 +71,8 @@ def global_histogram(data: da.Array, bins: int = FLOAT_BINS) -> tuple[da.Array, 
     ----------
     data : dask.array.Array
     bins : int
-        Number of bins for dtypes without an exact histogram.
+        Number of bins for dtypes without an exact histogram. NaN and ±inf are not
+        counted; the bins span the finite values.
 
     Returns
     -------
@@ -81,8 +104,9 @@ def global_histogram(data: da.Array, bins: int = FLOAT_BINS) -> tuple[da.Array, 
         ).sum(axis=tuple(range(ndim)))
         edges = da.arange(n + 1, dtype=np.float64) + (int(info.min) - 0.5)
         return counts, edges
-    low = da.nanmin(data).astype(np.float64)
-    high = da.nanmax(data).astype(np.float64)
+    finite = finite_or_nan(data)
+    low = da.nanmin(finite).astype(np.float64)
+    high = da.nanmax(finite).astype(np.float64)
     counts = da.map_blocks(
         _float_block_counts,
         data,
@@ -127,7 +151,7 @@ def global_percentiles(data: da.Array, q: Sequence[float]) -> da.Array:
     """Lazy percentiles of the whole array, as ``numpy.percentile`` (linear) defines them.
 
     Exact for 8/16-bit integer volumes, within one histogram bin otherwise
-    (see the module docstring). NaNs are ignored.
+    (see the module docstring). NaN and ±inf are ignored.
 
     Examples
     --------
@@ -136,7 +160,7 @@ def global_percentiles(data: da.Array, q: Sequence[float]) -> da.Array:
     [0.0, 50.0, 99.5]
     """
     q_arr = np.asarray(q, dtype=np.float64)
-    if np.any((q_arr < 0) | (q_arr > 100)):
+    if not np.all((q_arr >= 0) & (q_arr <= 100)):
         raise ValueError(f"percentiles must lie in [0, 100], got {list(q)}")
     counts, edges = global_histogram(data)
     exact = has_exact_histogram(data.dtype)

@@ -4,7 +4,8 @@ Every length parameter of the library (``sigma``, ``radius``, ``min_distance`` .
 goes through :func:`resolve_length`, which accepts
 
 * a number, meaning the coordinate units of the volume (as ITK uses physical spacing);
-* a string with a unit, ``"3 um"``, ``"0.003 mm"``;
+* a string of one number and one unit, ``"3 um"``, ``"3um"``, ``"0.003 mm"`` (anything
+  else, such as ``"3 um 4"``, which pint alone reads as a product, is refused);
 * a :class:`pint.Quantity` of any registry, ``3 * ureg.um``;
 * voxels explicitly, ``"2 voxel"`` (also ``"vox"``, ``"voxels"``, ``"px"``);
 * a tuple with one of the above per spatial axis, for anisotropic kernels.
@@ -99,6 +100,13 @@ def _voxels_from_text(text: str) -> float | None:
     return float(match["value"]) if match else None
 
 
+# One number, then (optionally) one unit expression: pint alone would read "3 um 4" as
+# the product 12 um, so the number is split off here and the rest must be a bare unit.
+_QUANTITY_PATTERN = re.compile(
+    r"^\s*(?P<value>[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*(?P<unit>.*?)\s*$"
+)
+
+
 _UNREADABLE = (
     pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, AttributeError,
     TypeError,
@@ -108,22 +116,40 @@ _UNREADABLE = (
 def as_quantity(value: str | pint.Quantity) -> pint.Quantity:
     """A string, or a Quantity of any pint registry, as a Quantity of this package's registry.
 
+    A string is one number followed by one unit expression (``"3 um"``, ``"3um"``,
+    ``"0.5 micrometer"``, ``"1000 um**3"``) or a bare number; anything else, such as
+    ``"3 um 4"`` (which pint would read as 12 um), is refused.
+
     Raises
     ------
     ValueError
-        When pint cannot read it.
+        When the text is not a number and a unit, or pint cannot read the unit.
 
     Examples
     --------
     >>> as_quantity("3 um")
     <Quantity(3, 'micrometer')>
+    >>> as_quantity("3 um 4")
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot read '3 um 4' as one number followed by one unit ...
     """
-    try:
-        if isinstance(value, pint.Quantity):
+    if isinstance(value, pint.Quantity):
+        try:
             return ureg.Quantity(float(value.magnitude), str(value.units))
-        return ureg.Quantity(value)
+        except _UNREADABLE as err:
+            raise ValueError(f"pint cannot read {value!r}: {err}") from err
+    match = _QUANTITY_PATTERN.match(value) if isinstance(value, str) else None
+    try:
+        if match is None:
+            raise ValueError("it does not start with a number")
+        number = match["value"]
+        magnitude = int(number) if number.lstrip("+-").isdigit() else float(number)
+        return ureg.Quantity(magnitude, ureg.Unit(match["unit"]))
     except _UNREADABLE as err:
-        raise ValueError(f"pint cannot read {value!r}: {err}") from err
+        raise ValueError(
+            f"cannot read {value!r} as one number followed by one unit (e.g. '3 um'): {err}"
+        ) from err
 
 
 def _one_axis(value: Any, spacing: float, units: str, name: str) -> float:

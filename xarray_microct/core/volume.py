@@ -13,6 +13,8 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import pint
+import pint_xarray  # noqa: F401  (registers .pint: dequantify)
 import xarray as xr
 
 from xarray_microct.core.units import ngff_unit_name, parse_unit
@@ -96,13 +98,45 @@ def _axis_spacing(coord: xr.DataArray, dim: str) -> tuple[float, float]:
     return float(values[0]), step
 
 
+def is_quantified(volume: xr.DataArray) -> bool:
+    """Whether the data or a coordinate of ``volume`` is a pint Quantity (pint-xarray).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vol = from_array(np.zeros((2, 3, 4)))
+    >>> is_quantified(vol), is_quantified(vol.pint.quantify())
+    (False, True)
+    """
+    variables = [volume.variable, *(c.variable for c in volume.coords.values())]
+    return any(isinstance(v.data, pint.Quantity) for v in variables)
+
+
+def dequantify(volume: xr.DataArray) -> xr.DataArray:
+    """``volume`` with plain data and coordinates, units in ``attrs`` (as the verbs take it).
+
+    A volume quantified with pint-xarray (``vol.pint.quantify()``) holds its units as pint
+    Quantities rather than ``units`` attributes; this is ``vol.pint.dequantify()``, and
+    the identity for a volume that is not quantified.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vol = from_array(np.zeros((2, 3, 4)), units="nm").pint.quantify()
+    >>> dequantify(vol).x.attrs["units"]
+    'nanometer'
+    """
+    return volume.pint.dequantify() if is_quantified(volume) else volume
+
+
 def grid_of(volume: xr.DataArray) -> Grid:
     """Validate ``volume`` and return its physical grid.
 
     Parameters
     ----------
     volume : xarray.DataArray
-        A volume as described in the module docstring.
+        A volume as described in the module docstring; its units may also be pint
+        Quantities (``vol.pint.quantify()``).
 
     Returns
     -------
@@ -122,6 +156,7 @@ def grid_of(volume: xr.DataArray) -> Grid:
     """
     if not isinstance(volume, xr.DataArray):
         raise TypeError(f"expected an xarray.DataArray volume, got {type(volume).__name__}")
+    volume = dequantify(volume)
     _check_dims(volume.dims)
     _check_dtype(volume.dtype)
     origins, spacings, unit_names = [], [], []
@@ -304,7 +339,11 @@ def wrap_like(
 
 
 def as_dask(volume: xr.DataArray) -> xr.DataArray:
-    """Return ``volume`` backed by Dask, chunking an in-memory one by default chunks."""
+    """Return ``volume`` backed by Dask, chunking an in-memory one by default chunks.
+
+    A pint-quantified volume is dequantified first (see :func:`dequantify`).
+    """
+    volume = dequantify(volume)
     if isinstance(volume.data, da.Array):
         return volume
     n_leading = volume.ndim - 3

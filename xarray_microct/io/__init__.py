@@ -12,6 +12,7 @@ import zarr
 
 from xarray_microct.core.provenance import make_record, with_record
 from xarray_microct.core.volume import PROVENANCE_KEY, SPATIAL_DIMS, from_array, grid_of
+from xarray_microct.io.calibration import in_units
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
 from xarray_microct.io.ome import IncompleteStoreError, is_ome_zarr, open_pyramid
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
@@ -30,12 +31,20 @@ def _physical(
     units: str | None,
     path: Path,
 ) -> tuple[Any, str]:
+    if spacing is not None and units is None:
+        raise ValueError(
+            f"spacing={spacing!r} was given without units=: name the length unit of the "
+            "spacing, e.g. open_volume(path, spacing=..., units='micrometer')"
+        )
+    if spacing is None and units is not None and "spacing" in metadata:
+        spacing = in_units(metadata["spacing"], metadata["units"], units)
     spacing = spacing if spacing is not None else metadata.get("spacing")
     units = units if units is not None else metadata.get("units")
     if spacing is None or units is None:
+        found = f" ({metadata['note']})" if "note" in metadata else ""
         raise ValueError(
-            f"{path} does not state its voxel size; give it, e.g. "
-            "open_volume(path, spacing=(0.65, 0.65, 0.65), units='micrometer')"
+            f"{path} does not state its voxel size{found}; give it, e.g. "
+            "open_volume(path, spacing=(dz, dy, dx), units='micrometer')"
         )
     return spacing, units
 

@@ -17,16 +17,14 @@ import numpy as np
 from dask.base import tokenize
 
 from xarray_microct.core.volume import default_chunks
+from xarray_microct.io.calibration import calibration
 
 DXCHANGE_DATA = "/exchange/data"
-# Where DXchange files state the voxel size (first found wins), with their unit attribute.
-_PIXEL_SIZE_PATHS = (
-    "/measurement/instrument/detector/actual_pixel_size_x",
-    "/measurement/instrument/detection_system/objective/resolution",
-    "/measurement/instrument/detector/pixel_size",
-)
-_UNIT_ALIASES = {"micron": "micrometer", "microns": "micrometer", "µm": "micrometer",
-                 "\u03bcm": "micrometer"}
+# Where DXchange files state the pixel size on the sample plane (first found wins), each
+# with a ``units`` attribute. The detector's own ``pixel_size_x`` is the camera pixel,
+# before the optics magnify it: not the voxel size.
+_DETECTOR = "/measurement/instrument/detector/"
+_OBJECTIVE_RESOLUTION = "/measurement/instrument/detection_system/objective/resolution"
 
 
 class HDF5Source:
@@ -70,41 +68,50 @@ class HDF5Source:
 
 def _dataset_names(f: h5py.File) -> list[str]:
     names: list[str] = []
-    f.visititems(lambda name, node: names.append("/" + name)
-                 if isinstance(node, h5py.Dataset) else None)
+    f.visititems(
+        lambda name, node: names.append("/" + name) if isinstance(node, h5py.Dataset) else None
+    )
     return names[:20]
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.ndarray):
-        return _text(value.reshape(-1)[0])
-    return str(value)
-
-
 def _voxel_size(f: h5py.File, dataset: str) -> dict[str, Any]:
-    """``spacing``/``units`` from the dataset's attributes or DXchange metadata."""
+    """``spacing``/``units`` from the dataset's attributes or DXchange metadata.
+
+    DXchange's ``actual_pixel_size_x`` is the voxel size along y and x of a
+    reconstruction; ``actual_pixel_size_y`` (detector rows, along the rotation axis) its
+    size along z, x's when absent. A size without a ``units`` attribute is not used (the
+    files in use write metres and micrometres alike): ``note`` says so.
+    """
     attrs = f[dataset].attrs
-    if "spacing" in attrs and "units" in attrs:
+    if "spacing" in attrs:
         spacing = np.atleast_1d(np.asarray(attrs["spacing"], dtype=float))
-        values = tuple(float(s) for s in spacing) if spacing.size == 3 else float(spacing[0])
-        return {"spacing": values, "units": _unit(_text(attrs["units"]))}
-    for path in _PIXEL_SIZE_PATHS:
-        if path in f and isinstance(f[path], h5py.Dataset):
-            node = f[path]
-            unit = node.attrs.get("units", node.attrs.get("unit"))
-            if unit is None:
-                continue
-            value = float(np.asarray(node[()]).reshape(-1)[0])
-            if value > 0:
-                return {"spacing": value, "units": _unit(_text(unit))}
+        sizes = tuple(spacing) if spacing.size == 3 else (float(spacing[0]),) * 3
+        if "units" not in attrs:
+            return {"note": f"the attributes of {dataset!r} give spacing but no units"}
+        return calibration(sizes, (attrs["units"],) * 3, f"the attributes of {dataset!r}")
+    for x_path, z_path in (
+        (_DETECTOR + "actual_pixel_size_x", _DETECTOR + "actual_pixel_size_y"),
+        (_OBJECTIVE_RESOLUTION, _OBJECTIVE_RESOLUTION),
+    ):
+        x = _size(f, x_path)
+        if x is None:
+            continue
+        z = _size(f, z_path) or x
+        if x[1] is None or z[1] is None:
+            return {"note": f"its DXchange pixel size {x_path} has no 'units' attribute"}
+        return calibration((z[0], x[0], x[0]), (z[1], x[1], x[1]), "its DXchange metadata")
     return {}
 
 
-def _unit(text: str) -> str:
-    text = text.strip()
-    return _UNIT_ALIASES.get(text.lower(), text)
+def _size(f: h5py.File, path: str) -> tuple[float, Any] | None:
+    """A positive scalar dataset and its ``units`` (or ``unit``) attribute, if any."""
+    node = f.get(path)
+    if not isinstance(node, h5py.Dataset):
+        return None
+    value = float(np.asarray(node[()], dtype=float).reshape(-1)[0])
+    if not value > 0:
+        return None
+    return value, node.attrs.get("units", node.attrs.get("unit"))
 
 
 def read_hdf5(
@@ -129,8 +136,9 @@ def read_hdf5(
         One task per chunk, each opening the file to read its hyperslab.
     metadata : dict
         ``spacing`` and ``units`` when the file states them (dataset attributes
-        ``spacing``/``units``, or DXchange ``actual_pixel_size_x`` / objective
-        ``resolution`` with a ``units`` attribute), else empty.
+        ``spacing``/``units``, or DXchange ``actual_pixel_size_x``/``_y`` or the
+        objective ``resolution``, with a ``units`` attribute); ``note`` when it states
+        them only in part; else empty.
 
     Examples
     --------

@@ -10,11 +10,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import dask
 import dask.array as da
 import numpy as np
 import tifffile
+
+from xarray_microct.io.calibration import calibration
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 _SLAB = 64  # slices read by one task
@@ -43,34 +46,74 @@ def _read_slices(paths: Sequence[str]) -> np.ndarray:
     return np.stack([tifffile.imread(p, key=0) for p in paths])
 
 
-def _page_layout(path: Path) -> tuple[int, tuple[int, int], np.dtype, dict[str, Any]]:
+def _page_layout(path: Path, stack: bool) -> tuple[int, tuple[int, int], np.dtype, dict[str, Any]]:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         if len(page.shape) != 2:
             raise ValueError(
                 f"{path} has pages of shape {page.shape}; expected 2-D grey-level slices"
             )
-        metadata = _physical_metadata(tif)
+        metadata = _physical_metadata(tif, stack)
         return len(tif.pages), tuple(page.shape), np.dtype(page.dtype), metadata
 
 
-def _physical_metadata(tif: tifffile.TiffFile) -> dict[str, Any]:
-    """Voxel size from ImageJ metadata (``spacing``, ``unit``) and resolution tags."""
+def _physical_metadata(tif: tifffile.TiffFile, stack: bool) -> dict[str, Any]:
+    """The voxel size the file states: OME-XML first, then ImageJ (see ``calibration``).
+
+    ``stack`` says whether the file's pages are the z-slices (a multi-page file) or the
+    file is one slice of a folder (whose z spacing only OME-XML can state).
+    """
+    if tif.is_ome and tif.ome_metadata:
+        return _ome_voxel_size(tif.ome_metadata)
+    if tif.is_imagej:
+        return _imagej_voxel_size(tif, stack)
+    return {}
+
+
+def _ome_voxel_size(xml: str) -> dict[str, Any]:
+    """``PhysicalSizeZ/Y/X`` and their units (default µm) of the first OME image.
+
+    Examples
+    --------
+    >>> xml = ('<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image>'
+    ...        '<Pixels PhysicalSizeX="650" PhysicalSizeXUnit="nm" PhysicalSizeY="650" '
+    ...        'PhysicalSizeYUnit="nm" PhysicalSizeZ="2"/></Image></OME>')
+    >>> _ome_voxel_size(xml)
+    {'spacing': (2000.0, 650.0, 650.0), 'units': 'nanometer'}
+    """
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return {}
+    pixels = next((e for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Pixels"), None)
+    if pixels is None:
+        return {}
+    sizes = [pixels.get(f"PhysicalSize{axis}") for axis in "ZYX"]
+    units = [pixels.get(f"PhysicalSize{axis}Unit", "µm") for axis in "ZYX"]
+    return calibration(
+        [float(s) if s is not None else None for s in sizes], units, "its OME-XML PhysicalSizes"
+    )
+
+
+def _imagej_voxel_size(tif: tifffile.TiffFile, stack: bool) -> dict[str, Any]:
+    """Pixel size from the resolution tags in ImageJ's ``unit``; z from ``spacing=``.
+
+    ImageJ writes ``spacing=`` only for a stack whose voxel depth is not 1, so a stack
+    without it has a depth of 1 unit, as ImageJ itself reads it. A single image (a slice
+    of a folder) never states its depth.
+    """
     ij = tif.imagej_metadata or {}
     unit = ij.get("unit")
-    page = tif.pages[0]
-    tags = page.tags
+    tags = tif.pages[0].tags
     if not unit or "XResolution" not in tags or "YResolution" not in tags:
         return {}
-    unit = {"micron": "micrometer", "\\u00B5m": "micrometer", "µm": "micrometer"}.get(
-        unit, unit
-    )
     x_num, x_den = tags["XResolution"].value
     y_num, y_den = tags["YResolution"].value
     if not x_num or not y_num:
         return {}
-    spacing_yx = (y_den / y_num, x_den / x_num)
-    return {"spacing": (float(ij.get("spacing", spacing_yx[0])), *spacing_yx), "units": unit}
+    depth = float(ij.get("spacing", 1.0)) if stack else None
+    source = "its ImageJ metadata" if stack else "its slices' ImageJ metadata"
+    return calibration((depth, y_den / y_num, x_den / x_num), (unit,) * 3, source)
 
 
 def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
@@ -87,7 +130,12 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
     data : dask.array.Array
         ``(z, y, x)``, in slabs of up to 64 slices.
     metadata : dict
-        ``spacing`` and ``units`` when the file states them (ImageJ TIFF), else empty.
+        ``spacing`` and ``units`` when the file states them: OME-TIFF
+        ``PhysicalSizeZ/Y/X`` (and their units), or ImageJ's pixel size, ``unit`` and
+        ``spacing=`` (a stack without it is 1 unit deep, as ImageJ reads it). A folder's
+        z spacing comes only from OME ``PhysicalSizeZ``: when its slices state only
+        their pixel size, ``note`` says so instead (see
+        :mod:`xarray_microct.io.calibration`). Empty when nothing is stated.
 
     Examples
     --------
@@ -101,7 +149,7 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         files = tiff_files(path)
-        _, shape, dtype, metadata = _page_layout(files[0])
+        _, shape, dtype, metadata = _page_layout(files[0], stack=False)
         names = [str(f) for f in files]
         slabs = [
             da.from_delayed(
@@ -112,7 +160,7 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
             for i in range(0, len(names), _SLAB)
         ]
     elif path.is_file():
-        n_pages, shape, dtype, metadata = _page_layout(path)
+        n_pages, shape, dtype, metadata = _page_layout(path, stack=True)
         slabs = [
             da.from_delayed(
                 dask.delayed(_read_file_pages, pure=True)(str(path), i, min(i + _SLAB, n_pages)),
@@ -124,4 +172,3 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
     else:
         raise FileNotFoundError(f"no TIFF file or folder at {path}")
     return da.concatenate(slabs, axis=0), metadata
-

@@ -31,8 +31,8 @@ import numpy as np
 import xarray as xr
 
 from xarray_microct.core.registry import operation
+from xarray_microct.core.validation import check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
-from xarray_microct.ops.label import check_mask
 
 __all__ = ["distance_transform", "edt_array"]
 
@@ -182,7 +182,7 @@ def edt_array(data: da.Array, spacing: Sequence[float], squared: bool = False) -
     return out.rechunk(chunks)
 
 
-@operation(packages=["numba"])
+@operation(takes="mask", intensity_units="length", packages=["numba"])
 def distance_transform(volume: xr.DataArray) -> xr.DataArray:
     """Exact Euclidean distance to the background, in physical units.
 
@@ -213,13 +213,5 @@ def distance_transform(volume: xr.DataArray) -> xr.DataArray:
     >>> float(dist[2, 2, 2]), dist.attrs["units"]
     (2.0, 'micrometer')
     """
-    check_mask(volume, "distance_transform")
-    grid = grid_of(volume)
-    data = edt_array(volume.data, grid.spacing)
-    return wrap_like(
-        volume,
-        data,
-        name="distance",
-        units=grid.units,
-        long_name="distance to the background",
-    )
+    data = edt_array(volume.data, grid_of(volume).spacing)
+    return wrap_like(volume, data, name="distance", long_name="distance to the background")

@@ -20,8 +20,9 @@ from xarray_microct.core.chunks import (
     kernel_radius,
     map_spatial_overlap,
 )
+from xarray_microct.core.footprints import ellipsoid_footprint
 from xarray_microct.core.registry import LengthParam, operation
-from xarray_microct.core.stats import global_percentiles
+from xarray_microct.core.stats import finite_or_nan, global_percentiles
 from xarray_microct.core.volume import wrap_like
 
 BoundaryMode = Literal["nearest", "reflect", "mirror", "constant"]
@@ -74,7 +75,7 @@ def _gaussian_block(
     )
 
 
-@operation(lengths=["sigma"], packages=["scipy"])
+@operation(lengths=["sigma"], intensity_units="keep", packages=["scipy"])
 def gaussian(
     volume: xr.DataArray, sigma: object, truncate: float = 4.0, mode: BoundaryMode = "nearest"
 ) -> xr.DataArray:
@@ -109,31 +110,13 @@ def gaussian(
     return wrap_like(volume, gaussian_array(volume.data, sigma, truncate, mode))
 
 
-def ellipsoid_footprint(radius: Sequence[float]) -> np.ndarray:
-    """Boolean ellipsoid of the given radius in voxels per axis (a ball when isotropic).
-
-    A voxel at offset ``(i, j, k)`` is inside when ``(i/rz)² + (j/ry)² + (k/rx)² <= 1``;
-    an axis with a radius under one voxel is not extended.
-
-    Examples
-    --------
-    >>> ellipsoid_footprint((1, 1, 1)).sum()
-    np.int64(7)
-    """
-    half = [int(np.floor(r + 1e-9)) for r in radius]
-    grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
-    distance = sum(
-        (g / r) ** 2 if r > 0 else np.zeros_like(g, dtype=float)
-        for g, r in zip(grids, radius, strict=True)
-    )
-    return np.asarray(distance <= 1.0 + 1e-9)
-
-
 def _median_block(block: np.ndarray, footprint: np.ndarray, mode: str) -> np.ndarray:
     return ndi.median_filter(block, footprint=footprint, mode=mode)
 
 
-@operation(lengths={"radius": LengthParam(allow_zero=True)}, packages=["scipy"])
+@operation(
+    lengths={"radius": LengthParam(allow_zero=True)}, intensity_units="keep", packages=["scipy"]
+)
 def median(
     volume: xr.DataArray, radius: object, mode: BoundaryMode = "nearest"
 ) -> xr.DataArray:
@@ -173,7 +156,7 @@ def median(
     return wrap_like(volume, data)
 
 
-@operation(lengths=["sigma"], packages=["scipy"])
+@operation(lengths=["sigma"], intensity_units="keep", packages=["scipy"])
 def unsharp_mask(
     volume: xr.DataArray,
     sigma: object,
@@ -233,8 +216,9 @@ def normalize(
     method : {"percentile", "minmax", "zscore"}
         ``"percentile"`` maps the ``lower`` and ``upper`` percentiles to 0 and 1;
         ``"minmax"`` maps the minimum and maximum to 0 and 1; ``"zscore"`` subtracts
-        the mean and divides by the standard deviation. NaNs are ignored by the
-        statistics and stay NaN.
+        the mean and divides by the standard deviation. NaN and ±inf voxels are
+        ignored by the statistics; NaN stays NaN, ±inf stay ±inf (1 and 0 once
+        clipped).
     lower, upper : float
         Percentiles (0–100) for ``"percentile"``. Exact for 8/16-bit volumes; for
         other dtypes, within 1/65536 of the intensity range.
@@ -265,11 +249,13 @@ def normalize(
         bounds = global_percentiles(volume.data, [lower, upper]).astype(dtype)
         low, high = bounds[0], bounds[1]
     elif method == "minmax":
-        low, high = da.nanmin(data), da.nanmax(data)
+        finite = finite_or_nan(data)
+        low, high = da.nanmin(finite), da.nanmax(finite)
     elif method == "zscore":
-        mean, std = da.nanmean(data), da.nanstd(data)
+        finite = finite_or_nan(data)
+        mean, std = da.nanmean(finite), da.nanstd(finite)
         out = (data - mean) / da.where(std > 0, std, 1)
-        return wrap_like(volume, out.astype(dtype), units=None)
+        return wrap_like(volume, out.astype(dtype))
     else:
         raise ValueError(
             f"method must be 'percentile', 'minmax' or 'zscore', got {method!r}"
@@ -277,4 +263,4 @@ def normalize(
     out = (data - low) / da.where(high > low, high - low, 1)
     if clip:
         out = da.clip(out, 0, 1)
-    return wrap_like(volume, out.astype(dtype), units=None)
+    return wrap_like(volume, out.astype(dtype))

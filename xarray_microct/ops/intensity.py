@@ -58,7 +58,4 @@ def invert(volume: xr.DataArray) -> xr.DataArray:
     >>> vol.microct.invert().values.tolist()
     [[[255, 185, 85]]]
     """
-    data = invert_array(volume.data)
-    if np.issubdtype(volume.dtype, np.floating):
-        return wrap_like(volume, data, units=None)
-    return wrap_like(volume, data)
+    return wrap_like(volume, invert_array(volume.data))

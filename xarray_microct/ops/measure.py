@@ -21,8 +21,8 @@ import xarray as xr
 from dask.delayed import Delayed
 
 from xarray_microct.core.registry import operation
+from xarray_microct.core.validation import check_labels, check_mask
 from xarray_microct.core.volume import Grid, grid_of
-from xarray_microct.ops.label import check_labels, check_mask
 
 __all__ = [
     "PROPERTIES",
@@ -50,6 +50,12 @@ def _block_moments(
     """Raw moments of each label present in a block (global voxel indices)."""
     flat = labels.ravel()
     present, inverse = np.unique(flat, return_inverse=True)
+    if present.size and present[0] < 0:
+        raise ValueError(
+            f"regionprops needs non-negative labels (0 = background, 1, 2, ... objects), "
+            f"found label {present[0]} in the block starting at voxel {tuple(start)}; "
+            "make labels with vol.microct.label(), or shift or clip them first"
+        )
     inverse = inverse.reshape(labels.shape)
     keep = present != 0
     n = len(present)
@@ -256,7 +262,7 @@ def regionprops_lazy(
     )
 
 
-@operation(packages=["scipy", "pandas"], on_tree="level")
+@operation(takes="labels", spatial_only=True, packages=["scipy", "pandas"], on_tree="level")
 def regionprops(
     volume: xr.DataArray,
     intensity: xr.DataArray | None = None,
@@ -267,7 +273,8 @@ def regionprops(
     Parameters
     ----------
     volume : xarray.DataArray
-        Integer labels (0 = background), e.g. from :func:`label` or ``watershed``.
+        Non-negative integer labels (0 = background), e.g. from :func:`label` or
+        ``watershed``; a negative label is refused (when the table is computed).
     intensity : xarray.DataArray, optional
         A grey-level volume on the same grid, for ``mean_intensity``.
     properties : sequence of str, optional
@@ -338,7 +345,7 @@ def _region_data(volume: xr.DataArray, region: xr.DataArray | None) -> da.Array 
     return data.rechunk(volume.data.chunks)
 
 
-@operation(on_tree="level")
+@operation(takes="mask", returns="scalar", on_tree="level")
 def volume_fraction(volume: xr.DataArray, region: xr.DataArray | None = None) -> xr.DataArray:
     """Fraction of the volume (or of ``region``) occupied by the phase (nonzero voxels).
 
@@ -362,12 +369,11 @@ def volume_fraction(volume: xr.DataArray, region: xr.DataArray | None = None) ->
     >>> float(mct.from_array(m, chunks=2).microct.volume_fraction())
     0.5
     """
-    check_mask(volume, "volume_fraction")
     value = _fraction(volume.data, _region_data(volume, region))
     return xr.DataArray(value, name="volume_fraction", attrs={"long_name": "volume fraction"})
 
 
-@operation(on_tree="level")
+@operation(takes="mask", returns="scalar", on_tree="level")
 def porosity(volume: xr.DataArray, region: xr.DataArray | None = None) -> xr.DataArray:
     """Fraction of the volume (or of ``region``) that is pore: ``1 - volume_fraction``.
 
@@ -390,6 +396,5 @@ def porosity(volume: xr.DataArray, region: xr.DataArray | None = None) -> xr.Dat
     >>> float(mct.from_array(m, chunks=2).microct.porosity())
     0.25
     """
-    check_mask(volume, "porosity")
     value = 1.0 - _fraction(volume.data, _region_data(volume, region))
     return xr.DataArray(value, name="porosity", attrs={"long_name": "porosity"})

@@ -1,7 +1,7 @@
 """Morphology with physical radii, exact for any chunking.
 
 * ``erosion``, ``dilation``, ``opening``, ``closing``: ellipsoidal structuring element of
-  a physical radius per axis (:func:`~xarray_microct.ops.filters.ellipsoid_footprint`),
+  a physical radius per axis (:func:`~xarray_microct.core.footprints.ellipsoid_footprint`),
   through a halo as deep as the element (twice for opening/closing). Masks and
   grey-level volumes alike go through ``scipy.ndimage.grey_*`` with
   ``skimage.morphology``'s conventions (``mode="reflect"`` by default; ``"ignore"``:
@@ -9,35 +9,26 @@
   ``skimage.morphology.erosion/dilation/opening/closing`` on the whole array.
 * ``fill_holes``: background components (connectivity 1 by default) that do not touch
   the border of the *whole* volume are filled — global, through the connected
-  components of :mod:`xarray_microct.ops.label`.
+  components of :mod:`xarray_microct.core.blocks.components`.
 * ``remove_small_objects``: sizes are counted over each whole object, across chunks.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 import dask
 import dask.array as da
 import numpy as np
-import pint
 import scipy.ndimage as ndi
 import xarray as xr
 
+from xarray_microct.core.blocks.components import components, object_sizes, relabel_blocks
 from xarray_microct.core.chunks import map_spatial_overlap
+from xarray_microct.core.footprints import ellipsoid_footprint
 from xarray_microct.core.registry import LengthParam, operation
-from xarray_microct.core.units import as_quantity, parse_unit, ureg
-from xarray_microct.core.volume import grid_of, wrap_like
-from xarray_microct.ops.filters import ellipsoid_footprint
-from xarray_microct.ops.label import (
-    check_connectivity,
-    check_labels,
-    check_mask,
-    components,
-    object_sizes,
-    relabel_blocks,
-)
+from xarray_microct.core.validation import check_connectivity
+from xarray_microct.core.volume import wrap_like
 
 __all__ = [
     "closing",
@@ -47,7 +38,6 @@ __all__ = [
     "morphology_array",
     "opening",
     "remove_small_objects",
-    "volume_in_voxels",
 ]
 
 Morph = Literal["erosion", "dilation", "opening", "closing"]
@@ -144,7 +134,9 @@ def _register(op: Morph, summary: str, example: str):  # type: ignore[no-untyped
     func = _morph_verb(op)
     func.__doc__ = f"{summary}\n{_DOC_PARAMS}\n    Examples\n    --------\n{example}"
     return operation(
-        lengths={"radius": LengthParam(allow_zero=True)}, packages=["scipy"]
+        lengths={"radius": LengthParam(allow_zero=True)},
+        intensity_units="keep",
+        packages=["scipy"],
     )(func)
 
 
@@ -228,7 +220,7 @@ def fill_holes_array(mask: da.Array, connectivity: int = 1) -> da.Array:
     return mask | cc.map(holes, bool)
 
 
-@operation(packages=["scipy"])
+@operation(takes="mask", spatial_only=True, packages=["scipy"])
 def fill_holes(volume: xr.DataArray, connectivity: int = 1) -> xr.DataArray:
     """Fill the holes of a mask: background regions not connected to the volume border.
 
@@ -254,71 +246,8 @@ def fill_holes(volume: xr.DataArray, connectivity: int = 1) -> xr.DataArray:
     >>> int(mct.from_array(m, chunks=3).microct.fill_holes().sum())
     125
     """
-    check_mask(volume, "fill_holes")
     connectivity = check_connectivity(connectivity)
-    if volume.ndim != 3:
-        raise ValueError(f"fill_holes works on a 3-D volume (z, y, x), got dims {volume.dims}")
-    return wrap_like(volume, fill_holes_array(volume.data, connectivity), units=None)
-
-
-_VOXEL_VOLUME = re.compile(
-    r"^\s*(?P<value>[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*(voxels?|vox)\s*$"
-)
-
-
-def volume_in_voxels(size: Any, spacing: tuple[float, ...], units: str) -> float:
-    """A volume given by the user, as a number of voxels.
-
-    Parameters
-    ----------
-    size : int, float, str or pint.Quantity
-        A bare number is a count of voxels (as scikit-image's ``min_size``);
-        ``"100 voxel"`` too; a physical volume such as ``"100 um^3"``, ``"1e-6 mm**3"``
-        or a pint Quantity of volume is divided by the voxel volume.
-    spacing : tuple of float
-        Voxel spacing per axis in ``units``.
-    units : str
-        Length unit of the spacing.
-
-    Examples
-    --------
-    >>> volume_in_voxels("16 um^3", (2.0, 1.0, 1.0), "micrometer")
-    8.0
-    >>> volume_in_voxels(10, (2.0, 1.0, 1.0), "micrometer")
-    10.0
-    """
-    if isinstance(size, bool):
-        raise TypeError("min_size must be a number of voxels or a volume such as '100 um^3'")
-    if isinstance(size, (int, float, np.integer, np.floating)):
-        voxels = float(size)
-    elif isinstance(size, str) and (match := _VOXEL_VOLUME.match(size)):
-        voxels = float(match["value"])
-    elif isinstance(size, (str, pint.Quantity)):
-        try:
-            quantity = as_quantity(size)
-        except ValueError as err:
-            raise ValueError(
-                f"cannot read min_size={size!r}: give a number of voxels, '100 voxel', "
-                "or a volume with a length unit cubed, e.g. '100 um^3' or '1e-6 mm**3'"
-            ) from err
-        if quantity.dimensionless:
-            voxels = float(quantity.magnitude)
-        elif quantity.dimensionality != (ureg.meter**3).dimensionality:
-            raise ValueError(
-                f"min_size={size!r} is not a volume (it is {quantity.dimensionality}); "
-                "give e.g. '100 um^3' or a number of voxels"
-            )
-        else:
-            voxel = float(np.prod(spacing)) * parse_unit(units) ** 3
-            voxels = float((quantity / voxel).to("dimensionless").magnitude)
-    else:
-        raise TypeError(
-            f"min_size must be a number of voxels, a string such as '100 um^3' or a pint "
-            f"Quantity, got {type(size).__name__}"
-        )
-    if not np.isfinite(voxels) or voxels < 0:
-        raise ValueError(f"min_size must be a finite, non-negative volume, got {size!r}")
-    return voxels
+    return wrap_like(volume, fill_holes_array(volume.data, connectivity))
 
 
 def _keep_table(sizes: np.ndarray, min_voxels: float, as_labels: bool) -> np.ndarray:
@@ -329,7 +258,13 @@ def _keep_table(sizes: np.ndarray, min_voxels: float, as_labels: bool) -> np.nda
     return keep
 
 
-@operation(packages=["scipy"])
+@operation(
+    takes="mask",
+    spatial_only=True,
+    intensity_units="keep",
+    volumes=["min_size"],
+    packages=["scipy"],
+)
 def remove_small_objects(
     volume: xr.DataArray, min_size: Any = 64, connectivity: int = 1
 ) -> xr.DataArray:
@@ -362,21 +297,13 @@ def remove_small_objects(
     >>> int(vol.microct.remove_small_objects(min_size="0.5 um^3").sum())
     8
     """
-    grid = grid_of(volume)
-    min_voxels = volume_in_voxels(min_size, grid.spacing, grid.units)
     connectivity = check_connectivity(connectivity)
-    if volume.ndim != 3:
-        raise ValueError(
-            f"remove_small_objects works on a 3-D volume (z, y, x), got dims {volume.dims}"
-        )
     data = volume.data
     if data.dtype == np.bool_:
         cc = components(data, connectivity)
-        keep = dask.delayed(_keep_table, pure=True)(cc.sizes, min_voxels, False)
+        keep = dask.delayed(_keep_table, pure=True)(cc.sizes, min_size, False)
         out = cc.map(keep, bool)
     else:
-        check_mask(volume, "remove_small_objects")
-        check_labels(volume, "remove_small_objects")
-        table = dask.delayed(_keep_table, pure=True)(object_sizes(data), min_voxels, True)
+        table = dask.delayed(_keep_table, pure=True)(object_sizes(data), min_size, True)
         out = relabel_blocks(data, table, data.dtype)
     return wrap_like(volume, out)

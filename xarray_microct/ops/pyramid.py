@@ -41,22 +41,20 @@ its slices until the pixels have caught up.
 
 from __future__ import annotations
 
-import itertools
 import math
-import threading
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Literal
 
 import dask.array as da
-import numba
 import numpy as np
 import xarray as xr
 from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
-from dask.utils import apply
 
+from xarray_microct.core.blocks.windows import map_windows
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import DEFAULT_CHUNK, SPATIAL_DIMS, grid_of, spatial_coords
+from xarray_microct.kernels.pyramid import block_mode, decimate
 
 PyramidMethod = Literal["gaussian", "mean", "mode", "stride"]
 METHODS: tuple[str, ...] = ("gaussian", "mean", "mode", "stride")
@@ -184,48 +182,6 @@ def plan_levels(
 # Per-block kernels (NumPy arrays, spatial axes last)
 
 
-@numba.njit(nogil=True, cache=True)
-def _decimate3(
-    a: np.ndarray,
-    wz: np.ndarray,
-    fz: int,
-    wy: np.ndarray,
-    fy: int,
-    wx: np.ndarray,
-    fx: int,
-    out: np.ndarray,
-) -> None:  # pragma: no cover - compiled; checked through downsample_array
-    """``out[i, j, k] = sum wz[s] wy[t] wx[u] a[fz*i+s, fy*j+t, fx*k+u]``, plane by plane.
-
-    Separable: each output plane first sums its input planes (contiguous), then its
-    rows, then its columns, so the working set is a few planes (cache-sized).
-    """
-    m0, m1, m2 = out.shape
-    ny, nx = a.shape[1], a.shape[2]
-    plane = np.empty((ny, nx), dtype=wz.dtype)
-    rows = np.empty((m1, nx), dtype=wz.dtype)
-    for i in range(m0):
-        plane[:, :] = 0
-        for s in range(wz.shape[0]):
-            w = wz[s]
-            src = a[fz * i + s]
-            for y in range(ny):
-                for x in range(nx):
-                    plane[y, x] += w * src[y, x]
-        rows[:, :] = 0
-        for j in range(m1):
-            for t in range(wy.shape[0]):
-                w = wy[t]
-                for x in range(nx):
-                    rows[j, x] += w * plane[fy * j + t, x]
-        for j in range(m1):
-            for k in range(m2):
-                acc = wx.dtype.type(0)
-                for u in range(wx.shape[0]):
-                    acc += wx[u] * rows[j, fx * k + u]
-                out[i, j, k] = acc
-
-
 def _accumulator(dtype: np.dtype) -> np.dtype:
     """float64 where float32 would lose integer precision (>16-bit ints, float64)."""
     dtype = np.dtype(dtype)
@@ -239,187 +195,30 @@ def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return values.astype(dtype, copy=False)
 
 
-Pieces = tuple[tuple[int, slice, slice], ...]  # (input chunk index, source, destination)
-Placement = tuple[tuple[slice, ...], tuple[slice, ...]]  # (source in block, destination)
-
-
-_THREAD = threading.local()
-
-
-def _scratch(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A window-sized work array, reused by the tasks that run on this thread.
-
-    Fresh large allocations cost page faults that take longer than filling them; the
-    window never leaves its task (outputs are new arrays), so one per thread is safe.
-    """
-    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    buffer = getattr(_THREAD, "window", None)
-    if buffer is None or buffer.nbytes < nbytes:
-        buffer = np.empty(nbytes, dtype=np.uint8)
-        _THREAD.window = buffer
-    return buffer[:nbytes].view(dtype).reshape(shape)
-
-
-def _assemble(
-    blocks: list[np.ndarray],
-    placements: tuple[Placement, ...],
-    pads: tuple[tuple[int, int], ...],
-    shape: tuple[int, ...],
-) -> np.ndarray:
-    """The input window of one output block, from the input pieces it overlaps.
-
-    ``blocks[i]`` goes to ``placements[i]``. Where the window passes the volume's border
-    it is extended with the nearest value (a clamp per axis; clamps along successive
-    axes compose into the clamp of the corner).
-    """
-    if len(blocks) == 1 and not any(a or b for a, b in pads):
-        return blocks[0][placements[0][0]]  # a view: no copy
-    window = _scratch(shape, blocks[0].dtype)
-    for block, (source, target) in zip(blocks, placements, strict=True):
-        window[target] = block[source]
-    for axis, (before, after) in enumerate(pads):
-        lead = (slice(None),) * axis
-        size = shape[axis]
-        if before:
-            window[(*lead, slice(0, before))] = window[(*lead, slice(before, before + 1))]
-        if after:
-            edge = size - after
-            window[(*lead, slice(edge, size))] = window[(*lead, slice(edge - 1, edge))]
-    return window
-
-
-def _take(block: np.ndarray, source: tuple[slice, ...]) -> np.ndarray:
-    """A copy of part of a chunk (a halo slab), so the chunk itself can be released."""
-    return block[source].copy()
-
-
 def _filter_block(
-    blocks: list[np.ndarray],
-    placements: tuple[Placement, ...],
-    pads: tuple[tuple[int, int], ...],
-    shape: tuple[int, ...],
+    window: np.ndarray,
     out_shape: tuple[int, ...],
     weights: tuple[np.ndarray, ...],
     factors: tuple[int, ...],
     out_dtype: np.dtype,
     divisor: int,
 ) -> np.ndarray:
-    window = _assemble(blocks, placements, pads, shape)
     if window.dtype == np.bool_ or window.dtype == np.float16:
         window = window.astype(np.float32)
-    window = np.ascontiguousarray(window)  # one compiled layout per dtype
-    n_lead = window.ndim - 3
-    flat = window.reshape((-1, *window.shape[n_lead:]))
-    out = np.empty((flat.shape[0], *out_shape[n_lead:]), dtype=weights[0].dtype)
-    for index in range(flat.shape[0]):
-        _decimate3(
-            flat[index],
-            weights[0], factors[0], weights[1], factors[1], weights[2], factors[2],
-            out[index],
-        )
+    out = decimate(window, weights, factors)
     if divisor != 1:  # block sums are exact; one division rounds correctly (ties stay ties)
         np.divide(out, divisor, out=out)
-    return _cast(out.reshape(out_shape), out_dtype)
-
-
-@numba.njit(nogil=True, cache=True)
-def _mode3(
-    a: np.ndarray, fz: int, fy: int, fx: int, out: np.ndarray
-) -> None:  # pragma: no cover - compiled; checked through block_mode
-    """``out[i, j, k]``: the most frequent value of its block (ties: the smallest)."""
-    votes = np.empty(fz * fy * fx, dtype=a.dtype)
-    m0, m1, m2 = out.shape
-    for i in range(m0):
-        for j in range(m1):
-            for k in range(m2):
-                n = 0
-                for s in range(fz):
-                    for t in range(fy):
-                        for u in range(fx):
-                            votes[n] = a[fz * i + s, fy * j + t, fx * k + u]
-                            n += 1
-                best = votes[0]
-                best_count = 0
-                for p in range(n):
-                    value = votes[p]
-                    count = 0
-                    for q in range(n):
-                        if votes[q] == value:
-                            count += 1
-                    if count > best_count or (count == best_count and value < best):
-                        best = value
-                        best_count = count
-                out[i, j, k] = best
-
-
-def block_mode(values: np.ndarray, factor: Sequence[int]) -> np.ndarray:
-    """Most frequent value of each block of ``factor`` voxels (ties: the smallest value).
-
-    Only whole blocks are used (trailing voxels that do not fill a block are dropped).
-    The last three axes are the spatial ones; leading axes are kept.
-
-    Examples
-    --------
-    >>> labels = np.array([[[1, 1], [2, 3]], [[2, 2], [3, 3]]])
-    >>> block_mode(labels, (2, 2, 2))   # 2 and 3 tie with three votes: 2 wins
-    array([[[2]]])
-    """
-    n_lead = values.ndim - 3
-    m = tuple(n // f for n, f in zip(values.shape[n_lead:], factor, strict=True))
-    work = np.ascontiguousarray(values.view(np.uint8) if values.dtype == np.bool_ else values)
-    flat = work.reshape((-1, *work.shape[n_lead:]))
-    out = np.empty((flat.shape[0], *m), dtype=work.dtype)
-    for index in range(flat.shape[0]):
-        _mode3(flat[index], int(factor[0]), int(factor[1]), int(factor[2]), out[index])
-    out = out.reshape(values.shape[:n_lead] + m)
-    return out.view(np.bool_) if values.dtype == np.bool_ else out
+    return _cast(out, out_dtype)
 
 
 def _mode_block(
-    blocks: list[np.ndarray],
-    placements: tuple[Placement, ...],
-    pads: tuple[tuple[int, int], ...],
-    shape: tuple[int, ...],
-    out_shape: tuple[int, ...],
-    factors: tuple[int, ...],
+    window: np.ndarray, out_shape: tuple[int, ...], factors: tuple[int, ...]
 ) -> np.ndarray:
-    return block_mode(_assemble(blocks, placements, pads, shape), factors)
+    return block_mode(window, factors)
 
 
 # ---------------------------------------------------------------------------------------
 # Dask layer
-
-
-def _axis_windows(
-    in_chunks: tuple[int, ...],
-    out_chunks: tuple[int, ...],
-    factor: int,
-    before: int,
-    after: int,
-) -> list[tuple[Pieces, tuple[int, int], int]]:
-    """Per output chunk along one axis: the input pieces, edge padding and window length.
-
-    Output voxels ``[o0, o1)`` need inputs ``[f*o0 - before, f*o1 + after)``: the
-    output chunk's own blocks plus the halo, clamped to the volume.
-    """
-    n = sum(in_chunks)
-    starts = np.cumsum((0, *in_chunks))
-    windows = []
-    o0 = 0
-    for size in out_chunks:
-        lo, hi = factor * o0 - before, factor * (o0 + size) + after
-        a, b = max(lo, 0), min(hi, n)
-        first = int(np.searchsorted(starts, a, side="right")) - 1
-        pieces = []
-        for c in range(first, len(in_chunks)):
-            cs, ce = int(starts[c]), int(starts[c + 1])
-            if cs >= b:
-                break
-            u, v = max(a, cs), min(b, ce)
-            pieces.append((c, slice(u - cs, v - cs), slice(u - lo, v - lo)))
-        windows.append((tuple(pieces), (a - lo, hi - b), hi - lo))
-        o0 += size
-    return windows
 
 
 def downsample_array(
@@ -480,61 +279,23 @@ def downsample_array(
     # "mean" is computed as exact block sums divided once by the block size
     kind = "sum" if method == "mean" else method
     taps = [(0, np.ones(f)) if method == "mode" else block_weights(f, kind) for f in factor]
-    all_taps = [(0, np.ones(1))] * n_lead + taps
-    all_factors = (1,) * n_lead + factor
-    windows = [
-        _axis_windows(data.chunks[axis], out_chunks[axis], f, before, len(w) - before - f)
-        for axis, (f, (before, w)) in enumerate(zip(all_factors, all_taps, strict=True))
+    halos = [(0, 0)] * n_lead + [
+        (before, len(w) - before - f) for f, (before, w) in zip(factor, taps, strict=True)
     ]
+    factors = (1,) * n_lead + factor
     name = f"pyramid-{method}-" + tokenize(data.name, factor, method, out_chunks)
     if method == "mode":
-        func: Any = _mode_block
-        extra: dict[str, Any] = {"factors": factor}
+        block = partial(_mode_block, factors=factor)
     else:
         acc = _accumulator(data.dtype)
-        func = _filter_block
-        extra = {
-            "weights": tuple(np.asarray(w, dtype=acc) for _, w in taps),
-            "factors": factor,
-            "out_dtype": data.dtype,
-            "divisor": math.prod(factor) if method == "mean" else 1,
-        }
-    # Each output task depends on the input chunks inside its window directly, and on
-    # copies of the thin parts it needs from neighbouring chunks (its halo): a chunk is
-    # then released once its own window is done, not held for its neighbours' windows.
-    take = "pyramid-halo-" + tokenize(name)
-    layer: dict[Any, Any] = {}
-    halos: dict[Any, Any] = {}
-    for index in itertools.product(*(range(len(c)) for c in out_chunks)):
-        picked = [windows[axis][i] for axis, i in enumerate(index)]
-        keys, placements = [], []
-        for combo in itertools.product(*(p[0] for p in picked)):
-            chunk = tuple(c for c, _, _ in combo)
-            source = tuple(src for _, src, _ in combo)
-            target = tuple(dst for _, _, dst in combo)
-            whole = all(
-                src.start == 0 and src.stop == data.chunks[axis][c]
-                for axis, (c, src, _) in enumerate(combo)
-            )
-            key: Any = (data.name, *chunk)
-            if not whole:
-                spec = (chunk, tuple((src.start, src.stop) for src in source))
-                if spec not in halos:
-                    halos[spec] = (take, len(halos))
-                    layer[halos[spec]] = (_take, key, source)
-                key = halos[spec]
-                source = tuple(slice(None) for _ in source)
-            keys.append(key)
-            placements.append((source, target))
-        pads = tuple(p[1] for p in picked)
-        shape_in = tuple(p[2] for p in picked)
-        out_block = tuple(out_chunks[axis][i] for axis, i in enumerate(index))
-        layer[(name, *index)] = (
-            apply, func, [keys, tuple(placements), pads, shape_in, out_block], extra
+        block = partial(
+            _filter_block,
+            weights=tuple(np.asarray(w, dtype=acc) for _, w in taps),
+            factors=factor,
+            out_dtype=data.dtype,
+            divisor=math.prod(factor) if method == "mean" else 1,
         )
-    graph = HighLevelGraph.from_collections(name, layer, dependencies=[data])
-    meta = np.empty((0,) * data.ndim, dtype=data.dtype)
-    return da.Array(graph, name, out_chunks, dtype=data.dtype, meta=meta)
+    return map_windows(data, block, out_chunks, factors, halos, data.dtype, name)
 
 
 def _check_factor(factor: int | Sequence[int]) -> tuple[int, int, int]:
@@ -585,7 +346,7 @@ def downsample(
     )
 
 
-@operation(packages=["numba"], on_tree="level")
+@operation(intensity_units="keep", packages=["numba"], on_tree="level")
 def pyramid(
     volume: xr.DataArray,
     levels: int | None = None,

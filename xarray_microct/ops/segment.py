@@ -29,6 +29,10 @@ Agreement with scikit-image
   skimage's up to a voxel falling on a bin edge. skimage's Li iterates on the values
   themselves; here it iterates on a 65536-bin histogram, within about one bin width,
   ``(max - min) / 65536``, of skimage's value.
+
+NaN and ±inf voxels are left out of the histogram (its bins span the finite values), so
+one ``inf`` artefact does not change a threshold; a ``+inf`` voxel is then above any
+threshold (foreground), ``-inf`` and NaN below.
 """
 
 from __future__ import annotations
@@ -41,10 +45,11 @@ import numpy as np
 import skimage.filters as skf
 import xarray as xr
 
+from xarray_microct.core.blocks.components import components
 from xarray_microct.core.registry import operation
 from xarray_microct.core.stats import FLOAT_BINS, global_histogram, has_exact_histogram
+from xarray_microct.core.validation import check_connectivity
 from xarray_microct.core.volume import wrap_like
-from xarray_microct.ops.label import check_connectivity, components
 
 __all__ = ["hysteresis", "hysteresis_array", "segment", "threshold", "threshold_value"]
 
@@ -167,9 +172,17 @@ def threshold_values(
     >>> threshold_values(x, "otsu").compute().tolist()
     [1.0]
     """
-    _check_method(method)
+    if not (isinstance(method, str) and method in METHODS):
+        raise ValueError(
+            f"a threshold method is one of {METHODS}, got {method!r} (a number is "
+            "already a threshold: use it directly, e.g. vol.microct.threshold(value))"
+        )
     if method == "multiotsu" and (not isinstance(classes, int) or classes < 2):
         raise ValueError(f"classes must be an integer >= 2, got {classes!r}")
+    if method != "multiotsu" and classes != 3:
+        raise ValueError(
+            f"classes={classes!r} is for method='multiotsu'; {method!r} gives one threshold"
+        )
     if not isinstance(nbins, int) or nbins < 2:
         raise ValueError(f"nbins must be an integer >= 2, got {nbins!r}")
     exact = has_exact_histogram(data.dtype)
@@ -190,7 +203,9 @@ def _value_of(data: da.Array, value: Any, nbins: int) -> da.Array | float:
     return float(value)
 
 
-@operation(packages=["scikit-image"], on_tree="level")
+@operation(
+    returns="scalar", intensity_units="keep", packages=["scikit-image"], on_tree="level"
+)
 def threshold_value(
     volume: xr.DataArray, method: ThresholdMethod = "otsu", classes: int = 3, nbins: int = 256
 ) -> xr.DataArray:
@@ -263,9 +278,13 @@ def threshold(
         classes_image = da.map_blocks(
             _digitize, data, values, dtype=np.uint8, meta=np.zeros((0,) * data.ndim, np.uint8)
         )
-        out = wrap_like(volume, classes_image, units=None, threshold_method="multiotsu")
+        out = wrap_like(volume, classes_image, threshold_method="multiotsu")
         return out.assign_coords(
             {f"threshold_{i + 1}": ((), values[i]) for i in range(classes - 1)}
+        )
+    if classes != 3:
+        raise ValueError(
+            f"classes={classes!r} is for method='multiotsu'; {method!r} gives one threshold"
         )
     return _threshold(volume, method, nbins)
 
@@ -273,7 +292,7 @@ def threshold(
 def _threshold(volume: xr.DataArray, method: Any, nbins: int) -> xr.DataArray:
     value = _value_of(volume.data, method, nbins)
     name = method if isinstance(method, str) else "value"
-    out = wrap_like(volume, volume.data > value, units=None, threshold_method=name)
+    out = wrap_like(volume, volume.data > value, threshold_method=name)
     return out.assign_coords(threshold=((), value))
 
 
@@ -302,16 +321,53 @@ def hysteresis_array(
     return cc.map(cc.marked, bool)
 
 
+def _check_order(low: float, high: float, names: tuple[str, str]) -> None:
+    if low > high:
+        raise ValueError(
+            f"hysteresis needs low <= high, got low = {low} ({names[0]}) above "
+            f"high = {high} ({names[1]}); swap them or choose other thresholds"
+        )
+
+
+def _pass_if_ordered(
+    value: np.ndarray, low: Any, high: Any, names: tuple[str, str]
+) -> np.ndarray:
+    _check_order(float(low), float(high), names)
+    return value
+
+
 def _hysteresis_values(data: da.Array, low: Any, high: Any, nbins: int) -> tuple[Any, Any]:
+    """The two thresholds, numbers or lazy 0-d arrays; ``low > high`` is refused.
+
+    Numbers are compared at once; a threshold computed from the volume is compared
+    when it is computed (the error is then raised by ``compute``).
+    """
+    names = tuple(
+        "multiotsu" if v is None else (v if isinstance(v, str) else "value")
+        for v in (low, high)
+    )
     if low is None or high is None:
         pair = threshold_values(data, "multiotsu", 3, nbins)
-        low = pair[0] if low is None else _value_of(data, low, nbins)
-        high = pair[1] if high is None else _value_of(data, high, nbins)
-        return low, high
-    return _value_of(data, low, nbins), _value_of(data, high, nbins)
+        low_value = pair[0] if low is None else _value_of(data, low, nbins)
+        high_value = pair[1] if high is None else _value_of(data, high, nbins)
+    else:
+        low_value, high_value = _value_of(data, low, nbins), _value_of(data, high, nbins)
+    if isinstance(low_value, float) and isinstance(high_value, float):
+        _check_order(low_value, high_value, names)
+        return low_value, high_value
+    # each lazy threshold carries the check, so computing either one (or the mask) checks
+    checked = [
+        value
+        if isinstance(value, float)
+        else da.map_blocks(
+            _pass_if_ordered, value, low_value, high_value, names=names, dtype=value.dtype
+        )
+        for value in (low_value, high_value)
+    ]
+    return checked[0], checked[1]
 
 
-@operation(packages=["scipy", "scikit-image"])
+@operation(spatial_only=True, packages=["scipy", "scikit-image"])
 def hysteresis(
     volume: xr.DataArray,
     low: float | str | None = None,
@@ -328,7 +384,8 @@ def hysteresis(
     low, high : float, {"otsu", "li", "triangle"} or None
         Thresholds: numbers, or methods computed on the whole volume. ``None`` takes
         them from the two thresholds of a 3-class multi-Otsu of the whole volume
-        (``low`` the lower, ``high`` the upper).
+        (``low`` the lower, ``high`` the upper). ``low > high`` is refused: at once
+        for numbers, when computed for a threshold computed from the volume.
     connectivity : {1, 2, 3}
         Connectivity of the above-``low`` components (1 = faces, as skimage).
     nbins : int
@@ -370,7 +427,7 @@ def _hysteresis(
         "high": high if isinstance(high, str) else ("multiotsu" if high is None else "value"),
     }
     out = wrap_like(
-        volume, mask, units=None, threshold_method=f"hysteresis({method['low']}, {method['high']})"
+        volume, mask, threshold_method=f"hysteresis({method['low']}, {method['high']})"
     )
     return out.assign_coords(threshold_low=((), low_value), threshold_high=((), high_value))
 
@@ -427,7 +484,17 @@ def segment(
     216
     """
     if method == "hysteresis":
+        if threshold != "otsu":
+            raise ValueError(
+                f"threshold={threshold!r} is for method='threshold'; hysteresis takes "
+                "low and high"
+            )
         return _hysteresis(volume, low, high, connectivity, nbins)
     if method == "threshold":
+        if low is not None or high is not None:
+            raise ValueError(
+                "low and high are for method='hysteresis'; method='threshold' takes "
+                f"threshold (got low={low!r}, high={high!r})"
+            )
         return _threshold(volume, threshold, nbins)
     raise ValueError(f"method must be 'hysteresis' or 'threshold', got {method!r}")

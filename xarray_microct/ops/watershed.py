@@ -58,17 +58,12 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from xarray_microct.core.chunks import ceil_radius, map_spatial_overlap
+from xarray_microct.core.footprints import ellipsoid_footprint, structure
 from xarray_microct.core.registry import LengthParam, operation
+from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
 from xarray_microct.ops.distance import edt_array
-from xarray_microct.ops.filters import ellipsoid_footprint
-from xarray_microct.ops.label import (
-    check_connectivity,
-    check_labels,
-    check_mask,
-    label_array,
-    structure,
-)
+from xarray_microct.ops.label import label_array
 
 __all__ = ["flood_array", "peak_markers_array", "watershed"]
 
@@ -493,6 +488,7 @@ def _as_data(other: Any, volume: xr.DataArray, what: str) -> da.Array:
 
 @operation(
     lengths={"min_distance": LengthParam(within_volume=False)},
+    spatial_only=True,
     packages=["numba", "scipy"],
 )
 def watershed(
@@ -548,11 +544,6 @@ def watershed(
     (2, [0, 1, 2])
     """
     grid = grid_of(volume)
-    if volume.ndim != 3:
-        raise ValueError(
-            f"watershed works on a 3-D volume (z, y, x), got dims {volume.dims}; "
-            "select one t/c index first"
-        )
     if np.issubdtype(volume.dtype, np.floating):
         distance = volume.data.astype(np.float32)
         objects = distance > 0
@@ -575,4 +566,4 @@ def watershed(
     else:
         marker_data = peak_markers_array(da.where(objects, distance, 0), min_distance)
     labels = flood_array(-distance, marker_data, objects, connectivity, rounds)
-    return wrap_like(volume, labels, name="labels", units=None, long_name="watershed labels")
+    return wrap_like(volume, labels, name="labels", long_name="watershed labels")

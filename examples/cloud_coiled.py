@@ -1,7 +1,7 @@
 """Cloud: a Coiled cluster of VMs; the data should live in object storage (s3://...).
 
     pip install coiled && coiled login
-    python examples/coiled.py s3://bucket/scan.zarr s3://bucket/result.zarr
+    python examples/cloud_coiled.py s3://bucket/scan.zarr s3://bucket/result.zarr
 
 (``open_volume`` and ``write_volume`` take local paths today; with an object store, mount it
 or copy the store next to the workers.)

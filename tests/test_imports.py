@@ -1,0 +1,66 @@
+"""The package's modules are reachable as attributes, and no function hides a module."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pickle
+import pkgutil
+import subprocess
+import sys
+import types
+
+import cloudpickle
+import pytest
+
+import xarray_microct as mct
+
+
+def test_subpackages_are_attributes_imported_on_first_use():
+    # a fresh interpreter: nothing imported the subpackages before the attribute access
+    code = (
+        "import sys, xarray_microct as mct\n"
+        "assert 'xarray_microct.pipelines' not in sys.modules\n"
+        "assert callable(mct.pipelines.fibers) and callable(mct.pipelines.beads)\n"
+        "assert callable(mct.synthetic.bead_pack) and callable(mct.report.save_report)\n"
+        "assert 'pipelines' in dir(mct)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'pipeline'"):
+        mct.pipeline  # noqa: B018
+
+
+def test_no_module_is_hidden_by_a_function():
+    # every module of the package is the attribute of its parent package of that name
+    for info in pkgutil.walk_packages(mct.__path__, prefix="xarray_microct."):
+        module = importlib.import_module(info.name)
+        parent_name, _, attribute = info.name.rpartition(".")
+        reached = getattr(sys.modules[parent_name], attribute)
+        assert reached is module, f"{info.name} is hidden by {reached!r}"
+        assert isinstance(reached, types.ModuleType)
+
+
+@pytest.mark.parametrize("name", ["beads", "fibers"])
+def test_pipeline_module_is_the_module_and_calls_its_function(name, monkeypatch):
+    module = importlib.import_module(f"xarray_microct.pipelines.{name}")
+    function = getattr(module, name)
+    assert isinstance(function, types.FunctionType) and function.__module__ == module.__name__
+    assert getattr(mct.pipelines, name) is module
+    assert inspect.signature(module) == inspect.signature(function)
+    calls = []
+    monkeypatch.setattr(module, name, lambda *args, **kwargs: calls.append((args, kwargs)) or 7)
+    assert module("volume", radius="3 um") == 7
+    assert calls == [(("volume",), {"radius": "3 um"})]
+
+
+def test_pipeline_modules_pickle_by_name():
+    for dumps in (pickle.dumps, cloudpickle.dumps):
+        assert pickle.loads(dumps(mct.pipelines.fibers)) is mct.pipelines.fibers

@@ -1,0 +1,290 @@
+"""The registry's contract, checked on every registered verb.
+
+One parametrised test runs each verb on a small input of the kind it declares (image,
+mask or labels) and checks what the registry promises for every verb alike:
+
+* the output's provenance is the input's records plus exactly one new record;
+* ``replay(output, original_input)`` gives the output again;
+* a verb declared lazy computes nothing while it builds its result.
+
+The other tests check the declarations themselves: refused inputs, the intensity unit,
+lengths and volumes recorded with their units (so a replay on other units is right).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.ndimage as ndi
+import xarray as xr
+
+import xarray_microct as mct
+from xarray_microct.core.provenance import make_record
+from xarray_microct.core.registry import REGISTRY, operation
+from xarray_microct.core.tree import image_nodes, is_image
+from xarray_microct.core.volume import PROVENANCE_KEY
+from xarray_microct.testing import raise_if_dask_computes
+
+SPACING = (2.0, 1.0, 1.0)
+CHUNKS = (8, 12, 12)
+
+# Parameters for verbs that have required ones; lengths are bare numbers on purpose
+# (the coordinate unit, micrometre here), so recording them with their unit is tested.
+EXAMPLE_PARAMS: dict[str, dict] = {
+    "gaussian": {"sigma": 1},
+    "median": {"radius": 1},
+    "unsharp_mask": {"sigma": 1},
+    "hessian_eigenvalues": {"sigma": 1.5},
+    "tubeness": {"sigma": 1.5},
+    "objectness": {"sigma": 1.5},
+    "frangi": {"sigma": 1.5},
+    "blobness": {"sigma": 1.5},
+    "plateness": {"sigma": 1.5},
+    "erosion": {"radius": 1},
+    "dilation": {"radius": 1},
+    "opening": {"radius": 1},
+    "closing": {"radius": 1},
+    "remove_small_objects": {"min_size": 8},
+    "watershed": {"min_distance": 2},
+    "pyramid": {"levels": 2},
+    "detect_fibers": {"radius": 2},
+}
+
+
+def _image() -> xr.DataArray:
+    """Two bright rods along z and a bright ball in noise: something for every verb."""
+    z, y, x = np.ogrid[:16, :24, :24]
+    rods = ((y - 6) ** 2 + (x - 6) ** 2 <= 6) | ((y - 16) ** 2 + (x - 8) ** 2 <= 6)
+    ball = (2 * (z - 8)) ** 2 + (y - 15) ** 2 + (x - 17) ** 2 <= 16
+    noise = np.random.default_rng(0).normal(0, 0.1, (16, 24, 24))
+    data = (rods | ball) * 1.0 + noise
+    return mct.from_array(
+        data.astype("float32"),
+        spacing=SPACING,
+        units="um",
+        chunks=CHUNKS,
+        name="scan",
+        attrs={"units": "1/cm"},
+    )
+
+
+def _mask() -> xr.DataArray:
+    return mct.from_array(_image().values > 0.5, spacing=SPACING, units="um", chunks=CHUNKS)
+
+
+def _labels() -> xr.DataArray:
+    labels, _ = ndi.label(_image().values > 0.5)
+    return mct.from_array(labels.astype("int32"), spacing=SPACING, units="um", chunks=CHUNKS)
+
+
+def _opened(make) -> xr.DataArray:
+    """An input with a history, as if opened from a store (a source record)."""
+    vol = make()
+    source = make_record("open_volume", {"path": "scan.ome.zarr"}, source=True)
+    return vol.assign_attrs({PROVENANCE_KEY: [source]})
+
+
+INPUTS = {"image": _image, "mask": _mask, "labels": _labels}
+
+
+def _records(obj) -> list[list[dict]]:
+    """The provenance of every volume in a result (one list for a volume or a table)."""
+    if isinstance(obj, xr.DataTree):
+        return [
+            v.attrs[PROVENANCE_KEY]
+            for node in image_nodes(obj)
+            for v in node.data_vars.values()
+            if is_image(v)
+        ]
+    return [obj.attrs[PROVENANCE_KEY]]
+
+
+def _assert_same_result(a, b) -> None:
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    elif isinstance(a, xr.DataTree):
+        assert [n.path for n in a.subtree] == [n.path for n in b.subtree]
+        for node in a.subtree:
+            for name, variable in node.data_vars.items():
+                np.testing.assert_array_equal(variable.values, b[node.path][name].values)
+    else:
+        np.testing.assert_array_equal(a.values, b.values)
+        assert a.dims == b.dims
+
+
+def _strip(records: list[dict]) -> list[dict]:
+    return [{k: r.get(k) for k in ("op", "params", "resolved")} for r in records]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_verb_keeps_the_chain_replays_and_is_as_lazy_as_declared(name):
+    op = REGISTRY[name]
+    required = [
+        p
+        for p, spec in list(op.signature.parameters.items())[1:]
+        if spec.default is inspect.Parameter.empty
+    ]
+    params = EXAMPLE_PARAMS.get(name, {})
+    assert set(required) <= set(params), f"add example parameters for {name} to this test"
+    original = _opened(INPUTS[op.takes])
+
+    if op.lazy:
+        with raise_if_dask_computes():
+            out = op.verb(original, **params)
+    else:
+        out = op.verb(original, **params)
+
+    before = original.attrs[PROVENANCE_KEY]
+    assert before[0]["op"] == "open_volume"
+    for chain in _records(out):
+        assert chain[:-1] == before, f"{name} lost the input's records"
+        assert chain[-1]["op"] == name
+    replayed = mct.replay(out, original)
+    _assert_same_result(out, replayed)
+    assert [_strip(c) for c in _records(replayed)] == [_strip(c) for c in _records(out)]
+
+
+def test_a_chain_ending_in_a_table_or_a_scalar_keeps_every_step():
+    vol = _image()
+    table = vol.microct.gaussian(sigma=1).microct.threshold().microct.label().microct.regionprops()
+    assert [r["op"] for r in table.attrs[PROVENANCE_KEY]] == [
+        "gaussian",
+        "threshold",
+        "label",
+        "regionprops",
+    ]
+    fraction = vol.microct.threshold().microct.volume_fraction()
+    assert [r["op"] for r in fraction.attrs[PROVENANCE_KEY]] == ["threshold", "volume_fraction"]
+    again = mct.replay(table, _image())
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_bare_lengths_are_recorded_with_their_unit_and_replay_on_other_units():
+    um = _image()
+    smooth = um.microct.gaussian(sigma=2)
+    record = smooth.attrs[PROVENANCE_KEY][-1]
+    assert record["params"]["sigma"] == "2 micrometer"
+    assert record["resolved"]["sigma"] == [1.0, 2.0, 2.0]
+    # The same scan described in millimetres: the replay uses the same physical sigma.
+    mm = mct.from_array(um.values, spacing=[s / 1000 for s in SPACING], units="mm", chunks=CHUNKS)
+    again = mct.replay(smooth, mm)
+    assert again.attrs[PROVENANCE_KEY][-1]["resolved"]["sigma"] == pytest.approx([1, 2, 2])
+    np.testing.assert_allclose(again.values, smooth.values, rtol=1e-6)
+    # Voxels stay voxels; per-axis and multiscale lists are recorded item by item.
+    record = um.microct.gaussian(sigma=(2, "1 um", "1 voxel")).attrs[PROVENANCE_KEY][-1]
+    assert record["params"]["sigma"] == ["2 micrometer", "1 um", "1 voxel"]
+    record = um.microct.tubeness(sigma=[1, 2]).attrs[PROVENANCE_KEY][-1]
+    assert record["params"]["sigma"] == ["1 micrometer", "2 micrometer"]
+
+
+def test_volumes_are_resolved_and_recorded_with_their_unit():
+    mask = _mask()
+    counted = mask.microct.remove_small_objects(min_size=8).attrs[PROVENANCE_KEY][-1]
+    assert counted["params"]["min_size"] == "8 voxel"
+    assert counted["resolved"]["min_size"] == 8.0
+    physical = mask.microct.remove_small_objects(min_size="16 um^3").attrs[PROVENANCE_KEY][-1]
+    assert physical["params"]["min_size"] == "16 um^3"
+    assert physical["resolved"]["min_size"] == 8.0  # 16 um^3 / (2 x 1 x 1 um^3)
+
+
+@pytest.mark.parametrize("verb", ["label", "fill_holes", "volume_fraction", "regionprops"])
+def test_a_float_volume_is_refused_where_a_mask_or_labels_are_declared(verb):
+    with pytest.raises(TypeError, match=f"{verb} needs"):
+        getattr(_image().microct, verb)()
+
+
+@pytest.mark.parametrize("verb", ["label", "fill_holes", "hysteresis", "regionprops"])
+def test_leading_dims_are_refused_where_spatial_only_is_declared(verb):
+    mask = _mask()
+    stacked = xr.concat([mask, mask], dim="c").transpose("c", "z", "y", "x")
+    kwargs = {"low": 0.2, "high": 0.8} if verb == "hysteresis" else {}
+    if verb == "hysteresis":
+        stacked = stacked.astype("float32")
+    with pytest.raises(ValueError, match=f"{verb} works on a 3-D volume"):
+        getattr(stacked.microct, verb)(**kwargs)
+
+
+def test_intensity_units_follow_the_declaration():
+    vol = _image()
+    assert vol.microct.gaussian(sigma=1).attrs["units"] == "1/cm"
+    assert vol.microct.threshold_value().attrs["units"] == "1/cm"
+    assert "units" not in vol.microct.threshold().attrs
+    assert "units" not in vol.microct.normalize().attrs
+    assert "units" not in vol.microct.tubeness(sigma=1).attrs
+    assert _mask().microct.distance_transform().attrs["units"] == "micrometer"
+    tree = vol.microct.pyramid(levels=2)
+    assert all(tree[n]["scan"].attrs["units"] == "1/cm" for n in tree.children)
+
+
+def test_a_verb_breaking_its_declaration_is_a_clear_error():
+    @operation("returns_numpy_for_test")
+    def returns_numpy_for_test(volume: xr.DataArray) -> xr.DataArray:
+        return volume.copy(data=np.asarray(volume.values))
+
+    @operation("returns_table_for_test", returns="volume")
+    def returns_table_for_test(volume: xr.DataArray) -> xr.DataArray:
+        return pd.DataFrame({"a": [1]})
+
+    try:
+        with pytest.raises(TypeError, match="declared lazy but returned computed data"):
+            _image().microct.returns_numpy_for_test()
+        with pytest.raises(TypeError, match="declared to return a volume, got DataFrame"):
+            _image().microct.returns_table_for_test()
+        with pytest.raises(ValueError, match="declare on_tree='level'"):
+            operation("mapped_scalar_for_test", returns="scalar", on_tree="map")(lambda v: v)
+        with pytest.raises(ValueError, match="cannot be lazy"):
+            operation("lazy_table_for_test", returns="table", lazy=True)(lambda v: v)
+    finally:
+        for name in ("returns_numpy_for_test", "returns_table_for_test"):
+            del REGISTRY[name]
+
+
+def test_a_verb_on_tables_continues_the_chain_of_the_table():
+    @operation("count_rows_for_test", takes="table", returns="table")
+    def count_rows_for_test(table: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"rows": [len(table)]})
+
+    try:
+        table = _labels().microct.regionprops()
+        counted = count_rows_for_test(table)
+        ops = [r["op"] for r in counted.attrs[PROVENANCE_KEY]]
+        assert ops == ["regionprops", "count_rows_for_test"]
+        pd.testing.assert_frame_equal(mct.replay(counted, _labels()), counted)
+        with pytest.raises(TypeError, match="works on a table"):
+            count_rows_for_test(_labels())
+        assert not hasattr(_labels().microct, "count_rows_for_test")
+    finally:
+        del REGISTRY["count_rows_for_test"]
+
+
+def test_on_a_pyramid_each_level_records_its_own_voxels_and_the_same_length():
+    tree = _opened(_image).microct.pyramid(levels=2)
+    smooth = tree.microct.gaussian(sigma=2)
+    # level 1 is (2, 2, 2) um: xy halved, z kept (the pyramid first evens out spacing)
+    for node, voxels in (("scale0", [1.0, 2.0, 2.0]), ("scale1", [1.0, 1.0, 1.0])):
+        assert [2 / s for s in tree[node]["scan"].microct.grid.spacing] == voxels
+        chain = smooth[node]["scan"].attrs[PROVENANCE_KEY]
+        assert chain[:-1] == tree[node]["scan"].attrs[PROVENANCE_KEY]
+        assert chain[-1]["params"]["sigma"] == "2 micrometer"
+        assert chain[-1]["resolved"]["sigma"] == voxels
+
+
+def test_a_dataset_result_carries_the_chain_on_itself_and_every_variable():
+    @operation("stats_for_test")
+    def stats_for_test(volume: xr.DataArray) -> xr.Dataset:
+        return xr.Dataset({"mean": volume.mean(), "inverted": -volume})
+
+    try:
+        original = _opened(_image)
+        stats = original.microct.stats_for_test()
+        assert REGISTRY["stats_for_test"].returns == "dataset"
+        for attrs in (stats.attrs, stats["mean"].attrs, stats["inverted"].attrs):
+            ops = [r["op"] for r in attrs[PROVENANCE_KEY]]
+            assert ops == ["open_volume", "stats_for_test"]
+        xr.testing.assert_allclose(mct.replay(stats, original), stats)
+    finally:
+        del REGISTRY["stats_for_test"]

@@ -1,0 +1,85 @@
+"""The voxel size that input files state, in the form the readers return it.
+
+A reader returns ``{"spacing": (dz, dy, dx), "units": name}`` when the file states a
+complete calibration, ``{"note": why}`` when it states only part of it (the note says
+what is missing, for the error that asks the user for ``spacing=``), and ``{}`` when it
+states nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from xarray_microct.core.units import ngff_unit_name, ureg
+
+# Spellings of length units found in TIFF and HDF5 files that pint does not read.
+_ALIASES = {"micron": "micrometer", "microns": "micrometer", "\\u00b5m": "micrometer"}
+
+
+def file_unit(text: Any) -> str | None:
+    """The OME-NGFF name of a length unit as a file writes it, or None if it is not one.
+
+    Examples
+    --------
+    >>> file_unit("microns"), file_unit("µm"), file_unit(b"nm"), file_unit("pixel")
+    ('micrometer', 'micrometer', 'nanometer', None)
+    """
+    if isinstance(text, np.ndarray):  # an HDF5 attribute written as an array
+        text = text.reshape(-1)[0] if text.size else ""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    text = str(text).strip()
+    try:
+        return ngff_unit_name(_ALIASES.get(text.lower(), text))
+    except ValueError:
+        return None
+
+
+def calibration(
+    sizes: Sequence[float | None], units: Sequence[str | None], source: str
+) -> dict[str, Any]:
+    """Reader metadata from per-axis ``(z, y, x)`` sizes, each in its own unit.
+
+    Sizes are converted to the unit of x. An axis without a size (``None``) or a unit
+    that is not a length leaves the calibration incomplete: the result is then a
+    ``note`` naming what ``source`` states and what it does not.
+
+    Examples
+    --------
+    >>> calibration((0.002, 650.0, 650.0), ("mm", "nm", "nm"), "the OME-XML")
+    {'spacing': (2000.0, 650.0, 650.0), 'units': 'nanometer'}
+    >>> calibration((None, 0.65, 0.65), ("um",) * 3, "the slices")["note"]
+    'the slices state y, x spacing (0.65, 0.65 micrometer) but not z'
+    """
+    names = [file_unit(u) if u is not None else None for u in units]
+    target = names[-1]
+    known = [
+        (axis, size, name)
+        for axis, size, name in zip("zyx", sizes, names, strict=True)
+        if size is not None and name is not None and float(size) > 0
+    ]
+    if target is None or not known:
+        return {}
+    converted = {axis: in_units((float(size),), name, target)[0] for axis, size, name in known}
+    if len(converted) < 3:
+        axes = ", ".join(converted)
+        values = ", ".join(f"{v:g}" for v in converted.values())
+        missing = ", ".join(a for a in "zyx" if a not in converted)
+        return {"note": f"{source} state {axes} spacing ({values} {target}) but not {missing}"}
+    return {"spacing": tuple(converted[a] for a in "zyx"), "units": target}
+
+
+def in_units(spacing: Sequence[float], units: str, wanted: str) -> tuple[float, ...]:
+    """A spacing stated in ``units``, expressed in ``wanted`` units.
+
+    Examples
+    --------
+    >>> in_units((2.0, 0.65, 0.65), "micrometer", "nm")
+    (2000.0, 650.0, 650.0)
+    """
+    # 12 significant digits: 0.002 mm is 2000 nm, not 1999.9999999999998
+    factor = ureg.Quantity(1.0, ngff_unit_name(units)).to(ngff_unit_name(wanted)).magnitude
+    return tuple(float(f"{s * factor:.12g}") for s in spacing)
