@@ -37,4 +37,4 @@ bench: $(STAMP)
 	for script in benchmarks/[!_]*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis docs/_build docs/_generated docs/generated
+	rm -rf $(VENV) microct-demo .pytest_cache .hypothesis docs/_build docs/_generated docs/generated docs/gallery docs/sg_execution_times.rst

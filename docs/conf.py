@@ -8,6 +8,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from gallery import EXECUTED_PATTERN  # noqa: E402
+
 import xarray_microct  # noqa: E402
 
 project = "xarray-microct"
@@ -16,14 +18,17 @@ copyright = "the xarray-microct developers"
 version = release = xarray_microct.__version__
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # Markdown (MyST) and executed notebooks
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "sphinx_gallery.gen_gallery",
 ]
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "_generated", "**.ipynb_checkpoints"]
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+# gallery/ is written by sphinx-gallery: its notebooks are downloads, not pages
+exclude_patterns = ["_build", "_generated", "**.ipynb_checkpoints", "gallery/*.ipynb"]
+templates_path = ["_templates"]
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
 
@@ -35,6 +40,28 @@ autodoc_member_order = "bysource"
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+
+# Notebooks (docs/tutorials/*.ipynb) are stored without outputs and run at every build.
+nb_execution_mode = "force"
+nb_execution_in_temp = True
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+nb_merge_streams = True
+
+# The example gallery: see gallery.py for what runs, at which size, and the figures shown.
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "gallery",
+    "filename_pattern": EXECUTED_PATTERN,
+    "ignore_pattern": r"__init__\.py",
+    "reset_argv": "gallery.reset_argv",
+    "image_scrapers": ("matplotlib", "gallery.scrape_pngs"),
+    "within_subsection_order": "gallery.ExampleOrder",
+    "abort_on_example_error": True,
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+}
 
 html_theme = "pydata_sphinx_theme"
 html_title = "xarray-microct"

@@ -7,8 +7,13 @@ the guide always shows what the code does now. It takes a few seconds.
 
 from __future__ import annotations
 
+import ast
 import inspect
+import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import xarray_microct as mct
 from xarray_microct.report import _orthoslices_png, save_slice_png
@@ -79,3 +84,77 @@ def build_generated(out: Path) -> None:
     save_slice_png(beads, out / "beads-mask.png", labels=post.microct.label(), alpha=0.5)
     bead_labels = bead_pipeline(beads, bead_radius="6 um")
     save_slice_png(beads, out / "beads-watershed.png", labels=bead_labels, alpha=0.5)
+
+
+# ---------------------------------------------------------------------------------------
+# The example gallery (sphinx-gallery): the analyses in examples/ run at a small size, and
+# the PNGs they write are shown beside their code. The set-up examples (laptop, cluster,
+# MPI, SLURM, cloud) need their cluster: they are shown, not run.
+
+#: Examples run when the docs are built, with the arguments that keep them small (a few
+#: seconds each); ``MICROCT_DOCS_FULL=1`` runs them at their own default sizes instead.
+EXECUTED = {
+    "quickstart": [],
+    "fibers": ["--shape", "16", "96", "96", "--chunks", "48"],
+    "beads": ["--size", "40", "--radius", "5", "--chunks", "24"],
+    "paper_figures": ["--small", "--workers", "2"],
+}
+#: The gallery's order: the analyses, then the shared analysis and its set-ups.
+ORDER = ["quickstart", "fibers", "beads", "paper_figures", "enhance", "laptop",
+         "local_cluster", "mpi_run", "slurm", "cloud_coiled", "coiled"]
+EXECUTED_PATTERN = r"/(" + "|".join(EXECUTED) + r")\.py$"
+_OUTPUT = Path(tempfile.mkdtemp(prefix="microct-gallery-"))
+
+
+def output_folder(src_file: str | Path) -> Path:
+    """Where the example ``src_file`` writes its files during the docs build."""
+    return _OUTPUT / Path(src_file).stem
+
+
+def reset_argv(gallery_conf: dict[str, Any], script_vars: dict[str, Any]) -> list[str]:
+    """The command line of an executed example (sphinx-gallery's ``reset_argv``).
+
+    Its output goes to a temporary folder, never into the source tree. sphinx-gallery
+    blanks ``__doc__`` while it runs a script; the examples use theirs as the
+    ``--help`` text, so it is given back here.
+    """
+    src_file = Path(script_vars["src_file"])
+    script_vars["example_globals"]["__doc__"] = ast.get_docstring(
+        ast.parse(src_file.read_text(encoding="utf-8")))
+    name = src_file.stem
+    out = output_folder(src_file)
+    out.mkdir(parents=True, exist_ok=True)
+    args = [] if os.environ.get("MICROCT_DOCS_FULL") else list(EXECUTED.get(name, []))
+    return [str(out)] if name == "quickstart" else [*args, "--output", str(out)]
+
+
+def scrape_pngs(block: Any, block_vars: dict[str, Any], gallery_conf: dict[str, Any]) -> str:
+    """sphinx-gallery image scraper: the PNGs an example wrote to its output folder.
+
+    Each PNG is shown once, after the code block that wrote it.
+    """
+    from sphinx_gallery.scrapers import figure_rst
+
+    folder = output_folder(block_vars["src_file"])
+    shown = _SHOWN.setdefault(str(folder), set())
+    new = sorted(p for p in folder.rglob("*.png") if p not in shown)
+    names = []
+    for png, target in zip(new, block_vars["image_path_iterator"], strict=False):
+        shutil.copyfile(png, target)
+        shown.add(png)
+        names.append(target)
+    return figure_rst(names, gallery_conf["src_dir"])
+
+
+_SHOWN: dict[str, set[Path]] = {}
+
+
+class ExampleOrder:
+    """sphinx-gallery ``within_subsection_order``: the analyses first (see ``ORDER``)."""
+
+    def __init__(self, src_dir: str) -> None:
+        self.src_dir = src_dir
+
+    def __call__(self, filename: str) -> tuple[int, str]:
+        stem = Path(filename).stem
+        return (ORDER.index(stem) if stem in ORDER else len(ORDER), stem)

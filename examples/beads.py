@@ -1,4 +1,5 @@
 """Bead-pack analysis (seed paper §4.2, Fig. 3) on a synthetic pack with known truth.
+==================================================================================
 
 The paper's chain — denoise, rough segmentation by a global Otsu threshold (beads are
 the dark phase, so the scan is inverted), post-processing by opening and hole filling, a

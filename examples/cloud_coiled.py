@@ -1,4 +1,5 @@
 """Cloud: a Coiled cluster of VMs; the data should live in object storage (s3://...).
+==================================================================================
 
     pip install coiled && coiled login
     python examples/cloud_coiled.py s3://bucket/scan.zarr s3://bucket/result.zarr

@@ -1,4 +1,5 @@
 """The analysis that every client example runs: enhance a stored scan, write it to Zarr.
+=====================================================================================
 
 ``laptop.py``, ``local_cluster.py``, ``mpi_run.py``, ``slurm.py`` and ``cloud_coiled.py``
 all run this same code; each one only says how to get its Dask client (``make_client()``).

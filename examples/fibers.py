@@ -1,4 +1,5 @@
 """Fiber-bed analysis (seed paper §4.3, Fig. 4–5) on a synthetic scan with known truth.
+====================================================================================
 
 A CMC fiber bed is drawn with its true fibers; ``detect_fibers`` runs the default chain
 (tubeness → global Otsu threshold → per-slice centres → linking along z); the detections

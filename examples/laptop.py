@@ -1,4 +1,5 @@
 """Laptop: no cluster at all; Dask's threaded scheduler uses every core of this machine.
+=====================================================================================
 
     python examples/laptop.py scan.zarr result.zarr   # --overwrite replaces, --resume finishes
 """

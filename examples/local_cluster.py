@@ -1,4 +1,5 @@
 """Workstation: a LocalCluster of worker processes, each with a memory limit.
+==========================================================================
 
     python examples/local_cluster.py scan.zarr result.zarr
 

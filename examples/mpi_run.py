@@ -1,4 +1,5 @@
 """HPC with MPI: dask-mpi turns the ranks of one `mpirun` into a Dask cluster.
+===========================================================================
 
     pip install 'xarray-microct[mpi]'
     mpirun -n 8 python examples/mpi_run.py scan.zarr result.zarr

@@ -1,4 +1,5 @@
 """The seed paper's figures, redrawn on synthetic data with known truth.
+=====================================================================
 
 * Fig. 3 — bead segmentation, step by step: raw, filtering, rough segmentation,
   post-processing, 3-D watershed, connected components (``bead-pipeline.png``);

@@ -1,4 +1,5 @@
 """The README's example at a small size: enhance a scan lazily, write it, replay the chain.
+========================================================================================
 
 Run: python examples/quickstart.py [OUTPUT_FOLDER]
 """

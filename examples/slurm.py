@@ -1,4 +1,5 @@
 """HPC with SLURM: dask-jobqueue submits Dask workers as batch jobs.
+=================================================================
 
     pip install dask-jobqueue
     python examples/slurm.py scan.zarr result.zarr     # on the login node

@@ -23,8 +23,9 @@ def test_array_method_has_the_verb_signature(name: str) -> None:
     op = mct.REGISTRY[name]
     verb = inspect.signature(op.func)
     method = inspect.signature(getattr(MicroCTArrayAccessor, name))
-    expected = [p for p in list(verb.parameters.values())[1:]
-                if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    expected = [
+        p for p in list(verb.parameters.values())[1:] if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
     assert list(method.parameters.values())[1:] == expected
     assert method.return_annotation == verb.return_annotation
     annotations = getattr(MicroCTArrayAccessor, name).__annotations__

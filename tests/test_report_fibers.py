@@ -26,11 +26,22 @@ def bed() -> pd.DataFrame:
     rows = []
     for fid, (radius, tilt) in enumerate(zip(RADII, TILTS, strict=True), start=1):
         for z in range(NZ):
-            rows.append({"fiber_id": fid, "z": float(z), "y": 8.0 * fid,
-                         "x": 10.0 + z * np.tan(np.radians(tilt)), "radius": radius})
+            rows.append(
+                {
+                    "fiber_id": fid,
+                    "z": float(z),
+                    "y": 8.0 * fid,
+                    "x": 10.0 + z * np.tan(np.radians(tilt)),
+                    "radius": radius,
+                }
+            )
     table = pd.DataFrame(rows)
-    table.attrs = {"units": "micrometer", "shape": (NZ, NY, NX), "spacing": (1.0, 1.0, 1.0),
-                   "microct_provenance": [{"op": "detect_fibers", "params": {}}]}
+    table.attrs = {
+        "units": "micrometer",
+        "shape": (NZ, NY, NX),
+        "spacing": (1.0, 1.0, 1.0),
+        "microct_provenance": [{"op": "detect_fibers", "params": {}}],
+    }
     return table
 
 
@@ -93,8 +104,9 @@ def test_bed_table_gives_count_and_volume_fraction(bed: pd.DataFrame) -> None:
 def test_report_of_a_fiber_table_has_the_fiber_section(
     bed: pd.DataFrame, tmp_path: Path, how: str
 ) -> None:
-    volume = mct.from_array(np.random.default_rng(0).random((NZ, NY, NX)), spacing=1.0,
-                            units="micrometer")
+    volume = mct.from_array(
+        np.random.default_rng(0).random((NZ, NY, NX)), spacing=1.0, units="micrometer"
+    )
     out = report.save_report(tmp_path / "bed.html", volume, slices=2, **{how: bed})
     text = page_text(out)
     assert "<h2>Fibers</h2>" in text

@@ -7,13 +7,18 @@ operation registry becomes a method that passes the wrapped object to the verb.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
 from xarray_microct.core.registry import Operation, on_register
 from xarray_microct.core.tree import image_nodes, select_node, single_image
 from xarray_microct.core.volume import Grid, grid_of
+
+if TYPE_CHECKING:  # the viewers import HoloViews lazily
+    from pathlib import Path
+
+    import holoviews as hv
 
 
 class _MicroCTAccessor:
@@ -24,31 +29,33 @@ class _MicroCTAccessor:
 
     # Viewing (xarray_microct.plot): views, not operations, so they add no provenance.
 
-    def preview(self, dim: str = "z", **options: Any) -> Any:
+    def preview(self, dim: str = "z", **options: Any) -> hv.DynamicMap | hv.HoloMap:
         """A slice image with a slider over ``dim``; see :func:`xarray_microct.plot.preview`."""
         from xarray_microct import plot
 
         return plot.preview(self._obj, dim, **options)
 
-    def orthoslices(self, point: Any = None, **options: Any) -> Any:
+    def orthoslices(self, point: Any = None, **options: Any) -> hv.Layout:
         """Three linked orthogonal slices; see :func:`xarray_microct.plot.orthoslices`."""
         from xarray_microct import plot
 
         return plot.orthoslices(self._obj, point, **options)
 
-    def overlay(self, labels: Any, alpha: float = 0.5, **options: Any) -> Any:
+    def overlay(
+        self, labels: Any, alpha: float = 0.5, **options: Any
+    ) -> hv.DynamicMap | hv.HoloMap:
         """Labels or a mask over the image; see :func:`xarray_microct.plot.overlay`."""
         from xarray_microct import plot
 
         return plot.overlay(self._obj, labels, alpha, **options)
 
-    def plot_centres(self, detected: Any, truth: Any = None, **options: Any) -> Any:
+    def plot_centres(self, detected: Any, truth: Any = None, **options: Any) -> hv.Overlay:
         """Detected vs true centres on a slice; see :func:`xarray_microct.plot.centres_plot`."""
         from xarray_microct import plot
 
         return plot.centres_plot(self._obj, detected, truth, **options)
 
-    def plot_fibers(self, fibers: Any, truth: Any = None, **options: Any) -> Any:
+    def plot_fibers(self, fibers: Any, truth: Any = None, **options: Any) -> hv.Overlay:
         """Detected fibers vs truth on a slice; see :func:`xarray_microct.plot.fibers_plot`."""
         from xarray_microct import plot
 
@@ -60,7 +67,7 @@ class _MicroCTAccessor:
 
         return plot.view3d(self._obj, **options)
 
-    def save_report(self, path: Any, **options: Any) -> Any:
+    def save_report(self, path: str | Path, **options: Any) -> Path:
         """A self-contained HTML report; see :func:`xarray_microct.report.save_report`."""
         from xarray_microct import report
 
