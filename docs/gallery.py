@@ -86,6 +86,31 @@ def build_generated(out: Path) -> None:
     save_slice_png(beads, out / "beads-watershed.png", labels=bead_labels, alpha=0.5)
 
 
+def drop_volume_parameter(
+    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """``autodoc-process-docstring``: a verb's method does not list the volume it is on.
+
+    On ``vol.microct.<verb>`` the verb's first parameter is the accessor's volume, so its
+    entry (``volume : xarray.DataArray`` and its description) is left out of the
+    method's Parameters.
+    """
+    if what != "method" or not name.startswith("xarray_microct.accessor."):
+        return
+    op = mct.REGISTRY.get(name.rsplit(".", 1)[-1])
+    if op is None or obj.__doc__ is not op.func.__doc__:
+        return
+    first = next(iter(inspect.signature(op.func).parameters))
+    starts = [i for i, line in enumerate(lines)
+              if line == first or line.startswith(f"{first} :")]
+    if not starts:
+        return
+    start = end = starts[0]
+    while end + 1 < len(lines) and lines[end + 1].startswith((" ", "\t")):
+        end += 1
+    del lines[start:end + 1]
+
+
 # ---------------------------------------------------------------------------------------
 # The example gallery (sphinx-gallery): the analyses in examples/ run at a small size, and
 # the PNGs they write are shown beside their code. The set-up examples (laptop, cluster,
