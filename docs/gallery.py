@@ -3,6 +3,10 @@
 ``build_generated(folder)`` draws small synthetic examples of each verb group with
 :mod:`xarray_microct.report`'s PNG writers and writes the table of registered verbs, so
 the guide always shows what the code does now. It takes a few seconds.
+
+It also configures the example gallery (sphinx-gallery, see ``conf.py``): which scripts of
+``examples/`` run at build time and with which small sizes (``EXECUTED``), their order, and
+the scraper that shows the PNGs each script writes beside its code.
 """
 
 from __future__ import annotations
@@ -126,7 +130,7 @@ EXECUTED = {
 }
 #: The gallery's order: the analyses, then the shared analysis and its set-ups.
 ORDER = ["quickstart", "fibers", "beads", "paper_figures", "enhance", "laptop",
-         "local_cluster", "mpi_run", "slurm", "cloud_coiled", "coiled"]
+         "local_cluster", "mpi_run", "slurm", "cloud_coiled"]
 EXECUTED_PATTERN = r"/(" + "|".join(EXECUTED) + r")\.py$"
 _OUTPUT = Path(tempfile.mkdtemp(prefix="microct-gallery-"))
 
