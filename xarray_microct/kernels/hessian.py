@@ -51,7 +51,10 @@ def gaussian_kernels(sigma: float, radius: int) -> np.ndarray:
     """Sampled Gaussian, first and second derivative kernels, scale-normalised.
 
     The kernels are those of ``scipy.ndimage.gaussian_filter`` (a sampled Gaussian
-    normalised to unit sum, times the Hermite polynomial of the derivative), with the
+    normalised to unit sum, times the Hermite polynomial of the derivative), except that
+    the mass of the second derivative's truncated tails is added to its end taps, so
+    that it sums to zero (no response to constants or linear ramps, as the continuous
+    operator), with the
     first derivative multiplied by ``sigma`` and the second by ``sigma**2`` (the scale
     normalisation of Lindeberg, used by Sato, Frangi and ITK's
     ``NormalizeAcrossScale``). Row ``k`` holds the ``k``-th derivative; column ``j`` the
@@ -83,6 +86,14 @@ def gaussian_kernels(sigma: float, radius: int) -> np.ndarray:
     # sum_t f(t) g'(-t), so the first-derivative weight at offset t is t g(t) / s².
     k1 = x / sigma**2 * g
     k2 = (x**2 / sigma**4 - 1.0 / sigma**2) * g
+    # Truncation leaves the second derivative a response to constants: its sum is minus
+    # the (positive) mass of the tails cut beyond the radius, -3.5e-4 at sigma = 2.
+    # Folding that mass onto the two end taps gives a kernel with zero sum and zero
+    # first moment (no response to constants or linear ramps) that is also closer to
+    # the untruncated derivative than scipy's (its second moment too). The first
+    # derivative is odd: its sum is zero already.
+    k2[0] -= k2.sum() / 2
+    k2[-1] = k2[0]
     return np.stack([g, k1 * sigma, k2 * sigma**2]).astype(np.float32)
 
 
@@ -307,7 +318,16 @@ def _objectness(
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _measure_row(  # type: ignore[no-untyped-def]
-    ev, n, out, measure, bright, object_dimension, alpha, beta, gamma, scale_by_largest,
+    ev,
+    n,
+    out,
+    measure,
+    bright,
+    object_dimension,
+    alpha,
+    beta,
+    gamma,
+    scale_by_largest,
     combine,
 ):
     """Write (or max-combine, NaN-propagating) one measure of ``n`` voxels into ``out``."""
@@ -339,14 +359,16 @@ def _measure_row(  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _x_pass(row, r, kx, o0, o1, o2, count):  # type: ignore[no-untyped-def]
-    """Smoothing, first and second derivative of a padded row (symmetry-folded taps)."""
+    """Smoothing, first and second derivative of a padded row (symmetry-folded taps).
+
+    The derivatives are sums of differences (``hi - lo`` and ``hi + lo - 2 v``, the
+    centre tap being minus the sum of the others), exactly zero on a constant row.
+    """
     c0 = kx[0, r]
-    c2 = kx[2, r]
     for x in range(count):
-        v = row[x + r]
-        o0[x] = c0 * v
+        o0[x] = c0 * row[x + r]
         o1[x] = 0.0
-        o2[x] = c2 * v
+        o2[x] = 0.0
     for i in range(1, r + 1):
         k0 = kx[0, r + i]
         k1 = kx[1, r + i]
@@ -354,9 +376,10 @@ def _x_pass(row, r, kx, o0, o1, o2, count):  # type: ignore[no-untyped-def]
         for x in range(count):
             hi = row[x + r + i]
             lo = row[x + r - i]
+            v = row[x + r]
             s = hi + lo
             o0[x] += k0 * s
-            o2[x] += k2 * s
+            o2[x] += k2 * (s - (v + v))
             o1[x] += k1 * (hi - lo)
 
 
@@ -430,11 +453,10 @@ def _block(  # type: ignore[no-untyped-def]
                 a11 = ring[4, slot, y]
                 a02 = ring[5, slot, y]
                 k0 = ky[0, ry]
-                k2 = ky[2, ry]
                 for x in range(mx):
                     a00[x] = k0 * px[0, c, x]
                     a10[x] = 0.0
-                    a20[x] = k2 * px[0, c, x]
+                    a20[x] = 0.0
                     a01[x] = k0 * px[1, c, x]
                     a11[x] = 0.0
                     a02[x] = k0 * px[2, c, x]
@@ -448,7 +470,7 @@ def _block(  # type: ignore[no-untyped-def]
                         s0 = px[0, hi, x] + px[0, lo, x]
                         d0 = px[0, hi, x] - px[0, lo, x]
                         a00[x] += k0 * s0
-                        a20[x] += k2 * s0
+                        a20[x] += k2 * (s0 - (px[0, c, x] + px[0, c, x]))
                         a10[x] += k1 * d0
                         a01[x] += k0 * (px[1, hi, x] + px[1, lo, x])
                         a11[x] += k1 * (px[1, hi, x] - px[1, lo, x])
@@ -459,9 +481,8 @@ def _block(  # type: ignore[no-untyped-def]
         centre = (t - rz) % depth
         for y in range(my):
             k0 = kz[0, rz]
-            k2 = kz[2, rz]
             for x in range(mx):
-                h[0, x] = k2 * ring[0, centre, y, x]  # zz
+                h[0, x] = 0.0  # zz
                 h[1, x] = k0 * ring[2, centre, y, x]  # yy
                 h[2, x] = k0 * ring[5, centre, y, x]  # xx
                 h[3, x] = 0.0  # zy
@@ -474,7 +495,11 @@ def _block(  # type: ignore[no-untyped-def]
                 k1 = kz[1, rz + i]
                 k2 = kz[2, rz + i]
                 for x in range(mx):
-                    h[0, x] += k2 * (ring[0, hi, y, x] + ring[0, lo, y, x])
+                    h[0, x] += k2 * (
+                        ring[0, hi, y, x]
+                        + ring[0, lo, y, x]
+                        - (ring[0, centre, y, x] + ring[0, centre, y, x])
+                    )
                     h[1, x] += k0 * (ring[2, hi, y, x] + ring[2, lo, y, x])
                     h[2, x] += k0 * (ring[5, hi, y, x] + ring[5, lo, y, x])
                     h[3, x] += k1 * (ring[1, hi, y, x] - ring[1, lo, y, x])
@@ -498,8 +523,17 @@ def _block(  # type: ignore[no-untyped-def]
                         out[k, z, y, x] = ev[k, x]
             else:
                 _measure_row(
-                    ev, mx, out[0, z, y], measure, bright, object_dimension, alpha, beta,
-                    gamma, scale_by_largest, combine,
+                    ev,
+                    mx,
+                    out[0, z, y],
+                    measure,
+                    bright,
+                    object_dimension,
+                    alpha,
+                    beta,
+                    gamma,
+                    scale_by_largest,
+                    combine,
                 )
 
 

@@ -88,7 +88,12 @@ def _measure_block(
 
     def one(b: np.ndarray) -> np.ndarray:
         return kernels.hessian_measure_block(
-            b, tuple(low), shape, sigmas, radii, **params  # type: ignore[arg-type]
+            b,
+            tuple(low),
+            shape,
+            sigmas,
+            radii,
+            **params,  # type: ignore[arg-type]
         )
 
     if n_leading == 0:
@@ -266,7 +271,6 @@ def hessian_eigenvalues(
     return xr.DataArray(data, dims=dims, coords=coords, name=volume.name, attrs=attrs)
 
 
-
 @operation(lengths={"sigma": _SCALES}, packages=["numba"])
 def tubeness(
     volume: xr.DataArray,
@@ -346,8 +350,7 @@ def _objectness_array(
 ) -> da.Array:
     if object_dimension not in (0, 1, 2):
         raise ValueError(
-            f"object_dimension must be 0 (blobs), 1 (tubes) or 2 (plates), got "
-            f"{object_dimension!r}"
+            f"object_dimension must be 0 (blobs), 1 (tubes) or 2 (plates), got {object_dimension!r}"
         )
     for name, value in (("alpha", alpha), ("beta", beta)):
         if not np.isfinite(value) or value < 0:
