@@ -124,6 +124,7 @@ def hessian_measure_array(
     mode: str = "nearest",
     nan_policy: str = "raise",
     gamma: float | da.Array | None = None,
+    coarse_from: float | None = kernels.COARSE_FROM_SIGMA,
     **params: Any,
 ) -> da.Array:
     """A Hessian measure of a Dask array, chunk-exact, sigma in voxels per axis.
@@ -140,6 +141,9 @@ def hessian_measure_array(
         See :func:`tubeness`.
     gamma : float or 0-d dask array, optional
         Structureness constant of the objectness measure.
+    coarse_from : float or None
+        Scales of at least this many voxels along an axis are computed on a grid twice
+        as coarse along it; None: sampled kernels at every scale (cost grows with σ).
     **params
         Other parameters of the measure (``bright``, ``object_dimension``, ...).
 
@@ -162,7 +166,7 @@ def hessian_measure_array(
     for s in sigmas:
         if len(s) != 3 or min(s) <= 0 or not all(np.isfinite(s)):
             raise ValueError(f"sigma must be positive voxels per axis (z, y, x), got {s}")
-    reaches = [kernels.hessian_reach(s, truncate) for s in sigmas]
+    reaches = [kernels.hessian_reach(s, truncate, coarse_from) for s in sigmas]
     n_leading = data.ndim - 3
     depth = [max(r[axis] for r in reaches) for axis in range(3)]
     chunks: list[Any] = [1] * n_leading
@@ -208,7 +212,13 @@ def hessian_measure_array(
         starts=[np.cumsum((0, *c[:-1])).tolist() for c in data.chunks[n_leading:]],
         sigmas=sigmas,
         nan_policy=nan_policy,
-        params={"measure": measure, "mode": mode, "truncate": truncate, **kwargs},
+        params={
+            "measure": measure,
+            "mode": mode,
+            "truncate": truncate,
+            "coarse_from": coarse_from,
+            **kwargs,
+        },
     )
     # Chunks thinner than the halo were merged; give the caller its chunking back.
     wanted = (
