@@ -26,7 +26,8 @@ Conventions
   without overflow; float64 is rounded to float32).
 * NaN policy (``nan_policy``): ``"raise"`` (default) fails at compute time naming the
   problem, ``"propagate"`` returns NaN wherever a NaN lies within the kernel's reach
-  (``truncate * σ`` voxels), as ``scipy.ndimage`` would.
+  (``truncate * σ`` voxels; :func:`~xarray_microct.kernels.hessian.hessian_reach` on
+  the coarse grid), as ``scipy.ndimage`` would.
 * Multi-scale: ``sigma=[s1, s2, ...]`` (a list) returns the maximum response over the
   scales, as ``skimage.filters.sato`` and ITK's ``MultiScaleHessianBasedMeasureImageFilter``
   do; a tuple is one sigma per axis ``(z, y, x)``.
