@@ -446,13 +446,25 @@ def test_any_chunking_gives_the_whole_volume_result(
     chunk_fractions=st.tuples(*[st.floats(0.2, 1.0)] * 3),
     sigma=st.tuples(*[st.floats(1.0, 7.0)] * 3),
     mode=st.sampled_from(["nearest", "reflect", "mirror", "constant"]),
+    verb=st.sampled_from(VERBS),
 )
-def test_coarse_grid_scales_are_chunk_exact(shape, chunk_fractions, sigma, mode):
+def test_coarse_grid_scales_are_chunk_exact(shape, chunk_fractions, sigma, mode, verb):
     image = smooth_volume(shape, seed=3)
     chunks = tuple(max(1, int(n * f)) for n, f in zip(shape, chunk_fractions, strict=True))
     scales = [sigma, (4.5, 4.5, 4.5)]  # at least one on the coarse grid
-    whole = mct.from_array(image, chunks=-1).microct.tubeness(sigma=scales, mode=mode)
-    parts = mct.from_array(image, chunks=chunks).microct.tubeness(sigma=scales, mode=mode)
+    whole = getattr(mct.from_array(image, chunks=-1).microct, verb)(sigma=scales, mode=mode)
+    parts = getattr(mct.from_array(image, chunks=chunks).microct, verb)(sigma=scales, mode=mode)
+    np.testing.assert_allclose(
+        parts.values, whole.values, rtol=0, atol=1e-5 * float(np.abs(whole).max())
+    )
+
+
+def test_coarse_grid_eigenvalues_chunk_exact_with_a_channel_axis():
+    image = np.stack([smooth_volume((30, 33, 36), seed=s) for s in (0, 1)])
+    sigma = (2.0, 5.0, 4.5)  # z on the voxel grid, y and x on the coarse one
+    whole = mct.from_array(image, chunks=(1, -1, -1, -1)).microct.hessian_eigenvalues(sigma=sigma)
+    parts = mct.from_array(image, chunks=(1, 11, 13, 17)).microct.hessian_eigenvalues(sigma=sigma)
+    assert parts.dims == ("c", "eig", "z", "y", "x")
     np.testing.assert_allclose(
         parts.values, whole.values, rtol=0, atol=1e-5 * float(np.abs(whole).max())
     )
