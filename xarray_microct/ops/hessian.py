@@ -43,8 +43,8 @@ from typing import Any, Literal
 import dask.array as da
 import numpy as np
 import xarray as xr
-from dask.array.overlap import ensure_minimum_chunksize
 
+from xarray_microct.core.chunks import map_spatial_interior
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels import hessian as kernels
@@ -71,49 +71,23 @@ def _check_common(truncate: float, mode: str, nan_policy: str) -> None:
 
 def _measure_block(
     block: np.ndarray,
-    *gamma_block: np.ndarray,
-    block_info: dict | None = None,
-    halo: tuple[int, int, int],
-    n_leading: int,
-    starts: list[list[int]],
+    *,
+    origin: tuple[int, int, int],
+    shape: tuple[int, int, int],
+    start: tuple[int, int, int],
     sigmas: list[Sigma],
     nan_policy: str,
-    params: dict[str, Any],
+    **params: Any,
 ) -> np.ndarray:
-    """Measure of the interior of one overlapped block (all leading indices)."""
+    """Measure of the interior of one overlapped block (see ``map_spatial_interior``)."""
     if nan_policy == "raise" and block.dtype.kind == "f" and np.isnan(block).any():
         raise ValueError(
             "the volume contains NaN; fill them first (e.g. vol.fillna(0)) or pass "
             "nan_policy='propagate' to get NaN wherever a NaN is within the kernel's reach"
         )
-    if block_info is None:
-        raise TypeError("_measure_block runs under dask.array.map_blocks (needs block_info)")
-    where = block_info[0]["chunk-location"][n_leading:]
-    count = block_info[0]["num-chunks"][n_leading:]
-    spatial = block.shape[n_leading:]
-    low = [h if i > 0 else 0 for h, i in zip(halo, where, strict=True)]
-    high = [h if i < n - 1 else 0 for h, i, n in zip(halo, where, count, strict=True)]
-    shape = tuple(s - lo - hi for s, lo, hi in zip(spatial, low, high, strict=True))
-    # parity of the block's first voxel in the volume: where coarse grids lie
-    phase = tuple((s[i] - lo) % 2 for s, i, lo in zip(starts, where, low, strict=True))
-    if gamma_block:
-        params = {**params, "gamma": float(np.asarray(gamma_block[0]).reshape(-1)[0])}
-
-    def one(b: np.ndarray) -> np.ndarray:
-        return kernels.hessian_measure_block(
-            b,
-            tuple(low),
-            shape,
-            sigmas,
-            phase=phase,
-            **params,  # type: ignore[arg-type]
-        )
-
-    if n_leading == 0:
-        return one(block)
-    lead = block.shape[:n_leading]
-    out = np.stack([one(b) for b in block.reshape((-1, *spatial))])
-    return out.reshape(lead + out.shape[1:])
+    # the parity of the block's first voxel in the volume: where coarse grids lie
+    phase = tuple(s % 2 for s in start)
+    return kernels.hessian_measure_block(block, origin, shape, sigmas, phase=phase, **params)
 
 
 def hessian_measure_array(
@@ -168,66 +142,29 @@ def hessian_measure_array(
         if len(s) != 3 or min(s) <= 0 or not all(np.isfinite(s)):
             raise ValueError(f"sigma must be positive voxels per axis (z, y, x), got {s}")
     reaches = [kernels.hessian_reach(s, truncate, coarse_from) for s in sigmas]
-    n_leading = data.ndim - 3
     depth = [max(r[axis] for r in reaches) for axis in range(3)]
-    chunks: list[Any] = [1] * n_leading
-    for axis, d in enumerate(depth):
-        axis_chunks = data.chunks[n_leading + axis]
-        if len(axis_chunks) == 1 or d == 0:
-            chunks.append(axis_chunks)
-            depth[axis] = 0 if len(axis_chunks) == 1 else d
-        elif d >= data.shape[n_leading + axis]:
-            chunks.append(-1)  # the kernel spans the axis: process it whole
-            depth[axis] = 0
-        else:
-            chunks.append(ensure_minimum_chunksize(d, axis_chunks))
-    given_chunks = data.chunks
-    data = data.rechunk(tuple(chunks))
-    halo = tuple(depth)
-    overlapped = da.overlap.overlap(
-        data,
-        depth={n_leading + a: d for a, d in enumerate(halo)},
-        boundary={n_leading + a: "none" for a in range(3)},
-    )
-    args: list[Any] = [overlapped]
     kwargs = dict(params)
+    scalars = {}
     if isinstance(gamma, da.Array):
-        args.append(gamma.astype(np.float64).reshape((1,) * data.ndim))
+        scalars["gamma"] = gamma
     elif gamma is not None:
         kwargs["gamma"] = float(gamma)
-    if measure == kernels.MEASURE_EIGENVALUES:
-        out_chunks = (*data.chunks[:n_leading], (3,), *data.chunks[n_leading:])
-        new_axis: list[int] = [n_leading]
-    else:
-        out_chunks = data.chunks
-        new_axis = []
-    out = da.map_blocks(
+    return map_spatial_interior(
         _measure_block,
-        *args,
-        chunks=out_chunks,
-        new_axis=new_axis or None,
-        dtype=np.float32,
+        data,
+        depth,
+        np.float32,
+        new_axis_size=3 if measure == kernels.MEASURE_EIGENVALUES else None,
+        scalars=scalars,
         token=f"hessian-{['eigenvalues', 'sato', 'objectness', 'norm'][measure]}",
-        halo=halo,
-        n_leading=n_leading,
-        starts=[np.cumsum((0, *c[:-1])).tolist() for c in data.chunks[n_leading:]],
         sigmas=sigmas,
         nan_policy=nan_policy,
-        params={
-            "measure": measure,
-            "mode": mode,
-            "truncate": truncate,
-            "coarse_from": coarse_from,
-            **kwargs,
-        },
+        measure=measure,
+        mode=mode,
+        truncate=truncate,
+        coarse_from=coarse_from,
+        **kwargs,
     )
-    # Chunks thinner than the halo were merged; give the caller its chunking back.
-    wanted = (
-        (*given_chunks[:n_leading], (3,), *given_chunks[n_leading:])
-        if measure == kernels.MEASURE_EIGENVALUES
-        else given_chunks
-    )
-    return out if out.chunks == wanted else out.rechunk(wanted)
 
 
 def _wrap(volume: xr.DataArray, data: da.Array, long_name: str) -> xr.DataArray:
