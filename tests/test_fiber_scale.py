@@ -147,3 +147,12 @@ def test_derived_parameters():
     }
     with pytest.raises(ValueError, match="positive"):
         derived_parameters(0.0)
+
+
+def test_refined_table_radii_do_not_depend_on_chunks():
+    vol, truth = _bed(4, 0.15, 5.0, 64, nz=10)
+    reference = refine_table_radii(vol, truth.centres)
+    chunked = refine_table_radii(vol.chunk({"z": 3, "y": 20, "x": 50}), truth.centres)
+    np.testing.assert_array_equal(chunked, reference)
+    with pytest.raises(ValueError, match="z range"):
+        refine_table_radii(vol.isel(z=slice(0, 5)), truth.centres)

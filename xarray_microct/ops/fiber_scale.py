@@ -44,6 +44,7 @@ Radius estimate (:func:`estimate_fiber_radius`)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -254,18 +255,48 @@ def tilt_corrected_radii(table: pd.DataFrame) -> np.ndarray:
     return radius
 
 
-def _refine_disks(
+def refine_disk_radii(
     image: np.ndarray,
     centres: np.ndarray,
     radii: np.ndarray,
-    spacing: tuple[float, float],
+    spacing: Sequence[float] = (1.0, 1.0),
     margin: float = MARGIN_PX,
 ) -> np.ndarray:
-    """:func:`refine_radii` of disks (pixels), measured again on disks of the radii found.
+    """Unbiased radii of fibers on one slice, known by their centres and rough radii.
 
-    The second pass makes the answer independent of the rough radii: a disk 10 % too
-    small grown by ``margin`` would miss part of the blur's tail. A disk that cannot be
-    measured (no pixel of its own) keeps its rough radius.
+    :func:`refine_radii` of the disks at ``centres`` with ``radii`` (:func:`disk_labels`),
+    then again on disks of the radii found: the second pass makes the answer independent
+    of the rough radii (a disk 10 % too small grown by ``margin`` would miss part of the
+    blur's tail). A disk that cannot be measured (no pixel of its own) keeps its rough
+    radius. This is the per-slice step to call in ``detect_fibers`` with the centres and
+    radii of :func:`slice_centres <xarray_microct.ops.fibers.slice_centres>`.
+
+    Parameters
+    ----------
+    image : 2-D array
+        The slice's intensities (fibers bright).
+    centres : array of shape (n, 2)
+        ``(y, x)`` in pixels.
+    radii : array of shape (n,)
+        Rough radii in pixels (e.g. of the thresholded regions, within ±30 %).
+    spacing : (float, float)
+        Pixel size along y and x.
+    margin : float
+        See :func:`refine_radii`.
+
+    Returns
+    -------
+    array of float
+        Radius per disk, in physical units.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :60]
+    >>> disks = sum(np.clip(5.5 - np.hypot(yy - 20, xx - x), 0, 1) for x in (20.4, 30.4))
+    >>> image = 10 + 50 * ndi.gaussian_filter(disks, 0.8)  # two touching disks, radius 5
+    >>> centres = np.array([[20.0, 20.4], [20.0, 30.4]])
+    >>> refine_disk_radii(image, centres, np.array([4.0, 6.0]), spacing=(0.5, 0.5)).round(1)
+    array([2.5, 2.5])
     """
     pixel = np.sqrt(spacing[0] * spacing[1])
     rough = np.asarray(radii, dtype=np.float64)
@@ -292,7 +323,8 @@ def refine_table_radii(
     (:func:`disk_labels`) are the regions that :func:`refine_radii` measures on that
     slice of ``volume`` (the scan, fibers bright), twice (the second time on disks of
     the radii found, so that the rough radii do not matter); then :func:`tilt_corrected_radii`
-    removes the tilt's elongation. Reads only the slices that have rows, one at a time.
+    removes the tilt's elongation. Reads the volume one z-row of chunks at a time (whole
+    slices, as ``detect_fibers`` does), skipping rows of chunks without table rows.
 
     Parameters
     ----------
@@ -327,10 +359,20 @@ def refine_table_radii(
     )
     rough = table["radius"].to_numpy(np.float64) / np.sqrt(dy * dx)
     refined = np.full(len(table), np.nan)
-    for k in np.unique(z_index):
-        rows = np.nonzero(z_index == k)[0]
-        image = np.asarray(volume.isel(z=int(k)).values, dtype=np.float64)
-        refined[rows] = _refine_disks(image, centres[rows], rough[rows], (dy, dx), margin)
+    nz = volume.shape[0]
+    if z_index.size and (z_index.min() < 0 or z_index.max() >= nz):
+        raise ValueError("table rows lie outside the volume's z range: not its fiber table?")
+    # read one z-row of chunks at a time (a slab of whole slices), never a chunk twice
+    bounds = np.cumsum((0, *(volume.chunks[0] if volume.chunks else (nz,))))
+    for start, stop in itertools.pairwise(bounds.tolist()):
+        wanted = np.unique(z_index[(z_index >= start) & (z_index < stop)])
+        if wanted.size == 0:
+            continue
+        slab = np.asarray(volume.isel(z=slice(int(start), int(stop))).values)
+        for k in wanted:
+            rows = np.nonzero(z_index == k)[0]
+            image = slab[k - start].astype(np.float64)
+            refined[rows] = refine_disk_radii(image, centres[rows], rough[rows], (dy, dx), margin)
     out = table[["fiber_id", "z", "y", "x"]].copy()
     out["radius"] = refined
     return tilt_corrected_radii(out)
@@ -438,6 +480,10 @@ def estimate_fiber_radius(volume: xr.DataArray) -> float:
     depths = [ndi.distance_transform_edt(m) for m in masks]
     scale = _coarse_scale(depths)
     for _ in range(ITERATIONS):
+        # smoothing at a quarter radius at most: more merges the smallest fibers
+        smoothing = min(1.0, 0.25 * scale)
+        smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
+        masks = smoothed > threshold_otsu(smoothed)
         measured, centres = _measure_sample(images, masks, scale, (dy, dx))
         if measured.size == 0:
             raise ValueError("no whole fiber cross-section in the sampled tile")
@@ -471,7 +517,7 @@ def _measure_sample(
         rough = np.sqrt(count / np.pi)
         # measure disks of the regions' areas: a mask's region also holds the gaps
         # between fibers, whose background the disks leave to the background map
-        r = _refine_disks(image, np.column_stack([cy, cx]), rough, spacing)
+        r = refine_disk_radii(image, np.column_stack([cy, cx]), rough, spacing)
         reach = rough + MARGIN_PX + 1
         whole = (
             (cy >= reach)
@@ -506,6 +552,7 @@ __all__ = [
     "derived_parameters",
     "disk_labels",
     "estimate_fiber_radius",
+    "refine_disk_radii",
     "refine_radii",
     "refine_table_radii",
     "tilt_corrected_radii",
