@@ -40,6 +40,27 @@ Radius estimate (:func:`estimate_fiber_radius`)
     watershed per slice; each region's radius is measured by :func:`refine_radii`, and
     the trimmed mean, corrected for the bed's tilt (measured from the shift of the
     centres between consecutive slices), is the estimate.
+
+Derived parameters (:func:`derived_parameters`)
+    With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
+    linking distance R / 2 — ``detect_fibers``' rules, which hold from 2 to 20 voxels
+    (σ = 1.2 to 12 voxels): object F1 ≥ 0.97 from 3 voxels up in the sweep. At 2 voxels
+    what limits detection is the smoothing before the Otsu mask (1 voxel, which merges
+    touching fibers): smoothing at most R / 4 in-plane and 2 slices along z (fibers
+    are continuous along z) raises the per-slice F1 from 0.81 to 0.94 at noise 0.25.
+
+Wiring into ``detect_fibers``
+    * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
+      (record it, e.g. ``attrs["radius_estimated"]``), then the derived parameters.
+    * Per slice, after ``slice_centres`` gives rows ``(y_px, x_px, radius)`` on a plane
+      of the mask, replace the radius by
+      ``refine_disk_radii(plane_intensity, rows[:, :2], rows[:, 2] / sqrt(dy * dx),
+      (dy, dx))``: the plane of the raw scan (not the mask, not the tubeness) is needed,
+      so the scan travels to the slab tasks beside the mask and the score, re-chunked to
+      the same slabs of whole slices.
+    * After linking, ``table["radius"] = tilt_corrected_radii(table)``.
+    * Equivalently, after the table is built: ``table["radius"] =
+      refine_table_radii(volume, table)`` (both steps; one more read of the volume).
 """
 
 from __future__ import annotations
