@@ -7,8 +7,11 @@ true one. This module estimates it from a bounded sample of the scan and measure
 radii without the bias of a thresholded mask.
 
 Why a mask's radius is biased
-    The radius of the disk with the area of a fiber's region in a thresholded mask is off
-    by several per cent, in either direction, for reasons that depend on the scan:
+    The mean radius of a bed comes out low (−3.4 % on the default 128² phantom) mostly
+    because fibers cut by the volume's y/x sides show part of their cross-section:
+    :func:`whole_sections` picks the rows to average. On whole sections, the radius of
+    the disk with the area of a fiber's region in a thresholded mask is off by up to
+    several per cent, in either direction, for reasons that depend on the scan:
 
     * the global Otsu threshold lies between the fiber level and a mix of the matrix and
       pore levels, not at the mid-level between a fiber and its own surroundings, so the
@@ -274,6 +277,42 @@ def tilt_corrected_radii(table: pd.DataFrame) -> np.ndarray:
         bx = np.polyfit(z, table["x"].to_numpy(np.float64)[rows], 1)[0]
         radius[rows] *= (1.0 + by * by + bx * bx) ** -0.25
     return radius
+
+
+def whole_sections(table: pd.DataFrame, margin: float = 1.0) -> np.ndarray:
+    """Rows of a fiber table whose cross-section lies whole inside the slice.
+
+    A fiber cut by a y/x side of the volume shows only part of its cross-section there,
+    and its measured radius is too small: averaging those rows is what makes the mean
+    radius of a bed come out 3–5 % low (−3.4 % on the default 128² phantom, whose rows
+    inside by one radius are within 1 %). A row is whole when its disk, grown by
+    ``margin`` pixels, lies within the slice; needs ``attrs`` ``shape``, ``spacing``
+    and ``origin`` (as ``detect_fibers`` sets them).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"y": [1.0, 10.0], "x": [10.0, 10.0], "radius": 2.0})
+    >>> t.attrs = {"shape": [4, 20, 20], "spacing": [1.0, 1.0, 1.0], "origin": [0, 0, 0]}
+    >>> whole_sections(t)
+    array([False,  True])
+    """
+    try:
+        shape, spacing, origin = (table.attrs[k] for k in ("shape", "spacing", "origin"))
+    except KeyError as missing:
+        raise ValueError(
+            f"whole_sections needs the table's attrs shape, spacing and origin; {missing} "
+            "is missing (use the table of detect_fibers)"
+        ) from None
+    radius = table["radius"].to_numpy(np.float64)
+    whole = np.ones(len(table), dtype=bool)
+    for axis, name in ((1, "y"), (2, "x")):
+        step = float(spacing[axis])
+        low = float(origin[axis]) - 0.5 * step
+        high = low + int(shape[axis]) * step
+        position = table[name].to_numpy(np.float64)
+        reach = radius + margin * step
+        whole &= (position - reach >= low) & (position + reach <= high)
+    return whole
 
 
 def refine_disk_radii(
@@ -577,4 +616,5 @@ __all__ = [
     "refine_radii",
     "refine_table_radii",
     "tilt_corrected_radii",
+    "whole_sections",
 ]
