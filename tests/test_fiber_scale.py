@@ -73,6 +73,10 @@ def test_estimate_bad_input():
         estimate_fiber_radius(vol.isel(z=0))
     with pytest.raises(ValueError, match="at least 2 slices"):
         estimate_fiber_radius(vol.isel(z=slice(0, 1)))
+    stretched = vol.assign_coords(x=vol["x"] * 1.5)
+    stretched["x"].attrs = vol["x"].attrs
+    with pytest.raises(ValueError, match="square pixels"):
+        estimate_fiber_radius(stretched)
 
 
 # --- the measurement ----------------------------------------------------------------------

@@ -395,7 +395,8 @@ def refine_table_radii(
     volume : xarray.DataArray
         The scan the table was detected on.
     table : pandas.DataFrame
-        Rows ``fiber_id, z, y, x, radius`` in the volume's units (``detect_fibers``).
+        Rows ``fiber_id, z, y, x, radius`` in the volume's units (``detect_fibers``);
+        the volume's y/x pixels must be square (within 10 %).
     margin : float
         See :func:`refine_radii`.
 
@@ -416,6 +417,7 @@ def refine_table_radii(
     """
     grid = grid_of(volume)
     _, dy, dx = grid.spacing
+    _check_square(dy, dx)
     oz, oy, ox = grid.origin
     z_index = np.rint((table["z"].to_numpy(np.float64) - oz) / grid.spacing[0]).astype(int)
     centres = np.column_stack(
@@ -440,6 +442,15 @@ def refine_table_radii(
     out = table[["fiber_id", "z", "y", "x"]].copy()
     out["radius"] = refined
     return tilt_corrected_radii(out)
+
+
+def _check_square(dy: float, dx: float) -> None:
+    """Fibers are measured as disks in pixel space: y/x pixels must be (nearly) square."""
+    if not 0.9 <= dy / dx <= 1.1:
+        raise ValueError(
+            f"the fiber scale is measured on square pixels; this scan's are {dy:g} × {dx:g} "
+            "(y × x): resample the slices to square pixels first"
+        )
 
 
 def _sample(volume: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
@@ -516,8 +527,8 @@ def estimate_fiber_radius(volume: xr.DataArray) -> float:
     Parameters
     ----------
     volume : xarray.DataArray
-        A 3-D scan (z, y, x), fibers bright and running roughly along z; square pixels
-        in y/x are not required.
+        A 3-D scan (z, y, x), fibers bright and running roughly along z, with square
+        pixels in y/x (within 10 %; any slice spacing).
 
     Returns
     -------
@@ -538,6 +549,7 @@ def estimate_fiber_radius(volume: xr.DataArray) -> float:
         )
     grid = grid_of(volume)
     dz, dy, dx = grid.spacing
+    _check_square(dy, dx)
     images, z = _sample(volume)
     smoothed = np.stack([ndi.gaussian_filter(im, 1.0) for im in images])
     masks = smoothed > threshold_otsu(smoothed)
