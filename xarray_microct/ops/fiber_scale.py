@@ -7,20 +7,21 @@ true one. This module estimates it from a bounded sample of the scan and measure
 radii without the bias of a thresholded mask.
 
 Why a mask's radius is biased
-    The mean radius of a bed comes out low (−3.4 % on the default 128² phantom) mostly
-    because fibers cut by the volume's y/x sides show part of their cross-section:
-    :func:`whole_sections` picks the rows to average. On whole sections, the radius of
-    the disk with the area of a fiber's region in a thresholded mask is off by up to
-    several per cent, in either direction, for reasons that depend on the scan:
+    The mean radius of a bed comes out low (−3.4 to −6.4 % from 5 to 20 voxels of
+    radius in ``benchmarks/fiber_scale.py``) because fibers cut by the volume's y/x
+    sides show part of their cross-section: :func:`whole_sections` picks the rows to
+    average. On whole sections, the radius of the disk with the area of a fiber's region
+    in a thresholded mask is off by up to several per cent, in either direction, for
+    reasons that depend on the scan:
 
     * the global Otsu threshold lies between the fiber level and a mix of the matrix and
       pore levels, not at the mid-level between a fiber and its own surroundings, so the
       edge moves out where the fiber borders pores and in where it borders matrix;
     * the blur (and the smoothing before thresholding) fills the narrow gaps and cusps
       between touching fibers above the threshold: those pixels are shared out between
-      the fibers by the watershed and add to their areas (+2.5 % at 5 voxels of radius,
-      +8–11 % at 2 voxels on the phantoms), while on an isolated convex edge the blurred
-      contour moves inwards by about σ²/2R;
+      the fibers by the watershed and add to their areas (+11 % at 2 voxels of radius,
+      +8 % at 3, −1 to +3 % from 5 to 20 on the phantoms), while on an isolated convex
+      edge the blurred contour moves inwards by about σ²/2R;
     * a fiber tilted by θ from z cuts each slice in an ellipse whose area is πR²/cos θ
       (+1.8 % in radius at 15°).
 
@@ -288,7 +289,7 @@ def whole_sections(table: pd.DataFrame, margin: float = 1.0) -> np.ndarray:
 
     A fiber cut by a y/x side of the volume shows only part of its cross-section there,
     and its measured radius is too small: averaging those rows is what makes the mean
-    radius of a bed come out 3–5 % low (−3.4 % on the default 128² phantom, whose rows
+    radius of a bed come out 3–6 % low (−3.4 % on the default 128² phantom, whose rows
     inside by one radius are within 1 %). A row is whole when its disk, grown by
     ``margin`` pixels, lies within the slice; needs ``attrs`` ``shape``, ``spacing``
     and ``origin`` (as ``detect_fibers`` sets them).
