@@ -14,6 +14,12 @@ two first-derivative passes, ITK's recursive filters have their own boundary):
   its sign constraints, where ITK's recursive approximation of the Gaussian and our
   sampled kernels disagree on a few voxels); sorted eigenvalues within 3% of the largest.
 * frangi vs ``skimage.filters.frangi`` at one scale: correlation >= 0.999.
+* kernels: the second derivative sums to zero (the mass of its truncated tails folded
+  onto its end taps), so a constant volume gives exactly 0 in every verb; the Hessian
+  eigenvalues reference is scipy's Gaussian derivatives with that same correction.
+* scales of 4 voxels and more along an axis are computed on a grid twice as coarse
+  along it: sorted eigenvalues within 2e-3 of the largest of the sampled kernels'; tubeness
+  vs ``skimage.filters.sato`` at σ = 6: correlation >= 0.99999, max error <= 1.5%.
 * chunked vs whole: within 1e-5 of the maximum (float32 summation order is identical;
   only the eigen solver's float64 rounding can differ).
 """
@@ -66,7 +72,13 @@ def agreement(ours: np.ndarray, ref: np.ndarray, margin) -> tuple[float, float]:
 
 
 def scipy_hessian(image: np.ndarray, sigma, mode: str) -> np.ndarray:
-    """Scale-normalised Hessian (..., 3, 3) in float64, straight from scipy."""
+    """Scale-normalised Hessian (..., 3, 3) in float64 from scipy, zero on constants.
+
+    scipy's truncated second-derivative kernel sums to ``s`` (its response to a
+    constant, -3.5e-4 at σ = 2); ours adds ``-s / 2`` to each end tap (the truncated
+    tails folded onto the radius), so the reference adds that two-tap correlation of
+    the volume smoothed along the other axes.
+    """
     image = image.astype(np.float64)
     h = np.empty((*image.shape, 3, 3))
     for i in range(3):
@@ -79,6 +91,15 @@ def scipy_hessian(image: np.ndarray, sigma, mode: str) -> np.ndarray:
                 * sigma[i]
                 * sigma[j]
             )
+        radius = int(4.0 * sigma[i] + 0.5)
+        response_to_one = ndi.gaussian_filter1d(
+            np.ones(1), sigma[i], order=2, mode="nearest", truncate=4.0
+        )[0]
+        ends = np.zeros(2 * radius + 1)
+        ends[[0, -1]] = -response_to_one / 2
+        across = [0.0 if axis == i else s for axis, s in enumerate(sigma)]
+        smooth = ndi.gaussian_filter(image, across, mode=mode, truncate=4.0)
+        h[..., i, i] += ndi.correlate1d(smooth, ends, axis=i, mode=mode) * sigma[i] ** 2
     return h
 
 
@@ -118,8 +139,9 @@ def test_eigenvalues_match_eigvalsh_including_hard_cases():
     }
     for name, h in cases.items():
         a, b, c, d, e, f = (np.float32(v).astype(np.float64) for v in h)
-        m = np.stack([np.stack([a, d, e], -1), np.stack([d, b, f], -1),
-                      np.stack([e, f, c], -1)], -1)
+        m = np.stack(
+            [np.stack([a, d, e], -1), np.stack([d, b, f], -1), np.stack([e, f, c], -1)], -1
+        )
         ref = sorted_by_magnitude(np.linalg.eigvalsh(m))
         ours = kernels.eigenvalues_sorted_by_magnitude(*h)
         error = np.abs(ours - ref).max(axis=0) / np.abs(ref).max(axis=0)
@@ -147,8 +169,13 @@ def test_kernel_border_extension_matches_scipy_for_kernels_longer_than_the_axis(
     for mode in ("reflect", "mirror", "nearest"):
         ref = sorted_by_magnitude(np.linalg.eigvalsh(scipy_hessian(image, sigma, mode)))
         ours = kernels.hessian_measure_block(
-            image, (0, 0, 0), image.shape, [sigma], [(12, 4, 10)],
-            measure=kernels.MEASURE_EIGENVALUES, mode=mode,
+            image,
+            (0, 0, 0),
+            image.shape,
+            [sigma],
+            measure=kernels.MEASURE_EIGENVALUES,
+            mode=mode,
+            coarse_from=None,  # the sampled kernels themselves, at every scale
         )
         assert np.abs(ours - ref).max() < 1e-5 * np.abs(ref).max(), mode
 
@@ -188,7 +215,9 @@ def test_tubeness_anisotropic_matches_skimage_hessian_with_per_axis_sigma():
     sigma_um = 3.0
     sigma_vox = tuple(sigma_um / s for s in spacing)
     elems = skimage.feature.hessian_matrix(
-        image.astype(np.float64), sigma=sigma_vox, mode="reflect",
+        image.astype(np.float64),
+        sigma=sigma_vox,
+        mode="reflect",
         use_gaussian_derivatives=True,
     )
     pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
@@ -199,6 +228,34 @@ def test_tubeness_anisotropic_matches_skimage_hessian_with_per_axis_sigma():
     ours = vol.microct.tubeness(sigma=f"{sigma_um} um", mode="reflect").values
     corr, error = agreement(ours, ref, (6, 12, 12))
     assert corr >= 0.999
+    assert error <= 0.015
+
+
+def sorted_eigenvalues(vol, sigma, **kwargs) -> np.ndarray:
+    ev = kernels.hessian_measure_block(
+        vol, (0, 0, 0), vol.shape, [sigma], measure=kernels.MEASURE_EIGENVALUES, **kwargs
+    )
+    return np.sort(ev, axis=0)
+
+
+@pytest.mark.parametrize("sigma", [(4.5, 4.5, 4.5), (2.0, 6.0, 6.0), (7.0, 3.0, 5.0)])
+def test_large_scales_on_a_coarse_grid_match_the_sampled_kernels(sigma):
+    image = smooth_volume((48, 50, 52))
+    coarse = sorted_eigenvalues(image, sigma, mode="nearest")
+    sampled = sorted_eigenvalues(image, sigma, mode="nearest", coarse_from=None)
+    assert np.abs(coarse - sampled).max() <= 2e-3 * np.abs(sampled).max()
+
+
+@pytest.mark.parametrize("bright", [True, False])
+def test_tubeness_at_a_large_scale_matches_skimage_sato(bright):
+    image = smooth_volume((72, 72, 72))
+    sigma = 6.0  # computed on the coarse grid
+    ref = skimage.filters.sato(image, sigmas=[sigma], black_ridges=not bright, mode="reflect")
+    ours = mct.from_array(image, chunks=40).microct.tubeness(
+        sigma=sigma, bright=bright, mode="reflect"
+    )
+    corr, error = agreement(ours.values, ref, 24)
+    assert corr >= 0.99999
     assert error <= 0.015
 
 
@@ -229,9 +286,9 @@ def itk_objectness(image, sigma, spacing=(1.0, 1.0, 1.0), **settings):
         itk_image, sigma=sigma, normalize_across_scale=True
     )
     # The functional API would pick a `short` output and truncate; ask for float.
-    measure = itk.HessianToObjectnessMeasureImageFilter[
-        type(hessian), itk.Image[itk.F, 3]
-    ].New(hessian)
+    measure = itk.HessianToObjectnessMeasureImageFilter[type(hessian), itk.Image[itk.F, 3]].New(
+        hessian
+    )
     for key, value in settings.items():
         getattr(measure, "Set" + key)(value)
     measure.Update()
@@ -241,17 +298,16 @@ def itk_objectness(image, sigma, spacing=(1.0, 1.0, 1.0), **settings):
 
 def _itk_tensor(hessian) -> np.ndarray:
     xx, xy, xz, yy, yz, zz = np.moveaxis(itk.array_from_image(hessian), -1, 0)
-    return np.stack([np.stack([zz, yz, xz], -1), np.stack([yz, yy, xy], -1),
-                     np.stack([xz, xy, xx], -1)], -1)
+    return np.stack(
+        [np.stack([zz, yz, xz], -1), np.stack([yz, yy, xy], -1), np.stack([xz, xy, xx], -1)], -1
+    )
 
 
 @pytest.mark.parametrize("object_dimension", [0, 1, 2])
 @pytest.mark.parametrize("bright", [True, False])
 def test_objectness_matches_itk(object_dimension, bright):
     image = smooth_volume()
-    ref, _ = itk_objectness(
-        image, 2.0, ObjectDimension=object_dimension, BrightObject=bright
-    )
+    ref, _ = itk_objectness(image, 2.0, ObjectDimension=object_dimension, BrightObject=bright)
     vol = mct.from_array(image, chunks=16)
     ours = vol.microct.objectness(
         sigma=2.0, object_dimension=object_dimension, bright=bright
@@ -272,9 +328,10 @@ def test_objectness_anisotropic_matches_itk_given_the_spacing():
     assert error <= 0.15
     eig = vol.microct.hessian_eigenvalues(sigma=3.0).values
     by_value, ref_by_value = np.sort(eig, axis=0), np.sort(ref_eig, axis=0)
-    assert np.abs(interior(by_value - ref_by_value, (6, 12, 12))).max() <= 0.03 * np.abs(
-        interior(ref_by_value, (6, 12, 12))
-    ).max()
+    assert (
+        np.abs(interior(by_value - ref_by_value, (6, 12, 12))).max()
+        <= 0.03 * np.abs(interior(ref_by_value, (6, 12, 12))).max()
+    )
 
 
 def test_blobness_and_plateness_are_objectness_shortcuts():
@@ -287,10 +344,74 @@ def test_blobness_and_plateness_are_objectness_shortcuts():
 
 def test_multiscale_is_the_maximum_over_scales():
     vol = mct.from_array(smooth_volume((20, 20, 20)), chunks=9)
-    scales = [1.0, 1.7, (1.0, 2.0, 2.0)]
+    scales = [1.0, 1.7, (1.0, 2.0, 2.0), 4.5]  # 4.5: on the coarse grid
     multi = vol.microct.objectness(sigma=scales).values
     each = np.max([vol.microct.objectness(sigma=s).values for s in scales], axis=0)
     np.testing.assert_allclose(multi, each, rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# properties of the continuous operator (scikit-image's ridge-filter suite, test_ridges.py:
+# null matrix, energy decrease, inverse symmetry), for every Hessian verb
+
+
+def test_kernels_have_no_response_to_constants_and_ramps():
+    for sigma in (0.6, 1.0, 2.0, 5.9):
+        radius = int(4 * sigma + 0.5)
+        k = kernels.gaussian_kernels(sigma, radius).astype(np.float64)
+        offsets = np.arange(-radius, radius + 1)
+        assert abs(k[1].sum()) < 1e-7 and abs(k[2].sum()) < 1e-6
+        assert abs((offsets * k[2]).sum()) < 1e-6
+        if sigma >= 1:  # and still the second derivative of a quadratic (times sigma**2)
+            assert (offsets**2 * k[2]).sum() / 2 == pytest.approx(sigma**2, rel=1e-3)
+
+
+@pytest.mark.parametrize(("value", "dtype"), [(255, "uint8"), (60000, "uint16"), (-3.7, "float32")])
+@pytest.mark.parametrize("mode", ["nearest", "reflect", "mirror"])
+def test_constant_volume_gives_zero_in_every_verb_and_polarity(value, dtype, mode):
+    vol = mct.from_array(np.full((14, 15, 16), value, dtype=dtype), chunks=(6, 7, 16))
+    for verb in (*VERBS, "frangi"):
+        for bright in (True, False):
+            out = getattr(vol.microct, verb)(sigma=[1.0, 4.5], bright=bright, mode=mode)
+            assert not out.values.any(), (verb, bright)
+    assert not vol.microct.hessian_eigenvalues(sigma=2.0, mode=mode).values.any()
+
+
+def test_linear_ramp_has_zero_hessian():
+    z, y, x = np.indices((16, 17, 18), dtype=np.float32)
+    ramp = 3.0 * z - 2.0 * y + 0.5 * x + 100.0
+    eig = mct.from_array(ramp, chunks=8).microct.hessian_eigenvalues(sigma=1.5).values
+    # float32 rounding of the smoothed values only (the volume reaches 150)
+    assert np.abs(interior(eig, 6)).max() <= 1e-5 * np.abs(ramp).max()
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_a_single_bright_voxel_loses_energy(verb):
+    spike = np.zeros((5, 5, 5), dtype=np.uint8)
+    spike[2, 2, 2] = 255
+    for image, bright in ((spike, True), (255 - spike, False)):
+        out = getattr(mct.from_array(image).microct, verb)(sigma=1.0, bright=bright)
+        assert float(out.std()) < float(image.std()), bright
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_dark_ridges_of_an_image_are_bright_ridges_of_its_inverse(verb):
+    image = fiber_phantom((24, 24, 24))
+    inverse = (255 - image).astype(np.uint8)
+    dark = getattr(mct.from_array(inverse, chunks=12).microct, verb)(sigma=2.0, bright=False)
+    bright = getattr(mct.from_array(image, chunks=12).microct, verb)(sigma=2.0, bright=True)
+    dark, bright = dark.values.astype(np.float64), bright.values.astype(np.float64)
+    if verb == "tubeness":  # a square root of eigenvalues: compare the product itself
+        dark, bright = dark**2, bright**2
+    np.testing.assert_allclose(dark, bright, rtol=0, atol=1e-5 * np.abs(bright).max())
+
+
+def test_eigenvalues_of_the_inverse_are_negated():
+    image = fiber_phantom((24, 24, 24))
+    inverse = (255 - image).astype(np.uint8)
+    ev = mct.from_array(image, chunks=12).microct.hessian_eigenvalues(sigma=2.0).values
+    ev_inverse = mct.from_array(inverse, chunks=12).microct.hessian_eigenvalues(sigma=2.0)
+    np.testing.assert_allclose(-ev_inverse.values, ev, rtol=0, atol=1e-5 * float(np.abs(ev).max()))
 
 
 # ---------------------------------------------------------------------------------------
@@ -311,15 +432,41 @@ def test_any_chunking_gives_the_whole_volume_result(
 ):
     image = smooth_volume(shape, seed=seed)
     chunks = tuple(max(1, int(n * f)) for n, f in zip(shape, chunk_fractions, strict=True))
-    whole = getattr(mct.from_array(image, chunks=-1).microct, verb)(
-        sigma=[sigma], mode=mode
-    ).values
-    parts = getattr(mct.from_array(image, chunks=chunks).microct, verb)(
-        sigma=[sigma], mode=mode
-    )
+    whole = getattr(mct.from_array(image, chunks=-1).microct, verb)(sigma=[sigma], mode=mode).values
+    parts = getattr(mct.from_array(image, chunks=chunks).microct, verb)(sigma=[sigma], mode=mode)
     assert parts.chunks is not None
     np.testing.assert_allclose(
         parts.values, whole, rtol=0, atol=1e-5 * max(float(np.abs(whole).max()), 1e-12)
+    )
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    shape=st.tuples(*[st.integers(20, 44)] * 3),
+    chunk_fractions=st.tuples(*[st.floats(0.2, 1.0)] * 3),
+    sigma=st.tuples(*[st.floats(1.0, 7.0)] * 3),
+    mode=st.sampled_from(["nearest", "reflect", "mirror", "constant"]),
+    verb=st.sampled_from(VERBS),
+)
+def test_coarse_grid_scales_are_chunk_exact(shape, chunk_fractions, sigma, mode, verb):
+    image = smooth_volume(shape, seed=3)
+    chunks = tuple(max(1, int(n * f)) for n, f in zip(shape, chunk_fractions, strict=True))
+    scales = [sigma, (4.5, 4.5, 4.5)]  # at least one on the coarse grid
+    whole = getattr(mct.from_array(image, chunks=-1).microct, verb)(sigma=scales, mode=mode)
+    parts = getattr(mct.from_array(image, chunks=chunks).microct, verb)(sigma=scales, mode=mode)
+    np.testing.assert_allclose(
+        parts.values, whole.values, rtol=0, atol=1e-5 * float(np.abs(whole).max())
+    )
+
+
+def test_coarse_grid_eigenvalues_chunk_exact_with_a_channel_axis():
+    image = np.stack([smooth_volume((30, 33, 36), seed=s) for s in (0, 1)])
+    sigma = (2.0, 5.0, 4.5)  # z on the voxel grid, y and x on the coarse one
+    whole = mct.from_array(image, chunks=(1, -1, -1, -1)).microct.hessian_eigenvalues(sigma=sigma)
+    parts = mct.from_array(image, chunks=(1, 11, 13, 17)).microct.hessian_eigenvalues(sigma=sigma)
+    assert parts.dims == ("c", "eig", "z", "y", "x")
+    np.testing.assert_allclose(
+        parts.values, whole.values, rtol=0, atol=1e-5 * float(np.abs(whole).max())
     )
 
 
@@ -469,8 +616,7 @@ def test_boolean_input():
 
 def test_datatree_maps_over_levels():
     fine = mct.from_array(fiber_phantom((16, 16, 16)), spacing=1.0)
-    coarse = mct.from_array(fiber_phantom((16, 16, 16))[::2, ::2, ::2], spacing=2.0,
-                            origin=0.5)
+    coarse = mct.from_array(fiber_phantom((16, 16, 16))[::2, ::2, ::2], spacing=2.0, origin=0.5)
     tree = xr.DataTree.from_dict(
         {"scale0": fine.to_dataset(name="image"), "scale1": coarse.to_dataset(name="image")}
     )

@@ -101,7 +101,7 @@ def test_ngff_names_and_json_form():
 
 
 def test_malformed_volume_is_refused():
-    from xarray_microct.ops.morphology import volume_in_voxels
+    from xarray_microct.core.physical import volume_in_voxels
 
     assert volume_in_voxels("16 um^3", (2.0, 1.0, 1.0), "micrometer") == 8.0
     with pytest.raises(ValueError, match="cannot read min_size"):

@@ -2,12 +2,15 @@
 
 :func:`map_spatial_overlap` runs a per-block function over the three spatial axes with a
 halo as deep as the kernel's reach (``boundary="none"``: the true volume border is
-handled by the kernel's own boundary mode, exactly as on the whole array). Leading
-``t``/``c`` axes are processed one index at a time.
+handled by the kernel's own boundary mode, exactly as on the whole array);
+:func:`map_spatial_interior` does the same for functions that compute only each chunk's
+interior, told where it lies in the block and in the volume. Leading ``t``/``c`` axes
+are processed one index at a time.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -120,6 +123,150 @@ def map_spatial_overlap(
     )
     # Dask merges chunks thinner than the halo; give the caller its chunking back.
     return out if out.chunks == data.chunks else out.rechunk(data.chunks)
+
+
+def _interior_block(
+    block: np.ndarray,
+    *scalar_blocks: np.ndarray,
+    block_info: dict | None = None,
+    func: Callable[..., np.ndarray],
+    halo: tuple[int, ...],
+    n_leading: int,
+    starts: list[list[int]],
+    scalar_names: tuple[str, ...],
+    kwargs: dict[str, Any],
+) -> np.ndarray:
+    """Run ``func`` on one overlapped block: its interior, for every leading index."""
+    if block_info is None:
+        raise TypeError("_interior_block runs under dask.array.map_blocks (needs block_info)")
+    where = block_info[0]["chunk-location"][n_leading:]
+    count = block_info[0]["num-chunks"][n_leading:]
+    spatial = block.shape[n_leading:]
+    low = tuple(h if i > 0 else 0 for h, i in zip(halo, where, strict=True))
+    high = [h if i < n - 1 else 0 for h, i, n in zip(halo, where, count, strict=True)]
+    shape = tuple(s - lo - hi for s, lo, hi in zip(spatial, low, high, strict=True))
+    start = tuple(s[i] - lo for s, i, lo in zip(starts, where, low, strict=True))
+    values = {
+        name: float(np.asarray(b).reshape(-1)[0])
+        for name, b in zip(scalar_names, scalar_blocks, strict=True)
+    }
+
+    def one(b: np.ndarray) -> np.ndarray:
+        return func(b, origin=low, shape=shape, start=start, **values, **kwargs)
+
+    if n_leading == 0:
+        return one(block)
+    lead = block.shape[:n_leading]
+    out = np.stack([one(b) for b in block.reshape((-1, *spatial))])
+    return out.reshape(lead + out.shape[1:])
+
+
+def map_spatial_interior(
+    func: Callable[..., np.ndarray],
+    data: da.Array,
+    depth: Sequence[int],
+    dtype: Any,
+    *,
+    new_axis_size: int | None = None,
+    scalars: dict[str, da.Array] | None = None,
+    token: str | None = None,
+    **kwargs: Any,
+) -> da.Array:
+    """Compute each chunk's interior from the chunk with a halo of ``depth`` voxels.
+
+    Like :func:`map_spatial_overlap`, but ``func`` computes only the interior, knowing
+    where it lies: ``func(block, origin=, shape=, start=, **scalars, **kwargs)`` gets a
+    3-D block (the chunk plus up to ``depth`` voxels of halo per side, none at the
+    volume's border), the interior's ``origin`` and ``shape`` in it, and ``start``, the
+    index in the whole volume of the block's first voxel; it returns an array of shape
+    ``shape`` (or ``(new_axis_size, *shape)``). Chunks thinner than the halo are merged
+    for the work and the caller's chunking is restored.
+
+    Parameters
+    ----------
+    func : callable
+        Per-block function on NumPy arrays, as above.
+    data : dask.array.Array
+        Array whose last three axes are ``z, y, x`` (leading axes: one index at a time).
+    depth : sequence of 3 int
+        Halo per spatial axis, in voxels.
+    dtype : dtype
+        Output dtype.
+    new_axis_size : int, optional
+        ``func`` returns this many values per voxel, on a new axis before ``z``.
+    scalars : dict of str to 0-d dask arrays, optional
+        Lazy scalars (e.g. a global statistic) passed to ``func`` as floats by name.
+    token : str, optional
+        Prefix of the graph's keys.
+    **kwargs
+        Passed to ``func``.
+
+    Returns
+    -------
+    dask.array.Array
+        Same chunks as ``data`` (with the new axis, if any).
+
+    Examples
+    --------
+    >>> import scipy.ndimage as ndi
+    >>> def smooth(block, origin, shape, start, size):
+    ...     inner = tuple(slice(o, o + n) for o, n in zip(origin, shape))
+    ...     return ndi.uniform_filter(block, size=size)[inner]
+    >>> x = da.random.random((20, 20, 20), chunks=7)
+    >>> y = map_spatial_interior(smooth, x, (1, 1, 1), x.dtype, size=3)
+    >>> bool(np.allclose(y.compute(), ndi.uniform_filter(x.compute(), size=3)))
+    True
+    """
+    from dask.array.overlap import ensure_minimum_chunksize
+
+    n_leading = data.ndim - 3
+    halo = [int(d) for d in depth]
+    if len(halo) != 3 or min(halo) < 0:
+        raise ValueError(f"depth needs 3 non-negative values, got {tuple(depth)}")
+    chunks: list[Any] = [1] * n_leading
+    for axis, d in enumerate(halo):
+        axis_chunks = data.chunks[n_leading + axis]
+        if len(axis_chunks) == 1 or d == 0:
+            chunks.append(axis_chunks)
+            halo[axis] = 0
+        elif d >= data.shape[n_leading + axis]:
+            chunks.append(-1)  # the reach spans the axis: process it whole
+            halo[axis] = 0
+        else:
+            chunks.append(ensure_minimum_chunksize(d, axis_chunks))
+    given_chunks = data.chunks
+    data = data.rechunk(tuple(chunks))
+    overlapped = da.overlap.overlap(
+        data,
+        depth={n_leading + a: d for a, d in enumerate(halo)},
+        boundary={n_leading + a: "none" for a in range(3)},
+    )
+    scalars = scalars or {}
+    args = [overlapped]
+    args += [v.astype(np.float64).reshape((1,) * data.ndim) for v in scalars.values()]
+    out_chunks: tuple[Any, ...] = data.chunks
+    wanted: tuple[Any, ...] = given_chunks
+    if new_axis_size is not None:
+        extra = ((new_axis_size,),)
+        out_chunks = (*data.chunks[:n_leading], *extra, *data.chunks[n_leading:])
+        wanted = (*given_chunks[:n_leading], *extra, *given_chunks[n_leading:])
+    out = da.map_blocks(
+        functools.partial(
+            _interior_block,
+            func=func,
+            halo=tuple(halo),
+            n_leading=n_leading,
+            starts=[np.cumsum((0, *c[:-1])).tolist() for c in data.chunks[n_leading:]],
+            scalar_names=tuple(scalars),
+            kwargs=kwargs,
+        ),
+        *args,
+        chunks=out_chunks,
+        new_axis=[n_leading] if new_axis_size is not None else None,
+        dtype=dtype,
+        token=token,
+    )
+    return out if out.chunks == wanted else out.rechunk(wanted)
 
 
 def float_dtype(dtype: Any) -> np.dtype:

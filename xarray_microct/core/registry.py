@@ -327,9 +327,9 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
             recorded[name] = volume_as_recorded(given[name])
     result = op.func(volume, **call)
     _check_result(op, result)
-    result = _set_units(op, result, obj.attrs.get("units"), grid.units)
+    result = _set_units(op, result, volume.attrs.get("units"), grid.units)
     record = make_record(op.name, recorded, resolved, op.packages)
-    return with_chain(result, obj.attrs, record)
+    return with_chain(result, volume.attrs, record)
 
 
 def _apply_to_table(op: Operation, table: pd.DataFrame, args: tuple, params: dict) -> Any:

@@ -21,6 +21,11 @@ within 1e-7 of ``numpy.linalg.eigvalsh``). The kernels run single-threaded (``no
 Dask owns the parallelism across blocks. Compiled code is cached on disk
 (``cache=True``), so only the first use on a machine pays the compilation.
 
+Large scales (``COARSE_FROM_SIGMA`` voxels and more along an axis) would need long
+kernels; they are computed on a grid twice as coarse along that axis instead (smooth,
+keep the even samples of the volume, the same fused passes there, 8-point interpolation
+back: :class:`AxisPlan`), so that the cost stops growing with the scale.
+
 Reads beyond the block are extended by a border ``mode`` exactly as
 ``scipy.ndimage`` does; they only happen at the true border of the volume, because
 interior block faces carry a halo at least as deep as the kernels.
@@ -29,6 +34,7 @@ interior block faces carry a halo at least as deep as the kernels.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -45,13 +51,26 @@ MEASURE_EIGENVALUES = 0  # the three eigenvalues, sorted by absolute value
 MEASURE_SATO = 1  # Sato's line measure, as skimage.filters.sato
 MEASURE_OBJECTNESS = 2  # ITK's HessianToObjectnessMeasureImageFilter (and Frangi)
 MEASURE_NORM = 3  # Frobenius norm of the Hessian (for a global default gamma)
+_MEASURE_COMPONENTS = 4  # the six components (zz, yy, xx, zy, zx, yx): the coarse grid's
+
+# Scales of at least COARSE_FROM_SIGMA voxels along an axis are computed on a grid twice
+# as coarse along it (see :func:`axis_plan`): the cost then stops growing with sigma.
+COARSE_FROM_SIGMA = 4.0
+# Smoothing (in fine voxels) applied before keeping every other sample.
+_PRESMOOTH_SIGMA = 2.0
+# Lagrange interpolation halfway between two coarse samples, 8 points (exact on
+# polynomials of degree 7): how the Hessian's components come back to the fine grid.
+_MIDPOINT_WEIGHTS = np.array([-5.0, 49.0, -245.0, 1225.0, 1225.0, -245.0, 49.0, -5.0]) / 2048.0
 
 
 def gaussian_kernels(sigma: float, radius: int) -> np.ndarray:
     """Sampled Gaussian, first and second derivative kernels, scale-normalised.
 
     The kernels are those of ``scipy.ndimage.gaussian_filter`` (a sampled Gaussian
-    normalised to unit sum, times the Hermite polynomial of the derivative), with the
+    normalised to unit sum, times the Hermite polynomial of the derivative), except that
+    the mass of the second derivative's truncated tails is added to its end taps, so
+    that it sums to zero (no response to constants or linear ramps, as the continuous
+    operator), with the
     first derivative multiplied by ``sigma`` and the second by ``sigma**2`` (the scale
     normalisation of Lindeberg, used by Sato, Frangi and ITK's
     ``NormalizeAcrossScale``). Row ``k`` holds the ``k``-th derivative; column ``j`` the
@@ -83,6 +102,14 @@ def gaussian_kernels(sigma: float, radius: int) -> np.ndarray:
     # sum_t f(t) g'(-t), so the first-derivative weight at offset t is t g(t) / s².
     k1 = x / sigma**2 * g
     k2 = (x**2 / sigma**4 - 1.0 / sigma**2) * g
+    # Truncation leaves the second derivative a response to constants: its sum is minus
+    # the (positive) mass of the tails cut beyond the radius, -3.5e-4 at sigma = 2.
+    # Folding that mass onto the two end taps gives a kernel with zero sum and zero
+    # first moment (no response to constants or linear ramps) that is also closer to
+    # the untruncated derivative than scipy's (its second moment too). The first
+    # derivative is odd: its sum is zero already.
+    k2[0] -= k2.sum() / 2
+    k2[-1] = k2[0]
     return np.stack([g, k1 * sigma, k2 * sigma**2]).astype(np.float32)
 
 
@@ -307,7 +334,16 @@ def _objectness(
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _measure_row(  # type: ignore[no-untyped-def]
-    ev, n, out, measure, bright, object_dimension, alpha, beta, gamma, scale_by_largest,
+    ev,
+    n,
+    out,
+    measure,
+    bright,
+    object_dimension,
+    alpha,
+    beta,
+    gamma,
+    scale_by_largest,
     combine,
 ):
     """Write (or max-combine, NaN-propagating) one measure of ``n`` voxels into ``out``."""
@@ -339,14 +375,16 @@ def _measure_row(  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _x_pass(row, r, kx, o0, o1, o2, count):  # type: ignore[no-untyped-def]
-    """Smoothing, first and second derivative of a padded row (symmetry-folded taps)."""
+    """Smoothing, first and second derivative of a padded row (symmetry-folded taps).
+
+    The derivatives are sums of differences (``hi - lo`` and ``hi + lo - 2 v``, the
+    centre tap being minus the sum of the others), exactly zero on a constant row.
+    """
     c0 = kx[0, r]
-    c2 = kx[2, r]
     for x in range(count):
-        v = row[x + r]
-        o0[x] = c0 * v
+        o0[x] = c0 * row[x + r]
         o1[x] = 0.0
-        o2[x] = c2 * v
+        o2[x] = 0.0
     for i in range(1, r + 1):
         k0 = kx[0, r + i]
         k1 = kx[1, r + i]
@@ -354,9 +392,10 @@ def _x_pass(row, r, kx, o0, o1, o2, count):  # type: ignore[no-untyped-def]
         for x in range(count):
             hi = row[x + r + i]
             lo = row[x + r - i]
+            v = row[x + r]
             s = hi + lo
             o0[x] += k0 * s
-            o2[x] += k2 * s
+            o2[x] += k2 * (s - (v + v))
             o1[x] += k1 * (hi - lo)
 
 
@@ -430,11 +469,10 @@ def _block(  # type: ignore[no-untyped-def]
                 a11 = ring[4, slot, y]
                 a02 = ring[5, slot, y]
                 k0 = ky[0, ry]
-                k2 = ky[2, ry]
                 for x in range(mx):
                     a00[x] = k0 * px[0, c, x]
                     a10[x] = 0.0
-                    a20[x] = k2 * px[0, c, x]
+                    a20[x] = 0.0
                     a01[x] = k0 * px[1, c, x]
                     a11[x] = 0.0
                     a02[x] = k0 * px[2, c, x]
@@ -448,7 +486,7 @@ def _block(  # type: ignore[no-untyped-def]
                         s0 = px[0, hi, x] + px[0, lo, x]
                         d0 = px[0, hi, x] - px[0, lo, x]
                         a00[x] += k0 * s0
-                        a20[x] += k2 * s0
+                        a20[x] += k2 * (s0 - (px[0, c, x] + px[0, c, x]))
                         a10[x] += k1 * d0
                         a01[x] += k0 * (px[1, hi, x] + px[1, lo, x])
                         a11[x] += k1 * (px[1, hi, x] - px[1, lo, x])
@@ -459,9 +497,8 @@ def _block(  # type: ignore[no-untyped-def]
         centre = (t - rz) % depth
         for y in range(my):
             k0 = kz[0, rz]
-            k2 = kz[2, rz]
             for x in range(mx):
-                h[0, x] = k2 * ring[0, centre, y, x]  # zz
+                h[0, x] = 0.0  # zz
                 h[1, x] = k0 * ring[2, centre, y, x]  # yy
                 h[2, x] = k0 * ring[5, centre, y, x]  # xx
                 h[3, x] = 0.0  # zy
@@ -474,33 +511,385 @@ def _block(  # type: ignore[no-untyped-def]
                 k1 = kz[1, rz + i]
                 k2 = kz[2, rz + i]
                 for x in range(mx):
-                    h[0, x] += k2 * (ring[0, hi, y, x] + ring[0, lo, y, x])
+                    h[0, x] += k2 * (
+                        ring[0, hi, y, x]
+                        + ring[0, lo, y, x]
+                        - (ring[0, centre, y, x] + ring[0, centre, y, x])
+                    )
                     h[1, x] += k0 * (ring[2, hi, y, x] + ring[2, lo, y, x])
                     h[2, x] += k0 * (ring[5, hi, y, x] + ring[5, lo, y, x])
                     h[3, x] += k1 * (ring[1, hi, y, x] - ring[1, lo, y, x])
                     h[4, x] += k1 * (ring[3, hi, y, x] - ring[3, lo, y, x])
                     h[5, x] += k0 * (ring[4, hi, y, x] + ring[4, lo, y, x])
-            if measure == MEASURE_NORM:  # no eigenvalues needed
-                for x in range(mx):
-                    a = np.float64(h[0, x])
-                    b = np.float64(h[1, x])
-                    c = np.float64(h[2, x])
-                    d = np.float64(h[3, x])
-                    e = np.float64(h[4, x])
-                    f = np.float64(h[5, x])
-                    norm = math.sqrt(a * a + b * b + c * c + 2.0 * (d * d + e * e + f * f))
-                    out[0, z, y, x] = max(out[0, z, y, x], norm) if combine else norm
-                continue
-            _eigenvalues_row(h, mx, ev)
-            if measure == MEASURE_EIGENVALUES:
-                for k in range(3):
-                    for x in range(mx):
-                        out[k, z, y, x] = ev[k, x]
+            _emit_row(
+                h,
+                mx,
+                ev,
+                out,
+                z,
+                y,
+                measure,
+                bright,
+                object_dimension,
+                alpha,
+                beta,
+                gamma,
+                scale_by_largest,
+                combine,
+            )
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _emit_row(  # type: ignore[no-untyped-def]
+    h,
+    mx,
+    ev,
+    out,
+    z,
+    y,
+    measure,
+    bright,
+    object_dimension,
+    alpha,
+    beta,
+    gamma,
+    scale_by_largest,
+    combine,
+):
+    """Write the measure of one row of Hessians ``h`` (6, mx) into ``out[:, z, y]``."""
+    if measure == _MEASURE_COMPONENTS:
+        for k in range(6):
+            for x in range(mx):
+                out[k, z, y, x] = h[k, x]
+        return
+    if measure == MEASURE_NORM:  # no eigenvalues needed
+        for x in range(mx):
+            a = np.float64(h[0, x])
+            b = np.float64(h[1, x])
+            c = np.float64(h[2, x])
+            d = np.float64(h[3, x])
+            e = np.float64(h[4, x])
+            f = np.float64(h[5, x])
+            norm = math.sqrt(a * a + b * b + c * c + 2.0 * (d * d + e * e + f * f))
+            out[0, z, y, x] = max(out[0, z, y, x], norm) if combine else norm
+        return
+    _eigenvalues_row(h, mx, ev)
+    if measure == MEASURE_EIGENVALUES:
+        for k in range(3):
+            for x in range(mx):
+                out[k, z, y, x] = ev[k, x]
+    else:
+        _measure_row(
+            ev,
+            mx,
+            out[0, z, y],
+            measure,
+            bright,
+            object_dimension,
+            alpha,
+            beta,
+            gamma,
+            scale_by_largest,
+            combine,
+        )
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _gather_correlate(src, index, weights, axis, out):  # type: ignore[no-untyped-def]
+    """``out[.., k, ..] = sum_j weights[j] * src[.., index[k, j], ..]`` along ``axis``.
+
+    ``index`` -1 reads zero (the "constant" border mode).
+    """
+    n0, n1, n2 = out.shape
+    taps = weights.size
+    if axis == 0:
+        for k in range(n0):
+            out[k] = 0.0
+            for j in range(taps):
+                i = index[k, j]
+                if i >= 0:
+                    w = weights[j]
+                    for a in range(n1):
+                        for b in range(n2):
+                            out[k, a, b] += w * src[i, a, b]
+    elif axis == 1:
+        for a in range(n0):
+            for k in range(n1):
+                out[a, k] = 0.0
+                for j in range(taps):
+                    i = index[k, j]
+                    if i >= 0:
+                        w = weights[j]
+                        for b in range(n2):
+                            out[a, k, b] += w * src[a, i, b]
+    else:
+        for a in range(n0):
+            for b in range(n1):
+                for k in range(n2):
+                    acc = np.float32(0.0)
+                    for j in range(taps):
+                        i = index[k, j]
+                        if i >= 0:
+                            acc += weights[j] * src[a, b, i]
+                    out[a, b, k] = acc
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _midpoints(src, weights, out):  # type: ignore[no-untyped-def]
+    """``out[k] = sum_j weights[j] * src[k + j]`` along the first axis of 2-D arrays."""
+    n, m = out.shape
+    for k in range(n):
+        w = weights[0]
+        for b in range(m):
+            out[k, b] = w * src[k, b]
+        for j in range(1, weights.size):
+            w = weights[j]
+            for b in range(m):
+                out[k, b] += w * src[k + j, b]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _interpolated_measure(  # type: ignore[no-untyped-def]
+    comp,
+    zpos,
+    zmid,
+    ypos,
+    ymid,
+    xpos,
+    xmid,
+    weights,
+    measure,
+    bright,
+    object_dimension,
+    alpha,
+    beta,
+    gamma,
+    scale_by_largest,
+    combine,
+    out,
+):
+    """The measure on the fine grid from Hessian components on a coarser one.
+
+    ``comp`` (6, cz, cy, cx) holds the components. Output ``i`` along an axis is the
+    coarse sample ``pos[i]`` when ``mid[i]`` is false, else the interpolation with
+    ``weights`` halfway between samples ``pos[i]`` and ``pos[i] + 1``, i.e. from
+    samples ``pos[i] - taps/2 + 1 ..``.
+    """
+    mz, my, mx = zpos.shape[0], ypos.shape[0], xpos.shape[0]
+    cz, cy, cx = comp.shape[1], comp.shape[2], comp.shape[3]
+    back = weights.size // 2 - 1
+    plane = np.empty((6, cy, cx), dtype=np.float32)
+    row = np.empty((6, cx), dtype=np.float32)
+    # halfway values along x of one row of one component: slot k is between
+    # samples k + back and k + back + 1
+    half_x = np.empty((6, max(cx - weights.size + 1, 1)), dtype=np.float32)
+    h = np.empty((6, mx), dtype=np.float32)
+    ev = np.empty((3, mx), dtype=np.float64)
+    plane_view = plane.reshape((6, cy * cx))
+    for z in range(mz):
+        k = zpos[z]
+        if zmid[z]:
+            for c in range(6):
+                flat = comp[c].reshape((cz, cy * cx))
+                _midpoints(flat[k - back :], weights, plane_view[c : c + 1])
+        else:
+            plane[:] = comp[:, k]
+        for y in range(my):
+            k = ypos[y]
+            if ymid[y]:
+                for c in range(6):
+                    _midpoints(plane[c, k - back :], weights, row[c : c + 1])
             else:
-                _measure_row(
-                    ev, mx, out[0, z, y], measure, bright, object_dimension, alpha, beta,
-                    gamma, scale_by_largest, combine,
-                )
+                row[:] = plane[:, k]
+            if cx >= weights.size:
+                for c in range(6):
+                    src = row[c]
+                    dst = half_x[c]
+                    w = weights[0]
+                    for k in range(dst.size):
+                        dst[k] = w * src[k]
+                    for j in range(1, weights.size):
+                        w = weights[j]
+                        for k in range(dst.size):
+                            dst[k] += w * src[k + j]
+            for c in range(6):
+                for x in range(mx):
+                    k = xpos[x]
+                    h[c, x] = half_x[c, k - back] if xmid[x] else row[c, k]
+            _emit_row(
+                h,
+                mx,
+                ev,
+                out,
+                z,
+                y,
+                measure,
+                bright,
+                object_dimension,
+                alpha,
+                beta,
+                gamma,
+                scale_by_largest,
+                combine,
+            )
+
+
+@dataclass(frozen=True)
+class AxisPlan:
+    """How the Hessian of one scale is computed along one axis.
+
+    ``step == 1``: sampled Gaussian derivative kernels of ``sigma`` on the voxel grid
+    (``radius`` taps either side). ``step == 2``: the axis is smoothed with a Gaussian
+    of ``presmooth_sigma`` voxels and every other sample kept (aligned on even indices
+    of the whole volume, so that every chunk uses the same samples); the derivative
+    kernels of ``sigma_coarse = sqrt(sigma² - presmooth_sigma²) / 2`` coarse samples
+    (``radius`` coarse taps either side) act on that grid, whose Gaussians compose to
+    the one of ``sigma``; the components come back to the voxel grid by 8-point
+    interpolation halfway between coarse samples.
+    """
+
+    sigma: float
+    step: int
+    sigma_coarse: float
+    radius: int
+    presmooth_sigma: float = 0.0
+    presmooth_radius: int = 0
+
+    @property
+    def reach(self) -> int:
+        """Voxels either side of an output on which it depends: the halo it needs."""
+        if self.step == 1:
+            return self.radius
+        return _MIDPOINT_WEIGHTS.size - 1 + 2 * self.radius + self.presmooth_radius
+
+
+def axis_plan(
+    sigma: float, truncate: float = 4.0, coarse_from: float | None = COARSE_FROM_SIGMA
+) -> AxisPlan:
+    """The :class:`AxisPlan` of a scale ``sigma`` (voxels), kernels cut at ``truncate``.
+
+    Examples
+    --------
+    >>> axis_plan(2.0).reach, axis_plan(5.9).step, axis_plan(5.9, coarse_from=None).reach
+    (8, 2, 24)
+    """
+    if coarse_from is None or sigma < coarse_from:
+        return AxisPlan(sigma, 1, sigma, int(truncate * sigma + 0.5))
+    coarse = math.sqrt(sigma**2 - _PRESMOOTH_SIGMA**2) / 2
+    return AxisPlan(
+        sigma,
+        2,
+        coarse,
+        int(truncate * coarse + 0.5),
+        _PRESMOOTH_SIGMA,
+        int(truncate * _PRESMOOTH_SIGMA + 0.5),
+    )
+
+
+def hessian_reach(
+    sigma: tuple[float, float, float],
+    truncate: float = 4.0,
+    coarse_from: float | None = COARSE_FROM_SIGMA,
+) -> tuple[int, int, int]:
+    """The halo per axis that a Hessian at scale ``sigma`` (voxels per axis) needs.
+
+    Examples
+    --------
+    >>> hessian_reach((1.0, 2.0, 2.0))
+    (4, 8, 8)
+    """
+    return tuple(axis_plan(s, truncate, coarse_from).reach for s in sigma)  # type: ignore[return-value]
+
+
+def _presmoothing(
+    plan: AxisPlan, positions: np.ndarray, n: int, mode: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gather indices and weights of the samples at ``positions`` of a coarse axis."""
+    r = plan.presmooth_radius
+    if plan.step == 1:
+        weights = np.ones(1, dtype=np.float32)
+        offsets = np.zeros(1, dtype=np.int64)
+    else:
+        offsets = np.arange(-r, r + 1)
+        g = np.exp(-0.5 * (offsets / plan.presmooth_sigma) ** 2)
+        weights = (g / g.sum()).astype(np.float32)
+    index = _index_map(
+        int(positions[0]) - r, int(positions[-1] - positions[0]) + 2 * r + 1, n, mode
+    )
+    index = index[(positions - positions[0])[:, None] + offsets[None, :] + r]
+    return index, weights
+
+
+def _coarse_axis(
+    plan: AxisPlan, origin: int, size: int, phase: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Grid positions of one axis of the coarse computation, and the interpolation back.
+
+    Returns the positions (block coordinates) of the samples the coarse Hessian reads;
+    for each of the ``size`` outputs from ``origin``, the coarse Hessian output at or
+    before it and whether it lies halfway to the next; the number of coarse outputs.
+    """
+    if plan.step == 1:
+        positions = np.arange(origin - plan.radius, origin + size + plan.radius)
+        return positions, np.arange(size), np.zeros(size, dtype=np.bool_), size
+    taps = _MIDPOINT_WEIGHTS.size
+    low = origin - (taps - 1)
+    first = low + (-(low + phase)) % 2  # samples sit on even indices of the volume
+    count = (origin + size - 1 + taps - 1 - first) // 2 + 1
+    positions = np.arange(first - 2 * plan.radius, first + 2 * (count + plan.radius), 2)
+    where = origin + np.arange(size) - first
+    return positions, where // 2, where % 2 == 1, count
+
+
+def _coarse_scale(
+    block: np.ndarray,
+    origin: tuple[int, int, int],
+    shape: tuple[int, int, int],
+    plans: list[AxisPlan],
+    phase: tuple[int, int, int],
+    mode: int,
+    args: tuple,
+    out: np.ndarray,
+) -> None:
+    """One scale of :func:`hessian_measure_block` with some axes on a coarse grid."""
+    axes = [
+        _coarse_axis(p, o, m, f) for p, o, m, f in zip(plans, origin, shape, phase, strict=True)
+    ]
+    # smooth and subsample (z first: whole planes at a time; x last, on a quarter)
+    samples = block
+    for axis in (0, 1, 2):
+        index, weights = _presmoothing(plans[axis], axes[axis][0], block.shape[axis], mode)
+        target = list(samples.shape)
+        target[axis] = index.shape[0]
+        reduced = np.empty(target, dtype=np.float32)
+        _gather_correlate(samples, index, weights, axis, reduced)
+        samples = reduced
+    # the six components on the coarse grid (kernels scaled to derivatives per voxel)
+    kernels = []
+    for p in plans:
+        k = gaussian_kernels(p.sigma_coarse, p.radius)
+        factor = p.sigma / (p.step * p.sigma_coarse)
+        k[1] *= factor
+        k[2] *= factor**2
+        kernels.append(k)
+    counts = tuple(a[3] for a in axes)
+    components = np.zeros((6, *counts), dtype=np.float32)
+    radius = np.asarray([p.radius for p in plans], dtype=np.int64)
+    _block(
+        samples,
+        radius,
+        np.asarray(counts, dtype=np.int64),
+        radius,
+        *kernels,
+        mode,
+        _MEASURE_COMPONENTS,
+        *args[1:-1],
+        False,
+        components,
+    )
+    (_, zpos, zmid, _), (_, ypos, ymid, _), (_, xpos, xmid, _) = axes
+    weights = _MIDPOINT_WEIGHTS.astype(np.float32)
+    _interpolated_measure(components, zpos, zmid, ypos, ymid, xpos, xmid, weights, *args, out)
 
 
 def hessian_measure_block(
@@ -508,10 +897,12 @@ def hessian_measure_block(
     origin: tuple[int, int, int],
     shape: tuple[int, int, int],
     sigmas: list[tuple[float, float, float]],
-    radii: list[tuple[int, int, int]],
     *,
     measure: int,
+    truncate: float = 4.0,
     mode: str = "reflect",
+    phase: tuple[int, int, int] = (0, 0, 0),
+    coarse_from: float | None = COARSE_FROM_SIGMA,
     bright: bool = True,
     object_dimension: int = 1,
     alpha: float = 0.5,
@@ -524,20 +915,27 @@ def hessian_measure_block(
     Parameters
     ----------
     block : numpy.ndarray, 3-D
-        Input samples: uint8, uint16 and float32 are read directly (converted as they
-        are read); other dtypes are converted to float32 first (no overflow).
+        Input samples (float32 is read directly; other dtypes are converted to float32
+        first, exactly for integers up to 2**24).
     origin, shape : 3 ints
         The output region inside ``block``. Reads beyond the block are extended by
-        ``mode``; to match a larger volume, give the block a halo of ``radii``.
+        ``mode``; to match a larger volume, give the block a halo of
+        :func:`hessian_reach` voxels.
     sigmas : list of 3-tuples of float
         Gaussian scales in voxels per axis; the result is the maximum over scales
         (for ``measure=MEASURE_EIGENVALUES``, give a single scale).
-    radii : list of 3-tuples of int
-        Kernel half-widths in voxels per axis, one per scale.
     measure : int
         One of the ``MEASURE_*`` constants.
+    truncate : float
+        Kernel half-widths in sigmas.
     mode : {"reflect", "mirror", "nearest", "constant"}
         Border extension, as in ``scipy.ndimage``.
+    phase : 3 ints
+        Parity of the block's first voxel in the whole volume, per axis: where the
+        coarse grid of large scales lies (see :class:`AxisPlan`).
+    coarse_from : float or None
+        Scales of at least this many voxels along an axis use the coarse grid along it;
+        None: never (sampled kernels at every scale).
     bright, object_dimension, alpha, beta, gamma, scale_by_largest
         Parameters of the measure (see :mod:`xarray_microct.ops.hessian`).
 
@@ -549,7 +947,7 @@ def hessian_measure_block(
     --------
     >>> z, y, x = np.mgrid[:15, :15, :15]
     >>> line = np.exp(-((y - 7.0) ** 2 + (x - 7.0) ** 2) / 8).astype("float32")
-    >>> t = hessian_measure_block(line, (0, 0, 0), line.shape, [(2., 2., 2.)], [(8, 8, 8)],
+    >>> t = hessian_measure_block(line, (0, 0, 0), line.shape, [(2., 2., 2.)],
     ...                           measure=MEASURE_SATO)
     >>> bool(t[7, 7, 7] == t.max())
     True
@@ -565,17 +963,9 @@ def hessian_measure_block(
     if block.dtype not in _COMPILED_DTYPES:
         # Other dtypes are converted (exactly for integers up to 2**24; no overflow).
         block = block.astype(np.float32)
-    for index, (sigma, radius) in enumerate(zip(sigmas, radii, strict=True)):
-        kz, ky, kx = (gaussian_kernels(s, r) for s, r in zip(sigma, radius, strict=True))
-        _block(
-            block,
-            np.asarray(origin, dtype=np.int64),
-            np.asarray(shape, dtype=np.int64),
-            np.asarray(radius, dtype=np.int64),
-            kz,
-            ky,
-            kx,
-            MODES[mode],
+    for index, sigma in enumerate(sigmas):
+        plans = [axis_plan(s, truncate, coarse_from) for s in sigma]
+        args = (
             measure,
             bool(bright),
             int(object_dimension),
@@ -584,6 +974,22 @@ def hessian_measure_block(
             float(gamma),
             bool(scale_by_largest),
             index > 0,
+        )
+        if any(p.step > 1 for p in plans):
+            _coarse_scale(block, origin, shape, plans, phase, MODES[mode], args, out)
+            continue
+        radius = np.asarray([p.radius for p in plans], dtype=np.int64)
+        kz, ky, kx = (gaussian_kernels(p.sigma, p.radius) for p in plans)
+        _block(
+            block,
+            np.asarray(origin, dtype=np.int64),
+            np.asarray(shape, dtype=np.int64),
+            radius,
+            kz,
+            ky,
+            kx,
+            MODES[mode],
+            *args,
             out,
         )
     return out if measure == MEASURE_EIGENVALUES else out[0]

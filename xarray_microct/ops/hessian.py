@@ -5,9 +5,20 @@ All measures come from the eigenvalues of the scale-normalised Hessian
 the physical Hessian ``σ² ∂²/∂x_i∂x_j`` for a physical ``σ``: anisotropic voxels get
 the same answer as isotropic ones sampling the same object. The Gaussian derivatives
 are sampled kernels truncated at ``truncate`` sigmas (those of
-``scipy.ndimage.gaussian_filter``), so the halo each chunk needs is
-``int(truncate * σ + 0.5)`` voxels per axis and any chunking gives the whole-volume
-result.
+``scipy.ndimage.gaussian_filter``, with the second derivative's truncated tails folded
+onto its end taps so that a constant or a linear ramp gives exactly zero), so the halo
+each chunk needs is ``int(truncate * σ + 0.5)`` voxels per axis and any chunking gives
+the whole-volume result.
+
+Cost does not grow with large scales: along an axis where ``σ`` is at least
+``COARSE_FROM_SIGMA`` (4) voxels, the volume is smoothed (σ = 2 voxels) and every other
+sample kept, on the even indices of the whole volume (so every chunk uses the same
+grid), the derivatives of the remaining Gaussian act on that grid, and the Hessian comes
+back to the voxels by 8-point interpolation halfway between samples (see
+:class:`xarray_microct.kernels.hessian.AxisPlan`). The composed Gaussians are the one of
+``σ``; the result stays within 2e-3 of the sampled kernels' (largest eigenvalue) and the
+halo is :func:`xarray_microct.kernels.hessian.hessian_reach` (37 voxels at σ = 5.9
+instead of 24): any chunking still gives the whole-volume result exactly.
 
 Conventions
 -----------
@@ -15,7 +26,8 @@ Conventions
   without overflow; float64 is rounded to float32).
 * NaN policy (``nan_policy``): ``"raise"`` (default) fails at compute time naming the
   problem, ``"propagate"`` returns NaN wherever a NaN lies within the kernel's reach
-  (``truncate * σ`` voxels), as ``scipy.ndimage`` would.
+  (``truncate * σ`` voxels; :func:`~xarray_microct.kernels.hessian.hessian_reach` on
+  the coarse grid), as ``scipy.ndimage`` would.
 * Multi-scale: ``sigma=[s1, s2, ...]`` (a list) returns the maximum response over the
   scales, as ``skimage.filters.sato`` and ITK's ``MultiScaleHessianBasedMeasureImageFilter``
   do; a tuple is one sigma per axis ``(z, y, x)``.
@@ -31,9 +43,8 @@ from typing import Any, Literal
 import dask.array as da
 import numpy as np
 import xarray as xr
-from dask.array.overlap import ensure_minimum_chunksize
 
-from xarray_microct.core.chunks import kernel_radius
+from xarray_microct.core.chunks import map_spatial_interior
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels import hessian as kernels
@@ -60,42 +71,23 @@ def _check_common(truncate: float, mode: str, nan_policy: str) -> None:
 
 def _measure_block(
     block: np.ndarray,
-    *gamma_block: np.ndarray,
-    block_info: dict | None = None,
-    halo: tuple[int, int, int],
-    n_leading: int,
+    *,
+    origin: tuple[int, int, int],
+    shape: tuple[int, int, int],
+    start: tuple[int, int, int],
     sigmas: list[Sigma],
-    radii: list[tuple[int, int, int]],
     nan_policy: str,
-    params: dict[str, Any],
+    **params: Any,
 ) -> np.ndarray:
-    """Measure of the interior of one overlapped block (all leading indices)."""
+    """Measure of the interior of one overlapped block (see ``map_spatial_interior``)."""
     if nan_policy == "raise" and block.dtype.kind == "f" and np.isnan(block).any():
         raise ValueError(
             "the volume contains NaN; fill them first (e.g. vol.fillna(0)) or pass "
             "nan_policy='propagate' to get NaN wherever a NaN is within the kernel's reach"
         )
-    if block_info is None:
-        raise TypeError("_measure_block runs under dask.array.map_blocks (needs block_info)")
-    where = block_info[0]["chunk-location"][n_leading:]
-    count = block_info[0]["num-chunks"][n_leading:]
-    spatial = block.shape[n_leading:]
-    low = [h if i > 0 else 0 for h, i in zip(halo, where, strict=True)]
-    high = [h if i < n - 1 else 0 for h, i, n in zip(halo, where, count, strict=True)]
-    shape = tuple(s - lo - hi for s, lo, hi in zip(spatial, low, high, strict=True))
-    if gamma_block:
-        params = {**params, "gamma": float(np.asarray(gamma_block[0]).reshape(-1)[0])}
-
-    def one(b: np.ndarray) -> np.ndarray:
-        return kernels.hessian_measure_block(
-            b, tuple(low), shape, sigmas, radii, **params  # type: ignore[arg-type]
-        )
-
-    if n_leading == 0:
-        return one(block)
-    lead = block.shape[:n_leading]
-    out = np.stack([one(b) for b in block.reshape((-1, *spatial))])
-    return out.reshape(lead + out.shape[1:])
+    # the parity of the block's first voxel in the volume: where coarse grids lie
+    phase = tuple(s % 2 for s in start)
+    return kernels.hessian_measure_block(block, origin, shape, sigmas, phase=phase, **params)
 
 
 def hessian_measure_array(
@@ -107,6 +99,7 @@ def hessian_measure_array(
     mode: str = "nearest",
     nan_policy: str = "raise",
     gamma: float | da.Array | None = None,
+    coarse_from: float | None = kernels.COARSE_FROM_SIGMA,
     **params: Any,
 ) -> da.Array:
     """A Hessian measure of a Dask array, chunk-exact, sigma in voxels per axis.
@@ -123,6 +116,9 @@ def hessian_measure_array(
         See :func:`tubeness`.
     gamma : float or 0-d dask array, optional
         Structureness constant of the objectness measure.
+    coarse_from : float or None
+        Scales of at least this many voxels along an axis are computed on a grid twice
+        as coarse along it; None: sampled kernels at every scale (cost grows with σ).
     **params
         Other parameters of the measure (``bright``, ``object_dimension``, ...).
 
@@ -145,61 +141,30 @@ def hessian_measure_array(
     for s in sigmas:
         if len(s) != 3 or min(s) <= 0 or not all(np.isfinite(s)):
             raise ValueError(f"sigma must be positive voxels per axis (z, y, x), got {s}")
-    radii = [kernel_radius(s, truncate) for s in sigmas]
-    n_leading = data.ndim - 3
-    depth = [max(r[axis] for r in radii) for axis in range(3)]
-    chunks: list[Any] = [1] * n_leading
-    for axis, d in enumerate(depth):
-        axis_chunks = data.chunks[n_leading + axis]
-        if len(axis_chunks) == 1 or d == 0:
-            chunks.append(axis_chunks)
-            depth[axis] = 0 if len(axis_chunks) == 1 else d
-        elif d >= data.shape[n_leading + axis]:
-            chunks.append(-1)  # the kernel spans the axis: process it whole
-            depth[axis] = 0
-        else:
-            chunks.append(ensure_minimum_chunksize(d, axis_chunks))
-    given_chunks = data.chunks
-    data = data.rechunk(tuple(chunks))
-    halo = tuple(depth)
-    overlapped = da.overlap.overlap(
-        data,
-        depth={n_leading + a: d for a, d in enumerate(halo)},
-        boundary={n_leading + a: "none" for a in range(3)},
-    )
-    args: list[Any] = [overlapped]
+    reaches = [kernels.hessian_reach(s, truncate, coarse_from) for s in sigmas]
+    depth = [max(r[axis] for r in reaches) for axis in range(3)]
     kwargs = dict(params)
+    scalars = {}
     if isinstance(gamma, da.Array):
-        args.append(gamma.astype(np.float64).reshape((1,) * data.ndim))
+        scalars["gamma"] = gamma
     elif gamma is not None:
         kwargs["gamma"] = float(gamma)
-    if measure == kernels.MEASURE_EIGENVALUES:
-        out_chunks = (*data.chunks[:n_leading], (3,), *data.chunks[n_leading:])
-        new_axis: list[int] = [n_leading]
-    else:
-        out_chunks = data.chunks
-        new_axis = []
-    out = da.map_blocks(
+    return map_spatial_interior(
         _measure_block,
-        *args,
-        chunks=out_chunks,
-        new_axis=new_axis or None,
-        dtype=np.float32,
+        data,
+        depth,
+        np.float32,
+        new_axis_size=3 if measure == kernels.MEASURE_EIGENVALUES else None,
+        scalars=scalars,
         token=f"hessian-{['eigenvalues', 'sato', 'objectness', 'norm'][measure]}",
-        halo=halo,
-        n_leading=n_leading,
         sigmas=sigmas,
-        radii=radii,
         nan_policy=nan_policy,
-        params={"measure": measure, "mode": mode, **kwargs},
+        measure=measure,
+        mode=mode,
+        truncate=truncate,
+        coarse_from=coarse_from,
+        **kwargs,
     )
-    # Chunks thinner than the halo were merged; give the caller its chunking back.
-    wanted = (
-        (*given_chunks[:n_leading], (3,), *given_chunks[n_leading:])
-        if measure == kernels.MEASURE_EIGENVALUES
-        else given_chunks
-    )
-    return out if out.chunks == wanted else out.rechunk(wanted)
 
 
 def _wrap(volume: xr.DataArray, data: da.Array, long_name: str) -> xr.DataArray:
@@ -224,7 +189,8 @@ def hessian_eigenvalues(
         Gaussian scale, e.g. ``"3 um"``, ``1.5`` (coordinate units), ``"2 voxel"`` or one
         per axis ``(z, y, x)``. One scale (for several, call once per scale).
     truncate : float
-        Kernel half-width in sigmas (the chunk halo is ``int(truncate * σ + 0.5)``).
+        Kernel half-width in sigmas (the chunk halo is ``int(truncate * σ + 0.5)``, more
+        for scales of 4 voxels and more: see the module's notes).
     mode : {"nearest", "reflect", "mirror", "constant"}
         How the volume's border is extended (``scipy.ndimage`` modes).
     nan_policy : {"raise", "propagate"}
@@ -266,7 +232,6 @@ def hessian_eigenvalues(
     return xr.DataArray(data, dims=dims, coords=coords, name=volume.name, attrs=attrs)
 
 
-
 @operation(lengths={"sigma": _SCALES}, packages=["numba"])
 def tubeness(
     volume: xr.DataArray,
@@ -297,7 +262,8 @@ def tubeness(
     bright : bool
         Bright lines on a dark background (``True``, fibers in microCT) or dark ones.
     truncate : float
-        Kernel half-width in sigmas; the chunk halo is ``int(truncate * σ + 0.5)``.
+        Kernel half-width in sigmas; the chunk halo is ``int(truncate * σ + 0.5)`` (more
+        for scales of 4 voxels and more: see the module's notes).
     mode : {"nearest", "reflect", "mirror", "constant"}
         Extension beyond the volume's border (``scipy.ndimage`` modes).
     nan_policy : {"raise", "propagate"}
@@ -346,8 +312,7 @@ def _objectness_array(
 ) -> da.Array:
     if object_dimension not in (0, 1, 2):
         raise ValueError(
-            f"object_dimension must be 0 (blobs), 1 (tubes) or 2 (plates), got "
-            f"{object_dimension!r}"
+            f"object_dimension must be 0 (blobs), 1 (tubes) or 2 (plates), got {object_dimension!r}"
         )
     for name, value in (("alpha", alpha), ("beta", beta)):
         if not np.isfinite(value) or value < 0:

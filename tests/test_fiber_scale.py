@@ -1,0 +1,181 @@
+"""Fiber scale from the data: radius estimate and unbiased radius measurement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.ndimage as ndi
+
+from xarray_microct.ops.fiber_scale import (
+    derived_parameters,
+    disk_labels,
+    estimate_fiber_radius,
+    refine_radii,
+    refine_table_radii,
+    tilt_corrected_radii,
+    whole_sections,
+)
+from xarray_microct.ops.fibers import detect_fibers
+from xarray_microct.synthetic import fiber_bed
+
+RADIUS = 6.4  # µm
+
+
+def _bed(radius_px: float, noise: float, tilt: float, size: int, nz: int = 16, seed: int = 1):
+    return fiber_bed(
+        (nz, size, size),
+        spacing=RADIUS / radius_px,
+        radius=RADIUS,
+        radius_sd=0.9,
+        noise=noise,
+        tilt=tilt,
+        seed=seed,
+    )
+
+
+def _inner(centres: pd.DataFrame, extent: float) -> np.ndarray:
+    # away from the sides: a fiber whose neighbour's axis lies outside the volume (no
+    # row in the truth) would see that neighbour as background
+    margin = 2.5 * RADIUS
+    return (
+        centres["y"].between(margin, extent - margin)
+        & centres["x"].between(margin, extent - margin)
+    ).to_numpy()
+
+
+# --- the estimate ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("radius_px", "noise", "tilt", "size"), [(3, 0.15, 8.0, 64), (10, 0.2, 12.0, 128)]
+)
+def test_estimate_within_5_percent(radius_px, noise, tilt, size):
+    vol, truth = _bed(radius_px, noise, tilt, size, nz=8)
+    estimate = estimate_fiber_radius(vol)
+    assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.05)
+
+
+def test_estimate_does_not_depend_on_chunks_or_spacing_units():
+    vol, _ = _bed(5, 0.1, 5.0, 64, nz=6)
+    reference = estimate_fiber_radius(vol)
+    assert estimate_fiber_radius(vol.chunk({"z": 5, "y": 40, "x": 33})) == reference
+    # the same scan in millimetres: the same radius, in millimetres
+    in_mm = vol.assign_coords({d: vol[d] / 1000 for d in ("z", "y", "x")})
+    for d in ("z", "y", "x"):
+        in_mm[d].attrs["units"] = "millimeter"
+    assert estimate_fiber_radius(in_mm) == pytest.approx(reference / 1000, rel=1e-9)
+
+
+def test_estimate_bad_input():
+    vol, _ = _bed(5, 0.1, 0.0, 64, nz=4)
+    with pytest.raises(ValueError, match="3-D"):
+        estimate_fiber_radius(vol.isel(z=0))
+    with pytest.raises(ValueError, match="at least 2 slices"):
+        estimate_fiber_radius(vol.isel(z=slice(0, 1)))
+    stretched = vol.assign_coords(x=vol["x"] * 1.5)
+    stretched["x"].attrs = vol["x"].attrs
+    with pytest.raises(ValueError, match="square pixels"):
+        estimate_fiber_radius(stretched)
+
+
+# --- the measurement ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blur", [0.5, 0.8])
+@pytest.mark.parametrize("level", [0.3, 0.75])
+def test_refine_radii_recovers_a_blurred_disk_whatever_the_threshold(blur, level):
+    # a soft-edged disk of radius 7.3 px, blurred, on a background: a mask thresholded
+    # anywhere between the levels gives a region of the wrong size; the intensities don't
+    yy, xx = np.mgrid[:48, :48]
+    disk = np.clip(7.3 + 0.5 - np.hypot(yy - 23.6, xx - 24.2), 0, 1)
+    image = 100 + 300 * ndi.gaussian_filter(disk, blur)
+    mask = image > 100 + 300 * level
+    measured = refine_radii(image, mask.astype(int))
+    assert measured == pytest.approx([7.3], rel=0.01)
+    # with pixels 0.5 × 0.25 units, the radius is in units (the disk is 7.3 px ≈ 2.6 units)
+    scaled = refine_radii(image, mask.astype(int), spacing=(0.5, 0.25))
+    assert scaled == pytest.approx(7.3 * np.sqrt(0.125), rel=0.01)
+
+
+def test_refine_radii_bad_input():
+    with pytest.raises(ValueError, match="same shape"):
+        refine_radii(np.zeros((4, 4)), np.zeros((4, 5), int))
+    assert refine_radii(np.zeros((4, 4)), np.zeros((4, 4), int)).shape == (0,)
+
+
+@pytest.mark.parametrize(("radius_px", "size"), [(3, 64), (10, 160)])
+@pytest.mark.parametrize("rough", [0.9, 1.1])
+def test_refined_table_radii_unbiased_from_biased_rough_radii(radius_px, size, rough):
+    # rows at the true centres with radii 10 % off (as a thresholded mask gives them):
+    # the refined mean radius is within 2 % of the truth
+    vol, truth = _bed(radius_px, 0.15, 10.0, size, nz=8)
+    table = truth.centres.copy()
+    table["radius"] *= rough
+    refined = refine_table_radii(vol, table)
+    inner = _inner(truth.centres, size * RADIUS / radius_px)
+    ratio = refined[inner] / truth.centres["radius"].to_numpy()[inner]
+    assert np.mean(ratio) == pytest.approx(1.0, abs=0.02)
+
+
+def test_tilt_corrected_radii_per_fiber():
+    z = np.arange(4.0)
+    table = pd.DataFrame(
+        {
+            "fiber_id": np.repeat([1, 2], 4),
+            "z": np.tile(z, 2),
+            "y": np.concatenate([np.full(4, 3.0), 10 + z * np.tan(np.radians(30))]),
+            "x": np.full(8, 5.0),
+            "radius": 2.0,
+        }
+    )
+    corrected = tilt_corrected_radii(table)
+    np.testing.assert_allclose(corrected[:4], 2.0)
+    np.testing.assert_allclose(corrected[4:], 2.0 * np.sqrt(np.cos(np.radians(30))))
+
+
+def test_disk_labels_power_diagram():
+    # two overlapping disks: the shared pixels go to the one of least d² − r²
+    labels = disk_labels((21, 31), np.array([[10.0, 10.0], [10.0, 17.0]]), np.array([6.0, 3.0]))
+    yy, xx = np.mgrid[:21, :31]
+    p1 = (yy - 10) ** 2 + (xx - 10) ** 2 - 36
+    p2 = (yy - 10) ** 2 + (xx - 17) ** 2 - 9
+    expected = np.where((p1 <= 0) & ((p1 <= p2) | (p2 > 0)), 1, np.where(p2 <= 0, 2, 0))
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_derived_parameters():
+    assert derived_parameters(2.0) == {
+        "sigma": pytest.approx(1.2),
+        "min_radius": 1.0,
+        "seed_distance": 1.5,
+        "link_distance": 1.0,
+    }
+    with pytest.raises(ValueError, match="positive"):
+        derived_parameters(0.0)
+
+
+def test_refined_table_radii_do_not_depend_on_chunks():
+    vol, truth = _bed(4, 0.15, 5.0, 64, nz=10)
+    reference = refine_table_radii(vol, truth.centres)
+    chunked = refine_table_radii(vol.chunk({"z": 3, "y": 20, "x": 50}), truth.centres)
+    np.testing.assert_array_equal(chunked, reference)
+    with pytest.raises(ValueError, match="z range"):
+        refine_table_radii(vol.isel(z=slice(0, 5)), truth.centres)
+
+
+def test_whole_sections_and_the_bed_mean_radius():
+    # the default bed: the mean over all rows is low (fibers cut by the sides); over the
+    # whole sections, refined radii are within 2 % of the truth
+    vol, truth = fiber_bed((12, 96, 96), seed=0)
+    table = detect_fibers(vol, radius=RADIUS)
+    whole = whole_sections(table)
+    assert 0 < whole.sum() < len(table)
+    extent = 96 * 1.3
+    inside = truth.centres[["y", "x"]].apply(lambda c: c.between(8, extent - 8)).all(axis=1)
+    true_mean = truth.centres["radius"][inside].mean()
+    assert table["radius"].mean() < 0.98 * true_mean
+    refined = refine_table_radii(vol, table)
+    assert refined[whole].mean() == pytest.approx(true_mean, rel=0.02)
+    with pytest.raises(ValueError, match="attrs"):
+        whole_sections(pd.DataFrame({"y": [1.0], "x": [1.0], "radius": [1.0]}))
