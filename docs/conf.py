@@ -76,9 +76,10 @@ html_context = {"default_mode": "light"}
 
 def setup(app):
     """Draw the guide's figures and the verb table from the installed package."""
-    from gallery import build_generated, drop_volume_parameter
+    from gallery import build_generated, drop_volume_parameter, remove_outputs
 
     app.connect("builder-inited", lambda app: build_generated(HERE / "_generated"))
     # before napoleon (priority 500) reads the NumPy sections
     app.connect("autodoc-process-docstring", drop_volume_parameter, priority=400)
+    app.connect("build-finished", remove_outputs)
     return {"parallel_read_safe": True}

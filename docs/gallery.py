@@ -132,12 +132,14 @@ EXECUTED = {
 ORDER = ["quickstart", "fibers", "beads", "paper_figures", "enhance", "laptop",
          "local_cluster", "mpi_run", "slurm", "cloud_coiled"]
 EXECUTED_PATTERN = r"/(" + "|".join(EXECUTED) + r")\.py$"
-_OUTPUT = Path(tempfile.mkdtemp(prefix="microct-gallery-"))
+_OUTPUT: list[Path] = []  # the temporary folder of this build, made on first use
 
 
 def output_folder(src_file: str | Path) -> Path:
     """Where the example ``src_file`` writes its files during the docs build."""
-    return _OUTPUT / Path(src_file).stem
+    if not _OUTPUT:
+        _OUTPUT.append(Path(tempfile.mkdtemp(prefix="microct-gallery-")))
+    return _OUTPUT[0] / Path(src_file).stem
 
 
 def reset_argv(gallery_conf: dict[str, Any], script_vars: dict[str, Any]) -> list[str]:
@@ -176,6 +178,12 @@ def scrape_pngs(block: Any, block_vars: dict[str, Any], gallery_conf: dict[str, 
 
 
 _SHOWN: dict[str, set[Path]] = {}
+
+
+def remove_outputs(app: Any, exception: Exception | None) -> None:
+    """``build-finished``: delete the temporary folder the examples wrote into."""
+    while _OUTPUT:
+        shutil.rmtree(_OUTPUT.pop(), ignore_errors=True)
 
 
 class ExampleOrder:
