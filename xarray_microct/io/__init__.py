@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,15 @@ import zarr
 from xarray_microct.core.provenance import make_record, with_record
 from xarray_microct.core.volume import PROVENANCE_KEY, SPATIAL_DIMS, from_array, grid_of
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
-from xarray_microct.io.ome import IncompleteStoreError, is_ome_zarr, open_pyramid
+from xarray_microct.io.ome import (
+    DamagedStoreError,
+    IncompleteStoreError,
+    damaged,
+    is_ome_zarr,
+    network_error,
+    network_options,
+    open_pyramid,
+)
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
 from xarray_microct.io.tiff import TIFF_SUFFIXES, read_tiff
 
@@ -40,8 +49,19 @@ def _physical(
     return spacing, units
 
 
-def _open_xarray_zarr(path: Path, chunks: Any) -> xr.DataArray:
-    dataset = xr.open_zarr(path, chunks=chunks if chunks is not None else {})
+def _open_xarray_zarr(
+    path: Path | str, chunks: Any, storage_options: dict[str, Any] | None = None
+) -> xr.DataArray:
+    try:
+        dataset = xr.open_zarr(
+            path, chunks=chunks if chunks is not None else {}, storage_options=storage_options
+        )
+    except (ValueError, TypeError, KeyError, FileNotFoundError):
+        raise
+    except Exception as err:
+        if _is_url(path):
+            raise network_error(path, err) from err
+        raise damaged(path, err) from err
     volumes = [v for v in dataset.data_vars.values() if tuple(v.dims[-3:]) == SPATIAL_DIMS]
     if len(volumes) != 1:
         names = list(dataset.data_vars)
@@ -55,7 +75,12 @@ def _open_xarray_zarr(path: Path, chunks: Any) -> xr.DataArray:
 
 
 def _zarr_kind(path: Path) -> str:
-    node = zarr.open(str(path), mode="r")
+    try:
+        node = zarr.open(str(path), mode="r")
+    except (FileNotFoundError, KeyError) as err:
+        raise ValueError(f"{path} is not a Zarr store ({err})") from err
+    except Exception as err:
+        raise damaged(path, err) from err
     if isinstance(node, zarr.Array):
         return "array"
     arrays = [v for _, v in node.members() if isinstance(v, zarr.Array)]
@@ -187,7 +212,8 @@ def open_volume(
              "byte_order": byte_order, "offset": offset, "storage_options": storage_options}
     _check_options(fmt, given)
     label = str(path) if _is_url(path) else Path(path).name
-    params: dict[str, Any] = {"path": label, "format": fmt}
+    location = str(path) if _is_url(path) else os.path.realpath(path)
+    params: dict[str, Any] = {"path": label, "format": fmt, "location": location}
     if fmt == "ome-zarr":
         if spacing is not None:
             raise ValueError(
@@ -198,7 +224,7 @@ def open_volume(
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
     elif _is_url(path):
-        volume = _open_xarray_zarr(path, chunks)  # type: ignore[arg-type]
+        volume = _open_xarray_zarr(path, chunks, network_options(path, storage_options))
         volume = volume.rename(name) if name is not None else volume
     else:
         volume = _open_local(Path(path), fmt, spacing, units, origin, chunks, name, given)
@@ -254,6 +280,7 @@ def _is_url(path: Any) -> bool:
 
 
 __all__ = [
+    "DamagedStoreError",
     "IncompleteStoreError",
     "open_pyramid",
     "open_volume",
