@@ -9,15 +9,27 @@ there is the list that is tested.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
+import http.server
+import io
 import json
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -522,6 +534,404 @@ def _damage_case(kind: str, damage: str, reader: str) -> Fault:
                  f"{kind} store: {what}; read with {reader}", outcome, check)
 
 
+# ---------------------------------------------------------------------------- networks
+
+
+@contextlib.contextmanager
+def tcp_server(behaviour: str) -> Iterator[int]:
+    """A local TCP server on 127.0.0.1 that is not a Dask scheduler; yields its port.
+
+    ``silent`` accepts and never answers, ``garbage`` sends random bytes, ``close``
+    hangs up at once, ``http`` answers as a web server, ``refused`` listens nowhere.
+    """
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    if behaviour == "refused":
+        server.close()
+        yield port
+        return
+    server.listen(8)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)
+            with contextlib.suppress(OSError):
+                if behaviour == "garbage":
+                    conn.sendall(bytes(range(256)) * 4)
+                elif behaviour == "http":
+                    conn.recv(1024)
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+                elif behaviour == "close":
+                    conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def bounded(func: Callable[[], Any], seconds: float = 60) -> Any:
+    """Run ``func`` in a thread; fail the test if it hangs (no timing asserted)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as err:  # handed to the caller
+            box["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"hung for {seconds} s"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def cli_output(args: list[Any]) -> tuple[int, str]:
+    """Run ``microct`` in this process (bounded); its exit status and stderr."""
+    err = io.StringIO()
+
+    def call() -> int:
+        with contextlib.redirect_stderr(err):
+            return cli(args)
+
+    code = bounded(call)
+    return code, err.getvalue()
+
+
+def _scheduler_case(behaviour: str, via_file: bool) -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(tmp)
+        out = tmp / "out.zarr"
+        with tcp_server(behaviour) as port:
+            address = f"tcp://127.0.0.1:{port}"
+            if via_file:
+                (tmp / "scheduler.json").write_text(json.dumps({"address": address}))
+                where = ["--scheduler-file", tmp / "scheduler.json"]
+            else:
+                where = ["--scheduler", address]
+            code, err = cli_output(["run", pipeline_file(tmp), source, out, *where,
+                                    "--timeout", "2s", "--no-progress"])
+        assert code == 2
+        assert err.startswith("microct: error:") and err.count("\n") == 1, err
+        assert "Traceback" not in err
+        assert not out.exists()
+
+    how = "--scheduler-file naming" if via_file else "--scheduler pointing at"
+    what = {"silent": "a TCP server that accepts and never answers",
+            "garbage": "a TCP server that sends garbage bytes",
+            "close": "a TCP server that hangs up at once",
+            "http": "a web server",
+            "refused": "a port nobody listens on"}[behaviour]
+    return Fault(f"scheduler-{'file-' if via_file else ''}{behaviour}", "networks",
+                 f"microct run {how} {what} (--timeout 2s)",
+                 "exit 2 within the timeout, one line `microct: error: no Dask scheduler "
+                 "at ...`; no output created", check)
+
+
+def _bad_scheduler_file() -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(tmp)
+        (tmp / "scheduler.json").write_text("{not json")
+        code, err = cli_output(["run", pipeline_file(tmp), source, tmp / "out.zarr",
+                                "--scheduler-file", tmp / "scheduler.json"])
+        assert code == 2 and "not a Dask scheduler file" in err
+
+    return Fault("scheduler-file-garbled", "networks", "--scheduler-file is not JSON",
+                 "exit 2: `... is not a Dask scheduler file`", check)
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    stall_on = ""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.stall_on and self.stall_on in self.path:
+            time.sleep(30)
+            return
+        super().do_GET()
+
+
+@contextlib.contextmanager
+def http_server(folder: Path, stall_on: str = "") -> Iterator[str]:
+    handler = type("Handler", (_Handler,), {"stall_on": stall_on})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _http_case(behaviour: str) -> Fault:
+    def check(tmp: Path) -> None:
+        make_input(tmp)
+        with dask.config.set({"microct.http-timeout": "1s"}):
+            if behaviour in ("silent", "garbage", "close"):
+                with tcp_server(behaviour) as port:
+                    url = f"http://127.0.0.1:{port}/scan.zarr"
+                    with pytest.raises((TimeoutError, ConnectionError, ValueError)) as caught:
+                        bounded(lambda: mct.open_volume(url))
+            elif behaviour == "missing":
+                with http_server(tmp) as root:
+                    with pytest.raises((ValueError, FileNotFoundError)) as caught:
+                        bounded(lambda: mct.open_volume(f"{root}/nothing.zarr"))
+            else:  # metadata served, chunk reads stall
+                with http_server(tmp, stall_on="/scan/c/") as root:
+                    remote = bounded(lambda: mct.open_volume(f"{root}/scan.zarr"))
+                    with pytest.raises(TimeoutError) as caught:
+                        bounded(lambda: remote.values)
+        assert "http://127.0.0.1" in str(caught.value)
+        assert type(caught.value).__module__ in ("builtins", "xarray_microct.io.ome")
+
+    what = {"silent": "a server that accepts and never answers",
+            "garbage": "a server that answers with garbage bytes",
+            "close": "a server that hangs up at once",
+            "missing": "a web server without the store (404)",
+            "stalled-chunks": "a server that serves the metadata but never the chunks"}[behaviour]
+    return Fault(f"http-{behaviour}", "networks",
+                 f"open_volume of an http:// URL: {what} (microct.http-timeout 1s)",
+                 "a one-sentence TimeoutError / ConnectionError / ValueError naming the URL, "
+                 "within the timeout", check)
+
+
+# ---------------------------------------------------------------------- resume and reruns
+
+
+def _interrupted_run(tmp: Path, source: Path, out: Path, steps: list | None = None) -> None:
+    """A run of ``steps`` on ``source`` into ``out`` that fails after a few chunks."""
+    with pytest.MonkeyPatch.context() as patch:
+        _Failing(patch, errno.EIO, after=5)  # 3 coordinates, then 2 chunks
+        assert cli(["run", pipeline_file(tmp, steps), source, out, "--no-progress"]) == 2
+    assert run_state(out)["status"] == "failed"
+
+
+def _resume_mismatch(change: str) -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(_folder(tmp, "in"))
+        out = tmp / "out.zarr"
+        _interrupted_run(tmp, source, out)
+        before = snapshot(out)
+        args = ["run", pipeline_file(tmp), source, out, "--resume", "--no-progress"]
+        if change == "params":
+            args[1] = pipeline_file(tmp, [{"op": "gaussian", "params": {"sigma": "2 voxel"}}])
+        elif change == "pipeline":
+            args[1] = pipeline_file(tmp, [{"op": "median", "params": {"radius": "1 voxel"}}])
+        elif change == "chunks":
+            args += ["--chunks", "4"]
+        elif change == "input-replaced":
+            shutil.rmtree(source)
+            make_input(source.parent, seed=5)
+        elif change == "input-edited":
+            chunk = next(p for p in sorted((source / "scale0").rglob("*"))
+                         if p.is_file() and "/c/" in p.as_posix())
+            chunk.write_bytes(chunk.read_bytes())
+            os.utime(chunk, ns=(1, 1))
+        elif change == "input-moved":
+            moved = source.parent / "moved.zarr"
+            source.rename(moved)
+            args[2] = moved
+        code, err = cli_output(args)
+        assert code == 2 and "cannot resume" in err, err
+        assert snapshot(out) == before
+
+    what = {"params": "a parameter changed", "pipeline": "another pipeline",
+            "chunks": "other --chunks", "input-replaced": "the input replaced at the same path",
+            "input-edited": "one chunk file of the input rewritten",
+            "input-moved": "the input moved to another path"}[change]
+    return Fault(f"resume-{change}", "fingerprinted resume",
+                 f"--resume of an interrupted run with {what}",
+                 "exit 2: `cannot resume ...: it was started with a different ...`; the "
+                 "partial output kept", check)
+
+
+def _resume_complete_table_with_other_param() -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(tmp)
+        out = tmp / "out.zarr"
+        steps = [{"op": "regionprops", "params": {}}]
+        labels = tmp / "labels.zarr"
+        mct.from_array((np.arange(16 ** 3).reshape(16, 16, 16) % 3).astype("uint8"),
+                       spacing=0.5, chunks=8, name="labels").microct.to_zarr(labels)
+        del source
+        assert cli(["run", pipeline_file(tmp, steps), labels, out, "--no-progress"]) == 0
+        other = [{"op": "regionprops", "params": {"properties": ["volume"]}}]
+        code, err = cli_output(["run", pipeline_file(tmp, other), labels, out, "--resume"])
+        assert code == 2 and "cannot resume" in err and "nothing to do" not in err
+
+    return Fault("resume-complete-table-other-params", "fingerprinted resume",
+                 "--resume on a complete table with other parameters",
+                 "exit 2: `cannot resume ...: it was made with a different pipeline or "
+                 "parameters` (never `nothing to do`)", check)
+
+
+def _resume_ok(scheduler: str) -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(tmp)
+        out = tmp / "out.zarr"
+        _interrupted_run(tmp, source, out)
+        if scheduler == "threads":
+            assert cli(["run", pipeline_file(tmp), source, out, "--resume",
+                        "--no-progress"]) == 0
+        else:
+            from distributed import Client, LocalCluster
+
+            with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                              dashboard_address=":0") as cluster, Client(cluster) as client:
+                _resume_with(client, tmp, source, out)
+        state = run_state(out)
+        assert state["status"] == "complete" and 0 < state["chunks_written"] < 8
+        np.testing.assert_array_equal(open_result(out).values, expected(source))
+        assert cli(["run", pipeline_file(tmp), source, out, "--resume"]) == 0  # complete
+
+    return Fault(f"resume-{scheduler}", "fingerprinted resume",
+                 f"--resume after a failed run, on {scheduler}",
+                 "only the missing chunks computed; the result equals an uninterrupted run; "
+                 "a second --resume says it is complete", check)
+
+
+def _resume_with(client: Any, tmp: Path, source: Path, out: Path) -> None:
+    """Resume through write_volume on ``client`` (what ``microct run`` does with one)."""
+    from xarray_microct.runner import load_pipeline
+
+    pipe = load_pipeline(pipeline_file(tmp))
+    volume_ = mct.open_volume(source)
+    metadata = {"pipeline": pipe.identity(), "chunks": [int(c[0]) for c in volume_.data.chunks]}
+    write_volume(pipe.apply(volume_), out, resume=True, metadata=metadata, inputs=[source],
+                 client=client)
+
+
+def _run_on_output(kind: str) -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(tmp, kind) if kind != "run-output" else None
+        if kind == "run-output":
+            first = tmp / "first.zarr"
+            assert cli(["run", pipeline_file(tmp), make_input(tmp), first,
+                        "--no-progress"]) == 0
+            source = first
+        out = tmp / "second.zarr"
+        assert cli(["run", pipeline_file(tmp), source, out, "--no-progress"]) == 0
+        np.testing.assert_array_equal(open_result(out).values, expected(source))
+
+    return Fault(f"run-on-{kind}", "runs",
+                 f"microct run with a {kind} store as input",
+                 "runs; the result equals the same steps in Python", check)
+
+
+def _bad_run(kind: str) -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(tmp)
+        out = tmp / "out.zarr"
+        args: list[Any] = ["run", pipeline_file(tmp), source, out, "--no-progress"]
+        if kind == "bad-value":
+            args[1] = pipeline_file(tmp, [{"op": "gaussian", "params": {"sigma": "-1 um"}}])
+        elif kind == "both-flags":
+            args += ["--overwrite", "--resume"]
+        elif kind == "bad-chunks":
+            args += ["--chunks", "0"]
+        elif kind == "missing-input":
+            args[2] = tmp / "nothing.zarr"
+        elif kind == "resume-foreign":
+            out.mkdir()
+            (out / "data.txt").write_text("mine")
+            args.append("--resume")
+        code, err = cli_output(args)
+        assert code == 2 and err.startswith("microct: error:") and "Traceback" not in err
+        assert (out / "data.txt").exists() if kind == "resume-foreign" else not out.exists()
+        if kind != "resume-foreign":
+            assert cli(["run", pipeline_file(tmp), source, out, "--no-progress"]) == 0
+
+    what = {"bad-value": "a step with a bad parameter value (negative sigma)",
+            "both-flags": "--overwrite and --resume together",
+            "bad-chunks": "--chunks 0",
+            "missing-input": "an input that does not exist",
+            "resume-foreign": "--resume into a folder of user files"}[kind]
+    return Fault(f"run-{kind}", "runs", f"microct run with {what}",
+                 "exit 2 with one line, before any computing; no output left behind to "
+                 "block a rerun", check)
+
+
+# ----------------------------------------------------------------------------- signals
+
+SLOW_RUN = """
+import sys, time
+from xarray_microct.cli import main
+from xarray_microct.core.registry import operation
+
+@operation("slow_copy")
+def slow_copy(volume):
+    def wait(block):
+        time.sleep(float(sys.argv[1]))
+        return block
+    return volume.copy(data=volume.data.map_blocks(wait, dtype=volume.dtype))
+
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+def _signal_case(name: str) -> Fault:
+    def check(tmp: Path) -> None:
+        script = tmp / "slow_run.py"
+        script.write_text(SLOW_RUN)
+        source = tmp / "scan.zarr"
+        mct.from_array(np.random.default_rng(0).random((32, 32, 32)), spacing=0.5,
+                       chunks=8, name="scan").microct.to_zarr(source, chunks=8)
+        steps = pipeline_file(tmp, [{"op": "slow_copy", "params": {}}])
+        out = tmp / "out.zarr"
+        args = [sys.executable, script, "0.2", "run", steps, source, out, "--no-progress"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            for _ in range(600):  # until chunks are being written (at most a minute)
+                if out.exists() and any((out / "scale0").rglob("c/*/*/*")):
+                    break
+                time.sleep(0.1)
+            process.send_signal(getattr(signal, name))
+            _, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        assert process.returncode == (130 if name == "SIGINT" else 143), err
+        assert "Traceback" not in err
+        assert err.strip().count("\n") == 0 and "interrupted" in err, err
+        assert "--resume" in err
+        assert run_state(out)["status"] == "interrupted"
+        fast = [sys.executable, script, "0", "run", steps, source, out, "--resume",
+                "--no-progress"]
+        done = subprocess.run([str(a) for a in fast], capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        np.testing.assert_array_equal(open_result(out).values,
+                                      mct.open_volume(source).values)
+
+    return Fault(f"{name.lower()}-mid-write", "signals",
+                 f"{name} sent to `microct run` while it writes chunks",
+                 f"exit {130 if name == 'SIGINT' else 143}, one line saying the output is "
+                 "marked interrupted; --resume completes it, equal to the input", check)
+
+
 # ----------------------------------------------------------------------------- the list
 
 
@@ -541,6 +951,20 @@ def catalogue() -> list[Fault]:
             faults.append(_damage_case(kind, damage, "open_volume"))
             if DAMAGES[damage][4]:  # found on open: `microct info` reports it too
                 faults.append(_damage_case(kind, damage, "microct-info"))
+    for via_file in (False, True):
+        faults += [_scheduler_case(b, via_file)
+                   for b in ("silent", "garbage", "close", "http", "refused")]
+    faults.append(_bad_scheduler_file())
+    faults += [_http_case(b) for b in ("silent", "garbage", "close", "missing",
+                                        "stalled-chunks")]
+    faults += [_resume_mismatch(change) for change in (
+        "params", "pipeline", "chunks", "input-replaced", "input-edited", "input-moved")]
+    faults.append(_resume_complete_table_with_other_param())
+    faults += [_resume_ok(scheduler) for scheduler in ("threads", "distributed-client")]
+    faults += [_run_on_output(kind) for kind in ("run-output", "ome-0.4", "xarray")]
+    faults += [_bad_run(kind) for kind in (
+        "bad-value", "both-flags", "bad-chunks", "missing-input", "resume-foreign")]
+    faults += [_signal_case(name) for name in ("SIGINT", "SIGTERM")]
     return faults
 
 

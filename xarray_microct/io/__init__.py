@@ -56,7 +56,9 @@ def _open_xarray_zarr(
         dataset = xr.open_zarr(
             path, chunks=chunks if chunks is not None else {}, storage_options=storage_options
         )
-    except (ValueError, TypeError, KeyError, FileNotFoundError):
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as err:
+        raise ValueError(f"{path}: no Zarr store found there ({err})") from err
+    except (ValueError, TypeError):
         raise
     except Exception as err:
         if _is_url(path):

@@ -669,11 +669,18 @@ def network_options(
 
 def network_error(store: Any, err: BaseException) -> OSError:
     """A one-sentence error for a network read that failed or timed out."""
+    import asyncio
+
     setting = dask.config.get(HTTP_TIMEOUT_KEY, "60s")
-    return TimeoutError(
-        f"reading {store} failed: the server did not answer within {setting} "
-        f"({type(err).__name__}: {err}). Check the URL and the network, or allow longer "
-        f"with dask.config.set({{'{HTTP_TIMEOUT_KEY}': '5min'}})"
+    if isinstance(err, (asyncio.TimeoutError, TimeoutError)):
+        return TimeoutError(
+            f"reading {store} failed: the server did not answer within {setting}. Check the "
+            "URL and the network, or allow longer with "
+            f"dask.config.set({{'{HTTP_TIMEOUT_KEY}': '5min'}})"
+        )
+    return ConnectionError(
+        f"reading {store} failed: {type(err).__name__}: {err}. Check the URL and that the "
+        "server is up"
     )
 
 
