@@ -48,8 +48,10 @@ html_context = {"default_mode": "light"}
 
 
 def setup(app):
-    """Draw the guide's figures and the verb table from the installed package."""
+    """Draw the guide's figures, the verb table and the fault table (from the tests)."""
     from gallery import build_generated
+    from make_fault_table import write as write_fault_table
 
     app.connect("builder-inited", lambda app: build_generated(HERE / "_generated"))
+    app.connect("builder-inited", lambda app: write_fault_table(HERE / "_generated" / "faults.md"))
     return {"parallel_read_safe": True}

@@ -900,7 +900,7 @@ def _signal_case(name: str) -> Fault:
                        chunks=8, name="scan").microct.to_zarr(source, chunks=8)
         steps = pipeline_file(tmp, [{"op": "slow_copy", "params": {}}])
         out = tmp / "out.zarr"
-        args = [sys.executable, script, "0.2", "run", steps, source, out, "--no-progress"]
+        args = [sys.executable, script, "0.1", "run", steps, source, out, "--no-progress"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, env=env)
