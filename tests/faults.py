@@ -641,8 +641,8 @@ def _scheduler_case(behaviour: str, via_file: bool) -> Fault:
             "refused": "a port nobody listens on"}[behaviour]
     return Fault(f"scheduler-{'file-' if via_file else ''}{behaviour}", "networks",
                  f"microct run {how} {what} (--timeout 2s)",
-                 "exit 2 within the timeout, one line `microct: error: no Dask scheduler "
-                 "at ...`; no output created", check)
+                 "exit 2 within the timeout, one line `microct: error: cannot reach the Dask "
+                 "scheduler at ...`; no output created", check)
 
 
 def _bad_scheduler_file() -> Fault:

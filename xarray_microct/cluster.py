@@ -239,7 +239,7 @@ def probe_scheduler(address: str, timeout: Any) -> None:
     >>> probe_scheduler("tcp://127.0.0.1:1", "0.5s")
     Traceback (most recent call last):
     ...
-    ConnectionError: no Dask scheduler at tcp://127.0.0.1:1 within 0.5s: ...
+    ConnectionError: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 0.5s: ...
     """
     from distributed.comm import connect
 
@@ -259,17 +259,18 @@ def probe_scheduler(address: str, timeout: Any) -> None:
             reply = pool.submit(lambda: asyncio.run(asyncio.wait_for(ask(), seconds))).result()
     except TimeoutError as err:
         raise ConnectionError(
-            f"no Dask scheduler at {address} within {timeout}: the connection or the "
-            "handshake timed out (is this the scheduler's address and port?)"
+            f"cannot reach the Dask scheduler at {address} within {timeout}: the connection "
+            "or the handshake timed out (is this the scheduler's address and port?)"
         ) from err
     except Exception as err:  # refused, garbage, a protocol error deep in a dependency
         raise ConnectionError(
-            f"no Dask scheduler at {address} within {timeout}: "
+            f"cannot reach the Dask scheduler at {address} within {timeout}: "
             f"{type(err).__name__}: {str(err)[:200]}"
         ) from err
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
         raise ConnectionError(
-            f"{address} answered, but not as a Dask scheduler (got {str(reply)[:100]!r})"
+            f"cannot reach the Dask scheduler at {address}: something answered, but not a "
+            f"Dask scheduler (got {str(reply)[:100]!r})"
         )
 
 
@@ -351,7 +352,7 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
     ...     pass
     Traceback (most recent call last):
     ...
-    ConnectionError: no Dask scheduler at tcp://127.0.0.1:1 within 0.2s: ...
+    ConnectionError: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 0.2s: ...
     """
     options = (options or ClusterOptions(**kwargs)).check()
     kind = options.kind
