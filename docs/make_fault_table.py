@@ -31,14 +31,20 @@ def _catalogue() -> list:
 def fault_table() -> str:
     """The Markdown table: one section per group, one row per case."""
     faults = _catalogue()
-    lines = [f"{len(faults)} cases, each run by `tests/test_faults.py` "
-             "(`pytest tests/test_faults.py -k ID`).", ""]
+    lines = [
+        f"{len(faults)} cases, each run by `tests/test_faults.py` "
+        "(`pytest tests/test_faults.py -k ID`).",
+        "",
+    ]
     groups = list(dict.fromkeys(f.group for f in faults))
     for group in groups:
         rows = [f for f in faults if f.group == group]
-        lines += [f"### {group[0].upper()}{group[1:]} ({len(rows)})", "",
-                  "| # | case (test id) | what is done | what happens |",
-                  "| --- | --- | --- | --- |"]
+        lines += [
+            f"### {group[0].upper()}{group[1:]} ({len(rows)})",
+            "",
+            "| # | case (test id) | what is done | what happens |",
+            "| --- | --- | --- | --- |",
+        ]
         for fault in rows:
             number = faults.index(fault) + 1
             cells = [str(number), f"`{fault.id}`", fault.what, fault.outcome]

@@ -79,8 +79,9 @@ def snapshot(path: Path) -> dict[str, bytes]:
     """Every file under ``path`` with its bytes (``{}`` when nothing is there)."""
     if path.is_file():
         return {"": path.read_bytes()}
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
 
 
 def _folder(parent: Path, name: str) -> Path:
@@ -155,8 +156,9 @@ WRITERS: dict[str, Callable[[Path, Path, bool], Any]] = {
 REFUSED = (FileExistsError, ValueError, CliRefused)
 
 
-def _refused(write: Callable[[Path, Path, bool], Any], source: Path, out: Path,
-             keep: list[Path]) -> None:
+def _refused(
+    write: Callable[[Path, Path, bool], Any], source: Path, out: Path, keep: list[Path]
+) -> None:
     before = {p: snapshot(p) for p in keep}
     with pytest.raises(REFUSED):
         write(source, out, True)
@@ -177,8 +179,9 @@ def _user_folder(tmp: Path) -> tuple[Path, list[Path]]:
 def _bare_zarr_json(tmp: Path) -> tuple[Path, list[Path]]:
     out = tmp / "folder"
     out.mkdir()
-    (out / "zarr.json").write_text(json.dumps(
-        {"zarr_format": 3, "node_type": "group", "attributes": {}}))
+    (out / "zarr.json").write_text(
+        json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}})
+    )
     (out / "thesis.tex").write_text("chapter 1")
     return out, [out]
 
@@ -214,9 +217,15 @@ def _ours_with_user_folder(tmp: Path) -> tuple[Path, list[Path]]:
 def _forged_marker_with_files(tmp: Path) -> tuple[Path, list[Path]]:
     out = tmp / "forged"
     out.mkdir()
-    (out / "zarr.json").write_text(json.dumps({
-        "zarr_format": 3, "node_type": "group",
-        "attributes": {"xarray_microct": {"complete": True}}}))
+    (out / "zarr.json").write_text(
+        json.dumps(
+            {
+                "zarr_format": 3,
+                "node_type": "group",
+                "attributes": {"xarray_microct": {"complete": True}},
+            }
+        )
+    )
     (out / "data.csv").write_text("1,2,3")
     return out, [out]
 
@@ -237,17 +246,27 @@ def _symlink_to_ours(tmp: Path) -> tuple[Path, list[Path]]:
 
 OUTPUT_HAZARDS: dict[str, tuple[str, Callable[[Path], tuple[Path, list[Path]]]]] = {
     "user-folder": ("the output is a folder of user files", _user_folder),
-    "bare-zarr-json": ("the output folder merely has a zarr.json at its top (and user files)",
-                       _bare_zarr_json),
+    "bare-zarr-json": (
+        "the output folder merely has a zarr.json at its top (and user files)",
+        _bare_zarr_json,
+    ),
     "foreign-zarr": ("the output is a Zarr store written by another program", _foreign_zarr),
-    "user-file-in-store": ("the output is a store we wrote, with a user file added at its top",
-                           _ours_with_user_file),
-    "user-file-in-array": ("the output is a store we wrote, with a user file inside an array "
-                           "folder", _ours_with_file_in_array),
-    "user-folder-in-store": ("the output is a store we wrote, with a user folder added",
-                             _ours_with_user_folder),
-    "forged-marker": ("the output's zarr.json carries our marker, but the folder holds user "
-                      "files", _forged_marker_with_files),
+    "user-file-in-store": (
+        "the output is a store we wrote, with a user file added at its top",
+        _ours_with_user_file,
+    ),
+    "user-file-in-array": (
+        "the output is a store we wrote, with a user file inside an array folder",
+        _ours_with_file_in_array,
+    ),
+    "user-folder-in-store": (
+        "the output is a store we wrote, with a user folder added",
+        _ours_with_user_folder,
+    ),
+    "forged-marker": (
+        "the output's zarr.json carries our marker, but the folder holds user files",
+        _forged_marker_with_files,
+    ),
     "plain-file": ("the output path is a file", _plain_file),
     "symlink-output": ("the output is a symbolic link to a store", _symlink_to_ours),
 }
@@ -261,10 +280,13 @@ def _output_case(writer: str, hazard: str) -> Fault:
         out, keep = make(tmp)
         _refused(WRITERS[writer], source, out, [*keep, source])
 
-    return Fault(f"{writer}-replace-{hazard}", "never clobber",
-                 f"{writer} asked to replace: {what}",
-                 "refused before any computing (FileExistsError / exit 2); every file kept",
-                 check)
+    return Fault(
+        f"{writer}-replace-{hazard}",
+        "never clobber",
+        f"{writer} asked to replace: {what}",
+        "refused before any computing (FileExistsError / exit 2); every file kept",
+        check,
+    )
 
 
 # ------------------------------------------------------------------------ inputs as outputs
@@ -278,16 +300,24 @@ def _in_folder(tmp: Path) -> Path:
 
 INPUT_HAZARDS: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "is-input": ("the output is the input", lambda src: src),
-    "dotdot-alias": ("the output is the input written as proj/../proj/scan.zarr",
-                     lambda src: src.parent / ".." / src.parent.name / src.name),
-    "trailing-dot": ("the output is the input written as proj/./scan.zarr/.",
-                     lambda src: Path(f"{src.parent}/./{src.name}/.")),
+    "dotdot-alias": (
+        "the output is the input written as proj/../proj/scan.zarr",
+        lambda src: src.parent / ".." / src.parent.name / src.name,
+    ),
+    "trailing-dot": (
+        "the output is the input written as proj/./scan.zarr/.",
+        lambda src: Path(f"{src.parent}/./{src.name}/."),
+    ),
     "parent-of-input": ("the output is the folder holding the input", lambda src: src.parent),
-    "inside-input": ("the output lies inside the input store",
-                     lambda src: src / "scale0" / "result.zarr"),
+    "inside-input": (
+        "the output lies inside the input store",
+        lambda src: src / "scale0" / "result.zarr",
+    ),
     "symlink-to-input": ("the output is a symbolic link to the input", "symlink"),  # type: ignore[dict-item]
-    "symlinked-parent": ("the output is the input reached through a symlinked folder",
-                         "symlinked-parent"),  # type: ignore[dict-item]
+    "symlinked-parent": (
+        "the output is the input reached through a symlinked folder",
+        "symlinked-parent",
+    ),  # type: ignore[dict-item]
     "grandparent": ("the output is two folders above the input", lambda src: src.parent.parent),
 }
 
@@ -307,10 +337,13 @@ def _input_case(writer: str, hazard: str) -> Fault:
             out = alias(source)
         _refused(WRITERS[writer], source, out, [source])
 
-    return Fault(f"{writer}-{hazard}", "inputs are never replaced",
-                 f"{writer}: {what}",
-                 "refused before any computing (ValueError naming the input / exit 2); the "
-                 "input is intact", check)
+    return Fault(
+        f"{writer}-{hazard}",
+        "inputs are never replaced",
+        f"{writer}: {what}",
+        "refused before any computing (ValueError naming the input / exit 2); the input is intact",
+        check,
+    )
 
 
 # ------------------------------------------------------------------ replacing our own results
@@ -336,10 +369,13 @@ def _replace_ours(writer: str, state: str) -> Fault:
             np.testing.assert_array_equal(np.asarray(result), expected(source))
         assert not [p for p in tmp.iterdir() if ".microct-" in p.name]  # no staging left
 
-    return Fault(f"{writer}-replaces-own-{state}", "never clobber",
-                 f"{writer} replaces a {state} store it wrote (overwrite / mode='w')",
-                 "replaced: written beside, swapped in when complete; no staging left",
-                 check)
+    return Fault(
+        f"{writer}-replaces-own-{state}",
+        "never clobber",
+        f"{writer} replaces a {state} store it wrote (overwrite / mode='w')",
+        "replaced: written beside, swapped in when complete; no staging left",
+        check,
+    )
 
 
 def _no_replace(writer: str) -> Fault:
@@ -352,9 +388,13 @@ def _no_replace(writer: str) -> Fault:
             WRITERS[writer](source, out, False)
         assert snapshot(out) == before
 
-    return Fault(f"{writer}-exists", "never clobber",
-                 f"{writer} to an existing result without overwrite / mode='w'",
-                 "refused (FileExistsError / exit 2), the result untouched", check)
+    return Fault(
+        f"{writer}-exists",
+        "never clobber",
+        f"{writer} to an existing result without overwrite / mode='w'",
+        "refused (FileExistsError / exit 2), the result untouched",
+        check,
+    )
 
 
 # ------------------------------------------------------------------------- failing writes
@@ -403,12 +443,19 @@ def _disk_fault(writer: str, code: int, replace: bool) -> Fault:
             np.testing.assert_array_equal(np.asarray(open_result(out)), expected(source))
 
     action = "replacing a result" if replace else "writing a new result"
-    return Fault(f"{writer}-{name}-{'replace' if replace else 'new'}", "failing storage",
-                 f"{writer} {action}; the disk fails ({os.strerror(code)}) part-way",
-                 "the error is raised (exit 2 from microct); "
-                 + ("the old result is intact" if replace else
-                    "the store is marked failed/incomplete, never read as complete")
-                 + "; a rerun succeeds", check)
+    return Fault(
+        f"{writer}-{name}-{'replace' if replace else 'new'}",
+        "failing storage",
+        f"{writer} {action}; the disk fails ({os.strerror(code)}) part-way",
+        "the error is raised (exit 2 from microct); "
+        + (
+            "the old result is intact"
+            if replace
+            else "the store is marked failed/incomplete, never read as complete"
+        )
+        + "; a rerun succeeds",
+        check,
+    )
 
 
 # ---------------------------------------------------------------------- damaged stores
@@ -418,8 +465,11 @@ def _chunk_files(store: Path) -> list[Path]:
     array = store / "scale0" / "scan"
     if not array.exists():
         array = store / "scale0" / "volume"
-    return sorted(p for p in array.rglob("*") if p.is_file()
-                  and p.name not in ("zarr.json", ".zarray", ".zattrs"))
+    return sorted(
+        p
+        for p in array.rglob("*")
+        if p.is_file() and p.name not in ("zarr.json", ".zarray", ".zattrs")
+    )
 
 
 def _make_stored(kind: str, tmp: Path) -> Path:
@@ -446,8 +496,9 @@ def _truncate(store: Path) -> None:
 
 def _garble(store: Path) -> None:
     path = _chunk_files(store)[1]
-    path.write_bytes(bytes(np.random.default_rng(0).integers(0, 256, len(path.read_bytes()),
-                                                                 dtype=np.uint8)))
+    path.write_bytes(
+        bytes(np.random.default_rng(0).integers(0, 256, len(path.read_bytes()), dtype=np.uint8))
+    )
 
 
 def _empty_chunk(store: Path) -> None:
@@ -490,22 +541,56 @@ def _mark_incomplete(store: Path) -> None:
 
 DAMAGES: dict[str, tuple[str, Callable[[Path], None], type[Exception], str, bool]] = {
     # name: (what, damage, error, message, raised on open (else on compute))
-    "missing-chunk": ("one chunk file deleted", _delete_one, DamagedStoreError,
-                      "is missing", True),
-    "all-chunks-missing": ("every chunk file deleted", _delete_all, DamagedStoreError,
-                           "is missing", True),
-    "truncated-chunk": ("a chunk file cut in half", _truncate, DamagedStoreError,
-                        "cannot be decoded", False),
-    "garbled-chunk": ("a chunk file overwritten with random bytes", _garble,
-                      DamagedStoreError, "cannot be decoded", False),
-    "empty-chunk": ("a chunk file emptied (0 bytes)", _empty_chunk, DamagedStoreError,
-                    "cannot be decoded", False),
-    "edited-shape": ("the array's shape edited in its metadata", _edit_shape,
-                     DamagedStoreError, "metadata was edited", True),
-    "garbled-root-metadata": ("the root metadata document cut mid-JSON", _garble_root,
-                              DamagedStoreError, "is not valid JSON", True),
-    "marked-incomplete": ("the completion mark removed (an interrupted write)",
-                          _mark_incomplete, IncompleteStoreError, "interrupted", True),
+    "missing-chunk": ("one chunk file deleted", _delete_one, DamagedStoreError, "is missing", True),
+    "all-chunks-missing": (
+        "every chunk file deleted",
+        _delete_all,
+        DamagedStoreError,
+        "is missing",
+        True,
+    ),
+    "truncated-chunk": (
+        "a chunk file cut in half",
+        _truncate,
+        DamagedStoreError,
+        "cannot be decoded",
+        False,
+    ),
+    "garbled-chunk": (
+        "a chunk file overwritten with random bytes",
+        _garble,
+        DamagedStoreError,
+        "cannot be decoded",
+        False,
+    ),
+    "empty-chunk": (
+        "a chunk file emptied (0 bytes)",
+        _empty_chunk,
+        DamagedStoreError,
+        "cannot be decoded",
+        False,
+    ),
+    "edited-shape": (
+        "the array's shape edited in its metadata",
+        _edit_shape,
+        DamagedStoreError,
+        "metadata was edited",
+        True,
+    ),
+    "garbled-root-metadata": (
+        "the root metadata document cut mid-JSON",
+        _garble_root,
+        DamagedStoreError,
+        "is not valid JSON",
+        True,
+    ),
+    "marked-incomplete": (
+        "the completion mark removed (an interrupted write)",
+        _mark_incomplete,
+        IncompleteStoreError,
+        "interrupted",
+        True,
+    ),
 }
 
 
@@ -528,10 +613,18 @@ def _damage_case(kind: str, damage: str, reader: str) -> Fault:
             assert str(store) in str(caught.value)
 
     when = "on open" if on_open else "when the chunk is read"
-    outcome = ("`microct info` exits 2 with a one-line error" if reader == "microct-info" else
-               f"{error.__name__} {when}, naming the store (and the file) and what to do")
-    return Fault(f"{kind}-{damage}-{reader}", "damaged stores",
-                 f"{kind} store: {what}; read with {reader}", outcome, check)
+    outcome = (
+        "`microct info` exits 2 with a one-line error"
+        if reader == "microct-info"
+        else f"{error.__name__} {when}, naming the store (and the file) and what to do"
+    )
+    return Fault(
+        f"{kind}-{damage}-{reader}",
+        "damaged stores",
+        f"{kind} store: {what}; read with {reader}",
+        outcome,
+        check,
+    )
 
 
 # ---------------------------------------------------------------------------- networks
@@ -626,35 +719,55 @@ def _scheduler_case(behaviour: str, via_file: bool) -> Fault:
                 where = ["--scheduler-file", tmp / "scheduler.json"]
             else:
                 where = ["--scheduler", address]
-            code, err = cli_output(["run", pipeline_file(tmp), source, out, *where,
-                                    "--timeout", "2s", "--no-progress"])
+            code, err = cli_output(
+                ["run", pipeline_file(tmp), source, out, *where, "--timeout", "2s", "--no-progress"]
+            )
         assert code == 2
         assert err.startswith("microct: error:") and err.count("\n") == 1, err
         assert "Traceback" not in err
         assert not out.exists()
 
     how = "--scheduler-file naming" if via_file else "--scheduler pointing at"
-    what = {"silent": "a TCP server that accepts and never answers",
-            "garbage": "a TCP server that sends garbage bytes",
-            "close": "a TCP server that hangs up at once",
-            "http": "a web server",
-            "refused": "a port nobody listens on"}[behaviour]
-    return Fault(f"scheduler-{'file-' if via_file else ''}{behaviour}", "networks",
-                 f"microct run {how} {what} (--timeout 2s)",
-                 "exit 2 within the timeout, one line `microct: error: cannot reach the Dask "
-                 "scheduler at ...`; no output created", check)
+    what = {
+        "silent": "a TCP server that accepts and never answers",
+        "garbage": "a TCP server that sends garbage bytes",
+        "close": "a TCP server that hangs up at once",
+        "http": "a web server",
+        "refused": "a port nobody listens on",
+    }[behaviour]
+    return Fault(
+        f"scheduler-{'file-' if via_file else ''}{behaviour}",
+        "networks",
+        f"microct run {how} {what} (--timeout 2s)",
+        "exit 2 within the timeout, one line `microct: error: cannot reach the Dask "
+        "scheduler at ...`; no output created",
+        check,
+    )
 
 
 def _bad_scheduler_file() -> Fault:
     def check(tmp: Path) -> None:
         source = make_input(tmp)
         (tmp / "scheduler.json").write_text("{not json")
-        code, err = cli_output(["run", pipeline_file(tmp), source, tmp / "out.zarr",
-                                "--scheduler-file", tmp / "scheduler.json"])
+        code, err = cli_output(
+            [
+                "run",
+                pipeline_file(tmp),
+                source,
+                tmp / "out.zarr",
+                "--scheduler-file",
+                tmp / "scheduler.json",
+            ]
+        )
         assert code == 2 and "not a Dask scheduler file" in err
 
-    return Fault("scheduler-file-garbled", "networks", "--scheduler-file is not JSON",
-                 "exit 2: `... is not a Dask scheduler file`", check)
+    return Fault(
+        "scheduler-file-garbled",
+        "networks",
+        "--scheduler-file is not JSON",
+        "exit 2: `... is not a Dask scheduler file`",
+        check,
+    )
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -674,7 +787,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 def http_server(folder: Path, stall_on: str = "") -> Iterator[str]:
     handler = type("Handler", (_Handler,), {"stall_on": stall_on})
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
+    )
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -706,15 +820,21 @@ def _http_case(behaviour: str) -> Fault:
         assert "http://127.0.0.1" in str(caught.value)
         assert type(caught.value).__module__ in ("builtins", "xarray_microct.io.ome")
 
-    what = {"silent": "a server that accepts and never answers",
-            "garbage": "a server that answers with garbage bytes",
-            "close": "a server that hangs up at once",
-            "missing": "a web server without the store (404)",
-            "stalled-chunks": "a server that serves the metadata but never the chunks"}[behaviour]
-    return Fault(f"http-{behaviour}", "networks",
-                 f"open_volume of an http:// URL: {what} (microct.http-timeout 1s)",
-                 "a one-sentence TimeoutError / ConnectionError / ValueError naming the URL, "
-                 "within the timeout", check)
+    what = {
+        "silent": "a server that accepts and never answers",
+        "garbage": "a server that answers with garbage bytes",
+        "close": "a server that hangs up at once",
+        "missing": "a web server without the store (404)",
+        "stalled-chunks": "a server that serves the metadata but never the chunks",
+    }[behaviour]
+    return Fault(
+        f"http-{behaviour}",
+        "networks",
+        f"open_volume of an http:// URL: {what} (microct.http-timeout 1s)",
+        "a one-sentence TimeoutError / ConnectionError / ValueError naming the URL, "
+        "within the timeout",
+        check,
+    )
 
 
 # ---------------------------------------------------------------------- resume and reruns
@@ -745,8 +865,11 @@ def _resume_mismatch(change: str) -> Fault:
             shutil.rmtree(source)
             make_input(source.parent, seed=5)
         elif change == "input-edited":
-            chunk = next(p for p in sorted((source / "scale0").rglob("*"))
-                         if p.is_file() and "/c/" in p.as_posix())
+            chunk = next(
+                p
+                for p in sorted((source / "scale0").rglob("*"))
+                if p.is_file() and "/c/" in p.as_posix()
+            )
             chunk.write_bytes(chunk.read_bytes())
             os.utime(chunk, ns=(1, 1))
         elif change == "input-moved":
@@ -757,14 +880,21 @@ def _resume_mismatch(change: str) -> Fault:
         assert code == 2 and "cannot resume" in err, err
         assert snapshot(out) == before
 
-    what = {"params": "a parameter changed", "pipeline": "another pipeline",
-            "chunks": "other --chunks", "input-replaced": "the input replaced at the same path",
-            "input-edited": "one chunk file of the input rewritten",
-            "input-moved": "the input moved to another path"}[change]
-    return Fault(f"resume-{change}", "fingerprinted resume",
-                 f"--resume of an interrupted run with {what}",
-                 "exit 2: `cannot resume ...: it was started with a different ...`; the "
-                 "partial output kept", check)
+    what = {
+        "params": "a parameter changed",
+        "pipeline": "another pipeline",
+        "chunks": "other --chunks",
+        "input-replaced": "the input replaced at the same path",
+        "input-edited": "one chunk file of the input rewritten",
+        "input-moved": "the input moved to another path",
+    }[change]
+    return Fault(
+        f"resume-{change}",
+        "fingerprinted resume",
+        f"--resume of an interrupted run with {what}",
+        "exit 2: `cannot resume ...: it was started with a different ...`; the partial output kept",
+        check,
+    )
 
 
 def _resume_complete_table_with_other_param() -> Fault:
@@ -773,18 +903,26 @@ def _resume_complete_table_with_other_param() -> Fault:
         out = tmp / "out.zarr"
         steps = [{"op": "regionprops", "params": {}}]
         labels = tmp / "labels.zarr"
-        mct.from_array((np.arange(16 ** 3).reshape(16, 16, 16) % 3).astype("uint8"),
-                       spacing=0.5, chunks=8, name="labels").microct.to_zarr(labels)
+        mct.from_array(
+            (np.arange(16**3).reshape(16, 16, 16) % 3).astype("uint8"),
+            spacing=0.5,
+            chunks=8,
+            name="labels",
+        ).microct.to_zarr(labels)
         del source
         assert cli(["run", pipeline_file(tmp, steps), labels, out, "--no-progress"]) == 0
         other = [{"op": "regionprops", "params": {"properties": ["volume"]}}]
         code, err = cli_output(["run", pipeline_file(tmp, other), labels, out, "--resume"])
         assert code == 2 and "cannot resume" in err and "nothing to do" not in err
 
-    return Fault("resume-complete-table-other-params", "fingerprinted resume",
-                 "--resume on a complete table with other parameters",
-                 "exit 2: `cannot resume ...: it was made with a different pipeline or "
-                 "parameters` (never `nothing to do`)", check)
+    return Fault(
+        "resume-complete-table-other-params",
+        "fingerprinted resume",
+        "--resume on a complete table with other parameters",
+        "exit 2: `cannot resume ...: it was made with a different pipeline or "
+        "parameters` (never `nothing to do`)",
+        check,
+    )
 
 
 def _resume_ok(scheduler: str) -> Fault:
@@ -793,23 +931,30 @@ def _resume_ok(scheduler: str) -> Fault:
         out = tmp / "out.zarr"
         _interrupted_run(tmp, source, out)
         if scheduler == "threads":
-            assert cli(["run", pipeline_file(tmp), source, out, "--resume",
-                        "--no-progress"]) == 0
+            assert cli(["run", pipeline_file(tmp), source, out, "--resume", "--no-progress"]) == 0
         else:
             from distributed import Client, LocalCluster
 
-            with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                              dashboard_address=":0") as cluster, Client(cluster) as client:
+            with (
+                LocalCluster(
+                    n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+                ) as cluster,
+                Client(cluster) as client,
+            ):
                 _resume_with(client, tmp, source, out)
         state = run_state(out)
         assert state["status"] == "complete" and 0 < state["chunks_written"] < 8
         np.testing.assert_array_equal(open_result(out).values, expected(source))
         assert cli(["run", pipeline_file(tmp), source, out, "--resume"]) == 0  # complete
 
-    return Fault(f"resume-{scheduler}", "fingerprinted resume",
-                 f"--resume after a failed run, on {scheduler}",
-                 "only the missing chunks computed; the result equals an uninterrupted run; "
-                 "a second --resume says it is complete", check)
+    return Fault(
+        f"resume-{scheduler}",
+        "fingerprinted resume",
+        f"--resume after a failed run, on {scheduler}",
+        "only the missing chunks computed; the result equals an uninterrupted run; "
+        "a second --resume says it is complete",
+        check,
+    )
 
 
 def _resume_with(client: Any, tmp: Path, source: Path, out: Path) -> None:
@@ -819,8 +964,9 @@ def _resume_with(client: Any, tmp: Path, source: Path, out: Path) -> None:
     pipe = load_pipeline(pipeline_file(tmp))
     volume_ = mct.open_volume(source)
     metadata = {"pipeline": pipe.identity(), "chunks": [int(c[0]) for c in volume_.data.chunks]}
-    write_volume(pipe.apply(volume_), out, resume=True, metadata=metadata, inputs=[source],
-                 client=client)
+    write_volume(
+        pipe.apply(volume_), out, resume=True, metadata=metadata, inputs=[source], client=client
+    )
 
 
 def _run_on_output(kind: str) -> Fault:
@@ -828,16 +974,19 @@ def _run_on_output(kind: str) -> Fault:
         source = make_input(tmp, kind) if kind != "run-output" else None
         if kind == "run-output":
             first = tmp / "first.zarr"
-            assert cli(["run", pipeline_file(tmp), make_input(tmp), first,
-                        "--no-progress"]) == 0
+            assert cli(["run", pipeline_file(tmp), make_input(tmp), first, "--no-progress"]) == 0
             source = first
         out = tmp / "second.zarr"
         assert cli(["run", pipeline_file(tmp), source, out, "--no-progress"]) == 0
         np.testing.assert_array_equal(open_result(out).values, expected(source))
 
-    return Fault(f"run-on-{kind}", "runs",
-                 f"microct run with a {kind} store as input",
-                 "runs; the result equals the same steps in Python", check)
+    return Fault(
+        f"run-on-{kind}",
+        "runs",
+        f"microct run with a {kind} store as input",
+        "runs; the result equals the same steps in Python",
+        check,
+    )
 
 
 def _bad_run(kind: str) -> Fault:
@@ -863,14 +1012,20 @@ def _bad_run(kind: str) -> Fault:
         if kind != "resume-foreign":
             assert cli(["run", pipeline_file(tmp), source, out, "--no-progress"]) == 0
 
-    what = {"bad-value": "a step with a bad parameter value (negative sigma)",
-            "both-flags": "--overwrite and --resume together",
-            "bad-chunks": "--chunks 0",
-            "missing-input": "an input that does not exist",
-            "resume-foreign": "--resume into a folder of user files"}[kind]
-    return Fault(f"run-{kind}", "runs", f"microct run with {what}",
-                 "exit 2 with one line, before any computing; no output left behind to "
-                 "block a rerun", check)
+    what = {
+        "bad-value": "a step with a bad parameter value (negative sigma)",
+        "both-flags": "--overwrite and --resume together",
+        "bad-chunks": "--chunks 0",
+        "missing-input": "an input that does not exist",
+        "resume-foreign": "--resume into a folder of user files",
+    }[kind]
+    return Fault(
+        f"run-{kind}",
+        "runs",
+        f"microct run with {what}",
+        "exit 2 with one line, before any computing; no output left behind to block a rerun",
+        check,
+    )
 
 
 # ----------------------------------------------------------------------------- signals
@@ -896,14 +1051,20 @@ def _signal_case(name: str) -> Fault:
         script = tmp / "slow_run.py"
         script.write_text(SLOW_RUN)
         source = tmp / "scan.zarr"
-        mct.from_array(np.random.default_rng(0).random((32, 32, 32)), spacing=0.5,
-                       chunks=8, name="scan").microct.to_zarr(source, chunks=8)
+        mct.from_array(
+            np.random.default_rng(0).random((32, 32, 32)), spacing=0.5, chunks=8, name="scan"
+        ).microct.to_zarr(source, chunks=8)
         steps = pipeline_file(tmp, [{"op": "slow_copy", "params": {}}])
         out = tmp / "out.zarr"
         args = [sys.executable, script, "0.1", "run", steps, source, out, "--no-progress"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, env=env)
+        process = subprocess.Popen(
+            [str(a) for a in args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         try:
             for _ in range(600):  # until chunks are being written (at most a minute)
                 if out.exists() and any((out / "scale0").rglob("c/*/*/*")):
@@ -918,18 +1079,21 @@ def _signal_case(name: str) -> Fault:
         assert err.strip().count("\n") == 0 and "interrupted" in err, err
         assert "--resume" in err
         assert run_state(out)["status"] == "interrupted"
-        fast = [sys.executable, script, "0", "run", steps, source, out, "--resume",
-                "--no-progress"]
-        done = subprocess.run([str(a) for a in fast], capture_output=True, text=True,
-                              timeout=120, env=env)
+        fast = [sys.executable, script, "0", "run", steps, source, out, "--resume", "--no-progress"]
+        done = subprocess.run(
+            [str(a) for a in fast], capture_output=True, text=True, timeout=120, env=env
+        )
         assert done.returncode == 0, done.stderr
-        np.testing.assert_array_equal(open_result(out).values,
-                                      mct.open_volume(source).values)
+        np.testing.assert_array_equal(open_result(out).values, mct.open_volume(source).values)
 
-    return Fault(f"{name.lower()}-mid-write", "signals",
-                 f"{name} sent to `microct run` while it writes chunks",
-                 f"exit {130 if name == 'SIGINT' else 143}, one line saying the output is "
-                 "marked interrupted; --resume completes it, equal to the input", check)
+    return Fault(
+        f"{name.lower()}-mid-write",
+        "signals",
+        f"{name} sent to `microct run` while it writes chunks",
+        f"exit {130 if name == 'SIGINT' else 143}, one line saying the output is "
+        "marked interrupted; --resume completes it, equal to the input",
+        check,
+    )
 
 
 # ----------------------------------------------------------------------------- the list
@@ -952,18 +1116,29 @@ def catalogue() -> list[Fault]:
             if DAMAGES[damage][4]:  # found on open: `microct info` reports it too
                 faults.append(_damage_case(kind, damage, "microct-info"))
     for via_file in (False, True):
-        faults += [_scheduler_case(b, via_file)
-                   for b in ("silent", "garbage", "close", "http", "refused")]
+        faults += [
+            _scheduler_case(b, via_file) for b in ("silent", "garbage", "close", "http", "refused")
+        ]
     faults.append(_bad_scheduler_file())
-    faults += [_http_case(b) for b in ("silent", "garbage", "close", "missing",
-                                        "stalled-chunks")]
-    faults += [_resume_mismatch(change) for change in (
-        "params", "pipeline", "chunks", "input-replaced", "input-edited", "input-moved")]
+    faults += [_http_case(b) for b in ("silent", "garbage", "close", "missing", "stalled-chunks")]
+    faults += [
+        _resume_mismatch(change)
+        for change in (
+            "params",
+            "pipeline",
+            "chunks",
+            "input-replaced",
+            "input-edited",
+            "input-moved",
+        )
+    ]
     faults.append(_resume_complete_table_with_other_param())
     faults += [_resume_ok(scheduler) for scheduler in ("threads", "distributed-client")]
     faults += [_run_on_output(kind) for kind in ("run-output", "ome-0.4", "xarray")]
-    faults += [_bad_run(kind) for kind in (
-        "bad-value", "both-flags", "bad-chunks", "missing-input", "resume-foreign")]
+    faults += [
+        _bad_run(kind)
+        for kind in ("bad-value", "both-flags", "bad-chunks", "missing-input", "resume-foreign")
+    ]
     faults += [_signal_case(name) for name in ("SIGINT", "SIGTERM")]
     return faults
 

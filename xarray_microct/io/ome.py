@@ -14,12 +14,18 @@ and ngff-zarr, so ``xarray.open_datatree(store, engine="zarr")`` also reads it):
 * Arrays are Blosc/Zstd compressed (level 3, byte shuffle), 128³ chunks by default.
 * Attributes (provenance records, ``history``, intensity ``units``) travel with each array.
 
-Safety: ``mode="w-"`` (the default) never touches an existing path. The root group is
-first created with ``{"xarray_microct": {"complete": false}}``; the NGFF metadata and
-``"complete": true`` are written only after every chunk, so a write that was killed
-half-way is reported by :func:`open_pyramid` as incomplete (:class:`IncompleteStoreError`)
-rather than read as zeros, and other OME-Zarr readers do not see an image at all.
-Re-running with ``mode="w"`` restarts cleanly.
+Safety (the rule of :mod:`xarray_microct.io.safety`): ``mode="w-"`` (the default) never
+touches an existing path; ``mode="w"`` replaces only a store this project wrote (no
+foreign files inside), never an input of the data being written, and writes the new
+store beside the old one, swapped in when complete. The root group is first created
+with ``{"xarray_microct": {"complete": false}}``; the NGFF metadata and ``"complete":
+true`` (with the shape and chunk grid of every array) are written only after every
+chunk, so a write that was killed half-way is reported by :func:`open_pyramid` as
+incomplete (:class:`IncompleteStoreError`) rather than read as zeros, and other OME-Zarr
+readers do not see an image at all. Every chunk is written, empty ones included, so a
+chunk file lost later is told from an empty chunk: :func:`open_pyramid` compares the
+store with the record and raises :class:`DamagedStoreError`, as it does for a chunk that
+cannot be decoded. HTTP reads time out (:func:`network_options`).
 """
 
 from __future__ import annotations
@@ -951,10 +957,18 @@ def is_ome_zarr(store: StoreLike, storage_options: Mapping[str, Any] | None = No
 
 
 __all__ = [
+    "ChunkReader",
+    "DamagedStoreError",
     "IncompleteStoreError",
+    "check_chunks",
+    "complete_marker",
+    "create_levels",
     "is_ome_zarr",
+    "network_options",
     "ngff_metadata",
     "ngff_multiscale",
     "open_pyramid",
+    "prepare_levels",
     "to_ome_zarr",
+    "written_blocks",
 ]

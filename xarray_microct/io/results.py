@@ -147,8 +147,9 @@ _WHAT_DIFFERS = {
 
 def _differences(recorded: Mapping[str, Any], identity: Mapping[str, Any]) -> str:
     keys = sorted(set(recorded) | set(identity))
-    found = [_WHAT_DIFFERS.get(k, f"a different {k}") for k in keys
-             if recorded.get(k) != identity.get(k)]
+    found = [
+        _WHAT_DIFFERS.get(k, f"a different {k}") for k in keys if recorded.get(k) != identity.get(k)
+    ]
     return "; ".join(found) or "a different run"
 
 
@@ -249,8 +250,7 @@ def _create(path: Path, levels: list, chunks: list[int], state: Mapping[str, Any
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         root = zarr.open_group(str(path), mode="w-", zarr_format=3)
-        root.attrs.update({MARKER: {"complete": False, "ngff": NGFF_VERSION},
-                           RUN_KEY: dict(state)})
+        root.attrs.update({MARKER: {"complete": False, "ngff": NGFF_VERSION}, RUN_KEY: dict(state)})
         return create_levels(root, levels, 3, chunks)
 
 
@@ -324,12 +324,18 @@ def write_volume(
     levels, scalars = prepare_levels(result)
     sources = [*inputs, *input_locations(result)]
     identity = run_identity(metadata or {}, sources, result)
-    action = check_output(path, overwrite=overwrite, resume=resume, identity=identity,
-                          inputs=sources)
+    action = check_output(
+        path, overwrite=overwrite, resume=resume, identity=identity, inputs=sources
+    )
     if action == "done":
         return path
-    state = {"status": "incomplete", "started": utc_now(), "fingerprint": fingerprint(identity),
-             "identity": identity, "xarray_microct": package_version("xarray_microct")}
+    state = {
+        "status": "incomplete",
+        "started": utc_now(),
+        "fingerprint": fingerprint(identity),
+        "identity": identity,
+        "xarray_microct": package_version("xarray_microct"),
+    }
     chunks = [int(c[0]) for c in result.data.chunks[-3:]]
     with staged_write(path, replace=action == "overwrite") as target:
         if action == "resume":
@@ -337,8 +343,12 @@ def write_volume(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 root = zarr.open_group(str(target), mode="r+")
-                array = zarr.open_array(str(target), path=f"{LEVEL}/{result.name}", mode="r+",
-                                        config={"write_empty_chunks": True})
+                array = zarr.open_array(
+                    str(target),
+                    path=f"{LEVEL}/{result.name}",
+                    mode="r+",
+                    config={"write_empty_chunks": True},
+                )
             created = [(array, result.data.rechunk(array.chunks))]
             del root
         else:
@@ -348,9 +358,11 @@ def write_volume(
                 shutil.rmtree(target, ignore_errors=True)  # made just now: leave nothing
                 raise
         written = _write_missing(target, created, scalars, state, action, client, progress)
-        set_state(target, {**state, "status": "complete", "finished": utc_now(),
-                           "chunks_written": written},
-                  extra=complete_marker(levels, [t for t, _ in created], NGFF_VERSION))
+        set_state(
+            target,
+            {**state, "status": "complete", "finished": utc_now(), "chunks_written": written},
+            extra=complete_marker(levels, [t for t, _ in created], NGFF_VERSION),
+        )
     return path
 
 
@@ -369,24 +381,40 @@ def _write_missing(
     missing = [i for i in np.ndindex(*data.numblocks) if i not in done]
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in data.chunks]
     regions = [
-        tuple(slice(int(s[j]), int(s[j]) + c[j]) for s, c, j in zip(starts, data.chunks, i,
-                                                                    strict=True))
+        tuple(
+            slice(int(s[j]), int(s[j]) + c[j])
+            for s, c, j in zip(starts, data.chunks, i, strict=True)
+        )
         for i in missing
     ]
     collections = []
     if missing and not done:
         collections.append(da.store(data, target, lock=False, compute=False))
     elif missing:
-        collections.append(da.store([data.blocks[i] for i in missing], [target] * len(missing),
-                                    regions=regions, lock=False, compute=False))
+        collections.append(
+            da.store(
+                [data.blocks[i] for i in missing],
+                [target] * len(missing),
+                regions=regions,
+                lock=False,
+                compute=False,
+            )
+        )
     if scalars[0]:
         collections.append(dask.delayed(scalars[0]))
     try:
         results = compute(collections, client, progress) if collections else []
     except BaseException as err:
         if action != "overwrite":  # an overwrite's staging copy is dropped instead
-            set_state(path, {**state, "status": _stopped_status(err), "stopped": utc_now(),
-                             "error": f"{type(err).__name__}: {err}"[:500]})
+            set_state(
+                path,
+                {
+                    **state,
+                    "status": _stopped_status(err),
+                    "stopped": utc_now(),
+                    "error": f"{type(err).__name__}: {err}"[:500],
+                },
+            )
         raise
     if scalars[0]:
         target.attrs[SCALAR_COORDS] = {k: np.asarray(v).item() for k, v in results[-1].items()}

@@ -259,8 +259,7 @@ def check_not_input(store: Any, inputs: Iterable[Any]) -> None:
             _same(in_real, p) for p in _aliases(out_real) if os.path.exists(p)
         ):
             raise ValueError(
-                f"the output {store} lies inside the input {source}; write the result "
-                "elsewhere"
+                f"the output {store} lies inside the input {source}; write the result elsewhere"
             )
 
 
@@ -270,8 +269,10 @@ def _unwrap_zarr(obj: Any) -> Any:
     for _ in range(8):
         if isinstance(obj, zarr.Array):
             return obj
-        obj = getattr(obj, "zarr_array", None) or getattr(obj, "array", None) or getattr(
-            obj, "_array", None
+        obj = (
+            getattr(obj, "zarr_array", None)
+            or getattr(obj, "array", None)
+            or getattr(obj, "_array", None)
         )
         if obj is None:
             return None

@@ -59,13 +59,19 @@ def write_table(
     path = store_path(store)
     sources = [*inputs, *input_locations(table)]
     identity = run_identity(metadata or {}, sources)
-    action = check_output(path, overwrite=overwrite, resume=resume, identity=identity,
-                          inputs=sources)
+    action = check_output(
+        path, overwrite=overwrite, resume=resume, identity=identity, inputs=sources
+    )
     if action == "done":
         return path
-    state = {"status": "incomplete", "started": utc_now(), "fingerprint": fingerprint(identity),
-             "identity": identity, "columns": [str(c) for c in table.columns],
-             "xarray_microct": package_version("xarray_microct")}
+    state = {
+        "status": "incomplete",
+        "started": utc_now(),
+        "fingerprint": fingerprint(identity),
+        "identity": identity,
+        "columns": [str(c) for c in table.columns],
+        "xarray_microct": package_version("xarray_microct"),
+    }
     dataset = xr.Dataset.from_dataframe(table.reset_index(drop=True).rename_axis("row"))
     dataset.attrs = {str(k): to_json_value(v) for k, v in table.attrs.items()}
     dataset.attrs[RUN_KEY] = state
