@@ -47,7 +47,8 @@ def fault_table() -> str:
         ]
         for fault in rows:
             number = faults.index(fault) + 1
-            cells = [str(number), f"`{fault.id}`", fault.what, fault.outcome]
+            case = f"`{fault.id}`" + (" (slow)" if fault.slow else "")
+            cells = [str(number), case, fault.what, fault.outcome]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)

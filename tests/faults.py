@@ -16,6 +16,7 @@ import http.server
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -54,6 +55,8 @@ class Fault:
     what: str
     outcome: str
     check: Callable[[Path], None]
+    slow: bool = False
+    """Runs only with ``pytest -m slow`` (a subprocess or a cluster: seconds each)."""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -121,7 +124,8 @@ def table_of(source: Path) -> pd.DataFrame:
 
 def _to_zarr(version: str) -> Callable[[Path, Path, bool], Any]:
     def write(source: Path, out: Path, replace: bool) -> Any:
-        smoothed(source).microct.to_zarr(out, version=version, mode="w" if replace else "w-")
+        mode = "w" if replace else "w-"
+        smoothed(source).microct.to_zarr(out, version=version, mode=mode, chunks=8)
 
     return write
 
@@ -400,15 +404,27 @@ def _no_replace(writer: str) -> Fault:
 # ------------------------------------------------------------------------- failing writes
 
 
-class _Failing:
-    """Make every chunk write raise ``OSError(code)`` after ``after`` writes."""
+VOLUME_CHUNK = re.compile(r"(/c/\d+/\d+/\d+|/\d+\.\d+\.\d+)$")
+"""The key of a chunk of a 3-D array (not of a coordinate), Zarr v3 or v2."""
+ANY_CHUNK = re.compile(r"(/c(/\d+)+|/\d+(\.\d+)*)$")
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, code: int, after: int = 2) -> None:
+
+class _Failing:
+    """Make every chunk write matching ``pattern`` raise ``OSError(code)`` after ``after``
+    such writes: a disk that fills up (or fails) part-way through the data."""
+
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        code: int,
+        after: int = 2,
+        pattern: re.Pattern[str] = VOLUME_CHUNK,
+    ) -> None:
         self.left = after
         original = zarr.storage.LocalStore.set
 
         async def set_(store: Any, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
-            if "/c/" in key or key.rsplit("/", 1)[-1][:1].isdigit():
+            if pattern.search(key):
                 if self.left <= 0:
                     raise OSError(code, os.strerror(code), key)
                 self.left -= 1
@@ -427,7 +443,7 @@ def _disk_fault(writer: str, code: int, replace: bool) -> Fault:
             WRITERS[writer](source, out, False)
         before = snapshot(out) if replace else None
         with pytest.MonkeyPatch.context() as patch:
-            _Failing(patch, code)
+            _Failing(patch, code, pattern=ANY_CHUNK if writer == "write_table" else VOLUME_CHUNK)
             with pytest.raises((OSError, CliRefused)):
                 WRITERS[writer](source, out, replace)
         if replace:
@@ -843,7 +859,7 @@ def _http_case(behaviour: str) -> Fault:
 def _interrupted_run(tmp: Path, source: Path, out: Path, steps: list | None = None) -> None:
     """A run of ``steps`` on ``source`` into ``out`` that fails after a few chunks."""
     with pytest.MonkeyPatch.context() as patch:
-        _Failing(patch, errno.EIO, after=5)  # 3 coordinates, then 2 chunks
+        _Failing(patch, errno.EIO, after=2)
         assert cli(["run", pipeline_file(tmp, steps), source, out, "--no-progress"]) == 2
     assert run_state(out)["status"] == "failed"
 
@@ -1093,6 +1109,7 @@ def _signal_case(name: str) -> Fault:
         f"exit {130 if name == 'SIGINT' else 143}, one line saying the output is "
         "marked interrupted; --resume completes it, equal to the input",
         check,
+        slow=name == "SIGTERM",  # the same path as SIGINT, another exit status
     )
 
 

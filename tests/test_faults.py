@@ -20,6 +20,9 @@ def test_the_catalogue_is_large_and_named_uniquely() -> None:
     assert len(CASES) >= 150
 
 
-@pytest.mark.parametrize("fault", CASES, ids=[fault.id for fault in CASES])
+@pytest.mark.parametrize(
+    "fault",
+    [pytest.param(f, id=f.id, marks=[pytest.mark.slow] if f.slow else []) for f in CASES],
+)
 def test_fault(fault: Fault, tmp_path: Path) -> None:
     fault.check(tmp_path)
