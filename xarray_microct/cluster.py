@@ -6,19 +6,19 @@ on the active :class:`distributed.Client` when there is one, and on Dask's defau
 machine and a cloud cluster is how that client is made, which :func:`dask_client`
 does from the options of ``microct run``:
 
-=====================================  ==============================================
-options                                client
-=====================================  ==============================================
-none                                   no client: Dask's default threaded scheduler
-``workers=N`` (``threads_per_worker``,  a :class:`distributed.LocalCluster` of N worker
-``memory_limit``)                      processes on this machine
-``scheduler="tcp://host:8786"``        an existing cluster (``dask scheduler`` + workers,
-                                       dask-jobqueue, Coiled...)
-``scheduler_file="scheduler.json"``    an existing cluster that wrote a scheduler file
-``mpi=True``                           dask-mpi: run under ``mpirun -n K``; rank 0 is the
-                                       scheduler, rank 1 runs the analysis, the other
-                                       ranks are workers
-=====================================  ==============================================
+=========================================  ==============================================
+options                                    client
+=========================================  ==============================================
+none                                       no client: Dask's default threaded scheduler
+``workers=N`` (``threads_per_worker``,     a :class:`distributed.LocalCluster` of N worker
+``memory_limit``)                          processes on this machine
+``scheduler="tcp://host:8786"``            an existing cluster (``dask scheduler`` + workers,
+                                           dask-jobqueue, Coiled...)
+``scheduler_file="scheduler.json"``        an existing cluster that wrote a scheduler file
+``mpi=True``                               dask-mpi: run under ``mpirun -n K``; rank 0 is the
+                                           scheduler, rank 1 runs the analysis, the other
+                                           ranks are workers
+=========================================  ==============================================
 
 Bad options fail here, before any work: conflicting options, an unreachable scheduler
 (within ``timeout``), ``mpi=True`` without mpi4py/dask-mpi installed.
