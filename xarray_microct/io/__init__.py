@@ -24,6 +24,7 @@ from xarray_microct.io.ome import (
     open_pyramid,
 )
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
+from xarray_microct.io.safety import is_url
 from xarray_microct.io.tiff import TIFF_SUFFIXES, read_tiff
 
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
@@ -61,7 +62,7 @@ def _open_xarray_zarr(
     except (ValueError, TypeError):
         raise
     except Exception as err:
-        if _is_url(path):
+        if is_url(path):
             raise network_error(path, err) from err
         raise damaged(path, err) from err
     volumes = [v for v in dataset.data_vars.values() if tuple(v.dims[-3:]) == SPATIAL_DIMS]
@@ -96,7 +97,7 @@ def _zarr_kind(path: Path) -> str:
 
 def _detect(path: str | Path, shape: Any, storage_options: Any) -> str:
     """The format of ``path``: ome-zarr, zarr, hdf5, raw, tiff or tiff-folder."""
-    if _is_url(path):
+    if is_url(path):
         return "ome-zarr" if is_ome_zarr(path, storage_options) else "zarr"
     path = Path(path)
     if not path.exists():
@@ -213,8 +214,8 @@ def open_volume(
     given = {"level": level, "dataset": dataset, "shape": shape, "dtype": dtype,
              "byte_order": byte_order, "offset": offset, "storage_options": storage_options}
     _check_options(fmt, given)
-    label = str(path) if _is_url(path) else Path(path).name
-    location = str(path) if _is_url(path) else os.path.realpath(path)
+    label = str(path) if is_url(path) else Path(path).name
+    location = str(path) if is_url(path) else os.path.realpath(path)
     params: dict[str, Any] = {"path": label, "format": fmt, "location": location}
     if fmt == "ome-zarr":
         if spacing is not None:
@@ -225,7 +226,7 @@ def open_volume(
         volume = _pick_level(tree, level, path)
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
-    elif _is_url(path):
+    elif is_url(path):
         volume = _open_xarray_zarr(path, chunks, network_options(path, storage_options))
         volume = volume.rename(name) if name is not None else volume
     else:
@@ -275,10 +276,6 @@ def _open_local(
     if chunks is None:
         volume = volume.chunk(dict.fromkeys(SPATIAL_DIMS, 128))
     return volume
-
-
-def _is_url(path: Any) -> bool:
-    return isinstance(path, str) and "://" in path and not path.startswith("file://")
 
 
 __all__ = [

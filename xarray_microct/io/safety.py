@@ -377,15 +377,6 @@ def _sibling(path: Path, kind: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{uuid.uuid4().hex[:8]}")
 
 
-def remove_store(path: Path) -> None:
-    """Delete a store this project wrote (checked again first), or a staging sibling."""
-    if path.name.startswith(".") and ".microct-" in path.name:
-        shutil.rmtree(path, ignore_errors=True)
-        return
-    check_replaceable(path)
-    shutil.rmtree(path)
-
-
 @contextlib.contextmanager
 def staged_write(store: Any, replace: bool) -> Iterator[Path]:
     """Where to write ``store``: the path itself when new, a hidden sibling when it
@@ -457,6 +448,5 @@ __all__ = [
     "is_url",
     "local_path",
     "project_record",
-    "remove_store",
     "staged_write",
 ]
