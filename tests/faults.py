@@ -1058,7 +1058,8 @@ def slow_copy(volume):
         return block
     return volume.copy(data=volume.data.map_blocks(wait, dtype=volume.dtype))
 
-raise SystemExit(main(sys.argv[2:]))
+if __name__ == "__main__":  # worker processes import this script
+    raise SystemExit(main(sys.argv[2:]))
 """
 
 

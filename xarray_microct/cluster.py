@@ -31,6 +31,8 @@ import contextlib
 import importlib.util
 import json
 import logging
+import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -377,17 +379,37 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
         return
     from distributed import Client, LocalCluster
 
-    with (
-        LocalCluster(
+    # Ctrl-C in a terminal reaches every process of the group: the workers ignore it
+    # (inherited from here while they start), and this process stops the run cleanly.
+    with _ignoring_sigint():
+        cluster = LocalCluster(
             n_workers=options.workers,
             threads_per_worker=options.threads_per_worker or 1,
             memory_limit=options.memory_limit if options.memory_limit is not None else "auto",
             processes=True,
             dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+        )
+    with cluster, Client(cluster) as client:
+        try:
+            yield client
+        except KeyboardInterrupt:
+            # Busy workers are killed on the way out: that is expected, not news.
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+            raise
+
+
+@contextlib.contextmanager
+def _ignoring_sigint() -> Iterator[None]:
+    """Ignore SIGINT while the block runs (in the main thread; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def describe_client(client: Any) -> str:

@@ -227,13 +227,11 @@ def compute(collections: list[Any], client: Any, progress: bool) -> list[Any]:
         from distributed import progress as distributed_progress
 
         futures = client.compute(list(collections))
-        try:
-            if progress:
-                distributed_progress(futures)
-            return list(client.gather(futures))
-        except BaseException:
-            client.cancel(futures)
-            raise
+        # On an error or Ctrl-C the futures are released with the client (the scheduler
+        # then drops their tasks); the chunks already stored stay for --resume.
+        if progress:
+            distributed_progress(futures)
+        return list(client.gather(futures))
     if progress:
         from dask.diagnostics import ProgressBar
 
