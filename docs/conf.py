@@ -75,10 +75,12 @@ html_context = {"default_mode": "light"}
 
 
 def setup(app):
-    """Draw the guide's figures and the verb table from the installed package."""
+    """Draw the guide's figures, the verb table and the fault table (from the tests)."""
     from gallery import build_generated, drop_volume_parameter, remove_outputs
+    from make_fault_table import write as write_fault_table
 
     app.connect("builder-inited", lambda app: build_generated(HERE / "_generated"))
+    app.connect("builder-inited", lambda app: write_fault_table(HERE / "_generated" / "faults.md"))
     # before napoleon (priority 500) reads the NumPy sections
     app.connect("autodoc-process-docstring", drop_volume_parameter, priority=400)
     app.connect("build-finished", remove_outputs)

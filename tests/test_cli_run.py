@@ -217,7 +217,7 @@ def test_interrupted_run_is_detected_and_resumed(
     out = tmp_path / "out.zarr"
     with InterruptAfterStores(5), pytest.raises(Interrupted):
         run_pipeline(pipeline_file, scan, out, progress=False, echo=lambda line: None)
-    assert run_state(out)["status"] == "incomplete"
+    assert run_state(out)["status"] == "failed"  # resumable, with the error recorded
     with pytest.raises(ValueError, match="interrupted write"):
         open_result(out)  # never mistaken for a complete result
     with pytest.raises(ValueError, match="incomplete"):

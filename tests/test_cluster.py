@@ -232,6 +232,60 @@ def test_killed_worker_does_not_lose_or_corrupt_the_output(
     np.testing.assert_array_equal(open_result(out).values, reference(scan))
 
 
+def test_killed_worker_during_resume_still_completes_the_output(
+    scan: Path, tmp_path: Path, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run fails part-way (threads); its resume on worker processes loses a worker."""
+    import zarr
+
+    volume = mct.open_volume(scan)
+    result = mct.replay(STEPS, volume)
+    out = tmp_path / "resumed.zarr"
+    original = zarr.storage.LocalStore.set
+    written = []
+
+    async def failing(store, key, value, *args, **kwargs):
+        if "/scan/c/" in key:
+            if len(written) >= 2:
+                raise OSError(5, "Input/output error", key)
+            written.append(key)
+        return await original(store, key, value, *args, **kwargs)
+
+    with monkeypatch.context() as patch, dask.config.set(scheduler="synchronous"):
+        patch.setattr(zarr.storage.LocalStore, "set", failing)
+        with pytest.raises(OSError):
+            write_volume(result, out)
+    assert run_state(out)["status"] == "failed"
+
+    def slow(block: np.ndarray) -> np.ndarray:  # nested: pickled by value for the workers
+        time.sleep(0.6)
+        return block
+
+    slowed = result.copy(data=result.data.map_blocks(slow, dtype=result.dtype))
+    errors: list[BaseException] = []
+
+    def resume() -> None:
+        try:
+            write_volume(slowed, out, resume=True, client=client)
+        except BaseException as err:  # reported below, not lost in the thread
+            errors.append(err)
+
+    thread = threading.Thread(target=resume)
+    thread.start()
+    deadline = time.monotonic() + 60
+    chunks = out / "scale0" / "scan" / "c"
+    while len([p for p in chunks.rglob("*") if p.is_file()]) < 3:
+        assert time.monotonic() < deadline, "the resume wrote no chunk"
+        time.sleep(0.05)
+    victim = next(iter(client.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=120)
+    assert not errors, errors
+    state = run_state(out)
+    assert state["status"] == "complete" and state["chunks_written"] == 8 - 2
+    np.testing.assert_array_equal(open_result(out).values, reference(scan))
+
+
 # ---------------------------------------------------------------- examples and SLURM
 
 

@@ -174,7 +174,7 @@ def test_mode_w_refuses_a_folder_that_is_not_zarr(tmp_path, tree):
     folder = tmp_path / "results"
     folder.mkdir()
     (folder / "notes.txt").write_text("precious")
-    with pytest.raises(FileExistsError, match="not a Zarr store"):
+    with pytest.raises(FileExistsError, match="not written by xarray-microct"):
         tree.microct.to_zarr(folder, mode="w")
     assert (folder / "notes.txt").read_text() == "precious"
 

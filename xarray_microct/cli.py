@@ -14,9 +14,13 @@ stored volume and writes the result to Zarr, on the Dask client the options ask 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from xarray_microct.core.volume import grid_of
 
@@ -162,16 +166,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that writers stop cleanly."""
+
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (SIGINT): 128 + 2, as shells report it."""
+EXIT_TERMINATED = 143
+"""Exit status after SIGTERM (a batch system ending the job): 128 + 15."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt) -> int:
+    """One line saying what was stopped and what is left; the exit status."""
+    signal_name = "SIGTERM" if isinstance(err, Terminated) else "Ctrl-C"
+    line = f"microct: interrupted ({signal_name})"
+    output = getattr(args, "output", None)
+    if args.command == "run" and output is not None:
+        from xarray_microct.io.results import RESUMABLE, run_state
+
+        with contextlib.suppress(Exception):
+            state = run_state(output)
+            if state is not None and state.get("status") in RESUMABLE:
+                line += (f"; {output} is marked {state['status']}: finish it with the same "
+                         "command and --resume")
+            else:
+                line += f"; {output} was left as it was"
+    print(line, file=sys.stderr)
+    return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``microct`` console script."""
+    """Entry point of the ``microct`` console script.
+
+    Exit status: 0 done, 2 a clear error (bad input, refused output, unreachable
+    scheduler, damaged store), 130 after Ctrl-C and 143 after SIGTERM (the output is
+    then marked interrupted, and ``--resume`` finishes it).
+    """
     args = build_parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.handler(args)
+    except KeyboardInterrupt as err:
+        return _interrupted(args, err)
     except (
-        ValueError, TypeError, ImportError, FileNotFoundError, FileExistsError, ConnectionError
+        ValueError, TypeError, ImportError, FileNotFoundError, FileExistsError, ConnectionError,
+        TimeoutError,
     ) as err:
         print(f"microct: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a full disk, a read-only folder...
+        print(f"microct: error: {err}; nothing that existed before was changed (an "
+              "interrupted output is resumable with --resume)", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -6,19 +6,19 @@ on the active :class:`distributed.Client` when there is one, and on Dask's defau
 machine and a cloud cluster is how that client is made, which :func:`dask_client`
 does from the options of ``microct run``:
 
-=====================================  ==============================================
-options                                client
-=====================================  ==============================================
-none                                   no client: Dask's default threaded scheduler
-``workers=N`` (``threads_per_worker``,  a :class:`distributed.LocalCluster` of N worker
-``memory_limit``)                      processes on this machine
-``scheduler="tcp://host:8786"``        an existing cluster (``dask scheduler`` + workers,
-                                       dask-jobqueue, Coiled...)
-``scheduler_file="scheduler.json"``    an existing cluster that wrote a scheduler file
-``mpi=True``                           dask-mpi: run under ``mpirun -n K``; rank 0 is the
-                                       scheduler, rank 1 runs the analysis, the other
-                                       ranks are workers
-=====================================  ==============================================
+=========================================  ==============================================
+options                                    client
+=========================================  ==============================================
+none                                       no client: Dask's default threaded scheduler
+``workers=N`` (``threads_per_worker``,     a :class:`distributed.LocalCluster` of N worker
+``memory_limit``)                          processes on this machine
+``scheduler="tcp://host:8786"``            an existing cluster (``dask scheduler`` + workers,
+                                           dask-jobqueue, Coiled...)
+``scheduler_file="scheduler.json"``        an existing cluster that wrote a scheduler file
+``mpi=True``                               dask-mpi: run under ``mpirun -n K``; rank 0 is the
+                                           scheduler, rank 1 runs the analysis, the other
+                                           ranks are workers
+=========================================  ==============================================
 
 Bad options fail here, before any work: conflicting options, an unreachable scheduler
 (within ``timeout``), ``mpi=True`` without mpi4py/dask-mpi installed.
@@ -26,10 +26,15 @@ Bad options fail here, before any work: conflicting options, an unreachable sche
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
+import json
 import logging
+import signal
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,19 +213,88 @@ def require_mpi() -> None:
         )
 
 
+def _scheduler_address(scheduler_file: str | Path) -> str:
+    try:
+        address = json.loads(Path(scheduler_file).read_text())["address"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"scheduler file {scheduler_file} is not a Dask scheduler file (a JSON "
+            f"document with an 'address'): {err}"
+        ) from err
+    return str(address)
+
+
+def probe_scheduler(address: str, timeout: Any) -> None:
+    """Check, within ``timeout``, that a Dask scheduler answers at ``address``.
+
+    Connects, sends the ``identity`` request and waits for a scheduler's reply, all
+    under one deadline: a server that accepts and never answers, or answers with
+    something else, fails here instead of hanging the client.
+
+    Raises
+    ------
+    ConnectionError
+        Nothing answers, or what answers is not a Dask scheduler.
+
+    Examples
+    --------
+    >>> probe_scheduler("tcp://127.0.0.1:1", "0.5s")
+    Traceback (most recent call last):
+    ...
+    ConnectionError: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 0.5s: ...
+    """
+    from distributed.comm import connect
+
+    seconds = float(parse_timedelta(timeout))
+
+    async def ask() -> Any:
+        comm = await connect(address, timeout=seconds)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        # In a thread of its own: the caller may be inside an event loop (Jupyter).
+        with ThreadPoolExecutor(1) as pool:
+            reply = pool.submit(lambda: asyncio.run(asyncio.wait_for(ask(), seconds))).result()
+    except TimeoutError as err:
+        raise ConnectionError(
+            f"cannot reach the Dask scheduler at {address} within {timeout}: the connection "
+            "or the handshake timed out (is this the scheduler's address and port?)"
+        ) from err
+    except Exception as err:  # refused, garbage, a protocol error deep in a dependency
+        raise ConnectionError(
+            f"cannot reach the Dask scheduler at {address} within {timeout}: "
+            f"{type(err).__name__}: {str(err)[:200]}"
+        ) from err
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise ConnectionError(
+            f"cannot reach the Dask scheduler at {address}: something answered, but not a "
+            f"Dask scheduler (got {str(reply)[:100]!r})"
+        )
+
+
 def _connect(address: str | None, scheduler_file: str | Path | None, timeout: Any) -> Any:
     from distributed import Client
 
     where = f"scheduler file {scheduler_file}" if scheduler_file else f"scheduler at {address}"
+    hint = (
+        "Check that the scheduler is running and the address is right (e.g. "
+        "tcp://host:8786), or run without --scheduler to use this machine"
+    )
+    if scheduler_file is not None:
+        address = _scheduler_address(scheduler_file)
     try:
-        if scheduler_file is not None:
-            return Client(scheduler_file=str(scheduler_file), timeout=timeout)
+        probe_scheduler(str(address), timeout)
+    except ConnectionError as err:
+        raise ConnectionError(f"{err}. {hint}") from err
+    try:
         return Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as err:
         raise ConnectionError(
-            f"cannot reach the Dask {where} within {timeout}: {err}. Check that the "
-            "scheduler is running and the address is right (e.g. tcp://host:8786), or "
-            "run without --scheduler to use this machine"
+            f"cannot reach the Dask {where} within {timeout}: {err}. {hint}"
         ) from err
 
 
@@ -305,17 +379,37 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
         return
     from distributed import Client, LocalCluster
 
-    with (
-        LocalCluster(
+    # Ctrl-C in a terminal reaches every process of the group: the workers ignore it
+    # (inherited from here while they start), and this process stops the run cleanly.
+    with _ignoring_sigint():
+        cluster = LocalCluster(
             n_workers=options.workers,
             threads_per_worker=options.threads_per_worker or 1,
             memory_limit=options.memory_limit if options.memory_limit is not None else "auto",
             processes=True,
             dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+        )
+    with cluster, Client(cluster) as client:
+        try:
+            yield client
+        except KeyboardInterrupt:
+            # Busy workers are killed on the way out: that is expected, not news.
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+            raise
+
+
+@contextlib.contextmanager
+def _ignoring_sigint() -> Iterator[None]:
+    """Ignore SIGINT while the block runs (in the main thread; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def describe_client(client: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,17 @@ from xarray_microct.core.provenance import make_record, with_record
 from xarray_microct.core.volume import PROVENANCE_KEY, SPATIAL_DIMS, from_array, grid_of
 from xarray_microct.io.calibration import in_units
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
-from xarray_microct.io.ome import IncompleteStoreError, is_ome_zarr, open_pyramid
+from xarray_microct.io.ome import (
+    DamagedStoreError,
+    IncompleteStoreError,
+    damaged,
+    is_ome_zarr,
+    network_error,
+    network_options,
+    open_pyramid,
+)
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
+from xarray_microct.io.safety import is_url
 from xarray_microct.io.tiff import TIFF_SUFFIXES, read_tiff
 
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
@@ -49,8 +59,21 @@ def _physical(
     return spacing, units
 
 
-def _open_xarray_zarr(path: Path, chunks: Any) -> xr.DataArray:
-    dataset = xr.open_zarr(path, chunks=chunks if chunks is not None else {})
+def _open_xarray_zarr(
+    path: Path | str, chunks: Any, storage_options: dict[str, Any] | None = None
+) -> xr.DataArray:
+    try:
+        dataset = xr.open_zarr(
+            path, chunks=chunks if chunks is not None else {}, storage_options=storage_options
+        )
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as err:
+        raise ValueError(f"{path}: no Zarr store found there ({err})") from err
+    except (ValueError, TypeError):
+        raise
+    except Exception as err:
+        if is_url(path):
+            raise network_error(path, err) from err
+        raise damaged(path, err) from err
     volumes = [v for v in dataset.data_vars.values() if tuple(v.dims[-3:]) == SPATIAL_DIMS]
     if len(volumes) != 1:
         names = list(dataset.data_vars)
@@ -64,7 +87,12 @@ def _open_xarray_zarr(path: Path, chunks: Any) -> xr.DataArray:
 
 
 def _zarr_kind(path: Path) -> str:
-    node = zarr.open(str(path), mode="r")
+    try:
+        node = zarr.open(str(path), mode="r")
+    except (FileNotFoundError, KeyError) as err:
+        raise ValueError(f"{path} is not a Zarr store ({err})") from err
+    except Exception as err:
+        raise damaged(path, err) from err
     if isinstance(node, zarr.Array):
         return "array"
     arrays = [v for _, v in node.members() if isinstance(v, zarr.Array)]
@@ -78,7 +106,7 @@ def _zarr_kind(path: Path) -> str:
 
 def _detect(path: str | Path, shape: Any, storage_options: Any) -> str:
     """The format of ``path``: ome-zarr, zarr, hdf5, raw, tiff or tiff-folder."""
-    if _is_url(path):
+    if is_url(path):
         return "ome-zarr" if is_ome_zarr(path, storage_options) else "zarr"
     path = Path(path)
     if not path.exists():
@@ -195,8 +223,9 @@ def open_volume(
     given = {"level": level, "dataset": dataset, "shape": shape, "dtype": dtype,
              "byte_order": byte_order, "offset": offset, "storage_options": storage_options}
     _check_options(fmt, given)
-    label = str(path) if _is_url(path) else Path(path).name
-    params: dict[str, Any] = {"path": label, "format": fmt}
+    label = str(path) if is_url(path) else Path(path).name
+    location = str(path) if is_url(path) else os.path.realpath(path)
+    params: dict[str, Any] = {"path": label, "format": fmt, "location": location}
     if fmt == "ome-zarr":
         if spacing is not None:
             raise ValueError(
@@ -206,8 +235,8 @@ def open_volume(
         volume = _pick_level(tree, level, path)
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
-    elif _is_url(path):
-        volume = _open_xarray_zarr(path, chunks)  # type: ignore[arg-type]
+    elif is_url(path):
+        volume = _open_xarray_zarr(path, chunks, network_options(path, storage_options))
         volume = volume.rename(name) if name is not None else volume
     else:
         volume = _open_local(Path(path), fmt, spacing, units, origin, chunks, name, given)
@@ -258,11 +287,8 @@ def _open_local(
     return volume
 
 
-def _is_url(path: Any) -> bool:
-    return isinstance(path, str) and "://" in path and not path.startswith("file://")
-
-
 __all__ = [
+    "DamagedStoreError",
     "IncompleteStoreError",
     "open_pyramid",
     "open_volume",

@@ -14,18 +14,25 @@ and ngff-zarr, so ``xarray.open_datatree(store, engine="zarr")`` also reads it):
 * Arrays are Blosc/Zstd compressed (level 3, byte shuffle), 128³ chunks by default.
 * Attributes (provenance records, ``history``, intensity ``units``) travel with each array.
 
-Safety: ``mode="w-"`` (the default) never touches an existing path. The root group is
-first created with ``{"xarray_microct": {"complete": false}}``; the NGFF metadata and
-``"complete": true`` are written only after every chunk, so a write that was killed
-half-way is reported by :func:`open_pyramid` as incomplete (:class:`IncompleteStoreError`)
-rather than read as zeros, and other OME-Zarr readers do not see an image at all.
-Re-running with ``mode="w"`` restarts cleanly.
+Safety (the rule of :mod:`xarray_microct.io.safety`): ``mode="w-"`` (the default) never
+touches an existing path; ``mode="w"`` replaces only a store this project wrote (no
+foreign files inside), never an input of the data being written, and writes the new
+store beside the old one, swapped in when complete. The root group is first created
+with ``{"xarray_microct": {"complete": false}}``; the NGFF metadata and ``"complete":
+true`` (with the shape and chunk grid of every array) are written only after every
+chunk, so a write that was killed half-way is reported by :func:`open_pyramid` as
+incomplete (:class:`IncompleteStoreError`) rather than read as zeros, and other OME-Zarr
+readers do not see an image at all. Every chunk is written, empty ones included, so a
+chunk file lost later is told from an empty chunk: :func:`open_pyramid` compares the
+store with the record and raises :class:`DamagedStoreError`, as it does for a chunk that
+cannot be decoded. HTTP reads time out (:func:`network_options`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +45,7 @@ import numpy as np
 import xarray as xr
 import zarr
 import zarr.codecs
+from zarr.core.sync import sync
 
 from xarray_microct.core.provenance import package_version
 from xarray_microct.core.registry import image_nodes, is_image
@@ -49,9 +57,18 @@ from xarray_microct.core.volume import (
     grid_of,
     spatial_coords,
 )
+from xarray_microct.io.safety import (
+    MARKER,
+    METADATA_FILES,
+    check_not_input,
+    check_write,
+    input_locations,
+    is_url,
+    local_path,
+    staged_write,
+)
 
 NGFF_VERSIONS: dict[str, int] = {"0.4": 2, "0.5": 3}
-MARKER = "xarray_microct"
 MODES = ("w-", "w")
 # Attribute of an image array holding its computed 0-d coordinates (see _scalar_coords).
 SCALAR_COORDS = "microct_scalar_coords"
@@ -63,6 +80,138 @@ class IncompleteStoreError(ValueError):
     """A store whose write did not finish (interrupted): its data cannot be trusted."""
 
 
+class DamagedStoreError(ValueError):
+    """A store whose files were lost, truncated or edited since it was written."""
+
+
+DAMAGE_FIX = (
+    "the store is damaged; restore it from a copy (or a backup), or write it again from "
+    "its source"
+)
+
+
+def _bad_metadata(path: Path) -> Path | None:
+    """The first Zarr metadata document under ``path`` that is not valid JSON."""
+    for file in sorted(path.rglob("*")):
+        if file.name in METADATA_FILES and file.is_file():
+            try:
+                json.loads(file.read_text())
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                return file
+    return None
+
+
+def damaged(store: Any, err: BaseException) -> DamagedStoreError:
+    """The error for a store whose metadata cannot be read: names the file and the fix."""
+    path = _local(store)
+    bad = _bad_metadata(path) if path is not None and path.is_dir() else None
+    what = f"its metadata file {bad} is not valid JSON" if bad else "its metadata cannot be read"
+    return DamagedStoreError(f"{store}: {what} ({type(err).__name__}: {err}); {DAMAGE_FIX}")
+
+
+def chunk_keys(array: zarr.Array) -> set[str]:
+    """The keys of the chunks of ``array`` present in its store (relative to the array)."""
+
+    async def collect() -> set[str]:
+        store = array.store_path.store
+        prefix = array.store_path.path
+        prefix = f"{prefix}/" if prefix else ""
+        return {k[len(prefix):] async for k in store.list_prefix(prefix)}
+
+    return sync(collect())
+
+
+def chunk_grid(array: zarr.Array) -> tuple[int, ...]:
+    """The number of chunks of ``array`` along each axis."""
+    return tuple(-(-s // c) for s, c in zip(array.shape, array.chunks, strict=True))
+
+
+def written_blocks(array: zarr.Array) -> set[tuple[int, ...]]:
+    """Indices of the chunks of ``array`` that are stored (each written atomically)."""
+    present = chunk_keys(array)
+    return {
+        index
+        for index in np.ndindex(*chunk_grid(array))
+        if array.metadata.encode_chunk_key(index) in present
+    }
+
+
+def check_chunks(array: zarr.Array, recorded: Mapping[str, Any], where: str) -> None:
+    """Compare an array with what its writer recorded: shape, chunk grid, and every
+    chunk file present (this project writes every chunk, empty ones included).
+
+    Raises
+    ------
+    DamagedStoreError
+        The shape was edited or chunk files are missing (the first is named).
+    """
+    if list(array.shape) != list(recorded.get("shape", array.shape)) or list(
+        array.chunks
+    ) != list(recorded.get("chunks", array.chunks)):
+        raise DamagedStoreError(
+            f"{where} has shape {list(array.shape)} and chunks {list(array.chunks)}, but was "
+            f"written as {recorded.get('shape')} in chunks {recorded.get('chunks')}: its "
+            f"metadata was edited; {DAMAGE_FIX}"
+        )
+    present = chunk_keys(array)
+    for index in np.ndindex(*chunk_grid(array)):
+        key = array.metadata.encode_chunk_key(index)
+        if key not in present:
+            missing = sum(
+                array.metadata.encode_chunk_key(i) not in present
+                for i in np.ndindex(*chunk_grid(array))
+            )
+            raise DamagedStoreError(
+                f"{where}: chunk file {key} (chunk {index}) is missing, {missing} of "
+                f"{int(np.prod(chunk_grid(array)))} in all; they would read as zeros. "
+                f"{DAMAGE_FIX[0].upper()}{DAMAGE_FIX[1:]}"
+            )
+
+
+class ChunkReader:
+    """A Zarr array whose failed reads name the chunk file and what to do.
+
+    Dask reads the array through this (``da.from_array``); a chunk that cannot be
+    decoded (truncated, garbled) raises :class:`DamagedStoreError` with its path.
+    """
+
+    def __init__(self, array: zarr.Array, where: str) -> None:
+        self.zarr_array = array
+        self.where = where
+        self.shape = array.shape
+        self.dtype = array.dtype
+        self.ndim = array.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return self.zarr_array[key]
+        except Exception as err:
+            if _is_network_failure(err):
+                raise network_error(self.where, err) from err
+            starts = tuple(k.start or 0 if isinstance(k, slice) else int(k) for k in key)
+            index = tuple(s // c for s, c in zip(starts, self.zarr_array.chunks, strict=False))
+            chunk = self.zarr_array.metadata.encode_chunk_key(index)
+            raise DamagedStoreError(
+                f"{self.where}/{self.zarr_array.path}/{chunk}: chunk {index} cannot be "
+                f"decoded ({type(err).__name__}: {err}); it is truncated or garbled. "
+                f"{DAMAGE_FIX[0].upper()}{DAMAGE_FIX[1:]}"
+            ) from err
+
+    def __dask_tokenize__(self) -> Any:
+        return ("microct-chunk-reader", self.where, self.zarr_array.path, self.shape,
+                str(self.dtype), self.zarr_array.chunks)
+
+
+def lazy_array(array: zarr.Array, where: str, chunks: Any = None) -> da.Array:
+    """A Dask array reading ``array`` through :class:`ChunkReader`."""
+    return da.from_array(
+        ChunkReader(array, where),
+        chunks=chunks if chunks is not None else array.chunks,
+        meta=np.empty((0,) * array.ndim, dtype=array.dtype),
+        inline_array=False,
+    )
+
+
 StoreLike = str | os.PathLike
 
 
@@ -70,41 +219,40 @@ StoreLike = str | os.PathLike
 # Writing
 
 
-def _is_url(store: Any) -> bool:
-    return isinstance(store, str) and "://" in store and not store.startswith("file://")
-
-
 def _local(store: StoreLike) -> Path | None:
-    if _is_url(store):
-        return None
-    text = os.fspath(store)
-    return Path(text.removeprefix("file://"))
+    return local_path(store)
 
 
-def _zarr_markers(path: Path) -> bool:
-    return any((path / m).exists() for m in ("zarr.json", ".zgroup", ".zarray"))
+def _check_target(
+    store: StoreLike,
+    mode: str,
+    storage_options: Mapping[str, Any] | None,
+    inputs: Sequence[Any] = (),
+) -> str:
+    """The write rule of :mod:`xarray_microct.io.safety`: ``"new"`` or ``"replace"``."""
+    if _local(store) is not None:
+        return check_write(store, replace=mode == "w", inputs=inputs)
+    import fsspec
 
-
-def _check_target(store: StoreLike, mode: str, storage_options: Mapping[str, Any] | None) -> None:
-    path = _local(store)
-    if path is not None:
-        exists = path.exists()
-        if exists and mode == "w" and (path.is_file() or (any(path.iterdir())
-                                                            and not _zarr_markers(path))):
-            raise FileExistsError(
-                f"{path} exists and is not a Zarr store; refusing to replace it even with "
-                "mode='w'. Remove it yourself or choose another path"
-            )
-    else:
-        import fsspec
-
-        fs, root = fsspec.core.url_to_fs(str(store), **dict(storage_options or {}))
-        exists = fs.exists(root)
-    if exists and mode == "w-":
+    check_not_input(store, inputs)
+    fs, root = fsspec.core.url_to_fs(str(store), **dict(storage_options or {}))
+    if not fs.exists(root):
+        return "new"
+    if mode == "w-":
         raise FileExistsError(
             f"{store} already exists; nothing was written. Pass mode='w' to replace it, "
             "or choose another path"
         )
+    try:
+        attrs = dict(_open_root(store, storage_options).attrs)
+    except (ValueError, FileNotFoundError):
+        attrs = {}
+    if not isinstance(attrs.get(MARKER), Mapping):
+        raise FileExistsError(
+            f"{store} was not written by xarray-microct (no xarray-microct record in its "
+            "metadata); refusing to replace it. Remove it yourself or choose another path"
+        )
+    return "replace"
 
 
 def _json_safe(value: Any, where: str) -> Any:
@@ -340,6 +488,28 @@ def to_ome_zarr(
         )
     if mode not in MODES:
         raise ValueError(f"mode must be 'w-' (never overwrite) or 'w' (replace), got {mode!r}")
+    levels, scalars = prepare_levels(obj)
+    action = _check_target(store, mode, storage_options, input_locations(obj))
+    root_attrs = _json_safe(dict(obj.attrs), "root") if isinstance(obj, xr.DataTree) else {}
+    if _local(store) is None:
+        root, created = _create_image(store, levels, version, chunks, storage_options)
+        _fill_image(root, levels, created, scalars, version, root_attrs)
+        return
+    with staged_write(store, replace=action == "replace") as target:
+        try:
+            root, created = _create_image(target, levels, version, chunks, None)
+        except Exception:
+            if action == "new":
+                shutil.rmtree(target, ignore_errors=True)  # made just now: leave nothing
+            raise
+        _fill_image(root, levels, created, scalars, version, root_attrs)
+
+
+def prepare_levels(
+    obj: xr.DataArray | xr.DataTree,
+) -> tuple[list[tuple[str, xr.DataArray]], list[dict[str, Any]]]:
+    """The levels of a volume or pyramid, checked, without their 0-d coordinates
+    (returned apart: OME-Zarr stores them computed, in the image's attributes)."""
     levels = [
         (path, volume if volume.name is not None else volume.rename("image"))
         for path, volume in _levels_of(obj)
@@ -350,17 +520,22 @@ def to_ome_zarr(
         for (path, volume), found in zip(levels, scalars, strict=True)
     ]
     _check_levels(levels)
-    _check_target(store, mode, storage_options)
-    zarr_format = NGFF_VERSIONS[version]
-    root_attrs = _json_safe(dict(obj.attrs), "root") if isinstance(obj, xr.DataTree) else {}
-    root = zarr.open_group(
-        _zarr_store(store),
-        mode="w",
-        zarr_format=zarr_format,
-        storage_options=dict(storage_options) if _is_url(store) else None,
-    )
-    root.attrs.update({MARKER: {"complete": False, "ngff": version}})
-    sources, targets = [], []
+    return levels, scalars
+
+
+def create_levels(
+    root: zarr.Group,
+    levels: list[tuple[str, xr.DataArray]],
+    zarr_format: int,
+    chunks: int | Sequence[int] | None,
+) -> list[tuple[zarr.Array, da.Array]]:
+    """Create the arrays of an OME-Zarr image in ``root`` (data empty, coordinates
+    written): ``(target array, source data rechunked to the store's chunks)`` per level.
+
+    Every chunk is written, even one equal to the fill value, so that a missing chunk
+    file can be told from an empty chunk (:func:`check_chunks`).
+    """
+    out = []
     for path, volume in levels:
         group = root.create_group(path)
         store_chunks = _store_chunks(volume, chunks)
@@ -376,6 +551,7 @@ def to_ome_zarr(
             chunks=store_chunks,
             compressors=_compressor(zarr_format, volume.dtype),
             fill_value=None if zarr_format == 2 else 0,
+            config={"write_empty_chunks": True},
         )
         for dim in volume.dims:
             if dim in volume.coords:
@@ -390,23 +566,66 @@ def to_ome_zarr(
                     fill_value=None if zarr_format == 2 else 0,
                 )
         data = volume.data if isinstance(volume.data, da.Array) else da.asarray(volume.data)
-        sources.append(data.rechunk(store_chunks))
-        targets.append(target)
+        out.append((target, data.rechunk(target.chunks)))
+    return out
+
+
+def complete_marker(
+    levels: list[tuple[str, xr.DataArray]], targets: Sequence[zarr.Array], version: str,
+    root_attrs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The root attributes that mark an image complete: the NGFF metadata and this
+    project's record, which lists every array with its shape and chunk grid (compared
+    on open by :func:`check_chunks`)."""
+    arrays = {
+        f"{path}/{volume.name}": {"shape": list(target.shape), "chunks": list(target.chunks)}
+        for (path, volume), target in zip(levels, targets, strict=True)
+    }
+    return {
+        **ngff_metadata(levels, version),
+        MARKER: {"complete": True, "ngff": version, "root_attrs": dict(root_attrs or {}),
+                 "arrays": arrays},
+    }
+
+
+def _create_image(
+    store: StoreLike,
+    levels: list[tuple[str, xr.DataArray]],
+    version: str,
+    chunks: int | Sequence[int] | None,
+    storage_options: Mapping[str, Any] | None,
+) -> tuple[zarr.Group, list[tuple[zarr.Array, da.Array]]]:
+    zarr_format = NGFF_VERSIONS[version]
+    root = zarr.open_group(
+        _zarr_store(store),
+        mode="w",
+        zarr_format=zarr_format,
+        storage_options=dict(storage_options) if is_url(store) else None,
+    )
+    root.attrs.update({MARKER: {"complete": False, "ngff": version}})
+    return root, create_levels(root, levels, zarr_format, chunks)
+
+
+def _fill_image(
+    root: zarr.Group,
+    levels: list[tuple[str, xr.DataArray]],
+    created: list[tuple[zarr.Array, da.Array]],
+    scalars: list[dict[str, Any]],
+    version: str,
+    root_attrs: Mapping[str, Any],
+) -> None:
+    targets = [target for target, _ in created]
     # One pass computes the data and any lazy scalar coordinate (e.g. a threshold)
     # together, sharing what they have in common.
-    stored = da.store(sources, targets, lock=False, compute=False)
+    stored = da.store([data for _, data in created], targets, lock=False, compute=False)
     _, scalar_values = dask.compute(stored, scalars)
     for target, values in zip(targets, scalar_values, strict=True):
         if values:
             target.attrs[SCALAR_COORDS] = {k: np.asarray(v).item() for k, v in values.items()}
-    metadata = ngff_metadata(levels, version)
-    root.attrs.update({
-        **metadata,
-        MARKER: {"complete": True, "ngff": version, "root_attrs": root_attrs},
-    })
+    root.attrs.update(complete_marker(levels, targets, version, root_attrs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # v3 consolidation is an extension
-        zarr.consolidate_metadata(root.store, zarr_format=zarr_format)
+        zarr.consolidate_metadata(root.store, zarr_format=root.metadata.zarr_format)
 
 
 def _zarr_store(store: StoreLike) -> Any:
@@ -418,18 +637,81 @@ def _zarr_store(store: StoreLike) -> Any:
 # Reading
 
 
+HTTP_TIMEOUT_KEY = "microct.http-timeout"
+"""Dask config key: how long a network read may wait (``"60s"`` unless set)."""
+
+
+def network_options(
+    store: Any, storage_options: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """fsspec options for ``store`` with a timeout on every HTTP connect and read.
+
+    The timeout is the Dask config value ``microct.http-timeout`` (``"60s"`` unless
+    set); options given by the caller win. None for local paths.
+
+    Examples
+    --------
+    >>> import dask
+    >>> with dask.config.set({"microct.http-timeout": "2s"}):
+    ...     options = network_options("http://host/scan.zarr")
+    >>> options["client_kwargs"]["timeout"].sock_read
+    2.0
+    """
+    if not is_url(store):
+        return None
+    options = dict(storage_options or {})
+    if str(store).split("://", 1)[0] in ("http", "https"):
+        import aiohttp
+        from dask.utils import parse_timedelta
+
+        seconds = float(parse_timedelta(dask.config.get(HTTP_TIMEOUT_KEY, "60s")))
+        client = dict(options.get("client_kwargs", {}))
+        client.setdefault(
+            "timeout", aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+        )
+        options["client_kwargs"] = client
+    return options
+
+
+def network_error(store: Any, err: BaseException) -> OSError:
+    """A one-sentence error for a network read that failed or timed out."""
+    import asyncio
+
+    setting = dask.config.get(HTTP_TIMEOUT_KEY, "60s")
+    if isinstance(err, (asyncio.TimeoutError, TimeoutError)):
+        return TimeoutError(
+            f"reading {store} failed: the server did not answer within {setting}. Check the "
+            "URL and the network, or allow longer with "
+            f"dask.config.set({{'{HTTP_TIMEOUT_KEY}': '5min'}})"
+        )
+    return ConnectionError(
+        f"reading {store} failed: {type(err).__name__}: {err}. Check the URL and that the "
+        "server is up"
+    )
+
+
+def _is_network_failure(err: BaseException) -> bool:
+    import asyncio
+
+    import aiohttp
+
+    return isinstance(err, (asyncio.TimeoutError, TimeoutError, aiohttp.ClientError))
+
+
 def _open_root(store: StoreLike, storage_options: Mapping[str, Any] | None) -> zarr.Group:
     path = _local(store)
     if path is not None and not path.exists():
         raise FileNotFoundError(f"nothing at {path}")
     try:
         node = zarr.open(
-            _zarr_store(store),
-            mode="r",
-            storage_options=dict(storage_options or {}) if _is_url(store) else None,
+            _zarr_store(store), mode="r", storage_options=network_options(store, storage_options)
         )
     except (FileNotFoundError, KeyError, zarr.errors.NodeTypeValidationError) as err:
         raise ValueError(f"{store} is not a Zarr store (no Zarr group found): {err}") from err
+    except Exception as err:
+        if is_url(store) and _is_network_failure(err):
+            raise network_error(store, err) from err
+        raise damaged(store, err) from err
     if not isinstance(node, zarr.Group):
         raise ValueError(
             f"{store} is a plain Zarr array, not an OME-Zarr image; open it with "
@@ -592,7 +874,10 @@ def open_pyramid(
         if marker is None and not group_path:
             name = str(multiscale.get("name") or "image")
         coords = _level_coords(root, group_path, dims, array.shape, scale, translation, unit)
-        data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)
+        recorded = (marker or {}).get("arrays", {}).get(path)
+        if recorded is not None and _local(store) is not None:
+            check_chunks(array, recorded, f"{store}: level {index} ({path!r})")
+        data = lazy_array(array, str(store), chunks)
         array_attrs = {k: v for k, v in array.attrs.items() if k != _DIMS_ATTR}
         array_attrs.setdefault(PROVENANCE_KEY, [])
         scalar_coords = array_attrs.pop(SCALAR_COORDS, {})
@@ -622,6 +907,10 @@ def _open_level(root: zarr.Group, path: str, index: int, store: Any) -> zarr.Arr
             f"{store}: level {index} ({path!r}) is listed in the multiscales metadata "
             "but missing from the store"
         ) from err
+    except Exception as err:
+        if is_url(store) and _is_network_failure(err):
+            raise network_error(store, err) from err
+        raise damaged(store, err) from err
     return array
 
 
@@ -668,10 +957,18 @@ def is_ome_zarr(store: StoreLike, storage_options: Mapping[str, Any] | None = No
 
 
 __all__ = [
+    "ChunkReader",
+    "DamagedStoreError",
     "IncompleteStoreError",
+    "check_chunks",
+    "complete_marker",
+    "create_levels",
     "is_ome_zarr",
+    "network_options",
     "ngff_metadata",
     "ngff_multiscale",
     "open_pyramid",
+    "prepare_levels",
     "to_ome_zarr",
+    "written_blocks",
 ]

@@ -1,0 +1,476 @@
+"""Results of ``microct run``: the resumable volume writer, run state, reading back.
+
+:func:`write_volume` writes a lazy volume as a one-level OME-Zarr image (NGFF 0.5), with
+the arrays of :func:`xarray_microct.io.ome.create_levels` (the layout of
+:func:`~xarray_microct.io.ome.to_ome_zarr`), chunk by chunk. Its root carries the run
+state (``microct_run``): ``status`` (``incomplete``, ``interrupted``, ``failed`` or
+``complete``), and the *fingerprint* of the run: a digest of the pipeline and its
+parameters, the chunking, the result's shape and dtype, and the content identity of
+every input (:func:`xarray_microct.io.safety.content_identity`). A resume is refused
+unless the fingerprint is the same.
+
+Every write follows :mod:`xarray_microct.io.safety`: the output is checked before any
+computing, inputs are never replaced, and a replacement is swapped in only once
+complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+import zarr
+
+from xarray_microct.core.provenance import package_version, utc_now
+from xarray_microct.io.ome import (
+    SCALAR_COORDS,
+    complete_marker,
+    create_levels,
+    open_pyramid,
+    prepare_levels,
+    written_blocks,
+)
+from xarray_microct.io.safety import (
+    MARKER,
+    RUN_KEY,
+    check_not_input,
+    check_replaceable,
+    content_identity,
+    input_locations,
+    local_path,
+    staged_write,
+)
+
+LEVEL = "scale0"
+NGFF_VERSION = "0.5"
+RESUMABLE = ("incomplete", "interrupted", "failed")
+"""Statuses of a run that ``--resume`` finishes."""
+
+
+def store_path(store: str | Path) -> Path:
+    """The absolute local path of an output (URLs are not outputs of ``microct run``)."""
+    path = local_path(store)
+    if path is None:
+        raise ValueError(
+            f"{store}: microct run writes local stores (or a mounted file system); write "
+            "to a local path and copy the result"
+        )
+    return path
+
+
+def run_state(store: str | Path) -> dict[str, Any] | None:
+    """The ``microct_run`` attribute of a store (status, fingerprint), or None.
+
+    ``None`` when nothing is at ``store`` or the store was not written by
+    :func:`write_volume` or :func:`~xarray_microct.io.tables.write_table`.
+
+    Examples
+    --------
+    >>> run_state("/nonexistent/result.zarr") is None
+    True
+    """
+    path = store_path(store)
+    if not path.is_dir():
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            group = zarr.open_group(str(path), mode="r")
+    except Exception:  # not a group, unreadable: not a run of ours
+        return None
+    state = group.attrs.get(RUN_KEY)
+    return dict(state) if isinstance(state, Mapping) else None
+
+
+def _regular(data: da.Array) -> da.Array:
+    """Rechunk so that every chunk but the last along each axis has the same size."""
+    if all(len(set(c[:-1])) <= 1 and c[-1] <= c[0] for c in data.chunks):
+        return data
+    return data.rechunk(tuple(max(c) for c in data.chunks))
+
+
+def prepare(result: xr.DataArray) -> xr.DataArray:
+    """The volume as written: named, regularly chunked."""
+    result = result.copy(data=_regular(da.asarray(result.data)))
+    return result if result.name is not None else result.rename("volume")
+
+
+def run_identity(
+    facts: Mapping[str, Any], inputs: Iterable[Any], result: xr.DataArray | None = None
+) -> dict[str, Any]:
+    """What a run is: ``facts`` (pipeline, parameters, chunking...), every input's
+    location and content identity, and the result's name, shape, dtype and chunks.
+
+    Examples
+    --------
+    >>> run_identity({"pipeline": "p"}, [])["inputs"]
+    []
+    """
+    identity: dict[str, Any] = json.loads(json.dumps(dict(facts), default=str))
+    identity["inputs"] = [
+        {"location": str(source), "content": content_identity(source)}
+        for source in dict.fromkeys(str(s) for s in inputs)
+    ]
+    if result is not None:
+        identity["result"] = {
+            "name": str(result.name),
+            "shape": list(result.shape),
+            "dtype": str(result.dtype),
+            "chunks": [int(c[0]) for c in result.data.chunks],
+        }
+    return identity
+
+
+def fingerprint(identity: Mapping[str, Any]) -> str:
+    """The digest of a run identity (see :func:`run_identity`)."""
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_WHAT_DIFFERS = {
+    "pipeline": "a different pipeline or parameters",
+    "inputs": "a different input (its content changed since, or another path)",
+    "result": "a different result shape, dtype or chunking",
+    "chunks": "a different chunking (--chunks)",
+}
+
+
+def _differences(recorded: Mapping[str, Any], identity: Mapping[str, Any]) -> str:
+    keys = sorted(set(recorded) | set(identity))
+    found = [
+        _WHAT_DIFFERS.get(k, f"a different {k}") for k in keys if recorded.get(k) != identity.get(k)
+    ]
+    return "; ".join(found) or "a different run"
+
+
+def check_output(
+    store: str | Path,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    identity: Mapping[str, Any] | None = None,
+    inputs: Iterable[str | Path] = (),
+) -> str:
+    """Decide what to do with ``store`` before any work: ``"new"``, ``"overwrite"``,
+    ``"resume"`` or ``"done"`` (a complete run with the same fingerprint and ``resume``).
+
+    Raises
+    ------
+    FileExistsError
+        Something is at ``store`` and neither ``overwrite`` nor ``resume`` is given, or
+        it may not be replaced (not written by this project, or holding other files).
+    ValueError
+        ``resume`` of a store that is not a run of the same pipeline, parameters and
+        chunking on the same input content; both flags at once; an output that is,
+        contains or lies inside an input.
+
+    Examples
+    --------
+    >>> check_output("/nonexistent/result.zarr")
+    'new'
+    """
+    if overwrite and resume:
+        raise ValueError("give --overwrite (start again) or --resume (finish), not both")
+    path = store_path(store)
+    check_not_input(path, inputs)
+    if not path.exists() and not path.is_symlink():
+        return "new"
+    if overwrite:
+        check_replaceable(path)
+        return "overwrite"
+    state = run_state(path)
+    if state is None:
+        raise FileExistsError(
+            f"{store} exists and was not written by `microct run`; choose another output "
+            "(nothing will be deleted or replaced that xarray-microct did not write)"
+        )
+    complete = state.get("status") == "complete"
+    if not resume:
+        if complete:
+            raise FileExistsError(f"{store} exists; pass --overwrite to replace it")
+        raise FileExistsError(
+            f"{store} holds an interrupted run ({state.get('status')}); pass --resume to "
+            "finish it, or --overwrite to start again"
+        )
+    if identity is not None and state.get("fingerprint") != fingerprint(identity):
+        recorded = state.get("identity") or {}
+        raise ValueError(
+            f"cannot resume {store}: it was {'made' if complete else 'started'} with "
+            f"{_differences(recorded, identity)}; pass --overwrite to start again, or "
+            "write to another output"
+        )
+    return "done" if complete else "resume"
+
+
+def set_state(path: Path, state: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> None:
+    """Update the run state (and other root attributes) of a store, then consolidate."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        group = zarr.open_group(str(path), mode="r+")
+        group.attrs.update({**(extra or {}), RUN_KEY: dict(state)})
+        zarr.consolidate_metadata(str(path))
+
+
+def compute(collections: list[Any], client: Any, progress: bool) -> list[Any]:
+    """Compute Dask ``collections`` on ``client``, or on Dask's current scheduler."""
+    if client is not None:
+        from distributed import progress as distributed_progress
+
+        futures = client.compute(list(collections))
+        # On an error or Ctrl-C the futures are released with the client (the scheduler
+        # then drops their tasks); the chunks already stored stay for --resume.
+        if progress:
+            distributed_progress(futures)
+        return list(client.gather(futures))
+    if progress:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar():
+            return list(dask.compute(*collections))
+    return list(dask.compute(*collections))
+
+
+def _stopped_status(err: BaseException) -> str:
+    return "failed" if isinstance(err, Exception) else "interrupted"
+
+
+def _create(path: Path, levels: list, chunks: list[int], state: Mapping[str, Any]) -> list:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root = zarr.open_group(str(path), mode="w-", zarr_format=3)
+        root.attrs.update({MARKER: {"complete": False, "ngff": NGFF_VERSION}, RUN_KEY: dict(state)})
+        return create_levels(root, levels, 3, chunks)
+
+
+def write_volume(
+    result: xr.DataArray,
+    store: str | Path,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    metadata: Mapping[str, Any] | None = None,
+    inputs: Iterable[str | Path] = (),
+    client: Any = None,
+    progress: bool = False,
+) -> Path:
+    """Write a lazy volume to an OME-Zarr store (NGFF 0.5) chunk by chunk, resumably.
+
+    The store is created first (arrays, coordinates, provenance) and marked
+    incomplete; each chunk is then computed and written (every chunk, empty ones
+    included, each atomically); the OME-NGFF metadata and the "complete" marks are
+    written only when every chunk is stored. An interrupted write is never mistaken
+    for a finished one (readers refuse it); ``resume=True`` computes only the missing
+    chunks. A replaced store (``overwrite=True``) is written beside the old one and
+    swapped in when complete: a failed run leaves the old result as it was.
+
+    Parameters
+    ----------
+    result : xarray.DataArray
+        A lazy volume (e.g. a pipeline's result).
+    store : str or Path
+        The store to write (read it with :func:`open_result` or
+        :func:`xarray_microct.open_pyramid`).
+    overwrite : bool
+        Replace a store this project wrote at ``store`` (never anything else, never
+        an input).
+    resume : bool
+        Finish an interrupted write of the same run (same fingerprint).
+    metadata : mapping, optional
+        JSON-serialisable facts identifying the run (pipeline, parameters); part of
+        the fingerprint.
+    inputs : iterable of paths, optional
+        Inputs besides those found in ``result`` (its provenance and Dask graph).
+    client : distributed.Client, optional
+        Run on this client (its workers must see ``store``); Dask's current scheduler
+        otherwise.
+    progress : bool
+        Show a progress bar on the terminal.
+
+    Returns
+    -------
+    Path
+        The store.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "smooth.zarr"
+    >>> vol = mct.from_array(np.random.rand(16, 16, 16), spacing=0.5, chunks=8, name="scan")
+    >>> _ = write_volume(vol.microct.gaussian(sigma="1 um"), store)
+    >>> run_state(store)["status"]
+    'complete'
+    >>> back = open_result(store)
+    >>> bool(np.allclose(back, vol.microct.gaussian(sigma="1 um")))
+    True
+    """
+    if not isinstance(result, xr.DataArray):
+        raise TypeError(
+            f"write_volume writes a volume (xarray.DataArray), got {type(result).__name__}"
+        )
+    path = store_path(store)
+    result = prepare(result)
+    levels, scalars = prepare_levels(result)
+    sources = [*inputs, *input_locations(result)]
+    identity = run_identity(metadata or {}, sources, result)
+    action = check_output(
+        path, overwrite=overwrite, resume=resume, identity=identity, inputs=sources
+    )
+    if action == "done":
+        return path
+    state = {
+        "status": "incomplete",
+        "started": utc_now(),
+        "fingerprint": fingerprint(identity),
+        "identity": identity,
+        "xarray_microct": package_version("xarray_microct"),
+    }
+    chunks = [int(c[0]) for c in result.data.chunks[-3:]]
+    with staged_write(path, replace=action == "overwrite") as target:
+        if action == "resume":
+            state = {**(run_state(target) or {}), "status": "incomplete", "resumed": utc_now()}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                root = zarr.open_group(str(target), mode="r+")
+                array = zarr.open_array(
+                    str(target),
+                    path=f"{LEVEL}/{result.name}",
+                    mode="r+",
+                    config={"write_empty_chunks": True},
+                )
+            created = [(array, result.data.rechunk(array.chunks))]
+            del root
+        else:
+            try:
+                created = _create(target, levels, chunks, state)
+            except Exception:
+                shutil.rmtree(target, ignore_errors=True)  # made just now: leave nothing
+                raise
+        written = _write_missing(target, created, scalars, state, action, client, progress)
+        set_state(
+            target,
+            {**state, "status": "complete", "finished": utc_now(), "chunks_written": written},
+            extra=complete_marker(levels, [t for t, _ in created], NGFF_VERSION),
+        )
+    return path
+
+
+def _write_missing(
+    path: Path,
+    created: list[tuple[zarr.Array, da.Array]],
+    scalars: list[dict[str, Any]],
+    state: Mapping[str, Any],
+    action: str,
+    client: Any,
+    progress: bool,
+) -> int:
+    """Compute and store every chunk not yet stored; returns how many were written."""
+    ((target, data),) = created
+    done = written_blocks(target) if action == "resume" else set()
+    missing = [i for i in np.ndindex(*data.numblocks) if i not in done]
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in data.chunks]
+    regions = [
+        tuple(
+            slice(int(s[j]), int(s[j]) + c[j])
+            for s, c, j in zip(starts, data.chunks, i, strict=True)
+        )
+        for i in missing
+    ]
+    collections = []
+    if missing and not done:
+        collections.append(da.store(data, target, lock=False, compute=False))
+    elif missing:
+        collections.append(
+            da.store(
+                [data.blocks[i] for i in missing],
+                [target] * len(missing),
+                regions=regions,
+                lock=False,
+                compute=False,
+            )
+        )
+    if scalars[0]:
+        collections.append(dask.delayed(scalars[0]))
+    try:
+        results = compute(collections, client, progress) if collections else []
+    except BaseException as err:
+        if action != "overwrite":  # an overwrite's staging copy is dropped instead
+            set_state(
+                path,
+                {
+                    **state,
+                    "status": _stopped_status(err),
+                    "stopped": utc_now(),
+                    "error": f"{type(err).__name__}: {err}"[:500],
+                },
+            )
+        raise
+    if scalars[0]:
+        target.attrs[SCALAR_COORDS] = {k: np.asarray(v).item() for k, v in results[-1].items()}
+    return len(missing)
+
+
+def open_result(store: str | Path) -> xr.DataArray | pd.DataFrame:
+    """Open what ``microct run`` wrote: a volume (OME-Zarr) or a table.
+
+    Also opens any OME-Zarr image (its finest level) or volume :func:`open_volume` reads.
+
+    Raises
+    ------
+    ValueError
+        The run that writes ``store`` was interrupted (finish it with ``--resume``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "out.zarr"
+    >>> vol = mct.from_array(np.ones((8, 8, 8), "float32"), spacing=0.5, name="scan")
+    >>> _ = write_volume(vol, store)
+    >>> open_result(store).microct.grid.spacing
+    (0.5, 0.5, 0.5)
+    """
+    from xarray_microct.io import open_volume
+    from xarray_microct.io.tables import is_table, read_table
+
+    state = run_state(store)
+    if state is not None and state.get("status") != "complete":
+        raise ValueError(
+            f"{store} is an interrupted write (status {state.get('status')!r}): some of it "
+            "is missing. Finish it with `microct run ... --resume`, or run again with "
+            "--overwrite"
+        )
+    if is_table(store):
+        return read_table(store)
+    root = None
+    if Path(store).is_dir():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                root = zarr.open_group(str(store_path(store)), mode="r")
+            except Exception:
+                root = None
+    if root is not None and ("ome" in root.attrs or "multiscales" in root.attrs):
+        return open_pyramid(store).microct.select_level(0)
+    return open_volume(store)
+
+
+__all__ = [
+    "LEVEL",
+    "RESUMABLE",
+    "check_output",
+    "fingerprint",
+    "open_result",
+    "run_identity",
+    "run_state",
+    "set_state",
+    "write_volume",
+]

@@ -1,0 +1,337 @@
+"""Pipelines as files: the steps :func:`xarray_microct.replay` runs, read and written.
+
+A *pipeline file* is the list of steps that :func:`xarray_microct.replay` runs: the
+provenance records of a result, reduced to ``op`` and ``params``. In YAML::
+
+    microct_pipeline: 1
+    steps:
+      - op: median
+        params: {radius: 1 voxel}
+      - op: gaussian
+        params: {sigma: 0.65 um}
+      - op: normalize
+        params: {method: percentile}
+
+JSON works the same, and so does the bare list of records (``attrs["microct_provenance"]``
+of any result; source records such as ``open_volume`` are skipped). :func:`export_pipeline`
+writes such a file from a stored result, :func:`load_pipeline` reads one (or a built-in
+pipeline by name) and checks every step before any work starts; ``microct run``
+(:func:`xarray_microct.runner.run_pipeline`) runs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xarray_microct.core.provenance import records_of, utc_now
+from xarray_microct.core.registry import check_records, replay
+
+PIPELINE_FORMAT = 1
+
+BUILTIN_PIPELINES: dict[str, str] = {
+    "fibers": "xarray_microct.pipelines.fibers:fibers",
+    "beads": "xarray_microct.pipelines.beads:beads",
+}
+"""Built-in pipeline names and the function (``module:name``) that runs each."""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A named analysis: a chain of steps (the records :func:`xarray_microct.replay` runs)
+    or a built-in pipeline function with its parameters.
+
+    Attributes
+    ----------
+    name : str
+        A built-in name or the file it was read from.
+    steps : tuple of dict
+        ``{"op": ..., "params": {...}}`` per step, already checked against the registry
+        (empty for a built-in function).
+    versions : mapping
+        Package versions recorded with the steps (informative).
+    func : callable, optional
+        A built-in pipeline function ``func(volume, **params)``.
+    params : mapping
+        Parameters of ``func``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> p = Pipeline("smooth", ({"op": "gaussian", "params": {"sigma": "1 voxel"}},))
+    >>> out = p.apply(mct.from_array(np.random.rand(8, 8, 8)))
+    >>> [r["op"] for r in out.attrs["microct_provenance"]]
+    ['gaussian']
+    >>> p.describe()
+    'gaussian'
+    """
+
+    name: str
+    steps: tuple[dict[str, Any], ...] = ()
+    versions: Mapping[str, str] = field(default_factory=dict, compare=False)
+    func: Callable[..., Any] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def apply(self, volume: Any) -> Any:
+        """Build the result of the pipeline on ``volume`` (lazy for chains of verbs).
+
+        Parameter values are checked here, while the graph is built, so a bad value
+        fails before anything computes; the error names the step.
+        """
+        if self.func is not None:
+            try:
+                return self.func(volume, **self.params)
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    f"pipeline {self.name} with parameters {dict(self.params)}: {err}"
+                ) from err
+        out = volume
+        for index, step in enumerate(self.steps):
+            try:
+                out = replay([step], out)
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    f"pipeline {self.name}: step {index} ({step['op']}) with parameters "
+                    f"{step['params']}: {err}"
+                ) from err
+        return out
+
+    def describe(self) -> str:
+        """The steps as ``a → b → c``, or ``name(params)`` for a built-in."""
+        if self.func is not None:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+            return f"{self.name}({args})"
+        return " → ".join(s["op"] for s in self.steps)
+
+    def identity(self) -> Any:
+        """What identifies the analysis (compared when a run is resumed)."""
+        if self.func is not None:
+            return {"builtin": self.name, "params": dict(self.params)}
+        return [{"op": s["op"], "params": dict(s["params"])} for s in self.steps]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pipeline as the mapping written to a pipeline file."""
+        if self.func is not None:
+            raise ValueError(
+                f"the built-in pipeline {self.name} is run by name; export the pipeline of "
+                "one of its results instead (microct export-pipeline RESULT FILE)"
+            )
+        out: dict[str, Any] = {"microct_pipeline": PIPELINE_FORMAT}
+        if self.versions:
+            out["versions"] = dict(self.versions)
+        out["steps"] = self.identity()
+        return out
+
+
+def pipeline_from_records(records: Iterable[Mapping[str, Any]], name: str = "records") -> Pipeline:
+    """A :class:`Pipeline` from provenance records or steps, checked against the registry.
+
+    Raises
+    ------
+    ValueError
+        An unknown verb, a parameter the verb does not take, or a step whose parameters
+        could not be stored (e.g. an array).
+
+    Examples
+    --------
+    >>> pipeline_from_records([{"op": "gaussain", "params": {}}])
+    Traceback (most recent call last):
+    ...
+    ValueError: pipeline records: unknown operation 'gaussain'; known operations: ...
+    """
+    try:
+        steps = check_records(records)
+    except ValueError as err:
+        raise ValueError(f"pipeline {name}: {err}") from err
+    if not steps:
+        raise ValueError(f"pipeline {name} has no steps to run")
+    versions = {}
+    for record in records:
+        versions.update(record.get("versions", {}))
+    return Pipeline(name, tuple(steps), versions)
+
+
+def _parse_params(params: Mapping[str, Any] | Sequence[str] | None) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if isinstance(params, Mapping):
+        return dict(params)
+    out = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param takes KEY=VALUE (e.g. bead_radius='20 um'), got {item!r}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
+def _read_file(path: Path) -> Any:
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise ValueError(f"pipeline file {path} is not valid {kind}: {err}") from err
+
+
+def _builtin(name: str, params: Mapping[str, Any]) -> Pipeline:
+    module_name, _, function_name = BUILTIN_PIPELINES[name].partition(":")
+    try:
+        func = getattr(importlib.import_module(module_name), function_name)
+    except (ModuleNotFoundError, AttributeError) as err:
+        raise ValueError(
+            f"built-in pipeline {name!r} is not available in this installation ({err})"
+        ) from err
+    signature = inspect.signature(func)
+    try:
+        signature.bind(None, **params)
+    except TypeError as err:
+        raise ValueError(
+            f"pipeline {name}: {err}; its parameters are {list(signature.parameters)[1:]} "
+            "(give them with --param KEY=VALUE)"
+        ) from err
+    return Pipeline(name, func=func, params=dict(params))
+
+
+def load_pipeline(
+    spec: str | Path | Sequence[Mapping[str, Any]] | Pipeline,
+    params: Mapping[str, Any] | Sequence[str] | None = None,
+) -> Pipeline:
+    """Read a pipeline: a built-in name, a YAML/JSON file, or a list of records.
+
+    Every step is checked (known verb, accepted parameter names) before returning.
+
+    Parameters
+    ----------
+    spec : str, Path, list of dict or Pipeline
+        ``"fibers"`` or ``"beads"``; a ``.yaml``/``.yml``/``.json`` file with a
+        ``steps`` list (or a bare list of records); or the records themselves.
+    params : mapping or list of "KEY=VALUE", optional
+        Parameters of a built-in pipeline (values are read as YAML: ``20``, ``'20 um'``).
+
+    Returns
+    -------
+    Pipeline
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "smooth.yaml"
+    >>> _ = path.write_text("steps:\\n  - op: gaussian\\n    params: {sigma: 2 um}\\n")
+    >>> load_pipeline(path).steps
+    ({'op': 'gaussian', 'params': {'sigma': '2 um'}},)
+    >>> _ = path.write_text("steps:\\n  - op: gaussian\\n    params: {sigma: 2, truncat: 3}\\n")
+    >>> load_pipeline(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: pipeline ...smooth.yaml: step 0 (gaussian): got an unexpected keyword ... 'truncat'
+    """
+    params = _parse_params(params)
+    builtin = isinstance(spec, str) and spec in BUILTIN_PIPELINES
+    if params and not builtin:
+        raise ValueError(
+            "--param sets parameters of a built-in pipeline; a pipeline file holds its "
+            "own parameters (edit the file)"
+        )
+    if isinstance(spec, Pipeline):
+        return spec
+    if not isinstance(spec, (str, Path)):
+        return pipeline_from_records(list(spec))
+    if builtin:
+        return _builtin(str(spec), params)
+    path = Path(spec)
+    if not path.is_file():
+        looks_like_file = path.suffix.lower() in (".yaml", ".yml", ".json")
+        what = f"pipeline file {path} does not exist" if looks_like_file else (
+            f"unknown pipeline {str(spec)!r}"
+        )
+        raise ValueError(
+            f"{what}: give a built-in name ({', '.join(sorted(BUILTIN_PIPELINES))}) or a "
+            "YAML/JSON file of steps (e.g. from `microct export-pipeline`)"
+        )
+    content = _read_file(path)
+    if isinstance(content, Mapping):
+        version = content.get("microct_pipeline", PIPELINE_FORMAT)
+        if version != PIPELINE_FORMAT:
+            raise ValueError(
+                f"pipeline file {path} has format {version!r}; this version of "
+                f"xarray-microct reads format {PIPELINE_FORMAT}"
+            )
+        records = content.get("steps")
+    else:
+        records = content
+    if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
+        raise ValueError(
+            f"pipeline file {path} must hold a list of steps ({{op: ..., params: {{...}}}}), "
+            "either at the top level or under 'steps'"
+        )
+    return pipeline_from_records(records, name=str(path))
+
+
+def save_pipeline(pipeline: Any, path: str | Path) -> Path:
+    """Write a pipeline (or the provenance of a result) as a YAML or JSON pipeline file.
+
+    Parameters
+    ----------
+    pipeline : Pipeline, list of records, or a result of xarray_microct
+        What to write; a result's ``attrs["microct_provenance"]`` is used.
+    path : str or Path
+        ``.json`` writes JSON; anything else YAML.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(8, 8, 8), spacing=0.5)
+    >>> result = vol.microct.gaussian(sigma="1 um").microct.normalize()
+    >>> path = save_pipeline(result, pathlib.Path(tempfile.mkdtemp()) / "p.yaml")
+    >>> [s["op"] for s in load_pipeline(path).steps]
+    ['gaussian', 'normalize']
+    """
+    if not isinstance(pipeline, Pipeline):
+        pipeline = pipeline_from_records(records_of(pipeline), name=str(path))
+    path = Path(path)
+    content = pipeline.to_dict()
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(content, indent=2) + "\n")
+    else:
+        header = f"# xarray-microct pipeline, written {utc_now()}\n"
+        path.write_text(header + yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+def export_pipeline(result_store: str | Path, path: str | Path) -> Path:
+    """Export the provenance of a stored result as a pipeline file (``microct export-pipeline``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> vol = mct.from_array(np.random.rand(8, 8, 8), spacing=0.5, name="scan")
+    >>> _ = vol.microct.median(radius="1 voxel").to_zarr(folder / "result.zarr")
+    >>> p = export_pipeline(folder / "result.zarr", folder / "again.yaml")
+    >>> load_pipeline(p).steps[0]["op"]
+    'median'
+    """
+    from xarray_microct.io.results import open_result
+
+    return save_pipeline(records_of(open_result(result_store)), path)
+
+
+__all__ = [
+    "BUILTIN_PIPELINES",
+    "PIPELINE_FORMAT",
+    "Pipeline",
+    "export_pipeline",
+    "load_pipeline",
+    "pipeline_from_records",
+    "save_pipeline",
+]
