@@ -383,3 +383,53 @@ def test_irregular_float_coordinates_round_trip_exactly(tmp_path):
     for dim in "zyx":
         np.testing.assert_array_equal(back[dim].values, vol[dim].values)
         assert back[dim].attrs == vol[dim].attrs
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def label_store(request, tmp_path_factory) -> tuple[Path, xr.DataTree, str]:
+    rng = np.random.default_rng(5)
+    mask = mct.from_array(rng.random((16, 20, 24)) > 0.6, spacing=(1.3, 0.65, 0.65),
+                          origin=(0.0, 5.0, -2.0), chunks=8, name="mask")
+    tree = mask.microct.label().microct.pyramid(levels=2)
+    store = tmp_path_factory.mktemp("labels") / f"labels-{request.param}.ome.zarr"
+    tree.microct.to_zarr(store, version=request.param)
+    return store, tree, request.param
+
+
+def test_ome_zarr_py_reads_images_with_window_and_labels(written, tree, label_store):
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import OMERO, Label, Reader
+
+    cases = [(written[0], tree, "scan", OMERO), (label_store[0], label_store[1], "mask", Label)]
+    for store, expected, name, spec in cases:
+        (node, *_) = list(Reader(parse_url(str(store)))())
+        assert any(isinstance(s, spec) for s in node.specs)
+        transforms = node.metadata["coordinateTransformations"]
+        for level, (scale, translation) in zip(expected.children, transforms, strict=True):
+            grid = expected[level][name].microct.grid
+            assert scale["scale"] == pytest.approx(list(grid.spacing))
+            assert translation["translation"] == pytest.approx(list(grid.origin))
+        np.testing.assert_array_equal(np.asarray(node.data[-1]),
+                                      expected[list(expected.children)[-1]][name].values)
+    values = tree["scale0"]["scan"].values
+    (image, *_) = list(Reader(parse_url(str(written[0])))())
+    np.testing.assert_allclose(image.metadata["contrast_limits"][0],
+                               np.percentile(values, [0.1, 99.9]))
+
+
+def test_label_stores_validate_in_ngff_zarr_and_ome_zarr_models(label_store):
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    pytest.importorskip("ome_zarr_models")
+    store, tree, version = label_store
+    multiscales = ngff_zarr.from_ngff_zarr(str(store), validate=True)
+    assert multiscales.images[0].translation == pytest.approx({"z": 0.0, "y": 5.0, "x": -2.0})
+    group = zarr.open_group(str(store), mode="r")
+    if version == "0.4":
+        from ome_zarr_models.v04.image_label import ImageLabel
+    else:
+        from ome_zarr_models.v05.image_label import ImageLabel
+    attrs = ImageLabel.from_zarr(group).attributes
+    label = attrs.image_label if version == "0.4" else attrs.ome.image_label
+    assert label is not None
+    np.testing.assert_array_equal(group["scale1/mask"][...], tree["scale1"]["mask"].values)
