@@ -160,3 +160,22 @@ def test_dock_widget_builds_with_a_qt_binding():
 
     widget = run_widget()
     assert "threshold" in widget.verb.choices and "beads" in widget.verb.choices
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+@pytest.mark.parametrize("plugin", ["napari-ome-zarr", "xarray-microct"])
+def test_labels_under_their_image_open_as_a_labels_layer(tmp_path, version, plugin):
+    from xarray_microct.io.ngff_labels import write_labels
+
+    vol = make_scan()
+    store = tmp_path / f"with-labels-{version}.ome.zarr"
+    vol.microct.pyramid(levels=2).microct.to_zarr(store, version=version)
+    mask = vol.microct.threshold(method="otsu")
+    write_labels(mask.microct.pyramid(levels=2), store, "bright")
+    image, labels = open_in_napari(store, plugin)
+    assert type(image).__name__ == "Image" and type(labels).__name__ == "Labels"
+    assert labels.multiscale and labels.data[0].shape == vol.shape
+    np.testing.assert_allclose(labels.scale, SPACING)
+    np.testing.assert_array_equal(np.asarray(labels.data[0]), mask.values.astype("uint8"))
+    if plugin == "xarray-microct":
+        np.testing.assert_allclose(labels.translate, ORIGIN)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -433,3 +434,34 @@ def test_label_stores_validate_in_ngff_zarr_and_ome_zarr_models(label_store):
     label = attrs.image_label if version == "0.4" else attrs.ome.image_label
     assert label is not None
     np.testing.assert_array_equal(group["scale1/mask"][...], tree["scale1"]["mask"].values)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_labels_under_an_image(tmp_path, version):
+    from xarray_microct.io.ngff_labels import label_names, open_labels, write_labels
+
+    vol = make_tree(levels=1)["scale0"]["scan"]
+    store = tmp_path / f"img-{version}.ome.zarr"
+    vol.microct.to_zarr(store, version=version)
+    before = open_pyramid(store)
+    mask = (vol > 30000).rename("bright")
+    write_labels(mask.microct.pyramid(levels=2), store, "bright")
+    assert label_names(store) == ["bright"]
+    xr.testing.assert_identical(open_pyramid(store), before)  # the image is untouched
+    back = open_labels(store, "bright")
+    xr.testing.assert_equal(back["scale0"]["bright"], mask)
+    with pytest.raises(FileExistsError, match="already has labels"):
+        write_labels(mask, store, "bright")
+    with pytest.raises(ValueError, match="share the image's finest grid"):
+        write_labels(mask.isel(z=slice(1, None)), store, "part")
+    with pytest.raises(ValueError, match="boolean or integer labels"):
+        write_labels(vol.astype("float32"), store, "float")
+    assert label_names(store) == ["bright"]
+    if importlib.util.find_spec("ome_zarr") is not None:
+        from ome_zarr.io import parse_url
+        from ome_zarr.reader import Label, Reader
+
+        nodes = list(Reader(parse_url(str(store)))())
+        found = [n for n in nodes if any(isinstance(s, Label) for s in n.specs)]
+        assert len(found) == 1
+        np.testing.assert_array_equal(np.asarray(found[0].data[0]), mask.values.astype("uint8"))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from xarray_microct.io.ngff_labels import label_names, open_labels
 from xarray_microct.io.ome import is_ome_zarr, ngff_multiscale, open_pyramid
 from xarray_microct.napari._layers import LayerData, layer_data
 
@@ -24,7 +25,8 @@ def _window(store: str) -> list[float] | None:
 
 
 def read_store(path: str | Path) -> list[LayerData]:
-    """Layer data for an OME-Zarr store: one multiscale Image or Labels layer.
+    """Layer data for an OME-Zarr store: one multiscale Image or Labels layer, then one
+    Labels layer per NGFF label image stored under it (``labels/<name>``).
 
     Examples
     --------
@@ -42,7 +44,12 @@ def read_store(path: str | Path) -> list[LayerData]:
     window = _window(store)
     if kind == "image" and window is not None and window[1] > window[0]:
         meta["contrast_limits"] = window
-    return [(data, meta, kind)]
+    layers = [(data, meta, kind)]
+    for label in label_names(store):
+        tree = open_labels(store, label)
+        label_levels = [next(iter(node.data_vars.values())) for node in tree.children.values()]
+        layers.append(layer_data(label_levels, name=label))
+    return layers
 
 
 def get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
