@@ -465,3 +465,16 @@ def test_labels_under_an_image(tmp_path, version):
         found = [n for n in nodes if any(isinstance(s, Label) for s in n.specs)]
         assert len(found) == 1
         np.testing.assert_array_equal(np.asarray(found[0].data[0]), mask.values.astype("uint8"))
+
+
+def test_float_window_is_read_from_the_stored_coarsest_level(tmp_path):
+    rng = np.random.default_rng(6)
+    vol = mct.from_array(rng.normal(0.0, 1.0, (16, 16, 16)).astype("float32"), spacing=1.0,
+                         chunks=8, name="scan")
+    vol.microct.to_zarr(tmp_path / "f.zarr")  # one level: the finest, read back
+    window = _root_attrs(tmp_path / "f.zarr")["omero"]["channels"][0]["window"]
+    values = vol.values
+    bin_width = (values.max() - values.min()) / 65536
+    expected = np.percentile(values, [0, 0.1, 99.9, 100])
+    got = [window["min"], window["start"], window["end"], window["max"]]
+    np.testing.assert_allclose(got, expected, atol=2 * bin_width)

@@ -15,7 +15,9 @@ and ngff-zarr, so ``xarray.open_datatree(store, engine="zarr")`` also reads it):
 * Label volumes (:func:`~xarray_microct.core.labels.is_label_volume`) get NGFF
   ``image-label`` metadata (napari shows them as labels; masks are stored as uint8 and
   read back as bool); intensity images get an omero ``window`` from the global
-  0.1 and 99.9 percentiles of the finest level, computed in the same pass as the write.
+  0.1 and 99.9 percentiles: of the finest level in the same pass as the write for
+  8/16-bit images, of the stored coarsest level for other dtypes (their histogram needs
+  the global range first, which in one pass would hold every block in memory).
 
 * NGFF 0.4 is written as Zarr v2, NGFF 0.5 as Zarr v3; both are read.
 * Axes carry types and units; each level has a ``scale`` (its spacing) and a
@@ -53,7 +55,7 @@ from zarr.core.sync import sync
 from xarray_microct.core.labels import default_pyramid_method, is_label_volume
 from xarray_microct.core.provenance import package_version
 from xarray_microct.core.registry import image_nodes, is_image
-from xarray_microct.core.stats import global_percentiles
+from xarray_microct.core.stats import global_percentiles, has_exact_histogram
 from xarray_microct.core.units import NGFF_LENGTH_UNITS
 from xarray_microct.core.volume import (
     DEFAULT_CHUNK,
@@ -679,10 +681,19 @@ def _fill_image(
     root_attrs: Mapping[str, Any],
 ) -> None:
     targets = [target for target, _ in created]
-    # One pass computes the data, any lazy scalar coordinate (e.g. a threshold) and the
-    # display window together, sharing what they have in common.
+    # One pass computes the data, any lazy scalar coordinate (e.g. a threshold) and, for
+    # 8/16-bit images (a streaming histogram), the display window, sharing their work.
+    # Other dtypes need the global range before their histogram, which would hold every
+    # block in memory: their window is read from the stored coarsest level afterwards.
+    finest = levels[0][1]
+    same_pass = has_exact_histogram(finest.dtype)
     stored = da.store([data for _, data in created], targets, lock=False, compute=False)
-    _, scalar_values, window = dask.compute(stored, scalars, display_window(levels[0][1]))
+    _, scalar_values, window = dask.compute(
+        stored, scalars, display_window(finest) if same_pass else None
+    )
+    if not same_pass:
+        coarsest = levels[-1][1].copy(data=lazy_array(targets[-1], "store"))
+        window = dask.compute(display_window(coarsest))[0]
     for target, values in zip(targets, scalar_values, strict=True):
         if values:
             target.attrs[SCALAR_COORDS] = {k: np.asarray(v).item() for k, v in values.items()}
