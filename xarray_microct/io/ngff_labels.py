@@ -10,8 +10,10 @@ specification lays out::
         pores/                   multiscales + image-label {"source": {"image": "../../"}}
           scale0/pores ...
 
-napari-ome-zarr and ome-zarr-py then show the image with its labels as a Labels layer;
-:func:`open_labels` reads one back.
+napari-ome-zarr, ome-zarr-py and this project's napari plugin then show the image with
+its labels as a Labels layer; :func:`open_labels` reads one back. napari's builtin
+reader, which knows no NGFF, opens only the first group of a store (``labels``, here)
+and fails: open images that carry labels with napari-ome-zarr or this plugin.
 """
 
 from __future__ import annotations
