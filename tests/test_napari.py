@@ -179,3 +179,10 @@ def test_labels_under_their_image_open_as_a_labels_layer(tmp_path, version, plug
     np.testing.assert_array_equal(np.asarray(labels.data[0]), mask.values.astype("uint8"))
     if plugin == "xarray-microct":
         np.testing.assert_allclose(labels.translate, ORIGIN)
+
+
+def test_reader_leaves_2d_ngff_images_to_other_readers(tmp_path):
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    image = ngff_zarr.to_ngff_image(np.zeros((8, 8), "uint8"), dims=("y", "x"))
+    ngff_zarr.to_ngff_zarr(str(tmp_path / "flat.zarr"), ngff_zarr.to_multiscales(image))
+    assert get_reader(str(tmp_path / "flat.zarr")) is None

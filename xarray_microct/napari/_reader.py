@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from xarray_microct.io.ngff_labels import label_names, open_labels
-from xarray_microct.io.ome import is_ome_zarr, ngff_multiscale, open_pyramid
+from xarray_microct.io.ome import _dims_of, is_ome_zarr, ngff_multiscale, open_pyramid
 from xarray_microct.napari._layers import LayerData, layer_data
 
 
@@ -67,8 +67,9 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None
         path = path[0]
     if not is_ome_zarr(path):
         return None
-    try:
-        ngff_multiscale(dict(_root_attrs(path)), path)
+    try:  # a 3-D image this project reads (else napari tries its other readers)
+        multiscale, _ = ngff_multiscale(dict(_root_attrs(path)), path)
+        _dims_of(multiscale.get("axes", []), path)
     except ValueError:
         return None
     return lambda _path: read_store(path)
