@@ -120,10 +120,8 @@ def table_of(source: Path) -> pd.DataFrame:
 
 def _to_zarr(version: str) -> Callable[[Path, Path, bool], Any]:
     def write(source: Path, out: Path, replace: bool) -> Any:
-        # chunks=8: several chunk files, so a failing disk fails part-way through
-        smoothed(source).microct.to_zarr(
-            out, version=version, mode="w" if replace else "w-", chunks=8
-        )
+        mode = "w" if replace else "w-"
+        smoothed(source).microct.to_zarr(out, version=version, mode=mode, chunks=8)
 
     return write
 
