@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -65,15 +66,17 @@ def test_open_volume_picks_levels(written, tree):
 
 
 def test_plain_xarray_reads_the_store(written, tree):
+    """xarray reads every level's data and dims; each level group holds only its image
+    (coordinates come from the NGFF transforms), which napari's builtin reader needs."""
     store, _ = written
     plain = xr.open_datatree(store, engine="zarr")
+    group = zarr.open_group(str(store), mode="r")
     for name in tree.children:
         ours, theirs = tree[name]["scan"], plain[name]["scan"]
         np.testing.assert_array_equal(theirs.values, ours.values)
         assert theirs.dtype == ours.dtype
-        for dim in ("z", "y", "x"):
-            np.testing.assert_array_equal(theirs[dim].values, ours[dim].values)
-            assert theirs[dim].attrs["units"] == "micrometer"
+        assert theirs.dims == ("z", "y", "x")
+        assert sorted(group[name].array_keys()) == ["scan"]
 
 
 def test_ngff_zarr_reads_and_validates(written, tree):
@@ -225,7 +228,7 @@ WRITER = textwrap.dedent(
     vol = mct.from_array(data, spacing=1.0, name="scan")
     with dask.config.set(scheduler="sync"):
         vol.microct.pyramid(levels=2, method="mean").microct.to_zarr(
-            sys.argv[1], version=sys.argv[2], mode="w"
+            sys.argv[1], version=sys.argv[2], mode="w", chunks=8
         )
     """
 )
@@ -319,3 +322,159 @@ def test_segmented_pyramid_writes_its_thresholds_in_one_pass(tmp_path, version):
         np.testing.assert_array_equal(read.values, written.values)
         for name in ("threshold_low", "threshold_high"):
             assert float(read.coords[name]) == pytest.approx(float(written.coords[name]))
+
+
+# --- viewers: labels, display window, coordinates -----------------------------------------
+
+
+def _root_attrs(store: Path) -> dict:
+    attrs = dict(zarr.open_group(str(store), mode="r").attrs)
+    return attrs.get("ome", attrs)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_label_volume_is_written_as_ngff_labels(tmp_path, version):
+    rng = np.random.default_rng(3)
+    mask = mct.from_array(rng.random((20, 20, 20)) > 0.6, spacing=0.5, chunks=10, name="mask")
+    labels = mask.microct.label()
+    for index, volume in enumerate((mask, labels)):
+        tree = volume.microct.pyramid(levels=2)  # by mode: never an invented label
+        coarse = tree["scale1"][volume.name].values
+        assert set(np.unique(coarse)) <= set(np.unique(volume.values))
+        store = tmp_path / f"{index}-{version}.zarr"
+        tree.microct.to_zarr(store, version=version)
+        attrs = _root_attrs(store)
+        assert "image-label" in attrs and "omero" not in attrs
+        assert attrs["multiscales"][0]["type"] == "mode"
+        array = zarr.open_group(str(store), mode="r")[f"scale0/{volume.name}"]
+        assert np.issubdtype(array.dtype, np.integer)  # NGFF labels are integers
+        xr.testing.assert_identical(open_pyramid(store), tree)  # a mask comes back bool
+
+
+def test_label_pyramid_default_is_mode_and_images_stay_gaussian():
+    rng = np.random.default_rng(4)
+    labels = mct.from_array(rng.random((20, 20, 20)) > 0.5, spacing=1.0, chunks=10).microct.label()
+    by_default = labels.microct.pyramid(levels=2)["scale1"][labels.name]
+    by_mode = labels.microct.pyramid(levels=2, method="mode")["scale1"][labels.name]
+    xr.testing.assert_equal(by_default, by_mode)
+    image = mct.from_array(rng.random((20, 20, 20)), spacing=1.0, chunks=10, name="scan")
+    xr.testing.assert_equal(
+        image.microct.pyramid(levels=2)["scale1"]["scan"],
+        image.microct.pyramid(levels=2, method="gaussian")["scale1"]["scan"],
+    )
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_omero_window_is_the_global_percentiles(tmp_path, tree, version):
+    store = tmp_path / f"w-{version}.zarr"
+    tree.microct.to_zarr(store, version=version, chunks=8)
+    window = _root_attrs(store)["omero"]["channels"][0]["window"]
+    values = tree["scale0"]["scan"].values
+    expected = np.percentile(values, [0, 0.1, 99.9, 100])
+    got = [window["min"], window["start"], window["end"], window["max"]]
+    np.testing.assert_allclose(got, expected)
+
+
+def test_irregular_float_coordinates_round_trip_exactly(tmp_path):
+    vol = mct.from_array(np.zeros((4, 5, 6), "float32"), spacing=0.1, origin=(0.3, 0.7, 0.1))
+    vol = vol.assign_coords(x=vol.x * (1 + 1e-9 * np.arange(6)))  # within grid tolerance
+    vol.x.attrs.update(units="micrometer", spacing=0.1, long_name="across")
+    vol.microct.to_zarr(tmp_path / "c.zarr")
+    back = mct.open_volume(tmp_path / "c.zarr")
+    for dim in "zyx":
+        np.testing.assert_array_equal(back[dim].values, vol[dim].values)
+        assert back[dim].attrs == vol[dim].attrs
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def label_store(request, tmp_path_factory) -> tuple[Path, xr.DataTree, str]:
+    rng = np.random.default_rng(5)
+    mask = mct.from_array(rng.random((16, 20, 24)) > 0.6, spacing=(1.3, 0.65, 0.65),
+                          origin=(0.0, 5.0, -2.0), chunks=8, name="mask")
+    tree = mask.microct.label().microct.pyramid(levels=2)
+    store = tmp_path_factory.mktemp("labels") / f"labels-{request.param}.ome.zarr"
+    tree.microct.to_zarr(store, version=request.param)
+    return store, tree, request.param
+
+
+def test_ome_zarr_py_reads_images_with_window_and_labels(written, tree, label_store):
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import OMERO, Label, Reader
+
+    cases = [(written[0], tree, "scan", OMERO), (label_store[0], label_store[1], "mask", Label)]
+    for store, expected, name, spec in cases:
+        (node, *_) = list(Reader(parse_url(str(store)))())
+        assert any(isinstance(s, spec) for s in node.specs)
+        transforms = node.metadata["coordinateTransformations"]
+        for level, (scale, translation) in zip(expected.children, transforms, strict=True):
+            grid = expected[level][name].microct.grid
+            assert scale["scale"] == pytest.approx(list(grid.spacing))
+            assert translation["translation"] == pytest.approx(list(grid.origin))
+        np.testing.assert_array_equal(np.asarray(node.data[-1]),
+                                      expected[list(expected.children)[-1]][name].values)
+    values = tree["scale0"]["scan"].values
+    (image, *_) = list(Reader(parse_url(str(written[0])))())
+    np.testing.assert_allclose(image.metadata["contrast_limits"][0],
+                               np.percentile(values, [0.1, 99.9]))
+
+
+def test_label_stores_validate_in_ngff_zarr_and_ome_zarr_models(label_store):
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    pytest.importorskip("ome_zarr_models")
+    store, tree, version = label_store
+    multiscales = ngff_zarr.from_ngff_zarr(str(store), validate=True)
+    assert multiscales.images[0].translation == pytest.approx({"z": 0.0, "y": 5.0, "x": -2.0})
+    group = zarr.open_group(str(store), mode="r")
+    if version == "0.4":
+        from ome_zarr_models.v04.image_label import ImageLabel
+    else:
+        from ome_zarr_models.v05.image_label import ImageLabel
+    attrs = ImageLabel.from_zarr(group).attributes
+    label = attrs.image_label if version == "0.4" else attrs.ome.image_label
+    assert label is not None
+    np.testing.assert_array_equal(group["scale1/mask"][...], tree["scale1"]["mask"].values)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_labels_under_an_image(tmp_path, version):
+    from xarray_microct.io.ngff_labels import label_names, open_labels, write_labels
+
+    vol = make_tree(levels=1)["scale0"]["scan"]
+    store = tmp_path / f"img-{version}.ome.zarr"
+    vol.microct.to_zarr(store, version=version)
+    before = open_pyramid(store)
+    mask = (vol > 30000).rename("bright")
+    write_labels(mask.microct.pyramid(levels=2), store, "bright")
+    assert label_names(store) == ["bright"]
+    xr.testing.assert_identical(open_pyramid(store), before)  # the image is untouched
+    back = open_labels(store, "bright")
+    xr.testing.assert_equal(back["scale0"]["bright"], mask)
+    with pytest.raises(FileExistsError, match="already has labels"):
+        write_labels(mask, store, "bright")
+    with pytest.raises(ValueError, match="share the image's finest grid"):
+        write_labels(mask.isel(z=slice(1, None)), store, "part")
+    with pytest.raises(ValueError, match="boolean or integer labels"):
+        write_labels(vol.astype("float32"), store, "float")
+    assert label_names(store) == ["bright"]
+    if importlib.util.find_spec("ome_zarr") is not None:
+        from ome_zarr.io import parse_url
+        from ome_zarr.reader import Label, Reader
+
+        nodes = list(Reader(parse_url(str(store)))())
+        found = [n for n in nodes if any(isinstance(s, Label) for s in n.specs)]
+        assert len(found) == 1
+        np.testing.assert_array_equal(np.asarray(found[0].data[0]), mask.values.astype("uint8"))
+
+
+def test_float_window_is_read_from_the_stored_coarsest_level(tmp_path):
+    rng = np.random.default_rng(6)
+    vol = mct.from_array(rng.normal(0.0, 1.0, (16, 16, 16)).astype("float32"), spacing=1.0,
+                         chunks=8, name="scan")
+    vol.microct.to_zarr(tmp_path / "f.zarr")  # one level: the finest, read back
+    window = _root_attrs(tmp_path / "f.zarr")["omero"]["channels"][0]["window"]
+    values = vol.values
+    bin_width = (values.max() - values.min()) / 65536
+    expected = np.percentile(values, [0, 0.1, 99.9, 100])
+    got = [window["min"], window["start"], window["end"], window["max"]]
+    np.testing.assert_allclose(got, expected, atol=2 * bin_width)

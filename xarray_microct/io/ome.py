@@ -5,8 +5,19 @@ and ngff-zarr, so ``xarray.open_datatree(store, engine="zarr")`` also reads it):
 
     store/                       root group: OME-NGFF "multiscales" metadata
       scale0/image               the full-resolution array (dims z, y, x)
-      scale0/z, scale0/y, ...    its coordinates (voxel centres, with units)
       scale1/image ...
+
+* Each level group holds only its image array, so napari's builtin reader opens it
+  too. Coordinates are not stored as arrays: readers derive them from the NGFF
+  ``scale``/``translation`` (as :func:`open_pyramid` does); their attributes, and their
+  values when the transform does not reproduce them exactly, travel in the image
+  array's ``microct_coords`` attribute.
+* Label volumes (:func:`~xarray_microct.core.labels.is_label_volume`) get NGFF
+  ``image-label`` metadata (napari shows them as labels; masks are stored as uint8 and
+  read back as bool); intensity images get an omero ``window`` from the global
+  0.1 and 99.9 percentiles: of the finest level in the same pass as the write for
+  8/16-bit images, of the stored coarsest level for other dtypes (their histogram needs
+  the global range first, which in one pass would hold every block in memory).
 
 * NGFF 0.4 is written as Zarr v2, NGFF 0.5 as Zarr v3; both are read.
 * Axes carry types and units; each level has a ``scale`` (its spacing) and a
@@ -47,8 +58,10 @@ import zarr
 import zarr.codecs
 from zarr.core.sync import sync
 
+from xarray_microct.core.labels import default_pyramid_method, is_label_volume
 from xarray_microct.core.provenance import package_version
 from xarray_microct.core.registry import image_nodes, is_image
+from xarray_microct.core.stats import global_percentiles, has_exact_histogram
 from xarray_microct.core.units import NGFF_LENGTH_UNITS
 from xarray_microct.core.volume import (
     DEFAULT_CHUNK,
@@ -72,6 +85,12 @@ NGFF_VERSIONS: dict[str, int] = {"0.4": 2, "0.5": 3}
 MODES = ("w-", "w")
 # Attribute of an image array holding its computed 0-d coordinates (see _scalar_coords).
 SCALAR_COORDS = "microct_scalar_coords"
+# Attribute of an image array: per dimension, its coordinate's attributes and, when the
+# NGFF transform does not reproduce them exactly, its values (see _coords_record).
+COORDS_ATTR = "microct_coords"
+# Attribute of an image array stored with another dtype (masks are stored as uint8).
+DTYPE_ATTR = "microct_dtype"
+WINDOW_PERCENTILES = (0.1, 99.9)
 _AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 _DIMS_ATTR = "_ARRAY_DIMENSIONS"
 
@@ -379,8 +398,15 @@ def _pyramid_record(volume: xr.DataArray) -> dict[str, Any] | None:
     return None
 
 
-def ngff_metadata(levels: list[tuple[str, xr.DataArray]], version: str) -> dict[str, Any]:
+def ngff_metadata(
+    levels: list[tuple[str, xr.DataArray]],
+    version: str,
+    window: Sequence[float] | None = None,
+) -> dict[str, Any]:
     """The root-group attributes of an OME-NGFF ``version`` multiscale image.
+
+    A label volume gets ``image-label`` metadata; an intensity image with a ``window``
+    ``(min, start, end, max)`` gets omero display settings (a grey channel).
 
     Examples
     --------
@@ -413,16 +439,69 @@ def ngff_metadata(levels: list[tuple[str, xr.DataArray]], version: str) -> dict[
     multiscale: dict[str, Any] = {"name": str(first.name), "axes": axes, "datasets": datasets}
     record = _pyramid_record(first)
     if record is not None:
-        multiscale["type"] = record["params"].get("method", "gaussian")
+        multiscale["type"] = record["params"].get("method") or default_pyramid_method(first)
         multiscale["metadata"] = {
             "description": "downsampled by xarray_microct.pyramid",
             "method": "xarray_microct.ops.pyramid.pyramid",
             "version": package_version("xarray_microct"),
             "kwargs": record["params"],
         }
+    extra: dict[str, Any] = {}
+    if is_label_volume(first):
+        extra["image-label"] = {"colors": [{"label-value": 0, "rgba": [0, 0, 0, 0]}]}
+    elif window is not None:
+        low, start, end, high = (float(v) for v in window)
+        extra["omero"] = {
+            "rdefs": {"model": "greyscale"},
+            "channels": [{
+                "label": str(first.name), "color": "FFFFFF", "active": True,
+                "window": {"min": low, "start": start, "end": end, "max": high},
+            }],
+        }
     if version == "0.4":
-        return {"multiscales": [{"version": "0.4", **multiscale}]}
-    return {"ome": {"version": "0.5", "multiscales": [multiscale]}}
+        if "image-label" in extra:
+            extra["image-label"] = {"version": "0.4", **extra["image-label"]}
+        return {"multiscales": [{"version": "0.4", **multiscale}], **extra}
+    return {"ome": {"version": "0.5", "multiscales": [multiscale], **extra}}
+
+
+def display_window(volume: xr.DataArray) -> da.Array | None:
+    """Lazy ``(min, start, end, max)`` of an intensity volume: its global minimum, 0.1
+    and 99.9 percentiles and maximum (the omero ``window``); None for label volumes and
+    volumes with channels or time.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.arange(1000, dtype="uint16").reshape(10, 10, 10), spacing=1.0)
+    >>> display_window(vol).compute().round(3).tolist()
+    [0.0, 0.999, 998.001, 999.0]
+    """
+    if is_label_volume(volume) or volume.ndim != 3:
+        return None
+    data = volume.data if isinstance(volume.data, da.Array) else da.asarray(volume.data)
+    return global_percentiles(data, [0.0, *WINDOW_PERCENTILES, 100.0])
+
+
+def _coords_record(volume: xr.DataArray) -> dict[str, Any]:
+    """Per dimension coordinate: its attributes, and its values unless they are
+    ``translation + scale * i`` of the NGFF transform exactly (the usual case)."""
+    scale, translation = _transforms(volume)
+    record: dict[str, Any] = {}
+    for axis, dim in enumerate(volume.dims):
+        if dim not in volume.coords:
+            continue
+        coord = volume.coords[dim]
+        entry: dict[str, Any] = {"attrs": dict(coord.attrs)}
+        derived = translation[axis] + scale[axis] * np.arange(coord.size, dtype=np.float64)
+        values = np.asarray(coord.values)
+        if dim not in SPATIAL_DIMS or values.dtype != derived.dtype or not np.array_equal(
+            values, derived
+        ):
+            entry["values"] = values.tolist()
+            entry["dtype"] = values.dtype.str
+        record[str(dim)] = entry
+    return _json_safe(record, f"coordinates of {volume.name!r}")
 
 
 def _create_array(
@@ -530,7 +609,8 @@ def create_levels(
     chunks: int | Sequence[int] | None,
 ) -> list[tuple[zarr.Array, da.Array]]:
     """Create the arrays of an OME-Zarr image in ``root`` (data empty, coordinates
-    written): ``(target array, source data rechunked to the store's chunks)`` per level.
+    recorded in their attributes): ``(target array, source data rechunked to the
+    store's chunks and cast to the stored dtype)`` per level.
 
     Every chunk is written, even one equal to the fill value, so that a missing chunk
     file can be told from an empty chunk (:func:`check_chunks`).
@@ -540,6 +620,11 @@ def create_levels(
         group = root.create_group(path)
         store_chunks = _store_chunks(volume, chunks)
         attrs = _json_safe(dict(volume.attrs), f"level {path!r}")
+        attrs[COORDS_ATTR] = _coords_record(volume)
+        data = volume.data if isinstance(volume.data, da.Array) else da.asarray(volume.data)
+        if data.dtype == np.bool_:  # NGFF labels are integers
+            attrs[DTYPE_ATTR] = "bool"
+            data = data.astype(np.uint8)
         target = _create_array(
             group,
             str(volume.name),
@@ -547,32 +632,19 @@ def create_levels(
             volume.dims,
             attrs,
             shape=volume.shape,
-            dtype=volume.dtype,
+            dtype=data.dtype,
             chunks=store_chunks,
-            compressors=_compressor(zarr_format, volume.dtype),
+            compressors=_compressor(zarr_format, data.dtype),
             fill_value=None if zarr_format == 2 else 0,
             config={"write_empty_chunks": True},
         )
-        for dim in volume.dims:
-            if dim in volume.coords:
-                coord = volume.coords[dim]
-                _create_array(
-                    group,
-                    dim,
-                    zarr_format,
-                    (dim,),
-                    _json_safe(dict(coord.attrs), f"coordinate {dim!r}"),
-                    data=np.asarray(coord.values),
-                    fill_value=None if zarr_format == 2 else 0,
-                )
-        data = volume.data if isinstance(volume.data, da.Array) else da.asarray(volume.data)
         out.append((target, data.rechunk(target.chunks)))
     return out
 
 
 def complete_marker(
     levels: list[tuple[str, xr.DataArray]], targets: Sequence[zarr.Array], version: str,
-    root_attrs: Mapping[str, Any] | None = None,
+    root_attrs: Mapping[str, Any] | None = None, window: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """The root attributes that mark an image complete: the NGFF metadata and this
     project's record, which lists every array with its shape and chunk grid (compared
@@ -582,7 +654,7 @@ def complete_marker(
         for (path, volume), target in zip(levels, targets, strict=True)
     }
     return {
-        **ngff_metadata(levels, version),
+        **ngff_metadata(levels, version, window),
         MARKER: {"complete": True, "ngff": version, "root_attrs": dict(root_attrs or {}),
                  "arrays": arrays},
     }
@@ -615,14 +687,23 @@ def _fill_image(
     root_attrs: Mapping[str, Any],
 ) -> None:
     targets = [target for target, _ in created]
-    # One pass computes the data and any lazy scalar coordinate (e.g. a threshold)
-    # together, sharing what they have in common.
+    # One pass computes the data, any lazy scalar coordinate (e.g. a threshold) and, for
+    # 8/16-bit images (a streaming histogram), the display window, sharing their work.
+    # Other dtypes need the global range before their histogram, which would hold every
+    # block in memory: their window is read from the stored coarsest level afterwards.
+    finest = levels[0][1]
+    same_pass = has_exact_histogram(finest.dtype)
     stored = da.store([data for _, data in created], targets, lock=False, compute=False)
-    _, scalar_values = dask.compute(stored, scalars)
+    _, scalar_values, window = dask.compute(
+        stored, scalars, display_window(finest) if same_pass else None
+    )
+    if not same_pass:
+        coarsest = levels[-1][1].copy(data=lazy_array(targets[-1], "store"))
+        window = dask.compute(display_window(coarsest))[0]
     for target, values in zip(targets, scalar_values, strict=True):
         if values:
             target.attrs[SCALAR_COORDS] = {k: np.asarray(v).item() for k, v in values.items()}
-    root.attrs.update(complete_marker(levels, targets, version, root_attrs))
+    root.attrs.update(complete_marker(levels, targets, version, root_attrs, window))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # v3 consolidation is an extension
         zarr.consolidate_metadata(root.store, zarr_format=root.metadata.zarr_format)
@@ -873,12 +954,15 @@ def open_pyramid(
         node = group_path or f"scale{index}"
         if marker is None and not group_path:
             name = str(multiscale.get("name") or "image")
+        array_attrs = {k: v for k, v in array.attrs.items() if k != _DIMS_ATTR}
         coords = _level_coords(root, group_path, dims, array.shape, scale, translation, unit)
+        coords.update(_recorded_coords(coords, array_attrs.pop(COORDS_ATTR, {})))
         recorded = (marker or {}).get("arrays", {}).get(path)
         if recorded is not None and _local(store) is not None:
             check_chunks(array, recorded, f"{store}: level {index} ({path!r})")
         data = lazy_array(array, str(store), chunks)
-        array_attrs = {k: v for k, v in array.attrs.items() if k != _DIMS_ATTR}
+        if array_attrs.pop(DTYPE_ATTR, None) == "bool":
+            data = data.astype(bool)
         array_attrs.setdefault(PROVENANCE_KEY, [])
         scalar_coords = array_attrs.pop(SCALAR_COORDS, {})
         volume = xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=array_attrs)
@@ -923,7 +1007,8 @@ def _level_coords(
     translation: np.ndarray,
     unit: str,
 ) -> dict[str, Any]:
-    """Stored coordinate arrays where present (exact), else from the NGFF transforms."""
+    """Coordinate arrays stored beside the image (stores written before 2026-12)
+    where present, else from the NGFF transforms."""
     n_lead = len(dims) - 3
     coords: dict[str, Any] = dict(
         spatial_coords(shape[n_lead:], scale[n_lead:], translation[n_lead:], unit)
@@ -936,6 +1021,24 @@ def _level_coords(
         if isinstance(stored, zarr.Array) and stored.shape == (n,):
             attrs = {k: v for k, v in stored.attrs.items() if k != _DIMS_ATTR}
             coords[dim] = xr.Variable(dim, np.asarray(stored[...]), attrs)
+    return coords
+
+
+def _recorded_coords(
+    derived: Mapping[str, Any], record: Mapping[str, Any]
+) -> dict[str, xr.Variable]:
+    """Coordinates from an image's ``microct_coords`` record: the recorded values where
+    there are some, else the ``derived`` ones, with the recorded attributes."""
+    coords = {}
+    for dim, entry in record.items():
+        attrs = dict(entry.get("attrs", {}))
+        if "values" in entry:
+            values = np.asarray(entry["values"], dtype=np.dtype(entry["dtype"]))
+        elif dim in derived:
+            values = np.asarray(derived[dim].values)
+        else:
+            continue
+        coords[dim] = xr.Variable(dim, values, attrs)
     return coords
 
 

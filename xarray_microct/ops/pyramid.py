@@ -52,6 +52,7 @@ import xarray as xr
 from dask.base import tokenize
 
 from xarray_microct.core.blocks.windows import map_windows
+from xarray_microct.core.labels import default_pyramid_method
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import DEFAULT_CHUNK, SPATIAL_DIMS, grid_of, spatial_coords
 from xarray_microct.kernels.pyramid import block_mode, decimate
@@ -351,7 +352,7 @@ def pyramid(
     volume: xr.DataArray,
     levels: int | None = None,
     factor: int | Sequence[int] = 2,
-    method: PyramidMethod = "gaussian",
+    method: PyramidMethod | None = None,
 ) -> xr.DataTree:
     """A multiscale pyramid: the volume and lazily downsampled versions of it.
 
@@ -368,10 +369,12 @@ def pyramid(
         downsamples that axis. Per level, an axis already much coarser than the finest
         one is not downsampled (decided from the current spacing; see the module
         docstring).
-    method : {"gaussian", "mean", "mode", "stride"}
+    method : {"gaussian", "mean", "mode", "stride"}, optional
         ``"gaussian"`` anti-aliases (intensity images), ``"mean"`` averages blocks,
         ``"mode"`` takes each block's majority (label images: never invents a label),
-        ``"stride"`` keeps every ``factor``-th voxel.
+        ``"stride"`` keeps every ``factor``-th voxel. ``None`` (the default): ``"mode"``
+        for label volumes (boolean, or integer from a label verb; see
+        :func:`xarray_microct.core.labels.is_label_volume`), ``"gaussian"`` otherwise.
 
     Returns
     -------
@@ -392,6 +395,8 @@ def pyramid(
     >>> tree["scale2"]["scan"].microct.grid.spacing
     (4.0, 4.0, 4.0)
     """
+    if method is None:
+        method = default_pyramid_method(volume)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if levels is not None and (
