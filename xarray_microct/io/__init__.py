@@ -24,8 +24,8 @@ from xarray_microct.io.ome import (
     network_options,
     open_pyramid,
 )
+from xarray_microct.io.paths import is_url
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
-from xarray_microct.io.safety import is_url
 from xarray_microct.io.tiff import TIFF_SUFFIXES, read_tiff
 
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")

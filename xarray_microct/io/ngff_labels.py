@@ -37,7 +37,8 @@ from xarray_microct.io.ome import (
     open_pyramid,
     prepare_levels,
 )
-from xarray_microct.io.safety import MARKER, local_path
+from xarray_microct.io.paths import local_path
+from xarray_microct.io.safety import MARKER
 
 LABELS_GROUP = "labels"
 

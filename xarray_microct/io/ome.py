@@ -60,24 +60,24 @@ from zarr.core.sync import sync
 
 from xarray_microct.core.labels import default_pyramid_method, is_label_volume
 from xarray_microct.core.provenance import package_version
-from xarray_microct.core.registry import image_nodes, is_image
+from xarray_microct.core.tree import image_nodes, is_image
 from xarray_microct.core.stats import global_percentiles, has_exact_histogram
 from xarray_microct.core.units import NGFF_LENGTH_UNITS
 from xarray_microct.core.volume import (
     DEFAULT_CHUNK,
     PROVENANCE_KEY,
     SPATIAL_DIMS,
+    dequantify,
     grid_of,
     spatial_coords,
 )
+from xarray_microct.io.paths import is_url, local_path
 from xarray_microct.io.safety import (
     MARKER,
     METADATA_FILES,
     check_not_input,
     check_write,
     input_locations,
-    is_url,
-    local_path,
     staged_write,
 )
 
@@ -122,7 +122,7 @@ def _bad_metadata(path: Path) -> Path | None:
 
 def damaged(store: Any, err: BaseException) -> DamagedStoreError:
     """The error for a store whose metadata cannot be read: names the file and the fix."""
-    path = _local(store)
+    path = local_path(store)
     bad = _bad_metadata(path) if path is not None and path.is_dir() else None
     what = f"its metadata file {bad} is not valid JSON" if bad else "its metadata cannot be read"
     return DamagedStoreError(f"{store}: {what} ({type(err).__name__}: {err}); {DAMAGE_FIX}")
@@ -238,10 +238,6 @@ StoreLike = str | os.PathLike
 # Writing
 
 
-def _local(store: StoreLike) -> Path | None:
-    return local_path(store)
-
-
 def _check_target(
     store: StoreLike,
     mode: str,
@@ -249,7 +245,7 @@ def _check_target(
     inputs: Sequence[Any] = (),
 ) -> str:
     """The write rule of :mod:`xarray_microct.io.safety`: ``"new"`` or ``"replace"``."""
-    if _local(store) is not None:
+    if local_path(store) is not None:
         return check_write(store, replace=mode == "w", inputs=inputs)
     import fsspec
 
@@ -291,6 +287,7 @@ def _json_safe(value: Any, where: str) -> Any:
 def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
     """(group path, volume) per level, finest first."""
     if isinstance(obj, xr.DataArray):
+        obj = dequantify(obj)  # a pint-quantified volume is written with units in attrs
         grid_of(obj)
         return [("scale0", obj)]
     if not isinstance(obj, xr.DataTree):
@@ -570,7 +567,7 @@ def to_ome_zarr(
     levels, scalars = prepare_levels(obj)
     action = _check_target(store, mode, storage_options, input_locations(obj))
     root_attrs = _json_safe(dict(obj.attrs), "root") if isinstance(obj, xr.DataTree) else {}
-    if _local(store) is None:
+    if local_path(store) is None:
         root, created = _create_image(store, levels, version, chunks, storage_options)
         _fill_image(root, levels, created, scalars, version, root_attrs)
         return
@@ -710,7 +707,7 @@ def _fill_image(
 
 
 def _zarr_store(store: StoreLike) -> Any:
-    path = _local(store)
+    path = local_path(store)
     return str(path) if path is not None else str(store)
 
 
@@ -780,7 +777,7 @@ def _is_network_failure(err: BaseException) -> bool:
 
 
 def _open_root(store: StoreLike, storage_options: Mapping[str, Any] | None) -> zarr.Group:
-    path = _local(store)
+    path = local_path(store)
     if path is not None and not path.exists():
         raise FileNotFoundError(f"nothing at {path}")
     try:
@@ -958,7 +955,7 @@ def open_pyramid(
         coords = _level_coords(root, group_path, dims, array.shape, scale, translation, unit)
         coords.update(_recorded_coords(coords, array_attrs.pop(COORDS_ATTR, {})))
         recorded = (marker or {}).get("arrays", {}).get(path)
-        if recorded is not None and _local(store) is not None:
+        if recorded is not None and local_path(store) is not None:
             check_chunks(array, recorded, f"{store}: level {index} ({path!r})")
         data = lazy_array(array, str(store), chunks)
         if array_attrs.pop(DTYPE_ATTR, None) == "bool":

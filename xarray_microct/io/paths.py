@@ -27,7 +27,8 @@ def is_url(location: Any) -> bool:
 
 
 def local_path(location: str | os.PathLike[str]) -> Path | None:
-    """The local path of ``location``, or None for a remote URL.
+    """The absolute local path of ``location`` (``~`` expanded, ``..`` kept), or None for
+    a remote URL.
 
     Examples
     --------
@@ -38,4 +39,4 @@ def local_path(location: str | os.PathLike[str]) -> Path | None:
     """
     if is_url(location):
         return None
-    return Path(os.fspath(location).removeprefix("file://"))
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(location).removeprefix("file://"))))

@@ -40,6 +40,7 @@ from xarray_microct.io.ome import (
     prepare_levels,
     written_blocks,
 )
+from xarray_microct.io.paths import local_path
 from xarray_microct.io.safety import (
     MARKER,
     RUN_KEY,
@@ -47,7 +48,6 @@ from xarray_microct.io.safety import (
     check_replaceable,
     content_identity,
     input_locations,
-    local_path,
     staged_write,
 )
 

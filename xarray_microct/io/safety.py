@@ -47,6 +47,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from xarray_microct.io.paths import is_url, local_path
+
 MARKER = "xarray_microct"
 """Root attribute of every store this project writes: ``{"complete": bool, ...}``."""
 RUN_KEY = "microct_run"
@@ -54,24 +56,6 @@ RUN_KEY = "microct_run"
 METADATA_FILES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
 _CHUNK_V3 = re.compile(r"^c([./]\d+)*$")
 _CHUNK_V2 = re.compile(r"^\d+([./]\d+)*$")
-
-
-def is_url(store: Any) -> bool:
-    """Whether ``store`` is an fsspec URL (not a local path).
-
-    Examples
-    --------
-    >>> is_url("s3://bucket/scan.zarr"), is_url("scan.zarr"), is_url("file:///tmp/a")
-    (True, False, False)
-    """
-    return isinstance(store, str) and "://" in store and not store.startswith("file://")
-
-
-def local_path(store: Any) -> Path | None:
-    """The absolute local path of ``store`` (``..`` kept), or None for a URL."""
-    if is_url(store):
-        return None
-    return Path(os.path.abspath(os.path.expanduser(os.fspath(store).removeprefix("file://"))))
 
 
 def _read_json(path: Path) -> Any:

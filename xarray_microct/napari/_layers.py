@@ -10,7 +10,8 @@ import numpy as np
 import xarray as xr
 
 from xarray_microct.core.labels import is_label_volume
-from xarray_microct.core.registry import get_operation, is_image
+from xarray_microct.core.registry import get_operation
+from xarray_microct.core.tree import is_image
 from xarray_microct.core.units import ngff_unit_name
 from xarray_microct.core.volume import SPATIAL_DIMS, from_array, grid_of
 
