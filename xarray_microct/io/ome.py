@@ -60,8 +60,8 @@ from zarr.core.sync import sync
 
 from xarray_microct.core.labels import default_pyramid_method, is_label_volume
 from xarray_microct.core.provenance import package_version
-from xarray_microct.core.tree import image_nodes, is_image
 from xarray_microct.core.stats import global_percentiles, has_exact_histogram
+from xarray_microct.core.tree import image_nodes, is_image
 from xarray_microct.core.units import NGFF_LENGTH_UNITS
 from xarray_microct.core.volume import (
     DEFAULT_CHUNK,
