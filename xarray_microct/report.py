@@ -698,7 +698,7 @@ def save_fiber_figures(
     >>> sorted(p.name for p in paths.values())
     ['bed-fiber-axes.png', 'bed-fiber-orientation.png', 'bed-fiber-radius.png']
     """
-    from xarray_microct import fiber_summary
+    from xarray_microct.ops.fibers import fiber_summary
 
     if summary is None:
         summary = fiber_summary(table)
@@ -718,7 +718,7 @@ def save_fiber_figures(
 
 def fibers_section_html(table: Any, stem: str | Path) -> str:
     """The report's *Fibers* section: the bed table and the fiber figures (PNGs at ``stem``)."""
-    from xarray_microct import fiber_summary
+    from xarray_microct.ops.fibers import fiber_summary
 
     summary = fiber_summary(table)
     paths = save_fiber_figures(table, stem, summary)
