@@ -25,14 +25,18 @@ chunking:
 * ``p`` takes the label of its neighbour with the smallest key (ties: the first in a
   fixed neighbour order), which is the neighbour that water reaches ``p`` from first.
 
-Each block floods its voxels (a priority queue, compiled with numba) given the keys
-and labels of a one-voxel rim from its neighbours; blocks then exchange rims and
-re-flood only what changed, for ``rounds`` rounds. The last round must change nothing:
-then the keys and labels solve the equations above everywhere, and are the unique
-solution — the same for every chunking, up to the numbering of the markers. If the
-last round still changed something (an object winding through more chunks than
-``rounds`` allows), computing the result raises an error instead of returning labels
-that depend on the chunking.
+Each block floods its voxels (a priority queue, compiled with numba:
+:mod:`xarray_microct.kernels.watershed`) given the keys and labels of a one-voxel rim
+from its neighbours; blocks then exchange rims and re-flood only what changed, for
+``rounds`` rounds. Between rounds a block keeps only the faces its neighbours need and
+its state (keys and labels) compressed, which the piecewise-constant labels and
+level-wise keys make a few bits per voxel: memory stays near the altitude and mask
+themselves, not 16 bytes per voxel per round. A block whose rim did not change keeps
+its state as it is. The last round must change nothing: then the keys and labels solve
+the equations above everywhere, and are the unique solution — the same for every
+chunking, up to the numbering of the markers. If one more round would still change
+something (an object winding through more chunks than ``rounds`` allows), computing the
+result raises an error instead of returning labels that depend on the chunking.
 
 Relation to ``skimage.segmentation.watershed(-d, markers, mask=mask)``: scikit-image
 floods with one priority queue, breaking ties between equal altitudes by insertion
@@ -44,22 +48,22 @@ packs in the tests: below 1 % of the mask voxels, with identical object counts).
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import dask.array as da
-import numba
 import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
+from numcodecs import Blosc
 
 from xarray_microct.core.chunks import ceil_radius, map_spatial_overlap
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.volume import grid_of, wrap_like
+from xarray_microct.kernels import watershed as kernels
 from xarray_microct.ops.distance import edt_array
 from xarray_microct.ops.filters import ellipsoid_footprint
 from xarray_microct.ops.label import (
@@ -71,8 +75,6 @@ from xarray_microct.ops.label import (
 )
 
 __all__ = ["flood_array", "peak_markers_array", "watershed"]
-
-_UNREACHED = np.uint64(2**64 - 1)
 
 
 class WatershedNotConverged(RuntimeError):
@@ -126,7 +128,10 @@ def peak_markers_array(distance: da.Array, min_distance: Sequence[float]) -> da.
     )
     half = tuple(r / 2 for r in radius)
     grown = map_spatial_overlap(
-        _grow_block, peaks, depth=ceil_radius(half), dtype=bool,
+        _grow_block,
+        peaks,
+        depth=ceil_radius(half),
+        dtype=bool,
         footprint=ellipsoid_footprint(half),
     )
     groups, _ = label_array(grown, connectivity=3)
@@ -137,120 +142,20 @@ def peak_markers_array(distance: da.Array, min_distance: Sequence[float]) -> da.
 # Flooding
 
 
-def _altitude_keys(altitude: np.ndarray) -> np.ndarray:
-    """float32 altitudes as uint64 ``M << 32`` keys that sort like the floats."""
-    bits = np.ascontiguousarray(altitude, dtype=np.float32).view(np.uint32)
-    negative = (bits & np.uint32(0x80000000)) != 0
-    ordered = np.where(negative, ~bits, bits | np.uint32(0x80000000))
-    return ordered.astype(np.uint64) << np.uint64(32)
+def _directions(connectivity: int) -> list[tuple[int, int, int]]:
+    """Offsets of the neighbouring blocks a block exchanges rims with."""
+    return [
+        d for d in itertools.product((-1, 0, 1), repeat=3) if 0 < sum(map(abs, d)) <= connectivity
+    ]
 
 
-@numba.njit(cache=True, nogil=True)
-def _ext(key: np.uint64, alt_key: np.uint64) -> np.uint64:  # pragma: no cover
-    if alt_key > key:
-        return alt_key
-    return key + np.uint64(1)
-
-
-@numba.njit(cache=True, nogil=True)
-def _argmin_neighbour(  # pragma: no cover
-    p: np.int64, inside: np.ndarray, key: np.ndarray, offsets: np.ndarray
-) -> np.int64:
-    """The neighbour of ``p`` with the smallest key (first in offset order), or -1."""
-    best = np.uint64(2**64 - 1)
-    arg = np.int64(-1)
-    for o in range(offsets.shape[0]):
-        q = p + offsets[o]
-        if inside[q] and key[q] < best:
-            best = key[q]
-            arg = q
-    return arg
-
-
-@numba.njit(cache=True, nogil=True)
-def _flood_fresh(  # pragma: no cover
-    alt: np.ndarray,
-    inside: np.ndarray,
-    fixed: np.ndarray,
-    key: np.ndarray,
-    lab: np.ndarray,
-    offsets: np.ndarray,
-) -> None:
-    """Dijkstra from the fixed voxels: keys and labels of every free voxel of the block.
-
-    All arrays are flat views of the block with its one-voxel rim. Rim voxels are
-    fixed and only free (interior) voxels look at their neighbours, so neighbour
-    offsets never leave the array. Voxels leave the queue in
-    increasing key order; keys grow strictly along a path, so when ``p`` leaves, every
-    neighbour with a smaller key is final and ``p`` takes the label of the smallest.
-    """
-    n_off = offsets.shape[0]
-    heap = [(np.uint64(0), np.int64(0))]
-    heap.pop()
-    for p in range(key.shape[0]):  # free voxels next to a reached fixed one start the flood
-        if inside[p] and not fixed[p]:
-            arg = _argmin_neighbour(p, inside, key, offsets)
-            if arg >= 0:
-                key[p] = _ext(key[arg], alt[p])
-                heap.append((key[p], np.int64(p)))
-    heapq.heapify(heap)
-    done = fixed.copy()
-    while heap:
-        k, p = heapq.heappop(heap)
-        if done[p] or k != key[p]:
-            continue
-        done[p] = True
-        lab[p] = lab[_argmin_neighbour(p, inside, key, offsets)]
-        for o in range(n_off):
-            q = p + offsets[o]
-            if inside[q] and not done[q]:
-                cand = _ext(k, alt[q])
-                if cand < key[q]:
-                    key[q] = cand
-                    heapq.heappush(heap, (cand, q))
-
-
-@numba.njit(cache=True, nogil=True)
-def _flood_update(  # pragma: no cover
-    alt: np.ndarray,
-    inside: np.ndarray,
-    fixed: np.ndarray,
-    key: np.ndarray,
-    lab: np.ndarray,
-    offsets: np.ndarray,
-    seeds: np.ndarray,
-) -> None:
-    """Bring a solved block up to date after its rim changed (keys only decrease).
-
-    ``seeds`` are the free voxels next to the rim. A voxel is re-evaluated from its
-    neighbours; when its key or label changes, the neighbours it could feed (whose key
-    it reaches or beats, or whose label differs) are queued in turn.
-    """
-    n_off = offsets.shape[0]
-    heap = [(np.uint64(0), np.int64(0))]
-    heap.pop()
-    for p in seeds:
-        arg = _argmin_neighbour(p, inside, key, offsets)
-        if arg >= 0:
-            heap.append((_ext(key[arg], alt[p]), np.int64(p)))
-    heapq.heapify(heap)
-    while heap:
-        _, p = heapq.heappop(heap)
-        arg = _argmin_neighbour(p, inside, key, offsets)
-        if arg < 0:
-            continue
-        new = _ext(key[arg], alt[p])
-        new_lab = lab[arg]
-        if new == key[p] and new_lab == lab[p]:
-            continue
-        key[p] = new
-        lab[p] = new_lab
-        for o in range(n_off):
-            q = p + offsets[o]
-            if inside[q] and not fixed[q]:
-                cand = _ext(new, alt[q])
-                if cand < key[q] or (cand == key[q] and lab[q] != new_lab):
-                    heapq.heappush(heap, (cand, q))
+def _side(d: tuple[int, ...], rim: bool) -> tuple[slice, ...]:
+    """The slab on side ``d`` of a block (``rim``: of its extended array, outside the core)."""
+    if rim:
+        return tuple(
+            slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(1, -1) for s in d
+        )
+    return tuple(slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(None) for s in d)
 
 
 def _offsets(shape: tuple[int, ...], connectivity: int) -> np.ndarray:
@@ -260,150 +165,155 @@ def _offsets(shape: tuple[int, ...], connectivity: int) -> np.ndarray:
     return offs[offs != 0].astype(np.int64)
 
 
-def _flood_block(
+def _sparse_markers(markers: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The marker voxels of a block inside the mask: (flat indices, labels)."""
+    index = np.flatnonzero((markers != 0) & mask)
+    return index, markers.ravel()[index]
+
+
+_CODEC = Blosc(cname="lz4", clevel=1, shuffle=Blosc.SHUFFLE)
+
+
+def _block_arrays(
     alt: np.ndarray,
-    inside: np.ndarray,
-    markers: np.ndarray,
-    state: np.ndarray | None,
+    mask: np.ndarray,
+    markers: tuple[np.ndarray, np.ndarray],
+    rim: list | None,
     connectivity: int,
-) -> np.ndarray:
-    """One round on one block; the inputs carry a one-voxel rim, the output does not."""
-    shape = inside.shape
-    alt_key = _altitude_keys(alt).ravel()
-    inside_f = np.ascontiguousarray(inside, dtype=bool).ravel()
+) -> tuple[np.ndarray, ...]:
+    """Flat arrays of a block with a one-voxel rim: level, inside, fixed, key, lab."""
+    core = alt.shape
+    shape = tuple(n + 2 for n in core)
+    inner = (slice(1, -1),) * 3
+    level = np.zeros(shape, np.uint32)
+    ordered = np.empty(alt.size, np.uint32)
+    kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32).ravel(), ordered)
+    level[inner] = ordered.reshape(core)
+    del ordered
+    inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
+    inside[inner] = mask
     fixed = np.ones(shape, bool)
-    fixed[1:-1, 1:-1, 1:-1] = False
-    fixed |= markers > 0
-    offsets = _offsets(shape, connectivity)
-    if state is None:  # first round: only the markers are reached
-        key = np.where(markers > 0, alt_key.reshape(shape), _UNREACHED).ravel()
-        lab = markers.astype(np.int64).ravel()
-        _flood_fresh(alt_key, inside_f, fixed.ravel(), key, lab, offsets)
+    fixed[inner] = False
+    key = np.full(shape, kernels.UNREACHED, np.uint64)
+    lab = np.zeros(shape, np.int64)
+    if rim is not None:
+        for d, faces in zip(_directions(connectivity), rim, strict=True):
+            if faces is not None:
+                opposite = tuple(-s for s in d)
+                key[_side(d, rim=True)] = faces[0][opposite][0]
+                lab[_side(d, rim=True)] = faces[0][opposite][1]
+    index, labels = markers
+    where = np.ravel_multi_index(tuple(i + 1 for i in np.unravel_index(index, core)), shape)
+    level, fixed, key, lab = level.ravel(), fixed.ravel(), key.ravel(), lab.ravel()
+    fixed[where] = True
+    key[where] = level[where].astype(np.uint64) << np.uint64(32)
+    lab[where] = labels
+    return level, inside.ravel(), fixed, key.reshape(shape), lab.reshape(shape)
+
+
+def _pack(key: np.ndarray, lab: np.ndarray, connectivity: int) -> tuple[dict, bytes, bytes]:
+    """A round's result for one block: the faces its neighbours need, and its state
+    (keys and labels of the core) compressed: a few bits per voxel instead of 16 bytes."""
+    inner = (slice(1, -1),) * 3
+    key, lab = np.ascontiguousarray(key[inner]), np.ascontiguousarray(lab[inner])
+    faces = {
+        d: (key[_side(d, rim=False)].copy(), lab[_side(d, rim=False)].copy())
+        for d in _directions(connectivity)
+    }
+    return faces, _CODEC.encode(key), _CODEC.encode(lab)
+
+
+def _unpack(blob: bytes, out: np.ndarray) -> None:
+    """Decompress one part of a block's state into the core of ``out`` (with its rim)."""
+    core = np.empty(tuple(n - 2 for n in out.shape), out.dtype)
+    _CODEC.decode(blob, out=core)
+    out[(slice(1, -1),) * 3] = core
+
+
+def _same_faces(a: tuple | None, b: tuple | None, d: tuple[int, ...]) -> bool:
+    """Whether a neighbour shows the same face ``d`` in two rounds (None: reached nothing)."""
+    if a is b:
+        return True
+    if a is None or b is None:
+        faces = (a if b is None else b)[0]
+        return bool((faces[d][0] == kernels.UNREACHED).all())
+    return np.array_equal(a[0][d][0], b[0][d][0]) and np.array_equal(a[0][d][1], b[0][d][1])
+
+
+def _rim_unchanged(rim: list, rim_before: list | None, connectivity: int) -> bool:
+    """Whether every neighbour shows the faces it showed the round before."""
+    return all(
+        now is None or _same_faces(now, old, tuple(-s for s in d))
+        for d, now, old in zip(
+            _directions(connectivity), rim, rim_before or [None] * len(rim), strict=True
+        )
+    )
+
+
+def _round_task(
+    alt: np.ndarray,
+    mask: np.ndarray,
+    markers: tuple,
+    connectivity: int,
+    own: tuple | None,
+    rim: list | None,
+    rim_before: list | None,
+) -> tuple:
+    """One round on one block: flood it (first round), or update it from its new rim.
+
+    A block whose neighbours show the faces they showed the round before keeps its
+    state (the flooding of a block is a function of its rim): the same object, no copy.
+    """
+    if own is not None and _rim_unchanged(rim, rim_before, connectivity):
+        return own
+    level, inside, fixed, key, lab = _block_arrays(alt, mask, markers, rim, connectivity)
+    offsets = _offsets(key.shape, connectivity)
+    if own is None:
+        kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets)
     else:
-        key = np.ascontiguousarray(state[0]).ravel().copy()
-        lab = np.ascontiguousarray(state[1]).astype(np.int64).ravel()
-        next_to_rim = np.zeros(shape, bool)
+        _unpack(own[1], key)
+        _unpack(own[2], lab)
+        next_to_rim = np.zeros(key.shape, bool)
         next_to_rim[1:-1, 1:-1, 1:-1] = True
         next_to_rim[2:-2, 2:-2, 2:-2] = False
-        seeds = np.flatnonzero(next_to_rim & ~fixed & inside)
-        _flood_update(alt_key, inside_f, fixed.ravel(), key, lab, offsets, seeds)
-    core = (slice(1, -1),) * 3
-    out = np.empty((2, *(n - 2 for n in shape)), np.uint64)
-    out[0] = key.reshape(shape)[core]
-    out[1] = lab.reshape(shape)[core].astype(np.uint64)
-    return out
+        seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
+        kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds)
+    return _pack(key, lab, connectivity)
 
 
-_DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d != (0, 0, 0)]
-
-
-def _faces(block: np.ndarray) -> dict[tuple[int, ...], np.ndarray]:
-    """The one-voxel slabs of a block that each of its 26 neighbours needs."""
-    faces = {}
-    for d in _DIRECTIONS:
-        sel = tuple(slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(None) for s in d)
-        faces[d] = block[(..., *sel)]
-    return faces
-
-
-def _extend(centre: np.ndarray, faces: list[Any], fill: Any) -> np.ndarray:
-    """A block with a one-voxel rim from its neighbours' faces (``fill`` outside)."""
-    shape = centre.shape[:-3] + tuple(n + 2 for n in centre.shape[-3:])
-    out = np.full(shape, fill, dtype=centre.dtype)
-    out[(..., slice(1, -1), slice(1, -1), slice(1, -1))] = centre
-    for d, neighbour in zip(_DIRECTIONS, faces, strict=True):
-        if neighbour is not None:
-            sel = tuple(slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(1, -1)
-                        for s in d)
-            out[(..., *sel)] = neighbour[tuple(-s for s in d)]
-    return out
-
-
-def _rim_task(
-    func: Any, fills: tuple, kwargs: dict, centres: list, faces: list, before: list | None
-) -> np.ndarray:
-    if before is not None and all(
-        now is None or np.array_equal(now[tuple(-s for s in d)], old[tuple(-s for s in d)])
-        for d, now, old in zip(_DIRECTIONS, faces[-1], before, strict=True)
-    ):
-        # The rim of the last array is what this block saw last round: it is settled.
-        return centres[-1]
-    extended = [_extend(c, f, fill) for c, f, fill in zip(centres, faces, fills, strict=True)]
-    return func(*extended, **kwargs)
-
-
-def _neighbour_faces(name: str, idx: tuple[int, ...], grid: tuple[int, ...]) -> list:
-    per_dir = []
-    for d in _DIRECTIONS:
-        n = tuple(i + s for i, s in zip(idx, d, strict=True))
-        inside = all(0 <= k < g for k, g in zip(n, grid, strict=True))
-        per_dir.append((name, *n) if inside else None)
-    return per_dir
-
-
-def _map_with_rim(
-    func: Any,
-    arrays: list[da.Array],
-    fills: tuple,
-    chunks: tuple,
+def _final_task(
+    mask: np.ndarray,
+    own: tuple,
+    rim: list,
+    rim_before: list | None,
+    connectivity: int,
+    rounds: int,
     dtype: Any,
-    before: da.Array | None = None,
-    **kwargs: Any,
-) -> da.Array:
-    """``func`` on every block of ``arrays`` given a one-voxel rim from its neighbours.
-
-    Like ``map_overlap(depth=1)`` but with two small tasks per block (its faces, then
-    the call), where Dask's overlap builds about 90: the rounds of the flooding stay
-    cheap. ``func`` receives the extended blocks and returns a block without rim.
-    With ``before`` (the previous round of the last array, which must then be the
-    block's own state), a block whose rim is unchanged since then returns its state.
-    """
-    token = tokenize(func, arrays, fills, chunks, kwargs, before)
-    grid = arrays[0].numblocks[-3:]
-    sources = [*arrays, before] if before is not None else arrays
-    layers: dict[str, dict] = {}
-    face_names = []
-    for a in sources:
-        lead = (0,) * (a.ndim - 3)
-        name = f"rim-faces-{a.name}"
-        face_names.append(name)
-        layers[name] = {
-            (name, *idx): (_faces, (a.name, *lead, *idx)) for idx in np.ndindex(*grid)
-        }
-    out_name = f"{getattr(func, '__name__', 'rim')}-{token}"
-    out_lead = (0,) * (len(chunks) - 3)
-    tasks = {}
-    for idx in np.ndindex(*grid):
-        centres = [(a.name, *((0,) * (a.ndim - 3)), *idx) for a in arrays]
-        faces = [_neighbour_faces(name, idx, grid) for name in face_names[: len(arrays)]]
-        old = _neighbour_faces(face_names[-1], idx, grid) if before is not None else None
-        tasks[(out_name, *out_lead, *idx)] = (
-            _rim_task, func, fills, kwargs, centres, faces, old,
-        )
-    dsk = {k: v for layer in layers.values() for k, v in layer.items()}
-    dsk.update(tasks)
-    graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=arrays)
-    return da.Array(graph, out_name, chunks=chunks, dtype=dtype)
-
-
-def _first_round(alt: np.ndarray, inside: np.ndarray, markers: np.ndarray, c: int) -> np.ndarray:
-    return _flood_block(alt, inside, markers, None, c)
-
-
-def _next_round(
-    alt: np.ndarray, inside: np.ndarray, markers: np.ndarray, state: np.ndarray, c: int
 ) -> np.ndarray:
-    return _flood_block(alt, inside, markers, state, c)
-
-
-def _check_settled(last: np.ndarray, before: np.ndarray, rounds: int) -> np.ndarray:
-    if not np.array_equal(last, before):
+    """Labels of one block, checked to have settled (one more round would change nothing)."""
+    if not _rim_unchanged(rim, rim_before, connectivity):
         raise WatershedNotConverged(
             f"watershed: labels were still moving between chunks after {rounds} rounds "
             "(an object winds through more chunks than that); pass a larger rounds=, or "
             "use larger chunks (vol.chunk(...)) so that each object crosses fewer borders"
         )
-    return last[1]
+    lab = np.empty(mask.shape, np.int64)
+    _CODEC.decode(own[2], out=lab)
+    return np.where(mask, lab, 0).astype(dtype)
+
+
+def _neighbours(
+    name: str | None, idx: tuple[int, ...], grid: tuple[int, ...], connectivity: int
+) -> list | None:
+    """Keys of the neighbouring blocks' results (None outside the grid)."""
+    if name is None:
+        return None
+    out: list = []
+    for d in _directions(connectivity):
+        n = tuple(i + s for i, s in zip(idx, d, strict=True))
+        inside = all(0 <= k < g for k, g in zip(n, grid, strict=True))
+        out.append((name, *n) if inside else None)
+    return out
 
 
 def flood_array(
@@ -451,26 +361,44 @@ def flood_array(
         )
     chunks = altitude.chunks
     mask = mask.astype(bool).rechunk(chunks)
-    markers = da.where(mask, markers.rechunk(chunks), 0)
+    markers = markers.rechunk(chunks)
     alt = altitude.astype(np.float32).rechunk(chunks)
-    fixed_inputs = [alt, mask, markers]
-    fills = (np.float32(0), False, 0)
-    state_chunks = ((2,), *chunks)
-    state = _map_with_rim(
-        _first_round, fixed_inputs, fills, state_chunks, np.uint64, c=connectivity
-    )
-    history = [state]
-    for _ in range(rounds - 1):
-        state = _map_with_rim(
-            _next_round, [*fixed_inputs, state], (*fills, np.uint64(0)), state_chunks,
-            np.uint64, before=history[-2] if len(history) > 1 else None, c=connectivity,
+    token = tokenize(alt, markers, mask, connectivity, rounds)
+    grid = alt.numblocks
+    sparse = f"watershed-markers-{token}"
+    dsk: dict = {
+        (sparse, *idx): (_sparse_markers, (markers.name, *idx), (mask.name, *idx))
+        for idx in np.ndindex(*grid)
+    }
+    names: list[str | None] = [None]
+    for r in range(1, rounds):
+        name = f"watershed-round{r}-{token}"
+        for idx in np.ndindex(*grid):
+            dsk[(name, *idx)] = (
+                _round_task,
+                (alt.name, *idx),
+                (mask.name, *idx),
+                (sparse, *idx),
+                connectivity,
+                None if names[-1] is None else (names[-1], *idx),
+                _neighbours(names[-1], idx, grid, connectivity),
+                _neighbours(names[-2] if len(names) > 1 else None, idx, grid, connectivity),
+            )
+        names.append(name)
+    out_name = f"watershed-labels-{token}"
+    for idx in np.ndindex(*grid):
+        dsk[(out_name, *idx)] = (
+            _final_task,
+            (mask.name, *idx),
+            (names[-1], *idx),
+            _neighbours(names[-1], idx, grid, connectivity),
+            _neighbours(names[-2], idx, grid, connectivity),
+            connectivity,
+            rounds,
+            markers.dtype,
         )
-        history.append(state)
-    labels = da.map_blocks(
-        _check_settled, history[-1], history[-2], rounds=rounds, drop_axis=0,
-        dtype=np.uint64, chunks=chunks,
-    )
-    return da.where(mask, labels, 0).astype(markers.dtype)
+    graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
+    return da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
 
 
 # ---------------------------------------------------------------------------------------
