@@ -175,17 +175,20 @@ def ball_peaks(  # pragma: no cover
                 v = distance[z, y, x]
                 if not v >= min_height or v <= 0:
                     continue
-                # a quick look at the face neighbours rejects most voxels
+                r = min(reach * v, cap)
+                # a quick look at the face neighbours inside the ball rejects most voxels
+                iz = spacing[0] <= r
+                iy = spacing[1] <= r
+                ix = spacing[2] <= r
                 if (
-                    (z > 0 and distance[z - 1, y, x] >= v)
-                    or (y > 0 and distance[z, y - 1, x] >= v)
-                    or (x > 0 and distance[z, y, x - 1] >= v)
-                    or (z + 1 < nz and distance[z + 1, y, x] > v)
-                    or (y + 1 < ny and distance[z, y + 1, x] > v)
-                    or (x + 1 < nx and distance[z, y, x + 1] > v)
+                    (iz and z > 0 and distance[z - 1, y, x] >= v)
+                    or (iy and y > 0 and distance[z, y - 1, x] >= v)
+                    or (ix and x > 0 and distance[z, y, x - 1] >= v)
+                    or (iz and z + 1 < nz and distance[z + 1, y, x] > v)
+                    or (iy and y + 1 < ny and distance[z, y + 1, x] > v)
+                    or (ix and x + 1 < nx and distance[z, y, x + 1] > v)
                 ):
                     continue
-                r = min(reach * v, cap)
                 r2 = r * r
                 ez = int(r / spacing[0])
                 ey = int(r / spacing[1])

@@ -74,7 +74,13 @@ from xarray_microct.ops.label import (
     structure,
 )
 
-__all__ = ["flood_array", "peak_markers_array", "watershed"]
+__all__ = [
+    "ball_markers_array",
+    "flood_array",
+    "number_peaks",
+    "peak_markers_array",
+    "watershed",
+]
 
 
 class WatershedNotConverged(RuntimeError):
@@ -136,6 +142,118 @@ def peak_markers_array(distance: da.Array, min_distance: Sequence[float]) -> da.
     )
     groups, _ = label_array(grown, connectivity=3)
     return da.where(peaks, groups, 0)
+
+
+def _ball_peak_block(
+    block: np.ndarray, spacing: tuple[float, ...], reach: float, cap: float, min_height: float
+) -> np.ndarray:
+    out = np.zeros(block.shape, bool)
+    kernels.ball_peaks(
+        np.ascontiguousarray(block, dtype=np.float32),
+        np.asarray(spacing, np.float64),
+        reach,
+        cap,
+        min_height,
+        out,
+    )
+    return out
+
+
+def _count_block(block: np.ndarray) -> np.ndarray:
+    return np.full((1, 1, 1), np.count_nonzero(block), np.int64)
+
+
+def _exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
+    flat = counts.ravel()
+    return (np.cumsum(flat) - flat).reshape(counts.shape)
+
+
+def _number_block(peaks: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    out = np.zeros(peaks.shape, np.int32)
+    index = np.flatnonzero(peaks)
+    out.ravel()[index] = np.arange(1, len(index) + 1, dtype=np.int32) + int(offset.item())
+    return out
+
+
+def number_peaks(peaks: da.Array) -> da.Array:
+    """Number the ``True`` voxels of a Dask mask ``1..N`` (C order per block, blocks in turn).
+
+    Examples
+    --------
+    >>> m = da.from_array(np.eye(4, dtype=bool)[None].repeat(2, 0), chunks=2)
+    >>> number_peaks(m).compute()[0].tolist()
+    [[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 5, 0], [0, 0, 0, 6]]
+    """
+    grid_chunks = tuple((1,) * n for n in peaks.numblocks)
+    counts = peaks.map_blocks(_count_block, chunks=grid_chunks, dtype=np.int64)
+    offsets = counts.rechunk(-1).map_blocks(_exclusive_cumsum, dtype=np.int64).rechunk(1)
+    name = f"number-peaks-{tokenize(peaks, offsets)}"
+    dsk = {
+        (name, *idx): (_number_block, (peaks.name, *idx), (offsets.name, *idx))
+        for idx in np.ndindex(*peaks.numblocks)
+    }
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[peaks, offsets])
+    return da.Array(graph, name, chunks=peaks.chunks, dtype=np.int32)
+
+
+def ball_markers_array(
+    distance: da.Array, spacing: Sequence[float], radius: float, reach: float = 1.0
+) -> da.Array:
+    """One marker per object: the centres of the largest inscribed balls of a distance map.
+
+    A voxel with distance ``d`` (physical units) is a centre when no voxel within
+    ``reach * d`` of it (capped at ``1.5 * radius``) has a larger distance, or the same
+    one earlier in C order, and ``d >= radius / 2``. The rule scales with each object:
+    the small maxima that noise and rough surfaces put in the distance map lie well
+    inside the ball of a larger one and are dropped, while the centres of two touching
+    balls of radius ``r`` lie about ``2 r`` apart, outside each other's ball. Plateaus
+    and twin maxima give one marker. The test reaches ``1.5 * radius``: it is computed
+    with that halo, so the markers are the same for any chunking.
+
+    Parameters
+    ----------
+    distance : dask.array.Array
+        Distance map in physical units (0 outside the objects), 3-D.
+    spacing : sequence of 3 float
+        Voxel size per axis (z, y, x), in the units of ``distance``.
+    radius : float
+        Typical object radius, in the units of ``distance``.
+    reach : float
+        Radius of the dominance ball as a fraction of the distance at its centre.
+
+    Returns
+    -------
+    dask.array.Array of int32
+        0 outside the markers, markers numbered ``1..N`` (one voxel each).
+
+    Examples
+    --------
+    >>> import scipy.ndimage as ndi
+    >>> z, y, x = np.ogrid[:12, :12, :24]
+    >>> two = ((z - 6) ** 2 + (y - 6) ** 2 + (x - 6) ** 2 <= 25) | (
+    ...     (z - 6) ** 2 + (y - 6) ** 2 + (x - 15) ** 2 <= 25)
+    >>> dist = da.from_array(ndi.distance_transform_edt(two).astype("f4"), chunks=7)
+    >>> markers = ball_markers_array(dist, (1.0, 1.0, 1.0), radius=5.0).compute()
+    >>> np.argwhere(markers).tolist()
+    [[6, 6, 6], [6, 6, 15]]
+    """
+    spacing = tuple(float(s) for s in spacing)
+    radius = float(radius)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a positive length, got {radius!r}")
+    cap = 1.5 * radius
+    depth = tuple(int(np.ceil(cap / s)) for s in spacing)
+    peaks = map_spatial_overlap(
+        _ball_peak_block,
+        distance,
+        depth=depth,
+        dtype=bool,
+        spacing=spacing,
+        reach=float(reach),
+        cap=cap,
+        min_height=radius / 2,
+    )
+    return number_peaks(peaks)
 
 
 # ---------------------------------------------------------------------------------------
@@ -420,13 +538,17 @@ def _as_data(other: Any, volume: xr.DataArray, what: str) -> da.Array:
 
 
 @operation(
-    lengths={"min_distance": LengthParam(within_volume=False)},
+    lengths={
+        "min_distance": LengthParam(within_volume=False),
+        "object_radius": LengthParam(within_volume=False),
+    },
     packages=["numba", "scipy"],
 )
 def watershed(
     volume: xr.DataArray,
     markers: xr.DataArray | None = None,
     min_distance: object = None,
+    object_radius: object = None,
     mask: xr.DataArray | None = None,
     connectivity: int = 1,
     rounds: int = 8,
@@ -443,10 +565,14 @@ def watershed(
     markers : xarray.DataArray of int, optional
         Seeds on the same grid, 0 = none (e.g. from :func:`label`); their labels are
         kept. Without them, markers are found at the peaks of the distance map.
-    min_distance : length
-        Needed when ``markers`` is not given: peaks are maxima of the distance within
-        this radius (``"10 um"``, ``"4 voxel"``, per axis), and peaks closer than about
-        this are merged. About half the bead radius is a good start.
+    min_distance : length, optional
+        Markers at the plain peaks of the distance: maxima within this radius
+        (``"10 um"``, ``"4 voxel"``, per axis); peaks closer than about this are merged.
+    object_radius : length, optional
+        Markers at the centres of the objects' largest inscribed balls, the rule of
+        :func:`ball_markers_array` (robust to noise, no tuning): give the typical
+        object radius (objects thinner than half of it get no marker of their own).
+        One of ``markers``, ``min_distance`` or ``object_radius`` is needed.
     mask : xarray.DataArray of bool, optional
         Voxels that may be labelled; by default the objects of ``volume``.
     connectivity : {1, 2, 3}
@@ -495,12 +621,17 @@ def watershed(
     if markers is not None:
         marker_data = _as_data(markers, volume, "markers")
         check_labels(marker_data, "watershed: markers")
-    elif min_distance is None:
-        raise ValueError(
-            "watershed needs markers= (a label volume) or min_distance= (e.g. '5 um', "
-            "about half the radius of the objects) to find them"
+    elif min_distance is not None:
+        marker_data = peak_markers_array(da.where(objects, distance, 0), min_distance)
+    elif object_radius is not None:
+        physical = [r * s for r, s in zip(object_radius, grid.spacing, strict=True)]
+        marker_data = ball_markers_array(
+            da.where(objects, distance, 0), grid.spacing, float(np.mean(physical))
         )
     else:
-        marker_data = peak_markers_array(da.where(objects, distance, 0), min_distance)
+        raise ValueError(
+            "watershed needs markers= (a label volume), object_radius= (the typical "
+            "object radius, e.g. '10 um') or min_distance= (e.g. '5 um') to find markers"
+        )
     labels = flood_array(-distance, marker_data, objects, connectivity, rounds)
     return wrap_like(volume, labels, name="labels", units=None, long_name="watershed labels")
