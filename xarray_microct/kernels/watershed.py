@@ -24,12 +24,23 @@ UNREACHED = np.uint64(2**64 - 1)
 
 
 @numba.njit(cache=True, nogil=True)
-def ordered_altitude(altitude: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    """float32 altitudes as uint32 that sort like the floats (the level of a key)."""
-    bits = altitude.view(np.uint32)
-    for i in range(bits.shape[0]):
-        b = bits[i]
-        out[i] = ~b if b & np.uint32(0x80000000) else b | np.uint32(0x80000000)
+def ordered_altitude(
+    altitude: np.ndarray, negate: bool, out: np.ndarray
+) -> None:  # pragma: no cover
+    """float32 altitudes (3-D) as uint32 that sort like the floats, into the core of ``out``.
+
+    ``out`` has a one-voxel rim more than ``altitude`` on every side (left as it is);
+    ``negate`` orders ``-altitude`` instead (to flood a distance map from its peaks).
+    """
+    nz, ny, nx = altitude.shape
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = -altitude[z, y, x] if negate else altitude[z, y, x]
+                b = np.array([v], np.float32).view(np.uint32)[0]
+                out[z + 1, y + 1, x + 1] = (
+                    ~b if b & np.uint32(0x80000000) else b | np.uint32(0x80000000)
+                )
 
 
 @numba.njit(cache=True, nogil=True)

@@ -292,28 +292,43 @@ def _sparse_markers(markers: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, 
 _CODEC = Blosc(cname="lz4", clevel=1, shuffle=Blosc.SHUFFLE)
 
 
+def _label_dtype(markers_dtype: Any) -> Any:
+    """int32 labels in the flooding when the markers' labels fit, else int64."""
+    return np.int32 if np.can_cast(markers_dtype, np.int32) else np.int64
+
+
 def _block_arrays(
     alt: np.ndarray,
     mask: np.ndarray,
     markers: tuple[np.ndarray, np.ndarray],
     rim: list | None,
     connectivity: int,
+    negate: bool,
+    lab_dtype: Any,
+    state: tuple | None,
 ) -> tuple[np.ndarray, ...]:
-    """Flat arrays of a block with a one-voxel rim: level, inside, fixed, key, lab."""
+    """Arrays of a block with a one-voxel rim: level, inside, fixed (flat), key, lab (3-D).
+
+    ``state`` (a previous round's result) gives the keys and labels of the core; the rim
+    comes from the neighbours' faces in ``rim``.
+    """
     core = alt.shape
     shape = tuple(n + 2 for n in core)
     inner = (slice(1, -1),) * 3
-    level = np.zeros(shape, np.uint32)
-    ordered = np.empty(alt.size, np.uint32)
-    kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32).ravel(), ordered)
-    level[inner] = ordered.reshape(core)
-    del ordered
+    level = np.zeros(shape, np.uint32)  # the rim's level is never read
+    kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32), negate, level)
     inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
     inside[inner] = mask
     fixed = np.ones(shape, bool)
     fixed[inner] = False
-    key = np.full(shape, kernels.UNREACHED, np.uint64)
-    lab = np.zeros(shape, np.int64)
+    if state is None:
+        key = np.full(shape, kernels.UNREACHED, np.uint64)
+        lab = np.zeros(shape, lab_dtype)
+    else:
+        key = np.empty(shape, np.uint64)
+        lab = np.empty(shape, lab_dtype)
+        _CODEC.decode(state[1], out=key)
+        _CODEC.decode(state[2], out=lab)
     if rim is not None:
         for d, faces in zip(_directions(connectivity), rim, strict=True):
             if faces is not None:
@@ -322,30 +337,25 @@ def _block_arrays(
                 lab[_side(d, rim=True)] = faces[0][opposite][1]
     index, labels = markers
     where = np.ravel_multi_index(tuple(i + 1 for i in np.unravel_index(index, core)), shape)
-    level, fixed, key, lab = level.ravel(), fixed.ravel(), key.ravel(), lab.ravel()
+    level, fixed = level.ravel(), fixed.ravel()
     fixed[where] = True
-    key[where] = level[where].astype(np.uint64) << np.uint64(32)
-    lab[where] = labels
-    return level, inside.ravel(), fixed, key.reshape(shape), lab.reshape(shape)
+    key.ravel()[where] = level[where].astype(np.uint64) << np.uint64(32)
+    lab.ravel()[where] = labels
+    return level, inside.ravel(), fixed, key, lab
 
 
 def _pack(key: np.ndarray, lab: np.ndarray, connectivity: int) -> tuple[dict, bytes, bytes]:
-    """A round's result for one block: the faces its neighbours need, and its state
-    (keys and labels of the core) compressed: a few bits per voxel instead of 16 bytes."""
+    """A round's result for one block: the faces its neighbours need, and its state.
+
+    The state (keys and labels of the block with its rim) is compressed: a few bits per
+    voxel instead of 12 or 16 bytes.
+    """
     inner = (slice(1, -1),) * 3
-    key, lab = np.ascontiguousarray(key[inner]), np.ascontiguousarray(lab[inner])
     faces = {
-        d: (key[_side(d, rim=False)].copy(), lab[_side(d, rim=False)].copy())
+        d: (key[inner][_side(d, rim=False)].copy(), lab[inner][_side(d, rim=False)].copy())
         for d in _directions(connectivity)
     }
     return faces, _CODEC.encode(key), _CODEC.encode(lab)
-
-
-def _unpack(blob: bytes, out: np.ndarray) -> None:
-    """Decompress one part of a block's state into the core of ``out`` (with its rim)."""
-    core = np.empty(tuple(n - 2 for n in out.shape), out.dtype)
-    _CODEC.decode(blob, out=core)
-    out[(slice(1, -1),) * 3] = core
 
 
 def _same_faces(a: tuple | None, b: tuple | None, d: tuple[int, ...]) -> bool:
@@ -373,6 +383,8 @@ def _round_task(
     mask: np.ndarray,
     markers: tuple,
     connectivity: int,
+    negate: bool,
+    lab_dtype: Any,
     own: tuple | None,
     rim: list | None,
     rim_before: list | None,
@@ -384,17 +396,18 @@ def _round_task(
     """
     if own is not None and _rim_unchanged(rim, rim_before, connectivity):
         return own
-    level, inside, fixed, key, lab = _block_arrays(alt, mask, markers, rim, connectivity)
+    level, inside, fixed, key, lab = _block_arrays(
+        alt, mask, markers, rim, connectivity, negate, lab_dtype, own
+    )
     offsets = _offsets(key.shape, connectivity)
     if own is None:
         kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets)
     else:
-        _unpack(own[1], key)
-        _unpack(own[2], lab)
         next_to_rim = np.zeros(key.shape, bool)
         next_to_rim[1:-1, 1:-1, 1:-1] = True
         next_to_rim[2:-2, 2:-2, 2:-2] = False
         seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
+        del next_to_rim
         kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds)
     return _pack(key, lab, connectivity)
 
@@ -406,6 +419,7 @@ def _final_task(
     rim_before: list | None,
     connectivity: int,
     rounds: int,
+    lab_dtype: Any,
     dtype: Any,
 ) -> np.ndarray:
     """Labels of one block, checked to have settled (one more round would change nothing)."""
@@ -415,9 +429,9 @@ def _final_task(
             "(an object winds through more chunks than that); pass a larger rounds=, or "
             "use larger chunks (vol.chunk(...)) so that each object crosses fewer borders"
         )
-    lab = np.empty(mask.shape, np.int64)
+    lab = np.empty(tuple(n + 2 for n in mask.shape), lab_dtype)
     _CODEC.decode(own[2], out=lab)
-    return np.where(mask, lab, 0).astype(dtype)
+    return np.where(mask, lab[(slice(1, -1),) * 3], 0).astype(dtype, copy=False)
 
 
 def _neighbours(
@@ -469,6 +483,18 @@ def flood_array(
     >>> flood_array(alt, mk, da.ones_like(mk, dtype=bool)).compute().tolist()
     [[[1, 1, 1, 2, 2, 2]]]
     """
+    return _flood(altitude, markers, mask, connectivity, rounds, negate=False)
+
+
+def _flood(
+    altitude: da.Array,
+    markers: da.Array,
+    mask: da.Array,
+    connectivity: int,
+    rounds: int,
+    negate: bool,
+) -> da.Array:
+    """The graph of :func:`flood_array` (``negate``: flood ``-altitude``)."""
     connectivity = check_connectivity(connectivity)
     if not isinstance(rounds, int | np.integer) or rounds < 2:
         raise ValueError(f"rounds must be an integer >= 2, got {rounds!r}")
@@ -481,7 +507,8 @@ def flood_array(
     mask = mask.astype(bool).rechunk(chunks)
     markers = markers.rechunk(chunks)
     alt = altitude.astype(np.float32).rechunk(chunks)
-    token = tokenize(alt, markers, mask, connectivity, rounds)
+    lab_dtype = _label_dtype(markers.dtype)
+    token = tokenize(alt, markers, mask, connectivity, rounds, negate)
     grid = alt.numblocks
     sparse = f"watershed-markers-{token}"
     dsk: dict = {
@@ -498,6 +525,8 @@ def flood_array(
                 (mask.name, *idx),
                 (sparse, *idx),
                 connectivity,
+                negate,
+                lab_dtype,
                 None if names[-1] is None else (names[-1], *idx),
                 _neighbours(names[-1], idx, grid, connectivity),
                 _neighbours(names[-2] if len(names) > 1 else None, idx, grid, connectivity),
@@ -513,6 +542,7 @@ def flood_array(
             _neighbours(names[-2], idx, grid, connectivity),
             connectivity,
             rounds,
+            lab_dtype,
             markers.dtype,
         )
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
@@ -633,5 +663,5 @@ def watershed(
             "watershed needs markers= (a label volume), object_radius= (the typical "
             "object radius, e.g. '10 um') or min_distance= (e.g. '5 um') to find markers"
         )
-    labels = flood_array(-distance, marker_data, objects, connectivity, rounds)
+    labels = _flood(distance, marker_data, objects, connectivity, rounds, negate=True)
     return wrap_like(volume, labels, name="labels", units=None, long_name="watershed labels")
