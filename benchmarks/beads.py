@@ -16,7 +16,7 @@ lets the pipeline estimate it (one more distance map, computed eagerly).
 Both sides are warmed up on a small pack first (imports, numba's compiled-code cache).
 On a shared machine wall times are noisy: the CPU seconds say how much work was done.
 
-Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--reference]
+Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--chunks 64] [--reference]
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[512])
     parser.add_argument("--quick", action="store_true", help="one 256³ pack")
     parser.add_argument("--radius", type=float, default=10.0)
+    parser.add_argument("--chunks", type=int, help="chunk side (default: 128, 67 at 200³)")
     parser.add_argument("--estimate", action="store_true", help="let the pipeline estimate it")
     parser.add_argument("--reference", action="store_true", help="also scipy/skimage")
     args = parser.parse_args()
@@ -117,7 +118,7 @@ def main() -> None:
     print(f"{'case':>22} {'chunks':>6} {'wall s':>7} {'cpu s':>7} {'Mvox/s':>7} {'peak MiB':>9} "
           f"{'B/vox':>6} {'beads':>11} {'IoU min':>8} {'IoU mean':>8}")
     for size in sizes:
-        chunks = {200: 67}.get(size, min(128, max(32, size // 2)))
+        chunks = args.chunks or {200: 67}.get(size, min(128, max(32, size // 2)))
         kinds = ("xarray-microct", "scipy/skimage") if args.reference else ("xarray-microct",)
         for kind in kinds:
             r = run(kind, size, args.radius, chunks, args.estimate)
