@@ -2,15 +2,25 @@
 
 Two steps, each made exact across chunk borders.
 
-**Markers** (when not given): the peaks of the distance map ``d`` (from
-:func:`~xarray_microct.ops.distance.distance_transform`, exact): voxels of the mask
-where ``d`` equals its maximum over a box reaching ``min_distance`` (physical, per
-axis) on each side, as ``skimage.feature.peak_local_max`` tests it (a local test,
-computed with a halo of that reach, so exact). Peaks closer than about
-``min_distance`` to each other (plateaus, twin maxima in one bead) are merged into one
-marker: each peak is grown by ``min_distance / 2`` and the grown peaks are labelled
-with the global :func:`~xarray_microct.ops.label.label_array`, so a marker spanning a
-chunk border is one marker, numbered ``1..N``.
+**Markers** (when not given), from the distance map ``d`` (from
+:func:`~xarray_microct.ops.distance.distance_transform`, exact), by one of two rules:
+
+* ``object_radius`` (robust, no tuning): the centres of the largest inscribed balls —
+  voxels that no voxel within ``d`` of them outranks (a larger ``d``, or the same one
+  earlier in C order), with ``d`` at least half the radius (:func:`ball_markers_array`).
+  The test scales with each object, so the small maxima that noise, rough surfaces,
+  necks and ring artefacts put in ``d`` fall inside the ball of a larger one and give no
+  marker, while two touching balls keep theirs (their centres lie outside each other's
+  ball). Local within ``1.5 * object_radius``, computed with that halo: exact. One
+  voxel per marker, numbered ``1..N`` from per-chunk counts (no global labelling).
+* ``min_distance``: voxels of the mask where ``d`` equals its maximum over a box
+  reaching ``min_distance`` (physical, per axis) on each side, as
+  ``skimage.feature.peak_local_max`` tests it (computed with a halo of that reach, so
+  exact). Peaks closer than about ``min_distance`` to each other (plateaus, twin maxima
+  in one bead) are merged into one marker: each peak is grown by ``min_distance / 2``
+  and the grown peaks are labelled with the global
+  :func:`~xarray_microct.ops.label.label_array`. Sensitive to noise: a box small
+  enough to keep touching beads apart keeps the spurious maxima of noisy masks too.
 
 **Flooding** of the altitude ``-d`` from the markers, inside the mask. The result is
 defined by a fixpoint, not by a processing order, so that it cannot depend on the
