@@ -308,8 +308,8 @@ def _label_dtype(markers_dtype: Any) -> Any:
 
 
 def _block_arrays(
-    alt: np.ndarray,
-    mask: np.ndarray,
+    alt: np.ndarray | None,
+    mask: np.ndarray | None,
     markers: tuple[np.ndarray, np.ndarray],
     rim: list | None,
     connectivity: int,
@@ -319,26 +319,29 @@ def _block_arrays(
 ) -> tuple[np.ndarray, ...]:
     """Arrays of a block with a one-voxel rim: level, inside, fixed (flat), key, lab (3-D).
 
-    ``state`` (a previous round's result) gives the keys and labels of the core; the rim
-    comes from the neighbours' faces in ``rim``.
+    On the first round they come from ``alt`` and ``mask``; later from ``state`` (the
+    block's previous result), which also gives the keys and labels. The rim comes from
+    the neighbours' faces in ``rim``.
     """
-    core = alt.shape
-    shape = tuple(n + 2 for n in core)
-    inner = (slice(1, -1),) * 3
-    level = np.zeros(shape, np.uint32)  # the rim's level is never read
-    kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32), negate, level)
-    inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
-    inside[inner] = mask
-    fixed = np.ones(shape, bool)
-    fixed[inner] = False
     if state is None:
+        core = alt.shape
+        shape = tuple(n + 2 for n in core)
+        inner = (slice(1, -1),) * 3
+        level = np.zeros(shape, np.uint32)  # the rim's level is never read
+        kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32), negate, level)
+        inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
+        inside[inner] = mask
         key = np.full(shape, kernels.UNREACHED, np.uint64)
         lab = np.zeros(shape, lab_dtype)
     else:
-        key = np.empty(shape, np.uint64)
-        lab = np.empty(shape, lab_dtype)
-        _CODEC.decode(state[1], out=key)
-        _CODEC.decode(state[2], out=lab)
+        shape = state[1]
+        core = tuple(n - 2 for n in shape)
+        level, inside = np.empty(shape, np.uint32), np.empty(shape, bool)
+        key, lab = np.empty(shape, np.uint64), np.empty(shape, lab_dtype)
+        for blob, out in zip(state[2:], (key, lab, level, inside), strict=True):
+            _CODEC.decode(blob, out=out)
+    fixed = np.ones(shape, bool)
+    fixed[(slice(1, -1),) * 3] = False
     if rim is not None:
         for d, faces in zip(_directions(connectivity), rim, strict=True):
             if faces is not None:
@@ -354,18 +357,22 @@ def _block_arrays(
     return level, inside.ravel(), fixed, key, lab
 
 
-def _pack(key: np.ndarray, lab: np.ndarray, connectivity: int) -> tuple[dict, bytes, bytes]:
+def _pack(
+    key: np.ndarray, lab: np.ndarray, level: np.ndarray, inside: np.ndarray, connectivity: int
+) -> tuple:
     """A round's result for one block: the faces its neighbours need, and its state.
 
-    The state (keys and labels of the block with its rim) is compressed: a few bits per
-    voxel instead of 12 or 16 bytes.
+    The state (keys, labels, levels and mask of the block with its rim) is compressed: a
+    few bits per voxel instead of 17 or 21 bytes. Later rounds need nothing else of the
+    block, so its altitude and mask are released after the first round.
     """
     inner = (slice(1, -1),) * 3
     faces = {
         d: (key[inner][_side(d, rim=False)].copy(), lab[inner][_side(d, rim=False)].copy())
         for d in _directions(connectivity)
     }
-    return faces, _CODEC.encode(key), _CODEC.encode(lab)
+    blobs = tuple(_CODEC.encode(a) for a in (key, lab, level, inside))
+    return (faces, key.shape, *blobs)
 
 
 def _same_faces(a: tuple | None, b: tuple | None, d: tuple[int, ...]) -> bool:
@@ -389,8 +396,8 @@ def _rim_unchanged(rim: list, rim_before: list | None, connectivity: int) -> boo
 
 
 def _round_task(
-    alt: np.ndarray,
-    mask: np.ndarray,
+    alt: np.ndarray | None,
+    mask: np.ndarray | None,
     markers: tuple,
     connectivity: int,
     negate: bool,
@@ -419,11 +426,10 @@ def _round_task(
         seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
         del next_to_rim
         kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds)
-    return _pack(key, lab, connectivity)
+    return _pack(key, lab, level, inside, connectivity)
 
 
 def _final_task(
-    mask: np.ndarray,
     own: tuple,
     rim: list,
     rim_before: list | None,
@@ -439,9 +445,12 @@ def _final_task(
             "(an object winds through more chunks than that); pass a larger rounds=, or "
             "use larger chunks (vol.chunk(...)) so that each object crosses fewer borders"
         )
-    lab = np.empty(tuple(n + 2 for n in mask.shape), lab_dtype)
-    _CODEC.decode(own[2], out=lab)
-    return np.where(mask, lab[(slice(1, -1),) * 3], 0).astype(dtype, copy=False)
+    lab = np.empty(own[1], lab_dtype)
+    _CODEC.decode(own[3], out=lab)
+    inside = np.empty(own[1], bool)
+    _CODEC.decode(own[5], out=inside)
+    inner = (slice(1, -1),) * 3
+    return np.where(inside[inner], lab[inner], 0).astype(dtype, copy=False)
 
 
 def _neighbours(
@@ -529,10 +538,11 @@ def _flood(
     for r in range(1, rounds):
         name = f"watershed-round{r}-{token}"
         for idx in np.ndindex(*grid):
+            first = names[-1] is None
             dsk[(name, *idx)] = (
                 _round_task,
-                (alt.name, *idx),
-                (mask.name, *idx),
+                (alt.name, *idx) if first else None,
+                (mask.name, *idx) if first else None,
                 (sparse, *idx),
                 connectivity,
                 negate,
@@ -546,7 +556,6 @@ def _flood(
     for idx in np.ndindex(*grid):
         dsk[(out_name, *idx)] = (
             _final_task,
-            (mask.name, *idx),
             (names[-1], *idx),
             _neighbours(names[-1], idx, grid, connectivity),
             _neighbours(names[-2], idx, grid, connectivity),
