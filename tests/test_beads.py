@@ -90,6 +90,23 @@ def test_pipeline_replays_on_another_scan(scan):
     assert int(again.max()) == truth2.attrs["n_beads"]
 
 
+@pytest.mark.parametrize(
+    ("radius", "spacing", "noise", "rings", "overlap", "seed"),
+    [(7, (1.0, 1.0, 1.0), 0.25, 0.3, 0.1, 2), (10, (1.6, 1.0, 1.0), 0.2, 0.3, 0.1, 3)],
+)
+def test_default_parameters_count_noisy_packs_exactly(radius, spacing, noise, rings, overlap,
+                                                      seed):
+    # bead_radius is estimated (and recorded); necks, rings and noise add no bead
+    shape = tuple(round(6 * radius / s) for s in spacing)
+    vol, truth = bead_pack(shape, radius=radius, spacing=spacing, noise=noise, rings=rings,
+                           overlap=overlap, seed=seed, chunks=tuple(n // 2 for n in shape))
+    labels = beads(vol)
+    assert abs(labels.attrs["bead_radius"] - radius) < 0.1 * radius
+    found = labels.values
+    assert int(found.max()) == truth.attrs["n_beads"]
+    assert np.median(matched_iou(found, truth.values)) >= 0.88
+
+
 def test_invert_follows_skimage():
     from skimage.util import invert as sk_invert
 

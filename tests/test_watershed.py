@@ -15,6 +15,7 @@ import xarray_microct as mct
 from xarray_microct.ops.filters import ellipsoid_footprint
 from xarray_microct.ops.watershed import (
     WatershedNotConverged,
+    ball_markers_array,
     flood_array,
     peak_markers_array,
 )
@@ -150,6 +151,49 @@ def test_markers_equal_whole_array_peaks(shape, chunks, seed, radius):
     grown = ndi.binary_dilation(peaks, ellipsoid_footprint(tuple(r / 2 for r in radius)))
     groups, _ = ndi.label(grown, np.ones((3, 3, 3)))
     assert same_partition(got, np.where(peaks, groups, 0))
+
+
+def reference_ball_peaks(dist: np.ndarray, spacing: tuple, radius: float) -> np.ndarray:
+    """Brute force: no voxel within min(d, 1.5 r) outranks the voxel, and d >= r / 2."""
+    coords = np.indices(dist.shape).reshape(3, -1).T
+    flat = dist.ravel()
+    order = np.arange(flat.size)
+    peaks = np.zeros(flat.size, bool)
+    for i in np.flatnonzero((flat >= radius / 2) & (flat > 0)):
+        reach = min(float(flat[i]), 1.5 * radius)
+        near = (((coords - coords[i]) * spacing) ** 2).sum(axis=1) <= reach**2
+        higher = (flat[near] > flat[i]) | ((flat[near] == flat[i]) & (order[near] < i))
+        peaks[i] = not higher.any()
+    return peaks.reshape(dist.shape)
+
+
+@settings(max_examples=15)
+@given(
+    st.tuples(*(st.integers(6, 20) for _ in range(3))),
+    st.tuples(*(st.integers(3, 12) for _ in range(3))),
+    st.integers(0, 2**16),
+    st.sampled_from([((1.0, 1.0, 1.0), 2.0), ((2.0, 1.0, 1.0), 3.0), ((1.0, 1.5, 0.5), 1.5)]),
+)
+def test_ball_markers_equal_whole_array_brute_force(shape, chunks, seed, spacing_radius):
+    spacing, radius = spacing_radius
+    rng = np.random.default_rng(seed)
+    mask = ndi.gaussian_filter(rng.random(shape), 1.5) > 0.5
+    dist = ndi.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
+    dist[rng.random(shape) < 0.05] = np.float32(dist.max())  # plateaus and ties
+    dist[~mask] = 0
+    got = ball_markers_array(da.from_array(dist, chunks=chunks), spacing, radius).compute()
+    expected = reference_ball_peaks(dist, spacing, radius)
+    np.testing.assert_array_equal(got > 0, expected)
+    assert sorted(got[got > 0].tolist()) == list(range(1, int(expected.sum()) + 1))
+
+
+def test_object_radius_gives_one_marker_per_noisy_bead():
+    vol, truth = bead_pack(56, radius=7, seed=5, noise=0.3, rings=0.4, overlap=0.1, chunks=20)
+    mask = vol.microct.median(radius="1 voxel").microct.invert().microct.threshold("otsu")
+    labels = mask.microct.fill_holes().microct.watershed(object_radius="7 um").values
+    assert int(labels.max()) == truth.attrs["n_beads"]
+    plain = mask.microct.fill_holes().microct.watershed(min_distance="3.5 um").values
+    assert int(plain.max()) > truth.attrs["n_beads"]  # the plain peaks over-split
 
 
 def test_given_markers_and_distance_input_and_laziness():

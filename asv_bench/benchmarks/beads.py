@@ -69,6 +69,10 @@ class Watershed:
         with dask.config.set(scheduler="threads"):
             self.vol.microct.watershed(min_distance="4 voxel").compute()
 
+    def time_watershed_ball_markers(self, size):
+        with dask.config.set(scheduler="threads"):
+            self.vol.microct.watershed(object_radius="8 voxel").compute()
+
 
 class BeadPipeline:
     params: ClassVar[list[int]] = [96, 200]
@@ -85,3 +89,7 @@ class BeadPipeline:
     def peakmem_pipeline(self, size):
         with dask.config.set(scheduler="threads"):
             beads(self.scan, bead_radius=10).compute()
+
+    def time_pipeline_estimated_radius(self, size):
+        with dask.config.set(scheduler="threads"):
+            beads(self.scan).compute()

@@ -2,15 +2,25 @@
 
 Two steps, each made exact across chunk borders.
 
-**Markers** (when not given): the peaks of the distance map ``d`` (from
-:func:`~xarray_microct.ops.distance.distance_transform`, exact): voxels of the mask
-where ``d`` equals its maximum over a box reaching ``min_distance`` (physical, per
-axis) on each side, as ``skimage.feature.peak_local_max`` tests it (a local test,
-computed with a halo of that reach, so exact). Peaks closer than about
-``min_distance`` to each other (plateaus, twin maxima in one bead) are merged into one
-marker: each peak is grown by ``min_distance / 2`` and the grown peaks are labelled
-with the global :func:`~xarray_microct.ops.label.label_array`, so a marker spanning a
-chunk border is one marker, numbered ``1..N``.
+**Markers** (when not given), from the distance map ``d`` (from
+:func:`~xarray_microct.ops.distance.distance_transform`, exact), by one of two rules:
+
+* ``object_radius`` (robust, no tuning): the centres of the largest inscribed balls —
+  voxels that no voxel within ``d`` of them outranks (a larger ``d``, or the same one
+  earlier in C order), with ``d`` at least half the radius (:func:`ball_markers_array`).
+  The test scales with each object, so the small maxima that noise, rough surfaces,
+  necks and ring artefacts put in ``d`` fall inside the ball of a larger one and give no
+  marker, while two touching balls keep theirs (their centres lie outside each other's
+  ball). Local within ``1.5 * object_radius``, computed with that halo: exact. One
+  voxel per marker, numbered ``1..N`` from per-chunk counts (no global labelling).
+* ``min_distance``: voxels of the mask where ``d`` equals its maximum over a box
+  reaching ``min_distance`` (physical, per axis) on each side, as
+  ``skimage.feature.peak_local_max`` tests it (computed with a halo of that reach, so
+  exact). Peaks closer than about ``min_distance`` to each other (plateaus, twin maxima
+  in one bead) are merged into one marker: each peak is grown by ``min_distance / 2``
+  and the grown peaks are labelled with the global
+  :func:`~xarray_microct.ops.label.label_array`. Sensitive to noise: a box small
+  enough to keep touching beads apart keeps the spurious maxima of noisy masks too.
 
 **Flooding** of the altitude ``-d`` from the markers, inside the mask. The result is
 defined by a fixpoint, not by a processing order, so that it cannot depend on the
@@ -25,14 +35,18 @@ chunking:
 * ``p`` takes the label of its neighbour with the smallest key (ties: the first in a
   fixed neighbour order), which is the neighbour that water reaches ``p`` from first.
 
-Each block floods its voxels (a priority queue, compiled with numba) given the keys
-and labels of a one-voxel rim from its neighbours; blocks then exchange rims and
-re-flood only what changed, for ``rounds`` rounds. The last round must change nothing:
-then the keys and labels solve the equations above everywhere, and are the unique
-solution — the same for every chunking, up to the numbering of the markers. If the
-last round still changed something (an object winding through more chunks than
-``rounds`` allows), computing the result raises an error instead of returning labels
-that depend on the chunking.
+Each block floods its voxels (a priority queue, compiled with numba:
+:mod:`xarray_microct.kernels.watershed`) given the keys and labels of a one-voxel rim
+from its neighbours; blocks then exchange rims and re-flood only what changed, for
+``rounds`` rounds. Between rounds a block keeps only the faces its neighbours need and
+its state (keys and labels) compressed, which the piecewise-constant labels and
+level-wise keys make a few bits per voxel: memory stays near the altitude and mask
+themselves, not 16 bytes per voxel per round. A block whose rim did not change keeps
+its state as it is. The last round must change nothing: then the keys and labels solve
+the equations above everywhere, and are the unique solution — the same for every
+chunking, up to the numbering of the markers. If one more round would still change
+something (an object winding through more chunks than ``rounds`` allows), computing the
+result raises an error instead of returning labels that depend on the chunking.
 
 Relation to ``skimage.segmentation.watershed(-d, markers, mask=mask)``: scikit-image
 floods with one priority queue, breaking ties between equal altitudes by insertion
@@ -44,30 +58,34 @@ packs in the tests: below 1 % of the mask voxels, with identical object counts).
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import dask.array as da
-import numba
 import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
+from numcodecs import Blosc
 
 from xarray_microct.core.chunks import ceil_radius, map_spatial_overlap
 from xarray_microct.core.footprints import ellipsoid_footprint, structure
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
+from xarray_microct.kernels import watershed as kernels
 from xarray_microct.ops.distance import edt_array
 from xarray_microct.ops.label import label_array
 
-__all__ = ["flood_array", "peak_markers_array", "watershed"]
-
-_UNREACHED = np.uint64(2**64 - 1)
+__all__ = [
+    "ball_markers_array",
+    "flood_array",
+    "number_peaks",
+    "peak_markers_array",
+    "watershed",
+]
 
 
 class WatershedNotConverged(RuntimeError):
@@ -121,131 +139,146 @@ def peak_markers_array(distance: da.Array, min_distance: Sequence[float]) -> da.
     )
     half = tuple(r / 2 for r in radius)
     grown = map_spatial_overlap(
-        _grow_block, peaks, depth=ceil_radius(half), dtype=bool,
+        _grow_block,
+        peaks,
+        depth=ceil_radius(half),
+        dtype=bool,
         footprint=ellipsoid_footprint(half),
     )
     groups, _ = label_array(grown, connectivity=3)
     return da.where(peaks, groups, 0)
 
 
+def _ball_peak_block(
+    block: np.ndarray, spacing: tuple[float, ...], reach: float, cap: float, min_height: float
+) -> np.ndarray:
+    out = np.zeros(block.shape, bool)
+    kernels.ball_peaks(
+        np.ascontiguousarray(block, dtype=np.float32),
+        np.asarray(spacing, np.float64),
+        reach,
+        cap,
+        min_height,
+        out,
+    )
+    return out
+
+
+def _count_block(block: np.ndarray) -> np.ndarray:
+    return np.full((1, 1, 1), np.count_nonzero(block), np.int64)
+
+
+def _exclusive_cumsum(counts: np.ndarray) -> np.ndarray:
+    flat = counts.ravel()
+    return (np.cumsum(flat) - flat).reshape(counts.shape)
+
+
+def _number_block(peaks: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    out = np.zeros(peaks.shape, np.int32)
+    index = np.flatnonzero(peaks)
+    out.ravel()[index] = np.arange(1, len(index) + 1, dtype=np.int32) + int(offset.item())
+    return out
+
+
+def number_peaks(peaks: da.Array) -> da.Array:
+    """Number the ``True`` voxels of a Dask mask ``1..N`` (C order per block, blocks in turn).
+
+    Examples
+    --------
+    >>> m = da.from_array(np.eye(4, dtype=bool)[None].repeat(2, 0), chunks=2)
+    >>> number_peaks(m).compute()[0].tolist()
+    [[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 5, 0], [0, 0, 0, 6]]
+    """
+    grid_chunks = tuple((1,) * n for n in peaks.numblocks)
+    counts = peaks.map_blocks(_count_block, chunks=grid_chunks, dtype=np.int64)
+    offsets = counts.rechunk(-1).map_blocks(_exclusive_cumsum, dtype=np.int64).rechunk(1)
+    name = f"number-peaks-{tokenize(peaks, offsets)}"
+    dsk = {
+        (name, *idx): (_number_block, (peaks.name, *idx), (offsets.name, *idx))
+        for idx in np.ndindex(*peaks.numblocks)
+    }
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[peaks, offsets])
+    return da.Array(graph, name, chunks=peaks.chunks, dtype=np.int32)
+
+
+def ball_markers_array(
+    distance: da.Array, spacing: Sequence[float], radius: float, reach: float = 1.0
+) -> da.Array:
+    """One marker per object: the centres of the largest inscribed balls of a distance map.
+
+    A voxel with distance ``d`` (physical units) is a centre when no voxel within
+    ``reach * d`` of it (capped at ``1.5 * radius``) has a larger distance, or the same
+    one earlier in C order, and ``d >= radius / 2``. The rule scales with each object:
+    the small maxima that noise and rough surfaces put in the distance map lie well
+    inside the ball of a larger one and are dropped, while the centres of two touching
+    balls of radius ``r`` lie about ``2 r`` apart, outside each other's ball. Plateaus
+    and twin maxima give one marker. The test reaches ``1.5 * radius``: it is computed
+    with that halo, so the markers are the same for any chunking.
+
+    Parameters
+    ----------
+    distance : dask.array.Array
+        Distance map in physical units (0 outside the objects), 3-D.
+    spacing : sequence of 3 float
+        Voxel size per axis (z, y, x), in the units of ``distance``.
+    radius : float
+        Typical object radius, in the units of ``distance``.
+    reach : float
+        Radius of the dominance ball as a fraction of the distance at its centre.
+
+    Returns
+    -------
+    dask.array.Array of int32
+        0 outside the markers, markers numbered ``1..N`` (one voxel each).
+
+    Examples
+    --------
+    >>> import scipy.ndimage as ndi
+    >>> z, y, x = np.ogrid[:12, :12, :24]
+    >>> two = ((z - 6) ** 2 + (y - 6) ** 2 + (x - 6) ** 2 <= 25) | (
+    ...     (z - 6) ** 2 + (y - 6) ** 2 + (x - 15) ** 2 <= 25)
+    >>> dist = da.from_array(ndi.distance_transform_edt(two).astype("f4"), chunks=7)
+    >>> markers = ball_markers_array(dist, (1.0, 1.0, 1.0), radius=5.0).compute()
+    >>> np.argwhere(markers).tolist()
+    [[6, 6, 6], [6, 6, 15]]
+    """
+    spacing = tuple(float(s) for s in spacing)
+    radius = float(radius)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a positive length, got {radius!r}")
+    cap = 1.5 * radius
+    depth = tuple(int(np.ceil(cap / s)) for s in spacing)
+    peaks = map_spatial_overlap(
+        _ball_peak_block,
+        distance,
+        depth=depth,
+        dtype=bool,
+        spacing=spacing,
+        reach=float(reach),
+        cap=cap,
+        min_height=radius / 2,
+    )
+    return number_peaks(peaks)
+
+
 # ---------------------------------------------------------------------------------------
 # Flooding
 
 
-def _altitude_keys(altitude: np.ndarray) -> np.ndarray:
-    """float32 altitudes as uint64 ``M << 32`` keys that sort like the floats."""
-    bits = np.ascontiguousarray(altitude, dtype=np.float32).view(np.uint32)
-    negative = (bits & np.uint32(0x80000000)) != 0
-    ordered = np.where(negative, ~bits, bits | np.uint32(0x80000000))
-    return ordered.astype(np.uint64) << np.uint64(32)
+def _directions(connectivity: int) -> list[tuple[int, int, int]]:
+    """Offsets of the neighbouring blocks a block exchanges rims with."""
+    return [
+        d for d in itertools.product((-1, 0, 1), repeat=3) if 0 < sum(map(abs, d)) <= connectivity
+    ]
 
 
-@numba.njit(cache=True, nogil=True)
-def _ext(key: np.uint64, alt_key: np.uint64) -> np.uint64:  # pragma: no cover
-    if alt_key > key:
-        return alt_key
-    return key + np.uint64(1)
-
-
-@numba.njit(cache=True, nogil=True)
-def _argmin_neighbour(  # pragma: no cover
-    p: np.int64, inside: np.ndarray, key: np.ndarray, offsets: np.ndarray
-) -> np.int64:
-    """The neighbour of ``p`` with the smallest key (first in offset order), or -1."""
-    best = np.uint64(2**64 - 1)
-    arg = np.int64(-1)
-    for o in range(offsets.shape[0]):
-        q = p + offsets[o]
-        if inside[q] and key[q] < best:
-            best = key[q]
-            arg = q
-    return arg
-
-
-@numba.njit(cache=True, nogil=True)
-def _flood_fresh(  # pragma: no cover
-    alt: np.ndarray,
-    inside: np.ndarray,
-    fixed: np.ndarray,
-    key: np.ndarray,
-    lab: np.ndarray,
-    offsets: np.ndarray,
-) -> None:
-    """Dijkstra from the fixed voxels: keys and labels of every free voxel of the block.
-
-    All arrays are flat views of the block with its one-voxel rim. Rim voxels are
-    fixed and only free (interior) voxels look at their neighbours, so neighbour
-    offsets never leave the array. Voxels leave the queue in
-    increasing key order; keys grow strictly along a path, so when ``p`` leaves, every
-    neighbour with a smaller key is final and ``p`` takes the label of the smallest.
-    """
-    n_off = offsets.shape[0]
-    heap = [(np.uint64(0), np.int64(0))]
-    heap.pop()
-    for p in range(key.shape[0]):  # free voxels next to a reached fixed one start the flood
-        if inside[p] and not fixed[p]:
-            arg = _argmin_neighbour(p, inside, key, offsets)
-            if arg >= 0:
-                key[p] = _ext(key[arg], alt[p])
-                heap.append((key[p], np.int64(p)))
-    heapq.heapify(heap)
-    done = fixed.copy()
-    while heap:
-        k, p = heapq.heappop(heap)
-        if done[p] or k != key[p]:
-            continue
-        done[p] = True
-        lab[p] = lab[_argmin_neighbour(p, inside, key, offsets)]
-        for o in range(n_off):
-            q = p + offsets[o]
-            if inside[q] and not done[q]:
-                cand = _ext(k, alt[q])
-                if cand < key[q]:
-                    key[q] = cand
-                    heapq.heappush(heap, (cand, q))
-
-
-@numba.njit(cache=True, nogil=True)
-def _flood_update(  # pragma: no cover
-    alt: np.ndarray,
-    inside: np.ndarray,
-    fixed: np.ndarray,
-    key: np.ndarray,
-    lab: np.ndarray,
-    offsets: np.ndarray,
-    seeds: np.ndarray,
-) -> None:
-    """Bring a solved block up to date after its rim changed (keys only decrease).
-
-    ``seeds`` are the free voxels next to the rim. A voxel is re-evaluated from its
-    neighbours; when its key or label changes, the neighbours it could feed (whose key
-    it reaches or beats, or whose label differs) are queued in turn.
-    """
-    n_off = offsets.shape[0]
-    heap = [(np.uint64(0), np.int64(0))]
-    heap.pop()
-    for p in seeds:
-        arg = _argmin_neighbour(p, inside, key, offsets)
-        if arg >= 0:
-            heap.append((_ext(key[arg], alt[p]), np.int64(p)))
-    heapq.heapify(heap)
-    while heap:
-        _, p = heapq.heappop(heap)
-        arg = _argmin_neighbour(p, inside, key, offsets)
-        if arg < 0:
-            continue
-        new = _ext(key[arg], alt[p])
-        new_lab = lab[arg]
-        if new == key[p] and new_lab == lab[p]:
-            continue
-        key[p] = new
-        lab[p] = new_lab
-        for o in range(n_off):
-            q = p + offsets[o]
-            if inside[q] and not fixed[q]:
-                cand = _ext(new, alt[q])
-                if cand < key[q] or (cand == key[q] and lab[q] != new_lab):
-                    heapq.heappush(heap, (cand, q))
+def _side(d: tuple[int, ...], rim: bool) -> tuple[slice, ...]:
+    """The slab on side ``d`` of a block (``rim``: of its extended array, outside the core)."""
+    if rim:
+        return tuple(
+            slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(1, -1) for s in d
+        )
+    return tuple(slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(None) for s in d)
 
 
 def _offsets(shape: tuple[int, ...], connectivity: int) -> np.ndarray:
@@ -255,150 +288,178 @@ def _offsets(shape: tuple[int, ...], connectivity: int) -> np.ndarray:
     return offs[offs != 0].astype(np.int64)
 
 
-def _flood_block(
-    alt: np.ndarray,
-    inside: np.ndarray,
-    markers: np.ndarray,
-    state: np.ndarray | None,
+def _sparse_markers(markers: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The marker voxels of a block inside the mask: (flat indices, labels)."""
+    index = np.flatnonzero((markers != 0) & mask)
+    return index, markers.ravel()[index]
+
+
+_CODEC = Blosc(cname="lz4", clevel=1, shuffle=Blosc.SHUFFLE)
+
+
+def _label_dtype(markers_dtype: Any) -> Any:
+    """int32 labels in the flooding when the markers' labels fit, else int64."""
+    return np.int32 if np.can_cast(markers_dtype, np.int32) else np.int64
+
+
+def _block_arrays(
+    alt: np.ndarray | None,
+    mask: np.ndarray | None,
+    markers: tuple[np.ndarray, np.ndarray],
+    rim: list | None,
     connectivity: int,
-) -> np.ndarray:
-    """One round on one block; the inputs carry a one-voxel rim, the output does not."""
-    shape = inside.shape
-    alt_key = _altitude_keys(alt).ravel()
-    inside_f = np.ascontiguousarray(inside, dtype=bool).ravel()
-    fixed = np.ones(shape, bool)
-    fixed[1:-1, 1:-1, 1:-1] = False
-    fixed |= markers > 0
-    offsets = _offsets(shape, connectivity)
-    if state is None:  # first round: only the markers are reached
-        key = np.where(markers > 0, alt_key.reshape(shape), _UNREACHED).ravel()
-        lab = markers.astype(np.int64).ravel()
-        _flood_fresh(alt_key, inside_f, fixed.ravel(), key, lab, offsets)
+    negate: bool,
+    lab_dtype: Any,
+    state: tuple | None,
+) -> tuple[np.ndarray, ...]:
+    """Arrays of a block with a one-voxel rim: level, inside, fixed (flat), key, lab (3-D).
+
+    On the first round they come from ``alt`` and ``mask``; later from ``state`` (the
+    block's previous result), which also gives the keys and labels. The rim comes from
+    the neighbours' faces in ``rim``.
+    """
+    if state is None:
+        core = alt.shape
+        shape = tuple(n + 2 for n in core)
+        inner = (slice(1, -1),) * 3
+        level = np.zeros(shape, np.uint32)  # the rim's level is never read
+        kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32), negate, level)
+        inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
+        inside[inner] = mask
+        key = np.full(shape, kernels.UNREACHED, np.uint64)
+        lab = np.zeros(shape, lab_dtype)
     else:
-        key = np.ascontiguousarray(state[0]).ravel().copy()
-        lab = np.ascontiguousarray(state[1]).astype(np.int64).ravel()
-        next_to_rim = np.zeros(shape, bool)
+        shape = state[1]
+        core = tuple(n - 2 for n in shape)
+        level, inside = np.empty(shape, np.uint32), np.empty(shape, bool)
+        key, lab = np.empty(shape, np.uint64), np.empty(shape, lab_dtype)
+        for blob, out in zip(state[2:], (key, lab, level, inside), strict=True):
+            _CODEC.decode(blob, out=out)
+    fixed = np.ones(shape, bool)
+    fixed[(slice(1, -1),) * 3] = False
+    if rim is not None:
+        for d, faces in zip(_directions(connectivity), rim, strict=True):
+            if faces is not None:
+                opposite = tuple(-s for s in d)
+                key[_side(d, rim=True)] = faces[0][opposite][0]
+                lab[_side(d, rim=True)] = faces[0][opposite][1]
+    index, labels = markers
+    where = np.ravel_multi_index(tuple(i + 1 for i in np.unravel_index(index, core)), shape)
+    level, fixed = level.ravel(), fixed.ravel()
+    fixed[where] = True
+    key.ravel()[where] = level[where].astype(np.uint64) << np.uint64(32)
+    lab.ravel()[where] = labels
+    return level, inside.ravel(), fixed, key, lab
+
+
+def _pack(
+    key: np.ndarray, lab: np.ndarray, level: np.ndarray, inside: np.ndarray, connectivity: int
+) -> tuple:
+    """A round's result for one block: the faces its neighbours need, and its state.
+
+    The state (keys, labels, levels and mask of the block with its rim) is compressed: a
+    few bits per voxel instead of 17 or 21 bytes. Later rounds need nothing else of the
+    block, so its altitude and mask are released after the first round.
+    """
+    inner = (slice(1, -1),) * 3
+    faces = {
+        d: (key[inner][_side(d, rim=False)].copy(), lab[inner][_side(d, rim=False)].copy())
+        for d in _directions(connectivity)
+    }
+    blobs = tuple(_CODEC.encode(a) for a in (key, lab, level, inside))
+    return (faces, key.shape, *blobs)
+
+
+def _same_faces(a: tuple | None, b: tuple | None, d: tuple[int, ...]) -> bool:
+    """Whether a neighbour shows the same face ``d`` in two rounds (None: reached nothing)."""
+    if a is b:
+        return True
+    if a is None or b is None:
+        faces = (a if b is None else b)[0]
+        return bool((faces[d][0] == kernels.UNREACHED).all())
+    return np.array_equal(a[0][d][0], b[0][d][0]) and np.array_equal(a[0][d][1], b[0][d][1])
+
+
+def _rim_unchanged(rim: list, rim_before: list | None, connectivity: int) -> bool:
+    """Whether every neighbour shows the faces it showed the round before."""
+    return all(
+        now is None or _same_faces(now, old, tuple(-s for s in d))
+        for d, now, old in zip(
+            _directions(connectivity), rim, rim_before or [None] * len(rim), strict=True
+        )
+    )
+
+
+def _round_task(
+    alt: np.ndarray | None,
+    mask: np.ndarray | None,
+    markers: tuple,
+    connectivity: int,
+    negate: bool,
+    lab_dtype: Any,
+    own: tuple | None,
+    rim: list | None,
+    rim_before: list | None,
+) -> tuple:
+    """One round on one block: flood it (first round), or update it from its new rim.
+
+    A block whose neighbours show the faces they showed the round before keeps its
+    state (the flooding of a block is a function of its rim): the same object, no copy.
+    """
+    if own is not None and _rim_unchanged(rim, rim_before, connectivity):
+        return own
+    level, inside, fixed, key, lab = _block_arrays(
+        alt, mask, markers, rim, connectivity, negate, lab_dtype, own
+    )
+    offsets = _offsets(key.shape, connectivity)
+    if own is None:
+        kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets)
+    else:
+        next_to_rim = np.zeros(key.shape, bool)
         next_to_rim[1:-1, 1:-1, 1:-1] = True
         next_to_rim[2:-2, 2:-2, 2:-2] = False
-        seeds = np.flatnonzero(next_to_rim & ~fixed & inside)
-        _flood_update(alt_key, inside_f, fixed.ravel(), key, lab, offsets, seeds)
-    core = (slice(1, -1),) * 3
-    out = np.empty((2, *(n - 2 for n in shape)), np.uint64)
-    out[0] = key.reshape(shape)[core]
-    out[1] = lab.reshape(shape)[core].astype(np.uint64)
-    return out
+        seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
+        del next_to_rim
+        kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds)
+    return _pack(key, lab, level, inside, connectivity)
 
 
-_DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d != (0, 0, 0)]
-
-
-def _faces(block: np.ndarray) -> dict[tuple[int, ...], np.ndarray]:
-    """The one-voxel slabs of a block that each of its 26 neighbours needs."""
-    faces = {}
-    for d in _DIRECTIONS:
-        sel = tuple(slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(None) for s in d)
-        faces[d] = block[(..., *sel)]
-    return faces
-
-
-def _extend(centre: np.ndarray, faces: list[Any], fill: Any) -> np.ndarray:
-    """A block with a one-voxel rim from its neighbours' faces (``fill`` outside)."""
-    shape = centre.shape[:-3] + tuple(n + 2 for n in centre.shape[-3:])
-    out = np.full(shape, fill, dtype=centre.dtype)
-    out[(..., slice(1, -1), slice(1, -1), slice(1, -1))] = centre
-    for d, neighbour in zip(_DIRECTIONS, faces, strict=True):
-        if neighbour is not None:
-            sel = tuple(slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(1, -1)
-                        for s in d)
-            out[(..., *sel)] = neighbour[tuple(-s for s in d)]
-    return out
-
-
-def _rim_task(
-    func: Any, fills: tuple, kwargs: dict, centres: list, faces: list, before: list | None
-) -> np.ndarray:
-    if before is not None and all(
-        now is None or np.array_equal(now[tuple(-s for s in d)], old[tuple(-s for s in d)])
-        for d, now, old in zip(_DIRECTIONS, faces[-1], before, strict=True)
-    ):
-        # The rim of the last array is what this block saw last round: it is settled.
-        return centres[-1]
-    extended = [_extend(c, f, fill) for c, f, fill in zip(centres, faces, fills, strict=True)]
-    return func(*extended, **kwargs)
-
-
-def _neighbour_faces(name: str, idx: tuple[int, ...], grid: tuple[int, ...]) -> list:
-    per_dir = []
-    for d in _DIRECTIONS:
-        n = tuple(i + s for i, s in zip(idx, d, strict=True))
-        inside = all(0 <= k < g for k, g in zip(n, grid, strict=True))
-        per_dir.append((name, *n) if inside else None)
-    return per_dir
-
-
-def _map_with_rim(
-    func: Any,
-    arrays: list[da.Array],
-    fills: tuple,
-    chunks: tuple,
+def _final_task(
+    own: tuple,
+    rim: list,
+    rim_before: list | None,
+    connectivity: int,
+    rounds: int,
+    lab_dtype: Any,
     dtype: Any,
-    before: da.Array | None = None,
-    **kwargs: Any,
-) -> da.Array:
-    """``func`` on every block of ``arrays`` given a one-voxel rim from its neighbours.
-
-    Like ``map_overlap(depth=1)`` but with two small tasks per block (its faces, then
-    the call), where Dask's overlap builds about 90: the rounds of the flooding stay
-    cheap. ``func`` receives the extended blocks and returns a block without rim.
-    With ``before`` (the previous round of the last array, which must then be the
-    block's own state), a block whose rim is unchanged since then returns its state.
-    """
-    token = tokenize(func, arrays, fills, chunks, kwargs, before)
-    grid = arrays[0].numblocks[-3:]
-    sources = [*arrays, before] if before is not None else arrays
-    layers: dict[str, dict] = {}
-    face_names = []
-    for a in sources:
-        lead = (0,) * (a.ndim - 3)
-        name = f"rim-faces-{a.name}"
-        face_names.append(name)
-        layers[name] = {
-            (name, *idx): (_faces, (a.name, *lead, *idx)) for idx in np.ndindex(*grid)
-        }
-    out_name = f"{getattr(func, '__name__', 'rim')}-{token}"
-    out_lead = (0,) * (len(chunks) - 3)
-    tasks = {}
-    for idx in np.ndindex(*grid):
-        centres = [(a.name, *((0,) * (a.ndim - 3)), *idx) for a in arrays]
-        faces = [_neighbour_faces(name, idx, grid) for name in face_names[: len(arrays)]]
-        old = _neighbour_faces(face_names[-1], idx, grid) if before is not None else None
-        tasks[(out_name, *out_lead, *idx)] = (
-            _rim_task, func, fills, kwargs, centres, faces, old,
-        )
-    dsk = {k: v for layer in layers.values() for k, v in layer.items()}
-    dsk.update(tasks)
-    graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=arrays)
-    return da.Array(graph, out_name, chunks=chunks, dtype=dtype)
-
-
-def _first_round(alt: np.ndarray, inside: np.ndarray, markers: np.ndarray, c: int) -> np.ndarray:
-    return _flood_block(alt, inside, markers, None, c)
-
-
-def _next_round(
-    alt: np.ndarray, inside: np.ndarray, markers: np.ndarray, state: np.ndarray, c: int
 ) -> np.ndarray:
-    return _flood_block(alt, inside, markers, state, c)
-
-
-def _check_settled(last: np.ndarray, before: np.ndarray, rounds: int) -> np.ndarray:
-    if not np.array_equal(last, before):
+    """Labels of one block, checked to have settled (one more round would change nothing)."""
+    if not _rim_unchanged(rim, rim_before, connectivity):
         raise WatershedNotConverged(
             f"watershed: labels were still moving between chunks after {rounds} rounds "
             "(an object winds through more chunks than that); pass a larger rounds=, or "
             "use larger chunks (vol.chunk(...)) so that each object crosses fewer borders"
         )
-    return last[1]
+    lab = np.empty(own[1], lab_dtype)
+    _CODEC.decode(own[3], out=lab)
+    inside = np.empty(own[1], bool)
+    _CODEC.decode(own[5], out=inside)
+    inner = (slice(1, -1),) * 3
+    return np.where(inside[inner], lab[inner], 0).astype(dtype, copy=False)
+
+
+def _neighbours(
+    name: str | None, idx: tuple[int, ...], grid: tuple[int, ...], connectivity: int
+) -> list | None:
+    """Keys of the neighbouring blocks' results (None outside the grid)."""
+    if name is None:
+        return None
+    out: list = []
+    for d in _directions(connectivity):
+        n = tuple(i + s for i, s in zip(idx, d, strict=True))
+        inside = all(0 <= k < g for k, g in zip(n, grid, strict=True))
+        out.append((name, *n) if inside else None)
+    return out
 
 
 def flood_array(
@@ -436,6 +497,18 @@ def flood_array(
     >>> flood_array(alt, mk, da.ones_like(mk, dtype=bool)).compute().tolist()
     [[[1, 1, 1, 2, 2, 2]]]
     """
+    return _flood(altitude, markers, mask, connectivity, rounds, negate=False)
+
+
+def _flood(
+    altitude: da.Array,
+    markers: da.Array,
+    mask: da.Array,
+    connectivity: int,
+    rounds: int,
+    negate: bool,
+) -> da.Array:
+    """The graph of :func:`flood_array` (``negate``: flood ``-altitude``)."""
     connectivity = check_connectivity(connectivity)
     if not isinstance(rounds, int | np.integer) or rounds < 2:
         raise ValueError(f"rounds must be an integer >= 2, got {rounds!r}")
@@ -446,26 +519,48 @@ def flood_array(
         )
     chunks = altitude.chunks
     mask = mask.astype(bool).rechunk(chunks)
-    markers = da.where(mask, markers.rechunk(chunks), 0)
+    markers = markers.rechunk(chunks)
     alt = altitude.astype(np.float32).rechunk(chunks)
-    fixed_inputs = [alt, mask, markers]
-    fills = (np.float32(0), False, 0)
-    state_chunks = ((2,), *chunks)
-    state = _map_with_rim(
-        _first_round, fixed_inputs, fills, state_chunks, np.uint64, c=connectivity
-    )
-    history = [state]
-    for _ in range(rounds - 1):
-        state = _map_with_rim(
-            _next_round, [*fixed_inputs, state], (*fills, np.uint64(0)), state_chunks,
-            np.uint64, before=history[-2] if len(history) > 1 else None, c=connectivity,
+    lab_dtype = _label_dtype(markers.dtype)
+    token = tokenize(alt, markers, mask, connectivity, rounds, negate)
+    grid = alt.numblocks
+    sparse = f"watershed-markers-{token}"
+    dsk: dict = {
+        (sparse, *idx): (_sparse_markers, (markers.name, *idx), (mask.name, *idx))
+        for idx in np.ndindex(*grid)
+    }
+    names: list[str | None] = [None]
+    for r in range(1, rounds):
+        name = f"watershed-round{r}-{token}"
+        for idx in np.ndindex(*grid):
+            first = names[-1] is None
+            dsk[(name, *idx)] = (
+                _round_task,
+                (alt.name, *idx) if first else None,
+                (mask.name, *idx) if first else None,
+                (sparse, *idx),
+                connectivity,
+                negate,
+                lab_dtype,
+                None if names[-1] is None else (names[-1], *idx),
+                _neighbours(names[-1], idx, grid, connectivity),
+                _neighbours(names[-2] if len(names) > 1 else None, idx, grid, connectivity),
+            )
+        names.append(name)
+    out_name = f"watershed-labels-{token}"
+    for idx in np.ndindex(*grid):
+        dsk[(out_name, *idx)] = (
+            _final_task,
+            (names[-1], *idx),
+            _neighbours(names[-1], idx, grid, connectivity),
+            _neighbours(names[-2], idx, grid, connectivity),
+            connectivity,
+            rounds,
+            lab_dtype,
+            markers.dtype,
         )
-        history.append(state)
-    labels = da.map_blocks(
-        _check_settled, history[-1], history[-2], rounds=rounds, drop_axis=0,
-        dtype=np.uint64, chunks=chunks,
-    )
-    return da.where(mask, labels, 0).astype(markers.dtype)
+    graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
+    return da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
 
 
 # ---------------------------------------------------------------------------------------
@@ -487,7 +582,10 @@ def _as_data(other: Any, volume: xr.DataArray, what: str) -> da.Array:
 
 
 @operation(
-    lengths={"min_distance": LengthParam(within_volume=False)},
+    lengths={
+        "min_distance": LengthParam(within_volume=False),
+        "object_radius": LengthParam(within_volume=False),
+    },
     spatial_only=True,
     packages=["numba", "scipy"],
 )
@@ -495,6 +593,7 @@ def watershed(
     volume: xr.DataArray,
     markers: xr.DataArray | None = None,
     min_distance: object = None,
+    object_radius: object = None,
     mask: xr.DataArray | None = None,
     connectivity: int = 1,
     rounds: int = 8,
@@ -511,10 +610,14 @@ def watershed(
     markers : xarray.DataArray of int, optional
         Seeds on the same grid, 0 = none (e.g. from :func:`label`); their labels are
         kept. Without them, markers are found at the peaks of the distance map.
-    min_distance : length
-        Needed when ``markers`` is not given: peaks are maxima of the distance within
-        this radius (``"10 um"``, ``"4 voxel"``, per axis), and peaks closer than about
-        this are merged. About half the bead radius is a good start.
+    min_distance : length, optional
+        Markers at the plain peaks of the distance: maxima within this radius
+        (``"10 um"``, ``"4 voxel"``, per axis); peaks closer than about this are merged.
+    object_radius : length, optional
+        Markers at the centres of the objects' largest inscribed balls, the rule of
+        :func:`ball_markers_array` (robust to noise, no tuning): give the typical
+        object radius (objects thinner than half of it get no marker of their own).
+        One of ``markers``, ``min_distance`` or ``object_radius`` is needed.
     mask : xarray.DataArray of bool, optional
         Voxels that may be labelled; by default the objects of ``volume``.
     connectivity : {1, 2, 3}
@@ -558,12 +661,17 @@ def watershed(
     if markers is not None:
         marker_data = _as_data(markers, volume, "markers")
         check_labels(marker_data, "watershed: markers")
-    elif min_distance is None:
-        raise ValueError(
-            "watershed needs markers= (a label volume) or min_distance= (e.g. '5 um', "
-            "about half the radius of the objects) to find them"
+    elif min_distance is not None:
+        marker_data = peak_markers_array(da.where(objects, distance, 0), min_distance)
+    elif object_radius is not None:
+        physical = [r * s for r, s in zip(object_radius, grid.spacing, strict=True)]
+        marker_data = ball_markers_array(
+            da.where(objects, distance, 0), grid.spacing, float(np.mean(physical))
         )
     else:
-        marker_data = peak_markers_array(da.where(objects, distance, 0), min_distance)
-    labels = flood_array(-distance, marker_data, objects, connectivity, rounds)
+        raise ValueError(
+            "watershed needs markers= (a label volume), object_radius= (the typical "
+            "object radius, e.g. '10 um') or min_distance= (e.g. '5 um') to find markers"
+        )
+    labels = _flood(distance, marker_data, objects, connectivity, rounds, negate=True)
     return wrap_like(volume, labels, name="labels", long_name="watershed labels")

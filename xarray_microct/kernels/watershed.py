@@ -1,0 +1,296 @@
+"""Compiled watershed kernels: the flooding of one block, and bead centres of a distance map.
+
+:func:`flood` solves the flooding equations of :mod:`xarray_microct.ops.watershed` on
+one block given its fixed voxels (a one-voxel rim from the neighbouring blocks, and the
+markers): Dijkstra's algorithm on keys ``(level, steps)`` packed in one ``uint64``,
+with a binary heap held in two flat arrays (keys, voxel indices) instead of a list of
+tuples, so that a push or a pop is a few dozen nanoseconds. Labels do not depend on the
+order in which equal keys leave the heap: a voxel takes the label of its smallest-key
+neighbour when it leaves, and that neighbour's key is final by then.
+
+:func:`ball_peaks` finds the centres of the largest inscribed balls of a distance map:
+voxels that no voxel of their own inscribed ball (scaled by ``reach``) outranks.
+
+Both run single-threaded without the GIL (Dask owns the parallelism) and are compiled
+once per machine (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+UNREACHED = np.uint64(2**64 - 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def ordered_altitude(
+    altitude: np.ndarray, negate: bool, out: np.ndarray
+) -> None:  # pragma: no cover
+    """float32 altitudes (3-D) as uint32 that sort like the floats, into the core of ``out``.
+
+    ``out`` has a one-voxel rim more than ``altitude`` on every side (left as it is);
+    ``negate`` orders ``-altitude`` instead (to flood a distance map from its peaks).
+    """
+    nz, ny, nx = altitude.shape
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = -altitude[z, y, x] if negate else altitude[z, y, x]
+                b = np.array([v], np.float32).view(np.uint32)[0]
+                out[z + 1, y + 1, x + 1] = (
+                    ~b if b & np.uint32(0x80000000) else b | np.uint32(0x80000000)
+                )
+
+
+@numba.njit(cache=True, nogil=True)
+def _ext(key: np.uint64, level: np.uint32) -> np.uint64:  # pragma: no cover
+    """The key that water with ``key`` has on reaching a voxel of altitude ``level``."""
+    rise = np.uint64(level) << np.uint64(32)
+    if rise > key:
+        return rise
+    return key + np.uint64(1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _push(hk, hp, size, k, p):  # pragma: no cover
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hk[parent] <= k:
+            break
+        hk[i] = hk[parent]
+        hp[i] = hp[parent]
+        i = parent
+    hk[i] = k
+    hp[i] = p
+
+
+@numba.njit(cache=True, nogil=True)
+def _pop_fix(hk, hp, size):  # pragma: no cover
+    """Remove the top of a heap of ``size + 1`` entries (its last entry moves down)."""
+    k = hk[size]
+    p = hp[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and hk[child + 1] < hk[child]:
+            child += 1
+        if hk[child] >= k:
+            break
+        hk[i] = hk[child]
+        hp[i] = hp[child]
+        i = child
+    hk[i] = k
+    hp[i] = p
+
+
+@numba.njit(cache=True, nogil=True)
+def flood(  # pragma: no cover
+    level: np.ndarray,
+    inside: np.ndarray,
+    fixed: np.ndarray,
+    key: np.ndarray,
+    lab: np.ndarray,
+    offsets: np.ndarray,
+) -> None:
+    """Keys and labels of every free voxel of a block, from its fixed voxels.
+
+    All arrays are flat views of the block with a one-voxel rim: ``level`` (uint32, see
+    :func:`ordered_altitude`), ``inside`` (may be labelled), ``fixed`` (rim and
+    markers: their ``key`` and ``lab`` are given, :data:`UNREACHED` where nothing
+    reached), ``key`` and ``lab`` (filled in for the free voxels), ``offsets`` (flat
+    neighbour offsets). Rim voxels are fixed, so neighbour offsets never leave the array.
+    """
+    n = key.shape[0]
+    n_off = offsets.shape[0]
+    capacity = 1024
+    hk = np.empty(capacity, np.uint64)
+    hp = np.empty(capacity, np.int64)
+    size = 0
+    done = fixed.copy()
+    for p in range(n):  # free voxels next to a reached fixed one start the flood
+        if inside[p] and not fixed[p]:
+            best = UNREACHED
+            for o in range(n_off):
+                q = p + offsets[o]
+                if fixed[q] and inside[q] and key[q] < best:
+                    best = key[q]
+            if best != UNREACHED:
+                k = _ext(best, level[p])
+                key[p] = k
+                if size == capacity:
+                    capacity *= 2
+                    hk2 = np.empty(capacity, np.uint64)
+                    hp2 = np.empty(capacity, np.int64)
+                    hk2[:size] = hk[:size]
+                    hp2[:size] = hp[:size]
+                    hk, hp = hk2, hp2
+                _push(hk, hp, size, k, p)
+                size += 1
+    while size > 0:
+        k = hk[0]
+        p = hp[0]
+        size -= 1
+        _pop_fix(hk, hp, size)
+        if done[p] or k != key[p]:
+            continue
+        done[p] = True
+        best = UNREACHED
+        arg = -1
+        for o in range(n_off):  # the label of the smallest-key neighbour (first on ties)
+            q = p + offsets[o]
+            if inside[q] and key[q] < best:
+                best = key[q]
+                arg = q
+        lab[p] = lab[arg]
+        for o in range(n_off):
+            q = p + offsets[o]
+            if inside[q] and not done[q]:
+                cand = _ext(k, level[q])
+                if cand < key[q]:
+                    key[q] = cand
+                    if size == capacity:
+                        capacity *= 2
+                        hk2 = np.empty(capacity, np.uint64)
+                        hp2 = np.empty(capacity, np.int64)
+                        hk2[:size] = hk[:size]
+                        hp2[:size] = hp[:size]
+                        hk, hp = hk2, hp2
+                    _push(hk, hp, size, cand, q)
+                    size += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def ball_peaks(  # pragma: no cover
+    distance: np.ndarray,
+    spacing: np.ndarray,
+    reach: float,
+    cap: float,
+    min_height: float,
+    out: np.ndarray,
+) -> None:
+    """Voxels that outrank every other voxel within ``min(reach * d, cap)`` of them.
+
+    ``distance`` is a 3-D distance map in physical units (``spacing`` per axis), ``d``
+    its value at the voxel. ``q`` outranks ``p`` when ``d(q) > d(p)``, or when they are
+    equal and ``q`` comes first in C order (so a plateau gives one peak). Voxels with
+    ``d < min_height`` are never peaks; balls are clipped to the array.
+    """
+    nz, ny, nx = distance.shape
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = distance[z, y, x]
+                if not v >= min_height or v <= 0:
+                    continue
+                r = min(reach * v, cap)
+                # a quick look at the face neighbours inside the ball rejects most voxels
+                iz = spacing[0] <= r
+                iy = spacing[1] <= r
+                ix = spacing[2] <= r
+                if (
+                    (iz and z > 0 and distance[z - 1, y, x] >= v)
+                    or (iy and y > 0 and distance[z, y - 1, x] >= v)
+                    or (ix and x > 0 and distance[z, y, x - 1] >= v)
+                    or (iz and z + 1 < nz and distance[z + 1, y, x] > v)
+                    or (iy and y + 1 < ny and distance[z, y + 1, x] > v)
+                    or (ix and x + 1 < nx and distance[z, y, x + 1] > v)
+                ):
+                    continue
+                r2 = r * r
+                ez = int(r / spacing[0])
+                ey = int(r / spacing[1])
+                ex = int(r / spacing[2])
+                peak = True
+                for dz in range(max(-ez, -z), min(ez, nz - 1 - z) + 1):
+                    hz = (dz * spacing[0]) ** 2
+                    if hz > r2:
+                        continue
+                    for dy in range(max(-ey, -y), min(ey, ny - 1 - y) + 1):
+                        hy = hz + (dy * spacing[1]) ** 2
+                        if hy > r2:
+                            continue
+                        for dx in range(max(-ex, -x), min(ex, nx - 1 - x) + 1):
+                            if hy + (dx * spacing[2]) ** 2 > r2:
+                                continue
+                            w = distance[z + dz, y + dy, x + dx]
+                            if w > v or (
+                                w == v
+                                and (dz < 0 or (dz == 0 and (dy < 0 or (dy == 0 and dx < 0))))
+                            ):
+                                peak = False
+                                break
+                        if not peak:
+                            break
+                    if not peak:
+                        break
+                out[z, y, x] = peak
+
+
+@numba.njit(cache=True, nogil=True)
+def update(  # pragma: no cover
+    level: np.ndarray,
+    inside: np.ndarray,
+    fixed: np.ndarray,
+    key: np.ndarray,
+    lab: np.ndarray,
+    offsets: np.ndarray,
+    seeds: np.ndarray,
+) -> None:
+    """Bring a flooded block up to date after its rim changed (arrays as in :func:`flood`).
+
+    Keys on the rim only decrease between rounds. ``seeds`` are the free voxels next to
+    the rim. A voxel is re-evaluated from its neighbours; when its key or label changes,
+    the neighbours it could feed (whose key it reaches or beats, or whose label differs)
+    are queued in turn.
+    """
+    n_off = offsets.shape[0]
+    capacity = max(1024, 2 * seeds.shape[0])
+    hk = np.empty(capacity, np.uint64)
+    hp = np.empty(capacity, np.int64)
+    size = 0
+    for p in seeds:
+        best = UNREACHED
+        for o in range(n_off):
+            q = p + offsets[o]
+            if inside[q] and key[q] < best:
+                best = key[q]
+        if best != UNREACHED:
+            _push(hk, hp, size, _ext(best, level[p]), p)
+            size += 1
+    while size > 0:
+        p = hp[0]
+        size -= 1
+        _pop_fix(hk, hp, size)
+        best = UNREACHED
+        arg = -1
+        for o in range(n_off):
+            q = p + offsets[o]
+            if inside[q] and key[q] < best:
+                best = key[q]
+                arg = q
+        if arg < 0:
+            continue
+        new = _ext(best, level[p])
+        new_lab = lab[arg]
+        if new == key[p] and new_lab == lab[p]:
+            continue
+        key[p] = new
+        lab[p] = new_lab
+        for o in range(n_off):
+            q = p + offsets[o]
+            if inside[q] and not fixed[q]:
+                cand = _ext(new, level[q])
+                if cand < key[q] or (cand == key[q] and lab[q] != new_lab):
+                    if size == capacity:
+                        capacity *= 2
+                        hk2 = np.empty(capacity, np.uint64)
+                        hp2 = np.empty(capacity, np.int64)
+                        hk2[:size] = hk[:size]
+                        hp2[:size] = hp[:size]
+                        hk, hp = hk2, hp2
+                    _push(hk, hp, size, cand, q)
+                    size += 1
