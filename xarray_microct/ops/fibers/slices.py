@@ -1,0 +1,303 @@
+"""Stage 1 of fiber detection: fiber centres and radii on each slice, tile by tile.
+
+On one slice (:func:`slice_centres`), maxima of a centre map inside the fiber mask seed a
+2-D watershed that splits touching fibers; each region gives one centre (its centroid)
+and one radius (of the disk with its area).
+
+On a volume (:func:`tile_tasks`), the slice is never gathered whole: each task reads one
+z-chunk of a tile of the slice (a group of whole chunks along y and x, at least
+``MIN_TILE`` pixels a side) plus a halo of ``halo`` pixels, finds the regions there and
+keeps those whose centroid falls inside the tile (the owner rule). A region is decided
+by its neighbourhood only — seeds within ``seed_distance``, flooding bounded by the
+neighbouring fibers — so with a halo wider than two fiber diameters plus the seed
+distance, each kept region is the one the whole slice gives, to the bit: its centroid is
+summed over the same pixels, in the same order, in the slice's own coordinates. Memory
+per task is a z-chunk of one tile, whatever the slice's area.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.ndimage as ndi
+from dask.delayed import Delayed
+from skimage.segmentation import watershed
+
+MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
+ROW_COLUMNS = ("z", "y", "x", "radius", "edge")  # rows of the per-slice stage (pixels)
+
+
+def _ellipse(radius_px: Sequence[float]) -> np.ndarray:
+    ry, rx = (max(float(r), 1.0) for r in radius_px)
+    hy, hx = int(np.floor(ry)), int(np.floor(rx))
+    yy, xx = np.ogrid[-hy : hy + 1, -hx : hx + 1]
+    return (yy / ry) ** 2 + (xx / rx) ** 2 <= 1.0
+
+
+def slice_regions(
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    seed_distance: Sequence[float],
+    min_radius: float,
+    smooth: float = 1.0,
+    score: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
+    slice_shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Fiber regions of one slice, or of a piece of it: rows ``(y, x, radius, edge)``.
+
+    As :func:`slice_centres`, for a piece of a slice whose first pixel is ``origin``
+    (row, column) of a slice of ``slice_shape`` (default: the piece is the slice).
+    Centres are in the slice's pixel coordinates; ``edge`` is 1.0 where the region
+    reaches the slice's side (the fiber is cut by the volume's side), else 0.0.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:20, :30]
+    >>> disk = (yy - 10) ** 2 + (xx - 2) ** 2 < 25
+    >>> slice_regions(disk, (1, 1), (3, 3), min_radius=1.0)[:, 3]
+    array([1.])
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return np.zeros((0, 4))
+    dy, dx = (float(s) for s in spacing)
+    if score is None:
+        distance = ndi.distance_transform_edt(mask, sampling=(dy, dx)).astype(np.float32)
+        score = ndi.gaussian_filter(distance, smooth) if smooth > 0 else distance
+        floor = distance >= min_radius * 0.75
+    else:
+        score = np.asarray(score, dtype=np.float32)
+        if score.shape != mask.shape:
+            raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
+        floor = score > 0
+    footprint = _ellipse(seed_distance)
+    peaks = (score == ndi.maximum_filter(score, footprint=footprint, mode="nearest")) & mask
+    peaks &= floor
+    markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return np.zeros((0, 4))
+    regions = watershed(-score, markers, mask=mask)
+    flat = regions.ravel()
+    area = np.bincount(flat, minlength=n + 1)[1:].astype(np.float64)
+    oy, ox = origin
+    yy, xx = np.indices(mask.shape)
+    # sums of whole pixel indices in the slice's coordinates: exact in float64, so a
+    # region gives the same centroid in any piece that holds all of it
+    cy = np.bincount(flat, weights=(yy + oy).ravel(), minlength=n + 1)[1:]
+    cx = np.bincount(flat, weights=(xx + ox).ravel(), minlength=n + 1)[1:]
+    ny, nx = mask.shape if slice_shape is None else slice_shape
+    side = np.zeros(mask.shape, bool)
+    if oy == 0:
+        side[0] = True
+    if ox == 0:
+        side[:, 0] = True
+    if oy + mask.shape[0] == ny:
+        side[-1] = True
+    if ox + mask.shape[1] == nx:
+        side[:, -1] = True
+    edge = np.bincount(flat[side.ravel()], minlength=n + 1)[1:] > 0
+    found = area > 0
+    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
+    radius = np.sqrt(area * dy * dx / np.pi)
+    keep = radius >= min_radius
+    return np.column_stack([cy[keep], cx[keep], radius[keep], edge[found][keep]])
+
+
+def slice_centres(
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    seed_distance: Sequence[float],
+    min_radius: float,
+    smooth: float = 1.0,
+    score: np.ndarray | None = None,
+) -> np.ndarray:
+    """Fiber centres and radii on one 2-D slice of a fiber mask.
+
+    Parameters
+    ----------
+    mask : 2-D array of bool
+        Fiber cross-sections (touching fibers may merge).
+    spacing : (float, float)
+        Pixel size along y and x (physical units).
+    seed_distance : (float, float)
+        Radius of the local-maximum neighbourhood in pixels along y and x: two seeds are
+        at least this far apart.
+    min_radius : float
+        Smallest fiber radius kept (physical units): seeds whose distance to the
+        background is smaller, and regions whose equivalent radius is smaller, are dropped.
+    smooth : float
+        Sigma in pixels of the Gaussian applied to the distance map (breaks the plateaus of
+        a discrete distance map); 0 for none.
+    score : 2-D array of float, optional
+        A centre map (e.g. a tubeness slice) whose positive local maxima inside the mask
+        seed the fibers, instead of the distance map (which merges fibers touching along
+        a wide contact, where tubeness keeps them apart).
+
+    Returns
+    -------
+    array of shape (n, 3)
+        Rows ``(y, x, radius)``: the centroid of each fiber's region in pixels and the
+        radius (physical) of the disk with the region's area.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :60]
+    >>> disks = ((yy - 20) ** 2 + (xx - 15) ** 2 < 81) | ((yy - 20) ** 2 + (xx - 33) ** 2 < 81)
+    >>> np.round(slice_centres(disks, (1.0, 1.0), (6, 6), min_radius=3.0), 1)
+    array([[20. , 15. ,  8.9],
+           [20. , 33. ,  8.9]])
+    """
+    return slice_regions(mask, spacing, seed_distance, min_radius, smooth, score)[:, :3]
+
+
+def tile_centres(
+    mask: np.ndarray,
+    score: np.ndarray | None,
+    z_start: int,
+    origin: tuple[int, int],
+    owned: tuple[int, int, int, int],
+    slice_shape: tuple[int, int],
+    spacing: tuple[float, float],
+    seed_distance: tuple[float, float],
+    min_radius: float,
+) -> np.ndarray:
+    """Regions of a z-chunk of one tile (with its halo) whose centroid the tile owns.
+
+    ``origin`` is the slice pixel of ``mask[:, 0, 0]``; ``owned`` = ``(y0, y1, x0, x1)``
+    the half-open pixel box the tile owns. Returns rows ``ROW_COLUMNS`` (pixels; radius
+    physical).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:16, :24]
+    >>> plane = ((yy - 8) ** 2 + (xx - 5) ** 2 < 12) | ((yy - 8) ** 2 + (xx - 17) ** 2 < 12)
+    >>> tile_centres(plane[None], None, 3, (0, 0), (0, 16, 0, 12), (16, 24),
+    ...              (1.0, 1.0), (3.0, 3.0), 1.0)[:, :3]
+    array([[3., 8., 5.]])
+    """
+    y0, y1, x0, x1 = owned
+    rows = []
+    for k, plane in enumerate(mask):
+        found = slice_regions(
+            plane,
+            spacing,
+            seed_distance,
+            min_radius,
+            score=None if score is None else score[k],
+            origin=origin,
+            slice_shape=slice_shape,
+        )
+        mine = (found[:, 0] >= y0) & (found[:, 0] < y1) & (found[:, 1] >= x0) & (found[:, 1] < x1)
+        found = found[mine]
+        rows.append(np.column_stack([np.full(len(found), z_start + k, float), found]))
+    return np.concatenate(rows) if rows else np.zeros((0, len(ROW_COLUMNS)))
+
+
+def _tile_edges(chunks: Sequence[int], size: int) -> list[int]:
+    """Tile borders along one axis: chunk borders, merged until tiles reach ``size``."""
+    edges, start = [0], 0
+    for step in chunks:
+        start += step
+        if start - edges[-1] >= size:
+            edges.append(start)
+    if edges[-1] != start:
+        if len(edges) > 1 and start - edges[-1] < size // 2:
+            edges[-1] = start  # fold a short last piece into the previous tile
+        else:
+            edges.append(start)
+    return edges
+
+
+def tile_tasks(
+    mask: da.Array,
+    score: da.Array | None,
+    spacing: Sequence[float],
+    seed_distance: Sequence[float],
+    min_radius: float,
+    halo: int,
+    tile: int = MIN_TILE,
+) -> list[tuple[int, int, Delayed]]:
+    """Lazy per-slice centres of a 3-D Dask fiber mask, one task per z-chunk and tile.
+
+    Returns ``(z_start, z_stop, rows)`` per task, ``rows`` a Delayed array of
+    ``ROW_COLUMNS`` (see :func:`tile_centres`). ``spacing`` is ``(z, y, x)``; ``halo``
+    the pixels read around each tile (more than two fiber diameters plus the seed
+    distance: then the rows do not depend on the tiling).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:32, :32]
+    >>> plane = (yy - 16) ** 2 + (xx - 10) ** 2 < 36
+    >>> mask = da.from_array(np.stack([plane] * 4), chunks=(2, 16, 16))
+    >>> tasks = tile_tasks(mask, None, (1, 1, 1), (4, 4), 2.0, halo=12, tile=16)
+    >>> len(tasks), np.concatenate(dask.compute(*[t[2] for t in tasks]))[:, :3]
+    (8, array([[ 0., 16., 10.],
+           [ 1., 16., 10.],
+           [ 2., 16., 10.],
+           [ 3., 16., 10.]]))
+    """
+    if score is not None and score.shape != mask.shape:
+        raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
+    _, ny, nx = mask.shape
+    y_edges = _tile_edges(mask.chunks[1], tile)
+    x_edges = _tile_edges(mask.chunks[2], tile)
+    z_edges = np.cumsum((0, *mask.chunks[0])).tolist()
+    tasks = []
+    for z0, z1 in itertools.pairwise(z_edges):
+        for y0, y1 in itertools.pairwise(y_edges):
+            for x0, x1 in itertools.pairwise(x_edges):
+                ya, yb = max(y0 - halo, 0), min(y1 + halo, ny)
+                xa, xb = max(x0 - halo, 0), min(x1 + halo, nx)
+                window = (slice(z0, z1), slice(ya, yb), slice(xa, xb))
+                piece = None if score is None else score[window]
+                rows = dask.delayed(tile_centres, pure=True)(
+                    mask[window],
+                    piece,
+                    int(z0),
+                    (ya, xa),
+                    (y0, y1, x0, x1),
+                    (ny, nx),
+                    tuple(float(s) for s in spacing[1:]),
+                    tuple(float(s) for s in seed_distance),
+                    float(min_radius),
+                )
+                tasks.append((int(z0), int(z1), rows))
+    return tasks
+
+
+def mask_centres(
+    mask: da.Array,
+    spacing: Sequence[float],
+    seed_distance: Sequence[float],
+    min_radius: float,
+    score: da.Array | None = None,
+    halo: int | None = None,
+) -> np.ndarray:
+    """Per-slice centres of a 3-D Dask fiber mask: rows ``(z_index, y_px, x_px, radius)``.
+
+    Computes :func:`tile_tasks` (halo default: 6 × ``seed_distance``, i.e. 4.5 fiber
+    radii) and returns the rows sorted by slice, y and x. ``spacing`` is ``(z, y, x)``;
+    see :func:`slice_centres` for the other parameters.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:32, :32]
+    >>> plane = (yy - 16) ** 2 + (xx - 10) ** 2 < 36
+    >>> mask = da.from_array(np.stack([plane] * 4), chunks=(2, 16, 16))
+    >>> mask_centres(mask, (1, 1, 1), (4, 4), 2.0)[:, :3]
+    array([[ 0., 16., 10.],
+           [ 1., 16., 10.],
+           [ 2., 16., 10.],
+           [ 3., 16., 10.]])
+    """
+    if halo is None:
+        halo = int(np.ceil(6 * max(seed_distance)))
+    tasks = tile_tasks(mask, score, spacing, seed_distance, min_radius, halo)
+    found = dask.compute(*[rows for _, _, rows in tasks])
+    rows = np.concatenate(found) if found else np.zeros((0, len(ROW_COLUMNS)))
+    return rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0])), :4]
