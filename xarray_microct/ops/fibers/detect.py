@@ -31,15 +31,17 @@ slab borders do not change the answer, so the table does not depend on the chunk
 
 from __future__ import annotations
 
+import operator
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
-import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.base import tokenize
 from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
 
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
@@ -246,6 +248,59 @@ def assemble_fibers(
     return table, coherence
 
 
+def _linking_graph(
+    tiles: list[tuple[int, int, Delayed]],
+    nz: int,
+    slab: int,
+    link: dict[str, Any],
+    assemble: tuple[Any, ...],
+) -> Delayed:
+    """Slab linking, border stitching and assembly over the tile tasks: one graph layer.
+
+    Built as one layer (rather than a Delayed call per task, each of which would merge
+    and cull the whole graph): one ``link_slab`` task per slab of ``slab`` slices fed by
+    the tiles of its slices, one ``stitch_slabs`` task per border, one assembly.
+    """
+    token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble)
+    name = f"link-fibers-{token}"
+    graph: dict[Any, Any] = {}
+    starts = range(0, nz, slab)
+    for k, z0 in enumerate(starts):
+        z1 = min(z0 + slab, nz)
+        parts = [rows.key for start, stop, rows in tiles if start < z1 and stop > z0]
+        graph[(name, "slab", k)] = (
+            link_slab,
+            parts,
+            z0,
+            z1,
+            link["spacing"],
+            link["origin"],
+            link["link_distance"],
+            link["max_gap"],
+        )
+        graph[(name, "rows", k)] = (operator.getitem, (name, "slab", k), 0)
+        graph[(name, "chains", k)] = (operator.getitem, (name, "slab", k), 1)
+        graph[(name, "ends", k)] = (chain_ends, (name, "rows", k), (name, "chains", k))
+    for k in range(len(starts) - 1):
+        graph[(name, "pairs", k)] = (
+            stitch_slabs,
+            (name, "ends", k),
+            (name, "ends", k + 1),
+            starts[k + 1],
+            link["link_distance"],
+            link["max_gap"],
+        )
+    graph[(name, "table")] = (
+        assemble_fibers,
+        [(name, "rows", k) for k in range(len(starts))],
+        [(name, "chains", k) for k in range(len(starts))],
+        [(name, "pairs", k) for k in range(len(starts) - 1)],
+        *assemble,
+    )
+    layers = HighLevelGraph.from_collections(name, graph, dependencies=[t[2] for t in tiles[:1]])
+    return Delayed((name, "table"), layers, layer=name)
+
+
 class DetectionPlan(NamedTuple):
     """What :func:`plan_detection` returns: the lazy detection and what to label it with."""
 
@@ -301,33 +356,23 @@ def plan_detection(
     tiles = tile_tasks(
         mask.data, None if score is None else score.data, grid.spacing, seed_px, min_r, halo
     )
-    nz = grid.shape[0]
-    slab = max(SLAB, 4 * (int(max_gap) + 1))
-    rows, chains, ends = [], [], []
-    for z0 in range(0, nz, slab):
-        z1 = min(z0 + slab, nz)
-        parts = [found for start, stop, found in tiles if start < z1 and stop > z0]
-        linked = dask.delayed(link_slab, pure=True, nout=2)(
-            parts, z0, z1, (dy, dx), tuple(grid.origin[1:]), link, int(max_gap)
-        )
-        rows.append(linked[0])
-        chains.append(linked[1])
-        ends.append(dask.delayed(chain_ends, pure=True)(linked[0], linked[1]))
-    pairs = [
-        dask.delayed(stitch_slabs, pure=True)(
-            ends[k], ends[k + 1], (k + 1) * slab, link, int(max_gap)
-        )
-        for k in range(len(ends) - 1)
-    ]
     separation = max(3, int(np.ceil(2 * sigma_phys / dz)))
-    graph = dask.delayed(assemble_fibers, pure=True)(
-        rows,
-        chains,
-        pairs,
-        np.asarray(volume.coords["z"].values, dtype=np.float64),
-        max(link, r_phys),
-        int(min_slices),
-        separation,
+    graph = _linking_graph(
+        tiles,
+        grid.shape[0],
+        max(SLAB, 4 * (int(max_gap) + 1)),
+        dict(
+            spacing=(dy, dx),
+            origin=tuple(grid.origin[1:]),
+            link_distance=link,
+            max_gap=int(max_gap),
+        ),
+        (
+            np.asarray(volume.coords["z"].values, dtype=np.float64),
+            max(link, r_phys),
+            int(min_slices),
+            separation,
+        ),
     )
     attrs = {
         "units": grid.units,

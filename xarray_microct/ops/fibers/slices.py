@@ -18,13 +18,17 @@ per task is a z-chunk of one tile, whatever the slice's area.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Sequence
+from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 import scipy.ndimage as ndi
+from dask.base import tokenize
 from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
 from skimage.segmentation import watershed
 
 MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
@@ -243,31 +247,65 @@ def tile_tasks(
     """
     if score is not None and score.shape != mask.shape:
         raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
+    if score is not None and score.chunks != mask.chunks:
+        score = score.rechunk(mask.chunks)
     _, ny, nx = mask.shape
     y_edges = _tile_edges(mask.chunks[1], tile)
     x_edges = _tile_edges(mask.chunks[2], tile)
     z_edges = np.cumsum((0, *mask.chunks[0])).tolist()
+    y_bounds = np.cumsum((0, *mask.chunks[1]))
+    x_bounds = np.cumsum((0, *mask.chunks[2]))
+    token = tokenize(mask, score, spacing, seed_distance, min_radius, halo, tile)
+    name, part = f"tile_centres-{token}", f"tile_window-{token}"
+    sources = [mask] if score is None else [mask, score]
+    graph: dict[Any, Any] = {}
+    params = (
+        (ny, nx),
+        tuple(float(s) for s in spacing[1:]),
+        tuple(float(s) for s in seed_distance),
+        float(min_radius),
+    )
     tasks = []
-    for z0, z1 in itertools.pairwise(z_edges):
-        for y0, y1 in itertools.pairwise(y_edges):
-            for x0, x1 in itertools.pairwise(x_edges):
-                ya, yb = max(y0 - halo, 0), min(y1 + halo, ny)
-                xa, xb = max(x0 - halo, 0), min(x1 + halo, nx)
-                window = (slice(z0, z1), slice(ya, yb), slice(xa, xb))
-                piece = None if score is None else score[window]
-                rows = dask.delayed(tile_centres, pure=True)(
-                    mask[window],
-                    piece,
-                    int(z0),
-                    (ya, xa),
-                    (y0, y1, x0, x1),
-                    (ny, nx),
-                    tuple(float(s) for s in spacing[1:]),
-                    tuple(float(s) for s in seed_distance),
-                    float(min_radius),
-                )
-                tasks.append((int(z0), int(z1), rows))
-    return tasks
+    n_tiles = (len(y_edges) - 1) * (len(x_edges) - 1)
+    for iz, (z0, z1) in enumerate(itertools.pairwise(z_edges)):
+        for it, ((y0, y1), (x0, x1)) in enumerate(
+            itertools.product(itertools.pairwise(y_edges), itertools.pairwise(x_edges))
+        ):
+            ya, yb = max(y0 - halo, 0), min(y1 + halo, ny)
+            xa, xb = max(x0 - halo, 0), min(x1 + halo, nx)
+            windows = []
+            for k, source in enumerate(sources):
+                rows_of_pieces = []
+                for j in range(len(y_bounds) - 1):
+                    if y_bounds[j + 1] <= ya or y_bounds[j] >= yb:
+                        continue
+                    pieces = []
+                    for i in range(len(x_bounds) - 1):
+                        if x_bounds[i + 1] <= xa or x_bounds[i] >= xb:
+                            continue
+                        cut = (
+                            slice(None),
+                            slice(max(ya - y_bounds[j], 0), min(yb, y_bounds[j + 1]) - y_bounds[j]),
+                            slice(max(xa - x_bounds[i], 0), min(xb, x_bounds[i + 1]) - x_bounds[i]),
+                        )
+                        key = (part, k, iz, it, j, i)
+                        graph[key] = (operator.getitem, (source.name, iz, j, i), cut)
+                        pieces.append(key)
+                    rows_of_pieces.append(pieces)
+                windows.append((np.block, rows_of_pieces))
+            key = (name, iz * n_tiles + it)
+            graph[key] = (
+                tile_centres,
+                windows[0],
+                None if score is None else windows[1],
+                int(z0),
+                (ya, xa),
+                (y0, y1, x0, x1),
+                *params,
+            )
+            tasks.append((int(z0), int(z1), Delayed(key, None)))
+    layers = HighLevelGraph.from_collections(name, graph, dependencies=sources)
+    return [(z0, z1, Delayed(rows.key, layers, layer=name)) for z0, z1, rows in tasks]
 
 
 def mask_centres(
