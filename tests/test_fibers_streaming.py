@@ -1,0 +1,140 @@
+"""The fiber pipeline streams: tiles, slabs, no whole slice, same table on any scheduler."""
+
+from __future__ import annotations
+
+import re
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+
+import xarray_microct as mct
+from xarray_microct.cluster import ClusterOptions, dask_client
+from xarray_microct.ops.fibers import assemble_fibers, link_centres
+from xarray_microct.ops.fibers.detect import HALO_RADII, fiber_chain
+from xarray_microct.ops.fibers.linking import chain_ends, link_slab, stitch_slabs
+from xarray_microct.ops.fibers.slices import slice_regions, tile_tasks
+from xarray_microct.pipelines.fibers import fibers_graph
+from xarray_microct.synthetic import fiber_bed
+
+RADIUS_PX = 6.4 / 1.3
+
+
+def _whole_slice_rows(mask: np.ndarray, score: np.ndarray, seed: tuple, min_r: float):
+    rows = []
+    for z, (plane, centre_map) in enumerate(zip(mask, score, strict=True)):
+        found = slice_regions(plane, (1.3, 1.3), seed, min_r, score=centre_map)
+        rows.append(np.column_stack([np.full(len(found), z, float), found]))
+    rows = np.concatenate(rows)
+    return rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+
+
+@pytest.mark.parametrize(("chunks", "tile"), [((5, 23, 31), 16), ((12, 40, 17), 40)])
+def test_tiles_give_the_regions_of_whole_slices_to_the_bit(chunks, tile):
+    vol, _ = fiber_bed((12, 96, 96), seed=4, tilt=3.0)
+    mask, score, _ = fiber_chain(vol, "intensity", sigma=0.6 * 6.4, smooth=1.3, eager=True)
+    mask, score = mask.values, score.values.astype(np.float32)
+    seed = (0.75 * RADIUS_PX,) * 2
+    reference = _whole_slice_rows(mask, score, seed, 3.2)
+    assert len(reference) > 100
+    assert reference[:, 4].any() and not reference[:, 4].all()  # some regions at the sides
+    tasks = tile_tasks(
+        da.from_array(mask, chunks=chunks),
+        da.from_array(score, chunks=chunks),
+        (1.3, 1.3, 1.3),
+        seed,
+        3.2,
+        halo=int(np.ceil(HALO_RADII * RADIUS_PX)),
+        tile=tile,
+    )
+    assert len(tasks) > len(range(0, 12, chunks[0]))  # several tiles per slice
+    tiled = np.concatenate(dask.compute(*[rows for _, _, rows in tasks]))
+    tiled = tiled[np.lexsort((tiled[:, 2], tiled[:, 1], tiled[:, 0]))]
+    np.testing.assert_array_equal(tiled, reference)
+
+
+def test_slabs_stitched_at_their_borders_link_as_one_table():
+    # three fibers through 150 slices, one missing on the slices around a slab border,
+    # one ending at a border and another starting one slice later 0.3 away
+    rng = np.random.default_rng(0)
+    z = np.arange(150)
+    fibers_yx = [(10.0, 10.0), (30.0, 10.0), (50.0, 50.0)]
+    rows = []
+    for fid, (y, x) in enumerate(fibers_yx):
+        for k in z:
+            if fid == 1 and k in (63, 64, 65):
+                continue
+            yk, xk = y + 0.01 * k + rng.normal(0, 0.05), x + rng.normal(0, 0.05)
+            rows.append((k, yk, xk, 5.0, 0.0))
+    rows = np.array(rows)
+    reference = link_centres(rows, link_distance=1.0, max_gap=3, min_slices=1)
+    slabs = [
+        link_slab([rows], z0, min(z0 + 64, 150), (1.0, 1.0), (0.0, 0.0), 1.0, 3)
+        for z0 in (0, 64, 128)
+    ]
+    ends = [chain_ends(r, c) for r, c in slabs]
+    pairs = [stitch_slabs(ends[k], ends[k + 1], 64 * (k + 1), 1.0, 3) for k in range(2)]
+    table, coherence = assemble_fibers(
+        [r for r, _ in slabs], [c for _, c in slabs], pairs, z.astype(float), 1.0, 3, 3
+    )
+    assert coherence == 1.0
+    assert table["fiber_id"].nunique() == len(set(reference)) == 3
+    assert table.groupby("fiber_id").size().tolist() == [150, 147, 150]
+
+
+def _bed():
+    return fiber_bed((70, 56, 56), seed=12, tilt=3.0, chunks=(70, 56, 56))[0]
+
+
+@pytest.fixture(scope="module")
+def reference_table() -> pd.DataFrame:
+    with dask.config.set(scheduler="synchronous"):
+        table = _bed().microct.detect_fibers()
+    assert table["z"].max() > 64 * 1.3  # the bed spans two linking slabs
+    assert table["fiber_id"].nunique() > 10
+    return table
+
+
+@pytest.mark.parametrize("chunks", [(70, 56, 56), (9, 13, 50), (33, 56, 7)])
+def test_table_is_the_same_on_threads_for_odd_chunkings(reference_table, chunks):
+    vol = _bed().chunk(dict(zip(("z", "y", "x"), chunks, strict=True)))
+    with dask.config.set(scheduler="threads"):
+        table = vol.microct.detect_fibers()
+    pd.testing.assert_frame_equal(table, reference_table)
+
+
+@pytest.mark.slow
+def test_table_is_the_same_on_two_worker_processes(reference_table):
+    options = ClusterOptions(workers=2, threads_per_worker=1, memory_limit="1GiB")
+    with dask_client(options):
+        table = _bed().chunk({"z": 11, "y": 20, "x": 29}).microct.detect_fibers()
+    pd.testing.assert_frame_equal(table, reference_table)
+
+
+def test_graph_of_the_pipeline_on_2560_square_slices_streams():
+    chunks = (32, 256, 256)
+    volume = mct.from_array(
+        da.zeros((64, 2560, 2560), "uint16", chunks=chunks), spacing=0.65, units="um"
+    )
+    with dask.config.set(scheduler=_refuse_to_compute):
+        graph = fibers_graph(volume, radius="6.4 um")
+    names = list(graph.dask.layers)
+    assert not [n for n in names if re.search("rechunk|shuffle|p2p", n)]
+    # the biggest piece a task assembles: a tile (z-chunk × a few chunks a side + halo),
+    # the same whatever the slice's area
+    windows: dict[tuple, set] = {}
+    for key in graph.dask.to_dict():
+        if isinstance(key, tuple) and str(key[0]).startswith("tile_window"):
+            _, source, iz, tile, j, i = key
+            windows.setdefault((source, iz, tile), set()).add((j, i))
+    assert len(windows) == 2 * 2 * 25  # mask and score, 2 z-chunks, 5 × 5 tiles of 512²
+    largest = max(len(blocks) for blocks in windows.values())
+    assert largest <= 16  # at most 4 × 4 chunks of 256² (a 512² tile and its halo)
+    slice_blocks = (2560 // 256) ** 2
+    assert largest < slice_blocks / 6
+
+
+def _refuse_to_compute(*args, **kwargs):
+    raise AssertionError("building the graph computed something")
