@@ -211,7 +211,8 @@ def test_demo_writes_store_tables_and_figure(tmp_path, capsys):
     for name in ("fiber_bed.ome.zarr", "fibers.csv", "fiber_summary.csv", "fibers.png"):
         assert (tmp_path / name).exists()
     table = pd.read_csv(tmp_path / "fibers.csv")
-    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"] and len(table) > 0
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"]
+    assert len(table) > 0
     assert (tmp_path / "fibers.png").read_bytes()[:4] == b"\x89PNG"
     # no clobbering without --overwrite
     assert main(["demo", "--output", str(tmp_path), "--size", "48"]) == 2

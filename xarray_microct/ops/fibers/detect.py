@@ -157,6 +157,7 @@ def assemble_fibers(
     slab_chains: list[np.ndarray],
     border_pairs: list[np.ndarray],
     z_values: np.ndarray,
+    sides: tuple[float, float, float, float],
     join_distance: float,
     min_slices: int,
     separation: int,
@@ -167,12 +168,15 @@ def assemble_fibers(
     ----------
     slab_rows, slab_chains : list of array
         Per slab, from :func:`link_slab <.linking.link_slab>`: rows ``(z_index, y, x,
-        radius, edge)`` sorted by slice, y, x, and chain ids 1.. within the slab.
+        radius)`` sorted by slice, y, x, and chain ids 1.. within the slab.
     border_pairs : list of array
         Per border between slab ``k`` and ``k + 1``, the pairs of :func:`stitch_slabs
         <.linking.stitch_slabs>`.
     z_values : array
         The z coordinate of each slice.
+    sides : (float, float, float, float)
+        ``y`` of the first and last row of pixels, ``x`` of the first and last column: a
+        fiber whose disk (centre ± radius) goes past them on some slice touches the side.
     join_distance : float
         In-plane distance within which a chain restarting after a longer gap continues
         one that ended (:func:`join_fragments`).
@@ -191,10 +195,11 @@ def assemble_fibers(
 
     Examples
     --------
-    >>> rows = [np.array([[0, 1.0, 1.0, 5.0, 0], [1, 1.0, 1.0, 5.0, 1]]),
-    ...         np.array([[2, 1.0, 1.0, 5.0, 0], [3, 1.0, 1.0, 5.0, 0]])]
+    >>> rows = [np.array([[0, 9.0, 9.0, 5.0], [1, 9.0, 9.0, 5.0]]),
+    ...         np.array([[2, 9.0, 9.0, 5.0], [3, 9.0, 9.0, 5.0]])]
     >>> table, _ = assemble_fibers(rows, [np.array([1, 1]), np.array([1, 1])],
-    ...                            [np.array([[1, 1]])], np.arange(4.0), 1.0, 3, 1)
+    ...                            [np.array([[1, 1]])], np.arange(4.0), (0, 12, 0, 20),
+    ...                            1.0, 3, 1)
     >>> table.fiber_id.tolist(), bool(table.touches_side[0])
     ([1, 1, 1, 1], True)
     """
@@ -205,7 +210,7 @@ def assemble_fibers(
         for k, p in enumerate(border_pairs)
     ]
     root = merge_chains(int(offset[-1]), np.concatenate([np.zeros((0, 2), np.int64), *pairs]))
-    rows = np.concatenate([np.zeros((0, 5)), *slab_rows])
+    rows = np.concatenate([np.zeros((0, 4)), *slab_rows])
     chain = np.concatenate(
         [np.zeros(0, np.int64), *(c - 1 + offset[k] for k, c in enumerate(slab_chains))]
     )
@@ -232,8 +237,12 @@ def assemble_fibers(
     number = np.zeros(n, np.int64)
     number[kept[np.argsort(first_row, kind="stable")]] = np.arange(1, len(kept) + 1)
     ids = number[fiber]
+    y_low, y_high, x_low, x_high = sides
+    y, x, r = rows[:, 1], rows[:, 2], rows[:, 3]
     cut = np.zeros(len(kept) + 1, bool)
-    np.logical_or.at(cut, ids, rows[:, 4] > 0)
+    np.logical_or.at(
+        cut, ids, (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
+    )
     order = np.argsort(ids, kind="stable")
     table = pd.DataFrame(
         {
@@ -369,6 +378,12 @@ def plan_detection(
         ),
         (
             np.asarray(volume.coords["z"].values, dtype=np.float64),
+            (
+                grid.origin[1],
+                grid.origin[1] + (grid.shape[1] - 1) * dy,
+                grid.origin[2],
+                grid.origin[2] + (grid.shape[2] - 1) * dx,
+            ),
             max(link, r_phys),
             int(min_slices),
             separation,
@@ -448,9 +463,10 @@ def detect_fibers(
         (1..N, by first slice then position), ``z, y, x`` (the centre, in the volume's
         coordinates), ``radius`` (of the disk with the area of the fiber's
         cross-section in the mask), all in the volume's units, and ``touches_side``
-        (the fiber's cross-section reaches the volume's side on some slice: it is cut,
-        its centres and radii there are those of the part inside; count the fibers
-        without it for a count that does not depend on the field of view).
+        (on some slice the disk of the fiber's centre and radius reaches past the
+        centres of the pixels on the volume's side: the volume cuts the fiber, and its
+        centres and radii there are those of the part inside; count the fibers without
+        it for a count that does not depend on the field of view).
         ``attrs`` holds ``units``, ``spacing``, ``origin``, ``shape``, ``source``,
         ``chain``, ``z_coherence`` and the provenance. Empty (with a warning) when the
         volume holds no fibers: when under half of the centres belong to chains that go

@@ -211,8 +211,8 @@ def link_slab(
     Parameters
     ----------
     parts : list of array
-        Rows ``(z_index, y_px, x_px, radius, edge)`` from the per-slice stage (any
-        slices; those outside the slab are left out).
+        Rows ``(z_index, y_px, x_px, radius)`` from the per-slice stage (any slices;
+        those outside the slab are left out).
     z_start, z_stop : int
         The slab's slices.
     spacing, origin : (float, float)
@@ -229,12 +229,12 @@ def link_slab(
 
     Examples
     --------
-    >>> part = np.array([[0, 2.0, 2.0, 5.0, 0], [1, 2.0, 2.0, 5.0, 0], [5, 2.0, 2.0, 5.0, 0]])
+    >>> part = np.array([[0, 2.0, 2.0, 5.0], [1, 2.0, 2.0, 5.0], [5, 2.0, 2.0, 5.0]])
     >>> rows, chain = link_slab([part], 0, 4, (0.5, 0.5), (0.0, 0.0), 1.0, 1)
     >>> rows[:, :3].tolist(), chain.tolist()
     ([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], [1, 1])
     """
-    rows = np.concatenate(parts) if parts else np.zeros((0, 5))
+    rows = np.concatenate(parts) if parts else np.zeros((0, 4))
     rows = rows[(rows[:, 0] >= z_start) & (rows[:, 0] < z_stop)]
     rows[:, 1] = origin[0] + rows[:, 1] * spacing[0]
     rows[:, 2] = origin[1] + rows[:, 2] * spacing[1]

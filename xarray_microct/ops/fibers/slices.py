@@ -32,7 +32,7 @@ from dask.highlevelgraph import HighLevelGraph
 from skimage.segmentation import watershed
 
 MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
-ROW_COLUMNS = ("z", "y", "x", "radius", "edge")  # rows of the per-slice stage (pixels)
+ROW_COLUMNS = ("z", "y", "x", "radius")  # rows of the per-slice stage (pixels)
 
 
 def _ellipse(radius_px: Sequence[float]) -> np.ndarray:
@@ -42,76 +42,6 @@ def _ellipse(radius_px: Sequence[float]) -> np.ndarray:
     return (yy / ry) ** 2 + (xx / rx) ** 2 <= 1.0
 
 
-def slice_regions(
-    mask: np.ndarray,
-    spacing: Sequence[float],
-    seed_distance: Sequence[float],
-    min_radius: float,
-    smooth: float = 1.0,
-    score: np.ndarray | None = None,
-    origin: tuple[int, int] = (0, 0),
-    slice_shape: tuple[int, int] | None = None,
-) -> np.ndarray:
-    """Fiber regions of one slice, or of a piece of it: rows ``(y, x, radius, edge)``.
-
-    As :func:`slice_centres`, for a piece of a slice whose first pixel is ``origin``
-    (row, column) of a slice of ``slice_shape`` (default: the piece is the slice).
-    Centres are in the slice's pixel coordinates; ``edge`` is 1.0 where the region
-    reaches the slice's side (the fiber is cut by the volume's side), else 0.0.
-
-    Examples
-    --------
-    >>> yy, xx = np.mgrid[:20, :30]
-    >>> disk = (yy - 10) ** 2 + (xx - 2) ** 2 < 25
-    >>> slice_regions(disk, (1, 1), (3, 3), min_radius=1.0)[:, 3]
-    array([1.])
-    """
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
-        return np.zeros((0, 4))
-    dy, dx = (float(s) for s in spacing)
-    if score is None:
-        distance = ndi.distance_transform_edt(mask, sampling=(dy, dx)).astype(np.float32)
-        score = ndi.gaussian_filter(distance, smooth) if smooth > 0 else distance
-        floor = distance >= min_radius * 0.75
-    else:
-        score = np.asarray(score, dtype=np.float32)
-        if score.shape != mask.shape:
-            raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
-        floor = score > 0
-    footprint = _ellipse(seed_distance)
-    peaks = (score == ndi.maximum_filter(score, footprint=footprint, mode="nearest")) & mask
-    peaks &= floor
-    markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return np.zeros((0, 4))
-    regions = watershed(-score, markers, mask=mask)
-    flat = regions.ravel()
-    area = np.bincount(flat, minlength=n + 1)[1:].astype(np.float64)
-    oy, ox = origin
-    yy, xx = np.indices(mask.shape)
-    # sums of whole pixel indices in the slice's coordinates: exact in float64, so a
-    # region gives the same centroid in any piece that holds all of it
-    cy = np.bincount(flat, weights=(yy + oy).ravel(), minlength=n + 1)[1:]
-    cx = np.bincount(flat, weights=(xx + ox).ravel(), minlength=n + 1)[1:]
-    ny, nx = mask.shape if slice_shape is None else slice_shape
-    side = np.zeros(mask.shape, bool)
-    if oy == 0:
-        side[0] = True
-    if ox == 0:
-        side[:, 0] = True
-    if oy + mask.shape[0] == ny:
-        side[-1] = True
-    if ox + mask.shape[1] == nx:
-        side[:, -1] = True
-    edge = np.bincount(flat[side.ravel()], minlength=n + 1)[1:] > 0
-    found = area > 0
-    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
-    radius = np.sqrt(area * dy * dx / np.pi)
-    keep = radius >= min_radius
-    return np.column_stack([cy[keep], cx[keep], radius[keep], edge[found][keep]])
-
-
 def slice_centres(
     mask: np.ndarray,
     spacing: Sequence[float],
@@ -119,6 +49,7 @@ def slice_centres(
     min_radius: float,
     smooth: float = 1.0,
     score: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """Fiber centres and radii on one 2-D slice of a fiber mask.
 
@@ -141,6 +72,9 @@ def slice_centres(
         A centre map (e.g. a tubeness slice) whose positive local maxima inside the mask
         seed the fibers, instead of the distance map (which merges fibers touching along
         a wide contact, where tubeness keeps them apart).
+    origin : (int, int)
+        Where ``mask`` starts in the slice, when it is a piece of a slice (a tile): the
+        centres are then in the slice's pixel coordinates.
 
     Returns
     -------
@@ -156,7 +90,39 @@ def slice_centres(
     array([[20. , 15. ,  8.9],
            [20. , 33. ,  8.9]])
     """
-    return slice_regions(mask, spacing, seed_distance, min_radius, smooth, score)[:, :3]
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return np.zeros((0, 3))
+    dy, dx = (float(s) for s in spacing)
+    if score is None:
+        distance = ndi.distance_transform_edt(mask, sampling=(dy, dx)).astype(np.float32)
+        score = ndi.gaussian_filter(distance, smooth) if smooth > 0 else distance
+        floor = distance >= min_radius * 0.75
+    else:
+        score = np.asarray(score, dtype=np.float32)
+        if score.shape != mask.shape:
+            raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
+        floor = score > 0
+    footprint = _ellipse(seed_distance)
+    peaks = (score == ndi.maximum_filter(score, footprint=footprint, mode="nearest")) & mask
+    peaks &= floor
+    markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return np.zeros((0, 3))
+    regions = watershed(-score, markers, mask=mask)
+    flat = regions.ravel()
+    area = np.bincount(flat, minlength=n + 1)[1:].astype(np.float64)
+    oy, ox = origin
+    yy, xx = np.indices(mask.shape)
+    # sums of whole pixel indices in the slice's coordinates: exact in float64, so a
+    # region gives the same centroid in any piece that holds all of it
+    cy = np.bincount(flat, weights=(yy + oy).ravel(), minlength=n + 1)[1:]
+    cx = np.bincount(flat, weights=(xx + ox).ravel(), minlength=n + 1)[1:]
+    found = area > 0
+    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
+    radius = np.sqrt(area * dy * dx / np.pi)
+    keep = radius >= min_radius
+    return np.column_stack([cy[keep], cx[keep], radius[keep]])
 
 
 def tile_centres(
@@ -165,7 +131,6 @@ def tile_centres(
     z_start: int,
     origin: tuple[int, int],
     owned: tuple[int, int, int, int],
-    slice_shape: tuple[int, int],
     spacing: tuple[float, float],
     seed_distance: tuple[float, float],
     min_radius: float,
@@ -180,21 +145,20 @@ def tile_centres(
     --------
     >>> yy, xx = np.mgrid[:16, :24]
     >>> plane = ((yy - 8) ** 2 + (xx - 5) ** 2 < 12) | ((yy - 8) ** 2 + (xx - 17) ** 2 < 12)
-    >>> tile_centres(plane[None], None, 3, (0, 0), (0, 16, 0, 12), (16, 24),
-    ...              (1.0, 1.0), (3.0, 3.0), 1.0)[:, :3]
+    >>> rows = tile_centres(plane[None], None, 3, (0, 0), (0, 16, 0, 12), (1, 1), (3, 3), 1.0)
+    >>> rows[:, :3]
     array([[3., 8., 5.]])
     """
     y0, y1, x0, x1 = owned
     rows = []
     for k, plane in enumerate(mask):
-        found = slice_regions(
+        found = slice_centres(
             plane,
             spacing,
             seed_distance,
             min_radius,
             score=None if score is None else score[k],
             origin=origin,
-            slice_shape=slice_shape,
         )
         mine = (found[:, 0] >= y0) & (found[:, 0] < y1) & (found[:, 1] >= x0) & (found[:, 1] < x1)
         found = found[mine]
@@ -260,7 +224,6 @@ def tile_tasks(
     sources = [mask] if score is None else [mask, score]
     graph: dict[Any, Any] = {}
     params = (
-        (ny, nx),
         tuple(float(s) for s in spacing[1:]),
         tuple(float(s) for s in seed_distance),
         float(min_radius),
@@ -338,4 +301,4 @@ def mask_centres(
     tasks = tile_tasks(mask, score, spacing, seed_distance, min_radius, halo)
     found = dask.compute(*[rows for _, _, rows in tasks])
     rows = np.concatenate(found) if found else np.zeros((0, len(ROW_COLUMNS)))
-    return rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0])), :4]
+    return rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
