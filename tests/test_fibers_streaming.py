@@ -9,10 +9,11 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial import cKDTree
 
 import xarray_microct as mct
 from xarray_microct.cluster import ClusterOptions, dask_client
-from xarray_microct.ops.fibers import assemble_fibers, link_centres
+from xarray_microct.ops.fibers import assemble_fibers, join_fragments, link_centres
 from xarray_microct.ops.fibers.detect import HALO_RADII, fiber_chain
 from xarray_microct.ops.fibers.linking import chain_ends, link_slab, stitch_slabs
 from xarray_microct.ops.fibers.slices import slice_centres, tile_tasks
@@ -144,3 +145,40 @@ def test_graph_of_the_pipeline_on_2560_square_slices_streams():
 
 def _refuse_to_compute(*args, **kwargs):
     raise AssertionError("building the graph computed something")
+
+
+def test_fragments_are_joined_in_order_of_their_interruption():
+    # one fiber in three pieces: A ends, B starts at once but 4 µm off (beyond linking,
+    # within joining), C starts after a long gap nearer A's end: A–B–C, not A–C and B
+    a = np.column_stack([np.arange(10), np.full(10, 10.0), np.full(10, 10.0)])
+    b = np.column_stack([np.arange(10, 20), np.full(10, 14.0), np.full(10, 10.0)])
+    c = np.column_stack([np.arange(30, 40), np.full(10, 10.5), np.full(10, 10.0)])
+    joined = join_fragments(np.concatenate([a, b, c]), np.repeat([1, 2, 3], 10), 6.0)
+    assert set(joined) == {1}
+
+
+def _true_fiber_of_rows(table: pd.DataFrame, centres: pd.DataFrame, radius: float):
+    true = np.zeros(len(table), np.int64)
+    for z, rows in table.groupby("z"):
+        here = centres[np.isclose(centres["z"], z)]
+        distance, index = cKDTree(here[["y", "x"]].to_numpy()).query(rows[["y", "x"]])
+        near = distance < radius
+        true[table.index.get_indexer(rows.index[near])] = here["fiber_id"].to_numpy()[index[near]]
+    return true
+
+
+def test_tall_bed_one_chain_per_fiber_and_side_cut_fibers_flagged():
+    vol, truth = fiber_bed((160, 112, 112), seed=7, chunks=(40, 112, 112))
+    table = vol.microct.detect_fibers()
+    table["true"] = _true_fiber_of_rows(table, truth.centres, 6.4)
+    chains = table.groupby("fiber_id")
+    # no chain joins two true fibers (each along 5 slices or more)
+    joined = chains["true"].agg(lambda t: int((t[t > 0].value_counts() >= 5).sum()))
+    assert joined.max() == 1
+    # fibers inside the volume: as many chains as true fibers
+    inside = ~chains["touches_side"].first()
+    true_inside = ~truth.fibers["touches_side"]
+    assert true_inside.sum() > 20 and truth.fibers["touches_side"].sum() > 10
+    assert abs(int(inside.sum()) - int(true_inside.sum())) <= 1
+    major = chains["true"].agg(lambda t: t[t > 0].mode().iloc[0] if (t > 0).any() else 0)
+    assert set(major[inside]) <= set(truth.fibers["fiber_id"][true_inside]) | {0}

@@ -237,8 +237,11 @@ def assemble_fibers(
     number = np.zeros(n, np.int64)
     number[kept[np.argsort(first_row, kind="stable")]] = np.arange(1, len(kept) + 1)
     ids = number[fiber]
+    # cut by the side: the disk of a slice's centre and of the fiber's median radius
+    # (per-slice radii wobble where neighbours touch) passes the side's pixel centres
     y_low, y_high, x_low, x_high = sides
-    y, x, r = rows[:, 1], rows[:, 2], rows[:, 3]
+    y, x = rows[:, 1], rows[:, 2]
+    r = pd.Series(rows[:, 3]).groupby(ids).transform("median").to_numpy()
     cut = np.zeros(len(kept) + 1, bool)
     np.logical_or.at(
         cut, ids, (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
@@ -463,8 +466,8 @@ def detect_fibers(
         (1..N, by first slice then position), ``z, y, x`` (the centre, in the volume's
         coordinates), ``radius`` (of the disk with the area of the fiber's
         cross-section in the mask), all in the volume's units, and ``touches_side``
-        (on some slice the disk of the fiber's centre and radius reaches past the
-        centres of the pixels on the volume's side: the volume cuts the fiber, and its
+        (on some slice the disk of the fiber's centre and median radius reaches past
+        the centres of the pixels on the volume's side: the volume cuts the fiber, and its
         centres and radii there are those of the part inside; count the fibers without
         it for a count that does not depend on the field of view).
         ``attrs`` holds ``units``, ``spacing``, ``origin``, ``shape``, ``source``,

@@ -106,8 +106,9 @@ def join_fragments(centres: np.ndarray, track: np.ndarray, link_distance: float)
     A chain that starts, within ``link_distance`` in-plane, after another one has ended
     (the two share no slice) continues it: fibers run through the whole bed, so a fiber
     lost for a while (a pore, a faint stretch, a fiber grazing the volume's side) and found
-    again on the same axis is one fiber, not two. Pairs are taken closest first, each
-    chain end and start at most once.
+    again on the same axis is one fiber, not two. Pairs are taken shortest interruption
+    first (then closest), each chain end and start at most once: a fiber found in three
+    pieces A, B, C is joined A–B–C, never A–C leaving B aside.
 
     Parameters
     ----------
@@ -142,11 +143,12 @@ def join_fragments(centres: np.ndarray, track: np.ndarray, link_distance: float)
     for end, near in enumerate(tree.query_ball_point(centres[last][:, 1:3], link_distance)):
         for start in near:
             if z[first[start]] > z[last[end]]:
+                skip = z[first[start]] - z[last[end]]
                 gap = np.hypot(*(centres[first[start], 1:3] - centres[last[end], 1:3]))
-                candidates.append((gap, end, start))
+                candidates.append((skip, gap, end, start))
     predecessor = np.arange(len(ids))
     ended, started = set(), set()
-    for _, end, start in sorted(candidates):
+    for _, _, end, start in sorted(candidates):
         if end not in ended and start not in started:
             ended.add(end)
             started.add(start)
