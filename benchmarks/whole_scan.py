@@ -261,10 +261,13 @@ def scores(table: pd.DataFrame, axes: pd.DataFrame, shape: tuple, sample: np.nda
         near = distance < RADIUS
         true_of[here_d.index[near]] = here_t.fiber_id.to_numpy()[index[near]]
     per_chain = true_of[true_of > 0].groupby(on_sample.fiber_id[true_of > 0]).nunique()
-    chains = table.groupby("fiber_id")["touches_side"].first()
+    if "touches_side" in table:
+        count = int((~table.groupby("fiber_id")["touches_side"].first()).sum())
+    else:  # a table from before the side flag: every chain counts
+        count = int(table["fiber_id"].nunique())
     return {
         "f1": f1,
-        "count": int((~chains).sum()),
+        "count": count,
         "true_count": int((~axes.touches_side).sum()),
         "joined": int((per_chain > 1).sum()),
     }
