@@ -186,7 +186,10 @@ def bed_block(
 
 
 def build_store(store: Path, shape: tuple[int, int, int], chunks: tuple, seed: int):
-    """Write the bed chunk by chunk into an OME-Zarr store; return the true axes."""
+    """Write the bed chunk by chunk into an OME-Zarr store; return the true axes.
+
+    A store of this script left incomplete by an interrupted run is written again.
+    """
     axes = fiber_axes(shape, seed)
     data = da.map_blocks(
         bed_block,
@@ -198,8 +201,16 @@ def build_store(store: Path, shape: tuple[int, int, int], chunks: tuple, seed: i
         meta=np.zeros((0, 0, 0), np.uint16),
     )
     volume = mct.from_array(data, spacing=SPACING, units="micrometer", name="scan")
-    volume.microct.to_zarr(store)
+    volume.microct.to_zarr(store, mode="w" if store.exists() else "w-")
     return axes
+
+
+def is_complete(store: Path) -> bool:
+    try:
+        mct.open_volume(store)
+    except (ValueError, FileNotFoundError, OSError):
+        return False
+    return True
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -296,7 +307,7 @@ def main() -> None:
     )
     start = time.perf_counter()
     with dask.config.set(scheduler="threads"):
-        if store.exists():
+        if is_complete(store):
             axes = fiber_axes(shape, args.seed)
             print(f"  reusing {store}")
         else:
