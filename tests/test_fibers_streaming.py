@@ -85,6 +85,7 @@ def test_slabs_stitched_at_their_borders_link_as_one_table():
         1.0,
         3,
         3,
+        3,
     )
     assert coherence == 1.0
     assert table["fiber_id"].nunique() == len(set(reference)) == 3
@@ -182,3 +183,19 @@ def test_tall_bed_one_chain_per_fiber_and_side_cut_fibers_flagged():
     assert abs(int(inside.sum()) - int(true_inside.sum())) <= 1
     major = chains["true"].agg(lambda t: t[t > 0].mode().iloc[0] if (t > 0).any() else 0)
     assert set(major[inside]) <= set(truth.fibers["fiber_id"][true_inside]) | {0}
+
+
+def test_a_short_chain_along_a_longer_one_is_folded_into_it():
+    # a fiber whose centre jumps 2.5 µm aside on slices 10–12 (beyond linking, within a
+    # radius; the fiber's chain bridges the gap): that piece is the fiber, not a second
+    # one; a neighbour 12 µm away stays apart
+    z = np.arange(30)
+    y = np.where((z >= 10) & (z < 13), 12.5, 10.0)
+    fiber = np.column_stack([z, y, np.full(30, 10.0), np.full(30, 5.0)])
+    neighbour = np.column_stack([z, np.full(30, 22.0), np.full(30, 10.0), np.full(30, 5.0)])
+    rows = np.concatenate([fiber, neighbour])
+    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+    chains = link_centres(rows, link_distance=2.0, max_gap=3, min_slices=1)
+    assert len(set(chains)) == 3
+    table, _ = assemble_fibers([rows], [chains], [], z.astype(float), (0, 99, 0, 99), 5.0, 3, 3, 3)
+    assert table.groupby("fiber_id").size().tolist() == [30, 30]

@@ -47,6 +47,7 @@ from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
 from xarray_microct.ops.fibers.linking import (
     SLAB,
+    absorb_fragments,
     chain_ends,
     join_fragments,
     link_slab,
@@ -159,6 +160,7 @@ def assemble_fibers(
     z_values: np.ndarray,
     sides: tuple[float, float, float, float],
     join_distance: float,
+    max_gap: int,
     min_slices: int,
     separation: int,
 ) -> tuple[pd.DataFrame, float]:
@@ -179,7 +181,12 @@ def assemble_fibers(
         fiber whose disk (centre ± radius) goes past them on some slice touches the side.
     join_distance : float
         In-plane distance within which a chain restarting after a longer gap continues
-        one that ended (:func:`join_fragments`).
+        one that ended (:func:`join_fragments`), and within which a short chain running
+        along a longer one is that fiber (:func:`absorb_fragments
+        <.linking.absorb_fragments>`).
+    max_gap : int
+        The linking gap: a short chain is folded into a longer one that has centres
+        within ``max_gap + 1`` slices of each of its own.
     min_slices : int
         Fibers on fewer slices are dropped.
     separation : int
@@ -199,7 +206,7 @@ def assemble_fibers(
     ...         np.array([[2, 9.0, 9.0, 5.0], [3, 9.0, 9.0, 5.0]])]
     >>> table, _ = assemble_fibers(rows, [np.array([1, 1]), np.array([1, 1])],
     ...                            [np.array([[1, 1]])], np.arange(4.0), (0, 12, 0, 20),
-    ...                            1.0, 3, 1)
+    ...                            1.0, 2, 3, 1)
     >>> table.fiber_id.tolist(), bool(table.touches_side[0])
     ([1, 1, 1, 1], True)
     """
@@ -229,7 +236,10 @@ def assemble_fibers(
     ends = np.unique(np.concatenate([first[first >= 0], last[last >= 0]]))
     joined = np.arange(n)
     joined[chain[ends]] = join_fragments(rows[ends], chain[ends], join_distance)
-    fiber = joined[chain]
+    # a fragment is short next to the fibers, which run through the bed
+    short = max(min_slices + 1, min(4 * (max_gap + 1), len(z_values) // 4))
+    fiber = absorb_fragments(rows, joined[chain], join_distance, max_gap + 1, short)
+    rows, fiber = rows[fiber >= 0], fiber[fiber >= 0]
     long_enough = np.bincount(fiber, minlength=n)[fiber] >= min_slices
     rows, fiber = rows[long_enough], fiber[long_enough]
     # rows are in (slice, y, x) order: number fibers by their first row
@@ -388,6 +398,7 @@ def plan_detection(
                 grid.origin[2] + (grid.shape[2] - 1) * dx,
             ),
             max(link, r_phys),
+            int(max_gap),
             int(min_slices),
             separation,
         ),

@@ -325,3 +325,82 @@ def merge_chains(n_chains: int, pairs: np.ndarray) -> np.ndarray:
     root = np.full(group.max() + 1 if n_chains else 0, n_chains, dtype=np.int64)
     np.minimum.at(root, group, np.arange(n_chains))
     return root[group]
+
+
+def absorb_fragments(
+    centres: np.ndarray, track: np.ndarray, distance: float, reach: int, short: int
+) -> np.ndarray:
+    """Fold short chains that run along a longer chain into it: a fiber found twice.
+
+    Where a fiber's cross-section splits for a few slices, or its centre jumps by more
+    than the linking distance and back, a short chain forms beside the fiber's own,
+    within its span. Fiber axes lie at least two radii apart, so a chain of fewer than
+    ``short`` centres each of which has a centre of one longer chain within
+    ``distance`` in-plane and ``reach`` slices is that fiber: its centres join the
+    longer chain, except on slices where that chain has a centre already (dropped).
+
+    Parameters
+    ----------
+    centres : array of shape (n, >=3)
+        Rows ``(z_index, y, x, ...)``.
+    track : array of int
+        Chain id per row (ids >= 0).
+    distance : float
+        In-plane distance within which two centres are one fiber (one radius).
+    reach : int
+        Slices up and down searched for the longer chain (the linking gap + 1).
+    short : int
+        Chains with fewer centres are candidates.
+
+    Returns
+    -------
+    array of int
+        Chain id per row; -1 on the dropped rows.
+
+    Examples
+    --------
+    >>> rows = np.array([[z, 5.0, 5.0] for z in range(8) if z not in (3, 4)]
+    ...                 + [[3, 7.0, 5.0], [4, 7.0, 5.0], [4, 20.0, 5.0], [5, 20.0, 5.0]])
+    >>> absorb_fragments(rows, np.array([1] * 6 + [2, 2, 3, 3]), 3.0, 2, 4).tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 3, 3]
+    """
+    track = np.asarray(track, dtype=np.int64).copy()
+    if len(track) < 2:
+        return track
+    size = np.bincount(track)
+    candidates = np.nonzero((size > 0) & (size < short))[0]
+    if candidates.size == 0:
+        return track
+    z = centres[:, 0].astype(np.int64)
+    scale = distance / max(reach, 1)  # a slice counts as this much in-plane distance
+    points = np.column_stack([z * scale, centres[:, 1], centres[:, 2]])
+    tree = cKDTree(points)
+    for chain in candidates[np.argsort(size[candidates], kind="stable")]:
+        mine = np.nonzero(track == chain)[0]
+        if mine.size == 0:
+            continue
+        common = None
+        balls = tree.query_ball_point(points[mine], np.sqrt(2) * distance)
+        for row, near in zip(mine, balls, strict=True):
+            near = np.asarray(near, dtype=np.int64)
+            near = near[
+                (track[near] != chain)
+                & (track[near] >= 0)
+                & (np.abs(z[near] - z[row]) <= reach)
+                & (np.hypot(*(centres[near, 1:3] - centres[row, 1:3]).T) <= distance)
+            ]
+            longer = near[size[track[near]] > size[chain]]
+            found = set(track[longer].tolist())
+            common = found if common is None else common & found
+            if not common:
+                break
+        if not common:
+            continue
+        into = max(common, key=lambda c: (size[c], -c))
+        taken = set(z[track == into].tolist())
+        duplicate = np.isin(z[mine], list(taken))
+        track[mine[duplicate]] = -1
+        track[mine[~duplicate]] = into
+        size[into] += int((~duplicate).sum())
+        size[chain] = 0
+    return track
