@@ -9,6 +9,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.ndimage as ndi
 from scipy.spatial import cKDTree
 
 import xarray_microct as mct
@@ -16,7 +17,7 @@ from xarray_microct.cluster import ClusterOptions, dask_client
 from xarray_microct.ops.fibers import assemble_fibers, join_fragments, link_centres
 from xarray_microct.ops.fibers.detect import HALO_RADII, fiber_chain
 from xarray_microct.ops.fibers.linking import chain_ends, link_slab, stitch_slabs
-from xarray_microct.ops.fibers.slices import slice_centres, tile_tasks
+from xarray_microct.ops.fibers.slices import _ellipse, local_maxima, slice_centres, tile_tasks
 from xarray_microct.pipelines.fibers import fibers_graph
 from xarray_microct.synthetic import fiber_bed
 
@@ -199,3 +200,17 @@ def test_a_short_chain_along_a_longer_one_is_folded_into_it():
     assert len(set(chains)) == 3
     table, _ = assemble_fibers([rows], [chains], [], z.astype(float), (0, 99, 0, 99), 5.0, 3, 3, 3)
     assert table.groupby("fiber_id").size().tolist() == [30, 30]
+
+
+@pytest.mark.parametrize("radius", [(7.4, 7.4), (3.0, 5.0), (1.0, 1.0), (4.4, 2.2)])
+@pytest.mark.parametrize("plateaus", [False, True])
+def test_local_maxima_equal_scipys_maximum_filter(radius, plateaus):
+    rng = np.random.default_rng(len(radius) + int(10 * radius[0]))
+    image = ndi.gaussian_filter(rng.random((90, 77)).astype(np.float32), 2)
+    if plateaus:
+        image = np.round(image * 20) / 20
+    where = rng.random(image.shape) > 0.3
+    footprint = _ellipse(radius)
+    expected = (image == ndi.maximum_filter(image, footprint=footprint, mode="nearest")) & where
+    assert expected.any()
+    np.testing.assert_array_equal(local_maxima(image, footprint, where), expected)
