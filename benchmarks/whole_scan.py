@@ -239,16 +239,18 @@ def run_fibers(source: Path | None, store: Path, out: Path, extra: list[str]):
         "--overwrite",
         *extra,
     ]
+    log_path = out.with_suffix(".log")
     start = time.perf_counter()
-    process = psutil.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, tree_rss(process))
-        time.sleep(0.1)
+    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would stall the run
+        process = psutil.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, tree_rss(process))
+            time.sleep(0.1)
     seconds = time.perf_counter() - start
-    log = process.stdout.read().decode(errors="replace")
     if process.returncode:
-        raise RuntimeError(f"microct run failed ({process.returncode}):\n{log[-3000:]}")
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"microct run failed ({process.returncode}):\n{tail}")
     return seconds, peak
 
 
