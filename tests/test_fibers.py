@@ -88,7 +88,7 @@ def test_detect_on_mask_recovers_truth_exactly_enough():
     assert s["mean_error"] < 0.3 * SPACING
     assert table.attrs["source"] == "mask" and table.attrs["units"] == "micrometer"
     assert table.attrs["microct_provenance"][-1]["op"] == "detect_fibers"
-    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius"]
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"]
     # radii: area-equivalent radius of the cross-section, against the true radius
     inner = table[(table.y > 10) & (table.y < 84) & (table.x > 10) & (table.x < 84)]
     assert inner.radius.mean() == pytest.approx(truth.fibers.radius.mean(), rel=0.05)
@@ -211,7 +211,8 @@ def test_demo_writes_store_tables_and_figure(tmp_path, capsys):
     for name in ("fiber_bed.ome.zarr", "fibers.csv", "fiber_summary.csv", "fibers.png"):
         assert (tmp_path / name).exists()
     table = pd.read_csv(tmp_path / "fibers.csv")
-    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius"] and len(table) > 0
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"]
+    assert len(table) > 0
     assert (tmp_path / "fibers.png").read_bytes()[:4] == b"\x89PNG"
     # no clobbering without --overwrite
     assert main(["demo", "--output", str(tmp_path), "--size", "48"]) == 2
@@ -285,7 +286,8 @@ def test_fiber_summary_matches_truth_orientations():
 def test_volume_without_fibers_gives_an_empty_table_and_zero_scores():
     empty = mct.from_array(np.zeros((8, 32, 32), bool), spacing=SPACING)
     table = empty.microct.detect_fibers()
-    assert table.empty and list(table.columns) == ["fiber_id", "z", "y", "x", "radius"]
+    assert table.empty
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"]
     fibers, bed = mct.fiber_summary(table)
     assert fibers.empty and bed["count"] == 0 and bed["fiber_volume_fraction"] == 0.0
     s = object_metrics(table, pd.DataFrame({"y": [5.0], "x": [5.0]}), max_distance=2)

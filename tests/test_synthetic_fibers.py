@@ -85,11 +85,14 @@ def test_truth_centres_follow_the_axes_and_the_bright_voxels(bed):
 
 def test_rendered_occupancy_matches_truth_areas():
     shape, spacing = (4, 120, 120), (1.0, 0.5, 0.5)
-    _, truth = fiber_bed(shape, spacing=spacing, tilt=0.0, noise=0, seed=1, radius=3.0,
-                         radius_sd=0.3)
+    _, truth = fiber_bed(
+        shape, spacing=spacing, tilt=0.0, noise=0, seed=1, radius=3.0, radius_sd=0.3
+    )
     occupancy = _render_fibers(shape, spacing, truth.fibers)
     inside = truth.fibers[
-        (truth.fibers.y0 > 5) & (truth.fibers.y0 < 55) & (truth.fibers.x0 > 5)
+        (truth.fibers.y0 > 5)
+        & (truth.fibers.y0 < 55)
+        & (truth.fibers.x0 > 5)
         & (truth.fibers.x0 < 55)
     ]
     # total fiber area of fibers well inside, against the partial-volume occupancy there
@@ -114,3 +117,24 @@ def test_anisotropic_spacing_and_bad_input():
         fiber_bed((4, 40, 40), radius=1.0)
     with pytest.raises(ValueError, match="tilt"):
         fiber_bed((4, 40, 40), tilt=60)
+
+
+def test_fibers_cut_by_the_sides_are_flagged(bed):
+    vol, truth = bed
+    top = (80 - 1) * 1.3
+    fibers = truth.fibers.set_index("fiber_id")
+    centres = truth.centres.join(fibers[["touches_side"]], on="fiber_id")
+    r = fibers.radius[centres.fiber_id].to_numpy()
+    y, x = centres.y.to_numpy(), centres.x.to_numpy()
+    past = (y - r < 0) | (y + r > top) | (x - r < 0) | (x + r > top)
+    flagged = centres.groupby("fiber_id")["touches_side"].first()
+    by_centres = past.astype(bool)
+    assert set(centres.fiber_id[by_centres]) <= set(flagged[flagged].index)
+    inside = flagged[~flagged].index
+    assert len(inside) > 5 and flagged.sum() > 5
+    # the rendered cross-sections of the fibers inside never reach the side pixels
+    occupancy = _render_fibers(vol.shape, (1.3,) * 3, truth.fibers[~truth.fibers.touches_side])
+    sides = np.concatenate(
+        [occupancy[:, 0], occupancy[:, -1], occupancy[:, :, 0], occupancy[:, :, -1]], axis=1
+    )
+    assert sides.max() < 0.5 + 1e-6

@@ -11,6 +11,10 @@ is used unless ``level=`` picks another) and returns the fiber table of
 3. detection: per slice, the tubeness maxima inside the mask seed a watershed that splits
    touching fibers; each region gives a centre and a radius; centres are linked along z.
 
+Every stage streams: tubeness and mask chunk by chunk, centres tile by tile (a halo
+around each tile, never a whole slice), linking slab by slab on the workers;
+:func:`fibers_graph` builds the whole job as one lazy Dask graph without computing it.
+
 The chain is recorded in the table's provenance, so ``xarray_microct.replay(table, other)``
 re-runs it on another scan.
 """
@@ -21,8 +25,11 @@ from typing import Any
 
 import pandas as pd
 import xarray as xr
+from dask.delayed import Delayed
 
-from xarray_microct.ops.fibers import DEFAULT_RADIUS, detect_fibers
+from xarray_microct.core.units import resolve_length
+from xarray_microct.core.volume import grid_of
+from xarray_microct.ops.fibers import DEFAULT_RADIUS, detect_fibers, plan_detection
 
 
 def fibers(
@@ -75,6 +82,42 @@ def fibers(
             "the fiber pipeline starts from a scan (intensities); for a segmentation use "
             "vol.microct.detect_fibers() directly"
         )
-    return detect_fibers(
-        volume, radius=radius, source="intensity", sigma=sigma, **params, **kwargs
-    )
+    return detect_fibers(volume, radius=radius, source="intensity", sigma=sigma, **params, **kwargs)
+
+
+def fibers_graph(
+    volume: xr.DataArray, radius: Any = DEFAULT_RADIUS, sigma: Any = None, **params: Any
+) -> Delayed:
+    """The fiber pipeline on a volume as one lazy Dask graph (nothing is computed).
+
+    The same graph :func:`fibers` computes, except that the global Otsu threshold stays a
+    lazy reduction in it (:func:`fibers` computes that value first, in a streaming pass).
+    For inspecting the graph (its tasks, their chunks) or submitting it to a cluster;
+    ``compute()`` gives ``(table, z_coherence)`` without the table's ``attrs``.
+
+    Parameters
+    ----------
+    volume : xarray.DataArray
+        The scan (fibers bright, running roughly along z).
+    radius, sigma, **params
+        As :func:`fibers`; lengths in any form the verbs accept.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import xarray_microct as mct
+    >>> vol = mct.from_array(da.zeros((64, 1024, 1024), "uint16", chunks=64), spacing=1.3)
+    >>> graph = fibers_graph(vol)
+    >>> len(graph.dask) > 0
+    True
+    """
+    grid = grid_of(volume)
+    lengths = {"radius": radius, "sigma": sigma}
+    lengths.update({k: params.pop(k) for k in ("min_radius", "link_distance") if k in params})
+    resolved = {
+        name: resolve_length(value, grid.spacing, grid.units, name=name)
+        for name, value in lengths.items()
+        if value is not None
+    }
+    plan = plan_detection(volume, source="intensity", **resolved, **params)
+    return plan.graph

@@ -38,8 +38,10 @@ class FiberBedTruth:
     fibers : pandas.DataFrame
         One row per fiber: ``fiber_id``, ``radius``, the axis point ``z0, y0, x0`` (the
         axis crosses the middle slice there), the unit direction ``dz, dy, dx``
-        (``dz > 0``), ``polar`` (degrees from the z axis) and ``azimuth`` (degrees,
-        from +x towards +y).
+        (``dz > 0``), ``polar`` (degrees from the z axis), ``azimuth`` (degrees,
+        from +x towards +y) and ``touches_side`` (on some slice the fiber's
+        cross-section reaches the centre of a pixel on the volume's side: the volume
+        cuts it, as ``detect_fibers`` flags it).
     centres : pandas.DataFrame
         One row per fiber per slice where the axis lies inside the slice: ``fiber_id,
         z, y, x, radius`` — the same columns as ``detect_fibers``.
@@ -304,6 +306,13 @@ def fiber_bed(
     ).any(axis=1)
     axes = axes[visible].reset_index(drop=True)
     inside, cy, cx = inside[visible], cy[visible], cx[visible]
+    reach = axes.radius.to_numpy()[:, None]
+    axes["touches_side"] = (
+        (cy - reach < 0)
+        | (cy + reach > (ny - 1) * dy)
+        | (cx - reach < 0)
+        | (cx + reach > (nx - 1) * dx)
+    ).any(axis=1)
     axes.insert(0, "fiber_id", np.arange(1, len(axes) + 1))
     occupancy = _render_fibers(shape3, spacing3, axes)
 

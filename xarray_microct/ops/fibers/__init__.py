@@ -1,0 +1,37 @@
+"""Fiber detection in three stages — per-slice centres, linking, summary — and the verb.
+
+:func:`detect_fibers` composes the stages: :mod:`.slices` (centres and radii per slice,
+tile by tile), :mod:`.linking` (chains along z, slab by slab) and :mod:`.summary`
+(per-fiber measurements and the bed summary).
+"""
+
+from xarray_microct.ops.fibers.detect import (
+    COHERENCE_MIN,
+    DEFAULT_RADIUS,
+    SCORE_OPS,
+    assemble_fibers,
+    detect_fibers,
+    fiber_chain,
+    plan_detection,
+)
+from xarray_microct.ops.fibers.linking import join_fragments, link_centres, z_coherence
+from xarray_microct.ops.fibers.slices import mask_centres, slice_centres
+from xarray_microct.ops.fibers.summary import TABLE_COLUMNS, FiberSummary, fiber_summary
+
+__all__ = [
+    "COHERENCE_MIN",
+    "DEFAULT_RADIUS",
+    "SCORE_OPS",
+    "TABLE_COLUMNS",
+    "FiberSummary",
+    "assemble_fibers",
+    "detect_fibers",
+    "fiber_chain",
+    "fiber_summary",
+    "join_fragments",
+    "link_centres",
+    "mask_centres",
+    "plan_detection",
+    "slice_centres",
+    "z_coherence",
+]

@@ -1,0 +1,341 @@
+"""Stage 1 of fiber detection: fiber centres and radii on each slice, tile by tile.
+
+On one slice (:func:`slice_centres`), maxima of a centre map inside the fiber mask seed a
+2-D watershed that splits touching fibers; each region gives one centre (its centroid)
+and one radius (of the disk with its area).
+
+On a volume (:func:`tile_tasks`), the slice is never gathered whole: each task reads one
+z-chunk of a tile of the slice (a group of whole chunks along y and x, at least
+``MIN_TILE`` pixels a side) plus a halo of ``halo`` pixels, finds the regions there and
+keeps those whose centroid falls inside the tile (the owner rule). A region is decided
+by its neighbourhood only — seeds within ``seed_distance``, flooding bounded by the
+neighbouring fibers — so with a halo wider than two fiber diameters plus the seed
+distance, each kept region is the one the whole slice gives, to the bit: its centroid is
+summed over the same pixels, in the same order, in the slice's own coordinates. Memory
+per task is a z-chunk of one tile, whatever the slice's area.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.ndimage as ndi
+from dask.base import tokenize
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+from skimage.segmentation import watershed
+
+MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
+ROW_COLUMNS = ("z", "y", "x", "radius")  # rows of the per-slice stage (pixels)
+
+
+def _ellipse(radius_px: Sequence[float]) -> np.ndarray:
+    ry, rx = (max(float(r), 1.0) for r in radius_px)
+    hy, hx = int(np.floor(ry)), int(np.floor(rx))
+    yy, xx = np.ogrid[-hy : hy + 1, -hx : hx + 1]
+    return (yy / ry) ** 2 + (xx / rx) ** 2 <= 1.0
+
+
+def local_maxima(image: np.ndarray, footprint: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pixels of ``where`` equal to the maximum of ``image`` over ``footprint`` around them.
+
+    The same as ``image == scipy.ndimage.maximum_filter(image, footprint=footprint,
+    mode="nearest")`` on ``where``, faster: a pixel that is the maximum of the footprint
+    is the maximum of the rectangle inscribed in it (a separable filter), so only the
+    few pixels that pass that test are checked against the whole footprint.
+
+    Examples
+    --------
+    >>> image = np.array([[0, 1, 0, 0, 3], [0, 2, 0, 0, 0], [0, 0, 0, 0, 0.0]])
+    >>> local_maxima(image, np.ones((3, 3), bool), image > 0).astype(int)
+    array([[0, 0, 0, 0, 1],
+           [0, 1, 0, 0, 0],
+           [0, 0, 0, 0, 0]])
+    """
+    hy, hx = footprint.shape[0] // 2, footprint.shape[1] // 2
+    oy, ox = np.nonzero(footprint)
+    oy, ox = oy - hy, ox - hx
+    # the largest rectangle centred in the footprint
+    inner = max(
+        (
+            (a, b)
+            for a in range(hy + 1)
+            for b in range(hx + 1)
+            if footprint[hy - a : hy + a + 1, hx - b : hx + b + 1].all()
+        ),
+        key=lambda ab: (2 * ab[0] + 1) * (2 * ab[1] + 1),
+    )
+    size = (2 * inner[0] + 1, 2 * inner[1] + 1)
+    candidate = where & (image == ndi.maximum_filter(image, size=size, mode="nearest"))
+    cy, cx = np.nonzero(candidate)
+    padded = np.pad(image, ((hy, hy), (hx, hx)), mode="edge")
+    around = padded[cy[:, None] + hy + oy[None, :], cx[:, None] + hx + ox[None, :]]
+    peak = np.zeros(image.shape, bool)
+    peak[cy, cx] = image[cy, cx] >= around.max(axis=1, initial=-np.inf)
+    return peak
+
+
+def slice_centres(
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    seed_distance: Sequence[float],
+    min_radius: float,
+    smooth: float = 1.0,
+    score: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
+) -> np.ndarray:
+    """Fiber centres and radii on one 2-D slice of a fiber mask.
+
+    Parameters
+    ----------
+    mask : 2-D array of bool
+        Fiber cross-sections (touching fibers may merge).
+    spacing : (float, float)
+        Pixel size along y and x (physical units).
+    seed_distance : (float, float)
+        Radius of the local-maximum neighbourhood in pixels along y and x: two seeds are
+        at least this far apart.
+    min_radius : float
+        Smallest fiber radius kept (physical units): seeds whose distance to the
+        background is smaller, and regions whose equivalent radius is smaller, are dropped.
+    smooth : float
+        Sigma in pixels of the Gaussian applied to the distance map (breaks the plateaus of
+        a discrete distance map); 0 for none.
+    score : 2-D array of float, optional
+        A centre map (e.g. a tubeness slice) whose positive local maxima inside the mask
+        seed the fibers, instead of the distance map (which merges fibers touching along
+        a wide contact, where tubeness keeps them apart).
+    origin : (int, int)
+        Where ``mask`` starts in the slice, when it is a piece of a slice (a tile): the
+        centres are then in the slice's pixel coordinates.
+
+    Returns
+    -------
+    array of shape (n, 3)
+        Rows ``(y, x, radius)``: the centroid of each fiber's region in pixels and the
+        radius (physical) of the disk with the region's area.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :60]
+    >>> disks = ((yy - 20) ** 2 + (xx - 15) ** 2 < 81) | ((yy - 20) ** 2 + (xx - 33) ** 2 < 81)
+    >>> np.round(slice_centres(disks, (1.0, 1.0), (6, 6), min_radius=3.0), 1)
+    array([[20. , 15. ,  8.9],
+           [20. , 33. ,  8.9]])
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return np.zeros((0, 3))
+    dy, dx = (float(s) for s in spacing)
+    if score is None:
+        distance = ndi.distance_transform_edt(mask, sampling=(dy, dx)).astype(np.float32)
+        score = ndi.gaussian_filter(distance, smooth) if smooth > 0 else distance
+        floor = distance >= min_radius * 0.75
+    else:
+        score = np.asarray(score, dtype=np.float32)
+        if score.shape != mask.shape:
+            raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
+        floor = score > 0
+    peaks = local_maxima(score, _ellipse(seed_distance), mask & floor)
+    markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return np.zeros((0, 3))
+    regions = watershed(-score, markers, mask=mask)
+    flat = regions.ravel()
+    area = np.bincount(flat, minlength=n + 1)[1:].astype(np.float64)
+    oy, ox = origin
+    yy, xx = np.indices(mask.shape)
+    # sums of whole pixel indices in the slice's coordinates: exact in float64, so a
+    # region gives the same centroid in any piece that holds all of it
+    cy = np.bincount(flat, weights=(yy + oy).ravel(), minlength=n + 1)[1:]
+    cx = np.bincount(flat, weights=(xx + ox).ravel(), minlength=n + 1)[1:]
+    found = area > 0
+    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
+    radius = np.sqrt(area * dy * dx / np.pi)
+    keep = radius >= min_radius
+    return np.column_stack([cy[keep], cx[keep], radius[keep]])
+
+
+def tile_centres(
+    mask: np.ndarray,
+    score: np.ndarray | None,
+    z_start: int,
+    origin: tuple[int, int],
+    owned: tuple[int, int, int, int],
+    spacing: tuple[float, float],
+    seed_distance: tuple[float, float],
+    min_radius: float,
+) -> np.ndarray:
+    """Regions of a z-chunk of one tile (with its halo) whose centroid the tile owns.
+
+    ``origin`` is the slice pixel of ``mask[:, 0, 0]``; ``owned`` = ``(y0, y1, x0, x1)``
+    the half-open pixel box the tile owns. Returns rows ``ROW_COLUMNS`` (pixels; radius
+    physical).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:16, :24]
+    >>> plane = ((yy - 8) ** 2 + (xx - 5) ** 2 < 12) | ((yy - 8) ** 2 + (xx - 17) ** 2 < 12)
+    >>> rows = tile_centres(plane[None], None, 3, (0, 0), (0, 16, 0, 12), (1, 1), (3, 3), 1.0)
+    >>> rows[:, :3]
+    array([[3., 8., 5.]])
+    """
+    y0, y1, x0, x1 = owned
+    rows = []
+    for k, plane in enumerate(mask):
+        found = slice_centres(
+            plane,
+            spacing,
+            seed_distance,
+            min_radius,
+            score=None if score is None else score[k],
+            origin=origin,
+        )
+        mine = (found[:, 0] >= y0) & (found[:, 0] < y1) & (found[:, 1] >= x0) & (found[:, 1] < x1)
+        found = found[mine]
+        rows.append(np.column_stack([np.full(len(found), z_start + k, float), found]))
+    return np.concatenate(rows) if rows else np.zeros((0, len(ROW_COLUMNS)))
+
+
+def _tile_edges(chunks: Sequence[int], size: int) -> list[int]:
+    """Tile borders along one axis: chunk borders, merged until tiles reach ``size``."""
+    edges, start = [0], 0
+    for step in chunks:
+        start += step
+        if start - edges[-1] >= size:
+            edges.append(start)
+    if edges[-1] != start:
+        if len(edges) > 1 and start - edges[-1] < size // 2:
+            edges[-1] = start  # fold a short last piece into the previous tile
+        else:
+            edges.append(start)
+    return edges
+
+
+def tile_tasks(
+    mask: da.Array,
+    score: da.Array | None,
+    spacing: Sequence[float],
+    seed_distance: Sequence[float],
+    min_radius: float,
+    halo: int,
+    tile: int = MIN_TILE,
+) -> list[tuple[int, int, Delayed]]:
+    """Lazy per-slice centres of a 3-D Dask fiber mask, one task per z-chunk and tile.
+
+    Returns ``(z_start, z_stop, rows)`` per task, ``rows`` a Delayed array of
+    ``ROW_COLUMNS`` (see :func:`tile_centres`). ``spacing`` is ``(z, y, x)``; ``halo``
+    the pixels read around each tile (more than two fiber diameters plus the seed
+    distance: then the rows do not depend on the tiling).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:32, :32]
+    >>> plane = (yy - 16) ** 2 + (xx - 10) ** 2 < 36
+    >>> mask = da.from_array(np.stack([plane] * 4), chunks=(2, 16, 16))
+    >>> tasks = tile_tasks(mask, None, (1, 1, 1), (4, 4), 2.0, halo=12, tile=16)
+    >>> len(tasks), np.concatenate(dask.compute(*[t[2] for t in tasks]))[:, :3]
+    (8, array([[ 0., 16., 10.],
+           [ 1., 16., 10.],
+           [ 2., 16., 10.],
+           [ 3., 16., 10.]]))
+    """
+    if score is not None and score.shape != mask.shape:
+        raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
+    if score is not None and score.chunks != mask.chunks:
+        score = score.rechunk(mask.chunks)
+    _, ny, nx = mask.shape
+    y_edges = _tile_edges(mask.chunks[1], tile)
+    x_edges = _tile_edges(mask.chunks[2], tile)
+    z_edges = np.cumsum((0, *mask.chunks[0])).tolist()
+    y_bounds = np.cumsum((0, *mask.chunks[1]))
+    x_bounds = np.cumsum((0, *mask.chunks[2]))
+    token = tokenize(mask, score, spacing, seed_distance, min_radius, halo, tile)
+    name, part = f"tile_centres-{token}", f"tile_window-{token}"
+    sources = [mask] if score is None else [mask, score]
+    graph: dict[Any, Any] = {}
+    params = (
+        tuple(float(s) for s in spacing[1:]),
+        tuple(float(s) for s in seed_distance),
+        float(min_radius),
+    )
+    tasks = []
+    n_tiles = (len(y_edges) - 1) * (len(x_edges) - 1)
+    for iz, (z0, z1) in enumerate(itertools.pairwise(z_edges)):
+        for it, ((y0, y1), (x0, x1)) in enumerate(
+            itertools.product(itertools.pairwise(y_edges), itertools.pairwise(x_edges))
+        ):
+            ya, yb = max(y0 - halo, 0), min(y1 + halo, ny)
+            xa, xb = max(x0 - halo, 0), min(x1 + halo, nx)
+            windows = []
+            for k, source in enumerate(sources):
+                rows_of_pieces = []
+                for j in range(len(y_bounds) - 1):
+                    if y_bounds[j + 1] <= ya or y_bounds[j] >= yb:
+                        continue
+                    pieces = []
+                    for i in range(len(x_bounds) - 1):
+                        if x_bounds[i + 1] <= xa or x_bounds[i] >= xb:
+                            continue
+                        cut = (
+                            slice(None),
+                            slice(max(ya - y_bounds[j], 0), min(yb, y_bounds[j + 1]) - y_bounds[j]),
+                            slice(max(xa - x_bounds[i], 0), min(xb, x_bounds[i + 1]) - x_bounds[i]),
+                        )
+                        key = (part, k, iz, it, j, i)
+                        graph[key] = (operator.getitem, (source.name, iz, j, i), cut)
+                        pieces.append(key)
+                    rows_of_pieces.append(pieces)
+                windows.append((np.block, rows_of_pieces))
+            key = (name, iz * n_tiles + it)
+            graph[key] = (
+                tile_centres,
+                windows[0],
+                None if score is None else windows[1],
+                int(z0),
+                (ya, xa),
+                (y0, y1, x0, x1),
+                *params,
+            )
+            tasks.append((int(z0), int(z1), Delayed(key, None)))
+    layers = HighLevelGraph.from_collections(name, graph, dependencies=sources)
+    return [(z0, z1, Delayed(rows.key, layers, layer=name)) for z0, z1, rows in tasks]
+
+
+def mask_centres(
+    mask: da.Array,
+    spacing: Sequence[float],
+    seed_distance: Sequence[float],
+    min_radius: float,
+    score: da.Array | None = None,
+    halo: int | None = None,
+) -> np.ndarray:
+    """Per-slice centres of a 3-D Dask fiber mask: rows ``(z_index, y_px, x_px, radius)``.
+
+    Computes :func:`tile_tasks` (halo default: 6 × ``seed_distance``, i.e. 4.5 fiber
+    radii) and returns the rows sorted by slice, y and x. ``spacing`` is ``(z, y, x)``;
+    see :func:`slice_centres` for the other parameters.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:32, :32]
+    >>> plane = (yy - 16) ** 2 + (xx - 10) ** 2 < 36
+    >>> mask = da.from_array(np.stack([plane] * 4), chunks=(2, 16, 16))
+    >>> mask_centres(mask, (1, 1, 1), (4, 4), 2.0)[:, :3]
+    array([[ 0., 16., 10.],
+           [ 1., 16., 10.],
+           [ 2., 16., 10.],
+           [ 3., 16., 10.]])
+    """
+    if halo is None:
+        halo = int(np.ceil(6 * max(seed_distance)))
+    tasks = tile_tasks(mask, score, spacing, seed_distance, min_radius, halo)
+    found = dask.compute(*[rows for _, _, rows in tasks])
+    rows = np.concatenate(found) if found else np.zeros((0, len(ROW_COLUMNS)))
+    return rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
