@@ -23,7 +23,7 @@ import xarray as xr
 
 import xarray_microct as mct
 from xarray_microct.core.provenance import make_record
-from xarray_microct.core.registry import REGISTRY, operation
+from xarray_microct.core.registry import ESTIMATED_KEY, REGISTRY, operation
 from xarray_microct.core.tree import image_nodes, is_image
 from xarray_microct.core.volume import PROVENANCE_KEY
 from xarray_microct.testing import raise_if_dask_computes
@@ -288,3 +288,26 @@ def test_a_dataset_result_carries_the_chain_on_itself_and_every_variable():
         xr.testing.assert_allclose(mct.replay(stats, original), stats)
     finally:
         del REGISTRY["stats_for_test"]
+
+
+def test_what_a_verb_estimates_is_recorded_in_its_record_not_left_in_attrs():
+    @operation("estimates_mean_for_test", returns="table")
+    def estimates_mean_for_test(volume: xr.DataArray, cut: float | None = None):
+        estimated = cut is None
+        cut = float(volume.mean()) if estimated else cut
+        table = pd.DataFrame({"above": [int((volume > cut).sum())]})
+        if estimated:
+            table.attrs[ESTIMATED_KEY] = {"cut": cut}
+        return table
+
+    try:
+        image = _image()
+        table = estimates_mean_for_test(image)
+        record = table.attrs[PROVENANCE_KEY][-1]
+        assert record["params"] == {"cut": None}
+        assert record["estimated"] == {"cut": pytest.approx(float(image.mean()))}
+        assert ESTIMATED_KEY not in table.attrs
+        given = estimates_mean_for_test(image, cut=0.5)
+        assert "estimated" not in given.attrs[PROVENANCE_KEY][-1]
+    finally:
+        del REGISTRY["estimates_mean_for_test"]

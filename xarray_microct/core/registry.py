@@ -42,11 +42,16 @@ from xarray_microct.core.physical import (
     volume_as_recorded,
     volume_in_voxels,
 )
-from xarray_microct.core.provenance import history_line, make_record, records_of
+from xarray_microct.core.provenance import history_line, make_record, records_of, to_json_value
 from xarray_microct.core.tree import image_nodes, is_image, select_node, single_image
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.validation import check_labels, check_mask, check_spatial_only
 from xarray_microct.core.volume import PROVENANCE_KEY, Grid, as_dask, grid_of
+
+ESTIMATED_KEY = "microct_estimated"
+"""Result attribute where a verb leaves what it estimated from the data (e.g. a radius
+given as ``None``); the registry moves it into the record under ``"estimated"``, so the
+provenance says which value was used while ``replay`` estimates afresh on another scan."""
 
 TreePolicy = Literal["map", "level"]
 InputKind = Literal["image", "mask", "labels", "table"]
@@ -329,7 +334,19 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     _check_result(op, result)
     result = _set_units(op, result, volume.attrs.get("units"), grid.units)
     record = make_record(op.name, recorded, resolved, op.packages)
+    estimated = _estimates_of(result)
+    if estimated:
+        record["estimated"] = to_json_value(estimated)
     return with_chain(result, volume.attrs, record)
+
+
+def _estimates_of(result: Any) -> dict[str, Any]:
+    """The values a verb estimated from the data (``attrs[ESTIMATED_KEY]``), taken off
+    the result so that the registry records them in the verb's provenance record."""
+    attrs = getattr(result, "attrs", None)
+    if not isinstance(attrs, dict):
+        return {}
+    return dict(attrs.pop(ESTIMATED_KEY, None) or {})
 
 
 def _apply_to_table(op: Operation, table: pd.DataFrame, args: tuple, params: dict) -> Any:
