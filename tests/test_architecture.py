@@ -18,11 +18,6 @@ PACKAGE = ROOT / "xarray_microct"
 DOC = ROOT / "docs" / "architecture.md"
 
 # (importer, imported) pairs that break the rule today, each with the change removing it.
-KNOWN_EXCEPTIONS = {
-    ("ops.fibers", "metrics"): "object matching moves below the verbs (issue 12)",
-}
-
-
 def layers() -> dict[str, int]:
     """Top-level module or package name -> layer number, from the table of the doc."""
     table = {}
@@ -86,23 +81,11 @@ def test_every_module_is_in_a_layer():
 def test_no_module_imports_from_a_layer_above_its_own(module):
     table = layers()
     mine = layer_of(module, table)
-    above = sorted(
-        imported
-        for imported in imports_of(module)
-        if layer_of(imported, table) > mine and (module, imported) not in KNOWN_EXCEPTIONS
-    )
+    above = sorted(imported for imported in imports_of(module) if layer_of(imported, table) > mine)
     assert not above, (
         f"{module} (layer {mine}) imports {above} from a higher layer; move the shared "
         "code down (see docs/architecture.md)"
     )
-
-
-def test_known_exceptions_still_exist():
-    for module, imported in KNOWN_EXCEPTIONS:
-        assert imported in imports_of(module), (
-            f"{module} no longer imports {imported}: remove the exception from "
-            "KNOWN_EXCEPTIONS and docs/architecture.md"
-        )
 
 
 def test_the_rule_catches_an_upward_import(tmp_path, monkeypatch):

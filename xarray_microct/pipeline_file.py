@@ -24,15 +24,17 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from xarray_microct.core.provenance import records_of, utc_now
-from xarray_microct.core.registry import check_records, replay
+from xarray_microct.core.registry import REGISTRY, check_records, replay
 
 PIPELINE_FORMAT = 1
 
@@ -102,6 +104,15 @@ class Pipeline:
                     f"{step['params']}: {err}"
                 ) from err
         return out
+
+    @property
+    def lazy(self) -> bool:
+        """Whether building the result computes nothing: declared by the registry for
+        each step (a chain is lazy when every verb is), and by the return annotation of
+        a built-in (one returning a table computes it)."""
+        if self.func is not None:
+            return typing.get_type_hints(self.func).get("return") is not pd.DataFrame
+        return all(REGISTRY[step["op"]].lazy for step in self.steps)
 
     def describe(self) -> str:
         """The steps as ``a → b → c``, or ``name(params)`` for a built-in."""

@@ -47,17 +47,9 @@ from xarray_microct.pipeline_file import (
 
 
 def _dry_build(pipe: Pipeline, volume: xr.DataArray) -> Any:
-    """The lazy result, or None when the pipeline computes while it is built (tables).
-
-    Either way every parameter checked before the first computation has been checked.
-    """
-    from xarray_microct.testing import ComputeForbidden, raise_if_dask_computes
-
-    try:
-        with raise_if_dask_computes():
-            return pipe.apply(volume)
-    except ComputeForbidden:
-        return None
+    """The lazy result of a pipeline declared lazy, built now so that every parameter is
+    checked before anything computes; None for one that computes its table itself."""
+    return pipe.apply(volume) if pipe.lazy else None
 
 
 def run_pipeline(

@@ -18,7 +18,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from xarray_microct.metrics import optimal_pairs
+from xarray_microct.core.matching import optimal_pairs
 
 SLAB = 64  # slices linked by one task
 # chain ends: one row per chain of a slab
