@@ -104,8 +104,8 @@ def test_table_is_independent_of_the_chunking(shape, seed, data):
     _, truth = fiber_bed(shape, seed=seed, tilt=4.0, noise=0)
     occupancy = _truth_mask(shape, truth)
     chunks = tuple(data.draw(st.integers(2, n), label=f"chunk{i}") for i, n in enumerate(shape))
-    ref = mct.from_array(occupancy, spacing=SPACING, chunks=-1).microct.detect_fibers()
-    table = mct.from_array(occupancy, spacing=SPACING, chunks=chunks).microct.detect_fibers()
+    ref = mct.from_array(occupancy, spacing=SPACING, chunks=-1).microct.detect_fibers(RADIUS)
+    table = mct.from_array(occupancy, spacing=SPACING, chunks=chunks).microct.detect_fibers(RADIUS)
     # ids are numbered from the geometry, so they are equal, not just equal up to renaming
     pd.testing.assert_frame_equal(table, ref)
 
@@ -167,7 +167,7 @@ def test_raw_chunk_invariance():
 def test_detect_on_tubeness_result_finds_the_centres():
     vol, truth = fiber_bed((20, 80, 80), seed=6, tilt=2.0)
     tube = vol.microct.tubeness(sigma=0.6 * RADIUS)
-    table = tube.microct.detect_fibers()
+    table = tube.microct.detect_fibers(RADIUS)
     assert table.attrs["source"] == "tubeness"
     s = _score(table, truth, vol)
     assert s["f1"] >= 0.95 and s["mean_error"] < SPACING
@@ -194,7 +194,7 @@ def test_pipeline_on_a_scan_and_on_its_pyramid(tmp_path):
     assert _score(table, truth, vol)["f1"] >= 0.97
     store = tmp_path / "bed.ome.zarr"
     vol.microct.pyramid(levels=2).microct.to_zarr(store)
-    from_store = fibers(mct.open_pyramid(store), level=0)
+    from_store = fibers(mct.open_pyramid(store), level=0, radius="6.4 um")
     pd.testing.assert_frame_equal(from_store, table, check_exact=False, atol=1e-4)
     with pytest.raises(TypeError, match="segmentation"):
         fibers(vol > 0)
@@ -283,9 +283,21 @@ def test_fiber_summary_matches_truth_orientations():
 # --- bad input ----------------------------------------------------------------------------
 
 
+def test_the_radius_is_estimated_from_a_scan_and_recorded_never_from_a_mask():
+    vol, truth = fiber_bed((16, 96, 96), seed=4, tilt=2.0)
+    table = vol.microct.detect_fibers()
+    record = table.attrs["microct_provenance"][-1]
+    assert record["params"]["radius"] is None
+    value, units = record["estimated"]["radius"].split()
+    assert units == "micrometer" and float(value) == pytest.approx(RADIUS, rel=0.05)
+    assert _score(table, truth, vol)["f1"] >= 0.97
+    with pytest.raises(ValueError, match="give radius="):
+        (vol > 2000).microct.detect_fibers()
+
+
 def test_volume_without_fibers_gives_an_empty_table_and_zero_scores():
     empty = mct.from_array(np.zeros((8, 32, 32), bool), spacing=SPACING)
-    table = empty.microct.detect_fibers()
+    table = empty.microct.detect_fibers(RADIUS)
     assert table.empty
     assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"]
     fibers, bed = mct.fiber_summary(table)
@@ -293,7 +305,8 @@ def test_volume_without_fibers_gives_an_empty_table_and_zero_scores():
     s = object_metrics(table, pd.DataFrame({"y": [5.0], "x": [5.0]}), max_distance=2)
     assert s["f1"] == 0.0 and s["fn"] == 1
     flat = mct.from_array(np.full((8, 32, 32), 1000, "uint16"), spacing=SPACING)
-    assert flat.microct.detect_fibers().empty
+    with pytest.warns(UserWarning, match="no fibers"):
+        assert flat.microct.detect_fibers().empty
 
 
 def test_noise_without_fibers_gives_an_empty_table_with_a_warning():

@@ -93,6 +93,10 @@ MIN_BACKGROUND = 16  # fewest background pixels refine_radii measures the backgr
 MARGIN_PX = 2.0  # pixels a fiber's region is grown by to hold the blur's tails
 
 
+class NoFibersError(ValueError):
+    """The sampled slices of a scan show no fibers, so their radius cannot be estimated."""
+
+
 def derived_parameters(radius: float) -> dict[str, float]:
     """The detection parameters that follow from a fiber radius (same units).
 
@@ -504,7 +508,7 @@ def _coarse_scale(depths: list[np.ndarray]) -> float:
         values.append(depth[top])
     maxima = np.concatenate(values)
     if maxima.size == 0:
-        raise ValueError(
+        raise NoFibersError(
             "no fiber cross-sections in the sampled slices (the Otsu mask is empty); is "
             "this a scan with bright fibers along z?"
         )
@@ -563,11 +567,14 @@ def estimate_fiber_radius(volume: xr.DataArray) -> float:
         masks = smoothed > threshold_otsu(smoothed)
         measured, centres = _measure_sample(images, masks, scale, (dy, dx))
         if measured.size == 0:
-            raise ValueError("no whole fiber cross-section in the sampled tile")
+            raise NoFibersError("no whole fiber cross-section in the sampled tile")
         radius = float(trim_mean(measured, 0.1))
         scale = radius / np.sqrt(dy * dx)
     by_slice = dict(zip(z.tolist(), centres, strict=True))
-    return radius * _tilt_factor(by_slice, dz, radius)
+    radius *= _tilt_factor(by_slice, dz, radius)
+    if not np.isfinite(radius) or radius <= 0:
+        raise NoFibersError("the sampled slices hold no round fiber cross-sections")
+    return radius
 
 
 def _measure_sample(

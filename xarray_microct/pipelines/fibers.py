@@ -34,7 +34,7 @@ from xarray_microct.ops.fibers import DEFAULT_RADIUS, detect_fibers, plan_detect
 
 def fibers(
     volume: xr.DataArray | xr.DataTree,
-    radius: Any = DEFAULT_RADIUS,
+    radius: Any = None,
     sigma: Any = None,
     level: int | str | None = None,
     **params: Any,
@@ -45,9 +45,10 @@ def fibers(
     ----------
     volume : xarray.DataArray or xarray.DataTree
         The scan (fibers bright, running roughly along z), or a pyramid of it.
-    radius : length
-        Typical fiber radius (default 6.4 µm, the seed's SiC fibers): sets the tubeness
-        scale, the seed spacing, the smallest radius kept and the linking distance.
+    radius : length, optional
+        Typical fiber radius: sets the tubeness scale, the seed spacing, the smallest
+        radius kept and the linking distance. Estimated from the scan by default (and
+        recorded in the table's provenance).
     sigma : length, optional
         Tubeness scale (default 0.6 × radius).
     level : int or str, optional
@@ -89,6 +90,9 @@ def fibers_graph(
     volume: xr.DataArray, radius: Any = DEFAULT_RADIUS, sigma: Any = None, **params: Any
 ) -> Delayed:
     """The fiber pipeline on a volume as one lazy Dask graph (nothing is computed).
+
+    The radius is 6.4 µm (the seed's SiC fibers) unless given: ``radius=None`` estimates
+    it from the scan, which reads a few slices.
 
     The same graph :func:`fibers` computes, except that the global Otsu threshold stays a
     lazy reduction in it (:func:`fibers` computes that value first, in a streaming pass).

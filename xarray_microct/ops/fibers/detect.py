@@ -43,8 +43,9 @@ from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from xarray_microct.core.registry import LengthParam, operation
+from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
+from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius
 from xarray_microct.ops.fibers.linking import (
     SLAB,
     absorb_fragments,
@@ -333,7 +334,7 @@ class DetectionPlan(NamedTuple):
 
 def plan_detection(
     volume: xr.DataArray,
-    radius: Sequence[float],
+    radius: Sequence[float] | None,
     source: str = "auto",
     sigma: Sequence[float] | None = None,
     min_radius: Sequence[float] | None = None,
@@ -345,8 +346,9 @@ def plan_detection(
     """The whole fiber detection of a volume as one lazy Dask graph.
 
     The parameters are those of :func:`detect_fibers`, with the lengths in voxels per
-    axis (as the registry resolves them). ``eager`` computes the global Otsu threshold
-    first (a streaming pass); otherwise it stays a lazy reduction in the graph.
+    axis (as the registry resolves them); ``radius=None`` estimates it from the scan
+    (reading a few slices now). ``eager`` computes the global Otsu threshold first (a
+    streaming pass); otherwise it stays a lazy reduction in the graph.
     ``graph.compute()`` gives ``(table, z_coherence)`` (see :func:`assemble_fibers`).
 
     Examples
@@ -365,6 +367,9 @@ def plan_detection(
     grid = grid_of(volume)
     dz, dy, dx = grid.spacing
     kind = _source_of(volume, source)
+    estimated = {}
+    if radius is None:
+        radius, estimated["radius"] = _radius_from_data(volume, kind)
     r_phys = 0.5 * (radius[1] * dy + radius[2] * dx)
     seed_px = (0.75 * radius[1], 0.75 * radius[2])
     sigma_phys = 0.6 * r_phys if sigma is None else float(np.mean([sigma[1] * dy, sigma[2] * dx]))
@@ -373,7 +378,9 @@ def plan_detection(
     else:  # the cores of a thresholded tubeness map are narrower than the fibers
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
-    mask, score, chain = fiber_chain(volume, kind, sigma_phys, smooth=min(dy, dx), eager=eager)
+    # light smoothing for the mask, at most a quarter radius (small fibers stay apart)
+    smooth = min(dy, dx, r_phys / 4)
+    mask, score, chain = fiber_chain(volume, kind, sigma_phys, smooth=smooth, eager=eager)
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
     tiles = tile_tasks(
         mask.data, None if score is None else score.data, grid.spacing, seed_px, min_r, halo
@@ -410,9 +417,22 @@ def plan_detection(
         "shape": list(grid.shape),
         "source": kind,
         "chain": chain,
-        PROVENANCE_KEY: list(volume.attrs.get(PROVENANCE_KEY) or []),
     }
+    if estimated:
+        attrs[ESTIMATED_KEY] = estimated  # the registry records it in provenance
     return DetectionPlan(graph, attrs, separation)
+
+
+def _radius_from_data(volume: xr.DataArray, kind: str) -> tuple[tuple[float, ...], str]:
+    """The fiber radius estimated from a scan: (voxels per axis, the length recorded)."""
+    if kind != "intensity":
+        raise ValueError(
+            f"detect_fibers: the fiber radius is estimated from a scan (intensities), but "
+            f"this volume is a {kind}; give radius= (e.g. radius='6.4 um')"
+        )
+    grid = grid_of(volume)
+    found = estimate_fiber_radius(volume)
+    return tuple(found / s for s in grid.spacing), f"{found:.6g} {grid.units}"
 
 
 @operation(
@@ -424,10 +444,11 @@ def plan_detection(
     },
     packages=["scipy", "scikit-image", "pandas"],
     on_tree="level",
+    spatial_only=True,
 )
 def detect_fibers(
     volume: xr.DataArray,
-    radius: Any = DEFAULT_RADIUS,
+    radius: Any = None,
     source: Source = "auto",
     sigma: Any = None,
     min_radius: Any = None,
@@ -447,10 +468,13 @@ def detect_fibers(
     ----------
     volume : xarray.DataArray
         A 3-D volume (fibers bright), a tubeness map, or a boolean fiber mask.
-    radius : length
-        Typical fiber radius (default 6.4 µm, the seed's SiC fibers). Seeds are at least
-        0.75 × radius apart; the tubeness scale, the smallest radius and the linking
-        distance follow from it unless given.
+    radius : length, optional
+        Typical fiber radius. Seeds are at least 0.75 × radius apart; the tubeness scale,
+        the smallest radius and the linking distance follow from it unless given. By
+        default it is estimated from the scan
+        (:func:`~xarray_microct.ops.fiber_scale.estimate_fiber_radius`, which reads a few
+        slices; 2 to 20 voxels of radius) and the estimate is recorded in the provenance
+        record (``"estimated"``); a mask or tubeness input needs it given.
     source : {"auto", "intensity", "tubeness", "mask"}
         What ``volume`` is; ``"auto"``: boolean → mask, a result of ``tubeness`` /
         ``objectness`` / ``frangi`` → tubeness, else intensity.
@@ -498,14 +522,23 @@ def detect_fibers(
     >>> bool(scores["f1"] > 0.95)
     True
     """
-    if volume.ndim != 3:
-        raise ValueError(
-            f"detect_fibers works on a 3-D (z, y, x) volume, got dims {volume.dims}; "
-            "select one channel/time first, e.g. vol.isel(c=0)"
+    try:
+        plan = plan_detection(
+            volume,
+            radius,
+            source,
+            sigma,
+            min_radius,
+            link_distance,
+            max_gap,
+            min_slices,
+            eager=True,
         )
-    plan = plan_detection(
-        volume, radius, source, sigma, min_radius, link_distance, max_gap, min_slices, eager=True
-    )
+    except NoFibersError as err:
+        warnings.warn(f"detect_fibers: no fibers — {err}", UserWarning, stacklevel=3)
+        table = _empty_table()
+        table.attrs = {"units": grid_of(volume).units, "z_coherence": 0.0}
+        return table
     table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, "z_coherence": coherence}
     if coherence < COHERENCE_MIN:
