@@ -123,9 +123,9 @@ def test_table_is_the_same_on_two_worker_processes(reference_table):
 
 
 def test_graph_of_the_pipeline_on_2560_square_slices_streams():
-    chunks = (32, 256, 256)
+    chunks = (64, 256, 256)  # z-chunks deeper than the tubeness halo (37 slices here)
     volume = mct.from_array(
-        da.zeros((64, 2560, 2560), "uint16", chunks=chunks), spacing=0.65, units="um"
+        da.zeros((128, 2560, 2560), "uint16", chunks=chunks), spacing=0.65, units="um"
     )
     with dask.config.set(scheduler=_refuse_to_compute):
         graph = fibers_graph(volume, radius="6.4 um")
