@@ -14,7 +14,7 @@ import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
-from xarray_microct.core.chunks import (
+from xarray_microct.core.blocks.overlap import (
     ceil_radius,
     float_dtype,
     kernel_radius,

@@ -44,7 +44,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from xarray_microct.core.chunks import map_spatial_interior
+from xarray_microct.core.blocks.overlap import map_spatial_interior
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels import hessian as kernels

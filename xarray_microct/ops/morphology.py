@@ -24,7 +24,7 @@ import scipy.ndimage as ndi
 import xarray as xr
 
 from xarray_microct.core.blocks.components import components, object_sizes, relabel_blocks
-from xarray_microct.core.chunks import map_spatial_overlap
+from xarray_microct.core.blocks.overlap import map_spatial_overlap
 from xarray_microct.core.footprints import ellipsoid_footprint
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity

@@ -58,7 +58,7 @@ packs in the tests: below 1 % of the mask voxels, with identical object counts).
 
 from __future__ import annotations
 
-import itertools
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +70,8 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from numcodecs import Blosc
 
-from xarray_microct.core.chunks import ceil_radius, map_spatial_overlap
+from xarray_microct.core.blocks.overlap import ceil_radius, map_spatial_overlap
+from xarray_microct.core.blocks.rim import face, neighbour_directions, rim_rounds
 from xarray_microct.core.footprints import ellipsoid_footprint, structure
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
@@ -265,22 +266,6 @@ def ball_markers_array(
 # Flooding
 
 
-def _directions(connectivity: int) -> list[tuple[int, int, int]]:
-    """Offsets of the neighbouring blocks a block exchanges rims with."""
-    return [
-        d for d in itertools.product((-1, 0, 1), repeat=3) if 0 < sum(map(abs, d)) <= connectivity
-    ]
-
-
-def _side(d: tuple[int, ...], rim: bool) -> tuple[slice, ...]:
-    """The slab on side ``d`` of a block (``rim``: of its extended array, outside the core)."""
-    if rim:
-        return tuple(
-            slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(1, -1) for s in d
-        )
-    return tuple(slice(0, 1) if s < 0 else slice(-1, None) if s > 0 else slice(None) for s in d)
-
-
 def _offsets(shape: tuple[int, ...], connectivity: int) -> np.ndarray:
     strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.int64)
     where = np.argwhere(structure(connectivity)) - 1
@@ -338,11 +323,11 @@ def _block_arrays(
     fixed = np.ones(shape, bool)
     fixed[(slice(1, -1),) * 3] = False
     if rim is not None:
-        for d, faces in zip(_directions(connectivity), rim, strict=True):
+        for d, faces in zip(neighbour_directions(connectivity), rim, strict=True):
             if faces is not None:
                 opposite = tuple(-s for s in d)
-                key[_side(d, rim=True)] = faces[0][opposite][0]
-                lab[_side(d, rim=True)] = faces[0][opposite][1]
+                key[face(d, rim=True)] = faces[0][opposite][0]
+                lab[face(d, rim=True)] = faces[0][opposite][1]
     index, labels = markers
     where = np.ravel_multi_index(tuple(i + 1 for i in np.unravel_index(index, core)), shape)
     level, fixed = level.ravel(), fixed.ravel()
@@ -363,8 +348,8 @@ def _pack(
     """
     inner = (slice(1, -1),) * 3
     faces = {
-        d: (key[inner][_side(d, rim=False)].copy(), lab[inner][_side(d, rim=False)].copy())
-        for d in _directions(connectivity)
+        d: (key[inner][face(d, rim=False)].copy(), lab[inner][face(d, rim=False)].copy())
+        for d in neighbour_directions(connectivity)
     }
     blobs = tuple(_CODEC.encode(a) for a in (key, lab, level, inside))
     return (faces, key.shape, *blobs)
@@ -385,7 +370,7 @@ def _rim_unchanged(rim: list, rim_before: list | None, connectivity: int) -> boo
     return all(
         now is None or _same_faces(now, old, tuple(-s for s in d))
         for d, now, old in zip(
-            _directions(connectivity), rim, rim_before or [None] * len(rim), strict=True
+            neighbour_directions(connectivity), rim, rim_before or [None] * len(rim), strict=True
         )
     )
 
@@ -394,12 +379,13 @@ def _round_task(
     alt: np.ndarray | None,
     mask: np.ndarray | None,
     markers: tuple,
-    connectivity: int,
-    negate: bool,
-    lab_dtype: Any,
     own: tuple | None,
     rim: list | None,
     rim_before: list | None,
+    *,
+    connectivity: int,
+    negate: bool,
+    lab_dtype: Any,
 ) -> tuple:
     """One round on one block: flood it (first round), or update it from its new rim.
 
@@ -428,6 +414,7 @@ def _final_task(
     own: tuple,
     rim: list,
     rim_before: list | None,
+    *,
     connectivity: int,
     rounds: int,
     lab_dtype: Any,
@@ -446,20 +433,6 @@ def _final_task(
     _CODEC.decode(own[5], out=inside)
     inner = (slice(1, -1),) * 3
     return np.where(inside[inner], lab[inner], 0).astype(dtype, copy=False)
-
-
-def _neighbours(
-    name: str | None, idx: tuple[int, ...], grid: tuple[int, ...], connectivity: int
-) -> list | None:
-    """Keys of the neighbouring blocks' results (None outside the grid)."""
-    if name is None:
-        return None
-    out: list = []
-    for d in _directions(connectivity):
-        n = tuple(i + s for i, s in zip(idx, d, strict=True))
-        inside = all(0 <= k < g for k, g in zip(n, grid, strict=True))
-        out.append((name, *n) if inside else None)
-    return out
 
 
 def flood_array(
@@ -529,36 +502,29 @@ def _flood(
         (sparse, *idx): (_sparse_markers, (markers.name, *idx), (mask.name, *idx))
         for idx in np.ndindex(*grid)
     }
-    names: list[str | None] = [None]
-    for r in range(1, rounds):
-        name = f"watershed-round{r}-{token}"
-        for idx in np.ndindex(*grid):
-            first = names[-1] is None
-            dsk[(name, *idx)] = (
-                _round_task,
-                (alt.name, *idx) if first else None,
-                (mask.name, *idx) if first else None,
-                (sparse, *idx),
-                connectivity,
-                negate,
-                lab_dtype,
-                None if names[-1] is None else (names[-1], *idx),
-                _neighbours(names[-1], idx, grid, connectivity),
-                _neighbours(names[-2] if len(names) > 1 else None, idx, grid, connectivity),
-            )
-        names.append(name)
-    out_name = f"watershed-labels-{token}"
-    for idx in np.ndindex(*grid):
-        dsk[(out_name, *idx)] = (
+
+    def block_args(idx: tuple[int, ...], first: bool) -> tuple:
+        inputs = ((alt.name, *idx), (mask.name, *idx)) if first else (None, None)
+        return (*inputs, (sparse, *idx))
+
+    out_name = rim_rounds(
+        dsk,
+        f"watershed-{token}",
+        grid,
+        rounds,
+        connectivity,
+        functools.partial(
+            _round_task, connectivity=connectivity, negate=negate, lab_dtype=lab_dtype
+        ),
+        block_args,
+        functools.partial(
             _final_task,
-            (names[-1], *idx),
-            _neighbours(names[-1], idx, grid, connectivity),
-            _neighbours(names[-2], idx, grid, connectivity),
-            connectivity,
-            rounds,
-            lab_dtype,
-            markers.dtype,
-        )
+            connectivity=connectivity,
+            rounds=rounds,
+            lab_dtype=lab_dtype,
+            dtype=markers.dtype,
+        ),
+    )
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
     return da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
 
