@@ -34,7 +34,6 @@ from xarray_microct.io.results import (
     store_path,
     write_volume,
 )
-from xarray_microct.io.safety import check_not_input
 from xarray_microct.io.tables import read_table, write_table
 from xarray_microct.pipeline_file import (
     BUILTIN_PIPELINES,
@@ -118,11 +117,12 @@ def run_pipeline(
     options = (options or ClusterOptions()).check()
     if chunks is not None and (not isinstance(chunks, int) or chunks < 1):
         raise ValueError(f"--chunks must be a positive number of voxels, got {chunks!r}")
-    if overwrite and resume:
-        raise ValueError("give --overwrite (start again) or --resume (finish), not both")
     pipe = load_pipeline(pipeline, params)
     output_path = store_path(output)
-    check_not_input(output_path, [input])  # never an input, before reading anything
+    # never an input, nothing not ours replaced: checked before reading anything (all
+    # but the fingerprint, which needs the built result; a pipeline may compute while it
+    # is built, e.g. a radius estimated from the scan)
+    check_output(output_path, overwrite=overwrite, resume=resume, inputs=[input])
     volume = open_volume(input)
     if chunks is not None:
         volume = volume.chunk(dict.fromkeys(volume.dims[-3:], chunks))
