@@ -252,6 +252,32 @@ def _create(path: Path, levels: list, chunks: list[int], state: Mapping[str, Any
         return create_levels(root, levels, 3, chunks)
 
 
+def start_run(
+    path: Path,
+    result: Any,
+    metadata: Mapping[str, Any] | None,
+    inputs: Iterable[str | Path],
+    overwrite: bool,
+    resume: bool,
+) -> tuple[str, dict[str, Any]]:
+    """Check the output of a run writing ``result`` (a volume or a table) and give what
+    to do (see :func:`check_output`) and the run state to record while it is written."""
+    sources = [*inputs, *input_locations(result)]
+    shaped = result if isinstance(result, xr.DataArray) else None
+    identity = run_identity(metadata or {}, sources, shaped)
+    action = check_output(
+        path, overwrite=overwrite, resume=resume, identity=identity, inputs=sources
+    )
+    state = {
+        "status": "incomplete",
+        "started": utc_now(),
+        "fingerprint": fingerprint(identity),
+        "identity": identity,
+        "xarray_microct": package_version("xarray_microct"),
+    }
+    return action, state
+
+
 def write_volume(
     result: xr.DataArray,
     store: str | Path,
@@ -320,20 +346,9 @@ def write_volume(
     path = store_path(store)
     result = prepare(result)
     levels, scalars = prepare_levels(result)
-    sources = [*inputs, *input_locations(result)]
-    identity = run_identity(metadata or {}, sources, result)
-    action = check_output(
-        path, overwrite=overwrite, resume=resume, identity=identity, inputs=sources
-    )
+    action, state = start_run(path, result, metadata, inputs, overwrite, resume)
     if action == "done":
         return path
-    state = {
-        "status": "incomplete",
-        "started": utc_now(),
-        "fingerprint": fingerprint(identity),
-        "identity": identity,
-        "xarray_microct": package_version("xarray_microct"),
-    }
     chunks = [int(c[0]) for c in result.data.chunks[-3:]]
     with staged_write(path, replace=action == "overwrite") as target:
         if action == "resume":

@@ -15,16 +15,9 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from xarray_microct.core.provenance import package_version, to_json_value, utc_now
-from xarray_microct.io.results import (
-    check_output,
-    fingerprint,
-    run_identity,
-    run_state,
-    set_state,
-    store_path,
-)
-from xarray_microct.io.safety import RUN_KEY, input_locations, staged_write
+from xarray_microct.core.provenance import to_json_value, utc_now
+from xarray_microct.io.results import run_state, set_state, start_run, store_path
+from xarray_microct.io.safety import RUN_KEY, staged_write
 
 
 def write_table(
@@ -57,21 +50,10 @@ def write_table(
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"write_table writes a pandas.DataFrame, got {type(table).__name__}")
     path = store_path(store)
-    sources = [*inputs, *input_locations(table)]
-    identity = run_identity(metadata or {}, sources)
-    action = check_output(
-        path, overwrite=overwrite, resume=resume, identity=identity, inputs=sources
-    )
+    action, state = start_run(path, table, metadata, inputs, overwrite, resume)
     if action == "done":
         return path
-    state = {
-        "status": "incomplete",
-        "started": utc_now(),
-        "fingerprint": fingerprint(identity),
-        "identity": identity,
-        "columns": [str(c) for c in table.columns],
-        "xarray_microct": package_version("xarray_microct"),
-    }
+    state["columns"] = [str(c) for c in table.columns]
     dataset = xr.Dataset.from_dataframe(table.reset_index(drop=True).rename_axis("row"))
     dataset.attrs = {str(k): to_json_value(v) for k, v in table.attrs.items()}
     dataset.attrs[RUN_KEY] = state
