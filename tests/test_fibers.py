@@ -366,3 +366,22 @@ def test_overlapping_or_distant_chains_are_not_joined():
                      [12, 9.0, 5.0], [15, 9.0, 5.0]])   # chain 3: 4 away in-plane
     track = np.array([1, 1, 2, 2, 3, 3])
     np.testing.assert_array_equal(join_fragments(rows, track, link_distance=1.0), track)
+
+
+def test_summary_counts_and_sizes_fibers_cut_by_the_sides_apart():
+    table = pd.DataFrame(
+        {
+            "fiber_id": [1, 1, 2, 2],
+            "z": [0.0, 1.0, 0.0, 1.0],
+            "y": [20.0, 20.0, 1.0, 1.0],
+            "x": [20.0, 20.0, 1.0, 1.0],
+            "radius": [5.0, 5.0, 2.0, 2.0],  # fiber 2 shows half its section
+            "touches_side": [False, False, True, True],
+        }
+    )
+    fibers, bed = mct.fiber_summary(table)
+    assert fibers["touches_side"].tolist() == [False, True]
+    assert bed["count"] == 2 and bed["count_inside"] == 1
+    assert bed["mean_radius"] == 5.0
+    without_flag = mct.fiber_summary(table.drop(columns="touches_side"))
+    assert without_flag.bed["mean_radius"] == 3.5 and without_flag.bed["count_inside"] == 2

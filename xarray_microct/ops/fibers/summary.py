@@ -52,16 +52,20 @@ def fiber_summary(
     Returns
     -------
     FiberSummary
-        ``fibers``: one row per fiber — ``fiber_id``, ``n_slices``, ``z_start``, ``z_end``,
+        ``fibers``: one row per fiber — ``fiber_id``, ``touches_side`` (from the
+        table's column; False without it), ``n_slices``, ``z_start``, ``z_end``,
         ``y``, ``x`` (mean centre), ``radius`` (mean) and ``radius_sd``, ``polar`` (degrees
         from the z axis) and ``azimuth`` (degrees from +x towards +y) of the least-squares
         axis, ``length`` (of that axis between the first and last slice) and
         ``straightness`` (distance between the end centres over the length of the path
         through the centres, smoothed along z by ``smooth``; 1 for a straight fiber, NaN
         with one slice).
-        ``bed``: ``count``, ``fiber_volume_fraction`` (sum of the cross-section areas ×
-        slice spacing over the volume; needs ``attrs['shape']`` and ``attrs['spacing']``,
-        NaN otherwise), ``mean_radius``, ``polar_mean`` and ``polar_sd`` (weighted by
+        ``bed``: ``count``, ``count_inside`` (fibers not cut by the volume's sides: the
+        count that does not depend on the field of view), ``fiber_volume_fraction`` (sum
+        of the cross-section areas × slice spacing over the volume; needs
+        ``attrs['shape']`` and ``attrs['spacing']``, NaN otherwise), ``mean_radius`` (of
+        the fibers not cut by the sides, whose sections are whole, when the table has
+        ``touches_side``), ``polar_mean`` and ``polar_sd`` (weighted by
         fiber length), ``polar_histogram`` (a DataFrame of bin edges, fiber counts and
         total fiber length per bin), ``units``.
 
@@ -89,6 +93,7 @@ def fiber_summary(
         steps_z = np.diff(np.unique(table["z"].to_numpy(float)))
         dz = float(steps_z.min()) if steps_z.size else 1.0
     window = round(smooth / dz) | 1 if smooth > 0 else 1
+    cut_known = "touches_side" in table.columns
     rows = []
     for fid, group in table.sort_values(["fiber_id", "z"]).groupby("fiber_id", sort=True):
         z = group["z"].to_numpy(float)
@@ -105,6 +110,7 @@ def fiber_summary(
         rows.append(
             {
                 "fiber_id": fid,
+                "touches_side": bool(group["touches_side"].any()) if cut_known else False,
                 "n_slices": len(group),
                 "z_start": z[0],
                 "z_end": z[-1],
@@ -120,6 +126,7 @@ def fiber_summary(
         )
     columns = [
         "fiber_id",
+        "touches_side",
         "n_slices",
         "z_start",
         "z_end",
@@ -156,10 +163,14 @@ def fiber_summary(
         if polar.size
         else float("nan")
     )
+    # a fiber cut by the volume's side shows part of its section: its radius is low
+    whole = fibers[~fibers["touches_side"]] if fibers["touches_side"].any() else fibers
+    whole = whole if len(whole) else fibers
     bed = {
         "count": len(fibers),
+        "count_inside": int((~fibers["touches_side"]).sum()),
         "fiber_volume_fraction": fraction,
-        "mean_radius": float(fibers["radius"].mean()) if len(fibers) else float("nan"),
+        "mean_radius": float(whole["radius"].mean()) if len(whole) else float("nan"),
         "polar_mean": polar_mean,
         "polar_sd": polar_sd,
         "polar_histogram": pd.DataFrame(
