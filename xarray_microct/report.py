@@ -495,7 +495,7 @@ def fiber_radius_figure(summary: Any) -> Any:
 
     Parameters
     ----------
-    summary : FiberSummary
+    summary : xarray_microct.ops.fibers.summary.FiberSummary
         What ``xarray_microct.fiber_summary(table)`` returns.
 
     Returns
@@ -542,7 +542,7 @@ def fiber_orientation_figure(summary: Any) -> Any:
 
     Parameters
     ----------
-    summary : FiberSummary
+    summary : xarray_microct.ops.fibers.summary.FiberSummary
         What ``xarray_microct.fiber_summary(table)`` returns.
 
     Returns
@@ -600,7 +600,7 @@ def fiber_axes_figure(table: Any, summary: Any) -> Any:
     ----------
     table : pandas.DataFrame
         A ``detect_fibers`` table (``fiber_id, z, y, x, radius``).
-    summary : FiberSummary
+    summary : xarray_microct.ops.fibers.summary.FiberSummary
         ``xarray_microct.fiber_summary(table)``.
 
     Returns
@@ -680,7 +680,7 @@ def save_fiber_figures(
         A :func:`~xarray_microct.ops.fibers.detect_fibers` table.
     stem : str or Path
         Path prefix of the PNGs.
-    summary : FiberSummary, optional
+    summary : xarray_microct.ops.fibers.summary.FiberSummary, optional
         ``xarray_microct.fiber_summary(table)``, computed if not given.
     dpi : int
 

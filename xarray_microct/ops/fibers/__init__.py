@@ -1,8 +1,9 @@
 """Fiber detection in three stages — per-slice centres, linking, summary — and the verb.
 
-:func:`detect_fibers` composes the stages: :mod:`.slices` (centres and radii per slice,
-tile by tile), :mod:`.linking` (chains along z, slab by slab) and :mod:`.summary`
-(per-fiber measurements and the bed summary).
+:func:`detect_fibers` composes the stages:
+:mod:`~xarray_microct.ops.fibers.slices` (centres and radii per slice, tile by tile),
+:mod:`~xarray_microct.ops.fibers.linking` (chains along z, slab by slab) and
+:mod:`~xarray_microct.ops.fibers.summary` (per-fiber measurements and the bed summary).
 """
 
 from xarray_microct.ops.fibers.detect import (
