@@ -112,40 +112,61 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "threads, a LocalCluster, an existing Dask cluster or dask-mpi. Everything is "
         "checked before any work starts; an interrupted run is finished with --resume.",
     )
-    run.add_argument("pipeline", help="a built-in pipeline (fibers, beads) or a YAML/JSON "
-                     "file of steps, e.g. from `microct export-pipeline`")
+    run.add_argument(
+        "pipeline",
+        help="a built-in pipeline (fibers, beads) or a YAML/JSON "
+        "file of steps, e.g. from `microct export-pipeline`",
+    )
     run.add_argument("input", help="the volume to process (Zarr store or TIFF)")
     run.add_argument("output", help="the Zarr store to write")
-    run.add_argument("--param", action="append", metavar="KEY=VALUE",
-                     help="a parameter of a built-in pipeline, e.g. --param bead_radius='20 um'"
-                     " (repeat for several)")
+    run.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a parameter of a built-in pipeline, e.g. --param bead_radius='20 um'"
+        " (repeat for several)",
+    )
     where = run.add_argument_group("where to run (default: threads on this machine)")
     where.add_argument("--workers", type=int, help="start a LocalCluster of N worker processes")
-    where.add_argument("--threads-per-worker", type=int,
-                       help="threads per worker (--workers, --mpi; default 1)")
-    where.add_argument("--memory-limit",
-                       help="memory per worker, e.g. 4GiB (--workers, --mpi; default auto)")
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="use a running Dask scheduler, e.g. tcp://head:8786")
-    where.add_argument("--scheduler-file", metavar="FILE",
-                       help="use a running Dask scheduler described by FILE")
-    where.add_argument("--mpi", action="store_true",
-                       help="start Dask with dask-mpi: run under `mpirun -n K` (K >= 3)")
-    where.add_argument("--timeout", default="10s",
-                       help="how long to try to reach the scheduler (default 10s)")
+    where.add_argument(
+        "--threads-per-worker", type=int, help="threads per worker (--workers, --mpi; default 1)"
+    )
+    where.add_argument(
+        "--memory-limit", help="memory per worker, e.g. 4GiB (--workers, --mpi; default auto)"
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://head:8786"
+    )
+    where.add_argument(
+        "--scheduler-file", metavar="FILE", help="use a running Dask scheduler described by FILE"
+    )
+    where.add_argument(
+        "--mpi",
+        action="store_true",
+        help="start Dask with dask-mpi: run under `mpirun -n K` (K >= 3)",
+    )
+    where.add_argument(
+        "--timeout", default="10s", help="how long to try to reach the scheduler (default 10s)"
+    )
     run.add_argument("--chunks", type=int, help="rechunk the input to N voxels per side")
     run.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
-    run.add_argument("--resume", action="store_true",
-                     help="finish an interrupted run into OUTPUT (only missing chunks)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run into OUTPUT (only missing chunks)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``microct`` command."""
+    from xarray_microct import __version__
+
     parser = argparse.ArgumentParser(
         prog="microct", description="Analyse X-ray microtomography volumes with xarray-microct."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="describe a stored volume")
     info.add_argument("path", help="a Zarr store, a TIFF file or a folder of TIFF slices")
@@ -191,8 +212,10 @@ def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt) -> int:
         with contextlib.suppress(Exception):
             state = run_state(output)
             if state is not None and state.get("status") in RESUMABLE:
-                line += (f"; {output} is marked {state['status']}: finish it with the same "
-                         "command and --resume")
+                line += (
+                    f"; {output} is marked {state['status']}: finish it with the same "
+                    "command and --resume"
+                )
             else:
                 line += f"; {output} was left as it was"
     print(line, file=sys.stderr)
@@ -215,14 +238,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         return _interrupted(args, err)
     except (
-        ValueError, TypeError, ImportError, FileNotFoundError, FileExistsError, ConnectionError,
+        ValueError,
+        TypeError,
+        ImportError,
+        FileNotFoundError,
+        FileExistsError,
+        ConnectionError,
         TimeoutError,
     ) as err:
         print(f"microct: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # a full disk, a read-only folder...
-        print(f"microct: error: {err}; nothing that existed before was changed (an "
-              "interrupted output is resumable with --resume)", file=sys.stderr)
+        print(
+            f"microct: error: {err}; nothing that existed before was changed (an "
+            "interrupted output is resumable with --resume)",
+            file=sys.stderr,
+        )
         return 2
     finally:
         if previous is not None:
