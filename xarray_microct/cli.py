@@ -9,6 +9,10 @@ stored volume and writes the result to Zarr, on the Dask client the options ask 
     mpirun -n 8 microct run steps.yaml scan.zarr result.zarr --mpi
     microct run fibers scan.zarr fibers.zarr --param radius='6.4 um'   # built-in, a table
     microct export-pipeline result.zarr steps.yaml                  # provenance -> file
+
+``microct info PATH`` describes a store (levels, labels, provenance, run state, tables;
+``--json`` for programs), ``microct --version`` prints the version; ``python -m
+xarray_microct`` is the same command.
 """
 
 from __future__ import annotations
