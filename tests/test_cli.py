@@ -222,6 +222,7 @@ def test_pipeline_exported_from_a_pyramid_level_replays_on_the_original_store(tm
     assert main(["export-pipeline", str(tmp_path / "result.zarr"), str(exported)]) == 0
     steps = yaml.safe_load(exported.read_text())["steps"]
     assert [(s["op"], s.get("level")) for s in steps] == [("pyramid", 1), ("gaussian", None)]
+    assert steps[0]["level_factor"] == [2, 2, 2]
 
     again = tmp_path / "again.zarr"
     assert (
@@ -236,6 +237,22 @@ def test_pipeline_exported_from_a_pyramid_level_replays_on_the_original_store(tm
     assert main(["export-pipeline", str(again), str(tmp_path / "twice.yaml")]) == 0
     assert yaml.safe_load((tmp_path / "twice.yaml").read_text())["steps"] == steps
     capsys.readouterr()
+
+    # a level planned differently on the replay's input is refused, not used silently
+    steps[0]["level_factor"] = [1, 2, 2]
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump({"steps": steps}))
+    other = [
+        "run",
+        str(tmp_path / "other.yaml"),
+        str(tmp_path / "scan.ome.zarr"),
+        str(tmp_path / "other.zarr"),
+    ]
+    assert main(other) == 2
+    assert (
+        "downsampled by [2, 2, 2] (z, y, x), but the pipeline was made on a level "
+        "downsampled by [1, 2, 2]" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "other.zarr").exists()
 
 
 def test_export_refuses_a_pyramid_step_whose_level_is_unknown(tmp_path, capsys):

@@ -22,12 +22,15 @@ pyramid this project wrote) is exported with that level on its ``pyramid`` step:
       - op: pyramid
         params: {levels: 3, factor: 2, method: null}
         level: 1                  # the analysis ran on this level
+        level_factor: [2, 2, 2]   # its downsampling (z, y, x), checked on replay
       - op: gaussian
         params: {sigma: 1 um}
 
 Such a step builds the pyramid of the input and goes on with the one level, so the file
 replays on the original full-resolution volume (or the pyramid store itself, whose first
-level is that volume) and gives the same result. :func:`export_pipeline`
+level is that volume) and gives the same result. A level downsampled differently on the
+replay's input (``levels: null`` plans by the chunking) is an error, not a silent
+change of resolution. :func:`export_pipeline`
 writes such a file from a stored result, :func:`load_pipeline` reads one (or a built-in
 pipeline by name) and checks every step before any work starts; ``microct run``
 (:func:`xarray_microct.runner.run_pipeline`) runs it.
@@ -115,7 +118,7 @@ class Pipeline:
             try:
                 out = replay([{"op": step["op"], "params": step["params"]}], out)
                 if "level" in step:
-                    out = take_level(out, step["level"])
+                    out = take_level(out, step["level"], step.get("level_factor"))
             except (ValueError, TypeError, IndexError, KeyError) as err:
                 raise ValueError(
                     f"pipeline {self.name}: step {index} ({step['op']}) with parameters "
@@ -198,6 +201,18 @@ def pipeline_from_records(records: Iterable[Mapping[str, Any]], name: str = "rec
                 "pyramid step takes a level (an index, 0 = full resolution, or a node name)"
             )
         step["level"] = level
+        if "level_factor" in record:
+            factor = record["level_factor"]
+            if not (
+                isinstance(factor, list)
+                and len(factor) == 3
+                and all(type(f) is int and f >= 1 for f in factor)
+            ):
+                raise ValueError(
+                    f"pipeline {name}: step {index} (pyramid) has level_factor {factor!r}; "
+                    "give the level's downsampling factor per axis, e.g. [1, 2, 2]"
+                )
+            step["level_factor"] = factor
     versions = {}
     for record in records:
         versions.update(record.get("versions", {}))
@@ -356,28 +371,56 @@ def save_pipeline(pipeline: Any, path: str | Path) -> Path:
     return path
 
 
-def take_level(tree: Any, level: int | str) -> Any:
-    """One level of a pyramid, its ``pyramid`` record marked with the level taken.
+def take_level(tree: Any, level: int | str, expected: Sequence[int] | None = None) -> Any:
+    """One level of a pyramid, its ``pyramid`` record marked with the level taken and
+    its downsampling factor (``level_factor``), checked against ``expected`` if given.
 
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
     >>> vol = mct.from_array(np.random.rand(16, 16, 16), chunks=8)
     >>> coarse = take_level(vol.microct.pyramid(levels=2), 1)
-    >>> coarse.shape, coarse.attrs["microct_provenance"][-1]["level"]
-    ((8, 8, 8), 1)
+    >>> record = coarse.attrs["microct_provenance"][-1]
+    >>> coarse.shape, record["level"], record["level_factor"]
+    ((8, 8, 8), 1, [2, 2, 2])
     """
     import xarray as xr
 
     if not isinstance(tree, xr.DataTree):
         raise TypeError(f"level {level!r} is taken from a pyramid, got {type(tree).__name__}")
     volume = tree.microct.select_level(level)
+    taken = {"level": level, "level_factor": _level_factor(tree, level)}
+    if expected is not None and taken["level_factor"] != list(expected):
+        raise ValueError(
+            f"level {level} of the pyramid of this input is downsampled by "
+            f"{taken['level_factor']} (z, y, x), but the pipeline was made on a level "
+            f"downsampled by {list(expected)}. A pyramid with levels=None plans its levels "
+            "by the chunking: run on the input with the chunks the pyramid was made with "
+            "(--chunks), or give the pyramid step its levels"
+        )
     records = records_of(volume)
     for index in reversed(range(len(records))):
         if records[index]["op"] == "pyramid":
-            records[index] = {**records[index], "level": level}
+            records[index] = {**records[index], **taken}
             break
     return volume.assign_attrs({PROVENANCE_KEY: records})
+
+
+def _level_factor(tree: Any, level: int | str) -> list[int]:
+    """How many voxels of the finest level one voxel of ``level`` spans, per axis."""
+    finest = tree.microct.select_level(0).microct.grid.spacing
+    coarse = tree.microct.select_level(level).microct.grid.spacing
+    return [round(c / f) for c, f in zip(coarse, finest, strict=True)]
+
+
+def _stored_level_factor(location: Any, level: int | str) -> list[int] | None:
+    """The factor of ``level`` of the pyramid stored at ``location``, if it is readable."""
+    from xarray_microct.io import open_pyramid
+
+    try:
+        return _level_factor(open_pyramid(location), level)
+    except (ValueError, OSError, KeyError, IndexError, TypeError):
+        return None
 
 
 def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -411,6 +454,9 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
             level = record.get("params", {}).get("level")
             if level is not None:
                 out[pending]["level"] = level
+                factor = _stored_level_factor(record["params"].get("location"), level)
+                if factor is not None:
+                    out[pending]["level_factor"] = factor
                 pending = None
         elif pending is not None and not record.get("source"):
             break
