@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 import zarr
@@ -13,7 +14,7 @@ import zarr
 import xarray_microct as mct
 from xarray_microct.cli import main
 from xarray_microct.io.ngff_labels import write_labels
-from xarray_microct.runner import open_result, run_state, write_volume
+from xarray_microct.runner import open_result, run_state, write_table, write_volume
 
 
 def test_info_describes_a_store(tmp_path, capsys):
@@ -136,6 +137,27 @@ def test_info_shows_the_table_microct_run_wrote(tmp_path, capsys):
     assert info["run"]["status"] == "complete"
     assert info["run"]["fingerprint"] == state["fingerprint"]
     assert [step["op"] for step in info["provenance"]] == ["open_volume", "label", "regionprops"]
+
+
+def test_info_reads_the_units_of_a_fiber_table(tmp_path, capsys):
+    table = pd.DataFrame(
+        {"fiber_id": [1, 2], "z": [1.0, 2.0], "radius": [6.1, 6.6], "polar": [3.0, 4.5]}
+    )
+    table.attrs.update(units="micrometer", source="intensity", z_coherence=0.97)
+    write_table(table, tmp_path / "fibers.zarr")
+    info = _info_json(capsys, tmp_path / "fibers.zarr")
+    assert {c["name"]: c["unit"] for c in info["columns"]} == {
+        "fiber_id": None,
+        "z": "micrometer",
+        "radius": "micrometer",
+        "polar": "degree",
+    }
+    assert info["head"][1] == {"fiber_id": 2, "z": 2.0, "radius": 6.6, "polar": 4.5}
+    assert info["attrs"] == {"source": "intensity", "z_coherence": 0.97}
+    assert main(["info", "--rows", "1", str(tmp_path / "fibers.zarr")]) == 0
+    out = capsys.readouterr().out
+    assert "first 1 rows:" in out and "6.6" not in out
+    assert "  z_coherence: 0.97" in out.splitlines()
 
 
 def test_info_shows_an_interrupted_run(tmp_path, capsys):

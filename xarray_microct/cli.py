@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xarray_microct.core.provenance import records_of, to_json_value
+from xarray_microct.core.provenance import to_json_value
 from xarray_microct.core.tables import column_units
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
 
@@ -169,7 +169,7 @@ def store_info(path: str | Path, rows: int = 5) -> dict[str, Any]:
             for k, v in table.attrs.items()
             if k not in ("units", PROVENANCE_KEY, "history")
         }
-        info["provenance"] = _provenance_facts(records_of(table) if table.attrs else [])
+        info["provenance"] = _provenance_facts(table.attrs.get(PROVENANCE_KEY, []))
         return info
     if is_ome_zarr(path):
         import zarr
@@ -371,6 +371,8 @@ def describe(path: str | Path) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
+    if args.rows < 0:
+        raise ValueError(f"--rows takes a number of rows (0 or more), got {args.rows}")
     info = store_info(args.path, rows=args.rows)
     print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
     return 0
