@@ -277,11 +277,16 @@ def test_pipeline_exported_from_a_pyramid_level_replays_on_the_original_store(tm
     assert not (tmp_path / "other.zarr").exists()
 
 
-def test_export_refuses_a_pyramid_step_whose_level_is_unknown(tmp_path, capsys):
+@pytest.mark.parametrize("how", ["computed in memory", "written alone"])
+def test_export_refuses_a_pyramid_step_whose_level_is_unknown(tmp_path, capsys, how):
     scan = mct.from_array(np.zeros((16, 16, 16)), spacing=0.5, chunks=8, name="scan")
-    scan.microct.pyramid(levels=2).microct.gaussian(sigma=1, level=1).to_zarr(
-        tmp_path / "result.zarr"
-    )
+    tree = scan.microct.pyramid(levels=2)
+    if how == "computed in memory":
+        tree.microct.gaussian(sigma=1, level=1).to_zarr(tmp_path / "result.zarr")
+    else:  # level 1 stored alone, then read back: its store says "level 0"
+        write_volume(tree.microct.select_level(1), tmp_path / "level1.zarr")
+        level1 = mct.open_volume(tmp_path / "level1.zarr")
+        level1.microct.gaussian(sigma=1).to_zarr(tmp_path / "result.zarr")
     assert (
         main(["export-pipeline", str(tmp_path / "result.zarr"), str(tmp_path / "steps.yaml")]) == 2
     )

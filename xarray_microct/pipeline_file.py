@@ -413,12 +413,14 @@ def _level_factor(tree: Any, level: int | str) -> list[int]:
     return [round(c / f) for c, f in zip(coarse, finest, strict=True)]
 
 
-def _stored_level_factor(location: Any, level: int | str) -> list[int] | None:
-    """The factor of ``level`` of the pyramid stored at ``location``, if it is readable."""
+def _stored_level(location: Any, level: int | str) -> tuple[list[int], int] | None:
+    """The factor of ``level`` of the image stored at ``location`` and its number of
+    levels, or None if it cannot be read (moved, deleted)."""
     from xarray_microct.io import open_pyramid
 
     try:
-        return _level_factor(open_pyramid(location), level)
+        tree = open_pyramid(location)
+        return _level_factor(tree, level), len(tree.microct.levels)
     except (ValueError, OSError, KeyError, IndexError, TypeError):
         return None
 
@@ -431,8 +433,9 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     ``open_volume`` source record of level ``k``: the level goes on the pyramid record
     (as :func:`take_level` records it), so that the steps replay on the full-resolution
     volume. A pyramid step at level 0 (the volume itself) is dropped. A pyramid step
-    whose level is not recorded, followed by more steps, is an error: the replay would
-    not know which level to go on with.
+    whose level is not recorded (a level computed in memory, or written alone to a
+    one-level store), followed by more steps, is an error: the replay would not know
+    which level to go on with.
 
     Examples
     --------
@@ -452,11 +455,15 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
             pending = None if "level" in record else index
         elif pending is not None and record.get("op") == "open_volume":
             level = record.get("params", {}).get("level")
-            if level is not None:
+            stored = (
+                None if level is None else _stored_level(record["params"].get("location"), level)
+            )
+            # a one-level store (e.g. one level written alone) does not say which level
+            # of the pyramid it holds: the pyramid's level stays unknown
+            if level is not None and (stored is None or stored[1] > 1):
                 out[pending]["level"] = level
-                factor = _stored_level_factor(record["params"].get("location"), level)
-                if factor is not None:
-                    out[pending]["level_factor"] = factor
+                if stored is not None:
+                    out[pending]["level_factor"] = stored[0]
                 pending = None
         elif pending is not None and not record.get("source"):
             break
