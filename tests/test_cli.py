@@ -1,12 +1,20 @@
 """The microct command."""
 
+import json
+import re
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
+import pytest
+import yaml
+import zarr
 
 import xarray_microct as mct
 from xarray_microct.cli import main
+from xarray_microct.io.ngff_labels import write_labels
+from xarray_microct.runner import open_result, run_state, write_table, write_volume
 
 
 def test_info_describes_a_store(tmp_path, capsys):
@@ -14,9 +22,161 @@ def test_info_describes_a_store(tmp_path, capsys):
     vol.microct.gaussian(sigma=1).to_zarr(tmp_path / "v.zarr")
     assert main(["info", str(tmp_path / "v.zarr")]) == 0
     out = capsys.readouterr().out
-    assert "4 × 6 × 8 voxels" in out
+    assert "4 × 6 × 8" in out
     assert "1.3, 0.65, 0.65 micrometer" in out
-    assert "gaussian → open_volume" in out
+    assert "extent (z, y, x): 5.2, 3.9, 5.2 micrometer" in out
+    # the chain that made the data, not this opening: one line per step
+    assert "  1. gaussian: sigma='1 micrometer', truncate=4, mode='nearest'" in out.splitlines()
+    assert "open_volume" not in out
+
+
+def _info_json(capsys, path):
+    assert main(["info", "--json", str(path)]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_info_lists_pyramid_levels_labels_and_provenance(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    scan = mct.from_array(
+        rng.random((16, 32, 32), dtype="float32"),
+        spacing=(1.0, 0.5, 0.5),
+        chunks=(16, 16, 16),
+        name="scan",
+    )
+    store = tmp_path / "scan.ome.zarr"
+    scan.microct.median(radius="1 voxel").microct.pyramid(levels=3).microct.to_zarr(store)
+    write_labels((scan > 0.5).rename("bright"), store, "bright")
+
+    assert main(["info", str(store)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[0]
+        == "scan.ome.zarr: OME-Zarr image 'scan' (NGFF 0.4), 3 levels, downsampled by gaussian"
+    )
+    # z is already twice as coarse: the first level halves y and x only
+    # the store's chunks: the default 128 voxels, capped by the shape
+    assert re.split(r"\s{2,}", lines[2].strip()) == [
+        "scale0",
+        "16 × 32 × 32",
+        "16 × 32 × 32",
+        "float32",
+        "1, 0.5, 0.5 micrometer",
+    ]
+    assert lines[3].split()[:6] == ["scale1", "16", "×", "16", "×", "16"]
+    assert lines[3].endswith("1, 1, 1 micrometer")
+    assert lines[4].endswith("2, 2, 2 micrometer")
+    assert "labels 'bright': bool, 1 level" in lines
+    assert lines[-3:] == [
+        "provenance (oldest first):",
+        "  1. median: radius='1 voxel', mode='nearest'",
+        "  2. pyramid: levels=3, factor=2",
+    ]
+    assert len(lines) < 25  # one screen
+
+    info = _info_json(capsys, store)
+    assert info["kind"] == "ome-zarr" and info["ngff"] == "0.4"
+    assert [lv["shape"] for lv in info["levels"]] == [[16, 32, 32], [16, 16, 16], [8, 8, 8]]
+    assert [lv["spacing"] for lv in info["levels"]] == [[1, 0.5, 0.5], [1, 1, 1], [2, 2, 2]]
+    assert {lv["units"] for lv in info["levels"]} == {"micrometer"}
+    assert {lv["dtype"] for lv in info["levels"]} == {"float32"}
+    assert [label["name"] for label in info["labels"]] == ["bright"]
+    assert [step["op"] for step in info["provenance"]] == ["median", "pyramid"]
+    stored = zarr.open_group(str(store), mode="r").attrs["omero"]["channels"][0]["window"]
+    assert info["window"] == stored
+    assert f"display window: {stored['start']:g} to {stored['end']:g}" in "\n".join(lines)
+
+
+def _two_blobs(tmp_path):
+    mask = np.zeros((8, 16, 16), bool)
+    mask[1:3, 2:5, 2:6] = True  # 2 × 3 × 4 voxels
+    mask[5:8, 9:14, 9:11] = True  # 3 × 5 × 2 voxels
+    scan = mct.from_array(mask, spacing=(2.0, 1.0, 1.0), chunks=8, name="mask")
+    scan.to_zarr(tmp_path / "mask.zarr")
+    steps = tmp_path / "measure.yaml"
+    steps.write_text(
+        "steps:\n  - op: label\n    params: {}\n"
+        "  - op: regionprops\n    params: {properties: [volume]}\n"
+    )
+    return steps
+
+
+def test_info_shows_the_table_microct_run_wrote(tmp_path, capsys):
+    steps = _two_blobs(tmp_path)
+    table_store = tmp_path / "objects.zarr"
+    assert (
+        main(["run", str(steps), str(tmp_path / "mask.zarr"), str(table_store), "--no-progress"])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["info", str(table_store)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "objects.zarr: table, 2 rows × 3 columns"
+    assert [line.split() for line in lines[1:5]] == [
+        ["column", "dtype", "unit"],
+        ["label", "int64"],
+        ["voxels", "int64"],
+        ["volume", "float64", "micrometer**3"],
+    ]
+    # 24 and 30 voxels of 2 µm³
+    assert [line.split() for line in lines[5:8]] == [
+        ["first", "2", "rows:"],
+        ["label", "voxels", "volume"],
+        ["1", "24", "48.0"],
+    ]
+    state = run_state(table_store)
+    assert (
+        f"run: complete, fingerprint {state['fingerprint'][:12]}, pipeline label → regionprops"
+        in lines
+    )
+    assert "  3. regionprops: properties=['volume']" in lines
+
+    info = _info_json(capsys, table_store)
+    assert info["kind"] == "table" and info["rows"] == 2
+    assert [c["name"] for c in info["columns"]] == ["label", "voxels", "volume"]
+    assert [row["volume"] for row in info["head"]] == [48.0, 60.0]
+    assert info["run"]["status"] == "complete"
+    assert info["run"]["fingerprint"] == state["fingerprint"]
+    assert [step["op"] for step in info["provenance"]] == ["open_volume", "label", "regionprops"]
+
+
+def test_info_reads_the_units_of_a_fiber_table(tmp_path, capsys):
+    table = pd.DataFrame(
+        {"fiber_id": [1, 2], "z": [1.0, 2.0], "radius": [6.1, 6.6], "polar": [3.0, 4.5]}
+    )
+    table.attrs.update(units="micrometer", source="intensity", z_coherence=0.97)
+    write_table(table, tmp_path / "fibers.zarr")
+    info = _info_json(capsys, tmp_path / "fibers.zarr")
+    assert {c["name"]: c["unit"] for c in info["columns"]} == {
+        "fiber_id": None,
+        "z": "micrometer",
+        "radius": "micrometer",
+        "polar": "degree",
+    }
+    assert info["head"][1] == {"fiber_id": 2, "z": 2.0, "radius": 6.6, "polar": 4.5}
+    assert info["attrs"] == {"source": "intensity", "z_coherence": 0.97}
+    assert main(["info", "--rows", "1", str(tmp_path / "fibers.zarr")]) == 0
+    out = capsys.readouterr().out
+    assert "first 1 rows:" in out and "6.6" not in out
+    assert "  z_coherence: 0.97" in out.splitlines()
+
+
+def test_info_shows_an_interrupted_run(tmp_path, capsys):
+    def fail_on_last_block(block, block_info=None):
+        if block_info[0]["chunk-location"] == (1, 1, 1):
+            raise RuntimeError("disk gone")
+        return block
+
+    vol = mct.from_array(np.ones((16, 16, 16), "float32"), spacing=0.5, chunks=8, name="scan")
+    broken = vol.copy(data=vol.data.map_blocks(fail_on_last_block, dtype="float32"))
+    with pytest.raises(RuntimeError):
+        write_volume(broken, tmp_path / "out.zarr")
+    assert main(["info", str(tmp_path / "out.zarr")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("out.zarr: unfinished run")
+    stored = int(re.search(r"(\d+) of 8", out).group(1))  # chunks stored
+    assert stored < 8
+    assert "run: failed" in out and "disk gone" in out and "--resume" in out
+    assert _info_json(capsys, tmp_path / "out.zarr")["run"]["status"] == "failed"
 
 
 def test_info_reports_errors_without_a_traceback(tmp_path, capsys):
@@ -40,6 +200,95 @@ def test_demo_runs_and_refuses_to_overwrite(tmp_path, capsys):
 def test_console_entry_point_runs_as_a_program():
     completed = subprocess.run(
         [sys.executable, "-m", "xarray_microct.cli", "--help"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "info" in completed.stdout and "demo" in completed.stdout
+
+
+def test_version_is_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"microct {mct.__version__}"
+
+
+def test_python_m_package_is_the_microct_command(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "xarray_microct", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.strip() == f"microct {mct.__version__}"
+    missing = subprocess.run(
+        [sys.executable, "-m", "xarray_microct", "info", str(tmp_path / "missing.zarr")],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "microct: error: nothing at" in missing.stderr
+
+
+def test_pipeline_exported_from_a_pyramid_level_replays_on_the_original_store(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    scan = mct.from_array(
+        rng.random((32, 32, 32), dtype="float32"), spacing=0.5, chunks=16, name="scan"
+    )
+    scan.microct.pyramid(levels=3).microct.to_zarr(tmp_path / "scan.ome.zarr")
+    level1 = mct.open_volume(tmp_path / "scan.ome.zarr", level=1)
+    expected = level1.microct.gaussian(sigma="1 um")
+    expected.to_zarr(tmp_path / "result.zarr")
+
+    exported = tmp_path / "steps.yaml"
+    assert main(["export-pipeline", str(tmp_path / "result.zarr"), str(exported)]) == 0
+    steps = yaml.safe_load(exported.read_text())["steps"]
+    assert [(s["op"], s.get("level")) for s in steps] == [("pyramid", 1), ("gaussian", None)]
+    assert steps[0]["level_factor"] == [2, 2, 2]
+
+    again = tmp_path / "again.zarr"
+    assert (
+        main(["run", str(exported), str(tmp_path / "scan.ome.zarr"), str(again), "--no-progress"])
+        == 0
+    )
+    replayed = open_result(again)
+    assert replayed.shape == (16, 16, 16)
+    assert replayed.microct.grid.spacing == (1.0, 1.0, 1.0)
+    np.testing.assert_allclose(replayed.values, expected.values, rtol=1e-6)
+    # the replay records its level too: exporting it again gives the same steps
+    assert main(["export-pipeline", str(again), str(tmp_path / "twice.yaml")]) == 0
+    assert yaml.safe_load((tmp_path / "twice.yaml").read_text())["steps"] == steps
+    capsys.readouterr()
+
+    # a level planned differently on the replay's input is refused, not used silently
+    steps[0]["level_factor"] = [1, 2, 2]
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump({"steps": steps}))
+    other = [
+        "run",
+        str(tmp_path / "other.yaml"),
+        str(tmp_path / "scan.ome.zarr"),
+        str(tmp_path / "other.zarr"),
+    ]
+    assert main(other) == 2
+    assert (
+        "downsampled by [2, 2, 2] (z, y, x), but the pipeline was made on a level "
+        "downsampled by [1, 2, 2]" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "other.zarr").exists()
+
+
+@pytest.mark.parametrize("how", ["computed in memory", "written alone"])
+def test_export_refuses_a_pyramid_step_whose_level_is_unknown(tmp_path, capsys, how):
+    scan = mct.from_array(np.zeros((16, 16, 16)), spacing=0.5, chunks=8, name="scan")
+    tree = scan.microct.pyramid(levels=2)
+    if how == "computed in memory":
+        tree.microct.gaussian(sigma=1, level=1).to_zarr(tmp_path / "result.zarr")
+    else:  # level 1 stored alone, then read back: its store says "level 0"
+        write_volume(tree.microct.select_level(1), tmp_path / "level1.zarr")
+        level1 = mct.open_volume(tmp_path / "level1.zarr")
+        level1.microct.gaussian(sigma=1).to_zarr(tmp_path / "result.zarr")
+    assert (
+        main(["export-pipeline", str(tmp_path / "result.zarr"), str(tmp_path / "steps.yaml")]) == 2
+    )
+    assert "which level is not recorded" in capsys.readouterr().err
+    assert not (tmp_path / "steps.yaml").exists()

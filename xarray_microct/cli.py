@@ -9,54 +9,372 @@ stored volume and writes the result to Zarr, on the Dask client the options ask 
     mpirun -n 8 microct run steps.yaml scan.zarr result.zarr --mpi
     microct run fibers scan.zarr fibers.zarr --param radius='6.4 um'   # built-in, a table
     microct export-pipeline result.zarr steps.yaml                  # provenance -> file
+
+``microct info PATH`` describes a store (levels, labels, provenance, run state, tables;
+``--json`` for programs), ``microct --version`` prints the version; ``python -m
+xarray_microct`` is the same command.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xarray_microct.core.volume import grid_of
+import numpy as np
+import xarray as xr
+
+from xarray_microct.core.provenance import to_json_value
+from xarray_microct.core.tables import column_units
+from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
+
+LINE_WIDTH = 100
+"""Longest provenance or attribute line ``microct info`` prints (``--json`` gives all)."""
 
 
-def describe(path: str | Path) -> str:
-    """A human-readable summary of the volume stored at ``path``.
+def _volume_facts(volume: xr.DataArray, path: str) -> dict[str, Any]:
+    grid = grid_of(volume)
+    return {
+        "path": path,
+        "name": str(volume.name),
+        "shape": [int(n) for n in volume.shape],
+        "chunks": [int(c) for c in volume.data.chunksize],
+        "dtype": str(volume.dtype),
+        "spacing": [float(s) for s in grid.spacing],
+        "origin": [float(o) for o in grid.origin],
+        "units": str(grid.units),
+        "nbytes": int(volume.nbytes),
+    }
+
+
+def _pyramid_facts(tree: xr.DataTree) -> list[dict[str, Any]]:
+    from xarray_microct.core.tree import image_nodes, single_image
+
+    return [_volume_facts(single_image(node), node.path.strip("/")) for node in image_nodes(tree)]
+
+
+def _run_facts(state: dict[str, Any]) -> dict[str, Any]:
+    identity = state.get("identity") or {}
+    pipeline = identity.get("pipeline")
+    if isinstance(pipeline, dict) and "builtin" in pipeline:
+        args = ", ".join(f"{k}={v!r}" for k, v in pipeline.get("params", {}).items())
+        described = f"{pipeline['builtin']}({args})"
+    elif isinstance(pipeline, list):
+        described = " → ".join(str(step.get("op")) for step in pipeline)
+    else:
+        described = None
+    facts = {
+        "status": state.get("status"),
+        "fingerprint": state.get("fingerprint"),
+        "pipeline": described,
+        "inputs": [i.get("location") for i in identity.get("inputs", [])],
+    }
+    for key in ("started", "resumed", "finished", "stopped", "error", "chunks_written"):
+        if key in state:
+            facts[key] = state[key]
+    return facts
+
+
+def _provenance_facts(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = ("op", "params", "level", "estimated", "source")
+    return [{k: r[k] for k in keys if k in r} for r in records]
+
+
+def _partial_levels(path: Path) -> list[dict[str, Any]]:
+    """Shape, chunks, dtype and chunks written of every array of an unfinished store."""
+    import zarr
+
+    from xarray_microct.io.ome import chunk_grid, written_blocks
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root = zarr.open_group(str(path), mode="r")
+        arrays = [(name, a) for name, a in root.arrays()]
+        for group_name, group in root.groups():
+            arrays += [(f"{group_name}/{name}", a) for name, a in group.arrays()]
+    return [
+        {
+            "path": name,
+            "shape": [int(n) for n in array.shape],
+            "chunks": [int(c) for c in array.chunks],
+            "dtype": str(array.dtype),
+            "chunks_stored": len(written_blocks(array)),
+            "chunks_total": int(np.prod(chunk_grid(array))),
+        }
+        for name, array in arrays
+        if array.ndim >= 3
+    ]
+
+
+def store_info(path: str | Path, rows: int = 5) -> dict[str, Any]:
+    """What ``microct info`` shows, as a JSON-ready dict.
+
+    Keys: ``path``; ``kind`` (``"ome-zarr"``, ``"volume"`` or ``"table"``); for images
+    ``levels`` (path, name, shape, chunks, dtype, spacing, origin, units per level),
+    ``labels`` (NGFF labels under the image, with their levels) and ``window`` (the
+    display window); for tables ``rows``, ``columns`` (name, dtype, unit), ``head``
+    (the first ``rows`` rows) and ``attrs``; for stores written by ``microct run``
+    ``run`` (status, fingerprint, pipeline, inputs, times); and ``provenance`` (op,
+    params and what was estimated, per step, oldest first).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "scan.ome.zarr"
+    >>> vol = mct.from_array(np.zeros((16, 16, 16), "uint8"), spacing=0.5, chunks=8)
+    >>> vol.microct.pyramid(levels=2).microct.to_zarr(store)
+    >>> info = store_info(store)
+    >>> info["kind"], [level["shape"] for level in info["levels"]]
+    ('ome-zarr', [[16, 16, 16], [8, 8, 8]])
+    >>> [step["op"] for step in info["provenance"]]
+    ['pyramid']
+    """
+    from xarray_microct.io import open_volume
+    from xarray_microct.io.ome import is_ome_zarr, ngff_multiscale, open_pyramid
+    from xarray_microct.io.paths import local_path
+    from xarray_microct.io.results import run_state
+    from xarray_microct.io.tables import is_table, read_table
+
+    local = local_path(path)
+    if local is not None and not local.exists():
+        raise FileNotFoundError(f"nothing at {path}")
+    info: dict[str, Any] = {"path": str(path)}
+    state = run_state(local) if local is not None else None
+    if state is not None:
+        info["run"] = _run_facts(state)
+        if state.get("status") != "complete":
+            info["kind"] = "unfinished run"
+            info["levels"] = _partial_levels(local)
+            info["provenance"] = []
+            return info
+    if local is not None and is_table(local):
+        table = read_table(local)
+        units = column_units(table)
+        info["kind"] = "table"
+        info["rows"] = len(table)
+        info["columns"] = [
+            {"name": str(c), "dtype": str(table[c].dtype), "unit": units.get(str(c))}
+            for c in table.columns
+        ]
+        info["head"] = json.loads(table.head(rows).to_json(orient="records"))
+        info["attrs"] = {
+            k: to_json_value(v)
+            for k, v in table.attrs.items()
+            if k not in ("units", PROVENANCE_KEY, "history")
+        }
+        info["provenance"] = _provenance_facts(table.attrs.get(PROVENANCE_KEY, []))
+        return info
+    if is_ome_zarr(path):
+        import zarr
+
+        from xarray_microct.io.ngff_labels import label_names, open_labels
+
+        tree = open_pyramid(path)
+        info["kind"] = "ome-zarr"
+        info["levels"] = _pyramid_facts(tree)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+        multiscale, info["ngff"] = ngff_multiscale(attrs, path)
+        info["method"] = multiscale.get("type")
+        channels = attrs.get("ome", attrs).get("omero", {}).get("channels", [])
+        info["window"] = channels[0].get("window") if channels else None
+        info["labels"] = [
+            {"name": name, "levels": _pyramid_facts(open_labels(path, name))}
+            for name in (label_names(path) if local is not None else [])
+        ]
+        first = tree.microct.select_level(0)
+        info["provenance"] = _provenance_facts(first.attrs.get(PROVENANCE_KEY, []))
+        return info
+    volume = open_volume(path)
+    info["kind"] = "volume"
+    info["levels"] = [_volume_facts(volume, "")]
+    # the last record is this opening's own open_volume
+    info["provenance"] = _provenance_facts(volume.attrs.get(PROVENANCE_KEY, [])[:-1])
+    return info
+
+
+def _size(nbytes: int) -> str:
+    for unit, power in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if nbytes >= 2**power:
+            return f"{nbytes / 2**power:.1f} {unit}"
+    return f"{nbytes} bytes"
+
+
+def _by(values: Sequence[Any]) -> str:
+    return " × ".join(str(v) for v in values)
+
+
+def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return [
+        indent + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def _level_lines(levels: Sequence[dict[str, Any]]) -> list[str]:
+    if not levels:
+        return []
+    if levels and "spacing" not in levels[0]:  # an unfinished run: arrays only
+        header = ["array", "shape (z, y, x)", "chunks", "dtype", "chunks stored"]
+        rows = [
+            [
+                lv["path"],
+                _by(lv["shape"]),
+                _by(lv["chunks"]),
+                lv["dtype"],
+                f"{lv['chunks_stored']} of {lv['chunks_total']}",
+            ]
+            for lv in levels
+        ]
+        return _aligned(header, rows)
+    header = ["level", "shape (z, y, x)", "chunks", "dtype", "voxel size (z, y, x)"]
+    rows = [
+        [
+            lv["path"] or "-",
+            _by(lv["shape"]),
+            _by(lv["chunks"]),
+            lv["dtype"],
+            f"{', '.join(f'{s:g}' for s in lv['spacing'])} {lv['units']}",
+        ]
+        for lv in levels
+    ]
+    return _aligned(header, rows)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= LINE_WIDTH else line[: LINE_WIDTH - 1] + "…"
+
+
+def _provenance_lines(records: Sequence[dict[str, Any]]) -> list[str]:
+    lines = []
+    for index, record in enumerate(records, start=1):
+        params = dict(record.get("params", {}))
+        if record.get("op") == "open_volume":
+            params.pop("location", None)  # the full path: in --json
+        parts = [f"{k}={_short(v)}" for k, v in params.items() if v is not None]
+        if "level" in record:
+            parts.append(f"→ level {record['level']}")
+        estimated = record.get("estimated") or {}
+        if estimated:
+            parts.append("estimated " + ", ".join(f"{k}={_short(v)}" for k, v in estimated.items()))
+        line = f"  {index}. {record.get('op')}" + (f": {', '.join(parts)}" if parts else "")
+        lines.append(_clip(line))
+    return lines
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """The text ``microct info`` prints for :func:`store_info`'s dict.
 
     Examples
     --------
     >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
     >>> store = pathlib.Path(tempfile.mkdtemp()) / "v.zarr"
     >>> _ = mct.from_array(np.zeros((4, 6, 8), "uint8"), spacing=0.65).to_zarr(store)
-    >>> print(describe(store).splitlines()[1])
-    shape (z, y, x): 4 × 6 × 8 voxels, uint8
+    >>> print(format_info(store_info(store)))
+    v.zarr: volume 'volume'
+      level  shape (z, y, x)  chunks     dtype  voxel size (z, y, x)
+      -      4 × 6 × 8        4 × 6 × 8  uint8  0.65, 0.65, 0.65 micrometer
+    extent (z, y, x): 2.6, 3.9, 5.2 micrometer; 192 bytes at full resolution
     """
-    from xarray_microct.io import open_volume
+    kind = info["kind"]
+    name = Path(info["path"]).name
+    levels = info.get("levels", [])
+    if kind == "ome-zarr":
+        n = len(levels)
+        method = f", downsampled by {info['method']}" if info.get("method") and n > 1 else ""
+        lines = [
+            f"{name}: OME-Zarr image {levels[0]['name']!r} (NGFF {info['ngff']}), "
+            f"{n} level{'s' if n > 1 else ''}{method}"
+        ]
+    elif kind == "volume":
+        lines = [f"{name}: volume {levels[0]['name']!r}"]
+    elif kind == "table":
+        lines = [f"{name}: table, {info['rows']} rows × {len(info['columns'])} columns"]
+    else:
+        lines = [f"{name}: {kind}"]
+    lines += _level_lines(levels)
+    if levels and "spacing" in levels[0]:
+        first = levels[0]
+        extent = [n * s for n, s in zip(first["shape"], first["spacing"], strict=True)]
+        lines.append(
+            f"extent (z, y, x): {', '.join(f'{e:g}' for e in extent)} {first['units']}; "
+            f"{_size(first['nbytes'])} at full resolution"
+        )
+    window = info.get("window")
+    if window:
+        lines.append(
+            f"display window: {window['start']:g} to {window['end']:g} "
+            f"(data {window['min']:g} to {window['max']:g})"
+        )
+    for label in info.get("labels", []):
+        finest = label["levels"][0]
+        lines.append(
+            f"labels {label['name']!r}: {finest['dtype']}, "
+            f"{len(label['levels'])} level{'s' if len(label['levels']) > 1 else ''}"
+        )
+    if kind == "table":
+        lines += _aligned(
+            ["column", "dtype", "unit"],
+            [[c["name"], c["dtype"], c["unit"] or ""] for c in info["columns"]],
+        )
+        if info["head"]:
+            import pandas as pd
 
-    volume = open_volume(path)
-    grid = grid_of(volume)
-    extent = [n * s for n, s in zip(grid.shape, grid.spacing, strict=True)]
-    lines = [
-        f"{Path(path).name}: {volume.name}",
-        f"shape (z, y, x): {' × '.join(map(str, grid.shape))} voxels, {volume.dtype}",
-        f"spacing: {', '.join(f'{s:g}' for s in grid.spacing)} {grid.units}",
-        f"extent: {', '.join(f'{e:g}' for e in extent)} {grid.units}",
-        f"chunks: {' × '.join(str(c[0]) for c in volume.chunks[-3:])}",
-        f"size: {volume.nbytes / 2**20:.1f} MiB",
-    ]
-    steps = [r["op"] for r in volume.attrs.get("microct_provenance", [])]
-    if steps:
-        lines.append(f"provenance: {' → '.join(steps)}")
+            head = pd.DataFrame(info["head"]).to_string(index=False, max_colwidth=16)
+            lines.append(f"first {len(info['head'])} rows:")
+            lines += ["  " + line for line in head.splitlines()]
+        if info["attrs"]:
+            lines.append("attributes:")
+            lines += [_clip(f"  {k}: {_short(v, LINE_WIDTH)}") for k, v in info["attrs"].items()]
+    run = info.get("run")
+    if run is not None:
+        line = f"run: {run['status']}, fingerprint {str(run['fingerprint'])[:12]}"
+        if run.get("pipeline"):
+            line += f", pipeline {run['pipeline']}"
+        lines.append(line)
+        times = [f"{k} {run[k]}" for k in ("started", "resumed", "stopped", "finished") if k in run]
+        if times:
+            lines.append("  " + ", ".join(times))
+        if run["inputs"]:
+            lines.append("  input: " + ", ".join(map(str, run["inputs"])))
+        if run.get("error"):
+            lines.append(f"  error: {run['error']}")
+        if run["status"] != "complete":
+            lines.append(
+                "  unfinished: run the same `microct run` command with --resume to "
+                "finish it, or --overwrite to start again"
+            )
+    if info.get("provenance"):
+        lines.append("provenance (oldest first):")
+        lines += _provenance_lines(info["provenance"])
     return "\n".join(lines)
 
 
+def describe(path: str | Path) -> str:
+    """A human-readable summary of the volume, pyramid or table stored at ``path``
+    (``microct info``): :func:`format_info` of :func:`store_info`."""
+    return format_info(store_info(path))
+
+
 def _info(args: argparse.Namespace) -> int:
-    print(describe(args.path))
+    if args.rows < 0:
+        raise ValueError(f"--rows takes a number of rows (0 or more), got {args.rows}")
+    info = store_info(args.path, rows=args.rows)
+    print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
     return 0
 
 
@@ -112,43 +430,74 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "threads, a LocalCluster, an existing Dask cluster or dask-mpi. Everything is "
         "checked before any work starts; an interrupted run is finished with --resume.",
     )
-    run.add_argument("pipeline", help="a built-in pipeline (fibers, beads) or a YAML/JSON "
-                     "file of steps, e.g. from `microct export-pipeline`")
+    run.add_argument(
+        "pipeline",
+        help="a built-in pipeline (fibers, beads) or a YAML/JSON "
+        "file of steps, e.g. from `microct export-pipeline`",
+    )
     run.add_argument("input", help="the volume to process (Zarr store or TIFF)")
     run.add_argument("output", help="the Zarr store to write")
-    run.add_argument("--param", action="append", metavar="KEY=VALUE",
-                     help="a parameter of a built-in pipeline, e.g. --param bead_radius='20 um'"
-                     " (repeat for several)")
+    run.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a parameter of a built-in pipeline, e.g. --param bead_radius='20 um'"
+        " (repeat for several)",
+    )
     where = run.add_argument_group("where to run (default: threads on this machine)")
     where.add_argument("--workers", type=int, help="start a LocalCluster of N worker processes")
-    where.add_argument("--threads-per-worker", type=int,
-                       help="threads per worker (--workers, --mpi; default 1)")
-    where.add_argument("--memory-limit",
-                       help="memory per worker, e.g. 4GiB (--workers, --mpi; default auto)")
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="use a running Dask scheduler, e.g. tcp://head:8786")
-    where.add_argument("--scheduler-file", metavar="FILE",
-                       help="use a running Dask scheduler described by FILE")
-    where.add_argument("--mpi", action="store_true",
-                       help="start Dask with dask-mpi: run under `mpirun -n K` (K >= 3)")
-    where.add_argument("--timeout", default="10s",
-                       help="how long to try to reach the scheduler (default 10s)")
+    where.add_argument(
+        "--threads-per-worker", type=int, help="threads per worker (--workers, --mpi; default 1)"
+    )
+    where.add_argument(
+        "--memory-limit", help="memory per worker, e.g. 4GiB (--workers, --mpi; default auto)"
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://head:8786"
+    )
+    where.add_argument(
+        "--scheduler-file", metavar="FILE", help="use a running Dask scheduler described by FILE"
+    )
+    where.add_argument(
+        "--mpi",
+        action="store_true",
+        help="start Dask with dask-mpi: run under `mpirun -n K` (K >= 3)",
+    )
+    where.add_argument(
+        "--timeout", default="10s", help="how long to try to reach the scheduler (default 10s)"
+    )
     run.add_argument("--chunks", type=int, help="rechunk the input to N voxels per side")
     run.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
-    run.add_argument("--resume", action="store_true",
-                     help="finish an interrupted run into OUTPUT (only missing chunks)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run into OUTPUT (only missing chunks)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``microct`` command."""
+    from xarray_microct import __version__
+
     parser = argparse.ArgumentParser(
         prog="microct", description="Analyse X-ray microtomography volumes with xarray-microct."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    info = commands.add_parser("info", help="describe a stored volume")
-    info.add_argument("path", help="a Zarr store, a TIFF file or a folder of TIFF slices")
+    info = commands.add_parser(
+        "info",
+        help="describe a stored volume, pyramid or table",
+        description="Describe PATH: pyramid levels (shape, chunks, dtype, voxel size), "
+        "labels, the provenance of the data, the run state of a `microct run` output, and "
+        "the rows, columns and units of a table.",
+    )
+    info.add_argument(
+        "path", help="an OME-Zarr or Zarr store, a table store, a TIFF file or folder, HDF5"
+    )
+    info.add_argument("--json", action="store_true", help="print JSON (for programs)")
+    info.add_argument("--rows", type=int, default=5, help="table rows to show (default 5)")
     info.set_defaults(handler=_info)
     demo = commands.add_parser("demo", help="run the pipeline on a synthetic volume")
     demo.add_argument("--output", default="microct-demo", help="folder for the results")
@@ -191,8 +540,10 @@ def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt) -> int:
         with contextlib.suppress(Exception):
             state = run_state(output)
             if state is not None and state.get("status") in RESUMABLE:
-                line += (f"; {output} is marked {state['status']}: finish it with the same "
-                         "command and --resume")
+                line += (
+                    f"; {output} is marked {state['status']}: finish it with the same "
+                    "command and --resume"
+                )
             else:
                 line += f"; {output} was left as it was"
     print(line, file=sys.stderr)
@@ -215,14 +566,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         return _interrupted(args, err)
     except (
-        ValueError, TypeError, ImportError, FileNotFoundError, FileExistsError, ConnectionError,
+        ValueError,
+        TypeError,
+        ImportError,
+        FileNotFoundError,
+        FileExistsError,
+        ConnectionError,
         TimeoutError,
     ) as err:
         print(f"microct: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # a full disk, a read-only folder...
-        print(f"microct: error: {err}; nothing that existed before was changed (an "
-              "interrupted output is resumable with --resume)", file=sys.stderr)
+        print(
+            f"microct: error: {err}; nothing that existed before was changed (an "
+            "interrupted output is resumable with --resume)",
+            file=sys.stderr,
+        )
         return 2
     finally:
         if previous is not None:

@@ -13,7 +13,24 @@ provenance records of a result, reduced to ``op`` and ``params``. In YAML::
         params: {method: percentile}
 
 JSON works the same, and so does the bare list of records (``attrs["microct_provenance"]``
-of any result; source records such as ``open_volume`` are skipped). :func:`export_pipeline`
+of any result; source records such as ``open_volume`` are skipped).
+
+A result computed on one level of a pyramid (``open_volume(store, level=1)`` of a
+pyramid this project wrote) is exported with that level on its ``pyramid`` step::
+
+    steps:
+      - op: pyramid
+        params: {levels: 3, factor: 2, method: null}
+        level: 1                  # the analysis ran on this level
+        level_factor: [2, 2, 2]   # its downsampling (z, y, x), checked on replay
+      - op: gaussian
+        params: {sigma: 1 um}
+
+Such a step builds the pyramid of the input and goes on with the one level, so the file
+replays on the original full-resolution volume (or the pyramid store itself, whose first
+level is that volume) and gives the same result. A level downsampled differently on the
+replay's input (``levels: null`` plans by the chunking) is an error, not a silent
+change of resolution. :func:`export_pipeline`
 writes such a file from a stored result, :func:`load_pipeline` reads one (or a built-in
 pipeline by name) and checks every step before any work starts; ``microct run``
 (:func:`xarray_microct.runner.run_pipeline`) runs it.
@@ -35,6 +52,7 @@ import yaml
 
 from xarray_microct.core.provenance import records_of, utc_now
 from xarray_microct.core.registry import REGISTRY, check_records, replay
+from xarray_microct.core.volume import PROVENANCE_KEY
 
 PIPELINE_FORMAT = 1
 
@@ -56,7 +74,8 @@ class Pipeline:
         A built-in name or the file it was read from.
     steps : tuple of dict
         ``{"op": ..., "params": {...}}`` per step, already checked against the registry
-        (empty for a built-in function).
+        (empty for a built-in function); a ``pyramid`` step may carry ``"level"``, the
+        level the next steps run on.
     versions : mapping
         Package versions recorded with the steps (informative).
     func : callable, optional
@@ -97,8 +116,10 @@ class Pipeline:
         out = volume
         for index, step in enumerate(self.steps):
             try:
-                out = replay([step], out)
-            except (ValueError, TypeError) as err:
+                out = replay([{"op": step["op"], "params": step["params"]}], out)
+                if "level" in step:
+                    out = take_level(out, step["level"], step.get("level_factor"))
+            except (ValueError, TypeError, IndexError, KeyError) as err:
                 raise ValueError(
                     f"pipeline {self.name}: step {index} ({step['op']}) with parameters "
                     f"{step['params']}: {err}"
@@ -119,13 +140,15 @@ class Pipeline:
         if self.func is not None:
             args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
             return f"{self.name}({args})"
-        return " → ".join(s["op"] for s in self.steps)
+        return " → ".join(
+            s["op"] + (f" (level {s['level']})" if "level" in s else "") for s in self.steps
+        )
 
     def identity(self) -> Any:
         """What identifies the analysis (compared when a run is resumed)."""
         if self.func is not None:
             return {"builtin": self.name, "params": dict(self.params)}
-        return [{"op": s["op"], "params": dict(s["params"])} for s in self.steps]
+        return [{**s, "params": dict(s["params"])} for s in self.steps]
 
     def to_dict(self) -> dict[str, Any]:
         """The pipeline as the mapping written to a pipeline file."""
@@ -144,6 +167,9 @@ class Pipeline:
 def pipeline_from_records(records: Iterable[Mapping[str, Any]], name: str = "records") -> Pipeline:
     """A :class:`Pipeline` from provenance records or steps, checked against the registry.
 
+    A ``pyramid`` step keeps the level the next steps ran on
+    (:func:`pyramid_levels_recorded`).
+
     Raises
     ------
     ValueError
@@ -157,12 +183,36 @@ def pipeline_from_records(records: Iterable[Mapping[str, Any]], name: str = "rec
     ...
     ValueError: pipeline records: unknown operation 'gaussain'; known operations: ...
     """
+    records = pyramid_levels_recorded(list(records))
     try:
         steps = check_records(records)
     except ValueError as err:
         raise ValueError(f"pipeline {name}: {err}") from err
     if not steps:
         raise ValueError(f"pipeline {name} has no steps to run")
+    kept = [r for r in records if not r.get("source")]
+    for index, (step, record) in enumerate(zip(steps, kept, strict=True)):
+        if "level" not in record:
+            continue
+        level = record["level"]
+        if step["op"] != "pyramid" or isinstance(level, bool) or not isinstance(level, (int, str)):
+            raise ValueError(
+                f"pipeline {name}: step {index} ({step['op']}) has level {level!r}; only a "
+                "pyramid step takes a level (an index, 0 = full resolution, or a node name)"
+            )
+        step["level"] = level
+        if "level_factor" in record:
+            factor = record["level_factor"]
+            if not (
+                isinstance(factor, list)
+                and len(factor) == 3
+                and all(type(f) is int and f >= 1 for f in factor)
+            ):
+                raise ValueError(
+                    f"pipeline {name}: step {index} (pyramid) has level_factor {factor!r}; "
+                    "give the level's downsampling factor per axis, e.g. [1, 2, 2]"
+                )
+            step["level_factor"] = factor
     versions = {}
     for record in records:
         versions.update(record.get("versions", {}))
@@ -262,8 +312,10 @@ def load_pipeline(
     path = Path(spec)
     if not path.is_file():
         looks_like_file = path.suffix.lower() in (".yaml", ".yml", ".json")
-        what = f"pipeline file {path} does not exist" if looks_like_file else (
-            f"unknown pipeline {str(spec)!r}"
+        what = (
+            f"pipeline file {path} does not exist"
+            if looks_like_file
+            else (f"unknown pipeline {str(spec)!r}")
         )
         raise ValueError(
             f"{what}: give a built-in name ({', '.join(sorted(BUILTIN_PIPELINES))}) or a "
@@ -319,8 +371,122 @@ def save_pipeline(pipeline: Any, path: str | Path) -> Path:
     return path
 
 
+def take_level(tree: Any, level: int | str, expected: Sequence[int] | None = None) -> Any:
+    """One level of a pyramid, its ``pyramid`` record marked with the level taken and
+    its downsampling factor (``level_factor``), checked against ``expected`` if given.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(16, 16, 16), chunks=8)
+    >>> coarse = take_level(vol.microct.pyramid(levels=2), 1)
+    >>> record = coarse.attrs["microct_provenance"][-1]
+    >>> coarse.shape, record["level"], record["level_factor"]
+    ((8, 8, 8), 1, [2, 2, 2])
+    """
+    import xarray as xr
+
+    if not isinstance(tree, xr.DataTree):
+        raise TypeError(f"level {level!r} is taken from a pyramid, got {type(tree).__name__}")
+    volume = tree.microct.select_level(level)
+    taken = {"level": level, "level_factor": _level_factor(tree, level)}
+    if expected is not None and taken["level_factor"] != list(expected):
+        raise ValueError(
+            f"level {level} of the pyramid of this input is downsampled by "
+            f"{taken['level_factor']} (z, y, x), but the pipeline was made on a level "
+            f"downsampled by {list(expected)}. A pyramid with levels=None plans its levels "
+            "by the chunking: run on the input with the chunks the pyramid was made with "
+            "(--chunks), or give the pyramid step its levels"
+        )
+    records = records_of(volume)
+    for index in reversed(range(len(records))):
+        if records[index]["op"] == "pyramid":
+            records[index] = {**records[index], **taken}
+            break
+    return volume.assign_attrs({PROVENANCE_KEY: records})
+
+
+def _level_factor(tree: Any, level: int | str) -> list[int]:
+    """How many voxels of the finest level one voxel of ``level`` spans, per axis."""
+    finest = tree.microct.select_level(0).microct.grid.spacing
+    coarse = tree.microct.select_level(level).microct.grid.spacing
+    return [round(c / f) for c, f in zip(coarse, finest, strict=True)]
+
+
+def _stored_level(location: Any, level: int | str) -> tuple[list[int], int] | None:
+    """The factor of ``level`` of the image stored at ``location`` and its number of
+    levels, or None if it cannot be read (moved, deleted)."""
+    from xarray_microct.io import open_pyramid
+
+    try:
+        tree = open_pyramid(location)
+        return _level_factor(tree, level), len(tree.microct.levels)
+    except (ValueError, OSError, KeyError, IndexError, TypeError):
+        return None
+
+
+def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The records with the level each ``pyramid`` step went on with.
+
+    A pyramid written to a store and read back one level at a time
+    (``open_volume(store, level=k)``) leaves a ``pyramid`` record and, later, the
+    ``open_volume`` source record of level ``k``: the level goes on the pyramid record
+    (as :func:`take_level` records it), so that the steps replay on the full-resolution
+    volume. A pyramid step at level 0 (the volume itself) is dropped. A pyramid step
+    whose level is not recorded (a level computed in memory, or written alone to a
+    one-level store), followed by more steps, is an error: the replay would not know
+    which level to go on with.
+
+    Examples
+    --------
+    >>> records = [{"op": "pyramid", "params": {"levels": 2}},
+    ...            {"op": "open_volume", "params": {"level": 1}, "source": True},
+    ...            {"op": "gaussian", "params": {"sigma": 1}}]
+    >>> [r.get("level") for r in pyramid_levels_recorded(records)]
+    [1, None, None]
+    >>> records[1]["params"]["level"] = 0
+    >>> [r["op"] for r in pyramid_levels_recorded(records)]
+    ['open_volume', 'gaussian']
+    """
+    out = [dict(r) for r in records]
+    pending: int | None = None  # index of a pyramid record whose level is not known yet
+    for index, record in enumerate(out):
+        if record.get("op") == "pyramid" and not record.get("source"):
+            pending = None if "level" in record else index
+        elif pending is not None and record.get("op") == "open_volume":
+            level = record.get("params", {}).get("level")
+            stored = (
+                None if level is None else _stored_level(record["params"].get("location"), level)
+            )
+            # a one-level store (e.g. one level written alone) does not say which level
+            # of the pyramid it holds: the pyramid's level stays unknown
+            if level is not None and (stored is None or stored[1] > 1):
+                out[pending]["level"] = level
+                if stored is not None:
+                    out[pending]["level_factor"] = stored[0]
+                pending = None
+        elif pending is not None and not record.get("source"):
+            break
+    if pending is not None and any(not r.get("source") for r in out[pending + 1 :]):
+        raise ValueError(
+            "the result was computed on one level of a pyramid, but which level is not "
+            "recorded; write the pyramid (tree.microct.to_zarr(store)), open the level with "
+            "open_volume(store, level=k) and compute the result from that, or add "
+            "'level: k' to the pyramid step of the exported file"
+        )
+    return [
+        r
+        for r in out
+        if not (r.get("op") == "pyramid" and type(r.get("level")) is int and r["level"] == 0)
+    ]
+
+
 def export_pipeline(result_store: str | Path, path: str | Path) -> Path:
     """Export the provenance of a stored result as a pipeline file (``microct export-pipeline``).
+
+    A result computed on one level of a stored pyramid gets that level on its
+    ``pyramid`` step (see :func:`pyramid_levels_recorded`): the file replays on the
+    full-resolution volume with ``microct run``.
 
     Examples
     --------
@@ -344,5 +510,7 @@ __all__ = [
     "export_pipeline",
     "load_pipeline",
     "pipeline_from_records",
+    "pyramid_levels_recorded",
     "save_pipeline",
+    "take_level",
 ]
