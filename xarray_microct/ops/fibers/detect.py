@@ -10,8 +10,8 @@ in three stages, each a pure function on arrays:
    from the histogram of the whole volume).
 2. Per-slice centres (:mod:`~xarray_microct.ops.fibers.slices`): on each slice, maxima
    of a centre map (tubeness, or the in-plane distance to the mask's background) within
-   a disk of 0.75 × radius seed a 2-D watershed restricted to the mask, which splits touching fibers; each
-   region gives one centre (its centroid, to a fraction of a voxel) and one radius (of
+   a disk of 0.75 × radius seed a 2-D watershed restricted to the mask, which splits
+   touching fibers; each region gives one centre (its centroid, to a fraction of a voxel) and one radius (of
    the disk with the region's area). Computed tile by tile with a halo, each region
    kept by the tile owning its centroid: the same regions as on whole slices.
 3. Linking (:mod:`~xarray_microct.ops.fibers.linking`): centres in consecutive slices
