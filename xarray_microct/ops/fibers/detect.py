@@ -11,12 +11,14 @@ in three stages, each a pure function on arrays:
 2. Per-slice centres (:mod:`~xarray_microct.ops.fibers.slices`): on each slice, maxima
    of a centre map (tubeness, or the in-plane distance to the mask's background) within
    a disk of 0.75 × radius seed a 2-D watershed restricted to the mask, which splits
-   touching fibers; each region gives one centre (its centroid, to a fraction of a voxel) and one radius (of
-   the disk with the region's area). Computed tile by tile with a halo, each region
-   kept by the tile owning its centroid: the same regions as on whole slices.
+   touching fibers; each region gives one centre (its centroid, to a fraction of a
+   voxel) and one radius (of the disk with the region's area). Computed tile by tile
+   with a halo, each region kept by the tile owning its centroid: the same regions as
+   on whole slices.
 3. Linking (:mod:`~xarray_microct.ops.fibers.linking`): centres in consecutive slices
-   (gaps of up to ``max_gap`` slices allowed) are paired by optimal one-to-one assignment within
-   ``link_distance``, slab by slab in parallel, and the slabs are stitched; a chain that
+   (gaps of up to ``max_gap`` slices allowed) are paired by optimal one-to-one
+   assignment within ``link_distance``, slab by slab in parallel, and the slabs are
+   stitched; a chain that
    starts on the axis where another ended, after a longer gap, continues it
    (:func:`join_fragments`); chains shorter than ``min_slices`` are dropped; fibers are
    numbered by their first slice and position.
