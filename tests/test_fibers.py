@@ -385,3 +385,11 @@ def test_summary_counts_and_sizes_fibers_cut_by_the_sides_apart():
     assert bed["mean_radius"] == 5.0
     without_flag = mct.fiber_summary(table.drop(columns="touches_side"))
     assert without_flag.bed["mean_radius"] == 3.5 and without_flag.bed["count_inside"] == 2
+
+
+def test_summary_keeps_the_chain_of_the_table():
+    vol, _ = fiber_bed((12, 48, 48), seed=3)
+    table = vol.microct.gaussian(sigma=1.3).microct.detect_fibers(RADIUS)
+    fibers, _ = mct.fiber_summary(table)
+    ops = [r["op"] for r in fibers.attrs["microct_provenance"]]
+    assert ops == ["gaussian", "detect_fibers"] and fibers.attrs["units"] == "micrometer"

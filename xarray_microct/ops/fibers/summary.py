@@ -140,7 +140,7 @@ def fiber_summary(
         "straightness",
     ]
     fibers = pd.DataFrame(rows, columns=columns)
-    fibers.attrs = {"units": units}
+    fibers.attrs = dict(table.attrs)  # units, grid and the chain that made the table
     shape, spacing = table.attrs.get("shape"), table.attrs.get("spacing")
     if shape is not None and spacing is not None and len(table):
         extent = float(np.prod(np.asarray(shape, float) * np.asarray(spacing, float)))
