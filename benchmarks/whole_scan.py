@@ -242,7 +242,11 @@ def run_fibers(source: Path | None, store: Path, out: Path, extra: list[str]):
     log_path = out.with_suffix(".log")
     start = time.perf_counter()
     with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would stall the run
-        process = psutil.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # run from the output's folder: `python -c` puts the working directory first on
+        # sys.path, which would shadow --baseline when run from a source tree
+        process = psutil.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out.parent
+        )
         peak = 0
         while process.poll() is None:
             peak = max(peak, tree_rss(process))

@@ -388,6 +388,9 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
             memory_limit=options.memory_limit if options.memory_limit is not None else "auto",
             processes=True,
             dashboard_address=":0",
+            # each worker imports the package as it starts, while this process is still
+            # reading the input and planning, rather than on its first task
+            preload=["xarray_microct"],
         )
     with cluster, Client(cluster) as client:
         try:

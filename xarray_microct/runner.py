@@ -44,6 +44,32 @@ from xarray_microct.pipeline_file import (
     save_pipeline,
 )
 
+READ_CHUNK = 256  # pixels along y and x a table pipeline reads at least per chunk
+
+
+def read_chunks(chunks: tuple[tuple[int, ...], ...]) -> tuple[int, ...] | None:
+    """Chunks to read a store with for a pipeline that computes its own table, or None.
+
+    Such a pipeline (the fiber pipeline) runs filters with wide halos on every chunk:
+    small stored chunks (128² pixels, say) cost a task each and a halo read two to three
+    times over. Whole stored chunks are merged along y and x until they reach
+    ``READ_CHUNK`` pixels (read directly so, no rechunk in the graph); z stays as stored.
+    None when the stored chunks are large enough already.
+
+    Examples
+    --------
+    >>> read_chunks(((64,), (128,) * 8, (128,) * 8))
+    (64, 256, 256)
+    >>> read_chunks(((64,), (512, 512), (512, 512))) is None
+    True
+    """
+    first = [c[0] for c in chunks]
+    merged = [
+        step if axis < len(first) - 2 else step * -(-min(READ_CHUNK, sum(chunks[axis])) // step)
+        for axis, step in enumerate(first)
+    ]
+    return None if merged == first else tuple(merged)
+
 
 def _dry_build(pipe: Pipeline, volume: xr.DataArray) -> Any:
     """The lazy result of a pipeline declared lazy, built now so that every parameter is
@@ -126,6 +152,11 @@ def run_pipeline(
     volume = open_volume(input)
     if chunks is not None:
         volume = volume.chunk(dict.fromkeys(volume.dims[-3:], chunks))
+    elif not pipe.lazy and (merged := read_chunks(volume.data.chunks)) is not None:
+        try:  # Dask's form (OME-Zarr, plain arrays); xarray's stores name the dims
+            volume = open_volume(input, chunks=merged)
+        except ValueError:
+            volume = open_volume(input, chunks=dict(zip(volume.dims, merged, strict=True)))
     result = _dry_build(pipe, volume)
     if result is not None and not isinstance(result, (xr.DataArray, pd.DataFrame)):
         raise TypeError(
