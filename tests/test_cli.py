@@ -292,3 +292,23 @@ def test_export_refuses_a_pyramid_step_whose_level_is_unknown(tmp_path, capsys, 
     )
     assert "which level is not recorded" in capsys.readouterr().err
     assert not (tmp_path / "steps.yaml").exists()
+
+
+def test_spacing_and_units_on_the_command_line_calibrate_a_plain_tiff(tmp_path, capsys):
+    import tifffile
+
+    data = (np.random.default_rng(0).random((8, 16, 16)) * 1000).astype("uint16")
+    tifffile.imwrite(tmp_path / "scan.tif", data)
+    pipeline = tmp_path / "smooth.yaml"
+    pipeline.write_text("steps:\n  - op: gaussian\n    params: {sigma: 1 um}\n")
+    assert main(["info", str(tmp_path / "scan.tif")]) == 2
+    assert "--spacing DZ DY DX --units" in capsys.readouterr().err
+    calibrated = ["--spacing", "2", "0.5", "0.5", "--units", "micrometer"]
+    assert main(["info", str(tmp_path / "scan.tif"), "--json", *calibrated]) == 0
+    assert json.loads(capsys.readouterr().out)["levels"][0]["spacing"] == [2.0, 0.5, 0.5]
+    out = tmp_path / "smooth.zarr"
+    args = ["run", str(pipeline), str(tmp_path / "scan.tif"), str(out), "--no-progress"]
+    assert main([*args, *calibrated]) == 0
+    result = open_result(out)
+    assert float(result.z[1] - result.z[0]) == 2.0 and result.x.attrs["units"] == "micrometer"
+    assert main([*args, "--spacing", "1", "2", "--units", "micrometer"]) == 2

@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +113,13 @@ def _partial_levels(path: Path) -> list[dict[str, Any]]:
     ]
 
 
-def store_info(path: str | Path, rows: int = 5) -> dict[str, Any]:
+def store_info(
+    path: str | Path, rows: int = 5, calibration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """What ``microct info`` shows, as a JSON-ready dict.
+
+    ``calibration`` (``spacing``, ``units``) is passed to ``open_volume`` for inputs
+    that do not state their voxel size (TIFF, HDF5, raw).
 
     Keys: ``path``; ``kind`` (``"ome-zarr"``, ``"volume"`` or ``"table"``); for images
     ``levels`` (path, name, shape, chunks, dtype, spacing, origin, units per level),
@@ -193,7 +198,7 @@ def store_info(path: str | Path, rows: int = 5) -> dict[str, Any]:
         first = tree.microct.select_level(0)
         info["provenance"] = _provenance_facts(first.attrs.get(PROVENANCE_KEY, []))
         return info
-    volume = open_volume(path)
+    volume = open_volume(path, **(calibration or {}))
     info["kind"] = "volume"
     info["levels"] = [_volume_facts(volume, "")]
     # the last record is this opening's own open_volume
@@ -373,7 +378,7 @@ def describe(path: str | Path) -> str:
 def _info(args: argparse.Namespace) -> int:
     if args.rows < 0:
         raise ValueError(f"--rows takes a number of rows (0 or more), got {args.rows}")
-    info = store_info(args.path, rows=args.rows)
+    info = store_info(args.path, rows=args.rows, calibration=_calibration(args))
     print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
     return 0
 
@@ -408,8 +413,31 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         chunks=args.chunks,
         progress=not args.no_progress,
+        calibration=_calibration(args),
     )
     return 0
+
+
+def _calibration(args: argparse.Namespace) -> dict[str, Any]:
+    """``--spacing`` / ``--units`` as ``open_volume`` takes them (only those given)."""
+    given = {"spacing": args.spacing, "units": args.units}
+    if given["spacing"] is not None:
+        if len(given["spacing"]) not in (1, 3):
+            raise ValueError(
+                f"--spacing takes one voxel size or three (z y x), got {len(args.spacing)}"
+            )
+        given["spacing"] = given["spacing"][0] if len(args.spacing) == 1 else args.spacing
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _add_calibration(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "voxel size, for inputs that do not state it (TIFF, HDF5, raw)"
+    )
+    group.add_argument(
+        "--spacing", type=float, nargs="+", metavar="D", help="voxel size: one value or z y x"
+    )
+    group.add_argument("--units", help="length unit of --spacing (e.g. micrometer)")
 
 
 def _export_pipeline(args: argparse.Namespace) -> int:
@@ -474,6 +502,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="finish an interrupted run into OUTPUT (only missing chunks)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_calibration(run)
     run.set_defaults(handler=_run)
 
 
@@ -498,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--json", action="store_true", help="print JSON (for programs)")
     info.add_argument("--rows", type=int, default=5, help="table rows to show (default 5)")
+    _add_calibration(info)
     info.set_defaults(handler=_info)
     demo = commands.add_parser("demo", help="run the pipeline on a synthetic volume")
     demo.add_argument("--output", default="microct-demo", help="folder for the results")

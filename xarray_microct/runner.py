@@ -89,6 +89,7 @@ def run_pipeline(
     chunks: int | None = None,
     progress: bool = True,
     echo: Callable[[str], Any] = print,
+    calibration: Mapping[str, Any] | None = None,
 ) -> Path:
     """Run a pipeline on a stored volume and write the result to Zarr (``microct run``).
 
@@ -120,6 +121,10 @@ def run_pipeline(
         Show a progress bar.
     echo : callable
         Where to print the messages (``print`` by default).
+    calibration : mapping, optional
+        ``spacing`` and ``units`` for an input that does not state its voxel size (TIFF,
+        HDF5, raw), as :func:`xarray_microct.open_volume` takes them; part of the run's
+        fingerprint.
 
     Returns
     -------
@@ -149,14 +154,16 @@ def run_pipeline(
     # but the fingerprint, which needs the built result; a pipeline may compute while it
     # is built, e.g. a radius estimated from the scan)
     check_output(output_path, overwrite=overwrite, resume=resume, inputs=[input])
-    volume = open_volume(input)
+    calibration = dict(calibration or {})
+    volume = open_volume(input, **calibration)
     if chunks is not None:
         volume = volume.chunk(dict.fromkeys(volume.dims[-3:], chunks))
     elif not pipe.lazy and (merged := read_chunks(volume.data.chunks)) is not None:
         try:  # Dask's form (OME-Zarr, plain arrays); xarray's stores name the dims
-            volume = open_volume(input, chunks=merged)
+            volume = open_volume(input, chunks=merged, **calibration)
         except ValueError:
-            volume = open_volume(input, chunks=dict(zip(volume.dims, merged, strict=True)))
+            by_dim = dict(zip(volume.dims, merged, strict=True))
+            volume = open_volume(input, chunks=by_dim, **calibration)
     result = _dry_build(pipe, volume)
     if result is not None and not isinstance(result, (xr.DataArray, pd.DataFrame)):
         raise TypeError(
@@ -165,6 +172,8 @@ def run_pipeline(
         )
     metadata = {"pipeline": pipe.identity(),
                 "chunks": [int(c[0]) for c in volume.data.chunks]}
+    if calibration:
+        metadata["calibration"] = calibration
     if isinstance(result, xr.DataArray):
         identity = run_identity(metadata, [input], prepare(result))
     else:  # a table: compared without its shape, known once computed

@@ -54,7 +54,8 @@ def _physical(
         found = f" ({metadata['note']})" if "note" in metadata else ""
         raise ValueError(
             f"{path} does not state its voxel size{found}; give it, e.g. "
-            "open_volume(path, spacing=(dz, dy, dx), units='micrometer')"
+            "open_volume(path, spacing=(dz, dy, dx), units='micrometer'), or on the "
+            "command line --spacing DZ DY DX --units micrometer"
         )
     return spacing, units
 
