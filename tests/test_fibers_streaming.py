@@ -36,7 +36,7 @@ def _whole_slice_rows(mask: np.ndarray, score: np.ndarray, seed: tuple, min_r: f
 @pytest.mark.parametrize(("chunks", "tile"), [((5, 23, 31), 16), ((12, 40, 17), 40)])
 def test_tiles_give_the_regions_of_whole_slices_to_the_bit(chunks, tile):
     vol, _ = fiber_bed((12, 96, 96), seed=4, tilt=3.0)
-    mask, score, _ = fiber_chain(vol, "intensity", sigma=0.6 * 6.4, smooth=1.3, eager=True)
+    mask, score = fiber_chain(vol, "intensity", sigma=0.6 * 6.4, smooth=1.3, eager=True)
     mask, score = mask.values, score.values.astype(np.float32)
     seed = (0.75 * RADIUS_PX,) * 2
     reference = _whole_slice_rows(mask, score, seed, 3.2)

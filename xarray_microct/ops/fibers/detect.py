@@ -64,7 +64,7 @@ from xarray_microct.ops.hessian import tubeness
 from xarray_microct.ops.segment import threshold, threshold_value
 
 # operations whose output is an objectness/tubeness map (bright = fiber centre line)
-SCORE_OPS = ("tubeness", "objectness", "frangi", "sato")
+SCORE_OPS = ("tubeness", "objectness", "frangi")
 DEFAULT_RADIUS = "6.4 um"  # Hi-Nicalon SiC fibers, the seed paper's material
 COHERENCE_MIN = 0.5
 HALO_RADII = 6  # pixels of halo around a tile, in fiber radii: over two diameters + seed
@@ -108,8 +108,8 @@ def _global_mask(volume: xr.DataArray, eager: bool) -> xr.DataArray:
 
 def fiber_chain(
     volume: xr.DataArray, source: str, sigma: float, smooth: float, eager: bool = False
-) -> tuple[xr.DataArray, xr.DataArray | None, list[str]]:
-    """The default chain before detection: (fiber mask, centre score or None, op names).
+) -> tuple[xr.DataArray, xr.DataArray | None]:
+    """The default chain before detection: (fiber mask, centre score or None).
 
     * ``"intensity"``: score = tubeness at ``sigma`` (separates touching fibers); mask =
       global Otsu threshold of the volume smoothed by ``smooth`` (the fiber phase, which
@@ -126,21 +126,16 @@ def fiber_chain(
     >>> import xarray_microct as mct
     >>> from xarray_microct.synthetic import fiber_bed
     >>> vol, _ = fiber_bed((8, 32, 32))
-    >>> mask, score, chain = fiber_chain(vol, "intensity", sigma=3.8, smooth=1.3)
-    >>> mask.dtype, chain[0]
-    (dtype('bool'), 'tubeness(sigma=3.8)')
+    >>> mask, score = fiber_chain(vol, "intensity", sigma=3.8, smooth=1.3)
+    >>> mask.dtype, [r["op"] for r in score.attrs["microct_provenance"]]
+    (dtype('bool'), ['tubeness'])
     """
     if source == "mask":
-        return volume, None, []
+        return volume, None
     if source == "tubeness":
-        return _global_mask(volume, eager), volume, ["threshold(otsu)"]
-    score = tubeness(volume, sigma=sigma)
+        return _global_mask(volume, eager), volume
     smoothed = gaussian(volume, sigma=smooth) if smooth > 0 else volume
-    return (
-        _global_mask(smoothed, eager),
-        score,
-        [f"tubeness(sigma={sigma:g})", f"gaussian(sigma={smooth:g})", "threshold(otsu)"],
-    )
+    return _global_mask(smoothed, eager), tubeness(volume, sigma=sigma)
 
 
 def _empty_table() -> pd.DataFrame:
@@ -382,7 +377,7 @@ def plan_detection(
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
     # light smoothing for the mask, at most a quarter radius (small fibers stay apart)
     smooth = min(dy, dx, r_phys / 4)
-    mask, score, chain = fiber_chain(volume, kind, sigma_phys, smooth=smooth, eager=eager)
+    mask, score = fiber_chain(volume, kind, sigma_phys, smooth=smooth, eager=eager)
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
     tiles = tile_tasks(
         mask.data, None if score is None else score.data, grid.spacing, seed_px, min_r, halo
@@ -418,7 +413,6 @@ def plan_detection(
         "origin": list(grid.origin),
         "shape": list(grid.shape),
         "source": kind,
-        "chain": chain,
     }
     if estimated:
         attrs[ESTIMATED_KEY] = estimated  # the registry records it in provenance
@@ -508,7 +502,7 @@ def detect_fibers(
         centres and radii there are those of the part inside; count the fibers without
         it for a count that does not depend on the field of view).
         ``attrs`` holds ``units``, ``spacing``, ``origin``, ``shape``, ``source``,
-        ``chain``, ``z_coherence`` and the provenance. Empty (with a warning) when the
+        ``z_coherence`` and the provenance. Empty (with a warning) when the
         volume holds no fibers: when under half of the centres belong to chains that go
         on for a few more slices (see :func:`z_coherence`), what was found is not fibers along z.
 
