@@ -54,6 +54,14 @@ def _ext(key: np.uint64, level: np.uint32) -> np.uint64:  # pragma: no cover
 
 @numba.njit(cache=True, nogil=True)
 def _push(hk, hp, size, k, p):  # pragma: no cover
+    """Push ``(k, p)`` on a heap of ``size`` entries, doubling its arrays when full;
+    returns the arrays (new ones after a doubling)."""
+    if size == hk.size:
+        grown_k = np.empty(2 * size, np.uint64)
+        grown_p = np.empty(2 * size, np.int64)
+        grown_k[:size] = hk[:size]
+        grown_p[:size] = hp[:size]
+        hk, hp = grown_k, grown_p
     i = size
     while i > 0:
         parent = (i - 1) >> 1
@@ -64,6 +72,7 @@ def _push(hk, hp, size, k, p):  # pragma: no cover
         i = parent
     hk[i] = k
     hp[i] = p
+    return hk, hp
 
 
 @numba.njit(cache=True, nogil=True)
@@ -106,9 +115,8 @@ def flood(  # pragma: no cover
     """
     n = key.shape[0]
     n_off = offsets.shape[0]
-    capacity = 1024
-    hk = np.empty(capacity, np.uint64)
-    hp = np.empty(capacity, np.int64)
+    hk = np.empty(1024, np.uint64)
+    hp = np.empty(1024, np.int64)
     size = 0
     done = fixed.copy()
     for p in range(n):  # free voxels next to a reached fixed one start the flood
@@ -121,14 +129,7 @@ def flood(  # pragma: no cover
             if best != UNREACHED:
                 k = _ext(best, level[p])
                 key[p] = k
-                if size == capacity:
-                    capacity *= 2
-                    hk2 = np.empty(capacity, np.uint64)
-                    hp2 = np.empty(capacity, np.int64)
-                    hk2[:size] = hk[:size]
-                    hp2[:size] = hp[:size]
-                    hk, hp = hk2, hp2
-                _push(hk, hp, size, k, p)
+                hk, hp = _push(hk, hp, size, k, p)
                 size += 1
     while size > 0:
         k = hk[0]
@@ -152,14 +153,7 @@ def flood(  # pragma: no cover
                 cand = _ext(k, level[q])
                 if cand < key[q]:
                     key[q] = cand
-                    if size == capacity:
-                        capacity *= 2
-                        hk2 = np.empty(capacity, np.uint64)
-                        hp2 = np.empty(capacity, np.int64)
-                        hk2[:size] = hk[:size]
-                        hp2[:size] = hp[:size]
-                        hk, hp = hk2, hp2
-                    _push(hk, hp, size, cand, q)
+                    hk, hp = _push(hk, hp, size, cand, q)
                     size += 1
 
 
@@ -248,9 +242,8 @@ def update(  # pragma: no cover
     are queued in turn.
     """
     n_off = offsets.shape[0]
-    capacity = max(1024, 2 * seeds.shape[0])
-    hk = np.empty(capacity, np.uint64)
-    hp = np.empty(capacity, np.int64)
+    hk = np.empty(max(1024, 2 * seeds.shape[0]), np.uint64)
+    hp = np.empty(hk.size, np.int64)
     size = 0
     for p in seeds:
         best = UNREACHED
@@ -259,7 +252,7 @@ def update(  # pragma: no cover
             if inside[q] and key[q] < best:
                 best = key[q]
         if best != UNREACHED:
-            _push(hk, hp, size, _ext(best, level[p]), p)
+            hk, hp = _push(hk, hp, size, _ext(best, level[p]), p)
             size += 1
     while size > 0:
         p = hp[0]
@@ -285,12 +278,5 @@ def update(  # pragma: no cover
             if inside[q] and not fixed[q]:
                 cand = _ext(new, level[q])
                 if cand < key[q] or (cand == key[q] and lab[q] != new_lab):
-                    if size == capacity:
-                        capacity *= 2
-                        hk2 = np.empty(capacity, np.uint64)
-                        hp2 = np.empty(capacity, np.int64)
-                        hk2[:size] = hk[:size]
-                        hp2[:size] = hp[:size]
-                        hk, hp = hk2, hp2
-                    _push(hk, hp, size, cand, q)
+                    hk, hp = _push(hk, hp, size, cand, q)
                     size += 1
