@@ -159,11 +159,7 @@ def run_pipeline(
     if chunks is not None:
         volume = volume.chunk(dict.fromkeys(volume.dims[-3:], chunks))
     elif not pipe.lazy and (merged := read_chunks(volume.data.chunks)) is not None:
-        try:  # Dask's form (OME-Zarr, plain arrays); xarray's stores name the dims
-            volume = open_volume(input, chunks=merged, **calibration)
-        except ValueError:
-            by_dim = dict(zip(volume.dims, merged, strict=True))
-            volume = open_volume(input, chunks=by_dim, **calibration)
+        volume = open_volume(input, chunks=merged, **calibration)
     result = _dry_build(pipe, volume)
     if result is not None and not isinstance(result, (xr.DataArray, pd.DataFrame)):
         raise TypeError(

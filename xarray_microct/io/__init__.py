@@ -63,6 +63,8 @@ def _physical(
 def _open_xarray_zarr(
     path: Path | str, chunks: Any, storage_options: dict[str, Any] | None = None
 ) -> xr.DataArray:
+    if isinstance(chunks, tuple):  # sizes per axis, as Dask takes them: xarray names dims
+        chunks = dict(zip(SPATIAL_DIMS, chunks[-3:], strict=True))
     try:
         dataset = xr.open_zarr(
             path, chunks=chunks if chunks is not None else {}, storage_options=storage_options
