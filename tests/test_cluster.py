@@ -11,12 +11,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import cloudpickle
 import dask
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from distributed import Client
 
 import xarray_microct as mct
@@ -197,22 +199,32 @@ def test_fiber_pipeline_graph_is_small_and_embeds_no_data(fiber_scan: Path) -> N
         assert max(len(cloudpickle.dumps(task)) for task in graph.values()) < 16_384
 
 
-def test_killed_worker_does_not_lose_or_corrupt_the_output(
-    scan: Path, tmp_path: Path, client: Client
-) -> None:
+def _slowed(result: xr.DataArray) -> xr.DataArray:
+    """``result`` with 0.6 s per chunk, so that a worker can be killed mid-run."""
+
     def slow(block: np.ndarray) -> np.ndarray:  # nested: pickled by value for the workers
         time.sleep(0.6)
         return block
 
-    volume = mct.open_volume(scan)
-    result = mct.replay(STEPS, volume)
-    slowed = result.copy(data=result.data.map_blocks(slow, dtype=result.dtype))
-    out = tmp_path / "killed.zarr"
+    return result.copy(data=result.data.map_blocks(slow, dtype=result.dtype))
+
+
+def _kill_a_worker_while_writing(
+    client: Client,
+    result: xr.DataArray,
+    out: Path,
+    files: int,
+    running: str,
+    **write_options: Any,
+) -> None:
+    """Write ``result`` to ``out`` in a thread, kill a worker once ``files`` chunk files are
+    stored (the store's status still ``running``), and check the write ends without an
+    error."""
     errors: list[BaseException] = []
 
     def write() -> None:
         try:
-            write_volume(slowed, out, client=client)
+            write_volume(result, out, client=client, **write_options)
         except BaseException as err:  # reported below, not lost in the thread
             errors.append(err)
 
@@ -220,14 +232,22 @@ def test_killed_worker_does_not_lose_or_corrupt_the_output(
     thread.start()
     deadline = time.monotonic() + 60
     chunks = out / "scale0" / "scan" / "c"
-    while not chunks.exists() or len(list(chunks.rglob("*"))) < 2:
+    while len([p for p in chunks.rglob("*") if p.is_file()]) < files:
         assert time.monotonic() < deadline, "no chunk was written"
         time.sleep(0.05)
-    assert run_state(out)["status"] == "incomplete"  # killed mid-run, not after
+    assert run_state(out)["status"] == running  # killed mid-run, not after
     victim = next(iter(client.run(os.getpid).values()))
     os.kill(victim, signal.SIGKILL)
     thread.join(timeout=120)
     assert not errors, errors
+
+
+def test_killed_worker_does_not_lose_or_corrupt_the_output(
+    scan: Path, tmp_path: Path, client: Client
+) -> None:
+    result = mct.replay(STEPS, mct.open_volume(scan))
+    out = tmp_path / "killed.zarr"
+    _kill_a_worker_while_writing(client, _slowed(result), out, files=1, running="incomplete")
     assert run_state(out)["status"] == "complete"
     np.testing.assert_array_equal(open_result(out).values, reference(scan))
 
@@ -238,8 +258,7 @@ def test_killed_worker_during_resume_still_completes_the_output(
     """A run fails part-way (threads); its resume on worker processes loses a worker."""
     import zarr
 
-    volume = mct.open_volume(scan)
-    result = mct.replay(STEPS, volume)
+    result = mct.replay(STEPS, mct.open_volume(scan))
     out = tmp_path / "resumed.zarr"
     original = zarr.storage.LocalStore.set
     written = []
@@ -256,31 +275,10 @@ def test_killed_worker_during_resume_still_completes_the_output(
         with pytest.raises(OSError):
             write_volume(result, out)
     assert run_state(out)["status"] == "failed"
-
-    def slow(block: np.ndarray) -> np.ndarray:  # nested: pickled by value for the workers
-        time.sleep(0.6)
-        return block
-
-    slowed = result.copy(data=result.data.map_blocks(slow, dtype=result.dtype))
-    errors: list[BaseException] = []
-
-    def resume() -> None:
-        try:
-            write_volume(slowed, out, resume=True, client=client)
-        except BaseException as err:  # reported below, not lost in the thread
-            errors.append(err)
-
-    thread = threading.Thread(target=resume)
-    thread.start()
-    deadline = time.monotonic() + 60
-    chunks = out / "scale0" / "scan" / "c"
-    while len([p for p in chunks.rglob("*") if p.is_file()]) < 3:
-        assert time.monotonic() < deadline, "the resume wrote no chunk"
-        time.sleep(0.05)
-    victim = next(iter(client.run(os.getpid).values()))
-    os.kill(victim, signal.SIGKILL)
-    thread.join(timeout=120)
-    assert not errors, errors
+    # a resume keeps the state it resumes until it completes
+    _kill_a_worker_while_writing(
+        client, _slowed(result), out, files=3, running="failed", resume=True
+    )
     state = run_state(out)
     assert state["status"] == "complete" and state["chunks_written"] == 8 - 2
     np.testing.assert_array_equal(open_result(out).values, reference(scan))

@@ -164,8 +164,8 @@ def fiber_summary(
         else float("nan")
     )
     # a fiber cut by the volume's side shows part of its section: its radius is low
-    whole = fibers[~fibers["touches_side"]] if fibers["touches_side"].any() else fibers
-    whole = whole if len(whole) else fibers
+    whole = fibers[~fibers["touches_side"]]
+    whole = whole if len(whole) else fibers  # every fiber cut: the cut sections it is
     bed = {
         "count": len(fibers),
         "count_inside": int((~fibers["touches_side"]).sum()),
