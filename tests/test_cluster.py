@@ -275,9 +275,9 @@ def test_killed_worker_during_resume_still_completes_the_output(
         with pytest.raises(OSError):
             write_volume(result, out)
     assert run_state(out)["status"] == "failed"
-    # a resume keeps the state it resumes until it completes
+    # while the resume runs the store says so (not the old failure) until it completes
     _kill_a_worker_while_writing(
-        client, _slowed(result), out, files=3, running="failed", resume=True
+        client, _slowed(result), out, files=3, running="incomplete", resume=True
     )
     state = run_state(out)
     assert state["status"] == "complete" and state["chunks_written"] == 8 - 2

@@ -352,7 +352,12 @@ def write_volume(
     chunks = [int(c[0]) for c in result.data.chunks[-3:]]
     with staged_write(path, replace=action == "overwrite") as target:
         if action == "resume":
-            state = {**(run_state(target) or {}), "status": "incomplete", "resumed": utc_now()}
+            # The store says it is being written again (not the old failure) until done.
+            previous = {
+                k: v for k, v in (run_state(target) or {}).items() if k not in ("stopped", "error")
+            }
+            state = {**previous, "status": "incomplete", "resumed": utc_now()}
+            set_state(target, state)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 root = zarr.open_group(str(target), mode="r+")
