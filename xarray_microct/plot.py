@@ -673,31 +673,162 @@ def fibers_plot(
 # ---------------------------------------------------------------------------------------
 # 3-D
 
+def _fiber_polylines(table: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The centre lines of a fiber table as one polyline per fiber, in ``z`` order, the
+    fibers separated by a NaN vertex; and the fiber id of each vertex (NaN between)."""
+    ordered = table.sort_values(["fiber_id", "z"], kind="stable")
+    ids = ordered["fiber_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    # one NaN row before every fiber but the first: np.insert puts it before ``starts``
+    gaps = starts[1:]
+    lines = {d: np.insert(ordered[d].to_numpy(float), gaps, np.nan) for d in SPATIAL_DIMS}
+    return lines, np.insert(ids.astype(float), gaps, np.nan)
 
-def view3d(obj: xr.DataArray | xr.DataTree, *, screen_voxels: int = 256**3, **options: Any) -> Any:
-    """An interactive 3-D volume rendering in Jupyter with itkwidgets (optional extra).
 
-    On a pyramid, the finest level with at most ``screen_voxels`` voxels is rendered
-    (a volume renderer holds the whole level in GPU memory). Spacing and origin are
-    passed on, so the rendering has physical proportions.
+def fiber_axes_view(table: Any, summary: Any = None, *, width: int = 700, height: int = 600) -> Any:
+    """A live 3-D view of fiber centre lines (Plotly: rotate, zoom, hover for the fiber).
+
+    Each fiber of a :func:`~xarray_microct.ops.fibers.detect_fibers` table is drawn
+    through its centres in ``z`` order, in physical units with equal axis scales,
+    coloured by its misalignment from the bed axis z (the polar angle of
+    :func:`~xarray_microct.fiber_summary`); hovering a line shows the fiber's id, mean
+    radius and misalignment. The report shows the same lines as a static image
+    (:func:`xarray_microct.report.fiber_axes_figure`). All fibers are one trace, so a bed
+    of thousands of fibers stays responsive. ``view3d(table)`` calls this.
 
     Parameters
     ----------
-    obj : xarray.DataArray or xarray.DataTree
-    screen_voxels : int
-        Largest level to send to the renderer.
-    **options
-        Passed to ``itkwidgets.view`` (e.g. ``cmap``, ``gradient_opacity``).
+    table : pandas.DataFrame
+        A ``detect_fibers`` table: ``fiber_id, z, y, x, radius``, one row per fiber and
+        slice.
+    summary : xarray_microct.ops.fibers.summary.FiberSummary, optional
+        ``xarray_microct.fiber_summary(table)``, computed if not given.
+    width, height : int
+        Size of the figure in pixels.
 
     Returns
     -------
-    The itkwidgets viewer.
+    plotly.graph_objects.Figure
+        Displays live in Jupyter; ``fig.write_html(path, include_plotlyjs=True)`` (or
+        :func:`xarray_microct.report.save_view`) saves a page that works offline.
+
+    Raises
+    ------
+    ValueError
+        The table lacks a column of a fiber table.
+    ImportError
+        Naming the extra to install when Plotly is missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"fiber_id": [1, 1, 2, 2], "z": [0.0, 4.0, 0.0, 4.0],
+    ...                   "y": [2.0, 2.0, 9.0, 9.0], "x": [2.0, 2.0, 9.0, 13.0],
+    ...                   "radius": 3.0})
+    >>> fig = fiber_axes_view(t)
+    >>> (line,) = fig.data           # one trace: the fibers are split by a NaN vertex
+    >>> line.x.tolist()
+    [2.0, 2.0, nan, 9.0, 13.0]
+    >>> line.line.color[[0, 3]].round().tolist()   # misalignment from z (degrees)
+    [0.0, 45.0]
+    """
+    import pandas as pd
+
+    from xarray_microct.ops.fibers import fiber_summary
+    from xarray_microct.ops.fibers.summary import TABLE_COLUMNS
+
+    frame = pd.DataFrame(table)
+    missing = [c for c in TABLE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"the fiber table has no column(s) {missing}; pass the table of "
+            "vol.microct.detect_fibers() (columns fiber_id, z, y, x, radius)"
+        )
+    try:
+        go = importlib.import_module("plotly.graph_objects")
+    except ImportError as err:
+        raise ImportError(
+            f"the live 3-D view of fibers needs Plotly; install it with {VIEW3D_EXTRA}"
+        ) from err
+    if summary is None:
+        summary = fiber_summary(table)
+    per_fiber = summary.fibers.set_index("fiber_id")
+    lines, ids = _fiber_polylines(frame)
+    polar = per_fiber["polar"].reindex(ids).to_numpy(float)
+    radius = per_fiber["radius"].reindex(ids).to_numpy(float)
+    units = str(summary.bed.get("units") or "")
+    suffix = f" ({units})" if units else ""
+    top = max(float(np.nanmax(polar)) if np.isfinite(polar).any() else 0.0, 1.0)
+    trace = go.Scatter3d(
+        x=lines["x"],
+        y=lines["y"],
+        z=lines["z"],
+        mode="lines",
+        connectgaps=False,
+        line={
+            "color": np.nan_to_num(polar),
+            "colorscale": "Plasma",
+            "cmin": 0.0,
+            "cmax": top,
+            "width": 4,
+            "colorbar": {"title": {"text": "misalignment<br>from z (°)"}},
+        },
+        customdata=np.column_stack([ids, radius, polar]),
+        hovertemplate=(
+            "fiber %{customdata[0]:.0f}<br>radius %{customdata[1]:.3g}"
+            + (f" {units}" if units else "")
+            + "<br>misalignment %{customdata[2]:.2f}°<extra></extra>"
+        ),
+        name="fiber axes",
+    )
+    figure = go.Figure(trace)
+    figure.update_layout(
+        title=f"{len(per_fiber)} fiber centre lines",
+        width=width,
+        height=height,
+        scene={
+            "xaxis_title": "x" + suffix,
+            "yaxis_title": "y" + suffix,
+            "zaxis_title": "z" + suffix,
+            "aspectmode": "data",  # equal physical scales on the three axes
+        },
+    )
+    return figure
+
+
+def view3d(
+    obj: xr.DataArray | xr.DataTree | Any, *, screen_voxels: int = 256**3, **options: Any
+) -> Any:
+    """An interactive 3-D view in Jupyter (optional extra ``view3d``): a volume rendering
+    with itkwidgets, or, for a fiber table, the fiber axes with Plotly.
+
+    On a pyramid, the finest level with at most ``screen_voxels`` voxels is rendered
+    (a volume renderer holds the whole level in GPU memory). Spacing and origin are
+    passed on, so the rendering has physical proportions. A
+    :func:`~xarray_microct.ops.fibers.detect_fibers` table (a ``pandas.DataFrame``) is
+    shown with :func:`fiber_axes_view` instead.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray, xarray.DataTree or pandas.DataFrame
+        A volume, a pyramid, or a fiber table.
+    screen_voxels : int
+        Largest level to send to the renderer.
+    **options
+        Passed to ``itkwidgets.view`` (e.g. ``cmap``, ``gradient_opacity``), or to
+        :func:`fiber_axes_view` for a fiber table.
+
+    Returns
+    -------
+    The itkwidgets viewer, or a ``plotly.graph_objects.Figure`` for a fiber table.
 
     Raises
     ------
     ImportError
-        Naming the extra to install when itkwidgets is missing.
+        Naming the extra to install when itkwidgets (or Plotly) is missing.
     """
+    if not isinstance(obj, xr.DataArray | xr.DataTree):
+        return fiber_axes_view(obj, **options)
     try:
         itkwidgets = importlib.import_module("itkwidgets")
     except ImportError as err:

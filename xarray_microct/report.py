@@ -49,11 +49,12 @@ img.figure { max-width: 100%; border: 1px solid #ddd; margin: 0.3em 0; }
 
 
 def save_view(view: Any, path: str | Path, title: str = "xarray-microct view") -> Path:
-    """Save a HoloViews view (e.g. a static :func:`~xarray_microct.plot.preview`) as HTML.
+    """Save a HoloViews view (e.g. a static :func:`~xarray_microct.plot.preview`) or a
+    Plotly figure (:func:`~xarray_microct.plot.fiber_axes_view`) as HTML.
 
     The page is self-contained (JavaScript inlined); a slider over embedded slices works
     without a server. Give a static view (``positions=...``): a live DynamicMap would be
-    saved at its first slice only.
+    saved at its first slice only. A Plotly figure stays live (rotate, zoom, hover).
 
     Examples
     --------
@@ -64,11 +65,14 @@ def save_view(view: Any, path: str | Path, title: str = "xarray-microct view") -
     >>> "Bokeh" in out.read_text()
     True
     """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if type(view).__module__.startswith("plotly."):
+        view.write_html(path, include_plotlyjs=True, full_html=True)
+        return path
     import panel as pn
 
     load_holoviews()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     _save_offline(pn.panel(view), path, title)
     return path
 
