@@ -177,8 +177,68 @@ def test_labels_under_their_image_open_as_a_labels_layer(tmp_path, version, plug
     assert labels.multiscale and labels.data[0].shape == vol.shape
     np.testing.assert_allclose(labels.scale, SPACING)
     np.testing.assert_array_equal(np.asarray(labels.data[0]), mask.values.astype("uint8"))
+    assert [str(u) for u in labels.units] == ["micrometer"] * 3
     if plugin == "xarray-microct":
         np.testing.assert_allclose(labels.translate, ORIGIN)
+        np.testing.assert_allclose(image.translate, ORIGIN)
+
+
+def _image_with_labels(folder: Path) -> Path:
+    from xarray_microct.io.ngff_labels import write_labels
+
+    vol = make_scan()
+    store = folder / "with-labels.ome.zarr"
+    vol.microct.pyramid(levels=2).microct.to_zarr(store)
+    write_labels(vol.microct.threshold(method="otsu"), store, "bright")
+    return store
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="napari's builtin reader opens the first group of a store in name order, "
+    "'labels' here, and finds no array in it (so for any NGFF image with labels)",
+)
+def test_builtin_reader_on_an_image_with_labels(tmp_path):
+    open_in_napari(_image_with_labels(tmp_path), "napari")
+
+
+def test_builtin_reader_opens_the_level_group_of_an_image_with_labels(tmp_path):
+    """The way round documented for napari's builtin reader: open the level's group."""
+    store = _image_with_labels(tmp_path)
+    (layer,) = open_in_napari(store / "scale0", "napari")
+    assert type(layer).__name__ == "Image"
+    np.testing.assert_array_equal(np.asarray(layer.data), make_scan().values)
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_napari_ome_zarr_places_our_store_as_it_places_ngff_zarrs(tmp_path, version):
+    """napari-ome-zarr drops the translation of ngff-zarr's own store too (it reads only
+    the first transform of a dataset): our metadata is not the cause, and this project's
+    reader applies the translation of both stores."""
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    vol = make_scan()
+    ours = tmp_path / f"ours-{version}.ome.zarr"
+    vol.microct.to_zarr(ours, version=version)
+    image = ngff_zarr.to_ngff_image(
+        vol.values,
+        dims=("z", "y", "x"),
+        scale=dict(zip("zyx", SPACING, strict=True)),
+        translation=dict(zip("zyx", ORIGIN, strict=True)),
+        axes_units=dict.fromkeys("zyx", "micrometer"),
+    )
+    theirs = tmp_path / f"theirs-{version}.ome.zarr"
+    ngff_zarr.to_ngff_zarr(str(theirs), ngff_zarr.to_multiscales(image), version=version)
+    (a,) = open_in_napari(ours, "napari-ome-zarr")
+    (b,) = open_in_napari(theirs, "napari-ome-zarr")
+    np.testing.assert_allclose(a.scale, b.scale)
+    np.testing.assert_allclose(a.translate, b.translate)
+    np.testing.assert_allclose(a.affine.affine_matrix, b.affine.affine_matrix)
+    assert list(a.units) == list(b.units)
+    for store in (ours, theirs):
+        (layer,) = open_in_napari(store, "xarray-microct")
+        np.testing.assert_allclose(layer.scale, SPACING)
+        np.testing.assert_allclose(layer.translate, ORIGIN)
 
 
 def test_reader_leaves_2d_ngff_images_to_other_readers(tmp_path):
