@@ -13,7 +13,8 @@ specification lays out::
 napari-ome-zarr, ome-zarr-py and this project's napari plugin then show the image with
 its labels as a Labels layer; :func:`open_labels` reads one back. napari's builtin
 reader, which knows no NGFF, opens only the first group of a store (``labels``, here)
-and fails: open images that carry labels with napari-ome-zarr or this plugin.
+and fails: open images that carry labels with napari-ome-zarr or this plugin (or the
+image's level group, ``scan.ome.zarr/scale0``, with the builtin reader).
 """
 
 from __future__ import annotations
