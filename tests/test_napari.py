@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 import pytest
 
 import xarray_microct as mct
@@ -246,3 +247,39 @@ def test_reader_leaves_2d_ngff_images_to_other_readers(tmp_path):
     image = ngff_zarr.to_ngff_image(np.zeros((8, 8), "uint8"), dims=("y", "x"))
     ngff_zarr.to_ngff_zarr(str(tmp_path / "flat.zarr"), ngff_zarr.to_multiscales(image))
     assert get_reader(str(tmp_path / "flat.zarr")) is None
+
+
+def test_a_fiber_table_store_opens_as_points_on_the_image(tmp_path):
+    """The fiber table ``microct run`` writes lies on the scan in napari: one point per
+    fiber and slice at its physical centre, as wide as the fiber, with its columns."""
+    from xarray_microct.io.tables import write_table
+
+    table = pd.DataFrame(
+        {
+            "fiber_id": [4, 4, 9],
+            "z": [0.0, 1.3, 0.0],
+            "y": [5.65, 5.65, 8.25],
+            "x": [-0.7, -0.05, 3.2],
+            "radius": [1.0, 1.1, 0.8],
+        }
+    )
+    table.attrs["units"] = "micrometer"
+    store = write_table(table, tmp_path / "fibers.zarr")
+    image = tmp_path / "scan.ome.zarr"
+    make_scan().microct.to_zarr(image)
+    viewer = ViewerModel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (scan,) = viewer.open(str(image), plugin="xarray-microct")
+        (points,) = viewer.open(str(store), plugin="xarray-microct")
+    assert type(points).__name__ == "Points"
+    np.testing.assert_allclose(points.data, table[["z", "y", "x"]].to_numpy())
+    np.testing.assert_allclose(points.size, 2 * table["radius"].to_numpy())
+    assert points.features["fiber_id"].tolist() == [4, 4, 9]
+    assert [str(u) for u in points.units] == ["micrometer"] * 3
+    # the point at (0, 5.65, -0.7) um is the centre of voxel (0, 1, 2) of the scan
+    voxel = scan.world_to_data(points.data_to_world(points.data[0]))
+    np.testing.assert_allclose(voxel, [0.0, 1.0, 2.0])
+    assert get_reader(str(tmp_path / "scan.ome.zarr")) is not None
+    columns_only = write_table(pd.DataFrame({"label": [1], "area": [2.0]}), tmp_path / "t.zarr")
+    assert get_reader(str(columns_only)) is None  # no positions: left to other readers

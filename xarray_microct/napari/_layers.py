@@ -113,11 +113,29 @@ def layer_volume(
     )
 
 
-def _table_points(table: Any, name: str) -> LayerData:
+def table_points(table: Any, name: str) -> LayerData:
+    """A Points layer of a table with ``z, y, x`` columns (physical coordinates, as
+    ``detect_fibers``, ``find_centres`` or a region table give them): one point per row,
+    as big as the row's ``radius`` when it has one, every column as a feature, in the
+    table's units (``attrs['units']``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"fiber_id": [1, 1], "z": [0.0, 1.3], "y": [5.0, 5.0],
+    ...                   "x": [2.0, 2.5], "radius": [3.0, 3.0]})
+    >>> t.attrs["units"] = "micrometer"
+    >>> points, meta, kind = table_points(t, "fibers")
+    >>> kind, points.tolist()[1], meta["size"].tolist(), meta["units"][0]
+    ('points', [1.3, 5.0, 2.5], [6.0, 6.0], 'micrometer')
+    """
     points = np.column_stack([table[d].to_numpy(float) for d in SPATIAL_DIMS])
     meta: dict[str, Any] = {"name": name, "features": table.reset_index(drop=True)}
     if "radius" in table:
         meta["size"] = 2 * table["radius"].to_numpy(float)
+    units = table.attrs.get("units")
+    if units:
+        meta["units"] = (ngff_unit_name(str(units)),) * 3
     return points, meta, "points"
 
 
@@ -152,7 +170,7 @@ def run_on_volume(volume: xr.DataArray, verb: str, params: Mapping[str, Any]) ->
     if isinstance(result, xr.DataArray) and is_image(result):
         return layer_data([result], name)
     if all(hasattr(result, "columns") and d in result.columns for d in SPATIAL_DIMS):
-        return _table_points(result, name)
+        return table_points(result, name)
     raise ValueError(
         f"{verb} returns a {type(result).__name__}, not a volume or a table of positions; "
         "run it in Python (vol.microct.{verb}(...)) instead"

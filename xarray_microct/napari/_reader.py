@@ -1,4 +1,4 @@
-"""The reader contribution: OME-Zarr stores as napari layer data."""
+"""The reader contribution: OME-Zarr stores and table stores as napari layer data."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from xarray_microct.core.volume import SPATIAL_DIMS
 from xarray_microct.io.ngff_labels import label_names, open_labels
 from xarray_microct.io.ome import _dims_of, is_ome_zarr, ngff_multiscale, open_pyramid
-from xarray_microct.napari._layers import LayerData, layer_data
+from xarray_microct.io.paths import local_path
+from xarray_microct.napari._layers import LayerData, layer_data, table_points
 
 
 def _window(store: str) -> list[float] | None:
     """The omero display window ``[start, end]`` of a store, if it has one."""
-    import zarr
-
-    attrs = dict(zarr.open_group(store, mode="r").attrs)
+    attrs = dict(_group(store).attrs)
     attrs = attrs.get("ome", attrs)
     channels = attrs.get("omero", {}).get("channels", [])
     window = channels[0].get("window", {}) if channels else {}
@@ -52,8 +52,37 @@ def read_store(path: str | Path) -> list[LayerData]:
     return layers
 
 
+def read_table_store(path: str | Path) -> list[LayerData]:
+    """A Points layer for a table store of ``microct run`` with ``z, y, x`` columns (a
+    fiber table, centres, regions), in physical coordinates: it lies on the image.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> from xarray_microct.io.tables import write_table
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "centres.zarr"
+    >>> _ = write_table(pd.DataFrame({"z": [1.0], "y": [2.0], "x": [3.0]}), store)
+    >>> [(kind, data.tolist()) for data, _, kind in read_table_store(store)]
+    [('points', [[1.0, 2.0, 3.0]])]
+    """
+    from xarray_microct.io.tables import read_table
+
+    return [table_points(read_table(path), Path(str(path)).name)]
+
+
+def _is_positions_table(path: str) -> bool:
+    from xarray_microct.io.tables import is_table
+
+    return (
+        local_path(path) is not None
+        and is_table(path)
+        and set(SPATIAL_DIMS) <= set(_group(path).array_keys())
+    )
+
+
 def get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
-    """The reader for ``path`` when it is one OME-Zarr store, else None (napari's hook).
+    """The reader for ``path`` when it is one OME-Zarr store, or a table store with
+    positions (``z, y, x`` columns), else None (napari's hook).
 
     Examples
     --------
@@ -65,17 +94,18 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None
         if len(path) != 1:
             return None
         path = path[0]
+    path = str(path)
     if not is_ome_zarr(path):
-        return None
+        return (lambda _path: read_table_store(path)) if _is_positions_table(path) else None
     try:  # a 3-D image this project reads (else napari tries its other readers)
-        multiscale, _ = ngff_multiscale(dict(_root_attrs(path)), path)
+        multiscale, _ = ngff_multiscale(dict(_group(path).attrs), path)
         _dims_of(multiscale.get("axes", []), path)
     except ValueError:
         return None
     return lambda _path: read_store(path)
 
 
-def _root_attrs(path: str) -> Any:
+def _group(path: str) -> Any:
     import zarr
 
-    return zarr.open_group(str(path), mode="r").attrs
+    return zarr.open_group(str(path), mode="r")
