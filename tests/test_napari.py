@@ -46,7 +46,10 @@ def make_scan():
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory) -> dict[str, Path]:
-    """Image pyramid, single image (NGFF 0.5), mask pyramid and label image."""
+    """Image pyramid, single image (NGFF 0.5), mask pyramid, label image, and the
+    outputs of ``microct run`` (the resumable writer) for an image and a mask."""
+    from xarray_microct.io.results import write_volume
+
     folder = tmp_path_factory.mktemp("napari")
     vol = make_scan()
     mask = vol.microct.threshold(method="otsu")
@@ -55,11 +58,15 @@ def stores(tmp_path_factory) -> dict[str, Path]:
         "image": folder / "scan5.ome.zarr",
         "mask": folder / "mask.ome.zarr",
         "labels": folder / "labels.ome.zarr",
+        "run image": folder / "smooth.zarr",
+        "run mask": folder / "otsu.zarr",
     }
     vol.microct.pyramid(levels=2).microct.to_zarr(paths["pyramid"])
     vol.microct.to_zarr(paths["image"], version="0.5")
     mask.microct.pyramid(levels=2).microct.to_zarr(paths["mask"])
     mask.microct.label().microct.to_zarr(paths["labels"], version="0.5")
+    write_volume(vol.microct.gaussian(sigma="1 voxel"), paths["run image"])
+    write_volume(mask, paths["run mask"])
     return paths
 
 
@@ -70,7 +77,14 @@ def open_in_napari(path: Path, plugin: str) -> list:
         return viewer.open(str(path), plugin=plugin)
 
 
-KIND = {"pyramid": "Image", "image": "Image", "mask": "Labels", "labels": "Labels"}
+KIND = {
+    "pyramid": "Image",
+    "image": "Image",
+    "mask": "Labels",
+    "labels": "Labels",
+    "run image": "Image",
+    "run mask": "Labels",
+}
 
 
 @pytest.mark.parametrize("which", list(KIND))
