@@ -33,6 +33,7 @@ FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--window-size=1400,1800",
+    "--enable-unsafe-swiftshader",  # software WebGL, for Plotly's 3-D views
 )
 
 # Every <canvas> in the page, looking inside the shadow roots that Bokeh 3 draws into.
@@ -141,3 +142,33 @@ def test_saved_preview_renders_and_its_slider_works(
         }
         return find(document).length;""")
     assert n_sliders >= 1
+
+
+def test_saved_fiber_axes_view_draws_in_3d(browser: object, tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from xarray_microct.synthetic import fiber_bed
+
+    _, truth = fiber_bed((16, 64, 64), seed=3, chunks=32)
+    page = save_view(plot.view3d(truth.centres), tmp_path / "fibers.html")
+    browser.get_log("browser")
+    browser.get(page.resolve().as_uri())
+    plotted = (
+        "const g = document.querySelector('.js-plotly-plot');"
+        "return g && g._fullData ? g._fullData[0].x.length : 0;"
+    )
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script(plotted) > 0)
+    fibers = truth.centres.fiber_id.nunique()
+    assert browser.execute_script(plotted) == len(truth.centres) + fibers - 1  # NaN between
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == [], errors
+    webgl = browser.execute_script(
+        "const c = document.querySelector('.js-plotly-plot .gl-container canvas');"
+        "return c ? [c.width, c.height, !!(c.getContext('webgl') || c.getContext('webgl2'))]"
+        " : null;"
+    )
+    assert webgl is not None and webgl[0] > 0 and webgl[1] > 0 and webgl[2]
+    assert "WebGL is not supported" not in browser.execute_script(
+        "return document.body.innerText"
+    )
+    browser.save_screenshot(str(tmp_path / "fibers.png"))

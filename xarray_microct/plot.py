@@ -791,7 +791,9 @@ def fiber_axes_view(table: Any, summary: Any = None, *, width: int = 700, height
             "yaxis_title": "y" + suffix,
             "zaxis_title": "z" + suffix,
             "aspectmode": "data",  # equal physical scales on the three axes
+            "camera": {"eye": {"x": 1.9, "y": 1.9, "z": 1.3}},  # the whole bed in view
         },
+        margin={"l": 0, "r": 0, "b": 0, "t": 50},
     )
     return figure
 
