@@ -45,6 +45,17 @@ def _levels(tree: xr.DataTree) -> list[xr.DataArray]:
     return [next(iter(node.data_vars.values())) for node in tree.children.values()]
 
 
+def test_plain_xarray_reads_the_image_and_its_labels(stored):
+    """Each level in its own group (``labels/bright/scale1/bright``): levels of different
+    shapes never share a group, so ``xarray.open_datatree`` reads the whole store."""
+    store, labels, _ = stored
+    tree = xr.open_datatree(store, engine="zarr")
+    for name, level in zip(labels.children, _levels(labels), strict=True):
+        back = tree[f"labels/bright/{name}"][level.name]
+        assert back.dims == ("z", "y", "x")
+        np.testing.assert_array_equal(back.values, level.values)
+
+
 def test_ngff_zarr_reads_the_labels_on_the_image_grid(stored):
     ngff_zarr = pytest.importorskip("ngff_zarr")
     store, labels, _ = stored
