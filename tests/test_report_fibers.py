@@ -93,6 +93,25 @@ def test_axes_figure_draws_each_fiber_through_its_centres(bed: pd.DataFrame) -> 
         np.testing.assert_allclose(z, fiber["z"])
 
 
+def test_axes_figure_keeps_the_beds_proportions_or_says_how_z_is_stretched(
+    bed: pd.DataFrame,
+) -> None:
+    def box_and_title(table: pd.DataFrame) -> tuple[np.ndarray, str]:
+        ax = report.fiber_axes_figure(table, mct.fiber_summary(table)).axes[0]
+        box = np.asarray(ax.get_box_aspect(), float)
+        return box / box[0], ax.get_title()
+
+    x = np.ptp(bed["x"])
+    y = np.ptp(bed["y"])  # 40, the widest: z (9) is stretched to 40 / 3
+    box, title = box_and_title(bed)
+    np.testing.assert_allclose(box, [1.0, y / x, y / 3 / x])
+    assert f"z stretched ×{y / 3 / (NZ - 1):.2g}" in title
+    tall = bed.assign(z=bed["z"] * 10)  # 90 tall: drawn as it is
+    box, title = box_and_title(tall)
+    np.testing.assert_allclose(box, [1.0, y / x, 90 / x])
+    assert "stretched" not in title
+
+
 def test_bed_table_gives_count_and_volume_fraction(bed: pd.DataFrame) -> None:
     text = report.fiber_bed_html(mct.fiber_summary(bed))
     fraction = np.sum(np.pi * RADII**2 * NZ) / (NZ * NY * NX)

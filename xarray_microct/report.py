@@ -598,7 +598,9 @@ def fiber_axes_figure(table: Any, summary: Any) -> Any:
 
     Each fiber is drawn through its centres, slice by slice, as
     :func:`~xarray_microct.ops.fibers.detect_fibers` found them, in physical units, with
-    the colour of its polar angle (degrees from z).
+    the colour of its polar angle (degrees from z). The box has the bed's proportions,
+    so that tilts look as they are; a bed thinner than a third of its width is stretched
+    along z to a third, and the title says by how much.
 
     Parameters
     ----------
@@ -641,10 +643,34 @@ def fiber_axes_figure(table: Any, summary: Any) -> Any:
     ax.set_xlabel("x" + suffix)
     ax.set_ylabel("y" + suffix)
     ax.set_zlabel("z" + suffix)
-    ax.set_title(f"{len(polar)} fiber centre lines")
+    box, stretch = _box_aspect(table)
+    ax.set_box_aspect(box)
+    ax.locator_params(axis="z", nbins=4)  # a flat box has room for few ticks
+    title = f"{len(polar)} fiber centre lines"
+    ax.set_title(title + (f" (z stretched ×{stretch:.2g})" if stretch > 1 else ""))
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.1,
                  label="misalignment from z (degrees)")
     return fig
+
+
+def _box_aspect(table: Any) -> tuple[tuple[float, float, float], float]:
+    """Proportions (x, y, z) of the 3-D box of a fiber table, and the stretch of z in
+    them: the bed's own extents, z stretched to a third of the width when thinner.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> _box_aspect(pd.DataFrame({"z": [0.0, 10.0], "y": [0.0, 60.0], "x": [0.0, 90.0]}))
+    ((90.0, 60.0, 30.0), 3.0)
+    >>> _box_aspect(pd.DataFrame({"z": [0.0, 50.0], "y": [0.0, 60.0], "x": [0.0, 90.0]}))
+    ((90.0, 60.0, 50.0), 1.0)
+    """
+    x, y, z = (float(np.ptp(table[d].to_numpy(float))) if len(table) else 0.0 for d in "xyz")
+    width = max(x, y, 1e-12)
+    if z <= 0:  # one slice: no height to keep
+        return (max(x, 1e-12), max(y, 1e-12), width / 3), 1.0
+    stretch = max(1.0, width / 3 / z)
+    return (max(x, 1e-12), max(y, 1e-12), z * stretch), stretch
 
 
 def fiber_bed_html(summary: Any) -> str:
