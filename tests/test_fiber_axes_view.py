@@ -57,7 +57,8 @@ def test_each_fiber_is_drawn_along_z_coloured_by_its_tilt(table):
 
 
 def test_saved_view_is_live_and_offline(table, tmp_path):
-    page = save_view(plot.view3d(table), tmp_path / "fibers.html").read_text()
+    page = save_view(plot.view3d(table), tmp_path / "fibers.html", title="Bed 3").read_text()
+    assert "<title>Bed 3</title>" in page
     assert re.findall(r"<script[^>]*\ssrc=", page) == []  # plotly.js is in the page
     assert "Plotly.newPlot" in page and len(page) > 1_000_000
 

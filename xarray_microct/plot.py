@@ -673,6 +673,7 @@ def fibers_plot(
 # ---------------------------------------------------------------------------------------
 # 3-D
 
+
 def _fiber_polylines(table: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The centre lines of a fiber table as one polyline per fiber, in ``z`` order, the
     fibers separated by a NaN vertex; and the fiber id of each vertex (NaN between)."""
@@ -732,13 +733,10 @@ def fiber_axes_view(table: Any, summary: Any = None, *, width: int = 700, height
     >>> line.line.color[[0, 3]].round().tolist()   # misalignment from z (degrees)
     [0.0, 45.0]
     """
-    import pandas as pd
-
     from xarray_microct.ops.fibers import fiber_summary
     from xarray_microct.ops.fibers.summary import TABLE_COLUMNS
 
-    frame = pd.DataFrame(table)
-    missing = [c for c in TABLE_COLUMNS if c not in frame.columns]
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(
             f"the fiber table has no column(s) {missing}; pass the table of "
@@ -753,7 +751,7 @@ def fiber_axes_view(table: Any, summary: Any = None, *, width: int = 700, height
     if summary is None:
         summary = fiber_summary(table)
     per_fiber = summary.fibers.set_index("fiber_id")
-    lines, ids = _fiber_polylines(frame)
+    lines, ids = _fiber_polylines(table)
     polar = per_fiber["polar"].reindex(ids).to_numpy(float)
     radius = per_fiber["radius"].reindex(ids).to_numpy(float)
     units = str(summary.bed.get("units") or "")

@@ -68,7 +68,9 @@ def save_view(view: Any, path: str | Path, title: str = "xarray-microct view") -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if type(view).__module__.startswith("plotly."):
-        view.write_html(path, include_plotlyjs=True, full_html=True)
+        page = view.to_html(include_plotlyjs=True, full_html=True)
+        page = page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
+        path.write_text(page, encoding="utf-8")
         return path
     import panel as pn
 
