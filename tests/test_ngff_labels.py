@@ -132,3 +132,31 @@ def test_ome_zarr_models_v05_validates_the_image_with_its_labels(tmp_path):
 
     store, _ = make_store(tmp_path, "0.5")
     Image.from_zarr(zarr.open_group(str(store), mode="r"))
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_a_label_store_of_its_own_reads_with_its_grid_everywhere(tmp_path, version):
+    """A label pyramid written as a store (``labels.microct.to_zarr``), not under an image."""
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Label, Reader
+
+    _, labels = make_store(tmp_path, version)
+    store = tmp_path / f"labels-{version}.ome.zarr"
+    labels.microct.to_zarr(store, version=version)
+    levels = _levels(labels)
+    multiscales = ngff_zarr.from_ngff_zarr(str(store), validate=True)
+    for image, level in zip(multiscales.images, levels, strict=True):
+        grid = level.microct.grid
+        assert image.scale == pytest.approx(dict(zip("zyx", grid.spacing, strict=True)))
+        assert image.translation == pytest.approx(dict(zip("zyx", grid.origin, strict=True)))
+        assert image.axes_units == dict.fromkeys("zyx", "micrometer")
+    (node, *_) = list(Reader(parse_url(str(store)))())
+    assert any(isinstance(s, Label) for s in node.specs)
+    assert [a["unit"] for a in node.metadata["axes"]] == UNITS
+    for (scale, translation), level in zip(
+        node.metadata["coordinateTransformations"], levels, strict=True
+    ):
+        assert scale["scale"] == pytest.approx(list(level.microct.grid.spacing))
+        assert translation["translation"] == pytest.approx(list(level.microct.grid.origin))
