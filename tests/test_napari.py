@@ -169,12 +169,16 @@ def test_widget_on_a_layer_without_units_says_what_to_set():
         run_on_layer(layer, "gaussian", "1.0")
 
 
-def test_dock_widget_builds_with_a_qt_binding():
+def test_dock_widget_builds_and_runs_with_a_qt_binding(stores):
     pytest.importorskip("qtpy.QtWidgets", exc_type=ImportError)
     from xarray_microct.napari import run_widget
 
     widget = run_widget()
     assert "threshold" in widget.verb.choices and "beads" in widget.verb.choices
+    (layer,) = open_in_napari(stores["image"], "xarray-microct")
+    data, meta, kind = widget(layer, "threshold", "method='otsu'")  # what Run calls
+    assert kind == "labels" and isinstance(data, da.Array)
+    np.testing.assert_allclose(meta["translate"], ORIGIN)
 
 
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
