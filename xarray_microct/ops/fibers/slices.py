@@ -29,7 +29,8 @@ import scipy.ndimage as ndi
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
-from skimage.segmentation import watershed
+
+from xarray_microct.kernels.fiber_slices import flood_regions, plane_peaks
 
 MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
 ROW_COLUMNS = ("z", "y", "x", "radius")  # rows of the per-slice stage (pixels)
@@ -42,13 +43,23 @@ def _ellipse(radius_px: Sequence[float]) -> np.ndarray:
     return (yy / ry) ** 2 + (xx / rx) ** 2 <= 1.0
 
 
+def _offsets(footprint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The footprint's offsets from its centre (the centre left out), nearest first."""
+    hy, hx = footprint.shape[0] // 2, footprint.shape[1] // 2
+    oy, ox = np.nonzero(footprint)
+    oy, ox = oy - hy, ox - hx
+    order = np.argsort(oy**2 + ox**2, kind="stable")
+    oy, ox = oy[order], ox[order]
+    away = (oy != 0) | (ox != 0)
+    return oy[away].astype(np.int64), ox[away].astype(np.int64)
+
+
 def local_maxima(image: np.ndarray, footprint: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pixels of ``where`` equal to the maximum of ``image`` over ``footprint`` around them.
 
     The same as ``image == scipy.ndimage.maximum_filter(image, footprint=footprint,
-    mode="nearest")`` on ``where``, faster: a pixel that is the maximum of the footprint
-    is the maximum of the rectangle inscribed in it (a separable filter), so only the
-    few pixels that pass that test are checked against the whole footprint.
+    mode="nearest")`` on ``where`` (compiled: each pixel is compared with the footprint's
+    pixels nearest first, so most are rejected by their first neighbours).
 
     Examples
     --------
@@ -58,27 +69,10 @@ def local_maxima(image: np.ndarray, footprint: np.ndarray, where: np.ndarray) ->
            [0, 1, 0, 0, 0],
            [0, 0, 0, 0, 0]])
     """
-    hy, hx = footprint.shape[0] // 2, footprint.shape[1] // 2
-    oy, ox = np.nonzero(footprint)
-    oy, ox = oy - hy, ox - hx
-    # the largest rectangle centred in the footprint
-    inner = max(
-        (
-            (a, b)
-            for a in range(hy + 1)
-            for b in range(hx + 1)
-            if footprint[hy - a : hy + a + 1, hx - b : hx + b + 1].all()
-        ),
-        key=lambda ab: (2 * ab[0] + 1) * (2 * ab[1] + 1),
-    )
-    size = (2 * inner[0] + 1, 2 * inner[1] + 1)
-    candidate = where & (image == ndi.maximum_filter(image, size=size, mode="nearest"))
-    cy, cx = np.nonzero(candidate)
-    padded = np.pad(image, ((hy, hy), (hx, hx)), mode="edge")
-    around = padded[cy[:, None] + hy + oy[None, :], cx[:, None] + hx + ox[None, :]]
-    peak = np.zeros(image.shape, bool)
-    peak[cy, cx] = image[cy, cx] >= around.max(axis=1, initial=-np.inf)
-    return peak
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    labels = np.zeros(image.shape, np.int32)
+    plane_peaks(image, np.ascontiguousarray(where, dtype=bool), *_offsets(footprint), labels)
+    return labels > 0
 
 
 def slice_centres(
@@ -129,7 +123,7 @@ def slice_centres(
     array([[20. , 15. ,  8.9],
            [20. , 33. ,  8.9]])
     """
-    mask = np.asarray(mask, dtype=bool)
+    mask = np.ascontiguousarray(mask, dtype=bool)
     if not mask.any():
         return np.zeros((0, 3))
     dy, dx = (float(s) for s in spacing)
@@ -142,21 +136,17 @@ def slice_centres(
         if score.shape != mask.shape:
             raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
         floor = score > 0
-    peaks = local_maxima(score, _ellipse(seed_distance), mask & floor)
-    markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
+    score = np.ascontiguousarray(score, dtype=np.float32)
+    labels = np.zeros(mask.shape, np.int32)
+    n = plane_peaks(score, mask & floor, *_offsets(_ellipse(seed_distance)), labels)
     if n == 0:
         return np.zeros((0, 3))
-    regions = watershed(-score, markers, mask=mask)
-    flat = regions.ravel()
-    area = np.bincount(flat, minlength=n + 1)[1:].astype(np.float64)
-    oy, ox = origin
-    yy, xx = np.indices(mask.shape)
-    # sums of whole pixel indices in the slice's coordinates: exact in float64, so a
-    # region gives the same centroid in any piece that holds all of it
-    cy = np.bincount(flat, weights=(yy + oy).ravel(), minlength=n + 1)[1:]
-    cx = np.bincount(flat, weights=(xx + ox).ravel(), minlength=n + 1)[1:]
+    # sums of whole pixel indices in the slice's coordinates: exact, so a region gives
+    # the same centroid in any piece that holds all of it
+    area, sum_y, sum_x = flood_regions(score, mask, labels, n, *origin)
     found = area > 0
-    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
+    area = area[found].astype(np.float64)
+    cy, cx = sum_y[found] / area, sum_x[found] / area
     radius = np.sqrt(area * dy * dx / np.pi)
     keep = radius >= min_radius
     return np.column_stack([cy[keep], cx[keep], radius[keep]])
