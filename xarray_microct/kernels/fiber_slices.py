@@ -24,16 +24,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from xarray_microct.kernels.watershed import _pop_fix, _push
-
 SIGN = np.uint32(0x80000000)
+HIGH = np.uint64(32)
+LOW = np.uint64(0xFFFFFFFF)
+OUTSIDE = np.uint64(0xFFFFFFFF)  # a pixel off the mask: "labelled" with no label
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _descending(value: np.float32) -> np.uint32:  # pragma: no cover
-    """``-value`` (float32) as a uint32 that sorts like the float."""
-    bits = np.array([-value], np.float32).view(np.uint32)[0]
-    return ~bits if bits & SIGN else bits | SIGN
+def _descending(bits: np.uint32) -> np.uint32:  # pragma: no cover
+    """The bits of a float32 ``v`` as a uint32 that sorts like ``-v``."""
+    flipped = np.uint32(bits ^ SIGN)
+    return np.uint32(~flipped) if flipped & SIGN else np.uint32(flipped | SIGN)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -97,6 +98,29 @@ def plane_peaks(  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
+def _radix_sort(keys: np.ndarray, where: np.ndarray, count: np.ndarray):  # pragma: no cover
+    """``keys`` (uint32) and ``where`` sorted by key: an LSD radix sort, three passes of
+    11 bits (``count`` holds the digits' histograms, ``count[d, b + 1]`` for digit ``b``
+    of pass ``d``); stable, so tied keys keep their order. Returns the sorted arrays."""
+    m = keys.shape[0]
+    other_keys = np.empty(m, np.uint32)
+    other_where = np.empty(m, np.int32)
+    for d in range(3):
+        for b in range(2048):
+            count[d, b + 1] += count[d, b]
+        shift = np.uint32(11 * d)
+        for i in range(m):
+            b = (keys[i] >> shift) & np.uint32(0x7FF)
+            j = count[d, b]
+            count[d, b] = j + 1
+            other_keys[j] = keys[i]
+            other_where[j] = where[i]
+        keys, other_keys = other_keys, keys
+        where, other_where = other_where, where
+    return keys, where
+
+
+@numba.njit(cache=True, nogil=True)
 def flood_regions(  # pragma: no cover
     score: np.ndarray,
     mask: np.ndarray,
@@ -110,55 +134,111 @@ def flood_regions(  # pragma: no cover
     ``labels`` is filled in place (0 where no seed reaches). Returns per label 1..n its
     area, and the sums of its pixels' row and column indices offset by ``origin_y``
     and ``origin_x`` (int64: exact, so a region gives the same centroid in any window).
+
+    Pixels are released level by level (the levels: the mask's distinct ``-score``
+    values, sorted once by :func:`_radix_sort`), first in first out within a level —
+    the order of skimage's heap on ``(level, age)`` in constant time per pixel: at
+    each level, the pixels of that level already queued go first, by age, then those
+    queued meanwhile whose own level is not higher (they take this level). The flood
+    runs on flat copies with a one-pixel rim outside the mask (no bounds checks).
     """
     ny, nx = score.shape
+    width = nx + 2
+    bits = score.view(np.uint32)
+    # per pixel of the rimmed grid, one word: the key (high half) and the label (low
+    # half; OUTSIDE off the mask), so that a neighbour's look-up reads one cache line
+    state = np.full((ny + 2) * width, OUTSIDE, np.uint64)
+    age = np.empty((ny + 2) * width, np.int32)
+    m = 0
+    for y in range(ny):
+        for x in range(nx):
+            if mask[y, x]:
+                m += 1
+    keys = np.empty(m, np.uint32)
+    order = np.empty(m, np.int32)
+    log = np.empty(m, np.int32)  # pixels in the order they were queued
+    queue = np.empty(m, np.int32)
+    count = np.zeros((3, 2049), np.int64)
+    i = 0
+    queued = 0
+    for y in range(ny):
+        for x in range(nx):
+            if not mask[y, x]:
+                continue
+            p = (y + 1) * width + x + 1
+            k = np.uint32(_descending(bits[y, x]))
+            keys[i] = k
+            order[i] = p
+            i += 1
+            count[0, (k & np.uint32(0x7FF)) + 1] += 1
+            count[1, ((k >> np.uint32(11)) & np.uint32(0x7FF)) + 1] += 1
+            count[2, (k >> np.uint32(22)) + 1] += 1
+            here = labels[y, x]
+            state[p] = (np.uint64(k) << HIGH) | np.uint64(here)
+            if here > 0:
+                age[p] = queued
+                log[queued] = p
+                queued += 1
+    keys, order = _radix_sort(keys, order, count)
+    steps = np.array([-width, -1, 1, width])  # skimage's order: up, left, right, down
+    start = 0
+    while start < m:
+        level = keys[start]
+        stop = start + 1
+        while stop < m and keys[stop] == level:
+            stop += 1
+        size = 0
+        if stop - start == 1:
+            if state[order[start]] & LOW:
+                queue[0] = order[start]
+                size = 1
+        else:  # tied pixels already queued, by age
+            for i in range(start, stop):
+                if state[order[i]] & LOW:
+                    size += 1
+            if size * 20 < queued:
+                ages = np.empty(size, np.int32)
+                size = 0
+                for i in range(start, stop):
+                    if state[order[i]] & LOW:
+                        ages[size] = age[order[i]]
+                        size += 1
+                ages.sort()
+                for i in range(size):
+                    queue[i] = log[ages[i]]
+            else:
+                size = 0
+                for i in range(queued):
+                    if np.uint32(state[log[i]] >> HIGH) == level:
+                        queue[size] = log[i]
+                        size += 1
+        head = 0
+        while head < size:
+            p = queue[head]
+            head += 1
+            here = state[p] & LOW
+            for o in range(4):
+                q = p + steps[o]
+                word = state[q]
+                if word & LOW:  # labelled, or off the mask
+                    continue
+                state[q] = word | here
+                age[q] = queued
+                log[queued] = q
+                queued += 1
+                if np.uint32(word >> HIGH) <= level:
+                    queue[size] = q
+                    size += 1
+        start = stop
     area = np.zeros(n + 1, np.int64)
     sum_y = np.zeros(n + 1, np.int64)
     sum_x = np.zeros(n + 1, np.int64)
-    hk = np.empty(1024, np.uint64)
-    hp = np.empty(1024, np.int64)
-    size = 0
-    age = np.uint64(0)
     for y in range(ny):
         for x in range(nx):
-            lab = labels[y, x]
-            if lab > 0:
-                area[lab] += 1
-                sum_y[lab] += y + origin_y
-                sum_x[lab] += x + origin_x
-                k = (np.uint64(_descending(score[y, x])) << np.uint64(32)) | age
-                hk, hp = _push(hk, hp, size, k, y * nx + x)
-                size += 1
-                age += np.uint64(1)
-    while size > 0:
-        k = hk[0]
-        p = hp[0]
-        size -= 1
-        _pop_fix(hk, hp, size)
-        level = np.uint32(k >> np.uint64(32))
-        y, x = p // nx, p % nx
-        lab = labels[y, x]
-        for o in range(4):  # skimage's order: up, left, right, down
-            qy, qx = y, x
-            if o == 0:
-                qy -= 1
-            elif o == 1:
-                qx -= 1
-            elif o == 2:
-                qx += 1
-            else:
-                qy += 1
-            if qy < 0 or qy >= ny or qx < 0 or qx >= nx:
-                continue
-            if not mask[qy, qx] or labels[qy, qx] != 0:
-                continue
-            labels[qy, qx] = lab
-            area[lab] += 1
-            sum_y[lab] += qy + origin_y
-            sum_x[lab] += qx + origin_x
-            own = _descending(score[qy, qx])
-            k = (np.uint64(max(own, level)) << np.uint64(32)) | age
-            age += np.uint64(1)
-            hk, hp = _push(hk, hp, size, k, qy * nx + qx)
-            size += 1
+            word = state[(y + 1) * width + x + 1]
+            here = 0 if word == OUTSIDE else np.int32(word & LOW)
+            labels[y, x] = here
+            area[here] += 1
+            sum_y[here] += y + origin_y
+            sum_x[here] += x + origin_x
     return area[1:], sum_y[1:], sum_x[1:]

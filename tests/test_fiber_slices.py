@@ -1,0 +1,102 @@
+"""The compiled per-slice kernels against scipy and scikit-image on whole arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.ndimage as ndi
+from hypothesis import given
+from hypothesis import strategies as st
+from skimage.segmentation import watershed
+
+from xarray_microct.kernels.fiber_slices import flood_regions, plane_peaks
+from xarray_microct.ops.fibers.detect import fiber_chain
+from xarray_microct.ops.fibers.slices import _ellipse, _offsets, slice_centres
+from xarray_microct.synthetic import fiber_bed
+
+
+def _plane(seed: int, shape: tuple[int, int], levels: int):
+    """A score with many ties (whole numbers below ``levels``), a mask, and seeds whose
+    scores are distinct halves (skimage releases seeds tied on score in heap order)."""
+    rng = np.random.default_rng(seed)
+    score = rng.integers(0, levels, shape).astype(np.float32)
+    mask = rng.random(shape) < 0.8
+    seeds = np.zeros(shape, np.int32)
+    n = max(1, int(rng.integers(1, 8)))
+    where = rng.choice(shape[0] * shape[1], size=min(2 * n, shape[0] * shape[1]), replace=False)
+    seeds.flat[where] = rng.integers(1, n + 1, where.size)
+    seeds[~mask] = 0
+    marked = np.flatnonzero(seeds)
+    score.flat[marked] = rng.permutation(marked.size) + 0.5
+    return score, mask, seeds, n
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    levels=st.sampled_from([2, 5, 1000]),
+)
+def test_flood_equals_skimage_watershed_with_ties(seed, shape, levels):
+    score, mask, seeds, n = _plane(seed, shape, levels)
+    expected = watershed(-score, seeds, mask=mask)
+    labels = seeds.copy()
+    area, sum_y, sum_x = flood_regions(score, mask, labels, n, 3, -2)
+    np.testing.assert_array_equal(labels, expected)
+    flat = expected.ravel()
+    yy, xx = np.indices(shape)
+    np.testing.assert_array_equal(area, np.bincount(flat, minlength=n + 1)[1:])
+    np.testing.assert_array_equal(
+        sum_y, np.bincount(flat, weights=(yy + 3).ravel(), minlength=n + 1)[1:]
+    )
+    np.testing.assert_array_equal(
+        sum_x, np.bincount(flat, weights=(xx - 2).ravel(), minlength=n + 1)[1:]
+    )
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    radius=st.tuples(st.floats(1.0, 6.0), st.floats(1.0, 6.0)),
+    plateaus=st.booleans(),
+)
+def test_peaks_equal_maximum_filter_then_label(seed, radius, plateaus):
+    rng = np.random.default_rng(seed)
+    image = ndi.gaussian_filter(rng.random((50, 43)).astype(np.float32), 1.5)
+    if plateaus:
+        image = np.round(image * 30) / 30
+    where = rng.random(image.shape) > 0.3
+    footprint = _ellipse(radius)
+    peaks = (image == ndi.maximum_filter(image, footprint=footprint, mode="nearest")) & where
+    expected, n_expected = ndi.label(peaks, structure=np.ones((3, 3), bool))
+    labels = np.zeros(image.shape, np.int32)
+    n = plane_peaks(image, where, *_offsets(footprint), labels)
+    assert n == n_expected
+    np.testing.assert_array_equal(labels, expected)
+
+
+def _reference_slice_centres(mask, score, seed_distance, min_radius, spacing):
+    """The stage by scipy and scikit-image: maxima, labels, watershed, bincounts."""
+    footprint = _ellipse(seed_distance)
+    peaks = (score == ndi.maximum_filter(score, footprint=footprint, mode="nearest")) & (
+        mask & (score > 0)
+    )
+    markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
+    regions = watershed(-score, markers, mask=mask).ravel()
+    area = np.bincount(regions, minlength=n + 1)[1:].astype(np.float64)
+    yy, xx = np.indices(mask.shape)
+    cy = np.bincount(regions, weights=yy.ravel(), minlength=n + 1)[1:]
+    cx = np.bincount(regions, weights=xx.ravel(), minlength=n + 1)[1:]
+    found = area > 0
+    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
+    radius = np.sqrt(area * spacing[0] * spacing[1] / np.pi)
+    keep = radius >= min_radius
+    return np.column_stack([cy[keep], cx[keep], radius[keep]])
+
+
+def test_slice_centres_equal_the_scipy_skimage_stage_on_a_fiber_bed():
+    vol, _ = fiber_bed((4, 80, 80), seed=3, tilt=5.0, noise=0.15)
+    mask, score = fiber_chain(vol, "intensity", sigma=0.6 * 6.4, smooth=1.3, eager=True)
+    seed = (0.75 * 6.4 / 1.3,) * 2
+    for plane, centre in zip(mask.values, score.values.astype(np.float32), strict=True):
+        expected = _reference_slice_centres(plane, centre, seed, 3.2, (1.3, 1.3))
+        assert len(expected) > 20
+        found = slice_centres(plane, (1.3, 1.3), seed, 3.2, score=centre)
+        np.testing.assert_array_equal(found, expected)
