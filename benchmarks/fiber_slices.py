@@ -12,7 +12,8 @@ tiles, one after the other in the same run:
 * the reference: ``scipy.ndimage.maximum_filter`` for the seeds (of the rectangle
   inscribed in the footprint, then the whole footprint on the candidates), ``ndi.label``,
   ``skimage.segmentation.watershed(-score, markers, mask=mask)`` and ``np.bincount``
-  sums (what the stage ran before the compiled kernels),
+  sums (what the stage ran before the compiled kernels; here with the centroid
+  weighted by the squared score, as the kernels now give it),
 
 and checks that both give the same rows. Prints Mvox/s of owned pixels (tile area
 without the halo) per CPU-second (process time, one thread: steadier than wall time
@@ -62,7 +63,7 @@ def reference_local_maxima(image, footprint, where):
     return peak
 
 
-def reference_slice_centres(mask, score, seed_distance, min_radius, origin):
+def reference_slice_centres(mask, score, seed_distance, min_radius, origin, slice_shape):
     """Rows ``(y, x, radius)`` of one slice by scipy and skimage (radius in pixels)."""
     peaks = reference_local_maxima(score, _ellipse(seed_distance), mask & (score > 0))
     markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
@@ -71,20 +72,41 @@ def reference_slice_centres(mask, score, seed_distance, min_radius, origin):
     regions = watershed(-score, markers, mask=mask).ravel()
     area = np.bincount(regions, minlength=n + 1)[1:].astype(np.float64)
     yy, xx = np.indices(mask.shape)
-    cy = np.bincount(regions, weights=(yy + origin[0]).ravel(), minlength=n + 1)[1:]
-    cx = np.bincount(regions, weights=(xx + origin[1]).ravel(), minlength=n + 1)[1:]
+    yy, xx = yy + origin[0], xx + origin[1]
+    w = np.maximum(score.astype(np.float64), 0) ** 2
+    weight = np.bincount(regions, weights=w.ravel(), minlength=n + 1)[1:]
+    sums = [
+        np.bincount(regions, weights=v.ravel(), minlength=n + 1)[1:]
+        for v in (yy, xx, w * yy, w * xx)
+    ]
+    # the plain centroid for regions within two seed distances of the slice's side
+    near = np.zeros(n, bool)
+    for k, box in enumerate(ndi.find_objects(regions.reshape(mask.shape), n)):
+        if box is not None:
+            (y0, y1), (x0, x1) = (
+                (b.start + o, b.stop - 1 + o) for b, o in zip(box, origin, strict=True)
+            )
+            near[k] = (
+                min(y0, slice_shape[0] - 1 - y1) < 2 * seed_distance[0]
+                or min(x0, slice_shape[1] - 1 - x1) < 2 * seed_distance[1]
+            )
     found = area > 0
-    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
+    weighted = (weight > 0) & ~near
+    cy = np.where(weighted, sums[2], sums[0]) / np.where(weighted, weight, area)
+    cx = np.where(weighted, sums[3], sums[1]) / np.where(weighted, weight, area)
+    area, cy, cx = area[found], cy[found], cx[found]
     radius = np.sqrt(area / np.pi)
     keep = radius >= min_radius
     return np.column_stack([cy[keep], cx[keep], radius[keep]])
 
 
-def reference_tile_centres(mask, score, origin, owned, seed_distance, min_radius):
+def reference_tile_centres(mask, score, origin, owned, seed_distance, min_radius, slice_shape):
     y0, y1, x0, x1 = owned
     rows = []
     for k, (plane, centre) in enumerate(zip(mask, score, strict=True)):
-        found = reference_slice_centres(plane, centre, seed_distance, min_radius, origin)
+        found = reference_slice_centres(
+            plane, centre, seed_distance, min_radius, origin, slice_shape
+        )
         mine = (found[:, 0] >= y0) & (found[:, 0] < y1) & (found[:, 1] >= x0) & (found[:, 1] < x1)
         rows.append(np.column_stack([np.full(mine.sum(), k, float), found[mine]]))
     return np.concatenate(rows)
@@ -111,6 +133,7 @@ def tiles(shape: tuple[int, int], halo: int, chunk: int = 128):
 def measure(mask: np.ndarray, score: np.ndarray, radius_px: float, label: str) -> None:
     seed = (0.75 * radius_px,) * 2
     min_r = radius_px / 2
+    shape = mask.shape[1:]
     halo = int(np.ceil(HALO_RADII * radius_px))
     cut = list(tiles(mask.shape[1:], halo))
     owned_px = sum((o[1] - o[0]) * (o[3] - o[2]) for _, _, o in cut) * mask.shape[0]
@@ -119,8 +142,14 @@ def measure(mask: np.ndarray, score: np.ndarray, radius_px: float, label: str) -
     )
     results, seconds = {}, {}
     for name, run in (
-        ("compiled", lambda m, s, o, w: tile_centres(m, s, 0, o, w, (1.0, 1.0), seed, min_r)),
-        ("scipy+skimage", lambda m, s, o, w: reference_tile_centres(m, s, o, w, seed, min_r)),
+        (
+            "compiled",
+            lambda m, s, o, w: tile_centres(m, s, 0, o, w, (1.0, 1.0), seed, min_r, shape),
+        ),
+        (
+            "scipy+skimage",
+            lambda m, s, o, w: reference_tile_centres(m, s, o, w, seed, min_r, shape),
+        ),
     ):
         start = time.process_time()
         results[name] = [

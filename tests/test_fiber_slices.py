@@ -39,17 +39,21 @@ def test_flood_equals_skimage_watershed_with_ties(seed, shape, levels):
     score, mask, seeds, n = _plane(seed, shape, levels)
     expected = watershed(-score, seeds, mask=mask)
     labels = seeds.copy()
-    area, sum_y, sum_x = flood_regions(score, mask, labels, n, 3, -2)
+    sums, box = flood_regions(score, mask, labels, n, 3, -2)
     np.testing.assert_array_equal(labels, expected)
     flat = expected.ravel()
     yy, xx = np.indices(shape)
-    np.testing.assert_array_equal(area, np.bincount(flat, minlength=n + 1)[1:])
-    np.testing.assert_array_equal(
-        sum_y, np.bincount(flat, weights=(yy + 3).ravel(), minlength=n + 1)[1:]
-    )
-    np.testing.assert_array_equal(
-        sum_x, np.bincount(flat, weights=(xx - 2).ravel(), minlength=n + 1)[1:]
-    )
+    yy, xx = yy + 3, xx - 2
+    w = np.maximum(score.astype(np.float64), 0) ** 2
+    for column, weights in enumerate((None, yy, xx, w, w * yy, w * xx)):
+        expected_sums = np.bincount(
+            flat, weights=None if weights is None else weights.ravel(), minlength=n + 1
+        )[1:]
+        np.testing.assert_array_equal(sums[:, column], expected_sums)
+    for label in range(1, n + 1):
+        y, x = yy[expected == label], xx[expected == label]
+        if y.size:
+            assert tuple(box[label - 1]) == (y.min(), y.max(), x.min(), x.max())
 
 
 @given(
@@ -73,7 +77,7 @@ def test_peaks_equal_maximum_filter_then_label(seed, radius, plateaus):
 
 
 def _reference_slice_centres(mask, score, seed_distance, min_radius, spacing):
-    """The stage by scipy and scikit-image: maxima, labels, watershed, bincounts."""
+    """The stage by scipy and scikit-image: maxima, labels, watershed, weighted bincounts."""
     footprint = _ellipse(seed_distance)
     peaks = (score == ndi.maximum_filter(score, footprint=footprint, mode="nearest")) & (
         mask & (score > 0)
@@ -82,10 +86,27 @@ def _reference_slice_centres(mask, score, seed_distance, min_radius, spacing):
     regions = watershed(-score, markers, mask=mask).ravel()
     area = np.bincount(regions, minlength=n + 1)[1:].astype(np.float64)
     yy, xx = np.indices(mask.shape)
-    cy = np.bincount(regions, weights=yy.ravel(), minlength=n + 1)[1:]
-    cx = np.bincount(regions, weights=xx.ravel(), minlength=n + 1)[1:]
+    yy, xx = yy + 0, xx + 0
+    w = np.maximum(score.astype(np.float64), 0) ** 2
+    weight = np.bincount(regions, weights=w.ravel(), minlength=n + 1)[1:]
+    sums = [
+        np.bincount(regions, weights=v.ravel(), minlength=n + 1)[1:]
+        for v in (yy, xx, w * yy, w * xx)
+    ]
+    # the plain centroid for regions within two seed distances of the slice's side
+    near = np.zeros(n, bool)
+    for k, box in enumerate(ndi.find_objects(regions.reshape(mask.shape), n)):
+        if box is not None:
+            (y0, y1), (x0, x1) = ((b.start, b.stop - 1) for b in box)
+            near[k] = (
+                min(y0, mask.shape[0] - 1 - y1) < 2 * seed_distance[0]
+                or min(x0, mask.shape[1] - 1 - x1) < 2 * seed_distance[1]
+            )
     found = area > 0
-    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
+    weighted = (weight > 0) & ~near
+    cy = np.where(weighted, sums[2], sums[0]) / np.where(weighted, weight, area)
+    cx = np.where(weighted, sums[3], sums[1]) / np.where(weighted, weight, area)
+    area, cy, cx = area[found], cy[found], cx[found]
     radius = np.sqrt(area * spacing[0] * spacing[1] / np.pi)
     keep = radius >= min_radius
     return np.column_stack([cy[keep], cx[keep], radius[keep]])

@@ -9,11 +9,13 @@ order, as ``scipy.ndimage.label`` numbers them.
 ``skimage.segmentation.watershed(-score, seeds, mask=mask)`` does (4-connected; a
 priority queue on ``(level, age)``, where a pixel's level is the larger of its own
 ``-score`` and its pusher's, and its age the order it was queued in; a pixel takes its
-label when queued), and sums each region's area and pixel coordinates on the way. The
-order in which the queue releases two pixels depends only on their levels and, on ties,
-on the order their pushers were released — so on the flood around them, never on the
-pixels' positions in the array: a region comes out the same in any window holding its
-surroundings. Seeds tied on level are released in raster order.
+label when queued), then sums each region's area and its pixel coordinates, plain and
+weighted by the squared score (for a centre that the noise on the mask's edge hardly
+moves), and finds its bounding box. The order in which the queue releases two pixels
+depends only on their levels and, on ties, on the order their pushers were released —
+so on the flood around them, never on the pixels' positions in the array: a region
+comes out the same in any window holding its surroundings. Seeds tied on level are
+released in raster order.
 
 Both run single-threaded without the GIL (Dask owns the parallelism) and are compiled
 once per machine (``cache=True``).
@@ -128,12 +130,15 @@ def flood_regions(  # pragma: no cover
     n: int,
     origin_y: int,
     origin_x: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Flood ``labels`` (seeds 1..n, int32) over ``mask`` from high ``score`` to low.
 
-    ``labels`` is filled in place (0 where no seed reaches). Returns per label 1..n its
-    area, and the sums of its pixels' row and column indices offset by ``origin_y``
-    and ``origin_x`` (int64: exact, so a region gives the same centroid in any window).
+    ``labels`` is filled in place (0 where no seed reaches). Returns, per label 1..n,
+    ``sums`` (float64, shape ``(n, 6)``): the area (pixels), ``Σ y``, ``Σ x``, ``Σ w``,
+    ``Σ w·y`` and ``Σ w·x`` over its pixels, with ``y, x`` the pixel's indices plus
+    ``origin_y, origin_x`` and ``w = max(score, 0)²``, summed in raster order (so a
+    region gives the same sums, to the bit, in any window that holds it); and ``box``
+    (int64, ``(n, 4)``): its least and greatest ``y``, least and greatest ``x``.
 
     Pixels are released level by level (the levels: the mask's distinct ``-score``
     values, sorted once by :func:`_radix_sort`), first in first out within a level —
@@ -230,15 +235,28 @@ def flood_regions(  # pragma: no cover
                     queue[size] = q
                     size += 1
         start = stop
-    area = np.zeros(n + 1, np.int64)
-    sum_y = np.zeros(n + 1, np.int64)
-    sum_x = np.zeros(n + 1, np.int64)
+    sums = np.zeros((n + 1, 6), np.float64)
+    box = np.empty((n + 1, 4), np.int64)
+    box[:, 0] = box[:, 2] = np.iinfo(np.int64).max
+    box[:, 1] = box[:, 3] = np.iinfo(np.int64).min
     for y in range(ny):
         for x in range(nx):
             word = state[(y + 1) * width + x + 1]
             here = 0 if word == OUTSIDE else np.int32(word & LOW)
             labels[y, x] = here
-            area[here] += 1
-            sum_y[here] += y + origin_y
-            sum_x[here] += x + origin_x
-    return area[1:], sum_y[1:], sum_x[1:]
+            if here == 0:
+                continue
+            gy, gx = y + origin_y, x + origin_x
+            value = np.float64(score[y, x])
+            w = value * value if value > 0 else 0.0
+            sums[here, 0] += 1.0
+            sums[here, 1] += gy
+            sums[here, 2] += gx
+            sums[here, 3] += w
+            sums[here, 4] += w * gy
+            sums[here, 5] += w * gx
+            box[here, 0] = min(box[here, 0], gy)
+            box[here, 1] = max(box[here, 1], gy)
+            box[here, 2] = min(box[here, 2], gx)
+            box[here, 3] = max(box[here, 3], gx)
+    return sums[1:], box[1:]

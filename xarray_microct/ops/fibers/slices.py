@@ -1,16 +1,17 @@
 """Stage 1 of fiber detection: fiber centres and radii on each slice, tile by tile.
 
 On one slice (:func:`slice_centres`), maxima of a centre map inside the fiber mask seed a
-2-D watershed that splits touching fibers; each region gives one centre (its centroid)
-and one radius (of the disk with its area).
+2-D watershed that splits touching fibers; each region gives one centre (its centroid
+weighted by the squared centre map, which peaks on the fiber's axis: the noise on the
+mask's edge hardly moves it) and one radius (of the disk with its area).
 
 On a volume (:func:`tile_tasks`), the slice is never gathered whole: each task reads one
 z-chunk of a tile of the slice (a group of whole chunks along y and x, at least
 ``MIN_TILE`` pixels a side) plus a halo of ``halo`` pixels, finds the regions there and
-keeps those whose centroid falls inside the tile (the owner rule). A region is decided
+keeps those whose centre falls inside the tile (the owner rule). A region is decided
 by its neighbourhood only — seeds within ``seed_distance``, flooding bounded by the
 neighbouring fibers — so with a halo wider than two fiber diameters plus the seed
-distance, each kept region is the one the whole slice gives, to the bit: its centroid is
+distance, each kept region is the one the whole slice gives, to the bit: its centre is
 summed over the same pixels, in the same order, in the slice's own coordinates. Memory
 per task is a z-chunk of one tile, whatever the slice's area.
 """
@@ -83,6 +84,7 @@ def slice_centres(
     smooth: float = 1.0,
     score: np.ndarray | None = None,
     origin: tuple[int, int] = (0, 0),
+    slice_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Fiber centres and radii on one 2-D slice of a fiber mask.
 
@@ -108,12 +110,17 @@ def slice_centres(
     origin : (int, int)
         Where ``mask`` starts in the slice, when it is a piece of a slice (a tile): the
         centres are then in the slice's pixel coordinates.
+    slice_shape : (int, int), optional
+        The whole slice's shape, when ``mask`` is a piece of it (default: the piece
+        ends where the slice does).
 
     Returns
     -------
     array of shape (n, 3)
-        Rows ``(y, x, radius)``: the centroid of each fiber's region in pixels and the
-        radius (physical) of the disk with the region's area.
+        Rows ``(y, x, radius)``: the centre of each fiber's region in pixels (its
+        centroid weighted by the squared score; the plain centroid for a region within
+        two seed distances of the slice's side, where the score is distorted by the
+        side) and the radius (physical) of the disk with the region's area.
 
     Examples
     --------
@@ -141,12 +148,20 @@ def slice_centres(
     n = plane_peaks(score, mask & floor, *_offsets(_ellipse(seed_distance)), labels)
     if n == 0:
         return np.zeros((0, 3))
-    # sums of whole pixel indices in the slice's coordinates: exact, so a region gives
-    # the same centroid in any piece that holds all of it
-    area, sum_y, sum_x = flood_regions(score, mask, labels, n, *origin)
-    found = area > 0
-    area = area[found].astype(np.float64)
-    cy, cx = sum_y[found] / area, sum_x[found] / area
+    # sums in raster order in the slice's coordinates: a region gives the same centre
+    # in any piece that holds all of it
+    sums, box = flood_regions(score, mask, labels, n, *origin)
+    area, weight = sums[:, 0], sums[:, 3]
+    oy, ox = origin
+    ny, nx = (oy + mask.shape[0], ox + mask.shape[1]) if slice_shape is None else slice_shape
+    # the centre map (a filter's output) is bent near the slice's side, towards it
+    ry, rx = (2 * float(r) for r in seed_distance)
+    near_side = (
+        (box[:, 0] < ry) | (box[:, 1] > ny - 1 - ry) | (box[:, 2] < rx) | (box[:, 3] > nx - 1 - rx)
+    )
+    weighted = (weight > 0) & ~near_side
+    cy = np.where(weighted, sums[:, 4], sums[:, 1]) / np.where(weighted, weight, area)
+    cx = np.where(weighted, sums[:, 5], sums[:, 2]) / np.where(weighted, weight, area)
     radius = np.sqrt(area * dy * dx / np.pi)
     keep = radius >= min_radius
     return np.column_stack([cy[keep], cx[keep], radius[keep]])
@@ -161,12 +176,14 @@ def tile_centres(
     spacing: tuple[float, float],
     seed_distance: tuple[float, float],
     min_radius: float,
+    slice_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Regions of a z-chunk of one tile (with its halo) whose centroid the tile owns.
+    """Regions of a z-chunk of one tile (with its halo) whose centre the tile owns.
 
     ``origin`` is the slice pixel of ``mask[:, 0, 0]``; ``owned`` = ``(y0, y1, x0, x1)``
-    the half-open pixel box the tile owns. Returns rows ``ROW_COLUMNS`` (pixels; radius
-    physical).
+    the half-open pixel box the tile owns; ``slice_shape`` that of the whole slice
+    (default: the tile ends where the slice does). Returns rows ``ROW_COLUMNS``
+    (pixels; radius physical).
 
     Examples
     --------
@@ -186,6 +203,7 @@ def tile_centres(
             min_radius,
             score=None if score is None else score[k],
             origin=origin,
+            slice_shape=slice_shape,
         )
         mine = (found[:, 0] >= y0) & (found[:, 0] < y1) & (found[:, 1] >= x0) & (found[:, 1] < x1)
         found = found[mine]
@@ -292,6 +310,7 @@ def tile_tasks(
                 (ya, xa),
                 (y0, y1, x0, x1),
                 *params,
+                (ny, nx),
             )
             tasks.append((int(z0), int(z1), Delayed(key, None)))
     layers = HighLevelGraph.from_collections(name, graph, dependencies=sources)
