@@ -1,16 +1,17 @@
 """Stage 1 of fiber detection: fiber centres and radii on each slice, tile by tile.
 
 On one slice (:func:`slice_centres`), maxima of a centre map inside the fiber mask seed a
-2-D watershed that splits touching fibers; each region gives one centre (its centroid)
-and one radius (of the disk with its area).
+2-D watershed that splits touching fibers; each region gives one centre (its centroid
+weighted by the squared centre map, which peaks on the fiber's axis: the noise on the
+mask's edge hardly moves it) and one radius (of the disk with its area).
 
 On a volume (:func:`tile_tasks`), the slice is never gathered whole: each task reads one
 z-chunk of a tile of the slice (a group of whole chunks along y and x, at least
 ``MIN_TILE`` pixels a side) plus a halo of ``halo`` pixels, finds the regions there and
-keeps those whose centroid falls inside the tile (the owner rule). A region is decided
+keeps those whose centre falls inside the tile (the owner rule). A region is decided
 by its neighbourhood only — seeds within ``seed_distance``, flooding bounded by the
 neighbouring fibers — so with a halo wider than two fiber diameters plus the seed
-distance, each kept region is the one the whole slice gives, to the bit: its centroid is
+distance, each kept region is the one the whole slice gives, to the bit: its centre is
 summed over the same pixels, in the same order, in the slice's own coordinates. Memory
 per task is a z-chunk of one tile, whatever the slice's area.
 """
@@ -29,7 +30,8 @@ import scipy.ndimage as ndi
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
-from skimage.segmentation import watershed
+
+from xarray_microct.kernels.fiber_slices import flood_regions, plane_peaks
 
 MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
 ROW_COLUMNS = ("z", "y", "x", "radius")  # rows of the per-slice stage (pixels)
@@ -42,13 +44,23 @@ def _ellipse(radius_px: Sequence[float]) -> np.ndarray:
     return (yy / ry) ** 2 + (xx / rx) ** 2 <= 1.0
 
 
+def _offsets(footprint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The footprint's offsets from its centre (the centre left out), nearest first."""
+    hy, hx = footprint.shape[0] // 2, footprint.shape[1] // 2
+    oy, ox = np.nonzero(footprint)
+    oy, ox = oy - hy, ox - hx
+    order = np.argsort(oy**2 + ox**2, kind="stable")
+    oy, ox = oy[order], ox[order]
+    away = (oy != 0) | (ox != 0)
+    return oy[away].astype(np.int64), ox[away].astype(np.int64)
+
+
 def local_maxima(image: np.ndarray, footprint: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pixels of ``where`` equal to the maximum of ``image`` over ``footprint`` around them.
 
     The same as ``image == scipy.ndimage.maximum_filter(image, footprint=footprint,
-    mode="nearest")`` on ``where``, faster: a pixel that is the maximum of the footprint
-    is the maximum of the rectangle inscribed in it (a separable filter), so only the
-    few pixels that pass that test are checked against the whole footprint.
+    mode="nearest")`` on ``where`` (compiled: each pixel is compared with the footprint's
+    pixels nearest first, so most are rejected by their first neighbours).
 
     Examples
     --------
@@ -58,27 +70,10 @@ def local_maxima(image: np.ndarray, footprint: np.ndarray, where: np.ndarray) ->
            [0, 1, 0, 0, 0],
            [0, 0, 0, 0, 0]])
     """
-    hy, hx = footprint.shape[0] // 2, footprint.shape[1] // 2
-    oy, ox = np.nonzero(footprint)
-    oy, ox = oy - hy, ox - hx
-    # the largest rectangle centred in the footprint
-    inner = max(
-        (
-            (a, b)
-            for a in range(hy + 1)
-            for b in range(hx + 1)
-            if footprint[hy - a : hy + a + 1, hx - b : hx + b + 1].all()
-        ),
-        key=lambda ab: (2 * ab[0] + 1) * (2 * ab[1] + 1),
-    )
-    size = (2 * inner[0] + 1, 2 * inner[1] + 1)
-    candidate = where & (image == ndi.maximum_filter(image, size=size, mode="nearest"))
-    cy, cx = np.nonzero(candidate)
-    padded = np.pad(image, ((hy, hy), (hx, hx)), mode="edge")
-    around = padded[cy[:, None] + hy + oy[None, :], cx[:, None] + hx + ox[None, :]]
-    peak = np.zeros(image.shape, bool)
-    peak[cy, cx] = image[cy, cx] >= around.max(axis=1, initial=-np.inf)
-    return peak
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    labels = np.zeros(image.shape, np.int32)
+    plane_peaks(image, np.ascontiguousarray(where, dtype=bool), *_offsets(footprint), labels)
+    return labels > 0
 
 
 def slice_centres(
@@ -89,6 +84,7 @@ def slice_centres(
     smooth: float = 1.0,
     score: np.ndarray | None = None,
     origin: tuple[int, int] = (0, 0),
+    slice_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Fiber centres and radii on one 2-D slice of a fiber mask.
 
@@ -114,12 +110,17 @@ def slice_centres(
     origin : (int, int)
         Where ``mask`` starts in the slice, when it is a piece of a slice (a tile): the
         centres are then in the slice's pixel coordinates.
+    slice_shape : (int, int), optional
+        The whole slice's shape, when ``mask`` is a piece of it (default: the piece
+        ends where the slice does).
 
     Returns
     -------
     array of shape (n, 3)
-        Rows ``(y, x, radius)``: the centroid of each fiber's region in pixels and the
-        radius (physical) of the disk with the region's area.
+        Rows ``(y, x, radius)``: the centre of each fiber's region in pixels (its
+        centroid weighted by the squared score; the plain centroid for a region within
+        two seed distances of the slice's side, where the score is distorted by the
+        side) and the radius (physical) of the disk with the region's area.
 
     Examples
     --------
@@ -129,7 +130,7 @@ def slice_centres(
     array([[20. , 15. ,  8.9],
            [20. , 33. ,  8.9]])
     """
-    mask = np.asarray(mask, dtype=bool)
+    mask = np.ascontiguousarray(mask, dtype=bool)
     if not mask.any():
         return np.zeros((0, 3))
     dy, dx = (float(s) for s in spacing)
@@ -142,21 +143,25 @@ def slice_centres(
         if score.shape != mask.shape:
             raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
         floor = score > 0
-    peaks = local_maxima(score, _ellipse(seed_distance), mask & floor)
-    markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
+    score = np.ascontiguousarray(score, dtype=np.float32)
+    labels = np.zeros(mask.shape, np.int32)
+    n = plane_peaks(score, mask & floor, *_offsets(_ellipse(seed_distance)), labels)
     if n == 0:
         return np.zeros((0, 3))
-    regions = watershed(-score, markers, mask=mask)
-    flat = regions.ravel()
-    area = np.bincount(flat, minlength=n + 1)[1:].astype(np.float64)
+    # sums in raster order in the slice's coordinates: a region gives the same centre
+    # in any piece that holds all of it
+    sums, box = flood_regions(score, mask, labels, n, *origin)
+    area, weight = sums[:, 0], sums[:, 3]
     oy, ox = origin
-    yy, xx = np.indices(mask.shape)
-    # sums of whole pixel indices in the slice's coordinates: exact in float64, so a
-    # region gives the same centroid in any piece that holds all of it
-    cy = np.bincount(flat, weights=(yy + oy).ravel(), minlength=n + 1)[1:]
-    cx = np.bincount(flat, weights=(xx + ox).ravel(), minlength=n + 1)[1:]
-    found = area > 0
-    area, cy, cx = area[found], cy[found] / area[found], cx[found] / area[found]
+    ny, nx = (oy + mask.shape[0], ox + mask.shape[1]) if slice_shape is None else slice_shape
+    # the centre map (a filter's output) is bent near the slice's side, towards it
+    ry, rx = (2 * float(r) for r in seed_distance)
+    near_side = (
+        (box[:, 0] < ry) | (box[:, 1] > ny - 1 - ry) | (box[:, 2] < rx) | (box[:, 3] > nx - 1 - rx)
+    )
+    weighted = (weight > 0) & ~near_side
+    cy = np.where(weighted, sums[:, 4], sums[:, 1]) / np.where(weighted, weight, area)
+    cx = np.where(weighted, sums[:, 5], sums[:, 2]) / np.where(weighted, weight, area)
     radius = np.sqrt(area * dy * dx / np.pi)
     keep = radius >= min_radius
     return np.column_stack([cy[keep], cx[keep], radius[keep]])
@@ -171,12 +176,14 @@ def tile_centres(
     spacing: tuple[float, float],
     seed_distance: tuple[float, float],
     min_radius: float,
+    slice_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Regions of a z-chunk of one tile (with its halo) whose centroid the tile owns.
+    """Regions of a z-chunk of one tile (with its halo) whose centre the tile owns.
 
     ``origin`` is the slice pixel of ``mask[:, 0, 0]``; ``owned`` = ``(y0, y1, x0, x1)``
-    the half-open pixel box the tile owns. Returns rows ``ROW_COLUMNS`` (pixels; radius
-    physical).
+    the half-open pixel box the tile owns; ``slice_shape`` that of the whole slice
+    (default: the tile ends where the slice does). Returns rows ``ROW_COLUMNS``
+    (pixels; radius physical).
 
     Examples
     --------
@@ -196,6 +203,7 @@ def tile_centres(
             min_radius,
             score=None if score is None else score[k],
             origin=origin,
+            slice_shape=slice_shape,
         )
         mine = (found[:, 0] >= y0) & (found[:, 0] < y1) & (found[:, 1] >= x0) & (found[:, 1] < x1)
         found = found[mine]
@@ -302,6 +310,7 @@ def tile_tasks(
                 (ya, xa),
                 (y0, y1, x0, x1),
                 *params,
+                (ny, nx),
             )
             tasks.append((int(z0), int(z1), Delayed(key, None)))
     layers = HighLevelGraph.from_collections(name, graph, dependencies=sources)
