@@ -50,6 +50,8 @@ SYNTHETIC = (
     ("R5 384x128² tilt 8", (384, 128, 128), 5.0, 8.0, 3),
     ("R5 256x160²", (256, 160, 160), 5.0, 2.0, 4),
 )
+# the bed where the issue measured 2081 chains for 1932 true fibers: fiber_bed's defaults
+ISSUE_BED = ("fiber_bed() 512³", (512, 512, 512), 6.4 / 1.3, 2.0, 0)
 SPACING = 1.3
 FOLLOWED = 5  # slices a chain must follow a true fiber to count as following it
 
@@ -184,11 +186,14 @@ def main() -> None:
     parser.add_argument("--store", default=None, help="a bed of benchmarks/whole_scan.py")
     parser.add_argument("--seed", type=int, default=0, help="the store's seed")
     parser.add_argument("--only-store", action="store_true")
+    parser.add_argument("--issue-bed", action="store_true", help="also fiber_bed() at 512³")
     parser.add_argument("--slabs", type=int, nargs="*", default=[], help="other slab sizes")
     args = parser.parse_args()
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
     cases = [] if args.only_store else [(c[0], c[1:]) for c in SYNTHETIC]
+    if args.issue_bed:
+        cases.append((ISSUE_BED[0], ISSUE_BED[1:]))
     if args.store:
         cases.append((Path(args.store).name, None))
     header = ("count", "true", "split", "joined", "noise", "side+", "side-", "lost")

@@ -172,8 +172,9 @@ def assemble_fibers(
     fiber are merged (:func:`merge_pieces <.linking.merge_pieces>`); chains are joined
     across gaps of up to ``max_gap`` slices within ``link_distance`` for the
     :func:`z_coherence` check (the chains of :func:`link_centres
-    <.linking.link_centres>`), and into fibers across any gap within ``join_distance``
-    (:func:`join_fragments`); each chain's axis at its ends is fitted over four radii
+    <.linking.link_centres>`; those on fewer than ``min_slices`` slices are dropped),
+    and into fibers across any gap within ``join_distance`` (:func:`join_fragments`);
+    each chain's axis at its ends is fitted over four radii
     (``4 × join_distance``) along z.
 
     Parameters
@@ -242,11 +243,14 @@ def assemble_fibers(
     rows, chain = merge_pieces(rows, chain)
     z_step = float(np.median(np.diff(z_values))) if len(z_values) > 1 else 1.0
     window = max(2, int(np.ceil(4 * join_distance / abs(z_step or 1.0))))
-    cut = cut_by_side(rows, chain, sides)
+    cut = cut_by_side(rows, chain, sides, window)
     linked = join_fragments(rows, chain, link_distance, max_gap + 1, window, cut)
     coherence = z_coherence(rows[:, 0].astype(np.int64), linked, separation)
     if not coherence >= COHERENCE_MIN:
         return _empty_table(), coherence
+    # what is seen on fewer slices, across short gaps, is no piece of a fiber
+    kept = np.bincount(linked)[linked] >= min_slices
+    rows, chain, cut = rows[kept], chain[kept], cut[kept]
     fiber = join_fragments(rows, chain, join_distance, None, window, cut)
     n = int(fiber.max()) + 1 if fiber.size else 0
     long_enough = np.bincount(fiber, minlength=n)[fiber] >= min_slices
@@ -256,9 +260,9 @@ def assemble_fibers(
     number = np.zeros(n, np.int64)
     number[kept[np.argsort(first_row, kind="stable")]] = np.arange(1, len(kept) + 1)
     ids = number[fiber]
-    # cut by the side: the disk of a slice's centre and of the fiber's median radius
+    # cut by the side: the disk of the fiber's axis and median radius, on some slice
     cut = np.zeros(len(kept) + 1, bool)
-    np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides))
+    np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
     order = np.argsort(ids, kind="stable")
     table = pd.DataFrame(
         {

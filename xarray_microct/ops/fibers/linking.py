@@ -22,8 +22,6 @@ needs radii); :func:`z_coherence` tells a fiber bed from a volume without fibers
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -35,6 +33,7 @@ SLAB = 64  # slices linked by one task
 # chain ends: one row per chain of a slab
 END_COLUMNS = ("chain", "z_first", "y_first", "x_first", "z_last", "y_last", "x_last")
 PIECES_OVERLAP = 0.75  # centres closer than this × the sum of radii: one fiber's pieces
+NEAREST = 8  # centres of a slice searched around each for pieces of its fiber
 
 
 def _first_row_ids(track: np.ndarray) -> np.ndarray:
@@ -279,12 +278,53 @@ def join_fragments(
     return ids[root][index]
 
 
+def _local_axes(rows: np.ndarray, index: np.ndarray, half: int) -> np.ndarray:
+    """Per row, ``(y, x)`` of the line fitted to its chain's centres on the rows within
+    ``half`` rows of it (fewer at the chain's ends): its fiber's axis there."""
+    order = np.lexsort((rows[:, 0], index))
+    z = rows[order, 0].astype(np.float64)
+    yx = rows[order, 1:3].astype(np.float64)
+    chain = index[order]
+    start = np.searchsorted(chain, chain, side="left")
+    stop = np.searchsorted(chain, chain, side="right")
+    position = np.arange(len(z))
+    lo, hi = np.maximum(position - half, start), np.minimum(position + half + 1, stop)
+
+    def window_sum(values: np.ndarray) -> np.ndarray:
+        total = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+        return total[hi] - total[lo]
+
+    n = (hi - lo).astype(np.float64)
+    dz = z - z[lo]  # offsets from the window's first slice keep the sums small
+    sz = window_sum(z) - n * z[lo]
+    szz = window_sum(z * z) - 2 * z[lo] * window_sum(z) + n * z[lo] ** 2
+    sy = window_sum(yx)
+    szy = window_sum(z[:, None] * yx) - z[lo][:, None] * sy
+    det = n * szz - sz * sz
+    line = det > 1e-9 * np.maximum(n * szz, 1.0)
+    slope = (
+        np.where(line[:, None], (n[:, None] * szy - sz[:, None] * sy), 0.0)
+        / np.where(line, det, 1.0)[:, None]
+    )
+    fitted = (sy - slope * sz[:, None]) / n[:, None] + slope * dz[:, None]
+    axes = np.empty_like(fitted)
+    axes[order] = fitted
+    return axes
+
+
 def cut_by_side(
-    rows: np.ndarray, track: np.ndarray, sides: tuple[float, float, float, float]
+    rows: np.ndarray,
+    track: np.ndarray,
+    sides: tuple[float, float, float, float],
+    window: int = 1,
 ) -> np.ndarray:
-    """Rows whose fiber the volume's side cuts: the disk of the row's centre and of its
+    """Rows whose fiber the volume's side cuts: the disk of the fiber's axis and of its
     chain's median radius (per-slice radii wobble where neighbours touch) passes the
     centres of the pixels on the side.
+
+    The axis at a row is the line fitted to the chain's centres on the ``window`` rows
+    around it: a fiber runs closest to the side on one of many slices, and the noise
+    of single centres would push that extreme outwards.
 
     Parameters
     ----------
@@ -294,6 +334,8 @@ def cut_by_side(
         Chain id per row.
     sides : (float, float, float, float)
         ``y`` of the first and last row of pixels, ``x`` of the first and last column.
+    window : int
+        Rows of a chain fitted around each of its rows (1: the centres themselves).
 
     Examples
     --------
@@ -303,12 +345,16 @@ def cut_by_side(
     """
     y_low, y_high, x_low, x_high = sides
     _, index = np.unique(track, return_inverse=True)
-    order = np.argsort(index, kind="stable")
+    order = np.lexsort((rows[:, 3], index))
     bounds = np.searchsorted(index[order], np.arange(index.max(initial=-1) + 2))
     radius = rows[order, 3]
-    median = np.array([np.median(radius[a:b]) for a, b in itertools.pairwise(bounds)])
+    middle = bounds[:-1] + bounds[1:] - 1  # twice the middle position of each chain
+    median = 0.5 * (radius[middle // 2] + radius[(middle + 1) // 2])
     r = median[index]
-    y, x = rows[:, 1], rows[:, 2]
+    if window > 1:
+        y, x = _local_axes(rows, index, window // 2).T
+    else:
+        y, x = rows[:, 1], rows[:, 2]
     return (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
 
 
@@ -360,23 +406,25 @@ def merge_pieces(
     ids, index = np.unique(track, return_inverse=True)
     z = rows[:, 0].astype(np.int64)
     radius = rows[:, 3]
-    # one slice never reaches the next: z scaled beyond any in-plane search distance
-    reach = 2 * overlap * radius
-    lift = 4 * float(reach.max()) + 1
-    points = np.column_stack([z * lift, rows[:, 1], rows[:, 2]])
-    near = cKDTree(points).query_ball_point(points, reach)
-    a = np.repeat(np.arange(len(rows)), [len(s) for s in near])
-    b = np.concatenate([np.asarray(s, np.int64) for s in near])
-    distance = np.hypot(rows[a, 1] - rows[b, 1], rows[a, 2] - rows[b, 2])
+    # one slice never reaches the next: z scaled beyond any in-plane search distance;
+    # centres at least 0.75 radius apart (the seeds) leave few near any one of them
+    reach = 2 * overlap * float(radius.max())
+    points = np.column_stack([z * (4 * reach + 1), rows[:, 1], rows[:, 2]])
+    tree = cKDTree(points)
+    distance, b = tree.query(points, k=min(NEAREST, len(rows)), distance_upper_bound=reach)
+    a = np.broadcast_to(np.arange(len(rows))[:, None], b.shape)
+    found = np.isfinite(distance)
+    a, b, distance = a[found], b[found], distance[found]
     ratio = distance / (radius[a] + radius[b])
     close = (index[a] != index[b]) & (ratio < overlap)
     a, b, ratio = a[close], b[close], ratio[close]
     swap = index[a] > index[b]
     a[swap], b[swap] = b[swap], a[swap]
     # each pair of rows once (it may be found from either row), then per pair of chains
-    found, once = np.unique(np.column_stack([a, b]), axis=0, return_index=True)
-    chains, where = np.unique(index[found.reshape(-1, 2)], axis=0, return_inverse=True)
-    chains, where = chains.reshape(-1, 2), where.ravel()
+    _, once = np.unique(a * len(rows) + b, return_index=True)
+    m = len(ids)
+    chains, where = np.unique(index[a[once]] * m + index[b[once]], return_inverse=True)
+    chains = np.column_stack([chains // m, chains % m])
     count = np.bincount(where, minlength=len(chains))
     mean_ratio = np.bincount(where, ratio[once], len(chains)) / np.maximum(count, 1)
     first = np.full(len(ids), np.iinfo(np.int64).max)
