@@ -16,15 +16,15 @@ in three stages, each a pure function on arrays:
    with a halo, each region kept by the tile owning its centroid: the same regions as
    on whole slices.
 3. Linking (:mod:`~xarray_microct.ops.fibers.linking`): centres in consecutive slices
-   (gaps of up to ``max_gap`` slices allowed) are paired by optimal one-to-one
-   assignment within ``link_distance``, slab by slab in parallel, and the slabs are
-   stitched; a chain that
-   starts on the axis where another ended, after a longer gap, continues it
+   are paired by optimal one-to-one assignment within ``link_distance``, slab by slab
+   in parallel, and the slabs are stitched (the chains do not depend on the slabs);
+   chains that overlap as pieces of one fiber are merged; a chain that starts where
+   the axis of one that ended leads continues it, after any gap
    (:func:`join_fragments`); chains shorter than ``min_slices`` are dropped; fibers are
    numbered by their first slice and position.
-   After linking, a check that the chains persist along z (:func:`z_coherence`) tells
-   a fiber bed from a volume without fibers (noise, pores only), which gives an empty
-   table rather than fibers made of noise.
+   A check that the chains, across gaps of up to ``max_gap`` slices, persist along z
+   (:func:`z_coherence`) tells a fiber bed from a volume without fibers (noise, pores
+   only), which gives an empty table rather than fibers made of noise.
 
 The whole detection is one Dask graph (:func:`plan_detection`) with no rechunking: tiles,
 slabs and the final assembly run on the workers; the client gets the table. Tile and
@@ -493,8 +493,9 @@ def detect_fibers(
     link_distance : length, optional
         Largest in-plane move of a fiber between linked slices (default radius / 2).
     max_gap : int
-        Slices a fiber may be missed on and still be linked across (where it is pressed
-        against neighbours its seed can drop out for a few slices).
+        Slices a fiber may be missed on and still be linked across within
+        ``link_distance``, for the check that centres persist along z; fibers are then
+        joined across any gap where their axes meet within a radius.
     min_slices : int
         Fibers seen on fewer slices are dropped (spurious detections).
 

@@ -16,8 +16,9 @@ rests on these facts, in two steps:
    its axis, extended along its own direction, arrives (a fiber lost for a while and
    found again).
 
-:func:`link_centres` does both steps on one set of centres (without the merging, which
-needs radii); :func:`z_coherence` tells a fiber bed from a volume without fibers.
+:func:`link_centres` links one set of centres (step 1, then joins across short gaps;
+no merging, which needs radii); :func:`z_coherence` tells a fiber bed from a volume
+without fibers.
 """
 
 from __future__ import annotations
