@@ -189,7 +189,8 @@ def assemble_fibers(
         The z coordinate of each slice.
     sides : (float, float, float, float)
         ``y`` of the first and last row of pixels, ``x`` of the first and last column: a
-        fiber whose disk (centre ± radius) goes past them on some slice touches the side.
+        fiber whose disk (its local axis ± its median radius, see :func:`cut_by_side
+        <.linking.cut_by_side>`) goes past them on some slice touches the side.
     link_distance : float
         The linking distance: for the coherence check, a chain continues one that
         ended at most ``max_gap`` slices before when their axes meet within it, as
