@@ -34,7 +34,6 @@ SLAB = 64  # slices linked by one task
 # chain ends: one row per chain of a slab
 END_COLUMNS = ("chain", "z_first", "y_first", "x_first", "z_last", "y_last", "x_last")
 PIECES_OVERLAP = 0.75  # centres closer than this × the sum of radii: one fiber's pieces
-NEAREST = 8  # centres of a slice searched around each for pieces of its fiber
 
 
 def _first_row_ids(track: np.ndarray) -> np.ndarray:
@@ -407,27 +406,26 @@ def merge_pieces(
     ids, index = np.unique(track, return_inverse=True)
     z = rows[:, 0].astype(np.int64)
     radius = rows[:, 3]
-    # one slice never reaches the next: z scaled beyond any in-plane search distance;
-    # centres at least 0.75 radius apart (the seeds) leave few near any one of them
-    reach = 2 * overlap * float(radius.max())
-    points = np.column_stack([z * (4 * reach + 1), rows[:, 1], rows[:, 2]])
-    tree = cKDTree(points)
-    distance, b = tree.query(points, k=min(NEAREST, len(rows)), distance_upper_bound=reach)
-    a = np.broadcast_to(np.arange(len(rows))[:, None], b.shape)
-    found = np.isfinite(distance)
-    a, b, distance = a[found], b[found], distance[found]
+    # pairs of centres of one slice within reach of each other, slice by slice
+    order = np.argsort(z, kind="stable")
+    bounds = np.flatnonzero(np.diff(z[order])) + 1
+    pairs = [np.zeros((0, 2), np.int64)]
+    for part in np.split(order, bounds):
+        reach = 2 * overlap * float(radius[part].max())
+        found = cKDTree(rows[part, 1:3]).query_pairs(reach, output_type="ndarray")
+        pairs.append(part[found])
+    a, b = np.concatenate(pairs).T
+    distance = np.hypot(rows[a, 1] - rows[b, 1], rows[a, 2] - rows[b, 2])
     ratio = distance / (radius[a] + radius[b])
     close = (index[a] != index[b]) & (ratio < overlap)
     a, b, ratio = a[close], b[close], ratio[close]
     swap = index[a] > index[b]
     a[swap], b[swap] = b[swap], a[swap]
-    # each pair of rows once (it may be found from either row), then per pair of chains
-    _, once = np.unique(a * len(rows) + b, return_index=True)
     m = len(ids)
-    chains, where = np.unique(index[a[once]] * m + index[b[once]], return_inverse=True)
+    chains, where = np.unique(index[a] * m + index[b], return_inverse=True)
     chains = np.column_stack([chains // m, chains % m])
     count = np.bincount(where, minlength=len(chains))
-    mean_ratio = np.bincount(where, ratio[once], len(chains)) / np.maximum(count, 1)
+    mean_ratio = np.bincount(where, ratio, len(chains)) / np.maximum(count, 1)
     first = np.full(len(ids), np.iinfo(np.int64).max)
     last = np.full(len(ids), -1)
     np.minimum.at(first, index, z)
@@ -457,9 +455,9 @@ def merge_pieces(
         keep, drop = min(rp, rq), max(rp, rq)
         members[keep] += members.pop(drop)
         root[members[keep]] = keep
-    key = np.column_stack([root[index], z])
-    groups, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    span = int(z.max()) - int(z.min()) + 1
+    key, inverse = np.unique(root[index] * span + (z - z.min()), return_inverse=True)
+    groups = np.column_stack([key // span, key % span + z.min()])
     area = radius**2
     total = np.bincount(inverse, area)
     y = np.bincount(inverse, area * rows[:, 1]) / total
