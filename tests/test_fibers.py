@@ -353,7 +353,7 @@ def test_fragments_of_one_fiber_are_joined_across_long_gaps():
     other = np.c_[z, np.full(60, 30.0), np.full(60, 10.0)]  # a neighbour, never joined
     rows = np.r_[one[lost], other]
     track = np.r_[np.where(lost < 20, 1, 2), np.full(60, 3)]
-    joined = join_fragments(rows, track, link_distance=2.0)
+    joined = join_fragments(rows, track, join_distance=2.0)
     assert len(np.unique(joined[: len(lost)])) == 1
     assert set(joined[len(lost):]) == {3}
 
@@ -365,7 +365,7 @@ def test_overlapping_or_distant_chains_are_not_joined():
                      [3, 5.5, 5.0], [9, 5.5, 5.0],      # chain 2 overlaps chain 1 in z
                      [12, 9.0, 5.0], [15, 9.0, 5.0]])   # chain 3: 4 away in-plane
     track = np.array([1, 1, 2, 2, 3, 3])
-    np.testing.assert_array_equal(join_fragments(rows, track, link_distance=1.0), track)
+    np.testing.assert_array_equal(join_fragments(rows, track, join_distance=1.0), track)
 
 
 def test_summary_counts_and_sizes_fibers_cut_by_the_sides_apart():

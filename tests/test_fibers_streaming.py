@@ -16,7 +16,7 @@ import xarray_microct as mct
 from xarray_microct.cluster import ClusterOptions, dask_client
 from xarray_microct.ops.fibers import assemble_fibers, join_fragments, link_centres
 from xarray_microct.ops.fibers.detect import HALO_RADII, fiber_chain
-from xarray_microct.ops.fibers.linking import chain_ends, link_slab, stitch_slabs
+from xarray_microct.ops.fibers.linking import chain_ends, link_slab, link_slices, stitch_slabs
 from xarray_microct.ops.fibers.slices import _ellipse, local_maxima, slice_centres, tile_tasks
 from xarray_microct.pipelines.fibers import fibers_graph
 from xarray_microct.synthetic import fiber_bed
@@ -72,17 +72,17 @@ def test_slabs_stitched_at_their_borders_link_as_one_table():
     rows = np.array(rows)
     reference = link_centres(rows, link_distance=1.0, max_gap=3, min_slices=1)
     slabs = [
-        link_slab([rows], z0, min(z0 + 64, 150), (1.0, 1.0), (0.0, 0.0), 1.0, 3)
-        for z0 in (0, 64, 128)
+        link_slab([rows], z0, min(z0 + 64, 150), (1.0, 1.0), (0.0, 0.0), 1.0) for z0 in (0, 64, 128)
     ]
     ends = [chain_ends(r, c) for r, c in slabs]
-    pairs = [stitch_slabs(ends[k], ends[k + 1], 64 * (k + 1), 1.0, 3) for k in range(2)]
+    pairs = [stitch_slabs(ends[k], ends[k + 1], 64 * (k + 1), 1.0) for k in range(2)]
     table, coherence = assemble_fibers(
         [r for r, _ in slabs],
         [c for _, c in slabs],
         pairs,
         z.astype(float),
         (0, 99, 0, 99),
+        1.0,
         1.0,
         3,
         3,
@@ -196,9 +196,11 @@ def test_a_short_chain_along_a_longer_one_is_folded_into_it():
     neighbour = np.column_stack([z, np.full(30, 22.0), np.full(30, 10.0), np.full(30, 5.0)])
     rows = np.concatenate([fiber, neighbour])
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-    chains = link_centres(rows, link_distance=2.0, max_gap=3, min_slices=1)
-    assert len(set(chains)) == 3
-    table, _ = assemble_fibers([rows], [chains], [], z.astype(float), (0, 99, 0, 99), 5.0, 3, 3, 3)
+    chains = link_slices(rows, link_distance=2.0)
+    assert len(set(chains)) == 4
+    table, _ = assemble_fibers(
+        [rows], [chains], [], z.astype(float), (0, 99, 0, 99), 2.0, 5.0, 3, 3, 3
+    )
     assert table.groupby("fiber_id").size().tolist() == [30, 30]
 
 

@@ -16,15 +16,15 @@ in three stages, each a pure function on arrays:
    with a halo, each region kept by the tile owning its centroid: the same regions as
    on whole slices.
 3. Linking (:mod:`~xarray_microct.ops.fibers.linking`): centres in consecutive slices
-   (gaps of up to ``max_gap`` slices allowed) are paired by optimal one-to-one
-   assignment within ``link_distance``, slab by slab in parallel, and the slabs are
-   stitched; a chain that
-   starts on the axis where another ended, after a longer gap, continues it
+   are paired by optimal one-to-one assignment within ``link_distance``, slab by slab
+   in parallel, and the slabs are stitched (the chains do not depend on the slabs);
+   chains that overlap as pieces of one fiber are merged; a chain that starts where
+   the axis of one that ended leads continues it, after any gap
    (:func:`join_fragments`); chains shorter than ``min_slices`` are dropped; fibers are
    numbered by their first slice and position.
-   After linking, a check that the chains persist along z (:func:`z_coherence`) tells
-   a fiber bed from a volume without fibers (noise, pores only), which gives an empty
-   table rather than fibers made of noise.
+   A check that the chains, across gaps of up to ``max_gap`` slices, persist along z
+   (:func:`z_coherence`) tells a fiber bed from a volume without fibers (noise, pores
+   only), which gives an empty table rather than fibers made of noise.
 
 The whole detection is one Dask graph (:func:`plan_detection`) with no rechunking: tiles,
 slabs and the final assembly run on the workers; the client gets the table. Tile and
@@ -50,11 +50,12 @@ from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
 from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius
 from xarray_microct.ops.fibers.linking import (
     SLAB,
-    absorb_fragments,
     chain_ends,
+    cut_by_side,
     join_fragments,
     link_slab,
     merge_chains,
+    merge_pieces,
     stitch_slabs,
     z_coherence,
 )
@@ -157,12 +158,24 @@ def assemble_fibers(
     border_pairs: list[np.ndarray],
     z_values: np.ndarray,
     sides: tuple[float, float, float, float],
+    link_distance: float,
     join_distance: float,
     max_gap: int,
     min_slices: int,
     separation: int,
 ) -> tuple[pd.DataFrame, float]:
-    """The fiber table from the linked slabs: stitch, check, join, drop short, number.
+    """The fiber table from the linked slabs: stitch, merge, check, join, drop short, number.
+
+    The chains of the slabs, stitched at the borders, are the chains of links between
+    consecutive slices of the whole volume (:func:`link_slices
+    <.linking.link_slices>`), whatever the slabs. Chains that overlap as pieces of one
+    fiber are merged (:func:`merge_pieces <.linking.merge_pieces>`); chains are joined
+    across gaps of up to ``max_gap`` slices within ``link_distance`` for the
+    :func:`z_coherence` check (the chains of :func:`link_centres
+    <.linking.link_centres>`; those on fewer than ``min_slices`` slices are dropped),
+    and into fibers across any gap within ``join_distance`` (:func:`join_fragments`);
+    each chain's axis at its ends is fitted over four radii
+    (``4 × join_distance``) along z.
 
     Parameters
     ----------
@@ -176,15 +189,19 @@ def assemble_fibers(
         The z coordinate of each slice.
     sides : (float, float, float, float)
         ``y`` of the first and last row of pixels, ``x`` of the first and last column: a
-        fiber whose disk (centre ± radius) goes past them on some slice touches the side.
+        fiber whose disk (its local axis ± its median radius, see :func:`cut_by_side
+        <.linking.cut_by_side>`) goes past them on some slice touches the side.
+    link_distance : float
+        The linking distance: for the coherence check, a chain continues one that
+        ended at most ``max_gap`` slices before when their axes meet within it, as
+        centres on consecutive slices are linked.
     join_distance : float
-        In-plane distance within which a chain restarting after a longer gap continues
-        one that ended (:func:`join_fragments`), and within which a short chain running
-        along a longer one is that fiber (:func:`absorb_fragments
-        <.linking.absorb_fragments>`).
+        The distance within which the axes of a chain that ended and of one that starts
+        later meet for the second to continue the first (a fiber's axis lies within a
+        radius of where its chain's axis leads; its neighbours' lie two radii away).
     max_gap : int
-        The linking gap: a short chain is folded into a longer one that has centres
-        within ``max_gap + 1`` slices of each of its own.
+        Slices a fiber may be missed on and still be linked across, for the coherence
+        check.
     min_slices : int
         Fibers on fewer slices are dropped.
     separation : int
@@ -196,7 +213,7 @@ def assemble_fibers(
         As :func:`detect_fibers` returns it (without ``attrs``); empty when the chains
         do not persist along z.
     coherence : float
-        The :func:`z_coherence` of the chains before joining.
+        The :func:`z_coherence` of the chains linked across gaps of up to ``max_gap``.
 
     Examples
     --------
@@ -204,7 +221,7 @@ def assemble_fibers(
     ...         np.array([[2, 9.0, 9.0, 5.0], [3, 9.0, 9.0, 5.0]])]
     >>> table, _ = assemble_fibers(rows, [np.array([1, 1]), np.array([1, 1])],
     ...                            [np.array([[1, 1]])], np.arange(4.0), (0, 12, 0, 20),
-    ...                            1.0, 2, 3, 1)
+    ...                            1.0, 1.0, 2, 3, 1)
     >>> table.fiber_id.tolist(), bool(table.touches_side[0])
     ([1, 1, 1, 1], True)
     """
@@ -219,25 +236,24 @@ def assemble_fibers(
     chain = np.concatenate(
         [np.zeros(0, np.int64), *(c - 1 + offset[k] for k, c in enumerate(slab_chains))]
     )
-    chain = root[chain.astype(np.int64)]
-    z_index = rows[:, 0].astype(np.int64)
-    coherence = z_coherence(z_index, chain, separation)
+    # rows are in (slice, y, x) order: chains numbered by their first row, whatever the slabs
+    _, first_row, chain = np.unique(
+        root[chain.astype(np.int64)], return_index=True, return_inverse=True
+    )
+    chain = np.argsort(np.argsort(first_row, kind="stable"), kind="stable")[chain.ravel()]
+    rows, chain = merge_pieces(rows, chain)
+    z_step = float(np.median(np.diff(z_values))) if len(z_values) > 1 else 1.0
+    window = max(2, int(np.ceil(4 * join_distance / abs(z_step or 1.0))))
+    cut = cut_by_side(rows, chain, sides, window)
+    linked = join_fragments(rows, chain, link_distance, max_gap + 1, window, cut)
+    coherence = z_coherence(rows[:, 0].astype(np.int64), linked, separation)
     if not coherence >= COHERENCE_MIN:
         return _empty_table(), coherence
-    # fiber axes lie at least two radii apart: a restart within one radius of where a
-    # chain ended is that fiber again; only the chains' ends matter
-    n = int(offset[-1])
-    index = np.arange(len(chain))
-    first, last = np.full(n, -1), np.full(n, -1)
-    first[chain[::-1]] = index[::-1]
-    last[chain] = index
-    ends = np.unique(np.concatenate([first[first >= 0], last[last >= 0]]))
-    joined = np.arange(n)
-    joined[chain[ends]] = join_fragments(rows[ends], chain[ends], join_distance)
-    # a fragment is short next to the fibers, which run through the bed
-    short = max(min_slices + 1, min(4 * (max_gap + 1), len(z_values) // 4))
-    fiber = absorb_fragments(rows, joined[chain], join_distance, max_gap + 1, short)
-    rows, fiber = rows[fiber >= 0], fiber[fiber >= 0]
+    # what is seen on fewer slices, across short gaps, is no piece of a fiber
+    kept = np.bincount(linked)[linked] >= min_slices
+    rows, chain, cut = rows[kept], chain[kept], cut[kept]
+    fiber = join_fragments(rows, chain, join_distance, None, window, cut)
+    n = int(fiber.max()) + 1 if fiber.size else 0
     long_enough = np.bincount(fiber, minlength=n)[fiber] >= min_slices
     rows, fiber = rows[long_enough], fiber[long_enough]
     # rows are in (slice, y, x) order: number fibers by their first row
@@ -245,15 +261,9 @@ def assemble_fibers(
     number = np.zeros(n, np.int64)
     number[kept[np.argsort(first_row, kind="stable")]] = np.arange(1, len(kept) + 1)
     ids = number[fiber]
-    # cut by the side: the disk of a slice's centre and of the fiber's median radius
-    # (per-slice radii wobble where neighbours touch) passes the side's pixel centres
-    y_low, y_high, x_low, x_high = sides
-    y, x = rows[:, 1], rows[:, 2]
-    r = pd.Series(rows[:, 3]).groupby(ids).transform("median").to_numpy()
+    # cut by the side: the disk of the fiber's axis and median radius, on some slice
     cut = np.zeros(len(kept) + 1, bool)
-    np.logical_or.at(
-        cut, ids, (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
-    )
+    np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
     order = np.argsort(ids, kind="stable")
     table = pd.DataFrame(
         {
@@ -296,7 +306,6 @@ def _linking_graph(
             link["spacing"],
             link["origin"],
             link["link_distance"],
-            link["max_gap"],
         )
         graph[(name, "rows", k)] = (operator.getitem, (name, "slab", k), 0)
         graph[(name, "chains", k)] = (operator.getitem, (name, "slab", k), 1)
@@ -308,7 +317,6 @@ def _linking_graph(
             (name, "ends", k + 1),
             starts[k + 1],
             link["link_distance"],
-            link["max_gap"],
         )
     graph[(name, "table")] = (
         assemble_fibers,
@@ -401,6 +409,7 @@ def plan_detection(
                 grid.origin[2],
                 grid.origin[2] + (grid.shape[2] - 1) * dx,
             ),
+            link,
             max(link, r_phys),
             int(max_gap),
             int(min_slices),
@@ -485,8 +494,9 @@ def detect_fibers(
     link_distance : length, optional
         Largest in-plane move of a fiber between linked slices (default radius / 2).
     max_gap : int
-        Slices a fiber may be missed on and still be linked across (where it is pressed
-        against neighbours its seed can drop out for a few slices).
+        Slices a fiber may be missed on and still be linked across within
+        ``link_distance``, for the check that centres persist along z; fibers are then
+        joined across any gap where their axes meet within a radius.
     min_slices : int
         Fibers seen on fewer slices are dropped (spurious detections).
 

@@ -1,14 +1,24 @@
-"""Stage 2 of fiber detection: link per-slice centres along z into chains, slab by slab.
+"""Stage 2 of fiber detection: link per-slice centres along z into fibers.
 
-Within a slab of slices, :func:`link_centres` pairs the centres of consecutive slices
-(gaps of up to ``max_gap`` slices allowed) by optimal one-to-one assignment within
-``link_distance``. Slabs are linked in parallel, each on its own (:func:`link_slab`),
-and stitched at their borders (:func:`stitch_slabs`) by the same rule: chains ending in
-the last ``max_gap + 1`` slices below a border are matched, slice by slice, to chains
-starting in the first ``max_gap + 1`` slices above it. Slab borders fall every
-``SLAB`` slices whatever the chunking, so the chains do not depend on it.
-:func:`join_fragments` then joins chains of one fiber interrupted for longer than the
-gap, and :func:`z_coherence` tells a fiber bed from a volume without fibers.
+Fibers are straight-ish and continuous along z, and two fibers never overlap. Linking
+rests on these facts, in two steps:
+
+1. Chains of links between consecutive slices (:func:`link_slices`): the centres of
+   slices ``k`` and ``k + 1`` are paired by optimal one-to-one assignment within
+   ``link_distance``. A link depends on its two slices only, so slabs of ``SLAB``
+   slices are linked in parallel (:func:`link_slab`) and stitched at their borders by
+   the same rule (:func:`stitch_slabs`): the chains do not depend on the slab size nor
+   on the chunking.
+2. Fibers from the chains, from their overlaps and their ends only:
+   :func:`merge_pieces` folds chains that overlap on the slices they share (a fiber's
+   cross-section found as two regions, for a few slices or many) into one fiber, and
+   :func:`join_fragments` continues a chain that ended by the chain that starts where
+   its axis, extended along its own direction, arrives (a fiber lost for a while and
+   found again).
+
+:func:`link_centres` links one set of centres (step 1, then joins across short gaps;
+no merging, which needs radii); :func:`z_coherence` tells a fiber bed from a volume
+without fibers.
 """
 
 from __future__ import annotations
@@ -23,6 +33,57 @@ from xarray_microct.core.matching import optimal_pairs
 SLAB = 64  # slices linked by one task
 # chain ends: one row per chain of a slab
 END_COLUMNS = ("chain", "z_first", "y_first", "x_first", "z_last", "y_last", "x_last")
+PIECES_OVERLAP = 0.75  # centres closer than this × the sum of radii: one fiber's pieces
+
+
+def _first_row_ids(track: np.ndarray) -> np.ndarray:
+    """Chain ids 1.. in the order of each chain's first row (rows sorted by slice, y, x)."""
+    _, first, inverse = np.unique(track, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(1, len(first) + 1)
+    return rank[inverse]
+
+
+def link_slices(centres: np.ndarray, link_distance: float) -> np.ndarray:
+    """Chains of links between consecutive slices: a chain id per row.
+
+    The centres of slices ``k`` and ``k + 1`` are paired by optimal one-to-one
+    assignment within ``link_distance``
+    (:func:`~xarray_microct.core.matching.optimal_pairs`); a chain is a path of such
+    links, with one centre on each slice of its span. Each link depends on its two
+    slices only, so chains found slab by slab and stitched with the same rule at the
+    slabs' borders are these.
+
+    Parameters
+    ----------
+    centres : array of shape (n, >=3)
+        Rows ``(z_index, y, x, ...)``, ``y, x`` in physical units, sorted by slice.
+    link_distance : float
+        Largest in-plane move of a fiber from one slice to the next.
+
+    Returns
+    -------
+    array of int
+        Chain id per row, numbered 1.. in the order of the chains' first rows.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0], [0, 9.0, 5.0], [1, 5.2, 5.0], [2, 9.0, 5.0]])
+    >>> link_slices(rows, link_distance=1.0)
+    array([1, 2, 1, 3])
+    """
+    z = np.asarray(centres[:, 0], dtype=np.int64)
+    if np.any(np.diff(z) < 0):
+        raise ValueError("link_slices: sort the centres by slice first")
+    slices, starts = np.unique(z, return_index=True)
+    bounds = np.append(starts, len(z))
+    pairs = [np.zeros((0, 2), np.int64)]
+    for k in np.nonzero(np.diff(slices) == 1)[0]:
+        below = np.arange(bounds[k], bounds[k + 1])
+        above = np.arange(bounds[k + 1], bounds[k + 2])
+        ia, ib, _ = optimal_pairs(centres[above, 1:3], centres[below, 1:3], link_distance)
+        pairs.append(np.column_stack([below[ib], above[ia]]))
+    return _first_row_ids(merge_chains(len(z), np.concatenate(pairs)))
 
 
 def link_centres(
@@ -32,6 +93,10 @@ def link_centres(
     min_slices: int = 3,
 ) -> np.ndarray:
     """Link per-slice centres into fibers; returns a fiber id per row (0: dropped).
+
+    Chains of links between consecutive slices (:func:`link_slices`), joined across
+    gaps of up to ``max_gap`` slices where their axes meet within ``link_distance``
+    (:func:`join_fragments`).
 
     Parameters
     ----------
@@ -56,68 +121,86 @@ def link_centres(
     array([1, 1, 1, 0])
     """
     n = len(centres)
-    track = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    z = centres[:, 0].astype(np.int64)
-    order = np.lexsort((centres[:, 2], centres[:, 1], z))
-    slices = np.unique(z)
-    starts = np.searchsorted(z[order], slices)
-    ends = np.append(starts[1:], n)
-    # active track ends: row index of each track's last centre
-    last_row: list[int] = []
-    n_tracks = 0
-    for zk, s, e in zip(slices, starts, ends, strict=True):
-        rows = order[s:e]
-        last_row = [r for r in last_row if z[r] >= zk - 1 - max_gap]
-        if last_row:
-            ends_yx = centres[last_row][:, 1:3]
-            ia, ib, _ = optimal_pairs(centres[rows][:, 1:3], ends_yx, link_distance)
-        else:
-            ia = ib = np.zeros(0, dtype=np.int64)
-        matched = np.zeros(len(rows), dtype=bool)
-        matched[ia] = True
-        replaced = {}
-        for a, b in zip(ia, ib, strict=True):
-            track[rows[a]] = track[last_row[b]]
-            replaced[b] = rows[a]
-        last_row = [replaced.get(i, r) for i, r in enumerate(last_row)]
-        for a in np.nonzero(~matched)[0]:
-            track[rows[a]] = n_tracks
-            n_tracks += 1
-            last_row.append(rows[a])
-    counts = np.bincount(track, minlength=n_tracks)
-    kept = counts >= min_slices
-    # number kept tracks by (first slice, y, x) of their first centre
-    first = np.full(n_tracks, -1)
-    for r in order[::-1]:
-        first[track[r]] = r
-    kept_ids = np.nonzero(kept)[0]
-    first_rows = first[kept_ids]
-    rank = np.lexsort((centres[first_rows, 2], centres[first_rows, 1], z[first_rows]))
-    new_id = np.zeros(n_tracks, dtype=np.int64)
-    new_id[kept_ids[rank]] = np.arange(1, len(kept_ids) + 1)
-    return new_id[track]
+    order = np.lexsort((centres[:, 2], centres[:, 1], centres[:, 0]))
+    rows = np.asarray(centres, dtype=np.float64)[order]
+    chain = link_slices(rows, link_distance)
+    chain = join_fragments(rows, chain, link_distance, max_skip=max_gap + 1)
+    kept = np.bincount(chain)[chain] >= min_slices
+    fiber = np.zeros(n, np.int64)
+    fiber[kept] = _first_row_ids(chain[kept])
+    result = np.empty(n, np.int64)
+    result[order] = fiber
+    return result
 
 
-def join_fragments(centres: np.ndarray, track: np.ndarray, link_distance: float) -> np.ndarray:
-    """Join chains of one fiber interrupted for longer than the linking gap.
+def _axes_at(
+    z: np.ndarray, yx: np.ndarray, group: np.ndarray, at: np.ndarray, least: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, the least-squares line of ``yx`` against ``z``: position at ``at``, slope.
 
-    A chain that starts, within ``link_distance`` in-plane, after another one has ended
-    (the two share no slice) continues it: fibers run through the whole bed, so a fiber
-    lost for a while (a pore, a faint stretch, a fiber grazing the volume's side) and found
-    again on the same axis is one fiber, not two. Pairs are taken shortest interruption
+    The slope is NaN for groups with fewer than ``least`` rows (or one slice).
+    """
+    m = len(at)
+    dz = z - at[group]
+    n = np.bincount(group, minlength=m).astype(np.float64)
+    sz = np.bincount(group, dz, m)
+    szz = np.bincount(group, dz * dz, m)
+    position = np.empty((m, 2))
+    slope = np.full((m, 2), np.nan)
+    det = n * szz - sz * sz
+    fitted = (n >= max(least, 2)) & (det > 1e-9 * np.maximum(n * szz, 1))
+    for axis in range(2):
+        sy = np.bincount(group, yx[:, axis], m)
+        szy = np.bincount(group, dz * yx[:, axis], m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b = (n * szy - sz * sy) / det
+        slope[fitted, axis] = b[fitted]
+        position[:, axis] = np.where(
+            fitted, (sy - b * sz) / np.maximum(n, 1), sy / np.maximum(n, 1)
+        )
+    return position, slope
+
+
+def join_fragments(
+    centres: np.ndarray,
+    track: np.ndarray,
+    join_distance: float,
+    max_skip: int | None = None,
+    window: int = 8,
+    cut: np.ndarray | None = None,
+) -> np.ndarray:
+    """Join chains of one fiber interrupted along z: the ends that the fiber's axis links.
+
+    Fibers are straight-ish and continuous along z: a fiber lost for a while (pressed
+    against its neighbours, a faint stretch, a pore) and found again lies on the
+    prolongation of its axis. A chain's axis at its end (and at its start) is the line
+    fitted to its centres on its last (first) ``window`` slices; a chain with centres on
+    fewer than half of them takes the median direction of the others (the fibers of a
+    bed run nearly parallel). A chain B that starts after chain A ended continues it
+    when A's axis extended forwards and B's extended backwards meet, in the middle of
+    the gap, within ``join_distance`` in-plane. Pairs are taken shortest interruption
     first (then closest), each chain end and start at most once: a fiber found in three
-    pieces A, B, C is joined A–B–C, never A–C leaving B aside.
+    pieces A, B, C is joined A–B–C, never A–C leaving B aside. A chain that ends cut
+    by the volume's side (the fiber leaves the field of view) is not continued by one
+    that starts cut by it (a fiber enters): the data cannot tell whether they are one.
 
     Parameters
     ----------
     centres : array of shape (n, >=3)
         Rows ``(z_index, y, x, ...)`` as for :func:`link_centres`.
     track : array of int
-        Chain id per row (any ids).
-    link_distance : float
-        Largest in-plane distance between an end and the start that continues it.
+        Chain id per row (any ids); a chain has at most one centre per slice.
+    join_distance : float
+        Largest in-plane distance between the two axes where they meet.
+    max_skip : int, optional
+        Largest step in slices from an end to the start that continues it (default:
+        any).
+    window : int
+        Slices at each end of a chain whose centres give its axis there.
+    cut : array of bool, optional
+        Rows whose fiber the volume's side cuts on that slice (see :func:`cut_by_side`).
 
     Returns
     -------
@@ -128,27 +211,60 @@ def join_fragments(centres: np.ndarray, track: np.ndarray, link_distance: float)
     --------
     >>> rows = np.array([[0, 5.0, 5.0], [1, 5.0, 5.1], [9, 5.2, 5.0], [10, 5.2, 5.1],
     ...                  [0, 30.0, 5.0], [10, 30.0, 5.0]])
-    >>> join_fragments(rows, np.array([1, 1, 2, 2, 3, 4]), link_distance=1.0)
+    >>> join_fragments(rows, np.array([1, 1, 2, 2, 3, 4]), join_distance=1.0)
     array([1, 1, 1, 1, 3, 3])
     """
     ids, index = np.unique(track, return_inverse=True)
-    if len(ids) < 2:
-        return track
-    z = centres[:, 0]
-    order = np.lexsort((z, index))
-    bounds = np.searchsorted(index[order], np.arange(len(ids) + 1))
-    first, last = order[bounds[:-1]], order[bounds[1:] - 1]
-    tree = cKDTree(centres[first][:, 1:3])
-    candidates = []
-    for end, near in enumerate(tree.query_ball_point(centres[last][:, 1:3], link_distance)):
-        for start in near:
-            if z[first[start]] > z[last[end]]:
-                skip = z[first[start]] - z[last[end]]
-                gap = np.hypot(*(centres[first[start], 1:3] - centres[last[end], 1:3]))
-                candidates.append((skip, gap, end, start))
-    predecessor = np.arange(len(ids))
+    m = len(ids)
+    if m < 2:
+        return np.asarray(track)
+    z = np.asarray(centres[:, 0], dtype=np.float64)
+    yx = np.asarray(centres[:, 1:3], dtype=np.float64)
+    first = np.full(m, np.inf)
+    last = np.full(m, -np.inf)
+    np.minimum.at(first, index, z)
+    np.maximum.at(last, index, z)
+    least = max(2, (window + 1) // 2)
+    head = z < first[index] + window
+    tail = z > last[index] - window
+    start_at, start_slope = _axes_at(z[head], yx[head], index[head], first, least)
+    end_at, end_slope = _axes_at(z[tail], yx[tail], index[tail], last, least)
+    known = np.concatenate([start_slope, end_slope])
+    known = known[~np.isnan(known[:, 0])]
+    bed = np.median(known, axis=0) if len(known) else np.zeros(2)
+    start_slope = np.where(np.isnan(start_slope), bed, start_slope)
+    end_slope = np.where(np.isnan(end_slope), bed, end_slope)
+    # candidates: starts near each end in coordinates that follow the bed's direction
+    tree = cKDTree(start_at - first[:, None] * bed)
+    near = tree.query_ball_point(end_at - last[:, None] * bed, 3 * join_distance)
+    ends = np.repeat(np.arange(m), [len(s) for s in near])
+    starts = np.concatenate([np.zeros(0, np.int64), *map(np.asarray, near)]).astype(np.int64)
+    skip = first[starts] - last[ends]
+    keep = (skip > 0) & (skip <= (np.inf if max_skip is None else max_skip))
+    ends, starts, skip = ends[keep], starts[keep], skip[keep]
+    middle = 0.5 * (first[starts] + last[ends])
+    forward = end_at[ends] + end_slope[ends] * (middle - last[ends])[:, None]
+    backward = start_at[starts] + start_slope[starts] * (middle - first[starts])[:, None]
+    gap = np.hypot(*(forward - backward).T)
+    keep = gap <= join_distance
+    if cut is not None:
+        order = np.lexsort((z, index))
+        bounds = np.searchsorted(index[order], np.arange(m + 1))
+        enters = np.asarray(cut, bool)[order[bounds[:-1]]]
+        leaves = np.asarray(cut, bool)[order[bounds[1:] - 1]]
+        keep &= ~(leaves[ends] & enters[starts])
+    candidates = sorted(
+        zip(
+            skip[keep].tolist(),
+            gap[keep].tolist(),
+            ends[keep].tolist(),
+            starts[keep].tolist(),
+            strict=True,
+        )
+    )
+    predecessor = np.arange(m)
     ended, started = set(), set()
-    for _, _, end, start in sorted(candidates):
+    for _, _, end, start in candidates:
         if end not in ended and start not in started:
             ended.add(end)
             started.add(start)
@@ -160,6 +276,197 @@ def join_fragments(centres: np.ndarray, track: np.ndarray, link_distance: float)
             break
         root = deeper
     return ids[root][index]
+
+
+def _local_axes(rows: np.ndarray, index: np.ndarray, half: int) -> np.ndarray:
+    """Per row, ``(y, x)`` of the line fitted to its chain's centres on the rows within
+    ``half`` rows of it (fewer at the chain's ends): its fiber's axis there."""
+    order = np.lexsort((rows[:, 0], index))
+    z = rows[order, 0].astype(np.float64)
+    yx = rows[order, 1:3].astype(np.float64)
+    chain = index[order]
+    start = np.searchsorted(chain, chain, side="left")
+    stop = np.searchsorted(chain, chain, side="right")
+    position = np.arange(len(z))
+    lo, hi = np.maximum(position - half, start), np.minimum(position + half + 1, stop)
+
+    def window_sum(values: np.ndarray) -> np.ndarray:
+        total = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+        return total[hi] - total[lo]
+
+    n = (hi - lo).astype(np.float64)
+    dz = z - z[lo]  # offsets from the window's first slice keep the sums small
+    sz = window_sum(z) - n * z[lo]
+    szz = window_sum(z * z) - 2 * z[lo] * window_sum(z) + n * z[lo] ** 2
+    sy = window_sum(yx)
+    szy = window_sum(z[:, None] * yx) - z[lo][:, None] * sy
+    det = n * szz - sz * sz
+    line = det > 1e-9 * np.maximum(n * szz, 1.0)
+    slope = (
+        np.where(line[:, None], (n[:, None] * szy - sz[:, None] * sy), 0.0)
+        / np.where(line, det, 1.0)[:, None]
+    )
+    fitted = (sy - slope * sz[:, None]) / n[:, None] + slope * dz[:, None]
+    axes = np.empty_like(fitted)
+    axes[order] = fitted
+    return axes
+
+
+def cut_by_side(
+    rows: np.ndarray,
+    track: np.ndarray,
+    sides: tuple[float, float, float, float],
+    window: int = 1,
+) -> np.ndarray:
+    """Rows whose fiber the volume's side cuts: the disk of the fiber's axis and of its
+    chain's median radius (per-slice radii wobble where neighbours touch) passes the
+    centres of the pixels on the side.
+
+    The axis at a row is the line fitted to the chain's centres on the ``window`` rows
+    around it: a fiber runs closest to the side on one of many slices, and the noise
+    of single centres would push that extreme outwards.
+
+    Parameters
+    ----------
+    rows : array of shape (n, 4)
+        Rows ``(z_index, y, x, radius)``.
+    track : array of int
+        Chain id per row.
+    sides : (float, float, float, float)
+        ``y`` of the first and last row of pixels, ``x`` of the first and last column.
+    window : int
+        Rows of a chain fitted around each of its rows (1: the centres themselves).
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 2.5, 5.0, 2.0], [1, 1.5, 5.0, 4.0], [0, 5.0, 5.0, 2.0]])
+    >>> cut_by_side(rows, np.array([1, 1, 2]), (0.0, 10.0, 0.0, 10.0)).tolist()
+    [True, True, False]
+    """
+    y_low, y_high, x_low, x_high = sides
+    _, index = np.unique(track, return_inverse=True)
+    order = np.lexsort((rows[:, 3], index))
+    bounds = np.searchsorted(index[order], np.arange(index.max(initial=-1) + 2))
+    radius = rows[order, 3]
+    middle = bounds[:-1] + bounds[1:] - 1  # twice the middle position of each chain
+    median = 0.5 * (radius[middle // 2] + radius[(middle + 1) // 2])
+    r = median[index]
+    if window > 1:
+        y, x = _local_axes(rows, index, window // 2).T
+    else:
+        y, x = rows[:, 1], rows[:, 2]
+    return (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
+
+
+def merge_pieces(
+    rows: np.ndarray, track: np.ndarray, overlap: float = PIECES_OVERLAP
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fold chains that overlap on the slices they share into one fiber.
+
+    Two fibers do not overlap: on a slice their centres lie at least the sum of their
+    radii apart (touching fibers: the sum). Where one fiber's cross-section is found as
+    two regions (for a few slices or many) two chains run along it, with centres much
+    closer: the two halves of a disk of radius R have centroids 0.85 R apart and radii
+    0.71 R each, 0.6 of their sum. Two chains whose centres lie closer than ``overlap``
+    × the sum of their radii on at least half of the slices they share are one fiber
+    (closest pairs first, never merging two chains that share slices without being
+    close there: a stray piece between two fibers does not join them); on each slice
+    their pieces become one centre (the area-weighted mean: the centroid
+    of the pieces together) and one radius (of the disk with their summed area).
+
+    Parameters
+    ----------
+    rows : array of shape (n, 4)
+        Rows ``(z_index, y, x, radius)``.
+    track : array of int
+        Chain id per row (ids >= 0), each chain with one centre on each slice of its
+        span (chains of :func:`link_slices`).
+    overlap : float
+        Centres closer than this fraction of the sum of their radii are one fiber's.
+
+    Returns
+    -------
+    rows : array of shape (m, 4)
+        The rows, pieces of one fiber on one slice combined, sorted by slice, y, x.
+    track : array of int
+        Chain id per row: merged chains take the smallest of their ids.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0, 3.0], [1, 5.0, 5.0, 3.0], [2, 5.0, 5.0, 3.0],
+    ...                  [1, 8.0, 5.0, 3.0], [2, 8.0, 5.0, 3.0], [2, 14.0, 5.0, 4.0]])
+    >>> merged, track = merge_pieces(rows, np.array([1, 1, 1, 2, 2, 3]))
+    >>> track.tolist(), merged[:, 1].tolist()
+    ([1, 1, 1, 3], [5.0, 6.5, 6.5, 14.0])
+    """
+    rows = np.asarray(rows, dtype=np.float64)
+    track = np.asarray(track, dtype=np.int64)
+    if len(rows) < 2:
+        return rows, track
+    ids, index = np.unique(track, return_inverse=True)
+    z = rows[:, 0].astype(np.int64)
+    radius = rows[:, 3]
+    # pairs of centres of one slice within reach of each other, slice by slice
+    order = np.argsort(z, kind="stable")
+    bounds = np.flatnonzero(np.diff(z[order])) + 1
+    pairs = [np.zeros((0, 2), np.int64)]
+    for part in np.split(order, bounds):
+        reach = 2 * overlap * float(radius[part].max())
+        found = cKDTree(rows[part, 1:3]).query_pairs(reach, output_type="ndarray")
+        pairs.append(part[found])
+    a, b = np.concatenate(pairs).T
+    distance = np.hypot(rows[a, 1] - rows[b, 1], rows[a, 2] - rows[b, 2])
+    ratio = distance / (radius[a] + radius[b])
+    close = (index[a] != index[b]) & (ratio < overlap)
+    a, b, ratio = a[close], b[close], ratio[close]
+    swap = index[a] > index[b]
+    a[swap], b[swap] = b[swap], a[swap]
+    m = len(ids)
+    chains, where = np.unique(index[a] * m + index[b], return_inverse=True)
+    chains = np.column_stack([chains // m, chains % m])
+    count = np.bincount(where, minlength=len(chains))
+    mean_ratio = np.bincount(where, ratio, len(chains)) / np.maximum(count, 1)
+    first = np.full(len(ids), np.iinfo(np.int64).max)
+    last = np.full(len(ids), -1)
+    np.minimum.at(first, index, z)
+    np.maximum.at(last, index, z)
+
+    def shared(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return np.minimum(last[p], last[q]) - np.maximum(first[p], first[q]) + 1
+
+    pieces = 2 * count >= shared(chains[:, 0], chains[:, 1])
+    chains, mean_ratio = chains[pieces], mean_ratio[pieces]
+    same = set(map(tuple, chains.tolist()))
+    # closest pairs first; two chains that share slices without being one fiber's
+    # pieces there are two fibers: a group never holds both (no merging through a piece
+    # that lies between two fibers)
+    root = np.arange(len(ids))
+    members = {k: [k] for k in range(len(ids))}
+    for p, q in chains[np.lexsort((chains[:, 1], chains[:, 0], mean_ratio))].tolist():
+        rp, rq = root[p], root[q]
+        if rp == rq:
+            continue
+        one, other = np.array(members[rp]), np.array(members[rq])
+        gp, gq = np.meshgrid(one, other, indexing="ij")
+        gp, gq = np.minimum(gp, gq).ravel(), np.maximum(gp, gq).ravel()
+        overlapping = shared(gp, gq) > 0
+        if any(pair not in same for pair in zip(gp[overlapping], gq[overlapping], strict=True)):
+            continue
+        keep, drop = min(rp, rq), max(rp, rq)
+        members[keep] += members.pop(drop)
+        root[members[keep]] = keep
+    span = int(z.max()) - int(z.min()) + 1
+    key, inverse = np.unique(root[index] * span + (z - z.min()), return_inverse=True)
+    groups = np.column_stack([key // span, key % span + z.min()])
+    area = radius**2
+    total = np.bincount(inverse, area)
+    y = np.bincount(inverse, area * rows[:, 1]) / total
+    x = np.bincount(inverse, area * rows[:, 2]) / total
+    merged = np.column_stack([groups[:, 1], y, x, np.sqrt(total)])
+    alone = np.bincount(inverse)[inverse] == 1
+    merged[inverse[alone]] = rows[alone, :4]  # rows left as they were, to the bit
+    order = np.lexsort((merged[:, 2], merged[:, 1], merged[:, 0]))
+    return merged[order], ids[groups[order, 0]]
 
 
 def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> float:
@@ -206,7 +513,6 @@ def link_slab(
     spacing: tuple[float, float],
     origin: tuple[float, float],
     link_distance: float,
-    max_gap: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Link the per-slice rows of slices ``z_start:z_stop`` into chains.
 
@@ -219,20 +525,20 @@ def link_slab(
         The slab's slices.
     spacing, origin : (float, float)
         Pixel size and coordinate of pixel 0 along y and x.
-    link_distance, max_gap
-        As :func:`link_centres`.
+    link_distance : float
+        As :func:`link_slices`.
 
     Returns
     -------
     rows : array
         The slab's rows sorted by slice, y, x, with ``y, x`` in physical units.
     chain : array of int
-        Chain id per row, 1.. within the slab (see :func:`link_centres`).
+        Chain id per row, 1.. within the slab (see :func:`link_slices`).
 
     Examples
     --------
     >>> part = np.array([[0, 2.0, 2.0, 5.0], [1, 2.0, 2.0, 5.0], [5, 2.0, 2.0, 5.0]])
-    >>> rows, chain = link_slab([part], 0, 4, (0.5, 0.5), (0.0, 0.0), 1.0, 1)
+    >>> rows, chain = link_slab([part], 0, 4, (0.5, 0.5), (0.0, 0.0), 1.0)
     >>> rows[:, :3].tolist(), chain.tolist()
     ([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], [1, 1])
     """
@@ -241,7 +547,7 @@ def link_slab(
     rows[:, 1] = origin[0] + rows[:, 1] * spacing[0]
     rows[:, 2] = origin[1] + rows[:, 2] * spacing[1]
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-    return rows, link_centres(rows, link_distance, max_gap, min_slices=1)
+    return rows, link_slices(rows, link_distance)
 
 
 def chain_ends(rows: np.ndarray, chain: np.ndarray) -> np.ndarray:
@@ -267,14 +573,13 @@ def chain_ends(rows: np.ndarray, chain: np.ndarray) -> np.ndarray:
 
 
 def stitch_slabs(
-    below: np.ndarray, above: np.ndarray, border: int, link_distance: float, max_gap: int
+    below: np.ndarray, above: np.ndarray, border: int, link_distance: float
 ) -> np.ndarray:
     """Chains of the slab below a border continued by chains of the slab above it.
 
-    The rule of :func:`link_centres` across the border: slice by slice from ``border``
-    up to ``border + max_gap``, the chains starting there are paired by optimal
-    assignment within ``link_distance`` with the still-open chain ends below (ended at
-    most ``max_gap`` slices before); each end continues at most one chain.
+    The rule of :func:`link_slices` across the border: the chains ending on the last
+    slice below it and those starting on its first slice are paired by optimal
+    one-to-one assignment within ``link_distance``.
 
     Parameters
     ----------
@@ -282,6 +587,8 @@ def stitch_slabs(
         :func:`chain_ends` of the two slabs.
     border : int
         First slice of the slab above.
+    link_distance : float
+        As :func:`link_slices`.
 
     Returns
     -------
@@ -291,22 +598,14 @@ def stitch_slabs(
     Examples
     --------
     >>> below = np.array([[1, 0, 5.0, 5.0, 9, 5.0, 5.0], [2, 0, 9.0, 9.0, 4, 9.0, 9.0]])
-    >>> above = np.array([[1, 11, 5.2, 5.0, 20, 5.0, 5.0], [2, 10, 9.0, 9.0, 20, 9.0, 9.0]])
-    >>> stitch_slabs(below, above, border=10, link_distance=1.0, max_gap=2).tolist()
+    >>> above = np.array([[1, 10, 5.2, 5.0, 20, 5.0, 5.0], [2, 10, 9.0, 9.0, 20, 9.0, 9.0]])
+    >>> stitch_slabs(below, above, border=10, link_distance=1.0).tolist()
     [[1, 1]]
     """
-    open_ends = below[below[:, 4] >= border - 1 - max_gap]
-    starts = above[above[:, 1] <= border + max_gap]
-    pairs = []
-    for z in np.unique(starts[:, 1]):
-        if len(open_ends) == 0:
-            break
-        live = open_ends[open_ends[:, 4] >= z - 1 - max_gap]
-        here = starts[starts[:, 1] == z]
-        ia, ib, _ = optimal_pairs(here[:, 2:4], live[:, 5:7], link_distance)
-        pairs.extend(zip(live[ib, 0].astype(np.int64), here[ia, 0].astype(np.int64), strict=True))
-        open_ends = open_ends[~np.isin(open_ends[:, 0], live[ib, 0])]
-    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    ends = below[below[:, 4] == border - 1]
+    starts = above[above[:, 1] == border]
+    ia, ib, _ = optimal_pairs(starts[:, 2:4], ends[:, 5:7], link_distance)
+    return np.column_stack([ends[ib, 0], starts[ia, 0]]).astype(np.int64).reshape(-1, 2)
 
 
 def merge_chains(n_chains: int, pairs: np.ndarray) -> np.ndarray:
@@ -325,82 +624,3 @@ def merge_chains(n_chains: int, pairs: np.ndarray) -> np.ndarray:
     root = np.full(group.max() + 1 if n_chains else 0, n_chains, dtype=np.int64)
     np.minimum.at(root, group, np.arange(n_chains))
     return root[group]
-
-
-def absorb_fragments(
-    centres: np.ndarray, track: np.ndarray, distance: float, reach: int, short: int
-) -> np.ndarray:
-    """Fold short chains that run along a longer chain into it: a fiber found twice.
-
-    Where a fiber's cross-section splits for a few slices, or its centre jumps by more
-    than the linking distance and back, a short chain forms beside the fiber's own,
-    within its span. Fiber axes lie at least two radii apart, so a chain of fewer than
-    ``short`` centres each of which has a centre of one longer chain within
-    ``distance`` in-plane and ``reach`` slices is that fiber: its centres join the
-    longer chain, except on slices where that chain has a centre already (dropped).
-
-    Parameters
-    ----------
-    centres : array of shape (n, >=3)
-        Rows ``(z_index, y, x, ...)``.
-    track : array of int
-        Chain id per row (ids >= 0).
-    distance : float
-        In-plane distance within which two centres are one fiber (one radius).
-    reach : int
-        Slices up and down searched for the longer chain (the linking gap + 1).
-    short : int
-        Chains with fewer centres are candidates.
-
-    Returns
-    -------
-    array of int
-        Chain id per row; -1 on the dropped rows.
-
-    Examples
-    --------
-    >>> rows = np.array([[z, 5.0, 5.0] for z in range(8) if z not in (3, 4)]
-    ...                 + [[3, 7.0, 5.0], [4, 7.0, 5.0], [4, 20.0, 5.0], [5, 20.0, 5.0]])
-    >>> absorb_fragments(rows, np.array([1] * 6 + [2, 2, 3, 3]), 3.0, 2, 4).tolist()
-    [1, 1, 1, 1, 1, 1, 1, 1, 3, 3]
-    """
-    track = np.asarray(track, dtype=np.int64).copy()
-    if len(track) < 2:
-        return track
-    size = np.bincount(track)
-    candidates = np.nonzero((size > 0) & (size < short))[0]
-    if candidates.size == 0:
-        return track
-    z = centres[:, 0].astype(np.int64)
-    scale = distance / max(reach, 1)  # a slice counts as this much in-plane distance
-    points = np.column_stack([z * scale, centres[:, 1], centres[:, 2]])
-    tree = cKDTree(points)
-    for chain in candidates[np.argsort(size[candidates], kind="stable")]:
-        mine = np.nonzero(track == chain)[0]
-        if mine.size == 0:
-            continue
-        common = None
-        balls = tree.query_ball_point(points[mine], np.sqrt(2) * distance)
-        for row, near in zip(mine, balls, strict=True):
-            near = np.asarray(near, dtype=np.int64)
-            near = near[
-                (track[near] != chain)
-                & (track[near] >= 0)
-                & (np.abs(z[near] - z[row]) <= reach)
-                & (np.hypot(*(centres[near, 1:3] - centres[row, 1:3]).T) <= distance)
-            ]
-            longer = near[size[track[near]] > size[chain]]
-            found = set(track[longer].tolist())
-            common = found if common is None else common & found
-            if not common:
-                break
-        if not common:
-            continue
-        into = max(common, key=lambda c: (size[c], -c))
-        taken = set(z[track == into].tolist())
-        duplicate = np.isin(z[mine], list(taken))
-        track[mine[duplicate]] = -1
-        track[mine[~duplicate]] = into
-        size[into] += int((~duplicate).sum())
-        size[chain] = 0
-    return track
