@@ -205,6 +205,26 @@ def test_disk_labels_power_diagram():
     np.testing.assert_array_equal(labels, expected)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_disk_labels_least_power_of_many_disks(seed):
+    # disks of any size, partly outside the image, overlapping: each pixel inside some
+    # disk goes to the first disk of least power (brute force over all disks)
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-5, 45, (30, 2))
+    radii = rng.uniform(0.3, 7, 30)
+    labels = disk_labels((37, 41), centres, radii)
+    yy, xx = np.mgrid[:37, :41]
+    power = (
+        (yy[None] - centres[:, 0, None, None]) ** 2
+        + (xx[None] - centres[:, 1, None, None]) ** 2
+        - radii[:, None, None] ** 2
+    )
+    power = np.where(power <= 0, power, np.inf)
+    expected = np.where(np.isfinite(power.min(axis=0)), power.argmin(axis=0) + 1, 0)
+    np.testing.assert_array_equal(labels, expected)
+    assert disk_labels((3, 4), np.zeros((0, 2)), np.zeros(0)).sum() == 0
+
+
 def test_derived_parameters():
     assert derived_parameters(2.0) == {
         "sigma": pytest.approx(1.2),
