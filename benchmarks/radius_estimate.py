@@ -13,8 +13,9 @@ Run ``python benchmarks/radius_estimate.py`` (``--quick`` for one condition per 
 * Volumes without fibers (noise, pores only, a constant): the estimate must raise
   ``NoFibersError``.
 * ``--store PATH``: the wall time of the estimate on a stored scan (``open_volume``;
-  e.g. a ``benchmarks/whole_scan.py`` bed), best of ``--repeat`` runs, and with
-  ``--profile`` the functions where the time went.
+  e.g. a ``benchmarks/whole_scan.py`` bed, whose true mean radius ``--whole-scan-seed``
+  prints), each of ``--repeat`` runs (the first pays for the first read of the
+  store), and with ``--profile`` the functions where the time went.
 
 ``--baseline SRC`` loads ``xarray_microct/ops/fiber_scale.py`` of another source tree
 (e.g. a checkout of the previous version) beside this one and runs every case with both,
@@ -189,9 +190,17 @@ def without_fibers(estimators: dict[str, Callable]) -> None:
         print(line, flush=True)
 
 
-def on_store(estimators: dict[str, Callable], path: str, repeat: int, profile: bool) -> None:
+def on_store(
+    estimators: dict[str, Callable], path: str, repeat: int, profile: bool, seed: int | None
+) -> None:
     volume = mct.open_volume(path)
     print(f"\n{path}: {dict(volume.sizes)}, chunks {volume.data.chunksize}")
+    if seed is not None:  # a bed of benchmarks/whole_scan.py: its true fibers
+        from whole_scan import fiber_axes, truth_centres
+
+        middle = np.array([volume.shape[0] // 2])
+        rows = truth_centres(fiber_axes(volume.shape, seed), volume.shape, middle)
+        print(f"  true mean radius of the {len(rows)} fibers: {rows['radius'].mean():.4f}")
     for _ in range(repeat):  # interleaved: both see the same load
         for name, estimate in estimators.items():
             value, seconds = timed(estimate, volume)
@@ -212,6 +221,9 @@ def main() -> None:
     parser.add_argument("--store", help="a stored scan to time the estimate on")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--whole-scan-seed", type=int, help="the --store is whole_scan.py's bed of this seed"
+    )
     parser.add_argument("--only", choices=["sweep", "shapes", "none", "store"], default=None)
     args = parser.parse_args()
     estimators: dict[str, Callable] = {"this": fiber_scale.estimate_fiber_radius}
@@ -219,7 +231,7 @@ def main() -> None:
         estimators["baseline"] = load_baseline(args.baseline).estimate_fiber_radius
     warnings.simplefilter("ignore")
     if args.store and args.only in (None, "store"):
-        on_store(estimators, args.store, args.repeat, args.profile)
+        on_store(estimators, args.store, args.repeat, args.profile, args.whole_scan_seed)
     if args.only in (None, "shapes"):
         shapes(estimators)
     if args.only in (None, "none"):
