@@ -98,6 +98,7 @@ from skimage.registration import phase_cross_correlation
 from skimage.segmentation import expand_labels, watershed
 
 from xarray_microct.core.volume import grid_of
+from xarray_microct.kernels.disks import paint_disks
 
 SAMPLE_PAIRS = 1  # runs of 2 × Z_MEAN consecutive slices read by estimate_fiber_radius
 SAMPLE_WINDOW = 64  # slices about the middle the runs are spread over
@@ -289,34 +290,14 @@ def disk_labels(shape: Sequence[int], centres: np.ndarray, radii: np.ndarray) ->
            [0, 0, 1, 0, 0, 0, 0, 0, 0]], dtype=int32)
     """
     ny, nx = (int(s) for s in shape)
-    labels = np.zeros((ny, nx), dtype=np.int32)
-    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
-    radii = np.asarray(radii, dtype=np.float64)
+    centres = np.ascontiguousarray(centres, dtype=np.float64).reshape(-1, 2)
+    radii = np.ascontiguousarray(radii, dtype=np.float64).reshape(-1)
     if len(centres) != len(radii):
-        raise ValueError(f"{len(centres)} centres but {len(radii)} radii")
-    if len(radii) == 0:
-        return labels
-    y, x = centres.T
-    y0 = np.maximum(np.floor(y - radii), 0).astype(np.int64)
-    y1 = np.minimum(np.ceil(y + radii) + 1, ny).astype(np.int64)
-    x0 = np.maximum(np.floor(x - radii), 0).astype(np.int64)
-    x1 = np.minimum(np.ceil(x + radii) + 1, nx).astype(np.int64)
-    height, width = np.maximum(y1 - y0, 0), np.maximum(x1 - x0, 0)
-    size = height * width
-    # every pixel of every disk's bounding box, as (disk, row, column)
-    disk = np.repeat(np.arange(len(radii)), size)
-    offset = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
-    row = y0[disk] + offset // np.maximum(width[disk], 1)
-    col = x0[disk] + offset % np.maximum(width[disk], 1)
-    power = (row - y[disk]) ** 2 + (col - x[disk]) ** 2 - radii[disk] ** 2
-    inside = power <= 0
-    disk, pixel, power = disk[inside], row[inside] * nx + col[inside], power[inside]
-    # per pixel, the disk of least power (the first of equals)
-    order = np.lexsort((disk, power, pixel))
-    pixel, disk = pixel[order], disk[order]
-    first = np.ones(pixel.size, dtype=bool)
-    first[1:] = pixel[1:] != pixel[:-1]
-    labels.ravel()[pixel[first]] = disk[first] + 1
+        raise ValueError(f"disk_labels: {len(centres)} centres but {len(radii)} radii")
+    if not (np.isfinite(centres).all() and np.isfinite(radii).all()):
+        raise ValueError("disk_labels: centres and radii must be finite")
+    labels = np.zeros((ny, nx), dtype=np.int32)
+    paint_disks(centres, radii, labels, np.full((ny, nx), np.inf))
     return labels
 
 
