@@ -59,6 +59,35 @@ def test_estimate_within_5_percent(radius_px, noise, tilt, size):
     assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.05)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("radius_px", "noise", "tilt", "infiltration"),
+    [
+        (2, 0.15, 8.0, 1.0),
+        (3, 0.25, 15.0, 0.0),
+        (5, 0.25, 15.0, 0.6),
+        (8, 0.15, 8.0, 1.0),
+        (12, 0.05, 0.0, 0.0),
+        (20, 0.25, 15.0, 0.6),
+    ],
+)
+def test_estimate_within_2_percent_from_2_to_20_voxels(radius_px, noise, tilt, infiltration):
+    # the sweep's beds (benchmarks/radius_estimate.py): 20 radii across, 32 slices
+    size = max(64, 20 * radius_px)
+    vol, truth = fiber_bed(
+        (32, size, size),
+        spacing=RADIUS / radius_px,
+        radius=RADIUS,
+        radius_sd=0.9,
+        noise=noise,
+        tilt=tilt,
+        infiltration=infiltration,
+        seed=1,
+    )
+    estimate = estimate_fiber_radius(vol)
+    assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.02)
+
+
 def test_estimate_does_not_depend_on_chunks_or_spacing_units():
     vol, _ = _bed(5, 0.1, 5.0, 64, nz=6)
     reference = estimate_fiber_radius(vol)

@@ -37,13 +37,14 @@ Unbiased measurement (:func:`refine_radii`)
     fibers' axes.
 
 Radius estimate (:func:`estimate_fiber_radius`)
-    A bounded sample, chosen from the shape alone: a run of 8 consecutive slices about
-    the middle, read as two images (the means of its first and last 4 slices: fibers
-    continue along z, noise does not). A global Otsu mask of a central tile of at most
-    256² pixels gives a coarse scale (the typical depth of the distance map's maxima, a
+    A bounded sample: runs of 8 consecutive slices about the middle, each read as two
+    images (the means of its first and last 4 slices: fibers continue along z, noise
+    does not). A global Otsu mask of a central tile of at most 256² pixels of one run
+    gives a coarse scale (the typical depth of the distance map's maxima, a
     granulometry of the mask), which sets the tile measured: about 44 radii a side, 128
-    to 640 pixels, a few hundred fibers whatever their size (radii under 4 pixels are
-    measured on a grid twice as fine). Seeds at the maxima of the images smoothed at a
+    to 640 pixels, a few hundred fibers whatever their size, in as many runs (1 to 4)
+    as fit in 400 000 pixels of images (radii under 4 pixels are measured on a grid
+    twice as fine). Seeds at the maxima of the images smoothed at a
     third of the radius cut the Otsu mask into one watershed region per fiber; each
     whole, round region's radius is measured by :func:`refine_disk_radii`; the mean of
     those within ±50 % of their median, each weighted for the chance of a section of its
@@ -100,7 +101,8 @@ from skimage.segmentation import expand_labels, watershed
 from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.disks import paint_disks
 
-SAMPLE_PAIRS = 1  # runs of 2 × Z_MEAN consecutive slices read by estimate_fiber_radius
+MAX_RUNS = 4  # most runs of 2 × Z_MEAN consecutive slices estimate_fiber_radius reads
+SAMPLE_PIXELS = 400_000  # pixels of the averaged images measured (runs: as many as fit)
 SAMPLE_WINDOW = 64  # slices about the middle the runs are spread over
 COARSE_TILE = 256  # y/x extent (pixels) of the tile the coarse scale is taken on
 TILE_RADII = 44  # y/x extent of the measured tile, in fiber radii ...
@@ -500,18 +502,18 @@ def _check_square(dy: float, dx: float) -> None:
         )
 
 
-def _sample_runs(nz: int) -> list[np.ndarray]:
+def _sample_runs(nz: int, count: int) -> list[np.ndarray]:
     """The sampled slices: runs of consecutive slices spread over the middle ones.
 
-    ``SAMPLE_PAIRS`` runs of ``2 × Z_MEAN`` slices (fewer on a short volume), chosen from
-    the number of slices alone (the same whatever the chunking), within a window of
+    ``count`` runs of ``2 × Z_MEAN`` slices (fewer on a short volume), chosen from the
+    number of slices (the same whatever the chunking), within a window of
     ``SAMPLE_WINDOW`` slices about the middle: one or two rows of z-chunks.
     """
     if nz < 2:
         raise ValueError(f"estimating the fiber radius needs at least 2 slices, got {nz}")
     window = min(nz, SAMPLE_WINDOW)
     lo = (nz - window) // 2
-    pairs = min(SAMPLE_PAIRS, max(1, window // (2 * Z_MEAN)))
+    pairs = min(count, max(1, window // (2 * Z_MEAN)))
     length = 2 * min(Z_MEAN, window // (2 * pairs))
     # each run about the middle of its share of the window
     starts = np.round(lo + (np.arange(pairs) + 0.5) * window / pairs - length / 2)
@@ -596,10 +598,11 @@ def _otsu(values: np.ndarray) -> float:
 def estimate_fiber_radius(volume: xr.DataArray) -> float:
     """The typical radius of the fibers of a scan (physical units), without parameters.
 
-    Reads a bounded sample chosen from the shape alone (the answer does not depend on
-    the chunking): 8 consecutive slices about the middle, averaged 4 by 4, on a central
-    tile of about 44 fiber radii (128 to 640 pixels; a coarse scale taken on at most
-    256² pixels first); see the module docstring. Each whole, round section's radius is
+    Reads a bounded sample chosen from the shape and the data, not the chunks (the
+    answer does not depend on the chunking): runs of 8 consecutive slices about the
+    middle (1 to 4 runs, at most 32 slices), averaged 4 by 4, on a central tile of
+    about 44 fiber radii (128 to 640 pixels; a coarse scale taken on at most 256²
+    pixels first); see the module docstring. Each whole, round section's radius is
     measured from the intensities (:func:`refine_disk_radii`, unbiased by the
     threshold); their mean, weighted for the chance of a section of that size to lie
     whole inside the tile, and corrected for the bed's tilt (from the shift of the
@@ -640,10 +643,14 @@ def estimate_fiber_radius(volume: xr.DataArray) -> float:
     grid = grid_of(volume)
     dz, dy, dx = grid.spacing
     _check_square(dy, dx)
-    runs = _sample_runs(volume.shape[0])
-    half = len(runs[0]) // 2
-    scale = _coarse_scale(_half_means(_read_tile(volume, runs[:1], COARSE_TILE)))
+    scale = _coarse_scale(
+        _half_means(_read_tile(volume, _sample_runs(volume.shape[0], 1), COARSE_TILE))
+    )
     side = int(np.clip(round(TILE_RADII * scale), MIN_TILE, MAX_TILE))
+    # small fibers, small tiles: more runs, whose images average out more noise
+    count = int(np.clip(SAMPLE_PIXELS // (2 * side * side), 1, MAX_RUNS))
+    runs = _sample_runs(volume.shape[0], count)
+    half = len(runs[0]) // 2
     images = _half_means(_read_tile(volume, runs, side))
     # small fibers: measured on a grid twice as fine, so that seeds and regions resolve them
     zoom = 2 if scale < FINE_SCALE else 1
