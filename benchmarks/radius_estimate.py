@@ -13,9 +13,11 @@ Run ``python benchmarks/radius_estimate.py`` (``--quick`` for one condition per 
 * Volumes without fibers (noise, pores only, a constant): the estimate must raise
   ``NoFibersError``.
 * ``--store PATH``: the wall time of the estimate on a stored scan (``open_volume``;
-  e.g. a ``benchmarks/whole_scan.py`` bed, whose true mean radius ``--whole-scan-seed``
-  prints), each of ``--repeat`` runs (the first pays for the first read of the
-  store), and with ``--profile`` the functions where the time went.
+  e.g. a ``benchmarks/whole_scan.py`` bed), each of ``--repeat`` runs (the first pays
+  for the first read of the store), and with ``--profile`` the functions where the time
+  went. ``--whole-scan-seed`` (the store is ``whole_scan.py``'s bed of that seed) prints
+  its true mean radius, and times :func:`refine_disk_radii` on its middle slice at the
+  true centres.
 
 ``--baseline SRC`` loads ``xarray_microct/ops/fiber_scale.py`` of another source tree
 (e.g. a checkout of the previous version) beside this one and runs every case with both,
@@ -191,7 +193,12 @@ def without_fibers(estimators: dict[str, Callable]) -> None:
 
 
 def on_store(
-    estimators: dict[str, Callable], path: str, repeat: int, profile: bool, seed: int | None
+    estimators: dict[str, Callable],
+    modules: dict[str, ModuleType],
+    path: str,
+    repeat: int,
+    profile: bool,
+    seed: int | None,
 ) -> None:
     volume = mct.open_volume(path)
     print(f"\n{path}: {dict(volume.sizes)}, chunks {volume.data.chunksize}")
@@ -201,6 +208,23 @@ def on_store(
         middle = np.array([volume.shape[0] // 2])
         rows = truth_centres(fiber_axes(volume.shape, seed), volume.shape, middle)
         print(f"  true mean radius of the {len(rows)} fibers: {rows['radius'].mean():.4f}")
+        # refine_disk_radii on the whole middle slice, at the true centres and radii
+        spacing = float(volume.x[1] - volume.x[0])
+        image = volume.isel(z=int(middle[0])).values.astype(np.float64)
+        centres = rows[["y", "x"]].to_numpy() / spacing
+        for name, module in modules.items():
+            start = time.perf_counter()
+            radii = module.refine_disk_radii(
+                image, centres, rows["radius"].to_numpy() / spacing, (spacing, spacing)
+            )
+            seconds = time.perf_counter() - start
+            whole = ((centres > 20) & (centres < np.array(image.shape) - 20)).all(axis=1)
+            error = 100 * (radii[whole].mean() / rows["radius"].to_numpy()[whole].mean() - 1)
+            print(
+                f"  {name}: refine_disk_radii of {len(rows)} fibers on a "
+                f"{image.shape[0]}×{image.shape[1]} slice in {seconds:.2f} s "
+                f"(inner fibers' mean {error:+.2f} %)"
+            )
     for _ in range(repeat):  # interleaved: both see the same load
         for name, estimate in estimators.items():
             value, seconds = timed(estimate, volume)
@@ -226,12 +250,13 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["sweep", "shapes", "none", "store"], default=None)
     args = parser.parse_args()
-    estimators: dict[str, Callable] = {"this": fiber_scale.estimate_fiber_radius}
+    modules = {"this": fiber_scale}
     if args.baseline:
-        estimators["baseline"] = load_baseline(args.baseline).estimate_fiber_radius
+        modules["baseline"] = load_baseline(args.baseline)
+    estimators = {name: module.estimate_fiber_radius for name, module in modules.items()}
     warnings.simplefilter("ignore")
     if args.store and args.only in (None, "store"):
-        on_store(estimators, args.store, args.repeat, args.profile, args.whole_scan_seed)
+        on_store(estimators, modules, args.store, args.repeat, args.profile, args.whole_scan_seed)
     if args.only in (None, "shapes"):
         shapes(estimators)
     if args.only in (None, "none"):

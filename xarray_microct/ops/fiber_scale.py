@@ -235,24 +235,33 @@ def refine_radii(
             f"refine_radii needs a 2-D image and labels of the same shape, got "
             f"{image.shape} and {labels.shape}"
         )
+    return _area_radii(image, labels, expand_labels(labels, float(margin)), spacing, fiber_level)
+
+
+def _area_radii(
+    image: np.ndarray,
+    labels: np.ndarray,
+    grown: np.ndarray,
+    spacing: Sequence[float],
+    fiber_level: float | None,
+) -> np.ndarray:
+    """:func:`refine_radii` with the regions grown by the margin given (``grown``)."""
     n = int(labels.max(initial=0))
     if n == 0:
         return np.zeros(0)
     dy, dx = (float(s) for s in spacing)
-    grown = expand_labels(labels, distance=float(margin))
     flat = labels.ravel()
-    inside = flat > 0
-    count = np.bincount(flat, minlength=n + 1)[1:].astype(np.float64)
-    yy, xx = np.indices(labels.shape)
-    cy = np.bincount(flat, weights=yy.ravel(), minlength=n + 1)[1:] / np.maximum(count, 1)
-    cx = np.bincount(flat, weights=xx.ravel(), minlength=n + 1)[1:] / np.maximum(count, 1)
+    where = np.flatnonzero(flat)
+    own = flat[where] - 1
+    ys, xs = np.divmod(where, labels.shape[1])
+    count = np.bincount(own, minlength=n).astype(np.float64)
+    cy = np.bincount(own, weights=ys, minlength=n) / np.maximum(count, 1)
+    cx = np.bincount(own, weights=xs, minlength=n) / np.maximum(count, 1)
     rough = np.sqrt(count / np.pi)
     values = image.ravel()
     if fiber_level is None:
-        own = flat[inside] - 1
-        near = np.hypot(yy.ravel()[inside] - cy[own], xx.ravel()[inside] - cx[own])
-        core = near <= 0.5 * rough[own]
-        fiber_level = float(np.median(values[inside][core])) if core.any() else np.nan
+        core = np.hypot(ys - cy[own], xs - cx[own]) <= 0.5 * rough[own]
+        fiber_level = float(np.median(values[where[core]])) if core.any() else np.nan
     # background: pixels beyond the margin of every region, and darker (smoothed) than
     # the mid-level, so that a fiber missing from the labels does not pass for background
     outside = labels == 0
@@ -265,11 +274,11 @@ def refine_radii(
         free = outside & dark
     scale = max(float(np.median(rough[count > 0])), 2.0)
     background = _background_map(image, free, (scale, scale * dy / dx))
-    background = np.minimum(background, middle).ravel()
-    fraction = (values - background) / (fiber_level - background)
     owner = grown.ravel()
-    held = owner > 0
-    area = np.bincount(owner[held], weights=fraction[held], minlength=n + 1)[1:]
+    held = np.flatnonzero(owner)
+    level = np.minimum(background.ravel()[held], middle)
+    fraction = (values[held] - level) / (fiber_level - level)
+    area = np.bincount(owner[held] - 1, weights=fraction, minlength=n)[:n]
     radius = np.sqrt(np.maximum(area, 0.0) * dy * dx / np.pi)
     return np.where(count > 0, radius, np.nan)
 
@@ -414,10 +423,12 @@ def refine_disk_radii(
     pixel = np.sqrt(spacing[0] * spacing[1])
     rough = np.asarray(radii, dtype=np.float64)
     found = np.full(len(rough), np.nan)
+    image = np.asarray(image, dtype=np.float64)
     for _ in range(2):
         labels = disk_labels(image.shape, centres, radii)
+        grown = expand_labels(labels, float(margin))
         # disks left without a pixel (covered by larger neighbours) measure NaN
-        measured = refine_radii(image, labels, spacing, margin)
+        measured = _area_radii(image, labels, grown, spacing, None)
         found[:] = np.nan
         found[: len(measured)] = measured
         # the next disks: the radii found, within a factor 1.5 of the rough ones
