@@ -53,22 +53,22 @@ Radius estimate (:func:`estimate_fiber_radius`)
     fibers' level and the local level of their surroundings (a grey opening), never
     below Otsu's threshold, which lies low for fibers in the matrix of a matrix/pore
     patchwork (about 1 % less bias at 2 voxels there). The centres found again in the
-    second image (after a whole-pixel shift by phase correlation) give the bed's tilt, whose
-    ellipses are corrected for, and show that the sections continue along z (else
+    second image (after a whole-pixel shift by phase correlation) give the bed's tilt,
+    whose ellipses are corrected for, and show that the sections continue along z (else
     :class:`NoFibersError`). Cost on a 64 × 1024² scan of 10-pixel fibers: about 0.1 s
-    to read and 0.5 s to measure on 2 loaded cores (it was 6 s on an idle machine, 40 s
-    on the same loaded one: 16 slices of 512² measured three times, a background map
-    whose Gaussian grew with R, and a Python loop per disk). Fewer distinct fibers make
-    a worse estimate than fewer slices: on that scan a tile of 337² gave −2.3 %, one of
-    449² +0.02 % against the mean radius of all 1871 fibers.
+    to read and 0.3 s to measure on 2 loaded cores, 0.5 s in all (it was 6 s on an idle
+    machine, 40–50 s on the same loaded one: 16 slices of 512² measured three times, a
+    background map whose Gaussian grew with R, and a Python loop per disk). Fewer
+    distinct fibers make a worse estimate than fewer slices: on that scan a tile of 337²
+    gave −2.3 %, one of 449² +0.02 % against the mean radius of all 1871 fibers.
 
     Accuracy (``benchmarks/radius_estimate.py``, 3 beds per case, 54 cases: noise
     0.05–0.25, tilts 0–15°, matrix, pores or a matrix/pore patchwork around the fibers):
-    within ±1 % from 5 to 20 voxels of radius, within 2.6 % at 3 voxels. At 2 voxels
-    it runs high: +1.5 to +1.9 % on average on a matrix or pores (at most +3.2 %), and
-    +6 % (at most +9 %) on the patchwork, where the watershed merges small fibers with
-    their neighbours; detection, reliable within 0.75–1.75× the true radius, still
-    gets a usable scale there.
+    within ±1.4 % from 5 to 20 voxels of radius, within 2.4 % at 3 voxels. At 2 voxels
+    it runs high: +0.1 to +1.3 % on average on a matrix or pores (at most +2.5 %), and
+    about +5 % (at most +8 %) on the patchwork, where the watershed still merges small
+    fibers with their neighbours; detection, reliable within 0.75–1.75× the true
+    radius, gets a usable scale there.
 
 Derived parameters (:func:`derived_parameters`)
     With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
