@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.ndimage as ndi
 
+import xarray_microct as mct
 from xarray_microct.ops.fiber_scale import (
+    NoFibersError,
     derived_parameters,
     disk_labels,
     estimate_fiber_radius,
@@ -56,6 +59,35 @@ def test_estimate_within_5_percent(radius_px, noise, tilt, size):
     assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.05)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("radius_px", "noise", "tilt", "infiltration"),
+    [
+        (2, 0.15, 8.0, 1.0),
+        (3, 0.25, 15.0, 0.0),
+        (5, 0.25, 15.0, 0.6),
+        (8, 0.15, 8.0, 1.0),
+        (12, 0.05, 0.0, 0.0),
+        (20, 0.25, 15.0, 0.6),
+    ],
+)
+def test_estimate_within_2_percent_from_2_to_20_voxels(radius_px, noise, tilt, infiltration):
+    # the sweep's beds (benchmarks/radius_estimate.py): 20 radii across, 32 slices
+    size = max(64, 20 * radius_px)
+    vol, truth = fiber_bed(
+        (32, size, size),
+        spacing=RADIUS / radius_px,
+        radius=RADIUS,
+        radius_sd=0.9,
+        noise=noise,
+        tilt=tilt,
+        infiltration=infiltration,
+        seed=1,
+    )
+    estimate = estimate_fiber_radius(vol)
+    assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.02)
+
+
 def test_estimate_does_not_depend_on_chunks_or_spacing_units():
     vol, _ = _bed(5, 0.1, 5.0, 64, nz=6)
     reference = estimate_fiber_radius(vol)
@@ -65,6 +97,64 @@ def test_estimate_does_not_depend_on_chunks_or_spacing_units():
     for d in ("z", "y", "x"):
         in_mm[d].attrs["units"] = "millimeter"
     assert estimate_fiber_radius(in_mm) == pytest.approx(reference / 1000, rel=1e-9)
+
+
+def test_estimate_on_a_cropped_bed_that_is_not_square():
+    vol, truth = _bed(5, 0.15, 8.0, 128, nz=24)
+    wide, wide_truth = fiber_bed(
+        (16, 48, 200), spacing=RADIUS / 5, radius=RADIUS, radius_sd=0.9, noise=0.15, seed=4
+    )
+    assert estimate_fiber_radius(wide) == pytest.approx(
+        wide_truth.centres["radius"].mean(), rel=0.03
+    )
+    cropped = vol.isel(z=slice(3, None), y=slice(13, None), x=slice(27, 120))
+    rows = truth.centres
+    inside = rows["y"].between(float(cropped.y[0]), float(cropped.y[-1])) & rows["x"].between(
+        float(cropped.x[0]), float(cropped.x[-1])
+    )
+    assert estimate_fiber_radius(cropped) == pytest.approx(rows["radius"][inside].mean(), rel=0.03)
+
+
+def _no_fibers(kind: str) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    shape = (16, 96, 96)
+    if kind == "constant":
+        return np.full(shape, 30000, np.uint16)
+    if kind == "noise":
+        return rng.normal(20000, 3000, shape).clip(0, 65535).astype(np.uint16)
+    # matrix and pores at the fiber bed's levels, blurred and noisy, but no fibers
+    field = ndi.gaussian_filter(rng.standard_normal(shape), (3, 6, 6))
+    image = np.where(field > np.quantile(field, 0.4), 0.45, 0.1)
+    image = ndi.gaussian_filter(image, 0.7) + rng.normal(0, 0.08, shape)
+    return (8000 + 32000 * image).clip(0, 65535).astype(np.uint16)
+
+
+@pytest.mark.parametrize("kind", ["constant", "noise", "pores only"])
+def test_estimate_without_fibers_says_so(kind):
+    vol = mct.from_array(_no_fibers(kind), spacing=1.3, units="micrometer")
+    with pytest.raises(NoFibersError, match="fiber"):
+        estimate_fiber_radius(vol)
+
+
+def test_estimate_reads_a_bounded_sample():
+    # a 64 × 2048 × 2048 volume (the small bed repeated): the estimate reads a few of
+    # its 256² blocks, not the volume
+    small, truth = _bed(5, 0.1, 0.0, 128, nz=64)
+    pattern = small.values
+    read = []
+
+    def block(block_info=None):
+        (z0, z1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+        read.append((y0, x0))
+        yy = np.arange(y0, y1) % 128
+        xx = np.arange(x0, x1) % 128
+        return pattern[z0:z1][:, yy][:, :, xx]
+
+    lazy = da.map_blocks(block, chunks=((64,), (256,) * 8, (256,) * 8), dtype=np.uint16)
+    big = mct.from_array(lazy, spacing=RADIUS / 5, units="micrometer")
+    estimate = estimate_fiber_radius(big)
+    assert len(set(read)) <= 16  # of 64 blocks
+    assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.05)
 
 
 def test_estimate_bad_input():
@@ -142,6 +232,26 @@ def test_disk_labels_power_diagram():
     p2 = (yy - 10) ** 2 + (xx - 17) ** 2 - 9
     expected = np.where((p1 <= 0) & ((p1 <= p2) | (p2 > 0)), 1, np.where(p2 <= 0, 2, 0))
     np.testing.assert_array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_disk_labels_least_power_of_many_disks(seed):
+    # disks of any size, partly outside the image, overlapping: each pixel inside some
+    # disk goes to the first disk of least power (brute force over all disks)
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-5, 45, (30, 2))
+    radii = rng.uniform(0.3, 7, 30)
+    labels = disk_labels((37, 41), centres, radii)
+    yy, xx = np.mgrid[:37, :41]
+    power = (
+        (yy[None] - centres[:, 0, None, None]) ** 2
+        + (xx[None] - centres[:, 1, None, None]) ** 2
+        - radii[:, None, None] ** 2
+    )
+    power = np.where(power <= 0, power, np.inf)
+    expected = np.where(np.isfinite(power.min(axis=0)), power.argmin(axis=0) + 1, 0)
+    np.testing.assert_array_equal(labels, expected)
+    assert disk_labels((3, 4), np.zeros((0, 2)), np.zeros(0)).sum() == 0
 
 
 def test_derived_parameters():
