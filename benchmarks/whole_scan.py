@@ -7,9 +7,10 @@ each chunk is drawn from the global fiber axes, its blur halo drawn with it), th
 ``microct run fibers IN OUT`` as a subprocess, threaded and with ``--workers 2``, and
 prints for each run: the wall time and Mvox/s, the peak RSS of the whole process tree
 (psutil, polled every 0.1 s), the object F1 of the per-slice centres against the truth
-(on sampled slices), the 3-D fiber count against the truth (fibers cut by the volume's
-sides left out on both sides), the chains joining two true fibers, and the projections
-to the seed's full scan (14 Gvox) and to its 650-Mvox fiber job (linear in voxels).
+(on sampled slices) and the mean radius error of the matched whole sections, the 3-D
+fiber count against the truth (fibers cut by the volume's sides left out on both sides),
+the chains joining two true fibers, and the projections to the seed's full scan
+(14 Gvox) and to its 650-Mvox fiber job (linear in voxels).
 
 ``--baseline SRC`` runs the same commands with another source tree of the package first
 on ``PYTHONPATH`` (e.g. a checkout of the previous version), on the same store in the
@@ -267,6 +268,7 @@ def scores(table: pd.DataFrame, axes: pd.DataFrame, shape: tuple, sample: np.nda
     f1 = object_metrics(on_sample, truth, like=like, margin=RADIUS)["f1"]
     # each detected centre on the sampled slices: the true fiber within a radius
     true_of = pd.Series(0, index=on_sample.index)
+    true_radius = pd.Series(np.nan, index=on_sample.index)
     for z in z_sample:
         here_t = truth[np.isclose(truth.z, z)]
         here_d = on_sample[np.isclose(on_sample.z, z)]
@@ -277,13 +279,21 @@ def scores(table: pd.DataFrame, axes: pd.DataFrame, shape: tuple, sample: np.nda
         )
         near = distance < RADIUS
         true_of[here_d.index[near]] = here_t.fiber_id.to_numpy()[index[near]]
+        true_radius[here_d.index[near]] = here_t.radius.to_numpy()[index[near]]
     per_chain = true_of[true_of > 0].groupby(on_sample.fiber_id[true_of > 0]).nunique()
     if "touches_side" in table:
         count = int((~table.groupby("fiber_id")["touches_side"].first()).sum())
     else:  # a table from before the side flag: every chain counts
         count = int(table["fiber_id"].nunique())
+    # radius error: detections matched to a true fiber, whole sections only (the side
+    # cuts the others)
+    whole = true_radius.notna()
+    if "touches_side" in on_sample:
+        whole &= ~on_sample["touches_side"].astype(bool)
+    ratio = on_sample["radius"][whole] / true_radius[whole]
     return {
         "f1": f1,
+        "radius_error": 100 * (ratio.mean() - 1) if len(ratio) else np.nan,
         "count": count,
         "true_count": int((~axes.touches_side).sum()),
         "joined": int((per_chain > 1).sum()),
@@ -332,7 +342,7 @@ def main() -> None:
         sources.insert(0, ("baseline", Path(args.baseline).resolve()))
     print(
         f"  {'code':<10}{'scheduler':<14}{'wall s':>8}{'Mvox/s':>8}{'peak RSS':>10}"
-        f"{'B/vox':>7}{'F1':>7}{'count':>7}{'true':>6}{'joined':>7}"
+        f"{'B/vox':>7}{'F1':>7}{'rad%':>7}{'count':>7}{'true':>6}{'joined':>7}"
         f"{'14 Gvox':>9}{'650 Mvox':>9}"
     )
     for label, source in sources:
@@ -345,6 +355,7 @@ def main() -> None:
             print(
                 f"  {label:<10}{name:<14}{seconds:>8.1f}{voxels / seconds / 1e6:>8.1f}"
                 f"{peak / 2**30:>8.2f}Gi{peak / voxels:>7.1f}{s['f1']:>7.3f}"
+                f"{s['radius_error']:>+7.2f}"
                 f"{s['count']:>7}{s['true_count']:>6}{s['joined']:>7}"
                 f"{seconds * FULL_SCAN / voxels / 60:>7.1f}mn"
                 f"{seconds * PAPER_JOB / voxels:>8.0f}s",
@@ -352,6 +363,7 @@ def main() -> None:
             )
     print(
         "  F1: per-slice centres on sampled slices (border band of one radius ignored); "
+        "rad%: mean detected / true radius - 1 of the matched whole sections there; "
         "count: 3-D fibers not cut by the sides (detected) vs true; joined: chains "
         "matched to two true fibers on the sampled slices; projections linear in voxels."
     )

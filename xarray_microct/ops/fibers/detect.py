@@ -46,8 +46,10 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
+from xarray_microct.core.stats import has_exact_histogram
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
 from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius
+from xarray_microct.ops.fibers.grid import GRID_KEY, working_factor, working_grid
 from xarray_microct.ops.fibers.linking import (
     SLAB,
     absorb_fragments,
@@ -58,8 +60,8 @@ from xarray_microct.ops.fibers.linking import (
     stitch_slabs,
     z_coherence,
 )
-from xarray_microct.ops.fibers.slices import tile_tasks
-from xarray_microct.ops.filters import gaussian
+from xarray_microct.ops.fibers.slices import MIN_TILE, tile_tasks
+from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.hessian import tubeness
 from xarray_microct.ops.segment import threshold, threshold_value
 
@@ -106,8 +108,23 @@ def _global_mask(volume: xr.DataArray, eager: bool) -> xr.DataArray:
     return mask if mask.dtype == bool else mask.astype(bool)
 
 
+def _rounded(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return np.rint(block).astype(dtype)
+
+
+def _levels(volume: xr.DataArray, dtype: np.dtype) -> xr.DataArray:
+    """The volume rounded to an integer dtype (binned means in the scan's own levels)."""
+    data = volume.data.map_blocks(_rounded, dtype, dtype=dtype, meta=np.zeros((0,) * 3, dtype))
+    return volume.copy(data=data)
+
+
 def fiber_chain(
-    volume: xr.DataArray, source: str, sigma: float, smooth: float, eager: bool = False
+    volume: xr.DataArray,
+    source: str,
+    sigma: float,
+    smooth: float,
+    eager: bool = False,
+    levels: Any = None,
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     """The default chain before detection: (fiber mask, centre score or None).
 
@@ -118,8 +135,11 @@ def fiber_chain(
       cores: centres are right, radii are those of the cores).
     * ``"mask"``: the volume is the mask; the centre score is its distance map.
 
-    ``sigma`` and ``smooth`` are in the volume's coordinate units. Lazy (nothing is
-    computed) unless ``eager``, which computes the Otsu threshold value first.
+    ``sigma`` and ``smooth`` are in the volume's coordinate units. ``levels`` (an 8/16-bit
+    integer dtype, for a binned scan: see :mod:`~xarray_microct.ops.fibers.grid`)
+    thresholds the (smoothed) volume rounded to that dtype, whose histogram is exact
+    and gathered by one cheap pass. Lazy (nothing is computed) unless ``eager``, which
+    computes the Otsu threshold value first.
 
     Examples
     --------
@@ -134,7 +154,13 @@ def fiber_chain(
         return volume, None
     if source == "tubeness":
         return _global_mask(volume, eager), volume
-    smoothed = gaussian(volume, sigma=smooth) if smooth > 0 else volume
+    sigmas = np.broadcast_to(np.asarray(smooth, dtype=np.float64), (3,))
+    smoothed = volume
+    if (sigmas > 0).any():
+        voxels = tuple(float(s) for s in sigmas / np.asarray(grid_of(volume).spacing))
+        smoothed = volume.copy(data=gaussian_array(volume.data, voxels))
+    if levels is not None:
+        smoothed = _levels(smoothed, np.dtype(levels))
     return _global_mask(smoothed, eager), tubeness(volume, sigma=sigma)
 
 
@@ -368,6 +394,11 @@ def plan_detection(
     if radius is None:
         radius, estimated["radius"] = _radius_from_data(volume, kind)
     r_phys = 0.5 * (radius[1] * dy + radius[2] * dx)
+    # large fibers: detect on the scan binned in-plane to a radius of ~5 voxels
+    factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
+    work = working_grid(volume, factor)
+    wgrid = grid_of(work)
+    radius = (radius[0], radius[1] / factor, radius[2] / factor)
     seed_px = (0.75 * radius[1], 0.75 * radius[2])
     sigma_phys = 0.6 * r_phys if sigma is None else float(np.mean([sigma[1] * dy, sigma[2] * dx]))
     if min_radius is not None:
@@ -375,12 +406,19 @@ def plan_detection(
     else:  # the cores of a thresholded tubeness map are narrower than the fibers
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
-    # light smoothing for the mask, at most a quarter radius (small fibers stay apart)
-    smooth = min(dy, dx, r_phys / 4)
-    mask, score = fiber_chain(volume, kind, sigma_phys, smooth=smooth, eager=eager)
+    smooth = _mask_smoothing(factor, wgrid.spacing, r_phys)
+    # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
+    levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
+    mask, score = fiber_chain(work, kind, sigma_phys, smooth=smooth, eager=eager, levels=levels)
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
     tiles = tile_tasks(
-        mask.data, None if score is None else score.data, grid.spacing, seed_px, min_r, halo
+        mask.data,
+        None if score is None else score.data,
+        wgrid.spacing,
+        seed_px,
+        min_r,
+        halo,
+        tile=-(-MIN_TILE // factor),  # the same area of the scan as without bins
     )
     separation = max(3, int(np.ceil(2 * sigma_phys / dz)))
     graph = _linking_graph(
@@ -388,8 +426,8 @@ def plan_detection(
         grid.shape[0],
         max(SLAB, 4 * (int(max_gap) + 1)),
         dict(
-            spacing=(dy, dx),
-            origin=tuple(grid.origin[1:]),
+            spacing=tuple(wgrid.spacing[1:]),
+            origin=tuple(wgrid.origin[1:]),
             link_distance=link,
             max_gap=int(max_gap),
         ),
@@ -413,10 +451,28 @@ def plan_detection(
         "origin": list(grid.origin),
         "shape": list(grid.shape),
         "source": kind,
+        GRID_KEY: {
+            "factor": [1, factor, factor],
+            "spacing": list(wgrid.spacing),
+            "origin": list(wgrid.origin),
+            "shape": list(wgrid.shape),
+        },
     }
     if estimated:
         attrs[ESTIMATED_KEY] = estimated  # the registry records it in provenance
     return DetectionPlan(graph, attrs, separation)
+
+
+def _mask_smoothing(factor: int, spacing: Sequence[float], r_phys: float) -> float:
+    """Gaussian sigmas (z, y, x; physical) smoothing the scan before Otsu's threshold.
+
+    On the scan: light smoothing, one pixel but at most a quarter radius (small fibers
+    stay apart). On a binned grid the bins have smoothed in-plane; one slice along z
+    (along the fibers) takes the rest of the noise without blurring the cross-sections.
+    """
+    if factor > 1:
+        return (spacing[0], 0.0, 0.0)
+    return (min(spacing[1], spacing[2], r_phys / 4),) * 3
 
 
 def _radius_from_data(volume: xr.DataArray, kind: str) -> tuple[tuple[float, ...], str]:
