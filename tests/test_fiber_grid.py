@@ -151,3 +151,19 @@ def test_bins_keep_the_radius_and_the_f1_of_the_scan(monkeypatch):
     }
     true_mean = truth.centres["radius"].mean()
     assert abs(radius["bins"] / true_mean - 1) <= abs(radius["scan"] / true_mean - 1) + 0.01
+
+
+def test_partial_last_bins_and_small_chunks_give_the_whole_volume_table():
+    # 61 × 47 pixels: the last bin along y and x holds one pixel (and its copy)
+    vol, _ = fiber_bed((24, 61, 47), spacing=0.65, seed=1)
+    whole = vol.chunk(-1).microct.detect_fibers(radius="6.4 um")
+    assert whole.attrs[GRID_KEY]["shape"] == [24, 31, 24]
+    assert whole["fiber_id"].nunique() >= 5
+    pieces = vol.chunk({"z": 5, "y": 7, "x": 5}).microct.detect_fibers(radius="6.4 um")
+    pd.testing.assert_frame_equal(pieces, whole)
+
+
+def test_a_volume_thinner_than_the_tubeness_scale_is_refused():
+    vol, _ = fiber_bed((16, 3, 40), spacing=0.65, seed=1)
+    with pytest.raises(ValueError, match="larger than the volume"):
+        vol.microct.detect_fibers(radius="6.4 um")

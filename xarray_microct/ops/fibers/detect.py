@@ -170,7 +170,15 @@ def fiber_chain(
         smoothed = volume.copy(data=gaussian_array(volume.data, voxels))
     if levels is not None:
         smoothed = _levels(smoothed, np.dtype(levels))
-    voxels = tuple(float(sigma / s) for s in grid_of(volume).spacing)
+    grid = grid_of(volume)
+    voxels = tuple(float(sigma / s) for s in grid.spacing)
+    for dim, v, n in zip(grid.dims, voxels, grid.shape, strict=True):
+        if v > n:
+            raise ValueError(
+                f"the tubeness scale sigma={sigma:.3g} {grid.units} is {v:.3g} voxels along "
+                f"{dim!r}, larger than the volume ({n} voxels); give a smaller sigma= (or "
+                "radius=, whose 0.6 × it is by default)"
+            )
     score = hessian_measure_array(
         volume.data, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
     )
