@@ -4,10 +4,16 @@ The seed paper (§4.3, Fig. 5) detected fiber centres on a slice of a tubeness-b
 segmentation. :func:`detect_fibers` does it on every slice and links the centres along z,
 in three stages, each a pure function on arrays:
 
+0. The working grid (:mod:`~xarray_microct.ops.fibers.grid`): fibers of 9 pixels of
+   radius or more are detected on the scan binned ``b × b`` in y and x (``b`` = radius
+   / 6 rounded; z kept, one row per fiber per slice), ``b²`` times fewer voxels for every
+   stage below; the table's coordinates and radii are physical, its ``attrs`` say which
+   grid was used.
 1. A fiber mask: the input itself when it is a segmentation (boolean), else the default
    chain (:func:`fiber_chain`: tubeness at σ = 0.6 × radius, which separates touching
    fibers, for the seeds; a global Otsu threshold of the smoothed volume for the mask,
-   from the histogram of the whole volume).
+   from the histogram of the whole volume — on bins, of the bins smoothed along z and
+   rounded to the scan's levels: an exact histogram, one cheap streaming pass).
 2. Per-slice centres (:mod:`~xarray_microct.ops.fibers.slices`): on each slice, maxima
    of a centre map (tubeness, or the in-plane distance to the mask's background) within
    a disk of 0.75 × radius seed a 2-D watershed restricted to the mask, which splits
@@ -127,7 +133,7 @@ def fiber_chain(
     volume: xr.DataArray,
     source: str,
     sigma: float,
-    smooth: float,
+    smooth: float | Sequence[float],
     eager: bool = False,
     levels: Any = None,
     coarse_from: float = COARSE_FROM_SIGMA,
@@ -163,14 +169,14 @@ def fiber_chain(
         return volume, None
     if source == "tubeness":
         return _global_mask(volume, eager), volume
+    grid = grid_of(volume)
     sigmas = np.broadcast_to(np.asarray(smooth, dtype=np.float64), (3,))
     smoothed = volume
     if (sigmas > 0).any():
-        voxels = tuple(float(s) for s in sigmas / np.asarray(grid_of(volume).spacing))
-        smoothed = volume.copy(data=gaussian_array(volume.data, voxels))
+        smoothing = tuple(float(s) for s in sigmas / np.asarray(grid.spacing))
+        smoothed = volume.copy(data=gaussian_array(volume.data, smoothing))
     if levels is not None:
         smoothed = _levels(smoothed, np.dtype(levels))
-    grid = grid_of(volume)
     voxels = tuple(float(sigma / s) for s in grid.spacing)
     for dim, v, n in zip(grid.dims, voxels, grid.shape, strict=True):
         if v > n:
@@ -417,7 +423,7 @@ def plan_detection(
     if radius is None:
         radius, estimated["radius"] = _radius_from_data(volume, kind)
     r_phys = 0.5 * (radius[1] * dy + radius[2] * dx)
-    # large fibers: detect on the scan binned in-plane to a radius of ~5 voxels
+    # large fibers: detect on the scan binned in-plane to a radius of about 6 voxels
     factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
     work = working_grid(volume, factor)
     wgrid = grid_of(work)
@@ -494,7 +500,9 @@ def plan_detection(
     return DetectionPlan(graph, attrs, separation)
 
 
-def _mask_smoothing(factor: int, spacing: Sequence[float], r_phys: float) -> float:
+def _mask_smoothing(
+    factor: int, spacing: Sequence[float], r_phys: float
+) -> tuple[float, float, float]:
     """Gaussian sigmas (z, y, x; physical) smoothing the scan before Otsu's threshold.
 
     On the scan: light smoothing, one pixel but at most a quarter radius (small fibers
@@ -544,8 +552,10 @@ def detect_fibers(
     Works on a raw scan (running the default chain: tubeness, smoothing, global Otsu
     threshold), on a tubeness/objectness result, or on a boolean segmentation; see the
     module docstring for the method. The answer does not depend on the chunking nor on
-    the scheduler. Memory: each task holds one z-chunk of a tile of the slice (a few
-    hundred pixels a side plus a halo), whatever the slice's area.
+    the scheduler. Fibers of 9 pixels of radius or more are found on the scan binned
+    in-plane (see :mod:`~xarray_microct.ops.fibers.grid`). Memory: each task holds one
+    z-chunk of a tile of the slice (a few hundred pixels a side plus a halo), whatever
+    the slice's area.
 
     Parameters
     ----------
@@ -589,6 +599,8 @@ def detect_fibers(
         centres and radii there are those of the part inside; count the fibers without
         it for a count that does not depend on the field of view).
         ``attrs`` holds ``units``, ``spacing``, ``origin``, ``shape``, ``source``,
+        ``detection_grid`` (``factor``, ``spacing``, ``origin``, ``shape`` of the grid
+        the fibers were found on: the scan, or its in-plane bins for large fibers),
         ``z_coherence`` and the provenance. Empty (with a warning) when the
         volume holds no fibers: when under half of the centres belong to chains that go
         on for a few more slices (see :func:`z_coherence`), what was found is not fibers along z.
