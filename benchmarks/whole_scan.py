@@ -21,6 +21,7 @@ Usage::
     python benchmarks/whole_scan.py --quick            # 2560 × 2560 × 32, a few minutes
     python benchmarks/whole_scan.py --slices 128       # the Must-show memory case
     python benchmarks/whole_scan.py --size 1024 --slices 64 --baseline ../previous
+    python benchmarks/whole_scan.py --size 1024 --slices 64 --radius "6.4 um"  # no estimate
 """
 
 from __future__ import annotations
@@ -310,6 +311,9 @@ def main() -> None:
     parser.add_argument("--folder", default=None, help="keep the store here (reused)")
     parser.add_argument("--baseline", default=None, help="another source tree to compare")
     parser.add_argument("--skip-workers", action="store_true", help="threaded run only")
+    parser.add_argument(
+        "--radius", default=None, help="give the fiber radius (e.g. '6.4 um'): no estimate"
+    )
     args = parser.parse_args()
     shape = (32 if args.quick else args.slices, args.size, args.size)
     voxels = int(np.prod(shape))
@@ -337,6 +341,8 @@ def main() -> None:
         if args.skip_workers
         else [("threads", []), ("--workers 2", ["--workers", "2", "--threads-per-worker", "1"])]
     )
+    if args.radius:
+        runs = [(name, [*extra, "--param", f"radius={args.radius}"]) for name, extra in runs]
     sources = [("this tree", None)]
     if args.baseline:
         sources.insert(0, ("baseline", Path(args.baseline).resolve()))

@@ -54,7 +54,7 @@ def working_factor(radius_px: float) -> int:
     Fibers of under 9 pixels of radius are detected on the scan itself; larger ones on
     bins that leave them 4.5 to 7.5 voxels of radius: enough for the seeds, the
     watershed and the area of a cross-section (on the phantoms of
-    ``benchmarks/fiber_scale.py``, at R = 9.8, 12 and 20 pixels, the object F1 and the
+    ``benchmarks/fiber_grid.py``, at R = 9.8, 12 and 20 pixels, the object F1 and the
     radius error are those of the unbinned scan or better), at ``b²`` times fewer voxels.
 
     Examples
