@@ -167,3 +167,14 @@ def test_a_volume_thinner_than_the_tubeness_scale_is_refused():
     vol, _ = fiber_bed((16, 3, 40), spacing=0.65, seed=1)
     with pytest.raises(ValueError, match="larger than the volume"):
         vol.microct.detect_fibers(radius="6.4 um")
+
+
+@pytest.mark.slow
+def test_binned_detection_gives_the_same_table_on_two_worker_processes(binned_reference):
+    from xarray_microct.cluster import ClusterOptions, dask_client
+
+    reference, _, vol = binned_reference
+    options = ClusterOptions(workers=2, threads_per_worker=1, memory_limit="1GiB")
+    with dask_client(options):
+        table = vol.chunk({"z": 11, "y": 33, "x": 29}).microct.detect_fibers(radius="6.4 um")
+    pd.testing.assert_frame_equal(table, reference)
