@@ -52,16 +52,21 @@ def test_bins_are_the_means_of_aligned_blocks(shape, factor):
     shape=st.tuples(st.integers(1, 6), st.integers(1, 23), st.integers(1, 23)),
     chunks=st.tuples(st.integers(1, 6), st.integers(1, 11), st.integers(1, 11)),
     factor=st.integers(1, 4),
+    min_chunk=st.integers(1, 9),
     dtype=st.sampled_from(["uint16", "float32", "float64", "int32"]),
 )
-def test_binning_does_not_depend_on_the_chunking(shape, chunks, factor, dtype):
+def test_binning_does_not_depend_on_the_chunking(shape, chunks, factor, min_chunk, dtype):
     rng = np.random.default_rng(0)
     volume = (rng.random(shape) * 1000).astype(dtype)
-    lazy = bin_yx_array(da.from_array(volume, chunks=chunks), factor)
+    lazy = bin_yx_array(da.from_array(volume, chunks=chunks), factor, min_chunk)
     names = list(lazy.dask.layers)
     assert not [n for n in names if "rechunk" in n or "shuffle" in n]
     computed = lazy.compute()
     assert computed.shape == lazy.shape == bin_yx(volume, factor).shape
+    if factor > 1:
+        assert lazy.chunks[0] == da.from_array(volume, chunks=chunks).chunks[0]
+        for axis_chunks, n in zip(lazy.chunks[1:], lazy.shape[1:], strict=True):
+            assert axis_chunks[0] >= min(min_chunk, n)
     np.testing.assert_array_equal(computed, bin_yx(volume, factor))
 
 
@@ -123,8 +128,14 @@ def test_large_fibers_are_detected_on_bins_and_found(binned_reference):
     assert set(np.round(table["z"] / 0.65)) == set(range(36))  # one row per slice
 
 
-@pytest.mark.parametrize("chunks", [(9, 13, 50), (17, 75, 31), (36, 21, 150)])
-def test_binned_detection_gives_the_same_table_for_odd_chunkings(binned_reference, chunks):
+@pytest.mark.parametrize(
+    ("chunks", "binned_chunk"), [((9, 13, 50), 1), ((17, 75, 31), 1), ((36, 21, 150), 256)]
+)
+def test_binned_detection_gives_the_same_table_for_odd_chunkings(
+    binned_reference, chunks, binned_chunk, monkeypatch
+):
+    # binned_chunk=1: bins chunked as the input (7 × 25 bins for chunks of 13 × 50)
+    monkeypatch.setattr(detect, "BINNED_CHUNK", binned_chunk)
     reference, _, vol = binned_reference
     with dask.config.set(scheduler="threads"):
         table = vol.chunk(dict(zip(("z", "y", "x"), chunks, strict=True))).microct.detect_fibers(

@@ -124,12 +124,15 @@ def _bin_block(window: np.ndarray, out_shape: tuple[int, ...], factor: int) -> n
     return sums
 
 
-def bin_yx_array(data: da.Array, factor: int) -> da.Array:
+def bin_yx_array(data: da.Array, factor: int, min_chunk: int = 1) -> da.Array:
     """Bin a ``(z, y, x)`` Dask array ``factor × factor`` in y and x, lazily (see :func:`bin_yx`).
 
-    One task per binned chunk, reading the input pieces its bins cover (no rechunk);
-    binned chunks are the input's first chunk sizes divided by ``factor`` (rounded up).
-    Equal to :func:`bin_yx` of the whole array for any input chunking.
+    One task per binned chunk, reading the input pieces its bins cover (no rechunk).
+    Binned chunks along y and x are the input's first chunk size divided by ``factor``
+    (rounded up), times the smallest whole number that makes them at least
+    ``min_chunk`` bins (so that, for chunks that are multiples of ``factor``, each binned
+    chunk is made of whole input chunks); z chunks are the input's. Equal to
+    :func:`bin_yx` of the whole array for any input chunking.
 
     Examples
     --------
@@ -139,6 +142,8 @@ def bin_yx_array(data: da.Array, factor: int) -> da.Array:
     ((2, 3, 4), ((1, 1), (2, 1), (3, 1)))
     >>> bool((b.compute() == bin_yx(x.compute(), 2)).all())
     True
+    >>> bin_yx_array(x, 2, min_chunk=3).chunks
+    ((1, 1), (3,), (3, 1))
     """
     factor = _check_factor(factor)
     if data.ndim != 3:
@@ -148,11 +153,12 @@ def bin_yx_array(data: da.Array, factor: int) -> da.Array:
         return data.astype(dtype)
     nz, ny, nx = data.shape
     out_shape = (nz, -(-ny // factor), -(-nx // factor))
+    sizes = [-(-chunks[0] // factor) for chunks in data.chunks[1:]]
     out_chunks = (
         data.chunks[0],
         *(
-            da.core.normalize_chunks(-(-chunks[0] // factor), (n,))[0]
-            for chunks, n in zip(data.chunks[1:], out_shape[1:], strict=True)
+            da.core.normalize_chunks(size * -(-int(min_chunk) // size), (n,))[0]
+            for size, n in zip(sizes, out_shape[1:], strict=True)
         ),
     )
     name = "bin-yx-" + tokenize(data.name, factor)
@@ -167,12 +173,12 @@ def bin_yx_array(data: da.Array, factor: int) -> da.Array:
     )
 
 
-def working_grid(volume: xr.DataArray, factor: int) -> xr.DataArray:
+def working_grid(volume: xr.DataArray, factor: int, min_chunk: int = 1) -> xr.DataArray:
     """The volume binned ``factor × factor`` in y and x, with the bins' centres as coordinates.
 
     Spacing ``factor ×`` the pixel's in y and x; the first bin's centre at ``origin +
-    (factor - 1) / 2 × spacing``; z, attrs and name kept. ``factor=1`` returns the
-    volume as it is.
+    (factor - 1) / 2 × spacing``; z, attrs and name kept; chunks as
+    :func:`bin_yx_array` makes them. ``factor=1`` returns the volume as it is.
 
     Examples
     --------
@@ -186,7 +192,7 @@ def working_grid(volume: xr.DataArray, factor: int) -> xr.DataArray:
     if factor == 1:
         return volume
     grid = grid_of(volume)
-    data = bin_yx_array(volume.data, factor)
+    data = bin_yx_array(volume.data, factor, min_chunk)
     scale = (1, factor, factor)
     spacing = tuple(s * f for s, f in zip(grid.spacing, scale, strict=True))
     origin = tuple(
