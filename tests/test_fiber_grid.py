@@ -7,10 +7,12 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.ndimage as ndi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xarray_microct as mct
+from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fibers import detect
 from xarray_microct.ops.fibers.grid import (
@@ -189,3 +191,26 @@ def test_binned_detection_gives_the_same_table_on_two_worker_processes(binned_re
     with dask_client(options):
         table = vol.chunk({"z": 11, "y": 33, "x": 29}).microct.detect_fibers(radius="6.4 um")
     pd.testing.assert_frame_equal(table, reference)
+
+
+def test_smoothing_along_z_and_rounding_is_scipys_gaussian_rounded():
+    rng = np.random.default_rng(3)
+    volume = (rng.random((23, 9, 11)) * 4000).astype(np.float32)
+    sigma = 1.0
+    reach = int(4 * sigma + 0.5)
+    taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / sigma) ** 2)
+    levels = smooth_z_levels(volume, (taps / taps.sum()).astype(np.float32), np.uint16)
+    reference = ndi.gaussian_filter1d(volume.astype(np.float64), sigma, axis=0, mode="nearest")
+    difference = np.abs(levels.astype(np.int64) - np.rint(reference).astype(np.int64))
+    assert difference.max() <= 1  # float32 sums: a value near a half may round the other way
+    assert (difference > 0).mean() < 0.01
+    assert levels.dtype == np.uint16
+
+
+@pytest.mark.parametrize("chunks", [(4, 5, 11), (1, 9, 3), (23, 2, 2)])
+def test_smoothed_levels_do_not_depend_on_the_chunking(chunks):
+    rng = np.random.default_rng(4)
+    vol = mct.from_array((rng.random((23, 9, 11)) * 4000).astype(np.float32), spacing=0.5)
+    whole = detect._z_levels(vol, 1.3, np.dtype(np.uint16)).values
+    pieces = detect._z_levels(vol.chunk(dict(zip("zyx", chunks, strict=True))), 1.3, np.uint16)
+    np.testing.assert_array_equal(pieces.values, whole)

@@ -51,9 +51,11 @@ from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
+from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overlap
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
 from xarray_microct.core.stats import has_exact_histogram
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
+from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
 from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius
 from xarray_microct.ops.fibers.grid import GRID_KEY, working_factor, working_grid
@@ -132,6 +134,27 @@ def _levels(volume: xr.DataArray, dtype: np.dtype) -> xr.DataArray:
     return volume.copy(data=data)
 
 
+def _z_levels(volume: xr.DataArray, sigma_z: float, dtype: np.dtype) -> xr.DataArray:
+    """Gaussian smoothing along z (``sigma_z`` slices), rounded to ``dtype``, in one pass.
+
+    The kernel of ``scipy.ndimage.gaussian_filter1d`` (truncated at 4 sigmas), its
+    border rule (``"nearest"``) and a chunk halo of its half-width: any chunking gives
+    the same levels.
+    """
+    (reach,) = kernel_radius((sigma_z,), 4.0)
+    taps = np.arange(-reach, reach + 1)
+    weights = np.exp(-0.5 * (taps / sigma_z) ** 2)
+    data = map_spatial_overlap(
+        smooth_z_levels,
+        volume.data,
+        (reach, 0, 0),
+        dtype,
+        weights=(weights / weights.sum()).astype(np.float32),
+        levels=dtype,
+    )
+    return volume.copy(data=data)
+
+
 def fiber_chain(
     volume: xr.DataArray,
     source: str,
@@ -173,13 +196,15 @@ def fiber_chain(
     if source == "tubeness":
         return _global_mask(volume, eager), volume
     grid = grid_of(volume)
-    sigmas = np.broadcast_to(np.asarray(smooth, dtype=np.float64), (3,))
+    smoothing = np.broadcast_to(np.asarray(smooth, dtype=np.float64), (3,)) / grid.spacing
     smoothed = volume
-    if (sigmas > 0).any():
-        smoothing = tuple(float(s) for s in sigmas / np.asarray(grid.spacing))
-        smoothed = volume.copy(data=gaussian_array(volume.data, smoothing))
-    if levels is not None:
-        smoothed = _levels(smoothed, np.dtype(levels))
+    if levels is not None and smoothing[0] > 0 and not smoothing[1:].any():
+        smoothed = _z_levels(volume, float(smoothing[0]), np.dtype(levels))
+    else:
+        if (smoothing > 0).any():
+            smoothed = volume.copy(data=gaussian_array(volume.data, tuple(smoothing.tolist())))
+        if levels is not None:
+            smoothed = _levels(smoothed, np.dtype(levels))
     voxels = tuple(float(sigma / s) for s in grid.spacing)
     for dim, v, n in zip(grid.dims, voxels, grid.shape, strict=True):
         if v > n:
