@@ -7,9 +7,10 @@ each chunk is drawn from the global fiber axes, its blur halo drawn with it), th
 ``microct run fibers IN OUT`` as a subprocess, threaded and with ``--workers 2``, and
 prints for each run: the wall time and Mvox/s, the peak RSS of the whole process tree
 (psutil, polled every 0.1 s), the object F1 of the per-slice centres against the truth
-(on sampled slices), the 3-D fiber count against the truth (fibers cut by the volume's
-sides left out on both sides), the chains joining two true fibers, and the projections
-to the seed's full scan (14 Gvox) and to its 650-Mvox fiber job (linear in voxels).
+(on sampled slices) and the mean radius error of the matched whole sections, the 3-D
+fiber count against the truth (fibers cut by the volume's sides left out on both sides),
+the chains joining two true fibers, and the projections to the seed's full scan
+(14 Gvox) and to its 650-Mvox fiber job (linear in voxels).
 
 ``--baseline SRC`` runs the same commands with another source tree of the package first
 on ``PYTHONPATH`` (e.g. a checkout of the previous version), on the same store in the
@@ -20,6 +21,7 @@ Usage::
     python benchmarks/whole_scan.py --quick            # 2560 × 2560 × 32, a few minutes
     python benchmarks/whole_scan.py --slices 128       # the Must-show memory case
     python benchmarks/whole_scan.py --size 1024 --slices 64 --baseline ../previous
+    python benchmarks/whole_scan.py --size 1024 --slices 64 --radius "6.4 um"  # no estimate
 """
 
 from __future__ import annotations
@@ -267,6 +269,7 @@ def scores(table: pd.DataFrame, axes: pd.DataFrame, shape: tuple, sample: np.nda
     f1 = object_metrics(on_sample, truth, like=like, margin=RADIUS)["f1"]
     # each detected centre on the sampled slices: the true fiber within a radius
     true_of = pd.Series(0, index=on_sample.index)
+    true_radius = pd.Series(np.nan, index=on_sample.index)
     for z in z_sample:
         here_t = truth[np.isclose(truth.z, z)]
         here_d = on_sample[np.isclose(on_sample.z, z)]
@@ -277,13 +280,21 @@ def scores(table: pd.DataFrame, axes: pd.DataFrame, shape: tuple, sample: np.nda
         )
         near = distance < RADIUS
         true_of[here_d.index[near]] = here_t.fiber_id.to_numpy()[index[near]]
+        true_radius[here_d.index[near]] = here_t.radius.to_numpy()[index[near]]
     per_chain = true_of[true_of > 0].groupby(on_sample.fiber_id[true_of > 0]).nunique()
     if "touches_side" in table:
         count = int((~table.groupby("fiber_id")["touches_side"].first()).sum())
     else:  # a table from before the side flag: every chain counts
         count = int(table["fiber_id"].nunique())
+    # radius error: detections matched to a true fiber, whole sections only (the side
+    # cuts the others)
+    whole = true_radius.notna()
+    if "touches_side" in on_sample:
+        whole &= ~on_sample["touches_side"].astype(bool)
+    ratio = on_sample["radius"][whole] / true_radius[whole]
     return {
         "f1": f1,
+        "radius_error": 100 * (ratio.mean() - 1) if len(ratio) else np.nan,
         "count": count,
         "true_count": int((~axes.touches_side).sum()),
         "joined": int((per_chain > 1).sum()),
@@ -300,6 +311,9 @@ def main() -> None:
     parser.add_argument("--folder", default=None, help="keep the store here (reused)")
     parser.add_argument("--baseline", default=None, help="another source tree to compare")
     parser.add_argument("--skip-workers", action="store_true", help="threaded run only")
+    parser.add_argument(
+        "--radius", default=None, help="give the fiber radius (e.g. '6.4 um'): no estimate"
+    )
     args = parser.parse_args()
     shape = (32 if args.quick else args.slices, args.size, args.size)
     voxels = int(np.prod(shape))
@@ -327,12 +341,14 @@ def main() -> None:
         if args.skip_workers
         else [("threads", []), ("--workers 2", ["--workers", "2", "--threads-per-worker", "1"])]
     )
+    if args.radius:
+        runs = [(name, [*extra, "--param", f"radius={args.radius}"]) for name, extra in runs]
     sources = [("this tree", None)]
     if args.baseline:
         sources.insert(0, ("baseline", Path(args.baseline).resolve()))
     print(
         f"  {'code':<10}{'scheduler':<14}{'wall s':>8}{'Mvox/s':>8}{'peak RSS':>10}"
-        f"{'B/vox':>7}{'F1':>7}{'count':>7}{'true':>6}{'joined':>7}"
+        f"{'B/vox':>7}{'F1':>7}{'rad%':>7}{'count':>7}{'true':>6}{'joined':>7}"
         f"{'14 Gvox':>9}{'650 Mvox':>9}"
     )
     for label, source in sources:
@@ -345,6 +361,7 @@ def main() -> None:
             print(
                 f"  {label:<10}{name:<14}{seconds:>8.1f}{voxels / seconds / 1e6:>8.1f}"
                 f"{peak / 2**30:>8.2f}Gi{peak / voxels:>7.1f}{s['f1']:>7.3f}"
+                f"{s['radius_error']:>+7.2f}"
                 f"{s['count']:>7}{s['true_count']:>6}{s['joined']:>7}"
                 f"{seconds * FULL_SCAN / voxels / 60:>7.1f}mn"
                 f"{seconds * PAPER_JOB / voxels:>8.0f}s",
@@ -352,6 +369,7 @@ def main() -> None:
             )
     print(
         "  F1: per-slice centres on sampled slices (border band of one radius ignored); "
+        "rad%: mean detected / true radius - 1 of the matched whole sections there; "
         "count: 3-D fibers not cut by the sides (detected) vs true; joined: chains "
         "matched to two true fibers on the sampled slices; projections linear in voxels."
     )

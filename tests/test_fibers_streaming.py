@@ -122,27 +122,49 @@ def test_table_is_the_same_on_two_worker_processes(reference_table):
     pd.testing.assert_frame_equal(table, reference_table)
 
 
+def _is_chunk(key) -> bool:
+    """A key of a block of a 3-D array: (name, iz, iy, ix)."""
+    return isinstance(key, tuple) and len(key) == 4 and all(isinstance(i, int) for i in key[1:])
+
+
 def test_graph_of_the_pipeline_on_2560_square_slices_streams():
-    chunks = (64, 256, 256)  # z-chunks deeper than the tubeness halo (37 slices here)
+    chunks = (64, 512, 512)
     volume = mct.from_array(
-        da.zeros((128, 2560, 2560), "uint16", chunks=chunks), spacing=0.65, units="um"
+        da.zeros((128, 2560, 2560), dtype="uint16", chunks=chunks), spacing=0.65, units="um"
     )
     with dask.config.set(scheduler=_refuse_to_compute):
         graph = fibers_graph(volume, radius="6.4 um")
-    names = list(graph.dask.layers)
-    assert not [n for n in names if re.search("rechunk|shuffle|p2p", n)]
-    # the biggest piece a task assembles: a tile (z-chunk × a few chunks a side + halo),
-    # the same whatever the slice's area
-    windows: dict[tuple, set] = {}
-    for key in graph.dask.to_dict():
-        if isinstance(key, tuple) and str(key[0]).startswith("tile_window"):
-            _, source, iz, tile, j, i = key
-            windows.setdefault((source, iz, tile), set()).add((j, i))
-    assert len(windows) == 2 * 2 * 25  # mask and score, 2 z-chunks, 5 × 5 tiles of 512²
-    largest = max(len(blocks) for blocks in windows.values())
-    assert largest <= 16  # at most 4 × 4 chunks of 256² (a 512² tile and its halo)
-    slice_blocks = (2560 // 256) ** 2
-    assert largest < slice_blocks / 6
+    layers = graph.dask.layers
+    assert not [n for n in layers if re.search("rechunk|shuffle|p2p", n)]
+    # every array in the graph is chunked in y and x (no whole slice), its largest chunk
+    # about one input chunk: the fibers (9.8 pixels of radius) are found on 2 × 2 bins
+    arrays = {
+        name: layer.collection_annotations
+        for name, layer in layers.items()
+        if len((layer.collection_annotations or {}).get("chunksize") or ()) == 3
+    }
+    assert any(a["shape"] == (128, 1280, 1280) for a in arrays.values())  # the bins
+    for name, annotation in arrays.items():
+        nz, ny, nx = annotation["chunksize"]
+        assert ny <= 320 or annotation["shape"][1] == 2560, name  # binned: 256 + halo
+        assert ny <= 512 and nx <= 512 and nz <= 128, name
+    largest = max(np.prod(a["chunksize"]) * np.dtype(a["dtype"]).itemsize for a in arrays.values())
+    assert largest <= 40 * 2**20  # a z-chunk of 256² bins with the tubeness halo, float32
+    # each per-slice task reads a tile of a few binned chunks, whatever the slice's area
+    dsk = graph.dask.to_dict()
+    dependencies = graph.dask.get_all_dependencies()
+
+    def chunks_read(key) -> set:
+        found = set()
+        for dep in dependencies[key]:
+            found |= {dep} if _is_chunk(dep) else chunks_read(dep)
+        return found
+
+    tiles = [k for k in dsk if isinstance(k, tuple) and str(k[0]).startswith("tile_centres")]
+    assert len(tiles) == 2 * 25  # 2 z-chunks, 5 × 5 tiles a slice
+    read = [chunks_read(k) for k in tiles]
+    # mask and score: a 256² tile of bins and its halo, 3 × 3 chunks of the 5 × 5 a slice
+    assert max(len(r) for r in read) == 2 * 9
 
 
 def _refuse_to_compute(*args, **kwargs):

@@ -4,16 +4,22 @@
 is used unless ``level=`` picks another) and returns the fiber table of
 :meth:`detect_fibers <xarray_microct.ops.fibers.detect_fibers>`:
 
+0. the working grid: large fibers (9 pixels of radius or more, such as the seed's 6.4 µm
+   fibers at 0.65 µm) are found on the scan binned ``b × b`` in y and x, ``b`` = radius
+   / 6 rounded (z kept), ``b²`` times fewer voxels for every stage below
+   (:mod:`xarray_microct.ops.fibers.grid`);
 1. ``tubeness`` (Sato) at σ = 0.6 × radius: bright along each fiber's centre line, low
    where touching fibers meet, so it seeds one centre per fiber;
 2. segmentation: a global Otsu threshold (from the histogram of the whole volume, never
-   per chunk) of the lightly smoothed scan gives each fiber's cross-section;
+   per chunk) of the lightly smoothed scan (of the bins, smoothed along z) gives each
+   fiber's cross-section; its histogram is gathered first, in one streaming pass;
 3. detection: per slice, the tubeness maxima inside the mask seed a watershed that splits
    touching fibers; each region gives a centre and a radius; centres are linked along z.
 
-Every stage streams: tubeness and mask chunk by chunk, centres tile by tile (a halo
-around each tile, never a whole slice), linking slab by slab on the workers;
-:func:`fibers_graph` builds the whole job as one lazy Dask graph without computing it.
+Every stage streams: binning, tubeness and mask chunk by chunk (no rechunk, whatever
+the input's chunks), centres tile by tile (a halo around each tile, never a whole
+slice), linking slab by slab on the workers; :func:`fibers_graph` builds the whole job
+as one lazy Dask graph without computing it.
 
 The chain is recorded in the table's provenance, so ``xarray_microct.replay(table, other)``
 re-runs it on another scan.
