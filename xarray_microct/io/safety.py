@@ -487,7 +487,7 @@ def url_filesystem(store: str, storage_options: Mapping[str, Any] | None = None)
 def _url_files(fs: Any, root: str) -> list[str]:
     """Every object under ``root``, relative to it."""
     prefix = root.rstrip("/") + "/"
-    return sorted(p[len(prefix):] for p in fs.find(root, withdirs=False) if p.startswith(prefix))
+    return sorted(p[len(prefix) :] for p in fs.find(root, withdirs=False) if p.startswith(prefix))
 
 
 def _json_bytes(data: bytes | None) -> Any:
