@@ -18,6 +18,13 @@ with its output path here, before any computing starts:
 3. A replacement is written beside the old result (a hidden sibling) and swapped in
    only once complete, so a failed or interrupted run leaves the old result intact.
 
+The same rule holds at fsspec URLs (``s3://``, ``gs://``, ``memory://``): existence, the
+record and foreign objects are checked through fsspec (network waits bounded by
+``microct.http-timeout``), URLs are compared after normalising
+(:func:`~xarray_microct.io.paths.normal_url`), and a replacement is staged under a
+hidden sibling prefix and then copied into place (see :func:`staged_write` for what
+that guarantees without an atomic rename).
+
 Examples
 --------
 >>> import tempfile, pathlib
