@@ -1259,24 +1259,44 @@ def _url_input_case(hazard: str) -> Fault:
     )
 
 
-def _url_replace_ours(version: str) -> Fault:
+def _url_replace_ours(version: str, new_version: str) -> Fault:
     def check(tmp: Path) -> None:
         with memory_folder() as folder:
             out = f"{folder}/out.zarr"
             volume(1).microct.to_zarr(out, version=version, chunks=8)
-            volume(2).microct.to_zarr(out, version=version, mode="w", chunks=4)
+            volume(2).microct.to_zarr(out, version=new_version, mode="w", chunks=4)
             np.testing.assert_array_equal(mct.open_volume(out).values, volume(2).values)
             fresh = f"{folder}/fresh.zarr"
-            volume(2).microct.to_zarr(fresh, version=version, chunks=4)
+            volume(2).microct.to_zarr(fresh, version=new_version, chunks=4)
             names = {k.split("/out.zarr/", 1)[1] for k in url_snapshot(out)}
             assert names == {k.split("/fresh.zarr/", 1)[1] for k in url_snapshot(fresh)}
             assert not [k for k in url_snapshot(folder) if "microct-" in k]  # no sibling left
 
+    other = "" if new_version == version else f"-to-{new_version}"
     return Fault(
-        f"to_zarr-{version}-url-replace-ours",
+        f"to_zarr-{version}-url-replace-ours{other}",
         "stores at URLs",
-        f"to_zarr({version}, mode='w') over a memory:// store it wrote (other chunking)",
+        f"to_zarr({new_version}, mode='w') over a memory:// store it wrote "
+        f"(OME-Zarr {version}, other chunking)",
         "replaced: the new store reads back exactly, no old object or staging prefix is left",
+        check,
+    )
+
+
+def _url_local_only(writer: str) -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(tmp)
+        with memory_folder() as folder:
+            with pytest.raises((ValueError, CliRefused)):
+                WRITERS[writer](source, f"{folder}/out.zarr", False)  # type: ignore[arg-type]
+            assert url_snapshot(folder) == {}
+
+    return Fault(
+        f"{writer}-url-output",
+        "stores at URLs",
+        f"{writer} given a memory:// URL as its output",
+        "refused before any computing (ValueError: it writes local paths / exit 2); "
+        "nothing written",
         check,
     )
 
@@ -1358,8 +1378,10 @@ def catalogue() -> list[Fault]:
         faults.append(_no_replace(writer))
     for version in ("0.4", "0.5"):
         faults += [_url_output_case(version, hazard) for hazard in URL_HAZARDS]
-        faults += [_url_replace_ours(version), _url_failed_replace(version)]
+        faults += [_url_replace_ours(version, version), _url_failed_replace(version)]
+    faults += [_url_replace_ours("0.4", "0.5"), _url_replace_ours("0.5", "0.4")]
     faults += [_url_input_case(hazard) for hazard in URL_INPUT_HAZARDS]
+    faults += [_url_local_only(writer) for writer in ("write_volume", "write_table", "microct-run")]
     faults.append(_url_failed_swap())
     for writer in WRITERS:
         for code in (errno.ENOSPC, errno.EACCES, errno.EIO):

@@ -710,7 +710,8 @@ HTTP_TIMEOUT_KEY = "microct.http-timeout"
 def network_options(
     store: Any, storage_options: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:
-    """fsspec options for ``store`` with a timeout on every HTTP connect and read.
+    """fsspec options for ``store`` with a timeout on every HTTP connect and read
+    (``http(s)://``, and ``s3://`` through botocore's connect and read timeouts).
 
     The timeout is the Dask config value ``microct.http-timeout`` (``"60s"`` unless
     set); options given by the caller win. None for local paths.
@@ -720,17 +721,27 @@ def network_options(
     >>> import dask
     >>> with dask.config.set({"microct.http-timeout": "2s"}):
     ...     options = network_options("http://host/scan.zarr")
+    ...     s3 = network_options("s3://bucket/scan.zarr", {"anon": True})
     >>> options["client_kwargs"]["timeout"].sock_read
     2.0
+    >>> s3
+    {'anon': True, 'config_kwargs': {'connect_timeout': 2.0, 'read_timeout': 2.0}}
     """
     if not is_url(store):
         return None
-    options = dict(storage_options or {})
-    if str(store).split("://", 1)[0] in ("http", "https"):
-        import aiohttp
-        from dask.utils import parse_timedelta
+    from dask.utils import parse_timedelta
 
-        seconds = float(parse_timedelta(dask.config.get(HTTP_TIMEOUT_KEY, "60s")))
+    options = dict(storage_options or {})
+    protocol = str(store).rpartition("::")[2].split("://", 1)[0].lower()
+    seconds = float(parse_timedelta(dask.config.get(HTTP_TIMEOUT_KEY, "60s")))
+    if protocol in ("s3", "s3a"):
+        config = dict(options.get("config_kwargs", {}))
+        config.setdefault("connect_timeout", seconds)
+        config.setdefault("read_timeout", seconds)
+        options["config_kwargs"] = config
+    if protocol in ("http", "https"):
+        import aiohttp
+
         client = dict(options.get("client_kwargs", {}))
         client.setdefault(
             "timeout", aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)

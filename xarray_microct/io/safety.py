@@ -657,9 +657,12 @@ def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | Non
         _mark_replacing(fs, root, staging)
         body = [f for f in new if f not in last]
         fs.copy([f"{staged}/{f}" for f in body], [f"{root}/{f}" for f in body])
+        # Old objects the new store lacks; its root documents (a store written in the
+        # other Zarr format) only once the new root record is in place.
         leftovers = sorted(old - set(new))
-        if leftovers:
-            fs.rm([f"{root}/{f}" for f in leftovers])
+        old_root = [f for f in leftovers if f in METADATA_FILES]
+        if leftovers != old_root:
+            fs.rm([f"{root}/{f}" for f in leftovers if f not in old_root])
         fs.copy([f"{staged}/{f}" for f in last], [f"{root}/{f}" for f in last])
     except Exception as err:
         raise OSError(
@@ -668,6 +671,10 @@ def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | Non
             f"{store} is marked as an interrupted write (readers refuse it). Copy the new "
             "store into place yourself, or write it again with mode='w'"
         ) from err
+    # The new store is complete in place; what is left is tidying up.
+    stale = [f"{root}/{f}" for f in old_root if fs.exists(f"{root}/{f}")]
+    if stale:
+        fs.rm(stale)
     fs.rm(staged, recursive=True)
 
 
