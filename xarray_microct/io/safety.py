@@ -94,7 +94,11 @@ def project_record(path: Path) -> dict[str, Any] | None:
     The record of :func:`~xarray_microct.io.ome.to_ome_zarr` (``xarray_microct``) or of
     ``microct run`` (``microct_run``); None for anything else.
     """
-    attrs = root_attributes(path)
+    return _record_of(root_attributes(path))
+
+
+def _record_of(attrs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """This project's record in root attributes ``attrs`` (see :func:`project_record`)."""
     if attrs is None:
         return None
     marker, run = attrs.get(MARKER), attrs.get(RUN_KEY)
@@ -580,17 +584,6 @@ class _UrlStore:
         return None
 
 
-def _url_record(attrs: dict[str, Any] | None) -> dict[str, Any] | None:
-    if attrs is None:
-        return None
-    marker, run = attrs.get(MARKER), attrs.get(RUN_KEY)
-    if isinstance(run, Mapping) and isinstance(run.get("status"), str):
-        return {"complete": run["status"] == "complete", **dict(run)}
-    if isinstance(marker, Mapping) and isinstance(marker.get("complete"), bool):
-        return dict(marker)
-    return None
-
-
 def url_exists(store: str, storage_options: Mapping[str, Any] | None = None) -> bool:
     """Whether anything (an object, or objects under it as a prefix) is at the URL."""
     fs, root = url_filesystem(store, storage_options)
@@ -607,7 +600,7 @@ def _check_replaceable_url(store: str, storage_options: Mapping[str, Any] | None
             "replace it. Remove it yourself or choose another URL"
         )
     found = _UrlStore(fs, root)
-    if _url_record(found.attributes()) is None:
+    if _record_of(found.attributes()) is None:
         raise FileExistsError(
             f"{store} was not written by xarray-microct (no xarray-microct record in its "
             "metadata); refusing to replace it. Remove it yourself or choose another URL"
