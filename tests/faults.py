@@ -1283,6 +1283,25 @@ def _url_replace_ours(version: str, new_version: str) -> Fault:
     )
 
 
+def _url_no_replace() -> Fault:
+    def check(tmp: Path) -> None:
+        with memory_folder() as folder:
+            out = f"{folder}/out.zarr"
+            volume(1).microct.to_zarr(out, version="0.5", chunks=8)
+            before = url_snapshot(folder)
+            with pytest.raises(FileExistsError, match="already exists"):
+                volume(2).microct.to_zarr(out, version="0.5", chunks=8)
+            assert url_snapshot(folder) == before
+
+    return Fault(
+        "to_zarr-url-no-replace",
+        "stores at URLs",
+        "to_zarr (default mode='w-') to a memory:// URL where a store of ours already is",
+        "refused before any computing (FileExistsError: pass mode='w'); every object kept",
+        check,
+    )
+
+
 def _url_local_only(writer: str) -> Fault:
     def check(tmp: Path) -> None:
         source = make_input(tmp)
@@ -1382,7 +1401,7 @@ def catalogue() -> list[Fault]:
     faults += [_url_replace_ours("0.4", "0.5"), _url_replace_ours("0.5", "0.4")]
     faults += [_url_input_case(hazard) for hazard in URL_INPUT_HAZARDS]
     faults += [_url_local_only(writer) for writer in ("write_volume", "write_table", "microct-run")]
-    faults.append(_url_failed_swap())
+    faults += [_url_no_replace(), _url_failed_swap()]
     for writer in WRITERS:
         for code in (errno.ENOSPC, errno.EACCES, errno.EIO):
             faults += [_disk_fault(writer, code, replace) for replace in (False, True)]
