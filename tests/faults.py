@@ -1122,6 +1122,268 @@ def _signal_case(name: str, workers: bool = False) -> Fault:
     )
 
 
+# ------------------------------------------------------------- stores at URLs (fsspec)
+# The same rule through fsspec, on its in-process ``memory://`` file system.
+
+
+@contextlib.contextmanager
+def memory_folder() -> Iterator[str]:
+    """A fresh ``memory://`` prefix, removed afterwards."""
+    import uuid
+
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    root = f"/faults-{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"memory://{root}"
+    finally:
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
+
+
+def url_snapshot(url: str) -> dict[str, bytes]:
+    """Every object under the prefix ``url`` with its bytes."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    return {p: fs.cat_file(p) for p in sorted(fs.find(root))}
+
+
+def _url_foreign_zarr(folder: str) -> str:
+    out = f"{folder}/foreign.zarr"
+    zarr.open_group(out, mode="w").create_array("a", data=np.arange(4))
+    return out
+
+
+def _url_file(folder: str) -> str:
+    import fsspec
+
+    out = f"{folder}/result.zarr"
+    fsspec.core.url_to_fs(out)[0].pipe_file(out, b"not a store")
+    return out
+
+
+def _url_ours_with_user_object(folder: str) -> str:
+    import fsspec
+
+    out = f"{folder}/ours.zarr"
+    volume(1).microct.to_zarr(out, version="0.5")
+    fsspec.core.url_to_fs(out)[0].pipe_file(f"{out}/scale0/scan/notes.txt", b"kept")
+    return out
+
+
+def _url_forged_marker(folder: str) -> str:
+    import fsspec
+
+    out = f"{folder}/forged"
+    fs = fsspec.core.url_to_fs(out)[0]
+    record = {
+        "zarr_format": 3,
+        "node_type": "group",
+        "attributes": {"xarray_microct": {"complete": True}},
+    }
+    fs.pipe_file(f"{out}/zarr.json", json.dumps(record).encode())
+    fs.pipe_file(f"{out}/data.csv", b"1,2,3")
+    return out
+
+
+URL_HAZARDS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "foreign-zarr": ("a Zarr store written by another program", _url_foreign_zarr),
+    "plain-object": ("a single object (a file)", _url_file),
+    "user-object-in-store": (
+        "a store we wrote, with a user object inside an array prefix",
+        _url_ours_with_user_object,
+    ),
+    "forged-marker": ("a zarr.json with our marker, beside user objects", _url_forged_marker),
+}
+
+
+def _url_output_case(version: str, hazard: str) -> Fault:
+    what, make = URL_HAZARDS[hazard]
+
+    def check(tmp: Path) -> None:
+        source = make_input(tmp)
+        with memory_folder() as folder:
+            out = make(folder)
+            before = url_snapshot(folder)
+            with pytest.raises(FileExistsError, match="refusing to replace"):
+                smoothed(source).microct.to_zarr(out, version=version, mode="w", chunks=8)
+            assert url_snapshot(folder) == before
+
+    return Fault(
+        f"to_zarr-{version}-url-replace-{hazard}",
+        "stores at URLs",
+        f"to_zarr({version}) to a memory:// URL asked to replace {what}",
+        "refused before any computing (FileExistsError naming the reason); every object kept",
+        check,
+    )
+
+
+URL_INPUT_HAZARDS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "is-input": ("the output is the input", lambda src: src),
+    "dotdot-alias": (
+        "the output is the input written with /./, // and ..",
+        lambda src: src.replace("/scan.zarr", "/x/..//./scan.zarr/"),
+    ),
+    "parent-of-input": (
+        "the output is the prefix holding the input",
+        lambda src: src.rsplit("/", 1)[0],
+    ),
+    "inside-input": (
+        "the output lies inside the input store",
+        lambda src: f"{src}/scale0/out.zarr",
+    ),
+}
+
+
+def _url_input_case(hazard: str) -> Fault:
+    what, alias = URL_INPUT_HAZARDS[hazard]
+
+    def check(tmp: Path) -> None:
+        with memory_folder() as folder:
+            source = f"{folder}/scan.zarr"
+            volume(0).microct.to_zarr(source, version="0.5", chunks=8)
+            before = url_snapshot(folder)
+            result = mct.open_volume(source).microct.gaussian(sigma="1 voxel")
+            with pytest.raises(ValueError, match="input"):
+                result.microct.to_zarr(alias(source), version="0.5", mode="w", chunks=8)
+            assert url_snapshot(folder) == before
+
+    return Fault(
+        f"to_zarr-url-{hazard}",
+        "stores at URLs",
+        f"to_zarr of a result read from a memory:// store: {what}",
+        "refused before any computing (ValueError naming the input); the input is intact",
+        check,
+    )
+
+
+def _url_replace_ours(version: str, new_version: str) -> Fault:
+    def check(tmp: Path) -> None:
+        with memory_folder() as folder:
+            out = f"{folder}/out.zarr"
+            volume(1).microct.to_zarr(out, version=version, chunks=8)
+            volume(2).microct.to_zarr(out, version=new_version, mode="w", chunks=4)
+            np.testing.assert_array_equal(mct.open_volume(out).values, volume(2).values)
+            fresh = f"{folder}/fresh.zarr"
+            volume(2).microct.to_zarr(fresh, version=new_version, chunks=4)
+            names = {k.split("/out.zarr/", 1)[1] for k in url_snapshot(out)}
+            assert names == {k.split("/fresh.zarr/", 1)[1] for k in url_snapshot(fresh)}
+            assert not [k for k in url_snapshot(folder) if "microct-" in k]  # no sibling left
+
+    other = "" if new_version == version else f"-to-{new_version}"
+    return Fault(
+        f"to_zarr-{version}-url-replace-ours{other}",
+        "stores at URLs",
+        f"to_zarr({new_version}, mode='w') over a memory:// store it wrote "
+        f"(OME-Zarr {version}, other chunking)",
+        "replaced: the new store reads back exactly, no old object or staging prefix is left",
+        check,
+    )
+
+
+def _url_no_replace() -> Fault:
+    def check(tmp: Path) -> None:
+        with memory_folder() as folder:
+            out = f"{folder}/out.zarr"
+            volume(1).microct.to_zarr(out, version="0.5", chunks=8)
+            before = url_snapshot(folder)
+            with pytest.raises(FileExistsError, match="already exists"):
+                volume(2).microct.to_zarr(out, version="0.5", chunks=8)
+            assert url_snapshot(folder) == before
+
+    return Fault(
+        "to_zarr-url-no-replace",
+        "stores at URLs",
+        "to_zarr (default mode='w-') to a memory:// URL where a store of ours already is",
+        "refused before any computing (FileExistsError: pass mode='w'); every object kept",
+        check,
+    )
+
+
+def _url_local_only(writer: str) -> Fault:
+    def check(tmp: Path) -> None:
+        source = make_input(tmp)
+        with memory_folder() as folder:
+            with pytest.raises((ValueError, CliRefused)):
+                WRITERS[writer](source, f"{folder}/out.zarr", False)  # type: ignore[arg-type]
+            assert url_snapshot(folder) == {}
+
+    return Fault(
+        f"{writer}-url-output",
+        "stores at URLs",
+        f"{writer} given a memory:// URL as its output",
+        "refused before any computing (ValueError: it writes local paths / exit 2); "
+        "nothing written",
+        check,
+    )
+
+
+def _failing(vol: xr.DataArray) -> xr.DataArray:
+    def fail(block: np.ndarray, block_info: Any = None) -> np.ndarray:
+        if block_info[0]["chunk-location"] == (1, 1, 1):
+            raise OSError("the network dropped")
+        return block
+
+    return vol.copy(data=vol.data.map_blocks(fail, dtype=vol.dtype))
+
+
+def _url_failed_replace(version: str) -> Fault:
+    def check(tmp: Path) -> None:
+        with memory_folder() as folder:
+            out = f"{folder}/out.zarr"
+            volume(1).microct.to_zarr(out, version=version, chunks=8)
+            before = url_snapshot(folder)
+            with pytest.raises(OSError, match="network dropped"):
+                _failing(volume(2)).microct.to_zarr(out, version=version, mode="w", chunks=8)
+            assert url_snapshot(folder) == before
+            np.testing.assert_array_equal(mct.open_volume(out).values, volume(1).values)
+
+    return Fault(
+        f"to_zarr-{version}-url-failed-replace",
+        "stores at URLs",
+        f"to_zarr({version}, mode='w') over a memory:// store: a chunk fails mid-write",
+        "the error is raised; the old store is intact (every object, byte for byte) and "
+        "the staging prefix removed",
+        check,
+    )
+
+
+def _url_failed_swap() -> Fault:
+    def check(tmp: Path) -> None:
+        import fsspec.implementations.memory as memory
+
+        with memory_folder() as folder:
+            out = f"{folder}/out.zarr"
+            volume(1).microct.to_zarr(out, version="0.5", chunks=8)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(
+                    memory.MemoryFileSystem, "copy", lambda *a, **k: _raise(OSError("lost"))
+                )
+                with pytest.raises(OSError, match="complete new store is kept at") as err:
+                    volume(2).microct.to_zarr(out, version="0.5", mode="w", chunks=8)
+            staging = re.search(r"kept at (\S+);", str(err.value)).group(1)
+            np.testing.assert_array_equal(mct.open_volume(staging).values, volume(2).values)
+            with pytest.raises(IncompleteStoreError):
+                mct.open_volume(out)
+            volume(2).microct.to_zarr(out, version="0.5", mode="w", chunks=8)  # a rerun
+            np.testing.assert_array_equal(mct.open_volume(out).values, volume(2).values)
+
+    return Fault(
+        "to_zarr-url-failed-final-copy",
+        "stores at URLs",
+        "to_zarr(mode='w') over a memory:// store: copying the complete new store into place fails",
+        "OSError naming the staging prefix, which holds the complete new store; the target "
+        "is marked interrupted (readers refuse it) and a rerun replaces it",
+        check,
+    )
+
+
+def _raise(err: BaseException) -> Any:
+    raise err
+
+
 # ----------------------------------------------------------------------------- the list
 
 
@@ -1133,6 +1395,13 @@ def catalogue() -> list[Fault]:
         faults += [_input_case(writer, hazard) for hazard in INPUT_HAZARDS]
         faults += [_replace_ours(writer, state) for state in ("complete", "interrupted")]
         faults.append(_no_replace(writer))
+    for version in ("0.4", "0.5"):
+        faults += [_url_output_case(version, hazard) for hazard in URL_HAZARDS]
+        faults += [_url_replace_ours(version, version), _url_failed_replace(version)]
+    faults += [_url_replace_ours("0.4", "0.5"), _url_replace_ours("0.5", "0.4")]
+    faults += [_url_input_case(hazard) for hazard in URL_INPUT_HAZARDS]
+    faults += [_url_local_only(writer) for writer in ("write_volume", "write_table", "microct-run")]
+    faults += [_url_no_replace(), _url_failed_swap()]
     for writer in WRITERS:
         for code in (errno.ENOSPC, errno.EACCES, errno.EIO):
             faults += [_disk_fault(writer, code, replace) for replace in (False, True)]

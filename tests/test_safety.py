@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pytest
 import xarray as xr
@@ -13,11 +16,13 @@ import xarray_microct as mct
 from xarray_microct.io.safety import (
     check_not_input,
     check_replaceable,
+    check_write,
     content_identity,
     foreign_entries,
     input_locations,
     project_record,
     staged_write,
+    url_filesystem,
 )
 
 
@@ -80,3 +85,62 @@ def test_a_failed_replacement_leaves_the_old_store(store: Path) -> None:
         raise RuntimeError("the disk failed")
     assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == files
     assert sorted(p.name for p in store.parent.iterdir()) == ["scan.zarr"]
+
+
+# ------------------------------------------------------------- the same rule at URLs
+
+
+@pytest.fixture
+def url_store(store: Path) -> Iterator[str]:
+    """The ``store`` fixture copied object by object to a fresh ``memory://`` prefix."""
+    fs = fsspec.filesystem("memory")
+    root = f"/test-safety-{uuid.uuid4().hex[:12]}"
+    for file in store.rglob("*"):
+        if file.is_file():
+            relative = file.relative_to(store).as_posix()
+            fs.pipe_file(f"{root}/scan.zarr/{relative}", file.read_bytes())
+    yield f"memory://{root}/scan.zarr"
+    fs.rm(root, recursive=True)
+
+
+def test_a_url_store_is_judged_like_the_same_local_store(store: Path, url_store: str) -> None:
+    fs, root = url_filesystem(url_store)
+    assert check_write(url_store, replace=True) == "replace"
+    with pytest.raises(FileExistsError, match="already exists"):
+        check_write(url_store, replace=False)
+    assert check_write(url_store + "-other", replace=False) == "new"
+    for extra in ("scale0/scan/c/notes.txt", "scale0/scan/c/0/x", "figures/plot.png"):
+        fs.pipe_file(f"{root}/{extra}", b"x")
+        (store / extra).parent.mkdir(parents=True, exist_ok=True)
+        (store / extra).write_bytes(b"x")
+        with pytest.raises(FileExistsError, match="not part of the store"):
+            check_replaceable(url_store)
+        fs.rm_file(f"{root}/{extra}")
+    assert sorted(foreign_entries(store)) == [
+        "figures/", "scale0/scan/c/0/x", "scale0/scan/c/notes.txt"
+    ]
+    fs.pipe_file(f"{root}/zarr.json", b'{"zarr_format": 3, "node_type": "group"}')
+    with pytest.raises(FileExistsError, match="not written by xarray-microct"):
+        check_replaceable(url_store)
+
+
+def test_url_outputs_are_compared_with_url_inputs_after_normalising() -> None:
+    source = "memory://bucket/scans/scan.zarr"
+    for alias in ("memory:///bucket/scans/scan.zarr/", "MEMORY://bucket//scans/x/../scan.zarr",
+                  "memory://bucket/scans", "memory://bucket/scans/scan.zarr/scale0/out"):
+        with pytest.raises(ValueError, match="input"):
+            check_not_input(alias, [source])
+    check_not_input("memory://bucket/scans/scan.zarr2", [source])  # a sibling is fine
+    check_not_input("s3://bucket/scans/scan.zarr", [source])  # another file system
+    check_not_input("/bucket/scans/scan.zarr", [source])  # a local path is not a URL
+
+
+def test_a_failed_url_replacement_leaves_the_old_store(url_store: str) -> None:
+    fs, root = url_filesystem(url_store)
+    parent = root.rsplit("/", 1)[0]
+    before = {p: fs.cat_file(p) for p in fs.find(parent)}
+    with pytest.raises(RuntimeError), staged_write(url_store, replace=True) as target:
+        assert target != url_store and target.rsplit("/", 1)[0] == url_store.rsplit("/", 1)[0]
+        fs.pipe_file(f"{url_filesystem(target)[1]}/partial", b"half")
+        raise RuntimeError("the network failed")
+    assert {p: fs.cat_file(p) for p in fs.find(parent)} == before

@@ -41,6 +41,7 @@ cannot be decoded. HTTP reads time out (:func:`network_options`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -75,10 +76,10 @@ from xarray_microct.io.paths import is_url, local_path
 from xarray_microct.io.safety import (
     MARKER,
     METADATA_FILES,
-    check_not_input,
     check_write,
     input_locations,
     staged_write,
+    url_filesystem,
 )
 
 NGFF_VERSIONS: dict[str, int] = {"0.4": 2, "0.5": 3}
@@ -245,29 +246,7 @@ def _check_target(
     inputs: Sequence[Any] = (),
 ) -> str:
     """The write rule of :mod:`xarray_microct.io.safety`: ``"new"`` or ``"replace"``."""
-    if local_path(store) is not None:
-        return check_write(store, replace=mode == "w", inputs=inputs)
-    import fsspec
-
-    check_not_input(store, inputs)
-    fs, root = fsspec.core.url_to_fs(str(store), **dict(storage_options or {}))
-    if not fs.exists(root):
-        return "new"
-    if mode == "w-":
-        raise FileExistsError(
-            f"{store} already exists; nothing was written. Pass mode='w' to replace it, "
-            "or choose another path"
-        )
-    try:
-        attrs = dict(_open_root(store, storage_options).attrs)
-    except (ValueError, FileNotFoundError):
-        attrs = {}
-    if not isinstance(attrs.get(MARKER), Mapping):
-        raise FileExistsError(
-            f"{store} was not written by xarray-microct (no xarray-microct record in its "
-            "metadata); refusing to replace it. Remove it yourself or choose another path"
-        )
-    return "replace"
+    return check_write(store, replace=mode == "w", inputs=inputs, storage_options=storage_options)
 
 
 def _json_safe(value: Any, where: str) -> Any:
@@ -567,16 +546,13 @@ def to_ome_zarr(
     levels, scalars = prepare_levels(obj)
     action = _check_target(store, mode, storage_options, input_locations(obj))
     root_attrs = _json_safe(dict(obj.attrs), "root") if isinstance(obj, xr.DataTree) else {}
-    if local_path(store) is None:
-        root, created = _create_image(store, levels, version, chunks, storage_options)
-        _fill_image(root, levels, created, scalars, version, root_attrs)
-        return
-    with staged_write(store, replace=action == "replace") as target:
+    replace = action == "replace"
+    with staged_write(store, replace=replace, storage_options=storage_options) as target:
         try:
-            root, created = _create_image(target, levels, version, chunks, None)
+            root, created = _create_image(target, levels, version, chunks, storage_options)
         except Exception:
             if action == "new":
-                shutil.rmtree(target, ignore_errors=True)  # made just now: leave nothing
+                _remove_new(target, storage_options)  # made just now: leave nothing
             raise
         _fill_image(root, levels, created, scalars, version, root_attrs)
 
@@ -657,6 +633,18 @@ def complete_marker(
     }
 
 
+def _remove_new(store: StoreLike, storage_options: Mapping[str, Any] | None) -> None:
+    """Remove what a failed create left at ``store`` (nothing was there before)."""
+    path = local_path(store)
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    with contextlib.suppress(Exception):
+        fs, root = url_filesystem(str(store), storage_options)
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
+
+
 def _create_image(
     store: StoreLike,
     levels: list[tuple[str, xr.DataArray]],
@@ -669,7 +657,7 @@ def _create_image(
         _zarr_store(store),
         mode="w",
         zarr_format=zarr_format,
-        storage_options=dict(storage_options) if is_url(store) else None,
+        storage_options=network_options(store, storage_options),
     )
     root.attrs.update({MARKER: {"complete": False, "ngff": version}})
     return root, create_levels(root, levels, zarr_format, chunks)
@@ -722,7 +710,8 @@ HTTP_TIMEOUT_KEY = "microct.http-timeout"
 def network_options(
     store: Any, storage_options: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:
-    """fsspec options for ``store`` with a timeout on every HTTP connect and read.
+    """fsspec options for ``store`` with a timeout on every HTTP connect and read
+    (``http(s)://``, and ``s3://`` through botocore's connect and read timeouts).
 
     The timeout is the Dask config value ``microct.http-timeout`` (``"60s"`` unless
     set); options given by the caller win. None for local paths.
@@ -732,17 +721,27 @@ def network_options(
     >>> import dask
     >>> with dask.config.set({"microct.http-timeout": "2s"}):
     ...     options = network_options("http://host/scan.zarr")
+    ...     s3 = network_options("s3://bucket/scan.zarr", {"anon": True})
     >>> options["client_kwargs"]["timeout"].sock_read
     2.0
+    >>> s3
+    {'anon': True, 'config_kwargs': {'connect_timeout': 2.0, 'read_timeout': 2.0}}
     """
     if not is_url(store):
         return None
-    options = dict(storage_options or {})
-    if str(store).split("://", 1)[0] in ("http", "https"):
-        import aiohttp
-        from dask.utils import parse_timedelta
+    from dask.utils import parse_timedelta
 
-        seconds = float(parse_timedelta(dask.config.get(HTTP_TIMEOUT_KEY, "60s")))
+    options = dict(storage_options or {})
+    protocol = str(store).rpartition("::")[2].split("://", 1)[0].lower()
+    seconds = float(parse_timedelta(dask.config.get(HTTP_TIMEOUT_KEY, "60s")))
+    if protocol in ("s3", "s3a"):
+        config = dict(options.get("config_kwargs", {}))
+        config.setdefault("connect_timeout", seconds)
+        config.setdefault("read_timeout", seconds)
+        options["config_kwargs"] = config
+    if protocol in ("http", "https"):
+        import aiohttp
+
         client = dict(options.get("client_kwargs", {}))
         client.setdefault(
             "timeout", aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)

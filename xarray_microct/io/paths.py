@@ -9,6 +9,7 @@ apart.
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,40 @@ def local_path(location: str | os.PathLike[str]) -> Path | None:
     if is_url(location):
         return None
     return Path(os.path.abspath(os.path.expanduser(os.fspath(location).removeprefix("file://"))))
+
+
+def normal_url(url: str) -> str:
+    """``url`` in one spelling: protocol in lower case, ``.`` and ``..`` resolved, doubled
+    and trailing slashes dropped (for comparing URLs: same text, same place).
+
+    Examples
+    --------
+    >>> normal_url("S3://bucket//scans/./a/../scan.zarr/")
+    's3://bucket/scans/scan.zarr'
+    >>> normal_url("memory:///out.zarr") == normal_url("memory://out.zarr")
+    True
+    """
+    protocol, _, rest = str(url).rpartition("::")[2].partition("://")
+    path = posixpath.normpath("/" + rest).lstrip("/")
+    return f"{protocol.lower()}://{path}"
+
+
+def url_relation(output: str, source: str) -> str | None:
+    """How the URL ``output`` relates to the URL ``source``: ``"is"``, ``"contains"``,
+    ``"lies inside"`` or None (compared on :func:`normal_url`).
+
+    Examples
+    --------
+    >>> url_relation("s3://b/out", "s3://b/out/../out/"), url_relation("s3://b", "s3://b/x")
+    ('is', 'contains')
+    >>> url_relation("s3://b/x/y", "s3://b/x"), url_relation("s3://b/xy", "s3://b/x")
+    ('lies inside', None)
+    """
+    out, src = normal_url(output), normal_url(source)
+    if out == src:
+        return "is"
+    if src.startswith(out.rstrip("/") + "/"):
+        return "contains"
+    if out.startswith(src.rstrip("/") + "/"):
+        return "lies inside"
+    return None

@@ -18,6 +18,13 @@ with its output path here, before any computing starts:
 3. A replacement is written beside the old result (a hidden sibling) and swapped in
    only once complete, so a failed or interrupted run leaves the old result intact.
 
+The same rule holds at fsspec URLs (``s3://``, ``gs://``, ``memory://``): existence, the
+record and foreign objects are checked through fsspec (network waits bounded by
+``microct.http-timeout``), URLs are compared after normalising
+(:func:`~xarray_microct.io.paths.normal_url`), and a replacement is staged under a
+hidden sibling prefix and then copied into place (see :func:`staged_write` for what
+that guarantees without an atomic rename).
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -40,6 +47,7 @@ import contextlib
 import hashlib
 import json
 import os
+import posixpath
 import re
 import shutil
 import uuid
@@ -47,7 +55,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from xarray_microct.io.paths import is_url, local_path
+from xarray_microct.io.paths import is_url, local_path, url_relation
 
 MARKER = "xarray_microct"
 """Root attribute of every store this project writes: ``{"complete": bool, ...}``."""
@@ -86,7 +94,11 @@ def project_record(path: Path) -> dict[str, Any] | None:
     The record of :func:`~xarray_microct.io.ome.to_ome_zarr` (``xarray_microct``) or of
     ``microct run`` (``microct_run``); None for anything else.
     """
-    attrs = root_attributes(path)
+    return _record_of(root_attributes(path))
+
+
+def _record_of(attrs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """This project's record in root attributes ``attrs`` (see :func:`project_record`)."""
     if attrs is None:
         return None
     marker, run = attrs.get(MARKER), attrs.get(RUN_KEY)
@@ -160,8 +172,11 @@ def foreign_entries(path: Path, limit: int = 5) -> list[str]:
 _CHUNK_DIGITS = re.compile(r"^\d+([.]\d+)*$")
 
 
-def check_replaceable(store: Any) -> None:
+def check_replaceable(store: Any, storage_options: Mapping[str, Any] | None = None) -> None:
     """Refuse to replace ``store`` unless it is a store this project wrote, whole.
+
+    ``store`` is a local path or an fsspec URL (``storage_options`` are passed to
+    fsspec); the rule is the same for both.
 
     Raises
     ------
@@ -170,7 +185,10 @@ def check_replaceable(store: Any) -> None:
         not part of the store (named in the message).
     """
     path = local_path(store)
-    if path is None or not os.path.lexists(path):
+    if path is None:
+        _check_replaceable_url(store, storage_options)
+        return
+    if not os.path.lexists(path):
         return
     if path.is_symlink():
         raise FileExistsError(
@@ -215,7 +233,9 @@ def check_not_input(store: Any, inputs: Iterable[Any]) -> None:
     """Refuse an output path that is, contains, or lies inside one of ``inputs``.
 
     Paths are compared after resolving ``..`` and symbolic links, and by file identity
-    (device and inode) for other aliases. URLs are compared as text.
+    (device and inode) for other aliases; URLs after normalising them
+    (:func:`~xarray_microct.io.paths.normal_url`: protocol, ``..``, ``.``, doubled and
+    trailing slashes). A URL and a local path are never the same.
 
     Raises
     ------
@@ -226,8 +246,8 @@ def check_not_input(store: Any, inputs: Iterable[Any]) -> None:
     for source in inputs:
         source_path = local_path(source)
         if path is None or source_path is None:
-            if str(store).rstrip("/") == str(source).rstrip("/"):
-                raise ValueError(f"the output {store} is the input; write the result elsewhere")
+            if path is None and source_path is None:
+                _check_url_not_input(store, source)
             continue
         out_real = Path(os.path.realpath(path))
         in_real = Path(os.path.realpath(source_path))
@@ -362,15 +382,36 @@ def _sibling(path: Path, kind: str) -> Path:
 
 
 @contextlib.contextmanager
-def staged_write(store: Any, replace: bool) -> Iterator[Path]:
-    """Where to write ``store``: the path itself when new, a hidden sibling when it
+def staged_write(
+    store: Any, replace: bool, storage_options: Mapping[str, Any] | None = None
+) -> Iterator[Any]:
+    """Where to write ``store``: the store itself when new, a hidden sibling when it
     replaces an existing store (swapped in when the block ends without error).
 
     On error the sibling is removed and the old store is left as it was. The caller
-    has already checked the target (:func:`check_write`).
+    has already checked the target (:func:`check_write`). A local path yields a
+    :class:`~pathlib.Path`, swapped in by two renames. A URL yields a URL: the sibling is
+    the prefix ``.NAME.microct-new-…`` beside it, and since object stores have no
+    atomic rename the swap is done by copying, in this order: the old store is kept,
+    untouched and readable, until the new one is complete in the sibling; then its root
+    metadata is marked as an interrupted write of this project (so no reader takes a
+    mix of old and new objects for a store), the new objects are copied over it, old
+    objects the new store lacks are deleted, the new root metadata (with its completion
+    record) is copied last, and the sibling is removed. A failure during that final
+    copy is reported (``OSError``) and leaves the complete new store in the sibling; the
+    target is then an interrupted write, which readers refuse and ``mode="w"`` replaces.
+
+    Examples
+    --------
+    >>> with staged_write("memory://doc/new.zarr", replace=True) as target:
+    ...     target  # nothing there yet: written in place
+    'memory://doc/new.zarr'
     """
     path = local_path(store)
-    assert path is not None
+    if path is None:
+        with _staged_url_write(str(store), replace, storage_options) as target:
+            yield target
+        return
     if not (replace and os.path.lexists(path)):
         yield path
         return
@@ -391,8 +432,17 @@ def staged_write(store: Any, replace: bool) -> Iterator[Path]:
     shutil.rmtree(old)
 
 
-def check_write(store: Any, *, replace: bool, inputs: Iterable[Any] = ()) -> str:
+def check_write(
+    store: Any,
+    *,
+    replace: bool,
+    inputs: Iterable[Any] = (),
+    storage_options: Mapping[str, Any] | None = None,
+) -> str:
     """The write rule, checked before any computing: ``"new"`` or ``"replace"``.
+
+    ``store`` is a local path or an fsspec URL (``storage_options`` go to fsspec; network
+    waits are bounded by ``microct.http-timeout``).
 
     Raises
     ------
@@ -406,18 +456,244 @@ def check_write(store: Any, *, replace: bool, inputs: Iterable[Any] = ()) -> str
     --------
     >>> check_write("/nonexistent/out.zarr", replace=False)
     'new'
+    >>> check_write("memory://doc/out.zarr", replace=False, inputs=["memory://doc/in.zarr"])
+    'new'
     """
     check_not_input(store, inputs)
     path = local_path(store)
-    if path is None or not os.path.lexists(path):
+    if path is None:
+        exists = url_exists(str(store), storage_options)
+    else:
+        exists = os.path.lexists(path)
+    if not exists:
         return "new"
     if not replace:
         raise FileExistsError(
             f"{store} already exists; nothing was written. Pass mode='w' to replace it, "
             "or choose another path"
         )
-    check_replaceable(path)
+    check_replaceable(store if path is None else path, storage_options)
     return "replace"
+
+
+# ---------------------------------------------------------------------------------------
+# The same rule for fsspec URLs (object stores: no folders, no links, no atomic rename)
+
+
+def url_filesystem(store: str, storage_options: Mapping[str, Any] | None = None) -> tuple[Any, str]:
+    """The fsspec file system of the URL ``store`` and the store's path on it.
+
+    Network waits are bounded: the options get the ``microct.http-timeout`` setting
+    (:func:`xarray_microct.io.ome.network_options`); options given by the caller win.
+    """
+    import fsspec
+
+    from xarray_microct.io.ome import network_options
+
+    options = network_options(store, storage_options) or {}
+    fs, root = fsspec.core.url_to_fs(str(store), **options)
+    return fs, root.rstrip("/") or root
+
+
+def _url_files(fs: Any, root: str) -> list[str]:
+    """Every object under ``root``, relative to it."""
+    prefix = root.rstrip("/") + "/"
+    return sorted(p[len(prefix) :] for p in fs.find(root, withdirs=False) if p.startswith(prefix))
+
+
+def _json_bytes(data: bytes | None) -> Any:
+    try:
+        return json.loads(data) if data is not None else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+class _UrlStore:
+    """The objects of a store at a URL, listed once, metadata documents read on demand."""
+
+    def __init__(self, fs: Any, root: str) -> None:
+        self.fs, self.root = fs, root
+        self.files = _url_files(fs, root)
+        self._present = set(self.files)
+
+    def document(self, relative: str) -> Any:
+        if relative not in self._present:
+            return None
+        try:
+            return _json_bytes(self.fs.cat_file(f"{self.root}/{relative}"))
+        except OSError:
+            return None
+
+    def kind(self, folder: str) -> str | None:
+        """Like :func:`_node_kind`, for the prefix ``folder`` ("" for the root)."""
+        at = f"{folder}/" if folder else ""
+        doc = self.document(f"{at}zarr.json")
+        if isinstance(doc, Mapping) and doc.get("node_type") in ("group", "array"):
+            return str(doc["node_type"])
+        if f"{at}.zarray" in self._present:
+            return "array-v2"
+        if f"{at}.zgroup" in self._present:
+            return "group"
+        return None
+
+    def attributes(self) -> dict[str, Any] | None:
+        doc = self.document("zarr.json")
+        if isinstance(doc, Mapping) and doc.get("node_type") == "group":
+            attrs = doc.get("attributes", {})
+            return dict(attrs) if isinstance(attrs, Mapping) else None
+        if ".zgroup" in self._present:
+            attrs = self.document(".zattrs") if ".zattrs" in self._present else {}
+            return dict(attrs) if isinstance(attrs, Mapping) else None
+        return None
+
+    def foreign(self, limit: int = 5) -> list[str]:
+        """Like :func:`foreign_entries`: objects that are not part of the Zarr hierarchy."""
+        found: list[str] = []
+        for relative in self.files:
+            entry = self._foreign_entry(relative.split("/"))
+            if entry is not None and entry not in found:
+                found.append(entry)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _foreign_entry(self, parts: list[str]) -> str | None:
+        folder: list[str] = []
+        kind = self.kind("")
+        for i, name in enumerate(parts):
+            here = "/".join(parts[: i + 1])
+            if i == len(parts) - 1:  # an object in ``folder``
+                if name in METADATA_FILES:
+                    return None
+                if kind == "array-v2" and _CHUNK_V2.match(name):
+                    return None
+                if kind == "array" and _CHUNK_V3.match(name):
+                    return None
+                return here
+            chunk_folder = (kind == "array" and name == "c") or (
+                kind == "array-v2" and name.isdigit()
+            )
+            if chunk_folder:
+                rest = parts[i + 1 :]
+                return None if all(_CHUNK_DIGITS.match(p) for p in rest) else "/".join(parts)
+            folder.append(name)
+            child = self.kind("/".join(folder))
+            if kind != "group" or child is None:
+                return here + "/"
+            kind = child
+        return None
+
+
+def url_exists(store: str, storage_options: Mapping[str, Any] | None = None) -> bool:
+    """Whether anything (an object, or objects under it as a prefix) is at the URL."""
+    fs, root = url_filesystem(store, storage_options)
+    return bool(fs.exists(root))
+
+
+def _check_replaceable_url(store: str, storage_options: Mapping[str, Any] | None) -> None:
+    fs, root = url_filesystem(store, storage_options)
+    if not fs.exists(root):
+        return
+    if fs.isfile(root):
+        raise FileExistsError(
+            f"{store} is a file, not a store written by xarray-microct; refusing to "
+            "replace it. Remove it yourself or choose another URL"
+        )
+    found = _UrlStore(fs, root)
+    if _record_of(found.attributes()) is None:
+        raise FileExistsError(
+            f"{store} was not written by xarray-microct (no xarray-microct record in its "
+            "metadata); refusing to replace it. Remove it yourself or choose another URL"
+        )
+    foreign = found.foreign()
+    if foreign:
+        raise FileExistsError(
+            f"{store} holds objects that are not part of the store ({', '.join(foreign)}); "
+            "refusing to replace it and lose them. Move them out, or choose another URL"
+        )
+
+
+def _check_url_not_input(store: Any, source: Any) -> None:
+    relation = url_relation(str(store), str(source))
+    if relation == "is":
+        raise ValueError(f"the output {store} is the input {source}; write the result elsewhere")
+    if relation is not None:
+        raise ValueError(
+            f"the output {store} {relation} the input {source}; write the result elsewhere"
+        )
+
+
+def _mark_replacing(fs: Any, root: str, staging: str) -> None:
+    """Mark the old store at ``root`` as an interrupted write of this project (readers
+    refuse it, other OME-Zarr readers see no image), before its objects are replaced."""
+    record = {MARKER: {"complete": False, "replaced_by": staging}}
+    doc = _json_bytes(fs.cat_file(f"{root}/zarr.json")) if fs.exists(f"{root}/zarr.json") else None
+    if isinstance(doc, Mapping):
+        doc = {k: v for k, v in doc.items() if k != "consolidated_metadata"}
+        fs.pipe_file(f"{root}/zarr.json", json.dumps({**doc, "attributes": record}).encode())
+    else:
+        fs.pipe_file(f"{root}/.zattrs", json.dumps(record).encode())
+        if fs.exists(f"{root}/.zmetadata"):
+            fs.rm_file(f"{root}/.zmetadata")
+
+
+def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | None) -> None:
+    """Move the complete store at ``staging`` into place at ``store`` (see
+    :func:`staged_write`)."""
+    fs, root = url_filesystem(store, storage_options)
+    _, staged = url_filesystem(staging, storage_options)
+    check_replaceable(store, storage_options)  # still ours, nothing added meanwhile
+    old = set(_url_files(fs, root))
+    new = _url_files(fs, staged)
+    last = [f for f in (".zgroup", ".zattrs", "zarr.json", ".zmetadata") if f in new]
+    try:
+        _mark_replacing(fs, root, staging)
+        body = [f for f in new if f not in last]
+        fs.copy([f"{staged}/{f}" for f in body], [f"{root}/{f}" for f in body])
+        # Old objects the new store lacks; its root documents (a store written in the
+        # other Zarr format) only once the new root record is in place.
+        leftovers = sorted(old - set(new))
+        old_root = [f for f in leftovers if f in METADATA_FILES]
+        if leftovers != old_root:
+            fs.rm([f"{root}/{f}" for f in leftovers if f not in old_root])
+        fs.copy([f"{staged}/{f}" for f in last], [f"{root}/{f}" for f in last])
+    except Exception as err:
+        raise OSError(
+            f"replacing {store} failed while moving the new store into place "
+            f"({type(err).__name__}: {err}). The complete new store is kept at {staging}; "
+            f"{store} is marked as an interrupted write (readers refuse it). Copy the new "
+            "store into place yourself, or write it again with mode='w'"
+        ) from err
+    # The new store is complete in place; what is left is tidying up.
+    stale = [f"{root}/{f}" for f in old_root if fs.exists(f"{root}/{f}")]
+    if stale:
+        fs.rm(stale)
+    fs.rm(staged, recursive=True)
+
+
+def _url_sibling(store: str, storage_options: Mapping[str, Any] | None) -> str:
+    fs, root = url_filesystem(store, storage_options)
+    parent, name = posixpath.split(root)
+    return str(fs.unstrip_protocol(f"{parent}/.{name}.microct-new-{uuid.uuid4().hex[:8]}"))
+
+
+@contextlib.contextmanager
+def _staged_url_write(
+    store: str, replace: bool, storage_options: Mapping[str, Any] | None
+) -> Iterator[str]:
+    if not (replace and url_exists(store, storage_options)):
+        yield store
+        return
+    staging = _url_sibling(store, storage_options)
+    try:
+        yield staging
+    except BaseException:
+        fs, staged = url_filesystem(staging, storage_options)
+        with contextlib.suppress(Exception):
+            if fs.exists(staged):
+                fs.rm(staged, recursive=True)
+        raise
+    _swap_url(store, staging, storage_options)
 
 
 __all__ = [
@@ -433,4 +709,6 @@ __all__ = [
     "local_path",
     "project_record",
     "staged_write",
+    "url_exists",
+    "url_filesystem",
 ]
