@@ -323,14 +323,43 @@ def disk_labels(shape: Sequence[int], centres: np.ndarray, radii: np.ndarray) ->
     return labels
 
 
-def tilt_corrected_radii(table: pd.DataFrame) -> np.ndarray:
-    """Radii of a fiber table corrected for each fiber's tilt (``r × √cos θ``).
+def tilt_factors(
+    fiber_id: np.ndarray, z: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """Per row, ``√cos θ`` of its fiber's axis: a slice's equivalent radius times it is
+    the fiber's radius.
 
     A fiber of radius R tilted by θ from z cuts a slice in an ellipse of area
     πR²/cos θ, so the radius of the disk of the same area is R/√cos θ. θ is that of each
-    fiber's least-squares axis through its centres (columns ``fiber_id, z, y, x,
-    radius``, as ``detect_fibers`` returns); fibers seen on one slice are left as they
-    are.
+    fiber's least-squares axis through its centres (``z, y, x`` in one unit); a fiber
+    seen on one slice gets 1.
+
+    Examples
+    --------
+    >>> tilt_factors(np.array([1, 1, 1, 2]), np.array([0.0, 1, 2, 0]),
+    ...              np.array([5.0, 5, 5, 3]), np.array([5.0, 6, 7, 3])).round(4)
+    array([0.8409, 0.8409, 0.8409, 1.    ])
+    """
+    _, group = np.unique(np.asarray(fiber_id), return_inverse=True)
+    group = group.ravel()
+    z, y, x = (np.asarray(a, np.float64) for a in (z, y, x))
+    count = np.bincount(group)
+    dz = z - (np.bincount(group, weights=z) / count)[group]
+    spread = np.bincount(group, weights=dz * dz)
+    flat = spread == 0  # one slice: no axis to measure
+    spread[flat] = 1.0
+    slope_y = np.bincount(group, weights=dz * y) / spread
+    slope_x = np.bincount(group, weights=dz * x) / spread
+    factor = (1.0 + slope_y**2 + slope_x**2) ** -0.25
+    factor[flat] = 1.0
+    return factor[group]
+
+
+def tilt_corrected_radii(table: pd.DataFrame) -> np.ndarray:
+    """Radii of a fiber table corrected for each fiber's tilt (``r × √cos θ``).
+
+    See :func:`tilt_factors`; the table has columns ``fiber_id, z, y, x, radius``, as
+    ``detect_fibers`` returns it.
 
     Examples
     --------
@@ -342,14 +371,8 @@ def tilt_corrected_radii(table: pd.DataFrame) -> np.ndarray:
     radius = table["radius"].to_numpy(np.float64).copy()
     if len(table) == 0:
         return radius
-    for rows in table.groupby("fiber_id", sort=False).indices.values():
-        z = table["z"].to_numpy(np.float64)[rows]
-        if len(rows) < 2 or np.ptp(z) == 0:
-            continue
-        by = np.polyfit(z, table["y"].to_numpy(np.float64)[rows], 1)[0]
-        bx = np.polyfit(z, table["x"].to_numpy(np.float64)[rows], 1)[0]
-        radius[rows] *= (1.0 + by * by + bx * bx) ** -0.25
-    return radius
+    columns = (table[c].to_numpy() for c in ("fiber_id", "z", "y", "x"))
+    return radius * tilt_factors(*columns)
 
 
 def whole_sections(table: pd.DataFrame, margin: float = 1.0) -> np.ndarray:
@@ -848,5 +871,6 @@ __all__ = [
     "refine_radii",
     "refine_table_radii",
     "tilt_corrected_radii",
+    "tilt_factors",
     "whole_sections",
 ]

@@ -57,7 +57,7 @@ from xarray_microct.core.stats import has_exact_histogram
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
-from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius
+from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius, tilt_factors
 from xarray_microct.ops.fibers.grid import GRID_KEY, working_factor, working_grid
 from xarray_microct.ops.fibers.linking import (
     SLAB,
@@ -348,13 +348,17 @@ def assemble_fibers(
     cut = np.zeros(len(kept) + 1, bool)
     np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
     order = np.argsort(ids, kind="stable")
+    z = np.asarray(z_values, np.float64)[rows[order, 0].astype(np.int64)]
+    y, x = rows[order, 1], rows[order, 2]
     table = pd.DataFrame(
         {
             "fiber_id": ids[order],
-            "z": np.asarray(z_values, np.float64)[rows[order, 0].astype(np.int64)],
-            "y": rows[order, 1],
-            "x": rows[order, 2],
-            "radius": rows[order, 3],
+            "z": z,
+            "y": y,
+            "x": x,
+            # a tilted fiber cuts each slice in an ellipse: its radius is the disk's
+            # of the ellipse's area times √cos θ of the fiber's axis
+            "radius": rows[order, 3] * tilt_factors(ids[order], z, y, x),
             "touches_side": cut[ids[order]],
         }
     )
@@ -631,7 +635,9 @@ def detect_fibers(
         One row per fiber per slice, sorted by ``fiber_id`` then ``z``: ``fiber_id``
         (1..N, by first slice then position), ``z, y, x`` (the centre, in the volume's
         coordinates), ``radius`` (of the disk with the area of the fiber's
-        cross-section in the mask), all in the volume's units, and ``touches_side``
+        cross-section in the mask, times √cos θ of the fiber's axis, which removes the
+        elongation of a tilted fiber's section), all in the volume's units, and
+        ``touches_side``
         (on some slice the disk of the fiber's centre and median radius reaches past
         the centres of the pixels on the volume's side: the volume cuts the fiber, and its
         centres and radii there are those of the part inside; count the fibers without
