@@ -399,7 +399,7 @@ def test_radii_of_tilted_fibers_are_the_fibers_not_their_oblique_sections():
     # at 20° a slice cuts each fiber in an ellipse whose equivalent disk is 3.2 % larger
     # (1 / √cos 20°); the table gives the fibers' own radii
     shape = (24, 96, 96)
-    vol, truth = fiber_bed(shape, seed=5, tilt=20.0, misalignment=0.5, radius_sd=0.0)
+    _, truth = fiber_bed(shape, seed=5, tilt=20.0, misalignment=0.5, radius_sd=0.0)
     mask = mct.from_array(_truth_mask(shape, truth), spacing=SPACING, chunks=(8, 48, 48))
     table = mask.microct.detect_fibers(radius=f"{RADIUS} um")
     whole = table[~table.touches_side]
