@@ -338,21 +338,28 @@ def _block_arrays(
 
 
 def _pack(
-    key: np.ndarray, lab: np.ndarray, level: np.ndarray, inside: np.ndarray, connectivity: int
+    key: np.ndarray,
+    lab: np.ndarray,
+    level: np.ndarray,
+    inside: np.ndarray,
+    connectivity: int,
+    constant: tuple | None = None,
 ) -> tuple:
     """A round's result for one block: the faces its neighbours need, and its state.
 
     The state (keys, labels, levels and mask of the block with its rim) is compressed: a
     few bits per voxel instead of 17 or 21 bytes. Later rounds need nothing else of the
-    block, so its altitude and mask are released after the first round.
+    block, so its altitude and mask are released after the first round. Levels and mask
+    never change: ``constant`` (their blobs from the round before) is kept as it is.
     """
     inner = (slice(1, -1),) * 3
     faces = {
         d: (key[inner][face(d, rim=False)].copy(), lab[inner][face(d, rim=False)].copy())
         for d in neighbour_directions(connectivity)
     }
-    blobs = tuple(_CODEC.encode(a) for a in (key, lab, level, inside))
-    return (faces, key.shape, *blobs)
+    if constant is None:
+        constant = (_CODEC.encode(level), _CODEC.encode(inside))
+    return (faces, key.shape, _CODEC.encode(key), _CODEC.encode(lab), *constant)
 
 
 def _same_faces(a: tuple | None, b: tuple | None, d: tuple[int, ...]) -> bool:
@@ -407,7 +414,7 @@ def _round_task(
         seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
         del next_to_rim
         kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds)
-    return _pack(key, lab, level, inside, connectivity)
+    return _pack(key, lab, level, inside, connectivity, None if own is None else own[4:])
 
 
 def _final_task(
