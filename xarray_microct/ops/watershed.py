@@ -327,8 +327,8 @@ def _block_arrays(
         for d, faces in zip(neighbour_directions(connectivity), rim, strict=True):
             if faces is not None:
                 opposite = tuple(-s for s in d)
-                key[face(d, rim=True)] = faces[0][opposite][0]
-                lab[face(d, rim=True)] = faces[0][opposite][1]
+                key[face(d, rim=True)] = faces[opposite][0]
+                lab[face(d, rim=True)] = faces[opposite][1]
     index, labels = markers
     where = np.ravel_multi_index(tuple(i + 1 for i in np.unravel_index(index, core)), shape)
     level, fixed = level.ravel(), fixed.ravel()
@@ -363,14 +363,19 @@ def _pack(
     return (faces, key.shape, _CODEC.encode(key), _CODEC.encode(lab), *constant)
 
 
-def _same_faces(a: tuple | None, b: tuple | None, d: tuple[int, ...]) -> bool:
+def _faces(state: tuple) -> dict:
+    """The faces a block's neighbours read of its result (see :func:`_pack`)."""
+    return state[0]
+
+
+def _same_faces(a: dict | None, b: dict | None, d: tuple[int, ...]) -> bool:
     """Whether a neighbour shows the same face ``d`` in two rounds (None: reached nothing)."""
     if a is b:
         return True
     if a is None or b is None:
-        faces = (a if b is None else b)[0]
+        faces = a if b is None else b
         return bool((faces[d][0] == kernels.UNREACHED).all())
-    return np.array_equal(a[0][d][0], b[0][d][0]) and np.array_equal(a[0][d][1], b[0][d][1])
+    return np.array_equal(a[d][0], b[d][0]) and np.array_equal(a[d][1], b[d][1])
 
 
 def _rim_unchanged(rim: list, rim_before: list | None, connectivity: int) -> bool:
@@ -532,6 +537,7 @@ def _flood(
             lab_dtype=lab_dtype,
             dtype=markers.dtype,
         ),
+        faces_of=_faces,
     )
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
     return da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
