@@ -21,9 +21,14 @@ What differs from the paper's notebook, and why:
   each bead, so the small maxima that noise, necks and rings put in the distance map
   give no extra bead), instead of ITK's morphological watershed with a ``level``: the
   markers are explicit and consistent across chunks;
+* the watershed floods the distance map smoothed by a Gaussian of a quarter of the
+  bead radius (the markers come from the map itself): on noisy scans the rough bead
+  surfaces put saddles in the map that bend the borders between touching beads;
 * the bead radius, when not given, is estimated from the distance map ``d`` of the
   mask: for a ball of radius ``r``, ``E[d²] / E[d] = 0.4 r`` over its voxels, moments
-  that the many voxels of each bead make robust to noise (:func:`estimate_radius`).
+  that the many voxels of each bead make robust to noise (:func:`estimate_radius`),
+  taken on a central box of the scan (:func:`sample_radius`), so that the estimate
+  costs a fixed amount, not a second pass over the whole scan.
 """
 
 from __future__ import annotations
