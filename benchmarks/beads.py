@@ -16,12 +16,27 @@ lets the pipeline estimate it (one more distance map, computed eagerly).
 Both sides are warmed up on a small pack first (imports, numba's compiled-code cache).
 On a shared machine wall times are noisy: the CPU seconds say how much work was done.
 
+``--store FOLDER`` measures as a user runs it instead: the pack is written once (chunk
+size ``--chunks``) as an OME-Zarr store in FOLDER (reused when there), then
+``microct run beads STORE OUT`` runs in a subprocess with the default parameters (the
+radius estimated), and the wall seconds, CPU seconds and peak RSS of the whole process
+tree (sampled every 0.1 s; all of it, interpreter and libraries included) are printed
+with the count and IoU against the truth. ``--baseline SRC`` runs the same command
+first with another source tree of the package first on ``PYTHONPATH`` (e.g. a checkout
+of the previous version), on the same store, in the same session.
+
 Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--chunks 64] [--reference]
+     python benchmarks/beads.py --store /tmp/beads-bench [--baseline ../previous]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,22 +101,141 @@ def _case(kind: str, size: int, radius: float, chunks: int, estimate: bool, queu
     with Measure(interval=0.02) as mem:
         if kind == "xarray-microct":
             with dask.config.set(scheduler="threads"):
-                labels = beads(scan.copy(data=dask.array.from_array(scan_np, chunks=chunks)),
-                               bead_radius=None if estimate else radius).values
+                labels = beads(
+                    scan.copy(data=dask.array.from_array(scan_np, chunks=chunks)),
+                    bead_radius=None if estimate else radius,
+                ).values
         else:
             labels = reference_pipeline(scan_np, radius)
     iou = matched_iou(labels, truth_np)
-    queue.put({
-        "kind": kind, "size": size, "chunks": chunks, "time": mem.seconds, "peak": mem.peak,
-        "cpu": mem.cpu_seconds,
-        "n_true": int(truth.attrs["n_beads"]), "n_found": int(len(np.unique(labels)) - 1),
-        "iou_min": float(iou.min()), "iou_mean": float(iou.mean()),
-        "iou_ge_09": float((iou >= 0.9).mean()),
-    })
+    queue.put(
+        {
+            "kind": kind,
+            "size": size,
+            "chunks": chunks,
+            "time": mem.seconds,
+            "peak": mem.peak,
+            "cpu": mem.cpu_seconds,
+            "n_true": int(truth.attrs["n_beads"]),
+            "n_found": int(len(np.unique(labels)) - 1),
+            "iou_min": float(iou.min()),
+            "iou_mean": float(iou.mean()),
+            "iou_ge_09": float((iou >= 0.9).mean()),
+        }
+    )
 
 
 def run(kind: str, size: int, radius: float, chunks: int, estimate: bool) -> dict:
     return in_fresh_process(_case, kind, size, radius, chunks, estimate)
+
+
+def build_store(folder: Path, size: int, radius: float, chunks: int) -> Path:
+    """The pack written as OME-Zarr into ``folder`` (with its truth, ``.npy``), once."""
+    import xarray_microct as mct
+    from xarray_microct.synthetic import bead_pack
+
+    store = folder / f"pack-{size}-r{radius:g}-c{chunks}.ome.zarr"
+    truth_path = store.with_suffix(".truth.npy")
+    try:
+        mct.open_volume(store)
+        if truth_path.exists():
+            return store
+    except (ValueError, FileNotFoundError, OSError):
+        pass
+    scan, truth = bead_pack(size, radius=radius, seed=0, chunks=chunks)
+    scan.microct.to_zarr(store, mode="w" if store.exists() else "w-")
+    np.save(truth_path, truth.values)
+    return store
+
+
+def tree_rss(process: psutil.Process) -> int:
+    """Resident memory of a process and all its children, in bytes."""
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_stored(source: Path | None, store: Path, out: Path) -> dict:
+    """``microct run beads store out`` in a subprocess: wall, CPU, peak tree RSS, scores."""
+    import xarray_microct as mct
+
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from xarray_microct.cli import main; sys.exit(main(sys.argv[1:]))",
+        "run",
+        "beads",
+        str(store),
+        str(out),
+        "--overwrite",
+        "--no-progress",
+    ]
+    log_path = out.with_suffix(".log")
+    start = time.perf_counter()
+    with open(log_path, "w") as log:  # run from the output's folder: see whole_scan.py
+        process = psutil.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out.parent
+        )
+        peak, cpu = 0, 0.0
+        while process.poll() is None:
+            try:
+                peak = max(peak, tree_rss(process))
+                times = process.cpu_times()
+                cpu = times.user + times.system
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    if process.returncode:
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"microct run failed ({process.returncode}):\n{tail}")
+    labels = mct.open_volume(out).values
+    truth = np.load(store.with_suffix(".truth.npy"))
+    iou = matched_iou(labels, truth)
+    return {
+        "time": seconds,
+        "cpu": cpu,
+        "peak": peak,
+        "n_true": int(truth.max()),
+        "n_found": int(len(np.unique(labels)) - 1),
+        "iou_min": float(iou.min()),
+        "iou_median": float(np.median(iou)),
+    }
+
+
+def main_stored(args: argparse.Namespace) -> None:
+    folder = Path(args.store).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    size = 256 if args.quick else args.sizes[0]
+    chunks = args.chunks or 128
+    store = build_store(folder, size, args.radius, chunks)
+    sources: list[tuple[str, Path | None]] = [("this tree", None)]
+    if args.baseline:
+        sources.insert(0, ("baseline", Path(args.baseline).resolve()))
+    voxels = size**3
+    print(
+        f"cores: {psutil.cpu_count()}, {size}³ uint8 bead pack, radius {args.radius} voxels, "
+        f"{chunks}³ chunks; microct run beads (defaults: the radius estimated)"
+    )
+    print(
+        f"{'code':>10} {'wall s':>7} {'cpu s':>7} {'Mvox/s':>7} {'peak MiB':>9} {'B/vox':>6} "
+        f"{'beads':>11} {'IoU med':>8} {'IoU min':>8}"
+    )
+    for name, source in sources:
+        r = run_stored(source, store, folder / f"labels-{name.replace(' ', '-')}.zarr")
+        print(
+            f"{name:>10} {r['time']:7.1f} {r['cpu']:7.1f} {voxels / r['time'] / 1e6:7.2f} "
+            f"{r['peak'] / 2**20:9.0f} {r['peak'] / voxels:6.1f} "
+            f"{r['n_found']:>5}/{r['n_true']:<5} {r['iou_median']:8.3f} {r['iou_min']:8.3f}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -112,20 +246,30 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, help="chunk side (default: 128, 67 at 200³)")
     parser.add_argument("--estimate", action="store_true", help="let the pipeline estimate it")
     parser.add_argument("--reference", action="store_true", help="also scipy/skimage")
+    parser.add_argument("--store", help="measure `microct run beads` on a store in this folder")
+    parser.add_argument("--baseline", help="with --store: another source tree to compare")
     args = parser.parse_args()
+    if args.store:
+        main_stored(args)
+        return
     sizes = [256] if args.quick else args.sizes
     print(f"cores: {psutil.cpu_count()}, bead radius {args.radius} voxels, seed 0")
-    print(f"{'case':>22} {'chunks':>6} {'wall s':>7} {'cpu s':>7} {'Mvox/s':>7} {'peak MiB':>9} "
-          f"{'B/vox':>6} {'beads':>11} {'IoU min':>8} {'IoU mean':>8}")
+    print(
+        f"{'case':>22} {'chunks':>6} {'wall s':>7} {'cpu s':>7} {'Mvox/s':>7} {'peak MiB':>9} "
+        f"{'B/vox':>6} {'beads':>11} {'IoU min':>8} {'IoU mean':>8}"
+    )
     for size in sizes:
         chunks = args.chunks or {200: 67}.get(size, min(128, max(32, size // 2)))
         kinds = ("xarray-microct", "scipy/skimage") if args.reference else ("xarray-microct",)
         for kind in kinds:
             r = run(kind, size, args.radius, chunks, args.estimate)
-            print(f"{r['kind'] + f' {size}³':>22} {r['chunks']:>6} {r['time']:7.1f} "
-                  f"{r['cpu']:7.1f} {size**3 / r['time'] / 1e6:7.2f} {r['peak'] / 2**20:9.0f} "
-                  f"{r['peak'] / size**3:6.1f} {r['n_found']:>5}/{r['n_true']:<5} "
-                  f"{r['iou_min']:8.3f} {r['iou_mean']:8.3f}", flush=True)
+            print(
+                f"{r['kind'] + f' {size}³':>22} {r['chunks']:>6} {r['time']:7.1f} "
+                f"{r['cpu']:7.1f} {size**3 / r['time'] / 1e6:7.2f} {r['peak'] / 2**20:9.0f} "
+                f"{r['peak'] / size**3:6.1f} {r['n_found']:>5}/{r['n_true']:<5} "
+                f"{r['iou_min']:8.3f} {r['iou_mean']:8.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

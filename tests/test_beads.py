@@ -9,6 +9,7 @@ from helpers import matched_iou, same_partition
 
 import xarray_microct as mct
 from xarray_microct.pipelines import beads
+from xarray_microct.pipelines.beads import estimate_radius, sample_radius
 from xarray_microct.synthetic import bead_pack
 from xarray_microct.testing import raise_if_dask_computes
 
@@ -94,12 +95,19 @@ def test_pipeline_replays_on_another_scan(scan):
     ("radius", "spacing", "noise", "rings", "overlap", "seed"),
     [(7, (1.0, 1.0, 1.0), 0.25, 0.3, 0.1, 2), (10, (1.6, 1.0, 1.0), 0.2, 0.3, 0.1, 3)],
 )
-def test_default_parameters_count_noisy_packs_exactly(radius, spacing, noise, rings, overlap,
-                                                      seed):
+def test_default_parameters_count_noisy_packs_exactly(radius, spacing, noise, rings, overlap, seed):
     # bead_radius is estimated (and recorded); necks, rings and noise add no bead
     shape = tuple(round(6 * radius / s) for s in spacing)
-    vol, truth = bead_pack(shape, radius=radius, spacing=spacing, noise=noise, rings=rings,
-                           overlap=overlap, seed=seed, chunks=tuple(n // 2 for n in shape))
+    vol, truth = bead_pack(
+        shape,
+        radius=radius,
+        spacing=spacing,
+        noise=noise,
+        rings=rings,
+        overlap=overlap,
+        seed=seed,
+        chunks=tuple(n // 2 for n in shape),
+    )
     labels = beads(vol)
     assert abs(labels.attrs["bead_radius"] - radius) < 0.1 * radius
     found = labels.values
@@ -110,11 +118,49 @@ def test_default_parameters_count_noisy_packs_exactly(radius, spacing, noise, ri
 def test_invert_follows_skimage():
     from skimage.util import invert as sk_invert
 
-    for array in (np.array([[[0, 7, 255]]], "uint8"), np.array([[[-5, 0, 9]]], "int16"),
-                  np.array([[[True, False, True]]])):
+    for array in (
+        np.array([[[0, 7, 255]]], "uint8"),
+        np.array([[[-5, 0, 9]]], "int16"),
+        np.array([[[True, False, True]]]),
+    ):
         out = mct.from_array(array).microct.invert().values
         np.testing.assert_array_equal(out, sk_invert(array))
     floats = mct.from_array(np.array([[[0.25, -1.0, 2.0]]]), attrs={"units": "1/cm"})
     inverted = floats.microct.invert()
     np.testing.assert_array_equal(inverted.values, [[[-0.25, 1.0, -2.0]]])
     assert "units" not in inverted.attrs
+
+
+def test_radius_sampled_on_a_central_box_matches_the_whole_scan():
+    vol, _ = bead_pack(72, radius=6, seed=9, noise=0.25, rings=0.3, chunks=24)
+
+    def segment(scan):
+        return (
+            scan.microct.median(radius="1 voxel")
+            .microct.invert()
+            .microct.threshold("otsu")
+            .microct.fill_holes()
+        )
+
+    whole = estimate_radius(segment(vol))
+    assert sample_radius(vol, segment, side=200) == pytest.approx(whole, rel=1e-6)
+    boxed = sample_radius(vol, segment, side=36)  # a 36³ box, moments over its 18³ middle
+    assert abs(boxed - 6) < 0.6 and abs(whole - 6) < 0.6
+
+
+def test_each_chunk_of_the_scan_is_read_once(scan):
+    # Otsu's histogram and the hole filling's table are parts of one graph with the
+    # labels: the scan (and the median over it) is computed once, not once per part
+    vol, _ = scan
+    reads = []
+
+    def counted(block):
+        if block.size:
+            reads.append(block.shape)
+        return block
+
+    source = vol.copy(data=vol.data.map_blocks(counted, dtype=vol.dtype))
+    labels = beads(source, bead_radius=7)
+    reads.clear()
+    labels.compute()
+    assert len(reads) == vol.data.npartitions

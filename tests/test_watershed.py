@@ -43,8 +43,11 @@ def reference_flood(alt: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> n
             pad = [(0, 0)] * 3
             pad[axis] = (1, 0) if step < 0 else (0, 1)
             cut = tuple(
-                slice(None, -1) if (a == axis and step < 0) else
-                slice(1, None) if a == axis else slice(None)
+                slice(None, -1)
+                if (a == axis and step < 0)
+                else slice(1, None)
+                if a == axis
+                else slice(None)
                 for a in range(3)
             )
             lq = np.pad(np.where(mask, level, big), pad, constant_values=big)[cut]
@@ -61,8 +64,11 @@ def reference_flood(alt: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> n
         new_level = np.where(free, new_l, level)
         new_steps = np.where(free, new_s, steps)
         new_labels = np.where(free, best_lab, labels)
-        if (np.array_equal(new_level, level) and np.array_equal(new_steps, steps)
-                and np.array_equal(new_labels, labels)):
+        if (
+            np.array_equal(new_level, level)
+            and np.array_equal(new_steps, steps)
+            and np.array_equal(new_labels, labels)
+        ):
             return np.where(mask, labels, 0)
         level, steps, labels = new_level, new_steps, new_labels
 
@@ -89,8 +95,10 @@ def test_flood_is_chunking_independent_and_solves_the_equations(case):
 
     def run(ch):
         return flood_array(
-            da.from_array(alt, chunks=ch), da.from_array(markers, chunks=ch),
-            da.from_array(mask, chunks=ch), rounds=rounds,
+            da.from_array(alt, chunks=ch),
+            da.from_array(markers, chunks=ch),
+            da.from_array(mask, chunks=ch),
+            rounds=rounds,
         ).compute()
 
     whole = run(alt.shape)
@@ -124,7 +132,8 @@ def test_agrees_with_skimage_on_beads_up_to_ridge_ties(pack):
     dist = ndi.distance_transform_edt(mask).astype(np.float32)
     markers = peak_markers_array(da.from_array(dist, chunks=20), (3.0, 3.0, 3.0)).compute()
     ours = flood_array(
-        da.from_array(-dist, chunks=20), da.from_array(markers, chunks=20),
+        da.from_array(-dist, chunks=20),
+        da.from_array(markers, chunks=20),
         da.from_array(mask, chunks=20),
     ).compute()
     ref = sk_watershed(-dist, markers, mask=mask)
@@ -246,14 +255,32 @@ def test_too_few_rounds_raises_instead_of_a_chunk_dependent_answer():
     markers[1, 1, 0] = 1
     out = flood_array(
         da.zeros(mask.shape, chunks=(3, 3, 4), dtype="f4"),
-        da.from_array(markers, chunks=(3, 3, 4)), da.from_array(mask, chunks=(3, 3, 4)),
+        da.from_array(markers, chunks=(3, 3, 4)),
+        da.from_array(mask, chunks=(3, 3, 4)),
         rounds=3,
     )
     with pytest.raises(WatershedNotConverged, match="rounds"):
         out.compute()
     enough = flood_array(
         da.zeros(mask.shape, chunks=(3, 3, 4), dtype="f4"),
-        da.from_array(markers, chunks=(3, 3, 4)), da.from_array(mask, chunks=(3, 3, 4)),
+        da.from_array(markers, chunks=(3, 3, 4)),
+        da.from_array(mask, chunks=(3, 3, 4)),
         rounds=12,
     ).compute()
     assert (enough[mask] == 1).all()
+
+
+def test_smoothed_flooding_is_chunk_independent_and_equals_the_smoothed_reference(pack):
+    # smooth= floods the Gaussian-smoothed distance map from the map's own markers
+    mask = pack.values > 0
+    results = []
+    for chunks in [(48, 48, 48), (17, 30, 13)]:
+        vol = mct.from_array(mask, chunks=chunks)
+        results.append(vol.microct.watershed(object_radius="6 voxel", smooth="1.5 voxel").values)
+    assert same_partition(results[0], results[1])
+    dist = ndi.distance_transform_edt(mask).astype(np.float32)
+    markers = ball_markers_array(da.from_array(dist), (1.0, 1.0, 1.0), 6.0).compute()
+    smooth = ndi.gaussian_filter(dist, 1.5, mode="nearest", truncate=3.0)
+    ref = flood_array(da.from_array(-smooth), da.from_array(markers), da.from_array(mask)).compute()
+    assert same_partition(results[0], ref)
+    assert int(results[0].max()) == pack.attrs["n_beads"]

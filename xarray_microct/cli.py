@@ -392,7 +392,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from xarray_microct.cluster import ClusterOptions
+    from xarray_microct.core.memory import keep_large_arrays_unpooled
     from xarray_microct.runner import run_pipeline
+
+    keep_large_arrays_unpooled()  # a run's peak memory is what it holds, not what it held
 
     options = ClusterOptions(
         workers=args.workers,

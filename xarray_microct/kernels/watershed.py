@@ -3,10 +3,11 @@
 :func:`flood` solves the flooding equations of :mod:`xarray_microct.ops.watershed` on
 one block given its fixed voxels (a one-voxel rim from the neighbouring blocks, and the
 markers): Dijkstra's algorithm on keys ``(level, steps)`` packed in one ``uint64``,
-with a binary heap held in two flat arrays (keys, voxel indices) instead of a list of
-tuples, so that a push or a pop is a few dozen nanoseconds. Labels do not depend on the
-order in which equal keys leave the heap: a voxel takes the label of its smallest-key
-neighbour when it leaves, and that neighbour's key is final by then.
+with a 4-ary heap held in one ``(n, 2)`` array of (key, voxel) rows instead of a list of
+tuples: half the depth of a binary heap, each node's children side by side in memory.
+Labels do not depend on the order in which equal keys leave the heap: a voxel takes the
+label of its smallest-key neighbour when it leaves, and that neighbour's key is final
+by then.
 
 :func:`ball_peaks` finds the centres of the largest inscribed balls of a distance map:
 voxels that no voxel of their own inscribed ball (scaled by ``reach``) outranks.
@@ -21,6 +22,9 @@ import numba
 import numpy as np
 
 UNREACHED = np.uint64(2**64 - 1)
+_LEVEL = np.uint64(2**32 - 1)
+_INSIDE = np.uint64(2**32)
+_DONE = np.uint64(2**33)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -32,15 +36,15 @@ def ordered_altitude(
     ``out`` has a one-voxel rim more than ``altitude`` on every side (left as it is);
     ``negate`` orders ``-altitude`` instead (to flood a distance map from its peaks).
     """
+    bits = altitude.view(np.uint32)  # a float's sign flips with its top bit: -v exactly
+    flip = np.uint32(0x80000000) if negate else np.uint32(0)
+    sign = np.uint32(0x80000000)
     nz, ny, nx = altitude.shape
     for z in range(nz):
         for y in range(ny):
             for x in range(nx):
-                v = -altitude[z, y, x] if negate else altitude[z, y, x]
-                b = np.array([v], np.float32).view(np.uint32)[0]
-                out[z + 1, y + 1, x + 1] = (
-                    ~b if b & np.uint32(0x80000000) else b | np.uint32(0x80000000)
-                )
+                b = bits[z, y, x] ^ flip
+                out[z + 1, y + 1, x + 1] = ~b if b & sign else b | sign
 
 
 @numba.njit(cache=True, nogil=True)
@@ -53,47 +57,53 @@ def _ext(key: np.uint64, level: np.uint32) -> np.uint64:  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _push(hk, hp, size, k, p):  # pragma: no cover
-    """Push ``(k, p)`` on a heap of ``size`` entries, doubling its arrays when full;
-    returns the arrays (new ones after a doubling)."""
-    if size == hk.size:
-        grown_k = np.empty(2 * size, np.uint64)
-        grown_p = np.empty(2 * size, np.int64)
-        grown_k[:size] = hk[:size]
-        grown_p[:size] = hp[:size]
-        hk, hp = grown_k, grown_p
+def _push(heap, size, k, p):  # pragma: no cover
+    """Push ``(k, p)`` on a 4-ary heap of ``size`` entries (rows ``(key, voxel)``), doubling
+    it when full; returns the heap (a new array after a doubling)."""
+    if size == heap.shape[0]:
+        grown = np.empty((2 * size, 2), np.uint64)
+        grown[:size] = heap[:size]
+        heap = grown
     i = size
     while i > 0:
-        parent = (i - 1) >> 1
-        if hk[parent] <= k:
+        parent = (i - 1) >> 2
+        if heap[parent, 0] <= k:
             break
-        hk[i] = hk[parent]
-        hp[i] = hp[parent]
+        heap[i, 0] = heap[parent, 0]
+        heap[i, 1] = heap[parent, 1]
         i = parent
-    hk[i] = k
-    hp[i] = p
-    return hk, hp
+    heap[i, 0] = k
+    heap[i, 1] = p
+    return heap
 
 
 @numba.njit(cache=True, nogil=True)
-def _pop_fix(hk, hp, size):  # pragma: no cover
-    """Remove the top of a heap of ``size + 1`` entries (its last entry moves down)."""
-    k = hk[size]
-    p = hp[size]
+def _pop_fix(heap, size):  # pragma: no cover
+    """Remove the top of a 4-ary heap of ``size + 1`` entries (its last entry moves down).
+
+    Four children per node halve the depth of a binary heap, and a node's children
+    share a cache line or two: the pops of a large flooding front touch less memory.
+    """
+    k = heap[size, 0]
+    p = heap[size, 1]
     i = 0
     while True:
-        child = 2 * i + 1
-        if child >= size:
+        first = 4 * i + 1
+        if first >= size:
             break
-        if child + 1 < size and hk[child + 1] < hk[child]:
-            child += 1
-        if hk[child] >= k:
+        child = first
+        ck = heap[first, 0]
+        for c in range(first + 1, min(first + 4, size)):
+            if heap[c, 0] < ck:
+                ck = heap[c, 0]
+                child = c
+        if ck >= k:
             break
-        hk[i] = hk[child]
-        hp[i] = hp[child]
+        heap[i, 0] = ck
+        heap[i, 1] = heap[child, 1]
         i = child
-    hk[i] = k
-    hp[i] = p
+    heap[i, 0] = k
+    heap[i, 1] = p
 
 
 @numba.njit(cache=True, nogil=True)
@@ -115,46 +125,62 @@ def flood(  # pragma: no cover
     """
     n = key.shape[0]
     n_off = offsets.shape[0]
-    hk = np.empty(1024, np.uint64)
-    hp = np.empty(1024, np.int64)
+    # what a voxel's neighbours read of it, side by side in one 16-byte row (its key; its
+    # level, inside and done bits): one cache line per neighbour instead of four
+    state = np.empty((n, 2), np.uint64)
+    for p in range(n):
+        bits = np.uint64(level[p])
+        if inside[p]:
+            bits |= _INSIDE
+        if fixed[p]:
+            bits |= _DONE
+        state[p, 0] = key[p]
+        state[p, 1] = bits
+    heap = np.empty((1024, 2), np.uint64)
     size = 0
-    done = fixed.copy()
     for p in range(n):  # free voxels next to a reached fixed one start the flood
         if inside[p] and not fixed[p]:
             best = UNREACHED
             for o in range(n_off):
                 q = p + offsets[o]
-                if fixed[q] and inside[q] and key[q] < best:
-                    best = key[q]
+                if fixed[q] and inside[q] and state[q, 0] < best:
+                    best = state[q, 0]
             if best != UNREACHED:
                 k = _ext(best, level[p])
-                key[p] = k
-                hk, hp = _push(hk, hp, size, k, p)
+                state[p, 0] = k
+                heap = _push(heap, size, k, p)
                 size += 1
     while size > 0:
-        k = hk[0]
-        p = hp[0]
+        k = heap[0, 0]
+        p = np.int64(heap[0, 1])
         size -= 1
-        _pop_fix(hk, hp, size)
-        if done[p] or k != key[p]:
+        _pop_fix(heap, size)
+        if state[p, 1] & _DONE or k != state[p, 0]:
             continue
-        done[p] = True
+        state[p, 1] |= _DONE
+        # one pass over the neighbours: p takes the label of its smallest-key neighbour
+        # (first on ties), always a done one (key < k); the others get their keys, which
+        # stay above k, so lowering them here cannot change that smallest key
         best = UNREACHED
         arg = -1
-        for o in range(n_off):  # the label of the smallest-key neighbour (first on ties)
-            q = p + offsets[o]
-            if inside[q] and key[q] < best:
-                best = key[q]
-                arg = q
-        lab[p] = lab[arg]
         for o in range(n_off):
             q = p + offsets[o]
-            if inside[q] and not done[q]:
-                cand = _ext(k, level[q])
-                if cand < key[q]:
-                    key[q] = cand
-                    hk, hp = _push(hk, hp, size, cand, q)
-                    size += 1
+            bits = state[q, 1]
+            if bits & _INSIDE:
+                kq = state[q, 0]
+                if kq < best:
+                    best = kq
+                    arg = q
+                if not bits & _DONE:
+                    cand = _ext(k, np.uint32(bits & _LEVEL))
+                    if cand < kq:
+                        state[q, 0] = cand
+                        heap = _push(heap, size, cand, q)
+                        size += 1
+        lab[p] = lab[arg]
+    for p in range(n):
+        if not fixed[p]:
+            key[p] = state[p, 0]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -242,8 +268,7 @@ def update(  # pragma: no cover
     are queued in turn.
     """
     n_off = offsets.shape[0]
-    hk = np.empty(max(1024, 2 * seeds.shape[0]), np.uint64)
-    hp = np.empty(hk.size, np.int64)
+    heap = np.empty((max(1024, 2 * seeds.shape[0]), 2), np.uint64)
     size = 0
     for p in seeds:
         best = UNREACHED
@@ -252,12 +277,12 @@ def update(  # pragma: no cover
             if inside[q] and key[q] < best:
                 best = key[q]
         if best != UNREACHED:
-            hk, hp = _push(hk, hp, size, _ext(best, level[p]), p)
+            heap = _push(heap, size, _ext(best, level[p]), p)
             size += 1
     while size > 0:
-        p = hp[0]
+        p = np.int64(heap[0, 1])
         size -= 1
-        _pop_fix(hk, hp, size)
+        _pop_fix(heap, size)
         best = UNREACHED
         arg = -1
         for o in range(n_off):
@@ -278,5 +303,5 @@ def update(  # pragma: no cover
             if inside[q] and not fixed[q]:
                 cand = _ext(new, level[q])
                 if cand < key[q] or (cand == key[q] and lab[q] != new_lab):
-                    hk, hp = _push(hk, hp, size, cand, q)
+                    heap = _push(heap, size, cand, q)
                     size += 1

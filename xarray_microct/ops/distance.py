@@ -6,13 +6,14 @@ halo makes a per-chunk transform exact. The squared Euclidean distance is separa
 though (Saito & Toriwaki; Felzenszwalb & Huttenlocher, *Distance transforms of sampled
 functions*, 2012):
 
-1. along ``z``: the squared distance to the nearest background voxel of the same
-   ``z`` line (two linear sweeps);
-2. along ``y``, then ``x``: the lower envelope of parabolas
+1. along ``x``: the squared distance to the nearest background voxel of the same
+   ``x`` line (two linear sweeps);
+2. along ``y``, then ``z``: the lower envelope of parabolas
    ``g(p) = min_q f(q) + ((p - q) * spacing)²`` over each line (linear time).
 
-Each pass needs one whole axis in a block and nothing else, so the array is rechunked
-to make that axis whole before its pass; every pass is exact, and the result equals
+Each pass needs one whole axis in a block and nothing else: the mask is regrouped into
+slabs of whole ``y, x`` slices for the first two passes, the distances into columns of
+whole ``z`` lines for the third; every pass is exact, and the result equals
 ``scipy.ndimage.distance_transform_edt(mask, sampling=spacing)`` on the whole array
 (to float32 rounding), in physical units. Memory stays bounded by a few blocks of
 ``axis length × chunk × chunk`` voxels. The per-line kernels are compiled with numba
@@ -47,8 +48,10 @@ def _along_axis(kernel: Any, block: np.ndarray, axis: int, spacing: float) -> np
     return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
 
-def _binary_block(block: np.ndarray, axis: int, spacing: float) -> np.ndarray:
-    return _along_axis(binary_lines, block.astype(bool, copy=False), axis, spacing)
+def _slice_block(block: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+    """Squared distances within each ``y, x`` slice of a slab (both axes whole in it)."""
+    out = _along_axis(binary_lines, block.astype(bool, copy=False), -1, spacing[-1])
+    return _along_axis(envelope_lines, out, -2, spacing[-2])
 
 
 def _envelope_block(block: np.ndarray, axis: int, spacing: float, root: bool) -> np.ndarray:
@@ -56,10 +59,22 @@ def _envelope_block(block: np.ndarray, axis: int, spacing: float, root: bool) ->
     return np.sqrt(out, out=out) if root else out
 
 
-def _whole_axis_chunks(data: da.Array, axis: int) -> dict[int, Any]:
-    """Chunks with ``axis`` whole, the other spatial axes narrowed to keep blocks small."""
+def _slab_chunks(data: da.Array) -> dict[int, Any]:
+    """Chunks with whole ``y, x`` slices, as many slices as a stored block has voxels."""
+    ny, nx = data.shape[-2:]
+    target = max(math.prod(c[0] for c in data.chunks[-3:]), 1)
+    return {
+        data.ndim - 3: max(1, min(data.shape[-3], target // max(ny * nx, 1))),
+        data.ndim - 2: -1,
+        data.ndim - 1: -1,
+    }
+
+
+def _whole_axis_chunks(data: da.Array, axis: int, like: da.Array) -> dict[int, Any]:
+    """Chunks with ``axis`` whole, the other spatial axes narrowed to keep blocks small
+    (``like``: the array whose block size to keep)."""
     n = data.shape[axis]
-    first = [c[0] for c in data.chunks[-3:]]
+    first = [c[0] for c in like.chunks[-3:]]
     target = max(math.prod(first), 1)
     chunks: dict[int, Any] = {axis % data.ndim: -1}
     others = [a for a in (-3, -2, -1) if a != axis]
@@ -101,14 +116,13 @@ def edt_array(data: da.Array, spacing: Sequence[float], squared: bool = False) -
         raise ValueError(f"spacing needs 3 positive finite values (z, y, x), got {spacing}")
     check_mask(data, "distance transform")
     chunks = data.chunks
-    out = data.rechunk(_whole_axis_chunks(data, -3)).map_blocks(
-        _binary_block, axis=-3, spacing=spacing[0], dtype=np.float32
+    # y and x in one pass over slabs of whole slices (the mask, one byte a voxel, is
+    # what is regrouped), then z over columns: one regrouping of the float distances
+    out = data.rechunk(_slab_chunks(data)).map_blocks(
+        _slice_block, spacing=spacing, dtype=np.float32
     )
-    out = out.rechunk(_whole_axis_chunks(out, -2)).map_blocks(
-        _envelope_block, axis=-2, spacing=spacing[1], root=False, dtype=np.float32
-    )
-    out = out.rechunk(_whole_axis_chunks(out, -1)).map_blocks(
-        _envelope_block, axis=-1, spacing=spacing[2], root=not squared, dtype=np.float32
+    out = out.rechunk(_whole_axis_chunks(out, -3, data)).map_blocks(
+        _envelope_block, axis=-3, spacing=spacing[0], root=not squared, dtype=np.float32
     )
     return out.rechunk(chunks)
 

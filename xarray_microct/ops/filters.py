@@ -24,6 +24,7 @@ from xarray_microct.core.footprints import ellipsoid_footprint
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.stats import finite_or_nan, global_percentiles
 from xarray_microct.core.volume import wrap_like
+from xarray_microct.kernels.median import MAX_NETWORK, median_network
 
 BoundaryMode = Literal["nearest", "reflect", "mirror", "constant"]
 # Only border modes local to the edge: "wrap" would need the far side of the volume,
@@ -111,6 +112,9 @@ def gaussian(
 
 
 def _median_block(block: np.ndarray, footprint: np.ndarray, mode: str) -> np.ndarray:
+    small = np.count_nonzero(footprint) <= MAX_NETWORK
+    if mode == "nearest" and small and (block.dtype.kind in "iub"):
+        return median_network(block, footprint)  # the same values, several times faster
     return ndi.median_filter(block, footprint=footprint, mode=mode)
 
 

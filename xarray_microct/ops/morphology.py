@@ -216,7 +216,7 @@ def fill_holes_array(mask: da.Array, connectivity: int = 1) -> da.Array:
         mask = mask != 0
     border = mask.map_blocks(_border_block, dtype=bool)
     cc = components(~mask, connectivity, markers=border)
-    holes = dask.delayed(_holes_table, pure=True)(cc.marked)
+    holes = cc.marked.map_blocks(_holes_table, dtype=bool)  # not a delayed: see as_delayed_table
     return mask | cc.map(holes, bool)
 
 

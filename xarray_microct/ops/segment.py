@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import dask
 import dask.array as da
 import numpy as np
 import skimage.filters as skf
@@ -189,10 +188,12 @@ def threshold_values(
     bins = FLOAT_BINS if method == "li" else nbins
     counts, edges = global_histogram(data, bins=bins)
     n = classes - 1 if method == "multiotsu" else 1
-    values = dask.delayed(_from_histogram, pure=True)(
-        counts, edges, method, exact, classes, nbins
+    # blockwise, not dask.delayed: a delayed call optimises the histogram's graph on its
+    # own, under other keys, and the volume under it would be computed twice
+    return da.blockwise(
+        _from_histogram, "t", counts, "c", edges, "e", method=method, exact=exact,
+        classes=classes, nbins=nbins, new_axes={"t": n}, concatenate=True, dtype=np.float64,
     )
-    return da.from_delayed(values, shape=(n,), dtype=np.float64)
 
 
 def _value_of(data: da.Array, value: Any, nbins: int) -> da.Array | float:

@@ -78,6 +78,7 @@ from xarray_microct.core.validation import check_connectivity, check_labels, che
 from xarray_microct.core.volume import grid_of, wrap_like
 from xarray_microct.kernels import watershed as kernels
 from xarray_microct.ops.distance import edt_array
+from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.label import label_array
 
 __all__ = [
@@ -87,6 +88,9 @@ __all__ = [
     "peak_markers_array",
     "watershed",
 ]
+
+
+FLOOD_BLOCK = 64  # voxels per axis of the blocks the verb floods (chunks are split to it)
 
 
 class WatershedNotConverged(RuntimeError):
@@ -311,6 +315,7 @@ def _block_arrays(
         kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32), negate, level)
         inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
         inside[inner] = mask
+        level[~inside] = 0  # never read: constant, the stored state compresses better
         key = np.full(shape, kernels.UNREACHED, np.uint64)
         lab = np.zeros(shape, lab_dtype)
     else:
@@ -326,8 +331,8 @@ def _block_arrays(
         for d, faces in zip(neighbour_directions(connectivity), rim, strict=True):
             if faces is not None:
                 opposite = tuple(-s for s in d)
-                key[face(d, rim=True)] = faces[0][opposite][0]
-                lab[face(d, rim=True)] = faces[0][opposite][1]
+                key[face(d, rim=True)] = faces[opposite][0]
+                lab[face(d, rim=True)] = faces[opposite][1]
     index, labels = markers
     where = np.ravel_multi_index(tuple(i + 1 for i in np.unravel_index(index, core)), shape)
     level, fixed = level.ravel(), fixed.ravel()
@@ -338,31 +343,43 @@ def _block_arrays(
 
 
 def _pack(
-    key: np.ndarray, lab: np.ndarray, level: np.ndarray, inside: np.ndarray, connectivity: int
+    key: np.ndarray,
+    lab: np.ndarray,
+    level: np.ndarray,
+    inside: np.ndarray,
+    connectivity: int,
+    constant: tuple | None = None,
 ) -> tuple:
     """A round's result for one block: the faces its neighbours need, and its state.
 
     The state (keys, labels, levels and mask of the block with its rim) is compressed: a
     few bits per voxel instead of 17 or 21 bytes. Later rounds need nothing else of the
-    block, so its altitude and mask are released after the first round.
+    block, so its altitude and mask are released after the first round. Levels and mask
+    never change: ``constant`` (their blobs from the round before) is kept as it is.
     """
     inner = (slice(1, -1),) * 3
     faces = {
         d: (key[inner][face(d, rim=False)].copy(), lab[inner][face(d, rim=False)].copy())
         for d in neighbour_directions(connectivity)
     }
-    blobs = tuple(_CODEC.encode(a) for a in (key, lab, level, inside))
-    return (faces, key.shape, *blobs)
+    if constant is None:
+        constant = (_CODEC.encode(level), _CODEC.encode(inside))
+    return (faces, key.shape, _CODEC.encode(key), _CODEC.encode(lab), *constant)
 
 
-def _same_faces(a: tuple | None, b: tuple | None, d: tuple[int, ...]) -> bool:
+def _faces(state: tuple) -> dict:
+    """The faces a block's neighbours read of its result (see :func:`_pack`)."""
+    return state[0]
+
+
+def _same_faces(a: dict | None, b: dict | None, d: tuple[int, ...]) -> bool:
     """Whether a neighbour shows the same face ``d`` in two rounds (None: reached nothing)."""
     if a is b:
         return True
     if a is None or b is None:
-        faces = (a if b is None else b)[0]
+        faces = a if b is None else b
         return bool((faces[d][0] == kernels.UNREACHED).all())
-    return np.array_equal(a[0][d][0], b[0][d][0]) and np.array_equal(a[0][d][1], b[0][d][1])
+    return np.array_equal(a[d][0], b[d][0]) and np.array_equal(a[d][1], b[d][1])
 
 
 def _rim_unchanged(rim: list, rim_before: list | None, connectivity: int) -> bool:
@@ -407,7 +424,7 @@ def _round_task(
         seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
         del next_to_rim
         kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds)
-    return _pack(key, lab, level, inside, connectivity)
+    return _pack(key, lab, level, inside, connectivity, None if own is None else own[4:])
 
 
 def _final_task(
@@ -473,6 +490,18 @@ def flood_array(
     return _flood(altitude, markers, mask, connectivity, rounds, negate=False)
 
 
+def _flood_chunks(chunks: tuple[tuple[int, ...], ...], block: int) -> tuple:
+    """The chunks split to at most ``block`` voxels per axis (each split evenly)."""
+    out = []
+    for axis in chunks:
+        pieces: list[int] = []
+        for c in axis:
+            n = -(-c // block)
+            pieces.extend(c // n + (i < c % n) for i in range(n))
+        out.append(tuple(pieces))
+    return tuple(out)
+
+
 def _flood(
     altitude: da.Array,
     markers: da.Array,
@@ -480,6 +509,7 @@ def _flood(
     connectivity: int,
     rounds: int,
     negate: bool,
+    block: int = 1 << 30,
 ) -> da.Array:
     """The graph of :func:`flood_array` (``negate``: flood ``-altitude``)."""
     connectivity = check_connectivity(connectivity)
@@ -490,7 +520,7 @@ def _flood(
             "altitude, markers and mask must be 3-D arrays of one shape, got "
             f"{altitude.shape}, {markers.shape}, {mask.shape}"
         )
-    chunks = altitude.chunks
+    chunks = _flood_chunks(altitude.chunks, block)
     mask = mask.astype(bool).rechunk(chunks)
     markers = markers.rechunk(chunks)
     alt = altitude.astype(np.float32).rechunk(chunks)
@@ -524,9 +554,11 @@ def _flood(
             lab_dtype=lab_dtype,
             dtype=markers.dtype,
         ),
+        faces_of=_faces,
     )
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
-    return da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
+    labels = da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
+    return labels.rechunk(altitude.chunks)
 
 
 # ---------------------------------------------------------------------------------------
@@ -551,6 +583,7 @@ def _as_data(other: Any, volume: xr.DataArray, what: str) -> da.Array:
     lengths={
         "min_distance": LengthParam(within_volume=False),
         "object_radius": LengthParam(within_volume=False),
+        "smooth": LengthParam(within_volume=False),
     },
     spatial_only=True,
     packages=["numba", "scipy"],
@@ -563,6 +596,7 @@ def watershed(
     mask: xr.DataArray | None = None,
     connectivity: int = 1,
     rounds: int = 8,
+    smooth: object = None,
 ) -> xr.DataArray:
     """Split touching objects: a 3-D watershed on the distance map, same for any chunking.
 
@@ -589,9 +623,18 @@ def watershed(
     connectivity : {1, 2, 3}
         Neighbourhood of the flooding: faces (1, scikit-image's default), edges, corners.
     rounds : int
-        Rounds of exchange between neighbouring chunks. The last must change nothing,
+        Rounds of exchange between neighbouring blocks. The last must change nothing,
         else computing raises an error (never labels that depend on the chunking);
-        objects crossing ``k`` chunk borders in a row need about ``k + 2``.
+        objects crossing ``k`` block borders in a row need about ``k + 2``. The
+        flooding splits chunks into blocks of at most ``FLOOD_BLOCK`` (64) voxels per
+        axis, whose state stays in the processor's cache (a third less time than
+        128³ blocks); the labels come back in the volume's chunks.
+    smooth : length, optional
+        Flood a Gaussian-smoothed copy of the distance map (this sigma, e.g. a quarter
+        of the object radius) instead of the map itself; the markers still come from
+        the map. The rough surfaces of a noisy mask put ridges and saddles in the
+        distance map that bend the borders between touching objects; smoothed, the
+        borders follow the necks.
 
     Returns
     -------
@@ -620,24 +663,27 @@ def watershed(
         check_mask(volume, "watershed")
         objects = volume.data != 0
         distance = edt_array(objects, grid.spacing)
+    peaks_of = distance  # 0 outside the objects, unless a mask says otherwise
     if mask is not None:
         mask_data = _as_data(mask, volume, "mask")
         check_mask(mask_data, "watershed: mask")
         objects = mask_data != 0
+        peaks_of = da.where(objects, distance, 0)
     if markers is not None:
         marker_data = _as_data(markers, volume, "markers")
         check_labels(marker_data, "watershed: markers")
     elif min_distance is not None:
-        marker_data = peak_markers_array(da.where(objects, distance, 0), min_distance)
+        marker_data = peak_markers_array(peaks_of, min_distance)
     elif object_radius is not None:
         physical = [r * s for r, s in zip(object_radius, grid.spacing, strict=True)]
-        marker_data = ball_markers_array(
-            da.where(objects, distance, 0), grid.spacing, float(np.mean(physical))
-        )
+        marker_data = ball_markers_array(peaks_of, grid.spacing, float(np.mean(physical)))
     else:
         raise ValueError(
             "watershed needs markers= (a label volume), object_radius= (the typical "
             "object radius, e.g. '10 um') or min_distance= (e.g. '5 um') to find markers"
         )
-    labels = _flood(distance, marker_data, objects, connectivity, rounds, negate=True)
+    altitude = distance if smooth is None else gaussian_array(distance, smooth, truncate=3.0)
+    labels = _flood(
+        altitude, marker_data, objects, connectivity, rounds, negate=True, block=FLOOD_BLOCK
+    )
     return wrap_like(volume, labels, name="labels", long_name="watershed labels")

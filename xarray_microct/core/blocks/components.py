@@ -487,8 +487,9 @@ def as_delayed_table(table: Any) -> Delayed:
     if isinstance(table, Delayed):
         return table
     if isinstance(table, da.Array):
-        if table.npartitions == 1:
-            return table.to_delayed().ravel()[0]
+        if table.npartitions == 1:  # the graph as it is: optimised on its own, under other
+            # keys, its inputs would be computed twice in a graph that also uses them
+            return table.to_delayed(optimize_graph=False).ravel()[0]
         return dask.delayed(np.asarray, pure=True)(table)
     return dask.delayed(np.asarray(table))
 

@@ -8,7 +8,10 @@ round before need not change. After the last round a final task per block reads 
 result and checks that it has settled (the last round changed nothing at its borders).
 
 The graph is built by hand (one layer per round), so that a round's task reads exactly
-its block's previous result and its neighbours' — never a whole row of blocks.
+its block's previous result and its neighbours' — never a whole row of blocks. The
+neighbours read only the faces of a result (a layer of their own, taken out of it by
+``faces_of``): a block's full result of one round is released as soon as its own next
+round has run, whatever its neighbours still have to do.
 
 Examples
 --------
@@ -66,16 +69,18 @@ def rim_rounds(
     round_task: Callable[..., Any],
     block_args: Callable[[tuple[int, ...], bool], tuple],
     final_task: Callable[..., Any],
+    faces_of: Callable[[Any], Any] | None = None,
 ) -> str:
     """Add the layers of a rim exchange over a grid of blocks to ``dsk``.
 
     Round ``r`` (1 … ``rounds`` − 1) of block ``idx`` runs
-    ``round_task(*block_args(idx, first), own, rim, rim_before)``: ``own`` is the key
-    of the block's result of the round before (None in the first round), ``rim`` and
-    ``rim_before`` the keys of its neighbours' results one and two rounds before (in
-    :func:`neighbour_directions` order, None outside the grid; the whole list None when
-    there is no such round). The layer ``{prefix}-labels`` then runs
-    ``final_task(own, rim, rim_before)`` per block; its name is returned.
+    ``round_task(*block_args(idx, first), own, rim, rim_before)``: ``own`` is the
+    block's result of the round before (None in the first round), ``rim`` and
+    ``rim_before`` its neighbours' faces one and two rounds before (``faces_of`` of
+    their results, the results themselves without it; in :func:`neighbour_directions`
+    order, None outside the grid; the whole list None when there is no such round).
+    The layer ``{prefix}-labels`` then runs ``final_task(own, rim, rim_before)`` per
+    block; its name is returned.
 
     Examples
     --------
@@ -89,24 +94,29 @@ def rim_rounds(
     (3, 3)
     """
     names: list[str | None] = [None]
+    faces: list[str | None] = [None]
     for r in range(1, rounds):
         name = f"{prefix}-round{r}"
-        before = names[-2] if len(names) > 1 else None
+        face_name = name if faces_of is None else f"{prefix}-faces{r}"
+        before = faces[-2] if len(faces) > 1 else None
         for idx in np.ndindex(*grid):
             dsk[(name, *idx)] = (
                 round_task,
                 *block_args(idx, names[-1] is None),
                 None if names[-1] is None else (names[-1], *idx),
-                neighbour_keys(names[-1], idx, grid, connectivity),
+                neighbour_keys(faces[-1], idx, grid, connectivity),
                 neighbour_keys(before, idx, grid, connectivity),
             )
+            if faces_of is not None:
+                dsk[(face_name, *idx)] = (faces_of, (name, *idx))
         names.append(name)
+        faces.append(face_name)
     out = f"{prefix}-labels"
     for idx in np.ndindex(*grid):
         dsk[(out, *idx)] = (
             final_task,
             (names[-1], *idx),
-            neighbour_keys(names[-1], idx, grid, connectivity),
-            neighbour_keys(names[-2], idx, grid, connectivity),
+            neighbour_keys(faces[-1], idx, grid, connectivity),
+            neighbour_keys(faces[-2], idx, grid, connectivity),
         )
     return out
