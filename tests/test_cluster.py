@@ -181,6 +181,17 @@ def test_fiber_pipeline_on_two_worker_processes_equals_threads(
     assert table.attrs["microct_provenance"][-1]["op"] == "detect_fibers"
 
 
+def test_worker_processes_keep_glibc_adaptive_memory_allocation(client: Client) -> None:
+    # distributed's MALLOC_TRIM_THRESHOLD_=65536 turns glibc's adaptive mmap threshold
+    # off (every array over 128 KiB a fresh mmap, faulted in page by page): not set here
+    for nanny in client.cluster.workers.values():
+        assert "MALLOC_TRIM_THRESHOLD_" not in nanny.pre_spawn_env
+        assert nanny.pre_spawn_env["OMP_NUM_THREADS"] == "1"  # the rest kept
+    inherited = os.environ.get("MALLOC_TRIM_THRESHOLD_")  # a user's own setting is kept
+    seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert set(seen.values()) == {inherited}
+
+
 def test_fiber_pipeline_graph_is_small_and_embeds_no_data(fiber_scan: Path) -> None:
     graphs: list[dict] = []
 

@@ -43,6 +43,16 @@ from dask.utils import parse_bytes, parse_timedelta
 
 MPI_EXTRA = "xarray-microct[mpi]"
 
+# The worker processes of a LocalCluster start without distributed's default
+# MALLOC_TRIM_THRESHOLD_=65536. That setting makes glibc hand freed memory back to the
+# system at once and, being set, turns off glibc's adaptive mmap threshold: every array
+# over 128 KiB is then a fresh mmap whose pages fault in one by one. The per-slice and
+# per-tile stages allocate many arrays of a few MiB, so the fiber pipeline spent about
+# a fifth more CPU time in worker processes with it (measured: 13 s of system time
+# instead of 4 on a 67-Mvox scan). glibc's defaults still return arrays above 32 MiB to
+# the system when freed. A value set in the environment is inherited as before.
+WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
 
 @dataclass(frozen=True)
 class ClusterOptions:
@@ -189,8 +199,7 @@ def memory_limit_bytes(limit: str | int | float) -> int | None:
         value = parse_bytes(limit) if isinstance(limit, str) else int(limit)
     except (ValueError, TypeError) as err:
         raise ValueError(
-            "--memory-limit must be a size such as '4GiB' or '500MB', or 'auto'; "
-            f"got {limit!r}"
+            f"--memory-limit must be a size such as '4GiB' or '500MB', or 'auto'; got {limit!r}"
         ) from err
     if value <= 0:
         raise ValueError(f"--memory-limit must be positive, got {limit!r}")
@@ -377,11 +386,12 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
         finally:
             client.close()
         return
+    import dask
     from distributed import Client, LocalCluster
 
     # Ctrl-C in a terminal reaches every process of the group: the workers ignore it
     # (inherited from here while they start), and this process stops the run cleanly.
-    with _ignoring_sigint():
+    with _ignoring_sigint(), dask.config.set(WORKER_ENVIRONMENT):
         cluster = LocalCluster(
             n_workers=options.workers,
             threads_per_worker=options.threads_per_worker or 1,
