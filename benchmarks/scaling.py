@@ -1,179 +1,207 @@
-"""Strong scaling of the fiber pipeline: 1 → 2 worker processes (and the threaded scheduler).
+"""Strong scaling of the whole fiber pipeline: ``microct run fibers`` on 1 and 2 worker processes.
 
-Run ``python benchmarks/scaling.py`` (``--shape 128 256 256 --chunk 64`` by default). A
-synthetic fiber bed is written to a Zarr store and read back lazily, as a scan would be;
-the whole fiber pipeline (tubeness → global Otsu mask → per-slice detection → linking)
-then runs on
+Runs ``microct run fibers STORE OUT`` as a user runs it, in a subprocess (the package
+import, the cluster's start, the radius estimate, the Otsu pass, detection, linking, the
+table written, the cluster closed: all timed), on
 
-* Dask's threaded scheduler (2 threads, no client: the laptop default),
-* a LocalCluster of 1 worker process (1 thread),
-* a LocalCluster of 2 worker processes (1 thread each),
+* Dask's threaded scheduler (no client; the reference),
+* ``--workers 1 --threads-per-worker 1``,
+* ``--workers 2 --threads-per-worker 1``,
 
-each started (and warmed up on a small volume in every worker, so imports and numba
-compilation are not timed) before the
-timed run; then its chunked volume stage alone (tubeness, Zarr → Zarr) is timed too.
-Strong-scaling efficiency = T(1 worker) / (2 × T(2 workers)). Every run must
-give the same fiber table. The graph size of the pipeline (tasks per input chunk) is
-reported too. Peak memory is the peak RSS of this process plus all its children (the
-worker processes), sampled every 20 ms by a psutil thread.
+and prints for each: the wall time and Mvox/s, the CPU time of the whole process tree
+(user + system, from ``os.wait4``: what the run cost, whatever else loads the machine),
+and the peak RSS of the process tree (psutil, polled every 0.1 s). Then the strong-scaling
+efficiency from 1 to 2 worker processes, T(1) / (2 × T(2)), and the speed of
+``--workers 2`` relative to threads. Every scheduler must give the same fiber table.
+
+The input is an OME-Zarr fiber bed: ``--store PATH`` reuses one (e.g. the bed that
+``whole_scan.py`` writes), else the synthetic bed of :func:`xarray_microct.synthetic.fiber_bed`
+(``--shape``, ``--chunks``) is written with ``.microct.to_zarr`` into ``--folder`` (kept
+and reused) or a temporary folder. One untimed threaded run per source tree comes first
+(it compiles the tree's numba kernels into its cache). ``--repeat N`` keeps the fastest of
+N runs of each set-up, run in turns. ``--baseline SRC`` runs the same set-ups with
+another source tree of the package first on ``PYTHONPATH`` in the same session (a
+before/after on a machine whose load changes from minute to minute).
 
 The development machine has 2 cores shared with other work: compare the rows of one run,
-not runs on different days.
+and read the CPU column when the machine is loaded.
+
+Usage::
+
+    python benchmarks/scaling.py                                   # 64 × 1024 × 1024
+    python benchmarks/scaling.py --store bed.ome.zarr --repeat 2
+    python benchmarks/scaling.py --shape 32 512 512 --chunks 32 256 256 --baseline ../main
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
-import dask
-import numpy as np
 import pandas as pd
 import psutil
 
 import xarray_microct as mct
-from xarray_microct.cluster import ClusterOptions, dask_client
-from xarray_microct.pipelines import fibers
-from xarray_microct.runner import write_volume
+from xarray_microct.runner import read_table
 from xarray_microct.synthetic import fiber_bed
 
+SETUPS = {
+    "threads": [],
+    "1 worker process": ["--workers", "1", "--threads-per-worker", "1"],
+    "2 worker processes": ["--workers", "2", "--threads-per-worker", "1"],
+}
 
-@contextmanager
-def peak_rss() -> Iterator[dict[str, float]]:
-    """Peak RSS (bytes) of this process and its children while the block runs."""
-    me = psutil.Process(os.getpid())
-    out = {"peak": 0.0}
-    stop = threading.Event()
 
-    def total() -> float:
-        rss = me.memory_info().rss
-        for child in me.children(recursive=True):
-            try:
-                rss += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return float(rss)
+class Run(NamedTuple):
+    seconds: float
+    cpu_seconds: float
+    peak_rss: int
+    table: pd.DataFrame
 
-    def sample() -> None:
-        while not stop.is_set():
-            out["peak"] = max(out["peak"], total())
-            time.sleep(0.02)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
+def tree_rss(process: psutil.Process) -> int:
+    """RSS of a process and all its descendants, bytes."""
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_fibers(source: Path | None, store: Path, out: Path, extra: list[str]) -> Run:
+    """``microct run fibers store out EXTRA`` in a subprocess, measured."""
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from xarray_microct.cli import main; sys.exit(main(sys.argv[1:]))",
+        "run",
+        "fibers",
+        str(store),
+        str(out),
+        "--overwrite",
+        "--no-progress",
+        *extra,
+    ]
+    log_path = out.with_suffix(".log")
+    start = time.perf_counter()
+    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would stall the run
+        # from the output's folder: `python -c` puts the working directory first on
+        # sys.path, which would shadow --baseline when run from a source tree
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out.parent
+        )
+        watched = psutil.Process(process.pid)
+        peak = 0
+        while True:
+            # wait4: the resources of the process and of the children it waited for
+            # (the worker processes), once it has ended
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, tree_rss(watched))
+            time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"microct run failed ({process.returncode}):\n{tail}")
+    return Run(seconds, usage.ru_utime + usage.ru_stime, peak, read_table(out))
+
+
+def prepare_store(args: argparse.Namespace) -> Path:
+    """The input store: the one given, or a synthetic bed written (once) as OME-Zarr."""
+    if args.store:
+        return Path(args.store)
+    folder = Path(args.folder or tempfile.mkdtemp(prefix="microct-scaling-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    shape = "x".join(map(str, args.shape))
+    store = folder / f"bed-{shape}-{args.seed}.ome.zarr"
     try:
-        yield out
-    finally:
-        stop.set()
-        thread.join()
-
-
-def tasks_per_chunk(volume: Any) -> tuple[int, float]:
-    """Tasks of every graph the fiber pipeline runs, and that number per input chunk."""
-    sizes: list[int] = []
-
-    def capture(dsk: Any, keys: Any, **kwargs: Any) -> Any:
-        graph = dsk.__dask_graph__() if hasattr(dsk, "__dask_graph__") else dsk
-        sizes.append(len(dict(graph)))
-        return dask.threaded.get(dsk, keys, **kwargs)
-
-    with dask.config.set(scheduler=capture):
-        fibers(volume)
-    n_chunks = int(np.prod(volume.data.numblocks))
-    return sum(sizes), sum(sizes) / n_chunks
-
-
-def warm_up(store: str) -> None:
-    """Run the pipeline once inside a worker (synchronously), so nothing compiles later."""
-    import dask as local_dask
-
-    from xarray_microct.pipelines import fibers as run_fibers
-
-    with local_dask.config.set(scheduler="synchronous"):
-        volume = mct.open_volume(store)
-        run_fibers(volume)
-        volume.microct.tubeness(sigma="3.84 um").sum().compute()
-
-
-def timed(run: Callable[[], pd.DataFrame]) -> tuple[float, float, pd.DataFrame]:
-    with peak_rss() as memory:
-        start = time.perf_counter()
-        table = run()
-        seconds = time.perf_counter() - start
-    return seconds, memory["peak"], table
+        mct.open_volume(store)
+        print(f"  reusing {store}")
+    except (ValueError, FileNotFoundError, OSError):
+        bed, _ = fiber_bed(tuple(args.shape), spacing=0.65, seed=args.seed, chunks=args.chunks)
+        bed.rename("scan").microct.to_zarr(store, mode="w" if store.exists() else "w-")
+    return store
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", type=int, nargs=3, default=(128, 256, 256))
-    parser.add_argument("--chunk", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=1, help="timed runs per set-up (best)")
+    parser.add_argument("--store", default=None, help="an OME-Zarr fiber bed to reuse")
+    parser.add_argument("--shape", type=int, nargs=3, default=(64, 1024, 1024))
+    parser.add_argument("--chunks", type=int, nargs=3, default=(64, 512, 512))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folder", default=None, help="keep the synthetic store here")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per set-up (fastest kept)")
+    parser.add_argument("--baseline", default=None, help="another source tree to compare")
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="microct-scaling-"))
-    store = folder / "bed.zarr"
-    bed, _ = fiber_bed(tuple(args.shape), seed=5, chunks=args.chunk)
-    bed.rename("scan").to_zarr(store)
-    warm_store = folder / "warm.zarr"
-    warm, _ = fiber_bed((12, 48, 48), seed=1, chunks=24)
-    warm.rename("scan").to_zarr(warm_store)
+    store = prepare_store(args)
     volume = mct.open_volume(store)
-    mvox = volume.size / 1e6
-    n_tasks, per_chunk = tasks_per_chunk(volume)
-    print(f"fiber bed {' × '.join(map(str, args.shape))} = {mvox:.2f} Mvox, "
-          f"{args.chunk}³ chunks ({int(np.prod(volume.data.numblocks))} chunks)")
-    print(f"fiber pipeline graph: {n_tasks} tasks = {per_chunk:.1f} tasks per input chunk")
-
-    setups = [
-        ("threads (2, no client)", None),
-        ("1 worker process", ClusterOptions(workers=1, threads_per_worker=1)),
-        ("2 worker processes", ClusterOptions(workers=2, threads_per_worker=1)),
-    ]
-    rows = []
-    tables = []
-    stage_times = []
-    for index, (label, options) in enumerate(setups):
-        with dask_client(options) as client:
-            if client is not None:  # imports and numba compilation on every worker: untimed
-                client.run(warm_up, str(warm_store))
-            best = None
-            for _ in range(args.repeat):
-                result = timed(lambda: fibers(mct.open_volume(store)))
-                best = result if best is None or result[0] < best[0] else best
-            # The chunked volume stage alone: tubeness, Zarr -> Zarr.
-            tube = mct.open_volume(store).microct.tubeness(sigma="3.84 um")
-            start = time.perf_counter()
-            write_volume(tube, folder / f"tubeness{index}.zarr", client=client)
-            stage_times.append(time.perf_counter() - start)
-        seconds, peak, table = best
-        tables.append(table)
-        rows.append((label, seconds, mvox / seconds, peak / 2**20))
-    for table in tables[1:]:
-        pd.testing.assert_frame_equal(table, tables[0], check_dtype=False)
-    one, two = rows[1][1], rows[2][1]
-    print()
-    print(f"{'set-up':<24} {'time s':>8} {'Mvox/s':>8} {'speed-up':>9} {'peak RSS MiB':>13}"
-          f" {'tubeness stage s':>17}")
-    for (label, seconds, rate, peak), stage in zip(rows, stage_times, strict=True):
-        print(f"{label:<24} {seconds:8.2f} {rate:8.3f} {one / seconds:9.2f} {peak:13.0f}"
-              f" {stage:17.2f}")
-    print()
-    print(f"strong scaling 1 → 2 worker processes, whole fiber pipeline: speed-up "
-          f"{one / two:.2f}, efficiency {one / (2 * two):.0%}")
-    s1, s2 = stage_times[1], stage_times[2]
-    print(f"strong scaling 1 → 2 worker processes, tubeness stage (Zarr → Zarr): speed-up "
-          f"{s1 / s2:.2f}, efficiency {s1 / (2 * s2):.0%}")
-    print(f"identical fiber tables in every set-up: {len(tables[0])} rows, "
-          f"{tables[0]['fiber_id'].nunique()} fibers")
-    print(f"(machine: {psutil.cpu_count()} logical cores, load average "
-          f"{os.getloadavg()[0]:.1f} at the end)")
+    voxels = volume.size
+    print(
+        f"fiber pipeline, {' × '.join(map(str, volume.shape))} = {voxels / 1e6:.1f} Mvox "
+        f"{volume.dtype}, stored chunks {tuple(c[0] for c in volume.data.chunks)}; "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} (a shared machine: noisy)"
+    )
+    sources = [("this tree", None)]
+    if args.baseline:
+        sources.insert(0, ("baseline", Path(args.baseline).resolve()))
+    out_folder = Path(tempfile.mkdtemp(prefix="microct-scaling-out-"))
+    for code, source in sources:  # untimed: fills each tree's numba cache, warms the disk
+        run_fibers(source, store, out_folder / f"{code.replace(' ', '-')}-warm-up.zarr", [])
+    best: dict[tuple[str, str], Run] = {}
+    for _ in range(args.repeat):
+        for code, source in sources:
+            for setup, extra in SETUPS.items():
+                name = f"{code}-{setup}".replace(" ", "-")
+                run = run_fibers(source, store, out_folder / f"{name}.zarr", extra)
+                key = (code, setup)
+                if key not in best or run.seconds < best[key].seconds:
+                    best[key] = run
+    print(
+        f"\n  {'code':<11}{'set-up':<20}{'wall s':>8}{'Mvox/s':>8}{'CPU s':>8}"
+        f"{'peak RSS':>11}{'vs threads':>11}"
+    )
+    reference = best[(sources[-1][0], "threads")].table
+    for code, _ in sources:
+        threads = best[(code, "threads")].seconds
+        for setup in SETUPS:
+            run = best[(code, setup)]
+            print(
+                f"  {code:<11}{setup:<20}{run.seconds:>8.1f}{voxels / run.seconds / 1e6:>8.2f}"
+                f"{run.cpu_seconds:>8.1f}{run.peak_rss / 2**30:>9.2f}Gi"
+                f"{threads / run.seconds:>10.2f}×"
+            )
+        one, two = best[(code, "1 worker process")], best[(code, "2 worker processes")]
+        print(
+            f"  {code}: strong scaling 1 → 2 worker processes, whole fiber pipeline: "
+            f"speed-up {one.seconds / two.seconds:.2f}, efficiency "
+            f"{one.seconds / (2 * two.seconds):.0%}; --workers 2 at "
+            f"{best[(code, 'threads')].seconds / two.seconds:.2f}× the threaded speed"
+        )
+    for (code, setup), run in best.items():  # the scheduler does not change the answer
+        pd.testing.assert_frame_equal(
+            run.table.reset_index(drop=True),
+            best[(code, "threads")].table.reset_index(drop=True),
+            check_dtype=False,
+            obj=f"fiber table of {code}, {setup}",
+        )
+    print(
+        f"  identical fiber tables on every scheduler: {len(reference)} rows, "
+        f"{reference['fiber_id'].nunique()} fibers; load {os.getloadavg()[0]:.1f} at the end"
+    )
 
 
 if __name__ == "__main__":

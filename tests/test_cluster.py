@@ -7,6 +7,7 @@ import importlib.util
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -179,6 +180,40 @@ def test_fiber_pipeline_on_two_worker_processes_equals_threads(
     assert len(table) > 100 and table["fiber_id"].nunique() > 10
     pd.testing.assert_frame_equal(table, expected, check_dtype=False)
     assert table.attrs["microct_provenance"][-1]["op"] == "detect_fibers"
+
+
+def test_worker_processes_keep_glibc_adaptive_memory_allocation(client: Client) -> None:
+    # distributed's MALLOC_TRIM_THRESHOLD_=65536 turns glibc's adaptive mmap threshold
+    # off (every array over 128 KiB a fresh mmap, faulted in page by page): not set here
+    for nanny in client.cluster.workers.values():
+        assert "MALLOC_TRIM_THRESHOLD_" not in nanny.pre_spawn_env
+        assert nanny.pre_spawn_env["OMP_NUM_THREADS"] == "1"  # the rest kept
+    inherited = os.environ.get("MALLOC_TRIM_THRESHOLD_")  # a user's own setting is kept
+    seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert set(seen.values()) == {inherited}
+
+
+def test_worker_processes_and_the_command_end_without_a_final_garbage_collection(
+    client: Client, tmp_path: Path
+) -> None:
+    # the workers ran the cluster module's preload hook, which registers the exit hook
+    registered = client.run(lambda: sys.modules["xarray_microct.cluster"]._exits_quickly)
+    assert set(registered.values()) == {True}
+    # the microct command: at exit (after its own hooks) the objects alive are frozen, so
+    # the interpreter's last collections skip them
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from xarray_microct.cli import main\n"
+        "print('status', main(['info', sys.argv[1]]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "missing.zarr")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.split("\n")[-3:] == ["status 2", "frozen at exit: True", ""], result
 
 
 def test_fiber_pipeline_graph_is_small_and_embeds_no_data(fiber_scan: Path) -> None:

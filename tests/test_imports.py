@@ -64,3 +64,80 @@ def test_pipeline_module_is_the_module_and_calls_its_function(name, monkeypatch)
 def test_pipeline_modules_pickle_by_name():
     for dumps in (pickle.dumps, cloudpickle.dumps):
         assert pickle.loads(dumps(mct.pipelines.fibers)) is mct.pipelines.fibers
+
+
+# Optional or heavy modules a plain ``import xarray_microct`` leaves alone: viewers, the
+# cluster machinery, readers of other formats, and pint-xarray until ``.pint`` is used.
+NOT_IMPORTED = (
+    "bokeh",
+    "distributed",
+    "h5py",
+    "holoviews",
+    "hvplot",
+    "itk",
+    "matplotlib",
+    "napari",
+    "panel",
+    "pint_xarray",
+    "tifffile",
+    "xarray_microct.io",
+    "xarray_microct.plot",
+    "xarray_microct.report",
+)
+
+
+def test_import_leaves_heavy_optional_modules_alone():
+    # a fresh interpreter: what the package import alone brings in (each worker process
+    # of a cluster pays it again)
+    code = (
+        "import sys, xarray_microct\n"
+        f"print(sorted(m for m in {NOT_IMPORTED!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_pint_accessor_and_readers_load_on_first_use():
+    code = (
+        "import sys, warnings\n"
+        "warnings.simplefilter('error')\n"
+        "import numpy as np, xarray as xr, xarray_microct as mct\n"
+        "from xarray_microct import open_volume\n"
+        "assert 'xarray_microct.io' in sys.modules and callable(open_volume)\n"
+        "vol = mct.from_array(np.zeros((2, 3, 4)), units='nm', attrs={'units': 'mm'})\n"
+        "assert 'pint_xarray' not in sys.modules\n"
+        "quantified = vol.pint.quantify()\n"
+        "import pint, pint_xarray\n"
+        "assert isinstance(quantified.data, pint.Quantity)\n"
+        "assert str(quantified.data.units) == 'millimeter'\n"
+        "assert xr.DataArray.pint is pint_xarray.accessors.PintDataArrayAccessor\n"
+        "assert xr.Dataset.pint is pint_xarray.accessors.PintDatasetAccessor\n"
+        "assert vol.to_dataset(name='a').pint.quantify().x.pint.units == 'nanometer'\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_pint_xarray_imported_after_the_package_replaces_the_stand_in_silently():
+    code = (
+        "import warnings\n"
+        "warnings.simplefilter('error')\n"
+        "import numpy as np, xarray as xr, xarray_microct as mct\n"
+        "import pint_xarray\n"  # registers its accessor where the stand-in was
+        "assert xr.DataArray.pint is pint_xarray.accessors.PintDataArrayAccessor\n"
+        "vol = mct.from_array(np.zeros((2, 3, 4)), units='um')\n"
+        "assert str(vol.pint.quantify().x.pint.units) == 'micrometer'\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,7 +1,7 @@
 """xarray-microct: lazy, chunk-exact analysis of X-ray microtomography volumes.
 
 Importing the package registers the ``.microct`` accessor on ``xarray.DataArray`` and
-``xarray.DataTree``.
+``xarray.DataTree`` (with every verb), and makes ``.pint`` (pint-xarray) available.
 
 Examples
 --------
@@ -13,10 +13,13 @@ Examples
 """
 
 import importlib
+import sys
+import threading
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import pint_xarray as _pint_xarray  # noqa: F401  (registers .pint, for vol.pint.quantify())
+import xarray as xr
 
 from xarray_microct import accessor as _accessor  # noqa: F401  (registers .microct)
 from xarray_microct.core.provenance import records_of
@@ -24,7 +27,6 @@ from xarray_microct.core.registry import REGISTRY, replay
 from xarray_microct.core.tables import table_quantities
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
-from xarray_microct.io import open_pyramid, open_volume
 from xarray_microct.ops import distance as _distance  # noqa: F401
 from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
 from xarray_microct.ops import hessian as _hessian  # noqa: F401  (registers the verbs)
@@ -45,19 +47,75 @@ except PackageNotFoundError:  # running from a source tree without installing
 # Subpackages and modules reachable as attributes, imported on first use (as scipy and
 # scikit-image do): ``mct.pipelines.fibers(...)`` works after ``import xarray_microct``.
 _LAZY_SUBMODULES = (
-    "accessor", "cli", "cluster", "core", "demo", "io", "kernels", "metrics", "ops",
-    "pipelines", "plot", "report", "runner", "synthetic", "testing",
+    "accessor",
+    "cli",
+    "cluster",
+    "core",
+    "demo",
+    "io",
+    "kernels",
+    "metrics",
+    "ops",
+    "pipelines",
+    "plot",
+    "report",
+    "runner",
+    "synthetic",
+    "testing",
 )
+# Public functions of modules imported on first use: the readers (h5py, tifffile and the
+# OME-Zarr layer) are not needed by a process that only runs tasks, such as a worker.
+_LAZY_FUNCTIONS = {"open_volume": "xarray_microct.io", "open_pyramid": "xarray_microct.io"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_FUNCTIONS:
+        value = getattr(importlib.import_module(_LAZY_FUNCTIONS[name]), name)
+        globals()[name] = value  # found directly from now on
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | set(_LAZY_FUNCTIONS))
+
+
+class _PintOnFirstUse:
+    """Stand-in for pint-xarray's ``.pint`` accessor until a volume first uses it.
+
+    Importing pint-xarray builds pint's unit registry (about a third of a second, paid
+    again by every worker process); most runs never touch ``.pint``. This accessor
+    imports pint-xarray on first use, which registers its own accessors in place of
+    this one, and returns pint-xarray's accessor of the object.
+    """
+
+    _lock = threading.Lock()
+
+    def __new__(cls, obj: Any) -> Any:
+        with cls._lock:
+            for klass in (xr.DataArray, xr.Dataset):
+                if getattr(klass, "pint", None) is cls:
+                    delattr(klass, "pint")  # pint-xarray registers on a free name
+            import pint_xarray  # noqa: F401  (registers .pint)
+        return obj.pint
+
+
+def _offer_pint() -> None:
+    """``vol.pint.quantify()`` works after ``import xarray_microct``, pint-xarray loaded
+    on its first use (or now, when it was imported before)."""
+    if "pint_xarray" in sys.modules:
+        return
+    # pint-xarray imported later replaces the stand-in: expected, not a conflict
+    warnings.filterwarnings(
+        "ignore", message=r"registration of accessor .*pint_xarray.* under name 'pint'"
+    )
+    for register in (xr.register_dataarray_accessor, xr.register_dataset_accessor):
+        register("pint")(_PintOnFirstUse)
+
+
+_offer_pint()
 
 __all__ = [
     "REGISTRY",

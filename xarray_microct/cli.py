@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xarray_microct.cluster import exit_quickly
 from xarray_microct.core.provenance import to_json_value
 from xarray_microct.core.tables import column_units
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
@@ -591,6 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     then marked interrupted, and ``--resume`` finishes it).
     """
     args = build_parser().parse_args(argv)
+    exit_quickly()  # the command's process ends without a final garbage collection
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)

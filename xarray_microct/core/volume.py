@@ -14,7 +14,6 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import pint
-import pint_xarray  # noqa: F401  (registers .pint: dequantify)
 import xarray as xr
 
 from xarray_microct.core.units import ngff_unit_name, parse_unit
@@ -126,7 +125,11 @@ def dequantify(volume: xr.DataArray) -> xr.DataArray:
     >>> dequantify(vol).x.attrs["units"]
     'nanometer'
     """
-    return volume.pint.dequantify() if is_quantified(volume) else volume
+    if not is_quantified(volume):
+        return volume
+    import pint_xarray  # noqa: F401  (.pint: loaded here, where a volume uses it)
+
+    return volume.pint.dequantify()
 
 
 def grid_of(volume: xr.DataArray) -> Grid:
