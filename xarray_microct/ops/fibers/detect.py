@@ -501,12 +501,11 @@ def plan_detection(
     graph = _linking_graph(
         tiles,
         grid.shape[0],
-        max(SLAB, 4 * (int(max_gap) + 1)),
+        SLAB,  # links join consecutive slices only: any slab gives the same chains
         dict(
             spacing=tuple(wgrid.spacing[1:]),
             origin=tuple(wgrid.origin[1:]),
             link_distance=link,
-            max_gap=int(max_gap),
         ),
         (
             np.asarray(volume.coords["z"].values, dtype=np.float64),
