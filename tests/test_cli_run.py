@@ -286,3 +286,21 @@ def test_mpirun_fiber_pipeline_with_dask_mpi_equals_threads(tmp_path: Path) -> N
     table = read_table(out)
     assert table["fiber_id"].nunique() > 10
     pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+
+
+def test_freed_memory_goes_back_to_the_os_for_volume_runs_only(
+    scan: Path, pipeline_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a volume result: the allocator setting (process-wide) only when asked, as the
+    # microct command asks; a table result (fibers) keeps glibc's pools
+    calls = []
+    monkeypatch.setattr(
+        "xarray_microct.runner.keep_large_arrays_unpooled", lambda: calls.append(True)
+    )
+    quiet = {"progress": False, "echo": lambda line: None}
+    run_pipeline(pipeline_file, scan, tmp_path / "a.zarr", **quiet)
+    assert calls == []
+    run_pipeline(pipeline_file, scan, tmp_path / "b.zarr", release_memory=True, **quiet)
+    assert calls == [True]
+    run_pipeline("fibers", scan, tmp_path / "c.zarr", release_memory=True, **quiet)
+    assert calls == [True]

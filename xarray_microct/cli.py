@@ -393,10 +393,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from xarray_microct.cluster import ClusterOptions
-    from xarray_microct.core.memory import keep_large_arrays_unpooled
     from xarray_microct.runner import run_pipeline
-
-    keep_large_arrays_unpooled()  # a run's peak memory is what it holds, not what it held
 
     options = ClusterOptions(
         workers=args.workers,
@@ -418,6 +415,7 @@ def _run(args: argparse.Namespace) -> int:
         chunks=args.chunks,
         progress=not args.no_progress,
         calibration=_calibration(args),
+        release_memory=True,  # a volume run's peak memory is what it holds
     )
     return 0
 
