@@ -5,7 +5,9 @@
 * :class:`Measure`: :class:`PeakRSS` plus the wall and CPU seconds (user + system, all
   threads) of the block;
 * :func:`in_fresh_process`: run one case in a new (spawned) process, so that its peak
-  memory and its one-time costs are its own.
+  memory and its one-time costs are its own;
+* :func:`run_microct`: ``microct run`` as a user runs it, in a subprocess: its wall and
+  CPU seconds and the peak RSS of its whole process tree (worker processes included).
 
 The scripts import it as ``from _measure import ...``: run as
 ``python benchmarks/<name>.py``, this folder is the first entry of ``sys.path`` (and a
@@ -15,10 +17,14 @@ spawned child inherits the parent's ``sys.path``). Running this module itself do
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import psutil
 
@@ -94,3 +100,73 @@ def in_fresh_process(
     result = queue.get(timeout=timeout)
     process.join()
     return result
+
+
+def tree_rss(process: psutil.Process) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+class CommandRun(NamedTuple):
+    """What :func:`run_microct` measured."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_rss: int
+
+
+def run_microct(
+    source: Path | None, pipeline: str, store: Path, out: Path, extra: Sequence[str] = ()
+) -> CommandRun:
+    """``microct run PIPELINE store out --overwrite --no-progress EXTRA`` in a subprocess.
+
+    ``source``: a source tree of the package put first on ``PYTHONPATH`` (a baseline), or
+    None for the installed one. The log goes to ``out`` with the suffix ``.log``. CPU
+    seconds are those of the process and of the children it waited for (its worker
+    processes); the RSS of the whole tree is sampled every 0.1 s.
+    """
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from xarray_microct.cli import main; sys.exit(main(sys.argv[1:]))",
+        "run",
+        pipeline,
+        str(store),
+        str(out),
+        "--overwrite",
+        "--no-progress",
+        *extra,
+    ]
+    log_path = out.with_suffix(".log")
+    start = time.perf_counter()
+    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would stall the run
+        # from the output's folder: `python -c` puts the working directory first on
+        # sys.path, which would shadow a baseline when run from a source tree
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out.parent
+        )
+        watched = psutil.Process(process.pid)
+        peak = 0
+        while True:
+            # wait4: the resources of the process and of the children it waited for
+            # (the worker processes), once it has ended
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, tree_rss(watched))
+            time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"microct run failed ({process.returncode}):\n{tail}")
+    return CommandRun(seconds, usage.ru_utime + usage.ru_stime, peak)

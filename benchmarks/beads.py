@@ -32,16 +32,12 @@ Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--chunks 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
-from _measure import Measure, in_fresh_process
+from _measure import Measure, in_fresh_process, run_microct
 
 
 def matched_iou(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -148,54 +144,11 @@ def build_store(folder: Path, size: int, radius: float, chunks: int) -> Path:
     return store
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Resident memory of a process and all its children, in bytes."""
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
 def run_stored(source: Path | None, store: Path, out: Path) -> dict:
     """``microct run beads store out`` in a subprocess: wall, CPU, peak tree RSS, scores."""
     import xarray_microct as mct
 
-    env = dict(os.environ)
-    if source is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from xarray_microct.cli import main; sys.exit(main(sys.argv[1:]))",
-        "run",
-        "beads",
-        str(store),
-        str(out),
-        "--overwrite",
-        "--no-progress",
-    ]
-    log_path = out.with_suffix(".log")
-    start = time.perf_counter()
-    with open(log_path, "w") as log:  # run from the output's folder: see whole_scan.py
-        process = psutil.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out.parent
-        )
-        peak, cpu = 0, 0.0
-        while process.poll() is None:
-            try:
-                peak = max(peak, tree_rss(process))
-                times = process.cpu_times()
-                cpu = times.user + times.system
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-    seconds = time.perf_counter() - start
-    if process.returncode:
-        tail = log_path.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"microct run failed ({process.returncode}):\n{tail}")
+    seconds, cpu, peak = run_microct(source, "beads", store, out)
     labels = mct.open_volume(out).values
     truth = np.load(store.with_suffix(".truth.npy"))
     iou = matched_iou(labels, truth)

@@ -37,15 +37,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
-import psutil
+from _measure import run_microct
 
 import xarray_microct as mct
 from xarray_microct.runner import read_table
@@ -65,58 +62,10 @@ class Run(NamedTuple):
     table: pd.DataFrame
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """RSS of a process and all its descendants, bytes."""
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
 def run_fibers(source: Path | None, store: Path, out: Path, extra: list[str]) -> Run:
-    """``microct run fibers store out EXTRA`` in a subprocess, measured."""
-    env = dict(os.environ)
-    if source is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from xarray_microct.cli import main; sys.exit(main(sys.argv[1:]))",
-        "run",
-        "fibers",
-        str(store),
-        str(out),
-        "--overwrite",
-        "--no-progress",
-        *extra,
-    ]
-    log_path = out.with_suffix(".log")
-    start = time.perf_counter()
-    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would stall the run
-        # from the output's folder: `python -c` puts the working directory first on
-        # sys.path, which would shadow --baseline when run from a source tree
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out.parent
-        )
-        watched = psutil.Process(process.pid)
-        peak = 0
-        while True:
-            # wait4: the resources of the process and of the children it waited for
-            # (the worker processes), once it has ended
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            peak = max(peak, tree_rss(watched))
-            time.sleep(0.1)
-    seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        tail = log_path.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"microct run failed ({process.returncode}):\n{tail}")
-    return Run(seconds, usage.ru_utime + usage.ru_stime, peak, read_table(out))
+    """``microct run fibers store out EXTRA`` in a subprocess, measured, with its table."""
+    run = run_microct(source, "fibers", store, out, extra)
+    return Run(*run, read_table(out))
 
 
 def prepare_store(args: argparse.Namespace) -> Path:

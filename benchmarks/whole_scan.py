@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,8 +36,8 @@ import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
-import psutil
 import scipy.ndimage as ndi
+from _measure import run_microct
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
@@ -215,51 +213,6 @@ def is_complete(store: Path) -> bool:
     return True
 
 
-def tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
-def run_fibers(source: Path | None, store: Path, out: Path, extra: list[str]):
-    """``microct run fibers store out`` in a subprocess: (seconds, peak RSS of its tree)."""
-    env = dict(os.environ)
-    if source is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from xarray_microct.cli import main; sys.exit(main(sys.argv[1:]))",
-        "run",
-        "fibers",
-        str(store),
-        str(out),
-        "--overwrite",
-        *extra,
-    ]
-    log_path = out.with_suffix(".log")
-    start = time.perf_counter()
-    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would stall the run
-        # run from the output's folder: `python -c` puts the working directory first on
-        # sys.path, which would shadow --baseline when run from a source tree
-        process = psutil.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out.parent
-        )
-        peak = 0
-        while process.poll() is None:
-            peak = max(peak, tree_rss(process))
-            time.sleep(0.1)
-    seconds = time.perf_counter() - start
-    if process.returncode:
-        tail = log_path.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"microct run failed ({process.returncode}):\n{tail}")
-    return seconds, peak
-
-
 def scores(table: pd.DataFrame, axes: pd.DataFrame, shape: tuple, sample: np.ndarray):
     """Object F1 on the sampled slices, the 3-D count, chains joining two true fibers."""
     truth = truth_centres(axes, shape, sample)
@@ -356,7 +309,7 @@ def main() -> None:
             out = (
                 folder / f"fibers-{label.replace(' ', '-')}-{name.strip('-').replace(' ', '')}.zarr"
             )
-            seconds, peak = run_fibers(source, store, out, extra)
+            seconds, _, peak = run_microct(source, "fibers", store, out, extra)
             s = scores(read_table(out), axes, shape, sample)
             print(
                 f"  {label:<10}{name:<14}{seconds:>8.1f}{voxels / seconds / 1e6:>8.1f}"
