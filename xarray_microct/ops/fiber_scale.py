@@ -323,22 +323,20 @@ def disk_labels(shape: Sequence[int], centres: np.ndarray, radii: np.ndarray) ->
     return labels
 
 
-def tilt_factors(
+def axis_slopes(
     fiber_id: np.ndarray, z: np.ndarray, y: np.ndarray, x: np.ndarray
-) -> np.ndarray:
-    """Per row, ``√cos θ`` of its fiber's axis: a slice's equivalent radius times it is
-    the fiber's radius.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each fiber's least-squares axis through its centres: ``dy/dz`` and ``dx/dz``.
 
-    A fiber of radius R tilted by θ from z cuts a slice in an ellipse of area
-    πR²/cos θ, so the radius of the disk of the same area is R/√cos θ. θ is that of each
-    fiber's least-squares axis through its centres (``z, y, x`` in one unit); a fiber
-    seen on one slice gets 1.
+    Returns ``(slope_y, slope_x, group)``: one slope per fiber, in the order of the
+    sorted ids (0 for a fiber seen on one slice), and each row's fiber index in them.
 
     Examples
     --------
-    >>> tilt_factors(np.array([1, 1, 1, 2]), np.array([0.0, 1, 2, 0]),
-    ...              np.array([5.0, 5, 5, 3]), np.array([5.0, 6, 7, 3])).round(4)
-    array([0.8409, 0.8409, 0.8409, 1.    ])
+    >>> sy, sx, group = axis_slopes(np.array([2, 2, 1]), np.array([0.0, 2, 0]),
+    ...                             np.array([1.0, 2, 0]), np.array([0.0, 0, 5]))
+    >>> sy.tolist(), sx.tolist(), group.tolist()
+    ([0.0, 0.5], [0.0, 0.0], [1, 1, 0])
     """
     _, group = np.unique(np.asarray(fiber_id), return_inverse=True)
     group = group.ravel()
@@ -348,11 +346,30 @@ def tilt_factors(
     spread = np.bincount(group, weights=dz * dz)
     flat = spread == 0  # one slice: no axis to measure
     spread[flat] = 1.0
-    slope_y = np.bincount(group, weights=dz * y) / spread
-    slope_x = np.bincount(group, weights=dz * x) / spread
-    factor = (1.0 + slope_y**2 + slope_x**2) ** -0.25
-    factor[flat] = 1.0
-    return factor[group]
+    slope_y = np.where(flat, 0.0, np.bincount(group, weights=dz * y) / spread)
+    slope_x = np.where(flat, 0.0, np.bincount(group, weights=dz * x) / spread)
+    return slope_y, slope_x, group
+
+
+def tilt_factors(
+    fiber_id: np.ndarray, z: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """Per row, ``√cos θ`` of its fiber's axis: a slice's equivalent radius times it is
+    the fiber's radius.
+
+    A fiber of radius R tilted by θ from z cuts a slice in an ellipse of area
+    πR²/cos θ, so the radius of the disk of the same area is R/√cos θ. θ is that of each
+    fiber's least-squares axis through its centres (:func:`axis_slopes`; ``z, y, x``
+    in one unit); a fiber seen on one slice gets 1.
+
+    Examples
+    --------
+    >>> tilt_factors(np.array([1, 1, 1, 2]), np.array([0.0, 1, 2, 0]),
+    ...              np.array([5.0, 5, 5, 3]), np.array([5.0, 6, 7, 3])).round(4)
+    array([0.8409, 0.8409, 0.8409, 1.    ])
+    """
+    slope_y, slope_x, group = axis_slopes(fiber_id, z, y, x)
+    return ((1.0 + slope_y**2 + slope_x**2) ** -0.25)[group]
 
 
 def tilt_corrected_radii(table: pd.DataFrame) -> np.ndarray:
@@ -864,6 +881,7 @@ def _measure_slice(
 
 
 __all__ = [
+    "axis_slopes",
     "derived_parameters",
     "disk_labels",
     "estimate_fiber_radius",

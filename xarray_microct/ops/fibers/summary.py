@@ -7,6 +7,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from xarray_microct.ops.fiber_scale import axis_slopes
+
 TABLE_COLUMNS = ["fiber_id", "z", "y", "x", "radius"]
 
 
@@ -15,14 +17,6 @@ class FiberSummary(NamedTuple):
 
     fibers: pd.DataFrame
     bed: dict[str, Any]
-
-
-def _fit_fiber(z: np.ndarray, y: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
-    if len(z) < 2 or np.ptp(z) == 0:
-        return 0.0, 0.0, 0.0
-    by = np.polyfit(z, y, 1)[0]
-    bx = np.polyfit(z, x, 1)[0]
-    return float(by), float(bx), float(np.ptp(z))
 
 
 def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -95,11 +89,18 @@ def fiber_summary(
     window = round(smooth / dz) | 1 if smooth > 0 else 1
     cut_known = "touches_side" in table.columns
     rows = []
-    for fid, group in table.sort_values(["fiber_id", "z"]).groupby("fiber_id", sort=True):
+    ordered = table.sort_values(["fiber_id", "z"])
+    # each fiber's axis, in the order of its sorted ids (that of the groups below)
+    slopes_y, slopes_x, _ = axis_slopes(
+        *(ordered[c].to_numpy() for c in ("fiber_id", "z", "y", "x"))
+    )
+    for (fid, group), by, bx in zip(
+        ordered.groupby("fiber_id", sort=True), slopes_y, slopes_x, strict=True
+    ):
         z = group["z"].to_numpy(float)
         y = group["y"].to_numpy(float)
         x = group["x"].to_numpy(float)
-        by, bx, span = _fit_fiber(z, y, x)
+        span = float(np.ptp(z))
         norm = np.sqrt(1 + by * by + bx * bx)
         # smooth all three coordinates: means of collinear points stay collinear
         zs, ys, xs = (_running_mean(v, window) for v in (z, y, x))
