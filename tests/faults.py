@@ -206,7 +206,7 @@ def _ours_with_user_file(tmp: Path) -> tuple[Path, list[Path]]:
 def _ours_with_file_in_array(tmp: Path) -> tuple[Path, list[Path]]:
     out = tmp / "ours.zarr"
     volume(1).microct.to_zarr(out, version="0.5")
-    (out / "scale0" / "scan" / "notes.txt").write_text("kept inside the array folder")
+    (out / "0" / "scan" / "notes.txt").write_text("kept inside the array folder")
     return out, [out]
 
 
@@ -315,7 +315,7 @@ INPUT_HAZARDS: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "parent-of-input": ("the output is the folder holding the input", lambda src: src.parent),
     "inside-input": (
         "the output lies inside the input store",
-        lambda src: src / "scale0" / "result.zarr",
+        lambda src: src / "0" / "result.zarr",
     ),
     "symlink-to-input": ("the output is a symbolic link to the input", "symlink"),  # type: ignore[dict-item]
     "symlinked-parent": (
@@ -478,9 +478,9 @@ def _disk_fault(writer: str, code: int, replace: bool) -> Fault:
 
 
 def _chunk_files(store: Path) -> list[Path]:
-    array = store / "scale0" / "scan"
+    array = store / "0" / "scan"
     if not array.exists():
-        array = store / "scale0" / "volume"
+        array = store / "0" / "volume"
     return sorted(
         p
         for p in array.rglob("*")
@@ -522,8 +522,8 @@ def _empty_chunk(store: Path) -> None:
 
 
 def _array_meta(store: Path) -> Path:
-    name = "scan" if (store / "scale0" / "scan").exists() else "volume"
-    folder = store / "scale0" / name
+    name = "scan" if (store / "0" / "scan").exists() else "volume"
+    folder = store / "0" / name
     return folder / ("zarr.json" if (folder / "zarr.json").exists() else ".zarray")
 
 
@@ -883,7 +883,7 @@ def _resume_mismatch(change: str) -> Fault:
         elif change == "input-edited":
             chunk = next(
                 p
-                for p in sorted((source / "scale0").rglob("*"))
+                for p in sorted((source / "0").rglob("*"))
                 if p.is_file() and "/c/" in p.as_posix()
             )
             chunk.write_bytes(chunk.read_bytes())
@@ -1086,7 +1086,7 @@ def _signal_case(name: str, workers: bool = False) -> Fault:
         )
         try:
             for _ in range(600):  # until chunks are being written (at most a minute)
-                if out.exists() and any((out / "scale0").rglob("c/*/*/*")):
+                if out.exists() and any((out / "0").rglob("c/*/*/*")):
                     break
                 time.sleep(0.1)
             if workers:
@@ -1169,7 +1169,7 @@ def _url_ours_with_user_object(folder: str) -> str:
 
     out = f"{folder}/ours.zarr"
     volume(1).microct.to_zarr(out, version="0.5")
-    fsspec.core.url_to_fs(out)[0].pipe_file(f"{out}/scale0/scan/notes.txt", b"kept")
+    fsspec.core.url_to_fs(out)[0].pipe_file(f"{out}/0/scan/notes.txt", b"kept")
     return out
 
 
@@ -1232,7 +1232,7 @@ URL_INPUT_HAZARDS: dict[str, tuple[str, Callable[[str], str]]] = {
     ),
     "inside-input": (
         "the output lies inside the input store",
-        lambda src: f"{src}/scale0/out.zarr",
+        lambda src: f"{src}/0/out.zarr",
     ),
 }
 

@@ -266,7 +266,7 @@ def _kill_a_worker_while_writing(
     thread = threading.Thread(target=write)
     thread.start()
     deadline = time.monotonic() + 60
-    chunks = out / "scale0" / "scan" / "c"
+    chunks = out / "0" / "scan" / "c"
     while len([p for p in chunks.rglob("*") if p.is_file()]) < files:
         assert time.monotonic() < deadline, "no chunk was written"
         time.sleep(0.05)

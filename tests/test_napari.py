@@ -202,29 +202,40 @@ def test_labels_under_their_image_open_as_a_labels_layer(tmp_path, version, plug
         np.testing.assert_allclose(image.translate, ORIGIN)
 
 
-def _image_with_labels(folder: Path) -> Path:
+def _image_with_labels(store: Path, write=None) -> Path:
     from xarray_microct.io.ngff_labels import write_labels
 
     vol = make_scan()
-    store = folder / "with-labels.ome.zarr"
-    vol.microct.pyramid(levels=2).microct.to_zarr(store)
+    if write is None:
+        vol.microct.pyramid(levels=2).microct.to_zarr(store)
+    else:
+        write(vol.microct.pyramid(levels=2), store, "0.4")
     write_labels(vol.microct.threshold(method="otsu"), store, "bright")
     return store
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="napari's builtin reader opens the first group of a store in name order, "
-    "'labels' here, and finds no array in it (so for any NGFF image with labels)",
-)
-def test_builtin_reader_on_an_image_with_labels(tmp_path):
-    open_in_napari(_image_with_labels(tmp_path), "napari")
+def test_builtin_reader_opens_the_finest_level_of_an_image_with_labels(tmp_path):
+    """The builtin reader opens the first group in name order: level ``0``, before
+    ``labels`` (a group with no array, on which it failed while levels were ``scale0``...)."""
+    (layer,) = open_in_napari(_image_with_labels(tmp_path / "with-labels.ome.zarr"), "napari")
+    assert type(layer).__name__ == "Image"
+    np.testing.assert_array_equal(np.asarray(layer.data), make_scan().values)
 
 
-def test_builtin_reader_opens_the_level_group_of_an_image_with_labels(tmp_path):
-    """The way round documented for napari's builtin reader: open the level's group."""
-    store = _image_with_labels(tmp_path)
+def test_an_image_with_labels_of_an_earlier_version(tmp_path):
+    """Stores of earlier versions (levels in ``scale0``...) with labels: every NGFF
+    reader opens them; the builtin reader opens the level's group (its first group is
+    ``labels``, which holds no array)."""
+    from earlier_layout import write_earlier_layout
+
+    store = _image_with_labels(tmp_path / "earlier.ome.zarr", write_earlier_layout)
+    for plugin in ("napari-ome-zarr", "xarray-microct"):
+        image, labels = open_in_napari(store, plugin)
+        assert (type(image).__name__, type(labels).__name__) == ("Image", "Labels")
+        np.testing.assert_allclose(labels.scale, SPACING)
+        np.testing.assert_array_equal(np.asarray(image.data[0]), make_scan().values)
+    with pytest.raises(ValueError, match="No arrays found"):
+        open_in_napari(store, "napari")
     (layer,) = open_in_napari(store / "scale0", "napari")
     assert type(layer).__name__ == "Image"
     np.testing.assert_array_equal(np.asarray(layer.data), make_scan().values)

@@ -65,18 +65,39 @@ def test_open_volume_picks_levels(written, tree):
         mct.open_volume(store, level=7)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_stores_of_earlier_versions_open_as_before(tmp_path, tree, version):
+    """Stores written before the numbered level groups (``scale0/scan``...) open with
+    the same levels, names and values; labels written into one open too."""
+    from earlier_layout import write_earlier_layout
+
+    from xarray_microct.io.ngff_labels import open_labels, write_labels
+
+    store = write_earlier_layout(tree, tmp_path / f"earlier-{version}.ome.zarr", version)
+    levels = sorted(zarr.open_group(str(store), mode="r").group_keys())
+    assert levels == ["scale0", "scale1", "scale2"]
+    xr.testing.assert_identical(open_pyramid(store), tree)
+    xr.testing.assert_equal(mct.open_volume(store, level="scale1"), tree["scale1"]["scan"])
+    mask = (tree["scale0"]["scan"] > 30000).rename("bright")
+    write_labels(mask, store, "bright")
+    xr.testing.assert_equal(open_labels(store, "bright")["scale0"]["bright"], mask)
+    xr.testing.assert_identical(open_pyramid(store), tree)
+
+
 def test_plain_xarray_reads_the_store(written, tree):
-    """xarray reads every level's data and dims; each level group holds only its image
-    (coordinates come from the NGFF transforms), which napari's builtin reader needs."""
+    """xarray reads every level's data and dims; each level group (``0``, ``1``...)
+    holds only its image (coordinates come from the NGFF transforms), which napari's
+    builtin reader needs."""
     store, _ = written
     plain = xr.open_datatree(store, engine="zarr")
     group = zarr.open_group(str(store), mode="r")
-    for name in tree.children:
-        ours, theirs = tree[name]["scan"], plain[name]["scan"]
+    assert sorted(group.group_keys()) == ["0", "1", "2"]
+    for index, name in enumerate(tree.children):
+        ours, theirs = tree[name]["scan"], plain[str(index)]["scan"]
         np.testing.assert_array_equal(theirs.values, ours.values)
         assert theirs.dtype == ours.dtype
         assert theirs.dims == ("z", "y", "x")
-        assert sorted(group[name].array_keys()) == ["scan"]
+        assert sorted(group[str(index)].array_keys()) == ["scan"]
 
 
 def test_ngff_zarr_reads_and_validates(written, tree):
@@ -150,7 +171,7 @@ def test_single_level_volume_and_channels(tmp_path, version):
     assert back.dims == ("c", "z", "y", "x")
     xr.testing.assert_allclose(back, vol)
     assert back.x.attrs["units"] == "millimeter"
-    array = zarr.open_group(str(tmp_path / "one.zarr"), mode="r")["scale0/multi"]
+    array = zarr.open_group(str(tmp_path / "one.zarr"), mode="r")["0/multi"]
     assert array.chunks == (1, 4, 4, 4)
 
 
@@ -205,9 +226,9 @@ def test_not_ome_zarr_and_missing_level_are_clear_errors(tmp_path, tree):
         open_pyramid(tmp_path / "nothing.zarr")
     store = tmp_path / "s.zarr"
     tree.microct.to_zarr(store, version="0.5")
-    for path in sorted((store / "scale2").rglob("*"), reverse=True):
+    for path in sorted((store / "2").rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
-    (store / "scale2").rmdir()
+    (store / "2").rmdir()
     with pytest.raises(ValueError, match=r"level 2 .*missing"):
         open_pyramid(store)
 
@@ -247,7 +268,7 @@ def test_killed_writer_leaves_a_store_reported_incomplete(tmp_path):
         assert writer.wait(timeout=120) == -9  # killed, half-way through
     ngff_zarr = pytest.importorskip("ngff_zarr")
     for version, store in stores.items():
-        chunk_files = [p for p in (store / "scale0").rglob("*") if p.is_file()
+        chunk_files = [p for p in (store / "0").rglob("*") if p.is_file()
                        and p.name not in ("zarr.json", ".zarray", ".zattrs")]
         assert chunk_files  # some data was written before the kill
         with pytest.raises(IncompleteStoreError, match="interrupted"):
@@ -346,7 +367,7 @@ def test_label_volume_is_written_as_ngff_labels(tmp_path, version):
         attrs = _root_attrs(store)
         assert "image-label" in attrs and "omero" not in attrs
         assert attrs["multiscales"][0]["type"] == "mode"
-        array = zarr.open_group(str(store), mode="r")[f"scale0/{volume.name}"]
+        array = zarr.open_group(str(store), mode="r")[f"0/{volume.name}"]
         assert np.issubdtype(array.dtype, np.integer)  # NGFF labels are integers
         xr.testing.assert_identical(open_pyramid(store), tree)  # a mask comes back bool
 
@@ -433,7 +454,7 @@ def test_label_stores_validate_in_ngff_zarr_and_ome_zarr_models(label_store):
     attrs = ImageLabel.from_zarr(group).attributes
     label = attrs.image_label if version == "0.4" else attrs.ome.image_label
     assert label is not None
-    np.testing.assert_array_equal(group["scale1/mask"][...], tree["scale1"]["mask"].values)
+    np.testing.assert_array_equal(group["1/mask"][...], tree["scale1"]["mask"].values)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -7,6 +7,7 @@ from pathlib import Path
 import dask
 import numpy as np
 import pytest
+import zarr
 
 import xarray_microct as mct
 from xarray_microct.io import results
@@ -57,4 +58,19 @@ def test_a_resumed_run_says_it_is_running_until_it_completes(
     done = run_state(out)
     assert done["status"] == "complete" and done["resumed"] == running["resumed"]
     assert 1 <= done["chunks_written"] < 8  # the chunks stored before the failure are kept
+    np.testing.assert_array_equal(open_result(out).values, volume.values)
+
+
+def test_a_run_an_earlier_version_started_resumes_where_it_is(tmp_path: Path) -> None:
+    """Earlier versions put the result's array in ``scale0`` (now ``0``): a resume
+    finishes it there, keeping the chunks already stored."""
+    volume = _volume()
+    out = tmp_path / "out.zarr"
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
+        write_volume(_failing_on_first_block(volume), out, metadata={"step": "copy"})
+    (out / results.LEVEL).rename(out / results.EARLIER_LEVEL)
+    zarr.consolidate_metadata(str(out))
+    write_volume(volume, out, metadata={"step": "copy"}, resume=True)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [results.EARLIER_LEVEL]
+    assert 1 <= run_state(out)["chunks_written"] < 8
     np.testing.assert_array_equal(open_result(out).values, volume.values)

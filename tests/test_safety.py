@@ -49,8 +49,8 @@ def test_our_store_is_recognised_by_its_metadata_and_contents(store: Path) -> No
     assert project_record(store)["complete"] is True
     assert foreign_entries(store) == []
     check_replaceable(store)
-    (store / "scale0" / "scan" / "c" / "notes.txt").write_text("x")
-    assert foreign_entries(store) == ["scale0/scan/c/notes.txt"]
+    (store / "0" / "scan" / "c" / "notes.txt").write_text("x")
+    assert foreign_entries(store) == ["0/scan/c/notes.txt"]
     with pytest.raises(FileExistsError, match=r"notes\.txt"):
         check_replaceable(store)
 
@@ -59,7 +59,7 @@ def test_aliases_of_an_input_are_refused(store: Path, tmp_path: Path) -> None:
     os.link(store / "zarr.json", tmp_path / "hardlink.json")
     (tmp_path / "link").symlink_to(store.parent, target_is_directory=True)
     for alias in (store, tmp_path / "link" / store.name, store / ".." / store.name,
-                  store.parent, store / "scale0"):
+                  store.parent, store / "0"):
         with pytest.raises(ValueError, match="input"):
             check_not_input(alias, [store])
     with pytest.raises(ValueError, match="is the input"):  # a hard link of an input file
@@ -71,7 +71,7 @@ def test_content_identity_changes_with_the_content_only(store: Path, tmp_path: P
     before = content_identity(store)
     assert content_identity(store) == before
     assert content_identity(tmp_path / "link-free" / ".." / "scan.zarr") == before
-    chunk = next(p for p in (store / "scale0" / "scan" / "c").rglob("*") if p.is_file())
+    chunk = next(p for p in (store / "0" / "scan" / "c").rglob("*") if p.is_file())
     os.utime(chunk, ns=(1, 1))
     assert content_identity(store) != before
 
@@ -109,16 +109,14 @@ def test_a_url_store_is_judged_like_the_same_local_store(store: Path, url_store:
     with pytest.raises(FileExistsError, match="already exists"):
         check_write(url_store, replace=False)
     assert check_write(url_store + "-other", replace=False) == "new"
-    for extra in ("scale0/scan/c/notes.txt", "scale0/scan/c/0/x", "figures/plot.png"):
+    for extra in ("0/scan/c/notes.txt", "0/scan/c/0/x", "figures/plot.png"):
         fs.pipe_file(f"{root}/{extra}", b"x")
         (store / extra).parent.mkdir(parents=True, exist_ok=True)
         (store / extra).write_bytes(b"x")
         with pytest.raises(FileExistsError, match="not part of the store"):
             check_replaceable(url_store)
         fs.rm_file(f"{root}/{extra}")
-    assert sorted(foreign_entries(store)) == [
-        "figures/", "scale0/scan/c/0/x", "scale0/scan/c/notes.txt"
-    ]
+    assert sorted(foreign_entries(store)) == ["0/scan/c/0/x", "0/scan/c/notes.txt", "figures/"]
     fs.pipe_file(f"{root}/zarr.json", b'{"zarr_format": 3, "node_type": "group"}')
     with pytest.raises(FileExistsError, match="not written by xarray-microct"):
         check_replaceable(url_store)
@@ -127,7 +125,7 @@ def test_a_url_store_is_judged_like_the_same_local_store(store: Path, url_store:
 def test_url_outputs_are_compared_with_url_inputs_after_normalising() -> None:
     source = "memory://bucket/scans/scan.zarr"
     for alias in ("memory:///bucket/scans/scan.zarr/", "MEMORY://bucket//scans/x/../scan.zarr",
-                  "memory://bucket/scans", "memory://bucket/scans/scan.zarr/scale0/out"):
+                  "memory://bucket/scans", "memory://bucket/scans/scan.zarr/0/out"):
         with pytest.raises(ValueError, match="input"):
             check_not_input(alias, [source])
     check_not_input("memory://bucket/scans/scan.zarr2", [source])  # a sibling is fine

@@ -5,16 +5,15 @@ images (masks, segmentations) of the same grid in its ``labels`` group, as the O
 specification lays out::
 
     scan.ome.zarr/               the image (multiscales, omero)
-      scale0/scan ...
+      0/scan, 1/scan ...
       labels/                    {"labels": ["pores", ...]}
         pores/                   multiscales + image-label {"source": {"image": "../../"}}
-          scale0/pores ...
+          0/pores, 1/pores ...
 
 napari-ome-zarr, ome-zarr-py and this project's napari plugin then show the image with
 its labels as a Labels layer; :func:`open_labels` reads one back. napari's builtin
-reader, which knows no NGFF, opens only the first group of a store (``labels``, here)
-and fails: open images that carry labels with napari-ome-zarr or this plugin (or the
-image's level group, ``scan.ome.zarr/scale0``, with the builtin reader).
+reader, which knows no NGFF, opens the first group of a store in name order: level
+``0``, the finest level of the image, in voxel units (the labels are not shown).
 """
 
 from __future__ import annotations

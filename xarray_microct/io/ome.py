@@ -1,12 +1,18 @@
 """OME-Zarr (OME-NGFF multiscales): write pyramids that the imaging ecosystem opens, read them back.
 
-Layout of a store written by :func:`to_ome_zarr` (the layout of multiscale-spatial-image
-and ngff-zarr, so ``xarray.open_datatree(store, engine="zarr")`` also reads it)::
+Layout of a store written by :func:`to_ome_zarr`::
 
     store/                       root group: OME-NGFF "multiscales" metadata
-      scale0/image               the full-resolution array (dims z, y, x)
-      scale1/image ...
+      0/image                    the full-resolution array (dims z, y, x)
+      1/image ...                the coarser levels
+      labels/...                 NGFF labels, if any (:mod:`~xarray_microct.io.ngff_labels`)
 
+* Levels are numbered as ome-zarr-py numbers them (``0``, ``1``...), each in its own
+  group as ngff-zarr stores them (``scale0/image``): levels of different shapes never
+  share a group, so ``xarray.open_datatree`` reads the store, and napari's builtin
+  reader, which opens the first subgroup in name order, finds level ``0`` before
+  ``labels``. :func:`open_pyramid` names the levels ``scale0``, ``scale1``... (as
+  ``pyramid()`` does), and reads the ``scale0/image`` groups of earlier versions too.
 * Each level group holds only its image array, so napari's builtin reader opens it
   too. Coordinates are not stored as arrays: readers derive them from the NGFF
   ``scale``/``translation`` (as :func:`open_pyramid` does); their attributes, and their
@@ -263,12 +269,37 @@ def _json_safe(value: Any, where: str) -> Any:
     return json.loads(json.dumps(value, default=default))
 
 
+def level_group(index: int) -> str:
+    """The group of level ``index`` in a store: its number (see the module's layout).
+
+    Examples
+    --------
+    >>> level_group(0)
+    '0'
+    """
+    return str(index)
+
+
+def level_node(group_path: str, index: int) -> str:
+    """The DataTree node of level ``index`` stored in ``group_path``: ``scale<index>``
+    for a numbered group (this project's layout) or an array at the root (ome-zarr-py's),
+    else the group's own path (``scale0`` for the stores of earlier versions and
+    ngff-zarr's).
+
+    Examples
+    --------
+    >>> level_node("1", 1), level_node("", 1), level_node("scale1", 1), level_node("full", 0)
+    ('scale1', 'scale1', 'scale1', 'full')
+    """
+    return group_path if group_path and not group_path.isdigit() else f"scale{index}"
+
+
 def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
     """(group path, volume) per level, finest first."""
     if isinstance(obj, xr.DataArray):
         obj = dequantify(obj)  # a pint-quantified volume is written with units in attrs
         grid_of(obj)
-        return [("scale0", obj)]
+        return [(level_group(0), obj)]
     if not isinstance(obj, xr.DataTree):
         raise TypeError(f"expected a volume or a DataTree, got {type(obj).__name__}")
     nodes = image_nodes(obj)
@@ -282,7 +313,7 @@ def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]
                 f"node {node.path!r} holds {len(images)} volumes; an OME-Zarr image needs "
                 "exactly one per level"
             )
-        levels.append((node.path.strip("/") or f"scale{index}", images[0]))
+        levels.append((level_group(index), images[0]))
     return levels
 
 
@@ -388,7 +419,7 @@ def ngff_metadata(
     --------
     >>> import numpy as np, xarray_microct as mct
     >>> vol = mct.from_array(np.zeros((4, 4, 4)), spacing=(2.0, 0.5, 0.5), name="image")
-    >>> meta = ngff_metadata([("scale0", vol)], "0.5")["ome"]["multiscales"][0]
+    >>> meta = ngff_metadata([("0", vol)], "0.5")["ome"]["multiscales"][0]
     >>> meta["axes"][0]
     {'name': 'z', 'type': 'space', 'unit': 'micrometer'}
     >>> meta["datasets"][0]["coordinateTransformations"][0]
@@ -909,7 +940,8 @@ def open_pyramid(
     xarray.DataTree
         One node per level (``scale0``, ``scale1``...), each holding one lazy volume with
         physical coordinates. A store written by xarray_microct comes back identical:
-        names, coordinates, units, attributes and provenance.
+        names, coordinates, units, attributes and provenance (the levels are named
+        ``scale0``... whatever the nodes of the tree written were called).
 
     Raises
     ------
@@ -947,7 +979,7 @@ def open_pyramid(
             [*dataset.get("coordinateTransformations", []), *outer], len(dims), where
         )
         group_path, _, name = path.rpartition("/")
-        node = group_path or f"scale{index}"
+        node = level_node(group_path, index)
         if marker is None and not group_path:
             name = str(multiscale.get("name") or "image")
         array_attrs = {k: v for k, v in array.attrs.items() if k != _DIMS_ATTR}
@@ -1003,7 +1035,7 @@ def _level_coords(
     translation: np.ndarray,
     unit: str,
 ) -> dict[str, Any]:
-    """Coordinate arrays stored beside the image (stores written before 2026-12)
+    """Coordinate arrays stored beside the image (stores of earlier versions)
     where present, else from the NGFF transforms."""
     n_lead = len(dims) - 3
     coords: dict[str, Any] = dict(
@@ -1063,6 +1095,8 @@ __all__ = [
     "complete_marker",
     "create_levels",
     "is_ome_zarr",
+    "level_group",
+    "level_node",
     "network_options",
     "ngff_metadata",
     "ngff_multiscale",

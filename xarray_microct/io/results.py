@@ -36,6 +36,7 @@ from xarray_microct.io.ome import (
     SCALAR_COORDS,
     complete_marker,
     create_levels,
+    level_group,
     open_pyramid,
     prepare_levels,
     written_blocks,
@@ -51,7 +52,11 @@ from xarray_microct.io.safety import (
     staged_write,
 )
 
-LEVEL = "scale0"
+LEVEL = level_group(0)
+"""The group of the result's array (``0/<name>``)."""
+EARLIER_LEVEL = "scale0"
+"""The group of the result's array in runs started by versions before the numbered
+level groups: ``--resume`` finishes those where they are."""
 NGFF_VERSION = "0.5"
 RESUMABLE = ("incomplete", "interrupted", "failed")
 """Statuses of a run that ``--resume`` finishes."""
@@ -361,12 +366,14 @@ def write_volume(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 root = zarr.open_group(str(target), mode="r+")
+                group = _started_level(target, str(result.name))
                 array = zarr.open_array(
                     str(target),
-                    path=f"{LEVEL}/{result.name}",
+                    path=f"{group}/{result.name}",
                     mode="r+",
                     config={"write_empty_chunks": True},
                 )
+            levels = [(group, levels[0][1])]
             created = [(array, result.data.rechunk(array.chunks))]
             del root
         else:
@@ -382,6 +389,13 @@ def write_volume(
             extra=complete_marker(levels, [t for t, _ in created], NGFF_VERSION),
         )
     return path
+
+
+def _started_level(path: Path, name: str) -> str:
+    """The level group holding the array ``name`` of a run being resumed: ``LEVEL``,
+    or ``EARLIER_LEVEL`` for a run an earlier version started."""
+    started = [group for group in (LEVEL, EARLIER_LEVEL) if (path / group / name).is_dir()]
+    return started[0] if started else LEVEL
 
 
 def _write_missing(
@@ -484,6 +498,7 @@ def open_result(store: str | Path) -> xr.DataArray | pd.DataFrame:
 
 
 __all__ = [
+    "EARLIER_LEVEL",
     "LEVEL",
     "RESUMABLE",
     "check_output",
