@@ -74,20 +74,29 @@ def test_pipeline_counts_every_bead_with_iou_above_0_9(scan):
 
 def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
     vol, _ = scan
-    with raise_if_dask_computes():
-        labels = beads(vol, bead_radius="7 um")
+    with raise_if_dask_computes():  # given the radius and the smoothing, nothing computes
+        labels = beads(vol, bead_radius="7 um", denoise_sigma="0.6 voxel")
     ops = [r["op"] for r in labels.attrs["microct_provenance"]]
-    assert ops == ["median", "invert", "threshold", "opening", "fill_holes", "watershed"]
-    other = beads(vol.chunk({"z": 23, "y": 64, "x": 17}), bead_radius=7)
+    assert ops == ["gaussian", "remove_rings", "invert", "threshold", "fill_holes", "watershed"]
+    other = beads(vol.chunk({"z": 23, "y": 64, "x": 17}), bead_radius=7, denoise_sigma=0.6)
     assert same_partition(labels.values, other.values)
+    # the estimated smoothing and radius come from a central box: the same for any chunking
+    auto = beads(vol)
+    again = beads(vol.chunk({"z": 19, "y": 32, "x": 64}))
+    assert auto.attrs["denoise_sigma"] == again.attrs["denoise_sigma"]
+    assert auto.attrs["bead_radius"] == again.attrs["bead_radius"]
+    assert same_partition(auto.values, again.values)
 
 
 def test_pipeline_replays_on_another_scan(scan):
     vol, _ = scan
     labels = beads(vol, bead_radius=7)
     vol2, truth2 = bead_pack(48, radius=7, seed=12, chunks=24)
-    again = mct.replay(labels, vol2)
-    np.testing.assert_array_equal(again.values, beads(vol2, bead_radius=7).values)
+    again = mct.replay(labels, vol2)  # with the smoothing chosen on the first scan
+    sigma = labels.attrs["denoise_sigma"]
+    np.testing.assert_array_equal(
+        again.values, beads(vol2, bead_radius=7, denoise_sigma=sigma).values
+    )
     assert int(again.max()) == truth2.attrs["n_beads"]
 
 

@@ -35,6 +35,7 @@ from xarray_microct.ops import label as _label  # noqa: F401
 from xarray_microct.ops import measure as _measure  # noqa: F401
 from xarray_microct.ops import morphology as _morphology  # noqa: F401
 from xarray_microct.ops import pyramid as _pyramid  # noqa: F401  (registers the verbs)
+from xarray_microct.ops import rings as _rings  # noqa: F401
 from xarray_microct.ops import segment as _segment  # noqa: F401
 from xarray_microct.ops import watershed as _watershed  # noqa: F401
 from xarray_microct.ops.fibers import fiber_summary
