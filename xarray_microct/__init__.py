@@ -27,6 +27,7 @@ from xarray_microct.core.registry import REGISTRY, replay
 from xarray_microct.core.tables import table_quantities
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
+from xarray_microct.ops import denoise as _denoise  # noqa: F401
 from xarray_microct.ops import distance as _distance  # noqa: F401
 from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
 from xarray_microct.ops import hessian as _hessian  # noqa: F401  (registers the verbs)

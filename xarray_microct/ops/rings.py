@@ -28,6 +28,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from xarray_microct.core.blocks.overlap import float_dtype
 from xarray_microct.core.registry import operation
 from xarray_microct.core.stats import global_histogram, has_exact_histogram
 from xarray_microct.core.volume import wrap_like
@@ -139,8 +140,9 @@ def remove_rings(volume: xr.DataArray) -> xr.DataArray:
 
     Returns
     -------
-    xarray.DataArray of float32
-        ``volume`` minus its column offsets, lazy.
+    xarray.DataArray
+        ``volume`` minus its column offsets, lazy: rounded to the scan's dtype (and
+        clipped to its range) for integer scans, float32 (float64 for float64) else.
 
     Examples
     --------
@@ -149,9 +151,13 @@ def remove_rings(volume: xr.DataArray) -> xr.DataArray:
     >>> phases = np.where(rng.random((30, 6, 6)) < 0.4, 70, 170)
     >>> scan = mct.from_array((phases + np.eye(6)[None] * 25).astype("uint8"), chunks=10)
     >>> clean = scan.microct.remove_rings().values
-    >>> np.ptp(scan.values[phases == 70]), round(float(np.ptp(clean[phases == 70])))
-    (np.uint8(25), 0)
+    >>> int(np.ptp(scan.values[phases == 70])), int(np.ptp(clean[phases == 70])), clean.dtype
+    (25, 0, dtype('uint8'))
     """
     offsets = ring_offsets_array(volume.data)
-    data = volume.data.astype(np.float32) - offsets[None]
+    dtype = np.dtype(volume.dtype)
+    data = volume.data.astype(float_dtype(dtype)) - offsets[None]
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        data = da.clip(da.rint(data), info.min, info.max).astype(dtype)
     return wrap_like(volume, data, long_name="ring-corrected scan")

@@ -60,9 +60,7 @@ __all__ = ["beads", "estimate_radius", "sample_radius"]
 
 
 SAMPLE_SIDE = 128  # voxels per axis of the central box the radius is first estimated on
-DENOISE_TRUNCATE = 3.0  # half-width of the denoising Gaussian, in sigmas
 NOISE_FOR_ONE_VOXEL = 0.35  # noise / contrast that calls for a one-voxel Gaussian
-SHARPEN_SCALE = 1.5  # sigma of the sharpening's detail layer, in denoising sigmas
 MAX_SIGMA = 3.0  # voxels: the most smoothing the noise can ask for
 
 
@@ -274,19 +272,17 @@ def beads(
         (:func:`sample_radius`: computes that box only, eagerly) and recorded in the
         result's ``attrs["bead_radius"]`` and in the watershed's provenance.
     denoise_sigma : "auto", length or None
-        Sigma of the denoising Gaussian. ``"auto"`` (the default) sets it from the
+        Sigma of the denoising Gaussian (:func:`~xarray_microct.ops.denoise.denoise`,
+        in the scan's dtype). ``"auto"`` (the default) sets it from the
         scan's noise measured on a central box (:func:`noise_ratio`, computes that box
         of the scan only, eagerly; :func:`denoising_sigma`) and records it in the
         result's ``attrs["denoise_sigma"]`` and in the provenance; ``None`` skips
         denoising.
     sharpen : bool
-        Undo, to first order, how the denoising Gaussian (sigma ``s``) rounds the
-        surfaces off: a Gaussian adds ``s² / 2`` times the Laplacian, which
-        :func:`~xarray_microct.ops.filters.unsharp_mask` takes off (detail layer of
-        sigma ``1.5 s``, amount ``1 / 1.5²``, so that ``amount * sigma² = s²``: the
-        Laplacian taken at a slightly wider scale than the smoothing's, where the noise
-        left in it is less). Without it, the necks between beads fill and the beads'
-        caps recede.
+        Undo, to first order, how the denoising Gaussian rounds the surfaces off
+        (:func:`~xarray_microct.ops.denoise.denoise`: the ``s² / 2`` Laplacian that a
+        Gaussian of sigma ``s`` adds is taken off again). Without it, the necks between
+        beads fill and the beads' caps recede.
     rings : bool
         Take off ring artefacts, one offset per ``(y, x)`` column, constant along the
         rotation axis ``z`` (:func:`~xarray_microct.ops.rings.remove_rings`).
@@ -330,7 +326,7 @@ def beads(
     >>> round(labels.attrs["bead_radius"])  # estimated
     6
     >>> [r["op"] for r in labels.attrs["microct_provenance"]]
-    ['gaussian', 'unsharp_mask', 'remove_rings', 'invert', 'threshold', 'fill_holes', 'watershed']
+    ['denoise', 'remove_rings', 'invert', 'threshold', 'fill_holes', 'watershed']
     """
     grid = grid_of(volume)
     chosen_sigma = denoise_sigma == "auto"
@@ -338,21 +334,10 @@ def beads(
         sigma = denoising_sigma(noise_ratio(central_box(volume).values))
         denoise_sigma = f"{sigma:.3g} voxel" if sigma > 0 else None
 
-    if denoise_sigma is not None:
-        sigma_voxels = resolve_length(
-            denoise_sigma, grid.spacing, grid.units, name="beads: denoise_sigma"
-        )
-
     def segment(scan: xr.DataArray) -> xr.DataArray:
         out = scan
         if denoise_sigma is not None:
-            out = out.microct.gaussian(sigma=denoise_sigma, truncate=DENOISE_TRUNCATE)
-            if sharpen:
-                out = out.microct.unsharp_mask(
-                    sigma=tuple(SHARPEN_SCALE * s for s in sigma_voxels),
-                    amount=1 / SHARPEN_SCALE**2,
-                    truncate=DENOISE_TRUNCATE,
-                )
+            out = out.microct.denoise(sigma=denoise_sigma, sharpen=sharpen)
         if rings:
             out = out.microct.remove_rings()
         if invert:
