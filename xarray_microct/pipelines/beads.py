@@ -5,7 +5,7 @@ fill holes (post-processing) → distance map → watershed → one label per be
 
 Every step is a recorded verb of the library, so the labels carry the whole chain in
 their provenance and :func:`xarray_microct.replay` re-runs it on another scan. Each
-step gives the same result for any chunking: the Gaussian (and the optional opening)
+step gives the same result for any chunking: the denoising (and the optional opening)
 through halos as deep as their kernels, the ring offsets from exact integer sums over
 ``z``, Otsu's threshold from the histogram of the whole volume, hole filling, the
 distance map and the watershed exactly across chunks.
@@ -15,11 +15,13 @@ What differs from the paper's notebook, and why:
 * denoising by a Gaussian whose sigma follows the scan's noise (the paper used ITK's
   bilateral filter, radius 12, and also tried a median): the noise, as a fraction of
   the contrast between the phases, is measured on a central box of the scan
-  (:func:`noise_ratio`) and sets the sigma (:func:`denoising_sigma`): half a voxel
-  for a clean scan, a voxel for a noisy one. What limits the overlap of the labels
-  with the beads on noisy scans is the mask (its overlap with the union of the true
-  beads bounds theirs), and a fixed median over a one-voxel ball left too much noise
-  there, while a wide filter rounds off the necks;
+  (:func:`noise_ratio`) and sets the sigma (:func:`denoising_sigma`): 0.7 voxel at a
+  tenth of the contrast, a voxel at a third. The Gaussian's own rounding of the
+  surfaces (it fills the necks between beads and pulls back their caps) is taken off
+  to first order (:func:`~xarray_microct.ops.denoise.denoise`). On noisy scans the
+  mask is what limits the overlap of the labels with the beads (the mask's overlap
+  with the union of the true beads bounds theirs); the fixed median over a one-voxel
+  ball used before left too much noise there;
 * ring artefacts (a fixed offset per detector column, constant along the rotation
   axis ``z``) are taken off the smoothed scan before the threshold
   (:func:`~xarray_microct.ops.rings.remove_rings`): smoothing cannot average them out,
