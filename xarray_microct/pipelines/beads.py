@@ -287,7 +287,9 @@ def beads(
         beads fill and the beads' caps recede.
     rings : bool
         Take off ring artefacts, one offset per ``(y, x)`` column, constant along the
-        rotation axis ``z`` (:func:`~xarray_microct.ops.rings.remove_rings`).
+        rotation axis ``z`` (:func:`~xarray_microct.ops.rings.remove_rings`). It assumes
+        two phases along the columns: turn it off when a third material fills whole
+        columns (a container wall, air around the sample).
     invert : bool
         The beads are the dark phase (as in the paper's data, and in
         :func:`~xarray_microct.synthetic.bead_pack`): invert before thresholding.
