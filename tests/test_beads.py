@@ -205,3 +205,11 @@ def test_each_chunk_of_the_scan_is_read_once(scan):
     reads.clear()
     labels.compute()
     assert len(reads) == vol.data.npartitions
+
+
+def test_pipeline_bad_input_names_the_fix():
+    thin = mct.from_array(np.zeros((2, 20, 20), "uint8"))
+    with pytest.raises(ValueError, match="denoise_sigma="):
+        beads(thin)
+    with pytest.raises(ValueError, match="split_smoothing"):
+        beads(bead_pack(30, radius=5, seed=1)[0], bead_radius=5, split_smoothing=-1)

@@ -52,13 +52,22 @@ from collections.abc import Callable, Sequence
 
 import dask.array as da
 import numpy as np
+import scipy.ndimage as ndi
 import xarray as xr
+from skimage.filters import threshold_otsu
 
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.volume import grid_of
 from xarray_microct.ops.distance import edt_array
 
-__all__ = ["beads", "estimate_radius", "sample_radius"]
+__all__ = [
+    "beads",
+    "central_box",
+    "denoising_sigma",
+    "estimate_radius",
+    "noise_ratio",
+    "sample_radius",
+]
 
 
 SAMPLE_SIDE = 128  # voxels per axis of the central box the radius is first estimated on
@@ -154,9 +163,6 @@ def noise_ratio(box: np.ndarray) -> float:
     >>> round(noise_ratio(phases + rng.normal(0, 25, phases.shape)), 2)
     0.25
     """
-    import scipy.ndimage as ndi
-    from skimage.filters import threshold_otsu
-
     values = np.asarray(box, dtype=np.float64)
     if values.ndim != 3 or values.shape[0] < 3:
         raise ValueError(f"noise_ratio needs a 3-D box of at least 3 slices, got {values.shape}")
@@ -333,8 +339,13 @@ def beads(
     ['denoise', 'remove_rings', 'invert', 'threshold', 'fill_holes', 'watershed']
     """
     grid = grid_of(volume)
-    chosen_sigma = denoise_sigma == "auto"
+    chosen_sigma = isinstance(denoise_sigma, str) and denoise_sigma == "auto"
     if chosen_sigma:
+        if volume.shape[-3] < 3:
+            raise ValueError(
+                f"beads: the scan has {volume.shape[-3]} slice(s) along z, too few to "
+                "measure its noise; give denoise_sigma= (e.g. '1 voxel')"
+            )
         sigma = denoising_sigma(noise_ratio(central_box(volume).values))
         denoise_sigma = f"{sigma:.3g} voxel" if sigma > 0 else None
 
