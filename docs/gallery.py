@@ -83,8 +83,8 @@ def build_generated(out: Path) -> None:
 
     beads, _ = bead_pack(48, radius=6.0, seed=1, chunks=48)
     save_slice_png(beads, out / "beads-slice.png")
-    rough = beads.microct.median(radius="1 voxel").microct.invert().microct.threshold()
-    post = rough.microct.opening(radius="1 voxel").microct.fill_holes()
+    clean = beads.microct.denoise(sigma="0.7 voxel").microct.remove_rings()
+    post = clean.microct.invert().microct.threshold().microct.fill_holes()
     save_slice_png(beads, out / "beads-mask.png", labels=post.microct.label(), alpha=0.5)
     bead_labels = bead_pipeline(beads, bead_radius="6 um")
     save_slice_png(beads, out / "beads-watershed.png", labels=bead_labels, alpha=0.5)

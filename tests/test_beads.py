@@ -9,7 +9,12 @@ from helpers import matched_iou, same_partition
 
 import xarray_microct as mct
 from xarray_microct.pipelines import beads
-from xarray_microct.pipelines.beads import estimate_radius, sample_radius
+from xarray_microct.pipelines.beads import (
+    denoising_sigma,
+    estimate_radius,
+    noise_ratio,
+    sample_radius,
+)
 from xarray_microct.synthetic import bead_pack
 from xarray_microct.testing import raise_if_dask_computes
 
@@ -74,26 +79,39 @@ def test_pipeline_counts_every_bead_with_iou_above_0_9(scan):
 
 def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
     vol, _ = scan
-    with raise_if_dask_computes():
-        labels = beads(vol, bead_radius="7 um")
+    with raise_if_dask_computes():  # given the radius and the smoothing, nothing computes
+        labels = beads(vol, bead_radius="7 um", denoise_sigma="0.6 voxel")
     ops = [r["op"] for r in labels.attrs["microct_provenance"]]
-    assert ops == ["median", "invert", "threshold", "opening", "fill_holes", "watershed"]
-    other = beads(vol.chunk({"z": 23, "y": 64, "x": 17}), bead_radius=7)
+    assert ops == ["denoise", "remove_rings", "invert", "threshold", "fill_holes", "watershed"]
+    other = beads(vol.chunk({"z": 23, "y": 64, "x": 17}), bead_radius=7, denoise_sigma=0.6)
     assert same_partition(labels.values, other.values)
+    # the estimated smoothing and radius come from a central box: the same for any chunking
+    auto = beads(vol)
+    again = beads(vol.chunk({"z": 19, "y": 32, "x": 64}))
+    assert auto.attrs["denoise_sigma"] == again.attrs["denoise_sigma"]
+    assert auto.attrs["bead_radius"] == again.attrs["bead_radius"]
+    assert same_partition(auto.values, again.values)
 
 
 def test_pipeline_replays_on_another_scan(scan):
     vol, _ = scan
     labels = beads(vol, bead_radius=7)
     vol2, truth2 = bead_pack(48, radius=7, seed=12, chunks=24)
-    again = mct.replay(labels, vol2)
-    np.testing.assert_array_equal(again.values, beads(vol2, bead_radius=7).values)
+    again = mct.replay(labels, vol2)  # with the smoothing chosen on the first scan
+    sigma = labels.attrs["denoise_sigma"]
+    np.testing.assert_array_equal(
+        again.values, beads(vol2, bead_radius=7, denoise_sigma=sigma).values
+    )
     assert int(again.max()) == truth2.attrs["n_beads"]
 
 
 @pytest.mark.parametrize(
     ("radius", "spacing", "noise", "rings", "overlap", "seed"),
-    [(7, (1.0, 1.0, 1.0), 0.25, 0.3, 0.1, 2), (10, (1.6, 1.0, 1.0), 0.2, 0.3, 0.1, 3)],
+    [
+        (7, (1.0, 1.0, 1.0), 0.25, 0.3, 0.1, 2),
+        (10, (1.6, 1.0, 1.0), 0.2, 0.3, 0.1, 3),
+        (9, (1.0, 1.0, 1.0), 0.35, 0.5, 0.15, 4),
+    ],
 )
 def test_default_parameters_count_noisy_packs_exactly(radius, spacing, noise, rings, overlap, seed):
     # bead_radius is estimated (and recorded); necks, rings and noise add no bead
@@ -112,7 +130,30 @@ def test_default_parameters_count_noisy_packs_exactly(radius, spacing, noise, ri
     assert abs(labels.attrs["bead_radius"] - radius) < 0.1 * radius
     found = labels.values
     assert int(found.max()) == truth.attrs["n_beads"]
-    assert np.median(matched_iou(found, truth.values)) >= 0.88
+    assert np.median(matched_iou(found, truth.values)) >= 0.9
+    # the smoothing follows the noise: about a voxel at a third of the contrast
+    sigma = float(labels.attrs["denoise_sigma"].split()[0])
+    assert 0.8 < sigma / (noise / 0.35) ** (2 / 7) < 1.25
+
+
+@pytest.mark.parametrize("noise", [5.0, 20.0, 40.0])
+def test_noise_ratio_measures_the_noise_against_the_contrast(noise):
+    rng = np.random.default_rng(int(noise))
+    z, y, x = np.indices((48, 48, 48))
+    balls = ((y % 16 - 8) ** 2 + (x % 16 - 8) ** 2 + (z % 16 - 8) ** 2) < 36
+    rings = rng.normal(0.0, 15.0, (48, 48))[None]  # constant along z: not noise
+    scan = np.where(balls, 60.0, 180.0) + rings + rng.normal(0.0, noise, balls.shape)
+    assert noise_ratio(scan) == pytest.approx(noise / 120.0, rel=0.1)
+    assert noise_ratio(np.full((8, 8, 8), 3.0)) == np.inf  # one phase: no contrast
+
+
+def test_denoising_sigma_grows_slowly_with_the_noise():
+    ratios = np.array([0.0, 0.05, 0.1, 0.2, 0.35, 0.7, 1e6])
+    sigmas = np.array([denoising_sigma(r) for r in ratios])
+    assert sigmas[0] == 0.0 and sigmas[4] == pytest.approx(1.0)
+    assert np.all(np.diff(sigmas) >= 0) and sigmas[-1] == 3.0
+    np.testing.assert_allclose(sigmas[1:6], (ratios[1:6] / 0.35) ** (2 / 7))
+    assert denoising_sigma(float("nan")) == 3.0
 
 
 def test_invert_follows_skimage():
@@ -164,3 +205,11 @@ def test_each_chunk_of_the_scan_is_read_once(scan):
     reads.clear()
     labels.compute()
     assert len(reads) == vol.data.npartitions
+
+
+def test_pipeline_bad_input_names_the_fix():
+    thin = mct.from_array(np.zeros((2, 20, 20), "uint8"))
+    with pytest.raises(ValueError, match="denoise_sigma="):
+        beads(thin)
+    with pytest.raises(ValueError, match="split_smoothing"):
+        beads(bead_pack(30, radius=5, seed=1)[0], bead_radius=5, split_smoothing=-1)

@@ -32,6 +32,7 @@ def _mask(v):
 CALLS = {
     "blobness": lambda v: v.microct.blobness(sigma=1),
     "closing": lambda v: _mask(v).microct.closing(radius=1),
+    "denoise": lambda v: v.microct.denoise(sigma=1),
     "detect_fibers": None,  # on a fiber bed, below
     "dilation": lambda v: _mask(v).microct.dilation(radius=1),
     "distance_transform": lambda v: _mask(v).microct.distance_transform(),
@@ -51,6 +52,7 @@ CALLS = {
     "porosity": lambda v: _mask(v).microct.porosity(),
     "pyramid": lambda v: v.microct.pyramid(),
     "regionprops": lambda v: _mask(v).microct.label().microct.regionprops(intensity=v),
+    "remove_rings": lambda v: v.microct.remove_rings(),
     "remove_small_objects": lambda v: _mask(v).microct.remove_small_objects(min_size=10),
     "segment": lambda v: v.microct.segment(),
     "threshold": lambda v: v.microct.threshold(),

@@ -35,6 +35,7 @@ CHUNKS = (8, 12, 12)
 # (the coordinate unit, micrometre here), so recording them with their unit is tested.
 EXAMPLE_PARAMS: dict[str, dict] = {
     "gaussian": {"sigma": 1},
+    "denoise": {"sigma": 1},
     "median": {"radius": 1},
     "unsharp_mask": {"sigma": 1},
     "hessian_eigenvalues": {"sigma": 1.5},

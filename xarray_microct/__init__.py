@@ -27,6 +27,7 @@ from xarray_microct.core.registry import REGISTRY, replay
 from xarray_microct.core.tables import table_quantities
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
+from xarray_microct.ops import denoise as _denoise  # noqa: F401
 from xarray_microct.ops import distance as _distance  # noqa: F401
 from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
 from xarray_microct.ops import hessian as _hessian  # noqa: F401  (registers the verbs)
@@ -35,6 +36,7 @@ from xarray_microct.ops import label as _label  # noqa: F401
 from xarray_microct.ops import measure as _measure  # noqa: F401
 from xarray_microct.ops import morphology as _morphology  # noqa: F401
 from xarray_microct.ops import pyramid as _pyramid  # noqa: F401  (registers the verbs)
+from xarray_microct.ops import rings as _rings  # noqa: F401
 from xarray_microct.ops import segment as _segment  # noqa: F401
 from xarray_microct.ops import watershed as _watershed  # noqa: F401
 from xarray_microct.ops.fibers import fiber_summary

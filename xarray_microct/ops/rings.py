@@ -1,0 +1,163 @@
+"""Ring artefacts of a two-phase scan: one offset per detector column, taken off exactly.
+
+A miscalibrated detector pixel adds a fixed offset along a circle around the rotation
+axis of the scan: rings, centred on the ``z`` axis of the reconstructed volume and
+running along it. On a two-phase scan (beads and pores, fibers and matrix) the offset
+of each ``(y, x)`` column is seen directly: the voxels of either phase there lie above
+or below the phase's level by that offset. So :func:`ring_offsets_array`
+
+1. splits the voxels by Otsu's threshold of the whole volume's histogram and takes the
+   mean of each phase from it (the levels);
+2. keeps the voxels that are clearly of one phase (beyond half way from the threshold
+   to the phase's level: not the partial-volume voxels at the phase boundaries, whose
+   values lie between the levels);
+3. averages, per ``(y, x)`` column, how far those voxels lie from their phase's level.
+
+No centre of rotation is assumed, nor any shape of the ring profile; the offsets are
+assumed constant along ``z`` (a column of the detector), which is what they are when
+the rings come from the detector's response. On a scan without rings the offsets are
+its noise averaged over a column: ``sigma / sqrt(n)`` for ``n`` clear voxels per column.
+
+The sums are of integers (the values quantised on ``2**16`` levels between the
+volume's minimum and maximum), so the offsets are the same for any chunking.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from xarray_microct.core.blocks.overlap import float_dtype
+from xarray_microct.core.registry import operation
+from xarray_microct.core.stats import global_histogram, has_exact_histogram
+from xarray_microct.core.volume import wrap_like
+from xarray_microct.ops.segment import _otsu, _trim
+
+__all__ = ["remove_rings", "ring_offsets_array"]
+
+LEVELS = 2**16  # quantisation of the values for the exact column sums
+
+
+def _phase_levels(counts: np.ndarray, edges: np.ndarray, exact: bool) -> np.ndarray:
+    """[threshold, dark level, bright level, low, step] from a global histogram."""
+    centres = edges[:-1] + 0.5 if exact else (edges[:-1] + edges[1:]) / 2
+    counts, centres = _trim(np.asarray(counts), centres)
+    threshold = _otsu(counts, centres)
+    dark = centres <= threshold
+    weights = counts.astype(np.float64)
+    level_dark = np.average(centres[dark], weights=weights[dark]) if dark.any() else threshold
+    bright = ~dark
+    level_bright = (
+        np.average(centres[bright], weights=weights[bright]) if bright.any() else threshold
+    )
+    low, high = float(edges[0]), float(edges[-1])
+    step = (high - low) / LEVELS if high > low else 1.0
+    return np.array([threshold, level_dark, level_bright, low, step])
+
+
+def _column_sums(block: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Per column: the integer sum of (quantised value - its phase's level), the count."""
+    threshold, level_dark, level_bright, low, step = levels
+    values = block.astype(np.float64)
+    dark = values <= threshold - (threshold - level_dark) / 2
+    bright = values >= threshold + (level_bright - threshold) / 2
+    quantised = np.rint((values - low) / step).astype(np.int64)
+    q_dark = np.int64(np.rint((level_dark - low) / step))
+    q_bright = np.int64(np.rint((level_bright - low) / step))
+    residual = np.where(dark, quantised - q_dark, 0) + np.where(bright, quantised - q_bright, 0)
+    out = np.empty((1, *block.shape[1:], 2), np.int64)
+    out[0, ..., 0] = residual.sum(axis=0)
+    out[0, ..., 1] = np.count_nonzero(dark | bright, axis=0)
+    return out
+
+
+def _offsets(sums: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    total, count = sums[..., 0], sums[..., 1]
+    mean = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    return (mean * levels[4]).astype(np.float32)
+
+
+def ring_offsets_array(data: da.Array) -> da.Array:
+    """The ring offset of each ``(y, x)`` column of a two-phase 3-D Dask array (lazy).
+
+    Returns a 2-D float32 array ``(y, x)``, chunked as ``data`` in ``y, x``: the mean
+    difference between the clear voxels of the column and their phase's level (see
+    the module docstring), which averages to zero over the volume's clear voxels. The
+    same for any chunking.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> phases = np.where(rng.random((40, 8, 8)) < 0.5, 60.0, 160.0)
+    >>> rings = np.zeros((8, 8)); rings[3] = 20.0  # one bright row of columns
+    >>> scan = da.from_array((phases + rings).astype("uint8"), chunks=(16, 4, 4))
+    >>> offsets = ring_offsets_array(scan).compute()
+    >>> ((offsets[2:5, 0] - offsets[0, 0]).round() + 0.0).tolist()
+    [0.0, 20.0, 0.0]
+    """
+    if data.ndim != 3:
+        raise ValueError(f"ring offsets need a 3-D (z, y, x) volume, got {data.ndim} dims")
+    counts, edges = global_histogram(data)
+    levels = da.blockwise(
+        _phase_levels,
+        "l",
+        counts,
+        "c",
+        edges,
+        "e",
+        exact=has_exact_histogram(data.dtype),
+        new_axes={"l": 5},
+        concatenate=True,
+        dtype=np.float64,
+    )
+    sums = da.map_blocks(
+        _column_sums,
+        data,
+        levels,
+        chunks=((1,) * data.numblocks[0], *data.chunks[1:], (2,)),
+        new_axis=3,
+        dtype=np.int64,
+    ).sum(axis=0)
+    return da.map_blocks(_offsets, sums, levels, drop_axis=2, dtype=np.float32)
+
+
+@operation(spatial_only=True, intensity_units="keep")
+def remove_rings(volume: xr.DataArray) -> xr.DataArray:
+    """Take off the ring artefacts of a two-phase scan: one offset per ``(y, x)`` column.
+
+    The rings are centred on the rotation axis ``z`` and constant along it; each
+    column's offset is the mean departure of its clearly classified voxels from their
+    phase's level (:func:`ring_offsets_array`, from the whole volume's histogram and
+    exact integer sums over ``z``: the same for any chunking). Smooth the scan first
+    (e.g. :func:`~xarray_microct.ops.filters.gaussian`): the offsets are then measured
+    on less noise, and a Gaussian commutes with the correction.
+
+    Parameters
+    ----------
+    volume : xarray.DataArray
+        A scan of two phases (any numeric dtype), ``(z, y, x)``.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``volume`` minus its column offsets, lazy: rounded to the scan's dtype (and
+        clipped to its range) for integer scans, float32 (float64 for float64) else.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> rng = np.random.default_rng(1)
+    >>> phases = np.where(rng.random((30, 6, 6)) < 0.4, 70, 170)
+    >>> scan = mct.from_array((phases + np.eye(6)[None] * 25).astype("uint8"), chunks=10)
+    >>> clean = scan.microct.remove_rings().values
+    >>> int(np.ptp(scan.values[phases == 70])), int(np.ptp(clean[phases == 70])), clean.dtype
+    (25, 0, dtype('uint8'))
+    """
+    offsets = ring_offsets_array(volume.data)
+    dtype = np.dtype(volume.dtype)
+    data = volume.data.astype(float_dtype(dtype)) - offsets[None]
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        data = da.clip(da.rint(data), info.min, info.max).astype(dtype)
+    return wrap_like(volume, data, long_name="ring-corrected scan")
