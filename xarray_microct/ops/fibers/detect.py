@@ -87,6 +87,9 @@ COARSE_BINNED = 2.5
 # (0.6 CPU s for 64 × 512² bins against 0.7 in chunks of 128², 1.0 in chunks of 64²)
 BINNED_CHUNK = 256
 HALO_RADII = 6  # pixels of halo around a tile, in fiber radii: over two diameters + seed
+# on the scan itself (fibers under 9 pixels of radius), the tubeness's scale along z, in
+# units of the in-plane one: see _tubeness_sigmas
+ALONG_Z = 2.0
 
 Source = Literal["auto", "intensity", "tubeness", "mask"]
 _SOURCES = ("auto", "intensity", "tubeness", "mask")
@@ -159,7 +162,7 @@ def _z_levels(volume: xr.DataArray, sigma_z: float, dtype: np.dtype) -> xr.DataA
 def fiber_chain(
     volume: xr.DataArray,
     source: str,
-    sigma: float,
+    sigma: float | Sequence[float],
     smooth: float | Sequence[float],
     eager: bool = False,
     levels: Any = None,
@@ -174,7 +177,8 @@ def fiber_chain(
       cores: centres are right, radii are those of the cores).
     * ``"mask"``: the volume is the mask; the centre score is its distance map.
 
-    ``sigma`` and ``smooth`` (one sigma, or one per axis ``(z, y, x)``, 0 for none) are
+    ``sigma`` (one, or one per axis ``(z, y, x)``) and ``smooth`` (one sigma, or one per
+    axis, 0 for none) are
     in the volume's coordinate units. ``levels`` (an 8/16-bit integer dtype, for a
     binned scan: see :mod:`~xarray_microct.ops.fibers.grid`) thresholds the (smoothed)
     volume rounded to that dtype, whose histogram is exact and gathered by one cheap
@@ -206,11 +210,12 @@ def fiber_chain(
             smoothed = volume.copy(data=gaussian_array(volume.data, tuple(smoothing.tolist())))
         if levels is not None:
             smoothed = _levels(smoothed, np.dtype(levels))
-    voxels = tuple(float(sigma / s) for s in grid.spacing)
-    for dim, v, n in zip(grid.dims, voxels, grid.shape, strict=True):
+    sigmas = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (3,))
+    voxels = tuple((sigmas / grid.spacing).tolist())
+    for dim, s, v, n in zip(grid.dims, sigmas, voxels, grid.shape, strict=True):
         if v > n:
             raise ValueError(
-                f"the tubeness scale sigma={sigma:.3g} {grid.units} is {v:.3g} voxels along "
+                f"the tubeness scale sigma={s:.3g} {grid.units} is {v:.3g} voxels along "
                 f"{dim!r}, larger than the volume ({n} voxels); give a smaller sigma= (or "
                 "radius=, whose 0.6 × it is by default)"
             )
@@ -478,10 +483,15 @@ def plan_detection(
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys)
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
     levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
+    sigmas = (
+        _tubeness_sigmas(sigma_phys, factor, grid.shape[0] * dz)
+        if kind == "intensity"
+        else (sigma_phys,) * 3
+    )
     mask, score = fiber_chain(
         work,
         kind,
-        sigma_phys,
+        sigmas,
         smooth=smooth,
         eager=eager,
         levels=levels,
@@ -497,7 +507,7 @@ def plan_detection(
         halo,
         tile=-(-MIN_TILE // factor),  # the same area of the scan as without bins
     )
-    separation = max(3, int(np.ceil(2 * sigma_phys / dz)))
+    separation = max(3, int(np.ceil(2 * sigmas[0] / dz)))
     graph = _linking_graph(
         tiles,
         grid.shape[0],
@@ -552,6 +562,22 @@ def _mask_smoothing(
     if factor > 1:
         return (spacing[0], 0.0, 0.0)
     return (min(spacing[1], spacing[2], r_phys / 4),) * 3
+
+
+def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, float, float]:
+    """The tubeness's Gaussian scales (z, y, x; physical) for an in-plane ``sigma``.
+
+    A fiber's tubeness does not change along its axis, so along z (the fibers' direction)
+    the scale may be longer than in-plane: the noise of the Hessian falls as the
+    square root of the voxels it averages, while a fiber tilted by θ drifts only
+    σ_z tan θ = 1.2 R tan θ in-plane over ± σ_z (a third of a radius at 15°). On the
+    scan itself (``factor`` 1: fibers of a few pixels, whose sections hold few voxels
+    against the noise) σ_z = ``ALONG_Z`` σ, at most a quarter of the volume's
+    ``height`` (never under σ); on bins, which already average ``factor²`` pixels,
+    σ_z = σ.
+    """
+    along_z = sigma if factor > 1 else max(sigma, min(ALONG_Z * sigma, 0.25 * height))
+    return (along_z, sigma, sigma)
 
 
 def _radius_from_data(volume: xr.DataArray, kind: str) -> tuple[tuple[float, ...], str]:
