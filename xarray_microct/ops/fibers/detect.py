@@ -480,7 +480,7 @@ def plan_detection(
     else:  # the cores of a thresholded tubeness map are narrower than the fibers
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
-    smooth = _mask_smoothing(factor, wgrid.spacing, r_phys)
+    smooth = _mask_smoothing(wgrid.spacing)
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
     levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
     sigmas = (
@@ -550,18 +550,17 @@ def plan_detection(
     return DetectionPlan(graph, attrs, separation)
 
 
-def _mask_smoothing(
-    factor: int, spacing: Sequence[float], r_phys: float
-) -> tuple[float, float, float]:
+def _mask_smoothing(spacing: Sequence[float]) -> tuple[float, float, float]:
     """Gaussian sigmas (z, y, x; physical) smoothing the scan before Otsu's threshold.
 
-    On the scan: light smoothing, one pixel but at most a quarter radius (small fibers
-    stay apart). On a binned grid the bins have smoothed in-plane; one slice along z
-    (along the fibers) takes the rest of the noise without blurring the cross-sections.
+    One slice along z (along the fibers), never in-plane: smoothing along the fibers
+    takes noise out without blurring their cross-sections, while smoothing in-plane
+    widens small fibers in the mask and merges touching ones (at 2 voxels of radius and
+    noise 0.25, a quarter radius in-plane gave object F1 0.893 and radii +2.6 to +5.1 %,
+    one slice along z 0.908 and +1.0 to +3.8 %; at 3 voxels radii +4.0 to +5.2 %
+    against +2.3 to +3.1 %). On a binned grid the bins have also averaged in-plane.
     """
-    if factor > 1:
-        return (spacing[0], 0.0, 0.0)
-    return (min(spacing[1], spacing[2], r_phys / 4),) * 3
+    return (spacing[0], 0.0, 0.0)
 
 
 def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, float, float]:
