@@ -299,3 +299,21 @@ def test_fibers_of_two_voxels_in_noise_found_with_defaults():
     table = detect_fibers(vol)
     scores = mct.metrics.object_metrics(table, truth.centres, like=vol, margin=RADIUS)
     assert scores["f1"] >= 0.975
+
+
+@pytest.mark.parametrize(("radius_px", "noise", "tilt"), [(3, 0.05, 0.0), (2, 0.15, 8.0)])
+def test_mask_radii_of_small_fibers_within_4_percent(radius_px, noise, tilt):
+    # the table's radius is that of the mask's region: smoothing the scan in-plane before
+    # the threshold widened fibers of 2-3 voxels (+4.3 to +5.2 %); along z only it does not
+    vol, truth = _bed(radius_px, noise, tilt, 64, nz=16)
+    table = detect_fibers(vol, radius=RADIUS)
+    extent = 64 * RADIUS / radius_px
+    ratios = []
+    for z, true in truth.centres.groupby("z"):
+        found = table[np.isclose(table["z"], z)]
+        ia, ib, _ = mct.metrics.optimal_pairs(
+            found[["y", "x"]].to_numpy(), true[["y", "x"]].to_numpy(), 0.5 * RADIUS
+        )
+        inner = _inner(true.iloc[ib], extent)
+        ratios.append(found["radius"].to_numpy()[ia][inner] / true["radius"].to_numpy()[ib][inner])
+    assert np.concatenate(ratios).mean() == pytest.approx(1.0, abs=0.04)
