@@ -113,6 +113,16 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       +0.6 to +4 % at 3). Unbiased radii at 2 voxels need the point-spread function
       and the plateau levels from the data (e.g. a fit of blurred disks at the detected
       centres), not a threshold nor a median of the cores.
+    * What did not remove it (true centres, 2–5 voxels, both phantoms): taking the
+      background from pixels 1 or 1.5 pixels beyond every fiber instead of 2 moves the
+      radii by −4 to +6 % from case to case, with no setting right everywhere; a
+      least-squares fit of blurred disks (per-fiber background and radius, one contrast
+      per slice) is within ±1.6 % at 2–5 voxels on ``fiber_bed`` with the true blur, but
+      choosing the blur by the least residual picks the wrong one at 2 voxels and leaves
+      +4 to +8 % on ``other_bed``; a median or a trimmed mean instead of the mean of the
+      sections, or keeping sections whatever their roundness, changes the estimate by
+      under 1.5 % (its bias at 2 voxels is a shift of every section's radius, not
+      outliers).
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
