@@ -119,7 +119,7 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       least-squares fit of blurred disks (per-fiber background and radius, one contrast
       per slice) is within ±1.6 % at 2–5 voxels on ``fiber_bed`` with the true blur, but
       choosing the blur by the least residual picks the wrong one at 2 voxels and leaves
-      +4 to +8 % on ``other_bed``; a median or a trimmed mean instead of the mean of the
+      +4 to +8 % at 2 voxels on ``other_bed``; a median or a trimmed mean instead of the mean of the
       sections, or keeping sections whatever their roundness, changes the estimate by
       under 1.5 % (its bias at 2 voxels is a shift of every section's radius, not
       outliers).
