@@ -302,9 +302,11 @@ def test_fibers_of_two_voxels_in_noise_found_with_defaults():
 
 
 @pytest.mark.parametrize(("radius_px", "noise", "tilt"), [(3, 0.05, 0.0), (2, 0.15, 8.0)])
-def test_mask_radii_of_small_fibers_within_4_percent(radius_px, noise, tilt):
-    # the table's radius is that of the mask's region: smoothing the scan in-plane before
-    # the threshold widened fibers of 2-3 voxels (+4.3 to +5.2 %); along z only it does not
+def test_mask_radii_of_small_fibers_within_2_percent(radius_px, noise, tilt):
+    # the table's radius is that of the mask's region: fibers of 2-3 voxels came out
+    # +4.3 to +5.2 % wide with in-plane smoothing and Otsu's global threshold, +2.7 to
+    # +3.8 % smoothed along z only (Otsu's threshold is low for fibers in the matrix of
+    # a matrix/pore patchwork); at each fiber's own mid-level, -0.4 % and +1.0 % here
     vol, truth = _bed(radius_px, noise, tilt, 64, nz=16)
     table = detect_fibers(vol, radius=RADIUS)
     extent = 64 * RADIUS / radius_px
@@ -316,4 +318,4 @@ def test_mask_radii_of_small_fibers_within_4_percent(radius_px, noise, tilt):
         )
         inner = _inner(true.iloc[ib], extent)
         ratios.append(found["radius"].to_numpy()[ia][inner] / true["radius"].to_numpy()[ib][inner])
-    assert np.concatenate(ratios).mean() == pytest.approx(1.0, abs=0.04)
+    assert np.concatenate(ratios).mean() == pytest.approx(1.0, abs=0.02)

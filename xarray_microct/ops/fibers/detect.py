@@ -70,6 +70,7 @@ from xarray_microct.ops.fibers.linking import (
     stitch_slabs,
     z_coherence,
 )
+from xarray_microct.ops.fibers.mask import background_width, local_mid_mask
 from xarray_microct.ops.fibers.slices import MIN_TILE, tile_tasks
 from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.hessian import hessian_measure_array
@@ -167,6 +168,7 @@ def fiber_chain(
     eager: bool = False,
     levels: Any = None,
     coarse_from: float = COARSE_FROM_SIGMA,
+    background: int | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     """The default chain before detection: (fiber mask, centre score or None).
 
@@ -184,8 +186,12 @@ def fiber_chain(
     volume rounded to that dtype, whose histogram is exact and gathered by one cheap
     pass. ``coarse_from``: the tubeness's Hessian is computed on a grid twice as coarse
     along the axes where σ is at least this many voxels (see
-    :func:`~xarray_microct.ops.hessian.hessian_measure_array`). Lazy (nothing is
-    computed) unless ``eager``, which computes the Otsu threshold value first.
+    :func:`~xarray_microct.ops.hessian.hessian_measure_array`). ``background`` (pixels,
+    intensity input): threshold each voxel at the mid-level between the fibers and its
+    surroundings opened over that square, never below Otsu's threshold
+    (:func:`~xarray_microct.ops.fibers.mask.local_mid_mask`), instead of at Otsu's.
+    Lazy (nothing is computed) unless ``eager``, which computes the Otsu threshold value
+    first.
 
     Examples
     --------
@@ -222,9 +228,12 @@ def fiber_chain(
     score = hessian_measure_array(
         volume.data, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
     )
-    return _global_mask(smoothed, eager), wrap_like(
-        volume, score, long_name="tubeness (Sato)", units=None
+    mask = (
+        _global_mask(smoothed, eager)
+        if background is None
+        else local_mid_mask(smoothed, background, eager)
     )
+    return mask, wrap_like(volume, score, long_name="tubeness (Sato)", units=None)
 
 
 def _empty_table() -> pd.DataFrame:
@@ -496,6 +505,8 @@ def plan_detection(
         eager=eager,
         levels=levels,
         coarse_from=COARSE_FROM_SIGMA if factor == 1 else COARSE_BINNED,
+        # on the scan itself (small fibers, whose edges weigh most): the local mid-level
+        background=background_width(radius[1]) if factor == 1 else None,
     )
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
     tiles = tile_tasks(
