@@ -76,10 +76,13 @@ Derived parameters (:func:`derived_parameters`)
     (σ = 1.2 to 12 voxels): object F1 ≥ 0.99 from 3 voxels up in the sweep. On the scan
     itself (fibers under 9 pixels of radius) the tubeness's scale along z is twice the
     in-plane one (a fiber's tubeness does not change along its axis), and the scan is
-    smoothed before the Otsu threshold along z only, by half a radius (in-plane
-    smoothing widened small fibers and merged touching ones): at 2 voxels the object F1
-    goes from 0.968 to 0.984 at noise 0.15 and from 0.872 to 0.909 at noise 0.25 (15° of
-    tilt). What limits detection at 2 voxels in heavy noise is the seeds (per-slice
+    smoothed before the threshold along z only, by half a radius (in-plane smoothing
+    widened small fibers and merged touching ones), then cut at each fiber's own
+    mid-level: at 2 voxels the object F1 goes from 0.968 to 0.984 at noise 0.15 and
+    from 0.872 to 0.911 at noise 0.25 (15° of tilt); these cost about 50 % more CPU
+    for the detection of fibers under 9 pixels (2.75 against 1.88 CPU s for 32 × 512² at
+    3 voxels: a third the tubeness along z, a third the grey opening), none on bins.
+    What limits detection at 2 voxels in heavy noise is the seeds (per-slice
     precision and recall about 0.93 within half a radius, 0.96 within 3/4 of a radius:
     centres off by more than half a radius, fibers split or missed); fitting each
     fiber's centres along z (a local line over ±4–8 slices) and filling the slices it
@@ -87,14 +90,18 @@ Derived parameters (:func:`derived_parameters`)
     voxels (F1 0.988 at the true radius, 0.976 at +5 %, 0.84 at +25 % with noise 0.05).
 
 Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber_scale.py``)
-    * The mask's radius (the table's ``radius``) is +2.7 to +3.2 % at 3 voxels and +1.3
-      to +3.8 % at 2 (+4 to +5 % with the former in-plane smoothing), within ±1.5 % from
-      5 to 20: the blur fills the gaps between touching fibers above the threshold (see
-      above), a bias of the mask, not of the region measure. The intensity measure
-      (:func:`refine_table_radii`) removes it on ``fiber_bed`` (0.0 to +1.3 % at 2–3
-      voxels, noise ≤ 0.15; −7 % at 2 voxels and noise 0.25) but costs about three
-      detections (3.8 s against 1.3 s for 16 × 512² at 3 voxels), so
-      ``detect_fibers`` does not run it.
+    * The mask's radius (the table's ``radius``) was +4.1 to +5.2 % at 3 voxels and +2.2
+      to +4.9 % at 2. Two causes, both of the mask, not of the region measure: smoothing
+      in-plane before the threshold (now along z only: +1.3 to +3.8 %), and Otsu's
+      global threshold, which lies below the mid-level of fibers in the matrix of a
+      matrix/pore patchwork (on a matrix alone or pores alone the radii were within
+      ±1.1 % at 2–8 voxels). Thresholding each voxel at the mid-level between the fibers
+      and its own surroundings (:mod:`~xarray_microct.ops.fibers.mask`) leaves +0.4 to
+      +2.1 % at 2 voxels, −0.5 to +1.7 % at 3, within ±1.5 % from 5 to 20. The intensity
+      measure (:func:`refine_table_radii`) gives 0.0 to +1.3 % at 2–3 voxels (noise ≤
+      0.15; −7 % at 2 voxels and noise 0.25) but costs about three detections (3.8 s
+      against 1.3 s for 16 × 512² at 3 voxels, two thirds of it in the background map's
+      filters), so ``detect_fibers`` does not run it.
     * The intensity measure needs two levels. With the true fiber and background
       levels, radii at 2 voxels are unbiased (+0.4 to −0.1 % for noise 0 to 0.25, true
       centres, matrix background); with the levels measured on the slice they are −2.4

@@ -13,7 +13,9 @@ in three stages, each a pure function on arrays:
    chain (:func:`fiber_chain`: tubeness at σ = 0.6 × radius, which separates touching
    fibers, for the seeds; a global Otsu threshold of the smoothed volume for the mask,
    from the histogram of the whole volume — on bins, of the bins smoothed along z and
-   rounded to the scan's levels: an exact histogram, one cheap streaming pass).
+   rounded to the scan's levels: an exact histogram, one cheap streaming pass; on the
+   scan itself, smoothed along z, each voxel at the mid-level between the fibers and its
+   own surroundings, never below Otsu's threshold: :mod:`~xarray_microct.ops.fibers.mask`).
 2. Per-slice centres (:mod:`~xarray_microct.ops.fibers.slices`): on each slice, maxima
    of a centre map (tubeness, or the in-plane distance to the mask's background) within
    a disk of 0.75 × radius seed a 2-D watershed restricted to the mask, which splits
