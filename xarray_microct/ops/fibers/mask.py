@@ -23,9 +23,10 @@ The mask is the same whatever the chunking (a pointwise comparison with global l
 and a filter computed with its whole support).
 
 ``detect_fibers`` uses it on the scan itself (fibers under 9 pixels of radius), where
-the edge weighs most: at 2–3 voxels the radii go from +1.3..+3.8 % to −0.5..+2.1 % on
-``fiber_bed``, from +4.3..+11.8 % to +3.2..+5.5 % on the benchmark's ``other_bed``, at
-5–8 voxels from up to +3.3 % to within ±1.1 % there. On bins (9 pixels and more) it
+the edge weighs most: at 2–3 voxels the radii go from +1.3..+3.8 % (Otsu's threshold
+of the scan smoothed along z) to −0.5..+2.1 % on ``fiber_bed``; with the smoothing
+along z too, from +3.6..+11.9 % to +3.2..+5.5 % on the benchmark's ``other_bed``, and
+at 5–8 voxels from up to +3.3 % to within ±1.1 % there. On bins (9 pixels and more) it
 would also help (``fiber_bed`` at 12 and 20 voxels +1.2..+1.5 % to 0.0..+1.2 %,
 ``other_bed`` at 20 voxels +3.2 % to −0.1 %, F1 0.990 to 1.000) but it slowed
 ``benchmarks/whole_scan.py --workers 2`` (10.0 to 12.2 s, mean of three noisy runs,
