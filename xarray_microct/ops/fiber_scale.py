@@ -73,10 +73,63 @@ Radius estimate (:func:`estimate_fiber_radius`)
 Derived parameters (:func:`derived_parameters`)
     With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
     linking distance R / 2 — ``detect_fibers``' rules, which hold from 2 to 20 voxels
-    (σ = 1.2 to 12 voxels): object F1 ≥ 0.97 from 3 voxels up in the sweep. At 2 voxels
-    what limits detection is the smoothing before the Otsu mask (1 voxel, which merges
-    touching fibers): smoothing at most R / 4 in-plane and 2 slices along z (fibers
-    are continuous along z) raises the per-slice F1 from 0.81 to 0.94 at noise 0.25.
+    (σ = 1.2 to 12 voxels): object F1 ≥ 0.99 from 3 voxels up in the sweep. On the scan
+    itself (fibers under 9 pixels of radius) the tubeness's scale along z is twice the
+    in-plane one (a fiber's tubeness does not change along its axis), and the scan is
+    smoothed before the threshold along z only, by half a radius (in-plane smoothing
+    widened small fibers and merged touching ones), then cut at each fiber's own
+    mid-level: at 2 voxels the object F1 goes from 0.968 to 0.984 at noise 0.15 and
+    from 0.872 to 0.911 at noise 0.25 (15° of tilt); these cost about 50 % more CPU
+    for the detection of fibers under 9 pixels (2.75 against 1.88 CPU s for 32 × 512² at
+    3 voxels: a third the tubeness along z, a third the grey opening), none on bins.
+    What limits detection at 2 voxels in heavy noise is the seeds (per-slice
+    precision and recall about 0.93 within half a radius, 0.96 within 3/4 of a radius:
+    centres off by more than half a radius, fibers split or missed); fitting each
+    fiber's centres along z (a local line over ±4–8 slices) and filling the slices it
+    was missed on raise the F1 to 0.94 there. Detection is sensitive to the radius at 2
+    voxels (F1 0.988 at the true radius, 0.976 at +5 %, 0.84 at +25 % with noise 0.05).
+
+Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber_scale.py``)
+    * The mask's radius (the table's ``radius``) was +4.1 to +5.2 % at 3 voxels and +2.2
+      to +4.9 % at 2. Two causes, both of the mask, not of the region measure: smoothing
+      in-plane before the threshold (now along z only: +1.3 to +3.8 %), and Otsu's
+      global threshold, which lies below the mid-level of fibers in the matrix of a
+      matrix/pore patchwork (on a matrix alone or pores alone the radii were within
+      ±1.1 % at 2–8 voxels). Thresholding each voxel at the mid-level between the fibers
+      and its own surroundings (:mod:`~xarray_microct.ops.fibers.mask`) leaves +0.4 to
+      +2.1 % at 2 voxels, −0.5 to +1.7 % at 3, within ±1.5 % from 5 to 20. The intensity
+      measure (:func:`refine_table_radii`) gives 0.0 to +1.3 % at 2–3 voxels (noise ≤
+      0.15; −7 % at 2 voxels and noise 0.25) but costs about three detections (3.8 s
+      against 1.3 s for 16 × 512² at 3 voxels, two thirds of it in the background map's
+      filters), so ``detect_fibers`` does not run it.
+    * The intensity measure needs two levels. With the true fiber and background
+      levels, radii at 2 voxels are unbiased (+0.4 to −0.1 % for noise 0 to 0.25, true
+      centres, matrix background); with the levels measured on the slice they are −2.4
+      to −8.6 %: at 2 voxels and a packing of 0.55 hardly any pixel lies beyond the
+      margin of every fiber (62 of 4096), and those few carry the tails of their
+      neighbours, so the background comes out high. On the matrix/pore patchwork the
+      error depends on where the sampled slices cut the patches (0 to +6 % slice by
+      slice with the true centres), which is the estimate's +4.5 % at 2 voxels (+0.2 %
+      on matrix only, +0.9 % on pores only); the sections it keeps (whole, round) are
+      also 2 % larger than average.
+    * On a phantom the project never used (``other_bed`` in the benchmark: blur of 1
+      voxel, textured background) the fiber level is the limit: the core of a fiber of
+      2 voxels never reaches the fiber's plateau under a blur of 1 voxel (0.86 of it at
+      the centre), so the fiber level is measured low and the areas come out large (the
+      estimate +7 to +15 %, refined radii +6 to +10 % at 2 voxels; +3 to +4 % and
+      +0.6 to +4 % at 3). Unbiased radii at 2 voxels need the point-spread function
+      and the plateau levels from the data (e.g. a fit of blurred disks at the detected
+      centres), not a threshold nor a median of the cores.
+    * What did not remove it (true centres, 2–5 voxels, both phantoms): taking the
+      background from pixels 1 or 1.5 pixels beyond every fiber instead of 2 moves the
+      radii by −4 to +6 % from case to case, with no setting right everywhere; a
+      least-squares fit of blurred disks (per-fiber background and radius, one contrast
+      per slice) is within ±1.6 % at 2–5 voxels on ``fiber_bed`` with the true blur, but
+      choosing the blur by the least residual picks the wrong one at 2 voxels and leaves
+      +4 to +8 % at 2 voxels on ``other_bed``; a median or a trimmed mean instead of the mean of the
+      sections, or keeping sections whatever their roundness, changes the estimate by
+      under 1.5 % (its bias at 2 voxels is a shift of every section's radius, not
+      outliers).
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
@@ -351,9 +404,7 @@ def axis_slopes(
     return slope_y, slope_x, group
 
 
-def tilt_factors(
-    fiber_id: np.ndarray, z: np.ndarray, y: np.ndarray, x: np.ndarray
-) -> np.ndarray:
+def tilt_factors(fiber_id: np.ndarray, z: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Per row, ``√cos θ`` of its fiber's axis: a slice's equivalent radius times it is
     the fiber's radius.
 

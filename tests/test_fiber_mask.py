@@ -1,0 +1,81 @@
+"""The fiber mask at each fiber's own mid-level (ops/fibers/mask.py)."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import xarray as xr
+
+from xarray_microct.core.stats import global_histogram
+from xarray_microct.ops.fibers.mask import background_width, local_mid_mask, median_above
+from xarray_microct.ops.segment import threshold_values
+
+
+def _two_phase_bed(seed: int = 0) -> np.ndarray:
+    """uint16 slices of blurred disks (radius 3) on a matrix (left) and pores (right)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:60, :90]
+    fibers = np.zeros((60, 90), bool)
+    for cy, cx in rng.uniform(4, [56, 86], size=(40, 2)):
+        fibers |= np.hypot(yy - cy, xx - cx) <= 3
+    plane = np.where(fibers, 1.0, np.where(xx < 45, 0.45, 0.1))
+    planes = [ndi.gaussian_filter(plane, 0.8) + rng.normal(0, 0.05, plane.shape) for _ in range(5)]
+    return np.clip(8000 + 32000 * np.stack(planes), 0, 65535).astype(np.uint16)
+
+
+def test_median_above_is_the_median_of_the_values_above_the_cut():
+    rng = np.random.default_rng(1)
+    values = rng.integers(0, 200, size=1001).astype(np.uint8)
+    counts, edges = (a.compute() for a in global_histogram(da.from_array(values)))
+    for cut in (20.5, 100.5, 150.5):
+        above = np.sort(values[values > cut])
+        lower_median = above[(len(above) - 1) // 2]
+        assert median_above(counts, edges, np.array([cut]), exact=True)[0] == lower_median
+    floats = rng.normal(size=20001)
+    counts, edges = (a.compute() for a in global_histogram(da.from_array(floats), bins=4096))
+    found = median_above(counts, edges, np.array([0.5]), exact=False)[0]
+    assert found == pytest.approx(np.median(floats[floats > 0.5]), abs=2e-3)
+    assert np.isnan(median_above(counts, edges, np.array([99.0]), exact=False)[0])
+
+
+def test_local_mid_mask_equals_its_whole_array_reference_whatever_the_chunks():
+    data = _two_phase_bed()
+    width = background_width(3.0)
+    cut = float(threshold_values(da.from_array(data), "otsu")[0].compute())
+    above = np.sort(data[data > cut])
+    level = float(above[(len(above) - 1) // 2])
+    floor = ndi.grey_opening(data, size=(1, width, width), mode="nearest")
+    reference = data > np.maximum(cut, 0.5 * (level + floor))
+    for chunks in ((5, 60, 90), (2, 17, 23), (1, 30, 45)):
+        vol = xr.DataArray(da.from_array(data, chunks=chunks), dims=("z", "y", "x"))
+        for eager in (True, False):
+            mask = local_mid_mask(vol, width, eager=eager).values
+            np.testing.assert_array_equal(mask, reference)
+
+
+def test_local_mid_mask_cuts_fibers_in_matrix_and_pores_at_their_own_mid_level():
+    # disks of radius 4 (area 49 + partial pixels) blurred by 1 pixel, in a matrix or in
+    # pores: Otsu's one threshold widens those in the matrix and narrows those in the
+    # pores; the mid-level between each and its surroundings keeps both near their area
+    yy, xx = np.mgrid[:240, :480] / 6
+    disks = np.hypot(yy % 10 - 5, xx % 10 - 5) <= 4
+    fine = np.where(disks, 1.0, np.where(xx < 40, 0.45, 0.1))
+    plane = ndi.gaussian_filter(fine.reshape(40, 6, 80, 6).mean(axis=(1, 3)), 1.0)
+    true = disks.reshape(40, 6, 80, 6).mean(axis=(1, 3))
+    vol = xr.DataArray(da.from_array(np.stack([plane] * 2), chunks=(1, 20, 40)))
+    mask = local_mid_mask(vol, background_width(4.0), eager=True).values[0]
+    otsu = plane > float(threshold_values(da.from_array(plane), "otsu")[0].compute())
+    for half in (np.s_[:, :40], np.s_[:, 40:]):
+        local_error = abs(mask[half].sum() / true[half].sum() - 1)
+        otsu_error = abs(otsu[half].sum() / true[half].sum() - 1)
+        assert local_error <= otsu_error
+    assert abs(mask[:, :40].sum() / true[:, :40].sum() - 1) < abs(
+        otsu[:, :40].sum() / true[:, :40].sum() - 1
+    )
+
+
+def test_background_width_bad_input():
+    with pytest.raises(ValueError, match="positive"):
+        background_width(0.0)

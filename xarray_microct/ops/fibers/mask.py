@@ -1,0 +1,145 @@
+"""The fiber mask at the mid-level between each fiber and its own surroundings.
+
+A global threshold (Otsu's, from the histogram of the whole volume) lies between the
+fiber level and a mix of the levels around the fibers. Where fibers lie in a brighter
+phase (a matrix), it is below their mid-level and their sections come out too wide;
+in a darker one (pores), too narrow. The error is a fixed width of the edge, so it
+weighs on small fibers: on ``benchmarks/fiber_scale.py``'s phantoms the radii of the
+mask's regions are within ±1.1 % at 2–8 voxels of radius on a matrix alone or on pores
+alone, but +3.2 to +3.6 % at 2–3 voxels on a matrix/pore patchwork (Otsu's threshold
+at 0.66 of the fiber level, the mid-levels 0.73 in the matrix and 0.55 in the pores).
+
+:func:`local_mid_mask` thresholds each voxel at the mid-level between the fibers'
+level and the level of its surroundings, never below Otsu's threshold:
+
+* the fibers' level: the median of the voxels above Otsu's threshold, from the same
+  global histogram (one streaming pass, whatever the chunking);
+* the surroundings' level: a grey opening of the slice over a square of about three
+  fiber radii, the brightest level that no fiber fits in (the matrix around fibers in
+  the matrix, the pores around fibers in the pores), per slice and chunk-exact (each
+  block read with a halo of the opening's reach).
+
+The mask is the same whatever the chunking (a pointwise comparison with global levels
+and a filter computed with its whole support).
+
+``detect_fibers`` uses it on the scan itself (fibers under 9 pixels of radius), where
+the edge weighs most: at 2–3 voxels the radii go from +1.3..+3.8 % (Otsu's threshold
+of the scan smoothed along z) to −0.5..+2.1 % on ``fiber_bed``; with the smoothing
+along z too, from +3.6..+11.9 % to +3.2..+5.5 % on the benchmark's ``other_bed``, and
+at 5–8 voxels from up to +3.3 % to within ±1.1 % there. On bins (9 pixels and more) it
+would also help (``fiber_bed`` at 12 and 20 voxels +1.2..+1.5 % to 0.0..+1.2 %,
+``other_bed`` at 20 voxels +3.2 % to −0.1 %, F1 0.990 to 1.000) but it slowed
+``benchmarks/whole_scan.py --workers 2`` (10.0 to 12.2 s, mean of three noisy runs,
+memory +5–10 %), so bins keep Otsu's threshold.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import scipy.ndimage as ndi
+import xarray as xr
+
+from xarray_microct.core.blocks.overlap import map_spatial_overlap
+from xarray_microct.core.stats import global_histogram, has_exact_histogram
+from xarray_microct.ops.segment import threshold_values
+
+__all__ = ["background_width", "local_mid_mask", "median_above"]
+
+
+def background_width(radius_px: float) -> int:
+    """Side (pixels, odd) of the square the surroundings' level is opened over: 3 radii.
+
+    Wider than a fiber with its blur, so no fiber fits in it; narrow enough to follow
+    patches of matrix or pores a few fibers across.
+
+    Examples
+    --------
+    >>> background_width(2.0), background_width(6.4)
+    (7, 21)
+    """
+    if not np.isfinite(radius_px) or radius_px <= 0:
+        raise ValueError(f"the fiber radius must be a positive number of pixels, got {radius_px!r}")
+    return 2 * round(1.5 * float(radius_px)) + 1
+
+
+def median_above(counts: np.ndarray, edges: np.ndarray, cut: np.ndarray, exact: bool) -> np.ndarray:
+    """The median of the histogrammed values above ``cut`` (a 1-element array).
+
+    ``counts`` and ``edges`` as :func:`~xarray_microct.core.stats.global_histogram`
+    gives them (``exact``: bin ``i`` holds the value ``edges[i] + 0.5``, and of an even
+    number of values the lower middle one is the median); within a bin of a float
+    histogram the values are taken as evenly spread. NaN when no value lies above
+    ``cut``.
+
+    Examples
+    --------
+    >>> counts, edges = np.array([5, 1, 2, 1]), np.arange(5.0) - 0.5
+    >>> median_above(counts, edges, np.array([0.5]), exact=True)
+    array([2.])
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    edges = np.asarray(edges, dtype=np.float64)
+    centres = edges[:-1] + 0.5 if exact else 0.5 * (edges[:-1] + edges[1:])
+    counts = np.where(centres > float(np.ravel(cut)[0]), counts, 0.0)
+    total = counts.sum()
+    if total == 0:
+        return np.array([np.nan])
+    cumulative = np.cumsum(counts)
+    index = int(np.searchsorted(cumulative, 0.5 * total))
+    if exact:
+        return np.array([centres[index]])
+    before = cumulative[index - 1] if index > 0 else 0.0
+    inside = (0.5 * total - before) / counts[index]
+    return np.array([edges[index] + inside * (edges[index + 1] - edges[index])])
+
+
+def _opening(block: np.ndarray, width: int) -> np.ndarray:
+    """Grey opening of each slice of a block over a ``width`` × ``width`` square."""
+    return ndi.grey_opening(block, size=(1, width, width), mode="nearest")
+
+
+def local_mid_mask(smoothed: xr.DataArray, width: int, eager: bool = False) -> xr.DataArray:
+    """Voxels brighter than halfway from their surroundings to the fibers, and than Otsu's.
+
+    ``smoothed`` is the scan as it is thresholded (fibers bright); ``width`` the side of
+    the square the surroundings' level is opened over (:func:`background_width`). Lazy
+    unless ``eager``, which computes the two global levels (one pass over the volume)
+    first.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:240, :480] / 6  # disks of radius 4 on a 6x finer grid
+    >>> disks = np.hypot(yy % 10 - 5, xx % 10 - 5) <= 4
+    >>> fine = np.where(disks, 1.0, np.where(xx < 40, 0.45, 0.1))  # matrix | pores
+    >>> plane = ndi.gaussian_filter(fine.reshape(40, 6, 80, 6).mean(axis=(1, 3)), 1.0)
+    >>> vol = xr.DataArray(da.from_array(np.stack([plane] * 2), chunks=(1, 20, 40)))
+    >>> mask = local_mid_mask(vol, background_width(4.0), eager=True).values[0]
+    >>> otsu = plane > float(threshold_values(da.from_array(plane), "otsu")[0])  # global
+    >>> round(disks[:, :240].sum() / 36), int(mask[:, :40].sum()), int(otsu[:, :40].sum())
+    (797, 832, 856)
+    """
+    data = smoothed.data
+    cut = threshold_values(data, "otsu")[:1]
+    counts, edges = global_histogram(data, bins=256)
+    level = da.blockwise(
+        median_above,
+        "t",
+        counts,
+        "c",
+        edges,
+        "e",
+        cut,
+        "t",
+        exact=has_exact_histogram(data.dtype),
+        concatenate=True,
+        dtype=np.float64,
+    )
+    if eager:
+        cut, level = (float(v[0]) for v in da.compute(cut, level))
+    else:
+        cut, level = cut[0], level[0]
+    reach = int(width) - 1  # the erosion's half-width, then the dilation's
+    floor = map_spatial_overlap(_opening, data, (0, reach, reach), data.dtype, width=int(width))
+    mask = data > da.maximum(cut, 0.5 * (level + floor))
+    return smoothed.copy(data=mask)
