@@ -24,7 +24,9 @@ another source tree of the package first on ``PYTHONPATH`` in the same session (
 before/after on a machine whose load changes from minute to minute).
 
 The development machine has 2 cores shared with other work: compare the rows of one run,
-and read the CPU column when the machine is loaded.
+and read the CPU column when the machine is loaded (the summary gives the CPU seconds
+two worker processes spend over one and over threads: the work the distribution adds,
+which the load changes much less than the wall times).
 
 Usage::
 
@@ -138,7 +140,10 @@ def main() -> None:
             f"  {code}: strong scaling 1 → 2 worker processes, whole fiber pipeline: "
             f"speed-up {one.seconds / two.seconds:.2f}, efficiency "
             f"{one.seconds / (2 * two.seconds):.0%}; --workers 2 at "
-            f"{best[(code, 'threads')].seconds / two.seconds:.2f}× the threaded speed"
+            f"{best[(code, 'threads')].seconds / two.seconds:.2f}× the threaded speed; "
+            f"CPU seconds of 2 workers {two.cpu_seconds / one.cpu_seconds - 1:+.0%} over 1, "
+            f"{two.cpu_seconds / best[(code, 'threads')].cpu_seconds - 1:+.0%} over threads "
+            "(what the load changes least)"
         )
     for (code, setup), run in best.items():  # the scheduler does not change the answer
         pd.testing.assert_frame_equal(

@@ -94,6 +94,19 @@ def test_run_yaml_pipeline_with_progress(
     ]
 
 
+def test_run_on_worker_processes_without_a_dashboard(
+    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.zarr"
+    args = ["run", str(pipeline_file), str(scan), str(out), "--workers", "1", "--no-progress"]
+    assert main([*args, "--no-dashboard"]) == 0
+    where = capsys.readouterr().out.splitlines()[0]
+    assert where.endswith("1 workers, 1 threads")  # no dashboard link: none is served
+    np.testing.assert_array_equal(open_result(out).values, reference(scan))
+    assert main([*args, "--overwrite"]) == 0  # served by default
+    assert "; dashboard: http://" in capsys.readouterr().out.splitlines()[0]
+
+
 def test_export_pipeline_round_trips(
     scan: Path, pipeline_file: Path, tmp_path: Path
 ) -> None:

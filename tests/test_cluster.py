@@ -18,12 +18,20 @@ import cloudpickle
 import dask
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import xarray as xr
 from distributed import Client
 
 import xarray_microct as mct
-from xarray_microct.cluster import ClusterOptions, dask_client, describe_client, require_mpi
+from xarray_microct.cluster import (
+    START_METHOD_KEY,
+    ClusterOptions,
+    dask_client,
+    describe_client,
+    require_mpi,
+    worker_start_method,
+)
 from xarray_microct.pipelines import fibers
 from xarray_microct.runner import open_result, read_table, run_pipeline, run_state, write_volume
 from xarray_microct.synthetic import fiber_bed
@@ -191,6 +199,25 @@ def test_worker_processes_keep_glibc_adaptive_memory_allocation(client: Client) 
     inherited = os.environ.get("MALLOC_TRIM_THRESHOLD_")  # a user's own setting is kept
     seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     assert set(seen.values()) == {inherited}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork on Linux only")
+def test_worker_processes_are_forks_of_this_process(client: Client) -> None:
+    # forked, not spawned: a copy of this interpreter, its imports done (a spawned worker
+    # is a new interpreter started with multiprocessing's spawn_main)
+    me = psutil.Process()
+    workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+    assert [w.cmdline() for w in workers] == [me.cmdline()] * 2
+    assert all(w.ppid() == me.pid for w in workers)
+
+
+def test_worker_start_method_follows_a_chosen_one() -> None:
+    expected = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert worker_start_method() == expected
+    for method in ("forkserver", "spawn"):
+        with dask.config.set({START_METHOD_KEY: method}):
+            # spawn is distributed's default: only another choice is followed
+            assert worker_start_method() == (method if method != "spawn" else expected)
 
 
 def test_worker_processes_and_the_command_end_without_a_final_garbage_collection(

@@ -11,11 +11,13 @@ from scipy.spatial import cKDTree
 
 from xarray_microct.ops.fibers import assemble_fibers, join_fragments
 from xarray_microct.ops.fibers.linking import (
+    PIECES_OVERLAP,
     chain_ends,
     link_slab,
     link_slices,
     merge_chains,
     merge_pieces,
+    piece_pairs,
     stitch_slabs,
 )
 from xarray_microct.synthetic import fiber_bed
@@ -67,14 +69,17 @@ def _messy_bed(seed: int, nz: int = 150) -> tuple[np.ndarray, np.ndarray]:
     return rows[order], np.asarray(truth)[order]
 
 
-def _link_by_slabs(rows: np.ndarray, nz: int, slab: int) -> pd.DataFrame:
-    """The pipeline's linking: slab by slab, stitched at the borders, assembled."""
+def _link_by_slabs(rows: np.ndarray, nz: int, slab: int, by_slab: bool = True) -> pd.DataFrame:
+    """The pipeline's linking: slab by slab, stitched at the borders, assembled (with the
+    pairs of centres that may be pieces of one fiber found slab by slab, or, not
+    ``by_slab``, by the assembly)."""
     starts = list(range(0, nz, slab))
     slabs = [
         link_slab([rows], z0, min(z0 + slab, nz), (1.0, 1.0), (0.0, 0.0), 2.5) for z0 in starts
     ]
     ends = [chain_ends(r, c) for r, c in slabs]
     pairs = [stitch_slabs(ends[k], ends[k + 1], starts[k + 1], 2.5) for k in range(len(starts) - 1)]
+    near = [piece_pairs(r) for r, _ in slabs] if by_slab else None
     table, _ = assemble_fibers(
         [r for r, _ in slabs],
         [c for _, c in slabs],
@@ -86,6 +91,7 @@ def _link_by_slabs(rows: np.ndarray, nz: int, slab: int) -> pd.DataFrame:
         3,
         3,
         3,
+        slab_piece_pairs=near,
     )
     return table
 
@@ -93,7 +99,7 @@ def _link_by_slabs(rows: np.ndarray, nz: int, slab: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def messy():
     rows, truth = _messy_bed(seed=3)
-    return rows, truth, _link_by_slabs(rows, 150, 150)
+    return rows, truth, _link_by_slabs(rows, 150, 150, by_slab=False)
 
 
 @settings(max_examples=12, deadline=None)
@@ -101,6 +107,22 @@ def messy():
 def test_the_table_does_not_depend_on_the_slab_size(messy, slab):
     rows, _, whole = messy
     pd.testing.assert_frame_equal(_link_by_slabs(rows, 150, slab), whole)
+
+
+def test_piece_pairs_of_slabs_are_those_of_the_whole_volume(messy):
+    rows = messy[0]
+    whole = piece_pairs(rows)
+    assert len(whole) > 100  # the halves of split disks, strays near fibers
+    # the candidates merge_pieces weighs: centres of one slice within reach
+    i, j = whole.T
+    assert (rows[i, 0] == rows[j, 0]).all() and (i < j).all()
+    reach = 2 * PIECES_OVERLAP * rows[:, 3].max()
+    assert (np.hypot(*(rows[i, 1:3] - rows[j, 1:3]).T) <= reach).all()
+    for z0 in (0, 37, 75, 149):  # the rows of slices z0.. and ..z0 on their own
+        below = rows[:, 0] < z0
+        parts = [piece_pairs(rows[below]), piece_pairs(rows[~below]) + below.sum()]
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert piece_pairs(np.zeros((0, 4))).shape == (0, 2)
 
 
 def test_slabs_stitched_give_the_chains_of_the_whole_volume():

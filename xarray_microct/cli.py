@@ -403,6 +403,7 @@ def _run(args: argparse.Namespace) -> int:
         scheduler_file=args.scheduler_file,
         mpi=args.mpi,
         timeout=args.timeout,
+        dashboard=args.dashboard,
     )
     run_pipeline(
         args.pipeline,
@@ -481,6 +482,13 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     )
     where.add_argument(
         "--memory-limit", help="memory per worker, e.g. 4GiB (--workers, --mpi; default auto)"
+    )
+    where.add_argument(
+        "--no-dashboard",
+        dest="dashboard",
+        action="store_false",
+        help="no Dask dashboard for the cluster this command starts (--workers, --mpi): "
+        "starts 0.5 s sooner",
     )
     where.add_argument(
         "--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://head:8786"

@@ -192,7 +192,7 @@ def run_pipeline(
              "nothing to do")
         return output_path
     with dask_client(options) as client:
-        echo(describe_client(client))
+        echo(describe_client(client, dashboard=options.dashboard))
         size = f"{volume.size / 1e6:.1f} Mvox, {int(np.prod(volume.data.numblocks))} chunks"
         echo(f"{pipe.name}: {pipe.describe()} on {input} ({size}) → {output}"
              + (" (resuming)" if action == "resume" else ""))

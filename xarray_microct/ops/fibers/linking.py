@@ -358,8 +358,50 @@ def cut_by_side(
     return (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
 
 
+def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray:
+    """Pairs of centres on one slice close enough to be pieces of one fiber.
+
+    The candidates :func:`merge_pieces` weighs: on each slice, the centres within
+    ``2 × overlap ×`` the slice's largest radius of each other. Slice by slice, so the
+    pairs of a run of whole slices (a slab) are found on their own: those of the rows
+    of consecutive slabs, each offset by the rows before it, are the pairs of all the
+    rows, in the same order.
+
+    Parameters
+    ----------
+    rows : array of shape (n, 4)
+        Rows ``(z_index, y, x, radius)``.
+    overlap : float
+        As :func:`merge_pieces`.
+
+    Returns
+    -------
+    array of shape (k, 2)
+        Row indices ``(i, j)``, ``i < j``, slice by slice in the order of the slices.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0, 3.0], [0, 8.0, 5.0, 3.0], [1, 5.0, 5.0, 3.0]])
+    >>> piece_pairs(rows).tolist()
+    [[0, 1]]
+    """
+    rows = np.asarray(rows, dtype=np.float64)
+    z = rows[:, 0].astype(np.int64)
+    order = np.argsort(z, kind="stable")
+    bounds = np.flatnonzero(np.diff(z[order])) + 1
+    pairs = [np.zeros((0, 2), np.int64)]
+    for part in np.split(order, bounds) if len(rows) else []:
+        reach = 2 * overlap * float(rows[part, 3].max())
+        found = cKDTree(rows[part, 1:3]).query_pairs(reach, output_type="ndarray")
+        pairs.append(part[found])
+    return np.concatenate(pairs)
+
+
 def merge_pieces(
-    rows: np.ndarray, track: np.ndarray, overlap: float = PIECES_OVERLAP
+    rows: np.ndarray,
+    track: np.ndarray,
+    overlap: float = PIECES_OVERLAP,
+    pairs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fold chains that overlap on the slices they share into one fiber.
 
@@ -383,6 +425,9 @@ def merge_pieces(
         span (chains of :func:`link_slices`).
     overlap : float
         Centres closer than this fraction of the sum of their radii are one fiber's.
+    pairs : array of shape (k, 2), optional
+        The :func:`piece_pairs` of ``rows`` with this ``overlap``, when found already
+        (slab by slab, in parallel); found here otherwise.
 
     Returns
     -------
@@ -406,15 +451,8 @@ def merge_pieces(
     ids, index = np.unique(track, return_inverse=True)
     z = rows[:, 0].astype(np.int64)
     radius = rows[:, 3]
-    # pairs of centres of one slice within reach of each other, slice by slice
-    order = np.argsort(z, kind="stable")
-    bounds = np.flatnonzero(np.diff(z[order])) + 1
-    pairs = [np.zeros((0, 2), np.int64)]
-    for part in np.split(order, bounds):
-        reach = 2 * overlap * float(radius[part].max())
-        found = cKDTree(rows[part, 1:3]).query_pairs(reach, output_type="ndarray")
-        pairs.append(part[found])
-    a, b = np.concatenate(pairs).T
+    # pairs of centres of one slice within reach of each other
+    a, b = (piece_pairs(rows, overlap) if pairs is None else np.asarray(pairs)).T
     distance = np.hypot(rows[a, 1] - rows[b, 1], rows[a, 2] - rows[b, 2])
     ratio = distance / (radius[a] + radius[b])
     close = (index[a] != index[b]) & (ratio < overlap)
