@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import dask.array as da
 import numpy as np
@@ -286,6 +286,18 @@ def _sparse_markers(markers: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, 
 _CODEC = Blosc(cname="lz4", clevel=1, shuffle=Blosc.SHUFFLE)
 
 
+class _State(NamedTuple):
+    """A block's result of one round (see :func:`_pack`)."""
+
+    faces: dict  # direction -> (keys, labels) of the block's own face on that side
+    shape: tuple[int, ...]  # of the block with its one-voxel rim
+    key: bytes  # compressed, XORed with the keys of voxels reached from below
+    lab: bytes  # compressed labels
+    level: bytes  # compressed levels (constant over the rounds)
+    inside: bytes  # compressed mask (constant)
+    face_inside: dict  # direction -> mask of the block's own face on that side (constant)
+
+
 def _label_dtype(markers_dtype: Any) -> Any:
     """int32 labels in the flooding when the markers' labels fit, else int64."""
     return np.int32 if np.can_cast(markers_dtype, np.int32) else np.int64
@@ -299,7 +311,7 @@ def _block_arrays(
     connectivity: int,
     negate: bool,
     lab_dtype: Any,
-    state: tuple | None,
+    state: _State | None,
 ) -> tuple[np.ndarray, ...]:
     """Arrays of a block with a one-voxel rim: level, inside, fixed (flat), key, lab (3-D).
 
@@ -319,12 +331,14 @@ def _block_arrays(
         key = np.full(shape, kernels.UNREACHED, np.uint64)
         lab = np.zeros(shape, lab_dtype)
     else:
-        shape = state[1]
+        shape = state.shape
         core = tuple(n - 2 for n in shape)
         level, inside = np.empty(shape, np.uint32), np.empty(shape, bool)
         key, lab = np.empty(shape, np.uint64), np.empty(shape, lab_dtype)
-        for blob, out in zip(state[2:], (key, lab, level, inside), strict=True):
+        blobs = (state.key, state.lab, state.level, state.inside)
+        for blob, out in zip(blobs, (key, lab, level, inside), strict=True):
             _CODEC.decode(blob, out=out)
+        kernels.toggle_level_bits(key.ravel(), level.ravel(), inside.ravel())
     fixed = np.ones(shape, bool)
     fixed[(slice(1, -1),) * 3] = False
     if rim is not None:
@@ -348,28 +362,79 @@ def _pack(
     level: np.ndarray,
     inside: np.ndarray,
     connectivity: int,
-    constant: tuple | None = None,
-) -> tuple:
+    before: _State | None = None,
+) -> _State:
     """A round's result for one block: the faces its neighbours need, and its state.
 
     The state (keys, labels, levels and mask of the block with its rim) is compressed: a
-    few bits per voxel instead of 17 or 21 bytes. Later rounds need nothing else of the
+    few bits per voxel instead of 17 or 21 bytes. The keys are stored XORed with the key
+    of a voxel reached from below (:func:`~xarray_microct.kernels.watershed.toggle_level_bits`,
+    undone on reading): zero for most voxels. Later rounds need nothing else of the
     block, so its altitude and mask are released after the first round. Levels and mask
-    never change: ``constant`` (their blobs from the round before) is kept as it is.
+    never change: their blobs are taken from ``before`` (the block's state of the round
+    before) when there is one. ``key`` is changed in place.
     """
     inner = (slice(1, -1),) * 3
+    directions = neighbour_directions(connectivity)
     faces = {
         d: (key[inner][face(d, rim=False)].copy(), lab[inner][face(d, rim=False)].copy())
-        for d in neighbour_directions(connectivity)
+        for d in directions
     }
-    if constant is None:
-        constant = (_CODEC.encode(level), _CODEC.encode(inside))
-    return (faces, key.shape, _CODEC.encode(key), _CODEC.encode(lab), *constant)
+    if before is None:
+        core_inside = inside.reshape(key.shape)[inner]
+        constant = (
+            _CODEC.encode(level),
+            _CODEC.encode(inside),
+            {d: core_inside[face(d, rim=False)].copy() for d in directions},
+        )
+    else:
+        constant = (before.level, before.inside, before.face_inside)
+    kernels.toggle_level_bits(key.ravel(), level, inside)
+    return _State(faces, key.shape, _CODEC.encode(key), _CODEC.encode(lab), *constant)
 
 
-def _faces(state: tuple) -> dict:
+def _faces(state: _State) -> dict:
     """The faces a block's neighbours read of its result (see :func:`_pack`)."""
-    return state[0]
+    return state.faces
+
+
+def _face_settled(own: _State, d: tuple[int, ...], now: dict, old: dict | None) -> bool:
+    """Whether the block's state still holds with the new face ``now`` of its neighbour on
+    side ``d`` (``old``: the face the state was computed with; None: nothing reached).
+
+    A rim voxel ``q`` next to a block voxel ``p`` of the mask matters to ``p`` only when
+    its key, before or now, is below ``p``'s: ``p``'s key exceeds that of the neighbour
+    it is reached from, which a key at or above it cannot be, before or now.
+    """
+    opposite = tuple(-s for s in d)
+    new_key, new_lab = now[opposite]
+    if old is None:
+        old_key, old_lab = kernels.UNREACHED, 0
+    else:
+        old_key, old_lab = old[opposite]
+    own_key = own.faces[d][0]
+    changed = (new_key != old_key) | (new_lab != old_lab)
+    below = (new_key < own_key) | (old_key < own_key)
+    return not (changed & below & own.face_inside[d]).any()
+
+
+def _rim_settled(own: _State, rim: list, rim_before: list | None, connectivity: int) -> bool:
+    """Whether the block's state solves its flooding given its neighbours' new faces.
+
+    The state was computed with (or still holds for) the faces of ``rim_before``: it
+    still holds when no changed face voxel matters to the block
+    (:func:`_face_settled`; for connectivity 2 and 3: when no face changed).
+    """
+    before = rim_before or [None] * len(rim)
+    for d, now, old in zip(neighbour_directions(connectivity), rim, before, strict=True):
+        if now is None or now is old:
+            continue
+        if connectivity == 1:
+            if not _face_settled(own, d, now, old):
+                return False
+        elif not _same_faces(now, old, tuple(-s for s in d)):
+            return False
+    return True
 
 
 def _same_faces(a: dict | None, b: dict | None, d: tuple[int, ...]) -> bool:
@@ -382,34 +447,25 @@ def _same_faces(a: dict | None, b: dict | None, d: tuple[int, ...]) -> bool:
     return np.array_equal(a[d][0], b[d][0]) and np.array_equal(a[d][1], b[d][1])
 
 
-def _rim_unchanged(rim: list, rim_before: list | None, connectivity: int) -> bool:
-    """Whether every neighbour shows the faces it showed the round before."""
-    return all(
-        now is None or _same_faces(now, old, tuple(-s for s in d))
-        for d, now, old in zip(
-            neighbour_directions(connectivity), rim, rim_before or [None] * len(rim), strict=True
-        )
-    )
-
-
 def _round_task(
     alt: np.ndarray | None,
     mask: np.ndarray | None,
     markers: tuple,
-    own: tuple | None,
+    own: _State | None,
     rim: list | None,
     rim_before: list | None,
     *,
     connectivity: int,
     negate: bool,
     lab_dtype: Any,
-) -> tuple:
+) -> _State:
     """One round on one block: flood it (first round), or update it from its new rim.
 
-    A block whose neighbours show the faces they showed the round before keeps its
-    state (the flooding of a block is a function of its rim): the same object, no copy.
+    A block whose state still holds with its neighbours' new faces (:func:`_rim_settled`:
+    none changed, or none in a way that matters) keeps its state: the same object, no
+    copy.
     """
-    if own is not None and _rim_unchanged(rim, rim_before, connectivity):
+    if own is not None and _rim_settled(own, rim, rim_before, connectivity):
         return own
     level, inside, fixed, key, lab = _block_arrays(
         alt, mask, markers, rim, connectivity, negate, lab_dtype, own
@@ -423,12 +479,14 @@ def _round_task(
         next_to_rim[2:-2, 2:-2, 2:-2] = False
         seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
         del next_to_rim
-        kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds)
-    return _pack(key, lab, level, inside, connectivity, None if own is None else own[4:])
+        if not kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds):
+            return own  # nothing changed: the same faces and state (its stale rim is
+            # never read: every round rebuilds the rim from the neighbours' faces)
+    return _pack(key, lab, level, inside, connectivity, own)
 
 
 def _final_task(
-    own: tuple,
+    own: _State,
     rim: list,
     rim_before: list | None,
     *,
@@ -438,16 +496,16 @@ def _final_task(
     dtype: Any,
 ) -> np.ndarray:
     """Labels of one block, checked to have settled (one more round would change nothing)."""
-    if not _rim_unchanged(rim, rim_before, connectivity):
+    if not _rim_settled(own, rim, rim_before, connectivity):
         raise WatershedNotConverged(
             f"watershed: labels were still moving between chunks after {rounds} rounds "
             "(an object winds through more chunks than that); pass a larger rounds=, or "
             "use larger chunks (vol.chunk(...)) so that each object crosses fewer borders"
         )
-    lab = np.empty(own[1], lab_dtype)
-    _CODEC.decode(own[3], out=lab)
-    inside = np.empty(own[1], bool)
-    _CODEC.decode(own[5], out=inside)
+    lab = np.empty(own.shape, lab_dtype)
+    _CODEC.decode(own.lab, out=lab)
+    inside = np.empty(own.shape, bool)
+    _CODEC.decode(own.inside, out=inside)
     inner = (slice(1, -1),) * 3
     return np.where(inside[inner], lab[inner], 0).astype(dtype, copy=False)
 
