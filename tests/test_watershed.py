@@ -14,7 +14,6 @@ from skimage.segmentation import watershed as sk_watershed
 import xarray_microct as mct
 from xarray_microct.ops.filters import ellipsoid_footprint
 from xarray_microct.ops.watershed import (
-    WatershedNotConverged,
     ball_markers_array,
     flood_array,
     peak_markers_array,
@@ -247,27 +246,26 @@ def test_bad_input_gives_clear_errors():
         mask.microct.watershed(min_distance="3 parsecs per fortnight")
 
 
-def test_too_few_rounds_raises_instead_of_a_chunk_dependent_answer():
-    # one long tube from a single marker through 10 chunks in a row
-    mask = np.zeros((3, 3, 40), bool)
-    mask[1, 1, :] = True
+@pytest.mark.parametrize("rounds", [2, 3, 12])
+def test_objects_longer_than_the_rounds_settle_to_the_whole_array_answer(rounds):
+    # one winding tube from a single marker through 10 chunks in a row and back, beside a
+    # second tube: far more chunk borders in a row than 2 or 3 rounds can carry water
+    mask = np.zeros((3, 5, 40), bool)
+    mask[1, 1, :] = mask[1, 1:4, 39] = mask[1, 3, 4:] = True
+    mask[1, 3, 2] = mask[1, 3, 0] = True
     markers = np.zeros(mask.shape, np.int32)
     markers[1, 1, 0] = 1
+    markers[1, 3, 0] = 2
+    rng = np.random.default_rng(0)
+    alt = np.round(rng.random(mask.shape) * 3).astype("f4")
     out = flood_array(
-        da.zeros(mask.shape, chunks=(3, 3, 4), dtype="f4"),
-        da.from_array(markers, chunks=(3, 3, 4)),
-        da.from_array(mask, chunks=(3, 3, 4)),
-        rounds=3,
-    )
-    with pytest.raises(WatershedNotConverged, match="rounds"):
-        out.compute()
-    enough = flood_array(
-        da.zeros(mask.shape, chunks=(3, 3, 4), dtype="f4"),
-        da.from_array(markers, chunks=(3, 3, 4)),
-        da.from_array(mask, chunks=(3, 3, 4)),
-        rounds=12,
+        da.from_array(alt, chunks=(3, 2, 4)),
+        da.from_array(markers, chunks=(3, 2, 4)),
+        da.from_array(mask, chunks=(3, 2, 4)),
+        rounds=rounds,
     ).compute()
-    assert (enough[mask] == 1).all()
+    np.testing.assert_array_equal(out, reference_flood(alt, markers, mask))
+    assert (out[1, 1, :] == 1).all() and (out[1, 3, 4:] == 1).all()  # around the end
 
 
 def test_smoothed_flooding_is_chunk_independent_and_equals_the_smoothed_reference(pack):

@@ -58,6 +58,7 @@ packs in the tests: below 1 % of the mask voxels, with identical object counts).
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -91,10 +92,6 @@ __all__ = [
 
 
 FLOOD_BLOCK = 64  # voxels per axis of the blocks the verb floods (chunks are split to it)
-
-
-class WatershedNotConverged(RuntimeError):
-    """The exchange between chunks had not settled after the allowed rounds."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -485,23 +482,74 @@ def _round_task(
     return _pack(key, lab, level, inside, connectivity, own)
 
 
-def _final_task(
-    own: _State,
-    rim: list,
-    rim_before: list | None,
+def _last_round(
+    own: _State, rim: list, rim_before: list | None, *, connectivity: int
+) -> tuple[_State, list | None, bool]:
+    """A block after the rounds: its state, the faces it holds for, whether it has settled
+    (holds for its neighbours' last faces too: then one more round would change nothing)."""
+    settled = _rim_settled(own, rim, rim_before, connectivity)
+    return own, rim if settled else rim_before, settled
+
+
+def _settle(
+    blocks: list,
+    markers: list,
     *,
+    grid: tuple[int, ...],
     connectivity: int,
-    rounds: int,
+    negate: bool,
     lab_dtype: Any,
-    dtype: Any,
-) -> np.ndarray:
-    """Labels of one block, checked to have settled (one more round would change nothing)."""
-    if not _rim_settled(own, rim, rim_before, connectivity):
-        raise WatershedNotConverged(
-            f"watershed: labels were still moving between chunks after {rounds} rounds "
-            "(an object winds through more chunks than that); pass a larger rounds=, or "
-            "use larger chunks (vol.chunk(...)) so that each object crosses fewer borders"
+) -> dict:
+    """Finish the flooding of the blocks that had not settled after the rounds.
+
+    ``blocks`` are the :func:`_last_round` results in C order over ``grid``, ``markers``
+    the blocks' sparse markers. A work list of blocks, one at a time: a block whose
+    state no longer holds for its neighbours' current faces is updated, and its
+    neighbours are queued again when it changed. Keys only fall (towards the unique
+    solution), so the list empties: every block then holds for its neighbours' faces,
+    whatever the length of the objects or the number of rounds before. Returns the new
+    states of the blocks that changed (none, once the rounds have settled everything).
+    """
+    index = list(np.ndindex(*grid))
+    position = {idx: i for i, idx in enumerate(index)}
+    states = {idx: b[0] for idx, b in zip(index, blocks, strict=True)}
+    used = {idx: b[1] for idx, b in zip(index, blocks, strict=True)}
+    work = collections.deque(idx for idx, b in zip(index, blocks, strict=True) if not b[2])
+    queued = set(work)
+    directions = neighbour_directions(connectivity)
+    changed: dict = {}
+    while work:
+        idx = work.popleft()
+        queued.discard(idx)
+        near = [tuple(i + s for i, s in zip(idx, d, strict=True)) for d in directions]
+        near = [n if n in position else None for n in near]
+        rim = [None if n is None else states[n].faces for n in near]
+        new = _round_task(
+            None,
+            None,
+            markers[position[idx]],
+            states[idx],
+            rim,
+            used[idx],
+            connectivity=connectivity,
+            negate=negate,
+            lab_dtype=lab_dtype,
         )
+        used[idx] = rim
+        if new is not states[idx]:
+            states[idx] = changed[idx] = new
+            for n in near:
+                if n is not None and n not in queued:
+                    work.append(n)
+                    queued.add(n)
+    return changed
+
+
+def _labels_task(
+    last: tuple, settled: dict, *, idx: tuple[int, ...], lab_dtype: Any, dtype: Any
+) -> np.ndarray:
+    """Labels of one block, from its state after the rounds or after :func:`_settle`."""
+    own = settled.get(idx, last[0])
     lab = np.empty(own.shape, lab_dtype)
     _CODEC.decode(own.lab, out=lab)
     inside = np.empty(own.shape, bool)
@@ -595,7 +643,7 @@ def _flood(
         inputs = ((alt.name, *idx), (mask.name, *idx)) if first else (None, None)
         return (*inputs, (sparse, *idx))
 
-    out_name = rim_rounds(
+    last = rim_rounds(
         dsk,
         f"watershed-{token}",
         grid,
@@ -605,15 +653,24 @@ def _flood(
             _round_task, connectivity=connectivity, negate=negate, lab_dtype=lab_dtype
         ),
         block_args,
-        functools.partial(
-            _final_task,
-            connectivity=connectivity,
-            rounds=rounds,
-            lab_dtype=lab_dtype,
-            dtype=markers.dtype,
-        ),
+        functools.partial(_last_round, connectivity=connectivity),
         faces_of=_faces,
     )
+    settle = f"watershed-settle-{token}"
+    dsk[settle] = (
+        functools.partial(
+            _settle, grid=grid, connectivity=connectivity, negate=negate, lab_dtype=lab_dtype
+        ),
+        [(last, *idx) for idx in np.ndindex(*grid)],
+        [(sparse, *idx) for idx in np.ndindex(*grid)],
+    )
+    out_name = f"watershed-labels-{token}"
+    for idx in np.ndindex(*grid):
+        dsk[(out_name, *idx)] = (
+            functools.partial(_labels_task, idx=idx, lab_dtype=lab_dtype, dtype=markers.dtype),
+            (last, *idx),
+            settle,
+        )
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
     labels = da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
     return labels.rechunk(altitude.chunks)
