@@ -158,14 +158,16 @@ def flood(  # pragma: no cover
     key: np.ndarray,
     lab: np.ndarray,
     offsets: np.ndarray,
+    sources: np.ndarray,
 ) -> None:
     """Keys and labels of every free voxel of a block, from its fixed voxels.
 
     All arrays are flat views of the block with a one-voxel rim: ``level`` (uint32, see
     :func:`ordered_altitude`), ``inside`` (may be labelled), ``fixed`` (rim and
-    markers: their ``key`` and ``lab`` are given, :data:`UNREACHED` where nothing
-    reached), ``key`` and ``lab`` (filled in for the free voxels), ``offsets`` (flat
-    neighbour offsets). Rim voxels are fixed, so neighbour offsets never leave the array.
+    markers: their ``key`` and ``lab`` are given), ``key`` and ``lab`` (filled in for
+    the free voxels), ``offsets`` (flat neighbour offsets), ``sources`` (the fixed
+    voxels water starts from: the markers; the rim carries nothing, :data:`UNREACHED`).
+    Rim voxels are fixed, so neighbour offsets never leave the array.
 
     Dijkstra's algorithm in two queues. A voxel that water reaches from a lower level
     gets the key ``(level, 0)``, known in advance: such voxels (most of a relief that
@@ -192,19 +194,18 @@ def flood(  # pragma: no cover
     rows = _by_level(level, inside, fixed)
     heap = np.empty((1024, 2), np.uint64)
     size = 0
-    for p in range(n):  # free voxels next to a reached fixed one start the flood
-        if inside[p] and not fixed[p]:
-            best = UNREACHED
-            for o in range(n_off):
-                q = p + offsets[o]
-                if fixed[q] and inside[q] and state[q, 0] < best:
-                    best = state[q, 0]
-            if best != UNREACHED:
-                k = _ext(best, level[p])
-                state[p, 0] = k
+    for f in sources:  # the free neighbours of the sources start the flood
+        if not inside[f] or key[f] == UNREACHED:
+            continue
+        for o in range(n_off):
+            p = f + offsets[o]
+            if inside[p] and not fixed[p]:
+                k = _ext(key[f], level[p])
                 if k & _LOW == 0:  # reached from a lower level: it leaves the sorted list
                     state[p, 1] |= _REACHED
-                else:
+                    state[p, 0] = k
+                elif k < state[p, 0]:
+                    state[p, 0] = k
                     heap = _push(heap, size, k, p)
                     size += 1
     i = 0

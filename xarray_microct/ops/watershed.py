@@ -468,8 +468,11 @@ def _round_task(
         alt, mask, markers, rim, connectivity, negate, lab_dtype, own
     )
     offsets = _offsets(key.shape, connectivity)
-    if own is None:
-        kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets)
+    if own is None:  # the first round: no rim yet, water starts from the markers
+        sources = np.ravel_multi_index(
+            tuple(i + 1 for i in np.unravel_index(markers[0], alt.shape)), key.shape
+        )
+        kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets, sources)
     else:
         next_to_rim = np.zeros(key.shape, bool)
         next_to_rim[1:-1, 1:-1, 1:-1] = True
