@@ -14,6 +14,7 @@ from skimage.segmentation import watershed as sk_watershed
 import xarray_microct as mct
 from xarray_microct.ops.filters import ellipsoid_footprint
 from xarray_microct.ops.watershed import (
+    _flood,
     ball_markers_array,
     flood_array,
     peak_markers_array,
@@ -103,6 +104,16 @@ def test_flood_is_chunking_independent_and_solves_the_equations(case):
     whole = run(alt.shape)
     np.testing.assert_array_equal(run(chunks), whole)
     np.testing.assert_array_equal(whole, reference_flood(alt, markers, mask))
+    # chunks flooded in blocks of at most 3 voxels a side, the labels gathered back
+    split = _flood(
+        *(da.from_array(a, chunks=chunks) for a in (alt, markers, mask)),
+        connectivity=1,
+        rounds=3,
+        negate=False,
+        block=3,
+    )
+    assert split.chunks == da.from_array(alt, chunks=chunks).chunks
+    np.testing.assert_array_equal(split.compute(), whole)
 
 
 @pytest.fixture(scope="module")

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -549,16 +550,27 @@ def _settle(
 
 
 def _labels_task(
-    last: tuple, settled: dict, *, idx: tuple[int, ...], lab_dtype: Any, dtype: Any
+    lasts: list,
+    settled: dict,
+    *,
+    blocks: list[tuple[int, ...]],
+    places: list[tuple[slice, ...]],
+    shape: tuple[int, ...],
+    lab_dtype: Any,
+    dtype: Any,
 ) -> np.ndarray:
-    """Labels of one block, from its state after the rounds or after :func:`_settle`."""
-    own = settled.get(idx, last[0])
-    lab = np.empty(own.shape, lab_dtype)
-    _CODEC.decode(own.lab, out=lab)
-    inside = np.empty(own.shape, bool)
-    _CODEC.decode(own.inside, out=inside)
+    """Labels of one chunk, from the states of its flooding blocks (``blocks``, at
+    ``places`` in the chunk) after the rounds (``lasts``) or after :func:`_settle`."""
+    out = np.empty(shape, dtype)
     inner = (slice(1, -1),) * 3
-    return np.where(inside[inner], lab[inner], 0).astype(dtype, copy=False)
+    for last, idx, place in zip(lasts, blocks, places, strict=True):
+        own = settled.get(idx, last[0])
+        lab = np.empty(own.shape, lab_dtype)
+        _CODEC.decode(own.lab, out=lab)
+        inside = np.empty(own.shape, bool)
+        _CODEC.decode(own.inside, out=inside)
+        np.copyto(out[place], np.where(inside[inner], lab[inner], 0), casting="unsafe")
+    return out
 
 
 def flood_array(
@@ -601,14 +613,26 @@ def flood_array(
 
 def _flood_chunks(chunks: tuple[tuple[int, ...], ...], block: int) -> tuple:
     """The chunks split to at most ``block`` voxels per axis (each split evenly)."""
-    out = []
-    for axis in chunks:
-        pieces: list[int] = []
-        for c in axis:
-            n = -(-c // block)
-            pieces.extend(c // n + (i < c % n) for i in range(n))
-        out.append(tuple(pieces))
-    return tuple(out)
+    return tuple(tuple(piece for c in axis for piece in _split(c, block)) for axis in chunks)
+
+
+def _split(size: int, block: int) -> list[int]:
+    """``size`` voxels split evenly in pieces of at most ``block``."""
+    n = -(-size // block)
+    return [size // n + (i < size % n) for i in range(n)]
+
+
+def _pieces(chunks: tuple[int, ...], block: int) -> list[list[tuple[int, slice]]]:
+    """Per chunk of an axis: its pieces of :func:`_split` as (block index, place in it)."""
+    out, index = [], 0
+    for c in chunks:
+        places, start = [], 0
+        for piece in _split(c, block):
+            places.append((index, slice(start, start + piece)))
+            index += 1
+            start += piece
+        out.append(places)
+    return out
 
 
 def _flood(
@@ -667,16 +691,26 @@ def _flood(
         [(last, *idx) for idx in np.ndindex(*grid)],
         [(sparse, *idx) for idx in np.ndindex(*grid)],
     )
+    # the labels come back in the altitude's chunks, each gathered from its blocks
     out_name = f"watershed-labels-{token}"
-    for idx in np.ndindex(*grid):
-        dsk[(out_name, *idx)] = (
-            functools.partial(_labels_task, idx=idx, lab_dtype=lab_dtype, dtype=markers.dtype),
-            (last, *idx),
+    pieces = [_pieces(axis, block) for axis in altitude.chunks]
+    for chunk in np.ndindex(*altitude.numblocks):
+        parts = list(itertools.product(*(pieces[a][i] for a, i in enumerate(chunk))))
+        blocks = [tuple(b for b, _ in part) for part in parts]
+        dsk[(out_name, *chunk)] = (
+            functools.partial(
+                _labels_task,
+                blocks=blocks,
+                places=[tuple(place for _, place in part) for part in parts],
+                shape=tuple(altitude.chunks[a][i] for a, i in enumerate(chunk)),
+                lab_dtype=lab_dtype,
+                dtype=markers.dtype,
+            ),
+            [(last, *idx) for idx in blocks],
             settle,
         )
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
-    labels = da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
-    return labels.rechunk(altitude.chunks)
+    return da.Array(graph, out_name, chunks=altitude.chunks, dtype=markers.dtype)
 
 
 # ---------------------------------------------------------------------------------------
