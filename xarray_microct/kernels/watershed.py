@@ -2,17 +2,21 @@
 
 :func:`flood` solves the flooding equations of :mod:`xarray_microct.ops.watershed` on
 one block given its fixed voxels (a one-voxel rim from the neighbouring blocks, and the
-markers): Dijkstra's algorithm on keys ``(level, steps)`` packed in one ``uint64``,
-with a 4-ary heap held in one ``(n, 2)`` array of (key, voxel) rows instead of a list of
-tuples: half the depth of a binary heap, each node's children side by side in memory.
-Labels do not depend on the order in which equal keys leave the heap: a voxel takes the
-label of its smallest-key neighbour when it leaves, and that neighbour's key is final
-by then.
+markers): Dijkstra's algorithm on keys ``(level, steps)`` packed in one ``uint64``.
+Most voxels of a relief that falls away from its markers are reached from a lower
+level, with the key ``(level, 0)`` known in advance: they leave a list sorted once by
+level (a radix sort), and only the voxels of plateaus and pits go through a 4-ary heap
+held in one ``(n, 2)`` array of (key, voxel) rows (half the depth of a binary heap,
+each node's children side by side in memory): twice as fast as one heap for every
+voxel on bead packs. Labels do not depend on the order in which equal keys leave: a
+voxel takes the label of its smallest-key neighbour when it leaves, and that
+neighbour's key is final by then. :func:`update` brings a flooded block up to date
+when its rim changed.
 
 :func:`ball_peaks` finds the centres of the largest inscribed balls of a distance map:
 voxels that no voxel of their own inscribed ball (scaled by ``reach``) outranks.
 
-Both run single-threaded without the GIL (Dask owns the parallelism) and are compiled
+They run single-threaded without the GIL (Dask owns the parallelism) and are compiled
 once per machine (``cache=True``).
 """
 

@@ -35,18 +35,20 @@ chunking:
 * ``p`` takes the label of its neighbour with the smallest key (ties: the first in a
   fixed neighbour order), which is the neighbour that water reaches ``p`` from first.
 
-Each block floods its voxels (a priority queue, compiled with numba:
+Each block floods its voxels (Dijkstra's algorithm, compiled with numba:
 :mod:`xarray_microct.kernels.watershed`) given the keys and labels of a one-voxel rim
 from its neighbours; blocks then exchange rims and re-flood only what changed, for
-``rounds`` rounds. Between rounds a block keeps only the faces its neighbours need and
-its state (keys and labels) compressed, which the piecewise-constant labels and
-level-wise keys make a few bits per voxel: memory stays near the altitude and mask
-themselves, not 16 bytes per voxel per round. A block whose rim did not change keeps
-its state as it is. The last round must change nothing: then the keys and labels solve
-the equations above everywhere, and are the unique solution — the same for every
-chunking, up to the numbering of the markers. If one more round would still change
-something (an object winding through more chunks than ``rounds`` allows), computing the
-result raises an error instead of returning labels that depend on the chunking.
+``rounds`` rounds, in parallel. Between rounds a block keeps only the faces its
+neighbours need and its state (keys and labels) compressed, which the
+piecewise-constant labels and keys stored relative to the levels make a few bits per
+voxel: memory stays near the altitude and mask themselves, not 16 bytes per voxel per
+round. A block keeps its state as it is when no changed rim voxel can matter to it (a
+rim key at or above that of the block voxel beside it, before and now, cannot). After
+the rounds, one task finishes the blocks that have not settled, one at a time from a
+work list, until every block's state holds for its neighbours' faces (an object winding
+through more chunks than the rounds carry water across costs time there, never a
+wrong answer). Then the keys and labels solve the equations above everywhere, and are
+the unique solution — the same for every chunking, up to the numbering of the markers.
 
 Relation to ``skimage.segmentation.watershed(-d, markers, mask=mask)``: scikit-image
 floods with one priority queue, breaking ties between equal altitudes by insertion
@@ -593,8 +595,8 @@ def flood_array(
     connectivity : {1, 2, 3}
         Neighbourhood of the flooding (1: faces, as scikit-image's default).
     rounds : int
-        Rounds of exchange between neighbouring chunks (the last must change
-        nothing, else computing raises :class:`WatershedNotConverged`).
+        Rounds of exchange between neighbouring chunks, run in parallel (at least 2);
+        what has not settled after them is finished in one task.
 
     Returns
     -------
@@ -775,12 +777,13 @@ def watershed(
     connectivity : {1, 2, 3}
         Neighbourhood of the flooding: faces (1, scikit-image's default), edges, corners.
     rounds : int
-        Rounds of exchange between neighbouring blocks. The last must change nothing,
-        else computing raises an error (never labels that depend on the chunking);
-        objects crossing ``k`` block borders in a row need about ``k + 2``. The
-        flooding splits chunks into blocks of at most ``FLOOD_BLOCK`` (64) voxels per
-        axis, whose state stays in the processor's cache (a third less time than
-        128³ blocks); the labels come back in the volume's chunks.
+        Rounds of exchange between neighbouring blocks, run in parallel (at least 2);
+        the blocks not settled after them are finished one at a time in one task, so
+        the labels are exact whatever the objects' length (objects crossing ``k``
+        block borders in a row settle within about ``k + 2`` rounds). The flooding
+        splits chunks into blocks of at most ``FLOOD_BLOCK`` (64) voxels per axis,
+        whose state stays in the processor's cache; the labels come back in the
+        volume's chunks.
     smooth : length, optional
         Flood a Gaussian-smoothed copy of the distance map (this sigma, e.g. a quarter
         of the object radius) instead of the map itself; the markers still come from
