@@ -340,10 +340,11 @@ def update(  # pragma: no cover
 ) -> int:
     """Bring a flooded block up to date after its rim changed (arrays as in :func:`flood`).
 
-    Keys on the rim only decrease between rounds. ``seeds`` are the free voxels next to
-    the rim. A voxel is re-evaluated from its neighbours; when its key or label changes,
-    the neighbours it could feed (whose key it reaches or beats, or whose label differs)
-    are queued in turn. Returns how many times a voxel's key or label changed (0: the
+    Keys on the rim only decrease between rounds. ``seeds`` are the voxels next to the
+    rim voxels that changed (fixed ones and those outside the mask are skipped). A voxel
+    is re-evaluated from its neighbours; when its key or label changes, the neighbours
+    it could feed (whose key it reaches or beats, or whose label differs) are queued in
+    turn. Returns how many times a voxel's key or label changed (0: the
     block is as it was).
     """
     n_off = offsets.shape[0]
@@ -351,6 +352,8 @@ def update(  # pragma: no cover
     heap = np.empty((max(1024, 2 * seeds.shape[0]), 2), np.uint64)
     size = 0
     for p in seeds:
+        if fixed[p] or not inside[p]:
+            continue
         best = UNREACHED
         for o in range(n_off):
             q = p + offsets[o]

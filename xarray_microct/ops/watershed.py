@@ -398,13 +398,13 @@ def _faces(state: _State) -> dict:
     return state.faces
 
 
-def _face_settled(own: _State, d: tuple[int, ...], now: dict, old: dict | None) -> bool:
-    """Whether the block's state still holds with the new face ``now`` of its neighbour on
-    side ``d`` (``old``: the face the state was computed with; None: nothing reached).
+def _face_changes(own: _State, d: tuple[int, ...], now: dict, old: dict | None) -> np.ndarray:
+    """The voxels of the block's face on side ``d`` that the neighbour's new face ``now``
+    can change (``old``: the face the state holds for; None: nothing reached): a mask.
 
     A rim voxel ``q`` next to a block voxel ``p`` of the mask matters to ``p`` only when
-    its key, before or now, is below ``p``'s: ``p``'s key exceeds that of the neighbour
-    it is reached from, which a key at or above it cannot be, before or now.
+    it changed and its key, before or now, is below ``p``'s: ``p``'s key exceeds that of
+    the neighbour it is reached from, which a key at or above it cannot be.
     """
     opposite = tuple(-s for s in d)
     new_key, new_lab = now[opposite]
@@ -415,26 +415,52 @@ def _face_settled(own: _State, d: tuple[int, ...], now: dict, old: dict | None) 
     own_key = own.faces[d][0]
     changed = (new_key != old_key) | (new_lab != old_lab)
     below = (new_key < own_key) | (old_key < own_key)
-    return not (changed & below & own.face_inside[d]).any()
+    return changed & below & own.face_inside[d]
 
 
-def _rim_settled(own: _State, rim: list, rim_before: list | None, connectivity: int) -> bool:
-    """Whether the block's state solves its flooding given its neighbours' new faces.
+def _rim_changes(own: _State, rim: list, rim_before: list | None, connectivity: int) -> list | None:
+    """Where the neighbours' new faces can change the block's state: ``(side, mask)``
+    pairs (:func:`_face_changes`), empty when the state still holds; None (anywhere)
+    when a face changed, for connectivity 2 and 3.
 
-    The state was computed with (or still holds for) the faces of ``rim_before``: it
-    still holds when no changed face voxel matters to the block
-    (:func:`_face_settled`; for connectivity 2 and 3: when no face changed).
+    The state was computed with (or still holds for) the faces of ``rim_before``.
     """
     before = rim_before or [None] * len(rim)
+    changes = []
     for d, now, old in zip(neighbour_directions(connectivity), rim, before, strict=True):
         if now is None or now is old:
             continue
         if connectivity == 1:
-            if not _face_settled(own, d, now, old):
-                return False
+            where = _face_changes(own, d, now, old)
+            if where.any():
+                changes.append((d, where))
         elif not _same_faces(now, old, tuple(-s for s in d)):
-            return False
-    return True
+            return None
+    return changes
+
+
+def _rim_settled(own: _State, rim: list, rim_before: list | None, connectivity: int) -> bool:
+    """Whether the block's state solves its flooding given its neighbours' new faces."""
+    return _rim_changes(own, rim, rim_before, connectivity) == []
+
+
+def _seeds(shape: tuple[int, ...], changes: list | None) -> np.ndarray:
+    """Flat indices, in a block with its rim, of the voxels an update starts from: those of
+    the ``changes`` of :func:`_rim_changes`, or the whole outer layer of the block."""
+    if changes is None:
+        layer = np.zeros(shape, bool)
+        layer[1:-1, 1:-1, 1:-1] = True
+        layer[2:-2, 2:-2, 2:-2] = False
+        return np.flatnonzero(layer)
+    out = []
+    for d, where in changes:
+        coords = np.nonzero(where)
+        full = [
+            c + 1 if s == 0 else np.full_like(c, 1 if s < 0 else n - 2)
+            for s, c, n in zip(d, coords, shape, strict=True)
+        ]
+        out.append(np.ravel_multi_index(full, shape))
+    return np.unique(np.concatenate(out))
 
 
 def _same_faces(a: dict | None, b: dict | None, d: tuple[int, ...]) -> bool:
@@ -461,11 +487,12 @@ def _round_task(
 ) -> _State:
     """One round on one block: flood it (first round), or update it from its new rim.
 
-    A block whose state still holds with its neighbours' new faces (:func:`_rim_settled`:
+    A block whose state still holds with its neighbours' new faces (:func:`_rim_changes`:
     none changed, or none in a way that matters) keeps its state: the same object, no
-    copy.
+    copy. Otherwise the update starts from the block voxels the changes can reach.
     """
-    if own is not None and _rim_settled(own, rim, rim_before, connectivity):
+    changes = None if own is None else _rim_changes(own, rim, rim_before, connectivity)
+    if changes == []:
         return own
     level, inside, fixed, key, lab = _block_arrays(
         alt, mask, markers, rim, connectivity, negate, lab_dtype, own
@@ -477,11 +504,7 @@ def _round_task(
         )
         kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets, sources)
     else:
-        next_to_rim = np.zeros(key.shape, bool)
-        next_to_rim[1:-1, 1:-1, 1:-1] = True
-        next_to_rim[2:-2, 2:-2, 2:-2] = False
-        seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
-        del next_to_rim
+        seeds = _seeds(key.shape, changes)
         if not kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds):
             return own  # nothing changed: the same faces and state (its stale rim is
             # never read: every round rebuilds the rim from the neighbours' faces)
