@@ -33,22 +33,26 @@ _DONE = np.uint64(2**33)
 
 @numba.njit(cache=True, nogil=True)
 def ordered_altitude(
-    altitude: np.ndarray, negate: bool, out: np.ndarray
+    altitude: np.ndarray, mask: np.ndarray, negate: bool, out: np.ndarray
 ) -> None:  # pragma: no cover
     """float32 altitudes (3-D) as uint32 that sort like the floats, into the core of ``out``.
 
     ``out`` has a one-voxel rim more than ``altitude`` on every side (left as it is);
-    ``negate`` orders ``-altitude`` instead (to flood a distance map from its peaks).
+    voxels outside ``mask`` get 0 (never read: a constant compresses well); ``negate``
+    orders ``-altitude`` instead (to flood a distance map from its peaks).
     """
-    bits = altitude.view(np.uint32)  # a float's sign flips with its top bit: -v exactly
     flip = np.uint32(0x80000000) if negate else np.uint32(0)
     sign = np.uint32(0x80000000)
     nz, ny, nx = altitude.shape
     for z in range(nz):
         for y in range(ny):
+            bits = altitude[z, y].view(np.uint32)  # a float's sign flips with its top bit
             for x in range(nx):
-                b = bits[z, y, x] ^ flip
-                out[z + 1, y + 1, x + 1] = ~b if b & sign else b | sign
+                if mask[z, y, x]:
+                    b = bits[x] ^ flip
+                    out[z + 1, y + 1, x + 1] = ~b if b & sign else b | sign
+                else:
+                    out[z + 1, y + 1, x + 1] = 0
 
 
 @numba.njit(cache=True, nogil=True)

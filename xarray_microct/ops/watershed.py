@@ -324,10 +324,11 @@ def _block_arrays(
         shape = tuple(n + 2 for n in core)
         inner = (slice(1, -1),) * 3
         level = np.zeros(shape, np.uint32)  # the rim's level is never read
-        kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32), negate, level)
+        mask = np.ascontiguousarray(mask, dtype=bool)
+        alt = np.ascontiguousarray(alt, dtype=np.float32)
+        kernels.ordered_altitude(alt, mask, negate, level)
         inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
         inside[inner] = mask
-        level[~inside] = 0  # never read: constant, the stored state compresses better
         key = np.full(shape, kernels.UNREACHED, np.uint64)
         lab = np.zeros(shape, lab_dtype)
     else:
