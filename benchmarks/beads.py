@@ -25,13 +25,20 @@ with the count and IoU against the truth. ``--baseline SRC`` runs the same comma
 first with another source tree of the package first on ``PYTHONPATH`` (e.g. a checkout
 of the previous version), on the same store, in the same session.
 
+``--stages`` says where the CPU seconds go instead: each step of the chain (radius
+given) is computed and kept in memory in turn, on Dask's single-threaded scheduler, and
+its CPU and wall seconds are printed (the CPU seconds are the work, whatever else loads
+the machine).
+
 Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--chunks 64] [--reference]
      python benchmarks/beads.py --store /tmp/beads-bench [--baseline ../previous]
+     python benchmarks/beads.py --stages [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +198,58 @@ def main_stored(args: argparse.Namespace) -> None:
         )
 
 
+def _stages(size: int, radius: float, chunks: int, queue: Any) -> None:
+    import dask
+
+    from xarray_microct.ops.distance import edt_array
+    from xarray_microct.ops.filters import gaussian_array
+    from xarray_microct.ops.watershed import FLOOD_BLOCK, _flood, ball_markers_array
+    from xarray_microct.pipelines import beads
+    from xarray_microct.synthetic import bead_pack
+
+    small, _ = bead_pack(48, radius=radius / 2, seed=1, chunks=24)
+    beads(small, bead_radius=radius / 2).compute()  # imports and compiled code, not measured
+    scan, _ = bead_pack(size, radius=radius, seed=0, chunks=chunks)
+    scan = scan.persist()
+    rows = []
+
+    def stage(name: str, make: Any) -> Any:
+        cpu, wall = time.process_time(), time.perf_counter()
+        with dask.config.set(scheduler="sync"):
+            out = make()
+        rows.append((name, time.process_time() - cpu, time.perf_counter() - wall))
+        return out
+
+    unit = (1.0, 1.0, 1.0)
+    smooth = stage("median", lambda: scan.microct.median(radius="1 voxel").persist())
+    mask = stage(
+        "invert + threshold", lambda: smooth.microct.invert().microct.threshold().persist()
+    )
+    opened = stage("opening", lambda: mask.microct.opening(radius="1 voxel").persist())
+    filled = stage("fill_holes", lambda: opened.microct.fill_holes().persist())
+    dist = stage("distance map", lambda: edt_array(filled.data, unit).persist())
+    markers = stage("ball markers", lambda: ball_markers_array(dist, unit, radius).persist())
+    sigma = (0.25 * radius,) * 3  # the pipeline's split_smoothing
+    alt = stage("smoothing", lambda: gaussian_array(dist, sigma, truncate=3.0).persist())
+    stage(
+        "flooding",
+        lambda: _flood(alt, markers, filled.data, 1, 8, negate=True, block=FLOOD_BLOCK).persist(),
+    )
+    queue.put(rows)
+
+
+def main_stages(args: argparse.Namespace) -> None:
+    size = 256 if args.quick else args.sizes[0]
+    chunks = args.chunks or 128
+    rows = in_fresh_process(_stages, size, args.radius, chunks)
+    print(f"{size}³ bead pack, radius {args.radius}, {chunks}³ chunks, one thread (sync)")
+    print(f"{'stage':>20} {'cpu s':>7} {'wall s':>7} {'Mvox/s (cpu)':>13}")
+    for name, cpu, wall in rows:
+        print(f"{name:>20} {cpu:7.2f} {wall:7.2f} {size**3 / cpu / 1e6:13.1f}")
+    cpu = sum(r[1] for r in rows)
+    print(f"{'total':>20} {cpu:7.2f} {sum(r[2] for r in rows):7.2f} {size**3 / cpu / 1e6:13.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512])
@@ -201,7 +260,11 @@ def main() -> None:
     parser.add_argument("--reference", action="store_true", help="also scipy/skimage")
     parser.add_argument("--store", help="measure `microct run beads` on a store in this folder")
     parser.add_argument("--baseline", help="with --store: another source tree to compare")
+    parser.add_argument("--stages", action="store_true", help="CPU seconds per stage")
     args = parser.parse_args()
+    if args.stages:
+        main_stages(args)
+        return
     if args.store:
         main_stored(args)
         return

@@ -63,6 +63,7 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import operator
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -637,11 +638,6 @@ def flood_array(
     return _flood(altitude, markers, mask, connectivity, rounds, negate=False)
 
 
-def _flood_chunks(chunks: tuple[tuple[int, ...], ...], block: int) -> tuple:
-    """The chunks split to at most ``block`` voxels per axis (each split evenly)."""
-    return tuple(tuple(piece for c in axis for piece in _split(c, block)) for axis in chunks)
-
-
 def _split(size: int, block: int) -> list[int]:
     """``size`` voxels split evenly in pieces of at most ``block``."""
     n = -(-size // block)
@@ -679,21 +675,32 @@ def _flood(
             "altitude, markers and mask must be 3-D arrays of one shape, got "
             f"{altitude.shape}, {markers.shape}, {mask.shape}"
         )
-    chunks = _flood_chunks(altitude.chunks, block)
-    mask = mask.astype(bool).rechunk(chunks)
-    markers = markers.rechunk(chunks)
-    alt = altitude.astype(np.float32).rechunk(chunks)
+    # each chunk is flooded in blocks of at most `block` voxels a side, views of it
+    mask = mask.astype(bool).rechunk(altitude.chunks)
+    markers = markers.rechunk(altitude.chunks)
+    alt = altitude.astype(np.float32)
     lab_dtype = _label_dtype(markers.dtype)
-    token = tokenize(alt, markers, mask, connectivity, rounds, negate)
-    grid = alt.numblocks
+    token = tokenize(alt, markers, mask, connectivity, rounds, negate, block)
+    pieces = [_pieces(axis, block) for axis in altitude.chunks]
+    where = {  # block index -> (its chunk's index, its place in the chunk)
+        tuple(b for b, _ in part): (chunk, tuple(place for _, place in part))
+        for chunk in np.ndindex(*altitude.numblocks)
+        for part in itertools.product(*(pieces[a][i] for a, i in enumerate(chunk)))
+    }
+    grid = tuple(sum(len(parts) for parts in axis) for axis in pieces)
+
+    def view(name: str, idx: tuple[int, ...]) -> tuple:
+        chunk, place = where[idx]
+        return (operator.getitem, (name, *chunk), place)
+
     sparse = f"watershed-markers-{token}"
     dsk: dict = {
-        (sparse, *idx): (_sparse_markers, (markers.name, *idx), (mask.name, *idx))
+        (sparse, *idx): (_sparse_markers, view(markers.name, idx), view(mask.name, idx))
         for idx in np.ndindex(*grid)
     }
 
     def block_args(idx: tuple[int, ...], first: bool) -> tuple:
-        inputs = ((alt.name, *idx), (mask.name, *idx)) if first else (None, None)
+        inputs = (view(alt.name, idx), view(mask.name, idx)) if first else (None, None)
         return (*inputs, (sparse, *idx))
 
     last = rim_rounds(
@@ -719,7 +726,6 @@ def _flood(
     )
     # the labels come back in the altitude's chunks, each gathered from its blocks
     out_name = f"watershed-labels-{token}"
-    pieces = [_pieces(axis, block) for axis in altitude.chunks]
     for chunk in np.ndindex(*altitude.numblocks):
         parts = list(itertools.product(*(pieces[a][i] for a, i in enumerate(chunk))))
         blocks = [tuple(b for b, _ in part) for part in parts]
