@@ -167,6 +167,7 @@ def flood(  # pragma: no cover
     lab: np.ndarray,
     offsets: np.ndarray,
     sources: np.ndarray,
+    state: np.ndarray,
 ) -> None:
     """Keys and labels of every free voxel of a block, from its fixed voxels.
 
@@ -174,8 +175,9 @@ def flood(  # pragma: no cover
     :func:`ordered_altitude`), ``inside`` (may be labelled), ``fixed`` (rim and
     markers: their ``key`` and ``lab`` are given), ``key`` and ``lab`` (filled in for
     the free voxels), ``offsets`` (flat neighbour offsets), ``sources`` (the fixed
-    voxels water starts from: the markers; the rim carries nothing, :data:`UNREACHED`).
-    Rim voxels are fixed, so neighbour offsets never leave the array.
+    voxels water starts from: the markers; the rim carries nothing, :data:`UNREACHED`),
+    ``state`` (a ``(n, 2)`` uint64 work array, overwritten). Rim voxels are fixed, so
+    neighbour offsets never leave the array.
 
     Dijkstra's algorithm in two queues. A voxel that water reaches from a lower level
     gets the key ``(level, 0)``, known in advance: such voxels (most of a relief that
@@ -190,7 +192,6 @@ def flood(  # pragma: no cover
     n_off = offsets.shape[0]
     # what a voxel's neighbours read of it, side by side in one 16-byte row (its key; its
     # level, inside, done and reached bits): one cache line per neighbour read
-    state = np.empty((n, 2), np.uint64)
     for p in range(n):
         bits = np.uint64(level[p])
         if inside[p]:
