@@ -615,10 +615,8 @@ def _labels_task(
     for last, idx, place in zip(lasts, blocks, places, strict=True):
         own = settled.get(idx, last[0])
         lab = np.empty(own.shape, lab_dtype)
-        _CODEC.decode(own.lab, out=lab)
-        inside = np.empty(own.shape, bool)
-        _CODEC.decode(own.inside, out=inside)
-        np.copyto(out[place], np.where(inside[inner], lab[inner], 0), casting="unsafe")
+        _CODEC.decode(own.lab, out=lab)  # 0 outside the mask: no voxel there is labelled
+        np.copyto(out[place], lab[inner], casting="unsafe")
     return out
 
 
