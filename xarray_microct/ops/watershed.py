@@ -63,9 +63,7 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
-import math
 import operator
-import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -79,6 +77,7 @@ from numcodecs import Blosc
 
 from xarray_microct.core.blocks.overlap import ceil_radius, map_spatial_overlap
 from xarray_microct.core.blocks.rim import face, neighbour_directions, rim_rounds
+from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.core.footprints import ellipsoid_footprint, structure
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
@@ -301,24 +300,6 @@ class _State(NamedTuple):
     face_inside: dict  # direction -> mask of the block's own face on that side (constant)
 
 
-_SCRATCH = threading.local()
-
-
-def _scratch(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A work array of this thread, reused by its next tasks (contents undefined).
-
-    The largest arrays of a round would otherwise be fresh memory in every task, and
-    ``microct run`` hands freed arrays back to the operating system at once: a page
-    fault for every 4 KiB of them, each time. Only arrays that never leave the task.
-    """
-    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
-    size = math.prod(shape)
-    buffer = buffers.get(name)
-    if buffer is None or buffer.dtype != dtype or buffer.size < size:
-        buffer = buffers[name] = np.empty(size, dtype)
-    return buffer[:size].reshape(shape)
-
-
 def _label_dtype(markers_dtype: Any) -> Any:
     """int32 labels in the flooding when the markers' labels fit, else int64."""
     return np.int32 if np.can_cast(markers_dtype, np.int32) else np.int64
@@ -350,14 +331,14 @@ def _block_arrays(
         kernels.ordered_altitude(alt, mask, negate, level)
         inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
         inside[inner] = mask
-        key = _scratch("key", shape, np.uint64)
+        key = work_array("watershed-key", shape, np.uint64)
         key.fill(kernels.UNREACHED)
         lab = np.zeros(shape, lab_dtype)
     else:
         shape = state.shape
         core = tuple(n - 2 for n in shape)
         level, inside = np.empty(shape, np.uint32), np.empty(shape, bool)
-        key, lab = _scratch("key", shape, np.uint64), np.empty(shape, lab_dtype)
+        key, lab = work_array("watershed-key", shape, np.uint64), np.empty(shape, lab_dtype)
         blobs = (state.key, state.lab, state.level, state.inside)
         for blob, out in zip(blobs, (key, lab, level, inside), strict=True):
             _CODEC.decode(blob, out=out)
@@ -525,7 +506,7 @@ def _round_task(
         sources = np.ravel_multi_index(
             tuple(i + 1 for i in np.unravel_index(markers[0], alt.shape)), key.shape
         )
-        work = _scratch("flood", (key.size, 2), np.uint64)
+        work = work_array("watershed-flood", (key.size, 2), np.uint64)
         kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets, sources, work)
     else:
         seeds = _seeds(key.shape, changes)
