@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from skimage.segmentation import watershed as sk_watershed
 
 import xarray_microct as mct
+from xarray_microct.kernels import watershed as kernels
 from xarray_microct.ops.filters import ellipsoid_footprint
 from xarray_microct.ops.watershed import (
     _flood,
@@ -293,3 +294,33 @@ def test_smoothed_flooding_is_chunk_independent_and_equals_the_smoothed_referenc
     ref = flood_array(da.from_array(-smooth), da.from_array(markers), da.from_array(mask)).compute()
     assert same_partition(results[0], ref)
     assert int(results[0].max()) == pack.attrs["n_beads"]
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 2**16), st.sampled_from([3, 2**11 + 5, 2**32 - 1]))
+def test_level_sort_equals_a_stable_argsort(seed, top):
+    # the flood's radix sort: free voxels of the mask, by level, ties in voxel order
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    level = rng.integers(0, top, n, dtype=np.uint64).astype(np.uint32)
+    inside, fixed = rng.random(n) < 0.8, rng.random(n) < 0.1
+    rows = kernels._by_level(level, inside, fixed)
+    voxels = np.flatnonzero(inside & ~fixed)
+    expected = voxels[np.argsort(level[voxels], kind="stable")]
+    np.testing.assert_array_equal(rows & np.uint64(2**32 - 1), expected)
+    np.testing.assert_array_equal(rows >> np.uint64(32), level[expected])
+
+
+def test_stored_keys_toggle_back():
+    rng = np.random.default_rng(3)
+    level = rng.integers(0, 2**32, 500, dtype=np.uint64).astype(np.uint32)
+    inside = rng.random(500) < 0.5
+    key = np.where(inside, level.astype(np.uint64) << np.uint64(32), kernels.UNREACHED)
+    key[::7] += np.uint64(3)  # a few voxels not reached from below
+    stored = key.copy()
+    kernels.toggle_level_bits(stored, level, inside)
+    assert np.count_nonzero(stored) == np.count_nonzero(
+        key != np.where(inside, level.astype(np.uint64) << np.uint64(32), kernels.UNREACHED)
+    )
+    kernels.toggle_level_bits(stored, level, inside)
+    np.testing.assert_array_equal(stored, key)
