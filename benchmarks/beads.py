@@ -25,10 +25,9 @@ with the count and IoU against the truth. ``--baseline SRC`` runs the same comma
 first with another source tree of the package first on ``PYTHONPATH`` (e.g. a checkout
 of the previous version), on the same store, in the same session.
 
-``--stages`` says where the CPU seconds go instead: each step of the chain (radius
-given) is computed and kept in memory in turn, on Dask's single-threaded scheduler, and
-its CPU and wall seconds are printed (the CPU seconds are the work, whatever else loads
-the machine).
+``--stages`` says where the CPU seconds go instead: the pipeline (radius given) runs on
+Dask's single-threaded scheduler and the CPU seconds of its tasks are summed by task
+name (the work, whatever else loads the machine).
 
 Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--chunks 64] [--reference]
      python benchmarks/beads.py --store /tmp/beads-bench [--baseline ../previous]
@@ -38,6 +37,7 @@ Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--chunks 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -200,10 +200,8 @@ def main_stored(args: argparse.Namespace) -> None:
 
 def _stages(size: int, radius: float, chunks: int, queue: Any) -> None:
     import dask
+    from dask.callbacks import Callback
 
-    from xarray_microct.ops.distance import edt_array
-    from xarray_microct.ops.filters import gaussian_array
-    from xarray_microct.ops.watershed import FLOOD_BLOCK, _flood, ball_markers_array
     from xarray_microct.pipelines import beads
     from xarray_microct.synthetic import bead_pack
 
@@ -211,43 +209,35 @@ def _stages(size: int, radius: float, chunks: int, queue: Any) -> None:
     beads(small, bead_radius=radius / 2).compute()  # imports and compiled code, not measured
     scan, _ = bead_pack(size, radius=radius, seed=0, chunks=chunks)
     scan = scan.persist()
-    rows = []
+    seconds: dict[str, float] = {}
 
-    def stage(name: str, make: Any) -> Any:
-        cpu, wall = time.process_time(), time.perf_counter()
-        with dask.config.set(scheduler="sync"):
-            out = make()
-        rows.append((name, time.process_time() - cpu, time.perf_counter() - wall))
-        return out
+    class PerTask(Callback):  # CPU seconds of each task, summed by the task's name
+        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+            self.start = time.thread_time()
 
-    unit = (1.0, 1.0, 1.0)
-    smooth = stage("median", lambda: scan.microct.median(radius="1 voxel").persist())
-    mask = stage(
-        "invert + threshold", lambda: smooth.microct.invert().microct.threshold().persist()
-    )
-    opened = stage("opening", lambda: mask.microct.opening(radius="1 voxel").persist())
-    filled = stage("fill_holes", lambda: opened.microct.fill_holes().persist())
-    dist = stage("distance map", lambda: edt_array(filled.data, unit).persist())
-    markers = stage("ball markers", lambda: ball_markers_array(dist, unit, radius).persist())
-    sigma = (0.25 * radius,) * 3  # the pipeline's split_smoothing
-    alt = stage("smoothing", lambda: gaussian_array(dist, sigma, truncate=3.0).persist())
-    stage(
-        "flooding",
-        lambda: _flood(alt, markers, filled.data, 1, 8, negate=True, block=FLOOD_BLOCK).persist(),
-    )
-    queue.put(rows)
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker: Any) -> None:
+            name = re.sub(r"-?[0-9a-f]{32}", "", key[0] if isinstance(key, tuple) else key)
+            seconds[name] = seconds.get(name, 0.0) + time.thread_time() - self.start
+
+    labels = beads(scan, bead_radius=radius)
+    cpu = time.process_time()
+    with PerTask(), dask.config.set(scheduler="sync"):
+        labels.data.compute(optimize_graph=False)  # unfused: one name per step
+    queue.put((sorted(seconds.items(), key=lambda kv: -kv[1]), time.process_time() - cpu))
 
 
 def main_stages(args: argparse.Namespace) -> None:
     size = 256 if args.quick else args.sizes[0]
     chunks = args.chunks or 128
-    rows = in_fresh_process(_stages, size, args.radius, chunks)
-    print(f"{size}³ bead pack, radius {args.radius}, {chunks}³ chunks, one thread (sync)")
-    print(f"{'stage':>20} {'cpu s':>7} {'wall s':>7} {'Mvox/s (cpu)':>13}")
-    for name, cpu, wall in rows:
-        print(f"{name:>20} {cpu:7.2f} {wall:7.2f} {size**3 / cpu / 1e6:13.1f}")
-    cpu = sum(r[1] for r in rows)
-    print(f"{'total':>20} {cpu:7.2f} {sum(r[2] for r in rows):7.2f} {size**3 / cpu / 1e6:13.1f}")
+    rows, total = in_fresh_process(_stages, size, args.radius, chunks)
+    print(
+        f"{size}³ bead pack, radius {args.radius} (given), {chunks}³ chunks, one thread "
+        f"(sync): CPU seconds by task name, {total:.1f} s in all ({size**3 / total / 1e6:.1f} "
+        "Mvox/s)"
+    )
+    for name, cpu in rows:
+        if cpu >= 0.005 * total:
+            print(f"{cpu:8.2f}  {100 * cpu / total:5.1f} %  {name}")
 
 
 def main() -> None:
