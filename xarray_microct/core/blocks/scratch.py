@@ -14,6 +14,9 @@ Examples
 >>> b = work_array("demo", (3, 2), np.float32)  # the same memory, another shape
 >>> a.shape, b.shape, bool(np.shares_memory(a, b))
 ((2, 3), (3, 2), True)
+>>> big = work_array("demo", (MAX_KEPT + 1,), np.uint8)  # too large to keep: fresh
+>>> bool(np.shares_memory(big, work_array("demo", (4,), np.uint8)))
+False
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 
 _BUFFERS = threading.local()
+MAX_KEPT = 64 << 20  # bytes: a larger work array is fresh memory, not kept by the thread
 
 
 def work_array(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -41,11 +45,13 @@ def work_array(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     -------
     numpy.ndarray
         A view of the thread's buffer for ``name``, valid until the thread asks for that
-        name again.
+        name again; a fresh array above :data:`MAX_KEPT` bytes (a thread keeps no more).
     """
     buffers = _BUFFERS.__dict__.setdefault("buffers", {})
     size = math.prod(shape)
     dtype = np.dtype(dtype)
+    if size * dtype.itemsize > MAX_KEPT:
+        return np.empty(shape, dtype)
     buffer = buffers.get(name)
     if buffer is None or buffer.dtype != dtype or buffer.size < size:
         buffer = buffers[name] = np.empty(size, dtype)
