@@ -25,13 +25,20 @@ with the count and IoU against the truth. ``--baseline SRC`` runs the same comma
 first with another source tree of the package first on ``PYTHONPATH`` (e.g. a checkout
 of the previous version), on the same store, in the same session.
 
+``--stages`` says where the CPU seconds go instead: the pipeline (radius given) runs on
+Dask's single-threaded scheduler and the CPU seconds of its tasks are summed by task
+name (the work, whatever else loads the machine).
+
 Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--chunks 64] [--reference]
      python benchmarks/beads.py --store /tmp/beads-bench [--baseline ../previous]
+     python benchmarks/beads.py --stages [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +198,48 @@ def main_stored(args: argparse.Namespace) -> None:
         )
 
 
+def _stages(size: int, radius: float, chunks: int, queue: Any) -> None:
+    import dask
+    from dask.callbacks import Callback
+
+    from xarray_microct.pipelines import beads
+    from xarray_microct.synthetic import bead_pack
+
+    small, _ = bead_pack(48, radius=radius / 2, seed=1, chunks=24)
+    beads(small, bead_radius=radius / 2).compute()  # imports and compiled code, not measured
+    scan, _ = bead_pack(size, radius=radius, seed=0, chunks=chunks)
+    scan = scan.persist()
+    seconds: dict[str, float] = {}
+
+    class PerTask(Callback):  # CPU seconds of each task, summed by the task's name
+        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+            self.start = time.thread_time()
+
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker: Any) -> None:
+            name = re.sub(r"-?[0-9a-f]{32}", "", key[0] if isinstance(key, tuple) else key)
+            seconds[name] = seconds.get(name, 0.0) + time.thread_time() - self.start
+
+    labels = beads(scan, bead_radius=radius)
+    cpu = time.process_time()
+    with PerTask(), dask.config.set(scheduler="sync"):
+        labels.data.compute(optimize_graph=False)  # unfused: one name per step
+    queue.put((sorted(seconds.items(), key=lambda kv: -kv[1]), time.process_time() - cpu))
+
+
+def main_stages(args: argparse.Namespace) -> None:
+    size = 256 if args.quick else args.sizes[0]
+    chunks = args.chunks or 128
+    rows, total = in_fresh_process(_stages, size, args.radius, chunks)
+    print(
+        f"{size}³ bead pack, radius {args.radius} (given), {chunks}³ chunks, one thread "
+        f"(sync): CPU seconds by task name, {total:.1f} s in all ({size**3 / total / 1e6:.1f} "
+        "Mvox/s)"
+    )
+    for name, cpu in rows:
+        if cpu >= 0.005 * total:
+            print(f"{cpu:8.2f}  {100 * cpu / total:5.1f} %  {name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512])
@@ -201,7 +250,11 @@ def main() -> None:
     parser.add_argument("--reference", action="store_true", help="also scipy/skimage")
     parser.add_argument("--store", help="measure `microct run beads` on a store in this folder")
     parser.add_argument("--baseline", help="with --store: another source tree to compare")
+    parser.add_argument("--stages", action="store_true", help="CPU seconds per stage")
     args = parser.parse_args()
+    if args.stages:
+        main_stages(args)
+        return
     if args.store:
         main_stored(args)
         return

@@ -56,3 +56,14 @@ def test_refuses_floats_and_large_footprints():
         median_network(np.zeros((3, 3, 3), np.float32), np.ones((1, 1, 3), bool))
     with pytest.raises(ValueError, match="footprint voxels"):
         median_network(np.zeros((3, 3, 3), np.uint8), np.ones((3, 3, 3), bool))
+
+
+def test_slabs_of_a_large_block_equal_scipy(monkeypatch):
+    # a block sorted in slabs of 2 planes (the last one shorter): the same as one pass
+    import xarray_microct.kernels.median as median_module
+
+    block = np.random.default_rng(2).integers(0, 255, (7, 30, 40), dtype=np.uint8)
+    monkeypatch.setattr(median_module, "SLAB_VOXELS", 2 * 30 * 40)
+    footprint = ellipsoid_footprint((1.0, 1.0, 1.0))
+    ref = ndi.median_filter(block, footprint=footprint, mode="nearest")
+    np.testing.assert_array_equal(median_network(block, footprint), ref)

@@ -32,7 +32,7 @@ def cases(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, ...]]:
     case=cases(),
     op=st.sampled_from(["erosion", "dilation", "opening", "closing"]),
     radius=st.tuples(*[st.sampled_from([0.0, 1.0, 1.5, 2.0])] * 3),
-    mode=st.sampled_from(["reflect", "ignore", "constant"]),
+    mode=st.sampled_from(["reflect", "ignore", "constant", "nearest", "mirror"]),
 )
 def test_morphology_equals_skimage(case, op, radius, mode):
     data, chunks = case

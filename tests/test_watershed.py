@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from skimage.segmentation import watershed as sk_watershed
 
 import xarray_microct as mct
+from xarray_microct.kernels import watershed as kernels
 from xarray_microct.ops.filters import ellipsoid_footprint
 from xarray_microct.ops.watershed import (
-    WatershedNotConverged,
+    _flood,
     ball_markers_array,
     flood_array,
     peak_markers_array,
@@ -104,6 +105,16 @@ def test_flood_is_chunking_independent_and_solves_the_equations(case):
     whole = run(alt.shape)
     np.testing.assert_array_equal(run(chunks), whole)
     np.testing.assert_array_equal(whole, reference_flood(alt, markers, mask))
+    # chunks flooded in blocks of at most 3 voxels a side, the labels gathered back
+    split = _flood(
+        *(da.from_array(a, chunks=chunks) for a in (alt, markers, mask)),
+        connectivity=1,
+        rounds=3,
+        negate=False,
+        block=3,
+    )
+    assert split.chunks == da.from_array(alt, chunks=chunks).chunks
+    np.testing.assert_array_equal(split.compute(), whole)
 
 
 @pytest.fixture(scope="module")
@@ -247,27 +258,26 @@ def test_bad_input_gives_clear_errors():
         mask.microct.watershed(min_distance="3 parsecs per fortnight")
 
 
-def test_too_few_rounds_raises_instead_of_a_chunk_dependent_answer():
-    # one long tube from a single marker through 10 chunks in a row
-    mask = np.zeros((3, 3, 40), bool)
-    mask[1, 1, :] = True
+@pytest.mark.parametrize("rounds", [2, 3, 12])
+def test_objects_longer_than_the_rounds_settle_to_the_whole_array_answer(rounds):
+    # one winding tube from a single marker through 10 chunks in a row and back, beside a
+    # second tube: far more chunk borders in a row than 2 or 3 rounds can carry water
+    mask = np.zeros((3, 5, 40), bool)
+    mask[1, 1, :] = mask[1, 1:4, 39] = mask[1, 3, 4:] = True
+    mask[1, 3, 2] = mask[1, 3, 0] = True
     markers = np.zeros(mask.shape, np.int32)
     markers[1, 1, 0] = 1
+    markers[1, 3, 0] = 2
+    rng = np.random.default_rng(0)
+    alt = np.round(rng.random(mask.shape) * 3).astype("f4")
     out = flood_array(
-        da.zeros(mask.shape, chunks=(3, 3, 4), dtype="f4"),
-        da.from_array(markers, chunks=(3, 3, 4)),
-        da.from_array(mask, chunks=(3, 3, 4)),
-        rounds=3,
-    )
-    with pytest.raises(WatershedNotConverged, match="rounds"):
-        out.compute()
-    enough = flood_array(
-        da.zeros(mask.shape, chunks=(3, 3, 4), dtype="f4"),
-        da.from_array(markers, chunks=(3, 3, 4)),
-        da.from_array(mask, chunks=(3, 3, 4)),
-        rounds=12,
+        da.from_array(alt, chunks=(3, 2, 4)),
+        da.from_array(markers, chunks=(3, 2, 4)),
+        da.from_array(mask, chunks=(3, 2, 4)),
+        rounds=rounds,
     ).compute()
-    assert (enough[mask] == 1).all()
+    np.testing.assert_array_equal(out, reference_flood(alt, markers, mask))
+    assert (out[1, 1, :] == 1).all() and (out[1, 3, 4:] == 1).all()  # around the end
 
 
 def test_smoothed_flooding_is_chunk_independent_and_equals_the_smoothed_reference(pack):
@@ -284,3 +294,33 @@ def test_smoothed_flooding_is_chunk_independent_and_equals_the_smoothed_referenc
     ref = flood_array(da.from_array(-smooth), da.from_array(markers), da.from_array(mask)).compute()
     assert same_partition(results[0], ref)
     assert int(results[0].max()) == pack.attrs["n_beads"]
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 2**16), st.sampled_from([3, 2**11 + 5, 2**32 - 1]))
+def test_level_sort_equals_a_stable_argsort(seed, top):
+    # the flood's radix sort: free voxels of the mask, by level, ties in voxel order
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    level = rng.integers(0, top, n, dtype=np.uint64).astype(np.uint32)
+    inside, fixed = rng.random(n) < 0.8, rng.random(n) < 0.1
+    rows = kernels._by_level(level, inside, fixed)
+    voxels = np.flatnonzero(inside & ~fixed)
+    expected = voxels[np.argsort(level[voxels], kind="stable")]
+    np.testing.assert_array_equal(rows & np.uint64(2**32 - 1), expected)
+    np.testing.assert_array_equal(rows >> np.uint64(32), level[expected])
+
+
+def test_stored_keys_toggle_back():
+    rng = np.random.default_rng(3)
+    level = rng.integers(0, 2**32, 500, dtype=np.uint64).astype(np.uint32)
+    inside = rng.random(500) < 0.5
+    key = np.where(inside, level.astype(np.uint64) << np.uint64(32), kernels.UNREACHED)
+    key[::7] += np.uint64(3)  # a few voxels not reached from below
+    stored = key.copy()
+    kernels.toggle_level_bits(stored, level, inside)
+    assert np.count_nonzero(stored) == np.count_nonzero(
+        key != np.where(inside, level.astype(np.uint64) << np.uint64(32), kernels.UNREACHED)
+    )
+    kernels.toggle_level_bits(stored, level, inside)
+    np.testing.assert_array_equal(stored, key)

@@ -30,6 +30,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.core.registry import operation
 from xarray_microct.core.validation import check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
@@ -38,11 +39,27 @@ from xarray_microct.kernels.distance import binary_lines, envelope_lines
 __all__ = ["distance_transform", "edt_array"]
 
 
-def _along_axis(kernel: Any, block: np.ndarray, axis: int, spacing: float) -> np.ndarray:
-    """Run a per-line kernel along ``axis`` of a block (that axis is whole in the block)."""
+def _along_axis(
+    kernel: Any, block: np.ndarray, axis: int, spacing: float, work: str | None = None
+) -> np.ndarray:
+    """Run a per-line kernel along ``axis`` of a block (that axis is whole in the block).
+
+    The lines are copied to a C-contiguous work array of the thread when they are not so
+    already (:func:`~xarray_microct.core.blocks.scratch.work_array`); the output is a
+    fresh array, or the thread's work array ``work`` for an output the task uses only
+    itself.
+    """
     moved = np.moveaxis(block, axis, -1)
-    lines = np.ascontiguousarray(moved.reshape(-1, moved.shape[-1]))
-    out = np.empty(lines.shape, np.float32)
+    if moved.flags.c_contiguous:
+        lines = moved.reshape(-1, moved.shape[-1])
+    else:
+        copy = work_array(f"distance-lines-{block.dtype}", moved.shape, block.dtype)
+        np.copyto(copy, moved)
+        lines = copy.reshape(-1, moved.shape[-1])
+    if work is None:
+        out = np.empty(lines.shape, np.float32)
+    else:
+        out = work_array(work, lines.shape, np.float32)
     if lines.size:
         kernel(lines, float(spacing), out)
     return np.moveaxis(out.reshape(moved.shape), -1, axis)
@@ -50,8 +67,10 @@ def _along_axis(kernel: Any, block: np.ndarray, axis: int, spacing: float) -> np
 
 def _slice_block(block: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
     """Squared distances within each ``y, x`` slice of a slab (both axes whole in it)."""
-    out = _along_axis(binary_lines, block.astype(bool, copy=False), -1, spacing[-1])
-    return _along_axis(envelope_lines, out, -2, spacing[-2])
+    along_x = _along_axis(
+        binary_lines, block.astype(bool, copy=False), -1, spacing[-1], work="distance-x"
+    )
+    return _along_axis(envelope_lines, along_x, -2, spacing[-2])
 
 
 def _envelope_block(block: np.ndarray, axis: int, spacing: float, root: bool) -> np.ndarray:

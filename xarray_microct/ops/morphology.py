@@ -46,18 +46,57 @@ Mode = Literal["reflect", "nearest", "mirror", "constant", "ignore"]
 _MODES = ("reflect", "nearest", "mirror", "constant", "ignore")
 
 
-def _grey(block: np.ndarray, kind: str, footprint: np.ndarray, mode: str) -> np.ndarray:
-    func = ndi.grey_erosion if kind == "erosion" else ndi.grey_dilation
-    if mode == "ignore":  # outside the volume never wins the min/max
-        if block.dtype == np.bool_:
-            cval = kind == "erosion"
-        elif np.issubdtype(block.dtype, np.integer):
-            info = np.iinfo(block.dtype)
-            cval = info.max if kind == "erosion" else info.min
+SHIFTED_MAX = 27  # footprints of up to this many voxels: a min/max of shifted views
+# scipy.ndimage's border modes as numpy.pad names them (one reflection deep)
+_NUMPY_PAD = {"reflect": "symmetric", "nearest": "edge", "mirror": "reflect"}
+
+
+def _identity(dtype: np.dtype, kind: str) -> object:
+    """The value that never wins the min (erosion) or max (dilation) of ``dtype``."""
+    if dtype == np.bool_:
+        return kind == "erosion"
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return info.max if kind == "erosion" else info.min
+    return np.inf if kind == "erosion" else -np.inf
+
+
+def _shifted_extreme(
+    block: np.ndarray, kind: str, footprint: np.ndarray, mode: str, cval: object
+) -> np.ndarray:
+    """The min (erosion) or max (dilation) over a symmetric ``footprint``: one shifted view
+    of the padded block per footprint voxel, reduced element-wise in place. Equal to
+    ``scipy.ndimage.grey_erosion/grey_dilation`` with the same mode and ``cval`` on
+    blocks at least one pad wider than the footprint's reach; for small footprints tens
+    of times faster than scipy's generic filter loop."""
+    half = [(n - 1) // 2 for n in footprint.shape]
+    widths = [(h, h) for h in half]
+    if mode == "constant":
+        padded = np.pad(block, widths, mode="constant", constant_values=cval)
+    else:
+        padded = np.pad(block, widths, mode=_NUMPY_PAD[mode])
+    reduce = np.minimum if kind == "erosion" else np.maximum
+    out = None
+    for offset in np.argwhere(footprint):
+        view = padded[tuple(slice(o, o + n) for o, n in zip(offset, block.shape, strict=True))]
+        if out is None:
+            out = view.copy()
         else:
-            cval = np.inf if kind == "erosion" else -np.inf
-        return func(block, footprint=footprint, mode="constant", cval=cval)
-    return func(block, footprint=footprint, mode=mode)
+            reduce(out, view, out=out)
+    return out
+
+
+def _grey(block: np.ndarray, kind: str, footprint: np.ndarray, mode: str) -> np.ndarray:
+    cval: object = 0.0
+    if mode == "ignore":  # outside the volume never wins the min/max
+        mode, cval = "constant", _identity(block.dtype, kind)
+    half = [(n - 1) // 2 for n in footprint.shape]
+    fits = all(n > h for n, h in zip(block.shape, half, strict=True))
+    symmetric = np.array_equal(footprint, footprint[::-1, ::-1, ::-1])
+    if fits and symmetric and 0 < footprint.sum() <= SHIFTED_MAX:
+        return _shifted_extreme(block, kind, footprint, mode, cval)
+    func = ndi.grey_erosion if kind == "erosion" else ndi.grey_dilation
+    return func(block, footprint=footprint, mode=mode, cval=cval)
 
 
 def _morph_block(block: np.ndarray, op: str, footprint: np.ndarray, mode: str) -> np.ndarray:
@@ -90,8 +129,7 @@ def morphology_array(
         raise ValueError(f"op must be erosion, dilation, opening or closing, got {op!r}")
     if mode not in _MODES:
         raise ValueError(
-            f"mode must be one of {_MODES} (border handling, as skimage.morphology), "
-            f"got {mode!r}"
+            f"mode must be one of {_MODES} (border handling, as skimage.morphology), got {mode!r}"
         )
     footprint = ellipsoid_footprint(radius)
     reach = [(n - 1) // 2 for n in footprint.shape]

@@ -35,18 +35,20 @@ chunking:
 * ``p`` takes the label of its neighbour with the smallest key (ties: the first in a
   fixed neighbour order), which is the neighbour that water reaches ``p`` from first.
 
-Each block floods its voxels (a priority queue, compiled with numba:
+Each block floods its voxels (Dijkstra's algorithm, compiled with numba:
 :mod:`xarray_microct.kernels.watershed`) given the keys and labels of a one-voxel rim
 from its neighbours; blocks then exchange rims and re-flood only what changed, for
-``rounds`` rounds. Between rounds a block keeps only the faces its neighbours need and
-its state (keys and labels) compressed, which the piecewise-constant labels and
-level-wise keys make a few bits per voxel: memory stays near the altitude and mask
-themselves, not 16 bytes per voxel per round. A block whose rim did not change keeps
-its state as it is. The last round must change nothing: then the keys and labels solve
-the equations above everywhere, and are the unique solution — the same for every
-chunking, up to the numbering of the markers. If one more round would still change
-something (an object winding through more chunks than ``rounds`` allows), computing the
-result raises an error instead of returning labels that depend on the chunking.
+``rounds`` rounds, in parallel. Between rounds a block keeps only the faces its
+neighbours need and its state (keys and labels) compressed, which the
+piecewise-constant labels and keys stored relative to the levels make a few bits per
+voxel: memory stays near the altitude and mask themselves, not 16 bytes per voxel per
+round. A block keeps its state as it is when no changed rim voxel can matter to it (a
+rim key at or above that of the block voxel beside it, before and now, cannot). After
+the rounds, one task finishes the blocks that have not settled, one at a time from a
+work list, until every block's state holds for its neighbours' faces (an object winding
+through more chunks than the rounds carry water across costs time there, never a
+wrong answer). Then the keys and labels solve the equations above everywhere, and are
+the unique solution — the same for every chunking, up to the numbering of the markers.
 
 Relation to ``skimage.segmentation.watershed(-d, markers, mask=mask)``: scikit-image
 floods with one priority queue, breaking ties between equal altitudes by insertion
@@ -58,9 +60,12 @@ packs in the tests: below 1 % of the mask voxels, with identical object counts).
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
+import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import dask.array as da
 import numpy as np
@@ -72,6 +77,7 @@ from numcodecs import Blosc
 
 from xarray_microct.core.blocks.overlap import ceil_radius, map_spatial_overlap
 from xarray_microct.core.blocks.rim import face, neighbour_directions, rim_rounds
+from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.core.footprints import ellipsoid_footprint, structure
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
@@ -91,10 +97,6 @@ __all__ = [
 
 
 FLOOD_BLOCK = 64  # voxels per axis of the blocks the verb floods (chunks are split to it)
-
-
-class WatershedNotConverged(RuntimeError):
-    """The exchange between chunks had not settled after the allowed rounds."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,6 +288,18 @@ def _sparse_markers(markers: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, 
 _CODEC = Blosc(cname="lz4", clevel=1, shuffle=Blosc.SHUFFLE)
 
 
+class _State(NamedTuple):
+    """A block's result of one round (see :func:`_pack`)."""
+
+    faces: dict  # direction -> (keys, labels) of the block's own face on that side
+    shape: tuple[int, ...]  # of the block with its one-voxel rim
+    key: bytes  # compressed, XORed with the keys of voxels reached from below
+    lab: bytes  # compressed labels
+    level: bytes  # compressed levels (constant over the rounds)
+    inside: bytes  # compressed mask (constant)
+    face_inside: dict  # direction -> mask of the block's own face on that side (constant)
+
+
 def _label_dtype(markers_dtype: Any) -> Any:
     """int32 labels in the flooding when the markers' labels fit, else int64."""
     return np.int32 if np.can_cast(markers_dtype, np.int32) else np.int64
@@ -299,7 +313,7 @@ def _block_arrays(
     connectivity: int,
     negate: bool,
     lab_dtype: Any,
-    state: tuple | None,
+    state: _State | None,
 ) -> tuple[np.ndarray, ...]:
     """Arrays of a block with a one-voxel rim: level, inside, fixed (flat), key, lab (3-D).
 
@@ -312,19 +326,23 @@ def _block_arrays(
         shape = tuple(n + 2 for n in core)
         inner = (slice(1, -1),) * 3
         level = np.zeros(shape, np.uint32)  # the rim's level is never read
-        kernels.ordered_altitude(np.ascontiguousarray(alt, dtype=np.float32), negate, level)
+        mask = np.ascontiguousarray(mask, dtype=bool)
+        alt = np.ascontiguousarray(alt, dtype=np.float32)
+        kernels.ordered_altitude(alt, mask, negate, level)
         inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
         inside[inner] = mask
-        level[~inside] = 0  # never read: constant, the stored state compresses better
-        key = np.full(shape, kernels.UNREACHED, np.uint64)
+        key = work_array("watershed-key", shape, np.uint64)
+        key.fill(kernels.UNREACHED)
         lab = np.zeros(shape, lab_dtype)
     else:
-        shape = state[1]
+        shape = state.shape
         core = tuple(n - 2 for n in shape)
         level, inside = np.empty(shape, np.uint32), np.empty(shape, bool)
-        key, lab = np.empty(shape, np.uint64), np.empty(shape, lab_dtype)
-        for blob, out in zip(state[2:], (key, lab, level, inside), strict=True):
+        key, lab = work_array("watershed-key", shape, np.uint64), np.empty(shape, lab_dtype)
+        blobs = (state.key, state.lab, state.level, state.inside)
+        for blob, out in zip(blobs, (key, lab, level, inside), strict=True):
             _CODEC.decode(blob, out=out)
+        kernels.toggle_level_bits(key.ravel(), level.ravel(), inside.ravel())
     fixed = np.ones(shape, bool)
     fixed[(slice(1, -1),) * 3] = False
     if rim is not None:
@@ -348,28 +366,105 @@ def _pack(
     level: np.ndarray,
     inside: np.ndarray,
     connectivity: int,
-    constant: tuple | None = None,
-) -> tuple:
+    before: _State | None = None,
+) -> _State:
     """A round's result for one block: the faces its neighbours need, and its state.
 
     The state (keys, labels, levels and mask of the block with its rim) is compressed: a
-    few bits per voxel instead of 17 or 21 bytes. Later rounds need nothing else of the
+    few bits per voxel instead of 17 or 21 bytes. The keys are stored XORed with the key
+    of a voxel reached from below (:func:`~xarray_microct.kernels.watershed.toggle_level_bits`,
+    undone on reading): zero for most voxels. Later rounds need nothing else of the
     block, so its altitude and mask are released after the first round. Levels and mask
-    never change: ``constant`` (their blobs from the round before) is kept as it is.
+    never change: their blobs are taken from ``before`` (the block's state of the round
+    before) when there is one. ``key`` is changed in place.
     """
     inner = (slice(1, -1),) * 3
+    directions = neighbour_directions(connectivity)
     faces = {
         d: (key[inner][face(d, rim=False)].copy(), lab[inner][face(d, rim=False)].copy())
-        for d in neighbour_directions(connectivity)
+        for d in directions
     }
-    if constant is None:
-        constant = (_CODEC.encode(level), _CODEC.encode(inside))
-    return (faces, key.shape, _CODEC.encode(key), _CODEC.encode(lab), *constant)
+    if before is None:
+        core_inside = inside.reshape(key.shape)[inner]
+        constant = (
+            _CODEC.encode(level),
+            _CODEC.encode(inside),
+            {d: core_inside[face(d, rim=False)].copy() for d in directions},
+        )
+    else:
+        constant = (before.level, before.inside, before.face_inside)
+    kernels.toggle_level_bits(key.ravel(), level, inside)
+    return _State(faces, key.shape, _CODEC.encode(key), _CODEC.encode(lab), *constant)
 
 
-def _faces(state: tuple) -> dict:
+def _faces(state: _State) -> dict:
     """The faces a block's neighbours read of its result (see :func:`_pack`)."""
-    return state[0]
+    return state.faces
+
+
+def _face_changes(own: _State, d: tuple[int, ...], now: dict, old: dict | None) -> np.ndarray:
+    """The voxels of the block's face on side ``d`` that the neighbour's new face ``now``
+    can change (``old``: the face the state holds for; None: nothing reached): a mask.
+
+    A rim voxel ``q`` next to a block voxel ``p`` of the mask matters to ``p`` only when
+    it changed and its key, before or now, is below ``p``'s: ``p``'s key exceeds that of
+    the neighbour it is reached from, which a key at or above it cannot be.
+    """
+    opposite = tuple(-s for s in d)
+    new_key, new_lab = now[opposite]
+    if old is None:
+        old_key, old_lab = kernels.UNREACHED, 0
+    else:
+        old_key, old_lab = old[opposite]
+    own_key = own.faces[d][0]
+    changed = (new_key != old_key) | (new_lab != old_lab)
+    below = (new_key < own_key) | (old_key < own_key)
+    return changed & below & own.face_inside[d]
+
+
+def _rim_changes(own: _State, rim: list, rim_before: list | None, connectivity: int) -> list | None:
+    """Where the neighbours' new faces can change the block's state: ``(side, mask)``
+    pairs (:func:`_face_changes`), empty when the state still holds; None (anywhere)
+    when a face changed, for connectivity 2 and 3.
+
+    The state was computed with (or still holds for) the faces of ``rim_before``.
+    """
+    before = rim_before or [None] * len(rim)
+    changes = []
+    for d, now, old in zip(neighbour_directions(connectivity), rim, before, strict=True):
+        if now is None or now is old:
+            continue
+        if connectivity == 1:
+            where = _face_changes(own, d, now, old)
+            if where.any():
+                changes.append((d, where))
+        elif not _same_faces(now, old, tuple(-s for s in d)):
+            return None
+    return changes
+
+
+def _rim_settled(own: _State, rim: list, rim_before: list | None, connectivity: int) -> bool:
+    """Whether the block's state solves its flooding given its neighbours' new faces."""
+    return _rim_changes(own, rim, rim_before, connectivity) == []
+
+
+def _seeds(shape: tuple[int, ...], changes: list | None) -> np.ndarray:
+    """Flat indices, in a block with its rim, of the voxels an update starts from: those of
+    the ``changes`` of :func:`_rim_changes`, or the whole outer layer of the block."""
+    if changes is None:
+        layer = np.zeros(shape, bool)
+        layer[1:-1, 1:-1, 1:-1] = True
+        layer[2:-2, 2:-2, 2:-2] = False
+        return np.flatnonzero(layer)
+    out = []
+    for d, where in changes:
+        coords = np.nonzero(where)
+        full = [
+            c + 1 if s == 0 else np.full_like(c, 1 if s < 0 else n - 2)
+            for s, c, n in zip(d, coords, shape, strict=True)
+        ]
+        out.append(np.ravel_multi_index(full, shape))
+    return np.unique(np.concatenate(out))
 
 
 def _same_faces(a: dict | None, b: dict | None, d: tuple[int, ...]) -> bool:
@@ -382,74 +477,128 @@ def _same_faces(a: dict | None, b: dict | None, d: tuple[int, ...]) -> bool:
     return np.array_equal(a[d][0], b[d][0]) and np.array_equal(a[d][1], b[d][1])
 
 
-def _rim_unchanged(rim: list, rim_before: list | None, connectivity: int) -> bool:
-    """Whether every neighbour shows the faces it showed the round before."""
-    return all(
-        now is None or _same_faces(now, old, tuple(-s for s in d))
-        for d, now, old in zip(
-            neighbour_directions(connectivity), rim, rim_before or [None] * len(rim), strict=True
-        )
-    )
-
-
 def _round_task(
     alt: np.ndarray | None,
     mask: np.ndarray | None,
     markers: tuple,
-    own: tuple | None,
+    own: _State | None,
     rim: list | None,
     rim_before: list | None,
     *,
     connectivity: int,
     negate: bool,
     lab_dtype: Any,
-) -> tuple:
+) -> _State:
     """One round on one block: flood it (first round), or update it from its new rim.
 
-    A block whose neighbours show the faces they showed the round before keeps its
-    state (the flooding of a block is a function of its rim): the same object, no copy.
+    A block whose state still holds with its neighbours' new faces (:func:`_rim_changes`:
+    none changed, or none in a way that matters) keeps its state: the same object, no
+    copy. Otherwise the update starts from the block voxels the changes can reach.
     """
-    if own is not None and _rim_unchanged(rim, rim_before, connectivity):
+    changes = None if own is None else _rim_changes(own, rim, rim_before, connectivity)
+    if changes == []:
         return own
     level, inside, fixed, key, lab = _block_arrays(
         alt, mask, markers, rim, connectivity, negate, lab_dtype, own
     )
     offsets = _offsets(key.shape, connectivity)
-    if own is None:
-        kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets)
+    if own is None:  # the first round: no rim yet, water starts from the markers
+        sources = np.ravel_multi_index(
+            tuple(i + 1 for i in np.unravel_index(markers[0], alt.shape)), key.shape
+        )
+        work = work_array("watershed-flood", (key.size, 2), np.uint64)
+        kernels.flood(level, inside, fixed, key.ravel(), lab.ravel(), offsets, sources, work)
     else:
-        next_to_rim = np.zeros(key.shape, bool)
-        next_to_rim[1:-1, 1:-1, 1:-1] = True
-        next_to_rim[2:-2, 2:-2, 2:-2] = False
-        seeds = np.flatnonzero(next_to_rim.ravel() & ~fixed & inside)
-        del next_to_rim
-        kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds)
-    return _pack(key, lab, level, inside, connectivity, None if own is None else own[4:])
+        seeds = _seeds(key.shape, changes)
+        if not kernels.update(level, inside, fixed, key.ravel(), lab.ravel(), offsets, seeds):
+            return own  # nothing changed: the same faces and state (its stale rim is
+            # never read: every round rebuilds the rim from the neighbours' faces)
+    return _pack(key, lab, level, inside, connectivity, own)
 
 
-def _final_task(
-    own: tuple,
-    rim: list,
-    rim_before: list | None,
+def _last_round(
+    own: _State, rim: list, rim_before: list | None, *, connectivity: int
+) -> tuple[_State, list | None, bool]:
+    """A block after the rounds: its state, the faces it holds for, whether it has settled
+    (holds for its neighbours' last faces too: then one more round would change nothing)."""
+    settled = _rim_settled(own, rim, rim_before, connectivity)
+    return own, rim if settled else rim_before, settled
+
+
+def _settle(
+    blocks: list,
+    markers: list,
     *,
+    grid: tuple[int, ...],
     connectivity: int,
-    rounds: int,
+    negate: bool,
+    lab_dtype: Any,
+) -> dict:
+    """Finish the flooding of the blocks that had not settled after the rounds.
+
+    ``blocks`` are the :func:`_last_round` results in C order over ``grid``, ``markers``
+    the blocks' sparse markers. A work list of blocks, one at a time: a block whose
+    state no longer holds for its neighbours' current faces is updated, and its
+    neighbours are queued again when it changed. Keys only fall (towards the unique
+    solution), so the list empties: every block then holds for its neighbours' faces,
+    whatever the length of the objects or the number of rounds before. Returns the new
+    states of the blocks that changed (none, once the rounds have settled everything).
+    """
+    index = list(np.ndindex(*grid))
+    position = {idx: i for i, idx in enumerate(index)}
+    states = {idx: b[0] for idx, b in zip(index, blocks, strict=True)}
+    used = {idx: b[1] for idx, b in zip(index, blocks, strict=True)}
+    work = collections.deque(idx for idx, b in zip(index, blocks, strict=True) if not b[2])
+    queued = set(work)
+    directions = neighbour_directions(connectivity)
+    changed: dict = {}
+    while work:
+        idx = work.popleft()
+        queued.discard(idx)
+        near = [tuple(i + s for i, s in zip(idx, d, strict=True)) for d in directions]
+        near = [n if n in position else None for n in near]
+        rim = [None if n is None else states[n].faces for n in near]
+        new = _round_task(
+            None,
+            None,
+            markers[position[idx]],
+            states[idx],
+            rim,
+            used[idx],
+            connectivity=connectivity,
+            negate=negate,
+            lab_dtype=lab_dtype,
+        )
+        used[idx] = rim
+        if new is not states[idx]:
+            states[idx] = changed[idx] = new
+            for n in near:
+                if n is not None and n not in queued:
+                    work.append(n)
+                    queued.add(n)
+    return changed
+
+
+def _labels_task(
+    lasts: list,
+    settled: dict,
+    *,
+    blocks: list[tuple[int, ...]],
+    places: list[tuple[slice, ...]],
+    shape: tuple[int, ...],
     lab_dtype: Any,
     dtype: Any,
 ) -> np.ndarray:
-    """Labels of one block, checked to have settled (one more round would change nothing)."""
-    if not _rim_unchanged(rim, rim_before, connectivity):
-        raise WatershedNotConverged(
-            f"watershed: labels were still moving between chunks after {rounds} rounds "
-            "(an object winds through more chunks than that); pass a larger rounds=, or "
-            "use larger chunks (vol.chunk(...)) so that each object crosses fewer borders"
-        )
-    lab = np.empty(own[1], lab_dtype)
-    _CODEC.decode(own[3], out=lab)
-    inside = np.empty(own[1], bool)
-    _CODEC.decode(own[5], out=inside)
+    """Labels of one chunk, from the states of its flooding blocks (``blocks``, at
+    ``places`` in the chunk) after the rounds (``lasts``) or after :func:`_settle`."""
+    out = np.empty(shape, dtype)
     inner = (slice(1, -1),) * 3
-    return np.where(inside[inner], lab[inner], 0).astype(dtype, copy=False)
+    for last, idx, place in zip(lasts, blocks, places, strict=True):
+        own = settled.get(idx, last[0])
+        lab = np.empty(own.shape, lab_dtype)
+        _CODEC.decode(own.lab, out=lab)  # 0 outside the mask: no voxel there is labelled
+        np.copyto(out[place], lab[inner], casting="unsafe")
+    return out
 
 
 def flood_array(
@@ -472,8 +621,8 @@ def flood_array(
     connectivity : {1, 2, 3}
         Neighbourhood of the flooding (1: faces, as scikit-image's default).
     rounds : int
-        Rounds of exchange between neighbouring chunks (the last must change
-        nothing, else computing raises :class:`WatershedNotConverged`).
+        Rounds of exchange between neighbouring chunks, run in parallel (at least 2);
+        what has not settled after them is finished in one task.
 
     Returns
     -------
@@ -490,16 +639,23 @@ def flood_array(
     return _flood(altitude, markers, mask, connectivity, rounds, negate=False)
 
 
-def _flood_chunks(chunks: tuple[tuple[int, ...], ...], block: int) -> tuple:
-    """The chunks split to at most ``block`` voxels per axis (each split evenly)."""
-    out = []
-    for axis in chunks:
-        pieces: list[int] = []
-        for c in axis:
-            n = -(-c // block)
-            pieces.extend(c // n + (i < c % n) for i in range(n))
-        out.append(tuple(pieces))
-    return tuple(out)
+def _split(size: int, block: int) -> list[int]:
+    """``size`` voxels split evenly in pieces of at most ``block``."""
+    n = -(-size // block)
+    return [size // n + (i < size % n) for i in range(n)]
+
+
+def _pieces(chunks: tuple[int, ...], block: int) -> list[list[tuple[int, slice]]]:
+    """Per chunk of an axis: its pieces of :func:`_split` as (block index, place in it)."""
+    out, index = [], 0
+    for c in chunks:
+        places, start = [], 0
+        for piece in _split(c, block):
+            places.append((index, slice(start, start + piece)))
+            index += 1
+            start += piece
+        out.append(places)
+    return out
 
 
 def _flood(
@@ -520,24 +676,35 @@ def _flood(
             "altitude, markers and mask must be 3-D arrays of one shape, got "
             f"{altitude.shape}, {markers.shape}, {mask.shape}"
         )
-    chunks = _flood_chunks(altitude.chunks, block)
-    mask = mask.astype(bool).rechunk(chunks)
-    markers = markers.rechunk(chunks)
-    alt = altitude.astype(np.float32).rechunk(chunks)
+    # each chunk is flooded in blocks of at most `block` voxels a side, views of it
+    mask = mask.astype(bool).rechunk(altitude.chunks)
+    markers = markers.rechunk(altitude.chunks)
+    alt = altitude.astype(np.float32)
     lab_dtype = _label_dtype(markers.dtype)
-    token = tokenize(alt, markers, mask, connectivity, rounds, negate)
-    grid = alt.numblocks
+    token = tokenize(alt, markers, mask, connectivity, rounds, negate, block)
+    pieces = [_pieces(axis, block) for axis in altitude.chunks]
+    where = {  # block index -> (its chunk's index, its place in the chunk)
+        tuple(b for b, _ in part): (chunk, tuple(place for _, place in part))
+        for chunk in np.ndindex(*altitude.numblocks)
+        for part in itertools.product(*(pieces[a][i] for a, i in enumerate(chunk)))
+    }
+    grid = tuple(sum(len(parts) for parts in axis) for axis in pieces)
+
+    def view(name: str, idx: tuple[int, ...]) -> tuple:
+        chunk, place = where[idx]
+        return (operator.getitem, (name, *chunk), place)
+
     sparse = f"watershed-markers-{token}"
     dsk: dict = {
-        (sparse, *idx): (_sparse_markers, (markers.name, *idx), (mask.name, *idx))
+        (sparse, *idx): (_sparse_markers, view(markers.name, idx), view(mask.name, idx))
         for idx in np.ndindex(*grid)
     }
 
     def block_args(idx: tuple[int, ...], first: bool) -> tuple:
-        inputs = ((alt.name, *idx), (mask.name, *idx)) if first else (None, None)
+        inputs = (view(alt.name, idx), view(mask.name, idx)) if first else (None, None)
         return (*inputs, (sparse, *idx))
 
-    out_name = rim_rounds(
+    last = rim_rounds(
         dsk,
         f"watershed-{token}",
         grid,
@@ -547,18 +714,36 @@ def _flood(
             _round_task, connectivity=connectivity, negate=negate, lab_dtype=lab_dtype
         ),
         block_args,
-        functools.partial(
-            _final_task,
-            connectivity=connectivity,
-            rounds=rounds,
-            lab_dtype=lab_dtype,
-            dtype=markers.dtype,
-        ),
+        functools.partial(_last_round, connectivity=connectivity),
         faces_of=_faces,
     )
+    settle = f"watershed-settle-{token}"
+    dsk[settle] = (
+        functools.partial(
+            _settle, grid=grid, connectivity=connectivity, negate=negate, lab_dtype=lab_dtype
+        ),
+        [(last, *idx) for idx in np.ndindex(*grid)],
+        [(sparse, *idx) for idx in np.ndindex(*grid)],
+    )
+    # the labels come back in the altitude's chunks, each gathered from its blocks
+    out_name = f"watershed-labels-{token}"
+    for chunk in np.ndindex(*altitude.numblocks):
+        parts = list(itertools.product(*(pieces[a][i] for a, i in enumerate(chunk))))
+        blocks = [tuple(b for b, _ in part) for part in parts]
+        dsk[(out_name, *chunk)] = (
+            functools.partial(
+                _labels_task,
+                blocks=blocks,
+                places=[tuple(place for _, place in part) for part in parts],
+                shape=tuple(altitude.chunks[a][i] for a, i in enumerate(chunk)),
+                lab_dtype=lab_dtype,
+                dtype=markers.dtype,
+            ),
+            [(last, *idx) for idx in blocks],
+            settle,
+        )
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[alt, mask, markers])
-    labels = da.Array(graph, out_name, chunks=chunks, dtype=markers.dtype)
-    return labels.rechunk(altitude.chunks)
+    return da.Array(graph, out_name, chunks=altitude.chunks, dtype=markers.dtype)
 
 
 # ---------------------------------------------------------------------------------------
@@ -623,12 +808,13 @@ def watershed(
     connectivity : {1, 2, 3}
         Neighbourhood of the flooding: faces (1, scikit-image's default), edges, corners.
     rounds : int
-        Rounds of exchange between neighbouring blocks. The last must change nothing,
-        else computing raises an error (never labels that depend on the chunking);
-        objects crossing ``k`` block borders in a row need about ``k + 2``. The
-        flooding splits chunks into blocks of at most ``FLOOD_BLOCK`` (64) voxels per
-        axis, whose state stays in the processor's cache (a third less time than
-        128³ blocks); the labels come back in the volume's chunks.
+        Rounds of exchange between neighbouring blocks, run in parallel (at least 2);
+        the blocks not settled after them are finished one at a time in one task, so
+        the labels are exact whatever the objects' length (objects crossing ``k``
+        block borders in a row settle within about ``k + 2`` rounds). The flooding
+        splits chunks into blocks of at most ``FLOOD_BLOCK`` (64) voxels per axis,
+        whose state stays in the processor's cache; the labels come back in the
+        volume's chunks.
     smooth : length, optional
         Flood a Gaussian-smoothed copy of the distance map (this sigma, e.g. a quarter
         of the object radius) instead of the map itself; the markers still come from
