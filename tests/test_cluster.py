@@ -60,7 +60,9 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def client() -> Client:
     """``--workers 2 --threads-per-worker 1 --memory-limit 1GiB``: a LocalCluster of 2
     worker processes, started as ``microct run`` starts it, shared by the tests below."""
-    options = ClusterOptions(workers=2, threads_per_worker=1, memory_limit="1GiB")
+    options = ClusterOptions(
+        workers=2, threads_per_worker=1, memory_limit="1GiB", fork_workers=True
+    )
     with dask_client(options) as client:
         yield client
 
@@ -212,12 +214,14 @@ def test_worker_processes_are_forks_of_this_process(client: Client) -> None:
 
 
 def test_worker_start_method_follows_a_chosen_one() -> None:
-    expected = "fork" if sys.platform.startswith("linux") else "spawn"
-    assert worker_start_method() == expected
+    forked = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert worker_start_method() == "spawn"  # distributed's default unless asked
+    assert worker_start_method(fork=True) == forked
     for method in ("forkserver", "spawn"):
         with dask.config.set({START_METHOD_KEY: method}):
             # spawn is distributed's default: only another choice is followed
-            assert worker_start_method() == (method if method != "spawn" else expected)
+            assert worker_start_method(fork=True) == (method if method != "spawn" else forked)
+            assert worker_start_method() == method
 
 
 def test_worker_processes_and_the_command_end_without_a_final_garbage_collection(

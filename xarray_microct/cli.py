@@ -404,6 +404,7 @@ def _run(args: argparse.Namespace) -> int:
         mpi=args.mpi,
         timeout=args.timeout,
         dashboard=args.dashboard,
+        fork_workers=True,
     )
     run_pipeline(
         args.pipeline,

@@ -58,27 +58,31 @@ WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD
 START_METHOD_KEY = "distributed.worker.multiprocessing-method"
 
 
-def worker_start_method() -> str:
-    """How the worker processes of a LocalCluster start: ``"fork"`` on Linux.
+def worker_start_method(fork: bool = False) -> str:
+    """How the worker processes of a LocalCluster start.
 
     Distributed spawns them by default: each is a fresh interpreter that imports the
     scientific stack and this package again. On a 2-core machine two workers took 2 to
     3.5 s to start that way (2.5 CPU seconds, while the client reads the input), and 0.5 s
-    forked from this process, which has imported everything already (and nothing else
-    runs while they start: :func:`dask_client` starts them before any computation). On
-    other systems, or when Dask's ``distributed.worker.multiprocessing-method`` is set
-    to something other than its default (``"spawn"``), e.g. ``"forkserver"`` through
+    forked from this process, which has imported everything already. ``fork=True`` (what
+    ``microct run`` asks: it starts its workers before any computation, while no other
+    thread of the command is at work) forks them on Linux; a fork while another thread
+    holds a lock would leave that lock held forever in the worker, so an interactive
+    session, whose thread pools may be busy, keeps the spawned start. When Dask's
+    ``distributed.worker.multiprocessing-method`` is set to something other than its
+    default (``"spawn"``), e.g. ``"forkserver"`` through
     ``DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD``, that method is used.
 
     Examples
     --------
-    >>> worker_start_method() in ("fork", "spawn", "forkserver")
+    >>> worker_start_method() in ("spawn", "forkserver", "fork")
     True
     """
     import dask
 
     configured = str(dask.config.get(START_METHOD_KEY, default="spawn"))
-    return "fork" if configured == "spawn" and sys.platform.startswith("linux") else configured
+    forkable = fork and configured == "spawn" and sys.platform.startswith("linux")
+    return "fork" if forkable else configured
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,10 @@ class ClusterOptions:
     dashboard : bool
         Serve Dask's dashboard from a cluster started here (LocalCluster, dask-mpi; on
         by default). Its web server takes 0.5–0.7 s and 0.4 CPU seconds to start.
+    fork_workers : bool
+        Fork a LocalCluster's workers from this process on Linux instead of spawning
+        fresh interpreters (see :func:`worker_start_method`): for a program that starts
+        its cluster before computing anything, as ``microct run`` does.
 
     Examples
     --------
@@ -127,6 +135,7 @@ class ClusterOptions:
     mpi: bool = False
     timeout: str | float = "10s"
     dashboard: bool = True
+    fork_workers: bool = False
 
     @property
     def kind(self) -> str:
@@ -423,7 +432,7 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
 
     # Ctrl-C in a terminal reaches every process of the group: the workers ignore it
     # (inherited from here while they start), and this process stops the run cleanly.
-    start = {START_METHOD_KEY: worker_start_method()}
+    start = {START_METHOD_KEY: worker_start_method(options.fork_workers)}
     with _ignoring_sigint(), dask.config.set({**WORKER_ENVIRONMENT, **start}):
         cluster = LocalCluster(
             n_workers=options.workers,
