@@ -1,0 +1,207 @@
+"""Compiled helpers for the fiber assembly: grouping rows by chain in linear time.
+
+The assembly of a fiber table (:func:`~xarray_microct.ops.fibers.detect.assemble_fibers`)
+groups a million rows or more by chain several times; the rows come sorted by slice, so
+a counting sort by chain (linear, stable) gives the order that a sort by chain then
+slice gives, and a merge of two sorted runs replaces a full sort where only a few rows
+changed. Each helper returns exactly what the NumPy expression it replaces returns.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+def dense_ids(track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.unique(track, return_inverse=True)`` for integer ids, in linear time when
+    the ids are non-negative and no larger than about the number of rows.
+
+    Examples
+    --------
+    >>> ids, index = dense_ids(np.array([7, 3, 7, 0]))
+    >>> ids.tolist(), index.tolist()
+    ([0, 3, 7], [2, 1, 2, 0])
+    """
+    track = np.asarray(track)
+    if track.size == 0 or track.dtype.kind not in "iu":
+        ids, index = np.unique(track, return_inverse=True)
+        return ids, index.ravel()
+    low, high = int(track.min()), int(track.max())
+    if low < 0 or high > 4 * track.size + 1024:
+        ids, index = np.unique(track, return_inverse=True)
+        return ids, index.ravel()
+    present = np.bincount(track.ravel(), minlength=high + 1) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present).astype(track.dtype), rank[track.ravel()]
+
+
+@numba.njit(nogil=True, cache=True)
+def _group_order(index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    bounds = np.zeros(m + 1, np.int64)
+    for i in range(index.size):
+        bounds[index[i] + 1] += 1
+    for k in range(m):
+        bounds[k + 1] += bounds[k]
+    fill = bounds[:-1].copy()
+    order = np.empty(index.size, np.int64)
+    for i in range(index.size):
+        order[fill[index[i]]] = i
+        fill[index[i]] += 1
+    return order, bounds
+
+
+def group_order(index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.argsort(index, kind="stable")`` for ids ``0..m-1`` by a counting sort, and
+    where each id's run starts in it (``m + 1`` bounds).
+
+    Examples
+    --------
+    >>> order, bounds = group_order(np.array([1, 0, 1, 0]), 2)
+    >>> order.tolist(), bounds.tolist()
+    ([1, 3, 0, 2], [0, 2, 4])
+    """
+    return _group_order(np.ascontiguousarray(index, dtype=np.int64), int(m))
+
+
+@numba.njit(nogil=True, cache=True)
+def _group_medians(values: np.ndarray, order: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    m = bounds.size - 1
+    out = np.empty(m)
+    for k in range(m):
+        run = np.sort(values[order[bounds[k] : bounds[k + 1]]])
+        size = run.size
+        out[k] = 0.5 * (run[(size - 1) // 2] + run[size // 2])
+    return out
+
+
+def group_medians(values: np.ndarray, order: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Median of ``values`` per group of :func:`group_order` (each group non-empty).
+
+    Examples
+    --------
+    >>> order, bounds = group_order(np.array([0, 1, 0, 0]), 2)
+    >>> group_medians(np.array([3.0, 9.0, 1.0, 2.0]), order, bounds).tolist()
+    [2.0, 9.0]
+    """
+    return _group_medians(np.ascontiguousarray(values, dtype=np.float64), order, bounds)
+
+
+@numba.njit(nogil=True, cache=True)
+def _before(a: np.ndarray, i: int, b: np.ndarray, j: int) -> bool:
+    for c in range(a.shape[1]):
+        if a[i, c] != b[j, c]:
+            return a[i, c] < b[j, c]
+    return False
+
+
+@numba.njit(nogil=True, cache=True)
+def _merge_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    n, m = a.shape[0], b.shape[0]
+    out = np.empty(n + m, np.int64)
+    i = j = 0
+    for k in range(n + m):
+        if j >= m or (i < n and not _before(b, j, a, i)):
+            out[k] = i
+            i += 1
+        else:
+            out[k] = n + j
+            j += 1
+    return out
+
+
+def merge_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Order of the rows of ``a`` then ``b`` (each sorted by its columns, first column
+    first, no NaN) that sorts them together: ``numpy.lexsort`` of the stacked rows.
+
+    Examples
+    --------
+    >>> merge_order(np.array([[0, 1.0], [2, 0.0]]), np.array([[0, 2.0]])).tolist()
+    [0, 2, 1]
+    """
+    return _merge_order(
+        np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64)
+    )
+
+
+@numba.njit(nogil=True, cache=True)
+def _sorted_rows(a: np.ndarray) -> bool:
+    for i in range(a.shape[0] - 1):
+        if _before(a, i + 1, a, i):
+            return False
+    return True
+
+
+def sorted_rows(a: np.ndarray) -> bool:
+    """Whether the rows of ``a`` are sorted by its columns, first column first.
+
+    Examples
+    --------
+    >>> sorted_rows(np.array([[0, 2.0], [1, 0.0]])), sorted_rows(np.array([[1, 0.0], [0, 2.0]]))
+    (True, False)
+    """
+    return bool(_sorted_rows(np.ascontiguousarray(a, dtype=np.float64)))
+
+
+@numba.njit(nogil=True, cache=True)
+def _window_lines(
+    rows: np.ndarray, order: np.ndarray, index: np.ndarray, bounds: np.ndarray, half: int
+) -> np.ndarray:
+    size = order.size
+    # prefix sums in chain order, added one row after the other (as numpy.cumsum adds)
+    pz, pzz = np.zeros(size + 1), np.zeros(size + 1)
+    py, pzy = np.zeros((size + 1, 2)), np.zeros((size + 1, 2))
+    for i in range(size):
+        r = order[i]
+        z = rows[r, 0]
+        pz[i + 1] = pz[i] + z
+        pzz[i + 1] = pzz[i] + z * z
+        for c in range(2):
+            py[i + 1, c] = py[i, c] + rows[r, 1 + c]
+            pzy[i + 1, c] = pzy[i, c] + z * rows[r, 1 + c]
+    out = np.empty((size, 2))
+    for i in range(size):
+        r = order[i]
+        lo = max(i - half, bounds[index[r]])
+        hi = min(i + half + 1, bounds[index[r] + 1])
+        n = float(hi - lo)
+        at = rows[order[lo], 0]  # offsets from the window's first slice keep sums small
+        wz = pz[hi] - pz[lo]
+        sz = wz - n * at
+        szz = (pzz[hi] - pzz[lo]) - 2 * at * wz + n * (at * at)
+        det = n * szz - sz * sz
+        scale = n * szz
+        line = det > 1e-9 * (scale if (scale > 1.0 or scale != scale) else 1.0)
+        for c in range(2):
+            sy = py[hi, c] - py[lo, c]
+            szy = (pzy[hi, c] - pzy[lo, c]) - at * sy
+            slope = (n * szy - sz * sy if line else 0.0) / (det if line else 1.0)
+            out[r, c] = (sy - slope * sz) / n + slope * (rows[r, 0] - at)
+    return out
+
+
+def window_lines(
+    rows: np.ndarray, order: np.ndarray, index: np.ndarray, bounds: np.ndarray, half: int
+) -> np.ndarray:
+    """Per row, ``(y, x)`` at its ``z`` of the least-squares line of ``y, x`` against
+    ``z`` over the rows of its chain within ``half`` rows of it in ``order`` (fewer at
+    the chain's ends).
+
+    ``rows``: ``(z, y, x, ...)``; ``index``: chain ``0..m-1`` per row; ``order``,
+    ``bounds``: the rows by chain then slice and where each chain's run starts (as
+    :func:`group_order` gives them). The window sums are differences of running sums.
+
+    Examples
+    --------
+    >>> rows = np.array([[0.0, 0.0, 5.0], [1.0, 1.2, 5.0], [2.0, 2.0, 5.0], [0.0, 9.0, 9.0]])
+    >>> order, bounds = group_order(np.array([0, 0, 0, 1]), 2)
+    >>> window_lines(rows, order, np.array([0, 0, 0, 1]), bounds, 1).round(2).tolist()
+    [[0.0, 5.0], [1.07, 5.0], [2.0, 5.0], [9.0, 9.0]]
+    """
+    return _window_lines(
+        np.ascontiguousarray(rows, dtype=np.float64),
+        np.ascontiguousarray(order, dtype=np.int64),
+        np.ascontiguousarray(index, dtype=np.int64),
+        np.ascontiguousarray(bounds, dtype=np.int64),
+        int(half),
+    )
