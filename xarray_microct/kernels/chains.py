@@ -205,3 +205,31 @@ def window_lines(
         np.ascontiguousarray(bounds, dtype=np.int64),
         int(half),
     )
+
+
+@numba.njit(nogil=True, cache=True)
+def _first_seen(track: np.ndarray, high: int) -> np.ndarray:
+    label = np.full(high + 1, -1, np.int64)
+    out = np.empty(track.size, np.int64)
+    seen = 0
+    for i in range(track.size):
+        if label[track[i]] < 0:
+            label[track[i]] = seen
+            seen += 1
+        out[i] = label[track[i]]
+    return out
+
+
+def first_seen(track: np.ndarray) -> np.ndarray:
+    """Ids ``0..`` numbered in the order of each id's first row (non-negative ids).
+
+    Examples
+    --------
+    >>> first_seen(np.array([7, 3, 7, 0])).tolist()
+    [0, 1, 0, 2]
+    """
+    track = np.asarray(track)
+    if track.size == 0:
+        return np.zeros(0, np.int64)
+    _, index = dense_ids(track)
+    return _first_seen(np.ascontiguousarray(index, dtype=np.int64), int(index.max()))
