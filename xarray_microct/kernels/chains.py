@@ -148,24 +148,25 @@ def _window_lines(
     rows: np.ndarray, order: np.ndarray, index: np.ndarray, bounds: np.ndarray, half: int
 ) -> np.ndarray:
     size = order.size
-    # prefix sums in chain order, added one row after the other (as numpy.cumsum adds)
+    z, yx, chain = np.empty(size), np.empty((size, 2)), np.empty(size, np.int64)
+    for i in range(size):  # the rows in chain order, gathered once
+        r = order[i]
+        z[i], yx[i, 0], yx[i, 1], chain[i] = rows[r, 0], rows[r, 1], rows[r, 2], index[r]
+    # prefix sums, added one row after the other (as numpy.cumsum adds)
     pz, pzz = np.zeros(size + 1), np.zeros(size + 1)
     py, pzy = np.zeros((size + 1, 2)), np.zeros((size + 1, 2))
     for i in range(size):
-        r = order[i]
-        z = rows[r, 0]
-        pz[i + 1] = pz[i] + z
-        pzz[i + 1] = pzz[i] + z * z
+        pz[i + 1] = pz[i] + z[i]
+        pzz[i + 1] = pzz[i] + z[i] * z[i]
         for c in range(2):
-            py[i + 1, c] = py[i, c] + rows[r, 1 + c]
-            pzy[i + 1, c] = pzy[i, c] + z * rows[r, 1 + c]
+            py[i + 1, c] = py[i, c] + yx[i, c]
+            pzy[i + 1, c] = pzy[i, c] + z[i] * yx[i, c]
     out = np.empty((size, 2))
     for i in range(size):
-        r = order[i]
-        lo = max(i - half, bounds[index[r]])
-        hi = min(i + half + 1, bounds[index[r] + 1])
+        lo = max(i - half, bounds[chain[i]])
+        hi = min(i + half + 1, bounds[chain[i] + 1])
         n = float(hi - lo)
-        at = rows[order[lo], 0]  # offsets from the window's first slice keep sums small
+        at = z[lo]  # offsets from the window's first slice keep the sums small
         wz = pz[hi] - pz[lo]
         sz = wz - n * at
         szz = (pzz[hi] - pzz[lo]) - 2 * at * wz + n * (at * at)
@@ -176,7 +177,7 @@ def _window_lines(
             sy = py[hi, c] - py[lo, c]
             szy = (pzy[hi, c] - pzy[lo, c]) - at * sy
             slope = (n * szy - sz * sy if line else 0.0) / (det if line else 1.0)
-            out[r, c] = (sy - slope * sz) / n + slope * (rows[r, 0] - at)
+            out[order[i], c] = (sy - slope * sz) / n + slope * (z[i] - at)
     return out
 
 
