@@ -15,8 +15,7 @@ from xarray_microct.kernels.chains import (
     first_seen,
     group_medians,
     group_order,
-    merge_order,
-    sorted_rows,
+    merge_runs,
     window_lines,
 )
 from xarray_microct.ops.fibers.linking import (
@@ -65,15 +64,20 @@ def test_group_medians_are_numpy_medians(track, seed):
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 30), st.integers(0, 30), st.integers(0, 2**32 - 1))
-def test_merge_order_is_lexsort_of_the_stacked_rows(n, m, seed):
+def test_merge_runs_is_lexsort_of_the_stacked_rows(n, m, seed):
     rng = np.random.default_rng(seed)
-    a, b = (rng.integers(0, 4, (k, 3)).astype(float) for k in (n, m))
-    a = a[np.lexsort(a.T[::-1])]
-    b = b[np.lexsort(b.T[::-1])]
-    both = np.concatenate([a, b])
-    assert sorted_rows(a) and sorted_rows(b)
-    np.testing.assert_array_equal(merge_order(a, b), np.lexsort(both.T[::-1]))
-    assert sorted_rows(both) == bool(np.all(np.lexsort(both.T[::-1]) == np.arange(n + m)))
+    rows, pieces = (rng.integers(0, 3, (k, 5)).astype(float) for k in (n, m))
+    rows = rows[np.lexsort(rows[:, [4, 2, 1, 0]].T)]
+    pieces = pieces[np.lexsort(pieces[:, [4, 2, 1, 0]].T)]
+    changed = rng.random(n) < 0.3
+    both = np.concatenate([rows[~changed], pieces])
+    expected = both[np.lexsort(both[:, [4, 2, 1, 0]].T)]
+    merged, group = merge_runs(rows[:, :4], rows[:, 4].astype(np.int64), changed, pieces)
+    np.testing.assert_array_equal(merged, expected[:, :4])
+    np.testing.assert_array_equal(group, expected[:, 4])
+    if (~changed).sum() > 1 and len(np.unique(rows[~changed], axis=0)) > 1:
+        back = rows[::-1]  # the rows kept in reverse: not sorted
+        assert merge_runs(back[:, :4], back[:, 4].astype(np.int64), changed[::-1], pieces) is None
 
 
 def _reference_local_axes(rows, index, half):

@@ -88,59 +88,71 @@ def group_medians(values: np.ndarray, order: np.ndarray, bounds: np.ndarray) -> 
 
 
 @numba.njit(nogil=True, cache=True)
-def _before(a: np.ndarray, i: int, b: np.ndarray, j: int) -> bool:
-    for c in range(a.shape[1]):
-        if a[i, c] != b[j, c]:
-            return a[i, c] < b[j, c]
-    return False
+def _piece_first(pieces: np.ndarray, j: int, rows: np.ndarray, i: int, group: int) -> bool:
+    for c in range(3):
+        if pieces[j, c] != rows[i, c]:
+            return pieces[j, c] < rows[i, c]
+    return pieces[j, 4] < group
 
 
 @numba.njit(nogil=True, cache=True)
-def _merge_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    n, m = a.shape[0], b.shape[0]
-    out = np.empty(n + m, np.int64)
-    i = j = 0
-    for k in range(n + m):
-        if j >= m or (i < n and not _before(b, j, a, i)):
-            out[k] = i
-            i += 1
-        else:
-            out[k] = n + j
-            j += 1
-    return out
-
-
-def merge_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Order of the rows of ``a`` then ``b`` (each sorted by its columns, first column
-    first, no NaN) that sorts them together: ``numpy.lexsort`` of the stacked rows.
-
-    Examples
-    --------
-    >>> merge_order(np.array([[0, 1.0], [2, 0.0]]), np.array([[0, 2.0]])).tolist()
-    [0, 2, 1]
-    """
-    return _merge_order(
-        np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64)
-    )
-
-
-@numba.njit(nogil=True, cache=True)
-def _sorted_rows(a: np.ndarray) -> bool:
-    for i in range(a.shape[0] - 1):
-        if _before(a, i + 1, a, i):
+def _kept_sorted(rows: np.ndarray, group: np.ndarray, kept: np.ndarray) -> bool:
+    for t in range(kept.size - 1):
+        a, b = kept[t], kept[t + 1]
+        c = 0
+        while c < 3 and rows[a, c] == rows[b, c]:
+            c += 1
+        if (rows[b, c] < rows[a, c]) if c < 3 else (group[b] < group[a]):
             return False
     return True
 
 
-def sorted_rows(a: np.ndarray) -> bool:
-    """Whether the rows of ``a`` are sorted by its columns, first column first.
+@numba.njit(nogil=True, cache=True)
+def _merge_runs(
+    rows: np.ndarray, group: np.ndarray, kept: np.ndarray, pieces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    n, m = kept.size, pieces.shape[0]
+    out = np.empty((n + m, 4))
+    ids = np.empty(n + m, np.int64)
+    i = j = 0
+    for t in range(n + m):
+        if j >= m or (i < n and not _piece_first(pieces, j, rows, kept[i], group[kept[i]])):
+            for c in range(4):
+                out[t, c] = rows[kept[i], c]
+            ids[t] = group[kept[i]]
+            i += 1
+        else:
+            for c in range(4):
+                out[t, c] = pieces[j, c]
+            ids[t] = np.int64(pieces[j, 4])
+            j += 1
+    return out, ids
+
+
+def merge_runs(
+    rows: np.ndarray, group: np.ndarray, changed: np.ndarray, pieces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows not ``changed`` and the ``pieces`` together, sorted by (z, y, x, group).
+
+    ``rows``: ``(z, y, x, radius)`` with a ``group`` each; ``pieces``: rows ``(z, y, x,
+    radius, group)`` sorted so. A merge of the two sorted runs (what ``numpy.lexsort``
+    of them stacked gives, ties: the rows first), or None when the rows not changed are
+    not sorted so. No NaN in ``z, y, x``.
 
     Examples
     --------
-    >>> sorted_rows(np.array([[0, 2.0], [1, 0.0]])), sorted_rows(np.array([[1, 0.0], [0, 2.0]]))
-    (True, False)
+    >>> rows = np.array([[0, 1.0, 1.0, 2.0], [0, 5.0, 1.0, 2.0], [1, 1.0, 1.0, 2.0]])
+    >>> pieces = np.array([[0, 3.0, 1.0, 2.5, 4]])
+    >>> merged, group = merge_runs(rows, np.array([1, 2, 1]), np.array([0, 1, 0], bool), pieces)
+    >>> merged[:, 1].tolist(), group.tolist()
+    ([1.0, 3.0, 1.0], [1, 4, 1])
     """
-    return bool(_sorted_rows(np.ascontiguousarray(a, dtype=np.float64)))
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    group = np.ascontiguousarray(group, dtype=np.int64)
+    kept = np.flatnonzero(~np.asarray(changed, dtype=bool))
+    if not _kept_sorted(rows, group, kept):
+        return None
+    return _merge_runs(rows, group, kept, np.ascontiguousarray(pieces, dtype=np.float64))
 
 
 @numba.njit(nogil=True, cache=True)

@@ -33,8 +33,7 @@ from xarray_microct.kernels.chains import (
     dense_ids,
     group_medians,
     group_order,
-    merge_order,
-    sorted_rows,
+    merge_runs,
     window_lines,
 )
 
@@ -501,14 +500,12 @@ def merge_pieces(
     alone = np.bincount(inverse, minlength=len(key))[inverse] == 1
     pieces[inverse[alone], :4] = rows[changed][alone, :4]
     pieces = pieces[np.lexsort((pieces[:, 4], pieces[:, 2], pieces[:, 1], pieces[:, 0]))]
-    kept = np.column_stack([rows[~changed, :4], group[~changed]])
-    if sorted_rows(kept) and not np.isnan(rows[:, :3]).any():
-        order = merge_order(kept, pieces)
-        merged = np.concatenate([kept, pieces])[order]
-    else:
-        merged = np.concatenate([kept, pieces])
-        merged = merged[np.lexsort((merged[:, 4], merged[:, 2], merged[:, 1], merged[:, 0]))]
-    return merged[:, :4], ids[merged[:, 4].astype(np.int64)]
+    merged = None if np.isnan(rows[:, :3]).any() else merge_runs(rows, group, changed, pieces)
+    if merged is None:  # rows not sorted by (slice, y, x): sort them all
+        stacked = np.concatenate([np.column_stack([rows[~changed, :4], group[~changed]]), pieces])
+        stacked = stacked[np.lexsort(stacked[:, [4, 2, 1, 0]].T)]
+        merged = stacked[:, :4], stacked[:, 4].astype(np.int64)
+    return merged[0], ids[merged[1]]
 
 
 def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> float:
