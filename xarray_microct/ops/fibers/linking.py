@@ -349,8 +349,10 @@ def cut_by_side(
 def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray:
     """Pairs of centres on one slice close enough to be pieces of one fiber.
 
-    The candidates :func:`merge_pieces` weighs: on each slice, the centres within
-    ``2 × overlap ×`` the slice's largest radius of each other. Slice by slice, so the
+    The candidates :func:`merge_pieces` weighs: on each slice, the centres closer than
+    ``overlap ×`` the sum of their radii (searched within ``2 × overlap ×`` the slice's
+    largest radius of each other; found here, in the slab tasks, the pairs of touching
+    fibers never reach the serial assembly). Slice by slice, so the
     pairs of a run of whole slices (a slab) are found on their own: those of the rows
     of consecutive slabs, each offset by the rows before it, are the pairs of all the
     rows, in the same order.
@@ -382,7 +384,14 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
         reach = 2 * overlap * float(rows[part, 3].max())
         found = cKDTree(rows[part, 1:3]).query_pairs(reach, output_type="ndarray")
         pairs.append(part[found])
-    return np.concatenate(pairs)
+    a, b = np.concatenate(pairs).T
+    return np.column_stack([a, b])[_piece_ratio(rows, a, b) < overlap]
+
+
+def _piece_ratio(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance between the centres of rows ``a`` and ``b`` over the sum of their radii."""
+    distance = np.hypot(rows[a, 1] - rows[b, 1], rows[a, 2] - rows[b, 2])
+    return distance / (rows[a, 3] + rows[b, 3])
 
 
 def merge_pieces(
@@ -441,8 +450,7 @@ def merge_pieces(
     radius = rows[:, 3]
     # pairs of centres of one slice within reach of each other
     a, b = (piece_pairs(rows, overlap) if pairs is None else np.asarray(pairs)).T
-    distance = np.hypot(rows[a, 1] - rows[b, 1], rows[a, 2] - rows[b, 2])
-    ratio = distance / (radius[a] + radius[b])
+    ratio = _piece_ratio(rows, a, b)
     close = (index[a] != index[b]) & (ratio < overlap)
     a, b, ratio = a[close], b[close], ratio[close]
     swap = index[a] > index[b]
