@@ -248,3 +248,11 @@ def test_joining_shuffled_rows_gives_the_same_fibers():
     again = join_fragments(rows[shuffle], chain[shuffle], 5.0, None, 10, cut[shuffle])
     np.testing.assert_array_equal(again, joined[shuffle])
     assert len(np.unique(joined)) < len(np.unique(chain))  # fragments were joined
+
+
+def test_dense_ids_of_unsigned_ids():
+    for dtype in (np.uint32, np.uint64):
+        track = np.array([9, 2, 9, 4], dtype)
+        ids, index = dense_ids(track)
+        np.testing.assert_array_equal(ids, [2, 4, 9])
+        np.testing.assert_array_equal(index, [2, 0, 2, 1])

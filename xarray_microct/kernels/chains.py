@@ -24,7 +24,8 @@ def dense_ids(track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ([0, 3, 7], [2, 1, 2, 0])
     """
     track = np.asarray(track)
-    if track.size == 0 or track.dtype.kind not in "iu":
+    countable = track.dtype.kind == "i" or (track.dtype.kind == "u" and track.itemsize < 8)
+    if track.size == 0 or not countable:
         ids, index = np.unique(track, return_inverse=True)
         return ids, index.ravel()
     low, high = int(track.min()), int(track.max())
@@ -68,9 +69,16 @@ def group_order(index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
 def _group_medians(values: np.ndarray, order: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     m = bounds.size - 1
     out = np.empty(m)
+    longest = 0
     for k in range(m):
-        run = np.sort(values[order[bounds[k] : bounds[k + 1]]])
-        size = run.size
+        longest = max(longest, bounds[k + 1] - bounds[k])
+    buffer = np.empty(longest)
+    for k in range(m):
+        size = bounds[k + 1] - bounds[k]
+        run = buffer[:size]
+        for t in range(size):
+            run[t] = values[order[bounds[k] + t]]
+        run.sort()
         out[k] = 0.5 * (run[(size - 1) // 2] + run[size // 2])
     return out
 
