@@ -384,7 +384,8 @@ def assemble_fibers(
             # of the ellipse's area times √cos θ of the fiber's axis
             "radius": rows[order, 3] * tilt_factors(ids[order], z, y, x),
             "touches_side": cut[ids[order]],
-        }
+        },
+        copy=False,  # fresh columns: no copy into one block
     )
     return table, coherence
 
