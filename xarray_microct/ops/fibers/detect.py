@@ -372,18 +372,19 @@ def assemble_fibers(
     cut = np.zeros(count + 1, bool)
     np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
     order, _ = group_order(ids, count + 1)
-    z = np.asarray(z_values, np.float64)[rows[order, 0].astype(np.int64)]
-    y, x = rows[order, 1], rows[order, 2]
+    slice_index, y, x, radius = rows[order].T.copy()  # one gather, contiguous columns
+    ids = ids[order]
+    z = np.asarray(z_values, np.float64)[slice_index.astype(np.int64)]
     table = pd.DataFrame(
         {
-            "fiber_id": ids[order],
+            "fiber_id": ids,
             "z": z,
             "y": y,
             "x": x,
             # a tilted fiber cuts each slice in an ellipse: its radius is the disk's
             # of the ellipse's area times √cos θ of the fiber's axis
-            "radius": rows[order, 3] * tilt_factors(ids[order], z, y, x),
-            "touches_side": cut[ids[order]],
+            "radius": radius * tilt_factors(ids, z, y, x),
+            "touches_side": cut[ids],
         },
         copy=False,  # fresh columns: no copy into one block
     )
