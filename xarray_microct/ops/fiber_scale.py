@@ -163,6 +163,7 @@ from skimage.registration import phase_cross_correlation
 from skimage.segmentation import expand_labels, watershed
 
 from xarray_microct.core.volume import grid_of
+from xarray_microct.kernels.chains import dense_ids
 from xarray_microct.kernels.disks import paint_disks
 
 MAX_RUNS = 4  # most runs of 2 × Z_MEAN consecutive slices estimate_fiber_radius reads
@@ -391,8 +392,7 @@ def axis_slopes(
     >>> sy.tolist(), sx.tolist(), group.tolist()
     ([0.0, 0.5], [0.0, 0.0], [1, 1, 0])
     """
-    _, group = np.unique(np.asarray(fiber_id), return_inverse=True)
-    group = group.ravel()
+    _, group = dense_ids(np.asarray(fiber_id))
     z, y, x = (np.asarray(a, np.float64) for a in (z, y, x))
     count = np.bincount(group)
     dz = z - (np.bincount(group, weights=z) / count)[group]

@@ -57,6 +57,7 @@ from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overla
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
 from xarray_microct.core.stats import has_exact_histogram
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
+from xarray_microct.kernels.chains import first_seen, group_order
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
 from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius, tilt_factors
@@ -342,10 +343,7 @@ def assemble_fibers(
         [np.zeros(0, np.int64), *(c - 1 + offset[k] for k, c in enumerate(slab_chains))]
     )
     # rows are in (slice, y, x) order: chains numbered by their first row, whatever the slabs
-    _, first_row, chain = np.unique(
-        root[chain.astype(np.int64)], return_index=True, return_inverse=True
-    )
-    chain = np.argsort(np.argsort(first_row, kind="stable"), kind="stable")[chain.ravel()]
+    chain = first_seen(root[chain.astype(np.int64)])
     pairs = None
     if slab_piece_pairs is not None:  # slab-local row indices → indices into `rows`
         starts = np.cumsum([0, *(len(r) for r in slab_rows)])
@@ -368,27 +366,27 @@ def assemble_fibers(
     long_enough = np.bincount(fiber, minlength=n)[fiber] >= min_slices
     rows, fiber = rows[long_enough], fiber[long_enough]
     # rows are in (slice, y, x) order: number fibers by their first row
-    kept, first_row = np.unique(fiber, return_index=True)
-    number = np.zeros(n, np.int64)
-    number[kept[np.argsort(first_row, kind="stable")]] = np.arange(1, len(kept) + 1)
-    ids = number[fiber]
+    ids = first_seen(fiber) + 1
+    count = int(ids.max(initial=0))
     # cut by the side: the disk of the fiber's axis and median radius, on some slice
-    cut = np.zeros(len(kept) + 1, bool)
+    cut = np.zeros(count + 1, bool)
     np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
-    order = np.argsort(ids, kind="stable")
-    z = np.asarray(z_values, np.float64)[rows[order, 0].astype(np.int64)]
-    y, x = rows[order, 1], rows[order, 2]
+    order, _ = group_order(ids, count + 1)
+    slice_index, y, x, radius = rows[order].T.copy()  # one gather, contiguous columns
+    ids = ids[order]
+    z = np.asarray(z_values, np.float64)[slice_index.astype(np.int64)]
     table = pd.DataFrame(
         {
-            "fiber_id": ids[order],
+            "fiber_id": ids,
             "z": z,
             "y": y,
             "x": x,
             # a tilted fiber cuts each slice in an ellipse: its radius is the disk's
             # of the ellipse's area times √cos θ of the fiber's axis
-            "radius": rows[order, 3] * tilt_factors(ids[order], z, y, x),
-            "touches_side": cut[ids[order]],
-        }
+            "radius": radius * tilt_factors(ids, z, y, x),
+            "touches_side": cut[ids],
+        },
+        copy=False,  # fresh columns: no copy into one block
     )
     return table, coherence
 

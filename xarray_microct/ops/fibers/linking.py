@@ -29,6 +29,13 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from xarray_microct.core.matching import optimal_pairs
+from xarray_microct.kernels.chains import (
+    dense_ids,
+    group_medians,
+    group_order,
+    merge_runs,
+    window_lines,
+)
 
 SLAB = 64  # slices linked by one task
 # chain ends: one row per chain of a slab
@@ -214,7 +221,7 @@ def join_fragments(
     >>> join_fragments(rows, np.array([1, 1, 2, 2, 3, 4]), join_distance=1.0)
     array([1, 1, 1, 1, 3, 3])
     """
-    ids, index = np.unique(track, return_inverse=True)
+    ids, index = dense_ids(track)
     m = len(ids)
     if m < 2:
         return np.asarray(track)
@@ -248,8 +255,7 @@ def join_fragments(
     gap = np.hypot(*(forward - backward).T)
     keep = gap <= join_distance
     if cut is not None:
-        order = np.lexsort((z, index))
-        bounds = np.searchsorted(index[order], np.arange(m + 1))
+        order, bounds = _chain_order(z, index, m)
         enters = np.asarray(cut, bool)[order[bounds[:-1]]]
         leaves = np.asarray(cut, bool)[order[bounds[1:] - 1]]
         keep &= ~(leaves[ends] & enters[starts])
@@ -278,38 +284,24 @@ def join_fragments(
     return ids[root][index]
 
 
-def _local_axes(rows: np.ndarray, index: np.ndarray, half: int) -> np.ndarray:
+def _chain_order(z: np.ndarray, index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.lexsort((z, index))`` for chain indices ``0..m-1``, and where each chain's
+    run starts in it; linear (a counting sort) when the rows come sorted by ``z``."""
+    if np.all(z[1:] >= z[:-1]):  # stable by chain: each chain's rows stay in z order
+        return group_order(index, m)
+    order = np.lexsort((z, index))
+    return order, np.searchsorted(index[order], np.arange(m + 1))
+
+
+def _local_axes(
+    rows: np.ndarray, index: np.ndarray, half: int, order: np.ndarray, bounds: np.ndarray
+) -> np.ndarray:
     """Per row, ``(y, x)`` of the line fitted to its chain's centres on the rows within
-    ``half`` rows of it (fewer at the chain's ends): its fiber's axis there."""
-    order = np.lexsort((rows[:, 0], index))
-    z = rows[order, 0].astype(np.float64)
-    yx = rows[order, 1:3].astype(np.float64)
-    chain = index[order]
-    start = np.searchsorted(chain, chain, side="left")
-    stop = np.searchsorted(chain, chain, side="right")
-    position = np.arange(len(z))
-    lo, hi = np.maximum(position - half, start), np.minimum(position + half + 1, stop)
+    ``half`` rows of it (fewer at the chain's ends): its fiber's axis there.
 
-    def window_sum(values: np.ndarray) -> np.ndarray:
-        total = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
-        return total[hi] - total[lo]
-
-    n = (hi - lo).astype(np.float64)
-    dz = z - z[lo]  # offsets from the window's first slice keep the sums small
-    sz = window_sum(z) - n * z[lo]
-    szz = window_sum(z * z) - 2 * z[lo] * window_sum(z) + n * z[lo] ** 2
-    sy = window_sum(yx)
-    szy = window_sum(z[:, None] * yx) - z[lo][:, None] * sy
-    det = n * szz - sz * sz
-    line = det > 1e-9 * np.maximum(n * szz, 1.0)
-    slope = (
-        np.where(line[:, None], (n[:, None] * szy - sz[:, None] * sy), 0.0)
-        / np.where(line, det, 1.0)[:, None]
-    )
-    fitted = (sy - slope * sz[:, None]) / n[:, None] + slope * dz[:, None]
-    axes = np.empty_like(fitted)
-    axes[order] = fitted
-    return axes
+    ``order, bounds``: the rows by chain, then slice, and where each chain's run starts
+    (:func:`_chain_order`)."""
+    return window_lines(rows, order, index, bounds, half)
 
 
 def cut_by_side(
@@ -344,15 +336,11 @@ def cut_by_side(
     [True, True, False]
     """
     y_low, y_high, x_low, x_high = sides
-    _, index = np.unique(track, return_inverse=True)
-    order = np.lexsort((rows[:, 3], index))
-    bounds = np.searchsorted(index[order], np.arange(index.max(initial=-1) + 2))
-    radius = rows[order, 3]
-    middle = bounds[:-1] + bounds[1:] - 1  # twice the middle position of each chain
-    median = 0.5 * (radius[middle // 2] + radius[(middle + 1) // 2])
-    r = median[index]
+    ids, index = dense_ids(track)
+    order, bounds = _chain_order(rows[:, 0], index, len(ids))
+    r = group_medians(rows[:, 3], order, bounds)[index]
     if window > 1:
-        y, x = _local_axes(rows, index, window // 2).T
+        y, x = _local_axes(rows, index, window // 2, order, bounds).T
     else:
         y, x = rows[:, 1], rows[:, 2]
     return (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
@@ -361,8 +349,10 @@ def cut_by_side(
 def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray:
     """Pairs of centres on one slice close enough to be pieces of one fiber.
 
-    The candidates :func:`merge_pieces` weighs: on each slice, the centres within
-    ``2 × overlap ×`` the slice's largest radius of each other. Slice by slice, so the
+    The candidates :func:`merge_pieces` weighs: on each slice, the centres closer than
+    ``overlap ×`` the sum of their radii (searched within ``2 × overlap ×`` the slice's
+    largest radius of each other; found here, in the slab tasks, the pairs of touching
+    fibers never reach the serial assembly). Slice by slice, so the
     pairs of a run of whole slices (a slab) are found on their own: those of the rows
     of consecutive slabs, each offset by the rows before it, are the pairs of all the
     rows, in the same order.
@@ -394,7 +384,14 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
         reach = 2 * overlap * float(rows[part, 3].max())
         found = cKDTree(rows[part, 1:3]).query_pairs(reach, output_type="ndarray")
         pairs.append(part[found])
-    return np.concatenate(pairs)
+    a, b = np.concatenate(pairs).T
+    return np.column_stack([a, b])[_piece_ratio(rows, a, b) < overlap]
+
+
+def _piece_ratio(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance between the centres of rows ``a`` and ``b`` over the sum of their radii."""
+    distance = np.hypot(rows[a, 1] - rows[b, 1], rows[a, 2] - rows[b, 2])
+    return distance / (rows[a, 3] + rows[b, 3])
 
 
 def merge_pieces(
@@ -448,13 +445,12 @@ def merge_pieces(
     track = np.asarray(track, dtype=np.int64)
     if len(rows) < 2:
         return rows, track
-    ids, index = np.unique(track, return_inverse=True)
+    ids, index = dense_ids(track)
     z = rows[:, 0].astype(np.int64)
     radius = rows[:, 3]
     # pairs of centres of one slice within reach of each other
     a, b = (piece_pairs(rows, overlap) if pairs is None else np.asarray(pairs)).T
-    distance = np.hypot(rows[a, 1] - rows[b, 1], rows[a, 2] - rows[b, 2])
-    ratio = distance / (radius[a] + radius[b])
+    ratio = _piece_ratio(rows, a, b)
     close = (index[a] != index[b]) & (ratio < overlap)
     a, b, ratio = a[close], b[close], ratio[close]
     swap = index[a] > index[b]
@@ -479,32 +475,45 @@ def merge_pieces(
     # pieces there are two fibers: a group never holds both (no merging through a piece
     # that lies between two fibers)
     root = np.arange(len(ids))
-    members = {k: [k] for k in range(len(ids))}
+    members: dict[int, list[int]] = {}  # of each group's root (one chain when absent)
     for p, q in chains[np.lexsort((chains[:, 1], chains[:, 0], mean_ratio))].tolist():
         rp, rq = root[p], root[q]
         if rp == rq:
             continue
-        one, other = np.array(members[rp]), np.array(members[rq])
+        one, other = np.array(members.get(rp, [rp])), np.array(members.get(rq, [rq]))
         gp, gq = np.meshgrid(one, other, indexing="ij")
         gp, gq = np.minimum(gp, gq).ravel(), np.maximum(gp, gq).ravel()
         overlapping = shared(gp, gq) > 0
         if any(pair not in same for pair in zip(gp[overlapping], gq[overlapping], strict=True)):
             continue
         keep, drop = min(rp, rq), max(rp, rq)
-        members[keep] += members.pop(drop)
+        members[keep] = members.get(keep, [keep]) + members.pop(drop, [drop])
         root[members[keep]] = keep
+    # only the rows of chains merged with others change: the others stay as they were,
+    # to the bit, in their order; the two runs are merged in (slice, y, x) order
+    group = root[index]
+    by_chain, _ = _chain_order(z, index, len(ids))
+    zs, cs = z[by_chain], index[by_chain]
+    doubled = np.zeros(len(ids), bool)  # chains with two rows on one slice
+    doubled[cs[1:][(zs[1:] == zs[:-1]) & (cs[1:] == cs[:-1])]] = True
+    changed = (np.bincount(root, minlength=len(ids))[group] > 1) | doubled[index]
     span = int(z.max()) - int(z.min()) + 1
-    key, inverse = np.unique(root[index] * span + (z - z.min()), return_inverse=True)
+    key, inverse = np.unique(group[changed] * span + (z[changed] - z.min()), return_inverse=True)
     groups = np.column_stack([key // span, key % span + z.min()])
-    area = radius**2
+    area = radius[changed] ** 2
     total = np.bincount(inverse, area)
-    y = np.bincount(inverse, area * rows[:, 1]) / total
-    x = np.bincount(inverse, area * rows[:, 2]) / total
-    merged = np.column_stack([groups[:, 1], y, x, np.sqrt(total)])
-    alone = np.bincount(inverse)[inverse] == 1
-    merged[inverse[alone]] = rows[alone, :4]  # rows left as they were, to the bit
-    order = np.lexsort((merged[:, 2], merged[:, 1], merged[:, 0]))
-    return merged[order], ids[groups[order, 0]]
+    y = np.bincount(inverse, area * rows[changed, 1]) / total
+    x = np.bincount(inverse, area * rows[changed, 2]) / total
+    pieces = np.column_stack([groups[:, 1], y, x, np.sqrt(total), groups[:, 0]])
+    alone = np.bincount(inverse, minlength=len(key))[inverse] == 1
+    pieces[inverse[alone], :4] = rows[changed][alone, :4]
+    pieces = pieces[np.lexsort((pieces[:, 4], pieces[:, 2], pieces[:, 1], pieces[:, 0]))]
+    merged = None if np.isnan(rows[:, :3]).any() else merge_runs(rows, group, changed, pieces)
+    if merged is None:  # rows not sorted by (slice, y, x): sort them all
+        stacked = np.concatenate([np.column_stack([rows[~changed, :4], group[~changed]]), pieces])
+        stacked = stacked[np.lexsort(stacked[:, [4, 2, 1, 0]].T)]
+        merged = stacked[:, :4], stacked[:, 4].astype(np.int64)
+    return merged[0], ids[merged[1]]
 
 
 def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> float:
