@@ -79,19 +79,26 @@ def _along_y(src: np.ndarray, dst: np.ndarray, taps: np.ndarray) -> None:
 @numba.njit(cache=True, nogil=True)
 def _along_x(src: np.ndarray, dst: np.ndarray, taps: np.ndarray) -> None:
     nz, ny, nx = src.shape
-    r = taps.size - 1
-    line = np.empty(nx + 2 * r, np.float64)
     acc = np.empty(nx, np.float64)
     for z in range(nz):
         for y in range(ny):
-            for k in range(nx + 2 * r):
-                line[k] = np.float64(src[z, y, min(max(k - r, 0), nx - 1)])
+            row = src[z, y]
             for x in range(nx):
-                acc[x] = line[x + r] * taps[0]
-            for j in range(r, 0, -1):
+                acc[x] = np.float64(row[x]) * taps[0]
+            for j in range(taps.size - 1, 0, -1):
                 w = taps[j]
-                for x in range(nx):
-                    acc[x] += (line[x + r - j] + line[x + r + j]) * w
+                inner_end = max(nx - j, j)
+                for x in range(min(j, nx)):  # the left border: clamped reads
+                    acc[x] += (
+                        np.float64(row[max(x - j, 0)]) + np.float64(row[min(x + j, nx - 1)])
+                    ) * w
+                left, right, inner = row[: max(nx - 2 * j, 0)], row[2 * j :], acc[j:]
+                for k in range(left.size):  # the interior: indices that need no wrapping
+                    inner[k] += (np.float64(left[k]) + np.float64(right[k])) * w
+                for x in range(inner_end, nx):  # the right border
+                    acc[x] += (
+                        np.float64(row[max(x - j, 0)]) + np.float64(row[min(x + j, nx - 1)])
+                    ) * w
             for x in range(nx):
                 dst[z, y, x] = acc[x]
 
