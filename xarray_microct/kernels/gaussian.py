@@ -121,16 +121,18 @@ def gaussian_passes(
     """
     if block.ndim != 3:
         raise ValueError(f"gaussian_passes needs a 3-D block, got {block.ndim} dims")
-    src = np.ascontiguousarray(block)
+    # a block whose values ``dtype`` holds exactly is read as it is, others are cast first
+    src = np.ascontiguousarray(block if np.can_cast(block.dtype, dtype) else block.astype(dtype))
+    smoothed = False
     spare = None  # the buffer of the pass before last, written over by the next pass
     for along, s in zip(_PASSES, sigma, strict=True):
         if float(s) <= MIN_SIGMA:
             continue
         dst = np.empty(block.shape, dtype) if spare is None else spare
         along(src, dst, gaussian_taps(float(s), truncate))
-        spare = src if src.dtype == dtype and src is not block else None
-        src = dst
-    return src if src is not block else block.astype(dtype)
+        spare = src if smoothed else None
+        src, smoothed = dst, True
+    return src if smoothed else block.astype(dtype)
 
 
 @numba.njit(cache=True, nogil=True)
