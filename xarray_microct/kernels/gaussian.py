@@ -43,67 +43,73 @@ def gaussian_taps(sigma: float, truncate: float) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _along_z(src: np.ndarray, dst: np.ndarray, taps: np.ndarray) -> None:
+def _plane_along_z(src, z, taps, acc, dst) -> None:
+    nz, ny, nx = src.shape
+    for y in range(ny):
+        for x in range(nx):
+            acc[y, x] = np.float64(src[z, y, x]) * taps[0]
+    for j in range(taps.size - 1, 0, -1):
+        lo, hi, w = max(z - j, 0), min(z + j, nz - 1), taps[j]
+        for y in range(ny):
+            for x in range(nx):
+                acc[y, x] += (np.float64(src[lo, y, x]) + np.float64(src[hi, y, x])) * w
+    for y in range(ny):
+        for x in range(nx):
+            dst[y, x] = acc[y, x]
+
+
+@numba.njit(cache=True, nogil=True)
+def _plane_along_y(src, taps, acc, dst) -> None:
+    ny, nx = src.shape
+    row = acc[0]
+    for y in range(ny):
+        for x in range(nx):
+            row[x] = np.float64(src[y, x]) * taps[0]
+        for j in range(taps.size - 1, 0, -1):
+            lo, hi, w = max(y - j, 0), min(y + j, ny - 1), taps[j]
+            for x in range(nx):
+                row[x] += (np.float64(src[lo, x]) + np.float64(src[hi, x])) * w
+        for x in range(nx):
+            dst[y, x] = row[x]
+
+
+@numba.njit(cache=True, nogil=True)
+def _plane_along_x(src, taps, acc, dst) -> None:
+    ny, nx = src.shape
+    row = acc[0]
+    for y in range(ny):
+        line = src[y]
+        for x in range(nx):
+            row[x] = np.float64(line[x]) * taps[0]
+        for j in range(taps.size - 1, 0, -1):
+            w = taps[j]
+            for x in range(min(j, nx)):  # the left border: clamped reads
+                row[x] += (
+                    np.float64(line[max(x - j, 0)]) + np.float64(line[min(x + j, nx - 1)])
+                ) * w
+            left, right, inner = line[: max(nx - 2 * j, 0)], line[2 * j :], row[j:]
+            for k in range(left.size):  # the interior: indices that need no wrapping
+                inner[k] += (np.float64(left[k]) + np.float64(right[k])) * w
+            for x in range(max(nx - j, j), nx):  # the right border
+                row[x] += (
+                    np.float64(line[max(x - j, 0)]) + np.float64(line[min(x + j, nx - 1)])
+                ) * w
+        for x in range(nx):
+            dst[y, x] = row[x]
+
+
+@numba.njit(cache=True, nogil=True)
+def _smooth_into(src, taps_z, taps_y, taps_x, out) -> None:
+    """The ``z``, ``y`` and ``x`` passes plane by plane, each output plane's three passes
+    while its input planes are in the cache (every pass rounds to ``out``'s dtype)."""
     nz, ny, nx = src.shape
     acc = np.empty((ny, nx), np.float64)
+    first = np.empty((ny, nx), out.dtype)
+    second = np.empty((ny, nx), out.dtype)
     for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                acc[y, x] = np.float64(src[z, y, x]) * taps[0]
-        for j in range(taps.size - 1, 0, -1):
-            lo, hi, w = max(z - j, 0), min(z + j, nz - 1), taps[j]
-            for y in range(ny):
-                for x in range(nx):
-                    acc[y, x] += (np.float64(src[lo, y, x]) + np.float64(src[hi, y, x])) * w
-        for y in range(ny):
-            for x in range(nx):
-                dst[z, y, x] = acc[y, x]
-
-
-@numba.njit(cache=True, nogil=True)
-def _along_y(src: np.ndarray, dst: np.ndarray, taps: np.ndarray) -> None:
-    nz, ny, nx = src.shape
-    acc = np.empty(nx, np.float64)
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                acc[x] = np.float64(src[z, y, x]) * taps[0]
-            for j in range(taps.size - 1, 0, -1):
-                lo, hi, w = max(y - j, 0), min(y + j, ny - 1), taps[j]
-                for x in range(nx):
-                    acc[x] += (np.float64(src[z, lo, x]) + np.float64(src[z, hi, x])) * w
-            for x in range(nx):
-                dst[z, y, x] = acc[x]
-
-
-@numba.njit(cache=True, nogil=True)
-def _along_x(src: np.ndarray, dst: np.ndarray, taps: np.ndarray) -> None:
-    nz, ny, nx = src.shape
-    acc = np.empty(nx, np.float64)
-    for z in range(nz):
-        for y in range(ny):
-            row = src[z, y]
-            for x in range(nx):
-                acc[x] = np.float64(row[x]) * taps[0]
-            for j in range(taps.size - 1, 0, -1):
-                w = taps[j]
-                inner_end = max(nx - j, j)
-                for x in range(min(j, nx)):  # the left border: clamped reads
-                    acc[x] += (
-                        np.float64(row[max(x - j, 0)]) + np.float64(row[min(x + j, nx - 1)])
-                    ) * w
-                left, right, inner = row[: max(nx - 2 * j, 0)], row[2 * j :], acc[j:]
-                for k in range(left.size):  # the interior: indices that need no wrapping
-                    inner[k] += (np.float64(left[k]) + np.float64(right[k])) * w
-                for x in range(inner_end, nx):  # the right border
-                    acc[x] += (
-                        np.float64(row[max(x - j, 0)]) + np.float64(row[min(x + j, nx - 1)])
-                    ) * w
-            for x in range(nx):
-                dst[z, y, x] = acc[x]
-
-
-_PASSES = (_along_z, _along_y, _along_x)
+        _plane_along_z(src, z, taps_z, acc, first)
+        _plane_along_y(first, taps_y, acc, second)
+        _plane_along_x(second, taps_x, acc, out[z])
 
 
 def gaussian_passes(
@@ -123,16 +129,11 @@ def gaussian_passes(
         raise ValueError(f"gaussian_passes needs a 3-D block, got {block.ndim} dims")
     # a block whose values ``dtype`` holds exactly is read as it is, others are cast first
     src = np.ascontiguousarray(block if np.can_cast(block.dtype, dtype) else block.astype(dtype))
-    smoothed = False
-    spare = None  # the buffer of the pass before last, written over by the next pass
-    for along, s in zip(_PASSES, sigma, strict=True):
-        if float(s) <= MIN_SIGMA:
-            continue
-        dst = np.empty(block.shape, dtype) if spare is None else spare
-        along(src, dst, gaussian_taps(float(s), truncate))
-        spare = src if smoothed else None
-        src, smoothed = dst, True
-    return src if smoothed else block.astype(dtype)
+    # an axis scipy leaves out gets the one tap 1.0: the same values (exact in dtype)
+    taps = [gaussian_taps(s, truncate) if s > MIN_SIGMA else np.ones(1) for s in map(float, sigma)]
+    out = np.empty(block.shape, dtype)
+    _smooth_into(src, *taps, out)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
