@@ -58,7 +58,7 @@ def column_residuals(
     """
     out = np.zeros((*block.shape[1:], 2), np.int64)
     _column_residuals(
-        np.ascontiguousarray(block),
+        block,
         float(dark_below),
         float(bright_above),
         float(low),
@@ -94,8 +94,8 @@ def subtract_rounded(block: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     info = np.iinfo(block.dtype)
     out = np.empty(block.shape, block.dtype)
     _subtract_rounded(
-        np.ascontiguousarray(block),
-        np.ascontiguousarray(offsets, dtype=np.float32),
+        block,
+        offsets.astype(np.float32, copy=False),
         np.float32(info.min),
         np.float32(info.max),
         out,
