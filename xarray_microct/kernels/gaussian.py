@@ -7,8 +7,8 @@ an integer block to float first, and its lines are copied into buffers one at a 
 then the symmetric pairs of taps from the outermost in, ``mode="nearest"`` borders),
 so it gives the same float32 values, but it sums whole rows and planes at once
 (vectorised) and reads an integer block as it is, without a float copy of it.
-:func:`sharpen_round` then combines a smoothed block with its blurred copy, rounds and
-clips into the output dtype in one loop over the voxels.
+:func:`sharpened` blurs a smoothed block the same way and combines each blurred plane
+with the smoothed one at once, rounded and clipped into the output dtype.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import scipy.ndimage as ndi
 
-__all__ = ["gaussian_passes", "gaussian_taps", "sharpen_round"]
+__all__ = ["gaussian_passes", "gaussian_taps", "sharpened"]
 
 MIN_SIGMA = 1e-15  # scipy leaves out the axes whose sigma is not above this
 
@@ -137,39 +137,54 @@ def gaussian_passes(
 
 
 @numba.njit(cache=True, nogil=True)
-def _sharpen_into(smooth, blurred, amount, out, low, high, to_integer) -> None:
-    flat_s, flat_b, flat_o = smooth.ravel(), blurred.ravel(), out.ravel()
-    for i in range(flat_s.size):
-        value = flat_s[i] + (flat_s[i] - flat_b[i]) / amount
-        if to_integer:
-            value = min(max(np.rint(value), low), high)
-        flat_o[i] = value
+def _sharpen_into(smooth, taps_z, taps_y, taps_x, divisor, low, high, to_integer, out) -> None:
+    """The blur of each plane (as :func:`_smooth_into`) combined with the plane at once."""
+    nz, ny, nx = smooth.shape
+    acc = np.empty((ny, nx), np.float64)
+    first = np.empty((ny, nx), smooth.dtype)
+    second = np.empty((ny, nx), smooth.dtype)
+    blurred = np.empty((ny, nx), smooth.dtype)
+    for z in range(nz):
+        _plane_along_z(smooth, z, taps_z, acc, first)
+        _plane_along_y(first, taps_y, acc, second)
+        _plane_along_x(second, taps_x, acc, blurred)
+        for y in range(ny):
+            for x in range(nx):
+                value = smooth[z, y, x] + (smooth[z, y, x] - blurred[y, x]) / divisor
+                if to_integer:
+                    value = min(max(np.rint(value), low), high)
+                out[z, y, x] = value
 
 
-def sharpen_round(
-    smooth: np.ndarray, blurred: np.ndarray, divisor: float, out_dtype: np.dtype
+def sharpened(
+    smooth: np.ndarray,
+    sigma: Sequence[float],
+    truncate: float,
+    divisor: float,
+    out_dtype: np.dtype,
 ) -> np.ndarray:
-    """``smooth + (smooth - blurred) / divisor`` in ``smooth``'s float dtype, then, for an
-    integer ``out_dtype``, rounded and clipped to its range, as NumPy would do it.
+    """An unsharp mask: ``smooth + (smooth - blurred) / divisor``, ``blurred`` the Gaussian
+    of ``sigma`` of ``smooth`` (:func:`gaussian_passes`), all in ``smooth``'s float
+    dtype, then, for an integer ``out_dtype``, rounded and clipped to its range: the
+    values of those NumPy expressions, without a full-size ``blurred``.
 
     Examples
     --------
-    >>> smooth = np.array([[[10.2, 250.0, 3.0]]], np.float32)
-    >>> sharpen_round(smooth, smooth - 4, 2.0, np.dtype("uint8")).tolist()
-    [[[12, 252, 5]]]
+    >>> smooth = np.zeros((1, 1, 9), np.float32); smooth[..., 4] = 90.0
+    >>> sharpened(smooth, (0.0, 0.0, 1.0), 3.0, 2.0, np.dtype("int16"))[0, 0].tolist()
+    [0, 0, -2, -11, 117, -11, -2, 0, 0]
+    >>> sharpened(smooth, (0.0, 0.0, 1.0), 3.0, 2.0, np.dtype("uint8"))[0, 0].tolist()
+    [0, 0, 0, 0, 117, 0, 0, 0, 0]
     """
+    if smooth.ndim != 3 or smooth.dtype.kind != "f":
+        raise ValueError(f"sharpened needs a 3-D float block, got {smooth.dtype} {smooth.shape}")
     out = np.empty(smooth.shape, out_dtype)
     to_integer = bool(np.issubdtype(out_dtype, np.integer))
     info = np.iinfo(out_dtype) if to_integer else None
     low, high = (float(info.min), float(info.max)) if info is not None else (0.0, 0.0)
     kind = smooth.dtype.type
+    taps = [gaussian_taps(s, truncate) if s > MIN_SIGMA else np.ones(1) for s in map(float, sigma)]
     _sharpen_into(
-        np.ascontiguousarray(smooth),
-        np.ascontiguousarray(blurred, dtype=smooth.dtype),
-        kind(divisor),
-        out,
-        kind(low),
-        kind(high),
-        to_integer,
+        np.ascontiguousarray(smooth), *taps, kind(divisor), kind(low), kind(high), to_integer, out
     )
     return out

@@ -25,7 +25,7 @@ import xarray as xr
 from xarray_microct.core.blocks.overlap import float_dtype, kernel_radius, map_spatial_overlap
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import wrap_like
-from xarray_microct.kernels.gaussian import gaussian_passes, sharpen_round
+from xarray_microct.kernels.gaussian import gaussian_passes, sharpened
 
 __all__ = ["denoise", "denoise_array"]
 
@@ -44,8 +44,7 @@ def _denoise_block(
             return np.clip(np.rint(smooth), info.min, info.max).astype(out_dtype)
         return smooth.astype(out_dtype, copy=False)
     detail = tuple(SHARPEN_SCALE * s for s in sigma)
-    blurred = gaussian_passes(smooth, detail, TRUNCATE, work)
-    return sharpen_round(smooth, blurred, SHARPEN_SCALE**2, out_dtype)
+    return sharpened(smooth, detail, TRUNCATE, SHARPEN_SCALE**2, out_dtype)
 
 
 def denoise_array(data: da.Array, sigma: Sequence[float], sharpen: bool = True) -> da.Array:
