@@ -20,12 +20,12 @@ from collections.abc import Sequence
 
 import dask.array as da
 import numpy as np
-import scipy.ndimage as ndi
 import xarray as xr
 
 from xarray_microct.core.blocks.overlap import float_dtype, kernel_radius, map_spatial_overlap
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import wrap_like
+from xarray_microct.kernels.gaussian import gaussian_passes, sharpened
 
 __all__ = ["denoise", "denoise_array"]
 
@@ -36,16 +36,15 @@ TRUNCATE = 3.0  # kernel half-widths, in sigmas
 def _denoise_block(
     block: np.ndarray, sigma: tuple[float, ...], sharpen: bool, out_dtype: np.dtype
 ) -> np.ndarray:
-    image = block.astype(float_dtype(block.dtype), copy=False)
-    out = ndi.gaussian_filter(image, sigma, truncate=TRUNCATE, mode="nearest")
-    if sharpen:
-        detail = tuple(SHARPEN_SCALE * s for s in sigma)
-        blurred = ndi.gaussian_filter(out, detail, truncate=TRUNCATE, mode="nearest")
-        out += (out - blurred) / SHARPEN_SCALE**2
-    if np.issubdtype(out_dtype, np.integer):
-        info = np.iinfo(out_dtype)
-        return np.clip(np.rint(out), info.min, info.max).astype(out_dtype)
-    return out.astype(out_dtype, copy=False)
+    work = float_dtype(block.dtype)
+    smooth = gaussian_passes(block, sigma, TRUNCATE, work)
+    if not sharpen:
+        if np.issubdtype(out_dtype, np.integer):
+            info = np.iinfo(out_dtype)
+            return np.clip(np.rint(smooth), info.min, info.max).astype(out_dtype)
+        return smooth.astype(out_dtype, copy=False)
+    detail = tuple(SHARPEN_SCALE * s for s in sigma)
+    return sharpened(smooth, detail, TRUNCATE, SHARPEN_SCALE**2, out_dtype)
 
 
 def denoise_array(data: da.Array, sigma: Sequence[float], sharpen: bool = True) -> da.Array:

@@ -32,6 +32,7 @@ from xarray_microct.core.blocks.overlap import float_dtype
 from xarray_microct.core.registry import operation
 from xarray_microct.core.stats import global_histogram, has_exact_histogram
 from xarray_microct.core.volume import wrap_like
+from xarray_microct.kernels.rings import column_residuals, subtract_rounded
 from xarray_microct.ops.segment import _otsu, _trim
 
 __all__ = ["remove_rings", "ring_offsets_array"]
@@ -59,17 +60,20 @@ def _phase_levels(counts: np.ndarray, edges: np.ndarray, exact: bool) -> np.ndar
 def _column_sums(block: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Per column: the integer sum of (quantised value - its phase's level), the count."""
     threshold, level_dark, level_bright, low, step = levels
-    values = block.astype(np.float64)
-    dark = values <= threshold - (threshold - level_dark) / 2
-    bright = values >= threshold + (level_bright - threshold) / 2
-    quantised = np.rint((values - low) / step).astype(np.int64)
-    q_dark = np.int64(np.rint((level_dark - low) / step))
-    q_bright = np.int64(np.rint((level_bright - low) / step))
-    residual = np.where(dark, quantised - q_dark, 0) + np.where(bright, quantised - q_bright, 0)
-    out = np.empty((1, *block.shape[1:], 2), np.int64)
-    out[0, ..., 0] = residual.sum(axis=0)
-    out[0, ..., 1] = np.count_nonzero(dark | bright, axis=0)
-    return out
+    sums = column_residuals(
+        block,
+        dark_below=threshold - (threshold - level_dark) / 2,
+        bright_above=threshold + (level_bright - threshold) / 2,
+        low=low,
+        step=step,
+        q_dark=np.rint((level_dark - low) / step),
+        q_bright=np.rint((level_bright - low) / step),
+    )
+    return sums[None]
+
+
+def _subtract_block(block: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    return subtract_rounded(block, offsets[0])
 
 
 def _offsets(sums: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -156,8 +160,8 @@ def remove_rings(volume: xr.DataArray) -> xr.DataArray:
     """
     offsets = ring_offsets_array(volume.data)
     dtype = np.dtype(volume.dtype)
-    data = volume.data.astype(float_dtype(dtype)) - offsets[None]
     if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        data = da.clip(da.rint(data), info.min, info.max).astype(dtype)
+        data = da.map_blocks(_subtract_block, volume.data, offsets[None], dtype=dtype)
+    else:
+        data = volume.data.astype(float_dtype(dtype)) - offsets[None]
     return wrap_like(volume, data, long_name="ring-corrected scan")
