@@ -25,11 +25,8 @@ def dense_ids(track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     track = np.asarray(track)
     countable = track.dtype.kind == "i" or (track.dtype.kind == "u" and track.itemsize < 8)
-    if track.size == 0 or not countable:
-        ids, index = np.unique(track, return_inverse=True)
-        return ids, index.ravel()
-    low, high = int(track.min()), int(track.max())
-    if low < 0 or high > 4 * track.size + 1024:
+    low, high = (int(track.min()), int(track.max())) if track.size and countable else (-1, -1)
+    if low < 0 or high > 4 * track.size + 1024:  # np.unique: empty, negative, sparse, not integer
         ids, index = np.unique(track, return_inverse=True)
         return ids, index.ravel()
     present = np.bincount(track.ravel(), minlength=high + 1) > 0

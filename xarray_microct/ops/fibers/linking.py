@@ -293,17 +293,6 @@ def _chain_order(z: np.ndarray, index: np.ndarray, m: int) -> tuple[np.ndarray, 
     return order, np.searchsorted(index[order], np.arange(m + 1))
 
 
-def _local_axes(
-    rows: np.ndarray, index: np.ndarray, half: int, order: np.ndarray, bounds: np.ndarray
-) -> np.ndarray:
-    """Per row, ``(y, x)`` of the line fitted to its chain's centres on the rows within
-    ``half`` rows of it (fewer at the chain's ends): its fiber's axis there.
-
-    ``order, bounds``: the rows by chain, then slice, and where each chain's run starts
-    (:func:`_chain_order`)."""
-    return window_lines(rows, order, index, bounds, half)
-
-
 def cut_by_side(
     rows: np.ndarray,
     track: np.ndarray,
@@ -340,7 +329,8 @@ def cut_by_side(
     order, bounds = _chain_order(rows[:, 0], index, len(ids))
     r = group_medians(rows[:, 3], order, bounds)[index]
     if window > 1:
-        y, x = _local_axes(rows, index, window // 2, order, bounds).T
+        # the fiber's axis at each row: the line fitted to its chain's nearby centres
+        y, x = window_lines(rows, order, index, bounds, window // 2).T
     else:
         y, x = rows[:, 1], rows[:, 2]
     return (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
