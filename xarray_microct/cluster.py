@@ -506,8 +506,8 @@ def dask_setup(worker: Any) -> None:
 def describe_client(client: Any, dashboard: bool = True) -> str:
     """One line saying where the work runs, with the dashboard link when there is one.
 
-    ``dashboard=False``: without it (a cluster started without its dashboard, whose
-    scheduler still answers on the link's port, without the pages).
+    ``dashboard=False`` leaves the link out: for a cluster started without its
+    dashboard, whose scheduler still reports a link (its HTTP port) that serves no pages.
 
     Examples
     --------

@@ -177,19 +177,19 @@ def fiber_chain(
     """The default chain before detection: (fiber mask, centre score or None).
 
     * ``"intensity"``: score = tubeness at ``sigma`` (separates touching fibers); mask =
-      global Otsu threshold of the volume smoothed by ``smooth`` (the fiber phase, which
-      gives each fiber its true cross-section and so its radius).
+      global Otsu threshold (or, with ``background``, the local mid-level) of the volume
+      smoothed by ``smooth`` (the fiber phase, which gives each fiber its true
+      cross-section and so its radius).
     * ``"tubeness"``: score = the volume; mask = its global Otsu threshold (the fiber
       cores: centres are right, radii are those of the cores).
     * ``"mask"``: the volume is the mask; the centre score is its distance map.
 
     ``sigma`` (one, or one per axis ``(z, y, x)``) and ``smooth`` (one sigma, or one per
-    axis, 0 for none) are
-    in the volume's coordinate units. ``levels`` (an 8/16-bit integer dtype, for a
-    binned scan: see :mod:`~xarray_microct.ops.fibers.grid`) thresholds the (smoothed)
-    volume rounded to that dtype, whose histogram is exact and gathered by one cheap
-    pass. ``coarse_from``: the tubeness's Hessian is computed on a grid twice as coarse
-    along the axes where σ is at least this many voxels (see
+    axis, 0 for none) are in the volume's coordinate units. ``levels`` (an 8/16-bit
+    integer dtype, for a binned scan: see :mod:`~xarray_microct.ops.fibers.grid`)
+    thresholds the (smoothed) volume rounded to that dtype, whose histogram is exact and
+    gathered by one cheap pass. ``coarse_from``: the tubeness's Hessian is computed on
+    a grid twice as coarse along the axes where σ is at least this many voxels (see
     :func:`~xarray_microct.ops.hessian.hessian_measure_array`). ``background`` (pixels,
     intensity input): threshold each voxel at the mid-level between the fibers and its
     surroundings opened over that square, never below Otsu's threshold
