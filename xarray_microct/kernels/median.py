@@ -13,7 +13,6 @@ the same values, tens of times faster.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
@@ -78,24 +77,18 @@ def median_network(block: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     out = np.empty(block.shape, block.dtype)
     # slabs of whole planes, about SLAB_VOXELS each: the network's temporaries stay in
     # the processor's cache and in the allocator's pools (no fresh pages per comparator)
-    nz, plane = block.shape[0], math.prod(block.shape[1:])
-    step = max(1, SLAB_VOXELS // max(plane, 1))
+    nz, ny, nx = block.shape
+    step = max(1, SLAB_VOXELS // max(ny * nx, 1))
     for z in range(0, nz, step):
-        shape = (min(step, nz - z), *block.shape[1:])
+        depth = min(step, nz - z)
         values: list = [
-            padded[
-                tuple(
-                    slice(o + s, o + s + m)
-                    for o, s, m in zip(offset, (z, 0, 0), shape, strict=True)
-                )
-            ]
-            for offset in offsets
+            padded[z + a : z + a + depth, b : b + ny, c : c + nx] for a, b, c in offsets
         ]
-        values += [np.full(shape, top, block.dtype)] * (size - n)
+        values += [np.full((depth, ny, nx), top, block.dtype)] * (size - n)
         for i, j in _comparators(n):  # the padding sorts last: element n // 2 is the median
             values[i], values[j] = (
                 np.minimum(values[i], values[j]),
                 np.maximum(values[i], values[j]),
             )
-        out[z : z + shape[0]] = values[n // 2]
+        out[z : z + depth] = values[n // 2]
     return out
