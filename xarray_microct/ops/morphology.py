@@ -76,13 +76,13 @@ def _shifted_extreme(
     else:
         padded = np.pad(block, widths, mode=_NUMPY_PAD[mode])
     reduce = np.minimum if kind == "erosion" else np.maximum
-    out = None
-    for offset in np.argwhere(footprint):
-        view = padded[tuple(slice(o, o + n) for o, n in zip(offset, block.shape, strict=True))]
-        if out is None:
-            out = view.copy()
-        else:
-            reduce(out, view, out=out)
+    views = (
+        padded[tuple(slice(o, o + n) for o, n in zip(offset, block.shape, strict=True))]
+        for offset in np.argwhere(footprint)
+    )
+    out = next(views).copy()
+    for view in views:
+        reduce(out, view, out=out)
     return out
 
 
