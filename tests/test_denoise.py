@@ -59,3 +59,17 @@ def test_physical_sigma_and_record():
     assert out.dtype == np.uint16
     with pytest.raises(ValueError):
         vol.microct.denoise(sigma="-1 um")
+
+
+def test_float16_scans_are_denoised_as_float32() -> None:
+    scan = np.random.default_rng(4).normal(100, 10, (12, 14, 16)).astype(np.float16)
+    vol = mct.from_array(scan, chunks=7)
+    expected = mct.from_array(scan.astype(np.float32), chunks=7).microct.denoise(sigma=1.0)
+    got = vol.microct.denoise(sigma=1.0)
+    np.testing.assert_array_equal(got.values, expected.values)
+
+
+def test_sharpen_must_be_a_bool() -> None:
+    vol = mct.from_array(np.zeros((8, 8, 8), np.uint8))
+    with pytest.raises(TypeError, match="sharpen is True or False"):
+        vol.microct.denoise(sigma=1.0, sharpen="no")

@@ -57,3 +57,12 @@ def test_offsets_and_result_do_not_depend_on_the_chunking(dtype):
 def test_bad_input():
     with pytest.raises(ValueError, match="3-D"):
         ring_offsets_array(mct.from_array(np.zeros((4, 4, 4), "uint8")).data[0])
+
+
+def test_float16_scans_lose_their_rings_as_float32_ones() -> None:
+    rng = np.random.default_rng(5)
+    scan = np.where(rng.random((16, 20, 20)) < 0.4, 60.0, 180.0) + rng.normal(0, 5, (1, 20, 20))
+    half = scan.astype(np.float16)
+    got = mct.from_array(half, chunks=8).microct.remove_rings()
+    expected = mct.from_array(half.astype(np.float32), chunks=8).microct.remove_rings()
+    np.testing.assert_allclose(got.values.astype(np.float32), expected.values, atol=0.25)

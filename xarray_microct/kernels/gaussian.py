@@ -128,7 +128,9 @@ def gaussian_passes(
     if block.ndim != 3:
         raise ValueError(f"gaussian_passes needs a 3-D block, got {block.ndim} dims")
     # a block whose values ``dtype`` holds exactly is read as it is, others are cast first
-    src = np.ascontiguousarray(block if np.can_cast(block.dtype, dtype) else block.astype(dtype))
+    # (float16 too: the compiled passes do not take it)
+    readable = np.can_cast(block.dtype, dtype) and block.dtype != np.float16
+    src = np.ascontiguousarray(block if readable else block.astype(dtype))
     # an axis scipy leaves out gets the one tap 1.0: the same values (exact in dtype)
     taps = [gaussian_taps(s, truncate) if s > MIN_SIGMA else np.ones(1) for s in map(float, sigma)]
     out = np.empty(block.shape, dtype)

@@ -76,7 +76,7 @@ def denoise_array(data: da.Array, sigma: Sequence[float], sharpen: bool = True) 
     )
 
 
-@operation(lengths=["sigma"], intensity_units="keep", packages=["scipy"])
+@operation(lengths=["sigma"], intensity_units="keep", packages=["scipy", "numba"])
 def denoise(volume: xr.DataArray, sigma: object, sharpen: bool = True) -> xr.DataArray:
     """Gaussian denoising with the smoothing's first-order shift of the surfaces undone.
 
@@ -111,4 +111,6 @@ def denoise(volume: xr.DataArray, sigma: object, sharpen: bool = True) -> xr.Dat
     >>> int(ball.sum()), plain, kept  # the plain Gaussian shrinks the ball
     (925, 751, 847)
     """
+    if not isinstance(sharpen, bool | np.bool_):
+        raise TypeError(f"denoise: sharpen is True or False, got {sharpen!r}")
     return wrap_like(volume, denoise_array(volume.data, sigma, sharpen))

@@ -61,7 +61,7 @@ def _column_sums(block: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Per column: the integer sum of (quantised value - its phase's level), the count."""
     threshold, level_dark, level_bright, low, step = levels
     sums = column_residuals(
-        block,
+        block.astype(np.float32) if block.dtype == np.float16 else block,  # not compiled
         dark_below=threshold - (threshold - level_dark) / 2,
         bright_above=threshold + (level_bright - threshold) / 2,
         low=low,
@@ -126,7 +126,7 @@ def ring_offsets_array(data: da.Array) -> da.Array:
     return da.map_blocks(_offsets, sums, levels, drop_axis=2, dtype=np.float32)
 
 
-@operation(spatial_only=True, intensity_units="keep")
+@operation(spatial_only=True, intensity_units="keep", packages=["numba"])
 def remove_rings(volume: xr.DataArray) -> xr.DataArray:
     """Take off the ring artefacts of a two-phase scan: one offset per ``(y, x)`` column.
 
