@@ -29,9 +29,17 @@ of the previous version), on the same store, in the same session.
 Dask's single-threaded scheduler and the CPU seconds of its tasks are summed by task
 name (the work, whatever else loads the machine).
 
+``--timeline`` (with ``--store``) says where the threads idle instead: ``microct run
+beads`` runs in a fresh process with each task's start and end time recorded; printed
+are the core-seconds no task ran, the eager steps of the pipeline (noise, radius) and
+dask's ordering of the graph on the clock, and every half second in which fewer
+threads than cores ran a task, with the tasks that did (the rest is serial work on
+the main thread: graph building, optimisation, ordering, the eager estimates).
+
 Run: python benchmarks/beads.py [--quick] [--sizes 512] [--radius 10] [--chunks 64] [--reference]
      python benchmarks/beads.py --store /tmp/beads-bench [--baseline ../previous]
      python benchmarks/beads.py --stages [--quick]
+     python benchmarks/beads.py --store /tmp/beads-bench --timeline
 """
 
 from __future__ import annotations
@@ -240,6 +248,71 @@ def main_stages(args: argparse.Namespace) -> None:
             print(f"{cpu:8.2f}  {100 * cpu / total:5.1f} %  {name}")
 
 
+def _timeline(store: Path, out: Path, queue: Any) -> None:
+    import threading
+
+    import dask.local
+    from dask.callbacks import Callback
+
+    import xarray_microct.pipelines.beads as bead_module
+    from xarray_microct.runner import run_pipeline
+
+    clock = time.perf_counter
+    start, tasks, steps, begun = clock(), [], [], {}
+
+    class Span(Callback):  # each task's (start, end, name)
+        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+            begun[key, threading.get_ident()] = clock() - start
+
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker: Any) -> None:
+            name = re.sub(r"-?[0-9a-f]{32}", "", key[0] if isinstance(key, tuple) else key)
+            tasks.append((begun.pop((key, threading.get_ident())), clock() - start, name))
+
+    def timed(module: Any, name: str) -> None:  # the step's (name, start, end) on the clock
+        step = getattr(module, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = clock() - start
+            result = step(*args, **kwargs)
+            steps.append((name, t, clock() - start))
+            return result
+
+        setattr(module, name, wrapper)
+
+    for name in ("noise_ratio", "sample_radius", "beads"):
+        timed(bead_module, name)
+    timed(dask.local, "order")
+    with Span():
+        run_pipeline("beads", store, out, overwrite=True, progress=False, echo=lambda s: None)
+    queue.put((clock() - start, tasks, steps))
+
+
+def main_timeline(args: argparse.Namespace) -> None:
+    folder = Path(args.store).resolve()
+    chunks = args.chunks or 128
+    store = build_store(folder, args.sizes[0], args.radius, chunks)
+    in_fresh_process(_timeline, store, folder / "labels-timeline.zarr")  # warm-up
+    total, tasks, steps = in_fresh_process(_timeline, store, folder / "labels-timeline.zarr")
+    cores, step = psutil.cpu_count(), 0.5
+    busy = np.zeros(int(total / step) + 1)
+    names: list[dict[str, float]] = [{} for _ in busy]
+    for begin, end, name in tasks:
+        for b in range(int(begin / step), int(end / step) + 1):
+            overlap = min(end, (b + 1) * step) - max(begin, b * step)
+            if overlap > 0:
+                busy[b] += overlap / step
+                names[b][name] = names[b].get(name, 0.0) + overlap
+    idle = cores * total - busy.sum() * step
+    print(f"microct run beads in-process: {total:.1f} s, {cores} threads; {idle:.1f} core-s idle")
+    for name, begin, end in sorted(steps, key=lambda s: s[1]):
+        print(f"  {name:>14} {begin:6.2f} .. {end:6.2f} s")
+    print("half seconds with fewer busy threads than cores (busy threads: main tasks):")
+    for b, level in enumerate(busy):
+        if level < cores - 0.1:
+            top = sorted(names[b].items(), key=lambda kv: -kv[1])[:3]
+            print(f"  {b * step:6.1f} s {level:5.2f}: " + ", ".join(f"{n} {t:.2f}" for n, t in top))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512])
@@ -251,7 +324,11 @@ def main() -> None:
     parser.add_argument("--store", help="measure `microct run beads` on a store in this folder")
     parser.add_argument("--baseline", help="with --store: another source tree to compare")
     parser.add_argument("--stages", action="store_true", help="CPU seconds per stage")
+    parser.add_argument("--timeline", action="store_true", help="with --store: idle threads")
     args = parser.parse_args()
+    if args.timeline and args.store:
+        main_timeline(args)
+        return
     if args.stages:
         main_stages(args)
         return

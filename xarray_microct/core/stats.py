@@ -21,6 +21,8 @@ import dask
 import dask.array as da
 import numpy as np
 
+from xarray_microct.kernels.labels import count
+
 FLOAT_BINS = 65536
 _EXACT_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "uint16", "int16")}
 
@@ -48,7 +50,10 @@ def finite_or_nan(data: da.Array) -> da.Array:
 
 
 def _integer_block_counts(block: np.ndarray, offset: int, bins: int, ndim: int) -> np.ndarray:
-    counts = np.bincount((block.ravel().astype(np.int64) - offset), minlength=bins)
+    # counted as the unsigned integers of the same width (no int64 copy of the block):
+    # a signed value v reads as v mod bins there, so its bin v - offset is a roll away
+    unsigned = np.ascontiguousarray(block).view(f"u{np.dtype(block.dtype).itemsize}")
+    counts = np.roll(count(unsigned.ravel(), bins - 1), -offset)
     return counts.reshape((1,) * ndim + (bins,))
 
 
