@@ -213,3 +213,16 @@ def test_pipeline_bad_input_names_the_fix():
         beads(thin)
     with pytest.raises(ValueError, match="split_smoothing"):
         beads(bead_pack(30, radius=5, seed=1)[0], bead_radius=5, split_smoothing=-1)
+
+
+@pytest.mark.parametrize("name", ["sharpen", "rings", "invert"])
+def test_switches_must_be_bools(name: str) -> None:
+    scan, _ = bead_pack(32, radius=5, seed=1, chunks=16)
+    with pytest.raises(TypeError, match=f"{name} is True or False"):
+        beads(scan, bead_radius=5, **{name: "no"})
+
+
+def test_a_mistyped_auto_names_the_parameter() -> None:
+    scan, _ = bead_pack(32, radius=5, seed=1, chunks=16)
+    with pytest.raises(ValueError, match="denoise_sigma='Auto': write 'auto'"):
+        beads(scan, denoise_sigma="Auto")

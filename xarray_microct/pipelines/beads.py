@@ -339,6 +339,15 @@ def beads(
     ['denoise', 'remove_rings', 'invert', 'threshold', 'fill_holes', 'watershed']
     """
     grid = grid_of(volume)
+    for name, flag in (("sharpen", sharpen), ("rings", rings), ("invert", invert)):
+        if not isinstance(flag, bool | np.bool_):
+            raise TypeError(f"beads: {name} is True or False, got {flag!r}")
+    if isinstance(denoise_sigma, str) and denoise_sigma.strip().lower() == "auto":
+        if denoise_sigma != "auto":
+            raise ValueError(
+                f"beads: denoise_sigma={denoise_sigma!r}: write 'auto' (the noise of the "
+                "scan chooses it), a length such as '1 voxel', or None"
+            )
     chosen_sigma = isinstance(denoise_sigma, str) and denoise_sigma == "auto"
     if chosen_sigma:
         if volume.shape[-3] < 3:
