@@ -99,6 +99,15 @@ def _plane_along_x(src, taps, acc, dst) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
+def _blur_plane(src, z, taps_z, taps_y, taps_x, acc, first, second, out_plane) -> None:
+    """Plane ``z`` of the Gaussian of ``src``: its ``z``, ``y`` and ``x`` passes, through
+    the plane buffers ``first`` and ``second`` (each pass rounds to their dtype)."""
+    _plane_along_z(src, z, taps_z, acc, first)
+    _plane_along_y(first, taps_y, acc, second)
+    _plane_along_x(second, taps_x, acc, out_plane)
+
+
+@numba.njit(cache=True, nogil=True)
 def _smooth_into(src, taps_z, taps_y, taps_x, out) -> None:
     """The ``z``, ``y`` and ``x`` passes plane by plane, each output plane's three passes
     while its input planes are in the cache (every pass rounds to ``out``'s dtype)."""
@@ -107,9 +116,13 @@ def _smooth_into(src, taps_z, taps_y, taps_x, out) -> None:
     first = np.empty((ny, nx), out.dtype)
     second = np.empty((ny, nx), out.dtype)
     for z in range(nz):
-        _plane_along_z(src, z, taps_z, acc, first)
-        _plane_along_y(first, taps_y, acc, second)
-        _plane_along_x(second, taps_x, acc, out[z])
+        _blur_plane(src, z, taps_z, taps_y, taps_x, acc, first, second, out[z])
+
+
+def _axis_taps(sigma: Sequence[float], truncate: float) -> list[np.ndarray]:
+    """The taps of each axis; an axis scipy leaves out gets the one tap 1.0 (the same
+    values, exact in any float dtype)."""
+    return [gaussian_taps(s, truncate) if s > MIN_SIGMA else np.ones(1) for s in map(float, sigma)]
 
 
 def gaussian_passes(
@@ -131,8 +144,7 @@ def gaussian_passes(
     # (float16 too: the compiled passes do not take it)
     readable = np.can_cast(block.dtype, dtype) and block.dtype != np.float16
     src = np.ascontiguousarray(block if readable else block.astype(dtype))
-    # an axis scipy leaves out gets the one tap 1.0: the same values (exact in dtype)
-    taps = [gaussian_taps(s, truncate) if s > MIN_SIGMA else np.ones(1) for s in map(float, sigma)]
+    taps = _axis_taps(sigma, truncate)
     out = np.empty(block.shape, dtype)
     _smooth_into(src, *taps, out)
     return out
@@ -147,9 +159,7 @@ def _sharpen_into(smooth, taps_z, taps_y, taps_x, divisor, low, high, to_integer
     second = np.empty((ny, nx), smooth.dtype)
     blurred = np.empty((ny, nx), smooth.dtype)
     for z in range(nz):
-        _plane_along_z(smooth, z, taps_z, acc, first)
-        _plane_along_y(first, taps_y, acc, second)
-        _plane_along_x(second, taps_x, acc, blurred)
+        _blur_plane(smooth, z, taps_z, taps_y, taps_x, acc, first, second, blurred)
         for y in range(ny):
             for x in range(nx):
                 value = smooth[z, y, x] + (smooth[z, y, x] - blurred[y, x]) / divisor
@@ -185,7 +195,7 @@ def sharpened(
     info = np.iinfo(out_dtype) if to_integer else None
     low, high = (float(info.min), float(info.max)) if info is not None else (0.0, 0.0)
     kind = smooth.dtype.type
-    taps = [gaussian_taps(s, truncate) if s > MIN_SIGMA else np.ones(1) for s in map(float, sigma)]
+    taps = _axis_taps(sigma, truncate)
     _sharpen_into(
         np.ascontiguousarray(smooth), *taps, kind(divisor), kind(low), kind(high), to_integer, out
     )
