@@ -24,28 +24,16 @@ import warnings
 from unittest import mock
 
 import numpy as np
-from fiber_scale import radius_ratios
+from fiber_scale import RADIUS, radius_ratios, sweep_bed
 
 from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fibers import detect
-from xarray_microct.synthetic import fiber_bed
 
-RADIUS = 6.4  # µm
 CONDITIONS = ((0.05, 0.0), (0.15, 8.0), (0.25, 15.0))  # (noise, tilt in degrees)
 
 
 def run_case(radius_px: float, noise: float, tilt: float, factor: int, seed: int) -> dict:
-    spacing = RADIUS / radius_px
-    size = int(max(64, 20 * radius_px))
-    volume, truth = fiber_bed(
-        (32, size, size),
-        spacing=spacing,
-        radius=RADIUS,
-        radius_sd=0.9,
-        noise=noise,
-        tilt=tilt,
-        seed=seed,
-    )
+    volume, truth, spacing, size = sweep_bed(radius_px, noise, tilt, seed)
     volume = volume.chunk({"z": 32, "y": 256, "x": 256})
     with (
         mock.patch.object(detect, "working_factor", lambda radius: factor),
@@ -56,7 +44,8 @@ def run_case(radius_px: float, noise: float, tilt: float, factor: int, seed: int
         table = detect.detect_fibers(volume, radius=RADIUS)
         seconds = time.perf_counter() - start
     scores = object_metrics(table, truth.centres, like=volume, margin=RADIUS)
-    ratio = radius_ratios(table, truth.centres, "radius", size * spacing, 2.5 * RADIUS)
+    extent, margin, within = size * spacing, 2.5 * RADIUS, 0.5 * RADIUS
+    ratio = radius_ratios(table, truth.centres, "radius", extent, margin, within)
     return {
         "f1": scores["f1"],
         "radius_error": 100 * (np.nanmean(ratio) - 1) if ratio.size else np.nan,

@@ -133,19 +133,28 @@ def radius_ratios(
     return np.concatenate(ratios) if ratios else np.zeros(0)
 
 
+def sweep_bed(radius_px: float, noise: float, tilt: float, seed: int) -> tuple:
+    """The sweep's ``fiber_bed``: 32 slices of 20 radii a side (at least 64 pixels), the
+    seed's 6.4 µm fibers at ``radius_px`` pixels. Returns (volume, truth, spacing, size)."""
+    spacing = RADIUS / radius_px
+    size = int(max(64, 20 * radius_px))
+    volume, truth = fiber_bed(
+        (32, size, size),
+        spacing=spacing,
+        radius=RADIUS,
+        radius_sd=0.9,
+        noise=noise,
+        tilt=tilt,
+        seed=seed,
+    )
+    return volume, truth, spacing, size
+
+
 def run_case(radius_px: int, noise: float, tilt: float, seed: int, phantom: str) -> dict:
     size = max(64, 20 * radius_px)
     if phantom == "fiber_bed":
-        spacing, radius = RADIUS / radius_px, RADIUS
-        volume, bed = fiber_bed(
-            (32, size, size),
-            spacing=spacing,
-            radius=RADIUS,
-            radius_sd=0.9,
-            noise=noise,
-            tilt=tilt,
-            seed=seed,
-        )
+        volume, bed, spacing, size = sweep_bed(radius_px, noise, tilt, seed)
+        radius = RADIUS
         centres = bed.centres
     else:
         spacing, radius = 1.0, float(radius_px)
