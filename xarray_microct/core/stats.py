@@ -127,6 +127,21 @@ def global_histogram(data: da.Array, bins: int = FLOAT_BINS) -> tuple[da.Array, 
     return counts, edges
 
 
+def histogram_centres(edges: np.ndarray, exact: bool) -> np.ndarray:
+    """The value each bin of :func:`global_histogram` stands for: ``edges[i] + 0.5`` for
+    an exact histogram (the bin of one value), the bin's middle otherwise.
+
+    Examples
+    --------
+    >>> histogram_centres(np.array([-0.5, 0.5, 1.5]), exact=True).tolist()
+    [0.0, 1.0]
+    >>> histogram_centres(np.array([0.0, 1.0, 3.0]), exact=False).tolist()
+    [0.5, 2.0]
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    return edges[:-1] + 0.5 if exact else (edges[:-1] + edges[1:]) / 2
+
+
 def _quantiles_from_histogram(
     counts: np.ndarray, edges: np.ndarray, q: np.ndarray, exact: bool
 ) -> np.ndarray:

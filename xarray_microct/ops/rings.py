@@ -30,7 +30,7 @@ import xarray as xr
 
 from xarray_microct.core.blocks.overlap import float_dtype
 from xarray_microct.core.registry import operation
-from xarray_microct.core.stats import global_histogram, has_exact_histogram
+from xarray_microct.core.stats import global_histogram, has_exact_histogram, histogram_centres
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels.rings import column_residuals, subtract_rounded
 from xarray_microct.ops.segment import _otsu, _trim
@@ -42,7 +42,7 @@ LEVELS = 2**16  # quantisation of the values for the exact column sums
 
 def _phase_levels(counts: np.ndarray, edges: np.ndarray, exact: bool) -> np.ndarray:
     """[threshold, dark level, bright level, low, step] from a global histogram."""
-    centres = edges[:-1] + 0.5 if exact else (edges[:-1] + edges[1:]) / 2
+    centres = histogram_centres(edges, exact)
     counts, centres = _trim(np.asarray(counts), centres)
     threshold = _otsu(counts, centres)
     dark = centres <= threshold

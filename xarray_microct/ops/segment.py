@@ -46,7 +46,12 @@ import xarray as xr
 
 from xarray_microct.core.blocks.components import components
 from xarray_microct.core.registry import operation
-from xarray_microct.core.stats import FLOAT_BINS, global_histogram, has_exact_histogram
+from xarray_microct.core.stats import (
+    FLOAT_BINS,
+    global_histogram,
+    has_exact_histogram,
+    histogram_centres,
+)
 from xarray_microct.core.validation import check_connectivity
 from xarray_microct.core.volume import wrap_like
 
@@ -144,7 +149,7 @@ def _triangle(counts: np.ndarray, centres: np.ndarray) -> float:
 def _from_histogram(
     counts: np.ndarray, edges: np.ndarray, method: str, exact: bool, classes: int, nbins: int
 ) -> np.ndarray:
-    centres = edges[:-1] + 0.5 if exact else (edges[:-1] + edges[1:]) / 2
+    centres = histogram_centres(edges, exact)
     counts, centres = _trim(np.asarray(counts), centres)
     if method == "otsu":
         return np.array([_otsu(counts, centres)])

@@ -41,7 +41,7 @@ import scipy.ndimage as ndi
 import xarray as xr
 
 from xarray_microct.core.blocks.overlap import map_spatial_overlap
-from xarray_microct.core.stats import global_histogram, has_exact_histogram
+from xarray_microct.core.stats import global_histogram, has_exact_histogram, histogram_centres
 from xarray_microct.ops.segment import threshold_values
 
 __all__ = ["background_width", "local_mid_mask", "median_above"]
@@ -80,7 +80,7 @@ def median_above(counts: np.ndarray, edges: np.ndarray, cut: np.ndarray, exact: 
     """
     counts = np.asarray(counts, dtype=np.float64)
     edges = np.asarray(edges, dtype=np.float64)
-    centres = edges[:-1] + 0.5 if exact else 0.5 * (edges[:-1] + edges[1:])
+    centres = histogram_centres(edges, exact)
     counts = np.where(centres > float(np.ravel(cut)[0]), counts, 0.0)
     total = counts.sum()
     if total == 0:
