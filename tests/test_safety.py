@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +144,27 @@ def test_a_failed_url_replacement_leaves_the_old_store(url_store: str) -> None:
         fs.pipe_file(f"{url_filesystem(target)[1]}/partial", b"half")
         raise RuntimeError("the network failed")
     assert {p: fs.cat_file(p) for p in fs.find(parent)} == before
+
+
+def test_a_failed_replacement_leaves_no_staging_folder_even_after_late_writes(
+    tmp_path: Path,
+) -> None:
+    # a failed compute raises at its first error while other threads still finish their
+    # chunks: a chunk written into the staging folder after its removal brings it back
+    target = tmp_path / "out.zarr"
+    target.mkdir()
+    (target / "kept").write_text("old result")
+
+    def late_chunk(staging: Path) -> None:
+        time.sleep(0.2)
+        (staging / "c").mkdir(parents=True, exist_ok=True)
+        (staging / "c" / "0").write_bytes(b"late")
+
+    writer = None
+    with pytest.raises(OSError, match="disk failed"), staged_write(target, replace=True) as staging:
+        writer = threading.Thread(target=late_chunk, args=(staging,))
+        writer.start()
+        raise OSError("disk failed")
+    writer.join()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+    assert (target / "kept").read_text() == "old result"

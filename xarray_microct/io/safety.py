@@ -50,6 +50,7 @@ import os
 import posixpath
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -381,6 +382,24 @@ def _sibling(path: Path, kind: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{uuid.uuid4().hex[:8]}")
 
 
+def _remove_after_late_writes(path: Path, quiet: float = 0.5, timeout: float = 10.0) -> None:
+    """Remove a failed write's staging folder, and again whenever it comes back.
+
+    A computation raises at its first failed task while the tasks already running on
+    other threads finish their chunks: a chunk written after the removal would bring the
+    folder back. It is removed until it has stayed away for ``quiet`` seconds (chunk
+    writes take milliseconds), or ``timeout`` seconds have passed.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        shutil.rmtree(path, ignore_errors=True)
+        calm = time.monotonic() + quiet
+        while time.monotonic() < calm and not os.path.lexists(path):
+            time.sleep(0.05)
+        if not os.path.lexists(path) or time.monotonic() > deadline:
+            return
+
+
 @contextlib.contextmanager
 def staged_write(
     store: Any, replace: bool, storage_options: Mapping[str, Any] | None = None
@@ -419,7 +438,7 @@ def staged_write(
     try:
         yield staging
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_after_late_writes(staging)
         raise
     old = _sibling(path, "microct-old")
     check_replaceable(path)  # still ours, nothing added meanwhile
