@@ -82,6 +82,7 @@ from xarray_microct.io.paths import is_url, local_path
 from xarray_microct.io.safety import (
     MARKER,
     METADATA_FILES,
+    WriteGuard,
     check_write,
     input_locations,
     staged_write,
@@ -578,14 +579,15 @@ def to_ome_zarr(
     action = _check_target(store, mode, storage_options, input_locations(obj))
     root_attrs = _json_safe(dict(obj.attrs), "root") if isinstance(obj, xr.DataTree) else {}
     replace = action == "replace"
-    with staged_write(store, replace=replace, storage_options=storage_options) as target:
+    guard = WriteGuard()
+    with staged_write(store, replace, storage_options, guard) as target:
         try:
             root, created = _create_image(target, levels, version, chunks, storage_options)
         except Exception:
             if action == "new":
                 _remove_new(target, storage_options)  # made just now: leave nothing
             raise
-        _fill_image(root, levels, created, scalars, version, root_attrs)
+        _fill_image(root, levels, created, scalars, version, root_attrs, guard)
 
 
 def prepare_levels(
@@ -701,6 +703,7 @@ def _fill_image(
     scalars: list[dict[str, Any]],
     version: str,
     root_attrs: Mapping[str, Any],
+    guard: WriteGuard,
 ) -> None:
     targets = [target for target, _ in created]
     # One pass computes the data, any lazy scalar coordinate (e.g. a threshold) and, for
@@ -709,10 +712,19 @@ def _fill_image(
     # block in memory: their window is read from the stored coarsest level afterwards.
     finest = levels[0][1]
     same_pass = has_exact_histogram(finest.dtype)
-    stored = da.store([data for _, data in created], targets, lock=False, compute=False)
-    _, scalar_values, window = dask.compute(
-        stored, scalars, display_window(finest) if same_pass else None
+    stored = da.store(
+        [data for _, data in created],
+        [guard.wrap(t) for t in targets],
+        lock=False,
+        compute=False,
     )
+    try:
+        _, scalar_values, window = dask.compute(
+            stored, scalars, display_window(finest) if same_pass else None
+        )
+    except BaseException:
+        guard.settle()  # raise once no chunk write is running any more
+        raise
     if not same_pass:
         coarsest = levels[-1][1].copy(data=lazy_array(targets[-1], "store"))
         window = dask.compute(display_window(coarsest))[0]

@@ -16,6 +16,7 @@ complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -45,6 +46,7 @@ from xarray_microct.io.paths import local_path
 from xarray_microct.io.safety import (
     MARKER,
     RUN_KEY,
+    WriteGuard,
     check_not_input,
     check_replaceable,
     content_identity,
@@ -232,11 +234,16 @@ def compute(collections: list[Any], client: Any, progress: bool) -> list[Any]:
         from distributed import progress as distributed_progress
 
         futures = client.compute(list(collections))
-        # On an error or Ctrl-C the futures are released with the client (the scheduler
-        # then drops their tasks); the chunks already stored stay for --resume.
-        if progress:
-            distributed_progress(futures)
-        return list(client.gather(futures))
+        try:
+            if progress:
+                distributed_progress(futures)
+            return list(client.gather(futures))
+        except BaseException:
+            # The tasks not started yet are dropped (those running finish on their
+            # workers); the chunks already stored stay for --resume.
+            with contextlib.suppress(Exception):
+                client.cancel(futures)
+            raise
     if progress:
         from dask.diagnostics import ProgressBar
 
@@ -355,7 +362,8 @@ def write_volume(
     if action == "done":
         return path
     chunks = [int(c[0]) for c in result.data.chunks[-3:]]
-    with staged_write(path, replace=action == "overwrite") as target:
+    guard = WriteGuard(client)
+    with staged_write(path, action == "overwrite", guard=guard) as target:
         if action == "resume":
             # The store says it is being written again (not the old failure) until done.
             previous = {
@@ -382,7 +390,7 @@ def write_volume(
             except Exception:
                 shutil.rmtree(target, ignore_errors=True)  # made just now: leave nothing
                 raise
-        written = _write_missing(target, created, scalars, state, action, client, progress)
+        written = _write_missing(target, created, scalars, state, action, client, progress, guard)
         set_state(
             target,
             {**state, "status": "complete", "finished": utc_now(), "chunks_written": written},
@@ -406,8 +414,10 @@ def _write_missing(
     action: str,
     client: Any,
     progress: bool,
+    guard: WriteGuard,
 ) -> int:
-    """Compute and store every chunk not yet stored; returns how many were written."""
+    """Compute and store every chunk not yet stored (through ``guard``); returns how
+    many were written. Raises only once no chunk write is running any more."""
     ((target, data),) = created
     done = written_blocks(target) if action == "resume" else set()
     missing = [i for i in np.ndindex(*data.numblocks) if i not in done]
@@ -420,13 +430,14 @@ def _write_missing(
         for i in missing
     ]
     collections = []
+    guarded = guard.wrap(target)
     if missing and not done:
-        collections.append(da.store(data, target, lock=False, compute=False))
+        collections.append(da.store(data, guarded, lock=False, compute=False))
     elif missing:
         collections.append(
             da.store(
                 [data.blocks[i] for i in missing],
-                [target] * len(missing),
+                [guarded] * len(missing),
                 regions=regions,
                 lock=False,
                 compute=False,
@@ -437,6 +448,7 @@ def _write_missing(
     try:
         results = compute(collections, client, progress) if collections else []
     except BaseException as err:
+        guard.settle()  # no chunk lands after the state says the run stopped
         if action != "overwrite":  # an overwrite's staging copy is dropped instead
             set_state(
                 path,

@@ -50,6 +50,8 @@ import os
 import posixpath
 import re
 import shutil
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -382,27 +384,191 @@ def _sibling(path: Path, kind: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{uuid.uuid4().hex[:8]}")
 
 
-def _remove_after_late_writes(path: Path, quiet: float = 0.5, timeout: float = 10.0) -> None:
-    """Remove a failed write's staging folder, and again whenever it comes back.
+SETTLE_TIMEOUT = 60.0
+"""Seconds a failed write waits for its chunk writes still running to end (a chunk
+takes milliseconds to seconds to write); a cluster's answers are waited for as long."""
 
-    A computation raises at its first failed task while the tasks already running on
-    other threads finish their chunks: a chunk written after the removal would bring the
-    folder back. It is removed until it has stayed away for ``quiet`` seconds (chunk
-    writes take milliseconds), or ``timeout`` seconds have passed.
+_WRITES = threading.Condition()
+_IN_FLIGHT: dict[str, int] = {}
+_STOPPED: set[str] = set()
+
+
+class WritesStopped(RuntimeError):
+    """A chunk write refused: the computation it belongs to has failed, and its output
+    is being removed."""
+
+
+def _stop_and_count(token: str) -> int:
+    """Refuse every later write of the guard ``token`` in this process; how many of its
+    writes are still running here."""
+    with _WRITES:
+        _STOPPED.add(token)
+        return _IN_FLIGHT.get(token, 0)
+
+
+class GuardedTarget:
+    """A write target (a Zarr array) whose writes a :class:`WriteGuard` counts and stops.
+
+    Pickled with the task graph to worker processes: every process counts the writes it
+    runs, under the guard's token.
+    """
+
+    def __init__(self, target: Any, token: str) -> None:
+        self.target, self.token = target, token
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.target.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self.target.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.target.shape)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        with _WRITES:
+            if self.token in _STOPPED:
+                raise WritesStopped(
+                    "this chunk was not written: the computation failed and its output "
+                    "is being removed"
+                )
+            _IN_FLIGHT[self.token] = _IN_FLIGHT.get(self.token, 0) + 1
+        try:
+            self.target[key] = value
+        finally:
+            with _WRITES:
+                left = _IN_FLIGHT[self.token] - 1
+                if left:
+                    _IN_FLIGHT[self.token] = left
+                else:
+                    del _IN_FLIGHT[self.token]
+                    _WRITES.notify_all()
+
+    def __dask_tokenize__(self) -> Any:
+        from dask.base import tokenize
+
+        return (type(self).__name__, self.token, tokenize(self.target))
+
+
+class WriteGuard:
+    """The chunk writes of one computation: counted while they run, stopped on failure.
+
+    Dask's compute raises at the first failed task while tasks already running (on
+    other threads, or on a cluster's workers) go on and write their chunks. Wrap every
+    write target with :meth:`wrap`; when the computation fails, :meth:`settle` refuses
+    every later write of the guard and returns once no write of it is still running,
+    in this process and, with a Dask ``client``, in every worker. Only then can a failed
+    write be cleaned up for good (:func:`staged_write`).
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        The client the writes run on; by default the one Dask's current scheduler is
+        (none for threads and processes of this machine).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> guard, out = WriteGuard(), np.zeros(4)
+    >>> guard.wrap(out)[:2] = 1
+    >>> guard.settle()
+    True
+    >>> guard.wrap(out)[2:] = 1
+    Traceback (most recent call last):
+    ...
+    xarray_microct.io.safety.WritesStopped: this chunk was not written: ...
+    >>> out.tolist()
+    [1.0, 1.0, 0.0, 0.0]
+    """
+
+    def __init__(self, client: Any = None) -> None:
+        self.token = uuid.uuid4().hex
+        self.client = client if client is not None else _scheduler_client()
+        self.settled = False
+
+    def wrap(self, target: Any) -> GuardedTarget:
+        """``target``, with its writes counted and stopped by this guard."""
+        return GuardedTarget(target, self.token)
+
+    def settle(self, timeout: float = SETTLE_TIMEOUT) -> bool:
+        """Refuse every later write; wait until none is running (``timeout`` seconds at
+        most). True once none is; False when that could not be confirmed in time (a
+        write still running, workers not answering)."""
+        if self.settled:
+            return True
+        deadline = time.monotonic() + timeout
+        with _WRITES:
+            _STOPPED.add(self.token)
+            quiet = _WRITES.wait_for(lambda: self.token not in _IN_FLIGHT, timeout)
+        if quiet and self.client is not None:
+            quiet = _settle_workers(self.client, self.token, deadline)
+        self.settled = quiet
+        return quiet
+
+
+def _scheduler_client() -> Any:
+    """The distributed client Dask's current scheduler is, or None."""
+    if "distributed" not in sys.modules:  # no client without it
+        return None
+    from dask.base import get_scheduler
+    from distributed import Client
+
+    owner = getattr(get_scheduler(), "__self__", None)
+    return owner if isinstance(owner, Client) else None
+
+
+def _settle_workers(client: Any, token: str, deadline: float) -> bool:
+    """Stop the writes of ``token`` on every worker of ``client``; True once none runs."""
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            counts = client.run(_stop_and_count, token, on_error="return", callback_timeout=left)
+        except Exception:  # the scheduler did not answer in time, or is gone
+            return False
+        if all(isinstance(count, int) and count == 0 for count in counts.values()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _remove_until_gone(
+    exists: Any, remove: Any, quiet: float = 0.5, timeout: float = 10.0, every: float = 0.05
+) -> None:
+    """Remove a failed write's staging copy, and again whenever it comes back, until it
+    has stayed away ``quiet`` seconds (or ``timeout`` seconds have passed).
+
+    For writes no :class:`WriteGuard` saw end (a caller writing the staging target
+    itself, workers that did not answer): one of them could land after the removal.
     """
     deadline = time.monotonic() + timeout
     while True:
-        shutil.rmtree(path, ignore_errors=True)
+        remove()
         calm = time.monotonic() + quiet
-        while time.monotonic() < calm and not os.path.lexists(path):
-            time.sleep(0.05)
-        if not os.path.lexists(path) or time.monotonic() > deadline:
+        while time.monotonic() < calm and not exists():
+            time.sleep(every)
+        if not exists() or time.monotonic() > deadline:
             return
+
+
+def _remove_staging(path: Path, guard: WriteGuard | None) -> None:
+    """Remove the staging folder of a failed write: once, when ``guard`` confirms that
+    no write into it is still running; until it stays away otherwise."""
+    if guard is not None and guard.settle():
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    _remove_until_gone(
+        lambda: os.path.lexists(path), lambda: shutil.rmtree(path, ignore_errors=True)
+    )
 
 
 @contextlib.contextmanager
 def staged_write(
-    store: Any, replace: bool, storage_options: Mapping[str, Any] | None = None
+    store: Any,
+    replace: bool,
+    storage_options: Mapping[str, Any] | None = None,
+    guard: WriteGuard | None = None,
 ) -> Iterator[Any]:
     """Where to write ``store``: the store itself when new, a hidden sibling when it
     replaces an existing store (swapped in when the block ends without error).
@@ -420,6 +586,12 @@ def staged_write(
     copy is reported (``OSError``) and leaves the complete new store in the sibling; the
     target is then an interrupted write, which readers refuse and ``mode="w"`` replaces.
 
+    A failed computation raises while chunk tasks still run and write: give the
+    ``guard`` every chunk is written through (:class:`WriteGuard`), and the sibling is
+    removed once no write into it can happen any more. Without one (or when the guard
+    cannot confirm that in time) the sibling is removed again whenever it comes back,
+    until it stays away for half a second.
+
     Examples
     --------
     >>> with staged_write("memory://doc/new.zarr", replace=True) as target:
@@ -428,7 +600,7 @@ def staged_write(
     """
     path = local_path(store)
     if path is None:
-        with _staged_url_write(str(store), replace, storage_options) as target:
+        with _staged_url_write(str(store), replace, storage_options, guard) as target:
             yield target
         return
     if not (replace and os.path.lexists(path)):
@@ -438,7 +610,7 @@ def staged_write(
     try:
         yield staging
     except BaseException:
-        _remove_after_late_writes(staging)
+        _remove_staging(staging, guard)
         raise
     old = _sibling(path, "microct-old")
     check_replaceable(path)  # still ours, nothing added meanwhile
@@ -698,7 +870,10 @@ def _url_sibling(store: str, storage_options: Mapping[str, Any] | None) -> str:
 
 @contextlib.contextmanager
 def _staged_url_write(
-    store: str, replace: bool, storage_options: Mapping[str, Any] | None
+    store: str,
+    replace: bool,
+    storage_options: Mapping[str, Any] | None,
+    guard: WriteGuard | None,
 ) -> Iterator[str]:
     if not (replace and url_exists(store, storage_options)):
         yield store
@@ -707,17 +882,40 @@ def _staged_url_write(
     try:
         yield staging
     except BaseException:
-        fs, staged = url_filesystem(staging, storage_options)
-        with contextlib.suppress(Exception):
-            if fs.exists(staged):
-                fs.rm(staged, recursive=True)
+        _remove_url_staging(staging, storage_options, guard)
         raise
     _swap_url(store, staging, storage_options)
+
+
+def _remove_url_staging(
+    staging: str, storage_options: Mapping[str, Any] | None, guard: WriteGuard | None
+) -> None:
+    """Like :func:`_remove_staging`, at a URL (network errors are not raised: the old
+    store is intact, and the failure being reported is the write's)."""
+    with contextlib.suppress(Exception):
+        fs, staged = url_filesystem(staging, storage_options)
+
+        def exists() -> bool:
+            fs.invalidate_cache(staged)  # listings cached before the last writes
+            return bool(fs.exists(staged))
+
+        def remove() -> None:
+            if exists():
+                fs.rm(staged, recursive=True)
+
+        if guard is not None and guard.settle():
+            remove()
+        else:
+            _remove_until_gone(exists, remove, every=0.1)
 
 
 __all__ = [
     "MARKER",
     "RUN_KEY",
+    "SETTLE_TIMEOUT",
+    "GuardedTarget",
+    "WriteGuard",
+    "WritesStopped",
     "check_not_input",
     "check_replaceable",
     "check_write",
