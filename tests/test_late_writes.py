@@ -8,6 +8,9 @@ its chunk would bring back the staging folder the failed replacement removed.
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 import threading
 import time
 import uuid
@@ -200,3 +203,61 @@ def test_a_settled_guard_refuses_later_writes_and_waits_for_running_ones() -> No
     with pytest.raises(WritesStopped):
         guard.wrap(out)[2:] = 1
     assert out.tolist() == [1, 1, 0, 0]
+
+
+def _held_or_failing_in(folder: str, block: np.ndarray) -> np.ndarray:
+    """:func:`_held_or_failing` across processes: roles taken and released by files."""
+    for role in ("held", "failing"):
+        try:
+            os.close(os.open(os.path.join(folder, role), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            continue
+        if role == "failing":  # the held chunk has started: it took its role first
+            raise ChunkFailed("disk full")
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(folder, "release")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        break
+    return block
+
+
+def _executing(dask_worker) -> int:
+    return len(dask_worker.state.executing)
+
+
+@pytest.mark.slow
+def test_a_failed_overwrite_on_worker_processes_leaves_no_staging(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    cloudpickle = pytest.importorskip("cloudpickle")
+    out, roles = tmp_path / "out.zarr", tmp_path / "roles"
+    roles.mkdir()
+    write_volume(_volume(1.0), out, metadata={"step": "copy"})
+    before = _files(out)
+    held = _volume(2.0).data.map_blocks(
+        functools.partial(_held_or_failing_in, str(roles)), meta=np.empty((0, 0, 0))
+    )
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    try:
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0"
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            with pytest.raises(ChunkFailed):
+                write_volume(
+                    _volume(2.0).copy(data=held),
+                    out,
+                    overwrite=True,
+                    metadata={"step": "copy"},
+                    client=client,
+                )
+            (roles / "release").touch()
+            deadline = time.monotonic() + 30
+            while any(client.run(_executing).values()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not any(client.run(_executing).values())
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr", "roles"]
+    assert _files(out) == before
