@@ -261,3 +261,22 @@ def test_a_failed_overwrite_on_worker_processes_leaves_no_staging(tmp_path: Path
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr", "roles"]
     assert _files(out) == before
+
+
+def test_a_staging_copy_that_cannot_be_removed_is_named_in_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xarray_microct.io import safety
+
+    out = tmp_path / "out.zarr"
+    out.mkdir()
+    (out / "kept").write_text("old result")
+    monkeypatch.setattr(safety.shutil, "rmtree", lambda *args, **kwargs: None)  # it fails
+    with (
+        pytest.warns(RuntimeWarning, match=r"\.out\.zarr\.microct-new-.* remove it yourself"),
+        pytest.raises(OSError, match="disk failed"),
+        safety.staged_write(out, replace=True, guard=WriteGuard()) as staging,
+    ):
+        staging.mkdir()
+        raise OSError("disk failed")
+    assert (out / "kept").read_text() == "old result"

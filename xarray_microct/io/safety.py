@@ -54,6 +54,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -557,9 +558,21 @@ def _remove_staging(path: Path, guard: WriteGuard | None) -> None:
     no write into it is still running; until it stays away otherwise."""
     if guard is not None and guard.settle():
         shutil.rmtree(path, ignore_errors=True)
-        return
-    _remove_until_gone(
-        lambda: os.path.lexists(path), lambda: shutil.rmtree(path, ignore_errors=True)
+    else:
+        _remove_until_gone(
+            lambda: os.path.lexists(path), lambda: shutil.rmtree(path, ignore_errors=True)
+        )
+    if os.path.lexists(path):
+        _warn_left(str(path))
+
+
+def _warn_left(staging: str) -> None:
+    warnings.warn(
+        f"the failed write's staging copy {staging} could not be removed (a write into it "
+        "was still running, or the removal failed); the old result is intact and the "
+        "staging copy holds none of it: remove it yourself",
+        RuntimeWarning,
+        stacklevel=4,
     )
 
 
@@ -907,6 +920,8 @@ def _remove_url_staging(
             remove()
         else:
             _remove_until_gone(exists, remove, every=0.1)
+        if exists():
+            _warn_left(staging)
 
 
 __all__ = [
