@@ -168,3 +168,15 @@ def test_a_failed_replacement_leaves_no_staging_folder_even_after_late_writes(
     writer.join()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
     assert (target / "kept").read_text() == "old result"
+
+
+def test_the_demo_replaces_only_a_store_it_wrote(tmp_path: Path) -> None:
+    from xarray_microct.demo import STORE, run_demo
+
+    theirs = tmp_path / STORE
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="not written by xarray-microct"):
+        run_demo(tmp_path, size=32, overwrite=True)
+    assert (theirs / "notes.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STORE]

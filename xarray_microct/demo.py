@@ -10,7 +10,6 @@ the metrics.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from xarray_microct.io.ome import open_pyramid
+from xarray_microct.io.safety import check_replaceable
 from xarray_microct.metrics import PIXEL_SCORES, object_metrics, pixel_metrics
 from xarray_microct.ops.fibers import fiber_summary
 from xarray_microct.pipelines.fibers import fibers
@@ -146,6 +146,7 @@ def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str
         raise FileExistsError(
             f"{existing[0]} exists; pass --overwrite to replace the earlier results"
         )
+    check_replaceable(output / STORE)  # only a store this project wrote, before any work
     output.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 
@@ -155,9 +156,7 @@ def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str
 
     start = time.perf_counter()
     store = output / STORE
-    if store.exists():
-        shutil.rmtree(store)
-    volume.microct.pyramid().microct.to_zarr(store, version="0.4", mode="w-")
+    volume.microct.pyramid().microct.to_zarr(store, version="0.4", mode="w")
     scan = open_pyramid(store)
     seconds["OME-Zarr pyramid"] = time.perf_counter() - start
 
