@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import xarray_microct as mct
+from xarray_microct.io.ngff_labels import label_names, open_labels, write_labels
 from xarray_microct.io.ome import open_pyramid, to_ome_zarr
 from xarray_microct.io.results import open_result, run_state, write_volume
 from xarray_microct.io.safety import WriteGuard, WritesStopped
@@ -125,6 +126,24 @@ def test_a_failed_ome_zarr_replacement_on_threads_leaves_no_staging(
     pool.shutdown(wait=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.ome.zarr"]
     assert _files(out) == before
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_failed_labels_on_threads_leave_the_image_as_it_was(
+    tmp_path: Path, pool: ThreadPoolExecutor, version: str
+) -> None:
+    out = tmp_path / "scan.ome.zarr"
+    to_ome_zarr(_volume(1.0), out, version=version, chunks=4)
+    before = _files(out)
+    with pytest.raises(ChunkFailed):
+        write_labels(_racing(_volume(1.0) > 0).rename("bright"), out, "bright", chunks=4)
+    _RACE["release"].set()
+    pool.shutdown(wait=True)
+    assert _files(out) == before  # a rerun under the same name is not blocked
+    with dask.config.set(scheduler="synchronous"):
+        write_labels((_volume(1.0) > 0).rename("bright"), out, "bright", chunks=4)
+        assert label_names(out) == ["bright"]
+        assert bool(open_labels(out, "bright")["scale0"]["bright"].all())
 
 
 def test_a_failed_url_replacement_on_threads_leaves_no_staging_prefix(
@@ -273,7 +292,7 @@ def test_a_staging_copy_that_cannot_be_removed_is_named_in_a_warning(
     (out / "kept").write_text("old result")
     monkeypatch.setattr(safety.shutil, "rmtree", lambda *args, **kwargs: None)  # it fails
     with (
-        pytest.warns(RuntimeWarning, match=r"\.out\.zarr\.microct-new-.* remove it yourself"),
+        pytest.warns(RuntimeWarning, match=r"\.out\.zarr\.microct-new-.*remove it yourself"),
         pytest.raises(OSError, match="disk failed"),
         safety.staged_write(out, replace=True, guard=WriteGuard()) as staging,
     ):

@@ -38,7 +38,7 @@ from xarray_microct.io.ome import (
     prepare_levels,
 )
 from xarray_microct.io.paths import local_path
-from xarray_microct.io.safety import MARKER
+from xarray_microct.io.safety import MARKER, WriteGuard, remove_failed_write
 
 LABELS_GROUP = "labels"
 
@@ -121,14 +121,21 @@ def write_labels(
             f"{ours.origin}, the image on {theirs.shape} spacing {theirs.spacing} origin "
             f"{theirs.origin}; labels must share the image's finest grid"
         )
+    made = path / LABELS_GROUP if LABELS_GROUP not in root else path / LABELS_GROUP / name
     group = root.require_group(LABELS_GROUP)
     if name in group:
         raise FileExistsError(
             f"{store} already has labels {name!r}; nothing was written. Choose another name"
         )
-    target = group.create_group(name)
-    created = create_levels(target, levels, NGFF_VERSIONS[version], chunks)
-    da.store([data for _, data in created], [t for t, _ in created], lock=False)
+    guard = WriteGuard()
+    try:
+        target = group.create_group(name)
+        created = create_levels(target, levels, NGFF_VERSIONS[version], chunks)
+        stored = [guard.wrap(t) for t, _ in created]
+        da.store([data for _, data in created], stored, lock=False)
+    except BaseException:
+        remove_failed_write(made, guard)  # made just now: the image is left as it was
+        raise
     meta = ngff_metadata(levels, version)
     source = {"source": {"image": "../../"}}
     if version == "0.4":

@@ -553,9 +553,10 @@ def _remove_until_gone(
             return
 
 
-def _remove_staging(path: Path, guard: WriteGuard | None) -> None:
-    """Remove the staging folder of a failed write: once, when ``guard`` confirms that
-    no write into it is still running; until it stays away otherwise."""
+def remove_failed_write(path: Path, guard: WriteGuard | None) -> None:
+    """Remove the folder a failed write made (a staging copy, a group it created): once,
+    when ``guard`` confirms that no write into it is still running; until it stays away
+    otherwise. A warning names it if it could not be removed."""
     if guard is not None and guard.settle():
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -566,11 +567,11 @@ def _remove_staging(path: Path, guard: WriteGuard | None) -> None:
         _warn_left(str(path))
 
 
-def _warn_left(staging: str) -> None:
+def _warn_left(left: str) -> None:
     warnings.warn(
-        f"the failed write's staging copy {staging} could not be removed (a write into it "
-        "was still running, or the removal failed); the old result is intact and the "
-        "staging copy holds none of it: remove it yourself",
+        f"{left}, made by the failed write, could not be removed (a write into it was "
+        "still running, or the removal failed); it holds nothing of an earlier result: "
+        "remove it yourself",
         RuntimeWarning,
         stacklevel=4,
     )
@@ -623,7 +624,7 @@ def staged_write(
     try:
         yield staging
     except BaseException:
-        _remove_staging(staging, guard)
+        remove_failed_write(staging, guard)
         raise
     old = _sibling(path, "microct-old")
     check_replaceable(path)  # still ours, nothing added meanwhile
@@ -903,7 +904,7 @@ def _staged_url_write(
 def _remove_url_staging(
     staging: str, storage_options: Mapping[str, Any] | None, guard: WriteGuard | None
 ) -> None:
-    """Like :func:`_remove_staging`, at a URL (network errors are not raised: the old
+    """Like :func:`remove_failed_write`, at a URL (network errors are not raised: the old
     store is intact, and the failure being reported is the write's)."""
     with contextlib.suppress(Exception):
         fs, staged = url_filesystem(staging, storage_options)
@@ -940,6 +941,7 @@ __all__ = [
     "is_url",
     "local_path",
     "project_record",
+    "remove_failed_write",
     "staged_write",
     "url_exists",
     "url_filesystem",
