@@ -17,6 +17,8 @@ with its output path here, before any computing starts:
    its top, a file: all refused.
 3. A replacement is written beside the old result (a hidden sibling) and swapped in
    only once complete, so a failed or interrupted run leaves the old result intact.
+   Its chunks are written through a :class:`WriteGuard`, so a failed computation ends
+   only once none of its chunk writes still runs: the sibling is then removed for good.
 
 The same rule holds at fsspec URLs (``s3://``, ``gs://``, ``memory://``): existence, the
 record and foreign objects are checked through fsspec (network waits bounded by
@@ -55,7 +57,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -417,18 +419,6 @@ class GuardedTarget:
     def __init__(self, target: Any, token: str) -> None:
         self.target, self.token = target, token
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.target.shape)
-
-    @property
-    def dtype(self) -> Any:
-        return self.target.dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.target.shape)
-
     def __setitem__(self, key: Any, value: Any) -> None:
         with _WRITES:
             if self.token in _STOPPED:
@@ -463,6 +453,9 @@ class WriteGuard:
     every later write of the guard and returns once no write of it is still running,
     in this process and, with a Dask ``client``, in every worker. Only then can a failed
     write be cleaned up for good (:func:`staged_write`).
+
+    The threads of Dask's threaded scheduler count in this process; its processes
+    scheduler waits for its pool's tasks itself before it raises.
 
     Parameters
     ----------
@@ -535,13 +528,18 @@ def _settle_workers(client: Any, token: str, deadline: float) -> bool:
 
 
 def _remove_until_gone(
-    exists: Any, remove: Any, quiet: float = 0.5, timeout: float = 10.0, every: float = 0.05
+    exists: Callable[[], bool],
+    remove: Callable[[], None],
+    quiet: float = 0.5,
+    timeout: float = 10.0,
+    every: float = 0.05,
 ) -> None:
-    """Remove a failed write's staging copy, and again whenever it comes back, until it
-    has stayed away ``quiet`` seconds (or ``timeout`` seconds have passed).
+    """Remove what a failed write made, and again whenever it comes back, until it has
+    stayed away ``quiet`` seconds (or ``timeout`` seconds have passed).
 
-    For writes no :class:`WriteGuard` saw end (a caller writing the staging target
-    itself, workers that did not answer): one of them could land after the removal.
+    For writes no :class:`WriteGuard` saw end (a caller writing into the staging target
+    itself, workers that did not answer in time): one of them could land after the
+    removal.
     """
     deadline = time.monotonic() + timeout
     while True:
