@@ -238,9 +238,10 @@ def compute(collections: list[Any], client: Any, progress: bool) -> list[Any]:
             if progress:
                 distributed_progress(futures)
             return list(client.gather(futures))
-        except BaseException:
-            # The tasks not started yet are dropped (those running finish on their
-            # workers); the chunks already stored stay for --resume.
+        except Exception:
+            # A failed task: the tasks not started yet are dropped (those running finish
+            # on their workers); the chunks already stored stay for --resume. On Ctrl-C
+            # the gather is still waiting, and the futures go with the client instead.
             with contextlib.suppress(Exception):
                 client.cancel(futures)
             raise
