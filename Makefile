@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/microct demo
+	$(BIN)/microct demo --overwrite
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .

@@ -180,3 +180,17 @@ def test_the_demo_replaces_only_a_store_it_wrote(tmp_path: Path) -> None:
         run_demo(tmp_path, size=32, overwrite=True)
     assert (theirs / "notes.txt").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == [STORE]
+
+
+def test_the_demo_replaces_only_files_it_wrote(tmp_path: Path) -> None:
+    from xarray_microct.demo import run_demo
+
+    run_demo(tmp_path, size=32)
+    run_demo(tmp_path, size=32, overwrite=True)  # its own files, unchanged: replaced
+    table = tmp_path / "fibers.csv"
+    table.write_text("my edited table")
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    with pytest.raises(FileExistsError, match=r"fibers\.csv was not written by microct demo"):
+        run_demo(tmp_path, size=32, overwrite=True)
+    assert table.read_text() == "my edited table"
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before

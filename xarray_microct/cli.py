@@ -543,7 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the pipeline on a synthetic volume")
     demo.add_argument("--output", default="microct-demo", help="folder for the results")
     demo.add_argument("--size", type=int, default=128, help="edge of the synthetic volume")
-    demo.add_argument("--overwrite", action="store_true", help="replace earlier results")
+    demo.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier demo (only files it wrote, unchanged)",
+    )
     demo.set_defaults(handler=_demo)
     _add_run(commands)
     export = commands.add_parser(

@@ -10,6 +10,8 @@ the metrics.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ from xarray_microct.synthetic.fibers import fiber_bed
 STORE = "fiber_bed.ome.zarr"
 REPORT = "report.html"
 OUTPUTS = (STORE, "fibers.csv", "fiber_summary.csv", "fibers.png", REPORT)
+# what the demo wrote into its folder, with each file's digest: --overwrite replaces a
+# file only when it is still the one the demo wrote
+MANIFEST = ".microct-demo.json"
 # the seed paper's scores of its automated detection against manual clicks (§4.3)
 PAPER = {
     "dice": 0.7424,
@@ -120,6 +125,39 @@ def scores_table(pixel: dict[str, float], objects: dict[str, Any]) -> pd.DataFra
     return table
 
 
+def _digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hexadecimal."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_demo_files(output: Path) -> None:
+    """Refuse to replace a file of the demo's outputs that the demo did not write.
+
+    The demo records the digest of every file it writes in ``output/.microct-demo.json``;
+    a file of the same name that is not listed there, or that changed since, is someone
+    else's (the store is checked by :func:`~xarray_microct.io.safety.check_replaceable`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "fibers.csv").write_text("my own table")
+    >>> check_demo_files(folder)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...fibers.csv was not written by microct demo ...
+    """
+    manifest = output / MANIFEST
+    written = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    for name in OUTPUTS[1:]:
+        path = output / name
+        if path.exists() and (not path.is_file() or written.get(name) != _digest(path)):
+            raise FileExistsError(
+                f"{path} was not written by microct demo (or was changed since); it is "
+                "left as it is: move it away or give the demo another folder"
+            )
+
+
 def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str, Any]:
     """Run the fiber analysis on a synthetic bed of ``size`` voxels per side and report it.
 
@@ -147,6 +185,7 @@ def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str
             f"{existing[0]} exists; pass --overwrite to replace the earlier results"
         )
     check_replaceable(output / STORE)  # only a store this project wrote, before any work
+    check_demo_files(output)  # and only files the demo wrote, unchanged
     output.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 
@@ -213,6 +252,8 @@ def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str
     for stage, s in seconds.items():
         print(f"  {stage:<46}{s:>7.1f} s")
     paths = {name: output / name for name in OUTPUTS}
+    digests = {name: _digest(path) for name, path in paths.items() if name != STORE}
+    (output / MANIFEST).write_text(json.dumps(digests, indent=1))
     print("wrote", ", ".join(str(p) for p in paths.values()))
     return {
         "table": table,
