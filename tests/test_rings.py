@@ -33,7 +33,12 @@ def test_known_column_offsets_are_recovered():
     assert np.std(cleaned - inside) < 1.5  # what is left: a constant and the offsets' error
     rounded = mct.from_array(scan, chunks=16).microct.remove_rings()
     assert rounded.dtype == np.uint8
-    np.testing.assert_array_equal(rounded.values, np.clip(np.rint(cleaned), 0, 255))
+    # the integer scan comes back rounded: the same offsets up to the float histogram's
+    # bins (the levels are bin centres there, 255 / 2**16 wide), so the two roundings
+    # differ only where the float result lies within that of a half
+    differ = rounded.values != np.clip(np.rint(cleaned), 0, 255)
+    assert np.abs(rounded.values - np.rint(cleaned))[differ].max(initial=0) <= 1
+    assert np.all(np.abs(cleaned[differ] % 1 - 0.5) < 0.01)
 
 
 def test_a_scan_without_rings_is_left_about_as_it_is():

@@ -7,7 +7,8 @@ of each ``(y, x)`` column is seen directly: the voxels of either phase there lie
 or below the phase's level by that offset. So :func:`ring_offsets_array`
 
 1. splits the voxels by Otsu's threshold of the whole volume's histogram and takes the
-   mean of each phase from it (the levels);
+   level of each phase from it (:func:`~xarray_microct.core.stats.phase_levels`: the
+   median of the voxels clearly of the phase);
 2. keeps the voxels that are clearly of one phase (beyond half way from the threshold
    to the phase's level: not the partial-volume voxels at the phase boundaries, whose
    values lie between the levels);
@@ -30,10 +31,15 @@ import xarray as xr
 
 from xarray_microct.core.blocks.overlap import float_dtype
 from xarray_microct.core.registry import operation
-from xarray_microct.core.stats import global_histogram, has_exact_histogram, histogram_centres
+from xarray_microct.core.stats import (
+    global_histogram,
+    has_exact_histogram,
+    histogram_centres,
+    phase_levels,
+    trim_histogram,
+)
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels.rings import column_residuals, subtract_rounded
-from xarray_microct.ops.segment import _otsu, _trim
 
 __all__ = ["remove_rings", "ring_offsets_array"]
 
@@ -43,18 +49,10 @@ LEVELS = 2**16  # quantisation of the values for the exact column sums
 def _phase_levels(counts: np.ndarray, edges: np.ndarray, exact: bool) -> np.ndarray:
     """[threshold, dark level, bright level, low, step] from a global histogram."""
     centres = histogram_centres(edges, exact)
-    counts, centres = _trim(np.asarray(counts), centres)
-    threshold = _otsu(counts, centres)
-    dark = centres <= threshold
-    weights = counts.astype(np.float64)
-    level_dark = np.average(centres[dark], weights=weights[dark]) if dark.any() else threshold
-    bright = ~dark
-    level_bright = (
-        np.average(centres[bright], weights=weights[bright]) if bright.any() else threshold
-    )
+    levels = phase_levels(*trim_histogram(counts, centres))
     low, high = float(edges[0]), float(edges[-1])
     step = (high - low) / LEVELS if high > low else 1.0
-    return np.array([threshold, level_dark, level_bright, low, step])
+    return np.array([*levels, low, step])
 
 
 def _column_sums(block: np.ndarray, levels: np.ndarray) -> np.ndarray:
