@@ -227,16 +227,29 @@ def _weighted_median(counts: np.ndarray, centres: np.ndarray) -> float:
     return float(centres[np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
+def clear_cuts(threshold: float, dark: float, bright: float) -> tuple[float, float]:
+    """The values beyond which a voxel is clearly of a phase: half way from the
+    threshold to each phase's level (clear dark at or below the first, clear bright at
+    or above the second; the levels from :func:`phase_levels`).
+
+    Examples
+    --------
+    >>> clear_cuts(120.0, 70.0, 170.0)
+    (95.0, 145.0)
+    """
+    return (threshold + dark) / 2, (threshold + bright) / 2
+
+
 def phase_levels(counts: np.ndarray, centres: np.ndarray) -> tuple[float, float, float]:
     """Otsu's threshold and the level of each phase of a two-phase histogram.
 
     A voxel is *clearly* of a phase when its value lies beyond half way from the
-    threshold to that phase's level; the level is the median of the voxels clearly of
-    the phase: a fixed point, reached from the median of each side of the threshold
-    (the level, lower, lowers the half-way cut and with it the median). Medians of the
-    clear voxels, not means of each side: the partial-volume voxels at the phase
-    boundaries, whose values lie between the levels, and the few voxels that ring
-    artefacts push far, do not move them.
+    threshold to that phase's level (:func:`clear_cuts`); the level is the median of
+    the voxels clearly of the phase: a fixed point, reached from the median of each
+    side of the threshold (the level, lower, lowers the half-way cut and with it the
+    median). Medians of the clear voxels, not means of each side: the partial-volume
+    voxels at the phase boundaries, whose values lie between the levels, and the few
+    voxels that ring artefacts push far, do not move them.
 
     Parameters
     ----------
@@ -265,8 +278,8 @@ def phase_levels(counts: np.ndarray, centres: np.ndarray) -> tuple[float, float,
             continue
         level = _weighted_median(counts[side], centres[side])
         for _ in range(len(centres)):  # monotone: stops after a few steps
-            half = (threshold + level) / 2
-            clear = (centres <= half) if level <= threshold else (centres >= half)
+            dark_cut, bright_cut = clear_cuts(threshold, level, level)
+            clear = (centres <= dark_cut) if level <= threshold else (centres >= bright_cut)
             new = _weighted_median(counts[clear], centres[clear]) if counts[clear].any() else level
             if new == level:
                 break

@@ -40,6 +40,7 @@ import xarray as xr
 from xarray_microct.core.blocks.overlap import float_dtype
 from xarray_microct.core.registry import operation
 from xarray_microct.core.stats import (
+    clear_cuts,
     global_histogram,
     has_exact_histogram,
     histogram_centres,
@@ -69,14 +70,15 @@ def _column_sums(
     """Per column and half of the scan (``z`` before / from ``middle``): the integer sum
     of (quantised value - its phase's level) and the count of clear voxels."""
     threshold, level_dark, level_bright, low, step = levels
+    dark_below, bright_above = clear_cuts(threshold, level_dark, level_bright)
     block = block.astype(np.float32) if block.dtype == np.float16 else block  # not compiled
     start = block_info[0]["array-location"][0][0] if block_info else 0
     split = min(max(middle - start, 0), block.shape[0])
     halves = [
         column_residuals(
             part,
-            dark_below=threshold - (threshold - level_dark) / 2,
-            bright_above=threshold + (level_bright - threshold) / 2,
+            dark_below=dark_below,
+            bright_above=bright_above,
             low=low,
             step=step,
             q_dark=np.rint((level_dark - low) / step),

@@ -55,7 +55,7 @@ import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
-from xarray_microct.core.stats import phase_levels, trim_histogram
+from xarray_microct.core.stats import clear_cuts, phase_levels, trim_histogram
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.volume import grid_of
 from xarray_microct.ops.distance import edt_array
@@ -182,8 +182,8 @@ def noise_ratio(box: np.ndarray) -> float:
         return float("inf")
     counts, edges = np.histogram(smooth, bins=BOX_BINS)
     threshold, dark, bright = phase_levels(*trim_histogram(counts, (edges[:-1] + edges[1:]) / 2))
-    clear_dark = smooth <= (threshold + dark) / 2
-    clear_bright = smooth >= (threshold + bright) / 2
+    dark_below, bright_above = clear_cuts(threshold, dark, bright)
+    clear_dark, clear_bright = smooth <= dark_below, smooth >= bright_above
     if not (clear_dark[1:-1].any() and clear_bright[1:-1].any()):
         return float("inf")
     second = (values[1:-1] - (values[:-2] + values[2:]) / 2)[(clear_dark | clear_bright)[1:-1]]
