@@ -207,6 +207,23 @@ def test_each_chunk_of_the_scan_is_read_once(scan):
     assert len(reads) == vol.data.npartitions
 
 
+def test_the_central_box_is_read_once_for_the_smoothing_and_the_radius(scan):
+    # the noise (denoise_sigma="auto") and the radius are both measured on the central
+    # box of the scan, eagerly: it is read once for both (here the whole 64³ scan)
+    vol, _ = scan
+    reads = []
+
+    def counted(block):
+        if block.size:
+            reads.append(block.shape)
+        return block
+
+    source = vol.copy(data=vol.data.map_blocks(counted, dtype=vol.dtype))
+    labels = beads(source)
+    assert len(reads) == vol.data.npartitions
+    assert "bead_radius" in labels.attrs and "denoise_sigma" in labels.attrs
+
+
 def test_pipeline_bad_input_names_the_fix():
     thin = mct.from_array(np.zeros((2, 20, 20), "uint8"))
     with pytest.raises(ValueError, match="denoise_sigma="):

@@ -33,13 +33,22 @@ def test_known_column_offsets_are_recovered():
     assert np.std(cleaned - inside) < 1.5  # what is left: a constant and the offsets' error
     rounded = mct.from_array(scan, chunks=16).microct.remove_rings()
     assert rounded.dtype == np.uint8
-    np.testing.assert_array_equal(rounded.values, np.clip(np.rint(cleaned), 0, 255))
+    # the integer scan comes back rounded: the same offsets up to the float histogram's
+    # bins (the levels are bin centres there, 255 / 2**16 wide), so the two roundings
+    # differ only where the float result lies within that of a half
+    differ = rounded.values != np.clip(np.rint(cleaned), 0, 255)
+    assert np.abs(rounded.values - np.rint(cleaned))[differ].max(initial=0) <= 1
+    assert np.all(np.abs(cleaned[differ] % 1 - 0.5) < 0.01)
 
 
-def test_a_scan_without_rings_is_left_about_as_it_is():
-    scan, _ = _two_phase_scan(rings=0.0, noise=8.0, seed=3)
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_a_scan_without_rings_is_left_about_as_it_is(seed):
+    scan, _ = _two_phase_scan(rings=0.0, noise=8.0, seed=seed)
     found = ring_offsets_array(mct.from_array(scan, chunks=20).data).compute()
-    assert np.abs(found).max() < 4 * 8.0 / np.sqrt(30)  # noise of a column's mean
+    # each column's mean carries noise of about 8 / sqrt(40) = 1.3 grey levels; the two
+    # halves of the scan do not agree on it, so the offsets are scaled down to near 0
+    assert np.std(found) < 0.25 * 8.0 / np.sqrt(40)
+    assert np.abs(found).max() < 8.0 / np.sqrt(40)
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "float32"])

@@ -186,3 +186,103 @@ def global_percentiles(data: da.Array, q: Sequence[float]) -> da.Array:
     exact = has_exact_histogram(data.dtype)
     values = dask.delayed(_quantiles_from_histogram, pure=True)(counts, edges, q_arr, exact)
     return da.from_delayed(values, shape=q_arr.shape, dtype=np.float64)
+
+
+def trim_histogram(counts: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The histogram without its empty bins at either end (raises when all are empty).
+
+    Examples
+    --------
+    >>> counts, centres = trim_histogram(np.array([0, 2, 0, 1, 0]), np.arange(5.0))
+    >>> counts.tolist(), centres.tolist()
+    ([2, 0, 1], [1.0, 2.0, 3.0])
+    """
+    counts = np.asarray(counts)
+    nonzero = np.flatnonzero(counts)
+    if nonzero.size == 0:
+        raise ValueError("cannot threshold a volume with no finite value")
+    return counts[nonzero[0] : nonzero[-1] + 1], centres[nonzero[0] : nonzero[-1] + 1]
+
+
+def otsu_threshold(counts: np.ndarray, centres: np.ndarray) -> float:
+    """Otsu's threshold of a histogram, as ``skimage.filters.threshold_otsu(hist=...)``.
+
+    ``counts`` and ``centres`` as :func:`trim_histogram` returns them (a single bin is
+    its own threshold).
+
+    Examples
+    --------
+    >>> otsu_threshold(np.array([3, 1, 0, 1, 3]), np.arange(5.0))
+    1.0
+    """
+    if len(counts) == 1:
+        return float(centres[0])
+    from skimage.filters import threshold_otsu  # here: scikit-image is slow to import
+
+    return float(threshold_otsu(hist=(counts, centres)))
+
+
+def _weighted_median(counts: np.ndarray, centres: np.ndarray) -> float:
+    cumulative = np.cumsum(counts, dtype=np.float64)
+    return float(centres[np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def clear_cuts(threshold: float, dark: float, bright: float) -> tuple[float, float]:
+    """The values beyond which a voxel is clearly of a phase: half way from the
+    threshold to each phase's level (clear dark at or below the first, clear bright at
+    or above the second; the levels from :func:`phase_levels`).
+
+    Examples
+    --------
+    >>> clear_cuts(120.0, 70.0, 170.0)
+    (95.0, 145.0)
+    """
+    return (threshold + dark) / 2, (threshold + bright) / 2
+
+
+def phase_levels(counts: np.ndarray, centres: np.ndarray) -> tuple[float, float, float]:
+    """Otsu's threshold and the level of each phase of a two-phase histogram.
+
+    A voxel is *clearly* of a phase when its value lies beyond half way from the
+    threshold to that phase's level (:func:`clear_cuts`); the level is the median of
+    the voxels clearly of the phase: a fixed point, reached from the median of each
+    side of the threshold (the level, lower, lowers the half-way cut and with it the
+    median). Medians of the clear voxels, not means of each side: the partial-volume
+    voxels at the phase boundaries, whose values lie between the levels, and the few
+    voxels that ring artefacts push far, do not move them.
+
+    Parameters
+    ----------
+    counts, centres : numpy.ndarray
+        A histogram, as :func:`trim_histogram` returns it.
+
+    Returns
+    -------
+    (threshold, dark level, bright level) : tuple of float
+        A phase without voxels has the threshold as its level.
+
+    Examples
+    --------
+    >>> centres = np.arange(10.0)
+    >>> counts = np.array([0, 5, 9, 5, 1, 1, 1, 6, 8, 6])  # with a partial-volume tail
+    >>> phase_levels(counts, centres)
+    (5.0, 2.0, 8.0)
+    """
+    counts = np.asarray(counts)
+    centres = np.asarray(centres, dtype=np.float64)
+    threshold = otsu_threshold(counts, centres)
+    levels = []
+    for side in (centres <= threshold, centres > threshold):
+        if not counts[side].any():
+            levels.append(threshold)
+            continue
+        level = _weighted_median(counts[side], centres[side])
+        for _ in range(len(centres)):  # monotone: stops after a few steps
+            dark_cut, bright_cut = clear_cuts(threshold, level, level)
+            clear = (centres <= dark_cut) if level <= threshold else (centres >= bright_cut)
+            new = _weighted_median(counts[clear], centres[clear]) if counts[clear].any() else level
+            if new == level:
+                break
+            level = new
+        levels.append(level)
+    return threshold, levels[0], levels[1]

@@ -51,6 +51,8 @@ from xarray_microct.core.stats import (
     global_histogram,
     has_exact_histogram,
     histogram_centres,
+    otsu_threshold,
+    trim_histogram,
 )
 from xarray_microct.core.validation import check_connectivity
 from xarray_microct.core.volume import wrap_like
@@ -73,13 +75,6 @@ def _check_method(method: Any, allow_multi: bool = True) -> None:
         raise ValueError(f"a threshold value must be finite, got {method!r}")
 
 
-def _trim(counts: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    nonzero = np.flatnonzero(counts)
-    if nonzero.size == 0:
-        raise ValueError("cannot threshold a volume with no finite value")
-    return counts[nonzero[0] : nonzero[-1] + 1], centres[nonzero[0] : nonzero[-1] + 1]
-
-
 def _rebin(counts: np.ndarray, centres: np.ndarray, nbins: int) -> tuple[np.ndarray, np.ndarray]:
     """Equal bins over [min, max] of an exact (one value per bin) histogram."""
     low, high = centres[0], centres[-1]
@@ -89,12 +84,6 @@ def _rebin(counts: np.ndarray, centres: np.ndarray, nbins: int) -> tuple[np.ndar
     binned = np.bincount(index, weights=counts, minlength=nbins)
     edges = np.linspace(low, high, nbins + 1)
     return binned, (edges[:-1] + edges[1:]) / 2
-
-
-def _otsu(counts: np.ndarray, centres: np.ndarray) -> float:
-    if len(counts) == 1:
-        return float(centres[0])
-    return float(skf.threshold_otsu(hist=(counts, centres)))
 
 
 def _li(counts: np.ndarray, centres: np.ndarray, exact: bool) -> float:
@@ -150,9 +139,9 @@ def _from_histogram(
     counts: np.ndarray, edges: np.ndarray, method: str, exact: bool, classes: int, nbins: int
 ) -> np.ndarray:
     centres = histogram_centres(edges, exact)
-    counts, centres = _trim(np.asarray(counts), centres)
+    counts, centres = trim_histogram(counts, centres)
     if method == "otsu":
-        return np.array([_otsu(counts, centres)])
+        return np.array([otsu_threshold(counts, centres)])
     if method == "li":
         return np.array([_li(counts, centres, exact)])
     if method == "triangle":

@@ -54,8 +54,8 @@ import dask.array as da
 import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
-from skimage.filters import threshold_otsu
 
+from xarray_microct.core.stats import clear_cuts, phase_levels, trim_histogram
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.volume import grid_of
 from xarray_microct.ops.distance import edt_array
@@ -73,6 +73,7 @@ __all__ = [
 SAMPLE_SIDE = 128  # voxels per axis of the central box the radius is first estimated on
 NOISE_FOR_ONE_VOXEL = 0.35  # noise / contrast that calls for a one-voxel Gaussian
 MAX_SIGMA = 3.0  # voxels: the most smoothing the noise can ask for
+BOX_BINS = 1024  # histogram bins of the smoothed central box (levels within 1/1024 of the range)
 
 
 def estimate_radius(mask: xr.DataArray, margin: Sequence[int] = (0, 0, 0)) -> float:
@@ -134,17 +135,27 @@ def central_box(volume: xr.DataArray, side: int = SAMPLE_SIDE) -> xr.DataArray:
     )
 
 
+def _read_central_box(volume: xr.DataArray) -> xr.DataArray:
+    """The central box of the scan, read once (computes it), chunked as the scan."""
+    lazy = central_box(volume)
+    values = lazy.values
+    return lazy.copy(data=da.from_array(values, chunks=lazy.chunks) if lazy.chunks else values)
+
+
 def noise_ratio(box: np.ndarray) -> float:
     """The scan's noise as a fraction of the contrast between its two phases (eager).
 
-    The box smoothed by a one-voxel Gaussian is split by Otsu's threshold; the voxels
-    clearly inside a phase (beyond half way from the threshold to the phase's median
-    there) give the contrast, the difference between the two phases' medians of the
-    scan's values. The noise is the robust spread (scaled median absolute deviation)
-    of the second difference along ``z``, ``v[z] - (v[z-1] + v[z+1]) / 2``
-    (``sqrt(1.5)`` times the noise for white noise), over those voxels: along ``z``
-    only, so that ring artefacts (constant along ``z``) do not count as noise, and
-    away from the phase boundaries, whose steps would.
+    The box smoothed by a one-voxel Gaussian gives, from its histogram, Otsu's
+    threshold, each phase's level and the voxels clearly of each phase
+    (:func:`~xarray_microct.core.stats.phase_levels`, the definition
+    :func:`~xarray_microct.ops.rings.remove_rings` uses too); the contrast is the
+    difference between the medians of the scan's values over the clear voxels of
+    each phase (not smoothed: the smoothing blurs small objects). The noise is the
+    robust spread (scaled median absolute deviation) of the second difference along
+    ``z``, ``v[z] - (v[z-1] + v[z+1]) / 2`` (``sqrt(1.5)`` times the noise for white
+    noise), of the scan's values over the clear voxels: along ``z`` only, so that
+    ring artefacts (constant along ``z``) do not count as noise, and away from the
+    phase boundaries, whose steps would.
 
     Parameters
     ----------
@@ -169,17 +180,15 @@ def noise_ratio(box: np.ndarray) -> float:
     smooth = ndi.gaussian_filter(values, 1.0, mode="nearest")
     if smooth.min() == smooth.max():
         return float("inf")
-    threshold = threshold_otsu(smooth)
-    dark = smooth <= threshold
-    if dark.all() or not dark.any():
-        return float("inf")
-    clear_dark = smooth <= (threshold + np.median(smooth[dark])) / 2
-    clear_bright = smooth >= (threshold + np.median(smooth[~dark])) / 2
+    counts, edges = np.histogram(smooth, bins=BOX_BINS)
+    threshold, dark, bright = phase_levels(*trim_histogram(counts, (edges[:-1] + edges[1:]) / 2))
+    dark_below, bright_above = clear_cuts(threshold, dark, bright)
+    clear_dark, clear_bright = smooth <= dark_below, smooth >= bright_above
     if not (clear_dark[1:-1].any() and clear_bright[1:-1].any()):
         return float("inf")
-    contrast = np.median(values[clear_bright]) - np.median(values[clear_dark])
     second = (values[1:-1] - (values[:-2] + values[2:]) / 2)[(clear_dark | clear_bright)[1:-1]]
     spread = 1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(1.5)
+    contrast = np.median(values[clear_bright]) - np.median(values[clear_dark])
     return float(spread / contrast) if contrast > 0 else float("inf")
 
 
@@ -212,6 +221,7 @@ def sample_radius(
     volume: xr.DataArray,
     segment: Callable[[xr.DataArray], xr.DataArray],
     side: int = SAMPLE_SIDE,
+    box: xr.DataArray | None = None,
 ) -> float:
     """The bead radius estimated on a central box of the scan (computes that box only).
 
@@ -230,6 +240,9 @@ def sample_radius(
         The pipeline's segmentation: scan → bead mask.
     side : int
         Voxels per axis of the first box.
+    box : xarray.DataArray, optional
+        That first box, already read (``central_box(volume, side)``): it is not read
+        again.
 
     Returns
     -------
@@ -244,13 +257,15 @@ def sample_radius(
     6
     """
     shape = volume.shape[-3:]
+    part = central_box(volume, side) if box is None else box
     while True:
-        box = [min(side, n) for n in shape]
-        margin = [b // 4 if b < n else 0 for b, n in zip(box, shape, strict=True)]
-        distance, reach = _inner_distance(segment(central_box(volume, side)), margin)
-        if box == list(shape) or (distance.size and distance.max() <= reach):
+        box_shape = [min(side, n) for n in shape]
+        margin = [b // 4 if b < n else 0 for b, n in zip(box_shape, shape, strict=True)]
+        distance, reach = _inner_distance(segment(part), margin)
+        if box_shape == list(shape) or (distance.size and distance.max() <= reach):
             return _moments_radius(distance)
         side *= 2
+        part = central_box(volume, side)
 
 
 def beads(
@@ -349,13 +364,15 @@ def beads(
                 "scan chooses it), a length such as '1 voxel', or None"
             )
     chosen_sigma = isinstance(denoise_sigma, str) and denoise_sigma == "auto"
+    if chosen_sigma and volume.shape[-3] < 3:
+        raise ValueError(
+            f"beads: the scan has {volume.shape[-3]} slice(s) along z, too few to "
+            "measure its noise; give denoise_sigma= (e.g. '1 voxel')"
+        )
+    estimated = bead_radius is None and min_distance is None
+    box = _read_central_box(volume) if chosen_sigma or estimated else None
     if chosen_sigma:
-        if volume.shape[-3] < 3:
-            raise ValueError(
-                f"beads: the scan has {volume.shape[-3]} slice(s) along z, too few to "
-                "measure its noise; give denoise_sigma= (e.g. '1 voxel')"
-            )
-        sigma = denoising_sigma(noise_ratio(central_box(volume).values))
+        sigma = denoising_sigma(noise_ratio(box.values))
         denoise_sigma = f"{sigma:.3g} voxel" if sigma > 0 else None
 
     def segment(scan: xr.DataArray) -> xr.DataArray:
@@ -376,9 +393,8 @@ def beads(
         return mask.microct.watershed(
             min_distance=min_distance, connectivity=connectivity, rounds=rounds
         )
-    estimated = bead_radius is None
     if estimated:
-        bead_radius = sample_radius(volume, segment)
+        bead_radius = sample_radius(volume, segment, box=box)
         if bead_radius <= 0:
             raise ValueError(
                 "beads: the segmentation found no beads in the middle of the scan, so "
