@@ -71,6 +71,7 @@ from xarray_microct.ops.fibers.linking import (
     merge_chains,
     merge_pieces,
     piece_pairs,
+    settle_on_axes,
     stitch_slabs,
     z_coherence,
 )
@@ -365,6 +366,7 @@ def assemble_fibers(
     n = int(fiber.max()) + 1 if fiber.size else 0
     long_enough = np.bincount(fiber, minlength=n)[fiber] >= min_slices
     rows, fiber = rows[long_enough], fiber[long_enough]
+    rows, fiber = settle_on_axes(rows, fiber, window // 2, link_distance)
     # rows are in (slice, y, x) order: number fibers by their first row
     ids = first_seen(fiber) + 1
     count = int(ids.max(initial=0))
