@@ -108,12 +108,14 @@ def fiber_level(counts: np.ndarray, edges: np.ndarray, cut: np.ndarray, exact: b
     go from −0.5..+2.1 % to −1.9..+0.7 % on ``fiber_bed`` (blur 0.7 voxel) and from
     +2.7..+5.7 % to +0.4..+3.4 % on ``other_bed`` (blur 1 voxel: the core of a fiber
     of 2 voxels stays below the plateau); from 5 voxels up they change by under
-    0.5 %. Once, not to a fixed point: more rounds take the level further up and
-    ``fiber_bed``'s 3-voxel radii to −2.2 % (the mid-level contour of a blurred disk
-    lies inside it, by about σ²/2R; its gaps to the neighbours, filled by the blur,
-    push the other way): a threshold sets the radius of small fibers to within a
-    few per cent only. ``counts, edges, exact`` as for :func:`median_above`; NaN when
-    no value lies above ``cut``.
+    0.5 %. Where the mask's radii run low, on a matrix alone or pores alone
+    (``fiber_bed``'s ``infiltration`` 1 or 0), they go 0.2–0.6 % lower (2–3 voxels:
+    −1.1..−3.9 % to −1.6..−4.1 %, the most at noise 0.25). Once, not to a fixed
+    point: more rounds take the level further up and ``fiber_bed``'s 3-voxel radii to
+    −2.2 % (the mid-level contour of a blurred disk lies inside it, by about σ²/2R;
+    its gaps to the neighbours, filled by the blur, push the other way): a threshold
+    sets the radius of small fibers to within a few per cent only. ``counts, edges,
+    exact`` as for :func:`median_above`; NaN when no value lies above ``cut``.
 
     Examples
     --------
