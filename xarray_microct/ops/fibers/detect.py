@@ -28,8 +28,10 @@ in three stages, each a pure function on arrays:
    in parallel, and the slabs are stitched (the chains do not depend on the slabs);
    chains that overlap as pieces of one fiber are merged; a chain that starts where
    the axis of one that ended leads continues it, after any gap
-   (:func:`join_fragments`); chains shorter than ``min_slices`` are dropped; fibers are
-   numbered by their first slice and position.
+   (:func:`join_fragments`); chains shorter than ``min_slices`` are dropped; each
+   fiber's centres are settled on its local axis on every slice of its span, missed
+   slices filled (:func:`~.linking.settle_on_axes`); fibers are numbered by their
+   first slice and position.
    A check that the chains, across gaps of up to ``max_gap`` slices, persist along z
    (:func:`z_coherence`) tells a fiber bed from a volume without fibers (noise, pores
    only), which gives an empty table rather than fibers made of noise.
