@@ -97,7 +97,10 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       matrix/pore patchwork (on a matrix alone or pores alone the radii were within
       ±1.1 % at 2–8 voxels). Thresholding each voxel at the mid-level between the fibers
       and its own surroundings (:mod:`~xarray_microct.ops.fibers.mask`) leaves +0.4 to
-      +2.1 % at 2 voxels, −0.5 to +1.7 % at 3, within ±1.5 % from 5 to 20. The intensity
+      +2.1 % at 2 voxels, −0.5 to +1.7 % at 3, within ±1.5 % from 5 to 20; with the
+      fibers' level taken above the lower edges
+      (:func:`~xarray_microct.ops.fibers.mask.fiber_level`), −2.0 to +0.6 % at 2–3
+      voxels (+1.6 to +4.1 % on ``other_bed``, from +3.2 to +5.6 %). The intensity
       measure (:func:`refine_table_radii`) gives 0.0 to +1.3 % at 2–3 voxels (noise ≤
       0.15; −7 % at 2 voxels and noise 0.25) but costs about three detections (3.8 s
       against 1.3 s for 16 × 512² at 3 voxels, two thirds of it in the background map's
