@@ -697,11 +697,14 @@ def detect_fibers(
     Returns
     -------
     pandas.DataFrame
-        One row per fiber per slice, sorted by ``fiber_id`` then ``z``: ``fiber_id``
-        (1..N, by first slice then position), ``z, y, x`` (the centre, in the volume's
-        coordinates), ``radius`` (of the disk with the area of the fiber's
+        One row per fiber and slice from its first to its last, sorted by
+        ``fiber_id`` then ``z``: ``fiber_id`` (1..N, by first slice then position),
+        ``z, y, x`` (the centre: the point of the fiber's local axis on that slice, in
+        the volume's coordinates), ``radius`` (of the disk with the area of the fiber's
         cross-section in the mask, times √cos θ of the fiber's axis, which removes the
-        elongation of a tilted fiber's section), all in the volume's units, and
+        elongation of a tilted fiber's section; on a slice where the fiber's section
+        was missed or strayed off its axis, the mean of the radii around it), all in
+        the volume's units, and
         ``touches_side``
         (on some slice the disk of the fiber's centre and median radius reaches past
         the centres of the pixels on the volume's side: the volume cuts the fiber, and its
