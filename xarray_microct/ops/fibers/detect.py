@@ -368,7 +368,9 @@ def assemble_fibers(
     n = int(fiber.max()) + 1 if fiber.size else 0
     long_enough = np.bincount(fiber, minlength=n)[fiber] >= min_slices
     rows, fiber = rows[long_enough], fiber[long_enough]
-    rows, fiber = settle_on_axes(rows, fiber, window // 2, link_distance)
+    # each fiber on its axis over ±4 radii (±2: F1 0.871 against 0.877 at 2 voxels,
+    # noise 0.25, on the benchmark's other_bed), every slice of its span
+    rows, fiber = settle_on_axes(rows, fiber, window, link_distance)
     # rows are in (slice, y, x) order: number fibers by their first row
     ids = first_seen(fiber) + 1
     count = int(ids.max(initial=0))
