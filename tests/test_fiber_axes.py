@@ -125,3 +125,12 @@ def test_small_fibers_table_does_not_depend_on_the_chunks(small_fibers):
         warnings.simplefilter("ignore")
         other = detect_fibers(volume.chunk((24, 64, 20)), radius="6.4 um")
     np.testing.assert_array_equal(other.to_numpy(), table.to_numpy())
+
+
+def test_fibers_of_one_or_two_rows_keep_their_rows():
+    rows = np.array([[3, 10.0, 10.0, 2.0], [0, 30.0, 5.0, 2.5], [2, 30.4, 5.0, 1.5]])
+    settled, fiber = settle_on_axes(rows, np.array([7, 9, 9]), half=4, tolerance=1.0)
+    assert fiber.tolist() == [9, 9, 9, 7]  # by slice: 0, 1 (filled), 2, 3
+    np.testing.assert_allclose(settled[:, 0], [0, 1, 2, 3])
+    np.testing.assert_allclose(settled[[0, 2, 3], 1:], rows[[1, 2, 0], 1:])
+    np.testing.assert_allclose(settled[1, 1:], [30.2, 5.0, 2.0])  # halfway, mean radius
