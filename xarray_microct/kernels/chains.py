@@ -400,6 +400,8 @@ def _settle(
     tolerance: float,
     starts: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """:func:`chain_axes`: the axes (rows ``z, y, x, radius, rows in the window``, each
+    chain's span from ``starts``) and which rows were kept."""
     chains = bounds.size - 1
     out = np.empty((starts[chains], 5))
     inlier = np.zeros(rows.shape[0], np.bool_)
@@ -461,12 +463,13 @@ def chain_axes(
     mean where they lie on one slice), evaluated at ``s``, and the mean radius of those
     rows; rows farther than ``tolerance`` from a robust axis are left out: the chain's
     slope (the median of its steps between rows ``half`` rows apart) through the
-    median of the positions of its rows within ``half`` slices, moved along that
-    slope to the row's slice (a least-squares line pivots towards a stray at a
-    chain's end and would keep it). A slice without a kept row of its own takes the linear
-    interpolation between the fits at the nearest slices that have one (a line through
-    a few rows on one side would extrapolate their noise); beyond a chain's first or
-    last kept row, its window's fit (the nearest kept slice's when the window is empty).
+    median of the positions of its rows within ``half`` slices (at most
+    ``STRAY_ROWS`` on each side), moved along that slope to the row's slice (a
+    least-squares line pivots towards a stray at a chain's end and would keep it). A
+    slice without a kept row of its own takes the linear interpolation between the
+    fits at the nearest slices that have one (a line through a few rows on one side
+    would extrapolate their noise); beyond a chain's first or last kept row, its
+    window's fit (the nearest kept slice's when the window is empty).
 
     Parameters
     ----------
@@ -478,7 +481,7 @@ def chain_axes(
     half : int
         Slices on each side of a slice in its window.
     tolerance : float
-        Largest distance of a kept row from the first fit, in the units of ``y, x``.
+        Largest distance of a kept row from the robust axis, in the units of ``y, x``.
 
     Returns
     -------
