@@ -9,7 +9,12 @@ import scipy.ndimage as ndi
 import xarray as xr
 
 from xarray_microct.core.stats import global_histogram
-from xarray_microct.ops.fibers.mask import background_width, local_mid_mask, median_above
+from xarray_microct.ops.fibers.mask import (
+    background_width,
+    fiber_level,
+    local_mid_mask,
+    median_above,
+)
 from xarray_microct.ops.segment import threshold_values
 
 
@@ -44,8 +49,10 @@ def test_local_mid_mask_equals_its_whole_array_reference_whatever_the_chunks():
     data = _two_phase_bed()
     width = background_width(3.0)
     cut = float(threshold_values(da.from_array(data), "otsu")[0].compute())
-    above = np.sort(data[data > cut])
-    level = float(above[(len(above) - 1) // 2])
+    level = cut
+    for _ in range(2):  # the median above halfway from the cut to the median above it
+        above = np.sort(data[data > 0.5 * (cut + level)])
+        level = float(above[(len(above) - 1) // 2])
     floor = ndi.grey_opening(data, size=(1, width, width), mode="nearest")
     reference = data > np.maximum(cut, 0.5 * (level + floor))
     for chunks in ((5, 60, 90), (2, 17, 23), (1, 30, 45)):
@@ -79,3 +86,25 @@ def test_local_mid_mask_cuts_fibers_in_matrix_and_pores_at_their_own_mid_level()
 def test_background_width_bad_input():
     with pytest.raises(ValueError, match="positive"):
         background_width(0.0)
+
+
+@pytest.mark.parametrize("radius", [2, 3, 5])
+def test_fiber_level_is_nearer_the_fibers_plateau_than_the_median_above_otsu(radius):
+    # disks (6x finer grid) blurred by 0.8 pixel on a background of 0.3, noise 0.03:
+    # the smaller the disks, the more of their pixels are edge, below the plateau
+    yy, xx = np.mgrid[:600, :600] / 6
+    step = 3 * radius
+    disks = np.hypot(yy % step - step / 2, xx % step - step / 2) <= radius
+    clean = ndi.gaussian_filter(
+        np.where(disks, 1.0, 0.3).reshape(100, 6, 100, 6).mean(axis=(1, 3)), 0.8
+    )
+    plane = clean + np.random.default_rng(radius).normal(0, 0.03, clean.shape)
+    data = da.from_array(plane)
+    cut = threshold_values(data, "otsu")[:1].compute()
+    counts, edges = (a.compute() for a in global_histogram(data, bins=1024))
+    plain = median_above(counts, edges, cut, exact=False)[0]
+    level = fiber_level(counts, edges, cut, exact=False)[0]
+    peak = clean.max()  # the centre of a disk
+    assert plain + 0.01 < level <= peak + 0.03  # nearer the plateau, never beyond it
+    again = median_above(counts, edges, 0.5 * (cut + plain), exact=False)[0]
+    assert again == level

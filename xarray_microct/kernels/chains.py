@@ -12,6 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+STRAY_ROWS = 4  # rows on each side of a row whose median tells whether it strays
+
 
 def dense_ids(track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``numpy.unique(track, return_inverse=True)`` for integer ids, in linear time when
@@ -251,3 +253,260 @@ def first_seen(track: np.ndarray) -> np.ndarray:
         return np.zeros(0, np.int64)
     _, index = dense_ids(track)
     return _first_seen(np.ascontiguousarray(index, dtype=np.int64), int(index.max()))
+
+
+@numba.njit(nogil=True, cache=True)
+def _line(sums: np.ndarray, at: float, out: np.ndarray) -> None:  # pragma: no cover
+    """``out[:] = (y, x)`` at ``at`` of the least-squares line of window ``sums``
+    (``Σ1, Σz, Σz², Σy, Σzy, Σx, Σzx``, at least one row; the mean on one slice)."""
+    n = sums[0]
+    sz = sums[1] - at * n
+    szz = sums[2] - 2 * at * sums[1] + at * at * n
+    det = n * szz - sz * sz
+    line = det > 1e-9 * max(n * szz, 1.0)
+    for c in range(2):
+        sy = sums[3 + 2 * c]
+        szy = sums[4 + 2 * c] - at * sy
+        slope = (n * szy - sz * sy) / det if line else 0.0
+        out[c] = (sy - slope * sz) / n
+
+
+@numba.njit(nogil=True, cache=True)
+def _add(
+    sums: np.ndarray, sign: float, d: float, y: float, x: float, r: float
+) -> None:  # pragma: no cover
+    sums[0] += sign
+    sums[1] += sign * d
+    sums[2] += sign * d * d
+    sums[3] += sign * y
+    sums[4] += sign * d * y
+    sums[5] += sign * x
+    sums[6] += sign * d * x
+    sums[7] += sign * r
+
+
+@numba.njit(nogil=True, cache=True)
+def _settle_chain(
+    z: np.ndarray,
+    y: np.ndarray,
+    x: np.ndarray,
+    r: np.ndarray,
+    use: np.ndarray,
+    half: int,
+    out: np.ndarray,
+) -> None:  # pragma: no cover
+    """One chain's line fits (rows sorted by slice, at most one per slice) at every
+    slice of its span, from its rows in ``use``: ``out`` rows ``z, y, x, radius, rows
+    in the window``. See :func:`chain_axes`."""
+    m = z.size
+    first = z[0]
+    lo = 0
+    hi = 0
+    sums = np.zeros(8)
+    point = np.zeros(2)
+    for k in range(out.shape[0]):
+        s = first + k
+        while hi < m and z[hi] <= s + half:  # rows entering the window
+            if use[hi]:
+                _add(sums, 1.0, z[hi] - first, y[hi], x[hi], r[hi])
+            hi += 1
+        while lo < hi and z[lo] < s - half:  # rows leaving it
+            if use[lo]:
+                _add(sums, -1.0, z[lo] - first, y[lo], x[lo], r[lo])
+            lo += 1
+        n = sums[0]
+        out[k, 0] = s
+        out[k, 4] = n  # none: filled in between the others
+        if n > 0:
+            _line(sums, s - first, point)
+            out[k, 1], out[k, 2], out[k, 3] = point[0], point[1], sums[7] / n
+
+
+@numba.njit(nogil=True, cache=True)
+def _middle(values: np.ndarray) -> float:  # pragma: no cover
+    """The median of ``values`` (reordered in place): quickselect, linear on average."""
+    n = values.size
+    lo, hi = 0, n - 1
+    k = n // 2
+    while lo < hi:
+        pivot = values[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    upper = values[k]
+    if n % 2:
+        return upper
+    lower = values[0]
+    for q in range(1, k):
+        lower = max(lower, values[q])
+    return 0.5 * (lower + upper)
+
+
+@numba.njit(nogil=True, cache=True)
+def _stray_rows(
+    z: np.ndarray, y: np.ndarray, x: np.ndarray, half: int, tolerance: float, use: np.ndarray
+) -> None:  # pragma: no cover
+    """``use[i]``: row ``i`` lies within ``tolerance`` of the robust axis of its window
+    (its rows within ``half`` slices, at most ``STRAY_ROWS`` on each side; see
+    :func:`chain_axes`)."""
+    m = z.size
+    use[:] = True
+    if m < 3:
+        return
+    step = min(max(half, 1), m - 1)
+    slopes = np.empty((m - step, 2))
+    for i in range(m - step):
+        dz = z[i + step] - z[i]
+        slopes[i, 0] = (y[i + step] - y[i]) / dz
+        slopes[i, 1] = (x[i + step] - x[i]) / dz
+    sy, sx = _middle(slopes[:, 0].copy()), _middle(slopes[:, 1].copy())
+    lo = 0
+    hi = 0
+    buffer = np.empty((2, m))
+    for i in range(m):
+        while hi < m and z[hi] <= z[i] + half and hi <= i + STRAY_ROWS:
+            hi += 1
+        while z[lo] < z[i] - half or lo < i - STRAY_ROWS:
+            lo += 1
+        for j in range(lo, hi):
+            buffer[0, j - lo] = y[j] - sy * (z[j] - z[i])
+            buffer[1, j - lo] = x[j] - sx * (z[j] - z[i])
+        cy = _middle(buffer[0, : hi - lo])
+        cx = _middle(buffer[1, : hi - lo])
+        use[i] = (y[i] - cy) ** 2 + (x[i] - cx) ** 2 <= tolerance * tolerance
+    if use.sum() < 2:  # no axis to tell strays from
+        use[:] = True
+
+
+@numba.njit(nogil=True, cache=True)
+def _settle(
+    rows: np.ndarray,
+    order: np.ndarray,
+    bounds: np.ndarray,
+    half: int,
+    tolerance: float,
+    starts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """:func:`chain_axes`: the axes (rows ``z, y, x, radius, rows in the window``, each
+    chain's span from ``starts``) and which rows were kept."""
+    chains = bounds.size - 1
+    out = np.empty((starts[chains], 5))
+    inlier = np.zeros(rows.shape[0], np.bool_)
+    for c in range(chains):
+        a, b = bounds[c], bounds[c + 1]
+        m = b - a
+        z, y, x, r = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+        for i in range(m):
+            row = order[a + i]
+            z[i], y[i], x[i], r[i] = rows[row, 0], rows[row, 1], rows[row, 2], rows[row, 3]
+        part = out[starts[c] : starts[c + 1]]
+        use = np.ones(m, np.bool_)
+        # rows farther than the tolerance from their window's axis are not on it; the
+        # axis for this test is robust to them: the chain's slope, the median of its
+        # rows' steps ``half`` rows apart, through the median of the window's rows
+        # moved along it to the row's slice
+        _stray_rows(z, y, x, half, tolerance, use)
+        _settle_chain(z, y, x, r, use, half, part)
+        own = np.zeros(part.shape[0], np.bool_)
+        for i in range(m):
+            inlier[order[a + i]] = use[i]
+            if use[i]:
+                own[int(z[i] - z[0])] = True
+        # slices without a kept row of their own: between the fits at the nearest slices
+        # that have one (a line through a few rows on one side would extrapolate their
+        # noise); at a chain's ends, the window's fit, or the nearest kept slice's
+        span = part.shape[0]
+        k = 0
+        while k < span:
+            if own[k]:
+                k += 1
+                continue
+            j = k
+            while j < span and not own[j]:
+                j += 1
+            for q in range(k, j):
+                if k > 0 and j < span:
+                    t = (q - (k - 1)) / (j - (k - 1))
+                    for col in range(1, 4):
+                        part[q, col] = (1 - t) * part[k - 1, col] + t * part[j, col]
+                elif part[q, 4] == 0:
+                    part[q, 1:4] = part[k - 1, 1:4] if k > 0 else part[j, 1:4]
+            k = j
+    return out, inlier
+
+
+def chain_axes(
+    rows: np.ndarray,
+    order: np.ndarray,
+    bounds: np.ndarray,
+    half: int,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each chain's local axis on every slice of its span, robust to stray centres.
+
+    For chain ``c`` (its rows ``order[bounds[c]:bounds[c + 1]]``, sorted by slice, at most
+    one per slice), at each slice ``s`` from its first to its last: the least-squares
+    line of ``y, x`` against ``z`` over its rows within ``half`` slices of ``s`` (the
+    mean where they lie on one slice), evaluated at ``s``, and the mean radius of those
+    rows; rows farther than ``tolerance`` from a robust axis are left out: the chain's
+    slope (the median of its steps between rows ``half`` rows apart) through the
+    median of the positions of its rows within ``half`` slices (at most
+    ``STRAY_ROWS`` on each side), moved along that slope to the row's slice (a
+    least-squares line pivots towards a stray at a chain's end and would keep it). A
+    slice without a kept row of its own takes the linear interpolation between the
+    fits at the nearest slices that have one (a line through a few rows on one side
+    would extrapolate their noise); beyond a chain's first or last kept row, its
+    window's fit (the nearest kept slice's when the window is empty).
+
+    Parameters
+    ----------
+    rows : array of shape (n, >=4)
+        ``(z_index, y, x, radius)``; ``z_index`` whole numbers.
+    order, bounds : array of int
+        The rows by chain then slice, and where each chain's run starts (as
+        :func:`group_order` gives them).
+    half : int
+        Slices on each side of a slice in its window.
+    tolerance : float
+        Largest distance of a kept row from the robust axis, in the units of ``y, x``.
+
+    Returns
+    -------
+    axes : array of shape (m, 4)
+        ``(z_index, y, x, radius)`` per slice of each chain's span, chain after chain.
+    starts : array of int
+        Where each chain's slices start in ``axes`` (one more entry: the total).
+    kept : array of bool
+        Per row of ``rows``: kept in the second fit.
+
+    Examples
+    --------
+    >>> y = np.array([0.0, 1, 2, 7, 4, 6])  # slice 3: a stray centre; no row on slice 5
+    >>> rows = np.column_stack([[0, 1, 2, 3, 4, 6], y, np.full(6, 5.0), np.full(6, 2.0)])
+    >>> order, bounds = group_order(np.zeros(6, np.int64), 1)
+    >>> axes, starts, kept = chain_axes(rows, order, bounds, half=2, tolerance=1.0)
+    >>> axes[:, 1].round(2).tolist(), starts.tolist(), kept.tolist()
+    ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [0, 7], [True, True, True, False, True, True])
+    """
+    rows = np.ascontiguousarray(rows[:, :4], dtype=np.float64)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    z = rows[:, 0]
+    first = z[order[bounds[:-1]]]
+    span = (z[order[bounds[1:] - 1]] - first).astype(np.int64) + 1
+    starts = np.concatenate([np.zeros(1, np.int64), np.cumsum(span)])
+    out, kept = _settle(rows, order, bounds, int(half), float(tolerance), starts)
+    return out[:, :4], starts, kept

@@ -97,7 +97,10 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       matrix/pore patchwork (on a matrix alone or pores alone the radii were within
       ±1.1 % at 2–8 voxels). Thresholding each voxel at the mid-level between the fibers
       and its own surroundings (:mod:`~xarray_microct.ops.fibers.mask`) leaves +0.4 to
-      +2.1 % at 2 voxels, −0.5 to +1.7 % at 3, within ±1.5 % from 5 to 20. The intensity
+      +2.1 % at 2 voxels, −0.5 to +1.7 % at 3, within ±1.5 % from 5 to 20; with the
+      fibers' level taken above the lower edges
+      (:func:`~xarray_microct.ops.fibers.mask.fiber_level`), −2.0 to +0.6 % at 2–3
+      voxels (+1.6 to +4.1 % on ``other_bed``, from +3.2 to +5.6 %). The intensity
       measure (:func:`refine_table_radii`) gives 0.0 to +1.3 % at 2–3 voxels (noise ≤
       0.15; −7 % at 2 voxels and noise 0.25) but costs about three detections (3.8 s
       against 1.3 s for 16 × 512² at 3 voxels, two thirds of it in the background map's
@@ -129,7 +132,13 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       +4 to +8 % at 2 voxels on ``other_bed``; a median or a trimmed mean instead of the mean of the
       sections, or keeping sections whatever their roundness, changes the estimate by
       under 1.5 % (its bias at 2 voxels is a shift of every section's radius, not
-      outliers).
+      outliers). Nor does taking, at 2 voxels, the mean radius of the whole sections
+      that ``detect_fibers`` finds in a sample (32 slices of the central tile, at the
+      estimate): on the patchwork it gives −1.3 to +0.2 % (the estimate +4.1 to
+      +4.5 %) and +2.8 to +4.1 % on ``other_bed`` (+7.4 to +14.5 %), but −0.9 to −3.7 %
+      on a matrix alone or pores alone, where the estimate is within ±1.3 %: the mask's
+      radius at 2 voxels is off by up to ±3 % with the background (a blurred disk's
+      mid-level contour lies inside it; the blur fills the gaps to its neighbours).
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input

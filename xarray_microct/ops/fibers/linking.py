@@ -30,6 +30,7 @@ from scipy.spatial import cKDTree
 
 from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.kernels.chains import (
+    chain_axes,
     dense_ids,
     group_medians,
     group_order,
@@ -661,3 +662,84 @@ def merge_chains(n_chains: int, pairs: np.ndarray) -> np.ndarray:
     root = np.full(group.max() + 1 if n_chains else 0, n_chains, dtype=np.int64)
     np.minimum.at(root, group, np.arange(n_chains))
     return root[group]
+
+
+def settle_on_axes(
+    rows: np.ndarray,
+    track: np.ndarray,
+    half: int,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each fiber's centres on its local axis, on every slice of its span.
+
+    A fiber is straight over a few radii and present on every slice between its first
+    and last: per-slice centres scatter about its axis (noise on a section of a few
+    pixels), a section is missed on some slices (too faint, pressed against a
+    neighbour), and two touching fibers found as one region give a centre between
+    them, on neither. So, per fiber (rows sorted by slice), with :func:`chain_axes
+    <xarray_microct.kernels.chains.chain_axes>`:
+
+    1. its axis at each slice of its span is the least-squares line of its centres
+       within ``half`` slices; centres farther than ``tolerance`` from it are not the
+       fiber's (a region of two fibers, a piece of a neighbour), and the line is fitted
+       again without them;
+    2. the fiber's row on each slice of its span is the point of that line (on a slice
+       without a kept centre: between the lines at the slices around it); the radius
+       is the row's own where its centre was kept, else the mean of the kept radii in
+       the window.
+
+    Only the rows and their fibers: the answer does not depend on how they were found
+    (tiles, slabs, chunks). On ``benchmarks/fiber_scale.py`` at 2 voxels of radius
+    (noise 0.25, tilt 15°, the true radius given; with the mask's level of
+    :func:`~xarray_microct.ops.fibers.mask.fiber_level`) the per-slice object F1 goes
+    from 0.917 to 0.956 (0.79 to 0.877 on its ``other_bed``) and the centre error
+    from 0.37 to 0.25 voxel. (Dropping, of two rows of one slice closer than their
+    radii, the one of the fiber with fewer centres changed no F1 by 0.001: not done.)
+    Cost: about 0.9 CPU s for 1.4 million rows (0.6 µs a row, on a loaded machine),
+    in the assembly.
+
+    Parameters
+    ----------
+    rows : array of shape (n, 4)
+        Rows ``(z_index, y, x, radius)``, ``y, x, radius`` in physical units, at most
+        one per fiber and slice.
+    track : array of int
+        Fiber id per row.
+    half : int
+        Slices on each side of a slice whose centres give the axis there.
+    tolerance : float
+        Largest distance of a centre from its fiber's axis (physical units).
+
+    Returns
+    -------
+    rows : array of shape (m, 4)
+        The settled rows, sorted by slice, y, x.
+    track : array of int
+        Fiber id per row (ids of ``track``).
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0, 2.0], [1, 5.3, 5.0, 2.0], [3, 5.0, 5.0, 2.0],
+    ...                  [4, 5.0, 5.3, 2.0], [2, 9.0, 5.0, 2.0]])
+    >>> new, ids = settle_on_axes(rows, np.array([1, 1, 1, 1, 2]), half=2, tolerance=1.0)
+    >>> new[:, 0].tolist(), ids.tolist()  # slice 2 filled
+    ([0.0, 1.0, 2.0, 2.0, 3.0, 4.0], [1, 1, 1, 2, 1, 1])
+    >>> new[2].round(2).tolist()  # between the axis at the slices around it
+    [2.0, 5.09, 5.06, 2.0]
+    """
+    rows = np.asarray(rows, dtype=np.float64)
+    track = np.asarray(track)
+    if len(rows) == 0:
+        return rows.reshape(0, 4), track
+    ids, index = dense_ids(track)
+    m = len(ids)
+    z = rows[:, 0]
+    order, bounds = _chain_order(z, index, m)
+    out, starts, kept = chain_axes(rows, order, bounds, half, tolerance)
+    first = z[order[bounds[:-1]]]
+    fiber = np.repeat(np.arange(m), np.diff(starts))
+    at = starts[index] + (z - first[index]).astype(np.int64)
+    out[at[kept], 3] = rows[kept, 3]
+    # by slice, then y (x breaks no tie of real centres): the order of the table's rows
+    sort = np.argsort(out[:, 0] * (4.0 * float(np.abs(out[:, 1]).max()) + 1.0) + out[:, 1])
+    return out[sort], ids[fiber[sort]]
