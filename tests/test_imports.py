@@ -67,7 +67,8 @@ def test_pipeline_modules_pickle_by_name():
 
 
 # Optional or heavy modules a plain ``import xarray_microct`` leaves alone: viewers, the
-# cluster machinery, readers of other formats, and pint-xarray until ``.pint`` is used.
+# cluster machinery, readers of other formats, pint-xarray until ``.pint`` is used, and
+# the operations (numba, scikit-image) until a verb is used.
 NOT_IMPORTED = (
     "bokeh",
     "distributed",
@@ -77,10 +78,13 @@ NOT_IMPORTED = (
     "itk",
     "matplotlib",
     "napari",
+    "numba",
     "panel",
     "pint_xarray",
+    "skimage",
     "tifffile",
     "xarray_microct.io",
+    "xarray_microct.ops",
     "xarray_microct.plot",
     "xarray_microct.report",
 )
