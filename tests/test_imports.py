@@ -61,6 +61,19 @@ def test_pipeline_module_is_the_module_and_calls_its_function(name, monkeypatch)
     assert calls == [(("volume",), {"radius": "3 um"})]
 
 
+def test_a_pipeline_module_is_imported_on_first_use_only():
+    code = (
+        "import sys, xarray_microct.pipelines.beads as beads\n"
+        "assert type(beads).__name__ == 'PipelineModule' and callable(beads)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('xarray_microct.ops.fibers')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_pipeline_modules_pickle_by_name():
     for dumps in (pickle.dumps, cloudpickle.dumps):
         assert pickle.loads(dumps(mct.pipelines.fibers)) is mct.pipelines.fibers
