@@ -285,7 +285,10 @@ def _sparse_markers(markers: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, 
     return index, markers.ravel()[index]
 
 
-_CODEC = Blosc(cname="lz4", clevel=1, shuffle=Blosc.SHUFFLE)
+# The state between rounds: long runs of equal keys and labels, which lz4 finds in the
+# bytes as they are; a byte shuffle first halves the speed and compresses less (measured
+# on bead packs: keys 26x, labels 16x, levels 2.8x, at 2-4 GB/s).
+_CODEC = Blosc(cname="lz4", clevel=1, shuffle=Blosc.NOSHUFFLE)
 
 
 class _State(NamedTuple):
