@@ -394,7 +394,16 @@ def test_declared_verbs_of_a_module_imported_on_first_use(tmp_path, monkeypatch)
         for name in names:
             del REGISTRY[name]
         for cls in (mct.accessor.MicroCTArrayAccessor, mct.accessor.MicroCTTreeAccessor):
-            for name in names:
-                if name in vars(cls):
-                    delattr(cls, name)
+            delattr(cls, "halve_for_test")  # a registered verb's method stays (as ever)
     assert not set(names) & set(REGISTRY)
+    for name in names:
+        assert not hasattr(image.microct, name)
+        assert name not in dir(mct.accessor.MicroCTTreeAccessor)
+
+
+def test_a_declared_verb_taken_out_of_the_registry_is_no_method():
+    declare_verbs("xarray_microct.ops.intensity", ["withdrawn_for_test"])
+    assert "withdrawn_for_test" in dir(_image().microct)
+    del REGISTRY["withdrawn_for_test"]
+    assert not hasattr(_image().microct, "withdrawn_for_test")
+    assert "withdrawn_for_test" not in dir(mct.accessor.MicroCTTreeAccessor)

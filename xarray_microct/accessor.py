@@ -214,12 +214,12 @@ class _VerbOnFirstUse:
         self.name = name
 
     def __get__(self, obj: Any, owner: type) -> Any:
-        op = REGISTRY[self.name]  # imports the verb's module: _bind replaces this stand-in
-        if op.takes == "table":  # a verb on tables has no method
+        op = REGISTRY.get(self.name)  # imports the verb's module: _bind replaces this stand-in
+        if op is None or op.takes == "table":  # no longer registered; a verb on tables
             for cls in (MicroCTArrayAccessor, MicroCTTreeAccessor):
-                if cls.__dict__.get(self.name) is self:
+                if isinstance(cls.__dict__.get(self.name), _VerbOnFirstUse):
                     delattr(cls, self.name)
-            raise AttributeError(f"{self.name} works on tables: call it as a function")
+            raise AttributeError(f"the .microct accessor has no verb {self.name!r}")
         return getattr(owner, self.name).__get__(obj, owner)
 
 
