@@ -94,6 +94,31 @@ def test_run_yaml_pipeline_with_progress(
     ]
 
 
+def test_threaded_run_does_not_import_distributed_to_look_for_a_client(
+    scan: Path, tmp_path: Path
+) -> None:
+    # a fresh process: Dask imports distributed (0.4 s) at each compute and rechunk to
+    # look for a client unless told that none exists (dask.delayed still imports it)
+    steps = tmp_path / "steps.yaml"
+    steps.write_text(yaml.safe_dump({"microct_pipeline": 1, "steps": STEPS[:2]}))
+    out = tmp_path / "out.zarr"
+    code = (
+        "import sys\n"
+        "from xarray_microct.cli import main\n"
+        f"main(['run', {str(steps)!r}, {str(scan)!r}, {str(out)!r}, '--no-progress'])\n"
+        "print(sorted(m for m in ('distributed', 'tornado') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    volume = mct.open_volume(scan)
+    with dask.config.set(scheduler="synchronous"):
+        expected = volume.microct.median(radius="1 voxel").microct.gaussian(sigma="1.3 um")
+        np.testing.assert_allclose(open_result(out).values, expected.values, rtol=1e-6)
+
+
 def test_run_on_worker_processes_without_a_dashboard(
     scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -61,13 +61,27 @@ def test_pipeline_module_is_the_module_and_calls_its_function(name, monkeypatch)
     assert calls == [(("volume",), {"radius": "3 um"})]
 
 
+def test_a_pipeline_module_is_imported_on_first_use_only():
+    code = (
+        "import sys, xarray_microct.pipelines.beads as beads\n"
+        "assert type(beads).__name__ == 'PipelineModule' and callable(beads)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('xarray_microct.ops.fibers')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_pipeline_modules_pickle_by_name():
     for dumps in (pickle.dumps, cloudpickle.dumps):
         assert pickle.loads(dumps(mct.pipelines.fibers)) is mct.pipelines.fibers
 
 
 # Optional or heavy modules a plain ``import xarray_microct`` leaves alone: viewers, the
-# cluster machinery, readers of other formats, and pint-xarray until ``.pint`` is used.
+# cluster machinery, readers of other formats, pint-xarray until ``.pint`` is used, and
+# the operations (numba, scikit-image) until a verb is used.
 NOT_IMPORTED = (
     "bokeh",
     "distributed",
@@ -77,10 +91,13 @@ NOT_IMPORTED = (
     "itk",
     "matplotlib",
     "napari",
+    "numba",
     "panel",
     "pint_xarray",
+    "skimage",
     "tifffile",
     "xarray_microct.io",
+    "xarray_microct.ops",
     "xarray_microct.plot",
     "xarray_microct.report",
 )

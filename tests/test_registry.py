@@ -13,7 +13,11 @@ lengths and volumes recorded with their units (so a replay on other units is rig
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -23,7 +27,7 @@ import xarray as xr
 
 import xarray_microct as mct
 from xarray_microct.core.provenance import make_record
-from xarray_microct.core.registry import ESTIMATED_KEY, REGISTRY, operation
+from xarray_microct.core.registry import ESTIMATED_KEY, REGISTRY, declare_verbs, operation
 from xarray_microct.core.tree import image_nodes, is_image
 from xarray_microct.core.volume import PROVENANCE_KEY
 from xarray_microct.testing import raise_if_dask_computes
@@ -312,3 +316,94 @@ def test_what_a_verb_estimates_is_recorded_in_its_record_not_left_in_attrs():
         assert "estimated" not in given.attrs[PROVENANCE_KEY][-1]
     finally:
         del REGISTRY["estimates_mean_for_test"]
+
+
+def test_the_declared_verbs_are_those_their_modules_register():
+    # the table in xarray_microct/__init__.py: each verb's module, and no verb left out
+    declared = {}
+    for module, names in mct._VERB_MODULES.items():
+        importlib.import_module(f"xarray_microct.ops.{module}")
+        declared.update(dict.fromkeys(names, f"xarray_microct.ops.{module}"))
+    for info in pkgutil.walk_packages(mct.ops.__path__, prefix="xarray_microct.ops."):
+        importlib.import_module(info.name)
+    registered = {
+        name: op.func.__module__
+        for name, op in REGISTRY.loaded.items()
+        if op.func.__module__.startswith("xarray_microct.")
+    }
+    assert registered == declared
+
+
+def test_a_verb_is_listed_and_a_method_before_its_module_is_imported():
+    code = (
+        "import inspect, sys, numpy as np, xarray_microct as mct\n"
+        "ops = lambda: sorted(m for m in sys.modules if m.startswith('xarray_microct.ops'))\n"
+        "assert ops() == [], ops()\n"
+        "assert 'watershed' in mct.REGISTRY and 'watershed' not in mct.REGISTRY.loaded\n"
+        "vol = mct.from_array(np.zeros((4, 4, 4)), spacing=0.5)\n"
+        "assert 'watershed' in dir(vol.microct)\n"
+        "assert 'tubeness' in dir(mct.accessor.MicroCTTreeAccessor)\n"
+        "assert ops() == [], ops()\n"
+        "out = vol.microct.invert()\n"  # imports its own module only
+        "assert ops() == ['xarray_microct.ops', 'xarray_microct.ops.intensity'], ops()\n"
+        "assert out.attrs['microct_provenance'][-1]['op'] == 'invert'\n"
+        "method = mct.accessor.MicroCTArrayAccessor.tubeness\n"  # help() and docs read this
+        "assert 'sigma' in inspect.signature(method).parameters and method.__doc__\n"
+        "assert 'xarray_microct.ops.hessian' in sys.modules\n"
+        "assert sorted(mct.REGISTRY) == sorted(name for name, _ in mct.REGISTRY.items())\n"
+        "assert set(mct.REGISTRY.loaded) == set(mct.REGISTRY)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_declared_verbs_of_a_module_imported_on_first_use(tmp_path, monkeypatch):
+    (tmp_path / "verbs_for_test.py").write_text(
+        "import pandas as pd\n"
+        "from xarray_microct.core.registry import operation\n"
+        "@operation('halve_for_test', intensity_units='keep')\n"
+        "def halve_for_test(volume):\n"
+        "    return volume / 2\n"
+        "@operation('rows_for_test', takes='table', returns='table')\n"
+        "def rows_for_test(table: pd.DataFrame) -> pd.DataFrame:\n"
+        "    return pd.DataFrame({'rows': [len(table)]})\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = ["halve_for_test", "rows_for_test", "missing_for_test"]
+    declare_verbs("verbs_for_test", names)
+    try:
+        assert "verbs_for_test" not in sys.modules
+        assert set(names) <= set(REGISTRY) and not set(names) & set(REGISTRY.loaded)
+        image = _image()
+        assert "halve_for_test" in dir(image.microct)
+        halved = image.microct.halve_for_test()  # imports the module
+        assert "verbs_for_test" in sys.modules
+        np.testing.assert_array_equal(halved.values, image.values / 2)
+        assert [r["op"] for r in halved.attrs[PROVENANCE_KEY]][-1] == "halve_for_test"
+        assert REGISTRY["rows_for_test"].takes == "table"
+        assert not hasattr(image.microct, "rows_for_test")  # a verb on tables: no method
+        with pytest.raises(ImportError, match="did not register it"):
+            REGISTRY["missing_for_test"]
+        with pytest.raises(ImportError, match="did not register it"):
+            image.microct.missing_for_test  # noqa: B018
+    finally:
+        for name in names:
+            del REGISTRY[name]
+        for cls in (mct.accessor.MicroCTArrayAccessor, mct.accessor.MicroCTTreeAccessor):
+            delattr(cls, "halve_for_test")  # a registered verb's method stays (as ever)
+    assert not set(names) & set(REGISTRY)
+    for name in names:
+        assert not hasattr(image.microct, name)
+        assert name not in dir(mct.accessor.MicroCTTreeAccessor)
+
+
+def test_a_declared_verb_taken_out_of_the_registry_is_no_method():
+    declare_verbs("xarray_microct.ops.intensity", ["withdrawn_for_test"])
+    assert "withdrawn_for_test" in dir(_image().microct)
+    del REGISTRY["withdrawn_for_test"]
+    assert not hasattr(_image().microct, "withdrawn_for_test")
+    assert "withdrawn_for_test" not in dir(mct.accessor.MicroCTTreeAccessor)

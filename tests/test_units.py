@@ -106,3 +106,10 @@ def test_malformed_volume_is_refused():
     assert volume_in_voxels("16 um^3", (2.0, 1.0, 1.0), "micrometer") == 8.0
     with pytest.raises(ValueError, match="cannot read min_size"):
         volume_in_voxels("16 um^3 2", (2.0, 1.0, 1.0), "micrometer")
+
+
+def test_units_named_without_pint_are_named_as_pint_names_them():
+    from xarray_microct.core.units import _NGFF_NAMES, parse_unit
+
+    for text, name in _NGFF_NAMES.items():
+        assert str(parse_unit(text)) == name == ngff_unit_name(text)

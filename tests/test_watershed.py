@@ -115,6 +115,19 @@ def test_flood_is_chunking_independent_and_solves_the_equations(case):
     )
     assert split.chunks == da.from_array(alt, chunks=chunks).chunks
     np.testing.assert_array_equal(split.compute(), whole)
+    # a block's diagonal neighbours may lie in a diagonal chunk
+    for connectivity in (2, 3):
+        split = _flood(
+            *(da.from_array(a, chunks=chunks) for a in (alt, markers, mask)),
+            connectivity=connectivity,
+            rounds=3,
+            negate=False,
+            block=3,
+        )
+        one = flood_array(
+            *(da.from_array(a) for a in (alt, markers, mask)), connectivity=connectivity
+        )
+        np.testing.assert_array_equal(split.compute(), one.compute())
 
 
 @pytest.fixture(scope="module")

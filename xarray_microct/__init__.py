@@ -23,23 +23,47 @@ import xarray as xr
 
 from xarray_microct import accessor as _accessor  # noqa: F401  (registers .microct)
 from xarray_microct.core.provenance import records_of
-from xarray_microct.core.registry import REGISTRY, replay
+from xarray_microct.core.registry import REGISTRY, declare_verbs, replay
 from xarray_microct.core.tables import table_quantities
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
-from xarray_microct.ops import denoise as _denoise  # noqa: F401
-from xarray_microct.ops import distance as _distance  # noqa: F401
-from xarray_microct.ops import filters as _filters  # noqa: F401  (registers the verbs)
-from xarray_microct.ops import hessian as _hessian  # noqa: F401  (registers the verbs)
-from xarray_microct.ops import intensity as _intensity  # noqa: F401
-from xarray_microct.ops import label as _label  # noqa: F401
-from xarray_microct.ops import measure as _measure  # noqa: F401
-from xarray_microct.ops import morphology as _morphology  # noqa: F401
-from xarray_microct.ops import pyramid as _pyramid  # noqa: F401  (registers the verbs)
-from xarray_microct.ops import rings as _rings  # noqa: F401
-from xarray_microct.ops import segment as _segment  # noqa: F401
-from xarray_microct.ops import watershed as _watershed  # noqa: F401
-from xarray_microct.ops.fibers import fiber_summary
+
+# The verbs of each module of operations. A module (with the libraries it needs: numba,
+# scikit-image, the fiber stages) is imported when one of its verbs is first used, so a
+# command or a worker imports only what it runs; every verb is listed in REGISTRY and is
+# a method of the accessors from the start (tests/test_registry.py checks this table).
+_VERB_MODULES = {
+    "denoise": ["denoise"],
+    "distance": ["distance_transform"],
+    "filters": ["gaussian", "median", "unsharp_mask", "normalize"],
+    "hessian": [
+        "hessian_eigenvalues",
+        "tubeness",
+        "objectness",
+        "frangi",
+        "blobness",
+        "plateness",
+    ],
+    "intensity": ["invert"],
+    "label": ["label"],
+    "measure": ["regionprops", "volume_fraction", "porosity"],
+    "morphology": [
+        "erosion",
+        "dilation",
+        "opening",
+        "closing",
+        "fill_holes",
+        "remove_small_objects",
+    ],
+    "pyramid": ["pyramid"],
+    "segment": ["threshold_value", "threshold", "hysteresis", "segment"],
+    "rings": ["remove_rings"],
+    "watershed": ["watershed"],
+    "fibers.detect": ["detect_fibers"],
+}
+for _module, _names in _VERB_MODULES.items():
+    declare_verbs(f"{__name__}.ops.{_module}", _names)
+del _module, _names
 
 try:
     __version__ = version("xarray-microct")
@@ -66,8 +90,13 @@ _LAZY_SUBMODULES = (
     "testing",
 )
 # Public functions of modules imported on first use: the readers (h5py, tifffile and the
-# OME-Zarr layer) are not needed by a process that only runs tasks, such as a worker.
-_LAZY_FUNCTIONS = {"open_volume": "xarray_microct.io", "open_pyramid": "xarray_microct.io"}
+# OME-Zarr layer) are not needed by a process that only runs tasks, such as a worker, nor
+# the fiber stages by one that labels beads.
+_LAZY_FUNCTIONS = {
+    "open_volume": "xarray_microct.io",
+    "open_pyramid": "xarray_microct.io",
+    "fiber_summary": "xarray_microct.ops.fibers",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from xarray_microct.core.registry import Operation, on_register
+from xarray_microct.core.registry import REGISTRY, Operation, on_register
 from xarray_microct.core.tree import image_nodes, select_node, single_image
 from xarray_microct.core.volume import Grid, grid_of
 
@@ -202,4 +202,30 @@ def _annotations(params: list[inspect.Parameter], returns: Any) -> dict[str, Any
     return annotations
 
 
-on_register(_bind)
+class _VerbOnFirstUse:
+    """Stand-in for the method of a verb whose module is not imported yet.
+
+    It makes the verb an attribute of the accessor classes at once (``dir()``, help,
+    tab completion, the API reference); its first access imports the module, whose
+    registration binds the real methods (:func:`_bind`) in place of the stand-ins.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        op = REGISTRY.get(self.name)  # imports the verb's module: _bind replaces this stand-in
+        if op is None or op.takes == "table":  # no longer registered; a verb on tables
+            for cls in (MicroCTArrayAccessor, MicroCTTreeAccessor):
+                if isinstance(cls.__dict__.get(self.name), _VerbOnFirstUse):
+                    delattr(cls, self.name)
+            raise AttributeError(f"the .microct accessor has no verb {self.name!r}")
+        return getattr(owner, self.name).__get__(obj, owner)
+
+
+def _bind_on_first_use(name: str) -> None:
+    for cls in (MicroCTArrayAccessor, MicroCTTreeAccessor):
+        setattr(cls, name, _VerbOnFirstUse(name))
+
+
+on_register(_bind, _bind_on_first_use)

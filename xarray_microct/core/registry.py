@@ -28,8 +28,9 @@ Every registered verb is also a method of the ``.microct`` accessors.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -110,15 +111,102 @@ class Operation:
         return inspect.signature(self.func)
 
 
-REGISTRY: dict[str, Operation] = {}
+class Registry(MutableMapping[str, Operation]):
+    """The verbs by name: those registered, and those declared by :func:`declare_verbs`
+    whose module is imported on first use.
+
+    Looking a declared verb up (``REGISTRY[name]``, ``.values()``, ``.items()``) imports
+    its module, which registers it; listing the names (``list(REGISTRY)``, ``in``,
+    ``len``) imports nothing. :attr:`loaded` holds the verbs registered so far.
+    """
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, Operation] = {}
+        self._modules: dict[str, str] = {}  # declared verb -> its module, until registered
+        self._names: dict[str, None] = {}  # every name, in the order first declared
+
+    def __getitem__(self, name: str) -> Operation:
+        if name not in self.loaded and name in self._modules:
+            importlib.import_module(self._modules[name])
+            if name not in self.loaded:
+                raise ImportError(
+                    f"{self._modules[name]} was declared to define the verb {name!r} but "
+                    "did not register it"
+                )
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, op: Operation) -> None:
+        self.loaded[name] = op
+        self._modules.pop(name, None)
+        self._names[name] = None
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._names:
+            raise KeyError(name)
+        self.loaded.pop(name, None)
+        self._modules.pop(name, None)
+        del self._names[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))  # a copy: looking verbs up registers them
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __repr__(self) -> str:
+        return f"Registry({list(self._names)})"
+
+    def declare(self, module: str, names: Iterable[str]) -> list[str]:
+        """Declare verbs defined in ``module`` (see :func:`declare_verbs`); returns those
+        not registered yet."""
+        pending = [name for name in names if name not in self.loaded]
+        for name in pending:
+            self._modules[name] = module
+            self._names[name] = None
+        return pending
+
+
+REGISTRY = Registry()
 _LISTENERS: list[Callable[[Operation], None]] = []
+_DECLARE_LISTENERS: list[Callable[[str], None]] = []
 
 
-def on_register(listener: Callable[[Operation], None]) -> None:
-    """Call ``listener(op)`` for every registered operation, now and in the future."""
+def on_register(
+    listener: Callable[[Operation], None], on_declare: Callable[[str], None] | None = None
+) -> None:
+    """Call ``listener(op)`` for every registered operation, now and in the future, and
+    ``on_declare(name)`` for every verb declared but not imported yet (its module calls
+    ``listener`` when it registers the verb)."""
     _LISTENERS.append(listener)
-    for op in REGISTRY.values():
+    for op in list(REGISTRY.loaded.values()):
         listener(op)
+    if on_declare is not None:
+        _DECLARE_LISTENERS.append(on_declare)
+        for name in REGISTRY:
+            if name not in REGISTRY.loaded:
+                on_declare(name)
+
+
+def declare_verbs(module: str, names: Iterable[str]) -> None:
+    """Declare that importing ``module`` registers the verbs ``names``, without importing it.
+
+    The verbs are listed in :data:`REGISTRY` and are methods of the ``.microct``
+    accessors at once (for ``dir()``, help and tab completion); the module, with the
+    libraries it needs, is imported when one of them is first used. A process that runs
+    a few verbs imports only their modules.
+
+    Examples
+    --------
+    >>> declare_verbs("xarray_microct.ops.intensity", ["invert"])
+    >>> "invert" in REGISTRY, REGISTRY["invert"].name
+    (True, 'invert')
+    """
+    for name in REGISTRY.declare(module, names):
+        for listener in _DECLARE_LISTENERS:
+            listener(name)
 
 
 def _declared_result(func: Callable[..., Any], returns: ResultKind | None) -> ResultKind:

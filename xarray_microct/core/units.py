@@ -84,15 +84,31 @@ def parse_unit(units: str) -> pint.Unit:
     return unit
 
 
+# The NGFF length units by their names and the usual symbols, named without pint: its
+# unit registry takes 0.15-0.45 s to build on first use, which opening a store or a run
+# need not wait for (the tests check this table against pint).
+_NGFF_NAMES = {
+    **{name: name for name in NGFF_LENGTH_UNITS},
+    **dict.fromkeys(("um", "µm", "μm"), "micrometer"),
+    "nm": "nanometer",
+    "mm": "millimeter",
+    "cm": "centimeter",
+    "m": "meter",
+}
+
+
 def ngff_unit_name(units: str) -> str:
     """The long, NGFF/UDUNITS-style name of a length unit (``"um"`` -> ``"micrometer"``).
+
+    Raises the errors of :func:`parse_unit` for anything else than a length unit of NGFF.
 
     Examples
     --------
     >>> ngff_unit_name("um")
     'micrometer'
     """
-    return str(parse_unit(units))
+    known = _NGFF_NAMES.get(units) if isinstance(units, str) else None
+    return known if known is not None else str(parse_unit(units))
 
 
 def _voxels_from_text(text: str) -> float | None:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
-
-from xarray_microct.pipelines import beads, fibers
 
 __all__ = ["beads", "fibers"]
 
@@ -48,5 +47,23 @@ class PipelineModule(types.ModuleType):
         return importlib.import_module, (self.__name__,)
 
 
-for _module in (beads, fibers):
-    _module.__class__ = PipelineModule
+class _PipelinePackage(types.ModuleType):
+    """This package: each pipeline module is imported on first use (a bead run need not
+    import the fiber stages), and becomes a :class:`PipelineModule` as the import sets
+    it as an attribute here, however it is imported."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in __all__ and isinstance(value, types.ModuleType):
+            value.__class__ = PipelineModule
+        super().__setattr__(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in __all__:
+            return importlib.import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *__all__})
+
+
+sys.modules[__name__].__class__ = _PipelinePackage
