@@ -71,7 +71,7 @@ def gaussian_taps(sigma: float) -> np.ndarray:
     Examples
     --------
     >>> gaussian_taps(0.5).astype(float).round(3)
-    array([0.   , 0.107, 0.787, 0.107, 0.   ])
+    array([0.   , 0.106, 0.787, 0.106, 0.   ])
     """
     (reach,) = kernel_radius((sigma,), 4.0)
     taps = np.arange(-reach, reach + 1)
