@@ -26,6 +26,7 @@ def _smooth_sheared(
 ) -> None:  # pragma: no cover - compiled; checked through smooth_sheared
     nz, ny, nx = block.shape
     reach = weights.shape[0] // 2
+    row = np.empty(nx, dtype=np.float32)
     for z in range(nz):
         plane = out[z]
         plane[:, :] = 0
@@ -35,19 +36,29 @@ def _smooth_sheared(
             sy, sx = offset * ty, offset * tx
             iy, ix = math.floor(sy), math.floor(sx)
             fy, fx = np.float32(sy - iy), np.float32(sx - ix)
-            w = weights[k]
-            w00 = w * (1 - fy) * (1 - fx)
-            w01 = w * (1 - fy) * fx
-            w10 = w * fy * (1 - fx)
-            w11 = w * fy * fx
+            up, w = np.float32(1) - fy, weights[k]
+            left, right = w * (np.float32(1) - fx), w * fx
+            # the x range whose two reads lie inside the row: no clamping there
+            lo = min(max(-ix, 0), nx)
+            hi = max(min(nx - 1 - ix, nx), lo)
             for y in range(ny):
-                y0 = min(max(y + iy, 0), ny - 1)
-                y1 = min(max(y + iy + 1, 0), ny - 1)
-                row0, row1 = source[y0], source[y1]
-                for x in range(nx):
-                    x0 = min(max(x + ix, 0), nx - 1)
-                    x1 = min(max(x + ix + 1, 0), nx - 1)
-                    plane[y, x] += w00 * row0[x0] + w01 * row0[x1] + w10 * row1[x0] + w11 * row1[x1]
+                row0 = source[min(max(y + iy, 0), ny - 1)]
+                row1 = source[min(max(y + iy + 1, 0), ny - 1)]
+                for x in range(nx):  # interpolated between the two rows first
+                    row[x] = up * row0[x] + fy * row1[x]
+                line = plane[y]
+                for x in range(lo, hi):
+                    line[x] += left * row[x + ix] + right * row[x + ix + 1]
+                for x in range(lo):
+                    line[x] += (
+                        left * row[min(max(x + ix, 0), nx - 1)]
+                        + right * row[min(max(x + ix + 1, 0), nx - 1)]
+                    )
+                for x in range(hi, nx):
+                    line[x] += (
+                        left * row[min(max(x + ix, 0), nx - 1)]
+                        + right * row[min(max(x + ix + 1, 0), nx - 1)]
+                    )
 
 
 def sheared_halo(reach: int, slope: tuple[float, float]) -> tuple[int, int, int]:
