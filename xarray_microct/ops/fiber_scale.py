@@ -187,6 +187,7 @@ SETTLED = 0.1  # a round whose radius is within 10 % of the scale it seeded at i
 FINE_SCALE = 4.0  # fibers of a smaller radius (pixels) are measured on a 2× finer grid
 Z_MEAN = 4  # slices averaged into each sampled image (fibers continue along z)
 MATCH_PX = 1.5  # least distance (pixels) within which a section is found again
+MOVE_ROUNDS = 3  # matchings of the sections: about the correlation's shift, then their mean
 COHERENCE = 0.2  # least fraction of sections found again 4 slices on (fibers)
 ROUNDNESS = 0.75  # least minor/major axis ratio of a region measured as one fiber
 MIN_BACKGROUND = 16  # fewest background pixels refine_radii measures the background on
@@ -849,19 +850,26 @@ def measure_fiber_bed(volume: xr.DataArray) -> FiberBedScale:
             break
     # the bed's shift over `half` slices, from the first half of each run to the second:
     # to the whole pixel by phase correlation, then the mean move of the centres found
-    # again; most centres must be found again (fibers continue along z)
+    # again, found again about that mean move (a background that does not move with the
+    # fibers holds the correlation near no shift, and matching about it pulls the moves
+    # towards it); most centres must be found again (fibers continue along z)
     reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
-    found, moves = [], []
-    for first, second, here, there in zip(
-        images[::2], images[1::2], centres[::2], centres[1::2], strict=True
-    ):
-        guess = -phase_cross_correlation(first, second)[0] * (dy, dx)
-        pairs = _found_again(here, there, guess, reach)
-        found.append((len(pairs), len(here)))
-        if len(pairs):
-            moves.append(pairs)
-    _check_fibers(*np.sum(found, axis=0))
-    slopes = np.concatenate(moves) / (half * dz)  # each section's drift per length along z
+    pairs = list(zip(centres[::2], centres[1::2], strict=True))
+    guesses = [
+        -phase_cross_correlation(first, second)[0] * (dy, dx)
+        for first, second in zip(images[::2], images[1::2], strict=True)
+    ]
+    for _ in range(MOVE_ROUNDS):
+        moves = [
+            _found_again(here, there, guess, reach)
+            for (here, there), guess in zip(pairs, guesses, strict=True)
+        ]
+        pooled = np.concatenate(moves)
+        if len(pooled) == 0:
+            break
+        guesses = [pooled.mean(axis=0)] * len(pairs)
+    _check_fibers(len(pooled), sum(len(here) for here, _ in pairs))
+    slopes = pooled / (half * dz)  # each section's drift per length along z
     mean = slopes.mean(axis=0)
     spread = float(np.sqrt(np.mean(np.sum((slopes - mean) ** 2, axis=1))))
     slope = float(np.hypot(*mean))
