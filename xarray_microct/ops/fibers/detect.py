@@ -751,7 +751,9 @@ def detect_fibers(
         fibers apart, and below about R/2.5 a large fiber shows a ring instead of one
         peak; 0.6 keeps one peak for fibers up to ~1.4× the typical radius. In-plane;
         fibers under 9 pixels of radius (detected on the scan itself) get twice that
-        along z, along the fibers.
+        along the fibers: along the bed's tilt, measured on the scan, when the fibers
+        share one (:mod:`~xarray_microct.ops.fibers.along`; recorded in the provenance
+        as ``"fiber_direction"``), else straight along z.
     min_radius : length, optional
         Smallest fiber cross-section kept (equivalent radius; default radius / 2, or
         radius / 4 on a tubeness map, whose thresholded cores are narrower than fibers).
