@@ -12,7 +12,7 @@ halfway between pixels, which costs small fibers: at 2 voxels of radius, noise 0
 pixel and 0.973 / 0.943 with Catmull-Rom's. Beyond the block's planes and sides the
 nearest plane, row or column is repeated (``scipy.ndimage``'s ``mode="nearest"``), so a
 block with a halo of ``reach`` slices and ``ceil(reach · |t|) + 2`` pixels
-(:func:`sheared_halo`) gives, inside, the values of the whole array. Cost: about 2 ns
+(:func:`sheared_halo`) gives, inside, the values of the whole array. Cost: about 2.3 ns
 per tap and voxel on one core (9 taps at 2 voxels of radius, 4 × as many at 8).
 """
 
@@ -57,32 +57,35 @@ def _smooth_sheared(
             # the x range whose four reads lie inside the row: no clamping there
             lo = min(max(1 - ix, 0), nx)
             hi = max(min(nx - 2 - ix, nx), lo)
+            a0, a1, a2, a3 = wy[0], wy[1], wy[2], wy[3]
+            b0, b1, b2, b3 = wx[0], wx[1], wx[2], wx[3]
             for y in range(ny):
                 r0 = source[min(max(y + iy - 1, 0), ny - 1)]
                 r1 = source[min(max(y + iy, 0), ny - 1)]
                 r2 = source[min(max(y + iy + 1, 0), ny - 1)]
                 r3 = source[min(max(y + iy + 2, 0), ny - 1)]
                 for x in range(nx):  # interpolated between the rows first
-                    row[x] = wy[0] * r0[x] + wy[1] * r1[x] + wy[2] * r2[x] + wy[3] * r3[x]
+                    row[x] = a0 * r0[x] + a1 * r1[x] + a2 * r2[x] + a3 * r3[x]
                 line = plane[y]
                 for x in range(lo, hi):
                     p = x + ix
-                    line[x] += (
-                        wx[0] * row[p - 1]
-                        + wx[1] * row[p]
-                        + wx[2] * row[p + 1]
-                        + wx[3] * row[p + 2]
-                    )
-                for x in range(nx):
-                    if lo <= x < hi:
-                        continue
-                    p = x + ix
-                    line[x] += (
-                        wx[0] * row[min(max(p - 1, 0), nx - 1)]
-                        + wx[1] * row[min(max(p, 0), nx - 1)]
-                        + wx[2] * row[min(max(p + 1, 0), nx - 1)]
-                        + wx[3] * row[min(max(p + 2, 0), nx - 1)]
-                    )
+                    line[x] += b0 * row[p - 1] + b1 * row[p] + b2 * row[p + 1] + b3 * row[p + 2]
+                for x in range(lo):
+                    line[x] += _clamped(row, x + ix, b0, b1, b2, b3)
+                for x in range(hi, nx):
+                    line[x] += _clamped(row, x + ix, b0, b1, b2, b3)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _clamped(row, p, b0, b1, b2, b3):  # pragma: no cover - compiled
+    """The cubic's sum about ``p`` with the row's ends repeated beyond them."""
+    last = row.shape[0] - 1
+    return (
+        b0 * row[min(max(p - 1, 0), last)]
+        + b1 * row[min(max(p, 0), last)]
+        + b2 * row[min(max(p + 1, 0), last)]
+        + b3 * row[min(max(p + 2, 0), last)]
+    )
 
 
 def sheared_halo(reach: int, slope: tuple[float, float]) -> tuple[int, int, int]:
