@@ -173,23 +173,6 @@ def _z_levels(volume: xr.DataArray, sigma_z: float, dtype: np.dtype) -> xr.DataA
     return volume.copy(data=data)
 
 
-def _along_tubeness(
-    data: Any,
-    voxels: tuple[float, ...],
-    sigmas: np.ndarray,
-    spacing: Sequence[float],
-    drift: Sequence[float],
-) -> tuple[Any, tuple[float, ...]]:
-    """The tubeness's input and scales (voxels) with its length along z following the
-    fibers: a scale along z longer than in-plane becomes the in-plane one after a
-    smoothing along the bed's ``drift`` by the rest (Gaussians add in quadrature)."""
-    base = float(sigmas[1]) / float(spacing[0])  # the in-plane scale, in slices
-    if not any(drift) or voxels[0] <= base:
-        return data, voxels
-    rest = float(np.sqrt(voxels[0] ** 2 - base**2))
-    return smooth_along(data, rest, drift), (base, *voxels[1:])
-
-
 def fiber_chain(
     volume: xr.DataArray,
     source: str,
@@ -222,7 +205,12 @@ def fiber_chain(
     surroundings opened over that square, never below Otsu's threshold
     (:func:`~xarray_microct.ops.fibers.mask.local_mid_mask`), instead of at Otsu's.
     ``drift`` (pixels per slice, ``(ty, tx)``; not ``(0, 0)``): a smoothing along z only
-    follows the fibers' tilt (:func:`~xarray_microct.ops.fibers.along.smooth_along`).
+    follows the fibers' tilt (:func:`~xarray_microct.ops.fibers.along.smooth_along`), and
+    the tubeness is that of the smoothed scan at ``sigma``'s in-plane scale along z too:
+    its length along the fibers is √(smooth² + σ²) (1.17 R with the mask's smoothing of
+    one radius, against 2σ = 1.2 R straight), one smoothing for both (at 2 voxels of
+    radius, noise 0.25, 15°: F1 0.973 with a smoothing of its own, 0.974 shared; a third
+    less CPU).
     Lazy (nothing is computed) unless ``eager``, which computes the Otsu threshold value
     first.
 
@@ -243,7 +231,8 @@ def fiber_chain(
     smoothing = np.broadcast_to(np.asarray(smooth, dtype=np.float64), (3,)) / grid.spacing
     smoothed = volume
     along_z = smoothing[0] > 0 and not smoothing[1:].any()
-    if levels is None and along_z and any(drift):
+    along_bed = levels is None and along_z and any(drift)
+    if along_bed:
         smoothed = volume.copy(data=smooth_along(volume.data, float(smoothing[0]), drift))
     elif levels is not None and along_z:
         smoothed = _z_levels(volume, float(smoothing[0]), np.dtype(levels))
@@ -261,7 +250,9 @@ def fiber_chain(
                 f"{dim!r}, larger than the volume ({n} voxels); give a smaller sigma= (or "
                 "radius=, whose 0.6 × it is by default)"
             )
-    source, voxels = _along_tubeness(volume.data, voxels, sigmas, grid.spacing, drift)
+    source = volume.data
+    if along_bed:  # the tubeness of the scan smoothed along the bed, at the in-plane scale
+        source, voxels = smoothed.data, (float(sigmas[1]) / grid.spacing[0], *voxels[1:])
     score = hessian_measure_array(
         source, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
     )
