@@ -6,8 +6,8 @@ Run ``python benchmarks/fiber_along.py`` (``--shape 64 512 512``). For Gaussians
 pixels per slice, Catmull-Rom interpolation in-plane) and by
 ``scipy.ndimage.gaussian_filter1d`` along z (what the straight smoothing costs), best
 of three, on one thread. Detection of fibers under 9 pixels of radius smooths the scan
-along the bed twice for the mask (the threshold's pass and the detection's) and once
-for the tubeness, at σ = R and about 1.04 R slices (R the radius in pixels).
+along the bed at σ = R slices (R the radius in pixels) twice: for the threshold's pass
+and for the detection's, whose mask and tubeness read the same smoothed scan.
 """
 
 from __future__ import annotations
