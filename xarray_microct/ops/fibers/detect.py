@@ -62,7 +62,13 @@ from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.chains import first_seen, group_order
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
-from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius, tilt_factors
+from xarray_microct.ops.fiber_scale import (
+    FiberBedScale,
+    NoFibersError,
+    measure_fiber_bed,
+    tilt_factors,
+)
+from xarray_microct.ops.fibers.along import bed_drift, smooth_along
 from xarray_microct.ops.fibers.grid import GRID_KEY, working_factor, working_grid
 from xarray_microct.ops.fibers.linking import (
     SLAB,
@@ -176,6 +182,7 @@ def fiber_chain(
     levels: Any = None,
     coarse_from: float = COARSE_FROM_SIGMA,
     background: int | None = None,
+    drift: Sequence[float] = (0.0, 0.0),
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     """The default chain before detection: (fiber mask, centre score or None).
 
@@ -197,6 +204,13 @@ def fiber_chain(
     intensity input): threshold each voxel at the mid-level between the fibers and its
     surroundings opened over that square, never below Otsu's threshold
     (:func:`~xarray_microct.ops.fibers.mask.local_mid_mask`), instead of at Otsu's.
+    ``drift`` (pixels per slice, ``(ty, tx)``; not ``(0, 0)``): a smoothing along z only
+    follows the fibers' tilt (:func:`~xarray_microct.ops.fibers.along.smooth_along`), and
+    the tubeness is that of the smoothed scan at ``sigma``'s in-plane scale along z too:
+    its length along the fibers is √(smooth² + σ²) (1.17 R with the mask's smoothing of
+    one radius, against 2σ = 1.2 R straight), one smoothing for both (at 2 voxels of
+    radius, noise 0.25, 15°: F1 0.973 with a smoothing of its own, 0.974 shared; a third
+    less CPU).
     Lazy (nothing is computed) unless ``eager``, which computes the Otsu threshold value
     first.
 
@@ -216,7 +230,11 @@ def fiber_chain(
     grid = grid_of(volume)
     smoothing = np.broadcast_to(np.asarray(smooth, dtype=np.float64), (3,)) / grid.spacing
     smoothed = volume
-    if levels is not None and smoothing[0] > 0 and not smoothing[1:].any():
+    along_z = smoothing[0] > 0 and not smoothing[1:].any()
+    along_bed = levels is None and along_z and any(drift)
+    if along_bed:
+        smoothed = volume.copy(data=smooth_along(volume.data, float(smoothing[0]), drift))
+    elif levels is not None and along_z:
         smoothed = _z_levels(volume, float(smoothing[0]), np.dtype(levels))
     else:
         if (smoothing > 0).any():
@@ -232,8 +250,11 @@ def fiber_chain(
                 f"{dim!r}, larger than the volume ({n} voxels); give a smaller sigma= (or "
                 "radius=, whose 0.6 × it is by default)"
             )
+    source = volume.data
+    if along_bed:  # the tubeness of the scan smoothed along the bed, at the in-plane scale
+        source, voxels = smoothed.data, (float(sigmas[1]) / grid.spacing[0], *voxels[1:])
     score = hessian_measure_array(
-        volume.data, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
+        source, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
     )
     mask = (
         _global_mask(smoothed, eager)
@@ -497,8 +518,9 @@ def plan_detection(
     dz, dy, dx = grid.spacing
     kind = _source_of(volume, source)
     estimated = {}
+    bed = None
     if radius is None:
-        radius, estimated["radius"] = _radius_from_data(volume, kind)
+        radius, estimated["radius"], bed = _radius_from_data(volume, kind)
     r_phys = 0.5 * (radius[1] * dy + radius[2] * dx)
     # large fibers: detect on the scan binned in-plane to a radius of about 6 voxels
     factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
@@ -512,7 +534,11 @@ def plan_detection(
     else:  # the cores of a thresholded tubeness map are narrower than the fibers
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
-    smooth = _mask_smoothing(factor, wgrid.spacing, r_phys)
+    drift = (0.0, 0.0)
+    if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
+        bed = bed if bed is not None else _bed_of(volume)
+        drift = _drift_record(bed, grid.spacing, estimated)
+    smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
     levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
     sigmas = (
@@ -530,6 +556,7 @@ def plan_detection(
         coarse_from=COARSE_FROM_SIGMA if factor == 1 else COARSE_BINNED,
         # on the scan itself (small fibers, whose edges weigh most): the local mid-level
         background=background_width(radius[1]) if factor == 1 else None,
+        drift=drift,
     )
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
     tiles = tile_tasks(
@@ -585,7 +612,7 @@ def plan_detection(
 
 
 def _mask_smoothing(
-    factor: int, spacing: Sequence[float], r_phys: float
+    factor: int, spacing: Sequence[float], r_phys: float, along_bed: bool = False
 ) -> tuple[float, float, float]:
     """Gaussian sigmas (z, y, x; physical) smoothing the scan before Otsu's threshold.
 
@@ -596,12 +623,16 @@ def _mask_smoothing(
     radius at 15°); at 2–3 voxels of radius, where the rule was a quarter radius
     in-plane, the object F1 at noise 0.25 goes from 0.893 to 0.909 and the radii from
     +2.2 to +5.2 % to +1.3 to +3.8 %; at 5–8 voxels, F1 ≥ 0.999 and radii −0.4 to +1.1 %
-    as with one pixel in all directions. On a binned grid the bins have averaged
-    in-plane: one slice along z.
+    as with one pixel in all directions. ``along_bed`` (the smoothing follows the bed's
+    measured tilt: :mod:`~xarray_microct.ops.fibers.along`): a whole radius, the tilt
+    no longer drifting the fibers over it (at 2 voxels, noise 0.25, 15°, with bilinear
+    interpolation and a tubeness smoothed on its own: F1 0.962 at
+    half a radius, 0.972 at one, 0.970 at 1.5, 0.972 at 2). On a binned grid the bins
+    have averaged in-plane: one slice along z.
     """
     if factor > 1:
         return (spacing[0], 0.0, 0.0)
-    return (max(spacing[0], 0.5 * r_phys), 0.0, 0.0)
+    return (max(spacing[0], (1.0 if along_bed else 0.5) * r_phys), 0.0, 0.0)
 
 
 def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, float, float]:
@@ -620,16 +651,45 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
     return (along_z, sigma, sigma)
 
 
-def _radius_from_data(volume: xr.DataArray, kind: str) -> tuple[tuple[float, ...], str]:
-    """The fiber radius estimated from a scan: (voxels per axis, the length recorded)."""
+def _bed_of(volume: xr.DataArray) -> FiberBedScale | None:
+    """The bed's measurement for a given radius; None where the sample shows no fibers
+    or cannot be measured (non-square pixels, one slice): the smoothing stays straight."""
+    try:
+        return measure_fiber_bed(volume)
+    except (NoFibersError, ValueError):
+        return None
+
+
+def _drift_record(
+    bed: FiberBedScale | None, spacing: Sequence[float], estimated: dict[str, Any]
+) -> tuple[float, float]:
+    """The smoothing's drift per slice (:func:`bed_drift`), recorded in ``estimated``."""
+    if bed is None:
+        estimated["fiber_direction"] = "not measured: smoothing straight along z"
+        return (0.0, 0.0)
+    drift = bed_drift(bed, spacing)
+    estimated["fiber_direction"] = {
+        "slope_yx": [round(v, 6) for v in bed.slope],
+        "spread": round(bed.spread, 6),
+        "sections": bed.sections,
+        "smoothing": "along the bed" if any(drift) else "straight along z",
+    }
+    return drift
+
+
+def _radius_from_data(
+    volume: xr.DataArray, kind: str
+) -> tuple[tuple[float, ...], str, FiberBedScale]:
+    """The fiber radius estimated from a scan: (voxels per axis, the length recorded,
+    the whole measurement)."""
     if kind != "intensity":
         raise ValueError(
             f"detect_fibers: the fiber radius is estimated from a scan (intensities), but "
             f"this volume is a {kind}; give radius= (e.g. radius='6.4 um')"
         )
     grid = grid_of(volume)
-    found = estimate_fiber_radius(volume)
-    return tuple(found / s for s in grid.spacing), f"{found:.6g} {grid.units}"
+    bed = measure_fiber_bed(volume)
+    return tuple(bed.radius / s for s in grid.spacing), f"{bed.radius:.6g} {grid.units}", bed
 
 
 @operation(
@@ -683,7 +743,9 @@ def detect_fibers(
         fibers apart, and below about R/2.5 a large fiber shows a ring instead of one
         peak; 0.6 keeps one peak for fibers up to ~1.4× the typical radius. In-plane;
         fibers under 9 pixels of radius (detected on the scan itself) get twice that
-        along z, along the fibers.
+        along the fibers: along the bed's tilt, measured on the scan, when the fibers
+        share one (:mod:`~xarray_microct.ops.fibers.along`; recorded in the provenance
+        as ``"fiber_direction"``), else straight along z.
     min_radius : length, optional
         Smallest fiber cross-section kept (equivalent radius; default radius / 2, or
         radius / 4 on a tubeness map, whose thresholded cores are narrower than fibers).

@@ -1,0 +1,167 @@
+"""Smoothing along the fibers' measured tilt (kernels/sheared.py, ops/fibers/along.py)."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xarray_microct as mct
+from xarray_microct.kernels.sheared import sheared_halo, smooth_sheared
+from xarray_microct.ops.fiber_scale import FiberBedScale, axis_slopes, measure_fiber_bed
+from xarray_microct.ops.fibers.along import bed_drift, gaussian_taps, smooth_along
+from xarray_microct.ops.fibers.detect import fiber_chain
+from xarray_microct.synthetic import fiber_bed
+
+
+def _keys(distance: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel with a = -0.5 (Catmull-Rom), at a distance."""
+    d = np.abs(distance)
+    near = 1.5 * d**3 - 2.5 * d**2 + 1
+    far = -0.5 * d**3 + 2.5 * d**2 - 4 * d + 2
+    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
+
+
+def _shifted(plane: np.ndarray, sy: float, sx: float) -> np.ndarray:
+    """``plane`` sampled at ``(y + sy, x + sx)``: the kernel summed over every pixel
+    within 2 of the point, the plane's edges extended (float64)."""
+    out = np.zeros(plane.shape)
+    ny, nx = plane.shape
+    for j in range(int(np.floor(sy)) - 1, int(np.floor(sy)) + 3):
+        rows = plane[np.clip(np.arange(ny) + j, 0, ny - 1)] * _keys(j - sy)
+        for i in range(int(np.floor(sx)) - 1, int(np.floor(sx)) + 3):
+            out += rows[:, np.clip(np.arange(nx) + i, 0, nx - 1)] * _keys(i - sx)
+    return out
+
+
+def _reference(volume: np.ndarray, sigma: float, drift: tuple[float, float]) -> np.ndarray:
+    """Whole-array reference: scipy's Gaussian taps, each slice shifted by Keys' kernel."""
+    truncate = 4.0
+    reach = int(truncate * sigma + 0.5)
+    taps = np.arange(-reach, reach + 1)
+    weights = np.exp(-0.5 * (taps / sigma) ** 2)
+    weights /= weights.sum()
+    nz = volume.shape[0]
+    out = np.zeros(volume.shape)
+    for z in range(nz):
+        for k, w in zip(taps, weights, strict=True):
+            plane = volume[min(max(z + k, 0), nz - 1)].astype(np.float64)
+            out[z] += w * _shifted(plane, k * drift[0], k * drift[1])
+    return out
+
+
+def test_sheared_smoothing_equals_the_reference_on_the_whole_array():
+    rng = np.random.default_rng(3)
+    volume = rng.normal(size=(13, 17, 19)).astype(np.float32)
+    for drift in ((0.27, -0.05), (-1.4, 0.6), (0.0, 0.0)):
+        got = smooth_along(da.from_array(volume), 1.6, drift).compute()
+        np.testing.assert_allclose(got, _reference(volume, 1.6, drift), atol=2e-5)
+
+
+def test_a_linear_ramp_moves_exactly_with_the_drift():
+    # a ramp along x whose slices move by the drift: smoothing along it keeps it
+    x = np.arange(40, dtype=np.float64)
+    z = np.arange(9, dtype=np.float64)[:, None, None]
+    volume = np.broadcast_to(2.0 * (x - 0.37 * z) + 5.0, (9, 3, 40)).astype(np.float32)
+    got = smooth_sheared(volume, gaussian_taps(1.0), (0.0, 0.37))
+    inner = (slice(4, 5), slice(None), slice(8, 32))  # all taps inside the volume
+    np.testing.assert_allclose(got[inner], volume[inner], atol=1e-4)
+
+
+def test_without_drift_it_is_scipys_gaussian_along_z():
+    volume = np.random.default_rng(4).normal(size=(11, 6, 7)).astype(np.float32)
+    got = smooth_along(da.from_array(volume, chunks=4), 1.3, (0.0, 0.0)).compute()
+    reference = ndi.gaussian_filter1d(volume.astype(np.float64), 1.3, axis=0, mode="nearest")
+    np.testing.assert_allclose(got, reference, atol=2e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    chunks=st.tuples(*(st.integers(1, 9) for _ in range(3))),
+    drift=st.tuples(*(st.floats(-1.6, 1.6, allow_nan=False) for _ in range(2))),
+    sigma=st.floats(0.4, 2.5),
+)
+def test_sheared_smoothing_is_chunk_exact(chunks, drift, sigma):
+    volume = np.random.default_rng(5).normal(size=(12, 14, 15)).astype(np.float32)
+    whole = smooth_along(da.from_array(volume), sigma, drift).compute()
+    parts = smooth_along(da.from_array(volume, chunks=chunks), sigma, drift).compute()
+    np.testing.assert_array_equal(parts, whole)
+    np.testing.assert_allclose(whole, _reference(volume, sigma, drift), atol=2e-5)
+
+
+def test_the_kernel_follows_a_tilted_line_and_its_halo_covers_its_reads():
+    volume = np.zeros((15, 5, 50), np.float32)
+    for z in range(15):
+        volume[z, 2, 3 + 3 * z] = 1.0  # 3 pixels per slice along x
+    weights = gaussian_taps(1.5)
+    along = smooth_sheared(volume, weights, (0.0, 3.0))
+    assert along[7, 2, 24] == pytest.approx(1.0, abs=1e-6)  # every tap on the line
+    assert smooth_sheared(volume, weights, (0.0, 0.0))[7, 2, 24] < 0.3
+    assert sheared_halo(len(weights) // 2, (0.0, 3.0)) == (6, 2, 20)
+    with pytest.raises(ValueError, match="odd length"):
+        smooth_sheared(volume, np.ones(4), (0.0, 0.0))
+
+
+def test_the_measured_direction_is_the_beds():
+    vol, truth = fiber_bed((24, 128, 128), seed=2, tilt=12.0, noise=0.1)
+    bed = measure_fiber_bed(vol)
+    c = truth.centres
+    slope_y, slope_x, _ = axis_slopes(*(c[k].to_numpy() for k in ("fiber_id", "z", "y", "x")))
+    true = np.array([slope_y.mean(), slope_x.mean()])
+    assert np.hypot(*(np.array(bed.slope) - true)) < 0.03
+    assert bed.spread < np.hypot(*true)
+    drift = bed_drift(bed, (1.0, 1.0, 1.0))
+    assert drift == pytest.approx(bed.slope)
+
+
+def test_fibers_in_two_directions_keep_the_smoothing_straight():
+    vol, _ = fiber_bed((16, 96, 96), seed=3, tilt=12.0, noise=0.05)
+    values = vol.values
+    # the same bed beside its mirror along z: half the fibers drift one way, half the other
+    crossed = np.concatenate([values, values[::-1]], axis=2)
+    spacing = float(vol.x[1] - vol.x[0])
+    bed = measure_fiber_bed(mct.from_array(crossed, spacing=spacing, units="micrometer"))
+    assert bed.spread > np.hypot(*bed.slope)
+    assert bed_drift(bed, (spacing,) * 3) == (0.0, 0.0)
+    one_way = measure_fiber_bed(vol)
+    assert bed_drift(one_way, (spacing,) * 3) != (0.0, 0.0)
+
+
+def test_a_drift_below_its_standard_error_is_no_drift():
+    few = FiberBedScale(2.0, (0.05, 0.0), spread=0.04, sections=1)  # error 0.04
+    assert bed_drift(few, (1.0, 1.0, 1.0)) == (0.0, 0.0)
+    many = FiberBedScale(2.0, (0.05, 0.0), spread=0.04, sections=400)
+    assert bed_drift(many, (2.0, 1.0, 1.0)) == pytest.approx((0.1, 0.0))
+
+
+def test_the_chain_along_the_bed_is_chunk_exact():
+    vol, _ = fiber_bed((12, 48, 48), seed=1, tilt=15.0, radius=6.4, spacing=3.2)
+    drift = (0.21, -0.17)
+    whole_mask, whole_score = fiber_chain(
+        vol, "intensity", (7.7, 3.8, 3.8), (6.4, 0, 0), eager=True, background=5, drift=drift
+    )
+    mask, score = fiber_chain(
+        vol.chunk({"z": 5, "y": 17, "x": 31}),
+        "intensity",
+        (7.7, 3.8, 3.8),
+        (6.4, 0, 0),
+        eager=True,
+        background=5,
+        drift=drift,
+    )
+    np.testing.assert_array_equal(mask.values, whole_mask.values)
+    np.testing.assert_allclose(score.values, whole_score.values, atol=1e-5)
+    straight = fiber_chain(vol, "intensity", (7.7, 3.8, 3.8), (6.4, 0, 0), background=5)[0]
+    assert (straight.values != whole_mask.values).any()
+
+
+def test_detection_records_the_measured_direction():
+    vol, _ = fiber_bed((16, 96, 96), seed=4, tilt=12.0)
+    table = vol.microct.detect_fibers()
+    direction = table.attrs["microct_provenance"][-1]["estimated"]["fiber_direction"]
+    assert direction["smoothing"] == "along the bed"
+    assert np.hypot(*direction["slope_yx"]) == pytest.approx(np.tan(np.radians(12)), abs=0.04)
+    assert direction["sections"] > 20

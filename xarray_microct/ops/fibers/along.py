@@ -1,0 +1,115 @@
+"""Smoothing along the fibers: a Gaussian along z that follows the bed's measured tilt.
+
+Fibers under 9 pixels of radius are found on the scan itself, smoothed along z only
+before the threshold (in-plane smoothing widens small fibers and merges touching
+ones). Straight along z, a fiber tilted by θ drifts ``k tan θ`` pixels over a tap ``k``
+slices away and is averaged with its surroundings: at 2 voxels of radius, noise 0.25
+and 15° of tilt the object F1 was 0.955, against 0.984 at 0°.
+
+When the fibers share one direction, :func:`smooth_along` samples each tap's slice at
+the point moved by the bed's drift (:mod:`xarray_microct.kernels.sheared`); the drift
+is measured on the scan (:func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed`:
+the mean move of the sections followed along z). :func:`bed_drift` decides from the
+same measurement whether the fibers share it:
+
+* the mean drift must be measured: larger than twice its standard error (the
+  sections' spread over the square root of their number), else the data show no tilt;
+* it must be the bed's: larger than the sections' spread about it (the RMS distance of
+  each section's drift from the mean, which also holds the centres' measurement
+  noise). Fibers in several directions (plies, a twisted tow) have a spread as large
+  as their mean drift or larger; no single shear follows them, and the smoothing stays
+  straight along z.
+
+Neither threshold is fitted to a phantom: the first is a significance level, the
+second says that most of the drift is common to the fibers. On
+``benchmarks/fiber_scale.py``'s beds (one direction, per-fiber deviations of a
+fraction of a degree) the sections' spread is 0.05–0.16 (mostly the centres' noise,
+largest at 2 voxels in noise 0.25) against mean drifts of 0.14 (8°) and 0.27 (15°): the
+smoothing follows the bed at 8° and 15°; a bed beside its mirror image along z (half
+the fibers each way) keeps it straight (``tests/test_fiber_along.py``).
+
+Along the bed, the mask's smoothing is one radius long instead of half (the tilt no
+longer drifts the fibers over it), and the tubeness is that of the same smoothed scan.
+At 2 voxels of radius, noise 0.25, 15° (seed 1): object F1 0.955 → 0.974 on
+``fiber_bed``, 0.852 → 0.943 on ``other_bed`` (0.935 with the true slope and bilinear
+interpolation); with the mask smoothed over half a radius along the bed, 0.962.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dask.array as da
+import numpy as np
+
+from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overlap
+from xarray_microct.kernels.sheared import sheared_halo, smooth_sheared
+from xarray_microct.ops.fiber_scale import FiberBedScale
+
+__all__ = ["bed_drift", "gaussian_taps", "smooth_along"]
+
+SIGNIFICANCE = 2.0  # standard errors the mean drift must exceed to count as measured
+
+
+def bed_drift(bed: FiberBedScale, spacing: Sequence[float]) -> tuple[float, float]:
+    """The bed's in-plane drift per slice ``(ty, tx)`` in pixels, or ``(0, 0)``.
+
+    ``bed`` as :func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed` gives it,
+    ``spacing`` the voxel size ``(z, y, x)``. Zero unless the fibers share a measured
+    direction (see the module docstring): the mean drift exceeds twice its standard
+    error and the sections' spread about it.
+
+    Examples
+    --------
+    >>> shared = FiberBedScale(2.0, (0.26, -0.07), spread=0.09, sections=400)
+    >>> bed_drift(shared, (1.0, 0.5, 0.5))
+    (0.52, -0.14)
+    >>> spread = FiberBedScale(2.0, (0.26, -0.07), spread=0.4, sections=400)
+    >>> bed_drift(spread, (1.0, 0.5, 0.5))
+    (0.0, 0.0)
+    """
+    mean = float(np.hypot(*bed.slope))
+    error = bed.spread / np.sqrt(max(bed.sections, 1))
+    if mean <= SIGNIFICANCE * error or mean <= bed.spread:
+        return (0.0, 0.0)
+    dz, dy, dx = (float(s) for s in spacing)
+    return (bed.slope[0] * dz / dy, bed.slope[1] * dz / dx)
+
+
+def gaussian_taps(sigma: float) -> np.ndarray:
+    """A normalised Gaussian of ``sigma`` samples, truncated at 4 sigmas (scipy's kernel).
+
+    Examples
+    --------
+    >>> gaussian_taps(0.5).astype(float).round(3)
+    array([0.   , 0.106, 0.787, 0.106, 0.   ])
+    """
+    (reach,) = kernel_radius((sigma,), 4.0)
+    taps = np.arange(-reach, reach + 1)
+    weights = np.exp(-0.5 * (taps / sigma) ** 2)
+    return (weights / weights.sum()).astype(np.float32)
+
+
+def smooth_along(data: da.Array, sigma_z: float, drift: Sequence[float]) -> da.Array:
+    """Gaussian smoothing of a ``(z, y, x)`` array along the axis ``(1, ty, tx)``.
+
+    ``sigma_z`` in slices; ``drift = (ty, tx)`` the in-plane move per slice in pixels
+    (:func:`bed_drift`; ``(0, 0)``: straight along z). float32, the array's edges
+    extended by their nearest values; each block read with a halo of the kernel's reach
+    along z and of its farthest shift in-plane, so any chunking gives the same values
+    as the whole array.
+
+    Examples
+    --------
+    >>> vol = np.zeros((9, 9, 9), np.float32)
+    >>> for z in range(9):
+    ...     vol[z, 4, z] = 1.0  # a line tilted by 45° along x
+    >>> along = smooth_along(da.from_array(vol, chunks=4), 1.0, (0.0, 1.0)).compute()
+    >>> straight = smooth_along(da.from_array(vol, chunks=4), 1.0, (0.0, 0.0)).compute()
+    >>> round(float(along[4, 4, 4]), 3), round(float(straight[4, 4, 4]), 3)
+    (1.0, 0.399)
+    """
+    weights = gaussian_taps(float(sigma_z))
+    slope = (float(drift[0]), float(drift[1]))
+    halo = sheared_halo(len(weights) // 2, slope)
+    return map_spatial_overlap(smooth_sheared, data, halo, np.float32, weights=weights, slope=slope)
