@@ -17,6 +17,7 @@ import pytest
 import yaml
 import zarr
 from dask.callbacks import Callback
+from helpers import fresh_python
 
 import xarray_microct as mct
 from xarray_microct.cli import main
@@ -108,11 +109,7 @@ def test_threaded_run_does_not_import_distributed_to_look_for_a_client(
         f"main(['run', {str(steps)!r}, {str(scan)!r}, {str(out)!r}, '--no-progress'])\n"
         "print(sorted(m for m in ('distributed', 'tornado') if m in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert fresh_python(code).splitlines()[-1] == "[]"
     volume = mct.open_volume(scan)
     with dask.config.set(scheduler="synchronous"):
         expected = volume.microct.median(radius="1 voxel").microct.gaussian(sigma="1.3 um")

@@ -6,12 +6,12 @@ import importlib
 import inspect
 import pickle
 import pkgutil
-import subprocess
 import sys
 import types
 
 import cloudpickle
 import pytest
+from helpers import fresh_python
 
 import xarray_microct as mct
 
@@ -26,11 +26,7 @@ def test_subpackages_are_attributes_imported_on_first_use():
         "assert 'pipelines' in dir(mct)\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert fresh_python(code) == "ok"
 
 
 def test_unknown_attribute_is_an_attribute_error():
@@ -67,11 +63,7 @@ def test_a_pipeline_module_is_imported_on_first_use_only():
         "assert type(beads).__name__ == 'PipelineModule' and callable(beads)\n"
         "print(sorted(m for m in sys.modules if m.startswith('xarray_microct.ops.fibers')))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_pipeline_modules_pickle_by_name():
@@ -110,11 +102,7 @@ def test_import_leaves_heavy_optional_modules_alone():
         "import sys, xarray_microct\n"
         f"print(sorted(m for m in {NOT_IMPORTED!r} if m in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_pint_accessor_and_readers_load_on_first_use():
@@ -135,11 +123,7 @@ def test_pint_accessor_and_readers_load_on_first_use():
         "assert vol.to_dataset(name='a').pint.quantify().x.pint.units == 'nanometer'\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert fresh_python(code) == "ok"
 
 
 def test_pint_xarray_imported_after_the_package_replaces_the_stand_in_silently():
@@ -153,8 +137,4 @@ def test_pint_xarray_imported_after_the_package_replaces_the_stand_in_silently()
         "assert str(vol.pint.quantify().x.pint.units) == 'micrometer'\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert fresh_python(code) == "ok"
