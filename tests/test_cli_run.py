@@ -116,6 +116,23 @@ def test_threaded_run_does_not_import_distributed_to_look_for_a_client(
         np.testing.assert_allclose(open_result(out).values, expected.values, rtol=1e-6)
 
 
+def test_the_no_client_setting_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dask.threaded
+
+    from xarray_microct.cli import _no_client_to_look_for
+
+    monkeypatch.delitem(sys.modules, "distributed", raising=False)
+    with _no_client_to_look_for("threads"):
+        assert dask.config.get("scheduler") is dask.threaded.get
+        assert dask.config.get("array.rechunk.method") == "tasks"
+    assert dask.config.get("scheduler", None) is None  # as it was
+    with dask.config.set(scheduler="synchronous"), _no_client_to_look_for("threads"):
+        assert dask.config.get("scheduler") == "synchronous"
+        assert dask.config.get("array.rechunk.method") == "tasks"
+    with _no_client_to_look_for("local"):  # a cluster's client is looked for
+        assert dask.config.get("scheduler", None) is None
+
+
 def test_run_on_worker_processes_without_a_dashboard(
     scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
