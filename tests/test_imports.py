@@ -29,6 +29,22 @@ def test_subpackages_are_attributes_imported_on_first_use():
     assert fresh_python(code) == "ok"
 
 
+def test_modules_of_ops_and_core_are_attributes_imported_on_first_use():
+    # the verbs' modules are no longer imported by the package: still reachable by name
+    code = (
+        "import sys, xarray_microct as mct\n"
+        "assert 'xarray_microct.ops.filters' not in sys.modules\n"
+        "assert callable(mct.ops.filters.gaussian_array)\n"
+        "assert callable(mct.ops.fibers.detect_fibers) and callable(mct.core.stats.phase_levels)\n"
+        "assert 'watershed' in dir(mct.ops) and 'stats' in dir(mct.core)\n"
+        "try:\n"
+        "    mct.ops.no_such_module\n"
+        "except AttributeError as err:\n"
+        "    print(err)\n"
+    )
+    assert fresh_python(code) == "module 'xarray_microct.ops' has no attribute 'no_such_module'"
+
+
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'pipeline'"):
         mct.pipeline  # noqa: B018
