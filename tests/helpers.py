@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 
 
@@ -25,3 +28,13 @@ def matched_iou(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
         if best:
             ious[t - 1] = found[best] / np.count_nonzero(inside | (labels == best))
     return ious
+
+
+def fresh_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (nothing imported before it); its output,
+    stripped, once it has ended without error."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()

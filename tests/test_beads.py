@@ -189,10 +189,8 @@ def test_radius_sampled_on_a_central_box_matches_the_whole_scan():
     assert abs(boxed - 6) < 0.6 and abs(whole - 6) < 0.6
 
 
-def test_each_chunk_of_the_scan_is_read_once(scan):
-    # Otsu's histogram and the hole filling's table are parts of one graph with the
-    # labels: the scan (and the median over it) is computed once, not once per part
-    vol, _ = scan
+def _counting_reads(vol):
+    """``vol`` with each chunk's reads listed (the shapes) in the list returned with it."""
     reads = []
 
     def counted(block):
@@ -200,7 +198,14 @@ def test_each_chunk_of_the_scan_is_read_once(scan):
             reads.append(block.shape)
         return block
 
-    source = vol.copy(data=vol.data.map_blocks(counted, dtype=vol.dtype))
+    return vol.copy(data=vol.data.map_blocks(counted, dtype=vol.dtype)), reads
+
+
+def test_each_chunk_of_the_scan_is_read_once(scan):
+    # Otsu's histogram and the hole filling's table are parts of one graph with the
+    # labels: the scan (and the median over it) is computed once, not once per part
+    vol, _ = scan
+    source, reads = _counting_reads(vol)
     labels = beads(source, bead_radius=7)
     reads.clear()
     labels.compute()
@@ -211,14 +216,7 @@ def test_the_central_box_is_read_once_for_the_smoothing_and_the_radius(scan):
     # the noise (denoise_sigma="auto") and the radius are both measured on the central
     # box of the scan, eagerly: it is read once for both (here the whole 64³ scan)
     vol, _ = scan
-    reads = []
-
-    def counted(block):
-        if block.size:
-            reads.append(block.shape)
-        return block
-
-    source = vol.copy(data=vol.data.map_blocks(counted, dtype=vol.dtype))
+    source, reads = _counting_reads(vol)
     labels = beads(source)
     assert len(reads) == vol.data.npartitions
     assert "bead_radius" in labels.attrs and "denoise_sigma" in labels.attrs

@@ -17,6 +17,7 @@ import pytest
 import yaml
 import zarr
 from dask.callbacks import Callback
+from helpers import fresh_python
 
 import xarray_microct as mct
 from xarray_microct.cli import main
@@ -108,15 +109,28 @@ def test_threaded_run_does_not_import_distributed_to_look_for_a_client(
         f"main(['run', {str(steps)!r}, {str(scan)!r}, {str(out)!r}, '--no-progress'])\n"
         "print(sorted(m for m in ('distributed', 'tornado') if m in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert fresh_python(code).splitlines()[-1] == "[]"
     volume = mct.open_volume(scan)
     with dask.config.set(scheduler="synchronous"):
         expected = volume.microct.median(radius="1 voxel").microct.gaussian(sigma="1.3 um")
         np.testing.assert_allclose(open_result(out).values, expected.values, rtol=1e-6)
+
+
+def test_the_no_client_setting_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dask.threaded
+
+    from xarray_microct.cli import _no_client_to_look_for
+
+    monkeypatch.delitem(sys.modules, "distributed", raising=False)
+    with _no_client_to_look_for("threads"):
+        assert dask.config.get("scheduler") is dask.threaded.get
+        assert dask.config.get("array.rechunk.method") == "tasks"
+    assert dask.config.get("scheduler", None) is None  # as it was
+    with dask.config.set(scheduler="synchronous"), _no_client_to_look_for("threads"):
+        assert dask.config.get("scheduler") == "synchronous"
+        assert dask.config.get("array.rechunk.method") == "tasks"
+    with _no_client_to_look_for("local"):  # a cluster's client is looked for
+        assert dask.config.get("scheduler", None) is None
 
 
 def test_run_on_worker_processes_without_a_dashboard(

@@ -6,12 +6,12 @@ import importlib
 import inspect
 import pickle
 import pkgutil
-import subprocess
 import sys
 import types
 
 import cloudpickle
 import pytest
+from helpers import fresh_python
 
 import xarray_microct as mct
 
@@ -26,11 +26,23 @@ def test_subpackages_are_attributes_imported_on_first_use():
         "assert 'pipelines' in dir(mct)\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    assert fresh_python(code) == "ok"
+
+
+def test_modules_of_ops_and_core_are_attributes_imported_on_first_use():
+    # the verbs' modules are no longer imported by the package: still reachable by name
+    code = (
+        "import sys, xarray_microct as mct\n"
+        "assert 'xarray_microct.ops.filters' not in sys.modules\n"
+        "assert callable(mct.ops.filters.gaussian_array)\n"
+        "assert callable(mct.ops.fibers.detect_fibers) and callable(mct.core.stats.phase_levels)\n"
+        "assert 'watershed' in dir(mct.ops) and 'stats' in dir(mct.core)\n"
+        "try:\n"
+        "    mct.ops.no_such_module\n"
+        "except AttributeError as err:\n"
+        "    print(err)\n"
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert fresh_python(code) == "module 'xarray_microct.ops' has no attribute 'no_such_module'"
 
 
 def test_unknown_attribute_is_an_attribute_error():
@@ -67,11 +79,7 @@ def test_a_pipeline_module_is_imported_on_first_use_only():
         "assert type(beads).__name__ == 'PipelineModule' and callable(beads)\n"
         "print(sorted(m for m in sys.modules if m.startswith('xarray_microct.ops.fibers')))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_pipeline_modules_pickle_by_name():
@@ -110,11 +118,7 @@ def test_import_leaves_heavy_optional_modules_alone():
         "import sys, xarray_microct\n"
         f"print(sorted(m for m in {NOT_IMPORTED!r} if m in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_pint_accessor_and_readers_load_on_first_use():
@@ -135,11 +139,7 @@ def test_pint_accessor_and_readers_load_on_first_use():
         "assert vol.to_dataset(name='a').pint.quantify().x.pint.units == 'nanometer'\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert fresh_python(code) == "ok"
 
 
 def test_pint_xarray_imported_after_the_package_replaces_the_stand_in_silently():
@@ -153,8 +153,4 @@ def test_pint_xarray_imported_after_the_package_replaces_the_stand_in_silently()
         "assert str(vol.pint.quantify().x.pint.units) == 'micrometer'\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert fresh_python(code) == "ok"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-import subprocess
 import sys
 
 import numpy as np
@@ -24,6 +23,7 @@ import pandas as pd
 import pytest
 import scipy.ndimage as ndi
 import xarray as xr
+from helpers import fresh_python
 
 import xarray_microct as mct
 from xarray_microct.core.provenance import make_record
@@ -354,11 +354,7 @@ def test_a_verb_is_listed_and_a_method_before_its_module_is_imported():
         "assert set(mct.REGISTRY.loaded) == set(mct.REGISTRY)\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert fresh_python(code) == "ok"
 
 
 def test_declared_verbs_of_a_module_imported_on_first_use(tmp_path, monkeypatch):

@@ -183,9 +183,11 @@ def test_the_demo_replaces_only_a_store_it_wrote(tmp_path: Path) -> None:
 
 
 def test_the_demo_replaces_only_files_it_wrote(tmp_path: Path) -> None:
-    from xarray_microct.demo import run_demo
+    from xarray_microct.demo import MANIFEST, OUTPUTS, run_demo
 
     run_demo(tmp_path, size=32)
+    # every file it writes is one it checks before replacing (the report's figures too)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*OUTPUTS, MANIFEST])
     run_demo(tmp_path, size=32, overwrite=True)  # its own files, unchanged: replaced
     table = tmp_path / "fibers.csv"
     table.write_text("my edited table")
@@ -194,3 +196,9 @@ def test_the_demo_replaces_only_files_it_wrote(tmp_path: Path) -> None:
         run_demo(tmp_path, size=32, overwrite=True)
     assert table.read_text() == "my edited table"
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    table.unlink()
+    figure = tmp_path / "report-slice.png"  # written by the report, beside it
+    figure.write_bytes(b"my own figure")
+    with pytest.raises(FileExistsError, match=r"report-slice\.png was not written by"):
+        run_demo(tmp_path, size=32, overwrite=True)
+    assert figure.read_bytes() == b"my own figure"

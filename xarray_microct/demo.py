@@ -29,7 +29,19 @@ from xarray_microct.synthetic.fibers import fiber_bed
 
 STORE = "fiber_bed.ome.zarr"
 REPORT = "report.html"
-OUTPUTS = (STORE, "fibers.csv", "fiber_summary.csv", "fibers.png", REPORT)
+# the PNG figures save_report writes beside the report (``report-<figure>.png``)
+REPORT_FIGURES = tuple(
+    f"{Path(REPORT).stem}-{figure}.png"
+    for figure in (
+        "slice",
+        "orthoslices",
+        "centres",
+        "fiber-radius",
+        "fiber-orientation",
+        "fiber-axes",
+    )
+)
+OUTPUTS = (STORE, "fibers.csv", "fiber_summary.csv", "fibers.png", REPORT, *REPORT_FIGURES)
 # what the demo wrote into its folder, with each file's digest: --overwrite replaces a
 # file only when it is still the one the demo wrote
 MANIFEST = ".microct-demo.json"
@@ -164,7 +176,8 @@ def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str
     Parameters
     ----------
     output : path
-        Folder for the OME-Zarr store, the tables and the figure.
+        Folder for the OME-Zarr store, the tables, the figure and the report (with its
+        PNG figures beside it).
     size : int
         Edge of the synthetic volume in voxels (1.3 µm each; at least 32).
     overwrite : bool

@@ -400,11 +400,6 @@ def _pack(
     return _State(faces, key.shape, _CODEC.encode(key), _CODEC.encode(lab), *constant)
 
 
-def _faces(state: _State) -> dict:
-    """The faces a block's neighbours read of its result (see :func:`_pack`)."""
-    return state.faces
-
-
 def _face_changes(own: _State, d: tuple[int, ...], now: dict, old: dict | None) -> np.ndarray:
     """The voxels of the block's face on side ``d`` that the neighbour's new face ``now``
     can change (``old``: the face the state holds for; None: nothing reached): a mask.
@@ -599,7 +594,7 @@ def _chunk_round(
             },
             None,
         )
-    faces = {idx: state.faces for idx, state in own.states.items()}
+    faces = _chunk_faces(own)
     near, near_before = _merged(rim), _merged(rim_before)
     states = {}
     for idx, state in own.states.items():
@@ -627,7 +622,7 @@ def _chunk_last(
     connectivity: int,
 ) -> dict:
     """:func:`_last_round` on each block of a chunk: block index -> its result."""
-    faces = {idx: state.faces for idx, state in own.states.items()}
+    faces = _chunk_faces(own)
     near, near_before = _merged(rim), _merged(rim_before)
     return {
         idx: _last_round(

@@ -713,7 +713,7 @@ def settle_on_axes(
     Returns
     -------
     rows : array of shape (m, 4)
-        The settled rows, sorted by slice, y, x.
+        The settled rows, sorted by slice, then y.
     track : array of int
         Fiber id per row (ids of ``track``).
 
