@@ -202,3 +202,19 @@ def test_the_demo_replaces_only_files_it_wrote(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match=r"report-slice\.png was not written by"):
         run_demo(tmp_path, size=32, overwrite=True)
     assert figure.read_bytes() == b"my own figure"
+
+
+def test_a_demo_that_fails_part_way_may_be_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xarray_microct.demo as demo
+
+    def report_fails(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(demo, "save_report", report_fails)
+    with pytest.raises(OSError, match="disk full"):
+        demo.run_demo(tmp_path, size=32)
+    monkeypatch.undo()
+    demo.run_demo(tmp_path, size=32, overwrite=True)  # the tables it wrote are its own
+    assert (tmp_path / demo.REPORT).is_file()

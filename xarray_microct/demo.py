@@ -142,6 +142,18 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _written(output: Path) -> dict[str, str]:
+    """The digests of the files the demo wrote into ``output``, by name."""
+    manifest = output / MANIFEST
+    return json.loads(manifest.read_text()) if manifest.is_file() else {}
+
+
+def _record_written(output: Path, *names: str) -> None:
+    """Add the digests of the files ``names`` in ``output`` to the demo's manifest."""
+    written = _written(output) | {name: _digest(output / name) for name in names}
+    (output / MANIFEST).write_text(json.dumps(written, indent=1))
+
+
 def check_demo_files(output: Path) -> None:
     """Refuse to replace a file of the demo's outputs that the demo did not write.
 
@@ -159,8 +171,7 @@ def check_demo_files(output: Path) -> None:
     ...
     FileExistsError: ...fibers.csv was not written by microct demo ...
     """
-    manifest = output / MANIFEST
-    written = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    written = _written(output)
     for name in OUTPUTS[1:]:
         path = output / name
         if path.exists() and (not path.is_file() or written.get(name) != _digest(path)):
@@ -200,57 +211,61 @@ def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str
     check_replaceable(output / STORE)  # only a store this project wrote, before any work
     check_demo_files(output)  # and only files the demo wrote, unchanged
     output.mkdir(parents=True, exist_ok=True)
-    seconds: dict[str, float] = {}
+    try:
+        seconds: dict[str, float] = {}
 
-    start = time.perf_counter()
-    volume, truth = fiber_bed((size, size, size), seed=0, chunks=64)
-    seconds["synthetic bed"] = time.perf_counter() - start
+        start = time.perf_counter()
+        volume, truth = fiber_bed((size, size, size), seed=0, chunks=64)
+        seconds["synthetic bed"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    store = output / STORE
-    volume.microct.pyramid().microct.to_zarr(store, version="0.4", mode="w")
-    scan = open_pyramid(store)
-    seconds["OME-Zarr pyramid"] = time.perf_counter() - start
+        start = time.perf_counter()
+        store = output / STORE
+        volume.microct.pyramid().microct.to_zarr(store, version="0.4", mode="w")
+        scan = open_pyramid(store)
+        seconds["OME-Zarr pyramid"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    table = fibers(scan)
-    seconds["pipeline (tubeness → segment → detect)"] = time.perf_counter() - start
+        start = time.perf_counter()
+        table = fibers(scan)
+        seconds["pipeline (tubeness → segment → detect)"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    level0 = scan[next(iter(scan.children))]
-    image = next(iter(level0.to_dataset().data_vars.values()))
-    summary = fiber_summary(table)
-    radius = float(truth.fibers["radius"].mean())
-    objects = object_metrics(table, truth.centres, like=image, margin=radius)
-    k = image.sizes["z"] // 2
-    z_mid = float(image.z[k])
-    pixel = pixel_metrics(table, truth.centres, like=image, z=z_mid)
-    table.to_csv(output / "fibers.csv", index=False)
-    summary.fibers.to_csv(output / "fiber_summary.csv", index=False)
-    ys, xs = image.y.values, image.x.values
-    dy, dx = ys[1] - ys[0], xs[1] - xs[0]
-    extent = (xs[0] - dx / 2, xs[-1] + dx / 2, ys[-1] + dy / 2, ys[0] - dy / 2)
-    on_slice = table[np.isclose(table.z, z_mid)]
-    true_slice = truth.centres[np.isclose(truth.centres.z, z_mid)]
-    save_figure(
-        np.asarray(image[k].values, dtype=np.float32), extent, on_slice, true_slice,
-        output / "fibers.png",
-        f"slice z = {z_mid:.1f} µm: {len(on_slice)} detected, {len(true_slice)} true "
-        f"(object F1 {objects['f1']:.3f})",
-        units=truth.units,
-    )
-    seconds["scores, tables, figure"] = time.perf_counter() - start
+        start = time.perf_counter()
+        level0 = scan[next(iter(scan.children))]
+        image = next(iter(level0.to_dataset().data_vars.values()))
+        summary = fiber_summary(table)
+        radius = float(truth.fibers["radius"].mean())
+        objects = object_metrics(table, truth.centres, like=image, margin=radius)
+        k = image.sizes["z"] // 2
+        z_mid = float(image.z[k])
+        pixel = pixel_metrics(table, truth.centres, like=image, z=z_mid)
+        table.to_csv(output / "fibers.csv", index=False)
+        summary.fibers.to_csv(output / "fiber_summary.csv", index=False)
+        ys, xs = image.y.values, image.x.values
+        dy, dx = ys[1] - ys[0], xs[1] - xs[0]
+        extent = (xs[0] - dx / 2, xs[-1] + dx / 2, ys[-1] + dy / 2, ys[0] - dy / 2)
+        on_slice = table[np.isclose(table.z, z_mid)]
+        true_slice = truth.centres[np.isclose(truth.centres.z, z_mid)]
+        save_figure(
+            np.asarray(image[k].values, dtype=np.float32), extent, on_slice, true_slice,
+            output / "fibers.png",
+            f"slice z = {z_mid:.1f} µm: {len(on_slice)} detected, {len(true_slice)} true "
+            f"(object F1 {objects['f1']:.3f})",
+            units=truth.units,
+        )
+        seconds["scores, tables, figure"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    save_report(
-        output / REPORT, scan, metrics=scores_table(pixel, objects), result=table,
-        centres={"detected": table, "true": truth.centres},
-        title=f"microct demo: fiber bed {size}³ voxels",
-        notes="A synthetic CMC fiber bed with known truth, analysed by the fiber pipeline "
-        "(tubeness → segment → detect). Pixel-wise scores follow the seed paper (disks 10 "
-        "pixels across on the middle slice); object-level scores match every slice.",
-    )
-    seconds["HTML report"] = time.perf_counter() - start
+        start = time.perf_counter()
+        save_report(
+            output / REPORT, scan, metrics=scores_table(pixel, objects), result=table,
+            centres={"detected": table, "true": truth.centres},
+            title=f"microct demo: fiber bed {size}³ voxels",
+            notes="A synthetic CMC fiber bed with known truth, analysed by the fiber pipeline "
+            "(tubeness → segment → detect). Pixel-wise scores follow the seed paper (disks 10 "
+            "pixels across on the middle slice); object-level scores match every slice.",
+        )
+        seconds["HTML report"] = time.perf_counter() - start
+    finally:  # every output present now is the demo's (checked above): recorded, even
+        # after a failure part way, so the next --overwrite may replace it
+        _record_written(output, *(name for name in OUTPUTS[1:] if (output / name).is_file()))
 
     bed = summary.bed
     print(f"fiber bed {size}³ voxels ({volume.size / 1e6:.1f} Mvox), store {store}")
@@ -265,8 +280,6 @@ def run_demo(output: Path, size: int = 128, overwrite: bool = False) -> dict[str
     for stage, s in seconds.items():
         print(f"  {stage:<46}{s:>7.1f} s")
     paths = {name: output / name for name in OUTPUTS}
-    digests = {name: _digest(path) for name, path in paths.items() if name != STORE}
-    (output / MANIFEST).write_text(json.dumps(digests, indent=1))
     print("wrote", ", ".join(str(p) for p in paths.values()))
     return {
         "table": table,
