@@ -32,6 +32,8 @@ from xarray_microct.cluster import (
     require_mpi,
     worker_start_method,
 )
+from xarray_microct.core.blocks.placement import cluster_threads
+from xarray_microct.ops.fibers.detect import plan_detection
 from xarray_microct.pipelines import fibers
 from xarray_microct.runner import open_result, read_table, run_pipeline, run_state, write_volume
 from xarray_microct.synthetic import fiber_bed
@@ -201,6 +203,32 @@ def test_worker_processes_keep_glibc_adaptive_memory_allocation(client: Client) 
     inherited = os.environ.get("MALLOC_TRIM_THRESHOLD_")  # a user's own setting is kept
     seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     assert set(seen.values()) == {inherited}
+
+
+def test_cluster_does_not_steal_work_and_the_fiber_bins_start_in_contiguous_parts(
+    client: Client, tmp_path: Path
+) -> None:
+    # stealing would move queued tasks (and their inputs) off the part of the volume
+    # their worker was given
+    extensions = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.extensions))
+    assert "stealing" not in extensions
+    scan = mct.from_array(np.zeros((8, 1024, 1024), "uint16"), spacing=0.65, chunks=(8, 256, 256))
+    scan.rename("scan").microct.to_zarr(tmp_path / "scan.ome.zarr")
+    # fibers of 9.8 pixels: 2 × 2 bins of 256² bins, read from the store by 4 tasks
+    plan = plan_detection(mct.open_volume(tmp_path / "scan.ome.zarr"), radius=(9.8,) * 3)
+    hinted = [
+        layer.annotations["workers"]
+        for layer in plan.graph.dask.layers.values()
+        if layer.annotations and "workers" in layer.annotations
+    ]
+    assert len(hinted) == 1  # the first chunks only: the others follow their inputs
+    (hint,) = hinted
+    bins = sorted(
+        k for k in plan.graph.dask.to_dict() if isinstance(k, tuple) and k[0] == hint.name
+    )
+    assert len(bins) == 4
+    first, second = sorted(cluster_threads())
+    assert [hint(k) for k in bins] == [[first]] * 2 + [[second]] * 2
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork on Linux only")

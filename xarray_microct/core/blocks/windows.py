@@ -11,6 +11,15 @@ The output task depends on the input chunks inside its window directly, and on c
 of the thin parts it needs from neighbouring chunks (its halo): a chunk is then
 released once its own window is done, not held for its neighbours' windows. Written in
 one pass, each input chunk is computed once.
+
+When the input is read straight from a stored array (``da.from_array`` or
+``da.from_zarr``: each chunk a read of its own region) and every window is made of whole
+input chunks (no halo inside the volume: binning, a mean pyramid level on aligned
+chunks; the nearest-value extension past the volume's border is allowed), each output
+task reads its window from the store itself, in one read, instead of depending on one
+read task per chunk: the same values, with no read tasks to schedule and, on a cluster,
+never a chunk read on one worker and binned on another (the reads of a window are one
+task, so they cannot be split between workers).
 """
 
 from __future__ import annotations
@@ -23,8 +32,9 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+from dask.array.core import getter
 from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
 __all__ = ["map_windows"]
 
@@ -80,6 +90,68 @@ def _assemble(
 def _take(block: np.ndarray, source: tuple[slice, ...]) -> np.ndarray:
     """A copy of part of a chunk (a halo slab), so the chunk itself can be released."""
     return block[source].copy()
+
+
+def _read_window_task(
+    func: Callable[..., np.ndarray],
+    source: Any,
+    region: tuple[slice, ...],
+    pads: tuple[tuple[int, int], ...],
+    shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+) -> np.ndarray:
+    """:func:`_window_task` for a window read from the store in one read."""
+    block = getter(source, region)
+    placement = (
+        tuple(slice(None) for _ in region),
+        tuple(slice(a, n - b) for (a, b), n in zip(pads, shape, strict=True)),
+    )
+    return func(_assemble([block], (placement,), pads, shape), out_shape)
+
+
+def stored_source(data: da.Array) -> tuple[str, Any] | None:
+    """``(name, layer)`` of the array-like ``data`` reads its chunks from, or None.
+
+    Not None when every chunk of ``data`` is a plain read of its own region from one
+    array-like (as ``da.from_array(..., inline_array=False)`` and ``da.from_zarr``
+    build it: a task ``getter(source, region)`` per chunk); then a window of whole chunks
+    can be read from the source in one read. Anything else (a computed array, reads
+    with a lock or another getter) gives None.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> store = zarr.zeros((4, 6), chunks=(2, 3))
+    >>> stored_source(da.from_zarr(store)) is not None
+    True
+    >>> stored_source(da.from_zarr(store) + 1) is None
+    True
+    """
+    graph = data.dask
+    try:
+        (source,) = graph.dependencies[data.name]
+        layer = graph.layers[source]
+        if graph.dependencies[source] or len(layer) != 1:
+            return None
+        (source_key,) = layer.keys()
+        starts = [np.cumsum((0, *c[:-1])).tolist() for c in data.chunks]
+        for index in itertools.product(*(range(len(c)) for c in data.chunks)):
+            task = graph[(data.name, *index)]
+            region = tuple(
+                slice(starts[axis][i], starts[axis][i] + data.chunks[axis][i])
+                for axis, i in enumerate(index)
+            )
+            if (
+                task.func is not getter
+                or task.kwargs
+                or len(task.args) != 2
+                or task.dependencies != {source_key}
+                or getattr(task.args[1], "value", None) != region
+            ):
+                return None
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return source, layer
 
 
 def _window_task(
@@ -186,6 +258,40 @@ def map_windows(
     ]
     if name is None:
         name = "windows-" + tokenize(data.name, func, out_chunks, factors, halos, dtype)
+    meta = np.empty((0,) * data.ndim, dtype=dtype)
+    stored = stored_source(data)
+    whole_chunks = all(
+        src.start == 0 and src.stop == data.chunks[axis][c]
+        for axis, per_axis in enumerate(windows)
+        for pieces, _, _ in per_axis
+        for c, src, _ in pieces
+    )
+    if stored is not None and whole_chunks:
+        source, source_layer = stored
+        (source_key,) = source_layer.keys()
+        starts = [np.cumsum((0, *c)).tolist() for c in data.chunks]
+        reads: dict[Any, Any] = {}
+        for index in itertools.product(*(range(len(c)) for c in out_chunks)):
+            picked = [windows[axis][i] for axis, i in enumerate(index)]
+            region = tuple(
+                slice(starts[axis][p[0][0][0]], starts[axis][p[0][-1][0] + 1])
+                for axis, p in enumerate(picked)
+            )
+            out_block = tuple(out_chunks[axis][i] for axis, i in enumerate(index))
+            reads[(name, *index)] = (
+                _read_window_task,
+                func,
+                source_key,
+                region,
+                tuple(p[1] for p in picked),
+                tuple(p[2] for p in picked),
+                out_block,
+            )
+        graph = HighLevelGraph(
+            {name: MaterializedLayer(reads), source: source_layer},
+            {name: {source}, source: set()},
+        )
+        return da.Array(graph, name, out_chunks, dtype=dtype, meta=meta)
     take = "halo-" + tokenize(name)
     layer: dict[Any, Any] = {}
     slabs: dict[Any, Any] = {}
@@ -223,5 +329,4 @@ def map_windows(
             out_block,
         )
     graph = HighLevelGraph.from_collections(name, layer, dependencies=[data])
-    meta = np.empty((0,) * data.ndim, dtype=dtype)
     return da.Array(graph, name, out_chunks, dtype=dtype, meta=meta)

@@ -56,6 +56,7 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overlap
+from xarray_microct.core.blocks.placement import spread_over_workers
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
 from xarray_microct.core.stats import has_exact_histogram
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
@@ -525,6 +526,9 @@ def plan_detection(
     # large fibers: detect on the scan binned in-plane to a radius of about 6 voxels
     factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
     work = working_grid(volume, factor, min_chunk=BINNED_CHUNK)
+    # on a cluster, each worker starts from a contiguous part of the volume: the halos
+    # of the stages below then stay on one worker but at the parts' borders
+    work = work.copy(data=spread_over_workers(work.data))
     wgrid = grid_of(work)
     radius = (radius[0], radius[1] / factor, radius[2] / factor)
     seed_px = (0.75 * radius[1], 0.75 * radius[2])

@@ -1,0 +1,128 @@
+"""Where the first chunks of a pipeline are computed on a distributed cluster.
+
+A neighbourhood stage (a filter's halo, a tile's window) reads the edges of the chunks
+next to its own. On Dask's threaded scheduler those are in the same memory; on a cluster
+they are wherever the scheduler put them. Distributed places a task where most of its
+inputs are, so the placement of the first (root) chunks decides the rest, and it places
+root tasks on whichever worker is free first: neighbours end up on alternate workers
+(on two workers, a checkerboard of chunks), and almost every halo is sent from one
+worker to the other.
+
+:func:`spread_over_workers` hints the root chunks of an array to the workers of the
+active distributed client in contiguous runs of chunks (in the array's block order:
+bands of rows, then of z-chunks), each worker's run in proportion to its threads, so
+that only the halos at the bands' borders cross between workers. The hint is loose
+(``allow_other_workers``): a missing worker or an idle one takes the task anyway. Without
+a distributed client nothing changes, and the values never do.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+
+def cluster_threads() -> dict[str, int]:
+    """Threads per worker address of the distributed client that computes, or ``{}``.
+
+    ``{}`` when distributed is not in use: no client, or a scheduler chosen by
+    ``dask.config`` (e.g. ``scheduler="threads"``) instead of the client.
+
+    Examples
+    --------
+    >>> cluster_threads()
+    {}
+    """
+    if "distributed" not in sys.modules:
+        return {}
+    from distributed import default_client
+
+    try:
+        client = default_client()
+    except ValueError:
+        return {}
+    if dask.base.get_scheduler() != client.get:
+        return {}
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return {address: int(info.get("nthreads", 1)) for address, info in sorted(workers.items())}
+
+
+def spread_over_workers(data: da.Array, workers: dict[str, int] | None = None) -> da.Array:
+    """``data`` with its chunks hinted to the cluster's workers in contiguous runs.
+
+    Only a root layer is hinted (chunks computed from no other chunks: reads from a
+    store, whole or windowed): chunks computed from others are placed by their inputs.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+        The first array of a pipeline.
+    workers : dict of str to int, optional
+        Threads per worker address (default: those of the active distributed client,
+        :func:`cluster_threads`); empty: ``data`` is returned unchanged.
+
+    Returns
+    -------
+    dask.array.Array
+        The same chunks and values; on a cluster, chunk ``b`` (in block order) of ``B``
+        is hinted to the worker whose share of the threads covers ``b / B``.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> reads = da.from_zarr(zarr.zeros((4, 6), chunks=(2, 3)))
+    >>> hinted = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1})
+    >>> annotations = hinted.dask.layers[hinted.name].annotations
+    >>> [annotations["workers"](k) for k in hinted.__dask_keys__()[1]]
+    [['tcp://b:1'], ['tcp://b:1']]
+    >>> spread_over_workers(reads) is reads  # no distributed client
+    True
+    """
+    workers = cluster_threads() if workers is None else workers
+    graph = data.dask
+    layer = graph.layers.get(data.name)
+    blocks = int(np.prod(data.numblocks))
+    # a root layer of the blocks alone: its tasks read at most single-key layers (the
+    # array read from), and it holds no other tasks (a rechunk's intermediate pieces)
+    if (
+        len(workers) < 2
+        or layer is None
+        or len(layer) != blocks
+        or any(len(graph.layers[d]) > 1 for d in graph.dependencies.get(data.name, ()))
+    ):
+        return data
+    addresses = list(workers)
+    threads = np.array([workers[a] for a in addresses], dtype=np.float64)
+    bounds = np.cumsum(threads / threads.sum() * blocks)[:-1]
+    # materialised: blockwise fusion would merge a per-key hint with its neighbours'
+    hinted = MaterializedLayer(
+        dict(layer),
+        annotations={
+            **(layer.annotations or {}),
+            "workers": _BlockWorkers(data.name, data.numblocks, bounds, addresses),
+            "allow_other_workers": True,
+        },
+        collection_annotations=layer.collection_annotations,
+    )
+    layers = {**graph.layers, data.name: hinted}
+    new_graph = HighLevelGraph(layers, graph.dependencies)
+    return da.Array(new_graph, data.name, data.chunks, meta=data._meta)
+
+
+class _BlockWorkers:
+    """The worker (a one-element list) a block key is hinted to; picklable."""
+
+    def __init__(
+        self, name: str, numblocks: tuple[int, ...], bounds: np.ndarray, addresses: list[str]
+    ) -> None:
+        self.name, self.numblocks = name, tuple(numblocks)
+        self.bounds, self.addresses = bounds, addresses
+
+    def __call__(self, key: tuple[Any, ...]) -> list[str]:
+        block = int(np.ravel_multi_index(key[1:], self.numblocks))
+        return [self.addresses[int(np.searchsorted(self.bounds, block, side="right"))]]
