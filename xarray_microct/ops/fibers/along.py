@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import dask.array as da
 import numpy as np
 
-from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overlap
+from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_interior
 from xarray_microct.kernels.sheared import sheared_halo, smooth_sheared
 from xarray_microct.ops.fiber_scale import FiberBedScale
 
@@ -112,4 +112,16 @@ def smooth_along(data: da.Array, sigma_z: float, drift: Sequence[float]) -> da.A
     weights = gaussian_taps(float(sigma_z))
     slope = (float(drift[0]), float(drift[1]))
     halo = sheared_halo(len(weights) // 2, slope)
-    return map_spatial_overlap(smooth_sheared, data, halo, np.float32, weights=weights, slope=slope)
+    return map_spatial_interior(_along_block, data, halo, np.float32, weights=weights, slope=slope)
+
+
+def _along_block(
+    block: np.ndarray,
+    origin: tuple[int, int, int],
+    shape: tuple[int, int, int],
+    start: tuple[int, int, int],
+    weights: np.ndarray,
+    slope: tuple[float, float],
+) -> np.ndarray:
+    """One chunk's interior, sheared by the volume's slice numbers (``start[0]`` on)."""
+    return smooth_sheared(block, weights, slope, first_slice=start[0], origin=origin, shape=shape)
