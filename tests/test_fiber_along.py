@@ -74,24 +74,34 @@ def _lanczos_shift(plane: np.ndarray, shift: float, axis: int) -> np.ndarray:
 
 
 def _reference(volume: np.ndarray, sigma: float, drift: tuple[float, float]) -> np.ndarray:
-    """Whole-array reference of the sheared frame: every slice moved by −z · drift on a
-    plane padded wide enough, smoothed by scipy's taps along z, moved back."""
+    """Whole-array reference: the taps one slice away or nearer shifted each on its own,
+    the farther ones in the sheared frame (every slice moved by −z · drift on a plane
+    padded wide enough, smoothed by scipy's taps along z, moved back); Lanczos' kernel."""
     weights = _taps(sigma)
     reach = len(weights) // 2
     nz = volume.shape[0]
     pad = int(np.ceil((nz + reach) * max(abs(drift[0]), abs(drift[1])))) + 8
     wide = np.pad(volume.astype(np.float64), ((0, 0), (pad, pad), (pad, pad)), mode="edge")
 
-    def moved(z: int, sign: float, plane: np.ndarray) -> np.ndarray:
+    def moved(shift: float, plane: np.ndarray) -> np.ndarray:
         for axis, t in enumerate(drift):
-            plane = _lanczos_shift(plane, sign * z * t, axis)
+            plane = _lanczos_shift(plane, shift * t, axis)
         return plane
 
-    sheared = {z: moved(z, 1.0, wide[min(max(z, 0), nz - 1)]) for z in range(-reach, nz + reach)}
+    sheared = {z: moved(z, wide[min(max(z, 0), nz - 1)]) for z in range(-reach, nz + reach)}
     out = np.empty(volume.shape)
     for z in range(nz):
-        smooth = sum(w * sheared[z + k - reach] for k, w in enumerate(weights))
-        out[z] = moved(z, -1.0, smooth)[pad:-pad, pad:-pad]
+        far = sum(
+            w * sheared[z + k]
+            for k, w in zip(range(-reach, reach + 1), weights, strict=True)
+            if abs(k) > 1
+        )
+        near = sum(
+            w * moved(k, wide[min(max(z + k, 0), nz - 1)])
+            for k, w in zip(range(-reach, reach + 1), weights, strict=True)
+            if abs(k) <= 1
+        )
+        out[z] = (moved(-z, far) + near)[pad:-pad, pad:-pad]
     return out
 
 

@@ -37,6 +37,7 @@ import numpy as np
 __all__ = ["sheared_halo", "smooth_sheared"]
 
 SUPPORT = 8  # pixels the in-plane interpolation reads per axis (Lanczos, a = 4)
+NEAR = 1  # taps this near the slice are shifted each on its own, once
 
 
 @numba.njit(nogil=True, cache=True)
@@ -118,6 +119,7 @@ def _smooth_sheared(
     sz, sy, sx = out.shape
     oz, oy, ox = origin[0], origin[1], origin[2]
     reach = weights.shape[0] // 2
+    near = min(NEAR, reach)
     # integer parts of the shifts of the output's slices: the sheared planes' extent
     low_y = high_y = math.floor((first + oz) * ty)
     low_x = high_x = math.floor((first + oz) * tx)
@@ -140,9 +142,12 @@ def _smooth_sheared(
         source = block[min(max(z, 0), nz - 1)]
         _shift_plane(source, wy, j0y + iy - half + 1, wx, j0x + ix - half + 1, sheared[s])
     smoothed = np.empty((my, mx), dtype=np.float32)
+    tap = np.empty((sy, sx), dtype=np.float32)
     for z in range(sz):
         smoothed[:, :] = 0
         for k in range(weights.shape[0]):  # straight along z in the sheared frame
+            if abs(k - reach) <= near:
+                continue  # the nearest taps are added below, each shifted on its own
             w = weights[k]
             plane = sheared[z + k]
             for j in range(my):
@@ -154,7 +159,25 @@ def _smooth_sheared(
         _lanczos(vx - ix, wx)
         # back: the point y − Z t, weights mirrored (the kernel is even)
         wy, wx = wy[::-1].copy(), wx[::-1].copy()
-        _shift_plane(smoothed, wy, oy - iy - half - j0y, wx, ox - ix - half - j0x, out[z])
+        plane = out[z]
+        _shift_plane(smoothed, wy, oy - iy - half - j0y, wx, ox - ix - half - j0x, plane)
+        centre, source = weights[reach], block[oz + z]
+        for j in range(sy):
+            for i in range(sx):
+                plane[j, i] += centre * source[oy + j, ox + i]
+        for k in range(-near, near + 1):
+            if k == 0:
+                continue
+            w = weights[reach + k]
+            vy, vx = k * ty, k * tx
+            iy, ix = math.floor(vy), math.floor(vx)
+            _lanczos(vy - iy, wy)
+            _lanczos(vx - ix, wx)
+            source = block[min(max(oz + z + k, 0), nz - 1)]
+            _shift_plane(source, wy, oy + iy - half + 1, wx, ox + ix - half + 1, tap)
+            for j in range(sy):
+                for i in range(sx):
+                    plane[j, i] += w * tap[j, i]
 
 
 def sheared_halo(reach: int, slope: tuple[float, float]) -> tuple[int, int, int]:
