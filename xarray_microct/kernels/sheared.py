@@ -5,26 +5,31 @@ tap ``k`` slices away the fiber has moved ``k tan θ`` pixels in-plane. The kern
 follows the fibers: tap ``k`` samples slice ``z + k`` at the in-plane point moved by
 ``k · (ty, tx)`` (the bed's measured drift per slice).
 
-It does so in the volume's sheared frame, with two interpolations per voxel instead of
-one per tap: slice ``Z`` (its number in the whole volume) is moved by ``−Z · (ty, tx)``,
-smoothed straight along z, and moved back by ``Z · (ty, tx)``. The integer part of
-``Z · t`` is an index offset; the fraction is interpolated by Lanczos' windowed sinc over
-8 × 8 pixels (separable, normalised to sum 1). Every value depends on the volume's slice
-numbers only, so a block with a halo of ``reach`` slices and ``ceil(reach · |t|) + 7``
-pixels (:func:`sheared_halo`) gives, inside, the values of the whole volume, bit for bit.
+The taps farther than one slice are summed in the volume's sheared frame, with two
+interpolations per voxel instead of one per tap: slice ``Z`` (its number in the whole
+volume) is moved by ``−Z · (ty, tx)``, smoothed straight along z, and moved back by
+``Z · (ty, tx)``. The integer part of ``Z · t`` is an index offset; the fraction is
+interpolated by Lanczos' windowed sinc over 8 × 8 pixels (separable, normalised to sum
+1). The slice's own tap is added as it is, the two next to it each shifted by ``±t``
+(the same kernel, once). Every value depends on the volume's slice numbers only, so a
+block with a halo of ``reach`` slices and ``ceil(reach · |t|) + 7`` pixels
+(:func:`sheared_halo`) gives, inside, the values of the whole volume, bit for bit.
 Beyond the volume's planes and sides the nearest plane, row or column is repeated
 (``scipy.ndimage``'s ``mode="nearest"``).
 
-Interpolating twice blurs in-plane where the fraction falls halfway between pixels;
-the kernel is chosen for a flat response: with Catmull-Rom's cubic (4 × 4) the detected
+Interpolating twice blurs in-plane where the fraction falls halfway between pixels,
+which shrinks small fibers' masks: with every tap in the sheared frame the detected
 radii of ``benchmarks/fiber_scale.py`` at 2–3 voxels came out 0.6–0.9 % smaller than
-with one Catmull-Rom interpolation per tap, with Keys' six-point cubic about as much,
-with Lanczos over 8 pixels 0.1–0.4 % (seeds 1–3) at equal object F1 (2 voxels, noise
-0.25, 15°, seed 1: 0.975 on ``fiber_bed``, 0.950 on ``other_bed``, against 0.974 /
-0.943 per tap). On a noise field smoothed in-plane over 2 pixels the values differ from
-the per-tap Catmull-Rom smoothing by under 2 % of their spread (0.3 % on average). Cost on one core
-(``benchmarks/fiber_along.py``, 64 × 256², noisy shared machine): 13 / 15 / 21 / 41 ns
-per voxel at σ = 1 / 2 / 4 / 8 slices against 18 / 33 / 68 / 136 per tap.
+with one Catmull-Rom interpolation per tap (the previous kernel) with Catmull-Rom's
+cubic, 0.1–0.4 % with Lanczos over 8 pixels, and the 16-slice bed of
+``tests/test_fiber_scale.py`` (2 voxels, noise 0.15, 8°) went from −1.6 % to −2.2 %;
+with the nearest taps shifted once, −1.5 %. Object F1 at 2 voxels, noise 0.25, 15°
+(seed 1): 0.978 on ``fiber_bed``, 0.946 on ``other_bed`` (0.974 / 0.943 per tap). On a
+noise field smoothed in-plane over 2 pixels the values differ from the per-tap
+Catmull-Rom smoothing by under 1.5 % of their spread (0.3 % on average). CPU per voxel
+on one core (``benchmarks/fiber_along.py --baseline``, 64 × 512², shared machine, so
+noisy): 28 / 30 / 37 / 47 ns at σ = 1 / 2 / 4 / 8 slices against 20 / 37 / 70 / 142
+per tap: cheaper from σ = 2 on, 3 × at σ = 8.
 """
 
 from __future__ import annotations

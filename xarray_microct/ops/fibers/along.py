@@ -7,7 +7,8 @@ slices away and is averaged with its surroundings: at 2 voxels of radius, noise 
 and 15° of tilt the object F1 was 0.955, against 0.984 at 0°.
 
 When the fibers share one direction, :func:`smooth_along` samples each tap's slice at
-the point moved by the bed's drift (:mod:`xarray_microct.kernels.sheared`); the drift
+the point moved by the bed's drift (:mod:`xarray_microct.kernels.sheared`, in the
+volume's sheared frame: each block is told its first slice's number); the drift
 is measured on the scan (:func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed`:
 the mean move of the sections followed along z). :func:`bed_drift` decides from the
 same measurement whether the fibers share it:
