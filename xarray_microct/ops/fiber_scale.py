@@ -43,13 +43,16 @@ Radius estimate (:func:`estimate_fiber_radius`)
     gives a coarse scale (the typical depth of the distance map's maxima, a
     granulometry of the mask), which sets the tile measured: about 44 radii a side, 128
     to 640 pixels, a few hundred fibers whatever their size, in as many runs (1 to 4)
-    as fit in 400 000 pixels of images (radii under 4 pixels are measured on a grid
-    twice as fine). Seeds at the maxima of the images smoothed at a
+    as fit in 400 000 pixels of images. The rounds below start at half the coarse
+    scale (touching fibers merged by blur pull it up to 1.3–2.9 radii; seeded that large,
+    a round finds round clusters and can settle on their size), so the fibers' radius is
+    reached from below; each round measures radii under 4 pixels on a grid twice as
+    fine. Seeds at the maxima of the images smoothed at a
     third of the radius cut the mask into one watershed region per fiber; each
     whole, round region's radius is measured by :func:`refine_disk_radii`; the mean of
     those within ±50 % of their median, each weighted for the chance of a section of its
     size to lie whole in the tile (Miles), is the radius, re-measured with seeds at that
-    radius until it settles (at most 3 rounds). The mask is cut halfway between the
+    radius until it settles (at most 4 rounds). The mask is cut halfway between the
     fibers' level and the local level of their surroundings (a grey opening), never
     below Otsu's threshold, which lies low for fibers in the matrix of a matrix/pore
     patchwork (about 1 % less bias at 2 voxels there). The centres found again in the
@@ -183,7 +186,8 @@ SAMPLE_WINDOW = 64  # slices about the middle the runs are spread over
 COARSE_TILE = 256  # y/x extent (pixels) of the tile the coarse scale is taken on
 TILE_RADII = 44  # y/x extent of the measured tile, in fiber radii ...
 MIN_TILE, MAX_TILE = 128, 640  # ... within these bounds (pixels)
-ITERATIONS = 3  # most rounds of seeding at the last radius found and measuring
+ITERATIONS = 4  # most rounds of seeding at the last radius found and measuring
+START = 0.5  # the first round seeds at this share of the coarse scale (reached from below)
 SETTLED = 0.1  # a round whose radius is within 10 % of the scale it seeded at is the last
 FINE_SCALE = 4.0  # fibers of a smaller radius (pixels) are measured on a 2× finer grid
 Z_MEAN = 4  # slices averaged into each sampled image (fibers continue along z)
@@ -830,13 +834,25 @@ def measure_fiber_bed(volume: xr.DataArray) -> FiberBedScale:
     count = int(np.clip(SAMPLE_PIXELS // (2 * side * side), 1, MAX_RUNS))
     runs = _sample_runs(volume.shape[0], count)
     half = len(runs[0]) // 2
-    images = _half_means(_read_tile(volume, runs, side))
-    # small fibers: measured on a grid twice as fine, so that seeds and regions resolve them
-    zoom = 2 if scale < FINE_SCALE else 1
-    if zoom > 1:
-        images = ndi.zoom(images, (1, zoom, zoom), order=1, mode="nearest", grid_mode=True)
-        dy, dx, scale = dy / zoom, dx / zoom, scale * zoom
+    native = _half_means(_read_tile(volume, runs, side))
+    pixel = float(np.sqrt(dy * dx))
+    grids = {1: native}
+    # the rounds start below the coarse scale: seeded too small, a round splits some
+    # fibers and measures a little low, and the next round climbs to the fibers' radius;
+    # seeded too large, it merges touching fibers into round clusters whose size a round
+    # can give back (a second fixed point). The coarse scale is a depth-weighted typical
+    # depth, which touching fibers merged by blur pull up to 1.3–2.9 radii: from half of
+    # it, the fibers' radius is the fixed point reached from below.
+    px = START * scale  # the scale seeded at, in pixels of the scan
     for _ in range(ITERATIONS):
+        # small fibers: measured on a grid twice as fine, so that seeds and regions
+        # resolve them
+        zoom = 2 if px < FINE_SCALE else 1
+        if zoom not in grids:
+            grids[zoom] = ndi.zoom(
+                native, (1, zoom, zoom), order=1, mode="nearest", grid_mode=True
+            )
+        images, dy, dx, scale = grids[zoom], pixel / zoom, pixel / zoom, px * zoom
         # smoothing at a quarter radius at most: more merges the smallest fibers
         smoothing = min(1.0, 0.25 * scale)
         smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
@@ -845,8 +861,8 @@ def measure_fiber_bed(volume: xr.DataArray) -> FiberBedScale:
         if radii.size == 0:
             raise NoFibersError("no whole, round bright cross-section in the sampled tile")
         radius = _robust_mean(radii, weights)
-        settled = abs(radius / np.sqrt(dy * dx) / scale - 1) < SETTLED
-        scale = radius / np.sqrt(dy * dx)
+        settled = abs(radius / pixel / px - 1) < SETTLED
+        px = radius / pixel
         if settled:
             break
     # the bed's shift over `half` slices, from the first half of each run to the second:
