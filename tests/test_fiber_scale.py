@@ -338,3 +338,14 @@ def test_estimate_reaches_the_radius_from_a_coarse_scale_of_merged_fibers(
     monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: overshoot * radius_px)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.02)
+
+
+def test_bed_direction_measured_in_one_round_at_a_given_radius() -> None:
+    from xarray_microct.ops.fiber_scale import measure_fiber_bed
+
+    vol, truth = fiber_bed((16, 96, 96), seed=1, tilt=10)
+    given = measure_fiber_bed(vol, radius=float(truth.centres["radius"].mean()))
+    estimated = measure_fiber_bed(vol)
+    assert np.hypot(*given.slope) == pytest.approx(np.tan(np.radians(10)), abs=0.03)
+    assert np.hypot(*given.slope) == pytest.approx(np.hypot(*estimated.slope), abs=0.02)
+    assert given.sections > 20

@@ -803,13 +803,16 @@ class FiberBedScale(NamedTuple):
     sections: int
 
 
-def measure_fiber_bed(volume: xr.DataArray) -> FiberBedScale:
+def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> FiberBedScale:
     """The fibers' radius and the bed's direction, from a bounded sample of the scan.
 
     As :func:`estimate_fiber_radius` (the same sample, the same radius), with the
     bed's direction: each whole section found again in the second averaged image of a
     run gives that section's drift along z; their mean is the bed's slope, their
-    spread about it how far the fibers share it.
+    spread about it how far the fibers share it. With ``radius`` (the fibers' radius in
+    the volume's length unit, when the user gives it) the sample is sized and seeded
+    by it and measured in one round (no coarse scale, no rounds to settle): the radius
+    returned is that round's.
 
     Examples
     --------
@@ -826,16 +829,21 @@ def measure_fiber_bed(volume: xr.DataArray) -> FiberBedScale:
     grid = grid_of(volume)
     dz, dy, dx = grid.spacing
     _check_square(dy, dx)
-    scale = _coarse_scale(
-        _half_means(_read_tile(volume, _sample_runs(volume.shape[0], 1), COARSE_TILE))
-    )
+    pixel = float(np.sqrt(dy * dx))
+    if radius is None:
+        scale = _coarse_scale(
+            _half_means(_read_tile(volume, _sample_runs(volume.shape[0], 1), COARSE_TILE))
+        )
+        px, rounds = START * scale, ITERATIONS  # the scale seeded at, in pixels
+    else:
+        scale = px = float(radius) / pixel
+        rounds = 1
     side = int(np.clip(round(TILE_RADII * scale), MIN_TILE, MAX_TILE))
     # small fibers, small tiles: more runs, whose images average out more noise
     count = int(np.clip(SAMPLE_PIXELS // (2 * side * side), 1, MAX_RUNS))
     runs = _sample_runs(volume.shape[0], count)
     half = len(runs[0]) // 2
     native = _half_means(_read_tile(volume, runs, side))
-    pixel = float(np.sqrt(dy * dx))
     grids = {1: native}
     # the rounds start below the coarse scale: seeded too small, a round splits some
     # fibers and measures a little low, and the next round climbs to the fibers' radius;
@@ -843,8 +851,7 @@ def measure_fiber_bed(volume: xr.DataArray) -> FiberBedScale:
     # can give back (a second fixed point). The coarse scale is a depth-weighted typical
     # depth, which touching fibers merged by blur pull up to 1.3–2.9 radii: from half of
     # it, the fibers' radius is the fixed point reached from below.
-    px = START * scale  # the scale seeded at, in pixels of the scan
-    for _ in range(ITERATIONS):
+    for _ in range(rounds):
         # small fibers: measured on a grid twice as fine, so that seeds and regions
         # resolve them
         zoom = 2 if px < FINE_SCALE else 1

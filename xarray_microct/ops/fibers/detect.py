@@ -540,7 +540,7 @@ def plan_detection(
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
     drift = (0.0, 0.0)
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
-        bed = bed if bed is not None else _bed_of(volume)
+        bed = bed if bed is not None else _bed_of(volume, r_phys)
         drift = _drift_record(bed, grid.spacing, estimated)
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
@@ -655,11 +655,12 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
     return (along_z, sigma, sigma)
 
 
-def _bed_of(volume: xr.DataArray) -> FiberBedScale | None:
-    """The bed's measurement for a given radius; None where the sample shows no fibers
-    or cannot be measured (non-square pixels, one slice): the smoothing stays straight."""
+def _bed_of(volume: xr.DataArray, radius: float) -> FiberBedScale | None:
+    """The bed's measurement for a given radius (physical); None where the sample shows
+    no fibers or cannot be measured (non-square pixels, one slice): the smoothing stays
+    straight."""
     try:
-        return measure_fiber_bed(volume)
+        return measure_fiber_bed(volume, radius)
     except (NoFibersError, ValueError):
         return None
 
