@@ -551,18 +551,33 @@ def _remove_until_gone(
             return
 
 
-def remove_failed_write(path: Path, guard: WriteGuard | None) -> None:
-    """Remove the folder a failed write made (a staging copy, a group it created): once,
-    when ``guard`` confirms that no write into it is still running; until it stays away
-    otherwise. A warning names it if it could not be removed."""
+def _remove_made(
+    name: str,
+    exists: Callable[[], bool],
+    remove: Callable[[], None],
+    guard: WriteGuard | None,
+    every: float = 0.05,
+) -> None:
+    """Remove what a failed write made: once, when ``guard`` confirms that no write into
+    it is still running; until it stays away otherwise. A warning names it if it could
+    not be removed."""
     if guard is not None and guard.settle():
-        shutil.rmtree(path, ignore_errors=True)
+        remove()
     else:
-        _remove_until_gone(
-            lambda: os.path.lexists(path), lambda: shutil.rmtree(path, ignore_errors=True)
-        )
-    if os.path.lexists(path):
-        _warn_left(str(path))
+        _remove_until_gone(exists, remove, every=every)
+    if exists():
+        _warn_left(name)
+
+
+def remove_failed_write(path: Path, guard: WriteGuard | None) -> None:
+    """Remove the folder a failed write made (a staging copy, a group it created), as
+    :func:`_remove_made` does."""
+    _remove_made(
+        str(path),
+        lambda: os.path.lexists(path),
+        lambda: shutil.rmtree(path, ignore_errors=True),
+        guard,
+    )
 
 
 def _warn_left(left: str) -> None:
@@ -571,7 +586,7 @@ def _warn_left(left: str) -> None:
         "still running, or the removal failed); it holds nothing of an earlier result: "
         "remove it yourself",
         RuntimeWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
 
 
@@ -915,12 +930,7 @@ def _remove_url_staging(
             if exists():
                 fs.rm(staged, recursive=True)
 
-        if guard is not None and guard.settle():
-            remove()
-        else:
-            _remove_until_gone(exists, remove, every=0.1)
-        if exists():
-            _warn_left(staging)
+        _remove_made(staging, exists, remove, guard, every=0.1)
 
 
 __all__ = [
