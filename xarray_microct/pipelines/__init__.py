@@ -24,6 +24,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from xarray_microct.core.lazy import modules_on_first_use
+
 __all__ = ["beads", "fibers"]
 
 
@@ -48,22 +50,15 @@ class PipelineModule(types.ModuleType):
 
 
 class _PipelinePackage(types.ModuleType):
-    """This package: each pipeline module is imported on first use (a bead run need not
-    import the fiber stages), and becomes a :class:`PipelineModule` as the import sets
-    it as an attribute here, however it is imported."""
+    """This package: each pipeline module becomes a :class:`PipelineModule` as its import
+    sets it as an attribute here, however it is imported (on first use, through the
+    package's ``__getattr__``: a bead run need not import the fiber stages)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in __all__ and isinstance(value, types.ModuleType):
             value.__class__ = PipelineModule
         super().__setattr__(name, value)
 
-    def __getattr__(self, name: str) -> Any:
-        if name in __all__:
-            return importlib.import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *__all__})
-
-
+__getattr__, __dir__ = modules_on_first_use(__name__, __path__)
 sys.modules[__name__].__class__ = _PipelinePackage
