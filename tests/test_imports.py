@@ -45,6 +45,20 @@ def test_modules_of_ops_and_core_are_attributes_imported_on_first_use():
     assert fresh_python(code) == "module 'xarray_microct.ops' has no attribute 'no_such_module'"
 
 
+def test_modules_of_kernels_are_attributes_imported_on_first_use():
+    code = (
+        "import sys, xarray_microct as mct\n"
+        "assert 'xarray_microct.kernels.gaussian' not in sys.modules\n"
+        "assert mct.kernels.gaussian is sys.modules['xarray_microct.kernels.gaussian']\n"
+        "assert 'watershed' in dir(mct.kernels)\n"
+        "try:\n"
+        "    mct.kernels.no_such_module\n"
+        "except AttributeError as err:\n"
+        "    print(err)\n"
+    )
+    assert fresh_python(code) == "module 'xarray_microct.kernels' has no attribute 'no_such_module'"
+
+
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'pipeline'"):
         mct.pipeline  # noqa: B018
