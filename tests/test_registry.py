@@ -13,11 +13,14 @@ lengths and volumes recorded with their units (so a replay on other units is rig
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
+import pickle
 import pkgutil
 import sys
 
+import cloudpickle
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +30,13 @@ from helpers import fresh_python
 
 import xarray_microct as mct
 from xarray_microct.core.provenance import make_record
-from xarray_microct.core.registry import ESTIMATED_KEY, REGISTRY, declare_verbs, operation
+from xarray_microct.core.registry import (
+    ESTIMATED_KEY,
+    REGISTRY,
+    Operation,
+    declare_verbs,
+    operation,
+)
 from xarray_microct.core.tree import image_nodes, is_image
 from xarray_microct.core.volume import PROVENANCE_KEY
 from xarray_microct.testing import raise_if_dask_computes
@@ -403,3 +412,46 @@ def test_a_declared_verb_taken_out_of_the_registry_is_no_method():
     del REGISTRY["withdrawn_for_test"]
     assert not hasattr(_image().microct, "withdrawn_for_test")
     assert "withdrawn_for_test" not in dir(mct.accessor.MicroCTTreeAccessor)
+
+
+# ------------------------------------------------- operations pickle by their name
+
+
+def _is_the_registered_one(op: Operation) -> bool:
+    return op is REGISTRY[op.name]
+
+
+def test_operations_pickle_by_name_to_the_registered_one():
+    for op in REGISTRY.values():
+        for dumps in (pickle.dumps, cloudpickle.dumps):
+            assert pickle.loads(dumps(op)) is op, op.name
+    # unpickled where its module was never imported: the registered one, by reference
+    data = pickle.dumps(REGISTRY["gaussian"])
+    code = (
+        "import pickle, sys\n"
+        f"op = pickle.loads({data!r})\n"
+        "from xarray_microct.core.registry import REGISTRY\n"
+        "print(op is REGISTRY['gaussian'], op.func.__module__ in sys.modules)\n"
+    )
+    assert fresh_python(code) == "True True"
+
+
+def test_an_operation_reaches_dask_workers_as_the_registered_one():
+    distributed = pytest.importorskip("distributed")
+    op = REGISTRY["gaussian"]
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        # tasks are pickled on their way to the scheduler, even in one process
+        assert client.submit(_is_the_registered_one, op).result()
+        assert client.submit(REGISTRY.__getitem__, "gaussian").result() is op
+
+
+def test_an_operation_not_in_the_registry_is_not_pickled_under_its_name():
+    op = REGISTRY["gaussian"]
+    stranger = dataclasses.replace(op, lengths={})
+    with pytest.raises(pickle.PicklingError, match="not the one registered"):
+        pickle.dumps(stranger)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -109,6 +110,32 @@ class Operation:
     @property
     def signature(self) -> inspect.Signature:
         return inspect.signature(self.func)
+
+    def __reduce__(self) -> tuple[Callable[[str, str], Operation], tuple[str, str]]:
+        """Pickled by reference, as functions are: the verb's name and its module, looked
+        up in :data:`REGISTRY` where unpickled (a worker process imports the module).
+
+        Examples
+        --------
+        >>> import pickle
+        >>> declare_verbs("xarray_microct.ops.intensity", ["invert"])
+        >>> pickle.loads(pickle.dumps(REGISTRY["invert"])) is REGISTRY["invert"]
+        True
+        """
+        if REGISTRY.loaded.get(self.name) is not self:
+            raise pickle.PicklingError(
+                f"operation {self.name!r} is not the one registered under that name: only "
+                "a registered operation pickles (by its name); register it with @operation"
+            )
+        return _registered_operation, (self.name, self.func.__module__)
+
+
+def _registered_operation(name: str, module: str) -> Operation:
+    """The operation ``name``, registered by ``module`` (imported when the verb is not
+    declared here: a verb defined outside the package)."""
+    if name not in REGISTRY:
+        importlib.import_module(module)
+    return get_operation(name)
 
 
 class Registry(MutableMapping[str, Operation]):
