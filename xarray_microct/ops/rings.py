@@ -27,11 +27,13 @@ halves do not agree: the weight takes them down to near zero, instead of adding 
 noise to every column (it moved the surfaces of small beads by a tenth of a voxel).
 
 The sums are of integers (the values quantised on ``2**16`` levels between the
-volume's minimum and maximum), and the weight is computed from all of them in one
-task, so the offsets are the same for any chunking.
+volume's minimum and maximum), and the weight from exact sums over the columns (added
+block by block, in Python integers), so the offsets are the same for any chunking.
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import dask.array as da
 import numpy as np
@@ -97,27 +99,102 @@ def _mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
-def _agreement(sums: np.ndarray) -> np.ndarray:
+def _exact_sum(values: np.ndarray) -> int:
+    """The exact sum of finite float64 ``values``, times ``2**1127`` (every float64 is an
+    integer multiple of ``2**-1127`` once its 53-bit mantissa is an integer): the integer
+    mantissas are added per binary exponent in 18-bit parts (the top one their sign),
+    whose sums stay exact in float64 for up to ``2**35`` values."""
+    fraction, exponent = np.frexp(values.ravel())
+    if exponent.size == 0:
+        return 0
+    mantissa = (fraction * 2.0**53).astype(np.int64)
+    lowest = int(exponent.min())
+    bins = exponent - lowest
+    shifts = (0, 18, 36, 54)
+    parts = [np.bincount(bins, weights=(mantissa >> shift) & (2**18 - 1)) for shift in shifts[:3]]
+    parts.append(np.bincount(bins, weights=mantissa >> 54))  # -1 for a negative mantissa
+    total = 0
+    for at in np.flatnonzero(np.bincount(bins)):
+        exact = sum(int(part[at]) << shift for part, shift in zip(parts, shifts, strict=True))
+        total += exact << (int(at) + lowest + 1074)
+    return total
+
+
+def _exact_product_sum(a: np.ndarray, b: np.ndarray) -> int:
+    """The exact sum of the products ``a * b`` (not rounded one by one), as
+    :func:`_exact_sum` gives it: each product is split into its float64 value and the
+    rounding error of it (Dekker's product, exact for values well inside float64's
+    range, as column offsets are)."""
+    product = a * b
+    a_high, a_low = _halves(a)
+    b_high, b_low = _halves(b)
+    error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+    return _exact_sum(product) + _exact_sum(error)
+
+
+def _halves(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as the sum of two float64 of 26 significant bits each (Veltkamp)."""
+    scaled = values * (2.0**27 + 1)
+    high = scaled - (scaled - values)
+    return high, values - high
+
+
+def _agreement_sums(sums: np.ndarray) -> np.ndarray:
+    """The exact sums :func:`_agreement` needs, over the columns of one block of
+    ``sums`` that have clear voxels in both halves: their count, and the sums of the
+    first half's, the second half's and the whole column's offsets, of the product of
+    the halves' and of the square of the whole's, all exact (``(1, 1, 6)`` Python
+    integers, see :func:`_exact_sum`)."""
+    sums = sums.reshape(-1, 4)
+    sums = sums[(sums[:, 1] > 0) & (sums[:, 3] > 0)].astype(np.float64)
+    first, second = sums[:, 0] / sums[:, 1], sums[:, 2] / sums[:, 3]
+    whole = (sums[:, 0] + sums[:, 2]) / (sums[:, 1] + sums[:, 3])
+    found = [
+        len(sums),
+        _exact_sum(first),
+        _exact_sum(second),
+        _exact_product_sum(first, second),
+        _exact_sum(whole),
+        _exact_product_sum(whole, whole),
+    ]
+    return np.array(found, dtype=object).reshape(1, 1, 6)
+
+
+def _agreement(partial: np.ndarray) -> np.ndarray:
     """The fraction of the column offsets' variance that the two halves agree on.
 
     The covariance over the columns of the two halves' offsets is the variance of the
     rings (constant along ``z``, in both halves), not of the noise and structure
     (independent between halves); divided by the variance of the offsets of the whole
     columns, clipped to [0, 1]. 1 when fewer than two columns have clear voxels in
-    both halves (nothing to compare).
+    both halves (nothing to compare). From the blocks' exact sums
+    (:func:`_agreement_sums`), added here: the same for any chunking.
     """
-    sums = sums.reshape(-1, 4).astype(np.float64)
-    both = (sums[:, 1] > 0) & (sums[:, 3] > 0)
-    if np.count_nonzero(both) < 2:
+    count, first, second, product, whole, square = partial.reshape(-1, 6).sum(axis=0)
+    if count < 2:
         return np.ones(1)
-    sums = sums[both]
-    first, second = _mean(sums[:, 0], sums[:, 1]), _mean(sums[:, 2], sums[:, 3])
-    whole = _mean(sums[:, 0] + sums[:, 2], sums[:, 1] + sums[:, 3])
-    spread = whole.var()
+    # count**2 * 2**2254 times the variance of the whole and the covariance of the halves
+    spread = count * square * 2**1127 - whole * whole
     if spread == 0:
         return np.ones(1)
-    shared = np.mean((first - first.mean()) * (second - second.mean()))
-    return np.array([min(max(shared / spread, 0.0), 1.0)])
+    shared = count * product * 2**1127 - first * second
+    return np.array([min(max(float(Fraction(shared, spread)), 0.0), 1.0)])
+
+
+def _agreement_weight(sums: da.Array) -> da.Array:
+    """:func:`_agreement` of the column ``sums`` ``(y, x, 4)``, lazy: the exact sums of
+    each block (:func:`_agreement_sums`), then one small task that adds them, so no
+    task holds more than a block of ``sums``."""
+    partial = da.map_blocks(
+        _agreement_sums,
+        sums,
+        chunks=((1,) * sums.numblocks[0], (1,) * sums.numblocks[1], (6,)),
+        dtype=object,
+        meta=np.empty((0, 0, 0), dtype=object),
+    )
+    return da.blockwise(
+        _agreement, "w", partial, "yxs", new_axes={"w": 1}, concatenate=True, dtype=np.float64
+    )
 
 
 def _offsets(sums: np.ndarray, levels: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -167,10 +244,7 @@ def ring_offsets_array(data: da.Array) -> da.Array:
         new_axis=3,
         dtype=np.int64,
     ).sum(axis=0)
-    # one task over all columns (integers in, so the same weight for any chunking)
-    weight = da.blockwise(
-        _agreement, "w", sums, "yxs", new_axes={"w": 1}, concatenate=True, dtype=np.float64
-    )
+    weight = _agreement_weight(sums)  # exact sums per block: the same for any chunking
     return da.map_blocks(_offsets, sums, levels, weight, drop_axis=2, dtype=np.float32)
 
 
