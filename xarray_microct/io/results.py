@@ -52,6 +52,7 @@ from xarray_microct.io.safety import (
     content_identity,
     input_locations,
     staged_write,
+    tidy_killed_writes,
 )
 
 LEVEL = level_group(0)
@@ -190,6 +191,7 @@ def check_output(
         raise ValueError("give --overwrite (start again) or --resume (finish), not both")
     path = store_path(store)
     check_not_input(path, inputs)
+    tidy_killed_writes(path)
     if not path.exists() and not path.is_symlink():
         return "new"
     if overwrite:

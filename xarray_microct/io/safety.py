@@ -52,6 +52,7 @@ import os
 import posixpath
 import re
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -383,8 +384,222 @@ def content_identity(location: Any) -> str:
     return digest.hexdigest()
 
 
-def _sibling(path: Path, kind: str) -> Path:
-    return path.with_name(f".{path.name}.{kind}-{uuid.uuid4().hex[:8]}")
+# ---------------------------------------------------------------------------------------
+# Who writes a staging copy: a replacement killed before its end (SIGKILL, a lost node)
+# leaves its hidden siblings; a later write of the same output tells a dead writer's from
+# a running one's by the writer's record beside them.
+
+WRITER_RECORD = "xarray-microct staging"
+"""The ``writer`` of the record beside a replacement's staging copy."""
+
+
+def _siblings(path: Path, token: str) -> tuple[Path, Path, Path]:
+    """The staging copy, the old store while swapped, and the writer's record of the
+    replacement ``token`` of ``path``."""
+    name = f".{path.name}.microct"
+    return (
+        path.with_name(f"{name}-new-{token}"),
+        path.with_name(f"{name}-old-{token}"),
+        path.with_name(f"{name}-writer-{token}.json"),
+    )
+
+
+def process_start(pid: int) -> str | None:
+    """When the running process ``pid`` started, in a form that stays the same while it
+    runs and differs for a later process given the same pid; None when no such process
+    runs (a zombie runs no more); ``"unknown"`` when it runs but cannot be inspected.
+
+    On Linux the clock ticks from boot to its start, with the boot's id (immune to clock
+    changes); elsewhere the start time ``psutil`` reads.
+
+    Examples
+    --------
+    >>> process_start(os.getpid()) == process_start(os.getpid()) != None
+    True
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            os.kill(pid, 0)  # signal 0: only whether it exists
+        except ProcessLookupError:
+            return None
+        except PermissionError:  # another user's
+            return "unknown"
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        except FileNotFoundError:
+            return None  # it ended meanwhile
+        except OSError:
+            return "unknown"
+        return None if fields[0] in ("Z", "X") else f"boot {boot} tick {fields[19]}"
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return f"time {process.create_time()!r}"
+    except psutil.NoSuchProcess:
+        return None
+    except psutil.Error:
+        return "unknown"
+
+
+def _writer() -> dict[str, Any]:
+    return {
+        "writer": WRITER_RECORD,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": process_start(os.getpid()),
+    }
+
+
+def _record_writer(path: Path, token: str) -> None:
+    """Record beside ``path`` that this process writes the replacement ``token``."""
+    record = {**_writer(), "output": path.name, "token": token}
+    with open(_siblings(path, token)[2], "x") as file:  # never over anything
+        json.dump(record, file)
+
+
+def _writer_of(record_file: Path, path: Path) -> dict[str, Any] | None:
+    """The writer's record ``record_file`` of a replacement of ``path``: None unless it
+    is a plain file holding a well-formed record of this project for that output."""
+    name = rf"\.{re.escape(path.name)}\.microct-writer-([0-9a-f]{{8}})\.json"
+    match = re.fullmatch(name, record_file.name)
+    if match is None or record_file.is_symlink() or not record_file.is_file():
+        return None
+    record = _read_json(record_file)
+    if not (
+        isinstance(record, dict)
+        and record.get("writer") == WRITER_RECORD
+        and record.get("output") == path.name
+        and record.get("token") == match[1]
+        and isinstance(record.get("host"), str)
+        and isinstance(record.get("pid"), int)
+        and not isinstance(record.get("pid"), bool)
+        and record["pid"] > 0
+        and isinstance(record.get("started"), str)
+    ):
+        return None
+    return record
+
+
+_WRITING: set[str] = set()  # the replacements this process is writing now, by token
+
+
+def _writer_runs(record: Mapping[str, Any]) -> bool:
+    """Whether the replacement of ``record`` (of this host) is still being written: its
+    writer's pid runs and started when the record says (a pid given to a later process
+    is not it); when that writer is this process, whether it still writes it."""
+    now = process_start(record["pid"])
+    if record["pid"] == os.getpid() and now == record["started"]:
+        return record["token"] in _WRITING
+    return now is not None and now in ("unknown", record["started"])
+
+
+def _is_plain_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def tidy_killed_writes(store: Any) -> list[Path]:
+    """Undo what replacements of ``store`` killed before their end left beside it;
+    the paths removed or restored.
+
+    Each replacement records its writer (host name, pid, when the process started) in
+    a file beside ``store`` while it runs (``.NAME.microct-writer-TOKEN.json``). For a
+    writer on this host that no longer runs (its pid gone, or given to a later process)
+    the staging copy ``.NAME.microct-new-TOKEN`` is removed when it holds nothing but a
+    Zarr store's files, an old store swapped out (``.NAME.microct-old-TOKEN``) is put
+    back when ``store`` is missing (killed between the two renames) and removed when the
+    new one is in place, then the record is removed. Nothing else is touched: not a
+    staging copy without a well-formed record, nor one of a writer on another host
+    (both named in a warning, with what to do). A URL has nothing to tidy here.
+
+    Raises
+    ------
+    FileExistsError
+        A replacement of ``store`` by a process of this host is running now.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "scan.zarr"
+    >>> (store.parent / ".scan.zarr.microct-new-0123abcd").mkdir()  # a dead writer's
+    >>> _ = (store.parent / ".scan.zarr.microct-writer-0123abcd.json").write_text(
+    ...     '{"writer": "xarray-microct staging", "host": "%s", "pid": %d, "started": "x",'
+    ...     ' "output": "scan.zarr", "token": "0123abcd"}' % (socket.gethostname(), os.getpid()))
+    >>> [p.name for p in tidy_killed_writes(store)]  # this pid, another start: not it
+    ['.scan.zarr.microct-new-0123abcd', '.scan.zarr.microct-writer-0123abcd.json']
+    """
+    path = local_path(store)
+    if path is None or not path.parent.is_dir():
+        return []
+    done: list[Path] = []
+    ours = re.compile(rf"^\.{re.escape(path.name)}\.microct-(?:new|old|writer)-([0-9a-f]{{8}})")
+    tokens = sorted({m[1] for e in path.parent.iterdir() if (m := ours.match(e.name))})
+    for token in tokens:
+        staging, old, record_file = _siblings(path, token)
+        left = [p for p in (staging, old) if os.path.lexists(p)]
+        record = _writer_of(record_file, path)
+        if record is None:
+            if left:
+                _warn_left_by_write(left, store, "records no writer of xarray-microct")
+            continue
+        if record["host"] != socket.gethostname():
+            _warn_left_by_write(
+                [*left, record_file],
+                store,
+                f"was left by process {record['pid']} of host {record['host']}, which "
+                "cannot be checked from here",
+            )
+            continue
+        if _writer_runs(record):
+            raise FileExistsError(
+                f"another write of {store} is running: process {record['pid']} of this "
+                f"host is writing its replacement ({staging.name}); wait for it to end (or "
+                "stop it), then write again"
+            )
+        done += _finish_killed(path, staging, old, record_file, store)
+    return done
+
+
+def _finish_killed(
+    path: Path, staging: Path, old: Path, record_file: Path, store: Any
+) -> list[Path]:
+    """Tidy what the replacement of ``path`` a killed writer recorded in ``record_file``
+    left (see :func:`tidy_killed_writes`); the paths removed or restored."""
+    done = []
+    if os.path.lexists(old):
+        swapped = os.path.lexists(path) and not os.path.lexists(staging)
+        between = not os.path.lexists(path) and os.path.lexists(staging)
+        if not (_is_plain_folder(old) and (swapped or between)):
+            _warn_left_by_write([old], store, "holds the result that was being replaced")
+            return done
+        if between:  # killed between the two renames: the old result back in place
+            os.replace(old, path)
+            done.append(path)
+        else:  # killed while removing the old result, the new one in place
+            shutil.rmtree(old)
+            done.append(old)
+    if os.path.lexists(staging):
+        if not _is_plain_folder(staging) or foreign_entries(staging):
+            _warn_left_by_write([staging], store, "holds files that are not part of a store")
+            return done
+        shutil.rmtree(staging)
+        done.append(staging)
+    record_file.unlink()
+    return [*done, record_file]
+
+
+def _warn_left_by_write(left: list[Path], store: Any, why: str) -> None:
+    warnings.warn(
+        f"{', '.join(str(p) for p in left)}, left beside {store} by an unfinished write, "
+        f"{why}; it is left as it is. Once no write of {store} runs, remove it yourself "
+        "(a microct-new copy is an unfinished result; a microct-old one the result it "
+        "was replacing)",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 SETTLE_TIMEOUT = 60.0
@@ -601,7 +816,10 @@ def staged_write(
     replaces an existing store (swapped in when the block ends without error).
 
     On error the sibling is removed and the old store is left as it was. The caller
-    has already checked the target (:func:`check_write`). A local path yields a
+    has already checked the target (:func:`check_write`). While a local replacement
+    runs, its writer is recorded beside the sibling, so that the next write of ``store``
+    can tidy after a writer killed before its end (:func:`tidy_killed_writes`). A local
+    path yields a
     :class:`~pathlib.Path`, swapped in by two renames. A URL yields a URL: the sibling is
     the prefix ``.NAME.microct-new-…`` beside it, and since object stores have no
     atomic rename the swap is done by copying, in this order: the old store is kept,
@@ -633,21 +851,29 @@ def staged_write(
     if not (replace and os.path.lexists(path)):
         yield path
         return
-    staging = _sibling(path, "microct-new")
+    token = uuid.uuid4().hex[:8]
+    staging, old, record_file = _siblings(path, token)
+    _WRITING.add(token)
     try:
-        yield staging
-    except BaseException:
-        remove_failed_write(staging, guard)
-        raise
-    old = _sibling(path, "microct-old")
-    check_replaceable(path)  # still ours, nothing added meanwhile
-    os.replace(path, old)
-    try:
-        os.replace(staging, path)
-    except BaseException:
-        os.replace(old, path)
-        raise
-    shutil.rmtree(old)
+        _record_writer(path, token)
+        try:
+            yield staging
+        except BaseException:
+            remove_failed_write(staging, guard)
+            if not os.path.lexists(staging):
+                record_file.unlink()
+            raise
+        check_replaceable(path)  # still ours, nothing added meanwhile
+        os.replace(path, old)
+        try:
+            os.replace(staging, path)
+        except BaseException:
+            os.replace(old, path)
+            raise
+        shutil.rmtree(old)
+        record_file.unlink()
+    finally:
+        _WRITING.discard(token)
 
 
 def check_write(
@@ -682,6 +908,7 @@ def check_write(
     if path is None:
         exists = url_exists(str(store), storage_options)
     else:
+        tidy_killed_writes(path)
         exists = os.path.lexists(path)
     if not exists:
         return "new"
@@ -948,9 +1175,11 @@ __all__ = [
     "input_locations",
     "is_url",
     "local_path",
+    "process_start",
     "project_record",
     "remove_failed_write",
     "staged_write",
+    "tidy_killed_writes",
     "url_exists",
     "url_filesystem",
 ]
