@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 import xarray_microct as mct
 from xarray_microct.io.results import open_result, write_volume
@@ -55,7 +56,7 @@ WRITER = textwrap.dedent(
 )
 
 
-def _volume(value: int) -> mct.xr.DataArray:
+def _volume(value: int) -> xr.DataArray:
     return mct.from_array(np.full((16, 8, 8), value, "uint16"), spacing=1.0, name="scan", chunks=8)
 
 
