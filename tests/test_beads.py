@@ -82,7 +82,15 @@ def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
     with raise_if_dask_computes():  # given the radius and the smoothing, nothing computes
         labels = beads(vol, bead_radius="7 um", denoise_sigma="0.6 voxel")
     ops = [r["op"] for r in labels.attrs["microct_provenance"]]
-    assert ops == ["denoise", "remove_rings", "invert", "threshold", "fill_holes", "watershed"]
+    assert ops == [
+        "denoise",
+        "remove_rings",
+        "invert",
+        "threshold",
+        "fill_holes",
+        "watershed",
+        "smooth_labels",
+    ]
     other = beads(vol.chunk({"z": 23, "y": 64, "x": 17}), bead_radius=7, denoise_sigma=0.6)
     assert same_partition(labels.values, other.values)
     # the estimated smoothing and radius come from a central box: the same for any chunking
