@@ -22,46 +22,91 @@ __all__ = ["smooth_labels_block"]
 
 
 @numba.njit(cache=True, nogil=True)
+def _symmetric(taps):
+    """The whole kernel ``[w_r, ..., w_1, w_0, w_1, ..., w_r]`` from its half."""
+    r = taps.size - 1
+    out = np.empty(2 * r + 1)
+    for j in range(-r, r + 1):
+        out[j + r] = taps[abs(j)]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, best, out) -> None:
-    """Blur the indicator of ``label`` (bounding box ``lo..hi``) and claim its voxels."""
+    """Blur the indicator of ``label`` (bounding box ``lo..hi``) and claim its voxels.
+
+    Each pass runs only where the label's blurred indicator can be non-zero: per slice
+    along ``z``, the label's extent in that slice widened by the kernel.
+    """
     nz, ny, nx = labels.shape
     rz, ry, rx = taps_z.size - 1, taps_y.size - 1, taps_x.size - 1
-    z0, y0, x0 = max(lo[0] - rz, 0), max(lo[1] - ry, 0), max(lo[2] - rx, 0)
-    z1, y1, x1 = min(hi[0] + rz, nz), min(hi[1] + ry, ny), min(hi[2] + rx, nx)
-    # along x, on the rows that hold the label
-    along_x = np.zeros((hi[0] - lo[0], hi[1] - lo[1], x1 - x0))
+    wz, wy, wx = _symmetric(taps_z), _symmetric(taps_y), _symmetric(taps_x)
+    depth = hi[0] - lo[0]
+    # the label's extent in each of its slices (empty: low > high)
+    y_lo, y_hi = np.full(depth, ny), np.zeros(depth, np.int64)
+    x_lo, x_hi = np.full(depth, nx), np.zeros(depth, np.int64)
     for z in range(lo[0], hi[0]):
+        k = z - lo[0]
         for y in range(lo[1], hi[1]):
-            for x in range(x0, x1):
-                total = taps_x[0] if labels[z, y, x] == label else 0.0
-                for j in range(1, rx + 1):
-                    if labels[z, y, max(x - j, 0)] == label:
-                        total += taps_x[j]
-                    if labels[z, y, min(x + j, nx - 1)] == label:
-                        total += taps_x[j]
-                along_x[z - lo[0], y - lo[1], x - x0] = total
-    # along y: rows outside the box are zero, except past the block's edges (nearest)
-    along_y = np.zeros((hi[0] - lo[0], y1 - y0, x1 - x0))
-    for z in range(hi[0] - lo[0]):
-        for y in range(y0, y1):
-            for j in range(-ry, ry + 1):
-                source = min(max(y + j, 0), ny - 1)
-                if lo[1] <= source < hi[1]:
-                    w = taps_y[abs(j)]
-                    for x in range(x1 - x0):
-                        along_y[z, y - y0, x] += along_x[z, source - lo[1], x] * w
+            for x in range(lo[2], hi[2]):
+                if labels[z, y, x] == label:
+                    y_lo[k], y_hi[k] = min(y_lo[k], y), max(y_hi[k], y + 1)
+                    x_lo[k], x_hi[k] = min(x_lo[k], x), max(x_hi[k], x + 1)
+    y0, y1 = max(lo[1] - ry, 0), min(hi[1] + ry, ny)
+    x0, x1 = max(lo[2] - rx, 0), min(hi[2] + rx, nx)
+    along_y = np.zeros((depth, y1 - y0, x1 - x0))
+    row = np.empty(x1 - x0 + 2 * rx)
+    along_x = np.zeros((hi[1] - lo[1], x1 - x0))
+    for k in range(depth):
+        if y_lo[k] >= y_hi[k]:
+            continue
+        z = lo[0] + k
+        a0, a1 = max(x_lo[k] - rx, 0), min(x_hi[k] + rx, nx)  # output columns
+        # along x, on the slice's rows that hold the label (nearest beyond the block)
+        for y in range(y_lo[k], y_hi[k]):
+            for i in range(a1 - a0 + 2 * rx):
+                source = min(max(a0 - rx + i, 0), nx - 1)
+                row[i] = 1.0 if labels[z, y, source] == label else 0.0
+            line = along_x[y - lo[1]]
+            for x in range(a1 - a0):
+                line[a0 - x0 + x] = 0.0
+            for j in range(2 * rx + 1):
+                w = wx[j]
+                for x in range(a1 - a0):
+                    line[a0 - x0 + x] += w * row[x + j]
+        # along y: rows beyond the label's are zero, except past the block's edges
+        for y in range(max(y_lo[k] - ry, 0), min(y_hi[k] + ry, ny)):
+            target = along_y[k, y - y0]
+            for j in range(2 * ry + 1):
+                source = min(max(y + j - ry, 0), ny - 1)
+                if y_lo[k] <= source < y_hi[k]:
+                    w = wy[j]
+                    line = along_x[source - lo[1]]
+                    for x in range(a0 - x0, a1 - x0):
+                        target[x] += w * line[x]
     # along z, then claim the voxels where this label's value is the highest so far
-    for z in range(z0, z1):
-        plane = np.zeros((y1 - y0, x1 - x0))
-        for j in range(-rz, rz + 1):
-            source = min(max(z + j, 0), nz - 1)
-            if lo[0] <= source < hi[0]:
-                w = taps_z[abs(j)]
-                for y in range(y1 - y0):
-                    for x in range(x1 - x0):
-                        plane[y, x] += along_y[source - lo[0], y, x] * w
-        for y in range(y1 - y0):
-            for x in range(x1 - x0):
+    plane = np.empty((y1 - y0, x1 - x0))
+    for z in range(max(lo[0] - rz, 0), min(hi[0] + rz, nz)):
+        b0, b1, c0, c1 = y1, y0, x1, x0  # the region the slices within reach cover
+        for j in range(2 * rz + 1):
+            k = min(max(z + j - rz, 0), nz - 1) - lo[0]
+            if 0 <= k < depth and y_lo[k] < y_hi[k]:
+                b0, b1 = min(b0, max(y_lo[k] - ry, 0)), max(b1, min(y_hi[k] + ry, ny))
+                c0, c1 = min(c0, max(x_lo[k] - rx, 0)), max(c1, min(x_hi[k] + rx, nx))
+        if b0 >= b1:
+            continue
+        for y in range(b0 - y0, b1 - y0):
+            for x in range(c0 - x0, c1 - x0):
+                plane[y, x] = 0.0
+        for j in range(2 * rz + 1):
+            k = min(max(z + j - rz, 0), nz - 1) - lo[0]
+            if 0 <= k < depth and y_lo[k] < y_hi[k]:
+                w = wz[j]
+                for y in range(b0 - y0, b1 - y0):
+                    for x in range(c0 - x0, c1 - x0):
+                        plane[y, x] += w * along_y[k, y, x]
+        for y in range(b0 - y0, b1 - y0):
+            for x in range(c0 - x0, c1 - x0):
                 if plane[y, x] > best[z, y0 + y, x0 + x]:
                     best[z, y0 + y, x0 + x] = plane[y, x]
                     out[z, y0 + y, x0 + x] = label
