@@ -4,12 +4,12 @@ For each case (bead radius, seed, noise, ring level, bead overlap, voxel spacing
 builds :func:`xarray_microct.synthetic.bead_pack`, runs
 :func:`xarray_microct.pipelines.beads` with its defaults (no ``bead_radius``: the
 pipeline estimates it) and prints the beads found against the true count, the median
-and minimum matched IoU (each true bead against the label overlapping it most), and
-the estimated radius against the true one, the denoising sigma the pipeline chose from the
-scan's noise, and the IoU of the mask (all labels) with the union of the true beads: an
-upper bound of the beads' IoU, which says whether the mask or the splitting between
-touching beads limits them. The last line sums up: cases with an exact count and with a
-median IoU of at least 0.9.
+and minimum matched IoU (each true bead against the label overlapping it most), the
+estimated radius against the true one, the denoising sigma the pipeline chose from the
+scan's noise, the sigma of the per-bead smoothing that follows it, and the IoU of the
+mask (all labels) with the union of the true beads: an upper bound of the beads' IoU,
+which says whether the mask or the splitting between touching beads limits them. The
+last line sums up: cases with an exact count and with a median IoU of at least 0.9.
 
 ``--polydisperse`` uses another generator instead (:func:`polydisperse_pack`, written
 here independently of the library's phantom): beads of radii spread ±20 % around the
@@ -111,6 +111,7 @@ def run_polydisperse(radius: float, noise: float, seed: int) -> dict:
         "iou_mask": mask_iou(found, truth),
         "radius_est": labels.attrs.get("bead_radius"),
         "sigma": labels.attrs.get("denoise_sigma"),
+        "smoothing": labels.attrs.get("bead_smoothing"),
         "seconds": time.perf_counter() - start,
     }
 
@@ -194,6 +195,7 @@ def run_case(case: dict, radius_given: bool = False) -> dict:
         "iou_mask": mask_iou(found, truth.values),
         "radius_est": labels.attrs.get("bead_radius"),
         "sigma": labels.attrs.get("denoise_sigma"),
+        "smoothing": labels.attrs.get("bead_smoothing"),
         "seconds": time.perf_counter() - start,
     }
 
@@ -213,7 +215,7 @@ def main() -> None:
     print(
         f"{'radius':>6} {'seed':>4} {'noise':>5} {'rings':>5} {'overlap':>7} "
         f"{'spacing':>13} {'beads':>9} {'IoU med':>7} {'IoU min':>7} {'mask':>5} "
-        f"{'r est':>6} {'sigma':>5} {'s':>5}"
+        f"{'r est':>6} {'sigma':>5} {'bead s':>6} {'s':>5}"
     )
     rows = []
     if args.polydisperse:
@@ -226,12 +228,14 @@ def main() -> None:
         rows.append(row)
         est = row["radius_est"]
         sigma = str(row["sigma"] or "-").split()[0]
+        smoothing = "-" if row["smoothing"] is None else f"{row['smoothing']:.2f}"
         print(
             f"{row['radius']:>6} {row['seed']:>4} {row['noise']:>5} {row['rings']:>5} "
             f"{row['overlap']:>7} {row['spacing']!s:>13} "
             f"{row['n_found']:>4}/{row['n_true']:<4} {row['iou_median']:7.3f} "
             f"{row['iou_min']:7.3f} {row['iou_mask']:5.3f} "
-            f"{'-' if est is None else f'{est:.2f}':>6} {sigma:>5} {row['seconds']:5.1f}",
+            f"{'-' if est is None else f'{est:.2f}':>6} {sigma:>5} {smoothing:>6} "
+            f"{row['seconds']:5.1f}",
             flush=True,
         )
     exact = sum(r["n_found"] == r["n_true"] for r in rows)
