@@ -367,8 +367,8 @@ def beads(
         scan is not denoised); ``None`` skips it. It assumes round beads: far from
         round grains lose their tips (by about ``sigma²`` times their curvature beyond
         ``1 / bead_radius``): on ellipsoids of axis ratio 1.6 and 6 voxels the median
-        IoU drops by 0.01 (``benchmarks/beads_accuracy.py --ellipsoids``; at ratio 1.3,
-        or 10 voxels at noise 0.3, it still gains). Not applied with ``min_distance``.
+        IoU drops by 0.01 (``benchmarks/beads_accuracy.py --ellipsoids``), at ratio 1.3
+        it moves by -0.001 to +0.006. Not applied with ``min_distance``.
 
     Returns
     -------
