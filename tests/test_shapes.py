@@ -115,3 +115,13 @@ def test_bad_input_is_refused():
         ball_surface_level(-1.0)
     with pytest.raises(TypeError, match="labels"):
         mct.from_array(np.ones((8, 8, 8), "float32")).microct.smooth_labels(sigma=1, radius=3)
+
+
+def test_labels_numbered_far_apart_give_the_same_shapes():
+    # a block's boxes are sized by its own range of labels, not the volume's highest
+    labels = rough_balls(2)
+    far = np.where(labels > 0, labels.astype(np.int64) * 10**9 + 7, 0)
+    level = ball_surface_level(0.25)
+    small = smooth_labels_array(da.from_array(labels, chunks=10), (1.5,) * 3, level).compute()
+    large = smooth_labels_array(da.from_array(far, chunks=10), (1.5,) * 3, level).compute()
+    np.testing.assert_array_equal(large, np.where(small > 0, small.astype(np.int64) * 10**9 + 7, 0))

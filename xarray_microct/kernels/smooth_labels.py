@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numba
 import numpy as np
-import scipy.ndimage as ndi
 
 from xarray_microct.kernels.gaussian import gaussian_taps
 
@@ -112,6 +111,41 @@ def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, best, out) -> Non
                     out[z, y0 + y, x0 + x] = label
 
 
+@numba.njit(cache=True, nogil=True)
+def _label_range(block):
+    """The lowest and highest label of ``block`` (0, 0 when it holds none)."""
+    low, high = np.int64(0), np.int64(0)
+    for v in block.ravel():
+        if v > 0:
+            low = np.int64(v) if low == 0 else min(low, np.int64(v))
+            high = max(high, np.int64(v))
+    return low, high
+
+
+@numba.njit(cache=True, nogil=True)
+def _label_boxes(block, labels):
+    """Row ``i``: the bounding box ``[z0, y0, x0, z1, y1, x1]`` of ``labels[i]`` in
+    ``block`` (``labels`` sorted, holding every label of the block; ``z0 >= z1`` for
+    one absent from it)."""
+    nz, ny, nx = block.shape
+    boxes = np.empty((labels.size, 6), np.int64)
+    boxes[:, :3] = np.iinfo(np.int64).max
+    boxes[:, 3:] = 0
+    last, row = np.int64(0), boxes[0]
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = np.int64(block[z, y, x])
+                if v <= 0:
+                    continue
+                if v != last:  # labels come in runs along x: search at each change only
+                    last, row = v, boxes[np.searchsorted(labels, v)]
+                row[0], row[1], row[2] = min(row[0], z), min(row[1], y), min(row[2], x)
+                row[3], row[4] = max(row[3], z + 1), max(row[4], y + 1)
+                row[5] = max(row[5], x + 1)
+    return boxes
+
+
 def smooth_labels_block(block: np.ndarray, sigma: Sequence[float], level: float) -> np.ndarray:
     """Each voxel to the label whose Gaussian-blurred indicator is highest, above ``level``.
 
@@ -140,10 +174,15 @@ def smooth_labels_block(block: np.ndarray, sigma: Sequence[float], level: float)
     taps = [gaussian_taps(s, 3.0) for s in sigma]
     best = np.full(block.shape, float(level))
     out = np.zeros(block.shape, block.dtype)
-    for label, box in enumerate(ndi.find_objects(block), start=1):
-        if box is None:
-            continue
-        lo = np.array([b.start for b in box], np.int64)
-        hi = np.array([b.stop for b in box], np.int64)
-        _smooth_one(block, block.dtype.type(label), lo, hi, *taps, best, out)
+    low, high = _label_range(block)
+    if high == 0:
+        return out
+    if high - low < block.size // 8:  # the block's labels: a range (of unused ones too)
+        labels = np.arange(low, high + 1, dtype=np.int64)
+    else:  # labels far apart (sorting them costs more than the range)
+        labels = np.unique(block[block > 0]).astype(np.int64)
+    boxes = _label_boxes(block, labels)
+    for i in np.flatnonzero(boxes[:, 0] < boxes[:, 3]):  # in increasing label order
+        label = block.dtype.type(labels[i])
+        _smooth_one(block, label, boxes[i, :3], boxes[i, 3:], *taps, best, out)
     return out
