@@ -1,11 +1,12 @@
 """Per-label Gaussian smoothing of a label image (ops/shapes.py), one label at a time.
 
 :func:`smooth_labels_block` blurs the indicator of each label of a block by a separable
-Gaussian (``mode="nearest"`` borders, taps as :func:`~xarray_microct.kernels.gaussian.gaussian_taps`
-gives them), within the label's bounding box widened by the kernel, and gives each voxel
-to the label whose blurred indicator is highest there, when it exceeds ``level``. Each
-blurred value is a float64 sum over the same taps in the same order whatever the block,
-so a voxel's result depends only on the labels within the kernel's half-width of it.
+Gaussian (``mode="nearest"`` borders, the taps of
+:func:`~xarray_microct.kernels.gaussian.gaussian_taps`), within the label's bounding box
+widened by the kernel, and gives each voxel to the label whose blurred indicator is
+highest there, when it exceeds ``level``. Each blurred value is a float64 sum over the
+same taps in the same order whatever the block, so a voxel's result depends only on the
+labels within the kernel's half-width of it.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def smooth_labels_block(block: np.ndarray, sigma: Sequence[float], level: float)
         return out
     if high - low < block.size // 8:  # the block's labels: a range (of unused ones too)
         labels = np.arange(low, high + 1, dtype=np.int64)
-    else:  # labels far apart (sorting them costs more than the range)
+    else:  # labels far apart: their sorted list, shorter than their range
         labels = np.unique(block[block > 0]).astype(np.int64)
     boxes = _label_boxes(block, labels)
     for i in np.flatnonzero(boxes[:, 0] < boxes[:, 3]):  # in increasing label order
