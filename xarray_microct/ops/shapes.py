@@ -110,9 +110,11 @@ def smooth_labels(volume: xr.DataArray, sigma: object, radius: object) -> xr.Dat
     volume : xarray.DataArray of int
         Labels (0 = background), e.g. of :func:`~xarray_microct.ops.watershed.watershed`.
     sigma : length
-        Sigma of the Gaussian, e.g. ``"1.5 voxel"`` or ``"2 um"``.
+        Sigma of the Gaussian, e.g. ``"1.5 voxel"`` or ``"2 um"`` (give it in physical
+        units for objects round in space on anisotropic voxels).
     radius : length
-        The objects' typical radius (e.g. the bead radius).
+        The objects' typical radius (e.g. the bead radius). The level follows the
+        ratio ``sigma / radius`` (averaged over the axes when it differs between them).
 
     Returns
     -------
