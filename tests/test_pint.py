@@ -55,6 +55,7 @@ CALLS = {
     "remove_rings": lambda v: v.microct.remove_rings(),
     "remove_small_objects": lambda v: _mask(v).microct.remove_small_objects(min_size=10),
     "segment": lambda v: v.microct.segment(),
+    "smooth_labels": lambda v: _mask(v).microct.label().microct.smooth_labels(sigma=1, radius=3),
     "threshold": lambda v: v.microct.threshold(),
     "threshold_value": lambda v: v.microct.threshold_value(),
     "tubeness": lambda v: v.microct.tubeness(sigma=1),

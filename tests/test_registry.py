@@ -63,6 +63,7 @@ EXAMPLE_PARAMS: dict[str, dict] = {
     "closing": {"radius": 1},
     "remove_small_objects": {"min_size": 8},
     "watershed": {"min_distance": 2},
+    "smooth_labels": {"sigma": 1, "radius": 3},
     "pyramid": {"levels": 2},
     "detect_fibers": {"radius": 2},
 }

@@ -58,6 +58,7 @@ _VERB_MODULES = {
     "pyramid": ["pyramid"],
     "segment": ["threshold_value", "threshold", "hysteresis", "segment"],
     "rings": ["remove_rings"],
+    "shapes": ["smooth_labels"],
     "watershed": ["watershed"],
     "fibers.detect": ["detect_fibers"],
 }

@@ -1,7 +1,8 @@
 """The bead-pack pipeline of the seed paper (its Fig. 3), lazy and chunk-exact.
 
 ``scan → Gaussian denoising → ring removal → invert + Otsu (rough segmentation) →
-fill holes (post-processing) → distance map → watershed → one label per bead``.
+fill holes (post-processing) → distance map → watershed → one label per bead →
+each bead's outline smoothed``.
 
 Every step is a recorded verb of the library, so the labels carry the whole chain in
 their provenance and :func:`xarray_microct.replay` re-runs it on another scan. Each
@@ -43,7 +44,13 @@ What differs from the paper's notebook, and why:
   mask: for a ball of radius ``r``, ``E[d²] / E[d] = 0.4 r`` over its voxels, moments
   that the many voxels of each bead make robust to noise (:func:`estimate_radius`),
   taken on a central box of the scan (:func:`sample_radius`), so that the estimate
-  costs a fixed amount, not a second pass over the whole scan.
+  costs a fixed amount, not a second pass over the whole scan;
+* each bead's outline is smoothed alone (:func:`~xarray_microct.ops.shapes.smooth_labels`,
+  a Gaussian of 1.5 denoising sigmas cut where a ball of the bead radius keeps its
+  size): on noisy scans of small beads the mask's bumps and dents of a voxel, which no
+  smoothing of the scan takes off without filling the necks and pulling back the caps,
+  limited the beads' overlap with the true ones (at 6 voxels of radius and noise a third
+  of the contrast, median IoU 0.872-0.894; 0.915-0.926 smoothed).
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ import xarray as xr
 from xarray_microct.core.stats import clear_cuts, phase_levels, trim_histogram
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.volume import grid_of
+from xarray_microct.ops.denoise import SHARPEN_SCALE
 from xarray_microct.ops.distance import edt_array
 
 __all__ = [
@@ -268,6 +276,20 @@ def sample_radius(
         part = central_box(volume, side)
 
 
+def _bead_smoothing(denoise_sigma: object, spacing: Sequence[float], units: str) -> float | None:
+    """The per-bead smoothing's sigma (coordinate units) that follows the denoising's.
+
+    :data:`~xarray_microct.ops.denoise.SHARPEN_SCALE` times the denoising sigma, the
+    scale at which the denoising measured the surfaces' curvature, along the finest
+    axis (the same length along every axis: the beads are round in space); ``None``
+    without denoising.
+    """
+    if denoise_sigma is None:
+        return None
+    voxels = resolve_length(denoise_sigma, spacing, units, name="beads: denoise_sigma")
+    return SHARPEN_SCALE * min(v * s for v, s in zip(voxels, spacing, strict=True))
+
+
 def beads(
     volume: xr.DataArray,
     bead_radius: object = None,
@@ -281,6 +303,7 @@ def beads(
     connectivity: int = 1,
     rounds: int = 8,
     split_smoothing: float = 0.25,
+    bead_smoothing: object = "auto",
 ) -> xr.DataArray:
     """Label every bead of a bead-pack scan: the paper's Fig. 3 chain, lazily.
 
@@ -333,6 +356,19 @@ def beads(
         of the bead radius (its ``smooth=``; 0 floods the map itself): on noisy scans
         the rough bead surfaces bend the borders between touching beads, smoothed they
         follow the necks (the markers come from the map itself).
+    bead_smoothing : "auto", length or None
+        Sigma of the per-bead smoothing of the labels
+        (:func:`~xarray_microct.ops.shapes.smooth_labels`): each bead's outline is
+        blurred alone and cut where a ball of ``bead_radius`` keeps its size, which
+        takes off the bumps and dents that noise puts on it without filling the necks.
+        ``"auto"`` (the default): 1.5 times the denoising sigma (the scale at which the
+        denoising's sharpening measures the surfaces' curvature) along the finest
+        axis, recorded in the result's ``attrs["bead_smoothing"]`` (``None`` when the
+        scan is not denoised); ``None`` skips it. It assumes round beads: far from
+        round grains lose their tips (by about ``sigma²`` times their curvature beyond
+        ``1 / bead_radius``): on ellipsoids of axis ratio 1.6 and 6 voxels the median
+        IoU drops by 0.01 (``benchmarks/beads_accuracy.py --ellipsoids``), at ratio 1.3
+        it moves by -0.001 to +0.006. Not applied with ``min_distance``.
 
     Returns
     -------
@@ -350,8 +386,8 @@ def beads(
     True
     >>> round(labels.attrs["bead_radius"])  # estimated
     6
-    >>> [r["op"] for r in labels.attrs["microct_provenance"]]
-    ['denoise', 'remove_rings', 'invert', 'threshold', 'fill_holes', 'watershed']
+    >>> [r["op"] for r in labels.attrs["microct_provenance"]][-3:]
+    ['fill_holes', 'watershed', 'smooth_labels']
     """
     grid = grid_of(volume)
     for name, flag in (("sharpen", sharpen), ("rings", rings), ("invert", invert)):
@@ -413,9 +449,16 @@ def beads(
     labels = mask.microct.watershed(
         object_radius=bead_radius, connectivity=connectivity, rounds=rounds, smooth=smooth
     )
+    chosen_smoothing = isinstance(bead_smoothing, str) and bead_smoothing == "auto"
+    if chosen_smoothing:
+        bead_smoothing = _bead_smoothing(denoise_sigma, grid.spacing, grid.units)
+    if bead_smoothing is not None:
+        labels = labels.microct.smooth_labels(sigma=bead_smoothing, radius=bead_radius)
     if estimated:
         labels.attrs["bead_radius"] = bead_radius
         labels.attrs["bead_radius_units"] = grid.units
     if chosen_sigma:
         labels.attrs["denoise_sigma"] = denoise_sigma
+    if chosen_smoothing:
+        labels.attrs["bead_smoothing"] = bead_smoothing
     return labels
