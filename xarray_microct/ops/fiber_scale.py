@@ -171,7 +171,10 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       on ``other_bed`` (3 voxels −0.1 / +0.1 %, 2 voxels +3.9 / +0.4 %) but lowers
       ``fiber_bed``'s radii to −2.5..−3.8 % at 2–3 voxels (−2.6 % at 5: the square
       mixes matrix, pores and fiber edges); opening the scan smoothed in-plane by half
-      a radius gives −4 to −12 %. Neither is used.
+      a radius gives −4 to −12 %. Neither is used. Opening the slices' medians of
+      three (along y, then x) fixes it from 4 pixels of radius
+      (:func:`~xarray_microct.ops.fibers.mask.denoised`); at 2–3 pixels it narrows
+      ``fiber_bed``'s fibers by 4.5–8 %, so there the growth remains.
     * Object F1 on ``other_bed`` at 2 voxels follows the estimate at low noise (seed 2,
       noise 0.05: estimate +18 %, F1 0.932; at the true radius 0.989); at noise 0.25
       the detection itself limits it (at the true radius, seed 1: F1 0.957, precision
