@@ -150,10 +150,10 @@ def denoised(width: int) -> bool:
     along y then x (:func:`_median_of_three`; a 3 × 3 median gave the same within 0.2
     point at twice the detection's CPU). It narrows the low-noise cases by about half a
     point (5 voxels, noise 0.05, seed 1: ``fiber_bed`` −1.6 to −2.1 %, ``other_bed``
-    −1.9 to −2.6 %; seed 3 ``other_bed`` −2.0 to −2.8 %). Only for fibers of 4 pixels of radius and more (``width`` ≥ 13,
-    see :func:`background_width`): at 2–3 pixels the median's window is as wide as a
-    fiber's radius and fills the gaps between touching fibers (``fiber_bed``'s radii
-    −4.5 to −8.2 %).
+    −1.9 to −2.6 %; seed 3 ``other_bed`` −2.0 to −2.8 %). Only for fibers of 4 pixels
+    of radius and more (``width`` ≥ 13, see :func:`background_width`): at 2–3 pixels
+    the median's window is as wide as a fiber's radius and fills the gaps between
+    touching fibers (``fiber_bed``'s radii −4.5 to −8.2 %).
 
     Examples
     --------
