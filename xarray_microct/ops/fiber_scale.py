@@ -143,6 +143,43 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       on a matrix alone or pores alone, where the estimate is within ±1.3 %: the mask's
       radius at 2 voxels is off by up to ±3 % with the background (a blurred disk's
       mid-level contour lies inside it; the blur fills the gaps to its neighbours).
+    * Both levels of the intensity measure are off at 2 voxels, in opposite ways that
+      cancel only in part (``other_bed``, the true centres and radii as disks, 8 slices,
+      no tilt; mean radius of the inner sections): as measured +2.5 % at noise 0.05 and
+      −6.1 % at 0.25; with the true fiber level alone −12.6 / −21.9 %, with the true
+      background alone +13.7 / +13.8 %, with both −0.0 / −0.3 % (at 3 voxels +1.4,
+      −2.4, +3.5, −0.1 %; at 5 within 1 %). The mass measure itself is exact; the cores
+      stay below the plateau (areas large) and the few pixels between packed fibers
+      carry their neighbours' tails (background high, areas small), which the noise
+      moves. A fix must measure both levels, not one.
+    * A lead for both levels and the blur: a fit of the whole image as
+      ``f · G_s ∗ D + (1 − G_s ∗ D) · b`` (``D`` the disks' partial-volume map, ``f``
+      one fiber level, ``b`` a background on a bilinear grid of 2 radii, both by linear
+      least squares for each blur ``s``). With the true centres and radii of
+      ``other_bed`` at 2 voxels (noise 0.05) the residual is least at the true blur
+      (s = 1.0, f = 1.003), and disks 10 % smaller or larger fit worse (residual +4 %):
+      blur, levels and radii are identifiable there. With the sample's watershed
+      centres and areas instead, f comes out 0.885–0.918 and the radii +5.6 to +8 %:
+      it needs better centres than the watershed's, and cost 23 CPU s on the sample as
+      prototyped (dense normal equations over 8 images). Not done.
+    * The table's radius at 2–3 voxels grows with the noise (no tilt, seed 1:
+      ``other_bed`` 3 voxels +1.6 % at noise 0.05, +5.3 % at 0.25; ``fiber_bed`` −2.0
+      to +1.5 %): the grey opening that gives the surroundings' level
+      (:mod:`~xarray_microct.ops.fibers.mask`) is a minimum of the noise first, biased
+      low, so the mid-level falls and the mask widens. Taking instead the mean of the
+      pixels below Otsu's threshold within the same square removes the noise's effect
+      on ``other_bed`` (3 voxels −0.1 / +0.1 %, 2 voxels +3.9 / +0.4 %) but lowers
+      ``fiber_bed``'s radii to −2.5..−3.8 % at 2–3 voxels (−2.6 % at 5: the square
+      mixes matrix, pores and fiber edges); opening the scan smoothed in-plane by half
+      a radius gives −4 to −12 %. Neither is used. Opening the slices' medians of
+      three (along y, then x) fixes it from 4 pixels of radius
+      (:func:`~xarray_microct.ops.fibers.mask.denoised`); at 2–3 pixels it narrows
+      ``fiber_bed``'s fibers by 4.5–8 %, so there the growth remains.
+    * Object F1 on ``other_bed`` at 2 voxels follows the estimate at low noise (seed 2,
+      noise 0.05: estimate +18 %, F1 0.932; at the true radius 0.989); at noise 0.25
+      the detection itself limits it (at the true radius, seed 1: F1 0.957, precision
+      0.969, recall 0.945; of the true inner sections missed, 134 have no detection
+      within a radius and 97 one off by 0.5–1 radius; 5 split).
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
@@ -273,9 +310,14 @@ def refine_radii(
     ``detect_fibers``, or disks from :func:`disk_labels`) is grown by ``margin`` pixels
     (never into another region); each pixel in it counts for ``(I − b) / (f − b)`` of a
     pixel, where ``b`` is the local background (a Gaussian-weighted mean, over about one
-    fiber radius, of the pixels farther than ``margin`` from every region) and ``f`` the
-    fiber level (the median of the pixels within half a radius of the regions' centres,
-    over the slice). The sum is the area; the radius is that of the disk with this area.
+    fiber radius, of the pixels farther than ``margin`` from every region and darker
+    than halfway from their surroundings' level, a grey opening over 3 radii, to ``f``;
+    never above that mid-level) and ``f`` the fiber level (the median of the pixels
+    within half a radius of the regions' centres, over the slice). The sum is the area;
+    the radius is that of the disk with this area. (With the slice's median background
+    for the mid-level instead, bright patches of a textured background were left out
+    of ``b``: ``benchmarks/fiber_scale.py``'s ``other_bed`` at 20 voxels, seed 2, gave
+    estimates +2.3 / +1.8 %, now +1.7 / +1.3 %.)
 
     Parameters
     ----------
@@ -344,20 +386,24 @@ def _area_radii(
         core = np.hypot(ys - cy[own], xs - cx[own]) <= 0.5 * rough[own]
         fiber_level = float(np.median(values[where[core]])) if core.any() else np.nan
     # background: pixels beyond the margin of every region, and darker (smoothed) than
-    # the mid-level, so that a fiber missing from the labels does not pass for background
+    # the local mid-level (halfway from the surroundings' level, a grey opening over 3
+    # radii, to the fibers'), so that a fiber missing from the labels does not pass for
+    # background, and a background bright in places still does
     outside = labels == 0
     if not outside.any():
         raise ValueError("refine_radii needs background pixels: the labels cover the slice")
-    middle = 0.5 * (fiber_level + float(np.median(image[outside])))
-    dark = ndi.gaussian_filter(image, 1.0) < middle
+    scale = max(float(np.median(rough[count > 0])), 2.0)
+    smoothed = ndi.gaussian_filter(image, 1.0)
+    width = 2 * round(1.5 * scale) + 1
+    middle = 0.5 * (fiber_level + ndi.grey_opening(smoothed, size=(width, width)))
+    dark = smoothed < middle
     free = (grown == 0) & dark
     if free.sum() < MIN_BACKGROUND:  # fibers packed too tight for the margin
         free = outside & dark
-    scale = max(float(np.median(rough[count > 0])), 2.0)
     background = _background_map(image, free, (scale, scale * dy / dx))
     owner = grown.ravel()
     held = np.flatnonzero(owner)
-    level = np.minimum(background.ravel()[held], middle)
+    level = np.minimum(background.ravel()[held], middle.ravel()[held])
     fraction = (values[held] - level) / (fiber_level - level)
     area = np.bincount(owner[held] - 1, weights=fraction, minlength=n)[:n]
     radius = np.sqrt(np.maximum(area, 0.0) * dy * dx / np.pi)

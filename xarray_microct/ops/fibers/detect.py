@@ -11,11 +11,11 @@ in three stages, each a pure function on arrays:
    grid was used.
 1. A fiber mask: the input itself when it is a segmentation (boolean), else the default
    chain (:func:`fiber_chain`: tubeness at σ = 0.6 × radius, which separates touching
-   fibers, for the seeds; a global Otsu threshold of the smoothed volume for the mask,
-   from the histogram of the whole volume — on bins, of the bins smoothed along z and
-   rounded to the scan's levels: an exact histogram, one cheap streaming pass; on the
-   scan itself, smoothed along z, each voxel at the mid-level between the fibers and its
-   own surroundings, never below Otsu's threshold: :mod:`~xarray_microct.ops.fibers.mask`).
+   fibers, for the seeds; for the mask, the volume smoothed along z — on bins, the bins
+   smoothed along z and rounded to the scan's levels, whose histogram is exact — each
+   voxel at the mid-level between the fibers and its own surroundings, never below the
+   global Otsu threshold from the histogram of the whole volume:
+   :mod:`~xarray_microct.ops.fibers.mask`).
 2. Per-slice centres (:mod:`~xarray_microct.ops.fibers.slices`): on each slice, maxima
    of a centre map (tubeness, or the in-plane distance to the mask's background) within
    a disk of 0.75 × radius seed a 2-D watershed restricted to the mask, which splits
@@ -558,8 +558,9 @@ def plan_detection(
         eager=eager,
         levels=levels,
         coarse_from=COARSE_FROM_SIGMA if factor == 1 else COARSE_BINNED,
-        # on the scan itself (small fibers, whose edges weigh most): the local mid-level
-        background=background_width(radius[1]) if factor == 1 else None,
+        # the local mid-level, on the scan and on bins (Otsu's alone widened the fibers
+        # of a textured background by up to 10 %: see ops/fibers/mask.py)
+        background=background_width(radius[1]),
         drift=drift,
     )
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
