@@ -1047,7 +1047,7 @@ def _bad_run(kind: str) -> Fault:
 # ----------------------------------------------------------------------------- signals
 
 SLOW_RUN = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
 from xarray_microct.cli import main
 from xarray_microct.core.registry import operation
@@ -1070,6 +1070,9 @@ def slow_copy(volume):
     return volume.copy(data=volume.data.map_blocks(wait, dtype=volume.dtype))
 
 if __name__ == "__main__":  # worker processes import this script
+    # Ctrl-C as from a terminal, also when the test runs where SIGINT is ignored (a
+    # shell script's background job: its children inherit that)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     raise SystemExit(main(sys.argv[3:]))
 """
 SIGNAL_WAIT = 600
