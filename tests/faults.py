@@ -1047,20 +1047,37 @@ def _bad_run(kind: str) -> Fault:
 # ----------------------------------------------------------------------------- signals
 
 SLOW_RUN = """
-import sys, time
+import signal, sys, time
+from pathlib import Path
 from xarray_microct.cli import main
 from xarray_microct.core.registry import operation
 
 @operation("slow_copy")
 def slow_copy(volume):
-    def wait(block):
-        time.sleep(float(sys.argv[1]))
+    pause, gate = float(sys.argv[1]), sys.argv[2]
+    last = tuple(n - 1 for n in volume.data.numblocks)
+
+    def wait(block, block_info=None):
+        time.sleep(pause)
+        # the last chunk waits until the test, having sent its signal, opens the gate
+        # (at most ten minutes): the run cannot end before the signal, however loaded
+        if gate and tuple(block_info[0]["chunk-location"]) == last:
+            deadline = time.monotonic() + 600
+            while not Path(gate).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
         return block
+
     return volume.copy(data=volume.data.map_blocks(wait, dtype=volume.dtype))
 
 if __name__ == "__main__":  # worker processes import this script
-    raise SystemExit(main(sys.argv[2:]))
+    # Ctrl-C as from a terminal, also when the test runs where SIGINT is ignored (a
+    # shell script's background job: its children inherit that)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    raise SystemExit(main(sys.argv[3:]))
 """
+SIGNAL_WAIT = 600
+"""Seconds a signal case waits for an event (a chunk stored, the run ended) before it
+fails: a bound on a hang, not a timing (a loaded machine takes what it needs)."""
 
 
 def _signal_case(name: str, workers: bool = False) -> Fault:
@@ -1073,7 +1090,8 @@ def _signal_case(name: str, workers: bool = False) -> Fault:
         ).microct.to_zarr(source, chunks=8)
         steps = pipeline_file(tmp, [{"op": "slow_copy", "params": {}}])
         out = tmp / "out.zarr"
-        args = [sys.executable, script, "0.1", "run", steps, source, out, "--no-progress"]
+        gate = tmp / "gate"
+        args = [sys.executable, script, "0.1", gate, "run", steps, source, out, "--no-progress"]
         args += ["--workers", "2"] if workers else []
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(
@@ -1085,16 +1103,21 @@ def _signal_case(name: str, workers: bool = False) -> Fault:
             start_new_session=workers,  # a terminal's Ctrl-C reaches the whole group
         )
         try:
-            for _ in range(600):  # until chunks are being written (at most a minute)
-                if out.exists() and any((out / "0").rglob("c/*/*/*")):
-                    break
-                time.sleep(0.1)
+            deadline = time.monotonic() + SIGNAL_WAIT
+            while not (out.exists() and any((out / "0").rglob("c/*/*/*"))):  # a chunk stored
+                if process.poll() is not None:
+                    pytest.fail(f"the run ended before storing a chunk:\n{process.stderr.read()}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the run stored no chunk in {SIGNAL_WAIT} s")
+                time.sleep(0.05)
             if workers:
                 os.killpg(process.pid, getattr(signal, name))
             else:
                 process.send_signal(getattr(signal, name))
-            _, err = process.communicate(timeout=90)
+            gate.touch()  # only now may the last chunk be computed
+            _, err = process.communicate(timeout=SIGNAL_WAIT)
         finally:
+            gate.touch()
             process.kill()
         assert process.returncode == (130 if name == "SIGINT" else 143), err
         assert "Traceback" not in err
@@ -1103,9 +1126,13 @@ def _signal_case(name: str, workers: bool = False) -> Fault:
         if not workers:  # (worker processes may log a cancelled task before it)
             assert err.strip().count("\n") == 0, err
         assert run_state(out)["status"] == "interrupted"
-        fast = [sys.executable, script, "0", "run", steps, source, out, "--resume", "--no-progress"]
+        fast = [sys.executable, script, "0", "", "run", steps, source, out, "--resume"]
         done = subprocess.run(
-            [str(a) for a in fast], capture_output=True, text=True, timeout=120, env=env
+            [str(a) for a in [*fast, "--no-progress"]],
+            capture_output=True,
+            text=True,
+            timeout=SIGNAL_WAIT,
+            env=env,
         )
         assert done.returncode == 0, done.stderr
         np.testing.assert_array_equal(open_result(out).values, mct.open_volume(source).values)

@@ -23,6 +23,7 @@ import json
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -595,8 +596,21 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
-def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt) -> int:
-    """One line saying what was stopped and what is left; the exit status."""
+def _written_since(store: str, began: float) -> bool:
+    """Whether the root metadata of the local store ``store`` was written at or after the
+    time ``began`` (:func:`time.time`): by this command, not before it."""
+    from xarray_microct.io.paths import local_path
+
+    path = local_path(store)
+    try:
+        return path is not None and (path / "zarr.json").stat().st_mtime >= began
+    except OSError:
+        return False
+
+
+def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt, began: float) -> int:
+    """One line saying what was stopped and what is left; the exit status. ``began``:
+    when the command started (:func:`time.time`)."""
     signal_name = "SIGTERM" if isinstance(err, Terminated) else "Ctrl-C"
     line = f"microct: interrupted ({signal_name})"
     output = getattr(args, "output", None)
@@ -610,6 +624,13 @@ def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt) -> int:
                     f"; {output} is marked {state['status']}: finish it with the same "
                     "command and --resume"
                 )
+            elif (
+                state is not None
+                and state.get("status") == "complete"
+                and _written_since(output, began)
+            ):
+                # the signal came once the result was written (its last moments)
+                line += f"; {output} is complete: the run had finished writing it"
             else:
                 line += f"; {output} was left as it was"
     print(line, file=sys.stderr)
@@ -623,6 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scheduler, damaged store), 130 after Ctrl-C and 143 after SIGTERM (the output is
     then marked interrupted, and ``--resume`` finishes it).
     """
+    began = time.time()
     args = build_parser().parse_args(argv)
     exit_quickly()  # the command's process ends without a final garbage collection
     previous = None
@@ -631,7 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except KeyboardInterrupt as err:
-        return _interrupted(args, err)
+        return _interrupted(args, err, began)
     except (
         ValueError,
         TypeError,

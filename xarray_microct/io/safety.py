@@ -864,11 +864,12 @@ def staged_write(
                 record_file.unlink()
             raise
         check_replaceable(path)  # still ours, nothing added meanwhile
-        os.replace(path, old)
         try:
+            os.replace(path, old)
             os.replace(staging, path)
-        except BaseException:
-            os.replace(old, path)
+        except BaseException:  # also Ctrl-C, raised as the first rename returns
+            if not os.path.lexists(path) and os.path.lexists(old):
+                os.replace(old, path)  # stopped between the renames: the old result back
             raise
         shutil.rmtree(old)
         record_file.unlink()
