@@ -75,8 +75,9 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from numcodecs import Blosc
 
+from xarray_microct.core.blocks import rim as rim_exchange
 from xarray_microct.core.blocks.overlap import ceil_radius, map_spatial_overlap
-from xarray_microct.core.blocks.rim import face, neighbour_directions, rim_rounds
+from xarray_microct.core.blocks.rim import rim_rounds
 from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.core.footprints import ellipsoid_footprint, structure
 from xarray_microct.core.registry import LengthParam, operation
@@ -97,6 +98,10 @@ __all__ = [
 
 
 FLOOD_BLOCK = 64  # voxels per axis of the blocks the verb floods (chunks are split to it)
+
+# the rim exchange's directions and faces, asked for thousands of times per round: built once
+neighbour_directions = functools.cache(rim_exchange.neighbour_directions)
+face = functools.cache(rim_exchange.face)
 
 
 # ---------------------------------------------------------------------------------------
@@ -557,12 +562,23 @@ def _block_rim(
     """The faces of the neighbours of block ``idx``, in :func:`neighbour_directions` order:
     from ``own`` (its chunk's blocks) or ``near`` (the neighbouring chunks'), None outside
     the grid."""
+    return [
+        None if n is None else own[n] if n in own else near[n]
+        for n in _neighbours(idx, grid, connectivity)
+    ]
+
+
+@functools.cache
+def _neighbours(
+    idx: tuple[int, ...], grid: tuple[int, ...], connectivity: int
+) -> tuple[tuple[int, ...] | None, ...]:
+    """The indices of the neighbours of block ``idx`` in a grid of blocks, in
+    :func:`neighbour_directions` order (None outside the grid)."""
     out = []
     for d in neighbour_directions(connectivity):
         n = tuple(i + s for i, s in zip(idx, d, strict=True))
-        inside = all(0 <= k < g for k, g in zip(n, grid, strict=True))
-        out.append((own[n] if n in own else near[n]) if inside else None)
-    return out
+        out.append(n if all(0 <= k < g for k, g in zip(n, grid, strict=True)) else None)
+    return tuple(out)
 
 
 def _chunk_round(
