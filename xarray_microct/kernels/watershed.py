@@ -45,7 +45,7 @@ def _prefetch(typingctx, array, index):  # pragma: no cover
     whatever the index. The flooding visits voxels in level order, scattered across
     the block: it knows which ones come next, and fetching them early overlaps the
     waits for memory (measured on bead packs: the flooding of a 64³ block 20-25 %
-    faster).
+    faster, of a 128³ block 40 %).
     """
     signature = types.void(array, index)
 
