@@ -76,7 +76,12 @@ from dask.highlevelgraph import HighLevelGraph
 from numcodecs import Blosc
 
 from xarray_microct.core.blocks import rim as rim_exchange
-from xarray_microct.core.blocks.overlap import ceil_radius, map_spatial_overlap
+from xarray_microct.core.blocks.overlap import (
+    ceil_radius,
+    kernel_radius,
+    map_spatial_interior,
+    map_spatial_overlap,
+)
 from xarray_microct.core.blocks.rim import rim_rounds
 from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.core.footprints import ellipsoid_footprint, structure
@@ -89,6 +94,7 @@ from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.label import label_array
 
 __all__ = [
+    "ball_markers_and_smoothed",
     "ball_markers_array",
     "flood_array",
     "number_peaks",
@@ -102,6 +108,7 @@ __all__ = [
 # one 128-voxel block per chunk 8.2 (its flood slower per voxel, but far fewer voxels
 # left to the rounds' updates, which cost 3x a flooded voxel each)
 FLOOD_BLOCK = 128
+SMOOTH_TRUNCATE = 3.0  # sigmas: the reach of the Gaussian of ``smooth=``
 
 # the rim exchange's directions and faces, asked for thousands of times per round: built once
 neighbour_directions = functools.cache(rim_exchange.neighbour_directions)
@@ -275,6 +282,88 @@ def ball_markers_array(
         min_height=radius / 2,
     )
     return number_peaks(peaks)
+
+
+def _peaks_and_smooth_block(
+    block: np.ndarray,
+    origin: tuple[int, ...],
+    shape: tuple[int, ...],
+    start: tuple[int, ...],
+    *,
+    spacing: tuple[float, ...],
+    reach: float,
+    cap: float,
+    min_height: float,
+    sigma: tuple[float, ...],
+    smooth_depth: tuple[int, ...],
+) -> np.ndarray:
+    """The ball peaks of a chunk and its distance map smoothed (``(2, *shape)`` float32).
+
+    ``block`` is the chunk with the peaks' halo (see :func:`map_spatial_interior`); the
+    smoothing runs on the chunk with ``smooth_depth`` voxels of that halo (or what there
+    is at the volume's border), as a Gaussian of its own halo would.
+    """
+    inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
+    out = np.empty((2, *shape), np.float32)
+    out[1] = _ball_peak_block(block, spacing, reach, cap, min_height)[inner]
+    part = tuple(
+        slice(max(o - d, 0), min(o + n + d, b))
+        for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
+    )
+    smooth = ndi.gaussian_filter(
+        block[part].astype(np.float32, copy=False), sigma, truncate=SMOOTH_TRUNCATE, mode="nearest"
+    )
+    out[0] = smooth[
+        tuple(
+            slice(o - p.start, o - p.start + n) for o, n, p in zip(origin, shape, part, strict=True)
+        )
+    ]
+    return out
+
+
+def ball_markers_and_smoothed(
+    distance: da.Array, spacing: Sequence[float], radius: float, sigma: Sequence[float]
+) -> tuple[da.Array, da.Array]:
+    """:func:`ball_markers_array` (``reach=1``) of a distance map, and the map smoothed by a
+    Gaussian of ``sigma`` (voxels per axis, truncated at :data:`SMOOTH_TRUNCATE` sigmas,
+    ``mode="nearest"``), from one pass over the map with one halo (the deeper of the
+    two): one overlap of the map in the graph instead of two.
+
+    Examples
+    --------
+    >>> z, y, x = np.ogrid[:12, :12, :24]
+    >>> two = ((z - 6) ** 2 + (y - 6) ** 2 + (x - 6) ** 2 <= 25) | (
+    ...     (z - 6) ** 2 + (y - 6) ** 2 + (x - 15) ** 2 <= 25)
+    >>> d = ndi.distance_transform_edt(two).astype("f4")
+    >>> markers, smooth = ball_markers_and_smoothed(
+    ...     da.from_array(d, chunks=7), (1.0, 1.0, 1.0), 5.0, (1.0, 1.0, 1.0))
+    >>> np.argwhere(markers.compute()).tolist()
+    [[6, 6, 6], [6, 6, 15]]
+    >>> ref = ndi.gaussian_filter(d, 1.0, truncate=SMOOTH_TRUNCATE, mode="nearest")
+    >>> bool(np.array_equal(smooth.compute(), ref))
+    True
+    """
+    spacing = tuple(float(s) for s in spacing)
+    radius = float(radius)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a positive length, got {radius!r}")
+    cap = 1.5 * radius
+    smooth_depth = kernel_radius(sigma, SMOOTH_TRUNCATE)
+    depth = tuple(max(int(np.ceil(cap / s)), d) for s, d in zip(spacing, smooth_depth, strict=True))
+    both = map_spatial_interior(
+        _peaks_and_smooth_block,
+        distance,
+        depth,
+        np.float32,
+        new_axis_size=2,
+        spacing=spacing,
+        reach=1.0,
+        cap=cap,
+        min_height=radius / 2,
+        sigma=tuple(float(s) for s in sigma),
+        smooth_depth=smooth_depth,
+    )
+    return number_peaks(both[1] != 0), both[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -982,6 +1071,7 @@ def watershed(
         objects = volume.data != 0
         distance = edt_array(objects, grid.spacing)
     peaks_of = distance  # 0 outside the objects, unless a mask says otherwise
+    altitude = None  # what the flooding floods: the distance, smoothed when asked
     if mask is not None:
         mask_data = _as_data(mask, volume, "mask")
         check_mask(mask_data, "watershed: mask")
@@ -994,13 +1084,21 @@ def watershed(
         marker_data = peak_markers_array(peaks_of, min_distance)
     elif object_radius is not None:
         physical = [r * s for r, s in zip(object_radius, grid.spacing, strict=True)]
-        marker_data = ball_markers_array(peaks_of, grid.spacing, float(np.mean(physical)))
+        if smooth is not None and mask is None:  # one overlap of the map for both
+            marker_data, altitude = ball_markers_and_smoothed(
+                distance, grid.spacing, float(np.mean(physical)), smooth
+            )
+        else:
+            marker_data = ball_markers_array(peaks_of, grid.spacing, float(np.mean(physical)))
     else:
         raise ValueError(
             "watershed needs markers= (a label volume), object_radius= (the typical "
             "object radius, e.g. '10 um') or min_distance= (e.g. '5 um') to find markers"
         )
-    altitude = distance if smooth is None else gaussian_array(distance, smooth, truncate=3.0)
+    if altitude is None:
+        altitude = distance
+        if smooth is not None:
+            altitude = gaussian_array(distance, smooth, truncate=SMOOTH_TRUNCATE)
     labels = _flood(
         altitude, marker_data, objects, connectivity, rounds, negate=True, block=FLOOD_BLOCK
     )
