@@ -104,10 +104,11 @@ __all__ = [
 
 
 # voxels per axis of the blocks the verb floods (chunks are split to it). Measured on a
-# 512³ bead pack in 128³ chunks (thread CPU s of the flooding): 64-voxel blocks 10.0-11.3,
-# one 128-voxel block per chunk 8.2 (its flood slower per voxel, but far fewer voxels
-# left to the rounds' updates, which cost 3x a flooded voxel each)
-FLOOD_BLOCK = 128
+# 512³ bead pack in 128³ chunks, CPU s of the flooding on 2 threads: 64-voxel blocks
+# 12.6-13.2, one 128-voxel block per chunk 13.6-14.0 (fewer voxels left to the rounds'
+# updates, but two 35 MB flooding states share the processor's cache); on one thread
+# alone the 128-voxel blocks were faster (8.2 against 10-11 s)
+FLOOD_BLOCK = 64
 SMOOTH_TRUNCATE = 3.0  # sigmas: the reach of the Gaussian of ``smooth=``
 
 # the rim exchange's directions and faces, asked for thousands of times per round: built once
@@ -1033,7 +1034,7 @@ def watershed(
         the blocks not settled after them are finished one at a time in one task, so
         the labels are exact whatever the objects' length (objects crossing ``k``
         block borders in a row settle within about ``k + 2`` rounds). The flooding
-        splits chunks into blocks of at most ``FLOOD_BLOCK`` (128) voxels per axis
+        splits chunks into blocks of at most ``FLOOD_BLOCK`` (64) voxels per axis
         (one task per chunk and round floods its blocks in turn); the labels come
         back in the volume's chunks.
     smooth : length, optional
