@@ -423,29 +423,39 @@ def _block_arrays(
     block's previous result), which also gives the keys and labels. The rim comes from
     the neighbours' faces in ``rim``.
     """
+    # the thread's work arrays (no fresh pages for every block and round): nothing of
+    # them outlives the task (its state is packed, its faces copied)
     if state is None:
         core = alt.shape
         shape = tuple(n + 2 for n in core)
         inner = (slice(1, -1),) * 3
-        level = np.zeros(shape, np.uint32)  # the rim's level is never read
-        mask = np.ascontiguousarray(mask, dtype=bool)
-        alt = np.ascontiguousarray(alt, dtype=np.float32)
-        kernels.ordered_altitude(alt, mask, negate, level)
-        inside = np.ones(shape, bool)  # rim voxels outside the mask carry no key: never used
-        inside[inner] = mask
+        level = work_array("watershed-level", shape, np.uint32)
+        level.fill(0)  # the rim's level is never read
+        contiguous_mask = work_array("watershed-mask", core, bool)
+        contiguous_alt = work_array("watershed-altitude", core, np.float32)
+        np.copyto(contiguous_mask, mask, casting="unsafe")
+        np.copyto(contiguous_alt, alt, casting="same_kind")
+        kernels.ordered_altitude(contiguous_alt, contiguous_mask, negate, level)
+        inside = work_array("watershed-inside", shape, bool)
+        inside.fill(True)  # rim voxels outside the mask carry no key: never used
+        inside[inner] = contiguous_mask
         key = work_array("watershed-key", shape, np.uint64)
         key.fill(kernels.UNREACHED)
-        lab = np.zeros(shape, lab_dtype)
+        lab = work_array("watershed-lab", shape, lab_dtype)
+        lab.fill(0)
     else:
         shape = state.shape
         core = tuple(n - 2 for n in shape)
-        level, inside = np.empty(shape, np.uint32), np.empty(shape, bool)
-        key, lab = work_array("watershed-key", shape, np.uint64), np.empty(shape, lab_dtype)
+        level = work_array("watershed-level", shape, np.uint32)
+        inside = work_array("watershed-inside", shape, bool)
+        key = work_array("watershed-key", shape, np.uint64)
+        lab = work_array("watershed-lab", shape, lab_dtype)
         blobs = (state.key, state.lab, state.level, state.inside)
         for blob, out in zip(blobs, (key, lab, level, inside), strict=True):
             _CODEC.decode(blob, out=out)
         kernels.toggle_level_bits(key.ravel(), level.ravel(), inside.ravel())
-    fixed = np.ones(shape, bool)
+    fixed = work_array("watershed-fixed", shape, bool)
+    fixed.fill(True)
     fixed[(slice(1, -1),) * 3] = False
     if rim is not None:
         for d, faces in zip(neighbour_directions(connectivity), rim, strict=True):
@@ -561,7 +571,7 @@ def _seeds(shape: tuple[int, ...], changes: list | None) -> np.ndarray:
             for s, c, n in zip(d, coords, shape, strict=True)
         ]
         out.append(np.ravel_multi_index(full, shape))
-    return np.unique(np.concatenate(out))
+    return np.concatenate(out)  # a voxel of two faces twice: its second visit changes nothing
 
 
 def _same_faces(a: dict | None, b: dict | None, d: tuple[int, ...]) -> bool:
@@ -815,7 +825,7 @@ def _labels_task(
     inner = (slice(1, -1),) * 3
     for idx, place in places.items():
         own = settled.get(idx, last[idx][0])
-        lab = np.empty(own.shape, lab_dtype)
+        lab = work_array("watershed-lab", own.shape, lab_dtype)
         _CODEC.decode(own.lab, out=lab)  # 0 outside the mask: no voxel there is labelled
         np.copyto(out[place], lab[inner], casting="unsafe")
     return out
