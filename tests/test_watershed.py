@@ -16,6 +16,7 @@ from xarray_microct.kernels import watershed as kernels
 from xarray_microct.ops.filters import ellipsoid_footprint
 from xarray_microct.ops.watershed import (
     _flood,
+    ball_markers_and_smoothed,
     ball_markers_array,
     flood_array,
     peak_markers_array,
@@ -218,6 +219,35 @@ def test_ball_markers_equal_whole_array_brute_force(shape, chunks, seed, spacing
     expected = reference_ball_peaks(dist, spacing, radius)
     np.testing.assert_array_equal(got > 0, expected)
     assert sorted(got[got > 0].tolist()) == list(range(1, int(expected.sum()) + 1))
+
+
+@settings(max_examples=15)
+@given(
+    st.tuples(*(st.integers(6, 24) for _ in range(3))),
+    st.tuples(*(st.integers(3, 12) for _ in range(3))),
+    st.integers(0, 2**16),
+    st.sampled_from([((1.0, 1.0, 1.0), 2.0), ((2.0, 1.0, 1.0), 3.0), ((1.0, 1.5, 0.5), 1.5)]),
+    st.sampled_from([(1.0, 1.0, 1.0), (0.5, 2.5, 1.5)]),
+)
+def test_markers_and_smoothed_map_in_one_pass_equal_the_whole_array(
+    shape, chunks, seed, spacing_radius, sigma
+):
+    # one halo for both: the ball peaks and the Gaussian (of its own, shallower reach)
+    spacing, radius = spacing_radius
+    rng = np.random.default_rng(seed)
+    mask = ndi.gaussian_filter(rng.random(shape), 1.5) > 0.5
+    dist = ndi.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
+    dist[rng.random(shape) < 0.05] = np.float32(dist.max())  # plateaus and ties
+    dist[~mask] = 0
+    markers, smooth = ball_markers_and_smoothed(
+        da.from_array(dist, chunks=chunks), spacing, radius, sigma
+    )
+    expected = reference_ball_peaks(dist, spacing, radius)
+    got = markers.compute()
+    np.testing.assert_array_equal(got > 0, expected)
+    assert sorted(got[got > 0].tolist()) == list(range(1, int(expected.sum()) + 1))
+    reference = ndi.gaussian_filter(dist, sigma, truncate=3.0, mode="nearest")
+    np.testing.assert_array_equal(smooth.compute(), reference)
 
 
 def test_object_radius_gives_one_marker_per_noisy_bead():
