@@ -1,8 +1,8 @@
 """Compiled per-chunk kernels.
 
 Its modules are attributes, imported on first use (``mct.kernels.gaussian``), as those
-of ``ops``, ``core`` and ``pipelines`` are (there by ``core.lazy.modules_on_first_use``,
-which this bottom layer may not import): importing the package compiles nothing.
+of ``ops``, ``core`` and ``pipelines`` are (:func:`xarray_microct.lazy.modules_on_first_use`):
+importing the package compiles nothing.
 
 Examples
 --------
@@ -11,19 +11,6 @@ Examples
 ('xarray_microct.kernels.gaussian', True)
 """
 
-import importlib
-import pkgutil
-import sys
-from typing import Any
+from xarray_microct.lazy import modules_on_first_use
 
-_MODULES = frozenset(info.name for info in pkgutil.iter_modules(__path__))
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*vars(sys.modules[__name__]), *_MODULES})
+__getattr__, __dir__ = modules_on_first_use(__name__, __path__)

@@ -1,6 +1,6 @@
 """Pure operations by topic, each registered as a verb of the .microct accessor."""
 
-from xarray_microct.core.lazy import modules_on_first_use
+from xarray_microct.lazy import modules_on_first_use
 
 # its modules are attributes, imported on first use (mct.ops.filters.gaussian_array): a
 # process imports only the operations it runs (see _VERB_MODULES in the package)

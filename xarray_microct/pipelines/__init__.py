@@ -24,7 +24,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from xarray_microct.core.lazy import modules_on_first_use
+from xarray_microct.lazy import modules_on_first_use
 
 __all__ = ["beads", "fibers"]
 
