@@ -5,10 +5,11 @@ a running minimum or maximum (rows then columns, erosion then dilation), each a
 general-purpose 1-D filter with a queue per line. For an odd ``w`` the same extremes
 come from van Herk/Gil-Werman's prefix and suffix extremes over blocks of ``w``: three
 comparisons per pixel whatever ``w``, along each slice's columns with the inner loop
-over contiguous rows. Minima and maxima are exact, so the values are scipy's, bit for
-bit, on data without NaN (:func:`opened_slices` is only for such data). The optional
-medians of three along y then x (``mask._median_of_three``) run in the same pass over
-the slice, without the temporaries of the NumPy version.
+over contiguous rows (and along its rows on the transposed slice, likewise). Minima
+and maxima are exact, so the values are SciPy's, bit for bit, on data without NaN
+(:func:`opened_slices` is only for such data). The optional medians of three along y
+then x (``mask._median_of_three``) run in the same pass over the slice, without the
+temporaries of the NumPy version.
 """
 
 from __future__ import annotations
@@ -47,21 +48,14 @@ def _pick(a, b, take_max):
 
 
 @numba.njit(nogil=True, cache=True)
-def _running_along_x(src, dst, width, take_max, prefix, suffix):
-    """``dst[y, x]``: the extreme of ``src[y, x - r : x + r + 1]`` (edges repeated)."""
+def _transpose(src, dst, tile=32):
+    """``dst = src.T``, tile by tile (both C-contiguous)."""
     ny, nx = src.shape
-    r = width // 2
-    n = prefix.shape[0]  # nx + 2r rounded up to a multiple of width
-    for y in range(ny):
-        row = src[y]
-        for j in range(n):
-            v = row[min(max(j - r, 0), nx - 1)]
-            prefix[j] = v if j % width == 0 else _pick(prefix[j - 1], v, take_max)
-        for j in range(n - 1, -1, -1):
-            v = row[min(max(j - r, 0), nx - 1)]
-            suffix[j] = v if (j + 1) % width == 0 else _pick(suffix[j + 1], v, take_max)
-        for x in range(nx):
-            dst[y, x] = _pick(suffix[x], prefix[x + width - 1], take_max)
+    for y0 in range(0, ny, tile):
+        for x0 in range(0, nx, tile):
+            for x in range(x0, min(x0 + tile, nx)):
+                for y in range(y0, min(y0 + tile, ny)):
+                    dst[x, y] = src[y, x]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -93,22 +87,25 @@ def _running_along_y(src, dst, width, take_max, prefix, suffix):
 def _opened(block, width, median):
     nz, ny, nx = block.shape
     out = np.empty_like(block)
-    work = np.empty((ny, nx), block.dtype)
-    line_x = ((nx + width - 1 + width - 1) // width) * width
-    line_y = ((ny + width - 1 + width - 1) // width) * width
-    prefix_x, suffix_x = np.empty(line_x, block.dtype), np.empty(line_x, block.dtype)
-    prefix_y = np.empty((line_y, nx), block.dtype)
-    suffix_y = np.empty((line_y, nx), block.dtype)
+    plane_y = np.empty((ny, nx), block.dtype)  # the slice as it is
+    plane_x = np.empty((nx, ny), block.dtype)  # transposed: rows along x
+    other_x = np.empty((nx, ny), block.dtype)
+    span_y = ((ny + 2 * width - 2) // width) * width  # the line with its edges, in blocks
+    span_x = ((nx + 2 * width - 2) // width) * width
+    prefix_y, suffix_y = np.empty((span_y, nx), block.dtype), np.empty((span_y, nx), block.dtype)
+    prefix_x, suffix_x = np.empty((span_x, ny), block.dtype), np.empty((span_x, ny), block.dtype)
     for z in range(nz):
         plane = block[z]
         if median:
             _median_yx(plane, out[z])
             plane = out[z]
-        # erosion (rows then columns), then dilation (rows then columns)
-        _running_along_y(plane, work, width, False, prefix_y, suffix_y)
-        _running_along_x(work, out[z], width, False, prefix_x, suffix_x)
-        _running_along_y(out[z], work, width, True, prefix_y, suffix_y)
-        _running_along_x(work, out[z], width, True, prefix_x, suffix_x)
+        # erosion along y, then x; dilation along x, then y (x on the transposed slice)
+        _running_along_y(plane, plane_y, width, False, prefix_y, suffix_y)
+        _transpose(plane_y, plane_x)
+        _running_along_y(plane_x, other_x, width, False, prefix_x, suffix_x)
+        _running_along_y(other_x, plane_x, width, True, prefix_x, suffix_x)
+        _transpose(plane_x, plane_y)
+        _running_along_y(plane_y, out[z], width, True, prefix_y, suffix_y)
     return out
 
 
