@@ -159,9 +159,10 @@ def test_opened_slices_equals_scipy_grey_opening_bit_for_bit(block, half, median
 
 
 @pytest.mark.parametrize("width", [7, 13, 14])  # odd (numba), odd with the median, even
-def test_opening_is_scipy_s_with_nan_or_even_widths(width):
+@pytest.mark.parametrize("dtype", ["float32", ">f4"])  # native, big-endian (SciPy's)
+def test_opening_is_scipy_s_with_nan_or_even_widths(width, dtype):
     rng = np.random.default_rng(width)
-    block = rng.normal(size=(2, 30, 41)).astype(np.float32)
+    block = rng.normal(size=(2, 30, 41)).astype(dtype)
     expected = _scipy_floor(block, width, width >= 13)
     if width == 13:  # NaN: NumPy's medians of three (NaN wins), SciPy's opening
         block[1, 5, 7] = np.nan

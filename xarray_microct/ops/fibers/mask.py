@@ -174,11 +174,11 @@ def _opening(block: np.ndarray, width: int) -> np.ndarray:
     slices' medians of three along y then x where :func:`denoised`).
 
     By :func:`~xarray_microct.kernels.opening.opened_slices` (about six times faster,
-    the same values) for an odd ``width`` on data without NaN; by SciPy otherwise.
+    the same values) for an odd ``width`` on native integers or floats without NaN; by
+    SciPy otherwise.
     """
-    if int(width) % 2 == 1 and (
-        block.dtype.kind in "iu" or (block.dtype.kind == "f" and not np.isnan(block).any())
-    ):
+    numeric = block.dtype.isnative and block.dtype.kind in "iuf"  # types Numba compiles
+    if numeric and int(width) % 2 == 1 and (block.dtype.kind != "f" or not np.isnan(block).any()):
         return opened_slices(block, int(width), median=denoised(width))
     if denoised(width):
         block = _median_of_three(_median_of_three(block, axis=1), axis=2)
