@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from xarray_microct.core.stats import global_histogram
-from xarray_microct.kernels.opening import opened_slices
+from xarray_microct.kernels.opening import above_mid_level, opened_slices
 from xarray_microct.ops.fibers.mask import (
     _median_of_three,
     _opening,
@@ -176,3 +176,23 @@ def test_opened_slices_bad_input():
         opened_slices(np.zeros((1, 4, 4), np.uint8), 4)
     with pytest.raises(ValueError, match="3-D"):
         opened_slices(np.zeros((4, 4), np.uint8), 3)
+
+
+_LEVELS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.5, 127.5, 1e4])
+
+
+@given(
+    data=_blocks(),
+    floor_seed=st.integers(0, 2**16),
+    cut=_LEVELS,
+    level=_LEVELS,
+    scalar=st.sampled_from([float, np.float64, np.float32]),
+)
+def test_above_mid_level_is_numpy_s_comparison_bit_for_bit(data, floor_seed, cut, level, scalar):
+    # Python floats (eager) and NumPy scalars (lazy) promote differently (NEP 50)
+    floor = np.random.default_rng(floor_seed).permutation(data.reshape(-1)).reshape(data.shape)
+    with np.errstate(all="ignore"):
+        cut, level = scalar(cut), scalar(level)
+        expected = data > np.maximum(cut, 0.5 * (level + floor))
+        found = above_mid_level(data, floor, cut, level)
+    np.testing.assert_array_equal(found, expected, strict=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["opened_slices"]
+__all__ = ["above_mid_level", "opened_slices"]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -130,3 +130,62 @@ def opened_slices(block: np.ndarray, width: int, median: bool = False) -> np.nda
     if block.ndim != 3:
         raise ValueError(f"the block must be 3-D (z, y, x), got {block.ndim} dimensions")
     return _opened(np.ascontiguousarray(block), width, bool(median))
+
+
+@numba.njit(nogil=True, cache=True)
+def _above_mid(data, floor, level, half, cut, in_sum, in_max, in_test, out):
+    # each store into a 1-element array rounds to its dtype, as NumPy does between
+    # the operations of ``data > np.maximum(cut, half * (level + floor))``
+    for i in range(data.size):
+        in_sum[0] = floor[i]
+        in_sum[0] = level + in_sum[0]
+        in_sum[0] = half * in_sum[0]
+        in_max[0] = in_sum[0]
+        mid = in_max[0]
+        if mid != mid or cut != cut:  # np.maximum propagates NaN; nothing is above it
+            out[i] = False
+            continue
+        in_max[0] = cut if cut > mid else mid
+        in_test[1] = in_max[0]
+        in_test[0] = data[i]
+        out[i] = in_test[0] > in_test[1]
+
+
+def above_mid_level(data: np.ndarray, floor: np.ndarray, cut: object, level: object) -> np.ndarray:
+    """``data > np.maximum(cut, 0.5 * (level + floor))`` without its temporaries.
+
+    The same booleans as NumPy's expression, its dtypes included: each step rounds to
+    the type NumPy gives it (``cut`` and ``level`` are Python or NumPy scalars, whose
+    promotion differs under NEP 50: a Python float adds to ``float32`` in ``float32``,
+    a ``numpy.float64`` in ``float64``). ``data`` and ``floor`` of one shape.
+
+    Examples
+    --------
+    >>> data = np.array([[[10, 20, 30]]], np.uint16)
+    >>> floor = np.array([[[0, 10, 40]]], np.uint16)
+    >>> above_mid_level(data, floor, 12.0, 30.0)
+    array([[[False,  True, False]]])
+    """
+    data, floor = np.asarray(data), np.asarray(floor)
+    if data.shape != floor.shape:
+        raise ValueError(f"data {data.shape} and floor {floor.shape} need one shape")
+    total = np.result_type(level, floor)
+    mid = np.result_type(0.5, np.empty(0, total))
+    top = np.result_type(cut, np.empty(0, mid))
+    test = np.result_type(data, np.empty(0, top))
+    native = data.dtype.isnative and floor.dtype.isnative and test.kind in "iuf"
+    if not (native and all(t.kind == "f" and t.isnative for t in (total, mid, top))):
+        return data > np.maximum(cut, 0.5 * (level + floor))  # types the kernel leaves out
+    out = np.empty(data.shape, bool)
+    _above_mid(
+        np.ascontiguousarray(data).reshape(-1),
+        np.ascontiguousarray(floor).reshape(-1),
+        total.type(level),
+        mid.type(0.5),
+        top.type(cut),
+        np.empty(1, total),
+        np.empty(1, top),
+        np.empty(2, test),
+        out.reshape(-1),
+    )
+    return out

@@ -53,7 +53,7 @@ import xarray as xr
 
 from xarray_microct.core.blocks.overlap import map_spatial_overlap
 from xarray_microct.core.stats import global_histogram, has_exact_histogram, histogram_centres
-from xarray_microct.kernels.opening import opened_slices
+from xarray_microct.kernels.opening import above_mid_level, opened_slices
 from xarray_microct.ops.segment import threshold_values
 
 __all__ = ["background_width", "denoised", "fiber_level", "local_mid_mask", "median_above"]
@@ -247,5 +247,6 @@ def local_mid_mask(smoothed: xr.DataArray, width: int, eager: bool = False) -> x
     # the erosion's half-width, then the dilation's (and the median's)
     reach = int(width) - 1 + (1 if denoised(width) else 0)
     floor = map_spatial_overlap(_opening, data, (0, reach, reach), data.dtype, width=int(width))
-    mask = data > da.maximum(cut, 0.5 * (level + floor))
+    # data > max(cut, (level + floor) / 2), without the float64 temporaries
+    mask = da.map_blocks(above_mid_level, data, floor, cut, level, dtype=bool)
     return smoothed.copy(data=mask)
