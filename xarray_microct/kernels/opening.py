@@ -161,10 +161,13 @@ def above_mid_level(data: np.ndarray, floor: np.ndarray, cut: object, level: obj
 
     Examples
     --------
-    >>> data = np.array([[[10, 20, 30]]], np.uint16)
+    >>> data = np.array([[[10, 21, 30]]], np.uint16)
     >>> floor = np.array([[[0, 10, 40]]], np.uint16)
-    >>> above_mid_level(data, floor, 12.0, 30.0)
+    >>> above_mid_level(data, floor, 12.0, 30.0)  # thresholds 15, 20 and 35
     array([[[False,  True, False]]])
+    >>> numpy_s = data > np.maximum(12.0, 0.5 * (30.0 + floor))
+    >>> bool((above_mid_level(data, floor, 12.0, 30.0) == numpy_s).all())
+    True
     """
     data, floor = np.asarray(data), np.asarray(floor)
     if data.shape != floor.shape:
