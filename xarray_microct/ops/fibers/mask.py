@@ -38,10 +38,15 @@ radius given, 1.02–1.12 against 1.35–1.43 CPU s, interleaved runs on a loade
 machine); an earlier measurement of ``benchmarks/whole_scan.py --workers 2`` (the
 opening alone) gave 10.0 against 12.2 s. Nearly all of it was the opening and its
 median (SciPy's ``grey_opening`` on NumPy's medians of three: 0.35 CPU s of the 0.39 on
-those bins; the second histogram pass 0.02 s): done since by
-:func:`~xarray_microct.kernels.opening.opened_slices` (van Herk/Gil-Werman running
-extremes in Numba, the same values) in 0.05 s, and ``detect_fibers`` there back to
-1.05–1.10 CPU s (1.36–1.50 s before, interleaved runs, loaded machine).
+those bins; the second histogram pass, shared with Otsu's in one graph, nothing): done
+since by :func:`~xarray_microct.kernels.opening.opened_slices` (van Herk/Gil-Werman
+running extremes in Numba, the same values), the comparison by
+:func:`~xarray_microct.kernels.opening.above_mid_level` (no float64 temporaries). The
+mask alone, radius 10 / 5 pixels (width 17): 0.40–0.42 → 0.10 CPU s on those bins
+(uint16, 32 × 512²), 2.2–2.3 → 0.83–0.87 s on float32 32 × 1024² (most of it now the
+histograms); ``detect_fibers`` on the bins 1.44–1.64 → 1.12–1.24 CPU s, the same table;
+``benchmarks/whole_scan.py`` 64 × 1024² threads 8.3–8.6 → 7.2–7.3 CPU s for the process
+(interleaved runs, loaded machine).
 """
 
 from __future__ import annotations
