@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 import xarray as xr
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from xarray_microct.core.stats import global_histogram
+from xarray_microct.kernels.opening import above_mid_level, opened_slices
 from xarray_microct.ops.fibers.mask import (
+    _median_of_three,
+    _opening,
     background_width,
     fiber_level,
     local_mid_mask,
@@ -113,3 +119,80 @@ def test_fiber_level_is_nearer_the_fibers_plateau_than_the_median_above_otsu(rad
     assert plain + 0.01 < level <= peak + 0.03  # nearer the plateau, never beyond it
     again = median_above(counts, edges, 0.5 * (cut + plain), exact=False)[0]
     assert again == level
+
+
+def _scipy_floor(block: np.ndarray, width: int, median: bool) -> np.ndarray:
+    """The opening as SciPy gives it (of the medians of three along y, then x)."""
+    if median:
+        for axis in (1, 2):
+            block = ndi.median_filter(block, size=3, axes=(axis,), mode="nearest")
+    return ndi.grey_opening(block, size=(1, width, width), mode="nearest")
+
+
+_DTYPES = st.sampled_from([np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32)])
+
+
+@st.composite
+def _blocks(draw):
+    dtype = draw(_DTYPES)
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 40)), draw(st.integers(1, 40)))
+    if dtype.kind == "f":  # the extremes of the type and infinities too, never NaN
+        info = np.finfo(dtype)
+        values = st.floats(-np.inf, np.inf, allow_nan=False, width=32) | st.sampled_from(
+            [float(info.min), float(info.max), 0.0, -0.0]
+        )
+    else:
+        info = np.iinfo(dtype)
+        values = st.integers(int(info.min), int(info.max))
+    # few distinct levels too, so that ties and plateaus are common
+    elements = values | st.sampled_from([0, 1, 2]).map(float if dtype.kind == "f" else int)
+    return draw(hnp.arrays(dtype, shape, elements=elements))
+
+
+@given(block=_blocks(), half=st.integers(0, 12), median=st.booleans())
+def test_opened_slices_equals_scipy_grey_opening_bit_for_bit(block, half, median):
+    width = 2 * half + 1  # wider than the block too: the edges repeated
+    expected = _scipy_floor(block, width, median)
+    found = opened_slices(block, width, median=median)
+    assert found.dtype == block.dtype
+    np.testing.assert_array_equal(found, expected, strict=True)
+
+
+@pytest.mark.parametrize("width", [7, 13, 14])  # odd (numba), odd with the median, even
+@pytest.mark.parametrize("dtype", ["float32", ">f4"])  # native, big-endian (SciPy's)
+def test_opening_is_scipy_s_with_nan_or_even_widths(width, dtype):
+    rng = np.random.default_rng(width)
+    block = rng.normal(size=(2, 30, 41)).astype(dtype)
+    expected = _scipy_floor(block, width, width >= 13)
+    if width == 13:  # NaN: NumPy's medians of three (NaN wins), SciPy's opening
+        block[1, 5, 7] = np.nan
+        medians = _median_of_three(_median_of_three(block, axis=1), axis=2)
+        expected = ndi.grey_opening(medians, size=(1, width, width), mode="nearest")
+    np.testing.assert_array_equal(_opening(block, width), expected)
+
+
+def test_opened_slices_bad_input():
+    with pytest.raises(ValueError, match="odd"):
+        opened_slices(np.zeros((1, 4, 4), np.uint8), 4)
+    with pytest.raises(ValueError, match="3-D"):
+        opened_slices(np.zeros((4, 4), np.uint8), 3)
+
+
+_LEVELS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.5, 127.5, 1e4])
+
+
+@given(
+    data=_blocks(),
+    floor_seed=st.integers(0, 2**16),
+    cut=_LEVELS,
+    level=_LEVELS,
+    scalar=st.sampled_from([float, np.float64, np.float32]),
+)
+def test_above_mid_level_is_numpy_s_comparison_bit_for_bit(data, floor_seed, cut, level, scalar):
+    # Python floats (eager) and NumPy scalars (lazy) promote differently (NEP 50)
+    floor = np.random.default_rng(floor_seed).permutation(data.reshape(-1)).reshape(data.shape)
+    with np.errstate(all="ignore"):
+        cut, level = scalar(cut), scalar(level)
+        expected = data > np.maximum(cut, 0.5 * (level + floor))
+        found = above_mid_level(data, floor, cut, level)
+    np.testing.assert_array_equal(found, expected, strict=True)
