@@ -247,6 +247,27 @@ def test_worker_processes_start_with_the_compiler_of_this_process(client: Client
     assert set(ready.values()) == {sys.platform.startswith("linux")}
 
 
+def test_worker_processes_load_the_cached_kernels_as_they_start(client: Client) -> None:
+    loaded = client.run(lambda: sys.modules["xarray_microct.cluster"].kernels_loaded.wait(120))
+    assert set(loaded.values()) == {True}
+
+
+def test_cached_kernels_are_loaded_before_their_first_call() -> None:
+    from xarray_microct.kernels.chains import first_seen
+
+    first_seen(np.array([2, 1, 2]))  # compiled here: in Numba's cache from now on
+    code = (
+        "from xarray_microct.kernels.chains import _first_seen as kernel\n"
+        "from xarray_microct.cluster import load_cached_kernels\n"
+        "before = len(kernel.signatures)\n"
+        "print(before, load_cached_kernels() > 0, len(kernel.signatures), load_cached_kernels())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert result.stdout.split() == ["0", "True", "1", "0"], result
+
+
 def test_dashboard_pages_are_served_from_their_first_visit(client: Client) -> None:
     import urllib.request
 
