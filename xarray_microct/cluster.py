@@ -119,7 +119,8 @@ class ClusterOptions:
         How long to try to reach a scheduler before giving up (``"10s"`` by default).
     dashboard : bool
         Serve Dask's dashboard from a cluster started here (LocalCluster, dask-mpi; on
-        by default). Its web server takes 0.5–0.7 s and 0.4 CPU seconds to start.
+        by default). A LocalCluster's pages start on the first visit of the link
+        (:func:`dashboard_on_first_visit`); dask-mpi starts them with the scheduler.
     fork_workers : bool
         Fork a LocalCluster's workers from this process on Linux instead of spawning
         fresh interpreters (see :func:`worker_start_method`): for a program that starts
