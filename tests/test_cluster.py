@@ -241,6 +241,47 @@ def test_worker_processes_are_forks_of_this_process(client: Client) -> None:
     assert all(w.ppid() == me.pid for w in workers)
 
 
+def test_worker_processes_start_with_the_compiler_of_this_process(client: Client) -> None:
+    # Numba's one-time set-up (0.6-0.9 s a process) was done here before the fork
+    ready = client.run(lambda: sys.modules["xarray_microct.cluster"]._compiler_ready)
+    assert set(ready.values()) == {sys.platform.startswith("linux")}
+
+
+def test_worker_processes_load_the_cached_kernels_as_they_start(client: Client) -> None:
+    loaded = client.run(lambda: sys.modules["xarray_microct.cluster"].kernels_loaded.wait(120))
+    assert set(loaded.values()) == {True}
+
+
+def test_cached_kernels_are_loaded_before_their_first_call() -> None:
+    from xarray_microct.kernels.chains import first_seen
+
+    first_seen(np.array([2, 1, 2]))  # compiled here: in Numba's cache from now on
+    code = (
+        "from xarray_microct.kernels.chains import _first_seen as kernel\n"
+        "from xarray_microct.cluster import load_cached_kernels\n"
+        "before = len(kernel.signatures)\n"
+        "print(before, load_cached_kernels() > 0, len(kernel.signatures), load_cached_kernels())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert result.stdout.split() == ["0", "True", "1", "0"], result
+
+
+def test_dashboard_pages_are_served_from_their_first_visit(client: Client) -> None:
+    import urllib.request
+
+    routing = client.cluster.scheduler.http_application
+    assert len(routing.applications) == 1  # the first-visit handler, no Bokeh yet
+    link = client.dashboard_link
+    with urllib.request.urlopen(link, timeout=60) as page:
+        assert page.status == 200 and page.url == link
+        assert b"bokeh" in page.read().lower()  # the dashboard's page, not a redirect loop
+    assert len(routing.applications) == 1  # the Bokeh application in its place
+    with urllib.request.urlopen(link.replace("/status", "/workers"), timeout=60) as page:
+        assert page.status == 200
+
+
 def test_worker_start_method_follows_a_chosen_one() -> None:
     forked = "fork" if sys.platform.startswith("linux") else "spawn"
     assert worker_start_method() == "spawn"  # distributed's default unless asked

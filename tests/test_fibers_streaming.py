@@ -169,6 +169,9 @@ def test_graph_of_the_pipeline_on_2560_square_slices_streams():
     read = [chunks_read(k) for k in tiles]
     # mask and score: a 256² tile of bins and its halo, 3 × 3 chunks of the 5 × 5 a slice
     assert max(len(r) for r in read) == 2 * 9
+    # ...cut inside the tile's own task: no task per piece (each costs a worker process
+    # milliseconds), the tile's task depends on the chunks themselves
+    assert all(dependencies[k] == r for k, r in zip(tiles, read, strict=True))
 
 
 def _refuse_to_compute(*args, **kwargs):

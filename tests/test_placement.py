@@ -70,3 +70,35 @@ def test_a_cluster_computes_the_hinted_blocks_on_their_workers():
         )
         assert placed.tolist() == [0] * 6 + [1] * 6
         np.testing.assert_array_equal(blocks.compute(), _reads().compute())
+
+
+def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers(tmp_path):
+    # its threshold is computed before the detection: low-level fusion merged the hinted
+    # bins with the histogram's tasks, dropping the hint (all four ran on one worker)
+    distributed = pytest.importorskip("distributed")
+    import xarray_microct as mct
+    from xarray_microct.ops.fibers.detect import _global_mask, _z_levels
+    from xarray_microct.ops.fibers.grid import working_grid
+
+    scan = np.random.default_rng(0).integers(0, 4000, (4, 512, 512), dtype=np.uint16)
+    mct.from_array(scan, spacing=0.65, chunks=(4, 256, 256)).rename("scan").microct.to_zarr(
+        tmp_path / "scan.ome.zarr"
+    )
+    volume = mct.open_volume(tmp_path / "scan.ome.zarr")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        binned = working_grid(volume, 2, min_chunk=128)  # 2 × 2 chunks of 128² bins
+        work = binned.copy(data=spread_over_workers(binned.data))
+        hint = work.data.dask.layers[work.data.name].annotations["workers"]
+        with distributed.get_task_stream() as stream:
+            mask = _global_mask(_z_levels(work, 0.65, np.dtype("uint16")), eager=True)
+        ran = {t["key"]: t["worker"] for t in stream.data if t["key"][0] == work.data.name}
+        assert len(ran) == 4 and len(set(ran.values())) == 2
+        assert all(ran[key] == hint(key)[0] for key in ran)
+    with dask.config.set(scheduler="threads"):
+        expected = _global_mask(_z_levels(binned, 0.65, np.dtype("uint16")), eager=True)
+    np.testing.assert_array_equal(mask.values, expected.values)

@@ -510,8 +510,8 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "--no-dashboard",
         dest="dashboard",
         action="store_false",
-        help="no Dask dashboard for the cluster this command starts (--workers, --mpi): "
-        "starts 0.5 s sooner",
+        help="no Dask dashboard for the cluster this command starts (--workers, --mpi; "
+        "with --workers its pages start only when the link is first visited)",
     )
     where.add_argument(
         "--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://head:8786"

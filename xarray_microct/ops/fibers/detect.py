@@ -48,6 +48,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -136,7 +137,11 @@ def _global_mask(volume: xr.DataArray, eager: bool) -> xr.DataArray:
     the histogram is being gathered.
     """
     if eager:
-        value = float(threshold_value(volume, "otsu").values)
+        # unfused: low-level fusion would merge the first chunks, hinted to the workers
+        # of a cluster in contiguous parts (spread_over_workers), into tasks without the
+        # hint, which the scheduler then ran on whichever worker held the store's handle
+        with dask.config.set({"optimization.fuse.active": False}):
+            value = float(threshold_value(volume, "otsu").values)
         mask = threshold(volume, method=value)
     else:
         mask = threshold(volume, method="otsu")
