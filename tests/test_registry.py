@@ -451,8 +451,15 @@ def test_an_operation_reaches_dask_workers_as_the_registered_one():
         assert client.submit(REGISTRY.__getitem__, "gaussian").result() is op
 
 
-def test_an_operation_not_in_the_registry_is_not_pickled_under_its_name():
+def test_an_operation_not_in_the_registry_is_pickled_by_value():
     op = REGISTRY["gaussian"]
     stranger = dataclasses.replace(op, lengths={})
-    with pytest.raises(pickle.PicklingError, match="not the one registered"):
-        pickle.dumps(stranger)
+    copy = cloudpickle.loads(cloudpickle.dumps(stranger))
+    assert copy is not op and copy.name == op.name and copy.lengths == {}
+
+
+def test_a_verb_of_main_is_pickled_by_value(monkeypatch):
+    op = REGISTRY["gaussian"]
+    monkeypatch.setattr(op.func, "__module__", "__main__")  # as a script's own verb
+    copy = cloudpickle.loads(cloudpickle.dumps(op))
+    assert copy is not op and copy.name == op.name and copy.lengths == op.lengths

@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -111,9 +110,13 @@ class Operation:
     def signature(self) -> inspect.Signature:
         return inspect.signature(self.func)
 
-    def __reduce__(self) -> tuple[Callable[[str, str], Operation], tuple[str, str]]:
+    def __reduce_ex__(self, protocol: Any) -> Any:
         """Pickled by reference, as functions are: the verb's name and its module, looked
         up in :data:`REGISTRY` where unpickled (a worker process imports the module).
+
+        An operation that is not the registered one of its name, or one registered by
+        ``__main__`` (a script's or a notebook's own verb, which a worker's ``__main__``
+        does not hold), is pickled by value instead, as a dataclass is.
 
         Examples
         --------
@@ -122,11 +125,8 @@ class Operation:
         >>> pickle.loads(pickle.dumps(REGISTRY["invert"])) is REGISTRY["invert"]
         True
         """
-        if REGISTRY.loaded.get(self.name) is not self:
-            raise pickle.PicklingError(
-                f"operation {self.name!r} is not the one registered under that name: only "
-                "a registered operation pickles (by its name); register it with @operation"
-            )
+        if REGISTRY.loaded.get(self.name) is not self or self.func.__module__ == "__main__":
+            return super().__reduce_ex__(protocol)
         return _registered_operation, (self.name, self.func.__module__)
 
 
