@@ -20,9 +20,11 @@ import pytest
 import xarray as xr
 
 import xarray_microct as mct
+from xarray_microct.io import safety
 from xarray_microct.io.results import open_result, write_volume
 from xarray_microct.io.safety import (
     check_write,
+    pid_namespace,
     process_start,
     staged_write,
     tidy_killed_writes,
@@ -124,6 +126,7 @@ def _leave(out: Path, token: str = TOKEN, stage: bool = True, **record) -> tuple
     fields = {
         "writer": "xarray-microct staging",
         "host": socket.gethostname(),
+        "pid_namespace": pid_namespace(),
         "pid": os.getpid(),
         "started": "boot of another process",  # this pid, given to a later process
         "output": out.name,
@@ -174,12 +177,45 @@ def test_a_replacement_this_process_writes_is_refused_one_it_left_is_removed(out
 def test_another_hosts_staging_is_left_with_a_warning(out):
     _leave(out, host="elsewhere.example")
     before = _files(out.parent)
-    with pytest.warns(RuntimeWarning, match="host elsewhere.example, which cannot be checked"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"host elsewhere.example \(pid namespace .*\), which cannot be checked",
+    ):
         _volume(2).microct.to_zarr(out, mode="w", chunks=8)
     assert (mct.open_volume(out).values == 2).all()
     assert {k: v for k, v in _files(out.parent).items() if k.startswith(".")} == {
         k: v for k, v in before.items() if k.startswith(".")
     }
+
+
+def test_another_pid_namespaces_staging_is_left_with_a_warning(out):
+    _leave(out, pid_namespace="another container")  # same host name, other pids
+    with pytest.warns(RuntimeWarning, match="pid namespace another container"):
+        assert tidy_killed_writes(out) == []
+    assert len(_left(out)) == 2  # the copy and its record, both left
+
+
+def test_a_pid_of_another_user_is_still_told_from_a_later_process(monkeypatch):
+    started = process_start(os.getpid())
+
+    def no_permission(pid, signal):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(safety.os, "kill", no_permission)
+    assert process_start(os.getpid()) == started != "unknown"
+
+
+def test_a_copy_another_write_tidies_meanwhile_is_no_error(out, monkeypatch):
+    staging, _ = _leave(out)
+    remove = shutil.rmtree
+
+    def removed_by_another_write_first(path, *args, **kwargs):
+        remove(path)
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(safety.shutil, "rmtree", removed_by_another_write_first)
+    assert tidy_killed_writes(out) == []
+    assert not staging.exists()
 
 
 @pytest.mark.parametrize(

@@ -422,8 +422,8 @@ def process_start(pid: int) -> str | None:
             os.kill(pid, 0)  # signal 0: only whether it exists
         except ProcessLookupError:
             return None
-        except PermissionError:  # another user's
-            return "unknown"
+        except PermissionError:  # another user's: its /proc entry is readable all the same
+            pass
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -445,10 +445,27 @@ def process_start(pid: int) -> str | None:
         return "unknown"
 
 
+def pid_namespace() -> str:
+    """The pid namespace this process runs in (Linux; ``""`` elsewhere): containers
+    that share a host name may each number their processes, so a pid is checked only
+    within its own namespace.
+
+    Examples
+    --------
+    >>> pid_namespace() == pid_namespace()
+    True
+    """
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
 def _writer() -> dict[str, Any]:
     return {
         "writer": WRITER_RECORD,
         "host": socket.gethostname(),
+        "pid_namespace": pid_namespace(),
         "pid": os.getpid(),
         "started": process_start(os.getpid()),
     }
@@ -475,6 +492,7 @@ def _writer_of(record_file: Path, path: Path) -> dict[str, Any] | None:
         and record.get("output") == path.name
         and record.get("token") == match[1]
         and isinstance(record.get("host"), str)
+        and isinstance(record.get("pid_namespace"), str)
         and isinstance(record.get("pid"), int)
         and not isinstance(record.get("pid"), bool)
         and record["pid"] > 0
@@ -505,9 +523,10 @@ def tidy_killed_writes(store: Any) -> list[Path]:
     """Undo what replacements of ``store`` killed before their end left beside it;
     the paths removed or restored.
 
-    Each replacement records its writer (host name, pid, when the process started) in
-    a file beside ``store`` while it runs (``.NAME.microct-writer-TOKEN.json``). For a
-    writer on this host that no longer runs (its pid gone, or given to a later process)
+    Each replacement records its writer (host name, pid namespace, pid, when the
+    process started) in a file beside ``store`` while it runs
+    (``.NAME.microct-writer-TOKEN.json``). For a writer on this host (and in this pid
+    namespace) that no longer runs (its pid gone, or given to a later process)
     the staging copy ``.NAME.microct-new-TOKEN`` is removed when it holds nothing but a
     Zarr store's files, an old store swapped out (``.NAME.microct-old-TOKEN``) is put
     back when ``store`` is missing (killed between the two renames) and removed when the
@@ -526,8 +545,9 @@ def tidy_killed_writes(store: Any) -> list[Path]:
     >>> store = pathlib.Path(tempfile.mkdtemp()) / "scan.zarr"
     >>> (store.parent / ".scan.zarr.microct-new-0123abcd").mkdir()  # a dead writer's
     >>> _ = (store.parent / ".scan.zarr.microct-writer-0123abcd.json").write_text(
-    ...     '{"writer": "xarray-microct staging", "host": "%s", "pid": %d, "started": "x",'
-    ...     ' "output": "scan.zarr", "token": "0123abcd"}' % (socket.gethostname(), os.getpid()))
+    ...     '{"writer": "xarray-microct staging", "host": "%s", "pid_namespace": "%s",'
+    ...     ' "pid": %d, "started": "x", "output": "scan.zarr", "token": "0123abcd"}'
+    ...     % (socket.gethostname(), pid_namespace(), os.getpid()))
     >>> [p.name for p in tidy_killed_writes(store)]  # this pid, another start: not it
     ['.scan.zarr.microct-new-0123abcd', '.scan.zarr.microct-writer-0123abcd.json']
     """
@@ -545,12 +565,13 @@ def tidy_killed_writes(store: Any) -> list[Path]:
             if left:
                 _warn_left_by_write(left, store, "records no writer of xarray-microct")
             continue
-        if record["host"] != socket.gethostname():
+        if record["host"] != socket.gethostname() or record["pid_namespace"] != pid_namespace():
             _warn_left_by_write(
                 [*left, record_file],
                 store,
-                f"was left by process {record['pid']} of host {record['host']}, which "
-                "cannot be checked from here",
+                f"was left by process {record['pid']} of host {record['host']} (pid "
+                f"namespace {record['pid_namespace'] or 'unknown'}), which cannot be "
+                "checked from here",
             )
             continue
         if _writer_runs(record):
@@ -559,7 +580,10 @@ def tidy_killed_writes(store: Any) -> list[Path]:
                 f"host is writing its replacement ({staging.name}); wait for it to end (or "
                 "stop it), then write again"
             )
-        done += _finish_killed(path, staging, old, record_file, store)
+        try:
+            done += _finish_killed(path, staging, old, record_file, store)
+        except FileNotFoundError:  # another write of the output tidied it meanwhile
+            continue
     return done
 
 
