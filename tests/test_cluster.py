@@ -27,6 +27,7 @@ import xarray_microct as mct
 from xarray_microct.cluster import (
     START_METHOD_KEY,
     ClusterOptions,
+    dashboard_on_first_visit,
     dask_client,
     describe_client,
     require_mpi,
@@ -280,6 +281,14 @@ def test_dashboard_pages_are_served_from_their_first_visit(client: Client) -> No
     assert len(routing.applications) == 1  # the Bokeh application in its place
     with urllib.request.urlopen(link.replace("/status", "/workers"), timeout=60) as page:
         assert page.status == 200
+
+
+def test_a_dashboard_distributed_cannot_serve_is_a_warning_not_a_failed_run() -> None:
+    class SchedulerWithoutHttp:  # as a distributed release whose internals changed
+        pass
+
+    with pytest.warns(RuntimeWarning, match="no Dask dashboard"):
+        dashboard_on_first_visit(SchedulerWithoutHttp())
 
 
 def test_worker_start_method_follows_a_chosen_one() -> None:

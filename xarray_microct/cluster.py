@@ -36,6 +36,7 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -462,9 +463,9 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
             # (then calls dask_setup below)
             preload=["xarray_microct.cluster"],
         )
-    if options.dashboard:
-        dashboard_on_first_visit(cluster.scheduler)
     with cluster, Client(cluster) as client:
+        if options.dashboard:
+            dashboard_on_first_visit(cluster.scheduler)
         try:
             yield client
         except KeyboardInterrupt:
@@ -551,8 +552,20 @@ def dashboard_on_first_visit(scheduler: Any) -> None:
     ...     page.status, page.url.endswith("/status")
     (200, True)
     """
-    routing = scheduler.http_application
-    routing.add_application(_FirstVisit(scheduler).application)
+    if importlib.util.find_spec("bokeh") is None:
+        warnings.warn(
+            "no Dask dashboard: it needs bokeh (pip install bokeh); the run goes on",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return
+    try:
+        routing = scheduler.http_application
+        routing.add_application(_FirstVisit(scheduler).application)
+    except (AttributeError, ImportError) as error:  # distributed's internals changed
+        warnings.warn(
+            f"no Dask dashboard ({error}); the run goes on", RuntimeWarning, stacklevel=2
+        )
 
 
 @contextlib.contextmanager
