@@ -108,7 +108,9 @@ def smooth_labels(volume: xr.DataArray, sigma: object, radius: object) -> xr.Dat
     Parameters
     ----------
     volume : xarray.DataArray of int
-        Labels (0 = background), e.g. of :func:`~xarray_microct.ops.watershed.watershed`.
+        Labels (0 = background), e.g. of :func:`~xarray_microct.ops.watershed.watershed`;
+        labels are positive: a negative one (or an unsigned one of 2**63 and more) is
+        treated as background.
     sigma : length
         Sigma of the Gaussian, e.g. ``"1.5 voxel"`` or ``"2 um"`` (give it in physical
         units for objects round in space on anisotropic voxels).
