@@ -32,11 +32,30 @@ def _symmetric(taps):
 
 
 @numba.njit(cache=True, nogil=True)
-def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, best, out) -> None:
+def _reaching_columns(along_y, level):
+    """Per row ``y`` of ``along_y`` (slices, rows, columns), the columns ``[first, end)``
+    outside which no slice's value reaches ``level``: the last pass's weights sum to
+    one, so its value there stays under ``level`` and claims nothing (the bound is
+    lowered by 1e-9 for round-off)."""
+    depth, ny, nx = along_y.shape
+    bound = level * (1.0 - 1e-9)
+    first, end = np.full(ny, nx), np.zeros(ny, np.int64)
+    for y in range(ny):
+        for x in range(nx):
+            for k in range(depth):
+                if along_y[k, y, x] >= bound:
+                    first[y], end[y] = min(first[y], x), x + 1
+                    break
+    return first, end
+
+
+@numba.njit(cache=True, nogil=True)
+def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, level, best, out) -> None:
     """Blur the indicator of ``label`` (bounding box ``lo..hi``) and claim its voxels.
 
     Each pass runs only where the label's blurred indicator can be non-zero: per slice
-    along ``z``, the label's extent in that slice widened by the kernel.
+    along ``z``, the label's extent in that slice widened by the kernel; the last pass
+    (along ``z``) only on the columns where a value can reach ``level``.
     """
     nz, ny, nx = labels.shape
     rz, ry, rx = taps_z.size - 1, taps_y.size - 1, taps_x.size - 1
@@ -85,6 +104,7 @@ def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, best, out) -> Non
                     for x in range(a0 - x0, a1 - x0):
                         target[x] += w * line[x]
     # along z, then claim the voxels where this label's value is the highest so far
+    first, end = _reaching_columns(along_y, level)
     plane = np.empty((y1 - y0, x1 - x0))
     for z in range(max(lo[0] - rz, 0), min(hi[0] + rz, nz)):
         b0, b1, c0, c1 = y1, y0, x1, x0  # the region the slices within reach cover
@@ -96,17 +116,17 @@ def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, best, out) -> Non
         if b0 >= b1:
             continue
         for y in range(b0 - y0, b1 - y0):
-            for x in range(c0 - x0, c1 - x0):
+            for x in range(max(c0 - x0, first[y]), min(c1 - x0, end[y])):
                 plane[y, x] = 0.0
         for j in range(2 * rz + 1):
             k = min(max(z + j - rz, 0), nz - 1) - lo[0]
             if 0 <= k < depth and y_lo[k] < y_hi[k]:
                 w = wz[j]
                 for y in range(b0 - y0, b1 - y0):
-                    for x in range(c0 - x0, c1 - x0):
+                    for x in range(max(c0 - x0, first[y]), min(c1 - x0, end[y])):
                         plane[y, x] += w * along_y[k, y, x]
         for y in range(b0 - y0, b1 - y0):
-            for x in range(c0 - x0, c1 - x0):
+            for x in range(max(c0 - x0, first[y]), min(c1 - x0, end[y])):
                 if plane[y, x] > best[z, y0 + y, x0 + x]:
                     best[z, y0 + y, x0 + x] = plane[y, x]
                     out[z, y0 + y, x0 + x] = label
@@ -185,5 +205,5 @@ def smooth_labels_block(block: np.ndarray, sigma: Sequence[float], level: float)
     boxes = _label_boxes(block, labels)
     for i in np.flatnonzero(boxes[:, 0] < boxes[:, 3]):  # in increasing label order
         label = block.dtype.type(labels[i])
-        _smooth_one(block, label, boxes[i, :3], boxes[i, 3:], *taps, best, out)
+        _smooth_one(block, label, boxes[i, :3], boxes[i, 3:], *taps, float(level), best, out)
     return out
