@@ -210,15 +210,26 @@ def reference_ball_peaks(dist: np.ndarray, spacing: tuple, radius: float) -> np.
 )
 def test_ball_markers_equal_whole_array_brute_force(shape, chunks, seed, spacing_radius):
     spacing, radius = spacing_radius
+    dist = _distance_with_ties(shape, seed, spacing)
+    got = ball_markers_array(da.from_array(dist, chunks=chunks), spacing, radius).compute()
+    _assert_ball_peaks(got, dist, spacing, radius)
+
+
+def _distance_with_ties(shape, seed, spacing) -> np.ndarray:
+    """A random blobby mask's distance map, with plateaus and ties at its maximum."""
     rng = np.random.default_rng(seed)
     mask = ndi.gaussian_filter(rng.random(shape), 1.5) > 0.5
     dist = ndi.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
     dist[rng.random(shape) < 0.05] = np.float32(dist.max())  # plateaus and ties
     dist[~mask] = 0
-    got = ball_markers_array(da.from_array(dist, chunks=chunks), spacing, radius).compute()
+    return dist
+
+
+def _assert_ball_peaks(markers, dist, spacing, radius) -> None:
+    """``markers`` are the brute-force ball peaks of ``dist``, numbered 1..n."""
     expected = reference_ball_peaks(dist, spacing, radius)
-    np.testing.assert_array_equal(got > 0, expected)
-    assert sorted(got[got > 0].tolist()) == list(range(1, int(expected.sum()) + 1))
+    np.testing.assert_array_equal(markers > 0, expected)
+    assert sorted(markers[markers > 0].tolist()) == list(range(1, int(expected.sum()) + 1))
 
 
 @settings(max_examples=15)
@@ -234,18 +245,11 @@ def test_markers_and_smoothed_map_in_one_pass_equal_the_whole_array(
 ):
     # one halo for both: the ball peaks and the Gaussian (of its own, shallower reach)
     spacing, radius = spacing_radius
-    rng = np.random.default_rng(seed)
-    mask = ndi.gaussian_filter(rng.random(shape), 1.5) > 0.5
-    dist = ndi.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
-    dist[rng.random(shape) < 0.05] = np.float32(dist.max())  # plateaus and ties
-    dist[~mask] = 0
+    dist = _distance_with_ties(shape, seed, spacing)
     markers, smooth = ball_markers_and_smoothed(
         da.from_array(dist, chunks=chunks), spacing, radius, sigma
     )
-    expected = reference_ball_peaks(dist, spacing, radius)
-    got = markers.compute()
-    np.testing.assert_array_equal(got > 0, expected)
-    assert sorted(got[got > 0].tolist()) == list(range(1, int(expected.sum()) + 1))
+    _assert_ball_peaks(markers.compute(), dist, spacing, radius)
     reference = ndi.gaussian_filter(dist, sigma, truncate=3.0, mode="nearest")
     np.testing.assert_array_equal(smooth.compute(), reference)
 
