@@ -214,6 +214,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one condition per radius")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--radii", type=int, nargs="+", default=list(RADII_VOXELS), help="radii (voxels) to run"
+    )
+    parser.add_argument(
         "--phantom",
         choices=("fiber_bed", "other", "both"),
         default="both",
@@ -228,7 +231,7 @@ def main() -> None:
         f"{'s':>5} {'F1':>6} {'det%':>6} {'refined%':>8} {'bed%':>6} {'bed_whole%':>10}"
     )
     print(header, flush=True)
-    for phantom, radius_px, (noise, tilt) in itertools.product(phantoms, RADII_VOXELS, conditions):
+    for phantom, radius_px, (noise, tilt) in itertools.product(phantoms, args.radii, conditions):
         r = run_case(radius_px, noise, tilt, args.seed, phantom)
         rows.append(r)
         print(
