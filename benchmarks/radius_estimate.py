@@ -88,14 +88,16 @@ def bed(radius_px: float, noise: float, tilt: float, infiltration: float, seed: 
     )
 
 
-def sweep(estimators: dict[str, Callable], conditions, backgrounds, seeds) -> pd.DataFrame:
+def sweep(
+    estimators: dict[str, Callable], conditions, backgrounds, seeds, radii=RADII_VOXELS
+) -> pd.DataFrame:
     rows = []
     names = list(estimators)
     header = f"{'R_px':>4} {'noise':>5} {'tilt':>4} {'background':>10} {'seed':>4} {'true':>6}"
     for name in names:
         header += f" {name + ' est':>10} {'err%':>6} {'s':>5}"
     print(header, flush=True)
-    for radius_px in RADII_VOXELS:
+    for radius_px in radii:
         for noise, tilt in conditions:
             for background in backgrounds:
                 for seed in seeds:
@@ -241,6 +243,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one condition per radius")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument(
+        "--radii", type=int, nargs="+", default=list(RADII_VOXELS), help="radii (voxels) to run"
+    )
     parser.add_argument("--baseline", help="another source tree to compare with")
     parser.add_argument("--store", help="a stored scan to time the estimate on")
     parser.add_argument("--repeat", type=int, default=3)
@@ -264,7 +269,7 @@ def main() -> None:
     if args.only in (None, "sweep"):
         conditions = CONDITIONS[1:2] if args.quick else CONDITIONS
         backgrounds = ["patchwork"] if args.quick else list(BACKGROUNDS)
-        sweep(estimators, conditions, backgrounds, args.seeds)
+        sweep(estimators, conditions, backgrounds, args.seeds, args.radii)
 
 
 if __name__ == "__main__":
