@@ -66,13 +66,19 @@ Radius estimate (:func:`estimate_fiber_radius`)
     distinct fibers make a worse estimate than fewer slices: on that scan a tile of 337²
     gave −2.3 %, one of 449² +0.02 % against the mean radius of all 1871 fibers.
 
+    Under 4 pixels of radius (the rounds on the finer grid), the blur is comparable to
+    the radius and the levels read off the image are off (a fiber's core never reaches
+    the fibers' level, the gaps between packed fibers carry their neighbours' tails):
+    there the last round's sections are measured again by :func:`fit_blurred_disks` on
+    the native images (10 rounds; about 0.5 CPU s more on 2 cores).
+
     Accuracy (``benchmarks/radius_estimate.py``, 3 beds per case, 54 cases: noise
     0.05–0.25, tilts 0–15°, matrix, pores or a matrix/pore patchwork around the fibers):
-    within ±1.4 % from 5 to 20 voxels of radius, within 2.4 % at 3 voxels. At 2 voxels
-    it runs high: +0.1 to +1.3 % on average on a matrix or pores (at most +2.5 %), and
-    about +5 % (at most +8 %) on the patchwork, where the watershed still merges small
-    fibers with their neighbours; detection, reliable within 0.75–1.75× the true
-    radius, gets a usable scale there.
+    within ±1.4 % from 5 to 20 voxels of radius; at 2–3 voxels −1.4 to +3.1 % (mean
+    +1.1 % at 2, +0.05 % at 3; it was up to +7.6 % on the patchwork at 2 voxels, where
+    levels read off the image ran high). On ``benchmarks/fiber_scale.py``'s
+    ``other_bed`` (a blur of 1 voxel, a background textured at the fibers' scale) it
+    remains +7 to +13 % at 2 voxels (see below).
 
 Derived parameters (:func:`derived_parameters`)
     With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
@@ -161,7 +167,23 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       blur, levels and radii are identifiable there. With the sample's watershed
       centres and areas instead, f comes out 0.885–0.918 and the radii +5.6 to +8 %:
       it needs better centres than the watershed's, and cost 23 CPU s on the sample as
-      prototyped (dense normal equations over 8 images). Not done.
+      prototyped (dense normal equations over 8 images). Done as
+      :func:`fit_blurred_disks`: the background in a Gaussian window of a radius, the
+      levels profiled out (linear in ``f``), and a Gauss–Newton step per round on the
+      blur and a common scale of the radii together (steps of each radius alone creep
+      along a valley of larger disks under less blur; with that joint step the fit
+      reaches the same radii from starts 10 % low or 20 % high). With the true centres
+      (perturbed by 0.3 pixel) and a 4-slice mean: ``other_bed`` 3 voxels +1.1 to
+      +1.6 %, ``fiber_bed`` 2 voxels +0.5 to +1.4 %; but ``other_bed`` 2 voxels +4.5 to
+      +5.3 %, and exactly its texture is why: with a flat background −0.7 %, ±0.05 of
+      texture −0.2 %, ±0.15 (the phantom's) +4.5 %. A narrower window (0.75 radius)
+      follows that texture (+1.9 %) and lowers ``other_bed``'s estimate at 2 voxels to
+      +2 to +7.6 %, but under noise it biases the blur low and the radii with it (a
+      matrix at noise 0.25: −3.6 to −4.4 %; and on a single 96² image of packed disks
+      of 2 pixels under a blur of 1 with noise 0.1, the blur comes out 0.68–0.70 and
+      the radii −4 to −6 %, against ±1.2 % with the true blur given). Blur, levels and
+      radius are nearly degenerate at 2 pixels: a blur measured elsewhere (edges of
+      larger structures, or pooled over the whole sample) is the next step.
     * The table's radius at 2–3 voxels grows with the noise (no tilt, seed 1:
       ``other_bed`` 3 voxels +1.6 % at noise 0.05, +5.3 % at 0.25; ``fiber_bed`` −2.0
       to +1.5 %): the grey opening that gives the surroundings' level
@@ -974,7 +996,7 @@ def estimate_fiber_radius(volume: xr.DataArray) -> float:
     about 44 fiber radii (128 to 640 pixels; a coarse scale taken on at most 256²
     pixels first); see the module docstring. Each whole, round section's radius is
     measured from the intensities (:func:`refine_disk_radii`, unbiased by the
-    threshold); their mean, weighted for the chance of a section of that size to lie
+    threshold; under 4 pixels of radius, :func:`fit_blurred_disks`); their mean, weighted for the chance of a section of that size to lie
     whole inside the tile, and corrected for the bed's tilt (from the shift of the
     centres between the two averaged images), is the estimate. Checked from 2 to 20
     voxels of radius, noise 0.05–0.25, tilts 0–15° and matrix/pore backgrounds
