@@ -996,9 +996,10 @@ def estimate_fiber_radius(volume: xr.DataArray) -> float:
     about 44 fiber radii (128 to 640 pixels; a coarse scale taken on at most 256²
     pixels first); see the module docstring. Each whole, round section's radius is
     measured from the intensities (:func:`refine_disk_radii`, unbiased by the
-    threshold; under 4 pixels of radius, :func:`fit_blurred_disks`); their mean, weighted for the chance of a section of that size to lie
-    whole inside the tile, and corrected for the bed's tilt (from the shift of the
-    centres between the two averaged images), is the estimate. Checked from 2 to 20
+    threshold; under 4 pixels of radius, :func:`fit_blurred_disks`); their mean,
+    weighted for the chance of a section of that size to lie whole inside the tile,
+    and corrected for the bed's tilt (from the shift of the centres between the two
+    averaged images), is the estimate. Checked from 2 to 20
     voxels of radius, noise 0.05–0.25, tilts 0–15° and matrix/pore backgrounds
     (``benchmarks/radius_estimate.py``).
 
