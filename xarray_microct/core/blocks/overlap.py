@@ -22,8 +22,6 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from xarray_microct.core.blocks.placement import worker_parts
-
 
 def kernel_radius(sigma_voxels: Sequence[float], truncate: float) -> tuple[int, ...]:
     """Half-width in voxels of a Gaussian kernel truncated at ``truncate`` sigmas.
@@ -85,19 +83,9 @@ def _halo_pieces(
 
 
 def _window_task(
-    name: str,
-    axes: list[list[tuple[int, slice]]],
-    chunks: Sequence[Sequence[int]],
-    far: Callable[[tuple[int, ...]], bool],
-    graph: dict[Any, Any],
-    prefix: str,
+    name: str, axes: list[list[tuple[int, slice]]], chunks: Sequence[Sequence[int]]
 ) -> Any:
-    """The task that joins a window from its pieces per axis ``(chunk, cut)``, in one copy.
-
-    A piece of a chunk that ``far`` says is computed on another worker is cut by a task
-    of its own (added to ``graph``, under a key that starts with ``halo-`` and
-    ``prefix``), next to its chunk: only that piece is sent.
-    """
+    """The task that joins a window from its pieces per axis ``(chunk, cut)``, in one copy."""
     placed = []
     for axis, pieces in enumerate(axes):
         sizes = [len(range(*cut.indices(chunks[axis][j]))) for j, cut in pieces]
@@ -105,14 +93,8 @@ def _window_task(
         placed.append([slice(a, b) for a, b in itertools.pairwise(ends)])
     blocks, targets = [], []
     for choice in itertools.product(*(range(len(p)) for p in axes)):
-        source = tuple(axes[axis][k][0] for axis, k in enumerate(choice))
-        cut = tuple(axes[axis][k][1] for axis, k in enumerate(choice))
-        piece: Any = (operator.getitem, (name, *source), cut)
-        if far(source):
-            key = (f"halo-{prefix}", len(graph))
-            graph[key] = piece
-            piece = key
-        blocks.append(piece)
+        key = (name, *(axes[axis][k][0] for axis, k in enumerate(choice)))
+        blocks.append((operator.getitem, key, tuple(axes[a][k][1] for a, k in enumerate(choice))))
         targets.append(tuple(placed[a][k] for a, k in enumerate(choice)))
     shape = tuple(p[-1].stop for p in placed)
     return (_join, blocks, tuple(targets), shape)
@@ -156,12 +138,9 @@ def map_halo_blocks(
     task; ``func`` returns the output block of ``chunks`` at ``index``. Dask's overlap
     makes a task per piece of halo and one more to join them: on 25 chunks of a 3-D
     volume, 340 tasks that cost a worker process about 3 ms each and the scheduler as
-    much. On a cluster, only the pieces from chunks of another worker (as
-    :func:`~xarray_microct.core.blocks.placement.worker_parts` places them) are cut by
-    tasks of their own, so that only they are sent. Every chunk must be at least
-    ``depth`` thick (except along an axis of one chunk); ``scalars`` are 0-d Dask arrays
-    passed as 0-d arrays. ``new_axis``: the output has one more axis, of one chunk, at
-    this position.
+    much. Every chunk must be at least ``depth`` thick (except along an axis of one
+    chunk); ``scalars`` are 0-d Dask arrays passed as 0-d arrays. ``new_axis``: the
+    output has one more axis, of one chunk, at this position.
 
     Examples
     --------
@@ -175,8 +154,6 @@ def map_halo_blocks(
     name = f"{name}-{tokenize(func, data, tuple(depth), chunks, dtype, *scalars)}"
     scalar_keys = [s.reshape(()).__dask_keys__()[0] for s in scalars]
     graph: dict[Any, Any] = {}
-    halos: dict[Any, Any] = {}
-    parts = worker_parts(data.numblocks)
     for index in itertools.product(*(range(len(c)) for c in data.chunks)):
         axes = [
             _halo_pieces(c, i, d) if len(c) > 1 else ((0, 0), [(i, slice(None))])
@@ -186,14 +163,7 @@ def map_halo_blocks(
         window = (
             (operator.getitem, (data.name, *index), ())
             if single
-            else _window_task(
-                data.name,
-                [a[1] for a in axes],
-                data.chunks,
-                lambda source, index=index: parts is not None and parts[source] != parts[index],
-                halos,
-                name,
-            )
+            else _window_task(data.name, [a[1] for a in axes], data.chunks)
         )
         where = index if new_axis is None else (*index[:new_axis], 0, *index[new_axis:])
         graph[(name, *where)] = (
@@ -205,7 +175,7 @@ def map_halo_blocks(
             *scalar_keys,
         )
     dependencies = [data, *(s.reshape(()) for s in scalars)]
-    layers = HighLevelGraph.from_collections(name, {**halos, **graph}, dependencies=dependencies)
+    layers = HighLevelGraph.from_collections(name, graph, dependencies=dependencies)
     return da.Array(layers, name, chunks, dtype=dtype, meta=np.zeros((0,) * len(chunks), dtype))
 
 

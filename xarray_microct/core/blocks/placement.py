@@ -114,29 +114,6 @@ def spread_over_workers(data: da.Array, workers: dict[str, int] | None = None) -
     return da.Array(new_graph, data.name, data.chunks, meta=data._meta)
 
 
-def worker_parts(numblocks: tuple[int, ...], workers: dict[str, int] | None = None) -> Any:
-    """The worker each block of an array of ``numblocks`` falls to, as :func:`spread_over_workers`
-    hints them (an integer array of that shape), or None without a cluster of 2 or more.
-
-    Arrays computed block by block from a hinted one are placed as it is: a neighbourhood
-    stage knows which of its halos cross between workers.
-
-    Examples
-    --------
-    >>> worker_parts((2, 3), {"tcp://a:1": 1, "tcp://b:1": 1}).tolist()
-    [[0, 0, 0], [1, 1, 1]]
-    >>> worker_parts((2, 3)) is None  # no distributed client
-    True
-    """
-    workers = cluster_threads() if workers is None else workers
-    if len(workers) < 2:
-        return None
-    threads = np.array(list(workers.values()), dtype=np.float64)
-    blocks = int(np.prod(numblocks))
-    bounds = np.cumsum(threads / threads.sum() * blocks)[:-1]
-    return np.searchsorted(bounds, np.arange(blocks), side="right").reshape(numblocks)
-
-
 class _BlockWorkers:
     """The worker (a one-element list) a block key is hinted to; picklable."""
 
