@@ -82,32 +82,13 @@ def _halo_pieces(
     return (before, after), pieces
 
 
-def _window_task(
-    name: str, axes: list[list[tuple[int, slice]]], chunks: Sequence[Sequence[int]]
+def _window_pieces(
+    name: str, axes: list[list[tuple[int, slice]]], prefix: tuple[int, ...], cut: tuple[slice, ...]
 ) -> Any:
-    """The task that joins a window from its pieces per axis ``(chunk, cut)``, in one copy."""
-    placed = []
-    for axis, pieces in enumerate(axes):
-        sizes = [len(range(*cut.indices(chunks[axis][j]))) for j, cut in pieces]
-        ends = np.cumsum([0, *sizes]).tolist()
-        placed.append([slice(a, b) for a, b in itertools.pairwise(ends)])
-    blocks, targets = [], []
-    for choice in itertools.product(*(range(len(p)) for p in axes)):
-        key = (name, *(axes[axis][k][0] for axis, k in enumerate(choice)))
-        blocks.append((operator.getitem, key, tuple(axes[a][k][1] for a, k in enumerate(choice))))
-        targets.append(tuple(placed[a][k] for a, k in enumerate(choice)))
-    shape = tuple(p[-1].stop for p in placed)
-    return (_join, blocks, tuple(targets), shape)
-
-
-def _join(
-    blocks: list[np.ndarray], targets: tuple[tuple[slice, ...], ...], shape: tuple[int, ...]
-) -> np.ndarray:
-    """A new array of ``shape`` with ``blocks[i]`` at ``targets[i]``."""
-    window = np.empty(shape, blocks[0].dtype)
-    for block, target in zip(blocks, targets, strict=True):
-        window[target] = block
-    return window
+    """The nested list of cut chunks (for ``np.block``) of a window, from its pieces per axis."""
+    if len(prefix) == len(axes):
+        return (operator.getitem, (name, *prefix), cut)
+    return [_window_pieces(name, axes, (*prefix, j), (*cut, s)) for j, s in axes[len(prefix)]]
 
 
 def _window_call(
@@ -159,12 +140,9 @@ def map_halo_blocks(
             _halo_pieces(c, i, d) if len(c) > 1 else ((0, 0), [(i, slice(None))])
             for c, i, d in zip(data.chunks, index, depth, strict=True)
         ]
+        pieces = _window_pieces(data.name, [a[1] for a in axes], (), ())
         single = all(len(a[1]) == 1 for a in axes)  # no halo: the chunk itself, uncopied
-        window = (
-            (operator.getitem, (data.name, *index), ())
-            if single
-            else _window_task(data.name, [a[1] for a in axes], data.chunks)
-        )
+        window = (operator.getitem, (data.name, *index), ()) if single else (np.block, pieces)
         where = index if new_axis is None else (*index[:new_axis], 0, *index[new_axis:])
         graph[(name, *where)] = (
             _window_call,
