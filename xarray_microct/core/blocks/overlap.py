@@ -11,16 +11,12 @@ are processed one index at a time.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import dask.array as da
 import numpy as np
-from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
 
 
 def kernel_radius(sigma_voxels: Sequence[float], truncate: float) -> tuple[int, ...]:
@@ -58,103 +54,6 @@ def _spatial_only(func: Callable[..., np.ndarray], n_leading: int) -> Callable[.
         return out.reshape(lead_shape + out.shape[1:])
 
     return per_index
-
-
-def _halo_pieces(
-    chunks: Sequence[int], index: int, halo: int
-) -> tuple[tuple[int, int], list[tuple[int, slice]]]:
-    """Along one axis: the halo ``(before, after)`` of chunk ``index`` (none past the
-    array's ends) and the ``(chunk, cut)`` pieces its window is made of."""
-    bounds = np.cumsum((0, *chunks))
-    before = halo if index > 0 else 0
-    after = halo if index < len(chunks) - 1 else 0
-    start, stop = bounds[index] - before, bounds[index + 1] + after
-    pieces = [
-        (
-            j,
-            slice(
-                int(max(start, bounds[j]) - bounds[j]), int(min(stop, bounds[j + 1]) - bounds[j])
-            ),
-        )
-        for j in range(max(index - 1, 0), min(index + 2, len(chunks)))
-        if bounds[j + 1] > start and bounds[j] < stop
-    ]
-    return (before, after), pieces
-
-
-def _window_pieces(
-    name: str, axes: list[list[tuple[int, slice]]], prefix: tuple[int, ...], cut: tuple[slice, ...]
-) -> Any:
-    """The nested list of cut chunks (for ``np.block``) of a window, from its pieces per axis."""
-    if len(prefix) == len(axes):
-        return (operator.getitem, (name, *prefix), cut)
-    return [_window_pieces(name, axes, (*prefix, j), (*cut, s)) for j, s in axes[len(prefix)]]
-
-
-def _window_call(
-    func: Callable[..., np.ndarray],
-    window: np.ndarray,
-    halo: tuple[tuple[int, int], ...],
-    index: tuple[int, ...],
-    *scalars: np.ndarray,
-) -> np.ndarray:
-    return func(window, halo, index, *scalars)
-
-
-def map_halo_blocks(
-    func: Callable[..., np.ndarray],
-    data: da.Array,
-    depth: Sequence[int],
-    chunks: tuple[tuple[int, ...], ...],
-    dtype: Any,
-    name: str,
-    scalars: Sequence[da.Array] = (),
-    new_axis: int | None = None,
-) -> da.Array:
-    """One task per chunk: ``func(window, halo, index, *scalars)`` on the chunk with its halo.
-
-    ``window`` is the chunk of ``data`` at block ``index`` with up to ``depth[axis]``
-    voxels of its neighbours on each side (none past the array's ends: ``halo`` gives
-    the ``(before, after)`` voxels per axis), cut from the neighbouring chunks inside the
-    task; ``func`` returns the output block of ``chunks`` at ``index``. Dask's overlap
-    makes a task per piece of halo and one more to join them: on 25 chunks of a 3-D
-    volume, 340 tasks that cost a worker process about 3 ms each and the scheduler as
-    much. Every chunk must be at least ``depth`` thick (except along an axis of one
-    chunk); ``scalars`` are 0-d Dask arrays passed as 0-d arrays. ``new_axis``: the
-    output has one more axis, of one chunk, at this position.
-
-    Examples
-    --------
-    >>> x = da.arange(10, chunks=4)
-    >>> def sums(window, halo, index):  # each voxel plus its two neighbours
-    ...     padded = np.pad(window, [(1 - h[0], 1 - h[1]) for h in halo], mode="edge")
-    ...     return padded[:-2] + padded[1:-1] + padded[2:]
-    >>> map_halo_blocks(sums, x, (1,), x.chunks, x.dtype, "sums").compute().tolist()
-    [1, 3, 6, 9, 12, 15, 18, 21, 24, 26]
-    """
-    name = f"{name}-{tokenize(func, data, tuple(depth), chunks, dtype, *scalars)}"
-    scalar_keys = [s.reshape(()).__dask_keys__()[0] for s in scalars]
-    graph: dict[Any, Any] = {}
-    for index in itertools.product(*(range(len(c)) for c in data.chunks)):
-        axes = [
-            _halo_pieces(c, i, d) if len(c) > 1 else ((0, 0), [(i, slice(None))])
-            for c, i, d in zip(data.chunks, index, depth, strict=True)
-        ]
-        pieces = _window_pieces(data.name, [a[1] for a in axes], (), ())
-        single = all(len(a[1]) == 1 for a in axes)  # no halo: the chunk itself, uncopied
-        window = (operator.getitem, (data.name, *index), ()) if single else (np.block, pieces)
-        where = index if new_axis is None else (*index[:new_axis], 0, *index[new_axis:])
-        graph[(name, *where)] = (
-            _window_call,
-            func,
-            window,
-            tuple(a[0] for a in axes),
-            index,
-            *scalar_keys,
-        )
-    dependencies = [data, *(s.reshape(()) for s in scalars)]
-    layers = HighLevelGraph.from_collections(name, graph, dependencies=dependencies)
-    return da.Array(layers, name, chunks, dtype=dtype, meta=np.zeros((0,) * len(chunks), dtype))
 
 
 def map_spatial_overlap(
@@ -213,56 +112,40 @@ def map_spatial_overlap(
     block_func = _spatial_only(func, n_leading)
     if not any(full_depth):
         return data.map_blocks(block_func, dtype=dtype, **kwargs)
-    from dask.array.overlap import ensure_minimum_chunksize
-
-    given_chunks = data.chunks
-    data = data.rechunk(
-        tuple(
-            ensure_minimum_chunksize(d, c) if d else c
-            for d, c in zip(full_depth, data.chunks, strict=True)
-        )
-    )
-    out = map_halo_blocks(
-        functools.partial(_trimmed_block, func=block_func, kwargs=kwargs),
+    out = da.map_overlap(
+        block_func,
         data,
-        full_depth,
-        data.chunks,
-        dtype,
-        getattr(func, "__name__", "overlap"),
+        depth=tuple(full_depth),
+        boundary="none",
+        trim=True,
+        dtype=dtype,
+        **kwargs,
     )
-    # chunks thinner than the halo were merged; give the caller its chunking back
-    return out if out.chunks == given_chunks else out.rechunk(given_chunks)
-
-
-def _trimmed_block(
-    window: np.ndarray,
-    halo: tuple[tuple[int, int], ...],
-    index: tuple[int, ...],
-    func: Callable[..., np.ndarray],
-    kwargs: dict[str, Any],
-) -> np.ndarray:
-    """``func`` on a chunk's window, its halo trimmed off."""
-    out = func(window, **kwargs)
-    return out[tuple(slice(a, n - b) for (a, b), n in zip(halo, out.shape, strict=True))]
+    # Dask merges chunks thinner than the halo; give the caller its chunking back.
+    return out if out.chunks == data.chunks else out.rechunk(data.chunks)
 
 
 def _interior_block(
-    window: np.ndarray,
-    halo: tuple[tuple[int, int], ...],
-    index: tuple[int, ...],
+    block: np.ndarray,
     *scalar_blocks: np.ndarray,
+    block_info: dict | None = None,
     func: Callable[..., np.ndarray],
+    halo: tuple[int, ...],
     n_leading: int,
     starts: list[list[int]],
     scalar_names: tuple[str, ...],
     kwargs: dict[str, Any],
 ) -> np.ndarray:
-    """Run ``func`` on one chunk's window (see :func:`map_halo_blocks`): its interior, for
-    every leading index."""
-    spatial = window.shape[n_leading:]
-    low = tuple(h[0] for h in halo[n_leading:])
-    shape = tuple(s - a - b for s, (a, b) in zip(spatial, halo[n_leading:], strict=True))
-    start = tuple(s[i] - lo for s, i, lo in zip(starts, index[n_leading:], low, strict=True))
+    """Run ``func`` on one overlapped block: its interior, for every leading index."""
+    if block_info is None:
+        raise TypeError("_interior_block runs under dask.array.map_blocks (needs block_info)")
+    where = block_info[0]["chunk-location"][n_leading:]
+    count = block_info[0]["num-chunks"][n_leading:]
+    spatial = block.shape[n_leading:]
+    low = tuple(h if i > 0 else 0 for h, i in zip(halo, where, strict=True))
+    high = [h if i < n - 1 else 0 for h, i, n in zip(halo, where, count, strict=True)]
+    shape = tuple(s - lo - hi for s, lo, hi in zip(spatial, low, high, strict=True))
+    start = tuple(s[i] - lo for s, i, lo in zip(starts, where, low, strict=True))
     values = {
         name: float(np.asarray(b).reshape(-1)[0])
         for name, b in zip(scalar_names, scalar_blocks, strict=True)
@@ -272,9 +155,9 @@ def _interior_block(
         return func(b, origin=low, shape=shape, start=start, **values, **kwargs)
 
     if n_leading == 0:
-        return one(window)
-    lead = window.shape[:n_leading]
-    out = np.stack([one(b) for b in window.reshape((-1, *spatial))])
+        return one(block)
+    lead = block.shape[:n_leading]
+    out = np.stack([one(b) for b in block.reshape((-1, *spatial))])
     return out.reshape(lead + out.shape[1:])
 
 
@@ -353,29 +236,35 @@ def map_spatial_interior(
             chunks.append(ensure_minimum_chunksize(d, axis_chunks))
     given_chunks = data.chunks
     data = data.rechunk(tuple(chunks))
+    overlapped = da.overlap.overlap(
+        data,
+        depth={n_leading + a: d for a, d in enumerate(halo)},
+        boundary={n_leading + a: "none" for a in range(3)},
+    )
     scalars = scalars or {}
+    args = [overlapped]
+    args += [v.astype(np.float64).reshape((1,) * data.ndim) for v in scalars.values()]
     out_chunks: tuple[Any, ...] = data.chunks
     wanted: tuple[Any, ...] = given_chunks
     if new_axis_size is not None:
         extra = ((new_axis_size,),)
         out_chunks = (*data.chunks[:n_leading], *extra, *data.chunks[n_leading:])
         wanted = (*given_chunks[:n_leading], *extra, *given_chunks[n_leading:])
-    out = map_halo_blocks(
+    out = da.map_blocks(
         functools.partial(
             _interior_block,
             func=func,
+            halo=tuple(halo),
             n_leading=n_leading,
             starts=[np.cumsum((0, *c[:-1])).tolist() for c in data.chunks[n_leading:]],
             scalar_names=tuple(scalars),
             kwargs=kwargs,
         ),
-        data,
-        [0] * n_leading + halo,
-        out_chunks,
-        dtype,
-        token or getattr(func, "__name__", "interior"),
-        scalars=[v.astype(np.float64) for v in scalars.values()],
-        new_axis=n_leading if new_axis_size is not None else None,
+        *args,
+        chunks=out_chunks,
+        new_axis=[n_leading] if new_axis_size is not None else None,
+        dtype=dtype,
+        token=token,
     )
     return out if out.chunks == wanted else out.rechunk(wanted)
 
