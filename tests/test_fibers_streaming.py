@@ -126,28 +126,6 @@ def test_table_is_the_same_on_two_worker_processes(reference_table):
     pd.testing.assert_frame_equal(table, reference_table)
 
 
-def test_the_radius_estimate_reads_its_slices_in_this_process_under_a_client():
-    from distributed import Client, LocalCluster, get_task_stream
-
-    from xarray_microct.core.registry import ESTIMATED_KEY
-    from xarray_microct.ops.fibers.detect import plan_detection
-
-    vol = _bed().chunk({"z": 35, "y": 28, "x": 28})
-    with dask.config.set(scheduler="threads"):
-        alone = plan_detection(vol, radius=None, source="intensity")
-    with (
-        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
-        Client(cluster),
-        get_task_stream() as tasks,
-    ):
-        planned = plan_detection(vol, radius=None, source="intensity")
-    # nothing sent to the cluster while planning (the threshold stays lazy here), and
-    # the same estimate as on threads
-    assert tasks.data == []
-    assert planned.attrs[ESTIMATED_KEY] == alone.attrs[ESTIMATED_KEY]
-    assert "radius" in planned.attrs[ESTIMATED_KEY]
-
-
 def _is_chunk(key) -> bool:
     """A key of a block of a 3-D array: (name, iz, iy, ix)."""
     return isinstance(key, tuple) and len(key) == 4 and all(isinstance(i, int) for i in key[1:])
