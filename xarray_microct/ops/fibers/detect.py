@@ -661,24 +661,12 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
     return (along_z, sigma, sigma)
 
 
-def _in_this_process() -> Any:
-    """Computations of the block on Dask's threaded scheduler, even under a distributed client.
-
-    For the measurement of the bed (the radius estimate, the fibers' tilt): it reads a few
-    slices and works on them in this process; sent to a cluster, the slices' read took
-    tasks, a transfer back, and the workers' start-up (they load their kernels then):
-    1.4 s instead of 0.85 on a 64 × 1024² scan with two worker processes on 2 cores.
-    """
-    return dask.config.set(scheduler="threads")
-
-
 def _bed_of(volume: xr.DataArray, radius: float) -> FiberBedScale | None:
     """The bed's measurement for a given radius (physical); None where the sample shows
     no fibers or cannot be measured (non-square pixels, one slice): the smoothing stays
     straight."""
     try:
-        with _in_this_process():
-            return measure_fiber_bed(volume, radius)
+        return measure_fiber_bed(volume, radius)
     except (NoFibersError, ValueError):
         return None
 
@@ -711,8 +699,7 @@ def _radius_from_data(
             f"this volume is a {kind}; give radius= (e.g. radius='6.4 um')"
         )
     grid = grid_of(volume)
-    with _in_this_process():
-        bed = measure_fiber_bed(volume)
+    bed = measure_fiber_bed(volume)
     return tuple(bed.radius / s for s in grid.spacing), f"{bed.radius:.6g} {grid.units}", bed
 
 
