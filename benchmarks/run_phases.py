@@ -1,0 +1,199 @@
+"""Where the time of ``microct run fibers`` goes: phases, CPU per process, tasks per stage.
+
+Runs the fiber pipeline from a stored volume as ``microct run`` does (``run_pipeline``,
+in this process, so that its phases can be timed) on Dask's threaded scheduler or on
+``--workers N`` worker processes, and prints:
+
+* the time and this process's CPU seconds at each phase: package imported, cluster
+  started, radius estimate (``measure_fiber_bed``), plan ready (after the Otsu pass),
+  main graph computed, cluster closed;
+* the tasks of the main graph per stage (key prefix);
+* the CPU seconds (user, system) of this process (on a cluster: the client and the
+  scheduler) and of each worker process (psutil, polled every 0.05 s);
+* on a cluster: per stage, the tasks and their summed compute and transfer times from
+  distributed's task stream, each worker's busy time, the bytes sent between workers,
+  and the last tasks to end (the tail of the run);
+* on threads: per stage, the summed task times (``dask.diagnostics.Profiler``).
+
+The first run of a source tree compiles its numba kernels into the cache: run twice.
+On a shared machine, compare two trees in turns (``PYTHONPATH=TREE python
+benchmarks/run_phases.py ...``) and read the CPU columns as well as the times.
+
+Usage::
+
+    python benchmarks/run_phases.py STORE OUT --workers 2
+    python benchmarks/run_phases.py STORE OUT               # threaded
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import threading
+import time
+from typing import Any
+
+import psutil
+
+START = time.perf_counter()
+MARKS: list[tuple[float, str, float]] = []
+
+
+def mark(name: str) -> None:
+    """Record the time since start and this process's CPU seconds."""
+    times = psutil.Process().cpu_times()
+    MARKS.append((time.perf_counter() - START, name, times.user + times.system))
+
+
+def stage(key: Any) -> str:
+    """The stage of a task: its key's name without the token."""
+    name = key[0] if isinstance(key, tuple) else key
+    return str(name).rsplit("-", 1)[0]
+
+
+def timed(module: Any, name: str, label: str) -> None:
+    """Wrap ``module.name`` so that its start and end are marked."""
+    original = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        mark(f"{label} start")
+        try:
+            return original(*args, **kwargs)
+        finally:
+            mark(f"{label} end")
+
+    setattr(module, name, wrapper)
+
+
+def print_stream(data: list[dict[str, Any]]) -> None:
+    """Per stage: tasks, compute and transfer seconds; per worker: busy seconds; the tail."""
+    per: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
+    busy: dict[str, float] = collections.defaultdict(float)
+    first = min(d["startstops"][0]["start"] for d in data)
+    last = max(d["startstops"][-1]["stop"] for d in data)
+    for task in data:
+        for step in task["startstops"]:
+            label = stage(task["key"])
+            if step["action"] == "compute":
+                busy[task["worker"]] += step["stop"] - step["start"]
+            else:
+                label += ":" + step["action"]
+            per[label][0] += 1
+            per[label][1] += step["stop"] - step["start"]
+    print(f"task stream: {len(data)} tasks over {last - first:.2f} s")
+    for worker, seconds in busy.items():
+        print(f"  {worker} computing {seconds:.2f} s")
+    for label, (count, seconds) in sorted(per.items(), key=lambda x: -x[1][1]):
+        print(f"  {count:6.0f} {seconds:7.2f} s  {label}")
+    print("  the last tasks to end (start, end, s from the first task):")
+    for task in sorted(data, key=lambda d: d["startstops"][-1]["stop"])[-8:]:
+        step = next(s for s in task["startstops"] if s["action"] == "compute")
+        print(f"    {step['start'] - first:7.2f} {step['stop'] - first:7.2f}  {task['key']!s:.70}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store", help="the input volume (OME-Zarr)")
+    parser.add_argument("out", help="the output store (overwritten)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: threads)")
+    args = parser.parse_args()
+
+    from dask.delayed import Delayed
+    from dask.diagnostics import Profiler
+
+    import xarray_microct.ops.fibers.detect as detect
+    from xarray_microct import runner
+    from xarray_microct.cli import _no_client_to_look_for
+    from xarray_microct.cluster import ClusterOptions
+
+    mark("imported")
+    timed(detect, "measure_fiber_bed", "radius estimate")
+    plan = detect.plan_detection
+
+    def planned(*a: Any, **k: Any) -> Any:
+        result = plan(*a, **k)
+        mark("plan ready (Otsu pass done)")
+        counts = collections.Counter(stage(k) for k in result.graph.__dask_graph__())
+        print(f"main graph: {sum(counts.values())} tasks")
+        for name, count in counts.most_common():
+            print(f"  {count:6d}  {name}")
+        return result
+
+    detect.plan_detection = planned
+    compute = Delayed.compute
+
+    def computed(self: Delayed, **kwargs: Any) -> Any:
+        mark("main graph start")
+        if args.workers:
+            import distributed
+
+            with distributed.get_task_stream() as stream:
+                result = compute(self, **kwargs)
+            sent = distributed.get_client().run(
+                lambda dask_worker: dask_worker.transfer_outgoing_bytes_total
+            )
+            print(f"sent between workers: {sum(sent.values()) / 1e6:.0f} MB")
+            print_stream(stream.data)
+        else:
+            with Profiler() as profiler:
+                result = compute(self, **kwargs)
+            per: dict[str, float] = collections.defaultdict(float)
+            for task in profiler.results:
+                per[stage(task.key)] += task.end_time - task.start_time
+            print("thread time per stage:")
+            for name, seconds in sorted(per.items(), key=lambda x: -x[1]):
+                print(f"  {seconds:7.2f} s  {name}")
+        mark("main graph end")
+        return result
+
+    Delayed.compute = computed
+    client_of = runner.dask_client
+
+    @contextlib.contextmanager
+    def timed_client(options: Any) -> Any:
+        mark("cluster start")
+        with client_of(options) as client:
+            mark("cluster ready")
+            yield client
+            mark("work done")
+        mark("cluster closed")
+
+    runner.dask_client = timed_client
+    cpu: dict[int, tuple[str, float, float]] = {}
+    done = threading.Event()
+
+    def poll() -> None:
+        me = psutil.Process()
+        while not done.is_set():
+            for process in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    role = "this process" if process.pid == me.pid else "worker process"
+                    cpu[process.pid] = (role, times.user, times.system)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    # as the microct command runs it (cli._run), in this process
+    options = ClusterOptions(
+        workers=args.workers or None,
+        threads_per_worker=1 if args.workers else None,
+        fork_workers=True,
+    )
+    with _no_client_to_look_for(options.kind):
+        runner.run_pipeline(
+            "fibers", args.store, args.out, overwrite=True, progress=False, options=options
+        )
+    mark("end")
+    done.set()
+    watcher.join()
+    print(f"{'s':>7} {'CPU s':>7}  phase (CPU s of this process)")
+    for seconds, name, cpu_seconds in MARKS:
+        print(f"{seconds:7.2f} {cpu_seconds:7.2f}  {name}")
+    for pid, (role, user, system) in cpu.items():
+        print(f"pid {pid} {role}: {user + system:.2f} CPU s (user {user:.2f}, system {system:.2f})")
+
+
+if __name__ == "__main__":
+    main()
