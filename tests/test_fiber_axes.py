@@ -134,20 +134,3 @@ def test_fibers_of_one_or_two_rows_keep_their_rows():
     np.testing.assert_allclose(settled[:, 0], [0, 1, 2, 3])
     np.testing.assert_allclose(settled[[0, 2, 3], 1:], rows[[1, 2, 0], 1:])
     np.testing.assert_allclose(settled[1, 1:], [30.2, 5.0, 2.0])  # halfway, mean radius
-
-
-def test_sections_of_two_fibers_found_as_one_leave_the_axis_and_the_radius():
-    # a straight fiber of radius 2, y = 10 + 0.2 z, x = 20; on slices 12..23 it is found
-    # pressed into one region with a touching neighbour of its size 4 units away along x:
-    # twice its area (radius 2√2), the centre halfway between the two (x = 22)
-    z = np.arange(40.0)
-    merged = (z >= 12) & (z <= 23)
-    rows = np.column_stack(
-        [z, 10 + 0.2 * z, np.where(merged, 22.0, 20.0), np.where(merged, 2 * np.sqrt(2), 2.0)]
-    )
-    settled, fiber = settle_on_axes(rows, np.ones(40, np.int64), half=4, tolerance=1.0)
-    np.testing.assert_allclose(settled[:, 0], z)
-    assert (fiber == 1).all()
-    np.testing.assert_allclose(settled[:, 1], 10 + 0.2 * z, atol=1e-9)
-    np.testing.assert_allclose(settled[:, 2], 20.0, atol=1e-9)  # on its own axis
-    np.testing.assert_allclose(settled[:, 3], 2.0)  # its own radius on every slice

@@ -41,8 +41,6 @@ from xarray_microct.kernels.chains import (
 SLAB = 64  # slices linked by one task
 # chain ends: one row per chain of a slab
 END_COLUMNS = ("chain", "z_first", "y_first", "x_first", "z_last", "y_last", "x_last")
-# a section's radius over its fiber's median: √1.5, the area halfway from one section to two
-TWO_SECTIONS = float(np.sqrt(1.5))
 PIECES_OVERLAP = 0.75  # centres closer than this × the sum of radii: one fiber's pieces
 
 
@@ -681,17 +679,6 @@ def settle_on_axes(
     them, on neither. So, per fiber (rows sorted by slice), with :func:`chain_axes
     <xarray_microct.kernels.chains.chain_axes>`:
 
-    0. a section of more than ``TWO_SECTIONS``² = 1.5 times the median area of the
-       fiber's (a radius over √1.5 its median: halfway from one section's area to two)
-       is two touching fibers found as one region, whose centre lies between them: its
-       row gives neither the axis nor the radius (the fiber's first and last rows stay,
-       so that its span does); on ``benchmarks/fiber_scale.py`` at 2 voxels of radius
-       (seed 1, the radius estimated) the table radii on ``other_bed`` go from +3.3 /
-       +4.2 / +5.5 % to +2.2 / +3.2 / +3.8 % (noise 0.05 / 0.15 / 0.25) and the object
-       F1 from 0.991 / 0.976 / 0.940 to 0.992 / 0.977 / 0.944; ``fiber_bed`` −1.4 /
-       −0.6 / −0.9 % to −1.6 / −0.7 / −1.6 %, F1 0.997 / 0.995 / 0.985 to 0.997 /
-       0.997 / 0.987. (Fibers found as one region with a neighbour on most of their
-       slices keep a median of two sections: the pair's.)
     1. its axis at each slice of its span is the least-squares line of its centres
        within ``half`` slices; centres farther than ``tolerance`` from it are not the
        fiber's (a region of two fibers, a piece of a neighbour), and the line is fitted
@@ -746,14 +733,8 @@ def settle_on_axes(
         return rows.reshape(0, 4), track
     ids, index = dense_ids(track)
     m = len(ids)
-    order, bounds = _chain_order(rows[:, 0], index, m)
-    # a region of two fibers found as one: twice the area of the fiber's own sections
-    single = rows[:, 3] <= TWO_SECTIONS * group_medians(rows[:, 3], order, bounds)[index]
-    single[order[bounds[:-1]]] = single[order[bounds[1:] - 1]] = True  # the span stays
-    if not single.all():
-        rows, track, index = rows[single], track[single], index[single]
-        order, bounds = _chain_order(rows[:, 0], index, m)
     z = rows[:, 0]
+    order, bounds = _chain_order(z, index, m)
     out, starts, kept = chain_axes(rows, order, bounds, half, tolerance)
     first = z[order[bounds[:-1]]]
     fiber = np.repeat(np.arange(m), np.diff(starts))
