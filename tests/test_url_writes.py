@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -138,6 +139,29 @@ def test_of_two_writers_starting_together_the_later_sees_the_first_and_refuses(o
     tidied = tidy_killed_url_writes(out)  # its writer ended: its record goes
     assert [url.rsplit("/", 1)[1] for url in tidied] == [f".out.zarr.microct-writer-{TOKEN}.json"]
     assert _left(out) == []
+
+
+def test_a_store_at_the_top_of_the_file_system_is_replaced_and_tidied():
+    out = f"memory://top-{uuid.uuid4().hex[:12]}.zarr"
+    try:
+        _volume(1).microct.to_zarr(out, chunks=8)
+        _leave(out)
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+        assert _left(out) == [] and (mct.open_volume(out).values == 2).all()
+    finally:
+        fsspec.filesystem("memory").rm(fsspec.core.url_to_fs(out)[1], recursive=True)
+
+
+def test_a_file_url_is_a_local_path_with_its_local_staging(tmp_path):
+    out = tmp_path / "out.zarr"
+    _volume(1).microct.to_zarr(f"file://{out}", chunks=8)
+    with staged_write(f"file://{out}", replace=True) as staging:
+        assert isinstance(staging, Path) and staging.parent == tmp_path
+        with pytest.raises(FileExistsError, match="another write of"):
+            _volume(2).microct.to_zarr(f"file://{out}", mode="w", chunks=8)
+        shutil.copytree(out, staging)
+    assert (mct.open_volume(out).values == 1).all()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_a_new_store_is_claimed_too(folder):

@@ -1156,7 +1156,8 @@ def _url_siblings(root: str, token: str) -> tuple[str, str]:
     """The staging prefix and the writer's record of the write ``token`` of the store at
     ``root`` (paths on its file system)."""
     parent, name = posixpath.split(root)
-    return f"{parent}/.{name}.microct-new-{token}", f"{parent}/.{name}.microct-writer-{token}.json"
+    base = posixpath.join(parent, f".{name}.microct")
+    return f"{base}-new-{token}", f"{base}-writer-{token}.json"
 
 
 def _url_writers(fs: Any, root: str) -> dict[str, dict[str, str]]:
