@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ import fsspec.implementations.memory as memory
 import numpy as np
 import pytest
 import xarray as xr
+from faults import memory_folder
+from helpers import HALF_WAY_WRITER
 
 import xarray_microct as mct
 from xarray_microct.io import safety
@@ -45,13 +46,8 @@ def _volume(value: int) -> xr.DataArray:
 @pytest.fixture
 def folder() -> Iterator[str]:
     """A fresh ``memory://`` prefix, removed afterwards."""
-    fs = fsspec.filesystem("memory")
-    root = f"/url-writes-{uuid.uuid4().hex[:12]}"
-    try:
-        yield f"memory://{root}"
-    finally:
-        if fs.exists(root):
-            fs.rm(root, recursive=True)
+    with memory_folder() as prefix:
+        yield prefix
 
 
 def _objects(url: str) -> dict[str, bytes]:
@@ -246,30 +242,6 @@ def test_a_staging_prefix_not_surely_a_dead_writers_is_left_with_a_warning(out, 
     }
 
 
-WRITER = textwrap.dedent(
-    """
-    import os, pathlib, signal, sys, time
-    import dask, dask.array as da
-    import xarray_microct as mct
-    from xarray_microct.io.ome import to_ome_zarr
-
-    out, ready = sys.argv[1:]
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also as a background job
-
-    def slab(block, block_info=None):
-        if block_info[0]["chunk-location"][0] == 1:  # half-way: wait for the signal
-            pathlib.Path(ready).write_text(str(os.getpid()))
-            time.sleep(600)
-        return block
-
-    data = da.full((16, 8, 8), 7, dtype="uint16", chunks=8).map_blocks(slab, dtype="uint16")
-    volume = mct.from_array(data, spacing=1.0, name="scan")
-    with dask.config.set(scheduler="sync"):
-        to_ome_zarr(volume, out, mode="w", chunks=8, storage_options={"auto_mkdir": True})
-    """
-)
-
-
 def _files(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
@@ -285,9 +257,9 @@ def test_a_url_writer_stopped_by_a_signal_leaves_the_old_store_intact(tmp_path, 
     to_ome_zarr(_volume(1), out, chunks=8, storage_options=ON_DISK)
     before = _files(path)
     script, ready = tmp_path / "writer.py", tmp_path / "ready"
-    script.write_text(WRITER)
+    script.write_text(HALF_WAY_WRITER)
     writer = subprocess.Popen(
-        [sys.executable, str(script), out, str(ready)],
+        [sys.executable, str(script), out, "url", str(ready)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

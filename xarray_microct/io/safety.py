@@ -485,12 +485,17 @@ def _writer_of(record_file: Path, path: Path) -> dict[str, Any] | None:
     match = re.fullmatch(name, record_file.name)
     if match is None or record_file.is_symlink() or not record_file.is_file():
         return None
-    record = _read_json(record_file)
+    return _well_formed(_read_json(record_file), path.name, match[1])
+
+
+def _well_formed(record: Any, name: str, token: str) -> dict[str, Any] | None:
+    """``record`` when it is a well-formed writer's record of the write ``token`` of the
+    output named ``name``, else None."""
     if not (
         isinstance(record, dict)
         and record.get("writer") == WRITER_RECORD
-        and record.get("output") == path.name
-        and record.get("token") == match[1]
+        and record.get("output") == name
+        and record.get("token") == token
         and isinstance(record.get("host"), str)
         and isinstance(record.get("pid_namespace"), str)
         and isinstance(record.get("pid"), int)
@@ -513,6 +518,32 @@ def _writer_runs(record: Mapping[str, Any]) -> bool:
     if record["pid"] == os.getpid() and now == record["started"]:
         return record["token"] in _WRITING
     return now is not None and now in ("unknown", record["started"])
+
+
+def _why_left_alone(record: Mapping[str, Any] | None, store: Any, writing: str) -> str:
+    """Why what the write of the writer's ``record`` left beside ``store`` must be left
+    alone (no well-formed record; a writer of another host or pid namespace), or ``""``
+    when that writer, of this host, is dead.
+
+    Raises
+    ------
+    FileExistsError
+        The writer runs: it is ``writing`` (named in the message) now.
+    """
+    if record is None:
+        return "records no writer of xarray-microct"
+    if record["host"] != socket.gethostname() or record["pid_namespace"] != pid_namespace():
+        return (
+            f"was left by process {record['pid']} of host {record['host']} (pid "
+            f"namespace {record['pid_namespace'] or 'unknown'}), which cannot be checked "
+            "from here"
+        )
+    if _writer_runs(record):
+        raise FileExistsError(
+            f"another write of {store} is running: process {record['pid']} of this host "
+            f"is writing {writing}; wait for it to end (or stop it), then write again"
+        )
+    return ""
 
 
 def _is_plain_folder(path: Path) -> bool:
@@ -561,25 +592,12 @@ def tidy_killed_writes(store: Any) -> list[Path]:
         staging, old, record_file = _siblings(path, token)
         left = [p for p in (staging, old) if os.path.lexists(p)]
         record = _writer_of(record_file, path)
-        if record is None:
-            if left:
-                _warn_left_by_write(left, store, "records no writer of xarray-microct")
+        why = _why_left_alone(record, store, f"its replacement ({staging.name})")
+        if why:
+            left_alone = left if record is None else [*left, record_file]
+            if left_alone:
+                _warn_left_by_write(left_alone, store, why)
             continue
-        if record["host"] != socket.gethostname() or record["pid_namespace"] != pid_namespace():
-            _warn_left_by_write(
-                [*left, record_file],
-                store,
-                f"was left by process {record['pid']} of host {record['host']} (pid "
-                f"namespace {record['pid_namespace'] or 'unknown'}), which cannot be "
-                "checked from here",
-            )
-            continue
-        if _writer_runs(record):
-            raise FileExistsError(
-                f"another write of {store} is running: process {record['pid']} of this "
-                f"host is writing its replacement ({staging.name}); wait for it to end (or "
-                "stop it), then write again"
-            )
         try:
             done += _finish_killed(path, staging, old, record_file, store)
         except FileNotFoundError:  # another write of the output tidied it meanwhile
@@ -1181,23 +1199,9 @@ def _url_writers(fs: Any, root: str) -> dict[str, dict[str, str]]:
 def _url_writer_of(fs: Any, record_path: str, name: str, token: str) -> dict[str, Any] | None:
     """The writer's record at ``record_path`` (see :func:`_writer_of`), or None."""
     try:
-        record = _json_bytes(fs.cat_file(record_path))
+        return _well_formed(_json_bytes(fs.cat_file(record_path)), name, token)
     except OSError:
         return None
-    if not (
-        isinstance(record, dict)
-        and record.get("writer") == WRITER_RECORD
-        and record.get("output") == name
-        and record.get("token") == token
-        and isinstance(record.get("host"), str)
-        and isinstance(record.get("pid_namespace"), str)
-        and isinstance(record.get("pid"), int)
-        and not isinstance(record.get("pid"), bool)
-        and record["pid"] > 0
-        and isinstance(record.get("started"), str)
-    ):
-        return None
-    return record
 
 
 def _live_url_writer(store: str, fs: Any, root: str, found: Mapping[str, str], token: str) -> str:
@@ -1206,21 +1210,7 @@ def _live_url_writer(store: str, fs: Any, root: str, found: Mapping[str, str], t
     writer runs."""
     name = posixpath.basename(root)
     record = _url_writer_of(fs, found["writer"], name, token) if "writer" in found else None
-    if record is None:
-        return "records no writer of xarray-microct"
-    if record["host"] != socket.gethostname() or record["pid_namespace"] != pid_namespace():
-        return (
-            f"was left by process {record['pid']} of host {record['host']} (pid "
-            f"namespace {record['pid_namespace'] or 'unknown'}), which cannot be checked "
-            "from here"
-        )
-    if _writer_runs(record):
-        raise FileExistsError(
-            f"another write of {store} is running: process {record['pid']} of this host "
-            f"is writing it (.{name}.microct-…-{token}); wait for it to end (or stop it), "
-            "then write again"
-        )
-    return ""
+    return _why_left_alone(record, store, f"it (.{name}.microct-…-{token})")
 
 
 def tidy_killed_url_writes(
