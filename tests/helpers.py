@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import numpy as np
+from dask.callbacks import Callback
 
 
 def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -72,3 +74,19 @@ HALF_WAY_WRITER = textwrap.dedent(
 """A script that replaces ``out`` (argv: ``out``, ``how``: ``to_zarr``, ``url`` or
 ``write_volume``, ``ready``) with a volume of sevens, and half-way writes its pid to the
 file ``ready`` and waits there to be stopped (ten minutes at most)."""
+
+
+class StopAfterStores(Callback):
+    """Raise ``error`` in the threaded scheduler's thread once ``n`` chunks are stored
+    (``KeyboardInterrupt`` stands for Ctrl-C; another exception for a killed job)."""
+
+    def __init__(self, n: int, error: type[BaseException] = KeyboardInterrupt) -> None:
+        super().__init__()
+        self.n, self.error = n, error
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        name = key[0] if isinstance(key, tuple) else key
+        if str(name).startswith("store-map"):
+            self.n -= 1
+            if self.n == 0:
+                raise self.error
