@@ -1314,25 +1314,34 @@ def _staged_url_write(
     _WRITING.add(token)
     try:
         record_path = _claim_url(store, fs, root, token)
+        # The record is removed when the write ends, but a failure to do so (the network)
+        # is not raised: a record of a writer that writes no more is tidied by the next
+        # write of the store, and the write's own outcome is what is reported.
         if not (replace and fs.exists(root)):
             try:
                 yield store
             finally:
-                fs.rm_file(record_path)
+                _remove_record(fs, record_path)
             return
         try:
             yield staging
         except BaseException:
             _remove_url_staging(staging, storage_options, guard)
-            if not url_exists(staging, storage_options):
-                fs.rm_file(record_path)
+            with contextlib.suppress(Exception):
+                if not url_exists(staging, storage_options):
+                    _remove_record(fs, record_path)
             raise
         # A failure from here on keeps the staging copy and the record: the next write
         # of the store finishes the copy (or removes the copy, if it had not started).
         _swap_url(store, staging, storage_options)
-        fs.rm_file(record_path)
+        _remove_record(fs, record_path)
     finally:
         _WRITING.discard(token)
+
+
+def _remove_record(fs: Any, record_path: str) -> None:
+    with contextlib.suppress(Exception):
+        fs.rm_file(record_path)
 
 
 def _remove_url_staging(
