@@ -25,7 +25,9 @@ record and foreign objects are checked through fsspec (network waits bounded by
 ``microct.http-timeout``), URLs are compared after normalising
 (:func:`~xarray_microct.io.paths.normal_url`), and a replacement is staged under a
 hidden sibling prefix and then copied into place (see :func:`staged_write` for what
-that guarantees without an atomic rename).
+that guarantees without an atomic rename). Every write of a URL records its writer
+beside the store: a second writer is refused while it runs, and the next write tidies
+after a killed one (:func:`tidy_killed_url_writes`).
 
 Examples
 --------
