@@ -1,11 +1,14 @@
-"""Comparison helpers shared by the test modules (``from helpers import ...``)."""
+"""Helpers shared by the test modules (``from helpers import ...``)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
+from typing import Any
 
 import numpy as np
+from dask.callbacks import Callback
 
 
 def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -38,3 +41,52 @@ def fresh_python(code: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+HALF_WAY_WRITER = textwrap.dedent(
+    """
+    import os, pathlib, signal, sys, time
+    import dask, dask.array as da
+    import xarray_microct as mct
+    from xarray_microct.io.ome import to_ome_zarr
+    from xarray_microct.io.results import write_volume
+
+    out, how, ready = sys.argv[1:]
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also as a background job
+
+    def slab(block, block_info=None):
+        if block_info[0]["chunk-location"][0] == 1:  # half-way: wait for the signal
+            pathlib.Path(ready).write_text(str(os.getpid()))
+            time.sleep(600)
+        return block
+
+    data = da.full((16, 8, 8), 7, dtype="uint16", chunks=8).map_blocks(slab, dtype="uint16")
+    volume = mct.from_array(data, spacing=1.0, name="scan")
+    with dask.config.set(scheduler="sync"):
+        if how == "to_zarr":
+            volume.microct.to_zarr(out, mode="w", chunks=8)
+        elif how == "url":  # fsspec's local file system makes no folders by itself
+            to_ome_zarr(volume, out, mode="w", chunks=8, storage_options={"auto_mkdir": True})
+        else:
+            write_volume(volume, out, overwrite=True)
+    """
+)
+"""A script that replaces ``out`` (argv: ``out``, ``how``: ``to_zarr``, ``url`` or
+``write_volume``, ``ready``) with a volume of sevens, and half-way writes its pid to the
+file ``ready`` and waits there to be stopped (ten minutes at most)."""
+
+
+class StopAfterStores(Callback):
+    """Raise ``error`` in the threaded scheduler's thread once ``n`` chunks are stored
+    (``KeyboardInterrupt`` stands for Ctrl-C; another exception for a killed job)."""
+
+    def __init__(self, n: int, error: type[BaseException] = KeyboardInterrupt) -> None:
+        super().__init__()
+        self.n, self.error = n, error
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        name = key[0] if isinstance(key, tuple) else key
+        if str(name).startswith("store-map"):
+            self.n -= 1
+            if self.n == 0:
+                raise self.error

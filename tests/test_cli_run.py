@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 import zarr
-from dask.callbacks import Callback
-from helpers import fresh_python
+from helpers import StopAfterStores, fresh_python
 
 import xarray_microct as mct
 from xarray_microct.cli import main
@@ -248,26 +247,11 @@ class Interrupted(Exception):
     """Stands for Ctrl-C or a killed job in the middle of a run."""
 
 
-class InterruptAfterStores(Callback):
-    """Abort the computation after ``n`` chunks have been written."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n = n
-
-    def _posttask(self, key, result, dsk, state, worker_id) -> None:
-        name = key[0] if isinstance(key, tuple) else key
-        if str(name).startswith("store-map"):
-            self.n -= 1
-            if self.n == 0:
-                raise Interrupted
-
-
 def test_interrupted_run_is_detected_and_resumed(
     scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out.zarr"
-    with InterruptAfterStores(5), pytest.raises(Interrupted):
+    with StopAfterStores(5, Interrupted), pytest.raises(Interrupted):
         run_pipeline(pipeline_file, scan, out, progress=False, echo=lambda line: None)
     assert run_state(out)["status"] == "failed"  # resumable, with the error recorded
     with pytest.raises(ValueError, match="interrupted write"):

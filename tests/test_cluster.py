@@ -343,14 +343,47 @@ def test_fiber_pipeline_graph_is_small_and_embeds_no_data(fiber_scan: Path) -> N
         assert max(len(cloudpickle.dumps(task)) for task in graph.values()) < 16_384
 
 
-def _slowed(result: xr.DataArray) -> xr.DataArray:
-    """``result`` with 0.6 s per chunk, so that a worker can be killed mid-run."""
+GATE_WAIT = 600
+"""Seconds a gated chunk or the test waits for its event: a bound on a hang, not a timing."""
 
-    def slow(block: np.ndarray) -> np.ndarray:  # nested: pickled by value for the workers
-        time.sleep(0.6)
-        return block
 
-    return result.copy(data=result.data.map_blocks(slow, dtype=result.dtype))
+def _gate_chunk_writes(folder: Path, passing: int) -> None:
+    """In this (worker) process, let the chunk writes of every writer, after the first
+    ``passing`` to start on any worker, wait until the file ``folder / "gate"`` exists:
+    the run cannot store another chunk (nor end) before the test opens the gate, however
+    loaded the machine. Undone by :func:`_ungate_chunk_writes`.
+
+    A write claims a ticket (a file created exclusively in ``folder``, numbered in the
+    order the writes start); tickets below ``passing`` go on.
+    """
+    from xarray_microct.io import safety
+
+    write = safety.GuardedTarget.__setitem__
+
+    def gated(self: Any, key: Any, value: Any) -> None:
+        ticket = 0
+        while True:
+            try:
+                os.close(os.open(folder / f"ticket-{ticket}", os.O_CREAT | os.O_EXCL))
+                break
+            except FileExistsError:
+                ticket += 1
+        deadline = time.monotonic() + GATE_WAIT
+        while ticket >= passing and not (folder / "gate").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the gate {folder} was not opened")
+            time.sleep(0.02)
+        write(self, key, value)
+
+    gated.ungated = write  # type: ignore[attr-defined]
+    safety.GuardedTarget.__setitem__ = gated
+
+
+def _ungate_chunk_writes() -> None:
+    from xarray_microct.io import safety
+
+    write = safety.GuardedTarget.__setitem__
+    safety.GuardedTarget.__setitem__ = getattr(write, "ungated", write)
 
 
 def _kill_a_worker_while_writing(
@@ -359,12 +392,20 @@ def _kill_a_worker_while_writing(
     out: Path,
     files: int,
     running: str,
+    folder: Path,
     **write_options: Any,
 ) -> None:
     """Write ``result`` to ``out`` in a thread, kill a worker once ``files`` chunk files are
-    stored (the store's status still ``running``), and check the write ends without an
-    error."""
+    stored and every other chunk write waits at a gate (the store's status still
+    ``running``), then open the gate, and check the write ends without an error."""
     errors: list[BaseException] = []
+    chunks = out / "0" / "scan" / "c"
+
+    def stored() -> int:
+        return len([p for p in chunks.rglob("*") if p.is_file()])
+
+    folder.mkdir()
+    client.run(_gate_chunk_writes, folder, files - stored())
 
     def write() -> None:
         try:
@@ -374,15 +415,21 @@ def _kill_a_worker_while_writing(
 
     thread = threading.Thread(target=write)
     thread.start()
-    deadline = time.monotonic() + 60
-    chunks = out / "0" / "scan" / "c"
-    while len([p for p in chunks.rglob("*") if p.is_file()]) < files:
-        assert time.monotonic() < deadline, "no chunk was written"
-        time.sleep(0.05)
-    assert run_state(out)["status"] == running  # killed mid-run, not after
-    victim = next(iter(client.run(os.getpid).values()))
-    os.kill(victim, signal.SIGKILL)
-    thread.join(timeout=120)
+    try:
+        deadline = time.monotonic() + GATE_WAIT
+        while stored() < files:
+            assert thread.is_alive(), f"the write ended before storing {files} chunks: {errors}"
+            assert time.monotonic() < deadline, "no chunk was written"
+            time.sleep(0.05)
+        assert run_state(out)["status"] == running  # killed mid-run, not after
+        assert stored() == files  # the gate holds every other write
+        victim = next(iter(client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)
+    finally:
+        (folder / "gate").touch()  # only now may the other chunks be stored
+        thread.join(timeout=GATE_WAIT)
+        client.run(_ungate_chunk_writes)  # (a restarted worker was never gated)
+    assert not thread.is_alive(), "the write did not end"
     assert not errors, errors
 
 
@@ -391,7 +438,9 @@ def test_killed_worker_does_not_lose_or_corrupt_the_output(
 ) -> None:
     result = mct.replay(STEPS, mct.open_volume(scan))
     out = tmp_path / "killed.zarr"
-    _kill_a_worker_while_writing(client, _slowed(result), out, files=1, running="incomplete")
+    _kill_a_worker_while_writing(
+        client, result, out, files=1, running="incomplete", folder=tmp_path / "gate"
+    )
     assert run_state(out)["status"] == "complete"
     np.testing.assert_array_equal(open_result(out).values, reference(scan))
 
@@ -421,7 +470,7 @@ def test_killed_worker_during_resume_still_completes_the_output(
     assert run_state(out)["status"] == "failed"
     # while the resume runs the store says so (not the old failure) until it completes
     _kill_a_worker_while_writing(
-        client, _slowed(result), out, files=3, running="incomplete", resume=True
+        client, result, out, files=3, running="incomplete", folder=tmp_path / "gate", resume=True
     )
     state = run_state(out)
     assert state["status"] == "complete" and state["chunks_written"] == 8 - 2

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from dask.callbacks import Callback
+from helpers import StopAfterStores
 
 import xarray_microct as mct
 import xarray_microct.runner
@@ -40,21 +40,6 @@ def _interrupt_after_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(xarray_microct.runner, "run_pipeline", interrupted)
 
 
-class CtrlCAfterStores(Callback):
-    """Ctrl-C in the scheduler's thread once ``n`` chunks are stored."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n = n
-
-    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        name = key[0] if isinstance(key, tuple) else key
-        if str(name).startswith("store-map"):
-            self.n -= 1
-            if self.n == 0:
-                raise KeyboardInterrupt
-
-
 def test_an_interrupt_after_the_write_says_the_output_is_complete(
     job: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -76,7 +61,7 @@ def test_an_interrupted_replacement_says_the_old_output_was_left(
     steps, source, out = job
     assert main(["run", str(steps), str(source), str(out), "--no-progress"]) == 0
     before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-    with CtrlCAfterStores(2):
+    with StopAfterStores(2):
         code = main(["run", str(steps), str(source), str(out), "--no-progress", "--overwrite"])
     assert code == 130
     last = capsys.readouterr().err.strip().splitlines()[-1]
@@ -89,7 +74,7 @@ def test_an_interrupt_mid_write_says_the_output_is_marked_interrupted(
     job: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
 ) -> None:
     steps, source, out = job
-    with CtrlCAfterStores(2):
+    with StopAfterStores(2):
         assert main(["run", str(steps), str(source), str(out), "--no-progress"]) == 130
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == (

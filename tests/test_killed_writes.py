@@ -11,13 +11,13 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import HALF_WAY_WRITER
 
 import xarray_microct as mct
 from xarray_microct.io import safety
@@ -31,31 +31,6 @@ from xarray_microct.io.safety import (
 )
 
 TOKEN = "0123abcd"
-
-WRITER = textwrap.dedent(
-    """
-    import os, pathlib, sys, time
-    import dask, dask.array as da
-    import xarray_microct as mct
-    from xarray_microct.io.results import write_volume
-
-    out, how, ready = sys.argv[1:]
-
-    def slab(block, block_info=None):
-        if block_info[0]["chunk-location"][0] == 1:  # half-way: wait to be killed
-            pathlib.Path(ready).write_text(str(os.getpid()))
-            time.sleep(600)
-        return block
-
-    data = da.full((16, 8, 8), 7, dtype="uint16", chunks=8).map_blocks(slab, dtype="uint16")
-    volume = mct.from_array(data, spacing=1.0, name="scan")
-    with dask.config.set(scheduler="sync"):
-        if how == "to_zarr":
-            volume.microct.to_zarr(out, mode="w", chunks=8)
-        else:
-            write_volume(volume, out, overwrite=True)
-    """
-)
 
 
 def _volume(value: int) -> xr.DataArray:
@@ -89,7 +64,7 @@ def test_a_killed_replacement_is_refused_while_it_runs_and_tidied_once_dead(tmp_
     _write(1, out, how)
     before = _files(out)
     script, ready = tmp_path / "writer.py", tmp_path / "ready"
-    script.write_text(WRITER)
+    script.write_text(HALF_WAY_WRITER)
     writer = subprocess.Popen(
         [sys.executable, str(script), str(out), how, str(ready)],
         stdout=subprocess.DEVNULL,

@@ -8,6 +8,7 @@ its chunk would bring back the staging folder the failed replacement removed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import dask
 import fsspec
@@ -75,6 +77,33 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+COPY = {"step": "copy"}
+"""The run metadata of every write here."""
+
+
+def _old_result(out: Path) -> dict[str, bytes]:
+    """Write the old result (ones) to ``out``; its files, to compare with afterwards."""
+    write_volume(_volume(1.0), out, metadata=COPY)
+    return _files(out)
+
+
+def _failing_overwrite(out: Path, volume: Any, client: Any = None) -> None:
+    """Replace ``out`` with ``volume``, whose computation fails (``ChunkFailed``)."""
+    with pytest.raises(ChunkFailed):
+        write_volume(volume, out, overwrite=True, metadata=COPY, client=client)
+
+
+@contextlib.contextmanager
+def _local_cluster(**options: Any) -> Iterator[tuple[Any, Any]]:
+    """A LocalCluster with ``options`` (no dashboard) and its client."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(dashboard_address=":0", **options) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield cluster, client
+
+
 @pytest.fixture
 def pool() -> Iterator[ThreadPoolExecutor]:
     """The threaded scheduler's threads, to wait for the held chunk's task to end."""
@@ -86,10 +115,8 @@ def test_a_failed_overwrite_on_threads_leaves_the_old_result_and_no_staging(
     tmp_path: Path, pool: ThreadPoolExecutor
 ) -> None:
     out = tmp_path / "out.zarr"
-    write_volume(_volume(1.0), out, metadata={"step": "copy"})
-    before = _files(out)
-    with pytest.raises(ChunkFailed):
-        write_volume(_racing(_volume(2.0)), out, overwrite=True, metadata={"step": "copy"})
+    before = _old_result(out)
+    _failing_overwrite(out, _racing(_volume(2.0)))
     _RACE["release"].set()  # the held chunk goes on and tries to write...
     pool.shutdown(wait=True)  # ...and its task has ended
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
@@ -103,14 +130,14 @@ def test_a_failed_new_run_on_threads_says_failed_after_its_last_chunk(
 ) -> None:
     out = tmp_path / "out.zarr"
     with pytest.raises(ChunkFailed):
-        write_volume(_racing(_volume()), out, metadata={"step": "copy"})
+        write_volume(_racing(_volume()), out, metadata=COPY)
     stopped = _files(out)
     _RACE["release"].set()
     pool.shutdown(wait=True)
     assert _files(out) == stopped  # nothing written after the run was marked failed
     assert run_state(out)["status"] == "failed"
     with dask.config.set(scheduler="synchronous"):
-        write_volume(_volume(), out, metadata={"step": "copy"}, resume=True)
+        write_volume(_volume(), out, metadata=COPY, resume=True)
         assert open_result(out).values.tolist() == _volume().values.tolist()
 
 
@@ -169,24 +196,10 @@ def test_a_failed_url_replacement_on_threads_leaves_no_staging_prefix(
 def test_a_failed_overwrite_on_a_cluster_leaves_the_old_result_and_no_staging(
     tmp_path: Path,
 ) -> None:
-    distributed = pytest.importorskip("distributed")
     out = tmp_path / "out.zarr"
-    write_volume(_volume(1.0), out, metadata={"step": "copy"})
-    before = _files(out)
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=3, processes=False, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        with pytest.raises(ChunkFailed):
-            write_volume(
-                _racing(_volume(2.0)),
-                out,
-                overwrite=True,
-                metadata={"step": "copy"},
-                client=client,
-            )
+    before = _old_result(out)
+    with _local_cluster(n_workers=1, threads_per_worker=3, processes=False) as (cluster, client):
+        _failing_overwrite(out, _racing(_volume(2.0)), client)
         _RACE["release"].set()
         (worker,) = cluster.workers.values()
         deadline = time.monotonic() + 30
@@ -246,31 +259,17 @@ def _executing(dask_worker) -> int:
 
 @pytest.mark.slow
 def test_a_failed_overwrite_on_worker_processes_leaves_no_staging(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
     cloudpickle = pytest.importorskip("cloudpickle")
     out, roles = tmp_path / "out.zarr", tmp_path / "roles"
     roles.mkdir()
-    write_volume(_volume(1.0), out, metadata={"step": "copy"})
-    before = _files(out)
+    before = _old_result(out)
     held = _volume(2.0).data.map_blocks(
         functools.partial(_held_or_failing_in, str(roles)), meta=np.empty((0, 0, 0))
     )
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
     try:
-        with (
-            distributed.LocalCluster(
-                n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0"
-            ) as cluster,
-            distributed.Client(cluster) as client,
-        ):
-            with pytest.raises(ChunkFailed):
-                write_volume(
-                    _volume(2.0).copy(data=held),
-                    out,
-                    overwrite=True,
-                    metadata={"step": "copy"},
-                    client=client,
-                )
+        with _local_cluster(n_workers=2, threads_per_worker=2, processes=True) as (_, client):
+            _failing_overwrite(out, _volume(2.0).copy(data=held), client)
             (roles / "release").touch()
             deadline = time.monotonic() + 30
             while any(client.run(_executing).values()) and time.monotonic() < deadline:

@@ -45,18 +45,24 @@ def test_dxchange_reads_lazily_with_voxel_size(tmp_path, scan, h5_chunks):
     assert record["op"] == "open_volume" and record["params"]["format"] == "hdf5"
 
 
-def test_hdf5_reads_only_the_chunks_asked_for(tmp_path, scan, monkeypatch):
-    path = tmp_path / "scan.h5"
-    write_dxchange(path, scan)
-    vol = mct.open_volume(path, chunks=10)
+def _spy_on_reads(source: type, monkeypatch) -> list:
+    """The keys every later read of a ``source`` reader asks for, in order."""
     reads = []
-    original = HDF5Source.__getitem__
+    original = source.__getitem__
 
     def spy(self, key):
         reads.append(key)
         return original(self, key)
 
-    monkeypatch.setattr(HDF5Source, "__getitem__", spy)
+    monkeypatch.setattr(source, "__getitem__", spy)
+    return reads
+
+
+def test_hdf5_reads_only_the_chunks_asked_for(tmp_path, scan, monkeypatch):
+    path = tmp_path / "scan.h5"
+    write_dxchange(path, scan)
+    vol = mct.open_volume(path, chunks=10)
+    reads = _spy_on_reads(HDF5Source, monkeypatch)
     corner = vol[:5, :5, :5].values
     np.testing.assert_array_equal(corner, scan[:5, :5, :5])
     assert len(reads) == 1
@@ -178,14 +184,7 @@ def test_raw_reads_per_chunk_and_pickles(tmp_path, scan, monkeypatch):
     scan.astype("<u2").tofile(path)
     vol = mct.open_volume(path, shape=scan.shape, dtype="<u2", spacing=1.0, units="um",
                           chunks=10)
-    reads = []
-    original = RawSource.__getitem__
-
-    def spy(self, key):
-        reads.append(key)
-        return original(self, key)
-
-    monkeypatch.setattr(RawSource, "__getitem__", spy)
+    reads = _spy_on_reads(RawSource, monkeypatch)
     np.testing.assert_array_equal(vol[12:14, 0:3, 25:].values, scan[12:14, 0:3, 25:])
     assert len(reads) == 1
     copy = pickle.loads(pickle.dumps(vol.data))

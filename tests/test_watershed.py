@@ -201,13 +201,21 @@ def reference_ball_peaks(dist: np.ndarray, spacing: tuple, radius: float) -> np.
     return peaks.reshape(dist.shape)
 
 
-@settings(max_examples=15)
-@given(
-    st.tuples(*(st.integers(6, 20) for _ in range(3))),
-    st.tuples(*(st.integers(3, 12) for _ in range(3))),
-    st.integers(0, 2**16),
-    st.sampled_from([((1.0, 1.0, 1.0), 2.0), ((2.0, 1.0, 1.0), 3.0), ((1.0, 1.5, 0.5), 1.5)]),
+def _shapes(largest: int) -> st.SearchStrategy[tuple[int, int, int]]:
+    """Volume shapes of 6 to ``largest`` voxels per axis."""
+    return st.tuples(*(st.integers(6, largest) for _ in range(3)))
+
+
+CHUNKS = st.tuples(*(st.integers(3, 12) for _ in range(3)))
+SEEDS = st.integers(0, 2**16)
+SPACING_RADIUS = st.sampled_from(
+    [((1.0, 1.0, 1.0), 2.0), ((2.0, 1.0, 1.0), 3.0), ((1.0, 1.5, 0.5), 1.5)]
 )
+"""Voxel spacings (isotropic and not) with a ball radius for each."""
+
+
+@settings(max_examples=15)
+@given(_shapes(20), CHUNKS, SEEDS, SPACING_RADIUS)
 def test_ball_markers_equal_whole_array_brute_force(shape, chunks, seed, spacing_radius):
     spacing, radius = spacing_radius
     dist = _distance_with_ties(shape, seed, spacing)
@@ -234,11 +242,7 @@ def _assert_ball_peaks(markers, dist, spacing, radius) -> None:
 
 @settings(max_examples=15)
 @given(
-    st.tuples(*(st.integers(6, 24) for _ in range(3))),
-    st.tuples(*(st.integers(3, 12) for _ in range(3))),
-    st.integers(0, 2**16),
-    st.sampled_from([((1.0, 1.0, 1.0), 2.0), ((2.0, 1.0, 1.0), 3.0), ((1.0, 1.5, 0.5), 1.5)]),
-    st.sampled_from([(1.0, 1.0, 1.0), (0.5, 2.5, 1.5)]),
+    _shapes(24), CHUNKS, SEEDS, SPACING_RADIUS, st.sampled_from([(1.0, 1.0, 1.0), (0.5, 2.5, 1.5)])
 )
 def test_markers_and_smoothed_map_in_one_pass_equal_the_whole_array(
     shape, chunks, seed, spacing_radius, sigma

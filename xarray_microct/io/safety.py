@@ -25,7 +25,9 @@ record and foreign objects are checked through fsspec (network waits bounded by
 ``microct.http-timeout``), URLs are compared after normalising
 (:func:`~xarray_microct.io.paths.normal_url`), and a replacement is staged under a
 hidden sibling prefix and then copied into place (see :func:`staged_write` for what
-that guarantees without an atomic rename).
+that guarantees without an atomic rename). Every write of a URL records its writer
+beside the store: a second writer is refused while it runs, and the next write tidies
+after a killed one (:func:`tidy_killed_url_writes`).
 
 Examples
 --------
@@ -485,12 +487,17 @@ def _writer_of(record_file: Path, path: Path) -> dict[str, Any] | None:
     match = re.fullmatch(name, record_file.name)
     if match is None or record_file.is_symlink() or not record_file.is_file():
         return None
-    record = _read_json(record_file)
+    return _well_formed(_read_json(record_file), path.name, match[1])
+
+
+def _well_formed(record: Any, name: str, token: str) -> dict[str, Any] | None:
+    """``record`` when it is a well-formed writer's record of the write ``token`` of the
+    output named ``name``, else None."""
     if not (
         isinstance(record, dict)
         and record.get("writer") == WRITER_RECORD
-        and record.get("output") == path.name
-        and record.get("token") == match[1]
+        and record.get("output") == name
+        and record.get("token") == token
         and isinstance(record.get("host"), str)
         and isinstance(record.get("pid_namespace"), str)
         and isinstance(record.get("pid"), int)
@@ -515,6 +522,32 @@ def _writer_runs(record: Mapping[str, Any]) -> bool:
     return now is not None and now in ("unknown", record["started"])
 
 
+def _why_left_alone(record: Mapping[str, Any] | None, store: Any, writing: str) -> str:
+    """Why what the write of the writer's ``record`` left beside ``store`` must be left
+    alone (no well-formed record; a writer of another host or pid namespace), or ``""``
+    when that writer, of this host, is dead.
+
+    Raises
+    ------
+    FileExistsError
+        The writer runs: it is ``writing`` (named in the message) now.
+    """
+    if record is None:
+        return "records no writer of xarray-microct"
+    if record["host"] != socket.gethostname() or record["pid_namespace"] != pid_namespace():
+        return (
+            f"was left by process {record['pid']} of host {record['host']} (pid "
+            f"namespace {record['pid_namespace'] or 'unknown'}), which cannot be checked "
+            "from here"
+        )
+    if _writer_runs(record):
+        raise FileExistsError(
+            f"another write of {store} is running: process {record['pid']} of this host "
+            f"is writing {writing}; wait for it to end (or stop it), then write again"
+        )
+    return ""
+
+
 def _is_plain_folder(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
@@ -532,7 +565,7 @@ def tidy_killed_writes(store: Any) -> list[Path]:
     back when ``store`` is missing (killed between the two renames) and removed when the
     new one is in place, then the record is removed. Nothing else is touched: not a
     staging copy without a well-formed record, nor one of a writer on another host
-    (both named in a warning, with what to do). A URL has nothing to tidy here.
+    (both named in a warning, with what to do). A URL: see :func:`tidy_killed_url_writes`.
 
     Raises
     ------
@@ -561,25 +594,12 @@ def tidy_killed_writes(store: Any) -> list[Path]:
         staging, old, record_file = _siblings(path, token)
         left = [p for p in (staging, old) if os.path.lexists(p)]
         record = _writer_of(record_file, path)
-        if record is None:
-            if left:
-                _warn_left_by_write(left, store, "records no writer of xarray-microct")
+        why = _why_left_alone(record, store, f"its replacement ({staging.name})")
+        if why:
+            left_alone = left if record is None else [*left, record_file]
+            if left_alone:
+                _warn_left_by_write(left_alone, store, why)
             continue
-        if record["host"] != socket.gethostname() or record["pid_namespace"] != pid_namespace():
-            _warn_left_by_write(
-                [*left, record_file],
-                store,
-                f"was left by process {record['pid']} of host {record['host']} (pid "
-                f"namespace {record['pid_namespace'] or 'unknown'}), which cannot be "
-                "checked from here",
-            )
-            continue
-        if _writer_runs(record):
-            raise FileExistsError(
-                f"another write of {store} is running: process {record['pid']} of this "
-                f"host is writing its replacement ({staging.name}); wait for it to end (or "
-                "stop it), then write again"
-            )
         try:
             done += _finish_killed(path, staging, old, record_file, store)
         except FileNotFoundError:  # another write of the output tidied it meanwhile
@@ -843,9 +863,12 @@ def staged_write(
     has already checked the target (:func:`check_write`). While a local replacement
     runs, its writer is recorded beside the sibling, so that the next write of ``store``
     can tidy after a writer killed before its end (:func:`tidy_killed_writes`). A local
-    path yields a
-    :class:`~pathlib.Path`, swapped in by two renames. A URL yields a URL: the sibling is
-    the prefix ``.NAME.microct-new-…`` beside it, and since object stores have no
+    path yields a :class:`~pathlib.Path`, swapped in by two renames.
+
+    A URL yields a URL. Every write of a URL, new or replacing, records its writer
+    beside it, and refuses to start while another live writer of this host has
+    recorded one (:func:`tidy_killed_url_writes` tidies after a killed one). The
+    sibling is the prefix ``.NAME.microct-new-…``, and since object stores have no
     atomic rename the swap is done by copying, in this order: the old store is kept,
     untouched and readable, until the new one is complete in the sibling; then its root
     metadata is marked as an interrupted write of this project (so no reader takes a
@@ -853,7 +876,8 @@ def staged_write(
     objects the new store lacks are deleted, the new root metadata (with its completion
     record) is copied last, and the sibling is removed. A failure during that final
     copy is reported (``OSError``) and leaves the complete new store in the sibling; the
-    target is then an interrupted write, which readers refuse and ``mode="w"`` replaces.
+    target is then an interrupted write, which readers refuse and whose copy the next
+    write of ``store`` finishes before it does anything else.
 
     A failed computation raises while chunk tasks still run and write: give the
     ``guard`` every chunk is written through (:class:`WriteGuard`), and the sibling is
@@ -931,6 +955,7 @@ def check_write(
     check_not_input(store, inputs)
     path = local_path(store)
     if path is None:
+        tidy_killed_url_writes(str(store), storage_options)
         exists = url_exists(str(store), storage_options)
     else:
         tidy_killed_writes(path)
@@ -1113,6 +1138,12 @@ def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | Non
     fs, root = url_filesystem(store, storage_options)
     _, staged = url_filesystem(staging, storage_options)
     check_replaceable(store, storage_options)  # still ours, nothing added meanwhile
+    _copy_into_place(store, fs, root, staged, staging)
+
+
+def _copy_into_place(store: str, fs: Any, root: str, staged: str, staging: str) -> None:
+    """Copy the complete store at ``staged`` (the URL ``staging``) over the store at
+    ``root`` (the URL ``store``), root metadata last, then remove ``staged``."""
     old = set(_url_files(fs, root))
     new = _url_files(fs, staged)
     last = [f for f in (".zgroup", ".zattrs", "zarr.json", ".zmetadata") if f in new]
@@ -1131,8 +1162,8 @@ def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | Non
         raise OSError(
             f"replacing {store} failed while moving the new store into place "
             f"({type(err).__name__}: {err}). The complete new store is kept at {staging}; "
-            f"{store} is marked as an interrupted write (readers refuse it). Copy the new "
-            "store into place yourself, or write it again with mode='w'"
+            f"{store} is marked as an interrupted write (readers refuse it). The next write "
+            f"of {store} finishes the copy first"
         ) from err
     # The new store is complete in place; what is left is tidying up.
     stale = [f"{root}/{f}" for f in old_root if fs.exists(f"{root}/{f}")]
@@ -1141,10 +1172,135 @@ def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | Non
     fs.rm(staged, recursive=True)
 
 
-def _url_sibling(store: str, storage_options: Mapping[str, Any] | None) -> str:
-    fs, root = url_filesystem(store, storage_options)
+def _url_siblings(root: str, token: str) -> tuple[str, str]:
+    """The staging prefix and the writer's record of the write ``token`` of the store at
+    ``root`` (paths on its file system)."""
     parent, name = posixpath.split(root)
-    return str(fs.unstrip_protocol(f"{parent}/.{name}.microct-new-{uuid.uuid4().hex[:8]}"))
+    base = posixpath.join(parent, f".{name}.microct")
+    return f"{base}-new-{token}", f"{base}-writer-{token}.json"
+
+
+def _url_writers(fs: Any, root: str) -> dict[str, dict[str, str]]:
+    """What writes of ``root`` left beside it, by token: its ``"new"`` prefix and its
+    ``"writer"`` record (paths on ``fs``), each where present."""
+    parent, name = posixpath.split(root)
+    ours = re.compile(rf"^\.{re.escape(name)}\.microct-(new|writer)-([0-9a-f]{{8}})(\.json)?$")
+    fs.invalidate_cache(parent)  # listings cached before other writers' objects
+    try:
+        entries = fs.ls(parent, detail=False)
+    except FileNotFoundError:
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        match = ours.match(posixpath.basename(str(entry).rstrip("/")))
+        if match and (match[1] == "writer") == bool(match[3]):
+            found.setdefault(match[2], {})[match[1]] = str(entry).rstrip("/")
+    return dict(sorted(found.items()))
+
+
+def _url_writer_of(fs: Any, record_path: str, name: str, token: str) -> dict[str, Any] | None:
+    """The writer's record at ``record_path`` (see :func:`_writer_of`), or None."""
+    try:
+        return _well_formed(_json_bytes(fs.cat_file(record_path)), name, token)
+    except OSError:
+        return None
+
+
+def _live_url_writer(store: str, fs: Any, root: str, found: Mapping[str, str], token: str) -> str:
+    """Why the write ``token`` of ``store`` (what it left: ``found``) must be left alone,
+    or ``""`` when its writer is dead on this host. Raises FileExistsError while that
+    writer runs."""
+    name = posixpath.basename(root)
+    record = _url_writer_of(fs, found["writer"], name, token) if "writer" in found else None
+    return _why_left_alone(record, store, f"it (.{name}.microct-…-{token})")
+
+
+def tidy_killed_url_writes(
+    store: str, storage_options: Mapping[str, Any] | None = None
+) -> list[str]:
+    """:func:`tidy_killed_writes` at the URL ``store``: what writes killed before their
+    end left beside it, removed or finished; the URLs removed or finished.
+
+    Each write of a URL records its writer beside the store
+    (``.NAME.microct-writer-TOKEN.json``: host name, pid namespace, pid, when the process
+    started) while it runs. For a writer of this host that no longer runs, its staging
+    prefix ``.NAME.microct-new-TOKEN`` is removed when it holds nothing but a Zarr
+    store's objects; when it was killed while copying its complete new store into place
+    (the store's root record names that prefix as its replacement), the copy is
+    finished first, so the store holds the new result whole. Then the record is removed.
+    A record of another host or pid namespace, a prefix without a well-formed record
+    and one holding other objects are left, named in a warning.
+
+    Raises
+    ------
+    FileExistsError
+        A write of ``store`` by a process of this host is running now.
+
+    Examples
+    --------
+    >>> store = "memory://tidy-doc/scan.zarr"
+    >>> url_filesystem(store)[0].pipe_file("/tidy-doc/.scan.zarr.microct-writer-0123abcd.json",
+    ...     json.dumps({**_writer(), "started": "another process", "output": "scan.zarr",
+    ...                 "token": "0123abcd"}).encode())  # this pid, another start: dead
+    >>> tidy_killed_url_writes(store)
+    ['memory:///tidy-doc/.scan.zarr.microct-writer-0123abcd.json']
+    """
+    fs, root = url_filesystem(store, storage_options)
+    done: list[str] = []
+    for token, found in _url_writers(fs, root).items():
+        why = _live_url_writer(store, fs, root, found, token)
+        if why:
+            if "new" in found:
+                _warn_left_by_write([fs.unstrip_protocol(found["new"])], store, why)
+            continue
+        if "new" in found:
+            staged = found["new"]
+            staging = str(fs.unstrip_protocol(staged))
+            if _UrlStore(fs, staged).foreign():
+                _warn_left_by_write([staging], store, "holds objects that are not part of a store")
+                continue
+            if _interrupted_copy(fs, root, staged, staging):
+                _copy_into_place(store, fs, root, staged, staging)
+                done.append(str(fs.unstrip_protocol(root)))
+            else:
+                fs.rm(staged, recursive=True)
+            done.append(staging)
+        with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
+            fs.rm_file(found["writer"])
+        done.append(str(fs.unstrip_protocol(found["writer"])))
+    return done
+
+
+def _interrupted_copy(fs: Any, root: str, staged: str, staging: str) -> bool:
+    """Whether the store at ``root`` is one whose replacement by the complete store at
+    ``staged`` (the URL ``staging``) was stopped while being copied into place."""
+    record = _record_of(_UrlStore(fs, root).attributes()) if fs.exists(root) else None
+    if not (record and record.get("replaced_by") == staging and not record["complete"]):
+        return False
+    new = _record_of(_UrlStore(fs, staged).attributes())
+    return bool(new and new["complete"])
+
+
+def _claim_url(store: str, fs: Any, root: str, token: str) -> str:
+    """Record beside ``store`` that this process writes it (write ``token``); refuse,
+    removing the record again, when another live writer of this host has recorded a
+    write of it too. The record's path on ``fs``.
+
+    Each writer records itself before it looks for others, so of two writers starting
+    together at least one sees the other (both may, and both refuse: nothing is lost).
+    """
+    _, record_path = _url_siblings(root, token)
+    name = posixpath.basename(root)
+    fs.pipe_file(record_path, json.dumps({**_writer(), "output": name, "token": token}).encode())
+    try:
+        for other, found in _url_writers(fs, root).items():
+            if other != token:
+                _live_url_writer(store, fs, root, found, other)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            fs.rm_file(record_path)
+        raise
+    return record_path
 
 
 @contextlib.contextmanager
@@ -1154,16 +1310,40 @@ def _staged_url_write(
     storage_options: Mapping[str, Any] | None,
     guard: WriteGuard | None,
 ) -> Iterator[str]:
-    if not (replace and url_exists(store, storage_options)):
-        yield store
-        return
-    staging = _url_sibling(store, storage_options)
+    fs, root = url_filesystem(store, storage_options)
+    token = uuid.uuid4().hex[:8]
+    staging = str(fs.unstrip_protocol(_url_siblings(root, token)[0]))
+    _WRITING.add(token)
     try:
-        yield staging
-    except BaseException:
-        _remove_url_staging(staging, storage_options, guard)
-        raise
-    _swap_url(store, staging, storage_options)
+        record_path = _claim_url(store, fs, root, token)
+        # The record is removed when the write ends, but a failure to do so (the network)
+        # is not raised: a record of a writer that writes no more is tidied by the next
+        # write of the store, and the write's own outcome is what is reported.
+        if not (replace and fs.exists(root)):
+            try:
+                yield store
+            finally:
+                _remove_record(fs, record_path)
+            return
+        try:
+            yield staging
+        except BaseException:
+            _remove_url_staging(staging, storage_options, guard)
+            with contextlib.suppress(Exception):
+                if not url_exists(staging, storage_options):
+                    _remove_record(fs, record_path)
+            raise
+        # A failure from here on keeps the staging copy and the record: the next write
+        # of the store finishes the copy (or removes the copy, if it had not started).
+        _swap_url(store, staging, storage_options)
+        _remove_record(fs, record_path)
+    finally:
+        _WRITING.discard(token)
+
+
+def _remove_record(fs: Any, record_path: str) -> None:
+    with contextlib.suppress(Exception):
+        fs.rm_file(record_path)
 
 
 def _remove_url_staging(
@@ -1204,6 +1384,7 @@ __all__ = [
     "project_record",
     "remove_failed_write",
     "staged_write",
+    "tidy_killed_url_writes",
     "tidy_killed_writes",
     "url_exists",
     "url_filesystem",

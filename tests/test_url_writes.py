@@ -1,0 +1,291 @@
+"""Writes to fsspec URLs stopped before their end: the old store stays intact, what a
+killed writer left beside it is tidied (or its copy into place finished) by the next
+write, and a second writer of the same URL is refused while the first runs.
+
+``memory://`` lives in this process; fsspec's ``local://`` protocol goes through the
+same URL code on disk, so a writer in another process can be killed and its leftovers
+inspected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import fsspec
+import fsspec.implementations.memory as memory
+import numpy as np
+import pytest
+import xarray as xr
+from faults import memory_folder
+from helpers import HALF_WAY_WRITER
+
+import xarray_microct as mct
+from xarray_microct.io import safety
+from xarray_microct.io.ome import IncompleteStoreError, to_ome_zarr
+from xarray_microct.io.safety import process_start, staged_write, tidy_killed_url_writes
+
+TOKEN = "0123abcd"
+WAIT = 600
+"""Seconds a test waits for a writer to reach its event: a bound on a hang, not a timing."""
+ON_DISK = {"auto_mkdir": True}  # fsspec's local file system makes no folders otherwise
+
+
+def _volume(value: int) -> xr.DataArray:
+    return mct.from_array(np.full((16, 8, 8), value, "uint16"), spacing=1.0, name="scan", chunks=8)
+
+
+@pytest.fixture
+def folder() -> Iterator[str]:
+    """A fresh ``memory://`` prefix, removed afterwards."""
+    with memory_folder() as prefix:
+        yield prefix
+
+
+def _objects(url: str) -> dict[str, bytes]:
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.invalidate_cache()
+    return {p[len(root) :]: fs.cat_file(p) for p in sorted(fs.find(root))}
+
+
+def _left(out: str) -> list[str]:
+    """The names beside ``out`` that writes of it leave (staging prefixes, records)."""
+    fs, root = fsspec.core.url_to_fs(out)
+    parent, name = root.rsplit("/", 1)
+    fs.invalidate_cache()
+    if not fs.exists(parent):
+        return []
+    names = [p.rstrip("/").rsplit("/", 1)[1] for p in fs.ls(parent, detail=False)]
+    return sorted(n for n in names if n.startswith(f".{name}.microct-"))
+
+
+def _leave(out: str, token: str = TOKEN, stage: bool = True, **record) -> tuple[str, str]:
+    """The staging prefix (a copy of ``out``) and the writer's record a killed write of
+    ``out`` leaves; the record's fields as given (by default a dead writer of this
+    host: this pid, another process's start)."""
+    fs, root = fsspec.core.url_to_fs(out)
+    parent, name = root.rsplit("/", 1)
+    staging = f"{parent}/.{name}.microct-new-{token}"
+    if stage:
+        fs.copy(root, staging, recursive=True)
+    fields = {
+        "writer": "xarray-microct staging",
+        "host": os.uname().nodename,
+        "pid_namespace": safety.pid_namespace(),
+        "pid": os.getpid(),
+        "started": "boot of another process",
+        "output": name,
+        "token": token,
+        **record,
+    }
+    record_path = f"{parent}/.{name}.microct-writer-{token}.json"
+    fs.pipe_file(record_path, json.dumps(fields).encode())
+    return staging, record_path
+
+
+@pytest.fixture
+def out(folder: str) -> str:
+    url = f"{folder}/out.zarr"
+    _volume(1).microct.to_zarr(url, mode="w", chunks=8)
+    return url
+
+
+def test_a_dead_writers_staging_is_removed_by_the_next_write(out):
+    _leave(out)
+    assert len(_left(out)) == 2
+    _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert _left(out) == []
+    assert (mct.open_volume(out).values == 2).all()
+
+
+def test_a_running_write_of_the_same_url_is_refused(out):
+    before = _objects(out)
+    with staged_write(out, replace=True) as staging:  # a replacement being written
+        assert _left(out) == [f".out.zarr.microct-writer-{staging[-8:]}.json"]
+        with pytest.raises(FileExistsError, match=r"another write of .* is running: process"):
+            _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+        assert _objects(out) == before
+        fs = fsspec.filesystem("memory")
+        fs.copy(fsspec.core.url_to_fs(out)[1], fsspec.core.url_to_fs(staging)[1], recursive=True)
+    assert _left(out) == []  # swapped in: the record removed
+    assert _objects(out) == before
+
+
+def test_of_two_writers_starting_together_the_later_sees_the_first_and_refuses(out):
+    """A writer that passed the check before the other recorded itself still sees it
+    once it has recorded itself, and withdraws its own record."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        _leave(out, stage=False, pid=sleeper.pid, started=process_start(sleeper.pid))
+        with pytest.raises(FileExistsError, match=rf"process {sleeper.pid} of this host"):
+            with staged_write(out, replace=True):  # past check_write already
+                pytest.fail("a second writer started")
+        assert _left(out) == [f".out.zarr.microct-writer-{TOKEN}.json"]  # only the other's
+    finally:
+        sleeper.kill()
+        sleeper.wait(timeout=WAIT)
+    tidied = tidy_killed_url_writes(out)  # its writer ended: its record goes
+    assert [url.rsplit("/", 1)[1] for url in tidied] == [f".out.zarr.microct-writer-{TOKEN}.json"]
+    assert _left(out) == []
+
+
+def test_a_store_at_the_top_of_the_file_system_is_replaced_and_tidied():
+    out = f"memory://top-{uuid.uuid4().hex[:12]}.zarr"
+    try:
+        _volume(1).microct.to_zarr(out, chunks=8)
+        _leave(out)
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+        assert _left(out) == [] and (mct.open_volume(out).values == 2).all()
+    finally:
+        fsspec.filesystem("memory").rm(fsspec.core.url_to_fs(out)[1], recursive=True)
+
+
+def test_a_file_url_is_a_local_path_with_its_local_staging(tmp_path):
+    out = tmp_path / "out.zarr"
+    _volume(1).microct.to_zarr(f"file://{out}", chunks=8)
+    with staged_write(f"file://{out}", replace=True) as staging:
+        assert isinstance(staging, Path) and staging.parent == tmp_path
+        with pytest.raises(FileExistsError, match="another write of"):
+            _volume(2).microct.to_zarr(f"file://{out}", mode="w", chunks=8)
+        shutil.copytree(out, staging)
+    assert (mct.open_volume(out).values == 1).all()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_new_store_is_claimed_too(folder):
+    out = f"{folder}/new.zarr"
+    with staged_write(out, replace=False) as target:
+        assert target == out
+        with pytest.raises(FileExistsError, match="another write of"):
+            _volume(2).microct.to_zarr(out, chunks=8)
+    assert _left(out) == []
+
+
+def test_a_write_stopped_by_ctrl_c_leaves_the_old_store_and_nothing_beside(out):
+    before = _objects(out)
+
+    def interrupt(block: np.ndarray, block_info=None) -> np.ndarray:
+        if block_info[0]["chunk-location"] == (1, 0, 0):
+            raise KeyboardInterrupt
+        return block
+
+    volume = _volume(2)
+    volume = volume.copy(data=volume.data.map_blocks(interrupt, dtype=volume.dtype))
+    with pytest.raises(KeyboardInterrupt):
+        volume.microct.to_zarr(out, mode="w", chunks=8)
+    assert _objects(out) == before and _left(out) == []
+
+
+def _copy_half_then(stop: BaseException):
+    """A stand-in for fsspec's copy that copies the first half of the objects, then
+    raises ``stop`` (a writer stopped while copying its new store into place)."""
+    copy = memory.MemoryFileSystem.copy
+
+    def copy_half(self, path1, path2, *args, **kwargs):
+        if isinstance(path1, list) and len(path1) > 1:
+            half = len(path1) // 2
+            copy(self, path1[:half], path2[:half], *args, **kwargs)
+            raise stop
+        return copy(self, path1, path2, *args, **kwargs)
+
+    return copy_half
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), OSError("the network dropped")])
+def test_a_copy_into_place_stopped_half_way_is_finished_by_the_next_write(out, stop):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory.MemoryFileSystem, "copy", _copy_half_then(stop))
+        with pytest.raises(type(stop)):
+            _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    with pytest.raises(IncompleteStoreError):
+        mct.open_volume(out)  # old and new objects mixed: marked interrupted
+    assert [n.split("-")[1] for n in _left(out)] == ["new", "writer"]
+    # the next write, even one that may not replace, first finishes the copy
+    with pytest.raises(FileExistsError, match="already exists"):
+        _volume(3).microct.to_zarr(out, chunks=8)
+    assert _left(out) == []
+    assert (mct.open_volume(out).values == 2).all()
+    fresh = out.replace("out.zarr", "fresh.zarr")
+    _volume(2).microct.to_zarr(fresh, chunks=8)
+    assert list(_objects(out)) == list(_objects(fresh))  # no old object left
+
+
+def test_a_staging_prefix_with_a_foreign_object_is_left_with_a_warning(out):
+    staging, record_path = _leave(out)
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file(f"{staging}/notes.txt", b"precious")
+    with pytest.warns(RuntimeWarning, match="not part of a store.*remove it yourself"):
+        assert tidy_killed_url_writes(out) == []
+    assert fs.cat_file(f"{staging}/notes.txt") == b"precious" and fs.exists(record_path)
+
+
+@pytest.mark.parametrize("record", [{"host": "elsewhere.example"}, {"pid": "12"}, None])
+def test_a_staging_prefix_not_surely_a_dead_writers_is_left_with_a_warning(out, record):
+    _, record_path = _leave(out, **(record or {}))
+    if record is None:
+        fsspec.filesystem("memory").rm_file(record_path)
+    before = _objects(out.rsplit("/", 1)[0])
+    with pytest.warns(RuntimeWarning, match="remove it yourself"):
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert (mct.open_volume(out).values == 2).all()
+    after = _objects(out.rsplit("/", 1)[0])
+    assert {k: v for k, v in after.items() if "/.out.zarr." in k} == {
+        k: v for k, v in before.items() if "/.out.zarr." in k
+    }
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    # SIGTERM ends a library caller as SIGKILL does (the CLI turns it into Ctrl-C)
+    ["SIGKILL", pytest.param("SIGTERM", marks=pytest.mark.slow), "SIGINT"],
+)
+def test_a_url_writer_stopped_by_a_signal_leaves_the_old_store_intact(tmp_path, name):
+    """On disk through ``local://`` (a URL, not a path): the writer runs in another
+    process, stopped by the signal once it has stored chunks of its new store."""
+    path = tmp_path / "out.zarr"
+    out = f"local://{path}"
+    to_ome_zarr(_volume(1), out, chunks=8, storage_options=ON_DISK)
+    before = _files(path)
+    script, ready = tmp_path / "writer.py", tmp_path / "ready"
+    script.write_text(HALF_WAY_WRITER)
+    writer = subprocess.Popen(
+        [sys.executable, str(script), out, "url", str(ready)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + WAIT
+        while not ready.exists() and writer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), f"the writer did not reach its second chunk: {writer.stderr}"
+        left = _left(out)
+        assert [n.split("-")[1] for n in left] == ["new", "writer"]  # staging + record
+        with pytest.raises(FileExistsError, match=rf"process {writer.pid} of this host"):
+            to_ome_zarr(_volume(2), out, mode="w", chunks=8, storage_options=ON_DISK)
+        writer.send_signal(getattr(signal, name))
+        _, err = writer.communicate(timeout=WAIT)
+    finally:
+        writer.kill()
+    assert _files(path) == before  # the old store, byte for byte
+    if name == "SIGINT":  # the writer removes what it wrote
+        assert "KeyboardInterrupt" in err and _left(out) == []
+    else:  # killed: its staging and record stay until the next write of the URL
+        assert writer.returncode == -getattr(signal, name) and _left(out) == left
+    to_ome_zarr(_volume(3), out, mode="w", chunks=8, storage_options=ON_DISK)
+    assert _left(out) == []
+    assert (mct.open_volume(path).values == 3).all()
