@@ -89,6 +89,7 @@ from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
 from xarray_microct.kernels import watershed as kernels
+from xarray_microct.kernels.gaussian import gaussian_passes
 from xarray_microct.ops.distance import edt_array
 from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.label import label_array
@@ -302,7 +303,9 @@ def _peaks_and_smooth_block(
 
     ``block`` is the chunk with the peaks' halo (see :func:`map_spatial_interior`); the
     smoothing runs on the chunk with ``smooth_depth`` voxels of that halo (or what there
-    is at the volume's border), as a Gaussian of its own halo would.
+    is at the volume's border), as a Gaussian of its own halo would (the values of
+    ``scipy.ndimage.gaussian_filter``, from
+    :func:`~xarray_microct.kernels.gaussian.gaussian_passes`).
     """
     inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
     out = np.empty((2, *shape), np.float32)
@@ -311,9 +314,7 @@ def _peaks_and_smooth_block(
         slice(max(o - d, 0), min(o + n + d, b))
         for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
     )
-    smooth = ndi.gaussian_filter(
-        block[part].astype(np.float32, copy=False), sigma, truncate=SMOOTH_TRUNCATE, mode="nearest"
-    )
+    smooth = gaussian_passes(block[part], sigma, SMOOTH_TRUNCATE, np.dtype(np.float32))
     out[0] = smooth[
         tuple(
             slice(o - p.start, o - p.start + n) for o, n, p in zip(origin, shape, part, strict=True)
