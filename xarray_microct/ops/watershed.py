@@ -175,15 +175,24 @@ def peak_markers_array(distance: da.Array, min_distance: Sequence[float]) -> da.
 
 
 def _ball_peak_block(
-    block: np.ndarray, spacing: tuple[float, ...], reach: float, cap: float, min_height: float
+    block: np.ndarray,
+    spacing: tuple[float, ...],
+    reach: float,
+    cap: float,
+    min_height: float,
+    inner: tuple[slice, ...] | None = None,
 ) -> np.ndarray:
-    out = np.zeros(block.shape, bool)
+    """The ball peaks of a block (:func:`~xarray_microct.kernels.watershed.ball_peaks`), of
+    its ``inner`` box only when given (the rest is the halo their balls read)."""
+    region = tuple(slice(0, n) for n in block.shape) if inner is None else inner
+    out = np.empty(tuple(r.stop - r.start for r in region), bool)
     kernels.ball_peaks(
         np.ascontiguousarray(block, dtype=np.float32),
         np.asarray(spacing, np.float64),
         reach,
         cap,
         min_height,
+        np.array([r.start for r in region], np.int64),
         out,
     )
     return out
@@ -309,7 +318,7 @@ def _peaks_and_smooth_block(
     """
     inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
     out = np.empty((2, *shape), np.float32)
-    out[1] = _ball_peak_block(block, spacing, reach, cap, min_height)[inner]
+    out[1] = _ball_peak_block(block, spacing, reach, cap, min_height, inner)
     part = tuple(
         slice(max(o - d, 0), min(o + n + d, b))
         for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
