@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.kernels.gaussian import gaussian_taps
 
 __all__ = ["smooth_labels_block"]
@@ -210,7 +211,8 @@ def smooth_labels_block(
     taps = [gaussian_taps(s, 3.0) for s in sigma]
     start = np.asarray(origin, np.int64)
     box = tuple(int(n) for n in (block.shape if shape is None else shape))
-    best = np.full(box, float(level))
+    best = work_array("smooth-labels-best", box, np.float64)  # the thread's: no fresh pages
+    best.fill(float(level))
     out = np.zeros(box, block.dtype)
     low, high = _label_range(block)
     if high == 0:
