@@ -323,7 +323,10 @@ def _peaks_and_smooth_block(
         slice(max(o - d, 0), min(o + n + d, b))
         for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
     )
-    smooth = gaussian_passes(block[part], sigma, SMOOTH_TRUNCATE, np.dtype(np.float32))
+    window = block[part]
+    source = work_array("watershed-smooth-source", window.shape, np.float32)  # no fresh pages
+    np.copyto(source, window, casting="same_kind")
+    smooth = gaussian_passes(source, sigma, SMOOTH_TRUNCATE, np.dtype(np.float32))
     out[0] = smooth[
         tuple(
             slice(o - p.start, o - p.start + n) for o, n, p in zip(origin, shape, part, strict=True)
