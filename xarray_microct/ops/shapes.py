@@ -78,6 +78,7 @@ def smooth_labels_array(data: da.Array, sigma: Sequence[float], level: float) ->
         data,
         kernel_radius(sigma, TRUNCATE),
         data.dtype,
+        token="smooth-labels",
         sigma=sigma,
         level=float(level),
     )

@@ -370,6 +370,7 @@ def ball_markers_and_smoothed(
         depth,
         np.float32,
         new_axis_size=2,
+        token="ball-peaks-and-smoothed",
         spacing=spacing,
         reach=1.0,
         cap=cap,
