@@ -84,3 +84,27 @@ def test_float_input_is_refused():
 def test_bad_spacing_is_refused():
     with pytest.raises(ValueError, match="spacing"):
         edt_array(da.ones((3, 3, 3), dtype=bool), (1.0, 0.0, 1.0))
+
+
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([1.0, 0.65, 2.5]),
+    st.floats(0.0, 0.9),
+    st.tuples(st.integers(1, 3), st.integers(1, 40), st.integers(1, 37)),
+)
+def test_envelope_axis_equals_brute_force(seed, spacing, background, shape):
+    """The lower envelope along the middle axis, for values 0 on the background (as the
+    distance passes make them), and ``inf`` on lines with no background, against the
+    minimum over every pair of voxels of the line."""
+    from xarray_microct.kernels.distance import envelope_axis
+
+    rng = np.random.default_rng(seed)
+    f = rng.integers(1, 60, shape).astype(np.float32)
+    f[rng.random(shape) < background] = 0.0
+    f[rng.random(shape) < 0.1] = np.inf
+    out = np.empty_like(f)
+    envelope_axis(f, spacing, out)
+    p = np.arange(shape[1])
+    reach = ((p[:, None] - p[None, :]) * spacing) ** 2  # (output p, source q)
+    ref = np.min(f.astype(np.float64)[:, None, :, :] + reach[None, :, :, None], axis=2)
+    np.testing.assert_allclose(out, ref.astype(np.float32), rtol=1e-6)

@@ -125,3 +125,20 @@ def test_labels_numbered_far_apart_give_the_same_shapes():
     small = smooth_labels_array(da.from_array(labels, chunks=10), (1.5,) * 3, level).compute()
     large = smooth_labels_array(da.from_array(far, chunks=10), (1.5,) * 3, level).compute()
     np.testing.assert_array_equal(large, np.where(small > 0, small.astype(np.int64) * 10**9 + 7, 0))
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    origin=st.tuples(st.integers(0, 12), st.integers(0, 10), st.integers(0, 20)),
+    size=st.tuples(st.integers(1, 18), st.integers(1, 16), st.integers(1, 20)),
+    seed=st.integers(0, 3),
+)
+def test_a_box_of_the_block_is_that_box_of_the_whole(origin, size, seed):
+    """The kernel's ``origin``/``shape`` box: the labels of scipy's reference there."""
+    from xarray_microct.kernels.smooth_labels import smooth_labels_block
+
+    labels = rough_balls(seed)
+    sigma, level = (1.5, 1.2, 1.0), ball_surface_level(0.25)
+    box = tuple(slice(o, o + n) for o, n in zip(origin, size, strict=True))
+    got = smooth_labels_block(labels, sigma, level, origin, size)
+    np.testing.assert_array_equal(got, reference(labels, sigma, level)[box])

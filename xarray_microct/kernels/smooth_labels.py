@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.kernels.gaussian import gaussian_taps
 
 __all__ = ["smooth_labels_block"]
@@ -50,14 +51,18 @@ def _reaching_columns(along_y, level):
 
 
 @numba.njit(cache=True, nogil=True)
-def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, level, best, out) -> None:
-    """Blur the indicator of ``label`` (bounding box ``lo..hi``) and claim its voxels.
+def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, level, start, best, out) -> None:
+    """Blur the indicator of ``label`` (bounding box ``lo..hi``) and claim its voxels in
+    the box of ``best``'s and ``out``'s shape at ``start`` of ``labels``.
 
-    Each pass runs only where the label's blurred indicator can be non-zero: per slice
-    along ``z``, the label's extent in that slice widened by the kernel; the last pass
-    (along ``z``) only on the columns where a value can reach ``level``.
+    Each pass runs only where the label's blurred indicator can be non-zero and the box
+    reads it: per slice along ``z``, the label's extent in that slice widened by the
+    kernel, on the box's rows (along ``y``) and columns; the last pass (along ``z``)
+    only on the columns where a value can reach ``level``.
     """
     nz, ny, nx = labels.shape
+    s0, s1, s2 = start[0], start[1], start[2]
+    e0, e1, e2 = s0 + best.shape[0], s1 + best.shape[1], s2 + best.shape[2]
     rz, ry, rx = taps_z.size - 1, taps_y.size - 1, taps_x.size - 1
     wz, wy, wx = _symmetric(taps_z), _symmetric(taps_y), _symmetric(taps_x)
     depth = hi[0] - lo[0]
@@ -80,7 +85,7 @@ def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, level, best, out)
         if y_lo[k] >= y_hi[k]:
             continue
         z = lo[0] + k
-        a0, a1 = max(x_lo[k] - rx, 0), min(x_hi[k] + rx, nx)  # output columns
+        a0, a1 = max(x_lo[k] - rx, s2), min(x_hi[k] + rx, e2)  # output columns
         # along x, on the slice's rows that hold the label (nearest beyond the block)
         for y in range(y_lo[k], y_hi[k]):
             for i in range(a1 - a0 + 2 * rx):
@@ -94,7 +99,7 @@ def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, level, best, out)
                 for x in range(a1 - a0):
                     line[a0 - x0 + x] += w * row[x + j]
         # along y: rows beyond the label's are zero, except past the block's edges
-        for y in range(max(y_lo[k] - ry, 0), min(y_hi[k] + ry, ny)):
+        for y in range(max(y_lo[k] - ry, s1), min(y_hi[k] + ry, e1)):
             target = along_y[k, y - y0]
             for j in range(2 * ry + 1):
                 source = min(max(y + j - ry, 0), ny - 1)
@@ -106,13 +111,13 @@ def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, level, best, out)
     # along z, then claim the voxels where this label's value is the highest so far
     first, end = _reaching_columns(along_y, level)
     plane = np.empty((y1 - y0, x1 - x0))
-    for z in range(max(lo[0] - rz, 0), min(hi[0] + rz, nz)):
+    for z in range(max(lo[0] - rz, s0), min(hi[0] + rz, e0)):
         b0, b1, c0, c1 = y1, y0, x1, x0  # the region the slices within reach cover
         for j in range(2 * rz + 1):
             k = min(max(z + j - rz, 0), nz - 1) - lo[0]
             if 0 <= k < depth and y_lo[k] < y_hi[k]:
-                b0, b1 = min(b0, max(y_lo[k] - ry, 0)), max(b1, min(y_hi[k] + ry, ny))
-                c0, c1 = min(c0, max(x_lo[k] - rx, 0)), max(c1, min(x_hi[k] + rx, nx))
+                b0, b1 = min(b0, max(y_lo[k] - ry, s1)), max(b1, min(y_hi[k] + ry, e1))
+                c0, c1 = min(c0, max(x_lo[k] - rx, s2)), max(c1, min(x_hi[k] + rx, e2))
         if b0 >= b1:
             continue
         for y in range(b0 - y0, b1 - y0):
@@ -127,9 +132,9 @@ def _smooth_one(labels, label, lo, hi, taps_z, taps_y, taps_x, level, best, out)
                         plane[y, x] += w * along_y[k, y, x]
         for y in range(b0 - y0, b1 - y0):
             for x in range(max(c0 - x0, first[y]), min(c1 - x0, end[y])):
-                if plane[y, x] > best[z, y0 + y, x0 + x]:
-                    best[z, y0 + y, x0 + x] = plane[y, x]
-                    out[z, y0 + y, x0 + x] = label
+                if plane[y, x] > best[z - s0, y0 + y - s1, x0 + x - s2]:
+                    best[z - s0, y0 + y - s1, x0 + x - s2] = plane[y, x]
+                    out[z - s0, y0 + y - s1, x0 + x - s2] = label
 
 
 @numba.njit(cache=True, nogil=True)
@@ -167,7 +172,13 @@ def _label_boxes(block, labels):
     return boxes
 
 
-def smooth_labels_block(block: np.ndarray, sigma: Sequence[float], level: float) -> np.ndarray:
+def smooth_labels_block(
+    block: np.ndarray,
+    sigma: Sequence[float],
+    level: float,
+    origin: Sequence[int] = (0, 0, 0),
+    shape: Sequence[int] | None = None,
+) -> np.ndarray:
     """Each voxel to the label whose Gaussian-blurred indicator is highest, above ``level``.
 
     Parameters
@@ -178,12 +189,15 @@ def smooth_labels_block(block: np.ndarray, sigma: Sequence[float], level: float)
         Gaussian sigma per axis, in voxels (each above 0; kernels truncated at 3 sigmas).
     level : float
         The blurred indicator a voxel needs to keep (or get) a label, in (0, 1).
+    origin, shape : sequence of 3 int, optional
+        The box of ``block`` to give the labels of (by default all of it): the rest is
+        a halo, read but not labelled (labels that reach the box only are blurred).
 
     Returns
     -------
     numpy.ndarray
-        Labels of the same dtype (0 where no label reaches ``level``); ties go to the
-        lower label.
+        Labels of the box, of ``block``'s dtype (0 where no label reaches ``level``);
+        ties go to the lower label.
 
     Examples
     --------
@@ -191,10 +205,15 @@ def smooth_labels_block(block: np.ndarray, sigma: Sequence[float], level: float)
     >>> block[0, 0, 1:3] = 1; block[0, 0, 3] = 2; block[0, 0, 5] = 2  # a gap at x = 4
     >>> smooth_labels_block(block, (0.5, 0.5, 1.0), 0.4).tolist()  # the gap is filled
     [[[0, 1, 1, 2, 2, 2, 0]]]
+    >>> smooth_labels_block(block, (0.5, 0.5, 1.0), 0.4, (0, 0, 3), (1, 1, 3)).tolist()
+    [[[2, 2, 2]]]
     """
     taps = [gaussian_taps(s, 3.0) for s in sigma]
-    best = np.full(block.shape, float(level))
-    out = np.zeros(block.shape, block.dtype)
+    start = np.asarray(origin, np.int64)
+    box = tuple(int(n) for n in (block.shape if shape is None else shape))
+    best = work_array("smooth-labels-best", box, np.float64)  # the thread's: no fresh pages
+    best.fill(float(level))
+    out = np.zeros(box, block.dtype)
     low, high = _label_range(block)
     if high == 0:
         return out
@@ -203,7 +222,9 @@ def smooth_labels_block(block: np.ndarray, sigma: Sequence[float], level: float)
     else:  # labels far apart: their sorted list, shorter than their range
         labels = np.unique(block[block > 0]).astype(np.int64)
     boxes = _label_boxes(block, labels)
-    for i in np.flatnonzero(boxes[:, 0] < boxes[:, 3]):  # in increasing label order
+    reach = np.array([t.size - 1 for t in taps], np.int64)
+    near = (boxes[:, :3] - reach < start + box) & (boxes[:, 3:] + reach > start)
+    for i in np.flatnonzero((boxes[:, 0] < boxes[:, 3]) & near.all(axis=1)):  # in label order
         label = block.dtype.type(labels[i])
-        _smooth_one(block, label, boxes[i, :3], boxes[i, 3:], *taps, float(level), best, out)
+        _smooth_one(block, label, boxes[i, :3], boxes[i, 3:], *taps, float(level), start, best, out)
     return out

@@ -314,6 +314,7 @@ def ball_peaks(  # pragma: no cover
     reach: float,
     cap: float,
     min_height: float,
+    origin: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """Voxels that outrank every other voxel within ``min(reach * d, cap)`` of them.
@@ -321,14 +322,18 @@ def ball_peaks(  # pragma: no cover
     ``distance`` is a 3-D distance map in physical units (``spacing`` per axis), ``d``
     its value at the voxel. ``q`` outranks ``p`` when ``d(q) > d(p)``, or when they are
     equal and ``q`` comes first in C order (so a plateau gives one peak). Voxels with
-    ``d < min_height`` are never peaks; balls are clipped to the array.
+    ``d < min_height`` are never peaks; balls are clipped to the array. Only the box of
+    ``out``'s shape at ``origin`` (3 ints) of the map is tested: ``out[i, j, k]`` says
+    whether voxel ``origin + (i, j, k)`` is a peak (its ball reads the whole map).
     """
     nz, ny, nx = distance.shape
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
+    oz, oy, ox = origin[0], origin[1], origin[2]
+    for z in range(oz, oz + out.shape[0]):
+        for y in range(oy, oy + out.shape[1]):
+            for x in range(ox, ox + out.shape[2]):
                 v = distance[z, y, x]
                 if not v >= min_height or v <= 0:
+                    out[z - oz, y - oy, x - ox] = False
                     continue
                 r = min(reach * v, cap)
                 # a quick look at the face neighbours inside the ball rejects most voxels
@@ -343,6 +348,7 @@ def ball_peaks(  # pragma: no cover
                     or (iy and y + 1 < ny and distance[z, y + 1, x] > v)
                     or (ix and x + 1 < nx and distance[z, y, x + 1] > v)
                 ):
+                    out[z - oz, y - oy, x - ox] = False
                     continue
                 r2 = r * r
                 ez = int(r / spacing[0])
@@ -371,7 +377,7 @@ def ball_peaks(  # pragma: no cover
                             break
                     if not peak:
                         break
-                out[z, y, x] = peak
+                out[z - oz, y - oy, x - ox] = peak
 
 
 @numba.njit(cache=True, nogil=True)

@@ -34,7 +34,7 @@ from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.core.registry import operation
 from xarray_microct.core.validation import check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
-from xarray_microct.kernels.distance import binary_lines, envelope_lines
+from xarray_microct.kernels.distance import binary_lines, envelope_axis
 
 __all__ = ["distance_transform", "edt_array"]
 
@@ -65,16 +65,31 @@ def _along_axis(
     return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
 
+def _envelope(block: np.ndarray, axis: int, spacing: float) -> np.ndarray:
+    """The lower envelope of parabolas along ``axis`` of a block (that axis whole in it),
+    on the block as it is laid out (:func:`~xarray_microct.kernels.distance.envelope_axis`):
+    a fresh C-contiguous float32 array."""
+    axis %= block.ndim
+    shape = block.shape
+    lines = np.ascontiguousarray(block, dtype=np.float32).reshape(
+        math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+    )
+    out = np.empty(shape, np.float32)
+    if block.size:
+        envelope_axis(lines, float(spacing), out.reshape(lines.shape))
+    return out
+
+
 def _slice_block(block: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
     """Squared distances within each ``y, x`` slice of a slab (both axes whole in it)."""
     along_x = _along_axis(
         binary_lines, block.astype(bool, copy=False), -1, spacing[-1], work="distance-x"
     )
-    return _along_axis(envelope_lines, along_x, -2, spacing[-2])
+    return _envelope(along_x, -2, spacing[-2])
 
 
 def _envelope_block(block: np.ndarray, axis: int, spacing: float, root: bool) -> np.ndarray:
-    out = _along_axis(envelope_lines, block, axis, spacing)
+    out = _envelope(block, axis, spacing)
     return np.sqrt(out, out=out) if root else out
 
 

@@ -23,7 +23,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overlap
+from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_interior
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels.smooth_labels import smooth_labels_block
@@ -73,14 +73,28 @@ def smooth_labels_array(data: da.Array, sigma: Sequence[float], level: float) ->
         raise ValueError(f"smooth_labels: sigma needs 3 values above 0 voxels, got {sigma}")
     if not 0 < level < 1:
         raise ValueError(f"smooth_labels: level must lie in (0, 1), got {level!r}")
-    return map_spatial_overlap(
-        smooth_labels_block,
+    return map_spatial_interior(
+        _smooth_chunk,
         data,
-        depth=kernel_radius(sigma, TRUNCATE),
-        dtype=data.dtype,
+        kernel_radius(sigma, TRUNCATE),
+        data.dtype,
+        token="smooth-labels",
         sigma=sigma,
         level=float(level),
     )
+
+
+def _smooth_chunk(
+    block: np.ndarray,
+    origin: tuple[int, ...],
+    shape: tuple[int, ...],
+    start: tuple[int, ...],
+    *,
+    sigma: tuple[float, ...],
+    level: float,
+) -> np.ndarray:
+    """The smoothed labels of a chunk, from the chunk with its halo (``block``)."""
+    return smooth_labels_block(block, sigma, level, origin, shape)
 
 
 @operation(

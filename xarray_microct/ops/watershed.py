@@ -89,6 +89,7 @@ from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
 from xarray_microct.kernels import watershed as kernels
+from xarray_microct.kernels.gaussian import gaussian_passes
 from xarray_microct.ops.distance import edt_array
 from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.label import label_array
@@ -174,15 +175,24 @@ def peak_markers_array(distance: da.Array, min_distance: Sequence[float]) -> da.
 
 
 def _ball_peak_block(
-    block: np.ndarray, spacing: tuple[float, ...], reach: float, cap: float, min_height: float
+    block: np.ndarray,
+    spacing: tuple[float, ...],
+    reach: float,
+    cap: float,
+    min_height: float,
+    inner: tuple[slice, ...] | None = None,
 ) -> np.ndarray:
-    out = np.zeros(block.shape, bool)
+    """The ball peaks of a block (:func:`~xarray_microct.kernels.watershed.ball_peaks`), of
+    its ``inner`` box only when given (the rest is the halo their balls read)."""
+    region = tuple(slice(0, n) for n in block.shape) if inner is None else inner
+    out = np.empty(tuple(r.stop - r.start for r in region), bool)
     kernels.ball_peaks(
         np.ascontiguousarray(block, dtype=np.float32),
         np.asarray(spacing, np.float64),
         reach,
         cap,
         min_height,
+        np.array([r.start for r in region], np.int64),
         out,
     )
     return out
@@ -302,18 +312,21 @@ def _peaks_and_smooth_block(
 
     ``block`` is the chunk with the peaks' halo (see :func:`map_spatial_interior`); the
     smoothing runs on the chunk with ``smooth_depth`` voxels of that halo (or what there
-    is at the volume's border), as a Gaussian of its own halo would.
+    is at the volume's border), as a Gaussian of its own halo would (the values of
+    ``scipy.ndimage.gaussian_filter``, from
+    :func:`~xarray_microct.kernels.gaussian.gaussian_passes`).
     """
     inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
     out = np.empty((2, *shape), np.float32)
-    out[1] = _ball_peak_block(block, spacing, reach, cap, min_height)[inner]
+    out[1] = _ball_peak_block(block, spacing, reach, cap, min_height, inner)
     part = tuple(
         slice(max(o - d, 0), min(o + n + d, b))
         for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
     )
-    smooth = ndi.gaussian_filter(
-        block[part].astype(np.float32, copy=False), sigma, truncate=SMOOTH_TRUNCATE, mode="nearest"
-    )
+    window = block[part]
+    source = work_array("watershed-smooth-source", window.shape, np.float32)  # no fresh pages
+    np.copyto(source, window, casting="same_kind")
+    smooth = gaussian_passes(source, sigma, SMOOTH_TRUNCATE, np.dtype(np.float32))
     out[0] = smooth[
         tuple(
             slice(o - p.start, o - p.start + n) for o, n, p in zip(origin, shape, part, strict=True)
@@ -357,6 +370,7 @@ def ball_markers_and_smoothed(
         depth,
         np.float32,
         new_axis_size=2,
+        token="ball-peaks-and-smoothed",
         spacing=spacing,
         reach=1.0,
         cap=cap,
