@@ -70,15 +70,17 @@ Radius estimate (:func:`estimate_fiber_radius`)
     the radius and the levels read off the image are off (a fiber's core never reaches
     the fibers' level, the gaps between packed fibers carry their neighbours' tails):
     there the last round's sections are measured again by :func:`fit_blurred_disks` on
-    the native images (10 rounds; about 0.5 CPU s more on 2 cores).
+    the native images (10 rounds; about 0.6 CPU s more, measured on 2 loaded cores for
+    fibers of 2 and 3 pixels).
 
-    Accuracy (``benchmarks/radius_estimate.py``, 3 beds per case, 54 cases: noise
+    Accuracy (``benchmarks/radius_estimate.py``'s small beds, 3 beds per case, 54 cases: noise
     0.05–0.25, tilts 0–15°, matrix, pores or a matrix/pore patchwork around the fibers):
     within ±1.4 % from 5 to 20 voxels of radius; at 2–3 voxels −1.4 to +3.1 % (mean
     +1.1 % at 2, +0.05 % at 3; it was up to +7.6 % on the patchwork at 2 voxels, where
     levels read off the image ran high). On ``benchmarks/fiber_scale.py``'s
     ``other_bed`` (a blur of 1 voxel, a background textured at the fibers' scale) it
-    remains +7 to +13 % at 2 voxels (see below).
+    remains +7 to +13 % at 2 voxels (see below). These figures hold for those
+    benchmarks' small phantom beds; larger scans were not swept.
 
 Derived parameters (:func:`derived_parameters`)
     With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
@@ -259,7 +261,10 @@ MIN_BACKGROUND = 16  # fewest background pixels refine_radii measures the backgr
 MARGIN_PX = 2.0  # pixels a fiber's region is grown by to hold the blur's tails
 FIT_ROUNDS = 40  # most Gauss-Newton rounds of fit_blurred_disks
 FIT_SETTLED = 1e-3  # ... which stops once no radius moves by more than this share of it
-SAMPLE_FIT_ROUNDS = 10  # rounds of it in the radius estimate (its mean moves < 0.5 % more)
+# rounds of it in the radius estimate: not converged there (packed disks of 2 pixels under
+# a blur of 1, from radii 10 % low / high: mean −3.5 / −1.9 % after 10 rounds, −1.3 /
+# −0.4 % after 40; disks of 3 pixels −0.9 / +0.0 % and −0.5 / +0.3 %)
+SAMPLE_FIT_ROUNDS = 10
 OUTLIER_ROUNDS = 3  # first rounds of the fit that set its outlier cut, kept after them
 SPREAD_FLOOR = 0.01  # least robust spread of the fit's residual, as a share of the contrast
 FROZEN_CONTRAST = 0.25  # a disk whose contrast is under this share of the image's stays put
@@ -497,13 +502,16 @@ def fit_blurred_disks(
     ``f`` and ``b`` profiled out, then each disk's radius by a Gauss–Newton step on the
     residual of its own region (its power-diagram cell grown by 2.5 ``s``) and its
     centre by the residual's first moment there. Pixels whose residual exceeds four
-    robust standard deviations (fibers missing from ``centres``), pixels by the
-    image's sides and those of the disks the sides cut do not inform ``f``, ``b`` or
-    ``s``. Needed where the blur is comparable to the radius: the core of a fiber of 2
-    pixels under a blur of one never reaches the fibers' level, and the pixels between
-    packed fibers carry their neighbours' tails, so levels read off the image are off
-    (radii +10 to +18 % that way at 2 pixels on ``benchmarks/fiber_scale.py``'s
-    ``other_bed``).
+    robust standard deviations (fibers missing from ``centres``; the spread never under
+    1 % of the contrast, set in the first 3 rounds and kept), pixels by the image's
+    sides and those of the disks the sides cut do not inform ``f``, ``b`` or ``s``; a
+    disk whose cell is no brighter than a quarter of the image's contrast keeps its
+    radius and centre. The levels are fitted in units of the image's robust range (the
+    answer does not depend on the intensities' unit or offset). Needed where the blur is
+    comparable to the radius: the core of a fiber of 2 pixels under a blur of one never
+    reaches the fibers' level, and the pixels between packed fibers carry their
+    neighbours' tails, so levels read off the image are off (radii +10 to +18 % that way
+    at 2 pixels on ``benchmarks/fiber_scale.py``'s ``other_bed``).
 
     Parameters
     ----------
@@ -514,12 +522,21 @@ def fit_blurred_disks(
     radii : array of shape (n,)
         Starting radii, pixels (within about 30 %).
     rounds : int
-        Most rounds; the fit stops once no radius moves by more than 0.1 %.
+        Most rounds; the fit stops earlier once no radius moves by more than 0.1 % in
+        a round. Packed disks seldom get there: the blur and the radii creep along their
+        valley by about 0.1 % a round, so the radii depend on the start and on
+        ``rounds`` (see ``SAMPLE_FIT_ROUNDS``).
 
     Returns
     -------
     BlurredDisks
         Radii are those of the disks' areas (the soft disks' ramp accounted for).
+
+    Raises
+    ------
+    UnfittableImageError
+        Pixels not finite, a constant image, or disks no brighter than their
+        surroundings (dark fibers).
 
     Examples
     --------
@@ -1107,7 +1124,8 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     spread about it how far the fibers share it. With ``radius`` (the fibers' radius in
     the volume's length unit, when the user gives it) the sample is sized and seeded
     by it and measured in one round (no coarse scale, no rounds to settle): the radius
-    returned is that round's.
+    returned is that round's, or under 4 pixels the fit of blurred disks seeded by it
+    (the intensity measure's where the fit cannot run, with a warning).
 
     Examples
     --------
@@ -1191,7 +1209,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # the rounds' radii read the levels off the images, biased where the blur is
     # comparable to the radius (fibers measured on the finer grid): there the fit of
     # blurred disks measures the levels with the blur (2 pixels of radius on fiber_bed:
-    # +4.0 to +7.6 % before, +1.6 to +2.9 % with it), at about 1 CPU s more; larger
+    # +4.0 to +7.6 % before, +1.6 to +2.9 % with it), at about 0.6 CPU s more; larger
     # fibers are within ±1.4 % without it (which costs 8 CPU s at 5 pixels)
     if zoom > 1:
         radius = _fitted_radius(native, regions, zoom, pixel, radius)
@@ -1287,8 +1305,9 @@ def _measure_sample(
     scale: float,
     spacing: tuple[float, float],
     margin: float,
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Refined radii (physical), weights and centres of the whole regions of every slice.
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[tuple]]:
+    """Refined radii (physical), weights, centres and regions of the whole regions of
+    every slice (see :func:`_measure_slice`).
 
     The slices are measured in parallel threads (the filters and the watershed release
     the GIL); each slice's answer is the same as alone.
@@ -1315,8 +1334,10 @@ def _measure_slice(
     scale: float,
     spacing: tuple[float, float],
     margin: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refined radii (physical), weights and centres of the whole regions of one slice.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """Refined radii (physical), weights and centres of the whole regions of one slice,
+    and all its regions (centres and radii in pixels, whole flags, Miles weights: the
+    seeds of :func:`fit_blurred_disks`).
 
     A region is whole when its disk grown by the margin lies inside the tile; larger
     sections are less often whole, so each counts for the inverse of the area where its
@@ -1361,6 +1382,7 @@ def _measure_slice(
 __all__ = [
     "BlurredDisks",
     "FiberBedScale",
+    "UnfittableImageError",
     "axis_slopes",
     "derived_parameters",
     "disk_labels",
