@@ -11,11 +11,11 @@ import scipy.ndimage as ndi
 import xarray_microct as mct
 from xarray_microct.ops.fiber_scale import (
     NoFibersError,
+    _fitted_radius,
     derived_parameters,
     disk_labels,
     estimate_fiber_radius,
     fit_blurred_disks,
-    refine_disk_radii,
     refine_radii,
     refine_table_radii,
     tilt_corrected_radii,
@@ -386,10 +386,8 @@ def _packed_disks(radius: float, blur: float, noise: float, seed: int):
     return image + rng.normal(0, noise, image.shape), centres, radii
 
 
-@pytest.mark.parametrize(
-    ("radius", "blur", "read_off_bias"), [(2.0, 1.0, 0.10), (3.0, 1.0, 0.02), (2.5, 0.7, 0.01)]
-)
-def test_fit_of_blurred_disks_recovers_radii_blur_and_levels(radius, blur, read_off_bias):
+@pytest.mark.parametrize(("radius", "blur"), [(2.0, 1.0), (3.0, 1.0), (2.5, 0.7)])
+def test_fit_of_blurred_disks_recovers_radii_blur_and_levels(radius, blur):
     # packed small disks under a blur comparable to them: the levels read off the image
     # are off (cores below the plateau, gaps holding the neighbours' tails); the fit of
     # the blurred disks recovers the radii, the blur and the fiber level
@@ -402,10 +400,6 @@ def test_fit_of_blurred_disks_recovers_radii_blur_and_levels(radius, blur, read_
     assert fit.blur == pytest.approx(blur, rel=0.1)
     assert fit.fiber_level == pytest.approx(0.9, abs=0.04)
     assert np.abs(fit.centres[inner] - centres[inner]).max() < 0.3
-    # the area measure with the levels read off the image is biased here, more so for
-    # smaller disks under more blur (+15 %, +2.9 %, +1.9 %)
-    read_off = refine_disk_radii(image, centres, radii)
-    assert np.mean(read_off[inner]) / np.mean(radii[inner]) - 1 > read_off_bias
     # from any start within ±20 %
     for factor in (0.9, 1.1):
         again = fit_blurred_disks(image, start, radii * factor)
@@ -414,4 +408,88 @@ def test_fit_of_blurred_disks_recovers_radii_blur_and_levels(radius, blur, read_
 
 def test_fit_of_blurred_disks_needs_pixels_away_from_the_sides():
     with pytest.raises(ValueError, match="sides"):
-        fit_blurred_disks(np.zeros((8, 8)), np.array([[4.0, 4.0]]), np.array([3.0]))
+        fit_blurred_disks(np.eye(8), np.array([[4.0, 4.0]]), np.array([3.0]))
+
+
+def _spaced_disks(spacing: float, size: int, radius: float = 2.5, blur: float = 1.0):
+    """Disks of ``radius`` on a square grid of ``spacing`` pixels (offset by a fraction
+    of a pixel), partial volume by 10 × 10 supersampling, 0.9 on 0.3, blurred by
+    ``blur``, no noise: (image, centres)."""
+    start = spacing / 2 + np.array([0.3, -0.2])
+    axis = np.arange(0, size - spacing / 2, spacing)
+    centres = np.array([(y, x) for y in axis for x in axis]) + start
+    fy, fx = (np.mgrid[: size * 10, : size * 10] + 0.5) / 10 - 0.5
+    fine = np.zeros(fy.shape)
+    for y, x in centres:
+        fine[np.hypot(fy - y, fx - x) <= radius] = 1
+    disks = fine.reshape(size, 10, size, 10).mean(axis=(1, 3))
+    return ndi.gaussian_filter(0.3 + 0.6 * disks, blur), centres
+
+
+@pytest.mark.parametrize(("spacing", "size"), [(64, 64), (16, 96), (24, 96), (40, 96)])
+def test_fit_of_noise_free_isolated_disks(spacing, size):
+    # without noise the residual's spread shrinks as the fit improves: an outlier cut
+    # that follows it would cut the disks' own edges and the radii would run away
+    image, centres = _spaced_disks(spacing, size)
+    fit = fit_blurred_disks(image, centres.round(), np.full(len(centres), 3.0))
+    assert np.median(fit.radii) == pytest.approx(2.5, rel=0.02)
+    assert fit.blur == pytest.approx(1.0, rel=0.05)
+
+
+def test_fit_leaves_a_disk_on_the_background_in_place():
+    # a disk placed where there is no fiber (no contrast in its cell) stops after the
+    # first round: it neither wanders nor shrinks round after round; the real disks are
+    # still fitted
+    image, centres = _spaced_disks(24, 96)
+    extra = np.array([[48.0, 48.0]])  # between four disks, 11 pixels from each
+    noisy = image + np.random.default_rng(0).normal(0, 0.01, image.shape)
+    start, radii = np.vstack([centres, extra]), np.full(len(centres) + 1, 3.0)
+    early = fit_blurred_disks(noisy, start, radii, 2)
+    fit = fit_blurred_disks(noisy, start, radii, 40)
+    np.testing.assert_allclose(fit.centres[-1], early.centres[-1], atol=1e-9)
+    assert fit.radii[-1] == pytest.approx(early.radii[-1], rel=1e-9)
+    assert np.abs(fit.centres[-1] - extra[0]).max() < 0.1
+    assert np.median(fit.radii[:-1]) == pytest.approx(2.5, rel=0.02)
+
+
+def test_fit_of_blurred_disks_bad_input():
+    image, centres = _spaced_disks(16, 64)
+    radii = np.full(len(centres), 3.0)
+    for bad in (np.nan, np.inf):
+        broken = image.copy()
+        broken[30, 30] = bad
+        with pytest.raises(ValueError, match=r"not finite.*mask them out or fill them"):
+            fit_blurred_disks(broken, centres, radii)
+    for flat in (np.zeros_like(image), np.full_like(image, 0.5)):
+        with pytest.raises(ValueError, match=r"constant.*brighter than their surroundings"):
+            fit_blurred_disks(flat, centres, radii)
+    with pytest.raises(ValueError, match=r"no brighter.*brighter than their surroundings"):
+        fit_blurred_disks(1.2 - image, centres, radii)
+
+
+def test_fit_of_blurred_disks_does_not_depend_on_the_intensity_units():
+    image, centres, radii = _packed_disks(2.0, 1.0, 0.02, seed=3)
+    fit = fit_blurred_disks(image, centres, radii * 1.1, 10)
+    for factor, offset in ((1e-9, 0.0), (1e3, 1e4)):
+        again = fit_blurred_disks(image * factor + offset, centres, radii * 1.1, 10)
+        np.testing.assert_allclose(again.radii, fit.radii, rtol=1e-6)
+        assert again.blur == pytest.approx(fit.blur, rel=1e-6)
+        assert again.fiber_level == pytest.approx(fit.fiber_level * factor + offset, rel=1e-6)
+
+
+def test_radius_estimate_falls_back_where_the_fit_cannot_run():
+    # the estimate's fit of blurred disks on an image with a pixel not finite: the
+    # rounds' radius is kept, with a warning that says why
+    image, centres = _spaced_disks(16, 64)
+    image[30, 30] = np.nan
+    regions = [
+        (
+            centres * 2 + 0.5,
+            np.full(len(centres), 5.0),
+            np.ones(len(centres), bool),
+            np.ones(len(centres)),
+        )
+    ]
+    with pytest.warns(RuntimeWarning, match="intensity measure's.*not finite"):
+        radius = _fitted_radius(image[None], regions, 2, 0.5, 1.3)
+    assert radius == 1.3
