@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from xarray_microct.core.blocks.scratch import MAX_KEPT, work_array
+from xarray_microct.kernels.scratch import MAX_KEPT, work_array
 
 
 def test_threads_never_share_a_work_array():

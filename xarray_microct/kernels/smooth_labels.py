@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.kernels.gaussian import gaussian_taps
+from xarray_microct.kernels.scratch import work_array
 
 __all__ = ["smooth_labels_block"]
 

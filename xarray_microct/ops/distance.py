@@ -30,11 +30,11 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.core.registry import operation
 from xarray_microct.core.validation import check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
 from xarray_microct.kernels.distance import binary_lines, envelope_axis
+from xarray_microct.kernels.scratch import work_array
 
 __all__ = ["distance_transform", "edt_array"]
 
@@ -45,7 +45,7 @@ def _along_axis(
     """Run a per-line kernel along ``axis`` of a block (that axis is whole in the block).
 
     The lines are copied to a C-contiguous work array of the thread when they are not so
-    already (:func:`~xarray_microct.core.blocks.scratch.work_array`); the output is a
+    already (:func:`~xarray_microct.kernels.scratch.work_array`); the output is a
     fresh array, or the thread's work array ``work`` for an output the task uses only
     itself.
     """

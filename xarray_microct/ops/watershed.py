@@ -83,13 +83,13 @@ from xarray_microct.core.blocks.overlap import (
     map_spatial_overlap,
 )
 from xarray_microct.core.blocks.rim import rim_rounds
-from xarray_microct.core.blocks.scratch import work_array
 from xarray_microct.core.footprints import ellipsoid_footprint, structure
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
 from xarray_microct.kernels import watershed as kernels
 from xarray_microct.kernels.gaussian import gaussian_passes
+from xarray_microct.kernels.scratch import work_array
 from xarray_microct.ops.distance import edt_array
 from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.label import label_array

@@ -15,11 +15,11 @@ modules hold only the verbs and their ``<verb>_array`` compositions:
 * :mod:`~xarray_microct.core.blocks.rim` — the rim exchange: block results grown across
   block borders round by round from a one-voxel rim of the neighbours' results, until
   they settle (the watershed's flooding).
-* :mod:`~xarray_microct.core.blocks.scratch` — work arrays kept per thread between
-  tasks, so that large temporaries are not fresh pages in every block.
 * :mod:`~xarray_microct.core.blocks.windows` — the pyramid window planner: the input
   window (with its halo slab) that each output block of a downsampled level reads,
   assembled from the neighbouring blocks only, so a level costs one pass.
 
-The compiled per-block functions these engines call are in :mod:`xarray_microct.kernels`.
+The compiled per-block functions these engines call are in :mod:`xarray_microct.kernels`
+(with :mod:`~xarray_microct.kernels.scratch`, the work arrays a thread keeps between
+tasks).
 """
