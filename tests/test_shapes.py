@@ -142,3 +142,16 @@ def test_a_box_of_the_block_is_that_box_of_the_whole(origin, size, seed):
     box = tuple(slice(o, o + n) for o, n in zip(origin, size, strict=True))
     got = smooth_labels_block(labels, sigma, level, origin, size)
     np.testing.assert_array_equal(got, reference(labels, sigma, level)[box])
+
+
+@pytest.mark.parametrize(
+    ("origin", "size"),
+    [((0, 0, -1), (1, 1, 3)), ((0, 0, 5), (1, 1, 3)), ((0, 0, 0), (2, 1, 7)), ((0, 0), (1, 7))],
+)
+def test_a_box_outside_the_block_is_refused(origin, size):
+    """The compiled kernel checks no bounds: a box past the block is an error, not a read."""
+    from xarray_microct.kernels.smooth_labels import smooth_labels_block
+
+    block = np.ones((1, 1, 7), np.int32)
+    with pytest.raises(ValueError, match="box"):
+        smooth_labels_block(block, (0.5, 0.5, 1.0), 0.4, origin, size)

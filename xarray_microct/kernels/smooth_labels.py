@@ -207,10 +207,24 @@ def smooth_labels_block(
     [[[0, 1, 1, 2, 2, 2, 0]]]
     >>> smooth_labels_block(block, (0.5, 0.5, 1.0), 0.4, (0, 0, 3), (1, 1, 3)).tolist()
     [[[2, 2, 2]]]
+    >>> smooth_labels_block(block, (0.5, 0.5, 1.0), 0.4, (0, 0, 5), (1, 1, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: the box at (0, 0, 5) of shape (1, 1, 3) must lie inside the block of shape (1, 1, 7): pass origin >= 0 and origin + shape <= its shape
     """
     taps = [gaussian_taps(s, 3.0) for s in sigma]
     start = np.asarray(origin, np.int64)
     box = tuple(int(n) for n in (block.shape if shape is None else shape))
+    if block.ndim != 3 or start.shape != (3,) or len(box) != 3:
+        raise ValueError(
+            f"smooth_labels_block takes a 3-D block and a 3-D box; got a block of shape "
+            f"{block.shape}, origin {tuple(origin)} and shape {box}"
+        )
+    if (start < 0).any() or any(s + n > b for s, n, b in zip(start, box, block.shape)):
+        raise ValueError(
+            f"the box at {tuple(int(s) for s in start)} of shape {box} must lie inside the "
+            f"block of shape {block.shape}: pass origin >= 0 and origin + shape <= its shape"
+        )
     best = work_array("smooth-labels-best", box, np.float64)  # the thread's: no fresh pages
     best.fill(float(level))
     out = np.zeros(box, block.dtype)
