@@ -497,3 +497,20 @@ def test_a_refused_record_names_the_permission_needed(folder):
         with pytest.raises(PermissionError, match=r"permission to list and write objects in"):
             with staged_write(out, replace=False):
                 pytest.fail("written without its record")
+
+
+def test_the_document_holding_the_record_is_copied_into_place_last_and_alone(out):
+    """A Zarr v2 store: ``.zattrs`` holds the completion record; copied in one list with
+    ``.zgroup`` and ``.zmetadata``, an object store may copy it before them."""
+    copy, calls = memory.MemoryFileSystem.copy, []
+
+    def logged(self, path1, path2, *args, **kwargs):
+        calls.append(path2 if isinstance(path2, list) else [path2])
+        return copy(self, path1, path2, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory.MemoryFileSystem, "copy", logged)
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert "/.zattrs" in _objects(out) and calls[-1][-1].endswith("/out.zarr/.zattrs")
+    assert [len(c) for c in calls[-3:]] == [1, 1, 1]
+    assert (mct.open_volume(out).values == 2).all()

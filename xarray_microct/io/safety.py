@@ -1409,7 +1409,8 @@ def _tidy_url_staging(
     old = _UrlStore(fs, root, strict=True) if fs.exists(root) else None
     record = _record_of(old.attributes()) if old is not None else None
     if record is not None and record.get("complete") is True:  # not the only copy
-        fs.rm(staged, recursive=True)
+        with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
+            fs.rm(staged, recursive=True)
         return [staging], ""
     replaced_by = record.get("replaced_by") if record is not None else None
     match = _STAGING_TOKEN.search(replaced_by) if isinstance(replaced_by, str) else None
