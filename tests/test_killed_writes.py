@@ -24,6 +24,7 @@ from xarray_microct.io import safety
 from xarray_microct.io.results import open_result, write_volume
 from xarray_microct.io.safety import (
     check_write,
+    machine_identity,
     pid_namespace,
     process_start,
     staged_write,
@@ -100,6 +101,7 @@ def _leave(out: Path, token: str = TOKEN, stage: bool = True, **record) -> tuple
         shutil.copytree(out, staging)
     fields = {
         "writer": "xarray-microct staging",
+        "machine": machine_identity(),
         "host": socket.gethostname(),
         "pid_namespace": pid_namespace(),
         "pid": os.getpid(),

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -78,6 +79,7 @@ def _leave(out: str, token: str = TOKEN, stage: bool = True, **record) -> tuple[
         fs.copy(root, staging, recursive=True)
     fields = {
         "writer": "xarray-microct staging",
+        "machine": safety.machine_identity(),
         "host": os.uname().nodename,
         "pid_namespace": safety.pid_namespace(),
         "pid": os.getpid(),
@@ -227,11 +229,9 @@ def test_a_staging_prefix_with_a_foreign_object_is_left_with_a_warning(out):
     assert fs.cat_file(f"{staging}/notes.txt") == b"precious" and fs.exists(record_path)
 
 
-@pytest.mark.parametrize("record", [{"host": "elsewhere.example"}, {"pid": "12"}, None])
-def test_a_staging_prefix_not_surely_a_dead_writers_is_left_with_a_warning(out, record):
-    _, record_path = _leave(out, **(record or {}))
-    if record is None:
-        fsspec.filesystem("memory").rm_file(record_path)
+def test_a_staging_prefix_without_a_record_is_left_with_a_warning(out):
+    _, record_path = _leave(out)
+    fsspec.filesystem("memory").rm_file(record_path)
     before = _objects(out.rsplit("/", 1)[0])
     with pytest.warns(RuntimeWarning, match="remove it yourself"):
         _volume(2).microct.to_zarr(out, mode="w", chunks=8)
@@ -272,7 +272,10 @@ def test_a_url_writer_stopped_by_a_signal_leaves_the_old_store_intact(tmp_path, 
         deadline = time.monotonic() + WAIT
         while not ready.exists() and writer.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert ready.exists(), f"the writer did not reach its second chunk: {writer.stderr}"
+        if not ready.exists():
+            writer.kill()
+            _, err = writer.communicate(timeout=WAIT)
+            pytest.fail(f"the writer did not reach its second chunk: {err}")
         left = _left(out)
         assert [n.split("-")[1] for n in left] == ["new", "writer"]  # staging + record
         with pytest.raises(FileExistsError, match=rf"process {writer.pid} of this host"):
@@ -289,3 +292,225 @@ def test_a_url_writer_stopped_by_a_signal_leaves_the_old_store_intact(tmp_path, 
     to_ome_zarr(_volume(3), out, mode="w", chunks=8, storage_options=ON_DISK)
     assert _left(out) == []
     assert (mct.open_volume(path).values == 3).all()
+
+
+NOT_SURELY_DEAD = {
+    "another host": {"host": "elsewhere.example"},
+    # the same host name and pid namespace on another machine sharing the bucket
+    "another machine": {"machine": "boot_id 00000000-another-machine"},
+    "a record without its machine": {"machine": None},
+    "a damaged record": {"pid": "12"},
+}
+
+
+@pytest.mark.parametrize("record", NOT_SURELY_DEAD.values(), ids=NOT_SURELY_DEAD)
+def test_a_writer_not_surely_dead_is_left_alone_and_refuses_the_next_write(out, record):
+    """A record this process cannot tell dead (another machine: its writer may be
+    running there) keeps its staging and record, and the next write is refused rather
+    than interleaved with it."""
+    _, record_path = _leave(out, **record)
+    if record.get("machine", "") is None:  # a record written before it named the machine
+        fs = fsspec.filesystem("memory")
+        old = json.loads(fs.cat_file(record_path))
+        fs.pipe_file(
+            record_path, json.dumps({k: v for k, v in old.items() if k != "machine"}).encode()
+        )
+    before = _objects(out.rsplit("/", 1)[0])
+    with pytest.warns(RuntimeWarning, match="remove it yourself"):
+        with pytest.raises(FileExistsError, match="may be being written by another writer"):
+            _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert _objects(out.rsplit("/", 1)[0]) == before
+
+
+@pytest.mark.parametrize("record", NOT_SURELY_DEAD.values(), ids=NOT_SURELY_DEAD)
+def test_a_local_writer_not_surely_dead_is_left_alone(tmp_path, record):
+    out = tmp_path / "out.zarr"
+    _volume(1).microct.to_zarr(out, chunks=8)
+    staging = tmp_path / f".out.zarr.microct-new-{TOKEN}"
+    shutil.copytree(out, staging)
+    fields = {
+        "writer": "xarray-microct staging",
+        "machine": safety.machine_identity(),
+        "host": os.uname().nodename,
+        "pid_namespace": safety.pid_namespace(),
+        "pid": os.getpid(),
+        "started": "boot of another process",
+        "output": "out.zarr",
+        "token": TOKEN,
+        **record,
+    }
+    fields = {k: v for k, v in fields.items() if v is not None}
+    (tmp_path / f".out.zarr.microct-writer-{TOKEN}.json").write_text(json.dumps(fields))
+    before = _files(tmp_path)
+    with pytest.warns(RuntimeWarning, match="remove it yourself"):
+        assert safety.tidy_killed_writes(out) == []
+    assert _files(tmp_path) == before
+
+
+def test_a_half_written_record_of_another_writer_is_read_again(out):
+    """A record caught while being written is read again: once whole (a dead writer's
+    here) the write goes on."""
+    _, record_path = _leave(out, stage=False)
+    cat_file, reads = memory.MemoryFileSystem.cat_file, []
+
+    def half_then_whole(self, path, *args, **kwargs):
+        data = cat_file(self, path, *args, **kwargs)
+        if path.endswith(record_path) and not reads:
+            reads.append(path)
+            return data[: len(data) // 2]
+        return data
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory.MemoryFileSystem, "cat_file", half_then_whole)
+        claimed = safety._claim_url(out, *safety.url_filesystem(out), TOKEN[::-1])
+    assert reads and _left(out) == sorted(
+        [f".out.zarr.microct-writer-{TOKEN}.json", claimed.rsplit("/", 1)[1]]
+    )
+
+
+def _interrupt_copy(out: str) -> None:
+    """Replace ``out`` by a volume of 2s, stopped half way through its copy into place."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory.MemoryFileSystem, "copy", _copy_half_then(OSError("dropped")))
+        with pytest.raises(OSError, match="dropped"):
+            _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert [n.split("-")[1] for n in _left(out)] == ["new", "writer"]
+
+
+def test_of_two_tidies_at_once_one_refuses_and_the_store_ends_whole(out):
+    """A tidy records itself before it looks, like a write: a second tidy while the
+    first finishes a copy into place refuses instead of copying too."""
+    _interrupt_copy(out)
+    inside, go = threading.Event(), threading.Event()
+    copy, first = memory.MemoryFileSystem.copy, threading.current_thread()
+
+    def gated(self, *args, **kwargs):
+        if threading.current_thread() is not first and not inside.is_set():
+            inside.set()
+            assert go.wait(WAIT)
+        return copy(self, *args, **kwargs)
+
+    failures: list[BaseException] = []
+
+    def tidy() -> None:
+        try:
+            tidy_killed_url_writes(out)
+        except BaseException as err:  # reported by the test below
+            failures.append(err)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory.MemoryFileSystem, "copy", gated)
+        other = threading.Thread(target=tidy)
+        other.start()
+        try:
+            assert inside.wait(WAIT)
+            with pytest.raises(FileExistsError, match=r"another write of .* is running"):
+                tidy_killed_url_writes(out)
+        finally:
+            go.set()
+            other.join(WAIT)
+    assert failures == [] and _left(out) == []
+    assert (mct.open_volume(out).values == 2).all()
+
+
+def test_a_copy_into_place_of_a_staging_prefix_gone_touches_nothing(out):
+    """A second tidy that reaches the copy once the first has finished it (and removed
+    the staging prefix) finds no complete store to copy, and leaves the store alone."""
+    _interrupt_copy(out)
+    fs, root = safety.url_filesystem(out)
+    staged = next(iter(safety._url_writers(fs, root).values()))["new"]
+    tidy_killed_url_writes(out)  # the first: finishes the copy
+    finished = _objects(out)
+    with pytest.raises(OSError, match="holds no complete store"):
+        safety._copy_into_place(out, fs, root, staged, fs.unstrip_protocol(staged))
+    assert _objects(out) == finished
+    assert (mct.open_volume(out).values == 2).all()
+
+
+@pytest.mark.parametrize("where", ["the store", "its staging"])
+def test_a_read_failing_during_the_tidy_removes_nothing(out, where):
+    """The only complete copy of the new result is its staging prefix while the store
+    is marked interrupted: a read that fails stops the tidy, it does not look like
+    "nothing to finish"."""
+    _interrupt_copy(out)
+    fs, root = safety.url_filesystem(out)
+    staged = next(iter(safety._url_writers(fs, root).values()))["new"]
+    record = f"{root if where == 'the store' else staged}/.zattrs"  # its Zarr v2 record
+    beside = _objects(out.rsplit("/", 1)[0])
+    cat_file = memory.MemoryFileSystem.cat_file
+
+    def flaky(self, path, *args, **kwargs):
+        if path.endswith(record):
+            raise OSError("the network dropped")
+        return cat_file(self, path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory.MemoryFileSystem, "cat_file", flaky)
+        try:
+            tidy_killed_url_writes(out)
+        except OSError as err:
+            assert "the network dropped" in str(err)
+    assert _objects(out.rsplit("/", 1)[0]) == beside
+    tidy_killed_url_writes(out)  # the network back: finished
+    assert _left(out) == [] and (mct.open_volume(out).values == 2).all()
+
+
+def test_a_staging_prefix_is_kept_while_the_store_holds_no_complete_result(out):
+    """A dead writer's complete staging copy beside a store marked interrupted by
+    another write (or removed) may be the only copy of a result: it is kept."""
+    staging, _ = _leave(out)
+    fs = fsspec.filesystem("memory")
+    fs.rm(fsspec.core.url_to_fs(out)[1], recursive=True)
+    before = _objects(staging)
+    with pytest.warns(RuntimeWarning, match="may be the only copy of a result"):
+        assert tidy_killed_url_writes(out) == []
+    assert _objects(staging) == before
+
+
+def test_objects_added_to_an_interrupted_store_stop_its_finishing(out):
+    _interrupt_copy(out)
+    fs, root = safety.url_filesystem(out)
+    fs.pipe_file(f"{root}/notes.txt", b"precious")
+    beside = _objects(out.rsplit("/", 1)[0])
+    with pytest.warns(RuntimeWarning, match=r"were added to .* meanwhile \(notes.txt\)"):
+        assert tidy_killed_url_writes(out) == []
+    assert _objects(out.rsplit("/", 1)[0]) == beside
+    fs.rm_file(f"{root}/notes.txt")  # moved out: the next write finishes the copy
+    assert tidy_killed_url_writes(out)
+    assert _left(out) == [] and (mct.open_volume(out).values == 2).all()
+
+
+def test_a_store_that_is_a_whole_bucket_is_refused():
+    pytest.importorskip("s3fs")
+    with pytest.raises(ValueError, match=r"is a whole bucket.*s3://bucket/scan\.zarr"):
+        safety.check_write("s3://bucket", replace=True)
+
+
+def test_a_refused_record_names_the_permission_needed(folder):
+    out = f"{folder}/new.zarr"
+
+    def refuse(self, path, *args, **kwargs):
+        raise PermissionError("403 Forbidden")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory.MemoryFileSystem, "pipe_file", refuse)
+        with pytest.raises(PermissionError, match=r"permission to list and write objects in"):
+            with staged_write(out, replace=False):
+                pytest.fail("written without its record")
+
+
+def test_the_document_holding_the_record_is_copied_into_place_last_and_alone(out):
+    """A Zarr v2 store: ``.zattrs`` holds the completion record; copied in one list with
+    ``.zgroup`` and ``.zmetadata``, an object store may copy it before them."""
+    copy, calls = memory.MemoryFileSystem.copy, []
+
+    def logged(self, path1, path2, *args, **kwargs):
+        calls.append(path2 if isinstance(path2, list) else [path2])
+        return copy(self, path1, path2, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory.MemoryFileSystem, "copy", logged)
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert "/.zattrs" in _objects(out) and calls[-1][-1].endswith("/out.zarr/.zattrs")
+    assert [len(c) for c in calls[-3:]] == [1, 1, 1]
+    assert (mct.open_volume(out).values == 2).all()

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import warnings
@@ -754,7 +755,10 @@ def network_options(
     store: Any, storage_options: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """fsspec options for ``store`` with a timeout on every HTTP connect and read
-    (``http(s)://``, and ``s3://`` through botocore's connect and read timeouts).
+    (``http(s)://``; ``s3://`` through botocore's connect and read timeouts;
+    ``abfs://``/``az://`` through adlfs's ``connection_timeout`` and ``read_timeout``,
+    whole seconds). Other protocols (``gs://``: gcsfs has no such option) get the
+    caller's options only: bound their waits with those.
 
     The timeout is the Dask config value ``microct.http-timeout`` (``"60s"`` unless
     set); options given by the caller win. None for local paths.
@@ -769,6 +773,9 @@ def network_options(
     2.0
     >>> s3
     {'anon': True, 'config_kwargs': {'connect_timeout': 2.0, 'read_timeout': 2.0}}
+    >>> with dask.config.set({"microct.http-timeout": "1.5s"}):
+    ...     network_options("abfs://container/scan.zarr")
+    {'connection_timeout': 2, 'read_timeout': 2}
     """
     if not is_url(store):
         return None
@@ -782,6 +789,9 @@ def network_options(
         config.setdefault("connect_timeout", seconds)
         config.setdefault("read_timeout", seconds)
         options["config_kwargs"] = config
+    if protocol in ("abfs", "abfss", "az"):
+        options.setdefault("connection_timeout", math.ceil(seconds))
+        options.setdefault("read_timeout", math.ceil(seconds))
     if protocol in ("http", "https"):
         import aiohttp
 

@@ -463,9 +463,38 @@ def pid_namespace() -> str:
         return ""
 
 
+def machine_identity() -> str:
+    """What tells this machine (and boot) from every other one sharing a file system or
+    a bucket: a host name alone does not (``localhost``, ``ubuntu``, ...), nor a pid
+    namespace (the first one's number is the same on every Linux machine).
+
+    On Linux the kernel's random id of this boot (``/proc/sys/kernel/random/boot_id``;
+    containers of one machine share it, their pid namespaces tell them apart), else
+    ``/etc/machine-id``; elsewhere the host name with the boot time and the network
+    card's address (``uuid.getnode``, random per process when there is none: records
+    of such a machine are then never taken for this process's machine's).
+
+    Examples
+    --------
+    >>> machine_identity() == machine_identity() != ""
+    True
+    """
+    for source in ("/proc/sys/kernel/random/boot_id", "/etc/machine-id"):
+        try:
+            found = Path(source).read_text().strip()
+        except OSError:
+            continue
+        if found:
+            return f"{Path(source).name} {found}"
+    import psutil
+
+    return f"host {socket.gethostname()} boot {psutil.boot_time()!r} node {uuid.getnode():012x}"
+
+
 def _writer() -> dict[str, Any]:
     return {
         "writer": WRITER_RECORD,
+        "machine": machine_identity(),
         "host": socket.gethostname(),
         "pid_namespace": pid_namespace(),
         "pid": os.getpid(),
@@ -504,6 +533,7 @@ def _well_formed(record: Any, name: str, token: str) -> dict[str, Any] | None:
         and not isinstance(record.get("pid"), bool)
         and record["pid"] > 0
         and isinstance(record.get("started"), str)
+        and isinstance(record.get("machine", ""), str)
     ):
         return None
     return record
@@ -534,7 +564,16 @@ def _why_left_alone(record: Mapping[str, Any] | None, store: Any, writing: str) 
     """
     if record is None:
         return "records no writer of xarray-microct"
-    if record["host"] != socket.gethostname() or record["pid_namespace"] != pid_namespace():
+    if "machine" not in record:  # written before records named the machine
+        return (
+            f"was left by process {record['pid']} of host {record['host']}, but its record "
+            "does not say which machine that is, so whether it still runs cannot be checked"
+        )
+    if (
+        record["machine"] != machine_identity()
+        or record["host"] != socket.gethostname()
+        or record["pid_namespace"] != pid_namespace()
+    ):
         return (
             f"was left by process {record['pid']} of host {record['host']} (pid "
             f"namespace {record['pid_namespace'] or 'unknown'}), which cannot be checked "
@@ -556,8 +595,8 @@ def tidy_killed_writes(store: Any) -> list[Path]:
     """Undo what replacements of ``store`` killed before their end left beside it;
     the paths removed or restored.
 
-    Each replacement records its writer (host name, pid namespace, pid, when the
-    process started) in a file beside ``store`` while it runs
+    Each replacement records its writer (machine, host name, pid namespace, pid, when
+    the process started) in a file beside ``store`` while it runs
     (``.NAME.microct-writer-TOKEN.json``). For a writer on this host (and in this pid
     namespace) that no longer runs (its pid gone, or given to a later process)
     the staging copy ``.NAME.microct-new-TOKEN`` is removed when it holds nothing but a
@@ -578,9 +617,7 @@ def tidy_killed_writes(store: Any) -> list[Path]:
     >>> store = pathlib.Path(tempfile.mkdtemp()) / "scan.zarr"
     >>> (store.parent / ".scan.zarr.microct-new-0123abcd").mkdir()  # a dead writer's
     >>> _ = (store.parent / ".scan.zarr.microct-writer-0123abcd.json").write_text(
-    ...     '{"writer": "xarray-microct staging", "host": "%s", "pid_namespace": "%s",'
-    ...     ' "pid": %d, "started": "x", "output": "scan.zarr", "token": "0123abcd"}'
-    ...     % (socket.gethostname(), pid_namespace(), os.getpid()))
+    ...     json.dumps({**_writer(), "started": "x", "output": "scan.zarr", "token": "0123abcd"}))
     >>> [p.name for p in tidy_killed_writes(store)]  # this pid, another start: not it
     ['.scan.zarr.microct-new-0123abcd', '.scan.zarr.microct-writer-0123abcd.json']
     """
@@ -1006,14 +1043,18 @@ def _json_bytes(data: bytes | None) -> Any:
 class _UrlStore:
     """The objects of a store at a URL, listed once, metadata documents read on demand."""
 
-    def __init__(self, fs: Any, root: str) -> None:
-        self.fs, self.root = fs, root
+    def __init__(self, fs: Any, root: str, strict: bool = False) -> None:
+        self.fs, self.root, self.strict = fs, root, strict
         self.files = _url_files(fs, root)
         self._present = set(self.files)
 
     def document(self, relative: str) -> Any:
+        """The JSON document ``relative``; None when absent or not JSON, and when it
+        cannot be read (unless ``strict``: then the read's error is raised)."""
         if relative not in self._present:
             return None
+        if self.strict:
+            return _json_bytes(self.fs.cat_file(f"{self.root}/{relative}"))
         try:
             return _json_bytes(self.fs.cat_file(f"{self.root}/{relative}"))
         except OSError:
@@ -1143,11 +1184,28 @@ def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | Non
 
 def _copy_into_place(store: str, fs: Any, root: str, staged: str, staging: str) -> None:
     """Copy the complete store at ``staged`` (the URL ``staging``) over the store at
-    ``root`` (the URL ``store``), root metadata last, then remove ``staged``."""
-    old = set(_url_files(fs, root))
-    new = _url_files(fs, staged)
-    last = [f for f in (".zgroup", ".zattrs", "zarr.json", ".zmetadata") if f in new]
+    ``root`` (the URL ``store``), the document bearing the new root record last, then
+    remove ``staged``.
+
+    Raises
+    ------
+    OSError
+        ``staged`` holds no complete store of this project (gone: another write finished
+        it meanwhile; or unreadable): nothing at ``root`` was touched. Or the copy
+        failed part way: ``root`` is marked as an interrupted write, ``staged`` kept.
+    """
+    source = _UrlStore(fs, staged, strict=True)
+    new = source.files
+    complete = _record_of(source.attributes())
+    if not (complete and complete.get("complete") is True):
+        raise OSError(
+            f"{staging} holds no complete store of xarray-microct (anymore); {store} was "
+            "left as it is"
+        )
+    # Zarr v3 keeps the record in zarr.json, v2 in .zattrs (.zmetadata repeats it)
+    last = [f for f in (".zgroup", ".zmetadata", "zarr.json", ".zattrs") if f in new]
     try:
+        old = set(_url_files(fs, root))
         _mark_replacing(fs, root, staging)
         body = [f for f in new if f not in last]
         fs.copy([f"{staged}/{f}" for f in body], [f"{root}/{f}" for f in body])
@@ -1157,7 +1215,8 @@ def _copy_into_place(store: str, fs: Any, root: str, staged: str, staging: str) 
         old_root = [f for f in leftovers if f in METADATA_FILES]
         if leftovers != old_root:
             fs.rm([f"{root}/{f}" for f in leftovers if f not in old_root])
-        fs.copy([f"{staged}/{f}" for f in last], [f"{root}/{f}" for f in last])
+        for name in last:  # one at a time: a list may be copied in any order
+            fs.copy(f"{staged}/{name}", f"{root}/{name}")
     except Exception as err:
         raise OSError(
             f"replacing {store} failed while moving the new store into place "
@@ -1169,7 +1228,8 @@ def _copy_into_place(store: str, fs: Any, root: str, staged: str, staging: str) 
     stale = [f"{root}/{f}" for f in old_root if fs.exists(f"{root}/{f}")]
     if stale:
         fs.rm(stale)
-    fs.rm(staged, recursive=True)
+    with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
+        fs.rm(staged, recursive=True)
 
 
 def _url_siblings(root: str, token: str) -> tuple[str, str]:
@@ -1178,6 +1238,33 @@ def _url_siblings(root: str, token: str) -> tuple[str, str]:
     parent, name = posixpath.split(root)
     base = posixpath.join(parent, f".{name}.microct")
     return f"{base}-new-{token}", f"{base}-writer-{token}.json"
+
+
+def _url_parent(store: str, fs: Any, root: str) -> str:
+    """The prefix holding the store at ``root`` (where its writes record themselves).
+
+    Raises
+    ------
+    ValueError
+        ``store`` is a bucket (or container) itself: nothing can be recorded beside it.
+    """
+    parent = posixpath.split(root)[0]
+    if not parent:
+        raise ValueError(
+            f"{store} is a whole bucket: xarray-microct writes a store at a URL with its "
+            "staging copy and writer's record beside it, inside the same bucket; write to "
+            f"a prefix inside it instead (e.g. {str(store).rstrip('/')}/scan.zarr)"
+        )
+    return parent
+
+
+def _refused_listing(store: str, fs: Any, parent: str, err: OSError) -> PermissionError:
+    return PermissionError(
+        f"writing {store} needs permission to list and write objects in "
+        f"{fs.unstrip_protocol(parent)} (beside the store: each write records itself "
+        f"there), which was refused ({type(err).__name__}: {err}). Grant it, or write "
+        "to a prefix where you have it"
+    )
 
 
 def _url_writers(fs: Any, root: str) -> dict[str, dict[str, str]]:
@@ -1190,6 +1277,8 @@ def _url_writers(fs: Any, root: str) -> dict[str, dict[str, str]]:
         entries = fs.ls(parent, detail=False)
     except FileNotFoundError:
         return {}
+    except PermissionError as err:
+        raise _refused_listing(str(fs.unstrip_protocol(root)), fs, parent, err) from err
     found: dict[str, dict[str, str]] = {}
     for entry in entries:
         match = ours.match(posixpath.basename(str(entry).rstrip("/")))
@@ -1208,11 +1297,23 @@ def _url_writer_of(fs: Any, record_path: str, name: str, token: str) -> dict[str
 
 def _live_url_writer(store: str, fs: Any, root: str, found: Mapping[str, str], token: str) -> str:
     """Why the write ``token`` of ``store`` (what it left: ``found``) must be left alone,
-    or ``""`` when its writer is dead on this host. Raises FileExistsError while that
+    or ``""`` when its writer is dead on this machine. Raises FileExistsError while that
     writer runs."""
     name = posixpath.basename(root)
     record = _url_writer_of(fs, found["writer"], name, token) if "writer" in found else None
     return _why_left_alone(record, store, f"it (.{name}.microct-…-{token})")
+
+
+def _record_url_writer(store: str, fs: Any, root: str, token: str) -> str:
+    """Record beside ``store`` that this process writes it (write ``token``); the
+    record's path on ``fs``."""
+    _, record_path = _url_siblings(root, token)
+    record = {**_writer(), "output": posixpath.basename(root), "token": token}
+    try:
+        fs.pipe_file(record_path, json.dumps(record).encode())
+    except PermissionError as err:
+        raise _refused_listing(store, fs, posixpath.split(root)[0], err) from err
+    return record_path
 
 
 def tidy_killed_url_writes(
@@ -1222,19 +1323,27 @@ def tidy_killed_url_writes(
     end left beside it, removed or finished; the URLs removed or finished.
 
     Each write of a URL records its writer beside the store
-    (``.NAME.microct-writer-TOKEN.json``: host name, pid namespace, pid, when the process
-    started) while it runs. For a writer of this host that no longer runs, its staging
-    prefix ``.NAME.microct-new-TOKEN`` is removed when it holds nothing but a Zarr
-    store's objects; when it was killed while copying its complete new store into place
-    (the store's root record names that prefix as its replacement), the copy is
-    finished first, so the store holds the new result whole. Then the record is removed.
-    A record of another host or pid namespace, a prefix without a well-formed record
-    and one holding other objects are left, named in a warning.
+    (``.NAME.microct-writer-TOKEN.json``: machine, host name, pid namespace, pid, when
+    the process started) while it runs; so does this tidy, before it looks at the
+    others' (of two tidies at once, at least one sees the other, and refuses). For a
+    writer of this machine that no longer runs, its staging prefix
+    ``.NAME.microct-new-TOKEN`` is removed when it holds nothing but a Zarr store's
+    objects and the store holds a complete store of this project (so it is not the only
+    copy of a result). When it was killed while copying its complete new store into
+    place (the store's root record names that write as its replacement), the copy is
+    finished first, so the store holds the new result whole, unless objects were added
+    to the store meanwhile. Then the record is removed. Every read is checked: one that
+    fails raises its error, and nothing is removed. Whatever cannot be told safe to
+    remove is left and named in a warning: a record of another machine or pid namespace,
+    a prefix without a well-formed record, one holding other objects, one that may be
+    the only copy of a result.
 
     Raises
     ------
     FileExistsError
-        A write of ``store`` by a process of this host is running now.
+        A write of ``store`` by a process of this machine is running now.
+    OSError
+        Reading what a write left failed (nothing was removed).
 
     Examples
     --------
@@ -1246,61 +1355,137 @@ def tidy_killed_url_writes(
     ['memory:///tidy-doc/.scan.zarr.microct-writer-0123abcd.json']
     """
     fs, root = url_filesystem(store, storage_options)
+    _url_parent(store, fs, root)
+    if not _url_writers(fs, root):
+        return []
+    token = uuid.uuid4().hex[:8]
+    _WRITING.add(token)
+    try:
+        record_path = _record_url_writer(store, fs, root, token)
+        try:
+            return _tidy_url_writes(store, fs, root, token)
+        finally:
+            _remove_record(fs, record_path)
+    finally:
+        _WRITING.discard(token)
+
+
+def _tidy_url_writes(store: str, fs: Any, root: str, claimed: str) -> list[str]:
+    """:func:`tidy_killed_url_writes` once this tidy has recorded itself (``claimed``)."""
     done: list[str] = []
-    for token, found in _url_writers(fs, root).items():
-        why = _live_url_writer(store, fs, root, found, token)
+    left = {t: found for t, found in _url_writers(fs, root).items() if t != claimed}
+    # every writer first (one running raises), so nothing is touched while one runs
+    whys = {token: _live_url_writer(store, fs, root, found, token) for token, found in left.items()}
+    for token, found in left.items():
+        why = whys[token]
+        if not why and "new" in found:
+            tidied, why = _tidy_url_staging(store, fs, root, token, found["new"])
+            done += tidied
         if why:
             if "new" in found:
                 _warn_left_by_write([fs.unstrip_protocol(found["new"])], store, why)
             continue
-        if "new" in found:
-            staged = found["new"]
-            staging = str(fs.unstrip_protocol(staged))
-            if _UrlStore(fs, staged).foreign():
-                _warn_left_by_write([staging], store, "holds objects that are not part of a store")
-                continue
-            if _interrupted_copy(fs, root, staged, staging):
-                _copy_into_place(store, fs, root, staged, staging)
-                done.append(str(fs.unstrip_protocol(root)))
-            else:
-                fs.rm(staged, recursive=True)
-            done.append(staging)
-        with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
-            fs.rm_file(found["writer"])
-        done.append(str(fs.unstrip_protocol(found["writer"])))
+        if "writer" in found:
+            with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
+                fs.rm_file(found["writer"])
+            done.append(str(fs.unstrip_protocol(found["writer"])))
     return done
 
 
-def _interrupted_copy(fs: Any, root: str, staged: str, staging: str) -> bool:
-    """Whether the store at ``root`` is one whose replacement by the complete store at
-    ``staged`` (the URL ``staging``) was stopped while being copied into place."""
-    record = _record_of(_UrlStore(fs, root).attributes()) if fs.exists(root) else None
-    if not (record and record.get("replaced_by") == staging and not record["complete"]):
-        return False
-    new = _record_of(_UrlStore(fs, staged).attributes())
-    return bool(new and new["complete"])
+_STAGING_TOKEN = re.compile(r"\.microct-new-([0-9a-f]{8})/*$")
+
+
+def _tidy_url_staging(
+    store: str, fs: Any, root: str, token: str, staged: str
+) -> tuple[list[str], str]:
+    """Remove (or copy into place, then remove) the staging prefix ``staged`` a dead
+    writer (write ``token``) of ``store`` left: the URLs removed or finished, and why
+    nothing was done (``""`` when done). Reads are strict: a failed one raises."""
+    staging = str(fs.unstrip_protocol(staged))
+    new = _UrlStore(fs, staged, strict=True)
+    if new.foreign():
+        return [], "holds objects that are not part of a store"
+    fs.invalidate_cache(root)
+    old = _UrlStore(fs, root, strict=True) if fs.exists(root) else None
+    record = _record_of(old.attributes()) if old is not None else None
+    if record is not None and record.get("complete") is True:  # not the only copy
+        with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
+            fs.rm(staged, recursive=True)
+        return [staging], ""
+    replaced_by = record.get("replaced_by") if record is not None else None
+    match = _STAGING_TOKEN.search(replaced_by) if isinstance(replaced_by, str) else None
+    if old is None or record is None or match is None or match[1] != token:
+        return [], (
+            f"may be the only copy of a result ({store} holds no complete store of "
+            "xarray-microct, and is not being replaced by it)"
+        )
+    finished = _record_of(new.attributes())
+    if not (finished and finished.get("complete") is True):
+        return [], f"is an unfinished store that {store} was being replaced by"
+    foreign = old.foreign()
+    if foreign:
+        return [], (
+            f"is the new store {store} was being replaced by, but objects that are not part "
+            f"of a store were added to {store} meanwhile ({', '.join(foreign)}); move them "
+            "out, then write again to finish the replacement (do not remove it: "
+            f"{store} holds old and new objects mixed)"
+        )
+    _copy_into_place(store, fs, root, staged, staging)
+    return [str(fs.unstrip_protocol(root)), staging], ""
 
 
 def _claim_url(store: str, fs: Any, root: str, token: str) -> str:
     """Record beside ``store`` that this process writes it (write ``token``); refuse,
-    removing the record again, when another live writer of this host has recorded a
-    write of it too. The record's path on ``fs``.
+    removing the record again, when another writer has recorded a write of it too and
+    is not surely dead: it runs on this machine, or its record belongs to another
+    machine or pid namespace, or cannot be read as a writer's record (after a few
+    reads, in case it was being written). The record's path on ``fs``.
 
     Each writer records itself before it looks for others, so of two writers starting
     together at least one sees the other (both may, and both refuse: nothing is lost).
     """
-    _, record_path = _url_siblings(root, token)
-    name = posixpath.basename(root)
-    fs.pipe_file(record_path, json.dumps({**_writer(), "output": name, "token": token}).encode())
+    record_path = _record_url_writer(store, fs, root, token)
     try:
         for other, found in _url_writers(fs, root).items():
-            if other != token:
-                _live_url_writer(store, fs, root, found, other)
+            if other != token and "writer" in found:
+                _refuse_unless_dead(store, fs, root, found["writer"], other)
     except BaseException:
         with contextlib.suppress(Exception):
             fs.rm_file(record_path)
         raise
     return record_path
+
+
+RECORD_READS = 5
+"""Reads of another writer's record that does not parse before it is taken as damaged
+(one being written parses within moments)."""
+
+
+def _refuse_unless_dead(store: str, fs: Any, root: str, record_path: str, token: str) -> None:
+    """Raise FileExistsError unless the writer of the record at ``record_path`` (write
+    ``token`` of ``store``) is surely dead, or the record is gone."""
+    name = posixpath.basename(root)
+    record = None
+    for attempt in range(RECORD_READS):
+        try:
+            record = _well_formed(_json_bytes(fs.cat_file(record_path)), name, token)
+        except FileNotFoundError:  # that write ended meanwhile
+            return
+        if record is not None:
+            break
+        time.sleep(0.1 * (attempt + 1))
+    why = (
+        _why_left_alone(record, store, f"it (.{name}.microct-…-{token})")
+        if record is not None
+        else "is not a well-formed writer's record of xarray-microct (damaged, or not ours)"
+    )
+    if why:
+        raise FileExistsError(
+            f"{store} may be being written by another writer: {fs.unstrip_protocol(record_path)} "
+            f"{why}; nothing was written. Once no write of {store} runs anywhere, remove that "
+            f"record (and .{name}.microct-new-{token}, if present, after checking it) "
+            "yourself, then write again"
+        )
 
 
 @contextlib.contextmanager
@@ -1311,6 +1496,7 @@ def _staged_url_write(
     guard: WriteGuard | None,
 ) -> Iterator[str]:
     fs, root = url_filesystem(store, storage_options)
+    _url_parent(store, fs, root)
     token = uuid.uuid4().hex[:8]
     staging = str(fs.unstrip_protocol(_url_siblings(root, token)[0]))
     _WRITING.add(token)
@@ -1380,6 +1566,7 @@ __all__ = [
     "input_locations",
     "is_url",
     "local_path",
+    "machine_identity",
     "process_start",
     "project_record",
     "remove_failed_write",
