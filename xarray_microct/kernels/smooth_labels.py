@@ -210,7 +210,7 @@ def smooth_labels_block(
     >>> smooth_labels_block(block, (0.5, 0.5, 1.0), 0.4, (0, 0, 5), (1, 1, 3))
     Traceback (most recent call last):
     ...
-    ValueError: the box at (0, 0, 5) of shape (1, 1, 3) must lie inside the block of shape (1, 1, 7): pass origin >= 0 and origin + shape <= its shape
+    ValueError: the box at (0, 0, 5) of shape (1, 1, 3) must lie inside the block of shape ...
     """
     taps = [gaussian_taps(s, 3.0) for s in sigma]
     start = np.asarray(origin, np.int64)
@@ -220,7 +220,7 @@ def smooth_labels_block(
             f"smooth_labels_block takes a 3-D block and a 3-D box; got a block of shape "
             f"{block.shape}, origin {tuple(origin)} and shape {box}"
         )
-    if (start < 0).any() or any(s + n > b for s, n, b in zip(start, box, block.shape)):
+    if (start < 0).any() or any(s + n > b for s, n, b in zip(start, box, block.shape, strict=True)):
         raise ValueError(
             f"the box at {tuple(int(s) for s in start)} of shape {box} must lie inside the "
             f"block of shape {block.shape}: pass origin >= 0 and origin + shape <= its shape"
