@@ -68,16 +68,10 @@ def _left(out: str) -> list[str]:
     return sorted(n for n in names if n.startswith(f".{name}.microct-"))
 
 
-def _leave(out: str, token: str = TOKEN, stage: bool = True, **record) -> tuple[str, str]:
-    """The staging prefix (a copy of ``out``) and the writer's record a killed write of
-    ``out`` leaves; the record's fields as given (by default a dead writer of this
-    host: this pid, another process's start)."""
-    fs, root = fsspec.core.url_to_fs(out)
-    parent, name = root.rsplit("/", 1)
-    staging = f"{parent}/.{name}.microct-new-{token}"
-    if stage:
-        fs.copy(root, staging, recursive=True)
-    fields = {
+def _dead_writer_record(name: str, token: str, **record) -> dict:
+    """The fields of the record a killed write of ``name`` leaves (by default a dead
+    writer of this machine: this pid, another process's start), updated by ``record``."""
+    return {
         "writer": "xarray-microct staging",
         "machine": safety.machine_identity(),
         "host": os.uname().nodename,
@@ -88,6 +82,18 @@ def _leave(out: str, token: str = TOKEN, stage: bool = True, **record) -> tuple[
         "token": token,
         **record,
     }
+
+
+def _leave(out: str, token: str = TOKEN, stage: bool = True, **record) -> tuple[str, str]:
+    """The staging prefix (a copy of ``out``) and the writer's record a killed write of
+    ``out`` leaves; the record's fields as given (by default a dead writer of this
+    host: this pid, another process's start)."""
+    fs, root = fsspec.core.url_to_fs(out)
+    parent, name = root.rsplit("/", 1)
+    staging = f"{parent}/.{name}.microct-new-{token}"
+    if stage:
+        fs.copy(root, staging, recursive=True)
+    fields = _dead_writer_record(name, token, **record)
     record_path = f"{parent}/.{name}.microct-writer-{token}.json"
     fs.pipe_file(record_path, json.dumps(fields).encode())
     return staging, record_path
@@ -328,17 +334,7 @@ def test_a_local_writer_not_surely_dead_is_left_alone(tmp_path, record):
     _volume(1).microct.to_zarr(out, chunks=8)
     staging = tmp_path / f".out.zarr.microct-new-{TOKEN}"
     shutil.copytree(out, staging)
-    fields = {
-        "writer": "xarray-microct staging",
-        "machine": safety.machine_identity(),
-        "host": os.uname().nodename,
-        "pid_namespace": safety.pid_namespace(),
-        "pid": os.getpid(),
-        "started": "boot of another process",
-        "output": "out.zarr",
-        "token": TOKEN,
-        **record,
-    }
+    fields = _dead_writer_record("out.zarr", TOKEN, **record)
     fields = {k: v for k, v in fields.items() if v is not None}
     (tmp_path / f".out.zarr.microct-writer-{TOKEN}.json").write_text(json.dumps(fields))
     before = _files(tmp_path)
