@@ -510,3 +510,30 @@ def test_the_document_holding_the_record_is_copied_into_place_last_and_alone(out
     assert "/.zattrs" in _objects(out) and calls[-1][-1].endswith("/out.zarr/.zattrs")
     assert [len(c) for c in calls[-3:]] == [1, 1, 1]
     assert (mct.open_volume(out).values == 2).all()
+
+
+def test_a_replacement_that_cannot_tell_whether_the_store_exists_touches_nothing(
+    folder, monkeypatch
+):
+    """fsspec's ``exists`` answers False on any error (sftp, ftp, webdav keep it): a
+    timeout there must not make the replacement write into the old store itself."""
+    out = f"{folder}/out.zarr"
+    _volume(1).microct.to_zarr(out, chunks=8)
+    info = memory.MemoryFileSystem.info
+
+    def timing_out_in_the_write(self, path, **kwargs):
+        if sys._getframe(2).f_code.co_name == "_staged_url_write":
+            raise OSError("timeout")
+        return info(self, path, **kwargs)
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the computation failed")
+
+    monkeypatch.setattr(memory.MemoryFileSystem, "exists", fsspec.spec.AbstractFileSystem.exists)
+    monkeypatch.setattr(memory.MemoryFileSystem, "info", timing_out_in_the_write)
+    monkeypatch.setattr(mct.io.ome, "_fill_image", failing)
+    with pytest.raises(OSError, match="timeout"):
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    monkeypatch.undo()
+    assert int(mct.open_volume(out).max()) == 1
+    assert _left(out) == []  # nor the writer's record

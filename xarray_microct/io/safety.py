@@ -1163,14 +1163,26 @@ def _mark_replacing(fs: Any, root: str, staging: str) -> None:
     """Mark the old store at ``root`` as an interrupted write of this project (readers
     refuse it, other OME-Zarr readers see no image), before its objects are replaced."""
     record = {MARKER: {"complete": False, "replaced_by": staging}}
-    doc = _json_bytes(fs.cat_file(f"{root}/zarr.json")) if fs.exists(f"{root}/zarr.json") else None
+    v3 = _exists_strictly(fs, f"{root}/zarr.json")
+    doc = _json_bytes(fs.cat_file(f"{root}/zarr.json")) if v3 else None
     if isinstance(doc, Mapping):
         doc = {k: v for k, v in doc.items() if k != "consolidated_metadata"}
         fs.pipe_file(f"{root}/zarr.json", json.dumps({**doc, "attributes": record}).encode())
     else:
         fs.pipe_file(f"{root}/.zattrs", json.dumps(record).encode())
-        if fs.exists(f"{root}/.zmetadata"):
+        if _exists_strictly(fs, f"{root}/.zmetadata"):
             fs.rm_file(f"{root}/.zmetadata")
+
+
+def _exists_strictly(fs: Any, path: str) -> bool:
+    """Whether ``path`` exists, a failure to tell raised: fsspec's ``exists`` answers
+    False on any error (a network timeout), which would make a replacement write into
+    the old store itself."""
+    try:
+        fs.info(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | None) -> None:
@@ -1505,7 +1517,12 @@ def _staged_url_write(
         # The record is removed when the write ends, but a failure to do so (the network)
         # is not raised: a record of a writer that writes no more is tidied by the next
         # write of the store, and the write's own outcome is what is reported.
-        if not (replace and fs.exists(root)):
+        try:
+            replacing = replace and _exists_strictly(fs, root)
+        except BaseException:
+            _remove_record(fs, record_path)
+            raise
+        if not replacing:
             try:
                 yield store
             finally:
