@@ -537,3 +537,31 @@ def test_a_replacement_that_cannot_tell_whether_the_store_exists_touches_nothing
     monkeypatch.undo()
     assert int(mct.open_volume(out).max()) == 1
     assert _left(out) == []  # nor the writer's record
+
+
+def test_a_write_that_cannot_tell_whether_the_store_exists_is_not_taken_for_new(
+    folder, monkeypatch
+):
+    """The same timeout when the write decides whether the store is new: a new write
+    opens its store with ``mode="w"`` and a failed one removes what is there."""
+    out = f"{folder}/out.zarr"
+    _volume(1).microct.to_zarr(out, chunks=8)
+    root = fsspec.core.url_to_fs(out)[1]
+    info = memory.MemoryFileSystem.info
+
+    def timing_out_on_the_store(self, path, **kwargs):
+        if self._strip_protocol(path).rstrip("/") == root:
+            raise OSError("timeout")
+        return info(self, path, **kwargs)
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the computation failed")
+
+    monkeypatch.setattr(memory.MemoryFileSystem, "exists", fsspec.spec.AbstractFileSystem.exists)
+    monkeypatch.setattr(memory.MemoryFileSystem, "info", timing_out_on_the_store)
+    monkeypatch.setattr(mct.io.ome, "_fill_image", failing)
+    with pytest.raises(OSError, match="timeout"):
+        _volume(2).microct.to_zarr(out, chunks=8)
+    monkeypatch.undo()
+    assert int(mct.open_volume(out).max()) == 1
+    assert _left(out) == []

@@ -1121,14 +1121,26 @@ class _UrlStore:
 
 
 def url_exists(store: str, storage_options: Mapping[str, Any] | None = None) -> bool:
-    """Whether anything (an object, or objects under it as a prefix) is at the URL."""
+    """Whether anything (an object, or objects under it as a prefix) is at the URL; a
+    failure to tell (a network timeout) is raised, not taken for "nothing there"."""
     fs, root = url_filesystem(store, storage_options)
-    return bool(fs.exists(root))
+    return _exists_strictly(fs, root)
+
+
+def _exists_strictly(fs: Any, path: str) -> bool:
+    """Whether ``path`` exists, a failure to tell raised: fsspec's ``exists`` answers
+    False on any error (a network timeout), and a store taken for absent is written
+    over (a new write opens it with ``mode="w"``; a failed one removes what is there)."""
+    try:
+        fs.info(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _check_replaceable_url(store: str, storage_options: Mapping[str, Any] | None) -> None:
     fs, root = url_filesystem(store, storage_options)
-    if not fs.exists(root):
+    if not _exists_strictly(fs, root):
         return
     if fs.isfile(root):
         raise FileExistsError(
@@ -1172,17 +1184,6 @@ def _mark_replacing(fs: Any, root: str, staging: str) -> None:
         fs.pipe_file(f"{root}/.zattrs", json.dumps(record).encode())
         if _exists_strictly(fs, f"{root}/.zmetadata"):
             fs.rm_file(f"{root}/.zmetadata")
-
-
-def _exists_strictly(fs: Any, path: str) -> bool:
-    """Whether ``path`` exists, a failure to tell raised: fsspec's ``exists`` answers
-    False on any error (a network timeout), which would make a replacement write into
-    the old store itself."""
-    try:
-        fs.info(path)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | None) -> None:
@@ -1237,7 +1238,7 @@ def _copy_into_place(store: str, fs: Any, root: str, staged: str, staging: str) 
             f"of {store} finishes the copy first"
         ) from err
     # The new store is complete in place; what is left is tidying up.
-    stale = [f"{root}/{f}" for f in old_root if fs.exists(f"{root}/{f}")]
+    stale = [f"{root}/{f}" for f in old_root if _exists_strictly(fs, f"{root}/{f}")]
     if stale:
         fs.rm(stale)
     with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
@@ -1418,7 +1419,7 @@ def _tidy_url_staging(
     if new.foreign():
         return [], "holds objects that are not part of a store"
     fs.invalidate_cache(root)
-    old = _UrlStore(fs, root, strict=True) if fs.exists(root) else None
+    old = _UrlStore(fs, root, strict=True) if _exists_strictly(fs, root) else None
     record = _record_of(old.attributes()) if old is not None else None
     if record is not None and record.get("complete") is True:  # not the only copy
         with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
@@ -1559,7 +1560,7 @@ def _remove_url_staging(
 
         def exists() -> bool:
             fs.invalidate_cache(staged)  # listings cached before the last writes
-            return bool(fs.exists(staged))
+            return _exists_strictly(fs, staged)
 
         def remove() -> None:
             if exists():
