@@ -77,9 +77,11 @@ def test_a_killed_replacement_is_refused_while_it_runs_and_tidied_once_dead(tmp_
             time.sleep(0.1)
         assert ready.exists(), "the writer did not reach its second chunk"
         left = _left(out)
-        assert [n.split("-")[1] for n in left] == ["new", "writer"]  # the staging + record
-        record = json.loads((tmp_path / left[1]).read_text())
+        # its claim (a link to its record), its staging copy and its record
+        assert [n.split("-")[1] for n in left] == ["claim.json", "new", "writer"]
+        record = json.loads((tmp_path / left[2]).read_text())
         assert record["pid"] == writer.pid and record["host"] == socket.gethostname()
+        assert json.loads((tmp_path / left[0]).read_text()) == record
         # a running write of the same output: refused before anything is computed
         with pytest.raises(FileExistsError, match=rf"process {writer.pid} of this host"):
             _write(2, out, how)

@@ -38,7 +38,7 @@ from xarray_microct.io.ome import (
     prepare_levels,
 )
 from xarray_microct.io.paths import local_path
-from xarray_microct.io.safety import MARKER, WriteGuard, remove_failed_write
+from xarray_microct.io.safety import MARKER, WriteGuard, remove_failed_write, staged_write
 
 LABELS_GROUP = "labels"
 
@@ -102,6 +102,22 @@ def write_labels(
         raise ValueError(f"labels are written into local stores only, got {store}")
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"label name must be a plain name such as 'pores', got {name!r}")
+    if not path.is_dir():
+        raise FileNotFoundError(f"{store}: no image there; write the image, then its labels")
+    # Claimed like every write of the image: no replacement of it, and no other labels
+    # write (whose failure removes what it made, maybe the labels group) runs meanwhile.
+    with staged_write(path, replace=False, in_place=True):
+        _write_labels(labels, path, store, name, chunks)
+
+
+def _write_labels(
+    labels: xr.DataArray | xr.DataTree,
+    path: Path,
+    store: StoreLike,
+    name: str,
+    chunks: int | Sequence[int] | None,
+) -> None:
+    """:func:`write_labels` once the image at ``path`` is claimed."""
     root = zarr.open_group(str(path), mode="r+")
     version = _image_version(root, store)
     levels, _ = prepare_levels(labels)

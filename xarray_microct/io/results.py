@@ -366,7 +366,9 @@ def write_volume(
         return path
     chunks = [int(c[0]) for c in result.data.chunks[-3:]]
     guard = WriteGuard(client)
-    with staged_write(path, action == "overwrite", guard=guard) as target:
+    with staged_write(
+        path, action == "overwrite", guard=guard, in_place=action == "resume"
+    ) as target:
         if action == "resume":
             # The store says it is being written again (not the old failure) until done.
             previous = {

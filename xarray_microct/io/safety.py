@@ -48,6 +48,7 @@ ValueError: the output ... contains the input ...; write the result elsewhere
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import os
@@ -491,14 +492,121 @@ def machine_identity() -> str:
     return f"host {socket.gethostname()} boot {psutil.boot_time()!r} node {uuid.getnode():012x}"
 
 
+def machine_id() -> str:
+    """This installation's stable id (``/etc/machine-id``, else D-Bus's copy of it),
+    the same after a reboot; ``""`` where there is none (or an empty or malformed one,
+    as containers often have).
+
+    Not a machine's identity on its own: machines cloned from one image, and the
+    containers of one image, may share it (see :func:`earlier_boot_of_this_machine`).
+
+    Examples
+    --------
+    >>> machine_id() == machine_id()
+    True
+    """
+    for source in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            found = Path(source).read_text().strip().lower()
+        except OSError:
+            continue
+        if re.fullmatch(r"[0-9a-f]{32}", found) and found.strip("0"):
+            return found
+    return ""
+
+
+def hardware_addresses(folder: str | os.PathLike[str] = "/sys/class/net") -> list[str]:
+    """The globally unique hardware addresses of the network cards this process sees
+    (Linux; ``[]`` elsewhere): universally administered (assigned by the IEEE to one
+    card), unicast and not zero. Virtual cards (containers in their own network
+    namespace, Docker, cloud and randomised addresses) are locally administered, and
+    left out.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> net = pathlib.Path(tempfile.mkdtemp())
+    >>> for card, address in [("eth0", "00:1B:21:3a:4f:10"), ("docker0", "02:42:ac:11:00:02"),
+    ...                       ("lo", "00:00:00:00:00:00")]:
+    ...     (net / card).mkdir()
+    ...     _ = (net / card / "address").write_text(address + "\\n")
+    >>> hardware_addresses(net)
+    ['00:1b:21:3a:4f:10']
+    """
+    found = set()
+    try:
+        cards = list(os.scandir(folder))
+    except OSError:
+        return []
+    for card in cards:
+        try:
+            address = Path(card.path, "address").read_text().strip().lower()
+        except OSError:
+            continue
+        if (
+            re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", address)
+            and not int(address[:2], 16) & 0b11  # universally administered, unicast
+            and address.strip("0:")
+        ):
+            found.add(address)
+    return sorted(found)
+
+
+def _boot_started() -> float:
+    """When this machine's current boot started (seconds since the epoch)."""
+    import psutil
+
+    return float(psutil.boot_time())
+
+
+def earlier_boot_of_this_machine(record: Mapping[str, Any]) -> bool:
+    """Whether the writer's ``record`` surely ran during an earlier boot of this machine
+    (so nothing it started runs now): its boot differs from this one, and it names this
+    machine by a hardware address this machine has now (a network card, its address
+    unique to it) as well as by this installation's :func:`machine_id`, and it was
+    written before this boot started.
+
+    A shared machine id alone would not do: machines cloned from one image share it
+    (with different boots), and so do the containers of one image (on one host they
+    share the boot too). Containers with their own network see no hardware address,
+    and their records are never taken for an earlier boot's. False for any record
+    that lacks one of these facts (one written before records held them).
+
+    Examples
+    --------
+    >>> earlier_boot_of_this_machine({**_writer(), "machine": "boot_id another-boot",
+    ...     "addresses": ["00:1b:21:3a:4f:10"], "since": "2000-01-01T00:00:00+00:00"})
+    False
+    """
+    here, there = machine_identity(), record.get("machine")
+    boots = (here, there)
+    if not all(isinstance(b, str) and b.startswith("boot_id ") for b in boots) or here == there:
+        return False
+    addresses, since = record.get("addresses"), record.get("since")
+    if not (isinstance(addresses, list) and set(addresses) & set(hardware_addresses())):
+        return False
+    if not (isinstance(record.get("machine_id"), str) and record["machine_id"] == machine_id()):
+        return False
+    if not record["machine_id"] or not isinstance(since, str):
+        return False
+    try:
+        written = datetime.datetime.fromisoformat(since).timestamp()
+    except ValueError:
+        return False
+    return written < _boot_started()
+
+
 def _writer() -> dict[str, Any]:
     return {
         "writer": WRITER_RECORD,
         "machine": machine_identity(),
+        "machine_id": machine_id(),
+        "addresses": hardware_addresses(),
         "host": socket.gethostname(),
         "pid_namespace": pid_namespace(),
         "pid": os.getpid(),
         "started": process_start(os.getpid()),
+        "since": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -507,6 +615,154 @@ def _record_writer(path: Path, token: str) -> None:
     record = {**_writer(), "output": path.name, "token": token}
     with open(_siblings(path, token)[2], "x") as file:  # never over anything
         json.dump(record, file)
+
+
+# A local write claims its output first: it links its writer's record to the one name
+# ``.NAME.microct-claim.json`` beside the output, which only one writer at a time can
+# create (an exclusive create, atomic on local and network file systems alike). The
+# claim of a writer that is surely dead is removed by the next write, by one remover
+# at a time (``.NAME.microct-unclaiming-TOKEN``, created exclusively), which removes it
+# only while it still names that writer.
+
+CLAIM_TRIES = 5
+"""Attempts to claim an output whose claim is being removed by another write."""
+
+
+def _claim_file(path: Path) -> Path:
+    return path.with_name(f".{path.name}.microct-claim.json")
+
+
+def _holder(claim: Path, path: Path) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the claim of ``path`` is there, and its writer's record (None when it is
+    not a well-formed record of a write of ``path``, after a few reads in case it was
+    being written)."""
+    record = None
+    for attempt in range(RECORD_READS):
+        try:
+            doc = json.loads(claim.read_text())
+        except FileNotFoundError:
+            return False, None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            doc = None
+        token = doc.get("token") if isinstance(doc, dict) else None
+        if isinstance(token, str) and re.fullmatch("[0-9a-f]{8}", token):
+            record = _well_formed(doc, path.name, token)
+        if record is not None or claim.is_symlink():
+            break
+        time.sleep(0.1 * (attempt + 1))
+    return True, record
+
+
+def _refuse_claimed(store: Any, claim: Path, record: Mapping[str, Any] | None, why: str) -> None:
+    holder = "" if record is None else f" ({Path(claim).name} of write {record['token']})"
+    raise FileExistsError(
+        f"{store} may be being written by another writer: its claim {claim}{holder} {why}; "
+        f"nothing was written. Once no write of {store} runs anywhere, remove {claim} "
+        "yourself (and what that write left beside it, .*.microct-*, after checking it), "
+        "then write again"
+    )
+
+
+def check_claim(store: Any) -> None:
+    """Refuse to write the local path ``store`` while another writer holds its claim;
+    remove the claim of a writer that is surely dead (see :func:`tidy_killed_writes`).
+
+    Raises
+    ------
+    FileExistsError
+        Naming the writer (process, host, since when) and what to do: a writer of this
+        machine that runs, or one whose death cannot be told from here (another
+        machine or container), or a claim that is not a writer's record.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "scan.zarr"
+    >>> with staged_write(store, replace=False):
+    ...     check_claim(store)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: another write of ... is running: process ... of this host (...
+    >>> check_claim(store)  # that write has ended
+    """
+    path = local_path(store)
+    if path is None:
+        return
+    claim = _claim_file(path)
+    if not os.path.lexists(claim):
+        return
+    present, record = _holder(claim, path)
+    if not present:
+        return
+    if record is None:
+        _refuse_claimed(store, claim, None, "is not a well-formed writer's record")
+    why = _why_left_alone(record, store, f"it (write {record['token']})")  # raises if it runs
+    if why:
+        _refuse_claimed(store, claim, record, why)
+    _unclaim(path, record["token"])
+
+
+def _unclaim(path: Path, token: str) -> None:
+    """Remove the claim of ``path`` while it is the write ``token``'s (whose writer has
+    ended): one remover at a time, so that a claim made meanwhile is never removed."""
+    remover = path.with_name(f".{path.name}.microct-unclaiming-{token}")
+    try:
+        os.close(os.open(remover, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:  # another write removes it now
+        return
+    try:
+        claim = _claim_file(path)
+        present, record = _holder(claim, path)
+        if present and record is not None and record["token"] == token:
+            with contextlib.suppress(FileNotFoundError):
+                claim.unlink()
+    finally:
+        remover.unlink()
+
+
+def _claim(path: Path, token: str, store: Any) -> None:
+    """Claim ``path`` for the write ``token`` of this process: record the writer, then
+    link the record to the claim's name. Raises FileExistsError (having removed the
+    record again) while another writer holds the claim (see :func:`check_claim`)."""
+    _record_writer(path, token)
+    record_file, claim = _siblings(path, token)[2], _claim_file(path)
+    try:
+        for attempt in range(CLAIM_TRIES):
+            try:
+                _link(record_file, claim)
+                return
+            except FileExistsError:
+                check_claim(store)  # raises for a writer that may run; frees a dead one's
+            time.sleep(0.05 * (attempt + 1))
+        raise FileExistsError(
+            f"{store} could not be claimed: {claim} names a writer that has ended, but "
+            f"another write is removing it ({path.name}.microct-unclaiming-*); if none "
+            "runs, remove that file and the claim yourself, then write again"
+        )
+    except BaseException:
+        record_file.unlink()
+        raise
+
+
+def _link(record_file: Path, claim: Path) -> None:
+    """Create ``claim`` holding the record ``record_file`` (FileExistsError if it is
+    there): a hard link, complete as it appears; a copy made with an exclusive create
+    where the file system has no hard links."""
+    try:
+        os.link(record_file, claim, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (FAT, some shares)
+        with open(claim, "x") as file:
+            file.write(record_file.read_text())
+
+
+def _release(path: Path, token: str) -> None:
+    """Remove the claim of ``path`` by the write ``token`` (this process's, running)."""
+    claim = _claim_file(path)
+    present, record = _holder(claim, path)
+    if present and record is not None and record["token"] == token:
+        claim.unlink()
 
 
 def _writer_of(record_file: Path, path: Path) -> dict[str, Any] | None:
@@ -566,9 +822,12 @@ def _why_left_alone(record: Mapping[str, Any] | None, store: Any, writing: str) 
         return "records no writer of xarray-microct"
     if "machine" not in record:  # written before records named the machine
         return (
-            f"was left by process {record['pid']} of host {record['host']}, but its record "
-            "does not say which machine that is, so whether it still runs cannot be checked"
+            f"was left by process {record['pid']} of host {record['host']}{_since(record)}, "
+            "but its record does not say which machine that is, so whether it still runs "
+            "cannot be checked"
         )
+    if earlier_boot_of_this_machine(record):  # this machine has restarted since
+        return ""
     if (
         record["machine"] != machine_identity()
         or record["host"] != socket.gethostname()
@@ -576,15 +835,24 @@ def _why_left_alone(record: Mapping[str, Any] | None, store: Any, writing: str) 
     ):
         return (
             f"was left by process {record['pid']} of host {record['host']} (pid "
-            f"namespace {record['pid_namespace'] or 'unknown'}), which cannot be checked "
-            "from here"
+            f"namespace {record['pid_namespace'] or 'unknown'}){_since(record)}, which "
+            "cannot be checked from here (another machine or container, or an earlier "
+            "boot of this one that its record cannot prove)"
         )
     if _writer_runs(record):
         raise FileExistsError(
             f"another write of {store} is running: process {record['pid']} of this host "
-            f"is writing {writing}; wait for it to end (or stop it), then write again"
+            f"(host {record['host']}{_since(record)}) is writing {writing}; wait for it to "
+            "end (or stop it), then write again"
         )
     return ""
+
+
+def _since(record: Mapping[str, Any]) -> str:
+    """When the writer of ``record`` started writing, as a phrase (records of earlier
+    versions do not say)."""
+    since = record.get("since")
+    return f", writing since {since}" if isinstance(since, str) else ""
 
 
 def _is_plain_folder(path: Path) -> bool:
@@ -595,10 +863,13 @@ def tidy_killed_writes(store: Any) -> list[Path]:
     """Undo what replacements of ``store`` killed before their end left beside it;
     the paths removed or restored.
 
-    Each replacement records its writer (machine, host name, pid namespace, pid, when
-    the process started) in a file beside ``store`` while it runs
-    (``.NAME.microct-writer-TOKEN.json``). For a writer on this host (and in this pid
-    namespace) that no longer runs (its pid gone, or given to a later process)
+    Each write records its writer (machine, host name, pid namespace, pid, when the
+    process started, when it started writing) in a file beside ``store`` while it runs
+    (``.NAME.microct-writer-TOKEN.json``), and claims ``store`` with it (see
+    :func:`staged_write`). A writer is dead when it is of this machine and pid
+    namespace and no longer runs (its pid gone, or given to a later process), or when
+    it ran during an earlier boot of this machine (:func:`earlier_boot_of_this_machine`);
+    then its claim is removed,
     the staging copy ``.NAME.microct-new-TOKEN`` is removed when it holds nothing but a
     Zarr store's files, an old store swapped out (``.NAME.microct-old-TOKEN``) is put
     back when ``store`` is missing (killed between the two renames) and removed when the
@@ -609,7 +880,8 @@ def tidy_killed_writes(store: Any) -> list[Path]:
     Raises
     ------
     FileExistsError
-        A replacement of ``store`` by a process of this host is running now.
+        A write of ``store`` by a process of this host is running now, or another
+        writer whose death cannot be told holds its claim (see :func:`check_claim`).
 
     Examples
     --------
@@ -624,6 +896,7 @@ def tidy_killed_writes(store: Any) -> list[Path]:
     path = local_path(store)
     if path is None or not path.parent.is_dir():
         return []
+    check_claim(path)  # a writer that runs (or may): refused before anything is touched
     done: list[Path] = []
     ours = re.compile(rf"^\.{re.escape(path.name)}\.microct-(?:new|old|writer)-([0-9a-f]{{8}})")
     tokens = sorted({m[1] for e in path.parent.iterdir() if (m := ours.match(e.name))})
@@ -892,15 +1165,24 @@ def staged_write(
     replace: bool,
     storage_options: Mapping[str, Any] | None = None,
     guard: WriteGuard | None = None,
+    *,
+    in_place: bool = False,
 ) -> Iterator[Any]:
-    """Where to write ``store``: the store itself when new, a hidden sibling when it
-    replaces an existing store (swapped in when the block ends without error).
+    """Where to write ``store``: the store itself when new (or when ``in_place``: the
+    existing store, written into, as a resume or labels added to an image do), a hidden
+    sibling when it replaces an existing store (``replace``; swapped in when the block
+    ends without error).
 
     On error the sibling is removed and the old store is left as it was. The caller
-    has already checked the target (:func:`check_write`). While a local replacement
-    runs, its writer is recorded beside the sibling, so that the next write of ``store``
-    can tidy after a writer killed before its end (:func:`tidy_killed_writes`). A local
-    path yields a :class:`~pathlib.Path`, swapped in by two renames.
+    has already checked the target (:func:`check_write`). Every local write first
+    claims ``store``: it records its writer beside it and links that record to the
+    claim ``.NAME.microct-claim.json``, which one writer at a time can create; a
+    second writer is refused (naming the first) and removes only its own record. Once
+    claimed, what another write did meanwhile is refused too: a store made at a new
+    path, one removed before it is written into. The record lets the next write of ``store``
+    tidy after a writer killed before its end, and free its claim
+    (:func:`tidy_killed_writes`). A local path yields a :class:`~pathlib.Path`; a
+    replacement is swapped in by two renames.
 
     A URL yields a URL. Every write of a URL, new or replacing, records its writer
     beside it, and refuses to start while another live writer of this host has
@@ -930,36 +1212,70 @@ def staged_write(
     """
     path = local_path(store)
     if path is None:
+        if in_place:
+            raise ValueError(f"{store}: only local stores are written into in place")
         with _staged_url_write(str(store), replace, storage_options, guard) as target:
             yield target
-        return
-    if not (replace and os.path.lexists(path)):
-        yield path
         return
     token = uuid.uuid4().hex[:8]
     staging, old, record_file = _siblings(path, token)
     _WRITING.add(token)
     try:
-        _record_writer(path, token)
+        _claim(path, token, store)
         try:
-            yield staging
-        except BaseException:
-            remove_failed_write(staging, guard)
-            if not os.path.lexists(staging):
-                record_file.unlink()
-            raise
-        check_replaceable(path)  # still ours, nothing added meanwhile
-        try:
-            os.replace(path, old)
-            os.replace(staging, path)
-        except BaseException:  # also Ctrl-C, raised as the first rename returns
-            if not os.path.lexists(path) and os.path.lexists(old):
-                os.replace(old, path)  # stopped between the renames: the old result back
-            raise
-        shutil.rmtree(old)
-        record_file.unlink()
+            if not _replacing(path, store, replace, in_place):
+                try:
+                    yield path
+                finally:
+                    record_file.unlink()
+                return
+            try:
+                yield staging
+            except BaseException:
+                remove_failed_write(staging, guard)
+                if not os.path.lexists(staging):
+                    record_file.unlink()
+                raise
+            check_replaceable(path)  # still ours, nothing added meanwhile
+            try:
+                os.replace(path, old)
+                os.replace(staging, path)
+            except BaseException:  # also Ctrl-C, raised as the first rename returns
+                if not os.path.lexists(path) and os.path.lexists(old):
+                    os.replace(old, path)  # stopped between the renames: the old result back
+                raise
+            shutil.rmtree(old)
+            record_file.unlink()
+        finally:
+            _release(path, token)
     finally:
         _WRITING.discard(token)
+
+
+def _replacing(path: Path, store: Any, replace: bool, in_place: bool) -> bool:
+    """Whether the write of ``path`` that has just claimed it replaces a store (written
+    beside it, then swapped in); False for a write in place: a new store, or the store
+    written into. Its caller checked ``path`` before it claimed it: what another write
+    did meanwhile is refused.
+
+    Raises
+    ------
+    FileExistsError
+        A new write, and a store appeared at ``path`` meanwhile.
+    FileNotFoundError
+        A write into the store at ``path``, which is gone.
+    """
+    exists = os.path.lexists(path)
+    if in_place and not exists:
+        raise FileNotFoundError(
+            f"{store} was removed before it could be written into; nothing was written"
+        )
+    if exists and not (replace or in_place):
+        raise FileExistsError(
+            f"{store} was made by another write while this one started; nothing was "
+            "written. Pass mode='w' (--overwrite) to replace it, or choose another path"
+        )
+    return exists and replace and not in_place
 
 
 def check_write(
@@ -1519,10 +1835,16 @@ def _staged_url_write(
         # is not raised: a record of a writer that writes no more is tidied by the next
         # write of the store, and the write's own outcome is what is reported.
         try:
-            replacing = replace and _exists_strictly(fs, root)
+            exists = _exists_strictly(fs, root)
+            if exists and not replace:  # made by another write since it was checked
+                raise FileExistsError(
+                    f"{store} was made by another write while this one started; nothing "
+                    "was written. Pass mode='w' to replace it, or choose another URL"
+                )
         except BaseException:
             _remove_record(fs, record_path)
             raise
+        replacing = replace and exists
         if not replacing:
             try:
                 yield store
@@ -1576,14 +1898,18 @@ __all__ = [
     "GuardedTarget",
     "WriteGuard",
     "WritesStopped",
+    "check_claim",
     "check_not_input",
     "check_replaceable",
     "check_write",
     "content_identity",
+    "earlier_boot_of_this_machine",
     "foreign_entries",
+    "hardware_addresses",
     "input_locations",
     "is_url",
     "local_path",
+    "machine_id",
     "machine_identity",
     "process_start",
     "project_record",
