@@ -19,6 +19,15 @@ with its output path here, before any computing starts:
    only once complete, so a failed or interrupted run leaves the old result intact.
    Its chunks are written through a :class:`WriteGuard`, so a failed computation ends
    only once none of its chunk writes still runs: the sibling is then removed for good.
+4. One writer at a time: every local write claims its output before it writes (an
+   exclusive create beside it, ``.NAME.microct-claim.json``, holding its writer's
+   record: machine, host, pid namespace, pid, process start, since when), and a second
+   writer is refused, naming the first; under the claim, what another write did while
+   it started (a store made at a new path) is refused too. The next write tidies what
+   a killed writer left and frees its claim: a writer of this machine and pid namespace
+   that no longer runs, or one of an earlier boot of this machine
+   (:func:`earlier_boot_of_this_machine`); anything else is left as it is, and the
+   write refused, with what to do.
 
 The same rule holds at fsspec URLs (``s3://``, ``gs://``, ``memory://``): existence, the
 record and foreign objects are checked through fsspec (network waits bounded by
@@ -1223,7 +1232,12 @@ def staged_write(
     try:
         _claim(path, token, store)
         try:
-            if not _replacing(path, store, replace, in_place):
+            try:
+                replacing = _replacing(path, store, replace, in_place)
+            except BaseException:
+                record_file.unlink()
+                raise
+            if not replacing:
                 try:
                     yield path
                 finally:

@@ -1,0 +1,366 @@
+"""One writer at a time per output: a local write claims its output with an exclusive
+create (``.NAME.microct-claim.json``, a link to its writer's record) before it writes;
+a second writer, even one past the output checks, is refused and removes only what it
+made; a killed writer's claim is freed by the next write; what another write did while
+a write started is refused under the claim. And a writer of an earlier boot of this
+machine is known dead (its leftovers tidied), only when its record proves it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from helpers import HALF_WAY_WRITER
+
+import xarray_microct as mct
+from xarray_microct.io import safety
+from xarray_microct.io.ngff_labels import label_names, write_labels
+from xarray_microct.io.safety import (
+    check_claim,
+    check_write,
+    earlier_boot_of_this_machine,
+    staged_write,
+    tidy_killed_url_writes,
+    tidy_killed_writes,
+)
+
+TOKEN = "0123abcd"
+WAIT = 600
+"""Seconds a test waits for a writer to reach its event: a bound on a hang, not a timing."""
+
+
+def _volume(value: int) -> xr.DataArray:
+    return mct.from_array(np.full((16, 8, 8), value, "uint16"), spacing=1.0, name="scan", chunks=8)
+
+
+def _left(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def _record(out: Path, token: str = TOKEN, **fields) -> dict:
+    """A writer's record of a write of ``out``: by default a dead writer of this machine
+    (this pid, another process's start)."""
+    return {
+        "writer": "xarray-microct staging",
+        "machine": safety.machine_identity(),
+        "host": socket.gethostname(),
+        "pid_namespace": safety.pid_namespace(),
+        "pid": os.getpid(),
+        "started": "boot of another process",
+        "output": out.name,
+        "token": token,
+        **fields,
+    }
+
+
+def _claimed(out: Path, token: str = TOKEN, **fields) -> tuple[Path, Path]:
+    """The record and the claim a writer of ``out`` holding it leaves (killed: as is)."""
+    record_file = out.with_name(f".{out.name}.microct-writer-{token}.json")
+    record_file.write_text(json.dumps(_record(out, token, **fields)))
+    claim = out.with_name(f".{out.name}.microct-claim.json")
+    os.link(record_file, claim)
+    return record_file, claim
+
+
+def _start_half_way_writer(tmp_path: Path, out: Path) -> tuple[subprocess.Popen, Path]:
+    """A process writing ``out`` (new) with ``to_zarr``, stopped half-way."""
+    script, ready = tmp_path / "writer.py", tmp_path / "ready"
+    script.write_text(HALF_WAY_WRITER)
+    writer = subprocess.Popen(
+        [sys.executable, str(script), str(out), "to_zarr", str(ready)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + WAIT
+    while not ready.exists() and writer.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), "the writer did not reach its second chunk"
+    return writer, ready
+
+
+def test_a_second_new_write_is_refused_naming_the_first_and_a_killed_ones_claim_is_freed(
+    tmp_path,
+):
+    out = tmp_path / "out.zarr"
+    writer, _ = _start_half_way_writer(tmp_path, out)
+    try:
+        left = _left(out)
+        assert [n.split("-")[1] for n in left] == ["claim.json", "writer"]  # a new write: in place
+        before = _files(tmp_path)
+        since = json.loads((tmp_path / left[0]).read_text())["since"]
+        who = rf"process {writer.pid} of this host \(host {socket.gethostname()}, writing since "
+        # refused at the output check, before anything is computed...
+        with pytest.raises(FileExistsError, match=who + re.escape(since)):
+            _volume(2).microct.to_zarr(out, chunks=8)
+        # ...and by the claim, for a writer that passed the check before the first began
+        with pytest.raises(FileExistsError, match=who):
+            with staged_write(out, replace=False):
+                pytest.fail("a second writer started")
+        assert _files(tmp_path) == before  # the second writer removed its own record only
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        assert writer.wait(timeout=WAIT) == -signal.SIGKILL
+    assert _left(out) == left  # a killed writer leaves its claim and record...
+    _volume(3).microct.to_zarr(out, mode="w", chunks=8)  # ...freed by the next write
+    assert _left(out) == []
+    assert (mct.open_volume(out).values == 3).all()
+
+
+RACER = textwrap.dedent(
+    """
+    import os, sys, time, pathlib
+    from xarray_microct.io.safety import staged_write
+
+    out, go = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    while not go.exists():
+        time.sleep(0.001)
+    try:
+        with staged_write(out, replace=False) as target:
+            target.mkdir(exist_ok=True)  # as zarr's mode="w" would: over what is there
+            (target / f"by-{os.getpid()}").write_text("mine")
+            time.sleep(0.5)
+    except FileExistsError as err:
+        print(err)
+        sys.exit(3)
+    """
+)
+
+
+def test_of_new_writes_racing_for_one_path_exactly_one_writes(tmp_path):
+    out, go, script = tmp_path / "out.zarr", tmp_path / "go", tmp_path / "racer.py"
+    script.write_text(RACER)
+    racers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(out), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    time.sleep(0.5)  # most of the import done: they start together
+    go.write_text("")
+    results = [(r.pid, r.wait(timeout=WAIT), r.communicate(timeout=WAIT)) for r in racers]
+    wrote = [pid for pid, code, _ in results if code == 0]
+    assert len(wrote) == 1, results
+    for _, code, (stdout, stderr) in results:
+        if code:
+            assert code == 3, stderr
+            assert "another write of" in stdout or "made by another write" in stdout, stdout
+    assert sorted(p.name for p in out.iterdir()) == [f"by-{wrote[0]}"]
+    assert _left(out) == []
+
+
+def test_a_stale_claim_of_a_killed_new_write_is_freed_by_the_next_write(tmp_path):
+    out = tmp_path / "out.zarr"
+    _claimed(out)  # killed before it made anything
+    _volume(1).microct.to_zarr(out, chunks=8)
+    assert _left(out) == [] and (mct.open_volume(out).values == 1).all()
+
+
+def test_a_claim_that_cannot_be_told_dead_refuses_the_write_and_is_left(tmp_path):
+    out = tmp_path / "out.zarr"
+    _claimed(out, host="elsewhere.example", since="2026-01-02T03:04:05+00:00")
+    before = _files(tmp_path)
+    with pytest.raises(
+        FileExistsError,
+        match=r"may be being written by another writer: its claim .* process "
+        rf"{os.getpid()} of host elsewhere.example .* writing since 2026-01-02T03:04:05.*"
+        r"remove .*microct-claim.json yourself",
+    ):
+        _volume(1).microct.to_zarr(out, chunks=8)
+    assert _files(tmp_path) == before and not out.exists()
+
+
+def test_a_damaged_claim_refuses_the_write(tmp_path, monkeypatch):
+    monkeypatch.setattr(safety, "RECORD_READS", 1)
+    out = tmp_path / "out.zarr"
+    (tmp_path / ".out.zarr.microct-claim.json").write_text("{not json")
+    with pytest.raises(FileExistsError, match="is not a well-formed writer's record"):
+        _volume(1).microct.to_zarr(out, chunks=8)
+    assert _left(out) == [".out.zarr.microct-claim.json"] and not out.exists()
+
+
+def test_a_claim_made_meanwhile_is_never_freed_for_a_dead_one(tmp_path):
+    out = tmp_path / "out.zarr"
+    with staged_write(out, replace=False):  # this process holds the claim
+        safety._unclaim(out, TOKEN)  # a remover of a dead writer's claim, come late
+        with pytest.raises(FileExistsError, match="another write of"):
+            check_claim(out)
+    assert _left(out) == []
+
+
+def test_a_dead_claim_another_write_is_freeing_is_waited_for_then_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(safety.time, "sleep", lambda seconds: None)
+    out = tmp_path / "out.zarr"
+    _, claim = _claimed(out)
+    out.with_name(f".{out.name}.microct-unclaiming-{TOKEN}").write_text("")
+    with pytest.raises(FileExistsError, match="another write is removing it"):
+        with staged_write(out, replace=False):
+            pytest.fail("claimed while another write frees the claim")
+    assert claim.exists() and not out.exists()
+
+
+@pytest.mark.parametrize("where", ["local", "url"])
+def test_a_store_made_while_a_new_write_started_is_refused_and_kept(tmp_path, where):
+    """Both writers found the path free; the later one, once it holds the claim, finds
+    the earlier one's store and writes nothing (it would have written over it)."""
+    out = tmp_path / "out.zarr"
+    _volume(1).microct.to_zarr(out, chunks=8)  # the other write, finished meanwhile
+    before = _files(tmp_path)
+    target = out if where == "local" else f"local://{out}"
+    with pytest.raises(FileExistsError, match="made by another write while this one started"):
+        with staged_write(target, replace=False):
+            pytest.fail("a new write started over an existing store")
+    assert _files(tmp_path) == before
+
+
+def test_a_store_removed_before_it_is_written_into_is_refused(tmp_path):
+    out = tmp_path / "out.zarr"
+    with pytest.raises(FileNotFoundError, match="removed before it could be written into"):
+        with staged_write(out, replace=False, in_place=True):
+            pytest.fail("a resume started without its store")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_labels_are_not_written_while_another_write_of_the_image_runs(tmp_path):
+    out = tmp_path / "scan.zarr"
+    volume = _volume(1)
+    volume.microct.to_zarr(out, chunks=8)
+    before = _files(out)
+    with staged_write(out, replace=False, in_place=True):  # e.g. another labels write
+        with pytest.raises(FileExistsError, match="another write of"):
+            write_labels((volume > 0).rename("on"), out, "on")
+    assert _files(out) == before
+    write_labels((volume > 0).rename("on"), out, "on")
+    assert label_names(out) == ["on"] and _left(out) == []
+
+
+# ---------------------------------------------------------------------------------------
+# A writer of an earlier boot of this machine
+
+THIS_BOOT = "boot_id 11111111-this-boot"
+CARD = "00:1b:21:3a:4f:10"  # a network card's own (universally administered) address
+MACHINE_ID = "0123456789abcdef0123456789abcdef"
+EARLIER = {
+    "machine": "boot_id 00000000-earlier-boot",
+    "machine_id": MACHINE_ID,
+    "addresses": [CARD],
+    "since": "2000-01-01T00:00:00+00:00",
+    "pid": 1,  # on this machine now: init, running
+    "started": "boot 00000000-earlier-boot tick 1",
+}
+
+
+@pytest.fixture
+def this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine: a boot, an installation id and a network card of its own."""
+    monkeypatch.setattr(safety, "machine_identity", lambda: THIS_BOOT)
+    monkeypatch.setattr(safety, "machine_id", lambda: MACHINE_ID)
+    monkeypatch.setattr(
+        safety, "hardware_addresses", lambda folder=None: [CARD, "00:0c:29:01:02:03"]
+    )
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    path = tmp_path / "out.zarr"
+    _volume(1).microct.to_zarr(path, chunks=8)
+    return path
+
+
+def _leave_staging(out: Path, **fields) -> None:
+    shutil.copytree(out, out.with_name(f".{out.name}.microct-new-{TOKEN}"))
+    _claimed(out, **fields)
+
+
+def test_a_writer_of_an_earlier_boot_of_this_machine_is_tidied_after(out, this_machine):
+    _leave_staging(out, **EARLIER)
+    assert earlier_boot_of_this_machine(_record(out, **EARLIER))
+    assert len(tidy_killed_writes(out)) == 2 and _left(out) == []  # its staging and record
+    _leave_staging(out, **EARLIER)
+    _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert _left(out) == [] and (mct.open_volume(out).values == 2).all()
+
+
+NOT_PROVEN = {
+    # machines cloned from one image: the same machine id, their own network cards
+    "another card": {"addresses": ["00:1b:21:ff:ff:ff"]},
+    "no card (a container)": {"addresses": []},
+    "another installation": {"machine_id": "f" * 32},
+    "no machine id": {"machine_id": ""},
+    "written during this boot": {"since": "2999-01-01T00:00:00+00:00"},
+    "a record without these facts": {"machine_id": None, "addresses": None, "since": None},
+}
+
+
+@pytest.mark.parametrize("fields", NOT_PROVEN.values(), ids=NOT_PROVEN)
+def test_a_writer_of_another_boot_not_proven_this_machines_is_left_and_refuses(
+    out, this_machine, fields
+):
+    record = {k: v for k, v in {**EARLIER, **fields}.items() if v is not None}
+    _leave_staging(out, **record)
+    assert not earlier_boot_of_this_machine(_record(out, **record))
+    before = _files(out.parent)
+    with pytest.raises(FileExistsError, match=r"another writer: .* cannot be checked from here"):
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert _files(out.parent) == before
+
+
+def test_a_writer_of_an_earlier_boot_is_tidied_after_at_a_url_too(this_machine):
+    import fsspec
+
+    out = "memory://claims-earlier-boot/out.zarr"
+    fs = fsspec.filesystem("memory")
+    try:
+        _volume(1).microct.to_zarr(out, chunks=8)
+        record = _record(Path("out.zarr"), **EARLIER)
+        record_path = f"/claims-earlier-boot/.out.zarr.microct-writer-{TOKEN}.json"
+        fs.pipe_file(record_path, json.dumps(record).encode())
+        assert [u.rsplit("/", 1)[1] for u in tidy_killed_url_writes(out)] == [
+            f".out.zarr.microct-writer-{TOKEN}.json"
+        ]
+    finally:
+        fs.rm("/claims-earlier-boot", recursive=True)
+
+
+def test_check_write_reports_a_running_writer_of_this_process(tmp_path):
+    out = tmp_path / "out.zarr"
+    with staged_write(out, replace=False):
+        with pytest.raises(FileExistsError, match=rf"process {os.getpid()} of this host"):
+            check_write(out, replace=True)
+    assert check_write(out, replace=False) == "new"
+
+
+def test_a_file_system_without_hard_links_gets_the_claim_as_a_copy(tmp_path, monkeypatch):
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(safety.os, "link", no_links)
+    out = tmp_path / "out.zarr"
+    with staged_write(out, replace=False):
+        (record,) = [p for p in _left(out) if "-writer-" in p]
+        claim = tmp_path / ".out.zarr.microct-claim.json"
+        assert claim.read_text() == (tmp_path / record).read_text()
+        with pytest.raises(FileExistsError, match="another write of"):
+            with staged_write(out, replace=False):
+                pytest.fail("a second writer started")
+    assert _left(out) == []
