@@ -364,3 +364,40 @@ def test_a_file_system_without_hard_links_gets_the_claim_as_a_copy(tmp_path, mon
             with staged_write(out, replace=False):
                 pytest.fail("a second writer started")
     assert _left(out) == []
+
+
+@pytest.mark.parametrize("how", ["to_zarr", "write_volume", "url"])
+def test_files_put_where_a_new_store_is_about_to_be_made_are_left_as_they_are(
+    tmp_path, monkeypatch, how
+):
+    """Another program puts files at the output after its checks, before the store is
+    made: the write is refused and the files stay (Zarr's mode "w" cleared them, and a
+    failed new write removed what it took for its own)."""
+    import contextlib
+
+    from xarray_microct.io import ome, results
+
+    module = results if how == "write_volume" else ome
+    staged = module.staged_write
+
+    @contextlib.contextmanager
+    def files_put_meanwhile(*args, **kwargs):
+        with staged(*args, **kwargs) as target:
+            folder = Path(str(target).removeprefix("local://"))
+            folder.mkdir()
+            (folder / "notes.txt").write_text("precious")
+            yield target
+
+    monkeypatch.setattr(module, "staged_write", files_put_meanwhile)
+    out = tmp_path / "out.zarr"
+    with pytest.raises(FileExistsError, match="something is there"):
+        if how == "write_volume":
+            results.write_volume(_volume(1), out)
+        else:
+            ome.to_ome_zarr(
+                _volume(1),
+                f"local://{out}" if how == "url" else out,
+                chunks=8,
+                storage_options={"auto_mkdir": True} if how == "url" else None,
+            )
+    assert _files(out) == {"notes.txt": b"precious"} and _left(out) == []

@@ -584,6 +584,8 @@ def to_ome_zarr(
     with staged_write(store, replace, storage_options, guard) as target:
         try:
             root, created = _create_image(target, levels, version, chunks, storage_options)
+        except FileExistsError:  # not ours: left as it is
+            raise
         except Exception:
             if action == "new":
                 _remove_new(target, storage_options)  # made just now: leave nothing
@@ -687,14 +689,47 @@ def _create_image(
     storage_options: Mapping[str, Any] | None,
 ) -> tuple[zarr.Group, list[tuple[zarr.Array, da.Array]]]:
     zarr_format = NGFF_VERSIONS[version]
-    root = zarr.open_group(
-        _zarr_store(store),
-        mode="w",
-        zarr_format=zarr_format,
-        storage_options=network_options(store, storage_options),
-    )
+    root = create_root(store, zarr_format, storage_options)
     root.attrs.update({MARKER: {"complete": False, "ngff": version}})
     return root, create_levels(root, levels, zarr_format, chunks)
+
+
+def create_root(
+    store: StoreLike, zarr_format: int, storage_options: Mapping[str, Any] | None = None
+) -> zarr.Group:
+    """The root group of a new store at ``store`` (or of a staging copy), created only
+    where nothing is: anything found there (put there by another program while the
+    write started) is left as it is, never cleared as Zarr's ``mode="w"`` would.
+
+    Raises
+    ------
+    FileExistsError
+        Something is at ``store``; nothing was written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "notes.txt").write_text("precious")
+    >>> create_root(folder, 3)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ... something is there (put there while this write started); ...
+    >>> (folder / "notes.txt").read_text()
+    'precious'
+    """
+    try:
+        return zarr.open_group(
+            _zarr_store(store),
+            mode="w-",
+            zarr_format=zarr_format,
+            storage_options=network_options(store, storage_options),
+        )
+    except (FileExistsError, zarr.errors.ContainsArrayError, zarr.errors.ContainsGroupError) as err:
+        raise FileExistsError(
+            f"{store}: something is there (put there while this write started); nothing "
+            "was written and it was left as it is. Move it away, or choose another path"
+        ) from err
 
 
 def _fill_image(
@@ -1116,6 +1151,7 @@ __all__ = [
     "check_chunks",
     "complete_marker",
     "create_levels",
+    "create_root",
     "is_ome_zarr",
     "level_group",
     "level_node",

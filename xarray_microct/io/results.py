@@ -37,6 +37,7 @@ from xarray_microct.io.ome import (
     SCALAR_COORDS,
     complete_marker,
     create_levels,
+    create_root,
     level_group,
     open_pyramid,
     prepare_levels,
@@ -262,7 +263,7 @@ def _stopped_status(err: BaseException) -> str:
 def _create(path: Path, levels: list, chunks: list[int], state: Mapping[str, Any]) -> list:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        root = zarr.open_group(str(path), mode="w-", zarr_format=3)
+        root = create_root(path, 3)
         root.attrs.update({MARKER: {"complete": False, "ngff": NGFF_VERSION}, RUN_KEY: dict(state)})
         return create_levels(root, levels, 3, chunks)
 
@@ -392,6 +393,8 @@ def write_volume(
         else:
             try:
                 created = _create(target, levels, chunks, state)
+            except FileExistsError:  # not ours: left as it is
+                raise
             except Exception:
                 shutil.rmtree(target, ignore_errors=True)  # made just now: leave nothing
                 raise
