@@ -190,10 +190,17 @@ def test_a_claim_that_cannot_be_told_dead_refuses_the_write_and_is_left(tmp_path
     assert _files(tmp_path) == before and not out.exists()
 
 
-def test_a_damaged_claim_refuses_the_write(tmp_path, monkeypatch):
+@pytest.mark.parametrize("damage", ["not json", "a link"])
+def test_a_claim_not_surely_a_writers_refuses_the_write(tmp_path, monkeypatch, damage):
     monkeypatch.setattr(safety, "RECORD_READS", 1)
     out = tmp_path / "out.zarr"
-    (tmp_path / ".out.zarr.microct-claim.json").write_text("{not json")
+    claim = tmp_path / ".out.zarr.microct-claim.json"
+    if damage == "a link":  # to a dead writer's record, but not a claim a writer makes
+        elsewhere = tmp_path / "record.json"
+        elsewhere.write_text(json.dumps(_record(out)))
+        claim.symlink_to(elsewhere)
+    else:
+        claim.write_text("{not json")
     with pytest.raises(FileExistsError, match="is not a well-formed writer's record"):
         _volume(1).microct.to_zarr(out, chunks=8)
     assert _left(out) == [".out.zarr.microct-claim.json"] and not out.exists()
@@ -401,3 +408,17 @@ def test_files_put_where_a_new_store_is_about_to_be_made_are_left_as_they_are(
                 storage_options={"auto_mkdir": True} if how == "url" else None,
             )
     assert _files(out) == {"notes.txt": b"precious"} and _left(out) == []
+
+
+@pytest.mark.parametrize("how", ["to_zarr", "write_volume"])
+def test_a_new_store_in_folders_not_made_yet_is_written(tmp_path, how):
+    out = tmp_path / "not" / "yet" / "out.zarr"
+    if how == "to_zarr":
+        _volume(4).microct.to_zarr(out, chunks=8)
+        assert (mct.open_volume(out).values == 4).all()
+    else:
+        from xarray_microct.io.results import open_result, write_volume
+
+        write_volume(_volume(4), out)
+        assert (open_result(out).values == 4).all()
+    assert _left(out) == []

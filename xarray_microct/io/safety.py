@@ -591,12 +591,15 @@ def earlier_boot_of_this_machine(record: Mapping[str, Any]) -> bool:
     boots = (here, there)
     if not all(isinstance(b, str) and b.startswith("boot_id ") for b in boots) or here == there:
         return False
-    addresses, since = record.get("addresses"), record.get("since")
-    if not (isinstance(addresses, list) and set(addresses) & set(hardware_addresses())):
-        return False
-    if not (isinstance(record.get("machine_id"), str) and record["machine_id"] == machine_id()):
-        return False
-    if not record["machine_id"] or not isinstance(since, str):
+    addresses, installation, since = (record.get(k) for k in ("addresses", "machine_id", "since"))
+    if not (
+        isinstance(addresses, list)
+        and set(addresses) & set(hardware_addresses())
+        and isinstance(installation, str)
+        and installation
+        and installation == machine_id()
+        and isinstance(since, str)
+    ):
         return False
     try:
         written = datetime.datetime.fromisoformat(since).timestamp()
@@ -647,6 +650,8 @@ def _holder(claim: Path, path: Path) -> tuple[bool, dict[str, Any] | None]:
     being written)."""
     record = None
     for attempt in range(RECORD_READS):
+        if claim.is_symlink():  # never a writer's claim
+            return True, None
         try:
             doc = json.loads(claim.read_text())
         except FileNotFoundError:
@@ -656,7 +661,7 @@ def _holder(claim: Path, path: Path) -> tuple[bool, dict[str, Any] | None]:
         token = doc.get("token") if isinstance(doc, dict) else None
         if isinstance(token, str) and re.fullmatch("[0-9a-f]{8}", token):
             record = _well_formed(doc, path.name, token)
-        if record is not None or claim.is_symlink():
+        if record is not None:
             break
         time.sleep(0.1 * (attempt + 1))
     return True, record
@@ -1228,6 +1233,7 @@ def staged_write(
         return
     token = uuid.uuid4().hex[:8]
     staging, old, record_file = _siblings(path, token)
+    path.parent.mkdir(parents=True, exist_ok=True)  # as Zarr makes a new store's folders
     _WRITING.add(token)
     try:
         _claim(path, token, store)
