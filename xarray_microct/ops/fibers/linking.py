@@ -35,6 +35,8 @@ from xarray_microct.kernels.chains import (
     group_medians,
     group_order,
     merge_runs,
+    near_pairs,
+    path_ids,
     window_lines,
 )
 
@@ -50,6 +52,82 @@ def _first_row_ids(track: np.ndarray) -> np.ndarray:
     rank = np.empty(len(first), np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(1, len(first) + 1)
     return rank[inverse]
+
+
+def _slice_runs(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """The rows by slice then ``y`` (None: already so), each slice's number and where its
+    run starts in that order (one more bound: the end)."""
+    order = None
+    if np.any(np.diff(z) < 0) or np.any((np.diff(y) < 0) & (np.diff(z) == 0)):
+        order = np.lexsort((y, z))
+        z = z[order]
+    slices, starts = np.unique(z, return_index=True)
+    return order, slices, np.append(starts, len(z))
+
+
+def slice_links(centres: np.ndarray, link_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """The links of :func:`link_slices`: rows ``below[t]`` and ``above[t]`` linked.
+
+    Per pair of consecutive slices, the optimal one-to-one assignment within
+    ``link_distance`` of :func:`~xarray_microct.core.matching.optimal_pairs`, found
+    faster: the candidate pairs by a sweep along ``y`` (:func:`near_pairs
+    <xarray_microct.kernels.chains.near_pairs>`, all slices at once); a pair whose two
+    centres have no other candidate is linked as it is (nearly every pair in a fiber
+    bed); each group of candidates linked through shared centres (their connected
+    components: the assignment is optimal on each alone) is solved by
+    :func:`~xarray_microct.core.matching.optimal_pairs` on its centres in their order,
+    which gives what it gives on the two whole slices.
+
+    Parameters
+    ----------
+    centres : array of shape (n, >=3)
+        Rows ``(z_index, y, x, ...)``, sorted by slice.
+    link_distance : float
+        As :func:`link_slices`.
+
+    Returns
+    -------
+    below, above : array of int
+        The linked rows, ``below`` on the slice before ``above``'s.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0], [0, 6.0, 5.0], [1, 5.8, 5.0], [1, 9.0, 5.0]])
+    >>> [v.tolist() for v in slice_links(rows, link_distance=1.0)]
+    [[1], [2]]
+    """
+    z = np.asarray(centres[:, 0], dtype=np.int64)
+    yx = np.asarray(centres[:, 1:3], dtype=np.float64)
+    order, slices, bounds = _slice_runs(z, yx[:, 0])
+    ordered = yx if order is None else yx[order]
+    step = np.flatnonzero(np.diff(slices) == 1)  # slices k, k + 1 consecutive
+    runs = np.column_stack([bounds[step + 1], bounds[step + 2], bounds[step], bounds[step + 1]])
+    above, below = near_pairs(
+        ordered[:, 0], ordered[:, 1], runs, np.full(len(runs), float(link_distance))
+    ).T
+    if order is not None:
+        above, below = order[above], order[below]
+    # a pair whose two centres have no other candidate: linked (as optimal_pairs does)
+    n = len(z)
+    alone = (np.bincount(above, minlength=n)[above] == 1) & (
+        np.bincount(below, minlength=n)[below] == 1
+    )
+    found_below, found_above = [below[alone]], [above[alone]]
+    rest_above, rest_below = above[~alone], below[~alone]
+    if rest_above.size:
+        k = rest_above.size
+        ends = np.concatenate([rest_above, n + rest_below])
+        nodes, inverse = np.unique(ends, return_inverse=True)
+        graph = coo_matrix((np.ones(k), (inverse[:k], inverse[k:])), shape=(len(nodes), len(nodes)))
+        _, label = connected_components(graph, directed=False)
+        group = label[inverse[:k]]
+        by_group = np.argsort(group, kind="stable")
+        for part in np.split(by_group, np.flatnonzero(np.diff(group[by_group])) + 1):
+            ia, ib = np.unique(rest_above[part]), np.unique(rest_below[part])
+            pa, pb, _ = optimal_pairs(yx[ia], yx[ib], link_distance)
+            found_above.append(ia[pa])
+            found_below.append(ib[pb])
+    return np.concatenate(found_below), np.concatenate(found_above)
 
 
 def link_slices(centres: np.ndarray, link_distance: float) -> np.ndarray:
@@ -83,15 +161,8 @@ def link_slices(centres: np.ndarray, link_distance: float) -> np.ndarray:
     z = np.asarray(centres[:, 0], dtype=np.int64)
     if np.any(np.diff(z) < 0):
         raise ValueError("link_slices: sort the centres by slice first")
-    slices, starts = np.unique(z, return_index=True)
-    bounds = np.append(starts, len(z))
-    pairs = [np.zeros((0, 2), np.int64)]
-    for k in np.nonzero(np.diff(slices) == 1)[0]:
-        below = np.arange(bounds[k], bounds[k + 1])
-        above = np.arange(bounds[k + 1], bounds[k + 2])
-        ia, ib, _ = optimal_pairs(centres[above, 1:3], centres[below, 1:3], link_distance)
-        pairs.append(np.column_stack([below[ib], above[ia]]))
-    return _first_row_ids(merge_chains(len(z), np.concatenate(pairs)))
+    below, above = slice_links(centres, link_distance)
+    return path_ids(below, above, len(z))
 
 
 def link_centres(
@@ -342,8 +413,9 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
 
     The candidates :func:`merge_pieces` weighs: on each slice, the centres closer than
     ``overlap ×`` the sum of their radii (searched within ``2 × overlap ×`` the slice's
-    largest radius of each other; found here, in the slab tasks, the pairs of touching
-    fibers never reach the serial assembly). Slice by slice, so the
+    largest radius of each other by a sweep along ``y``: :func:`near_pairs
+    <xarray_microct.kernels.chains.near_pairs>`; found here, in the slab tasks, the pairs
+    of touching fibers never reach the serial assembly). Slice by slice, so the
     pairs of a run of whole slices (a slab) are found on their own: those of the rows
     of consecutive slabs, each offset by the rows before it, are the pairs of all the
     rows, in the same order.
@@ -358,7 +430,8 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
     Returns
     -------
     array of shape (k, 2)
-        Row indices ``(i, j)``, ``i < j``, slice by slice in the order of the slices.
+        Row indices ``(i, j)``, ``i < j``, slice by slice in the order of the slices, then
+        by ``i`` and ``j``.
 
     Examples
     --------
@@ -366,17 +439,23 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
     >>> piece_pairs(rows).tolist()
     [[0, 1]]
     """
-    rows = np.asarray(rows, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
     z = rows[:, 0].astype(np.int64)
-    order = np.argsort(z, kind="stable")
-    bounds = np.flatnonzero(np.diff(z[order])) + 1
-    pairs = [np.zeros((0, 2), np.int64)]
-    for part in np.split(order, bounds) if len(rows) else []:
-        reach = 2 * overlap * float(rows[part, 3].max())
-        found = cKDTree(rows[part, 1:3]).query_pairs(reach, output_type="ndarray")
-        pairs.append(part[found])
-    a, b = np.concatenate(pairs).T
-    return np.column_stack([a, b])[_piece_ratio(rows, a, b) < overlap]
+    order, _, bounds = _slice_runs(z, rows[:, 1])
+    ordered = rows if order is None else rows[order]
+    # within 2 × overlap × the slice's largest radius: the pairs that may be close enough
+    largest = np.maximum.reduceat(ordered[:, 3], bounds[:-1]) if len(rows) else np.zeros(0)
+    runs = np.column_stack([bounds[:-1], bounds[1:], bounds[:-1], bounds[1:]])
+    i, j = near_pairs(
+        ordered[:, 1], ordered[:, 2], runs, 2 * overlap * largest, ordered[:, 3], overlap
+    ).T
+    if order is not None:
+        i, j = order[i], order[j]
+    a, b = np.minimum(i, j), np.maximum(i, j)
+    close = _piece_ratio(rows, a, b) < overlap
+    a, b = a[close], b[close]
+    sort = np.lexsort((b, a, z[a]))
+    return np.column_stack([a[sort], b[sort]])
 
 
 def _piece_ratio(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
