@@ -623,6 +623,14 @@ def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> floa
     return float(np.mean((last[track] - z_index >= separation)[counted]))
 
 
+def _slab_part(part: np.ndarray, z_start: int, z_stop: int) -> np.ndarray:
+    """The rows of slices ``z_start:z_stop`` (a slice of the part when sorted by slice)."""
+    z = part[:, 0]
+    if np.all(z[1:] >= z[:-1]):
+        return part[np.searchsorted(z, z_start) : np.searchsorted(z, z_stop)]
+    return part[(z >= z_start) & (z < z_stop)]
+
+
 def link_slab(
     parts: list[np.ndarray],
     z_start: int,
@@ -659,8 +667,7 @@ def link_slab(
     >>> rows[:, :3].tolist(), chain.tolist()
     ([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], [1, 1])
     """
-    rows = np.concatenate(parts) if parts else np.zeros((0, 4))
-    rows = rows[(rows[:, 0] >= z_start) & (rows[:, 0] < z_stop)]
+    rows = np.concatenate([_slab_part(p, z_start, z_stop) for p in parts] or [np.zeros((0, 4))])
     rows[:, 1] = origin[0] + rows[:, 1] * spacing[0]
     rows[:, 2] = origin[1] + rows[:, 2] * spacing[1]
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
