@@ -15,6 +15,8 @@ from xarray_microct.ops.fibers.linking import (
     link_slices,
     merge_chains,
     piece_pairs,
+    settle_by_fiber,
+    settle_on_axes,
     slice_links,
 )
 
@@ -137,3 +139,28 @@ def test_slice_links_of_two_slices_by_hand():
     rows = np.array([[0, 0.0, 0.0], [0, 1.0, 0.0], [1, 0.6, 0.0], [1, 1.7, 0.0]])
     below, above = slice_links(rows, 1.0)
     assert sorted(zip(below.tolist(), above.tolist(), strict=True)) == [(0, 2), (1, 3)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), fibers=st.integers(1, 8))
+def test_settle_by_fiber_gives_the_rows_of_settle_on_axes(seed, fibers):
+    rng = np.random.default_rng(seed)
+    rows, track = [], []
+    for f in range(fibers):  # fibers with missed slices, ids not dense
+        z = np.flatnonzero(rng.random(20) < 0.7)
+        y = 20.0 * f + 0.3 * z + rng.normal(0, 0.3, len(z))
+        x = 5.0 + rng.normal(0, 0.3, len(z))
+        rows.append(np.column_stack([z, y, x, rng.uniform(1, 2, len(z))]))
+        track.append(np.full(len(z), 3 * f + 7))
+    rows, track = np.concatenate(rows), np.concatenate(track)
+    by_slice = np.argsort(rows[:, 0], kind="stable")
+    rows, track = rows[by_slice], track[by_slice]
+    by_fiber, ids, starts = settle_by_fiber(rows, track, half=3, tolerance=1.0)
+    settled, fiber = settle_on_axes(rows, track, half=3, tolerance=1.0)
+    per_row = np.repeat(ids, np.diff(starts))
+    # each fiber's rows in slice order, on every slice of its span
+    for i, f in enumerate(ids):
+        part = by_fiber[starts[i] : starts[i + 1]]
+        np.testing.assert_array_equal(part[:, 0], np.arange(part[0, 0], part[-1, 0] + 1))
+        np.testing.assert_array_equal(part, settled[fiber == f][np.argsort(settled[fiber == f, 0])])
+    assert sorted(per_row.tolist()) == sorted(fiber.tolist())

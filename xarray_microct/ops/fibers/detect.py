@@ -81,7 +81,7 @@ from xarray_microct.ops.fibers.linking import (
     merge_chains,
     merge_pieces,
     piece_pairs,
-    settle_on_axes,
+    settle_by_fiber,
     stitch_slabs,
     z_coherence,
 )
@@ -397,16 +397,18 @@ def assemble_fibers(
     rows, fiber = rows[long_enough], fiber[long_enough]
     # each fiber on its axis over ±4 radii (±2: F1 0.871 against 0.877 at 2 voxels,
     # noise 0.25, on the benchmark's other_bed), every slice of its span
-    rows, fiber = settle_on_axes(rows, fiber, window, link_distance)
-    # rows are in (slice, y, x) order: number fibers by their first row
-    ids = first_seen(fiber) + 1
-    count = int(ids.max(initial=0))
+    rows, _, starts = settle_by_fiber(rows, fiber, window, link_distance)
+    # fibers numbered by their first row in (slice, y) order; rows by fiber, then slice
+    count = len(starts) - 1
+    number = np.empty(count, np.int64)
+    number[np.lexsort((rows[starts[:-1], 1], rows[starts[:-1], 0]))] = np.arange(1, count + 1)
+    ids = np.repeat(number, np.diff(starts))
+    order, _ = group_order(ids, count + 1)
+    rows, ids = rows[order], ids[order]
     # cut by the side: the disk of the fiber's axis and median radius, on some slice
     cut = np.zeros(count + 1, bool)
     np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
-    order, _ = group_order(ids, count + 1)
-    slice_index, y, x, radius = rows[order].T.copy()  # one gather, contiguous columns
-    ids = ids[order]
+    slice_index, y, x, radius = rows.T.copy()  # contiguous columns
     z = np.asarray(z_values, np.float64)[slice_index.astype(np.int64)]
     table = pd.DataFrame(
         {

@@ -358,9 +358,14 @@ def join_fragments(
 
 def _chain_order(z: np.ndarray, index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """``numpy.lexsort((z, index))`` for chain indices ``0..m-1``, and where each chain's
-    run starts in it; linear (a counting sort) when the rows come sorted by ``z``."""
+    run starts in it; linear (a counting sort) when the rows come sorted by ``z``, or
+    chain after chain, each by ``z``."""
     if np.all(z[1:] >= z[:-1]):  # stable by chain: each chain's rows stay in z order
         return group_order(index, m)
+    step = index[1:] != index[:-1]
+    if np.all(index[1:] >= index[:-1]) and np.all(step | (z[1:] >= z[:-1])):
+        # chain after chain, each in z order already
+        return np.arange(len(index)), np.searchsorted(index, np.arange(m + 1))
     order = np.lexsort((z, index))
     return order, np.searchsorted(index[order], np.arange(m + 1))
 
@@ -817,15 +822,44 @@ def settle_on_axes(
     track = np.asarray(track)
     if len(rows) == 0:
         return rows.reshape(0, 4), track
-    ids, index = dense_ids(track)
+    out, ids, starts = settle_by_fiber(rows, track, half, tolerance)
+    fiber = np.repeat(ids, np.diff(starts))
+    # by slice, then y (x breaks no tie of real centres): the order of the table's rows
+    sort = np.argsort(out[:, 0] * (4.0 * float(np.abs(out[:, 1]).max()) + 1.0) + out[:, 1])
+    return out[sort], fiber[sort]
+
+
+def settle_by_fiber(
+    rows: np.ndarray, track: np.ndarray, half: int, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of :func:`settle_on_axes` fiber after fiber, each by slice.
+
+    Returns
+    -------
+    rows : array of shape (m, 4)
+        The settled rows ``(z_index, y, x, radius)``: the fibers in the order of their
+        ids, each on every slice of its span in slice order.
+    ids : array
+        The fiber ids (sorted).
+    starts : array of int
+        Where each fiber's rows start (one more: the total).
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0, 2.0], [2, 9.0, 5.0, 2.0], [2, 5.0, 5.0, 2.0]])
+    >>> new, ids, starts = settle_by_fiber(rows, np.array([4, 2, 4]), half=2, tolerance=1.0)
+    >>> new[:, :2].tolist(), ids.tolist(), starts.tolist()
+    ([[2.0, 9.0], [0.0, 5.0], [1.0, 5.0], [2.0, 5.0]], [2, 4], [0, 1, 4])
+    """
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+    ids, index = dense_ids(np.asarray(track))
     m = len(ids)
+    if len(rows) == 0:
+        return rows, ids, np.zeros(1, np.int64)
     z = rows[:, 0]
     order, bounds = _chain_order(z, index, m)
     out, starts, kept = chain_axes(rows, order, bounds, half, tolerance)
     first = z[order[bounds[:-1]]]
-    fiber = np.repeat(np.arange(m), np.diff(starts))
     at = starts[index] + (z - first[index]).astype(np.int64)
     out[at[kept], 3] = rows[kept, 3]
-    # by slice, then y (x breaks no tie of real centres): the order of the table's rows
-    sort = np.argsort(out[:, 0] * (4.0 * float(np.abs(out[:, 1]).max()) + 1.0) + out[:, 1])
-    return out[sort], ids[fiber[sort]]
+    return out, ids, starts
