@@ -18,6 +18,7 @@ from xarray_microct.ops.fibers.linking import (
     settle_by_fiber,
     settle_on_axes,
     slice_links,
+    slice_order,
 )
 
 
@@ -164,3 +165,25 @@ def test_settle_by_fiber_gives_the_rows_of_settle_on_axes(seed, fibers):
         np.testing.assert_array_equal(part[:, 0], np.arange(part[0, 0], part[-1, 0] + 1))
         np.testing.assert_array_equal(part, settled[fiber == f][np.argsort(settled[fiber == f, 0])])
     assert sorted(per_row.tolist()) == sorted(fiber.tolist())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 200),
+    slices=st.integers(1, 6),
+    decimals=st.sampled_from([0, 1, 12]),
+    scale=st.sampled_from([1.0, 1e-9, 1e9]),
+)
+def test_slice_order_is_lexsort(seed, n, slices, decimals, scale):
+    rng = np.random.default_rng(seed)
+    # shared y and x (ties, resolved by position), huge or tiny coordinates (rounding)
+    yx = np.round(rng.uniform(0, 5, (n, 2)), decimals) * scale
+    rows = np.column_stack([rng.integers(0, slices, n), yx, np.ones(n)]).astype(float)
+    np.testing.assert_array_equal(slice_order(rows), np.lexsort(rows[:, [2, 1, 0]].T))
+
+
+def test_slice_order_where_the_key_rounds_y_away():
+    # on slice 1 the key is 3 + y: these y differences are lost in it
+    rows = np.array([[0, 1.0, 0], [1, 3e-20, 0], [1, 1e-20, 0], [1, 2e-20, 0]])
+    assert slice_order(rows).tolist() == [0, 2, 3, 1]

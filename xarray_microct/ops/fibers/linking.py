@@ -636,6 +636,37 @@ def _slab_part(part: np.ndarray, z_start: int, z_stop: int) -> np.ndarray:
     return part[(z >= z_start) & (z < z_stop)]
 
 
+def slice_order(rows: np.ndarray) -> np.ndarray:
+    """``numpy.lexsort((x, y, z))`` of rows ``(z, y, x, ...)``, faster.
+
+    One sort of a single key that orders by slice, then ``y``; rows of one slice with
+    the same ``y`` (centroids of small regions can share one) ordered by ``x``, then by
+    their position (lexsort is stable). Where rounding makes the key miss the order
+    (checked), ``numpy.lexsort`` itself.
+
+    Examples
+    --------
+    >>> rows = np.array([[1, 2.0, 0.0], [0, 5.0, 1.0], [0, 5.0, 0.0], [0, 1.0, 9.0]])
+    >>> slice_order(rows).tolist()
+    [3, 2, 1, 0]
+    """
+    z, y, x = rows[:, 0], rows[:, 1], rows[:, 2]
+    if len(rows) == 0 or not np.isfinite(rows[:, :3]).all():
+        return np.lexsort((x, y, z))
+    low, high = float(y.min()), float(y.max())
+    order = np.argsort((z - z.min()) * (2 * (high - low) + 1) + (y - low))
+    zs, ys = z[order], y[order]
+    same = (zs[1:] == zs[:-1]) & (ys[1:] == ys[:-1])
+    if not np.all(same | (zs[1:] > zs[:-1]) | ((zs[1:] == zs[:-1]) & (ys[1:] > ys[:-1]))):
+        return np.lexsort((x, y, z))
+    if same.any():  # runs of one (z, y): by x, then by position, each run where it is
+        run = np.cumsum(np.concatenate([[True], ~same]))
+        tied = np.flatnonzero(np.concatenate([same, [False]]) | np.concatenate([[False], same]))
+        members = order[tied]
+        order[tied] = members[np.lexsort((members, x[members], run[tied]))]
+    return order
+
+
 def link_slab(
     parts: list[np.ndarray],
     z_start: int,
@@ -675,7 +706,7 @@ def link_slab(
     rows = np.concatenate([_slab_part(p, z_start, z_stop) for p in parts] or [np.zeros((0, 4))])
     rows[:, 1] = origin[0] + rows[:, 1] * spacing[0]
     rows[:, 2] = origin[1] + rows[:, 2] * spacing[1]
-    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+    rows = rows[slice_order(rows)]
     return rows, link_slices(rows, link_distance)
 
 
