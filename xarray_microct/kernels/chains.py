@@ -572,7 +572,13 @@ def _near_pairs(
         if not width > 0:
             width = 1.0
         last = _bands(y, x, b0, b1, width, starts, by_x, xs)
+        largest = 0.0
+        if factor > 0:
+            for j in range(b0, b1):
+                largest = max(largest, size[j])
         for i in range(a0, a1):
+            if factor > 0:  # no partner beyond factor × (its size + the largest)
+                r = min(reach[t], factor * (size[i] + largest) * (1 + 1e-9))
             # widened by far more than the rounding of the bounds: no partner missed
             pad = 1e-9 * (abs(y[i]) + abs(x[i]) + abs(y0) + r)
             low = (y[i] - r - pad - y0) / width
@@ -633,7 +639,9 @@ def near_pairs(
     ``b_start:b_stop``, with ``(y_i - y_j)² + (x_i - x_j)² <= reach²`` (within one run,
     ``a_start == b_start``: ``i < j``), run after run, by ``i``. With ``size`` and a
     positive ``factor``, only the pairs within about ``factor × (size_i + size_j)`` too
-    (a margin of 1e-9 of it: a superset of the pairs closer than that, to be checked).
+    (a margin of 1e-9 of it: a superset of the pairs closer than that, to be checked);
+    each row's partners are then searched within ``factor ×`` (its size + the largest
+    of the ``b`` run).
     The ``b`` run is cut in bands along ``y`` at least ``reach`` wide, each sorted by
     ``x``: a row's partners lie in two or three bands, within ``reach`` in ``x`` of it
     (a binary search), so the cost is about linear in the rows where they are spread
