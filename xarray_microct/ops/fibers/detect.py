@@ -43,7 +43,6 @@ slab borders do not change the answer, so the table does not depend on the chunk
 
 from __future__ import annotations
 
-import operator
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
@@ -76,8 +75,9 @@ from xarray_microct.ops.fibers.linking import (
     SLAB,
     chain_ends,
     cut_by_side,
+    gather_slab,
     join_fragments,
-    link_slab,
+    link_slices,
     merge_chains,
     merge_pieces,
     piece_pairs,
@@ -436,8 +436,9 @@ def _linking_graph(
     """Slab linking, border stitching and assembly over the tile tasks: one graph layer.
 
     Built as one layer (rather than a Delayed call per task, each of which would merge
-    and cull the whole graph): one ``link_slab`` task per slab of ``slab`` slices fed by
-    the tiles of its slices, and the slab's ``piece_pairs``; one ``stitch_slabs`` task
+    and cull the whole graph): per slab of ``slab`` slices, its rows (``gather_slab``, fed
+    by the tiles of its slices), then its chains (``link_slices``) and its
+    ``piece_pairs``, two tasks that may run at once; one ``stitch_slabs`` task
     per border; one assembly.
     """
     token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble)
@@ -447,20 +448,11 @@ def _linking_graph(
     for k, z0 in enumerate(starts):
         z1 = min(z0 + slab, nz)
         parts = [rows.key for start, stop, rows in tiles if start < z1 and stop > z0]
-        graph[(name, "slab", k)] = (
-            link_slab,
-            parts,
-            z0,
-            z1,
-            link["spacing"],
-            link["origin"],
-            link["link_distance"],
-        )
-        graph[(name, "rows", k)] = (operator.getitem, (name, "slab", k), 0)
-        graph[(name, "chains", k)] = (operator.getitem, (name, "slab", k), 1)
+        # the slab's rows, then its chains and the slice-by-slice search of
+        # merge_pieces (here rather than in the assembly), each a task: in parallel
+        graph[(name, "rows", k)] = (gather_slab, parts, z0, z1, link["spacing"], link["origin"])
+        graph[(name, "chains", k)] = (link_slices, (name, "rows", k), link["link_distance"])
         graph[(name, "ends", k)] = (chain_ends, (name, "rows", k), (name, "chains", k))
-        # the slice-by-slice search of merge_pieces, here in parallel rather than in
-        # the assembly (a third of its time on 1.5 M rows)
         graph[(name, "near", k)] = (piece_pairs, (name, "rows", k))
     for k in range(len(starts) - 1):
         graph[(name, "pairs", k)] = (

@@ -703,11 +703,30 @@ def link_slab(
     >>> rows[:, :3].tolist(), chain.tolist()
     ([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], [1, 1])
     """
+    rows = gather_slab(parts, z_start, z_stop, spacing, origin)
+    return rows, link_slices(rows, link_distance)
+
+
+def gather_slab(
+    parts: list[np.ndarray],
+    z_start: int,
+    z_stop: int,
+    spacing: tuple[float, float],
+    origin: tuple[float, float],
+) -> np.ndarray:
+    """The rows of slices ``z_start:z_stop``, in physical units, sorted by slice, y, x:
+    those of :func:`link_slab` (whose chains and piece pairs can then be found apart).
+
+    Examples
+    --------
+    >>> part = np.array([[1, 2.0, 2.0, 5.0], [0, 4.0, 2.0, 5.0], [5, 2.0, 2.0, 5.0]])
+    >>> gather_slab([part], 0, 4, (0.5, 0.5), (0.0, 0.0))[:, :3].tolist()
+    [[0.0, 2.0, 1.0], [1.0, 1.0, 1.0]]
+    """
     rows = np.concatenate([_slab_part(p, z_start, z_stop) for p in parts] or [np.zeros((0, 4))])
     rows[:, 1] = origin[0] + rows[:, 1] * spacing[0]
     rows[:, 2] = origin[1] + rows[:, 2] * spacing[1]
-    rows = rows[slice_order(rows)]
-    return rows, link_slices(rows, link_distance)
+    return rows[slice_order(rows)]
 
 
 def chain_ends(rows: np.ndarray, chain: np.ndarray) -> np.ndarray:
