@@ -5,10 +5,12 @@ rests on these facts, in two steps:
 
 1. Chains of links between consecutive slices (:func:`link_slices`): the centres of
    slices ``k`` and ``k + 1`` are paired by optimal one-to-one assignment within
-   ``link_distance``. A link depends on its two slices only, so slabs of ``SLAB``
-   slices are linked in parallel (:func:`link_slab`) and stitched at their borders by
-   the same rule (:func:`stitch_slabs`): the chains do not depend on the slab size nor
-   on the chunking.
+   ``link_distance`` (:func:`slice_links`: the candidate pairs of all slices by one
+   compiled sweep, the assignment solved only where a centre has a choice). A link
+   depends on its two slices only, so slabs of ``SLAB`` slices are linked in parallel
+   (:func:`link_slab`) and stitched at their borders by the same rule
+   (:func:`stitch_slabs`): the chains do not depend on the slab size nor on the
+   chunking.
 2. Fibers from the chains, from their overlaps and their ends only:
    :func:`merge_pieces` folds chains that overlap on the slices they share (a fiber's
    cross-section found as two regions, for a few slices or many) into one fiber, and
