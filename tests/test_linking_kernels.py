@@ -187,3 +187,15 @@ def test_slice_order_where_the_key_rounds_y_away():
     # on slice 1 the key is 3 + y: these y differences are lost in it
     rows = np.array([[0, 1.0, 0], [1, 3e-20, 0], [1, 1e-20, 0], [1, 2e-20, 0]])
     assert slice_order(rows).tolist() == [0, 2, 3, 1]
+
+
+def test_centres_without_a_position_link_to_nothing():
+    rows = np.array(
+        [[0, 5.0, 5.0, 2.0], [0, np.nan, 5.0, 2.0], [1, 5.2, 5.0, 2.0], [1, 5.1, np.nan, 2.0]]
+    )
+    below, above = slice_links(rows, 1.0)
+    assert below.tolist() == [0] and above.tolist() == [2]
+    rows[[0, 2], 0] = 0  # now one slice: the two finite centres are one fiber's pieces
+    assert piece_pairs(rows).tolist() == [[0, 2]]
+    with pytest.raises(ValueError, match="finite"):
+        near_pairs(rows[:, 1], rows[:, 2], np.array([[0, 4, 0, 4]]), np.array([1.0]))

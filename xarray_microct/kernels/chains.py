@@ -658,6 +658,10 @@ def near_pairs(
     runs = np.ascontiguousarray(runs, dtype=np.int64).reshape(-1, 4)
     reach = np.ascontiguousarray(reach, dtype=np.float64)
     size = np.zeros(len(y)) if size is None else np.ascontiguousarray(size, dtype=np.float64)
+    if not (np.isfinite(y).all() and np.isfinite(x).all()):
+        raise ValueError("near_pairs: y and x must be finite; leave out the rows without")
+    if runs.size and (runs.min() < 0 or runs.max() > len(y)):
+        raise ValueError(f"near_pairs: runs must lie within the {len(y)} rows")
     return _near_pairs(y, x, runs, reach, size, float(factor))
 
 

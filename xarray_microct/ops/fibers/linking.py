@@ -56,11 +56,19 @@ def _first_row_ids(track: np.ndarray) -> np.ndarray:
     return rank[inverse]
 
 
-def _slice_runs(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+def _slice_runs(
+    z: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """The rows by slice then ``y`` (None: already so), each slice's number and where its
-    run starts in that order (one more bound: the end)."""
+    run starts in that order (one more bound: the end). Rows without a finite ``y, x``
+    are left out of the order (they are near nothing)."""
     order = None
-    if np.any(np.diff(z) < 0) or np.any((np.diff(y) < 0) & (np.diff(z) == 0)):
+    finite = np.isfinite(y) & np.isfinite(x)
+    if not finite.all():
+        kept = np.flatnonzero(finite)
+        order = kept[np.lexsort((y[kept], z[kept]))]
+        z = z[order]
+    elif np.any(np.diff(z) < 0) or np.any((np.diff(y) < 0) & (np.diff(z) == 0)):
         order = np.lexsort((y, z))
         z = z[order]
     slices, starts = np.unique(z, return_index=True)
@@ -100,7 +108,7 @@ def slice_links(centres: np.ndarray, link_distance: float) -> tuple[np.ndarray, 
     """
     z = np.asarray(centres[:, 0], dtype=np.int64)
     yx = np.asarray(centres[:, 1:3], dtype=np.float64)
-    order, slices, bounds = _slice_runs(z, yx[:, 0])
+    order, slices, bounds = _slice_runs(z, yx[:, 0], yx[:, 1])
     ordered = yx if order is None else yx[order]
     step = np.flatnonzero(np.diff(slices) == 1)  # slices k, k + 1 consecutive
     runs = np.column_stack([bounds[step + 1], bounds[step + 2], bounds[step], bounds[step + 1]])
@@ -448,10 +456,10 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
     """
     rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
     z = rows[:, 0].astype(np.int64)
-    order, _, bounds = _slice_runs(z, rows[:, 1])
+    order, _, bounds = _slice_runs(z, rows[:, 1], rows[:, 2])
     ordered = rows if order is None else rows[order]
     # within 2 × overlap × the slice's largest radius: the pairs that may be close enough
-    largest = np.maximum.reduceat(ordered[:, 3], bounds[:-1]) if len(rows) else np.zeros(0)
+    largest = np.fmax.reduceat(ordered[:, 3], bounds[:-1]) if len(ordered) else np.zeros(0)
     runs = np.column_stack([bounds[:-1], bounds[1:], bounds[:-1], bounds[1:]])
     i, j = near_pairs(
         ordered[:, 1], ordered[:, 2], runs, 2 * overlap * largest, ordered[:, 3], overlap
