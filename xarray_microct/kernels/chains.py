@@ -510,3 +510,190 @@ def chain_axes(
     starts = np.concatenate([np.zeros(1, np.int64), np.cumsum(span)])
     out, kept = _settle(rows, order, bounds, int(half), float(tolerance), starts)
     return out[:, :4], starts, kept
+
+
+@numba.njit(nogil=True, cache=True)
+def _bands(
+    y: np.ndarray,
+    x: np.ndarray,
+    b0: int,
+    b1: int,
+    width: float,
+    starts: np.ndarray,
+    by_x: np.ndarray,
+    xs: np.ndarray,
+) -> int:  # pragma: no cover
+    """Rows ``b0:b1`` (sorted by ``y``) in bands of ``width`` along ``y`` from the first:
+    band ``k`` holds ``by_x[starts[k]:starts[k + 1]]`` (sorted by ``x``, in ``xs``).
+    Returns the last band."""
+    last = int((y[b1 - 1] - y[b0]) / width)
+    p = b0
+    for k in range(last + 2):
+        while p < b1 and int((y[p] - y[b0]) / width) < k:
+            p += 1
+        starts[k] = p
+    for k in range(last + 1):
+        s, e = starts[k], starts[k + 1]
+        if e - s > 1:
+            by_x[s:e] = s + np.argsort(x[s:e])
+        elif e > s:
+            by_x[s] = s
+        for q in range(s, e):
+            xs[q] = x[by_x[q]]
+    return last
+
+
+@numba.njit(nogil=True, cache=True)
+def _near_pairs(
+    y: np.ndarray,
+    x: np.ndarray,
+    runs: np.ndarray,
+    reach: np.ndarray,
+    size: np.ndarray,
+    factor: float,
+) -> np.ndarray:  # pragma: no cover
+    """Pairs of :func:`near_pairs` (rows of the output, grown as they are found)."""
+    n = y.size
+    starts = np.empty(n + 2, np.int64)
+    by_x = np.empty(n, np.int64)
+    xs = np.empty(n)
+    out = np.empty((max(n, 16), 2), np.int64)
+    found = 0
+    for t in range(runs.shape[0]):
+        a0, a1, b0, b1 = runs[t, 0], runs[t, 1], runs[t, 2], runs[t, 3]
+        r = reach[t]
+        if a1 <= a0 or b1 <= b0 or not r >= 0:
+            continue
+        same = a0 == b0
+        y0 = y[b0]
+        # bands at least ``r`` wide (a row's partners lie in 2 or 3 of them), no more
+        # bands than rows
+        width = max(r, (y[b1 - 1] - y0) / (b1 - b0))
+        if not width > 0:
+            width = 1.0
+        last = _bands(y, x, b0, b1, width, starts, by_x, xs)
+        largest = 0.0
+        if factor > 0:
+            for j in range(b0, b1):
+                largest = max(largest, size[j])
+        for i in range(a0, a1):
+            if factor > 0:  # no partner beyond factor × (its size + the largest)
+                r = min(reach[t], factor * (size[i] + largest) * (1 + 1e-9))
+            # widened by far more than the rounding of the bounds: no partner missed
+            pad = 1e-9 * (abs(y[i]) + abs(x[i]) + abs(y0) + r)
+            low = (y[i] - r - pad - y0) / width
+            high = (y[i] + r + pad - y0) / width
+            if high < 0 or low >= last + 1:
+                continue
+            k0 = int(low) if low > 0 else 0
+            k1 = min(int(high), last)
+            for k in range(k0, k1 + 1):
+                s, e = starts[k], starts[k + 1]
+                left = x[i] - r - pad
+                while e - s > 8:  # the first row at or after ``left`` in x
+                    mid = (s + e) // 2
+                    if xs[mid - 1] < left:
+                        s = mid
+                    else:
+                        e = mid
+                q = s
+                e = starts[k + 1]
+                while q < e and xs[q] < left:
+                    q += 1
+                while q < e and xs[q] <= x[i] + r + pad:
+                    j = by_x[q]
+                    q += 1
+                    if same and j <= i:
+                        continue
+                    dy = y[i] - y[j]
+                    dx = x[i] - x[j]
+                    d2 = dy * dy + dx * dx
+                    if d2 > r * r:
+                        continue
+                    if factor > 0:
+                        limit = factor * (size[i] + size[j]) * (1 + 1e-9)
+                        if d2 > limit * limit:
+                            continue
+                    if found == out.shape[0]:
+                        grown = np.empty((2 * found, 2), np.int64)
+                        grown[:found] = out
+                        out = grown
+                    out[found, 0] = i
+                    out[found, 1] = j
+                    found += 1
+    return out[:found].copy()
+
+
+def near_pairs(
+    y: np.ndarray,
+    x: np.ndarray,
+    runs: np.ndarray,
+    reach: np.ndarray,
+    size: np.ndarray | None = None,
+    factor: float = 0.0,
+) -> np.ndarray:
+    """Pairs of rows within ``reach`` of each other in ``(y, x)``, between runs of rows.
+
+    ``runs``: rows ``(a_start, a_stop, b_start, b_stop)``, each run of rows sorted by
+    ``y``; for each, the pairs ``(i, j)``, ``i`` in ``a_start:a_stop`` and ``j`` in
+    ``b_start:b_stop``, with ``(y_i - y_j)² + (x_i - x_j)² <= reach²`` (within one run,
+    ``a_start == b_start``: ``i < j``), run after run, by ``i``. With ``size`` and a
+    positive ``factor``, only the pairs within about ``factor × (size_i + size_j)`` too
+    (a margin of 1e-9 of it: a superset of the pairs closer than that, to be checked);
+    each row's partners are then searched within ``factor ×`` (its size + the largest
+    of the ``b`` run).
+    The ``b`` run is cut in bands along ``y`` at least ``reach`` wide, each sorted by
+    ``x``: a row's partners lie in two or three bands, within ``reach`` in ``x`` of it
+    (a binary search), so the cost is about linear in the rows where they are spread
+    in ``y`` and ``x``.
+
+    Examples
+    --------
+    >>> y, x = np.array([0.0, 1.0, 5.0, 0.5, 4.0]), np.array([0.0, 0.0, 0.0, 0.0, 9.0])
+    >>> near_pairs(y, x, np.array([[0, 3, 0, 3], [3, 5, 0, 3]]), np.array([1.0, 1.0])).tolist()
+    [[0, 1], [3, 0], [3, 1]]
+    """
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    runs = np.ascontiguousarray(runs, dtype=np.int64).reshape(-1, 4)
+    reach = np.ascontiguousarray(reach, dtype=np.float64)
+    size = np.zeros(len(y)) if size is None else np.ascontiguousarray(size, dtype=np.float64)
+    if not (np.isfinite(y).all() and np.isfinite(x).all()):
+        raise ValueError("near_pairs: y and x must be finite; leave out the rows without")
+    if runs.size and (runs.min() < 0 or runs.max() > len(y)):
+        raise ValueError(f"near_pairs: runs must lie within the {len(y)} rows")
+    return _near_pairs(y, x, runs, reach, size, float(factor))
+
+
+@numba.njit(nogil=True, cache=True)
+def _path_ids(below: np.ndarray, above: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
+    previous = np.full(n, -1, np.int64)
+    for t in range(below.size):
+        previous[above[t]] = below[t]
+    ids = np.empty(n, np.int64)
+    count = 0
+    for i in range(n):
+        if previous[i] < 0:
+            count += 1
+            ids[i] = count
+        else:
+            ids[i] = ids[previous[i]]
+    return ids
+
+
+def path_ids(below: np.ndarray, above: np.ndarray, n: int) -> np.ndarray:
+    """Ids 1.. of the paths that links ``below[t] → above[t]`` make through rows
+    ``0..n-1``, numbered in the order of each path's first row.
+
+    Each row is linked at most once from below and once above, ``below[t] < above[t]``.
+
+    Examples
+    --------
+    >>> path_ids(np.array([0, 2]), np.array([2, 3]), 5).tolist()
+    [1, 2, 1, 1, 3]
+    """
+    below = np.ascontiguousarray(below, dtype=np.int64)
+    above = np.ascontiguousarray(above, dtype=np.int64)
+    if np.any(below >= above):
+        raise ValueError("path_ids: each link goes from a row to a later row")
+    return _path_ids(below, above, int(n))

@@ -43,7 +43,6 @@ slab borders do not change the answer, so the table does not depend on the chunk
 
 from __future__ import annotations
 
-import operator
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
@@ -76,12 +75,13 @@ from xarray_microct.ops.fibers.linking import (
     SLAB,
     chain_ends,
     cut_by_side,
+    gather_slab,
     join_fragments,
-    link_slab,
+    link_slices,
     merge_chains,
     merge_pieces,
     piece_pairs,
-    settle_on_axes,
+    settle_by_fiber,
     stitch_slabs,
     z_coherence,
 )
@@ -397,16 +397,18 @@ def assemble_fibers(
     rows, fiber = rows[long_enough], fiber[long_enough]
     # each fiber on its axis over ±4 radii (±2: F1 0.871 against 0.877 at 2 voxels,
     # noise 0.25, on the benchmark's other_bed), every slice of its span
-    rows, fiber = settle_on_axes(rows, fiber, window, link_distance)
-    # rows are in (slice, y, x) order: number fibers by their first row
-    ids = first_seen(fiber) + 1
-    count = int(ids.max(initial=0))
+    rows, _, starts = settle_by_fiber(rows, fiber, window, link_distance)
+    # fibers numbered by their first row in (slice, y) order; rows by fiber, then slice
+    count = len(starts) - 1
+    number = np.empty(count, np.int64)
+    number[np.lexsort((rows[starts[:-1], 1], rows[starts[:-1], 0]))] = np.arange(1, count + 1)
+    ids = np.repeat(number, np.diff(starts))
+    order, _ = group_order(ids, count + 1)
+    rows, ids = rows[order], ids[order]
     # cut by the side: the disk of the fiber's axis and median radius, on some slice
     cut = np.zeros(count + 1, bool)
     np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
-    order, _ = group_order(ids, count + 1)
-    slice_index, y, x, radius = rows[order].T.copy()  # one gather, contiguous columns
-    ids = ids[order]
+    slice_index, y, x, radius = rows.T.copy()  # contiguous columns
     z = np.asarray(z_values, np.float64)[slice_index.astype(np.int64)]
     table = pd.DataFrame(
         {
@@ -434,8 +436,9 @@ def _linking_graph(
     """Slab linking, border stitching and assembly over the tile tasks: one graph layer.
 
     Built as one layer (rather than a Delayed call per task, each of which would merge
-    and cull the whole graph): one ``link_slab`` task per slab of ``slab`` slices fed by
-    the tiles of its slices, and the slab's ``piece_pairs``; one ``stitch_slabs`` task
+    and cull the whole graph): per slab of ``slab`` slices, its rows (``gather_slab``, fed
+    by the tiles of its slices), then its chains (``link_slices``) and its
+    ``piece_pairs``, two tasks that may run at once; one ``stitch_slabs`` task
     per border; one assembly.
     """
     token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble)
@@ -445,20 +448,11 @@ def _linking_graph(
     for k, z0 in enumerate(starts):
         z1 = min(z0 + slab, nz)
         parts = [rows.key for start, stop, rows in tiles if start < z1 and stop > z0]
-        graph[(name, "slab", k)] = (
-            link_slab,
-            parts,
-            z0,
-            z1,
-            link["spacing"],
-            link["origin"],
-            link["link_distance"],
-        )
-        graph[(name, "rows", k)] = (operator.getitem, (name, "slab", k), 0)
-        graph[(name, "chains", k)] = (operator.getitem, (name, "slab", k), 1)
+        # the slab's rows, then its chains and the slice-by-slice search of
+        # merge_pieces (here rather than in the assembly), each a task: in parallel
+        graph[(name, "rows", k)] = (gather_slab, parts, z0, z1, link["spacing"], link["origin"])
+        graph[(name, "chains", k)] = (link_slices, (name, "rows", k), link["link_distance"])
         graph[(name, "ends", k)] = (chain_ends, (name, "rows", k), (name, "chains", k))
-        # the slice-by-slice search of merge_pieces, here in parallel rather than in
-        # the assembly (a third of its time on 1.5 M rows)
         graph[(name, "near", k)] = (piece_pairs, (name, "rows", k))
     for k in range(len(starts) - 1):
         graph[(name, "pairs", k)] = (

@@ -5,10 +5,12 @@ rests on these facts, in two steps:
 
 1. Chains of links between consecutive slices (:func:`link_slices`): the centres of
    slices ``k`` and ``k + 1`` are paired by optimal one-to-one assignment within
-   ``link_distance``. A link depends on its two slices only, so slabs of ``SLAB``
-   slices are linked in parallel (:func:`link_slab`) and stitched at their borders by
-   the same rule (:func:`stitch_slabs`): the chains do not depend on the slab size nor
-   on the chunking.
+   ``link_distance`` (:func:`slice_links`: the candidate pairs of all slices by one
+   compiled sweep, the assignment solved only where a centre has a choice). A link
+   depends on its two slices only, so slabs of ``SLAB`` slices are linked in parallel
+   (:func:`link_slab`) and stitched at their borders by the same rule
+   (:func:`stitch_slabs`): the chains do not depend on the slab size nor on the
+   chunking.
 2. Fibers from the chains, from their overlaps and their ends only:
    :func:`merge_pieces` folds chains that overlap on the slices they share (a fiber's
    cross-section found as two regions, for a few slices or many) into one fiber, and
@@ -35,6 +37,8 @@ from xarray_microct.kernels.chains import (
     group_medians,
     group_order,
     merge_runs,
+    near_pairs,
+    path_ids,
     window_lines,
 )
 
@@ -50,6 +54,90 @@ def _first_row_ids(track: np.ndarray) -> np.ndarray:
     rank = np.empty(len(first), np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(1, len(first) + 1)
     return rank[inverse]
+
+
+def _slice_runs(
+    z: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """The rows by slice then ``y`` (None: already so), each slice's number and where its
+    run starts in that order (one more bound: the end). Rows without a finite ``y, x``
+    are left out of the order (they are near nothing)."""
+    order = None
+    finite = np.isfinite(y) & np.isfinite(x)
+    if not finite.all():
+        kept = np.flatnonzero(finite)
+        order = kept[np.lexsort((y[kept], z[kept]))]
+        z = z[order]
+    elif np.any(np.diff(z) < 0) or np.any((np.diff(y) < 0) & (np.diff(z) == 0)):
+        order = np.lexsort((y, z))
+        z = z[order]
+    slices, starts = np.unique(z, return_index=True)
+    return order, slices, np.append(starts, len(z))
+
+
+def slice_links(centres: np.ndarray, link_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """The links of :func:`link_slices`: rows ``below[t]`` and ``above[t]`` linked.
+
+    Per pair of consecutive slices, the optimal one-to-one assignment within
+    ``link_distance`` of :func:`~xarray_microct.core.matching.optimal_pairs`, found
+    faster: the candidate pairs by a sweep along ``y`` (:func:`near_pairs
+    <xarray_microct.kernels.chains.near_pairs>`, all slices at once); a pair whose two
+    centres have no other candidate is linked as it is (nearly every pair in a fiber
+    bed); each group of candidates linked through shared centres (their connected
+    components: the assignment is optimal on each alone) is solved by
+    :func:`~xarray_microct.core.matching.optimal_pairs` on its centres in their order,
+    which gives what it gives on the two whole slices.
+
+    Parameters
+    ----------
+    centres : array of shape (n, >=3)
+        Rows ``(z_index, y, x, ...)``, sorted by slice.
+    link_distance : float
+        As :func:`link_slices`.
+
+    Returns
+    -------
+    below, above : array of int
+        The linked rows, ``below`` on the slice before ``above``'s.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0], [0, 6.0, 5.0], [1, 5.8, 5.0], [1, 9.0, 5.0]])
+    >>> [v.tolist() for v in slice_links(rows, link_distance=1.0)]
+    [[1], [2]]
+    """
+    z = np.asarray(centres[:, 0], dtype=np.int64)
+    yx = np.asarray(centres[:, 1:3], dtype=np.float64)
+    order, slices, bounds = _slice_runs(z, yx[:, 0], yx[:, 1])
+    ordered = yx if order is None else yx[order]
+    step = np.flatnonzero(np.diff(slices) == 1)  # slices k, k + 1 consecutive
+    runs = np.column_stack([bounds[step + 1], bounds[step + 2], bounds[step], bounds[step + 1]])
+    above, below = near_pairs(
+        ordered[:, 0], ordered[:, 1], runs, np.full(len(runs), float(link_distance))
+    ).T
+    if order is not None:
+        above, below = order[above], order[below]
+    # a pair whose two centres have no other candidate: linked (as optimal_pairs does)
+    n = len(z)
+    alone = (np.bincount(above, minlength=n)[above] == 1) & (
+        np.bincount(below, minlength=n)[below] == 1
+    )
+    found_below, found_above = [below[alone]], [above[alone]]
+    rest_above, rest_below = above[~alone], below[~alone]
+    if rest_above.size:
+        k = rest_above.size
+        ends = np.concatenate([rest_above, n + rest_below])
+        nodes, inverse = np.unique(ends, return_inverse=True)
+        graph = coo_matrix((np.ones(k), (inverse[:k], inverse[k:])), shape=(len(nodes), len(nodes)))
+        _, label = connected_components(graph, directed=False)
+        group = label[inverse[:k]]
+        by_group = np.argsort(group, kind="stable")
+        for part in np.split(by_group, np.flatnonzero(np.diff(group[by_group])) + 1):
+            ia, ib = np.unique(rest_above[part]), np.unique(rest_below[part])
+            pa, pb, _ = optimal_pairs(yx[ia], yx[ib], link_distance)
+            found_above.append(ia[pa])
+            found_below.append(ib[pb])
+    return np.concatenate(found_below), np.concatenate(found_above)
 
 
 def link_slices(centres: np.ndarray, link_distance: float) -> np.ndarray:
@@ -83,15 +171,8 @@ def link_slices(centres: np.ndarray, link_distance: float) -> np.ndarray:
     z = np.asarray(centres[:, 0], dtype=np.int64)
     if np.any(np.diff(z) < 0):
         raise ValueError("link_slices: sort the centres by slice first")
-    slices, starts = np.unique(z, return_index=True)
-    bounds = np.append(starts, len(z))
-    pairs = [np.zeros((0, 2), np.int64)]
-    for k in np.nonzero(np.diff(slices) == 1)[0]:
-        below = np.arange(bounds[k], bounds[k + 1])
-        above = np.arange(bounds[k + 1], bounds[k + 2])
-        ia, ib, _ = optimal_pairs(centres[above, 1:3], centres[below, 1:3], link_distance)
-        pairs.append(np.column_stack([below[ib], above[ia]]))
-    return _first_row_ids(merge_chains(len(z), np.concatenate(pairs)))
+    below, above = slice_links(centres, link_distance)
+    return path_ids(below, above, len(z))
 
 
 def link_centres(
@@ -287,9 +368,14 @@ def join_fragments(
 
 def _chain_order(z: np.ndarray, index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """``numpy.lexsort((z, index))`` for chain indices ``0..m-1``, and where each chain's
-    run starts in it; linear (a counting sort) when the rows come sorted by ``z``."""
+    run starts in it; linear (a counting sort) when the rows come sorted by ``z``, or
+    chain after chain, each by ``z``."""
     if np.all(z[1:] >= z[:-1]):  # stable by chain: each chain's rows stay in z order
         return group_order(index, m)
+    step = index[1:] != index[:-1]
+    if np.all(index[1:] >= index[:-1]) and np.all(step | (z[1:] >= z[:-1])):
+        # chain after chain, each in z order already
+        return np.arange(len(index)), np.searchsorted(index, np.arange(m + 1))
     order = np.lexsort((z, index))
     return order, np.searchsorted(index[order], np.arange(m + 1))
 
@@ -342,8 +428,9 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
 
     The candidates :func:`merge_pieces` weighs: on each slice, the centres closer than
     ``overlap ×`` the sum of their radii (searched within ``2 × overlap ×`` the slice's
-    largest radius of each other; found here, in the slab tasks, the pairs of touching
-    fibers never reach the serial assembly). Slice by slice, so the
+    largest radius of each other by a sweep along ``y``: :func:`near_pairs
+    <xarray_microct.kernels.chains.near_pairs>`; found here, in the slab tasks, the pairs
+    of touching fibers never reach the serial assembly). Slice by slice, so the
     pairs of a run of whole slices (a slab) are found on their own: those of the rows
     of consecutive slabs, each offset by the rows before it, are the pairs of all the
     rows, in the same order.
@@ -358,7 +445,8 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
     Returns
     -------
     array of shape (k, 2)
-        Row indices ``(i, j)``, ``i < j``, slice by slice in the order of the slices.
+        Row indices ``(i, j)``, ``i < j``, slice by slice in the order of the slices, then
+        by ``i`` and ``j``.
 
     Examples
     --------
@@ -366,17 +454,23 @@ def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray
     >>> piece_pairs(rows).tolist()
     [[0, 1]]
     """
-    rows = np.asarray(rows, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
     z = rows[:, 0].astype(np.int64)
-    order = np.argsort(z, kind="stable")
-    bounds = np.flatnonzero(np.diff(z[order])) + 1
-    pairs = [np.zeros((0, 2), np.int64)]
-    for part in np.split(order, bounds) if len(rows) else []:
-        reach = 2 * overlap * float(rows[part, 3].max())
-        found = cKDTree(rows[part, 1:3]).query_pairs(reach, output_type="ndarray")
-        pairs.append(part[found])
-    a, b = np.concatenate(pairs).T
-    return np.column_stack([a, b])[_piece_ratio(rows, a, b) < overlap]
+    order, _, bounds = _slice_runs(z, rows[:, 1], rows[:, 2])
+    ordered = rows if order is None else rows[order]
+    # within 2 × overlap × the slice's largest radius: the pairs that may be close enough
+    largest = np.fmax.reduceat(ordered[:, 3], bounds[:-1]) if len(ordered) else np.zeros(0)
+    runs = np.column_stack([bounds[:-1], bounds[1:], bounds[:-1], bounds[1:]])
+    i, j = near_pairs(
+        ordered[:, 1], ordered[:, 2], runs, 2 * overlap * largest, ordered[:, 3], overlap
+    ).T
+    if order is not None:
+        i, j = order[i], order[j]
+    a, b = np.minimum(i, j), np.maximum(i, j)
+    close = _piece_ratio(rows, a, b) < overlap
+    a, b = a[close], b[close]
+    sort = np.lexsort((b, a, z[a]))
+    return np.column_stack([a[sort], b[sort]])
 
 
 def _piece_ratio(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -544,6 +638,45 @@ def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> floa
     return float(np.mean((last[track] - z_index >= separation)[counted]))
 
 
+def _slab_part(part: np.ndarray, z_start: int, z_stop: int) -> np.ndarray:
+    """The rows of slices ``z_start:z_stop`` (a slice of the part when sorted by slice)."""
+    z = part[:, 0]
+    if np.all(z[1:] >= z[:-1]):
+        return part[np.searchsorted(z, z_start) : np.searchsorted(z, z_stop)]
+    return part[(z >= z_start) & (z < z_stop)]
+
+
+def slice_order(rows: np.ndarray) -> np.ndarray:
+    """``numpy.lexsort((x, y, z))`` of rows ``(z, y, x, ...)``, faster.
+
+    One sort of a single key that orders by slice, then ``y``; rows of one slice with
+    the same ``y`` (centroids of small regions can share one) ordered by ``x``, then by
+    their position (lexsort is stable). Where rounding makes the key miss the order
+    (checked), ``numpy.lexsort`` itself.
+
+    Examples
+    --------
+    >>> rows = np.array([[1, 2.0, 0.0], [0, 5.0, 1.0], [0, 5.0, 0.0], [0, 1.0, 9.0]])
+    >>> slice_order(rows).tolist()
+    [3, 2, 1, 0]
+    """
+    z, y, x = rows[:, 0], rows[:, 1], rows[:, 2]
+    if len(rows) == 0 or not np.isfinite(rows[:, :3]).all():
+        return np.lexsort((x, y, z))
+    low, high = float(y.min()), float(y.max())
+    order = np.argsort((z - z.min()) * (2 * (high - low) + 1) + (y - low))
+    zs, ys = z[order], y[order]
+    same = (zs[1:] == zs[:-1]) & (ys[1:] == ys[:-1])
+    if not np.all(same | (zs[1:] > zs[:-1]) | ((zs[1:] == zs[:-1]) & (ys[1:] > ys[:-1]))):
+        return np.lexsort((x, y, z))
+    if same.any():  # runs of one (z, y): by x, then by position, each run where it is
+        run = np.cumsum(np.concatenate([[True], ~same]))
+        tied = np.flatnonzero(np.concatenate([same, [False]]) | np.concatenate([[False], same]))
+        members = order[tied]
+        order[tied] = members[np.lexsort((members, x[members], run[tied]))]
+    return order
+
+
 def link_slab(
     parts: list[np.ndarray],
     z_start: int,
@@ -580,12 +713,30 @@ def link_slab(
     >>> rows[:, :3].tolist(), chain.tolist()
     ([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], [1, 1])
     """
-    rows = np.concatenate(parts) if parts else np.zeros((0, 4))
-    rows = rows[(rows[:, 0] >= z_start) & (rows[:, 0] < z_stop)]
+    rows = gather_slab(parts, z_start, z_stop, spacing, origin)
+    return rows, link_slices(rows, link_distance)
+
+
+def gather_slab(
+    parts: list[np.ndarray],
+    z_start: int,
+    z_stop: int,
+    spacing: tuple[float, float],
+    origin: tuple[float, float],
+) -> np.ndarray:
+    """The rows of slices ``z_start:z_stop``, in physical units, sorted by slice, y, x:
+    those of :func:`link_slab` (whose chains and piece pairs can then be found apart).
+
+    Examples
+    --------
+    >>> part = np.array([[1, 2.0, 2.0, 5.0], [0, 4.0, 2.0, 5.0], [5, 2.0, 2.0, 5.0]])
+    >>> gather_slab([part], 0, 4, (0.5, 0.5), (0.0, 0.0))[:, :3].tolist()
+    [[0.0, 2.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    rows = np.concatenate([_slab_part(p, z_start, z_stop) for p in parts] or [np.zeros((0, 4))])
     rows[:, 1] = origin[0] + rows[:, 1] * spacing[0]
     rows[:, 2] = origin[1] + rows[:, 2] * spacing[1]
-    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-    return rows, link_slices(rows, link_distance)
+    return rows[slice_order(rows)]
 
 
 def chain_ends(rows: np.ndarray, chain: np.ndarray) -> np.ndarray:
@@ -731,15 +882,44 @@ def settle_on_axes(
     track = np.asarray(track)
     if len(rows) == 0:
         return rows.reshape(0, 4), track
-    ids, index = dense_ids(track)
+    out, ids, starts = settle_by_fiber(rows, track, half, tolerance)
+    fiber = np.repeat(ids, np.diff(starts))
+    # by slice, then y (x breaks no tie of real centres): the order of the table's rows
+    sort = np.argsort(out[:, 0] * (4.0 * float(np.abs(out[:, 1]).max()) + 1.0) + out[:, 1])
+    return out[sort], fiber[sort]
+
+
+def settle_by_fiber(
+    rows: np.ndarray, track: np.ndarray, half: int, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of :func:`settle_on_axes` fiber after fiber, each by slice.
+
+    Returns
+    -------
+    rows : array of shape (m, 4)
+        The settled rows ``(z_index, y, x, radius)``: the fibers in the order of their
+        ids, each on every slice of its span in slice order.
+    ids : array
+        The fiber ids (sorted).
+    starts : array of int
+        Where each fiber's rows start (one more: the total).
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0, 2.0], [2, 9.0, 5.0, 2.0], [2, 5.0, 5.0, 2.0]])
+    >>> new, ids, starts = settle_by_fiber(rows, np.array([4, 2, 4]), half=2, tolerance=1.0)
+    >>> new[:, :2].tolist(), ids.tolist(), starts.tolist()
+    ([[2.0, 9.0], [0.0, 5.0], [1.0, 5.0], [2.0, 5.0]], [2, 4], [0, 1, 4])
+    """
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+    ids, index = dense_ids(np.asarray(track))
     m = len(ids)
+    if len(rows) == 0:
+        return rows, ids, np.zeros(1, np.int64)
     z = rows[:, 0]
     order, bounds = _chain_order(z, index, m)
     out, starts, kept = chain_axes(rows, order, bounds, half, tolerance)
     first = z[order[bounds[:-1]]]
-    fiber = np.repeat(np.arange(m), np.diff(starts))
     at = starts[index] + (z - first[index]).astype(np.int64)
     out[at[kept], 3] = rows[kept, 3]
-    # by slice, then y (x breaks no tie of real centres): the order of the table's rows
-    sort = np.argsort(out[:, 0] * (4.0 * float(np.abs(out[:, 1]).max()) + 1.0) + out[:, 1])
-    return out[sort], ids[fiber[sort]]
+    return out, ids, starts
