@@ -77,13 +77,20 @@ def test_a_cluster_computes_the_hinted_blocks_on_their_workers():
         np.testing.assert_array_equal(blocks.compute(), _reads().compute())
 
 
-def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers(tmp_path):
+@pytest.mark.parametrize("mask_of", ["global", "local mid-level"])
+def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers(tmp_path, mask_of):
     # its threshold is computed before the detection: low-level fusion merged the hinted
     # bins with the histogram's tasks, dropping the hint (all four ran on one worker)
     distributed = pytest.importorskip("distributed")
     import xarray_microct as mct
     from xarray_microct.ops.fibers.detect import _global_mask, _z_levels
     from xarray_microct.ops.fibers.grid import working_grid
+    from xarray_microct.ops.fibers.mask import background_width, local_mid_mask
+
+    def masked(levels):
+        if mask_of == "global":
+            return _global_mask(levels, eager=True)
+        return local_mid_mask(levels, background_width(4.9), eager=True)
 
     scan = np.random.default_rng(0).integers(0, 4000, (4, 512, 512), dtype=np.uint16)
     mct.from_array(scan, spacing=0.65, chunks=(4, 256, 256)).rename("scan").microct.to_zarr(
@@ -100,12 +107,12 @@ def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers
         work = binned.copy(data=spread_over_workers(binned.data))
         hint = work.data.dask.layers[work.data.name].annotations["workers"]
         with distributed.get_task_stream() as stream:
-            mask = _global_mask(_z_levels(work, 0.65, np.dtype("uint16")), eager=True)
+            mask = masked(_z_levels(work, 0.65, np.dtype("uint16")))
         ran = {t["key"]: t["worker"] for t in stream.data if t["key"][0] == work.data.name}
         assert len(ran) == 4 and len(set(ran.values())) == 2
         assert all(ran[key] == hint(key)[0] for key in ran)
     with dask.config.set(scheduler="threads"):
-        expected = _global_mask(_z_levels(binned, 0.65, np.dtype("uint16")), eager=True)
+        expected = masked(_z_levels(binned, 0.65, np.dtype("uint16")))
     np.testing.assert_array_equal(mask.values, expected.values)
 
 
@@ -114,7 +121,7 @@ def test_stages_on_the_root_grid_follow_its_hint_and_other_grids_do_not():
     root = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1})
     smoothed = da.map_overlap(lambda b: b * 2, root, depth=1, boundary="none")
     total = smoothed.sum(axis=0)  # a reduction: another grid
-    followed = follow_blocks(total, root)
+    followed = follow_blocks(total)
     hint = block_hint(root)
     expected = _hinted_workers(root)
     names = ["tcp://a:1", "tcp://b:1"]
@@ -132,9 +139,10 @@ def test_stages_on_the_root_grid_follow_its_hint_and_other_grids_do_not():
             block = tuple(round(i) for i in key[1:])
             assert annotations["workers"](key) == [names[expected[block]]], key
     assert hinted_layers >= 2  # the overlapped blocks and the filter (and the pieces)
-    assert block_hint(follow_blocks(smoothed, root)) is hint
+    assert block_hint(follow_blocks(smoothed)) is hint
     np.testing.assert_array_equal(followed.compute(), (reads * 2).sum(axis=0).compute())
-    assert follow_blocks(total, reads) is total  # no hint on the root: unchanged
+    unhinted = (reads * 2).sum(axis=0)
+    assert follow_blocks(unhinted) is unhinted  # no hinted root: unchanged
 
 
 def test_tiles_run_where_their_chunk_is_hinted_and_cut_foreign_halos_there():

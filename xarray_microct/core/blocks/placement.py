@@ -137,28 +137,26 @@ def block_hint(data: da.Array) -> Any:
     return hint if isinstance(hint, _BlockWorkers) else None
 
 
-def follow_blocks(data: da.Array, root: da.Array) -> da.Array:
-    """``data`` with its per-block stages hinted to the workers of ``root``'s blocks.
+def follow_blocks(data: da.Array) -> da.Array:
+    """``data`` with its per-block stages hinted to the workers of its root's blocks.
 
-    ``root`` is the first array of a pipeline as :func:`spread_over_workers` hints it,
-    ``data`` an array computed from it. The scheduler places a task where its inputs
-    are, but weighs that against how busy each worker is: on two workers, the stages
-    after the hinted chunks (filters with a halo, their halo pieces) drifted to the
-    other worker for a third of the blocks, and each drifted block sent its whole chunk
-    across, twice the data the halos at the parts' borders need. Here every layer
-    between ``root`` and ``data`` whose blocks are on ``root``'s block grid (the same
-    number of chunks along each axis: filters, halo pieces, overlapped blocks) is
-    hinted, block by block, to the worker of ``root``'s block of the same index, like
-    the root itself (loose: a missing worker's tasks run elsewhere). Layers on other
-    grids (reductions, tables) are left to the scheduler. Without a hint on ``root``
-    nothing changes, and the values never do.
+    ``data`` is computed from an array that :func:`spread_over_workers` hinted (its
+    root). The scheduler places a task where its inputs are, but weighs that against
+    how busy each worker is: on two workers, the stages after the hinted chunks
+    (filters with a halo, their halo pieces) drifted to the other worker for a third of
+    the blocks, and each drifted block sent its whole chunk across, twice the data the
+    halos at the parts' borders need. Here every layer of ``data``'s graph whose blocks
+    are on the root's block grid (the same number of chunks along each axis: filters,
+    halo pieces, overlapped blocks) is hinted, block by block, to the worker of the
+    root's block of the same index, like the root itself (loose: a missing worker's
+    tasks run elsewhere). Layers on other grids (reductions, tables) are left to the
+    scheduler. Without a hinted root in the graph nothing changes, and the values never
+    do.
 
     Parameters
     ----------
     data : dask.array.Array
-        An array computed from ``root``.
-    root : dask.array.Array
-        The hinted first array.
+        An array computed from a hinted root.
 
     Returns
     -------
@@ -170,25 +168,25 @@ def follow_blocks(data: da.Array, root: da.Array) -> da.Array:
     >>> import zarr
     >>> reads = da.from_zarr(zarr.zeros((4, 6), chunks=(2, 3)))
     >>> root = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1})
-    >>> smoothed = follow_blocks(da.map_overlap(lambda b: b, root, depth=1), root)
+    >>> smoothed = follow_blocks(da.map_overlap(lambda b: b, root, depth=1))
     >>> block_hint(smoothed)((smoothed.name, 1, 1))
     ['tcp://b:1']
     >>> plus_one = reads + 1
-    >>> follow_blocks(plus_one, reads) is plus_one  # no hint on the root: unchanged
+    >>> follow_blocks(plus_one) is plus_one  # no hinted root: unchanged
     True
     """
-    hint = block_hint(root)
-    if hint is None:
+    hints = [
+        layer.annotations["workers"]
+        for layer in data.dask.layers.values()
+        if isinstance((layer.annotations or {}).get("workers"), _BlockWorkers)
+    ]
+    if not hints:
         return data
+    hint = hints[0]
     layers = dict(data.dask.layers)
     for name, layer in data.dask.layers.items():
         chunks = (layer.collection_annotations or {}).get("chunks")
-        if (
-            name in root.dask.layers
-            or layer.annotations
-            or chunks is None
-            or tuple(len(c) for c in chunks) != hint.numblocks
-        ):
+        if layer.annotations or chunks is None or tuple(map(len, chunks)) != hint.numblocks:
             continue
         # materialised, as the root: its keys get their hint one by one
         layers[name] = MaterializedLayer(

@@ -571,8 +571,8 @@ def plan_detection(
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
     # on a cluster, every stage of a block runs where its first chunk was hinted
     tiles = tile_tasks(
-        follow_blocks(mask.data, work.data),
-        None if score is None else follow_blocks(score.data, work.data),
+        follow_blocks(mask.data),
+        None if score is None else follow_blocks(score.data),
         wgrid.spacing,
         seed_px,
         min_r,
