@@ -11,8 +11,10 @@ in this process, so that its phases can be timed) on Dask's threaded scheduler o
 * the CPU seconds (user, system) of this process (on a cluster: the client and the
   scheduler) and of each worker process (psutil, polled every 0.05 s);
 * on a cluster: per stage, the tasks and their summed compute and transfer times from
-  distributed's task stream, each worker's busy time, the bytes sent between workers,
-  and the last tasks to end (the tail of the run);
+  distributed's task stream, each worker's busy time, the bytes the workers received
+  from each other during the detection per stage (the keys of their transfer logs), and
+  the last tasks to end (the tail of the run); ``--stream FILE`` saves the task stream
+  (a pickle of its records: key, worker, start and stop of each step);
 * on threads: per stage, the summed task times (``dask.diagnostics.Profiler``).
 
 The first run of a source tree compiles its numba kernels into the cache: run twice.
