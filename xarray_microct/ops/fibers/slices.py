@@ -248,6 +248,12 @@ def tile_tasks(
     the pixels read around each tile (more than two fiber diameters plus the seed
     distance: then the rows do not depend on the tiling).
 
+    On a cluster, when ``mask``'s chunks carry the workers' hint of
+    :func:`~xarray_microct.core.blocks.placement.spread_over_workers` (through
+    :func:`~xarray_microct.core.blocks.placement.follow_blocks`), each tile is hinted to
+    its middle chunk's worker, and the pieces of its halo in chunks hinted to another
+    worker are cut there, each in a task of its own, so that only the halo is sent.
+
     Examples
     --------
     >>> yy, xx = np.mgrid[:32, :32]
