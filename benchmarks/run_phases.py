@@ -11,8 +11,10 @@ in this process, so that its phases can be timed) on Dask's threaded scheduler o
 * the CPU seconds (user, system) of this process (on a cluster: the client and the
   scheduler) and of each worker process (psutil, polled every 0.05 s);
 * on a cluster: per stage, the tasks and their summed compute and transfer times from
-  distributed's task stream, each worker's busy time, the bytes sent between workers,
-  and the last tasks to end (the tail of the run);
+  distributed's task stream, each worker's busy time, the bytes the workers received
+  from each other during the detection per stage (the keys of their transfer logs), and
+  the last tasks to end (the tail of the run); ``--stream FILE`` saves the task stream
+  (a pickle of its records: key, worker, start and stop of each step);
 * on threads: per stage, the summed task times (``dask.diagnostics.Profiler``).
 
 The first run of a source tree compiles its numba kernels into the cache: run twice.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import pickle
 import threading
 import time
 from typing import Any
@@ -92,11 +95,31 @@ def print_stream(data: list[dict[str, Any]]) -> None:
         print(f"    {step['start'] - first:7.2f} {step['stop'] - first:7.2f}  {task['key']!s:.70}")
 
 
+def received_since(before: dict[str, int], dask_worker: Any) -> list[tuple[str, Any, int]]:
+    """(sender, key, bytes) of what a worker received after its ``before[address]``-th transfer."""
+    log = list(dask_worker.transfer_incoming_log)[before.get(dask_worker.address, 0) :]
+    return [(t["who"], key, int(n or 0)) for t in log for key, n in t["keys"].items()]
+
+
+def print_transfers(received: dict[str, list[tuple[str, Any, int]]]) -> None:
+    """Bytes the workers received from each other during the main graph, per stage."""
+    per: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
+    for items in received.values():
+        for _, key, nbytes in items:
+            per[stage(key)][0] += 1
+            per[stage(key)][1] += nbytes
+    total = sum(n for _, n in per.values())
+    print(f"sent between workers during the main graph: {total / 1e6:.0f} MB")
+    for label, (count, nbytes) in sorted(per.items(), key=lambda x: -x[1][1]):
+        print(f"  {count:6.0f} {nbytes / 1e6:7.1f} MB  {label}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("store", help="the input volume (OME-Zarr)")
     parser.add_argument("out", help="the output store (overwritten)")
     parser.add_argument("--workers", type=int, default=0, help="worker processes (0: threads)")
+    parser.add_argument("--stream", default=None, help="save the task stream here (pickle)")
     args = parser.parse_args()
 
     from dask.delayed import Delayed
@@ -128,13 +151,15 @@ def main() -> None:
         if args.workers:
             import distributed
 
+            client = distributed.get_client()
+            before = client.run(lambda dask_worker: len(dask_worker.transfer_incoming_log))
             with distributed.get_task_stream() as stream:
                 result = compute(self, **kwargs)
-            sent = distributed.get_client().run(
-                lambda dask_worker: dask_worker.transfer_outgoing_bytes_total
-            )
-            print(f"sent between workers: {sum(sent.values()) / 1e6:.0f} MB")
+            print_transfers(client.run(received_since, before))
             print_stream(stream.data)
+            if args.stream:
+                with open(args.stream, "wb") as file:
+                    pickle.dump(stream.data, file)
         else:
             with Profiler() as profiler:
                 result = compute(self, **kwargs)

@@ -19,9 +19,9 @@ The input is an OME-Zarr fiber bed: ``--store PATH`` reuses one (e.g. the bed th
 (``--shape``, ``--chunks``) is written with ``.microct.to_zarr`` into ``--folder`` (kept
 and reused) or a temporary folder. One untimed threaded run per source tree comes first
 (it compiles the tree's numba kernels into its cache). ``--repeat N`` keeps the fastest of
-N runs of each set-up, run in turns. ``--baseline SRC`` runs the same set-ups with
-another source tree of the package first on ``PYTHONPATH`` in the same session (a
-before/after on a machine whose load changes from minute to minute).
+N runs of each set-up. ``--baseline SRC`` runs the same set-ups with another source
+tree of the package first on ``PYTHONPATH`` in the same session, the two trees in turns
+for each set-up (a before/after on a machine whose load changes from minute to minute).
 
 The development machine has 2 cores shared with other work: compare the rows of one run,
 and read the CPU column when the machine is loaded (the summary gives the CPU seconds
@@ -113,9 +113,11 @@ def main() -> None:
     for code, source in sources:  # untimed: fills each tree's numba cache, warms the disk
         run_fibers(source, store, out_folder / f"{code.replace(' ', '-')}-warm-up.zarr", [])
     best: dict[tuple[str, str], Run] = {}
-    for _ in range(args.repeat):
-        for code, source in sources:
-            for setup, extra in SETUPS.items():
+    for repeat in range(args.repeat):
+        # the trees in turns for each set-up (in the other order on every other round):
+        # both see the same moments of the machine's load
+        for setup, extra in SETUPS.items():
+            for code, source in sources if repeat % 2 == 0 else sources[::-1]:
                 name = f"{code}-{setup}".replace(" ", "-")
                 run = run_fibers(source, store, out_folder / f"{name}.zarr", extra)
                 key = (code, setup)

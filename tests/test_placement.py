@@ -9,7 +9,12 @@ import pytest
 import zarr
 from dask.core import flatten
 
-from xarray_microct.core.blocks.placement import cluster_threads, spread_over_workers
+from xarray_microct.core.blocks.placement import (
+    block_hint,
+    cluster_threads,
+    follow_blocks,
+    spread_over_workers,
+)
 
 
 def _reads(shape=(4, 10, 12), chunks=(2, 5, 4)) -> da.Array:
@@ -72,13 +77,20 @@ def test_a_cluster_computes_the_hinted_blocks_on_their_workers():
         np.testing.assert_array_equal(blocks.compute(), _reads().compute())
 
 
-def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers(tmp_path):
+@pytest.mark.parametrize("mask_of", ["global", "local mid-level"])
+def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers(tmp_path, mask_of):
     # its threshold is computed before the detection: low-level fusion merged the hinted
     # bins with the histogram's tasks, dropping the hint (all four ran on one worker)
     distributed = pytest.importorskip("distributed")
     import xarray_microct as mct
     from xarray_microct.ops.fibers.detect import _global_mask, _z_levels
     from xarray_microct.ops.fibers.grid import working_grid
+    from xarray_microct.ops.fibers.mask import background_width, local_mid_mask
+
+    def masked(levels):
+        if mask_of == "global":
+            return _global_mask(levels, eager=True)
+        return local_mid_mask(levels, background_width(4.9), eager=True)
 
     scan = np.random.default_rng(0).integers(0, 4000, (4, 512, 512), dtype=np.uint16)
     mct.from_array(scan, spacing=0.65, chunks=(4, 256, 256)).rename("scan").microct.to_zarr(
@@ -95,10 +107,125 @@ def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers
         work = binned.copy(data=spread_over_workers(binned.data))
         hint = work.data.dask.layers[work.data.name].annotations["workers"]
         with distributed.get_task_stream() as stream:
-            mask = _global_mask(_z_levels(work, 0.65, np.dtype("uint16")), eager=True)
+            mask = masked(_z_levels(work, 0.65, np.dtype("uint16")))
         ran = {t["key"]: t["worker"] for t in stream.data if t["key"][0] == work.data.name}
         assert len(ran) == 4 and len(set(ran.values())) == 2
         assert all(ran[key] == hint(key)[0] for key in ran)
     with dask.config.set(scheduler="threads"):
-        expected = _global_mask(_z_levels(binned, 0.65, np.dtype("uint16")), eager=True)
+        expected = masked(_z_levels(binned, 0.65, np.dtype("uint16")))
     np.testing.assert_array_equal(mask.values, expected.values)
+
+
+def test_stages_on_the_root_grid_follow_its_hint_and_other_grids_do_not():
+    reads = _reads()  # 2 × 2 × 3 blocks
+    root = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1})
+    smoothed = da.map_overlap(lambda b: b * 2, root, depth=1, boundary="none")
+    total = smoothed.sum(axis=0)  # a reduction: another grid
+    followed = follow_blocks(total)
+    hint = block_hint(root)
+    expected = _hinted_workers(root)
+    names = ["tcp://a:1", "tcp://b:1"]
+    hinted_layers = 0
+    for name, layer in followed.dask.layers.items():
+        chunks = (layer.collection_annotations or {}).get("chunks")
+        on_grid = chunks is not None and tuple(map(len, chunks)) == root.numblocks
+        annotations = layer.annotations or {}
+        if not on_grid:
+            assert "workers" not in annotations, name
+            continue
+        hinted_layers += name != root.name
+        assert annotations["allow_other_workers"] is True
+        for key in layer:  # blocks, and the halo pieces cut from them (rounded indices)
+            block = tuple(round(i) for i in key[1:])
+            assert annotations["workers"](key) == [names[expected[block]]], key
+    assert hinted_layers >= 2  # the overlapped blocks and the filter (and the pieces)
+    assert block_hint(follow_blocks(smoothed)) is hint
+    np.testing.assert_array_equal(followed.compute(), (reads * 2).sum(axis=0).compute())
+    unhinted = (reads * 2).sum(axis=0)
+    assert follow_blocks(unhinted) is unhinted  # no hinted root: unchanged
+
+
+def test_tiles_run_where_their_chunk_is_hinted_and_cut_foreign_halos_there():
+    from xarray_microct.ops.fibers.slices import tile_tasks
+
+    yy, xx = np.mgrid[:64, :64]
+    plane = ((yy - 30) ** 2 + (xx - 33) ** 2 < 36) | ((yy - 8) ** 2 + (xx - 50) ** 2 < 30)
+    values = np.stack([plane, np.roll(plane, 1, axis=1)] * 2)
+    # 1 × 4 × 4 blocks: rows 0-1 hinted to one worker, 2-3 to the other
+    mask = da.from_zarr(zarr.array(values, chunks=(4, 16, 16)))
+    workers = {"tcp://a:1": 1, "tcp://b:1": 1}
+    hinted = spread_over_workers(mask, workers)
+    hint = block_hint(hinted)
+    args = ((1, 1, 1), (4, 4), 2.0)
+    plain = tile_tasks(mask, None, *args, halo=12, tile=16)
+    tiles = tile_tasks(hinted, None, *args, halo=12, tile=16)
+    graph = tiles[0][2].dask
+    (layer,) = [graph.layers[k] for k in graph.layers if k.startswith("tile_centres")]
+    tile_hint = layer.annotations["workers"]
+    dependencies = graph.get_all_dependencies()
+    cuts = 0
+    for _, _, rows in tiles:
+        iz, it = divmod(rows.key[1], 16)
+        own = (hinted.name, iz, *divmod(it, 4))  # one 16² chunk a tile
+        assert tile_hint(rows.key) == hint(own)
+        for dep in dependencies[rows.key]:
+            if dep[0] == hinted.name:  # whole chunks: those on the tile's worker only
+                assert hint(dep) == hint(own)
+            else:  # a halo cut from a chunk of the other worker, where that chunk is
+                (chunk,) = dependencies[dep]
+                assert tile_hint(dep) == hint(chunk) != hint(own)
+                cuts += 1
+    assert cuts > 0
+    found = dask.compute(*[rows for _, _, rows in tiles])
+    reference = dask.compute(*[rows for _, _, rows in plain])
+    assert sum(map(len, reference)) > 0
+    for a, b in zip(found, reference, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _array_block(key) -> bool:
+    """A whole block of a 3-D array: ``(name, i, j, k)`` with whole indices."""
+    return isinstance(key, tuple) and len(key) == 4 and all(isinstance(i, int) for i in key[1:])
+
+
+def test_fiber_detection_on_a_cluster_sends_halos_between_workers_not_chunks(tmp_path):
+    # its stages drifted to the other worker for a third of the blocks, each sending a
+    # whole chunk; the tiles at the parts' borders read their neighbours' whole chunks
+    distributed = pytest.importorskip("distributed")
+    import pandas as pd
+
+    import xarray_microct as mct
+    from xarray_microct.cluster import SCHEDULER_CONFIG
+    from xarray_microct.ops.fibers.detect import plan_detection
+    from xarray_microct.synthetic import fiber_bed
+
+    vol, _ = fiber_bed((12, 800, 800), seed=3, tilt=0)
+    vol.rename("scan").microct.to_zarr(tmp_path / "bed.ome.zarr", chunks=(12, 200, 200))
+    volume = mct.open_volume(tmp_path / "bed.ome.zarr")
+    radius = (4.9, 4.9, 4.9)  # on the scan itself: 4 × 4 chunks, tiles of 2 × 2
+    with dask.config.set(scheduler="threads"):
+        expected, _ = plan_detection(volume, radius, eager=True).graph.compute()
+    with (
+        dask.config.set(SCHEDULER_CONFIG),  # no work stealing, as `microct run` starts it
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        plan = plan_detection(volume, radius, eager=True)  # the Otsu pass is done here
+        before = client.run(lambda dask_worker: len(dask_worker.transfer_incoming_log))
+        table, _ = plan.graph.compute()
+        sent = client.run(
+            lambda dask_worker: [
+                key
+                for transfer in list(dask_worker.transfer_incoming_log)[
+                    before[dask_worker.address] :
+                ]
+                for key in transfer["keys"]
+            ]
+        )
+    keys = [key for received in sent.values() for key in received]
+    assert keys  # the halos at the border of the workers' parts
+    assert not [key for key in keys if _array_block(key)]
+    assert len(expected) > 100
+    pd.testing.assert_frame_equal(table, expected)

@@ -114,8 +114,126 @@ def spread_over_workers(data: da.Array, workers: dict[str, int] | None = None) -
     return da.Array(new_graph, data.name, data.chunks, meta=data._meta)
 
 
+def block_hint(data: da.Array) -> Any:
+    """The worker hint of ``data``'s root chunks (:func:`spread_over_workers`), or None.
+
+    A callable from a key ``(name, *block index)`` to a one-element list of worker
+    addresses; the index may be that of any layer on the same block grid, and halo
+    pieces of dask's overlap (fractional indices, ``1.9`` for the piece of block 2 next
+    to block 1) go with the block they are cut from.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> reads = da.from_zarr(zarr.zeros((4, 6), chunks=(2, 3)))
+    >>> hint = block_hint(spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1}))
+    >>> hint(("any-layer", 0, 1)), hint(("halo-piece", 0.9, 0.1))
+    (['tcp://a:1'], ['tcp://b:1'])
+    >>> block_hint(reads) is None
+    True
+    """
+    layer = data.dask.layers.get(data.name)
+    hint = (layer.annotations or {}).get("workers") if layer is not None else None
+    return hint if isinstance(hint, _BlockWorkers) else None
+
+
+def follow_blocks(data: da.Array) -> da.Array:
+    """``data`` with its per-block stages hinted to the workers of its root's blocks.
+
+    ``data`` is computed from an array that :func:`spread_over_workers` hinted (its
+    root). The scheduler places a task where its inputs are, but weighs that against
+    how busy each worker is: on two workers, the stages after the hinted chunks
+    (filters with a halo, their halo pieces) drifted to the other worker for a third of
+    the blocks, and each drifted block sent its whole chunk across, twice the data the
+    halos at the parts' borders need. Here every layer of ``data``'s graph whose blocks
+    are on the root's block grid (the same number of chunks along each axis: filters,
+    halo pieces, overlapped blocks) is hinted, block by block, to the worker of the
+    root's block of the same index, like the root itself (loose: a missing worker's
+    tasks run elsewhere). Layers on other grids (reductions, tables) are left to the
+    scheduler. Without a hinted root in the graph nothing changes, and the values never
+    do.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+        An array computed from a hinted root.
+
+    Returns
+    -------
+    dask.array.Array
+        ``data``, with the same chunks and values.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> reads = da.from_zarr(zarr.zeros((4, 6), chunks=(2, 3)))
+    >>> root = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1})
+    >>> smoothed = follow_blocks(da.map_overlap(lambda b: b, root, depth=1))
+    >>> block_hint(smoothed)((smoothed.name, 1, 1))
+    ['tcp://b:1']
+    >>> plus_one = reads + 1
+    >>> follow_blocks(plus_one) is plus_one  # no hinted root: unchanged
+    True
+    """
+    hints = [
+        layer.annotations["workers"]
+        for layer in data.dask.layers.values()
+        if isinstance((layer.annotations or {}).get("workers"), _BlockWorkers)
+    ]
+    if not hints:
+        return data
+    hint = hints[0]
+    layers = dict(data.dask.layers)
+    for name, layer in data.dask.layers.items():
+        chunks = (layer.collection_annotations or {}).get("chunks")
+        if layer.annotations or chunks is None or tuple(map(len, chunks)) != hint.numblocks:
+            continue
+        # materialised, as the root: its keys get their hint one by one
+        layers[name] = MaterializedLayer(
+            dict(layer),
+            annotations={"workers": hint, "allow_other_workers": True},
+            collection_annotations=layer.collection_annotations,
+        )
+    graph = HighLevelGraph(layers, data.dask.dependencies)
+    return da.Array(graph, data.name, data.chunks, meta=data._meta)
+
+
+def hinted_layer(tasks: dict[Any, Any], workers: dict[Any, list[str]]) -> MaterializedLayer:
+    """A graph layer of ``tasks`` whose keys are hinted to ``workers[key]`` (loosely).
+
+    For the tasks of a stage that are not on a block grid (per tile, per slab), hinted
+    where their inputs' blocks are (:func:`block_hint`); keys without an entry are left
+    to the scheduler.
+
+    Examples
+    --------
+    >>> layer = hinted_layer({("t", 0): 1, ("t", 1): 2}, {("t", 0): ["tcp://a:1"]})
+    >>> hint = layer.annotations["workers"]
+    >>> hint(("t", 0)), hint(("t", 1)), layer.annotations["allow_other_workers"]
+    (['tcp://a:1'], None, True)
+    """
+    return MaterializedLayer(
+        tasks,
+        annotations={"workers": _KeyWorkers(workers), "allow_other_workers": True},
+    )
+
+
+class _KeyWorkers:
+    """The workers a key is hinted to (None: no hint); picklable."""
+
+    def __init__(self, workers: dict[Any, list[str]]) -> None:
+        self.workers = workers
+
+    def __call__(self, key: Any) -> list[str] | None:
+        return self.workers.get(key)
+
+
 class _BlockWorkers:
-    """The worker (a one-element list) a block key is hinted to; picklable."""
+    """The worker (a one-element list) a block key is hinted to; picklable.
+
+    The key's index is rounded to whole blocks (the halo pieces of dask's overlap have
+    fractional ones) and clipped to the grid.
+    """
 
     def __init__(
         self, name: str, numblocks: tuple[int, ...], bounds: np.ndarray, addresses: list[str]
@@ -124,5 +242,8 @@ class _BlockWorkers:
         self.bounds, self.addresses = bounds, addresses
 
     def __call__(self, key: tuple[Any, ...]) -> list[str]:
-        block = int(np.ravel_multi_index(key[1:], self.numblocks))
+        index = np.clip(
+            np.rint(np.asarray(key[1:], dtype=np.float64)), 0, np.subtract(self.numblocks, 1)
+        )
+        block = int(np.ravel_multi_index(index.astype(np.int64), self.numblocks))
         return [self.addresses[int(np.searchsorted(self.bounds, block, side="right"))]]

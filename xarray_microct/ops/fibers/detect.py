@@ -56,7 +56,7 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overlap
-from xarray_microct.core.blocks.placement import spread_over_workers
+from xarray_microct.core.blocks.placement import follow_blocks, spread_over_workers
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
 from xarray_microct.core.stats import has_exact_histogram
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
@@ -563,9 +563,10 @@ def plan_detection(
         drift=drift,
     )
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
+    # on a cluster, every stage of a block runs where its first chunk was hinted
     tiles = tile_tasks(
-        mask.data,
-        None if score is None else score.data,
+        follow_blocks(mask.data),
+        None if score is None else follow_blocks(score.data),
         wgrid.spacing,
         seed_px,
         min_r,

@@ -31,6 +31,7 @@ from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
+from xarray_microct.core.blocks.placement import block_hint, hinted_layer
 from xarray_microct.kernels.fiber_slices import flood_regions, plane_peaks
 
 MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
@@ -211,6 +212,11 @@ def tile_centres(
     return np.concatenate(rows) if rows else np.zeros((0, len(ROW_COLUMNS)))
 
 
+def _copy_of(block: np.ndarray, region: tuple[slice, ...]) -> np.ndarray:
+    """A copy of part of a chunk (a tile's halo), so the chunk itself can be released."""
+    return block[region].copy()
+
+
 def _tile_edges(chunks: Sequence[int], size: int) -> list[int]:
     """Tile borders along one axis: chunk borders, merged until tiles reach ``size``."""
     edges, start = [0], 0
@@ -241,6 +247,12 @@ def tile_tasks(
     ``ROW_COLUMNS`` (see :func:`tile_centres`). ``spacing`` is ``(z, y, x)``; ``halo``
     the pixels read around each tile (more than two fiber diameters plus the seed
     distance: then the rows do not depend on the tiling).
+
+    On a cluster, when ``mask``'s chunks carry the workers' hint of
+    :func:`~xarray_microct.core.blocks.placement.spread_over_workers` (through
+    :func:`~xarray_microct.core.blocks.placement.follow_blocks`), each tile is hinted to
+    its middle chunk's worker, and the pieces of its halo in chunks hinted to another
+    worker are cut there, each in a task of its own, so that only the halo is sent.
 
     Examples
     --------
@@ -274,6 +286,8 @@ def tile_tasks(
         float(min_radius),
     )
     tasks = []
+    hint = block_hint(mask)
+    workers: dict[Any, list[str]] = {}
     n_tiles = (len(y_edges) - 1) * (len(x_edges) - 1)
     for iz, (z0, z1) in enumerate(itertools.pairwise(z_edges)):
         for it, ((y0, y1), (x0, x1)) in enumerate(
@@ -281,6 +295,12 @@ def tile_tasks(
         ):
             ya, yb = max(y0 - halo, 0), min(y1 + halo, ny)
             xa, xb = max(x0 - halo, 0), min(x1 + halo, nx)
+            key = (name, iz * n_tiles + it)
+            if hint is not None:  # on a cluster: where the tile's middle chunk is hinted
+                own_y = np.flatnonzero((y_bounds[:-1] >= y0) & (y_bounds[:-1] < y1))
+                own_x = np.flatnonzero((x_bounds[:-1] >= x0) & (x_bounds[:-1] < x1))
+                middle = (mask.name, iz, own_y[(len(own_y) - 1) // 2], own_x[(len(own_x) - 1) // 2])
+                workers[key] = hint(middle)
             windows = []
             for source in sources:
                 rows_of_pieces = []
@@ -296,12 +316,20 @@ def tile_tasks(
                             slice(max(ya - y_bounds[j], 0), min(yb, y_bounds[j + 1]) - y_bounds[j]),
                             slice(max(xa - x_bounds[i], 0), min(xb, x_bounds[i + 1]) - x_bounds[i]),
                         )
-                        # cut inside the tile's task: a task per piece cost a
-                        # worker process about 3 ms each (500 on 32 × 2560²)
-                        pieces.append((operator.getitem, (source.name, iz, j, i), cut))
+                        chunk = (source.name, iz, j, i)
+                        if hint is not None and hint(chunk) != workers[key]:
+                            # a halo hinted to another worker: cut there, in a task of
+                            # its own, so that only the halo is sent, not the chunk
+                            piece = (f"tile_halo-{token}", len(workers))
+                            graph[piece] = (_copy_of, chunk, cut)
+                            workers[piece] = hint(chunk)
+                            pieces.append(piece)
+                        else:
+                            # cut inside the tile's task: a task per piece cost a
+                            # worker process about 3 ms each (500 on 32 × 2560²)
+                            pieces.append((operator.getitem, chunk, cut))
                     rows_of_pieces.append(pieces)
                 windows.append((np.block, rows_of_pieces))
-            key = (name, iz * n_tiles + it)
             graph[key] = (
                 tile_centres,
                 windows[0],
@@ -313,7 +341,8 @@ def tile_tasks(
                 (ny, nx),
             )
             tasks.append((int(z0), int(z1), Delayed(key, None)))
-    layers = HighLevelGraph.from_collections(name, graph, dependencies=sources)
+    layer = hinted_layer(graph, workers) if workers else graph
+    layers = HighLevelGraph.from_collections(name, layer, dependencies=sources)
     return [(z0, z1, Delayed(rows.key, layers, layer=name)) for z0, z1, rows in tasks]
 
 
