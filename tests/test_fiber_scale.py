@@ -487,7 +487,7 @@ def test_fit_of_blurred_disks_does_not_depend_on_the_intensity_units():
 def test_radius_estimate_falls_back_where_the_fit_cannot_run():
     # the estimate's fit of blurred disks on an image with a pixel not finite: the
     # rounds' radius is kept, with a warning that says why
-    image, centres = _spaced_disks(16, 64)
+    image, _ = _spaced_disks(16, 64)
     image[30, 30] = np.nan
     with pytest.warns(RuntimeWarning, match="intensity measure's.*not finite"):
         radius = _fitted_radius(image[None], 0.5, 1.3)
