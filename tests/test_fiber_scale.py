@@ -497,10 +497,10 @@ def test_radius_estimate_falls_back_where_the_fit_cannot_run():
 @pytest.mark.parametrize("seed", [1, 2])
 def test_estimate_of_fibers_of_two_voxels_on_a_textured_background(seed):
     # touching fibers of 2 voxels under a blur of 1 on a background textured at their
-    # scale (the phantom the estimate was not developed on): seeded at the rounds'
-    # watershed regions, which merge touching fibers, and fitted in one stage, the
-    # estimate was +9.2 / +9.7 % here; seeded at the maxima of a Laplacian of Gaussian
-    # and fitted in two stages, +2.6 / +4.1 %
+    # scale (the phantom the estimate was not developed on): with the fit of blurred
+    # disks seeded at the rounds' watershed regions, which merge touching fibers, the
+    # estimate was +9.2 / +9.7 % here; seeded at the maxima of a Laplacian of Gaussian,
+    # +3.1 / +4.2 %
     vol, centres = textured_fiber_bed((32, 64, 64), 2.0, noise=0.15, tilt=8.0, seed=seed)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(centres["radius"].mean(), rel=0.05)

@@ -69,12 +69,12 @@ Radius estimate (:func:`estimate_fiber_radius`)
     Under 4 pixels of radius (the rounds on the finer grid), the blur is comparable to
     the radius and the levels read off the image are off (a fiber's core never reaches
     the fibers' level, the gaps between packed fibers carry their neighbours' tails):
-    there the sections are measured again by :func:`fit_blurred_disks` (staged, 20
-    rounds) on the native images, seeded at the maxima of their Laplacian of Gaussian
+    there the sections are measured again by :func:`fit_blurred_disks` (10 rounds) on
+    the native images, seeded at the maxima of their Laplacian of Gaussian
     (:func:`_disk_seeds`), not at the rounds' watershed regions, which merge touching
     fibers of 2 pixels under a blur of 1; the estimate is the median of the whole
-    sections' radii (spurious seeds in noise fit as small disks). About 0.5–1 CPU s for
-    a 64² tile of fibers of 2 pixels (4 runs), as before.
+    sections' radii. About 0.5–1 CPU s for the 4 runs of 64² of ``benchmarks/``'s beds
+    of 2 pixels, as with the regions' seeds.
 
     Accuracy (``benchmarks/radius_estimate.py``'s small beds, 3 beds per case, 54 cases: noise
     0.05–0.25, tilts 0–15°, matrix, pores or a matrix/pore patchwork around the fibers):
@@ -82,7 +82,8 @@ Radius estimate (:func:`estimate_fiber_radius`)
     +1.1 % at 2, +0.05 % at 3; it was up to +7.6 % on the patchwork at 2 voxels, where
     levels read off the image ran high). On ``benchmarks/fiber_scale.py``'s
     ``other_bed`` (a blur of 1 voxel, a background textured at the fibers' scale) it
-    remains +7 to +13 % at 2 voxels (see below). These figures hold for those
+    was +7 to +13 % at 2 voxels, +1.8 to +6.3 % with the fit's seeds of the Laplacian
+    (see below). These figures hold for those
     benchmarks' small phantom beds; larger scans were not swept.
 
 Derived parameters (:func:`derived_parameters`)
@@ -203,18 +204,21 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       the blur with the radii held in their ratios, then each radius with the level and
       blur held, gives −0.7 / +1.4 % from the true centres and radii, but from seeds of
       one radius the ratios are lost: on ``fiber_bed`` (radii ±14 %) the blur then
-      comes out 0.78 for 0.7 and the radii −3 to −6 %. The estimate's staged fit
-      (:func:`fit_blurred_disks` with ``staged``) lets the ratios move in its first
-      stage (not their mean), and the estimate is the median of the whole sections:
-      ``other_bed`` 2 voxels +1.4 to +6.5 % (was +7.1 to +10.9), ``fiber_bed`` −2.9 to
-      +1.9 % (was +1.4 to +2.8; seeds 1–2, the sweep's three conditions). It is not
-      converged: on ``other_bed`` it drifts up with the rounds (seed 1, noise 0.05 /
-      0.25: +3.0 / −1.0 % at 10 rounds, +5.2 / +2.4 % at 20, +6.1 / +4.1 % at 40), back
-      towards the one-stage fit's bias, while ``fiber_bed`` at noise 0.25 drifts the
-      other way (−4.5, −2.9, −1.6 %). A local
-      plane instead of a constant background in the fit's window lowered
-      ``other_bed``'s estimate by about 1.3 % but moved the centres of packed disks
-      (0.4–0.5 pixel) and cost 4–7 times the fit: not used.
+      comes out 0.78 for 0.7 and the radii −3 to −6 %. Letting the ratios move in that
+      first stage (each radius's step less the mean step) gave, with the seeds below,
+      the one-stage fit's figures within about 1 %, and drifted with the rounds as it
+      does: not used. Nor a local plane instead of a constant background in the fit's
+      window: ``other_bed``'s estimate about 1.3 % lower, but centres of packed disks
+      moved by 0.4–0.5 pixel, and 4–7 times the fit's cost.
+      With the seeds (:func:`_disk_seeds`) and the median of the whole sections the
+      estimate at 2 voxels is: ``other_bed`` +1.8 to +6.3 % (was +7.1 to +10.9; seeds
+      1–2, the sweep's three conditions), ``fiber_bed`` −3.7 to +1.4 % (was −1.8 to
+      +2.8; worst at noise 0.25 on a matrix alone, −2.1 to −3.7 %, was −0.4 to −1.8).
+      Still not converged: on ``other_bed`` the radii drift up with the rounds (seed 1,
+      noise 0.05 / 0.25: +3.0 / −1.0 % at 10 rounds, +5.2 / +2.4 % at 20, +6.1 / +4.1 %
+      at 40), back towards the free level's bias; ``fiber_bed`` at noise 0.25 drifts
+      the other way (−4.5, −2.9, −1.6 %; figures of the staged fit, which drifts as the
+      one-stage fit does).
     * The table's radius at 2–3 voxels grows with the noise (no tilt, seed 1:
       ``other_bed`` 3 voxels +1.6 % at noise 0.05, +5.3 % at 0.25; ``fiber_bed`` −2.0
       to +1.5 %): the grey opening that gives the surroundings' level
@@ -290,15 +294,13 @@ MIN_BACKGROUND = 16  # fewest background pixels refine_radii measures the backgr
 MARGIN_PX = 2.0  # pixels a fiber's region is grown by to hold the blur's tails
 FIT_ROUNDS = 40  # most Gauss-Newton rounds of fit_blurred_disks
 FIT_SETTLED = 1e-3  # ... which stops once no radius moves by more than this share of it
-# rounds of it in the radius estimate (staged: 10 + 10); not converged there (the
-# one-stage fit, packed disks of 2 pixels under a blur of 1, from radii 10 % low / high:
-# mean −3.5 / −1.9 % after 10 rounds, −1.3 / −0.4 % after 40; the staged one drifts up on
-# other_bed at 2 voxels: seed 1, noise 0.05, +3.0 / +5.2 / +6.1 % after 10 / 20 / 40)
-SAMPLE_FIT_ROUNDS = 20
+# rounds of it in the radius estimate: not converged there (packed disks of 2 pixels under
+# a blur of 1, from radii 10 % low / high: mean −3.5 / −1.9 % after 10 rounds, −1.3 /
+# −0.4 % after 40; the estimate on other_bed at 2 voxels drifts up with them, see the
+# module docstring)
+SAMPLE_FIT_ROUNDS = 10
 OUTLIER_ROUNDS = 3  # first rounds of the fit that set its outlier cut, kept after them
 SPREAD_FLOOR = 0.01  # least robust spread of the fit's residual, as a share of the contrast
-MISSING_ROUNDS = (4, 8)  # rounds of the fit's first stage that add the disks it lacks ...
-MISSING_SHARE = 0.5  # ... where its residual peaks above this share of a disk's own peak
 SEED_SCALE = 0.5  # the sample's fit is seeded at the maxima of a LoG of this share of a radius
 FROZEN_CONTRAST = 0.25  # a disk whose contrast is under this share of the image's stays put
 
@@ -501,18 +503,13 @@ def _disk_cover(shape: tuple[int, ...], centres: np.ndarray, radii: np.ndarray, 
 
 
 def _profiled_levels(
-    image: np.ndarray,
-    cover: np.ndarray,
-    weight: np.ndarray,
-    window: float,
-    held: float | None = None,
+    image: np.ndarray, cover: np.ndarray, weight: np.ndarray, window: float
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Residual, fiber level and background map of ``image ≈ b (1 − U) + f U``.
 
     ``b`` is the local least-squares background (Gaussian window ``window``) for a given
     ``f``, which is linear in ``f``: ``b = B1 − f B2``; substituting it, ``f`` is one
-    weighted least-squares ratio (or ``held``, when given). Returns ``(image − model, f,
-    b)``.
+    weighted least-squares ratio. Returns ``(image − model, f, b)``.
     """
     empty = weight * (1.0 - cover)
     norm = np.maximum(ndi.gaussian_filter(empty * (1.0 - cover), window), 1e-12)
@@ -521,38 +518,7 @@ def _profiled_levels(
     offset = image - b1 * (1.0 - cover)
     slope = cover - b2 * (1.0 - cover)
     level = float(np.sum(weight * offset * slope) / max(np.sum(weight * slope * slope), 1e-12))
-    if held is not None:
-        level = held
     return offset - level * slope, level, b1 - level * b2
-
-
-def _missing_disks(
-    residual: np.ndarray, centres: np.ndarray, radius: float, blur: float, contrast: float
-) -> np.ndarray:
-    """Centres of bright disks the model lacks: peaks of its residual, away from its disks.
-
-    The residual smoothed at half a radius peaks at a fiber missing from the model (the
-    seeds of packed fibers of 2 pixels under a blur of 1 miss some: their blurred
-    sections merge, so the image's maxima lie between them); a peak above
-    ``MISSING_SHARE`` of what one disk of ``radius`` and ``contrast`` gives there, farther
-    than a radius from every disk, is one.
-    """
-    width = 0.5 * radius
-    smooth = ndi.gaussian_filter(residual, width)
-    size = int(np.ceil(radius + 4 * (blur + width))) * 2 + 1
-    one = np.zeros((size, size))
-    paint_soft_disks(np.array([[size // 2, size // 2]], float), np.array([radius]), one)
-    peak = contrast * float(ndi.gaussian_filter(one, np.hypot(blur, width)).max())
-    found = peak_local_max(
-        smooth,
-        min_distance=max(1, round(radius)),
-        threshold_abs=MISSING_SHARE * peak,
-        exclude_border=False,
-    ).astype(np.float64)
-    if len(found) == 0:
-        return found.reshape(0, 2)
-    distance, _ = cKDTree(centres).query(found)
-    return found[distance > radius]
 
 
 def fit_blurred_disks(
@@ -560,7 +526,6 @@ def fit_blurred_disks(
     centres: np.ndarray,
     radii: np.ndarray,
     rounds: int = FIT_ROUNDS,
-    staged: bool = False,
 ) -> BlurredDisks:
     """Fit a slice as bright disks blurred by one Gaussian on a smooth background.
 
@@ -596,20 +561,6 @@ def fit_blurred_disks(
         a round. Packed disks seldom get there: the blur and the radii creep along their
         valley by about 0.1 % a round, so the radii depend on the start and on
         ``rounds`` (see ``SAMPLE_FIT_ROUNDS``).
-    staged : bool
-        Fit in two stages of half the rounds each (what the radius estimate does). First
-        the fiber level, the blur and the radii's mean together (each radius's own step
-        moves it only against the others', its share of their mean removed, so the mean
-        moves only with the profiled step on the blur, which lets the levels follow),
-        adding at rounds 4 and 8 the disks the model lacks (peaks of the residual, see
-        :func:`_missing_disks`; they are fitted but not returned); then each disk's
-        radius and centre with the level and the blur held. Free radii and a free level
-        together let each radius take up its background's error under a texture at the
-        fibers' scale, which pulls the level down and the radii up (``other_bed`` at 2
-        voxels, true centres: +3 to +6 % in one stage; −0.7 to +1.4 % in two when the
-        start's relative radii are the true ones). Slower to settle from a start off by
-        10 % than the one-stage fit (packed disks of 2 pixels under a blur of 1: −2.3 %
-        from 0.9×, +0.5 % from 1.2×).
 
     Returns
     -------
@@ -661,9 +612,6 @@ def fit_blurred_disks(
     image = (image - origin) / unit
     typical = float(np.median(radii))
     blur = 0.5 * typical
-    given = n
-    held_level = None  # the fiber level, once the second stage holds it
-    first = rounds // 2 if staged else rounds  # rounds of the first stage
     window = max(typical, 2.0)
     ny, nx = image.shape
     ys, xs = np.indices(image.shape)
@@ -695,7 +643,7 @@ def fit_blurred_disks(
             )
         weight = used.astype(np.float64)
         cover = _disk_cover(image.shape, centres, radii, blur)
-        residual, level, background = _profiled_levels(image, cover, weight, window, held_level)
+        residual, level, background = _profiled_levels(image, cover, weight, window)
         contrast = level - float(np.median(background[used]))
         if round_ == 0 and not contrast > 0:
             raise UnfittableImageError(
@@ -707,16 +655,7 @@ def fit_blurred_disks(
         # robust standard deviations of the residual, never under a share of the
         # contrast (without noise the residual's spread shrinks round after round and
         # would cut the disks' own edges); the cut is set in the first rounds and kept
-        # (and set again after disks were added)
-        if staged and round_ < first and round_ in MISSING_ROUNDS:
-            found = _missing_disks(residual, centres, float(np.median(radii)), blur, contrast)
-            if len(found):
-                centres = np.vstack([centres, found])
-                radii = np.r_[radii, np.full(len(found), np.median(radii))]
-                n = len(radii)
-                outlier[:] = False
-                continue
-        if round_ < OUTLIER_ROUNDS or (staged and round_ - 1 in MISSING_ROUNDS and round_ <= first):
+        if round_ < OUTLIER_ROUNDS:
             spread = max(1.4826 * float(np.median(np.abs(residual[used]))), SPREAD_FLOOR * contrast)
             outlier = np.abs(residual) > 4 * spread
         # the blur and a common scale of the radii by one Gauss–Newton step (levels
@@ -755,15 +694,6 @@ def fit_blurred_disks(
         along = np.bincount(own, weights=gain * error, minlength=n)
         norm = np.maximum(np.bincount(own, weights=gain * gain, minlength=n), 1e-12)
         move = np.where(moving, np.clip(along / norm, -0.3 * radii, 0.3 * radii), 0.0)
-        if staged and round_ < first and moving.any():
-            # first stage: each radius's own step moves it against the others only (its
-            # share of the mean step removed); their mean moves with the blur, by the
-            # profiled step above, which lets the levels follow
-            move = np.where(moving, move - np.mean(move[moving] / radii[moving]) * radii, 0.0)
-        if round_ >= first:
-            change, scale = 0.0, 0.0
-        if staged and round_ == first - 1:
-            held_level = level
         share = error / own_contrast[own] / (np.pi * radii[own] ** 2)
         for axis, grid in enumerate((ys, xs)):
             offset = grid.ravel()[held] - centres[own, axis]
@@ -772,16 +702,12 @@ def fit_blurred_disks(
             )
         blur = float(np.clip(blur + np.clip(change, -0.3 * blur, 0.3 * blur), 0.25, 2 * typical))
         radii = np.maximum(radii * (1 + np.where(moving, scale, 0.0)) + move, 0.3)
-        if (not staged or round_ >= first) and np.all(
-            np.abs(move + scale * radii * moving) <= FIT_SETTLED * radii
-        ):
+        if np.all(np.abs(move + scale * radii * moving) <= FIT_SETTLED * radii):
             break
     level = level * unit + origin
     background = background * unit + origin
     # the soft disks' ramp adds π/12 to each disk's area
-    return BlurredDisks(
-        np.sqrt(radii[:given] ** 2 + 1.0 / 12.0), centres[:given], level, blur, background
-    )
+    return BlurredDisks(np.sqrt(radii**2 + 1.0 / 12.0), centres, level, blur, background)
 
 
 def disk_labels(shape: Sequence[int], centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
@@ -1356,9 +1282,7 @@ def _fitted_radius(native: np.ndarray, pixel: float, measured: float) -> float:
             & (start[:, 1] >= reach)
             & (start[:, 1] <= nx - 1 - reach)
         )
-        fitted = fit_blurred_disks(
-            image, start, np.full(len(start), px), SAMPLE_FIT_ROUNDS, staged=True
-        )
+        fitted = fit_blurred_disks(image, start, np.full(len(start), px), SAMPLE_FIT_ROUNDS)
         return fitted.radii[whole] * pixel
 
     try:
