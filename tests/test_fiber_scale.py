@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.ndimage as ndi
+from skimage.feature import peak_local_max
 
 import xarray_microct as mct
 from xarray_microct.ops.fiber_scale import (
     NoFibersError,
+    _disk_seeds,
     _fitted_radius,
     derived_parameters,
     disk_labels,
@@ -504,3 +506,24 @@ def test_estimate_of_fibers_of_two_voxels_on_a_textured_background(seed):
     vol, centres = textured_fiber_bed((32, 64, 64), 2.0, noise=0.15, tilt=8.0, seed=seed)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(centres["radius"].mean(), rel=0.05)
+
+
+def test_disk_seeds_separate_touching_fibers_of_two_pixels():
+    # under a blur of 1 voxel the gap between touching fibers of 2 voxels is brighter
+    # than their cores, so the image's own maxima (the rounds' watershed seeds) merge
+    # them; the Laplacian of Gaussian at half a radius still peaks at each fiber
+    from scipy.spatial import cKDTree
+
+    vol, centres = textured_fiber_bed((4, 64, 64), 2.0, noise=0.05, tilt=0.0, seed=1)
+    image = vol.values.mean(axis=0)
+    truth = centres[centres["z"] == 0][["y", "x"]].to_numpy()
+    inner = ((truth > 4) & (truth < 59)).all(axis=1)
+    seeds = _disk_seeds(image, 2.0)
+    distance, _ = cKDTree(seeds).query(truth[inner])
+    assert np.mean(distance <= 1.0) >= 0.95
+    near, _ = cKDTree(truth).query(seeds[((seeds > 4) & (seeds < 59)).all(axis=1)])
+    assert np.mean(near <= 1.0) >= 0.9
+    # the image's maxima at the rounds' smoothing miss many of them
+    peaks = peak_local_max(ndi.gaussian_filter(image, 0.7), min_distance=2)
+    missed, _ = cKDTree(peaks).query(truth[inner])
+    assert np.mean(missed <= 1.0) < 0.9
