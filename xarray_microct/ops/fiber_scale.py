@@ -1266,7 +1266,7 @@ def _fitted_radius(native: np.ndarray, pixel: float, measured: float) -> float:
     no region centre within half a radius, and the fit of those regions settled 7–9 %
     large); the estimate is the median radius of the sections whole inside the tile
     (one start radius for all: no Miles weights; the median moved the estimate by under
-    1 % from the robust mean, and is not pulled by disks fitted to noise). Where an image
+    1 % from the robust mean on the benchmarks' beds). Where an image
     cannot be fitted (pixels not finite, disks no brighter than about them) or shows no
     whole section, ``measured`` is returned, with a warning that says why.
     """
