@@ -78,9 +78,12 @@ Radius estimate (:func:`estimate_fiber_radius`)
 
     Accuracy (``benchmarks/radius_estimate.py``'s small beds, 3 beds per case, 54 cases: noise
     0.05–0.25, tilts 0–15°, matrix, pores or a matrix/pore patchwork around the fibers):
-    within ±1.4 % from 5 to 20 voxels of radius; at 2–3 voxels −1.4 to +3.1 % (mean
-    +1.1 % at 2, +0.05 % at 3; it was up to +7.6 % on the patchwork at 2 voxels, where
-    levels read off the image ran high). On ``benchmarks/fiber_scale.py``'s
+    within ±1.4 % from 5 to 20 voxels of radius; at 2 voxels −3.7 to +2.2 % (mean
+    −0.3 %; with the fit seeded at the watershed regions it was −1.8 to +2.8 %, mean
+    +0.8 %: the seeds of the Laplacian lower it by 1.5–4.5 % at noise 0.25, most on a
+    matrix alone, −2.1 to −3.7 %), at 3 voxels −1.4 to +3.1 % (mean +0.4 %; was −1.1 to
+    +2.1 %, mean 0.0 %); it was up to +7.6 % on the patchwork at 2 voxels when levels
+    read off the image ran high. On ``benchmarks/fiber_scale.py``'s
     ``other_bed`` (a blur of 1 voxel, a background textured at the fibers' scale) it
     was +7 to +13 % at 2 voxels, +1.8 to +6.3 % with the fit's seeds of the Laplacian
     (see below). These figures hold for those
