@@ -85,7 +85,7 @@ Radius estimate (:func:`estimate_fiber_radius`)
     +2.1 %, mean 0.0 %); it was up to +7.6 % on the patchwork at 2 voxels when levels
     read off the image ran high. On ``benchmarks/fiber_scale.py``'s
     ``other_bed`` (a blur of 1 voxel, a background textured at the fibers' scale) it
-    was +7 to +13 % at 2 voxels, +1.8 to +6.3 % with the fit's seeds of the Laplacian
+    was +7 to +13 % at 2 voxels, +1.8 to +7.6 % with the fit's seeds of the Laplacian
     (see below). These figures hold for those
     benchmarks' small phantom beds; larger scans were not swept.
 
@@ -214,8 +214,8 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       window: ``other_bed``'s estimate about 1.3 % lower, but centres of packed disks
       moved by 0.4–0.5 pixel, and 4–7 times the fit's cost.
       With the seeds (:func:`_disk_seeds`) and the median of the whole sections the
-      estimate at 2 voxels is: ``other_bed`` +1.8 to +6.3 % (was +7.1 to +10.9; seeds
-      1–2, the sweep's three conditions), ``fiber_bed`` −3.7 to +1.4 % (was −1.8 to
+      estimate at 2 voxels is: ``other_bed`` +1.8 to +7.6 % (was +7.1 to +12.8; seeds
+      1–3, the sweep's three conditions), ``fiber_bed`` −3.7 to +2.2 % (was −1.8 to
       +2.8; worst at noise 0.25 on a matrix alone, −2.1 to −3.7 %, was −0.4 to −1.8).
       Still not converged: on ``other_bed`` the radii drift up with the rounds (seed 1,
       noise 0.05 / 0.25: +3.0 / −1.0 % at 10 rounds, +5.2 / +2.4 % at 20, +6.1 / +4.1 %
