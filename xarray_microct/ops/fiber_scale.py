@@ -217,11 +217,10 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       estimate at 2 voxels is: ``other_bed`` +1.8 to +7.6 % (was +7.1 to +12.8; seeds
       1–3, the sweep's three conditions), ``fiber_bed`` −3.7 to +2.2 % (was −1.8 to
       +2.8; worst at noise 0.25 on a matrix alone, −2.1 to −3.7 %, was −0.4 to −1.8).
-      Still not converged: on ``other_bed`` the radii drift up with the rounds (seed 1,
-      noise 0.05 / 0.25: +3.0 / −1.0 % at 10 rounds, +5.2 / +2.4 % at 20, +6.1 / +4.1 %
-      at 40), back towards the free level's bias; ``fiber_bed`` at noise 0.25 drifts
-      the other way (−4.5, −2.9, −1.6 %; figures of the staged fit, which drifts as the
-      one-stage fit does).
+      Still not converged: on ``other_bed`` the estimate drifts up with the rounds
+      (seed 1, noise 0.05 / 0.25: +5.0 / +3.0 % at 10 rounds, +5.9 / +5.2 % at 20),
+      towards the free level's bias, while ``fiber_bed`` on a matrix at noise 0.25
+      drifts the other way (seed 1: −3.4 % at 10 rounds, −2.4 % at 20).
     * The table's radius at 2–3 voxels grows with the noise (no tilt, seed 1:
       ``other_bed`` 3 voxels +1.6 % at noise 0.05, +5.3 % at 0.25; ``fiber_bed`` −2.0
       to +1.5 %): the grey opening that gives the surroundings' level
