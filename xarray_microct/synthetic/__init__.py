@@ -2,5 +2,6 @@
 
 from xarray_microct.synthetic.beads import bead_pack
 from xarray_microct.synthetic.fibers import fiber_bed
+from xarray_microct.synthetic.textured import textured_fiber_bed
 
-__all__ = ["bead_pack", "fiber_bed"]
+__all__ = ["bead_pack", "fiber_bed", "textured_fiber_bed"]
