@@ -127,6 +127,24 @@ def test_near_pairs_with_sizes_keep_the_pairs_closer_than_their_sizes():
     assert found.tolist() == [[0, 1]]  # 1 apart, sizes 1.1; the others farther
 
 
+def test_near_pairs_with_an_unbounded_reach_or_far_rows_are_all_pairs():
+    # int() of an infinite or huge band bound overflowed in the compiled search,
+    # which then searched no band and found nothing
+    y, x = np.array([0.0, 1.0, 5.0]), np.array([1e30, 1e30, 1e30])
+    every = [[0, 1], [0, 2], [1, 2]]
+    assert near_pairs(y, x, np.array([[0, 3, 0, 3]]), np.array([np.inf])).tolist() == every
+    close = near_pairs(y, x, np.array([[0, 3, 0, 3]]), np.array([1.0]))
+    assert close.tolist() == [[0, 1]]
+
+
+def test_near_pairs_refuses_lengths_that_do_not_match():
+    y = np.zeros(3)
+    with pytest.raises(ValueError, match="reach one per run"):
+        near_pairs(y, y, np.array([[0, 3, 0, 3]]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="one value per row"):
+        near_pairs(y, y[:2], np.array([[0, 3, 0, 3]]), np.array([1.0]))
+
+
 def test_path_ids_number_the_chains_by_their_first_row():
     assert path_ids(np.array([1, 0]), np.array([3, 2]), 4).tolist() == [1, 2, 1, 2]
     assert path_ids(np.zeros(0), np.zeros(0), 2).tolist() == [1, 2]

@@ -183,6 +183,29 @@ def test_tiles_run_where_their_chunk_is_hinted_and_cut_foreign_halos_there():
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_halo_piece_has_one_name_whatever_the_workers():
+    # two plans over one store with other workers (a replaced worker, an adaptive
+    # cluster) may live on one scheduler: a piece's name must say what it holds, or
+    # a tile of one plan gets the other's piece (the earlier names counted pieces)
+    from xarray_microct.ops.fibers.slices import tile_tasks
+
+    values = np.zeros((4, 64, 64), bool)
+    values[:, 20:30, 20:30] = True
+    mask = da.from_zarr(zarr.array(values, chunks=(2, 16, 16)))
+    pieces = {}
+    for n in (3, 5):
+        hinted = spread_over_workers(mask, {f"tcp://w{i}:1": 1 for i in range(n)})
+        tiles = tile_tasks(hinted, None, (1, 1, 1), (4, 4), 2.0, halo=6, tile=16)
+        graph = dict(tiles[0][2].dask)
+        for key, task in graph.items():
+            if isinstance(key, tuple) and str(key[0]).startswith("tile_halo"):
+                pieces.setdefault(key, []).append(task)
+    shared = [tasks for tasks in pieces.values() if len(tasks) == 2]
+    assert shared  # both plans cut some of the same halos
+    for first, second in shared:
+        assert first[1:] == second[1:]  # the same chunk and the same cut
+
+
 def _array_block(key) -> bool:
     """A whole block of a 3-D array: ``(name, i, j, k)`` with whole indices."""
     return isinstance(key, tuple) and len(key) == 4 and all(isinstance(i, int) for i in key[1:])

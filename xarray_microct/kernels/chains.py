@@ -586,7 +586,7 @@ def _near_pairs(
             if high < 0 or low >= last + 1:
                 continue
             k0 = int(low) if low > 0 else 0
-            k1 = min(int(high), last)
+            k1 = int(high) if high < last else last  # int() of a huge float overflows
             for k in range(k0, k1 + 1):
                 s, e = starts[k], starts[k + 1]
                 left = x[i] - r - pad
@@ -660,6 +660,13 @@ def near_pairs(
     size = np.zeros(len(y)) if size is None else np.ascontiguousarray(size, dtype=np.float64)
     if not (np.isfinite(y).all() and np.isfinite(x).all()):
         raise ValueError("near_pairs: y and x must be finite; leave out the rows without")
+    if len(x) != len(y) or len(size) != len(y) or len(reach) != len(runs):
+        raise ValueError(
+            "near_pairs: x and size need one value per row of y, reach one per run "
+            f"(got {len(y)} y, {len(x)} x, {len(size)} size, {len(runs)} runs, {len(reach)} reach)"
+        )
+    if not (reach >= 0).all():
+        raise ValueError("near_pairs: reach must be a non-negative number (not NaN)")
     if runs.size and (runs.min() < 0 or runs.max() > len(y)):
         raise ValueError(f"near_pairs: runs must lie within the {len(y)} rows")
     return _near_pairs(y, x, runs, reach, size, float(factor))

@@ -302,7 +302,7 @@ def tile_tasks(
                 middle = (mask.name, iz, own_y[(len(own_y) - 1) // 2], own_x[(len(own_x) - 1) // 2])
                 workers[key] = hint(middle)
             windows = []
-            for source in sources:
+            for which, source in enumerate(sources):
                 rows_of_pieces = []
                 for j in range(len(y_bounds) - 1):
                     if y_bounds[j + 1] <= ya or y_bounds[j] >= yb:
@@ -319,8 +319,11 @@ def tile_tasks(
                         chunk = (source.name, iz, j, i)
                         if hint is not None and hint(chunk) != workers[key]:
                             # a halo hinted to another worker: cut there, in a task of
-                            # its own, so that only the halo is sent, not the chunk
-                            piece = (f"tile_halo-{token}", len(workers))
+                            # its own, so that only the halo is sent, not the chunk;
+                            # named by what it holds (one name, one piece, whatever
+                            # the workers: plans on one scheduler never mix pieces)
+                            piece = (f"tile_halo-{token}", which, iz, j, i)
+                            piece += (cut[1].start, cut[1].stop, cut[2].start, cut[2].stop)
                             graph[piece] = (_copy_of, chunk, cut)
                             workers[piece] = hint(chunk)
                             pieces.append(piece)
