@@ -422,3 +422,14 @@ def test_a_new_store_in_folders_not_made_yet_is_written(tmp_path, how):
         write_volume(_volume(4), out)
         assert (open_result(out).values == 4).all()
     assert _left(out) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's /proc")
+def test_a_process_of_another_user_hidden_by_proc_is_not_taken_for_ended(monkeypatch):
+    def of_another_user(pid, signal):
+        raise PermissionError(1, "Operation not permitted")
+
+    hidden = 2**30  # no /proc entry, as /proc mounted hidepid=2 shows another user's
+    assert not Path(f"/proc/{hidden}").exists()
+    monkeypatch.setattr(safety.os, "kill", of_another_user)
+    assert safety.process_start(hidden) == "unknown"

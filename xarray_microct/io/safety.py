@@ -430,17 +430,18 @@ def process_start(pid: int) -> str | None:
     True
     """
     if sys.platform.startswith("linux"):
+        others = False
         try:
             os.kill(pid, 0)  # signal 0: only whether it exists
         except ProcessLookupError:
             return None
-        except PermissionError:  # another user's: its /proc entry is readable all the same
-            pass
+        except PermissionError:  # another user's: its /proc entry is usually readable
+            others = True
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        except FileNotFoundError:
-            return None  # it ended meanwhile
+        except FileNotFoundError:  # it ended meanwhile, or /proc hides others' (hidepid)
+            return "unknown" if others else None
         except OSError:
             return "unknown"
         return None if fields[0] in ("Z", "X") else f"boot {boot} tick {fields[19]}"
