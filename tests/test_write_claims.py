@@ -433,3 +433,48 @@ def test_a_process_of_another_user_hidden_by_proc_is_not_taken_for_ended(monkeyp
     assert not Path(f"/proc/{hidden}").exists()
     monkeypatch.setattr(safety.os, "kill", of_another_user)
     assert safety.process_start(hidden) == "unknown"
+
+
+@pytest.mark.parametrize("then", [FileExistsError, KeyboardInterrupt])
+def test_a_claim_linked_then_reported_failed_is_this_writes(tmp_path, monkeypatch, then):
+    """NFS may link and then answer EEXIST (a retransmitted request); Ctrl-C may land
+    just after the link: the claim is this write's, never left to refuse later ones."""
+    link = os.link
+
+    def linked_then(source, target, **kwargs):
+        link(source, target, **kwargs)
+        raise then(17, "File exists") if then is FileExistsError else then()
+
+    monkeypatch.setattr(safety.os, "link", linked_then)
+    out = tmp_path / "out.zarr"
+    if then is FileExistsError:
+        with staged_write(out, replace=False) as target:
+            assert target == out
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            with staged_write(out, replace=False):
+                pytest.fail("written although interrupted")
+    assert _left(out) == []
+    monkeypatch.setattr(safety.os, "link", link)
+    with staged_write(out, replace=False):
+        pass
+
+
+def test_a_claim_copy_that_fails_is_not_left(tmp_path, monkeypatch):
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    read_text = Path.read_text
+
+    def records_unreadable(self, *args, **kwargs):
+        if "-writer-" in self.name:
+            raise OSError(5, "Input/output error")
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(safety.os, "link", no_links)
+    monkeypatch.setattr(safety.Path, "read_text", records_unreadable)
+    out = tmp_path / "out.zarr"
+    with pytest.raises(OSError, match="Input/output"):
+        with staged_write(out, replace=False):
+            pytest.fail("written without a claim")
+    assert _left(out) == []

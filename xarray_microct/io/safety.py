@@ -747,6 +747,8 @@ def _claim(path: Path, token: str, store: Any) -> None:
                 _link(record_file, claim)
                 return
             except FileExistsError:
+                if _ours(claim, record_file, token):  # linked, the reply lost (NFS)
+                    return
                 check_claim(store)  # raises for a writer that may run; frees a dead one's
             time.sleep(0.05 * (attempt + 1))
         raise FileExistsError(
@@ -754,9 +756,26 @@ def _claim(path: Path, token: str, store: Any) -> None:
             f"another write is removing it ({path.name}.microct-unclaiming-*); if none "
             "runs, remove that file and the claim yourself, then write again"
         )
-    except BaseException:
+    except BaseException:  # also Ctrl-C between the link and the return
+        if _ours(claim, record_file, token):
+            with contextlib.suppress(FileNotFoundError):
+                claim.unlink()
         record_file.unlink()
         raise
+
+
+def _ours(claim: Path, record_file: Path, token: str) -> bool:
+    """Whether ``claim`` is the write ``token``'s: a link to its ``record_file``, or a
+    copy naming it."""
+    if claim.is_symlink():  # never a writer's claim
+        return False
+    try:
+        if os.path.samefile(claim, record_file):
+            return True
+        doc = json.loads(claim.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and doc.get("token") == token
 
 
 def _link(record_file: Path, claim: Path) -> None:
@@ -768,8 +787,15 @@ def _link(record_file: Path, claim: Path) -> None:
     except FileExistsError:
         raise
     except OSError:  # no hard links here (FAT, some shares)
-        with open(claim, "x") as file:
-            file.write(record_file.read_text())
+        record = record_file.read_text()
+        file = open(claim, "x")  # closed below, then removed on failure
+        try:
+            with file:
+                file.write(record)
+        except BaseException:  # never an incomplete claim left to refuse every write
+            with contextlib.suppress(OSError):
+                claim.unlink()
+            raise
 
 
 def _release(path: Path, token: str) -> None:
