@@ -312,10 +312,14 @@ NOT_PROVEN = {
     # machines cloned from one image: the same machine id, their own network cards
     "another card": {"addresses": ["00:1b:21:ff:ff:ff"]},
     "no card (a container)": {"addresses": []},
+    "a hypervisor's card, kept by a clone": {"addresses": ["00:0c:29:01:02:03"]},
+    "another host name": {"host": "another-host"},
     "another installation": {"machine_id": "f" * 32},
     "no machine id": {"machine_id": ""},
     "written during this boot": {"since": "2999-01-01T00:00:00+00:00"},
     "a record without these facts": {"machine_id": None, "addresses": None, "since": None},
+    "damaged: unhashable addresses": {"addresses": [[CARD], {"a": 1}]},
+    "damaged: a time out of range": {"since": "0001-01-01T00:00:00"},
 }
 
 

@@ -530,14 +530,15 @@ def hardware_addresses(folder: str | os.PathLike[str] = "/sys/class/net") -> lis
     (Linux; ``[]`` elsewhere): universally administered (assigned by the IEEE to one
     card), unicast and not zero. Virtual cards (containers in their own network
     namespace, Docker, cloud and randomised addresses) are locally administered, and
-    left out.
+    left out, as are the cards of hypervisors (:data:`HYPERVISOR_PREFIXES`), whose
+    addresses clones of one machine may share.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> net = pathlib.Path(tempfile.mkdtemp())
     >>> for card, address in [("eth0", "00:1B:21:3a:4f:10"), ("docker0", "02:42:ac:11:00:02"),
-    ...                       ("lo", "00:00:00:00:00:00")]:
+    ...                       ("lo", "00:00:00:00:00:00"), ("vm0", "08:00:27:12:34:56")]:
     ...     (net / card).mkdir()
     ...     _ = (net / card / "address").write_text(address + "\\n")
     >>> hardware_addresses(net)
@@ -553,13 +554,34 @@ def hardware_addresses(folder: str | os.PathLike[str] = "/sys/class/net") -> lis
             address = Path(card.path, "address").read_text().strip().lower()
         except OSError:
             continue
-        if (
-            re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", address)
-            and not int(address[:2], 16) & 0b11  # universally administered, unicast
-            and address.strip("0:")
-        ):
+        if _of_one_card(address):
             found.add(address)
     return sorted(found)
+
+
+HYPERVISOR_PREFIXES = (
+    "08:00:27",  # VirtualBox
+    "00:50:56",  # VMware
+    "00:0c:29",  # VMware
+    "00:05:69",  # VMware
+    "00:15:5d",  # Hyper-V
+    "00:1c:42",  # Parallels
+    "00:16:3e",  # Xen
+)
+"""Universally administered prefixes that hypervisors give their virtual cards: a
+machine cloned from another may keep its address."""
+
+
+def _of_one_card(address: Any) -> bool:
+    """Whether ``address`` (lower case) is a hardware address unique to one network
+    card: universally administered, unicast, not zero, not a hypervisor's."""
+    return (
+        isinstance(address, str)
+        and re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", address) is not None
+        and not int(address[:2], 16) & 0b11  # universally administered, unicast
+        and bool(address.strip("0:"))
+        and not address.startswith(HYPERVISOR_PREFIXES)
+    )
 
 
 def _boot_started() -> float:
@@ -573,8 +595,8 @@ def earlier_boot_of_this_machine(record: Mapping[str, Any]) -> bool:
     """Whether the writer's ``record`` surely ran during an earlier boot of this machine
     (so nothing it started runs now): its boot differs from this one, and it names this
     machine by a hardware address this machine has now (a network card, its address
-    unique to it) as well as by this installation's :func:`machine_id`, and it was
-    written before this boot started.
+    unique to it, not a hypervisor's) as well as by this installation's
+    :func:`machine_id` and host name, and it was written before this boot started.
 
     A shared machine id alone would not do: machines cloned from one image share it
     (with different boots), and so do the containers of one image (on one host they
@@ -595,16 +617,17 @@ def earlier_boot_of_this_machine(record: Mapping[str, Any]) -> bool:
     addresses, installation, since = (record.get(k) for k in ("addresses", "machine_id", "since"))
     if not (
         isinstance(addresses, list)
-        and set(addresses) & set(hardware_addresses())
+        and {a for a in addresses if _of_one_card(a)} & set(hardware_addresses())
         and isinstance(installation, str)
         and installation
         and installation == machine_id()
+        and record.get("host") == socket.gethostname()
         and isinstance(since, str)
     ):
         return False
     try:
         written = datetime.datetime.fromisoformat(since).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # a damaged record
         return False
     return written < _boot_started()
 
