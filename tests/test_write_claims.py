@@ -482,3 +482,20 @@ def test_a_claim_copy_that_fails_is_not_left(tmp_path, monkeypatch):
         with staged_write(out, replace=False):
             pytest.fail("written without a claim")
     assert _left(out) == []
+
+
+def test_a_boot_time_read_off_linux_may_drift_between_processes_of_one_boot(tmp_path, monkeypatch):
+    """Off Linux the boot time is computed (clock minus uptime): a killed writer's
+    record may differ from the next process's by a second, yet names this machine."""
+    here = "host lab-pc boot 1700000000.5 node 001b213a4f10"
+    monkeypatch.setattr(safety, "machine_identity", lambda: here)
+    out = tmp_path / "out.zarr"
+    _claimed(out, machine="host lab-pc boot 1699999999.7 node 001b213a4f10")
+    check_claim(out)  # a dead writer of this machine: its claim freed
+    assert _left(out) == [f".out.zarr.microct-writer-{TOKEN}.json"]
+    for another in (
+        "host lab-pc boot 1699990000.0 node 001b213a4f10",  # an earlier boot
+        "host lab-pc boot 1700000000.5 node 001b213a4f11",  # another card
+        "host lab-pc2 boot 1700000000.5 node 001b213a4f10",
+    ):
+        assert not safety._this_machine(another)

@@ -502,6 +502,34 @@ def machine_identity() -> str:
     return f"host {socket.gethostname()} boot {psutil.boot_time()!r} node {uuid.getnode():012x}"
 
 
+BOOT_TIME_TOLERANCE = 10.0
+"""Seconds the boot time read off Linux may drift between processes of one boot (it is
+computed from the clock and the uptime: clock steps, rounding), far less than a boot."""
+
+
+def _this_machine(identity: str) -> bool:
+    """Whether the :func:`machine_identity` ``identity`` is this machine's (and boot's):
+    equal, or off Linux the same host and card with a boot time within
+    :data:`BOOT_TIME_TOLERANCE`.
+
+    Examples
+    --------
+    >>> _this_machine(machine_identity())
+    True
+    """
+    here = machine_identity()
+    if identity == here:
+        return True
+    form = r"host (.*) boot (\S+) node ([0-9a-f]{12})"
+    a, b = re.fullmatch(form, identity), re.fullmatch(form, here)
+    if a is None or b is None or (a[1], a[3]) != (b[1], b[3]):
+        return False
+    try:
+        return abs(float(a[2]) - float(b[2])) <= BOOT_TIME_TOLERANCE
+    except ValueError:
+        return False
+
+
 def machine_id() -> str:
     """This installation's stable id (``/etc/machine-id``, else D-Bus's copy of it),
     the same after a reboot; ``""`` where there is none (or an empty or malformed one,
@@ -893,7 +921,7 @@ def _why_left_alone(record: Mapping[str, Any] | None, store: Any, writing: str) 
     if earlier_boot_of_this_machine(record):  # this machine has restarted since
         return ""
     if (
-        record["machine"] != machine_identity()
+        not _this_machine(record["machine"])
         or record["host"] != socket.gethostname()
         or record["pid_namespace"] != pid_namespace()
     ):
