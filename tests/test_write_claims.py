@@ -499,3 +499,29 @@ def test_a_boot_time_read_off_linux_may_drift_between_processes_of_one_boot(tmp_
         "host lab-pc2 boot 1700000000.5 node 001b213a4f10",
     ):
         assert not safety._this_machine(another)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_claim_and_record_that_cannot_be_removed_after_a_write_are_left_to_the_next(
+    tmp_path, monkeypatch, replace
+):
+    """Windows refuses to remove a file another process holds open (a reader, a virus
+    scanner): the write is done all the same, and the next write frees what it left."""
+    out = tmp_path / "out.zarr"
+    if replace:
+        _volume(1).microct.to_zarr(out, chunks=8)
+    unlink = Path.unlink
+
+    def held_open(self, *args, **kwargs):
+        if re.search(r"microct-(claim|writer-)", self.name):
+            raise PermissionError(13, "The process cannot access the file")
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(safety.Path, "unlink", held_open)
+    with pytest.warns(RuntimeWarning, match="the next write of its output removes it"):
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert (mct.open_volume(out).values == 2).all()
+    assert any("-claim" in name for name in _left(out))
+    monkeypatch.setattr(safety.Path, "unlink", unlink)
+    _volume(3).microct.to_zarr(out, mode="w", chunks=8)
+    assert _left(out) == [] and (mct.open_volume(out).values == 3).all()

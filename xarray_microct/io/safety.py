@@ -854,7 +854,21 @@ def _release(path: Path, token: str) -> None:
     claim = _claim_file(path)
     present, record = _holder(claim, path)
     if present and record is not None and record["token"] == token:
-        claim.unlink()
+        _remove_after_write(claim)
+
+
+def _remove_after_write(file: Path) -> None:
+    """Remove this write's claim or record ``file`` once the write is done; where that
+    is refused (Windows, while another process reads it) warn and leave it: the next
+    write of the output frees it, its writer having ended."""
+    try:
+        file.unlink()
+    except PermissionError as err:
+        warnings.warn(
+            f"{file} could not be removed ({err}); the next write of its output removes it",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _writer_of(record_file: Path, path: Path) -> dict[str, Any] | None:
@@ -1325,7 +1339,7 @@ def staged_write(
                 try:
                     yield path
                 finally:
-                    record_file.unlink()
+                    _remove_after_write(record_file)
                 return
             try:
                 yield staging
@@ -1343,7 +1357,7 @@ def staged_write(
                     os.replace(old, path)  # stopped between the renames: the old result back
                 raise
             shutil.rmtree(old)
-            record_file.unlink()
+            _remove_after_write(record_file)
         finally:
             _release(path, token)
     finally:
