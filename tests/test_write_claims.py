@@ -525,3 +525,28 @@ def test_a_claim_and_record_that_cannot_be_removed_after_a_write_are_left_to_the
     monkeypatch.setattr(safety.Path, "unlink", unlink)
     _volume(3).microct.to_zarr(out, mode="w", chunks=8)
     assert _left(out) == [] and (mct.open_volume(out).values == 3).all()
+
+
+@pytest.mark.parametrize("url", [False, True])
+def test_a_replacement_of_a_store_gone_before_its_claim_leaves_nothing_when_it_fails(
+    tmp_path, monkeypatch, url
+):
+    """The store was there when checked, gone when claimed: the replacement is written
+    in place, and a failure to create it removes what it made."""
+    from xarray_microct.io import ome
+
+    out = "memory://claims-gone/out.zarr" if url else tmp_path / "out.zarr"
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("no space left")
+
+    monkeypatch.setattr(ome, "_check_target", lambda *args: "replace")
+    monkeypatch.setattr(ome, "create_levels", fails)
+    with pytest.raises(RuntimeError, match="no space left"):
+        ome.to_ome_zarr(_volume(1), out, mode="w")
+    if url:
+        import fsspec
+
+        assert not fsspec.filesystem("memory").exists("/claims-gone/out.zarr")
+    else:
+        assert not out.exists() and _left(out) == []
