@@ -312,10 +312,14 @@ NOT_PROVEN = {
     # machines cloned from one image: the same machine id, their own network cards
     "another card": {"addresses": ["00:1b:21:ff:ff:ff"]},
     "no card (a container)": {"addresses": []},
+    "a hypervisor's card, kept by a clone": {"addresses": ["00:0c:29:01:02:03"]},
+    "another host name": {"host": "another-host"},
     "another installation": {"machine_id": "f" * 32},
     "no machine id": {"machine_id": ""},
     "written during this boot": {"since": "2999-01-01T00:00:00+00:00"},
     "a record without these facts": {"machine_id": None, "addresses": None, "since": None},
+    "damaged: unhashable addresses": {"addresses": [[CARD], {"a": 1}]},
+    "damaged: a time out of range": {"since": "0001-01-01T00:00:00"},
 }
 
 
@@ -422,3 +426,127 @@ def test_a_new_store_in_folders_not_made_yet_is_written(tmp_path, how):
         write_volume(_volume(4), out)
         assert (open_result(out).values == 4).all()
     assert _left(out) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's /proc")
+def test_a_process_of_another_user_hidden_by_proc_is_not_taken_for_ended(monkeypatch):
+    def of_another_user(pid, signal):
+        raise PermissionError(1, "Operation not permitted")
+
+    hidden = 2**30  # no /proc entry, as /proc mounted hidepid=2 shows another user's
+    assert not Path(f"/proc/{hidden}").exists()
+    monkeypatch.setattr(safety.os, "kill", of_another_user)
+    assert safety.process_start(hidden) == "unknown"
+
+
+@pytest.mark.parametrize("then", [FileExistsError, KeyboardInterrupt])
+def test_a_claim_linked_then_reported_failed_is_this_writes(tmp_path, monkeypatch, then):
+    """NFS may link and then answer EEXIST (a retransmitted request); Ctrl-C may land
+    just after the link: the claim is this write's, never left to refuse later ones."""
+    link = os.link
+
+    def linked_then(source, target, **kwargs):
+        link(source, target, **kwargs)
+        raise then(17, "File exists") if then is FileExistsError else then()
+
+    monkeypatch.setattr(safety.os, "link", linked_then)
+    out = tmp_path / "out.zarr"
+    if then is FileExistsError:
+        with staged_write(out, replace=False) as target:
+            assert target == out
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            with staged_write(out, replace=False):
+                pytest.fail("written although interrupted")
+    assert _left(out) == []
+    monkeypatch.setattr(safety.os, "link", link)
+    with staged_write(out, replace=False):
+        pass
+
+
+def test_a_claim_copy_that_fails_is_not_left(tmp_path, monkeypatch):
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    read_text = Path.read_text
+
+    def records_unreadable(self, *args, **kwargs):
+        if "-writer-" in self.name:
+            raise OSError(5, "Input/output error")
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(safety.os, "link", no_links)
+    monkeypatch.setattr(safety.Path, "read_text", records_unreadable)
+    out = tmp_path / "out.zarr"
+    with pytest.raises(OSError, match="Input/output"):
+        with staged_write(out, replace=False):
+            pytest.fail("written without a claim")
+    assert _left(out) == []
+
+
+def test_a_boot_time_read_off_linux_may_drift_between_processes_of_one_boot(tmp_path, monkeypatch):
+    """Off Linux the boot time is computed (clock minus uptime): a killed writer's
+    record may differ from the next process's by a second, yet names this machine."""
+    here = "host lab-pc boot 1700000000.5 node 001b213a4f10"
+    monkeypatch.setattr(safety, "machine_identity", lambda: here)
+    out = tmp_path / "out.zarr"
+    _claimed(out, machine="host lab-pc boot 1699999999.7 node 001b213a4f10")
+    check_claim(out)  # a dead writer of this machine: its claim freed
+    assert _left(out) == [f".out.zarr.microct-writer-{TOKEN}.json"]
+    for another in (
+        "host lab-pc boot 1699990000.0 node 001b213a4f10",  # an earlier boot
+        "host lab-pc boot 1700000000.5 node 001b213a4f11",  # another card
+        "host lab-pc2 boot 1700000000.5 node 001b213a4f10",
+    ):
+        assert not safety._this_machine(another)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_claim_and_record_that_cannot_be_removed_after_a_write_are_left_to_the_next(
+    tmp_path, monkeypatch, replace
+):
+    """Windows refuses to remove a file another process holds open (a reader, a virus
+    scanner): the write is done all the same, and the next write frees what it left."""
+    out = tmp_path / "out.zarr"
+    if replace:
+        _volume(1).microct.to_zarr(out, chunks=8)
+    unlink = Path.unlink
+
+    def held_open(self, *args, **kwargs):
+        if re.search(r"microct-(claim|writer-)", self.name):
+            raise PermissionError(13, "The process cannot access the file")
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(safety.Path, "unlink", held_open)
+    with pytest.warns(RuntimeWarning, match="the next write of its output removes it"):
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    assert (mct.open_volume(out).values == 2).all()
+    assert any("-claim" in name for name in _left(out))
+    monkeypatch.setattr(safety.Path, "unlink", unlink)
+    _volume(3).microct.to_zarr(out, mode="w", chunks=8)
+    assert _left(out) == [] and (mct.open_volume(out).values == 3).all()
+
+
+@pytest.mark.parametrize("url", [False, True])
+def test_a_replacement_of_a_store_gone_before_its_claim_leaves_nothing_when_it_fails(
+    tmp_path, monkeypatch, url
+):
+    """The store was there when checked, gone when claimed: the replacement is written
+    in place, and a failure to create it removes what it made."""
+    from xarray_microct.io import ome
+
+    out = "memory://claims-gone/out.zarr" if url else tmp_path / "out.zarr"
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("no space left")
+
+    monkeypatch.setattr(ome, "_check_target", lambda *args: "replace")
+    monkeypatch.setattr(ome, "create_levels", fails)
+    with pytest.raises(RuntimeError, match="no space left"):
+        ome.to_ome_zarr(_volume(1), out, mode="w")
+    if url:
+        import fsspec
+
+        assert not fsspec.filesystem("memory").exists("/claims-gone/out.zarr")
+    else:
+        assert not out.exists() and _left(out) == []

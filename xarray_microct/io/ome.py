@@ -587,8 +587,11 @@ def to_ome_zarr(
         except FileExistsError:  # not ours: left as it is
             raise
         except Exception:
-            if action == "new":
-                _remove_new(target, storage_options)  # made just now: leave nothing
+            path = local_path(store)
+            if action == "new" or target == (str(store) if path is None else path):
+                # made just now (also a replacement whose store vanished before its
+                # claim, written in place): leave nothing
+                _remove_new(target, storage_options)
             raise
         _fill_image(root, levels, created, scalars, version, root_attrs, guard)
 

@@ -430,17 +430,18 @@ def process_start(pid: int) -> str | None:
     True
     """
     if sys.platform.startswith("linux"):
+        others = False
         try:
             os.kill(pid, 0)  # signal 0: only whether it exists
         except ProcessLookupError:
             return None
-        except PermissionError:  # another user's: its /proc entry is readable all the same
-            pass
+        except PermissionError:  # another user's: its /proc entry is usually readable
+            others = True
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        except FileNotFoundError:
-            return None  # it ended meanwhile
+        except FileNotFoundError:  # it ended meanwhile, or /proc hides others' (hidepid)
+            return "unknown" if others else None
         except OSError:
             return "unknown"
         return None if fields[0] in ("Z", "X") else f"boot {boot} tick {fields[19]}"
@@ -501,6 +502,34 @@ def machine_identity() -> str:
     return f"host {socket.gethostname()} boot {psutil.boot_time()!r} node {uuid.getnode():012x}"
 
 
+BOOT_TIME_TOLERANCE = 10.0
+"""Seconds the boot time read off Linux may drift between processes of one boot (it is
+computed from the clock and the uptime: clock steps, rounding), far less than a boot."""
+
+
+def _this_machine(identity: str) -> bool:
+    """Whether the :func:`machine_identity` ``identity`` is this machine's (and boot's):
+    equal, or off Linux the same host and card with a boot time within
+    :data:`BOOT_TIME_TOLERANCE`.
+
+    Examples
+    --------
+    >>> _this_machine(machine_identity())
+    True
+    """
+    here = machine_identity()
+    if identity == here:
+        return True
+    form = r"host (.*) boot (\S+) node ([0-9a-f]{12})"
+    a, b = re.fullmatch(form, identity), re.fullmatch(form, here)
+    if a is None or b is None or (a[1], a[3]) != (b[1], b[3]):
+        return False
+    try:
+        return abs(float(a[2]) - float(b[2])) <= BOOT_TIME_TOLERANCE
+    except ValueError:
+        return False
+
+
 def machine_id() -> str:
     """This installation's stable id (``/etc/machine-id``, else D-Bus's copy of it),
     the same after a reboot; ``""`` where there is none (or an empty or malformed one,
@@ -529,14 +558,15 @@ def hardware_addresses(folder: str | os.PathLike[str] = "/sys/class/net") -> lis
     (Linux; ``[]`` elsewhere): universally administered (assigned by the IEEE to one
     card), unicast and not zero. Virtual cards (containers in their own network
     namespace, Docker, cloud and randomised addresses) are locally administered, and
-    left out.
+    left out, as are the cards of hypervisors (:data:`HYPERVISOR_PREFIXES`), whose
+    addresses clones of one machine may share.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> net = pathlib.Path(tempfile.mkdtemp())
     >>> for card, address in [("eth0", "00:1B:21:3a:4f:10"), ("docker0", "02:42:ac:11:00:02"),
-    ...                       ("lo", "00:00:00:00:00:00")]:
+    ...                       ("lo", "00:00:00:00:00:00"), ("vm0", "08:00:27:12:34:56")]:
     ...     (net / card).mkdir()
     ...     _ = (net / card / "address").write_text(address + "\\n")
     >>> hardware_addresses(net)
@@ -552,13 +582,34 @@ def hardware_addresses(folder: str | os.PathLike[str] = "/sys/class/net") -> lis
             address = Path(card.path, "address").read_text().strip().lower()
         except OSError:
             continue
-        if (
-            re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", address)
-            and not int(address[:2], 16) & 0b11  # universally administered, unicast
-            and address.strip("0:")
-        ):
+        if _of_one_card(address):
             found.add(address)
     return sorted(found)
+
+
+HYPERVISOR_PREFIXES = (
+    "08:00:27",  # VirtualBox
+    "00:50:56",  # VMware
+    "00:0c:29",  # VMware
+    "00:05:69",  # VMware
+    "00:15:5d",  # Hyper-V
+    "00:1c:42",  # Parallels
+    "00:16:3e",  # Xen
+)
+"""Universally administered prefixes that hypervisors give their virtual cards: a
+machine cloned from another may keep its address."""
+
+
+def _of_one_card(address: Any) -> bool:
+    """Whether ``address`` (lower case) is a hardware address unique to one network
+    card: universally administered, unicast, not zero, not a hypervisor's."""
+    return (
+        isinstance(address, str)
+        and re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", address) is not None
+        and not int(address[:2], 16) & 0b11  # universally administered, unicast
+        and bool(address.strip("0:"))
+        and not address.startswith(HYPERVISOR_PREFIXES)
+    )
 
 
 def _boot_started() -> float:
@@ -572,8 +623,8 @@ def earlier_boot_of_this_machine(record: Mapping[str, Any]) -> bool:
     """Whether the writer's ``record`` surely ran during an earlier boot of this machine
     (so nothing it started runs now): its boot differs from this one, and it names this
     machine by a hardware address this machine has now (a network card, its address
-    unique to it) as well as by this installation's :func:`machine_id`, and it was
-    written before this boot started.
+    unique to it, not a hypervisor's) as well as by this installation's
+    :func:`machine_id` and host name, and it was written before this boot started.
 
     A shared machine id alone would not do: machines cloned from one image share it
     (with different boots), and so do the containers of one image (on one host they
@@ -594,16 +645,17 @@ def earlier_boot_of_this_machine(record: Mapping[str, Any]) -> bool:
     addresses, installation, since = (record.get(k) for k in ("addresses", "machine_id", "since"))
     if not (
         isinstance(addresses, list)
-        and set(addresses) & set(hardware_addresses())
+        and {a for a in addresses if _of_one_card(a)} & set(hardware_addresses())
         and isinstance(installation, str)
         and installation
         and installation == machine_id()
+        and record.get("host") == socket.gethostname()
         and isinstance(since, str)
     ):
         return False
     try:
         written = datetime.datetime.fromisoformat(since).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # a damaged record
         return False
     return written < _boot_started()
 
@@ -746,6 +798,8 @@ def _claim(path: Path, token: str, store: Any) -> None:
                 _link(record_file, claim)
                 return
             except FileExistsError:
+                if _ours(claim, record_file, token):  # linked, the reply lost (NFS)
+                    return
                 check_claim(store)  # raises for a writer that may run; frees a dead one's
             time.sleep(0.05 * (attempt + 1))
         raise FileExistsError(
@@ -753,9 +807,26 @@ def _claim(path: Path, token: str, store: Any) -> None:
             f"another write is removing it ({path.name}.microct-unclaiming-*); if none "
             "runs, remove that file and the claim yourself, then write again"
         )
-    except BaseException:
+    except BaseException:  # also Ctrl-C between the link and the return
+        if _ours(claim, record_file, token):
+            with contextlib.suppress(FileNotFoundError):
+                claim.unlink()
         record_file.unlink()
         raise
+
+
+def _ours(claim: Path, record_file: Path, token: str) -> bool:
+    """Whether ``claim`` is the write ``token``'s: a link to its ``record_file``, or a
+    copy naming it."""
+    if claim.is_symlink():  # never a writer's claim
+        return False
+    try:
+        if os.path.samefile(claim, record_file):
+            return True
+        doc = json.loads(claim.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and doc.get("token") == token
 
 
 def _link(record_file: Path, claim: Path) -> None:
@@ -767,8 +838,15 @@ def _link(record_file: Path, claim: Path) -> None:
     except FileExistsError:
         raise
     except OSError:  # no hard links here (FAT, some shares)
-        with open(claim, "x") as file:
-            file.write(record_file.read_text())
+        record = record_file.read_text()
+        file = open(claim, "x")  # closed below, then removed on failure
+        try:
+            with file:
+                file.write(record)
+        except BaseException:  # never an incomplete claim left to refuse every write
+            with contextlib.suppress(OSError):
+                claim.unlink()
+            raise
 
 
 def _release(path: Path, token: str) -> None:
@@ -776,7 +854,21 @@ def _release(path: Path, token: str) -> None:
     claim = _claim_file(path)
     present, record = _holder(claim, path)
     if present and record is not None and record["token"] == token:
-        claim.unlink()
+        _remove_after_write(claim)
+
+
+def _remove_after_write(file: Path) -> None:
+    """Remove this write's claim or record ``file`` once the write is done; where that
+    is refused (Windows, while another process reads it) warn and leave it: the next
+    write of the output frees it, its writer having ended."""
+    try:
+        file.unlink()
+    except PermissionError as err:
+        warnings.warn(
+            f"{file} could not be removed ({err}); the next write of its output removes it",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _writer_of(record_file: Path, path: Path) -> dict[str, Any] | None:
@@ -843,7 +935,7 @@ def _why_left_alone(record: Mapping[str, Any] | None, store: Any, writing: str) 
     if earlier_boot_of_this_machine(record):  # this machine has restarted since
         return ""
     if (
-        record["machine"] != machine_identity()
+        not _this_machine(record["machine"])
         or record["host"] != socket.gethostname()
         or record["pid_namespace"] != pid_namespace()
     ):
@@ -1247,7 +1339,7 @@ def staged_write(
                 try:
                     yield path
                 finally:
-                    record_file.unlink()
+                    _remove_after_write(record_file)
                 return
             try:
                 yield staging
@@ -1265,7 +1357,7 @@ def staged_write(
                     os.replace(old, path)  # stopped between the renames: the old result back
                 raise
             shutil.rmtree(old)
-            record_file.unlink()
+            _remove_after_write(record_file)
         finally:
             _release(path, token)
     finally:
