@@ -113,8 +113,7 @@ class DamagedStoreError(ValueError):
 
 
 DAMAGE_FIX = (
-    "the store is damaged; restore it from a copy (or a backup), or write it again from "
-    "its source"
+    "the store is damaged; restore it from a copy (or a backup), or write it again from its source"
 )
 
 
@@ -144,7 +143,7 @@ def chunk_keys(array: zarr.Array) -> set[str]:
         store = array.store_path.store
         prefix = array.store_path.path
         prefix = f"{prefix}/" if prefix else ""
-        return {k[len(prefix):] async for k in store.list_prefix(prefix)}
+        return {k[len(prefix) :] async for k in store.list_prefix(prefix)}
 
     return sync(collect())
 
@@ -173,9 +172,9 @@ def check_chunks(array: zarr.Array, recorded: Mapping[str, Any], where: str) -> 
     DamagedStoreError
         The shape was edited or chunk files are missing (the first is named).
     """
-    if list(array.shape) != list(recorded.get("shape", array.shape)) or list(
-        array.chunks
-    ) != list(recorded.get("chunks", array.chunks)):
+    if list(array.shape) != list(recorded.get("shape", array.shape)) or list(array.chunks) != list(
+        recorded.get("chunks", array.chunks)
+    ):
         raise DamagedStoreError(
             f"{where} has shape {list(array.shape)} and chunks {list(array.chunks)}, but was "
             f"written as {recorded.get('shape')} in chunks {recorded.get('chunks')}: its "
@@ -226,8 +225,14 @@ class ChunkReader:
             ) from err
 
     def __dask_tokenize__(self) -> Any:
-        return ("microct-chunk-reader", self.where, self.zarr_array.path, self.shape,
-                str(self.dtype), self.zarr_array.chunks)
+        return (
+            "microct-chunk-reader",
+            self.where,
+            self.zarr_array.path,
+            self.shape,
+            str(self.dtype),
+            self.zarr_array.chunks,
+        )
 
 
 def lazy_array(array: zarr.Array, where: str, chunks: Any = None) -> da.Array:
@@ -368,9 +373,7 @@ def _check_levels(levels: list[tuple[str, xr.DataArray]]) -> None:
         )
 
 
-def _store_chunks(
-    volume: xr.DataArray, chunks: int | Sequence[int] | None
-) -> tuple[int, ...]:
+def _store_chunks(volume: xr.DataArray, chunks: int | Sequence[int] | None) -> tuple[int, ...]:
     n_lead = volume.ndim - 3
     if chunks is None:
         spatial: Sequence[int] = (DEFAULT_CHUNK,) * 3
@@ -438,13 +441,15 @@ def ngff_metadata(
     datasets = []
     for path, volume in levels:
         scale, translation = _transforms(volume)
-        datasets.append({
-            "path": f"{path}/{volume.name}",
-            "coordinateTransformations": [
-                {"type": "scale", "scale": scale},
-                {"type": "translation", "translation": translation},
-            ],
-        })
+        datasets.append(
+            {
+                "path": f"{path}/{volume.name}",
+                "coordinateTransformations": [
+                    {"type": "scale", "scale": scale},
+                    {"type": "translation", "translation": translation},
+                ],
+            }
+        )
     multiscale: dict[str, Any] = {"name": str(first.name), "axes": axes, "datasets": datasets}
     record = _pyramid_record(first)
     if record is not None:
@@ -462,10 +467,14 @@ def ngff_metadata(
         low, start, end, high = (float(v) for v in window)
         extra["omero"] = {
             "rdefs": {"model": "greyscale"},
-            "channels": [{
-                "label": str(first.name), "color": "FFFFFF", "active": True,
-                "window": {"min": low, "start": start, "end": end, "max": high},
-            }],
+            "channels": [
+                {
+                    "label": str(first.name),
+                    "color": "FFFFFF",
+                    "active": True,
+                    "window": {"min": low, "start": start, "end": end, "max": high},
+                }
+            ],
         }
     if version == "0.4":
         if "image-label" in extra:
@@ -504,8 +513,10 @@ def _coords_record(volume: xr.DataArray) -> dict[str, Any]:
         entry: dict[str, Any] = {"attrs": dict(coord.attrs)}
         derived = translation[axis] + scale[axis] * np.arange(coord.size, dtype=np.float64)
         values = np.asarray(coord.values)
-        if dim not in SPATIAL_DIMS or values.dtype != derived.dtype or not np.array_equal(
-            values, derived
+        if (
+            dim not in SPATIAL_DIMS
+            or values.dtype != derived.dtype
+            or not np.array_equal(values, derived)
         ):
             entry["values"] = values.tolist()
             entry["dtype"] = values.dtype.str
@@ -655,8 +666,11 @@ def create_levels(
 
 
 def complete_marker(
-    levels: list[tuple[str, xr.DataArray]], targets: Sequence[zarr.Array], version: str,
-    root_attrs: Mapping[str, Any] | None = None, window: Sequence[float] | None = None,
+    levels: list[tuple[str, xr.DataArray]],
+    targets: Sequence[zarr.Array],
+    version: str,
+    root_attrs: Mapping[str, Any] | None = None,
+    window: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """The root attributes that mark an image complete: the NGFF metadata and this
     project's record, which lists every array with its shape and chunk grid (compared
@@ -667,8 +681,12 @@ def complete_marker(
     }
     return {
         **ngff_metadata(levels, version, window),
-        MARKER: {"complete": True, "ngff": version, "root_attrs": dict(root_attrs or {}),
-                 "arrays": arrays},
+        MARKER: {
+            "complete": True,
+            "ngff": version,
+            "root_attrs": dict(root_attrs or {}),
+            "arrays": arrays,
+        },
     }
 
 
@@ -958,9 +976,7 @@ def _compose(
     return scale, translation
 
 
-def _spatial_units(
-    axes: Sequence[Mapping[str, Any]], units: str | None, where: Any
-) -> str:
+def _spatial_units(axes: Sequence[Mapping[str, Any]], units: str | None, where: Any) -> str:
     found = {a.get("unit") for a in axes[-3:] if isinstance(a, Mapping)}
     found.discard(None)
     if len(found) > 1:
