@@ -99,12 +99,12 @@ def _zarr_kind(path: Path) -> str:
     if isinstance(node, zarr.Array):
         return "array"
     arrays = [v for _, v in node.members() if isinstance(v, zarr.Array)]
-    if any("_ARRAY_DIMENSIONS" in a.attrs or getattr(a.metadata, "dimension_names", None)
-           for a in arrays):
+    if any(
+        "_ARRAY_DIMENSIONS" in a.attrs or getattr(a.metadata, "dimension_names", None)
+        for a in arrays
+    ):
         return "xarray"
-    raise ValueError(
-        f"{path} is a Zarr group that holds neither an array nor an xarray dataset"
-    )
+    raise ValueError(f"{path} is a Zarr group that holds neither an array nor an xarray dataset")
 
 
 def _detect(path: str | Path, shape: Any, storage_options: Any) -> str:
@@ -223,8 +223,15 @@ def open_volume(
     0.5
     """
     fmt = _detect(path, shape, storage_options)
-    given = {"level": level, "dataset": dataset, "shape": shape, "dtype": dtype,
-             "byte_order": byte_order, "offset": offset, "storage_options": storage_options}
+    given = {
+        "level": level,
+        "dataset": dataset,
+        "shape": shape,
+        "dtype": dtype,
+        "byte_order": byte_order,
+        "offset": offset,
+        "storage_options": storage_options,
+    }
     _check_options(fmt, given)
     label = str(path) if is_url(path) else Path(path).name
     location = str(path) if is_url(path) else os.path.realpath(path)
@@ -278,8 +285,9 @@ def _open_local(
                 f"{path} is read as raw binary, which does not state its layout: give "
                 "shape=(z, y, x) and dtype= (and byte_order=, offset= if needed)"
             )
-        data = read_raw(path, given["shape"], given["dtype"], given["byte_order"],
-                        given["offset"] or 0, chunks)
+        data = read_raw(
+            path, given["shape"], given["dtype"], given["byte_order"], given["offset"] or 0, chunks
+        )
         spacing, units = _physical({}, spacing, units, path)
         return from_array(data, spacing, units, origin, name=name or path.stem)
     data, metadata = read_tiff(path)

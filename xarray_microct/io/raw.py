@@ -156,8 +156,7 @@ def read_raw(
     return da.from_array(
         source,
         chunks=default_chunks(shape) if chunks is None else chunks,
-        name="raw-" + tokenize(str(path), shape, file_dtype.str, offset,
-                               path.stat().st_mtime_ns),
+        name="raw-" + tokenize(str(path), shape, file_dtype.str, offset, path.stat().st_mtime_ns),
         lock=False,
         meta=np.empty((0, 0, 0), dtype=source.dtype),
     )
