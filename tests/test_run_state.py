@@ -1,17 +1,21 @@
-"""The run state a store of ``microct run`` shows while it is written, and after."""
+"""The run state a store of ``microct run`` shows while it is written, and after; a
+resume writes only into the run it checked, read again once it holds the output."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import dask
 import numpy as np
+import pandas as pd
 import pytest
 import zarr
 
 import xarray_microct as mct
-from xarray_microct.io import results
-from xarray_microct.io.results import open_result, run_state, write_volume
+from xarray_microct.io import results, tables
+from xarray_microct.io.results import open_result, run_state, set_state, write_volume
+from xarray_microct.io.tables import read_table, write_table
 
 
 class ChunkFailed(Exception):
@@ -74,3 +78,74 @@ def test_a_run_an_earlier_version_started_resumes_where_it_is(tmp_path: Path) ->
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [results.EARLIER_LEVEL]
     assert 1 <= run_state(out)["chunks_written"] < 8
     np.testing.assert_array_equal(open_result(out).values, volume.values)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def _after_the_check(monkeypatch: pytest.MonkeyPatch, module, meanwhile) -> None:
+    """Run ``meanwhile`` (another write of the output) once the run's output check has
+    decided what to do, before the run claims the output."""
+    start_run = module.start_run
+
+    def then_another_write(*args, **kwargs):
+        decided = start_run(*args, **kwargs)
+        with monkeypatch.context() as inner:
+            inner.setattr(module, "start_run", start_run)
+            meanwhile()
+        return decided
+
+    monkeypatch.setattr(module, "start_run", then_another_write)
+
+
+@pytest.mark.parametrize("meanwhile", ["restarted", "replaced"])
+def test_a_resume_whose_store_another_run_took_before_its_claim_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    """The resume decided to resume run A; before it claimed the output, another run (B:
+    other parameters) made it hold B: restarted there after the store was removed and
+    stopped part way, or replaced by a finished --overwrite. Under the claim the resume
+    reads the run state again, and writes none of A's chunks into B's store."""
+    volume = _volume()
+    out = tmp_path / "out.zarr"
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
+        write_volume(_failing_on_first_block(volume), out, metadata={"step": "copy"})
+
+    def other_run() -> None:
+        other = volume * 2
+        if meanwhile == "replaced":
+            write_volume(other, out, metadata={"step": "double"}, overwrite=True)
+            return
+        shutil.rmtree(out)
+        with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
+            write_volume(_failing_on_first_block(other), out, metadata={"step": "double"})
+
+    _after_the_check(monkeypatch, results, other_run)
+    with pytest.raises(FileExistsError, match="changed while this run started: another write"):
+        write_volume(volume, out, metadata={"step": "copy"}, resume=True)
+    monkeypatch.undo()
+    assert run_state(out)["identity"]["step"] == "double"
+    before = _files(out)
+    with pytest.raises(ValueError, match="cannot resume"):  # checked again: B's store
+        write_volume(volume, out, metadata={"step": "copy"}, resume=True)
+    assert _files(out) == before and not [p for p in tmp_path.iterdir() if p.name[0] == "."]
+
+
+def test_a_resumed_table_does_not_replace_a_run_that_took_its_store_before_its_claim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "fibers.zarr"
+    write_table(pd.DataFrame({"radius": [1.0, 2.0]}), out, metadata={"step": "a"})
+    set_state(out, {**run_state(out), "status": "interrupted"})
+
+    def other_run() -> None:  # an --overwrite with other parameters, finished
+        write_table(pd.DataFrame({"radius": [9.0]}), out, metadata={"step": "b"}, overwrite=True)
+
+    _after_the_check(monkeypatch, tables, other_run)
+    with pytest.raises(FileExistsError, match="changed while this run started"):
+        write_table(pd.DataFrame({"radius": [1.0, 2.0]}), out, metadata={"step": "a"}, resume=True)
+    assert read_table(out)["radius"].tolist() == [9.0]
+    assert run_state(out)["status"] == "complete"

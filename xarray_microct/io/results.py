@@ -368,7 +368,11 @@ def write_volume(
     chunks = [int(c[0]) for c in result.data.chunks[-3:]]
     guard = WriteGuard(client)
     with staged_write(
-        path, action == "overwrite", guard=guard, in_place=action == "resume"
+        path,
+        action == "overwrite",
+        guard=guard,
+        in_place=action == "resume",
+        resuming=state["fingerprint"] if action == "resume" else None,
     ) as target:
         if action == "resume":
             # The store says it is being written again (not the old failure) until done.

@@ -1273,11 +1273,17 @@ def staged_write(
     guard: WriteGuard | None = None,
     *,
     in_place: bool = False,
+    resuming: str | None = None,
 ) -> Iterator[Any]:
     """Where to write ``store``: the store itself when new (or when ``in_place``: the
     existing store, written into, as a resume or labels added to an image do), a hidden
     sibling when it replaces an existing store (``replace``; swapped in when the block
     ends without error).
+
+    ``resuming``: the fingerprint of the run (``microct run``) this write resumes, which
+    its caller read before it claimed ``store``; once claimed, the run state is read
+    again, and a store that holds another run now (started or replaced by another
+    write meanwhile) is refused.
 
     On error the sibling is removed and the old store is left as it was. The caller
     has already checked the target (:func:`check_write`). Every local write first
@@ -1285,9 +1291,9 @@ def staged_write(
     claim ``.NAME.microct-claim.json``, which one writer at a time can create; a
     second writer is refused (naming the first) and removes only its own record. Once
     claimed, what another write did meanwhile is refused too: a store made at a new
-    path, one removed before it is written into. The record lets the next write of ``store``
-    tidy after a writer killed before its end, and free its claim
-    (:func:`tidy_killed_writes`). A local path yields a :class:`~pathlib.Path`; a
+    path, one removed before it is written into, a run replaced by another. The record
+    lets the next write of ``store`` tidy after a writer killed before its end, and free
+    its claim (:func:`tidy_killed_writes`). A local path yields a :class:`~pathlib.Path`; a
     replacement is swapped in by two renames.
 
     A URL yields a URL. Every write of a URL, new or replacing, records its writer
@@ -1332,6 +1338,8 @@ def staged_write(
         try:
             try:
                 replacing = _replacing(path, store, replace, in_place)
+                if resuming is not None and os.path.lexists(path):
+                    _check_resumed_run(path, store, resuming)
             except BaseException:
                 record_file.unlink()
                 raise
@@ -1388,6 +1396,31 @@ def _replacing(path: Path, store: Any, replace: bool, in_place: bool) -> bool:
             "written. Pass mode='w' (--overwrite) to replace it, or choose another path"
         )
     return exists and replace and not in_place
+
+
+def _check_resumed_run(path: Path, store: Any, fingerprint: str) -> None:
+    """Refuse to resume the run ``fingerprint`` in the store at ``path`` (claimed by
+    this write) unless its run state still has that fingerprint.
+
+    Raises
+    ------
+    FileExistsError
+        Another write made the store hold another run (or no run) since it was checked.
+    """
+    state = (root_attributes(path) or {}).get(RUN_KEY)
+    found = state.get("fingerprint") if isinstance(state, Mapping) else None
+    if found != fingerprint:
+        now = (
+            f"another run (fingerprint {str(found)[:12]}, status {state.get('status')!r})"
+            if isinstance(state, Mapping)
+            else "no run of `microct run`"
+        )
+        raise FileExistsError(
+            f"{store} changed while this run started: another write made it hold {now}, "
+            "not the run this one resumes; nothing was written. Check what it holds "
+            "(`microct info`), then run again: with --overwrite to replace it, or to "
+            "another output"
+        )
 
 
 def check_write(

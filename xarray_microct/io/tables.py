@@ -58,7 +58,8 @@ def write_table(
     dataset.attrs = {str(k): to_json_value(v) for k, v in table.attrs.items()}
     dataset.attrs[RUN_KEY] = state
     # A resumed table is written again whole: beside the interrupted one, then swapped.
-    with staged_write(path, replace=action in ("overwrite", "resume")) as target:
+    resuming = state["fingerprint"] if action == "resume" else None
+    with staged_write(path, action in ("overwrite", "resume"), resuming=resuming) as target:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dataset.to_zarr(str(target), mode="w-")
