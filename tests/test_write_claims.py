@@ -550,3 +550,42 @@ def test_a_replacement_of_a_store_gone_before_its_claim_leaves_nothing_when_it_f
         assert not fsspec.filesystem("memory").exists("/claims-gone/out.zarr")
     else:
         assert not out.exists() and _left(out) == []
+
+
+@pytest.mark.parametrize("writer", ["to_zarr", "microct run"])
+def test_an_old_result_that_cannot_be_removed_after_the_swap_warns_and_is_left_to_the_next(
+    tmp_path, monkeypatch, writer
+):
+    """Windows refuses to remove a folder holding a file another process has open: once
+    the new result is swapped in, the old copy left beside it is named in a warning (the
+    write succeeded), and the next write removes it."""
+    from xarray_microct.io.results import open_result, write_volume
+
+    out = tmp_path / "out.zarr"
+
+    def write(value: int) -> None:
+        if writer == "to_zarr":
+            _volume(value).microct.to_zarr(out, mode="w", chunks=8)
+        else:
+            write_volume(_volume(value), out, overwrite=True)
+
+    write(1)
+    rmtree = shutil.rmtree
+
+    def held_open(path, *args, **kwargs):
+        if "microct-old-" in Path(path).name:
+            raise PermissionError(13, "The process cannot access the file", str(path))
+        return rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(safety.shutil, "rmtree", held_open)
+    with pytest.warns(RuntimeWarning, match=r"microct-old-\w+, the result .* could not be remov"):
+        write(2)
+    assert (open_result(out).values == 2).all()
+    assert [n.split("-")[1] for n in _left(out)] == ["old", "writer"]
+    with pytest.warns(RuntimeWarning, match="microct-old-"):  # still held open: both left
+        write(3)
+    assert [n.split("-")[1] for n in _left(out)] == ["old", "old", "writer", "writer"]
+    assert (open_result(out).values == 3).all()
+    monkeypatch.setattr(safety.shutil, "rmtree", rmtree)
+    write(4)
+    assert _left(out) == [] and (open_result(out).values == 4).all()

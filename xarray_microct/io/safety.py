@@ -1039,7 +1039,8 @@ def _finish_killed(
             os.replace(old, path)
             done.append(path)
         else:  # killed while removing the old result, the new one in place
-            shutil.rmtree(old)
+            if not _remove_replaced(old, store):
+                return done  # the record kept: a later write tries again
             done.append(old)
     if os.path.lexists(staging):
         if not _is_plain_folder(staging) or foreign_entries(staging):
@@ -1049,6 +1050,25 @@ def _finish_killed(
         done.append(staging)
     record_file.unlink()
     return [*done, record_file]
+
+
+def _remove_replaced(old: Path, store: Any) -> bool:
+    """Remove ``old``, the result a replacement of ``store`` has swapped out (the new one
+    in place); whether it is gone. A failure (Windows refuses to remove a file another
+    process holds open) warns, naming it, rather than raising: the write is done, and
+    the next write of ``store`` removes what is left of ``old``."""
+    try:
+        shutil.rmtree(old)
+    except OSError as err:
+        warnings.warn(
+            f"{old}, the result {store} held before it was replaced, could not be removed "
+            f"({type(err).__name__}: {err}); the new result is in place at {store}. The next "
+            "write of it removes what is left, or remove it yourself",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return False
+    return True
 
 
 def _warn_left_by_write(left: list[Path], store: Any, why: str) -> None:
@@ -1294,7 +1314,9 @@ def staged_write(
     path, one removed before it is written into, a run replaced by another. The record
     lets the next write of ``store`` tidy after a writer killed before its end, and free
     its claim (:func:`tidy_killed_writes`). A local path yields a :class:`~pathlib.Path`; a
-    replacement is swapped in by two renames.
+    replacement is swapped in by two renames, then the old store is removed (where that
+    fails, as on Windows while another process holds one of its files open, a warning
+    names it and the next write of ``store`` removes it).
 
     A URL yields a URL. Every write of a URL, new or replacing, records its writer
     beside it, and refuses to start while another live writer of this host has
@@ -1364,8 +1386,8 @@ def staged_write(
                 if not os.path.lexists(path) and os.path.lexists(old):
                     os.replace(old, path)  # stopped between the renames: the old result back
                 raise
-            shutil.rmtree(old)
-            _remove_after_write(record_file)
+            if _remove_replaced(old, store):
+                _remove_after_write(record_file)  # else kept: the next write removes ``old``
         finally:
             _release(path, token)
     finally:
