@@ -37,6 +37,7 @@ from xarray_microct.io.safety import (
 )
 
 TOKEN = "0123abcd"
+REMOVER = "89abcdef"
 WAIT = 600
 """Seconds a test waits for a writer to reach its event: a bound on a hang, not a timing."""
 
@@ -215,15 +216,90 @@ def test_a_claim_made_meanwhile_is_never_freed_for_a_dead_one(tmp_path):
     assert _left(out) == []
 
 
+def _marked(out: Path, token: str = TOKEN, remover: str = REMOVER, **fields) -> Path:
+    """The mark a remover of the claim of the write ``token`` of ``out`` holds while it
+    frees it (killed: left as is); its record by default a dead writer's."""
+    mark = out.with_name(f".{out.name}.microct-unclaiming-{token}")
+    mark.write_text(json.dumps(_record(out, remover, **fields)))
+    return mark
+
+
 def test_a_dead_claim_another_write_is_freeing_is_waited_for_then_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(safety.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(safety, "_WRITING", {REMOVER})  # this process frees it now
     out = tmp_path / "out.zarr"
     _, claim = _claimed(out)
-    out.with_name(f".{out.name}.microct-unclaiming-{TOKEN}").write_text("")
-    with pytest.raises(FileExistsError, match="another write is removing it"):
+    mark = _marked(out, started=safety.process_start(os.getpid()))
+    with pytest.raises(FileExistsError, match="another write, which runs, is removing it"):
         with staged_write(out, replace=False):
             pytest.fail("claimed while another write frees the claim")
-    assert claim.exists() and not out.exists()
+    assert claim.exists() and mark.exists() and not out.exists()
+
+
+def test_the_mark_of_a_remover_killed_while_freeing_a_dead_claim_is_freed_by_the_next_write(
+    tmp_path,
+):
+    out = tmp_path / "out.zarr"
+    _claimed(out)
+    script = tmp_path / "remover.py"
+    script.write_text(KILLED_REMOVER)
+    remover = subprocess.run([sys.executable, str(script), str(out)], timeout=WAIT, check=False)
+    assert remover.returncode == -signal.SIGKILL
+    assert [n.split("-")[1] for n in _left(out)] == ["claim.json", "unclaiming", "writer"]
+    _volume(1).microct.to_zarr(out, chunks=8)
+    assert _left(out) == [] and (mct.open_volume(out).values == 1).all()
+
+
+KILLED_REMOVER = textwrap.dedent(
+    """
+    import os, signal, sys, pathlib
+    from xarray_microct.io import safety
+
+    out, holder = pathlib.Path(sys.argv[1]), safety._holder
+
+    def killed_once_marked(file, path):
+        if file.name.endswith("claim.json") and any(".microct-unclaiming-" in p.name
+                                                     for p in out.parent.iterdir()):
+            os.kill(os.getpid(), signal.SIGKILL)  # killed while freeing the dead claim
+        return holder(file, path)
+
+    safety._holder = killed_once_marked
+    safety.check_claim(out)
+    """
+)
+
+
+def test_marks_of_removers_killed_one_after_another_are_freed_in_turn(tmp_path):
+    out = tmp_path / "out.zarr"
+    _claimed(out)
+    mark = _marked(out)
+    second = mark.with_name(f"{mark.name}-{REMOVER}")  # killed freeing the first's mark
+    second.write_text(json.dumps(_record(out, "76543210")))
+    _volume(1).microct.to_zarr(out, chunks=8)
+    assert _left(out) == [] and (mct.open_volume(out).values == 1).all()
+
+
+@pytest.mark.parametrize("record", ["another host", "none"])
+def test_a_removers_mark_not_surely_dead_is_left_and_refuses_the_write(
+    tmp_path, monkeypatch, record
+):
+    monkeypatch.setattr(safety.time, "sleep", lambda seconds: None)
+    out = tmp_path / "out.zarr"
+    _claimed(out)
+    if record == "none":  # an earlier version's mark, or one killed before its record
+        mark = out.with_name(f".{out.name}.microct-unclaiming-{TOKEN}")
+        mark.write_text("")
+        why = "records no writer of xarray-microct"
+    else:
+        mark = _marked(out, host="elsewhere.example")
+        why = "was left by process .* of host elsewhere.example .* cannot be checked from here"
+    before = _files(tmp_path)
+    with pytest.raises(
+        FileExistsError,
+        match=rf"a write that was freeing it left its mark: .*{re.escape(mark.name)} {why}",
+    ):
+        _volume(1).microct.to_zarr(out, chunks=8)
+    assert _files(tmp_path) == before and not out.exists()
 
 
 @pytest.mark.parametrize("where", ["local", "url"])

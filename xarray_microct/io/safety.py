@@ -685,8 +685,11 @@ def _record_writer(path: Path, token: str) -> None:
 # ``.NAME.microct-claim.json`` beside the output, which only one writer at a time can
 # create (an exclusive create, atomic on local and network file systems alike). The
 # claim of a writer that is surely dead is removed by the next write, by one remover
-# at a time (``.NAME.microct-unclaiming-TOKEN``, created exclusively), which removes it
-# only while it still names that writer.
+# at a time (``.NAME.microct-unclaiming-TOKEN``, created exclusively, holding the
+# remover's record), which removes it only while it still names that writer. A remover
+# killed meanwhile leaves its mark; the next write frees it the same way once its
+# remover is surely dead (by the proofs a claim's writer is), under a mark of its own
+# (``.NAME.microct-unclaiming-TOKEN-TOKEN2``).
 
 CLAIM_TRIES = 5
 """Attempts to claim an output whose claim is being removed by another write."""
@@ -738,7 +741,9 @@ def check_claim(store: Any) -> None:
     FileExistsError
         Naming the writer (process, host, since when) and what to do: a writer of this
         machine that runs, or one whose death cannot be told from here (another
-        machine or container), or a claim that is not a writer's record.
+        machine or container), or a claim that is not a writer's record; or the mark a
+        remover of a dead claim left (``.NAME.microct-unclaiming-TOKEN``), when that
+        remover cannot be told dead (a mark whose remover is surely dead is freed).
 
     Examples
     --------
@@ -765,25 +770,98 @@ def check_claim(store: Any) -> None:
     why = _why_left_alone(record, store, f"it (write {record['token']})")  # raises if it runs
     if why:
         _refuse_claimed(store, claim, record, why)
-    _unclaim(path, record["token"])
+    left = _unclaim(path, record["token"])
+    if left:
+        raise FileExistsError(
+            f"{store} could not be claimed: its claim {claim} names a writer that has "
+            f"ended, but a write that was freeing it left its mark: {left}; nothing was "
+            f"written. Once no write of {store} runs anywhere, remove that mark and the "
+            "claim yourself, then write again"
+        )
 
 
-def _unclaim(path: Path, token: str) -> None:
+UNCLAIM_DEPTH = 3
+"""Marks of removers killed one after another while freeing one claim (each in a
+moment's window) that a write frees in turn; beyond, it refuses and names them."""
+
+
+def _unclaim(path: Path, token: str) -> str:
     """Remove the claim of ``path`` while it is the write ``token``'s (whose writer has
-    ended): one remover at a time, so that a claim made meanwhile is never removed."""
-    remover = path.with_name(f".{path.name}.microct-unclaiming-{token}")
+    ended): one remover at a time, so that a claim made meanwhile is never removed.
+
+    ``""`` when done, or left to another remover at work now; else why a mark a killed
+    remover left is in the way (its remover not surely dead: it is left as it is).
+    """
+    mark = path.with_name(f".{path.name}.microct-unclaiming-{token}")
+    return _remove_marked(path, _claim_file(path), token, mark, 0)
+
+
+def _remove_marked(path: Path, file: Path, token: str, mark: Path, depth: int) -> str:
+    """Remove ``file`` (the claim of ``path``, or a remover's mark) while it holds the
+    record of the write ``token`` (whose writer has ended), holding ``mark`` meanwhile:
+    created exclusively, holding this remover's record. A mark in place whose remover
+    is surely dead is freed first (:func:`_free_dead_mark`). See :func:`_unclaim` for
+    what is returned."""
+    remover = uuid.uuid4().hex[:8]
+    _WRITING.add(remover)
     try:
-        os.close(os.open(remover, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    except FileExistsError:  # another write removes it now
-        return
-    try:
-        claim = _claim_file(path)
-        present, record = _holder(claim, path)
-        if present and record is not None and record["token"] == token:
-            with contextlib.suppress(FileNotFoundError):
-                claim.unlink()
+        for _ in range(2):
+            try:
+                _make_mark(mark, path, remover)
+                break
+            except FileExistsError:
+                freed, why = _free_dead_mark(path, mark, depth)
+                if not freed:
+                    return why
+        else:  # freed, then taken by another remover at work now
+            return ""
+        try:
+            present, record = _holder(file, path)
+            if present and record is not None and record["token"] == token:
+                with contextlib.suppress(FileNotFoundError):
+                    file.unlink()
+        finally:
+            mark.unlink()
     finally:
-        remover.unlink()
+        _WRITING.discard(remover)
+    return ""
+
+
+def _make_mark(mark: Path, path: Path, token: str) -> None:
+    """Create ``mark`` (FileExistsError if it is there) holding this process's record as
+    the remover ``token`` of a claim of ``path``."""
+    record = json.dumps({**_writer(), "output": path.name, "token": token})
+    file = open(mark, "x")  # closed below, then removed on failure
+    try:
+        with file:
+            file.write(record)
+    except BaseException:  # never a mark without its record left in the way
+        with contextlib.suppress(OSError):
+            mark.unlink()
+        raise
+
+
+def _free_dead_mark(path: Path, mark: Path, depth: int) -> tuple[bool, str]:
+    """Remove the mark ``mark`` of a remover of a claim of ``path`` when that remover is
+    surely dead (the proofs of :func:`_why_left_alone`), under a mark of its own. Whether
+    it is gone, and why not: ``""`` while its remover runs (or another frees it now),
+    else why it is left (no well-formed record, a remover that cannot be told dead)."""
+    present, record = _holder(mark, path)
+    if not present:
+        return True, ""
+    if record is None:
+        return False, f"{mark} records no writer of xarray-microct"
+    try:
+        why = _why_left_alone(record, path, f"its mark {mark.name}")
+    except FileExistsError:  # its remover runs: it ends in moments
+        return False, ""
+    if why:
+        return False, f"{mark} {why}"
+    if depth >= UNCLAIM_DEPTH:
+        return False, f"{mark} and the marks of {UNCLAIM_DEPTH} removers killed freeing it"
+    own = mark.with_name(f"{mark.name}-{record['token']}")
+    why = _remove_marked(path, mark, record["token"], own, depth + 1)
+    return not os.path.lexists(mark), why
 
 
 def _claim(path: Path, token: str, store: Any) -> None:
@@ -804,8 +882,8 @@ def _claim(path: Path, token: str, store: Any) -> None:
             time.sleep(0.05 * (attempt + 1))
         raise FileExistsError(
             f"{store} could not be claimed: {claim} names a writer that has ended, but "
-            f"another write is removing it ({path.name}.microct-unclaiming-*); if none "
-            "runs, remove that file and the claim yourself, then write again"
+            f"another write, which runs, is removing it ({path.name}.microct-unclaiming-*); "
+            "write again once it is done"
         )
     except BaseException:  # also Ctrl-C between the link and the return
         if _ours(claim, record_file, token):
