@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -143,6 +144,184 @@ def test_of_two_writers_starting_together_the_later_sees_the_first_and_refuses(o
     tidied = tidy_killed_url_writes(out)  # its writer ended: its record goes
     assert [url.rsplit("/", 1)[1] for url in tidied] == [f".out.zarr.microct-writer-{TOKEN}.json"]
     assert _left(out) == []
+
+
+class _StillRunning(set):
+    """The writes this process runs, none of which ends (see :func:`_race`)."""
+
+    def discard(self, token: str) -> None:
+        pass
+
+
+OTHERS_END = 10.0
+"""Seconds a writer of a race waits for the others to give up before it ends (so they
+see it running): a bound that keeps a failing race from hanging, not a timing."""
+
+
+def _race(out: str, writers: int = 2) -> list[object]:
+    """What each of ``writers`` threads starting a new write of ``out`` together got:
+    ``"wrote"``, or the error that refused it. Each lists the records beside ``out``
+    only once all have recorded themselves, and goes on from its first read of another's
+    record only once all have read one (barriers): the case where each sees all the
+    others, before any withdraws. Threads of one process: a writer that has given up
+    still counts as running until all have (as a process of its own would)."""
+    recorded, read = (threading.Barrier(writers, timeout=WAIT) for _ in range(2))
+    listed, cat_file, first = safety._url_writers, memory.MemoryFileSystem.cat_file, set()
+    outcomes: list[object] = [None] * writers
+
+    def together(*args, **kwargs):
+        if ("listed", threading.get_ident()) not in first:
+            first.add(("listed", threading.get_ident()))
+            recorded.wait()
+        return listed(*args, **kwargs)
+
+    def read_together(self, path, *args, **kwargs):
+        data = cat_file(self, path, *args, **kwargs)
+        if "-writer-" in path and ("read", threading.get_ident()) not in first:
+            first.add(("read", threading.get_ident()))
+            read.wait()
+        return data
+
+    def write(i: int) -> None:
+        try:
+            with staged_write(out, replace=False) as target:
+                fs, root = fsspec.core.url_to_fs(target)
+                fs.pipe_file(f"{root}/by-{i}", b"mine")
+                # writing until the others have given up (a bound, should two write)
+                deadline = time.monotonic() + OTHERS_END
+                while time.monotonic() < deadline and outcomes.count(None) > 1:
+                    time.sleep(0.01)
+            outcomes[i] = "wrote"
+        except BaseException as err:  # reported by the test
+            outcomes[i] = err
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(safety, "_url_writers", together)
+        patch.setattr(memory.MemoryFileSystem, "cat_file", read_together)
+        patch.setattr(safety, "_WRITING", _StillRunning())
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT)
+    return outcomes
+
+
+@pytest.mark.parametrize("writers", [2, 3])
+def test_of_writers_that_all_see_each_other_exactly_one_writes(folder, writers):
+    """Each records itself before it looks at the others; when each sees all the others,
+    their tickets decide: one writes, the others refuse, naming it, and withdraw."""
+    out = f"{folder}/new.zarr"
+    outcomes = _race(out, writers)
+    assert outcomes.count("wrote") == 1, outcomes
+    for outcome in outcomes:
+        if outcome != "wrote":
+            assert isinstance(outcome, FileExistsError), outcome
+            assert f"another write of {out} is running" in str(outcome)
+    (i,) = [i for i, outcome in enumerate(outcomes) if outcome == "wrote"]
+    assert list(_objects(out)) == [f"/by-{i}"] and _left(out) == []
+
+
+URL_RACER = textwrap.dedent(
+    """
+    import os, sys, time, pathlib
+    from xarray_microct.io.safety import staged_write
+
+    out, go = sys.argv[1], pathlib.Path(sys.argv[2])
+    while not go.exists():
+        time.sleep(0.001)
+    try:
+        with staged_write(out, replace=False) as target:
+            import fsspec
+
+            fs, root = fsspec.core.url_to_fs(target, auto_mkdir=True)
+            fs.pipe_file(f"{root}/by-{os.getpid()}", b"mine")
+            time.sleep(0.5)
+    except FileExistsError as err:
+        print(err)
+        sys.exit(3)
+    """
+)
+
+
+def test_of_processes_racing_to_write_one_url_exactly_one_writes(tmp_path):
+    out, go, script = tmp_path / "out.zarr", tmp_path / "go", tmp_path / "racer.py"
+    script.write_text(URL_RACER)
+    racers = [
+        subprocess.Popen(
+            [sys.executable, str(script), f"local://{out}", str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    time.sleep(0.5)  # most of the import done: they start together
+    go.write_text("")
+    results = [(r.pid, r.wait(timeout=WAIT), r.communicate(timeout=WAIT)) for r in racers]
+    wrote = [pid for pid, code, _ in results if code == 0]
+    assert len(wrote) == 1, results
+    for _, code, (stdout, stderr) in results:
+        if code:
+            assert code == 3, stderr
+            assert "another write of" in stdout or "made by another write" in stdout, stdout
+    assert sorted(p.name for p in out.iterdir()) == [f"by-{wrote[0]}"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.zarr.")]
+
+
+@pytest.mark.parametrize("then", ["a later ticket", "an earlier ticket"])
+def test_a_writer_choosing_its_ticket_is_waited_for(out, then):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        alive = {"pid": sleeper.pid, "started": process_start(sleeper.pid)}
+        _, record_path = _leave(out, stage=False, choosing=True, **alive)
+        fs = fsspec.filesystem("memory")
+
+        def chosen() -> None:
+            ticket = 99 if then == "a later ticket" else 0
+            record = _dead_writer_record("out.zarr", TOKEN, ticket=ticket, **alive)
+            fs.pipe_file(record_path, json.dumps(record).encode())
+
+        timer = threading.Timer(0.3, chosen)
+        timer.start()
+        try:
+            if then == "a later ticket":
+                with staged_write(out, replace=True) as staging:
+                    fs.copy(
+                        fsspec.core.url_to_fs(out)[1],
+                        fsspec.core.url_to_fs(staging)[1],
+                        recursive=True,
+                    )
+                    assert [n for n in _left(out) if "-writer-" in n] == sorted(
+                        [
+                            f".out.zarr.microct-writer-{TOKEN}.json",
+                            f".out.zarr.microct-writer-{staging[-8:]}.json",
+                        ]
+                    )
+            else:
+                with pytest.raises(FileExistsError, match=rf"process {sleeper.pid} of this host"):
+                    with staged_write(out, replace=True):
+                        pytest.fail("a writer after another went on")
+        finally:
+            timer.join(WAIT)
+        assert _left(out) == [f".out.zarr.microct-writer-{TOKEN}.json"]  # only the other's
+    finally:
+        sleeper.kill()
+        sleeper.wait(timeout=WAIT)
+
+
+def test_a_writer_choosing_its_ticket_too_long_refuses_the_write(out, monkeypatch):
+    monkeypatch.setattr(safety, "CHOOSING_WAIT", 0.2)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        alive = {"pid": sleeper.pid, "started": process_start(sleeper.pid)}
+        _leave(out, stage=False, choosing=True, **alive)
+        with pytest.raises(FileExistsError, match="is still choosing its ticket"):
+            with staged_write(out, replace=True):
+                pytest.fail("a write went on while another chose its ticket")
+    finally:
+        sleeper.kill()
+        sleeper.wait(timeout=WAIT)
 
 
 def test_a_store_at_the_top_of_the_file_system_is_replaced_and_tidied():
@@ -313,7 +492,8 @@ NOT_SURELY_DEAD = {
 def test_a_writer_not_surely_dead_is_left_alone_and_refuses_the_next_write(out, record):
     """A record this process cannot tell dead (another machine: its writer may be
     running there) keeps its staging and record, and the next write is refused rather
-    than interleaved with it."""
+    than interleaved with it (its tidy, which claims the store like a write, is), naming
+    them."""
     _, record_path = _leave(out, **record)
     if record.get("machine", "") is None:  # a record written before it named the machine
         fs = fsspec.filesystem("memory")
@@ -322,9 +502,12 @@ def test_a_writer_not_surely_dead_is_left_alone_and_refuses_the_next_write(out, 
             record_path, json.dumps({k: v for k, v in old.items() if k != "machine"}).encode()
         )
     before = _objects(out.rsplit("/", 1)[0])
-    with pytest.warns(RuntimeWarning, match="remove it yourself"):
-        with pytest.raises(FileExistsError, match="may be being written by another writer"):
-            _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+    with pytest.raises(
+        FileExistsError,
+        match=r"may be being written by another writer: memory://.*/\.out\.zarr\.microct-writer-"
+        rf"{TOKEN}\.json .*remove that record \(and \.out\.zarr\.microct-new-{TOKEN}, if",
+    ):
+        _volume(2).microct.to_zarr(out, mode="w", chunks=8)
     assert _objects(out.rsplit("/", 1)[0]) == before
 
 

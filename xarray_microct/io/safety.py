@@ -35,8 +35,9 @@ record and foreign objects are checked through fsspec (network waits bounded by
 (:func:`~xarray_microct.io.paths.normal_url`), and a replacement is staged under a
 hidden sibling prefix and then copied into place (see :func:`staged_write` for what
 that guarantees without an atomic rename). Every write of a URL records its writer
-beside the store: a second writer is refused while it runs, and the next write tidies
-after a killed one (:func:`tidy_killed_url_writes`).
+beside the store, with a ticket (:func:`_claim_url`): of writers starting together
+exactly one goes on, a second writer is refused while it runs, and the next write
+tidies after a killed one (:func:`tidy_killed_url_writes`).
 
 Examples
 --------
@@ -1397,8 +1398,9 @@ def staged_write(
     names it and the next write of ``store`` removes it).
 
     A URL yields a URL. Every write of a URL, new or replacing, records its writer
-    beside it, and refuses to start while another live writer of this host has
-    recorded one (:func:`tidy_killed_url_writes` tidies after a killed one). The
+    beside it with a ticket (:func:`_claim_url`), and refuses to start while another
+    writer with an earlier ticket runs, or may (:func:`tidy_killed_url_writes` tidies
+    after a killed one); of writers starting together exactly one goes on. The
     sibling is the prefix ``.NAME.microct-new-…``, and since object stores have no
     atomic rename the swap is done by copying, in this order: the old store is kept,
     untouched and readable, until the new one is complete in the sibling; then its root
@@ -1878,16 +1880,12 @@ def _live_url_writer(store: str, fs: Any, root: str, found: Mapping[str, str], t
     return _why_left_alone(record, store, f"it (.{name}.microct-…-{token})")
 
 
-def _record_url_writer(store: str, fs: Any, root: str, token: str) -> str:
-    """Record beside ``store`` that this process writes it (write ``token``); the
-    record's path on ``fs``."""
-    _, record_path = _url_siblings(root, token)
-    record = {**_writer(), "output": posixpath.basename(root), "token": token}
+def _put_url_record(store: str, fs: Any, root: str, record_path: str, record: Any) -> None:
+    """Write the writer's ``record`` of ``store`` at ``record_path`` (beside it)."""
     try:
         fs.pipe_file(record_path, json.dumps(record).encode())
     except PermissionError as err:
         raise _refused_listing(store, fs, posixpath.split(root)[0], err) from err
-    return record_path
 
 
 def tidy_killed_url_writes(
@@ -1898,8 +1896,9 @@ def tidy_killed_url_writes(
 
     Each write of a URL records its writer beside the store
     (``.NAME.microct-writer-TOKEN.json``: machine, host name, pid namespace, pid, when
-    the process started) while it runs; so does this tidy, before it looks at the
-    others' (of two tidies at once, at least one sees the other, and refuses). For a
+    the process started) while it runs; so does this tidy, which claims the store as a
+    write does (:func:`_claim_url`: of two tidies or writes at once, one goes on and the
+    other refuses). For a
     writer of this machine that no longer runs, its staging prefix
     ``.NAME.microct-new-TOKEN`` is removed when it holds nothing but a Zarr store's
     objects and the store holds a complete store of this project (so it is not the only
@@ -1935,7 +1934,7 @@ def tidy_killed_url_writes(
     token = uuid.uuid4().hex[:8]
     _WRITING.add(token)
     try:
-        record_path = _record_url_writer(store, fs, root, token)
+        record_path = _claim_url(store, fs, root, token)
         try:
             return _tidy_url_writes(store, fs, root, token)
         finally:
@@ -1945,13 +1944,16 @@ def tidy_killed_url_writes(
 
 
 def _tidy_url_writes(store: str, fs: Any, root: str, claimed: str) -> list[str]:
-    """:func:`tidy_killed_url_writes` once this tidy has recorded itself (``claimed``)."""
+    """:func:`tidy_killed_url_writes` once this tidy has claimed the store (write
+    ``claimed``): a writer that runs now comes after it (it withdraws, having written
+    nothing) and is passed over."""
     done: list[str] = []
     left = {t: found for t, found in _url_writers(fs, root).items() if t != claimed}
-    # every writer first (one running raises), so nothing is touched while one runs
-    whys = {token: _live_url_writer(store, fs, root, found, token) for token, found in left.items()}
     for token, found in left.items():
-        why = whys[token]
+        try:
+            why = _live_url_writer(store, fs, root, found, token)
+        except FileExistsError:  # a writer after this one, withdrawing or about to
+            continue
         if not why and "new" in found:
             tidied, why = _tidy_url_staging(store, fs, root, token, found["new"])
             done += tidied
@@ -2009,20 +2011,42 @@ def _tidy_url_staging(
 
 
 def _claim_url(store: str, fs: Any, root: str, token: str) -> str:
-    """Record beside ``store`` that this process writes it (write ``token``); refuse,
-    removing the record again, when another writer has recorded a write of it too and
-    is not surely dead: it runs on this machine, or its record belongs to another
-    machine or pid namespace, or cannot be read as a writer's record (after a few
-    reads, in case it was being written). The record's path on ``fs``.
+    """Claim the URL ``store`` for the write ``token`` of this process; its writer's
+    record's path on ``fs``.
 
-    Each writer records itself before it looks for others, so of two writers starting
-    together at least one sees the other (both may, and both refuse: nothing is lost).
+    An object store has no exclusive create that every fsspec backend offers, so the
+    writers of one store take tickets, as in Lamport's bakery: each records itself
+    beside the store as choosing, reads the other records' tickets, and records itself
+    again with a ticket one above the highest. Then it looks at every other record: it
+    waits while one is still choosing, and goes on only if each holds a later ticket
+    (ties go to the lower token), or is gone, or its writer is surely dead. Of writers
+    starting together exactly one goes on: the others see its earlier ticket and
+    refuse, removing their own record. This holds where a listing shows every object
+    written before it starts, and a read the last write (as S3, Google Cloud Storage,
+    Azure Blob Storage and local files do). A record of another writer not surely dead
+    (another machine, or not a well-formed record after a few reads) that holds an
+    earlier ticket, or none, refuses the write.
+
+    Raises
+    ------
+    FileExistsError
+        Another writer holds an earlier ticket and runs (or may: named, with what to do).
     """
-    record_path = _record_url_writer(store, fs, root, token)
+    name = posixpath.basename(root)
+    record_path = _url_siblings(root, token)[1]
+    record = {**_writer(), "output": name, "token": token}
+    _put_url_record(store, fs, root, record_path, {**record, "choosing": True})
     try:
+        others = [
+            (other, found["writer"])
+            for other, found in _url_writers(fs, root).items()
+            if other != token and "writer" in found
+        ]
+        ticket = 1 + max((_ticket_of(fs, path, name, other) for other, path in others), default=0)
+        _put_url_record(store, fs, root, record_path, {**record, "ticket": ticket})
         for other, found in _url_writers(fs, root).items():
             if other != token and "writer" in found:
-                _refuse_unless_dead(store, fs, root, found["writer"], other)
+                _refuse_unless_after(store, fs, root, found["writer"], other, (ticket, token))
     except BaseException:
         with contextlib.suppress(Exception):
             fs.rm_file(record_path)
@@ -2030,36 +2054,71 @@ def _claim_url(store: str, fs: Any, root: str, token: str) -> str:
     return record_path
 
 
+def _ticket(record: Mapping[str, Any]) -> int | None:
+    """The ticket of a writer's ``record``, or None (choosing, or an earlier version's)."""
+    ticket = record.get("ticket")
+    return ticket if isinstance(ticket, int) and not isinstance(ticket, bool) else None
+
+
+def _ticket_of(fs: Any, record_path: str, name: str, token: str) -> int:
+    """The ticket the record at ``record_path`` holds; 0 when it holds none (or is not
+    well-formed, or gone). A read that fails otherwise raises."""
+    try:
+        record = _well_formed(_json_bytes(fs.cat_file(record_path)), name, token)
+    except FileNotFoundError:
+        return 0
+    return (_ticket(record) or 0) if record is not None else 0
+
+
 RECORD_READS = 5
 """Reads of another writer's record that does not parse before it is taken as damaged
 (one being written parses within moments)."""
+CHOOSING_WAIT = 10.0
+"""Seconds a write of a URL waits for another writer choosing its ticket (a listing, a
+read of each record and a write: moments) before it refuses."""
 
 
-def _refuse_unless_dead(store: str, fs: Any, root: str, record_path: str, token: str) -> None:
-    """Raise FileExistsError unless the writer of the record at ``record_path`` (write
-    ``token`` of ``store``) is surely dead, or the record is gone."""
+def _refuse_unless_after(
+    store: str, fs: Any, root: str, record_path: str, token: str, ours: tuple[int, str]
+) -> None:
+    """Raise FileExistsError unless the write ``token`` of ``store`` (its record at
+    ``record_path``) comes after this one (ticket and token ``ours``), or the record is
+    gone, or its writer is surely dead; while it chooses its ticket, wait."""
     name = posixpath.basename(root)
-    record = None
-    for attempt in range(RECORD_READS):
+    writing = f"it (.{name}.microct-…-{token})"
+    deadline, reads = time.monotonic() + CHOOSING_WAIT, 0
+    while True:
         try:
             record = _well_formed(_json_bytes(fs.cat_file(record_path)), name, token)
         except FileNotFoundError:  # that write ended meanwhile
             return
-        if record is not None:
-            break
-        time.sleep(0.1 * (attempt + 1))
-    why = (
-        _why_left_alone(record, store, f"it (.{name}.microct-…-{token})")
-        if record is not None
-        else "is not a well-formed writer's record of xarray-microct (damaged, or not ours)"
+        reads += 1
+        if record is None:
+            why = "is not a well-formed writer's record of xarray-microct (damaged, or not ours)"
+            if reads >= RECORD_READS:
+                break
+        else:
+            ticket = _ticket(record)
+            if ticket is not None and (ticket, token) > ours:
+                return  # it comes after this write, and withdraws
+            choosing = ticket is None and record.get("choosing") is True
+            try:
+                why = _why_left_alone(record, store, writing)  # raises if it runs
+            except FileExistsError:
+                if not choosing:
+                    raise
+                why = "is still choosing its ticket (its writer runs)"
+            if not why:
+                return
+            if not choosing or time.monotonic() > deadline:
+                break
+        time.sleep(0.1 * min(reads, RECORD_READS))
+    raise FileExistsError(
+        f"{store} may be being written by another writer: {fs.unstrip_protocol(record_path)} "
+        f"{why}; nothing was written. Once no write of {store} runs anywhere, remove that "
+        f"record (and .{name}.microct-new-{token}, if present, after checking it) "
+        "yourself, then write again"
     )
-    if why:
-        raise FileExistsError(
-            f"{store} may be being written by another writer: {fs.unstrip_protocol(record_path)} "
-            f"{why}; nothing was written. Once no write of {store} runs anywhere, remove that "
-            f"record (and .{name}.microct-new-{token}, if present, after checking it) "
-            "yourself, then write again"
-        )
 
 
 @contextlib.contextmanager
