@@ -405,6 +405,48 @@ def test_a_copy_into_place_stopped_half_way_is_finished_by_the_next_write(out, s
     assert list(_objects(out)) == list(_objects(fresh))  # no old object left
 
 
+def _staging_kept(patch: pytest.MonkeyPatch) -> None:
+    """A store that refuses to remove staging prefixes (a network failure, say)."""
+    rm = memory.MemoryFileSystem.rm
+
+    def kept(self, path, *args, **kwargs):
+        if ".microct-new-" in str(path):
+            raise OSError("the network dropped")
+        return rm(self, path, *args, **kwargs)
+
+    patch.setattr(memory.MemoryFileSystem, "rm", kept)
+
+
+def test_a_staging_copy_that_cannot_be_removed_once_in_place_warns_and_is_left_to_the_next(out):
+    """Once the new store is copied into place whole, a failure to remove its staging
+    copy is named in a warning (the write succeeded); the next write removes it."""
+    with pytest.MonkeyPatch.context() as patch:
+        _staging_kept(patch)
+        with pytest.warns(RuntimeWarning, match=r"microct-new-\w+, the copy .* could not be"):
+            _volume(2).microct.to_zarr(out, mode="w", chunks=8)
+        assert (mct.open_volume(out).values == 2).all()
+        assert [n.split("-")[1] for n in _left(out)] == ["new", "writer"]
+        with pytest.warns(RuntimeWarning, match="could not be removed .*holds a complete"):
+            tidy_killed_url_writes(out)  # the next write's tidy: still refused, kept
+        assert [n.split("-")[1] for n in _left(out)] == ["new", "writer"]
+    _volume(3).microct.to_zarr(out, mode="w", chunks=8)
+    assert _left(out) == [] and (mct.open_volume(out).values == 3).all()
+
+
+def test_a_finished_copy_whose_staging_cannot_be_removed_keeps_its_record(out):
+    """The tidy that finishes a killed writer's copy into place, then cannot remove the
+    staging prefix, keeps its record too (a staging prefix without one is never removed)."""
+    _interrupt_copy(out)
+    with pytest.MonkeyPatch.context() as patch:
+        _staging_kept(patch)
+        with pytest.warns(RuntimeWarning, match="is a copy of the new store, now in place"):
+            tidy_killed_url_writes(out)
+    assert (mct.open_volume(out).values == 2).all()  # finished
+    assert [n.split("-")[1] for n in _left(out)] == ["new", "writer"]
+    tidy_killed_url_writes(out)
+    assert _left(out) == [] and (mct.open_volume(out).values == 2).all()
+
+
 def test_a_staging_prefix_with_a_foreign_object_is_left_with_a_warning(out):
     staging, record_path = _leave(out)
     fs = fsspec.filesystem("memory")

@@ -1749,19 +1749,21 @@ def _mark_replacing(fs: Any, root: str, staging: str) -> None:
             fs.rm_file(f"{root}/.zmetadata")
 
 
-def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | None) -> None:
+def _swap_url(store: str, staging: str, storage_options: Mapping[str, Any] | None) -> str:
     """Move the complete store at ``staging`` into place at ``store`` (see
-    :func:`staged_write`)."""
+    :func:`staged_write`); see :func:`_copy_into_place` for what is returned."""
     fs, root = url_filesystem(store, storage_options)
     _, staged = url_filesystem(staging, storage_options)
     check_replaceable(store, storage_options)  # still ours, nothing added meanwhile
-    _copy_into_place(store, fs, root, staged, staging)
+    return _copy_into_place(store, fs, root, staged, staging)
 
 
-def _copy_into_place(store: str, fs: Any, root: str, staged: str, staging: str) -> None:
+def _copy_into_place(store: str, fs: Any, root: str, staged: str, staging: str) -> str:
     """Copy the complete store at ``staged`` (the URL ``staging``) over the store at
     ``root`` (the URL ``store``), the document bearing the new root record last, then
-    remove ``staged``.
+    remove ``staged``. ``""``; or, when removing ``staged`` failed (the new store being
+    in place, whole), that failure: the caller keeps the writer's record, so that the
+    next write of ``store`` removes it.
 
     Raises
     ------
@@ -1804,8 +1806,13 @@ def _copy_into_place(store: str, fs: Any, root: str, staged: str, staging: str) 
     stale = [f"{root}/{f}" for f in old_root if _exists_strictly(fs, f"{root}/{f}")]
     if stale:
         fs.rm(stale)
-    with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
+    try:
         fs.rm(staged, recursive=True)
+    except FileNotFoundError:  # another write tidied it meanwhile
+        pass
+    except Exception as err:  # the new store is in place: what is left is a copy of it
+        return f"{type(err).__name__}: {err}"
+    return ""
 
 
 def _url_siblings(root: str, token: str) -> tuple[str, str]:
@@ -1976,7 +1983,8 @@ def _tidy_url_staging(
 ) -> tuple[list[str], str]:
     """Remove (or copy into place, then remove) the staging prefix ``staged`` a dead
     writer (write ``token``) of ``store`` left: the URLs removed or finished, and why
-    nothing was done (``""`` when done). Reads are strict: a failed one raises."""
+    the prefix is left (``""`` when it is not). Reads are strict: a failed one raises;
+    a failure to remove the prefix leaves it (and its record) to the next write."""
     staging = str(fs.unstrip_protocol(staged))
     new = _UrlStore(fs, staged, strict=True)
     if new.foreign():
@@ -1985,8 +1993,15 @@ def _tidy_url_staging(
     old = _UrlStore(fs, root, strict=True) if _exists_strictly(fs, root) else None
     record = _record_of(old.attributes()) if old is not None else None
     if record is not None and record.get("complete") is True:  # not the only copy
-        with contextlib.suppress(FileNotFoundError):  # another write tidied it meanwhile
+        try:
             fs.rm(staged, recursive=True)
+        except FileNotFoundError:  # another write tidied it meanwhile
+            pass
+        except Exception as err:  # left, with its record, to the next write
+            return [], (
+                f"could not be removed ({type(err).__name__}: {err}); {store} holds a "
+                "complete result"
+            )
         return [staging], ""
     replaced_by = record.get("replaced_by") if record is not None else None
     match = _STAGING_TOKEN.search(replaced_by) if isinstance(replaced_by, str) else None
@@ -2006,7 +2021,12 @@ def _tidy_url_staging(
             "out, then write again to finish the replacement (do not remove it: "
             f"{store} holds old and new objects mixed)"
         )
-    _copy_into_place(store, fs, root, staged, staging)
+    left = _copy_into_place(store, fs, root, staged, staging)
+    if left:
+        return [str(fs.unstrip_protocol(root))], (
+            f"is a copy of the new store, now in place at {store}, that could not be "
+            f"removed ({left})"
+        )
     return [str(fs.unstrip_protocol(root)), staging], ""
 
 
@@ -2165,8 +2185,17 @@ def _staged_url_write(
             raise
         # A failure from here on keeps the staging copy and the record: the next write
         # of the store finishes the copy (or removes the copy, if it had not started).
-        _swap_url(store, staging, storage_options)
-        _remove_record(fs, record_path)
+        left = _swap_url(store, staging, storage_options)
+        if left:  # the record kept: the next write of the store removes the copy
+            warnings.warn(
+                f"{staging}, the copy {store} was replaced from, could not be removed "
+                f"({left}); {store} holds the new result, whole. The next write of it "
+                "removes the copy",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        else:
+            _remove_record(fs, record_path)
     finally:
         _WRITING.discard(token)
 
