@@ -153,7 +153,7 @@ class _StillRunning(set):
         pass
 
 
-OTHERS_END = 10.0
+OTHERS_END = 60.0
 """Seconds a writer of a race waits for the others to give up before it ends (so they
 see it running): a bound that keeps a failing race from hanging, not a timing."""
 

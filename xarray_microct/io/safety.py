@@ -781,11 +781,6 @@ def check_claim(store: Any) -> None:
         )
 
 
-UNCLAIM_DEPTH = 3
-"""Marks of removers killed one after another while freeing one claim (each in a
-moment's window) that a write frees in turn; beyond, it refuses and names them."""
-
-
 def _unclaim(path: Path, token: str) -> str:
     """Remove the claim of ``path`` while it is the write ``token``'s (whose writer has
     ended): one remover at a time, so that a claim made meanwhile is never removed.
@@ -794,15 +789,16 @@ def _unclaim(path: Path, token: str) -> str:
     remover left is in the way (its remover not surely dead: it is left as it is).
     """
     mark = path.with_name(f".{path.name}.microct-unclaiming-{token}")
-    return _remove_marked(path, _claim_file(path), token, mark, 0)
+    return _remove_marked(path, _claim_file(path), token, mark)
 
 
-def _remove_marked(path: Path, file: Path, token: str, mark: Path, depth: int) -> str:
+def _remove_marked(path: Path, file: Path, token: str, mark: Path) -> str:
     """Remove ``file`` (the claim of ``path``, or a remover's mark) while it holds the
     record of the write ``token`` (whose writer has ended), holding ``mark`` meanwhile:
     created exclusively, holding this remover's record. A mark in place whose remover
-    is surely dead is freed first (:func:`_free_dead_mark`). See :func:`_unclaim` for
-    what is returned."""
+    is surely dead is freed first (:func:`_free_dead_mark`: as many as removers were
+    killed one after another, each while freeing the one before). See :func:`_unclaim`
+    for what is returned."""
     remover = uuid.uuid4().hex[:8]
     _WRITING.add(remover)
     try:
@@ -811,7 +807,7 @@ def _remove_marked(path: Path, file: Path, token: str, mark: Path, depth: int) -
                 _make_mark(mark, path, remover)
                 break
             except FileExistsError:
-                freed, why = _free_dead_mark(path, mark, depth)
+                freed, why = _free_dead_mark(path, mark)
                 if not freed:
                     return why
         else:  # freed, then taken by another remover at work now
@@ -842,7 +838,7 @@ def _make_mark(mark: Path, path: Path, token: str) -> None:
         raise
 
 
-def _free_dead_mark(path: Path, mark: Path, depth: int) -> tuple[bool, str]:
+def _free_dead_mark(path: Path, mark: Path) -> tuple[bool, str]:
     """Remove the mark ``mark`` of a remover of a claim of ``path`` when that remover is
     surely dead (the proofs of :func:`_why_left_alone`), under a mark of its own. Whether
     it is gone, and why not: ``""`` while its remover runs (or another frees it now),
@@ -858,10 +854,8 @@ def _free_dead_mark(path: Path, mark: Path, depth: int) -> tuple[bool, str]:
         return False, ""
     if why:
         return False, f"{mark} {why}"
-    if depth >= UNCLAIM_DEPTH:
-        return False, f"{mark} and the marks of {UNCLAIM_DEPTH} removers killed freeing it"
     own = mark.with_name(f"{mark.name}-{record['token']}")
-    why = _remove_marked(path, mark, record["token"], own, depth + 1)
+    why = _remove_marked(path, mark, record["token"], own)
     return not os.path.lexists(mark), why
 
 
