@@ -271,43 +271,48 @@ def test_of_processes_racing_to_write_one_url_exactly_one_writes(tmp_path):
 
 @pytest.mark.parametrize("then", ["a later ticket", "an earlier ticket"])
 def test_a_writer_choosing_its_ticket_is_waited_for(out, then):
+    """Another writer (running) is choosing its ticket when this one reads its record,
+    and has chosen by its next read: a later ticket lets this write go on, an earlier
+    one (it saw this writer still choosing too: the lower token wins) refuses it."""
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
         alive = {"pid": sleeper.pid, "started": process_start(sleeper.pid)}
-        _, record_path = _leave(out, stage=False, choosing=True, **alive)
-        fs = fsspec.filesystem("memory")
+        other = "ffffffff" if then == "a later ticket" else "00000000"
+        _, record_path = _leave(out, other, stage=False, choosing=True, **alive)
+        chosen = _dead_writer_record("out.zarr", other, ticket=1, **alive)
+        cat_file, reads = memory.MemoryFileSystem.cat_file, []
 
-        def chosen() -> None:
-            ticket = 99 if then == "a later ticket" else 0
-            record = _dead_writer_record("out.zarr", TOKEN, ticket=ticket, **alive)
-            fs.pipe_file(record_path, json.dumps(record).encode())
+        def chooses_once_read_choosing(self, path, *args, **kwargs):
+            data = cat_file(self, path, *args, **kwargs)
+            if path.endswith(record_path):
+                reads.append(json.loads(data).get("ticket"))
+                if len(reads) == 2:  # read for this writer's ticket, then to compare
+                    self.pipe_file(path, json.dumps(chosen).encode())
+            return data
 
-        timer = threading.Timer(0.3, chosen)
-        timer.start()
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(memory.MemoryFileSystem, "cat_file", chooses_once_read_choosing)
             if then == "a later ticket":
                 with staged_write(out, replace=True) as staging:
-                    fs.copy(
-                        fsspec.core.url_to_fs(out)[1],
-                        fsspec.core.url_to_fs(staging)[1],
-                        recursive=True,
-                    )
-                    assert [n for n in _left(out) if "-writer-" in n] == sorted(
-                        [
-                            f".out.zarr.microct-writer-{TOKEN}.json",
-                            f".out.zarr.microct-writer-{staging[-8:]}.json",
-                        ]
-                    )
+                    fs = fsspec.filesystem("memory")
+                    fs.copy(_root_of(out), _root_of(staging), recursive=True)
+                    assert [n for n in _left(out) if "-writer-" in n] == [
+                        f".out.zarr.microct-writer-{staging[-8:]}.json",
+                        f".out.zarr.microct-writer-{other}.json",
+                    ]
             else:
                 with pytest.raises(FileExistsError, match=rf"process {sleeper.pid} of this host"):
                     with staged_write(out, replace=True):
                         pytest.fail("a writer after another went on")
-        finally:
-            timer.join(WAIT)
-        assert _left(out) == [f".out.zarr.microct-writer-{TOKEN}.json"]  # only the other's
+        assert reads == [None, None, 1]  # waited while it chose
+        assert _left(out) == [f".out.zarr.microct-writer-{other}.json"]  # only the other's
     finally:
         sleeper.kill()
         sleeper.wait(timeout=WAIT)
+
+
+def _root_of(url: str) -> str:
+    return fsspec.core.url_to_fs(url)[1]
 
 
 def test_a_writer_choosing_its_ticket_too_long_refuses_the_write(out, monkeypatch):
