@@ -505,18 +505,51 @@ def _disk_cover(shape: tuple[int, ...], centres: np.ndarray, radii: np.ndarray, 
 
 
 def _profiled_levels(
-    image: np.ndarray, cover: np.ndarray, weight: np.ndarray, window: float
+    image: np.ndarray, cover: np.ndarray, weight: np.ndarray, window: float, cells: np.ndarray
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Residual, fiber level and background map of ``image ≈ b (1 − U) + f U``.
 
-    ``b`` is the local least-squares background (Gaussian window ``window``) for a given
-    ``f``, which is linear in ``f``: ``b = B1 − f B2``; substituting it, ``f`` is one
-    weighted least-squares ratio. Returns ``(image − model, f, b)``.
+    ``b`` is a local least-squares background for a given ``f``, which is linear in
+    ``f``: ``b = B1 − f B2``; substituting it, ``f`` is one weighted least-squares ratio.
+    Returns ``(image − model, f, b)``. ``b`` is the Gaussian window's (``window``)
+    moved towards each disk's own constant (least squares over its cell ``cells``, the
+    ring about it) by an empirical-Bayes weight ``τ² / (τ² + σ² / n)``: ``n`` the
+    cell's weight of background, ``σ²`` the noise's variance (the window model's
+    robust residual spread), ``τ²`` the variance of the cells' constants about the
+    window's beyond what that noise gives. A background textured at the fibers' scale
+    (``τ²`` large) is followed fiber by fiber; a flat one under noise keeps the
+    window's, whose few pixels per fiber would otherwise fit the noise.
     """
     empty = weight * (1.0 - cover)
-    norm = np.maximum(ndi.gaussian_filter(empty * (1.0 - cover), window), 1e-12)
+    squared = empty * (1.0 - cover)
+    norm = np.maximum(ndi.gaussian_filter(squared, window), 1e-12)
     b1 = ndi.gaussian_filter(empty * image, window) / norm
     b2 = ndi.gaussian_filter(empty * cover, window) / norm
+    # the window's fiber level and residual: the noise's variance
+    offset = image - b1 * (1.0 - cover)
+    slope = cover - b2 * (1.0 - cover)
+    level = float(np.sum(weight * offset * slope) / max(np.sum(weight * slope * slope), 1e-12))
+    residual = (offset - level * slope)[weight > 0]
+    noise = (1.4826 * float(np.median(np.abs(residual - np.median(residual))))) ** 2
+    # each cell's constant and the window's background averaged the same way
+    flat = cells.ravel()
+    count = int(flat.max(initial=0)) + 1
+    info = np.bincount(flat, weights=squared.ravel(), minlength=count)
+    safe = np.maximum(info, 1e-12)
+    c1, c2, w1, w2 = (
+        np.bincount(flat, weights=values.ravel(), minlength=count) / safe
+        for values in (empty * image, empty * cover, squared * b1, squared * b2)
+    )
+    held = info > 0
+    held[0] = False  # pixels of no cell keep the window's background
+    expected = noise / safe
+    excess = (c1 - level * c2) - (w1 - level * w2)
+    texture = 0.0
+    if held.any():
+        texture = float(np.average(excess[held] ** 2 - expected[held], weights=info[held]))
+    share = np.where(held, max(texture, 0.0) / (max(texture, 0.0) + expected), 0.0)
+    b1 = b1 + (share * (c1 - w1))[cells]
+    b2 = b2 + (share * (c2 - w2))[cells]
     offset = image - b1 * (1.0 - cover)
     slope = cover - b2 * (1.0 - cover)
     level = float(np.sum(weight * offset * slope) / max(np.sum(weight * slope * slope), 1e-12))
@@ -645,7 +678,7 @@ def fit_blurred_disks(
             )
         weight = used.astype(np.float64)
         cover = _disk_cover(image.shape, centres, radii, blur)
-        residual, level, background = _profiled_levels(image, cover, weight, window)
+        residual, level, background = _profiled_levels(image, cover, weight, window, cells)
         contrast = level - float(np.median(background[used]))
         if round_ == 0 and not contrast > 0:
             raise UnfittableImageError(
@@ -668,8 +701,8 @@ def fit_blurred_disks(
         larger = _disk_cover(image.shape, centres, radii * 1.01, blur)
         slopes = np.stack(
             [
-                (residual - _profiled_levels(image, wider, weight, window)[0]) / step,
-                (residual - _profiled_levels(image, larger, weight, window)[0]) / 0.01,
+                (residual - _profiled_levels(image, wider, weight, window, cells)[0]) / step,
+                (residual - _profiled_levels(image, larger, weight, window, cells)[0]) / 0.01,
             ]
         ).reshape(2, -1)
         w = weight.ravel()
