@@ -602,9 +602,10 @@ def fit_blurred_disks(
 
     The model ``I = b (1 − U) + f U``, with ``U`` the disks' pixel coverage blurred by a
     Gaussian of width ``s``, one fiber level ``f`` per image, ``b`` a local background
-    (least squares in a Gaussian window of one radius, so a textured or matrix/pore
-    background is followed). Each round: ``f`` and ``b`` by linear least squares for
-    the current disks and blur, ``s`` by a Gauss–Newton step on the residual with
+    (least squares in a Gaussian window of one radius, so a matrix/pore background is
+    followed, moved towards each disk's own constant as far as the data show a texture
+    beyond the noise: :func:`_profiled_levels`). Each round: ``f`` and ``b`` by linear
+    least squares for the current disks and blur, ``s`` by a Gauss–Newton step on the residual with
     ``f`` and ``b`` profiled out, then each disk's radius by a Gauss–Newton step on the
     residual of its own region (its power-diagram cell grown by 2.5 ``s``) and its
     centre by the residual's first moment there. Pixels whose residual exceeds four
@@ -714,8 +715,11 @@ def fit_blurred_disks(
             )
         weight = used.astype(np.float64)
         cover = _disk_cover(image.shape, centres, radii, blur)
-        gain = _noise_gain(cover, weight, window, cells)
-        residual, level, background = _profiled_levels(image, cover, weight, window, cells, gain)
+        if round_ < OUTLIER_ROUNDS:  # set in the first rounds, as the outlier cut
+            noise_gain = _noise_gain(cover, weight, window, cells)
+        residual, level, background = _profiled_levels(
+            image, cover, weight, window, cells, noise_gain
+        )
         contrast = level - float(np.median(background[used]))
         if round_ == 0 and not contrast > 0:
             raise UnfittableImageError(
@@ -738,8 +742,10 @@ def fit_blurred_disks(
         larger = _disk_cover(image.shape, centres, radii * 1.01, blur)
         slopes = np.stack(
             [
-                (residual - _profiled_levels(image, wider, weight, window, cells, gain)[0]) / step,
-                (residual - _profiled_levels(image, larger, weight, window, cells, gain)[0]) / 0.01,
+                (residual - _profiled_levels(image, wider, weight, window, cells, noise_gain)[0])
+                / step,
+                (residual - _profiled_levels(image, larger, weight, window, cells, noise_gain)[0])
+                / 0.01,
             ]
         ).reshape(2, -1)
         w = weight.ravel()
