@@ -525,7 +525,7 @@ def test_fit_of_blurred_disks_follows_a_background_textured_at_their_scale(seed)
 def test_estimate_of_fibers_of_two_voxels_on_a_textured_background_in_light_noise(seed):
     # benchmarks/fiber_scale.py's other_bed at 2 voxels, noise 0.05: the estimate was
     # +5.0 / +6.3 / +7.6 % with the fit's background from a Gaussian window alone,
-    # +1.0 / +2.3 / +1.7 % with each fiber's own background where the texture shows
+    # +1.0 / +2.3 / +1.6 % with each fiber's own background where the texture shows
     vol, centres = textured_fiber_bed((32, 64, 64), 2.0, noise=0.05, tilt=0.0, seed=seed)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(centres["radius"].mean(), rel=0.03)

@@ -78,14 +78,14 @@ Radius estimate (:func:`estimate_fiber_radius`)
 
     Accuracy (``benchmarks/radius_estimate.py``'s small beds, 3 beds per case, 54 cases: noise
     0.05–0.25, tilts 0–15°, matrix, pores or a matrix/pore patchwork around the fibers):
-    within ±1.4 % from 5 to 20 voxels of radius; at 2 voxels −3.6 to +1.4 % (mean
-    −0.9 %; worst at noise 0.25 on a matrix alone, −2.3 to −3.6 %), at 3 voxels −1.0 to
+    within ±1.4 % from 5 to 20 voxels of radius; at 2 voxels −3.7 to +1.4 % (mean
+    −0.9 %; worst at noise 0.25 on a matrix alone, −2.7 to −3.7 %), at 3 voxels −1.1 to
     +2.2 % (mean +0.5 %); it was up to +7.6 % on the patchwork at 2 voxels when levels
     read off the image ran high. On ``benchmarks/fiber_scale.py``'s ``other_bed`` (a
     blur of 1 voxel, a background textured at the fibers' scale) it was +7 to +13 % at 2
-    voxels, then +1.8 to +7.6 % with the fit's seeds of the Laplacian, now +0.6 to +2.3 %
-    at noise 0.05–0.15 and +0.8 to +6.5 % at 0.25 with each fiber's own background
-    where the data show a texture (see below); −1.6 to +1.0 % at 3 voxels. These
+    voxels, then +1.8 to +7.6 % with the fit's seeds of the Laplacian, now +0.3 to +2.3 %
+    at noise 0.05–0.15 and +1.0 to +6.4 % at 0.25 with each fiber's own background
+    where the data show a texture (see below); −1.6 to +0.9 % at 3 voxels. These
     figures hold for those benchmarks' small phantom beds; larger scans were not swept.
 
 Derived parameters (:func:`derived_parameters`)
@@ -220,36 +220,36 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       (seed 1, noise 0.05 / 0.25: +5.0 / +3.0 % at 10 rounds, +5.9 / +5.2 % at 20),
       towards the free level's bias, while ``fiber_bed`` on a matrix at noise 0.25
       drifts the other way (seed 1: −3.4 % at 10 rounds, −2.4 % at 20).
-    * The fit's background (seeds 1–3, the sweep's three conditions; the estimate's
-      sample, 2 voxels unless said). ``other_bed``'s bias was its texture: the Gaussian
-      window of a radius averages the background over the neighbouring gaps, not the
-      one about each fiber (a window of 2 radii: +9 to +18 %). A constant per fiber
-      (least squares over its power-diagram cell grown by the blur's reach, mostly the
-      ring about it) follows it (``other_bed`` −3.1 to +2.3 %) but fits the noise on a
-      fiber's few background pixels (``fiber_bed`` at noise 0.25 −3.6 to −7.9 %; more
-      rounds, a mass measure in the cells instead of the radius steps, or disks added
-      at the residual's peaks do not remove it). Used: the window's background moved
-      towards each fiber's constant by an empirical-Bayes weight ``τ² / (τ² + g σ²/n)``
-      (:func:`_profiled_levels`), where ``g`` (:func:`_noise_gain`, about 0.4–0.7) is
-      the share of the noise left in the difference of the two, which share pixels;
-      without ``g`` the texture was taken for noise (``other_bed`` +1.4 to +6.9 %).
-      With it the estimate at 2 voxels is ``other_bed`` +1.0 to +2.3 % at noise 0.05,
-      +0.6 to +1.9 % at 0.15, +0.8 to +6.5 % at 0.25 (was +5.0 to +7.6, +3.1 to +4.3,
-      +1.8 to +7.4); ``fiber_bed`` (three backgrounds) −0.3 to +1.4, −1.2 to −0.1,
-      −3.6 to −1.4 % (was −0.5 to +2.2, −1.4 to +1.4, −3.7 to −0.8); at 3 voxels
-      ``other_bed`` −1.6 to +1.0 % (was −0.6 to +2.2), ``fiber_bed`` −1.0 to +2.2 % (was
-      −1.4 to +3.1). The fit's CPU time about doubles (0.2 to 0.35–0.4 s per sample of
-      8 images of 64², loaded machine). What is left is at noise 0.25, and it is the
-      seeds: on a single image of packed disks of 2 pixels (blur 0.7, noise 0.2) the
-      fit from the true centres is within −0.2 to +3.6 %, from the Laplacian's seeds
-      −2.5 to −6.6 % (13 % of the fibers without a seed within a pixel, as many seeds
-      on none). Seeds from the mean of a run's two images (the second moved onto the
-      first by phase correlation, noise / √2) bring ``fiber_bed`` at noise 0.25 to
-      −2.9 to −0.5 % but lift ``other_bed`` there to +3.6 to +5.9 % (its level and blur
-      come out low under that noise, 0.89 / 0.8 for 1.0 / 1.0, radii large: the
-      Laplacian's misses had hidden it), and a Laplacian at 0.6 radius or 20 rounds
-      lift it to +9.8 / +10.5 %: not used. Merging disks that overlap (split fibers)
-      after 3 rounds changed the estimate by under 0.6 %.
+    * The fit's background (seeds 1–3, the sweep's three conditions; the estimate's sample,
+      2 voxels unless said). ``other_bed``'s bias was its texture: the Gaussian window of a
+      radius averages the background over the neighbouring gaps, not the one about each
+      fiber (a window of 2 radii: +9 to +18 %). A constant per fiber (least squares over its
+      power-diagram cell grown by the blur's reach, mostly the ring about it) follows it
+      (``other_bed`` −3.1 to +2.3 %) but fits the noise on a fiber's few background pixels
+      (``fiber_bed`` at noise 0.25 −3.6 to −7.9 %; more rounds, a mass measure in the cells
+      instead of the radius steps, or disks added at the residual's peaks do not remove it).
+      Used: the window's background moved towards each fiber's constant by an
+      empirical-Bayes weight ``τ² / (τ² + g σ²/n)`` (:func:`_profiled_levels`), where ``g``
+      (:func:`_noise_gain`, about 0.4–0.7) is the share of the noise left in the difference
+      of the two, which share pixels; without ``g`` the texture was taken for noise
+      (``other_bed`` +1.4 to +6.9 %). With it (the share ``g`` measured in the first 3
+      rounds and kept) the estimate at 2 voxels is ``other_bed`` +1.0 to +2.3 % at noise
+      0.05, +0.3 to +1.8 % at 0.15, +1.0 to +6.4 % at 0.25 (was +5.0 to +7.6, +3.1 to +4.3,
+      +1.8 to +7.4); ``fiber_bed`` (three backgrounds) −0.3 to +1.4, −1.3 to −0.1, −3.7 to
+      −1.6 % (was −0.5 to +2.2, −1.4 to +1.4, −3.7 to −0.8); at 3 voxels ``other_bed`` −1.6
+      to +0.9 % (was −0.6 to +2.2), ``fiber_bed`` −1.1 to +2.2 % (was −1.4 to +3.1). The
+      estimate takes 16–21 % longer (1.10 against 0.95 s at 2 voxels, 0.64 against 0.53 s at
+      3; the two interleaved on a loaded machine). What is left is at noise 0.25. On
+      ``fiber_bed`` it is the seeds: on a single image of packed disks of 2 pixels (blur
+      0.7, noise 0.2) the fit from the true centres is within −0.2 to +3.6 %, from the
+      Laplacian's seeds −2.5 to −6.6 % (13 % of the fibers without a seed within a pixel, as
+      many seeds on none). Seeds from the mean of a run's two images (the second moved onto
+      the first by phase correlation, noise / √2) bring ``fiber_bed`` at noise 0.25 to −2.9
+      to −0.5 % but lift ``other_bed`` there to +3.6 to +5.9 % (its level and blur come out
+      low under that noise, 0.89 / 0.8 for 1.0 / 1.0, radii large: the Laplacian's misses
+      had hidden it), and a Laplacian at 0.6 radius or 20 rounds lift it to +9.8 / +10.5 %:
+      not used. Merging disks that overlap (split fibers) after 3 rounds changed the
+      estimate by under 0.6 %.
     * The table's radius at 2–3 voxels grows with the noise (no tilt, seed 1:
       ``other_bed`` 3 voxels +1.6 % at noise 0.05, +5.3 % at 0.25; ``fiber_bed`` −2.0
       to +1.5 %): the grey opening that gives the surroundings' level
