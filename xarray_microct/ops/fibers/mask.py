@@ -78,10 +78,11 @@ nearest):
   ``textured_fiber_bed``'s from +3.2..+5.5 % to +5.7..+9.2 % (not used).
 * The F1 at noise 0.25 on ``textured_fiber_bed`` at 2 voxels (.944 / .965 / .951, seeds
   1–3) is the seeds', not the mask's: the per-slice rows alone score .893–.917
-  (precision ≈ recall), the linking raises them; half the table's misses have a
-  detection 0.5–1.1 radius away, half none within 1.8 radii. Splitting regions of over
-  1.5 fibers' area and an elongation over 1.6 in two along their long axis lowered it
-  (.937 / .953 / .935: single sections split; precision fell, recall did not rise).
+  (precision ≈ recall), the linking raises them; of the table's misses (seed 1) half
+  have a detection 0.5–1.1 radius away, a quarter none within 1.8 radii. Splitting
+  regions of over 1.5 fibers' area and an elongation over 1.6 in two along their long
+  axis lowered it (.937 / .953 / .935: single sections split; precision fell, recall
+  did not rise).
 """
 
 from __future__ import annotations
