@@ -47,6 +47,48 @@ mask alone, radius 10 / 5 pixels (width 17): 0.40–0.42 → 0.10 CPU s on those
 histograms); ``detect_fibers`` on the bins 1.44–1.64 → 1.12–1.24 CPU s, the same table;
 ``benchmarks/whole_scan.py`` 64 × 1024² threads 8.3–8.6 → 7.2–7.3 CPU s for the process
 (interleaved runs, loaded machine).
+
+What the table's radius at 2–3 voxels is made of (``benchmarks/fiber_table_radius.py``,
+the true radius given, seeds 1–3; ``sec`` = the error against the disk with the true
+section's area, the tilt's ellipse removed): ``fiber_bed`` −1.0 to −3.8 % (2 voxels) and
+−1.5 to −2.8 % (3), ``textured_fiber_bed`` +0.3 to +4.6 % and −0.1 to +3.2 %; from 5
+voxels up both within −3.2 to +0 % (the sections slightly small). Prototypes on
+``textured_fiber_bed`` (seed 1, whose fiber level 1.0 and background texture are known;
+the same detections, each pixel within its radius + 2 of a detected centre given to the
+nearest):
+
+* The excess of intensity over the true background divided by the true contrast is
+  the section's area without bias (+0.0 / −0.1 / −0.1 % at 2 / 3 / 5 voxels, noise
+  0.05; within ±0.4 % of the section at noise 0.25, 15°): a blurred disk's excess mass
+  is its area × contrast. Thresholded at the true mid-level instead: −1.8 / −2.0 % (the
+  mid-level contour of a blurred disk lies inside it).
+* With this module's levels it is not: the fibers' level comes out 0.81 / 0.88 / 0.96
+  (at 2 voxels under a blur of 1 no pixel reaches the plateau; the median above the
+  lower edges includes the edges), and the excess radii +24 / +13 / +3 %; the opened
+  surroundings' level is that of the blur-filled gaps between packed fibers (true fiber
+  level with it: −16 / −7 / −3 %). A background from the pixels farther than radius + 2
+  from every centre (their Gaussian mean over 2 radii) with the true fiber level: −4.3 /
+  +0.6 / −0.7 % at noise 0.05, −9.5 / +1.4 / +1.2 % at 0.25 (at 2 voxels few such pixels,
+  carrying their neighbours' tails). So an excess-mass radius needs a fiber level the
+  data at 2 voxels does not show without a model of the blur (as ``ops/fiber_scale.py``'s
+  fit of blurred disks tries); not used. The threshold's errors partly cancel: the
+  fibers' level low (wider), the gaps' level high (narrower); at 2–3 voxels Otsu's
+  threshold, the floor, is the threshold over much of both phantoms: without it
+  ``fiber_bed``'s radii (seed 1) go from −1.5..−0.5 % to +0.6..+2.5 % at 2 voxels and
+  ``textured_fiber_bed``'s from +3.2..+5.5 % to +5.7..+9.2 % (not used). The opening's
+  noise bias (a minimum of the noise: a lower floor, a wider mask) also cancels part of
+  ``fiber_bed``'s: opening the slices smoothed along z by 3 more slices (seed 1, 2–3
+  voxels) leaves noise 0.05 as it was and takes ``textured_fiber_bed``'s radii at noise
+  0.15–0.25 from +1.7..+5.5 % to +1.0..+1.7 %, but ``fiber_bed``'s from −0.3..−1.5 %
+  to −1.5..−3.3 % (its mid-level contours lie inside the fibers); smoothed in-plane by
+  half a pixel, ``fiber_bed`` −2.5..−3.9 % (the gaps fill). Not used.
+* The F1 at noise 0.25 on ``textured_fiber_bed`` at 2 voxels (.944 / .965 / .951, seeds
+  1–3) is the seeds', not the mask's: the per-slice rows alone score .893–.917
+  (precision ≈ recall), the linking raises them; of the table's misses (seed 1) half
+  have a detection 0.5–1.1 radius away, a quarter none within 1.8 radii. Splitting
+  regions of over 1.5 fibers' area and an elongation over 1.6 in two along their long
+  axis lowered it (.937 / .953 / .935: single sections split; precision fell, recall
+  did not rise).
 """
 
 from __future__ import annotations
