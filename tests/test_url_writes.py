@@ -352,6 +352,14 @@ def test_a_file_url_is_a_local_path_with_its_local_staging(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("how", [{"in_place": True}, {"resuming": "run-fingerprint"}])
+def test_a_url_is_neither_written_in_place_nor_resumed(out, how):
+    with pytest.raises(ValueError, match="only local stores"):
+        with staged_write(out, replace=True, **how):
+            pass
+    assert (mct.open_volume(out).values == 1).all()
+
+
 def test_a_new_store_is_claimed_too(folder):
     out = f"{folder}/new.zarr"
     with staged_write(out, replace=False) as target:

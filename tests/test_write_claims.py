@@ -279,6 +279,23 @@ def test_marks_of_removers_killed_one_after_another_are_freed_in_turn(tmp_path):
     assert _left(out) == [] and (mct.open_volume(out).values == 1).all()
 
 
+def test_the_mark_of_a_remover_killed_after_the_claim_was_gone_is_freed_by_the_next_write(
+    tmp_path,
+):
+    out = tmp_path / "out.zarr"
+    _marked(out)  # its claim removed, then its remover killed before removing the mark
+    _volume(1).microct.to_zarr(out, chunks=8)
+    assert _left(out) == [] and (mct.open_volume(out).values == 1).all()
+
+
+def test_the_mark_of_a_remover_on_another_host_is_left_with_a_warning(tmp_path):
+    out = tmp_path / "out.zarr"
+    mark = _marked(out, host="elsewhere.example")
+    with pytest.warns(RuntimeWarning, match=re.escape(mark.name)):
+        _volume(1).microct.to_zarr(out, chunks=8)
+    assert mark.exists() and (mct.open_volume(out).values == 1).all()
+
+
 @pytest.mark.parametrize("record", ["another host", "none"])
 def test_a_removers_mark_not_surely_dead_is_left_and_refuses_the_write(
     tmp_path, monkeypatch, record

@@ -1093,7 +1093,22 @@ def tidy_killed_writes(store: Any) -> list[Path]:
             done += _finish_killed(path, staging, old, record_file, store)
         except FileNotFoundError:  # another write of the output tidied it meanwhile
             continue
-    return done
+    return done + _free_dead_marks(path, store)
+
+
+def _free_dead_marks(path: Path, store: Any) -> list[Path]:
+    """The marks of removers killed after the claim they freed was gone (no later write
+    meets that claim, so none frees them): removed when their remover is surely dead,
+    else named in a warning. The marks removed."""
+    mark_name = re.compile(rf"^\.{re.escape(path.name)}\.microct-unclaiming-[0-9a-f]{{8}}$")
+    freed = []
+    for mark in sorted(e for e in path.parent.iterdir() if mark_name.match(e.name)):
+        gone, why = _free_dead_mark(path, mark)
+        if gone:
+            freed.append(mark)
+        elif why:
+            _warn_left_by_write([mark], store, why)
+    return freed
 
 
 def _finish_killed(
@@ -1420,8 +1435,8 @@ def staged_write(
     """
     path = local_path(store)
     if path is None:
-        if in_place:
-            raise ValueError(f"{store}: only local stores are written into in place")
+        if in_place or resuming is not None:
+            raise ValueError(f"{store}: only local stores are written into in place or resumed")
         with _staged_url_write(str(store), replace, storage_options, guard) as target:
             yield target
         return
@@ -2184,7 +2199,8 @@ def _staged_url_write(
             warnings.warn(
                 f"{staging}, the copy {store} was replaced from, could not be removed "
                 f"({left}); {store} holds the new result, whole. The next write of it "
-                "removes the copy",
+                f"from this machine removes the copy; writes from other machines or "
+                f"containers are refused until {record_path} is removed",
                 RuntimeWarning,
                 stacklevel=3,
             )
