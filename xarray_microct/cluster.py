@@ -463,10 +463,8 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
     method = worker_start_method(options.fork_workers)
     if method == "fork":
         compiler_ready()  # once here, not once per worker
-    start = {START_METHOD_KEY: method}
-    with _ignoring_sigint(), dask.config.set(
-        {**WORKER_ENVIRONMENT, **SCHEDULER_CONFIG, **MONITORING_CONFIG, **start}
-    ):
+    config = {**WORKER_ENVIRONMENT, **SCHEDULER_CONFIG, **MONITORING_CONFIG}
+    with _ignoring_sigint(), dask.config.set({**config, START_METHOD_KEY: method}):
         cluster = LocalCluster(
             n_workers=options.workers,
             threads_per_worker=options.threads_per_worker or 1,
