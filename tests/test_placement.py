@@ -12,7 +12,6 @@ from dask.core import flatten
 from xarray_microct.core.blocks.placement import (
     block_hint,
     cluster_threads,
-    computed_ahead,
     follow_blocks,
     spread_over_workers,
 )
@@ -109,14 +108,12 @@ def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers
         hint = work.data.dask.layers[work.data.name].annotations["workers"]
         with distributed.get_task_stream() as stream:
             mask = masked(_z_levels(work, 0.65, np.dtype("uint16")))
-            distributed.wait(_futures(mask.data))  # the levels, computing on the cluster
         ran = {t["key"]: t["worker"] for t in stream.data if t["key"][0] == work.data.name}
         assert len(ran) == 4 and len(set(ran.values())) == 2
         assert all(ran[key] == hint(key)[0] for key in ran)
-        values = mask.values  # on the cluster that holds its levels
     with dask.config.set(scheduler="threads"):
         expected = masked(_z_levels(binned, 0.65, np.dtype("uint16")))
-    np.testing.assert_array_equal(values, expected.values)
+    np.testing.assert_array_equal(mask.values, expected.values)
 
 
 def test_stages_on_the_root_grid_follow_its_hint_and_other_grids_do_not():
@@ -214,35 +211,6 @@ def _array_block(key) -> bool:
     return isinstance(key, tuple) and len(key) == 4 and all(isinstance(i, int) for i in key[1:])
 
 
-def _futures(array: da.Array) -> list:
-    """The futures a Dask array's graph holds (the values persisted on a cluster)."""
-    from distributed import Future
-
-    return [value for value in dict(array.dask).values() if isinstance(value, Future)]
-
-
-def test_global_levels_are_started_on_a_cluster_and_computed_without_one():
-    distributed = pytest.importorskip("distributed")
-    reads = _reads()
-    levels = (reads.sum(keepdims=True), reads.max(keepdims=True))
-    expected = dask.compute(*levels)
-    computed = computed_ahead(*levels)  # no cluster: the values, as dask.compute gives them
-    assert all(isinstance(v, np.ndarray) for v in computed)
-    np.testing.assert_array_equal(computed, expected)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
-        started = computed_ahead(*levels)
-        # arrays of futures, computing on the cluster while the caller goes on
-        assert all(isinstance(v, da.Array) and len(_futures(v)) == 1 for v in started)
-        np.testing.assert_array_equal(dask.compute(*started), expected)
-        later = (started[0] + started[1]).compute()  # a graph that needs them
-        np.testing.assert_array_equal(later, expected[0] + expected[1])
-
-
 def test_fiber_detection_on_a_cluster_sends_halos_between_workers_not_chunks(tmp_path):
     # its stages drifted to the other worker for a third of the blocks, each sending a
     # whole chunk; the tiles at the parts' borders read their neighbours' whole chunks
@@ -267,11 +235,7 @@ def test_fiber_detection_on_a_cluster_sends_halos_between_workers_not_chunks(tmp
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        plan = plan_detection(volume, radius, eager=True)  # the Otsu pass is started here
-        # its two levels (Otsu's and the fibers') are in the graph as futures: the client
-        # built the rest of the graph while they computed
-        assert len(_futures(plan.graph)) == 2
-        distributed.wait(_futures(plan.graph))  # the transfers of the detection alone:
+        plan = plan_detection(volume, radius, eager=True)  # the Otsu pass is done here
         before = client.run(lambda dask_worker: len(dask_worker.transfer_incoming_log))
         table, _ = plan.graph.compute()
         sent = client.run(

@@ -27,69 +27,29 @@ import numpy as np
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
 
-def computing_client() -> Any:
-    """The distributed client that computes, or None.
-
-    None when distributed is not in use: no client, or a scheduler chosen by
-    ``dask.config`` (e.g. ``scheduler="threads"``) instead of the client.
-
-    Examples
-    --------
-    >>> computing_client() is None
-    True
-    """
-    if "distributed" not in sys.modules:
-        return None
-    from distributed import default_client
-
-    try:
-        client = default_client()
-    except ValueError:
-        return None
-    return client if dask.base.get_scheduler() == client.get else None
-
-
 def cluster_threads() -> dict[str, int]:
     """Threads per worker address of the distributed client that computes, or ``{}``.
 
-    ``{}`` when distributed is not in use (:func:`computing_client` is None).
+    ``{}`` when distributed is not in use: no client, or a scheduler chosen by
+    ``dask.config`` (e.g. ``scheduler="threads"``) instead of the client.
 
     Examples
     --------
     >>> cluster_threads()
     {}
     """
-    client = computing_client()
-    if client is None:
+    if "distributed" not in sys.modules:
+        return {}
+    from distributed import default_client
+
+    try:
+        client = default_client()
+    except ValueError:
+        return {}
+    if dask.base.get_scheduler() != client.get:
         return {}
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
     return {address: int(info.get("nthreads", 1)) for address, info in sorted(workers.items())}
-
-
-def computed_ahead(*arrays: da.Array) -> tuple[Any, ...]:
-    """Small arrays that the rest of a graph needs (global statistics): computed, or started.
-
-    Without a distributed client they are computed now, as :func:`dask.compute` does
-    (NumPy arrays). On a cluster they are persisted (Dask arrays backed by futures,
-    computing in the background): the caller goes on building the graph that uses them
-    and submits it while they compute, and the workers start its tasks that do not need
-    them (reads, filters) as the first pass ends, rather than waiting for the client
-    to receive the values, plan and send the next graph. The statistics' own tasks
-    keep the priority of the earlier submission: they run first. The values are the
-    same either way.
-
-    Examples
-    --------
-    >>> (total,) = computed_ahead(da.ones(6, chunks=2).sum(keepdims=True))
-    >>> total  # no cluster: computed
-    array([6.])
-    """
-    client = computing_client()
-    if client is None:
-        return dask.compute(*arrays)
-    # unoptimised: blockwise fusion merged the hinted first chunks with the stages after
-    # them into tasks without the hint (spread_over_workers)
-    return tuple(client.persist(list(arrays), optimize_graph=False))
 
 
 def spread_over_workers(data: da.Array, workers: dict[str, int] | None = None) -> da.Array:

@@ -498,9 +498,7 @@ def plan_detection(
     The parameters are those of :func:`detect_fibers`, with the lengths in voxels per
     axis (as the registry resolves them); ``radius=None`` estimates it from the scan
     (reading a few slices now). ``eager`` computes the global Otsu threshold first (a
-    streaming pass; on a distributed client, started on the cluster while the rest of
-    the graph is built: compute the graph on that client); otherwise it stays a lazy
-    reduction in the graph.
+    streaming pass); otherwise it stays a lazy reduction in the graph.
     ``graph.compute()`` gives ``(table, z_coherence)`` (see :func:`assemble_fibers`).
 
     Examples

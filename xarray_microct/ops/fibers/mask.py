@@ -58,7 +58,7 @@ import scipy.ndimage as ndi
 import xarray as xr
 
 from xarray_microct.core.blocks.overlap import map_spatial_overlap
-from xarray_microct.core.blocks.placement import computed_ahead, follow_blocks
+from xarray_microct.core.blocks.placement import follow_blocks
 from xarray_microct.core.stats import global_histogram, has_exact_histogram, histogram_centres
 from xarray_microct.kernels.opening import above_mid_level, opened_slices
 from xarray_microct.ops.segment import threshold_values
@@ -252,10 +252,9 @@ def local_mid_mask(smoothed: xr.DataArray, width: int, eager: bool = False) -> x
         # (low-level fusion merged the hinted chunks with the histogram's tasks into
         # tasks without the hint, which the scheduler then ran on the worker that held
         # the store's handle: the whole pass on one worker)
-        # (on a cluster they compute while the rest of the graph is built and sent)
         with dask.config.set({"optimization.fuse.active": False}):
-            values = computed_ahead(follow_blocks(cut), follow_blocks(level))
-        cut, level = (v[0] if isinstance(v, da.Array) else float(v[0]) for v in values)
+            values = da.compute(follow_blocks(cut), follow_blocks(level))
+        cut, level = (float(v[0]) for v in values)
     else:
         cut, level = cut[0], level[0]
     # the erosion's half-width, then the dilation's (and the median's)
