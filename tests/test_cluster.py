@@ -206,6 +206,25 @@ def test_worker_processes_keep_glibc_adaptive_memory_allocation(client: Client) 
     assert set(seen.values()) == {inherited}
 
 
+def test_cluster_processes_watch_themselves_rarely(client: Client) -> None:
+    # distributed's defaults: a tick every 20 ms in every process, the running task's
+    # stack sampled every 10 ms, the host's counters every 0.5 s (CPU the tasks lose)
+    def watching(dask_worker: Any) -> tuple[float, bool, float]:
+        return (
+            dask_worker.periodic_callbacks["tick"].callback_time,
+            "profile" in dask_worker.periodic_callbacks,
+            dask_worker.periodic_callbacks["monitor"].callback_time,
+        )
+
+    assert set(client.run(watching).values()) == {(500.0, False, 2000.0)}
+    scheduler = client.cluster.scheduler
+    assert scheduler.periodic_callbacks["tick"].callback_time == 500.0
+    assert not scheduler.monitor.monitor_disk_io
+    for nanny in client.cluster.workers.values():
+        assert nanny.periodic_callbacks["tick"].callback_time == 500.0
+    assert dask.config.get("distributed.admin.tick.interval") != "500ms"  # here: as it was
+
+
 def test_cluster_does_not_steal_work_and_the_fiber_bins_start_in_contiguous_parts(
     client: Client, tmp_path: Path
 ) -> None:

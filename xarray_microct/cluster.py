@@ -66,6 +66,23 @@ WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD
 # more). The scheduler still balances as it assigns: a task goes to the worker where it
 # starts first, counting the transfer of its inputs.
 SCHEDULER_CONFIG = {"distributed.scheduler.work-stealing": False}
+# The scheduler, the nannies and the workers of a LocalCluster started here watch
+# themselves less often. Distributed's defaults wake every process 50 times a second to
+# time its event loop (``tick``), sample the running task's stack every 10 ms for the
+# dashboard's profile page, and read the host's disk and network counters every 0.5 s:
+# measured on a 2-core machine, 0.093 CPU seconds per second for a cluster of two
+# workers doing nothing, 0.025 with the settings below, which the tasks get back on a
+# 2-core machine (whole fiber runs of 32-128 × 2560², 2 workers: 0.2 to 2 CPU seconds
+# less of 14-45, measured on a loaded machine). A loop blocked for
+# ``tick.limit`` (3 s) is still reported; the dashboard's system page is updated every
+# 2 s (without the disk), and its profile page stays empty (the task stream, progress
+# and memory pages are as before).
+MONITORING_CONFIG = {
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.disk": False,
+    "distributed.worker.profile.enabled": False,
+}
 START_METHOD_KEY = "distributed.worker.multiprocessing-method"
 
 
@@ -447,8 +464,8 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
     method = worker_start_method(options.fork_workers)
     if method == "fork":
         compiler_ready()  # once here, not once per worker
-    start = {START_METHOD_KEY: method}
-    with _ignoring_sigint(), dask.config.set({**WORKER_ENVIRONMENT, **SCHEDULER_CONFIG, **start}):
+    config = {**WORKER_ENVIRONMENT, **SCHEDULER_CONFIG, **MONITORING_CONFIG}
+    with _ignoring_sigint(), dask.config.set({**config, START_METHOD_KEY: method}):
         cluster = LocalCluster(
             n_workers=options.workers,
             threads_per_worker=options.threads_per_worker or 1,
