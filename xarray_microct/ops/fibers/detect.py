@@ -53,7 +53,7 @@ import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
-from dask.base import tokenize
+from dask.base import replace_name_in_key, tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
@@ -74,7 +74,6 @@ from xarray_microct.ops.fibers.along import bed_drift, smooth_along
 from xarray_microct.ops.fibers.assembly import (
     COHERENCE_MIN,
     empty_table,
-    fiber_table,
     finish_table,
     link_fibers,
     settle_fibers,
@@ -295,8 +294,8 @@ def _linking_graph(
     per border; the fibers (``link_fibers``: the decisions that need every chain), then
     ``groups`` tasks that settle a part of the fibers each (``settle_fibers``, the work
     per row; on a cluster hinted to its workers in turn, as they would otherwise wait
-    where the fibers were found), and the table (``finish_table``, a concatenation;
-    :func:`_assembly_parts` are its inputs, for the client to assemble).
+    where the fibers were found), and the table (``finish_table``, a concatenation, in
+    the client: see :class:`_TableGraph`).
     """
     groups = _assembly_groups() if groups is None else groups
     token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble, groups)
@@ -353,18 +352,44 @@ def _linking_graph(
         turns = {(name, "settled", g): [workers[g * len(workers) // groups]] for g in range(groups)}
         layer = hinted_layer(graph, turns)
     layers = HighLevelGraph.from_collections(name, layer, dependencies=[t[2] for t in tiles[:1]])
-    return Delayed((name, "table"), layers, layer=name)
+    parts = [(name, "coherence"), *((name, "settled", g) for g in range(groups))]
+    return _TableGraph((name, "table"), layers, parts, layer=name)
 
 
-def _assembly_parts(graph: Delayed) -> list[Delayed]:
-    """The inputs of :func:`_linking_graph`'s last task: its coherence, then its parts.
+class _TableGraph(Delayed):
+    """A Delayed of ``(table, coherence)`` whose last step runs where it is computed.
 
-    ``fiber_table`` of the parts is the table: computed apart, each part goes from its
-    worker to the client, none through another worker.
+    Its keys are the assembly's coherence and settled parts; the table is put together
+    from them after they arrive (in the client, on a cluster): each part goes from its
+    worker to the client, none through another worker. The graph's last task
+    (``finish_table``) gives the same, for a scheduler asked for that key.
     """
-    name = graph.key[0]
-    settled = sorted(k for k in graph.dask.layers[name] if k[1] == "settled")
-    return [Delayed(k, graph.dask, layer=name) for k in [(name, "coherence"), *settled]]
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, key: Any, dsk: Any, parts: list[Any], layer: str | None = None) -> None:
+        super().__init__(key, dsk, layer=layer)
+        self._parts = list(parts)
+
+    def __dask_keys__(self) -> list[Any]:
+        return list(self._parts)
+
+    def __dask_postcompute__(self) -> tuple[Any, tuple[()]]:
+        return _finish_parts, ()
+
+    def _rebuild(self, dsk: Any, *, rename: Any = None) -> _TableGraph:
+        def renamed(key: Any) -> Any:
+            return replace_name_in_key(key, rename) if rename else key
+
+        one = isinstance(dsk, HighLevelGraph) and len(dsk.layers) == 1
+        layer = next(iter(dsk.layers)) if one else None
+        return _TableGraph(renamed(self.key), dsk, [renamed(k) for k in self._parts], layer)
+
+
+def _finish_parts(results: list[Any]) -> tuple[pd.DataFrame, float]:
+    """``(table, coherence)`` from a :class:`_TableGraph`'s computed keys."""
+    coherence, *parts = results
+    return finish_table(parts, coherence)
 
 
 class DetectionPlan(NamedTuple):
@@ -709,9 +734,7 @@ def detect_fibers(
         table = empty_table()
         table.attrs = {"units": grid_of(volume).units, "z_coherence": 0.0}
         return table
-    # the graph's last task, in the client: the parts come from their workers
-    coherence, *parts = dask.compute(*_assembly_parts(plan.graph))
-    table = fiber_table(parts)
+    table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, "z_coherence": coherence}
     if coherence < COHERENCE_MIN:
         warnings.warn(
