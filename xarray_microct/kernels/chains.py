@@ -240,6 +240,63 @@ def window_lines(
 
 
 @numba.njit(nogil=True, cache=True)
+def _add_row(sums: np.ndarray, d: float, y: float, x: float) -> None:  # pragma: no cover
+    sums[0] += 1.0
+    sums[1] += d
+    sums[2] += d * d
+    sums[3] += y
+    sums[4] += d * y
+    sums[5] += x
+    sums[6] += d * x
+
+
+@numba.njit(nogil=True, cache=True)
+def _end_sums(
+    z: np.ndarray, yx: np.ndarray, order: np.ndarray, bounds: np.ndarray, window: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    m = bounds.size - 1
+    first, last = np.empty(m), np.empty(m)
+    head, tail = np.zeros((m, 7)), np.zeros((m, 7))
+    for c in range(m):
+        a, b = bounds[c], bounds[c + 1]
+        first[c], last[c] = z[order[a]], z[order[b - 1]]
+        for t in range(a, b):
+            r = order[t]
+            if z[r] < first[c] + window:
+                _add_row(head[c], z[r] - first[c], yx[r, 0], yx[r, 1])
+            if z[r] > last[c] - window:
+                _add_row(tail[c], z[r] - last[c], yx[r, 0], yx[r, 1])
+    return first, last, head, tail
+
+
+def end_sums(
+    z: np.ndarray, yx: np.ndarray, order: np.ndarray, bounds: np.ndarray, window: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per chain, its first and last ``z`` and the sums of a line fit at each end.
+
+    ``order``, ``bounds``: the rows by chain then ``z`` (as :func:`group_order` gives
+    them). The sums, per chain and end, are ``Σ1, Σd, Σd², Σy, Σdy, Σx, Σdx`` over its
+    rows within ``window`` of the end along z (``z < first + window``, ``z > last -
+    window``), ``d`` the row's ``z`` minus the end's, added in chain order (what
+    ``numpy.bincount`` adds over the rows in that order).
+
+    Examples
+    --------
+    >>> z, yx = np.array([0.0, 1.0, 5.0]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> first, last, head, tail = end_sums(z, yx, np.arange(3), np.array([0, 3]), 2.0)
+    >>> first.tolist(), last.tolist(), head[0].tolist(), tail[0, :3].tolist()
+    ([0.0], [5.0], [2.0, 1.0, 1.0, 4.0, 3.0, 6.0, 4.0], [1.0, 0.0, 0.0])
+    """
+    return _end_sums(
+        np.ascontiguousarray(z, dtype=np.float64),
+        np.ascontiguousarray(yx, dtype=np.float64),
+        np.ascontiguousarray(order, dtype=np.int64),
+        np.ascontiguousarray(bounds, dtype=np.int64),
+        float(window),
+    )
+
+
+@numba.njit(nogil=True, cache=True)
 def _first_seen(track: np.ndarray, high: int) -> np.ndarray:
     label = np.full(high + 1, -1, np.int64)
     out = np.empty(track.size, np.int64)

@@ -34,6 +34,7 @@ from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.kernels.chains import (
     chain_axes,
     dense_ids,
+    end_sums,
     group_medians,
     group_order,
     merge_runs,
@@ -224,25 +225,18 @@ def link_centres(
     return result
 
 
-def _axes_at(
-    z: np.ndarray, yx: np.ndarray, group: np.ndarray, at: np.ndarray, least: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per group, the least-squares line of ``yx`` against ``z``: position at ``at``, slope.
-
-    The slope is NaN for groups with fewer than ``least`` rows (or one slice).
-    """
-    m = len(at)
-    dz = z - at[group]
-    n = np.bincount(group, minlength=m).astype(np.float64)
-    sz = np.bincount(group, dz, m)
-    szz = np.bincount(group, dz * dz, m)
+def _axes_at(sums: np.ndarray, least: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per chain, the least-squares line of ``y, x`` against ``z`` at one of its ends, from
+    the sums of :func:`end_sums <xarray_microct.kernels.chains.end_sums>`: its position
+    at the end and its slope (NaN with fewer than ``least`` rows, or one slice)."""
+    n, sz, szz = sums[:, 0], sums[:, 1], sums[:, 2]
+    m = len(sums)
     position = np.empty((m, 2))
     slope = np.full((m, 2), np.nan)
     det = n * szz - sz * sz
     fitted = (n >= max(least, 2)) & (det > 1e-9 * np.maximum(n * szz, 1))
     for axis in range(2):
-        sy = np.bincount(group, yx[:, axis], m)
-        szy = np.bincount(group, dz * yx[:, axis], m)
+        sy, szy = sums[:, 3 + 2 * axis], sums[:, 4 + 2 * axis]
         with np.errstate(invalid="ignore", divide="ignore"):
             b = (n * szy - sz * sy) / det
         slope[fitted, axis] = b[fitted]
@@ -309,16 +303,11 @@ def join_fragments(
     if m < 2:
         return np.asarray(track)
     z = np.asarray(centres[:, 0], dtype=np.float64)
-    yx = np.asarray(centres[:, 1:3], dtype=np.float64)
-    first = np.full(m, np.inf)
-    last = np.full(m, -np.inf)
-    np.minimum.at(first, index, z)
-    np.maximum.at(last, index, z)
+    order, bounds = _chain_order(z, index, m)
+    first, last, head, tail = end_sums(z, centres[:, 1:3], order, bounds, window)
     least = max(2, (window + 1) // 2)
-    head = z < first[index] + window
-    tail = z > last[index] - window
-    start_at, start_slope = _axes_at(z[head], yx[head], index[head], first, least)
-    end_at, end_slope = _axes_at(z[tail], yx[tail], index[tail], last, least)
+    start_at, start_slope = _axes_at(head, least)
+    end_at, end_slope = _axes_at(tail, least)
     known = np.concatenate([start_slope, end_slope])
     known = known[~np.isnan(known[:, 0])]
     bed = np.median(known, axis=0) if len(known) else np.zeros(2)
@@ -338,7 +327,6 @@ def join_fragments(
     gap = np.hypot(*(forward - backward).T)
     keep = gap <= join_distance
     if cut is not None:
-        order, bounds = _chain_order(z, index, m)
         enters = np.asarray(cut, bool)[order[bounds[:-1]]]
         leaves = np.asarray(cut, bool)[order[bounds[1:] - 1]]
         keep &= ~(leaves[ends] & enters[starts])
