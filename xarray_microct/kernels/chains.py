@@ -78,8 +78,7 @@ def _group_medians(values: np.ndarray, order: np.ndarray, bounds: np.ndarray) ->
         run = buffer[:size]
         for t in range(size):
             run[t] = values[order[bounds[k] + t]]
-        run.sort()
-        out[k] = 0.5 * (run[(size - 1) // 2] + run[size // 2])
+        out[k] = _middle(run)  # the two middle values of the sorted run, halved
     return out
 
 
