@@ -157,14 +157,13 @@ def link_fibers(
         fiber = join_fragments(rows, chain, join_distance, None, window, cut)
     n = int(fiber.max()) + 1 if fiber.size else 0
     size = np.bincount(fiber, minlength=n)
-    long_enough = size[fiber] >= min_slices
-    rows, fiber = rows[long_enough], fiber[long_enough]
+    size[size < min_slices] = 0  # fibers on fewer slices: dropped (part -1)
     # parts of consecutive ids with about as many rows: by the rows of the fibers before
-    size[size < min_slices] = 0
     before = np.cumsum(size) - size
-    part = (before * groups // max(len(rows), 1))[fiber]
-    order, starts = group_order(part, groups)  # stable: each part in slice order
-    rows, fiber = rows[order], fiber[order]
+    part = np.where(size > 0, before * groups // max(int(size.sum()), 1), -1)[fiber]
+    order, starts = group_order(part + 1, groups + 1)  # stable: each part in slice order
+    order = order[starts[1] :]
+    rows, fiber, starts = rows[order], fiber[order], starts[1:] - starts[1]
     parts = [(rows[a:b], fiber[a:b]) for a, b in pairwise(starts)]
     return parts, coherence
 
