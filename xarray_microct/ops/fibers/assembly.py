@@ -30,8 +30,9 @@ import pandas as pd
 from xarray_microct.kernels.chains import first_seen, group_order
 from xarray_microct.ops.fiber_scale import tilt_factors
 from xarray_microct.ops.fibers.linking import (
+    chain_end_axes,
     cut_by_side,
-    join_fragments,
+    join_ends,
     merge_chains,
     merge_pieces,
     settle_by_fiber,
@@ -146,21 +147,25 @@ def link_fibers(
     window = axis_window(z_values, join_distance)
     # join_fragments reads the flag at the chains' ends only
     cut = cut_by_side(rows, chain, sides, window, ends_only=True)
-    linked = join_fragments(rows, chain, link_distance, max_gap + 1, window, cut)
+    # each chain's ends once, for both joins (a chain's are its own: the same in a subset)
+    ends, index = chain_end_axes(rows, chain, window, cut)
+    linked = ends.ids[join_ends(ends, link_distance, max_gap + 1)][index]
     coherence = z_coherence(rows[:, 0].astype(np.int64), linked, separation)
-    if not coherence >= COHERENCE_MIN:
-        rows, fiber = rows[:0], chain[:0]
-    else:
+    fiber = np.full(len(rows), -1, np.int64)  # -1: dropped
+    if coherence >= COHERENCE_MIN:
         # what is seen on fewer slices, across short gaps, is no piece of a fiber
-        kept = np.bincount(linked)[linked] >= min_slices
-        rows, chain, cut = rows[kept], chain[kept], cut[kept]
-        fiber = join_fragments(rows, chain, join_distance, None, window, cut)
-    n = int(fiber.max()) + 1 if fiber.size else 0
-    size = np.bincount(fiber, minlength=n)
+        kept = np.zeros(len(ends.ids), bool)
+        kept[index[np.bincount(linked)[linked] >= min_slices]] = True
+        of_chain = np.full(len(ends.ids), -1, np.int64)
+        joined = ends.subset(kept)
+        of_chain[kept] = joined.ids[join_ends(joined, join_distance)]
+        fiber = of_chain[index]
+    size = np.bincount(fiber + 1)[1:]  # rows per fiber id
     size[size < min_slices] = 0  # fibers on fewer slices: dropped (part -1)
     # parts of consecutive ids with about as many rows: by the rows of the fibers before
     before = np.cumsum(size) - size
-    part = np.where(size > 0, before * groups // max(int(size.sum()), 1), -1)[fiber]
+    part = np.append(np.where(size > 0, before * groups // max(int(size.sum()), 1), -1), -1)
+    part = part[fiber]  # fiber -1: the last, -1
     order, starts = group_order(part + 1, groups + 1)  # stable: each part in slice order
     order = order[starts[1] :]
     rows, fiber, starts = rows[order], fiber[order], starts[1:] - starts[1]

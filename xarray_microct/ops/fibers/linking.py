@@ -25,6 +25,8 @@ without fibers.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -298,21 +300,87 @@ def join_fragments(
     >>> join_fragments(rows, np.array([1, 1, 2, 2, 3, 4]), join_distance=1.0)
     array([1, 1, 1, 1, 3, 3])
     """
+    ends, index = chain_end_axes(centres, track, window, cut)
+    if len(ends.ids) < 2:
+        return np.asarray(track)
+    return ends.ids[join_ends(ends, join_distance, max_skip)][index]
+
+
+class ChainEnds(NamedTuple):
+    """Per chain (its ids sorted), what :func:`join_fragments` weighs: its first and last
+    slice, its axis at each end (position and slope; NaN: too few rows to fit) and
+    whether the volume's side cuts it there (None: not known)."""
+
+    ids: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    start_at: np.ndarray
+    start_slope: np.ndarray
+    end_at: np.ndarray
+    end_slope: np.ndarray
+    enters: np.ndarray | None
+    leaves: np.ndarray | None
+
+    def subset(self, chains: np.ndarray) -> ChainEnds:
+        """The chains of the boolean mask ``chains``."""
+        return ChainEnds(*(None if v is None else v[chains] for v in self))
+
+
+def chain_end_axes(
+    centres: np.ndarray, track: np.ndarray, window: int = 8, cut: np.ndarray | None = None
+) -> tuple[ChainEnds, np.ndarray]:
+    """The :class:`ChainEnds` of the chains of ``track`` and each row's chain in them.
+
+    A chain's axis at its start (end) is the line fitted to its centres on its first
+    (last) ``window`` slices, from its own rows (in slice order): the chains of a subset
+    have the values they have among all. Parameters as :func:`join_fragments`.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0], [1, 5.0, 5.5], [3, 9.0, 9.0]])
+    >>> ends, index = chain_end_axes(rows, np.array([4, 4, 7]), window=4)
+    >>> ends.ids.tolist(), ends.last.tolist(), ends.end_slope[0].tolist(), index.tolist()
+    ([4, 7], [1.0, 3.0], [0.0, 0.5], [0, 0, 1])
+    """
     ids, index = dense_ids(track)
     m = len(ids)
-    if m < 2:
-        return np.asarray(track)
     z = np.asarray(centres[:, 0], dtype=np.float64)
     order, bounds = _chain_order(z, index, m)
     first, last, head, tail = end_sums(z, centres[:, 1:3], order, bounds, window)
     least = max(2, (window + 1) // 2)
     start_at, start_slope = _axes_at(head, least)
     end_at, end_slope = _axes_at(tail, least)
-    known = np.concatenate([start_slope, end_slope])
+    enters = leaves = None
+    if cut is not None:
+        enters = np.asarray(cut, bool)[order[bounds[:-1]]]
+        leaves = np.asarray(cut, bool)[order[bounds[1:] - 1]]
+    ends = ChainEnds(ids, first, last, start_at, start_slope, end_at, end_slope, enters, leaves)
+    return ends, index
+
+
+def join_ends(chains: ChainEnds, join_distance: float, max_skip: int | None = None) -> np.ndarray:
+    """The rule of :func:`join_fragments` on chains' ends: each chain's first part.
+
+    Returns
+    -------
+    array of int
+        Per chain, the index (in ``chains``) of the first part of the fiber it joins.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0], [1, 5.0, 5.1], [9, 5.2, 5.0], [10, 5.2, 5.1]])
+    >>> join_ends(chain_end_axes(rows, np.array([1, 1, 2, 2]))[0], 1.0).tolist()
+    [0, 0]
+    """
+    m = len(chains.ids)
+    first, last, start_at, end_at = chains.first, chains.last, chains.start_at, chains.end_at
+    if m < 2:
+        return np.arange(m)
+    known = np.concatenate([chains.start_slope, chains.end_slope])
     known = known[~np.isnan(known[:, 0])]
     bed = np.median(known, axis=0) if len(known) else np.zeros(2)
-    start_slope = np.where(np.isnan(start_slope), bed, start_slope)
-    end_slope = np.where(np.isnan(end_slope), bed, end_slope)
+    start_slope = np.where(np.isnan(chains.start_slope), bed, chains.start_slope)
+    end_slope = np.where(np.isnan(chains.end_slope), bed, chains.end_slope)
     # candidates: starts near each end in coordinates that follow the bed's direction
     tree = cKDTree(start_at - first[:, None] * bed)
     near = tree.query_ball_point(end_at - last[:, None] * bed, 3 * join_distance)
@@ -326,10 +394,8 @@ def join_fragments(
     backward = start_at[starts] + start_slope[starts] * (middle - first[starts])[:, None]
     gap = np.hypot(*(forward - backward).T)
     keep = gap <= join_distance
-    if cut is not None:
-        enters = np.asarray(cut, bool)[order[bounds[:-1]]]
-        leaves = np.asarray(cut, bool)[order[bounds[1:] - 1]]
-        keep &= ~(leaves[ends] & enters[starts])
+    if chains.enters is not None and chains.leaves is not None:
+        keep &= ~(chains.leaves[ends] & chains.enters[starts])
     candidates = sorted(
         zip(
             skip[keep].tolist(),
@@ -352,7 +418,7 @@ def join_fragments(
         if np.array_equal(deeper, root):
             break
         root = deeper
-    return ids[root][index]
+    return root
 
 
 def _chain_order(z: np.ndarray, index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
