@@ -37,8 +37,10 @@ in three stages, each a pure function on arrays:
    only), which gives an empty table rather than fibers made of noise.
 
 The whole detection is one Dask graph (:func:`plan_detection`) with no rechunking: tiles,
-slabs and the final assembly run on the workers; the client gets the table. Tile and
-slab borders do not change the answer, so the table does not depend on the chunking.
+slabs and the assembly (:mod:`~xarray_microct.ops.fibers.assembly`: the fibers, then
+their parts in parallel) run on the workers; the client puts the table together from
+the parts. Tile and slab borders do not change the answer, nor do the parts, so the
+table does not depend on the chunking.
 """
 
 from __future__ import annotations
