@@ -359,12 +359,14 @@ def _linking_graph(
 
 
 class _TableGraph(Delayed):
-    """A Delayed of ``(table, coherence)`` whose last step runs where it is computed.
+    """A Delayed of ``(table, coherence)`` whose last step runs in the client.
 
-    Its keys are the assembly's coherence and settled parts; the table is put together
-    from them after they arrive (in the client, on a cluster): each part goes from its
-    worker to the client, none through another worker. The graph's last task
-    (``finish_table``) gives the same, for a scheduler asked for that key.
+    Its keys are the assembly's coherence and settled parts. :meth:`compute` gathers
+    them as plain keys, each from its worker to the client, none through another worker
+    (a collection's own finishing step would be a task on a worker, which receives
+    every part), and puts the table together here; ``dask.compute`` or ``persist`` of
+    it finish in that task. The graph's last task (``finish_table``) gives the same, for
+    a scheduler asked for that key.
     """
 
     __slots__ = ("_parts",)
@@ -375,6 +377,11 @@ class _TableGraph(Delayed):
 
     def __dask_keys__(self) -> list[Any]:
         return list(self._parts)
+
+    def compute(self, **kwargs: Any) -> tuple[pd.DataFrame, float]:
+        """``(table, coherence)``; keywords as ``dask.compute``'s."""
+        keys = [Delayed(key, self.dask, layer=self._layer) for key in self._parts]
+        return _finish_parts(list(dask.compute(*keys, **kwargs)))
 
     def __dask_postcompute__(self) -> tuple[Any, tuple[()]]:
         return _finish_parts, ()
