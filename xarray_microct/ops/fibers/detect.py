@@ -57,7 +57,7 @@ import pandas as pd
 import xarray as xr
 from dask.base import replace_name_in_key, tokenize
 from dask.delayed import Delayed
-from dask.highlevelgraph import HighLevelGraph
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
 from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overlap
 from xarray_microct.core.blocks.placement import (
@@ -352,10 +352,22 @@ def _linking_graph(
     layer: Any = graph
     if workers:
         turns = {(name, "settled", g): [workers[g * len(workers) // groups]] for g in range(groups)}
-        layer = hinted_layer(graph, turns)
+        hinted = hinted_layer(graph, turns)
+        # the parts are cut from the fibers first: a part that waited behind the
+        # settling of another on the fibers' worker held its own worker idle
+        annotations = {**hinted.annotations, "priority": _PartsFirst()}
+        layer = MaterializedLayer(graph, annotations=annotations)
     layers = HighLevelGraph.from_collections(name, layer, dependencies=[t[2] for t in tiles[:1]])
     parts = [(name, "coherence"), *((name, "settled", g) for g in range(groups))]
     return _TableGraph((name, "table"), layers, parts, layer=name)
+
+
+class _PartsFirst:
+    """Scheduling priority of a key of :func:`_linking_graph`: 1 for the parts cut from
+    the fibers (run before any other ready task of their worker), else 0; picklable."""
+
+    def __call__(self, key: Any) -> int:
+        return int(isinstance(key, tuple) and len(key) > 1 and key[1] == "part")
 
 
 class _TableGraph(Delayed):
