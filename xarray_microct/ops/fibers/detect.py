@@ -87,6 +87,7 @@ from xarray_microct.ops.fibers.linking import (
     gather_slab,
     link_slices,
     piece_pairs,
+    slab_part,
     stitch_slabs,
 )
 from xarray_microct.ops.fibers.mask import background_width, local_mid_mask
@@ -291,7 +292,8 @@ def _linking_graph(
 
     Built as one layer (rather than a Delayed call per task, each of which would merge
     and cull the whole graph): per slab of ``slab`` slices, its rows (``gather_slab``, fed
-    by the tiles of its slices), then its chains (``link_slices``) and its
+    by the tiles of its slices, each cut to the slab's slices where it was found:
+    ``slab_part``), then its chains (``link_slices``) and its
     ``piece_pairs``, two tasks that may run at once; one ``stitch_slabs`` task
     per border; the fibers (``link_fibers``: the decisions that need every chain), then
     ``groups`` tasks that settle a part of the fibers each (``settle_fibers``, the work
@@ -306,7 +308,16 @@ def _linking_graph(
     starts = range(0, nz, slab)
     for k, z0 in enumerate(starts):
         z1 = min(z0 + slab, nz)
-        parts = [rows.key for start, stop, rows in tiles if start < z1 and stop > z0]
+        parts = []
+        for i, (start, stop, rows) in enumerate(tiles):
+            if start >= z1 or stop <= z0:
+                continue
+            if z0 <= start and stop <= z1:  # the whole tile is the slab's
+                parts.append(rows.key)
+                continue
+            # the slab's slices of the tile, cut where it is: only they are sent
+            graph[(name, "cut", i, k)] = (slab_part, rows.key, z0, z1)
+            parts.append((name, "cut", i, k))
         # the slab's rows, then its chains and the slice-by-slice search of
         # merge_pieces (here rather than in the assembly), each a task: in parallel
         graph[(name, "rows", k)] = (gather_slab, parts, z0, z1, link["spacing"], link["origin"])

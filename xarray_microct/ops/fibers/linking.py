@@ -705,8 +705,14 @@ def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> floa
     return float(np.mean((last[track] - z_index >= separation)[counted]))
 
 
-def _slab_part(part: np.ndarray, z_start: int, z_stop: int) -> np.ndarray:
-    """The rows of slices ``z_start:z_stop`` (a slice of the part when sorted by slice)."""
+def slab_part(part: np.ndarray, z_start: int, z_stop: int) -> np.ndarray:
+    """The rows of slices ``z_start:z_stop`` (a slice of the part when sorted by slice).
+
+    Examples
+    --------
+    >>> slab_part(np.array([[0, 1.0], [2, 5.0], [3, 1.0]]), 1, 3).tolist()
+    [[2.0, 5.0]]
+    """
     z = part[:, 0]
     if np.all(z[1:] >= z[:-1]):
         return part[np.searchsorted(z, z_start) : np.searchsorted(z, z_stop)]
@@ -800,7 +806,7 @@ def gather_slab(
     >>> gather_slab([part], 0, 4, (0.5, 0.5), (0.0, 0.0))[:, :3].tolist()
     [[0.0, 2.0, 1.0], [1.0, 1.0, 1.0]]
     """
-    rows = np.concatenate([_slab_part(p, z_start, z_stop) for p in parts] or [np.zeros((0, 4))])
+    rows = np.concatenate([slab_part(p, z_start, z_stop) for p in parts] or [np.zeros((0, 4))])
     rows[:, 1] = origin[0] + rows[:, 1] * spacing[0]
     rows[:, 2] = origin[1] + rows[:, 2] * spacing[1]
     return rows[slice_order(rows)]
