@@ -1,9 +1,10 @@
 """The serial tail of the fiber pipeline: :func:`assemble_fibers` alone, on the rows of a bed.
 
-The fiber pipeline ends in one task that no worker shares: the assembly of the table
-from the linked slabs (stitching, merging pieces, the side flag, joining fragments,
-numbering, the tilt correction). This benchmark runs the pipeline once on a bed,
-keeps what the assembly receives (the slabs' rows and chains, the border pairs; in
+The fiber pipeline ends in the assembly of the table from the linked slabs (stitching,
+merging pieces, the side flag, joining fragments, numbering, the tilt correction; in
+the graph, one task for the fibers, then their parts settled in parallel:
+``benchmarks/link_stage.py`` times those steps apart). This benchmark runs the pipeline
+once on a bed, keeps what the assembly receives (the slabs' rows and chains, the border pairs; in
 ``--folder``, reused), then times the assembly alone on it: in a subprocess per source
 tree (this one, and ``--baseline SRC`` when given), each finding the slabs' piece pairs
 with its own :func:`piece_pairs` first (as its slab tasks do, in parallel; reported as
@@ -36,34 +37,35 @@ def capture(store: str | None, target: Path) -> None:
     from xarray_microct.pipelines import fibers
     from xarray_microct.synthetic import fiber_bed
 
-    original = detect.assemble_fibers
+    # the graph's first assembly task receives assemble_fibers's arguments, and its parts
+    original = detect.link_fibers
 
     def keep(*args):
-        target.write_bytes(pickle.dumps(args, protocol=5))
+        target.write_bytes(pickle.dumps(args[:-1], protocol=5))
         return original(*args)
 
-    detect.assemble_fibers = keep
+    detect.link_fibers = keep
     try:
         volume = mct.open_volume(store) if store else fiber_bed((64, 512, 512), seed=0)[0]
         fibers(volume)
     finally:
-        detect.assemble_fibers = original
+        detect.link_fibers = original
 
 
 def time_assembly(slabs: Path, out: Path, repeat: int) -> None:
     """In a subprocess: the assembly of the kept slabs with this ``PYTHONPATH``'s code."""
-    from xarray_microct.ops.fibers import detect
+    from xarray_microct.ops.fibers import assemble_fibers
     from xarray_microct.ops.fibers.linking import piece_pairs
 
     args = list(pickle.loads(slabs.read_bytes()))
     start = time.perf_counter()
     args[-1] = [piece_pairs(rows) for rows in args[0]]
     pairs_s = time.perf_counter() - start
-    detect.assemble_fibers(*args)  # compiles the tree's kernels into its cache
+    assemble_fibers(*args)  # compiles the tree's kernels into its cache
     seconds = []
     for _ in range(repeat):
         start = time.perf_counter()
-        table, _ = detect.assemble_fibers(*args)
+        table, _ = assemble_fibers(*args)
         seconds.append(time.perf_counter() - start)
     table.to_pickle(out)
     print(pairs_s, sum(map(len, args[-1])), min(seconds), float(np.median(seconds)))

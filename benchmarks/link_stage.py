@@ -2,9 +2,12 @@
 
 The fiber pipeline's link stage waits for the per-slice centres of every tile of its
 slices, then runs with little parallelism: one ``link_slab`` task and one
-``piece_pairs`` task per slab of 64 slices, a ``stitch_slabs`` task per border, and one
-assembly (:func:`~xarray_microct.ops.fibers.detect.assemble_fibers`). On a bed of one
-z-chunk, that is the tail of the run, with one worker idle. This benchmark runs the
+``piece_pairs`` task per slab of 64 slices, a ``stitch_slabs`` task per border, then
+the assembly (:mod:`~xarray_microct.ops.fibers.assembly`): the fibers (one task:
+``link_fibers``), their parts settled (a task each: ``settle_fibers``, ``--groups`` of
+them) and the table (``fiber_table``, in the client); a tree without that module runs
+the assembly as one task (``assemble_fibers``, reported as ``fibers``). On a bed of one
+z-chunk, that is the tail of the run. This benchmark runs the
 pipeline once on a stored bed and keeps what the link stage receives (the tiles' rows;
 in ``--folder``, reused), then times each of its tasks on those rows, in a subprocess per
 source tree (this one, and ``--baseline SRC``), in turns, and checks that every tree
@@ -12,8 +15,9 @@ gives the same chains and the same table, to the bit.
 
 Times are CPU seconds of the process (``time.process_time``: what the load of a shared
 machine changes least), the least of ``--repeat`` runs after an untimed one (which loads
-the tree's compiled kernels). ``tail`` is the critical path on two workers or more: the
-slowest slab's linking and piece pairs, the stitching, the assembly.
+the tree's compiled kernels). ``tail`` is the critical path on ``--groups`` workers: the
+slowest slab's linking and piece pairs, the stitching, the fibers, the slowest part's
+settling, the table.
 
 Usage::
 
@@ -59,17 +63,34 @@ def capture(store: str, target: Path) -> None:
     target.write_bytes(pickle.dumps({"parts": list(rows), "args": kept["args"]}, protocol=5))
 
 
-def time_stage(kept: Path, out: Path, repeat: int) -> None:
+def _assembly(slabs, pairs, near, assemble, timed, groups):
+    """The table from the slabs: in a tree with the split assembly, its three steps (the
+    fibers; each part settled, as the graph's tasks; the table), else the one task."""
+    try:
+        from xarray_microct.ops.fibers import assembly
+    except ImportError:  # an older tree: one assembly task
+        from xarray_microct.ops.fibers import detect
+
+        return timed("fibers", detect.assemble_fibers, *slabs, pairs, *assemble, near)[0]
+    parts, _ = timed("fibers", assembly.link_fibers, *slabs, pairs, *assemble, near, groups)
+    settled = [
+        timed("settle", assembly.settle_fibers, rows, fiber, *assemble[:4]) for rows, fiber in parts
+    ]
+    return timed("finish", assembly.fiber_table, settled)
+
+
+def time_stage(kept: Path, out: Path, repeat: int, groups: int) -> None:
     """In a subprocess: each task of the link stage with this ``PYTHONPATH``'s code."""
-    from xarray_microct.ops.fibers import detect, linking
+    from xarray_microct.ops.fibers import linking
 
     data = pickle.loads(kept.read_bytes())
     parts = data["parts"]
     nz, slab, link, assemble = data["args"]
     starts = list(range(0, nz, slab))
     best: dict[str, list[float]] = {}
+    stages = ("slab", "near", "stitch", "fibers", "settle", "finish")
     for run in range(repeat + 1):
-        seconds: dict[str, list[float]] = {"slab": [], "near": [], "stitch": [], "table": []}
+        seconds: dict[str, list[float]] = {stage: [] for stage in stages}
 
         def timed(stage, function, *args):
             start = time.process_time()
@@ -104,15 +125,8 @@ def time_stage(kept: Path, out: Path, repeat: int) -> None:
             )
             for k in range(len(starts) - 1)
         ]
-        table, _ = timed(
-            "table",
-            detect.assemble_fibers,
-            [r for r, _ in slabs],
-            [c for _, c in slabs],
-            pairs,
-            *assemble,
-            near,
-        )
+        rows_and_chains = ([r for r, _ in slabs], [c for _, c in slabs])
+        table = _assembly(rows_and_chains, pairs, near, assemble, timed, groups)
         if run == 0:  # untimed: the kernels loaded
             continue
         for stage, values in seconds.items():
@@ -124,13 +138,17 @@ def time_stage(kept: Path, out: Path, repeat: int) -> None:
     table.to_pickle(out)
     out.with_suffix(".chains.pkl").write_bytes(pickle.dumps([c for _, c in slabs]))
     tail = max(a + b for a, b in zip(best["slab"], best["near"], strict=True)) + sum(best["stitch"])
-    tail += best["table"][0]
+    # the parts settle at once on as many workers (the graph hints them in turns)
+    tail += best["fibers"][0] + max(best["settle"], default=0.0) + sum(best["finish"])
     print(
         sum(best["slab"]),
         max(best["slab"]),
         sum(best["near"]),
         sum(best["stitch"]),
-        best["table"][0],
+        best["fibers"][0],
+        sum(best["settle"]),
+        max(best["settle"], default=0.0),
+        sum(best["finish"]),
         tail,
     )
 
@@ -142,10 +160,11 @@ def main() -> None:
     parser.add_argument("--baseline", help="another source tree of the package to compare")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per tree")
     parser.add_argument("--rounds", type=int, default=2, help="turns of the trees")
+    parser.add_argument("--groups", type=int, default=2, help="parts settled apart (workers)")
     parser.add_argument("--time", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.time:
-        time_stage(Path(args.time[0]), Path(args.time[1]), args.repeat)
+        time_stage(Path(args.time[0]), Path(args.time[1]), args.repeat, args.groups)
         return
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -158,7 +177,8 @@ def main() -> None:
     if args.baseline:
         trees.insert(0, ("baseline", Path(args.baseline).resolve()))
     print(f"link stage of {name}: {os.cpu_count()} CPUs, CPU seconds (a shared machine)")
-    header = ("slab", "max slab", "near", "stitch", "table", "tail")
+    header = ("slab", "max slab", "near", "stitch", "fibers", "settle", "max set", "finish")
+    header += ("tail",)
     print(f"  {'code':10} " + " ".join(f"{h:>8}" for h in header) + "  table")
     reference = None
     for _ in range(args.rounds):
@@ -166,9 +186,10 @@ def main() -> None:
             out = folder / f"{name}.{label.replace(' ', '-')}.table.pkl"
             env = {**os.environ, "PYTHONPATH": str(tree)}
             command = [sys.executable, __file__, "--folder", args.folder, "--store", args.store]
-            command += ["--repeat", str(args.repeat), "--time", str(kept), str(out)]
+            command += ["--repeat", str(args.repeat), "--groups", str(args.groups)]
+            command += ["--time", str(kept), str(out)]
             result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-            figures = [float(v) for v in result.stdout.split()[-6:]]
+            figures = [float(v) for v in result.stdout.split()[-len(header) :]]
             table = pd.read_pickle(out)
             chains = pickle.loads(out.with_suffix(".chains.pkl").read_bytes())
             if reference is None:

@@ -81,47 +81,63 @@ def test_merge_runs_is_lexsort_of_the_stacked_rows(n, m, seed):
 
 
 def _reference_local_axes(rows, index, half):
-    """The NumPy expression :func:`window_lines` replaced (running sums, sorted by chain)."""
+    """What :func:`window_lines` computes, row by row in Python: each window's sums added
+    from its own rows in chain order, offsets from the window's first ``z``."""
     order = np.lexsort((rows[:, 0], index))
     z, yx, chain = rows[order, 0], rows[order, 1:3], index[order]
     start = np.searchsorted(chain, chain, side="left")
     stop = np.searchsorted(chain, chain, side="right")
-    position = np.arange(len(z))
-    lo, hi = np.maximum(position - half, start), np.minimum(position + half + 1, stop)
-
-    def window_sum(values):
-        total = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
-        return total[hi] - total[lo]
-
-    n = (hi - lo).astype(np.float64)
-    dz = z - z[lo]
-    sz = window_sum(z) - n * z[lo]
-    szz = window_sum(z * z) - 2 * z[lo] * window_sum(z) + n * z[lo] ** 2
-    sy = window_sum(yx)
-    szy = window_sum(z[:, None] * yx) - z[lo][:, None] * sy
-    det = n * szz - sz * sz
-    line = det > 1e-9 * np.maximum(n * szz, 1.0)
-    slope = (
-        np.where(line[:, None], (n[:, None] * szy - sz[:, None] * sy), 0.0)
-        / np.where(line, det, 1.0)[:, None]
-    )
-    fitted = (sy - slope * sz[:, None]) / n[:, None] + slope * dz[:, None]
-    axes = np.empty_like(fitted)
-    axes[order] = fitted
+    axes = np.empty((len(z), 2))
+    for i in range(len(z)):
+        lo, hi = max(i - half, start[i]), min(i + half + 1, stop[i])
+        at, n = z[lo], float(hi - lo)
+        sz = szz = 0.0
+        sy, szy = [0.0, 0.0], [0.0, 0.0]
+        for j in range(lo, hi):
+            d = z[j] - at
+            sz += d
+            szz += d * d
+            for c in (0, 1):
+                sy[c] += yx[j, c]
+                szy[c] += d * yx[j, c]
+        det = n * szz - sz * sz
+        line = det > 1e-9 * max(n * szz, 1.0)
+        for c in (0, 1):
+            slope = (n * szy[c] - sz * sy[c]) / det if line else 0.0
+            axes[order[i], c] = (sy[c] - slope * sz) / n + slope * (z[i] - at)
     return axes
 
 
 @pytest.mark.parametrize("half", [1, 4, 10])
-def test_window_lines_are_the_running_sum_fits_to_the_bit(half):
+def test_window_lines_are_each_windows_own_fit_to_the_bit(half):
     rows, _ = _messy_bed(seed=5)
     rows = rows.copy()
     rows[:, 0] = 1000.0 + 0.7 * rows[:, 0]  # large offsets: rounding shows
     track = np.random.default_rng(0).integers(0, 50, len(rows))
     ids, index = dense_ids(track)
     order, bounds = group_order(index, len(ids))
+    fits = window_lines(rows, order, index, bounds, half)
+    np.testing.assert_array_equal(fits, _reference_local_axes(rows, index, half))
+    # least-squares lines: numpy's on a few windows, to rounding
+    for i in np.random.default_rng(1).choice(len(order), 20, replace=False):
+        c = index[order[i]]
+        lo, hi = max(i - half, bounds[c]), min(i + half + 1, bounds[c + 1])
+        window = rows[order[lo:hi]]
+        if len(np.unique(window[:, 0])) > 1:
+            for axis in (1, 2):
+                at = np.polyval(np.polyfit(window[:, 0], window[:, axis], 1), rows[order[i], 0])
+                assert abs(fits[order[i], axis - 1] - at) < 1e-9 * (1 + abs(at))
+    # a chain's lines do not depend on the other chains, nor on which rows are fitted
+    alone = index == index[0]
+    sub_ids, sub_index = dense_ids(index[alone])
+    sub_order, sub_bounds = group_order(sub_index, len(sub_ids))
     np.testing.assert_array_equal(
-        window_lines(rows, order, index, bounds, half), _reference_local_axes(rows, index, half)
+        window_lines(rows[alone], sub_order, sub_index, sub_bounds, half), fits[alone]
     )
+    some = np.array([0, 5, len(order) - 1])
+    partial = window_lines(rows, order, index, bounds, half, some)
+    np.testing.assert_array_equal(partial[order[some]], fits[order[some]])
+    assert np.isnan(np.delete(partial, order[some], axis=0)).all()
     # and they are least-squares lines: exact on a straight chain
     z = np.arange(20.0)
     line = np.column_stack([z, 3 + 0.25 * z, 7 - 0.5 * z])

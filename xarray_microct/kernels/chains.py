@@ -4,7 +4,8 @@ The assembly of a fiber table (:func:`~xarray_microct.ops.fibers.detect.assemble
 groups a million rows or more by chain several times; the rows come sorted by slice, so
 a counting sort by chain (linear, stable) gives the order that a sort by chain then
 slice gives, and a merge of two sorted runs replaces a full sort where only a few rows
-changed. Each helper returns exactly what the NumPy expression it replaces returns.
+changed. Each helper returns exactly what the NumPy expression it replaces returns
+(:func:`window_lines`: the least-squares fits of its windows, each from its own rows).
 """
 
 from __future__ import annotations
@@ -77,8 +78,7 @@ def _group_medians(values: np.ndarray, order: np.ndarray, bounds: np.ndarray) ->
         run = buffer[:size]
         for t in range(size):
             run[t] = values[order[bounds[k] + t]]
-        run.sort()
-        out[k] = 0.5 * (run[(size - 1) // 2] + run[size // 2])
+        out[k] = _middle(run)  # the two middle values of the sorted run, halved
     return out
 
 
@@ -164,44 +164,49 @@ def merge_runs(
 
 @numba.njit(nogil=True, cache=True)
 def _window_lines(
-    rows: np.ndarray, order: np.ndarray, index: np.ndarray, bounds: np.ndarray, half: int
-) -> np.ndarray:
-    size = order.size
-    z, yx, chain = np.empty(size), np.empty((size, 2)), np.empty(size, np.int64)
-    for i in range(size):  # the rows in chain order, gathered once
-        r = order[i]
-        z[i], yx[i, 0], yx[i, 1], chain[i] = rows[r, 0], rows[r, 1], rows[r, 2], index[r]
-    # prefix sums, added one row after the other (as numpy.cumsum adds)
-    pz, pzz = np.zeros(size + 1), np.zeros(size + 1)
-    py, pzy = np.zeros((size + 1, 2)), np.zeros((size + 1, 2))
-    for i in range(size):
-        pz[i + 1] = pz[i] + z[i]
-        pzz[i + 1] = pzz[i] + z[i] * z[i]
-        for c in range(2):
-            py[i + 1, c] = py[i, c] + yx[i, c]
-            pzy[i + 1, c] = pzy[i, c] + z[i] * yx[i, c]
-    out = np.empty((size, 2))
-    for i in range(size):
-        lo = max(i - half, bounds[chain[i]])
-        hi = min(i + half + 1, bounds[chain[i] + 1])
+    rows: np.ndarray,
+    order: np.ndarray,
+    index: np.ndarray,
+    bounds: np.ndarray,
+    half: int,
+    positions: np.ndarray,
+) -> np.ndarray:  # pragma: no cover
+    out = np.full((rows.shape[0], 2), np.nan)
+    for p in range(positions.size):
+        i = positions[p]
+        chain = index[order[i]]
+        lo = max(i - half, bounds[chain])
+        hi = min(i + half + 1, bounds[chain + 1])
         n = float(hi - lo)
-        at = z[lo]  # offsets from the window's first slice keep the sums small
-        wz = pz[hi] - pz[lo]
-        sz = wz - n * at
-        szz = (pzz[hi] - pzz[lo]) - 2 * at * wz + n * (at * at)
+        at = rows[order[lo], 0]  # offsets from the window's first slice keep the sums small
+        sz = szz = sy = sx = szy = szx = 0.0
+        for j in range(lo, hi):  # the window's rows, added in chain order
+            r = order[j]
+            d = rows[r, 0] - at
+            sz += d
+            szz += d * d
+            sy += rows[r, 1]
+            szy += d * rows[r, 1]
+            sx += rows[r, 2]
+            szx += d * rows[r, 2]
         det = n * szz - sz * sz
         scale = n * szz
         line = det > 1e-9 * (scale if (scale > 1.0 or scale != scale) else 1.0)
-        for c in range(2):
-            sy = py[hi, c] - py[lo, c]
-            szy = (pzy[hi, c] - pzy[lo, c]) - at * sy
-            slope = (n * szy - sz * sy if line else 0.0) / (det if line else 1.0)
-            out[order[i], c] = (sy - slope * sz) / n + slope * (z[i] - at)
+        slope_y = (n * szy - sz * sy if line else 0.0) / (det if line else 1.0)
+        slope_x = (n * szx - sz * sx if line else 0.0) / (det if line else 1.0)
+        d = rows[order[i], 0] - at
+        out[order[i], 0] = (sy - slope_y * sz) / n + slope_y * d
+        out[order[i], 1] = (sx - slope_x * sz) / n + slope_x * d
     return out
 
 
 def window_lines(
-    rows: np.ndarray, order: np.ndarray, index: np.ndarray, bounds: np.ndarray, half: int
+    rows: np.ndarray,
+    order: np.ndarray,
+    index: np.ndarray,
+    bounds: np.ndarray,
+    half: int,
+    positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per row, ``(y, x)`` at its ``z`` of the least-squares line of ``y, x`` against
     ``z`` over the rows of its chain within ``half`` rows of it in ``order`` (fewer at
@@ -209,7 +214,11 @@ def window_lines(
 
     ``rows``: ``(z, y, x, ...)``; ``index``: chain ``0..m-1`` per row; ``order``,
     ``bounds``: the rows by chain then slice and where each chain's run starts (as
-    :func:`group_order` gives them). The window sums are differences of running sums.
+    :func:`group_order` gives them). Each window's sums are added from its own rows, in
+    chain order (offsets from the window's first ``z``): a row's line depends on its
+    window's rows only, to the bit, not on the other chains nor on which rows are
+    fitted. ``positions`` (places in ``order``): only their rows are fitted, the others
+    are NaN.
 
     Examples
     --------
@@ -218,12 +227,71 @@ def window_lines(
     >>> window_lines(rows, order, np.array([0, 0, 0, 1]), bounds, 1).round(2).tolist()
     [[0.0, 5.0], [1.07, 5.0], [2.0, 5.0], [9.0, 9.0]]
     """
+    order = np.ascontiguousarray(order, dtype=np.int64)
     return _window_lines(
         np.ascontiguousarray(rows, dtype=np.float64),
-        np.ascontiguousarray(order, dtype=np.int64),
+        order,
         np.ascontiguousarray(index, dtype=np.int64),
         np.ascontiguousarray(bounds, dtype=np.int64),
         int(half),
+        np.arange(order.size) if positions is None else np.ascontiguousarray(positions, np.int64),
+    )
+
+
+@numba.njit(nogil=True, cache=True)
+def _add_row(sums: np.ndarray, d: float, y: float, x: float) -> None:  # pragma: no cover
+    sums[0] += 1.0
+    sums[1] += d
+    sums[2] += d * d
+    sums[3] += y
+    sums[4] += d * y
+    sums[5] += x
+    sums[6] += d * x
+
+
+@numba.njit(nogil=True, cache=True)
+def _end_sums(
+    z: np.ndarray, yx: np.ndarray, order: np.ndarray, bounds: np.ndarray, window: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    m = bounds.size - 1
+    first, last = np.empty(m), np.empty(m)
+    head, tail = np.zeros((m, 7)), np.zeros((m, 7))
+    for c in range(m):
+        a, b = bounds[c], bounds[c + 1]
+        first[c], last[c] = z[order[a]], z[order[b - 1]]
+        for t in range(a, b):
+            r = order[t]
+            if z[r] < first[c] + window:
+                _add_row(head[c], z[r] - first[c], yx[r, 0], yx[r, 1])
+            if z[r] > last[c] - window:
+                _add_row(tail[c], z[r] - last[c], yx[r, 0], yx[r, 1])
+    return first, last, head, tail
+
+
+def end_sums(
+    z: np.ndarray, yx: np.ndarray, order: np.ndarray, bounds: np.ndarray, window: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per chain, its first and last ``z`` and the sums of a line fit at each end.
+
+    ``order``, ``bounds``: the rows by chain then ``z`` (as :func:`group_order` gives
+    them). The sums, per chain and end, are ``Σ1, Σd, Σd², Σy, Σdy, Σx, Σdx`` over its
+    rows within ``window`` of the end along z (``z < first + window``, ``z > last -
+    window``), ``d`` the row's ``z`` minus the end's, added in chain order (what
+    ``numpy.bincount`` adds over the rows in that order).
+
+    Examples
+    --------
+    >>> z, yx = np.array([0.0, 1.0, 5.0]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> first, last, head, tail = end_sums(z, yx, np.arange(3), np.array([0, 3]), 2.0)
+    >>> first.tolist(), last.tolist(), head[0].tolist(), tail[0, :3].tolist()
+    ([0.0], [5.0], [2.0, 1.0, 1.0, 4.0, 3.0, 6.0, 4.0], [1.0, 0.0, 0.0])
+    """
+    return _end_sums(
+        np.ascontiguousarray(z, dtype=np.float64),
+        np.ascontiguousarray(yx, dtype=np.float64),
+        np.ascontiguousarray(order, dtype=np.int64),
+        np.ascontiguousarray(bounds, dtype=np.int64),
+        float(window),
     )
 
 

@@ -6,11 +6,10 @@
 :mod:`~xarray_microct.ops.fibers.summary` (per-fiber measurements and the bed summary).
 """
 
+from xarray_microct.ops.fibers.assembly import COHERENCE_MIN, assemble_fibers
 from xarray_microct.ops.fibers.detect import (
-    COHERENCE_MIN,
     DEFAULT_RADIUS,
     SCORE_OPS,
-    assemble_fibers,
     detect_fibers,
     fiber_chain,
     plan_detection,

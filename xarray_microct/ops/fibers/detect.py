@@ -37,53 +37,58 @@ in three stages, each a pure function on arrays:
    only), which gives an empty table rather than fibers made of noise.
 
 The whole detection is one Dask graph (:func:`plan_detection`) with no rechunking: tiles,
-slabs and the final assembly run on the workers; the client gets the table. Tile and
-slab borders do not change the answer, so the table does not depend on the chunking.
+slabs and the assembly (:mod:`~xarray_microct.ops.fibers.assembly`: the fibers, then
+their parts in parallel) run on the workers; the client puts the table together from
+the parts. Tile and slab borders do not change the answer, nor do the parts, so the
+table does not depend on the chunking.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
+from operator import getitem
 from typing import Any, Literal, NamedTuple
 
 import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
-from dask.base import tokenize
+from dask.base import replace_name_in_key, tokenize
 from dask.delayed import Delayed
-from dask.highlevelgraph import HighLevelGraph
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
 from xarray_microct.core.blocks.overlap import kernel_radius, map_spatial_overlap
-from xarray_microct.core.blocks.placement import follow_blocks, spread_over_workers
+from xarray_microct.core.blocks.placement import (
+    cluster_threads,
+    follow_blocks,
+    hinted_layer,
+    spread_over_workers,
+)
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
 from xarray_microct.core.stats import has_exact_histogram
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
-from xarray_microct.kernels.chains import first_seen, group_order
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
-from xarray_microct.ops.fiber_scale import (
-    FiberBedScale,
-    NoFibersError,
-    measure_fiber_bed,
-    tilt_factors,
-)
+from xarray_microct.ops.fiber_scale import FiberBedScale, NoFibersError, measure_fiber_bed
 from xarray_microct.ops.fibers.along import bed_drift, smooth_along
+from xarray_microct.ops.fibers.assembly import (
+    COHERENCE_MIN,
+    empty_table,
+    finish_table,
+    link_fibers,
+    settle_fibers,
+)
 from xarray_microct.ops.fibers.grid import GRID_KEY, working_factor, working_grid
 from xarray_microct.ops.fibers.linking import (
     SLAB,
     chain_ends,
-    cut_by_side,
     gather_slab,
-    join_fragments,
     link_slices,
-    merge_chains,
-    merge_pieces,
     piece_pairs,
-    settle_by_fiber,
+    slab_part,
     stitch_slabs,
-    z_coherence,
 )
 from xarray_microct.ops.fibers.mask import background_width, local_mid_mask
 from xarray_microct.ops.fibers.slices import MIN_TILE, tile_tasks
@@ -94,7 +99,6 @@ from xarray_microct.ops.segment import threshold, threshold_value
 # operations whose output is an objectness/tubeness map (bright = fiber centre line)
 SCORE_OPS = ("tubeness", "objectness", "frangi")
 DEFAULT_RADIUS = "6.4 um"  # Hi-Nicalon SiC fibers, the seed paper's material
-COHERENCE_MIN = 0.5
 # on bins, the tubeness scale is ~3 voxels in-plane: its Hessian on the coarse grid is
 # 3.6× faster, within 5 % of the sampled kernels' peak response (correlation 0.99998)
 # and gave the same seeds on the phantoms of benchmarks/fiber_scale.py
@@ -270,160 +274,10 @@ def fiber_chain(
     return mask, wrap_like(volume, score, long_name="tubeness (Sato)", units=None)
 
 
-def _empty_table() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "fiber_id": np.zeros(0, np.int64),
-            "z": np.zeros(0),
-            "y": np.zeros(0),
-            "x": np.zeros(0),
-            "radius": np.zeros(0),
-            "touches_side": np.zeros(0, bool),
-        }
-    )
-
-
-def assemble_fibers(
-    slab_rows: list[np.ndarray],
-    slab_chains: list[np.ndarray],
-    border_pairs: list[np.ndarray],
-    z_values: np.ndarray,
-    sides: tuple[float, float, float, float],
-    link_distance: float,
-    join_distance: float,
-    max_gap: int,
-    min_slices: int,
-    separation: int,
-    slab_piece_pairs: list[np.ndarray] | None = None,
-) -> tuple[pd.DataFrame, float]:
-    """The fiber table from the linked slabs: stitch, merge, check, join, drop short, number.
-
-    The chains of the slabs, stitched at the borders, are the chains of links between
-    consecutive slices of the whole volume (:func:`link_slices
-    <.linking.link_slices>`), whatever the slabs. Chains that overlap as pieces of one
-    fiber are merged (:func:`merge_pieces <.linking.merge_pieces>`); chains are joined
-    across gaps of up to ``max_gap`` slices within ``link_distance`` for the
-    :func:`z_coherence` check (the chains of :func:`link_centres
-    <.linking.link_centres>`; those on fewer than ``min_slices`` slices are dropped),
-    and into fibers across any gap within ``join_distance`` (:func:`join_fragments`);
-    each chain's axis at its ends is fitted over four radii
-    (``4 × join_distance``) along z.
-
-    Parameters
-    ----------
-    slab_rows, slab_chains : list of array
-        Per slab, from :func:`link_slab <.linking.link_slab>`: rows ``(z_index, y, x,
-        radius)`` sorted by slice, y, x, and chain ids 1.. within the slab.
-    border_pairs : list of array
-        Per border between slab ``k`` and ``k + 1``, the pairs of :func:`stitch_slabs
-        <.linking.stitch_slabs>`.
-    z_values : array
-        The z coordinate of each slice.
-    sides : (float, float, float, float)
-        ``y`` of the first and last row of pixels, ``x`` of the first and last column: a
-        fiber whose disk (its local axis ± its median radius, see :func:`cut_by_side
-        <.linking.cut_by_side>`) goes past them on some slice touches the side.
-    link_distance : float
-        The linking distance: for the coherence check, a chain continues one that
-        ended at most ``max_gap`` slices before when their axes meet within it, as
-        centres on consecutive slices are linked.
-    join_distance : float
-        The distance within which the axes of a chain that ended and of one that starts
-        later meet for the second to continue the first (a fiber's axis lies within a
-        radius of where its chain's axis leads; its neighbours' lie two radii away).
-    max_gap : int
-        Slices a fiber may be missed on and still be linked across, for the coherence
-        check.
-    min_slices : int
-        Fibers on fewer slices are dropped.
-    separation : int
-        Slices of :func:`z_coherence`.
-    slab_piece_pairs : list of array, optional
-        Per slab, the :func:`piece_pairs <.linking.piece_pairs>` of its rows (found in
-        parallel, slab by slab, by the graph of :func:`plan_detection`); found here
-        otherwise. The table is the same either way.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        As :func:`detect_fibers` returns it (without ``attrs``); empty when the chains
-        do not persist along z.
-    coherence : float
-        The :func:`z_coherence` of the chains linked across gaps of up to ``max_gap``.
-
-    Examples
-    --------
-    >>> rows = [np.array([[0, 9.0, 9.0, 5.0], [1, 9.0, 9.0, 5.0]]),
-    ...         np.array([[2, 9.0, 9.0, 5.0], [3, 9.0, 9.0, 5.0]])]
-    >>> table, _ = assemble_fibers(rows, [np.array([1, 1]), np.array([1, 1])],
-    ...                            [np.array([[1, 1]])], np.arange(4.0), (0, 12, 0, 20),
-    ...                            1.0, 1.0, 2, 3, 1)
-    >>> table.fiber_id.tolist(), bool(table.touches_side[0])
-    ([1, 1, 1, 1], True)
-    """
-    counts = [int(c.max()) if c.size else 0 for c in slab_chains]
-    offset = np.cumsum([0, *counts])
-    pairs = [
-        np.column_stack([p[:, 0] - 1 + offset[k], p[:, 1] - 1 + offset[k + 1]])
-        for k, p in enumerate(border_pairs)
-    ]
-    root = merge_chains(int(offset[-1]), np.concatenate([np.zeros((0, 2), np.int64), *pairs]))
-    rows = np.concatenate([np.zeros((0, 4)), *slab_rows])
-    chain = np.concatenate(
-        [np.zeros(0, np.int64), *(c - 1 + offset[k] for k, c in enumerate(slab_chains))]
-    )
-    # rows are in (slice, y, x) order: chains numbered by their first row, whatever the slabs
-    chain = first_seen(root[chain.astype(np.int64)])
-    pairs = None
-    if slab_piece_pairs is not None:  # slab-local row indices → indices into `rows`
-        starts = np.cumsum([0, *(len(r) for r in slab_rows)])
-        pairs = np.concatenate(
-            [np.zeros((0, 2), np.int64), *(p + starts[k] for k, p in enumerate(slab_piece_pairs))]
-        )
-    rows, chain = merge_pieces(rows, chain, pairs=pairs)
-    z_step = float(np.median(np.diff(z_values))) if len(z_values) > 1 else 1.0
-    window = max(2, int(np.ceil(4 * join_distance / abs(z_step or 1.0))))
-    cut = cut_by_side(rows, chain, sides, window)
-    linked = join_fragments(rows, chain, link_distance, max_gap + 1, window, cut)
-    coherence = z_coherence(rows[:, 0].astype(np.int64), linked, separation)
-    if not coherence >= COHERENCE_MIN:
-        return _empty_table(), coherence
-    # what is seen on fewer slices, across short gaps, is no piece of a fiber
-    kept = np.bincount(linked)[linked] >= min_slices
-    rows, chain, cut = rows[kept], chain[kept], cut[kept]
-    fiber = join_fragments(rows, chain, join_distance, None, window, cut)
-    n = int(fiber.max()) + 1 if fiber.size else 0
-    long_enough = np.bincount(fiber, minlength=n)[fiber] >= min_slices
-    rows, fiber = rows[long_enough], fiber[long_enough]
-    # each fiber on its axis over ±4 radii (±2: F1 0.871 against 0.877 at 2 voxels,
-    # noise 0.25, on the benchmark's other_bed), every slice of its span
-    rows, _, starts = settle_by_fiber(rows, fiber, window, link_distance)
-    # fibers numbered by their first row in (slice, y) order; rows by fiber, then slice
-    count = len(starts) - 1
-    number = np.empty(count, np.int64)
-    number[np.lexsort((rows[starts[:-1], 1], rows[starts[:-1], 0]))] = np.arange(1, count + 1)
-    ids = np.repeat(number, np.diff(starts))
-    order, _ = group_order(ids, count + 1)
-    rows, ids = rows[order], ids[order]
-    # cut by the side: the disk of the fiber's axis and median radius, on some slice
-    cut = np.zeros(count + 1, bool)
-    np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
-    slice_index, y, x, radius = rows.T.copy()  # contiguous columns
-    z = np.asarray(z_values, np.float64)[slice_index.astype(np.int64)]
-    table = pd.DataFrame(
-        {
-            "fiber_id": ids,
-            "z": z,
-            "y": y,
-            "x": x,
-            # a tilted fiber cuts each slice in an ellipse: its radius is the disk's
-            # of the ellipse's area times √cos θ of the fiber's axis
-            "radius": radius * tilt_factors(ids, z, y, x),
-            "touches_side": cut[ids],
-        },
-        copy=False,  # fresh columns: no copy into one block
-    )
-    return table, coherence
+def _assembly_groups() -> int:
+    """Parts of the fibers settled apart: one per thread that computes (at least 2)."""
+    threads = sum(cluster_threads().values()) or dask.config.get("num_workers", None)
+    return int(min(16, max(2, threads or os.cpu_count() or 2)))
 
 
 def _linking_graph(
@@ -432,22 +286,38 @@ def _linking_graph(
     slab: int,
     link: dict[str, Any],
     assemble: tuple[Any, ...],
+    groups: int | None = None,
 ) -> Delayed:
     """Slab linking, border stitching and assembly over the tile tasks: one graph layer.
 
     Built as one layer (rather than a Delayed call per task, each of which would merge
     and cull the whole graph): per slab of ``slab`` slices, its rows (``gather_slab``, fed
-    by the tiles of its slices), then its chains (``link_slices``) and its
+    by the tiles of its slices, each cut to the slab's slices where it was found:
+    ``slab_part``), then its chains (``link_slices``) and its
     ``piece_pairs``, two tasks that may run at once; one ``stitch_slabs`` task
-    per border; one assembly.
+    per border; the fibers (``link_fibers``: the decisions that need every chain), then
+    ``groups`` tasks that settle a part of the fibers each (``settle_fibers``, the work
+    per row; on a cluster hinted to its workers in turn, as they would otherwise wait
+    where the fibers were found), and the table (``finish_table``, a concatenation, in
+    the client: see :class:`_TableGraph`).
     """
-    token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble)
+    groups = _assembly_groups() if groups is None else groups
+    token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble, groups)
     name = f"link-fibers-{token}"
     graph: dict[Any, Any] = {}
     starts = range(0, nz, slab)
     for k, z0 in enumerate(starts):
         z1 = min(z0 + slab, nz)
-        parts = [rows.key for start, stop, rows in tiles if start < z1 and stop > z0]
+        parts = []
+        for i, (start, stop, rows) in enumerate(tiles):
+            if start >= z1 or stop <= z0:
+                continue
+            if z0 <= start and stop <= z1:  # the whole tile is the slab's
+                parts.append(rows.key)
+                continue
+            # the slab's slices of the tile, cut where it is: only they are sent
+            graph[(name, "cut", i, k)] = (slab_part, rows.key, z0, z1)
+            parts.append((name, "cut", i, k))
         # the slab's rows, then its chains and the slice-by-slice search of
         # merge_pieces (here rather than in the assembly), each a task: in parallel
         graph[(name, "rows", k)] = (gather_slab, parts, z0, z1, link["spacing"], link["origin"])
@@ -462,16 +332,96 @@ def _linking_graph(
             starts[k + 1],
             link["link_distance"],
         )
-    graph[(name, "table")] = (
-        assemble_fibers,
+    graph[(name, "fibers")] = (
+        link_fibers,
         [(name, "rows", k) for k in range(len(starts))],
         [(name, "chains", k) for k in range(len(starts))],
         [(name, "pairs", k) for k in range(len(starts) - 1)],
         *assemble,
         [(name, "near", k) for k in range(len(starts))],
+        groups,
     )
-    layers = HighLevelGraph.from_collections(name, graph, dependencies=[t[2] for t in tiles[:1]])
-    return Delayed((name, "table"), layers, layer=name)
+    graph[(name, "coherence")] = (getitem, (name, "fibers"), 1)
+    z_values, sides, link_distance, join_distance = assemble[:4]
+    for g in range(groups):
+        graph[(name, "part", g)] = (getitem, (getitem, (name, "fibers"), 0), g)
+        graph[(name, "settled", g)] = (
+            settle_fibers,
+            (getitem, (name, "part", g), 0),
+            (getitem, (name, "part", g), 1),
+            z_values,
+            sides,
+            link_distance,
+            join_distance,
+        )
+    graph[(name, "table")] = (
+        finish_table,
+        [(name, "settled", g) for g in range(groups)],
+        (name, "coherence"),
+    )
+    workers = list(cluster_threads())
+    layer: Any = graph
+    if workers:
+        turns = {(name, "settled", g): [workers[g * len(workers) // groups]] for g in range(groups)}
+        hinted = hinted_layer(graph, turns)
+        # the parts are cut from the fibers first: a part that waited behind the
+        # settling of another on the fibers' worker held its own worker idle
+        annotations = {**hinted.annotations, "priority": _PartsFirst()}
+        layer = MaterializedLayer(graph, annotations=annotations)
+    layers = HighLevelGraph.from_collections(name, layer, dependencies=[t[2] for t in tiles[:1]])
+    parts = [(name, "coherence"), *((name, "settled", g) for g in range(groups))]
+    return _TableGraph((name, "table"), layers, parts, layer=name)
+
+
+class _PartsFirst:
+    """Scheduling priority of a key of :func:`_linking_graph`: 1 for the parts cut from
+    the fibers (run before any other ready task of their worker), else 0; picklable."""
+
+    def __call__(self, key: Any) -> int:
+        return int(isinstance(key, tuple) and len(key) > 1 and key[1] == "part")
+
+
+class _TableGraph(Delayed):
+    """A Delayed of ``(table, coherence)`` whose last step runs in the client.
+
+    Its keys are the assembly's coherence and settled parts. :meth:`compute` gathers
+    them as plain keys, each from its worker to the client, none through another worker
+    (a collection's own finishing step would be a task on a worker, which receives
+    every part), and puts the table together here; ``dask.compute`` or ``persist`` of
+    it finish in that task. The graph's last task (``finish_table``) gives the same, for
+    a scheduler asked for that key.
+    """
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, key: Any, dsk: Any, parts: list[Any], layer: str | None = None) -> None:
+        super().__init__(key, dsk, layer=layer)
+        self._parts = list(parts)
+
+    def __dask_keys__(self) -> list[Any]:
+        return list(self._parts)
+
+    def compute(self, **kwargs: Any) -> tuple[pd.DataFrame, float]:
+        """``(table, coherence)``; keywords as ``dask.compute``'s."""
+        keys = [Delayed(key, self.dask, layer=self._layer) for key in self._parts]
+        return _finish_parts(list(dask.compute(*keys, **kwargs)))
+
+    def __dask_postcompute__(self) -> tuple[Any, tuple[()]]:
+        return _finish_parts, ()
+
+    def _rebuild(self, dsk: Any, *, rename: Any = None) -> _TableGraph:
+        def renamed(key: Any) -> Any:
+            return replace_name_in_key(key, rename) if rename else key
+
+        one = isinstance(dsk, HighLevelGraph) and len(dsk.layers) == 1
+        layer = next(iter(dsk.layers)) if one else None
+        return _TableGraph(renamed(self.key), dsk, [renamed(k) for k in self._parts], layer)
+
+
+def _finish_parts(results: list[Any]) -> tuple[pd.DataFrame, float]:
+    """``(table, coherence)`` from a :class:`_TableGraph`'s computed keys."""
+    coherence, *parts = results
+    return finish_table(parts, coherence)
 
 
 class DetectionPlan(NamedTuple):
@@ -813,7 +763,7 @@ def detect_fibers(
         )
     except NoFibersError as err:
         warnings.warn(f"detect_fibers: no fibers — {err}", UserWarning, stacklevel=3)
-        table = _empty_table()
+        table = empty_table()
         table.attrs = {"units": grid_of(volume).units, "z_coherence": 0.0}
         return table
     table, coherence = plan.graph.compute()

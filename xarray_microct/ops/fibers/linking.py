@@ -25,6 +25,8 @@ without fibers.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -34,6 +36,7 @@ from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.kernels.chains import (
     chain_axes,
     dense_ids,
+    end_sums,
     group_medians,
     group_order,
     merge_runs,
@@ -224,25 +227,18 @@ def link_centres(
     return result
 
 
-def _axes_at(
-    z: np.ndarray, yx: np.ndarray, group: np.ndarray, at: np.ndarray, least: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per group, the least-squares line of ``yx`` against ``z``: position at ``at``, slope.
-
-    The slope is NaN for groups with fewer than ``least`` rows (or one slice).
-    """
-    m = len(at)
-    dz = z - at[group]
-    n = np.bincount(group, minlength=m).astype(np.float64)
-    sz = np.bincount(group, dz, m)
-    szz = np.bincount(group, dz * dz, m)
+def _axes_at(sums: np.ndarray, least: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per chain, the least-squares line of ``y, x`` against ``z`` at one of its ends, from
+    the sums of :func:`end_sums <xarray_microct.kernels.chains.end_sums>`: its position
+    at the end and its slope (NaN with fewer than ``least`` rows, or one slice)."""
+    n, sz, szz = sums[:, 0], sums[:, 1], sums[:, 2]
+    m = len(sums)
     position = np.empty((m, 2))
     slope = np.full((m, 2), np.nan)
     det = n * szz - sz * sz
     fitted = (n >= max(least, 2)) & (det > 1e-9 * np.maximum(n * szz, 1))
     for axis in range(2):
-        sy = np.bincount(group, yx[:, axis], m)
-        szy = np.bincount(group, dz * yx[:, axis], m)
+        sy, szy = sums[:, 3 + 2 * axis], sums[:, 4 + 2 * axis]
         with np.errstate(invalid="ignore", divide="ignore"):
             b = (n * szy - sz * sy) / det
         slope[fitted, axis] = b[fitted]
@@ -289,7 +285,8 @@ def join_fragments(
     window : int
         Slices at each end of a chain whose centres give its axis there.
     cut : array of bool, optional
-        Rows whose fiber the volume's side cuts on that slice (see :func:`cut_by_side`).
+        Rows whose fiber the volume's side cuts on that slice (see :func:`cut_by_side`);
+        only each chain's first and last row are read.
 
     Returns
     -------
@@ -303,26 +300,87 @@ def join_fragments(
     >>> join_fragments(rows, np.array([1, 1, 2, 2, 3, 4]), join_distance=1.0)
     array([1, 1, 1, 1, 3, 3])
     """
+    ends, index = chain_end_axes(centres, track, window, cut)
+    if len(ends.ids) < 2:
+        return np.asarray(track)
+    return ends.ids[join_ends(ends, join_distance, max_skip)][index]
+
+
+class ChainEnds(NamedTuple):
+    """Per chain (its ids sorted), what :func:`join_fragments` weighs: its first and last
+    slice, its axis at each end (position and slope; NaN: too few rows to fit) and
+    whether the volume's side cuts it there (None: not known)."""
+
+    ids: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    start_at: np.ndarray
+    start_slope: np.ndarray
+    end_at: np.ndarray
+    end_slope: np.ndarray
+    enters: np.ndarray | None
+    leaves: np.ndarray | None
+
+    def subset(self, chains: np.ndarray) -> ChainEnds:
+        """The chains of the boolean mask ``chains``."""
+        return ChainEnds(*(None if v is None else v[chains] for v in self))
+
+
+def chain_end_axes(
+    centres: np.ndarray, track: np.ndarray, window: int = 8, cut: np.ndarray | None = None
+) -> tuple[ChainEnds, np.ndarray]:
+    """The :class:`ChainEnds` of the chains of ``track`` and each row's chain in them.
+
+    A chain's axis at its start (end) is the line fitted to its centres on its first
+    (last) ``window`` slices, from its own rows (in slice order): the chains of a subset
+    have the values they have among all. Parameters as :func:`join_fragments`.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0], [1, 5.0, 5.5], [3, 9.0, 9.0]])
+    >>> ends, index = chain_end_axes(rows, np.array([4, 4, 7]), window=4)
+    >>> ends.ids.tolist(), ends.last.tolist(), ends.end_slope[0].tolist(), index.tolist()
+    ([4, 7], [1.0, 3.0], [0.0, 0.5], [0, 0, 1])
+    """
     ids, index = dense_ids(track)
     m = len(ids)
-    if m < 2:
-        return np.asarray(track)
     z = np.asarray(centres[:, 0], dtype=np.float64)
-    yx = np.asarray(centres[:, 1:3], dtype=np.float64)
-    first = np.full(m, np.inf)
-    last = np.full(m, -np.inf)
-    np.minimum.at(first, index, z)
-    np.maximum.at(last, index, z)
+    order, bounds = _chain_order(z, index, m)
+    first, last, head, tail = end_sums(z, centres[:, 1:3], order, bounds, window)
     least = max(2, (window + 1) // 2)
-    head = z < first[index] + window
-    tail = z > last[index] - window
-    start_at, start_slope = _axes_at(z[head], yx[head], index[head], first, least)
-    end_at, end_slope = _axes_at(z[tail], yx[tail], index[tail], last, least)
-    known = np.concatenate([start_slope, end_slope])
+    start_at, start_slope = _axes_at(head, least)
+    end_at, end_slope = _axes_at(tail, least)
+    enters = leaves = None
+    if cut is not None:
+        enters = np.asarray(cut, bool)[order[bounds[:-1]]]
+        leaves = np.asarray(cut, bool)[order[bounds[1:] - 1]]
+    ends = ChainEnds(ids, first, last, start_at, start_slope, end_at, end_slope, enters, leaves)
+    return ends, index
+
+
+def join_ends(chains: ChainEnds, join_distance: float, max_skip: int | None = None) -> np.ndarray:
+    """The rule of :func:`join_fragments` on chains' ends: each chain's first part.
+
+    Returns
+    -------
+    array of int
+        Per chain, the index (in ``chains``) of the first part of the fiber it joins.
+
+    Examples
+    --------
+    >>> rows = np.array([[0, 5.0, 5.0], [1, 5.0, 5.1], [9, 5.2, 5.0], [10, 5.2, 5.1]])
+    >>> join_ends(chain_end_axes(rows, np.array([1, 1, 2, 2]))[0], 1.0).tolist()
+    [0, 0]
+    """
+    m = len(chains.ids)
+    first, last, start_at, end_at = chains.first, chains.last, chains.start_at, chains.end_at
+    if m < 2:
+        return np.arange(m)
+    known = np.concatenate([chains.start_slope, chains.end_slope])
     known = known[~np.isnan(known[:, 0])]
     bed = np.median(known, axis=0) if len(known) else np.zeros(2)
-    start_slope = np.where(np.isnan(start_slope), bed, start_slope)
-    end_slope = np.where(np.isnan(end_slope), bed, end_slope)
+    start_slope = np.where(np.isnan(chains.start_slope), bed, chains.start_slope)
+    end_slope = np.where(np.isnan(chains.end_slope), bed, chains.end_slope)
     # candidates: starts near each end in coordinates that follow the bed's direction
     tree = cKDTree(start_at - first[:, None] * bed)
     near = tree.query_ball_point(end_at - last[:, None] * bed, 3 * join_distance)
@@ -336,11 +394,8 @@ def join_fragments(
     backward = start_at[starts] + start_slope[starts] * (middle - first[starts])[:, None]
     gap = np.hypot(*(forward - backward).T)
     keep = gap <= join_distance
-    if cut is not None:
-        order, bounds = _chain_order(z, index, m)
-        enters = np.asarray(cut, bool)[order[bounds[:-1]]]
-        leaves = np.asarray(cut, bool)[order[bounds[1:] - 1]]
-        keep &= ~(leaves[ends] & enters[starts])
+    if chains.enters is not None and chains.leaves is not None:
+        keep &= ~(chains.leaves[ends] & chains.enters[starts])
     candidates = sorted(
         zip(
             skip[keep].tolist(),
@@ -363,7 +418,7 @@ def join_fragments(
         if np.array_equal(deeper, root):
             break
         root = deeper
-    return ids[root][index]
+    return root
 
 
 def _chain_order(z: np.ndarray, index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -385,14 +440,17 @@ def cut_by_side(
     track: np.ndarray,
     sides: tuple[float, float, float, float],
     window: int = 1,
+    ends_only: bool = False,
 ) -> np.ndarray:
     """Rows whose fiber the volume's side cuts: the disk of the fiber's axis and of its
     chain's median radius (per-slice radii wobble where neighbours touch) passes the
     centres of the pixels on the side.
 
     The axis at a row is the line fitted to the chain's centres on the ``window`` rows
-    around it: a fiber runs closest to the side on one of many slices, and the noise
-    of single centres would push that extreme outwards.
+    around it (:func:`window_lines <xarray_microct.kernels.chains.window_lines>`): a
+    fiber runs closest to the side on one of many slices, and the noise of single
+    centres would push that extreme outwards. A chain's answers depend on its own rows
+    only.
 
     Parameters
     ----------
@@ -404,6 +462,9 @@ def cut_by_side(
         ``y`` of the first and last row of pixels, ``x`` of the first and last column.
     window : int
         Rows of a chain fitted around each of its rows (1: the centres themselves).
+    ends_only : bool
+        Only each chain's first and last row (by slice) are answered, the others are
+        False: what :func:`join_fragments` reads, for a fraction of the cost.
 
     Examples
     --------
@@ -415,12 +476,18 @@ def cut_by_side(
     ids, index = dense_ids(track)
     order, bounds = _chain_order(rows[:, 0], index, len(ids))
     r = group_medians(rows[:, 3], order, bounds)[index]
+    at = np.unique(np.concatenate([bounds[:-1], bounds[1:] - 1])) if ends_only else None
     if window > 1:
         # the fiber's axis at each row: the line fitted to its chain's nearby centres
-        y, x = window_lines(rows, order, index, bounds, window // 2).T
+        y, x = window_lines(rows, order, index, bounds, window // 2, at).T
     else:
         y, x = rows[:, 1], rows[:, 2]
-    return (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
+    cut = (y - r < y_low) | (y + r > y_high) | (x - r < x_low) | (x + r > x_high)
+    if at is None:
+        return cut
+    ends = np.zeros(len(cut), bool)
+    ends[order[at]] = True
+    return cut & ends
 
 
 def piece_pairs(rows: np.ndarray, overlap: float = PIECES_OVERLAP) -> np.ndarray:
@@ -638,8 +705,14 @@ def z_coherence(z_index: np.ndarray, track: np.ndarray, separation: int) -> floa
     return float(np.mean((last[track] - z_index >= separation)[counted]))
 
 
-def _slab_part(part: np.ndarray, z_start: int, z_stop: int) -> np.ndarray:
-    """The rows of slices ``z_start:z_stop`` (a slice of the part when sorted by slice)."""
+def slab_part(part: np.ndarray, z_start: int, z_stop: int) -> np.ndarray:
+    """The rows of slices ``z_start:z_stop`` (a slice of the part when sorted by slice).
+
+    Examples
+    --------
+    >>> slab_part(np.array([[0, 1.0], [2, 5.0], [3, 1.0]]), 1, 3).tolist()
+    [[2.0, 5.0]]
+    """
     z = part[:, 0]
     if np.all(z[1:] >= z[:-1]):
         return part[np.searchsorted(z, z_start) : np.searchsorted(z, z_stop)]
@@ -733,7 +806,7 @@ def gather_slab(
     >>> gather_slab([part], 0, 4, (0.5, 0.5), (0.0, 0.0))[:, :3].tolist()
     [[0.0, 2.0, 1.0], [1.0, 1.0, 1.0]]
     """
-    rows = np.concatenate([_slab_part(p, z_start, z_stop) for p in parts] or [np.zeros((0, 4))])
+    rows = np.concatenate([slab_part(p, z_start, z_stop) for p in parts] or [np.zeros((0, 4))])
     rows[:, 1] = origin[0] + rows[:, 1] * spacing[0]
     rows[:, 2] = origin[1] + rows[:, 2] * spacing[1]
     return rows[slice_order(rows)]
