@@ -225,6 +225,21 @@ def test_cluster_processes_watch_themselves_rarely(client: Client) -> None:
     assert dask.config.get("distributed.admin.tick.interval") != "500ms"  # here: as it was
 
 
+def test_monitoring_the_user_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", "True")
+    options = ClusterOptions(workers=1, threads_per_worker=1, memory_limit="1GiB")
+    with dask.config.set({"distributed.admin.tick.interval": "200ms"}):
+        with dask_client(options) as client:
+            watched = client.run(
+                lambda dask_worker: (
+                    "profile" in dask_worker.periodic_callbacks,
+                    dask_worker.periodic_callbacks["tick"].callback_time,
+                    dask_worker.periodic_callbacks["monitor"].callback_time,
+                )
+            )
+    assert set(watched.values()) == {(True, 200.0, 2000.0)}
+
+
 def test_cluster_does_not_steal_work_and_the_fiber_bins_start_in_contiguous_parts(
     client: Client, tmp_path: Path
 ) -> None:

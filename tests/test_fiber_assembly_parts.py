@@ -213,3 +213,18 @@ def test_a_cluster_settles_the_parts_on_both_workers_and_gives_the_threads_table
         table, again = persisted.compute()
     assert len(expected) > 500 and again == coherence
     pd.testing.assert_frame_equal(table, expected, check_exact=True)
+
+
+def test_a_persisted_or_optimised_graph_is_still_a_delayed_of_the_table():
+    from xarray_microct.pipelines.fibers import fibers_graph
+    from xarray_microct.synthetic import fiber_bed
+
+    volume, _ = fiber_bed((16, 64, 64), seed=3)
+    graph = fibers_graph(volume.chunk({"z": 5}))
+    table, coherence = graph.compute(scheduler="sync")
+    persisted = graph.persist(scheduler="sync")
+    (optimised,) = dask.optimize(graph)
+    for kept in (persisted, optimised):
+        wrapped_table, wrapped_coherence = dask.delayed(tuple)(kept).compute(scheduler="sync")
+        pd.testing.assert_frame_equal(wrapped_table, table)
+        assert kept[1].compute(scheduler="sync") == wrapped_coherence == coherence

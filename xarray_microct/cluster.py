@@ -86,6 +86,34 @@ MONITORING_CONFIG = {
 START_METHOD_KEY = "distributed.worker.multiprocessing-method"
 
 
+def _not_set_by_the_user(settings: dict[str, Any]) -> dict[str, Any]:
+    """The ``settings`` the user did not give: neither in Dask's configuration files or
+    ``DASK_*`` variables (e.g. ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED``) nor set
+    in this session to a value other than the default.
+
+    Examples
+    --------
+    >>> import dask, distributed
+    >>> with dask.config.set({"distributed.admin.tick.interval": "100ms"}):
+    ...     sorted(_not_set_by_the_user({"distributed.worker.profile.enabled": False,
+    ...                                  "distributed.admin.tick.interval": "500ms"}))
+    ['distributed.worker.profile.enabled']
+    """
+    import dask
+    import distributed  # noqa: F401  (its defaults registered)
+
+    defaults = dask.config.merge(*dask.config.defaults)
+    given = dask.config.collect()  # the user's configuration files and DASK_* variables
+
+    def set_by_the_user(key: str) -> bool:
+        now = dask.config.get(key, None)
+        return dask.config.get(key, None, config=given) is not None or now != dask.config.get(
+            key, None, config=defaults
+        )
+
+    return {key: value for key, value in settings.items() if not set_by_the_user(key)}
+
+
 def worker_start_method(fork: bool = False) -> str:
     """How the worker processes of a LocalCluster start.
 
@@ -464,7 +492,7 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
     method = worker_start_method(options.fork_workers)
     if method == "fork":
         compiler_ready()  # once here, not once per worker
-    config = {**WORKER_ENVIRONMENT, **SCHEDULER_CONFIG, **MONITORING_CONFIG}
+    config = {**WORKER_ENVIRONMENT, **SCHEDULER_CONFIG, **_not_set_by_the_user(MONITORING_CONFIG)}
     with _ignoring_sigint(), dask.config.set({**config, START_METHOD_KEY: method}):
         cluster = LocalCluster(
             n_workers=options.workers,

@@ -413,9 +413,18 @@ class _TableGraph(Delayed):
         def renamed(key: Any) -> Any:
             return replace_name_in_key(key, rename) if rename else key
 
-        one = isinstance(dsk, HighLevelGraph) and len(dsk.layers) == 1
-        layer = next(iter(dsk.layers)) if one else None
-        return _TableGraph(renamed(self.key), dsk, [renamed(k) for k in self._parts], layer)
+        key, parts = renamed(self.key), [renamed(k) for k in self._parts]
+        if not isinstance(dsk, HighLevelGraph):
+            dsk = HighLevelGraph.from_collections(f"{key[0]}-parts", dict(dsk))
+        if all(key not in layer for layer in dsk.layers.values()):
+            # persisted or optimised down to the parts: the last task put back, so that
+            # the graph is still a Delayed of the table (wrapped, indexed, computed)
+            finish = f"{key[0]}-finish"
+            layers = {**dsk.layers, finish: {key: (_finish_parts, parts)}}
+            dependencies = {**dsk.dependencies, finish: set(dsk.layers)}
+            return _TableGraph(key, HighLevelGraph(layers, dependencies), parts, finish)
+        layer = next(iter(dsk.layers)) if len(dsk.layers) == 1 else None
+        return _TableGraph(key, dsk, parts, layer)
 
 
 def _finish_parts(results: list[Any]) -> tuple[pd.DataFrame, float]:
