@@ -561,8 +561,9 @@ def test_estimate_of_fibers_of_two_voxels_in_noise_correlated_between_pixels(inf
     # reconstructed scans' noise is correlated over a pixel or two: fiber_bed's noise
     # (0.15) blurred in-plane by 1 pixel, then scaled back to its standard deviation. The
     # backgrounds' difference then varies several times more than white noise's share
-    # of it, which the fit took for a texture and followed (estimate -5 to -7 %); with
-    # the noise's correlation measured on second differences along z, -2.4 % (matrix)
+    # of it, which the fit took for a texture and followed (estimate -6.4 % on a matrix,
+    # -2.1 % on pores); with the noise's correlation measured on second differences of
+    # the slices along z, -2.4 / -0.2 %
     vol, truth = fiber_bed(
         (32, 64, 64),
         spacing=RADIUS / 2,
