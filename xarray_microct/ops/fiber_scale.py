@@ -271,7 +271,14 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       variance at the slices' (second differences / 6 / 4 slices) lifted ``other_bed``
       at noise 0.05 to +4.9 / +5.8 %: not used. What is left on a matrix is about 1 %
       more than before the weight (seed 1: −2.4 % as measured, −2.0 % with the exact
-      correlation given, −1.7 % before the weight).
+      correlation given, −1.7 % before the weight). Same noise, seeds 1–3: at 0.15 and
+      8° on a half-infiltrated bed −0.9 to −1.5 % (was −2.9 to −3.6; before the weight
+      −0.4 to +0.6), at 3 voxels on a matrix −1.1 to +0.5 % (was −1.8 to −0.1); at 0.25
+      and 15° on a matrix −9.4 to −10.9 % (was −15.6 to −19.6; before the weight −7.5
+      to −9.7): heavy correlated noise at 2 voxels is still far off. The flooring above
+      also shows that the window model's residual spread, taken for ``σ²``, is below
+      the noise's variance (the window follows part of the noise), which the weight's
+      figures on ``other_bed`` rely on.
     * The table's radius at 2–3 voxels grows with the noise (no tilt, seed 1:
       ``other_bed`` 3 voxels +1.6 % at noise 0.05, +5.3 % at 0.25; ``fiber_bed`` −2.0
       to +1.5 %): the grey opening that gives the surroundings' level
