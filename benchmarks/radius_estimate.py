@@ -7,7 +7,9 @@ Run ``python benchmarks/radius_estimate.py`` (``--quick`` for one condition per 
   20 radii across) with noise 0.05–0.25, tilts 0–15° and three backgrounds (the default
   matrix/pore patchwork, matrix only, pores only); per case the true mean radius (of the
   per-slice rows of the truth), :func:`estimate_fiber_radius`'s estimate and its error,
-  and the seconds it took.
+  and the seconds it took. ``--correlated S`` blurs the sweep's noise in-plane by ``S``
+  pixels (its standard deviation kept), as reconstructed scans' noise is correlated
+  between neighbouring pixels.
 * Shapes: the same bed chunked differently (the estimate must not change), cropped
   off-centre, and not square (y ≠ x).
 * Volumes without fibers (noise, pores only, a constant): the estimate must raise
@@ -72,24 +74,53 @@ def timed(estimate: Callable, volume) -> tuple[float, float]:
     return value, time.perf_counter() - start
 
 
-def bed(radius_px: float, noise: float, tilt: float, infiltration: float, seed: int, **kw):
+def bed(
+    radius_px: float,
+    noise: float,
+    tilt: float,
+    infiltration: float,
+    seed: int,
+    correlated: float = 0.0,
+    **kw,
+):
+    """The sweep's bed; with ``correlated`` > 0 its noise is blurred in-plane by that many
+    pixels and scaled back to its standard deviation (reconstructed scans' noise is
+    correlated between neighbouring pixels)."""
     size = max(64, 20 * radius_px)
     shape = kw.pop("shape", (32, size, size))
-    return fiber_bed(
-        shape,
-        spacing=RADIUS / radius_px,
-        radius=RADIUS,
-        radius_sd=0.9,
-        noise=noise,
-        tilt=tilt,
-        infiltration=infiltration,
-        seed=seed,
-        **kw,
-    )
+
+    def make(level: float):
+        return fiber_bed(
+            shape,
+            spacing=RADIUS / radius_px,
+            radius=RADIUS,
+            radius_sd=0.9,
+            noise=level,
+            tilt=tilt,
+            infiltration=infiltration,
+            seed=seed,
+            **kw,
+        )
+
+    volume, truth = make(noise)
+    if correlated > 0 and noise > 0:
+        clean = make(0.0)[0]
+        white = volume.values.astype(np.float64) - clean.values.astype(np.float64)
+        blurred = ndi.gaussian_filter(white, (0, correlated, correlated))
+        blurred *= white.std() / blurred.std()
+        limit = np.iinfo(clean.dtype).max if clean.dtype.kind in "ui" else np.inf
+        data = np.clip(clean.values + blurred, 0, limit).astype(clean.dtype)
+        volume = clean.copy(data=data)
+    return volume, truth
 
 
 def sweep(
-    estimators: dict[str, Callable], conditions, backgrounds, seeds, radii=RADII_VOXELS
+    estimators: dict[str, Callable],
+    conditions,
+    backgrounds,
+    seeds,
+    radii=RADII_VOXELS,
+    correlated: float = 0.0,
 ) -> pd.DataFrame:
     rows = []
     names = list(estimators)
@@ -101,7 +132,9 @@ def sweep(
         for noise, tilt in conditions:
             for background in backgrounds:
                 for seed in seeds:
-                    volume, truth = bed(radius_px, noise, tilt, BACKGROUNDS[background], seed)
+                    volume, truth = bed(
+                        radius_px, noise, tilt, BACKGROUNDS[background], seed, correlated
+                    )
                     spacing = RADIUS / radius_px
                     true_px = truth.centres["radius"].mean() / spacing
                     row = {
@@ -254,6 +287,12 @@ def main() -> None:
         "--whole-scan-seed", type=int, help="the --store is whole_scan.py's bed of this seed"
     )
     parser.add_argument("--only", choices=["sweep", "shapes", "none", "store"], default=None)
+    parser.add_argument(
+        "--correlated",
+        type=float,
+        default=0.0,
+        help="the sweep's noise blurred in-plane by this many pixels (its std kept)",
+    )
     args = parser.parse_args()
     modules = {"this": fiber_scale}
     if args.baseline:
@@ -269,7 +308,7 @@ def main() -> None:
     if args.only in (None, "sweep"):
         conditions = CONDITIONS[1:2] if args.quick else CONDITIONS
         backgrounds = ["patchwork"] if args.quick else list(BACKGROUNDS)
-        sweep(estimators, conditions, backgrounds, args.seeds, args.radii)
+        sweep(estimators, conditions, backgrounds, args.seeds, args.radii, args.correlated)
 
 
 if __name__ == "__main__":

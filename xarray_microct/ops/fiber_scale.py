@@ -84,7 +84,7 @@ Radius estimate (:func:`estimate_fiber_radius`)
     read off the image ran high. On ``benchmarks/fiber_scale.py``'s ``other_bed`` (a
     blur of 1 voxel, a background textured at the fibers' scale) it was +7 to +13 % at 2
     voxels, then +1.8 to +7.6 % with the fit's seeds of the Laplacian, now +0.3 to +2.3 %
-    at noise 0.05–0.15 and +1.0 to +6.4 % at 0.25 with each fiber's own background
+    at noise 0.05–0.15 and +0.6 to +6.9 % at 0.25 with each fiber's own background
     where the data show a texture (see below); −1.6 to +0.9 % at 3 voxels. These
     figures hold for those benchmarks' small phantom beds; larger scans were not swept.
 
@@ -250,6 +250,35 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       had hidden it), and a Laplacian at 0.6 radius or 20 rounds lift it to +9.8 / +10.5 %:
       not used. Merging disks that overlap (split fibers) after 3 rounds changed the
       estimate by under 0.6 %.
+    * Noise correlated between neighbouring pixels (reconstructed scans': ``fiber_bed``'s
+      noise 0.15 blurred in-plane by 1 pixel and scaled back to its standard deviation,
+      as ``tests/test_fiber_scale.py`` builds it): the mean of a cell's
+      background pixels then varies several times more than white noise's ``g σ² / n``,
+      the excess was taken for texture and followed, and the estimate at 2 voxels fell
+      to −5.2 to −7.1 % on a matrix (−1.9 to −2.8 % on pores; before the
+      empirical-Bayes weight −1.7 to −2.5 %). The draws of :func:`_noise_gain` now carry
+      the noise's spatial correlation over lags up to 3 pixels, measured on the second
+      differences along z of the sampled slices (:func:`_noise_correlation`: what
+      continues along z — fibers, tilted too to first order, rings, a textured
+      background — cancels there; noise independent from slice to slice does not):
+      −2.4 to −3.4 % on a matrix, −0.2 to −1.1 % on pores (seeds 1–3); with white
+      noise the estimates are those without it within 0.5 % (``benchmarks/
+      fiber_scale.py``'s cases at 2–3 voxels, seeds 1–3; ``other_bed`` at 2 voxels and
+      noise 0.25 +0.6 to +6.9 %, was +1.0 to +6.4). Measuring that correlation on the fit's
+      own residual instead takes the unfitted structure (rings, the matrix/pore
+      patchwork, the disks' misfit) for correlated noise: white-noise ``fiber_bed``
+      +0.1 to +0.9 % higher, ``other_bed`` +0.1 to +0.5 %; flooring the noise's
+      variance at the slices' (second differences / 6 / 4 slices) lifted ``other_bed``
+      at noise 0.05 to +4.9 / +5.8 %: not used. What is left on a matrix is about 1 %
+      more than before the weight (seed 1: −2.4 % as measured, −2.0 % with the exact
+      correlation given, −1.7 % before the weight). Same noise, seeds 1–3: at 0.15 and
+      8° on a half-infiltrated bed −0.9 to −1.5 % (was −2.9 to −3.6; before the weight
+      −0.4 to +0.6), at 3 voxels on a matrix −1.1 to +0.5 % (was −1.8 to −0.1); at 0.25
+      and 15° on a matrix −9.4 to −10.9 % (was −15.6 to −19.6; before the weight −7.5
+      to −9.7): heavy correlated noise at 2 voxels is still far off. The flooring above
+      also shows that the window model's residual spread, taken for ``σ²``, is below
+      the noise's variance (the window follows part of the noise), which the weight's
+      figures on ``other_bed`` rely on.
     * The table's radius at 2–3 voxels grows with the noise (no tilt, seed 1:
       ``other_bed`` 3 voxels +1.6 % at noise 0.05, +5.3 % at 0.25; ``fiber_bed`` −2.0
       to +1.5 %): the grey opening that gives the surroundings' level
@@ -334,7 +363,8 @@ OUTLIER_ROUNDS = 3  # first rounds of the fit that set its outlier cut, kept aft
 SPREAD_FLOOR = 0.01  # least robust spread of the fit's residual, as a share of the contrast
 SEED_SCALE = 0.5  # the sample's fit is seeded at the maxima of a LoG of this share of a radius
 FROZEN_CONTRAST = 0.25  # a disk whose contrast is under this share of the image's stays put
-NOISE_DRAWS = 4  # draws of white noise that measure how much the fit's backgrounds hold
+NOISE_DRAWS = 4  # draws of noise that measure how much of it the fit's backgrounds hold
+NOISE_LAGS = 3  # reach (pixels) of the noise's spatial correlation the fit accounts for
 
 
 class NoFibersError(ValueError):
@@ -543,19 +573,63 @@ def _cell_sums(cells: np.ndarray, weight: np.ndarray, *sums: np.ndarray):
     return total, [np.bincount(flat, weights=v.ravel(), minlength=count) / safe for v in sums]
 
 
-def _noise_gain(cover: np.ndarray, weight: np.ndarray, window: float, cells: np.ndarray) -> float:
-    """The share of white noise's ``σ² / n`` left in a cell's background constant less the
+def _noise_correlation(samples: np.ndarray) -> np.ndarray | None:
+    """The spatial autocorrelation of noise over lags up to ``NOISE_LAGS`` in y and x.
+
+    ``samples`` (``k × ny × nx``) hold noise alone, e.g. second differences of
+    neighbouring slices along z (what continues along z — fibers, tilted or not to first
+    order, rings, a textured background — cancels; noise independent from slice to slice
+    does not). Returns a ``(2 L + 1)²`` array, lag 0 at its centre, 1 there; ``None``
+    where the samples hold no noise.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    shape = samples.shape[-2:]
+    padded = (shape[0] + NOISE_LAGS, shape[1] + NOISE_LAGS)
+    centred = samples - samples.mean(axis=(-2, -1), keepdims=True)
+    products = np.fft.irfft2(np.abs(np.fft.rfft2(centred, padded)) ** 2, padded).sum(axis=0)
+    pairs = np.fft.irfft2(np.abs(np.fft.rfft2(np.ones(shape), padded)) ** 2, padded)
+    lags = np.r_[-NOISE_LAGS : NOISE_LAGS + 1]
+    near = np.ix_(lags % padded[0], lags % padded[1])
+    covariance = products[near] / np.maximum(np.round(pairs[near]), 1.0)
+    variance = float(covariance[NOISE_LAGS, NOISE_LAGS])
+    return covariance / variance if variance > 0 else None
+
+
+def _noise_colour(correlation: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The amplitude spectrum (``rfft2`` of ``shape``) that gives white noise of unit
+    variance the spatial ``correlation`` (:func:`_noise_correlation`)."""
+    reach = correlation.shape[0] // 2
+    lags = np.r_[-reach : reach + 1]
+    placed = np.zeros(shape)
+    placed[np.ix_(lags % shape[0], lags % shape[1])] = correlation
+    power = np.maximum(np.fft.rfft2(placed).real, 0.0)
+    # a draw's variance is its spectrum's mean over all frequencies: irfft2's origin
+    return np.sqrt(power / max(float(np.fft.irfft2(power, shape)[0, 0]), 1e-12))
+
+
+def _noise_gain(
+    cover: np.ndarray,
+    weight: np.ndarray,
+    window: float,
+    cells: np.ndarray,
+    colour: np.ndarray | None = None,
+) -> float:
+    """The share of the noise's ``σ² / n`` left in a cell's background constant less the
     window's background averaged over that cell (see :func:`_profiled_levels`).
 
     Both average some of the same pixels, so their difference holds less noise than the
-    cell's constant alone (about half with packed disks of 2 pixels and a window of one
-    radius). Measured on ``NOISE_DRAWS`` fixed draws of white noise of unit variance (the
-    same every call: the fit stays deterministic), cells weighted as there.
+    cell's constant alone (about half for white noise with packed disks of 2 pixels and a
+    window of one radius); noise correlated between neighbouring pixels holds more.
+    Measured on ``NOISE_DRAWS`` fixed draws of noise of unit variance (the same every
+    call: the fit stays deterministic), white, or given the spatial correlation of
+    ``colour`` (:func:`_noise_colour`), cells weighted as there.
     """
     empty = weight * (1.0 - cover)
     squared = empty * (1.0 - cover)
     norm = np.maximum(ndi.gaussian_filter(squared, window), 1e-12)
     draws = np.random.default_rng(0).standard_normal((NOISE_DRAWS, *cover.shape))
+    if colour is not None:
+        draws = np.fft.irfft2(np.fft.rfft2(draws) * colour, cover.shape)
     smoothed = ndi.gaussian_filter(empty * draws, (0, window, window)) / norm
     gain = 0.0
     for draw, smooth in zip(draws, smoothed, strict=True):
@@ -575,20 +649,23 @@ def _profiled_levels(
     window: float,
     cells: np.ndarray,
     gain: float,
-) -> tuple[np.ndarray, float, np.ndarray]:
-    """Residual, fiber level and background map of ``image ≈ b (1 − U) + f U``.
+    noise: float | None = None,
+) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """Residual, fiber level, background map of ``image ≈ b (1 − U) + f U``, and the
+    noise's variance.
 
     ``b`` is a local least-squares background for a given ``f``, which is linear in
     ``f``: ``b = B1 − f B2``; substituting it, ``f`` is one weighted least-squares ratio.
-    Returns ``(image − model, f, b)``. ``b`` is the Gaussian window's (``window``)
+    Returns ``(image − model, f, b, σ²)``. ``b`` is the Gaussian window's (``window``)
     moved towards each disk's own constant (least squares over its cell in ``cells``,
     mostly the ring about it) by an empirical-Bayes weight ``τ² / (τ² + g σ² / n)``:
-    ``n`` the cell's weight of background, ``σ²`` the noise's variance (the window
-    model's robust residual spread), ``g`` the share of it the difference of the two
-    keeps (:func:`_noise_gain`), ``τ²`` the mean square of that difference beyond what
-    the noise gives. A background textured at the fibers' scale (``τ²`` large) is
-    followed fiber by fiber; a flat one under noise keeps the window's, whose pixels
-    are more than a fiber's own (on a fiber's few pixels the noise would be fitted).
+    ``n`` the cell's weight of background, ``σ²`` the noise's variance (``noise``, or
+    the window model's robust residual spread), ``g`` the share of it the difference
+    of the two keeps (:func:`_noise_gain`), ``τ²`` the mean square of that difference
+    beyond what the noise gives (no texture and no noise: the window's). A background
+    textured at the fibers' scale (``τ²`` large) is followed fiber by fiber; a flat one
+    under noise keeps the window's, whose pixels are more than a fiber's own (on a
+    fiber's few pixels the noise would be fitted).
     """
     empty = weight * (1.0 - cover)
     squared = empty * (1.0 - cover)
@@ -599,8 +676,9 @@ def _profiled_levels(
     offset = image - b1 * (1.0 - cover)
     slope = cover - b2 * (1.0 - cover)
     level = float(np.sum(weight * offset * slope) / max(np.sum(weight * slope * slope), 1e-12))
-    residual = (offset - level * slope)[weight > 0]
-    noise = (1.4826 * float(np.median(np.abs(residual - np.median(residual))))) ** 2
+    if noise is None:
+        residual = (offset - level * slope)[weight > 0]
+        noise = (1.4826 * float(np.median(np.abs(residual - np.median(residual))))) ** 2
     # each cell's constant and the window's background averaged the same way
     info, (c1, c2, w1, w2) = _cell_sums(
         cells, squared, empty * image, empty * cover, squared * b1, squared * b2
@@ -611,14 +689,17 @@ def _profiled_levels(
     excess = (c1 - level * c2) - (w1 - level * w2)
     texture = 0.0
     if held.any():
-        texture = float(np.average(excess[held] ** 2 - expected[held], weights=info[held]))
-    share = np.where(held, max(texture, 0.0) / (max(texture, 0.0) + expected), 0.0)
+        texture = max(
+            float(np.average(excess[held] ** 2 - expected[held], weights=info[held])), 0.0
+        )
+    total = texture + expected
+    share = np.where(held & (total > 0), texture / np.where(total > 0, total, 1.0), 0.0)
     b1 = b1 + (share * (c1 - w1))[cells]
     b2 = b2 + (share * (c2 - w2))[cells]
     offset = image - b1 * (1.0 - cover)
     slope = cover - b2 * (1.0 - cover)
     level = float(np.sum(weight * offset * slope) / max(np.sum(weight * slope * slope), 1e-12))
-    return offset - level * slope, level, b1 - level * b2
+    return offset - level * slope, level, b1 - level * b2, noise
 
 
 def fit_blurred_disks(
@@ -626,6 +707,7 @@ def fit_blurred_disks(
     centres: np.ndarray,
     radii: np.ndarray,
     rounds: int = FIT_ROUNDS,
+    noise_correlation: np.ndarray | None = None,
 ) -> BlurredDisks:
     """Fit a slice as bright disks blurred by one Gaussian on a smooth background.
 
@@ -662,6 +744,14 @@ def fit_blurred_disks(
         a round. Packed disks seldom get there: the blur and the radii creep along their
         valley by about 0.1 % a round, so the radii depend on the start and on
         ``rounds`` (see ``SAMPLE_FIT_ROUNDS``).
+    noise_correlation : 2-D array, optional
+        The noise's spatial autocorrelation over a few pixels of lag (an odd square
+        array, lag 0 at its centre, 1 there; e.g. measured on differences of
+        neighbouring slices, as :func:`estimate_fiber_radius` does). Noise correlated
+        between neighbouring pixels, as in reconstructed scans, varies more from one
+        disk's background to the next than white noise: without it that variation is
+        taken for a texture of the background, which each disk's background then
+        follows (radii 5–7 % small at 2 pixels). ``None``: white noise.
 
     Returns
     -------
@@ -719,6 +809,20 @@ def fit_blurred_disks(
     level, background = float("nan"), np.zeros(image.shape)
     residual = np.zeros(image.shape)
     outlier = np.zeros(image.shape, dtype=bool)
+    colour = None
+    if noise_correlation is not None:
+        correlation = np.asarray(noise_correlation, dtype=np.float64)
+        if (
+            correlation.ndim != 2
+            or correlation.shape[0] != correlation.shape[1]
+            or correlation.shape[0] % 2 == 0
+            or not np.all(np.isfinite(correlation))
+        ):
+            raise ValueError(
+                "fit_blurred_disks: noise_correlation must be a finite, odd square array "
+                f"(lag 0 at its centre), got shape {correlation.shape}"
+            )
+        colour = _noise_colour(correlation, image.shape)
     for round_ in range(rounds):
         # each disk's own pixels: its power-diagram cell grown by the blur's reach
         reach = max(2.0, 2.5 * blur)
@@ -745,8 +849,12 @@ def fit_blurred_disks(
         weight = used.astype(np.float64)
         cover = _disk_cover(image.shape, centres, radii, blur)
         if round_ < OUTLIER_ROUNDS:  # set in the first rounds, as the outlier cut
-            noise_gain = _noise_gain(cover, weight, window, cells)
-        residual, level, background = _profiled_levels(
+            # the share of the noise left in the backgrounds' difference, for the
+            # noise's spatial correlation
+            noise_gain = _noise_gain(cover, weight, window, cells, colour)
+        # the noise's variance measured once a round (the window model's residual),
+        # and kept for the blur's and radii's slopes
+        residual, level, background, noise = _profiled_levels(
             image, cover, weight, window, cells, noise_gain
         )
         contrast = level - float(np.median(background[used]))
@@ -769,12 +877,11 @@ def fit_blurred_disks(
         step = 0.02 * max(blur, 0.5)
         wider = _disk_cover(image.shape, centres, radii, blur + step)
         larger = _disk_cover(image.shape, centres, radii * 1.01, blur)
+        levels = (weight, window, cells, noise_gain, noise)
         slopes = np.stack(
             [
-                (residual - _profiled_levels(image, wider, weight, window, cells, noise_gain)[0])
-                / step,
-                (residual - _profiled_levels(image, larger, weight, window, cells, noise_gain)[0])
-                / 0.01,
+                (residual - _profiled_levels(image, wider, *levels)[0]) / step,
+                (residual - _profiled_levels(image, larger, *levels)[0]) / 0.01,
             ]
         ).reshape(2, -1)
         w = weight.ravel()
@@ -1298,7 +1405,8 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     count = int(np.clip(SAMPLE_PIXELS // (2 * side * side), 1, MAX_RUNS))
     runs = _sample_runs(volume.shape[0], count)
     half = len(runs[0]) // 2
-    native = _half_means(_read_tile(volume, runs, side))
+    stack = _read_tile(volume, runs, side)
+    native = _half_means(stack)
     grids = {1: native}
     # the rounds start below the coarse scale: seeded too small, a round splits some
     # fibers and measures a little low, and the next round climbs to the fibers' radius;
@@ -1352,7 +1460,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # +4.0 to +7.6 % before, +1.6 to +2.9 % with it), at about 0.6 CPU s more; larger
     # fibers are within ±1.4 % without it (which costs 8 CPU s at 5 pixels)
     if zoom > 1:
-        radius = _fitted_radius(native, pixel, radius)
+        radius = _fitted_radius(native, pixel, radius, _slice_noise(stack))
     slopes = pooled / (half * dz)  # each section's drift per length along z
     mean = slopes.mean(axis=0)
     spread = float(np.sqrt(np.mean(np.sum((slopes - mean) ** 2, axis=1))))
@@ -1365,8 +1473,25 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     )
 
 
-def _fitted_radius(native: np.ndarray, pixel: float, measured: float) -> float:
-    """The sample's radius from :func:`fit_blurred_disks` of each native image.
+def _slice_noise(stack: np.ndarray) -> np.ndarray | None:
+    """The noise's spatial autocorrelation (:func:`_noise_correlation`) on the second
+    differences along z of each run's slices (``runs × slices × ny × nx``); ``None``
+    (white) for runs of fewer than 3 slices."""
+    if stack.shape[1] < 3:
+        return None
+    stack = np.asarray(stack, dtype=np.float64)
+    second = stack[:, :-2] - 2 * stack[:, 1:-1] + stack[:, 2:]
+    return _noise_correlation(second.reshape(-1, *stack.shape[2:]))
+
+
+def _fitted_radius(
+    native: np.ndarray,
+    pixel: float,
+    measured: float,
+    noise_correlation: np.ndarray | None = None,
+) -> float:
+    """The sample's radius from :func:`fit_blurred_disks` of each native image, with the
+    noise's spatial correlation ``noise_correlation`` (None: white).
 
     Seeded by :func:`_disk_seeds` at the rounds' radius ``measured`` (the rounds'
     watershed regions merge touching fibers of 2 pixels: a third of ``other_bed``'s had
@@ -1391,7 +1516,9 @@ def _fitted_radius(native: np.ndarray, pixel: float, measured: float) -> float:
             & (start[:, 1] >= reach)
             & (start[:, 1] <= nx - 1 - reach)
         )
-        fitted = fit_blurred_disks(image, start, np.full(len(start), px), SAMPLE_FIT_ROUNDS)
+        fitted = fit_blurred_disks(
+            image, start, np.full(len(start), px), SAMPLE_FIT_ROUNDS, noise_correlation
+        )
         return fitted.radii[whole] * pixel
 
     try:
