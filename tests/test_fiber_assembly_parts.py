@@ -228,3 +228,12 @@ def test_a_persisted_or_optimised_graph_is_still_a_delayed_of_the_table():
         wrapped_table, wrapped_coherence = dask.delayed(tuple)(kept).compute(scheduler="sync")
         pd.testing.assert_frame_equal(wrapped_table, table)
         assert kept[1].compute(scheduler="sync") == wrapped_coherence == coherence
+
+
+@pytest.mark.parametrize("groups", [0, -1, 1.5, True])
+def test_parts_are_a_whole_number_at_least_one(groups):
+    rows = [np.array([[0, 9.0, 9.0, 5.0], [1, 9.0, 9.0, 5.0]])]
+    with pytest.raises(ValueError, match="groups is a whole number"):
+        link_fibers(
+            rows, [np.array([1, 1])], [], np.arange(2.0), SIDES, LINK, JOIN, 2, 1, 1, None, groups
+        )

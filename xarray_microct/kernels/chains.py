@@ -392,7 +392,10 @@ def _settle_chain(
 
 @numba.njit(nogil=True, cache=True)
 def _middle(values: np.ndarray) -> float:  # pragma: no cover
-    """The median of ``values`` (reordered in place): quickselect, linear on average."""
+    """The median of ``values`` (reordered in place): quickselect, linear on average.
+
+    ``values`` hold no NaN (the rows' radii and coordinates are finite): with one, the
+    value returned depends on the order."""
     n = values.size
     lo, hi = 0, n - 1
     k = n // 2

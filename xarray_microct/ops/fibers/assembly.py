@@ -124,6 +124,8 @@ def link_fibers(
     >>> [(len(r), f.tolist()) for r, f in parts]
     [(4, [0, 0, 0, 0]), (0, [])]
     """
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups is a whole number of parts >= 1, got {groups!r}")
     counts = [int(c.max()) if c.size else 0 for c in slab_chains]
     offset = np.cumsum([0, *counts])
     pairs = [
