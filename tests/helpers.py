@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,3 +94,48 @@ class StopAfterStores(Callback):
             self.n -= 1
             if self.n == 0:
                 raise self.error
+
+
+@contextlib.contextmanager
+def two_workers(as_microct_run: bool = False) -> Iterator[Any]:
+    """A Dask client of two in-process workers of one thread each; ``as_microct_run``:
+    without work stealing, as ``microct run`` starts its cluster."""
+    import dask
+    import distributed
+
+    from xarray_microct.cluster import SCHEDULER_CONFIG
+
+    with (
+        dask.config.set(SCHEDULER_CONFIG if as_microct_run else {}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def race_three_writers(script: Path, target: str, go: Path, out: Path, wait: float) -> int:
+    """Start three processes of ``script`` writing ``target``, let them go together (the
+    file ``go`` made), and check that exactly one wrote (exit 0, leaving ``out/by-PID``)
+    and the others were refused (exit 3, saying why); the winner's pid."""
+    racers = [
+        subprocess.Popen(
+            [sys.executable, str(script), target, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    time.sleep(0.5)  # most of the import done: they start together
+    go.write_text("")
+    results = [(r.pid, r.wait(timeout=wait), r.communicate(timeout=wait)) for r in racers]
+    wrote = [pid for pid, code, _ in results if code == 0]
+    assert len(wrote) == 1, results
+    for _, code, (stdout, stderr) in results:
+        if code:
+            assert code == 3, stderr
+            assert "another write of" in stdout or "made by another write" in stdout, stdout
+    assert sorted(p.name for p in out.iterdir()) == [f"by-{wrote[0]}"]
+    return wrote[0]

@@ -10,6 +10,7 @@ import dask
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import two_workers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fiber_linking import _messy_bed
@@ -186,7 +187,6 @@ def test_side_flag_at_chain_ends_is_the_full_flag_there():
 
 def test_a_cluster_settles_the_parts_on_both_workers_and_gives_the_threads_table():
     distributed = pytest.importorskip("distributed")
-    from xarray_microct.cluster import SCHEDULER_CONFIG
     from xarray_microct.ops.fibers.detect import plan_detection
     from xarray_microct.synthetic import fiber_bed
 
@@ -194,13 +194,7 @@ def test_a_cluster_settles_the_parts_on_both_workers_and_gives_the_threads_table
     radius = (4.9, 4.9, 4.9)
     with dask.config.set(scheduler="threads"):
         expected, coherence = plan_detection(vol.chunk(48), radius, eager=True).graph.compute()
-    with (
-        dask.config.set(SCHEDULER_CONFIG),  # no work stealing, as `microct run` starts it
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with two_workers(as_microct_run=True) as client:  # no work stealing
         graph = plan_detection(vol.chunk(48), radius, eager=True).graph
         settled = [k for k in graph.__dask_keys__() if k[1] == "settled"]
         assert len(settled) == 2  # one part per worker

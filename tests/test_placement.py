@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import zarr
 from dask.core import flatten
+from helpers import two_workers
 
 from xarray_microct.core.blocks.placement import (
     block_hint,
@@ -56,12 +57,7 @@ def test_only_root_chunks_are_hinted_and_nothing_without_a_cluster():
 
 def test_a_cluster_computes_the_hinted_blocks_on_their_workers():
     distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with two_workers() as client:
         threads = cluster_threads()
         assert sorted(threads) == sorted(client.scheduler_info(n_workers=-1)["workers"])
         with dask.config.set(scheduler="threads"):
@@ -97,12 +93,7 @@ def test_the_otsu_pass_of_fiber_detection_bins_the_first_chunks_on_their_workers
         tmp_path / "scan.ome.zarr"
     )
     volume = mct.open_volume(tmp_path / "scan.ome.zarr")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
+    with two_workers():
         binned = working_grid(volume, 2, min_chunk=128)  # 2 × 2 chunks of 128² bins
         work = binned.copy(data=spread_over_workers(binned.data))
         hint = work.data.dask.layers[work.data.name].annotations["workers"]
@@ -214,11 +205,10 @@ def _array_block(key) -> bool:
 def test_fiber_detection_on_a_cluster_sends_halos_between_workers_not_chunks(tmp_path):
     # its stages drifted to the other worker for a third of the blocks, each sending a
     # whole chunk; the tiles at the parts' borders read their neighbours' whole chunks
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     import pandas as pd
 
     import xarray_microct as mct
-    from xarray_microct.cluster import SCHEDULER_CONFIG
     from xarray_microct.ops.fibers.detect import plan_detection
     from xarray_microct.synthetic import fiber_bed
 
@@ -228,13 +218,7 @@ def test_fiber_detection_on_a_cluster_sends_halos_between_workers_not_chunks(tmp
     radius = (4.9, 4.9, 4.9)  # on the scan itself: 4 × 4 chunks, tiles of 2 × 2
     with dask.config.set(scheduler="threads"):
         expected, _ = plan_detection(volume, radius, eager=True).graph.compute()
-    with (
-        dask.config.set(SCHEDULER_CONFIG),  # no work stealing, as `microct run` starts it
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with two_workers(as_microct_run=True) as client:  # no work stealing
         plan = plan_detection(volume, radius, eager=True)  # the Otsu pass is done here
         before = client.run(lambda dask_worker: len(dask_worker.transfer_incoming_log))
         table, _ = plan.graph.compute()

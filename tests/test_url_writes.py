@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from faults import memory_folder
-from helpers import HALF_WAY_WRITER
+from helpers import HALF_WAY_WRITER, race_three_writers
 
 import xarray_microct as mct
 from xarray_microct.io import safety
@@ -247,25 +247,7 @@ URL_RACER = textwrap.dedent(
 def test_of_processes_racing_to_write_one_url_exactly_one_writes(tmp_path):
     out, go, script = tmp_path / "out.zarr", tmp_path / "go", tmp_path / "racer.py"
     script.write_text(URL_RACER)
-    racers = [
-        subprocess.Popen(
-            [sys.executable, str(script), f"local://{out}", str(go)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    time.sleep(0.5)  # most of the import done: they start together
-    go.write_text("")
-    results = [(r.pid, r.wait(timeout=WAIT), r.communicate(timeout=WAIT)) for r in racers]
-    wrote = [pid for pid, code, _ in results if code == 0]
-    assert len(wrote) == 1, results
-    for _, code, (stdout, stderr) in results:
-        if code:
-            assert code == 3, stderr
-            assert "another write of" in stdout or "made by another write" in stdout, stdout
-    assert sorted(p.name for p in out.iterdir()) == [f"by-{wrote[0]}"]
+    race_three_writers(script, f"local://{out}", go, out, WAIT)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.zarr.")]
 
 

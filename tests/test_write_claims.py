@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from helpers import HALF_WAY_WRITER
+from helpers import HALF_WAY_WRITER, race_three_writers
 
 import xarray_microct as mct
 from xarray_microct.io import safety
@@ -148,25 +148,7 @@ RACER = textwrap.dedent(
 def test_of_new_writes_racing_for_one_path_exactly_one_writes(tmp_path):
     out, go, script = tmp_path / "out.zarr", tmp_path / "go", tmp_path / "racer.py"
     script.write_text(RACER)
-    racers = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(out), str(go)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    time.sleep(0.5)  # most of the import done: they start together
-    go.write_text("")
-    results = [(r.pid, r.wait(timeout=WAIT), r.communicate(timeout=WAIT)) for r in racers]
-    wrote = [pid for pid, code, _ in results if code == 0]
-    assert len(wrote) == 1, results
-    for _, code, (stdout, stderr) in results:
-        if code:
-            assert code == 3, stderr
-            assert "another write of" in stdout or "made by another write" in stdout, stdout
-    assert sorted(p.name for p in out.iterdir()) == [f"by-{wrote[0]}"]
+    race_three_writers(script, str(out), go, out, WAIT)
     assert _left(out) == []
 
 
