@@ -279,6 +279,48 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       also shows that the window model's residual spread, taken for ``σ²``, is below
       the noise's variance (the window follows part of the noise), which the weight's
       figures on ``other_bed`` rely on.
+    * What the fit's level and blur follow under heavy noise (2 voxels; measured
+      2026-12-01, no change made). On ``other_bed`` at noise 0.25 and 15° every sampled
+      image's fit comes out low, seeds 1, 2 and 3 alike (level 0.89–0.95 for 1.0, blur
+      0.73–0.93 for 1.0; at noise 0.05 0.97–1.02 and 0.96–1.05): a bias of the
+      condition, which seed 3's estimate (+6.9 %) shows most, not a chance local
+      optimum, so pooling the blur and level over the sample's images would not remove
+      it. On one 64² image (a 4-slice mean of ``other_bed``, noise 0.25, no tilt, seeds
+      1–3) fitted from the true centres (±0.3 pixel) it is there too: level 0.91–0.94,
+      blur 0.74–0.87, radii +3.0 to +4.6 % (without noise 0.99–1.04, 0.98–1.04, −2.4 to
+      +0.6 %). What moves it (seed 1) is the per-disk radii: held in their start ratios
+      (the common scale alone free) the level and blur come out 0.999 / 0.954, but then
+      a bed's unequal radii taken equal bias them the other way without noise
+      (1.05–1.13 / 1.06–1.13, radii −4.5 to −8.5 %); with the centres held 0.92 / 0.79;
+      the empirical-Bayes background off or the outlier cut off change nothing (0.90 /
+      0.74, 0.92 / 0.76). Nor is the blur the lever: held at the true blur in the
+      estimate, ``other_bed`` seed 3 stays +6.4 % (level 0.92–0.98), and ``fiber_bed``
+      on a matrix with noise correlated over 1 pixel (noise 0.25, 15°, seed 1) −7.7 %
+      at blur 0.7, −9.0 % at 0.8 (−10.9 % free). Free radii fitted to a few noisy
+      pixels each pull the one level they all share (an incidental-parameter bias),
+      and the blur and the radii follow it along their valley. Under the correlated
+      noise the level goes high instead (43 200–49 800 for 40 000, blur 0.86–1.08 where
+      white noise gives 0.57–0.74) and the radii's whole distribution shifts down
+      (quartiles 0.80 / 0.90 / 1.01 of the true radius, against 0.88 / 0.98 / 1.08 under
+      white noise): not a tail of seeds on noise blobs. Tried, not used: each radius
+      shrunk towards the sample's median by an empirical-Bayes weight (the radii's
+      spread beyond ``σ² / Σ g²``, ``g`` a radius's slope): with that spread taken from
+      one Gauss–Newton step it is underestimated (the cell's background takes up part
+      of each step) and the fit overshoots (level up to 1.14, radii −2 to −13 %); taken
+      from the radii after 3 or 5 rounds it hardly acts (``other_bed`` seed 3 +5.2 /
+      +6.6 %, the correlated case −12.3 / −11.2 %). A parametric bootstrap (each image's
+      fitted model plus one draw of noise of the slices' variance and spatial
+      correlation, refitted from its own seeds; the median radius divided by the
+      refit's median over the fit's) corrects about a third of the bias (the model
+      fitted low is biased less than the truth): of ``benchmarks/fiber_scale.py``'s 36
+      cases at 2–3 voxels 4 outside ±2 % before and after (``other_bed`` seed 3 +6.9 →
+      +5.4 %, seed 2 +0.6 → −2.4 %), of ``radius_estimate.py``'s 54 cases 7 → 4 (worst
+      −3.7 → −4.2 %), with noise correlated over 1 pixel 18 → 16 (mean absolute error
+      2.5 → 1.8 %, worst −10.9 → −8.6 %), for one more fit per image: not used. Next:
+      a fit whose per-disk freedom cannot pull the shared level, e.g. the level and
+      blur from a likelihood with each disk's radius integrated out (a prior on the
+      radii whose spread is fitted too) rather than fitted, and under correlated noise
+      the residual whitened by the measured correlation before the fit.
     * The table's radius at 2–3 voxels grows with the noise (no tilt, seed 1:
       ``other_bed`` 3 voxels +1.6 % at noise 0.05, +5.3 % at 0.25; ``fiber_bed`` −2.0
       to +1.5 %): the grey opening that gives the surroundings' level
