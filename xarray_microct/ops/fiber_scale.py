@@ -407,6 +407,7 @@ SEED_SCALE = 0.5  # the sample's fit is seeded at the maxima of a LoG of this sh
 FROZEN_CONTRAST = 0.25  # a disk whose contrast is under this share of the image's stays put
 NOISE_DRAWS = 4  # draws of noise that measure how much of it the fit's backgrounds hold
 NOISE_LAGS = 3  # reach (pixels) of the noise's spatial correlation the fit accounts for
+ALIGN_DRIFT = 0.5  # most pixels a section may drift about the bed's own over averaged slices
 
 
 class NoFibersError(ValueError):
@@ -1502,7 +1503,13 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # +4.0 to +7.6 % before, +1.6 to +2.9 % with it), at about 0.6 CPU s more; larger
     # fibers are within ±1.4 % without it (which costs 8 CPU s at 5 pixels)
     if zoom > 1:
-        radius = _fitted_radius(native, pixel, radius, _slice_noise(stack))
+        # the fit on few images with less noise: the sampled slices moved onto one another
+        # along the bed's drift and averaged, as many together as the fibers' own
+        # directions allow (the fit's level and blur follow the noise: see the docstring)
+        drift = pooled.mean(axis=0) / (half * pixel)  # pixels per slice
+        own = _own_drift(centres[::2], [run[0] for run in runs], pooled, half, reach) / pixel
+        images = _aligned_means(stack, runs, drift, _run_groups(runs, own))
+        radius = _fitted_radius(images, pixel, radius, _slice_noise(stack))
     slopes = pooled / (half * dz)  # each section's drift per length along z
     mean = slopes.mean(axis=0)
     spread = float(np.sqrt(np.mean(np.sum((slopes - mean) ** 2, axis=1))))
@@ -1513,6 +1520,84 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         spread,
         len(slopes),
     )
+
+
+def _own_drift(
+    centres: list[np.ndarray],
+    starts: list[int],
+    moves: np.ndarray,
+    apart: int,
+    reach: float,
+) -> float:
+    """The root-mean-square drift per slice of the sections about the bed's mean drift.
+
+    ``moves`` are the sections' moves over ``apart`` slices (e.g. within each run);
+    the centres of the first image of ``centres`` (at slice ``starts[0]``), moved by
+    the mean drift, are found again (within ``reach``) in the last one. Over both
+    spans the spread of the moves holds twice the centres' own noise plus the spread
+    of drifts times the span squared: the difference of the two gives the latter
+    without the noise. Lengths in the centres' unit; 0 where it cannot be told (one
+    image, no section found again, or no more spread over the longer span).
+    """
+    slices = starts[-1] - starts[0]
+    if len(centres) < 2 or slices <= apart or len(moves) < 2:
+        return 0.0
+    drift = moves.mean(axis=0) / apart
+    far = _found_again(centres[0], centres[-1], drift * slices, reach)
+    if len(far) < 2:
+        return 0.0
+    near_spread = float(np.mean(np.sum((moves - moves.mean(axis=0)) ** 2, axis=1)))
+    far_spread = float(np.mean(np.sum((far - far.mean(axis=0)) ** 2, axis=1)))
+    return float(np.sqrt(max(far_spread - near_spread, 0.0) / (slices**2 - apart**2)))
+
+
+def _run_groups(runs: list[np.ndarray], own_drift: float) -> list[list[int]]:
+    """Consecutive runs averaged together: as many as keep a section's own drift about
+    the bed's (``own_drift``, pixels per slice) within ``ALIGN_DRIFT`` pixels over the
+    slices they span."""
+    groups = [[0]]
+    for index in range(1, len(runs)):
+        span = runs[index][-1] - runs[groups[-1][0]][0] + 1
+        if own_drift * span <= ALIGN_DRIFT:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
+def _aligned_means(
+    stack: np.ndarray, runs: list[np.ndarray], drift: np.ndarray, groups: list[list[int]]
+) -> list[np.ndarray]:
+    """Each group's slices (``stack``: runs × slices × ny × nx, at the slices ``runs``)
+    moved onto the group's middle slice along the bed's ``drift`` (pixels per slice) and
+    averaged: fibers continue, noise averages out.
+
+    Each slice moves by whole pixels exactly and by the rest with a Fourier phase ramp
+    (on the slice mirrored at its sides, so that nothing rings): the noise keeps its
+    variance and spatial correlation, which the fit is given. A pixel near the sides
+    averages the slices that reach it; rows or columns that none reaches are cut off.
+    """
+    images = []
+    ny, nx = stack.shape[-2:]
+    pad = 2
+    for group in groups:
+        planes = np.concatenate([stack[i] for i in group]).astype(np.float64)
+        z = np.concatenate([runs[i] for i in group]).astype(np.float64)
+        moves = -(z - z.mean())[:, None] * np.asarray(drift, dtype=np.float64)[None, :]
+        whole = np.round(moves).astype(int)
+        total, count = np.zeros((ny, nx)), np.zeros((ny, nx))
+        for plane, step, rest in zip(planes, whole, moves - whole, strict=True):
+            spectrum = np.fft.fft2(np.pad(plane, pad, mode="symmetric"))
+            moved = np.fft.ifft2(ndi.fourier_shift(spectrum, rest)).real[pad:-pad, pad:-pad]
+            (dy, dx) = step
+            into = np.s_[max(dy, 0) : ny + min(dy, 0), max(dx, 0) : nx + min(dx, 0)]
+            source = np.s_[max(-dy, 0) : ny + min(-dy, 0), max(-dx, 0) : nx + min(-dx, 0)]
+            total[into] += moved[source]
+            count[into] += 1
+        rows, cols = np.flatnonzero(count.min(axis=1) > 0), np.flatnonzero(count.min(axis=0) > 0)
+        kept = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        images.append(total[kept] / count[kept])
+    return images
 
 
 def _slice_noise(stack: np.ndarray) -> np.ndarray | None:
@@ -1570,7 +1655,7 @@ def _fitted_radius(
         why = str(error)
     else:
         if radii.size:
-            return float(np.median(radii))
+            return _robust_mean(radii, np.ones(radii.size))
         why = "no whole section in the sampled tile"
     warnings.warn(
         f"the fiber radius is the intensity measure's ({measured:.4g}), not the fit of "
