@@ -349,7 +349,12 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       −3.7 → −2.1 %); with ``--correlated 1`` 18 of 54 → 2 (worst −10.9 → −2.3 %, mean
       absolute error 2.5 → 0.7 %); the estimate's time about halved (one fit instead
       of 8; 0.5 against 1.1 s a case at 2–3 voxels on the loaded machine). What is left
-      at noise 0.25 and 15° is −0.9 to −2.3 % at 2 voxels, in part the tilt's (above).
+      at noise 0.25 and 15° is −0.9 to −2.3 % at 2 voxels, in part the tilt's (above):
+      the fit of a 15° bed's sections (noise 0.05, a matrix, seeds 1–2) gives +0.3 %
+      over the true radius where their ellipses' area gives +1.7 %, for a reason not
+      found; shrinking the images along the tilt so that the sections are round
+      (cubic splines) before the fit, instead of correcting the radius after, gave
+      −1.6 / −2.2 % (−1.4 / −1.3 % as done): not used.
       Fitting each run's 8 slices aligned (half the variance of the 4-slice means)
       gave about half of the gain (``other_bed`` seed 3 +5.5 %, the correlated case
       −5.2 %); the median over the 32 slices' one image +0.3 % and +0.4 %, but
