@@ -627,6 +627,8 @@ def test_aligned_means_follow_the_drift_and_average_the_noise():
     first, second = _aligned_means(stack, runs, drift, [[0], [1]])
     moved = np.fft.ifft2(ndi.fourier_shift(spectrum, (3.5 - z.mean()) * drift)).real
     assert first.shape == (64, 64)  # each run moves by 1 pixel at most: nothing cut
+    # a drift that moves the slices past one another: no image
+    assert _aligned_means(stack, runs, np.array([12.0, 0.0]), [[0, 1]]) == []
     assert np.std(first[inner] - moved[inner]) == pytest.approx(0.05 / np.sqrt(8), rel=0.15)
     assert second.shape == (64, 64)
 

@@ -1546,7 +1546,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         # directions allow (the fit's level and blur follow the noise: see the docstring)
         drift = pooled.mean(axis=0) / (half * pixel)  # pixels per slice
         own = _own_drift(centres[::2], [run[0] for run in runs], pooled, half, reach) / pixel
-        images = _aligned_means(stack, runs, drift, _run_groups(runs, own))
+        images = _aligned_means(stack, runs, drift, _run_groups(runs, own)) or list(native)
         radius = _fitted_radius(images, pixel, radius, _slice_noise(stack))
     slopes = pooled / (half * dz)  # each section's drift per length along z
     mean = slopes.mean(axis=0)
@@ -1613,7 +1613,9 @@ def _aligned_means(
     Each slice moves by whole pixels exactly and by the rest with a Fourier phase ramp
     (on the slice mirrored at its sides, so that nothing rings): the noise keeps its
     variance and spatial correlation, which the fit is given. A pixel near the sides
-    averages the slices that reach it; rows or columns that none reaches are cut off.
+    averages the slices that reach it; the rows and columns where some pixel is reached
+    by none are cut off (no image for a group whose slices the drift moves past one
+    another).
     """
     images = []
     ny, nx = stack.shape[-2:]
@@ -1625,6 +1627,8 @@ def _aligned_means(
         whole = np.round(moves).astype(int)
         total, count = np.zeros((ny, nx)), np.zeros((ny, nx))
         for plane, step, rest in zip(planes, whole, moves - whole, strict=True):
+            if abs(step[0]) >= ny or abs(step[1]) >= nx:
+                continue  # moved off the image
             spectrum = np.fft.fft2(np.pad(plane, pad, mode="symmetric"))
             moved = np.fft.ifft2(ndi.fourier_shift(spectrum, rest)).real[pad:-pad, pad:-pad]
             (dy, dx) = step
@@ -1633,8 +1637,10 @@ def _aligned_means(
             total[into] += moved[source]
             count[into] += 1
         rows, cols = np.flatnonzero(count.min(axis=1) > 0), np.flatnonzero(count.min(axis=0) > 0)
-        kept = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        images.append(total[kept] / count[kept])
+        if rows.size and cols.size:
+            kept = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+            if count[kept].min() > 0:  # else the drift moves the slices past one another
+                images.append(total[kept] / count[kept])
     return images
 
 
