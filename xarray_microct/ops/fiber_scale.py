@@ -354,7 +354,14 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       over the true radius where their ellipses' area gives +1.7 %, for a reason not
       found; shrinking the images along the tilt so that the sections are round
       (cubic splines) before the fit, instead of correcting the radius after, gave
-      −1.6 / −2.2 % (−1.4 / −1.3 % as done): not used.
+      −1.6 / −2.2 % (−1.4 / −1.3 % as done): not used. The fit reads the resampling's
+      smoothing as smaller radii (noise 0.02, the radius before any correction: −1.5 /
+      −1.9 % with cubic splines, −2.6 / −3.3 % linear, −1.2 / −1.6 % quintic; −0.8 /
+      −0.4 % at no tilt), so a resampling there would have to be exact for band-limited
+      images (shears by Fourier phase ramps and a Fourier zoom). The object F1 of
+      ``detect_fibers`` at the estimate moved by at most 0.012 on
+      ``benchmarks/fiber_scale.py``'s cases (``other_bed`` at 2 voxels and noise 0.25:
+      seed 1 0.935 → 0.947, seed 3 0.952 → 0.942 with the estimate +6.9 → −0.8 %).
       Fitting each run's 8 slices aligned (half the variance of the 4-slice means)
       gave about half of the gain (``other_bed`` seed 3 +5.5 %, the correlated case
       −5.2 %); the median over the 32 slices' one image +0.3 % and +0.4 %, but
