@@ -646,18 +646,24 @@ def test_own_drift_of_the_sections_without_the_centres_noise():
     def seen(slices):
         return start + (bed + own) * slices + rng.normal(0.0, 0.2, (n, 2))
 
-    moves = seen(4) - seen(0)
+    moves = np.concatenate([seen(4) - seen(0), seen(44) - seen(40)])  # within two runs
     spread = _own_drift([seen(0), seen(40)], [0, 40], moves, 4, 1.5)
     assert spread == pytest.approx(0.02, rel=0.25)
     # the moves over 4 slices alone would give several times more
     assert np.sqrt(np.mean(np.sum((moves - moves.mean(axis=0)) ** 2, axis=1))) / 4 > 0.05
     # one image or no longer span: nothing to tell
     assert _own_drift([seen(0)], [0], moves, 4, 1.5) == 0.0
+    # sections drifting 0.1 pixel a slice each way: over 40 slices most are not found
+    # again within 1.5 pixels, and the few that are would tell a small drift
+    scattered = rng.normal(0.0, 0.1 / np.sqrt(2), (n, 2))
+    later = start + (bed + scattered) * 40 + rng.normal(0.0, 0.2, (n, 2))
+    assert _own_drift([seen(0), later], [0, 40], moves, 4, 1.5) == np.inf
     # groups of runs: as many as keep that drift within ALIGN_DRIFT pixels
     runs = [np.arange(k, k + 8) for k in (0, 16, 32, 48)]
     assert _run_groups(runs, 0.0) == [[0, 1, 2, 3]]
     assert _run_groups(runs, ALIGN_DRIFT / 24) == [[0, 1], [2, 3]]
     assert _run_groups(runs, ALIGN_DRIFT / 4) == [[0], [1], [2], [3]]
+    assert _run_groups(runs, np.inf) == [[0], [1], [2], [3]]
 
 
 def test_noise_correlation_measured_on_noise_alone():

@@ -78,7 +78,8 @@ Radius estimate (:func:`estimate_fiber_radius`)
     all the runs together where the sections' own drift about the bed's, measured
     between the first and the last run without the centres' noise
     (:func:`_own_drift`), moves a section by at most half a pixel over the slices
-    averaged, else the runs in groups that keep it so (:func:`_run_groups`). Under
+    averaged, else the runs in groups that keep it so (:func:`_run_groups`; each run
+    alone where far fewer sections are found again over that span). Under
     heavy noise the fit's level and blur follow the noise (see below); on 32 slices
     averaged, a quarter of the noise's variance of the 4-slice means, they do not.
     About 0.2–0.5 s for ``benchmarks/``'s beds of 2 pixels (one fit instead of 8).
@@ -1576,21 +1577,24 @@ def _own_drift(
 ) -> float:
     """The root-mean-square drift per slice of the sections about the bed's mean drift.
 
-    ``moves`` are the sections' moves over ``apart`` slices (e.g. within each run);
-    the centres of the first image of ``centres`` (at slice ``starts[0]``), moved by
-    the mean drift, are found again (within ``reach``) in the last one. Over both
-    spans the spread of the moves holds twice the centres' own noise plus the spread
-    of drifts times the span squared: the difference of the two gives the latter
-    without the noise. Lengths in the centres' unit; 0 where it cannot be told (one
-    image, no section found again, or no more spread over the longer span).
+    ``moves`` are the sections' moves over ``apart`` slices, found from the images
+    ``centres`` (at slices ``starts``, e.g. each run's first image); the centres of the
+    first image, moved by the mean drift, are found again (within ``reach``) in the
+    last one. Over both spans the spread of the moves holds twice the centres' own
+    noise plus the spread of drifts times the span squared: the difference of the two
+    gives the latter without the noise. Lengths in the centres' unit; 0 where there is
+    no longer span or no more spread over it; infinite where under half as large a
+    share of the sections is found again over the longer span (they drift beyond
+    ``reach``).
     """
     slices = starts[-1] - starts[0]
     if len(centres) < 2 or slices <= apart or len(moves) < 2:
         return 0.0
     drift = moves.mean(axis=0) / apart
     far = _found_again(centres[0], centres[-1], drift * slices, reach)
-    if len(far) < 2:
-        return 0.0
+    near_share = len(moves) / max(sum(len(here) for here in centres), 1)
+    if len(far) < 2 or len(far) / max(len(centres[0]), 1) < 0.5 * near_share:
+        return np.inf
     near_spread = float(np.mean(np.sum((moves - moves.mean(axis=0)) ** 2, axis=1)))
     far_spread = float(np.mean(np.sum((far - far.mean(axis=0)) ** 2, axis=1)))
     return float(np.sqrt(max(far_spread - near_spread, 0.0) / (slices**2 - apart**2)))
