@@ -363,6 +363,11 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       ``detect_fibers`` at the estimate moved by at most 0.012 on
       ``benchmarks/fiber_scale.py``'s cases (``other_bed`` at 2 voxels and noise 0.25:
       seed 1 0.935 → 0.947, seed 3 0.952 → 0.942 with the estimate +6.9 → −0.8 %).
+      Fibers leaning different ways (two 32 × 64 × 32 halves of ``fiber_bed`` beds
+      side by side, one mirrored in x; noise 0.15, matrix, seeds 1–3): at 15° the own
+      drift sends each run alone, −1.6 to −3.5 % (all runs averaged together would give
+      −3.4 / −6.4 % on seeds 1–2; the 4-slice means before −0.7 to −3.2 %); at 0–8°
+      −1.6 to −2.6 % (before −1.0 to −2.2 %): the seam's cut sections weigh on both.
       Fitting each run's 8 slices aligned (half the variance of the 4-slice means)
       gave about half of the gain (``other_bed`` seed 3 +5.5 %, the correlated case
       −5.2 %); the median over the 32 slices' one image +0.3 % and +0.4 %, but
