@@ -610,9 +610,7 @@ def dashboard_on_first_visit(scheduler: Any) -> None:
         routing = scheduler.http_application
         routing.add_application(_FirstVisit(scheduler).application)
     except (AttributeError, ImportError) as error:  # distributed's internals changed
-        warnings.warn(
-            f"no Dask dashboard ({error}); the run goes on", RuntimeWarning, stacklevel=2
-        )
+        warnings.warn(f"no Dask dashboard ({error}); the run goes on", RuntimeWarning, stacklevel=2)
 
 
 @contextlib.contextmanager
