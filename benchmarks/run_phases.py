@@ -11,10 +11,12 @@ in this process, so that its phases can be timed) on Dask's threaded scheduler o
 * the CPU seconds (user, system) of this process (on a cluster: the client and the
   scheduler) and of each worker process (psutil, polled every 0.05 s);
 * on a cluster: per stage, the tasks and their summed compute and transfer times from
-  distributed's task stream, each worker's busy time, the bytes the workers received
-  from each other during the detection per stage (the keys of their transfer logs), and
-  the last tasks to end (the tail of the run); ``--stream FILE`` saves the task stream
-  (a pickle of its records: key, worker, start and stop of each step);
+  distributed's task stream, each worker's busy time, its gaps between tasks (short
+  ones: the handling of a task; long ones: waits for inputs) and when it finished, the
+  bytes the workers received from each other during the detection per stage (the keys
+  of their transfer logs), and the last tasks to end (the tail of the run);
+  ``--stream FILE`` saves the task stream (a pickle of its records: key, worker, start
+  and stop of each step);
 * on threads: per stage, the summed task times (``dask.diagnostics.Profiler``).
 
 The first run of a source tree compiles its numba kernels into the cache: run twice.
@@ -85,14 +87,48 @@ def print_stream(data: list[dict[str, Any]]) -> None:
             per[label][0] += 1
             per[label][1] += step["stop"] - step["start"]
     print(f"task stream: {len(data)} tasks over {last - first:.2f} s")
+    waits = worker_waits(data)
     for worker, seconds in busy.items():
-        print(f"  {worker} computing {seconds:.2f} s")
+        short, long, end = waits[worker]
+        print(
+            f"  {worker} computing {seconds:.2f} s; between its tasks {short:.2f} s in gaps "
+            f"under {WAIT:.2f} s, {long:.2f} s in longer waits; done at {end - first:.2f} s"
+        )
     for label, (count, seconds) in sorted(per.items(), key=lambda x: -x[1][1]):
         print(f"  {count:6.0f} {seconds:7.2f} s  {label}")
     print("  the last tasks to end (start, end, s from the first task):")
     for task in sorted(data, key=lambda d: d["startstops"][-1]["stop"])[-8:]:
         step = next(s for s in task["startstops"] if s["action"] == "compute")
         print(f"    {step['start'] - first:7.2f} {step['stop'] - first:7.2f}  {task['key']!s:.70}")
+
+
+WAIT = 0.05  # s: a gap between a worker's tasks longer than this waited for an input
+
+
+def worker_waits(data: list[dict[str, Any]]) -> dict[str, tuple[float, float, float]]:
+    """Per worker: the gaps between its tasks' computations, summed (those under ``WAIT``:
+    the handling of a task; longer ones: waits for inputs computed elsewhere or for the
+    CPU), and the end of its last computation.
+
+    Read the long waits on a loaded machine too: a worker that waits for a halo the
+    other computes late shows them whatever the load."""
+    steps: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+    for task in data:
+        for step in task["startstops"]:
+            if step["action"] == "compute":
+                steps[task["worker"]].append((step["start"], step["stop"]))
+    waits = {}
+    for worker, spans in steps.items():
+        spans.sort()
+        short = long = 0.0
+        end = spans[0][1]
+        for start, stop in spans[1:]:
+            gap = start - end
+            if gap > 0:
+                short, long = (short + gap, long) if gap < WAIT else (short, long + gap)
+            end = max(end, stop)
+        waits[worker] = (short, long, end)
+    return waits
 
 
 def received_since(before: dict[str, int], dask_worker: Any) -> list[tuple[str, Any, int]]:

@@ -290,6 +290,15 @@ def test_worker_processes_load_the_cached_kernels_as_they_start(client: Client) 
     assert set(loaded.values()) == {True}
 
 
+def test_forked_workers_have_the_kernels_this_process_loaded(client: Client) -> None:
+    # loaded once here before the fork, not once more in each worker
+    by = client.run(lambda: sys.modules["xarray_microct.cluster"].kernels_loaded_by)
+    if sys.platform.startswith("linux"):
+        assert set(by.values()) == {os.getpid()}
+    else:  # spawned: each worker loads them itself
+        assert set(by.values()) == set(client.run(os.getpid).values())
+
+
 def test_cached_kernels_are_loaded_before_their_first_call(tmp_path) -> None:
     # A cache of this test's own: the shared one gains entries as other tests compile
     # (in parallel), which a second load would then find.

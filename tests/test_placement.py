@@ -11,6 +11,7 @@ from dask.core import flatten
 from helpers import two_workers
 
 from xarray_microct.core.blocks.placement import (
+    BorderFirst,
     block_hint,
     cluster_threads,
     follow_blocks,
@@ -42,6 +43,19 @@ def test_blocks_are_hinted_in_contiguous_runs_in_proportion_to_threads():
     np.testing.assert_array_equal(hinted.compute(), reads.compute())
     # an optimised computation (blockwise fusion of the reads with what follows) runs
     np.testing.assert_array_equal((hinted + 1).sum(axis=0).compute(), (reads + 1).sum(axis=0))
+
+
+def test_each_worker_runs_its_blocks_from_the_border_between_the_runs_inwards():
+    reads = _reads(shape=(2, 25, 12), chunks=(2, 5, 4))  # 1 × 5 × 3 = 15 blocks
+    hinted = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1, "tcp://c:1": 1})
+    workers = _hinted_workers(hinted).reshape(-1)
+    assert workers.tolist() == [0] * 5 + [1] * 5 + [2] * 5
+    first = hinted.dask.layers[hinted.name].annotations["priority"]
+    priority = [first(k) for k in flatten(hinted.__dask_keys__())]  # block order
+    # the runs' borders are between blocks 4 | 5 and 9 | 10: the blocks next to them
+    # first, then one block farther away, and so on
+    assert priority == [-4, -3, -2, -1, 0, 0, -1, -2, -1, 0, 0, -1, -2, -3, -4]
+    assert isinstance(first, BorderFirst)
 
 
 def test_only_root_chunks_are_hinted_and_nothing_without_a_cluster():
@@ -129,6 +143,7 @@ def test_stages_on_the_root_grid_follow_its_hint_and_other_grids_do_not():
         for key in layer:  # blocks, and the halo pieces cut from them (rounded indices)
             block = tuple(round(i) for i in key[1:])
             assert annotations["workers"](key) == [names[expected[block]]], key
+            assert annotations["priority"](key) == BorderFirst(hint)((root.name, *block))
     assert hinted_layers >= 2  # the overlapped blocks and the filter (and the pieces)
     assert block_hint(follow_blocks(smoothed)) is hint
     np.testing.assert_array_equal(followed.compute(), (reads * 2).sum(axis=0).compute())
@@ -152,19 +167,22 @@ def test_tiles_run_where_their_chunk_is_hinted_and_cut_foreign_halos_there():
     tiles = tile_tasks(hinted, None, *args, halo=12, tile=16)
     graph = tiles[0][2].dask
     (layer,) = [graph.layers[k] for k in graph.layers if k.startswith("tile_centres")]
-    tile_hint = layer.annotations["workers"]
+    tile_hint, tile_first = layer.annotations["workers"], layer.annotations["priority"]
+    first = BorderFirst(hint)
     dependencies = graph.get_all_dependencies()
     cuts = 0
     for _, _, rows in tiles:
         iz, it = divmod(rows.key[1], 16)
         own = (hinted.name, iz, *divmod(it, 4))  # one 16² chunk a tile
         assert tile_hint(rows.key) == hint(own)
+        assert tile_first(rows.key) == first(own)  # a tile goes in its chunk's turn
         for dep in dependencies[rows.key]:
             if dep[0] == hinted.name:  # whole chunks: those on the tile's worker only
                 assert hint(dep) == hint(own)
             else:  # a halo cut from a chunk of the other worker, where that chunk is
                 (chunk,) = dependencies[dep]
                 assert tile_hint(dep) == hint(chunk) != hint(own)
+                assert tile_first(dep) == first(chunk)
                 cuts += 1
     assert cuts > 0
     found = dask.compute(*[rows for _, _, rows in tiles])

@@ -33,6 +33,7 @@ import gc
 import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -490,8 +491,9 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
     # Ctrl-C in a terminal reaches every process of the group: the workers ignore it
     # (inherited from here while they start), and this process stops the run cleanly.
     method = worker_start_method(options.fork_workers)
-    if method == "fork":
-        compiler_ready()  # once here, not once per worker
+    if method == "fork":  # once here, not once per worker
+        compiler_ready()
+        kernels_ready()
     config = {**WORKER_ENVIRONMENT, **SCHEDULER_CONFIG, **_not_set_by_the_user(MONITORING_CONFIG)}
     with _ignoring_sigint(), dask.config.set({**config, START_METHOD_KEY: method}):
         cluster = LocalCluster(
@@ -608,9 +610,7 @@ def dashboard_on_first_visit(scheduler: Any) -> None:
         routing = scheduler.http_application
         routing.add_application(_FirstVisit(scheduler).application)
     except (AttributeError, ImportError) as error:  # distributed's internals changed
-        warnings.warn(
-            f"no Dask dashboard ({error}); the run goes on", RuntimeWarning, stacklevel=2
-        )
+        warnings.warn(f"no Dask dashboard ({error}); the run goes on", RuntimeWarning, stacklevel=2)
 
 
 @contextlib.contextmanager
@@ -700,22 +700,44 @@ def dask_setup(worker: Any) -> None:
 
     Distributed calls it in each worker as it starts (the cluster's preload is this
     module, which imports the package there while the client reads the input and
-    plans): the worker ends without a final garbage collection (:func:`exit_quickly`),
-    and loads the package's compiled kernels (:func:`load_cached_kernels`) in a thread
-    of its own, while the client plans (the fiber pipeline estimates the radius in the
-    client for about a second, its workers idle), rather than on its first tasks.
+    plans): the worker ends without a final garbage collection (:func:`exit_quickly`).
+    A spawned worker loads the package's compiled kernels (:func:`load_cached_kernels`)
+    in a thread of its own, while the client plans, rather than on its first tasks; a
+    forked one has them from this process already (:func:`kernels_ready`).
     """
     exit_quickly()
-    threading.Thread(target=_load_kernels_in_background, daemon=True).start()
+    if not kernels_loaded.is_set():  # a forked worker has them already (kernels_ready)
+        threading.Thread(target=_load_kernels_in_background, daemon=True).start()
 
 
 kernels_loaded = threading.Event()
+kernels_loaded_by: int | None = None  # the process that loaded them (a fork inherits it)
+
+
+def kernels_ready() -> None:
+    """Load the cached kernels in this process (once), so that processes forked later share them.
+
+    :func:`load_cached_kernels`, done before :func:`dask_client` forks its workers: each
+    worker then starts with the kernels in its memory instead of loading them from the
+    cache itself (0.3 to 0.5 CPU seconds a worker, measured with py-spy on a 2-core
+    machine, spent while the radius estimate's first tasks ran on the same cores).
+
+    Examples
+    --------
+    >>> kernels_ready()
+    >>> kernels_loaded.is_set()
+    True
+    """
+    if not kernels_loaded.is_set():
+        _load_kernels_in_background()
 
 
 def _load_kernels_in_background() -> None:
+    global kernels_loaded_by
     try:
         load_cached_kernels()
     finally:
+        kernels_loaded_by = os.getpid()
         kernels_loaded.set()
 
 

@@ -12,8 +12,10 @@ worker to the other.
 active distributed client in contiguous runs of chunks (in the array's block order:
 bands of rows, then of z-chunks), each worker's run in proportion to its threads, so
 that only the halos at the bands' borders cross between workers. The hint is loose
-(``allow_other_workers``): a missing worker or an idle one takes the task anyway. Without
-a distributed client nothing changes, and the values never do.
+(``allow_other_workers``): a missing worker or an idle one takes the task anyway. Each
+worker computes its blocks from the border of its run inwards (a scheduling priority,
+:class:`BorderFirst`): the halos its neighbour needs are then ready first. Without a
+distributed client nothing changes, and the values never do.
 """
 
 from __future__ import annotations
@@ -100,12 +102,14 @@ def spread_over_workers(data: da.Array, workers: dict[str, int] | None = None) -
     threads = np.array([workers[a] for a in addresses], dtype=np.float64)
     bounds = np.cumsum(threads / threads.sum() * blocks)[:-1]
     # materialised: blockwise fusion would merge a per-key hint with its neighbours'
+    hint = _BlockWorkers(data.name, data.numblocks, bounds, addresses)
     hinted = MaterializedLayer(
         dict(layer),
         annotations={
             **(layer.annotations or {}),
-            "workers": _BlockWorkers(data.name, data.numblocks, bounds, addresses),
+            "workers": hint,
             "allow_other_workers": True,
+            "priority": BorderFirst(hint),
         },
         collection_annotations=layer.collection_annotations,
     )
@@ -191,31 +195,86 @@ def follow_blocks(data: da.Array) -> da.Array:
         # materialised, as the root: its keys get their hint one by one
         layers[name] = MaterializedLayer(
             dict(layer),
-            annotations={"workers": hint, "allow_other_workers": True},
+            annotations={
+                "workers": hint,
+                "allow_other_workers": True,
+                "priority": BorderFirst(hint),
+            },
             collection_annotations=layer.collection_annotations,
         )
     graph = HighLevelGraph(layers, data.dask.dependencies)
     return da.Array(graph, data.name, data.chunks, meta=data._meta)
 
 
-def hinted_layer(tasks: dict[Any, Any], workers: dict[Any, list[str]]) -> MaterializedLayer:
+def hinted_layer(
+    tasks: dict[Any, Any],
+    workers: dict[Any, list[str]],
+    priorities: dict[Any, int] | None = None,
+) -> MaterializedLayer:
     """A graph layer of ``tasks`` whose keys are hinted to ``workers[key]`` (loosely).
 
     For the tasks of a stage that are not on a block grid (per tile, per slab), hinted
     where their inputs' blocks are (:func:`block_hint`); keys without an entry are left
-    to the scheduler.
+    to the scheduler. ``priorities``: the scheduling priority of keys (e.g. that of
+    their block, :class:`BorderFirst`), 0 for the others.
 
     Examples
     --------
-    >>> layer = hinted_layer({("t", 0): 1, ("t", 1): 2}, {("t", 0): ["tcp://a:1"]})
-    >>> hint = layer.annotations["workers"]
+    >>> layer = hinted_layer({("t", 0): 1, ("t", 1): 2}, {("t", 0): ["tcp://a:1"]},
+    ...                      {("t", 0): -2})
+    >>> hint, first = layer.annotations["workers"], layer.annotations["priority"]
     >>> hint(("t", 0)), hint(("t", 1)), layer.annotations["allow_other_workers"]
     (['tcp://a:1'], None, True)
+    >>> first(("t", 0)), first(("t", 1))
+    (-2, 0)
     """
-    return MaterializedLayer(
-        tasks,
-        annotations={"workers": _KeyWorkers(workers), "allow_other_workers": True},
-    )
+    annotations: dict[str, Any] = {"workers": _KeyWorkers(workers), "allow_other_workers": True}
+    if priorities:
+        annotations["priority"] = _KeyPriority(priorities)
+    return MaterializedLayer(tasks, annotations=annotations)
+
+
+class BorderFirst:
+    """Scheduling priority of a block key: higher the nearer the block is to the border of
+    its worker's run of blocks (:func:`spread_over_workers`); picklable.
+
+    A worker runs its ready tasks highest priority first. Without this, each worker
+    computed its blocks in Dask's order, from the start of the volume: the worker of the
+    second run waited for the halos of blocks the first computed last (on 128 × 2560²
+    with two workers: 0.6 to 1.3 s idle at a time, measured on the task stream). With
+    it, both workers start at the border between their runs and move away from it, so
+    the halos that cross are computed first. The priority is minus the distance, in
+    blocks of the block order, from the block's middle to the nearest border between
+    two runs (rounded down): 0 next to a border, lower away from it; link stages of
+    priority 0 or more still go first.
+
+    Examples
+    --------
+    >>> hint = _BlockWorkers("x", (1, 5, 5), np.array([12.5]), ["tcp://a:1", "tcp://b:1"])
+    >>> first = BorderFirst(hint)
+    >>> [first(("x", 0, 2, b)) for b in range(5)]  # blocks 10 to 14, the border at 12.5
+    [-2, -1, 0, 0, -1]
+    >>> first(("x", 0, 0, 0)), first(("x", 0, 4, 4))
+    (-12, -11)
+    """
+
+    def __init__(self, hint: _BlockWorkers) -> None:
+        self.hint = hint
+
+    def __call__(self, key: tuple[Any, ...]) -> int:
+        block = self.hint.block(key)
+        borders = np.ceil(self.hint.bounds)  # the first block of each run but the first
+        return -int(np.min(np.abs(block + 0.5 - borders)))
+
+
+class _KeyPriority:
+    """The scheduling priority of a key (0 without an entry); picklable."""
+
+    def __init__(self, priorities: dict[Any, int]) -> None:
+        self.priorities = priorities
+
+    def __call__(self, key: Any) -> int:
+        return self.priorities.get(key, 0)
 
 
 class _KeyWorkers:
@@ -241,9 +300,13 @@ class _BlockWorkers:
         self.name, self.numblocks = name, tuple(numblocks)
         self.bounds, self.addresses = bounds, addresses
 
-    def __call__(self, key: tuple[Any, ...]) -> list[str]:
+    def block(self, key: tuple[Any, ...]) -> int:
+        """The key's block, in block order."""
         index = np.clip(
             np.rint(np.asarray(key[1:], dtype=np.float64)), 0, np.subtract(self.numblocks, 1)
         )
-        block = int(np.ravel_multi_index(index.astype(np.int64), self.numblocks))
+        return int(np.ravel_multi_index(index.astype(np.int64), self.numblocks))
+
+    def __call__(self, key: tuple[Any, ...]) -> list[str]:
+        block = self.block(key)
         return [self.addresses[int(np.searchsorted(self.bounds, block, side="right"))]]

@@ -31,7 +31,7 @@ from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from xarray_microct.core.blocks.placement import block_hint, hinted_layer
+from xarray_microct.core.blocks.placement import BorderFirst, block_hint, hinted_layer
 from xarray_microct.kernels.fiber_slices import flood_regions, plane_peaks
 
 MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
@@ -252,7 +252,9 @@ def tile_tasks(
     :func:`~xarray_microct.core.blocks.placement.spread_over_workers` (through
     :func:`~xarray_microct.core.blocks.placement.follow_blocks`), each tile is hinted to
     its middle chunk's worker, and the pieces of its halo in chunks hinted to another
-    worker are cut there, each in a task of its own, so that only the halo is sent.
+    worker are cut there, each in a task of its own, so that only the halo is sent; tiles
+    and pieces take their chunk's scheduling priority
+    (:class:`~xarray_microct.core.blocks.placement.BorderFirst`).
 
     Examples
     --------
@@ -287,7 +289,9 @@ def tile_tasks(
     )
     tasks = []
     hint = block_hint(mask)
+    first = None if hint is None else BorderFirst(hint)
     workers: dict[Any, list[str]] = {}
+    priorities: dict[Any, int] = {}
     n_tiles = (len(y_edges) - 1) * (len(x_edges) - 1)
     for iz, (z0, z1) in enumerate(itertools.pairwise(z_edges)):
         for it, ((y0, y1), (x0, x1)) in enumerate(
@@ -301,6 +305,7 @@ def tile_tasks(
                 own_x = np.flatnonzero((x_bounds[:-1] >= x0) & (x_bounds[:-1] < x1))
                 middle = (mask.name, iz, own_y[(len(own_y) - 1) // 2], own_x[(len(own_x) - 1) // 2])
                 workers[key] = hint(middle)
+                priorities[key] = first(middle)
             windows = []
             for which, source in enumerate(sources):
                 rows_of_pieces = []
@@ -326,6 +331,7 @@ def tile_tasks(
                             piece += (cut[1].start, cut[1].stop, cut[2].start, cut[2].stop)
                             graph[piece] = (_copy_of, chunk, cut)
                             workers[piece] = hint(chunk)
+                            priorities[piece] = first(chunk)
                             pieces.append(piece)
                         else:
                             # cut inside the tile's task: a task per piece cost a
@@ -344,7 +350,7 @@ def tile_tasks(
                 (ny, nx),
             )
             tasks.append((int(z0), int(z1), Delayed(key, None)))
-    layer = hinted_layer(graph, workers) if workers else graph
+    layer = hinted_layer(graph, workers, priorities) if workers else graph
     layers = HighLevelGraph.from_collections(name, layer, dependencies=sources)
     return [(z0, z1, Delayed(rows.key, layers, layer=name)) for z0, z1, rows in tasks]
 
