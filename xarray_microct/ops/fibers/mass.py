@@ -1,0 +1,213 @@
+"""Section radii from the fibers' excess of intensity, for fibers of a few pixels.
+
+A threshold sets the radius of a fiber of 2–3 pixels only to within a few per cent
+(see :mod:`~xarray_microct.ops.fibers.mask`): the blur is comparable to the radius, so
+a threshold contour's place depends on the blur, on the fiber's level, which its core
+never reaches, and on the tails of its neighbours that fill the gaps between packed
+fibers. The blur conserves intensity, though: a fiber's excess of intensity over its
+background, summed over its section and its blurred rim, is its area × (fiber level −
+background level), whatever the point-spread function and the neighbours (their tails
+reach into a section's cell as far as its own reach into theirs).
+
+:func:`mass_radii` measures each section of a slice that way, from two levels of the
+whole scan measured with a model of the blur (:func:`sample_mass_model`: the fiber
+level and the blur of :func:`~xarray_microct.ops.fiber_scale.fit_blurred_disks` on the
+radius estimate's sample) and a local background per pixel:
+
+* the sections as soft disks at their centres, blurred (``U``, the fiber fraction);
+* the background ``b``: for the fiber level ``f``, the local least squares of ``I ≈
+  b (1 − U) + f U`` in a Gaussian window of a radius (at least 2 pixels);
+* each section's area: the sum of ``(I − b) / (f − b)`` over its cell (the pixels
+  nearest its disk as the mask gave it, grown by the blur's reach), and its radius
+  that of the disk of that area; ``MASS_ROUNDS`` rounds, each from the radii of the
+  last (the first from the mask's areas).
+
+Each section depends only on the pixels and sections within :func:`mass_reach` of
+it, so a tile read with that much more halo gives the whole slice's radii to the bit.
+Measured: see :data:`MASS_ROUNDS` and ``benchmarks/fiber_table_radius.py``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.ndimage as ndi
+import xarray as xr
+from skimage.segmentation import expand_labels
+
+from xarray_microct.kernels.disks import paint_soft_disks
+from xarray_microct.ops import fiber_scale
+
+__all__ = [
+    "MASS_BELOW",
+    "MASS_ROUNDS",
+    "MassModel",
+    "mass_radii",
+    "mass_reach",
+    "sample_mass_model",
+]
+
+MASS_BELOW = 4.0  # fibers of a smaller radius (pixels) on the scan are measured by their mass
+MASS_ROUNDS = 3  # rounds of radii → background → radii
+WINDOW_TRUNCATE = 3.0  # the background's Gaussian window, truncated at this many sigmas
+BLUR_TRUNCATE = 4.0  # the blur's Gaussian, truncated at this many sigmas (SciPy's default)
+
+
+class MassModel(NamedTuple):
+    """What :func:`mass_radii` needs of a scan: its fiber level (the scan's units), its
+    blur (the Gaussian's σ, pixels) and the fibers' typical radius (pixels; it sets the
+    background's window, the same for every tile)."""
+
+    fiber_level: float
+    blur: float
+    radius_px: float
+
+
+def sample_mass_model(volume: xr.DataArray, radius_px: float) -> MassModel | None:
+    """The fiber level and the blur of a scan, from a fit of blurred disks on a sample.
+
+    The sample of :func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed` for a given
+    radius (runs of slices about the middle, averaged 4 by 4, a central tile of about
+    44 radii), each averaged image fitted by
+    :func:`~xarray_microct.ops.fiber_scale.fit_blurred_disks` (seeded at the maxima of
+    its Laplacian of Gaussian, the noise's spatial correlation measured along z); the
+    medians over the images. ``None`` where no image can be fitted (no bright disks).
+    Reads the sample (a few slices); the answer does not depend on the chunking.
+
+    Examples
+    --------
+    >>> from xarray_microct.synthetic import textured_fiber_bed
+    >>> vol, _ = textured_fiber_bed((16, 64, 64), 2.0, noise=0.05, tilt=0.0, seed=1)
+    >>> model = sample_mass_model(vol, 2.0)  # the phantom: fibers at 1.0, blur 1.0
+    >>> bool(abs(model.fiber_level - 1.0) < 0.1), bool(abs(model.blur - 1.0) < 0.2)
+    (True, True)
+    """
+    if not np.isfinite(radius_px) or radius_px <= 0:
+        raise ValueError(f"the fiber radius must be a positive number of pixels, got {radius_px!r}")
+    side = int(
+        np.clip(
+            round(fiber_scale.TILE_RADII * radius_px), fiber_scale.MIN_TILE, fiber_scale.MAX_TILE
+        )
+    )
+    count = int(np.clip(fiber_scale.SAMPLE_PIXELS // (2 * side * side), 1, fiber_scale.MAX_RUNS))
+    stack = fiber_scale._read_tile(volume, fiber_scale._sample_runs(volume.shape[0], count), side)
+    correlation = fiber_scale._slice_noise(stack)
+    levels, blurs = [], []
+    for image in fiber_scale._half_means(stack):
+        seeds = fiber_scale._disk_seeds(image, radius_px)
+        if len(seeds) == 0:
+            continue
+        try:
+            fit = fiber_scale.fit_blurred_disks(
+                image,
+                seeds,
+                np.full(len(seeds), float(radius_px)),
+                fiber_scale.SAMPLE_FIT_ROUNDS,
+                correlation,
+            )
+        except (fiber_scale.UnfittableImageError, ValueError):
+            continue
+        levels.append(fit.fiber_level)
+        blurs.append(fit.blur)
+    if not levels:
+        return None
+    return MassModel(float(np.median(levels)), float(np.median(blurs)), float(radius_px))
+
+
+def _window(radius_px: float) -> float:
+    """The background's Gaussian window (σ, pixels): a radius, at least 2 pixels."""
+    return max(float(radius_px), 2.0)
+
+
+def _cell_reach(blur: float) -> float:
+    """How far (pixels) a section's cell reaches beyond its disk: the blur's tails."""
+    return max(2.0, 2.5 * float(blur))
+
+
+def mass_reach(model: MassModel, rounds: int = MASS_ROUNDS) -> int:
+    """Pixels around a section that its mass radius depends on (a tile's extra halo).
+
+    Per round: its cell (the largest radius, twice the typical one: merged sections
+    are rarely larger, and the blur's
+    reach), the background's window about each pixel of it, and the blurred disks
+    that reach those pixels; ``rounds`` times (each round uses its neighbours' last
+    radii).
+
+    Examples
+    --------
+    >>> mass_reach(MassModel(1.0, 1.0, 2.0))
+    65
+    """
+    largest = 2.0 * float(model.radius_px)
+    cell = largest + _cell_reach(model.blur)
+    window = WINDOW_TRUNCATE * _window(model.radius_px)
+    disks = largest + 1.0 + BLUR_TRUNCATE * float(model.blur)
+    return int(np.ceil(rounds * (cell + window + disks)))
+
+
+def mass_radii(
+    image: np.ndarray,
+    centres: np.ndarray,
+    radii: np.ndarray,
+    model: MassModel,
+    rounds: int = MASS_ROUNDS,
+) -> np.ndarray:
+    """Each section's radius (pixels) from its excess of intensity over its background.
+
+    ``image`` is the slice (fibers bright, in the units of ``model.fiber_level``);
+    ``centres`` ``(y, x)`` and ``radii`` (pixels, those of the mask's areas) its
+    sections, every one of them (a section left out is taken for background). See the
+    module docstring. A section whose excess is not positive
+    gets radius 0.
+
+    Examples
+    --------
+    >>> truth = np.array([(y, x) for y in (20.0, 25.0, 30.0) for x in (20.0, 24.9, 29.8)])
+    >>> fine = np.zeros((512, 512))  # packed disks of radius 2.3 on an 8x finer grid
+    >>> fy, fx = np.mgrid[:512, :512] / 8 - 7 / 16
+    >>> for y, x in truth:
+    ...     fine[np.hypot(fy - y, fx - x) <= 2.3] = 1.0
+    >>> image = ndi.gaussian_filter(0.3 + 0.7 * fine.reshape(64, 8, 64, 8).mean(axis=(1, 3)), 1.0)
+    >>> int(ndi.label(image > 0.65)[1])  # at the mid-level, the blur fills the gaps
+    1
+    >>> found = mass_radii(image, truth, np.full(9, 2.0), MassModel(1.0, 1.0, 2.3), rounds=20)
+    >>> bool(abs(found[4] / 2.3 - 1) < 0.01)  # the middle one, its eight neighbours about it
+    True
+    """
+    image = np.asarray(image, dtype=np.float64)
+    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
+    radii = np.asarray(radii, dtype=np.float64).reshape(-1)
+    if image.ndim != 2:
+        raise ValueError(f"mass_radii measures a 2-D slice, got {image.ndim} dimensions")
+    if len(centres) != len(radii):
+        raise ValueError(f"mass_radii: {len(centres)} centres but {len(radii)} radii")
+    fiber, blur = float(model.fiber_level), float(model.blur)
+    if len(radii) == 0:
+        return radii
+    window = _window(model.radius_px)
+    reach = _cell_reach(blur)
+    n = len(radii)
+    # each section's cell: the pixels nearest its disk, grown by the blur's reach (once:
+    # the radii move by a few per cent, the cells hardly)
+    cells = expand_labels(fiber_scale.disk_labels(image.shape, centres, radii), reach).ravel()
+    for _ in range(int(rounds)):
+        # soft disks (a ramp of one pixel: π (r² + 1/12) each) with the sections' areas
+        cover = np.zeros(image.shape)
+        paint_soft_disks(centres, np.sqrt(np.maximum(radii**2 - 1.0 / 12.0, 0.0)), cover)
+        cover = ndi.gaussian_filter(cover, blur, truncate=BLUR_TRUNCATE)
+        empty = 1.0 - cover
+        norm = np.maximum(
+            ndi.gaussian_filter(empty * empty, window, truncate=WINDOW_TRUNCATE), 1e-12
+        )
+        background = (
+            ndi.gaussian_filter(empty * (image - fiber * cover), window, truncate=WINDOW_TRUNCATE)
+            / norm
+        )
+        contrast = fiber - background
+        share = np.where(
+            contrast > 0, (image - background) / np.where(contrast > 0, contrast, 1.0), 0.0
+        )
+        area = np.bincount(cells, weights=share.ravel(), minlength=n + 1)[1:]
+        radii = np.sqrt(np.maximum(area, 0.0) / np.pi)
+    return radii
