@@ -271,24 +271,27 @@ def mass_radii(
     reach = _cell_reach(blur)
     n = len(radii)
     # each section's cell: the pixels nearest its disk, grown by the blur's reach (once:
-    # the radii move by a few per cent, the cells hardly)
+    # the radii move by a few per cent, the cells hardly; the power cells of the disks
+    # grown by that reach instead, 5 times cheaper, took 0.5-1.5 % off the radii)
     cells = expand_labels(fiber_scale.disk_labels(image.shape, centres, radii), reach).ravel()
+    image = image.astype(np.float32)
+    painted = np.zeros(image.shape)
     for _ in range(int(rounds)):
         # soft disks (a ramp of one pixel: π (r² + 1/12) each) with the sections' areas
-        cover = np.zeros(image.shape)
-        paint_soft_disks(centres, np.sqrt(np.maximum(radii**2 - 1.0 / 12.0, 0.0)), cover)
-        cover = ndi.gaussian_filter(cover, blur, truncate=BLUR_TRUNCATE)
+        painted[:] = 0.0
+        paint_soft_disks(centres, np.sqrt(np.maximum(radii**2 - 1.0 / 12.0, 0.0)), painted)
+        cover = ndi.gaussian_filter(painted.astype(np.float32), blur, truncate=BLUR_TRUNCATE)
         empty = 1.0 - cover
-        norm = np.maximum(
-            ndi.gaussian_filter(empty * empty, window, truncate=WINDOW_TRUNCATE), 1e-12
-        )
-        background = (
-            ndi.gaussian_filter(empty * (image - fiber * cover), window, truncate=WINDOW_TRUNCATE)
-            / norm
-        )
+        norm = ndi.gaussian_filter(empty * empty, window, truncate=WINDOW_TRUNCATE)
+        np.maximum(norm, 1e-12, out=norm)
+        cover *= fiber  # then the residual of the fibers, weighted: (1 − U) (I − f U)
+        np.subtract(image, cover, out=cover)
+        cover *= empty
+        background = ndi.gaussian_filter(cover, window, truncate=WINDOW_TRUNCATE)
+        background /= norm
         contrast = fiber - background
-        share = np.where(
-            contrast > 0, (image - background) / np.where(contrast > 0, contrast, 1.0), 0.0
+        share = np.divide(
+            image - background, contrast, out=np.zeros_like(contrast), where=contrast > 0
         )
         area = np.bincount(cells, weights=share.ravel(), minlength=n + 1)[1:]
         radii = np.sqrt(np.maximum(area, 0.0) / np.pi)
