@@ -68,13 +68,20 @@ R    noise  seed  fiber_bed         other_bed         other F1
 3    0.25   3     −1.05 → −0.86     +1.69 → +0.11     1.000 → 1.000
 ===  =====  ====  ================  ================  ============
 
-30 of the 36 cases within ±2 % (22 before), the worst error 3.2 % (6.5 before). The
+30 of the 36 cases within ±2 % (22 before), the worst error 3.2 % (6.5 before). At
+the radius estimate instead (``--estimate``): ``fiber_bed`` R 2 −2.52..−0.54 →
+−3.26..−1.34 %, R 3 −2.28..−0.17 → −1.80..−0.64 %; ``other_bed`` R 2 +2.27..+7.09 →
+−1.61..+5.94 % (the one case out, seed 3 at noise 0.25, is the estimate's +6.9 %),
+R 3 +0.44..+5.05 → −0.56..+2.16 %: 29 of 36 within ±2 % (20 before). The
 object F1 moves by at most 0.008 either way (the linking reads the radii: other_bed
 R 2 noise 0.25 .944 / .965 / .951 → .946 / .958 / .959); fibers of 4 pixels and more
 are not measured this way (R 5 and 8 unchanged). Cost: ``detect_fibers`` of 32 × 512²
-at 2 pixels (``fiber_bed``, noise 0.15) 3.5 → 6.4–6.8 CPU s (the sample's fit about
-0.3 s; per slice of 512², 3 rounds of three Gaussian filters and the cells once:
-about 85 ms), on a loaded machine, interleaved with runs of the baseline.
+at 2 pixels (``fiber_bed``, noise 0.15, radius given) 3.5 → 5.9–6.0 CPU s, +70 % (the
+sample's fit about 0.3 s; per slice of 512² about 60 ms: the cells once, a fifth of
+it, and 3 rounds of three Gaussian filters in float32), on a loaded machine,
+interleaved with runs of the baseline; a tile's halo grows by :func:`mass_reach` (65
+pixels at 2 pixels of radius under a blur of 1), which costs more where a slice
+holds several tiles.
 
 What it leaves:
 
