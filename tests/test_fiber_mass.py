@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 import scipy.ndimage as ndi
 
+from xarray_microct.metrics import optimal_pairs
 from xarray_microct.ops.fibers import detect_fibers, fiber_chain
 from xarray_microct.ops.fibers.detect import HALO_RADII
 from xarray_microct.ops.fibers.mass import MassModel, mass_radii, mass_reach, sample_mass_model
 from xarray_microct.ops.fibers.slices import slice_centres, tile_tasks
-from xarray_microct.synthetic import fiber_bed
+from xarray_microct.synthetic import fiber_bed, textured_fiber_bed
 
 FINE = 8  # sub-pixels a side rendering the disks' pixel coverage
 
@@ -127,3 +128,20 @@ def test_detect_fibers_at_two_pixels_is_independent_of_the_chunking():
     table = detect_fibers(vol.chunk({"z": 3, "y": 37, "x": 50}), radius=6.4)
     assert len(reference) > 300
     pd.testing.assert_frame_equal(table, reference)
+
+
+def test_table_radii_of_two_pixel_fibers_on_a_textured_bed_within_2_percent():
+    # a phantom the library was not developed on (blur 1, a background textured at the
+    # fibers' scale): the mask's regions gave +3.2 % here (+2.0 to +6.5 % over its
+    # benchmark cases), the excess of intensity -0.8 %
+    vol, truth = textured_fiber_bed((32, 64, 64), 2.0, noise=0.05, tilt=0.0, seed=1)
+    table = detect_fibers(vol, radius=float(truth["radius"].mean()))
+    ratios = []
+    for z, true in truth.groupby("z"):
+        found = table[np.isclose(table["z"], z)]
+        ia, ib, _ = optimal_pairs(found[["y", "x"]].to_numpy(), true[["y", "x"]].to_numpy(), 1.0)
+        inner = true.iloc[ib][["y", "x"]].apply(lambda c: c.between(5, 59)).all(axis=1)
+        ratios.append((found["radius"].to_numpy()[ia] / true["radius"].to_numpy()[ib])[inner])
+    ratios = np.concatenate(ratios)
+    assert len(ratios) > 1000
+    assert ratios.mean() == pytest.approx(1.0, abs=0.02)
