@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import scipy.ndimage as ndi
 
+from xarray_microct.cluster import ClusterOptions, dask_client
 from xarray_microct.metrics import optimal_pairs
 from xarray_microct.ops.fibers import detect_fibers, fiber_chain
 from xarray_microct.ops.fibers.detect import HALO_RADII
@@ -145,3 +146,12 @@ def test_table_radii_of_two_pixel_fibers_on_a_textured_bed_within_2_percent():
     ratios = np.concatenate(ratios)
     assert len(ratios) > 1000
     assert ratios.mean() == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.slow
+def test_detect_fibers_at_two_pixels_is_the_same_on_two_worker_processes():
+    vol = _small_bed()
+    reference = detect_fibers(vol.chunk(-1), radius=6.4)
+    with dask_client(ClusterOptions(workers=2, threads_per_worker=1, memory_limit="1GiB")):
+        table = detect_fibers(vol.chunk({"z": 4, "y": 48, "x": 96}), radius=6.4)
+    pd.testing.assert_frame_equal(table, reference)
