@@ -155,3 +155,11 @@ def test_detect_fibers_at_two_pixels_is_the_same_on_two_worker_processes():
     with dask_client(ClusterOptions(workers=2, threads_per_worker=1, memory_limit="1GiB")):
         table = detect_fibers(vol.chunk({"z": 4, "y": 48, "x": 96}), radius=6.4)
     pd.testing.assert_frame_equal(table, reference)
+
+
+def test_no_mass_model_for_non_square_pixels_or_a_single_slice():
+    vol, _ = fiber_bed((6, 48, 48), spacing=(3.2, 3.2, 2.0), radius=6.4, noise=0.1, seed=4)
+    assert sample_mass_model(vol, 2.0) is None
+    assert sample_mass_model(_small_bed().isel(z=slice(0, 1)), 2.0) is None
+    with pytest.raises(ValueError, match="positive number of pixels"):
+        sample_mass_model(_small_bed(), 0.0)

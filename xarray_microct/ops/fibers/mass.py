@@ -128,6 +128,7 @@ import scipy.ndimage as ndi
 import xarray as xr
 from skimage.segmentation import expand_labels
 
+from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.disks import paint_soft_disks
 from xarray_microct.ops import fiber_scale
 
@@ -164,8 +165,10 @@ def sample_mass_model(volume: xr.DataArray, radius_px: float) -> MassModel | Non
     44 radii), each averaged image fitted by
     :func:`~xarray_microct.ops.fiber_scale.fit_blurred_disks` (seeded at the maxima of
     its Laplacian of Gaussian, the noise's spatial correlation measured along z); the
-    medians over the images. ``None`` where no image can be fitted (no bright disks).
-    Reads the sample (a few slices); the answer does not depend on the chunking.
+    medians over the images. ``None`` where no image can be fitted (no bright disks,
+    fewer than 2 slices) and for pixels that are not square in-plane (the sections are
+    then not disks on the pixel grid). Reads the sample (a few slices); the answer does
+    not depend on the chunking.
 
     Examples
     --------
@@ -177,13 +180,20 @@ def sample_mass_model(volume: xr.DataArray, radius_px: float) -> MassModel | Non
     """
     if not np.isfinite(radius_px) or radius_px <= 0:
         raise ValueError(f"the fiber radius must be a positive number of pixels, got {radius_px!r}")
+    _, dy, dx = grid_of(volume).spacing
+    if not np.isclose(dy, dx, rtol=1e-6):
+        return None
     side = int(
         np.clip(
             round(fiber_scale.TILE_RADII * radius_px), fiber_scale.MIN_TILE, fiber_scale.MAX_TILE
         )
     )
     count = int(np.clip(fiber_scale.SAMPLE_PIXELS // (2 * side * side), 1, fiber_scale.MAX_RUNS))
-    stack = fiber_scale._read_tile(volume, fiber_scale._sample_runs(volume.shape[0], count), side)
+    try:
+        runs = fiber_scale._sample_runs(volume.shape[0], count)
+    except ValueError:  # a single slice
+        return None
+    stack = fiber_scale._read_tile(volume, runs, side)
     correlation = fiber_scale._slice_noise(stack)
     levels, blurs = [], []
     for image in fiber_scale._half_means(stack):
