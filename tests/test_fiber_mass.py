@@ -12,9 +12,10 @@ import scipy.ndimage as ndi
 
 from xarray_microct.cluster import ClusterOptions, dask_client
 from xarray_microct.metrics import optimal_pairs
+from xarray_microct.ops.fiber_scale import FiberBedScale, measure_fiber_bed
 from xarray_microct.ops.fibers import detect_fibers, fiber_chain
 from xarray_microct.ops.fibers.detect import HALO_RADII
-from xarray_microct.ops.fibers.mass import MassModel, mass_radii, mass_reach, sample_mass_model
+from xarray_microct.ops.fibers.mass import MassModel, bed_mass_model, mass_radii, mass_reach
 from xarray_microct.ops.fibers.slices import slice_centres, tile_tasks
 from xarray_microct.synthetic import fiber_bed, textured_fiber_bed
 
@@ -87,7 +88,7 @@ def _small_bed():
 @pytest.mark.parametrize(("chunks", "tile"), [((4, 23, 31), 16), ((10, 40, 17), 40)])
 def test_tiles_give_the_mass_radii_of_whole_slices_to_the_bit(chunks, tile):
     vol = _small_bed()
-    model = sample_mass_model(vol, 2.0)
+    model = bed_mass_model(measure_fiber_bed(vol, 6.4), (3.2, 3.2, 3.2), 2.0)
     assert model is not None and 0.5 < model.blur < 1.2
     mask, score = fiber_chain(vol, "intensity", sigma=0.6 * 6.4, smooth=3.2, eager=True)
     mask, score = mask.values, score.values.astype(np.float32)
@@ -157,9 +158,17 @@ def test_detect_fibers_at_two_pixels_is_the_same_on_two_worker_processes():
     pd.testing.assert_frame_equal(table, reference)
 
 
-def test_no_mass_model_for_non_square_pixels_or_a_single_slice():
-    vol, _ = fiber_bed((6, 48, 48), spacing=(3.2, 3.2, 2.0), radius=6.4, noise=0.1, seed=4)
-    assert sample_mass_model(vol, 2.0) is None
-    assert sample_mass_model(_small_bed().isel(z=slice(0, 1)), 2.0) is None
+def test_mass_model_from_the_bed_only_where_its_fit_ran_and_pixels_are_square():
+    fitted = FiberBedScale(6.4, (0.0, 0.0), 0.1, 100, fiber_level=1.2, blur=0.9)
+    assert bed_mass_model(fitted, (3.2, 3.2, 3.2), 2.0) == MassModel(1.2, 0.9, 2.0)
+    assert bed_mass_model(fitted, (3.2, 3.2, 2.0), 2.0) is None  # not square in-plane
+    assert bed_mass_model(fitted._replace(fiber_level=None), (3.2, 3.2, 3.2), 2.0) is None
+    assert bed_mass_model(None, (3.2, 3.2, 3.2), 2.0) is None
     with pytest.raises(ValueError, match="positive number of pixels"):
-        sample_mass_model(_small_bed(), 0.0)
+        bed_mass_model(fitted, (3.2, 3.2, 3.2), 0.0)
+    # the bed's measure of fibers of 2 pixels carries its fit's level and blur (the
+    # phantom's: 40 000 and 0.7 pixel); of 5 pixels, no fit and none
+    bed = measure_fiber_bed(_small_bed(), 6.4)
+    assert bed.fiber_level == pytest.approx(40_000, rel=0.05) and 0.5 < bed.blur < 1.0
+    large = fiber_bed((10, 96, 96), spacing=1.0, radius=5.0, noise=0.1, seed=4)[0]
+    assert measure_fiber_bed(large, 5.0).fiber_level is None

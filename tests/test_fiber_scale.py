@@ -506,8 +506,8 @@ def test_radius_estimate_falls_back_where_the_fit_cannot_run():
     image, _ = _spaced_disks(16, 64)
     image[30, 30] = np.nan
     with pytest.warns(RuntimeWarning, match="intensity measure's.*not finite"):
-        radius = _fitted_radius(image[None], 0.5, 1.3)
-    assert radius == 1.3
+        radius, level, blur = _fitted_radius(image[None], 0.5, 1.3)
+    assert radius == 1.3 and level is None and blur is None
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -130,10 +130,8 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.ndimage as ndi
-import xarray as xr
 from skimage.segmentation import expand_labels
 
-from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.disks import paint_soft_disks
 from xarray_microct.ops import fiber_scale
 
@@ -141,9 +139,9 @@ __all__ = [
     "MASS_BELOW",
     "MASS_ROUNDS",
     "MassModel",
+    "bed_mass_model",
     "mass_radii",
     "mass_reach",
-    "sample_mass_model",
 ]
 
 MASS_BELOW = 4.0  # fibers of a smaller radius (pixels) on the scan are measured by their mass
@@ -162,64 +160,37 @@ class MassModel(NamedTuple):
     radius_px: float
 
 
-def sample_mass_model(volume: xr.DataArray, radius_px: float) -> MassModel | None:
-    """The fiber level and the blur of a scan, from a fit of blurred disks on a sample.
+def bed_mass_model(
+    bed: fiber_scale.FiberBedScale | None, spacing: tuple[float, ...], radius_px: float
+) -> MassModel | None:
+    """The scan's fiber level and blur for :func:`mass_radii`, from its radius estimate.
 
-    The sample of :func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed` for a given
-    radius (runs of slices about the middle, averaged 4 by 4, a central tile of about
-    44 radii), each averaged image fitted by
-    :func:`~xarray_microct.ops.fiber_scale.fit_blurred_disks` (seeded at the maxima of
-    its Laplacian of Gaussian, the noise's spatial correlation measured along z); the
-    medians over the images. ``None`` where no image can be fitted (no bright disks,
-    fewer than 2 slices) and for pixels that are not square in-plane (the sections are
-    then not disks on the pixel grid). Reads the sample (a few slices); the answer does
-    not depend on the chunking.
+    ``bed`` is :func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed`'s measure of the
+    scan (with or without a given radius): under 4 pixels of radius it fits blurred disks
+    (:func:`~xarray_microct.ops.fiber_scale.fit_blurred_disks`) to the sampled slices
+    aligned along the bed's drift and averaged, and carries that fit's fiber level and
+    blur. ``spacing`` is the scan's ``(z, y, x)``, ``radius_px`` the fibers' typical
+    radius (pixels). ``None`` where no fit ran (no bed, or fibers of 4 pixels or more)
+    and for pixels that are not square in-plane (the sections are then not disks on
+    the pixel grid): the mask's areas then.
 
     Examples
     --------
     >>> from xarray_microct.synthetic import textured_fiber_bed
     >>> vol, _ = textured_fiber_bed((16, 64, 64), 2.0, noise=0.05, tilt=0.0, seed=1)
-    >>> model = sample_mass_model(vol, 2.0)  # the phantom: fibers at 1.0, blur 1.0
-    >>> bool(abs(model.fiber_level - 1.0) < 0.1), bool(abs(model.blur - 1.0) < 0.2)
+    >>> bed = fiber_scale.measure_fiber_bed(vol, 2.0)  # unit pixels
+    >>> model = bed_mass_model(bed, (1.0, 1.0, 1.0), 2.0)  # the phantom: 1.0 and 1.0
+    >>> bool(abs(model.fiber_level - 1.0) < 0.05), bool(abs(model.blur - 1.0) < 0.2)
     (True, True)
     """
     if not np.isfinite(radius_px) or radius_px <= 0:
         raise ValueError(f"the fiber radius must be a positive number of pixels, got {radius_px!r}")
-    _, dy, dx = grid_of(volume).spacing
+    if bed is None or bed.fiber_level is None or bed.blur is None:
+        return None
+    _, dy, dx = spacing
     if not np.isclose(dy, dx, rtol=1e-6):
         return None
-    side = int(
-        np.clip(
-            round(fiber_scale.TILE_RADII * radius_px), fiber_scale.MIN_TILE, fiber_scale.MAX_TILE
-        )
-    )
-    count = int(np.clip(fiber_scale.SAMPLE_PIXELS // (2 * side * side), 1, fiber_scale.MAX_RUNS))
-    try:
-        runs = fiber_scale._sample_runs(volume.shape[0], count)
-    except ValueError:  # a single slice
-        return None
-    stack = fiber_scale._read_tile(volume, runs, side)
-    correlation = fiber_scale._slice_noise(stack)
-    levels, blurs = [], []
-    for image in fiber_scale._half_means(stack):
-        seeds = fiber_scale._disk_seeds(image, radius_px)
-        if len(seeds) == 0:
-            continue
-        try:
-            fit = fiber_scale.fit_blurred_disks(
-                image,
-                seeds,
-                np.full(len(seeds), float(radius_px)),
-                fiber_scale.SAMPLE_FIT_ROUNDS,
-                correlation,
-            )
-        except (fiber_scale.UnfittableImageError, ValueError):
-            continue
-        levels.append(fit.fiber_level)
-        blurs.append(fit.blur)
-    if not levels:
-        return None
-    return MassModel(float(np.median(levels)), float(np.median(blurs)), float(radius_px))
+    return MassModel(float(bed.fiber_level), float(bed.blur), float(radius_px))
 
 
 def _window(radius_px: float) -> float:
