@@ -313,18 +313,16 @@ def test_fibers_of_two_voxels_in_noise_found_with_defaults():
     assert scores["f1"] >= 0.975
 
 
-@pytest.mark.parametrize(
-    ("radius_px", "noise", "tilt", "within"), [(3, 0.05, 0.0, 0.02), (2, 0.15, 8.0, 0.03)]
-)
-def test_mask_radii_of_small_fibers_within_2_percent(radius_px, noise, tilt, within):
+@pytest.mark.parametrize(("radius_px", "noise", "tilt"), [(3, 0.05, 0.0), (2, 0.15, 8.0)])
+def test_mask_radii_of_small_fibers_within_2_percent(radius_px, noise, tilt):
     # the table's radius was that of the mask's region: fibers of 2-3 voxels came out
     # +4.3 to +5.2 % wide with in-plane smoothing and Otsu's global threshold, +2.7 to
     # +3.8 % smoothed along z only (Otsu's threshold is low for fibers in the matrix of
     # a matrix/pore patchwork); at each fiber's own mid-level, -0.4 % and +1.0 % here.
-    # Now from the sections' excess of intensity (ops/fibers/mass.py): -0.8 % and
-    # -2.7 %, the latter because the sample's fit puts the fiber level 2.6 % high here
-    # (with the true level -0.2 %); textured_fiber_bed, where the mask's radii ran
-    # +2 to +6.5 % at 2 voxels, is within 2 % (tests/test_fiber_mass.py)
+    # Now from the sections' excess of intensity (ops/fibers/mass.py): -0.2 % and
+    # -1.1 % (-0.8 % and -2.7 % with the fiber level of a second fit of the sample);
+    # textured_fiber_bed, where the mask's radii ran +2 to +6.5 % at 2 voxels, is
+    # within 2 % (tests/test_fiber_mass.py)
     vol, truth = _bed(radius_px, noise, tilt, 64, nz=16)
     table = detect_fibers(vol, radius=RADIUS)
     extent = 64 * RADIUS / radius_px
@@ -336,7 +334,7 @@ def test_mask_radii_of_small_fibers_within_2_percent(radius_px, noise, tilt, wit
         )
         inner = _inner(true.iloc[ib], extent)
         ratios.append(found["radius"].to_numpy()[ia][inner] / true["radius"].to_numpy()[ib][inner])
-    assert np.concatenate(ratios).mean() == pytest.approx(1.0, abs=within)
+    assert np.concatenate(ratios).mean() == pytest.approx(1.0, abs=0.02)
 
 
 @pytest.mark.parametrize("overshoot", [2.3, 2.9])

@@ -528,7 +528,7 @@ def plan_detection(
     # threshold's areas are off by a few per cent there: see ops/fibers/mass.py)
     mass = None
     if kind == "intensity" and factor == 1 and min(radius[1], radius[2]) < MASS_BELOW:
-        mass = bed_mass_model(bed, grid.spacing, float(np.sqrt(radius[1] * radius[2])))
+        mass = bed_mass_model(bed, grid.spacing)
     if mass is not None:
         halo += mass_reach(mass)
     # on a cluster, every stage of a block runs where its first chunk was hinted

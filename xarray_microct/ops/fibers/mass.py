@@ -130,6 +130,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.ndimage as ndi
+from scipy.spatial import cKDTree
 from skimage.segmentation import expand_labels
 
 from xarray_microct.kernels.disks import paint_soft_disks
@@ -137,7 +138,6 @@ from xarray_microct.ops import fiber_scale
 
 __all__ = [
     "MASS_BELOW",
-    "MASS_ROUNDS",
     "MassModel",
     "bed_mass_model",
     "mass_radii",
@@ -145,9 +145,9 @@ __all__ = [
 ]
 
 MASS_BELOW = 4.0  # fibers of a smaller radius (pixels) on the scan are measured by their mass
-MASS_ROUNDS = 3  # rounds of radii → background → radii
 WINDOW_TRUNCATE = 3.0  # the background's Gaussian window, truncated at this many sigmas
 BLUR_TRUNCATE = 4.0  # the blur's Gaussian, truncated at this many sigmas (SciPy's default)
+LARGEST = 2.0  # the largest disk measured about, in model radii (two fibers merged: √2)
 
 
 class MassModel(NamedTuple):
@@ -161,7 +161,7 @@ class MassModel(NamedTuple):
 
 
 def bed_mass_model(
-    bed: fiber_scale.FiberBedScale | None, spacing: tuple[float, ...], radius_px: float
+    bed: fiber_scale.FiberBedScale | None, spacing: tuple[float, ...]
 ) -> MassModel | None:
     """The scan's fiber level and blur for :func:`mass_radii`, from its radius estimate.
 
@@ -179,18 +179,18 @@ def bed_mass_model(
     >>> from xarray_microct.synthetic import textured_fiber_bed
     >>> vol, _ = textured_fiber_bed((16, 64, 64), 2.0, noise=0.05, tilt=0.0, seed=1)
     >>> bed = fiber_scale.measure_fiber_bed(vol, 2.0)  # unit pixels
-    >>> model = bed_mass_model(bed, (1.0, 1.0, 1.0), 2.0)  # the phantom: 1.0 and 1.0
+    >>> model = bed_mass_model(bed, (1.0, 1.0, 1.0))  # the phantom: 1.0 and 1.0
     >>> bool(abs(model.fiber_level - 1.0) < 0.05), bool(abs(model.blur - 1.0) < 0.2)
     (True, True)
     """
-    if not np.isfinite(radius_px) or radius_px <= 0:
-        raise ValueError(f"the fiber radius must be a positive number of pixels, got {radius_px!r}")
     if bed is None or bed.fiber_level is None or bed.blur is None:
         return None
     _, dy, dx = spacing
     if not np.isclose(dy, dx, rtol=1e-6):
         return None
-    return MassModel(float(bed.fiber_level), float(bed.blur), float(radius_px))
+    # the fit's radius of the sections (the bed's is that of the fibers, tilt corrected)
+    section = bed.radius * (1.0 + np.hypot(*bed.slope) ** 2) ** 0.25 / np.sqrt(dy * dx)
+    return MassModel(float(bed.fiber_level), float(bed.blur), float(section))
 
 
 def _window(radius_px: float) -> float:
@@ -203,92 +203,99 @@ def _cell_reach(blur: float) -> float:
     return max(2.0, 2.5 * float(blur))
 
 
-def mass_reach(model: MassModel, rounds: int = MASS_ROUNDS) -> int:
+def _start_radii(centres: np.ndarray, radii: np.ndarray, radius_px: float) -> np.ndarray:
+    """The disks the background is measured about: of the model's radius ``radius_px``,
+    each plus its section's own departure from the mean of ``radii`` (the mask's) over
+    the sections within the background's window of it (itself included), at most
+    ``LARGEST`` times the model's radius (which bounds :func:`mass_reach`)."""
+    reach = WINDOW_TRUNCATE * _window(radius_px)
+    pairs = cKDTree(centres).query_pairs(reach, output_type="ndarray")
+    own = np.arange(len(radii))
+    i = np.concatenate([own, pairs[:, 0], pairs[:, 1]])
+    j = np.concatenate([own, pairs[:, 1], pairs[:, 0]])
+    local = np.bincount(i, weights=radii[j], minlength=len(radii)) / np.bincount(i)
+    return np.clip(radius_px + radii - local, 0.0, LARGEST * radius_px)
+
+
+def mass_reach(model: MassModel) -> int:
     """Pixels around a section that its mass radius depends on (a tile's extra halo).
 
-    Per round: its cell (the largest radius, twice the typical one: merged sections
-    are rarely larger, and the blur's
-    reach), the background's window about each pixel of it, and the blurred disks
-    that reach those pixels; ``rounds`` times (each round uses its neighbours' last
-    radii).
+    The sections whose mask radii set its disk (within the background's window of
+    it), its cell (its disk, at most ``LARGEST`` model radii, grown by the blur's
+    reach), the background's window about each pixel of the cell, and the blurred
+    disks at the other sections' centres that reach those pixels: a tile read with
+    this much more halo than its sections' own gives their radii to the bit.
 
     Examples
     --------
     >>> mass_reach(MassModel(1.0, 1.0, 2.0))
-    65
+    28
     """
-    largest = 2.0 * float(model.radius_px)
+    radius = float(model.radius_px)
+    largest = LARGEST * radius
     cell = largest + _cell_reach(model.blur)
-    window = WINDOW_TRUNCATE * _window(model.radius_px)
+    window = WINDOW_TRUNCATE * _window(radius)
     disks = largest + 1.0 + BLUR_TRUNCATE * float(model.blur)
-    return int(np.ceil(rounds * (cell + window + disks)))
+    return int(np.ceil(window + cell + window + disks))
 
 
 def mass_radii(
-    image: np.ndarray,
-    centres: np.ndarray,
-    radii: np.ndarray,
-    model: MassModel,
-    rounds: int = MASS_ROUNDS,
+    image: np.ndarray, centres: np.ndarray, radii: np.ndarray, model: MassModel
 ) -> np.ndarray:
     """Each section's radius (pixels) from its excess of intensity over its background.
 
     ``image`` is the slice (fibers bright, in the units of ``model.fiber_level``);
-    ``centres`` ``(y, x)`` and ``radii`` (pixels, those of the mask's areas) its
-    sections, every one of them (a section left out is taken for background). See the
-    module docstring. A section whose excess is not positive
-    gets radius 0.
+    ``centres`` ``(y, x)`` its sections, every one of them (a section left out is taken
+    for background), ``radii`` theirs as the mask gave them (pixels; only their
+    departures from their neighbours' mean are used). The background is that left by
+    disks of ``model.radius_px`` at the centres, each plus its section's departure,
+    blurred by ``model.blur``; see the module docstring. A section whose excess is not
+    positive gets radius 0.
 
     Examples
     --------
     >>> truth = np.array([(y, x) for y in (20.0, 25.0, 30.0) for x in (20.0, 24.9, 29.8)])
     >>> fine = np.zeros((512, 512))  # packed disks of radius 2.3 on an 8x finer grid
     >>> fy, fx = np.mgrid[:512, :512] / 8 - 7 / 16
-    >>> for y, x in truth:
-    ...     fine[np.hypot(fy - y, fx - x) <= 2.3] = 1.0
+    >>> for (y, x), r in zip(truth, [2.3, 2.3, 2.3, 2.3, 2.0, 2.3, 2.3, 2.3, 2.3]):
+    ...     fine[np.hypot(fy - y, fx - x) <= r] = 1.0
     >>> image = ndi.gaussian_filter(0.3 + 0.7 * fine.reshape(64, 8, 64, 8).mean(axis=(1, 3)), 1.0)
     >>> int(ndi.label(image > 0.65)[1])  # at the mid-level, the blur fills the gaps
     1
-    >>> found = mass_radii(image, truth, np.full(9, 2.0), MassModel(1.0, 1.0, 2.3), rounds=20)
-    >>> bool(abs(found[4] / 2.3 - 1) < 0.01)  # the middle one, its eight neighbours about it
-    True
+    >>> mask = np.array([2.5, 2.5, 2.5, 2.5, 2.2, 2.5, 2.5, 2.5, 2.5])  # 0.2 large
+    >>> found = mass_radii(image, truth, mask, MassModel(1.0, 1.0, 2.3))
+    >>> np.round(found[[1, 4]], 2)  # above the middle one, and the middle one (of 2.0)
+    array([2.38, 1.97])
     """
     image = np.asarray(image, dtype=np.float64)
     centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
-    radii = np.asarray(radii, dtype=np.float64).reshape(-1)
     if image.ndim != 2:
         raise ValueError(f"mass_radii measures a 2-D slice, got {image.ndim} dimensions")
-    if len(centres) != len(radii):
-        raise ValueError(f"mass_radii: {len(centres)} centres but {len(radii)} radii")
+    radii = np.asarray(radii, dtype=np.float64).reshape(-1)
+    n = len(centres)
+    if len(radii) != n:
+        raise ValueError(f"mass_radii: {n} centres but {len(radii)} radii")
+    if n == 0:
+        return np.zeros(0)
     fiber, blur = float(model.fiber_level), float(model.blur)
-    if len(radii) == 0:
-        return radii
     window = _window(model.radius_px)
-    reach = _cell_reach(blur)
-    n = len(radii)
-    # each section's cell: the pixels nearest its disk, grown by the blur's reach (once:
-    # the radii move by a few per cent, the cells hardly; the power cells of the disks
-    # grown by that reach instead, 5 times cheaper, took 0.5-1.5 % off the radii)
-    cells = expand_labels(fiber_scale.disk_labels(image.shape, centres, radii), reach).ravel()
+    radii = _start_radii(centres, radii, float(model.radius_px))
+    # each section's cell: the pixels nearest its disk, grown by the blur's reach
+    cells = expand_labels(fiber_scale.disk_labels(image.shape, centres, radii), _cell_reach(blur))
     image = image.astype(np.float32)
+    # soft disks (a ramp of one pixel: π (r² + 1/12) each) of the model's area, blurred
     painted = np.zeros(image.shape)
-    for _ in range(int(rounds)):
-        # soft disks (a ramp of one pixel: π (r² + 1/12) each) with the sections' areas
-        painted[:] = 0.0
-        paint_soft_disks(centres, np.sqrt(np.maximum(radii**2 - 1.0 / 12.0, 0.0)), painted)
-        cover = ndi.gaussian_filter(painted.astype(np.float32), blur, truncate=BLUR_TRUNCATE)
-        empty = 1.0 - cover
-        norm = ndi.gaussian_filter(empty * empty, window, truncate=WINDOW_TRUNCATE)
-        np.maximum(norm, 1e-12, out=norm)
-        cover *= fiber  # then the residual of the fibers, weighted: (1 − U) (I − f U)
-        np.subtract(image, cover, out=cover)
-        cover *= empty
-        background = ndi.gaussian_filter(cover, window, truncate=WINDOW_TRUNCATE)
-        background /= norm
-        contrast = fiber - background
-        share = np.divide(
-            image - background, contrast, out=np.zeros_like(contrast), where=contrast > 0
-        )
-        area = np.bincount(cells, weights=share.ravel(), minlength=n + 1)[1:]
-        radii = np.sqrt(np.maximum(area, 0.0) / np.pi)
-    return radii
+    paint_soft_disks(centres, np.sqrt(np.maximum(radii**2 - 1.0 / 12.0, 0.0)), painted)
+    cover = ndi.gaussian_filter(painted.astype(np.float32), blur, truncate=BLUR_TRUNCATE)
+    empty = 1.0 - cover
+    norm = ndi.gaussian_filter(empty * empty, window, truncate=WINDOW_TRUNCATE)
+    np.maximum(norm, 1e-12, out=norm)
+    cover *= fiber  # then the residual of the fibers, weighted: (1 − U) (I − f U)
+    np.subtract(image, cover, out=cover)
+    cover *= empty
+    background = ndi.gaussian_filter(cover, window, truncate=WINDOW_TRUNCATE)
+    background /= norm
+    contrast = fiber - background
+    share = np.divide(image - background, contrast, out=np.zeros_like(contrast), where=contrast > 0)
+    area = np.bincount(cells.ravel(), weights=share.ravel(), minlength=n + 1)[1:]
+    return np.sqrt(np.maximum(area, 0.0) / np.pi)
