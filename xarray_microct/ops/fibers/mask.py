@@ -84,12 +84,12 @@ nearest):
   half a pixel, ``fiber_bed`` −2.5..−3.9 % (the gaps fill). Not used.
 * Since then the table's radius under 4 pixels on the scan is not the mask's: each
   region is measured by its excess of intensity over a local background, with the
-  fiber level and the blur of a fit of blurred disks on the radius estimate's sample
-  (:mod:`~xarray_microct.ops.fibers.mass`; the mask still decides the regions and
-  the F1). With the true radius given, 2–3 voxels (0a8768c → this): ``fiber_bed``
-  −2.5..+0.3 % → −3.2..−0.9 % (worse at 2 voxels, −2.5..−0.5 → −3.2..−1.4 %: the
-  fit's fiber level runs high there), ``textured_fiber_bed`` +0.4..+6.5 % → −1.5..+2.3 %;
-  30 of 36 cases within ±2 % (22 before), per case in that module's docstring. What a
+  fiber level, blur and radius of the radius estimate's fit of blurred disks (the
+  mask's radii only for each section's departure from its neighbours';
+  :mod:`~xarray_microct.ops.fibers.mass`; the mask still decides the regions and the
+  F1). With the true radius given, 2–3 voxels (0a8768c → this): ``fiber_bed``
+  −2.5..+0.3 % → −1.8..+0.7 %, ``textured_fiber_bed`` +0.4..+6.5 % → −1.2..+2.2 %;
+  35 of 36 cases within ±2 % (22 before), per case in that module's docstring. What a
   model of the threshold contour of a blurred disk gave instead (the fit's level and
   blur; the opened floor as the disk's base): −11 to −14 % at noise 0.05, +2 to +5 %
   at 0.25 on ``textured_fiber_bed`` at 2 voxels (the floor holds the neighbours'
