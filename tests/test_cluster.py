@@ -292,8 +292,13 @@ def test_worker_processes_load_the_cached_kernels_as_they_start(client: Client) 
 
 def test_forked_workers_have_the_kernels_this_process_loaded(client: Client) -> None:
     # loaded once here before the fork, not once more in each worker
-    by = client.run(lambda: sys.modules["xarray_microct.cluster"].kernels_loaded_by)
-    if sys.platform.startswith("linux"):
+    def loaded_by() -> int | None:
+        cluster = sys.modules["xarray_microct.cluster"]
+        cluster.kernels_loaded.wait(120)  # a spawned worker loads them in a thread
+        return cluster.kernels_loaded_by
+
+    by = client.run(loaded_by)
+    if worker_start_method(fork=True) == "fork":
         assert set(by.values()) == {os.getpid()}
     else:  # spawned: each worker loads them itself
         assert set(by.values()) == set(client.run(os.getpid).values())

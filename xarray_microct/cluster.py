@@ -689,8 +689,18 @@ def load_cached_kernels() -> int:
             except (AttributeError, OSError, TypeError, ValueError):  # no cache, or another Numba
                 continue
             for signature in signatures:
-                if signature not in kernel.overloads:
+                if signature in kernel.overloads:
+                    continue
+                try:
                     kernel.compile(signature)
+                except Exception as error:  # only an optimisation: the first call compiles
+                    warnings.warn(
+                        f"could not load the cached kernel {kernel.__name__}{signature}: "
+                        f"{error}; it is compiled on its first call instead",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                else:
                     loaded += 1
     return loaded
 

@@ -106,10 +106,11 @@ def spread_over_workers(data: da.Array, workers: dict[str, int] | None = None) -
     hinted = MaterializedLayer(
         dict(layer),
         annotations={
+            # a priority the caller set on the root stays (it outranks Dask's order)
+            "priority": BorderFirst(hint),
             **(layer.annotations or {}),
             "workers": hint,
             "allow_other_workers": True,
-            "priority": BorderFirst(hint),
         },
         collection_annotations=layer.collection_annotations,
     )
@@ -245,8 +246,10 @@ class BorderFirst:
     it, both workers start at the border between their runs and move away from it, so
     the halos that cross are computed first. The priority is minus the distance, in
     blocks of the block order, from the block's middle to the nearest border between
-    two runs (rounded down): 0 next to a border, lower away from it; link stages of
-    priority 0 or more still go first.
+    two runs (rounded down): 0 next to a border, lower away from it; the link stages
+    (no annotation: priority 0) go before the blocks away from the border and tie with
+    those next to it (Dask's order decides). A layer's priority outranks the one given to
+    ``client.compute(priority=...)``: a graph sent later can run before an earlier one.
 
     Examples
     --------
