@@ -463,6 +463,14 @@ SEED_SCALE = 0.5  # the sample's fit is seeded at the maxima of a LoG of this sh
 FROZEN_CONTRAST = 0.25  # a disk whose contrast is under this share of the image's stays put
 NOISE_DRAWS = 4  # draws of noise that measure how much of it the fit's backgrounds hold
 NOISE_LAGS = 3  # reach (pixels) of the noise's spatial correlation the fit accounts for
+# a slice is left out of its group's mean where it lies beyond a fiber's end
+# (:func:`_departures`): a step along z of the slices smoothed over DEPART_SMOOTH pixels,
+# beyond DEPART_SIGMAS noise spreads and DEPART_CONTRAST times the image's contrast,
+# grown by DEPART_GROW pixels
+DEPART_SMOOTH = 1.0
+DEPART_SIGMAS = 6.0
+DEPART_CONTRAST = 1.2
+DEPART_GROW = 2
 ALIGN_DRIFT = 0.5  # most pixels a section may drift about the bed's own over averaged slices
 
 
@@ -1629,40 +1637,111 @@ def _aligned_means(
 ) -> list[np.ndarray]:
     """Each group's slices (``stack``: runs × slices × ny × nx, at the slices ``runs``)
     moved onto the group's middle slice along the bed's ``drift`` (pixels per slice) and
-    averaged: fibers continue, noise averages out.
+    averaged where they agree: fibers continue, noise averages out.
 
     Each slice moves by whole pixels exactly and by the rest with a Fourier phase ramp
-    (on the slice mirrored at its sides, so that nothing rings): the noise keeps its
-    variance and spatial correlation, which the fit is given. A pixel near the sides
-    averages the slices that reach it; the rows and columns where some pixel is reached
-    by none are cut off (no image for a group whose slices the drift moves past one
-    another).
+    (on the slice padded by half its size with its mirror image, so that the ramp's wrap
+    lands in the padding): the noise keeps its variance and spatial correlation, which
+    the fit is given. A pixel near the sides averages the slices that reach it; the rows
+    and columns where some pixel is reached by none are cut off (no image for a group
+    whose slices the drift moves past one another). Where a fiber ends (or begins)
+    within the group, the slices without it would make a faint disk that the fit reads
+    as a small one: each slice leaves out of the mean the pixels near where it departs
+    from the group's per-pixel median by more than the noise allows
+    (:func:`_departures`).
     """
     images = []
     ny, nx = stack.shape[-2:]
-    pad = 2
+    pad = (ny // 2, nx // 2)
     for group in groups:
         planes = np.concatenate([stack[i] for i in group]).astype(np.float64)
         z = np.concatenate([runs[i] for i in group]).astype(np.float64)
         moves = -(z - z.mean())[:, None] * np.asarray(drift, dtype=np.float64)[None, :]
         whole = np.round(moves).astype(int)
-        total, count = np.zeros((ny, nx)), np.zeros((ny, nx))
-        for plane, step, rest in zip(planes, whole, moves - whole, strict=True):
+        aligned = np.full(planes.shape, np.nan)
+        for plane, step, rest, out in zip(planes, whole, moves - whole, aligned, strict=True):
             if abs(step[0]) >= ny or abs(step[1]) >= nx:
                 continue  # moved off the image
-            spectrum = np.fft.fft2(np.pad(plane, pad, mode="symmetric"))
-            moved = np.fft.ifft2(ndi.fourier_shift(spectrum, rest)).real[pad:-pad, pad:-pad]
+            spectrum = np.fft.fft2(np.pad(plane, [(pad[0],) * 2, (pad[1],) * 2], mode="symmetric"))
+            moved = np.fft.ifft2(ndi.fourier_shift(spectrum, rest)).real
+            moved = moved[pad[0] : pad[0] + ny, pad[1] : pad[1] + nx]
             (dy, dx) = step
             into = np.s_[max(dy, 0) : ny + min(dy, 0), max(dx, 0) : nx + min(dx, 0)]
             source = np.s_[max(-dy, 0) : ny + min(-dy, 0), max(-dx, 0) : nx + min(-dx, 0)]
-            total[into] += moved[source]
-            count[into] += 1
+            out[into] = moved[source]
+        count = np.isfinite(aligned).sum(axis=0)
         rows, cols = np.flatnonzero(count.min(axis=1) > 0), np.flatnonzero(count.min(axis=0) > 0)
-        if rows.size and cols.size:
-            kept = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-            if count[kept].min() > 0:  # else the drift moves the slices past one another
-                images.append(total[kept] / count[kept])
+        if not (rows.size and cols.size):
+            continue
+        kept = np.s_[:, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        aligned = aligned[kept]
+        if np.isfinite(aligned).sum(axis=0).min() == 0:
+            continue  # the drift moves the slices past one another
+        agree = np.isfinite(aligned) & ~_departures(aligned)
+        total = np.where(agree, aligned, 0.0).sum(axis=0)
+        number = agree.sum(axis=0)
+        # where every slice departs (a fiber in about half of them), the median
+        median = np.nanmedian(aligned, axis=0)
+        images.append(np.where(number > 0, total / np.maximum(number, 1), median))
     return images
+
+
+def _departures(aligned: np.ndarray) -> np.ndarray:
+    """Where each of the ``aligned`` slices (slices × ny × nx in order along z, NaN where
+    a slice does not reach) lies beyond a step along z that the middle slice does not:
+    a fiber that ends, or begins, within the slices.
+
+    Each slice is smoothed over ``DEPART_SMOOTH`` pixels (the noise averages out, and
+    the two-signed difference that a slight misalignment makes at a section's rim);
+    at each pixel, the split of the slices into a first and a last part whose means
+    differ most, in units of the noise (the smoothed slices' robust spread about their
+    per-pixel median), is a step where (a) it exceeds ``DEPART_SIGMAS``, (b) the means
+    differ by more than ``DEPART_CONTRAST`` times the median image's contrast (the
+    difference of its two Otsu classes' means) and (c) one mean lies under the smoothed
+    median image's Otsu threshold and the other above the mean of its bright class (a
+    fiber's core on one side, none on the other: a background that changes along z, or
+    a section's rim, does not step so). The steps are grown by ``DEPART_GROW`` pixels
+    (the rim of an ending section steps less than its core).
+    """
+    count = len(aligned)
+    reached = np.isfinite(aligned)
+    if count < 3:
+        return np.zeros(aligned.shape, bool)
+    weight = np.stack([ndi.gaussian_filter(r * 1.0, DEPART_SMOOTH) for r in reached])
+    filled = np.where(reached, aligned, 0.0)
+    smooth = np.stack([ndi.gaussian_filter(f, DEPART_SMOOTH) for f in filled])
+    smooth = np.where(reached, smooth / np.maximum(weight, 1e-6), 0.0)
+    median = np.nanmedian(np.where(reached, smooth, np.nan), axis=0)
+    noise = 1.4826 * float(np.median(np.abs(smooth - median)[reached]))
+    # the steps a fiber's end makes: its contrast, from its core to the background
+    levels = np.nanmedian(aligned, axis=0).ravel()
+    cut = _otsu(levels)
+    contrast = levels[levels > cut].mean() - levels[levels <= cut].mean() if cut < np.inf else 0
+    smooth_cut = _otsu(median.ravel())
+    core = median[median > smooth_cut].mean() if smooth_cut < np.inf else np.inf
+    # every split along z: the first `before` slices against the `after` others
+    before = np.cumsum(reached, axis=0)[:-1].astype(np.float64)
+    after = reached.sum(axis=0) - before
+    first = np.cumsum(smooth, axis=0)[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = first / before, (smooth.sum(axis=0) - first) / after
+        difference = means[0] - means[1]
+        score = np.abs(difference) / (noise * np.sqrt(1 / before + 1 / after))
+    score = np.where((before > 0) & (after > 0) & np.isfinite(score), score, 0.0)
+    split = np.argmax(score, axis=0)[None]  # the step lies after slice `split`
+    low, high = (np.take_along_axis(np.nan_to_num(m), split, axis=0)[0] for m in means)
+    low, high = np.minimum(low, high), np.maximum(low, high)
+    step = (
+        (np.take_along_axis(score, split, axis=0)[0] > DEPART_SIGMAS)
+        & (high - low > DEPART_CONTRAST * contrast)
+        & (low < smooth_cut)
+        & (high > core)
+    )
+    index = np.arange(count)[:, None, None]
+    beyond = (index <= split) != ((count - 1) // 2 <= split)
+    disk = ndi.generate_binary_structure(2, 1)
+    grown = [ndi.binary_dilation(step & side, disk, iterations=DEPART_GROW) for side in beyond]
+    return np.stack(grown) & reached
 
 
 def _slice_noise(stack: np.ndarray) -> np.ndarray | None:
