@@ -14,6 +14,10 @@ Run ``python benchmarks/radius_estimate.py`` (``--quick`` for one condition per 
   off-centre, and not square (y ≠ x).
 * Volumes without fibers (noise, pores only, a constant): the estimate must raise
   ``NoFibersError``.
+* ``--ends SHARE``: beds whose fibers end inside the volume
+  (``xarray_microct.synthetic.broken_fiber_bed``: that share of the fibers ends or
+  begins at a random slice; 64 slices of 48 radii across, noise 0.1 and 0.2), per
+  radius and seed: the estimate's error against the mean radius of the sections.
 * ``--store PATH``: the wall time of the estimate on a stored scan (``open_volume``;
   e.g. a ``benchmarks/whole_scan.py`` bed), each of ``--repeat`` runs (the first pays
   for the first read of the store), and with ``--profile`` the functions where the time
@@ -45,7 +49,7 @@ import scipy.ndimage as ndi
 
 import xarray_microct as mct
 from xarray_microct.ops import fiber_scale
-from xarray_microct.synthetic import fiber_bed
+from xarray_microct.synthetic import broken_fiber_bed, fiber_bed
 
 RADIUS = 6.4  # µm
 RADII_VOXELS = (2, 3, 5, 8, 12, 20)
@@ -172,6 +176,27 @@ def sweep(
     return frame
 
 
+def fiber_ends(estimators: dict[str, Callable], share: float, radii, seeds) -> None:
+    """Beds whose fibers end inside: a ``share`` of them ends or begins at a random slice."""
+    print(f"\nfibers ending inside ({share:.0%} of them; 64 slices, 48 radii across):")
+    errors: dict[str, list[float]] = {name: [] for name in estimators}
+    for radius_px in radii:
+        for noise in (0.1, 0.2):
+            for seed in seeds:
+                size = 48 * radius_px
+                volume, centres = broken_fiber_bed((64, size, size), radius_px, share, noise, seed)
+                true = centres["radius"].mean()
+                line = f"  R {radius_px} px, noise {noise:.2f}, seed {seed}, true {true:.3f}:"
+                for name, estimate in estimators.items():
+                    value, seconds = timed(estimate, volume)
+                    errors[name].append(100 * (value / true - 1))
+                    line += f" {name} {value:.3f} ({errors[name][-1]:+.2f} %, {seconds:.2f} s)"
+                print(line, flush=True)
+    for name, values in errors.items():
+        worst = np.abs(values).max()
+        print(f"  {name}: worst |error| {worst:.2f} %, mean error {np.mean(values):+.2f} %")
+
+
 def shapes(estimators: dict[str, Callable]) -> None:
     """Chunked differently, cropped off-centre, not square: the estimate's error."""
     print("\nshapes (R = 5 voxels, noise 0.15, tilt 8°):")
@@ -286,7 +311,12 @@ def main() -> None:
     parser.add_argument(
         "--whole-scan-seed", type=int, help="the --store is whole_scan.py's bed of this seed"
     )
-    parser.add_argument("--only", choices=["sweep", "shapes", "none", "store"], default=None)
+    parser.add_argument(
+        "--only", choices=["sweep", "shapes", "none", "store", "ends"], default=None
+    )
+    parser.add_argument(
+        "--ends", type=float, default=0.0, help="also beds where this share of fibers ends inside"
+    )
     parser.add_argument(
         "--correlated",
         type=float,
@@ -305,6 +335,8 @@ def main() -> None:
         shapes(estimators)
     if args.only in (None, "none"):
         without_fibers(estimators)
+    if args.ends > 0 and args.only in (None, "ends"):
+        fiber_ends(estimators, args.ends, args.radii, args.seeds)
     if args.only in (None, "sweep"):
         conditions = CONDITIONS[1:2] if args.quick else CONDITIONS
         backgrounds = ["patchwork"] if args.quick else list(BACKGROUNDS)

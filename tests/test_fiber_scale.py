@@ -32,7 +32,7 @@ from xarray_microct.ops.fiber_scale import (
     whole_sections,
 )
 from xarray_microct.ops.fibers import detect_fibers
-from xarray_microct.synthetic import fiber_bed, textured_fiber_bed
+from xarray_microct.synthetic import broken_fiber_bed, fiber_bed, textured_fiber_bed
 
 RADIUS = 6.4  # µm
 
@@ -109,6 +109,13 @@ def test_estimate_does_not_depend_on_chunks_or_spacing_units():
     for d in ("z", "y", "x"):
         in_mm[d].attrs["units"] = "millimeter"
     assert estimate_fiber_radius(in_mm) == pytest.approx(reference / 1000, rel=1e-9)
+
+
+def test_estimate_of_fibers_of_two_voxels_does_not_depend_on_chunks():
+    # under 4 pixels the estimate fits the sampled slices aligned and averaged
+    vol, _ = _bed(2, 0.15, 8.0, 64, nz=32)
+    reference = estimate_fiber_radius(vol)
+    assert estimate_fiber_radius(vol.chunk({"z": 7, "y": 45, "x": 30})) == reference
 
 
 def test_estimate_on_a_cropped_bed_that_is_not_square():
@@ -637,6 +644,39 @@ def test_aligned_means_follow_the_drift_and_average_the_noise():
     assert second.shape == (64, 64)
 
 
+def test_aligned_means_leave_out_the_slices_beyond_a_fiber_end():
+    # disks of 3 pixels on a grid, in 16 slices; one ends before the middle slice, one
+    # begins before it: in the mean image the first is gone and the second whole (not
+    # faint disks at the share of the slices that hold them)
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:64, :64]
+    centres = [(y, x) for y in range(8, 60, 12) for x in range(8, 60, 12)]
+    disks = [ndi.gaussian_filter((np.hypot(yy - y, xx - x) < 3.0) * 1.0, 1.0) for y, x in centres]
+    ended, begun = 7, 14
+    present = np.ones((16, len(disks)), bool)
+    present[5:, ended] = False
+    present[:3, begun] = False
+    slices = 0.4 + 0.6 * np.einsum("zk,kyx->zyx", present, np.stack(disks))
+    stack = (slices + rng.normal(0, 0.1, slices.shape)).reshape(2, 8, 64, 64)
+    runs = [np.arange(0, 8), np.arange(8, 16)]
+    (image,) = _aligned_means(stack, runs, np.zeros(2), [[0, 1]])
+    whole = [image[centres[k]] for k in range(len(disks)) if k not in (ended, begun)]
+    assert image[centres[ended]] == pytest.approx(0.4, abs=0.06)
+    assert image[centres[begun]] == pytest.approx(np.mean(whole), abs=0.06)
+    # the plain mean: faint disks
+    plain = stack.reshape(16, 64, 64).mean(axis=0)
+    assert plain[centres[ended]] - 0.4 > 0.15 and np.mean(whole) - plain[centres[begun]] > 0.05
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_estimate_of_fibers_of_two_voxels_that_end_inside_the_sampled_slices(seed):
+    # 40 % of the fibers end (or begin) at a random slice: averaged with the slices
+    # that hold them, they would be faint disks, fitted small (-19 / -16 % before)
+    vol, centres = broken_fiber_bed((32, 96, 96), 2.0, ends=0.4, noise=0.1, seed=seed)
+    estimate = estimate_fiber_radius(vol)
+    assert estimate == pytest.approx(centres["radius"].mean(), rel=0.02)
+
+
 def test_own_drift_of_the_sections_without_the_centres_noise():
     # sections drifting 0.02 pixel a slice about the bed's drift, centres measured with
     # 0.2 pixel of noise: the moves over 4 slices are mostly noise, those over 40
@@ -665,7 +705,7 @@ def test_own_drift_of_the_sections_without_the_centres_noise():
     # groups of runs: as many as keep that drift within ALIGN_DRIFT pixels
     runs = [np.arange(k, k + 8) for k in (0, 16, 32, 48)]
     assert _run_groups(runs, 0.0) == [[0, 1, 2, 3]]
-    assert _run_groups(runs, ALIGN_DRIFT / 24) == [[0, 1], [2, 3]]
+    assert _run_groups(runs, ALIGN_DRIFT / 25) == [[0, 1], [2, 3]]  # 24 slices: within
     assert _run_groups(runs, ALIGN_DRIFT / 4) == [[0], [1], [2], [3]]
     assert _run_groups(runs, np.inf) == [[0], [1], [2], [3]]
 
