@@ -1496,18 +1496,13 @@ class FiberBedScale(NamedTuple):
     sections' own drifts from that mean (the fibers' spread about the bed's direction
     plus the centres' measurement noise); ``sections``: how many sections were followed
     from one averaged image to the next (the standard error of ``slope`` is
-    ``spread / √sections``); ``fiber_level`` and ``blur``: under 4 pixels of radius, the
-    fibers' level (the scan's units) and the blur (the Gaussian's σ, pixels) of the fit
-    of blurred disks that measured the radius (medians over its images; ``None`` where
-    no fit ran).
+    ``spread / √sections``).
     """
 
     radius: float
     slope: tuple[float, float]
     spread: float
     sections: int
-    fiber_level: float | None = None
-    blur: float | None = None
 
 
 def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> FiberBedScale:
@@ -1612,9 +1607,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         drift = pooled.mean(axis=0) / (half * pixel)  # pixels per slice
         own = _own_drift(centres[::2], [run[0] for run in runs], pooled, half, reach) / pixel
         images = _aligned_means(stack, runs, drift, _run_groups(runs, own)) or list(native)
-        radius, fiber_level, blur = _fitted_radius(images, pixel, radius, _slice_noise(stack))
-    else:
-        fiber_level = blur = None
+        radius = _fitted_radius(images, pixel, radius, _slice_noise(stack))
     slopes = pooled / (half * dz)  # each section's drift per length along z
     mean = slopes.mean(axis=0)
     spread = float(np.sqrt(np.mean(np.sum((slopes - mean) ** 2, axis=1))))
@@ -1624,8 +1617,6 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         (float(mean[0]), float(mean[1])),
         spread,
         len(slopes),
-        fiber_level,
-        blur,
     )
 
 
@@ -1805,11 +1796,10 @@ def _fitted_radius(
     pixel: float,
     measured: float,
     noise_correlation: np.ndarray | None = None,
-) -> tuple[float, float | None, float | None]:
+) -> float:
     """The sample's radius from :func:`fit_blurred_disks` of each image of ``native``
     (2-D, at the scan's pixels; e.g. :func:`_aligned_means`), with the noise's spatial
-    correlation ``noise_correlation`` (None: white), and the fit's fiber level and blur
-    (pixels), the medians over the images fitted.
+    correlation ``noise_correlation`` (None: white).
 
     Seeded by :func:`_disk_seeds` at the rounds' radius ``measured`` (the rounds'
     watershed regions merge touching fibers of 2 pixels: a third of ``other_bed``'s had
@@ -1818,14 +1808,14 @@ def _fitted_radius(
     sections whole inside the images (one start radius for all: no Miles weights; a
     split or merged section lies outside). Where an image cannot be fitted (pixels not
     finite, disks no brighter than about them) or shows no whole section, ``measured``
-    is returned (level and blur ``None``), with a warning that says why.
+    is returned, with a warning that says why.
     """
     px = measured / pixel
 
-    def fit(image: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def fit(image: np.ndarray) -> np.ndarray:
         start = _disk_seeds(image, px)
         if len(start) == 0:
-            return np.zeros(0), np.nan, np.nan
+            return np.zeros(0)
         reach = px + MARGIN_PX + 0.5
         ny, nx = image.shape
         whole = (
@@ -1837,19 +1827,16 @@ def _fitted_radius(
         fitted = fit_blurred_disks(
             image, start, np.full(len(start), px), SAMPLE_FIT_ROUNDS, noise_correlation
         )
-        return fitted.radii[whole] * pixel, fitted.fiber_level, fitted.blur
+        return fitted.radii[whole] * pixel
 
     try:
         with ThreadPoolExecutor(max(1, min(len(native), os.cpu_count() or 1))) as pool:
-            fits = list(pool.map(fit, native))
+            radii = np.concatenate(list(pool.map(fit, native)))
     except UnfittableImageError as error:
         why = str(error)
     else:
-        radii = np.concatenate([found for found, _, _ in fits])
         if radii.size:
-            fitted = [(level, blur) for found, level, blur in fits if found.size]
-            level, blur = np.median(np.array(fitted), axis=0)
-            return _robust_mean(radii, np.ones(radii.size)), float(level), float(blur)
+            return _robust_mean(radii, np.ones(radii.size))
         why = "no whole section in the sampled tile"
     warnings.warn(
         f"the fiber radius is the intensity measure's ({measured:.4g}), not the fit of "
@@ -1857,7 +1844,7 @@ def _fitted_radius(
         RuntimeWarning,
         stacklevel=4,
     )
-    return measured, None, None
+    return measured
 
 
 def _disk_seeds(image: np.ndarray, radius: float) -> np.ndarray:

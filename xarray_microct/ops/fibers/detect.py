@@ -91,7 +91,6 @@ from xarray_microct.ops.fibers.linking import (
     stitch_slabs,
 )
 from xarray_microct.ops.fibers.mask import background_width, local_mid_mask
-from xarray_microct.ops.fibers.mass import MASS_BELOW, bed_mass_model, mass_reach
 from xarray_microct.ops.fibers.slices import MIN_TILE, tile_tasks
 from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.hessian import hessian_measure_array
@@ -523,14 +522,6 @@ def plan_detection(
         drift=drift,
     )
     halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
-    # fibers of a few pixels on the scan: radii from their excess of intensity, with the
-    # scan's fiber level and blur from the radius estimate's fit of blurred disks (a
-    # threshold's areas are off by a few per cent there: see ops/fibers/mass.py)
-    mass = None
-    if kind == "intensity" and factor == 1 and min(radius[1], radius[2]) < MASS_BELOW:
-        mass = bed_mass_model(bed, grid.spacing)
-    if mass is not None:
-        halo += mass_reach(mass)
     # on a cluster, every stage of a block runs where its first chunk was hinted
     tiles = tile_tasks(
         follow_blocks(mask.data),
@@ -540,8 +531,6 @@ def plan_detection(
         min_r,
         halo,
         tile=-(-MIN_TILE // factor),  # the same area of the scan as without bins
-        intensity=None if mass is None else follow_blocks(work.data),
-        mass=mass,
     )
     separation = max(3, int(np.ceil(2 * sigmas[0] / dz)))
     graph = _linking_graph(

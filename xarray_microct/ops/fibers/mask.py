@@ -82,20 +82,6 @@ nearest):
   0.15–0.25 from +1.7..+5.5 % to +1.0..+1.7 %, but ``fiber_bed``'s from −0.3..−1.5 %
   to −1.5..−3.3 % (its mid-level contours lie inside the fibers); smoothed in-plane by
   half a pixel, ``fiber_bed`` −2.5..−3.9 % (the gaps fill). Not used.
-* Since then the table's radius under 4 pixels on the scan is not the mask's: each
-  region is measured by its excess of intensity over a local background, with the
-  fiber level, blur and radius of the radius estimate's fit of blurred disks (the
-  mask's radii only for each section's departure from its neighbours';
-  :mod:`~xarray_microct.ops.fibers.mass`; the mask still decides the regions and the
-  F1). With the true radius given, 2–3 voxels (0a8768c → this): ``fiber_bed``
-  −2.5..+0.3 % → −1.8..+0.7 %, ``textured_fiber_bed`` +0.4..+6.5 % → −1.2..+2.2 %;
-  35 of 36 cases within ±2 % (22 before), per case in that module's docstring. What a
-  model of the threshold contour of a blurred disk gave instead (the fit's level and
-  blur; the opened floor as the disk's base): −11 to −14 % at noise 0.05, +2 to +5 %
-  at 0.25 on ``textured_fiber_bed`` at 2 voxels (the floor holds the neighbours'
-  tails and the noise's minimum), and the fit's level as this module's fiber level
-  −28 to −34 % (the mid-level between the plateau and the floor lies above the core
-  of a blurred fiber of 2 pixels): a threshold, however placed, is not the measure.
 * The F1 at noise 0.25 on ``textured_fiber_bed`` at 2 voxels (.944 / .965 / .951, seeds
   1–3) is the seeds', not the mask's: the per-slice rows alone score .893–.917
   (precision ≈ recall), the linking raises them; of the table's misses (seed 1) half

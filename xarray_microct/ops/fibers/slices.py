@@ -33,7 +33,6 @@ from dask.highlevelgraph import HighLevelGraph
 
 from xarray_microct.core.blocks.placement import BorderFirst, block_hint, hinted_layer
 from xarray_microct.kernels.fiber_slices import flood_regions, plane_peaks
-from xarray_microct.ops.fibers.mass import MassModel, mass_radii
 
 MIN_TILE = 384  # pixels a side of the owned part of a tile (before its halo)
 ROW_COLUMNS = ("z", "y", "x", "radius")  # rows of the per-slice stage (pixels)
@@ -87,8 +86,6 @@ def slice_centres(
     score: np.ndarray | None = None,
     origin: tuple[int, int] = (0, 0),
     slice_shape: tuple[int, int] | None = None,
-    intensity: np.ndarray | None = None,
-    mass: MassModel | None = None,
 ) -> np.ndarray:
     """Fiber centres and radii on one 2-D slice of a fiber mask.
 
@@ -117,13 +114,6 @@ def slice_centres(
     slice_shape : (int, int), optional
         The whole slice's shape, when ``mask`` is a piece of it (default: the piece
         ends where the slice does).
-    intensity : 2-D array, optional
-        The scan's slice (``mask``'s pixels), with ``mass``: each region's radius is then
-        that of its excess of intensity (:func:`~xarray_microct.ops.fibers.mass.mass_radii`,
-        for fibers of a few pixels, whose thresholded areas are off), not of its area
-        (which still decides ``min_radius``). Square pixels.
-    mass : MassModel, optional
-        The scan's fiber level, blur and typical radius for ``intensity``.
 
     Returns
     -------
@@ -175,14 +165,6 @@ def slice_centres(
     cx = np.where(weighted, sums[:, 5], sums[:, 2]) / np.where(weighted, weight, area)
     radius = np.sqrt(area * dy * dx / np.pi)
     keep = radius >= min_radius
-    if intensity is not None and mass is not None:
-        if intensity.shape != mask.shape:
-            raise ValueError(f"intensity {intensity.shape} and mask {mask.shape} differ in shape")
-        # every region, in the piece's pixels, its tails taken for no background
-        centres = np.column_stack([cy - oy, cx - ox])
-        found = mass_radii(intensity, centres, np.sqrt(area / np.pi), mass) * np.sqrt(dy * dx)
-        # a region with no excess over its background keeps its area's radius
-        radius = np.where(keep & np.isfinite(found) & (found > 0), found, radius)
     return np.column_stack([cy[keep], cx[keep], radius[keep]])
 
 
@@ -196,16 +178,13 @@ def tile_centres(
     seed_distance: tuple[float, float],
     min_radius: float,
     slice_shape: tuple[int, int] | None = None,
-    intensity: np.ndarray | None = None,
-    mass: MassModel | None = None,
 ) -> np.ndarray:
     """Regions of a z-chunk of one tile (with its halo) whose centre the tile owns.
 
     ``origin`` is the slice pixel of ``mask[:, 0, 0]``; ``owned`` = ``(y0, y1, x0, x1)``
     the half-open pixel box the tile owns; ``slice_shape`` that of the whole slice
-    (default: the tile ends where the slice does); ``intensity`` and ``mass`` as for
-    :func:`slice_centres` (``intensity`` the scan's window of ``mask``'s shape). Returns
-    rows ``ROW_COLUMNS`` (pixels; radius physical).
+    (default: the tile ends where the slice does). Returns rows ``ROW_COLUMNS``
+    (pixels; radius physical).
 
     Examples
     --------
@@ -216,7 +195,6 @@ def tile_centres(
     array([[3., 8., 5.]])
     """
     y0, y1, x0, x1 = owned
-    mass = None if mass is None else MassModel(*mass)
     rows = []
     for k, plane in enumerate(mask):
         found = slice_centres(
@@ -227,8 +205,6 @@ def tile_centres(
             score=None if score is None else score[k],
             origin=origin,
             slice_shape=slice_shape,
-            intensity=None if intensity is None else intensity[k],
-            mass=mass,
         )
         mine = (found[:, 0] >= y0) & (found[:, 0] < y1) & (found[:, 1] >= x0) & (found[:, 1] < x1)
         found = found[mine]
@@ -264,18 +240,13 @@ def tile_tasks(
     min_radius: float,
     halo: int,
     tile: int = MIN_TILE,
-    intensity: da.Array | None = None,
-    mass: MassModel | None = None,
 ) -> list[tuple[int, int, Delayed]]:
     """Lazy per-slice centres of a 3-D Dask fiber mask, one task per z-chunk and tile.
 
     Returns ``(z_start, z_stop, rows)`` per task, ``rows`` a Delayed array of
     ``ROW_COLUMNS`` (see :func:`tile_centres`). ``spacing`` is ``(z, y, x)``; ``halo``
     the pixels read around each tile (more than two fiber diameters plus the seed
-    distance: then the rows do not depend on the tiling; with ``intensity``, that plus
-    :func:`~xarray_microct.ops.fibers.mass.mass_reach`). ``intensity`` (the scan, of
-    ``mask``'s shape) and ``mass``: radii from the fibers' excess of intensity (see
-    :func:`slice_centres`).
+    distance: then the rows do not depend on the tiling).
 
     On a cluster, when ``mask``'s chunks carry the workers' hint of
     :func:`~xarray_microct.core.blocks.placement.spread_over_workers` (through
@@ -301,21 +272,15 @@ def tile_tasks(
         raise ValueError(f"score {score.shape} and mask {mask.shape} differ in shape")
     if score is not None and score.chunks != mask.chunks:
         score = score.rechunk(mask.chunks)
-    if intensity is not None and intensity.shape != mask.shape:
-        raise ValueError(f"intensity {intensity.shape} and mask {mask.shape} differ in shape")
-    if intensity is not None and intensity.chunks != mask.chunks:
-        intensity = intensity.rechunk(mask.chunks)
-    if mass is None:
-        intensity = None
     _, ny, nx = mask.shape
     y_edges = _tile_edges(mask.chunks[1], tile)
     x_edges = _tile_edges(mask.chunks[2], tile)
     z_edges = np.cumsum((0, *mask.chunks[0])).tolist()
     y_bounds = np.cumsum((0, *mask.chunks[1]))
     x_bounds = np.cumsum((0, *mask.chunks[2]))
-    token = tokenize(mask, score, spacing, seed_distance, min_radius, halo, tile, intensity, mass)
+    token = tokenize(mask, score, spacing, seed_distance, min_radius, halo, tile)
     name = f"tile_centres-{token}"
-    sources = [source for source in (mask, score, intensity) if source is not None]
+    sources = [mask] if score is None else [mask, score]
     graph: dict[Any, Any] = {}
     params = (
         tuple(float(s) for s in spacing[1:]),
@@ -383,8 +348,6 @@ def tile_tasks(
                 (y0, y1, x0, x1),
                 *params,
                 (ny, nx),
-                windows[-1] if intensity is not None else None,
-                None if intensity is None else tuple(mass),  # a plain tuple in the graph
             )
             tasks.append((int(z0), int(z1), Delayed(key, None)))
     layer = hinted_layer(graph, workers, priorities) if workers else graph
