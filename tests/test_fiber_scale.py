@@ -664,11 +664,16 @@ def test_aligned_means_leave_out_the_slices_beyond_a_fiber_end():
     assert plain[centres[ended]] - 0.4 > 0.15 and np.mean(whole) - plain[centres[begun]] > 0.05
 
 
+@pytest.mark.parametrize("ramp", [0.0, 0.3])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_estimate_of_fibers_of_two_voxels_that_end_inside_the_sampled_slices(seed):
+def test_estimate_of_fibers_of_two_voxels_that_end_inside_the_sampled_slices(seed, ramp):
     # 40 % of the fibers end (or begin) at a random slice: averaged with the slices
-    # that hold them, they would be faint disks, fitted small (-19 / -16 % before)
+    # that hold them, they would be faint disks, fitted small (-19 / -16 % before);
+    # ``ramp``: an intensity rising along z by that share of the contrast (the pixels
+    # kept on one side of an end are then at another level unless each slice's offset
+    # is taken out)
     vol, centres = broken_fiber_bed((32, 96, 96), 2.0, ends=0.4, noise=0.1, seed=seed)
+    vol = vol + (ramp * 0.6 * np.linspace(0.0, 1.0, vol.shape[0], dtype=np.float32))[:, None, None]
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(centres["radius"].mean(), rel=0.02)
 

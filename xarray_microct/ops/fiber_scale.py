@@ -1680,9 +1680,12 @@ def _aligned_means(
     and columns where some pixel is reached by none are cut off (no image for a group
     whose slices the drift moves past one another). Where a fiber ends (or begins)
     within the group, the slices without it would make a faint disk that the fit reads
-    as a small one: each slice leaves out of the mean the pixels near where it departs
-    from the group's per-pixel median by more than the noise allows
-    (:func:`_departures`).
+    as a small one: each slice leaves out of the mean the pixels where it lies beyond a
+    step along z that the middle slice does not (:func:`_departures`), each slice's
+    offset from the others taken out first (an intensity drifting along z). One step per
+    pixel: a fiber that both begins and ends within the group (a short fiber, a break of
+    a few slices) stays a faint disk (a review measured −7 to −13 % at 2–3 pixels with
+    every fiber present on half the slices).
     """
     images = []
     ny, nx = stack.shape[-2:]
@@ -1711,11 +1714,17 @@ def _aligned_means(
         aligned = aligned[kept]
         if np.isfinite(aligned).sum(axis=0).min() == 0:
             continue  # the drift moves the slices past one another
+        # each slice's offset from the others taken out: an intensity that drifts along z
+        # would otherwise leave the pixels kept on one side of an end at another level
+        # (a review measured, 30 % of 2-px fibers ending, a ramp of half the contrast
+        # over the volume: -5.6 / -4.0 % with the offsets, +0.4 / +0.0 % without)
+        offsets = np.nanmedian(aligned - np.nanmedian(aligned, axis=0), axis=(1, 2))
+        aligned = aligned - offsets[:, None, None]
         agree = np.isfinite(aligned) & ~_departures(aligned)
         total = np.where(agree, aligned, 0.0).sum(axis=0)
         number = agree.sum(axis=0)
         image = total / np.maximum(number, 1)
-        if (number == 0).any():  # every slice departs (a fiber in about half of them)
+        if (number == 0).any():  # a pixel the middle slice does not reach
             image = np.where(number > 0, image, np.nanmedian(aligned, axis=0))
         images.append(image)
     return images
