@@ -387,9 +387,9 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       :mod:`xarray_microct.synthetic`, 20 % of the fibers ending or beginning at a random slice,
       64 slices, 2–3 voxels, noise 0.1–0.2, seeds 1–3) became faint disks in the plain
       mean: −3.0 to −8.0 % at 2 voxels and −3.0 to −27.6 % at 3 (mean −7.7 %; the
-      4-slice means before the aligned means −1.0 to +2.4 %, mean +0.2 %, mean |error|
+      4-slice means before the aligned means −1.0 to +2.4 %, mean +0.2 %, mean absolute error
       1.0 %); leaving out the slices beyond each end (:func:`_departures`), −1.2 to
-      +1.7 % (mean −0.2 %, mean |error| 0.6 %). Tried first: the per-pixel median of
+      +1.7 % (mean −0.2 %, mean absolute error 0.6 %). Tried first: the per-pixel median of
       the aligned slices (−4.5 / −2.8 % on a 96 × 96 bed, seeds 1–2, where the mean gave
       −7.4 / −10.1 %; a fiber ending near the group's middle is a half-level median);
       leaving out the slices that depart from that median (smoothed over a pixel) by
@@ -403,7 +403,7 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       looked at, 0–2 % on ``other_bed``'s at 2 voxels and 8–15°, whose estimates move
       by −0.6 to +0.5 %, the others' by at most 0.1 %): on
       ``benchmarks/fiber_scale.py --phantom both --radii 2 3``'s 36 cases (seeds 1–3,
-      the estimate only) mean |error| 0.69 → 0.68 %, outside ±2 % 0 → 1 (``other_bed``
+      the estimate only) mean absolute error 0.69 → 0.68 %, outside ±2 % 0 → 1 (``other_bed``
       seed 1, noise 0.25, 15°: −1.92 → −2.01 %; −1.90 % with the padding below alone).
       Padding each slice by half its size before its Fourier shift (was 2 pixels,
       whose periodic wrap rang at the sides) moved ``radius_estimate.py --radii 2 3``'s
