@@ -263,11 +263,11 @@ class BorderFirst:
 
     def __init__(self, hint: _BlockWorkers) -> None:
         self.hint = hint
+        # the first block of each run but the first (once: called per key, on the scheduler)
+        self.borders = np.ceil(hint.bounds)
 
     def __call__(self, key: tuple[Any, ...]) -> int:
-        block = self.hint.block(key)
-        borders = np.ceil(self.hint.bounds)  # the first block of each run but the first
-        return -int(np.min(np.abs(block + 0.5 - borders)))
+        return -int(np.min(np.abs(self.hint.block(key) + 0.5 - self.borders)))
 
 
 class _KeyPriority:
