@@ -51,6 +51,8 @@ CALIBRATION_KEY = "radius_calibration"  # the table's attrs entry that records i
 TOLERANCE = 0.02  # the fit's accuracy: the table is moved only beyond it
 MIN_PAIRS = 20  # fewest sections paired for a calibration
 MIN_SHARE = 0.5  # least share of the fit's sections that find their rows
+SAME_SECTION = 1.25  # most ratio of a pair's two radii (else a section split or merged)
+AGREE = 1.25  # most ratio of the fit's mean radius to the detection's radius
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,15 @@ class RadiusCalibration:
     ``fitted``: the fit's sections (pixels of the scan); ``spacing`` and ``origin``:
     the scan's grid ``(z, y, x)``; ``tilt_factor``: the bed's ``(1 + slope²)^-1/4``,
     which removes the tilt's ellipse from the fit's radii as the table's radii have it
-    removed.
+    removed; ``radius``: the detection's radius (the table's units), which the fit was
+    seeded at.
     """
 
     fitted: FittedSections
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     tilt_factor: float
+    radius: float
 
 
 def section_pairs(
@@ -87,7 +91,7 @@ def section_pairs(
     ...     np.array([0]), ((0, 1, 2, 3),), (0.0, 0.0),
     ... )
     >>> table = pd.DataFrame({"z": [0.0, 1, 2, 3], "y": 5.0, "x": 10.0, "radius": 1.1})
-    >>> calibration = RadiusCalibration(fitted, (1.0, 0.5, 0.5), (0.0, 0.0, 0.0), 1.0)
+    >>> calibration = RadiusCalibration(fitted, (1.0, 0.5, 0.5), (0.0, 0.0, 0.0), 1.0, 1.0)
     >>> section_pairs(table, calibration)
     (array([1.1]), array([1.]), 1)
     """
@@ -145,7 +149,7 @@ def calibrate_radii(
     ...     {"z": np.repeat([0.0, 1, 2, 3], 40), "y": np.tile(10 * k, 4), "x": 8.0,
     ...      "radius": 2.2}
     ... )
-    >>> calibration = RadiusCalibration(fitted, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0)
+    >>> calibration = RadiusCalibration(fitted, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 2.0)
     >>> calibrated, record = calibrate_radii(table, calibration)
     >>> float(calibrated["radius"].iloc[0]), record["shift"]
     (2.04, -0.16)
@@ -153,11 +157,22 @@ def calibrate_radii(
     if calibration is None:
         return table, {"applied": False, "why": "no fit of blurred disks (fibers of 4 pixels and more, or no sample fitted)"}
     mask_r, fit_r, n = section_pairs(table, calibration)
-    record: dict[str, Any] = {"sections_fitted": int(n), "sections_paired": int(len(mask_r))}
-    if len(mask_r) < MIN_PAIRS or len(mask_r) < MIN_SHARE * n:
+    # a section split in two by the fit (or two merged) is not the table's section
+    same = (fit_r <= SAME_SECTION * mask_r) & (mask_r <= SAME_SECTION * fit_r)
+    record: dict[str, Any] = {"sections_fitted": int(n), "sections_paired": int(same.sum())}
+    if same.sum() < MIN_PAIRS or same.sum() < MIN_SHARE * n:
         record.update(applied=False, why="too few of the fit's sections paired with the table's rows")
         return table, record
+    mask_r, fit_r = mask_r[same], fit_r[same]
     fit_mean, mask_mean = float(fit_r.mean()), float(mask_r.mean())
+    if not 1 / AGREE <= fit_mean / calibration.radius <= AGREE:
+        record.update(
+            applied=False,
+            fitted_mean=round(fit_mean, 6),
+            why="the fitted sections' mean radius is far from the detection's radius "
+            "(a radius given far off?)",
+        )
+        return table, record
     difference = fit_mean - mask_mean
     shift = float(np.sign(difference) * max(abs(difference) - TOLERANCE * fit_mean, 0.0))
     record.update(

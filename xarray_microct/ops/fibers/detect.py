@@ -516,7 +516,9 @@ def plan_detection(
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
         bed = bed if bed is not None else _bed_of(volume, r_phys)
         drift = _drift_record(bed, grid.spacing, estimated)
-    calibration = _calibration_of(bed, grid) if factor == 1 and kind == "intensity" else None
+    calibration = (
+        _calibration_of(bed, grid, r_phys) if factor == 1 and kind == "intensity" else None
+    )
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
     levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
@@ -599,7 +601,9 @@ def plan_detection(
     return DetectionPlan(graph, attrs, separation)
 
 
-def _calibration_of(bed: FiberBedScale | None, grid: Any) -> RadiusCalibration | None:
+def _calibration_of(
+    bed: FiberBedScale | None, grid: Any, radius: float
+) -> RadiusCalibration | None:
     """The table radii's calibration on the bed's fitted sections (None without them)."""
     if bed is None or bed.fitted is None or len(bed.fitted.radius) == 0:
         return None
@@ -609,6 +613,7 @@ def _calibration_of(bed: FiberBedScale | None, grid: Any) -> RadiusCalibration |
         tuple(float(s) for s in grid.spacing),
         tuple(float(o) for o in grid.origin),
         (1.0 + slope * slope) ** -0.25,
+        float(radius),
     )
 
 
