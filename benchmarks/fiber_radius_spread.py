@@ -119,8 +119,14 @@ def main() -> None:
     for seed in args.seeds:
         spacing = 3.2
         volume, bed = fiber_bed(
-            (32, 160, 160), spacing=spacing, radius=7.0, radius_sd=2.0, packing=0.3,
-            noise=0.1, tilt=3.0, seed=seed,
+            (32, 160, 160),
+            spacing=spacing,
+            radius=7.0,
+            radius_sd=2.0,
+            packing=0.3,
+            noise=0.1,
+            tilt=3.0,
+            seed=seed,
         )
         true_mean = bed.centres["radius"].mean()
         extent = 160 * spacing

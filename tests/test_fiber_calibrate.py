@@ -21,11 +21,13 @@ from xarray_microct.ops.fibers.calibrate import (
 )
 
 
-def blurred_disks(seed: int, radii=(2.0, 2.5, 3.0), size: int = 96, nz: int = 24):
+def blurred_disks(
+    seed: int, radii=(2.0, 2.5, 3.0), size: int = 96, nz: int = 24, noise: float = 0.12
+):
     """Straight fibers of the given radii (pixels, mixed at random), packed by random
     sequential addition, as their exact pixel coverage (8 × 8 subpixels) blurred by
     σ = 1 pixel, on a background textured between about 0.2 and 0.5 (a smooth random
-    field of two radii), white noise 0.04; fibers at 1.0. Returns (volume, truth)."""
+    field of two radii), white noise ``noise``; fibers at 1.0. Returns (volume, truth)."""
     rng = np.random.default_rng(seed)
     centres, rs = [], []
     for _ in range(6000):
@@ -46,7 +48,7 @@ def blurred_disks(seed: int, radii=(2.0, 2.5, 3.0), size: int = 96, nz: int = 24
     texture = ndi.gaussian_filter(rng.standard_normal((size, size)), 5.0)
     background = 0.35 + 0.15 * texture / texture.std()
     plane = ndi.gaussian_filter(background * (1 - disks) + disks, 1.0)
-    volume = plane[None] + 0.04 * rng.standard_normal((nz, size, size))
+    volume = plane[None] + noise * rng.standard_normal((nz, size, size))
     truth = pd.DataFrame(
         [
             (z, cy, cx, r)
@@ -77,22 +79,25 @@ def matched(table: pd.DataFrame, truth: pd.DataFrame, size: int, margin: float):
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_small_mixed_fibers_read_their_own_radii(seed):
-    # blurred disks of 2, 2.5 and 3 pixels on a textured background: the thresholded
-    # mask's sections read several per cent large (the fibers' level from the histogram
-    # lies under the plateau); calibrated on the fit of blurred disks, the mean radius
-    # is within 2 % and each size keeps its own (no squeeze towards the bed's radius)
+    # blurred disks of 2, 2.5 and 3 pixels on a textured background under noise: the
+    # thresholded mask's sections read large (before the calibration +4.7 / +6.0 %,
+    # the sizes +2.7 to +7.0 %: the fibers' level from the histogram lies under the
+    # plateau, the opened surroundings' level under the background). Calibrated on the
+    # fit of blurred disks (moved to within its 2 % tolerance of the fit, which is
+    # itself within about 1 % here: +1.4 / +2.3 %), and each size keeps its own (one
+    # shift for all: no squeeze towards the bed's radius)
     volume, truth = blurred_disks(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = detect_fibers(volume, radius=float(truth["radius"].mean()))
     record = table.attrs[CALIBRATION_KEY]
-    assert record["applied"], record
+    assert record["applied"] and record["shift"] < 0, record
     measured, true = matched(table, truth, 96, 6.0)
-    assert len(true) > 500
-    assert abs(measured.mean() / true.mean() - 1) < 0.02
+    assert len(true) > 2000
+    assert abs(measured.mean() / true.mean() - 1) < 0.025
     for r in (2.0, 2.5, 3.0):
-        assert abs(measured[true == r].mean() / r - 1) < 0.04, r
-    assert 0.9 < np.polyfit(true, measured, 1)[0] < 1.1
+        assert abs(measured[true == r].mean() / r - 1) < 0.035, r
+    assert 0.95 < np.polyfit(true, measured, 1)[0] < 1.05
 
 
 def test_same_table_whatever_the_chunking():

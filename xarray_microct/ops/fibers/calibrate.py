@@ -155,13 +155,18 @@ def calibrate_radii(
     (2.04, -0.16)
     """
     if calibration is None:
-        return table, {"applied": False, "why": "no fit of blurred disks (fibers of 4 pixels and more, or no sample fitted)"}
+        return table, {
+            "applied": False,
+            "why": "no fit of blurred disks (fibers of 4 pixels and more, or no sample fitted)",
+        }
     mask_r, fit_r, n = section_pairs(table, calibration)
     # a section split in two by the fit (or two merged) is not the table's section
     same = (fit_r <= SAME_SECTION * mask_r) & (mask_r <= SAME_SECTION * fit_r)
     record: dict[str, Any] = {"sections_fitted": int(n), "sections_paired": int(same.sum())}
     if same.sum() < MIN_PAIRS or same.sum() < MIN_SHARE * n:
-        record.update(applied=False, why="too few of the fit's sections paired with the table's rows")
+        record.update(
+            applied=False, why="too few of the fit's sections paired with the table's rows"
+        )
         return table, record
     mask_r, fit_r = mask_r[same], fit_r[same]
     fit_mean, mask_mean = float(fit_r.mean()), float(mask_r.mean())

@@ -774,8 +774,10 @@ def detect_fibers(
         the volume's coordinates), ``radius`` (of the disk with the area of the fiber's
         cross-section in the mask, times √cos θ of the fiber's axis, which removes the
         elongation of a tilted fiber's section; on a slice where the fiber's section
-        was missed or strayed off its axis, the mean of the radii around it), all in
-        the volume's units, and
+        was missed or strayed off its axis, the mean of the radii around it; under 4
+        pixels of radius, all moved by one length where the mask's sections and the
+        fit of blurred disks on the radius estimate's sample disagree by more than 2 %:
+        :mod:`~xarray_microct.ops.fibers.calibrate`), all in the volume's units, and
         ``touches_side``
         (on some slice the disk of the fiber's centre and median radius reaches past
         the centres of the pixels on the volume's side: the volume cuts the fiber, and its
@@ -784,9 +786,11 @@ def detect_fibers(
         ``attrs`` holds ``units``, ``spacing``, ``origin``, ``shape``, ``source``,
         ``detection_grid`` (``factor``, ``spacing``, ``origin``, ``shape`` of the grid
         the fibers were found on: the scan, or its in-plane bins for large fibers),
-        ``z_coherence`` and the provenance. Empty (with a warning) when the
-        volume holds no fibers: when under half of the centres belong to chains that go
-        on for a few more slices (see :func:`z_coherence`), what was found is not fibers along z.
+        ``radius_calibration`` (whether the radii were calibrated, the shift and the
+        means it came from, or why not), ``z_coherence`` and the provenance. Empty
+        (with a warning) when the volume holds no fibers: when under half of the
+        centres belong to chains that go on for a few more slices (see
+        :func:`z_coherence`), what was found is not fibers along z.
 
     Examples
     --------
