@@ -135,7 +135,7 @@ def _table(radius: np.ndarray) -> pd.DataFrame:
 
 def test_one_shift_for_all_sections_beyond_the_tolerance():
     # every section moves by the same length: the radii's spread is the table's own
-    radii = np.linspace(1.5, 3.0, 40)
+    radii = np.linspace(1.9, 2.45, 40)  # each within 25 % of its fitted section
     calibration = RadiusCalibration(_sections(2.0), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 2.0)
     calibrated, record = calibrate_radii(_table(radii), calibration)
     shift = 2.0 - radii.mean() + TOLERANCE * 2.0  # the table's mean lies above the fit's
@@ -154,3 +154,12 @@ def test_not_applied_where_the_fit_and_the_table_see_other_sections():
     same, record = calibrate_radii(table, calibration)
     assert not record["applied"] and record["sections_paired"] == 0
     assert same is table
+
+
+def test_not_applied_where_the_fit_is_far_from_the_detections_radius():
+    # the fit seeded at a radius given half too small finds the fibers' own: the table
+    # detected at that radius is not the fit's, and no shift is made
+    calibration = RadiusCalibration(_sections(2.0), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 1.0)
+    same, record = calibrate_radii(_table(np.full(40, 1.8)), calibration)
+    assert not record["applied"] and "far" in record["why"]
+    assert np.array_equal(same["radius"], np.full(160, 1.8))
