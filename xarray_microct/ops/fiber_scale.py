@@ -1503,6 +1503,27 @@ class FiberBedScale(NamedTuple):
     slope: tuple[float, float]
     spread: float
     sections: int
+    fitted: FittedSections | None = None
+
+
+class FittedSections(NamedTuple):
+    """The sections the fit of blurred disks measured in :func:`measure_fiber_bed`'s
+    sample (fibers under 4 pixels of radius), where the scan shows them.
+
+    One row per whole section of an aligned image: ``y, x`` (the scan's pixel indices
+    at slice ``z``, the mean of its image's slices: a fiber lies at ``(y, x) + drift ×
+    (k − z)`` on slice ``k``), ``radius`` (pixels, the section's own: not corrected
+    for the tilt) and ``group`` (the image's index in ``slices``, the scan's slice
+    indices averaged into each image). ``drift``: the bed's drift (pixels per slice).
+    """
+
+    z: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    radius: np.ndarray
+    group: np.ndarray
+    slices: tuple[tuple[int, ...], ...]
+    drift: tuple[float, float]
 
 
 def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> FiberBedScale:
@@ -1595,6 +1616,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
             break
         guesses = [pooled.mean(axis=0)] * len(pairs)
     _check_fibers(len(pooled), sum(len(here) for here, _ in pairs))
+    fitted = None
     # the rounds' radii read the levels off the images, biased where the blur is
     # comparable to the radius (fibers measured on the finer grid): there the fit of
     # blurred disks measures the levels with the blur (2 pixels of radius on fiber_bed:
@@ -1606,8 +1628,15 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         # directions allow (the fit's level and blur follow the noise: see the docstring)
         drift = pooled.mean(axis=0) / (half * pixel)  # pixels per slice
         own = _own_drift(centres[::2], [run[0] for run in runs], pooled, half, reach) / pixel
-        images = _aligned_means(stack, runs, drift, _run_groups(runs, own)) or list(native)
-        radius = _fitted_radius(images, pixel, radius, _slice_noise(stack))
+        groups = _run_groups(runs, own)
+        kept: list[tuple[int, int]] = []
+        images = _aligned_means(stack, runs, drift, groups, kept)
+        if not images:
+            images, groups, kept = list(native), [], []
+        found: list[tuple[np.ndarray, np.ndarray]] = []
+        radius = _fitted_radius(images, pixel, radius, _slice_noise(stack), found)
+        if groups and len(found) == len(images):
+            fitted = _fitted_sections(found, groups, kept, runs, drift, volume.shape, side)
     slopes = pooled / (half * dz)  # each section's drift per length along z
     mean = slopes.mean(axis=0)
     spread = float(np.sqrt(np.mean(np.sum((slopes - mean) ** 2, axis=1))))
@@ -1617,6 +1646,50 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         (float(mean[0]), float(mean[1])),
         spread,
         len(slopes),
+        fitted,
+    )
+
+
+def _fitted_sections(
+    found: list[tuple[np.ndarray, np.ndarray]],
+    groups: list[list[int]],
+    kept: list[tuple[int, int]],
+    runs: list[np.ndarray],
+    drift: np.ndarray,
+    shape: tuple[int, ...],
+    side: int,
+) -> FittedSections:
+    """The fit's whole sections (``found``: centres and radii in pixels of each aligned
+    image) where the scan shows them: the tile's corner (:func:`_read_tile`) and each
+    image's cut-off rows and columns (``kept``) added back, at the mean of its slices."""
+    _, ny, nx = shape
+    y0, x0 = (ny - min(ny, side)) // 2, (nx - min(nx, side)) // 2
+    slices = [tuple(int(k) for i in group for k in runs[i]) for group in groups]
+    parts = []
+    for index, ((centres, radii), (row, col), ks) in enumerate(
+        zip(found, kept, slices, strict=True)
+    ):
+        n = len(radii)
+        parts.append(
+            np.column_stack(
+                [
+                    np.full(n, np.mean(ks)),
+                    centres[:, 0] + row + y0,
+                    centres[:, 1] + col + x0,
+                    radii,
+                    np.full(n, index),
+                ]
+            )
+        )
+    rows = np.concatenate(parts) if parts else np.zeros((0, 5))
+    return FittedSections(
+        rows[:, 0],
+        rows[:, 1],
+        rows[:, 2],
+        rows[:, 3],
+        rows[:, 4].astype(np.int64),
+        tuple(slices),
+        (float(drift[0]), float(drift[1])),
     )
 
 
@@ -1667,7 +1740,11 @@ def _run_groups(runs: list[np.ndarray], own_drift: float) -> list[list[int]]:
 
 
 def _aligned_means(
-    stack: np.ndarray, runs: list[np.ndarray], drift: np.ndarray, groups: list[list[int]]
+    stack: np.ndarray,
+    runs: list[np.ndarray],
+    drift: np.ndarray,
+    groups: list[list[int]],
+    kept: list[tuple[int, int]] | None = None,
 ) -> list[np.ndarray]:
     """Each group's slices (``stack``: runs × slices × ny × nx, at the slices ``runs``)
     moved onto the group's middle slice along the bed's ``drift`` (pixels per slice) and
@@ -1685,9 +1762,13 @@ def _aligned_means(
     offset from the others taken out first (an intensity drifting along z). One step per
     pixel: a fiber that both begins and ends within the group (a short fiber, a break of
     a few slices) stays a faint disk (a review measured −7 to −13 % at 2–3 pixels with
-    every fiber present on half the slices).
+    every fiber present on half the slices). ``kept`` (a list), when given, receives
+    each image's first row and column in the slices (those cut off before them); a
+    group without an image is dropped from ``groups`` (in place) only when ``kept`` is
+    given.
     """
     images = []
+    dropped = []
     ny, nx = stack.shape[-2:]
     pad = (ny // 2, nx // 2)
     for group in groups:
@@ -1709,10 +1790,12 @@ def _aligned_means(
         count = np.isfinite(aligned).sum(axis=0)
         rows, cols = np.flatnonzero(count.min(axis=1) > 0), np.flatnonzero(count.min(axis=0) > 0)
         if not (rows.size and cols.size):
+            dropped.append(group)
             continue
-        kept = np.s_[:, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        aligned = aligned[kept]
+        cut = np.s_[:, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        aligned = aligned[cut]
         if np.isfinite(aligned).sum(axis=0).min() == 0:
+            dropped.append(group)
             continue  # the drift moves the slices past one another
         # each slice's offset from the others taken out: an intensity that drifts along z
         # would otherwise leave the pixels kept on one side of an end at another level
@@ -1727,6 +1810,11 @@ def _aligned_means(
         if (number == 0).any():  # a pixel the middle slice does not reach
             image = np.where(number > 0, image, np.nanmedian(aligned, axis=0))
         images.append(image)
+        if kept is not None:
+            kept.append((int(rows[0]), int(cols[0])))
+    if kept is not None:
+        for group in dropped:
+            groups.remove(group)
     return images
 
 
@@ -1805,6 +1893,7 @@ def _fitted_radius(
     pixel: float,
     measured: float,
     noise_correlation: np.ndarray | None = None,
+    found: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> float:
     """The sample's radius from :func:`fit_blurred_disks` of each image of ``native``
     (2-D, at the scan's pixels; e.g. :func:`_aligned_means`), with the noise's spatial
@@ -1817,14 +1906,15 @@ def _fitted_radius(
     sections whole inside the images (one start radius for all: no Miles weights; a
     split or merged section lies outside). Where an image cannot be fitted (pixels not
     finite, disks no brighter than about them) or shows no whole section, ``measured``
-    is returned, with a warning that says why.
+    is returned, with a warning that says why. ``found`` (a list), when given,
+    receives each image's whole sections: ``(centres, radii)`` in pixels.
     """
     px = measured / pixel
 
-    def fit(image: np.ndarray) -> np.ndarray:
+    def fit(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         start = _disk_seeds(image, px)
         if len(start) == 0:
-            return np.zeros(0)
+            return np.zeros((0, 2)), np.zeros(0)
         reach = px + MARGIN_PX + 0.5
         ny, nx = image.shape
         whole = (
@@ -1836,11 +1926,14 @@ def _fitted_radius(
         fitted = fit_blurred_disks(
             image, start, np.full(len(start), px), SAMPLE_FIT_ROUNDS, noise_correlation
         )
-        return fitted.radii[whole] * pixel
+        return fitted.centres[whole], fitted.radii[whole]
 
     try:
         with ThreadPoolExecutor(max(1, min(len(native), os.cpu_count() or 1))) as pool:
-            radii = np.concatenate(list(pool.map(fit, native)))
+            sections = list(pool.map(fit, native))
+        radii = np.concatenate([r for _, r in sections]) * pixel
+        if found is not None:
+            found.extend(sections)
     except UnfittableImageError as error:
         why = str(error)
     else:
@@ -1996,6 +2089,7 @@ def _measure_slice(
 __all__ = [
     "BlurredDisks",
     "FiberBedScale",
+    "FittedSections",
     "UnfittableImageError",
     "axis_slopes",
     "derived_parameters",

@@ -29,6 +29,7 @@ import pandas as pd
 
 from xarray_microct.kernels.chains import first_seen, group_order
 from xarray_microct.ops.fiber_scale import tilt_factors
+from xarray_microct.ops.fibers.calibrate import CALIBRATION_KEY, RadiusCalibration, calibrate_radii
 from xarray_microct.ops.fibers.linking import (
     chain_end_axes,
     cut_by_side,
@@ -257,8 +258,12 @@ def fiber_table(parts: list[FiberPart]) -> pd.DataFrame:
     )
 
 
-def finish_table(parts: list[FiberPart], coherence: float) -> tuple[pd.DataFrame, float]:
-    """``(fiber_table(parts), coherence)``: the end of the graph's assembly.
+def finish_table(
+    parts: list[FiberPart], coherence: float, calibration: RadiusCalibration | None = None
+) -> tuple[pd.DataFrame, float]:
+    """``(fiber_table(parts), coherence)``: the end of the graph's assembly, the radii
+    calibrated where ``calibration`` is given (:func:`.calibrate.calibrate_radii`; what
+    was done in ``attrs["radius_calibration"]``).
 
     Examples
     --------
@@ -266,7 +271,11 @@ def finish_table(parts: list[FiberPart], coherence: float) -> tuple[pd.DataFrame
     >>> len(table), coherence
     (0, 0.2)
     """
-    return fiber_table(parts), coherence
+    table = fiber_table(parts)
+    if calibration is not None:
+        table, record = calibrate_radii(table, calibration)
+        table.attrs[CALIBRATION_KEY] = record
+    return table, coherence
 
 
 def assemble_fibers(

@@ -80,6 +80,7 @@ from xarray_microct.ops.fibers.assembly import (
     link_fibers,
     settle_fibers,
 )
+from xarray_microct.ops.fibers.calibrate import CALIBRATION_KEY, RadiusCalibration
 from xarray_microct.ops.fibers.grid import GRID_KEY, working_factor, working_grid
 from xarray_microct.ops.fibers.linking import (
     SLAB,
@@ -287,6 +288,7 @@ def _linking_graph(
     link: dict[str, Any],
     assemble: tuple[Any, ...],
     groups: int | None = None,
+    calibration: RadiusCalibration | None = None,
 ) -> Delayed:
     """Slab linking, border stitching and assembly over the tile tasks: one graph layer.
 
@@ -299,10 +301,11 @@ def _linking_graph(
     ``groups`` tasks that settle a part of the fibers each (``settle_fibers``, the work
     per row; on a cluster hinted to its workers in turn, as they would otherwise wait
     where the fibers were found), and the table (``finish_table``, a concatenation, in
-    the client: see :class:`_TableGraph`).
+    the client: see :class:`_TableGraph`), whose radii ``calibration`` moves
+    (:func:`~xarray_microct.ops.fibers.calibrate.calibrate_radii`).
     """
     groups = _assembly_groups() if groups is None else groups
-    token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble, groups)
+    token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble, groups, calibration)
     name = f"link-fibers-{token}"
     graph: dict[Any, Any] = {}
     starts = range(0, nz, slab)
@@ -358,6 +361,7 @@ def _linking_graph(
         finish_table,
         [(name, "settled", g) for g in range(groups)],
         (name, "coherence"),
+        calibration,
     )
     workers = list(cluster_threads())
     layer: Any = graph
@@ -370,7 +374,7 @@ def _linking_graph(
         layer = MaterializedLayer(graph, annotations=annotations)
     layers = HighLevelGraph.from_collections(name, layer, dependencies=[t[2] for t in tiles[:1]])
     parts = [(name, "coherence"), *((name, "settled", g) for g in range(groups))]
-    return _TableGraph((name, "table"), layers, parts, layer=name)
+    return _TableGraph((name, "table"), layers, parts, layer=name, calibration=calibration)
 
 
 class _PartsFirst:
@@ -392,11 +396,19 @@ class _TableGraph(Delayed):
     a scheduler asked for that key.
     """
 
-    __slots__ = ("_parts",)
+    __slots__ = ("_calibration", "_parts")
 
-    def __init__(self, key: Any, dsk: Any, parts: list[Any], layer: str | None = None) -> None:
+    def __init__(
+        self,
+        key: Any,
+        dsk: Any,
+        parts: list[Any],
+        layer: str | None = None,
+        calibration: RadiusCalibration | None = None,
+    ) -> None:
         super().__init__(key, dsk, layer=layer)
         self._parts = list(parts)
+        self._calibration = calibration
 
     def __dask_keys__(self) -> list[Any]:
         return list(self._parts)
@@ -404,10 +416,10 @@ class _TableGraph(Delayed):
     def compute(self, **kwargs: Any) -> tuple[pd.DataFrame, float]:
         """``(table, coherence)``; keywords as ``dask.compute``'s."""
         keys = [Delayed(key, self.dask, layer=self._layer) for key in self._parts]
-        return _finish_parts(list(dask.compute(*keys, **kwargs)))
+        return _finish_parts(list(dask.compute(*keys, **kwargs)), self._calibration)
 
-    def __dask_postcompute__(self) -> tuple[Any, tuple[()]]:
-        return _finish_parts, ()
+    def __dask_postcompute__(self) -> tuple[Any, tuple[Any]]:
+        return _finish_parts, (self._calibration,)
 
     def _rebuild(self, dsk: Any, *, rename: Any = None) -> _TableGraph:
         def renamed(key: Any) -> Any:
@@ -420,17 +432,21 @@ class _TableGraph(Delayed):
             # persisted or optimised down to the parts: the last task put back, so that
             # the graph is still a Delayed of the table (wrapped, indexed, computed)
             finish = f"{key[0]}-finish"
-            layers = {**dsk.layers, finish: {key: (_finish_parts, parts)}}
+            layers = {**dsk.layers, finish: {key: (_finish_parts, parts, self._calibration)}}
             dependencies = {**dsk.dependencies, finish: set(dsk.layers)}
-            return _TableGraph(key, HighLevelGraph(layers, dependencies), parts, finish)
+            return _TableGraph(
+                key, HighLevelGraph(layers, dependencies), parts, finish, self._calibration
+            )
         layer = next(iter(dsk.layers)) if len(dsk.layers) == 1 else None
-        return _TableGraph(key, dsk, parts, layer)
+        return _TableGraph(key, dsk, parts, layer, self._calibration)
 
 
-def _finish_parts(results: list[Any]) -> tuple[pd.DataFrame, float]:
+def _finish_parts(
+    results: list[Any], calibration: RadiusCalibration | None = None
+) -> tuple[pd.DataFrame, float]:
     """``(table, coherence)`` from a :class:`_TableGraph`'s computed keys."""
     coherence, *parts = results
-    return finish_table(parts, coherence)
+    return finish_table(parts, coherence, calibration)
 
 
 class DetectionPlan(NamedTuple):
@@ -500,6 +516,9 @@ def plan_detection(
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
         bed = bed if bed is not None else _bed_of(volume, r_phys)
         drift = _drift_record(bed, grid.spacing, estimated)
+    calibration = (
+        _calibration_of(bed, grid, r_phys) if factor == 1 and kind == "intensity" else None
+    )
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
     levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
@@ -556,6 +575,7 @@ def plan_detection(
             int(min_slices),
             separation,
         ),
+        calibration=calibration,
     )
     attrs = {
         "units": grid.units,
@@ -572,7 +592,29 @@ def plan_detection(
     }
     if estimated:
         attrs[ESTIMATED_KEY] = estimated  # the registry records it in provenance
+    if calibration is None:
+        attrs[CALIBRATION_KEY] = {
+            "applied": False,
+            "why": "no fit of blurred disks: fibers of 4 pixels and more, a mask or "
+            "tubeness input, or a sample that could not be fitted",
+        }
     return DetectionPlan(graph, attrs, separation)
+
+
+def _calibration_of(
+    bed: FiberBedScale | None, grid: Any, radius: float
+) -> RadiusCalibration | None:
+    """The table radii's calibration on the bed's fitted sections (None without them)."""
+    if bed is None or bed.fitted is None or len(bed.fitted.radius) == 0:
+        return None
+    slope = float(np.hypot(*bed.slope))
+    return RadiusCalibration(
+        bed.fitted,
+        tuple(float(s) for s in grid.spacing),
+        tuple(float(o) for o in grid.origin),
+        (1.0 + slope * slope) ** -0.25,
+        float(radius),
+    )
 
 
 def _mask_smoothing(
@@ -732,8 +774,10 @@ def detect_fibers(
         the volume's coordinates), ``radius`` (of the disk with the area of the fiber's
         cross-section in the mask, times √cos θ of the fiber's axis, which removes the
         elongation of a tilted fiber's section; on a slice where the fiber's section
-        was missed or strayed off its axis, the mean of the radii around it), all in
-        the volume's units, and
+        was missed or strayed off its axis, the mean of the radii around it; under 4
+        pixels of radius, all moved by one length where the mask's sections and the
+        fit of blurred disks on the radius estimate's sample disagree by more than 2 %:
+        :mod:`~xarray_microct.ops.fibers.calibrate`), all in the volume's units, and
         ``touches_side``
         (on some slice the disk of the fiber's centre and median radius reaches past
         the centres of the pixels on the volume's side: the volume cuts the fiber, and its
@@ -742,9 +786,11 @@ def detect_fibers(
         ``attrs`` holds ``units``, ``spacing``, ``origin``, ``shape``, ``source``,
         ``detection_grid`` (``factor``, ``spacing``, ``origin``, ``shape`` of the grid
         the fibers were found on: the scan, or its in-plane bins for large fibers),
-        ``z_coherence`` and the provenance. Empty (with a warning) when the
-        volume holds no fibers: when under half of the centres belong to chains that go
-        on for a few more slices (see :func:`z_coherence`), what was found is not fibers along z.
+        ``radius_calibration`` (whether the radii were calibrated, the shift and the
+        means it came from, or why not), ``z_coherence`` and the provenance. Empty
+        (with a warning) when the volume holds no fibers: when under half of the
+        centres belong to chains that go on for a few more slices (see
+        :func:`z_coherence`), what was found is not fibers along z.
 
     Examples
     --------
@@ -776,7 +822,7 @@ def detect_fibers(
         table.attrs = {"units": grid_of(volume).units, "z_coherence": 0.0}
         return table
     table, coherence = plan.graph.compute()
-    table.attrs = {**plan.attrs, "z_coherence": coherence}
+    table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
     if coherence < COHERENCE_MIN:
         warnings.warn(
             f"detect_fibers: no fibers — the per-slice centres do not persist along z "
