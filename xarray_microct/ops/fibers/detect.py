@@ -110,9 +110,6 @@ HALO_RADII = 6  # pixels of halo around a tile, in fiber radii: over two diamete
 # on the scan itself (fibers under 9 pixels of radius), the tubeness's scale along z, in
 # units of the in-plane one: see _tubeness_sigmas
 ALONG_Z = 2.0
-# on the scan with the bed's tilt measured, the seeds' tubeness is that of the scan
-# smoothed along the bed over at least this many slices (sigma): see seed_smoothing
-SEED_SLICES = 4.0
 
 Source = Literal["auto", "intensity", "tubeness", "mask"]
 _SOURCES = ("auto", "intensity", "tubeness", "mask")
@@ -184,26 +181,6 @@ def _z_levels(volume: xr.DataArray, sigma_z: float, dtype: np.dtype) -> xr.DataA
         levels=dtype,
     )
     return volume.copy(data=data)
-
-
-def seed_smoothing(mask_slices: float) -> float:
-    """Sigma (slices) of the smoothing along the bed under the tubeness that seeds fibers.
-
-    The mask's smoothing along the bed (``mask_slices``: one radius) or
-    ``SEED_SLICES``, whichever is longer. The noise of a z-average falls as the square
-    root of the slices it averages, whatever the radius, and a fiber of a few pixels
-    holds few pixels per section against it: at 2 pixels of radius one radius is two
-    slices, and at noise 0.25 the per-slice seeds alone score F1 0.89 (0.98 at noise
-    0.10, where they are not noise-limited). Only the seeds' map gets it (the mask, whose
-    sections give the radii and the fibers' ends, keeps one radius); from 4 pixels of
-    radius on it is the mask's smoothing, shared, as before.
-
-    Examples
-    --------
-    >>> seed_smoothing(2.0), seed_smoothing(6.0)
-    (4.0, 6.0)
-    """
-    return max(float(mask_slices), SEED_SLICES)
 
 
 def fiber_chain(
@@ -286,9 +263,6 @@ def fiber_chain(
     source = volume.data
     if along_bed:  # the tubeness of the scan smoothed along the bed, at the in-plane scale
         source, voxels = smoothed.data, (float(sigmas[1]) / grid.spacing[0], *voxels[1:])
-        seed_z = seed_smoothing(float(smoothing[0]))
-        if seed_z > smoothing[0]:  # the seeds' own, longer smoothing (few slices: noisy)
-            source = smooth_along(volume.data, seed_z, drift)
     score = hessian_measure_array(
         source, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
     )
