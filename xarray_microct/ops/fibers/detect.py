@@ -647,7 +647,9 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
       the table scores 0.980 under its rows' 0.987: three touching fibers (radii
       1.57–1.81) are folded into one there (a section inflated by a neighbour's piece,
       radius 2.4, lies 0.72 of the sum of radii from the next one's centre, under
-      ``PIECES_OVERLAP``): the pieces' rule, not the seeds, loses those 96 rows.
+      ``PIECES_OVERLAP``): the pieces' rule, not the seeds, loses those 96 rows; with
+      the area rule 0.991 (seeds 2, 3 unchanged at 0.995, 0.985). Not used: a fiber of
+      a bed of two sizes, split in two, would no longer be folded.
 
     A centre taken from the intensities along each chain (the scan averaged along the
     fiber's axis, each section's own mode) is what these rows cannot give.
