@@ -652,6 +652,49 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
     against the noise) σ_z = ``ALONG_Z`` σ, at most a quarter of the volume's
     ``height`` (never under σ); on bins, which already average ``factor²`` pixels,
     σ_z = σ.
+
+    What the remaining misses at 2 voxels, noise 0.25, 15° are
+    (``benchmarks/fiber_scale.py``'s ``other_bed``, seed 1, the estimate's radius: tp
+    4071, fp 205, fn 233; the per-slice rows alone F1 0.890): displaced centres, not
+    lost fibers.
+    Of the misses, the table's nearest centre lies 0.5–0.75 radius away for 91 (just
+    past the match distance), 0.75–1.1 for 43, 1.1–1.8 for 39, none within 1.8 for 54;
+    they come in runs along a few fibers (20, 15, 12, 11 slices), as do the false
+    positives (one displaced fiber: a miss and a false positive per slice). Of the 164
+    misses with a per-slice row 0.5–1.8 radius away, that row's nearest true fiber is
+    the missed one for 140, and for 71 its radius is 1.3 × the true one or more: a
+    section flooded into part of a touching neighbour (radii 1.5–1.8 against the bed's
+    1.96, gaps of 0.1 radius), its centre pulled towards it, and the axis settled on
+    those rows. Tried on the three seeds (F1 0.949 / 0.965 / 0.950 here):
+
+    * σ_z of the Hessian, straight along z, 2 × / 3 × σ on the scan smoothed along
+      the bed: 0.935 / 0.949 / 0.935 and 0.915 / 0.926 / 0.913 (a straight scale
+      smears a tilted fiber in-plane).
+    * The seeds' tubeness on the scan smoothed along the bed over 2, 3, 4, 6 radii
+      (the mask kept at one): 0.951 / 0.972 / 0.959, 0.951 / 0.968 / 0.957, 0.953 /
+      0.966 / 0.958, 0.951 / 0.968 / 0.971: seed 1 is not noise-limited. Over at
+      least 4 slices on the whole sweep (seeds 1–3, radii 2–3, both phantoms): 0.950
+      / 0.971 / 0.960, 0.983 → 0.987 and 0.978 → 0.985 at noise 0.15, but
+      ``fiber_bed`` 2 voxels noise 0.15 seed 2 0.998 → 0.992, and 19 % more CPU for the
+      detection at 2 voxels (a second pass along the bed; 64 × 256², 4.3–6.1 → 5.5–6.0
+      CPU s, interleaved): not used (branch ``seeds``, reverted).
+    * σ = 0.5 / 0.45 radius in-plane: 0.919 / 0.947 / 0.929 and 0.918 / 0.944 / 0.935
+      (0.945 / 0.955 / 0.964 at 0.5 with the 2-radius smoothing above).
+    * Centres at the sub-pixel peak of the tubeness instead of the weighted centroid:
+      0.951 / 0.965 / 0.946 (the peak is pulled as well). An isotropic seed map (the
+      Laplacian of Gaussian at σ): 0.943 / 0.960 / 0.960; at 1.2 σ: 0.894 / 0.928 /
+      0.911.
+    * :func:`~.linking.merge_pieces` refusing two chains whose summed areas exceed
+      (1.3 × the rows' median radius)²: 0.951 / 0.959 / 0.956. Without noise (seed 1)
+      the table scores 0.980 under its rows' 0.987: three touching fibers (radii
+      1.57–1.81) are folded into one there (a section inflated by a neighbour's piece,
+      radius 2.4, lies 0.72 of the sum of radii from the next one's centre, under
+      ``PIECES_OVERLAP``): the pieces' rule, not the seeds, loses those 96 rows; with
+      the area rule 0.991 (seeds 2, 3 unchanged at 0.995, 0.985). Not used: a fiber of
+      a bed of two sizes, split in two, would no longer be folded.
+
+    A centre taken from the intensities along each chain (the scan averaged along the
+    fiber's axis, each section's own mode) is what these rows cannot give.
     """
     along_z = sigma if factor > 1 else max(sigma, min(ALONG_Z * sigma, 0.25 * height))
     return (along_z, sigma, sigma)
