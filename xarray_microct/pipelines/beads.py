@@ -185,6 +185,13 @@ def noise_ratio(box: np.ndarray) -> float:
     values = np.asarray(box, dtype=np.float64)
     if values.ndim != 3 or values.shape[0] < 3:
         raise ValueError(f"noise_ratio needs a 3-D box of at least 3 slices, got {values.shape}")
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        raise ValueError(
+            f"the scan holds {bad} NaN or infinite value(s) in its central box, where the "
+            "noise is measured: fill them first (e.g. vol.fillna(0)), or give "
+            "denoise_sigma= (e.g. '1 voxel')"
+        )
     smooth = ndi.gaussian_filter(values, 1.0, mode="nearest")
     if smooth.min() == smooth.max():
         return float("inf")
