@@ -266,3 +266,23 @@ def test_a_mistyped_auto_names_the_parameter() -> None:
     scan, _ = bead_pack(32, radius=5, seed=1, chunks=16)
     with pytest.raises(ValueError, match="denoise_sigma='Auto': write 'auto'"):
         beads(scan, denoise_sigma="Auto")
+
+
+def test_a_nan_where_the_noise_is_measured_names_the_fix() -> None:
+    values = np.where(np.indices((12, 20, 20))[2] < 10, 70.0, 170.0).astype("float32")
+    values[6, 10, 10] = np.nan  # one bad voxel, e.g. outside a reconstruction's circle
+    with pytest.raises(ValueError, match=r"1 NaN or infinite value.*fillna.*denoise_sigma="):
+        beads(mct.from_array(values, chunks=8))
+
+
+def test_a_pyramid_is_labelled_at_its_finest_level_or_the_level_asked() -> None:
+    scan, _ = bead_pack(32, radius=5, seed=1, chunks=16)
+    tree = scan.microct.pyramid(levels=2)
+    expected = beads(scan, bead_radius=5).values
+    np.testing.assert_array_equal(beads(tree, bead_radius=5).values, expected)
+    coarse = tree.microct.select_level(1)
+    np.testing.assert_array_equal(
+        beads(tree, bead_radius=5, level=1).values, beads(coarse, bead_radius=5).values
+    )
+    with pytest.raises(TypeError, match="level= applies to a pyramid"):
+        beads(scan, level=1)

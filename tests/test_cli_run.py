@@ -340,3 +340,19 @@ def test_freed_memory_goes_back_to_the_os_for_volume_runs_only(
     assert calls == [True]
     run_pipeline("fibers", scan, tmp_path / "c.zarr", release_memory=True, **quiet)
     assert calls == [True]
+
+
+def test_a_run_given_a_relative_input_path_resumes(
+    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the input as users type it: relative to the working directory; the result's
+    # provenance records its absolute path, and the resume must see one input
+    monkeypatch.chdir(scan.parent)
+    out = tmp_path / "relative.zarr"
+    with StopAfterStores(5, Interrupted), pytest.raises(Interrupted):
+        run_pipeline(pipeline_file, scan.name, out, progress=False, echo=lambda line: None)
+    assert main(["run", str(pipeline_file), scan.name, str(out), "--resume"]) == 0
+    np.testing.assert_array_equal(open_result(out).values, reference(scan))
+    assert main(["run", str(pipeline_file), scan.name, str(out), "--resume"]) == 0
+    assert "already complete" in capsys.readouterr().out

@@ -406,3 +406,17 @@ def test_radii_of_tilted_fibers_are_the_fibers_not_their_oblique_sections():
     oblique = 1 / np.sqrt(np.cos(np.radians(20.0)))
     assert whole.radius.mean() == pytest.approx(RADIUS, rel=0.015)
     assert abs(whole.radius.mean() * oblique - RADIUS) > 0.02 * RADIUS
+
+
+def test_dark_fibers_get_a_warning_that_names_invert():
+    # dark disks on a bright matrix, as a scan whose fibers absorb less than the matrix
+    _, y, x = np.ogrid[:12, :64, :64]
+    disks = np.zeros((12, 64, 64), bool)
+    for cy, cx in [(16, 16), (16, 46), (46, 16), (46, 46), (31, 31)]:
+        disks |= (y - cy) ** 2 + (x - cx) ** 2 <= 5**2
+    rng = np.random.default_rng(0)
+    scan = np.where(disks, 1000.0, 3000.0) + 100 * rng.standard_normal(disks.shape)
+    vol = mct.from_array(scan.astype("uint16"), spacing=SPACING)
+    with pytest.warns(UserWarning, match=r"no fibers.*vol\.microct\.invert\(\)"):
+        assert vol.microct.detect_fibers().empty
+    assert vol.microct.invert().microct.detect_fibers().fiber_id.nunique() == 5

@@ -255,3 +255,10 @@ def test_threshold_value_of_a_number_is_refused():
     vol = mct.from_array(np.random.default_rng(1).random((6, 6, 6)), chunks=3)
     with pytest.raises(ValueError, match="a number is already a threshold"):
         vol.microct.threshold_value(0.5)
+
+
+@pytest.mark.parametrize("value", [0, 7])
+def test_segment_of_a_constant_volume_says_so(value):
+    vol = mct.from_array(np.full((4, 6, 5), value, "uint16"), chunks=3)
+    with pytest.raises(ValueError, match="nothing to segment"):
+        vol.microct.segment().compute()

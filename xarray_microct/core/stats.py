@@ -21,6 +21,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from xarray_microct.core.volume import native_order
 from xarray_microct.kernels.labels import count
 
 FLOAT_BINS = 65536
@@ -28,8 +29,14 @@ _EXACT_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "uint16", "int16
 
 
 def has_exact_histogram(dtype: np.dtype) -> bool:
-    """Whether the histogram of this dtype has one bin per value."""
-    return np.dtype(dtype) in _EXACT_DTYPES
+    """Whether the histogram of this dtype (in any byte order) has one bin per value.
+
+    Examples
+    --------
+    >>> has_exact_histogram(np.dtype(">u2")), has_exact_histogram(np.dtype("int32"))
+    (True, False)
+    """
+    return np.dtype(dtype).newbyteorder("=") in _EXACT_DTYPES
 
 
 def finite_or_nan(data: da.Array) -> da.Array:
@@ -92,6 +99,7 @@ def global_histogram(data: da.Array, bins: int = FLOAT_BINS) -> tuple[da.Array, 
     >>> counts[:4].compute().tolist(), edges[:2].compute().tolist()
     ([1, 2, 0, 1], [-0.5, 0.5])
     """
+    data = native_order(data)
     dtype = np.dtype(data.dtype)
     ndim = data.ndim
     if has_exact_histogram(dtype):

@@ -52,9 +52,11 @@ class Grid:
 def _check_dims(dims: Sequence[Hashable]) -> None:
     dims = tuple(dims)
     n_lead = len(dims) - 3
-    leading_ok = n_lead >= 0 and all(d in LEADING_DIMS for d in dims[:n_lead]) and len(
-        set(dims[:n_lead])
-    ) == n_lead
+    leading_ok = (
+        n_lead >= 0
+        and all(d in LEADING_DIMS for d in dims[:n_lead])
+        and len(set(dims[:n_lead])) == n_lead
+    )
     if dims[-3:] != SPATIAL_DIMS or not leading_ok:
         raise ValueError(
             f"a volume needs dims ('z', 'y', 'x'), optionally after 't' and/or 'c'; got "
@@ -245,7 +247,8 @@ def from_array(
     Parameters
     ----------
     array : array-like
-        A 3-D (or 4-/5-D with leading ``t``/``c``) NumPy or Dask array.
+        A 3-D (or 4-/5-D with leading ``t``/``c``) NumPy or Dask array; a big-endian
+        one is converted (lazily) to the machine's byte order.
     spacing : float or (float, float, float)
         Voxel size along ``z, y, x`` in ``units``; anisotropic spacing is normal.
     units : str
@@ -297,6 +300,7 @@ def from_array(
         raise ValueError(f"spacing must be positive, got {spacing!r}")
     origin3 = _per_axis(origin, "origin")
     n_leading = array.ndim - 3
+    array = native_order(array)
     if isinstance(array, da.Array):
         data = array if chunks is None else array.rechunk(chunks)
     else:
@@ -341,12 +345,36 @@ def wrap_like(
     )
 
 
+def native_order(data: Any) -> Any:
+    """``data`` (NumPy or Dask) in the machine's byte order; the same object when it is.
+
+    Big-endian arrays (``">u2"``, as some Zarr v2, TIFF and raw files hold them) have the
+    same values, but the compiled kernels refuse them and a dtype test such as
+    ``dtype == np.uint16`` is false for them. Dask arrays are converted lazily, chunk by
+    chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> big = np.arange(3, dtype=">u2")
+    >>> native_order(big).dtype == np.uint16, native_order(big).tolist()
+    (True, [0, 1, 2])
+    """
+    dtype = np.dtype(data.dtype)
+    if dtype.isnative:
+        return data
+    return data.astype(dtype.newbyteorder("="))
+
+
 def as_dask(volume: xr.DataArray) -> xr.DataArray:
     """Return ``volume`` backed by Dask, chunking an in-memory one by default chunks.
 
-    A pint-quantified volume is dequantified first (see :func:`dequantify`).
+    A pint-quantified volume is dequantified first (see :func:`dequantify`), and one in
+    a non-native byte order converted to the native one (see :func:`native_order`).
     """
     volume = dequantify(volume)
+    if not volume.dtype.isnative:
+        volume = volume.copy(data=native_order(volume.data))
     if isinstance(volume.data, da.Array):
         return volume
     n_leading = volume.ndim - 3

@@ -43,7 +43,7 @@ from xarray_microct.io.ome import (
     prepare_levels,
     written_blocks,
 )
-from xarray_microct.io.paths import local_path
+from xarray_microct.io.paths import local_path, normal_url
 from xarray_microct.io.safety import (
     MARKER,
     RUN_KEY,
@@ -114,6 +114,23 @@ def prepare(result: xr.DataArray) -> xr.DataArray:
     return result if result.name is not None else result.rename("volume")
 
 
+def input_location(source: str | Path) -> str:
+    """One spelling of an input's location: a local path absolute (as the ``location``
+    of an ``open_volume`` record), a URL normalised; so that ``scan.zarr`` given on the
+    command line and the absolute path recorded in the result's provenance are one input.
+
+    Examples
+    --------
+    >>> import os
+    >>> input_location("scan.zarr") == os.path.join(os.getcwd(), "scan.zarr")
+    True
+    >>> input_location("S3://bucket/scans/./scan.zarr/")
+    's3://bucket/scans/scan.zarr'
+    """
+    local = local_path(source)
+    return normal_url(str(source)) if local is None else str(local)
+
+
 def run_identity(
     facts: Mapping[str, Any], inputs: Iterable[Any], result: xr.DataArray | None = None
 ) -> dict[str, Any]:
@@ -127,8 +144,8 @@ def run_identity(
     """
     identity: dict[str, Any] = json.loads(json.dumps(dict(facts), default=str))
     identity["inputs"] = [
-        {"location": str(source), "content": content_identity(source)}
-        for source in dict.fromkeys(str(s) for s in inputs)
+        {"location": source, "content": content_identity(source)}
+        for source in dict.fromkeys(input_location(s) for s in inputs)
     ]
     if result is not None:
         identity["result"] = {

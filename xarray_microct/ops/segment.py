@@ -147,6 +147,14 @@ def _from_histogram(
     if method == "triangle":
         return np.array([_triangle(counts, centres)])
     counts, centres = _rebin(counts, centres, nbins) if exact else (counts, centres)
+    levels = int(np.count_nonzero(counts))
+    if levels < classes:
+        found = f"one value, {centres[counts > 0][0]:.6g}" if levels == 1 else f"{levels} levels"
+        raise ValueError(
+            f"multi-Otsu of {classes} classes: the volume holds {found}, nothing to "
+            "segment (a constant or nearly constant volume). Check the input, or give "
+            "the thresholds (low= and high=, or method='threshold' with a value)"
+        )
     return np.asarray(
         skf.threshold_multiotsu(hist=(counts, centres), classes=classes), dtype=np.float64
     )

@@ -63,6 +63,7 @@ import scipy.ndimage as ndi
 import xarray as xr
 
 from xarray_microct.core.stats import clear_cuts, phase_levels, trim_histogram
+from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.volume import grid_of
 from xarray_microct.ops.denoise import SHARPEN_SCALE
@@ -185,6 +186,13 @@ def noise_ratio(box: np.ndarray) -> float:
     values = np.asarray(box, dtype=np.float64)
     if values.ndim != 3 or values.shape[0] < 3:
         raise ValueError(f"noise_ratio needs a 3-D box of at least 3 slices, got {values.shape}")
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        raise ValueError(
+            f"the scan holds {bad} NaN or infinite value(s) in its central box, where the "
+            "noise is measured: fill them first (e.g. vol.fillna(0)), or give "
+            "denoise_sigma= (e.g. '1 voxel')"
+        )
     smooth = ndi.gaussian_filter(values, 1.0, mode="nearest")
     if smooth.min() == smooth.max():
         return float("inf")
@@ -291,7 +299,7 @@ def _bead_smoothing(denoise_sigma: object, spacing: Sequence[float], units: str)
 
 
 def beads(
-    volume: xr.DataArray,
+    volume: xr.DataArray | xr.DataTree,
     bead_radius: object = None,
     denoise_sigma: object = "auto",
     sharpen: bool = True,
@@ -304,13 +312,15 @@ def beads(
     rounds: int = 8,
     split_smoothing: float = 0.25,
     bead_smoothing: object = "auto",
+    level: int | str | None = None,
 ) -> xr.DataArray:
     """Label every bead of a bead-pack scan: the paper's Fig. 3 chain, lazily.
 
     Parameters
     ----------
-    volume : xarray.DataArray
-        The scan (any numeric dtype).
+    volume : xarray.DataArray or xarray.DataTree
+        The scan (any numeric dtype), or a pyramid of it (``vol.microct.pyramid()``,
+        :func:`~xarray_microct.io.open_pyramid`).
     bead_radius : length, optional
         The expected bead radius (``"10 um"``, a number in coordinate units, or
         ``"8 voxel"``): one marker per inscribed ball of about this size. By default it
@@ -369,6 +379,8 @@ def beads(
         ``1 / bead_radius``): on ellipsoids of axis ratio 1.6 and 6 voxels the median
         IoU drops by 0.01 (``benchmarks/beads_accuracy.py --ellipsoids``), at ratio 1.3
         it moves by -0.001 to +0.006. Not applied with ``min_distance``.
+    level : int or str, optional
+        Pyramid level to label when ``volume`` is a DataTree (default: the finest).
 
     Returns
     -------
@@ -389,6 +401,10 @@ def beads(
     >>> [r["op"] for r in labels.attrs["microct_provenance"]][-3:]
     ['fill_holes', 'watershed', 'smooth_labels']
     """
+    if isinstance(volume, xr.DataTree):
+        volume = single_image(select_node(volume, 0 if level is None else level))
+    elif level is not None:
+        raise TypeError("level= applies to a pyramid (DataTree), not to a single volume")
     grid = grid_of(volume)
     for name, flag in (("sharpen", sharpen), ("rings", rings), ("invert", invert)):
         if not isinstance(flag, bool | np.bool_):

@@ -860,7 +860,13 @@ def detect_fibers(
             eager=True,
         )
     except NoFibersError as err:
-        warnings.warn(f"detect_fibers: no fibers — {err}", UserWarning, stacklevel=3)
+        hint = (
+            ". Fibers are found brighter than the matrix: for dark fibers, detect them "
+            "on vol.microct.invert()"
+            if source in ("auto", "intensity") and volume.dtype != bool
+            else ""
+        )
+        warnings.warn(f"detect_fibers: no fibers — {err}{hint}", UserWarning, stacklevel=3)
         table = empty_table()
         table.attrs = {"units": grid_of(volume).units, "z_coherence": 0.0}
         return table
