@@ -106,7 +106,6 @@ COARSE_BINNED = 2.5
 # bins a chunk at least along y and x: the tubeness's halo (23 bins a side) costs less
 # (0.6 CPU s for 64 × 512² bins against 0.7 in chunks of 128², 1.0 in chunks of 64²)
 BINNED_CHUNK = 256
-MIN_SLAB = 8  # slices of a slab at least (see _slab_size)
 HALO_RADII = 6  # pixels of halo around a tile, in fiber radii: over two diameters + seed
 # on the scan itself (fibers under 9 pixels of radius), the tubeness's scale along z, in
 # units of the in-plane one: see _tubeness_sigmas
@@ -281,24 +280,6 @@ def _assembly_groups() -> int:
     return int(min(16, max(2, threads or os.cpu_count() or 2)))
 
 
-def _slab_size(nz: int, threads: int | None = None) -> int:
-    """Slices linked by one slab task: at least two slabs per thread that computes.
-
-    The slabs' chains, piece pairs and ends are the linking's work per row, and the
-    last tiles' slabs are all that is left to run before the fibers are linked: with one
-    slab (32 slices and ``SLAB`` = 64) one worker linked it while the other waited.
-    Slabs of ``MIN_SLAB`` to ``SLAB`` slices, about ``2 × threads`` of them; the chains
-    do not depend on the slabs (:func:`~.linking.stitch_slabs`).
-
-    Examples
-    --------
-    >>> _slab_size(32, 2), _slab_size(128, 2), _slab_size(2048, 4), _slab_size(5, 2)
-    (8, 32, 64, 8)
-    """
-    threads = _assembly_groups() if threads is None else threads
-    return int(min(SLAB, max(MIN_SLAB, -(-nz // (2 * max(threads, 1))))))
-
-
 def _linking_graph(
     tiles: list[tuple[int, int, Delayed]],
     nz: int,
@@ -382,10 +363,6 @@ def _linking_graph(
     layer: Any = graph
     if workers:
         turns = {(name, "settled", g): [workers[g * len(workers) // groups]] for g in range(groups)}
-        # the slabs in contiguous runs, one per worker: their chains, piece pairs and
-        # ends follow their rows, and the last slabs are linked on every worker at once
-        for k in range(len(starts)):
-            turns[(name, "rows", k)] = [workers[k * len(workers) // len(starts)]]
         hinted = hinted_layer(graph, turns)
         # the parts are cut from the fibers first: a part that waited behind the
         # settling of another on the fibers' worker held its own worker idle
@@ -559,7 +536,7 @@ def plan_detection(
     graph = _linking_graph(
         tiles,
         grid.shape[0],
-        _slab_size(grid.shape[0]),  # links join consecutive slices: any slab, same chains
+        SLAB,  # links join consecutive slices only: any slab gives the same chains
         dict(
             spacing=tuple(wgrid.spacing[1:]),
             origin=tuple(wgrid.origin[1:]),
