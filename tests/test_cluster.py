@@ -269,22 +269,6 @@ def test_cluster_does_not_steal_work_and_the_fiber_bins_start_in_contiguous_part
     assert [hint(k) for k in bins] == [[first]] * 2 + [[second]] * 2
 
 
-def test_fiber_slabs_are_linked_on_both_workers_in_contiguous_runs(client: Client) -> None:
-    # one slab of 64 slices left a worker idle while the other linked the last slices:
-    # two slabs per thread, the first half on one worker and the second on the other
-    scan = mct.from_array(np.zeros((32, 512, 512), "uint16"), spacing=0.65, chunks=(32, 256, 256))
-    plan = plan_detection(scan, radius=(9.8,) * 3)
-    (name,) = [n for n in plan.graph.dask.layers if n.startswith("link-fibers")]
-    layer = plan.graph.dask.layers[name]
-    rows = sorted(k for k in layer if k[1] == "rows")
-    assert len(rows) == 2 * sum(cluster_threads().values())
-    first, second = sorted(cluster_threads())
-    hint = layer.annotations["workers"]
-    assert [hint(k) for k in rows] == [[first]] * 2 + [[second]] * 2
-    # each slab's chains, piece pairs and ends follow its rows (no hint of their own)
-    assert all(hint(k) is None for k in layer if k[1] in ("chains", "near", "ends"))
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork on Linux only")
 def test_worker_processes_are_forks_of_this_process(client: Client) -> None:
     # forked, not spawned: a copy of this interpreter, its imports done (a spawned worker
