@@ -300,6 +300,15 @@ def _linking_graph(
     per row; on a cluster hinted to its workers in turn, as they would otherwise wait
     where the fibers were found), and the table (``finish_table``, a concatenation, in
     the client: see :class:`_TableGraph`).
+
+    Tried and withdrawn: slabs of 8 to 64 slices, about two per thread, hinted to the
+    workers in contiguous runs (so that on 32 slices, one slab of ``SLAB``, both workers
+    would link the last slices). Same table; but on 32 × 2560² with ``--workers 2``
+    (``benchmarks/run_phases.py`` task streams, shared machine, load 3–10) the time
+    from the last tile to the end went from 1.1–2.2 s (one slab, four runs) to
+    1.8–4.5 s (four slabs, four runs): the four slabs' chains and piece pairs took
+    1.3–1.8 CPU s on the workers against 0.4–0.6 for the one slab (the same work
+    measured in one process), and the three borders' stitching another 0.2–0.3 s.
     """
     groups = _assembly_groups() if groups is None else groups
     token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble, groups)
