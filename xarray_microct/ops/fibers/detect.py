@@ -305,10 +305,12 @@ def _linking_graph(
     workers in contiguous runs (so that on 32 slices, one slab of ``SLAB``, both workers
     would link the last slices). Same table; but on 32 × 2560² with ``--workers 2``
     (``benchmarks/run_phases.py`` task streams, shared machine, load 3–10) the time
-    from the last tile to the end went from 1.1–2.2 s (one slab, four runs) to
-    1.8–4.5 s (four slabs, four runs): the four slabs' chains and piece pairs took
-    1.3–1.8 CPU s on the workers against 0.4–0.6 for the one slab (the same work
-    measured in one process), and the three borders' stitching another 0.2–0.3 s.
+    from the last tile to the end went from 1.1–2.2 s (one slab, four runs; 5.0 s in
+    a fifth, under heavier load) to 1.8–2.9 s (four slabs, three runs; 4.5 s in a
+    fourth): the four slabs' chains and piece pairs took 1.25–1.8 CPU s on the
+    workers against 0.4–0.7 for the one slab (in one process, best of five, the same
+    work: 0.25 s either way), and the three borders' stitching another 0.2–0.3 s. Not
+    understood.
     """
     groups = _assembly_groups() if groups is None else groups
     token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble, groups)
