@@ -294,7 +294,11 @@ def _linking_graph(
     and cull the whole graph): per slab of ``slab`` slices, its rows (``gather_slab``, fed
     by the tiles of its slices, each cut to the slab's slices where it was found:
     ``slab_part``), then its chains (``link_slices``) and its
-    ``piece_pairs``, two tasks that may run at once; one ``stitch_slabs`` task
+    ``piece_pairs``, two tasks that may run at once (on a cluster the piece pairs are
+    hinted to the worker after the rows': with one slab, on 32 slices, the chains and
+    pairs ran one after the other on the rows' worker while the other waited; on 32 ×
+    2560², quiet, the time from the last tile to the end 0.91 -> 0.72 s, with the
+    faster joins below); one ``stitch_slabs`` task
     per border; the fibers (``link_fibers``: the decisions that need every chain), then
     ``groups`` tasks that settle a part of the fibers each (``settle_fibers``, the work
     per row; on a cluster hinted to its workers in turn, as they would otherwise wait
@@ -374,6 +378,11 @@ def _linking_graph(
     layer: Any = graph
     if workers:
         turns = {(name, "settled", g): [workers[g * len(workers) // groups]] for g in range(groups)}
+        # a slab's chains (on its rows' worker) and piece pairs (on the next worker) at
+        # once: on one worker they ran one after the other while the other waited
+        for k in range(len(starts)):
+            turns[(name, "rows", k)] = [workers[k % len(workers)]]
+            turns[(name, "near", k)] = [workers[(k + 1) % len(workers)]]
         hinted = hinted_layer(graph, turns)
         # the parts are cut from the fibers first: a part that waited behind the
         # settling of another on the fibers' worker held its own worker idle
