@@ -269,6 +269,23 @@ def test_cluster_does_not_steal_work_and_the_fiber_bins_start_in_contiguous_part
     assert [hint(k) for k in bins] == [[first]] * 2 + [[second]] * 2
 
 
+def test_a_fiber_slabs_chains_and_piece_pairs_are_found_on_two_workers(client: Client) -> None:
+    # both need the slab's rows: on the rows' worker they ran one after the other while
+    # the other worker, done with its tiles, waited
+    scan = mct.from_array(np.zeros((32, 512, 512), "uint16"), spacing=0.65, chunks=(32, 256, 256))
+    plan = plan_detection(scan, radius=(9.8,) * 3)
+    (name,) = [n for n in plan.graph.dask.layers if n.startswith("link-fibers")]
+    layer = plan.graph.dask.layers[name]
+    hint = layer.annotations["workers"]
+    slabs = sorted(k[2] for k in layer if k[1] == "rows")
+    assert slabs == [0]
+    assert hint((name, "rows", 0)) != hint((name, "near", 0))
+    assert {w for k in slabs for w in hint((name, "rows", k)) + hint((name, "near", k))} == set(
+        cluster_threads()
+    )
+    assert hint((name, "chains", 0)) is None  # with its rows
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork on Linux only")
 def test_worker_processes_are_forks_of_this_process(client: Client) -> None:
     # forked, not spawned: a copy of this interpreter, its imports done (a spawned worker

@@ -12,7 +12,9 @@ from scipy.spatial import cKDTree
 from xarray_microct.ops.fibers import assemble_fibers, join_fragments
 from xarray_microct.ops.fibers.linking import (
     PIECES_OVERLAP,
+    chain_end_axes,
     chain_ends,
+    join_ends,
     link_slab,
     link_slices,
     merge_chains,
@@ -256,3 +258,53 @@ def _check_one_chain_per_fiber(table, truth, shape, spacing):
     margin = (to_side - centres["radius"]).groupby(centres["fiber_id"]).min()
     grazing = set(margin.index[margin.abs() < spacing / 2])
     assert set(major[inside]) ^ true_inside <= grazing
+
+
+def _join_ends_by_python_sort(chains, join_distance):
+    """The rule of ``join_ends`` written out: every (end, start) pair within reach of the
+    axes, taken by (skip, gap, end, start), each end and start once (brute force)."""
+    m = len(chains.ids)
+    known = np.concatenate([chains.start_slope, chains.end_slope])
+    known = known[~np.isnan(known[:, 0])]
+    bed = np.median(known, axis=0) if len(known) else np.zeros(2)
+    start_slope = np.where(np.isnan(chains.start_slope), bed, chains.start_slope)
+    end_slope = np.where(np.isnan(chains.end_slope), bed, chains.end_slope)
+    candidates = []
+    for end in range(m):
+        for start in range(m):
+            skip = chains.first[start] - chains.last[end]
+            if skip <= 0:
+                continue
+            middle = 0.5 * (chains.first[start] + chains.last[end])
+            forward = chains.end_at[end] + end_slope[end] * (middle - chains.last[end])
+            backward = chains.start_at[start] + start_slope[start] * (middle - chains.first[start])
+            gap = float(np.hypot(*(forward - backward)))
+            if gap <= join_distance:
+                candidates.append((skip, gap, end, start))
+    predecessor = np.arange(m)
+    ended, started = set(), set()
+    for _, _, end, start in sorted(candidates):
+        if end not in ended and start not in started:
+            ended.add(end), started.add(start)
+            predecessor[start] = end
+    while not np.array_equal(predecessor[predecessor], predecessor):
+        predecessor = predecessor[predecessor]
+    return predecessor
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_join_ends_takes_the_pairs_of_the_written_out_rule(seed):
+    # short chains on a grid of slices (ties of skip), some on one slice (no slope)
+    rng = np.random.default_rng(seed)
+    rows, track = [], []
+    for chain in range(60):
+        first = int(rng.integers(0, 30))
+        length = int(rng.integers(1, 6))
+        y, x = rng.uniform(0, 12, 2)
+        for z in range(first, first + length):
+            rows.append([z, y + 0.05 * (z - first), x + rng.normal(0, 0.1)])
+            track.append(chain)
+    ends, _ = chain_end_axes(np.array(rows), np.array(track), window=4)
+    joined = join_ends(ends, 1.5)
+    np.testing.assert_array_equal(joined, _join_ends_by_python_sort(ends, 1.5))
+    assert (joined != np.arange(len(joined))).sum() > 5  # chains were joined

@@ -296,13 +296,28 @@ def _linking_graph(
     and cull the whole graph): per slab of ``slab`` slices, its rows (``gather_slab``, fed
     by the tiles of its slices, each cut to the slab's slices where it was found:
     ``slab_part``), then its chains (``link_slices``) and its
-    ``piece_pairs``, two tasks that may run at once; one ``stitch_slabs`` task
+    ``piece_pairs``, two tasks that may run at once (on a cluster the piece pairs are
+    hinted to the worker after the rows': with one slab, on 32 slices, the chains and
+    pairs ran one after the other on the rows' worker while the other waited; on 32 ×
+    2560², quiet, the time from the last tile to the end 0.91 -> 0.72 s, with the
+    faster joins below); one ``stitch_slabs`` task
     per border; the fibers (``link_fibers``: the decisions that need every chain), then
     ``groups`` tasks that settle a part of the fibers each (``settle_fibers``, the work
     per row; on a cluster hinted to its workers in turn, as they would otherwise wait
     where the fibers were found), and the table (``finish_table``, a concatenation, in
     the client: see :class:`_TableGraph`), whose radii ``calibration`` moves
     (:func:`~xarray_microct.ops.fibers.calibrate.calibrate_radii`).
+
+    Tried and withdrawn: slabs of 8 to 64 slices, about two per thread, hinted to the
+    workers in contiguous runs (so that on 32 slices, one slab of ``SLAB``, both workers
+    would link the last slices). Same table; but on 32 × 2560² with ``--workers 2``
+    (``benchmarks/run_phases.py`` task streams, shared machine, load 3–10) the time
+    from the last tile to the end went from 1.1–2.2 s (one slab, four runs; 5.0 s in
+    a fifth, under heavier load) to 1.8–2.9 s (four slabs, three runs; 4.5 s in a
+    fourth): the four slabs' chains and piece pairs took 1.25–1.8 CPU s on the
+    workers against 0.4–0.7 for the one slab (in one process, best of five, the same
+    work: 0.25 s either way), and the three borders' stitching another 0.2–0.3 s. Not
+    understood.
     """
     groups = _assembly_groups() if groups is None else groups
     token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble, groups, calibration)
@@ -367,6 +382,11 @@ def _linking_graph(
     layer: Any = graph
     if workers:
         turns = {(name, "settled", g): [workers[g * len(workers) // groups]] for g in range(groups)}
+        # a slab's chains (on its rows' worker) and piece pairs (on the next worker) at
+        # once: on one worker they ran one after the other while the other waited
+        for k in range(len(starts)):
+            turns[(name, "rows", k)] = [workers[k % len(workers)]]
+            turns[(name, "near", k)] = [workers[(k + 1) % len(workers)]]
         hinted = hinted_layer(graph, turns)
         # the parts are cut from the fibers first: a part that waited behind the
         # settling of another on the fibers' worker held its own worker idle

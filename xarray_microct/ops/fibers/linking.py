@@ -382,10 +382,11 @@ def join_ends(chains: ChainEnds, join_distance: float, max_skip: int | None = No
     start_slope = np.where(np.isnan(chains.start_slope), bed, chains.start_slope)
     end_slope = np.where(np.isnan(chains.end_slope), bed, chains.end_slope)
     # candidates: starts near each end in coordinates that follow the bed's direction
-    tree = cKDTree(start_at - first[:, None] * bed)
-    near = tree.query_ball_point(end_at - last[:, None] * bed, 3 * join_distance)
-    ends = np.repeat(np.arange(m), [len(s) for s in near])
-    starts = np.concatenate([np.zeros(0, np.int64), *map(np.asarray, near)]).astype(np.int64)
+    # (as arrays: the lists of query_ball_point took longer than the rest of the join)
+    near = cKDTree(end_at - last[:, None] * bed).sparse_distance_matrix(
+        cKDTree(start_at - first[:, None] * bed), 3 * join_distance, output_type="ndarray"
+    )
+    ends, starts = near["i"].astype(np.int64), near["j"].astype(np.int64)
     skip = first[starts] - last[ends]
     keep = (skip > 0) & (skip <= (np.inf if max_skip is None else max_skip))
     ends, starts, skip = ends[keep], starts[keep], skip[keep]
@@ -396,22 +397,9 @@ def join_ends(chains: ChainEnds, join_distance: float, max_skip: int | None = No
     keep = gap <= join_distance
     if chains.enters is not None and chains.leaves is not None:
         keep &= ~(chains.leaves[ends] & chains.enters[starts])
-    candidates = sorted(
-        zip(
-            skip[keep].tolist(),
-            gap[keep].tolist(),
-            ends[keep].tolist(),
-            starts[keep].tolist(),
-            strict=True,
-        )
-    )
-    predecessor = np.arange(m)
-    ended, started = set(), set()
-    for _, _, end, start in candidates:
-        if end not in ended and start not in started:
-            ended.add(end)
-            started.add(start)
-            predecessor[start] = end
+    ends, starts, skip, gap = ends[keep], starts[keep], skip[keep], gap[keep]
+    # shortest interruption first, then closest (ties: by end, then start)
+    predecessor = _take_pairs(ends, starts, np.lexsort((starts, ends, gap, skip)), m)
     root = predecessor
     while True:  # follow predecessors to the first part of each joined fiber
         deeper = root[root]
@@ -419,6 +407,24 @@ def join_ends(chains: ChainEnds, join_distance: float, max_skip: int | None = No
             break
         root = deeper
     return root
+
+
+def _take_pairs(ends: np.ndarray, starts: np.ndarray, order: np.ndarray, m: int) -> np.ndarray:
+    """Each chain's predecessor (itself: none) from the candidate pairs ``(ends[i],
+    starts[i])`` taken in ``order``, each chain's end and start at most once.
+
+    Examples
+    --------
+    >>> _take_pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.array([0, 1, 2]), 3).tolist()
+    [0, 0, 1]
+    """
+    predecessor = np.arange(m)
+    ended, started = bytearray(m), bytearray(m)
+    for end, start in zip(ends[order].tolist(), starts[order].tolist(), strict=True):
+        if not (ended[end] or started[start]):
+            ended[end] = started[start] = 1
+            predecessor[start] = end
+    return predecessor
 
 
 def _chain_order(z: np.ndarray, index: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
