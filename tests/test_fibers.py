@@ -419,4 +419,6 @@ def test_dark_fibers_get_a_warning_that_names_invert():
     vol = mct.from_array(scan.astype("uint16"), spacing=SPACING)
     with pytest.warns(UserWarning, match=r"no fibers.*vol\.microct\.invert\(\)"):
         assert vol.microct.detect_fibers().empty
+    with pytest.warns(UserWarning, match=r"no fibers.*right\? .*vol\.microct\.invert\(\)"):
+        vol.microct.detect_fibers(radius="5 voxel")  # the radius given: no estimate to fail
     assert vol.microct.invert().microct.detect_fibers().fiber_id.nunique() == 5

@@ -300,13 +300,13 @@ def from_array(
         raise ValueError(f"spacing must be positive, got {spacing!r}")
     origin3 = _per_axis(origin, "origin")
     n_leading = array.ndim - 3
-    array = native_order(array)
     if isinstance(array, da.Array):
         data = array if chunks is None else array.rechunk(chunks)
     else:
         data = da.from_array(
             array, chunks=default_chunks(array.shape, n_leading) if chunks is None else chunks
         )
+    data = native_order(data)
     coords = spatial_coords(array.shape[n_leading:], spacing3, origin3, units)
     out = xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=dict(attrs or {}))
     out.attrs.setdefault(PROVENANCE_KEY, [])
@@ -373,10 +373,9 @@ def as_dask(volume: xr.DataArray) -> xr.DataArray:
     a non-native byte order converted to the native one (see :func:`native_order`).
     """
     volume = dequantify(volume)
-    if not volume.dtype.isnative:
-        volume = volume.copy(data=native_order(volume.data))
-    if isinstance(volume.data, da.Array):
-        return volume
-    n_leading = volume.ndim - 3
-    chunks = dict(zip(volume.dims, default_chunks(volume.shape, n_leading), strict=True))
-    return volume.chunk(chunks)
+    if not isinstance(volume.data, da.Array):
+        n_leading = volume.ndim - 3
+        volume = volume.chunk(
+            dict(zip(volume.dims, default_chunks(volume.shape, n_leading), strict=True))
+        )
+    return volume if volume.dtype.isnative else volume.copy(data=native_order(volume.data))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import warnings
 from collections.abc import Iterable, Mapping
@@ -128,7 +129,7 @@ def input_location(source: str | Path) -> str:
     's3://bucket/scans/scan.zarr'
     """
     local = local_path(source)
-    return normal_url(str(source)) if local is None else str(local)
+    return normal_url(str(source)) if local is None else os.path.realpath(local)
 
 
 def run_identity(

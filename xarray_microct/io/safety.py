@@ -312,7 +312,9 @@ def _store_location(array: Any) -> str | None:
     fs = getattr(store, "fs", None)
     if path is not None and fs is not None:
         protocol = fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol
-        return str(path) if protocol in ("file", "local") else f"{protocol}://{path}"
+        if protocol in ("file", "local") or "://" in str(path):  # http(s): path is the URL
+            return str(path)
+        return f"{protocol}://{path}"
     return None
 
 

@@ -190,8 +190,8 @@ def noise_ratio(box: np.ndarray) -> float:
     if bad:
         raise ValueError(
             f"the scan holds {bad} NaN or infinite value(s) in its central box, where the "
-            "noise is measured: fill them first (e.g. vol.fillna(0)), or give "
-            "denoise_sigma= (e.g. '1 voxel')"
+            "noise is measured: fill them first (e.g. vol.fillna(0)); smoothing spreads "
+            "them"
         )
     smooth = ndi.gaussian_filter(values, 1.0, mode="nearest")
     if smooth.min() == smooth.max():

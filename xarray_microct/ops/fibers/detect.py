@@ -762,6 +762,31 @@ def _radius_from_data(
     return tuple(bed.radius / s for s in grid.spacing), f"{bed.radius:.6g} {grid.units}", bed
 
 
+def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
+    """The "no fibers" warning, with the fibers' polarity named on an intensity scan.
+
+    Fibers are found brighter than the matrix; on masks and tubeness inputs the
+    polarity is not the question and ``reason`` stands alone.
+
+    Examples
+    --------
+    >>> scan = xr.DataArray(np.zeros((2, 2, 2), np.uint8))
+    >>> _no_fibers_message("no round section", scan, "auto")[:62]
+    'detect_fibers: no fibers — no round section. Fibers are found '
+    >>> _no_fibers_message("no round section", scan.astype(bool), "auto")
+    'detect_fibers: no fibers — no round section'
+    """
+    message = f"detect_fibers: no fibers — {reason}"
+    if source not in ("auto", "intensity") or volume.dtype == bool:
+        return message
+    if not message.endswith((".", "?", "!")):
+        message += "."
+    return (
+        f"{message} Fibers are found brighter than the matrix: for dark fibers, detect "
+        "them on vol.microct.invert()."
+    )
+
+
 @operation(
     lengths={
         "radius": LengthParam(within_volume=False),
@@ -880,13 +905,7 @@ def detect_fibers(
             eager=True,
         )
     except NoFibersError as err:
-        hint = (
-            ". Fibers are found brighter than the matrix: for dark fibers, detect them "
-            "on vol.microct.invert()"
-            if source in ("auto", "intensity") and volume.dtype != bool
-            else ""
-        )
-        warnings.warn(f"detect_fibers: no fibers — {err}{hint}", UserWarning, stacklevel=3)
+        warnings.warn(_no_fibers_message(str(err), volume, source), UserWarning, stacklevel=3)
         table = empty_table()
         table.attrs = {"units": grid_of(volume).units, "z_coherence": 0.0}
         return table
@@ -894,9 +913,13 @@ def detect_fibers(
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
     if coherence < COHERENCE_MIN:
         warnings.warn(
-            f"detect_fibers: no fibers — the per-slice centres do not persist along z "
-            f"(only {coherence:.0%} continue {plan.separation} slices on; a fiber bed gives "
-            "over 90 %). Is the fiber axis along z, and the radius right?",
+            _no_fibers_message(
+                f"the per-slice centres do not persist along z (only {coherence:.0%} "
+                f"continue {plan.separation} slices on; a fiber bed gives over 90 %). Is the "
+                "fiber axis along z, and the radius right?",
+                volume,
+                source,
+            ),
             UserWarning,
             stacklevel=3,
         )
