@@ -271,9 +271,7 @@ def test_a_mistyped_auto_names_the_parameter() -> None:
 def test_a_nan_where_the_noise_is_measured_names_the_fix() -> None:
     values = np.where(np.indices((12, 20, 20))[2] < 10, 70.0, 170.0).astype("float32")
     values[6, 10, 10] = np.nan  # one bad voxel, e.g. outside a reconstruction's circle
-    with pytest.raises(
-        ValueError, match=r"1 NaN or infinite value.*fillna.*spreads them"
-    ):
+    with pytest.raises(ValueError, match=r"1 NaN or infinite value.*fillna.*spreads them"):
         beads(mct.from_array(values, chunks=8))
 
 

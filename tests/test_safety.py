@@ -218,3 +218,27 @@ def test_a_demo_that_fails_part_way_may_be_overwritten(
     monkeypatch.undo()
     demo.run_demo(tmp_path, size=32, overwrite=True)  # the tables it wrote are its own
     assert (tmp_path / demo.REPORT).is_file()
+
+
+def test_an_input_through_a_linked_folder_is_one_input_with_its_real_path(tmp_path):
+    # HPC scratch and home folders are often links: the run's fingerprint and the
+    # result's provenance must spell the input the same way, or --resume refuses it
+    from xarray_microct.io.results import input_location
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "scratch").symlink_to(tmp_path / "data")
+    linked, real = tmp_path / "scratch" / "scan.zarr", tmp_path / "data" / "scan.zarr"
+    assert input_location(linked) == input_location(real) == os.path.realpath(real)
+
+
+def test_an_http_store_location_is_its_url_once():
+    # an HTTP filesystem's store path is already the URL: not prefixed a second time
+    from types import SimpleNamespace as Fake
+
+    from xarray_microct.io.safety import _store_location
+
+    http = Fake(protocol=("http", "https"))
+    array = Fake(store_path=Fake(store=Fake(path="http://host/scan.zarr", fs=http)))
+    assert _store_location(array) == "http://host/scan.zarr"
+    s3 = Fake(store_path=Fake(store=Fake(path="bucket/scan.zarr", fs=Fake(protocol="s3"))))
+    assert _store_location(s3) == "s3://bucket/scan.zarr"

@@ -116,14 +116,15 @@ def prepare(result: xr.DataArray) -> xr.DataArray:
 
 
 def input_location(source: str | Path) -> str:
-    """One spelling of an input's location: a local path absolute (as the ``location``
-    of an ``open_volume`` record), a URL normalised; so that ``scan.zarr`` given on the
-    command line and the absolute path recorded in the result's provenance are one input.
+    """One spelling of an input's location: a local path absolute with its links
+    resolved (as the ``location`` of an ``open_volume`` record), a URL normalised; so
+    that ``scan.zarr`` given on the command line, or a path through a linked folder, and
+    the path recorded in the result's provenance are one input.
 
     Examples
     --------
     >>> import os
-    >>> input_location("scan.zarr") == os.path.join(os.getcwd(), "scan.zarr")
+    >>> input_location("scan.zarr") == os.path.realpath("scan.zarr")
     True
     >>> input_location("S3://bucket/scans/./scan.zarr/")
     's3://bucket/scans/scan.zarr'
