@@ -163,3 +163,41 @@ def test_not_applied_where_the_fit_is_far_from_the_detections_radius():
     same, record = calibrate_radii(_table(np.full(40, 1.8)), calibration)
     assert not record["applied"] and "far" in record["why"]
     assert np.array_equal(same["radius"], np.full(160, 1.8))
+
+
+def test_a_table_biased_beyond_the_pair_guard_still_calibrates():
+    # a sparse bed on a textured background: every table radius about 1.35 times its
+    # fitted section's; the guard against split or merged sections is about the bed's
+    # median ratio, not 1 (about 1 it kept 22 of 75 pairs and left the table +40 %)
+    radii = np.concatenate([np.linspace(2.55, 2.85, 40), np.full(5, 5.4)])  # 5 split
+    calibration = RadiusCalibration(_sections(2.0, 45), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 2.0)
+    calibrated, record = calibrate_radii(_table(radii), calibration)
+    assert record["applied"] and record["sections_paired"] == 40
+    assert record["sections_found"] == 45
+    shift = 2.0 - radii[:40].mean() + TOLERANCE * 2.0  # the split sections left out
+    assert record["shift"] == pytest.approx(shift, abs=1e-6)
+    np.testing.assert_allclose(calibrated["radius"], np.tile(radii + shift, 4), atol=1e-6)
+
+
+def test_the_record_holds_what_was_found_where_not_applied():
+    calibration = RadiusCalibration(_sections(2.0), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 2.0)
+    table = _table(np.full(40, 2.5))
+    table.loc[table["y"] >= 100, "x"] = 30.0  # 10 of the 40 sections have their rows
+    same, record = calibrate_radii(table, calibration)
+    assert not record["applied"] and same is table
+    assert record["sections_fitted"] == 40
+    assert record["sections_found"] == record["sections_paired"] == 10
+    assert record["fitted_mean"] == pytest.approx(2.0)
+    assert record["table_mean"] == pytest.approx(2.5)
+
+
+def test_non_square_pixels_give_their_own_reason():
+    # measure_fiber_bed refuses non-square pixels: the record says so, not "fibers of
+    # 4 pixels and more"
+    from xarray_microct.ops.fibers.detect import plan_detection
+
+    volume, _ = blurred_disks(1, size=48, nz=8)
+    volume = from_array(volume.values, spacing=(1.0, 1.0, 1.25))
+    plan = plan_detection(volume, radius=(2.5, 2.5, 2.0))
+    why = plan.attrs[CALIBRATION_KEY]["why"]
+    assert not plan.attrs[CALIBRATION_KEY]["applied"] and "square" in why

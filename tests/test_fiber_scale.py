@@ -619,7 +619,7 @@ def test_aligned_means_follow_the_drift_and_average_the_noise():
     )
     noise = 0.05 * rng.standard_normal(pattern.shape)
     stack = (pattern + noise).reshape(2, 8, 64, 64)
-    (image,) = _aligned_means(stack, runs, drift, [[0, 1]])
+    (image,), _, _ = _aligned_means(stack, runs, drift, [[0, 1]])
     middle = np.fft.ifft2(spectrum).real[1:-1, 1:-1]
     # sides reached by half the slices are kept; corners reached by none are cut off
     assert image.shape == (62, 62) and np.all(np.isfinite(image))
@@ -631,11 +631,13 @@ def test_aligned_means_follow_the_drift_and_average_the_noise():
     unmoved = stack.reshape(16, 64, 64).mean(axis=0)[1:-1, 1:-1]
     assert np.std(unmoved[inner] - middle[inner]) > 3 * np.std(error)
     # two groups: one image each, about its own middle slice
-    first, second = _aligned_means(stack, runs, drift, [[0], [1]])
+    (first, second), _, _ = _aligned_means(stack, runs, drift, [[0], [1]])
     moved = np.fft.ifft2(ndi.fourier_shift(spectrum, (3.5 - z.mean()) * drift)).real
     assert first.shape == (64, 64)  # each run moves by 1 pixel at most: nothing cut
     # a drift that moves the slices past one another: no image
-    assert _aligned_means(stack, runs, np.array([12.0, 0.0]), [[0, 1]]) == []
+    groups = [[0, 1]]
+    assert _aligned_means(stack, runs, np.array([12.0, 0.0]), groups) == ([], [], [])
+    assert groups == [[0, 1]]  # pure: the caller's groups are left as they are
     assert np.std(first[inner] - moved[inner]) == pytest.approx(0.05 / np.sqrt(8), rel=0.15)
     assert second.shape == (64, 64)
 
@@ -655,7 +657,7 @@ def test_aligned_means_leave_out_the_slices_beyond_a_fiber_end():
     slices = 0.4 + 0.6 * np.einsum("zk,kyx->zyx", present, np.stack(disks))
     stack = (slices + rng.normal(0, 0.1, slices.shape)).reshape(2, 8, 64, 64)
     runs = [np.arange(0, 8), np.arange(8, 16)]
-    (image,) = _aligned_means(stack, runs, np.zeros(2), [[0, 1]])
+    (image,), _, _ = _aligned_means(stack, runs, np.zeros(2), [[0, 1]])
     whole = [image[centres[k]] for k in range(len(disks)) if k not in (ended, begun)]
     assert image[centres[ended]] == pytest.approx(0.4, abs=0.06)
     assert image[centres[begun]] == pytest.approx(np.mean(whole), abs=0.06)

@@ -1629,8 +1629,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         drift = pooled.mean(axis=0) / (half * pixel)  # pixels per slice
         own = _own_drift(centres[::2], [run[0] for run in runs], pooled, half, reach) / pixel
         groups = _run_groups(runs, own)
-        kept: list[tuple[int, int]] = []
-        images = _aligned_means(stack, runs, drift, groups, kept)
+        images, groups, kept = _aligned_means(stack, runs, drift, groups)
         if not images:
             images, groups, kept = list(native), [], []
         found: list[tuple[np.ndarray, np.ndarray]] = []
@@ -1744,8 +1743,7 @@ def _aligned_means(
     runs: list[np.ndarray],
     drift: np.ndarray,
     groups: list[list[int]],
-    kept: list[tuple[int, int]] | None = None,
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], list[list[int]], list[tuple[int, int]]]:
     """Each group's slices (``stack``: runs × slices × ny × nx, at the slices ``runs``)
     moved onto the group's middle slice along the bed's ``drift`` (pixels per slice) and
     averaged where they agree: fibers continue, noise averages out.
@@ -1762,13 +1760,14 @@ def _aligned_means(
     offset from the others taken out first (an intensity drifting along z). One step per
     pixel: a fiber that both begins and ends within the group (a short fiber, a break of
     a few slices) stays a faint disk (a review measured −7 to −13 % at 2–3 pixels with
-    every fiber present on half the slices). ``kept`` (a list), when given, receives
-    each image's first row and column in the slices (those cut off before them); a
-    group without an image is dropped from ``groups`` (in place) only when ``kept`` is
-    given.
+    every fiber present on half the slices). Returns the images, the groups that have
+    one (in order; a group whose slices the drift moves apart has none) and each
+    image's first row and column in the slices (those cut off before them); ``groups``
+    is left as it is.
     """
-    images = []
-    dropped = []
+    images: list[np.ndarray] = []
+    imaged: list[list[int]] = []
+    corners: list[tuple[int, int]] = []
     ny, nx = stack.shape[-2:]
     pad = (ny // 2, nx // 2)
     for group in groups:
@@ -1790,12 +1789,10 @@ def _aligned_means(
         count = np.isfinite(aligned).sum(axis=0)
         rows, cols = np.flatnonzero(count.min(axis=1) > 0), np.flatnonzero(count.min(axis=0) > 0)
         if not (rows.size and cols.size):
-            dropped.append(group)
             continue
         cut = np.s_[:, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         aligned = aligned[cut]
         if np.isfinite(aligned).sum(axis=0).min() == 0:
-            dropped.append(group)
             continue  # the drift moves the slices past one another
         # each slice's offset from the others taken out: an intensity that drifts along z
         # would otherwise leave the pixels kept on one side of an end at another level
@@ -1810,12 +1807,9 @@ def _aligned_means(
         if (number == 0).any():  # a pixel the middle slice does not reach
             image = np.where(number > 0, image, np.nanmedian(aligned, axis=0))
         images.append(image)
-        if kept is not None:
-            kept.append((int(rows[0]), int(cols[0])))
-    if kept is not None:
-        for group in dropped:
-            groups.remove(group)
-    return images
+        imaged.append(group)
+        corners.append((int(rows[0]), int(cols[0])))
+    return images, imaged, corners
 
 
 def _departures(aligned: np.ndarray) -> np.ndarray:

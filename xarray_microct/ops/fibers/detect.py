@@ -533,12 +533,17 @@ def plan_detection(
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
     drift = (0.0, 0.0)
-    if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
-        bed = bed if bed is not None else _bed_of(volume, r_phys)
-        drift = _drift_record(bed, grid.spacing, estimated)
-    calibration = (
-        _calibration_of(bed, grid, r_phys) if factor == 1 and kind == "intensity" else None
+    calibration = None
+    no_calibration = (
+        f"no fit of blurred disks: a {kind} input (no intensities to fit)"
+        if kind != "intensity"
+        else "no fit of blurred disks: fibers of 9 pixels and more (detected on bins)"
     )
+    if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
+        if bed is None:
+            bed, no_calibration = _bed_of(volume, r_phys)
+        drift = _drift_record(bed, grid.spacing, estimated)
+        calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
     levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
@@ -613,28 +618,33 @@ def plan_detection(
     if estimated:
         attrs[ESTIMATED_KEY] = estimated  # the registry records it in provenance
     if calibration is None:
-        attrs[CALIBRATION_KEY] = {
-            "applied": False,
-            "why": "no fit of blurred disks: fibers of 4 pixels and more, a mask or "
-            "tubeness input, or a sample that could not be fitted",
-        }
+        attrs[CALIBRATION_KEY] = {"applied": False, "why": no_calibration}
     return DetectionPlan(graph, attrs, separation)
 
 
 def _calibration_of(
-    bed: FiberBedScale | None, grid: Any, radius: float
-) -> RadiusCalibration | None:
-    """The table radii's calibration on the bed's fitted sections (None without them)."""
-    if bed is None or bed.fitted is None or len(bed.fitted.radius) == 0:
-        return None
+    bed: FiberBedScale | None, grid: Any, radius: float, why: str
+) -> tuple[RadiusCalibration | None, str]:
+    """The table radii's calibration on the bed's fitted sections, or None and why not
+    (``why``: the reason where there is no bed)."""
+    if bed is None:
+        return None, why
+    if bed.fitted is None:
+        return None, (
+            "no fit of blurred disks: fibers of 4 pixels and more, or a sample whose "
+            "images could not be fitted"
+        )
+    if len(bed.fitted.radius) == 0:
+        return None, "the fit of blurred disks found no whole section in its images"
     slope = float(np.hypot(*bed.slope))
-    return RadiusCalibration(
+    calibration = RadiusCalibration(
         bed.fitted,
         tuple(float(s) for s in grid.spacing),
         tuple(float(o) for o in grid.origin),
         (1.0 + slope * slope) ** -0.25,
         float(radius),
     )
+    return calibration, ""
 
 
 def _mask_smoothing(
@@ -720,14 +730,14 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
     return (along_z, sigma, sigma)
 
 
-def _bed_of(volume: xr.DataArray, radius: float) -> FiberBedScale | None:
-    """The bed's measurement for a given radius (physical); None where the sample shows
-    no fibers or cannot be measured (non-square pixels, one slice): the smoothing stays
-    straight."""
+def _bed_of(volume: xr.DataArray, radius: float) -> tuple[FiberBedScale | None, str]:
+    """The bed's measurement for a given radius (physical), or None where the sample
+    shows no fibers or cannot be measured (non-square pixels, one slice): the smoothing
+    stays straight, the radii are not calibrated; with why not."""
     try:
-        return measure_fiber_bed(volume, radius)
-    except (NoFibersError, ValueError):
-        return None
+        return measure_fiber_bed(volume, radius), ""
+    except (NoFibersError, ValueError) as error:
+        return None, f"the bed's sample was not measured: {error}"
 
 
 def _drift_record(
