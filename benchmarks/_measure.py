@@ -7,7 +7,8 @@
 * :func:`in_fresh_process`: run one case in a new (spawned) process, so that its peak
   memory and its one-time costs are its own;
 * :func:`run_microct`: ``microct run`` as a user runs it, in a subprocess: its wall and
-  CPU seconds and the peak RSS of its whole process tree (worker processes included).
+  CPU seconds and the peak RSS of its whole process tree (worker processes included);
+* :func:`matched_radii`: the radii of a fiber table's sections matched to true ones.
 
 The scripts import it as ``from _measure import ...``: run as
 ``python benchmarks/<name>.py``, this folder is the first entry of ``sys.path`` (and a
@@ -26,7 +27,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+import pandas as pd
 import psutil
+
+from xarray_microct.core.matching import optimal_pairs
 
 
 class PeakRSS:
@@ -85,9 +90,7 @@ class Measure(PeakRSS):
         super().__exit__(*exc)
 
 
-def in_fresh_process(
-    target: Callable[..., None], *args: Any, timeout: float | None = None
-) -> Any:
+def in_fresh_process(target: Callable[..., None], *args: Any, timeout: float | None = None) -> Any:
     """Run ``target(*args, queue)`` in a spawned process; return what it puts on ``queue``.
 
     ``target`` must be importable by the child (a module-level function) and put exactly
@@ -170,3 +173,33 @@ def run_microct(
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"microct run failed ({process.returncode}):\n{tail}")
     return CommandRun(seconds, usage.ru_utime + usage.ru_stime, peak)
+
+
+def matched_radii(
+    table: pd.DataFrame,
+    truth: pd.DataFrame,
+    column: str,
+    extent: float,
+    margin: float,
+    within: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(detected ``column``, true radius) of the sections matched slice by slice.
+
+    Each slice's detections are paired one to one with its true centres within
+    ``within``; only true sections farther than ``margin`` from the sides of a slice of
+    ``extent`` (all their neighbours in the table) are kept.
+    """
+    found_r, true_r = [np.zeros(0)], [np.zeros(0)]
+    for z, true in truth.groupby("z"):
+        found = table[np.isclose(table["z"], z)]
+        if found.empty:
+            continue
+        ia, ib, _ = optimal_pairs(found[["y", "x"]].to_numpy(), true[["y", "x"]].to_numpy(), within)
+        matched = true.iloc[ib]
+        inner = (
+            matched["y"].between(margin, extent - margin)
+            & matched["x"].between(margin, extent - margin)
+        ).to_numpy()
+        found_r.append(found[column].to_numpy()[ia][inner])
+        true_r.append(matched["radius"].to_numpy()[inner])
+    return np.concatenate(found_r), np.concatenate(true_r)

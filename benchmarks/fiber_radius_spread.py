@@ -25,8 +25,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
+from _measure import matched_radii
 
-from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.core.volume import from_array
 from xarray_microct.ops.fibers import detect_fibers
 from xarray_microct.synthetic import fiber_bed
@@ -72,20 +72,7 @@ def bimodal_bed(
 
 def pairs(table: pd.DataFrame, truth: pd.DataFrame, extent: float, margin: float, within: float):
     """(table radius, true radius) of the matched inner sections."""
-    found_r, true_r = [], []
-    for z, true in truth.groupby("z"):
-        found = table[np.isclose(table["z"], z)]
-        if found.empty:
-            continue
-        ia, ib, _ = optimal_pairs(found[["y", "x"]].to_numpy(), true[["y", "x"]].to_numpy(), within)
-        matched = true.iloc[ib]
-        inner = (
-            matched["y"].between(margin, extent - margin)
-            & matched["x"].between(margin, extent - margin)
-        ).to_numpy()
-        found_r.append(found["radius"].to_numpy()[ia][inner])
-        true_r.append(matched["radius"].to_numpy()[inner])
-    return np.concatenate(found_r), np.concatenate(true_r)
+    return matched_radii(table, truth, "radius", extent, margin, within)
 
 
 def detect(volume, radius):

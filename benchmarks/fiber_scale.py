@@ -39,8 +39,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from _measure import matched_radii
 
-from xarray_microct.metrics import object_metrics, optimal_pairs
+from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fiber_scale import (
     estimate_fiber_radius,
     refine_table_radii,
@@ -64,20 +65,8 @@ def radius_ratios(
     within: float,
 ) -> np.ndarray:
     """Detected / true radius of the detections matched to true centres, slice by slice."""
-    ratios = []
-    for z, true in truth.groupby("z"):
-        found = table[np.isclose(table["z"], z)]
-        if found.empty:
-            continue
-        ia, ib, _ = optimal_pairs(found[["y", "x"]].to_numpy(), true[["y", "x"]].to_numpy(), within)
-        matched = true.iloc[ib]
-        inner = (
-            matched["y"].between(margin, extent - margin)
-            & matched["x"].between(margin, extent - margin)
-        ).to_numpy()
-        ratio = found[column].to_numpy()[ia] / matched["radius"].to_numpy()
-        ratios.append(ratio[inner])
-    return np.concatenate(ratios) if ratios else np.zeros(0)
+    found, true = matched_radii(table, truth, column, extent, margin, within)
+    return found / true
 
 
 def sweep_bed(radius_px: float, noise: float, tilt: float, seed: int) -> tuple:
