@@ -428,7 +428,8 @@ def beads(
         denoise_sigma = f"{sigma:.3g} voxel" if sigma > 0 else None
 
     def segment(scan: xr.DataArray) -> xr.DataArray:
-        out = scan
+        # the out-of-field padding reads as the phase around the beads
+        out = scan.microct.fill_padding("bright" if invert else "dark")
         if denoise_sigma is not None:
             out = out.microct.denoise(sigma=denoise_sigma, sharpen=sharpen)
         if rings:
