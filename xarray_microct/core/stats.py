@@ -192,14 +192,14 @@ def padding_rule(counts: np.ndarray, edges: np.ndarray, exact: bool, scan: bool)
     if not scan or total == 0:
         return none
     best = none
-    for index, count, value in candidates:
-        if count < PADDING_SHARE * total or count <= best[1]:
+    for index, held, value in candidates:
+        if held < PADDING_SHARE * total or held <= best[1]:
             continue
         rest = binned.copy()
-        rest[index] -= count
+        rest[index] -= held
         if np.count_nonzero(rest) < PADDING_MIN_LEVELS:
             continue
-        best = np.array([float(value), float(count), float(total), float(index)])
+        best = np.array([float(value), float(held), float(total), float(index)])
     return best
 
 

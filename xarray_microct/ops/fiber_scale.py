@@ -453,8 +453,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-import numpy as np
 import dask.array as da
+import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
 import xarray as xr
