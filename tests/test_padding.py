@@ -185,3 +185,53 @@ def test_one_nan_raises_with_the_estimated_radius_too():
         warnings.simplefilter("error")  # not a "no fibers" warning
         with pytest.raises(ValueError, match="NaN"):
             mct.pipelines.fibers(mct.from_array(scan))
+
+
+def test_field_of_view_smaller_than_the_inscribed_circle():
+    scan = _two_phase((12, 48, 48), 2)
+    fov = _circle(scan.shape, margin=0.1 * 24)  # radius 0.9 of the inscribed circle's
+    padded = np.where(fov, scan, 0).astype(np.float32)
+    for chunks in (None, 7, 13):
+        value, share = padding_of(da.from_array(padded, chunks=chunks or padded.shape)).compute()
+        assert value == 0.0 and share == pytest.approx(1 - fov.mean())
+
+
+def _saturated_fibers() -> np.ndarray:
+    """The fiber phantom without a field of view, as uint8 with the cores saturated."""
+    scan, _ = _fiber_phantom(4)
+    rng = np.random.default_rng(4)
+    scan = np.where(scan == 0, 800.0 + rng.normal(0, 80, scan.shape), scan)  # no padding
+    return np.clip((scan - 600) / (1500 - 600) * 255, 0, 255).astype(np.uint8)
+
+
+def test_saturated_scan_without_padding_keeps_its_thresholds():
+    # cores saturated at 255 (clipping, not padding): a few percent of the voxels at
+    # the maximum, spread through the slice, centre included
+    u8 = _saturated_fibers()
+    assert (u8 == 255).mean() > 0.02
+    expected = threshold_otsu(u8)
+    for chunks in (None, 7, (8, 52, 52)):
+        data = da.from_array(u8, chunks=chunks or u8.shape)
+        assert np.isnan(padding_of(data).compute()[0])
+        assert abs(float(threshold_values(data)[0]) - expected) <= 1
+
+
+def test_clipped_at_zero_without_padding_keeps_its_thresholds():
+    # air rescaled and clipped to 0: a third of the voxels exactly 0, no padding
+    rng = np.random.default_rng(0)
+    shape = (16, 64, 64)
+    blob = ndi.gaussian_filter(rng.random(shape), 2.0)
+    phases = np.digitize(blob, np.quantile(blob, [0.35, 0.65]))
+    scan = np.choose(phases, [-20.0, 100.0, 180.0]) + rng.normal(0, 10, shape)
+    u8 = np.clip(scan, 0, 255).astype(np.uint8)
+    assert (u8 == 0).mean() > 0.3
+    expected = threshold_otsu(u8)
+    for chunks in (None, 13):
+        data = da.from_array(u8, chunks=chunks or u8.shape)
+        assert np.isnan(padding_of(data).compute()[0])
+        assert abs(float(threshold_values(data)[0]) - expected) <= 1
+    # the same scan as floats with the pores exactly 0.0
+    exact = np.where(phases == 0, 0.0, scan).astype(np.float32)
+    assert np.isnan(padding_of(da.from_array(exact, chunks=13)).compute()[0])
+    found = float(threshold_values(da.from_array(exact, chunks=13))[0])
+    assert abs(found - threshold_otsu(exact.astype(np.float64), nbins=256)) < 2 * 200 / 256

@@ -23,16 +23,21 @@ when
 
 * it is the volume's finite minimum or maximum, held **exactly** (for floats: equal
   values, not a bin) by at least :data:`PADDING_SHARE` of the finite voxels;
+* (almost) none of its voxels lie in the central disk of the (y, x) plane (radius
+  :data:`CENTRAL_RADIUS` of the inscribed circle's, on the slice's centre): at most
+  :data:`PADDING_CENTRAL_SHARE` of them. Padding lies outside the reconstruction
+  circle; a clipped or saturated value is spread through the objects, centre included;
 * the volume is an intensity scan: a floating-point or 8/16-bit integer dtype (not
   boolean, nor a wider integer dtype such as labels), and the other voxels fill at
   least :data:`PADDING_MIN_LEVELS` bins of the histogram (not a mask, nor a handful of
   labels).
 
 A scan with a noisy dark phase has a single voxel at its minimum, so nothing is left
-out. A scan clipped at an extreme value, with a few percent of its voxels at the clip,
-is treated the same way: the clipped voxels carry no value beyond the clip, and are
-left out of the thresholds. :func:`global_histogram` leaves the padding out of its
-counts (``padding=True``, the default for the thresholds and levels);
+out. A scan clipped or saturated at an extreme value (no padding) has clipped voxels in
+its centre too, so nothing is left out: its thresholds are those of the whole volume.
+The central counts are taken in the same per-block pass, from each block's global
+offsets, so the decision is the same whatever the chunking. :func:`global_histogram`
+leaves the padding out of its counts (``padding=True``, the default for the thresholds and levels);
 :func:`global_percentiles` keeps it (``normalize`` is unchanged).
 """
 
@@ -50,6 +55,8 @@ from xarray_microct.kernels.labels import count
 FLOAT_BINS = 65536
 PADDING_SHARE = 0.02  # share of the finite voxels an extreme value must hold exactly
 PADDING_MIN_LEVELS = 16  # bins the other voxels must fill (not a mask, not a few labels)
+CENTRAL_RADIUS = 0.5  # the central disk's radius, a share of the inscribed circle's
+PADDING_CENTRAL_SHARE = 0.005  # most of the value's voxels the central disk may hold
 _EXACT_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "uint16", "int16")}
 
 
@@ -81,32 +88,72 @@ def finite_or_nan(data: da.Array) -> da.Array:
     return da.where(da.isinf(data), dtype.type(np.nan), data)
 
 
-def _integer_block_counts(block: np.ndarray, offset: int, bins: int, ndim: int) -> np.ndarray:
+def central_disk(shape: tuple[int, ...], block_info: dict | None) -> np.ndarray:
+    """Mask (broadcastable to the block) of the voxels in the central disk of the
+    (y, x) plane: radius :data:`CENTRAL_RADIUS` of the inscribed circle's, centred on
+    the slice's centre, from the block's global offsets (the same for any chunking).
+
+    Examples
+    --------
+    >>> info = {0: {"array-location": [(0, 1), (0, 8), (0, 8)], "shape": (1, 8, 8)}}
+    >>> int(central_disk((1, 8, 8), info).sum())  # radius 2 around (3.5, 3.5)
+    12
+    """
+    if len(shape) < 2 or block_info is None or 0 not in block_info:
+        return np.zeros(shape, dtype=bool)
+    full = block_info[0]["shape"]
+    (y0, y1), (x0, x1) = block_info[0]["array-location"][-2:]
+    ny, nx = full[-2], full[-1]
+    radius = CENTRAL_RADIUS * min(ny, nx) / 2.0
+    y = np.arange(y0, y1) - (ny - 1) / 2.0
+    x = np.arange(x0, x1) - (nx - 1) / 2.0
+    inside = y[:, None] ** 2 + x[None, :] ** 2 < radius**2
+    return np.broadcast_to(inside, shape)
+
+
+def _integer_block_counts(
+    block: np.ndarray, offset: int, bins: int, ndim: int, block_info: dict | None = None
+) -> np.ndarray:
     # counted as the unsigned integers of the same width (no int64 copy of the block):
-    # a signed value v reads as v mod bins there, so its bin v - offset is a roll away
+    # a signed value v reads as v mod bins there, so its bin v - offset is a roll away;
+    # then the same counts for the voxels in the central disk (padding is never there)
     unsigned = np.ascontiguousarray(block).view(f"u{np.dtype(block.dtype).itemsize}")
     counts = np.roll(count(unsigned.ravel(), bins - 1), -offset)
-    return counts.reshape((1,) * ndim + (bins,))
+    centre = central_disk(block.shape, block_info)
+    central = np.roll(count(np.ascontiguousarray(unsigned[centre]), bins - 1), -offset)
+    return np.concatenate([counts, central]).reshape((1,) * ndim + (2 * bins,))
 
 
 def _float_block_counts(
-    block: np.ndarray, low: np.ndarray, high: np.ndarray, bins: int, ndim: int
+    block: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    bins: int,
+    ndim: int,
+    block_info: dict | None = None,
 ) -> np.ndarray:
+    centre = central_disk(block.shape, block_info)
+    central = block[centre]
     values = block.ravel()
     values = values[np.isfinite(values)].astype(np.float64)
     low, high = float(low), float(high)
     scale = bins / (high - low) if high > low else 0.0
     index = np.clip(((values - low) * scale).astype(np.int64), 0, bins - 1)
-    counts = np.bincount(index, minlength=bins + 2)
-    # the last two: the voxels exactly at the minimum and at the maximum
+    counts = np.bincount(index, minlength=bins + 4)
+    # the last four: the voxels exactly at the minimum and at the maximum, then those
+    # of them in the central disk
     counts[bins] = np.count_nonzero(values == low)
     counts[bins + 1] = np.count_nonzero(values == high)
-    return counts.reshape((1,) * ndim + (bins + 2,))
+    counts[bins + 2] = np.count_nonzero(central == low)
+    counts[bins + 3] = np.count_nonzero(central == high)
+    return counts.reshape((1,) * ndim + (bins + 4,))
 
 
 def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Array]:
-    """The histogram, and (floats) two more counts: the voxels exactly at the finite
-    minimum and at the maximum. One streaming pass (after the min/max for floats)."""
+    """The histogram, then the central disk's counts (:func:`central_disk`): for exact
+    dtypes its whole histogram, for floats four more counts (the voxels exactly at the
+    finite minimum and maximum, then those of them in the central disk). One streaming
+    pass (after the min/max for floats)."""
     data = native_order(data)
     dtype = np.dtype(data.dtype)
     ndim = data.ndim
@@ -120,7 +167,7 @@ def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Ar
             bins=n,
             ndim=ndim,
             new_axis=ndim,
-            chunks=(1,) * ndim + (n,),
+            chunks=(1,) * ndim + (2 * n,),
             dtype=np.int64,
         ).sum(axis=tuple(range(ndim)))
         edges = da.arange(n + 1, dtype=np.float64) + (int(info.min) - 0.5)
@@ -136,7 +183,7 @@ def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Ar
         bins=bins,
         ndim=ndim,
         new_axis=ndim,
-        chunks=(1,) * ndim + (bins + 2,),
+        chunks=(1,) * ndim + (bins + 4,),
         dtype=np.int64,
     ).sum(axis=tuple(range(ndim)))
     edges = low + (high - low) * da.linspace(0.0, 1.0, bins + 1)
@@ -159,41 +206,51 @@ def intensity_dtype(dtype: np.dtype) -> bool:
 def padding_rule(counts: np.ndarray, edges: np.ndarray, exact: bool, scan: bool) -> np.ndarray:
     """``[value, count, total, bin]`` of the out-of-field padding, or NaN value if none.
 
-    ``counts`` as :func:`_histogram_with_extremes` returns them (for floats, with the
-    two extreme counts last), ``edges`` its bin edges, ``scan`` whether the dtype is
+    ``counts`` as :func:`_histogram_with_extremes` returns them (for exact dtypes the
+    histogram then the central disk's; for floats the histogram, the two extreme counts,
+    then those of them in the central disk), ``edges`` its bin edges, ``scan`` whether the dtype is
     an intensity dtype (:func:`intensity_dtype`). The rule is in the module docstring.
 
     Examples
     --------
-    >>> counts = np.zeros(258, np.int64); counts[0] = 30; counts[100:200] = 1
+    >>> counts = np.zeros(260, np.int64); counts[0] = 30; counts[100:200] = 1
     >>> counts[256], counts[257] = 30, 1  # 30 voxels exactly at the minimum
     >>> padding_rule(counts, np.linspace(0.0, 256.0, 257), False, True).tolist()
     [0.0, 30.0, 130.0, 0.0]
+    >>> counts[258] = 6  # 6 of them in the central disk: clipping, not padding
+    >>> padding_rule(counts, np.linspace(0.0, 256.0, 257), False, True).tolist()
+    [nan, 0.0, 0.0, -1.0]
     """
     none = np.array([np.nan, 0.0, 0.0, -1.0])
     counts = np.asarray(counts, dtype=np.int64)
     if exact:
-        binned = counts
+        n = counts.shape[0] // 2
+        binned, central = counts[:n], counts[n:]
         nonzero = np.flatnonzero(binned)
         if nonzero.size == 0:
             return none
         first, last = int(nonzero[0]), int(nonzero[-1])
         candidates = [
-            (first, binned[first], edges[first] + 0.5),
-            (last, binned[last], edges[last] + 0.5),
+            (first, binned[first], edges[first] + 0.5, central[first]),
+            (last, binned[last], edges[last] + 0.5, central[last]),
         ]
     else:
-        binned = counts[:-2]
+        binned = counts[:-4]
         nonzero = np.flatnonzero(binned)
         if nonzero.size == 0:
             return none
-        candidates = [(0, counts[-2], edges[0]), (len(binned) - 1, counts[-1], edges[-1])]
+        candidates = [
+            (0, counts[-4], edges[0], counts[-2]),
+            (len(binned) - 1, counts[-3], edges[-1], counts[-1]),
+        ]
     total = int(binned.sum())
     if not scan or total == 0:
         return none
     best = none
-    for index, held, value in candidates:
+    for index, held, value, in_centre in candidates:
         if held < PADDING_SHARE * total or held <= best[1]:
+            continue
+        if in_centre > PADDING_CENTRAL_SHARE * held:  # spread through the objects: clipping
             continue
         rest = binned.copy()
         rest[index] -= held
@@ -204,7 +261,7 @@ def padding_rule(counts: np.ndarray, edges: np.ndarray, exact: bool, scan: bool)
 
 
 def _without_padding(counts: np.ndarray, padding: np.ndarray, exact: bool) -> np.ndarray:
-    binned = np.array(counts if exact else counts[:-2], dtype=np.int64)
+    binned = np.array(counts[: counts.shape[0] // 2] if exact else counts[:-4], dtype=np.int64)
     if np.isfinite(padding[0]):
         binned[int(padding[3])] -= int(padding[1])
     return binned
@@ -226,7 +283,7 @@ def _histogram_and_padding(data: da.Array, bins: int) -> tuple[da.Array, da.Arra
         concatenate=True,
         dtype=np.float64,
     )
-    n = raw.shape[0] if exact else raw.shape[0] - 2
+    n = raw.shape[0] // 2 if exact else raw.shape[0] - 4
     counts = da.blockwise(
         _without_padding,
         "b",
@@ -306,8 +363,8 @@ def global_histogram(
         return counts, edges
     raw, edges = _histogram_with_extremes(data, bins)
     if has_exact_histogram(data.dtype):
-        return raw, edges
-    return raw[:-2], edges
+        return raw[: raw.shape[0] // 2], edges
+    return raw[:-4], edges
 
 
 def histogram_centres(edges: np.ndarray, exact: bool) -> np.ndarray:
