@@ -44,7 +44,7 @@ _VERB_MODULES = {
         "blobness",
         "plateness",
     ],
-    "intensity": ["invert"],
+    "intensity": ["fill_padding", "invert"],
     "label": ["label"],
     "measure": ["regionprops", "volume_fraction", "porosity"],
     "morphology": [

@@ -11,6 +11,34 @@ Non-finite values (NaN, +inf and -inf) are left out of every statistic here: one
 ``inf`` voxel (a reconstruction artefact) must not turn the range, and so every bin,
 threshold and percentile, into NaN. :func:`finite_or_nan` gives the same rule to
 statistics computed elsewhere (``normalize``).
+
+Out-of-field padding
+--------------------
+A microCT reconstruction usually holds a circular field of view, with one constant
+(often 0) outside the reconstruction circle: a third "phase" of a fifth of the voxels
+or more, which pulls Otsu's threshold (and every level read from the histogram) into
+the gap between it and the scan's phases. :func:`padding_of` recognises it from the
+histogram pass itself (the same reduction, whatever the chunking): a value is padding
+when
+
+* it is the volume's finite minimum or maximum, held **exactly** (for floats: equal
+  values, not a bin) by at least :data:`PADDING_SHARE` of the finite voxels;
+* (almost) none of its voxels lie in the central disk of the (y, x) plane (radius
+  :data:`CENTRAL_RADIUS` of the inscribed circle's, on the slice's centre): at most
+  :data:`PADDING_CENTRAL_SHARE` of them. Padding lies outside the reconstruction
+  circle; a clipped or saturated value is spread through the objects, centre included;
+* the volume is an intensity scan: a floating-point or 8/16-bit integer dtype (not
+  boolean, nor a wider integer dtype such as labels), and the other voxels fill at
+  least :data:`PADDING_MIN_LEVELS` bins of the histogram (not a mask, nor a handful of
+  labels).
+
+A scan with a noisy dark phase has a single voxel at its minimum, so nothing is left
+out. A scan clipped or saturated at an extreme value (no padding) has clipped voxels in
+its centre too, so nothing is left out: its thresholds are those of the whole volume.
+The central counts are taken in the same per-block pass, from each block's global
+offsets, so the decision is the same whatever the chunking. :func:`global_histogram`
+leaves the padding out of its counts (``padding=True``, the default for the thresholds and levels);
+:func:`global_percentiles` keeps it (``normalize`` is unchanged).
 """
 
 from __future__ import annotations
@@ -25,6 +53,10 @@ from xarray_microct.core.volume import native_order
 from xarray_microct.kernels.labels import count
 
 FLOAT_BINS = 65536
+PADDING_SHARE = 0.02  # share of the finite voxels an extreme value must hold exactly
+PADDING_MIN_LEVELS = 16  # bins the other voxels must fill (not a mask, not a few labels)
+CENTRAL_RADIUS = 0.5  # the central disk's radius, a share of the inscribed circle's
+PADDING_CENTRAL_SHARE = 0.005  # most of the value's voxels the central disk may hold
 _EXACT_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "uint16", "int16")}
 
 
@@ -56,49 +88,72 @@ def finite_or_nan(data: da.Array) -> da.Array:
     return da.where(da.isinf(data), dtype.type(np.nan), data)
 
 
-def _integer_block_counts(block: np.ndarray, offset: int, bins: int, ndim: int) -> np.ndarray:
+def central_disk(shape: tuple[int, ...], block_info: dict | None) -> np.ndarray:
+    """Mask (broadcastable to the block) of the voxels in the central disk of the
+    (y, x) plane: radius :data:`CENTRAL_RADIUS` of the inscribed circle's, centred on
+    the slice's centre, from the block's global offsets (the same for any chunking).
+
+    Examples
+    --------
+    >>> info = {0: {"array-location": [(0, 1), (0, 8), (0, 8)], "shape": (1, 8, 8)}}
+    >>> int(central_disk((1, 8, 8), info).sum())  # radius 2 around (3.5, 3.5)
+    12
+    """
+    if len(shape) < 2 or block_info is None or 0 not in block_info:
+        return np.zeros(shape, dtype=bool)
+    full = block_info[0]["shape"]
+    (y0, y1), (x0, x1) = block_info[0]["array-location"][-2:]
+    ny, nx = full[-2], full[-1]
+    radius = CENTRAL_RADIUS * min(ny, nx) / 2.0
+    y = np.arange(y0, y1) - (ny - 1) / 2.0
+    x = np.arange(x0, x1) - (nx - 1) / 2.0
+    inside = y[:, None] ** 2 + x[None, :] ** 2 < radius**2
+    return np.broadcast_to(inside, shape)
+
+
+def _integer_block_counts(
+    block: np.ndarray, offset: int, bins: int, ndim: int, block_info: dict | None = None
+) -> np.ndarray:
     # counted as the unsigned integers of the same width (no int64 copy of the block):
-    # a signed value v reads as v mod bins there, so its bin v - offset is a roll away
+    # a signed value v reads as v mod bins there, so its bin v - offset is a roll away;
+    # then the same counts for the voxels in the central disk (padding is never there)
     unsigned = np.ascontiguousarray(block).view(f"u{np.dtype(block.dtype).itemsize}")
     counts = np.roll(count(unsigned.ravel(), bins - 1), -offset)
-    return counts.reshape((1,) * ndim + (bins,))
+    centre = central_disk(block.shape, block_info)
+    central = np.roll(count(np.ascontiguousarray(unsigned[centre]), bins - 1), -offset)
+    return np.concatenate([counts, central]).reshape((1,) * ndim + (2 * bins,))
 
 
 def _float_block_counts(
-    block: np.ndarray, low: np.ndarray, high: np.ndarray, bins: int, ndim: int
+    block: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    bins: int,
+    ndim: int,
+    block_info: dict | None = None,
 ) -> np.ndarray:
+    centre = central_disk(block.shape, block_info)
+    central = block[centre]
     values = block.ravel()
     values = values[np.isfinite(values)].astype(np.float64)
     low, high = float(low), float(high)
     scale = bins / (high - low) if high > low else 0.0
     index = np.clip(((values - low) * scale).astype(np.int64), 0, bins - 1)
-    counts = np.bincount(index, minlength=bins)
-    return counts.reshape((1,) * ndim + (bins,))
+    counts = np.bincount(index, minlength=bins + 4)
+    # the last four: the voxels exactly at the minimum and at the maximum, then those
+    # of them in the central disk
+    counts[bins] = np.count_nonzero(values == low)
+    counts[bins + 1] = np.count_nonzero(values == high)
+    counts[bins + 2] = np.count_nonzero(central == low)
+    counts[bins + 3] = np.count_nonzero(central == high)
+    return counts.reshape((1,) * ndim + (bins + 4,))
 
 
-def global_histogram(data: da.Array, bins: int = FLOAT_BINS) -> tuple[da.Array, da.Array]:
-    """Lazy histogram of the whole array.
-
-    Parameters
-    ----------
-    data : dask.array.Array
-    bins : int
-        Number of bins for dtypes without an exact histogram. NaN and ±inf are not
-        counted; the bins span the finite values.
-
-    Returns
-    -------
-    counts : dask.array.Array of int64, shape (n,)
-    edges : dask.array.Array of float64, shape (n + 1,)
-        Bin edges; for exact dtypes, bin ``i`` holds the value ``edges[i] + 0.5``.
-
-    Examples
-    --------
-    >>> x = da.from_array(np.array([[[0, 1, 1, 3]]], dtype="uint8"), chunks=2)
-    >>> counts, edges = global_histogram(x)
-    >>> counts[:4].compute().tolist(), edges[:2].compute().tolist()
-    ([1, 2, 0, 1], [-0.5, 0.5])
-    """
+def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Array]:
+    """The histogram, then the central disk's counts (:func:`central_disk`): for exact
+    dtypes its whole histogram, for floats four more counts (the voxels exactly at the
+    finite minimum and maximum, then those of them in the central disk). One streaming
+    pass (after the min/max for floats)."""
     data = native_order(data)
     dtype = np.dtype(data.dtype)
     ndim = data.ndim
@@ -112,7 +167,7 @@ def global_histogram(data: da.Array, bins: int = FLOAT_BINS) -> tuple[da.Array, 
             bins=n,
             ndim=ndim,
             new_axis=ndim,
-            chunks=(1,) * ndim + (n,),
+            chunks=(1,) * ndim + (2 * n,),
             dtype=np.int64,
         ).sum(axis=tuple(range(ndim)))
         edges = da.arange(n + 1, dtype=np.float64) + (int(info.min) - 0.5)
@@ -128,11 +183,188 @@ def global_histogram(data: da.Array, bins: int = FLOAT_BINS) -> tuple[da.Array, 
         bins=bins,
         ndim=ndim,
         new_axis=ndim,
-        chunks=(1,) * ndim + (bins,),
+        chunks=(1,) * ndim + (bins + 4,),
         dtype=np.int64,
     ).sum(axis=tuple(range(ndim)))
     edges = low + (high - low) * da.linspace(0.0, 1.0, bins + 1)
     return counts, edges
+
+
+def intensity_dtype(dtype: np.dtype) -> bool:
+    """Whether a dtype is that of an intensity scan (float, or 8/16-bit integer), to
+    which the padding rule applies (not boolean masks nor wider-integer labels).
+
+    Examples
+    --------
+    >>> intensity_dtype(np.dtype("float32")), intensity_dtype(np.dtype("int32"))
+    (True, False)
+    """
+    dtype = np.dtype(dtype).newbyteorder("=")
+    return np.issubdtype(dtype, np.floating) or (dtype != np.bool_ and dtype in _EXACT_DTYPES)
+
+
+def padding_rule(counts: np.ndarray, edges: np.ndarray, exact: bool, scan: bool) -> np.ndarray:
+    """``[value, count, total, bin]`` of the out-of-field padding, or NaN value if none.
+
+    ``counts`` as :func:`_histogram_with_extremes` returns them (for exact dtypes the
+    histogram then the central disk's; for floats the histogram, the two extreme counts,
+    then those of them in the central disk), ``edges`` its bin edges, ``scan`` whether the dtype is
+    an intensity dtype (:func:`intensity_dtype`). The rule is in the module docstring.
+
+    Examples
+    --------
+    >>> counts = np.zeros(260, np.int64); counts[0] = 30; counts[100:200] = 1
+    >>> counts[256], counts[257] = 30, 1  # 30 voxels exactly at the minimum
+    >>> padding_rule(counts, np.linspace(0.0, 256.0, 257), False, True).tolist()
+    [0.0, 30.0, 130.0, 0.0]
+    >>> counts[258] = 6  # 6 of them in the central disk: clipping, not padding
+    >>> padding_rule(counts, np.linspace(0.0, 256.0, 257), False, True).tolist()
+    [nan, 0.0, 0.0, -1.0]
+    """
+    none = np.array([np.nan, 0.0, 0.0, -1.0])
+    counts = np.asarray(counts, dtype=np.int64)
+    if exact:
+        n = counts.shape[0] // 2
+        binned, central = counts[:n], counts[n:]
+        nonzero = np.flatnonzero(binned)
+        if nonzero.size == 0:
+            return none
+        first, last = int(nonzero[0]), int(nonzero[-1])
+        candidates = [
+            (first, binned[first], edges[first] + 0.5, central[first]),
+            (last, binned[last], edges[last] + 0.5, central[last]),
+        ]
+    else:
+        binned = counts[:-4]
+        nonzero = np.flatnonzero(binned)
+        if nonzero.size == 0:
+            return none
+        candidates = [
+            (0, counts[-4], edges[0], counts[-2]),
+            (len(binned) - 1, counts[-3], edges[-1], counts[-1]),
+        ]
+    total = int(binned.sum())
+    if not scan or total == 0:
+        return none
+    best = none
+    for index, held, value, in_centre in candidates:
+        if held < PADDING_SHARE * total or held <= best[1]:
+            continue
+        if in_centre > PADDING_CENTRAL_SHARE * held:  # spread through the objects: clipping
+            continue
+        rest = binned.copy()
+        rest[index] -= held
+        if np.count_nonzero(rest) < PADDING_MIN_LEVELS:
+            continue
+        best = np.array([float(value), float(held), float(total), float(index)])
+    return best
+
+
+def _without_padding(counts: np.ndarray, padding: np.ndarray, exact: bool) -> np.ndarray:
+    binned = np.array(counts[: counts.shape[0] // 2] if exact else counts[:-4], dtype=np.int64)
+    if np.isfinite(padding[0]):
+        binned[int(padding[3])] -= int(padding[1])
+    return binned
+
+
+def _histogram_and_padding(data: da.Array, bins: int) -> tuple[da.Array, da.Array, da.Array]:
+    raw, edges = _histogram_with_extremes(data, bins)
+    exact = has_exact_histogram(data.dtype)
+    padding = da.blockwise(
+        padding_rule,
+        "p",
+        raw,
+        "c",
+        edges,
+        "e",
+        exact=exact,
+        scan=intensity_dtype(data.dtype),
+        new_axes={"p": 4},
+        concatenate=True,
+        dtype=np.float64,
+    )
+    n = raw.shape[0] // 2 if exact else raw.shape[0] - 4
+    counts = da.blockwise(
+        _without_padding,
+        "b",
+        raw,
+        "c",
+        padding,
+        "p",
+        exact=exact,
+        new_axes={"b": n},
+        concatenate=True,
+        dtype=np.int64,
+    )
+    return counts, edges, padding
+
+
+def padding_of(data: da.Array, bins: int = FLOAT_BINS) -> da.Array:
+    """Lazy ``[value, share]`` of the out-of-field padding (NaN, 0 when none).
+
+    The rule is in the module docstring; ``share`` is the fraction of the finite
+    voxels. Built from the same graph as :func:`global_histogram` with the same
+    ``bins``: computed together, the volume is read once.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scan = rng.normal(100.0, 10.0, (4, 20, 20)); scan[:, :, :5] = 0.0  # padding
+    >>> padding_of(da.from_array(scan, chunks=7)).compute().tolist()
+    [0.0, 0.25]
+    """
+    _, _, padding = _histogram_and_padding(data, bins)
+    return da.blockwise(
+        _value_and_share,
+        "v",
+        padding,
+        "p",
+        new_axes={"v": 2},
+        concatenate=True,
+        dtype=np.float64,
+    )
+
+
+def _value_and_share(padding: np.ndarray) -> np.ndarray:
+    share = padding[1] / padding[2] if padding[2] > 0 else 0.0
+    return np.array([padding[0], share])
+
+
+def global_histogram(
+    data: da.Array, bins: int = FLOAT_BINS, padding: bool = True
+) -> tuple[da.Array, da.Array]:
+    """Lazy histogram of the whole array.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+    bins : int
+        Number of bins for dtypes without an exact histogram. NaN and ±inf are not
+        counted; the bins span the finite values.
+    padding : bool
+        Leave the out-of-field padding out of the counts (see the module docstring;
+        :func:`padding_of` says which value and how many). The bins still span it.
+
+    Returns
+    -------
+    counts : dask.array.Array of int64, shape (n,)
+    edges : dask.array.Array of float64, shape (n + 1,)
+        Bin edges; for exact dtypes, bin ``i`` holds the value ``edges[i] + 0.5``.
+
+    Examples
+    --------
+    >>> x = da.from_array(np.array([[[0, 1, 1, 3]]], dtype="uint8"), chunks=2)
+    >>> counts, edges = global_histogram(x)
+    >>> counts[:4].compute().tolist(), edges[:2].compute().tolist()
+    ([1, 2, 0, 1], [-0.5, 0.5])
+    """
+    if padding:
+        counts, edges, _ = _histogram_and_padding(data, bins)
+        return counts, edges
+    raw, edges = _histogram_with_extremes(data, bins)
+    if has_exact_histogram(data.dtype):
+        return raw[: raw.shape[0] // 2], edges
+    return raw[:-4], edges
 
 
 def histogram_centres(edges: np.ndarray, exact: bool) -> np.ndarray:
@@ -190,7 +422,7 @@ def global_percentiles(data: da.Array, q: Sequence[float]) -> da.Array:
     q_arr = np.asarray(q, dtype=np.float64)
     if not np.all((q_arr >= 0) & (q_arr <= 100)):
         raise ValueError(f"percentiles must lie in [0, 100], got {list(q)}")
-    counts, edges = global_histogram(data)
+    counts, edges = global_histogram(data, padding=False)
     exact = has_exact_histogram(data.dtype)
     values = dask.delayed(_quantiles_from_histogram, pure=True)(counts, edges, q_arr, exact)
     return da.from_delayed(values, shape=q_arr.shape, dtype=np.float64)
@@ -294,3 +526,69 @@ def phase_levels(counts: np.ndarray, centres: np.ndarray) -> tuple[float, float,
             level = new
         levels.append(level)
     return threshold, levels[0], levels[1]
+
+
+def _phase_level(counts: np.ndarray, edges: np.ndarray, exact: bool, bright: bool) -> np.ndarray:
+    centres = histogram_centres(edges, exact)
+    _, dark, light = phase_levels(*trim_histogram(counts, centres))
+    return np.array([light if bright else dark])
+
+
+def _fill_block(block: np.ndarray, padding: np.ndarray, level: np.ndarray) -> np.ndarray:
+    if not np.isfinite(padding[0]):
+        return block
+    dtype = np.dtype(block.dtype)
+    value = level[0]
+    if not np.issubdtype(dtype, np.floating):
+        info = np.iinfo(dtype)
+        value = np.clip(np.rint(value), info.min, info.max)
+    return np.where(block == padding[0], dtype.type(value), block)
+
+
+def fill_padding_array(data: da.Array, bright: bool = False) -> tuple[da.Array, da.Array]:
+    """The array with its out-of-field padding replaced by a phase's level (lazy).
+
+    The padding is recognised by :func:`padding_of` (module docstring); its voxels
+    take the level of the dark phase (``bright=False``) or of the bright one, read from
+    the histogram of the other voxels (:func:`phase_levels`), cast to the dtype. An
+    array without padding is returned unchanged (value for value).
+
+    Returns
+    -------
+    filled : dask.array.Array, same dtype
+    padding : dask.array.Array, ``[value, share]`` (NaN, 0 when none)
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scan = np.where(rng.random((4, 20, 20)) < 0.5, 60.0, 160.0)
+    >>> scan += rng.normal(0, 5, scan.shape); scan[:, :, :5] = 0.0  # padding
+    >>> filled, padding = fill_padding_array(da.from_array(scan, chunks=7))
+    >>> abs(float(filled[0, 0, 0]) - 60) < 2, padding.compute().tolist()  # the dark level
+    (True, [0.0, 0.25])
+    """
+    counts, edges, padding = _histogram_and_padding(data, FLOAT_BINS)
+    level = da.blockwise(
+        _phase_level,
+        "l",
+        counts,
+        "c",
+        edges,
+        "e",
+        exact=has_exact_histogram(data.dtype),
+        bright=bright,
+        new_axes={"l": 1},
+        concatenate=True,
+        dtype=np.float64,
+    )
+    filled = da.map_blocks(_fill_block, native_order(data), padding, level, dtype=data.dtype)
+    share = da.blockwise(
+        _value_and_share,
+        "v",
+        padding,
+        "p",
+        new_axes={"v": 2},
+        concatenate=True,
+        dtype=np.float64,
+    )
+    return filled, share

@@ -453,6 +453,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
@@ -463,6 +464,7 @@ from skimage.filters import threshold_otsu
 from skimage.registration import phase_cross_correlation
 from skimage.segmentation import expand_labels, watershed
 
+from xarray_microct.core.stats import fill_padding_array
 from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.chains import dense_ids
 from xarray_microct.kernels.disks import paint_disks, paint_soft_disks
@@ -1364,14 +1366,26 @@ def _half_means(stack: np.ndarray) -> np.ndarray:
 def _read_tile(volume: xr.DataArray, runs: list[np.ndarray], side: int) -> np.ndarray:
     """The central ``side`` × ``side`` tile (at most the slice) of the runs' slices.
 
-    float64, shaped (runs, slices per run, y, x); one read of the volume.
+    float64, shaped (runs, slices per run, y, x); one read of the volume. A NaN there
+    raises (as the tubeness would, instead of a sample without fibers); the tile's
+    out-of-field padding (the rule of :mod:`xarray_microct.core.stats`, on the tile) is
+    filled with the level of its dark phase, the matrix around the bright fibers, so
+    that neither its values nor its edge count in the sample's statistics.
     """
     _, ny, nx = volume.shape
     ty, tx = min(ny, side), min(nx, side)
     y0, x0 = (ny - ty) // 2, (nx - tx) // 2
     z = np.concatenate(runs)
     tile = volume.isel(z=z, y=slice(y0, y0 + ty), x=slice(x0, x0 + tx))
-    return np.asarray(tile.values, dtype=np.float64).reshape(len(runs), -1, ty, tx)
+    values = np.asarray(tile.values, dtype=np.float64)
+    missing = int(np.count_nonzero(np.isnan(values)))
+    if missing:
+        raise ValueError(
+            f"the volume contains NaN ({missing} in the slices sampled to estimate the "
+            "fiber radius); fill them first (e.g. vol.fillna(0)), or give radius="
+        )
+    values = fill_padding_array(da.from_array(values))[0].compute(scheduler="synchronous")
+    return values.reshape(len(runs), -1, ty, tx)
 
 
 def _regions(image: np.ndarray, mask: np.ndarray, scale: float) -> np.ndarray:

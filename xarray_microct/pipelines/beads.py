@@ -62,7 +62,12 @@ import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
-from xarray_microct.core.stats import clear_cuts, phase_levels, trim_histogram
+from xarray_microct.core.stats import (
+    clear_cuts,
+    fill_padding_array,
+    phase_levels,
+    trim_histogram,
+)
 from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.volume import grid_of
@@ -164,7 +169,9 @@ def noise_ratio(box: np.ndarray) -> float:
     ``z``, ``v[z] - (v[z-1] + v[z+1]) / 2`` (``sqrt(1.5)`` times the noise for white
     noise), of the scan's values over the clear voxels: along ``z`` only, so that
     ring artefacts (constant along ``z``) do not count as noise, and away from the
-    phase boundaries, whose steps would.
+    phase boundaries, whose steps would. A circular field of view's padding
+    (:func:`~xarray_microct.core.stats.padding_of`'s rule, on the box) is left out,
+    with the three voxels around it that the smoothing mixes with it.
 
     Parameters
     ----------
@@ -193,13 +200,21 @@ def noise_ratio(box: np.ndarray) -> float:
             "noise is measured: fill them first (e.g. vol.fillna(0)); smoothing spreads "
             "them"
         )
+    # a circular field of view's padding: filled (so that the smoothing does not spread
+    # it), and neither it nor the voxels the smoothing mixes with it count
+    filled, padding = fill_padding_array(da.from_array(values))
+    value = float(padding[0].compute(scheduler="synchronous"))
+    field = np.ones(values.shape, bool)
+    if np.isfinite(value):
+        field = ~ndi.binary_dilation(values == value, iterations=3)
+        values = np.asarray(filled.compute(scheduler="synchronous"))
     smooth = ndi.gaussian_filter(values, 1.0, mode="nearest")
-    if smooth.min() == smooth.max():
+    if smooth[field].size == 0 or smooth[field].min() == smooth[field].max():
         return float("inf")
-    counts, edges = np.histogram(smooth, bins=BOX_BINS)
+    counts, edges = np.histogram(smooth[field], bins=BOX_BINS)
     threshold, dark, bright = phase_levels(*trim_histogram(counts, (edges[:-1] + edges[1:]) / 2))
     dark_below, bright_above = clear_cuts(threshold, dark, bright)
-    clear_dark, clear_bright = smooth <= dark_below, smooth >= bright_above
+    clear_dark, clear_bright = (smooth <= dark_below) & field, (smooth >= bright_above) & field
     if not (clear_dark[1:-1].any() and clear_bright[1:-1].any()):
         return float("inf")
     second = (values[1:-1] - (values[:-2] + values[2:]) / 2)[(clear_dark | clear_bright)[1:-1]]
@@ -428,7 +443,8 @@ def beads(
         denoise_sigma = f"{sigma:.3g} voxel" if sigma > 0 else None
 
     def segment(scan: xr.DataArray) -> xr.DataArray:
-        out = scan
+        # the out-of-field padding reads as the phase around the beads
+        out = scan.microct.fill_padding("bright" if invert else "dark")
         if denoise_sigma is not None:
             out = out.microct.denoise(sigma=denoise_sigma, sharpen=sharpen)
         if rings:
