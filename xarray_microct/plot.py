@@ -310,8 +310,9 @@ def orthoslices(
     Parameters
     ----------
     obj : xarray.DataArray or xarray.DataTree
-    point : (z, y, x) or dict, optional
-        Physical coordinates of the point; the centre of the volume by default.
+    point : tuple or dict, optional
+        Physical coordinates of the point, ``(z, y, x)`` or a dict by dimension; the
+        centre of the volume by default.
     clim, cmap, screen, frame_width
         As in :func:`preview`.
 
