@@ -68,7 +68,8 @@ def fill_padding(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
     A reconstruction's circular field of view is often surrounded by one constant
     (0, say): the padding, recognised from the histogram of the whole volume by the
     rule of :mod:`xarray_microct.core.stats` (an extreme value held exactly by at least
-    2 % of the voxels of an intensity scan). Filters that mix neighbours (denoising,
+    2 % of the voxels of an intensity scan, almost none of them in the slices' central
+    disk, where clipping would put some). Filters that mix neighbours (denoising,
     ring removal) would otherwise spread it into the field of view, and every
     threshold would take it as a third phase. Filled with the level of the phase that
     is background to the objects, it reads as background. A scan without padding is
