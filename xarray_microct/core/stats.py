@@ -314,6 +314,11 @@ def padding_of(data: da.Array, bins: int = FLOAT_BINS) -> da.Array:
     [0.0, 0.25]
     """
     _, _, padding = _histogram_and_padding(data, bins)
+    return _lazy_value_and_share(padding)
+
+
+def _lazy_value_and_share(padding: da.Array) -> da.Array:
+    """``[value, share]`` of the padding, lazily, from the histogram pass's padding counts."""
     return da.blockwise(
         _value_and_share,
         "v",
@@ -582,13 +587,5 @@ def fill_padding_array(data: da.Array, bright: bool = False) -> tuple[da.Array, 
         dtype=np.float64,
     )
     filled = da.map_blocks(_fill_block, native_order(data), padding, level, dtype=data.dtype)
-    share = da.blockwise(
-        _value_and_share,
-        "v",
-        padding,
-        "p",
-        new_axes={"v": 2},
-        concatenate=True,
-        dtype=np.float64,
-    )
+    share = _lazy_value_and_share(padding)
     return filled, share
