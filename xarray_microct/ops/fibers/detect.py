@@ -723,8 +723,45 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
       the area rule 0.991 (seeds 2, 3 unchanged at 0.995, 0.985). Not used: a fiber of
       a bed of two sizes, split in two, would no longer be folded.
 
-    A centre taken from the intensities along each chain (the scan averaged along the
-    fiber's axis, each section's own mode) is what these rows cannot give.
+    * Each row's centre taken again from the intensities after linking (prototype on
+      the finished table, not in the graph): the scan sampled bilinearly along the
+      fiber's own local axis (its rows' slope over ± 4 radii) over ± h slices and
+      averaged, a window of 1.5 radius + 1 pixel about the row. (a) The centroid of
+      the averaged intensities above Otsu's threshold within the row's power-diagram
+      cell (its 6 nearest rows of the slice, radii the rows' or the fiber's median),
+      iterated: h = 0–3, 0.742–0.903 on the three seeds, 0.917–0.947 once settled on
+      the axes again (:func:`~.linking.settle_by_fiber`); a window of one radius, one
+      round: 0.935 / 0.946 settled (seed 1). Biased: started from the true centres
+      without noise it moves them by 0.58 pixel on average (the neighbours' blurred
+      tails and the textured background inside the cell). (b) A joint fit of blurred
+      disks, ``b + b_y y + b_x x + a Σ disks`` (erfc edges, the blur of 1 pixel given,
+      the fiber's median radius, the 6 nearest rows' disks at their centres), the
+      row's centre by Gauss–Newton steps of at most 0.5 pixel: from the true centres
+      at noise 0.05 (0°) it moves them by 0.12 pixel on average, but at noise 0.25 its
+      centres lie 0.31–0.40 pixel from the truth against the settled rows' 0.27–0.30
+      (matched rows' mean error). Settled on the axes
+      again: 0.954 / 0.969 / 0.957 (h = 2, one step), 0.956 / 0.968 / 0.959 (h = 4),
+      0.958 / 0.969 / 0.960 (h = 4, the neighbours refitted with the row, two steps of
+      at most 0.3); more steps lose (0.953 / 0.966 / 0.958 with four); pixels whose
+      residual exceeds 3 robust deviations left out (a fiber missing from the model):
+      0.954 / 0.969 / 0.958 and 0.958 / 0.969 / 0.959 (one, two steps). Of the truth's
+      rows whose nearest table row lies 0.5–1.8 radius away (179 on seed 1, 201 on
+      seed 3) the fit brings 76 and 78 within half a radius, but pushes 44 and 19
+      matched ones out; only 2 and 5 of those lie by a true fiber the table lacks on
+      that slice (within 2.5 radii): the fit's own scatter, not an unmodelled
+      neighbour, moves them. Cost: about as much CPU as the
+      whole detection (0.7–2 s against 0.8–1.2 s on 32 × 64², vectorised NumPy),
+      and in the graph a second pass over the scan after the linking, routed by
+      z-blocks (a row's neighbours lie in other parts). Not used: +0.004 to +0.010,
+      short of 0.97, for twice the CPU.
+
+    Per-row estimates, even on ± 4 slices averaged along the axis, are too noisy at
+    noise 0.25 to move only the displaced rows (a third of them fixed, as many good
+    ones broken); untried: one fit per fiber and window of its tilted cylinder (the
+    axis's line fitted to the sheared intensities of ± 4 radii at once, the
+    neighbours' cylinders in the model) rather than rows refitted and then a line
+    through them. 66–80 of the truth's rows (seeds 1, 3) have no table row within 1.8
+    radius: no refinement of the table's rows finds them.
     """
     along_z = sigma if factor > 1 else max(sigma, min(ALONG_Z * sigma, 0.25 * height))
     return (along_z, sigma, sigma)
