@@ -755,13 +755,21 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
       z-blocks (a row's neighbours lie in other parts). Not used: +0.004 to +0.010,
       short of 0.97, for twice the CPU.
 
-    Per-row estimates, even on ± 4 slices averaged along the axis, are too noisy at
-    noise 0.25 to move only the displaced rows (a third of them fixed, as many good
-    ones broken); untried: one fit per fiber and window of its tilted cylinder (the
-    axis's line fitted to the sheared intensities of ± 4 radii at once, the
-    neighbours' cylinders in the model) rather than rows refitted and then a line
-    through them. 66–80 of the truth's rows (seeds 1, 3) have no table row within 1.8
-    radius: no refinement of the table's rows finds them.
+    Longer averages do not help: h = 6 and 8 (± 4 radii, about the fit of a
+    cylinder's axis over its window) 0.955 / 0.967 / 0.959 and 0.956 / 0.967 / 0.956;
+    nor a quadratic background (0.959 / 0.968 / 0.960 at h = 4). From the true
+    centres the settled fit's mean error is 0.07–0.09 pixel at noise 0 and 0.05
+    (15°), but 0.22–0.24 at noise 0.25 (0° or 15°) over 5 or 17 slices alike (0.35 and
+    0.25 before settling): past a few slices the estimate does not get better with
+    the slices averaged, which is not understood (the background's texture, smooth
+    along z over 2 radii, does not average out; the neighbours' disks are refitted
+    with their own noise). Started 0.5 or 0.75 radius off the true centre towards the
+    nearest neighbour (one fiber in five, on every slice; the others at their true
+    centres), 93 % (h = 2) and 96 % (h = 8) of those rows come back within half a
+    radius, but only 89 % and 94 % of the rows started at their true centres stay
+    there (not settled). 66–80 of the truth's rows (seeds 1, 3)
+    have no table row within 1.8 radius: no refinement of the table's rows finds
+    them. (Prototype scripts not kept in the repository.)
     """
     along_z = sigma if factor > 1 else max(sigma, min(ALONG_Z * sigma, 0.25 * height))
     return (along_z, sigma, sigma)
