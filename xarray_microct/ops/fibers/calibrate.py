@@ -125,8 +125,11 @@ with a blur of 1 pixel instead of 0.7 (2 pixels, a matrix or the patchwork, nois
 20, −0.8 to −3.8 % at 80: the fit creeps along the valley of larger disks under less
 blur by a few tenths of a per cent a round, and a faster way along it (not more rounds:
 40 rounds took ``benchmarks/fiber_table_radius.py`` to 3 of 72 outside ±2 %,
-``textured_fiber_bed`` drifting up) is what is left to find; at a blur of 1.5 it reads
-+47 to +53 % (merged fibers), as before.
+``textured_fiber_bed`` drifting up) is what is left to find (tried at 20 rounds, those 8
+cases: the joint step applied and the levels profiled again before each radius's own
+step, −0.1 to −5.8 %; the outlier cut renewed every round instead of kept from the first
+3, −0.3 to −5.7 %; neither used); at a blur of 1.5 it reads +47 to +53 % (merged
+fibers), as before.
 
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
