@@ -443,7 +443,9 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       −0.66 % (at 2 voxels −1.00 → −0.61 %, at 3 −0.47 → −0.71 %). Tried on the same
       cases, not used: the fit's blur started at 0.35 radius instead of 0.5 (−0.31 /
       0.58 / −2.13 %), each radius's Gauss–Newton step less the disks' mean step, the
-      common part left to the joint step of the scale (−0.68 / 0.86 / −2.52 %).
+      common part left to the joint step of the scale (−0.68 / 0.86 / −2.52 %). Cost:
+      the estimate at 2–3 voxels 0.86–1.17 → 0.94–1.22 CPU s (+4 to +9 %; medians of 4
+      interleaved runs on 3 of the benchmarks' beds, loaded machine).
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
