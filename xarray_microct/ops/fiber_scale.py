@@ -445,7 +445,13 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       0.58 / −2.13 %), each radius's Gauss–Newton step less the disks' mean step, the
       common part left to the joint step of the scale (−0.68 / 0.86 / −2.52 %). Cost:
       the estimate at 2–3 voxels 0.86–1.17 → 0.94–1.22 CPU s (+4 to +9 %; medians of 4
-      interleaved runs on 3 of the benchmarks' beds, loaded machine).
+      interleaved runs on 3 of the benchmarks' beds, loaded machine). With noise
+      correlated over 1 pixel (``--correlated 1``) the same: over 2 % 2 → 1 of 54, worst
+      2.18 → 2.21 %, mean −0.62 → −0.70 %. A cost on beds whose fibers end inside
+      (``--ends 0.2``, 64 slices of 48 radii across): at 2 voxels the estimate reads
+      higher, +1.0 to +2.9 % (was −1.2 to +1.8 %; at 3 voxels −0.6 to −0.3 %, was −0.5
+      to −0.2 %), worst 1.75 → 2.92 %, mean −0.12 → +0.57 %: on those larger tiles the
+      fit at 2 voxels drifts up with the rounds, as ``textured_fiber_bed``'s does at 40.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
