@@ -101,11 +101,15 @@ leaves the table within the fit's error plus τ. Measured on the same run (20 ro
 table before the shift, the pairs' means, the shift recomputed for each τ): cases
 outside ±2 % of 72 for τ = 0 / 0.5 / 1 / 1.5 / 2 %: 2 / 1 / 5 / 13 / 21, worst −2.52 /
 −2.02 / +2.19 / +2.71 / +3.22 %, mean absolute error 0.66 / 0.85 / 1.07 / 1.31 / 1.49 %
-(at 10 rounds: 15 / 12 / 11 / 12 / 14 of 72). Before → after (10 rounds and 2 %, 20
-rounds and 0.5 %): outside ±2 % 14 → 1 of 72, worst +3.18 → −2.02 %, mean absolute error
-1.29 → 0.85 %. What is left: ``textured_fiber_bed`` at 2 pixels, noise 0.25, 15°, seed 1
-at the estimate (the table +5.1 % before the shift, the fit −1.2 %: −2.02 %);
-``fiber_bed``'s worst −1.9 % (its fit −1.5 %).
+(at 10 rounds: 15 / 12 / 11 / 12 / 14 of 72). With τ = 0.5 % by rounds: 10 / 15 / 20 /
+40 rounds 12 / 7 / 1 / 3 of 72 outside ±2 %, worst −3.7 / −3.1 / −2.0 / +2.4 % (τ = 0:
+15 / 6 / 2 / 2): 20 is the best of those on this benchmark, but not a plateau — the fit
+still creeps (see below), and the per-case figures move with the rounds by up to about 1
+%. Before → after (10 rounds and 2 %, 20 rounds and 0.5 %): outside ±2 % 14 → 1 of 72,
+worst +3.18 → −2.02 %, mean absolute error 1.29 → 0.85 %. What is left:
+``textured_fiber_bed`` at 2 pixels, noise 0.25, 15°, seed 1 at the estimate (the table
++5.1 % before the shift, the fit −1.2 %: −2.02 %); ``fiber_bed``'s worst −1.9 % (its fit
+−1.5 %).
 Checked with ``benchmarks/fiber_table_radius.py`` itself on the new tree (the same 1 of
 72 and −2.02 %). ``benchmarks/fiber_radius_spread.py`` (seeds 1 / 2, both trees the same
 hour): slopes unchanged (1.008 / 0.972, bimodal 1.068 / 1.062); ``varying`` all +2.09 /
