@@ -83,9 +83,10 @@ def test_small_mixed_fibers_read_their_own_radii(seed):
     # thresholded mask's sections read large (before the calibration +4.7 / +6.0 %,
     # the sizes +2.7 to +7.0 %: the fibers' level from the histogram lies under the
     # plateau, the opened surroundings' level under the background). Calibrated on the
-    # fit of blurred disks (moved to within its 2 % tolerance of the fit, which is
-    # itself within about 1 % here: +1.4 / +2.3 %), and each size keeps its own (one
-    # shift for all: no squeeze towards the bed's radius)
+    # fit of blurred disks (moved to within its 0.5 % tolerance of the fit; with the 2 %
+    # and the fit's 10 rounds before: −0.2 / +1.5 %, sizes −1.0 to +1.7 %; now +0.7 /
+    # +0.7 %, sizes −0.3 to +2.1 %), and each size keeps its own (one shift for all: no
+    # squeeze towards the bed's radius)
     volume, truth = blurred_disks(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

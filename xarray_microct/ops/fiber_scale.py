@@ -430,6 +430,29 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       0.969, recall 0.945; of the true inner sections missed, 134 have no detection
       within a radius and 97 one off by 0.5–1 radius; 5 split).
 
+    * The sample's fit was not converged at 10 rounds (``SAMPLE_FIT_ROUNDS``; 2026-12-01,
+      seeded at the true radius, each fitted whole section against its true radius,
+      ``benchmarks/fiber_scale.py``'s beds at 2–3 voxels, both phantoms, seeds 1–3, 36
+      cases): its per-section radii compressed towards the start (slope of fitted on true
+      radius 0.49–0.83 at 2 voxels, 0.71–0.90 at 3), their mean read low (mean −0.65 %,
+      mean absolute error 0.79 %, worst −2.37 %, 12 cases beyond ±1 %) and depended on
+      the radius seeded at. At 20 rounds −0.25 / 0.51 / −1.47 %, 4 beyond ±1 %, slopes
+      0.81–1.02; at 40 −0.01 / 0.61 / +1.45 %, 9 beyond ±1 %. Now 20. The estimate
+      (``benchmarks/radius_estimate.py --radii 2 3 --seeds 1 2 3``, 54 cases, the same
+      run with ``--baseline``): worst 2.27 → 1.39 %, cases over 2 % 2 → 0, mean −0.73 →
+      −0.66 % (at 2 voxels −1.00 → −0.61 %, at 3 −0.47 → −0.71 %). Tried on the same
+      cases, not used: the fit's blur started at 0.35 radius instead of 0.5 (−0.31 /
+      0.58 / −2.13 %), each radius's Gauss–Newton step less the disks' mean step, the
+      common part left to the joint step of the scale (−0.68 / 0.86 / −2.52 %). Cost:
+      the estimate at 2–3 voxels 0.86–1.17 → 0.94–1.22 CPU s (+4 to +9 %; medians of 4
+      interleaved runs on 3 of the benchmarks' beds, loaded machine). With noise
+      correlated over 1 pixel (``--correlated 1``) the same: over 2 % 2 → 1 of 54, worst
+      2.18 → 2.21 %, mean −0.62 → −0.70 %. A cost on beds whose fibers end inside
+      (``--ends 0.2``, 64 slices of 48 radii across): at 2 voxels the estimate reads
+      higher, +1.0 to +2.9 % (was −1.2 to +1.8 %; at 3 voxels −0.6 to −0.3 %, was −0.5
+      to −0.2 %), worst 1.75 → 2.92 %, mean −0.12 → +0.57 %: on those larger tiles the
+      fit at 2 voxels drifts up with the rounds, as ``textured_fiber_bed``'s does at 40.
+
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
       (record it, e.g. ``attrs["radius_estimated"]``), then the derived parameters.
@@ -491,8 +514,11 @@ FIT_SETTLED = 1e-3  # ... which stops once no radius moves by more than this sha
 # rounds of it in the radius estimate: not converged there (packed disks of 2 pixels under
 # a blur of 1, from radii 10 % low / high: mean −3.5 / −1.9 % after 10 rounds, −1.3 /
 # −0.4 % after 40; the estimate on other_bed at 2 voxels drifts up with them, see the
-# module docstring)
-SAMPLE_FIT_ROUNDS = 10
+# module docstring). 20 since 2026-12-01 (was 10): the fitted sections against their true
+# radii, benchmarks' beds at 2–3 pixels, mean absolute error 0.79 → 0.51 %, worst −2.4 →
+# −1.5 %, per-section slope 0.5–0.8 → 0.8–1.0 (40 rounds: 0.61 %, worst +1.5 %); the
+# fiber table's calibration takes it as its reference (ops/fibers/calibrate.py)
+SAMPLE_FIT_ROUNDS = 20
 OUTLIER_ROUNDS = 3  # first rounds of the fit that set its outlier cut, kept after them
 SPREAD_FLOOR = 0.01  # least robust spread of the fit's residual, as a share of the contrast
 SEED_SCALE = 0.5  # the sample's fit is seeded at the maxima of a LoG of this share of a radius

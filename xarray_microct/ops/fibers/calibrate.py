@@ -11,17 +11,17 @@ The fit of blurred disks that measures the fiber radius on a sample of the scan
 runs on fibers under 9 pixels whether the radius is given or not) measures the same
 sections from the intensities, with the blur and the levels fitted, to about ±2 %.
 
-:func:`calibrate_radii` pairs each of the fit's whole sections with the table's rows
-of the same fiber on the slices averaged into its image (the section moved along the
-bed's drift; within half a radius on at least half of those slices) and compares the
-means: the table's radii are all moved by the same length, the part of the difference
-beyond ``TOLERANCE`` of the fit's mean (the fit's own accuracy: where the two agree
-that far, nothing moves). One length for all sections, so the spread of the radii,
-each section's departure from the others, is the mask's: a bed-wide shift, not a
-section measure (a measure that drew each small section towards the bed's radius
-compressed a bed's spread: see :mod:`~xarray_microct.ops.fibers.mask`). A length, not a
-factor: the mask's errors are displacements of the edge (a threshold off the
-mid-level, the gaps between neighbours filled), the same for a section of 1.5 pixels
+:func:`calibrate_radii` pairs each of the fit's whole sections with the table's rows of
+the same fiber on the slices averaged into its image (the section moved along the bed's
+drift; within half a radius on at least half of those slices) and compares the means:
+the table's radii are all moved by the same length, the part of the difference beyond
+``TOLERANCE`` (0.5 %) of the fit's mean (where the two agree that far, nothing moves;
+see "Since" below for why 0.5 % and not the 2 % it was). One length for all sections, so
+the spread of the radii, each section's departure from the others, is the mask's: a
+bed-wide shift, not a section measure (a measure that drew each small section towards
+the bed's radius compressed a bed's spread: see :mod:`~xarray_microct.ops.fibers.mask`).
+A length, not a factor: the mask's errors are displacements of the edge (a threshold off
+the mid-level, the gaps between neighbours filled), the same for a section of 1.5 pixels
 and one of 3.
 
 A pair whose ratio of radii (table over fit) is more than ``SAME_SECTION`` (25 %) from
@@ -62,7 +62,8 @@ on ``fiber_bed`` of 7 ± 2 µm at 3.2 µm pixels, whose smallest third goes +1.8
 +1.8 / +3.5 %; 1.07 / 1.06 on the bed of 1.5 and 3.0 pixels, −3.9 / +1.5 → −2.7 /
 +2.1 % for seed 1). What is left: where the fit itself is off (a tilted bed's sections
 read about 1.5 % low at 15°) the table follows it up to the tolerance; the tolerance
-leaves up to 2 % where fit and table agree that far (``fiber_bed`` −2.5 %).
+leaves up to 2 % where fit and table agree that far (``fiber_bed`` −2.5 %; now 0.5 %,
+see "Since" above).
 
 The tolerance is a dead zone (the shift is the part of the difference beyond it, so a
 table off by more stops 2 % short of the fit, on the mask's side), on purpose: moving
@@ -75,6 +76,64 @@ at 2 pixels, noise 0.05, seeds 1–3: +0.9 / −0.3 / +0.4 % with the dead zone,
 beds of 2–3 pixels (blur 1): textured −0.2 against −2.2 %, flat −0.9 against −2.9 %.
 Only a bed of one radius on a flat background (2 pixels: +2.7 against +0.7 %) and a
 sparse textured one (+2.3 against +0.2 %) were better onto the fit.
+
+Since (2026-12-01, branch ``radius2``): the dead zone 2 → 0.5 %, with the sample's fit
+run 20 rounds instead of 10 (``SAMPLE_FIT_ROUNDS`` in
+:mod:`~xarray_microct.ops.fiber_scale`). The 14 cases outside ±2 % of
+``benchmarks/fiber_table_radius.py --radii 2 3 --seeds 1 2 3 --estimate`` were of two
+kinds: (a) ``fiber_bed`` at 2–3 pixels, table −2.0 to −2.6 %, where the fit read within
+2 % of it (nothing moved; the fit reads low there too, −0.1 to −2.1 %) or below it
+(noise 0.25, 15°, seed 1 at the estimate: the fit −2.1 %, the table moved from −1.2 to
+−2.2 %), and (b) ``textured_fiber_bed`` with the table +3.7 to +5.1 %, stopped 2 % short
+of a fit at −0.1 to +1.0 % (+2.5, +3.2 %). The fit was not converged at 10 rounds: its
+per-section radii compressed towards its start (slope of fitted on true radius 0.49–0.83
+at 2 pixels), its mean depended on the radius it was seeded at (``textured_fiber_bed``
+at 2 pixels, noise 0.15, 8°, seed 1: −1.3 % seeded at the true radius, −0.05 % at the
+estimate), and it read low (fitted whole sections of the sample against their true
+radii, seeded at the true radius, 36 cases at 2–3 pixels, seeds 1–3: mean −0.65 %, mean
+absolute error 0.79 %, worst −2.37 %, 12 cases beyond ±1 %). At 20 rounds: mean −0.25 %,
+mean absolute error 0.51 %, worst −1.47 %, 4 beyond ±1 %, slopes 0.81–1.02; at 40 rounds
+−0.01 / 0.61 / +1.45 %, 9 beyond ±1 % (``textured_fiber_bed`` at 2 pixels drifts up:
++1.2 % at seed 1); starting the fit's blur at 0.35 radius instead of 0.5: −0.31 / 0.58 /
+−2.13 %; each radius's step less the disks' mean step (the common part left to the joint
+scale step): −0.68 / 0.86 / −2.52 %. With the fit within about ±1.5 %, a dead zone of τ
+leaves the table within the fit's error plus τ. Measured on the same run (20 rounds; the
+table before the shift, the pairs' means, the shift recomputed for each τ): cases
+outside ±2 % of 72 for τ = 0 / 0.5 / 1 / 1.5 / 2 %: 2 / 1 / 5 / 13 / 21, worst −2.52 /
+−2.02 / +2.19 / +2.71 / +3.22 %, mean absolute error 0.66 / 0.85 / 1.07 / 1.31 / 1.49 %
+(at 10 rounds: 15 / 12 / 11 / 12 / 14 of 72). With τ = 0.5 % by rounds: 10 / 15 / 20 /
+40 rounds 12 / 7 / 1 / 3 of 72 outside ±2 %, worst −3.7 / −3.1 / −2.0 / +2.4 % (τ = 0:
+15 / 6 / 2 / 2): 20 is the best of those on this benchmark, but not a plateau — the fit
+still creeps (see below), and the per-case figures move with the rounds by up to about 1
+%. Before → after (10 rounds and 2 %, 20 rounds and 0.5 %): outside ±2 % 14 → 1 of 72,
+worst +3.18 → −2.02 %, mean absolute error 1.29 → 0.85 %. What is left:
+``textured_fiber_bed`` at 2 pixels, noise 0.25, 15°, seed 1 at the estimate (the table
++5.1 % before the shift, the fit −1.2 %: −2.02 %); ``fiber_bed``'s worst −1.9 % (its fit
+−1.5 %).
+Checked with ``benchmarks/fiber_table_radius.py`` itself on the new tree (the same 1 of
+72 and −2.02 %). ``benchmarks/fiber_radius_spread.py`` (seeds 1 / 2, both trees the same
+hour): slopes unchanged (1.008 / 0.972, bimodal 1.068 / 1.062); ``varying`` all +2.09 /
++2.03 → +1.38 / +0.25 %, smallest third +1.76 / +3.29 → +0.80 / +0.82 %, largest +1.65 /
++0.78 → +1.09 / −0.59 %; the bimodal bed all +0.91 / +1.84 → −0.82 / −0.62 %, its large
+class +3.21 / +3.60 → +2.16 / +2.14 %, its small class −0.38 / +1.02 → −2.49 / −1.90 %
+(one length for both: the fit's pairs' mean now lies lower, and a length weighs twice on
+the small class); ``half`` not calibrated, as before (−7.8 %). The test's mixed beds of
+2, 2.5 and 3 pixels (``tests/test_fiber_calibrate.py``, seeds 1 / 2): all −0.21 / +1.45
+→ +0.68 / +0.67 %, the sizes −1.0..+1.7 → −0.3..+2.1 %. A radius given half too small or
+1.5 times too large: not calibrated, as before (the same tables).
+``benchmarks/fiber_scale.py --phantom both --radii 2 3`` (seed 1): object F1 within
+±0.004 (``textured_fiber_bed`` 2 pixels, noise 0.15: 0.983 → 0.987), the estimate's
+worst 2.3 → 1.0 %; at 5 pixels identical (no fit there). Not solved: on ``fiber_bed``
+with a blur of 1 pixel instead of 0.7 (2 pixels, a matrix or the patchwork, noise
+0.05–0.15, seeds 1–2) the estimate reads −4.0 to −8.6 % at 10 rounds, −1.6 to −6.3 % at
+20, −0.8 to −3.8 % at 80: the fit creeps along the valley of larger disks under less
+blur by a few tenths of a per cent a round, and a faster way along it (not more rounds:
+40 rounds took ``benchmarks/fiber_table_radius.py`` to 3 of 72 outside ±2 %,
+``textured_fiber_bed`` drifting up) is what is left to find (tried at 20 rounds, those 8
+cases: the joint step applied and the levels profiled again before each radius's own
+step, −0.1 to −5.8 %; the outlier cut renewed every round instead of kept from the first
+3, −0.3 to −5.7 %; neither used); at a blur of 1.5 it reads +47 to +53 % (merged
+fibers), as before.
 
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
@@ -108,7 +167,7 @@ __all__ = [
 ]
 
 CALIBRATION_KEY = "radius_calibration"  # the table's attrs entry that records it
-TOLERANCE = 0.02  # the fit's accuracy: the table is moved only beyond it
+TOLERANCE = 0.005  # the part of the difference left to the mask (see the module docstring)
 MIN_PAIRS = 20  # fewest sections paired for a calibration
 MIN_SHARE = 0.5  # least share of the fit's sections that find their rows
 SAME_SECTION = 1.25  # most ratio of a pair's radii ratio to the median's (else split/merged)
@@ -212,7 +271,7 @@ def calibrate_radii(
     >>> calibration = RadiusCalibration(fitted, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 2.0)
     >>> calibrated, record = calibrate_radii(table, calibration)
     >>> float(calibrated["radius"].iloc[0]), record["shift"]
-    (2.04, -0.16)
+    (2.01, -0.19)
     """
     mask_r, fit_r, n = section_pairs(table, calibration)
     same = same_sections(mask_r, fit_r)

@@ -104,9 +104,10 @@ nearest):
   spread is a result); a bed-wide calibration of the mask's bias, measured on the
   estimate's sample, is the next thing to try.
 * Used since (:mod:`~xarray_microct.ops.fibers.calibrate`): the table's radii under 4
-  pixels all moved by one length, the part beyond 2 % of the difference between the
-  fit of blurred disks and the table's rows on the same sections of the estimate's
-  sample (each fitted section paired with its rows on the slices averaged into its
+  pixels all moved by one length, the part beyond 2 % (0.5 % since, with the fit's 20
+  rounds: see that module) of the difference between the fit of blurred disks and
+  the table's rows on the same sections of the estimate's sample (each fitted section
+  paired with its rows on the slices averaged into its
   image). ``benchmarks/fiber_table_radius.py --radii 2 3 --seeds 1 2 3 --estimate``
   (72 radii: 36 cases at the true radius and at the estimate), outside ±2 % 31 → 13,
   worst +7.2 → +3.4 %: ``textured_fiber_bed`` at 2 pixels +2.0..+6.5 → −0.0..+1.5 %
