@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import dask
 import dask.array as da
 import numpy as np
@@ -17,6 +19,7 @@ from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fibers import detect
 from xarray_microct.ops.fibers.grid import (
     GRID_KEY,
+    balanced_chunks,
     bin_yx,
     bin_yx_array,
     working_factor,
@@ -143,6 +146,74 @@ def test_binned_detection_gives_the_same_table_for_odd_chunkings(
         table = vol.chunk(dict(zip(("z", "y", "x"), chunks, strict=True))).microct.detect_fibers(
             radius="6.4 um"
         )
+    pd.testing.assert_frame_equal(table, reference)
+
+
+def _busiest_run(bins, sizes, z_chunks, slots, halo):
+    """Brute force: every block's cost, the blocks dealt in contiguous runs of equal count."""
+    costs = [
+        dz * (by + 2 * halo) * (bx + 2 * halo)
+        for dz in z_chunks
+        for by in da.core.normalize_chunks(sizes[0], (bins[0],))[0]
+        for bx in da.core.normalize_chunks(sizes[1], (bins[1],))[0]
+    ]
+    share = -(-len(costs) // slots) if slots < len(costs) else 1
+    counts = [len(c) for c in np.array_split(np.arange(len(costs)), min(slots, len(costs)))]
+    starts = np.cumsum([0, *counts])
+    assert max(counts) == share
+    return max(sum(costs[a:b]) for a, b in itertools.pairwise(starts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bins=st.tuples(st.integers(1, 3000), st.integers(1, 3000)),
+    units=st.tuples(st.integers(1, 600), st.integers(1, 600)),
+    z_chunks=st.lists(st.integers(1, 200), min_size=1, max_size=20),
+    min_chunk=st.integers(1, 400),
+    slots=st.integers(1, 8),
+    halo=st.integers(0, 60),
+)
+def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
+    bins, units, z_chunks, min_chunk, slots, halo
+):
+    size_y, size_x = balanced_chunks(bins, units, z_chunks, min_chunk, slots, halo)
+    for size, n, unit in ((size_y, bins[0], units[0]), (size_x, bins[1], units[1])):
+        assert size % unit == 0  # whole input chunks: none read by two binned chunks
+        assert size >= min(min_chunk, unit * -(-n // unit))  # never under the minimum
+    # no size of the range tried shares the work out better
+    least = [unit * -(-min_chunk // unit) for unit in units]
+    tried = [
+        range(first, max(first, int(1.5 * min_chunk)) + 1, unit)
+        for first, unit in zip(least, units, strict=True)
+    ]
+    chosen = _busiest_run(bins, (size_y, size_x), z_chunks, slots, halo)
+    for other_y in tried[0]:
+        for other_x in tried[1]:
+            assert chosen <= _busiest_run(bins, (other_y, other_x), z_chunks, slots, halo)
+
+
+def test_binned_blocks_share_out_evenly_over_two_workers():
+    # 2560² pixels in chunks of 128², bins of 2: 5 × 5 blocks of 256 bins gave one of two
+    # workers 13 blocks and the other 12; 4 × 4 blocks of 320 give each 8, with less halo
+    sizes = balanced_chunks((1280, 1280), (64, 64), (128,), 256, slots=2, halo=30)
+    assert sizes == (320, 320)
+    even = _busiest_run((1280, 1280), sizes, (128,), 2, 30)
+    assert even < 0.95 * _busiest_run((1280, 1280), (256, 256), (128,), 2, 30)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_binned_table_does_not_depend_on_the_threads_that_share_it(
+    binned_reference, threads, monkeypatch
+):
+    # the working grid's chunks follow the threads that compute (1 thread: 40 × 40 bins
+    # of 75 × 75; 3 threads: 30 × 40): the table does not
+    monkeypatch.setattr(detect, "BINNED_CHUNK", 30)
+    monkeypatch.setattr(detect, "_computing_threads", lambda: threads)
+    reference, _, vol = binned_reference
+    chunked = vol.chunk({"z": 36, "y": 20, "x": 20})
+    assert detect._binned_chunks(chunked, 2, 30) == {1: (40, 40), 3: (30, 40)}[threads]
+    with dask.config.set(scheduler="threads"):
+        table = chunked.microct.detect_fibers(radius="6.4 um")
     pd.testing.assert_frame_equal(table, reference)
 
 
