@@ -177,6 +177,7 @@ def balanced_chunks(
     >>> balanced_chunks((100, 700), (512, 512), (64, 64), 256, slots=2, halo=30)
     (512, 512)
     """
+
     def sizes(n: int, unit: int) -> list[int]:
         first = unit * -(-int(min_chunk) // unit)
         tried = range(first, max(first, int(1.5 * min_chunk)) + 1, unit)
@@ -184,24 +185,22 @@ def balanced_chunks(
         return sorted({min(size, unit * -(-n // unit)) for size in tried})
 
     z = np.asarray(z_chunks, dtype=np.float64)
-    best: tuple[tuple[float, float, int], tuple[int, int]] | None = None
-    for size_y in sizes(bins[0], units[0]):
-        for size_x in sizes(bins[1], units[1]):
-            along_y = np.asarray(da.core.normalize_chunks(size_y, (bins[0],))[0]) + 2 * halo
-            along_x = np.asarray(da.core.normalize_chunks(size_x, (bins[1],))[0]) + 2 * halo
-            costs = np.multiply.outer(np.multiply.outer(z, along_y), along_x).ravel()
-            # contiguous runs of equal count, as the blocks are hinted to the workers
-            runs = np.array_split(costs, max(1, min(int(slots), costs.size)))
-            key = (max(float(run.sum()) for run in runs), float(costs.sum()), size_y * size_x)
-            if best is None or key < best[0]:
-                best = (key, (size_y, size_x))
-    assert best is not None
-    return best[1]
+
+    def cost(pair: tuple[int, int]) -> tuple[float, float, int]:
+        along_y, along_x = (
+            np.asarray(da.core.normalize_chunks(size, (n,))[0]) + 2 * halo
+            for size, n in zip(pair, bins, strict=True)
+        )
+        costs = np.multiply.outer(np.multiply.outer(z, along_y), along_x).ravel()
+        # contiguous runs of equal count, as the blocks are hinted to the workers
+        runs = np.array_split(costs, max(1, min(int(slots), costs.size)))
+        return (max(float(run.sum()) for run in runs), float(costs.sum()), pair[0] * pair[1])
+
+    pairs = [(y, x) for y in sizes(bins[0], units[0]) for x in sizes(bins[1], units[1])]
+    return min(pairs, key=cost)
 
 
-def bin_yx_array(
-    data: da.Array, factor: int, min_chunk: int | Sequence[int] = 1
-) -> da.Array:
+def bin_yx_array(data: da.Array, factor: int, min_chunk: int | Sequence[int] = 1) -> da.Array:
     """Bin a ``(z, y, x)`` Dask array ``factor × factor`` in y and x, lazily (see :func:`bin_yx`).
 
     One task per binned chunk, reading the input pieces its bins cover (no rechunk).
