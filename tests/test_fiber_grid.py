@@ -10,15 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.ndimage as ndi
+import zarr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xarray_microct as mct
+from xarray_microct.core.blocks.placement import block_hint, spread_over_workers
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fibers import detect
 from xarray_microct.ops.fibers.grid import (
     GRID_KEY,
+    MAX_BLOCK_BYTES,
+    SHARE_TOLERANCE,
     balanced_chunks,
     bin_yx,
     bin_yx_array,
@@ -157,19 +161,17 @@ def _busiest_run(bins, sizes, z_chunks, slots, halo):
         for by in da.core.normalize_chunks(sizes[0], (bins[0],))[0]
         for bx in da.core.normalize_chunks(sizes[1], (bins[1],))[0]
     ]
-    share = -(-len(costs) // slots) if slots < len(costs) else 1
     counts = [len(c) for c in np.array_split(np.arange(len(costs)), min(slots, len(costs)))]
     starts = np.cumsum([0, *counts])
-    assert max(counts) == share
     return max(sum(costs[a:b]) for a, b in itertools.pairwise(starts))
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    bins=st.tuples(st.integers(1, 3000), st.integers(1, 3000)),
-    units=st.tuples(st.integers(1, 600), st.integers(1, 600)),
-    z_chunks=st.lists(st.integers(1, 200), min_size=1, max_size=20),
-    min_chunk=st.integers(1, 400),
+    bins=st.tuples(st.integers(1, 1500), st.integers(1, 1500)),
+    units=st.tuples(st.integers(16, 600), st.integers(16, 600)),
+    z_chunks=st.lists(st.integers(1, 200), min_size=1, max_size=8),
+    min_chunk=st.integers(16, 400),
     slots=st.integers(1, 8),
     halo=st.integers(0, 60),
 )
@@ -180,7 +182,7 @@ def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
     for size, n, unit in ((size_y, bins[0], units[0]), (size_x, bins[1], units[1])):
         assert size % unit == 0  # whole input chunks: none read by two binned chunks
         assert size >= min(min_chunk, unit * -(-n // unit))  # never under the minimum
-    # no size of the range tried shares the work out better
+    # no size of the range tried shares the work out better by more than the tolerance
     least = [unit * -(-min_chunk // unit) for unit in units]
     tried = [
         range(first, max(first, int(1.5 * min_chunk)) + 1, unit)
@@ -189,7 +191,10 @@ def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
     chosen = _busiest_run(bins, (size_y, size_x), z_chunks, slots, halo)
     for other_y in tried[0]:
         for other_x in tried[1]:
-            assert chosen <= _busiest_run(bins, (other_y, other_x), z_chunks, slots, halo)
+            if max(z_chunks) * (other_y + 2 * halo) * (other_x + 2 * halo) * 4 > MAX_BLOCK_BYTES:
+                continue  # too large a block to be tried
+            other = _busiest_run(bins, (other_y, other_x), z_chunks, slots, halo)
+            assert chosen <= (1 + SHARE_TOLERANCE) * other
 
 
 def test_binned_blocks_share_out_evenly_over_two_workers():
@@ -199,6 +204,17 @@ def test_binned_blocks_share_out_evenly_over_two_workers():
     assert sizes == (320, 320)
     even = _busiest_run((1280, 1280), sizes, (128,), 2, 30)
     assert even < 0.95 * _busiest_run((1280, 1280), (256, 256), (128,), 2, 30)
+
+
+def test_the_model_deals_the_blocks_as_the_workers_get_them():
+    # spread_over_workers hints 4 × 4 binned blocks of 320 to two workers: 8 each
+    reads = da.from_zarr(zarr.zeros((128, 2560, 2560), chunks=(128, 128, 128), dtype="uint16"))
+    binned = bin_yx_array(reads, 2, balanced_chunks((1280, 1280), (64, 64), (128,), 256, 2, 30))
+    hinted = spread_over_workers(binned, {"tcp://a:1": 1, "tcp://b:1": 1})
+    hint = block_hint(hinted)
+    workers = [hint(key)[0] for key in itertools.chain.from_iterable(hinted.__dask_keys__()[0])]
+    assert binned.numblocks == (1, 4, 4)
+    assert sorted(workers.count(w) for w in set(workers)) == [8, 8]
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -326,3 +342,10 @@ def test_bins_cut_fibers_in_a_matrix_at_their_own_mid_level():
     assert matrix.sum() > 0 and (~matrix).sum() > 0
     assert abs(inner["radius"][matrix].mean() / radius - 1) < 0.02
     assert abs(inner["radius"][~matrix].mean() / radius - 1) < 0.04
+
+
+def test_computing_threads_follow_the_scheduler():
+    with dask.config.set(scheduler="synchronous"):
+        assert detect._computing_threads() == 1
+    with dask.config.set(scheduler="threads", num_workers=3):
+        assert detect._computing_threads() == 3

@@ -45,13 +45,14 @@ table does not depend on the chunking.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from operator import getitem
 from typing import Any, Literal, NamedTuple
 
 import dask
+import dask.local
+import dask.system
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -111,7 +112,8 @@ DEFAULT_RADIUS = "6.4 um"  # Hi-Nicalon SiC fibers, the seed paper's material
 COARSE_BINNED = 2.5
 # bins a chunk at least along y and x: the tubeness's halo (23 bins a side) costs less
 # (0.6 CPU s for 64 × 512² bins against 0.7 in chunks of 128², 1.0 in chunks of 64²);
-# up to 1.5 × that to share the blocks out evenly over the threads (_binned_chunks)
+# up to 1.5 × that where larger blocks share out more evenly over the threads, or save
+# halo (_binned_chunks)
 BINNED_CHUNK = 256
 HALO_RADII = 6  # pixels of halo around a tile, in fiber radii: over two diameters + seed
 # on the scan itself (fibers under 9 pixels of radius), the tubeness's scale along z, in
@@ -282,9 +284,12 @@ def fiber_chain(
 
 
 def _computing_threads() -> int:
-    """Threads that compute: the cluster's, else the threaded scheduler's."""
-    threads = sum(cluster_threads().values()) or dask.config.get("num_workers", None)
-    return int(threads or os.cpu_count() or 1)
+    """Threads that compute: the cluster's, else one for Dask's synchronous scheduler,
+    else its threads (``num_workers``, else the CPUs this process may use)."""
+    threads = sum(cluster_threads().values())
+    if not threads and dask.base.get_scheduler() is dask.local.get_sync:
+        return 1
+    return int(threads or dask.config.get("num_workers", None) or dask.system.CPU_COUNT)
 
 
 def _assembly_groups() -> int:
@@ -547,7 +552,8 @@ def plan_detection(
     factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
     # pixels of halo around a tile, on the working grid
     halo = int(np.ceil(HALO_RADII * max(radius[1] / factor, radius[2] / factor)))
-    work = working_grid(volume, factor, min_chunk=_binned_chunks(volume, factor, halo))
+    chunks = _binned_chunks(volume, factor, halo) if factor > 1 else 1
+    work = working_grid(volume, factor, min_chunk=chunks)
     # on a cluster, each worker starts from a contiguous part of the volume: the halos
     # of the stages below then stay on one worker but at the parts' borders
     work = work.copy(data=spread_over_workers(work.data))

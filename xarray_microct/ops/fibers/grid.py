@@ -48,6 +48,11 @@ __all__ = [
 
 TARGET_RADIUS = 6.0  # voxels of fiber radius the working grid aims at
 GRID_KEY = "detection_grid"  # table attribute: the grid the fibers were detected on
+# balanced_chunks: sizes tried a side, the largest float32 block with its halo, and how
+# much cheaper the busiest run of larger blocks must be to be taken
+MAX_SIZES = 8
+MAX_BLOCK_BYTES = 256 * 2**20
+SHARE_TOLERANCE = 0.03
 
 
 def working_factor(radius_px: float) -> int:
@@ -142,11 +147,15 @@ def balanced_chunks(
     (:func:`~xarray_microct.core.blocks.placement.spread_over_workers`): 25 blocks
     on two workers give one 13 and the other 12, and the second waits for the first
     for one block's work (about 3 s of a 30 s detection on 128 × 2560² with two
-    workers). The sizes tried are the multiples of ``units`` (the input's chunk in
-    bins: each binned chunk made of whole input chunks, none read twice) from
-    ``min_chunk`` to 1.5 × ``min_chunk``; each block costs its voxels with the halo
-    around it, ``z_chunk × (y + 2 halo) × (x + 2 halo)``, and the sizes kept are those
-    whose busiest run costs least (then the least work in all, then the smallest).
+    workers). The sizes tried are multiples of ``units`` (the input's chunk in bins:
+    for input chunks that are multiples of the binning factor, each binned chunk is
+    made of whole input chunks, none read twice) from ``min_chunk`` to 1.5 ×
+    ``min_chunk``, at most ``MAX_SIZES`` a side, and none whose float32 block with its
+    halo would exceed ``MAX_BLOCK_BYTES`` (but the smallest). Each block costs its
+    voxels with the halo around it, ``z_chunk × (y + 2 halo) × (x + 2 halo)``; of the
+    sizes whose busiest run costs within ``SHARE_TOLERANCE`` of the least, the
+    smallest blocks are kept (then the least work in all): larger blocks only where
+    they share the work out better, or save more halo than that.
 
     Parameters
     ----------
@@ -180,13 +189,22 @@ def balanced_chunks(
 
     def sizes(n: int, unit: int) -> list[int]:
         first = unit * -(-int(min_chunk) // unit)
-        tried = range(first, max(first, int(1.5 * min_chunk)) + 1, unit)
+        tried = list(range(first, max(first, int(1.5 * min_chunk)) + 1, unit))
+        tried = tried[:: -(-len(tried) // MAX_SIZES)]
         # a size that holds the whole axis is the same as any larger one
         return sorted({min(size, unit * -(-n // unit)) for size in tried})
 
     z = np.asarray(z_chunks, dtype=np.float64)
+    along = [sizes(n, unit) for n, unit in zip(bins, units, strict=True)]
+    pairs = [
+        (y, x)
+        for y in along[0]
+        for x in along[1]
+        if (y, x) == (along[0][0], along[1][0])
+        or z.max() * (y + 2 * halo) * (x + 2 * halo) * 4 <= MAX_BLOCK_BYTES
+    ]
 
-    def cost(pair: tuple[int, int]) -> tuple[float, float, int]:
+    def runs_of(pair: tuple[int, int]) -> tuple[float, float]:
         along_y, along_x = (
             np.asarray(da.core.normalize_chunks(size, (n,))[0]) + 2 * halo
             for size, n in zip(pair, bins, strict=True)
@@ -194,10 +212,12 @@ def balanced_chunks(
         costs = np.multiply.outer(np.multiply.outer(z, along_y), along_x).ravel()
         # contiguous runs of equal count, as the blocks are hinted to the workers
         runs = np.array_split(costs, max(1, min(int(slots), costs.size)))
-        return (max(float(run.sum()) for run in runs), float(costs.sum()), pair[0] * pair[1])
+        return max(float(run.sum()) for run in runs), float(costs.sum())
 
-    pairs = [(y, x) for y in sizes(bins[0], units[0]) for x in sizes(bins[1], units[1])]
-    return min(pairs, key=cost)
+    costs = {pair: runs_of(pair) for pair in pairs}
+    least = min(busiest for busiest, _ in costs.values())
+    near = [pair for pair in pairs if costs[pair][0] <= (1 + SHARE_TOLERANCE) * least]
+    return min(near, key=lambda pair: (pair[0] * pair[1], costs[pair][1]))
 
 
 def bin_yx_array(data: da.Array, factor: int, min_chunk: int | Sequence[int] = 1) -> da.Array:
