@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
+
 import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.ndimage as ndi
+import zarr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xarray_microct as mct
+from xarray_microct.core.blocks.placement import block_hint, spread_over_workers
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fibers import detect
 from xarray_microct.ops.fibers.grid import (
     GRID_KEY,
+    MAX_BLOCK_BYTES,
+    SHARE_TOLERANCE,
+    balanced_chunks,
     bin_yx,
     bin_yx_array,
     working_factor,
@@ -146,6 +153,86 @@ def test_binned_detection_gives_the_same_table_for_odd_chunkings(
     pd.testing.assert_frame_equal(table, reference)
 
 
+def _busiest_run(bins, sizes, z_chunks, slots, halo):
+    """Brute force: every block's cost, the blocks dealt in contiguous runs of equal count."""
+    costs = [
+        dz * (by + 2 * halo) * (bx + 2 * halo)
+        for dz in z_chunks
+        for by in da.core.normalize_chunks(sizes[0], (bins[0],))[0]
+        for bx in da.core.normalize_chunks(sizes[1], (bins[1],))[0]
+    ]
+    counts = [len(c) for c in np.array_split(np.arange(len(costs)), min(slots, len(costs)))]
+    starts = np.cumsum([0, *counts])
+    return max(sum(costs[a:b]) for a, b in itertools.pairwise(starts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bins=st.tuples(st.integers(1, 1500), st.integers(1, 1500)),
+    units=st.tuples(st.integers(16, 600), st.integers(16, 600)),
+    z_chunks=st.lists(st.integers(1, 200), min_size=1, max_size=8),
+    min_chunk=st.integers(16, 400),
+    slots=st.integers(1, 8),
+    halo=st.integers(0, 60),
+)
+def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
+    bins, units, z_chunks, min_chunk, slots, halo
+):
+    size_y, size_x = balanced_chunks(bins, units, z_chunks, min_chunk, slots, halo)
+    for size, n, unit in ((size_y, bins[0], units[0]), (size_x, bins[1], units[1])):
+        assert size % unit == 0  # whole input chunks: none read by two binned chunks
+        assert size >= min(min_chunk, unit * -(-n // unit))  # never under the minimum
+    # no size of the range tried shares the work out better by more than the tolerance
+    least = [unit * -(-min_chunk // unit) for unit in units]
+    tried = [
+        range(first, max(first, int(1.5 * min_chunk)) + 1, unit)
+        for first, unit in zip(least, units, strict=True)
+    ]
+    chosen = _busiest_run(bins, (size_y, size_x), z_chunks, slots, halo)
+    for other_y in tried[0]:
+        for other_x in tried[1]:
+            if max(z_chunks) * (other_y + 2 * halo) * (other_x + 2 * halo) * 4 > MAX_BLOCK_BYTES:
+                continue  # too large a block to be tried
+            other = _busiest_run(bins, (other_y, other_x), z_chunks, slots, halo)
+            assert chosen <= (1 + SHARE_TOLERANCE) * other
+
+
+def test_binned_blocks_share_out_evenly_over_two_workers():
+    # 2560² pixels in chunks of 128², bins of 2: 5 × 5 blocks of 256 bins gave one of two
+    # workers 13 blocks and the other 12; 4 × 4 blocks of 320 give each 8, with less halo
+    sizes = balanced_chunks((1280, 1280), (64, 64), (128,), 256, slots=2, halo=30)
+    assert sizes == (320, 320)
+    even = _busiest_run((1280, 1280), sizes, (128,), 2, 30)
+    assert even < 0.95 * _busiest_run((1280, 1280), (256, 256), (128,), 2, 30)
+
+
+def test_the_model_deals_the_blocks_as_the_workers_get_them():
+    # spread_over_workers hints 4 × 4 binned blocks of 320 to two workers: 8 each
+    reads = da.from_zarr(zarr.zeros((128, 2560, 2560), chunks=(128, 128, 128), dtype="uint16"))
+    binned = bin_yx_array(reads, 2, balanced_chunks((1280, 1280), (64, 64), (128,), 256, 2, 30))
+    hinted = spread_over_workers(binned, {"tcp://a:1": 1, "tcp://b:1": 1})
+    hint = block_hint(hinted)
+    workers = [hint(key)[0] for key in itertools.chain.from_iterable(hinted.__dask_keys__()[0])]
+    assert binned.numblocks == (1, 4, 4)
+    assert sorted(workers.count(w) for w in set(workers)) == [8, 8]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_binned_table_does_not_depend_on_the_threads_that_share_it(
+    binned_reference, threads, monkeypatch
+):
+    # the working grid's chunks follow the threads that compute (1 thread: 40 × 40 bins
+    # of 75 × 75; 3 threads: 30 × 40): the table does not
+    monkeypatch.setattr(detect, "BINNED_CHUNK", 30)
+    monkeypatch.setattr(detect, "_computing_threads", lambda: threads)
+    reference, _, vol = binned_reference
+    chunked = vol.chunk({"z": 36, "y": 20, "x": 20})
+    assert detect._binned_chunks(chunked, 2, 30) == {1: (40, 40), 3: (30, 40)}[threads]
+    with dask.config.set(scheduler="threads"):
+        table = chunked.microct.detect_fibers(radius="6.4 um")
+    pd.testing.assert_frame_equal(table, reference)
+
+
 def test_bins_keep_the_radius_and_the_f1_of_the_scan(monkeypatch):
     # the same bed detected on its 2 × 2 bins and on the scan itself (factor forced to 1)
     vol, truth = _large_fiber_bed()
@@ -255,3 +342,10 @@ def test_bins_cut_fibers_in_a_matrix_at_their_own_mid_level():
     assert matrix.sum() > 0 and (~matrix).sum() > 0
     assert abs(inner["radius"][matrix].mean() / radius - 1) < 0.02
     assert abs(inner["radius"][~matrix].mean() / radius - 1) < 0.04
+
+
+def test_computing_threads_follow_the_scheduler():
+    with dask.config.set(scheduler="synchronous"):
+        assert detect._computing_threads() == 1
+    with dask.config.set(scheduler="threads", num_workers=3):
+        assert detect._computing_threads() == 3

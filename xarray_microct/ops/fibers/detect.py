@@ -45,13 +45,14 @@ table does not depend on the chunking.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from operator import getitem
 from typing import Any, Literal, NamedTuple
 
 import dask
+import dask.local
+import dask.system
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -81,7 +82,12 @@ from xarray_microct.ops.fibers.assembly import (
     settle_fibers,
 )
 from xarray_microct.ops.fibers.calibrate import CALIBRATION_KEY, RadiusCalibration
-from xarray_microct.ops.fibers.grid import GRID_KEY, working_factor, working_grid
+from xarray_microct.ops.fibers.grid import (
+    GRID_KEY,
+    balanced_chunks,
+    working_factor,
+    working_grid,
+)
 from xarray_microct.ops.fibers.linking import (
     SLAB,
     chain_ends,
@@ -105,7 +111,9 @@ DEFAULT_RADIUS = "6.4 um"  # Hi-Nicalon SiC fibers, the seed paper's material
 # and gave the same seeds on the phantoms of benchmarks/fiber_scale.py
 COARSE_BINNED = 2.5
 # bins a chunk at least along y and x: the tubeness's halo (23 bins a side) costs less
-# (0.6 CPU s for 64 × 512² bins against 0.7 in chunks of 128², 1.0 in chunks of 64²)
+# (0.6 CPU s for 64 × 512² bins against 0.7 in chunks of 128², 1.0 in chunks of 64²);
+# up to 1.5 × that where larger blocks share out more evenly over the threads, or save
+# halo (_binned_chunks)
 BINNED_CHUNK = 256
 HALO_RADII = 6  # pixels of halo around a tile, in fiber radii: over two diameters + seed
 # on the scan itself (fibers under 9 pixels of radius), the tubeness's scale along z, in
@@ -275,10 +283,33 @@ def fiber_chain(
     return mask, wrap_like(volume, score, long_name="tubeness (Sato)", units=None)
 
 
+def _computing_threads() -> int:
+    """Threads that compute: the cluster's, else one for Dask's synchronous scheduler,
+    else its threads (``num_workers``, else the CPUs this process may use)."""
+    threads = sum(cluster_threads().values())
+    if not threads and dask.base.get_scheduler() is dask.local.get_sync:
+        return 1
+    return int(threads or dask.config.get("num_workers", None) or dask.system.CPU_COUNT)
+
+
 def _assembly_groups() -> int:
     """Parts of the fibers settled apart: one per thread that computes (at least 2)."""
-    threads = sum(cluster_threads().values()) or dask.config.get("num_workers", None)
-    return int(min(16, max(2, threads or os.cpu_count() or 2)))
+    return min(16, max(2, _computing_threads()))
+
+
+def _binned_chunks(volume: xr.DataArray, factor: int, halo: int) -> tuple[int, int]:
+    """The working grid's chunks along y and x: at least ``BINNED_CHUNK`` bins, shared
+    out evenly over the threads that compute (:func:`~.grid.balanced_chunks`)."""
+    _, ny, nx = volume.shape
+    chunks = volume.data.chunks
+    return balanced_chunks(
+        (-(-ny // factor), -(-nx // factor)),
+        (-(-chunks[1][0] // factor), -(-chunks[2][0] // factor)),
+        chunks[0],
+        BINNED_CHUNK,
+        _computing_threads(),
+        halo,
+    )
 
 
 def _linking_graph(
@@ -519,7 +550,10 @@ def plan_detection(
     r_phys = 0.5 * (radius[1] * dy + radius[2] * dx)
     # large fibers: detect on the scan binned in-plane to a radius of about 6 voxels
     factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
-    work = working_grid(volume, factor, min_chunk=BINNED_CHUNK)
+    # pixels of halo around a tile, on the working grid
+    halo = int(np.ceil(HALO_RADII * max(radius[1] / factor, radius[2] / factor)))
+    chunks = _binned_chunks(volume, factor, halo) if factor > 1 else 1
+    work = working_grid(volume, factor, min_chunk=chunks)
     # on a cluster, each worker starts from a contiguous part of the volume: the halos
     # of the stages below then stay on one worker but at the parts' borders
     work = work.copy(data=spread_over_workers(work.data))
@@ -565,7 +599,6 @@ def plan_detection(
         background=background_width(radius[1]),
         drift=drift,
     )
-    halo = int(np.ceil(HALO_RADII * max(radius[1], radius[2])))
     # on a cluster, every stage of a block runs where its first chunk was hinted
     tiles = tile_tasks(
         follow_blocks(mask.data),

@@ -22,6 +22,7 @@ shuffle.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -37,6 +38,7 @@ from xarray_microct.kernels.pyramid import decimate
 __all__ = [
     "GRID_KEY",
     "TARGET_RADIUS",
+    "balanced_chunks",
     "bin_yx",
     "bin_yx_array",
     "binned_dtype",
@@ -46,6 +48,11 @@ __all__ = [
 
 TARGET_RADIUS = 6.0  # voxels of fiber radius the working grid aims at
 GRID_KEY = "detection_grid"  # table attribute: the grid the fibers were detected on
+# balanced_chunks: sizes tried a side, the largest float32 block with its halo, and how
+# much cheaper the busiest run of larger blocks must be to be taken
+MAX_SIZES = 8
+MAX_BLOCK_BYTES = 256 * 2**20
+SHARE_TOLERANCE = 0.03
 
 
 def working_factor(radius_px: float) -> int:
@@ -124,14 +131,104 @@ def _bin_block(window: np.ndarray, out_shape: tuple[int, ...], factor: int) -> n
     return sums
 
 
-def bin_yx_array(data: da.Array, factor: int, min_chunk: int = 1) -> da.Array:
+def balanced_chunks(
+    bins: Sequence[int],
+    units: Sequence[int],
+    z_chunks: Sequence[int],
+    min_chunk: int,
+    slots: int,
+    halo: int,
+) -> tuple[int, int]:
+    """Binned chunk sizes along y and x that share out best over ``slots`` threads.
+
+    Each binned chunk is one unit of work (binning, tubeness, mask, a tile's centres),
+    and each reads a ``halo`` of bins around it. On a cluster the blocks go to the
+    workers in contiguous runs of equal count
+    (:func:`~xarray_microct.core.blocks.placement.spread_over_workers`): 25 blocks
+    on two workers give one 13 and the other 12, and the second waits for the first
+    for one block's work (about 3 s of a 30 s detection on 128 × 2560² with two
+    workers). The sizes tried are multiples of ``units`` (the input's chunk in bins:
+    for input chunks that are multiples of the binning factor, each binned chunk is
+    made of whole input chunks, none read twice) from ``min_chunk`` to 1.5 ×
+    ``min_chunk``, at most ``MAX_SIZES`` a side, and none whose float32 block with its
+    halo would exceed ``MAX_BLOCK_BYTES`` (but the smallest). Each block costs its
+    voxels with the halo around it, ``z_chunk × (y + 2 halo) × (x + 2 halo)``; of the
+    sizes whose busiest run costs within ``SHARE_TOLERANCE`` of the least, the
+    smallest blocks are kept (then the least work in all): larger blocks only where
+    they share the work out better, or save more halo than that.
+
+    Parameters
+    ----------
+    bins : sequence of int
+        Bins along y and x.
+    units : sequence of int
+        The input's first chunk along y and x, in bins (rounded up).
+    z_chunks : sequence of int
+        The chunks along z.
+    min_chunk : int
+        The smallest binned chunk wanted along y and x.
+    slots : int
+        Threads that compute (all workers').
+    halo : int
+        Bins read around each block by its neighbourhood stages.
+
+    Returns
+    -------
+    tuple of int
+        The binned chunk along y and along x.
+
+    Examples
+    --------
+    >>> balanced_chunks((1280, 1280), (64, 64), (128,), 256, slots=2, halo=30)
+    (320, 320)
+    >>> balanced_chunks((1280, 1280), (64, 64), (128,), 256, slots=1, halo=0)
+    (256, 256)
+    >>> balanced_chunks((100, 700), (512, 512), (64, 64), 256, slots=2, halo=30)
+    (512, 512)
+    """
+
+    def sizes(n: int, unit: int) -> list[int]:
+        first = unit * -(-int(min_chunk) // unit)
+        tried = list(range(first, max(first, int(1.5 * min_chunk)) + 1, unit))
+        tried = tried[:: -(-len(tried) // MAX_SIZES)]
+        # a size that holds the whole axis is the same as any larger one
+        return sorted({min(size, unit * -(-n // unit)) for size in tried})
+
+    z = np.asarray(z_chunks, dtype=np.float64)
+    along = [sizes(n, unit) for n, unit in zip(bins, units, strict=True)]
+    pairs = [
+        (y, x)
+        for y in along[0]
+        for x in along[1]
+        if (y, x) == (along[0][0], along[1][0])
+        or z.max() * (y + 2 * halo) * (x + 2 * halo) * 4 <= MAX_BLOCK_BYTES
+    ]
+
+    def runs_of(pair: tuple[int, int]) -> tuple[float, float]:
+        along_y, along_x = (
+            np.asarray(da.core.normalize_chunks(size, (n,))[0]) + 2 * halo
+            for size, n in zip(pair, bins, strict=True)
+        )
+        costs = np.multiply.outer(np.multiply.outer(z, along_y), along_x).ravel()
+        # contiguous runs of equal count, as the blocks are hinted to the workers
+        runs = np.array_split(costs, max(1, min(int(slots), costs.size)))
+        return max(float(run.sum()) for run in runs), float(costs.sum())
+
+    costs = {pair: runs_of(pair) for pair in pairs}
+    least = min(busiest for busiest, _ in costs.values())
+    near = [pair for pair in pairs if costs[pair][0] <= (1 + SHARE_TOLERANCE) * least]
+    return min(near, key=lambda pair: (pair[0] * pair[1], costs[pair][1]))
+
+
+def bin_yx_array(data: da.Array, factor: int, min_chunk: int | Sequence[int] = 1) -> da.Array:
     """Bin a ``(z, y, x)`` Dask array ``factor × factor`` in y and x, lazily (see :func:`bin_yx`).
 
     One task per binned chunk, reading the input pieces its bins cover (no rechunk).
     Binned chunks along y and x are the input's first chunk size divided by ``factor``
     (rounded up), times the smallest whole number that makes them at least
-    ``min_chunk`` bins (so that, for chunks that are multiples of ``factor``, each binned
-    chunk is made of whole input chunks); z chunks are the input's. Equal to
+    ``min_chunk`` bins (one number, or one along y and one along x; so that, for chunks
+    that are multiples of ``factor``, each binned chunk is made of whole input chunks);
+    z chunks are the input's. Equal to
     :func:`bin_yx` of the whole array for any input chunking.
 
     Examples
@@ -154,11 +251,12 @@ def bin_yx_array(data: da.Array, factor: int, min_chunk: int = 1) -> da.Array:
     nz, ny, nx = data.shape
     out_shape = (nz, -(-ny // factor), -(-nx // factor))
     sizes = [-(-chunks[0] // factor) for chunks in data.chunks[1:]]
+    least = (min_chunk, min_chunk) if np.ndim(min_chunk) == 0 else tuple(min_chunk)
     out_chunks = (
         data.chunks[0],
         *(
-            da.core.normalize_chunks(size * -(-int(min_chunk) // size), (n,))[0]
-            for size, n in zip(sizes, out_shape[1:], strict=True)
+            da.core.normalize_chunks(size * -(-int(at_least) // size), (n,))[0]
+            for size, n, at_least in zip(sizes, out_shape[1:], least, strict=True)
         ),
     )
     name = "bin-yx-" + tokenize(data.name, factor)
@@ -173,7 +271,9 @@ def bin_yx_array(data: da.Array, factor: int, min_chunk: int = 1) -> da.Array:
     )
 
 
-def working_grid(volume: xr.DataArray, factor: int, min_chunk: int = 1) -> xr.DataArray:
+def working_grid(
+    volume: xr.DataArray, factor: int, min_chunk: int | Sequence[int] = 1
+) -> xr.DataArray:
     """The volume binned ``factor × factor`` in y and x, with the bins' centres as coordinates.
 
     Spacing ``factor ×`` the pixel's in y and x; the first bin's centre at ``origin +
