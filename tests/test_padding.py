@@ -235,3 +235,31 @@ def test_clipped_at_zero_without_padding_keeps_its_thresholds():
     assert np.isnan(padding_of(da.from_array(exact, chunks=13)).compute()[0])
     found = float(threshold_values(da.from_array(exact, chunks=13))[0])
     assert abs(found - threshold_otsu(exact.astype(np.float64), nbins=256)) < 2 * 200 / 256
+
+
+@pytest.mark.parametrize("method", ["otsu", "li", "multiotsu"])
+def test_threshold_records_the_padding_left_out(method):
+    scan = _two_phase((12, 48, 48), 1)
+    fov = _circle(scan.shape)
+    vol = mct.from_array(np.where(fov, scan, 0).astype(np.float32), chunks=13)
+    mask = vol.microct.threshold(method)
+    record = mask.attrs["microct_provenance"][-1]
+    assert "padding" in record["estimated"]  # the record says where to look
+    mask = mask.compute()  # the mask, its threshold and the padding in one pass
+    assert float(mask.padding_value) == 0.0
+    assert float(mask.padding_share) == pytest.approx(1 - fov.mean())
+    # none in a scan without padding, and nothing to leave out for a value
+    plain = mct.from_array(scan, chunks=13).microct.threshold(method).compute()
+    assert np.isnan(float(plain.padding_value)) and float(plain.padding_share) == 0.0
+    assert "padding_value" not in vol.microct.threshold(1000.0).coords
+    # a scan whose padding was filled keeps fill_padding's record of it
+    filled = vol.microct.fill_padding().microct.threshold(method).compute()
+    assert float(filled.padding_value) == 0.0
+
+
+def test_threshold_padding_survives_a_store(tmp_path):
+    scan = _two_phase((8, 40, 40), 3)
+    padded = np.where(_circle(scan.shape), scan, 0).astype(np.float32)
+    mct.from_array(padded, chunks=13).microct.threshold().to_zarr(tmp_path / "mask.zarr")
+    back = mct.open_volume(tmp_path / "mask.zarr")
+    assert float(back.padding_value) == 0.0 and float(back.padding_share) > 0.2

@@ -66,7 +66,7 @@ from xarray_microct.core.blocks.placement import (
     hinted_layer,
     spread_over_workers,
 )
-from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
+from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, mask_checked, operation
 from xarray_microct.core.stats import has_exact_histogram
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
@@ -114,16 +114,21 @@ ALONG_Z = 2.0
 
 Source = Literal["auto", "intensity", "tubeness", "mask"]
 _SOURCES = ("auto", "intensity", "tubeness", "mask")
+# a radius given this far from the bed's measured one (relative) is warned about
+RADIUS_DISAGREES = 0.4
 
 
 def _source_of(volume: xr.DataArray, source: str) -> str:
     if source not in _SOURCES:
         raise ValueError(f"source must be one of {_SOURCES}, got {source!r}")
     if source != "auto":
-        if source == "mask" and volume.dtype != bool:
+        if source == "mask" and not (
+            volume.dtype == bool or np.issubdtype(volume.dtype, np.integer)
+        ):
             raise TypeError(
-                f"source='mask' needs a boolean volume, got {volume.dtype}; threshold it "
-                "first (vol.microct.threshold(...)) or use source='intensity'"
+                f"source='mask' needs a mask (boolean, or the integers 0 and 1), got "
+                f"{volume.dtype}; threshold it first (vol.microct.threshold(...)) or use "
+                "source='intensity'"
             )
         return source
     if volume.dtype == bool:
@@ -512,6 +517,9 @@ def plan_detection(
     grid = grid_of(volume)
     dz, dy, dx = grid.spacing
     kind = _source_of(volume, source)
+    if kind == "mask" and volume.dtype != bool:  # integers 0 and 1, checked as computed
+        checked = mask_checked(volume, "detect_fibers: source='mask'")
+        volume = checked.copy(data=checked.data != 0)
     estimated = {}
     bed = None
     if radius is None:
@@ -542,6 +550,7 @@ def plan_detection(
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
         if bed is None:
             bed, no_calibration = _bed_of(volume, r_phys)
+            _check_given_radius(r_phys, bed, grid.units)
         drift = _drift_record(bed, grid.spacing, estimated)
         calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
@@ -740,6 +749,25 @@ def _bed_of(volume: xr.DataArray, radius: float) -> tuple[FiberBedScale | None, 
         return None, f"the bed's sample was not measured: {error}"
 
 
+def _check_given_radius(given: float, bed: FiberBedScale | None, units: str) -> None:
+    """Warn when the radius given and the one the bed's sample measures (seeded by it)
+    disagree by more than :data:`RADIUS_DISAGREES`: a radius half the fibers' splits
+    each into several (three times as many fibers), a radius twice theirs merges them."""
+    if bed is None or not np.isfinite(bed.radius) or given <= 0:
+        return
+    ratio = bed.radius / given
+    if abs(ratio - 1) <= RADIUS_DISAGREES:
+        return
+    warnings.warn(
+        f"detect_fibers: the radius given, {given:.3g} {units}, is {ratio:.2f} times "
+        f"off the fibers' radius measured on the scan's sample, {bed.radius:.3g} {units}: "
+        "fibers are split (radius too small) or merged (too large). Check radius=, or "
+        "leave it out (radius=None) to use the measured one",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _drift_record(
     bed: FiberBedScale | None, spacing: Sequence[float], estimated: dict[str, Any]
 ) -> tuple[float, float]:
@@ -841,7 +869,8 @@ def detect_fibers(
         record (``"estimated"``); a mask or tubeness input needs it given.
     source : {"auto", "intensity", "tubeness", "mask"}
         What ``volume`` is; ``"auto"``: boolean → mask, a result of ``tubeness`` /
-        ``objectness`` / ``frangi`` → tubeness, else intensity.
+        ``objectness`` / ``frangi`` → tubeness, else intensity. ``"mask"`` also takes
+        integers 0 and 1 (any other value fails as it is computed: threshold first).
     sigma : length, optional
         Tubeness scale for intensity input. Default 0.6 × radius: a disk of radius R
         gives the strongest centre response at σ = R/√2, smaller scales keep touching
