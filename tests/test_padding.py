@@ -263,3 +263,22 @@ def test_threshold_padding_survives_a_store(tmp_path):
     mct.from_array(padded, chunks=13).microct.threshold().to_zarr(tmp_path / "mask.zarr")
     back = mct.open_volume(tmp_path / "mask.zarr")
     assert float(back.padding_value) == 0.0 and float(back.padding_share) > 0.2
+
+
+@pytest.mark.parametrize("chunks", [(8, 52, 52), (16, 104, 104)])
+def test_fibers_with_padding_at_the_maximum_have_no_false_fibers_at_the_edge(chunks):
+    scan, centres = _fiber_phantom(5)
+    fov = _circle(scan.shape)
+    bright = np.where(fov, scan, 65535.0).astype(np.uint16)  # padded with the maximum
+    vol = mct.from_array(bright, chunks=chunks)
+    table = vol.microct.detect_fibers(radius=3.0)
+    found = table.groupby("fiber_id")[["y", "x"]].mean().to_numpy()
+    nearest = np.hypot(*(found[:, None, :] - centres[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    assert (nearest < 3.0).all(), np.sort(nearest)[-5:]  # was 40-odd fibers on the edge
+    record = table.attrs["microct_provenance"][-1]["estimated"]["padding"]
+    assert record["value"] == 65535.0 and record["share"] == pytest.approx(1 - fov.mean())
+    assert 700 < record["filled_with"] < 900  # the matrix level
+    # a scan without padding (the middle of the field) is not read for it
+    middle = scan[:, 30:74, 30:74].astype(np.uint16)
+    plain = mct.from_array(middle, chunks=(8, 22, 22)).microct.detect_fibers(radius=3.0)
+    assert plain.attrs["microct_provenance"][-1]["estimated"]["padding"].startswith("none")

@@ -67,7 +67,12 @@ from xarray_microct.core.blocks.placement import (
     spread_over_workers,
 )
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, mask_checked, operation
-from xarray_microct.core.stats import has_exact_histogram
+from xarray_microct.core.stats import (
+    fill_padding_with,
+    has_exact_histogram,
+    intensity_dtype,
+    padding_and_level,
+)
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
@@ -116,6 +121,7 @@ Source = Literal["auto", "intensity", "tubeness", "mask"]
 _SOURCES = ("auto", "intensity", "tubeness", "mask")
 # a radius given this far from the bed's measured one (relative) is warned about
 RADIUS_DISAGREES = 0.4
+CORNER = 4  # pixels: the side of the middle slice's corner patches that suggest padding
 
 
 def _source_of(volume: xr.DataArray, source: str) -> str:
@@ -521,6 +527,8 @@ def plan_detection(
         checked = mask_checked(volume, "detect_fibers: source='mask'")
         volume = checked.copy(data=checked.data != 0)
     estimated = {}
+    if kind == "intensity":
+        volume, estimated["padding"] = _padding_filled(volume)
     bed = None
     if radius is None:
         radius, estimated["radius"], bed = _radius_from_data(volume, kind)
@@ -747,6 +755,43 @@ def _bed_of(volume: xr.DataArray, radius: float) -> tuple[FiberBedScale | None, 
         return measure_fiber_bed(volume, radius), ""
     except (NoFibersError, ValueError) as error:
         return None, f"the bed's sample was not measured: {error}"
+
+
+def _corners_constant(volume: xr.DataArray) -> bool:
+    """Whether the four corner patches (:data:`CORNER` pixels square) of the middle
+    slice hold one finite value: the sign of a circular field of view's padding (the
+    corners lie outside the circle), read from four chunks at most."""
+    nz, ny, nx = volume.shape
+    side = min(CORNER, ny // 4, nx // 4)
+    if side < 1:
+        return False
+    z = nz // 2
+    ends = [slice(0, side), slice(-side, None)]
+    patches = [volume.data[z, ys, xs] for ys in ends for xs in ends]
+    values = np.concatenate([np.ravel(p) for p in dask.compute(*patches)])
+    return bool(np.isfinite(values[0]) and np.all(values == values[0]))
+
+
+def _padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
+    """The scan with its out-of-field padding filled with the matrix level (the dark
+    phase around the bright fibers), and what was done, for the provenance.
+
+    Without it the tubeness rings along the field's edge: a padding at the scan's
+    maximum (an inverted scan's, or one padded with the dtype's largest value) gave 50
+    false fibers on a 128-pixel bed of 3-pixel fibers, all at the edge; at the minimum,
+    0 to 1. Only where the corners of the middle slice hold one constant
+    (:func:`_corners_constant`) is the padding looked for: one pass over the volume
+    then computes it (:func:`~xarray_microct.core.stats.padding_and_level`, the rule
+    of :mod:`xarray_microct.core.stats`, the same for any chunking), and the fill is a
+    per-block replacement by that constant. Other scans are left as they are, unread.
+    """
+    if not intensity_dtype(volume.dtype) or not _corners_constant(volume):
+        return volume, "none: the corners of the middle slice are not one constant"
+    value, share, level = (float(v) for v in padding_and_level(volume.data).compute())
+    if not np.isfinite(value):
+        return volume, "none: the corners' constant is not the padding rule's"
+    filled = volume.copy(data=fill_padding_with(volume.data, value, level))
+    return filled, {"value": value, "share": round(share, 6), "filled_with": round(level, 6)}
 
 
 def _check_given_radius(given: float, bed: FiberBedScale | None, units: str) -> None:
