@@ -193,7 +193,10 @@ def test_pyramid_tree_levels_coords_units_and_provenance():
         record = tree[name]["scan"].attrs["microct_provenance"][-1]
         assert record["op"] == "pyramid"
         assert record["params"] == {
-            "levels": 3, "factor": 2, "method": "mean", "nan_policy": "raise"
+            "levels": 3,
+            "factor": 2,
+            "method": "mean",
+            "nan_policy": "raise",
         }
         assert record["estimated"] == {"levels": 3}
     # each level is made from the one before, rounded to the dtype

@@ -273,8 +273,8 @@ def test_imagej_stack_without_spacing_is_one_unit_deep(tmp_path, scan):
 )
 def test_imagej_pixel_size_reads_as_the_decimal_written(tmp_path, scan, resolution):
     path = tmp_path / "stack.tif"
-    tifffile.imwrite(path, scan, imagej=True, resolution=resolution,
-                     metadata={"unit": "um", "axes": "ZYX", "spacing": 2.6})
+    metadata = {"unit": "um", "axes": "ZYX", "spacing": 2.6}
+    tifffile.imwrite(path, scan, imagej=True, resolution=resolution, metadata=metadata)
     vol = mct.open_volume(path)
     # was 0.6499999999999999 (the mean step of the coordinates) or 0.6500000325
     assert vol.microct.grid.spacing == (2.6, 0.65, 0.65)

@@ -329,8 +329,7 @@ def format_info(info: dict[str, Any]) -> str:
     if info.get("voxel_size"):
         first = levels[0]
         lines.append(
-            f"voxel size: not recorded in the file; {_size(first['nbytes'])} at full "
-            "resolution"
+            f"voxel size: not recorded in the file; {_size(first['nbytes'])} at full resolution"
         )
         lines.append(
             "  give it: microct info PATH --spacing DZ DY DX --units micrometer (the same "

@@ -81,8 +81,8 @@ def confusion_scores(
     >>> s["tp"], s["fp"], s["fn"], s["tn"], s["dice"], s["auc"]
     (1, 1, 1, 2, 0.5, 0.5833333333333333)
     """
-    for mask, name in ((predicted, "confusion_scores: predicted"), (truth, "confusion_scores: truth")):
-        check_binary_values(np.asarray(mask), name)
+    for mask, name in ((predicted, "predicted"), (truth, "truth")):
+        check_binary_values(np.asarray(mask), f"confusion_scores: {name}")
     predicted = np.asarray(predicted, dtype=bool)
     truth = np.asarray(truth, dtype=bool)
     if predicted.shape != truth.shape:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xarray_microct.core.labels import is_label_volume
 from xarray_microct.core.physical import (
     length_as_recorded,
     volume_as_recorded,
@@ -47,7 +48,6 @@ from xarray_microct.core.physical import (
 from xarray_microct.core.provenance import history_line, make_record, records_of, to_json_value
 from xarray_microct.core.tree import image_nodes, is_image, select_node, single_image
 from xarray_microct.core.units import resolve_length
-from xarray_microct.core.labels import is_label_volume
 from xarray_microct.core.validation import (
     binary_values,
     check_labels,

@@ -23,8 +23,8 @@ import numpy as np
 import xarray as xr
 
 from xarray_microct.core.blocks.overlap import float_dtype, kernel_radius, map_spatial_overlap
-from xarray_microct.core.validation import NanPolicy, nan_checked
 from xarray_microct.core.registry import operation
+from xarray_microct.core.validation import NanPolicy, nan_checked
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels.gaussian import gaussian_passes, sharpened
 
