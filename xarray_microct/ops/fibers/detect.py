@@ -527,14 +527,15 @@ def plan_detection(
         checked = mask_checked(volume, "detect_fibers: source='mask'")
         volume = checked.copy(data=checked.data != 0)
     estimated = {}
-    if kind == "intensity":
-        volume, estimated["padding"] = _padding_filled(volume)
     bed = None
+    reads = radius is None  # the scan is read now: the radius estimate's sample
     if radius is None:
         radius, estimated["radius"], bed = _radius_from_data(volume, kind)
     r_phys = 0.5 * (radius[1] * dy + radius[2] * dx)
     # large fibers: detect on the scan binned in-plane to a radius of about 6 voxels
     factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
+    if kind == "intensity" and (reads or factor == 1):  # (the bed's sample below)
+        volume, estimated["padding"] = _padding_filled(volume)
     work = working_grid(volume, factor, min_chunk=BINNED_CHUNK)
     # on a cluster, each worker starts from a contiguous part of the volume: the halos
     # of the stages below then stay on one worker but at the parts' borders
@@ -779,7 +780,9 @@ def _padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
     Without it the tubeness rings along the field's edge: a padding at the scan's
     maximum (an inverted scan's, or one padded with the dtype's largest value) gave 50
     false fibers on a 128-pixel bed of 3-pixel fibers, all at the edge; at the minimum,
-    0 to 1. Only where the corners of the middle slice hold one constant
+    0 to 1. Called where the plan reads the scan anyway (the radius estimated, or
+    fibers under 9 pixels, whose bed is measured), so that a plan of large fibers with
+    the radius given stays lazy. Only where the corners of the middle slice hold one constant
     (:func:`_corners_constant`) is the padding looked for: one pass over the volume
     then computes it (:func:`~xarray_microct.core.stats.padding_and_level`, the rule
     of :mod:`xarray_microct.core.stats`, the same for any chunking), and the fill is a
