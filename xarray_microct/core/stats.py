@@ -562,7 +562,7 @@ def padding_and_level(data: da.Array, bright: bool = False) -> da.Array:
     >>> scan = np.where(rng.random((4, 20, 20)) < 0.5, 60.0, 160.0)
     >>> scan += rng.normal(0, 5, scan.shape); scan[:, :, :5] = 0.0  # padding
     >>> value, share, level = padding_and_level(da.from_array(scan, chunks=7)).compute()
-    >>> float(value), float(share), abs(level - 60) < 2
+    >>> float(value), float(share), bool(abs(level - 60) < 2)
     (0.0, 0.25, True)
     """
     counts, edges, padding = _histogram_and_padding(data, FLOAT_BINS)
