@@ -282,3 +282,22 @@ def test_fibers_with_padding_at_the_maximum_have_no_false_fibers_at_the_edge(chu
     middle = scan[:, 30:74, 30:74].astype(np.uint16)
     plain = mct.from_array(middle, chunks=(8, 22, 22)).microct.detect_fibers(radius=3.0)
     assert plain.attrs["microct_provenance"][-1]["estimated"]["padding"].startswith("none")
+
+
+def test_no_padding_found_round_trips_an_ome_zarr_as_strict_json(tmp_path):
+    import json
+
+    scan = _two_phase((8, 24, 24), 4)  # no padding: padding_value is NaN
+    mask = mct.from_array(scan, chunks=12).microct.threshold()
+    mask.microct.pyramid(levels=1).microct.to_zarr(tmp_path / "mask.ome.zarr")
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    store = tmp_path / "mask.ome.zarr"
+    metadata = [*store.rglob("zarr.json"), *store.rglob(".zattrs")]
+    assert metadata
+    for attrs in metadata:
+        json.loads(attrs.read_text(), parse_constant=refuse)  # was a bare NaN
+    back = mct.open_volume(tmp_path / "mask.ome.zarr")
+    assert np.isnan(float(back.padding_value)) and float(back.padding_share) == 0.0
