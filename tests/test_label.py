@@ -136,7 +136,7 @@ def test_integer_input_is_a_zero_one_mask_or_labels_of_a_label_verb():
     assert merged.values.tolist() == [[[0, 1, 0, 2, 2]]]
     # other integers are a scan: refused as they are computed
     scan = mct.from_array(np.array([[[0, 3, 0, 5, 5]]], dtype="uint8"), chunks=2)
-    with pytest.raises(ValueError, match="holds the value 5.*Threshold it first"):
+    with pytest.raises(ValueError, match=r"holds the value 5.*Threshold it first"):
         scan.microct.label().compute()
 
 
