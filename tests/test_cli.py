@@ -12,7 +12,7 @@ import yaml
 import zarr
 
 import xarray_microct as mct
-from xarray_microct.cli import main
+from xarray_microct.cli import main, store_info
 from xarray_microct.io.ngff_labels import write_labels
 from xarray_microct.runner import open_result, run_state, write_table, write_volume
 
@@ -26,7 +26,8 @@ def test_info_describes_a_store(tmp_path, capsys):
     assert "1.3, 0.65, 0.65 micrometer" in out
     assert "extent (z, y, x): 5.2, 3.9, 5.2 micrometer" in out
     # the chain that made the data, not this opening: one line per step
-    assert "  1. gaussian: sigma='1 micrometer', truncate=4, mode='nearest'" in out.splitlines()
+    first = "  1. gaussian: sigma='1 micrometer', truncate=4, mode='nearest', nan_policy='raise'"
+    assert first in out.splitlines()
     assert "open_volume" not in out
 
 
@@ -68,8 +69,8 @@ def test_info_lists_pyramid_levels_labels_and_provenance(tmp_path, capsys):
     assert "labels 'bright': bool, 1 level" in lines
     assert lines[-3:] == [
         "provenance (oldest first):",
-        "  1. median: radius='1 voxel', mode='nearest'",
-        "  2. pyramid: levels=3, factor=2",
+        "  1. median: radius='1 voxel', mode='nearest', nan_policy='raise'",
+        "  2. pyramid: levels=3, factor=2, nan_policy='raise', estimated levels=3",
     ]
     assert len(lines) < 25  # one screen
 
@@ -301,8 +302,8 @@ def test_spacing_and_units_on_the_command_line_calibrate_a_plain_tiff(tmp_path, 
     tifffile.imwrite(tmp_path / "scan.tif", data)
     pipeline = tmp_path / "smooth.yaml"
     pipeline.write_text("steps:\n  - op: gaussian\n    params: {sigma: 1 um}\n")
-    assert main(["info", str(tmp_path / "scan.tif")]) == 2
-    assert "--spacing DZ DY DX --units" in capsys.readouterr().err
+    assert main(["info", str(tmp_path / "scan.tif")]) == 0  # says what it can
+    assert "--spacing DZ DY DX --units" in capsys.readouterr().out
     calibrated = ["--spacing", "2", "0.5", "0.5", "--units", "micrometer"]
     assert main(["info", str(tmp_path / "scan.tif"), "--json", *calibrated]) == 0
     assert json.loads(capsys.readouterr().out)["levels"][0]["spacing"] == [2.0, 0.5, 0.5]
@@ -312,3 +313,42 @@ def test_spacing_and_units_on_the_command_line_calibrate_a_plain_tiff(tmp_path, 
     result = open_result(out)
     assert float(result.z[1] - result.z[0]) == 2.0 and result.x.attrs["units"] == "micrometer"
     assert main([*args, "--spacing", "1", "2", "--units", "micrometer"]) == 2
+
+
+def test_info_of_a_tiff_without_voxel_size_says_what_it_can(tmp_path, capsys):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "scan.tif", np.zeros((6, 10, 12), "uint16"))
+    assert main(["info", str(tmp_path / "scan.tif")]) == 0
+    out = capsys.readouterr().out
+    assert "6 × 10 × 12" in out and "uint16" in out  # shape, chunks, dtype
+    assert "voxel size: not recorded" in out
+    assert "--spacing DZ DY DX --units micrometer" in out  # how to give it
+    info = store_info(tmp_path / "scan.tif")
+    assert info["levels"][0]["spacing"] is None and "voxel size" in info["voxel_size"]
+    assert main(["info", str(tmp_path / "scan.tif"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["levels"][0]["shape"] == [6, 10, 12]
+
+
+@pytest.mark.parametrize("levels", [1, None])
+def test_pipeline_exported_from_a_one_level_pyramid_replays(tmp_path, capsys, levels):
+    rng = np.random.default_rng(1)
+    data = rng.random((16, 16, 16), dtype="float32")
+    scan = mct.from_array(data, spacing=0.5, chunks=16, name="scan")
+    tree = scan.microct.pyramid(levels=levels)  # None: planned, one chunk: one level
+    assert len(tree.children) == 1
+    record = tree["scale0"]["scan"].attrs["microct_provenance"][-1]
+    assert record["estimated"] == {"levels": 1}  # what the verb made is recorded
+    tree.microct.to_zarr(tmp_path / "one.ome.zarr")
+    expected = mct.open_volume(tmp_path / "one.ome.zarr").microct.gaussian(sigma="1 um")
+    expected.to_zarr(tmp_path / "result.zarr")
+    exported = tmp_path / "steps.yaml"
+    # was: "which level is not recorded"
+    assert main(["export-pipeline", str(tmp_path / "result.zarr"), str(exported)]) == 0
+    steps = yaml.safe_load(exported.read_text())["steps"]
+    assert [s["op"] for s in steps] == ["gaussian"]  # level 0: the volume itself
+    again = tmp_path / "again.zarr"
+    run = ["run", str(exported), str(tmp_path / "one.ome.zarr"), str(again), "--no-progress"]
+    assert main(run) == 0
+    np.testing.assert_allclose(open_result(again).values, expected.values, rtol=1e-6)
+    capsys.readouterr()

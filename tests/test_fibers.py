@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -422,3 +424,14 @@ def test_dark_fibers_get_a_warning_that_names_invert():
     with pytest.warns(UserWarning, match=r"no fibers.*right\? .*vol\.microct\.invert\(\)"):
         vol.microct.detect_fibers(radius="5 voxel")  # the radius given: no estimate to fail
     assert vol.microct.invert().microct.detect_fibers().fiber_id.nunique() == 5
+
+
+@pytest.mark.parametrize(("true", "seed"), [(3.0, 1), (5.0, 2)])
+def test_a_radius_given_far_from_the_fibers_is_warned_about(true, seed):
+    vol, _ = fiber_bed((16, 96, 96), spacing=1.0, radius=true, radius_sd=0.1 * true, seed=seed)
+    vol = vol.chunk({"z": 8, "y": 48, "x": 48})
+    with pytest.warns(UserWarning, match=rf"radius={0.5 * true:g} micrometer was given.*measure"):
+        vol.microct.detect_fibers(radius=0.5 * true)  # about three times as many fibers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vol.microct.detect_fibers(radius=true)  # the right radius: no warning

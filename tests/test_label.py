@@ -127,10 +127,17 @@ def test_label_verb_is_lazy_and_keeps_coords():
     assert_same_partition(labels.values, reference)
 
 
-def test_integer_input_is_read_as_nonzero():
-    data = np.array([[[0, 3, 0, 5, 5]]], dtype="uint8")
+def test_integer_input_is_a_zero_one_mask_or_labels_of_a_label_verb():
+    data = np.array([[[0, 1, 0, 1, 1]]], dtype="uint8")
     labels = mct.from_array(data, chunks=2).microct.label()
     assert labels.values.tolist() == [[[0, 1, 0, 2, 2]]]
+    # labels made by a verb are read as non-zero (their provenance says what they are)
+    merged = mct.from_array(data.astype(bool), chunks=2).microct.label().microct.label()
+    assert merged.values.tolist() == [[[0, 1, 0, 2, 2]]]
+    # other integers are a scan: refused as they are computed
+    scan = mct.from_array(np.array([[[0, 3, 0, 5, 5]]], dtype="uint8"), chunks=2)
+    with pytest.raises(ValueError, match=r"holds the value 5.*Threshold it first"):
+        scan.microct.label().compute()
 
 
 def test_bad_input():

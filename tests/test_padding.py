@@ -235,3 +235,69 @@ def test_clipped_at_zero_without_padding_keeps_its_thresholds():
     assert np.isnan(padding_of(da.from_array(exact, chunks=13)).compute()[0])
     found = float(threshold_values(da.from_array(exact, chunks=13))[0])
     assert abs(found - threshold_otsu(exact.astype(np.float64), nbins=256)) < 2 * 200 / 256
+
+
+@pytest.mark.parametrize("method", ["otsu", "li", "multiotsu"])
+def test_threshold_records_the_padding_left_out(method):
+    scan = _two_phase((12, 48, 48), 1)
+    fov = _circle(scan.shape)
+    vol = mct.from_array(np.where(fov, scan, 0).astype(np.float32), chunks=13)
+    mask = vol.microct.threshold(method)
+    record = mask.attrs["microct_provenance"][-1]
+    assert "padding" in record["estimated"]  # the record says where to look
+    mask = mask.compute()  # the mask, its threshold and the padding in one pass
+    assert float(mask.padding_value) == 0.0
+    assert float(mask.padding_share) == pytest.approx(1 - fov.mean())
+    # none in a scan without padding, and nothing to leave out for a value
+    plain = mct.from_array(scan, chunks=13).microct.threshold(method).compute()
+    assert np.isnan(float(plain.padding_value)) and float(plain.padding_share) == 0.0
+    assert "padding_value" not in vol.microct.threshold(1000.0).coords
+    # a scan whose padding was filled keeps fill_padding's record of it
+    filled = vol.microct.fill_padding().microct.threshold(method).compute()
+    assert float(filled.padding_value) == 0.0
+
+
+def test_threshold_padding_survives_a_store(tmp_path):
+    scan = _two_phase((8, 40, 40), 3)
+    padded = np.where(_circle(scan.shape), scan, 0).astype(np.float32)
+    mct.from_array(padded, chunks=13).microct.threshold().to_zarr(tmp_path / "mask.zarr")
+    back = mct.open_volume(tmp_path / "mask.zarr")
+    assert float(back.padding_value) == 0.0 and float(back.padding_share) > 0.2
+
+
+@pytest.mark.parametrize("chunks", [(8, 52, 52), (16, 104, 104)])
+def test_fibers_with_padding_at_the_maximum_have_no_false_fibers_at_the_edge(chunks):
+    scan, centres = _fiber_phantom(5)
+    fov = _circle(scan.shape)
+    bright = np.where(fov, scan, 65535.0).astype(np.uint16)  # padded with the maximum
+    vol = mct.from_array(bright, chunks=chunks)
+    table = vol.microct.detect_fibers(radius=3.0)
+    found = table.groupby("fiber_id")[["y", "x"]].mean().to_numpy()
+    nearest = np.hypot(*(found[:, None, :] - centres[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    assert (nearest < 3.0).all(), np.sort(nearest)[-5:]  # was 40-odd fibers on the edge
+    record = table.attrs["microct_provenance"][-1]["estimated"]["padding"]
+    assert record["value"] == 65535.0 and record["share"] == pytest.approx(1 - fov.mean())
+    assert 700 < record["filled_with"] < 900  # the matrix level
+    # a scan without padding (the middle of the field) is not read for it
+    middle = scan[:, 30:74, 30:74].astype(np.uint16)
+    plain = mct.from_array(middle, chunks=(8, 22, 22)).microct.detect_fibers(radius=3.0)
+    assert plain.attrs["microct_provenance"][-1]["estimated"]["padding"].startswith("none")
+
+
+def test_no_padding_found_round_trips_an_ome_zarr_as_strict_json(tmp_path):
+    import json
+
+    scan = _two_phase((8, 24, 24), 4)  # no padding: padding_value is NaN
+    mask = mct.from_array(scan, chunks=12).microct.threshold()
+    mask.microct.pyramid(levels=1).microct.to_zarr(tmp_path / "mask.ome.zarr")
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    store = tmp_path / "mask.ome.zarr"
+    metadata = [*store.rglob("zarr.json"), *store.rglob(".zattrs")]
+    assert metadata
+    for attrs in metadata:
+        json.loads(attrs.read_text(), parse_constant=refuse)  # was a bare NaN
+    back = mct.open_volume(tmp_path / "mask.ome.zarr")
+    assert np.isnan(float(back.padding_value)) and float(back.padding_share) == 0.0

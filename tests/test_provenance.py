@@ -29,7 +29,12 @@ def test_each_verb_appends_a_complete_json_record():
     records = result.attrs["microct_provenance"]
     assert [r["op"] for r in records] == ["median", "gaussian", "unsharp_mask", "normalize"]
     gaussian = records[1]
-    assert gaussian["params"] == {"sigma": "2 um", "truncate": 4.0, "mode": "nearest"}
+    assert gaussian["params"] == {
+        "sigma": "2 um",
+        "truncate": 4.0,
+        "mode": "nearest",
+        "nan_policy": "raise",
+    }
     assert gaussian["resolved"] == {"sigma": [1.0, 2.0, 2.0]}
     assert {"xarray_microct", "numpy", "dask", "xarray", "scipy"} <= set(gaussian["versions"])
     assert gaussian["time"].endswith("Z")

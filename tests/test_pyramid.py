@@ -192,7 +192,13 @@ def test_pyramid_tree_levels_coords_units_and_provenance():
     for name in tree.children:
         record = tree[name]["scan"].attrs["microct_provenance"][-1]
         assert record["op"] == "pyramid"
-        assert record["params"] == {"levels": 3, "factor": 2, "method": "mean"}
+        assert record["params"] == {
+            "levels": 3,
+            "factor": 2,
+            "method": "mean",
+            "nan_policy": "raise",
+        }
+        assert record["estimated"] == {"levels": 3}
     # each level is made from the one before, rounded to the dtype
     level1 = np.rint(reference_mean(vol.values, (2, 2, 2)))
     np.testing.assert_array_equal(level.values, np.rint(reference_mean(level1, (2, 2, 2))))

@@ -264,6 +264,25 @@ def test_imagej_stack_without_spacing_is_one_unit_deep(tmp_path, scan):
     assert mct.open_volume(path).microct.grid.spacing == (1.0, 0.5, 0.5)
 
 
+@pytest.mark.parametrize(
+    "resolution",
+    [
+        (1 / 0.65, 1 / 0.65),  # tifffile: the float's rational
+        ((1538461, 1000000), (1538461, 1000000)),  # ImageJ: int(1e6 / 0.65) over 1e6
+    ],
+)
+def test_imagej_pixel_size_reads_as_the_decimal_written(tmp_path, scan, resolution):
+    path = tmp_path / "stack.tif"
+    metadata = {"unit": "um", "axes": "ZYX", "spacing": 2.6}
+    tifffile.imwrite(path, scan, imagej=True, resolution=resolution, metadata=metadata)
+    vol = mct.open_volume(path)
+    # was 0.6499999999999999 (the mean step of the coordinates) or 0.6500000325
+    assert vol.microct.grid.spacing == (2.6, 0.65, 0.65)
+    assert vol.x.attrs["spacing"] == 0.65 and float(vol.x[3]) == pytest.approx(1.95)
+    record = vol.microct.gaussian(sigma="1.3 um").attrs["microct_provenance"][-1]
+    assert record["resolved"]["sigma"] == [0.5, 2.0, 2.0]
+
+
 def test_calibrated_slices_without_z_spacing_are_refused(tmp_path, scan):
     folder = tmp_path / "slices"
     write_slices(folder, scan, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um"})

@@ -124,12 +124,14 @@ def store_info(
     that do not state their voxel size (TIFF, HDF5, raw).
 
     Keys: ``path``; ``kind`` (``"ome-zarr"``, ``"volume"`` or ``"table"``); for images
-    ``levels`` (path, name, shape, chunks, dtype, spacing, origin, units per level),
-    ``labels`` (NGFF labels under the image, with their levels) and ``window`` (the
-    display window); for tables ``rows``, ``columns`` (name, dtype, unit), ``head``
-    (the first ``rows`` rows) and ``attrs``; for stores written by ``microct run``
-    ``run`` (status, fingerprint, pipeline, inputs, times); and ``provenance`` (op,
-    params and what was estimated, per step, oldest first).
+    ``levels`` (path, name, shape, chunks, dtype, spacing, origin, units per level;
+    spacing, origin and units None for a file that does not state its voxel size, and
+    ``voxel_size`` then says how to give it), ``labels`` (NGFF labels under the image,
+    with their levels) and ``window`` (the display window); for tables ``rows``,
+    ``columns`` (name, dtype, unit), ``head`` (the first ``rows`` rows) and ``attrs``;
+    for stores written by ``microct run`` ``run`` (status, fingerprint, pipeline,
+    inputs, times); and ``provenance`` (op, params and what was estimated, per step,
+    oldest first).
 
     Examples
     --------
@@ -143,7 +145,7 @@ def store_info(
     >>> [step["op"] for step in info["provenance"]]
     ['pyramid']
     """
-    from xarray_microct.io import open_volume
+    from xarray_microct.io import MissingVoxelSizeError, open_volume
     from xarray_microct.io.ome import is_ome_zarr, ngff_multiscale, open_pyramid
     from xarray_microct.io.paths import local_path
     from xarray_microct.io.results import run_state
@@ -200,9 +202,17 @@ def store_info(
         first = tree.microct.select_level(0)
         info["provenance"] = _provenance_facts(first.attrs.get(PROVENANCE_KEY, []))
         return info
-    volume = open_volume(path, **(calibration or {}))
+    try:
+        volume = open_volume(path, **(calibration or {}))
+        info["levels"] = [_volume_facts(volume, "")]
+    except MissingVoxelSizeError as error:
+        # what can be said without it: shape, chunks, dtype (a placeholder voxel size
+        # opens the file, and is not shown)
+        volume = open_volume(path, spacing=1.0, units="micrometer")
+        facts = _volume_facts(volume, "")
+        info["levels"] = [{**facts, "spacing": None, "origin": None, "units": None}]
+        info["voxel_size"] = str(error)
     info["kind"] = "volume"
-    info["levels"] = [_volume_facts(volume, "")]
     # the last record is this opening's own open_volume
     info["provenance"] = _provenance_facts(volume.attrs.get(PROVENANCE_KEY, [])[:-1])
     return info
@@ -250,7 +260,9 @@ def _level_lines(levels: Sequence[dict[str, Any]]) -> list[str]:
             _by(lv["shape"]),
             _by(lv["chunks"]),
             lv["dtype"],
-            f"{', '.join(f'{s:g}' for s in lv['spacing'])} {lv['units']}",
+            "not recorded"
+            if lv["spacing"] is None
+            else f"{', '.join(f'{s:g}' for s in lv['spacing'])} {lv['units']}",
         ]
         for lv in levels
     ]
@@ -314,7 +326,17 @@ def format_info(info: dict[str, Any]) -> str:
     else:
         lines = [f"{name}: {kind}"]
     lines += _level_lines(levels)
-    if levels and "spacing" in levels[0]:
+    if info.get("voxel_size"):
+        first = levels[0]
+        lines.append(
+            f"voxel size: not recorded in the file; {_size(first['nbytes'])} at full resolution"
+        )
+        lines.append(
+            "  give it: microct info PATH --spacing DZ DY DX --units micrometer (the same "
+            "options for microct run), or open_volume(path, spacing=(dz, dy, dx), "
+            "units='micrometer')"
+        )
+    elif levels and "spacing" in levels[0]:
         first = levels[0]
         extent = [n * s for n, s in zip(first["shape"], first["spacing"], strict=True)]
         lines.append(

@@ -28,6 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from xarray_microct.core.matching import optimal_pairs
+from xarray_microct.core.validation import check_binary_values
 from xarray_microct.core.volume import grid_of
 
 PIXEL_SCORES = (
@@ -58,7 +59,8 @@ def confusion_scores(
     Parameters
     ----------
     predicted, truth : array of bool
-        Masks of the same shape.
+        Masks of the same shape (booleans, or the integers 0 and 1: any other integer
+        value, a scan's, is refused).
     zero_division : float
         Value of a score whose denominator is zero (e.g. precision with no predicted
         pixel), as scikit-learn's ``zero_division``.
@@ -79,6 +81,8 @@ def confusion_scores(
     >>> s["tp"], s["fp"], s["fn"], s["tn"], s["dice"], s["auc"]
     (1, 1, 1, 2, 0.5, 0.5833333333333333)
     """
+    for mask, name in ((predicted, "predicted"), (truth, "truth")):
+        check_binary_values(np.asarray(mask), f"confusion_scores: {name}")
     predicted = np.asarray(predicted, dtype=bool)
     truth = np.asarray(truth, dtype=bool)
     if predicted.shape != truth.shape:

@@ -425,6 +425,15 @@ def _stored_level(location: Any, level: int | str) -> tuple[list[int], int] | No
         return None
 
 
+def _levels_made(record: Mapping[str, Any]) -> int | None:
+    """How many levels a ``pyramid`` record's step made: recorded by the verb
+    (``estimated``), or given (``levels``); None when neither says."""
+    made = (record.get("estimated") or {}).get("levels")
+    if made is None:
+        made = (record.get("params") or {}).get("levels")
+    return made if type(made) is int else None
+
+
 def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The records with the level each ``pyramid`` step went on with.
 
@@ -432,10 +441,11 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     (``open_volume(store, level=k)``) leaves a ``pyramid`` record and, later, the
     ``open_volume`` source record of level ``k``: the level goes on the pyramid record
     (as :func:`take_level` records it), so that the steps replay on the full-resolution
-    volume. A pyramid step at level 0 (the volume itself) is dropped. A pyramid step
-    whose level is not recorded (a level computed in memory, or written alone to a
-    one-level store), followed by more steps, is an error: the replay would not know
-    which level to go on with.
+    volume. A pyramid of one level (its record says so: ``levels: 1`` given, or the
+    levels the verb made) went on with level 0. A pyramid step at level 0 (the volume
+    itself) is dropped. A pyramid step whose level is not recorded (a level computed in
+    memory, or written alone to a one-level store), followed by more steps, is an
+    error: the replay would not know which level to go on with.
 
     Examples
     --------
@@ -452,6 +462,8 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     pending: int | None = None  # index of a pyramid record whose level is not known yet
     for index, record in enumerate(out):
         if record.get("op") == "pyramid" and not record.get("source"):
+            if "level" not in record and _levels_made(record) == 1:
+                record["level"] = 0  # a pyramid of one level: the volume itself
             pending = None if "level" in record else index
         elif pending is not None and record.get("op") == "open_volume":
             level = record.get("params", {}).get("level")

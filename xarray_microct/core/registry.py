@@ -35,9 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import dask.array as da
+import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xarray_microct.core.labels import is_label_volume
 from xarray_microct.core.physical import (
     length_as_recorded,
     volume_as_recorded,
@@ -46,7 +48,12 @@ from xarray_microct.core.physical import (
 from xarray_microct.core.provenance import history_line, make_record, records_of, to_json_value
 from xarray_microct.core.tree import image_nodes, is_image, select_node, single_image
 from xarray_microct.core.units import resolve_length
-from xarray_microct.core.validation import check_labels, check_mask, check_spatial_only
+from xarray_microct.core.validation import (
+    binary_values,
+    check_labels,
+    check_mask,
+    check_spatial_only,
+)
 from xarray_microct.core.volume import PROVENANCE_KEY, Grid, as_dask, grid_of
 
 ESTIMATED_KEY = "microct_estimated"
@@ -286,9 +293,11 @@ def operation(
     name : str, optional
         Verb name; the function's name by default.
     takes : {"image", "mask", "labels", "table"}
-        What the verb works on: any volume; a mask (boolean, or integers read as
-        ``!= 0``); integer labels; or a table (a :class:`pandas.DataFrame`). Floats
-        given where a mask or labels are expected are refused with a clear message.
+        What the verb works on: any volume; a mask (boolean, integers 0 and 1, or the
+        labels of a label verb read as ``!= 0``; another integer volume, a scan, fails
+        as it is computed: :func:`mask_checked`); integer labels; or a table (a
+        :class:`pandas.DataFrame`). Floats given where a mask or labels are expected
+        are refused with a clear message.
     returns : {"volume", "scalar", "table", "tree", "dataset"}, optional
         What the verb returns: a volume on the input's grid, a DataArray without
         spatial dims (a fraction, a threshold), a :class:`pandas.DataFrame`, an
@@ -415,6 +424,16 @@ def _check_input(op: Operation, volume: xr.DataArray) -> None:
         check_spatial_only(volume.dims, op.name)
 
 
+def mask_checked(volume: xr.DataArray, what: str) -> xr.DataArray:
+    """A volume given as a mask, with the lazy check that an integer one holds only 0
+    and 1 (:func:`~xarray_microct.core.validation.binary_values`). Integer labels made
+    by a label verb (:func:`~xarray_microct.core.labels.is_label_volume`) are read as
+    ``!= 0`` without it; a boolean mask is returned as it is."""
+    if volume.dtype == np.bool_ or is_label_volume(volume):
+        return volume
+    return volume.copy(data=binary_values(volume.data, what))
+
+
 def _bind(op: Operation, first: Any, args: tuple, params: dict) -> dict[str, Any]:
     """The parameters as given, defaults filled in, without the input itself."""
     try:
@@ -433,6 +452,8 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     grid = grid_of(obj)
     _check_input(op, obj)
     volume = as_dask(obj)
+    if op.takes == "mask":
+        volume = mask_checked(volume, op.name)
     given = _bind(op, volume, args, params)
     call, recorded, resolved = dict(given), dict(given), {}
     for name in op.lengths:

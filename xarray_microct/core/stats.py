@@ -550,6 +550,60 @@ def _fill_block(block: np.ndarray, padding: np.ndarray, level: np.ndarray) -> np
     return np.where(block == padding[0], dtype.type(value), block)
 
 
+def padding_and_level(data: da.Array, bright: bool = False) -> da.Array:
+    """Lazy ``[value, share, level]``: the out-of-field padding (NaN, 0 when none) and
+    the level of the dark (or bright) phase that :func:`fill_padding_array` fills it
+    with, from one histogram pass; to compute first and fill with
+    :func:`fill_padding_with` (no reduction left in the fill's graph).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scan = np.where(rng.random((4, 20, 20)) < 0.5, 60.0, 160.0)
+    >>> scan += rng.normal(0, 5, scan.shape); scan[:, :, :5] = 0.0  # padding
+    >>> value, share, level = padding_and_level(da.from_array(scan, chunks=7)).compute()
+    >>> float(value), float(share), bool(abs(level - 60) < 2)
+    (0.0, 0.25, True)
+    """
+    counts, edges, padding = _histogram_and_padding(data, FLOAT_BINS)
+    level = da.blockwise(
+        _phase_level,
+        "l",
+        counts,
+        "c",
+        edges,
+        "e",
+        exact=has_exact_histogram(data.dtype),
+        bright=bright,
+        new_axes={"l": 1},
+        concatenate=True,
+        dtype=np.float64,
+    )
+    return da.concatenate([_lazy_value_and_share(padding), level])
+
+
+def fill_padding_with(data: da.Array, value: float, level: float) -> da.Array:
+    """``data`` with the voxels equal to ``value`` replaced by ``level`` (cast to the
+    dtype as :func:`fill_padding_array` casts it), block by block; unchanged when
+    ``value`` is NaN.
+
+    Examples
+    --------
+    >>> x = da.from_array(np.array([0, 7, 0, 9], "uint8"), chunks=2)
+    >>> fill_padding_with(x, 0.0, 4.6).compute().tolist()
+    [5, 7, 5, 9]
+    """
+    if not np.isfinite(value):
+        return data
+    return da.map_blocks(
+        _fill_block,
+        native_order(data),
+        padding=np.array([value]),
+        level=np.array([level]),
+        dtype=data.dtype,
+    )
+
+
 def fill_padding_array(data: da.Array, bright: bool = False) -> tuple[da.Array, da.Array]:
     """The array with its out-of-field padding replaced by a phase's level (lazy).
 

@@ -38,10 +38,32 @@ Length = float | int | str | pint.Quantity
 # unit outside this list (pint also knows furlongs and light years) is refused.
 NGFF_LENGTH_UNITS = frozenset(
     {
-        "angstrom", "attometer", "centimeter", "decimeter", "exameter", "femtometer", "foot",
-        "gigameter", "hectometer", "inch", "kilometer", "megameter", "meter", "micrometer",
-        "mile", "millimeter", "nanometer", "parsec", "petameter", "picometer", "terameter",
-        "yard", "yoctometer", "yottameter", "zeptometer", "zettameter",
+        "angstrom",
+        "attometer",
+        "centimeter",
+        "decimeter",
+        "exameter",
+        "femtometer",
+        "foot",
+        "gigameter",
+        "hectometer",
+        "inch",
+        "kilometer",
+        "megameter",
+        "meter",
+        "micrometer",
+        "mile",
+        "millimeter",
+        "nanometer",
+        "parsec",
+        "petameter",
+        "picometer",
+        "terameter",
+        "yard",
+        "yoctometer",
+        "yottameter",
+        "zeptometer",
+        "zettameter",
     }
 )
 
@@ -64,9 +86,7 @@ def parse_unit(units: str) -> pint.Unit:
     'micrometer'
     """
     if not isinstance(units, str) or not units.strip():
-        raise ValueError(
-            f"units must be a non-empty string such as 'micrometer', got {units!r}"
-        )
+        raise ValueError(f"units must be a non-empty string such as 'micrometer', got {units!r}")
     try:
         unit = ureg.Unit(units)
     except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError) as err:
@@ -124,7 +144,10 @@ _QUANTITY_PATTERN = re.compile(
 
 
 _UNREADABLE = (
-    pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, AttributeError,
+    pint.UndefinedUnitError,
+    pint.errors.DefinitionSyntaxError,
+    ValueError,
+    AttributeError,
     TypeError,
 )
 
@@ -259,9 +282,7 @@ def resolve_length(
                 f"{name} has {len(value)} entries but the volume has {ndim} spatial axes; "
                 f"give one length, or one per axis"
             )
-        voxels = tuple(
-            _one_axis(v, s, units, name) for v, s in zip(value, spacing, strict=True)
-        )
+        voxels = tuple(_one_axis(v, s, units, name) for v, s in zip(value, spacing, strict=True))
     else:
         voxels = tuple(_one_axis(value, s, units, name) for s in spacing)
     for v in voxels:

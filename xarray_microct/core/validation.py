@@ -7,11 +7,15 @@ reads the same wherever the problem is found.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+import dask.array as da
 import numpy as np
 
 from xarray_microct.core.volume import SPATIAL_DIMS
+
+NanPolicy = Literal["raise", "propagate"]
+NAN_POLICIES = ("raise", "propagate")
 
 
 def check_connectivity(connectivity: Any) -> int:
@@ -58,6 +62,61 @@ def check_mask(data: Any, what: str = "label") -> None:
         )
 
 
+def _binary_block(block: np.ndarray, what: str) -> np.ndarray:
+    check_binary_values(block, what)
+    return block
+
+
+def check_binary_values(values: np.ndarray, what: str = "label") -> None:
+    """Refuse an integer array holding other values than 0 and 1 (an intensity scan).
+
+    Examples
+    --------
+    >>> check_binary_values(np.array([0, 1, 1], "uint16"))
+    >>> check_binary_values(np.array([0, 1, 1200], "uint16"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: label needs a mask (True/False, or the integers 0 and 1), but this uint16 ...
+    """
+    dtype = np.dtype(values.dtype)
+    if dtype == np.bool_ or not np.issubdtype(dtype, np.integer) or values.size == 0:
+        return
+    low, high = int(values.min()), int(values.max())
+    if low >= 0 and high <= 1:
+        return
+    other = high if high > 1 else low
+    raise ValueError(
+        f"{what} needs a mask (True/False, or the integers 0 and 1), but this {dtype} "
+        f"volume holds the value {other}: an intensity scan (or labels made elsewhere), "
+        "not a mask. Threshold it first, e.g. vol.microct.threshold() or vol > value; a "
+        "mask stored as 0/255, or labels, read as one with vol > 0"
+    )
+
+
+def binary_values(data: da.Array, what: str = "label") -> da.Array:
+    """``data`` as it is, with a lazy check that an integer array holds only 0 and 1.
+
+    The check runs in each block's task when the result is computed (no pass over the
+    volume now): a scan given where a mask is expected fails there with
+    :func:`check_binary_values`'s message, instead of every non-zero voxel being read
+    as foreground. Boolean (and non-integer) arrays are returned unchanged.
+
+    Examples
+    --------
+    >>> mask = binary_values(da.from_array(np.array([0, 1, 1], "uint8"), chunks=2))
+    >>> mask.compute().tolist()
+    [0, 1, 1]
+    >>> binary_values(da.from_array(np.array([0, 7], "uint8"))).compute()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: label needs a mask (True/False, or the integers 0 and 1), but this uint8 ...
+    """
+    dtype = np.dtype(data.dtype)
+    if dtype == np.bool_ or not np.issubdtype(dtype, np.integer):
+        return data
+    return da.map_blocks(_binary_block, data, what=what, dtype=dtype, meta=data._meta)
+
+
 def check_labels(data: Any, what: str) -> None:
     """Refuse non-integer input where a label image is expected.
 
@@ -93,3 +152,78 @@ def check_spatial_only(dims: tuple[Any, ...], what: str) -> None:
             f"{what} works on a 3-D volume (z, y, x), got dims {tuple(dims)}; "
             "select one t/c index first, e.g. vol.isel(c=0)"
         )
+
+
+def check_nan_policy(nan_policy: Any) -> None:
+    """Refuse a NaN policy other than ``"raise"`` and ``"propagate"``.
+
+    Examples
+    --------
+    >>> check_nan_policy("raise")
+    >>> check_nan_policy("omit")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: nan_policy must be 'raise' or 'propagate', got 'omit'
+    """
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be 'raise' or 'propagate', got {nan_policy!r}")
+
+
+def nan_message(what: str) -> str:
+    """The error a filter raises on NaN input: what happened and the fixes.
+
+    Examples
+    --------
+    >>> "fillna" in nan_message("gaussian") and "fill_padding" in nan_message("gaussian")
+    True
+    """
+    return (
+        f"{what}: the volume holds NaN (e.g. a reconstruction masked outside its field of "
+        "view), which the filter would spread over its whole reach around each one. Fill "
+        "them first: vol.fillna(value) with the background's level, or, for NaN around "
+        "the field of view, vol.fillna(vol.min()) then vol.microct.fill_padding(); or "
+        "pass nan_policy='propagate' to get NaN wherever a NaN is within reach"
+    )
+
+
+def refuse_nan(block: np.ndarray, what: str) -> None:
+    """Raise :func:`nan_message` if a float block holds NaN (one ``min``, no copy).
+
+    Examples
+    --------
+    >>> refuse_nan(np.array([1.0, np.inf]), "gaussian")
+    >>> refuse_nan(np.array([1.0, np.nan]), "gaussian")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: gaussian: the volume holds NaN ...
+    """
+    if block.dtype.kind == "f" and block.size and np.isnan(block.min()):
+        raise ValueError(nan_message(what))
+
+
+def _no_nan_block(block: np.ndarray, what: str) -> np.ndarray:
+    refuse_nan(block, what)
+    return block
+
+
+def nan_checked(data: da.Array, nan_policy: str, what: str) -> da.Array:
+    """``data`` as it is, checked for NaN in each block's task as it is computed.
+
+    ``nan_policy="raise"``: a float array holding NaN fails with :func:`nan_message`
+    when computed (no pass over the volume now); ``"propagate"`` (and integer input)
+    returns ``data`` itself.
+
+    Examples
+    --------
+    >>> x = da.from_array(np.array([1.0, np.nan, 3.0]), chunks=2)
+    >>> nan_checked(x, "propagate", "gaussian") is x
+    True
+    >>> nan_checked(x, "raise", "gaussian").compute()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: gaussian: the volume holds NaN ...
+    """
+    check_nan_policy(nan_policy)
+    if nan_policy == "propagate" or np.dtype(data.dtype).kind != "f":
+        return data
+    return da.map_blocks(_no_nan_block, data, what=what, dtype=data.dtype, meta=data._meta)

@@ -96,7 +96,25 @@ def _axis_spacing(coord: xr.DataArray, dim: str) -> tuple[float, float]:
             f"coordinate {dim!r} is not uniformly spaced (steps from {steps.min()} to "
             f"{steps.max()}); resample the volume onto a regular grid first"
         )
-    return float(values[0]), step
+    return float(values[0]), _step_as_given(step, coord.attrs.get("spacing"))
+
+
+def _step_as_given(step: float, recorded: object) -> float:
+    """The spacing of a coordinate: the one it records (``attrs["spacing"]``, as
+    :func:`spatial_coords` writes it) where the mean step agrees with it, else the mean
+    step to 12 significant digits. The mean of the differences of ``origin + i * 0.65``
+    is 0.6499999999999999, not the 0.65 that was given.
+
+    Examples
+    --------
+    >>> _step_as_given(0.6499999999999999, None), _step_as_given(0.6499999999999999, 0.65)
+    (0.65, 0.65)
+    >>> _step_as_given(0.5, 0.25)  # a stale attribute: the coordinate wins
+    0.5
+    """
+    if isinstance(recorded, (int, float)) and np.isclose(step, recorded, rtol=1e-9, atol=0):
+        return float(recorded)
+    return float(f"{step:.12g}")
 
 
 def is_quantified(volume: xr.DataArray) -> bool:

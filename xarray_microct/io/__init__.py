@@ -35,6 +35,11 @@ def _is_zarr(path: Path) -> bool:
     return path.is_dir() and any((path / m).exists() for m in ZARR_MARKERS)
 
 
+class MissingVoxelSizeError(ValueError):
+    """The input does not state its voxel size and none was given (``spacing=``,
+    ``units=``): the message says how to give it."""
+
+
 def _physical(
     metadata: dict[str, Any],
     spacing: float | Sequence[float] | None,
@@ -52,7 +57,7 @@ def _physical(
     units = units if units is not None else metadata.get("units")
     if spacing is None or units is None:
         found = f" ({metadata['note']})" if "note" in metadata else ""
-        raise ValueError(
+        raise MissingVoxelSizeError(
             f"{path} does not state its voxel size{found}; give it, e.g. "
             "open_volume(path, spacing=(dz, dy, dx), units='micrometer'), or on the "
             "command line --spacing DZ DY DX --units micrometer"
@@ -301,6 +306,7 @@ def _open_local(
 __all__ = [
     "DamagedStoreError",
     "IncompleteStoreError",
+    "MissingVoxelSizeError",
     "open_pyramid",
     "open_volume",
     "read_hdf5",

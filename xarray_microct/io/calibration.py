@@ -72,6 +72,38 @@ def calibration(
     return {"spacing": tuple(converted[a] for a in "zyx"), "units": target}
 
 
+PRECISE_NUMERATOR = 100_000  # a resolution written to 6 significant digits or more
+
+
+def resolution_length(numerator: int, denominator: int) -> float:
+    """The pixel size a TIFF resolution tag encodes (pixels per unit as the rational
+    ``numerator / denominator``), as the decimal the writer meant.
+
+    Writers store ``1 / size`` rounded to a rational: ImageJ as ``int(10**6 / size)``
+    over ``10**6`` (0.65 µm reads back as 0.6500000325), others to the float's precision
+    (0.6499999999999999). Where the numerator carries 6 significant digits or more,
+    the size is the shortest decimal within the rounding of the numerator (relative
+    ``1 / numerator``); otherwise, and never beyond, 12 significant digits.
+
+    Examples
+    --------
+    >>> resolution_length(1538461, 1000000), resolution_length(20, 13)
+    (0.65, 0.65)
+    >>> resolution_length(3, 2)  # an exact rational: no rounding to guess
+    0.666666666667
+    >>> resolution_length(2666666, 1000000)  # ImageJ's rational of 0.375
+    0.375
+    """
+    value = denominator / numerator
+    if numerator >= PRECISE_NUMERATOR:
+        tolerance = value / numerator
+        for digits in range(1, 12):
+            candidate = float(f"{value:.{digits}g}")
+            if abs(candidate - value) <= tolerance:
+                return candidate
+    return float(f"{value:.12g}")
+
+
 def in_units(spacing: Sequence[float], units: str, wanted: str) -> tuple[float, ...]:
     """A spacing stated in ``units``, expressed in ``wanted`` units.
 

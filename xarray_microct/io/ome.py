@@ -337,6 +337,39 @@ def _scalar_coords(volume: xr.DataArray) -> dict[str, Any]:
     }
 
 
+# JSON has no NaN nor infinities: scalar coordinates store them as Zarr v3 spells them
+# in fill values (a threshold's padding_value is NaN when there is no padding)
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def scalar_coords_json(values: dict[str, Any]) -> dict[str, Any]:
+    """Computed scalar coordinates as JSON-valid attribute values (strict readers, as
+    ngff-zarr's, refuse a bare ``NaN``); :func:`scalar_coords_read` undoes it.
+
+    Examples
+    --------
+    >>> scalar_coords_json({"threshold": np.float32(0.5), "padding_value": np.nan})
+    {'threshold': 0.5, 'padding_value': 'NaN'}
+    >>> scalar_coords_read({'padding_value': 'NaN', 'name': 'x'})
+    {'padding_value': nan, 'name': 'x'}
+    """
+    out = {}
+    for key, value in values.items():
+        value = np.asarray(value).item()
+        if isinstance(value, float) and not np.isfinite(value):
+            value = "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        out[key] = value
+    return out
+
+
+def scalar_coords_read(values: dict[str, Any]) -> dict[str, Any]:
+    """Scalar coordinates as :func:`scalar_coords_json` stored them."""
+    return {
+        k: _NON_FINITE[v] if isinstance(v, str) and v in _NON_FINITE else v
+        for k, v in values.items()
+    }
+
+
 def _check_levels(levels: list[tuple[str, xr.DataArray]]) -> None:
     first = levels[0][1]
     grids = [grid_of(v) for _, v in levels]
@@ -787,7 +820,7 @@ def _fill_image(
         window = dask.compute(display_window(coarsest))[0]
     for target, values in zip(targets, scalar_values, strict=True):
         if values:
-            target.attrs[SCALAR_COORDS] = {k: np.asarray(v).item() for k, v in values.items()}
+            target.attrs[SCALAR_COORDS] = scalar_coords_json(values)
     root.attrs.update(complete_marker(levels, targets, version, root_attrs, window))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # v3 consolidation is an extension
@@ -1068,7 +1101,7 @@ def open_pyramid(
         if array_attrs.pop(DTYPE_ATTR, None) == "bool":
             data = data.astype(bool)
         array_attrs.setdefault(PROVENANCE_KEY, [])
-        scalar_coords = array_attrs.pop(SCALAR_COORDS, {})
+        scalar_coords = scalar_coords_read(array_attrs.pop(SCALAR_COORDS, {}))
         volume = xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=array_attrs)
         volume = volume.assign_coords(scalar_coords)
         datasets[node] = volume.to_dataset()

@@ -42,6 +42,7 @@ from xarray_microct.io.ome import (
     level_group,
     open_pyramid,
     prepare_levels,
+    scalar_coords_json,
     written_blocks,
 )
 from xarray_microct.io.paths import local_path, normal_url
@@ -492,7 +493,7 @@ def _write_missing(
             )
         raise
     if scalars[0]:
-        target.attrs[SCALAR_COORDS] = {k: np.asarray(v).item() for k, v in results[-1].items()}
+        target.attrs[SCALAR_COORDS] = scalar_coords_json(results[-1])
     return len(missing)
 
 

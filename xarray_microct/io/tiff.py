@@ -17,7 +17,7 @@ import dask.array as da
 import numpy as np
 import tifffile
 
-from xarray_microct.io.calibration import calibration
+from xarray_microct.io.calibration import calibration, resolution_length
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 _SLAB = 64  # slices read by one task
@@ -113,7 +113,8 @@ def _imagej_voxel_size(tif: tifffile.TiffFile, stack: bool) -> dict[str, Any]:
         return {}
     depth = float(ij.get("spacing", 1.0)) if stack else None
     source = "its ImageJ metadata" if stack else "its slices' ImageJ metadata"
-    return calibration((depth, y_den / y_num, x_den / x_num), (unit,) * 3, source)
+    sizes = (depth, resolution_length(y_num, y_den), resolution_length(x_num, x_den))
+    return calibration(sizes, (unit,) * 3, source)
 
 
 def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:

@@ -24,6 +24,7 @@ import xarray as xr
 
 from xarray_microct.core.blocks.overlap import float_dtype, kernel_radius, map_spatial_overlap
 from xarray_microct.core.registry import operation
+from xarray_microct.core.validation import NanPolicy, nan_checked
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels.gaussian import gaussian_passes, sharpened
 
@@ -77,7 +78,9 @@ def denoise_array(data: da.Array, sigma: Sequence[float], sharpen: bool = True) 
 
 
 @operation(lengths=["sigma"], intensity_units="keep", packages=["scipy", "numba"])
-def denoise(volume: xr.DataArray, sigma: object, sharpen: bool = True) -> xr.DataArray:
+def denoise(
+    volume: xr.DataArray, sigma: object, sharpen: bool = True, nan_policy: NanPolicy = "raise"
+) -> xr.DataArray:
     """Gaussian denoising with the smoothing's first-order shift of the surfaces undone.
 
     See the module docstring: a Gaussian of ``sigma``, then (``sharpen``) an unsharp
@@ -93,6 +96,9 @@ def denoise(volume: xr.DataArray, sigma: object, sharpen: bool = True) -> xr.Dat
         Standard deviation of the smoothing, e.g. ``"1 voxel"`` or ``"0.8 um"``.
     sharpen : bool
         Undo the smoothing's shift of the surfaces (``False``: a plain Gaussian).
+    nan_policy : {"raise", "propagate"}
+        NaN in a float volume: fail as it is computed, naming the fix (``fillna``,
+        ``fill_padding``), or give NaN wherever a NaN is within the kernel's reach.
 
     Returns
     -------
@@ -113,4 +119,5 @@ def denoise(volume: xr.DataArray, sigma: object, sharpen: bool = True) -> xr.Dat
     """
     if not isinstance(sharpen, bool | np.bool_):
         raise TypeError(f"denoise: sharpen is True or False, got {sharpen!r}")
-    return wrap_like(volume, denoise_array(volume.data, sigma, sharpen))
+    data = nan_checked(volume.data, nan_policy, "denoise")
+    return wrap_like(volume, denoise_array(data, sigma, sharpen))

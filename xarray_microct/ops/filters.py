@@ -23,6 +23,7 @@ from xarray_microct.core.blocks.overlap import (
 from xarray_microct.core.footprints import ellipsoid_footprint
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.stats import finite_or_nan, global_percentiles
+from xarray_microct.core.validation import NanPolicy, nan_checked
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels.median import MAX_NETWORK, median_network
 
@@ -78,7 +79,11 @@ def _gaussian_block(
 
 @operation(lengths=["sigma"], intensity_units="keep", packages=["scipy"])
 def gaussian(
-    volume: xr.DataArray, sigma: object, truncate: float = 4.0, mode: BoundaryMode = "nearest"
+    volume: xr.DataArray,
+    sigma: object,
+    truncate: float = 4.0,
+    mode: BoundaryMode = "nearest",
+    nan_policy: NanPolicy = "raise",
 ) -> xr.DataArray:
     """Gaussian smoothing with a physical sigma.
 
@@ -94,6 +99,10 @@ def gaussian(
     mode : {"nearest", "reflect", "mirror", "constant"}
         How the volume's border is extended ("nearest" is ITK's zero-flux Neumann and
         scikit-image's default).
+    nan_policy : {"raise", "propagate"}
+        NaN in a float volume: fail as it is computed, naming the fix (``fillna``,
+        ``fill_padding``), or give NaN wherever a NaN is within the kernel's reach (as
+        ``scipy.ndimage``).
 
     Returns
     -------
@@ -108,7 +117,8 @@ def gaussian(
     >>> smooth.attrs["microct_provenance"][-1]["resolved"]["sigma"]
     [1.0, 2.0, 2.0]
     """
-    return wrap_like(volume, gaussian_array(volume.data, sigma, truncate, mode))
+    data = nan_checked(volume.data, nan_policy, "gaussian")
+    return wrap_like(volume, gaussian_array(data, sigma, truncate, mode))
 
 
 def _median_block(block: np.ndarray, footprint: np.ndarray, mode: str) -> np.ndarray:
@@ -122,7 +132,10 @@ def _median_block(block: np.ndarray, footprint: np.ndarray, mode: str) -> np.nda
     lengths={"radius": LengthParam(allow_zero=True)}, intensity_units="keep", packages=["scipy"]
 )
 def median(
-    volume: xr.DataArray, radius: object, mode: BoundaryMode = "nearest"
+    volume: xr.DataArray,
+    radius: object,
+    mode: BoundaryMode = "nearest",
+    nan_policy: NanPolicy = "raise",
 ) -> xr.DataArray:
     """Median filter over an ellipsoid of physical radius (a ball for isotropic voxels).
 
@@ -133,6 +146,10 @@ def median(
         Radius of the neighbourhood, e.g. ``"2 um"`` or ``"1 voxel"``.
     mode : {"nearest", "reflect", "mirror", "constant"}
         Border extension.
+    nan_policy : {"raise", "propagate"}
+        NaN in a float volume: fail as it is computed, naming the fix (``fillna``,
+        ``fill_padding``), or keep ``scipy.ndimage``'s result (whose
+        median of a window with NaN depends on where the NaN lies).
 
     Returns
     -------
@@ -151,7 +168,7 @@ def median(
     footprint = ellipsoid_footprint(radius)
     data = map_spatial_overlap(
         _median_block,
-        volume.data,
+        nan_checked(volume.data, nan_policy, "median"),
         depth=ceil_radius([(n - 1) / 2 for n in footprint.shape]),
         dtype=volume.dtype,
         footprint=footprint,
@@ -167,6 +184,7 @@ def unsharp_mask(
     amount: float = 1.0,
     truncate: float = 4.0,
     mode: BoundaryMode = "nearest",
+    nan_policy: NanPolicy = "raise",
 ) -> xr.DataArray:
     """Sharpen: ``volume + amount * (volume - gaussian(volume, sigma))``.
 
@@ -180,7 +198,7 @@ def unsharp_mask(
         Sigma of the blur that defines the detail layer.
     amount : float
         Detail gain; 0 returns the volume (as float).
-    truncate, mode
+    truncate, mode, nan_policy
         As in :func:`gaussian`.
 
     Returns
@@ -196,7 +214,7 @@ def unsharp_mask(
     """
     if not np.isfinite(amount):
         raise ValueError(f"amount must be finite, got {amount!r}")
-    image = volume.data.astype(float_dtype(volume.dtype))
+    image = nan_checked(volume.data, nan_policy, "unsharp_mask").astype(float_dtype(volume.dtype))
     blurred = gaussian_array(image, sigma, truncate, mode)
     return wrap_like(volume, image + amount * (image - blurred))
 

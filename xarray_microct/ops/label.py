@@ -55,8 +55,9 @@ def label(volume: xr.DataArray, connectivity: int = 1) -> xr.DataArray:
     Parameters
     ----------
     volume : xarray.DataArray
-        A boolean mask (e.g. from :func:`threshold`); an integer volume is read as
-        ``!= 0``. Float input is refused: threshold it first.
+        A boolean mask (e.g. from :func:`threshold`), or integers 0 and 1, or labels
+        made by a label verb (read as ``!= 0``). Another integer volume (a scan) fails
+        as it is computed, and float input at once: threshold it first.
     connectivity : {1, 2, 3}
         Voxels are connected through faces (1, 6 neighbours), also edges (2, 18) or
         also corners (3, 26) — as ``scipy.ndimage.generate_binary_structure(3, c)``.

@@ -20,7 +20,7 @@ import scipy.ndimage as ndi
 import xarray as xr
 from dask.delayed import Delayed
 
-from xarray_microct.core.registry import operation
+from xarray_microct.core.registry import mask_checked, operation
 from xarray_microct.core.validation import check_labels, check_mask
 from xarray_microct.core.volume import Grid, grid_of
 
@@ -342,6 +342,7 @@ def _region_data(volume: xr.DataArray, region: xr.DataArray | None) -> da.Array 
         raise ValueError("region must be a mask (DataArray) on the same grid as the volume")
     check_mask(region, "region")
     data = region.data if isinstance(region.data, da.Array) else da.from_array(region.values)
+    data = mask_checked(region.copy(data=data), "region").data
     return data.rechunk(volume.data.chunks)
 
 
@@ -352,7 +353,9 @@ def volume_fraction(volume: xr.DataArray, region: xr.DataArray | None = None) ->
     Parameters
     ----------
     volume : xarray.DataArray
-        A mask or labels of the phase (fibers, beads, solid).
+        A mask of the phase (fibers, beads, solid): boolean, integers 0 and 1, or
+        labels made by a label verb (``label``, ``watershed``...). Another integer
+        volume (a scan) fails as it is computed: threshold it first.
     region : xarray.DataArray, optional
         A mask of the sample (e.g. the inside of the container); the whole volume
         by default.

@@ -265,7 +265,9 @@ def fill_holes(volume: xr.DataArray, connectivity: int = 1) -> xr.DataArray:
     Parameters
     ----------
     volume : xarray.DataArray
-        A boolean mask (an integer volume is read as ``!= 0``; floats are refused).
+        A boolean mask, or integers 0 and 1, or labels made by a label verb (read as
+        ``!= 0``); another integer volume (a scan) fails as it is computed, floats at
+        once: threshold it first.
     connectivity : {1, 2, 3}
         Connectivity of the *background* (1 = faces, as
         ``scipy.ndimage.binary_fill_holes`` by default).
@@ -297,7 +299,7 @@ def _keep_table(sizes: np.ndarray, min_voxels: float, as_labels: bool) -> np.nda
 
 
 @operation(
-    takes="mask",
+    takes="labels",  # a mask, or labels (each one an object): no 0/1 check
     spatial_only=True,
     intensity_units="keep",
     volumes=["min_size"],

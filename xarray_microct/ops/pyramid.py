@@ -53,7 +53,8 @@ from dask.base import tokenize
 
 from xarray_microct.core.blocks.windows import map_windows
 from xarray_microct.core.labels import default_pyramid_method
-from xarray_microct.core.registry import operation
+from xarray_microct.core.registry import ESTIMATED_KEY, operation
+from xarray_microct.core.validation import NanPolicy, check_nan_policy, nan_checked
 from xarray_microct.core.volume import DEFAULT_CHUNK, SPATIAL_DIMS, grid_of, spatial_coords
 from xarray_microct.kernels.pyramid import block_mode, decimate
 
@@ -353,6 +354,7 @@ def pyramid(
     levels: int | None = None,
     factor: int | Sequence[int] = 2,
     method: PyramidMethod | None = None,
+    nan_policy: NanPolicy = "raise",
 ) -> xr.DataTree:
     """A multiscale pyramid: the volume and lazily downsampled versions of it.
 
@@ -375,6 +377,10 @@ def pyramid(
         ``"stride"`` keeps every ``factor``-th voxel. ``None`` (the default): ``"mode"``
         for label volumes (boolean, or integer from a label verb; see
         :func:`xarray_microct.core.labels.is_label_volume`), ``"gaussian"`` otherwise.
+    nan_policy : {"raise", "propagate"}
+        NaN in a float volume downsampled by ``"gaussian"`` or ``"mean"``: fail as the
+        coarser levels are computed, naming the fix (``fillna``, ``fill_padding``), or
+        give NaN wherever a NaN is within reach (a region that grows at each level).
 
     Returns
     -------
@@ -412,7 +418,15 @@ def pyramid(
     name = volume.name if volume.name is not None else "image"
     current = volume.rename(name)
     nodes = {"scale0": current.to_dataset()}
+    if method in ("gaussian", "mean"):  # checked as level 1 reads it; level 0 as it is
+        current = current.copy(data=nan_checked(current.data, nan_policy, "pyramid"))
+    else:
+        check_nan_policy(nan_policy)
     for index, step in enumerate(plan, start=1):
         current = downsample(current, step, method, chunks)
         nodes[f"scale{index}"] = current.to_dataset()
-    return xr.DataTree.from_dict(nodes)
+    tree = xr.DataTree.from_dict(nodes)
+    # the number of levels made goes into the provenance record: a level read back
+    # from a store of one level is then known to be the volume itself (level 0)
+    tree.attrs[ESTIMATED_KEY] = {"levels": len(nodes)}
+    return tree

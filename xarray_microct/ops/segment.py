@@ -45,13 +45,14 @@ import skimage.filters as skf
 import xarray as xr
 
 from xarray_microct.core.blocks.components import components
-from xarray_microct.core.registry import operation
+from xarray_microct.core.registry import ESTIMATED_KEY, operation
 from xarray_microct.core.stats import (
     FLOAT_BINS,
     global_histogram,
     has_exact_histogram,
     histogram_centres,
     otsu_threshold,
+    padding_of,
     trim_histogram,
 )
 from xarray_microct.core.validation import check_connectivity
@@ -264,7 +265,11 @@ def threshold(
     xarray.DataArray
         Lazy boolean mask (uint8 classes for ``"multiotsu"``). The threshold is a
         lazy scalar coordinate ``threshold`` (``threshold_1``... for multi-Otsu), a
-        number once computed; ``attrs["threshold_method"]`` names the method.
+        number once computed; ``attrs["threshold_method"]`` names the method. A
+        threshold computed from the histogram leaves a circular field of view's
+        padding out of it (:mod:`xarray_microct.core.stats`): the scalar coordinates
+        ``padding_value`` (NaN when none was found) and ``padding_share`` (of the
+        finite voxels) say what was left out, computed in the same pass.
 
     Examples
     --------
@@ -282,9 +287,10 @@ def threshold(
             _digitize, data, values, dtype=np.uint8, meta=np.zeros((0,) * data.ndim, np.uint8)
         )
         out = wrap_like(volume, classes_image, threshold_method="multiotsu")
-        return out.assign_coords(
+        out = out.assign_coords(
             {f"threshold_{i + 1}": ((), values[i]) for i in range(classes - 1)}
         )
+        return _with_padding(out, data, nbins)
     if classes != 3:
         raise ValueError(
             f"classes={classes!r} is for method='multiotsu'; {method!r} gives one threshold"
@@ -296,7 +302,28 @@ def _threshold(volume: xr.DataArray, method: Any, nbins: int) -> xr.DataArray:
     value = _value_of(volume.data, method, nbins)
     name = method if isinstance(method, str) else "value"
     out = wrap_like(volume, volume.data > value, threshold_method=name)
-    return out.assign_coords(threshold=((), value))
+    out = out.assign_coords(threshold=((), value))
+    if not isinstance(method, str):  # a number: no histogram, nothing left out
+        return out
+    return _with_padding(out, volume.data, FLOAT_BINS if method == "li" else nbins)
+
+
+def _with_padding(out: xr.DataArray, data: da.Array, bins: int) -> xr.DataArray:
+    """The result with what its histogram left out as the out-of-field padding (see
+    :mod:`xarray_microct.core.stats`): the lazy scalar coordinates ``padding_value``
+    (NaN when none was found) and ``padding_share`` (of the finite voxels), from the
+    histogram's own pass, and a note in the provenance record saying so. A volume that
+    has them already (``fill_padding``'s: its padding is filled) keeps its own."""
+    if "padding_value" in out.coords:
+        return out
+    padding = padding_of(data, bins)
+    out = out.assign_coords(padding_value=((), padding[0]), padding_share=((), padding[1]))
+    out.attrs[ESTIMATED_KEY] = {
+        "padding": "an extreme value held by the voxels outside a circular field of view "
+        "is left out of the histogram: coordinates padding_value (NaN: none found) and "
+        "padding_share"
+    }
+    return out
 
 
 def _digitize(block: np.ndarray, values: np.ndarray) -> np.ndarray:

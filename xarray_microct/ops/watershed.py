@@ -84,7 +84,7 @@ from xarray_microct.core.blocks.overlap import (
 )
 from xarray_microct.core.blocks.rim import rim_rounds
 from xarray_microct.core.footprints import ellipsoid_footprint, structure
-from xarray_microct.core.registry import LengthParam, operation
+from xarray_microct.core.registry import LengthParam, mask_checked, operation
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
 from xarray_microct.kernels import watershed as kernels
@@ -1093,13 +1093,14 @@ def watershed(
         objects = distance > 0
     else:
         check_mask(volume, "watershed")
-        objects = volume.data != 0
+        objects = mask_checked(volume, "watershed").data != 0
         distance = edt_array(objects, grid.spacing)
     peaks_of = distance  # 0 outside the objects, unless a mask says otherwise
     altitude = None  # what the flooding floods: the distance, smoothed when asked
     if mask is not None:
         mask_data = _as_data(mask, volume, "mask")
         check_mask(mask_data, "watershed: mask")
+        mask_data = mask_checked(mask.copy(data=mask_data), "watershed: mask").data
         objects = mask_data != 0
         peaks_of = da.where(objects, distance, 0)
     if markers is not None:

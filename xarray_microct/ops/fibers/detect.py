@@ -67,8 +67,13 @@ from xarray_microct.core.blocks.placement import (
     hinted_layer,
     spread_over_workers,
 )
-from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, operation
-from xarray_microct.core.stats import has_exact_histogram
+from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, mask_checked, operation
+from xarray_microct.core.stats import (
+    fill_padding_with,
+    has_exact_histogram,
+    intensity_dtype,
+    padding_and_level,
+)
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
@@ -122,16 +127,22 @@ ALONG_Z = 2.0
 
 Source = Literal["auto", "intensity", "tubeness", "mask"]
 _SOURCES = ("auto", "intensity", "tubeness", "mask")
+# a radius given this far from the bed's measured one (relative) is warned about
+RADIUS_DISAGREES = 0.4
+CORNER = 4  # pixels: the side of the middle slice's corner patches that suggest padding
 
 
 def _source_of(volume: xr.DataArray, source: str) -> str:
     if source not in _SOURCES:
         raise ValueError(f"source must be one of {_SOURCES}, got {source!r}")
     if source != "auto":
-        if source == "mask" and volume.dtype != bool:
+        if source == "mask" and not (
+            volume.dtype == bool or np.issubdtype(volume.dtype, np.integer)
+        ):
             raise TypeError(
-                f"source='mask' needs a boolean volume, got {volume.dtype}; threshold it "
-                "first (vol.microct.threshold(...)) or use source='intensity'"
+                f"source='mask' needs a mask (boolean, or the integers 0 and 1), got "
+                f"{volume.dtype}; threshold it first (vol.microct.threshold(...)) or use "
+                "source='intensity'"
             )
         return source
     if volume.dtype == bool:
@@ -543,13 +554,19 @@ def plan_detection(
     grid = grid_of(volume)
     dz, dy, dx = grid.spacing
     kind = _source_of(volume, source)
+    if kind == "mask" and volume.dtype != bool:  # integers 0 and 1, checked as computed
+        checked = mask_checked(volume, "detect_fibers: source='mask'")
+        volume = checked.copy(data=checked.data != 0)
     estimated = {}
     bed = None
+    reads = radius is None  # the scan is read now: the radius estimate's sample
     if radius is None:
         radius, estimated["radius"], bed = _radius_from_data(volume, kind)
     r_phys = 0.5 * (radius[1] * dy + radius[2] * dx)
     # large fibers: detect on the scan binned in-plane to a radius of about 6 voxels
     factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
+    if kind == "intensity" and (reads or factor == 1):  # (the bed's sample below)
+        volume, estimated["padding"] = _padding_filled(volume)
     # pixels of halo around a tile, on the working grid
     halo = int(np.ceil(HALO_RADII * max(radius[1] / factor, radius[2] / factor)))
     chunks = _binned_chunks(volume, factor, halo) if factor > 1 else 1
@@ -576,6 +593,7 @@ def plan_detection(
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
         if bed is None:
             bed, no_calibration = _bed_of(volume, r_phys)
+            _check_given_radius(r_phys, bed, grid.units)
         drift = _drift_record(bed, grid.spacing, estimated)
         calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
@@ -820,6 +838,70 @@ def _bed_of(volume: xr.DataArray, radius: float) -> tuple[FiberBedScale | None, 
         return None, f"the bed's sample was not measured: {error}"
 
 
+def _corners_constant(volume: xr.DataArray) -> bool:
+    """Whether the four corner patches (:data:`CORNER` pixels square) of the middle
+    slice hold one finite value: the sign of a circular field of view's padding (the
+    corners lie outside the circle), read from four chunks at most."""
+    nz, ny, nx = volume.shape
+    side = min(CORNER, ny // 4, nx // 4)
+    if side < 1:
+        return False
+    z = nz // 2
+    ends = [slice(0, side), slice(-side, None)]
+    patches = [volume.data[z, ys, xs] for ys in ends for xs in ends]
+    values = np.concatenate([np.ravel(p) for p in dask.compute(*patches)])
+    return bool(np.isfinite(values[0]) and np.all(values == values[0]))
+
+
+def _padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
+    """The scan with its out-of-field padding filled with the matrix level (the dark
+    phase around the bright fibers), and what was done, for the provenance.
+
+    Without it the tubeness rings along the field's edge: a padding at the scan's
+    maximum (an inverted scan's, or one padded with the dtype's largest value) gave 50
+    false fibers on a 128-pixel bed of 3-pixel fibers, all at the edge; at the minimum,
+    0 to 1. Called where the plan reads the scan anyway (the radius estimated, or
+    fibers under 9 pixels, whose bed is measured), so that a plan of large fibers with
+    the radius given stays lazy. Only where the corners of the middle slice hold one constant
+    (:func:`_corners_constant`) is the padding looked for: one pass over the volume
+    then computes it (:func:`~xarray_microct.core.stats.padding_and_level`, the rule
+    of :mod:`xarray_microct.core.stats`, the same for any chunking), and the fill is a
+    per-block replacement by that constant. Other scans are left as they are, unread.
+    """
+    if not intensity_dtype(volume.dtype) or not _corners_constant(volume):
+        return volume, "none: the corners of the middle slice are not one constant"
+    value, share, level = (float(v) for v in padding_and_level(volume.data).compute())
+    if not np.isfinite(value):
+        return volume, "none: the corners' constant is not the padding rule's"
+    filled = volume.copy(data=fill_padding_with(volume.data, value, level))
+    return filled, {"value": value, "share": round(share, 6), "filled_with": round(level, 6)}
+
+
+def _check_given_radius(given: float, bed: FiberBedScale | None, units: str) -> None:
+    """Warn when the radius given and the one the bed's sample measures (seeded by it)
+    are more than :data:`RADIUS_DISAGREES` apart (relative, either way): a radius half
+    the fibers' splits them (three times as many fibers), one too large merges them.
+
+    The sample's measurement, seeded by the radius given, finds the fibers' radius from
+    a radius too small (fiber_bed, 2 to 7 pixels, given 0.5 and 0.7 times: within 3 %),
+    less surely from one too large (given twice: 1.1 to 1.3 times too large, or right).
+    """
+    if bed is None or not np.isfinite(bed.radius) or given <= 0 or bed.radius <= 0:
+        return
+    ratio = bed.radius / given
+    if max(ratio, 1 / ratio) <= 1 + RADIUS_DISAGREES:
+        return
+    warnings.warn(
+        f"detect_fibers: radius={given:.3g} {units} was given, but the fibers of the "
+        f"scan's sample measure {bed.radius:.3g} {units} ({ratio:.2f} times the radius "
+        "given): a radius too small splits the fibers (half of theirs finds about three "
+        "times as many), one too large merges them. Check radius=, or leave it out "
+        "(radius=None) to use the measured one",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _drift_record(
     bed: FiberBedScale | None, spacing: Sequence[float], estimated: dict[str, Any]
 ) -> tuple[float, float]:
@@ -921,7 +1003,8 @@ def detect_fibers(
         record (``"estimated"``); a mask or tubeness input needs it given.
     source : {"auto", "intensity", "tubeness", "mask"}
         What ``volume`` is; ``"auto"``: boolean → mask, a result of ``tubeness`` /
-        ``objectness`` / ``frangi`` → tubeness, else intensity.
+        ``objectness`` / ``frangi`` → tubeness, else intensity. ``"mask"`` also takes
+        integers 0 and 1 (any other value fails as it is computed: threshold first).
     sigma : length, optional
         Tubeness scale for intensity input. Default 0.6 × radius: a disk of radius R
         gives the strongest centre response at σ = R/√2, smaller scales keep touching
