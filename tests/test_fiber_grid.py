@@ -26,6 +26,7 @@ from xarray_microct.ops.fibers.grid import (
     balanced_chunks,
     bin_yx,
     bin_yx_array,
+    chunk_sizes_tried,
     working_factor,
     working_grid,
 )
@@ -182,12 +183,9 @@ def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
     for size, n, unit in ((size_y, bins[0], units[0]), (size_x, bins[1], units[1])):
         assert size % unit == 0  # whole input chunks: none read by two binned chunks
         assert size >= min(min_chunk, unit * -(-n // unit))  # never under the minimum
-    # no size of the range tried shares the work out better by more than the tolerance
-    least = [unit * -(-min_chunk // unit) for unit in units]
-    tried = [
-        range(first, max(first, int(1.5 * min_chunk)) + 1, unit)
-        for first, unit in zip(least, units, strict=True)
-    ]
+    # no size tried shares the work out better by more than the tolerance
+    tried = [chunk_sizes_tried(n, unit, min_chunk) for n, unit in zip(bins, units, strict=True)]
+    assert size_y in tried[0] and size_x in tried[1]
     chosen = _busiest_run(bins, (size_y, size_x), z_chunks, slots, halo)
     for other_y in tried[0]:
         for other_x in tried[1]:

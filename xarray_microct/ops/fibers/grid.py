@@ -42,6 +42,7 @@ __all__ = [
     "bin_yx",
     "bin_yx_array",
     "binned_dtype",
+    "chunk_sizes_tried",
     "working_factor",
     "working_grid",
 ]
@@ -131,6 +132,24 @@ def _bin_block(window: np.ndarray, out_shape: tuple[int, ...], factor: int) -> n
     return sums
 
 
+def chunk_sizes_tried(n: int, unit: int, min_chunk: int) -> list[int]:
+    """The binned chunk sizes :func:`balanced_chunks` tries along an axis of ``n`` bins.
+
+    Multiples of ``unit`` from ``min_chunk`` (rounded up) to 1.5 × ``min_chunk``, at most
+    ``MAX_SIZES`` of them (evenly spaced); a size that holds the whole axis stands for
+    every larger one.
+
+    Examples
+    --------
+    >>> chunk_sizes_tried(1280, 64, 256), chunk_sizes_tried(300, 64, 256)
+    ([256, 320, 384], [256, 320])
+    """
+    first = unit * -(-int(min_chunk) // unit)
+    tried = list(range(first, max(first, int(1.5 * min_chunk)) + 1, unit))
+    tried = tried[:: -(-len(tried) // MAX_SIZES)]
+    return sorted({min(size, unit * -(-n // unit)) for size in tried})
+
+
 def balanced_chunks(
     bins: Sequence[int],
     units: Sequence[int],
@@ -187,15 +206,8 @@ def balanced_chunks(
     (512, 512)
     """
 
-    def sizes(n: int, unit: int) -> list[int]:
-        first = unit * -(-int(min_chunk) // unit)
-        tried = list(range(first, max(first, int(1.5 * min_chunk)) + 1, unit))
-        tried = tried[:: -(-len(tried) // MAX_SIZES)]
-        # a size that holds the whole axis is the same as any larger one
-        return sorted({min(size, unit * -(-n // unit)) for size in tried})
-
     z = np.asarray(z_chunks, dtype=np.float64)
-    along = [sizes(n, unit) for n, unit in zip(bins, units, strict=True)]
+    along = [chunk_sizes_tried(n, unit, min_chunk) for n, unit in zip(bins, units, strict=True)]
     pairs = [
         (y, x)
         for y in along[0]
