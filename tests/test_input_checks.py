@@ -112,8 +112,8 @@ def _with_nan(chunks: int = 5) -> xr.DataArray:
         lambda v: v.microct.median(radius="1 voxel"),
         lambda v: v.microct.unsharp_mask(sigma="1 voxel"),
         lambda v: v.microct.denoise(sigma="1 voxel"),
-        lambda v: v.microct.pyramid(levels=2)["scale1"]["image"],
-        lambda v: v.microct.pyramid(levels=2, method="mean")["scale1"]["image"],
+        lambda v: v.microct.pyramid(levels=2, nan_policy="raise")["scale1"]["image"],
+        lambda v: v.microct.pyramid(levels=2, method="mean", nan_policy="raise")["scale1"]["image"],
     ],
 )
 def test_filters_refuse_nan_as_they_compute_naming_fillna(call):
@@ -139,6 +139,12 @@ def test_nan_policy_is_recorded_and_checked():
     assert not np.isnan(smooth.values).any()
     with pytest.raises(ValueError, match="nan_policy must be"):
         vol.microct.gaussian(sigma="1 voxel", nan_policy="omit")
+
+
+def test_the_pyramid_keeps_nan_as_no_data_by_default():
+    # a pyramid is for viewing: NaN (OME-Zarr's "no data") is kept, not refused
+    coarse = _with_nan().rename("image").microct.pyramid(levels=2)["scale1"]["image"].values
+    assert np.isnan(coarse).any() and np.isfinite(coarse).any()
 
 
 def test_the_pyramid_keeps_level_zero_as_it_is():

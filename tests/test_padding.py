@@ -276,7 +276,8 @@ def test_fibers_with_padding_at_the_maximum_have_no_false_fibers_at_the_edge(chu
     nearest = np.hypot(*(found[:, None, :] - centres[None, :, :]).transpose(2, 0, 1)).min(axis=1)
     assert (nearest < 3.0).all(), np.sort(nearest)[-5:]  # was 40-odd fibers on the edge
     record = table.attrs["microct_provenance"][-1]["estimated"]["padding"]
-    assert record["value"] == 65535.0 and record["share"] == pytest.approx(1 - fov.mean())
+    assert record["value"] == 65535.0
+    assert record["share_of_the_middle_slice"] == pytest.approx(1 - fov.mean())
     assert 700 < record["filled_with"] < 900  # the matrix level
     # a scan without padding (the middle of the field) is not read for it
     middle = scan[:, 30:74, 30:74].astype(np.uint16)

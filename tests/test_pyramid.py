@@ -196,7 +196,7 @@ def test_pyramid_tree_levels_coords_units_and_provenance():
             "levels": 3,
             "factor": 2,
             "method": "mean",
-            "nan_policy": "raise",
+            "nan_policy": "propagate",
         }
         assert record["estimated"] == {"levels": 3}
     # each level is made from the one before, rounded to the dtype

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xarray_microct.core.labels import is_label_volume
 from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.core.validation import check_binary_values
 from xarray_microct.core.volume import grid_of
@@ -81,10 +82,13 @@ def confusion_scores(
     >>> s["tp"], s["fp"], s["fn"], s["tn"], s["dice"], s["auc"]
     (1, 1, 1, 2, 0.5, 0.5833333333333333)
     """
+    masks = []
     for mask, name in ((predicted, "predicted"), (truth, "truth")):
-        check_binary_values(np.asarray(mask), f"confusion_scores: {name}")
-    predicted = np.asarray(predicted, dtype=bool)
-    truth = np.asarray(truth, dtype=bool)
+        values = np.asarray(mask)  # computed once
+        if not (isinstance(mask, xr.DataArray) and is_label_volume(mask)):
+            check_binary_values(values, f"confusion_scores: {name}")
+        masks.append(values.astype(bool, copy=False))
+    predicted, truth = masks
     if predicted.shape != truth.shape:
         raise ValueError(
             f"predicted and truth masks differ in shape: {predicted.shape} vs {truth.shape}"

@@ -70,13 +70,17 @@ def _binary_block(block: np.ndarray, what: str) -> np.ndarray:
 def check_binary_values(values: np.ndarray, what: str = "label") -> None:
     """Refuse an integer array holding other values than 0 and 1 (an intensity scan).
 
+    A uint8 array of 0 and 255 (a mask saved by ImageJ/Fiji or ``img_as_ubyte``) is a
+    mask too.
+
     Examples
     --------
     >>> check_binary_values(np.array([0, 1, 1], "uint16"))
+    >>> check_binary_values(np.array([0, 255, 255], "uint8"))
     >>> check_binary_values(np.array([0, 1, 1200], "uint16"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: label needs a mask (True/False, or the integers 0 and 1), but this uint16 ...
+    ValueError: label needs a mask (True/False, the integers 0 and 1, or 0/255 in uint8), ...
     """
     dtype = np.dtype(values.dtype)
     if dtype == np.bool_ or not np.issubdtype(dtype, np.integer) or values.size == 0:
@@ -84,12 +88,15 @@ def check_binary_values(values: np.ndarray, what: str = "label") -> None:
     low, high = int(values.min()), int(values.max())
     if low >= 0 and high <= 1:
         return
+    if dtype == np.uint8 and high == 255 and not np.any((values != 0) & (values != 255)):
+        return  # a 0/255 mask
     other = high if high > 1 else low
     raise ValueError(
-        f"{what} needs a mask (True/False, or the integers 0 and 1), but this {dtype} "
-        f"volume holds the value {other}: an intensity scan (or labels made elsewhere), "
-        "not a mask. Threshold it first, e.g. vol.microct.threshold() or vol > value; a "
-        "mask stored as 0/255, or labels, read as one with vol > 0"
+        f"{what} needs a mask (True/False, the integers 0 and 1, or 0/255 in uint8), but "
+        f"this {dtype} volume holds the value {other}: an intensity scan (or labels made "
+        "elsewhere), "
+        "not a mask. Threshold it first, e.g. vol.microct.threshold() or vol > value; "
+        "labels made elsewhere read as one mask with vol > 0"
     )
 
 
@@ -109,7 +116,7 @@ def binary_values(data: da.Array, what: str = "label") -> da.Array:
     >>> binary_values(da.from_array(np.array([0, 7], "uint8"))).compute()  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: label needs a mask (True/False, or the integers 0 and 1), but this uint8 ...
+    ValueError: label needs a mask (True/False, the integers 0 and 1, or 0/255 in uint8), ...
     """
     dtype = np.dtype(data.dtype)
     if dtype == np.bool_ or not np.issubdtype(dtype, np.integer):

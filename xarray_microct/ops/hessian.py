@@ -46,6 +46,7 @@ import xarray as xr
 
 from xarray_microct.core.blocks.overlap import map_spatial_interior
 from xarray_microct.core.registry import LengthParam, operation
+from xarray_microct.core.validation import nan_message
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels import hessian as kernels
 
@@ -81,10 +82,7 @@ def _measure_block(
 ) -> np.ndarray:
     """Measure of the interior of one overlapped block (see ``map_spatial_interior``)."""
     if nan_policy == "raise" and block.dtype.kind == "f" and np.isnan(block).any():
-        raise ValueError(
-            "the volume contains NaN; fill them first (e.g. vol.fillna(0)) or pass "
-            "nan_policy='propagate' to get NaN wherever a NaN is within the kernel's reach"
-        )
+        raise ValueError(nan_message("the Hessian"))
     # the parity of the block's first voxel in the volume: where coarse grids lie
     phase = tuple(s % 2 for s in start)
     return kernels.hessian_measure_block(block, origin, shape, sigmas, phase=phase, **params)

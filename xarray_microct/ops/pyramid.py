@@ -354,7 +354,7 @@ def pyramid(
     levels: int | None = None,
     factor: int | Sequence[int] = 2,
     method: PyramidMethod | None = None,
-    nan_policy: NanPolicy = "raise",
+    nan_policy: NanPolicy = "propagate",
 ) -> xr.DataTree:
     """A multiscale pyramid: the volume and lazily downsampled versions of it.
 
@@ -377,10 +377,12 @@ def pyramid(
         ``"stride"`` keeps every ``factor``-th voxel. ``None`` (the default): ``"mode"``
         for label volumes (boolean, or integer from a label verb; see
         :func:`xarray_microct.core.labels.is_label_volume`), ``"gaussian"`` otherwise.
-    nan_policy : {"raise", "propagate"}
-        NaN in a float volume downsampled by ``"gaussian"`` or ``"mean"``: fail as the
-        coarser levels are computed, naming the fix (``fillna``, ``fill_padding``), or
-        give NaN wherever a NaN is within reach (a region that grows at each level).
+    nan_policy : {"propagate", "raise"}
+        NaN in a float volume downsampled by ``"gaussian"`` or ``"mean"``: give NaN
+        wherever a NaN is within reach (the default: a pyramid is for viewing, and NaN
+        is OME-Zarr's "no data"; the NaN region grows by a voxel or two at each level),
+        or fail as the coarser levels are computed, naming the fix (``fillna``,
+        ``fill_padding``). The filters (``gaussian``, ``median``...) raise by default.
 
     Returns
     -------

@@ -863,18 +863,28 @@ def _padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
     0 to 1. Called where the plan reads the scan anyway (the radius estimated, or
     fibers under 9 pixels, whose bed is measured), so that a plan of large fibers with
     the radius given stays lazy. Only where the corners of the middle slice hold one constant
-    (:func:`_corners_constant`) is the padding looked for: one pass over the volume
-    then computes it (:func:`~xarray_microct.core.stats.padding_and_level`, the rule
-    of :mod:`xarray_microct.core.stats`, the same for any chunking), and the fill is a
-    per-block replacement by that constant. Other scans are left as they are, unread.
+    (:func:`_corners_constant`) is the padding looked for, on the middle slice (the rule
+    of :mod:`xarray_microct.core.stats`, :func:`~xarray_microct.core.stats.
+    padding_and_level`, applied to that slice: its share of the slice, none in the
+    slice's central disk; the same for any chunking), and the fill is a per-block
+    replacement by that constant with the slice's matrix level. One slice, not the
+    volume: the plan reads the chunks that hold it (one layer of z-chunks), never the
+    whole scan before anything is asked for (a pass over the volume read a 160-slice
+    scan in 16-slice chunks 3.5 times over). Other scans are left as they are, unread.
     """
     if not intensity_dtype(volume.dtype) or not _corners_constant(volume):
         return volume, "none: the corners of the middle slice are not one constant"
-    value, share, level = (float(v) for v in padding_and_level(volume.data).compute())
+    middle = volume.shape[0] // 2
+    sample = volume.data[middle : middle + 1]
+    value, share, level = (float(v) for v in padding_and_level(sample).compute())
     if not np.isfinite(value):
         return volume, "none: the corners' constant is not the padding rule's"
     filled = volume.copy(data=fill_padding_with(volume.data, value, level))
-    return filled, {"value": value, "share": round(share, 6), "filled_with": round(level, 6)}
+    return filled, {
+        "value": value,
+        "share_of_the_middle_slice": round(share, 6),
+        "filled_with": round(level, 6),
+    }
 
 
 def _check_given_radius(given: float, bed: FiberBedScale | None, units: str) -> None:
