@@ -550,6 +550,23 @@ def _fill_block(block: np.ndarray, padding: np.ndarray, level: np.ndarray) -> np
     return np.where(block == padding[0], dtype.type(value), block)
 
 
+def _lazy_phase_level(counts: da.Array, edges: da.Array, dtype: np.dtype, bright: bool) -> da.Array:
+    """Lazy ``[level]`` of the dark (or bright) phase of a histogram (:func:`_phase_level`)."""
+    return da.blockwise(
+        _phase_level,
+        "l",
+        counts,
+        "c",
+        edges,
+        "e",
+        exact=has_exact_histogram(dtype),
+        bright=bright,
+        new_axes={"l": 1},
+        concatenate=True,
+        dtype=np.float64,
+    )
+
+
 def padding_and_level(data: da.Array, bright: bool = False) -> da.Array:
     """Lazy ``[value, share, level]``: the out-of-field padding (NaN, 0 when none) and
     the level of the dark (or bright) phase that :func:`fill_padding_array` fills it
@@ -566,19 +583,7 @@ def padding_and_level(data: da.Array, bright: bool = False) -> da.Array:
     (0.0, 0.25, True)
     """
     counts, edges, padding = _histogram_and_padding(data, FLOAT_BINS)
-    level = da.blockwise(
-        _phase_level,
-        "l",
-        counts,
-        "c",
-        edges,
-        "e",
-        exact=has_exact_histogram(data.dtype),
-        bright=bright,
-        new_axes={"l": 1},
-        concatenate=True,
-        dtype=np.float64,
-    )
+    level = _lazy_phase_level(counts, edges, data.dtype, bright)
     return da.concatenate([_lazy_value_and_share(padding), level])
 
 
@@ -627,19 +632,7 @@ def fill_padding_array(data: da.Array, bright: bool = False) -> tuple[da.Array, 
     (True, [0.0, 0.25])
     """
     counts, edges, padding = _histogram_and_padding(data, FLOAT_BINS)
-    level = da.blockwise(
-        _phase_level,
-        "l",
-        counts,
-        "c",
-        edges,
-        "e",
-        exact=has_exact_histogram(data.dtype),
-        bright=bright,
-        new_axes={"l": 1},
-        concatenate=True,
-        dtype=np.float64,
-    )
+    level = _lazy_phase_level(counts, edges, data.dtype, bright)
     filled = da.map_blocks(_fill_block, native_order(data), padding, level, dtype=data.dtype)
     share = _lazy_value_and_share(padding)
     return filled, share
