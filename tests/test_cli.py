@@ -70,7 +70,7 @@ def test_info_lists_pyramid_levels_labels_and_provenance(tmp_path, capsys):
     assert lines[-3:] == [
         "provenance (oldest first):",
         "  1. median: radius='1 voxel', mode='nearest', nan_policy='raise'",
-        "  2. pyramid: levels=3, factor=2, nan_policy='raise', estimated levels=3",
+        "  2. pyramid: levels=3, factor=2, nan_policy='propagate', estimated levels=3",
     ]
     assert len(lines) < 25  # one screen
 
