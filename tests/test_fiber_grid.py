@@ -222,10 +222,10 @@ def test_binned_table_does_not_depend_on_the_threads_that_share_it(
     # the working grid's chunks follow the threads that compute (1 thread: 40 × 40 bins
     # of 75 × 75; 3 threads: 30 × 40): the table does not
     monkeypatch.setattr(detect, "BINNED_CHUNK", 30)
-    monkeypatch.setattr(detect, "_computing_threads", lambda: threads)
+    monkeypatch.setattr(detect, "_computing_threads", lambda workers: threads)
     reference, _, vol = binned_reference
     chunked = vol.chunk({"z": 36, "y": 20, "x": 20})
-    assert detect._binned_chunks(chunked, 2, 30) == {1: (40, 40), 3: (30, 40)}[threads]
+    assert detect._binned_chunks(chunked, 2, 30, threads) == {1: (40, 40), 3: (30, 40)}[threads]
     with dask.config.set(scheduler="threads"):
         table = chunked.microct.detect_fibers(radius="6.4 um")
     pd.testing.assert_frame_equal(table, reference)
@@ -344,6 +344,7 @@ def test_bins_cut_fibers_in_a_matrix_at_their_own_mid_level():
 
 def test_computing_threads_follow_the_scheduler():
     with dask.config.set(scheduler="synchronous"):
-        assert detect._computing_threads() == 1
+        assert detect._computing_threads({}) == 1
     with dask.config.set(scheduler="threads", num_workers=3):
-        assert detect._computing_threads() == 3
+        assert detect._computing_threads({}) == 3
+    assert detect._computing_threads({"tcp://a:1": 2, "tcp://b:1": 1}) == 3

@@ -294,23 +294,20 @@ def fiber_chain(
     return mask, wrap_like(volume, score, long_name="tubeness (Sato)", units=None)
 
 
-def _computing_threads() -> int:
-    """Threads that compute: the cluster's, else one for Dask's synchronous scheduler,
-    else its threads (``num_workers``, else the CPUs this process may use)."""
-    threads = sum(cluster_threads().values())
+def _computing_threads(workers: dict[str, int]) -> int:
+    """Threads that compute: the cluster's (``workers``, from
+    :func:`~xarray_microct.core.blocks.placement.cluster_threads`), else one for Dask's
+    synchronous scheduler, else its threads (``num_workers``, else the CPUs this process
+    may use)."""
+    threads = sum(workers.values())
     if not threads and dask.base.get_scheduler() is dask.local.get_sync:
         return 1
     return int(threads or dask.config.get("num_workers", None) or dask.system.CPU_COUNT)
 
 
-def _assembly_groups() -> int:
-    """Parts of the fibers settled apart: one per thread that computes (at least 2)."""
-    return min(16, max(2, _computing_threads()))
-
-
-def _binned_chunks(volume: xr.DataArray, factor: int, halo: int) -> tuple[int, int]:
+def _binned_chunks(volume: xr.DataArray, factor: int, halo: int, threads: int) -> tuple[int, int]:
     """The working grid's chunks along y and x: at least ``BINNED_CHUNK`` bins, shared
-    out evenly over the threads that compute (:func:`~.grid.balanced_chunks`)."""
+    out evenly over the ``threads`` that compute (:func:`~.grid.balanced_chunks`)."""
     _, ny, nx = volume.shape
     chunks = volume.data.chunks
     return balanced_chunks(
@@ -318,7 +315,7 @@ def _binned_chunks(volume: xr.DataArray, factor: int, halo: int) -> tuple[int, i
         (-(-chunks[1][0] // factor), -(-chunks[2][0] // factor)),
         chunks[0],
         BINNED_CHUNK,
-        _computing_threads(),
+        threads,
         halo,
     )
 
@@ -331,6 +328,7 @@ def _linking_graph(
     assemble: tuple[Any, ...],
     groups: int | None = None,
     calibration: RadiusCalibration | None = None,
+    workers: dict[str, int] | None = None,
 ) -> Delayed:
     """Slab linking, border stitching and assembly over the tile tasks: one graph layer.
 
@@ -361,7 +359,9 @@ def _linking_graph(
     work: 0.25 s either way), and the three borders' stitching another 0.2–0.3 s. Not
     understood.
     """
-    groups = _assembly_groups() if groups is None else groups
+    workers = cluster_threads() if workers is None else workers
+    if groups is None:  # one part per thread that computes (at least 2)
+        groups = min(16, max(2, _computing_threads(workers)))
     token = tokenize([t[2].key for t in tiles], nz, slab, link, assemble, groups, calibration)
     name = f"link-fibers-{token}"
     graph: dict[Any, Any] = {}
@@ -420,15 +420,15 @@ def _linking_graph(
         (name, "coherence"),
         calibration,
     )
-    workers = list(cluster_threads())
     layer: Any = graph
     if workers:
-        turns = {(name, "settled", g): [workers[g * len(workers) // groups]] for g in range(groups)}
+        hosts = list(workers)
+        turns = {(name, "settled", g): [hosts[g * len(hosts) // groups]] for g in range(groups)}
         # a slab's chains (on its rows' worker) and piece pairs (on the next worker) at
         # once: on one worker they ran one after the other while the other waited
         for k in range(len(starts)):
-            turns[(name, "rows", k)] = [workers[k % len(workers)]]
-            turns[(name, "near", k)] = [workers[(k + 1) % len(workers)]]
+            turns[(name, "rows", k)] = [hosts[k % len(hosts)]]
+            turns[(name, "near", k)] = [hosts[(k + 1) % len(hosts)]]
         hinted = hinted_layer(graph, turns)
         # the parts are cut from the fibers first: a part that waited behind the
         # settling of another on the fibers' worker held its own worker idle
@@ -569,11 +569,13 @@ def plan_detection(
         volume, estimated["padding"] = _padding_filled(volume)
     # pixels of halo around a tile, on the working grid
     halo = int(np.ceil(HALO_RADII * max(radius[1] / factor, radius[2] / factor)))
-    chunks = _binned_chunks(volume, factor, halo) if factor > 1 else 1
+    workers = cluster_threads()  # asked once: {} on threads
+    threads = _computing_threads(workers)
+    chunks = _binned_chunks(volume, factor, halo, threads) if factor > 1 else 1
     work = working_grid(volume, factor, min_chunk=chunks)
     # on a cluster, each worker starts from a contiguous part of the volume: the halos
     # of the stages below then stay on one worker but at the parts' borders
-    work = work.copy(data=spread_over_workers(work.data))
+    work = work.copy(data=spread_over_workers(work.data, workers))
     wgrid = grid_of(work)
     radius = (radius[0], radius[1] / factor, radius[2] / factor)
     seed_px = (0.75 * radius[1], 0.75 * radius[2])
@@ -652,6 +654,7 @@ def plan_detection(
             separation,
         ),
         calibration=calibration,
+        workers=workers,
     )
     attrs = {
         "units": grid.units,
