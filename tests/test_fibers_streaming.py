@@ -118,6 +118,14 @@ def test_table_is_the_same_on_threads_for_odd_chunkings(reference_table, chunks)
     pd.testing.assert_frame_equal(table, reference_table)
 
 
+def test_graph_of_the_pipeline_estimates_the_radius_when_none(reference_table):
+    # radius=None (as detect_fibers' default) estimates it; it used to raise TypeError
+    table, _ = fibers_graph(_bed().chunk({"z": 9, "y": 28, "x": 56}), radius=None).compute(
+        scheduler="threads"
+    )
+    pd.testing.assert_frame_equal(table, reference_table)
+
+
 @pytest.mark.slow
 def test_table_is_the_same_on_two_worker_processes(reference_table):
     options = ClusterOptions(workers=2, threads_per_worker=1, memory_limit="1GiB")

@@ -124,10 +124,9 @@ def fibers_graph(
     grid = grid_of(volume)
     lengths = {"radius": radius, "sigma": sigma}
     lengths.update({k: params.pop(k) for k in ("min_radius", "link_distance") if k in params})
-    resolved = {
-        name: resolve_length(value, grid.spacing, grid.units, name=name)
+    resolved = {  # radius=None stays None: the plan estimates it
+        name: None if value is None else resolve_length(value, grid.spacing, grid.units, name=name)
         for name, value in lengths.items()
-        if value is not None
     }
     plan = plan_detection(volume, source="intensity", **resolved, **params)
     return plan.graph
