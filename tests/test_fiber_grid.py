@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.ndimage as ndi
+import xarray as xr
 import zarr
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,8 @@ from xarray_microct.ops.fibers.grid import (
     balanced_chunks,
     bin_yx,
     bin_yx_array,
-    chunk_sizes_tried,
+    block_partitions,
+    input_units,
     working_factor,
     working_grid,
 )
@@ -154,13 +156,13 @@ def test_binned_detection_gives_the_same_table_for_odd_chunkings(
     pd.testing.assert_frame_equal(table, reference)
 
 
-def _busiest_run(bins, sizes, z_chunks, slots, halo):
+def _busiest_run(cuts, z_chunks, slots, halo):
     """Brute force: every block's cost, the blocks dealt in contiguous runs of equal count."""
     costs = [
         dz * (by + 2 * halo) * (bx + 2 * halo)
         for dz in z_chunks
-        for by in da.core.normalize_chunks(sizes[0], (bins[0],))[0]
-        for bx in da.core.normalize_chunks(sizes[1], (bins[1],))[0]
+        for by in cuts[0]
+        for bx in cuts[1]
     ]
     counts = [len(c) for c in np.array_split(np.arange(len(costs)), min(slots, len(costs)))]
     starts = np.cumsum([0, *counts])
@@ -169,66 +171,101 @@ def _busiest_run(bins, sizes, z_chunks, slots, halo):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    bins=st.tuples(st.integers(1, 1500), st.integers(1, 1500)),
-    units=st.tuples(st.integers(16, 600), st.integers(16, 600)),
+    chunks=st.tuples(
+        st.lists(st.integers(1, 700), min_size=1, max_size=12),
+        st.lists(st.integers(1, 700), min_size=1, max_size=12),
+    ),
+    factor=st.integers(1, 4),
     z_chunks=st.lists(st.integers(1, 200), min_size=1, max_size=8),
     min_chunk=st.integers(16, 400),
     slots=st.integers(1, 8),
     halo=st.integers(0, 60),
 )
 def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
-    bins, units, z_chunks, min_chunk, slots, halo
+    chunks, factor, z_chunks, min_chunk, slots, halo
 ):
-    size_y, size_x = balanced_chunks(bins, units, z_chunks, min_chunk, slots, halo)
-    for size, n, unit in ((size_y, bins[0], units[0]), (size_x, bins[1], units[1])):
-        assert size % unit == 0  # whole input chunks: none read by two binned chunks
-        assert size >= min(min_chunk, unit * -(-n // unit))  # never under the minimum
-    # no size tried shares the work out better by more than the tolerance
-    tried = [chunk_sizes_tried(n, unit, min_chunk) for n, unit in zip(bins, units, strict=True)]
-    assert size_y in tried[0] and size_x in tried[1]
-    chosen = _busiest_run(bins, (size_y, size_x), z_chunks, slots, halo)
+    units = [input_units(axis, factor) for axis in chunks]
+    cuts = balanced_chunks(units, z_chunks, min_chunk, slots, halo)
+    for cut, unit, pixels in zip(cuts, units, chunks, strict=True):
+        assert sum(cut) == sum(unit) == -(-sum(pixels) // factor)  # the whole axis
+        # whole input chunks: every block border is a border of the input's chunks
+        assert set(np.cumsum(cut)) <= set(np.cumsum(unit))
+        assert np.mean(cut) >= min(min_chunk, sum(unit))  # none too small
+    # no cut tried shares the work out better by more than the tolerance
+    tried = [block_partitions(unit, min_chunk) for unit in units]
+    assert cuts[0] in tried[0] and cuts[1] in tried[1]
+    chosen = _busiest_run(cuts, z_chunks, slots, halo)
     for other_y in tried[0]:
         for other_x in tried[1]:
-            if max(z_chunks) * (other_y + 2 * halo) * (other_x + 2 * halo) * 4 > MAX_BLOCK_BYTES:
+            if max(z_chunks) * (max(other_y) + 2 * halo) * (max(other_x) + 2 * halo) * 4 > (
+                MAX_BLOCK_BYTES
+            ):
                 continue  # too large a block to be tried
-            other = _busiest_run(bins, (other_y, other_x), z_chunks, slots, halo)
+            other = _busiest_run((other_y, other_x), z_chunks, slots, halo)
             assert chosen <= (1 + SHARE_TOLERANCE) * other
 
 
-def test_binned_blocks_share_out_evenly_over_two_workers():
-    # 2560² pixels in chunks of 128², bins of 2: 5 × 5 blocks of 256 bins gave one of two
-    # workers 13 blocks and the other 12; 4 × 4 blocks of 320 give each 8, with less halo
-    sizes = balanced_chunks((1280, 1280), (64, 64), (128,), 256, slots=2, halo=30)
-    assert sizes == (320, 320)
-    even = _busiest_run((1280, 1280), sizes, (128,), 2, 30)
-    assert even < 0.95 * _busiest_run((1280, 1280), (256, 256), (128,), 2, 30)
+@pytest.mark.parametrize(
+    ("pixels", "expected"),
+    [
+        # 2560 pixels in chunks of 128 (bins of 2: 64 each): 4 blocks of 320
+        (128, (320, 320, 320, 320)),
+        # in chunks of 256, as microct run reads a store of 128² chunks: one size would
+        # give 5 × 5 blocks of 256 (13 and 12 to two workers) or 256 × (384, 384, 384,
+        # 128), which gave one worker 2 s more of the per-slice centres than the other
+        (256, (256, 384, 256, 384)),
+    ],
+)
+def test_binned_blocks_share_out_evenly_over_two_workers(pixels, expected):
+    units = input_units((pixels,) * (2560 // pixels), 2)
+    cuts = balanced_chunks((units, units), (128,), 256, slots=2, halo=30)
+    assert cuts == (expected, expected)
+    even = _busiest_run(cuts, (128,), 2, 30)
+    assert even < 0.95 * _busiest_run(((256,) * 5, (256,) * 5), (128,), 2, 30)
+    assert even < 0.95 * _busiest_run(((256,) * 5, (384, 384, 384, 128)), (128,), 2, 30)
 
 
-def test_the_model_deals_the_blocks_as_the_workers_get_them():
-    # spread_over_workers hints 4 × 4 binned blocks of 320 to two workers: 8 each
-    reads = da.from_zarr(zarr.zeros((128, 2560, 2560), chunks=(128, 128, 128), dtype="uint16"))
-    binned = bin_yx_array(reads, 2, balanced_chunks((1280, 1280), (64, 64), (128,), 256, 2, 30))
+@pytest.mark.parametrize("pixels", [128, 256])
+def test_the_model_deals_the_blocks_as_the_workers_get_them(pixels):
+    # spread_over_workers hints 4 × 4 binned blocks to two workers: 8 each
+    reads = da.from_zarr(
+        zarr.zeros((128, 2560, 2560), chunks=(128, pixels, pixels), dtype="uint16")
+    )
+    units = input_units(reads.chunks[1], 2)
+    binned = bin_yx_array(reads, 2, yx_chunks=balanced_chunks((units, units), (128,), 256, 2, 30))
     hinted = spread_over_workers(binned, {"tcp://a:1": 1, "tcp://b:1": 1})
     hint = block_hint(hinted)
     workers = [hint(key)[0] for key in itertools.chain.from_iterable(hinted.__dask_keys__()[0])]
     assert binned.numblocks == (1, 4, 4)
     assert sorted(workers.count(w) for w in set(workers)) == [8, 8]
+    # each block reads whole input chunks: a task per block, none split
+    assert all(c % (pixels // 2) == 0 for c in binned.chunks[1])
 
 
-@pytest.mark.parametrize("threads", [1, 3])
-def test_binned_table_does_not_depend_on_the_threads_that_share_it(
-    binned_reference, threads, monkeypatch
+@pytest.mark.parametrize(
+    "cuts", [((40, 35), (40, 35)), ((20, 20, 35), (30, 45)), ((75,), (10, 60, 5))]
+)
+def test_binned_table_does_not_depend_on_the_blocks_dealt_to_the_threads(
+    binned_reference, cuts, monkeypatch
 ):
-    # the working grid's chunks follow the threads that compute (1 thread: 40 × 40 bins
-    # of 75 × 75; 3 threads: 30 × 40): the table does not
-    monkeypatch.setattr(detect, "BINNED_CHUNK", 30)
-    monkeypatch.setattr(detect, "_computing_threads", lambda workers: threads)
+    # the working grid's blocks follow the threads that compute (balanced_chunks): on
+    # 20-pixel chunks, any cut of the 75 bins a side at the chunks' borders
+    used = []
+    monkeypatch.setattr(detect, "_binned_chunks", lambda *args: used.append(cuts) or cuts)
     reference, _, vol = binned_reference
     chunked = vol.chunk({"z": 36, "y": 20, "x": 20})
-    assert detect._binned_chunks(chunked, 2, 30, threads) == {1: (40, 40), 3: (30, 40)}[threads]
     with dask.config.set(scheduler="threads"):
         table = chunked.microct.detect_fibers(radius="6.4 um")
+    assert used == [cuts]
     pd.testing.assert_frame_equal(table, reference)
+
+
+def test_binned_chunks_follow_the_threads_that_compute():
+    # 128 slices of 2560² pixels in 256² chunks, 2 × 2 bins, the fibers' halo of 30 bins
+    volume = xr.DataArray(da.zeros((128, 2560, 2560), "uint16", chunks=(128, 256, 256)))
+    two, four = (detect._binned_chunks(volume, 2, 30, threads) for threads in (2, 4))
+    assert two == ((256, 384, 256, 384),) * 2  # 8 blocks each
+    assert four == ((256,) * 5, (256, 384, 256, 384))  # 5 each
 
 
 def test_bins_keep_the_radius_and_the_f1_of_the_scan(monkeypatch):

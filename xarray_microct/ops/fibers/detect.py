@@ -90,6 +90,7 @@ from xarray_microct.ops.fibers.calibrate import CALIBRATION_KEY, RadiusCalibrati
 from xarray_microct.ops.fibers.grid import (
     GRID_KEY,
     balanced_chunks,
+    input_units,
     working_factor,
     working_grid,
 )
@@ -305,14 +306,15 @@ def _computing_threads(workers: dict[str, int]) -> int:
     return int(threads or dask.config.get("num_workers", None) or dask.system.CPU_COUNT)
 
 
-def _binned_chunks(volume: xr.DataArray, factor: int, halo: int, threads: int) -> tuple[int, int]:
-    """The working grid's chunks along y and x: at least ``BINNED_CHUNK`` bins, shared
-    out evenly over the ``threads`` that compute (:func:`~.grid.balanced_chunks`)."""
-    _, ny, nx = volume.shape
+def _binned_chunks(
+    volume: xr.DataArray, factor: int, halo: int, threads: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The working grid's chunks along y and x: blocks of whole input chunks of at least
+    ``BINNED_CHUNK`` bins, shared out evenly over the ``threads`` that compute
+    (:func:`~.grid.balanced_chunks`)."""
     chunks = volume.data.chunks
     return balanced_chunks(
-        (-(-ny // factor), -(-nx // factor)),
-        (-(-chunks[1][0] // factor), -(-chunks[2][0] // factor)),
+        (input_units(chunks[1], factor), input_units(chunks[2], factor)),
         chunks[0],
         BINNED_CHUNK,
         threads,
@@ -571,8 +573,8 @@ def plan_detection(
     halo = int(np.ceil(HALO_RADII * max(radius[1] / factor, radius[2] / factor)))
     workers = cluster_threads()  # asked once: {} on threads
     threads = _computing_threads(workers)
-    chunks = _binned_chunks(volume, factor, halo, threads) if factor > 1 else 1
-    work = working_grid(volume, factor, min_chunk=chunks)
+    chunks = _binned_chunks(volume, factor, halo, threads) if factor > 1 else None
+    work = working_grid(volume, factor, yx_chunks=chunks)
     # on a cluster, each worker starts from a contiguous part of the volume: the halos
     # of the stages below then stay on one worker but at the parts' borders
     work = work.copy(data=spread_over_workers(work.data, workers))

@@ -42,14 +42,15 @@ __all__ = [
     "bin_yx",
     "bin_yx_array",
     "binned_dtype",
-    "chunk_sizes_tried",
+    "block_partitions",
+    "input_units",
     "working_factor",
     "working_grid",
 ]
 
 TARGET_RADIUS = 6.0  # voxels of fiber radius the working grid aims at
 GRID_KEY = "detection_grid"  # table attribute: the grid the fibers were detected on
-# balanced_chunks: sizes tried a side, the largest float32 block with its halo, and how
+# balanced_chunks: block counts tried a side, the largest float32 block with its halo, and how
 # much cheaper the busiest run of larger blocks must be to be taken
 MAX_SIZES = 8
 MAX_BLOCK_BYTES = 256 * 2**20
@@ -132,33 +133,63 @@ def _bin_block(window: np.ndarray, out_shape: tuple[int, ...], factor: int) -> n
     return sums
 
 
-def chunk_sizes_tried(n: int, unit: int, min_chunk: int) -> list[int]:
-    """The binned chunk sizes :func:`balanced_chunks` tries along an axis of ``n`` bins.
+def input_units(chunks: Sequence[int], factor: int) -> tuple[int, ...]:
+    """The input's chunks along an axis, in bins: the bins between its chunk borders.
 
-    Multiples of ``unit`` from ``min_chunk`` (rounded up) to 1.5 × ``min_chunk``, at most
-    ``MAX_SIZES`` of them (evenly spaced); a size that holds the whole axis stands for
-    every larger one.
+    A border inside a bin (chunks that are not multiples of ``factor``) moves to the
+    bin's end.
 
     Examples
     --------
-    >>> chunk_sizes_tried(1280, 64, 256), chunk_sizes_tried(300, 64, 256)
-    ([256, 320, 384], [256, 320])
+    >>> input_units((256, 256, 100), 2), input_units((5, 5), 2)
+    ((128, 128, 50), (3, 2))
     """
-    first = unit * -(-int(min_chunk) // unit)
-    tried = list(range(first, max(first, int(1.5 * min_chunk)) + 1, unit))
-    tried = tried[:: -(-len(tried) // MAX_SIZES)]
-    return sorted({min(size, unit * -(-n // unit)) for size in tried})
+    borders = -(-np.cumsum(chunks) // int(factor))
+    return tuple(int(b) for b in np.diff(np.unique(np.concatenate([[0], borders]))))
+
+
+def block_partitions(units: Sequence[int], min_chunk: int) -> list[tuple[int, ...]]:
+    """The cuts of an axis into blocks of whole input chunks that :func:`balanced_chunks` tries.
+
+    For each number of blocks ``m`` whose mean size lies between ``min_chunk`` and 1.5 ×
+    ``min_chunk`` (at most ``MAX_SIZES`` numbers, evenly spaced; else the most blocks of
+    at least ``min_chunk`` on average, at least one), the input's chunks (``units``, in
+    bins) are grouped into ``m`` runs as equal as they allow: the ``k``-th block ends at
+    the chunk border nearest ``k / m`` of the axis. Unlike blocks of one size, whose
+    last block takes the remainder, the blocks differ by at most about a chunk.
+
+    Examples
+    --------
+    >>> block_partitions([128] * 10, 256)  # 2560 pixels in chunks of 256, 2 × 2 bins
+    [(256, 384, 256, 384), (256, 256, 256, 256, 256)]
+    >>> block_partitions([64] * 20, 256)
+    [(320, 320, 320, 320), (256, 256, 256, 256, 256)]
+    >>> block_partitions([100], 256), block_partitions([600, 600, 300], 256)
+    ([(100,)], [(600, 600, 300)])
+    """
+    units = [int(u) for u in units]
+    n = sum(units)
+    borders = np.cumsum(units)[:-1]
+    most = max(1, min(len(units), n // int(min_chunk)))
+    counts = [m for m in range(1, most + 1) if m * 1.5 * min_chunk >= n] or [most]
+    counts = counts[:: -(-len(counts) // MAX_SIZES)]
+    found: list[tuple[int, ...]] = []
+    for m in counts:
+        ends = [int(borders[np.argmin(np.abs(borders - k * n / m))]) for k in range(1, m)]
+        cut = np.diff([0, *ends, n])
+        if (cut > 0).all() and tuple(cut) not in found:
+            found.append(tuple(int(c) for c in cut))
+    return found or [tuple(units)]
 
 
 def balanced_chunks(
-    bins: Sequence[int],
-    units: Sequence[int],
+    units: Sequence[Sequence[int]],
     z_chunks: Sequence[int],
     min_chunk: int,
     slots: int,
     halo: int,
-) -> tuple[int, int]:
-    """Binned chunk sizes along y and x that share out best over ``slots`` threads.
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Binned chunks along y and x that share out best over ``slots`` threads.
 
     Each binned chunk is one unit of work (binning, tubeness, mask, a tile's centres),
     and each reads a ``halo`` of bins around it. On a cluster the blocks go to the
@@ -166,26 +197,30 @@ def balanced_chunks(
     (:func:`~xarray_microct.core.blocks.placement.spread_over_workers`): 25 blocks
     on two workers give one 13 and the other 12, and the second waits for the first
     for one block's work (about 3 s of a 30 s detection on 128 × 2560² with two
-    workers). The sizes tried are multiples of ``units`` (the input's chunk in bins:
-    for input chunks that are multiples of the binning factor, each binned chunk is
-    made of whole input chunks, none read twice) from ``min_chunk`` to 1.5 ×
-    ``min_chunk``, at most ``MAX_SIZES`` a side, and none whose float32 block with its
-    halo would exceed ``MAX_BLOCK_BYTES`` (but the smallest). Each block costs its
+    workers). The cuts tried are those of :func:`block_partitions`: blocks of whole
+    input chunks (none read by two blocks) of ``min_chunk`` to 1.5 × ``min_chunk`` bins,
+    as equal as the chunks allow, and none whose largest float32 block with its halo
+    would exceed ``MAX_BLOCK_BYTES`` (but the cut into most blocks). Each block costs its
     voxels with the halo around it, ``z_chunk × (y + 2 halo) × (x + 2 halo)``; of the
-    sizes whose busiest run costs within ``SHARE_TOLERANCE`` of the least, the
-    smallest blocks are kept (then the least work in all): larger blocks only where
-    they share the work out better, or save more halo than that.
+    cuts whose busiest run costs within ``SHARE_TOLERANCE`` of the least, the one into
+    most blocks is kept (then the least work in all): larger blocks only where they
+    share the work out better, or save more halo than that.
+
+    Blocks of one size (the remainder in the last) were tried first: ``microct run``
+    reads a store of 128² chunks in chunks of 256² pixels, 128 bins, so that the sizes
+    allowed on 2560² pixels were 256 and 384 bins; 5 × 5 blocks of 256 dealt 13 and 12,
+    and 5 × 4 of 256 × (384, 384, 384, 128) gave one worker 2 s more of the per-slice
+    centres than the other (``benchmarks/run_phases.py``). Cut as (256, 384, 256, 384),
+    4 × 4 blocks deal evenly.
 
     Parameters
     ----------
-    bins : sequence of int
-        Bins along y and x.
-    units : sequence of int
-        The input's first chunk along y and x, in bins (rounded up).
+    units : sequence of sequence of int
+        The input's chunks along y and along x, in bins (:func:`input_units`).
     z_chunks : sequence of int
         The chunks along z.
     min_chunk : int
-        The smallest binned chunk wanted along y and x.
+        The smallest binned chunk wanted along y and x (on average).
     slots : int
         Threads that compute (all workers').
     halo : int
@@ -193,34 +228,28 @@ def balanced_chunks(
 
     Returns
     -------
-    tuple of int
-        The binned chunk along y and along x.
+    tuple of tuple of int
+        The binned chunks along y and along x.
 
     Examples
     --------
-    >>> balanced_chunks((1280, 1280), (64, 64), (128,), 256, slots=2, halo=30)
-    (320, 320)
-    >>> balanced_chunks((1280, 1280), (64, 64), (128,), 256, slots=1, halo=0)
-    (256, 256)
-    >>> balanced_chunks((100, 700), (512, 512), (64, 64), 256, slots=2, halo=30)
-    (512, 512)
+    >>> balanced_chunks(([128] * 10, [128] * 10), (128,), 256, slots=2, halo=30)
+    ((256, 384, 256, 384), (256, 384, 256, 384))
+    >>> balanced_chunks(([64] * 20, [64] * 20), (128,), 256, slots=1, halo=0)
+    ((256, 256, 256, 256, 256), (256, 256, 256, 256, 256))
     """
-
     z = np.asarray(z_chunks, dtype=np.float64)
-    along = [chunk_sizes_tried(n, unit, min_chunk) for n, unit in zip(bins, units, strict=True)]
+    along = [block_partitions(axis, min_chunk) for axis in units]
     pairs = [
         (y, x)
         for y in along[0]
         for x in along[1]
-        if (y, x) == (along[0][0], along[1][0])
-        or z.max() * (y + 2 * halo) * (x + 2 * halo) * 4 <= MAX_BLOCK_BYTES
+        if (y, x) == (along[0][-1], along[1][-1])
+        or z.max() * (max(y) + 2 * halo) * (max(x) + 2 * halo) * 4 <= MAX_BLOCK_BYTES
     ]
 
-    def runs_of(pair: tuple[int, int]) -> tuple[float, float]:
-        along_y, along_x = (
-            np.asarray(da.core.normalize_chunks(size, (n,))[0]) + 2 * halo
-            for size, n in zip(pair, bins, strict=True)
-        )
+    def runs_of(pair: tuple[tuple[int, ...], tuple[int, ...]]) -> tuple[float, float]:
+        along_y, along_x = (np.asarray(cut, dtype=np.float64) + 2 * halo for cut in pair)
         costs = np.multiply.outer(np.multiply.outer(z, along_y), along_x).ravel()
         # contiguous runs of equal count, as the blocks are hinted to the workers
         runs = np.array_split(costs, max(1, min(int(slots), costs.size)))
@@ -229,18 +258,24 @@ def balanced_chunks(
     costs = {pair: runs_of(pair) for pair in pairs}
     least = min(busiest for busiest, _ in costs.values())
     near = [pair for pair in pairs if costs[pair][0] <= (1 + SHARE_TOLERANCE) * least]
-    return min(near, key=lambda pair: (pair[0] * pair[1], costs[pair][1]))
+    return min(near, key=lambda pair: (-len(pair[0]) * len(pair[1]), costs[pair][1]))
 
 
-def bin_yx_array(data: da.Array, factor: int, min_chunk: int | Sequence[int] = 1) -> da.Array:
+def bin_yx_array(
+    data: da.Array,
+    factor: int,
+    min_chunk: int | Sequence[int] = 1,
+    yx_chunks: Sequence[Sequence[int]] | None = None,
+) -> da.Array:
     """Bin a ``(z, y, x)`` Dask array ``factor × factor`` in y and x, lazily (see :func:`bin_yx`).
 
     One task per binned chunk, reading the input pieces its bins cover (no rechunk).
     Binned chunks along y and x are the input's first chunk size divided by ``factor``
     (rounded up), times the smallest whole number that makes them at least
     ``min_chunk`` bins (one number, or one along y and one along x; so that, for chunks
-    that are multiples of ``factor``, each binned chunk is made of whole input chunks);
-    z chunks are the input's. Equal to
+    that are multiples of ``factor``, each binned chunk is made of whole input chunks),
+    or ``yx_chunks`` (the binned chunks along y and along x, e.g. from
+    :func:`balanced_chunks`); z chunks are the input's. Equal to
     :func:`bin_yx` of the whole array for any input chunking.
 
     Examples
@@ -253,6 +288,8 @@ def bin_yx_array(data: da.Array, factor: int, min_chunk: int | Sequence[int] = 1
     True
     >>> bin_yx_array(x, 2, min_chunk=3).chunks
     ((1, 1), (3,), (3, 1))
+    >>> bin_yx_array(x, 2, yx_chunks=((1, 2), (4,))).chunks
+    ((1, 1), (1, 2), (4,))
     """
     factor = _check_factor(factor)
     if data.ndim != 3:
@@ -271,6 +308,10 @@ def bin_yx_array(data: da.Array, factor: int, min_chunk: int | Sequence[int] = 1
             for size, n, at_least in zip(sizes, out_shape[1:], least, strict=True)
         ),
     )
+    if yx_chunks is not None:
+        out_chunks = (data.chunks[0], *(tuple(int(c) for c in axis) for axis in yx_chunks))
+        if tuple(sum(axis) for axis in out_chunks[1:]) != out_shape[1:]:
+            raise ValueError(f"yx_chunks {yx_chunks} do not cover the bins {out_shape[1:]}")
     name = "bin-yx-" + tokenize(data.name, factor)
     return map_windows(
         data,
@@ -284,7 +325,10 @@ def bin_yx_array(data: da.Array, factor: int, min_chunk: int | Sequence[int] = 1
 
 
 def working_grid(
-    volume: xr.DataArray, factor: int, min_chunk: int | Sequence[int] = 1
+    volume: xr.DataArray,
+    factor: int,
+    min_chunk: int | Sequence[int] = 1,
+    yx_chunks: Sequence[Sequence[int]] | None = None,
 ) -> xr.DataArray:
     """The volume binned ``factor × factor`` in y and x, with the bins' centres as coordinates.
 
@@ -304,7 +348,7 @@ def working_grid(
     if factor == 1:
         return volume
     grid = grid_of(volume)
-    data = bin_yx_array(volume.data, factor, min_chunk)
+    data = bin_yx_array(volume.data, factor, min_chunk, yx_chunks)
     scale = (1, factor, factor)
     spacing = tuple(s * f for s, f in zip(grid.spacing, scale, strict=True))
     origin = tuple(
