@@ -61,9 +61,9 @@ def capture_linking(volume, **detect_kwargs) -> dict:
     captured = {}
     original = detect._linking_graph
 
-    def keep(tiles, nz, slab, link, assemble):
+    def keep(tiles, nz, slab, link, assemble, **kwargs):
         captured.update(tiles=tiles, nz=nz, slab=slab, link=link, assemble=assemble)
-        return original(tiles, nz, slab, link, assemble)
+        return original(tiles, nz, slab, link, assemble, **kwargs)
 
     detect._linking_graph = keep
     try:

@@ -49,9 +49,9 @@ def capture(store: str, target: Path) -> None:
     kept = {}
     original = detect._linking_graph
 
-    def keep(tiles, *args):
+    def keep(tiles, *args, **kwargs):
         kept["tiles"], kept["args"] = tiles, args
-        return original(tiles, *args)
+        return original(tiles, *args, **kwargs)
 
     detect._linking_graph = keep
     try:

@@ -191,6 +191,8 @@ def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
         # whole input chunks: every block border is a border of the input's chunks
         assert set(np.cumsum(cut)) <= set(np.cumsum(unit))
         assert np.mean(cut) >= min(min_chunk, sum(unit))  # none too small
+        # the memory per task: at most an input chunk over 1.5 × min_chunk
+        assert max(cut) <= max(1.5 * min_chunk + max(unit), sum(unit) if len(cut) == 1 else 0)
     # no cut tried shares the work out better by more than the tolerance
     tried = [block_partitions(unit, min_chunk) for unit in units]
     assert cuts[0] in tried[0] and cuts[1] in tried[1]

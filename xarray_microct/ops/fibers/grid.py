@@ -156,7 +156,9 @@ def block_partitions(units: Sequence[int], min_chunk: int) -> list[tuple[int, ..
     at least ``min_chunk`` on average, at least one), the input's chunks (``units``, in
     bins) are grouped into ``m`` runs as equal as they allow: the ``k``-th block ends at
     the chunk border nearest ``k / m`` of the axis. Unlike blocks of one size, whose
-    last block takes the remainder, the blocks differ by at most about a chunk.
+    last block takes the remainder, the blocks differ by at most about a chunk. A cut
+    with a block of several input chunks over 1.5 × ``min_chunk`` is left out where
+    another is not (the memory of a task stays that of one size).
 
     Examples
     --------
@@ -166,6 +168,8 @@ def block_partitions(units: Sequence[int], min_chunk: int) -> list[tuple[int, ..
     [(320, 320, 320, 320), (256, 256, 256, 256, 256)]
     >>> block_partitions([100], 256), block_partitions([600, 600, 300], 256)
     ([(100,)], [(600, 600, 300)])
+    >>> block_partitions([256] * 5, 256)  # not (256, 256, 512, 256)
+    [(256, 256, 256, 256, 256)]
     """
     units = [int(u) for u in units]
     n = sum(units)
@@ -174,12 +178,18 @@ def block_partitions(units: Sequence[int], min_chunk: int) -> list[tuple[int, ..
     counts = [m for m in range(1, most + 1) if m * 1.5 * min_chunk >= n] or [most]
     counts = counts[:: -(-len(counts) // MAX_SIZES)]
     found: list[tuple[int, ...]] = []
+    bounded: list[tuple[int, ...]] = []
     for m in counts:
-        ends = [int(borders[np.argmin(np.abs(borders - k * n / m))]) for k in range(1, m)]
-        cut = np.diff([0, *ends, n])
-        if (cut > 0).all() and tuple(cut) not in found:
-            found.append(tuple(int(c) for c in cut))
-    return found or [tuple(units)]
+        at = [int(np.argmin(np.abs(borders - k * n / m))) for k in range(1, m)]
+        cut = np.diff([0, *borders[at], n]).astype(int)
+        if not (cut > 0).all() or tuple(cut) in found:
+            continue
+        found.append(tuple(int(c) for c in cut))
+        chunks = np.diff([-1, *at, len(units) - 1])  # input chunks per block
+        # no block over 1.5 × min_chunk but a single input chunk (the memory per task)
+        if not ((cut > 1.5 * min_chunk) & (chunks > 1)).any():
+            bounded.append(found[-1])
+    return bounded or found or [tuple(units)]
 
 
 def balanced_chunks(
