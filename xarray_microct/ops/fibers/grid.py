@@ -149,47 +149,52 @@ def input_units(chunks: Sequence[int], factor: int) -> tuple[int, ...]:
 
 
 def block_partitions(units: Sequence[int], min_chunk: int) -> list[tuple[int, ...]]:
-    """The cuts of an axis into blocks of whole input chunks that :func:`balanced_chunks` tries.
+    """The cuts of an axis into blocks that :func:`balanced_chunks` tries.
 
-    For each number of blocks ``m`` whose mean size lies between ``min_chunk`` and 1.5 ×
-    ``min_chunk`` (at most ``MAX_SIZES`` numbers, evenly spaced; else the most blocks of
-    at least ``min_chunk`` on average, at least one), the input's chunks (``units``, in
-    bins) are grouped into ``m`` runs as equal as they allow: the ``k``-th block ends at
-    the chunk border nearest ``k / m`` of the axis. Unlike blocks of one size, whose
-    last block takes the remainder, the blocks differ by at most about a chunk. A cut
-    with a block of several input chunks over 1.5 × ``min_chunk`` is left out where
-    another is not (the memory of a task stays that of one size).
+    Two kinds, both of blocks of about ``min_chunk`` to 1.5 × ``min_chunk`` bins:
+
+    * blocks of one size with the remainder in the last: the multiples of the input's
+      first chunk (``units[0]``, in bins) from ``min_chunk`` up (at most ``MAX_SIZES``),
+      where their borders are the input's;
+    * blocks of whole input chunks (``units``, in bins) as equal as they allow: for each
+      number of blocks ``m`` from the axis over 1.5 × ``min_chunk`` to the axis over
+      ``min_chunk``, both rounded up (at most ``MAX_SIZES`` numbers, both ends kept),
+      the ``k``-th block ends at the chunk border nearest ``k / m`` of the axis; a cut
+      with a block of several input chunks over 1.5 × ``min_chunk`` is left out (the
+      memory of a task stays that of one size). Unlike one size, whose last block takes
+      the remainder, these deal evenly: 2560 pixels read in chunks of 256 (128 bins)
+      give blocks of 256 and 384 bins, and 10 input chunks make 4 blocks of 2.5 on
+      average only as (256, 384, 256, 384).
 
     Examples
     --------
     >>> block_partitions([128] * 10, 256)  # 2560 pixels in chunks of 256, 2 × 2 bins
-    [(256, 384, 256, 384), (256, 256, 256, 256, 256)]
+    [(256, 256, 256, 256, 256), (384, 384, 384, 128), (256, 384, 256, 384)]
     >>> block_partitions([64] * 20, 256)
-    [(320, 320, 320, 320), (256, 256, 256, 256, 256)]
+    [(256, 256, 256, 256, 256), (320, 320, 320, 320), (384, 384, 384, 128)]
     >>> block_partitions([100], 256), block_partitions([600, 600, 300], 256)
     ([(100,)], [(600, 600, 300)])
-    >>> block_partitions([256] * 5, 256)  # not (256, 256, 512, 256)
-    [(256, 256, 256, 256, 256)]
     """
     units = [int(u) for u in units]
-    n = sum(units)
+    n, unit = sum(units), units[0]
+    first = unit * -(-int(min_chunk) // unit)
+    sizes = list(range(first, max(first, int(1.5 * min_chunk)) + 1, unit))
     borders = np.cumsum(units)[:-1]
-    most = max(1, min(len(units), n // int(min_chunk)))
-    counts = [m for m in range(1, most + 1) if m * 1.5 * min_chunk >= n] or [most]
-    counts = counts[:: -(-len(counts) // MAX_SIZES)]
-    found: list[tuple[int, ...]] = []
-    bounded: list[tuple[int, ...]] = []
-    for m in counts:
+    found = [
+        tuple(int(c) for c in da.core.normalize_chunks(min(size, n), (n,))[0])
+        for size in sizes[:: -(-len(sizes) // MAX_SIZES)]
+    ]
+    # whole input chunks: every border of a cut one of the input's
+    found = [cut for cut in found if set(np.cumsum(cut)[:-1]) <= set(borders)]
+    fewest = -(-n // int(1.5 * min_chunk))
+    most = max(1, min(len(units), -(-n // int(min_chunk))))
+    for m in np.unique(np.linspace(min(fewest, most), most, MAX_SIZES).round().astype(int)):
         at = [int(np.argmin(np.abs(borders - k * n / m))) for k in range(1, m)]
         cut = np.diff([0, *borders[at], n]).astype(int)
-        if not (cut > 0).all() or tuple(cut) in found:
-            continue
-        found.append(tuple(int(c) for c in cut))
         chunks = np.diff([-1, *at, len(units) - 1])  # input chunks per block
-        # no block over 1.5 × min_chunk but a single input chunk (the memory per task)
-        if not ((cut > 1.5 * min_chunk) & (chunks > 1)).any():
-            bounded.append(found[-1])
-    return bounded or found or [tuple(units)]
+        if (cut > 0).all() and not ((cut > 1.5 * min_chunk) & (chunks > 1)).any():
+            found.append(tuple(int(c) for c in cut))
+    return list(dict.fromkeys(found)) or [tuple(units)]
 
 
 def balanced_chunks(
@@ -207,21 +212,22 @@ def balanced_chunks(
     (:func:`~xarray_microct.core.blocks.placement.spread_over_workers`): 25 blocks
     on two workers give one 13 and the other 12, and the second waits for the first
     for one block's work (about 3 s of a 30 s detection on 128 × 2560² with two
-    workers). The cuts tried are those of :func:`block_partitions`: blocks of whole
-    input chunks (none read by two blocks) of ``min_chunk`` to 1.5 × ``min_chunk`` bins,
-    as equal as the chunks allow, and none whose largest float32 block with its halo
+    workers). The cuts tried are those of :func:`block_partitions` (blocks of about
+    ``min_chunk`` to 1.5 × ``min_chunk`` bins: of one size, or of whole input chunks as
+    equal as they allow; for input chunks that are multiples of the binning factor, no
+    input chunk read by two blocks), and none whose largest float32 block with its halo
     would exceed ``MAX_BLOCK_BYTES`` (but the cut into most blocks). Each block costs its
     voxels with the halo around it, ``z_chunk × (y + 2 halo) × (x + 2 halo)``; of the
     cuts whose busiest run costs within ``SHARE_TOLERANCE`` of the least, the one into
     most blocks is kept (then the least work in all): larger blocks only where they
     share the work out better, or save more halo than that.
 
-    Blocks of one size (the remainder in the last) were tried first: ``microct run``
-    reads a store of 128² chunks in chunks of 256² pixels, 128 bins, so that the sizes
-    allowed on 2560² pixels were 256 and 384 bins; 5 × 5 blocks of 256 dealt 13 and 12,
-    and 5 × 4 of 256 × (384, 384, 384, 128) gave one worker 2 s more of the per-slice
-    centres than the other (``benchmarks/run_phases.py``). Cut as (256, 384, 256, 384),
-    4 × 4 blocks deal evenly.
+    Blocks of one size alone were tried first: ``microct run`` reads a store of 128²
+    chunks in chunks of 256² pixels, 128 bins, so that the sizes allowed on 2560²
+    pixels were 256 and 384 bins; 5 × 5 blocks of 256 dealt 13 and 12, and 5 × 4 of
+    256 × (384, 384, 384, 128) gave one worker 2 s more of the per-slice centres than
+    the other (``benchmarks/run_phases.py``). Cut as (256, 384, 256, 384), 4 × 4
+    blocks deal evenly.
 
     Parameters
     ----------
@@ -243,18 +249,20 @@ def balanced_chunks(
 
     Examples
     --------
-    >>> balanced_chunks(([128] * 10, [128] * 10), (128,), 256, slots=2, halo=30)
-    ((256, 384, 256, 384), (256, 384, 256, 384))
-    >>> balanced_chunks(([64] * 20, [64] * 20), (128,), 256, slots=1, halo=0)
-    ((256, 256, 256, 256, 256), (256, 256, 256, 256, 256))
+    >>> y, x = balanced_chunks(([128] * 10, [128] * 10), (128,), 256, slots=2, halo=30)
+    >>> y  # two runs of 2 × 4 blocks of the same cost, whatever the cut along x
+    (256, 384, 256, 384)
+    >>> balanced_chunks(([64] * 20, [64] * 20), (128,), 256, slots=2, halo=30)
+    ((320, 320, 320, 320), (320, 320, 320, 320))
     """
     z = np.asarray(z_chunks, dtype=np.float64)
     along = [block_partitions(axis, min_chunk) for axis in units]
+    smallest = (max(along[0], key=len), max(along[1], key=len))  # the most blocks
     pairs = [
         (y, x)
         for y in along[0]
         for x in along[1]
-        if (y, x) == (along[0][-1], along[1][-1])
+        if (y, x) == smallest
         or z.max() * (max(y) + 2 * halo) * (max(x) + 2 * halo) * 4 <= MAX_BLOCK_BYTES
     ]
 
@@ -285,7 +293,8 @@ def bin_yx_array(
     ``min_chunk`` bins (one number, or one along y and one along x; so that, for chunks
     that are multiples of ``factor``, each binned chunk is made of whole input chunks),
     or ``yx_chunks`` (the binned chunks along y and along x, e.g. from
-    :func:`balanced_chunks`); z chunks are the input's. Equal to
+    :func:`balanced_chunks`; ``min_chunk`` is then not used); z chunks are the input's.
+    Equal to
     :func:`bin_yx` of the whole array for any input chunking.
 
     Examples
@@ -320,9 +329,13 @@ def bin_yx_array(
     )
     if yx_chunks is not None:
         out_chunks = (data.chunks[0], *(tuple(int(c) for c in axis) for axis in yx_chunks))
-        if tuple(sum(axis) for axis in out_chunks[1:]) != out_shape[1:]:
-            raise ValueError(f"yx_chunks {yx_chunks} do not cover the bins {out_shape[1:]}")
-    name = "bin-yx-" + tokenize(data.name, factor)
+        if tuple(sum(axis) for axis in out_chunks[1:]) != out_shape[1:] or any(
+            c < 1 for axis in out_chunks[1:] for c in axis
+        ):
+            raise ValueError(
+                f"yx_chunks {yx_chunks} are not positive chunks of the bins {out_shape[1:]}"
+            )
+    name = "bin-yx-" + tokenize(data.name, factor, out_chunks)
     return map_windows(
         data,
         partial(_bin_block, factor=factor),
