@@ -516,11 +516,15 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       1.39 % at 100 (without it 1.19 and 1.53 %; outside ±2 % 2 and 3 of 17, without it
       1 and 3; ends +2.0 / +3.2 %, the textured bed at noise 0.25 +1.3 %), and
       ``fiber_bed`` under a blur of 1 pixel at 2 voxels mean −2.3 % at 20 rounds, −1.8 %
-      at 100 (without it −4.4 / −1.9 %): the limit sooner, so the same trade as more
-      rounds. A fit that converges needs each disk's own slopes (its blurred edge ring,
-      painted in groups of disks far enough apart to be read separately), the fiber
-      level as a parameter of the step, and the cells updated smoothly; then the bias of
-      its limit on textured beds and ending fibers, which the 20 rounds partly hide.
+      at 100 (without it −4.4 / −1.9 %), under a blur of 1.5 pixels at 2.5–3 voxels mean
+      −2.3 % and mean absolute error 4.2 % at 20 rounds (without it −9.1 % and 9.3 %; at
+      100 rounds +0.9 % and 2.5 %, without it −2.6 % and 5.0 %): the limit sooner, so
+      the same trade as more rounds, with most to gain on scans blurred by a pixel or
+      more, which the benchmarks' beds (blur 0.7, or 1 on the textured bed) barely show.
+      A fit that converges needs each disk's own slopes (its blurred edge ring, painted
+      in groups of disks far enough apart to be read separately), the fiber level as a
+      parameter of the step, and the cells updated smoothly; then the bias of its limit
+      on textured beds and ending fibers, which the 20 rounds partly hide.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
