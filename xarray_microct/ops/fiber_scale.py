@@ -452,6 +452,79 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       higher, +1.0 to +2.9 % (was −1.2 to +1.8 %; at 3 voxels −0.6 to −0.3 %, was −0.5
       to −0.2 %), worst 1.75 → 2.92 %, mean −0.12 → +0.57 %: on those larger tiles the
       fit at 2 voxels drifts up with the rounds, as ``textured_fiber_bed``'s does at 40.
+    * Whether the fit converges at all (2026-12-01, branch ``fitstop``;
+      ``benchmarks/fit_rounds.py``: the estimate's own images, seeds and noise
+      correlation fitted again at each count of rounds, the rest of the estimate
+      unchanged). No change made: what was measured and tried is recorded here. On
+      ``benchmarks/radius_estimate.py``'s four kinds of beds (the sweep, the textured
+      bed, fibers ending inside, noise correlated over 1 pixel; seeds 1–2) the estimate
+      at 3 voxels is settled by 20 rounds (33 cases: mean absolute error 0.73 % at 20,
+      0.72 % at 40 and 100, 0.71 % at 200; no case moves by more than 0.14 % from 100 to
+      200), and so at 2.5 and 3.5 voxels (at most 0.3 % from 20 to 100 rounds, seed 1).
+      At 2 voxels (34 cases) by 10 / 20 / 40 / 100 / 200 rounds: mean −0.86 / −0.27 /
+      −0.26 / −0.08 / −0.10 %, mean absolute error 1.03 / 0.99 / 1.16 / 1.30 / 1.25 %,
+      outside ±2 % 4 / 2 / 4 / 6 / 6, worst −2.29 / +2.92 / +3.05 / +2.99 / +2.92 %; by
+      kind, mean at 20 → 200 rounds: the sweep −0.71 → −0.73 %, textured +0.61 → +1.33
+      %, ends +1.69 → +2.22 %, correlated −1.16 → −1.21 %. Most images settle by 80–100
+      rounds (``textured_fiber_bed``, noise 0.25, 15°, seed 1: blur 0.91 → 0.918, median
+      radius 1.96 → 2.04 pixels, the estimate −0.5 % at 20 rounds, +3.0 % from 100 on);
+      some never do (the same bed at noise 0.05, seed 1: over 300 rounds the blur
+      wanders between 0.91 and 0.95 and the median radius between 1.91 and 1.95 pixels,
+      the estimate +1.0 / +0.6 / +1.5 / +0.1 % at 20 / 40 / 100 / 200 rounds): the
+      cells, the pixels used and the centres' moves are recomputed every round, so the
+      map from one round to the next is not smooth and has no fixed point there. So the
+      20 rounds' lead over the limit on the textured bed and the ends is the cap's (the
+      fit seeded at the rounds' intensity radius and stopped part-way), not the model's:
+      the fit's limit reads 0.5–0.7 % higher there, and that bias (the background's
+      texture, faint sections of ending fibers) is what a converging fit would have to
+      remove first. Where the blur is larger the cap costs most: ``fiber_bed`` with a
+      blur of 1 pixel (seed 1, the sweep's 9 cases) at 2 voxels and noise 0.05–0.15 −4.5
+      to −5.6 / −3.4 to −4.6 / −2.4 to −3.8 % at 20 / 40 / 100 rounds (the table's
+      calibration, ``ops/fibers/calibrate.py``, records the same), at 2.5 voxels mean
+      −1.3 → −0.1 % from 20 to 100 rounds; with a blur of 1.5 pixels at 2.5–3 voxels
+      mean −9.1 / −5.7 / −2.6 % at 20 / 40 / 100 rounds (worst −21.5 → −23.3 %: settled
+      elsewhere, on merged or split sections), and at 2 voxels the sections merge (+52
+      to +62 %, or no fibers found). At 1.8 voxels the textured bed reads +3.1 to +7.2 %
+      at 20 rounds, +5.2 to +9.3 % at 100 (``fiber_bed`` −1.2 to +0.1 %, at 100 −1.5 to
+      −0.1 %). A stopping rule on the step against its own noise does not work: the
+      common scale's standard error from the joint step's normal equations (the
+      residual's variance times their inverse) is 0.7 % on the textured bed at noise
+      0.25 (0.2 % at 0.05), and the step per round falls under it after 3–5 rounds while
+      the fit still moves by 9 % (13 standard errors) over the next 80: a creeping fit's
+      step is small whatever is left. Tried, not used: (1) one Gauss–Newton step on the
+      blur and every radius together (the radii's block eliminated by its Schur
+      complement, levels profiled, each radius's slope the profiled residual's change
+      with all radii grown by 0.05 pixel, read over its cell): diverges (the textured
+      bed −42 %); with Marquardt damping, the centres in the same step and a step kept
+      only where it lowers the profiled residual, it stalls after 2–3 rounds with the
+      median radius +13 % (no step, however damped, lowers the residual: slopes of all
+      disks moved together, read per cell, are the common mode's, not each disk's own,
+      so among packed disks of 2 pixels the step is not a descent direction; and the
+      background's empirical-Bayes map is not a least-squares profile, so even exact
+      slopes would need its response linearised). (2) The cells and pixels used frozen
+      after the first 3 rounds (a smooth map): diverges (blur over 3, radii about 0.6
+      pixel by 140 rounds). (3) Where the rounds are slow: heavy-ball momentum on the
+      joint step (0.7 of the last round's blur and scale change added) leaves the
+      trajectory as it was (the textured bed at noise 0.25, seed 1: median radius 1.979
+      / 2.016 / 2.037 pixels at 20 / 40 / 90 rounds against 1.972 / 2.009 / 2.038),
+      while the same momentum on each radius's own step (0.7 of its last move added)
+      reaches the limit by about 30 rounds instead of 80 (2.037 at 30): the slow mode is
+      each radius against its neighbours and its own cell's background, not the blur
+      against the radii's common scale, which the joint step crosses. With it (not used)
+      the estimate at 20 rounds is about the limit: at 2 voxels, seed 1, the 17 cases
+      above (sweep, textured, ends, correlated) mean absolute error 1.31 % at 20 rounds,
+      1.39 % at 100 (without it 1.19 and 1.53 %; outside ±2 % 2 and 3 of 17, without it
+      1 and 3; ends +2.0 / +3.2 %, the textured bed at noise 0.25 +1.3 %), and
+      ``fiber_bed`` under a blur of 1 pixel at 2 voxels mean −2.3 % at 20 rounds, −1.8 %
+      at 100 (without it −4.4 / −1.9 %), under a blur of 1.5 pixels at 2.5–3 voxels mean
+      −2.3 % and mean absolute error 4.2 % at 20 rounds (without it −9.1 % and 9.3 %; at
+      100 rounds +0.9 % and 2.5 %, without it −2.6 % and 5.0 %): the limit sooner, so
+      the same trade as more rounds, with most to gain on scans blurred by a pixel or
+      more, which the benchmarks' beds (blur 0.7, or 1 on the textured bed) barely show.
+      A fit that converges needs each disk's own slopes (its blurred edge ring, painted
+      in groups of disks far enough apart to be read separately), the fiber level as a
+      parameter of the step, and the cells updated smoothly; then the bias of its limit
+      on textured beds and ending fibers, which the 20 rounds partly hide.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
@@ -517,7 +590,9 @@ FIT_SETTLED = 1e-3  # ... which stops once no radius moves by more than this sha
 # module docstring). 20 since 2026-12-01 (was 10): the fitted sections against their true
 # radii, benchmarks' beds at 2–3 pixels, mean absolute error 0.79 → 0.51 %, worst −2.4 →
 # −1.5 %, per-section slope 0.5–0.8 → 0.8–1.0 (40 rounds: 0.61 %, worst +1.5 %); the
-# fiber table's calibration takes it as its reference (ops/fibers/calibrate.py)
+# fiber table's calibration takes it as its reference (ops/fibers/calibrate.py). A cap, not
+# convergence: at 2 pixels most images settle by 80–100 rounds, some never (the module
+# docstring's "Whether the fit converges at all"; benchmarks/fit_rounds.py)
 SAMPLE_FIT_ROUNDS = 20
 OUTLIER_ROUNDS = 3  # first rounds of the fit that set its outlier cut, kept after them
 SPREAD_FLOOR = 0.01  # least robust spread of the fit's residual, as a share of the contrast
@@ -912,7 +987,9 @@ def fit_blurred_disks(
         Most rounds; the fit stops earlier once no radius moves by more than 0.1 % in
         a round. Packed disks seldom get there: the blur and the radii creep along their
         valley by about 0.1 % a round, so the radii depend on the start and on
-        ``rounds`` (see ``SAMPLE_FIT_ROUNDS``).
+        ``rounds`` (see ``SAMPLE_FIT_ROUNDS``); at 2 pixels most images settle by 80–100
+        rounds, some wander without settling, and under a blur of 1–1.5 pixels 20
+        rounds leave the radii several per cent low (measured in the module docstring).
     noise_correlation : 2-D array, optional
         The noise's spatial autocorrelation over a few pixels of lag (an odd square
         array, lag 0 at its centre, 1 there; e.g. measured on differences of
