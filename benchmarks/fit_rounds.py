@@ -75,15 +75,7 @@ def fitted_mean(calls: list[tuple], rounds: int) -> float:
     """The robust mean radius (pixels) of the whole sections, each fit run ``rounds``."""
     radii = []
     for image, start, seeded, correlation in calls:
-        px = float(seeded[0])
-        reach = px + fiber_scale.MARGIN_PX + 0.5
-        ny, nx = image.shape
-        whole = (
-            (start[:, 0] >= reach)
-            & (start[:, 0] <= ny - 1 - reach)
-            & (start[:, 1] >= reach)
-            & (start[:, 1] <= nx - 1 - reach)
-        )
+        whole = fiber_scale._whole_in_image(start, image.shape, float(seeded[0]))
         fit = fiber_scale.fit_blurred_disks(image, start, seeded, rounds, correlation)
         radii.append(fit.radii[whole])
     pooled = np.concatenate(radii)

@@ -2026,14 +2026,7 @@ def _fitted_radius(
         start = _disk_seeds(image, px)
         if len(start) == 0:
             return np.zeros((0, 2)), np.zeros(0)
-        reach = px + MARGIN_PX + 0.5
-        ny, nx = image.shape
-        whole = (
-            (start[:, 0] >= reach)
-            & (start[:, 0] <= ny - 1 - reach)
-            & (start[:, 1] >= reach)
-            & (start[:, 1] <= nx - 1 - reach)
-        )
+        whole = _whole_in_image(start, image.shape, px)
         fitted = fit_blurred_disks(
             image, start, np.full(len(start), px), SAMPLE_FIT_ROUNDS, noise_correlation
         )
@@ -2058,6 +2051,19 @@ def _fitted_radius(
         stacklevel=4,
     )
     return measured
+
+
+def _whole_in_image(centres: np.ndarray, shape: tuple[int, ...], radius: float) -> np.ndarray:
+    """Per centre ``(y, x)`` (pixels): its disk of ``radius`` and the fit's margin lies
+    whole in an image of ``shape``."""
+    reach = radius + MARGIN_PX + 0.5
+    ny, nx = shape
+    return (
+        (centres[:, 0] >= reach)
+        & (centres[:, 0] <= ny - 1 - reach)
+        & (centres[:, 1] >= reach)
+        & (centres[:, 1] <= nx - 1 - reach)
+    )
 
 
 def _disk_seeds(image: np.ndarray, radius: float) -> np.ndarray:
