@@ -56,7 +56,23 @@ def plane_peaks(  # pragma: no cover
     """
     ny, nx = score.shape
     n_off = offsets_y.shape[0]
+    # pixels whose whole footprint lies in the array are compared through flat offsets,
+    # without clipping (the same comparisons in the same order); those near the sides
+    # clip as mode="nearest" does. With the groups labelled from the maxima found, not
+    # from a second scan of every pixel: 0.13-0.15 -> 0.06-0.07 CPU s on 32 slices of a
+    # 380² tile of the fiber pipeline (tile_centres 0.32-0.37 -> 0.27-0.34 s)
+    reach_y = 0
+    reach_x = 0
+    steps = np.empty(n_off, np.int64)
+    for k in range(n_off):
+        reach_y = max(reach_y, abs(offsets_y[k]))
+        reach_x = max(reach_x, abs(offsets_x[k]))
+        steps[k] = offsets_y[k] * nx + offsets_x[k]
+    flat = score.ravel()
+    found = np.empty(64, np.int64)  # the maxima, in raster order
+    count = 0
     for y in range(ny):
+        inner = reach_y <= y < ny - reach_y
         for x in range(nx):
             if not seedable[y, x]:
                 continue
@@ -64,38 +80,51 @@ def plane_peaks(  # pragma: no cover
             if v != v:  # NaN
                 continue
             peak = True
-            for k in range(n_off):
-                yy = min(max(y + offsets_y[k], 0), ny - 1)
-                xx = min(max(x + offsets_x[k], 0), nx - 1)
-                if score[yy, xx] > v:
-                    peak = False
-                    break
+            if inner and reach_x <= x < nx - reach_x:
+                p = y * nx + x
+                for k in range(n_off):
+                    if flat[p + steps[k]] > v:
+                        peak = False
+                        break
+            else:
+                for k in range(n_off):
+                    yy = min(max(y + offsets_y[k], 0), ny - 1)
+                    xx = min(max(x + offsets_x[k], 0), nx - 1)
+                    if score[yy, xx] > v:
+                        peak = False
+                        break
             if peak:
                 labels[y, x] = -1
+                if count == found.shape[0]:
+                    found = np.concatenate((found, np.empty(count, np.int64)))
+                found[count] = y * nx + x
+                count += 1
+    # groups numbered in the raster order of their first pixel: the maxima are visited
+    # in that order (a scan of the maxima only, not of every pixel)
     n = 0
     stack = np.empty(64, np.int64)
-    for y in range(ny):
-        for x in range(nx):
-            if labels[y, x] != -1:
-                continue
-            n += 1
-            labels[y, x] = n
-            stack[0] = y * nx + x
-            top = 1
-            while top > 0:
-                top -= 1
-                p = stack[top]
-                py, px = p // nx, p % nx
-                for qy in range(max(py - 1, 0), min(py + 2, ny)):
-                    for qx in range(max(px - 1, 0), min(px + 2, nx)):
-                        if labels[qy, qx] == -1:
-                            labels[qy, qx] = n
-                            if top == stack.shape[0]:
-                                grown = np.empty(2 * top, np.int64)
-                                grown[:top] = stack
-                                stack = grown
-                            stack[top] = qy * nx + qx
-                            top += 1
+    for i in range(count):
+        y, x = found[i] // nx, found[i] % nx
+        if labels[y, x] != -1:
+            continue
+        n += 1
+        labels[y, x] = n
+        stack[0] = found[i]
+        top = 1
+        while top > 0:
+            top -= 1
+            p = stack[top]
+            py, px = p // nx, p % nx
+            for qy in range(max(py - 1, 0), min(py + 2, ny)):
+                for qx in range(max(px - 1, 0), min(px + 2, nx)):
+                    if labels[qy, qx] == -1:
+                        labels[qy, qx] = n
+                        if top == stack.shape[0]:
+                            grown = np.empty(2 * top, np.int64)
+                            grown[:top] = stack
+                            stack = grown
+                        stack[top] = qy * nx + qx
+                        top += 1
     return n
 
 
