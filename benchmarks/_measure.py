@@ -8,7 +8,9 @@
   memory and its one-time costs are its own;
 * :func:`run_microct`: ``microct run`` as a user runs it, in a subprocess: its wall and
   CPU seconds and the peak RSS of its whole process tree (worker processes included);
-* :func:`matched_radii`: the radii of a fiber table's sections matched to true ones.
+* :func:`matched_radii`: the radii of a fiber table's sections matched to true ones;
+* :func:`chain_identity`: the chains of a fiber table that join two true fibers, and the
+  true fibers split over two chains, on every slice.
 
 The scripts import it as ``from _measure import ...``: run as
 ``python benchmarks/<name>.py``, this folder is the first entry of ``sys.path`` (and a
@@ -30,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import psutil
+from scipy.spatial import cKDTree
 
 from xarray_microct.core.matching import optimal_pairs
 
@@ -203,3 +206,68 @@ def matched_radii(
         found_r.append(found[column].to_numpy()[ia][inner])
         true_r.append(matched["radius"].to_numpy()[inner])
     return np.concatenate(found_r), np.concatenate(true_r)
+
+
+def _rows_by(keys: np.ndarray) -> dict[int, np.ndarray]:
+    """The row indices of each distinct key, in order."""
+    order = np.argsort(keys, kind="stable")
+    distinct, starts = np.unique(keys[order], return_index=True)
+    return dict(zip(distinct.tolist(), np.split(order, starts[1:]), strict=True))
+
+
+class ChainIdentity(NamedTuple):
+    """What :func:`chain_identity` counted."""
+
+    joined: int  # chains whose sections lie on two or more true fibers
+    split: int  # true fibers whose sections lie on two or more chains
+    matched: int  # sections matched to a true fiber
+    sections: int  # sections of the table on the truth's slices
+
+
+def chain_identity(
+    table: pd.DataFrame, truth: pd.DataFrame, spacing: float, within: float
+) -> ChainIdentity:
+    """Count the chains joining two true fibers and the true fibers split over chains.
+
+    Each section of ``table`` (``fiber_id, z, y, x``) is matched, on its slice, to the
+    nearest true centre of ``truth`` (``fiber_id, z, y, x``) closer than ``within``
+    (physical units); slices are ``round(z / spacing)``. A chain is *joined* when its
+    matched sections belong to more than one true fiber; a true fiber is *split* when
+    its matched sections belong to more than one chain. Only slices present in
+    ``truth`` are looked at, so passing the truth of every slice sees every join.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> truth = pd.DataFrame({"fiber_id": [1, 2, 1, 2], "z": [0.0, 0.0, 1.0, 1.0],
+    ...                       "y": [0.0, 10.0, 0.0, 10.0], "x": [0.0] * 4})
+    >>> table = pd.DataFrame({"fiber_id": [7, 8, 7, 7], "z": [0.0, 0.0, 1.0, 1.0],
+    ...                       "y": [0.2, 9.9, 0.1, 10.1], "x": [0.0] * 4})
+    >>> chain_identity(table, truth, spacing=1.0, within=1.0)
+    ChainIdentity(joined=1, split=1, matched=4, sections=4)
+    """
+    table_slice = np.round(table["z"].to_numpy() / spacing).astype(np.int64)
+    truth_slice = np.round(truth["z"].to_numpy() / spacing).astype(np.int64)
+    on_truth = np.isin(table_slice, np.unique(truth_slice))
+    found = table[on_truth]
+    found_slice = table_slice[on_truth]
+    true_of = np.zeros(len(found), np.int64)
+    truth_rows = _rows_by(truth_slice)
+    truth_ids = truth["fiber_id"].to_numpy()
+    truth_yx = truth[["y", "x"]].to_numpy()
+    found_yx = found[["y", "x"]].to_numpy()
+    for k, rows in _rows_by(found_slice).items():
+        here = truth_rows[k]
+        distance, index = cKDTree(truth_yx[here]).query(found_yx[rows])
+        near = distance < within
+        true_of[rows[near]] = truth_ids[here[index[near]]]
+    matched = true_of > 0
+    pairs = pd.DataFrame(
+        {"chain": found["fiber_id"].to_numpy()[matched], "fiber": true_of[matched]}
+    ).drop_duplicates()
+    return ChainIdentity(
+        joined=int((pairs.groupby("chain").size() > 1).sum()),
+        split=int((pairs.groupby("fiber").size() > 1).sum()),
+        matched=int(matched.sum()),
+        sections=len(found),
+    )

@@ -1,0 +1,90 @@
+"""benchmarks/_measure.py's chain_identity against a brute-force count on a known bed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from _measure import chain_identity
+
+
+def straight_fibers(n: int, slices: int, spacing: float, rng) -> pd.DataFrame:
+    """True centres of ``n`` straight fibers on a grid 10 apart, on every slice."""
+    y0, x0 = np.divmod(np.arange(n), 4)
+    tilt = rng.uniform(-0.05, 0.05, (n, 2))
+    rows = [
+        pd.DataFrame(
+            {
+                "fiber_id": np.arange(1, n + 1),
+                "z": k * spacing,
+                "y": 10.0 * y0 + tilt[:, 0] * k,
+                "x": 10.0 * x0 + tilt[:, 1] * k,
+            }
+        )
+        for k in range(slices)
+    ]
+    return pd.concat(rows, ignore_index=True)
+
+
+def brute_force(table, truth, within):
+    """Every section against every true centre of its slice: (joined, split)."""
+    pairs = set()
+    for _, row in table.iterrows():
+        here = truth[np.isclose(truth.z, row.z)]
+        if here.empty:
+            continue
+        d = np.hypot(here.y - row.y, here.x - row.x).to_numpy()
+        if d.min() < within:
+            pairs.add((row.fiber_id, here.fiber_id.to_numpy()[d.argmin()]))
+    chains = pd.Series([c for c, _ in pairs]).value_counts()
+    fibers = pd.Series([f for _, f in pairs]).value_counts()
+    return int((chains > 1).sum()), int((fibers > 1).sum())
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), joins=st.integers(0, 3), splits=st.integers(0, 3))
+def test_chain_identity_counts_joins_and_splits_like_brute_force(seed, joins, splits):
+    rng = np.random.default_rng(seed)
+    spacing = 0.65
+    truth = straight_fibers(12, 20, spacing, rng)
+    table = truth.copy()
+    table[["y", "x"]] += rng.normal(0, 0.3, (len(table), 2))  # detection noise
+    slice_index = np.round(table.z / spacing).astype(int)
+    ids = table.fiber_id.to_numpy().copy()
+    # chain 1 + 2j carries fiber 2 + 2j from a slice on: a join, and that fiber split
+    for j in range(joins):
+        k = rng.integers(1, 19)
+        ids[(table.fiber_id == 2 + 2 * j).to_numpy() & (slice_index >= k).to_numpy()] = 1 + 2 * j
+    for s in range(splits):  # fiber 12 - s gets a new chain from a slice on
+        k = rng.integers(1, 19)
+        ids[(table.fiber_id == 12 - s).to_numpy() & (slice_index >= k).to_numpy()] = 100 + s
+    table["fiber_id"] = ids
+    stray = pd.DataFrame({"fiber_id": [999], "z": [3 * spacing], "y": [5.0], "x": [5.0]})
+    table = pd.concat([table, stray], ignore_index=True)  # matched to no fiber
+    got = chain_identity(table, truth, spacing=spacing, within=2.0)
+    assert (got.joined, got.split) == brute_force(table, truth, 2.0) == (joins, joins + splits)
+    assert got.sections == len(table) and got.matched == len(table) - 1
+
+
+def test_chain_identity_sees_a_join_between_sampled_slices():
+    spacing = 1.0
+    truth = straight_fibers(4, 10, spacing, np.random.default_rng(0))
+    table = truth.copy()
+    jump = (table.fiber_id == 2) & table.z.between(4, 6)  # chain 1 takes fiber 2 there
+    table.loc[jump, "fiber_id"] = 1
+    every = chain_identity(table, truth, spacing, within=2.0)
+    sampled = chain_identity(table, truth[truth.z.isin([0.0, 9.0])], spacing, within=2.0)
+    assert every.joined == 1 and every.split == 1
+    assert sampled.joined == 0 and sampled.sections == 8
+
+
+def test_chain_identity_ignores_slices_without_truth():
+    truth = pd.DataFrame({"fiber_id": [1], "z": [0.0], "y": [0.0], "x": [0.0]})
+    table = pd.DataFrame({"fiber_id": [1, 2], "z": [0.0, 5.0], "y": [0.0, 0.0], "x": [0.0, 0.0]})
+    assert tuple(chain_identity(table, truth, 1.0, 1.0)) == (0, 0, 1, 1)
