@@ -1625,7 +1625,9 @@ class FiberBedScale(NamedTuple):
 
 class FittedSections(NamedTuple):
     """The sections the fit of blurred disks measured in :func:`measure_fiber_bed`'s
-    sample (fibers under 4 pixels of radius), where the scan shows them.
+    sample (fibers under 4 pixels of radius; from 4 pixels up, the whole sections of
+    the rounds' last intensity measure, each of the runs' half means its own image),
+    where the scan shows them.
 
     One row per whole section of an aligned image: ``y, x`` (the scan's pixel indices
     at slice ``z``, the mean of its image's slices: a fiber lies at ``(y, x) + drift ×
@@ -1653,7 +1655,10 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     the volume's length unit, when the user gives it) the sample is sized and seeded
     by it and measured in one round (no coarse scale, no rounds to settle): the radius
     returned is that round's, or under 4 pixels the fit of blurred disks seeded by it
-    (the intensity measure's where the fit cannot run, with a warning).
+    (the intensity measure's where the fit cannot run, with a warning). The sections
+    measured (``fitted``: the fit's under 4 pixels, the rounds' intensity measure from
+    4 pixels up) are what ``detect_fibers`` calibrates its table's radii on
+    (:mod:`~xarray_microct.ops.fibers.calibrate`).
 
     Examples
     --------
@@ -1705,6 +1710,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
         masks = _fiber_masks(smoothed, scale)
         radii, weights, centres = _measure_sample(images, masks, scale, (dy, dx), MARGIN_PX * zoom)
+        measured_radii = radii
         if radii.size == 0:
             raise NoFibersError("no whole, round bright cross-section in the sampled tile")
         radius = _robust_mean(radii, weights)
@@ -1753,6 +1759,13 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         radius = _fitted_radius(images, pixel, radius, _slice_noise(stack), found)
         if groups and len(found) == len(images):
             fitted = _fitted_sections(found, groups, kept, runs, drift, volume.shape, side)
+    else:
+        # fibers of 4 pixels and more: the rounds' intensity measure of the whole sections
+        # (exact where the levels are: see the docstring) is what the table calibrates on
+        drift = pooled.mean(axis=0) / (half * pixel)
+        fitted = _measured_sections(
+            measured_radii, centres, runs, half, drift, pixel, volume.shape, side
+        )
     slopes = pooled / (half * dz)  # each section's drift per length along z
     mean = slopes.mean(axis=0)
     spread = float(np.sqrt(np.mean(np.sum((slopes - mean) ** 2, axis=1))))
@@ -1763,6 +1776,39 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         spread,
         len(slopes),
         fitted,
+    )
+
+
+def _measured_sections(
+    radii: np.ndarray,
+    centres: list[np.ndarray],
+    runs: list[np.ndarray],
+    half: int,
+    drift: np.ndarray,
+    pixel: float,
+    shape: tuple[int, ...],
+    side: int,
+) -> FittedSections:
+    """The rounds' whole sections (radii and centres physical, image by image of the
+    runs' half means) as :class:`FittedSections` of the scan: each half mean its own
+    group of ``half`` slices."""
+    _, ny, nx = shape
+    y0, x0 = (ny - min(ny, side)) // 2, (nx - min(nx, side)) // 2
+    slices = tuple(
+        tuple(int(k) for k in run[h * half : (h + 1) * half]) for run in runs for h in (0, 1)
+    )
+    counts = [len(c) for c in centres]
+    groups = np.repeat(np.arange(len(counts)), counts)
+    yx = np.concatenate(centres) / pixel if sum(counts) else np.zeros((0, 2))
+    z = np.array([np.mean(slices[g]) for g in groups], dtype=np.float64)
+    return FittedSections(
+        z,
+        yx[:, 0] + y0,
+        yx[:, 1] + x0,
+        np.asarray(radii, dtype=np.float64) / pixel,
+        groups.astype(np.int64),
+        slices,
+        (float(drift[0]), float(drift[1])),
     )
 
 

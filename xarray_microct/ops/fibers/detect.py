@@ -687,8 +687,8 @@ def _calibration_of(
         return None, why
     if bed.fitted is None:
         return None, (
-            "no fit of blurred disks: fibers of 4 pixels and more, or a sample whose "
-            "images could not be fitted"
+            "no measured sections: the sample's images could not be fitted (under 4 "
+            "pixels) or measured (4 to 8 pixels)"
         )
     if len(bed.fitted.radius) == 0:
         return None, "the fit of blurred disks found no whole section in its images"
@@ -1050,9 +1050,11 @@ def detect_fibers(
         the volume's coordinates), ``radius`` (of the disk with the area of the fiber's
         cross-section in the mask, times √cos θ of the fiber's axis, which removes the
         elongation of a tilted fiber's section; on a slice where the fiber's section
-        was missed or strayed off its axis, the mean of the radii around it; under 4
-        pixels of radius, all moved by one length where the mask's sections and the
-        fit of blurred disks on the radius estimate's sample disagree by more than 2 %:
+        was missed or strayed off its axis, the mean of the radii around it; for
+        fibers detected on the scan itself (under about 9 pixels of radius), all moved
+        by one length where the mask's sections and the sections the radius estimate
+        measured in its sample (a fit of blurred disks under 4 pixels, their excess
+        intensity from 4 up) disagree by more than 0.5 %:
         :mod:`~xarray_microct.ops.fibers.calibrate`), all in the volume's units, and
         ``touches_side``
         (on some slice the disk of the fiber's centre and median radius reaches past
