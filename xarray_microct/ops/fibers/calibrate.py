@@ -37,20 +37,19 @@ is +2.3 %). On ``benchmarks/fiber_table_radius.py`` (below) the median's guard t
 outside ±2 % 13 → 14 of 72 (``fiber_bed`` at 2 pixels, noise 0.25, 15°, estimated
 radius −1.8 → −2.2 %), worst +3.4 → +3.2 %; the spread's slopes unchanged, its bimodal
 bed's small class −2.7 / −1.7 → −0.4 / +1.0 %, large +2.1 / +2.3 → +3.2 / +3.6 %
-(seeds 1 / 2), ``varying`` seed 2 smallest third +3.5 → +3.3 %. Not applied (and
-said so in the record, with the sections fitted, found and paired and both means where
-there are pairs) where there is no fit (fibers of 4 pixels and more, a scan whose
-sample could not be fitted or measured, non-square pixels, a mask or tubeness input:
-the detection records which), where fewer than ``MIN_PAIRS`` sections pair, where
-under half of the fit's sections find their rows, or where the fit's mean radius is
-more than ``AGREE`` (25 %) from the detection's radius: the fit, seeded at a radius
-given half too small, finds the fibers' own, but the table detected at that radius
-is not theirs (its spread is squeezed: slope 0.63), and a shift took it from −7.8 to
-+5.8 % (its smallest third +16 %). The
-table is the same whatever the chunking (the sample is read from the shape, the rows
-are the chunk-exact table's); the shift is computed from the table once it is whole,
-in the client (the table's rows are there already), and it is recorded in the table's
-``attrs["radius_calibration"]``.
+(seeds 1 / 2), ``varying`` seed 2 smallest third +3.5 → +3.3 %. Not applied (and said so
+in the record, with the sections fitted, found and paired and both means where there are
+pairs) where there are no measured sections (fibers of 9 pixels and more, detected on
+bins; a scan whose sample could not be fitted or measured; non-square pixels; a mask or
+tubeness input: the detection records which), where fewer than ``MIN_PAIRS`` sections
+pair, where under half of the fit's sections find their rows, or where the fit's mean
+radius is more than ``AGREE`` (25 %) from the detection's radius: the fit, seeded at a
+radius given half too small, finds the fibers' own, but the table detected at that
+radius is not theirs (its spread is squeezed: slope 0.63), and a shift took it from −7.8
+to +5.8 % (its smallest third +16 %). The table is the same whatever the chunking (the
+sample is read from the shape, the rows are the chunk-exact table's); the shift is
+computed from the table once it is whole, in the client (the table's rows are there
+already), and it is recorded in the table's ``attrs["radius_calibration"]``.
 
 Measured (seeds 1–3; ``benchmarks/fiber_table_radius.py --radii 2 3 --estimate``, 72
 radii): outside ±2 % 31 → 13, worst +7.2 → +3.4 %; ``textured_fiber_bed`` at 2 pixels

@@ -590,9 +590,9 @@ def plan_detection(
     drift = (0.0, 0.0)
     calibration = None
     no_calibration = (
-        f"no fit of blurred disks: a {kind} input (no intensities to fit)"
+        f"no measured sections: a {kind} input (no intensities to measure)"
         if kind != "intensity"
-        else "no fit of blurred disks: fibers of 9 pixels and more (detected on bins)"
+        else "no measured sections: fibers of 9 pixels and more (detected on bins)"
     )
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
         if bed is None:
