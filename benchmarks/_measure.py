@@ -210,6 +210,8 @@ def matched_radii(
 
 def _rows_by(keys: np.ndarray) -> dict[int, np.ndarray]:
     """The row indices of each distinct key, in order."""
+    if keys.size == 0:
+        return {}
     order = np.argsort(keys, kind="stable")
     distinct, starts = np.unique(keys[order], return_index=True)
     return dict(zip(distinct.tolist(), np.split(order, starts[1:]), strict=True))
@@ -230,11 +232,13 @@ def chain_identity(
     """Count the chains joining two true fibers and the true fibers split over chains.
 
     Each section of ``table`` (``fiber_id, z, y, x``) is matched, on its slice, to the
-    nearest true centre of ``truth`` (``fiber_id, z, y, x``) closer than ``within``
-    (physical units); slices are ``round(z / spacing)``. A chain is *joined* when its
-    matched sections belong to more than one true fiber; a true fiber is *split* when
-    its matched sections belong to more than one chain. Only slices present in
-    ``truth`` are looked at, so passing the truth of every slice sees every join.
+    nearest true centre of ``truth`` (``fiber_id, z, y, x``; true ids from 1) closer
+    than ``within`` (physical units); slices are ``round(z / spacing)``. A chain is
+    *joined* when its matched sections belong to more than one true fiber; a true fiber
+    is *split* when its matched sections belong to more than one chain (section by
+    section: one section on a neighbour counts, unlike ``fiber_linking.py``'s counts of
+    5 slices or more). Only slices present in ``truth`` are looked at, so passing the
+    truth of every slice sees every join. Nothing to match gives zeros.
 
     Examples
     --------

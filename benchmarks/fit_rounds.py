@@ -53,7 +53,8 @@ KINDS = ("bed", "tex", "ends", "corr")
 
 
 def captured(volume, spacing: float) -> tuple[float, list[tuple]]:
-    """(the estimate in pixels, the arguments of each fit it ran)."""
+    """(the estimate in pixels, the arguments of each fit it ran); no fits where the
+    estimate fell back on the intensity measure (the fit could not run)."""
     calls: list[tuple] = []
     fit = fiber_scale.fit_blurred_disks
 
@@ -63,11 +64,13 @@ def captured(volume, spacing: float) -> tuple[float, list[tuple]]:
 
     fiber_scale.fit_blurred_disks = spy
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             estimate = fiber_scale.estimate_fiber_radius(volume) / spacing
     finally:
         fiber_scale.fit_blurred_disks = fit
+    if any("could not run" in str(w.message) for w in caught):
+        return estimate, []
     return estimate, calls
 
 
@@ -137,7 +140,7 @@ def main() -> None:
             print(f"{name:<34} (no estimate: {str(error)[:60]})", flush=True)
             continue
         if not calls:
-            print(f"{name:<34} (no fit ran)", flush=True)
+            print(f"{name:<34} (no fit ran, or the estimate fell back)", flush=True)
             continue
         factor = estimate / fitted_mean(calls, fiber_scale.SAMPLE_FIT_ROUNDS)
         line = f"{name:<34}"

@@ -88,3 +88,11 @@ def test_chain_identity_ignores_slices_without_truth():
     truth = pd.DataFrame({"fiber_id": [1], "z": [0.0], "y": [0.0], "x": [0.0]})
     table = pd.DataFrame({"fiber_id": [1, 2], "z": [0.0, 5.0], "y": [0.0, 0.0], "x": [0.0, 0.0]})
     assert tuple(chain_identity(table, truth, 1.0, 1.0)) == (0, 0, 1, 1)
+
+
+def test_chain_identity_of_nothing_is_zero():
+    truth = pd.DataFrame({"fiber_id": [1, 2], "z": [0.0, 0.0], "y": [0.0, 9.0], "x": [0.0, 0.0]})
+    empty = truth.iloc[:0]
+    off = truth.assign(z=[5.0, 5.0])  # a table on slices the truth does not have
+    for table, true in ((empty, truth), (off, truth), (truth, empty)):
+        assert chain_identity(table, true, spacing=1.0, within=1.0) == (0, 0, 0, 0)

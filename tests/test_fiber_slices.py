@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.ndimage as ndi
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage.segmentation import watershed
 
@@ -71,6 +71,29 @@ def test_peaks_equal_maximum_filter_then_label(seed, radius, plateaus):
     peaks = (image == ndi.maximum_filter(image, footprint=footprint, mode="nearest")) & where
     expected, n_expected = ndi.label(peaks, structure=np.ones((3, 3), bool))
     labels = np.zeros(image.shape, np.int32)
+    n = plane_peaks(image, where, *_offsets(footprint), labels)
+    assert n == n_expected
+    np.testing.assert_array_equal(labels, expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 12), st.integers(1, 12)),
+    extent=st.tuples(st.integers(1, 11), st.integers(1, 11)),
+    levels=st.sampled_from([1, 2, 3, 1000]),
+)
+def test_peaks_on_slices_smaller_than_the_footprint_and_plateaus(seed, shape, extent, levels):
+    # the interior (flat offsets) and the sides (clipped) meet: slices under the
+    # footprint's size, even extents, ties across both
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, levels, shape).astype(np.float32)
+    footprint = rng.random(extent) > 0.4
+    footprint[extent[0] // 2, extent[1] // 2] = True
+    where = rng.random(shape) > 0.2
+    peaks = (image == ndi.maximum_filter(image, footprint=footprint, mode="nearest")) & where
+    expected, n_expected = ndi.label(peaks, structure=np.ones((3, 3), bool))
+    labels = np.zeros(shape, np.int32)
     n = plane_peaks(image, where, *_offsets(footprint), labels)
     assert n == n_expected
     np.testing.assert_array_equal(labels, expected)

@@ -478,9 +478,10 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       the fit's limit reads 0.5–0.7 % higher there, and that bias (the background's
       texture, faint sections of ending fibers) is what a converging fit would have to
       remove first. Where the blur is larger the cap costs most: ``fiber_bed`` with a
-      blur of 1 pixel (seed 1, the sweep's 9 cases) at 2 voxels and noise 0.05–0.15 −4.5
+      blur of 1 pixel (seed 1, the sweep's 6 cases at 2 voxels and noise 0.05–0.15) −4.5
       to −5.6 / −3.4 to −4.6 / −2.4 to −3.8 % at 20 / 40 / 100 rounds (the table's
-      calibration, ``ops/fibers/calibrate.py``, records the same), at 2.5 voxels mean
+      calibration, ``ops/fibers/calibrate.py``, records the same trend on its own
+      cases), at 2.5 voxels mean
       −1.3 → −0.1 % from 20 to 100 rounds; with a blur of 1.5 pixels at 2.5–3 voxels
       mean −9.1 / −5.7 / −2.6 % at 20 / 40 / 100 rounds (worst −21.5 → −23.3 %: settled
       elsewhere, on merged or split sections), and at 2 voxels the sections merge (+52
