@@ -594,6 +594,11 @@ FIT_SETTLED = 1e-3  # ... which stops once no radius moves by more than this sha
 # convergence: at 2 pixels most images settle by 80–100 rounds, some never (the module
 # docstring's "Whether the fit converges at all"; benchmarks/fit_rounds.py)
 SAMPLE_FIT_ROUNDS = 20
+# each radius's step in fit_blurred_disks adds this share of its last move (heavy-ball
+# momentum): the slow mode of packed disks is each radius against its neighbours and its
+# own cell's background, which a plain Gauss–Newton step crosses by ~0.1 % a round (the
+# module docstring's "Whether the fit converges at all"); 0 gives the plain steps
+RADIUS_MOMENTUM = 0.7
 OUTLIER_ROUNDS = 3  # first rounds of the fit that set its outlier cut, kept after them
 SPREAD_FLOOR = 0.01  # least robust spread of the fit's residual, as a share of the contrast
 SEED_SCALE = 0.5  # the sample's fit is seeded at the maxima of a LoG of this share of a radius
@@ -1056,6 +1061,7 @@ def fit_blurred_disks(
     residual = np.zeros(image.shape)
     outlier = np.zeros(image.shape, dtype=bool)
     colour = None
+    velocity = np.zeros(n)  # each radius's last move (RADIUS_MOMENTUM)
     if noise_correlation is not None:
         correlation = np.asarray(noise_correlation, dtype=np.float64)
         if (
@@ -1154,6 +1160,13 @@ def fit_blurred_disks(
         along = np.bincount(own, weights=gain * error, minlength=n)
         norm = np.maximum(np.bincount(own, weights=gain * gain, minlength=n), 1e-12)
         move = np.where(moving, np.clip(along / norm, -0.3 * radii, 0.3 * radii), 0.0)
+        # heavy-ball momentum on each radius's own step (RADIUS_MOMENTUM of its last
+        # move added), bounded as the step is; a disk that stops moving loses it
+        velocity = np.where(
+            moving,
+            np.clip(move + RADIUS_MOMENTUM * velocity, -0.3 * radii, 0.3 * radii),
+            0.0,
+        )
         share = error / own_contrast[own] / (np.pi * radii[own] ** 2)
         for axis, grid in enumerate((ys, xs)):
             offset = grid.ravel()[held] - centres[own, axis]
@@ -1161,8 +1174,8 @@ def fit_blurred_disks(
                 np.bincount(own, weights=share * offset, minlength=n), -0.5, 0.5
             )
         blur = float(np.clip(blur + np.clip(change, -0.3 * blur, 0.3 * blur), 0.25, 2 * typical))
-        radii = np.maximum(radii * (1 + np.where(moving, scale, 0.0)) + move, 0.3)
-        if np.all(np.abs(move + scale * radii * moving) <= FIT_SETTLED * radii):
+        radii = np.maximum(radii * (1 + np.where(moving, scale, 0.0)) + velocity, 0.3)
+        if np.all(np.abs(velocity + scale * radii * moving) <= FIT_SETTLED * radii):
             break
     level = level * unit + origin
     background = background * unit + origin
