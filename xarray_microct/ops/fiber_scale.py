@@ -525,6 +525,39 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       in groups of disks far enough apart to be read separately), the fiber level as a
       parameter of the step, and the cells updated smoothly; then the bias of its limit
       on textured beds and ending fibers, which the 20 rounds partly hide.
+    * Heavy-ball momentum on each radius's own step, built and measured (2026-12-01,
+      branch ``momentum``, commit "fit_blurred_disks: heavy-ball momentum"; ``velocity
+      = clip(move + 0.7 velocity, ±0.3 r)``, ``r ← r (1 + scale) + velocity``, zero for
+      a frozen disk; 0 gives the plain steps). Not used: it is not the same fit sooner
+      but another fit, whose radii move against the joint step of their common scale
+      (that step has no momentum, so the fixed point shifts with the momentum; with
+      momentum on the whole change of each radius instead, the same phantoms end
+      elsewhere again), and the total is worse on the beds the benchmarks hold. Main
+      and the branch in fresh worktrees, the same session (loaded machine, timings not
+      compared): ``radius_estimate.py --radii 2 3 --seeds 1 2 3`` (54 cases) worst
+      1.39 → 2.64 %, mean −0.66 → −0.85 %, outside ±2 % 0 → 4 (all at 3 voxels, which
+      read lower: mean −0.71 → −0.95 %; at 2 −0.61 → −0.74 %). ``fit_rounds.py --blur
+      1.5 --radii 2 2.5 3 --kinds bed corr --rounds 20`` (seed 1): at 3 voxels mean
+      −11.6 → −1.2 %, mean absolute error 11.6 → 1.5 %, outside ±2 % 10 → 4 of 11; at
+      2.5 voxels −4.2 → +2.6 % (overshoots), mean absolute error 5.1 → 3.5 %, outside
+      ±2 % 7 → 9 of 11; at 2 voxels the sections merge either way (+25 to +62 %).
+      ``fiber_table_radius.py --radii 2 3 --seeds 1 --estimate`` (12 cases, the table's
+      radius): at the true radius outside ±2 % 0 → 2 (``other`` at 2 voxels, noise
+      0.15 / 0.25: +1.01 → +2.14 %, −1.27 → +4.08 %), worst 1.45 → 4.08 %; at the
+      estimate outside ±2 % 1 → 1 (worst −2.02 → +2.25 %), the estimate's own error
+      outside ±2 % 0 → 1 (``fiber_bed`` 3 voxels, noise 0.25: −0.8 → −2.1 %), F1 at the
+      estimate on ``other`` at 2 voxels, noise 0.25, 0.948 → 0.934.
+      On packed analytic disks (``tests/test_fiber_scale.py``'s ``_packed_disks``: 3
+      pixels, blur 1.5, noise 0.02, seeds 1–4, started at 0.85 of the radius) it ends
+      lower: 20 rounds −4.7 / −6.7 / −4.9 / −6.3 % → −7.0 / −7.8 / −7.6 / −8.4 %, 100
+      rounds −0.9 / −3.7 / −4.7 / −4.8 % → −6.8 / −6.0 / −6.5 / −8.4 % (blur 1.43 / 1.36
+      / 1.37 / 1.32 → 1.29 / 1.31 / 1.33 / 1.28): the gain under a blur of 1.5 on
+      ``fiber_bed`` does not carry to another phantom of the same blur. A momentum
+      restarted where a radius's step turns (its last move dropped) is about the plain
+      fit there (−5.0 / −6.7 %, seeds 1–2).
+      ``radius_estimate.py --radii 2 3 --seeds 1 2 3 --ends 0.2`` (12 cases): outside
+      ±2 % 1 → 4 (2 voxels read higher: mean +1.60 → +2.04 %; 3 voxels −0.45 → −0.50
+      %), worst +2.92 → +2.94 %, mean +0.57 → +0.77 %.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
@@ -594,11 +627,6 @@ FIT_SETTLED = 1e-3  # ... which stops once no radius moves by more than this sha
 # convergence: at 2 pixels most images settle by 80–100 rounds, some never (the module
 # docstring's "Whether the fit converges at all"; benchmarks/fit_rounds.py)
 SAMPLE_FIT_ROUNDS = 20
-# each radius's step in fit_blurred_disks adds this share of its last move (heavy-ball
-# momentum): the slow mode of packed disks is each radius against its neighbours and its
-# own cell's background, which a plain Gauss–Newton step crosses by ~0.1 % a round (the
-# module docstring's "Whether the fit converges at all"); 0 gives the plain steps
-RADIUS_MOMENTUM = 0.7
 OUTLIER_ROUNDS = 3  # first rounds of the fit that set its outlier cut, kept after them
 SPREAD_FLOOR = 0.01  # least robust spread of the fit's residual, as a share of the contrast
 SEED_SCALE = 0.5  # the sample's fit is seeded at the maxima of a LoG of this share of a radius
@@ -1061,7 +1089,6 @@ def fit_blurred_disks(
     residual = np.zeros(image.shape)
     outlier = np.zeros(image.shape, dtype=bool)
     colour = None
-    velocity = np.zeros(n)  # each radius's last move (RADIUS_MOMENTUM)
     if noise_correlation is not None:
         correlation = np.asarray(noise_correlation, dtype=np.float64)
         if (
@@ -1160,13 +1187,6 @@ def fit_blurred_disks(
         along = np.bincount(own, weights=gain * error, minlength=n)
         norm = np.maximum(np.bincount(own, weights=gain * gain, minlength=n), 1e-12)
         move = np.where(moving, np.clip(along / norm, -0.3 * radii, 0.3 * radii), 0.0)
-        # heavy-ball momentum on each radius's own step (RADIUS_MOMENTUM of its last
-        # move added), bounded as the step is; a disk that stops moving loses it
-        velocity = np.where(
-            moving,
-            np.clip(move + RADIUS_MOMENTUM * velocity, -0.3 * radii, 0.3 * radii),
-            0.0,
-        )
         share = error / own_contrast[own] / (np.pi * radii[own] ** 2)
         for axis, grid in enumerate((ys, xs)):
             offset = grid.ravel()[held] - centres[own, axis]
@@ -1174,8 +1194,8 @@ def fit_blurred_disks(
                 np.bincount(own, weights=share * offset, minlength=n), -0.5, 0.5
             )
         blur = float(np.clip(blur + np.clip(change, -0.3 * blur, 0.3 * blur), 0.25, 2 * typical))
-        radii = np.maximum(radii * (1 + np.where(moving, scale, 0.0)) + velocity, 0.3)
-        if np.all(np.abs(velocity + scale * radii * moving) <= FIT_SETTLED * radii):
+        radii = np.maximum(radii * (1 + np.where(moving, scale, 0.0)) + move, 0.3)
+        if np.all(np.abs(move + scale * radii * moving) <= FIT_SETTLED * radii):
             break
     level = level * unit + origin
     background = background * unit + origin
