@@ -558,6 +558,17 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       ``radius_estimate.py --radii 2 3 --seeds 1 2 3 --ends 0.2`` (12 cases): outside
       ±2 % 1 → 4 (2 voxels read higher: mean +1.60 → +2.04 %; 3 voxels −0.45 → −0.50
       %), worst +2.92 → +2.94 %, mean +0.57 → +0.77 %.
+      Under a blur of 1 pixel it helps (``fit_rounds.py --blur 1 --kinds bed --rounds
+      20``, seed 1): at 2 voxels mean −4.38 → −2.29 %, mean absolute error 4.38 → 2.35
+      %, outside ±2 % 8 → 7 of 9; at 2.5–3 voxels −0.85 → −0.37 %, 0.88 → 0.64 %, 1 →
+      0 of 18. In all, cases within ±2 %: the sweep 54 → 50, ends 11 → 8, the table at
+      the true radius 12 → 10, its estimate 12 → 11, blur 1 18 → 20 of 27, blur 1.5
+      (2.5–3 voxels) 5 → 9 of 22: 4 fewer, the gains where the blur is a pixel or more
+      on ``fiber_bed``, the losses on the beds at 0.7, the ending fibers and the
+      textured bed. Not measured for lack of time: ``--correlated 1``
+      and ``fiber_radius_spread.py``. What it shows: the per-disk slow mode is real (the
+      blurred beds move a long way with it), but the fit's result then depends on the
+      path, so the bias of the limit, not the speed, is what decides these beds.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
