@@ -526,6 +526,50 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       in groups of disks far enough apart to be read separately), the fiber level as a
       parameter of the step, and the cells updated smoothly; then the bias of its limit
       on textured beds and ending fibers, which the 20 rounds partly hide.
+    * Heavy-ball momentum on each radius's own step, built and measured (2026-12-01,
+      branch ``momentum``, commit "fit_blurred_disks: heavy-ball momentum"; ``velocity
+      = clip(move + 0.7 velocity, ±0.3 r)``, ``r ← r (1 + scale) + velocity``, zero for
+      a frozen disk; 0 gives the plain steps). Not used: it is not the same fit sooner
+      but another fit, whose radii move against the joint step of their common scale
+      (that step has no momentum, so the fixed point shifts with the momentum; with
+      momentum on the whole change of each radius instead, the same phantoms end
+      elsewhere again), and the total is worse on the beds the benchmarks hold. Main
+      and the branch in fresh worktrees, the same session (loaded machine, timings not
+      compared): ``radius_estimate.py --radii 2 3 --seeds 1 2 3`` (54 cases) worst
+      1.39 → 2.64 %, mean −0.66 → −0.85 %, outside ±2 % 0 → 4 (all at 3 voxels, which
+      read lower: mean −0.71 → −0.95 %; at 2 −0.61 → −0.74 %). ``fit_rounds.py --blur
+      1.5 --radii 2 2.5 3 --kinds bed corr --rounds 20`` (seed 1): at 3 voxels mean
+      −11.6 → −1.2 %, mean absolute error 11.6 → 1.5 %, outside ±2 % 10 → 4 of 11; at
+      2.5 voxels −4.2 → +2.6 % (overshoots), mean absolute error 5.1 → 3.5 %, outside
+      ±2 % 7 → 9 of 11; at 2 voxels the sections merge either way (+25 to +62 %).
+      ``fiber_table_radius.py --radii 2 3 --seeds 1 --estimate`` (12 cases, the table's
+      radius): at the true radius outside ±2 % 0 → 2 (``other`` at 2 voxels, noise
+      0.15 / 0.25: +1.01 → +2.14 %, −1.27 → +4.08 %), worst 1.45 → 4.08 %; at the
+      estimate outside ±2 % 1 → 1 (worst −2.02 → +2.25 %), the estimate's own error
+      outside ±2 % 0 → 1 (``fiber_bed`` 3 voxels, noise 0.25: −0.8 → −2.1 %), F1 at the
+      estimate on ``other`` at 2 voxels, noise 0.25, 0.948 → 0.934.
+      On packed analytic disks (``tests/test_fiber_scale.py``'s ``_packed_disks``: 3
+      pixels, blur 1.5, noise 0.02, seeds 1–4, started at 0.85 of the radius) it ends
+      lower: 20 rounds −4.7 / −6.7 / −4.9 / −6.3 % → −7.0 / −7.8 / −7.6 / −8.4 %, 100
+      rounds −0.9 / −3.7 / −4.7 / −4.8 % → −6.8 / −6.0 / −6.5 / −8.4 % (blur 1.43 / 1.36
+      / 1.37 / 1.32 → 1.29 / 1.31 / 1.33 / 1.28): the gain under a blur of 1.5 on
+      ``fiber_bed`` does not carry to another phantom of the same blur. A momentum
+      restarted where a radius's step turns (its last move dropped) is about the plain
+      fit there (−5.0 / −6.7 %, seeds 1–2).
+      ``radius_estimate.py --radii 2 3 --seeds 1 2 3 --ends 0.2`` (12 cases): outside
+      ±2 % 1 → 4 (2 voxels read higher: mean +1.60 → +2.04 %; 3 voxels −0.45 → −0.50
+      %), worst +2.92 → +2.94 %, mean +0.57 → +0.77 %.
+      Under a blur of 1 pixel it helps (``fit_rounds.py --blur 1 --kinds bed --rounds
+      20``, seed 1): at 2 voxels mean −4.38 → −2.29 %, mean absolute error 4.38 → 2.35
+      %, outside ±2 % 8 → 7 of 9; at 2.5–3 voxels −0.85 → −0.37 %, 0.88 → 0.64 %, 1 →
+      0 of 18. In all, cases within ±2 %: the sweep 54 → 50, ends 11 → 8, the table at
+      the true radius 12 → 10, its estimate 12 → 11, blur 1 18 → 20 of 27, blur 1.5
+      (2.5–3 voxels) 5 → 9 of 22: 4 fewer, the gains where the blur is a pixel or more
+      on ``fiber_bed``, the losses on the beds at 0.7, the ending fibers and the
+      textured bed. Not measured for lack of time: ``--correlated 1``
+      and ``fiber_radius_spread.py``. What it shows: the per-disk slow mode is real (the
+      blurred beds move a long way with it), but the fit's result then depends on the
+      path, so the bias of the limit, not the speed, is what decides these beds.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
