@@ -309,9 +309,9 @@ def _computing_threads(workers: dict[str, int]) -> int:
 def _binned_chunks(
     volume: xr.DataArray, factor: int, halo: int, threads: int
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The working grid's chunks along y and x: blocks of whole input chunks of at least
-    ``BINNED_CHUNK`` bins, shared out evenly over the ``threads`` that compute
-    (:func:`~.grid.balanced_chunks`)."""
+    """The working grid's chunks along y and x: blocks of about ``BINNED_CHUNK`` to 1.5 ×
+    ``BINNED_CHUNK`` bins, of whole input chunks, shared out evenly over the ``threads``
+    that compute (:func:`~.grid.balanced_chunks`)."""
     chunks = volume.data.chunks
     return balanced_chunks(
         (input_units(chunks[1], factor), input_units(chunks[2], factor)),
