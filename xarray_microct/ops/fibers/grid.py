@@ -161,10 +161,10 @@ def block_partitions(units: Sequence[int], min_chunk: int) -> list[tuple[int, ..
       ``min_chunk``, both rounded up (at most ``MAX_SIZES`` numbers, both ends kept),
       the ``k``-th block ends at the chunk border nearest ``k / m`` of the axis; a cut
       with a block of several input chunks over 1.5 × ``min_chunk`` is left out (the
-      memory of a task stays that of one size). Unlike one size, whose last block takes
-      the remainder, these deal evenly: 2560 pixels read in chunks of 256 (128 bins)
-      give blocks of 256 and 384 bins, and 10 input chunks make 4 blocks of 2.5 on
-      average only as (256, 384, 256, 384).
+      memory of a task stays that of one size) unless no other cut is left. Unlike
+      one size, whose last block takes the remainder, these deal evenly: 2560 pixels
+      read in chunks of 256 (128 bins) give blocks of 256 and 384 bins, and 10 input
+      chunks make 4 blocks of 2.5 on average only as (256, 384, 256, 384).
 
     Examples
     --------
@@ -188,13 +188,15 @@ def block_partitions(units: Sequence[int], min_chunk: int) -> list[tuple[int, ..
     found = [cut for cut in found if set(np.cumsum(cut)[:-1]) <= set(borders)]
     fewest = -(-n // int(1.5 * min_chunk))
     most = max(1, min(len(units), -(-n // int(min_chunk))))
+    too_large = []  # cuts with a block of several chunks over 1.5 × min_chunk
     for m in np.unique(np.linspace(min(fewest, most), most, MAX_SIZES).round().astype(int)):
         at = [int(np.argmin(np.abs(borders - k * n / m))) for k in range(1, m)]
         cut = np.diff([0, *borders[at], n]).astype(int)
         chunks = np.diff([-1, *at, len(units) - 1])  # input chunks per block
-        if (cut > 0).all() and not ((cut > 1.5 * min_chunk) & (chunks > 1)).any():
-            found.append(tuple(int(c) for c in cut))
-    return list(dict.fromkeys(found)) or [tuple(units)]
+        if (cut > 0).all():
+            large = ((cut > 1.5 * min_chunk) & (chunks > 1)).any()
+            (too_large if large else found).append(tuple(int(c) for c in cut))
+    return list(dict.fromkeys(found)) or too_large[:1] or [tuple(units)]
 
 
 def balanced_chunks(
