@@ -7,12 +7,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xarray_microct as mct
 from xarray_microct.metrics import object_metrics
-from xarray_microct.ops.fibers import fiber_chain, link_centres, slice_centres
+from xarray_microct.ops.fibers import axis_first, fiber_chain, link_centres, slice_centres
 from xarray_microct.synthetic import fiber_bed
 from xarray_microct.synthetic.fibers import _render_fibers
 from xarray_microct.testing import raise_if_dask_computes
@@ -315,11 +316,27 @@ def test_noise_without_fibers_gives_an_empty_table_with_a_warning():
     rng = np.random.default_rng(0)
     noise = (20000 + 3000 * rng.standard_normal((24, 64, 64))).astype("uint16")
     vol = mct.from_array(noise, spacing=SPACING)
-    with pytest.warns(UserWarning, match="no fibers"):
+    with pytest.warns(UserWarning, match="no fibers") as record:
         table = vol.microct.detect_fibers()
     assert table.empty and table.attrs["z_coherence"] < 0.5
+    assert not any("do continue along" in str(w.message) for w in record)  # no axis to name
     bed, _ = fiber_bed((24, 64, 64), seed=1, noise=0.25)
     assert bed.microct.detect_fibers().attrs["z_coherence"] > 0.9
+
+
+@pytest.mark.parametrize("axis", ["y", "x"])
+def test_fibers_along_another_axis_are_named_and_found_on_axis_first(axis):
+    vol, _ = fiber_bed((40, 80, 80), seed=2, tilt=0)
+    turned = axis_first(vol, axis)  # the same scan, its fibers along `axis`
+    xr.testing.assert_identical(axis_first(turned, axis), vol)
+    named = rf"no fibers.*do continue along {axis}: .*axis_first\(vol, '{axis}'\)"
+    with pytest.warns(UserWarning, match=named):
+        assert turned.microct.detect_fibers().empty  # the estimate finds no sections along z
+    with pytest.warns(UserWarning, match=named):
+        assert turned.microct.detect_fibers(radius="6.4 um").empty  # the chains do not persist
+    found = axis_first(turned, axis).microct.detect_fibers()
+    assert found.fiber_id.nunique() > 10
+    pd.testing.assert_frame_equal(found, vol.microct.detect_fibers())
 
 
 def test_bad_input_is_refused_clearly():

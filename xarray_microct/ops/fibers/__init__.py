@@ -10,6 +10,7 @@ from xarray_microct.ops.fibers.assembly import COHERENCE_MIN, assemble_fibers
 from xarray_microct.ops.fibers.detect import (
     DEFAULT_RADIUS,
     SCORE_OPS,
+    axis_first,
     detect_fibers,
     fiber_chain,
     plan_detection,
@@ -25,6 +26,7 @@ __all__ = [
     "TABLE_COLUMNS",
     "FiberSummary",
     "assemble_fibers",
+    "axis_first",
     "detect_fibers",
     "fiber_chain",
     "fiber_summary",

@@ -949,6 +949,74 @@ def _radius_from_data(
     return tuple(bed.radius / s for s in grid.spacing), f"{bed.radius:.6g} {grid.units}", bed
 
 
+AXIS_CHECK_BLOCK = (48, 256, 256)  # the block on which another fiber axis is looked for
+
+
+def axis_first(volume: xr.DataArray, axis: str) -> xr.DataArray:
+    """The volume seen with ``axis`` as its z: the two axes' names swapped, ``axis`` first.
+
+    :func:`detect_fibers` follows fibers along z; a scan whose fibers run along y or x
+    is detected as ``axis_first(vol, "x")``, and the table's ``z`` is then the scan's x
+    (and its ``x`` the scan's z). Lazy: a transpose, nothing read.
+
+    Examples
+    --------
+    >>> vol = xr.DataArray(np.zeros((2, 3, 4)), dims=("z", "y", "x"))
+    >>> axis_first(vol, "x").sizes
+    Frozen({'z': 4, 'y': 3, 'x': 2})
+    >>> axis_first(vol, "y").dims, axis_first(vol, "z") is vol
+    (('z', 'y', 'x'), True)
+    """
+    if axis not in ("z", "y", "x"):
+        raise ValueError(f"axis must be 'z', 'y' or 'x', got {axis!r}")
+    if axis == "z":
+        return volume
+    order = ("y", "z", "x") if axis == "y" else ("x", "y", "z")
+    return volume.transpose(*order).rename({axis: "z", "z": axis})
+
+
+def _other_fiber_axis(volume: xr.DataArray, source: str) -> str | None:
+    """Where no fibers run along z: the axis, y or x, along which fibers are found, else
+    None.
+
+    Only asked on the way to an empty table, on intensities (``source`` auto or
+    intensity): for each axis, the detection itself (the radius estimated) on a
+    bounded block of the scan seen along it (:data:`AXIS_CHECK_BLOCK` slices and
+    pixels a side, from the middle), whose centres must persist along it as a fiber
+    bed's do (:data:`COHERENCE_MIN`).
+    """
+    if source not in ("auto", "intensity") or volume.dtype == bool or volume.ndim != 3:
+        return None
+    for axis in ("y", "x"):
+        turned = axis_first(volume, axis)
+        block = turned.isel(
+            {
+                dim: slice(max(0, (n - size) // 2), max(0, (n - size) // 2) + size)
+                for dim, n, size in zip(turned.dims, turned.shape, AXIS_CHECK_BLOCK, strict=True)
+            }
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                _, coherence = plan_detection(block, None, eager=True).graph.compute()
+            except (NoFibersError, ValueError):
+                continue
+        if coherence >= COHERENCE_MIN:
+            return axis
+    return None
+
+
+def _axis_hint(axis: str | None) -> str:
+    """What to do about fibers found along another axis ('' where there are none)."""
+    if axis is None:
+        return ""
+    return (
+        f" The bright sections do continue along {axis}: for fibers along {axis}, detect "
+        f"them on xarray_microct.ops.fibers.axis_first(vol, {axis!r}) (the scan with {axis} "
+        f"and z swapped; the table's z is then the scan's {axis})."
+    )
+
+
 def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
     """The "no fibers" warning, with the fibers' polarity named on an intensity scan.
 
@@ -1068,7 +1136,9 @@ def detect_fibers(
         means it came from, or why not), ``z_coherence`` and the provenance. Empty
         (with a warning) when the volume holds no fibers: when under half of the
         centres belong to chains that go on for a few more slices (see
-        :func:`z_coherence`), what was found is not fibers along z.
+        :func:`z_coherence`), what was found is not fibers along z; the warning then
+        says whether the scan's bright sections continue along y or x instead (fibers
+        along another axis are detected on :func:`axis_first`'s view of the scan).
 
     Examples
     --------
@@ -1095,7 +1165,9 @@ def detect_fibers(
             eager=True,
         )
     except NoFibersError as err:
-        warnings.warn(_no_fibers_message(str(err), volume, source), UserWarning, stacklevel=3)
+        message = _no_fibers_message(str(err), volume, source)
+        message += _axis_hint(_other_fiber_axis(volume, source))
+        warnings.warn(message, UserWarning, stacklevel=3)
         table = empty_table()
         table.attrs = {"units": grid_of(volume).units, "z_coherence": 0.0}
         return table
@@ -1109,7 +1181,8 @@ def detect_fibers(
                 "fiber axis along z, and the radius right?",
                 volume,
                 source,
-            ),
+            )
+            + _axis_hint(_other_fiber_axis(volume, source)),
             UserWarning,
             stacklevel=3,
         )
