@@ -325,18 +325,30 @@ def test_noise_without_fibers_gives_an_empty_table_with_a_warning():
 
 
 @pytest.mark.parametrize("axis", ["y", "x"])
-def test_fibers_along_another_axis_are_named_and_found_on_axis_first(axis):
+def test_fibers_along_another_axis_are_named_and_found_with_axis(axis):
     vol, _ = fiber_bed((40, 80, 80), seed=2, tilt=0)
     turned = axis_first(vol, axis)  # the same scan, its fibers along `axis`
     xr.testing.assert_identical(axis_first(turned, axis), vol)
-    named = rf"no fibers.*do continue along {axis}: .*axis_first\(vol, '{axis}'\)"
+    named = rf"no fibers.*do continue along {axis}: detect them with axis='{axis}'"
     with pytest.warns(UserWarning, match=named):
         assert turned.microct.detect_fibers().empty  # the estimate finds no sections along z
     with pytest.warns(UserWarning, match=named):
         assert turned.microct.detect_fibers(radius="6.4 um").empty  # the chains do not persist
-    found = axis_first(turned, axis).microct.detect_fibers()
-    assert found.fiber_id.nunique() > 10
+    found = turned.microct.detect_fibers(axis=axis)
+    assert found.attrs["fiber_axis"] == axis and found.fiber_id.nunique() > 10
     pd.testing.assert_frame_equal(found, vol.microct.detect_fibers())
+
+
+def test_axis_takes_the_lengths_along_the_scans_own_axes():
+    # voxels twice as long along z as in-plane: seen along x, the scan's z is the view's
+    # x, and a radius in micrometres must be counted in that axis's voxels
+    vol, _ = fiber_bed((40, 80, 80), seed=3, tilt=0)
+    vol = vol.assign_coords(z=vol.z * 2).chunk(24)
+    vol.z.attrs = {"units": "micrometer"}
+    turned = axis_first(vol, "x")
+    found = turned.microct.detect_fibers(radius="6.4 um", axis="x")
+    pd.testing.assert_frame_equal(found, vol.microct.detect_fibers(radius="6.4 um"))
+    assert found.fiber_id.nunique() > 10
 
 
 def test_bad_input_is_refused_clearly():

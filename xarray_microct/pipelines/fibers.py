@@ -50,7 +50,7 @@ def fibers(
     Parameters
     ----------
     volume : xarray.DataArray or xarray.DataTree
-        The scan (fibers bright, running roughly along z), or a pyramid of it.
+        The scan (fibers bright, running roughly along z, or ``axis``), or a pyramid of it.
     radius : length, optional
         Typical fiber radius: sets the tubeness scale, the seed spacing, the smallest
         radius kept and the linking distance. Estimated from the scan by default (and
@@ -61,7 +61,7 @@ def fibers(
         Pyramid level to analyse when ``volume`` is a DataTree (default: the finest).
     **params
         Further parameters of ``detect_fibers`` (``min_radius``, ``link_distance``,
-        ``max_gap``, ``min_slices``).
+        ``max_gap``, ``min_slices``, ``axis``: fibers along y or x).
 
     Returns
     -------

@@ -531,6 +531,7 @@ def plan_detection(
     max_gap: int = 5,
     min_slices: int = 3,
     eager: bool = False,
+    axis: str = "z",
 ) -> DetectionPlan:
     """The whole fiber detection of a volume as one lazy Dask graph.
 
@@ -553,6 +554,11 @@ def plan_detection(
     for name, value in (("max_gap", max_gap), ("min_slices", min_slices)):
         if int(value) != value or value < (0 if name == "max_gap" else 1):
             raise ValueError(f"{name} must be a whole number >= {0 if name == 'max_gap' else 1}")
+    volume = axis_first(volume, axis)  # the fibers' axis as z; lengths per axis follow
+    radius, sigma, min_radius, link_distance = (
+        None if lengths is None else _axis_first_order(lengths, axis)
+        for lengths in (radius, sigma, min_radius, link_distance)
+    )
     grid = grid_of(volume)
     dz, dy, dx = grid.spacing
     kind = _source_of(volume, source)
@@ -664,6 +670,7 @@ def plan_detection(
         "origin": list(grid.origin),
         "shape": list(grid.shape),
         "source": kind,
+        AXIS_KEY: axis,
         GRID_KEY: {
             "factor": [1, factor, factor],
             "spacing": list(wgrid.spacing),
@@ -950,14 +957,21 @@ def _radius_from_data(
 
 
 AXIS_CHECK_BLOCK = (48, 256, 256)  # the block on which another fiber axis is looked for
+AXIS_KEY = "fiber_axis"  # the table's attrs: the scan's axis the fibers were followed along
+_AXIS_ORDER = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 1, 0)}  # axis_first's (z, y, x)
+
+
+def _axis_first_order(lengths: Sequence[float], axis: str) -> tuple[float, ...]:
+    """Per-axis lengths (z, y, x) of the scan in :func:`axis_first`'s order."""
+    return tuple(lengths[i] for i in _AXIS_ORDER[axis])
 
 
 def axis_first(volume: xr.DataArray, axis: str) -> xr.DataArray:
     """The volume seen with ``axis`` as its z: the two axes' names swapped, ``axis`` first.
 
-    :func:`detect_fibers` follows fibers along z; a scan whose fibers run along y or x
-    is detected as ``axis_first(vol, "x")``, and the table's ``z`` is then the scan's x
-    (and its ``x`` the scan's z). Lazy: a transpose, nothing read.
+    What :func:`detect_fibers` (``axis=``) detects fibers along ``axis`` on: its table's
+    ``z`` is then the scan's ``axis`` (and that axis's column the scan's z). Lazy: a
+    transpose, nothing read.
 
     Examples
     --------
@@ -967,27 +981,27 @@ def axis_first(volume: xr.DataArray, axis: str) -> xr.DataArray:
     >>> axis_first(vol, "y").dims, axis_first(vol, "z") is vol
     (('z', 'y', 'x'), True)
     """
-    if axis not in ("z", "y", "x"):
+    if axis not in _AXIS_ORDER:
         raise ValueError(f"axis must be 'z', 'y' or 'x', got {axis!r}")
     if axis == "z":
         return volume
-    order = ("y", "z", "x") if axis == "y" else ("x", "y", "z")
+    order = tuple(("z", "y", "x")[i] for i in _AXIS_ORDER[axis])
     return volume.transpose(*order).rename({axis: "z", "z": axis})
 
 
-def _other_fiber_axis(volume: xr.DataArray, source: str) -> str | None:
-    """Where no fibers run along z: the axis, y or x, along which fibers are found, else
-    None.
+def _other_fiber_axis(volume: xr.DataArray, source: str, tried: str) -> str | None:
+    """Where no fibers run along ``tried``: another axis along which fibers are found,
+    else None.
 
     Only asked on the way to an empty table, on intensities (``source`` auto or
-    intensity): for each axis, the detection itself (the radius estimated) on a
+    intensity): for each other axis, the detection itself (the radius estimated) on a
     bounded block of the scan seen along it (:data:`AXIS_CHECK_BLOCK` slices and
     pixels a side, from the middle), whose centres must persist along it as a fiber
     bed's do (:data:`COHERENCE_MIN`).
     """
     if source not in ("auto", "intensity") or volume.dtype == bool or volume.ndim != 3:
         return None
-    for axis in ("y", "x"):
+    for axis in (a for a in _AXIS_ORDER if a != tried):
         turned = axis_first(volume, axis)
         block = turned.isel(
             {
@@ -1006,15 +1020,17 @@ def _other_fiber_axis(volume: xr.DataArray, source: str) -> str | None:
     return None
 
 
-def _axis_hint(axis: str | None) -> str:
-    """What to do about fibers found along another axis ('' where there are none)."""
-    if axis is None:
-        return ""
-    return (
-        f" The bright sections do continue along {axis}: for fibers along {axis}, detect "
-        f"them on xarray_microct.ops.fibers.axis_first(vol, {axis!r}) (the scan with {axis} "
-        f"and z swapped; the table's z is then the scan's {axis})."
-    )
+def _axis_hint(volume: xr.DataArray, source: str, axis: str) -> str:
+    """The end of the "no fibers" warning about the axis: which one was followed (when
+    not z) and another along which fibers are found ('' where neither applies)."""
+    hint = "" if axis == "z" else f" (Followed along {axis}: z above is the scan's {axis}.)"
+    other = _other_fiber_axis(volume, source, axis)
+    if other is not None:
+        hint += (
+            f" The bright sections do continue along {other}: detect them with "
+            f"axis={other!r} (the table's z is then the scan's {other})."
+        )
+    return hint
 
 
 def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
@@ -1062,8 +1078,10 @@ def detect_fibers(
     link_distance: Any = None,
     max_gap: int = 5,
     min_slices: int = 3,
+    axis: Literal["z", "y", "x"] = "z",
 ) -> pd.DataFrame:
-    """Detect fibers running along z: per-slice centres and radii, linked into 3-D fibers.
+    """Detect fibers running along z (or ``axis``): per-slice centres and radii, linked
+    into 3-D fibers.
 
     Works on a raw scan (running the default chain: tubeness, smoothing, global Otsu
     threshold), on a tubeness/objectness result, or on a boolean segmentation; see the
@@ -1108,6 +1126,13 @@ def detect_fibers(
         joined across any gap where their axes meet within a radius.
     min_slices : int
         Fibers seen on fewer slices are dropped (spurious detections).
+    axis : {"z", "y", "x"}
+        The scan's axis the fibers run along (roughly). Along y or x, the fibers are
+        detected on :func:`axis_first`'s view of the scan (that axis and z swapped), and
+        the table is in that view: its ``z`` is the scan's ``axis`` and the ``axis``
+        column the scan's z (recorded in ``attrs["fiber_axis"]``); the summaries and
+        metrics then take it with ``axis_first(vol, axis)``. When no fibers are found,
+        the warning says along which other axis they run, if any.
 
     Returns
     -------
@@ -1129,16 +1154,16 @@ def detect_fibers(
         the centres of the pixels on the volume's side: the volume cuts the fiber, and its
         centres and radii there are those of the part inside; count the fibers without
         it for a count that does not depend on the field of view).
-        ``attrs`` holds ``units``, ``spacing``, ``origin``, ``shape``, ``source``,
-        ``detection_grid`` (``factor``, ``spacing``, ``origin``, ``shape`` of the grid
-        the fibers were found on: the scan, or its in-plane bins for large fibers),
+        ``attrs`` holds ``units``, ``spacing``, ``origin``, ``shape`` (of the scan seen
+        along ``axis``), ``source``, ``fiber_axis``, ``detection_grid`` (``factor``,
+        ``spacing``, ``origin``, ``shape`` of the grid the fibers were found on: the
+        scan, or its in-plane bins for large fibers),
         ``radius_calibration`` (whether the radii were calibrated, the shift and the
         means it came from, or why not), ``z_coherence`` and the provenance. Empty
         (with a warning) when the volume holds no fibers: when under half of the
         centres belong to chains that go on for a few more slices (see
         :func:`z_coherence`), what was found is not fibers along z; the warning then
-        says whether the scan's bright sections continue along y or x instead (fibers
-        along another axis are detected on :func:`axis_first`'s view of the scan).
+        says whether the fibers run along another axis (see ``axis``).
 
     Examples
     --------
@@ -1163,13 +1188,13 @@ def detect_fibers(
             max_gap,
             min_slices,
             eager=True,
+            axis=axis,
         )
     except NoFibersError as err:
         message = _no_fibers_message(str(err), volume, source)
-        message += _axis_hint(_other_fiber_axis(volume, source))
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message + _axis_hint(volume, source, axis), UserWarning, stacklevel=3)
         table = empty_table()
-        table.attrs = {"units": grid_of(volume).units, "z_coherence": 0.0}
+        table.attrs = {"units": grid_of(volume).units, AXIS_KEY: axis, "z_coherence": 0.0}
         return table
     table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
@@ -1182,7 +1207,7 @@ def detect_fibers(
                 volume,
                 source,
             )
-            + _axis_hint(_other_fiber_axis(volume, source)),
+            + _axis_hint(volume, source, axis),
             UserWarning,
             stacklevel=3,
         )
