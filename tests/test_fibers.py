@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import xarray_microct as mct
 from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fibers import axis_first, fiber_chain, link_centres, slice_centres
-from xarray_microct.synthetic import fiber_bed
+from xarray_microct.synthetic import bead_pack, fiber_bed
 from xarray_microct.synthetic.fibers import _render_fibers
 from xarray_microct.testing import raise_if_dask_computes
 
@@ -339,6 +339,17 @@ def test_fibers_along_another_axis_are_named_and_found_with_axis(axis):
     pd.testing.assert_frame_equal(found, vol.microct.detect_fibers())
 
 
+@pytest.mark.parametrize(("seed", "radius"), [(3, 10.0), (2, 6.0)])
+def test_pore_spaces_name_no_fiber_axis(seed, radius):
+    # the pores of a bead pack persist along every axis about as much (0.3-0.6 of the
+    # centres), well under a fiber bed: no axis is named
+    pores = bead_pack(96, radius=radius, seed=seed)[0].microct.invert()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        pores.microct.detect_fibers()
+    assert record and not any("do continue along" in str(w.message) for w in record)
+
+
 def test_axis_takes_the_lengths_along_the_scans_own_axes():
     # voxels twice as long along z as in-plane: seen along x, the scan's z is the view's
     # x, and a radius in micrometres must be counted in that axis's voxels
@@ -346,6 +357,8 @@ def test_axis_takes_the_lengths_along_the_scans_own_axes():
     vol = vol.assign_coords(z=vol.z * 2).chunk(24)
     vol.z.attrs = {"units": "micrometer"}
     turned = axis_first(vol, "x")
+    with pytest.raises(ValueError, match="axis must be 'z', 'y' or 'x', got 'X'"):
+        turned.microct.detect_fibers(axis="X")
     found = turned.microct.detect_fibers(radius="6.4 um", axis="x")
     pd.testing.assert_frame_equal(found, vol.microct.detect_fibers(radius="6.4 um"))
     assert found.fiber_id.nunique() > 10

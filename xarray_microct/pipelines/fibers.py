@@ -108,7 +108,7 @@ def fibers_graph(
     Parameters
     ----------
     volume : xarray.DataArray
-        The scan (fibers bright, running roughly along z).
+        The scan (fibers bright, running roughly along z, or ``axis``).
     radius, sigma, **params
         As :func:`fibers`; lengths in any form the verbs accept.
 

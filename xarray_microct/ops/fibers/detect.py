@@ -957,6 +957,7 @@ def _radius_from_data(
 
 
 AXIS_CHECK_BLOCK = (48, 256, 256)  # the block on which another fiber axis is looked for
+AXIS_COHERENCE = 0.8  # the least z-coherence there that names the axis (beds: over 0.9)
 AXIS_KEY = "fiber_axis"  # the table's attrs: the scan's axis the fibers were followed along
 _AXIS_ORDER = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 1, 0)}  # axis_first's (z, y, x)
 
@@ -964,6 +965,11 @@ _AXIS_ORDER = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 1, 0)}  # axis_first's (
 def _axis_first_order(lengths: Sequence[float], axis: str) -> tuple[float, ...]:
     """Per-axis lengths (z, y, x) of the scan in :func:`axis_first`'s order."""
     return tuple(lengths[i] for i in _AXIS_ORDER[axis])
+
+
+def _check_axis(axis: Any) -> None:
+    if not isinstance(axis, str) or axis not in _AXIS_ORDER:
+        raise ValueError(f"axis must be 'z', 'y' or 'x', got {axis!r}")
 
 
 def axis_first(volume: xr.DataArray, axis: str) -> xr.DataArray:
@@ -981,55 +987,65 @@ def axis_first(volume: xr.DataArray, axis: str) -> xr.DataArray:
     >>> axis_first(vol, "y").dims, axis_first(vol, "z") is vol
     (('z', 'y', 'x'), True)
     """
-    if axis not in _AXIS_ORDER:
-        raise ValueError(f"axis must be 'z', 'y' or 'x', got {axis!r}")
+    _check_axis(axis)
     if axis == "z":
         return volume
     order = tuple(("z", "y", "x")[i] for i in _AXIS_ORDER[axis])
     return volume.transpose(*order).rename({axis: "z", "z": axis})
 
 
-def _other_fiber_axis(volume: xr.DataArray, source: str, tried: str) -> str | None:
-    """Where no fibers run along ``tried``: another axis along which fibers are found,
-    else None.
+def _axis_block(volume: xr.DataArray) -> xr.DataArray:
+    """A block of at most :data:`AXIS_CHECK_BLOCK` voxels about the middle of the
+    volume, starting on a chunk border where the volume is chunked, read into memory (one chunk)."""
+    starts = {}
+    for dim, n, size in zip(volume.dims, volume.shape, AXIS_CHECK_BLOCK, strict=True):
+        start = max(0, (n - size) // 2)
+        if volume.chunks is not None:  # the chunk border at or before the middle's start
+            borders = np.cumsum((0, *volume.chunks[volume.get_axis_num(dim)]))
+            start = int(borders[borders <= start][-1])
+        starts[dim] = slice(start, start + size)
+    block = volume.isel(starts).compute()  # read once: the detection reads it four times
+    return block.chunk(dict.fromkeys(block.dims, -1))
+
+
+def _other_fiber_axes(volume: xr.DataArray, source: str, tried: str) -> list[str]:
+    """Where no fibers run along ``tried``: the other axes along which fibers are
+    found.
 
     Only asked on the way to an empty table, on intensities (``source`` auto or
     intensity): for each other axis, the detection itself (the radius estimated) on a
-    bounded block of the scan seen along it (:data:`AXIS_CHECK_BLOCK` slices and
-    pixels a side, from the middle), whose centres must persist along it as a fiber
-    bed's do (:data:`COHERENCE_MIN`).
+    bounded block of the scan seen along it (:func:`_axis_block`), whose centres must
+    persist along it as a fiber bed's do (:data:`AXIS_COHERENCE`, well above the 0.3–0.6
+    that isotropic pore spaces reach along every axis).
     """
     if source not in ("auto", "intensity") or volume.dtype == bool or volume.ndim != 3:
-        return None
+        return []
+    found = []
     for axis in (a for a in _AXIS_ORDER if a != tried):
-        turned = axis_first(volume, axis)
-        block = turned.isel(
-            {
-                dim: slice(max(0, (n - size) // 2), max(0, (n - size) // 2) + size)
-                for dim, n, size in zip(turned.dims, turned.shape, AXIS_CHECK_BLOCK, strict=True)
-            }
-        )
+        block = _axis_block(axis_first(volume, axis))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 _, coherence = plan_detection(block, None, eager=True).graph.compute()
             except (NoFibersError, ValueError):
                 continue
-        if coherence >= COHERENCE_MIN:
-            return axis
-    return None
+        if coherence >= AXIS_COHERENCE:
+            found.append(axis)
+    return found
 
 
 def _axis_hint(volume: xr.DataArray, source: str, axis: str) -> str:
     """The end of the "no fibers" warning about the axis: which one was followed (when
-    not z) and another along which fibers are found ('' where neither applies)."""
-    hint = "" if axis == "z" else f" (Followed along {axis}: z above is the scan's {axis}.)"
-    other = _other_fiber_axis(volume, source, axis)
-    if other is not None:
-        hint += (
-            f" The bright sections do continue along {other}: detect them with "
-            f"axis={other!r} (the table's z is then the scan's {other})."
+    not z) and the others along which fibers are found ('' where neither applies)."""
+    hint = "" if axis == "z" else f" (Followed along {axis}: z here is the scan's {axis}.)"
+    others = _other_fiber_axes(volume, source, axis)
+    if others:
+        options = " or ".join(
+            f"axis={other!r} (microct run: --param axis={other})" for other in others
         )
+        named = " and ".join(others)
+        hint += f" The bright sections do continue along {named}: detect them with {options}"
+        hint += "." if others == ["z"] else "; the table's z is then the scan's axis given."
     return hint
 
 
@@ -1177,6 +1193,7 @@ def detect_fibers(
     >>> bool(scores["f1"] > 0.95)
     True
     """
+    _check_axis(axis)
     try:
         plan = plan_detection(
             volume,
@@ -1196,6 +1213,13 @@ def detect_fibers(
         table = empty_table()
         table.attrs = {"units": grid_of(volume).units, AXIS_KEY: axis, "z_coherence": 0.0}
         return table
+    except ValueError as err:
+        if axis == "z":
+            raise
+        raise ValueError(
+            f"{err} (fibers followed along {axis}: the axes named are those of the scan "
+            f"seen along it, axis_first(vol, {axis!r}), whose z is the scan's {axis})"
+        ) from err
     table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
     if coherence < COHERENCE_MIN:
