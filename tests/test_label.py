@@ -151,3 +151,33 @@ def test_bad_input():
         mask.microct.label(connectivity=0)
     with pytest.raises(TypeError, match="connectivity must be the integer"):
         mask.microct.label(connectivity=1.5)
+
+
+@given(
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.integers(1, 3),
+    st.integers(1, 6),
+    st.integers(0, 2**16),
+)
+def test_face_pairs_are_the_distinct_touching_pairs(s1, s2, connectivity, n_labels, seed):
+    """Every pair of foreground labels touching across a face, once, sorted; labels in
+    runs (as on real faces) and scattered, against a brute-force loop over the voxels."""
+    from xarray_microct.core.blocks.components import _face_pairs
+
+    rng = np.random.default_rng(seed)
+    face = rng.integers(0, n_labels + 1, (s1, s2)).astype(np.uint64)
+    face[:, : s2 // 2] = face[:, :1]  # runs of one label along a row
+    ext = rng.integers(0, n_labels + 1, (s1 + 2, s2 + 2)).astype(np.uint64) + np.uint64(100)
+    ext[rng.random(ext.shape) < 0.3] = 0
+    expected = set()
+    for i in range(s1):
+        for j in range(s2):
+            for du in (-1, 0, 1):
+                for dv in (-1, 0, 1):
+                    other = ext[1 + i + du, 1 + j + dv]
+                    if 1 + abs(du) + abs(dv) <= connectivity and face[i, j] and other:
+                        expected.add((int(face[i, j]), int(other)))
+    pairs = _face_pairs(face, ext, connectivity)
+    assert pairs.dtype == np.uint64 and pairs.shape == (len(expected), 2)
+    assert [tuple(p) for p in pairs.tolist()] == sorted(expected)

@@ -59,10 +59,11 @@ def _plane_along_z(src, z, taps, acc, dst) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _plane_along_y(src, taps, acc, dst) -> None:
+def _plane_along_y(src, taps, acc, dst, y0) -> None:
+    """Rows ``y0 .. y0 + len(dst)`` of the pass along ``y`` of ``src`` into ``dst``."""
     ny, nx = src.shape
     row = acc[0]
-    for y in range(ny):
+    for y in range(y0, y0 + dst.shape[0]):
         for x in range(nx):
             row[x] = np.float64(src[y, x]) * taps[0]
         for j in range(taps.size - 1, 0, -1):
@@ -70,7 +71,7 @@ def _plane_along_y(src, taps, acc, dst) -> None:
             for x in range(nx):
                 row[x] += (np.float64(src[lo, x]) + np.float64(src[hi, x])) * w
         for x in range(nx):
-            dst[y, x] = row[x]
+            dst[y - y0, x] = row[x]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -99,24 +100,27 @@ def _plane_along_x(src, taps, acc, dst) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _blur_plane(src, z, taps_z, taps_y, taps_x, acc, first, second, out_plane) -> None:
-    """Plane ``z`` of the Gaussian of ``src``: its ``z``, ``y`` and ``x`` passes, through
-    the plane buffers ``first`` and ``second`` (each pass rounds to their dtype)."""
+def _blur_plane(src, z, taps_z, taps_y, taps_x, acc, first, second, out_plane, y0) -> None:
+    """Rows ``y0 .. y0 + len(out_plane)`` of plane ``z`` of the Gaussian of ``src``: its
+    ``z``, ``y`` and ``x`` passes, through the plane buffers ``first`` and ``second``
+    (each pass rounds to their dtype; the ``x`` pass only on the rows kept)."""
     _plane_along_z(src, z, taps_z, acc, first)
-    _plane_along_y(first, taps_y, acc, second)
-    _plane_along_x(second, taps_x, acc, out_plane)
+    rows = second[: out_plane.shape[0]]
+    _plane_along_y(first, taps_y, acc, rows, y0)
+    _plane_along_x(rows, taps_x, acc, out_plane)
 
 
 @numba.njit(cache=True, nogil=True)
-def _smooth_into(src, taps_z, taps_y, taps_x, out) -> None:
+def _smooth_into(src, taps_z, taps_y, taps_x, out, z0, y0) -> None:
     """The ``z``, ``y`` and ``x`` passes plane by plane, each output plane's three passes
-    while its input planes are in the cache (every pass rounds to ``out``'s dtype)."""
-    nz, ny, nx = src.shape
+    while its input planes are in the cache (every pass rounds to ``out``'s dtype):
+    planes ``z0 ..`` and rows ``y0 ..`` of the result, as many as ``out`` holds."""
+    _, ny, nx = src.shape
     acc = np.empty((ny, nx), np.float64)
     first = np.empty((ny, nx), out.dtype)
     second = np.empty((ny, nx), out.dtype)
-    for z in range(nz):
-        _blur_plane(src, z, taps_z, taps_y, taps_x, acc, first, second, out[z])
+    for z in range(z0, z0 + out.shape[0]):
+        _blur_plane(src, z, taps_z, taps_y, taps_x, acc, first, second, out[z - z0], y0)
 
 
 def _axis_taps(sigma: Sequence[float], truncate: float) -> list[np.ndarray]:
@@ -126,16 +130,28 @@ def _axis_taps(sigma: Sequence[float], truncate: float) -> list[np.ndarray]:
 
 
 def gaussian_passes(
-    block: np.ndarray, sigma: Sequence[float], truncate: float, dtype: np.dtype
+    block: np.ndarray,
+    sigma: Sequence[float],
+    truncate: float,
+    dtype: np.dtype,
+    rows: tuple[slice, slice] | None = None,
 ) -> np.ndarray:
     """``scipy.ndimage.gaussian_filter(block.astype(dtype), sigma, truncate=truncate,
     mode="nearest")`` for a 3-D block and a float ``dtype``: the same values.
+
+    ``rows``: ``(z slice, y slice)`` (steps of 1, within the block) of the result to
+    compute and return, all columns (the rest, e.g. a halo, is read but not computed:
+    the ``y`` and ``x`` passes run on those rows only, the ``z`` pass on those planes).
 
     Examples
     --------
     >>> block = np.random.default_rng(0).integers(0, 255, (7, 8, 9), dtype=np.uint8)
     >>> ref = ndi.gaussian_filter(block.astype("float32"), 1.2, truncate=3.0, mode="nearest")
     >>> bool((gaussian_passes(block, (1.2,) * 3, 3.0, np.dtype("float32")) == ref).all())
+    True
+    >>> rows = (slice(2, 5), slice(1, 7))
+    >>> part = gaussian_passes(block, (1.2,) * 3, 3.0, np.dtype("float32"), rows)
+    >>> bool((part == ref[2:5, 1:7]).all())
     True
     """
     if block.ndim != 3:
@@ -145,8 +161,12 @@ def gaussian_passes(
     readable = np.can_cast(block.dtype, dtype) and block.dtype != np.float16
     src = np.ascontiguousarray(block if readable else block.astype(dtype))
     taps = _axis_taps(sigma, truncate)
-    out = np.empty(block.shape, dtype)
-    _smooth_into(src, *taps, out)
+    zs, ys = (slice(None), slice(None)) if rows is None else rows
+    (z0, z1, zstep), (y0, y1, ystep) = zs.indices(block.shape[0]), ys.indices(block.shape[1])
+    if zstep != 1 or ystep != 1:
+        raise ValueError(f"gaussian_passes: rows= takes slices of step 1, got {rows}")
+    out = np.empty((max(z1 - z0, 0), max(y1 - y0, 0), block.shape[2]), dtype)
+    _smooth_into(src, *taps, out, z0, y0)
     return out
 
 
@@ -159,7 +179,7 @@ def _sharpen_into(smooth, taps_z, taps_y, taps_x, divisor, low, high, to_integer
     second = np.empty((ny, nx), smooth.dtype)
     blurred = np.empty((ny, nx), smooth.dtype)
     for z in range(nz):
-        _blur_plane(smooth, z, taps_z, taps_y, taps_x, acc, first, second, blurred)
+        _blur_plane(smooth, z, taps_z, taps_y, taps_x, acc, first, second, blurred, 0)
         for y in range(ny):
             for x in range(nx):
                 value = smooth[z, y, x] + (smooth[z, y, x] - blurred[y, x]) / divisor

@@ -326,12 +326,12 @@ def _peaks_and_smooth_block(
     window = block[part]
     source = work_array("watershed-smooth-source", window.shape, np.float32)  # no fresh pages
     np.copyto(source, window, casting="same_kind")
-    smooth = gaussian_passes(source, sigma, SMOOTH_TRUNCATE, np.dtype(np.float32))
-    out[0] = smooth[
-        tuple(
-            slice(o - p.start, o - p.start + n) for o, n, p in zip(origin, shape, part, strict=True)
-        )
-    ]
+    inner = tuple(
+        slice(o - p.start, o - p.start + n) for o, n, p in zip(origin, shape, part, strict=True)
+    )
+    # the planes and rows of the chunk only: the halo is read, not smoothed itself
+    smooth = gaussian_passes(source, sigma, SMOOTH_TRUNCATE, np.dtype(np.float32), inner[:2])
+    out[0] = smooth[:, :, inner[2]]
     return out
 
 
