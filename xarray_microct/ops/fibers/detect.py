@@ -592,13 +592,15 @@ def plan_detection(
     no_calibration = (
         f"no measured sections: a {kind} input (no intensities to measure)"
         if kind != "intensity"
-        else "no measured sections: fibers of 9 pixels and more (detected on bins)"
+        else "no measured sections: fibers of 9 pixels and more with the radius given "
+        "(detected on bins; the scan is not sampled)"
     )
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
         if bed is None:
             bed, no_calibration = _bed_of(volume, r_phys)
             _check_given_radius(r_phys, bed, grid.units)
         drift = _drift_record(bed, grid.spacing, estimated)
+    if kind == "intensity":  # on bins, the radius estimate's sections (scan pixels)
         calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
