@@ -39,8 +39,9 @@ radius −1.8 → −2.2 %), worst +3.4 → +3.2 %; the spread's slopes unchange
 bed's small class −2.7 / −1.7 → −0.4 / +1.0 %, large +2.1 / +2.3 → +3.2 / +3.6 %
 (seeds 1 / 2), ``varying`` seed 2 smallest third +3.5 → +3.3 %. Not applied (and said so
 in the record, with the sections fitted, found and paired and both means where there are
-pairs) where there are no measured sections (fibers of 9 pixels and more, detected on
-bins; a scan whose sample could not be fitted or measured; non-square pixels; a mask or
+pairs) where there are no measured sections (fibers of 9 pixels and more with the
+radius given: detected on bins, the scan not sampled; a scan whose sample could not be
+fitted or measured; non-square pixels; a mask or
 tubeness input: the detection records which), where fewer than ``MIN_PAIRS`` sections
 pair, where under half of the fit's sections find their rows, or where the fit's mean
 radius is more than ``AGREE`` (25 %) from the detection's radius: the fit, seeded at a
@@ -200,7 +201,9 @@ the same in every case (the shift moves radii only). What is left is mostly low,
 background, taken 2 pixels beyond the fibers, holds part of their blur tails) and the
 0.5 % dead zone stops the table short of it. Where the table already lay within 0.5 % of
 the measure (most of ``fiber_bed`` at 6–8 pixels) nothing moved. Beds of 9 pixels and
-more are detected on bins: not calibrated, as before.
+more are detected on bins: not calibrated, as before (since: see "On bins" below).
+
+ON_BINS_PLACEHOLDER
 
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
@@ -287,17 +290,30 @@ def section_pairs(
     n = len(fitted.radius)
     if n == 0 or table.empty:
         return np.zeros(0), np.zeros(0), n
+    drift = np.asarray(fitted.drift, dtype=np.float64)
+    # only the rows on the sampled slices, within reach of the sample's tile (a whole
+    # scan's table holds millions): the same nearest rows within the reach
     zi = np.round((table["z"].to_numpy(np.float64) - z0) / dz).astype(np.int64)
+    needed = np.unique(np.array([k for ks in fitted.slices for k in ks], dtype=np.int64))
+    near = np.flatnonzero(np.isin(zi, needed))
     yx = np.column_stack(
         [
-            (table["y"].to_numpy(np.float64) - y0) / dy,
-            (table["x"].to_numpy(np.float64) - x0) / dx,
+            (table["y"].to_numpy(np.float64)[near] - y0) / dy,
+            (table["x"].to_numpy(np.float64)[near] - x0) / dx,
         ]
     )
-    radius = table["radius"].to_numpy(np.float64)
-    rows = {k: np.flatnonzero(zi == k) for k in {k for ks in fitted.slices for k in ks}}
+    centres = np.column_stack([fitted.y, fitted.x])
+    move = float(np.max(np.abs(drift))) * float(needed.max() - needed.min())
+    reach = 0.5 * float(np.max(fitted.radius)) + move + 1.0  # beyond any query's ball
+    inside = np.all((yx >= centres.min(axis=0) - reach) & (yx <= centres.max(axis=0) + reach), 1)
+    near, yx = near[inside], yx[inside]
+    by_slice = np.argsort(zi[near], kind="stable")  # by slice, then row
+    order, yx = near[by_slice], yx[by_slice]
+    radius = table["radius"].to_numpy(np.float64)[order]
+    starts = np.searchsorted(zi[order], needed, side="left")
+    ends = np.searchsorted(zi[order], needed, side="right")
+    rows = {int(k): np.arange(a, b) for k, a, b in zip(needed, starts, ends, strict=True)}
     trees = {k: cKDTree(yx[r]) for k, r in rows.items() if len(r)}
-    drift = np.asarray(fitted.drift, dtype=np.float64)
     mask_r, fit_r = [], []
     for i in range(n):
         slices = fitted.slices[fitted.group[i]]
@@ -370,9 +386,8 @@ def calibrate_radii(
     # fit's own error of about 2 % (see the module docstring)
     shift = float(np.sign(difference) * max(abs(difference) - TOLERANCE * fit_mean, 0.0))
     record.update(applied=bool(shift != 0.0), tolerance=TOLERANCE, shift=round(shift, 6))
-    if shift:
-        table = table.copy()
-        table["radius"] = table["radius"] + shift
+    if shift:  # a new radius column; the others are not copied (copy on write)
+        table = table.assign(radius=table["radius"] + shift)
     return table, record
 
 
