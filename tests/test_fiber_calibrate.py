@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import warnings
 
+import dask
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.ndimage as ndi
+from helpers import two_workers
 
 from xarray_microct.core.matching import optimal_pairs
 from xarray_microct.core.volume import from_array
@@ -185,6 +187,22 @@ def test_same_table_whatever_the_chunking_on_bins():
     assert tables[0].attrs[CALIBRATION_KEY]["applied"]
     assert tables[0].attrs[CALIBRATION_KEY] == tables[1].attrs[CALIBRATION_KEY]
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_same_table_on_two_workers_as_on_threads_on_bins():
+    # the calibration is made in the client once the table is whole: the cluster's
+    # graph (blocks spread over the workers) gives the threads' calibrated table
+    pytest.importorskip("distributed")
+    volume, _ = blurred_disks(1, radii=(10.0,), size=200, nz=16, noise=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with dask.config.set(scheduler="threads"):
+            expected = detect_fibers(volume.chunk({"z": 8, "y": 100, "x": 100}))
+        with two_workers(as_microct_run=True):
+            table = detect_fibers(volume.chunk({"z": 8, "y": 100, "x": 100}))
+    assert expected.attrs[CALIBRATION_KEY]["applied"]
+    assert table.attrs[CALIBRATION_KEY] == expected.attrs[CALIBRATION_KEY]
+    pd.testing.assert_frame_equal(table, expected, check_exact=True)
 
 
 def test_not_calibrated_on_bins_with_the_radius_given():
