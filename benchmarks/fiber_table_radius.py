@@ -1,7 +1,10 @@
 """The fiber table's per-slice radius and F1, at the true radius and at the estimate.
 
 Run ``python benchmarks/fiber_table_radius.py --radii 2 3 --seeds 1 2 3`` (``--estimate``
-also detects at :func:`estimate_fiber_radius`'s estimate). For each phantom
+also detects at :func:`estimate_fiber_radius`'s estimate, given as the radius;
+``--default`` also detects with the default parameters, ``radius=None``, where the
+detection estimates the radius itself: from 9 pixels up only that detection is
+calibrated, its scan sampled by the estimate). For each phantom
 (``fiber_bed`` and ``textured_fiber_bed``, as ``benchmarks/fiber_scale.py`` builds them),
 radius, condition (noise, tilt) and seed it runs ``detect_fibers(volume, radius=...)``
 with the true mean radius given (and, with ``--estimate``, the estimate) and prints:
@@ -29,7 +32,7 @@ import warnings
 import numpy as np
 
 from xarray_microct.metrics import object_metrics
-from xarray_microct.ops.fiber_scale import estimate_fiber_radius
+from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius
 from xarray_microct.ops.fibers import detect_fibers
 
 _spec = importlib.util.spec_from_file_location(
@@ -40,7 +43,8 @@ _spec.loader.exec_module(scale)
 
 
 def measure(volume, centres, radius, spacing, size, tilt) -> tuple[float, float, float]:
-    """(F1, table radius error %, section radius error %) of a detection at ``radius``."""
+    """(F1, table radius error %, section radius error %) of a detection at ``radius``
+    (None: estimated by the detection)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = detect_fibers(volume, radius=radius)
@@ -56,7 +60,15 @@ def measure(volume, centres, radius, spacing, size, tilt) -> tuple[float, float,
     return f1, error, section
 
 
-def run_case(phantom: str, radius_px: int, noise: float, tilt: float, seed: int, estimate: bool):
+def run_case(
+    phantom: str,
+    radius_px: int,
+    noise: float,
+    tilt: float,
+    seed: int,
+    estimate: bool,
+    default: bool = False,
+):
     size = max(64, 20 * radius_px)
     if phantom == "fiber_bed":
         volume, bed, spacing, size = scale.sweep_bed(radius_px, noise, tilt, seed)
@@ -70,10 +82,19 @@ def run_case(phantom: str, radius_px: int, noise: float, tilt: float, seed: int,
     row["f1_t"], row["rad_t"], row["sec_t"] = measure(volume, centres, true_r, spacing, size, tilt)
     row["cpu_t"] = time.process_time() - start
     if estimate:
-        guess = estimate_fiber_radius(volume)
-        row["est%"] = 100 * (guess / true_r - 1)
-        row["f1_e"], row["rad_e"], row["sec_e"] = measure(
-            volume, centres, guess, spacing, size, tilt
+        try:
+            guess = estimate_fiber_radius(volume)
+        except NoFibersError as error:  # printed as nan, the reason after the row
+            row["error"] = str(error)
+            row["est%"] = row["f1_e"] = row["rad_e"] = row["sec_e"] = np.nan
+        else:
+            row["est%"] = 100 * (guess / true_r - 1)
+            row["f1_e"], row["rad_e"], row["sec_e"] = measure(
+                volume, centres, guess, spacing, size, tilt
+            )
+    if default:
+        row["f1_d"], row["rad_d"], row["sec_d"] = measure(
+            volume, centres, None, spacing, size, tilt
         )
     return row
 
@@ -84,6 +105,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--phantom", choices=("fiber_bed", "other", "both"), default="both")
     parser.add_argument("--estimate", action="store_true", help="also at the estimate")
+    parser.add_argument(
+        "--default", action="store_true", help="also with radius=None (estimated inside)"
+    )
     args = parser.parse_args()
     phantoms = ("fiber_bed", "other") if args.phantom == "both" else (args.phantom,)
     head = (
@@ -92,18 +116,24 @@ def main() -> None:
     )
     if args.estimate:
         head += f" {'est%':>6} {'F1@e':>6} {'rad%@e':>7} {'sec%@e':>7}"
+    if args.default:
+        head += f" {'F1@d':>6} {'rad%@d':>7}"
     print(head, flush=True)
     for phantom, radius_px, (noise, tilt), seed in itertools.product(
         phantoms, args.radii, scale.CONDITIONS, args.seeds
     ):
-        r = run_case(phantom, radius_px, noise, tilt, seed, args.estimate)
+        r = run_case(phantom, radius_px, noise, tilt, seed, args.estimate, args.default)
         line = (
             f"{phantom:>9} {radius_px:>2} {noise:>5.2f} {tilt:>4.0f} {seed:>4} "
             f"{r['f1_t']:>6.3f} {r['rad_t']:>+7.2f} {r['sec_t']:>+7.2f} {r['cpu_t']:>5.1f}"
         )
         if args.estimate:
             line += f" {r['est%']:>+6.1f} {r['f1_e']:>6.3f} {r['rad_e']:>+7.2f} {r['sec_e']:>+7.2f}"
+        if args.default:
+            line += f" {r['f1_d']:>6.3f} {r['rad_d']:>+7.2f}"
         print(line, flush=True)
+        if "error" in r:
+            print(f"    estimate: {r['error']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ in three stages, each a pure function on arrays:
    radius or more are detected on the scan binned ``b × b`` in y and x (``b`` = radius
    / 6 rounded; z kept, one row per fiber per slice), ``b²`` times fewer voxels for every
    stage below; the table's coordinates and radii are physical, its ``attrs`` say which
-   grid was used.
+   grid was used. With the radius estimated (the default), the table's radii are
+   calibrated on the sections the estimate measured on the scan, as under 9 pixels
+   (:mod:`~xarray_microct.ops.fibers.calibrate`); with the radius given, the scan is
+   not sampled (the plan stays lazy) and they are not.
 1. A fiber mask: the input itself when it is a segmentation (boolean), else the default
    chain (:func:`fiber_chain`: tubeness at σ = 0.6 × radius, which separates touching
    fibers, for the seeds; for the mask, the volume smoothed along z — on bins, the bins
@@ -598,13 +601,15 @@ def plan_detection(
     no_calibration = (
         f"no measured sections: a {kind} input (no intensities to measure)"
         if kind != "intensity"
-        else "no measured sections: fibers of 9 pixels and more (detected on bins)"
+        else "no measured sections: fibers of 9 pixels and more with the radius given "
+        "(detected on bins; the scan is not sampled)"
     )
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
         if bed is None:
             bed, no_calibration = _bed_of(volume, r_phys)
             _check_given_radius(r_phys, bed, grid.units)
         drift = _drift_record(bed, grid.spacing, estimated)
+    if kind == "intensity":  # on bins, the radius estimate's sections (scan pixels)
         calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
@@ -695,7 +700,7 @@ def _calibration_of(
     if bed.fitted is None:
         return None, (
             "no measured sections: the sample's images could not be fitted (under 4 "
-            "pixels) or measured (4 to 8 pixels)"
+            "pixels) or measured (4 pixels and more)"
         )
     if len(bed.fitted.radius) == 0:
         return None, "the fit of blurred disks found no whole section in its images"
@@ -1176,11 +1181,11 @@ def detect_fibers(
         the volume's coordinates), ``radius`` (of the disk with the area of the fiber's
         cross-section in the mask, times √cos θ of the fiber's axis, which removes the
         elongation of a tilted fiber's section; on a slice where the fiber's section
-        was missed or strayed off its axis, the mean of the radii around it; for
-        fibers detected on the scan itself (under about 9 pixels of radius), all moved
-        by one length where the mask's sections and the sections the radius estimate
-        measured in its sample (a fit of blurred disks under 4 pixels, their excess
-        intensity from 4 up) disagree by more than 0.5 %:
+        was missed or strayed off its axis, the mean of the radii around it; all
+        moved by one length where the mask's sections and the sections the radius
+        estimate measured in its sample (a fit of blurred disks under 4 pixels, their
+        excess intensity from 4 up) disagree by more than 0.5 %, on the scan itself
+        (under about 9 pixels of radius) and, with the radius estimated, on bins:
         :mod:`~xarray_microct.ops.fibers.calibrate`), all in the volume's units, and
         ``touches_side``
         (on some slice the disk of the fiber's centre and median radius reaches past
