@@ -138,13 +138,20 @@ def test_fibers_of_5_pixels_calibrated_on_the_intensity_measure(seed):
         assert abs(measured[true == r].mean() / r - 1) < 0.015, r
 
 
-def test_same_table_whatever_the_chunking_from_4_pixels():
-    volume, _ = blurred_disks(3, radii=(5.0,), size=112, nz=16, noise=0.05)
+@pytest.mark.parametrize(
+    ("seed", "radius", "size", "odd_chunks"),
+    [
+        (3, 5.0, 112, {"z": 5, "y": 40, "x": 64}),  # from 4 pixels, on the scan
+        (1, 10.0, 200, {"z": 5, "y": 64, "x": 96}),  # on bins
+    ],
+)
+def test_same_calibrated_table_whatever_the_chunking(seed, radius, size, odd_chunks):
+    volume, _ = blurred_disks(seed, radii=(radius,), size=size, nz=16, noise=0.05)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tables = [
             detect_fibers(volume.chunk(chunks))
-            for chunks in ({"z": 16, "y": 112, "x": 112}, {"z": 5, "y": 40, "x": 64})
+            for chunks in ({"z": 16, "y": size, "x": size}, odd_chunks)
         ]
     assert tables[0].attrs[CALIBRATION_KEY]["applied"]
     assert tables[0].attrs[CALIBRATION_KEY] == tables[1].attrs[CALIBRATION_KEY]
@@ -174,19 +181,6 @@ def test_fibers_detected_on_bins_calibrated_on_the_estimates_sections(spacing):
     measured, true = matched(pixels, truth, 200, 15.0)
     assert len(true) > 300
     assert abs(measured.mean() / true.mean() - 1) < 0.02
-
-
-def test_same_table_whatever_the_chunking_on_bins():
-    volume, _ = blurred_disks(1, radii=(10.0,), size=200, nz=16, noise=0.05)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tables = [
-            detect_fibers(volume.chunk(chunks))
-            for chunks in ({"z": 16, "y": 200, "x": 200}, {"z": 5, "y": 64, "x": 96})
-        ]
-    assert tables[0].attrs[CALIBRATION_KEY]["applied"]
-    assert tables[0].attrs[CALIBRATION_KEY] == tables[1].attrs[CALIBRATION_KEY]
-    pd.testing.assert_frame_equal(tables[0], tables[1])
 
 
 def test_same_table_on_two_workers_as_on_threads_on_bins():
