@@ -6,8 +6,10 @@ also detects at :func:`estimate_fiber_radius`'s estimate, given as the radius;
 detection estimates the radius itself: from 9 pixels up only that detection is
 calibrated, its scan sampled by the estimate). For each phantom
 (``fiber_bed`` and ``textured_fiber_bed``, as ``benchmarks/fiber_scale.py`` builds them),
-radius, condition (noise, tilt) and seed it runs ``detect_fibers(volume, radius=...)``
-with the true mean radius given (and, with ``--estimate``, the estimate) and prints:
+radius, condition (noise, tilt: the three of ``fiber_scale.py``, or with ``--grid`` every
+pair of ``--noise`` and ``--tilts``, the issue's whole sweep) and seed it runs
+``detect_fibers(volume, radius=...)`` with the true mean radius given (and, with
+``--estimate``, the estimate) and prints:
 
 * ``F1``: the object F1 (per-slice matching within half a radius, a border band of one
   radius ignored);
@@ -108,7 +110,15 @@ def main() -> None:
     parser.add_argument(
         "--default", action="store_true", help="also with radius=None (estimated inside)"
     )
+    parser.add_argument(
+        "--grid",
+        action="store_true",
+        help="every pair of --noise and --tilts, not the three conditions of fiber_scale.py",
+    )
+    parser.add_argument("--noise", type=float, nargs="+", default=[0.05, 0.15, 0.25])
+    parser.add_argument("--tilts", type=float, nargs="+", default=[0.0, 8.0, 15.0])
     args = parser.parse_args()
+    conditions = list(itertools.product(args.noise, args.tilts)) if args.grid else scale.CONDITIONS
     phantoms = ("fiber_bed", "other") if args.phantom == "both" else (args.phantom,)
     head = (
         f"{'phantom':>9} {'R':>2} {'noise':>5} {'tilt':>4} {'seed':>4} "
@@ -120,7 +130,7 @@ def main() -> None:
         head += f" {'F1@d':>6} {'rad%@d':>7}"
     print(head, flush=True)
     for phantom, radius_px, (noise, tilt), seed in itertools.product(
-        phantoms, args.radii, scale.CONDITIONS, args.seeds
+        phantoms, args.radii, conditions, args.seeds
     ):
         r = run_case(phantom, radius_px, noise, tilt, seed, args.estimate, args.default)
         line = (
