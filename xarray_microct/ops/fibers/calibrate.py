@@ -15,9 +15,9 @@ sections from the intensities, with the blur and the levels fitted, to about ±1
 :func:`calibrate_radii` pairs each of the fit's whole sections with the table's rows of
 the same fiber on the slices averaged into its image (the section moved along the bed's
 drift; within half a radius on at least half of those slices) and compares the means:
-the table's radii are all moved by the same length, the part of the difference beyond
-``TOLERANCE`` (0.5 %) of the fit's mean (where the two agree that far, nothing moves;
-see "Since" below for why 0.5 % and not the 2 % it was). One length for all sections, so
+the table's radii are all moved by the same length, the whole difference of the means
+(until 2026-12-01 only the part beyond a dead zone of 2 %, then 0.5 %, of the fit's
+mean: see "Since" and "No dead zone" below). One length for all sections, so
 the spread of the radii, each section's departure from the others, is the mask's: a
 bed-wide shift, not a section measure (a measure that drew each small section towards
 the bed's radius compressed a bed's spread: see :mod:`~xarray_microct.ops.fibers.mask`).
@@ -271,7 +271,6 @@ __all__ = [
 ]
 
 CALIBRATION_KEY = "radius_calibration"  # the table's attrs entry that records it
-TOLERANCE = 0.005  # the part of the difference left to the mask (see the module docstring)
 MIN_PAIRS = 20  # fewest sections paired for a calibration
 MIN_SHARE = 0.5  # least share of the fit's sections that find their rows
 SAME_SECTION = 1.25  # most ratio of a pair's radii ratio to the median's (else split/merged)
@@ -370,8 +369,9 @@ def section_pairs(
 def calibrate_radii(
     table: pd.DataFrame, calibration: RadiusCalibration
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The table with its radii moved by the mask's bias beyond the fit's accuracy,
-    and the record of what was done (see the module docstring).
+    """The table with its radii moved by the mask's bias (the paired sections' mean
+    table radius onto their mean fitted radius), and the record of what was done (see
+    the module docstring).
 
     Examples
     --------
@@ -388,7 +388,7 @@ def calibrate_radii(
     >>> calibration = RadiusCalibration(fitted, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 2.0)
     >>> calibrated, record = calibrate_radii(table, calibration)
     >>> float(calibrated["radius"].iloc[0]), record["shift"]
-    (2.01, -0.19)
+    (2.0, -0.2)
     """
     mask_r, fit_r, n = section_pairs(table, calibration)
     same = same_sections(mask_r, fit_r)
@@ -415,11 +415,11 @@ def calibrate_radii(
             "(a radius given far off?)",
         )
         return table, record
-    difference = fit_mean - mask_mean
-    # the part beyond the tolerance only: moved onto the fit's mean, the table takes the
-    # fit's own error of about 2 % (see the module docstring)
-    shift = float(np.sign(difference) * max(abs(difference) - TOLERANCE * fit_mean, 0.0))
-    record.update(applied=bool(shift != 0.0), tolerance=TOLERANCE, shift=round(shift, 6))
+    # the whole difference: a dead zone left the table on the mask's side of the fit by
+    # its width, in the same direction as the fit's own error (see "No dead zone" in the
+    # module docstring)
+    shift = fit_mean - mask_mean
+    record.update(applied=bool(shift != 0.0), shift=round(shift, 6))
     if shift:  # a new radius column; the others are not copied (copy on write)
         table = table.assign(radius=table["radius"] + shift)
     return table, record
