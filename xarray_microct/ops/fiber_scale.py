@@ -590,7 +590,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -2109,13 +2109,11 @@ def _fitted_radius(
     split or merged section lies outside). Where an image cannot be fitted (pixels not
     finite, disks no brighter than about them) or shows no whole section, ``measured``
     is returned, with a warning that says why. ``found`` (a list), when given,
-    receives each image's whole sections: ``(centres, radii)`` in pixels, those of the
-    fit seeded again at the radius returned (its own, not the rounds': see
-    :func:`_own_seeded_sections`).
+    receives each image's whole sections: ``(centres, radii)`` in pixels.
     """
     px = measured / pixel
 
-    def fit(image: np.ndarray, px: float = px) -> tuple[np.ndarray, np.ndarray]:
+    def fit(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         start = _disk_seeds(image, px)
         if len(start) == 0:
             return np.zeros((0, 2)), np.zeros(0)
@@ -2129,14 +2127,13 @@ def _fitted_radius(
         with ThreadPoolExecutor(max(1, min(len(native), os.cpu_count() or 1))) as pool:
             sections = list(pool.map(fit, native))
         radii = np.concatenate([r for _, r in sections]) * pixel
+        if found is not None:
+            found.extend(sections)
     except UnfittableImageError as error:
         why = str(error)
     else:
         if radii.size:
-            radius = _robust_mean(radii, np.ones(radii.size))
-            if found is not None:
-                found.extend(_own_seeded_sections(native, radius / pixel, fit, sections))
-            return radius
+            return _robust_mean(radii, np.ones(radii.size))
         why = "no whole section in the sampled tile"
     warnings.warn(
         f"the fiber radius is the intensity measure's ({measured:.4g}), not the fit of "
@@ -2145,35 +2142,6 @@ def _fitted_radius(
         stacklevel=4,
     )
     return measured
-
-
-def _own_seeded_sections(
-    native: Sequence[np.ndarray],
-    px: float,
-    fit: Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]],
-    first: list[tuple[np.ndarray, np.ndarray]],
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each image's whole sections ``(centres, radii)`` fitted again from seeds at the
-    first fit's radius ``px`` (pixels; ``fit(image, px)``), where the table's radii are
-    calibrated (:mod:`~xarray_microct.ops.fibers.calibrate`); ``first`` (the first fit's)
-    where an image cannot be fitted again.
-
-    The fit stops after ``SAMPLE_FIT_ROUNDS`` rounds, before it settles, so its radii
-    keep part of the radius it was seeded at: the rounds' intensity measure, which at 2
-    pixels reads 4–20 % above the fibers' radius (``textured_fiber_bed`` at 15°, seed
-    6: seeded at +21 %, the fit's sections +5.7 % against their true radii). Seeded
-    again at its own result, the start no longer carries the rounds' bias (the same
-    bed: +1.3 %; measured in :mod:`~xarray_microct.ops.fibers.calibrate`'s "Seeded at
-    its own radius"). The radius estimate stays the first fit's (the detection's
-    parameters, and so its F1, unchanged).
-    """
-    sections = []
-    for image, before in zip(native, first, strict=True):
-        try:
-            sections.append(fit(image, px))
-        except UnfittableImageError:
-            sections.append(before)
-    return sections
 
 
 def _whole_in_image(centres: np.ndarray, shape: tuple[int, ...], radius: float) -> np.ndarray:
