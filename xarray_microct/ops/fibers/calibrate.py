@@ -242,34 +242,35 @@ at 9–16 and at 18 with noise 0.05) it is the only one outside ±2 % (the other
 No dead zone (2026-12-01, branch ``rad2``; issue 13's sweep at the default parameters,
 ``detect_fibers(volume)``, at 2 pixels ``fiber_bed`` 0.05 / 8°, 0.05 / 15°, 0.15 / 15°
 −2.1 to −2.5 % and ``textured_fiber_bed`` +2.0 to +3.5 % at four pairs of noise and
-tilt). Each stage against the phantom's truth (``benchmarks/fiber_table_radius.py``'s
-cases and measure; the 2-pixel grid of 3 noises × 3 tilts, both phantoms, seeds 1–3 and
-4–6, 54 cases each; main's tree): (1) the fit's sections against their own true radii
-(each fitted whole section matched to the true section on its image's slices, the tilt's
-ellipse removed with the true ``cos θ``): ``fiber_bed`` −1.8..+0.3 % (mean −0.75 %) and
-−2.5..+0.1 % (−1.03 %), lower with the tilt (means at 0 / 8 / 15°: −0.54 / −0.58 / −1.12
-% and −0.55 / −0.97 / −1.59 %); ``textured_fiber_bed`` −1.4..+4.1 % (+0.61 %) and
-−1.7..+5.7 % (+1.49 %), highest where the fit was seeded highest (the rounds' radius +21
-% over the true one at 15°, seed 6: the fit +5.7 %, its fiber level 0.93 and blur 0.93
-for 1.0 and 1.0; at 0°, seeded +13 %: +0.6 %); at 3 pixels −1.5..+0.1 % and −0.4..+1.3
-%. The tilt's part on ``fiber_bed`` is not the aligned means': the radius estimate (the
-same fit) at noise 0.05, seeds 1–6, reads −0.45 / −1.20 % at 0 / 15° on the aligned
-means and −0.25 / −0.85 % on the runs' 4-slice means instead, so the fit itself reads a
-tilted bed's sections (ellipses, their blur stretched with them) about 0.6 % under their
-area's disk, as recorded in :mod:`~xarray_microct.ops.fiber_scale`. (2) The tilt factor
-``(1 + slope²)^-1/4`` from the bed's measured slope against the true ``√cos θ``: within
-−0.16..+0.25 %, not a cause. (3) The pairs against all the table's matched rows (the
-benchmark's measure): the table over the pairs reads 0.5–0.6 % above its mean over all
-rows on average (all rows less pairs: ``fiber_bed`` −1.4..+0.2 %, ``textured_fiber_bed``
-−2.4..+0.8 %): on ``fiber_bed`` 2–12 % of the matched rows are in no pair and read −3 to
-−8 % (among them the rows whose pairs the guard leaves out, split sections at −13 to −22
-%), so a shift that puts the pairs' mean on the fit's leaves the whole table that much
-low. (4) The dead zone: the shift stopped 0.5 % of the fit's mean short of it, on the
-mask's side. On ``fiber_bed`` the three add up in the same direction (the mask −2 to −3
-%, the fit −1 to −2 % at 15°: the table at the fit's error, less 0.5 %, less the
-unpaired rows'); on ``textured_fiber_bed`` the mask reads +0.2 to +9.5 % on the pairs
-and the table ends at the fit's error plus 0.5 %. So the cause is the fit's own error on
-the sampled sections (the 20-round fit is not converged: it keeps part of its start, see
+tilt). Each stage against the phantom's truth (``benchmarks/table_radius_stages.py``:
+``benchmarks/fiber_table_radius.py``'s cases and measure; the 2-pixel grid of 3 noises ×
+3 tilts, both phantoms, seeds 1–3 and 4–6, 54 cases each; main's tree): (1) the fit's
+sections against their own true radii (each fitted whole section matched to the true
+section on its image's slices, the tilt's ellipse removed with the true ``cos θ``):
+``fiber_bed`` −1.8..+0.3 % (mean −0.75 %) and −2.5..+0.1 % (−1.03 %), lower with the
+tilt (means at 0 / 8 / 15°: −0.54 / −0.58 / −1.12 % and −0.55 / −0.97 / −1.59 %);
+``textured_fiber_bed`` −1.4..+4.1 % (+0.61 %) and −1.7..+5.7 % (+1.49 %), highest where
+the fit was seeded highest (the rounds' radius +21 % over the true one at 15°, seed 6:
+the fit +5.7 %, its fiber level 0.93 and blur 0.93 for 1.0 and 1.0; at 0°, seeded +13 %:
++0.6 %); at 3 pixels −1.5..+0.1 % and −0.4..+1.3 %. The tilt's part on ``fiber_bed`` is
+not the aligned means': the radius estimate (the same fit) at noise 0.05, seeds 1–6,
+reads −0.45 / −1.20 % at 0 / 15° on the aligned means and −0.25 / −0.85 % on the runs'
+4-slice means instead, so the fit itself reads a tilted bed's sections (ellipses, their
+blur stretched with them) about 0.6 % under their area's disk, as recorded in
+:mod:`~xarray_microct.ops.fiber_scale`. (2) The tilt factor ``(1 + slope²)^-1/4`` from
+the bed's measured slope against the true ``√cos θ``: within −0.16..+0.25 %, not a
+cause. (3) The pairs against all the table's matched rows (the benchmark's measure): the
+table over the pairs reads 0.5–0.6 % above its mean over all rows on average (all rows
+less pairs: ``fiber_bed`` −1.4..+0.2 %, ``textured_fiber_bed`` −2.4..+0.8 %): on
+``fiber_bed`` 2–12 % of the matched rows are in no pair and read −3 to −8 % (among them
+the rows whose pairs the guard leaves out, split sections at −13 to −22 %), so a shift
+that puts the pairs' mean on the fit's leaves the whole table that much low. (4) The
+dead zone: the shift stopped 0.5 % of the fit's mean short of it, on the mask's side. On
+``fiber_bed`` the three add up in the same direction (the mask −2 to −3 %, the fit −1 to
+−2 % at 15°: the table at the fit's error, less 0.5 %, less the unpaired rows'); on
+``textured_fiber_bed`` the mask reads +0.2 to +9.5 % on the pairs and the table ends at
+the fit's error plus 0.5 %. So the cause is the fit's own error on the sampled sections
+(the 20-round fit is not converged: it keeps part of its start, see
 :mod:`~xarray_microct.ops.fiber_scale`'s "Whether the fit converges at all"), which the
 dead zone could only add to: it now moves the table onto the fit's mean whole (the dead
 zone was kept when the fit read within about 2 % at 10 rounds; on the cases of "Since" τ
