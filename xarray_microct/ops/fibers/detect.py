@@ -81,7 +81,7 @@ from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
 from xarray_microct.ops.fiber_scale import FiberBedScale, NoFibersError, measure_fiber_bed
-from xarray_microct.ops.fibers.along import bed_drift, smooth_along
+from xarray_microct.ops.fibers.along import SIGNIFICANCE, bed_drift, smooth_along
 from xarray_microct.ops.fibers.assembly import (
     COHERENCE_MIN,
     empty_table,
@@ -983,6 +983,8 @@ def _drift_record(
         return (0.0, 0.0), False
     drift = bed_drift(bed, spacing)
     along = _along_bed(bed, drift)
+    if along and not any(drift):  # within its spread: still its mean drift, if measured
+        drift = _mean_drift(bed, spacing)
     estimated["fiber_direction"] = {
         "slope_yx": [round(v, 6) for v in bed.slope],
         "spread": round(bed.spread, 6),
@@ -1016,6 +1018,33 @@ def _along_bed(bed: FiberBedScale, drift: Sequence[float]) -> bool:
         return True
     rms = float(np.hypot(np.hypot(*bed.slope), bed.spread))
     return rms < float(np.tan(np.radians(ALONG_TILT)))
+
+
+def _mean_drift(bed: FiberBedScale, spacing: Sequence[float]) -> tuple[float, float]:
+    """The bed's mean drift per slice ``(ty, tx)`` in pixels where it is measured (over
+    :data:`~xarray_microct.ops.fibers.along.SIGNIFICANCE` standard errors), even within
+    the sections' spread, else ``(0, 0)``.
+
+    Smoothing along the mean drift leaves the fibers' slopes about it, whose mean square
+    is never larger than about z (the spread² against spread² + mean²): for a bed
+    :func:`_along_bed` lets onto the longer smoothing, following the mean is never
+    worse than straight. ``other_bed`` at 8°, noise 0.25, 2 pixels (slope 0.13–0.16,
+    spread 0.15: :func:`bed_drift` gives none): object F1 0.930 / 0.933 / 0.944 straight
+    → 0.948 / 0.943 / 0.944 (seeds 1–3; the third's drift is measured).
+
+    Examples
+    --------
+    >>> tilted = FiberBedScale(2.0, (0.14, 0.0), spread=0.15, sections=300)
+    >>> _mean_drift(tilted, (1.0, 1.0, 1.0))
+    (0.14, 0.0)
+    >>> _mean_drift(FiberBedScale(2.0, (0.01, 0.0), 0.15, 300), (1.0, 1.0, 1.0))
+    (0.0, 0.0)
+    """
+    mean = float(np.hypot(*bed.slope))
+    if mean <= SIGNIFICANCE * bed.spread / np.sqrt(max(bed.sections, 1)):
+        return (0.0, 0.0)
+    dz, dy, dx = (float(v) for v in spacing)
+    return (bed.slope[0] * dz / dy, bed.slope[1] * dz / dx)
 
 
 def _separation(sigma_z: float, height: int, along: bool) -> int:
