@@ -955,7 +955,8 @@ def _drift_record(
     :data:`ALONG_TILT` of z (:func:`_along_bed`). At 2 pixels of radius that lifts the
     object F1 (seeds 1–3, ``benchmarks/fiber_table_radius.py``'s measure, defaults):
     ``other_bed`` noise 0.25, 0°: 0.936 / 0.885 / 0.894 → 0.968 / 0.938 / 0.953; 8°:
-    0.886 / 0.892 / 0.944 → 0.930 / 0.933 / 0.944; noise 0.15, 0°: 0.979 / 0.961 /
+    0.886 / 0.892 / 0.944 → 0.930 / 0.933 / 0.944 (→ 0.948 / 0.943 / 0.944 along the
+    mean drift: :func:`_mean_drift`); noise 0.15, 0°: 0.979 / 0.961 /
     0.959 → 0.983 / 0.983 / 0.972; ``fiber_bed`` noise 0.25, 0°: 0.984 / 0.979 / 0.987
     → 0.991 / 0.989 / 0.992; 15° unchanged (its drift is measured); radii as before
     (+1.8 to +2.7 % on ``other_bed`` 0° against +2.3 to +2.5 %).
