@@ -1257,8 +1257,8 @@ def detect_fibers(
         peak; 0.6 keeps one peak for fibers up to ~1.4× the typical radius. In-plane;
         fibers under 9 pixels of radius (detected on the scan itself) get twice that
         along the fibers: along the bed's tilt, measured on the scan, when the fibers
-        share one (:mod:`~xarray_microct.ops.fibers.along`; recorded in the provenance
-        as ``"fiber_direction"``), else straight along z.
+        share one or lie within 15° of z (:mod:`~xarray_microct.ops.fibers.along`;
+        recorded in the provenance as ``"fiber_direction"``), else straight along z.
     min_radius : length, optional
         Smallest fiber cross-section kept (equivalent radius; default radius / 2, or
         radius / 4 on a tubeness map, whose thresholded cores are narrower than fibers).
