@@ -81,7 +81,7 @@ from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
 from xarray_microct.ops.fiber_scale import FiberBedScale, NoFibersError, measure_fiber_bed
-from xarray_microct.ops.fibers.along import bed_drift, smooth_along
+from xarray_microct.ops.fibers.along import SIGNIFICANCE, bed_drift, smooth_along
 from xarray_microct.ops.fibers.assembly import (
     COHERENCE_MIN,
     empty_table,
@@ -133,6 +133,12 @@ Source = Literal["auto", "intensity", "tubeness", "mask"]
 _SOURCES = ("auto", "intensity", "tubeness", "mask")
 # a radius given this far from the bed's measured one (relative) is warned about
 RADIUS_DISAGREES = 0.4
+# fibers within this tilt of z (their measured slopes' RMS, no common drift) are smoothed
+# along z over a whole radius: the straight half radius is sized for 15° (see _drift_record)
+ALONG_TILT = 15.0
+# on the smoothing along the bed, the chains must continue twice as many slices for the
+# z-coherence (see _separation)
+ALONG_SEPARATION = 2
 CORNER = 4  # pixels: the side of the middle slice's corner patches that suggest padding
 
 
@@ -217,6 +223,7 @@ def fiber_chain(
     coarse_from: float = COARSE_FROM_SIGMA,
     background: int | None = None,
     drift: Sequence[float] = (0.0, 0.0),
+    along_bed: bool | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     """The default chain before detection: (fiber mask, centre score or None).
 
@@ -244,7 +251,9 @@ def fiber_chain(
     its length along the fibers is √(smooth² + σ²) (1.17 R with the mask's smoothing of
     one radius, against 2σ = 1.2 R straight), one smoothing for both (at 2 voxels of
     radius, noise 0.25, 15°: F1 0.973 with a smoothing of its own, 0.974 shared; a third
-    less CPU).
+    less CPU). ``along_bed``: that path with ``drift`` ``(0, 0)`` too (an untilted bed:
+    a whole radius straight along z, the tubeness on the smoothed scan); None: where
+    ``drift`` is not ``(0, 0)``.
     Lazy (nothing is computed) unless ``eager``, which computes the Otsu threshold value
     first.
 
@@ -265,7 +274,7 @@ def fiber_chain(
     smoothing = np.broadcast_to(np.asarray(smooth, dtype=np.float64), (3,)) / grid.spacing
     smoothed = volume
     along_z = smoothing[0] > 0 and not smoothing[1:].any()
-    along_bed = levels is None and along_z and any(drift)
+    along_bed = levels is None and along_z and (any(drift) if along_bed is None else along_bed)
     if along_bed:
         smoothed = volume.copy(data=smooth_along(volume.data, float(smoothing[0]), drift))
     elif levels is not None and along_z:
@@ -597,6 +606,7 @@ def plan_detection(
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
     drift = (0.0, 0.0)
+    along = False
     calibration = None
     no_calibration = (
         f"no measured sections: a {kind} input (no intensities to measure)"
@@ -608,10 +618,10 @@ def plan_detection(
         if bed is None:
             bed, no_calibration = _bed_of(volume, r_phys)
             _check_given_radius(r_phys, bed, grid.units)
-        drift = _drift_record(bed, grid.spacing, estimated)
+        drift, along = _drift_record(bed, grid.spacing, estimated)
     if kind == "intensity":  # on bins, the radius estimate's sections (scan pixels)
         calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
-    smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=any(drift))
+    smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=along)
     # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
     levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
     sigmas = (
@@ -631,6 +641,7 @@ def plan_detection(
         # of a textured background by up to 10 %: see ops/fibers/mask.py)
         background=background_width(radius[1]),
         drift=drift,
+        along_bed=along,
     )
     # on a cluster, every stage of a block runs where its first chunk was hinted
     tiles = tile_tasks(
@@ -642,7 +653,7 @@ def plan_detection(
         halo,
         tile=-(-MIN_TILE // factor),  # the same area of the scan as without bins
     )
-    separation = max(3, int(np.ceil(2 * sigmas[0] / dz)))
+    separation = _separation(sigmas[0] / dz, grid.shape[0], along)
     graph = _linking_graph(
         tiles,
         grid.shape[0],
@@ -728,8 +739,9 @@ def _mask_smoothing(
     in-plane, the object F1 at noise 0.25 goes from 0.893 to 0.909 and the radii from
     +2.2 to +5.2 % to +1.3 to +3.8 %; at 5–8 voxels, F1 ≥ 0.999 and radii −0.4 to +1.1 %
     as with one pixel in all directions. ``along_bed`` (the smoothing follows the bed's
-    measured tilt: :mod:`~xarray_microct.ops.fibers.along`): a whole radius, the tilt
-    no longer drifting the fibers over it (at 2 voxels, noise 0.25, 15°, with bilinear
+    measured tilt, :mod:`~xarray_microct.ops.fibers.along`, or the bed is untilted:
+    :func:`_along_bed`): a whole radius, the tilt no longer drifting the fibers over it
+    (at 2 voxels, noise 0.25, 15°, with bilinear
     interpolation and a tubeness smoothed on its own: F1 0.962 at
     half a radius, 0.972 at one, 0.970 at 1.5, 0.972 at 2). On a binned grid the bins
     have averaged in-plane: one slice along z.
@@ -931,36 +943,130 @@ def _check_given_radius(given: float, bed: FiberBedScale | None, units: str) -> 
 
 def _drift_record(
     bed: FiberBedScale | None, spacing: Sequence[float], estimated: dict[str, Any]
-) -> tuple[float, float]:
-    """The smoothing's drift per slice (:func:`bed_drift`), recorded in ``estimated``.
+) -> tuple[tuple[float, float], bool]:
+    """The smoothing's drift per slice (:func:`bed_drift`) and whether the smoothing is
+    the along-the-bed path (:func:`_along_bed`), recorded in ``estimated``.
 
-    Measured, not used: a bed whose drift is zero (untilted, or a tilt within its
-    sections' spread: ``other_bed`` at 8° and noise 0.25 measures slope 0.13–0.16 against
-    a spread of 0.15) gets the short straight smoothing, not the along-the-bed path
-    (a whole radius, the tubeness on the smoothed scan). At 2 pixels of radius that
-    path with zero drift, for beds whose sections' slopes spread under tan 15°, lifts
-    the object F1 (seeds 1–3, ``benchmarks/fiber_table_radius.py``'s measure, defaults):
+    The along-the-bed path (a whole radius of smoothing, the tubeness on the smoothed
+    scan) was first given only to beds with a measured drift; a bed whose drift is
+    zero (untilted, or a tilt within its sections' spread: ``other_bed`` at 8° and noise
+    0.25 measures slope 0.13–0.16 against a spread of 0.15) got the short straight
+    smoothing. It now takes the path too where its fibers lie within
+    :data:`ALONG_TILT` of z (:func:`_along_bed`). At 2 pixels of radius that lifts the
+    object F1 (seeds 1–3, ``benchmarks/fiber_table_radius.py``'s measure, defaults):
     ``other_bed`` noise 0.25, 0°: 0.936 / 0.885 / 0.894 → 0.968 / 0.938 / 0.953; 8°:
-    0.886 / 0.892 / 0.944 → 0.930 / 0.933 / 0.944; noise 0.15, 0°: 0.979 / 0.961 /
+    0.886 / 0.892 / 0.944 → 0.930 / 0.933 / 0.944 (→ 0.948 / 0.943 / 0.944 along the
+    mean drift: :func:`_mean_drift`); noise 0.15, 0°: 0.979 / 0.961 /
     0.959 → 0.983 / 0.983 / 0.972; ``fiber_bed`` noise 0.25, 0°: 0.984 / 0.979 / 0.987
-    → 0.991 / 0.989 / 0.992; 15° unchanged; radii as before (+1.8 to +3.5 % on
-    ``other_bed`` 0°). But the longer smoothing also makes the pores of an inverted
-    bead pack persist along z (z-coherence 0.45–0.57 → 0.47–0.61, over the 0.5 that
-    tells fibers from none; ``bead_pack(96, radius=10, seed=3)``): such a volume then
-    gives fibers instead of an empty table. The gate that keeps both is left to find
-    (the "no fibers" check on the short smoothing, e.g.).
+    → 0.991 / 0.989 / 0.992; 15° unchanged (its drift is measured); radii as before
+    (+1.8 to +2.7 % on ``other_bed`` 0° against +2.3 to +2.5 %).
+
+    The gate that keeps volumes without fibers empty: the longer smoothing also makes
+    the pores of an inverted bead pack persist along z, and they measure as an
+    untilted bed (slope 0.004–0.06, spread 0.05–0.23, the fibers' 0.05–0.16). No
+    measure of the bed's sample tells them apart (not the spread; nor the radius:
+    pores of 3.3 pixels persist as those of 8), but their persistence does: a pore's
+    chain ends, a fiber's goes on, so on this path the z-coherence asks the chains to
+    continue twice as many slices (:func:`_separation`). ``bead_pack(96, radius=r,
+    seed=s)`` inverted, r 3–10 voxels, seeds 1–3 (the 16 whose sample shows a bed:
+    pores of 2.3–8.7 pixels): the centres continuing at the straight path's separation
+    are 0.30–0.43 straight, 0.33–0.65 along the bed (fibers for 10 of them); twice as
+    far along the bed 0.12–0.44 (no fibers, all; noise 0.3, seed 4: 0.19–0.28). Fiber beds
+    along the bed (both phantoms, 2, 3 and 5 pixels, noise 0.15 and 0.25, 0–15°, seed
+    1): 0.83–1.00 at the separation, 0.74–0.99 at twice it. Noise only, porous media
+    (thresholded Gaussian random fields) and bright bead packs: their sample shows no
+    bed, the path stays straight. (``bead_pack(96, radius=12, seed=2)`` inverted gives
+    21 fibers on main as here: its pores of 10 pixels are found on bins, straight,
+    with a coherence of 0.59.)
     """
     if bed is None:
         estimated["fiber_direction"] = "not measured: smoothing straight along z"
-        return (0.0, 0.0)
+        return (0.0, 0.0), False
     drift = bed_drift(bed, spacing)
+    along = _along_bed(bed, drift)
+    if along and not any(drift):  # within its spread: still its mean drift, if measured
+        drift = _mean_drift(bed, spacing)
     estimated["fiber_direction"] = {
         "slope_yx": [round(v, 6) for v in bed.slope],
         "spread": round(bed.spread, 6),
         "sections": bed.sections,
-        "smoothing": "along the bed" if any(drift) else "straight along z",
+        "smoothing": (
+            "along the bed"
+            if any(drift)
+            else "along the bed, untilted"
+            if along
+            else "straight along z"
+        ),
     }
-    return drift
+    return drift, along
+
+
+def _along_bed(bed: FiberBedScale, drift: Sequence[float]) -> bool:
+    """Whether the scan is smoothed along the bed (one radius, the tubeness on the
+    smoothed scan): where the bed's drift is measured, or where it is zero and the
+    fibers lie within :data:`ALONG_TILT` of z (the RMS of their measured slopes,
+    ``√(slope² + spread²)``, the spread holding the centres' noise too).
+
+    Examples
+    --------
+    >>> bed_of = lambda slope, spread: FiberBedScale(2.0, slope, spread, 400)
+    >>> _along_bed(bed_of((0.02, 0.01), 0.15), (0.0, 0.0))  # untilted
+    True
+    >>> _along_bed(bed_of((0.05, 0.0), 0.5), (0.0, 0.0))  # plies: no one direction
+    False
+    """
+    if any(drift):
+        return True
+    rms = float(np.hypot(np.hypot(*bed.slope), bed.spread))
+    return rms < float(np.tan(np.radians(ALONG_TILT)))
+
+
+def _mean_drift(bed: FiberBedScale, spacing: Sequence[float]) -> tuple[float, float]:
+    """The bed's mean drift per slice ``(ty, tx)`` in pixels where it is measured (over
+    :data:`~xarray_microct.ops.fibers.along.SIGNIFICANCE` standard errors), even within
+    the sections' spread, else ``(0, 0)``.
+
+    Smoothing along the mean drift leaves the fibers' slopes about it, whose mean square
+    is never larger than about z (the spread² against spread² + mean²): for a bed
+    :func:`_along_bed` lets onto the longer smoothing, following the mean is never
+    worse than straight. ``other_bed`` at 8°, noise 0.25, 2 pixels (slope 0.13–0.16,
+    spread 0.15: :func:`bed_drift` gives none): object F1 0.930 / 0.933 / 0.944 straight
+    → 0.948 / 0.943 / 0.944 (seeds 1–3; the third's drift is measured).
+
+    Examples
+    --------
+    >>> tilted = FiberBedScale(2.0, (0.14, 0.0), spread=0.15, sections=300)
+    >>> _mean_drift(tilted, (1.0, 1.0, 1.0))
+    (0.14, 0.0)
+    >>> _mean_drift(FiberBedScale(2.0, (0.01, 0.0), 0.15, 300), (1.0, 1.0, 1.0))
+    (0.0, 0.0)
+    """
+    mean = float(np.hypot(*bed.slope))
+    if mean <= SIGNIFICANCE * bed.spread / np.sqrt(max(bed.sections, 1)):
+        return (0.0, 0.0)
+    dz, dy, dx = (float(v) for v in spacing)
+    return (bed.slope[0] * dz / dy, bed.slope[1] * dz / dx)
+
+
+def _separation(sigma_z: float, height: int, along: bool) -> int:
+    """Slices a centre's chain must continue for the z-coherence (:func:`z_coherence`):
+    twice the tubeness's scale along z (``sigma_z``, slices), at least 3; on the
+    smoothing along the bed :data:`ALONG_SEPARATION` times that, within half the
+    ``height`` (never under the straight one).
+
+    The longer smoothing makes structure without an axis persist further along z (the
+    pores of an inverted bead pack: see :func:`_drift_record`); a fiber's chain goes on
+    whatever the distance, a pore's ends.
+
+    Examples
+    --------
+    >>> _separation(2.4, 32, False), _separation(2.4, 32, True), _separation(9.6, 32, True)
+    (5, 10, 20)
+    """
+    straight = max(3, int(np.ceil(2 * sigma_z)))
+    if not along:
+        return straight
+    return max(straight, min(ALONG_SEPARATION * straight, height // 2))
 
 
 def _radius_from_data(
@@ -1151,8 +1257,8 @@ def detect_fibers(
         peak; 0.6 keeps one peak for fibers up to ~1.4× the typical radius. In-plane;
         fibers under 9 pixels of radius (detected on the scan itself) get twice that
         along the fibers: along the bed's tilt, measured on the scan, when the fibers
-        share one (:mod:`~xarray_microct.ops.fibers.along`; recorded in the provenance
-        as ``"fiber_direction"``), else straight along z.
+        share one or lie within 15° of z (:mod:`~xarray_microct.ops.fibers.along`;
+        recorded in the provenance as ``"fiber_direction"``), else straight along z.
     min_radius : length, optional
         Smallest fiber cross-section kept (equivalent radius; default radius / 2, or
         radius / 4 on a tubeness map, whose thresholded cores are narrower than fibers).
