@@ -81,7 +81,7 @@ from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
 from xarray_microct.ops.fiber_scale import FiberBedScale, NoFibersError, measure_fiber_bed
-from xarray_microct.ops.fibers.along import SIGNIFICANCE, bed_drift, smooth_along
+from xarray_microct.ops.fibers.along import bed_drift, smooth_along
 from xarray_microct.ops.fibers.assembly import (
     COHERENCE_MIN,
     empty_table,
@@ -136,9 +136,11 @@ RADIUS_DISAGREES = 0.4
 # fibers within this tilt of z (their measured slopes' RMS, no common drift) are smoothed
 # along z over a whole radius: the straight half radius is sized for 15° (see _drift_record)
 ALONG_TILT = 15.0
-# on the smoothing along the bed, the chains must continue twice as many slices for the
-# z-coherence (see _separation)
+# on the gated smoothing along an untilted bed, the chains must continue twice as many
+# slices for the z-coherence (see _separation and _drift_record)
 ALONG_SEPARATION = 2
+# ... which must fit this many times in the volume's height (else the straight path)
+GATE_HEIGHT = 3
 CORNER = 4  # pixels: the side of the middle slice's corner patches that suggest padding
 
 
@@ -606,7 +608,7 @@ def plan_detection(
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
     drift = (0.0, 0.0)
-    along = False
+    along = gated = False
     calibration = None
     no_calibration = (
         f"no measured sections: a {kind} input (no intensities to measure)"
@@ -614,21 +616,22 @@ def plan_detection(
         else "no measured sections: fibers of 9 pixels and more with the radius given "
         "(detected on bins; the scan is not sampled)"
     )
-    if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
-        if bed is None:
-            bed, no_calibration = _bed_of(volume, r_phys)
-            _check_given_radius(r_phys, bed, grid.units)
-        drift, along = _drift_record(bed, grid.spacing, estimated)
-    if kind == "intensity":  # on bins, the radius estimate's sections (scan pixels)
-        calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
-    smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=along)
-    # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
-    levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
     sigmas = (
         _tubeness_sigmas(sigma_phys, factor, grid.shape[0] * dz)
         if kind == "intensity"
         else (sigma_phys,) * 3
     )
+    if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
+        if bed is None:
+            bed, no_calibration = _bed_of(volume, r_phys)
+            _check_given_radius(r_phys, bed, grid.units)
+        straight = _separation(sigmas[0] / dz)
+        drift, along, gated = _drift_record(bed, grid.spacing, estimated, straight, grid.shape[0])
+    if kind == "intensity":  # on bins, the radius estimate's sections (scan pixels)
+        calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
+    smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=along)
+    # binned: the mask thresholds the bins in the scan's levels (an exact histogram)
+    levels = volume.dtype if factor > 1 and has_exact_histogram(volume.dtype) else None
     mask, score = fiber_chain(
         work,
         kind,
@@ -653,7 +656,7 @@ def plan_detection(
         halo,
         tile=-(-MIN_TILE // factor),  # the same area of the scan as without bins
     )
-    separation = _separation(sigmas[0] / dz, grid.shape[0], along)
+    separation = _separation(sigmas[0] / dz, gated)
     graph = _linking_graph(
         tiles,
         grid.shape[0],
@@ -942,10 +945,17 @@ def _check_given_radius(given: float, bed: FiberBedScale | None, units: str) -> 
 
 
 def _drift_record(
-    bed: FiberBedScale | None, spacing: Sequence[float], estimated: dict[str, Any]
-) -> tuple[tuple[float, float], bool]:
-    """The smoothing's drift per slice (:func:`bed_drift`) and whether the smoothing is
-    the along-the-bed path (:func:`_along_bed`), recorded in ``estimated``.
+    bed: FiberBedScale | None,
+    spacing: Sequence[float],
+    estimated: dict[str, Any],
+    straight: int,
+    height: int,
+) -> tuple[tuple[float, float], bool, bool]:
+    """The smoothing's drift per slice (:func:`bed_drift`), whether the smoothing is
+    the along-the-bed path, and whether that path is the gated one of a bed without a
+    drift beyond its spread (:func:`_along_bed`; its chains judged
+    :data:`ALONG_SEPARATION` times ``straight`` slices apart, which must fit in half the
+    ``height``), recorded in ``estimated``.
 
     The along-the-bed path (a whole radius of smoothing, the tubeness on the smoothed
     scan) was first given only to beds with a measured drift; a bed whose drift is
@@ -956,15 +966,16 @@ def _drift_record(
     object F1 (seeds 1–3, ``benchmarks/fiber_table_radius.py``'s measure, defaults):
     ``other_bed`` noise 0.25, 0°: 0.936 / 0.885 / 0.894 → 0.968 / 0.938 / 0.953; 8°:
     0.886 / 0.892 / 0.944 → 0.930 / 0.933 / 0.944 (→ 0.948 / 0.943 / 0.944 along the
-    mean drift: :func:`_mean_drift`); noise 0.15, 0°: 0.979 / 0.961 /
+    mean drift: below); noise 0.15, 0°: 0.979 / 0.961 /
     0.959 → 0.983 / 0.983 / 0.972; ``fiber_bed`` noise 0.25, 0°: 0.984 / 0.979 / 0.987
     → 0.991 / 0.989 / 0.992; 15° unchanged (its drift is measured); radii as before
     (+1.8 to +2.7 % on ``other_bed`` 0° against +2.3 to +2.5 %).
 
     The gate that keeps volumes without fibers empty: the longer smoothing also makes
     the pores of an inverted bead pack persist along z, and they measure as an
-    untilted bed (slope 0.004–0.06, spread 0.05–0.23, the fibers' 0.05–0.16). No
-    measure of the bed's sample tells them apart (not the spread; nor the radius:
+    untilted bed (slope 0.004–0.06, spread 0.05–0.23; the fibers' 0.05–0.18, untilted
+    ``other_bed`` at 2 pixels and noise 0.25 0.15–0.18). No measure of the bed's
+    sample tells them apart (not the spread; nor the radius:
     pores of 3.3 pixels persist as those of 8), but their persistence does: a pore's
     chain ends, a fiber's goes on, so on this path the z-coherence asks the chains to
     continue twice as many slices (:func:`_separation`). ``bead_pack(96, radius=r,
@@ -978,81 +989,78 @@ def _drift_record(
     bed, the path stays straight. (``bead_pack(96, radius=12, seed=2)`` inverted gives
     21 fibers on main as here: its pores of 10 pixels are found on bins, straight,
     with a coherence of 0.59.)
+
+    The gate needs the height: capped at half the volume's slices, the doubled
+    separation was no longer double on short scans (under 4 times the straight one:
+    about 20 slices at 2 pixels), and the pores passed again (inverted ``bead_pack(96,
+    r, s)`` cropped to 16–32 slices, r 4–6: coherence 0.51–0.63, fibers; main 0.39–0.47,
+    none). Such a scan keeps the straight short smoothing and its separation, as
+    before. A bed whose drift is measured beyond its spread keeps the straight path's
+    separation too: no bead pack measured one (their slopes 0.004–0.06 lie within their
+    spread), and doubling it only narrowed the tilted beds' margin over 0.5 (2 pixels,
+    noise 0.25, seed 2: 0.87 → 0.79 at 15°, 0.78 → 0.67 at 30°).
+
+    Within the spread the smoothing follows the bed's mean drift wherever it is
+    measured at all (:func:`bed_drift` ``within_spread``): the fibers' slopes about it
+    have a mean square never larger than about z (spread² against spread² + mean²).
+    ``other_bed`` at 8°, noise 0.25, 2 pixels (slope 0.13–0.16, spread 0.15): object F1
+    0.930 / 0.933 / 0.944 straight → 0.948 / 0.943 / 0.944 (seeds 1–3; the third's
+    drift is measured beyond its spread).
     """
     if bed is None:
         estimated["fiber_direction"] = "not measured: smoothing straight along z"
-        return (0.0, 0.0), False
+        return (0.0, 0.0), False, False
     drift = bed_drift(bed, spacing)
-    along = _along_bed(bed, drift)
-    if along and not any(drift):  # within its spread: still its mean drift, if measured
-        drift = _mean_drift(bed, spacing)
-    estimated["fiber_direction"] = {
+    record = {
         "slope_yx": [round(v, 6) for v in bed.slope],
         "spread": round(bed.spread, 6),
         "sections": bed.sections,
-        "smoothing": (
-            "along the bed"
-            if any(drift)
-            else "along the bed, untilted"
-            if along
-            else "straight along z"
-        ),
     }
-    return drift, along
+    estimated["fiber_direction"] = record
+    if any(drift):
+        record["smoothing"] = "along the bed"
+        record["drift_px"] = [round(v, 6) for v in drift]
+        return drift, True, False
+    if not _along_bed(bed):
+        record["smoothing"] = "straight along z: the fibers' slopes spread beyond 15°"
+        return drift, False, False
+    if ALONG_SEPARATION * straight > height // GATE_HEIGHT:
+        record["smoothing"] = (
+            f"straight along z: {height} slices are too few to judge the chains "
+            f"{ALONG_SEPARATION * straight} slices apart on the smoothing along the bed"
+        )
+        return drift, False, False
+    drift = bed_drift(bed, spacing, within_spread=True)
+    record["smoothing"] = (
+        "along the bed's mean drift, within its spread" if any(drift) else "along z, untilted"
+    )
+    record["drift_px"] = [round(v, 6) for v in drift]
+    return drift, True, True
 
 
-def _along_bed(bed: FiberBedScale, drift: Sequence[float]) -> bool:
-    """Whether the scan is smoothed along the bed (one radius, the tubeness on the
-    smoothed scan): where the bed's drift is measured, or where it is zero and the
-    fibers lie within :data:`ALONG_TILT` of z (the RMS of their measured slopes,
-    ``√(slope² + spread²)``, the spread holding the centres' noise too).
+def _along_bed(bed: FiberBedScale) -> bool:
+    """Whether a bed without a drift beyond its spread is smoothed along it anyway (one
+    radius, the tubeness on the smoothed scan): where its fibers lie within
+    :data:`ALONG_TILT` of z (the RMS of their measured slopes, ``√(slope² + spread²)``,
+    the spread holding the centres' noise too).
 
     Examples
     --------
     >>> bed_of = lambda slope, spread: FiberBedScale(2.0, slope, spread, 400)
-    >>> _along_bed(bed_of((0.02, 0.01), 0.15), (0.0, 0.0))  # untilted
+    >>> _along_bed(bed_of((0.02, 0.01), 0.15))  # untilted
     True
-    >>> _along_bed(bed_of((0.05, 0.0), 0.5), (0.0, 0.0))  # plies: no one direction
+    >>> _along_bed(bed_of((0.05, 0.0), 0.5))  # plies: no one direction
     False
     """
-    if any(drift):
-        return True
     rms = float(np.hypot(np.hypot(*bed.slope), bed.spread))
     return rms < float(np.tan(np.radians(ALONG_TILT)))
 
 
-def _mean_drift(bed: FiberBedScale, spacing: Sequence[float]) -> tuple[float, float]:
-    """The bed's mean drift per slice ``(ty, tx)`` in pixels where it is measured (over
-    :data:`~xarray_microct.ops.fibers.along.SIGNIFICANCE` standard errors), even within
-    the sections' spread, else ``(0, 0)``.
-
-    Smoothing along the mean drift leaves the fibers' slopes about it, whose mean square
-    is never larger than about z (the spread² against spread² + mean²): for a bed
-    :func:`_along_bed` lets onto the longer smoothing, following the mean is never
-    worse than straight. ``other_bed`` at 8°, noise 0.25, 2 pixels (slope 0.13–0.16,
-    spread 0.15: :func:`bed_drift` gives none): object F1 0.930 / 0.933 / 0.944 straight
-    → 0.948 / 0.943 / 0.944 (seeds 1–3; the third's drift is measured).
-
-    Examples
-    --------
-    >>> tilted = FiberBedScale(2.0, (0.14, 0.0), spread=0.15, sections=300)
-    >>> _mean_drift(tilted, (1.0, 1.0, 1.0))
-    (0.14, 0.0)
-    >>> _mean_drift(FiberBedScale(2.0, (0.01, 0.0), 0.15, 300), (1.0, 1.0, 1.0))
-    (0.0, 0.0)
-    """
-    mean = float(np.hypot(*bed.slope))
-    if mean <= SIGNIFICANCE * bed.spread / np.sqrt(max(bed.sections, 1)):
-        return (0.0, 0.0)
-    dz, dy, dx = (float(v) for v in spacing)
-    return (bed.slope[0] * dz / dy, bed.slope[1] * dz / dx)
-
-
-def _separation(sigma_z: float, height: int, along: bool) -> int:
+def _separation(sigma_z: float, gated: bool = False) -> int:
     """Slices a centre's chain must continue for the z-coherence (:func:`z_coherence`):
-    twice the tubeness's scale along z (``sigma_z``, slices), at least 3; on the
-    smoothing along the bed :data:`ALONG_SEPARATION` times that, within half the
-    ``height`` (never under the straight one).
+    twice the tubeness's scale along z (``sigma_z``, slices), at least 3; on the gated
+    smoothing along a bed without a drift beyond its spread (:func:`_drift_record`)
+    :data:`ALONG_SEPARATION` times that.
 
     The longer smoothing makes structure without an axis persist further along z (the
     pores of an inverted bead pack: see :func:`_drift_record`); a fiber's chain goes on
@@ -1060,13 +1068,11 @@ def _separation(sigma_z: float, height: int, along: bool) -> int:
 
     Examples
     --------
-    >>> _separation(2.4, 32, False), _separation(2.4, 32, True), _separation(9.6, 32, True)
-    (5, 10, 20)
+    >>> _separation(2.4), _separation(2.4, gated=True), _separation(0.5)
+    (5, 10, 3)
     """
     straight = max(3, int(np.ceil(2 * sigma_z)))
-    if not along:
-        return straight
-    return max(straight, min(ALONG_SEPARATION * straight, height // 2))
+    return ALONG_SEPARATION * straight if gated else straight
 
 
 def _radius_from_data(
