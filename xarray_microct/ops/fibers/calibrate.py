@@ -63,10 +63,10 @@ on ``fiber_bed`` of 7 ± 2 µm at 3.2 µm pixels, whose smallest third goes +1.8
 +1.8 / +3.5 %; 1.07 / 1.06 on the bed of 1.5 and 3.0 pixels, −3.9 / +1.5 → −2.7 /
 +2.1 % for seed 1). What is left: where the fit itself is off (a tilted bed's sections
 read about 1.5 % low at 15°) the table follows it up to the tolerance; the tolerance
-leaves up to 2 % where fit and table agree that far (``fiber_bed`` −2.5 %; now 0.5 %,
-see "Since" below).
+leaves up to 2 % where fit and table agree that far (``fiber_bed`` −2.5 %; then 0.5 %,
+see "Since" below; since removed, see "No dead zone").
 
-Until 2026-12-01 (history; the dead zone is now 0.5 %, see "Since" below, which
+Until 2026-12-01 (history; the dead zone was then 0.5 %, see "Since" below, which
 measured τ = 0 better than 2 % once the fit runs 20 rounds): the tolerance was a dead
 zone of 2 % (the shift is the part of the difference beyond it, so a table off by more
 stopped 2 % short of the fit, on the mask's side), on purpose: moving
@@ -186,7 +186,8 @@ round section of the runs' 4-slice means: its excess intensity over a local back
 taken beyond every fiber's margin, over the fibers' plateau), which is unbiased where
 its levels are. Those sections (:class:`~xarray_microct.ops.fiber_scale.FittedSections`,
 each 4-slice mean its own image) now calibrate the table from 4 pixels up as the fit
-does under 4 (the same pairing, guards and 0.5 % dead zone), at no cost (the sample is
+does under 4 (the same pairing and guards; the 0.5 % dead zone then, since removed), at
+no cost (the sample is
 measured anyway; the fit of blurred disks from 4 to 8 pixels instead would cost 0.8–1.0
 CPU s more a detection on these beds (``measure_fiber_bed`` at 8 pixels 0.5 → 1.6 s),
 and it read ``fiber_bed`` −1.9 to −2.0 % at 5 and 8 pixels: not used). Measured, the

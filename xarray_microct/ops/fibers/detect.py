@@ -1091,7 +1091,9 @@ def _radius_from_data(
 
 
 AXIS_CHECK_BLOCK = (48, 256, 256)  # the block on which another fiber axis is looked for
-AXIS_COHERENCE = 0.8  # the least z-coherence there that names the axis (beds: over 0.9)
+# the least z-coherence there that names the axis (beds: 0.9 and more, but 0.7-0.8 at 2
+# pixels in noise 0.25, which may then go unnamed)
+AXIS_COHERENCE = 0.8
 AXIS_KEY = "fiber_axis"  # the table's attrs: the scan's axis the fibers were followed along
 _AXIS_ORDER = {"z": (0, 1, 2), "y": (1, 0, 2), "x": (2, 1, 0)}  # axis_first's (z, y, x)
 
