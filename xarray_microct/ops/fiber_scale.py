@@ -1742,7 +1742,13 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # seeded too large, it merges touching fibers into round clusters whose size a round
     # can give back (a second fixed point). The coarse scale is a depth-weighted typical
     # depth, which touching fibers merged by blur pull up to 1.3–2.9 radii: from half of
-    # it, the fibers' radius is the fixed point reached from below.
+    # it, the fibers' radius is the fixed point reached from below. Seeded far below, a
+    # round can split most fibers into pieces of about its seed's size and settle on them
+    # (a third fixed point); the pieces follow the noise, not the fibers, and are not
+    # found again along z: such a round does not end the rounds, the next is seeded at
+    # the coarse scale itself (once; see the module docstring)
+    coarse, climbed = scale, radius is not None
+    followed: tuple[np.ndarray, int] | None = None
     for _ in range(rounds):
         # small fibers: measured on a grid twice as fine, so that seeds and regions
         # resolve them
@@ -1761,6 +1767,13 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         radius = _robust_mean(radii, weights)
         settled = abs(radius / pixel / px - 1) < SETTLED
         px = radius / pixel
+        followed = None
+        if settled and not climbed:
+            reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
+            followed = _followed(images, centres, (dy, dx), reach)
+            if not _coherent(len(followed[0]), followed[1]):
+                px, climbed, followed = coarse, True, None
+                continue
         if settled:
             break
     # the bed's shift over `half` slices, from the first half of each run to the second:
@@ -1769,21 +1782,10 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # fibers holds the correlation near no shift, and matching about it pulls the moves
     # towards it); most centres must be found again (fibers continue along z)
     reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
-    pairs = list(zip(centres[::2], centres[1::2], strict=True))
-    guesses = [
-        -phase_cross_correlation(first, second)[0] * (dy, dx)
-        for first, second in zip(images[::2], images[1::2], strict=True)
-    ]
-    for _ in range(MOVE_ROUNDS):
-        moves = [
-            _found_again(here, there, guess, reach)
-            for (here, there), guess in zip(pairs, guesses, strict=True)
-        ]
-        pooled = np.concatenate(moves)
-        if len(pooled) == 0:
-            break
-        guesses = [pooled.mean(axis=0)] * len(pairs)
-    _check_fibers(len(pooled), sum(len(here) for here, _ in pairs))
+    if followed is None:
+        followed = _followed(images, centres, (dy, dx), reach)
+    pooled, total = followed
+    _check_fibers(len(pooled), total)
     fitted = None
     # the rounds' radii read the levels off the images, biased where the blur is
     # comparable to the radius (fibers measured on the finer grid): there the fit of
@@ -2211,12 +2213,45 @@ def _check_fibers(matched: int, total: int) -> None:
     A fiber bed finds over 70 % of them again (fibers of 2 pixels in noise 0.25, about
     30 %); bright specks of noise about 10 %, a matrix between pores none.
     """
-    if total == 0 or matched < COHERENCE * total:
+    if not _coherent(matched, total):
         raise NoFibersError(
             f"the bright sections of the sampled slices do not continue along z (only "
             f"{matched / max(total, 1):.0%} of them are found again {Z_MEAN} slices on; a "
             "fiber bed gives over 70 %): no fibers along z"
         )
+
+
+def _coherent(matched: int, total: int) -> bool:
+    """Whether sections continue along z: at least ``COHERENCE`` of ``total`` found again."""
+    return total > 0 and matched >= COHERENCE * total
+
+
+def _followed(
+    images: np.ndarray, centres: list[np.ndarray], spacing: tuple[float, float], reach: float
+) -> tuple[np.ndarray, int]:
+    """The moves of the sections found again from each run's first image to its second,
+    and how many sections the first images hold.
+
+    ``images`` and ``centres`` (physical) alternate first and second halves of each run.
+    The shift of each pair: to the whole pixel by phase correlation, then the mean move
+    of the centres found again, found again about that mean move (``MOVE_ROUNDS`` in all).
+    """
+    pairs = list(zip(centres[::2], centres[1::2], strict=True))
+    guesses = [
+        -phase_cross_correlation(first, second)[0] * spacing
+        for first, second in zip(images[::2], images[1::2], strict=True)
+    ]
+    pooled = np.zeros((0, 2))
+    for _ in range(MOVE_ROUNDS):
+        moves = [
+            _found_again(here, there, guess, reach)
+            for (here, there), guess in zip(pairs, guesses, strict=True)
+        ]
+        pooled = np.concatenate(moves)
+        if len(pooled) == 0:
+            break
+        guesses = [pooled.mean(axis=0)] * len(pairs)
+    return pooled, sum(len(here) for here, _ in pairs)
 
 
 def _measure_sample(
