@@ -52,7 +52,8 @@ Radius estimate (:func:`estimate_fiber_radius`)
     whole, round region's radius is measured by :func:`refine_disk_radii`; the mean of
     those within ±50 % of their median, each weighted for the chance of a section of its
     size to lie whole in the tile (Miles), is the radius, re-measured with seeds at that
-    radius until it settles (at most 4 rounds). The mask is cut halfway between the
+    radius until it settles (at most 4 rounds; a round whose sections are not found
+    again along z does not settle: see below). The mask is cut halfway between the
     fibers' level and the local level of their surroundings (a grey opening), never
     below Otsu's threshold, which lies low for fibers in the matrix of a matrix/pore
     patchwork (about 1 % less bias at 2 voxels there). The centres found again in the
@@ -104,6 +105,30 @@ Radius estimate (:func:`estimate_fiber_radius`)
     now −1.9 to +0.8 % (at 3 voxels −1.6 to +0.9 %, now −0.6 to +1.3 %). These figures
     hold for those benchmarks' small phantom beds (seeds 1–3); larger scans were not
     swept.
+
+    A first round that splits the fibers (2026-12-01). Seeded far below the fibers'
+    radius, a round can cut most fibers into pieces of about its seed's size (its
+    seeds, maxima of the image smoothed at a third of the seed, follow the noise inside
+    a large fiber), measure those (the sections left whole then lie beyond the robust
+    mean's +50 % and are left out) and settle on them: ``textured_fiber_bed`` at 16
+    pixels, noise 0.25, 15°, seed 1, seeded at 7.3 pixels (half a coarse scale of 14.6)
+    for fibers of 15.8, measured 7.9, within ``SETTLED`` of its seed. The pieces follow
+    the noise, not the fibers: 4 of 27 were found again 4 slices on, and the estimate
+    raised :class:`NoFibersError` (the fibers' own settled rounds find 94–100 % again from
+    5 pixels up; first rounds, which split some fibers and climb, 9–90 %). A settled
+    round that fails that check (fewer than ``COHERENCE`` found again, the final check's
+    matching) now does not end the rounds: the next is seeded at the coarse scale itself
+    (once), and the rounds go on from it (there 16.0 pixels, 46 of 46 found again,
+    −0.2 %). Every estimate that passed the check is as before: the rule acts only where
+    the estimate raised. SWEEP_PLACEHOLDER
+    What it does not catch: a round that splits the fibers into pieces that still pass
+    the check (that bed at 8 × 192², seed 3, with the coarse scale forced to 0.7 radius:
+    −66 %, before and after). A stricter or relative test was not used: at 2 pixels in
+    noise 0.25 the fibers' own settled rounds find only about 20–50 % of their sections
+    again (within 1.5 pixels), and a round seeded at the coarse scale there (up to 2.9
+    radii) finds round clusters of fibers, which continue along z as fibers do. (The
+    shares found again here are matched about the correlation's shift alone, in
+    ``benchmarks/radius_estimate.py``'s sweep on main, seeds 1–3.)
 
 Derived parameters (:func:`derived_parameters`)
     With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
