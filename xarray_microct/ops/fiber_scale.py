@@ -1772,8 +1772,9 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # (a third fixed point); the pieces follow the noise, not the fibers, and are not
     # found again along z: such a round does not end the rounds, the next is seeded at
     # the coarse scale itself (once; see the module docstring)
-    coarse, climbed = scale, radius is not None
+    coarse, checked = scale, radius is not None
     followed: tuple[np.ndarray, int] | None = None
+    below = None  # a round seeded from below that settled, and its sections followed
     for _ in range(rounds):
         # small fibers: measured on a grid twice as fine, so that seeds and regions
         # resolve them
@@ -1786,6 +1787,9 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
         masks = _fiber_masks(smoothed, scale)
         radii, weights, centres = _measure_sample(images, masks, scale, (dy, dx), MARGIN_PX * zoom)
+        if radii.size == 0 and below is not None:
+            (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
+            break
         measured_radii = radii
         if radii.size == 0:
             raise NoFibersError("no whole, round bright cross-section in the sampled tile")
@@ -1793,12 +1797,20 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         settled = abs(radius / pixel / px - 1) < SETTLED
         px = radius / pixel
         followed = None
-        if settled and not climbed:
+        if (settled and not checked) or below is not None:
             reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
             followed = _followed(images, centres, (dy, dx), reach)
-            if not _coherent(len(followed[0]), followed[1]):
-                px, climbed, followed = coarse, True, None
-                continue
+        if below is not None:
+            # the round seeded at the coarse scale: kept (and the rounds go on from it)
+            # only where its sections continue along z more often than the settled one's
+            if _share(*followed) <= _share(*below[1]):
+                (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
+                break
+            below = None
+        elif settled and not checked:
+            below = (radius, measured_radii, centres, images, zoom, dy, dx), followed
+            px, checked = coarse, True
+            continue
         if settled:
             break
     # the bed's shift over `half` slices, from the first half of each run to the second:
@@ -2249,6 +2261,11 @@ def _check_fibers(matched: int, total: int) -> None:
 def _coherent(matched: int, total: int) -> bool:
     """Whether sections continue along z: at least ``COHERENCE`` of ``total`` found again."""
     return total > 0 and matched >= COHERENCE * total
+
+
+def _share(moves: np.ndarray, total: int) -> float:
+    """The share of ``total`` sections found again (``moves``: theirs, :func:`_followed`)."""
+    return len(moves) / total if total else 0.0
 
 
 def _followed(
