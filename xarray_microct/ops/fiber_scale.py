@@ -52,7 +52,8 @@ Radius estimate (:func:`estimate_fiber_radius`)
     whole, round region's radius is measured by :func:`refine_disk_radii`; the mean of
     those within ±50 % of their median, each weighted for the chance of a section of its
     size to lie whole in the tile (Miles), is the radius, re-measured with seeds at that
-    radius until it settles (at most 4 rounds). The mask is cut halfway between the
+    radius until it settles (at most 4 rounds; a first round that settles is checked
+    against one seeded at the coarse scale: see below). The mask is cut halfway between the
     fibers' level and the local level of their surroundings (a grey opening), never
     below Otsu's threshold, which lies low for fibers in the matrix of a matrix/pore
     patchwork (about 1 % less bias at 2 voxels there). The centres found again in the
@@ -104,6 +105,37 @@ Radius estimate (:func:`estimate_fiber_radius`)
     now −1.9 to +0.8 % (at 3 voxels −1.6 to +0.9 %, now −0.6 to +1.3 %). These figures
     hold for those benchmarks' small phantom beds (seeds 1–3); larger scans were not
     swept.
+
+    A first round that splits the fibers (2026-12-01). Seeded far below the fibers'
+    radius, a round can cut most fibers into pieces of about its seed's size (its
+    seeds, maxima of the image smoothed at a third of the seed, follow the noise inside
+    a large fiber), measure those (the sections left whole then lie beyond the robust
+    mean's +50 % and are left out) and settle on them. ``textured_fiber_bed`` at 16
+    pixels, noise 0.25, 15°, seed 1: seeded at 7.3 pixels (half a coarse scale of 14.6)
+    for fibers of 15.8, it measured 7.9, within ``SETTLED`` of its seed; 4 of its 27
+    sections were found again 4 slices on, and the estimate raised
+    :class:`NoFibersError`. At 20 pixels, seed 6 (the same condition): seeded at 8.3, it
+    measured 9.1 with 5 of 25 found again, just enough for ``COHERENCE``, and the
+    estimate was −54.7 %. The fibers' own settled rounds find 94–100 % of their sections
+    again from 5 pixels up; first rounds, which split some fibers and climb, 9–90 %;
+    at 2 pixels in noise 0.25 settled rounds find only about 20–50 % (within 1.5
+    pixels), so no share is a bar for a split at every radius (shares matched about the
+    correlation's shift alone, ``benchmarks/radius_estimate.py``'s sweep on main, seeds
+    1–3). A round seeded from below that settles is now checked once against a round
+    seeded at the coarse scale itself: the latter is kept, and the rounds go on from
+    it, only where its sections are found again more often (the two cases above: 46 of
+    46, −0.2 and −0.7 %). At 2 pixels, where the coarse scale lies at 2–3 radii, that
+    round finds few round clusters, found again less often (9 of 28 against 117 of 215,
+    2 of 17 against 31 of 165), and the first round stands. Where the first round
+    climbs nothing changes; where it settles the estimate costs one round more.
+    ``benchmarks/radius_estimate.py --phantom both`` (2, 3, 5, 8, 12, 16 and 20 pixels,
+    the three conditions, seeds 1–3, the textured bed also seeds 4–6 from 12 pixels:
+    279 cases, both trees in the same run): only those two estimates moved; worst
+    absolute error 54.65 → 1.84 %, cases outside ±2 % or without an estimate 2 → 0;
+    mean absolute error of the textured bed at 16 pixels 0.61 % (17 estimates) → 0.59 %
+    (18), at 20 pixels 3.62 → 0.62 %, elsewhere the same (0.28–1.04 %); the estimate's
+    time the same (this tree's over main's, per case: median 1.01, quartiles 0.93–1.09,
+    on the loaded machine).
 
 Derived parameters (:func:`derived_parameters`)
     With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
@@ -1742,7 +1774,16 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # seeded too large, it merges touching fibers into round clusters whose size a round
     # can give back (a second fixed point). The coarse scale is a depth-weighted typical
     # depth, which touching fibers merged by blur pull up to 1.3–2.9 radii: from half of
-    # it, the fibers' radius is the fixed point reached from below.
+    # it, the fibers' radius is the fixed point reached from below. Seeded far below, a
+    # round can split most fibers into pieces of about its seed's size and settle on them
+    # (a third fixed point); the pieces follow the noise, not the fibers, and are found
+    # again along z less often than whole sections: a round seeded from below that
+    # settles is checked once against a round seeded at the coarse scale itself, which is
+    # kept (and the rounds go on from it) only where its sections are found again more
+    # often (see the module docstring)
+    coarse, checked = scale, radius is not None
+    followed: tuple[np.ndarray, int] | None = None
+    below = None  # a round seeded from below that settled, and its sections followed
     for _ in range(rounds):
         # small fibers: measured on a grid twice as fine, so that seeds and regions
         # resolve them
@@ -1755,12 +1796,31 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
         masks = _fiber_masks(smoothed, scale)
         radii, weights, centres = _measure_sample(images, masks, scale, (dy, dx), MARGIN_PX * zoom)
+        if radii.size == 0 and below is not None:
+            (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
+            break
         measured_radii = radii
         if radii.size == 0:
             raise NoFibersError("no whole, round bright cross-section in the sampled tile")
         radius = _robust_mean(radii, weights)
         settled = abs(radius / pixel / px - 1) < SETTLED
         px = radius / pixel
+        followed = None
+        if (settled and not checked) or below is not None:
+            reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
+            followed = _followed(images, centres, (dy, dx), reach)
+        if below is not None:
+            # the round seeded at the coarse scale: kept (and the rounds go on from it)
+            # only where its sections continue along z more often than the settled one's
+            if _share(*followed) <= _share(*below[1]):
+                (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
+                break
+            below = None
+        elif settled and not checked:
+            below = (radius, measured_radii, centres, images, zoom, dy, dx), followed
+            px, checked = coarse, True
+            continue
+        checked = True  # only the first round, seeded from below, is checked
         if settled:
             break
     # the bed's shift over `half` slices, from the first half of each run to the second:
@@ -1769,21 +1829,10 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # fibers holds the correlation near no shift, and matching about it pulls the moves
     # towards it); most centres must be found again (fibers continue along z)
     reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
-    pairs = list(zip(centres[::2], centres[1::2], strict=True))
-    guesses = [
-        -phase_cross_correlation(first, second)[0] * (dy, dx)
-        for first, second in zip(images[::2], images[1::2], strict=True)
-    ]
-    for _ in range(MOVE_ROUNDS):
-        moves = [
-            _found_again(here, there, guess, reach)
-            for (here, there), guess in zip(pairs, guesses, strict=True)
-        ]
-        pooled = np.concatenate(moves)
-        if len(pooled) == 0:
-            break
-        guesses = [pooled.mean(axis=0)] * len(pairs)
-    _check_fibers(len(pooled), sum(len(here) for here, _ in pairs))
+    if followed is None:
+        followed = _followed(images, centres, (dy, dx), reach)
+    pooled, total = followed
+    _check_fibers(len(pooled), total)
     fitted = None
     # the rounds' radii read the levels off the images, biased where the blur is
     # comparable to the radius (fibers measured on the finer grid): there the fit of
@@ -2211,12 +2260,50 @@ def _check_fibers(matched: int, total: int) -> None:
     A fiber bed finds over 70 % of them again (fibers of 2 pixels in noise 0.25, about
     30 %); bright specks of noise about 10 %, a matrix between pores none.
     """
-    if total == 0 or matched < COHERENCE * total:
+    if not _coherent(matched, total):
         raise NoFibersError(
             f"the bright sections of the sampled slices do not continue along z (only "
             f"{matched / max(total, 1):.0%} of them are found again {Z_MEAN} slices on; a "
             "fiber bed gives over 70 %): no fibers along z"
         )
+
+
+def _coherent(matched: int, total: int) -> bool:
+    """Whether sections continue along z: at least ``COHERENCE`` of ``total`` found again."""
+    return total > 0 and matched >= COHERENCE * total
+
+
+def _share(moves: np.ndarray, total: int) -> float:
+    """The share of ``total`` sections found again (``moves``: theirs, :func:`_followed`)."""
+    return len(moves) / total if total else 0.0
+
+
+def _followed(
+    images: np.ndarray, centres: list[np.ndarray], spacing: tuple[float, float], reach: float
+) -> tuple[np.ndarray, int]:
+    """The moves of the sections found again from each run's first image to its second,
+    and how many sections the first images hold.
+
+    ``images`` and ``centres`` (physical) alternate first and second halves of each run.
+    The shift of each pair: to the whole pixel by phase correlation, then the mean move
+    of the centres found again, found again about that mean move (``MOVE_ROUNDS`` in all).
+    """
+    pairs = list(zip(centres[::2], centres[1::2], strict=True))
+    guesses = [
+        -phase_cross_correlation(first, second)[0] * spacing
+        for first, second in zip(images[::2], images[1::2], strict=True)
+    ]
+    pooled = np.zeros((0, 2))
+    for _ in range(MOVE_ROUNDS):
+        moves = [
+            _found_again(here, there, guess, reach)
+            for (here, there), guess in zip(pairs, guesses, strict=True)
+        ]
+        pooled = np.concatenate(moves)
+        if len(pooled) == 0:
+            break
+        guesses = [pooled.mean(axis=0)] * len(pairs)
+    return pooled, sum(len(here) for here, _ in pairs)
 
 
 def _measure_sample(
