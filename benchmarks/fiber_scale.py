@@ -86,17 +86,22 @@ def sweep_bed(radius_px: float, noise: float, tilt: float, seed: int) -> tuple:
     return volume, truth, spacing, size
 
 
+def sweep_case(phantom: str, radius_px: int, noise: float, tilt: float, seed: int) -> tuple:
+    """(volume, true centres, pixel size, side in pixels) of one case of the sweep:
+    ``phantom`` "fiber_bed" (:func:`sweep_bed`) or "other" (:func:`other_bed`)."""
+    if phantom == "fiber_bed":
+        volume, bed, spacing, size = sweep_bed(radius_px, noise, tilt, seed)
+        return volume, bed.centres, spacing, size
+    size = max(64, 20 * radius_px)
+    volume, centres = other_bed((32, size, size), radius_px, noise, tilt, seed)
+    return volume, centres, 1.0, size
+
+
 def run_case(
     radius_px: int, noise: float, tilt: float, seed: int, phantom: str, at_truth: bool = False
 ) -> dict:
-    size = max(64, 20 * radius_px)
-    if phantom == "fiber_bed":
-        volume, bed, spacing, size = sweep_bed(radius_px, noise, tilt, seed)
-        radius = RADIUS
-        centres = bed.centres
-    else:
-        spacing, radius = 1.0, float(radius_px)
-        volume, centres = other_bed((32, size, size), radius_px, noise, tilt, seed)
+    volume, centres, spacing, size = sweep_case(phantom, radius_px, noise, tilt, seed)
+    radius = RADIUS if phantom == "fiber_bed" else float(radius_px)
     true_px = centres["radius"].mean() / spacing
     start = time.perf_counter()
     estimate = estimate_fiber_radius(volume)

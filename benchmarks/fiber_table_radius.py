@@ -71,13 +71,7 @@ def run_case(
     estimate: bool,
     default: bool = False,
 ):
-    size = max(64, 20 * radius_px)
-    if phantom == "fiber_bed":
-        volume, bed, spacing, size = scale.sweep_bed(radius_px, noise, tilt, seed)
-        centres = bed.centres
-    else:
-        spacing = 1.0
-        volume, centres = scale.other_bed((32, size, size), radius_px, noise, tilt, seed)
+    volume, centres, spacing, size = scale.sweep_case(phantom, radius_px, noise, tilt, seed)
     true_r = centres["radius"].mean()
     row = {"phantom": phantom, "R": radius_px, "noise": noise, "tilt": tilt, "seed": seed}
     start = time.process_time()

@@ -71,13 +71,7 @@ def section_truth(fitted, truth, grid) -> np.ndarray:
 
 
 def run_case(phantom: str, radius_px: int, noise: float, tilt: float, seed: int) -> dict:
-    size = max(64, 20 * radius_px)
-    if phantom == "fiber_bed":
-        volume, bed, spacing, size = scale.sweep_bed(radius_px, noise, tilt, seed)
-        truth = bed.centres
-    else:
-        spacing = 1.0
-        volume, truth = scale.other_bed((32, size, size), radius_px, noise, tilt, seed)
+    volume, truth, spacing, size = scale.sweep_case(phantom, radius_px, noise, tilt, seed)
     grid = grid_of(volume)
     true_r = truth["radius"].mean()
     bed = measure_fiber_bed(volume)
