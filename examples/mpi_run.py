@@ -14,9 +14,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import time
 
 from dask.distributed import Client
 from enhance import main  # the analysis: the same for every set-up
+
+CLOSE_TIMEOUT = 30.0  # seconds the retired workers may take to leave the scheduler
+CLOSE_GRACE = 2.0  # seconds they then have to stop heartbeating before it stops
 
 
 def make_client() -> Client:
@@ -40,6 +44,13 @@ def make_client() -> Client:
 
 def _leave_cleanly(client: Client) -> None:
     client.retire_workers(close_workers=True)
+    # a retired worker still heartbeats while it closes; stopping the scheduler under it
+    # then logs a traceback (seen on a loaded machine): wait until the scheduler holds no
+    # worker, then give the closing ones a moment to stop
+    deadline = time.monotonic() + CLOSE_TIMEOUT
+    while client.scheduler_info(n_workers=-1)["workers"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(CLOSE_GRACE)
     client.close()
 
 
