@@ -954,8 +954,8 @@ def _drift_record(
     """The smoothing's drift per slice (:func:`bed_drift`), whether the smoothing is
     the along-the-bed path, and whether that path is the gated one of a bed without a
     drift beyond its spread (:func:`_along_bed`; its chains judged
-    :data:`ALONG_SEPARATION` times ``straight`` slices apart, which must fit in half the
-    ``height``), recorded in ``estimated``.
+    :data:`ALONG_SEPARATION` times ``straight`` slices apart, which must fit
+    :data:`GATE_HEIGHT` times in the ``height``), recorded in ``estimated``.
 
     The along-the-bed path (a whole radius of smoothing, the tubeness on the smoothed
     scan) was first given only to beds with a measured drift; a bed whose drift is
@@ -990,15 +990,19 @@ def _drift_record(
     21 fibers on main as here: its pores of 10 pixels are found on bins, straight,
     with a coherence of 0.59.)
 
-    The gate needs the height: capped at half the volume's slices, the doubled
-    separation was no longer double on short scans (under 4 times the straight one:
-    about 20 slices at 2 pixels), and the pores passed again (inverted ``bead_pack(96,
-    r, s)`` cropped to 16–32 slices, r 4–6: coherence 0.51–0.63, fibers; main 0.39–0.47,
-    none). Such a scan keeps the straight short smoothing and its separation, as
-    before. A bed whose drift is measured beyond its spread keeps the straight path's
-    separation too: no bead pack measured one (their slopes 0.004–0.06 lie within their
-    spread), and doubling it only narrowed the tilted beds' margin over 0.5 (2 pixels,
-    noise 0.25, seed 2: 0.87 → 0.79 at 15°, 0.78 → 0.67 at 30°).
+    The gate needs the height: capped at half the volume's slices, the doubled separation
+    was no longer double on short scans (under 4 times the straight one: about 20 slices at
+    2 pixels), and the pores passed again (inverted ``bead_pack(96, r, s)`` cropped to 16–32
+    slices, r 4–6: coherence 0.51–0.63, fibers; main 0.39–0.47, none), and at half the
+    height itself they still did (``radius=5, seed=1``, 32 slices, chains judged 16 apart:
+    0.508). The doubled distance must now fit :data:`GATE_HEIGHT` times in the height (crops
+    of 24–48 slices, r 4–10: all empty, the one gated among them, r 4 over 48 slices, at
+    0.36; the fiber phantoms' 32 slices at 2 pixels, chains judged 10 apart, keep the path);
+    a shorter scan keeps the straight short smoothing and its separation, as before. A bed
+    whose drift is measured beyond its spread keeps the straight path's separation too: no
+    bead pack measured one (their slopes 0.004–0.06 lie within their spread), and doubling
+    it only narrowed the tilted beds' margin over 0.5 (2 pixels, noise 0.25, seed 2: 0.87 →
+    0.79 at 15°, 0.78 → 0.67 at 30°).
 
     Within the spread the smoothing follows the bed's mean drift wherever it is
     measured at all (:func:`bed_drift` ``within_spread``): the fibers' slopes about it
