@@ -996,13 +996,13 @@ def _drift_record(
     slices, r 4–6: coherence 0.51–0.63, fibers; main 0.39–0.47, none), and at half the
     height itself they still did (``radius=5, seed=1``, 32 slices, chains judged 16 apart:
     0.508). The doubled distance must now fit :data:`GATE_HEIGHT` times in the height (crops
-    of 24–48 slices, r 4–10: all empty, the one gated among them, r 4 over 48 slices, at
-    0.36; the fiber phantoms' 32 slices at 2 pixels, chains judged 10 apart, keep the path);
-    a shorter scan keeps the straight short smoothing and its separation, as before. A bed
-    whose drift is measured beyond its spread keeps the straight path's separation too: no
-    bead pack measured one (their slopes 0.004–0.06 lie within their spread), and doubling
-    it only narrowed the tilted beds' margin over 0.5 (2 pixels, noise 0.25, seed 2: 0.87 →
-    0.79 at 15°, 0.78 → 0.67 at 30°).
+    of 24–48 slices, r 4–6, and the r 10 pack's 96: all empty, the one gated among them, r 4
+    over 48 slices, at 0.36; the fiber phantoms' 32 slices at 2 pixels, chains judged 10
+    apart, keep the path); a shorter scan keeps the straight short smoothing and its
+    separation, as before. A bed whose drift is measured beyond its spread keeps the
+    straight path's separation too: no bead pack measured one (their slopes 0.004–0.06 lie
+    within their spread), and doubling it only narrowed the tilted beds' margin over 0.5 (2
+    pixels, noise 0.25, seed 2: 0.87 → 0.79 at 15°, 0.78 → 0.67 at 30°).
 
     Within the spread the smoothing follows the bed's mean drift wherever it is
     measured at all (:func:`bed_drift` ``within_spread``): the fibers' slopes about it
