@@ -372,13 +372,16 @@ def _settle_chain(
     hi = 0
     sums = np.zeros(8)
     point = np.zeros(2)
+    last = z[m - 1]
     for k in range(out.shape[0]):
         s = first + k
-        while hi < m and z[hi] <= s + half:  # rows entering the window
+        # near the chain's ends the window keeps its length, shifted inwards
+        start = max(first, min(s - half, last - 2 * half))
+        while hi < m and z[hi] <= start + 2 * half:  # rows entering the window
             if use[hi]:
                 _add(sums, 1.0, z[hi] - first, y[hi], x[hi], r[hi])
             hi += 1
-        while lo < hi and z[lo] < s - half:  # rows leaving it
+        while lo < hi and z[lo] < start:  # rows leaving it
             if use[lo]:
                 _add(sums, -1.0, z[lo] - first, y[lo], x[lo], r[lo])
             lo += 1
