@@ -134,3 +134,28 @@ def test_fibers_of_one_or_two_rows_keep_their_rows():
     np.testing.assert_allclose(settled[:, 0], [0, 1, 2, 3])
     np.testing.assert_allclose(settled[[0, 2, 3], 1:], rows[[1, 2, 0], 1:])
     np.testing.assert_allclose(settled[1, 1:], [30.2, 5.0, 2.0])  # halfway, mean radius
+
+
+def test_chain_axes_keep_their_window_at_a_chains_ends():
+    # straight chains with centre noise 1 and no strays: at a chain's first and last
+    # slices the axis is the line through a whole window (2 half + 1 slices, shifted
+    # inwards), not through the half window left there. A least-squares line through n
+    # equally spaced rows has, at its window's end, a variance of (4n − 2) / (n² + n):
+    # 0.378 at n = 9, 0.6 at n = 5 (half = 4). The truth is the line itself.
+    rng = np.random.default_rng(7)
+    half, nz, chains = 4, 30, 400
+    z = np.tile(np.arange(nz, dtype=float), chains)
+    slope = np.repeat(rng.normal(0, 0.3, chains), nz)
+    truth = 5.0 + slope * z
+    rows = np.column_stack(
+        [z, truth + rng.normal(0, 1, z.size), rng.normal(0, 1, z.size), np.full(z.size, 2.0)]
+    )
+    order, bounds = group_order(np.repeat(np.arange(chains), nz), chains)
+    axes, _, kept = chain_axes(rows, order, bounds, half=half, tolerance=100.0)
+    assert kept.all()
+    error = (axes[:, 1] - truth[order]).reshape(chains, nz)
+    ends = np.concatenate([error[:, 0], error[:, -1]])
+    middle = error[:, half:-half].ravel()
+    whole_window = np.sqrt((4 * 9 - 2) / (9 * 9 + 9))  # 0.61; the half window's: 0.77
+    assert np.sqrt(np.mean(ends**2)) < 1.1 * whole_window
+    assert np.sqrt(np.mean(middle**2)) < 1.1 / np.sqrt(2 * half + 1)

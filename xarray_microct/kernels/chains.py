@@ -365,20 +365,24 @@ def _settle_chain(
 ) -> None:  # pragma: no cover
     """One chain's line fits (rows sorted by slice, at most one per slice) at every
     slice of its span, from its rows in ``use``: ``out`` rows ``z, y, x, radius, rows
-    in the window``. See :func:`chain_axes`."""
+    in the window``; the window shifted inwards at the chain's ends. See
+    :func:`chain_axes`."""
     m = z.size
     first = z[0]
     lo = 0
     hi = 0
     sums = np.zeros(8)
     point = np.zeros(2)
+    last = z[m - 1]
     for k in range(out.shape[0]):
         s = first + k
-        while hi < m and z[hi] <= s + half:  # rows entering the window
+        # near the chain's ends the window keeps its length, shifted inwards
+        start = max(first, min(s - half, last - 2 * half))
+        while hi < m and z[hi] <= start + 2 * half:  # rows entering the window
             if use[hi]:
                 _add(sums, 1.0, z[hi] - first, y[hi], x[hi], r[hi])
             hi += 1
-        while lo < hi and z[lo] < s - half:  # rows leaving it
+        while lo < hi and z[lo] < start:  # rows leaving it
             if use[lo]:
                 _add(sums, -1.0, z[lo] - first, y[lo], x[lo], r[lo])
             lo += 1
@@ -532,7 +536,13 @@ def chain_axes(
     one per slice), at each slice ``s`` from its first to its last: the least-squares
     line of ``y, x`` against ``z`` over its rows within ``half`` slices of ``s`` (the
     mean where they lie on one slice), evaluated at ``s``, and the mean radius of those
-    rows; rows farther than ``tolerance`` from a robust axis are left out: the chain's
+    rows; within ``half`` slices of the chain's first or last slice the window keeps
+    its ``2 half + 1`` slices, shifted inwards (a line through the half window left
+    there has, at its end, a variance of 0.6 σ² against 0.38 σ² through the whole one,
+    ``half`` 4: at 2 voxels of radius, noise 0.25, on ``benchmarks/fiber_scale.py``'s
+    ``other_bed`` of 32 slices, half the table's misses lay on the 4 slices at either
+    end; F1 0.951 → 0.955 on average over tilts 0/8/15°, seeds 1–3); rows farther
+    than ``tolerance`` from a robust axis are left out: the chain's
     slope (the median of its steps between rows ``half`` rows apart) through the
     median of the positions of its rows within ``half`` slices (at most
     ``STRAY_ROWS`` on each side), moved along that slope to the row's slice (a

@@ -910,7 +910,8 @@ def settle_on_axes(
     <xarray_microct.kernels.chains.chain_axes>`:
 
     1. its axis at each slice of its span is the least-squares line of its centres
-       within ``half`` slices; centres farther than ``tolerance`` from it are not the
+       within ``half`` slices (near its first or last slice, over the ``2 half + 1``
+       slices from there); centres farther than ``tolerance`` from it are not the
        fiber's (a region of two fibers, a piece of a neighbour), and the line is fitted
        again without them;
     2. the fiber's row on each slice of its span is the point of that line (on a slice
@@ -955,7 +956,7 @@ def settle_on_axes(
     >>> new[:, 0].tolist(), ids.tolist()  # slice 2 filled
     ([0.0, 1.0, 2.0, 2.0, 3.0, 4.0], [1, 1, 1, 2, 1, 1])
     >>> new[2].round(2).tolist()  # between the axis at the slices around it
-    [2.0, 5.09, 5.06, 2.0]
+    [2.0, 5.07, 5.07, 2.0]
     """
     rows = np.asarray(rows, dtype=np.float64)
     track = np.asarray(track)
