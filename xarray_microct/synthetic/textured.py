@@ -17,6 +17,30 @@ import xarray as xr
 from xarray_microct.core.volume import from_array
 
 
+def _stationary_field(inner: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    """``inner`` white noise smoothed by a Gaussian of ``sigma`` as a stationary field.
+
+    Filtered alone, with the edges reflected, the noise near a face meets its own mirror
+    image and the field's spread grows towards the faces (on 32 slices at σ = 4 the end
+    slices' spread was 1.25 times the middle's, and their texture biased the fit there).
+    So the noise is surrounded by a margin of 4 σ drawn from a generator of its own (the
+    volume's other draws stay as they were), smoothed, and cut back to ``inner``'s shape.
+
+    Examples
+    --------
+    >>> noise = np.random.default_rng(0).normal(size=(32, 48, 48))
+    >>> field = _stationary_field(noise, 4.0, seed=0)
+    >>> ends, middle = field[[0, -1]].std(), field[12:20].std()
+    >>> bool(abs(ends / middle - 1) < 0.15)
+    True
+    """
+    margin = int(np.ceil(4 * sigma))
+    outer = np.random.default_rng([seed, 1]).normal(size=[n + 2 * margin for n in inner.shape])
+    within = tuple(slice(margin, margin + n) for n in inner.shape)
+    outer[within] = inner
+    return ndi.gaussian_filter(outer, sigma)[within]
+
+
 def textured_fiber_bed(
     shape: tuple[int, int, int], radius_px: float, noise: float, tilt: float, seed: int
 ) -> tuple[xr.DataArray, pd.DataFrame]:
@@ -85,7 +109,7 @@ def textured_fiber_bed(
             if -0.5 <= cy <= ny - 0.5 and -0.5 <= cx <= nx - 0.5:
                 rows.append((k + 1, float(z), cy, cx, r))
         volume[z] = plane
-    field = ndi.gaussian_filter(rng.normal(size=shape), (2 * radius_px,) * 3)
+    field = _stationary_field(rng.normal(size=shape), 2 * radius_px, seed)
     texture = 0.4 + 0.15 * field / field.std()
     image = volume + (1 - volume) * texture
     image = ndi.gaussian_filter(image, 1.0) + rng.normal(0, noise, shape)
