@@ -632,6 +632,7 @@ import pandas as pd
 import scipy.ndimage as ndi
 import xarray as xr
 from scipy.spatial import cKDTree
+from scipy.stats import fisher_exact
 from skimage.feature import peak_local_max
 from skimage.filters import threshold_otsu
 from skimage.registration import phase_cross_correlation
@@ -648,7 +649,8 @@ SAMPLE_WINDOW = 64  # slices about the middle the runs are spread over
 COARSE_TILE = 256  # y/x extent (pixels) of the tile the coarse scale is taken on
 TILE_RADII = 44  # y/x extent of the measured tile, in fiber radii ...
 MIN_TILE, MAX_TILE = 128, 640  # ... within these bounds (pixels)
-ITERATIONS = 4  # most rounds of seeding at the last radius found and measuring
+ITERATIONS = 4  # most rounds of seeding at the last radius found and measuring ...
+CLIMB_ROUNDS = 12  # ... or, while each round climbs more than SETTLED above its seed, this
 START = 0.5  # the first round seeds at this share of the coarse scale (reached from below)
 SETTLED = 0.1  # a round whose radius is within 10 % of the scale it seeded at is the last
 FINE_SCALE = 4.0  # fibers of a smaller radius (pixels) are measured on a 2× finer grid
@@ -656,6 +658,7 @@ Z_MEAN = 4  # slices averaged into each sampled image (fibers continue along z)
 MATCH_PX = 1.5  # least distance (pixels) within which a section is found again
 MOVE_ROUNDS = 3  # matchings of the sections: about the correlation's shift, then their mean
 COHERENCE = 0.2  # least fraction of sections found again 4 slices on (fibers)
+SHARE_CHANCE = 0.025  # the coarse scale's round wins where found again more by less chance
 ROUNDNESS = 0.75  # least minor/major axis ratio of a region measured as one fiber
 MIN_BACKGROUND = 16  # fewest background pixels refine_radii measures the background on
 MARGIN_PX = 2.0  # pixels a fiber's region is grown by to hold the blur's tails
@@ -1757,10 +1760,10 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         scale = _coarse_scale(
             _half_means(_read_tile(volume, _sample_runs(volume.shape[0], 1), COARSE_TILE))
         )
-        px, rounds = START * scale, ITERATIONS  # the scale seeded at, in pixels
+        px, rounds, climb = START * scale, ITERATIONS, CLIMB_ROUNDS  # px: the seed, pixels
     else:
         scale = px = float(radius) / pixel
-        rounds = 1
+        rounds = climb = 1
     side = int(np.clip(round(TILE_RADII * scale), MIN_TILE, MAX_TILE))
     # small fibers, small tiles: more runs, whose images average out more noise
     count = int(np.clip(SAMPLE_PIXELS // (2 * side * side), 1, MAX_RUNS))
@@ -1783,8 +1786,11 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # often (see the module docstring)
     coarse, checked = scale, radius is not None
     followed: tuple[np.ndarray, int] | None = None
-    below = None  # a round seeded from below that settled, and its sections followed
-    for _ in range(rounds):
+    below = None  # a first round seeded from below that settled, and its sections followed
+    fallback = None  # ... kept while the rounds go on from the coarse scale's round
+    done = 0
+    while True:
+        done += 1
         # small fibers: measured on a grid twice as fine, so that seeds and regions
         # resolve them
         zoom = 2 if px < FINE_SCALE else 1
@@ -1796,32 +1802,36 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
         masks = _fiber_masks(smoothed, scale)
         radii, weights, centres = _measure_sample(images, masks, scale, (dy, dx), MARGIN_PX * zoom)
-        if radii.size == 0 and below is not None:
-            (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
+        if radii.size == 0 and (below or fallback) is not None:
+            (radius, measured_radii, centres, images, zoom, dy, dx), followed = below or fallback
+            fallback = None
             break
         measured_radii = radii
         if radii.size == 0:
             raise NoFibersError("no whole, round bright cross-section in the sampled tile")
         radius = _robust_mean(radii, weights)
-        settled = abs(radius / pixel / px - 1) < SETTLED
+        growth = radius / pixel / px - 1
+        settled = abs(growth) < SETTLED
         px = radius / pixel
         followed = None
-        if (settled and not checked) or below is not None:
-            reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
-            followed = _followed(images, centres, (dy, dx), reach)
+        state = (radius, measured_radii, centres, images, zoom, dy, dx)
         if below is not None:
             # the round seeded at the coarse scale: kept (and the rounds go on from it)
-            # only where its sections continue along z more often than the settled one's
-            if _share(*followed) <= _share(*below[1]):
+            # only where its sections continue along z more often than the settled one's,
+            # beyond chance, both followed within the same share of their own radius
+            if not _followed_more(state, below[0], pixel):
                 (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
                 break
-            below = None
+            below, fallback = None, below
         elif settled and not checked:
-            below = (radius, measured_radii, centres, images, zoom, dy, dx), followed
+            reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
+            below = state, _followed(images, centres, (dy, dx), reach)
             px, checked = coarse, True
             continue
         checked = True  # only the first round, seeded from below, is checked
-        if settled:
+        # a round that still climbs (seeded below the fibers' radius, it measured more than
+        # SETTLED above its seed) goes on past ITERATIONS, up to CLIMB_ROUNDS in all
+        if settled or done >= (climb if growth >= SETTLED else rounds):
             break
     # the bed's shift over `half` slices, from the first half of each run to the second:
     # to the whole pixel by phase correlation, then the mean move of the centres found
@@ -1831,6 +1841,11 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
     if followed is None:
         followed = _followed(images, centres, (dy, dx), reach)
+    if fallback is not None and not _coherent(len(followed[0]), followed[1]):
+        # the rounds from the coarse scale's round ended on sections that do not continue
+        # along z: the settled first round stands
+        (radius, measured_radii, centres, images, zoom, dy, dx), followed = fallback
+        reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
     pooled, total = followed
     _check_fibers(len(pooled), total)
     fitted = None
@@ -2273,9 +2288,38 @@ def _coherent(matched: int, total: int) -> bool:
     return total > 0 and matched >= COHERENCE * total
 
 
-def _share(moves: np.ndarray, total: int) -> float:
-    """The share of ``total`` sections found again (``moves``: theirs, :func:`_followed`)."""
-    return len(moves) / total if total else 0.0
+def _followed_more(state: tuple, against: tuple, pixel: float, level: float = SHARE_CHANCE) -> bool:
+    """Whether a round's sections continue along z more often than another's, beyond chance.
+
+    ``state`` and ``against``: each round's ``(radius, radii, centres, images, zoom, dy,
+    dx)`` (:func:`measure_fiber_bed`'s loop). Both are followed (:func:`_followed`)
+    within the same share of their own radius (half of it, or more where the smaller
+    round's half radius is under ``MATCH_PX`` pixels), so that a larger round's larger
+    reach does not find more again by chance alone; the first wins where Fisher's exact
+    test of the two counts (found again or not, one-sided) gives a chance under ``level``
+    that it finds them at least that much more often if both found them equally often:
+    an exact binomial margin, wider for fewer sections (one section found again of one
+    does not beat 4 of 27).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.normal(size=(2, 32, 32))
+    >>> centres = [np.array([[10.0, 10.0], [20.0, 20.0]])] * 2
+    >>> round_ = (3.0, None, centres, images, 1, 1.0, 1.0)
+    >>> _followed_more(round_, round_, 1.0)
+    False
+    """
+    share = max(0.5, MATCH_PX * pixel / min(state[0], against[0]))
+    counts = []
+    for radius, _, centres, images, _, dy, dx in (state, against):
+        moves, total = _followed(images, centres, (dy, dx), share * radius)
+        counts.append((len(moves), total))
+    (found, total), (found_then, total_then) = counts
+    if total == 0 or found * total_then <= found_then * total:
+        return False
+    table = [[found, total - found], [found_then, total_then - found_then]]
+    return bool(fisher_exact(table, alternative="greater").pvalue < level)
 
 
 def _followed(
