@@ -1788,6 +1788,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     followed: tuple[np.ndarray, int] | None = None
     below = None  # a first round seeded from below that settled, and its sections followed
     fallback = None  # ... kept while the rounds go on from the coarse scale's round
+    state: tuple | None = None  # the last round's measure
     done = 0
     while True:
         done += 1
@@ -1802,9 +1803,11 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
         masks = _fiber_masks(smoothed, scale)
         radii, weights, centres = _measure_sample(images, masks, scale, (dy, dx), MARGIN_PX * zoom)
-        if radii.size == 0 and (below or fallback) is not None:
-            (radius, measured_radii, centres, images, zoom, dy, dx), followed = below or fallback
-            fallback = None
+        if radii.size == 0 and below is not None:  # the coarse scale's round found none
+            (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
+            break
+        if radii.size == 0 and fallback is not None:  # a round after it: the last round's
+            radius, measured_radii, centres, images, zoom, dy, dx = state
             break
         measured_radii = radii
         if radii.size == 0:
@@ -1843,7 +1846,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         followed = _followed(images, centres, (dy, dx), reach)
     if fallback is not None and not _coherent(len(followed[0]), followed[1]):
         # the rounds from the coarse scale's round ended on sections that do not continue
-        # along z: the settled first round stands
+        # along z: the settled first round stands (and is checked in turn)
         (radius, measured_radii, centres, images, zoom, dy, dx), followed = fallback
         reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
     pooled, total = followed
