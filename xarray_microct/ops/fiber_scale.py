@@ -182,7 +182,16 @@ Radius estimate (:func:`estimate_fiber_radius`)
       found again along z (under ``COHERENCE``), the settled first round stands and is
       checked in its turn.
 
-    SWEEP_PLACEHOLDER
+    ``benchmarks/radius_estimate.py --phantom both --radii 2 3 5 8 12 16 20 --seeds 1 2
+    3`` (252 cases, main's tree as ``--baseline`` in the same run): all 252 estimates the
+    same to the printed digit (worst absolute error 1.84 %, mean absolute error 0.52 %,
+    none outside ±2 %, no :class:`NoFibersError`, before and after; the volumes without
+    fibers raise as before), the time per case this tree's over main's median 1.01
+    (quartiles 0.89–1.16, the machine loaded): on the benchmarks' beds no first round
+    that settles meets a coarse round that wins, and no climb outlasts 4 rounds.
+    ``benchmarks/fiber_scale.py``'s cases are that sweep's (seed 1, the patchwork and
+    the textured bed) detected at the estimate with the radius given, one round as before:
+    the same.
 
     The 9.8-pixel bed of ``tests/test_fiber_grid.py`` (36 × 150², seed 5, 4°, noise
     0.1, 0.65 µm pixels), whose default table reads −2.5 % against the mean radius of
