@@ -416,6 +416,20 @@ def test_estimate_climbs_past_its_rounds_while_they_climb(
     assert estimate == pytest.approx(truth, rel=0.02)
 
 
+def test_a_climb_that_settles_on_split_fibers_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a coarse scale of 0.5 radius (16 pixels, noise 0.25, 15°, seed 2): the rounds climb
+    # through split fibers (4.8, 5.9) and settle at 6.4 on the third, 2 of its 69
+    # sections found again: only a first round that settled was checked, and the
+    # estimate raised NoFibersError. A round that ends on sections not found again is
+    # checked against the coarse scale's round too (16 of 34 found again: it wins)
+    from xarray_microct.ops import fiber_scale
+
+    vol, truth = _sweep_bed(16, noise=0.25, tilt=15.0, seed=2)
+    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 0.5 * 16)
+    estimate = estimate_fiber_radius(vol)
+    assert estimate == pytest.approx(truth, rel=0.02)
+
+
 def test_coarse_round_wins_only_beyond_chance(monkeypatch: pytest.MonkeyPatch) -> None:
     # a coarse scale of 1.9 radius: the first round (seeded at 0.95 radius) settles on the
     # fibers, 47 of its 48 sections found again; the round seeded at the coarse scale

@@ -1892,6 +1892,9 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         px = radius / pixel
         followed = None
         state = (radius, measured_radii, centres, images, zoom, dy, dx)
+        # a round that still climbs (seeded below the fibers' radius, it measured more than
+        # SETTLED above its seed) goes on past ITERATIONS, up to CLIMB_ROUNDS in all
+        ends = settled or done >= (climb if growth >= SETTLED else rounds)
         if below is not None:
             # the round seeded at the coarse scale: kept (and the rounds go on from it)
             # only where its sections continue along z more often than the settled one's,
@@ -1900,15 +1903,17 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
                 (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
                 break
             below, fallback = None, below
-        elif settled and not checked:
+        elif ends and not checked:
+            # checked against the coarse scale's round: a first round that settles, and
+            # rounds that end on sections not found again along z (a climb that settled
+            # on split pieces after the first round)
             reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
-            below = state, _followed(images, centres, (dy, dx), reach)
-            px, checked = coarse, True
-            continue
-        checked = True  # only the first round, seeded from below, is checked
-        # a round that still climbs (seeded below the fibers' radius, it measured more than
-        # SETTLED above its seed) goes on past ITERATIONS, up to CLIMB_ROUNDS in all
-        if settled or done >= (climb if growth >= SETTLED else rounds):
+            followed = _followed(images, centres, (dy, dx), reach)
+            if done == 1 or not _coherent(len(followed[0]), followed[1]):
+                below = state, followed
+                px, checked = coarse, True
+                continue
+        if ends:
             break
     # the bed's shift over `half` slices, from the first half of each run to the second:
     # to the whole pixel by phase correlation, then the mean move of the centres found
