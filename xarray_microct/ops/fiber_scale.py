@@ -54,9 +54,9 @@ Radius estimate (:func:`estimate_fiber_radius`)
     size to lie whole in the tile (Miles), is the radius, re-measured with seeds at that
     radius until it settles (at most 4 rounds, or 12 while each round still climbs; a
     first round that settles, or rounds that end on sections not found again along z,
-    are checked against one seeded at the coarse scale: see below). The mask is cut halfway between the
-    fibers' level and the local level of their surroundings (a grey opening), never
-    below Otsu's threshold, which lies low for fibers in the matrix of a matrix/pore
+    are checked against one seeded at the coarse scale: see below). The mask is cut
+    halfway between the fibers' level and the local level of their surroundings (a grey
+    opening), never below Otsu's threshold, which lies low for fibers in the matrix of a matrix/pore
     patchwork (about 1 % less bias at 2 voxels there). The centres found again in the
     second image (after a whole-pixel shift by phase correlation, then again about
     their mean move: :func:`measure_fiber_bed` gives it) give the bed's tilt,
@@ -202,9 +202,9 @@ Radius estimate (:func:`estimate_fiber_radius`)
     that settles meets a coarse round that wins, and no climb outlasts 4 rounds. (That
     run was before the check of rounds that end on sections not found again, which acts
     only where the estimate raised :class:`NoFibersError`: none there; rerun on seed 1
-    at 2, 5, 12, 16 and 20 pixels, SWEEP2.) The two splits of the 2026-12-01 record
-    (the textured bed at 20 pixels, seed 6, and at 16, seed 1; noise 0.25, 15°) are
-    −0.70 and −0.20 % before and after.
+    at 2, 5, 12, 16 and 20 pixels, both phantoms, 60 cases: all the same.) The two
+    splits of the 2026-12-01 record (the textured bed at 20 pixels, seed 6, and at 16,
+    seed 1; noise 0.25, 15°) are −0.70 and −0.20 % before and after.
     ``benchmarks/fiber_scale.py``'s cases are that sweep's (seed 1, the patchwork and
     the textured bed) detected at the estimate with the radius given, one round as before:
     the same.
