@@ -384,6 +384,111 @@ def test_estimate_climbs_from_a_first_round_that_split_the_fibers(
     assert estimate == pytest.approx(centres["radius"].mean(), rel=0.02)
 
 
+def _sweep_bed(radius_px: float, noise: float, tilt: float, seed: int = 1):
+    """``benchmarks/radius_estimate.py``'s bed on a matrix: the true mean radius (pixels)."""
+    vol, truth = fiber_bed(
+        (32, int(20 * radius_px), int(20 * radius_px)),
+        spacing=RADIUS / radius_px,
+        radius=RADIUS,
+        radius_sd=0.9,
+        noise=noise,
+        tilt=tilt,
+        infiltration=1.0,
+        seed=seed,
+    )
+    return vol, truth.centres["radius"].mean()
+
+
+@pytest.mark.parametrize(("radius_px", "iterations"), [(5, 2), (12, 4)])
+def test_estimate_climbs_past_its_rounds_while_they_climb(
+    radius_px: float, iterations: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a coarse scale of 0.6 radius seeds the first round at 0.3 radius: the rounds climb
+    # slowly through split fibers (5 pixels: 2.0, 2.9, 4.7, 5.0; 12 pixels: 4.3, 4.9,
+    # 6.1, 9.7, 12.1) and ran out of rounds while still climbing (−40 % with 2 rounds,
+    # −19.8 % with the 4 of ITERATIONS)
+    from xarray_microct.ops import fiber_scale
+
+    vol, truth = _sweep_bed(radius_px, noise=0.25, tilt=15.0)
+    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 0.6 * radius_px)
+    monkeypatch.setattr(fiber_scale, "ITERATIONS", iterations)
+    estimate = estimate_fiber_radius(vol)
+    assert estimate == pytest.approx(truth, rel=0.02)
+
+
+def test_a_climb_that_settles_on_split_fibers_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a coarse scale of 0.5 radius (16 pixels, noise 0.25, 15°, seed 2): the rounds climb
+    # through split fibers (4.8, 5.9) and settle at 6.4 on the third, 2 of its 69
+    # sections found again: only a first round that settled was checked, and the
+    # estimate raised NoFibersError. A round that ends on sections not found again is
+    # checked against the coarse scale's round too (16 of 34 found again: it wins)
+    from xarray_microct.ops import fiber_scale
+
+    vol, truth = _sweep_bed(16, noise=0.25, tilt=15.0, seed=2)
+    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 0.5 * 16)
+    estimate = estimate_fiber_radius(vol)
+    assert estimate == pytest.approx(truth, rel=0.02)
+
+
+def test_coarse_round_wins_only_beyond_chance(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a coarse scale of 1.9 radius: the first round (seeded at 0.95 radius) settles on the
+    # fibers, 47 of its 48 sections found again; the round seeded at the coarse scale
+    # finds 10 sections too large (+23 %), all 10 found again. Compared raw it won (10/10
+    # over 47/48) and, with no round left to climb back down, was the estimate (+22 %);
+    # by Fisher's exact test the difference is chance and the first round stands
+    from xarray_microct.ops import fiber_scale
+
+    vol, truth = _sweep_bed(5, noise=0.15, tilt=8.0)
+    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 1.9 * 5)
+    monkeypatch.setattr(fiber_scale, "ITERATIONS", 2)
+    estimate = estimate_fiber_radius(vol)
+    assert estimate == pytest.approx(truth, rel=0.02)
+
+
+def test_followed_more_needs_more_than_chance() -> None:
+    from xarray_microct.ops import fiber_scale
+
+    def rounds(found: int, total: int, radius: float):
+        # sections in one image, found again (or not: moved far) in the next
+        here = np.column_stack([np.arange(total) * 10.0 * radius, np.zeros(total)])
+        there = here.copy()
+        there[found:, 1] += 5 * radius
+        images = np.repeat(np.random.default_rng(0).normal(size=(1, 16, 16)), 2, axis=0)
+        return (radius, None, [here, there], images, 1, 1.0, 1.0)
+
+    # one of one, ten of ten: not beyond 47 of 48 (nor 4 of 27 for one of one)
+    assert not fiber_scale._followed_more(rounds(1, 1, 6.0), rounds(4, 27, 3.0), 1.0)
+    assert not fiber_scale._followed_more(rounds(10, 10, 6.0), rounds(47, 48, 5.0), 1.0)
+    # the two splits the rule was made for: 46 of 46 over 4 of 27 and 5 of 25
+    assert fiber_scale._followed_more(rounds(46, 46, 16.0), rounds(4, 27, 8.0), 1.0)
+    assert fiber_scale._followed_more(rounds(46, 46, 20.0), rounds(5, 25, 9.0), 1.0)
+
+
+def test_a_failing_round_after_the_coarse_one_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the textured bed of 16 pixels whose first round splits the fibers (coarse scale 0.7
+    # radius, seed 3: seeded at 5.6 pixels it settles at 6.1); the round seeded at the
+    # coarse scale (11.2) wins, measures 15.5 and the rounds go on from it; the round
+    # after it is made to find no section. The estimate raised NoFibersError; it is now
+    # the last round's (a kept round is not dropped for a later step's failure)
+    from xarray_microct.ops import fiber_scale
+
+    radius_px = 16
+    vol, centres = textured_fiber_bed((8, 192, 192), radius_px, noise=0.25, tilt=15.0, seed=3)
+    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 0.7 * radius_px)
+    measure, calls = fiber_scale._measure_sample, []
+
+    def failing_third(images, masks, scale, spacing, margin):
+        calls.append(scale)
+        if len(calls) == 3:
+            return np.zeros(0), np.zeros(0), [np.zeros((0, 2))] * len(images)
+        return measure(images, masks, scale, spacing, margin)
+
+    monkeypatch.setattr(fiber_scale, "_measure_sample", failing_third)
+    estimate = estimate_fiber_radius(vol)
+    assert len(calls) == 3
+    assert estimate == pytest.approx(centres["radius"].mean(), rel=0.02)
+
+
 def test_bed_direction_measured_in_one_round_at_a_given_radius() -> None:
     from xarray_microct.ops.fiber_scale import measure_fiber_bed
 
