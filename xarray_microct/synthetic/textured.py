@@ -17,28 +17,28 @@ import xarray as xr
 from xarray_microct.core.volume import from_array
 
 
-def _stationary_field(inner: np.ndarray, sigma: float, seed: int) -> np.ndarray:
-    """``inner`` white noise smoothed by a Gaussian of ``sigma`` as a stationary field.
+def _stationary_field(noise: np.ndarray, sigma: float) -> np.ndarray:
+    """White ``noise`` smoothed by a Gaussian of ``sigma`` into a stationary field, mean 0.
 
-    Filtered alone, with the edges reflected, the noise near a face meets its own mirror
-    image and the field's spread grows towards the faces (on 32 slices at σ = 4 the end
-    slices' spread was 1.25 times the middle's, and their texture biased the fit there).
-    So the noise is surrounded by a margin of 4 σ drawn from a generator of its own (the
-    volume's other draws stay as they were), smoothed, and cut back to ``inner``'s shape.
+    Filtered with the faces reflected, the noise near a face meets its own mirror image
+    and the field's spread grows towards the faces (on 32 slices at σ = 4 the end slices'
+    spread was 1.25–1.46 times the middle's, and the fit read that edge as the method's
+    error). Filtered around the volume (``mode="wrap"``: a circular convolution of white
+    noise), the spread is the same everywhere, at no cost (a margin of 4 σ drawn around
+    the noise did it too, at up to 250 times the time and 7 times the memory for large
+    σ on thin volumes). The volume holds few correlation lengths, so its own mean is
+    taken off: the texture's mean level is the one asked for.
 
     Examples
     --------
     >>> noise = np.random.default_rng(0).normal(size=(32, 48, 48))
-    >>> field = _stationary_field(noise, 4.0, seed=0)
+    >>> field = _stationary_field(noise, 4.0)
     >>> ends, middle = field[[0, -1]].std(), field[12:20].std()
-    >>> bool(abs(ends / middle - 1) < 0.15)
-    True
+    >>> bool(abs(ends / middle - 1) < 0.15), bool(abs(field.mean()) < 1e-9)
+    (True, True)
     """
-    margin = int(np.ceil(4 * sigma))
-    outer = np.random.default_rng([seed, 1]).normal(size=[n + 2 * margin for n in inner.shape])
-    within = tuple(slice(margin, margin + n) for n in inner.shape)
-    outer[within] = inner
-    return ndi.gaussian_filter(outer, sigma)[within]
+    field = ndi.gaussian_filter(noise, sigma, mode="wrap")
+    return field - field.mean()
 
 
 def textured_fiber_bed(
@@ -109,7 +109,7 @@ def textured_fiber_bed(
             if -0.5 <= cy <= ny - 0.5 and -0.5 <= cx <= nx - 0.5:
                 rows.append((k + 1, float(z), cy, cx, r))
         volume[z] = plane
-    field = _stationary_field(rng.normal(size=shape), 2 * radius_px, seed)
+    field = _stationary_field(rng.normal(size=shape), 2 * radius_px)
     texture = 0.4 + 0.15 * field / field.std()
     image = volume + (1 - volume) * texture
     image = ndi.gaussian_filter(image, 1.0) + rng.normal(0, noise, shape)
