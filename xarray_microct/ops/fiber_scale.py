@@ -2071,7 +2071,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
             # checked against the coarse scale's round: a first round that settles, and
             # rounds that end on sections not found again along z (a climb that settled
             # on split pieces after the first round)
-            reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
+            reach = _reach(radius, dy, dx, zoom)
             followed = _followed(images, centres, (dy, dx), reach)
             if done == 1 or not _coherent(len(followed[0]), followed[1]):
                 below = state, followed
@@ -2084,14 +2084,14 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     # again, found again about that mean move (a background that does not move with the
     # fibers holds the correlation near no shift, and matching about it pulls the moves
     # towards it); most centres must be found again (fibers continue along z)
-    reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
+    reach = _reach(radius, dy, dx, zoom)
     if followed is None:
         followed = _followed(images, centres, (dy, dx), reach)
     if fallback is not None and not _coherent(len(followed[0]), followed[1]):
         # the rounds from the coarse scale's round ended on sections that do not continue
         # along z: the settled first round stands (and is checked in turn)
         (radius, measured_radii, centres, images, zoom, dy, dx), followed = fallback
-        reach = max(0.5 * radius, MATCH_PX * np.sqrt(dy * dx) * zoom)
+        reach = _reach(radius, dy, dx, zoom)
     pooled, total = followed
     _check_fibers(len(pooled), total)
     fitted = None
@@ -2527,6 +2527,19 @@ def _check_fibers(matched: int, total: int) -> None:
             f"{matched / max(total, 1):.0%} of them are found again {Z_MEAN} slices on; a "
             "fiber bed gives over 70 %): no fibers along z"
         )
+
+
+def _reach(radius: float, dy: float, dx: float, zoom: int) -> float:
+    """How far (physical) a section is looked for again: half its round's ``radius``, at
+    least ``MATCH_PX`` of the scan's pixels (``dy, dx``: the grid measured on, ``zoom``
+    times finer).
+
+    Examples
+    --------
+    >>> _reach(4.0, 0.5, 0.5, 2), _reach(1.0, 0.5, 0.5, 2)
+    (2.0, 1.5)
+    """
+    return max(0.5 * radius, MATCH_PX * float(np.sqrt(dy * dx)) * zoom)
 
 
 def _coherent(matched: int, total: int) -> bool:
