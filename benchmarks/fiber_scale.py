@@ -69,13 +69,14 @@ def radius_ratios(
     return found / true
 
 
-def sweep_bed(radius_px: float, noise: float, tilt: float, seed: int) -> tuple:
-    """The sweep's ``fiber_bed``: 32 slices of 20 radii a side (at least 64 pixels), the
-    seed's 6.4 µm fibers at ``radius_px`` pixels. Returns (volume, truth, spacing, size)."""
+def sweep_bed(radius_px: float, noise: float, tilt: float, seed: int, slices: int = 32) -> tuple:
+    """The sweep's ``fiber_bed``: ``slices`` slices of 20 radii a side (at least 64
+    pixels), the seed's 6.4 µm fibers at ``radius_px`` pixels. Returns (volume, truth,
+    spacing, size)."""
     spacing = RADIUS / radius_px
     size = int(max(64, 20 * radius_px))
     volume, truth = fiber_bed(
-        (32, size, size),
+        (slices, size, size),
         spacing=spacing,
         radius=RADIUS,
         radius_sd=0.9,
@@ -86,14 +87,17 @@ def sweep_bed(radius_px: float, noise: float, tilt: float, seed: int) -> tuple:
     return volume, truth, spacing, size
 
 
-def sweep_case(phantom: str, radius_px: int, noise: float, tilt: float, seed: int) -> tuple:
+def sweep_case(
+    phantom: str, radius_px: int, noise: float, tilt: float, seed: int, slices: int = 32
+) -> tuple:
     """(volume, true centres, pixel size, side in pixels) of one case of the sweep:
-    ``phantom`` "fiber_bed" (:func:`sweep_bed`) or "other" (:func:`other_bed`)."""
+    ``phantom`` "fiber_bed" (:func:`sweep_bed`) or "other" (:func:`other_bed`), 32
+    slices unless ``slices``."""
     if phantom == "fiber_bed":
-        volume, bed, spacing, size = sweep_bed(radius_px, noise, tilt, seed)
+        volume, bed, spacing, size = sweep_bed(radius_px, noise, tilt, seed, slices)
         return volume, bed.centres, spacing, size
     size = max(64, 20 * radius_px)
-    volume, centres = other_bed((32, size, size), radius_px, noise, tilt, seed)
+    volume, centres = other_bed((slices, size, size), radius_px, noise, tilt, seed)
     return volume, centres, 1.0, size
 
 

@@ -70,8 +70,9 @@ def run_case(
     seed: int,
     estimate: bool,
     default: bool = False,
+    slices: int = 32,
 ):
-    volume, centres, spacing, size = scale.sweep_case(phantom, radius_px, noise, tilt, seed)
+    volume, centres, spacing, size = scale.sweep_case(phantom, radius_px, noise, tilt, seed, slices)
     true_r = centres["radius"].mean()
     row = {"phantom": phantom, "R": radius_px, "noise": noise, "tilt": tilt, "seed": seed}
     start = time.process_time()
@@ -111,6 +112,9 @@ def main() -> None:
     )
     parser.add_argument("--noise", type=float, nargs="+", default=[0.05, 0.15, 0.25])
     parser.add_argument("--tilts", type=float, nargs="+", default=[0.0, 8.0, 15.0])
+    parser.add_argument(
+        "--slices", type=int, default=32, help="the phantoms' height (the sweep's: 32)"
+    )
     args = parser.parse_args()
     conditions = list(itertools.product(args.noise, args.tilts)) if args.grid else scale.CONDITIONS
     phantoms = ("fiber_bed", "other") if args.phantom == "both" else (args.phantom,)
@@ -126,7 +130,9 @@ def main() -> None:
     for phantom, radius_px, (noise, tilt), seed in itertools.product(
         phantoms, args.radii, conditions, args.seeds
     ):
-        r = run_case(phantom, radius_px, noise, tilt, seed, args.estimate, args.default)
+        r = run_case(
+            phantom, radius_px, noise, tilt, seed, args.estimate, args.default, args.slices
+        )
         line = (
             f"{phantom:>9} {radius_px:>2} {noise:>5.2f} {tilt:>4.0f} {seed:>4} "
             f"{r['f1_t']:>6.3f} {r['rad_t']:>+7.2f} {r['sec_t']:>+7.2f} {r['cpu_t']:>5.1f}"
