@@ -3,7 +3,9 @@
 The seed's scans show Hi-Nicalon SiC fibers (radius 6.4 ± 0.9 µm) packed in tows, nearly
 parallel to the scan axis, in a partly infiltrated matrix with pores, imaged at 0.65 µm.
 :func:`fiber_bed` draws such a bed: fibers placed on a jittered hexagonal lattice and
-pushed apart until none overlap (so many touch), each slightly tilted, rendered with
+pushed apart until none overlap across the fibers (in the plane perpendicular to the bed's
+axis: touching fibers touch in 3-D at any tilt, and a slice cuts them in ellipses that
+touch), so many touch, each slightly tilted, rendered with
 partial-volume edges, then a matrix that fills only part of the space between them,
 pores, blur, noise and ring artefacts.
 
@@ -269,10 +271,15 @@ def fiber_bed(
         Mean and standard deviation of the fiber radius in ``units`` (the seed's SiC
         fibers: 6.4 ± 0.9 µm); radii are clipped to ±3 standard deviations.
     packing : float
-        Target area fraction of fibers in a cross-section (0.3–0.75); fibers are
-        jittered and pushed apart until none overlap, so many touch.
+        Target area fraction of fibers in a cross-section (0.3–0.75), across the fibers
+        and in a slice alike; fibers are jittered and pushed apart until none overlap
+        across the fibers, so many touch (in 3-D: tilted fibers that touch do not
+        interpenetrate).
     tilt : float
-        Polar angle in degrees of the bed's axis from z (its azimuth is random).
+        Polar angle in degrees of the bed's axis from z (its azimuth is random). Earlier
+        versions placed the fibers without overlap in the middle slice's plane, where
+        touching fibers interpenetrated by up to ``2 radius (1 - cos tilt)``: beds at a
+        tilt above 0 are redrawn (at 0 a seed gives the bed it gave).
     misalignment : float
         Standard deviation in degrees of each fiber's deviation from the bed's axis,
         capped so that neighbours drift by at most 0.1 radius relative to each other over
