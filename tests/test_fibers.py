@@ -58,15 +58,9 @@ def test_slice_centres_empty_and_small():
 def test_link_centres_gaps_and_short_tracks():
     rows = np.array(
         [
-            [0, 10.0, 10.0],
-            [1, 10.2, 10.0],
-            [3, 10.4, 10.1],
-            [4, 10.5, 10.2],  # gap at 2
-            [0, 30.0, 30.0],
-            [1, 30.0, 30.0],  # too short
-            [2, 50.0, 10.0],
-            [3, 50.0, 10.0],
-            [4, 50.0, 10.0],
+            [0, 10.0, 10.0], [1, 10.2, 10.0], [3, 10.4, 10.1], [4, 10.5, 10.2],  # gap at 2
+            [0, 30.0, 30.0], [1, 30.0, 30.0],  # too short
+            [2, 50.0, 10.0], [3, 50.0, 10.0], [4, 50.0, 10.0],
         ]
     )
     ids = link_centres(rows, link_distance=1.0, max_gap=1, min_slices=3)
@@ -143,15 +137,8 @@ def _bed_for_chunk_tests():
 
 @pytest.mark.parametrize(
     ("noise", "tilt", "seed"),
-    [
-        (0.08, 0.0, 1),
-        (0.08, 2.0, 2),
-        (0.08, 5.0, 3),
-        (0.04, 2.0, 4),
-        (0.15, 3.0, 5),
-        (0.25, 3.0, 6),
-        (0.08, 15.0, 7),
-    ],
+    [(0.08, 0.0, 1), (0.08, 2.0, 2), (0.08, 5.0, 3), (0.04, 2.0, 4), (0.15, 3.0, 5),
+     (0.25, 3.0, 6), (0.08, 15.0, 7)],
 )
 def test_detect_on_raw_scan_meets_the_targets(noise, tilt, seed):
     vol, truth = fiber_bed((24, 96, 96), noise=noise, tilt=tilt, seed=seed, chunks=48)
@@ -260,9 +247,8 @@ def test_fiber_summary_of_analytic_lines():
     assert bed["fiber_volume_fraction"] == pytest.approx(expected)
     assert bed["polar_histogram"]["count"].sum() == 2
     # a wavy fiber: straightness is the chord over the path
-    wave = pd.DataFrame(
-        {"fiber_id": 1, "z": z, "y": 20 + 3 * np.sin(z / 20 * 2 * np.pi), "x": 20.0, "radius": 1.0}
-    )
+    wave = pd.DataFrame({"fiber_id": 1, "z": z, "y": 20 + 3 * np.sin(z / 20 * 2 * np.pi),
+                         "x": 20.0, "radius": 1.0})
     path = np.hypot(np.diff(z), np.diff(wave.y)).sum()
     assert mct.fiber_summary(wave, smooth=0).fibers.straightness[0] == pytest.approx(20 / path)
 
@@ -415,22 +401,15 @@ def test_fragments_of_one_fiber_are_joined_across_long_gaps():
     track = np.r_[np.where(lost < 20, 1, 2), np.full(60, 3)]
     joined = join_fragments(rows, track, join_distance=2.0)
     assert len(np.unique(joined[: len(lost)])) == 1
-    assert set(joined[len(lost) :]) == {3}
+    assert set(joined[len(lost):]) == {3}
 
 
 def test_overlapping_or_distant_chains_are_not_joined():
     from xarray_microct.ops.fibers import join_fragments
 
-    rows = np.array(
-        [
-            [0, 5.0, 5.0],
-            [5, 5.0, 5.0],  # chain 1: z 0..5
-            [3, 5.5, 5.0],
-            [9, 5.5, 5.0],  # chain 2 overlaps chain 1 in z
-            [12, 9.0, 5.0],
-            [15, 9.0, 5.0],
-        ]
-    )  # chain 3: 4 away in-plane
+    rows = np.array([[0, 5.0, 5.0], [5, 5.0, 5.0],      # chain 1: z 0..5
+                     [3, 5.5, 5.0], [9, 5.5, 5.0],      # chain 2 overlaps chain 1 in z
+                     [12, 9.0, 5.0], [15, 9.0, 5.0]])   # chain 3: 4 away in-plane
     track = np.array([1, 1, 2, 2, 3, 3])
     np.testing.assert_array_equal(join_fragments(rows, track, join_distance=1.0), track)
 
