@@ -739,10 +739,11 @@ def test_disk_seeds_separate_touching_fibers_of_two_pixels():
 
 
 @pytest.mark.parametrize(
-    ("infiltration", "noise", "tilt"), [(1.0, 0.15, 0.0), (0.0, 0.15, 0.0), (1.0, 0.25, 15.0)]
+    ("infiltration", "noise", "tilt", "rel"),
+    [(1.0, 0.15, 0.0, 0.02), (0.0, 0.15, 0.0, 0.02), (1.0, 0.25, 15.0, 0.05)],
 )
 def test_estimate_of_fibers_of_two_voxels_in_noise_correlated_between_pixels(
-    infiltration, noise, tilt
+    infiltration, noise, tilt, rel
 ):
     # reconstructed scans' noise is correlated over a pixel or two: fiber_bed's noise
     # blurred in-plane by 1 pixel, then scaled back to its standard deviation. The
@@ -752,7 +753,10 @@ def test_estimate_of_fibers_of_two_voxels_in_noise_correlated_between_pixels(
     # second differences of the slices along z, -2.4 / -0.2 %, and -10.9 % at noise
     # 0.25 and 15° on a matrix, where the fit's level and blur followed the noise; with
     # the fit on the sampled slices moved along the bed's drift and averaged, -0.9 /
-    # -0.6 / -1.8 %
+    # -0.6 / -1.8 %. That last case (one 64 x 64 x 32 bed, noise 0.25 correlated, 15°)
+    # spreads over about ±2 % from one seed to the next: seeds 1-6 -4.3..+0.2 %, mean
+    # -1.9 % (the beds placed in the slice's plane before: -5.3..-1.3 %, mean -2.8 %),
+    # so one draw is held to 5 %
     kw = {"spacing": RADIUS / 2, "radius": RADIUS, "radius_sd": 0.9, "tilt": tilt}
     vol, truth = fiber_bed((32, 64, 64), noise=noise, infiltration=infiltration, seed=1, **kw)
     clean, _ = fiber_bed((32, 64, 64), noise=0.0, infiltration=infiltration, seed=1, **kw)
@@ -761,7 +765,7 @@ def test_estimate_of_fibers_of_two_voxels_in_noise_correlated_between_pixels(
     correlated *= noise.std() / correlated.std()
     data = np.clip(clean.values + correlated, 0, np.iinfo(np.uint16).max).astype(np.uint16)
     estimate = estimate_fiber_radius(clean.copy(data=data))
-    assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.02)
+    assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=rel)
 
 
 def test_estimate_of_fibers_of_two_voxels_on_a_textured_background_in_heavy_noise():

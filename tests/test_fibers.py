@@ -320,8 +320,10 @@ def test_noise_without_fibers_gives_an_empty_table_with_a_warning():
         table = vol.microct.detect_fibers()
     assert table.empty and table.attrs["z_coherence"] < 0.5
     assert not any("do continue along" in str(w.message) for w in record)  # no axis to name
+    # a bed reads far above the cut of 0.5: 0.89-0.995 over seeds 1-8 at this size and
+    # noise (0.92-0.99 on the beds drawn before the tilted placement across the fibers)
     bed, _ = fiber_bed((24, 64, 64), seed=1, noise=0.25)
-    assert bed.microct.detect_fibers().attrs["z_coherence"] > 0.9
+    assert bed.microct.detect_fibers().attrs["z_coherence"] > 0.8
 
 
 @pytest.mark.parametrize("axis", ["y", "x"])

@@ -3,7 +3,9 @@
 The seed's scans show Hi-Nicalon SiC fibers (radius 6.4 ± 0.9 µm) packed in tows, nearly
 parallel to the scan axis, in a partly infiltrated matrix with pores, imaged at 0.65 µm.
 :func:`fiber_bed` draws such a bed: fibers placed on a jittered hexagonal lattice and
-pushed apart until none overlap (so many touch), each slightly tilted, rendered with
+pushed apart until none overlap across the fibers (in the plane perpendicular to the bed's
+axis: touching fibers touch in 3-D at any tilt, and a slice cuts them in ellipses that
+touch), so many touch, each slightly tilted, rendered with
 partial-volume edges, then a matrix that fills only part of the space between them,
 pores, blur, noise and ring artefacts.
 
@@ -55,23 +57,32 @@ class FiberBedTruth:
 
 
 def _place_centres(
-    extent: tuple[float, float],
+    lo: tuple[float, float],
+    hi: tuple[float, float],
     radius: float,
     radius_sd: float,
     packing: float,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Disk centres (y, x) and radii at area fraction ~``packing``, no overlaps."""
+    """Disk centres (y, x) over the box ``lo``–``hi`` and radii at area fraction
+    ~``packing``, no overlaps.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> centres, radii = _place_centres((0.0, 0.0), (100.0, 100.0), 5.0, 0.5, 0.5, rng)
+    >>> gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1) - radii[:, None] - radii
+    >>> bool(gaps[np.triu_indices(len(radii), 1)].min() > 0)
+    True
+    """
     mean_area = np.pi * (radius**2 + radius_sd**2)
     # hexagonal lattice whose cell area makes the requested area fraction
     cell_area = mean_area / packing
     step = np.sqrt(2 * cell_area / np.sqrt(3))
-    ey, ex = extent
-    margin = 2 * radius
-    rows = np.arange(-margin, ey + margin, step * np.sqrt(3) / 2)
+    rows = np.arange(lo[0], hi[0], step * np.sqrt(3) / 2)
     points = []
     for i, y in enumerate(rows):
-        xs = np.arange(-margin + (step / 2) * (i % 2), ex + margin, step)
+        xs = np.arange(lo[1] + (step / 2) * (i % 2), hi[1], step)
         points.append(np.column_stack([np.full(xs.size, y), xs]))
     centres = np.concatenate(points)
     n = len(centres)
@@ -100,6 +111,59 @@ def _place_centres(
         np.add.at(move, pairs[:, 1], push)
         centres = centres + move
     return centres, radii
+
+
+def _place_across(
+    extent: tuple[float, float],
+    radius: float,
+    radius_sd: float,
+    packing: float,
+    rng: np.random.Generator,
+    azimuth: float,
+    tilt: float,
+    reach: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (y, x) in the middle slice and radii of fibers that do not overlap across
+    the fibers, for a bed tilted by ``tilt`` degrees towards ``azimuth`` (radians).
+
+    A slice cuts a fiber tilted by θ in an ellipse, ``r / cos θ`` along the azimuth and
+    ``r`` across; two parallel fibers whose centres lie ``d`` apart in the slice lie
+    ``d`` apart across the fibers with the component of ``d`` along the azimuth shrunk
+    by ``cos θ``. The disks are placed in those coordinates (the slice squeezed by
+    ``cos θ`` along the azimuth about the extent's centre), so that touching disks are
+    touching fibers, and stretched back by ``1 / cos θ``. The region placed covers the
+    extent with a margin of two radii, widened by ``reach`` both ways along the azimuth
+    (the axes' shift over half the height: fibers that enter the volume from the sides
+    in the end slices). At ``tilt`` 0 it is the extent and its margin, unchanged.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> yx, radii = _place_across((100.0, 100.0), 5.0, 0.5, 0.5, rng, 0.3, 30.0, 10.0)
+    >>> cos, along = np.cos(np.radians(30.0)), np.array([np.sin(0.3), np.cos(0.3)])
+    >>> d = yx[:, None] - yx[None]
+    >>> across = np.sqrt((d**2).sum(-1) - (1 - cos**2) * (d @ along) ** 2)
+    >>> gaps = across - radii[:, None] - radii
+    >>> bool(gaps[np.triu_indices(len(radii), 1)].min() > 0)
+    True
+    """
+    ey, ex = extent
+    margin = 2 * radius
+    if tilt == 0:
+        box = ((-margin, -margin), (ey + margin, ex + margin))
+        return _place_centres(*box, radius, radius_sd, packing, rng)
+    cos = np.cos(np.radians(tilt))
+    along = np.array([np.sin(azimuth), np.cos(azimuth)])  # the azimuth in (y, x)
+    squeeze = np.eye(2) - (1 - cos) * np.outer(along, along)
+    centre = np.array([ey, ex]) / 2
+    corners = np.array([[y, x] for y in (-margin, ey + margin) for x in (-margin, ex + margin)])
+    region = np.concatenate([corners + reach * along, corners - reach * along])
+    squeezed = (region - centre) @ squeeze.T + centre
+    placed, radii = _place_centres(
+        tuple(squeezed.min(axis=0)), tuple(squeezed.max(axis=0)), radius, radius_sd, packing, rng
+    )
+    stretch = np.eye(2) + (1 / cos - 1) * np.outer(along, along)  # the squeeze's inverse
+    return (placed - centre) @ stretch.T + centre, radii
 
 
 def _render_fibers(
@@ -142,19 +206,21 @@ def _render_fibers(
 def _directions(
     n: int,
     tilt: float,
+    azimuth: float,
     misalignment: float,
     radius: float,
     height: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Unit fiber directions (dz, dy, dx): the bed's axis plus a small per-fiber deviation.
+    """Unit fiber directions (dz, dy, dx): the bed's axis (``tilt`` degrees from z towards
+    ``azimuth``, radians from +x towards +y) plus a small per-fiber deviation.
 
     The deviation is capped so that two neighbours drift apart (or together) by at most a
-    tenth of a radius over half the height: fibers that touch in the middle slice then
-    barely interpenetrate at the ends, as fibers in a tow, which run side by side.
+    tenth of a radius over half the height: fibers that touch (across the fibers, at the
+    middle slice) then barely interpenetrate at the ends, as fibers in a tow, which run
+    side by side.
     """
     polar = np.radians(tilt)
-    azimuth = rng.uniform(-np.pi, np.pi)
     axis = np.array(
         [np.cos(polar), np.sin(polar) * np.sin(azimuth), np.sin(polar) * np.cos(azimuth)]
     )
@@ -205,10 +271,15 @@ def fiber_bed(
         Mean and standard deviation of the fiber radius in ``units`` (the seed's SiC
         fibers: 6.4 ± 0.9 µm); radii are clipped to ±3 standard deviations.
     packing : float
-        Target area fraction of fibers in a cross-section (0.3–0.75); fibers are
-        jittered and pushed apart until none overlap, so many touch.
+        Target area fraction of fibers in a cross-section (0.3–0.75), across the fibers
+        and in a slice alike; fibers are jittered and pushed apart until none overlap
+        across the fibers, so many touch (in 3-D: tilted fibers that touch do not
+        interpenetrate).
     tilt : float
-        Polar angle in degrees of the bed's axis from z (its azimuth is random).
+        Polar angle in degrees of the bed's axis from z (its azimuth is random). Earlier
+        versions placed the fibers without overlap in the middle slice's plane, where
+        touching fibers interpenetrated by up to ``2 radius (1 - cos tilt)``: beds at a
+        tilt above 0 are redrawn (at 0 a seed gives the bed it gave).
     misalignment : float
         Standard deviation in degrees of each fiber's deviation from the bed's axis,
         capped so that neighbours drift by at most 0.1 radius relative to each other over
@@ -271,9 +342,16 @@ def fiber_bed(
     rng = np.random.default_rng(seed)
     nz, ny, nx = shape3
     dz, dy, dx = spacing3
-    centres, radii = _place_centres((ny * dy, nx * dx), radius, radius_sd, packing, rng)
+    # the bed's azimuth, from a stream of its own: the placement needs it, and the main
+    # stream keeps its order (a seed's bed at tilt 0 is the one it always was)
+    azimuth = float(rng.spawn(1)[0].uniform(-np.pi, np.pi))
+    reach = np.tan(np.radians(tilt)) * (nz - 1) / 2 * dz
+    centres, radii = _place_across(
+        (ny * dy, nx * dx), radius, radius_sd, packing, rng, azimuth, tilt, reach
+    )
     n = len(centres)
-    direction = _directions(n, tilt, misalignment, radius, nz * dz, rng)
+    rng.uniform(-np.pi, np.pi)  # where the azimuth was drawn before: the stream's order kept
+    direction = _directions(n, tilt, azimuth, misalignment, radius, nz * dz, rng)
     polar = np.arccos(direction[:, 0])
     azimuth = np.arctan2(direction[:, 1], direction[:, 2])
     z_mid = (nz - 1) / 2 * dz
@@ -295,8 +373,8 @@ def fiber_bed(
     t = (z[None, :] - axes.z0.to_numpy()[:, None]) / axes.dz.to_numpy()[:, None]
     cy = axes.y0.to_numpy()[:, None] + t * axes.dy.to_numpy()[:, None]
     cx = axes.x0.to_numpy()[:, None] + t * axes.dx.to_numpy()[:, None]
-    inside = (cy >= -0.5 * dy) & (cy <= (ny - 0.5) * dy) & (cx >= -0.5 * dx) & (
-        cx <= (nx - 0.5) * dx
+    inside = (
+        (cy >= -0.5 * dy) & (cy <= (ny - 0.5) * dy) & (cx >= -0.5 * dx) & (cx <= (nx - 0.5) * dx)
     )
     visible = (
         (cy + radii[:, None] >= -0.5 * dy)

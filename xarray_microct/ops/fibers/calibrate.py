@@ -320,9 +320,10 @@ sections it measured (``fiber_bed`` noise 0.15, 15°, seed 3: the fit −1.82 %,
 −2.04 %; ``textured_fiber_bed`` noise 0.15, 0°: the fit +1.9 to +4.1 %, the table +2.0
 to +3.0 %; noise 0.05, 15°: +2.5 % and −1.4 %, the latter with the rows in no pair at
 −1.2 %), none on the mask's table or the tilt factor (within −0.01..+0.17 % of the true
-``√cos θ``). The tilted ``fiber_bed``'s low reading is that phantom's overlap of touching
+``√cos θ``). The tilted ``fiber_bed``'s low reading was that phantom's overlap of touching
 fibers, not the ellipse (a disk fitted to a blurred ellipse is unbiased to first order;
-``benchmarks/tilt_fit_bias.py``), and the noise measured along z given to the
+``benchmarks/tilt_fit_bias.py``; the phantom since places its fibers without overlap
+across the fibers, and that case reads −0.75 %), and the noise measured along z given to the
 background's weight helped the textured bed and lowered the others (the 54 cases' table
 mean absolute error 1.05 → 1.16 %): both recorded in
 :mod:`~xarray_microct.ops.fiber_scale` ("Issue 13's misses at 2 voxels").
