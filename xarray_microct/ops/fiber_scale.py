@@ -2155,7 +2155,10 @@ def noise_share(stack: np.ndarray) -> float:
 
     The noise: the robust spread of the second differences along z over √6 (a fiber's
     section barely changes from one slice to the next, and a section drifting along the
-    slices cancels to first order). The contrast: the difference of the medians of each
+    slices cancels to first order). That is the noise white along z, the part a
+    smoothing along z takes out: noise correlated along z (smoothed over 1 / 2 slices)
+    reads about a quarter / a twentieth of its spread, and no longer smoothing follows. The
+    contrast: the difference of the medians of each
     run's mean image on either side of Otsu's threshold, the contrast the detection
     sees (the blur lowers it for small fibers; the means' own noise spreads the two
     classes a little: 8 % high where the share is 1). NaN for runs of fewer than 3

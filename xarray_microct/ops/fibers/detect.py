@@ -635,9 +635,12 @@ def plan_detection(
     if kind == "intensity":  # on bins, the radius estimate's sections (scan pixels)
         calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
     noise = bed.noise if bed is not None and factor == 1 else float("nan")
-    # on the gated path the chains' separation, which grows with the smoothing, must
-    # still fit GATE_HEIGHT times in the height: that bounds the smoothing
-    most = (grid.shape[0] // GATE_HEIGHT // ALONG_SEPARATION) / 2 * dz if gated else np.inf
+    # the chains' separation grows with the smoothing: on the gated path, doubled, it must
+    # still fit GATE_HEIGHT times in the height; elsewhere the smoothing stays within a
+    # quarter of the height, as the tubeness's scale along z does (_tubeness_sigmas)
+    height = grid.shape[0]
+    most = (height // GATE_HEIGHT // ALONG_SEPARATION) / 2 if gated else 0.25 * height
+    most *= dz
     smooth = _mask_smoothing(factor, wgrid.spacing, r_phys, along_bed=along, noise=noise, most=most)
     if along and np.isfinite(noise):
         estimated["fiber_direction"]["noise_share"] = round(float(noise), 4)
@@ -670,7 +673,10 @@ def plan_detection(
     )
     # a longer smoothing makes anything persist along z longer: the chains must continue
     # past it (the pores of a noisy bead pack, smoothed over two radii, passed for fibers)
-    separation = _separation(max(sigmas[0], smooth[0]) / dz, gated)
+    # where the noise lengthened the smoothing past one radius (in slices, rounded: a
+    # bound of k/2 slices must not become k + 1 by round-off)
+    longer = smooth[0] if smooth[0] > r_phys else 0.0
+    separation = _separation(round(max(sigmas[0], longer) / dz, 6), gated)
     graph = _linking_graph(
         tiles,
         grid.shape[0],
@@ -785,8 +791,10 @@ def _mask_smoothing(
     ``fiber_bed`` at 2 pixels and noise 0.15 (q 0.45–0.51, F1 ≥ 0.99 with one radius):
     a scan reaches that bed's noise per averaged voxel, no further. ``textured_fiber_bed``
     at noise 0.25 (q 1.0) gets two radii, at 0.15 (q 0.66) 1.9; ``fiber_bed`` at 0.25
-    (q 0.73–0.82) two; from 3 pixels up (q at most 0.77 at noise 0.25) one radius, as
-    before. Measured first with a fixed length on the nine cases of
+    (q 0.73–0.82) two; one radius wherever q² ≤ R³ / 35 (from 3 pixels up, the sweep's
+    phantoms at noise 0.25, q at most 0.77, stay at one; noisy inverted bead packs of 4
+    pixels, q 1.1–1.45, take 1.3–2 radii, and their chains are judged past it). Measured first
+    with a fixed length on the nine cases of
     ``textured_fiber_bed`` at 2 pixels, noise 0.25 (0/8/15°, seeds 1–3): F1 0.972 /
     0.934 / 0.953, 0.951 / 0.946 / 0.937, 0.949 / 0.963 / 0.954 with one radius;
     0.979 / 0.956 / 0.970, 0.966 / 0.966 / 0.962, 0.966 / 0.968 / 0.965 with two
@@ -802,8 +810,11 @@ def _mask_smoothing(
     there (1.25 radii at 2 pixels): with the rule, the nine cases give 0.975 / 0.947 /
     0.965, 0.960 / 0.954 / 0.949 (0° and 8°, gated) and 0.966 / 0.968 / 0.965 (15°,
     along the measured drift; mean 0.963); at noise 0.15 F1 ≥ 0.980 (0.969 at worst
-    before), ``fiber_bed`` at 0.25 ≥ 0.988 as before. A taller scan takes the whole
-    length on the gated path too: the nine cases on 64 slices
+    before), ``fiber_bed`` at 0.25 ≥ 0.988 as before. Along a measured drift the
+    smoothing stays within a quarter of the height, as the tubeness's scale along z does
+    (unbounded, it made the chains' separation longer than an 8-slice scan, and the
+    table came back empty). A taller scan takes the whole length on the gated path too: the nine
+    cases on 64 slices
     (``benchmarks/fiber_table_radius.py --slices 64``) 0.963 / 0.943 / 0.932, 0.972 /
     0.967 / 0.958, 0.964 / 0.962 / 0.949 with one radius; 0.986 / 0.975 / 0.955, 0.976
     / 0.977 / 0.973, 0.978 / 0.975 / 0.979 with the rule (0° seed 3: 0.974 with the
@@ -1482,16 +1493,17 @@ def detect_fibers(
         ) from err
     table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
-    if coherence < COHERENCE_MIN:
+    if not coherence >= COHERENCE_MIN:  # NaN: no centre could be judged
+        why = (
+            f"the per-slice centres do not persist along z (only {coherence:.0%} "
+            f"continue {plan.separation} slices on; a fiber bed gives over 90 %). Is the "
+            "fiber axis along z, and the radius right?"
+            if np.isfinite(coherence)
+            else f"the volume's {volume.sizes[volume.dims[0]]} slices are too few to see the "
+            f"per-slice centres continue {plan.separation} slices on"
+        )
         warnings.warn(
-            _no_fibers_message(
-                f"the per-slice centres do not persist along z (only {coherence:.0%} "
-                f"continue {plan.separation} slices on; a fiber bed gives over 90 %). Is the "
-                "fiber axis along z, and the radius right?",
-                volume,
-                source,
-            )
-            + _axis_hint(volume, source, axis),
+            _no_fibers_message(why, volume, source) + _axis_hint(volume, source, axis),
             UserWarning,
             stacklevel=3,
         )
