@@ -96,3 +96,14 @@ def test_chain_identity_of_nothing_is_zero():
     off = truth.assign(z=[5.0, 5.0])  # a table on slices the truth does not have
     for table, true in ((empty, truth), (off, truth), (truth, empty)):
         assert chain_identity(table, true, spacing=1.0, within=1.0) == (0, 0, 0, 0)
+
+
+def test_the_whole_scan_benchmark_draws_its_bed():
+    # benchmarks/whole_scan.py builds its beds from the phantom's placement helpers: a
+    # change of their signatures broke it once with no test to say so
+    from whole_scan import fiber_axes
+
+    axes = fiber_axes((8, 64, 80), seed=3)
+    assert len(axes) > 10 and axes["radius"].gt(0).all()
+    assert np.allclose(np.linalg.norm(axes[["dz", "dy", "dx"]].to_numpy(), axis=1), 1.0)
+    assert axes.equals(fiber_axes((8, 64, 80), seed=3))

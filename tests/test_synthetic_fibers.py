@@ -186,7 +186,8 @@ def test_slice_area_fraction_is_the_packing_at_any_tilt(tilt):
     # (a slice cuts ellipses 1 / cos(tilt) larger, at cos(tilt) times the density). Over
     # six seeds at 0° the inner window read 0.541-0.555 (lattice placement: little spread),
     # so 0.025 is about four of its standard deviations; placed in the slice's plane the
-    # overlapping ellipses read 0.56-0.57 at 15° and 0.62-0.63 at 30°.
+    # overlapping ellipses read 0.56-0.57 at 15° (which passes: that case only guards
+    # against a regression) and 0.62-0.63 at 30°.
     shape, spacing = (3, 240, 240), (1.3, 1.3, 1.3)
     _, truth = fiber_bed(shape, seed=3, tilt=tilt, packing=0.55, noise=0.0, rings=0.0)
     occupancy = _render_fibers(shape, spacing, truth.fibers)

@@ -809,7 +809,7 @@ def _mask_smoothing(
     :data:`GATE_HEIGHT` times in the height. The sweep's 32 slices allow 2.5 slices
     there (1.25 radii at 2 pixels): with the rule, the nine cases give 0.975 / 0.947 /
     0.965, 0.960 / 0.954 / 0.949 (0° and 8°, gated) and 0.966 / 0.968 / 0.965 (15°,
-    along the measured drift; mean 0.963); at noise 0.15 F1 ≥ 0.980 (0.969 at worst
+    along the measured drift; mean 0.961); at noise 0.15 F1 ≥ 0.980 (0.969 at worst
     before), ``fiber_bed`` at 0.25 ≥ 0.988 as before. Along a measured drift the
     smoothing stays within a quarter of the height, as the tubeness's scale along z does
     (unbounded, it made the chains' separation longer than an 8-slice scan, and the
@@ -1499,7 +1499,8 @@ def detect_fibers(
             f"continue {plan.separation} slices on; a fiber bed gives over 90 %). Is the "
             "fiber axis along z, and the radius right?"
             if np.isfinite(coherence)
-            else f"the volume's {volume.sizes[volume.dims[0]]} slices are too few to see the "
+            else f"the volume's {plan.attrs['shape'][0]} slices along {axis} are too few to see "
+            "the "
             f"per-slice centres continue {plan.separation} slices on"
         )
         warnings.warn(
