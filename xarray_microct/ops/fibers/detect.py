@@ -1500,8 +1500,7 @@ def detect_fibers(
             "fiber axis along z, and the radius right?"
             if np.isfinite(coherence)
             else f"the volume's {plan.attrs['shape'][0]} slices along {axis} are too few to see "
-            "the "
-            f"per-slice centres continue {plan.separation} slices on"
+            f"the per-slice centres continue {plan.separation} slices on"
         )
         warnings.warn(
             _no_fibers_message(why, volume, source) + _axis_hint(volume, source, axis),
