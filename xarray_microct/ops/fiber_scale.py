@@ -2227,7 +2227,7 @@ def noise_share(stack: np.ndarray) -> float:
     stack = np.asarray(stack, dtype=np.float64)
     if stack.ndim != 4 or stack.shape[1] < 3:
         return float("nan")
-    second = stack[:, :-2] - 2 * stack[:, 1:-1] + stack[:, 2:]
+    second = _second_differences(stack)
     noise = 1.4826 * float(np.median(np.abs(second - np.median(second)))) / np.sqrt(6.0)
     means = stack.mean(axis=1)
     cut = _otsu(means.ravel())
@@ -2499,9 +2499,15 @@ def _slice_noise(stack: np.ndarray) -> np.ndarray | None:
     (white) for runs of fewer than 3 slices."""
     if stack.shape[1] < 3:
         return None
+    return _noise_correlation(_second_differences(stack).reshape(-1, *stack.shape[2:]))
+
+
+def _second_differences(stack: np.ndarray) -> np.ndarray:
+    """Second differences along z of each run's slices (``runs × slices × ny × nx``, at
+    least 3 slices): the noise white along z, with the fibers' sections (which barely
+    change from slice to slice, a drift cancelling to first order) taken out."""
     stack = np.asarray(stack, dtype=np.float64)
-    second = stack[:, :-2] - 2 * stack[:, 1:-1] + stack[:, 2:]
-    return _noise_correlation(second.reshape(-1, *stack.shape[2:]))
+    return stack[:, :-2] - 2 * stack[:, 1:-1] + stack[:, 2:]
 
 
 def _fitted_radius(
