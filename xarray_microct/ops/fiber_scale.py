@@ -867,8 +867,11 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       +4.73 / +4.93 → +1.36 / +2.12 % (given) and +1.90 / +2.62 → +0.64 / +3.37 %
       (default); 32 slices 2 → 3 / 3 → 5, 0.96 → 1.02 / 0.98 → 1.08 % (the textured bed
       at 2 pixels moves by up to ±1.6 points either way: noise 0.25, 15°, seed 1,
-      default −2.68 → −4.21 %; 0°, seed 2 +1.84 → +3.44 %); ``fiber_bed`` and 3 pixels
-      within ±0.5 points at both heights; object F1 within ±0.005. What is left: the fit
+      default −2.68 → −4.21 %; 0°, seed 2 +1.84 → +3.44 %; seeds 3–4, the textured bed
+      at 2 pixels, 8 cases: outside 0 → 0 / 1 → 1, 0.81 → 0.87 / 1.24 → 1.21 %, so on
+      its 16 cases at 32 slices 1.21 → 1.34 / 1.50 → 1.67 %); ``fiber_bed`` and 3 pixels
+      within ±0.5 points at both heights; object F1 within ±0.005 (at the true radius
+      the same). What is left: the fit
       moves with the alignment by ±1–2 % per case at 2 pixels on the textured bed (at
       32 slices, where the old drift was within about 0.3 pixel over the runs, the exact
       one gives, noise 0.15, 0° seed 1 +2.34 → +4.01 %, the other 8 within ±0.6 points):
