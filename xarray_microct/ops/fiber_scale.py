@@ -835,9 +835,9 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       not a bias the fit carries everywhere, is what is left at 2 pixels: ±2–3 % from one
       draw of a 64 × 64 tile's texture to the next.
     * Issue 13's tall beds (2026-12-02, branch ``height13``): on 64 slices the tilted
-      ``textured_fiber_bed`` at 2 pixels read 3–5 % high (``benchmarks/
-      fiber_table_radius.py --radii 2 --phantom other --grid --noise 0.25 --slices 64``,
-      the true radius given, 8° +4.22 / +3.77 / +3.16 %, 15° +4.73 / +4.93 / +3.42 %,
+      ``textured_fiber_bed`` at 2 pixels read 3–5 % high
+      (``benchmarks/fiber_table_radius.py --radii 2 --phantom other --grid --noise 0.25
+      --slices 64``, the true radius given, 8° +4.22 / +3.77 / +3.16 %, 15° +4.73 / +4.93 / +3.42 %,
       seeds 1–3; on 32 slices within about ±2.7 %). Cause: the bed's drift. The sample's
       4 runs lie 8 slices apart on 32 slices (0–31) and 16 apart on 64 (4–59); the
       drift was the mean move over each run's halves (4 slices), off by 0.02–0.05 pixel
