@@ -23,6 +23,7 @@ from xarray_microct.ops.fiber_scale import (
     _profiled_levels,
     _run_groups,
     _span_drift,
+    _spread_excess,
     derived_parameters,
     disk_labels,
     estimate_fiber_radius,
@@ -932,6 +933,95 @@ def test_tall_tilted_bed_averaged_along_its_own_drift():
     assert np.abs(np.array(bed.fitted.drift) - true).max() < 0.015
     assert len(bed.fitted.slices) == 1 and len(bed.fitted.slices[0]) == 32
     assert bed.radius == pytest.approx(centres["radius"].mean(), rel=0.03)
+
+
+def test_own_drift_bound_splits_runs_only_where_sections_wander():
+    # 100 sections, centres measured with 0.2 pixel of noise, the 4 runs as on 64
+    # slices: on straight fibers the estimate reads the noise of the difference of two
+    # spreads, its lower bound reads 0; sections that wander 0.017 pixel a slice (about
+    # 1 pixel over the runs' 56 slices) are told apart by the bound too
+    n = 100
+    start = np.column_stack(np.divmod(np.arange(n), 10)).astype(float) * 5.0 + 5.0
+    starts = [4, 20, 36, 52]
+    runs = [np.arange(k, k + 8) for k in starts]
+
+    def own_drifts(wander: float, seed: int) -> tuple[float, float]:
+        rng = np.random.default_rng(seed)
+        own = rng.normal(0.0, wander, (n, 2))
+
+        def seen(slices):
+            return start + (0.2 + own) * slices + rng.normal(0.0, 0.2, (n, 2))
+
+        moves = np.concatenate([seen(k + 4) - seen(k) for k in starts])
+        images = [seen(k) for k in starts]
+        return (
+            _own_drift(images, starts, moves, 4, 1.5),
+            _own_drift(images, starts, moves, 4, 1.5, sigmas=2.0),
+        )
+
+    straight = np.array([own_drifts(0.0, seed) for seed in range(40)])
+    assert straight[:, 0].max() > 0.003  # the noise alone reads a drift
+    assert np.mean(straight[:, 1] == 0) > 0.9
+    assert all(_run_groups(runs, own) == [[0, 1, 2, 3]] for own in straight[:, 1])
+    wandering = np.array([own_drifts(0.012, seed) for seed in range(40)])
+    assert all(len(_run_groups(runs, own)) > 1 for own in wandering[:, 1])
+    assert np.all(wandering[:, 1] <= wandering[:, 0])
+
+
+def test_spread_excess_against_its_standard_error():
+    rng = np.random.default_rng(2)
+    near = rng.normal(0.0, 0.3, (400, 2))  # mean squared spread 0.18
+    # the same spread: within its standard errors of 0, the bound below
+    same = [_spread_excess(rng.normal(0.0, 0.3, (50, 2)), near) for _ in range(200)]
+    error = np.std(same)
+    assert abs(np.mean(same)) < 0.3 * error
+    bounds = [_spread_excess(rng.normal(0.0, 0.3, (50, 2)), near, 2.0) for _ in range(200)]
+    assert np.mean(np.array(bounds) > 0) < 0.05
+    # a wider spread: 0.5 more, the bound a little below it
+    far = rng.normal(0.0, np.sqrt(0.045 + 0.25), (50, 2))
+    assert 0.1 < _spread_excess(far, near, 2.0) < _spread_excess(far, near)
+
+
+def _wandering_bed(nz: int, own: float, seed: int, noise: float = 0.05):
+    # straight fibers of 2 pixels on a hexagonal grid 6 pixels apart, each with its own
+    # drift about the bed's (normal, ``own`` pixel a slice along each axis)
+    rng = np.random.default_rng(seed)
+    side = 64
+    rows, cols = np.meshgrid(np.arange(0, side + 6, 6.0), np.arange(0, side + 6, 3 * np.sqrt(3)))
+    shift = 3.0 * (np.arange(cols.size) // rows.shape[1] % 2)
+    start = np.column_stack([cols.ravel(), rows.ravel() + shift])
+    start += rng.uniform(-0.3, 0.3, start.shape)
+    slope = rng.normal(0.0, own, start.shape)
+    yy, xx = np.mgrid[:side, :side]
+    volume = np.zeros((nz, side, side))
+    for z in range(nz):
+        at = start + slope * (z - nz / 2)
+        d = np.hypot(yy[..., None] - at[:, 0], xx[..., None] - at[:, 1]).min(axis=-1)
+        volume[z] = np.clip(2.0 - d + 0.5, 0.0, 1.0)
+    image = ndi.gaussian_filter(0.3 + 0.7 * volume, 1.0) + rng.normal(0, noise, volume.shape)
+    return mct.from_array(image.astype(np.float32), spacing=1.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_tall_beds_runs_split_only_where_fibers_wander(seed):
+    # 64 slices: straight fibers keep the 4 runs in one image; fibers that drift 0.017
+    # pixel a slice about the bed's (about 1 pixel over the runs' 56 slices, beyond
+    # ALIGN_DRIFT) split them
+    straight = measure_fiber_bed(_wandering_bed(64, 0.0, seed), 2.0)
+    assert [len(s) for s in straight.fitted.slices] == [32]
+    wandering = measure_fiber_bed(_wandering_bed(64, 0.012, seed), 2.0)
+    assert len(wandering.fitted.slices) > 1
+
+
+def test_tall_straight_textured_bed_in_one_group():
+    # 64 slices of straight tilted fibers on a texture correlated along z (2 radii):
+    # the texture moves the centres alike over the 4 slices of a run's halves, not over
+    # the 48 between the runs, so the own drift's estimate reads 0.009 pixel a slice
+    # (0.51 over the runs' 56 slices) and split the runs in two; its lower bound keeps
+    # them in one image
+    vol, centres = textured_fiber_bed((64, 64, 64), 2.0, noise=0.05, tilt=15.0, seed=2)
+    bed = measure_fiber_bed(vol, centres["radius"].mean())
+    assert [len(s) for s in bed.fitted.slices] == [32]
 
 
 def test_noise_correlation_measured_on_noise_alone():
