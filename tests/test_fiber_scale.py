@@ -1013,17 +1013,6 @@ def test_tall_beds_runs_split_only_where_fibers_wander(seed):
     assert len(wandering.fitted.slices) > 1
 
 
-def test_tall_straight_textured_bed_in_one_group():
-    # 64 slices of straight tilted fibers on a texture correlated along z (2 radii):
-    # the texture moves the centres alike over the 4 slices of a run's halves, not over
-    # the 48 between the runs, so the own drift's estimate reads 0.009 pixel a slice
-    # (0.51 over the runs' 56 slices) and split the runs in two; its lower bound keeps
-    # them in one image
-    vol, centres = textured_fiber_bed((64, 64, 64), 2.0, noise=0.05, tilt=15.0, seed=2)
-    bed = measure_fiber_bed(vol, centres["radius"].mean())
-    assert [len(s) for s in bed.fitted.slices] == [32]
-
-
 def test_noise_correlation_measured_on_noise_alone():
     # Gaussian-blurred white noise (σ = 1 pixel) has the autocorrelation exp(−d² / 4)
     samples = ndi.gaussian_filter(

@@ -982,9 +982,6 @@ DEPART_SIGMAS = 6.0
 DEPART_CONTRAST = 1.2
 DEPART_GROW = 2
 ALIGN_DRIFT = 0.5  # most pixels a section may drift about the bed's own over averaged slices
-# the runs are split (:func:`_run_groups`) on the sections' own drift's lower bound: its
-# spread difference (:func:`_spread_excess`) less OWN_DRIFT_SIGMAS standard errors
-OWN_DRIFT_SIGMAS = 2.0
 
 
 class NoFibersError(ValueError):
@@ -2176,8 +2173,8 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         starts = [int(run[0]) for run in runs]
         bed_drift = _span_drift(centres[::2], starts, pooled, half, reach)
         drift = bed_drift / pixel  # pixels per slice
-        own = _own_drift(centres[::2], starts, pooled, half, reach, bed_drift, OWN_DRIFT_SIGMAS)
-        own /= pixel  # its lower bound: straight fibers' noise does not split the runs
+        # the own drift's estimate, not its lower bound (sigmas): see the lab book
+        own = _own_drift(centres[::2], starts, pooled, half, reach, bed_drift) / pixel
         groups = _run_groups(runs, own)
         images, groups, kept = _aligned_means(stack, runs, drift, groups)
         if not images:
