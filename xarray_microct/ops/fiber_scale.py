@@ -893,43 +893,41 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       slices of the runs on 64 slices is at ``ALIGN_DRIFT`` (0.5 pixel): some beds then
       split off the last run (15° seed 3, default seed 2: +5.00 %, one group +2.76 %
       before). Tried, not used: the spreads' robust (median) form, 0.000–0.015 pixel a
-      slice, as many splits. Tried, not used (branch ``drift13``): the runs split on a
-      lower confidence bound of the own drift, the spreads' difference less 2 of its
-      standard errors (``_own_drift(..., sigmas=2)``, :func:`_spread_excess`: each
-      set's variance of the squared distances over its count). On the textured beds
-      the estimate is not only noise but a bias: the texture (2 radii along z too)
-      moves the centres alike over the 4 slices of a run's halves, not over the 16–48
-      between runs, so the 4-slice spread is below the 16-slice one on straight fibers
-      (2 pixels, noise 0.05: 0.06–0.09 against 0.12–0.21 pixel²; 3 pixels 0.03–0.04
-      against 0.08–0.16), and at noise 0.05 the estimate sits 1.4–5.3 standard errors
-      above 0 on these straight fibers (noise 0.25: −2.1 to +2.8; ``fiber_bed``, whose
-      fibers do drift apart a little, 3.1–7.3 at noise 0.05). From the recorded
-      inputs, the bound keeps every 64-slice case of the sweep's grid in one group (2
-      and 3 pixels, both phantoms, given and default, 128 fits: 12 splits → 0). But the table reads higher in one
-      group there: ``textured_fiber_bed`` 2 pixels, 64 slices, noise 0.05 / 0.25,
-      0 / 15°, seeds 1–4 (16 cases, the true radius given / the default), the estimate
-      → the bound: outside ±2 % 6 → 7 / 6 → 5, mean absolute error 1.51 → 1.73 / 1.68 →
-      1.80 %, worst +3.40 → +5.11 / +3.37 → +4.86 %; the 5 values that moved are the
-      15° beds the estimate split in two, 4 up by 1.6–1.9 points (noise 0.05 seed 2
-      +0.18 / +0.07 → +2.02 / +2.00 %, noise 0.25 seed 3 +3.40 / +3.25 → +5.11 / +4.86 %)
-      and one down (noise 0.25 seed 2, default, +3.37 → +1.78 %); object F1 the same
-      (default 0.9867 → 0.9873). So on tilted beds the 56 slices averaged in one image
-      read high by themselves (a drift still off by a few thousandths of a pixel a
+      slice, as many splits. Tried, not used (branch ``drift13``): the runs split on a lower
+      confidence bound of the own drift, the spreads' difference less 2 of its standard
+      errors (``_own_drift(..., sigmas=2)``, :func:`_spread_excess`: each set's variance of
+      the squared distances over its count). On the textured beds the estimate is not only
+      noise but a bias: the texture (2 radii along z too) moves the centres alike over the 4
+      slices of a run's halves, not over the 16–48 between runs, so the 4-slice spread is
+      below the 16-slice one on straight fibers (2 pixels, noise 0.05: 0.06–0.09 against
+      0.12–0.21 pixel²; 3 pixels 0.03–0.04 against 0.08–0.16), and at noise 0.05 the
+      estimate sits 1.4–5.3 standard errors above 0 on these straight fibers (noise 0.25:
+      −2.1 to +2.8; ``fiber_bed``, whose fibers do drift apart a little, 3.1–7.3 at noise
+      0.05). From the recorded inputs, the bound keeps every 64-slice case of the sweep's
+      grid in one group (2 and 3 pixels, both phantoms, given and default, 128 fits: 12
+      splits → 0). But the table reads higher in one group there: ``textured_fiber_bed`` 2
+      pixels, 64 slices, noise 0.05 / 0.25, 0 / 15°, seeds 1–4 (16 cases, the true radius
+      given / the default), the estimate → the bound: outside ±2 % 6 → 7 / 6 → 5, mean
+      absolute error 1.51 → 1.73 / 1.68 → 1.80 %, worst +3.40 → +5.11 / +3.37 → +4.86 %; the
+      5 values that moved are the 15° beds the estimate split in two, 4 up by 1.6–1.9 points
+      (noise 0.05 seed 2 +0.18 / +0.07 → +2.02 / +2.00 %, noise 0.25 seed 3 +3.40 / +3.25 →
+      +5.11 / +4.86 %) and one down (noise 0.25 seed 2, default, +3.37 → +1.78 %); object F1
+      the same (default 0.9867 → 0.9873). So on tilted beds the 56 slices averaged in one
+      image read high by themselves (a drift still off by a few thousandths of a pixel a
       slice, or the sub-pixel moves' interpolation over the longer span: not told apart
       yet), and the split that the biased estimate makes hides it. The bound's cost on
-      fibers that do wander (centres drawn with 0.2 / 0.3 pixel of noise, 100 sections,
-      the runs of 64 slices, 40 draws): at 0.011 pixel a slice (0.63 pixel over the
-      runs) the estimate splits 98 / 55 %, the bound 43 / 3 %; at 0.017 both 100 % /
-      the bound 63 %. Merging such a bed costs 1–4 % at noise 0.25 (a 64-slice bed of
-      2-pixel fibers on a grid, each wandering 0.017 or 0.023 pixel a slice, seeds 1–3,
-      one bed not measured, −23 % in every grouping: all runs in one image −1.7 to
-      −4.9 %, the bound's groups, split in 4 of 5, −2.7 to +0.8 %, each run alone −2.0
-      to +0.4 %). What is left: why one 56-slice image
-      of a tilted bed reads high; then the far spans' spread (the first run's centres
-      found again in the second run and in the last, both beyond the texture's reach
-      along z) in place of the 4-slice one removes the bias at its source (on the 64
-      cases above it reads −3.7 to +2.7 standard errors on the textured beds, and still
-      3.0–4.5 above 0 on ``fiber_bed``'s 3-pixel beds at noise 0.05).
+      fibers that do wander (centres drawn with 0.2 / 0.3 pixel of noise, 100 sections, the
+      runs of 64 slices, 40 draws): at 0.011 pixel a slice (0.63 pixel over the runs) the
+      estimate splits 98 / 55 %, the bound 43 / 3 %; at 0.017 both 100 % / the bound 63 %.
+      Merging such a bed costs 1.7–3.5 points at noise 0.25 (a 64-slice bed of 2-pixel
+      fibers on a grid, each wandering 0.017 or 0.023 pixel a slice, seeds 1–3, one bed not
+      measured, −23 % in every grouping: all runs in one image −1.7 to −4.9 %, the bound's
+      groups, split in all 5, −2.7 to +0.8 %, each run alone −2.0 to +0.4 %). What is left:
+      why one 56-slice image of a tilted bed reads high; then the far spans' spread (the
+      first run's centres found again in the second run and in the last, both beyond the
+      texture's reach along z) in place of the 4-slice one removes the bias at its source
+      (on the 64 cases above it reads −3.7 to +2.7 standard errors on the textured beds, and
+      still 3.0–4.5 above 0 on ``fiber_bed``'s 3-pixel beds at noise 0.05).
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
