@@ -23,7 +23,6 @@ from xarray_microct.ops.fiber_scale import (
     _profiled_levels,
     _run_groups,
     _span_drift,
-    _spread_excess,
     derived_parameters,
     disk_labels,
     estimate_fiber_radius,
@@ -933,53 +932,6 @@ def test_tall_tilted_bed_averaged_along_its_own_drift():
     assert np.abs(np.array(bed.fitted.drift) - true).max() < 0.015
     assert len(bed.fitted.slices) == 1 and len(bed.fitted.slices[0]) == 32
     assert bed.radius == pytest.approx(centres["radius"].mean(), rel=0.03)
-
-
-def test_own_drift_bound_splits_runs_only_where_sections_wander():
-    # 100 sections, centres measured with 0.2 pixel of noise, the 4 runs as on 64
-    # slices: on straight fibers the estimate reads the noise of the difference of two
-    # spreads, its lower bound reads 0; sections that wander 0.017 pixel a slice (about
-    # 1 pixel over the runs' 56 slices) are told apart by the bound too
-    n = 100
-    start = np.column_stack(np.divmod(np.arange(n), 10)).astype(float) * 5.0 + 5.0
-    starts = [4, 20, 36, 52]
-    runs = [np.arange(k, k + 8) for k in starts]
-
-    def own_drifts(wander: float, seed: int) -> tuple[float, float]:
-        rng = np.random.default_rng(seed)
-        own = rng.normal(0.0, wander, (n, 2))
-
-        def seen(slices):
-            return start + (0.2 + own) * slices + rng.normal(0.0, 0.2, (n, 2))
-
-        moves = np.concatenate([seen(k + 4) - seen(k) for k in starts])
-        images = [seen(k) for k in starts]
-        return (
-            _own_drift(images, starts, moves, 4, 1.5),
-            _own_drift(images, starts, moves, 4, 1.5, sigmas=2.0),
-        )
-
-    straight = np.array([own_drifts(0.0, seed) for seed in range(40)])
-    assert straight[:, 0].max() > 0.003  # the noise alone reads a drift
-    assert np.mean(straight[:, 1] == 0) > 0.9
-    assert all(_run_groups(runs, own) == [[0, 1, 2, 3]] for own in straight[:, 1])
-    wandering = np.array([own_drifts(0.012, seed) for seed in range(40)])
-    assert all(len(_run_groups(runs, own)) > 1 for own in wandering[:, 1])
-    assert np.all(wandering[:, 1] <= wandering[:, 0])
-
-
-def test_spread_excess_against_its_standard_error():
-    rng = np.random.default_rng(2)
-    near = rng.normal(0.0, 0.3, (400, 2))  # mean squared spread 0.18
-    # the same spread: within its standard errors of 0, the bound below
-    same = [_spread_excess(rng.normal(0.0, 0.3, (50, 2)), near) for _ in range(200)]
-    error = np.std(same)
-    assert abs(np.mean(same)) < 0.3 * error
-    bounds = [_spread_excess(rng.normal(0.0, 0.3, (50, 2)), near, 2.0) for _ in range(200)]
-    assert np.mean(np.array(bounds) > 0) < 0.05
-    # a wider spread: 0.5 more, the bound a little below it
-    far = rng.normal(0.0, np.sqrt(0.045 + 0.25), (50, 2))
-    assert 0.1 < _spread_excess(far, near, 2.0) < _spread_excess(far, near)
 
 
 def _wandering_bed(nz: int, own: float, seed: int, noise: float = 0.05):

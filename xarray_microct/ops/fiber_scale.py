@@ -895,8 +895,8 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       before). Tried, not used: the spreads' robust (median) form, 0.000–0.015 pixel a
       slice, as many splits. Tried, not used (branch ``drift13``): the runs split on a lower
       confidence bound of the own drift, the spreads' difference less 2 of its standard
-      errors (``_own_drift(..., sigmas=2)``, :func:`_spread_excess`: each set's variance of
-      the squared distances over its count). On the textured beds the estimate is not only
+      errors (each set's variance of the squared distances over its count; not kept in
+      the code). On the textured beds the estimate is not only
       noise but a bias: the texture (2 radii along z too) moves the centres alike over the 4
       slices of a run's halves, not over the 16–48 between runs, so the 4-slice spread is
       below the 16-slice one on straight fibers (2 pixels, noise 0.05: 0.06–0.09 against
@@ -2212,7 +2212,6 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         starts = [int(run[0]) for run in runs]
         bed_drift = _span_drift(centres[::2], starts, pooled, half, reach)
         drift = bed_drift / pixel  # pixels per slice
-        # the own drift's estimate, not its lower bound (sigmas): see the lab book
         own = _own_drift(centres[::2], starts, pooled, half, reach, bed_drift) / pixel
         groups = _run_groups(runs, own)
         images, groups, kept = _aligned_means(stack, runs, drift, groups)
@@ -2363,7 +2362,6 @@ def _own_drift(
     apart: int,
     reach: float,
     drift: np.ndarray | None = None,
-    sigmas: float = 0.0,
 ) -> float:
     """The root-mean-square drift per slice of the sections about the bed's mean drift.
 
@@ -2376,28 +2374,7 @@ def _own_drift(
     no longer span or no more spread over it; infinite where under half as large a
     share of the sections is found again over the longer span (they drift beyond
     ``reach``). ``drift``: the bed's drift per slice the first image's centres are
-    moved by (:func:`_span_drift`; None: the moves' mean over ``apart``). ``sigmas``:
-    the difference is taken that many of its standard errors low
-    (:func:`_spread_excess`), a lower confidence bound of the drift (0: the estimate).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> grid = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), -1).reshape(-1, 2) * 5
-    >>> def seen(slices, own):  # centres at a slice: the bed's drift, own drifts, noise
-    ...     return grid + (0.2 + own) * slices + rng.normal(0.0, 0.2, grid.shape)
-    >>> straight = np.zeros_like(grid)
-    >>> moves = seen(4, straight) - seen(0, straight)
-    >>> images = [seen(0, straight), seen(48, straight)]
-    >>> _own_drift(images, [0, 48], moves, 4, 1.5, sigmas=2.0)  # noise alone: no drift
-    0.0
-    >>> wander = rng.normal(0.0, 0.01, grid.shape)  # 0.014 pixel a slice
-    >>> moves = seen(4, wander) - seen(0, wander)
-    >>> images = [seen(0, wander), seen(48, wander)]
-    >>> round(_own_drift(images, [0, 48], moves, 4, 1.5), 4)  # the estimate
-    0.0123
-    >>> round(_own_drift(images, [0, 48], moves, 4, 1.5, sigmas=2.0), 4)  # its bound
-    0.0102
+    moved by (:func:`_span_drift`; None: the moves' mean over ``apart``).
     """
     slices = starts[-1] - starts[0]
     if len(centres) < 2 or slices <= apart or len(moves) < 2:
@@ -2408,36 +2385,9 @@ def _own_drift(
     near_share = len(moves) / max(sum(len(here) for here in centres), 1)
     if len(far) < 2 or len(far) / max(len(centres[0]), 1) < 0.5 * near_share:
         return np.inf
-    excess = _spread_excess(far, moves, sigmas)
-    return float(np.sqrt(max(excess, 0.0) / (slices**2 - apart**2)))
-
-
-def _spread_excess(far: np.ndarray, near: np.ndarray, sigmas: float = 0.0) -> float:
-    """The mean squared spread of the moves ``far`` (n × 2) about their mean less that
-    of ``near``, less ``sigmas`` standard errors of that difference.
-
-    The standard error is that of the two means of the moves' squared distances from
-    their mean (each set's own variance over its count), taken as independent: on
-    straight fibers (no own drift) the difference is noise of about that size (0.002
-    to 0.010 pixel a slice of :func:`_own_drift` over the 48 slices between the runs
-    on 64 slices at 2 pixels), and at 2 standard errors it is under 0 about 98 times
-    in 100.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(1)
-    >>> near = rng.normal(0.0, 0.2, (300, 2))  # mean squared spread 0.08
-    >>> far = rng.normal(0.0, 0.2, (60, 2))  # the same: no excess
-    >>> round(_spread_excess(far, near), 3), _spread_excess(far, near, 2.0) < 0
-    (0.028, True)
-    >>> far = rng.normal(0.0, 0.5, (60, 2))  # 0.5 pixel: 0.42 more
-    >>> bool(0.2 < _spread_excess(far, near, 2.0) < _spread_excess(far, near) < 0.6)
-    True
-    """
-    far_sq = np.sum((far - far.mean(axis=0)) ** 2, axis=1)
-    near_sq = np.sum((near - near.mean(axis=0)) ** 2, axis=1)
-    error = np.sqrt(far_sq.var(ddof=1) / len(far_sq) + near_sq.var(ddof=1) / len(near_sq))
-    return float(far_sq.mean() - near_sq.mean() - sigmas * error)
+    near_spread = float(np.mean(np.sum((moves - moves.mean(axis=0)) ** 2, axis=1)))
+    far_spread = float(np.mean(np.sum((far - far.mean(axis=0)) ** 2, axis=1)))
+    return float(np.sqrt(max(far_spread - near_spread, 0.0) / (slices**2 - apart**2)))
 
 
 def _span_drift(
