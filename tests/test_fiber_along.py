@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -391,6 +393,10 @@ def test_a_short_noisy_tilted_bed_keeps_its_fibers():
 def test_a_volume_too_short_to_judge_its_chains_warns():
     # 3 slices: no centre can continue the chains' separation, the coherence is NaN
     vol, _ = textured_fiber_bed((3, 64, 64), 2.0, noise=0.25, tilt=15.0, seed=1)
-    with pytest.warns(UserWarning, match="too few to see"):
+    with pytest.warns(UserWarning, match="too few to see") as caught:
         table = detect_fibers(vol)
     assert table.empty
+    message = " ".join(str(w.message) for w in caught)
+    # how many slices it takes, and no polarity hint: the height is the matter
+    assert re.search(r"at least \d+ slices along z", message)
+    assert "invert" not in message

@@ -1320,6 +1320,26 @@ def _axis_hint(volume: xr.DataArray, source: str, axis: str) -> str:
     return hint
 
 
+def _too_short_message(height: int, separation: int, axis: str) -> str:
+    """The "no fibers" warning of a volume too short to judge its chains: how many
+    slices the check needs (its chains followed ``separation`` slices on, which grows
+    with the fibers' radius and the smoothing along them).
+
+    Examples
+    --------
+    >>> _too_short_message(24, 24, "z")[:72]
+    "detect_fibers: no fibers — the volume's 24 slices along z are too few to"
+    >>> _too_short_message(24, 24, "z")[-62:]
+    'at this radius a scan of at least 25 slices along z is needed.'
+    """
+    return (
+        f"detect_fibers: no fibers — the volume's {height} slices along {axis} are too few "
+        f"to see the per-slice centres continue {separation} slices on, the check that "
+        "tells fibers from noise and pores: at this radius a scan of at least "
+        f"{separation + 1} slices along {axis} is needed."
+    )
+
+
 def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
     """The "no fibers" warning, with the fibers' polarity named on an intensity scan.
 
@@ -1494,17 +1514,15 @@ def detect_fibers(
     table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
     if not coherence >= COHERENCE_MIN:  # NaN: no centre could be judged
-        why = (
-            f"the per-slice centres do not persist along z (only {coherence:.0%} "
-            f"continue {plan.separation} slices on; a fiber bed gives over 90 %). Is the "
-            "fiber axis along z, and the radius right?"
-            if np.isfinite(coherence)
-            else f"the volume's {plan.attrs['shape'][0]} slices along {axis} are too few to see "
-            f"the per-slice centres continue {plan.separation} slices on"
-        )
-        warnings.warn(
-            _no_fibers_message(why, volume, source) + _axis_hint(volume, source, axis),
-            UserWarning,
-            stacklevel=3,
-        )
+        if np.isfinite(coherence):
+            message = _no_fibers_message(
+                f"the per-slice centres do not persist along z (only {coherence:.0%} "
+                f"continue {plan.separation} slices on; a fiber bed gives over 90 %). Is the "
+                "fiber axis along z, and the radius right?",
+                volume,
+                source,
+            )
+        else:  # a matter of the height, not of the fibers' polarity
+            message = _too_short_message(plan.attrs["shape"][0], plan.separation, axis)
+        warnings.warn(message + _axis_hint(volume, source, axis), UserWarning, stacklevel=3)
     return table
