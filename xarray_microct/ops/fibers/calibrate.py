@@ -328,6 +328,24 @@ background's weight helped the textured bed and lowered the others (the 54 cases
 mean absolute error 1.05 → 1.16 %): both recorded in
 :mod:`~xarray_microct.ops.fiber_scale` ("Issue 13's misses at 2 voxels").
 
+A bed of two fiber sizes (2026-12-02, branch ``mix13``; no change made). An independent
+phantom (straight cylinders of 3 and 5 pixels, half of each, blur 0.7, noise 0.15, 8°,
+32 × 160², the default detection) reads −4.2 / −2.9 % (seeds 1 / 2; the small class −4.8
+/ −3.3 %, the large −2.5 / −1.7 %), where the table before the shift is within ±0.5 %
+on both: the fit, seeded at the estimate (3.4 pixels), measures the 3-pixel sections
+(+0.6 %) but takes the 5-pixel ones only to 4.6 (−7.9 %: 20 rounds from 3.4 do not reach
+5), and the mean over both moves every row by −0.13 pixel. Tried: (a) the shift taken on
+the pairs whose fitted radius lies within ``AGREE`` of the seed: that bed −1.2 / −1.4 %
+(both classes within ±1.7 %), one-size beds within 0.06 points, but
+``benchmarks/fiber_radius_spread.py``'s bimodal bed (1.5 and 3.0 pixels, the radius given
+2.37) −0.6 / −0.2 → +3.9 / +4.0 % (a window on the fit's own value selects the sections
+it reads low); (b) the median of the pairs' differences: that bed −0.25 / −0.19 % (both
+classes within ±0.4 %), the 2 + 3-pixel bed −0.46 → −0.21 %, but the spread benchmark's
+bimodal bed +2.4 / +2.1 % (its large class +4.1 %: the median takes the 1.5-pixel class,
+where the fit reads high) and ``varying`` 0.3–0.7 points lower. Each bed of two sizes
+wants the other rule: what is missing is a fit that converges on sections far from its
+seed (seeded per section at the mask's own radius), not a rule for the shift.
+
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
 once the table is whole, after :func:`~.assembly.settle_fibers` has decided each
