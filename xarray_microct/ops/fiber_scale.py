@@ -846,6 +846,23 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       absolute error 1.08 %; 3 pixels all within ±1.56 %. So the texture's realisation,
       not a bias the fit carries everywhere, is what is left at 2 pixels: ±2–3 % from one
       draw of a 64 × 64 tile's texture to the next.
+      Re-measured on wider fields (2026-12-02, lead; ``textured_fiber_bed`` at 2 pixels,
+      8°, 32 slices, the radius given to :func:`measure_fiber_bed`, its fitted sections
+      each against its own true fiber's section): that reading does not hold up. At
+      noise 0.05 the sections' fit reads +1.67 / +0.19 / +0.84 / +2.22 % on 128² (seeds
+      1–4, the tile the whole slice) and +1.97 / +0.38 / +1.84 / +2.99 / +2.15 % on 192²
+      (seeds 1, 2, 3, 5, 4: the central 128² tile), against −0.73 / +0.11 / +1.58 % on
+      the sweep's 64² (seeds 1–3); 3 pixels on 192² +0.12 to +0.45 %. About 500 sections
+      a case, so the case-to-case spread (±1 point) is the fit's common part (the blur
+      and the radii traded along their valley), and on top of it a bias of about +1.5 %
+      at 2 pixels on this texture that the 64² phantom's few sections hid. The table
+      follows the fit: ``detect_fibers`` at the defaults on 192² at noise 0.25 +1.90 /
+      +1.33 / +1.90 / +3.06 % (seeds 1–4; at noise 0.05 +1.33 / +2.52 %, seeds 1, 4),
+      object F1 0.957–0.968. A larger tile does not help at the cost it has: on 256² a
+      224² tile made the fit run minutes (against 3–4 CPU s for the 128² tile) and was
+      stopped. The texture at the fibers' scale (a Gaussian field of 2 radii), not the
+      noise, is what the fit reads high at 2 pixels; a background model that holds such
+      a field is what is missing.
     * Issue 13's tall beds (2026-12-02, branch ``height13``): on 64 slices the tilted
       ``textured_fiber_bed`` at 2 pixels read 3–5 % high
       (``benchmarks/fiber_table_radius.py --radii 2 --phantom other --grid --noise 0.25
