@@ -2038,7 +2038,10 @@ class FiberBedScale(NamedTuple):
 
     ``radius``: the fiber radius (the volume's length units, tilt corrected);
     ``slope``: the bed's mean drift ``(dy/dz, dx/dz)`` of the fibers' sections (length
-    in-plane per length along z); ``spread``: the root-mean-square distance of the
+    in-plane per length along z), measured over the 4 slices of each run's halves (the
+    fitted sections' ``drift``, which aligned the runs, is measured over the runs'
+    spans: :func:`_span_drift`; they differ by a few thousandths of a pixel a slice,
+    up to 0.03 on a 30° bed); ``spread``: the root-mean-square distance of the
     sections' own drifts from that mean (the fibers' spread about the bed's direction
     plus the centres' measurement noise); ``sections``: how many sections were followed
     from one averaged image to the next (the standard error of ``slope`` is

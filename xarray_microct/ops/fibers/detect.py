@@ -1529,7 +1529,15 @@ def detect_fibers(
                 volume,
                 source,
             )
-        else:  # a matter of the height, not of the fibers' polarity
+        elif plan.attrs["shape"][0] <= plan.separation:  # the height, not the polarity
             message = _too_short_message(plan.attrs["shape"][0], plan.separation, axis)
+        else:  # no centre at all, or none far enough from the last one's slice
+            message = _no_fibers_message(
+                f"no per-slice centres were found over more than {plan.separation} "
+                f"slices along {axis}, the span the check that tells fibers from noise "
+                "needs",
+                volume,
+                source,
+            )
         warnings.warn(message + _axis_hint(volume, source, axis), UserWarning, stacklevel=3)
     return table
