@@ -2402,12 +2402,27 @@ def _own_drift(
     if drift is None:
         drift = moves.mean(axis=0) / apart
     far = _found_again(centres[0], centres[-1], drift * slices, reach)
-    near_share = len(moves) / max(sum(len(here) for here in centres), 1)
-    if len(far) < 2 or len(far) / max(len(centres[0]), 1) < 0.5 * near_share:
+    if _scattered(far, centres, moves):
         return np.inf
     near_spread = float(np.mean(np.sum((moves - moves.mean(axis=0)) ** 2, axis=1)))
     far_spread = float(np.mean(np.sum((far - far.mean(axis=0)) ** 2, axis=1)))
     return float(np.sqrt(max(far_spread - near_spread, 0.0) / (slices**2 - apart**2)))
+
+
+def _scattered(far: np.ndarray, centres: list[np.ndarray], moves: np.ndarray) -> bool:
+    """Whether the first image's sections are found again over a longer span (``far``,
+    their moves) in under half the share ``moves`` (over the runs' halves) holds of
+    all the images' sections (``centres``): their own drifts scatter them beyond reach.
+
+    Examples
+    --------
+    >>> centres = [np.zeros((10, 2)), np.zeros((10, 2))]
+    >>> _scattered(np.zeros((8, 2)), centres, np.zeros((16, 2))), _scattered(
+    ...     np.zeros((3, 2)), centres, np.zeros((16, 2)))
+    (False, True)
+    """
+    near_share = len(moves) / max(sum(len(here) for here in centres), 1)
+    return len(far) < 2 or len(far) / max(len(centres[0]), 1) < 0.5 * near_share
 
 
 def _span_drift(
@@ -2441,14 +2456,13 @@ def _span_drift(
     array([ 0.2, -0.1])
     """
     drift = moves.mean(axis=0) / apart if len(moves) else np.zeros(2)
-    near_share = len(moves) / max(sum(len(here) for here in centres), 1)
     for there, start in zip(centres[1:], starts[1:], strict=True):
         slices = start - starts[0]
         if slices <= apart:
             continue
         for _ in range(MOVE_ROUNDS):
             far = _found_again(centres[0], there, drift * slices, reach)
-            if len(far) < 2 or len(far) / max(len(centres[0]), 1) < 0.5 * near_share:
+            if _scattered(far, centres, moves):
                 return drift
             drift = far.mean(axis=0) / slices
     return drift
