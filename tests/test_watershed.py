@@ -193,7 +193,7 @@ def reference_ball_peaks(dist: np.ndarray, spacing: tuple, radius: float) -> np.
     flat = dist.ravel()
     order = np.arange(flat.size)
     peaks = np.zeros(flat.size, bool)
-    for i in np.flatnonzero((flat >= radius / 2) & (flat > 0)):
+    for i in np.flatnonzero((flat >= radius / 4) & (flat > 0)):
         reach = min(float(flat[i]), 1.5 * radius)
         near = (((coords - coords[i]) * spacing) ** 2).sum(axis=1) <= reach**2
         higher = (flat[near] > flat[i]) | ((flat[near] == flat[i]) & (order[near] < i))
