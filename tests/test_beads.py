@@ -299,6 +299,17 @@ def test_pipeline_bad_input_names_the_fix():
         beads(bead_pack(30, radius=5, seed=1)[0], bead_radius=5, split_smoothing=-1)
 
 
+def test_bright_beads_taken_as_dark_name_the_switch():
+    # the pores of bright beads, their holes (the beads) filled, cover the whole scan:
+    # the radius read from that mask was not finite, and the error named bead_radius=nan
+    scan, _ = bead_pack(64, radius=8, seed=3, chunks=32)
+    bright = (scan.max() - scan).astype(scan.dtype).assign_attrs(scan.attrs)
+    with pytest.raises(ValueError, match="bright beads pass invert=False"):
+        beads(bright)
+    labels = beads(bright, invert=False)
+    assert int(labels.max()) == int(beads(scan).max())
+
+
 @pytest.mark.parametrize("name", ["sharpen", "rings", "invert"])
 def test_switches_must_be_bools(name: str) -> None:
     scan, _ = bead_pack(32, radius=5, seed=1, chunks=16)

@@ -351,7 +351,7 @@ def sample_radii(
     -------
     (float, float)
         The typical and the small beads' radius in the coordinate units (0.0 when the
-        box holds no bead).
+        box holds no bead, ``inf`` when the mask holds no background anywhere).
 
     Examples
     --------
@@ -370,6 +370,8 @@ def sample_radii(
         distance, inner, reach = _box_distance(mask, margin)
         middle = distance[inner]
         if box_shape == list(shape) or (middle.size and middle.max() <= reach):
+            if not np.isfinite(middle).all():  # no background voxel in the whole scan
+                return np.inf, np.inf
             radius = _moments_radius(middle)
             if radius <= 0:
                 return 0.0, 0.0
@@ -551,6 +553,14 @@ def beads(
                 "beads: the segmentation found no beads in the middle of the scan, so "
                 "their radius cannot be estimated; check threshold= and invert=, or give "
                 "bead_radius="
+            )
+        if not np.isfinite(bead_radius):  # e.g. bright beads, inverted: the pores kept
+            taken, other = ("dark", "bright") if invert else ("bright", "dark")
+            raise ValueError(
+                "beads: the segmentation (holes filled) covers the whole scan, so the "
+                f"beads cannot be told from a background: they are taken as the {taken} "
+                f"phase (invert={invert}); for {other} beads pass invert={not invert}, or "
+                "check threshold="
             )
     if not (np.isfinite(split_smoothing) and split_smoothing >= 0):
         raise ValueError(
