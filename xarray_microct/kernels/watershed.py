@@ -308,6 +308,38 @@ def flood(  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
+def _round_about(  # pragma: no cover
+    distance: np.ndarray, spacing: np.ndarray, z: int, y: int, x: int, v: float
+) -> bool:
+    """Whether the distance falls off about voxel ``(z, y, x)`` (distance ``v``) as about
+    a ball's centre: every voxel from ``ROUND_INNER * v`` to ``ROUND_OUTER * v`` away
+    (clipped to the array) is under ``ROUND_DROP * v`` (a ball's is under ``v / 2``; a
+    rod's axis, a plate's middle or a bridge stay near ``v`` along them)."""
+    nz, ny, nx = distance.shape
+    outer, inner = ROUND_OUTER * v, ROUND_INNER * v
+    outer2, inner2, top = outer * outer, inner * inner, ROUND_DROP * v
+    ez, ey, ex = int(outer / spacing[0]), int(outer / spacing[1]), int(outer / spacing[2])
+    for dz in range(max(-ez, -z), min(ez, nz - 1 - z) + 1):
+        hz = (dz * spacing[0]) ** 2
+        if hz > outer2:
+            continue
+        for dy in range(max(-ey, -y), min(ey, ny - 1 - y) + 1):
+            hy = hz + (dy * spacing[1]) ** 2
+            if hy > outer2:
+                continue
+            for dx in range(max(-ex, -x), min(ex, nx - 1 - x) + 1):
+                h = hy + (dx * spacing[2]) ** 2
+                if inner2 <= h <= outer2 and distance[z + dz, y + dy, x + dx] >= top:
+                    return False
+    return True
+
+
+ROUND_INNER = 0.75  # the shell about a small marker that _round_about reads, in its distance
+ROUND_OUTER = 1.5
+ROUND_DROP = 0.85  # the most share of the marker's distance a voxel of that shell may have
+
+
+@numba.njit(cache=True, nogil=True)
 def ball_peaks(  # pragma: no cover
     distance: np.ndarray,
     spacing: np.ndarray,
@@ -316,15 +348,18 @@ def ball_peaks(  # pragma: no cover
     min_height: float,
     origin: np.ndarray,
     out: np.ndarray,
+    round_below: float = 0.0,
 ) -> None:
     """Voxels that outrank every other voxel within ``min(reach * d, cap)`` of them.
 
     ``distance`` is a 3-D distance map in physical units (``spacing`` per axis), ``d``
     its value at the voxel. ``q`` outranks ``p`` when ``d(q) > d(p)``, or when they are
     equal and ``q`` comes first in C order (so a plateau gives one peak). Voxels with
-    ``d < min_height`` are never peaks; balls are clipped to the array. Only the box of
-    ``out``'s shape at ``origin`` (3 ints) of the map is tested: ``out[i, j, k]`` says
-    whether voxel ``origin + (i, j, k)`` is a peak (its ball reads the whole map).
+    ``d < min_height`` are never peaks, and those with ``d < round_below`` only where
+    the distance falls off about them as about a ball's centre (:func:`_round_about`);
+    balls are clipped to the array. Only the box of ``out``'s shape at ``origin`` (3
+    ints) of the map is tested: ``out[i, j, k]`` says whether voxel ``origin + (i, j,
+    k)`` is a peak (its ball reads the whole map).
     """
     nz, ny, nx = distance.shape
     oz, oy, ox = origin[0], origin[1], origin[2]
@@ -377,6 +412,8 @@ def ball_peaks(  # pragma: no cover
                             break
                     if not peak:
                         break
+                if peak and v < round_below:
+                    peak = _round_about(distance, spacing, z, y, x, v)
                 out[z - oz, y - oy, x - ox] = peak
 
 

@@ -114,8 +114,10 @@ __all__ = [
 FLOOD_BLOCK = 64
 SMOOTH_TRUNCATE = 3.0  # sigmas: the reach of the Gaussian of ``smooth=``
 # least distance of a ball-marker, as a share of the object radius: smaller objects (and
-# caps under it at the volume's faces) get none (see ball_markers_array's "Floor")
+# caps under it at the volume's faces) get none; under ROUND_FLOOR only where the distance
+# falls off about it as about a ball's centre (see ball_markers_array's "Floor")
 PEAK_FLOOR = 0.25
+ROUND_FLOOR = 0.5
 
 # the rim exchange's directions and faces, asked for thousands of times per round: built once
 neighbour_directions = functools.cache(rim_exchange.neighbour_directions)
@@ -184,11 +186,12 @@ def _ball_peak_block(
     spacing: tuple[float, ...],
     reach: float,
     cap: float,
-    min_height: float,
+    radius: float,
     inner: tuple[slice, ...] | None = None,
 ) -> np.ndarray:
-    """The ball peaks of a block (:func:`~xarray_microct.kernels.watershed.ball_peaks`), of
-    its ``inner`` box only when given (the rest is the halo their balls read)."""
+    """The ball peaks of a block (:func:`~xarray_microct.kernels.watershed.ball_peaks`,
+    its floors ``PEAK_FLOOR`` and ``ROUND_FLOOR`` times ``radius``), of its ``inner`` box
+    only when given (the rest is the halo their balls read)."""
     region = tuple(slice(0, n) for n in block.shape) if inner is None else inner
     out = np.empty(tuple(r.stop - r.start for r in region), bool)
     kernels.ball_peaks(
@@ -196,9 +199,10 @@ def _ball_peak_block(
         np.asarray(spacing, np.float64),
         reach,
         cap,
-        min_height,
+        PEAK_FLOOR * radius,
         np.array([r.start for r in region], np.int64),
         out,
+        ROUND_FLOOR * radius,
     )
     return out
 
@@ -222,9 +226,7 @@ def ball_peaks(
     [[6, 6, 6], [6, 6, 15]]
     """
     spacing = tuple(float(s) for s in spacing)
-    return _ball_peak_block(
-        np.asarray(distance), spacing, 1.0, 1.5 * radius, PEAK_FLOOR * radius, inner
-    )
+    return _ball_peak_block(np.asarray(distance), spacing, 1.0, 1.5 * radius, radius, inner)
 
 
 def _count_block(block: np.ndarray) -> np.ndarray:
@@ -335,7 +337,7 @@ def ball_markers_array(
         spacing=spacing,
         reach=float(reach),
         cap=cap,
-        min_height=PEAK_FLOOR * radius,
+        radius=radius,
     )
     return number_peaks(peaks)
 
@@ -349,7 +351,7 @@ def _peaks_and_smooth_block(
     spacing: tuple[float, ...],
     reach: float,
     cap: float,
-    min_height: float,
+    radius: float,
     sigma: tuple[float, ...],
     smooth_depth: tuple[int, ...],
 ) -> np.ndarray:
@@ -363,7 +365,7 @@ def _peaks_and_smooth_block(
     """
     inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
     out = np.empty((2, *shape), np.float32)
-    out[1] = _ball_peak_block(block, spacing, reach, cap, min_height, inner)
+    out[1] = _ball_peak_block(block, spacing, reach, cap, radius, inner)
     part = tuple(
         slice(max(o - d, 0), min(o + n + d, b))
         for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
@@ -419,7 +421,7 @@ def ball_markers_and_smoothed(
         spacing=spacing,
         reach=1.0,
         cap=cap,
-        min_height=PEAK_FLOOR * radius,
+        radius=radius,
         sigma=tuple(float(s) for s in sigma),
         smooth_depth=smooth_depth,
     )
