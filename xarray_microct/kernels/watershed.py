@@ -308,6 +308,39 @@ def flood(  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
+def _outranks(w: float, v: float, dz: int, dy: int, dx: int) -> bool:  # pragma: no cover
+    """Whether a voxel of distance ``w`` at offset ``(dz, dy, dx)`` outranks one of ``v``."""
+    return w > v or (w == v and (dz < 0 or (dz == 0 and (dy < 0 or (dy == 0 and dx < 0)))))
+
+
+@numba.njit(cache=True, nogil=True)
+def _in_region(
+    dz: int, dy: int, dx: int, spacing: np.ndarray, r2: float, outward: np.ndarray, beyond: float
+) -> bool:  # pragma: no cover
+    """Whether offset ``(dz, dy, dx)`` lies in a voxel's dominance region: within the ball
+    of radius ``sqrt(r2)`` about the voxel and, when ``beyond > 0``, within the ball of
+    radius ``sqrt(r2)`` about the point ``beyond`` past the voxel along one of the axes
+    whose ``outward`` sign is not 0 (physical units): the union of the caps that balls
+    cut by those faces there would have."""
+    pz = dz * spacing[0]
+    py = dy * spacing[1]
+    px = dx * spacing[2]
+    near = pz * pz + py * py + px * px
+    if near > r2:
+        return False
+    if beyond > 0:  # the nearest of the centres: along the axis the offset goes out most
+        most = -np.inf
+        if outward[0] != 0:
+            most = max(most, outward[0] * pz)
+        if outward[1] != 0:
+            most = max(most, outward[1] * py)
+        if outward[2] != 0:
+            most = max(most, outward[2] * px)
+        return near - 2 * beyond * most + beyond * beyond <= r2
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
 def ball_peaks(  # pragma: no cover
     distance: np.ndarray,
     spacing: np.ndarray,
@@ -316,41 +349,91 @@ def ball_peaks(  # pragma: no cover
     min_height: float,
     origin: np.ndarray,
     out: np.ndarray,
+    start: np.ndarray,
+    volume_shape: np.ndarray,
+    radius: float,
+    face_height: float,
 ) -> None:
-    """Voxels that outrank every other voxel within ``min(reach * d, cap)`` of them.
+    """Voxels that no other voxel of their dominance region outranks.
 
     ``distance`` is a 3-D distance map in physical units (``spacing`` per axis), ``d``
     its value at the voxel. ``q`` outranks ``p`` when ``d(q) > d(p)``, or when they are
-    equal and ``q`` comes first in C order (so a plateau gives one peak). Voxels with
-    ``d < min_height`` are never peaks; balls are clipped to the array. Only the box of
-    ``out``'s shape at ``origin`` (3 ints) of the map is tested: ``out[i, j, k]`` says
-    whether voxel ``origin + (i, j, k)`` is a peak (its ball reads the whole map).
+    equal and ``q`` comes first in C order (so a plateau gives one peak). Regions are
+    clipped to the array. Only the box of ``out``'s shape at ``origin`` (3 ints) of the
+    map is tested: ``out[i, j, k]`` says whether voxel ``origin + (i, j, k)`` is a peak
+    (its region reads the whole map).
+
+    A voxel with ``d >= min_height`` has for region the ball of radius
+    ``min(reach * d, cap)`` about it. A voxel of the volume's outer faces (``start``:
+    the index in the volume of ``distance[0, 0, 0]``; ``volume_shape``: the volume's
+    shape) with ``face_height <= d < min_height`` has for region the cap that a ball of
+    ``radius`` cut by the face there would have, with its top at the voxel: the voxels
+    within ``radius`` of the point ``radius - d`` beyond the voxel along the face's
+    outward normal (on an edge or a corner, the union of the caps of its faces). Other
+    voxels are never peaks.
     """
     nz, ny, nx = distance.shape
     oz, oy, ox = origin[0], origin[1], origin[2]
+    outward = np.zeros(3)
     for z in range(oz, oz + out.shape[0]):
         for y in range(oy, oy + out.shape[1]):
             for x in range(ox, ox + out.shape[2]):
+                out[z - oz, y - oy, x - ox] = False
                 v = distance[z, y, x]
-                if not v >= min_height or v <= 0:
-                    out[z - oz, y - oy, x - ox] = False
+                if v <= 0 or not v >= face_height:
                     continue
-                r = min(reach * v, cap)
-                # a quick look at the face neighbours inside the ball rejects most voxels
-                iz = spacing[0] <= r
-                iy = spacing[1] <= r
-                ix = spacing[2] <= r
-                if (
-                    (iz and z > 0 and distance[z - 1, y, x] >= v)
-                    or (iy and y > 0 and distance[z, y - 1, x] >= v)
-                    or (ix and x > 0 and distance[z, y, x - 1] >= v)
-                    or (iz and z + 1 < nz and distance[z + 1, y, x] > v)
-                    or (iy and y + 1 < ny and distance[z, y + 1, x] > v)
-                    or (ix and x + 1 < nx and distance[z, y, x + 1] > v)
-                ):
-                    out[z - oz, y - oy, x - ox] = False
-                    continue
+                beyond = 0.0
+                if v >= min_height:
+                    r = min(reach * v, cap)
+                else:  # only a voxel of the outer faces: the caps of the beads cut there
+                    faces = 0
+                    for a, i in enumerate((z, y, x)):
+                        here = start[a] + i
+                        outward[a] = 0.0
+                        if volume_shape[a] > 1 and here == 0:
+                            outward[a] = -1.0
+                        elif volume_shape[a] > 1 and here == volume_shape[a] - 1:
+                            outward[a] = 1.0
+                        faces += outward[a] != 0
+                    if faces == 0:
+                        continue
+                    r = radius
+                    beyond = radius - v
                 r2 = r * r
+                # a quick look at the face neighbours in the region rejects most voxels
+                if (
+                    (
+                        z > 0
+                        and _in_region(-1, 0, 0, spacing, r2, outward, beyond)
+                        and distance[z - 1, y, x] >= v
+                    )
+                    or (
+                        y > 0
+                        and _in_region(0, -1, 0, spacing, r2, outward, beyond)
+                        and distance[z, y - 1, x] >= v
+                    )
+                    or (
+                        x > 0
+                        and _in_region(0, 0, -1, spacing, r2, outward, beyond)
+                        and distance[z, y, x - 1] >= v
+                    )
+                    or (
+                        z + 1 < nz
+                        and _in_region(1, 0, 0, spacing, r2, outward, beyond)
+                        and distance[z + 1, y, x] > v
+                    )
+                    or (
+                        y + 1 < ny
+                        and _in_region(0, 1, 0, spacing, r2, outward, beyond)
+                        and distance[z, y + 1, x] > v
+                    )
+                    or (
+                        x + 1 < nx
+                        and _in_region(0, 0, 1, spacing, r2, outward, beyond)
+                        and distance[z, y, x + 1] > v
+                    )
+                ):
+                    continue
                 ez = int(r / spacing[0])
                 ey = int(r / spacing[1])
                 ex = int(r / spacing[2])
@@ -366,11 +449,11 @@ def ball_peaks(  # pragma: no cover
                         for dx in range(max(-ex, -x), min(ex, nx - 1 - x) + 1):
                             if hy + (dx * spacing[2]) ** 2 > r2:
                                 continue
-                            w = distance[z + dz, y + dy, x + dx]
-                            if w > v or (
-                                w == v
-                                and (dz < 0 or (dz == 0 and (dy < 0 or (dy == 0 and dx < 0))))
+                            if beyond > 0 and not _in_region(
+                                dz, dy, dx, spacing, r2, outward, beyond
                             ):
+                                continue
+                            if _outranks(distance[z + dz, y + dy, x + dx], v, dz, dy, dx):
                                 peak = False
                                 break
                         if not peak:

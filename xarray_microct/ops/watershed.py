@@ -111,6 +111,11 @@ __all__ = [
 # alone the 128-voxel blocks were faster (8.2 against 10-11 s)
 FLOOD_BLOCK = 64
 SMOOTH_TRUNCATE = 3.0  # sigmas: the reach of the Gaussian of ``smooth=``
+# the ball markers' floor: an object's inscribed ball reaches half the radius (a smaller
+# maximum is noise or a neck), or, at the volume's faces, a cap's base disc does; a cap
+# of height h cut from a ball of radius R has a base of radius sqrt(h (2 R - h))
+MIN_HEIGHT = 0.5  # of the radius
+FACE_HEIGHT = 1 - np.sqrt(1 - MIN_HEIGHT**2)  # of the radius: a base of half of it
 
 # the rim exchange's directions and faces, asked for thousands of times per round: built once
 neighbour_directions = functools.cache(rim_exchange.neighbour_directions)
@@ -179,11 +184,15 @@ def _ball_peak_block(
     spacing: tuple[float, ...],
     reach: float,
     cap: float,
-    min_height: float,
+    radius: float,
+    start: tuple[int, ...],
+    volume_shape: tuple[int, ...],
     inner: tuple[slice, ...] | None = None,
 ) -> np.ndarray:
     """The ball peaks of a block (:func:`~xarray_microct.kernels.watershed.ball_peaks`), of
-    its ``inner`` box only when given (the rest is the halo their balls read)."""
+    its ``inner`` box only when given (the rest is the halo their regions read);
+    ``start`` is the index in the volume (of ``volume_shape``) of the block's first
+    voxel, which says where the volume's faces are."""
     region = tuple(slice(0, n) for n in block.shape) if inner is None else inner
     out = np.empty(tuple(r.stop - r.start for r in region), bool)
     kernels.ball_peaks(
@@ -191,11 +200,26 @@ def _ball_peak_block(
         np.asarray(spacing, np.float64),
         reach,
         cap,
-        min_height,
+        radius * MIN_HEIGHT,
         np.array([r.start for r in region], np.int64),
         out,
+        np.asarray(start, np.int64),
+        np.asarray(volume_shape, np.int64),
+        radius,
+        radius * FACE_HEIGHT,
     )
     return out
+
+
+def _ball_peak_interior(
+    block: np.ndarray,
+    origin: tuple[int, ...],
+    shape: tuple[int, ...],
+    start: tuple[int, ...],
+    **kwargs: Any,
+) -> np.ndarray:
+    inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
+    return _ball_peak_block(block, start=start, inner=inner, **kwargs)
 
 
 def _count_block(block: np.ndarray) -> np.ndarray:
@@ -282,15 +306,17 @@ def ball_markers_array(
         raise ValueError(f"radius must be a positive length, got {radius!r}")
     cap = 1.5 * radius
     depth = tuple(int(np.ceil(cap / s)) for s in spacing)
-    peaks = map_spatial_overlap(
-        _ball_peak_block,
+    peaks = map_spatial_interior(
+        _ball_peak_interior,
         distance,
-        depth=depth,
-        dtype=bool,
+        depth,
+        bool,
+        token="ball-peaks",
         spacing=spacing,
         reach=float(reach),
         cap=cap,
-        min_height=radius / 2,
+        radius=radius,
+        volume_shape=distance.shape,
     )
     return number_peaks(peaks)
 
@@ -304,7 +330,8 @@ def _peaks_and_smooth_block(
     spacing: tuple[float, ...],
     reach: float,
     cap: float,
-    min_height: float,
+    radius: float,
+    volume_shape: tuple[int, ...],
     sigma: tuple[float, ...],
     smooth_depth: tuple[int, ...],
 ) -> np.ndarray:
@@ -318,7 +345,7 @@ def _peaks_and_smooth_block(
     """
     inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
     out = np.empty((2, *shape), np.float32)
-    out[1] = _ball_peak_block(block, spacing, reach, cap, min_height, inner)
+    out[1] = _ball_peak_block(block, spacing, reach, cap, radius, start, volume_shape, inner)
     part = tuple(
         slice(max(o - d, 0), min(o + n + d, b))
         for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
@@ -374,7 +401,8 @@ def ball_markers_and_smoothed(
         spacing=spacing,
         reach=1.0,
         cap=cap,
-        min_height=radius / 2,
+        radius=radius,
+        volume_shape=distance.shape,
         sigma=tuple(float(s) for s in sigma),
         smooth_depth=smooth_depth,
     )
