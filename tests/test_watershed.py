@@ -188,14 +188,38 @@ def test_markers_equal_whole_array_peaks(shape, chunks, seed, radius):
 
 
 def reference_ball_peaks(dist: np.ndarray, spacing: tuple, radius: float) -> np.ndarray:
-    """Brute force: no voxel within min(d, 1.5 r) outranks the voxel, and d >= r / 2."""
+    """Brute force: no voxel of the region outranks the voxel.
+
+    The region: within min(d, 1.5 r) when d >= r / 2; for a voxel of the volume's faces
+    with r (1 - sqrt(3) / 2) <= d < r / 2 (a cap whose base has radius r / 2 or more), the
+    cap of height d of a ball of radius r beyond each face the voxel lies on, and the
+    objects must hold most of the disc of radius r / 2 about it on one of those faces.
+    """
     coords = np.indices(dist.shape).reshape(3, -1).T
     flat = dist.ravel()
     order = np.arange(flat.size)
     peaks = np.zeros(flat.size, bool)
-    for i in np.flatnonzero((flat >= radius / 2) & (flat > 0)):
-        reach = min(float(flat[i]), 1.5 * radius)
-        near = (((coords - coords[i]) * spacing) ** 2).sum(axis=1) <= reach**2
+    last = np.array(dist.shape) - 1
+    floor = radius * (1 - np.sqrt(3) / 2)
+    for i in np.flatnonzero((flat >= floor) & (flat > 0)):
+        offset = (coords - coords[i]) * spacing
+        if flat[i] >= radius / 2:
+            near = (offset**2).sum(axis=1) <= min(float(flat[i]), 1.5 * radius) ** 2
+        else:
+            outward = np.where(coords[i] == 0, -1, np.where(coords[i] == last, 1, 0))
+            outward[last == 0] = 0
+            if not outward.any():
+                continue
+            near = np.zeros(flat.size, bool)
+            base = False
+            for axis in np.flatnonzero(outward):
+                centre = np.zeros(3)
+                centre[axis] = outward[axis] * (radius - flat[i])
+                near |= ((offset - centre) ** 2).sum(axis=1) <= radius**2
+                disc = (offset[:, axis] == 0) & ((offset**2).sum(axis=1) <= (radius / 2) ** 2)
+                base |= 2 * np.count_nonzero(flat[disc] > 0) > np.count_nonzero(disc)
+            if not base:
+                continue
         higher = (flat[near] > flat[i]) | ((flat[near] == flat[i]) & (order[near] < i))
         peaks[i] = not higher.any()
     return peaks.reshape(dist.shape)

@@ -341,6 +341,42 @@ def _in_region(
 
 
 @numba.njit(cache=True, nogil=True)
+def _face_base(
+    distance: np.ndarray,
+    at: np.ndarray,
+    spacing: np.ndarray,
+    outward: np.ndarray,
+    base: float,
+) -> bool:  # pragma: no cover
+    """Whether the objects (``distance > 0``) hold most of the disc of radius ``base``
+    about voxel ``at`` in the plane of one of the faces it lies on (axes whose ``outward``
+    sign is not 0), clipped to the array: the base a cap with its top there would have."""
+    shape = distance.shape
+    index = at.copy()
+    for a in range(3):
+        if outward[a] == 0:
+            continue
+        b, c = (a + 1) % 3, (a + 2) % 3
+        eb = int(base / spacing[b])
+        ec = int(base / spacing[c])
+        held = 0
+        total = 0
+        for db in range(max(-eb, -at[b]), min(eb, shape[b] - 1 - at[b]) + 1):
+            hb = (db * spacing[b]) ** 2
+            index[b] = at[b] + db
+            for dc in range(max(-ec, -at[c]), min(ec, shape[c] - 1 - at[c]) + 1):
+                if hb + (dc * spacing[c]) ** 2 > base * base:
+                    continue
+                index[c] = at[c] + dc
+                total += 1
+                held += distance[index[0], index[1], index[2]] > 0
+        index[b] = at[b]
+        if 2 * held > total:
+            return True
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
 def ball_peaks(  # pragma: no cover
     distance: np.ndarray,
     spacing: np.ndarray,
@@ -369,12 +405,15 @@ def ball_peaks(  # pragma: no cover
     shape) with ``face_height <= d < min_height`` has for region the cap that a ball of
     ``radius`` cut by the face there would have, with its top at the voxel: the voxels
     within ``radius`` of the point ``radius - d`` beyond the voxel along the face's
-    outward normal (on an edge or a corner, the union of the caps of its faces). Other
-    voxels are never peaks.
+    outward normal (on an edge or a corner, the union of the caps of its faces); it is a
+    peak only if, besides, the objects (``distance > 0``) hold most of that cap's base
+    on the face, the disc of radius ``min_height`` about it (on one of its faces, clipped
+    to the array). Other voxels are never peaks.
     """
     nz, ny, nx = distance.shape
     oz, oy, ox = origin[0], origin[1], origin[2]
     outward = np.zeros(3)
+    at = np.zeros(3, np.int64)
     for z in range(oz, oz + out.shape[0]):
         for y in range(oy, oy + out.shape[1]):
             for x in range(ox, ox + out.shape[2]):
@@ -460,6 +499,11 @@ def ball_peaks(  # pragma: no cover
                             break
                     if not peak:
                         break
+                if peak and beyond > 0:
+                    at[0] = z
+                    at[1] = y
+                    at[2] = x
+                    peak = _face_base(distance, at, spacing, outward, min_height)
                 out[z - oz, y - oy, x - ox] = peak
 
 
