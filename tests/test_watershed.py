@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -23,6 +26,9 @@ from xarray_microct.ops.watershed import (
 )
 from xarray_microct.synthetic import bead_pack
 from xarray_microct.testing import raise_if_dask_computes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from beads_faces import cut_pack, score
 
 
 def reference_flood(alt: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -289,6 +295,47 @@ def test_object_radius_gives_one_marker_per_noisy_bead():
     assert int(labels.max()) == truth.attrs["n_beads"]
     plain = mask.microct.fill_holes().microct.watershed(min_distance="3.5 um").values
     assert int(plain.max()) > truth.attrs["n_beads"]  # the plain peaks over-split
+
+
+@pytest.mark.parametrize("chunks", [40, 9, (13, 9, 18)])
+@pytest.mark.parametrize(
+    ("where", "markers"),
+    [
+        (-6.0, 1),  # a cap of height 2 (6 % of the ball) on the face: one marker there
+        (-5.0, 1),  # height 3 (0.38 of the radius, 10 %), under the interior's floor
+        (-7.5, 0),  # height 0.5 (0.4 %): a cap's base under half the radius gives none
+        (1.0, 1),  # the centre inside the volume, 1 or 5 voxels from the face: one marker
+        (5.0, 1),
+    ],
+)
+def test_a_ball_cut_by_the_face_gets_one_marker_unless_a_sliver(where, markers, chunks):
+    # on main the caps get none: their distance (the cap's height) is under half the radius
+    z, y, x = np.ogrid[:40, :40, :40]
+    ball = (z - 20) ** 2 + (y - 21) ** 2 + (x - where) ** 2 <= 8**2
+    dist = ndi.distance_transform_edt(ball).astype(np.float32)
+    got = ball_markers_array(da.from_array(dist, chunks=chunks), (1.0, 1.0, 1.0), 8.0).compute()
+    assert np.count_nonzero(got) == markers
+    if markers and where < 0:
+        assert np.argwhere(got).tolist() == [[20, 21, 0]]  # the cap's top, on the face
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_beads_cut_by_the_faces_get_one_label_each_for_any_chunking(seed):
+    # an independent pack cropped from a larger box (benchmarks/beads_faces.py): beads cut
+    # by every face, with necks. On main the caps under half the radius joined a
+    # neighbour (beads of 5 % or more inside lost: 9 of 5-13 % with seed 0, 6 of 6-16 %
+    # with seed 1)
+    _, truth, shares = cut_pack(6, 0.1, seed, size=42)
+    mask = mct.from_array(truth > 0, chunks=42)
+    labels = mask.microct.watershed(object_radius=6.0).values
+    found = score(labels, truth, shares)
+    assert found["extra"] == 0
+    assert found["lost"].max(initial=0) < 0.05  # only slivers are lost
+    assert found["iou_whole"] > 0.95 and found["iou_cut"] > 0.95
+    # the chunk borders cross the faces, one 10 voxels from two of them
+    for chunks in [14, (10, 22, 10), (17, 12, 13)]:
+        again = mask.chunk(dict.fromkeys(mask.dims, chunks)).microct.watershed(object_radius=6.0)
+        assert same_partition(again.values, labels)
 
 
 def test_given_markers_and_distance_input_and_laziness():
