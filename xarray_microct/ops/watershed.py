@@ -11,8 +11,13 @@ Two steps, each made exact across chunk borders.
   The test scales with each object, so the small maxima that noise, rough surfaces,
   necks and ring artefacts put in ``d`` fall inside the ball of a larger one and give no
   marker, while two touching balls keep theirs (their centres lie outside each other's
-  ball). Local within ``1.5 * object_radius``, computed with that halo: exact. One
-  voxel per marker, numbered ``1..N`` from per-chunk counts (no global labelling).
+  ball). At the volume's outer faces, where a scan cuts the beads, a bead whose centre
+  lies beyond the face peaks on it at the height of its cap: a face voxel under the
+  floor is a marker when it tops the cap a ball of the radius would have there and the
+  objects hold that cap's base (see :func:`ball_markers_array`). Local within
+  ``1.5 * object_radius``, computed with that halo, each block told where the volume's
+  faces are: exact. One voxel per marker, numbered ``1..N`` from per-chunk counts (no
+  global labelling).
 * ``min_distance``: voxels of the mask where ``d`` equals its maximum over a box
   reaching ``min_distance`` (physical, per axis) on each side, as
   ``skimage.feature.peak_local_max`` tests it (computed with a halo of that reach, so
@@ -317,19 +322,20 @@ def ball_markers_array(
     inside rose by 0 to 0.023, that of whole beads did not move;
     ``benchmarks/beads_accuracy.py`` (all beads inside: the default sweep of 34 cases,
     ``--polydisperse``, ``--quick``) gave the same counts and IoUs to the last digit.
-    Not kept: the cap's region without the base check put a marker on single voxels of noise
-    on the faces (a median-filtered noisy scan: 39 extra labels on 34 beads); a base held in
-    full lost caps whose base a voxel or two of noise dented; the cap of a ball of ``radius
-    / 2`` (the smallest bead the floor accepts: a region that a neighbour's neck cannot
-    reach) gave extra labels; a single cap along the diagonal of an edge gave a second
-    marker to a bead cut by two faces. What is still lost: caps under 1.3 % (the floor: a
-    sliver nobody can tell from noise); caps a voxel thick (at radius 6, those under 5 %),
-    whose distance on the true mask is a plateau of 1: the tie-break keeps its first voxel
-    in C order, on the rim, where the base is not held; on the pipeline's mask, thin caps
-    the denoising thins further; and caps whose neighbour's neck reaches into the region
-    (the pipeline's mask fills necks: one bead of 15.5 %, at both noises). On a mask not
-    denoised (``denoise_sigma=None``, noise 0.2-0.35 of the contrast) the distance map of a
-    cap is too rough: 3-16 extra labels on packs of 60-71 beads (before 0-9).
+    Not kept: the cap's region without the base check put a marker on single voxels of
+    noise on the faces (a median-filtered noisy scan: 39 extra labels on 34 beads); a
+    base held in full lost caps whose base a voxel or two of noise dented; the cap of a
+    ball of ``radius / 2`` (the smallest bead the floor accepts: a region that a
+    neighbour's neck cannot reach) gave extra labels; a single cap along the diagonal of
+    an edge gave a second marker to a bead cut by two faces. What is still lost: caps
+    under 1.3 % (the floor: a sliver nobody can tell from noise); caps a voxel thick (at
+    radius 6, those under 5 %), whose distance on the true mask is a plateau of 1: the
+    tie-break keeps its first voxel in C order, on the rim, where the base is not held;
+    on the pipeline's mask, thin caps the denoising thins further; and caps whose
+    neighbour's neck reaches into the region (the pipeline's mask fills necks: one bead
+    of 15.5 %, at both noises). On a mask not denoised (``denoise_sigma=None``, noise
+    0.2-0.35 of the contrast) the distance map of a cap is too rough: 3-16 extra labels
+    on packs of 60-71 beads (before 0-9).
 
     Parameters
     ----------
@@ -1141,7 +1147,9 @@ def watershed(
     object_radius : length, optional
         Markers at the centres of the objects' largest inscribed balls, the rule of
         :func:`ball_markers_array` (robust to noise, no tuning): give the typical
-        object radius (objects thinner than half of it get no marker of their own).
+        object radius (objects thinner than half of it get no marker of their own;
+        at the volume's faces, caps of cut objects get one down to a base of half of
+        it, 1.3 % of a ball).
         One of ``markers``, ``min_distance`` or ``object_radius`` is needed.
     mask : xarray.DataArray of bool, optional
         Voxels that may be labelled; by default the objects of ``volume``.
