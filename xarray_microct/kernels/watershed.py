@@ -352,10 +352,11 @@ def _face_base(
     about voxel ``at`` in the plane of one of the faces it lies on (axes whose ``outward``
     sign is not 0), clipped to the array: the base a cap with its top there would have."""
     shape = distance.shape
-    index = at.copy()
+    index = np.empty(3, np.int64)
     for a in range(3):
         if outward[a] == 0:
             continue
+        index[:] = at
         b, c = (a + 1) % 3, (a + 2) % 3
         eb = int(base / spacing[b])
         ec = int(base / spacing[c])
@@ -370,7 +371,6 @@ def _face_base(
                 index[c] = at[c] + dc
                 total += 1
                 held += distance[index[0], index[1], index[2]] > 0
-        index[b] = at[b]
         if 2 * held > total:
             return True
     return False
