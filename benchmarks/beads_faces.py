@@ -20,9 +20,10 @@ sum the lost beads up by inside share over all cases.
 
 ``--true-mask`` runs the watershed alone (``object_radius`` the true nominal radius) on
 the true mask instead: what the marker rule does without the segmentation's errors.
-``--chunks N`` sets the chunk size (default: half the volume).
+``--chunks N`` sets the chunk size (default: half the volume), ``--size N`` the volume's
+voxels per axis (default: 7 radii, where most beads are cut).
 
-Run: python benchmarks/beads_faces.py [--quick] [--true-mask] [--chunks 24]
+Run: python benchmarks/beads_faces.py [--quick] [--true-mask] [--chunks 24] [--size 128]
 """
 
 from __future__ import annotations
@@ -125,11 +126,13 @@ def score(found: np.ndarray, truth: np.ndarray, shares: np.ndarray) -> dict:
     }
 
 
-def run_case(radius: float, noise: float, seed: int, true_mask: bool, chunks: int | None) -> dict:
+def run_case(
+    radius: float, noise: float, seed: int, true_mask: bool, chunks: int | None, size: int | None
+) -> dict:
     import xarray_microct as mct
     from xarray_microct.pipelines import beads
 
-    scan, truth, shares = cut_pack(radius, noise, seed)
+    scan, truth, shares = cut_pack(radius, noise, seed, size=size)
     size = chunks or max(16, scan.shape[0] // 2)
     start = time.perf_counter()
     if true_mask:
@@ -158,6 +161,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two small cases")
     parser.add_argument("--true-mask", action="store_true", help="watershed on the true mask")
     parser.add_argument("--chunks", type=int, default=None, help="chunk size (voxels)")
+    parser.add_argument("--size", type=int, default=None, help="volume side (voxels)")
     args = parser.parse_args()
     if args.quick:
         todo = [(6, 0.1, 0), (10, 0.3, 1)]
@@ -170,7 +174,7 @@ def main() -> None:
     )
     rows = []
     for radius, noise, seed in todo:
-        row = run_case(radius, noise, seed, args.true_mask, args.chunks)
+        row = run_case(radius, noise, seed, args.true_mask, args.chunks, args.size)
         rows.append(row)
         est = row["radius_est"]
         print(
