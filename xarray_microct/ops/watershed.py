@@ -307,24 +307,25 @@ def ball_markers_array(
     ``pipelines.beads`` with its defaults). Beads owning no label, by their share
     inside, lost / cut:
 
-    ============================  ========  ==========  ==========  ========  ======
-    rule                          ≤ 5 %     5-15 %      15-30 %     30-50 %   extra
-    ============================  ========  ==========  ==========  ========  ======
-    floor ``radius / 2`` (before) 186/186   115/140     12/74       0/70      0
-    cap, all of the disc held     180/186   45/140      2/74        0/70      0
-    cap of a ball ``radius / 2``  111/186   11/140      2/74        0/70      3
-    cap, no base check            114/186   15/140      2/74        0/70      0
-    cap, most of the disc (kept)  137/186   15/140      2/74        0/70      0
-    ============================  ========  ==========  ==========  ========  ======
+    =============================  =======  =======  =======  =======  =====
+    rule                           ≤ 5 %    5-15 %   15-30 %  30-50 %  extra
+    =============================  =======  =======  =======  =======  =====
+    floor ``radius / 2`` (before)  186/186  115/140  12/74    0/70     0
+    cap, all of the disc held      180/186  45/140   2/74     0/70     0
+    cap of a ball ``radius / 2``   111/186  11/140   2/74     0/70     3
+    cap, no base check             114/186  15/140   2/74     0/70     0
+    cap, most of the disc (kept)   137/186  15/140   2/74     0/70     0
+    =============================  =======  =======  =======  =======  =====
 
     On the true mask (the watershed alone), before 186/186, 114/140, 6/74 lost; kept
     122/186, 6/140, 0/74, no extra label. In 128³ volumes (``--quick --size 128``: 847
     beads of 6 voxels, 274 of 10) the count of every bead touching the volume went from
     -16 % and -25 % to -7.7 % and -8.4 % (lost with 15-30 % inside 23/64 -> 2/64, with
-    5-15 % 80/90 -> 10/90, under 5 % 104/105 -> 76/105; no extra label). The median IoU of the beads with half or more
-    inside rose by 0 to 0.023, that of whole beads did not move;
-    ``benchmarks/beads_accuracy.py`` (all beads inside: the default sweep of 34 cases,
-    ``--polydisperse``, ``--quick``) gave the same counts and IoUs to the last digit.
+    5-15 % 80/90 -> 10/90, under 5 % 104/105 -> 76/105; no extra label). The median IoU
+    of the beads with half or more inside rose by 0 to 0.023, that of whole beads did
+    not move; ``benchmarks/beads_accuracy.py`` (all beads inside: the default sweep of
+    34 cases, ``--polydisperse``, ``--quick``) gave the same counts and IoUs to the last
+    digit.
     Not kept: the cap's region without the base check put a marker on single voxels of
     noise on the faces (a median-filtered noisy scan: 39 extra labels on 34 beads); a
     base held in full lost caps whose base a voxel or two of noise dented; the cap of a
