@@ -14,7 +14,8 @@ neighbour's key is final by then. :func:`update` brings a flooded block up to da
 when its rim changed.
 
 :func:`ball_peaks` finds the centres of the largest inscribed balls of a distance map:
-voxels that no voxel of their own inscribed ball (scaled by ``reach``) outranks.
+voxels that no voxel of their own inscribed ball (scaled by ``reach``) outranks; on the
+volume's outer faces, the tops of the caps of balls cut there.
 
 They run single-threaded without the GIL (Dask owns the parallelism) and are compiled
 once per machine (``cache=True``).
