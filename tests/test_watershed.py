@@ -200,34 +200,41 @@ def reference_ball_peaks(dist: np.ndarray, spacing: tuple, radius: float) -> np.
     with r (1 - sqrt(3) / 2) <= d < r / 2 (a cap whose base has radius r / 2 or more), the
     cap of height d of a ball of radius r beyond each face the voxel lies on, and the
     objects must hold most of the disc of radius r / 2 about it on one of those faces.
+    A voxel outranks another with a larger d, or the same d and earlier in C order; for
+    those of the faces' rule, a tie goes first to the voxel whose disc is held more.
     """
     coords = np.indices(dist.shape).reshape(3, -1).T
     flat = dist.ravel()
     order = np.arange(flat.size)
-    peaks = np.zeros(flat.size, bool)
     last = np.array(dist.shape) - 1
+    on_face = [
+        (coords[:, a] == 0) | (coords[:, a] == last[a]) if last[a] > 0 else None for a in range(3)
+    ]
+    share = np.zeros(flat.size)
+    for i in np.flatnonzero(np.any([f for f in on_face if f is not None], axis=0)):
+        offset = (coords - coords[i]) * spacing
+        for axis in range(3):
+            if on_face[axis] is not None and on_face[axis][i]:
+                disc = (offset[:, axis] == 0) & ((offset**2).sum(axis=1) <= (radius / 2) ** 2)
+                share[i] = max(share[i], np.count_nonzero(flat[disc] > 0) / np.count_nonzero(disc))
+    peaks = np.zeros(flat.size, bool)
     floor = radius * (1 - np.sqrt(3) / 2)
     for i in np.flatnonzero((flat >= floor) & (flat > 0)):
         offset = (coords - coords[i]) * spacing
+        equal = (flat == flat[i]) & (order < i)
         if flat[i] >= radius / 2:
             near = (offset**2).sum(axis=1) <= min(float(flat[i]), 1.5 * radius) ** 2
         else:
-            outward = np.where(coords[i] == 0, -1, np.where(coords[i] == last, 1, 0))
-            outward[last == 0] = 0
-            if not outward.any():
+            faces = [a for a in range(3) if on_face[a] is not None and on_face[a][i]]
+            if not faces or not share[i] > 0.5:
                 continue
             near = np.zeros(flat.size, bool)
-            base = False
-            for axis in np.flatnonzero(outward):
+            for axis in faces:
                 centre = np.zeros(3)
-                centre[axis] = outward[axis] * (radius - flat[i])
+                centre[axis] = (1 if coords[i, axis] == last[axis] else -1) * (radius - flat[i])
                 near |= ((offset - centre) ** 2).sum(axis=1) <= radius**2
-                disc = (offset[:, axis] == 0) & ((offset**2).sum(axis=1) <= (radius / 2) ** 2)
-                base |= 2 * np.count_nonzero(flat[disc] > 0) > np.count_nonzero(disc)
-            if not base:
-                continue
-        higher = (flat[near] > flat[i]) | ((flat[near] == flat[i]) & (order[near] < i))
-        peaks[i] = not higher.any()
+            equal = (flat == flat[i]) & ((share > share[i]) | ((share == share[i]) & (order < i)))
+        peaks[i] = not ((flat[near] > flat[i]) | equal[near]).any()
     return peaks.reshape(dist.shape)
 
 

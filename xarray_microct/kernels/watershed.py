@@ -346,16 +346,20 @@ def _face_base(
     distance: np.ndarray,
     at: np.ndarray,
     spacing: np.ndarray,
-    outward: np.ndarray,
+    volume_start: np.ndarray,
+    volume_shape: np.ndarray,
     base: float,
-) -> bool:  # pragma: no cover
-    """Whether the objects (``distance > 0``) hold most of the disc of radius ``base``
-    about voxel ``at`` in the plane of one of the faces it lies on (axes whose ``outward``
-    sign is not 0), clipped to the array: the base a cap with its top there would have."""
+) -> float:  # pragma: no cover
+    """The largest share of the disc of radius ``base`` about voxel ``at``, in the plane of
+    a face of the volume it lies on (clipped to the array), that the objects
+    (``distance > 0``) hold: the base a cap with its top there would have (0 off the
+    faces). ``volume_start`` is the index in the volume of ``distance[0, 0, 0]``."""
     shape = distance.shape
     index = np.empty(3, np.int64)
+    best = 0.0
     for a in range(3):
-        if outward[a] == 0:
+        here = volume_start[a] + at[a]
+        if volume_shape[a] < 2 or (here != 0 and here != volume_shape[a] - 1):
             continue
         index[:] = at
         b, c = (a + 1) % 3, (a + 2) % 3
@@ -372,9 +376,8 @@ def _face_base(
                 index[c] = at[c] + dc
                 total += 1
                 held += distance[index[0], index[1], index[2]] > 0
-        if 2 * held > total:
-            return True
-    return False
+        best = max(best, held / total)
+    return best
 
 
 @numba.njit(cache=True, nogil=True)
@@ -440,22 +443,23 @@ def ball_peaks(  # pragma: no cover
                     r = radius
                     beyond = radius - v
                 r2 = r * r
+                by_order = beyond == 0  # ties go by C order (on a cap, by the base held first)
                 # a quick look at the face neighbours in the region rejects most voxels
                 if (
                     (
                         z > 0
                         and _in_region(-1, 0, 0, spacing, r2, outward, beyond)
-                        and distance[z - 1, y, x] >= v
+                        and (distance[z - 1, y, x] > v or (by_order and distance[z - 1, y, x] == v))
                     )
                     or (
                         y > 0
                         and _in_region(0, -1, 0, spacing, r2, outward, beyond)
-                        and distance[z, y - 1, x] >= v
+                        and (distance[z, y - 1, x] > v or (by_order and distance[z, y - 1, x] == v))
                     )
                     or (
                         x > 0
                         and _in_region(0, 0, -1, spacing, r2, outward, beyond)
-                        and distance[z, y, x - 1] >= v
+                        and (distance[z, y, x - 1] > v or (by_order and distance[z, y, x - 1] == v))
                     )
                     or (
                         z + 1 < nz
@@ -474,6 +478,14 @@ def ball_peaks(  # pragma: no cover
                     )
                 ):
                     continue
+                share = 0.0
+                if beyond > 0:
+                    at[0] = z
+                    at[1] = y
+                    at[2] = x
+                    share = _face_base(distance, at, spacing, start, volume_shape, min_height)
+                    if not share > 0.5:
+                        continue
                 ez = int(r / spacing[0])
                 ey = int(r / spacing[1])
                 ex = int(r / spacing[2])
@@ -493,18 +505,27 @@ def ball_peaks(  # pragma: no cover
                                 dz, dy, dx, spacing, r2, outward, beyond
                             ):
                                 continue
-                            if _outranks(distance[z + dz, y + dy, x + dx], v, dz, dy, dx):
+                            w = distance[z + dz, y + dy, x + dx]
+                            if not by_order and w == v and not (dz == 0 and dy == 0 and dx == 0):
+                                # a tie on a cap: the voxel whose base is held more
+                                at[0] = z + dz
+                                at[1] = y + dy
+                                at[2] = x + dx
+                                other = _face_base(
+                                    distance, at, spacing, start, volume_shape, min_height
+                                )
+                                if other != share:
+                                    if other > share:
+                                        peak = False
+                                        break
+                                    continue
+                            if _outranks(w, v, dz, dy, dx):
                                 peak = False
                                 break
                         if not peak:
                             break
                     if not peak:
                         break
-                if peak and beyond > 0:
-                    at[0] = z
-                    at[1] = y
-                    at[2] = x
-                    peak = _face_base(distance, at, spacing, outward, min_height)
                 out[z - oz, y - oy, x - ox] = peak
 
 
