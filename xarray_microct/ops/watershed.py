@@ -295,7 +295,9 @@ def ball_markers_array(
       the union of the caps of its faces) outranks it: one marker per cap, however flat;
     * the objects hold most (more than half) of the disc of radius ``radius / 2``
       about it on the face (on one of its faces), the base a cap there would have: a
-      speck of noise has none.
+      speck of noise has none. Between voxels of equal distance in the cap, the one
+      whose disc is held more outranks (then C order): a cap a voxel thick is a plateau,
+      whose first voxel in C order lies on its rim.
 
     A bead whose centre lies inside the volume keeps its one marker at its centre: its
     distance grows inwards from the face, so no face voxel is a peak. The face rule
@@ -314,31 +316,32 @@ def ball_markers_array(
     cap, all of the disc held      180/186  45/140   2/74     0/70     0
     cap of a ball ``radius / 2``   111/186  11/140   2/74     0/70     3
     cap, no base check             114/186  15/140   2/74     0/70     0
-    cap, most of the disc (kept)   137/186  15/140   2/74     0/70     0
+    cap, most of the disc          137/186  15/140   2/74     0/70     0
+    and ties by the disc (kept)    123/186  13/140   2/74     0/70     0
     =============================  =======  =======  =======  =======  =====
 
     On the true mask (the watershed alone), before 186/186, 114/140, 6/74 lost; kept
-    122/186, 6/140, 0/74, no extra label. In 128³ volumes (``--quick --size 128``: 847
-    beads of 6 voxels, 274 of 10) the count of every bead touching the volume went from
-    -16 % and -25 % to -7.7 % and -8.4 % (lost with 15-30 % inside 23/64 -> 2/64, with
-    5-15 % 80/90 -> 10/90, under 5 % 104/105 -> 76/105; no extra label). The median IoU
-    of the beads with half or more inside rose by 0 to 0.023, that of whole beads did
-    not move; ``benchmarks/beads_accuracy.py`` (all beads inside: the default sweep of
-    34 cases, ``--polydisperse``, ``--quick``) gave the same counts and IoUs to the last
-    digit.
+    92/186 (about 83 of them among the 98 caps under 1.3 %), 6/140, 0/74, no extra label.
+    In 128³ volumes (``--quick --size 128``: 847 beads of 6 voxels, 274 of 10) the count
+    of every bead touching the volume went from -16 % and -25 % to -4.8 % and -8.0 %
+    (lost with 15-30 % inside 23/64 -> 2/64, with 5-15 % 80/90 -> 9/90, under 5 %
+    104/105 -> 52/105; no extra label). The median IoU of the beads with half or more
+    inside rose by 0 to 0.023, that of whole beads did not move;
+    ``benchmarks/beads_accuracy.py`` (all beads inside: the default sweep of 34 cases,
+    ``--polydisperse``, ``--quick``, ``--ellipsoids``) gave the same counts and IoUs to
+    the last digit.
+
     Not kept: the cap's region without the base check put a marker on single voxels of
     noise on the faces (a median-filtered noisy scan: 39 extra labels on 34 beads); a
     base held in full lost caps whose base a voxel or two of noise dented; the cap of a
     ball of ``radius / 2`` (the smallest bead the floor accepts: a region that a
     neighbour's neck cannot reach) gave extra labels; a single cap along the diagonal of
     an edge gave a second marker to a bead cut by two faces. What is still lost: caps
-    under 1.3 % (the floor: a sliver nobody can tell from noise); caps a voxel thick (at
-    radius 6, those under 5 %), whose distance on the true mask is a plateau of 1: the
-    tie-break keeps its first voxel in C order, on the rim, where the base is not held;
-    on the pipeline's mask, thin caps the denoising thins further; and caps whose
+    under 1.3 % (the floor: a sliver nobody can tell from noise); on the pipeline's
+    mask, caps a voxel or two thick that the denoising thins further; and caps whose
     neighbour's neck reaches into the region (the pipeline's mask fills necks: one bead
     of 15.5 %, at both noises). On a mask not denoised (``denoise_sigma=None``, noise
-    0.2-0.35 of the contrast) the distance map of a cap is too rough: 3-16 extra labels
+    0.2-0.35 of the contrast) the distance map of a cap is too rough: 1-19 extra labels
     on packs of 60-71 beads (before 0-9).
 
     Parameters

@@ -41,7 +41,7 @@ What differs from the paper's notebook, and why:
   joined its neighbour; at the faces a marker now tops such a cap when its base
   reaches half the radius (on an independent pack cropped from a larger box,
   ``benchmarks/beads_faces.py``, beads lost with 15-30 % inside 12/74 -> 2/74, with
-  5-15 % 115/140 -> 15/140, no extra label; the lab book is in
+  5-15 % 115/140 -> 13/140, no extra label; the lab book is in
   :func:`~xarray_microct.ops.watershed.ball_markers_array`);
 * the watershed floods the distance map smoothed by a Gaussian of a quarter of the
   bead radius (the markers come from the map itself): on noisy scans the rough bead
