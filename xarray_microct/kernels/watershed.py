@@ -14,7 +14,8 @@ neighbour's key is final by then. :func:`update` brings a flooded block up to da
 when its rim changed.
 
 :func:`ball_peaks` finds the centres of the largest inscribed balls of a distance map:
-voxels that no voxel of their own inscribed ball (scaled by ``reach``) outranks.
+voxels that no voxel of their own inscribed ball (scaled by ``reach``) outranks; on the
+volume's outer faces, the tops of the caps of balls cut there.
 
 They run single-threaded without the GIL (Dask owns the parallelism) and are compiled
 once per machine (``cache=True``).
@@ -308,12 +309,84 @@ def flood(  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
+def _outranks(w: float, v: float, dz: int, dy: int, dx: int) -> bool:  # pragma: no cover
+    """Whether a voxel of distance ``w`` at offset ``(dz, dy, dx)`` outranks one of ``v``."""
+    return w > v or (w == v and (dz < 0 or (dz == 0 and (dy < 0 or (dy == 0 and dx < 0)))))
+
+
+@numba.njit(cache=True, nogil=True)
+def _in_region(
+    dz: int, dy: int, dx: int, spacing: np.ndarray, r2: float, outward: np.ndarray, beyond: float
+) -> bool:  # pragma: no cover
+    """Whether offset ``(dz, dy, dx)`` lies in a voxel's dominance region: within the ball
+    of radius ``sqrt(r2)`` about the voxel and, when ``beyond > 0``, within the ball of
+    radius ``sqrt(r2)`` about the point ``beyond`` past the voxel along one of the axes
+    whose ``outward`` sign is not 0 (physical units): the union of the caps that balls
+    cut by those faces there would have."""
+    pz = dz * spacing[0]
+    py = dy * spacing[1]
+    px = dx * spacing[2]
+    near = pz * pz + py * py + px * px
+    if near > r2:
+        return False
+    if beyond > 0:  # the nearest of the centres: along the axis the offset goes out most
+        most = -np.inf
+        if outward[0] != 0:
+            most = max(most, outward[0] * pz)
+        if outward[1] != 0:
+            most = max(most, outward[1] * py)
+        if outward[2] != 0:
+            most = max(most, outward[2] * px)
+        return near - 2 * beyond * most + beyond * beyond <= r2
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _face_base(
+    distance: np.ndarray,
+    at: np.ndarray,
+    spacing: np.ndarray,
+    volume_start: np.ndarray,
+    volume_shape: np.ndarray,
+    base: float,
+) -> float:  # pragma: no cover
+    """The largest share of the disc of radius ``base`` about voxel ``at``, in the plane of
+    a face of the volume it lies on (clipped to the array), that the objects
+    (``distance > 0``) hold: the base a cap with its top there would have (0 off the
+    faces). ``volume_start`` is the index in the volume of ``distance[0, 0, 0]``."""
+    shape = distance.shape
+    index = np.empty(3, np.int64)
+    best = 0.0
+    for a in range(3):
+        here = volume_start[a] + at[a]
+        if volume_shape[a] < 2 or (here != 0 and here != volume_shape[a] - 1):
+            continue
+        index[:] = at
+        b, c = (a + 1) % 3, (a + 2) % 3
+        eb = int(base / spacing[b])
+        ec = int(base / spacing[c])
+        held = 0
+        total = 0
+        for db in range(max(-eb, -at[b]), min(eb, shape[b] - 1 - at[b]) + 1):
+            hb = (db * spacing[b]) ** 2
+            index[b] = at[b] + db
+            for dc in range(max(-ec, -at[c]), min(ec, shape[c] - 1 - at[c]) + 1):
+                if hb + (dc * spacing[c]) ** 2 > base * base:
+                    continue
+                index[c] = at[c] + dc
+                total += 1
+                held += distance[index[0], index[1], index[2]] > 0
+        best = max(best, held / total)
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
 def _round_about(  # pragma: no cover
     distance: np.ndarray, spacing: np.ndarray, z: int, y: int, x: int, v: float
 ) -> bool:
     """Whether the distance falls off about voxel ``(z, y, x)`` (distance ``v``) as about
     a ball's centre: every voxel from ``ROUND_INNER * v`` to ``ROUND_OUTER * v`` away
-    (clipped to the array) is under ``ROUND_DROP * v`` (a ball's is under ``v / 2``; a
+    (clipped to the array) is under ``ROUND_DROP * v`` (a ball's is under ``v / 4``; a
     rod's axis, a plate's middle or a bridge stay near ``v`` along them)."""
     nz, ny, nx = distance.shape
     outer, inner = ROUND_OUTER * v, ROUND_INNER * v
@@ -348,44 +421,112 @@ def ball_peaks(  # pragma: no cover
     min_height: float,
     origin: np.ndarray,
     out: np.ndarray,
-    round_below: float = 0.0,
+    start: np.ndarray,
+    volume_shape: np.ndarray,
+    radius: float,
+    face_height: float,
+    small_height: float,
 ) -> None:
-    """Voxels that outrank every other voxel within ``min(reach * d, cap)`` of them.
+    """Voxels that no other voxel of their dominance region outranks.
 
     ``distance`` is a 3-D distance map in physical units (``spacing`` per axis), ``d``
     its value at the voxel. ``q`` outranks ``p`` when ``d(q) > d(p)``, or when they are
-    equal and ``q`` comes first in C order (so a plateau gives one peak). Voxels with
-    ``d < min_height`` are never peaks, and those with ``d < round_below`` only where
-    the distance falls off about them as about a ball's centre (:func:`_round_about`);
-    balls are clipped to the array. Only the box of ``out``'s shape at ``origin`` (3
-    ints) of the map is tested: ``out[i, j, k]`` says whether voxel ``origin + (i, j,
-    k)`` is a peak (its ball reads the whole map).
+    equal and ``q`` comes first in C order (so a plateau gives one peak). Regions are
+    clipped to the array. Only the box of ``out``'s shape at ``origin`` (3 ints) of the
+    map is tested: ``out[i, j, k]`` says whether voxel ``origin + (i, j, k)`` is a peak
+    (its region reads the whole map).
+
+    A voxel with ``d >= min_height`` has for region the ball of radius
+    ``min(reach * d, cap)`` about it. A voxel of the volume's outer faces (``start``:
+    the index in the volume of ``distance[0, 0, 0]``; ``volume_shape``: the volume's
+    shape) with ``face_height <= d < min_height`` has for region the cap that a ball of
+    ``radius`` cut by the face there would have, with its top at the voxel: the voxels
+    within ``radius`` of the point ``radius - d`` beyond the voxel along the face's
+    outward normal (on an edge or a corner, the union of the caps of its faces); it is a
+    peak only if, besides, the objects (``distance > 0``) hold most of that cap's base
+    on the face, the disc of radius ``min_height`` about it (on one of its faces, clipped
+    to the array). Any other voxel with ``small_height <= d < min_height`` has the ball
+    for region and is a peak only if, besides, the distance falls off about it as about
+    a ball's centre (:func:`_round_about`). Other voxels are never peaks.
     """
     nz, ny, nx = distance.shape
     oz, oy, ox = origin[0], origin[1], origin[2]
+    outward = np.zeros(3)
+    at = np.zeros(3, np.int64)
     for z in range(oz, oz + out.shape[0]):
         for y in range(oy, oy + out.shape[1]):
             for x in range(ox, ox + out.shape[2]):
+                out[z - oz, y - oy, x - ox] = False
                 v = distance[z, y, x]
-                if not v >= min_height or v <= 0:
-                    out[z - oz, y - oy, x - ox] = False
+                if v <= 0 or not v >= min(face_height, small_height):
                     continue
-                r = min(reach * v, cap)
-                # a quick look at the face neighbours inside the ball rejects most voxels
-                iz = spacing[0] <= r
-                iy = spacing[1] <= r
-                ix = spacing[2] <= r
-                if (
-                    (iz and z > 0 and distance[z - 1, y, x] >= v)
-                    or (iy and y > 0 and distance[z, y - 1, x] >= v)
-                    or (ix and x > 0 and distance[z, y, x - 1] >= v)
-                    or (iz and z + 1 < nz and distance[z + 1, y, x] > v)
-                    or (iy and y + 1 < ny and distance[z, y + 1, x] > v)
-                    or (ix and x + 1 < nx and distance[z, y, x + 1] > v)
-                ):
-                    out[z - oz, y - oy, x - ox] = False
-                    continue
+                beyond = 0.0
+                small = False  # a peak under min_height inside: only where round
+                if v >= min_height:
+                    r = min(reach * v, cap)
+                else:  # a voxel of the outer faces: the caps of the beads cut there
+                    faces = 0
+                    for a, i in enumerate((z, y, x)):
+                        here = start[a] + i
+                        outward[a] = 0.0
+                        if volume_shape[a] > 1 and here == 0:
+                            outward[a] = -1.0
+                        elif volume_shape[a] > 1 and here == volume_shape[a] - 1:
+                            outward[a] = 1.0
+                        faces += outward[a] != 0
+                    if faces == 0 and not v >= small_height:
+                        continue
+                    if faces == 0:
+                        r, small = min(reach * v, cap), True
+                    elif not v >= face_height:
+                        continue
+                    else:
+                        r = radius
+                        beyond = radius - v
                 r2 = r * r
+                by_order = beyond == 0  # ties go by C order (on a cap, by the base held first)
+                # a quick look at the face neighbours in the region rejects most voxels
+                if (
+                    (
+                        z > 0
+                        and _in_region(-1, 0, 0, spacing, r2, outward, beyond)
+                        and (distance[z - 1, y, x] > v or (by_order and distance[z - 1, y, x] == v))
+                    )
+                    or (
+                        y > 0
+                        and _in_region(0, -1, 0, spacing, r2, outward, beyond)
+                        and (distance[z, y - 1, x] > v or (by_order and distance[z, y - 1, x] == v))
+                    )
+                    or (
+                        x > 0
+                        and _in_region(0, 0, -1, spacing, r2, outward, beyond)
+                        and (distance[z, y, x - 1] > v or (by_order and distance[z, y, x - 1] == v))
+                    )
+                    or (
+                        z + 1 < nz
+                        and _in_region(1, 0, 0, spacing, r2, outward, beyond)
+                        and distance[z + 1, y, x] > v
+                    )
+                    or (
+                        y + 1 < ny
+                        and _in_region(0, 1, 0, spacing, r2, outward, beyond)
+                        and distance[z, y + 1, x] > v
+                    )
+                    or (
+                        x + 1 < nx
+                        and _in_region(0, 0, 1, spacing, r2, outward, beyond)
+                        and distance[z, y, x + 1] > v
+                    )
+                ):
+                    continue
+                share = 0.0
+                if beyond > 0:
+                    at[0] = z
+                    at[1] = y
+                    at[2] = x
+                    share = _face_base(distance, at, spacing, start, volume_shape, min_height)
+                    if not share > 0.5:
+                        continue
                 ez = int(r / spacing[0])
                 ey = int(r / spacing[1])
                 ex = int(r / spacing[2])
@@ -401,18 +542,32 @@ def ball_peaks(  # pragma: no cover
                         for dx in range(max(-ex, -x), min(ex, nx - 1 - x) + 1):
                             if hy + (dx * spacing[2]) ** 2 > r2:
                                 continue
-                            w = distance[z + dz, y + dy, x + dx]
-                            if w > v or (
-                                w == v
-                                and (dz < 0 or (dz == 0 and (dy < 0 or (dy == 0 and dx < 0))))
+                            if beyond > 0 and not _in_region(
+                                dz, dy, dx, spacing, r2, outward, beyond
                             ):
+                                continue
+                            w = distance[z + dz, y + dy, x + dx]
+                            if not by_order and w == v and not (dz == 0 and dy == 0 and dx == 0):
+                                # a tie on a cap: the voxel whose base is held more
+                                at[0] = z + dz
+                                at[1] = y + dy
+                                at[2] = x + dx
+                                other = _face_base(
+                                    distance, at, spacing, start, volume_shape, min_height
+                                )
+                                if other != share:
+                                    if other > share:
+                                        peak = False
+                                        break
+                                    continue
+                            if _outranks(w, v, dz, dy, dx):
                                 peak = False
                                 break
                         if not peak:
                             break
                     if not peak:
                         break
-                if peak and v < round_below:
+                if peak and small:
                     peak = _round_about(distance, spacing, z, y, x, v)
                 out[z - oz, y - oy, x - ox] = peak
 

@@ -7,13 +7,19 @@ Two steps, each made exact across chunk borders.
 
 * ``object_radius`` (robust, no tuning): the centres of the largest inscribed balls —
   voxels that no voxel within ``d`` of them outranks (a larger ``d``, or the same one
-  earlier in C order), with ``d`` at least a quarter of the radius (``PEAK_FLOOR``;
-  :func:`ball_markers_array`).
+  earlier in C order), with ``d`` at least half the radius, or at least a quarter where
+  the distance falls off about the voxel as about a ball's centre
+  (:func:`ball_markers_array`).
   The test scales with each object, so the small maxima that noise, rough surfaces,
   necks and ring artefacts put in ``d`` fall inside the ball of a larger one and give no
   marker, while two touching balls keep theirs (their centres lie outside each other's
-  ball). Local within ``1.5 * object_radius``, computed with that halo: exact. One
-  voxel per marker, numbered ``1..N`` from per-chunk counts (no global labelling).
+  ball). At the volume's outer faces, where a scan cuts the beads, a bead whose centre
+  lies beyond the face peaks on it at the height of its cap: a face voxel under the
+  floor is a marker when it tops the cap a ball of the radius would have there and the
+  objects hold that cap's base (see :func:`ball_markers_array`). Local within
+  ``1.5 * object_radius``, computed with that halo, each block told where the volume's
+  faces are: exact. One voxel per marker, numbered ``1..N`` from per-chunk counts (no
+  global labelling).
 * ``min_distance``: voxels of the mask where ``d`` equals its maximum over a box
   reaching ``min_distance`` (physical, per axis) on each side, as
   ``skimage.feature.peak_local_max`` tests it (computed with a halo of that reach, so
@@ -113,11 +119,14 @@ __all__ = [
 # alone the 128-voxel blocks were faster (8.2 against 10-11 s)
 FLOOD_BLOCK = 64
 SMOOTH_TRUNCATE = 3.0  # sigmas: the reach of the Gaussian of ``smooth=``
-# least distance of a ball-marker, as a share of the object radius: smaller objects (and
-# caps under it at the volume's faces) get none; under ROUND_FLOOR only where the distance
-# falls off about it as about a ball's centre (see ball_markers_array's "Floor")
-PEAK_FLOOR = 0.25
-ROUND_FLOOR = 0.5
+# the ball markers' floors, as shares of the object radius: an object's inscribed ball
+# reaches half the radius, or a quarter where the distance falls off about its centre as
+# about a ball's (a smaller maximum is noise, a neck, a rod's or a plate's ridge); at the
+# volume's faces a cap's base disc reaches half the radius (a cap of height h cut from a
+# ball of radius R has a base of radius sqrt(h (2 R - h)))
+MIN_HEIGHT = 0.5  # of the radius
+SMALL_HEIGHT = 0.25  # of the radius, where round (see ball_markers_array's "Floor")
+FACE_HEIGHT = 1 - np.sqrt(1 - MIN_HEIGHT**2)  # of the radius: a base of half of it
 
 # the rim exchange's directions and faces, asked for thousands of times per round: built once
 neighbour_directions = functools.cache(rim_exchange.neighbour_directions)
@@ -187,11 +196,14 @@ def _ball_peak_block(
     reach: float,
     cap: float,
     radius: float,
+    start: tuple[int, ...],
+    volume_shape: tuple[int, ...],
     inner: tuple[slice, ...] | None = None,
 ) -> np.ndarray:
-    """The ball peaks of a block (:func:`~xarray_microct.kernels.watershed.ball_peaks`,
-    its floors ``PEAK_FLOOR`` and ``ROUND_FLOOR`` times ``radius``), of its ``inner`` box
-    only when given (the rest is the halo their balls read)."""
+    """The ball peaks of a block (:func:`~xarray_microct.kernels.watershed.ball_peaks`), of
+    its ``inner`` box only when given (the rest is the halo their regions read);
+    ``start`` is the index in the volume (of ``volume_shape``) of the block's first
+    voxel, which says where the volume's faces are."""
     region = tuple(slice(0, n) for n in block.shape) if inner is None else inner
     out = np.empty(tuple(r.stop - r.start for r in region), bool)
     kernels.ball_peaks(
@@ -199,12 +211,27 @@ def _ball_peak_block(
         np.asarray(spacing, np.float64),
         reach,
         cap,
-        PEAK_FLOOR * radius,
+        radius * MIN_HEIGHT,
         np.array([r.start for r in region], np.int64),
         out,
-        ROUND_FLOOR * radius,
+        np.asarray(start, np.int64),
+        np.asarray(volume_shape, np.int64),
+        radius,
+        radius * FACE_HEIGHT,
+        radius * SMALL_HEIGHT,
     )
     return out
+
+
+def _ball_peak_interior(
+    block: np.ndarray,
+    origin: tuple[int, ...],
+    shape: tuple[int, ...],
+    start: tuple[int, ...],
+    **kwargs: Any,
+) -> np.ndarray:
+    inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
+    return _ball_peak_block(block, start=start, inner=inner, **kwargs)
 
 
 def ball_peaks(
@@ -214,8 +241,23 @@ def ball_peaks(
     inner: tuple[slice, ...] | None = None,
 ) -> np.ndarray:
     """The voxels of a NumPy distance map that :func:`ball_markers_array` makes markers
-    (a bool array of the map's shape, or of its ``inner`` box, whose tests read the
-    whole map).
+    inside a volume (the map's sides are not the volume's faces: no cap there).
+
+    Parameters
+    ----------
+    distance : numpy.ndarray
+        3-D distance map in physical units (0 outside the objects).
+    spacing : sequence of 3 float
+        Voxel size per axis, in the units of ``distance``.
+    radius : float
+        Typical object radius, in the units of ``distance``.
+    inner : tuple of 3 slices, optional
+        The box tested (by default the whole map); the tests read the whole map.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        The markers, of the shape of the box tested.
 
     Examples
     --------
@@ -226,7 +268,10 @@ def ball_peaks(
     [[6, 6, 6], [6, 6, 15]]
     """
     spacing = tuple(float(s) for s in spacing)
-    return _ball_peak_block(np.asarray(distance), spacing, 1.0, 1.5 * radius, radius, inner)
+    away = tuple(n + 2 for n in distance.shape)  # the map inside a larger volume: no face
+    return _ball_peak_block(
+        np.asarray(distance), spacing, 1.0, 1.5 * radius, radius, (1, 1, 1), away, inner
+    )
 
 
 def _count_block(block: np.ndarray) -> np.ndarray:
@@ -273,28 +318,103 @@ def ball_markers_array(
 
     A voxel with distance ``d`` (physical units) is a centre when no voxel within
     ``reach * d`` of it (capped at ``1.5 * radius``) has a larger distance, or the same
-    one earlier in C order, and ``d >= PEAK_FLOOR * radius`` (a quarter of it). The rule
-    scales with each object: the small maxima that noise and rough surfaces put in the
-    distance map lie well inside the ball of a larger one and are dropped, while the
-    centres of two touching balls of radius ``r`` lie about ``2 r`` apart, outside each
-    other's ball. Plateaus and twin maxima give one marker. The test reaches ``1.5 *
-    radius``: it is computed with that halo, so the markers are the same for any
-    chunking.
+    one earlier in C order, and ``d >= radius / 2`` (``MIN_HEIGHT``); from a quarter of
+    the radius (``SMALL_HEIGHT``) up to half of it, only where besides the distance falls
+    off about it as about a ball's centre (every voxel from ``0.75 d`` to ``1.5 d`` away
+    under ``0.85 d``: a ball's is under ``d / 4``). The rule scales with each object: the
+    small maxima that noise and rough surfaces put in the distance map lie well inside the
+    ball of a larger one and are dropped, while the centres of two touching balls of
+    radius ``r`` lie about ``2 r`` apart, outside each other's ball. Plateaus and twin
+    maxima give one marker. The test reaches ``1.5 * radius``: it is computed with that
+    halo, so the markers are the same for any chunking.
 
-    Floor (2026-12-02). It was half the radius until then, and it is not what keeps
-    noise from giving markers: the dominance test is (at a quarter, the 34 packs of
-    ``benchmarks/beads_accuracy.py``, radii 6–15 voxels with noise up to 0.35 of the
-    contrast, rings and necks, and its 12 ``--polydisperse`` packs gave the same counts,
-    IoU and labels to the printed digit as at a half). At a half it dropped every bead
-    under half the typical radius: packs of radii spread ±60 % about 10 voxels
-    (``--polydisperse --spread 0.6``, 4–16 voxels, the radius estimated at 7.4–8.2)
-    counted 68 of 87 and 83 of 91 beads, the lost ones of 4–4.5 voxels, joined to a
-    neighbour or left unlabelled; at a quarter 87 of 87 and 91 of 91 (the whole
-    ``--spread 0.6`` sweep, 12 packs about 6, 10 and 15 voxels: exact counts 0 → 4;
-    with the bead pipeline's smoothing of the map at the small beads' radius, 9).
-    Under a quarter of the radius an object is not told from a speck, and a bead cut
-    by the volume's face to a cap under a quarter of its radius high (4 % of the bead)
-    gets no marker.
+    Floor (2026-12-02). Half the radius dropped every bead under half the typical
+    radius: ``benchmarks/beads_accuracy.py --polydisperse --spread 0.6`` (radii ±60 %)
+    about 10 voxels counted 25 / 68 / 25 / 65 of 76 / 87 / 76 / 87 beads (seeds 0 / 1,
+    noise 0.1 / 0.3), about 15 voxels 30 / 70 / 28 / 64 of 82 / 90 / 82 / 90; a test's
+    pack of 140 beads of 4 voxels among 8 of 11 labelled 7–8 of them. A quarter alone
+    counted every one of those, but a thin object's ridge then gave markers: the ball
+    test reaches only ``d``, so each rise of a tilted rod's or plate's ridge passed it
+    (a reviewer's tilted rods of radius 2–3 and plates 4–6 voxels thick, the radius 8:
+    7–15 and 5–42 markers, none at half; two balls of 8 voxels joined by a tilted bridge
+    of radius 2–3: 4–8 markers for 2). The fall-off about a ball's centre tells them
+    apart: along a ridge the distance stays near ``d`` (0.89–1.0 of it in that shell on
+    rods of radius 2–3.5 and plates, but 0.79 on 3 points of one rod), in a bead it
+    drops (on the true mask of the test's pack at most 0.71; on the pipeline's, whose
+    denoising fills some necks between small beads, 0.38–0.92, median 0.67). With it: the ±60 % packs about 10 voxels 71 / 85 / 68 / 85, about 15 every
+    bead; the test's pack 122–124 of 146–149; the bridged balls 2 markers (one bridge of
+    radius 2.5 and length 36 voxels, 3). The 34 packs of equal beads of
+    ``benchmarks/beads_accuracy.py`` and its ``--polydisperse`` ones: the same counts.
+    Under a quarter of the radius an object is not told from a speck. What is left:
+    small beads merged into a neighbour by a filled neck are not told from a rod's
+    ridge (a test on the path's lowest point, the marker's prominence, would be the way:
+    it is not local).
+
+    **Beads cut by the volume's faces.** A scan cuts the beads at its faces. Beyond a
+    face the distance map sees object (the exact distance's convention), so a bead whose
+    centre lies beyond it peaks on the face, at the height ``h`` of the cap left inside,
+    and a cap under half the radius (under about 16 % of the bead's volume) failed the
+    floor and joined its neighbour. A voxel of the volume's outer faces (of the whole
+    volume, not of a chunk: each block is told where it lies) with ``d`` under
+    ``radius / 2`` is therefore a marker when it can be the top of such a cap: a cap of
+    height ``h`` cut from a ball of radius ``R`` has a base of radius
+    ``sqrt(h (2 R - h))``, and
+
+    * that base reaches ``radius / 2`` (the interior's floor, on the face):
+      ``d >= (1 - sqrt(3) / 2) radius``, a cap of 1.3 % of a bead;
+    * no voxel of the cap that a ball of ``radius`` would have there (the voxels within
+      ``radius`` of the point ``radius - d`` beyond the face; on an edge or a corner,
+      the union of the caps of its faces) outranks it: one marker per cap, however flat;
+    * the objects hold most (more than half) of the disc of radius ``radius / 2``
+      about it on the face (on one of its faces), the base a cap there would have: a
+      speck of noise has none. Between voxels of equal distance in the cap, the one
+      whose disc is held more outranks (then C order): a cap a voxel thick is a plateau,
+      whose first voxel in C order lies on its rim.
+
+    A bead whose centre lies inside the volume keeps its one marker at its centre: its
+    distance grows inwards from the face, so no face voxel is a peak. The face rule
+    ignores ``reach``.
+
+    Lab book (``benchmarks/beads_faces.py``: an independent pack cropped from a larger
+    box, radii 6 and 10 voxels ±10 %, necks, blur, noise 0.1 and 0.3 of the contrast,
+    3 seeds, 42³ and 70³ voxels, 12 cases, 796 beads of which 654 are cut;
+    ``pipelines.beads`` with its defaults). Beads owning no label, by their share
+    inside, lost / cut:
+
+    =============================  =======  =======  =======  =======  =====
+    rule                           ≤ 5 %    5-15 %   15-30 %  30-50 %  extra
+    =============================  =======  =======  =======  =======  =====
+    floor ``radius / 2`` (before)  186/186  115/140  12/74    0/70     0
+    cap, all of the disc held      180/186  45/140   2/74     0/70     0
+    cap of a ball ``radius / 2``   111/186  11/140   2/74     0/70     3
+    cap, no base check             114/186  15/140   2/74     0/70     0
+    cap, most of the disc          137/186  15/140   2/74     0/70     0
+    and ties by the disc (kept)    123/186  13/140   2/74     0/70     0
+    =============================  =======  =======  =======  =======  =====
+
+    On the true mask (the watershed alone), before 186/186, 114/140, 6/74 lost; kept
+    92/186 (about 83 of them among the 98 caps under 1.3 %), 6/140, 0/74, no extra label.
+    In 128³ volumes (``--quick --size 128``: 847 beads of 6 voxels, 274 of 10) the count
+    of every bead touching the volume went from -16 % and -25 % to -4.8 % and -8.0 %
+    (lost with 15-30 % inside 23/64 -> 2/64, with 5-15 % 80/90 -> 9/90, under 5 %
+    104/105 -> 52/105; no extra label). The median IoU of the beads with half or more
+    inside rose by 0 to 0.023, that of whole beads did not move;
+    ``benchmarks/beads_accuracy.py`` (all beads inside: the default sweep of 34 cases,
+    ``--polydisperse``, ``--quick``, ``--ellipsoids``) gave the same counts and IoUs to
+    the last digit.
+
+    Not kept: the cap's region without the base check put a marker on single voxels of
+    noise on the faces (a median-filtered noisy scan: 39 extra labels on 34 beads); a
+    base held in full lost caps whose base a voxel or two of noise dented; the cap of a
+    ball of ``radius / 2`` (the smallest bead the floor accepts: a region that a
+    neighbour's neck cannot reach) gave extra labels; a single cap along the diagonal of
+    an edge gave a second marker to a bead cut by two faces. What is still lost: caps
+    under 1.3 % (the floor: a sliver nobody can tell from noise); on the pipeline's
+    mask, caps a voxel or two thick that the denoising thins further; and caps whose
+    neighbour's neck reaches into the region (the pipeline's mask fills necks: one bead
+    of 15.5 %, at both noises). On a mask not denoised (``denoise_sigma=None``, noise
+    0.2-0.35 of the contrast) the distance map of a cap is too rough: 1-19 extra labels
+    on packs of 60-71 beads (before 0-9).
 
     Parameters
     ----------
@@ -322,6 +442,14 @@ def ball_markers_array(
     >>> markers = ball_markers_array(dist, (1.0, 1.0, 1.0), radius=5.0).compute()
     >>> np.argwhere(markers).tolist()
     [[6, 6, 6], [6, 6, 15]]
+
+    A ball of radius 8 cut by the face ``x = 0`` to a cap of height 3 (10 % of it):
+
+    >>> z, y, x = np.ogrid[:20, :20, :12]
+    >>> cap = (z - 10) ** 2 + (y - 10) ** 2 + (x + 5) ** 2 <= 64
+    >>> dist = da.from_array(ndi.distance_transform_edt(cap).astype("f4"), chunks=7)
+    >>> np.argwhere(ball_markers_array(dist, (1.0, 1.0, 1.0), radius=8.0).compute()).tolist()
+    [[10, 10, 0]]
     """
     spacing = tuple(float(s) for s in spacing)
     radius = float(radius)
@@ -329,15 +457,17 @@ def ball_markers_array(
         raise ValueError(f"radius must be a positive length, got {radius!r}")
     cap = 1.5 * radius
     depth = tuple(int(np.ceil(cap / s)) for s in spacing)
-    peaks = map_spatial_overlap(
-        _ball_peak_block,
+    peaks = map_spatial_interior(
+        _ball_peak_interior,
         distance,
-        depth=depth,
-        dtype=bool,
+        depth,
+        bool,
+        token="ball-peaks",
         spacing=spacing,
         reach=float(reach),
         cap=cap,
         radius=radius,
+        volume_shape=distance.shape,
     )
     return number_peaks(peaks)
 
@@ -352,6 +482,7 @@ def _peaks_and_smooth_block(
     reach: float,
     cap: float,
     radius: float,
+    volume_shape: tuple[int, ...],
     sigma: tuple[float, ...],
     smooth_depth: tuple[int, ...],
 ) -> np.ndarray:
@@ -365,7 +496,7 @@ def _peaks_and_smooth_block(
     """
     inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
     out = np.empty((2, *shape), np.float32)
-    out[1] = _ball_peak_block(block, spacing, reach, cap, radius, inner)
+    out[1] = _ball_peak_block(block, spacing, reach, cap, radius, start, volume_shape, inner)
     part = tuple(
         slice(max(o - d, 0), min(o + n + d, b))
         for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
@@ -422,6 +553,7 @@ def ball_markers_and_smoothed(
         reach=1.0,
         cap=cap,
         radius=radius,
+        volume_shape=distance.shape,
         sigma=tuple(float(s) for s in sigma),
         smooth_depth=smooth_depth,
     )
@@ -1094,7 +1226,9 @@ def watershed(
     object_radius : length, optional
         Markers at the centres of the objects' largest inscribed balls, the rule of
         :func:`ball_markers_array` (robust to noise, no tuning): give the typical
-        object radius (objects thinner than half of it get no marker of their own).
+        object radius (objects thinner than half of it get no marker of their own;
+        at the volume's faces, caps of cut objects get one down to a base of half of
+        it, 1.3 % of a ball).
         One of ``markers``, ``min_distance`` or ``object_radius`` is needed.
     mask : xarray.DataArray of bool, optional
         Voxels that may be labelled; by default the objects of ``volume``.

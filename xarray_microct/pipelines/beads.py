@@ -36,7 +36,13 @@ What differs from the paper's notebook, and why:
   :func:`~xarray_microct.ops.watershed.ball_markers_array`: a rule that scales with
   each bead, so the small maxima that noise, necks and rings put in the distance map
   give no extra bead), instead of ITK's morphological watershed with a ``level``: the
-  markers are explicit and consistent across chunks;
+  markers are explicit and consistent across chunks. A bead that the scan's face cuts
+  to a cap under half the radius (under 16 % of the bead) once got no marker and
+  joined its neighbour; at the faces a marker now tops such a cap when its base
+  reaches half the radius (on an independent pack cropped from a larger box,
+  ``benchmarks/beads_faces.py``, beads lost with 15-30 % inside 12/74 -> 2/74, with
+  5-15 % 115/140 -> 13/140, no extra label; the lab book is in
+  :func:`~xarray_microct.ops.watershed.ball_markers_array`);
 * the watershed floods the distance map smoothed by a Gaussian of a quarter of the
   small beads' radius (the markers come from the map itself): on noisy scans the rough
   bead surfaces put saddles in the map that bend the borders between touching beads.
