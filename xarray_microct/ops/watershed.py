@@ -341,8 +341,9 @@ def ball_markers_array(
     apart: along a ridge the distance stays near ``d`` (0.89–1.0 of it in that shell on
     rods of radius 2–3.5 and plates, but 0.79 on 3 points of one rod), in a bead it
     drops (on the true mask of the test's pack at most 0.71; on the pipeline's, whose
-    denoising fills some necks between small beads, 0.38–0.92, median 0.67). With it: the ±60 % packs about 10 voxels 71 / 85 / 68 / 85, about 15 every
-    bead; the test's pack 122–124 of 146–149; the bridged balls 2 markers (one bridge of
+    denoising fills some necks between small beads, 0.38–0.92, median 0.67). With it:
+    the ±60 % packs about 10 voxels 71 / 85 / 68 / 85, about 15 every bead; the test's
+    pack 122–124 of 146–149; the bridged balls 2 markers (one bridge of
     radius 2.5 and length 36 voxels, 3). The 34 packs of equal beads of
     ``benchmarks/beads_accuracy.py`` and its ``--polydisperse`` ones: the same counts.
     Under a quarter of the radius an object is not told from a speck. What is left:
