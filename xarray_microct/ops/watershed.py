@@ -1227,9 +1227,9 @@ def watershed(
     object_radius : length, optional
         Markers at the centres of the objects' largest inscribed balls, the rule of
         :func:`ball_markers_array` (robust to noise, no tuning): give the typical
-        object radius (objects thinner than half of it get no marker of their own;
-        at the volume's faces, caps of cut objects get one down to a base of half of
-        it, 1.3 % of a ball).
+        object radius (objects thinner than half of it get a marker of their own only
+        where round, and none under a quarter of it; at the volume's faces, caps of cut
+        objects get one down to a base of half of it, 1.3 % of a ball).
         One of ``markers``, ``min_distance`` or ``object_radius`` is needed.
     mask : xarray.DataArray of bool, optional
         Voxels that may be labelled; by default the objects of ``volume``.
