@@ -980,6 +980,8 @@ import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
 import xarray as xr
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from scipy.stats import fisher_exact
 from skimage.feature import peak_local_max
@@ -2659,10 +2661,15 @@ def _fitted_radius(
         start = _disk_seeds(image, px)
         if len(start) == 0:
             return np.zeros((0, 2)), np.zeros(0)
-        whole = _whole_in_image(start, image.shape, px)
-        fitted = fit_blurred_disks(
-            image, start, np.full(len(start), px), SAMPLE_FIT_ROUNDS, noise_correlation
-        )
+        radii = np.full(len(start), px)
+        fitted = fit_blurred_disks(image, start, radii, SAMPLE_FIT_ROUNDS, noise_correlation)
+        # sections larger than the seeds' scale split into several disks: fitted again
+        # from one seed each, at its own size (see "A bed of two fiber sizes")
+        merged = _merged_splits(fitted.centres, fitted.radii, start, radii)
+        if merged is not None:
+            start, radii = merged
+            fitted = fit_blurred_disks(image, start, radii, SAMPLE_FIT_ROUNDS, noise_correlation)
+        whole = _whole_in_image(start, image.shape, radii)
         return fitted.centres[whole], fitted.radii[whole]
 
     try:
@@ -2686,9 +2693,54 @@ def _fitted_radius(
     return measured
 
 
-def _whole_in_image(centres: np.ndarray, shape: tuple[int, ...], radius: float) -> np.ndarray:
-    """Per centre ``(y, x)`` (pixels): its disk of ``radius`` and the fit's margin lies
-    whole in an image of ``shape``."""
+def _merged_splits(
+    centres: np.ndarray, radii: np.ndarray, start: np.ndarray, start_radii: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Seeds for a fit again where a fit's disks split sections, or None where none did.
+
+    Fibers do not overlap, so two fitted disks one of whose centres lies inside the other
+    (``centres``, ``radii``: pixels) are pieces of one section: the seeds of the
+    Laplacian at half the bed's radius (:func:`_disk_seeds`) fall on the rim of a
+    section much larger than that radius, two or three to a section. Each group of
+    such disks (joined pair by pair) becomes one seed at the group's centre (weighted
+    by the disks' areas), started at the group's extent (the area-weighted mean of
+    each disk's distance from that centre plus its radius); the other disks keep their
+    seeds ``start`` and ``start_radii``.
+
+    Examples
+    --------
+    >>> centres = np.array([[10.0, 10.0], [10.0, 12.5], [30.0, 30.0]])
+    >>> seeds, radii = _merged_splits(centres, np.array([4.0, 4.0, 3.0]), centres, np.full(3, 3.0))
+    >>> seeds.tolist(), radii.round(2).tolist()
+    ([[30.0, 30.0], [10.0, 11.25]], [3.0, 5.25])
+    """
+    n = len(radii)
+    pairs = cKDTree(centres).query_pairs(2 * float(radii.max()), output_type="ndarray")
+    if len(pairs):
+        apart = np.hypot(*(centres[pairs[:, 0]] - centres[pairs[:, 1]]).T)
+        pairs = pairs[apart < np.maximum(radii[pairs[:, 0]], radii[pairs[:, 1]])]
+    if not len(pairs):
+        return None
+    links = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    group = connected_components(links, directed=False)[1]
+    size = np.bincount(group)
+    area = radii**2
+    total = np.bincount(group, area)
+    cy = np.bincount(group, area * centres[:, 0]) / total
+    cx = np.bincount(group, area * centres[:, 1]) / total
+    extent = np.hypot(centres[:, 0] - cy[group], centres[:, 1] - cx[group]) + radii
+    alone, merged = size[group] == 1, np.flatnonzero(size > 1)
+    return (
+        np.concatenate([start[alone], np.column_stack([cy[merged], cx[merged]])]),
+        np.concatenate([start_radii[alone], (np.bincount(group, area * extent) / total)[merged]]),
+    )
+
+
+def _whole_in_image(
+    centres: np.ndarray, shape: tuple[int, ...], radius: float | np.ndarray
+) -> np.ndarray:
+    """Per centre ``(y, x)`` (pixels): its disk of ``radius`` (one, or one per centre)
+    and the fit's margin lies whole in an image of ``shape``."""
     reach = radius + MARGIN_PX + 0.5
     ny, nx = shape
     return (
