@@ -2657,32 +2657,36 @@ def _fitted_radius(
     """
     px = measured / pixel
 
-    def fit(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def fit(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         start = _disk_seeds(image, px)
         if len(start) == 0:
-            return np.zeros((0, 2)), np.zeros(0)
-        radii = np.full(len(start), px)
+            return np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=bool)
+        radii, joined = np.full(len(start), px), np.zeros(len(start), dtype=bool)
         fitted = fit_blurred_disks(image, start, radii, SAMPLE_FIT_ROUNDS, noise_correlation)
         # sections larger than the seeds' scale split into several disks: fitted again
         # from one seed each, at its own size (see "A bed of two fiber sizes")
         merged = _merged_splits(fitted.centres, fitted.radii, start, radii)
         if merged is not None:
-            start, radii = merged
+            start, radii, joined = merged
             fitted = fit_blurred_disks(image, start, radii, SAMPLE_FIT_ROUNDS, noise_correlation)
         whole = _whole_in_image(start, image.shape, radii)
-        return fitted.centres[whole], fitted.radii[whole]
+        return fitted.centres[whole], fitted.radii[whole], joined[whole]
 
     try:
         with ThreadPoolExecutor(max(1, min(len(native), os.cpu_count() or 1))) as pool:
             sections = list(pool.map(fit, native))
-        radii = np.concatenate([r for _, r in sections]) * pixel
+        radii = np.concatenate([r for _, r, _ in sections]) * pixel
+        joined = np.concatenate([j for _, _, j in sections])
         if found is not None:
-            found.extend(sections)
+            found.extend((c, r) for c, r, _ in sections)
     except UnfittableImageError as error:
         why = str(error)
     else:
         if radii.size:
-            return _robust_mean(radii, np.ones(radii.size))
+            # the sections fitted again from their pieces are whole sections of their
+            # own size, whatever the median's window says (a bed of two sizes)
+            median = float(np.median(radii))
+            return float(np.mean(radii[joined | (np.abs(radii - median) <= 0.5 * median)]))
         why = "no whole section in the sampled tile"
     warnings.warn(
         f"the fiber radius is the intensity measure's ({measured:.4g}), not the fit of "
@@ -2695,7 +2699,7 @@ def _fitted_radius(
 
 def _merged_splits(
     centres: np.ndarray, radii: np.ndarray, start: np.ndarray, start_radii: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Seeds for a fit again where a fit's disks split sections, or None where none did.
 
     Fibers do not overlap, so two fitted disks one of whose centres lies inside the other
@@ -2710,9 +2714,11 @@ def _merged_splits(
     Examples
     --------
     >>> centres = np.array([[10.0, 10.0], [10.0, 12.5], [30.0, 30.0]])
-    >>> seeds, radii = _merged_splits(centres, np.array([4.0, 4.0, 3.0]), centres, np.full(3, 3.0))
-    >>> seeds.tolist(), radii.round(2).tolist()
-    ([[30.0, 30.0], [10.0, 11.25]], [3.0, 5.25])
+    >>> seeds, radii, joined = _merged_splits(
+    ...     centres, np.array([4.0, 4.0, 3.0]), centres, np.full(3, 3.0)
+    ... )
+    >>> seeds.tolist(), radii.round(2).tolist(), joined.tolist()
+    ([[30.0, 30.0], [10.0, 11.25]], [3.0, 5.25], [False, True])
     """
     n = len(radii)
     pairs = cKDTree(centres).query_pairs(2 * float(radii.max()), output_type="ndarray")
@@ -2733,6 +2739,7 @@ def _merged_splits(
     return (
         np.concatenate([start[alone], np.column_stack([cy[merged], cx[merged]])]),
         np.concatenate([start_radii[alone], (np.bincount(group, area * extent) / total)[merged]]),
+        np.arange(alone.sum() + merged.size) >= alone.sum(),
     )
 
 
