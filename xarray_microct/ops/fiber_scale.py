@@ -951,6 +951,39 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       texture's reach along z) in place of the 4-slice one removes the bias at its source
       (on the 64 cases above it reads −3.7 to +2.7 standard errors on the textured beds, and
       still 3.0–4.5 above 0 on ``fiber_bed``'s 3-pixel beds at noise 0.05).
+    * A bed of two fiber sizes (2026-12-02, branch ``sizes13``; the table's side in
+      :mod:`~xarray_microct.ops.fibers.calibrate`). ``benchmarks/fiber_two_sizes.py``'s
+      cylinders of 3 and 5 pixels (blur 0.7, noise 0.15, 8°): the sample's one image
+      (32 slices aligned, 128²), the rounds' radius 3.01 (seeds 1 / 2). Why its fit read
+      the 5-pixel sections −9.7 / −10.9 % (the 3-pixel ones +1.0 / +0.7 %), cause by
+      cause: (1) the seeds. :func:`_disk_seeds`' Laplacian at half the bed's radius
+      peaks inside a section's rim, not at its centre, once the section is well over
+      the bed's radius: 2 or 3 seeds on 32 of 38 and 29 of 31 inner 5-pixel sections
+      (one on each 3-pixel one), and each piece fitted as a disk. (2) Not the rounds
+      (100: −7.0 / −5.4 %), nor the 0.3-radius clip of the step (from the true centres
+      at 3.01 the sections that get there do so within 20 rounds). (3) From one seed at
+      the bed's radius a large section can stay small: from the true centres at 3.01,
+      −0.3 / −7.0 % (1 of 38 and 7 of 30 end at 3.1–4.6, the rest at 4.9–5.1; 100
+      rounds the same); with the background of the Gaussian window alone (the cells'
+      own constants off) +0.5 / +0.4 %, so the disk's cell, whose background pixels hold
+      the ring the disk misses, takes that ring for its own background level and
+      nothing pulls the disk out (a second fixed point). From the true centres and radii
+      +0.5 / +0.5 %. Fixed at the seeds, both causes at once: a fit's disks one of whose
+      centres lies inside another are pieces of one section (fibers do not overlap), and
+      the image is fitted again with each such group seeded once, at the pieces' extent
+      (:func:`_merged_splits`): −0.6 / +0.5 % (3 pixels +0.4 / +0.3 %). On
+      ``benchmarks/fiber_scale.py``'s one-size cases at 2–3 pixels (both phantoms, the
+      three conditions, seeds 1–2: 24 images) one image had such a pair (``fiber_bed``
+      3 pixels, noise 0.05, seed 2): the others are fitted once, as before. The
+      refitted sections are kept in the estimate whatever :func:`_robust_mean`'s window
+      (the 5-pixel sections lie beyond 1.5 times the median of 3). Tried, not used:
+      seeds from the maxima of a scale-normalised Laplacian over position and sizes of
+      1.3–2.5 bed radii (replacing the seeds inside each where it responds more than
+      they do at the bed's scale): that image +0.4 / +0.1 % at 5 pixels, but the
+      one-size images show 0–8 such maxima each (21 of 24), mostly on two or three
+      touching fibers, which it would merge: the blur lifts the normalised response of
+      the larger scales, so no size of the response alone tells a section from a
+      cluster, where the fit's own overlap does.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
@@ -2648,9 +2681,13 @@ def _fitted_radius(
     Seeded by :func:`_disk_seeds` at the rounds' radius ``measured`` (the rounds'
     watershed regions merge touching fibers of 2 pixels: a third of ``other_bed``'s had
     no region centre within half a radius, and the fit of those regions settled 7–9 %
-    large); the estimate is the robust mean (:func:`_robust_mean`) of the radii of the
-    sections whole inside the images (one start radius for all: no Miles weights; a
-    split or merged section lies outside). Where an image cannot be fitted (pixels not
+    large); where that fit's disks split sections (one centre inside another disk:
+    sections far larger than the seeds' scale), it is fitted again with each split
+    section seeded once at its own size (:func:`_merged_splits`). The estimate is the
+    robust mean (:func:`_robust_mean`) of the radii of the sections whole inside the
+    images (one start radius for all: no Miles weights; a split or merged section lies
+    outside), the sections seeded at their own size kept whatever their radius (a bed
+    of two sizes). Where an image cannot be fitted (pixels not
     finite, disks no brighter than about them) or shows no whole section, ``measured``
     is returned, with a warning that says why. ``found`` (a list), when given,
     receives each image's whole sections: ``(centres, radii)`` in pixels.
@@ -2709,7 +2746,8 @@ def _merged_splits(
     such disks (joined pair by pair) becomes one seed at the group's centre (weighted
     by the disks' areas), started at the group's extent (the area-weighted mean of
     each disk's distance from that centre plus its radius); the other disks keep their
-    seeds ``start`` and ``start_radii``.
+    seeds ``start`` and ``start_radii``. Returns the seeds, their start radii and which
+    of them join split pieces.
 
     Examples
     --------
