@@ -2759,7 +2759,7 @@ def _merged_splits(
     ([[30.0, 30.0], [10.0, 11.25]], [3.0, 5.25], [False, True])
     """
     n = len(radii)
-    pairs = cKDTree(centres).query_pairs(2 * float(radii.max()), output_type="ndarray")
+    pairs = cKDTree(centres).query_pairs(float(radii.max()), output_type="ndarray")
     if len(pairs):
         apart = np.hypot(*(centres[pairs[:, 0]] - centres[pairs[:, 1]]).T)
         pairs = pairs[apart < np.maximum(radii[pairs[:, 0]], radii[pairs[:, 1]])]
