@@ -379,7 +379,12 @@ seed 3 held out; small class, large class, all):
   −5.84 → −1.83 / −1.84 / −1.79; −1.64 / −1.13 / −1.37 → −0.26 / −0.29 / −0.28 (the
   table before the shift −2.8 to −3.3 % and −3.4 to −3.7 %: the mask's own error,
   which one shift cannot share out; the fit on its sections +0.5 / +0.4 / +0.1 % and
-  −0.2 / −0.5 / −0.7 %, was +1.5 / +1.3 / +1.8 and −9.8 / −8.7 / −9.4 %).
+  −0.2 / −0.5 / −0.7 %, was +1.5 / +1.3 / +1.8 and −9.8 / −8.7 / −9.4 %);
+* 3 + 5 pixels, other conditions (seeds 1 / 2; small, large, all): noise 0.25 and 15°
+  −4.37 / −2.55 → −0.23 / −0.32, −2.63 / −1.06 → −0.14 / +0.27, −3.77 / −2.11 → −0.20 /
+  −0.15; a blur of 1 pixel −3.44 / −3.60 → −0.11 / −0.31, −1.81 / −1.77 → +0.20 /
+  +0.24, −2.91 / −3.07 → −0.01 / −0.15 (there the fit still reads its 5-pixel sections
+  −4.4 / −2.7 %, was −8.0 / −5.4 %; the pairs' guard leaves the worst out).
 
 One-size beds: ``benchmarks/fiber_table_radius.py --radii 2 3 --seeds 1 2 --default``
 (24 cases, the true radius given and the default): 23 the same to the printed digit; in
