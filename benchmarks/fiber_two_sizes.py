@@ -2,10 +2,11 @@
 
 Run ``python benchmarks/fiber_two_sizes.py --seeds 1 2 3`` (``--radii 2 4`` for the other
 pair of sizes). The phantom is built here with numpy and scipy only (not
-``xarray_microct.synthetic``): straight cylinders of two radii (pixels), half of each,
-packed without overlap across the fibers (random sequential addition in the plane
+``xarray_microct.synthetic``): straight cylinders of two radii (pixels), drawn half and
+half, packed without overlap across the fibers (random sequential addition in the plane
 normal to their common axis, tilted by ``--tilt`` degrees from z towards a random
-azimuth), each voxel's fiber coverage the share of its 4 × 4 in-plane subpixels within
+azimuth; the smaller fit in more often: 76–83 % of the fibers by count at 3 + 5 and
+2 + 4 pixels), each voxel's fiber coverage the share of its 4 × 4 in-plane subpixels within
 a radius of an axis (anti-aliased ellipses), fibers at 1.0 on a background at 0.2,
 blurred in-plane by ``--blur`` pixels, white noise ``--noise`` of the contrast.
 
@@ -132,7 +133,7 @@ def fitted_errors(volume, truth: pd.DataFrame, radii) -> list[float]:
         return [np.nan] * len(radii)
     found, true = [], []
     for group, ks in enumerate(fitted.slices):
-        k = int(round(float(np.mean(ks))))
+        k = round(float(np.mean(ks)))
         here = fitted.group == group
         at = truth[truth["z"] == k]
         ia, ib, _ = optimal_pairs(
