@@ -393,14 +393,13 @@ seed 3 held out; small class, large class, all):
   detection's: at about 2.3 pixels it cuts sections of 5 (over 1.75 times its radius,
   the detection's range) into pieces, before and after.
 
-Further, the same before → after where no section is split is the same result: the
+One-size beds, where no fit splits a section, are fitted once and read as before. The
 estimate (``benchmarks/radius_estimate.py --radii 2 3 --seeds 1 2 3 --only sweep``, 54
-cases) 53 the same, one −0.72 → −0.88 % (``fiber_bed`` 3 pixels, noise 0.05, seed 2,
+cases): 53 the same, one −0.72 → −0.88 % (``fiber_bed`` 3 pixels, noise 0.05, seed 2,
 the patchwork); ``--phantom other`` all 18 the same; ``--correlated 1`` 50 of 54 the
 same, four at 3 pixels 0.05–0.11 points lower (−0.36 → −0.47 % the most); ``--only ends
---ends 0.2`` 11 of 12 the same, one −0.32 → −0.37 %.
-
-One-size beds: ``benchmarks/fiber_table_radius.py --radii 2 3 --seeds 1 2 --default``
+--ends 0.2`` 11 of 12 the same, one −0.32 → −0.37 %. The table:
+``benchmarks/fiber_table_radius.py --radii 2 3 --seeds 1 2 --default``
 (24 cases, the true radius given and the default): 23 the same to the printed digit; in
 one the first fit split a section (``fiber_bed`` 3 pixels, noise 0.05, 0°, seed 2):
 −1.17 → −0.75 % given, −0.99 → −0.56 % default. ``--phantom other --grid --radii 2
