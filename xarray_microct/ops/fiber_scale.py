@@ -983,7 +983,14 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       one-size images show 0–8 such maxima each (21 of 24), mostly on two or three
       touching fibers, which it would merge: the blur lifts the normalised response of
       the larger scales, so no size of the response alone tells a section from a
-      cluster, where the fit's own overlap does.
+      cluster, where the fit's own overlap does. Nor, for the pairs, an overlap deeper
+      than half the smaller radius instead of a centre inside the other disk: the same
+      one one-size image joined, the two-size images within 0.1 point. What is left:
+      under a blur of 1 pixel the refitted image still reads its 5-pixel sections −4.4 /
+      −2.7 % (was −8.0 / −5.4 %): most at 4.9–5.1 pixels, but 5 of 37 and 2 of 35 at
+      1.9–4.3 (pieces that neither the centre nor the depth rule joins, or sections
+      seeded once that stay small, as in (3)); the table's pairs' guard leaves them out
+      (``benchmarks/fiber_two_sizes.py --blur 1``: the table within ±0.4 % per size).
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
