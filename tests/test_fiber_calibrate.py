@@ -198,7 +198,7 @@ def test_two_fiber_sizes_read_their_own_radii(seed):
     # section into 2 or 3 disks and read those sections 10 % small, and the one shift
     # moved the whole table low: before −3.3 / −1.8 % (3 pixels −3.8 / −2.1 %, 5 pixels
     # −2.2 / −1.0 %); the split sections fitted again from one seed each, −0.1 / −0.2 %
-    # (3 pixels +0.2 / +0.1 %, 5 pixels −0.8 / −0.8 %)
+    # (3 pixels −0.1 / −0.3 %, 5 pixels −0.0 / +0.1 %)
     volume, truth = two_size_cylinders(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
