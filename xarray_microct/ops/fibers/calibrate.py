@@ -402,8 +402,9 @@ same, four at 3 pixels 0.05–0.11 points lower (−0.36 → −0.47 % the most)
 ``benchmarks/fiber_table_radius.py --radii 2 3 --seeds 1 2 --default``
 (24 cases, the true radius given and the default): 23 the same to the printed digit; in
 one the first fit split a section (``fiber_bed`` 3 pixels, noise 0.05, 0°, seed 2):
-−1.17 → −0.75 % given, −0.99 → −0.56 % default. ``--phantom other --grid --radii 2
---default --seeds 1`` (9 cases): all the same. ``benchmarks/fiber_radius_spread.py``
+−1.17 → −0.75 % given, −0.99 → −0.56 % default; seed 3 (held out, 12 cases): all the
+same. ``--phantom other --grid --radii 2 --default --seeds 1`` (9 cases): all the
+same. ``benchmarks/fiber_radius_spread.py``
 (seeds 1 / 2): ``varying`` +0.41 / +0.25 → +0.58 / +0.53 % (small third −0.32 / −1.23 →
 −0.09 / −0.85, large third +0.36 / +0.07 → +0.49 / +0.29, slope 1.004 / 1.005 the
 same), ``bimodal`` −0.59 / −0.19 → −0.45 / −0.42 % (1.5 pixels −2.21 / −1.39 → −2.04 /
