@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import dask
 import numpy as np
@@ -20,6 +22,9 @@ from xarray_microct.ops.fibers.calibrate import (
     RadiusCalibration,
     calibrate_radii,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from fiber_two_sizes import two_size_bed  # the benchmark's phantom, not the library's
 
 
 def blurred_disks(
@@ -59,58 +64,6 @@ def blurred_disks(
         ],
         columns=["z", "y", "x", "radius"],
     )
-    return from_array(volume.astype(np.float32), spacing=1.0), truth
-
-
-def two_size_cylinders(seed: int, radii=(3.0, 5.0), size: int = 160, nz: int = 32, tilt=8.0):
-    """Straight cylinders of two radii (pixels; drawn half and half, packed without
-    overlap across the fibers by random sequential addition), all tilted by ``tilt``
-    degrees towards one random azimuth, each voxel the share of its 4 × 4 subpixels
-    within a radius of an axis, fibers at 1.0 on 0.2, blurred in-plane by 0.7 pixel,
-    white noise 0.15 of the contrast. Returns (volume, truth): one truth row per fiber
-    and slice, the axis's crossing of the slice."""
-    rng = np.random.default_rng(seed)
-    theta, azimuth = np.radians(tilt), rng.uniform(0, 2 * np.pi)
-    lean = np.array([np.cos(azimuth), np.sin(azimuth)])
-    across = np.array([-lean[1], lean[0]])
-    reach = np.tan(theta) * nz / 2 + max(radii) + 2
-    centres, rs = [], []
-    for _ in range(30000):
-        r = float(radii[rng.integers(2)])
-        c = rng.uniform(-reach, size + reach, 2)
-        if centres:
-            d = np.array(centres) - c  # apart in the plane normal to the axes
-            if (np.hypot(d @ lean * np.cos(theta), d @ across) - np.array(rs) - r).min() < 0.3:
-                continue
-        centres.append(c)
-        rs.append(r)
-    axis = np.array([np.cos(theta), *(np.sin(theta) * lean)])  # (z, y, x)
-    zs = np.arange(nz) - (nz - 1) / 2
-    sub = np.arange(size * 4) / 4 - 0.375  # subpixel positions along y and x
-    cover = np.zeros((nz, size, size))
-    for (cy, cx), r in zip(centres, rs, strict=True):
-        path = np.array([cy, cx]) + np.outer(np.tan(theta) * zs, lean)
-        lo = np.clip(np.floor(path.min(axis=0) - r / np.cos(theta) - 2), 0, size).astype(int)
-        hi = np.clip(np.ceil(path.max(axis=0) + r / np.cos(theta) + 3), 0, size).astype(int)
-        if (hi <= lo).any():
-            continue
-        qz = zs[:, None, None]
-        qy = sub[4 * lo[0] : 4 * hi[0]][None, :, None] - cy
-        qx = sub[4 * lo[1] : 4 * hi[1]][None, None, :] - cx
-        t = qz * axis[0] + qy * axis[1] + qx * axis[2]
-        far = (qz - t * axis[0]) ** 2 + (qy - t * axis[1]) ** 2 + (qx - t * axis[2]) ** 2
-        inside = (far <= r * r).reshape(nz, hi[0] - lo[0], 4, hi[1] - lo[1], 4).mean(axis=(2, 4))
-        box = np.s_[:, lo[0] : hi[0], lo[1] : hi[1]]
-        cover[box] = np.maximum(cover[box], inside)
-    plane = ndi.gaussian_filter(0.2 + 0.8 * cover, (0, 0.7, 0.7))
-    volume = plane + 0.15 * 0.8 * rng.standard_normal(cover.shape)
-    rows = [
-        (z, y, x, r)
-        for (cy, cx), r in zip(centres, rs, strict=True)
-        for z, (y, x) in enumerate(np.array([cy, cx]) + np.outer(np.tan(theta) * zs, lean))
-        if 0 <= y < size and 0 <= x < size
-    ]
-    truth = pd.DataFrame(rows, columns=["z", "y", "x", "radius"])
     return from_array(volume.astype(np.float32), spacing=1.0), truth
 
 
@@ -191,7 +144,7 @@ def test_fibers_of_5_pixels_calibrated_on_the_intensity_measure(seed):
         assert abs(measured[true == r].mean() / r - 1) < 0.015, r
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_two_fiber_sizes_read_their_own_radii(seed):
     # cylinders of 3 and 5 pixels at the default detection: the sample's fit, seeded at
     # the Laplacian's maxima at half the bed's radius (about 3 pixels), split each 5-pixel
@@ -199,7 +152,7 @@ def test_two_fiber_sizes_read_their_own_radii(seed):
     # moved the whole table low: before −3.3 / −1.8 % (3 pixels −3.8 / −2.1 %, 5 pixels
     # −2.2 / −1.0 %); the split sections fitted again from one seed each, −0.1 / −0.2 %
     # (3 pixels −0.1 / −0.3 %, 5 pixels −0.0 / +0.1 %)
-    volume, truth = two_size_cylinders(seed)
+    volume, truth = two_size_bed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = detect_fibers(volume)
@@ -212,7 +165,7 @@ def test_two_fiber_sizes_read_their_own_radii(seed):
 
 
 def test_same_table_of_two_fiber_sizes_whatever_the_chunking():
-    volume, _ = two_size_cylinders(3, size=112, nz=16)
+    volume, _ = two_size_bed(3, shape=(16, 112, 112))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tables = [

@@ -719,9 +719,9 @@ def test_sample_fit_reaches_sections_far_larger_than_its_seeds(seed):
     # sections beyond its window). The split sections fitted again from one seed each:
     # −0.1 / −0.3 % and −0.3 / −0.2 %, the estimate −0.8 / −1.4 %
     from scipy.spatial import cKDTree
-    from test_fiber_calibrate import two_size_cylinders
+    from test_fiber_calibrate import two_size_bed
 
-    vol, truth = two_size_cylinders(seed, size=128, nz=16, tilt=0.0)
+    vol, truth = two_size_bed(seed, shape=(16, 128, 128), tilt=0.0)
     image = vol.values.mean(axis=0).astype(np.float64)
     true = truth[truth["z"] == 0]
     found = []
