@@ -204,10 +204,10 @@ def test_small_beads_among_large_ones_each_get_a_label(seed):
     assert len(small) >= 100
     labels = beads(mct.from_array(scan, chunks=32))
     found = labels.values
-    assert labels.attrs["bead_radius"] > 8  # the large beads weigh in the typical radius
-    assert 3 < labels.attrs["small_bead_radius"] < 5
     assert 0.8 * truth.max() <= len(np.unique(found)) - 1 <= truth.max()
     assert np.median(matched_iou(found, truth)[small - 1]) >= 0.8
+    assert labels.attrs["bead_radius"] > 8  # the large beads weigh in the typical radius
+    assert 3 < labels.attrs["small_bead_radius"] < 5
 
 
 @pytest.mark.parametrize("radius", [6, 10])

@@ -431,10 +431,12 @@ def ball_peaks(  # pragma: no cover
 
     ``distance`` is a 3-D distance map in physical units (``spacing`` per axis), ``d``
     its value at the voxel. ``q`` outranks ``p`` when ``d(q) > d(p)``, or when they are
-    equal and ``q`` comes first in C order (so a plateau gives one peak). Regions are
-    clipped to the array. Only the box of ``out``'s shape at ``origin`` (3 ints) of the
-    map is tested: ``out[i, j, k]`` says whether voxel ``origin + (i, j, k)`` is a peak
-    (its region reads the whole map).
+    equal and the objects hold more of ``q``'s cap base than of ``p``'s (the disc below,
+    for voxels of the faces with ``face_height <= d < min_height``; none for the others),
+    or as much and ``q`` comes first in C order (so a plateau gives one peak, whichever
+    rule its voxels follow). Regions are clipped to the array. Only the box of
+    ``out``'s shape at ``origin`` (3 ints) of the map is tested: ``out[i, j, k]`` says
+    whether voxel ``origin + (i, j, k)`` is a peak (its region reads the whole map).
 
     A voxel with ``d >= min_height`` has for region the ball of radius
     ``min(reach * d, cap)`` about it. A voxel of the volume's outer faces (``start``:
@@ -484,7 +486,8 @@ def ball_peaks(  # pragma: no cover
                         r = radius
                         beyond = radius - v
                 r2 = r * r
-                by_order = beyond == 0  # ties go by C order (on a cap, by the base held first)
+                # off the caps a voxel holds no base: a tie with an earlier one outranks it
+                by_order = beyond == 0
                 # a quick look at the face neighbours in the region rejects most voxels
                 if (
                     (
@@ -547,14 +550,17 @@ def ball_peaks(  # pragma: no cover
                             ):
                                 continue
                             w = distance[z + dz, y + dy, x + dx]
-                            if not by_order and w == v and not (dz == 0 and dy == 0 and dx == 0):
-                                # a tie on a cap: the voxel whose base is held more
-                                at[0] = z + dz
-                                at[1] = y + dy
-                                at[2] = x + dx
-                                other = _face_base(
-                                    distance, at, spacing, start, volume_shape, min_height
-                                )
+                            if w == v and not (dz == 0 and dy == 0 and dx == 0):
+                                # a tie: first the voxel whose cap's base is held more (0
+                                # off the caps' heights and the faces), then C order
+                                other = 0.0
+                                if face_height <= w < min_height:
+                                    at[0] = z + dz
+                                    at[1] = y + dy
+                                    at[2] = x + dx
+                                    other = _face_base(
+                                        distance, at, spacing, start, volume_shape, min_height
+                                    )
                                 if other != share:
                                     if other > share:
                                         peak = False

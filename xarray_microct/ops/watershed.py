@@ -346,7 +346,14 @@ def ball_markers_array(
     pack 122–124 of 146–149; the bridged balls 2 markers (one bridge of
     radius 2.5 and length 36 voxels, 3). The 34 packs of equal beads of
     ``benchmarks/beads_accuracy.py`` and its ``--polydisperse`` ones: the same counts.
-    Under a quarter of the radius an object is not told from a speck. What is left:
+    Where the two rules meet, at a face, ties go for every voxel first to the one whose
+    cap's base the objects hold more (none off the faces), then by C order: with C order
+    alone for the round rule, a small ball's plateau reaching a high face gave two
+    markers (a reviewer's packs of beads of 4 and 10 voxels cut by the faces: 5 and 12
+    extra labels; since, 0 and 1; ``main`` 0 and 2); 6 of about 700 placements of a
+    ball of 2–4 voxels 1.5–2.5 voxels from a face get a marker by one face and none by
+    the opposite one. Under a quarter of the radius an object is not told from a speck.
+    What is left:
     small beads merged into a neighbour by a filled neck are not told from a rod's
     ridge (a test on the path's lowest point, the marker's prominence, would be the way:
     it is not local).
