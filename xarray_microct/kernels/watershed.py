@@ -466,7 +466,7 @@ def ball_peaks(  # pragma: no cover
                 small = False  # a peak under min_height inside: only where round
                 if v >= min_height:
                     r = min(reach * v, cap)
-                else:  # a voxel of the outer faces: the caps of the beads cut there
+                else:  # on the outer faces, the caps of the beads cut there
                     faces = 0
                     for a, i in enumerate((z, y, x)):
                         here = start[a] + i
@@ -476,9 +476,9 @@ def ball_peaks(  # pragma: no cover
                         elif volume_shape[a] > 1 and here == volume_shape[a] - 1:
                             outward[a] = 1.0
                         faces += outward[a] != 0
-                    if faces == 0 and not v >= small_height:
-                        continue
-                    if faces == 0:
+                    if faces == 0:  # inside: a small object's centre, where round
+                        if not v >= small_height:
+                            continue
                         r, small = min(reach * v, cap), True
                     elif not v >= face_height:
                         continue

@@ -152,13 +152,8 @@ def estimate_radius(mask: xr.DataArray, margin: Sequence[int] = (0, 0, 0)) -> fl
     >>> round(r / 0.5, 1)  # 15 voxels of 0.5 um
     14.9
     """
-    return _moments_radius(_inner_distance(mask, margin)[0])
-
-
-def _inner_distance(mask: xr.DataArray, margin: Sequence[int]) -> tuple[np.ndarray, float]:
-    """The distance map of ``mask`` inside the margin, and the margin's smallest width."""
-    distance, inner, reach = _box_distance(mask, margin)
-    return distance[inner], reach
+    distance, inner, _ = _box_distance(mask, margin)
+    return _moments_radius(distance[inner])
 
 
 def _box_distance(
