@@ -274,6 +274,22 @@ def test_an_untilted_bed_is_smoothed_along_it_and_its_chains_judged_further():
     assert score["f1"] > 0.95  # main, straight: 0.936
 
 
+def test_a_short_gated_scan_takes_the_whole_smoothing_and_judges_its_chains_at_the_bound():
+    # 32 slices: the gate's doubled separation bounds its smoothing at 2.5 slices (1.25
+    # radii), but the noise asks for two radii; the table is taken at two radii (main:
+    # at the bound, F1 0.948), the z-coherence still judged at the bound
+    vol, truth = textured_fiber_bed((32, 64, 64), 2.0, 0.25, 0.0, 2)
+    plan = plan_detection(vol, None)
+    direction = plan.attrs["microct_estimated"]["fiber_direction"]
+    assert direction["smoothing"] in GATED
+    assert direction["smoothing_radii"] > 1.9 and direction["gate_smoothing_radii"] < 1.3
+    assert plan.separation == 10  # the gate's: the bound's separation, doubled
+    table = detect_fibers(vol)
+    assert table.attrs["z_coherence"] > 0.8
+    score = mct.metrics.object_metrics(table, truth, like=vol, margin=truth["radius"].mean())
+    assert score["f1"] > 0.955
+
+
 @pytest.mark.parametrize(("radius", "seed"), [(4, 1), (6, 1), (5, 3)])
 def test_the_pores_of_a_bead_pack_still_give_no_fibers_when_smoothed_along_z(radius, seed):
     # the pores measure as an untilted bed (slopes' RMS 0.06-0.18) and take the longer
