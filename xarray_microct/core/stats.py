@@ -21,7 +21,9 @@ the gap between it and the scan's phases. :func:`padding_of` recognises it from 
 histogram pass itself (the same reduction, whatever the chunking): a value is padding
 when
 
-* it is the volume's finite minimum or maximum, held **exactly** (for floats: equal
+* it is the volume's finite minimum or maximum, or (floats) 0 within the range — a
+  reconstruction's air is noisy about 0, below a padding of exact zeros — held
+  **exactly** (for floats: equal
   values, not a bin) by at least :data:`PADDING_SHARE` of the finite voxels;
 * (almost) none of its voxels lie in the central disk of the (y, x) plane (radius
   :data:`CENTRAL_RADIUS` of the inscribed circle's, on the slice's centre): at most
@@ -57,6 +59,7 @@ PADDING_SHARE = 0.02  # share of the finite voxels an extreme value must hold ex
 PADDING_MIN_LEVELS = 16  # bins the other voxels must fill (not a mask, not a few labels)
 CENTRAL_RADIUS = 0.5  # the central disk's radius, a share of the inscribed circle's
 PADDING_CENTRAL_SHARE = 0.005  # most of the value's voxels the central disk may hold
+EXTRA_FLOAT_COUNTS = 6  # counts after a float histogram's bins (see _float_block_counts)
 _EXACT_DTYPES = {np.dtype(t) for t in ("bool", "uint8", "int8", "uint16", "int16")}
 
 
@@ -139,21 +142,24 @@ def _float_block_counts(
     low, high = float(low), float(high)
     scale = bins / (high - low) if high > low else 0.0
     index = np.clip(((values - low) * scale).astype(np.int64), 0, bins - 1)
-    counts = np.bincount(index, minlength=bins + 4)
-    # the last four: the voxels exactly at the minimum and at the maximum, then those
-    # of them in the central disk
+    counts = np.bincount(index, minlength=bins + EXTRA_FLOAT_COUNTS)
+    # the last six: the voxels exactly at the minimum and at the maximum, then those
+    # of them in the central disk; then those exactly 0, all and in the central disk
     counts[bins] = np.count_nonzero(values == low)
     counts[bins + 1] = np.count_nonzero(values == high)
     counts[bins + 2] = np.count_nonzero(central == low)
     counts[bins + 3] = np.count_nonzero(central == high)
-    return counts.reshape((1,) * ndim + (bins + 4,))
+    counts[bins + 4] = np.count_nonzero(values == 0.0)
+    counts[bins + 5] = np.count_nonzero(central == 0.0)
+    return counts.reshape((1,) * ndim + (bins + EXTRA_FLOAT_COUNTS,))
 
 
 def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Array]:
     """The histogram, then the central disk's counts (:func:`central_disk`): for exact
-    dtypes its whole histogram, for floats four more counts (the voxels exactly at the
-    finite minimum and maximum, then those of them in the central disk). One streaming
-    pass (after the min/max for floats)."""
+    dtypes its whole histogram, for floats six more counts (the voxels exactly at the
+    finite minimum and maximum, then those of them in the central disk, then the voxels
+    exactly 0 and those of them in the central disk). One streaming pass (after the
+    min/max for floats)."""
     data = native_order(data)
     dtype = np.dtype(data.dtype)
     ndim = data.ndim
@@ -183,7 +189,7 @@ def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Ar
         bins=bins,
         ndim=ndim,
         new_axis=ndim,
-        chunks=(1,) * ndim + (bins + 4,),
+        chunks=(1,) * ndim + (bins + EXTRA_FLOAT_COUNTS,),
         dtype=np.int64,
     ).sum(axis=tuple(range(ndim)))
     edges = low + (high - low) * da.linspace(0.0, 1.0, bins + 1)
@@ -208,18 +214,22 @@ def padding_rule(counts: np.ndarray, edges: np.ndarray, exact: bool, scan: bool)
 
     ``counts`` as :func:`_histogram_with_extremes` returns them (for exact dtypes the
     histogram then the central disk's; for floats the histogram, the two extreme counts,
-    then those of them in the central disk), ``edges`` its bin edges, ``scan`` whether the dtype is
+    then those of them in the central disk, then the count of exact zeros and those of
+    them in the central disk), ``edges`` its bin edges, ``scan`` whether the dtype is
     an intensity dtype (:func:`intensity_dtype`). The rule is in the module docstring.
 
     Examples
     --------
-    >>> counts = np.zeros(260, np.int64); counts[0] = 30; counts[100:200] = 1
+    >>> counts = np.zeros(262, np.int64); counts[0] = 30; counts[100:200] = 1
     >>> counts[256], counts[257] = 30, 1  # 30 voxels exactly at the minimum
     >>> padding_rule(counts, np.linspace(0.0, 256.0, 257), False, True).tolist()
     [0.0, 30.0, 130.0, 0.0]
     >>> counts[258] = 6  # 6 of them in the central disk: clipping, not padding
     >>> padding_rule(counts, np.linspace(0.0, 256.0, 257), False, True).tolist()
     [nan, 0.0, 0.0, -1.0]
+    >>> counts[260] = 40  # 40 voxels exactly 0 within the range (none central): padding
+    >>> padding_rule(counts, np.linspace(-10.0, 246.0, 257), False, True).tolist()
+    [0.0, 40.0, 130.0, 10.0]
     """
     none = np.array([np.nan, 0.0, 0.0, -1.0])
     counts = np.asarray(counts, dtype=np.int64)
@@ -235,14 +245,18 @@ def padding_rule(counts: np.ndarray, edges: np.ndarray, exact: bool, scan: bool)
             (last, binned[last], edges[last] + 0.5, central[last]),
         ]
     else:
-        binned = counts[:-4]
+        binned = counts[:-EXTRA_FLOAT_COUNTS]
         nonzero = np.flatnonzero(binned)
         if nonzero.size == 0:
             return none
+        low, high, low_central, high_central, zeros, zeros_central = counts[-6:]
         candidates = [
-            (0, counts[-4], edges[0], counts[-2]),
-            (len(binned) - 1, counts[-3], edges[-1], counts[-1]),
+            (0, low, edges[0], low_central),
+            (len(binned) - 1, high, edges[-1], high_central),
         ]
+        if edges[0] < 0.0 < edges[-1]:  # 0 inside the range (air's noise below it)
+            at = int(np.searchsorted(edges, 0.0, side="right")) - 1
+            candidates.append((min(at, len(binned) - 1), zeros, 0.0, zeros_central))
     total = int(binned.sum())
     if not scan or total == 0:
         return none
@@ -261,7 +275,9 @@ def padding_rule(counts: np.ndarray, edges: np.ndarray, exact: bool, scan: bool)
 
 
 def _without_padding(counts: np.ndarray, padding: np.ndarray, exact: bool) -> np.ndarray:
-    binned = np.array(counts[: counts.shape[0] // 2] if exact else counts[:-4], dtype=np.int64)
+    binned = np.array(
+        counts[: counts.shape[0] // 2] if exact else counts[:-EXTRA_FLOAT_COUNTS], dtype=np.int64
+    )
     if np.isfinite(padding[0]):
         binned[int(padding[3])] -= int(padding[1])
     return binned
@@ -369,7 +385,7 @@ def global_histogram(
     raw, edges = _histogram_with_extremes(data, bins)
     if has_exact_histogram(data.dtype):
         return raw[: raw.shape[0] // 2], edges
-    return raw[:-4], edges
+    return raw[:-EXTRA_FLOAT_COUNTS], edges
 
 
 def histogram_centres(edges: np.ndarray, exact: bool) -> np.ndarray:

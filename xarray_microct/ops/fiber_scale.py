@@ -1037,6 +1037,7 @@ from skimage.filters import threshold_otsu
 from skimage.registration import phase_cross_correlation
 from skimage.segmentation import expand_labels, watershed
 
+from xarray_microct.core.outside import outside_of_array, shifted_below
 from xarray_microct.core.stats import fill_padding_array
 from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.chains import dense_ids
@@ -2096,7 +2097,10 @@ class FiberBedScale(NamedTuple):
     plus the centres' measurement noise); ``sections``: how many sections were followed
     from one averaged image to the next (the standard error of ``slope`` is
     ``spread / √sections``); ``noise``: the scan's white noise as a share of the
-    fibers' contrast in the sample (:func:`noise_share`; NaN where not measured).
+    fibers' contrast in the sample (:func:`noise_share`; NaN where not measured);
+    ``outside``: ``(cut, shift)`` where the sample holds a region outside the scanned
+    sample (air: :func:`_outside_moved`), values below the cut moved by the shift to the
+    matrix's level, else None.
     """
 
     radius: float
@@ -2105,6 +2109,7 @@ class FiberBedScale(NamedTuple):
     sections: int
     fitted: FittedSections | None = None
     noise: float = float("nan")
+    outside: tuple[float, float] | None = None
 
 
 class FittedSections(NamedTuple):
@@ -2160,10 +2165,11 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     dz, dy, dx = grid.spacing
     _check_square(dy, dx)
     pixel = float(np.sqrt(dy * dx))
+    outside = None  # (cut, shift) of a region outside the sample, once found
     if radius is None:
-        scale = _coarse_scale(
-            _half_means(_read_tile(volume, _sample_runs(volume.shape[0], 1), COARSE_TILE))
-        )
+        coarse = _read_tile(volume, _sample_runs(volume.shape[0], 1), COARSE_TILE)
+        coarse, outside = _outside_moved(coarse, outside)
+        scale = _coarse_scale(_half_means(coarse))
         px, rounds, climb = START * scale, ITERATIONS, CLIMB_ROUNDS  # px: the seed, pixels
     else:
         scale = px = float(radius) / pixel
@@ -2173,7 +2179,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     count = int(np.clip(SAMPLE_PIXELS // (2 * side * side), 1, MAX_RUNS))
     runs = _sample_runs(volume.shape[0], count)
     half = len(runs[0]) // 2
-    stack = _read_tile(volume, runs, side)
+    stack, outside = _outside_moved(_read_tile(volume, runs, side), outside)
     native = _half_means(stack)
     grids = {1: native}
     # the rounds start below the coarse scale: seeded too small, a round splits some
@@ -2309,7 +2315,29 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         len(slopes),
         fitted,
         noise_share(stack),
+        outside,
     )
+
+
+def _outside_moved(
+    stack: np.ndarray, outside: tuple[float, float] | None
+) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """The sampled runs with a region outside the sample (air about a sample that does
+    not fill the field: :mod:`xarray_microct.core.outside`, judged on the runs' slices
+    unless ``outside`` was found already) moved to the matrix's level with its own
+    noise, and ``(cut, shift)``, or None where there is none.
+
+    Without it the sample's whole section reads as one bright region (the coarse scale
+    of a cylinder of fibers in air: 71 pixels for fibers of 6) and no fiber is found;
+    with it the sample is measured as a bed that fills the field.
+    """
+    if outside is None:
+        found = outside_of_array(stack.reshape(-1, *stack.shape[-2:]))
+        if np.isfinite(found.cut):
+            outside = (found.cut, found.level - found.air)
+    if outside is None:
+        return stack, None
+    return shifted_below(stack, *outside), outside
 
 
 def noise_share(stack: np.ndarray) -> float:

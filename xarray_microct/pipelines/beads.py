@@ -90,6 +90,7 @@ import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
+from xarray_microct.core.outside import fill_outside_with, outside_of
 from xarray_microct.core.stats import (
     clear_cuts,
     fill_padding_array,
@@ -98,7 +99,7 @@ from xarray_microct.core.stats import (
 )
 from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.core.units import resolve_length
-from xarray_microct.core.volume import grid_of
+from xarray_microct.core.volume import as_dask, grid_of
 from xarray_microct.ops.denoise import SHARPEN_SCALE
 from xarray_microct.ops.distance import edt_array
 from xarray_microct.ops.watershed import ball_peaks
@@ -526,6 +527,11 @@ def beads(
             f"beads: the scan has {volume.shape[-3]} slice(s) along z, too few to "
             "measure its noise; give denoise_sigma= (e.g. '1 voxel')"
         )
+    # air about the sample (a tube in air, a column filled part way) takes the level of
+    # the phase around the beads (see xarray_microct.core.outside)
+    outside = outside_of(as_dask(volume).data, bright=invert)
+    if np.isfinite(outside.cut):
+        volume = volume.copy(data=fill_outside_with(as_dask(volume).data, outside))
     estimated = bead_radius is None and min_distance is None
     box = _read_central_box(volume) if chosen_sigma or estimated else None
     if chosen_sigma:
@@ -587,6 +593,15 @@ def beads(
         bead_smoothing = _bead_smoothing(denoise_sigma, grid.spacing, grid.units)
     if bead_smoothing is not None:
         labels = labels.microct.smooth_labels(sigma=bead_smoothing, radius=bead_radius)
+    labels.attrs["outside_sample"] = (
+        {
+            "below": outside.cut,
+            "share_of_cells": round(outside.share, 6),
+            "filled_with": outside.level,
+        }
+        if np.isfinite(outside.cut)
+        else "none found"
+    )
     if estimated:
         labels.attrs["bead_radius"] = bead_radius
         labels.attrs["small_bead_radius"] = small_radius

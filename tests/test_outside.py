@@ -1,0 +1,146 @@
+"""Air about a sample that does not fill the field (xarray_microct.core.outside).
+
+The phantoms are written here with NumPy and SciPy: dark balls in a bright liquid with
+air above them (a column filled part way), bright cylinders beside air (a plate's
+surface in view), and a reconstruction whose air is noisy about 0 inside a padding of
+exact zeros.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+import xarray_microct as mct
+from xarray_microct.core.outside import fill_outside_with, outside_cut, outside_of
+from xarray_microct.core.stats import padding_of
+from xarray_microct.synthetic import bead_pack, fiber_bed, textured_fiber_bed
+
+
+def _column(seed: int, air_from: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Dark balls (radius 5-7) in a bright liquid up to slice ``air_from``, air above."""
+    rng = np.random.default_rng(seed)
+    shape = (64, 56, 56)
+    balls: list[tuple[np.ndarray, float]] = []
+    for _ in range(4000):
+        r = rng.uniform(5.0, 7.0)
+        c = rng.uniform(r, np.array([air_from, *shape[1:]]) - r)
+        if all(np.linalg.norm(c - c2) > 0.95 * (r + r2) for c2, r2 in balls):
+            balls.append((c, r))
+    z, y, x = np.indices(shape)
+    truth = np.zeros(shape, np.int32)
+    for i, (c, r) in enumerate(balls):
+        inside = (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r**2
+        truth[inside & (truth == 0)] = i + 1
+    scan = np.where(truth > 0, 600.0, 1600.0)
+    scan[air_from:] = 100.0
+    scan = ndi.gaussian_filter(scan, 0.7) + rng.normal(0, 60, shape)
+    return scan.astype(np.float32), truth
+
+
+@pytest.mark.parametrize(("seed", "air_from"), [(1, 40), (2, 48)])
+def test_beads_of_a_column_filled_part_way(seed, air_from):
+    scan, truth = _column(seed, air_from)
+    labels = mct.pipelines.beads(mct.from_array(scan, chunks=(24, 28, 28))).values
+    # main took the air, inverted, for beads: one label over the air and the column
+    assert len(np.unique(labels[labels > 0])) == truth.max()
+    assert not labels[air_from + 1 :].any()  # nothing labelled in the air
+    found = labels > 0
+    assert np.count_nonzero(found & (truth > 0)) / np.count_nonzero(found | (truth > 0)) > 0.85
+
+
+def _plate(seed: int, air_from: int = 72) -> tuple[np.ndarray, np.ndarray]:
+    """Bright cylinders (radius 3.5, by area) along z on a dark matrix up to x = ``air_from``, air
+    beyond (a plate's surface in view)."""
+    rng = np.random.default_rng(seed)
+    shape = (24, 104, 104)
+    centres: list[np.ndarray] = []
+    for _ in range(20000):
+        p = rng.uniform([4, 4], [100, air_from - 4])
+        if all(np.hypot(*(p - q)) > 8.0 for q in centres):
+            centres.append(p)
+    yy, xx = np.mgrid[: shape[1], : shape[2]]
+    plane = np.full(shape[1:], 0.3)
+    for p in centres:
+        plane = np.maximum(plane, 0.3 + 0.4 * np.clip(4.0 - np.hypot(yy - p[0], xx - p[1]), 0, 1))
+    plane[:, air_from:] = 0.02
+    scan = ndi.gaussian_filter(np.broadcast_to(plane, shape), (0, 0.8, 0.8))
+    scan = scan + rng.normal(0, 0.04, shape)
+    return scan.astype(np.float32), np.array(centres)
+
+
+def test_fibers_beside_air():
+    scan, centres = _plate(3)
+    table = mct.from_array(scan, chunks=(12, 52, 52)).microct.detect_fibers()
+    found = table.groupby("fiber_id")[["y", "x"]].mean().to_numpy()
+    assert len(found)  # main: no fibers (the sample read as one bright region)
+    inner = centres[(centres[:, 0] > 6) & (centres[:, 0] < 98)]
+    nearest = np.hypot(*(inner[:, None, :] - found[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    assert np.mean(nearest < 1.0) >= 0.97
+    assert (found[:, 1] < 72).all()  # nothing in the air
+    radius = table.groupby("fiber_id")["radius"].median().median()
+    # the disk of the cylinders' area: 3 of full level and a ramp to 4, radius √(37/3)
+    assert radius == pytest.approx(np.sqrt(37 / 3), rel=0.03)
+
+
+def test_the_outside_is_the_same_for_any_chunking():
+    scan, _ = _column(1)
+    whole = outside_of(da.from_array(scan, chunks=scan.shape), bright=True)
+    assert np.isfinite(whole.cut) and whole.cells.any()
+    filled = fill_outside_with(da.from_array(scan, chunks=scan.shape), whole).compute()
+    for chunks in ((7, 13, 29), (16, 56, 9), 11):
+        found = outside_of(da.from_array(scan, chunks=chunks), bright=True)
+        assert found.cut == whole.cut and (found.cells == whole.cells).all()
+        assert found.level == whole.level and found.air == whole.air
+        again = fill_outside_with(da.from_array(scan, chunks=chunks), found).compute()
+        np.testing.assert_array_equal(again, filled)
+    # the air moved to the liquid's level with its own noise; the column untouched
+    assert abs(np.median(filled[48:]) - 1600) < 60 and filled[48:].std() > 40
+    np.testing.assert_array_equal(filled[:30], scan[:30])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: fiber_bed((16, 128, 128), seed=1, tilt=0)[0],
+        lambda: fiber_bed((16, 128, 128), seed=2, noise=0.2)[0],
+        lambda: textured_fiber_bed((16, 96, 96), 5.0, 0.05, 0.0, 1)[0],
+        lambda: textured_fiber_bed((16, 96, 96), 12.0, 0.05, 0.0, 2)[0],
+        lambda: bead_pack(64, radius=8, seed=1)[0],
+        lambda: bead_pack(64, radius=15, seed=2)[0],
+    ],
+)
+def test_a_sample_that_fills_the_field_has_no_outside(make):
+    vol = make()
+    assert not np.isfinite(outside_of(vol.data, bright=True).cut)
+
+
+def test_the_outside_needs_three_phases_and_a_valley():
+    rng = np.random.default_rng(4)
+    sample = np.concatenate([rng.normal(100, 8, 6000), rng.normal(200, 8, 9000)])
+    for values, expected in (
+        (sample, False),  # two phases
+        (np.concatenate([sample, rng.normal(0, 8, 4000)]), True),  # and air
+        (np.concatenate([sample, rng.normal(80, 8, 4000)]), False),  # a third phase, no gap
+    ):
+        counts, edges = np.histogram(values, 1024)
+        cut = outside_cut(counts, (edges[:-1] + edges[1:]) / 2)
+        assert np.isfinite(cut) == expected
+        if expected:
+            assert 20 < cut < 80
+
+
+def test_padding_of_exact_zeros_about_noisy_air():
+    # a float reconstruction: air noisy about 0 (negative values too), exact zeros
+    # outside the reconstruction circle; main looked for the padding at the minimum only
+    rng = np.random.default_rng(5)
+    shape = (8, 64, 64)
+    scan = np.where(rng.random(shape) < 0.4, 0.7, 0.3) + rng.normal(0, 0.03, shape)
+    scan[:, :, 44:] = rng.normal(0.0, 0.03, (8, 64, 20))  # air beside the sample
+    yy, xx = np.mgrid[:64, :64]
+    outside_circle = np.hypot(yy - 31.5, xx - 31.5) > 31
+    scan[:, outside_circle] = 0.0
+    value, share = padding_of(da.from_array(scan, chunks=(4, 32, 32))).compute()
+    assert value == 0.0 and share == pytest.approx(outside_circle.mean())

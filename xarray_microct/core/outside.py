@@ -1,0 +1,360 @@
+"""The region outside the sample: air about a sample that does not fill the field.
+
+A scan whose sample does not fill the field of view (a column filled part way, a tube
+with air outside, a sample that ends part way along z) holds a third phase besides the
+sample's two: the air, the darkest phase of an absorption scan. Every threshold read
+from the histogram then takes it for one of the sample's phases (Otsu's splits the air
+from the sample, and a whole column reads as beads), and the estimates of scale that
+follow read the whole sample as one object. :func:`outside_of` recognises it and
+:func:`fill_outside_with` gives it the level of the phase around the objects, as the
+out-of-field padding is (:mod:`xarray_microct.core.stats`). A region is outside where
+
+* the histogram (the padding left out) holds three phases: the darkest, a mode apart
+  from the others (the smoothed histogram between its peak and the others' falls to
+  :data:`VALLEY` of the lower peak or less), and the others two phases (Otsu's
+  separability of their part at least :data:`SEPARABILITY`: one normal mode split
+  gives 0.64) — :func:`outside_cut`;
+* the darkest phase fills whole cells of the volume (cubes of :func:`cell_side`
+  voxels, on the volume's own grid: the same whatever the chunking), at least
+  :data:`CELL_SHARE` of their voxels, and those cells, joined through their faces,
+  edges and corners to the volume's faces, are at least :data:`MIN_SHARE` of the
+  cells (:func:`outside_cells`). The objects of a sample (beads, the fibers' matrix)
+  are the sample's own phases; a darkest phase of the sample's own (dark beads beside
+  a bright container wall) is many compact pieces, not one region reaching the faces.
+
+The voxels outside are those below the cut in the outside cells and the cells next to
+them (the sample's surface crosses those).
+
+Examples
+--------
+>>> rng = np.random.default_rng(0)
+>>> sample = np.where(rng.random((32, 48, 48)) < 0.4, 100.0, 200.0)
+>>> sample[20:] = 0.0  # air above slice 20
+>>> scan = da.from_array(sample + rng.normal(0, 8, sample.shape), chunks=16)
+>>> found = outside_of(scan)
+>>> bool(0 < found.cut < 100), found.share  # the cells of slices 24-31 (20-23: half)
+(True, 0.25)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.ndimage as ndi
+
+from xarray_microct.core.stats import (
+    global_histogram,
+    has_exact_histogram,
+    histogram_centres,
+    padding_of,
+    phase_levels,
+    trim_histogram,
+)
+
+BINS = 256  # bins of the occupied range the histogram is read on
+SMOOTHING = 1.5  # bins: the Gaussian smoothing of that histogram before its modes are read
+VALLEY = 0.25  # the most, of the lower peak, the histogram rises to between the two modes
+SEPARABILITY = 0.75  # least Otsu separability of the sample's part (two phases)
+CELL_SHARE = 0.95  # least share of a cell's voxels below the cut for the cell to be outside
+MIN_SHARE = 0.02  # least share of the cells the outside region must hold
+MIN_CELL, CELLS_ALONG = 8, 64  # cells of at least 8 voxels, at most about 64 along an axis
+
+
+class Outside(NamedTuple):
+    """What :func:`outside_of` found: the ``cut`` (values below it may be outside; NaN:
+    no outside region), the ``cells`` outside (boolean, on the grid of cells of
+    ``side`` voxels along each axis), their ``share`` of the cells, the ``level`` of
+    the sample's phase the outside is moved to and the outside's own (``air``, the median below the cut;
+    :func:`fill_outside_with`), and the out-of-field ``padding`` value (NaN: none), left
+    as it is."""
+
+    cut: float
+    cells: np.ndarray
+    side: tuple[int, ...]
+    share: float
+    level: float = float("nan")
+    air: float = float("nan")
+    padding: float = float("nan")
+
+
+def _rebinned(counts: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The histogram on :data:`BINS` equal bins over its occupied range."""
+    counts, centres = trim_histogram(counts, centres)
+    edges = np.linspace(centres[0], centres[-1], BINS + 1)
+    index = np.clip(np.searchsorted(edges, centres, side="right") - 1, 0, BINS - 1)
+    return np.bincount(index, weights=counts, minlength=BINS), (edges[:-1] + edges[1:]) / 2
+
+
+def _separability(counts: np.ndarray) -> float:
+    """Otsu's separability (between-class over total variance, at the best split) of a
+    histogram on equal bins."""
+    values = np.arange(len(counts), dtype=np.float64)
+    total = counts.sum()
+    if total == 0 or len(counts) < 2:
+        return 0.0
+    weight = np.cumsum(counts)[:-1] / total
+    mean = np.cumsum(counts * values)[:-1] / total
+    grand = float(np.sum(counts * values) / total)
+    variance = float(np.sum(counts * (values - grand) ** 2) / total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (grand * weight - mean) ** 2 / (weight * (1 - weight))
+    best = float(np.nanmax(between)) if np.isfinite(between).any() else 0.0
+    return best / variance if variance > 0 else 0.0
+
+
+def outside_cut(counts: np.ndarray, centres: np.ndarray) -> float:
+    """The value between a darkest phase apart from a scan's two phases and those (the
+    histogram's valley), or NaN where the histogram does not hold three such phases.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> two = np.concatenate([rng.normal(100, 8, 6000), rng.normal(200, 8, 9000)])
+    >>> three = np.concatenate([two, rng.normal(0, 8, 5000)])
+    >>> for values in (two, three):
+    ...     counts, edges = np.histogram(values, 512)
+    ...     print(round(outside_cut(counts, (edges[:-1] + edges[1:]) / 2), -1))
+    nan
+    50.0
+    """
+    from skimage.filters import threshold_multiotsu
+
+    counts, values = _rebinned(np.asarray(counts), np.asarray(centres, dtype=np.float64))
+    if np.count_nonzero(counts) < 3:
+        return float("nan")
+    smooth = ndi.gaussian_filter1d(counts.astype(np.float64), SMOOTHING)
+    low, high = threshold_multiotsu(hist=(counts, values), classes=3)
+    below, middle = values <= low, (values > low) & (values <= high)
+    if not below.any() or not middle.any():
+        return float("nan")
+    # the darkest class's peak and the next class's
+    first = int(np.argmax(np.where(below, smooth, -1.0)))
+    second = int(np.argmax(np.where(middle, smooth, -1.0)))
+    between = smooth[first : second + 1]
+    lowest = float(between.min())
+    if lowest > VALLEY * min(smooth[first], smooth[second]):
+        return float("nan")
+    # the middle of the valley's floor (within 1 % of the lower peak of its lowest)
+    floor = first + np.flatnonzero(between <= lowest + 0.01 * min(smooth[first], smooth[second]))
+    if _separability(counts[floor[-1] + 1 :]) < SEPARABILITY:
+        return float("nan")
+    return float(values[(floor[0] + floor[-1]) // 2])
+
+
+def cell_side(shape: tuple[int, ...]) -> int:
+    """The side of the cubic cells the outside is judged on: at least :data:`MIN_CELL`
+    voxels, and about :data:`CELLS_ALONG` cells along the longest axis at most.
+
+    Examples
+    --------
+    >>> cell_side((32, 256, 256)), cell_side((2000, 2560, 2560))
+    (8, 40)
+    """
+    return max(MIN_CELL, -(-max(shape) // CELLS_ALONG))
+
+
+def _cell_counts(
+    block: np.ndarray,
+    cut: float,
+    padding: float,
+    side: tuple[int, ...],
+    grid: tuple[int, ...],
+    block_info=None,
+) -> np.ndarray:
+    """``(2, *grid)`` counts of one block's voxels below ``cut`` (or equal to the
+    ``padding``) and of all its voxels, by cell of the volume's grid."""
+    offsets = [start for start, _ in block_info[0]["array-location"]]
+    cells = [(o + np.arange(n)) // s for o, n, s in zip(offsets, block.shape, side, strict=True)]
+    flat = np.ravel_multi_index(np.ix_(*cells), grid).ravel()
+    values = block.ravel()
+    low = (values < cut) | (values == padding)
+    size = int(np.prod(grid))
+    out = np.stack(
+        [
+            np.bincount(flat, weights=low, minlength=size),
+            np.bincount(flat, minlength=size).astype(np.float64),
+        ]
+    )
+    return out.reshape(2, *grid)[(None,) * block.ndim]
+
+
+def outside_cells(share_below: np.ndarray) -> np.ndarray:
+    """The outside cells: those with at least :data:`CELL_SHARE` of their voxels below
+    the cut, joined (faces, edges, corners) to the grid's faces, where they are at least
+    :data:`MIN_SHARE` of the cells; else none.
+
+    Examples
+    --------
+    >>> share = np.zeros((4, 6, 6)); share[3] = 1.0; share[1, 2, 2] = 1.0
+    >>> outside_cells(share).sum(axis=(1, 2)).tolist()  # the enclosed cell is not outside
+    [0, 0, 0, 36]
+    """
+    candidate = share_below >= CELL_SHARE
+    labels, _ = ndi.label(candidate, np.ones((3,) * candidate.ndim, bool))
+    faces = np.zeros_like(candidate)
+    for axis in range(candidate.ndim):
+        faces[(slice(None),) * axis + (0,)] = True
+        faces[(slice(None),) * axis + (-1,)] = True
+    reaching = np.unique(labels[faces & candidate])
+    cells = np.isin(labels, reaching[reaching > 0])
+    if cells.sum() < MIN_SHARE * cells.size:
+        return np.zeros_like(cells)
+    return cells
+
+
+def outside_of(data: da.Array, bright: bool = False) -> Outside:
+    """The region of ``data`` outside the sample (module docstring), computed now: a
+    histogram pass (with the out-of-field padding's, which counts as outside), then,
+    where the histogram holds three phases, a pass counting each cell's voxels below
+    the cut. ``level``: that of the sample's bright phase (``bright``) or dark one, the
+    phase around the objects, read from the histogram above the cut.
+    """
+    shape = tuple(int(n) for n in data.shape)
+    side = (cell_side(shape),) * len(shape)
+    none = Outside(float("nan"), np.zeros((0,) * len(shape), bool), side, 0.0)
+    (counts, edges), padding = dask.compute(global_histogram(data), padding_of(data))
+    if counts.sum() == 0:
+        return none
+    centres = histogram_centres(edges, has_exact_histogram(data.dtype))
+    cut = outside_cut(counts, centres)
+    if not np.isfinite(cut):
+        return none
+    grid = tuple(-(-n // s) for n, s in zip(shape, side, strict=True))
+    per_block = da.map_blocks(
+        _cell_counts,
+        data,
+        cut=cut,
+        padding=float(padding[0]),
+        side=side,
+        grid=grid,
+        new_axis=list(range(data.ndim, 2 * data.ndim + 1)),
+        chunks=(1,) * data.ndim + (2, *grid),
+        dtype=np.float64,
+        meta=np.empty((0,) * (2 * data.ndim + 1)),
+    )
+    totals = per_block.sum(axis=tuple(range(data.ndim))).compute()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_below = np.where(totals[1] > 0, totals[0] / totals[1], 0.0)
+    cells = outside_cells(share_below)
+    if not cells.any():
+        return none
+    return _found(counts, centres, cut, cells, side, bright, float(padding[0]))
+
+
+def _found(
+    counts: np.ndarray,
+    centres: np.ndarray,
+    cut: float,
+    cells: np.ndarray,
+    side: tuple[int, ...],
+    bright: bool,
+    padding: float,
+) -> Outside:
+    """The :class:`Outside` of a cut and its cells, its levels read from the histogram."""
+    _, dark, light = phase_levels(*trim_histogram(np.where(centres > cut, counts, 0), centres))
+    below = np.where(centres < cut, counts, 0)
+    air = float(centres[np.searchsorted(np.cumsum(below), below.sum() / 2)])
+    level = light if bright else dark
+    return Outside(cut, cells, side, float(cells.mean()), level, air, padding)
+
+
+def outside_of_array(values: np.ndarray, bright: bool = False, bins: int = 4096) -> Outside:
+    """:func:`outside_of` on an array in memory (a sample of a scan: a stack of
+    images), its histogram on ``bins`` equal bins of its finite range, its cells one
+    image thick (the images of a sample lie far apart along z, or are means of a few
+    slices: a cell across several would hold the sample's end and the air above).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> images = np.where(rng.random((8, 64, 64)) < 0.4, 0.7, 0.3)
+    >>> images[:, :, 40:] = 0.0  # air beside the sample
+    >>> found = outside_of_array(images + rng.normal(0, 0.03, images.shape))
+    >>> bool(0.0 < found.cut < 0.3), round(found.level, 1), abs(round(found.air, 1))
+    (True, 0.3, 0.0)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    shape = values.shape
+    side = (1, *(cell_side(shape[1:]),) * (len(shape) - 1))
+    none = Outside(float("nan"), np.zeros((0,) * len(shape), bool), side, 0.0)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or finite.min() == finite.max():
+        return none
+    counts, edges = np.histogram(finite, bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    cut = outside_cut(counts, centres)
+    if not np.isfinite(cut):
+        return none
+    grid = tuple(-(-n // s) for n, s in zip(shape, side, strict=True))
+    whole = {0: {"array-location": [(0, n) for n in shape]}}
+    totals = _cell_counts(values, cut, float("nan"), side, grid, block_info=whole)
+    totals = totals.reshape(2, *grid)
+    share_below = np.where(totals[1] > 0, totals[0] / np.maximum(totals[1], 1), 0.0)
+    cells = outside_cells(share_below)
+    if not cells.any():
+        return none
+    return _found(counts, centres, cut, cells, side, bright, float("nan"))
+
+
+def shifted_below(
+    block: np.ndarray,
+    cut: float,
+    shift: float,
+    padding: float = float("nan"),
+    where: np.ndarray | None = None,
+) -> np.ndarray:
+    """``block`` with its values below ``cut`` (not the ``padding``; within ``where``
+    if given) moved by ``shift``, cast back to its dtype (integers rounded and clipped):
+    the outside takes a phase's level and keeps its own noise, so that no flat region
+    lowers a measure of the noise.
+
+    Examples
+    --------
+    >>> shifted_below(np.array([5, 40, 90, 0], "uint8"), 50.0, 100.0, padding=0.0).tolist()
+    [105, 140, 90, 0]
+    """
+    moved = (block < cut) & (block != padding)
+    if where is not None:
+        moved &= where
+    if not moved.any():
+        return block
+    values = block.astype(np.float64) + shift
+    if not np.issubdtype(block.dtype, np.floating):
+        info = np.iinfo(block.dtype)
+        values = np.clip(np.rint(values), info.min, info.max)
+    return np.where(moved, values.astype(block.dtype), block)
+
+
+def _fill_outside_block(
+    block: np.ndarray, found: Outside, cells: np.ndarray, block_info=None
+) -> np.ndarray:
+    offsets = [start for start, _ in block_info[0]["array-location"]]
+    index = [
+        (o + np.arange(n)) // s for o, n, s in zip(offsets, block.shape, found.side, strict=True)
+    ]
+    where = cells[np.ix_(*index)]
+    return shifted_below(block, found.cut, found.level - found.air, found.padding, where)
+
+
+def fill_outside_with(data: da.Array, found: Outside) -> da.Array:
+    """``data`` with the voxels outside the sample (below the cut in the outside cells
+    and the cells next to them, the padding left as it is) moved from the outside's
+    level to the ``found`` level (:func:`shifted_below`), block by block; unchanged
+    where nothing was found.
+
+    Examples
+    --------
+    >>> x = np.full((16, 16, 16), 150.0); x[8:] = 3.0
+    >>> found = Outside(50.0, np.array([[[False, False], [False, False]],
+    ...                                 [[True, True], [True, True]]]), (8,) * 3, 0.5, 120.0, 3.0)
+    >>> out = fill_outside_with(da.from_array(x, chunks=5), found).compute()
+    >>> float(out[:8].min()), float(out[8:].max())
+    (150.0, 120.0)
+    """
+    if not np.isfinite(found.cut):
+        return data
+    near = ndi.binary_dilation(found.cells, np.ones((3,) * found.cells.ndim, bool))
+    return da.map_blocks(_fill_outside_block, data, found=found, cells=near, dtype=data.dtype)
