@@ -523,7 +523,9 @@ def ball_peaks(  # pragma: no cover
     on the face, the disc of radius ``min_height`` about it (on one of its faces, clipped
     to the array). Any other voxel with ``small_height <= d < min_height`` has the ball
     for region and is a peak only if, besides, the distance falls off about it as about
-    a ball's centre (:func:`_round_about`). Other voxels are never peaks.
+    a ball's centre (:func:`_round_about`), or does so but for necks that lead up into
+    larger objects or end nearby (:func:`_necked`, which reads up to ``cap`` away).
+    Other voxels are never peaks.
     """
     nz, ny, nx = distance.shape
     oz, oy, ox = origin[0], origin[1], origin[2]
