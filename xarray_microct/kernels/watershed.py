@@ -424,12 +424,13 @@ def _necked(  # pragma: no cover
     neighbours) from ``ROUND_INNER * v`` to ``min(NECK_REACH * v, cap)`` away with a
     distance of ``NECK_LEVEL * v`` or more that meets the shell :func:`_round_about`
     reads either rises to ``NECK_RISE * v`` (the neck to a larger bead) or ends within
-    that reach (a small neighbour), and does not reach the array's sides. A rod's or a
-    plate's ridge, or a bridge, runs on at about ``v`` past the reach.
+    that reach (a small neighbour). A rod's or a plate's ridge, or a bridge, runs on at
+    about ``v`` past the reach.
 
-    Only voxels within the reach are read, and a set that meets its bound (or the
-    array's sides) counts as running on: the answer is the same in any block holding
-    the voxels within ``cap`` of the voxel.
+    Only voxels within the reach are read, and a set with a voxel next to its bound or
+    to the array's sides (the volume's faces, in a block with a halo of ``cap``) counts
+    as running on: the answer is the same in any block holding the voxels within
+    ``cap`` of the voxel.
     """
     nz, ny, nx = distance.shape
     inner2 = (ROUND_INNER * v) ** 2
@@ -469,7 +470,9 @@ def _necked(  # pragma: no cover
                                     + (qx * spacing[2]) ** 2
                                 )
                                 if hq > far2 or abs(qz) > ez or abs(qy) > ey or abs(qx) > ex:
-                                    runs_on = True  # its bound: the walk does not look on
+                                    runs_on = (
+                                        True  # the reach's bound: what lies beyond is not read
+                                    )
                                     continue
                                 if not (0 <= z + qz < nz and 0 <= y + qy < ny and 0 <= x + qx < nx):
                                     runs_on = True
