@@ -198,9 +198,10 @@ def reference_ball_peaks(dist: np.ndarray, spacing: tuple, radius: float) -> np.
 
     The region: within min(d, 1.5 r) when d >= r / 2, or when r / 4 <= d < r / 2 away
     from the volume's faces, where besides every voxel from 0.75 d to 1.5 d away must lie
-    under 0.85 d, or else (:func:`necked`) every 26-connected set of the voxels of 0.75 d
-    or more, from 0.75 d to min(3 d, 1.5 r) away, that meets that shell must rise to
-    1.25 d or keep off the bounds of that reach and of the array; for a voxel of the
+    under 0.85 d, or else (:func:`necked`) the voxel tops the 26-connected set of the
+    voxels of d or more about it and every such set of the voxels of 0.75 d or more, from
+    0.75 d to min(3 d, 1.5 r) away, that meets that shell must rise over 1.25 d or keep
+    off the bounds of that reach and of the array; for a voxel of the
     volume's faces with r (1 - sqrt(3) / 2) <= d < r / 2 (a cap whose base has radius
     r / 2 or more), the cap of height d of a ball of radius r beyond each face the voxel
     lies on, and the objects must hold most of the disc of radius r / 2 about it on one
@@ -262,13 +263,17 @@ def necked(dist: np.ndarray, index: int, spacing: tuple, radius: float) -> bool:
     reach = box & (away <= far**2)
     # voxels with a neighbour outside the reach or the array: a set holding one runs on
     edge = reach & ~ndi.binary_erosion(reach, np.ones((3, 3, 3)), border_value=0)
+    top, _ = ndi.label(reach & (dist >= v), np.ones((3, 3, 3)))
+    top = top == top[at]  # the voxels of v or more about it: none higher, not running on
+    if (dist[top] > v).any() or (top & edge).any():
+        return False
     high = reach & (away >= (0.75 * v) ** 2) & (dist >= 0.75 * v)
     sets, n = ndi.label(high, np.ones((3, 3, 3)))
     for k in range(1, n + 1):
         part = sets == k
         if not (part & (away <= (1.5 * v) ** 2)).any():
             continue
-        if (part & edge).any() and not (dist[part] >= 1.25 * v).any():
+        if (part & edge).any() and not (dist[part] > 1.25 * v).any():
             return False
     return True
 
