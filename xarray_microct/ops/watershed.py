@@ -405,7 +405,8 @@ def ball_markers_array(
     which no rule on maxima can find. Thin objects: tilted rods of radius 2–3.5 through the
     volume or ending inside it, plates 4–6 thick, discs, stubs out of a ball, two balls of 8
     joined by bridges of radius 2–3 and length 28–40, the radius 8: the same markers as
-    before.
+    before. The packs cut by the faces (``benchmarks/beads_faces.py``) and equal packs not
+    denoised: the same counts and IoUs.
 
     Tried and not kept: the sets followed through face neighbours only (a tilted rod's ridge
     then breaks into pieces that end within the reach: 1–9 more markers per rod, 2–5 per
