@@ -198,14 +198,19 @@ def test_small_beads_among_large_ones_each_get_a_label(seed):
     # radius (7-8 of about 147 beads found), and the distance map smoothed at a quarter
     # of the typical radius gave the small ones' basins to their large neighbours: the
     # smoothing now follows the small beads' radius. Small beads whose necks the
-    # denoising filled into a neighbour are not told from a rod (122-124 found)
+    # denoising filled into a neighbour were not told from a rod while only round
+    # maxima counted under half the radius (123-124 labels, 112-113 of 139-142 small
+    # beads labelled); the neck rule (kernels.watershed._necked) finds 146-149
     scan, truth = _two_size_pack(seed)
     small = np.flatnonzero(np.bincount(truth.ravel())[1:] < 4 / 3 * np.pi * 6**3) + 1
     assert len(small) >= 100
     labels = beads(mct.from_array(scan, chunks=32))
     found = labels.values
-    assert 0.8 * truth.max() <= len(np.unique(found)) - 1 <= truth.max()
-    assert np.median(matched_iou(found, truth)[small - 1]) >= 0.8
+    assert 0.97 * truth.max() <= len(np.unique(found)) - 1 <= truth.max()
+    iou = matched_iou(found, truth)
+    assert np.count_nonzero(iou[small - 1] > 0.5) >= 0.97 * len(small)
+    assert np.median(iou[small - 1]) >= 0.8
+    assert np.median(np.delete(iou, small - 1)) >= 0.9  # the large ones keep their own
     assert labels.attrs["bead_radius"] > 8  # the large beads weigh in the typical radius
     assert 3 < labels.attrs["small_bead_radius"] < 5
 

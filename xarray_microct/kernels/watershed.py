@@ -410,6 +410,109 @@ def _round_about(  # pragma: no cover
 ROUND_INNER = 0.75  # the shell about a small marker that _round_about reads, in its distance
 ROUND_OUTER = 1.5
 ROUND_DROP = 0.85  # the most share of the marker's distance a voxel of that shell may have
+NECK_LEVEL = 0.75  # the share of a small marker's distance that _necked follows out of it
+NECK_RISE = 1.25  # how much higher than the marker a voxel of a larger object is
+NECK_REACH = 3.0  # how far _necked follows the high voxels, in the marker's distance
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk(  # pragma: no cover
+    distance, spacing, z, y, x, start, level, above, inner2, far2, seen, queue
+):
+    """A breadth-first walk from offset ``start`` (3 ints) of voxel ``(z, y, x)`` over the
+    voxels (26 neighbours) of ``distance >= level`` at least ``sqrt(inner2)`` and at most
+    ``sqrt(far2)`` away, in the box that ``seen`` (marked as the walk goes) spans:
+    whether it meets a voxel of ``distance > above``, and whether it runs on (a voxel of
+    it lies next to that bound, or to the array's sides)."""
+    nz, ny, nx = distance.shape
+    ez, ey, ex = seen.shape[0] // 2, seen.shape[1] // 2, seen.shape[2] // 2
+    seen[start[0] + ez, start[1] + ey, start[2] + ex] = True
+    queue[0, 0], queue[0, 1], queue[0, 2] = start[0], start[1], start[2]
+    head, tail = 0, 1
+    rises = False
+    runs_on = False
+    while head < tail:
+        cz, cy, cx = queue[head, 0], queue[head, 1], queue[head, 2]
+        head += 1
+        rises = rises or distance[z + cz, y + cy, x + cx] > above
+        for oz in range(-1, 2):
+            for oy in range(-1, 2):
+                for ox in range(-1, 2):
+                    qz, qy, qx = cz + oz, cy + oy, cx + ox
+                    hq = (qz * spacing[0]) ** 2 + (qy * spacing[1]) ** 2 + (qx * spacing[2]) ** 2
+                    if hq > far2 or abs(qz) > ez or abs(qy) > ey or abs(qx) > ex:
+                        runs_on = True  # the bound: what lies beyond is not read
+                        continue
+                    if not (0 <= z + qz < nz and 0 <= y + qy < ny and 0 <= x + qx < nx):
+                        runs_on = True
+                        continue
+                    if hq < inner2 or seen[qz + ez, qy + ey, qx + ex]:
+                        continue
+                    if distance[z + qz, y + qy, x + qx] < level:
+                        continue
+                    seen[qz + ez, qy + ey, qx + ex] = True
+                    queue[tail, 0], queue[tail, 1], queue[tail, 2] = qz, qy, qx
+                    tail += 1
+    return rises, runs_on
+
+
+@numba.njit(cache=True, nogil=True)
+def _necked(  # pragma: no cover
+    distance: np.ndarray, spacing: np.ndarray, z: int, y: int, x: int, v: float, cap: float
+) -> bool:
+    """Whether the distance falls off about voxel ``(z, y, x)`` (distance ``v``) as about a
+    ball's centre but towards larger objects: the voxel tops the connected set of the
+    voxels of ``v`` or more about it (26 neighbours; none of it higher, and it ends
+    within the reach below), and every connected set of the voxels from
+    ``ROUND_INNER * v`` to ``min(NECK_REACH * v, cap)`` away with a distance of
+    ``NECK_LEVEL * v`` or more that meets the shell :func:`_round_about` reads either
+    rises over ``NECK_RISE * v`` (the neck to a larger bead) or ends within that reach
+    (a small neighbour). A rod's or a plate's ridge, or a bridge, runs on at about ``v``
+    past the reach.
+
+    Only voxels within the reach are read, and a set with a voxel next to its bound or
+    to the array's sides (the volume's faces, in a block with a halo of ``cap``) counts
+    as running on: the answer is the same in any block holding the voxels within
+    ``cap`` of the voxel.
+    """
+    nz, ny, nx = distance.shape
+    inner2 = (ROUND_INNER * v) ** 2
+    outer2 = (ROUND_OUTER * v) ** 2
+    far = min(NECK_REACH * v, cap)
+    ez, ey, ex = int(far / spacing[0]), int(far / spacing[1]), int(far / spacing[2])
+    seen = np.zeros((2 * ez + 1, 2 * ey + 1, 2 * ex + 1), np.bool_)
+    queue = np.empty((seen.size, 3), np.int64)
+    start = np.zeros(3, np.int64)
+    rises, runs_on = _walk(distance, spacing, z, y, x, start, v, v, 0.0, far * far, seen, queue)
+    if rises or runs_on:  # no drop on the way to a higher voxel: a shoulder, not a top
+        return False
+    seen[:] = False
+    for dz in range(max(-ez, -z), min(ez, nz - 1 - z) + 1):
+        for dy in range(max(-ey, -y), min(ey, ny - 1 - y) + 1):
+            for dx in range(max(-ex, -x), min(ex, nx - 1 - x) + 1):
+                h = (dz * spacing[0]) ** 2 + (dy * spacing[1]) ** 2 + (dx * spacing[2]) ** 2
+                if not inner2 <= h <= outer2 or seen[dz + ez, dy + ey, dx + ex]:
+                    continue
+                if distance[z + dz, y + dy, x + dx] < NECK_LEVEL * v:
+                    continue
+                start[0], start[1], start[2] = dz, dy, dx
+                rises, runs_on = _walk(
+                    distance,
+                    spacing,
+                    z,
+                    y,
+                    x,
+                    start,
+                    NECK_LEVEL * v,
+                    NECK_RISE * v,
+                    inner2,
+                    far * far,
+                    seen,
+                    queue,
+                )
+                if runs_on and not rises:
+                    return False
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
@@ -449,7 +552,9 @@ def ball_peaks(  # pragma: no cover
     on the face, the disc of radius ``min_height`` about it (on one of its faces, clipped
     to the array). Any other voxel with ``small_height <= d < min_height`` has the ball
     for region and is a peak only if, besides, the distance falls off about it as about
-    a ball's centre (:func:`_round_about`). Other voxels are never peaks.
+    a ball's centre (:func:`_round_about`), or does so but for necks that lead up into
+    larger objects or end nearby (:func:`_necked`, which reads up to ``cap`` away).
+    Other voxels are never peaks.
     """
     nz, ny, nx = distance.shape
     oz, oy, ox = origin[0], origin[1], origin[2]
@@ -574,7 +679,9 @@ def ball_peaks(  # pragma: no cover
                     if not peak:
                         break
                 if peak and small:
-                    peak = _round_about(distance, spacing, z, y, x, v)
+                    peak = _round_about(distance, spacing, z, y, x, v) or _necked(
+                        distance, spacing, z, y, x, v, cap
+                    )
                 out[z - oz, y - oy, x - ox] = peak
 
 

@@ -8,8 +8,8 @@ Two steps, each made exact across chunk borders.
 * ``object_radius`` (robust, no tuning): the centres of the largest inscribed balls —
   voxels that no voxel within ``d`` of them outranks (a larger ``d``, or the same one
   earlier in C order), with ``d`` at least half the radius, or at least a quarter where
-  the distance falls off about the voxel as about a ball's centre
-  (:func:`ball_markers_array`).
+  the distance falls off about the voxel as about a ball's centre, or does so except
+  through necks into larger or nearby objects (:func:`ball_markers_array`).
   The test scales with each object, so the small maxima that noise, rough surfaces,
   necks and ring artefacts put in ``d`` fall inside the ball of a larger one and give no
   marker, while two touching balls keep theirs (their centres lie outside each other's
@@ -121,7 +121,8 @@ FLOOD_BLOCK = 64
 SMOOTH_TRUNCATE = 3.0  # sigmas: the reach of the Gaussian of ``smooth=``
 # the ball markers' floors, as shares of the object radius: an object's inscribed ball
 # reaches half the radius, or a quarter where the distance falls off about its centre as
-# about a ball's (a smaller maximum is noise, a neck, a rod's or a plate's ridge); at the
+# about a ball's, but for necks into larger objects (a smaller maximum is noise, a neck, a
+# rod's or a plate's ridge); at the
 # volume's faces a cap's base disc reaches half the radius (a cap of height h cut from a
 # ball of radius R has a base of radius sqrt(h (2 R - h)))
 MIN_HEIGHT = 0.5  # of the radius
@@ -316,17 +317,20 @@ def ball_markers_array(
 ) -> da.Array:
     """One marker per object: the centres of the largest inscribed balls of a distance map.
 
-    A voxel with distance ``d`` (physical units) is a centre when no voxel within
-    ``reach * d`` of it (capped at ``1.5 * radius``) has a larger distance, or the same
-    one earlier in C order, and ``d >= radius / 2`` (``MIN_HEIGHT``); from a quarter of
-    the radius (``SMALL_HEIGHT``) up to half of it, only where besides the distance falls
-    off about it as about a ball's centre (every voxel from ``0.75 d`` to ``1.5 d`` away
-    under ``0.85 d``: a ball's is under ``d / 4``). The rule scales with each object: the
-    small maxima that noise and rough surfaces put in the distance map lie well inside the
-    ball of a larger one and are dropped, while the centres of two touching balls of
-    radius ``r`` lie about ``2 r`` apart, outside each other's ball. Plateaus and twin
-    maxima give one marker. The test reaches ``1.5 * radius``: it is computed with that
-    halo, so the markers are the same for any chunking.
+    A voxel with distance ``d`` (physical units) is a centre when no voxel within ``reach * d``
+    of it (capped at ``1.5 * radius``) has a larger distance, or the same one earlier in C
+    order, and ``d >= radius / 2`` (``MIN_HEIGHT``); from a quarter of the radius
+    (``SMALL_HEIGHT``) up to half of it, only where besides the distance falls off about it
+    as about a ball's centre (every voxel from ``0.75 d`` to ``1.5 d`` away under
+    ``0.85 d``: a ball's is under ``d / 4``), or tops its own high voxels and does so but
+    towards larger or nearby objects (the neck rule below: every set of connected voxels of
+    ``0.75 d`` or more that leaves that shell rises over ``1.25 d`` within ``3 d`` or ends
+    there). The rule scales with each object: the small maxima that noise and rough surfaces
+    put in the distance map lie well inside the ball of a larger one and are dropped, while
+    the centres of two touching balls of radius ``r`` lie about ``2 r`` apart, outside each
+    other's ball. Plateaus and twin maxima give one marker. The test reaches
+    ``1.5 * radius``: it is computed with that halo, so the markers are the same for any
+    chunking.
 
     Floor (2026-12-02). Half the radius dropped every bead under half the typical
     radius: ``benchmarks/beads_accuracy.py --polydisperse --spread 0.6`` (radii ±60 %)
@@ -353,10 +357,72 @@ def ball_markers_array(
     extra labels; since, 0 and 1; ``main`` 0 and 2); 6 of about 700 placements of a
     ball of 2–4 voxels 1.5–2.5 voxels from a face get a marker by one face and none by
     the opposite one. Under a quarter of the radius an object is not told from a speck.
-    What is left:
-    small beads merged into a neighbour by a filled neck are not told from a rod's
-    ridge (a test on the path's lowest point, the marker's prominence, would be the way:
-    it is not local).
+
+    Necks (2026-12-02). The round rule lost the small beads whose neck to a neighbour the
+    denoising filled: the distance stays high from the small bead's centre into the
+    neighbour, as along a rod's ridge (the test's pack of beads of 4 voxels among beads of
+    11: 25 and 24 of the 142 and 139 small ones had no marker, every one a maximum of its
+    ball test that failed the shell test). Their prominence does not tell them from a ridge:
+    the lowest point of the best path from their centre to a higher voxel (or out of
+    ``1.5 d``) lies at 0.67–0.90 of ``d`` (0.62–0.85 through face neighbours only), where
+    along a rod's ridge the distance stays at 0.79–1.0 of it (above): a floor on the
+    prominence keeps either both or neither. What differs is where the high voxels lead: out
+    of a small bead, through the neck up into a larger bead; along a rod, a plate or a
+    bridge, on at about ``d`` past any bounded reach. So a small maximum that is not round
+    is a marker when it tops the 26-connected set of the voxels of ``d`` or more about it
+    (none higher, and the set ends within the reach below: a drop on every way up) and every
+    26-connected set of the voxels of ``NECK_LEVEL * d`` (0.75) or more, from ``0.75 d`` to
+    ``min(3 d, 1.5 radius)`` away, that meets the shell (``0.75 d``–``1.5 d``) either rises
+    over ``NECK_RISE * d`` (1.25: a larger object) or ends within that reach without
+    touching it (a small neighbour, or a voxel of a neck's rim); a set that reaches its
+    bound or the array's sides counts as running on
+    (:func:`~xarray_microct.kernels.watershed._necked`). The walk reads only voxels within
+    ``1.5 radius``, the halo: the same markers for any chunking. Measured:
+
+    ======================================================  ============  ============
+    case                                                    round only    and necks
+    ======================================================  ============  ============
+    test's pack (4 among 11 voxels), labels, seeds 1 / 2    124 / 123     149 / 146
+    its small beads labelled (IoU > 0.5)                    112 / 113     142 / 138
+    their median IoU                                        0.866 / 0.853 0.869 / 0.855
+    the large beads' median IoU                             0.837 / 0.881 0.948 / 0.954
+    ±60 % about 6 voxels, seeds 0 / 1, noise 0.1            41 / 56       59 / 66
+    (of 64 / 83 beads), noise 0.3                           35 / 51       53 / 60
+    ±60 % about 10 (of 76 / 87), noise 0.1                  71 / 85       76 / 87
+    noise 0.3                                               68 / 85       76 / 87
+    ±60 % about 10, smallest matched IoU                    0.016–0.058   0.625–0.854
+    ±60 % about 15; ±20 %; ``--ellipsoids``; equal beads    the same counts and IoUs
+    ======================================================  ============  ============
+
+    (±60 %: ``benchmarks/beads_accuracy.py --polydisperse --spread 0.6``; its median IoU about 6
+    voxels 0.174–0.688 → 0.463–0.769, about 10 0.821–0.945 → 0.840–0.946.) An independent
+    pack of balls of 10 voxels with 50 balls of 3.5–4.5 each overlapping one of them by
+    0.5–1.5 voxels (numpy/scipy), the true mask, the radius 8: small balls with a marker 32
+    / 30 of 50 → 50 / 50, no extra marker; through the pipeline (noise 0.1 / 0.25 of the
+    contrast) 0 of 50 labelled → 31–33 / 21–22 (all labels 22–23 of 72 → 49–57): the rest
+    have no maximum left at all (the pipeline's mask fills their necks so far that the
+    distance rises monotonically into the large bead: a voxel of it within ``d`` is higher),
+    which no rule on maxima can find. Thin objects: tilted rods of radius 2–3.5 through the
+    volume or ending inside it, plates 4–6 thick, discs, stubs out of a ball, two balls of 8
+    joined by bridges of radius 2–3 and length 28–40, the radius 8: the same markers as
+    before. The packs cut by the faces (``benchmarks/beads_faces.py``) and equal packs not
+    denoised: the same counts and IoUs.
+
+    Tried and not kept: the sets followed through face neighbours only (a tilted rod's ridge
+    then breaks into pieces that end within the reach: 1–9 more markers per rod, 2–5 per
+    bridged pair); the walk started only from the shell's voxels over ``0.85 d`` (the round
+    rule's threshold): where a bridge of radius 2.5 meets a ball of 8, the bridge's ridge
+    (0.79 d) started no set and only the ball's, which rises, was seen (1 extra marker); a
+    set had to rise, ending was not enough: 17 / 18 of the 25 / 24 small beads (the others:
+    a voxel of the neck's rim at 0.85 d, alone, or a small neighbour); following from
+    ``0.7 d``: 2 / 0 of those beads lost again, from ``0.65 d``: 5 / 3; a reach of ``2 d``:
+    8 / 8 of them found (the large bead's voxels of ``1.25 d`` lie about ``2.25 d`` away).
+    Without the first condition (the voxel tops its own set): about 6 voxels 62 / 69 and 58
+    / 61 beads, but a shoulder of 1.41 voxels (a quarter of the radius 5.6) at the end of an
+    ellipsoid of axis ratio 1.6, with no drop on the way up into it, was a marker
+    (``--ellipsoids``, 6 voxels, without the outlines' smoothing: 10 labels for 9). What is
+    left: a small bead with no maximum of its own (above); not measured: a small bead in a
+    chain of small ones running on past ``3 d``.
 
     **Beads cut by the volume's faces.** A scan cuts the beads at its faces. Beyond a
     face the distance map sees object (the exact distance's convention), so a bead whose
