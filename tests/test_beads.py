@@ -89,6 +89,7 @@ def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
         labels = beads(vol, bead_radius="7 um", denoise_sigma="0.6 voxel")
     ops = [r["op"] for r in labels.attrs["microct_provenance"]]
     assert ops == [
+        "fill_outside",
         "fill_padding",
         "denoise",
         "remove_rings",

@@ -44,7 +44,7 @@ _VERB_MODULES = {
         "blobness",
         "plateness",
     ],
-    "intensity": ["fill_padding", "invert"],
+    "intensity": ["fill_outside", "fill_padding", "invert"],
     "label": ["label"],
     "measure": ["regionprops", "volume_fraction", "porosity"],
     "morphology": [

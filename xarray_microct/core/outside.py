@@ -44,6 +44,8 @@ import dask
 import dask.array as da
 import numpy as np
 import scipy.ndimage as ndi
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
 
 from xarray_microct.core.stats import (
     global_histogram,
@@ -67,9 +69,9 @@ class Outside(NamedTuple):
     """What :func:`outside_of` found: the ``cut`` (values below it may be outside; NaN:
     no outside region), the ``cells`` outside (boolean, on the grid of cells of
     ``side`` voxels along each axis), their ``share`` of the cells, the ``level`` of
-    the sample's phase the outside is moved to and the outside's own (``air``, the median below the cut;
-    :func:`fill_outside_with`), and the out-of-field ``padding`` value (NaN: none), left
-    as it is."""
+    the sample's phase the outside is moved to and the outside's own (``air``, the
+    median below the cut; :func:`fill_outside_with`), and the out-of-field ``padding``
+    value (NaN: none), left as it is."""
 
     cut: float
     cells: np.ndarray
@@ -78,6 +80,11 @@ class Outside(NamedTuple):
     level: float = float("nan")
     air: float = float("nan")
     padding: float = float("nan")
+
+    def near(self) -> np.ndarray:
+        """The outside cells and the cells next to them (faces, edges, corners): those
+        whose voxels below the cut are moved (the sample's surface crosses them)."""
+        return ndi.binary_dilation(self.cells, np.ones((3,) * self.cells.ndim, bool))
 
 
 def _rebinned(counts: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,18 +166,21 @@ def cell_side(shape: tuple[int, ...]) -> int:
 def _cell_counts(
     block: np.ndarray,
     cut: float,
-    padding: float,
+    padding: np.ndarray,
     side: tuple[int, ...],
     grid: tuple[int, ...],
     block_info=None,
 ) -> np.ndarray:
     """``(2, *grid)`` counts of one block's voxels below ``cut`` (or equal to the
-    ``padding``) and of all its voxels, by cell of the volume's grid."""
+    padding, ``[value, share]``) and of all its voxels, by cell of the volume's grid
+    (zeros where there is no cut)."""
+    if not np.isfinite(cut):
+        return np.zeros((1,) * block.ndim + (2, *grid))
     offsets = [start for start, _ in block_info[0]["array-location"]]
     cells = [(o + np.arange(n)) // s for o, n, s in zip(offsets, block.shape, side, strict=True)]
     flat = np.ravel_multi_index(np.ix_(*cells), grid).ravel()
     values = block.ravel()
-    low = (values < cut) | (values == padding)
+    low = (values < cut) | (values == padding[0])
     size = int(np.prod(grid))
     out = np.stack(
         [
@@ -205,29 +215,28 @@ def outside_cells(share_below: np.ndarray) -> np.ndarray:
     return cells
 
 
-def outside_of(data: da.Array, bright: bool = False) -> Outside:
-    """The region of ``data`` outside the sample (module docstring), computed now: a
-    histogram pass (with the out-of-field padding's, which counts as outside), then,
-    where the histogram holds three phases, a pass counting each cell's voxels below
-    the cut. ``level``: that of the sample's bright phase (``bright``) or dark one, the
-    phase around the objects, read from the histogram above the cut.
+def lazy_outside(data: da.Array, bright: bool = False) -> Delayed:
+    """The region of ``data`` outside the sample (module docstring), lazily: a Delayed
+    :class:`Outside`. Its graph holds a histogram pass (with the out-of-field padding's,
+    which counts as outside), then a pass counting each cell's voxels below the cut
+    (nothing to count where the histogram holds no third phase). ``level``: that of
+    the sample's bright phase (``bright``) or dark one, the phase around the objects,
+    read from the histogram above the cut.
     """
     shape = tuple(int(n) for n in data.shape)
     side = (cell_side(shape),) * len(shape)
-    none = Outside(float("nan"), np.zeros((0,) * len(shape), bool), side, 0.0)
-    (counts, edges), padding = dask.compute(global_histogram(data), padding_of(data))
-    if counts.sum() == 0:
-        return none
-    centres = histogram_centres(edges, has_exact_histogram(data.dtype))
-    cut = outside_cut(counts, centres)
-    if not np.isfinite(cut):
-        return none
     grid = tuple(-(-n // s) for n, s in zip(shape, side, strict=True))
+    counts, edges = (a.rechunk(-1) for a in global_histogram(data))
+    padding = padding_of(data).rechunk(-1)
+    exact = has_exact_histogram(data.dtype)
+    # Delayed tasks on the arrays' own keys (dask.delayed of an array optimises its graph
+    # apart, and the scan was then read once for each: 6 times, not once)
+    cut = _task(_cut_of, [counts, edges], exact)
     per_block = da.map_blocks(
         _cell_counts,
         data,
         cut=cut,
-        padding=float(padding[0]),
+        padding=_task(np.asarray, [padding]),
         side=side,
         grid=grid,
         new_axis=list(range(data.ndim, 2 * data.ndim + 1)),
@@ -235,12 +244,69 @@ def outside_of(data: da.Array, bright: bool = False) -> Outside:
         dtype=np.float64,
         meta=np.empty((0,) * (2 * data.ndim + 1)),
     )
-    totals = per_block.sum(axis=tuple(range(data.ndim))).compute()
+    totals = per_block.sum(axis=tuple(range(data.ndim))).rechunk(-1)
+    return _task(_outside_from, [counts, edges], exact, cut, [totals], side, bright, [padding])
+
+
+def _task(function, *args) -> Delayed:
+    """A Delayed call of ``function`` on ``args``: a list ``[array]`` stands for a
+    single-chunk Dask array's block, a Delayed for its value; the arrays' graphs are
+    taken as they are (not optimised apart: their keys stay those of the scan's)."""
+    items, dependencies = [], []
+    for arg in args:
+        if isinstance(arg, list):
+            for array in arg:
+                items.append(next(iter(dask.core.flatten(array.__dask_keys__()))))
+                dependencies.append(array)
+        elif isinstance(arg, Delayed):
+            items.append(arg.key)
+            dependencies.append(arg)
+        else:
+            items.append(arg)
+    name = f"{function.__name__}-{dask.base.tokenize(function, *items)}"
+    layer = {name: (function, *items)}
+    return Delayed(name, HighLevelGraph.from_collections(name, layer, dependencies))
+
+
+def outside_of(data: da.Array, bright: bool = False) -> Outside:
+    """:func:`lazy_outside`, computed now.
+
+    Examples
+    --------
+    >>> scan = da.from_array(np.random.default_rng(0).normal(100, 5, (8, 32, 32)), chunks=16)
+    >>> bool(np.isfinite(outside_of(scan).cut))  # one phase
+    False
+    """
+    return lazy_outside(data, bright).compute()
+
+
+def _cut_of(counts: np.ndarray, edges: np.ndarray, exact: bool) -> float:
+    """:func:`outside_cut` of a histogram pass's counts (NaN for an empty one)."""
+    if np.asarray(counts).sum() == 0:
+        return float("nan")
+    return outside_cut(counts, histogram_centres(edges, exact))
+
+
+def _outside_from(
+    counts: np.ndarray,
+    edges: np.ndarray,
+    exact: bool,
+    cut: float,
+    totals: np.ndarray,
+    side: tuple[int, ...],
+    bright: bool,
+    padding: np.ndarray,
+) -> Outside:
+    """The :class:`Outside` of the histogram, its cut and the cells' counts."""
+    none = Outside(float("nan"), np.zeros((0,) * len(side), bool), side, 0.0)
+    if not np.isfinite(cut):
+        return none
     with np.errstate(invalid="ignore", divide="ignore"):
-        share_below = np.where(totals[1] > 0, totals[0] / totals[1], 0.0)
+        share_below = np.where(totals[1] > 0, totals[0] / np.maximum(totals[1], 1), 0.0)
     cells = outside_cells(share_below)
     if not cells.any():
         return none
+    centres = histogram_centres(edges, exact)
     return _found(counts, centres, cut, cells, side, bright, float(padding[0]))
 
 
@@ -259,6 +325,31 @@ def _found(
     air = float(centres[np.searchsorted(np.cumsum(below), below.sum() / 2)])
     level = light if bright else dark
     return Outside(cut, cells, side, float(cells.mean()), level, air, padding)
+
+
+def fill_outside_array(data: da.Array, bright: bool = False) -> tuple[da.Array, Delayed]:
+    """``data`` with the region outside the sample moved to the level of its bright
+    (``bright``) or dark phase (:func:`fill_outside_with`), and the Delayed
+    :class:`Outside`; all lazy (:func:`lazy_outside`), the same for any chunking.
+
+    Examples
+    --------
+    >>> x = np.where(np.random.default_rng(0).random((24, 32, 32)) < 0.4, 100.0, 200.0)
+    >>> x[16:] = 0.0  # air above slice 16
+    >>> x += np.random.default_rng(1).normal(0, 5, x.shape)
+    >>> filled, found = fill_outside_array(da.from_array(x, chunks=12), bright=True)
+    >>> bool(abs(np.median(filled[16:].compute()) - 200) < 10), found.compute().share
+    (True, 0.3333333333333333)
+    """
+    found = lazy_outside(data, bright)
+    filled = da.map_blocks(_fill_found_block, data, found=found, dtype=data.dtype)
+    return filled, found
+
+
+def _fill_found_block(block: np.ndarray, found: Outside, block_info=None) -> np.ndarray:
+    if not np.isfinite(found.cut):
+        return block
+    return _fill_outside_block(block, found, found.near(), block_info)
 
 
 def outside_of_array(values: np.ndarray, bright: bool = False, bins: int = 4096) -> Outside:
@@ -290,7 +381,7 @@ def outside_of_array(values: np.ndarray, bright: bool = False, bins: int = 4096)
         return none
     grid = tuple(-(-n // s) for n, s in zip(shape, side, strict=True))
     whole = {0: {"array-location": [(0, n) for n in shape]}}
-    totals = _cell_counts(values, cut, float("nan"), side, grid, block_info=whole)
+    totals = _cell_counts(values, cut, np.array([np.nan]), side, grid, block_info=whole)
     totals = totals.reshape(2, *grid)
     share_below = np.where(totals[1] > 0, totals[0] / np.maximum(totals[1], 1), 0.0)
     cells = outside_cells(share_below)
@@ -356,5 +447,6 @@ def fill_outside_with(data: da.Array, found: Outside) -> da.Array:
     """
     if not np.isfinite(found.cut):
         return data
-    near = ndi.binary_dilation(found.cells, np.ones((3,) * found.cells.ndim, bool))
-    return da.map_blocks(_fill_outside_block, data, found=found, cells=near, dtype=data.dtype)
+    return da.map_blocks(
+        _fill_outside_block, data, found=found, cells=found.near(), dtype=data.dtype
+    )

@@ -12,7 +12,7 @@ import xarray as xr
 from xarray_microct.core.registry import operation
 from xarray_microct.core.volume import wrap_like
 
-__all__ = ["fill_padding", "invert"]
+__all__ = ["fill_outside", "fill_padding", "invert"]
 
 
 def invert_array(data):  # type: ignore[no-untyped-def]
@@ -104,3 +104,54 @@ def fill_padding(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
     filled, padding = fill_padding_array(volume.data, bright=phase == "bright")
     out = wrap_like(volume, filled)
     return out.assign_coords(padding_value=((), padding[0]), padding_share=((), padding[1]))
+
+
+@operation(intensity_units="keep")
+def fill_outside(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
+    """Move the air about a sample that does not fill the field to one of its phases' level.
+
+    A sample that does not fill the field of view (a column filled part way, a tube or
+    a cylinder in air, a plate's surface in view) leaves air in the scan: a third
+    phase, darker than the sample's two, which every threshold would take for one of
+    them. It is recognised as in :mod:`xarray_microct.core.outside` (a mode of its own
+    below the sample's two in the histogram, filling a region that reaches the volume's
+    faces; the same for any chunking) and moved to the level of the phase that is
+    background to the objects, keeping its own noise. A scan without such a region is
+    returned unchanged. The out-of-field padding is left as it is (``fill_padding``).
+
+    Parameters
+    ----------
+    volume : xarray.DataArray
+    phase : {"dark", "bright"}
+        Whose level the air takes (the phase around the objects).
+
+    Returns
+    -------
+    xarray.DataArray
+        Same dtype, lazy; the scalar coordinates ``outside_below`` (the cut under which
+        the outside's voxels were moved; NaN when none) and ``outside_share`` (of the
+        volume's cells) record what was moved.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> rng = np.random.default_rng(0)
+    >>> scan = np.where(rng.random((24, 32, 32)) < 0.4, 60.0, 160.0)
+    >>> scan[16:] = 0.0  # air above the sample
+    >>> scan += rng.normal(0, 5, scan.shape)
+    >>> out = mct.from_array(scan, chunks=12).microct.fill_outside("bright").compute()
+    >>> round(float(np.median(out[20:]))), bool(0 < out.outside_below < 60)
+    (160, True)
+    """
+    import dask
+    import dask.array as da
+
+    from xarray_microct.core.outside import fill_outside_array
+
+    if phase not in ("dark", "bright"):
+        raise ValueError(f"fill_outside: phase is 'dark' or 'bright', got {phase!r}")
+    filled, found = fill_outside_array(volume.data, bright=phase == "bright")
+    below = da.from_delayed(dask.delayed(getattr)(found, "cut"), (), dtype=np.float64)
+    share = da.from_delayed(dask.delayed(getattr)(found, "share"), (), dtype=np.float64)
+    out = wrap_like(volume, filled)
+    return out.assign_coords(outside_below=((), below), outside_share=((), share))

@@ -92,7 +92,6 @@ import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
-from xarray_microct.core.outside import fill_outside_with, outside_of
 from xarray_microct.core.stats import (
     clear_cuts,
     fill_padding_array,
@@ -101,7 +100,7 @@ from xarray_microct.core.stats import (
 )
 from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.core.units import resolve_length
-from xarray_microct.core.volume import as_dask, grid_of
+from xarray_microct.core.volume import grid_of
 from xarray_microct.ops.denoise import SHARPEN_SCALE
 from xarray_microct.ops.distance import edt_array
 from xarray_microct.ops.watershed import ball_peaks
@@ -529,11 +528,6 @@ def beads(
             f"beads: the scan has {volume.shape[-3]} slice(s) along z, too few to "
             "measure its noise; give denoise_sigma= (e.g. '1 voxel')"
         )
-    # air about the sample (a tube in air, a column filled part way) takes the level of
-    # the phase around the beads (see xarray_microct.core.outside)
-    outside = outside_of(as_dask(volume).data, bright=invert)
-    if np.isfinite(outside.cut):
-        volume = volume.copy(data=fill_outside_with(as_dask(volume).data, outside))
     estimated = bead_radius is None and min_distance is None
     box = _read_central_box(volume) if chosen_sigma or estimated else None
     if chosen_sigma:
@@ -541,8 +535,10 @@ def beads(
         denoise_sigma = f"{sigma:.3g} voxel" if sigma > 0 else None
 
     def segment(scan: xr.DataArray) -> xr.DataArray:
-        # the out-of-field padding reads as the phase around the beads
-        out = scan.microct.fill_padding("bright" if invert else "dark")
+        # air about the sample (a column filled part way, a tube in air) and the
+        # out-of-field padding read as the phase around the beads
+        around = "bright" if invert else "dark"
+        out = scan.microct.fill_outside(around).microct.fill_padding(around)
         if denoise_sigma is not None:
             out = out.microct.denoise(sigma=denoise_sigma, sharpen=sharpen)
         if rings:
@@ -595,15 +591,6 @@ def beads(
         bead_smoothing = _bead_smoothing(denoise_sigma, grid.spacing, grid.units)
     if bead_smoothing is not None:
         labels = labels.microct.smooth_labels(sigma=bead_smoothing, radius=bead_radius)
-    labels.attrs["outside_sample"] = (
-        {
-            "below": outside.cut,
-            "share_of_cells": round(outside.share, 6),
-            "filled_with": outside.level,
-        }
-        if np.isfinite(outside.cut)
-        else "none found"
-    )
     if estimated:
         labels.attrs["bead_radius"] = bead_radius
         labels.attrs["small_bead_radius"] = small_radius
