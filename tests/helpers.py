@@ -37,6 +37,25 @@ def matched_iou(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return ious
 
 
+def dark_balls(
+    rng: np.random.Generator, shape: tuple[int, int, int], room: tuple[int, int, int]
+) -> tuple[np.ndarray, list[tuple[np.ndarray, float]]]:
+    """Balls of radius 5-7 placed at random (up to 4000 tries, overlapping by at most 5 %
+    of their radii) inside the box ``room`` at the origin; labelled 1, 2, ... in ``shape``."""
+    balls: list[tuple[np.ndarray, float]] = []
+    for _ in range(4000):
+        r = rng.uniform(5.0, 7.0)
+        c = rng.uniform(r, np.array(room) - r)
+        if all(np.linalg.norm(c - c2) > 0.95 * (r + r2) for c2, r2 in balls):
+            balls.append((c, r))
+    z, y, x = np.indices(shape)
+    truth = np.zeros(shape, np.int32)
+    for i, (c, r) in enumerate(balls):
+        inside = (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r**2
+        truth[inside & (truth == 0)] = i + 1
+    return truth, balls
+
+
 def fresh_python(code: str) -> str:
     """Run ``code`` in a fresh interpreter (nothing imported before it); its output,
     stripped, once it has ended without error."""

@@ -12,6 +12,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import dark_balls
 
 import xarray_microct as mct
 from xarray_microct.core.outside import fill_outside_with, outside_cut, outside_of
@@ -23,17 +24,7 @@ def _column(seed: int, air_from: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """Dark balls (radius 5-7) in a bright liquid up to slice ``air_from``, air above."""
     rng = np.random.default_rng(seed)
     shape = (64, 56, 56)
-    balls: list[tuple[np.ndarray, float]] = []
-    for _ in range(4000):
-        r = rng.uniform(5.0, 7.0)
-        c = rng.uniform(r, np.array([air_from, *shape[1:]]) - r)
-        if all(np.linalg.norm(c - c2) > 0.95 * (r + r2) for c2, r2 in balls):
-            balls.append((c, r))
-    z, y, x = np.indices(shape)
-    truth = np.zeros(shape, np.int32)
-    for i, (c, r) in enumerate(balls):
-        inside = (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r**2
-        truth[inside & (truth == 0)] = i + 1
+    truth, _ = dark_balls(rng, shape, (air_from, *shape[1:]))
     scan = np.where(truth > 0, 600.0, 1600.0)
     scan[air_from:] = 100.0
     scan = ndi.gaussian_filter(scan, 0.7) + rng.normal(0, 60, shape)

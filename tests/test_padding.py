@@ -13,6 +13,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import dark_balls
 from skimage.filters import threshold_otsu
 
 import xarray_microct as mct
@@ -100,17 +101,7 @@ def _bead_phantom(seed: int) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndar
     """Dark balls (radius 5-7) on a bright matrix, zero outside a circular field."""
     rng = np.random.default_rng(seed)
     shape = (36, 72, 72)
-    balls: list[tuple[np.ndarray, float]] = []
-    for _ in range(4000):
-        r = rng.uniform(5.0, 7.0)
-        c = rng.uniform(r, np.array(shape) - r)
-        if all(np.linalg.norm(c - c2) > 0.95 * (r + r2) for c2, r2 in balls):
-            balls.append((c, r))
-    z, y, x = np.indices(shape)
-    truth = np.zeros(shape, np.int32)
-    for i, (c, r) in enumerate(balls):
-        inside = (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r**2
-        truth[inside & (truth == 0)] = i + 1
+    truth, balls = dark_balls(rng, shape, shape)
     scan = 1600.0 - 1000.0 * ndi.gaussian_filter((truth > 0).astype(np.float64), 0.7)
     scan += rng.normal(0, 80, shape)
     fov = _circle(shape)

@@ -2877,9 +2877,7 @@ def _found_again(here: np.ndarray, there: np.ndarray, guess: np.ndarray, reach: 
     return there[index[kept]] - here[kept]
 
 
-def _robust_mean(
-    values: np.ndarray, weights: np.ndarray, kept: np.ndarray | None = None
-) -> float:
+def _robust_mean(values: np.ndarray, weights: np.ndarray, kept: np.ndarray | None = None) -> float:
     """Weighted mean of the values within half the median of the median (outliers out),
     and of those ``kept`` (a mask) wherever they lie.
 
