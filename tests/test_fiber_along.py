@@ -8,6 +8,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+import xarray as xr
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from skimage.filters import threshold_otsu
@@ -288,6 +289,40 @@ def test_a_short_gated_scan_takes_the_whole_smoothing_and_judges_its_chains_at_t
     assert table.attrs["z_coherence"] > 0.8
     score = mct.metrics.object_metrics(table, truth, like=vol, margin=truth["radius"].mean())
     assert score["f1"] > 0.955
+
+
+def _short_fibers(seed: int) -> tuple[xr.DataArray, int]:
+    """2-pixel disks along z, 18-22 slices long, at random heights in 32 slices; blur
+    0.6, white noise 0.45 (a bed the noise smooths longer than the gate's bound)."""
+    rng = np.random.default_rng(seed)
+    vol = np.zeros((32, 64, 64), np.float32)
+    yy, xx = np.mgrid[0:64, 0:64]
+    placed: list[tuple[float, float]] = []
+    for _ in range(5000):
+        y, x = rng.uniform(3, 61, 2)
+        if len(placed) == 60 or any(np.hypot(y - a, x - b) < 5.5 for a, b in placed):
+            continue
+        placed.append((y, x))
+        length = int(rng.integers(18, 23))
+        z0 = int(rng.integers(-length // 2, 32 - length // 2))
+        vol[max(z0, 0) : max(min(z0 + length, 32), 0)][:, (yy - y) ** 2 + (xx - x) ** 2 <= 4] = 1
+    vol = ndi.gaussian_filter(vol, 0.6) + rng.normal(0, 0.45, vol.shape).astype(np.float32)
+    return mct.from_array(vol, spacing=1.0, units="micrometer", chunks=(16, 64, 64)), len(placed)
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_the_gate_decides_whether_the_table_keeps_its_fibers(seed):
+    # the gate's chains (bounded smoothing) continue as a bed's do; the table's own, at
+    # the longer separation of the whole smoothing, continue under half the time (fibers
+    # 18-22 slices long): they decided first, and the table came back empty, unwarned
+    vol, placed = _short_fibers(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "no fibers" warning
+        table = detect_fibers(vol)
+    direction = table.attrs["microct_provenance"][-1]["estimated"]["fiber_direction"]
+    assert "gate_smoothing_radii" in direction  # detected twice
+    assert table.attrs["z_coherence"] >= 0.5
+    assert table["fiber_id"].nunique() >= 0.8 * placed
 
 
 @pytest.mark.parametrize(("radius", "seed"), [(4, 1), (6, 1), (5, 3)])

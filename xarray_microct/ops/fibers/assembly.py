@@ -110,10 +110,14 @@ def link_fibers(
     separation: int,
     slab_piece_pairs: list[np.ndarray] | None = None,
     groups: int = 1,
+    judged: float | None = None,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Step 1 of :func:`assemble_fibers`: each row's fiber, in ``groups`` parts.
 
-    The parameters before ``groups`` are those of :func:`assemble_fibers`.
+    The parameters before ``groups`` are those of :func:`assemble_fibers`; ``judged``:
+    the z-coherence judged on another detection of the same scan (the gate's, at a
+    shorter smoothing: :func:`~xarray_microct.ops.fibers.detect.plan_detection`), which
+    then decides, in place of these chains' own.
 
     Returns
     -------
@@ -163,7 +167,10 @@ def link_fibers(
     # each chain's ends once, for both joins (a chain's are its own: the same in a subset)
     ends, index = chain_end_axes(rows, chain, window, cut)
     linked = ends.ids[join_ends(ends, link_distance, max_gap + 1)][index]
-    coherence = z_coherence(rows[:, 0].astype(np.int64), linked, separation)
+    if judged is None:
+        coherence = z_coherence(rows[:, 0].astype(np.int64), linked, separation)
+    else:
+        coherence = float(judged)
     fiber = np.full(len(rows), -1, np.int64)  # -1: dropped
     if coherence >= COHERENCE_MIN:
         # what is seen on fewer slices, across short gaps, is no piece of a fiber
