@@ -108,6 +108,31 @@ def test_a_sample_that_fills_the_field_has_no_outside(make):
     assert not np.isfinite(outside_of(vol.data, bright=True).cut)
 
 
+@pytest.mark.parametrize(("seed", "radii"), [(0, (10.0, 16.0)), (1, (14.0, 20.0))])
+def test_dark_beads_inside_a_bright_wall_are_not_outside(seed, radii):
+    # dark beads (100) in a liquid (200) inside a cylinder, a wall (300) beyond it to the
+    # faces: three phases, the beads the darkest, cut by the faces; each bead is a few
+    # cells, and their union passed for an outside region (moved to the wall's level)
+    rng = np.random.default_rng(seed)
+    n = 112
+    centre, room = (n - 1) / 2, 0.8 * n / 2
+    balls: list[tuple[np.ndarray, float]] = []
+    for _ in range(3000):
+        r = rng.uniform(*radii)
+        c = rng.uniform(0, n, 3)
+        inside = np.hypot(c[1] - centre, c[2] - centre) < room - r
+        if inside and all(np.linalg.norm(c - c2) > 0.95 * (r + r2) for c2, r2 in balls):
+            balls.append((c, r))
+    z, y, x = np.indices((n, n, n))
+    scan = np.full((n, n, n), 200.0)
+    for c, r in balls:
+        scan[(z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r**2] = 100.0
+    scan[:, np.hypot(y[0] - centre, x[0] - centre) >= room] = 300.0
+    scan = ndi.gaussian_filter(scan, 0.8) + rng.normal(0, 12, scan.shape)
+    assert len(balls) >= 8
+    assert not np.isfinite(outside_of(da.from_array(scan, chunks=56), bright=True).cut)
+
+
 def test_the_outside_needs_three_phases_and_a_valley():
     rng = np.random.default_rng(4)
     sample = np.concatenate([rng.normal(100, 8, 6000), rng.normal(200, 8, 9000)])
