@@ -646,7 +646,7 @@ def plan_detection(
         straight = _separation(sigmas[0] / dz)
         drift, along, gated = _drift_record(bed, grid.spacing, estimated, straight, grid.shape[0])
     if bed is not None and bed.outside is not None:  # air about the sample: at the matrix's
-        volume = volume.copy(data=_outside_moved(volume.data, *bed.outside))
+        volume = volume.copy(data=_air_moved(volume.data, *bed.outside))
         work = working_grid(volume, factor, yx_chunks=chunks)
         work = work.copy(data=spread_over_workers(work.data, workers))
         estimated["outside_sample"] = {"below": bed.outside[0], "moved_by": bed.outside[1]}
@@ -1118,7 +1118,7 @@ def _padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
     }
 
 
-def _outside_moved(data: da.Array, cut: float, shift: float) -> da.Array:
+def _air_moved(data: da.Array, cut: float, shift: float) -> da.Array:
     """The scan with its values below ``cut`` moved by ``shift``, block by block: the
     region outside the sample that the bed's sample found (air, the darkest phase, below
     the matrix: :func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed`) read as
