@@ -368,14 +368,14 @@ def fill_outside_array(data: da.Array, bright: bool = False) -> tuple[da.Array, 
     (True, 0.3333333333333333)
     """
     found = lazy_outside(data, bright)
-    filled = da.map_blocks(_fill_found_block, data, found=found, dtype=data.dtype)
+    near = _task(_near_cells, found)  # once, not in every block's task
+    filled = da.map_blocks(_fill_outside_block, data, found=found, cells=near, dtype=data.dtype)
     return filled, found
 
 
-def _fill_found_block(block: np.ndarray, found: Outside, block_info=None) -> np.ndarray:
-    if not np.isfinite(found.cut):
-        return block
-    return _fill_outside_block(block, found, found.near(), block_info)
+def _near_cells(found: Outside) -> np.ndarray:
+    """:meth:`Outside.near` where something was found (else its empty cells)."""
+    return found.near() if np.isfinite(found.cut) else found.cells
 
 
 def outside_of_array(values: np.ndarray, bright: bool = False, bins: int = 4096) -> Outside:
@@ -448,6 +448,8 @@ def shifted_below(
 def _fill_outside_block(
     block: np.ndarray, found: Outside, cells: np.ndarray, block_info=None
 ) -> np.ndarray:
+    if not np.isfinite(found.cut):
+        return block
     offsets = [start for start, _ in block_info[0]["array-location"]]
     index = [
         (o + np.arange(n)) // s for o, n, s in zip(offsets, block.shape, found.side, strict=True)
