@@ -255,8 +255,10 @@ def padding_rule(counts: np.ndarray, edges: np.ndarray, exact: bool, scan: bool)
             (len(binned) - 1, high, edges[-1], high_central),
         ]
         if edges[0] < 0.0 < edges[-1]:  # 0 inside the range (air's noise below it)
-            at = int(np.searchsorted(edges, 0.0, side="right")) - 1
-            candidates.append((min(at, len(binned) - 1), zeros, 0.0, zeros_central))
+            # its bin as _float_block_counts put it (not from the edges' round-off)
+            low, high, bins = float(edges[0]), float(edges[-1]), len(binned)
+            at = int(np.clip(int((0.0 - low) * (bins / (high - low))), 0, bins - 1))
+            candidates.append((at, zeros, 0.0, zeros_central))
     total = int(binned.sum())
     if not scan or total == 0:
         return none
