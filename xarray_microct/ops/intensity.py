@@ -99,9 +99,7 @@ def fill_padding(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
     """
     from xarray_microct.core.stats import fill_padding_array
 
-    if phase not in ("dark", "bright"):
-        raise ValueError(f"fill_padding: phase is 'dark' or 'bright', got {phase!r}")
-    filled, padding = fill_padding_array(volume.data, bright=phase == "bright")
+    filled, padding = fill_padding_array(volume.data, bright=_is_bright(phase, "fill_padding"))
     out = wrap_like(volume, filled)
     return out.assign_coords(padding_value=((), padding[0]), padding_share=((), padding[1]))
 
@@ -148,10 +146,16 @@ def fill_outside(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
 
     from xarray_microct.core.outside import fill_outside_array
 
-    if phase not in ("dark", "bright"):
-        raise ValueError(f"fill_outside: phase is 'dark' or 'bright', got {phase!r}")
-    filled, found = fill_outside_array(volume.data, bright=phase == "bright")
+    filled, found = fill_outside_array(volume.data, bright=_is_bright(phase, "fill_outside"))
     below = da.from_delayed(dask.delayed(getattr)(found, "cut"), (), dtype=np.float64)
     share = da.from_delayed(dask.delayed(getattr)(found, "share"), (), dtype=np.float64)
     out = wrap_like(volume, filled)
     return out.assign_coords(outside_below=((), below), outside_share=((), share))
+
+
+def _is_bright(phase: str, verb: str) -> bool:
+    """Whether a fill's ``phase`` is the bright one (a ValueError naming ``verb`` when it
+    is neither ``"dark"`` nor ``"bright"``)."""
+    if phase not in ("dark", "bright"):
+        raise ValueError(f"{verb}: phase is 'dark' or 'bright', got {phase!r}")
+    return phase == "bright"
