@@ -38,6 +38,7 @@ CALLS = {
     "distance_transform": lambda v: _mask(v).microct.distance_transform(),
     "erosion": lambda v: _mask(v).microct.erosion(radius=1),
     "fill_holes": lambda v: _mask(v).microct.fill_holes(),
+    "fill_outside": lambda v: v.microct.fill_outside(),
     "fill_padding": lambda v: v.microct.fill_padding(),
     "frangi": lambda v: v.microct.frangi(sigma=1),
     "gaussian": lambda v: v.microct.gaussian(sigma="1 um"),
