@@ -379,20 +379,20 @@ def ball_markers_array(
     (:func:`~xarray_microct.kernels.watershed._necked`). The walk reads only voxels within
     ``1.5 radius``, the halo: the same markers for any chunking. Measured:
 
-    ======================================================  ============  ============
-    case                                                    round only    and necks
-    ======================================================  ============  ============
-    test's pack (4 among 11 voxels), labels, seeds 1 / 2    124 / 123     149 / 146
-    its small beads labelled (IoU > 0.5)                    112 / 113     142 / 138
-    their median IoU                                        0.866 / 0.853 0.869 / 0.855
-    the large beads' median IoU                             0.837 / 0.881 0.948 / 0.954
-    ±60 % about 6 voxels, seeds 0 / 1, noise 0.1            41 / 56       59 / 66
-    (of 64 / 83 beads), noise 0.3                           35 / 51       53 / 60
-    ±60 % about 10 (of 76 / 87), noise 0.1                  71 / 85       76 / 87
-    noise 0.3                                               68 / 85       76 / 87
-    ±60 % about 10, smallest matched IoU                    0.016–0.058   0.625–0.854
-    ±60 % about 15; ±20 %; ``--ellipsoids``; equal beads    the same counts and IoUs
-    ======================================================  ============  ============
+    ======================================================  ==============  ==============
+    case                                                    round only      and necks
+    ======================================================  ==============  ==============
+    test's pack (4 among 11 voxels), labels, seeds 1 / 2    124 / 123       149 / 146
+    its small beads labelled (IoU > 0.5)                    112 / 113       142 / 138
+    their median IoU                                        0.866 / 0.853   0.869 / 0.855
+    the large beads' median IoU                             0.837 / 0.881   0.948 / 0.954
+    ±60 % about 6 voxels, seeds 0 / 1, noise 0.1            41 / 56         59 / 66
+    (of 64 / 83 beads), noise 0.3                           35 / 51         53 / 60
+    ±60 % about 10 (of 76 / 87), noise 0.1                  71 / 85         76 / 87
+    noise 0.3                                               68 / 85         76 / 87
+    ±60 % about 10, smallest matched IoU                    0.016–0.058     0.625–0.854
+    ±60 % about 15; ±20 %; ``--ellipsoids``; equal beads    the same        the same
+    ======================================================  ==============  ==============
 
     (±60 %: ``benchmarks/beads_accuracy.py --polydisperse --spread 0.6``; its median IoU about 6
     voxels 0.174–0.688 → 0.463–0.769, about 10 0.821–0.945 → 0.840–0.946.) An independent
