@@ -76,12 +76,21 @@ def test_fibers_beside_air():
     assert radius == pytest.approx(np.sqrt(37 / 3), rel=0.03)
 
 
+def _uneven_chunks(length: int, seed: int) -> tuple[int, ...]:
+    """Chunks of 1 to 30 voxels along an axis of ``length``, drawn at random."""
+    sizes, rng = [], np.random.default_rng(seed)
+    while sum(sizes) < length:
+        sizes.append(int(min(rng.integers(1, 31), length - sum(sizes))))
+    return tuple(sizes)
+
+
 def test_the_outside_is_the_same_for_any_chunking():
     scan, _ = _column(1)
     whole = outside_of(da.from_array(scan, chunks=scan.shape), bright=True)
     assert np.isfinite(whole.cut) and whole.cells.any()
     filled = fill_outside_with(da.from_array(scan, chunks=scan.shape), whole).compute()
-    for chunks in ((7, 13, 29), (16, 56, 9), 11):
+    uneven = tuple(_uneven_chunks(n, seed) for seed, n in enumerate(scan.shape))
+    for chunks in ((7, 13, 29), (16, 56, 9), 11, uneven):
         found = outside_of(da.from_array(scan, chunks=chunks), bright=True)
         assert found.cut == whole.cut and (found.cells == whole.cells).all()
         assert found.level == whole.level and found.air == whole.air

@@ -180,34 +180,75 @@ def cell_side(shape: tuple[int, ...]) -> int:
     return max(MIN_CELL, -(-max(shape) // CELLS_ALONG))
 
 
+def _cells_spanned(start: int, length: int, side: int) -> tuple[int, int]:
+    """The first cell and the number of cells of ``side`` voxels that voxels ``start``
+    to ``start + length`` (excluded) fall in."""
+    first = start // side
+    return first, (start + length - 1) // side - first + 1
+
+
 def _cell_counts(
     block: np.ndarray,
     cut: float,
     padding: np.ndarray,
     side: tuple[int, ...],
-    grid: tuple[int, ...],
+    extent: tuple[int, ...],
     block_info=None,
 ) -> np.ndarray:
-    """``(2, *grid)`` counts of one block's voxels below ``cut`` and of all its voxels
-    but the padding's (``[value, share]``), by cell of the volume's grid (zeros where
-    there is no cut). The padding counts neither way: counted as outside, a padded
-    scan's cells about its field passed as an outside region by themselves."""
-    if not np.isfinite(cut):
-        return np.zeros((1,) * block.ndim + (2, *grid))
-    offsets = [start for start, _ in block_info[0]["array-location"]]
-    cells = [(o + np.arange(n)) // s for o, n, s in zip(offsets, block.shape, side, strict=True)]
-    flat = np.ravel_multi_index(np.ix_(*cells), grid).ravel()
-    values = block.ravel()
-    counted = values != padding[0]
-    low = (values < cut) & counted
-    size = int(np.prod(grid))
-    out = np.stack(
-        [
-            np.bincount(flat, weights=low, minlength=size),
-            np.bincount(flat, weights=counted, minlength=size),
+    """``(2, *extent)`` counts of one block's voxels below ``cut`` and of all its voxels
+    but the padding's (``[value, share]``), by cell of the volume's grid, from the first
+    cell the block falls in (zeros where there is no cut; ``extent``: the most cells any
+    block spans along each axis, so every block's counts have one shape). The padding
+    counts neither way: counted as outside, a padded scan's cells about its field passed
+    as an outside region by themselves."""
+    out = np.zeros((2, *extent), dtype=np.int64)
+    if np.isfinite(cut):
+        offsets = [start for start, _ in block_info[0]["array-location"]]
+        spans = [
+            _cells_spanned(o, n, s) for o, n, s in zip(offsets, block.shape, side, strict=True)
         ]
-    )
-    return out.reshape(2, *grid)[(None,) * block.ndim]
+        local = tuple(count for _, count in spans)
+        cells = [
+            (o + np.arange(n)) // s - first
+            for o, n, s, (first, _) in zip(offsets, block.shape, side, spans, strict=True)
+        ]
+        flat = np.ravel_multi_index(np.ix_(*cells), local).ravel()
+        values = block.ravel()
+        counted = values != padding[0]
+        size = int(np.prod(local))
+        low = np.bincount(flat[(values < cut) & counted], minlength=size)
+        every = np.bincount(flat[counted], minlength=size)
+        out[(slice(None), *(slice(0, n) for n in local))] = np.stack([low, every]).reshape(
+            2, *local
+        )
+    return out[(None,) * block.ndim]
+
+
+def _chunk_starts(chunks: tuple[tuple[int, ...], ...]) -> list[np.ndarray]:
+    """The first voxel of every chunk, along each axis."""
+    return [np.cumsum((0, *sizes[:-1])) for sizes in chunks]
+
+
+def _cell_totals(
+    per_block: np.ndarray,
+    chunks: tuple[tuple[int, ...], ...],
+    side: tuple[int, ...],
+    grid: tuple[int, ...],
+) -> np.ndarray:
+    """``(2, *grid)``: the blocks' counts (:func:`_cell_counts`, one per block of
+    ``chunks``) added into the volume's grid of cells."""
+    totals = np.zeros((2, *grid), dtype=np.int64)
+    starts = _chunk_starts(chunks)
+    for index in np.ndindex(*per_block.shape[: len(chunks)]):
+        spans = [
+            _cells_spanned(int(starts[axis][i]), chunks[axis][i], side[axis])
+            for axis, i in enumerate(index)
+        ]
+        into = tuple(slice(first, first + count) for first, count in spans)
+        totals[(slice(None), *into)] += per_block[
+            (*index, slice(None), *(slice(0, count) for _, count in spans))
+        ]
+    return totals
 
 
 def outside_cells(share_below: np.ndarray) -> np.ndarray:
@@ -245,7 +286,8 @@ def lazy_outside(data: da.Array, bright: bool = False) -> Delayed:
     """The region of ``data`` outside the sample (module docstring), lazily: a Delayed
     :class:`Outside`. Its graph holds a histogram pass (with the out-of-field padding's,
     which counts as outside), then a pass counting each cell's voxels below the cut
-    (nothing to count where the histogram holds no third phase). ``level``: that of
+    (nothing to count where the histogram holds no third phase): each block counts
+    the few cells it spans, and one task adds them into the grid. ``level``: that of
     the sample's bright phase (``bright``) or dark one, the phase around the objects,
     read from the histogram above the cut.
     """
@@ -258,20 +300,24 @@ def lazy_outside(data: da.Array, bright: bool = False) -> Delayed:
     # Delayed tasks on the arrays' own keys (dask.delayed of an array optimises its graph
     # apart, and the scan was then read once for each: 6 times, not once)
     cut = _task(_cut_of, [counts, edges], exact)
+    extent = tuple(
+        max(_cells_spanned(int(start), n, s)[1] for start, n in zip(starts, c, strict=True))
+        for starts, c, s in zip(_chunk_starts(data.chunks), data.chunks, side, strict=True)
+    )
     per_block = da.map_blocks(
         _cell_counts,
         data,
         cut=cut,
         padding=_task(np.asarray, [padding]),
         side=side,
-        grid=grid,
+        extent=extent,
         new_axis=list(range(data.ndim, 2 * data.ndim + 1)),
-        chunks=(1,) * data.ndim + (2, *grid),
-        dtype=np.float64,
-        meta=np.empty((0,) * (2 * data.ndim + 1)),
+        chunks=(1,) * data.ndim + (2, *extent),
+        dtype=np.int64,
+        meta=np.empty((0,) * (2 * data.ndim + 1), dtype=np.int64),
     )
-    totals = per_block.sum(axis=tuple(range(data.ndim))).rechunk(-1)
-    return _task(_outside_from, [counts, edges], exact, cut, [totals], side, bright, [padding])
+    totals = _task(_cell_totals, [per_block.rechunk(-1)], data.chunks, side, grid)
+    return _task(_outside_from, [counts, edges], exact, cut, totals, side, bright, [padding])
 
 
 def _task(function, *args) -> Delayed:
