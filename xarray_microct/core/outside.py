@@ -439,11 +439,11 @@ def outside_of_array(values: np.ndarray, bright: bool = False, bins: int = 4096)
     >>> bool(0.0 < found.cut < 0.3), round(found.level, 1), abs(round(found.air, 1))
     (True, 0.3, 0.0)
     """
-    values = np.asarray(values, dtype=np.float64)
+    values = np.asarray(values)  # its own dtype: the client holds no float64 copy
     shape = values.shape
     side = (1, *(cell_side(shape[1:]),) * (len(shape) - 1))
     none = Outside(float("nan"), np.zeros((0,) * len(shape), bool), side, 0.0)
-    finite = values[np.isfinite(values)]
+    finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values.ravel()
     if finite.size == 0 or finite.min() == finite.max():
         return none
     counts, edges = np.histogram(finite, bins)
