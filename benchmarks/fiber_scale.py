@@ -69,12 +69,24 @@ def radius_ratios(
     return found / true
 
 
-def sweep_bed(radius_px: float, noise: float, tilt: float, seed: int, slices: int = 32) -> tuple:
-    """The sweep's ``fiber_bed``: ``slices`` slices of 20 radii a side (at least 64
-    pixels), the seed's 6.4 µm fibers at ``radius_px`` pixels. Returns (volume, truth,
-    spacing, size)."""
+def sweep_side(radius_px: float) -> int:
+    """The sweep's side in pixels: 20 radii, at least 64 pixels."""
+    return int(max(64, 20 * radius_px))
+
+
+def sweep_bed(
+    radius_px: float,
+    noise: float,
+    tilt: float,
+    seed: int,
+    slices: int = 32,
+    side: int | None = None,
+) -> tuple:
+    """The sweep's ``fiber_bed``: ``slices`` slices of ``side`` pixels a side (None:
+    :func:`sweep_side`), the seed's 6.4 µm fibers at ``radius_px`` pixels. Returns
+    (volume, truth, spacing, size)."""
     spacing = RADIUS / radius_px
-    size = int(max(64, 20 * radius_px))
+    size = side or sweep_side(radius_px)
     volume, truth = fiber_bed(
         (slices, size, size),
         spacing=spacing,
@@ -88,15 +100,21 @@ def sweep_bed(radius_px: float, noise: float, tilt: float, seed: int, slices: in
 
 
 def sweep_case(
-    phantom: str, radius_px: int, noise: float, tilt: float, seed: int, slices: int = 32
+    phantom: str,
+    radius_px: int,
+    noise: float,
+    tilt: float,
+    seed: int,
+    slices: int = 32,
+    side: int | None = None,
 ) -> tuple:
     """(volume, true centres, pixel size, side in pixels) of one case of the sweep:
     ``phantom`` "fiber_bed" (:func:`sweep_bed`) or "other" (:func:`other_bed`), 32
-    slices unless ``slices``."""
+    slices unless ``slices``, :func:`sweep_side` pixels a side unless ``side``."""
     if phantom == "fiber_bed":
-        volume, bed, spacing, size = sweep_bed(radius_px, noise, tilt, seed, slices)
+        volume, bed, spacing, size = sweep_bed(radius_px, noise, tilt, seed, slices, side)
         return volume, bed.centres, spacing, size
-    size = max(64, 20 * radius_px)
+    size = side or sweep_side(radius_px)
     volume, centres = other_bed((slices, size, size), radius_px, noise, tilt, seed)
     return volume, centres, 1.0, size
 

@@ -44,22 +44,39 @@ scale = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(scale)
 
 
-def measure(volume, centres, radius, spacing, size, tilt) -> tuple[float, float, float]:
-    """(F1, table radius error %, section radius error %) of a detection at ``radius``
-    (None: estimated by the detection)."""
+def middle_f1(table, centres, volume, margin: float, ends: int) -> float:
+    """The object F1 on the slices of ``volume`` but ``ends`` at either end (the
+    smoothing along z is one-sided there)."""
+    z = volume["z"].values[ends : volume.sizes["z"] - ends]
+    half = 0.5 * float(np.diff(volume["z"].values[:2])[0]) if len(z) > 1 else 0.5
+
+    def inner(frame):
+        return frame[(frame["z"] > z[0] - half) & (frame["z"] < z[-1] + half)]
+
+    like = volume.isel(z=slice(ends, volume.sizes["z"] - ends))
+    return object_metrics(inner(table), inner(centres), like=like, margin=margin)["f1"]
+
+
+def measure(
+    volume, centres, radius, spacing, size, tilt, ends: int = 0
+) -> tuple[float, float, float, float]:
+    """(F1, table radius error %, section radius error %, F1 without ``ends`` slices at
+    either end — NaN for none) of a detection at ``radius`` (None: estimated by the
+    detection)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = detect_fibers(volume, radius=radius)
     true_r = centres["radius"].mean()
     f1 = object_metrics(table, centres, like=volume, margin=true_r)["f1"]
+    middle = middle_f1(table, centres, volume, true_r, ends) if ends else np.nan
     if not len(table):
-        return f1, np.nan, np.nan
+        return f1, np.nan, np.nan, middle
     ratio = scale.radius_ratios(
         table, centres, "radius", size * spacing, 2.5 * true_r, 0.5 * true_r
     )
     error = 100 * (np.nanmean(ratio) - 1) if ratio.size else np.nan
     section = 100 * ((1 + error / 100) * np.sqrt(np.cos(np.radians(tilt))) - 1)
-    return f1, error, section
+    return f1, error, section, middle
 
 
 def run_case(
@@ -71,12 +88,18 @@ def run_case(
     estimate: bool,
     default: bool = False,
     slices: int = 32,
+    side: int | None = None,
+    ends: int = 0,
 ):
-    volume, centres, spacing, size = scale.sweep_case(phantom, radius_px, noise, tilt, seed, slices)
+    volume, centres, spacing, size = scale.sweep_case(
+        phantom, radius_px, noise, tilt, seed, slices, side
+    )
     true_r = centres["radius"].mean()
     row = {"phantom": phantom, "R": radius_px, "noise": noise, "tilt": tilt, "seed": seed}
     start = time.process_time()
-    row["f1_t"], row["rad_t"], row["sec_t"] = measure(volume, centres, true_r, spacing, size, tilt)
+    row["f1_t"], row["rad_t"], row["sec_t"], _ = measure(
+        volume, centres, true_r, spacing, size, tilt
+    )
     row["cpu_t"] = time.process_time() - start
     if estimate:
         try:
@@ -86,12 +109,12 @@ def run_case(
             row["est%"] = row["f1_e"] = row["rad_e"] = row["sec_e"] = np.nan
         else:
             row["est%"] = 100 * (guess / true_r - 1)
-            row["f1_e"], row["rad_e"], row["sec_e"] = measure(
+            row["f1_e"], row["rad_e"], row["sec_e"], _ = measure(
                 volume, centres, guess, spacing, size, tilt
             )
     if default:
-        row["f1_d"], row["rad_d"], row["sec_d"] = measure(
-            volume, centres, None, spacing, size, tilt
+        row["f1_d"], row["rad_d"], row["sec_d"], row["f1m_d"] = measure(
+            volume, centres, None, spacing, size, tilt, ends
         )
     return row
 
@@ -115,6 +138,18 @@ def main() -> None:
     parser.add_argument(
         "--slices", type=int, default=32, help="the phantoms' height (the sweep's: 32)"
     )
+    parser.add_argument(
+        "--side",
+        type=int,
+        default=None,
+        help="the phantoms' side in pixels (the sweep's: 20 radii, at least 64)",
+    )
+    parser.add_argument(
+        "--ends",
+        type=int,
+        default=0,
+        help="with --default, also the F1 without this many slices at either end",
+    )
     args = parser.parse_args()
     conditions = list(itertools.product(args.noise, args.tilts)) if args.grid else scale.CONDITIONS
     phantoms = ("fiber_bed", "other") if args.phantom == "both" else (args.phantom,)
@@ -125,13 +160,22 @@ def main() -> None:
     if args.estimate:
         head += f" {'est%':>6} {'F1@e':>6} {'rad%@e':>7} {'sec%@e':>7}"
     if args.default:
-        head += f" {'F1@d':>6} {'rad%@d':>7}"
+        head += f" {'F1@d':>6} {'rad%@d':>7}" + (f" {'F1mid@d':>7}" if args.ends else "")
     print(head, flush=True)
     for phantom, radius_px, (noise, tilt), seed in itertools.product(
         phantoms, args.radii, conditions, args.seeds
     ):
         r = run_case(
-            phantom, radius_px, noise, tilt, seed, args.estimate, args.default, args.slices
+            phantom,
+            radius_px,
+            noise,
+            tilt,
+            seed,
+            args.estimate,
+            args.default,
+            args.slices,
+            args.side,
+            args.ends,
         )
         line = (
             f"{phantom:>9} {radius_px:>2} {noise:>5.2f} {tilt:>4.0f} {seed:>4} "
@@ -141,6 +185,7 @@ def main() -> None:
             line += f" {r['est%']:>+6.1f} {r['f1_e']:>6.3f} {r['rad_e']:>+7.2f} {r['sec_e']:>+7.2f}"
         if args.default:
             line += f" {r['f1_d']:>6.3f} {r['rad_d']:>+7.2f}"
+            line += f" {r['f1m_d']:>7.3f}" if args.ends else ""
         print(line, flush=True)
         if "error" in r:
             print(f"    estimate: {r['error']}", flush=True)
