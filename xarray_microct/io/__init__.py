@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dask.array as da
+import numpy as np
 import xarray as xr
 import zarr
 
@@ -66,7 +67,12 @@ def _physical(
 
 
 def _open_xarray_zarr(
-    path: Path | str, chunks: Any, storage_options: dict[str, Any] | None = None
+    path: Path | str,
+    chunks: Any,
+    storage_options: dict[str, Any] | None = None,
+    spacing: float | Sequence[float] | None = None,
+    units: str | None = None,
+    origin: float | Sequence[float] = 0.0,
 ) -> xr.DataArray:
     if isinstance(chunks, tuple):  # sizes per axis, as Dask takes them: xarray names dims
         chunks = dict(zip(SPATIAL_DIMS, chunks[-3:], strict=True))
@@ -89,8 +95,44 @@ def _open_xarray_zarr(
             f"{path} holds {len(volumes)} volumes (variables {names}); open it with "
             "xarray.open_zarr and pick one"
         )
-    volume = volumes[0]
+    volume = _calibrated(volumes[0], spacing, units, origin, path)
     grid_of(volume)  # validate: clear errors for a store that is not a volume
+    return volume
+
+
+def _calibrated(
+    volume: xr.DataArray,
+    spacing: float | Sequence[float] | None,
+    units: str | None,
+    origin: float | Sequence[float],
+    path: Path | str,
+) -> xr.DataArray:
+    """A volume of an xarray Zarr store with the voxel size given where the store does
+    not state it: without coordinates (a Zarr v3 array with dimension names only),
+    ``spacing`` and ``units`` make them; coordinates without a unit take ``units``.
+    A store whose coordinates state the spacing refuses another one."""
+    present = [dim for dim in SPATIAL_DIMS if dim in volume.coords]
+    if not present:
+        spacing, units = _physical({}, spacing, units, Path(str(path)))
+        calibrated = from_array(volume.data, spacing, units, origin, name=volume.name)
+        return calibrated.assign_attrs(volume.attrs)
+    if spacing is not None:
+        given = np.broadcast_to(np.asarray(spacing, dtype=float), (3,))
+        stated = [
+            float(np.median(np.diff(volume[dim].values))) if volume.sizes[dim] > 1 else step
+            for dim, step in zip(SPATIAL_DIMS, given, strict=True)
+        ]
+        if not np.allclose(stated, given, rtol=1e-6):
+            raise ValueError(
+                f"{path} states its voxel size in its coordinates ({stated}), not the "
+                f"spacing given ({given.tolist()}); leave spacing= out (units= names the "
+                "length unit of coordinates without one)"
+            )
+    unitless = [dim for dim in present if "units" not in volume[dim].attrs]
+    if unitless and units is not None:
+        volume = volume.assign_coords(
+            {dim: volume[dim].assign_attrs(units=units) for dim in unitless}
+        )
     return volume
 
 
@@ -148,6 +190,14 @@ def _check_options(fmt: str, given: dict[str, Any]) -> None:
             f"{', '.join(wrong)} do not apply to a {fmt} source: level= is for OME-Zarr, "
             "dataset= for HDF5, shape=/dtype=/byte_order=/offset= for raw files"
         )
+
+
+def _without_single_tc(volume: xr.DataArray) -> xr.DataArray:
+    """``volume`` without its time and channel axes of length one (the t, c, z, y, x
+    layout of single-channel images written by ome-zarr-py or bioformats2raw): a 3-D
+    volume. Longer t or c axes stay (select one with ``vol.isel(c=...)``)."""
+    single = [dim for dim in ("t", "c") if volume.sizes.get(dim) == 1]
+    return volume.squeeze(single) if single else volume
 
 
 def _pick_level(tree: xr.DataTree, level: int | str | None, where: Any) -> xr.DataArray:
@@ -247,7 +297,7 @@ def open_volume(
                 f"{path} states its own voxel size (OME-NGFF scale); do not pass spacing="
             )
         tree = open_pyramid(path, chunks=chunks, units=units, storage_options=storage_options)
-        volume = _pick_level(tree, level, path)
+        volume = _without_single_tc(_pick_level(tree, level, path))
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
     elif is_url(path):
@@ -273,7 +323,7 @@ def _open_local(
 ) -> xr.DataArray:
     if fmt == "zarr":
         if _zarr_kind(path) == "xarray":
-            volume = _open_xarray_zarr(path, chunks)
+            volume = _open_xarray_zarr(path, chunks, None, spacing, units, origin)
             return volume.rename(name) if name is not None else volume
         array = zarr.open_array(str(path), mode="r")
         data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)

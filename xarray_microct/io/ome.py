@@ -939,6 +939,35 @@ def _open_root(store: StoreLike, storage_options: Mapping[str, Any] | None) -> z
     return node
 
 
+BIOFORMATS2RAW = "bioformats2raw.layout"  # a root of image series (each a group 0/, 1/...)
+
+
+def _image_group(root: zarr.Group, store: Any) -> zarr.Group:
+    """The group that holds the image: ``root``, or the one image series of a
+    bioformats2raw layout (its root holds no image, the series lie in ``0/``, ``1/``…).
+
+    Raises ``ValueError`` for a layout with several series (one must be chosen) or none.
+    """
+    attrs = dict(root.attrs)
+    ome = attrs["ome"] if isinstance(attrs.get("ome"), Mapping) else {}
+    if BIOFORMATS2RAW not in attrs and BIOFORMATS2RAW not in ome:
+        return root
+    if "multiscales" in attrs or "multiscales" in ome:
+        return root
+    series = sorted(
+        (name for name, node in root.members() if isinstance(node, zarr.Group) and name.isdigit()),
+        key=int,
+    )
+    if len(series) == 1:
+        return root[series[0]]
+    if not series:
+        raise ValueError(f"{store} is a bioformats2raw layout that holds no image series")
+    raise ValueError(
+        f"{store} holds {len(series)} images (bioformats2raw series {', '.join(series)}); "
+        f"open one of them, e.g. {str(store).rstrip('/')}/{series[0]}"
+    )
+
+
 def ngff_multiscale(attrs: Mapping[str, Any], where: Any = "store") -> tuple[dict[str, Any], str]:
     """The first multiscale image of a group's attributes and its NGFF version.
 
@@ -979,18 +1008,36 @@ def ngff_multiscale(attrs: Mapping[str, Any], where: Any = "store") -> tuple[dic
 
 
 def _dims_of(axes: Sequence[Mapping[str, Any]], where: Any) -> tuple[str, ...]:
+    """The image's dimension names in the order stored (lower case): up to two of
+    ``t``, ``c`` first, then ``z``, ``y`` and ``x`` in any order (OME-NGFF recommends
+    ``z, y, x`` but allows the others; the reader puts them in that order).
+
+    Examples
+    --------
+    >>> _dims_of([{"name": "c"}, {"name": "X"}, {"name": "y"}, {"name": "z"}], "store")
+    ('c', 'x', 'y', 'z')
+    """
     names = tuple(str(a["name"]) if isinstance(a, Mapping) else str(a) for a in axes)
     if len(names) < 3 or len(names) > 5:
         raise ValueError(f"{where} has axes {names}; a volume needs z, y, x (3-D)")
-    spatial = names[-3:]
-    if {n.lower() for n in spatial} != set(SPATIAL_DIMS):
+    spatial = tuple(n.lower() for n in names[-3:])
+    if sorted(spatial) != sorted(SPATIAL_DIMS):
         raise ValueError(
-            f"{where} has axes {names}; its last three axes must be z, y, x (a 3-D image)"
+            f"{where} has axes {names}; its last three axes must be z, y and x (a 3-D image)"
         )
     leading = tuple(n.lower() for n in names[:-3])
     if any(n not in ("t", "c") for n in leading):
         raise ValueError(f"{where}: axes before z, y, x must be 't' and/or 'c', got {leading}")
-    return (*leading, *SPATIAL_DIMS)
+    return (*leading, *spatial)
+
+
+def _stored_chunks(chunks: Any, dims: Sequence[str]) -> Any:
+    """``chunks`` given in the volume's order (``..., z, y, x``) as the store's order
+    ``dims`` takes them (a tuple per axis is reordered; other forms are the same)."""
+    ordered = (*dims[:-3], *SPATIAL_DIMS)
+    if not isinstance(chunks, tuple) or len(chunks) != len(dims) or tuple(dims) == ordered:
+        return chunks
+    return tuple(chunks[ordered.index(dim)] for dim in dims)
 
 
 def _compose(
@@ -1069,7 +1116,7 @@ def open_pyramid(
     >>> list(tree.children), tree["scale0"]["volume"].microct.grid.spacing
     (['scale0'], (2.0, 1.0, 1.0))
     """
-    root = _open_root(store, storage_options)
+    root = _image_group(_open_root(store, storage_options), store)
     attrs = dict(root.attrs)
     multiscale, _ = ngff_multiscale(attrs, store)
     axes = multiscale.get("axes", [])
@@ -1097,13 +1144,14 @@ def open_pyramid(
         recorded = (marker or {}).get("arrays", {}).get(path)
         if recorded is not None and local_path(store) is not None:
             check_chunks(array, recorded, f"{store}: level {index} ({path!r})")
-        data = lazy_array(array, str(store), chunks)
+        data = lazy_array(array, str(store), _stored_chunks(chunks, dims))
         if array_attrs.pop(DTYPE_ATTR, None) == "bool":
             data = data.astype(bool)
         array_attrs.setdefault(PROVENANCE_KEY, [])
         scalar_coords = scalar_coords_read(array_attrs.pop(SCALAR_COORDS, {}))
         volume = xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=array_attrs)
-        volume = volume.assign_coords(scalar_coords)
+        # spatial axes stored in another order (x, y, z...): the volume's is z, y, x
+        volume = volume.transpose(*dims[:-3], *SPATIAL_DIMS).assign_coords(scalar_coords)
         datasets[node] = volume.to_dataset()
     if not datasets:
         raise ValueError(f"{store}: the multiscales metadata lists no dataset")
@@ -1146,9 +1194,9 @@ def _level_coords(
 ) -> dict[str, Any]:
     """Coordinate arrays stored beside the image (stores of earlier versions)
     where present, else from the NGFF transforms."""
-    n_lead = len(dims) - 3
+    spatial = [list(dims).index(dim) for dim in SPATIAL_DIMS]  # in the store's order
     coords: dict[str, Any] = dict(
-        spatial_coords(shape[n_lead:], scale[n_lead:], translation[n_lead:], unit)
+        spatial_coords([shape[i] for i in spatial], scale[spatial], translation[spatial], unit)
     )
     group = root[group_path] if group_path else None
     for dim, n in zip(dims, shape, strict=True):
@@ -1193,7 +1241,7 @@ def is_ome_zarr(store: StoreLike, storage_options: Mapping[str, Any] | None = No
     except (ValueError, FileNotFoundError):
         return False
     attrs = root.attrs
-    return "multiscales" in attrs or "ome" in attrs or MARKER in attrs
+    return any(key in attrs for key in ("multiscales", "ome", MARKER, BIOFORMATS2RAW))
 
 
 __all__ = [
