@@ -17,6 +17,7 @@ from helpers import dark_balls
 import xarray_microct as mct
 from xarray_microct.core.outside import fill_outside_with, outside_cut, outside_of
 from xarray_microct.core.stats import padding_of
+from xarray_microct.ops.fiber_scale import measure_fiber_bed
 from xarray_microct.synthetic import bead_pack, fiber_bed, textured_fiber_bed
 
 
@@ -64,7 +65,7 @@ def _plate(seed: int, air_from: int = 72) -> tuple[np.ndarray, np.ndarray]:
 
 def test_fibers_beside_air():
     scan, centres = _plate(3)
-    table = mct.from_array(scan, chunks=(12, 52, 52)).microct.detect_fibers()
+    table = mct.from_array(scan, chunks=(16, 52, 52)).microct.detect_fibers()
     found = table.groupby("fiber_id")[["y", "x"]].mean().to_numpy()
     assert len(found)  # main: no fibers (the sample read as one bright region)
     inner = centres[(centres[:, 0] > 6) & (centres[:, 0] < 98)]
@@ -160,3 +161,50 @@ def test_padding_of_exact_zeros_about_noisy_air():
     scan[:, outside_circle] = 0.0
     value, share = padding_of(da.from_array(scan, chunks=(4, 32, 32))).compute()
     assert value == 0.0 and share == pytest.approx(outside_circle.mean())
+
+
+def _plate_ending(seed: int, end: int, above: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """Bright cylinders (radius 5.5, by area) along z on a dark matrix filling the field,
+    the sample ending with a flat face at slice ``end`` of 32: ``above`` (air, or the
+    matrix's level: resin) beyond, blurred along z as across."""
+    rng = np.random.default_rng(seed)
+    shape = (32, 104, 104)
+    centres: list[np.ndarray] = []
+    for _ in range(20000):
+        p = rng.uniform([5, 5], [99, 99])
+        if all(np.hypot(*(p - q)) > 12.0 for q in centres):
+            centres.append(p)
+    yy, xx = np.mgrid[: shape[1], : shape[2]]
+    plane = np.full(shape[1:], 0.3)
+    for p in centres:
+        plane = np.maximum(plane, 0.3 + 0.4 * np.clip(6.0 - np.hypot(yy - p[0], xx - p[1]), 0, 1))
+    scan = np.broadcast_to(plane, shape).copy()
+    scan[end:] = above
+    scan = ndi.gaussian_filter(scan, 0.8) + rng.normal(0, 0.04, shape)
+    return scan.astype(np.float32), np.array(centres)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_fibers_ending_within_the_run_the_estimate_reads_first(seed):
+    # the radius estimate's first run is slices 12-19 of 32: the sample's face at 16 blends
+    # two of its slices (air and sample), whose values fill the valley (0.43 of the lower
+    # peak): main found no outside there, read the sample as one region, and no fibers
+    scan, centres = _plate_ending(seed, 16)
+    table = mct.from_array(scan, chunks=(16, 52, 52)).microct.detect_fibers()
+    assert "outside_sample" in str(table.attrs["microct_provenance"])
+    found = table[table.z < 12].groupby("fiber_id")[["y", "x"]].mean().to_numpy()
+    inner = centres[((centres > 7) & (centres < 97)).all(axis=1)]
+    assert len(found)
+    nearest = np.hypot(*(inner[:, None, :] - found[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    assert np.mean(nearest < 1.0) >= 0.97
+    assert not (table.z > 16).any()  # nothing in the air
+    radius = table.groupby("fiber_id")["radius"].median().median()
+    # the disk of the cylinders' area: 5 of full level and a ramp to 6, radius √(91/3)
+    assert radius == pytest.approx(np.sqrt(91 / 3), rel=0.015)
+
+
+def test_a_sample_ending_in_resin_has_no_outside():
+    # the same face, resin (the matrix's level) beyond: two phases, no air
+    scan, _ = _plate_ending(4, 16, above=0.3)
+    bed = measure_fiber_bed(mct.from_array(scan, chunks=(16, 52, 52)))
+    assert bed.outside is None

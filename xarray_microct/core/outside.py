@@ -144,28 +144,36 @@ def outside_cut(counts: np.ndarray, centres: np.ndarray) -> float:
     nan
     50.0
     """
+    return _cut_and_peaks(counts, centres)[0]
+
+
+def _cut_and_peaks(counts: np.ndarray, centres: np.ndarray) -> tuple[float, float, float]:
+    """:func:`outside_cut`, and the values of the darkest class's peak and the next
+    class's (NaN where the histogram holds fewer than three classes)."""
     from skimage.filters import threshold_multiotsu
 
+    none = (float("nan"),) * 3
     counts, values = _rebinned(np.asarray(counts), np.asarray(centres, dtype=np.float64))
     if np.count_nonzero(counts) < 3:
-        return float("nan")
+        return none
     smooth = ndi.gaussian_filter1d(counts.astype(np.float64), SMOOTHING)
     low, high = threshold_multiotsu(hist=(counts, values), classes=3)
     below, middle = values <= low, (values > low) & (values <= high)
     if not below.any() or not middle.any():
-        return float("nan")
+        return none
     # the darkest class's peak and the next class's
     first = int(np.argmax(np.where(below, smooth, -1.0)))
     second = int(np.argmax(np.where(middle, smooth, -1.0)))
+    peaks = float(values[first]), float(values[second])
     between = smooth[first : second + 1]
     lowest = float(between.min())
     if lowest > VALLEY * min(smooth[first], smooth[second]):
-        return float("nan")
+        return (float("nan"), *peaks)
     # the middle of the valley's floor (within 1 % of the lower peak of its lowest)
     floor = first + np.flatnonzero(between <= lowest + 0.01 * min(smooth[first], smooth[second]))
     if _separability(counts[floor[-1] + 1 :]) < SEPARABILITY:
-        return float("nan")
-    return float(values[(floor[0] + floor[-1]) // 2])
+        return (float("nan"), *peaks)
+    return (float(values[(floor[0] + floor[-1]) // 2]), *peaks)
 
 
 def cell_side(shape: tuple[int, ...]) -> int:
@@ -402,7 +410,17 @@ def outside_of_array(values: np.ndarray, bright: bool = False, bins: int = 4096)
         return none
     counts, edges = np.histogram(finite, bins)
     centres = (edges[:-1] + edges[1:]) / 2
-    cut = outside_cut(counts, centres)
+    cut, darkest, next_phase = _cut_and_peaks(counts, centres)
+    if not np.isfinite(cut) and np.isfinite(darkest) and len(shape) > 1:
+        # images whose middle value lies between the darkest phase's peak and the next's
+        # are neither phase: blends of both (the sample's flat end within the blur
+        # along z), whose values fill the valley; judged again without them
+        blend = np.array([darkest < _finite_median(image) < next_phase for image in values])
+        if blend.any() and not blend.all():
+            counts = sum(
+                np.histogram(image[np.isfinite(image)], edges)[0] for image in values[~blend]
+            )
+            cut = outside_cut(counts, centres)
     if not np.isfinite(cut):
         return none
     grid = tuple(-(-n // s) for n, s in zip(shape, side, strict=True))
@@ -414,6 +432,12 @@ def outside_of_array(values: np.ndarray, bright: bool = False, bins: int = 4096)
     if not cells.any():
         return none
     return _found(counts, centres, cut, cells, side, bright, float("nan"))
+
+
+def _finite_median(image: np.ndarray) -> float:
+    """The median of an image's finite values (NaN where it has none)."""
+    finite = image[np.isfinite(image)]
+    return float(np.median(finite)) if finite.size else float("nan")
 
 
 def shifted_below(
