@@ -15,7 +15,7 @@ import scipy.ndimage as ndi
 from helpers import dark_balls
 
 import xarray_microct as mct
-from xarray_microct.core.outside import fill_outside_with, outside_cut, outside_of
+from xarray_microct.core.outside import fill_outside_with, outside_cut, outside_of, outside_of_array
 from xarray_microct.core.stats import padding_of
 from xarray_microct.ops.fiber_scale import measure_fiber_bed
 from xarray_microct.synthetic import bead_pack, fiber_bed, textured_fiber_bed
@@ -208,3 +208,35 @@ def test_a_sample_ending_in_resin_has_no_outside():
     scan, _ = _plate_ending(4, 16, above=0.3)
     bed = measure_fiber_bed(mct.from_array(scan, chunks=(16, 52, 52)))
     assert bed.outside is None
+
+
+def test_images_that_blend_air_and_sample_are_judged_apart():
+    # eight images of a run: two of the sample (bright disks on a matrix), four blends of
+    # it with the air above (0.8 to 0.2 of the sample: a soft end), two of air; main: the
+    # blends' values filled the valley and no outside was found
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:96, :96]
+    sample = np.full((96, 96), 0.3)
+    for cy, cx in rng.uniform(4, 92, (60, 2)):
+        sample[np.hypot(yy - cy, xx - cx) <= 4.0] = 0.7
+    weights = np.array([1, 1, 0.8, 0.6, 0.4, 0.2, 0, 0])[:, None, None]
+    noise = rng.normal(0, 0.03, (8, 96, 96))
+    found = outside_of_array(weights * sample + (1 - weights) * 0.02 + noise)
+    assert 0.02 < found.cut < 0.3
+    assert found.cells[6:].all() and not found.cells[:2].any()
+    assert found.level == pytest.approx(0.3, abs=0.01)
+    assert found.air == pytest.approx(0.02, abs=0.005)
+    # the same end into resin (the matrix's level): two phases, no outside
+    resin = outside_of_array(weights * sample + (1 - weights) * 0.3 + noise)
+    assert not np.isfinite(resin.cut)
+
+
+def test_the_bed_of_a_sample_ending_in_air_is_the_same_for_any_chunking():
+    scan, _ = _plate_ending(4, 16)
+    beds = [
+        measure_fiber_bed(mct.from_array(scan, chunks=chunks))
+        for chunks in ((16, 52, 52), (7, 33, 104))
+    ]
+    assert beds[0].outside is not None
+    assert beds[0].outside == beds[1].outside and beds[0].radius == beds[1].radius
+    assert beds[0].fitted.radius.tolist() == beds[1].fitted.radius.tolist()

@@ -2350,9 +2350,9 @@ def _ending_slices(
 ) -> np.ndarray:
     """The sampled slices (indices of the scan) where the sample ends along z: those
     that hold more of the region outside the sample (values below its cut, before they
-    are moved) than the slice that holds least, by :data:`~xarray_microct.core.outside.
-    MIN_SHARE` of the tile or more (air beside the sample, in every slice alike, leaves
-    none)."""
+    are moved) than the slice that holds least, by
+    :data:`~xarray_microct.core.outside.MIN_SHARE` of the tile or more (air beside the
+    sample, in every slice alike, leaves none)."""
     if outside is None:
         return np.zeros(0, dtype=np.int64)
     share = (stack < outside[0]).mean(axis=(-2, -1))
