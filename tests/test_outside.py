@@ -163,21 +163,28 @@ def test_padding_of_exact_zeros_about_noisy_air():
     assert value == 0.0 and share == pytest.approx(outside_circle.mean())
 
 
-def _plate_ending(seed: int, end: int, above: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
-    """Bright cylinders (radius 5.5, by area) along z on a dark matrix filling the field,
-    the sample ending with a flat face at slice ``end`` of 32: ``above`` (air, or the
-    matrix's level: resin) beyond, blurred along z as across."""
+def _plate_ending(
+    seed: int,
+    end: int,
+    above: float = 0.02,
+    outer: float = 6.0,
+    shape: tuple[int, int, int] = (32, 104, 104),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bright cylinders along z (full level to ``outer`` - 1, a ramp to ``outer``: radius
+    5.5 by area for 6) on a dark matrix filling the field, the sample ending with a flat
+    face at slice ``end``: ``above`` (air, or the matrix's level: resin) beyond, blurred
+    along z as across."""
     rng = np.random.default_rng(seed)
-    shape = (32, 104, 104)
     centres: list[np.ndarray] = []
     for _ in range(20000):
-        p = rng.uniform([5, 5], [99, 99])
-        if all(np.hypot(*(p - q)) > 12.0 for q in centres):
+        p = rng.uniform([5, 5], [shape[1] - 5, shape[2] - 5])
+        if all(np.hypot(*(p - q)) > 2 * outer for q in centres):
             centres.append(p)
     yy, xx = np.mgrid[: shape[1], : shape[2]]
     plane = np.full(shape[1:], 0.3)
     for p in centres:
-        plane = np.maximum(plane, 0.3 + 0.4 * np.clip(6.0 - np.hypot(yy - p[0], xx - p[1]), 0, 1))
+        ramp = np.clip(outer - np.hypot(yy - p[0], xx - p[1]), 0, 1)
+        plane = np.maximum(plane, 0.3 + 0.4 * ramp)
     scan = np.broadcast_to(plane, shape).copy()
     scan[end:] = above
     scan = ndi.gaussian_filter(scan, 0.8) + rng.normal(0, 0.04, shape)
@@ -240,3 +247,15 @@ def test_the_bed_of_a_sample_ending_in_air_is_the_same_for_any_chunking():
     assert beds[0].outside is not None
     assert beds[0].outside == beds[1].outside and beds[0].radius == beds[1].radius
     assert beds[0].fitted.radius.tolist() == beds[1].fitted.radius.tolist()
+
+
+def test_large_fibers_ending_within_the_only_run_read():
+    # fibers of 8.5 pixels: the estimate reads one run, slices 20-27 of 48; the sample
+    # ends at 22, so the run's second half was air (moved to the matrix's level) and no
+    # section was found again along z: main raised NoFibersError. The run is now moved
+    # into the sample
+    scan, _ = _plate_ending(6, 22, outer=9.0, shape=(48, 128, 128))
+    bed = measure_fiber_bed(mct.from_array(scan, chunks=(24, 64, 64)))
+    # the disk of the cylinders' area: 8 of full level and a ramp to 9
+    assert bed.outside is not None
+    assert bed.radius == pytest.approx(np.sqrt((8**2 + 8 * 9 + 9**2) / 3), rel=0.02)

@@ -63,11 +63,13 @@ cells still on every image). Measured before → after:
   that valley.
   Detected (radius 5, face at 24): no fibers → F1 0.986, the radius −0.3 % more than 8
   slices before the face; the face tilted by 4 slices across the field: no fibers →
-  F1 1.0. Not fixed: radius 8 with the face at 22 (no fibers before and after: the
-  estimate reads one run there, slices 20-27, whose second half is air, and its
-  sections are not found again along z); radius 2.5 (blur 0.8, noise 0.03): the blends
-  left out, the valley falls to 0.00 but the rest, small blurred fibers and their
-  matrix, is below ``SEPARABILITY`` (as beside air);
+  F1 1.0; radius 8 with the face at 22: no fibers → F1 0.978, the radius −0.2 % (the
+  estimate reads one run there, slices 20-27, whose second half was air: its sections
+  were not found again along z, until runs that hold the sample's end were moved into
+  the sample, :func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed`). Not fixed:
+  radius 2.5 (blur 0.8, noise 0.03): the blends left out, the valley falls to 0.00 but
+  the rest, small blurred fibers and their matrix, is below ``SEPARABILITY`` (as beside
+  air);
 * scans without air, each judged on the first run and on four runs of tiles of 128
   and 256 (the red team's 57 fiber phantoms without air, among them voids, cracks,
   tows, fringes, a sample ending in resin; ``fiber_bed`` and ``textured_fiber_bed``,

@@ -2182,6 +2182,12 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     raw = _read_tile(volume, runs, side)
     stack, outside = _outside_moved(raw, outside)
     ending = _ending_slices(raw, runs, outside)
+    within = _runs_in_the_sample(runs, ending, volume.shape[0], int(np.ceil(scale * pixel / dz)))
+    if any((a != b).any() for a, b in zip(within, runs, strict=True)):
+        runs = within
+        raw = _read_tile(volume, runs, side)
+        stack, _ = _outside_moved(raw, outside)
+        ending = _ending_slices(raw, runs, outside)
     del raw
     native = _half_means(stack)
     grids = {1: native}
@@ -2358,6 +2364,32 @@ def _ending_slices(
     share = (stack < outside[0]).mean(axis=(-2, -1))
     ending = share > share.min() + MIN_SHARE
     return np.concatenate([run[flags] for run, flags in zip(runs, ending, strict=True)])
+
+
+def _runs_in_the_sample(
+    runs: list[np.ndarray], ending: np.ndarray, nz: int, reach: int
+) -> list[np.ndarray]:
+    """``runs``, each that holds slices where the sample ends (:func:`_ending_slices`)
+    at one of its ends moved to the sample's side, ``reach`` slices (the fibers' radius)
+    short of the first of them, where the volume has room (a run whose second half is
+    air has no section found again along z: fibers of 8 pixels ending at slice 22 of 48,
+    one run read, slices 20-27, gave no fibers; moved to 6-13, F1 0.978 and the radius
+    −0.2 %). A run wholly in the air stays (it holds no section), and so does one whose
+    place in the sample another run holds (its sections would count twice)."""
+    moved: list[np.ndarray] = []
+    for index, run in enumerate(runs):
+        hit = np.isin(run, ending)
+        start = int(run[0])
+        if hit.any() and not hit[0]:  # the air above the run's first slices
+            start = int(run[hit][0]) - reach - len(run)
+        elif hit.any() and not hit[-1]:  # the air below its last ones
+            start = int(run[hit][-1]) + reach + 1
+        there = np.arange(start, start + len(run))
+        others = [*moved, *runs[index + 1 :]]
+        if 0 <= start <= nz - len(run) and not any(np.isin(there, o).any() for o in others):
+            run = there
+        moved.append(run)
+    return moved
 
 
 def _away_from_the_end(fitted: FittedSections, ending: np.ndarray, reach: int) -> FittedSections:
