@@ -15,8 +15,9 @@ import scipy.ndimage as ndi
 from helpers import dark_balls
 
 import xarray_microct as mct
-from xarray_microct.core.outside import fill_outside_with, outside_cut, outside_of
+from xarray_microct.core.outside import fill_outside_with, outside_cut, outside_of, outside_of_array
 from xarray_microct.core.stats import padding_of
+from xarray_microct.ops.fiber_scale import measure_fiber_bed
 from xarray_microct.synthetic import bead_pack, fiber_bed, textured_fiber_bed
 
 
@@ -64,7 +65,7 @@ def _plate(seed: int, air_from: int = 72) -> tuple[np.ndarray, np.ndarray]:
 
 def test_fibers_beside_air():
     scan, centres = _plate(3)
-    table = mct.from_array(scan, chunks=(12, 52, 52)).microct.detect_fibers()
+    table = mct.from_array(scan, chunks=(16, 52, 52)).microct.detect_fibers()
     found = table.groupby("fiber_id")[["y", "x"]].mean().to_numpy()
     assert len(found)  # main: no fibers (the sample read as one bright region)
     inner = centres[(centres[:, 0] > 6) & (centres[:, 0] < 98)]
@@ -169,3 +170,101 @@ def test_padding_of_exact_zeros_about_noisy_air():
     scan[:, outside_circle] = 0.0
     value, share = padding_of(da.from_array(scan, chunks=(4, 32, 32))).compute()
     assert value == 0.0 and share == pytest.approx(outside_circle.mean())
+
+
+def _plate_ending(
+    seed: int,
+    end: int,
+    above: float = 0.02,
+    outer: float = 6.0,
+    shape: tuple[int, int, int] = (32, 104, 104),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bright cylinders along z (full level to ``outer`` - 1, a ramp to ``outer``: radius
+    5.5 by area for 6) on a dark matrix filling the field, the sample ending with a flat
+    face at slice ``end``: ``above`` (air, or the matrix's level: resin) beyond, blurred
+    along z as across."""
+    rng = np.random.default_rng(seed)
+    centres: list[np.ndarray] = []
+    for _ in range(20000):
+        p = rng.uniform([5, 5], [shape[1] - 5, shape[2] - 5])
+        if all(np.hypot(*(p - q)) > 2 * outer for q in centres):
+            centres.append(p)
+    yy, xx = np.mgrid[: shape[1], : shape[2]]
+    plane = np.full(shape[1:], 0.3)
+    for p in centres:
+        ramp = np.clip(outer - np.hypot(yy - p[0], xx - p[1]), 0, 1)
+        plane = np.maximum(plane, 0.3 + 0.4 * ramp)
+    scan = np.broadcast_to(plane, shape).copy()
+    scan[end:] = above
+    scan = ndi.gaussian_filter(scan, 0.8) + rng.normal(0, 0.04, shape)
+    return scan.astype(np.float32), np.array(centres)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_fibers_ending_within_the_run_the_estimate_reads_first(seed):
+    # the radius estimate's first run is slices 12-19 of 32: the sample's face at 16 blends
+    # two of its slices (air and sample), whose values fill the valley (0.43 of the lower
+    # peak): main found no outside there, read the sample as one region, and no fibers
+    scan, centres = _plate_ending(seed, 16)
+    table = mct.from_array(scan, chunks=(16, 52, 52)).microct.detect_fibers()
+    assert "outside_sample" in str(table.attrs["microct_provenance"])
+    found = table[table.z < 12].groupby("fiber_id")[["y", "x"]].mean().to_numpy()
+    inner = centres[((centres > 7) & (centres < 97)).all(axis=1)]
+    assert len(found)
+    nearest = np.hypot(*(inner[:, None, :] - found[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    assert np.mean(nearest < 1.0) >= 0.97
+    assert not (table.z > 16).any()  # nothing in the air
+    radius = table.groupby("fiber_id")["radius"].median().median()
+    # the disk of the cylinders' area: 5 of full level and a ramp to 6, radius √(91/3)
+    assert radius == pytest.approx(np.sqrt(91 / 3), rel=0.015)
+
+
+def test_a_sample_ending_in_resin_has_no_outside():
+    # the same face, resin (the matrix's level) beyond: two phases, no air
+    scan, _ = _plate_ending(4, 16, above=0.3)
+    bed = measure_fiber_bed(mct.from_array(scan, chunks=(16, 52, 52)))
+    assert bed.outside is None
+
+
+def test_images_that_blend_air_and_sample_are_judged_apart():
+    # eight images of a run: two of the sample (bright disks on a matrix), four blends of
+    # it with the air above (0.8 to 0.2 of the sample: a soft end), two of air; main: the
+    # blends' values filled the valley and no outside was found
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:96, :96]
+    sample = np.full((96, 96), 0.3)
+    for cy, cx in rng.uniform(4, 92, (60, 2)):
+        sample[np.hypot(yy - cy, xx - cx) <= 4.0] = 0.7
+    weights = np.array([1, 1, 0.8, 0.6, 0.4, 0.2, 0, 0])[:, None, None]
+    noise = rng.normal(0, 0.03, (8, 96, 96))
+    found = outside_of_array(weights * sample + (1 - weights) * 0.02 + noise)
+    assert 0.02 < found.cut < 0.3
+    assert found.cells[6:].all() and not found.cells[:2].any()
+    assert found.level == pytest.approx(0.3, abs=0.01)
+    assert found.air == pytest.approx(0.02, abs=0.005)
+    # the same end into resin (the matrix's level): two phases, no outside
+    resin = outside_of_array(weights * sample + (1 - weights) * 0.3 + noise)
+    assert not np.isfinite(resin.cut)
+
+
+def test_the_bed_of_a_sample_ending_in_air_is_the_same_for_any_chunking():
+    scan, _ = _plate_ending(4, 16)
+    beds = [
+        measure_fiber_bed(mct.from_array(scan, chunks=chunks))
+        for chunks in ((16, 52, 52), (7, 33, 104))
+    ]
+    assert beds[0].outside is not None
+    assert beds[0].outside == beds[1].outside and beds[0].radius == beds[1].radius
+    assert beds[0].fitted.radius.tolist() == beds[1].fitted.radius.tolist()
+
+
+def test_large_fibers_ending_within_the_only_run_read():
+    # fibers of 8.5 pixels: the estimate reads one run, slices 20-27 of 48; the sample
+    # ends at 22, so the run's second half was air (moved to the matrix's level) and no
+    # section was found again along z: main raised NoFibersError. The run is now moved
+    # into the sample
+    scan, _ = _plate_ending(6, 22, outer=9.0, shape=(48, 128, 128))
+    bed = measure_fiber_bed(mct.from_array(scan, chunks=(24, 64, 64)))
+    # the disk of the cylinders' area: 8 of full level and a ramp to 9
+    assert bed.outside is not None
+    assert bed.radius == pytest.approx(np.sqrt((8**2 + 8 * 9 + 9**2) / 3), rel=0.02)

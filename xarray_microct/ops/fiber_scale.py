@@ -1037,7 +1037,7 @@ from skimage.filters import threshold_otsu
 from skimage.registration import phase_cross_correlation
 from skimage.segmentation import expand_labels, watershed
 
-from xarray_microct.core.outside import outside_of_array, shifted_below
+from xarray_microct.core.outside import MIN_SHARE, outside_of_array, shifted_below
 from xarray_microct.core.stats import fill_padding_array
 from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.chains import dense_ids
@@ -2179,7 +2179,16 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     count = int(np.clip(SAMPLE_PIXELS // (2 * side * side), 1, MAX_RUNS))
     runs = _sample_runs(volume.shape[0], count)
     half = len(runs[0]) // 2
-    stack, outside = _outside_moved(_read_tile(volume, runs, side), outside)
+    raw = _read_tile(volume, runs, side)
+    stack, outside = _outside_moved(raw, outside)
+    ending = _ending_slices(raw, runs, outside)
+    within = _runs_in_the_sample(runs, ending, volume.shape[0], int(np.ceil(scale * pixel / dz)))
+    if any((a != b).any() for a, b in zip(within, runs, strict=True)):
+        runs = within
+        raw = _read_tile(volume, runs, side)
+        stack, _ = _outside_moved(raw, outside)
+        ending = _ending_slices(raw, runs, outside)
+    del raw
     native = _half_means(stack)
     grids = {1: native}
     # the rounds start below the coarse scale: seeded too small, a round splits some
@@ -2304,6 +2313,8 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         fitted = _measured_sections(
             measured_radii, centres, runs, half, drift, pixel, volume.shape, side
         )
+    if fitted is not None and ending.size:
+        fitted = _away_from_the_end(fitted, ending, int(np.ceil(radius / dz)))
     slopes = pooled / (half * dz)  # each section's drift per length along z
     mean = slopes.mean(axis=0)
     spread = float(np.sqrt(np.mean(np.sum((slopes - mean) ** 2, axis=1))))
@@ -2338,6 +2349,66 @@ def _outside_moved(
     if outside is None:
         return stack, None
     return shifted_below(stack, *outside), outside
+
+
+def _ending_slices(
+    stack: np.ndarray, runs: list[np.ndarray], outside: tuple[float, float] | None
+) -> np.ndarray:
+    """The sampled slices (indices of the scan) where the sample ends along z: those
+    that hold more of the region outside the sample (values below its cut, before they
+    are moved) than the slice that holds least, by
+    :data:`~xarray_microct.core.outside.MIN_SHARE` of the tile or more (air beside the
+    sample, in every slice alike, leaves none)."""
+    if outside is None:
+        return np.zeros(0, dtype=np.int64)
+    share = (stack < outside[0]).mean(axis=(-2, -1))
+    ending = share > share.min() + MIN_SHARE
+    return np.concatenate([run[flags] for run, flags in zip(runs, ending, strict=True)])
+
+
+def _runs_in_the_sample(
+    runs: list[np.ndarray], ending: np.ndarray, nz: int, reach: int
+) -> list[np.ndarray]:
+    """``runs``, each that holds slices where the sample ends (:func:`_ending_slices`)
+    at one of its ends moved to the sample's side, ``reach`` slices (the fibers' radius)
+    short of the first of them, where the volume has room (a run whose second half is
+    air has no section found again along z: fibers of 8 pixels ending at slice 22 of 48,
+    one run read, slices 20-27, gave no fibers; moved to 6-13, F1 0.978 and the radius
+    −0.2 %). A run wholly in the air stays (it holds no section), and so does one whose
+    place in the sample another run holds (its sections would count twice)."""
+    moved: list[np.ndarray] = []
+    for index, run in enumerate(runs):
+        hit = np.isin(run, ending)
+        start = int(run[0])
+        if hit.any() and not hit[0]:  # the air above the run's first slices
+            start = int(run[hit][0]) - reach - len(run)
+        elif hit.any() and not hit[-1]:  # the air below its last ones
+            start = int(run[hit][-1]) + reach + 1
+        there = np.arange(start, start + len(run))
+        others = [*moved, *runs[index + 1 :]]
+        if 0 <= start <= nz - len(run) and not any(np.isin(there, o).any() for o in others):
+            run = there
+        moved.append(run)
+    return moved
+
+
+def _away_from_the_end(fitted: FittedSections, ending: np.ndarray, reach: int) -> FittedSections:
+    """``fitted`` without the sections of images that average a slice within ``reach``
+    slices (the fibers' radius) of one where the sample ends (:func:`_ending_slices`):
+    the detection reads the fibers' last slices before the air small (fibers of 5.5
+    pixels whose last slice is 15, air from 16: 5.49, 5.34, 5.02, 3.71 on slices 12-15
+    against 5.5), and the calibration, pairing those rows with the bed's sections there,
+    moved the whole table up by 2.9 %."""
+    near = np.unique((ending[:, None] + np.arange(-reach, reach + 1)[None, :]).ravel())
+    images = np.array([np.isin(group, near).any() for group in fitted.slices], dtype=bool)
+    keep = ~images[fitted.group]
+    return fitted._replace(
+        z=fitted.z[keep],
+        y=fitted.y[keep],
+        x=fitted.x[keep],
+        radius=fitted.radius[keep],
+        group=fitted.group[keep],
+    )
 
 
 def noise_share(stack: np.ndarray) -> float:

@@ -418,6 +418,24 @@ sizes from 1.3 to 2.5 bed radii replacing the seeds inside them): that bed's fit
 image in 21 of the 24 cases at 2–3 pixels, most of them two or three touching fibers
 (the blur favours the larger scale), which it would have merged.
 
+A sample that ends along z, air beyond (2026-12-02): the detection reads the fibers'
+last slices before the air small (fibers of 5.5 pixels whose last slice is 15 of 32:
+5.49, 5.34, 5.02, 3.71 on slices 12-15), and the sections the bed measured there, right
+(5.49), paired with those rows moved the whole table up (+0.14 pixel: +2.9 % on the
+fibers' other slices). The bed's sections of images within a radius of a slice where
+the sample ends are now left out
+(:func:`~xarray_microct.ops.fiber_scale.measure_fiber_bed`): +2.9 / +2.8 → −0.3 / −0.5
+% (two seeds); fibers of 3.5 pixels ending at slice 24 of 48 (the fit's sections): the
+calibration was refused (288 of 724 sections paired), now applied (288 of 288), the
+slices more than 10 before the end +1.95 → +1.61 %; the red team's fibers of 6 ending
+at slice 24 of 48: the slices more
+than 6 before the end +3.4 → −0.2 %, the 6 before it −4.4 → −8.0 %, all rows +1.5 →
+−2.1 %. Scans without such an end are the same (no section left out: air beside the
+sample holds every slice alike; the red team's fibers beside air, in an air cylinder,
+ending at slice 32 of 48 and without air: the same before and after). Not corrected:
+the detection's own end, the last slices before the air read small (a limit of the
+tubeness along z).
+
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
 once the table is whole, after :func:`~.assembly.settle_fibers` has decided each
