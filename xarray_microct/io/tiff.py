@@ -22,10 +22,9 @@ never loaded whole. A contiguous image (uncompressed, as ImageJ and tifffile wri
 default) is read by offset, a slab in one read: so an ImageJ stack over 4 GB, which
 holds one page header for all its slices, is read whole.
 
-Lab book
---------
-Red-team inputs (3 files × 4 pages, 8 × 8 slices of value z; the CLI's ``run fibers``):
-before, pages were read (``imread(key=0)``, ``asarray(key=range)``); after, the series.
+Lab book. The red team's inputs and ours (tests/test_readers.py), through ``open_volume``
+and ``microct run``: before, raw pages were read (``imread(key=0)`` per file of a folder,
+``asarray(key=range(...))`` of a file); after, the first image (series) by its axes.
 
 =============================================  ==========================  =================
 input                                          before                      after
