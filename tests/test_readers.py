@@ -459,3 +459,30 @@ def test_folder_slices_and_stacks_mixed_or_ambiguous_names_are_refused(tmp_path)
         tifffile.imwrite(two / f"b_{z}.tif", coded(1)[0])
     with pytest.raises(TiffLayoutError, match=r"cannot tell which .* a_\*\.tif \(3 files\)"):
         mct.open_volume(two, spacing=1, units="um")
+
+
+def test_folder_of_multi_file_ome_tiff_reads_each_file_once(tmp_path):
+    # each file of a multi-file OME-TIFF describes the whole dataset: read as a series
+    # spanning the files, a folder of N of them would be N × N slices; its first file
+    # alone is the dataset (was: 1 slice, that file's own page)
+    folder = tmp_path / "multifile"
+    folder.mkdir()
+    truth = coded(3)
+    planes = "".join(
+        f'<TiffData FirstZ="{z}" IFD="0" PlaneCount="1"><UUID FileName="s_{z}.ome.tif">'
+        f"urn:uuid:{z:08d}</UUID></TiffData>"
+        for z in range(3)
+    )
+    for z, plane in enumerate(truth):
+        xml = (
+            '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" '
+            f'UUID="urn:uuid:{z:08d}"><Image ID="Image:0"><Pixels ID="Pixels:0" '
+            'DimensionOrder="XYZCT" Type="uint16" SizeX="9" SizeY="8" SizeZ="3" SizeC="1" '
+            'SizeT="1" PhysicalSizeX="0.5" PhysicalSizeY="0.5" PhysicalSizeZ="2">'
+            f'<Channel ID="Channel:0:0" SamplesPerPixel="1"/>{planes}</Pixels></Image></OME>'
+        )
+        tifffile.imwrite(folder / f"s_{z}.ome.tif", plane, description=xml, metadata=None)
+    for path in (folder, folder / "s_0.ome.tif"):  # the first file alone: the dataset
+        vol = mct.open_volume(path)
+        np.testing.assert_array_equal(vol.values, truth)
+        assert vol.microct.grid.spacing == (2.0, 0.5, 0.5)
