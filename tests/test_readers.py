@@ -358,6 +358,15 @@ def test_more_than_one_channel_or_time_point_is_refused(tmp_path, write):
         mct.open_volume(path, spacing=1, units="um")
 
 
+def test_time_points_without_slices_are_refused_with_how_to_make_them_slices(tmp_path):
+    # a stack saved in ImageJ as frames: was read as the volume, silently
+    path = tmp_path / "frames.tif"
+    tifffile.imwrite(path, coded(6), imagej=True, metadata={"axes": "TYX"})
+    message = r"T \(time\) = 6: .* if its time points are the z-slices, save them as slices"
+    with pytest.raises(TiffLayoutError, match=message):
+        mct.open_volume(path, spacing=1, units="um")
+
+
 def test_channel_and_time_axes_of_size_one_are_dropped(tmp_path):
     truth = coded(6)
     path = tmp_path / "hyper.tif"

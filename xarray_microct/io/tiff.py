@@ -206,6 +206,14 @@ def _refusal(path: Path, axes: str, shape: Sequence[int]) -> str:
     held = ", ".join(f"{axis} ({names.get(axis, 'unknown')}) = {n}" for axis, n in extra)
     if any(axis == "S" for axis, _ in extra):
         how = "convert it to one grey level per voxel (e.g. Fiji: Image > Type > 16-bit)"
+    elif len(extra) == 1:  # a stack whose slices are called channels or time points
+        axis, n = extra[0]
+        planes = {"T": "time points", "C": "channels"}.get(axis, f"planes along {axis}")
+        how = (
+            f"if its {planes} are the z-slices, save them as slices (Fiji: Image > "
+            f"Properties, slices = {n}; Python: tifffile.imwrite(out, tifffile.imread(path), "
+            "metadata={'axes': 'ZYX'}))"
+        )
     else:
         how = (
             "save the one volume you want as its own TIFF stack (Fiji: Image > Duplicate... "
@@ -213,10 +221,6 @@ def _refusal(path: Path, axes: str, shape: Sequence[int]) -> str:
             f"tifffile.imwrite(out, tifffile.imread(path){_one_volume_index(axes, shape)}) "
             "keeps the first of each)"
         )
-        if not any(axis in _STACK_AXES for axis, _ in extra) and "T" in axes:
-            how += (
-                "; if its time points are the z-slices, make them slices (Fiji: Image > Properties)"
-            )
     sizes = " × ".join(str(n) for n in shape)
     return (
         f"{path} holds an image of axes {axes} ({sizes}), with {held}: xarray-microct reads "
