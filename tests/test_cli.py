@@ -352,3 +352,37 @@ def test_pipeline_exported_from_a_one_level_pyramid_replays(tmp_path, capsys, le
     assert main(run) == 0
     np.testing.assert_allclose(open_result(again).values, expected.values, rtol=1e-6)
     capsys.readouterr()
+
+
+def test_run_reads_tiff_parts_by_name_and_refuses_channels_in_one_line(tmp_path, capsys):
+    import tifffile
+
+    # was: 3 slices (each file's first page), the flat field a 4th; channels read as
+    # more slices; a file without pages a traceback (rc 1)
+    truth = (np.arange(12)[:, None, None] * 50 + np.random.default_rng(2).random((12, 16, 16)))
+    truth = truth.astype("uint16")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(3):
+        part = truth[4 * i : 4 * i + 4]
+        tifffile.imwrite(folder / f"part_{i}.tif", part, photometric="minisblack")
+    tifffile.imwrite(folder / "part_flatfield.tif", np.full((16, 16), 999, "uint16"))
+    pipeline = tmp_path / "smooth.yaml"
+    pipeline.write_text("steps:\n  - op: gaussian\n    params: {sigma: 1 um}\n")
+    calibration = ["--spacing", "1", "--units", "micrometer", "--no-progress"]
+    out = tmp_path / "smooth.zarr"
+    with pytest.warns(UserWarning, match=r"left out: part_flatfield\.tif"):
+        assert main(["run", str(pipeline), str(folder), str(out), *calibration]) == 0
+    expected = mct.from_array(truth, spacing=1.0, units="micrometer").microct.gaussian(sigma=1)
+    np.testing.assert_allclose(open_result(out).values, expected.values, rtol=1e-6)
+
+    channels = tmp_path / "channels.ome.tif"
+    tifffile.imwrite(channels, np.stack([truth, truth]), metadata={"axes": "CZYX"})
+    (tmp_path / "cut.tif").write_bytes(b"II*\x00\x00\x00\x00\x00")  # no pages
+    for source, says in ((channels, "C (channel) = 2"), (tmp_path / "cut.tif", "holds no image")):
+        capsys.readouterr()
+        refused = tmp_path / f"{source.stem}.zarr"
+        assert main(["run", str(pipeline), str(source), str(refused), *calibration]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("microct: error: ") and says in error
+        assert "\n" not in error and not refused.exists()

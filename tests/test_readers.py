@@ -11,8 +11,10 @@ import pytest
 import tifffile
 
 import xarray_microct as mct
+from xarray_microct.io import TiffLayoutError, tiff
 from xarray_microct.io.hdf5 import HDF5Source
 from xarray_microct.io.raw import RawSource
+from xarray_microct.testing import raise_if_dask_computes
 
 
 @pytest.fixture
@@ -298,3 +300,198 @@ def test_uncalibrated_slice_folder_is_refused_without_spacing(tmp_path, scan):
     write_slices(folder, scan)
     with pytest.raises(ValueError, match=r"does not state its voxel size.*spacing="):
         mct.open_volume(folder)
+
+
+# --- TIFF: what is not one page per slice is read by its axes, or refused -------------
+
+
+def coded(depth: int, plane=(8, 9)) -> np.ndarray:
+    """A stack whose slice z holds z (and its own noise): any slice read from elsewhere,
+    twice or out of order shows."""
+    noise = np.random.default_rng(depth).integers(0, 50, (depth, *plane))
+    return (np.arange(depth)[:, None, None] * 100 + noise).astype("uint16")
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"compression": "zlib"}, {"byteorder": ">"}], ids=["plain", "zlib", "big"]
+)
+@pytest.mark.parametrize("depths", [(4, 4, 4), (5, 5, 1)])
+def test_folder_of_stacks_is_joined_along_z(tmp_path, monkeypatch, depths, options):
+    # was: the first page of each file (3 slices: 0, 4, 8)
+    truth = coded(sum(depths))
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, start in enumerate(np.cumsum((0, *depths[:-1]))):
+        part = truth[start : start + depths[i]]
+        tifffile.imwrite(folder / f"part_{i}.tif", part, photometric="minisblack", **options)
+    vol = mct.open_volume(folder, spacing=1, units="um")
+    np.testing.assert_array_equal(vol.values, truth)
+    monkeypatch.setattr(tiff, "_SLAB", 3)  # tasks across the files' ends
+    small = mct.open_volume(folder, spacing=1, units="um", chunks=(2, 8, 9))
+    np.testing.assert_array_equal(small.values, truth)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(lambda p, v: tifffile.imwrite(p, v, metadata={"axes": "CZYX"}), id="ome-czyx"),
+        pytest.param(
+            lambda p, v: tifffile.imwrite(
+                p, np.ascontiguousarray(v.swapaxes(0, 1)), imagej=True,
+                metadata={"axes": "ZCYX"},
+            ),
+            id="imagej-zcyx",
+        ),
+        pytest.param(
+            lambda p, v: tifffile.imwrite(p, v, imagej=True, metadata={"axes": "TZYX"}),
+            id="imagej-tzyx",
+        ),
+    ],
+)
+def test_more_than_one_channel_or_time_point_is_refused(tmp_path, write):
+    # was: the channels (or time points) read as more z-slices, interleaved for ZCYX
+    path = tmp_path / "two.ome.tif"
+    write(path, np.stack([coded(6), coded(6) + 1]))
+    with pytest.raises(TiffLayoutError, match=r"two\.ome\.tif holds an image of axes .* = 2"):
+        mct.open_volume(path, spacing=1, units="um")
+    with pytest.raises(ValueError, match=r"tifffile\.imread\(path\)\[(0|:, 0)\]"):
+        mct.open_volume(path, spacing=1, units="um")
+
+
+def test_time_points_without_slices_are_refused_with_how_to_make_them_slices(tmp_path):
+    # a stack saved in ImageJ as frames: was read as the volume, silently
+    path = tmp_path / "frames.tif"
+    tifffile.imwrite(path, coded(6), imagej=True, metadata={"axes": "TYX"})
+    message = r"T \(time\) = 6: .* if its time points are the z-slices, save them as slices"
+    with pytest.raises(TiffLayoutError, match=message):
+        mct.open_volume(path, spacing=1, units="um")
+
+
+def test_channel_and_time_axes_of_size_one_are_dropped(tmp_path):
+    truth = coded(6)
+    path = tmp_path / "hyper.tif"
+    metadata = {"axes": "TZCYX", "spacing": 2.0, "unit": "um"}
+    tifffile.imwrite(path, truth[None, :, None], imagej=True, resolution=(2.0, 2.0),
+                     metadata=metadata)
+    vol = mct.open_volume(path)
+    np.testing.assert_array_equal(vol.values, truth)
+    assert vol.microct.grid.spacing == (2.0, 0.5, 0.5)
+
+
+@pytest.mark.parametrize("other", ["mask", "thumbnail"])
+def test_other_images_in_the_file_are_left_out_with_a_warning(tmp_path, other):
+    # was: a mask read as more slices (24), a thumbnail: "incompatible keyframe" mid-run
+    truth = coded(12)
+    path = tmp_path / "scan.tif"
+    tifffile.imwrite(path, truth, photometric="minisblack")
+    extra = np.ones_like(truth) if other == "mask" else np.ones((3, 3), "uint16")
+    tifffile.imwrite(path, extra, append=True, photometric="minisblack")
+    with pytest.warns(UserWarning, match=r"scan\.tif holds other images .* left out.*image 1"):
+        vol = mct.open_volume(path, spacing=1, units="um")
+    np.testing.assert_array_equal(vol.values, truth)
+
+
+def test_imagej_stack_with_one_page_header_reads_every_slice(tmp_path):
+    # ImageJ writes stacks over 4 GB with one page header: was read as 1 slice
+    truth = coded(7)
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, truth, imagej=True, truncate=True, metadata={"axes": "ZYX"})
+    np.testing.assert_array_equal(mct.open_volume(path, spacing=1, units="um").values, truth)
+
+
+def write_numbered(folder, stack, pattern="rec_{:04d}.tif"):
+    folder.mkdir()
+    for z, plane in enumerate(stack):
+        tifffile.imwrite(folder / pattern.format(z), plane)
+
+
+def test_stray_files_of_a_slice_folder_are_left_out_by_name(tmp_path):
+    # was: a smaller preview failed mid-run naming no file; a same-size flat field was a
+    # slice; a macOS "._" file: "not a TIFF file" naming no file
+    truth = coded(10)
+    folder = tmp_path / "slices"
+    write_numbered(folder, truth)
+    tifffile.imwrite(folder / "rec_preview.tif", np.zeros((4, 4), "uint16"))
+    tifffile.imwrite(folder / "rec_flatfield.tif", np.full((8, 9), 999, "uint16"))
+    (folder / "._rec_0001.tif").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    (folder / "log.txt").write_text("not a slice")
+    with pytest.warns(UserWarning) as caught:
+        vol = mct.open_volume(folder, spacing=1, units="um")
+    message = "\n".join(str(w.message) for w in caught)
+    assert "10 files named rec_*.tif" in message
+    assert "rec_flatfield.tif, rec_preview.tif" in message and "._rec" not in message
+    np.testing.assert_array_equal(vol.values, truth)
+
+
+@pytest.mark.parametrize("odd", ["smaller", "float", "not-a-tiff", "no-pages", "two-channels"])
+def test_a_slice_unlike_the_others_is_refused_by_name_before_any_read(
+    tmp_path, monkeypatch, odd
+):
+    # was: an error mid-run naming no file (or a traceback), after reading the slices
+    folder = tmp_path / "slices"
+    write_numbered(folder, coded(10))
+    bad = folder / "rec_0007.tif"
+    if odd == "smaller":
+        tifffile.imwrite(bad, np.zeros((4, 4), "uint16"))
+    elif odd == "float":
+        tifffile.imwrite(bad, np.zeros((8, 9), "float32"))
+    elif odd == "not-a-tiff":
+        bad.write_bytes(b"GIF89a" + bytes(40))
+    elif odd == "no-pages":
+        bad.write_bytes(b"II*\x00\x00\x00\x00\x00")
+    else:
+        tifffile.imwrite(bad, np.zeros((2, 8, 9), "uint16"), metadata={"axes": "CYX"})
+    reads = []
+    monkeypatch.setattr(tiff, "_read_planes", lambda *args: reads.append(args))
+    with raise_if_dask_computes(), pytest.raises(TiffLayoutError, match=r"rec_0007\.tif"):
+        mct.open_volume(folder, spacing=1, units="um")
+    assert reads == []
+
+
+def test_tiff_without_pages_is_a_clear_error(tmp_path):
+    # was: IndexError from tif.pages[0]
+    path = tmp_path / "cut.tif"
+    path.write_bytes(b"II*\x00\x00\x00\x00\x00")  # a header whose first page never came
+    with pytest.raises(TiffLayoutError, match=r"cut\.tif holds no image"):
+        mct.open_volume(path, spacing=1, units="um")
+
+
+def test_folder_slices_and_stacks_mixed_or_ambiguous_names_are_refused(tmp_path):
+    mixed = tmp_path / "mixed"
+    write_numbered(mixed, coded(4))
+    tifffile.imwrite(mixed / "rec_0000.tif", coded(3), photometric="minisblack")
+    with pytest.raises(TiffLayoutError, match=r"mixes single slices \(rec_0001\.tif\)"):
+        mct.open_volume(mixed, spacing=1, units="um")
+    two = tmp_path / "two"
+    write_numbered(two, coded(3), "a_{}.tif")
+    for z in range(3):
+        tifffile.imwrite(two / f"b_{z}.tif", coded(1)[0])
+    with pytest.raises(TiffLayoutError, match=r"cannot tell which .* a_\*\.tif \(3 files\)"):
+        mct.open_volume(two, spacing=1, units="um")
+
+
+def test_folder_of_multi_file_ome_tiff_reads_each_file_once(tmp_path):
+    # each file of a multi-file OME-TIFF describes the whole dataset: read as a series
+    # spanning the files, a folder of N of them would be N × N slices; its first file
+    # alone is the dataset (was: 1 slice, that file's own page)
+    folder = tmp_path / "multifile"
+    folder.mkdir()
+    truth = coded(3)
+    planes = "".join(
+        f'<TiffData FirstZ="{z}" IFD="0" PlaneCount="1"><UUID FileName="s_{z}.ome.tif">'
+        f"urn:uuid:{z:08d}</UUID></TiffData>"
+        for z in range(3)
+    )
+    for z, plane in enumerate(truth):
+        xml = (
+            '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" '
+            f'UUID="urn:uuid:{z:08d}"><Image ID="Image:0"><Pixels ID="Pixels:0" '
+            'DimensionOrder="XYZCT" Type="uint16" SizeX="9" SizeY="8" SizeZ="3" SizeC="1" '
+            'SizeT="1" PhysicalSizeX="0.5" PhysicalSizeY="0.5" PhysicalSizeZ="2">'
+            f'<Channel ID="Channel:0:0" SamplesPerPixel="1"/>{planes}</Pixels></Image></OME>'
+        )
+        tifffile.imwrite(folder / f"s_{z}.ome.tif", plane, description=xml, metadata=None)
+    for path in (folder, folder / "s_0.ome.tif"):  # the first file alone: the dataset
+        vol = mct.open_volume(path)
+        np.testing.assert_array_equal(vol.values, truth)
+        assert vol.microct.grid.spacing == (2.0, 0.5, 0.5)

@@ -27,7 +27,7 @@ from xarray_microct.io.ome import (
 )
 from xarray_microct.io.paths import is_url
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
-from xarray_microct.io.tiff import TIFF_SUFFIXES, read_tiff
+from xarray_microct.io.tiff import TIFF_SUFFIXES, TiffLayoutError, read_tiff
 
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
@@ -235,8 +235,9 @@ def open_volume(
         An OME-Zarr image (NGFF 0.4 or 0.5, e.g. written by ``tree.microct.to_zarr``),
         a Zarr store written by xarray or xarray-microct (coordinates, units and
         provenance come back), a plain Zarr array, an HDF5 file (DXchange
-        ``/exchange/data``), a raw binary file, a multi-page TIFF file, or a folder of
-        TIFF slices. Zarr stores may also be fsspec URLs (``http://...``, ``s3://...``).
+        ``/exchange/data``), a raw binary file, a TIFF file (its first image: a stack of
+        slices, or one slice), or a folder of numbered TIFF files (slices, or parts of
+        one stack). Zarr stores may also be fsspec URLs (``http://...``, ``s3://...``).
     spacing, units : optional
         Voxel size and its length unit, for formats that do not state them (plain Zarr
         arrays, raw files, TIFF without ImageJ calibration, HDF5 without DXchange pixel
@@ -268,6 +269,10 @@ def open_volume(
     ------
     xarray_microct.io.ome.IncompleteStoreError
         An OME-Zarr store whose write was interrupted.
+    xarray_microct.io.TiffLayoutError
+        A TIFF input that is not one grey-level volume as it stands (more than one
+        channel or time point, no pages, a folder file unlike the others), before any
+        pixel is read: see ``xarray_microct.io.read_tiff``.
 
     Examples
     --------
@@ -357,6 +362,7 @@ __all__ = [
     "DamagedStoreError",
     "IncompleteStoreError",
     "MissingVoxelSizeError",
+    "TiffLayoutError",
     "open_pyramid",
     "open_volume",
     "read_hdf5",
