@@ -24,7 +24,7 @@ from xarray_microct.io.ome import (
     network_options,
     open_pyramid,
 )
-from xarray_microct.io.paths import is_url
+from xarray_microct.io.paths import is_url, local_path
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
 from xarray_microct.io.tiff import TIFF_SUFFIXES, read_tiff
 
@@ -227,6 +227,8 @@ def open_volume(
     >>> float(open_volume(store).microct.grid.spacing[0])
     0.5
     """
+    if isinstance(path, str) and path.startswith("file://"):
+        path = local_path(path)  # a local path, which Path() would mangle (file:/...)
     fmt = _detect(path, shape, storage_options)
     given = {
         "level": level,
