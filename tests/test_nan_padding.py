@@ -91,6 +91,7 @@ def test_fill_padding_gives_the_same_result_for_any_chunking():
         mct.from_array(with_nan, chunks=chunks).microct.fill_padding("bright").values
         for chunks in (80, 16, (5, 33, 17))
     ]
+    assert not np.isnan(results[0]).any()
     for other in results[1:]:
         np.testing.assert_array_equal(other, results[0])
 
