@@ -10,6 +10,13 @@ stored volume and writes the result to Zarr, on the Dask client the options ask 
     microct run fibers scan.zarr fibers.zarr --param radius='6.4 um'   # built-in, a table
     microct export-pipeline result.zarr steps.yaml                  # provenance -> file
 
+Both take ``open_volume``'s options for the input: ``--spacing``/``--units`` (a voxel
+size the file does not state), ``--level`` (OME-Zarr), ``--dataset`` (HDF5), ``--shape``,
+``--dtype``, ``--byte-order``, ``--offset`` (raw binary)::
+
+    microct run fibers scan.h5 fibers.zarr --dataset /recon/volume --spacing 0.65 --units um
+    microct info scan.raw --shape 512 1024 1024 --dtype uint16 --byte-order big
+
 ``microct info PATH`` describes a store (levels, labels, provenance, run state, tables;
 ``--json`` for programs), ``microct --version`` prints the version; ``python -m
 xarray_microct`` is the same command.
@@ -619,7 +626,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="a built-in pipeline (fibers, beads) or a YAML/JSON "
         "file of steps, e.g. from `microct export-pipeline`",
     )
-    run.add_argument("input", help="the volume to process (Zarr store or TIFF)")
+    run.add_argument(
+        "input",
+        help="the volume to process: anything open_volume reads (Zarr, OME-Zarr, TIFF, "
+        "HDF5, raw), a path or a file:// URL",
+    )
     run.add_argument("output", help="the Zarr store to write")
     run.add_argument(
         "--param",
