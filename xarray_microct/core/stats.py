@@ -41,6 +41,29 @@ The central counts are taken in the same per-block pass, from each block's globa
 offsets, so the decision is the same whatever the chunking. :func:`global_histogram`
 leaves the padding out of its counts (``padding=True``, the default for the thresholds and levels);
 :func:`global_percentiles` keeps it (``normalize`` is unchanged).
+
+NaN padding
+-----------
+Many reconstructions write NaN, not a constant, outside the field of view. The same
+rule holds them to be padding with NaN for the constant (:func:`nan_padding_rule`: at
+least :data:`PADDING_SHARE` of the voxels, at most :data:`PADDING_CENTRAL_SHARE` of them
+in the central disk, the finite voxels a scan's), counted in a pass of their own
+(:func:`nan_counts`, per block from its global offsets: the same for any chunking), so
+that the counts and the rule of a constant padding are unchanged for every array.
+:func:`fill_padding_array` (``fill_padding``) fills them with the level it fills a
+constant padding with; the fiber detection judges them on the middle slice, as it
+judges a constant padding (:func:`nan_padding_and_level`, :func:`fill_nan_with`).
+NaN spread through the objects fail the rule and are left for the filters to refuse.
+
+Measured, before -> after (phantoms written with numpy, a NaN outside the inscribed
+circle: a 24 × 80 × 80 float32 bed of 3.5-pixel fibers, a 40 × 72 × 72 pack of
+6-voxel beads): the fiber pipeline, error ("the volume contains NaN" with the radius
+estimated, the Hessian's NaN error with it given) -> F1 0.987 (estimated) and 0.995
+(given) in the inner field, the same table for two chunkings and the same F1 as the scan
+padded with 0 (0.986 unpadded); the bead pipeline, error (NaN in the box where the
+noise is measured) -> the labels of the 0-padded scan, voxel for voxel. Not done: the
+NaN counts as two more of the float histogram's extra counts (one pass, not two), which
+would have changed the layout every caller of :func:`padding_rule` reads.
 """
 
 from __future__ import annotations
