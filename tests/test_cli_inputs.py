@@ -129,7 +129,7 @@ def test_reading_options_of_another_format_are_refused_in_one_line(
     for command in (["info", str(path)], ["run", str(pipeline_file), str(path), str(out)]):
         assert main([*command, *option, *calibration]) == 2
         line = _error_line(capsys)
-        assert "do not apply" in line and option[0] in line
+        assert "not apply to a" in line and option[0] in line
     assert not out.exists()
 
 

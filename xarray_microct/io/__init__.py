@@ -145,7 +145,8 @@ def _check_options(fmt: str, given: dict[str, Any]) -> None:
     wrong = sorted(k for k, v in given.items() if v is not None and k not in allowed)
     if wrong:
         raise ValueError(
-            f"{', '.join(wrong)} do not apply to a {fmt} source: level= is for OME-Zarr, "
+            f"{', '.join(f'{k}=' for k in wrong)} {'does' if len(wrong) == 1 else 'do'} not "
+            f"apply to a {fmt} source: level= is for OME-Zarr, "
             "dataset= for HDF5, shape=/dtype=/byte_order=/offset= for raw files"
         )
 
