@@ -220,8 +220,9 @@ def noise_ratio(box: np.ndarray) -> float:
     ``z``, ``v[z] - (v[z-1] + v[z+1]) / 2`` (``sqrt(1.5)`` times the noise for white
     noise), of the scan's values over the clear voxels: along ``z`` only, so that
     ring artefacts (constant along ``z``) do not count as noise, and away from the
-    phase boundaries, whose steps would. A circular field of view's padding
-    (:func:`~xarray_microct.core.stats.padding_of`'s rule, on the box) is left out,
+    phase boundaries, whose steps would. A circular field of view's padding, a
+    constant or NaN (:func:`~xarray_microct.core.stats.padding_of`'s rule, on the box;
+    :func:`~xarray_microct.core.stats.nan_padding_rule`) is left out,
     with the three voxels around it that the smoothing mixes with it.
 
     Parameters
