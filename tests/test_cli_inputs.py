@@ -150,6 +150,7 @@ def test_ome_zarr_level_option_runs_that_level(tmp_path, pipeline_file, capsys):
     np.testing.assert_allclose(open_result(out).values, expected, rtol=1e-6)
     info = _info(capsys, str(store), "--level", "scale1")
     assert [lv["path"] for lv in info["levels"]] == ["scale1"]
+    assert info["pyramid_levels"] == 2
     assert main(["info", str(store), "--level", "5"]) == 2
     assert "no level 5" in _error_line(capsys)
 

@@ -133,8 +133,8 @@ def store_info(
     ``shape``, ``dtype``, ``byte_order``, ``offset``) is passed to ``open_volume``: the
     voxel size of inputs that do not state it (TIFF, HDF5, raw), the unit of an OME-Zarr's
     axes, and how to read the input; with ``level``, an OME-Zarr's ``levels`` hold that
-    level only. Options that do not apply to the input are refused, as ``open_volume``
-    refuses them.
+    level only, and ``pyramid_levels`` says how many the pyramid has. Options that do
+    not apply to the input are refused, as ``open_volume`` refuses them.
 
     Keys: ``path``; ``kind`` (``"ome-zarr"``, ``"volume"`` or ``"table"``); for images
     ``levels`` (path, name, shape, chunks, dtype, spacing, origin, units per level;
@@ -211,11 +211,14 @@ def store_info(
         tree = open_pyramid(path, units=calibration.get("units"))
         level = calibration.get("level")
         info["kind"] = "ome-zarr"
+        every = _pyramid_facts(tree)
         info["levels"] = [
             facts
-            for index, facts in enumerate(_pyramid_facts(tree))
+            for index, facts in enumerate(every)
             if level is None or level in (index, facts["path"])
         ]
+        if level is not None:
+            info["pyramid_levels"] = len(every)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             attrs = dict(zarr.open_group(str(path), mode="r").attrs)
@@ -343,11 +346,12 @@ def format_info(info: dict[str, Any]) -> str:
     name = Path(info["path"]).name
     levels = info.get("levels", [])
     if kind == "ome-zarr":
-        n = len(levels)
+        n = info.get("pyramid_levels", len(levels))
         method = f", downsampled by {info['method']}" if info.get("method") and n > 1 else ""
+        shown = f"; level {levels[0]['path']} shown" if "pyramid_levels" in info else ""
         lines = [
             f"{name}: OME-Zarr image {levels[0]['name']!r} (NGFF {info['ngff']}), "
-            f"{n} level{'s' if n > 1 else ''}{method}"
+            f"{n} level{'s' if n > 1 else ''}{method}{shown}"
         ]
     elif kind == "volume":
         lines = [f"{name}: volume {levels[0]['name']!r}"]
@@ -372,7 +376,8 @@ def format_info(info: dict[str, Any]) -> str:
         extent = [n * s for n, s in zip(first["shape"][-3:], first["spacing"], strict=True)]
         lines.append(
             f"extent (z, y, x): {', '.join(f'{e:g}' for e in extent)} {first['units']}; "
-            f"{_size(first['nbytes'])} at full resolution"
+            f"{_size(first['nbytes'])} at "
+            + ("this level" if "pyramid_levels" in info else "full resolution")
         )
     window = info.get("window")
     if window:
