@@ -10,6 +10,13 @@ stored volume and writes the result to Zarr, on the Dask client the options ask 
     microct run fibers scan.zarr fibers.zarr --param radius='6.4 um'   # built-in, a table
     microct export-pipeline result.zarr steps.yaml                  # provenance -> file
 
+Both take ``open_volume``'s options for the input: ``--spacing``/``--units`` (a voxel
+size the file does not state), ``--level`` (OME-Zarr), ``--dataset`` (HDF5), ``--shape``,
+``--dtype``, ``--byte-order``, ``--offset`` (raw binary)::
+
+    microct run fibers scan.h5 fibers.zarr --dataset /recon/volume --spacing 0.65 --units um
+    microct info scan.raw --shape 512 1024 1024 --dtype uint16 --byte-order big
+
 ``microct info PATH`` describes a store (levels, labels, provenance, run state, tables;
 ``--json`` for programs), ``microct --version`` prints the version; ``python -m
 xarray_microct`` is the same command.
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import signal
 import sys
 import threading
@@ -46,6 +54,7 @@ def _volume_facts(volume: xr.DataArray, path: str) -> dict[str, Any]:
     return {
         "path": path,
         "name": str(volume.name),
+        "dims": [str(d) for d in volume.dims],
         "shape": [int(n) for n in volume.shape],
         "chunks": [int(c) for c in volume.data.chunksize],
         "dtype": str(volume.dtype),
@@ -120,8 +129,12 @@ def store_info(
 ) -> dict[str, Any]:
     """What ``microct info`` shows, as a JSON-ready dict.
 
-    ``calibration`` (``spacing``, ``units``) is passed to ``open_volume`` for inputs
-    that do not state their voxel size (TIFF, HDF5, raw).
+    ``calibration`` (``open_volume``'s ``spacing``, ``units``, ``level``, ``dataset``,
+    ``shape``, ``dtype``, ``byte_order``, ``offset``) is passed to ``open_volume``: the
+    voxel size of inputs that do not state it (TIFF, HDF5, raw), the unit of an OME-Zarr's
+    axes, and how to read the input; with ``level``, an OME-Zarr's ``levels`` hold that
+    level only, and ``pyramid_levels`` says how many the pyramid has. Options that do
+    not apply to the input are refused, as ``open_volume`` refuses them.
 
     Keys: ``path``; ``kind`` (``"ome-zarr"``, ``"volume"`` or ``"table"``); for images
     ``levels`` (path, name, shape, chunks, dtype, spacing, origin, units per level;
@@ -152,8 +165,11 @@ def store_info(
     from xarray_microct.io.tables import is_table, read_table
 
     local = local_path(path)
+    if local is not None and str(path).startswith("file://"):
+        path = local  # the local path the URL names
     if local is not None and not local.exists():
         raise FileNotFoundError(f"nothing at {path}")
+    calibration = dict(calibration or {})
     info: dict[str, Any] = {"path": str(path)}
     state = run_state(local) if local is not None else None
     if state is not None:
@@ -164,6 +180,11 @@ def store_info(
             info["provenance"] = []
             return info
     if local is not None and is_table(local):
+        if calibration:
+            raise ValueError(
+                f"{path} is a table; {', '.join(CLI_OPTIONS[k] for k in calibration)} "
+                "apply to an image"
+            )
         table = read_table(local)
         units = column_units(table)
         info["kind"] = "table"
@@ -185,9 +206,19 @@ def store_info(
 
         from xarray_microct.io.ngff_labels import label_names, open_labels
 
-        tree = open_pyramid(path)
+        if calibration:  # refused as open_volume refuses it (spacing=, other formats')
+            open_volume(path, **calibration)
+        tree = open_pyramid(path, units=calibration.get("units"))
+        level = calibration.get("level")
         info["kind"] = "ome-zarr"
-        info["levels"] = _pyramid_facts(tree)
+        every = _pyramid_facts(tree)
+        info["levels"] = [
+            facts
+            for index, facts in enumerate(every)
+            if level is None or level in (index, facts["path"])
+        ]
+        if level is not None:
+            info["pyramid_levels"] = len(every)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             attrs = dict(zarr.open_group(str(path), mode="r").attrs)
@@ -199,16 +230,17 @@ def store_info(
             {"name": name, "levels": _pyramid_facts(open_labels(path, name))}
             for name in (label_names(path) if local is not None else [])
         ]
-        first = tree.microct.select_level(0)
+        first = tree.microct.select_level(level or 0)
         info["provenance"] = _provenance_facts(first.attrs.get(PROVENANCE_KEY, []))
         return info
     try:
-        volume = open_volume(path, **(calibration or {}))
+        volume = open_volume(path, **calibration)
         info["levels"] = [_volume_facts(volume, "")]
     except MissingVoxelSizeError as error:
         # what can be said without it: shape, chunks, dtype (a placeholder voxel size
         # opens the file, and is not shown)
-        volume = open_volume(path, spacing=1.0, units="micrometer")
+        reading = {k: v for k, v in calibration.items() if k not in ("spacing", "units")}
+        volume = open_volume(path, spacing=1.0, units="micrometer", **reading)
         facts = _volume_facts(volume, "")
         info["levels"] = [{**facts, "spacing": None, "origin": None, "units": None}]
         info["voxel_size"] = str(error)
@@ -253,7 +285,8 @@ def _level_lines(levels: Sequence[dict[str, Any]]) -> list[str]:
             for lv in levels
         ]
         return _aligned(header, rows)
-    header = ["level", "shape (z, y, x)", "chunks", "dtype", "voxel size (z, y, x)"]
+    dims = levels[0].get("dims", ["z", "y", "x"])
+    header = ["level", f"shape ({', '.join(dims)})", "chunks", "dtype", "voxel size (z, y, x)"]
     rows = [
         [
             lv["path"] or "-",
@@ -313,11 +346,12 @@ def format_info(info: dict[str, Any]) -> str:
     name = Path(info["path"]).name
     levels = info.get("levels", [])
     if kind == "ome-zarr":
-        n = len(levels)
+        n = info.get("pyramid_levels", len(levels))
         method = f", downsampled by {info['method']}" if info.get("method") and n > 1 else ""
+        shown = f"; level {levels[0]['path']} shown" if "pyramid_levels" in info else ""
         lines = [
             f"{name}: OME-Zarr image {levels[0]['name']!r} (NGFF {info['ngff']}), "
-            f"{n} level{'s' if n > 1 else ''}{method}"
+            f"{n} level{'s' if n > 1 else ''}{method}{shown}"
         ]
     elif kind == "volume":
         lines = [f"{name}: volume {levels[0]['name']!r}"]
@@ -338,10 +372,12 @@ def format_info(info: dict[str, Any]) -> str:
         )
     elif levels and "spacing" in levels[0]:
         first = levels[0]
-        extent = [n * s for n, s in zip(first["shape"], first["spacing"], strict=True)]
+        # the spatial axes: the last three (an OME-Zarr's c and t come first)
+        extent = [n * s for n, s in zip(first["shape"][-3:], first["spacing"], strict=True)]
         lines.append(
             f"extent (z, y, x): {', '.join(f'{e:g}' for e in extent)} {first['units']}; "
-            f"{_size(first['nbytes'])} at full resolution"
+            f"{_size(first['nbytes'])} at "
+            + ("this level" if "pyramid_levels" in info else "full resolution")
         )
     window = info.get("window")
     if window:
@@ -467,7 +503,9 @@ def _no_client_to_look_for(kind: str) -> Iterator[None]:
 
 
 def _calibration(args: argparse.Namespace) -> dict[str, Any]:
-    """``--spacing`` / ``--units`` as ``open_volume`` takes them (only those given)."""
+    """The input options as ``open_volume`` takes them (only those given): the voxel
+    size (``--spacing``, ``--units``) and how to read the input (``--level``,
+    ``--dataset``, ``--shape``, ``--dtype``, ``--byte-order``, ``--offset``)."""
     given = {"spacing": args.spacing, "units": args.units}
     if given["spacing"] is not None:
         if len(given["spacing"]) not in (1, 3):
@@ -475,7 +513,59 @@ def _calibration(args: argparse.Namespace) -> dict[str, Any]:
                 f"--spacing takes one voxel size or three (z y x), got {len(args.spacing)}"
             )
         given["spacing"] = given["spacing"][0] if len(args.spacing) == 1 else args.spacing
+    level = args.level
+    given.update(
+        level=int(level) if level is not None and level.isdigit() else level,
+        dataset=args.dataset,
+        shape=args.shape,
+        dtype=args.dtype,
+        byte_order=args.byte_order,
+        offset=args.offset,
+    )
     return {k: v for k, v in given.items() if v is not None}
+
+
+CLI_OPTIONS = {
+    "spacing": "--spacing",
+    "units": "--units",
+    "level": "--level",
+    "dataset": "--dataset",
+    "shape": "--shape",
+    "dtype": "--dtype",
+    "byte_order": "--byte-order",
+    "offset": "--offset",
+}
+"""``open_volume``'s keywords and the command-line options that give them."""
+
+
+def with_cli_options(message: str) -> str:
+    """``message`` with the command-line option named after each ``open_volume`` keyword
+    it tells the user to pass (``dataset=`` ...), for an error raised under ``microct``.
+
+    Examples
+    --------
+    >>> with_cli_options("scan.h5 has no dataset '/exchange/data'. Pass dataset='/a/b'")
+    "scan.h5 has no dataset '/exchange/data'. Pass dataset='/a/b' (on the command line: --dataset)"
+    >>> with_cli_options("nothing at scan.zarr")
+    'nothing at scan.zarr'
+    """
+    named = [
+        option
+        for keyword, option in CLI_OPTIONS.items()
+        if re.search(rf"\b{keyword}=", message) and option not in message
+    ]
+    return f"{message} (on the command line: {', '.join(named)})" if named else message
+
+
+def _raised_reading(error: BaseException) -> bool:
+    """Whether ``error`` was raised in ``xarray_microct.io`` (reading the input), whose
+    messages name ``open_volume``'s keywords."""
+    frames = []
+    trace = error.__traceback__
+    while trace is not None:
+        frames.append(trace.tb_frame.f_globals.get("__name__", ""))
+        trace = trace.tb_next
+    return any(name.startswith("xarray_microct.io") for name in frames)
 
 
 def _add_calibration(parser: argparse.ArgumentParser) -> None:
@@ -485,7 +575,37 @@ def _add_calibration(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--spacing", type=float, nargs="+", metavar="D", help="voxel size: one value or z y x"
     )
-    group.add_argument("--units", help="length unit of --spacing (e.g. micrometer)")
+    group.add_argument(
+        "--units",
+        help="length unit of --spacing (e.g. micrometer), or of the axes of an OME-Zarr "
+        "that does not state it",
+    )
+    reading = parser.add_argument_group("how to read the input (refused for other formats)")
+    reading.add_argument(
+        "--level",
+        metavar="LEVEL",
+        help="OME-Zarr: the pyramid level, an index (0 = full "
+        "resolution, the default) or a name such as scale1",
+    )
+    reading.add_argument(
+        "--dataset", metavar="PATH", help="HDF5: the dataset (default /exchange/data)"
+    )
+    reading.add_argument(
+        "--shape",
+        type=int,
+        nargs=3,
+        metavar=("Z", "Y", "X"),
+        help="raw binary: the volume's shape (any file is read as raw when given)",
+    )
+    reading.add_argument("--dtype", help="raw binary: the voxel type, e.g. uint16, float32, >f4")
+    reading.add_argument(
+        "--byte-order",
+        choices=("little", "big"),
+        help="raw binary: the byte order (default the dtype's own)",
+    )
+    reading.add_argument(
+        "--offset", type=int, metavar="BYTES", help="raw binary: the header's size (default 0)"
+    )
 
 
 def _export_pipeline(args: argparse.Namespace) -> int:
@@ -511,7 +631,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="a built-in pipeline (fibers, beads) or a YAML/JSON "
         "file of steps, e.g. from `microct export-pipeline`",
     )
-    run.add_argument("input", help="the volume to process (Zarr store or TIFF)")
+    run.add_argument(
+        "input",
+        help="the volume to process: anything open_volume reads (Zarr, OME-Zarr, TIFF, "
+        "HDF5, raw), a path or a file:// URL",
+    )
     run.add_argument("output", help="the Zarr store to write")
     run.add_argument(
         "--param",
@@ -685,7 +809,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ConnectionError,
         TimeoutError,
     ) as err:
-        print(f"microct: error: {err}", file=sys.stderr)
+        message = with_cli_options(str(err)) if _raised_reading(err) else str(err)
+        print(f"microct: error: {message}", file=sys.stderr)
         return 2
     except OSError as err:  # a full disk, a read-only folder...
         print(

@@ -124,9 +124,10 @@ def run_pipeline(
     echo : callable
         Where to print the messages (``print`` by default).
     calibration : mapping, optional
-        ``spacing`` and ``units`` for an input that does not state its voxel size (TIFF,
-        HDF5, raw), as :func:`xarray_microct.open_volume` takes them; part of the run's
-        fingerprint.
+        Keywords of :func:`xarray_microct.open_volume` for the input: ``spacing`` and
+        ``units`` for an input that does not state its voxel size (TIFF, HDF5, raw), and
+        how to read it (``level``, ``dataset``, ``shape``, ``dtype``, ``byte_order``,
+        ``offset``); part of the run's fingerprint.
     release_memory : bool
         For a pipeline whose result is a volume, hand freed arrays back to the operating
         system at once, in this process and in the worker processes it starts

@@ -41,6 +41,29 @@ The central counts are taken in the same per-block pass, from each block's globa
 offsets, so the decision is the same whatever the chunking. :func:`global_histogram`
 leaves the padding out of its counts (``padding=True``, the default for the thresholds and levels);
 :func:`global_percentiles` keeps it (``normalize`` is unchanged).
+
+NaN padding
+-----------
+Many reconstructions write NaN, not a constant, outside the field of view. The same
+rule holds them to be padding with NaN for the constant (:func:`nan_padding_rule`: at
+least :data:`PADDING_SHARE` of the voxels, at most :data:`PADDING_CENTRAL_SHARE` of them
+in the central disk, the finite voxels a scan's), counted in a pass of their own
+(:func:`nan_counts`, per block from its global offsets: the same for any chunking), so
+that the counts and the rule of a constant padding are unchanged for every array.
+:func:`fill_padding_array` (``fill_padding``) fills them with the level it fills a
+constant padding with; the fiber detection judges them on the middle slice, as it
+judges a constant padding (:func:`nan_padding_and_level`, :func:`fill_nan_with`).
+NaN spread through the objects fail the rule and are left for the filters to refuse.
+
+Measured, before -> after (phantoms written with numpy, a NaN outside the inscribed
+circle: a 24 × 80 × 80 float32 bed of 3.5-pixel fibers, a 40 × 72 × 72 pack of
+6-voxel beads): the fiber pipeline, error ("the volume contains NaN" with the radius
+estimated, the Hessian's NaN error with it given) -> F1 0.987 (estimated) and 0.995
+(given) in the inner field, the same table for two chunkings and the same F1 as the scan
+padded with 0 (0.986 unpadded); the bead pipeline, error (NaN in the box where the
+noise is measured) -> the labels of the 0-padded scan, voxel for voxel. Not done: the
+NaN counts as two more of the float histogram's extra counts (one pass, not two), which
+would have changed the layout every caller of :func:`padding_rule` reads.
 """
 
 from __future__ import annotations
@@ -627,6 +650,122 @@ def fill_padding_with(data: da.Array, value: float, level: float) -> da.Array:
     )
 
 
+def _nan_block_counts(block: np.ndarray, ndim: int, block_info: dict | None = None) -> np.ndarray:
+    nan = np.isnan(block)
+    central = np.count_nonzero(nan[central_disk(block.shape, block_info)])
+    counts = np.array([np.count_nonzero(nan), central, block.size], dtype=np.int64)
+    return counts.reshape((1,) * ndim + (3,))
+
+
+def nan_counts(data: da.Array) -> da.Array:
+    """Lazy ``[NaN voxels, those in the central disk, voxels]`` of a float array
+    (:func:`central_disk`: from each block's global offsets, the same for any chunking).
+
+    Examples
+    --------
+    >>> x = np.zeros((1, 8, 8)); x[0, :, 0] = np.nan  # a column at the edge
+    >>> nan_counts(da.from_array(x, chunks=3)).compute().tolist()
+    [8, 0, 64]
+    """
+    ndim = data.ndim
+    return da.map_blocks(
+        _nan_block_counts,
+        data,
+        ndim=ndim,
+        new_axis=ndim,
+        chunks=(1,) * ndim + (3,),
+        dtype=np.int64,
+    ).sum(axis=tuple(range(ndim)))
+
+
+def nan_padding_rule(nans: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``[1, share]`` when a float scan's NaN voxels are out-of-field padding, else
+    ``[0, share]`` (``share``: of all voxels).
+
+    The padding rule of the module docstring with NaN for the constant: NaN held by at
+    least :data:`PADDING_SHARE` of the voxels, at most :data:`PADDING_CENTRAL_SHARE` of
+    them in the central disk (a reconstruction writes NaN outside its field of view;
+    NaN spread through the objects is something else, left for the filters to refuse),
+    and the finite voxels fill at least :data:`PADDING_MIN_LEVELS` bins of their
+    histogram ``counts`` (a scan, not a mask). ``nans`` as :func:`nan_counts` gives them.
+
+    Examples
+    --------
+    >>> counts = np.ones(100, np.int64)
+    >>> nan_padding_rule(np.array([30, 0, 130]), counts).round(3).tolist()
+    [1.0, 0.231]
+    >>> nan_padding_rule(np.array([30, 6, 130]), counts)[0]  # NaN in the centre too
+    np.float64(0.0)
+    """
+    nan, central, voxels = (int(n) for n in np.asarray(nans))
+    share = nan / voxels if voxels else 0.0
+    padding = (
+        nan > 0
+        and nan >= PADDING_SHARE * voxels
+        and central <= PADDING_CENTRAL_SHARE * nan
+        and np.count_nonzero(counts) >= PADDING_MIN_LEVELS
+    )
+    return np.array([float(padding), share])
+
+
+def _lazy_nan_rule(data: da.Array, counts: da.Array) -> da.Array:
+    """Lazy :func:`nan_padding_rule` of ``data``, whose histogram is ``counts``."""
+    return da.blockwise(
+        nan_padding_rule,
+        "r",
+        nan_counts(data),
+        "n",
+        counts,
+        "c",
+        new_axes={"r": 2},
+        concatenate=True,
+        dtype=np.float64,
+    )
+
+
+def _fill_nan_block(block: np.ndarray, rule: np.ndarray, level: np.ndarray) -> np.ndarray:
+    if not rule[0]:
+        return block
+    return np.where(np.isnan(block), block.dtype.type(level[0]), block)
+
+
+def fill_nan_with(data: da.Array, level: float) -> da.Array:
+    """``data`` with its NaN replaced by ``level``, block by block (a float array).
+
+    Examples
+    --------
+    >>> x = da.from_array(np.array([np.nan, 7.0, np.nan, 9.0]), chunks=2)
+    >>> fill_nan_with(x, 4.5).compute().tolist()
+    [4.5, 7.0, 4.5, 9.0]
+    """
+    return da.map_blocks(
+        _fill_nan_block, data, rule=np.array([1.0]), level=np.array([level]), dtype=data.dtype
+    )
+
+
+def nan_padding_and_level(data: da.Array, bright: bool = False) -> da.Array:
+    """Lazy ``[is padding, share, level]`` of a float array's NaN: whether they are
+    out-of-field padding (:func:`nan_padding_rule`), their share of the voxels, and the
+    level of the dark (or bright) phase that fills them, that of
+    :func:`padding_and_level` (the histogram of the finite voxels, a constant padding
+    left out). One histogram pass; to compute first and fill with :func:`fill_nan_with`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scan = np.where(rng.random((4, 20, 20)) < 0.5, 60.0, 160.0)
+    >>> scan += rng.normal(0, 5, scan.shape); scan[:, :, :5] = np.nan  # NaN padding
+    >>> padding, share, level = nan_padding_and_level(da.from_array(scan, chunks=7)).compute()
+    >>> bool(padding), float(share), bool(abs(level - 60) < 2)
+    (True, 0.25, True)
+    """
+    data = native_order(data)
+    counts, edges, _ = _histogram_and_padding(data, FLOAT_BINS)
+    level = _lazy_phase_level(counts, edges, data.dtype, bright)
+    rule = _lazy_nan_rule(data, counts)
+    return da.concatenate([rule, level])
+
+
 def fill_padding_array(data: da.Array, bright: bool = False) -> tuple[da.Array, da.Array]:
     """The array with its out-of-field padding replaced by a phase's level (lazy).
 
@@ -635,10 +774,16 @@ def fill_padding_array(data: da.Array, bright: bool = False) -> tuple[da.Array, 
     the histogram of the other voxels (:func:`phase_levels`), cast to the dtype. An
     array without padding is returned unchanged (value for value).
 
+    A float array's NaN are filled with the same level where they are padding by the
+    same rule (:func:`nan_padding_rule`): a reconstruction that writes NaN outside its
+    field of view, not a constant.
+
     Returns
     -------
     filled : dask.array.Array, same dtype
-    padding : dask.array.Array, ``[value, share]`` (NaN, 0 when none)
+    padding : dask.array.Array, ``[value, share, NaN share]``: the constant padding
+        (NaN, 0 when none) and the share of the voxels that were NaN padding (0 when
+        none, and for integer arrays)
 
     Examples
     --------
@@ -647,10 +792,22 @@ def fill_padding_array(data: da.Array, bright: bool = False) -> tuple[da.Array, 
     >>> scan += rng.normal(0, 5, scan.shape); scan[:, :, :5] = 0.0  # padding
     >>> filled, padding = fill_padding_array(da.from_array(scan, chunks=7))
     >>> abs(float(filled[0, 0, 0]) - 60) < 2, padding.compute().tolist()  # the dark level
-    (True, [0.0, 0.25])
+    (True, [0.0, 0.25, 0.0])
     """
+    data = native_order(data)
     counts, edges, padding = _histogram_and_padding(data, FLOAT_BINS)
     level = _lazy_phase_level(counts, edges, data.dtype, bright)
-    filled = da.map_blocks(_fill_block, native_order(data), padding, level, dtype=data.dtype)
+    filled = da.map_blocks(_fill_block, data, padding, level, dtype=data.dtype)
     share = _lazy_value_and_share(padding)
-    return filled, share
+    if not np.issubdtype(np.dtype(data.dtype), np.floating):
+        return filled, da.concatenate([share, da.zeros(1)])
+    rule = _lazy_nan_rule(data, counts)
+    filled = da.map_blocks(_fill_nan_block, filled, rule, level, dtype=data.dtype)
+    nan_share = da.blockwise(
+        _nan_share_filled, "s", rule, "r", new_axes={"s": 1}, concatenate=True, dtype=float
+    )
+    return filled, da.concatenate([share, nan_share])
+
+
+def _nan_share_filled(rule: np.ndarray) -> np.ndarray:
+    return np.array([rule[1] if rule[0] else 0.0])

@@ -188,8 +188,9 @@ def nan_message(what: str) -> str:
         f"{what}: the volume holds NaN (e.g. a reconstruction masked outside its field of "
         "view), which the filter would spread over its whole reach around each one. Fill "
         "them first: vol.fillna(value) with the background's level, or, for NaN around "
-        "the field of view, vol.fillna(vol.min()) then vol.microct.fill_padding(); or "
-        "pass nan_policy='propagate' to get NaN wherever a NaN is within reach"
+        "the field of view, vol.microct.fill_padding() (a fill_padding step first in a "
+        "pipeline file; the fibers and beads pipelines fill it themselves); or pass "
+        "nan_policy='propagate' to get NaN wherever a NaN is within reach"
     )
 
 

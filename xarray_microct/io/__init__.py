@@ -25,7 +25,7 @@ from xarray_microct.io.ome import (
     network_options,
     open_pyramid,
 )
-from xarray_microct.io.paths import is_url
+from xarray_microct.io.paths import is_url, local_path
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
 from xarray_microct.io.tiff import TIFF_SUFFIXES, TiffLayoutError, read_tiff
 
@@ -187,7 +187,8 @@ def _check_options(fmt: str, given: dict[str, Any]) -> None:
     wrong = sorted(k for k, v in given.items() if v is not None and k not in allowed)
     if wrong:
         raise ValueError(
-            f"{', '.join(wrong)} do not apply to a {fmt} source: level= is for OME-Zarr, "
+            f"{', '.join(f'{k}=' for k in wrong)} {'does' if len(wrong) == 1 else 'do'} not "
+            f"apply to a {fmt} source: level= is for OME-Zarr, "
             "dataset= for HDF5, shape=/dtype=/byte_order=/offset= for raw files"
         )
 
@@ -282,6 +283,8 @@ def open_volume(
     >>> float(open_volume(store).microct.grid.spacing[0])
     0.5
     """
+    if isinstance(path, str) and path.startswith("file://"):
+        path = local_path(path)  # a local path, which Path() would mangle (file:/...)
     fmt = _detect(path, shape, storage_options)
     given = {
         "level": level,

@@ -72,8 +72,10 @@ def fill_padding(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
     disk, where clipping would put some). Filters that mix neighbours (denoising,
     ring removal) would otherwise spread it into the field of view, and every
     threshold would take it as a third phase. Filled with the level of the phase that
-    is background to the objects, it reads as background. A scan without padding is
-    returned unchanged.
+    is background to the objects, it reads as background. A float scan's NaN (what many
+    reconstructions write outside the field of view) are filled the same way when the
+    same rule holds for them (at least 2 % of the voxels, almost none in the central
+    disk). A scan without padding is returned unchanged.
 
     Parameters
     ----------
@@ -84,8 +86,9 @@ def fill_padding(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        Same dtype, lazy; the scalar coordinates ``padding_value`` (NaN when none)
-        and ``padding_share`` (of the finite voxels) record what was filled.
+        Same dtype, lazy; the scalar coordinates ``padding_value`` (NaN when none),
+        ``padding_share`` (of the finite voxels) and ``padding_nan_share`` (the share
+        of the voxels that were NaN padding, 0 when none) record what was filled.
 
     Examples
     --------
@@ -101,7 +104,11 @@ def fill_padding(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
 
     filled, padding = fill_padding_array(volume.data, bright=_is_bright(phase, "fill_padding"))
     out = wrap_like(volume, filled)
-    return out.assign_coords(padding_value=((), padding[0]), padding_share=((), padding[1]))
+    return out.assign_coords(
+        padding_value=((), padding[0]),
+        padding_share=((), padding[1]),
+        padding_nan_share=((), padding[2]),
+    )
 
 
 @operation(intensity_units="keep")

@@ -220,8 +220,9 @@ def noise_ratio(box: np.ndarray) -> float:
     ``z``, ``v[z] - (v[z-1] + v[z+1]) / 2`` (``sqrt(1.5)`` times the noise for white
     noise), of the scan's values over the clear voxels: along ``z`` only, so that
     ring artefacts (constant along ``z``) do not count as noise, and away from the
-    phase boundaries, whose steps would. A circular field of view's padding
-    (:func:`~xarray_microct.core.stats.padding_of`'s rule, on the box) is left out,
+    phase boundaries, whose steps would. A circular field of view's padding, a
+    constant or NaN (:func:`~xarray_microct.core.stats.padding_of`'s rule, on the box;
+    :func:`~xarray_microct.core.stats.nan_padding_rule`) is left out,
     with the three voxels around it that the smoothing mixes with it.
 
     Parameters
@@ -244,21 +245,24 @@ def noise_ratio(box: np.ndarray) -> float:
     values = np.asarray(box, dtype=np.float64)
     if values.ndim != 3 or values.shape[0] < 3:
         raise ValueError(f"noise_ratio needs a 3-D box of at least 3 slices, got {values.shape}")
+    # a circular field of view's padding, a constant or NaN: filled (so that the
+    # smoothing does not spread it), and neither it nor the voxels the smoothing mixes
+    # with it count
+    filled, padding = fill_padding_array(da.from_array(values))
+    value, _, nan_share = (float(v) for v in padding.compute(scheduler="synchronous"))
+    field = np.ones(values.shape, bool)
+    if np.isfinite(value) or nan_share > 0:
+        outside = np.isnan(values) | (values == value)
+        field = ~ndi.binary_dilation(outside, iterations=3)
+        values = np.asarray(filled.compute(scheduler="synchronous"))
     bad = int(np.count_nonzero(~np.isfinite(values)))
     if bad:
         raise ValueError(
             f"the scan holds {bad} NaN or infinite value(s) in its central box, where the "
-            "noise is measured: fill them first (e.g. vol.fillna(0)); smoothing spreads "
-            "them"
+            "noise is measured, and they are not out-of-field padding (a share of the "
+            "box outside its central disk): fill them first (e.g. vol.fillna(value)); "
+            "smoothing spreads them"
         )
-    # a circular field of view's padding: filled (so that the smoothing does not spread
-    # it), and neither it nor the voxels the smoothing mixes with it count
-    filled, padding = fill_padding_array(da.from_array(values))
-    value = float(padding[0].compute(scheduler="synchronous"))
-    field = np.ones(values.shape, bool)
-    if np.isfinite(value):
-        field = ~ndi.binary_dilation(values == value, iterations=3)
-        values = np.asarray(filled.compute(scheduler="synchronous"))
     smooth = ndi.gaussian_filter(values, 1.0, mode="nearest")
     if smooth[field].size == 0 or smooth[field].min() == smooth[field].max():
         return float("inf")

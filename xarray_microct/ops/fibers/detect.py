@@ -74,9 +74,11 @@ from xarray_microct.core.blocks.placement import (
 from xarray_microct.core.outside import shifted_below
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, mask_checked, operation
 from xarray_microct.core.stats import (
+    fill_nan_with,
     fill_padding_with,
     has_exact_histogram,
     intensity_dtype,
+    nan_padding_and_level,
     padding_and_level,
 )
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
@@ -598,6 +600,10 @@ def plan_detection(
         checked = mask_checked(volume, "detect_fibers: source='mask'")
         volume = checked.copy(data=checked.data != 0)
     estimated = {}
+    if kind == "intensity":  # NaN around the field of view: filled before any sample
+        volume, nan_padding = _nan_padding_filled(volume)
+        if nan_padding is not None:
+            estimated["nan_padding"] = nan_padding
     bed = None
     reads = radius is None  # the scan is read now: the radius estimate's sample
     if radius is None:
@@ -1073,15 +1079,50 @@ def _corners_constant(volume: xr.DataArray) -> bool:
     """Whether the four corner patches (:data:`CORNER` pixels square) of the middle
     slice hold one finite value: the sign of a circular field of view's padding (the
     corners lie outside the circle), read from four chunks at most."""
+    values = _corner_values(volume)
+    return bool(values.size and np.isfinite(values[0]) and np.all(values == values[0]))
+
+
+def _corner_values(volume: xr.DataArray) -> np.ndarray:
+    """The values of the four corner patches of the middle slice (none for a slice
+    under 4 pixels a side), read from four chunks at most."""
     nz, ny, nx = volume.shape
     side = min(CORNER, ny // 4, nx // 4)
     if side < 1:
-        return False
+        return np.empty(0, volume.dtype)
     z = nz // 2
     ends = [slice(0, side), slice(-side, None)]
     patches = [volume.data[z, ys, xs] for ys in ends for xs in ends]
-    values = np.concatenate([np.ravel(p) for p in dask.compute(*patches)])
-    return bool(np.isfinite(values[0]) and np.all(values == values[0]))
+    return np.concatenate([np.ravel(p) for p in dask.compute(*patches)])
+
+
+def _nan_padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
+    """A float scan with its NaN padding (what many reconstructions write outside the
+    field of view) filled with the matrix level, and what was done, for the provenance
+    (None when nothing was).
+
+    The rule is that of the constant padding (:func:`_padding_filled`), with NaN for the
+    constant (:func:`~xarray_microct.core.stats.nan_padding_rule`), on the middle slice,
+    looked at only where one of its corner patches holds NaN; the level is that slice's
+    dark phase, as for a constant padding. Every NaN of the scan then takes it, block by
+    block (the same for any chunking). NaN that fail the rule (spread through the
+    fibers) are left, for the tubeness to refuse. Called whatever the radius: a float
+    scan with the radius given reads the corner patches (four chunks at most) as the plan
+    is built, and its middle slice where they hold NaN.
+    """
+    if volume.dtype.kind != "f" or not np.isnan(_corner_values(volume)).any():
+        return volume, None
+    middle = volume.shape[0] // 2
+    sample = volume.data[middle : middle + 1]
+    padding, share, level = (float(v) for v in nan_padding_and_level(sample).compute())
+    if not padding:
+        return volume, None
+    filled = volume.copy(data=fill_nan_with(volume.data, level))
+    return filled, {
+        "value": "NaN",
+        "share_of_the_middle_slice": round(share, 6),
+        "filled_with": round(level, 6),
+    }
 
 
 def _padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
