@@ -1040,6 +1040,7 @@ from skimage.segmentation import expand_labels, watershed
 from xarray_microct.core.outside import outside_of_array, shifted_below
 from xarray_microct.core.stats import fill_padding_array
 from xarray_microct.core.volume import grid_of
+from xarray_microct.ops.fiber_cores import FiberCores, filled_runs, sampled_cores
 from xarray_microct.kernels.chains import dense_ids
 from xarray_microct.kernels.disks import paint_disks, paint_soft_disks
 
@@ -2100,7 +2101,9 @@ class FiberBedScale(NamedTuple):
     fibers' contrast in the sample (:func:`noise_share`; NaN where not measured);
     ``outside``: ``(cut, shift)`` where the sample holds a region outside the scanned
     sample (air: :func:`_outside_moved`), values below the cut moved by the shift to the
-    matrix's level, else None.
+    matrix's level, else None; ``cores``: where the sample's sections are annuli (fibers
+    with a dark core: :mod:`~xarray_microct.ops.fiber_cores`), what was found of them,
+    the cores filled in the sample before it was measured; else None.
     """
 
     radius: float
@@ -2110,6 +2113,7 @@ class FiberBedScale(NamedTuple):
     fitted: FittedSections | None = None
     noise: float = float("nan")
     outside: tuple[float, float] | None = None
+    cores: FiberCores | None = None
 
 
 class FittedSections(NamedTuple):
@@ -2166,9 +2170,11 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     _check_square(dy, dx)
     pixel = float(np.sqrt(dy * dx))
     outside = None  # (cut, shift) of a region outside the sample, once found
+    cores = None  # the sample's dark cores (fibers whose sections are annuli), once found
     if radius is None:
         coarse = _read_tile(volume, _sample_runs(volume.shape[0], 1), COARSE_TILE)
         coarse, outside = _outside_moved(coarse, outside)
+        coarse, cores = _cores_filled(coarse, None)
         scale = _coarse_scale(_half_means(coarse))
         px, rounds, climb = START * scale, ITERATIONS, CLIMB_ROUNDS  # px: the seed, pixels
     else:
@@ -2180,6 +2186,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     runs = _sample_runs(volume.shape[0], count)
     half = len(runs[0]) // 2
     stack, outside = _outside_moved(_read_tile(volume, runs, side), outside)
+    stack, cores = _cores_filled(stack, cores if radius is None else scale)
     native = _half_means(stack)
     grids = {1: native}
     # the rounds start below the coarse scale: seeded too small, a round splits some
@@ -2316,7 +2323,26 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         fitted,
         noise_share(stack),
         outside,
+        cores,
     )
+
+
+def _cores_filled(
+    stack: np.ndarray, cores: FiberCores | float | None
+) -> tuple[np.ndarray, FiberCores | None]:
+    """The sampled runs with the fibers' dark cores filled, and what was found of them
+    (:mod:`~xarray_microct.ops.fiber_cores`), or the runs as they are and None where the
+    sections are not annuli. ``cores``: what the coarse sample found (the runs are
+    filled at its sections' radius), or the radius given (pixels: the runs are looked
+    at), or None (the runs are looked at and sized by their own sections)."""
+    if not isinstance(cores, FiberCores):
+        found = sampled_cores(_half_means(stack))
+        if not found.cored:
+            return stack, None
+        if cores is not None:  # the radius given, in pixels
+            found = found._replace(radius=float(cores))
+        cores = found
+    return filled_runs(stack, cores.radius), cores
 
 
 def _outside_moved(

@@ -1,0 +1,307 @@
+"""Fibers with a dark core: sections that are annuli, and their cores filled per slice.
+
+Some ceramic fibers have a core of another phase (SCS-6 SiC fibers: a carbon core of
+about a third of the radius): a section is a bright ring about a core as dark as the
+matrix, or darker. The fiber mask is then an annulus, the tubeness's centres move off
+the axis onto the ring, and the sampled sections of the radius estimate are split into
+pieces that are not found again along z. This module finds such cores in the radius
+estimate's bounded sample (:func:`sampled_cores`) and fills them, per slice in 2-D:
+
+* A hole of a slice's mask is a connected part of its background (4-connected) that
+  does not reach the image's edge; it is a fiber's core (:func:`core_holes`) where it
+  is small (an equivalent radius of at most ``CORE_RADIUS`` fiber radii, and a bounding
+  box of at most ``2 × EXTENT`` radii a side) and lies deep inside a bright section:
+  its deepest pixel is at least ``CORE_DEPTH`` radii from the nearest pixel that is
+  neither mask nor such a small hole. The matrix enclosed between three touching fibers
+  is a hole of about the same area as a core (0.16 R², a core of 0.23 R), but its
+  deepest pixel lies about 0.6 R from the matrix outside, across the necks where the
+  fibers touch: it is left alone.
+* Each test reads a bounded window about the hole (``2 × EXTENT + CORE_DEPTH`` radii
+  and a pixel), so a block read with that halo (:func:`core_halo`) gives the same holes
+  as the whole slice: the blockwise fill does not depend on the chunking.
+* The sample decides (:func:`sampled_cores`): the round sections of its images (a
+  section of the Otsu mask with its holes filled, whose inscribed disk's radius is at
+  least ``ROUND`` of its area's) and the share of them with a core (a hole of 2–36 %
+  of the section's area passing the test above at the section's own radius). At least
+  ``CORED_SHARE`` of at least ``MIN_SECTIONS`` sections: the bed is cored, and the
+  estimate and the detection fill the cores; otherwise nothing changes (and costs
+  nothing more than this look at the sample).
+
+The filled intensities (:func:`filled_images`): each core, grown by one pixel (its
+blurred edge), is raised to the fibers' level at least; on single slices, by the
+deficit of the averaged image they were read with, so that their noise is kept.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
+
+__all__ = [
+    "FiberCores",
+    "core_halo",
+    "core_holes",
+    "filled_images",
+    "filled_runs",
+    "hole_cut",
+    "sampled_cores",
+]
+
+# a core's equivalent radius, at most, in fiber radii (SCS-6: about 0.3; 0.2-0.45 tested)
+CORE_RADIUS = 0.6
+# a core's bounding box, at most 2 × EXTENT fiber radii a side (a core blurred by the
+# noise into an elongated hole)
+EXTENT = 0.75
+# a core's deepest pixel lies at least this many fiber radii inside its section (a fiber
+# of the bed's radius: about 1; the matrix between three touching fibers: about 0.6)
+CORE_DEPTH = 0.75
+# the sample's round sections (inscribed radius over the area's radius) ...
+ROUND = 0.8
+# ... of which at least this share hold a core, of at least MIN_SECTIONS: a cored bed
+CORED_SHARE = 0.5
+MIN_SECTIONS = 8
+# a core's area as a share of its section's (a core of 0.14-0.6 radius)
+HOLE_SHARE = (0.02, 0.36)
+# the sample's images are cut for cores this far from Otsu's threshold to the fibers' level
+HOLE_CUT = 0.5
+# a core is filled to the median of the ring 2 to 2 + RING radii about it
+RING = 0.25
+
+
+class FiberCores(NamedTuple):
+    """What :func:`sampled_cores` found: ``share`` of the ``sections`` (the sample's round
+    sections) hold a core; ``core_ratio``: the median of the cores' equivalent radii over
+    their sections' (the cores found); ``radius``: the median radius of the round
+    sections (pixels, of the Otsu mask with its holes filled: a bound for the fill, not
+    the estimate)."""
+
+    share: float
+    sections: int
+    core_ratio: float
+    radius: float
+
+    @property
+    def cored(self) -> bool:
+        """Whether the bed's fibers have dark cores (and the detection fills them)."""
+        return self.sections >= MIN_SECTIONS and self.share >= CORED_SHARE
+
+
+def core_halo(radius_px: float) -> int:
+    """Pixels of halo in y and x that make :func:`core_holes` exact on a block."""
+    return int(np.ceil((2 * EXTENT + CORE_DEPTH) * radius_px)) + 2
+
+
+def _candidates(mask: np.ndarray, radius_px: float) -> tuple[np.ndarray, list, np.ndarray]:
+    """The small holes of a 2-D mask: (labels of its background, their boxes, whether
+    each label is a small hole)."""
+    labels, count = ndi.label(~mask)
+    if count == 0:
+        return labels, [], np.zeros(1, bool)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    boxes = ndi.find_objects(labels)
+    small = np.zeros(count + 1, bool)
+    most_area = np.pi * (CORE_RADIUS * radius_px) ** 2
+    most_side = 2 * EXTENT * radius_px
+    ny, nx = mask.shape
+    for index, box in enumerate(boxes, start=1):
+        if box is None or sizes[index] > most_area:
+            continue
+        ys, xs = box
+        if ys.start == 0 or xs.start == 0 or ys.stop == ny or xs.stop == nx:
+            continue  # reaches the image's edge: not enclosed here
+        if ys.stop - ys.start > most_side or xs.stop - xs.start > most_side:
+            continue
+        small[index] = True
+    return labels, boxes, small
+
+
+def _deep(labels: np.ndarray, box: tuple[slice, slice], index: int, solid: np.ndarray,
+          depth: float) -> bool:
+    """Whether hole ``index`` has a pixel at least ``depth`` pixels from every pixel
+    outside ``solid`` (the mask with its small holes), read in a window about it."""
+    reach = int(np.ceil(depth)) + 1
+    ny, nx = labels.shape
+    ys = slice(max(box[0].start - reach, 0), min(box[0].stop + reach, ny))
+    xs = slice(max(box[1].start - reach, 0), min(box[1].stop + reach, nx))
+    window = solid[ys, xs]
+    if window.all():
+        return True
+    distance = ndi.distance_transform_edt(window)
+    return bool(distance[labels[ys, xs] == index].max() >= depth)
+
+
+def core_holes(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """The fiber cores among the holes of each slice of a mask (see the module docstring).
+
+    ``mask``: 2-D or 3-D (z, y, x; each slice on its own), fibers ``True``;
+    ``radius_px``: the fibers' radius in pixels. Returns a boolean array of the mask's
+    shape, ``True`` on the cores' pixels.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :40]
+    >>> ring = (np.hypot(yy - 20, xx - 20) <= 8) & (np.hypot(yy - 20, xx - 20) > 2.5)
+    >>> int(core_holes(ring, 8.0).sum()), int((np.hypot(yy - 20, xx - 20) <= 2.5).sum())
+    (21, 21)
+    """
+    if mask.ndim == 3:
+        return np.stack([core_holes(plane, radius_px) for plane in mask])
+    labels, boxes, small = _candidates(mask, radius_px)
+    cores = np.zeros(mask.shape, bool)
+    if not small.any():
+        return cores
+    solid = mask | small[labels]
+    depth = CORE_DEPTH * radius_px
+    for index in np.nonzero(small)[0]:
+        if _deep(labels, boxes[index - 1], index, solid, depth):
+            cores |= labels == index
+    return cores
+
+
+def sampled_cores(images: np.ndarray) -> FiberCores:
+    """Whether the sampled images show fibers with dark cores (see the module docstring).
+
+    ``images``: 2-D images of the sample (the runs' half means), fibers bright. The
+    sections are those of each image's Otsu mask with their holes filled; a round one
+    (not touching the image's edge, its inscribed disk's radius at least ``ROUND`` of
+    its area's) holds a core where one of its holes is 2–36 % of its area and passes
+    :func:`core_holes`'s test at the section's own radius.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:96, :96] % 24 - 11.5  # 16 fibers of radius 8 (cores of 2.4)
+    >>> rho = np.hypot(yy, xx)
+    >>> cored = np.where((rho <= 8) & (rho > 2.4), 1.0, 0.2)
+    >>> sampled_cores(cored[None]).cored, sampled_cores(np.where(rho <= 8, 1.0, 0.2)[None]).cored
+    (True, False)
+    """
+    ratios, sections, radii = [], 0, []
+    for image in images:
+        cut = hole_cut(image)
+        if not np.isfinite(cut):
+            continue
+        mask = image > cut
+        filled = ndi.binary_fill_holes(mask)
+        labels, count = ndi.label(filled)
+        if count == 0:
+            continue
+        depth = ndi.distance_transform_edt(filled)
+        inscribed = ndi.maximum(depth, labels, np.arange(1, count + 1))
+        area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+        hole_area = np.bincount(labels[filled & ~mask], minlength=count + 1)[1:]
+        radius = np.sqrt(area / np.pi)
+        edge = np.unique(
+            np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+        )
+        whole = ~np.isin(np.arange(1, count + 1), edge)
+        round_ = whole & (inscribed >= ROUND * radius) & (radius >= 2.0)
+        boxes = ndi.find_objects(labels)
+        radii.append(radius[round_])
+        for index in np.nonzero(round_)[0]:
+            sections += 1
+            share = hole_area[index] / area[index]
+            if not HOLE_SHARE[0] <= share <= HOLE_SHARE[1]:
+                continue
+            ys, xs = boxes[index]
+            ys = slice(max(ys.start - 1, 0), ys.stop + 1)
+            xs = slice(max(xs.start - 1, 0), xs.stop + 1)
+            section = labels[ys, xs] == index + 1
+            holes = core_holes(mask[ys, xs] & section, radius[index])
+            if (holes & section).sum() >= HOLE_SHARE[0] * area[index]:
+                ratios.append(np.sqrt((holes & section).sum() / area[index]))
+    share = len(ratios) / sections if sections else 0.0
+    ratio = float(np.median(ratios)) if ratios else float("nan")
+    radius = float(np.median(np.concatenate(radii))) if sections else float("nan")
+    return FiberCores(float(share), sections, ratio, radius)
+
+
+def _ring_levels(image: np.ndarray, holes: np.ndarray, radius_px: float) -> np.ndarray:
+    """``image`` with each core of ``holes``, grown by one pixel, raised to the median of
+    its ring (the pixels 2 to ``2 + RING × radius`` pixels from the core, in the fiber's
+    section: ``solid``) where it is below it."""
+    out = image.copy()
+    labels, count = ndi.label(holes)
+    width = 1 + int(np.ceil(RING * radius_px))
+    ny, nx = image.shape
+    for index, box in enumerate(ndi.find_objects(labels), start=1):
+        ys = slice(max(box[0].start - width - 1, 0), min(box[0].stop + width + 1, ny))
+        xs = slice(max(box[1].start - width - 1, 0), min(box[1].stop + width + 1, nx))
+        core = labels[ys, xs] == index
+        grown = ndi.binary_dilation(core)
+        ring = ndi.binary_dilation(grown, iterations=width) & ~grown
+        level = float(np.median(image[ys, xs][ring]))
+        window = out[ys, xs]
+        window[grown] = np.maximum(window[grown], level)
+    return out
+
+
+def filled_images(images: np.ndarray, radius_px: float) -> np.ndarray:
+    """The images with their fibers' cores raised to their rings' level (see the module
+    docstring): each image's cores (:func:`core_holes` of its mask at :func:`hole_cut`),
+    grown by one pixel, raised to the median of the ring about them where they are below
+    it.
+
+    ``images``: 2-D images (or a stack of them), fibers bright. Returns float64 images.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :40]
+    >>> rho = np.hypot(yy - 20, xx - 20)
+    >>> image = np.where((rho <= 8) & (rho > 2.5), 1.0, 0.2)
+    >>> float(filled_images(image[None], 8.0)[0, 20, 20])
+    1.0
+    """
+    out = np.array(images, dtype=np.float64, copy=True)
+    planes = out.reshape(-1, *out.shape[-2:])
+    for image in planes:
+        cut = hole_cut(image)
+        if np.isfinite(cut):
+            mask = image > cut
+            grown = ndi.binary_dilation(core_holes(mask, radius_px))
+            inner = ndi.binary_erosion(mask)
+            level = float(np.median(image[inner if inner.any() else mask]))
+            image[grown] = np.maximum(image[grown], level)
+    return out
+
+
+def hole_cut(image: np.ndarray) -> float:
+    """The level a sample's image is cut at to find the cores: halfway from Otsu's
+    threshold to the median above it (a blurred core of a small fiber stays above Otsu's
+    threshold); +inf for a constant image.
+
+    Examples
+    --------
+    >>> hole_cut(np.array([0.0, 0.0, 1.0, 1.0, 0.8])), hole_cut(np.ones(3))
+    (0.75, inf)
+    """
+    low, high = float(image.min()), float(image.max())
+    if not high > low:
+        return np.inf
+    cut = threshold_otsu(image)
+    return float(cut + HOLE_CUT * (np.median(image[image > cut]) - cut))
+
+
+def filled_runs(stack: np.ndarray, radius_px: float) -> np.ndarray:
+    """The sampled runs (runs, 2k slices, y, x) with the cores filled on each half's mean
+    of k slices (:func:`filled_images`), what it added to the mean added to each of the
+    half's slices (their noise kept; the means are the filled means).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :40]
+    >>> rho = np.hypot(yy - 20, xx - 20)
+    >>> image = np.where((rho <= 8) & (rho > 2.5), 1.0, 0.2)
+    >>> runs = np.broadcast_to(image, (1, 8, 40, 40)) + np.arange(8)[:, None, None] * 0.01
+    >>> filled = filled_runs(runs, 8.0)
+    >>> round(float(filled[0, 0, 20, 20]), 3), round(float(filled[0, 3, 20, 20]), 3)
+    (1.0, 1.03)
+    """
+    count, length = stack.shape[:2]
+    halves = stack.reshape(count, 2, length // 2, *stack.shape[2:])
+    means = halves.mean(axis=2)
+    flat = means.reshape(-1, *stack.shape[2:])
+    added = (filled_images(flat, radius_px) - flat).reshape(means.shape)
+    return (halves + added[:, :, None]).reshape(stack.shape)
