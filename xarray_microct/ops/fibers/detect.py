@@ -82,6 +82,7 @@ from xarray_microct.core.stats import (
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of, wrap_like
 from xarray_microct.kernels.fiber_grid import smooth_z_levels
 from xarray_microct.kernels.hessian import COARSE_FROM_SIGMA, MEASURE_SATO
+from xarray_microct.ops.fiber_cores import filled_cores_array
 from xarray_microct.ops.fiber_scale import FiberBedScale, NoFibersError, measure_fiber_bed
 from xarray_microct.ops.fibers.along import bed_drift, smooth_along
 from xarray_microct.ops.fibers.assembly import (
@@ -108,7 +109,7 @@ from xarray_microct.ops.fibers.linking import (
     slab_part,
     stitch_slabs,
 )
-from xarray_microct.ops.fibers.mask import background_width, local_mid_mask
+from xarray_microct.ops.fibers.mask import background_width, local_mid_mask, mid_levels
 from xarray_microct.ops.fibers.slices import MIN_TILE, tile_tasks
 from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.hessian import hessian_measure_array
@@ -233,6 +234,7 @@ def fiber_chain(
     background: int | None = None,
     drift: Sequence[float] = (0.0, 0.0),
     along_bed: bool | None = None,
+    cores: float | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray | None]:
     """The default chain before detection: (fiber mask, centre score or None).
 
@@ -263,6 +265,9 @@ def fiber_chain(
     less CPU). ``along_bed``: that path with ``drift`` ``(0, 0)`` too (an untilted bed:
     a whole radius straight along z, the tubeness on the smoothed scan); None: where
     ``drift`` is not ``(0, 0)``.
+    ``cores`` (intensity input; the fibers' radius in pixels): the fibers have dark cores
+    (:mod:`~xarray_microct.ops.fiber_cores`), filled per slice in the mask, and raised to
+    the fibers' level in the tubeness's input.
     Lazy (nothing is computed) unless ``eager``, which computes the Otsu threshold value
     first.
 
@@ -305,13 +310,17 @@ def fiber_chain(
     source = volume.data
     if along_bed:  # the tubeness of the scan smoothed along the bed, at the in-plane scale
         source, voxels = smoothed.data, (float(sigmas[1]) / grid.spacing[0], *voxels[1:])
-    score = hessian_measure_array(
-        source, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
-    )
+    levels = None if cores is None else mid_levels(smoothed.data, eager)
     mask = (
         _global_mask(smoothed, eager)
         if background is None
-        else local_mid_mask(smoothed, background, eager)
+        else local_mid_mask(smoothed, background, eager, levels)
+    )
+    if cores is not None:  # fibers with dark cores: filled in the mask and the tubeness's input
+        filled, source = filled_cores_array(mask.data, source, cores, levels[1])
+        mask = mask.copy(data=filled)
+    score = hessian_measure_array(
+        source, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
     )
     return mask, wrap_like(volume, score, long_name="tubeness (Sato)", units=None)
 
@@ -652,6 +661,14 @@ def plan_detection(
         estimated["outside_sample"] = {"below": bed.outside[0], "moved_by": bed.outside[1]}
     if kind == "intensity":  # on bins, the radius estimate's sections (scan pixels)
         calibration, no_calibration = _calibration_of(bed, grid, r_phys, no_calibration)
+    cores = None  # fibers with dark cores: filled on each slice (see ops/fiber_cores.py)
+    if kind == "intensity" and bed is not None and bed.cores is not None:
+        cores = float(radius[1])
+        estimated["fiber_cores"] = {
+            "share": round(bed.cores.share, 4),
+            "sections": int(bed.cores.sections),
+            "core_ratio": round(bed.cores.core_ratio, 4),
+        }
     noise = bed.noise if bed is not None and factor == 1 else float("nan")
     # the smoothing along z stays within a quarter of the height, as the tubeness's scale
     # along z does (_tubeness_sigmas); on the gated path the chains' separation grows
@@ -701,6 +718,7 @@ def plan_detection(
             background=background_width(radius[1]),
             drift=drift,
             along_bed=along,
+            cores=cores,
         )
         # on a cluster, every stage of a block runs where its first chunk was hinted
         tiles = tile_tasks(
