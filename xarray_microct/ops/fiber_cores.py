@@ -72,8 +72,6 @@ MIN_SECTIONS = 8
 HOLE_SHARE = (0.02, 0.36)
 # the sample's images are cut for cores this far from Otsu's threshold to the fibers' level
 HOLE_CUT = 0.5
-# a core is filled to the median of the ring 2 to 2 + RING radii about it
-RING = 0.25
 
 
 class FiberCores(NamedTuple):
@@ -220,26 +218,6 @@ def sampled_cores(images: np.ndarray) -> FiberCores:
     ratio = float(np.median(ratios)) if ratios else float("nan")
     radius = float(np.median(np.concatenate(radii))) if sections else float("nan")
     return FiberCores(float(share), sections, ratio, radius)
-
-
-def _ring_levels(image: np.ndarray, holes: np.ndarray, radius_px: float) -> np.ndarray:
-    """``image`` with each core of ``holes``, grown by one pixel, raised to the median of
-    its ring (the pixels 2 to ``2 + RING × radius`` pixels from the core, in the fiber's
-    section: ``solid``) where it is below it."""
-    out = image.copy()
-    labels, count = ndi.label(holes)
-    width = 1 + int(np.ceil(RING * radius_px))
-    ny, nx = image.shape
-    for index, box in enumerate(ndi.find_objects(labels), start=1):
-        ys = slice(max(box[0].start - width - 1, 0), min(box[0].stop + width + 1, ny))
-        xs = slice(max(box[1].start - width - 1, 0), min(box[1].stop + width + 1, nx))
-        core = labels[ys, xs] == index
-        grown = ndi.binary_dilation(core)
-        ring = ndi.binary_dilation(grown, iterations=width) & ~grown
-        level = float(np.median(image[ys, xs][ring]))
-        window = out[ys, xs]
-        window[grown] = np.maximum(window[grown], level)
-    return out
 
 
 def filled_images(images: np.ndarray, radius_px: float) -> np.ndarray:

@@ -1040,9 +1040,9 @@ from skimage.segmentation import expand_labels, watershed
 from xarray_microct.core.outside import outside_of_array, shifted_below
 from xarray_microct.core.stats import fill_padding_array
 from xarray_microct.core.volume import grid_of
-from xarray_microct.ops.fiber_cores import FiberCores, filled_runs, sampled_cores
 from xarray_microct.kernels.chains import dense_ids
 from xarray_microct.kernels.disks import paint_disks, paint_soft_disks
+from xarray_microct.ops.fiber_cores import FiberCores, filled_runs, sampled_cores
 
 MAX_RUNS = 4  # most runs of 2 × Z_MEAN consecutive slices estimate_fiber_radius reads
 SAMPLE_PIXELS = 400_000  # pixels of the averaged images measured (runs: as many as fit)
