@@ -2186,7 +2186,10 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     runs = _sample_runs(volume.shape[0], count)
     half = len(runs[0]) // 2
     stack, outside = _outside_moved(_read_tile(volume, runs, side), outside)
-    stack, cores = _cores_filled(stack, cores if radius is None else scale)
+    if radius is not None:  # the sample not looked at yet: its cores, at the radius given
+        stack, cores = _cores_filled(stack, scale)
+    elif cores is not None:
+        stack = filled_runs(stack, cores.radius)
     native = _half_means(stack)
     grids = {1: native}
     # the rounds start below the coarse scale: seeded too small, a round splits some
@@ -2328,21 +2331,18 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
 
 
 def _cores_filled(
-    stack: np.ndarray, cores: FiberCores | float | None
+    stack: np.ndarray, radius_px: float | None
 ) -> tuple[np.ndarray, FiberCores | None]:
     """The sampled runs with the fibers' dark cores filled, and what was found of them
     (:mod:`~xarray_microct.ops.fiber_cores`), or the runs as they are and None where the
-    sections are not annuli. ``cores``: what the coarse sample found (the runs are
-    filled at its sections' radius), or the radius given (pixels: the runs are looked
-    at), or None (the runs are looked at and sized by their own sections)."""
-    if not isinstance(cores, FiberCores):
-        found = sampled_cores(_half_means(stack))
-        if not found.cored:
-            return stack, None
-        if cores is not None:  # the radius given, in pixels
-            found = found._replace(radius=float(cores))
-        cores = found
-    return filled_runs(stack, cores.radius), cores
+    sections are not annuli. The cores are bounded by ``radius_px`` (the radius given),
+    else by the sections' own radius."""
+    found = sampled_cores(_half_means(stack))
+    if not found.cored:
+        return stack, None
+    if radius_px is not None:
+        found = found._replace(radius=float(radius_px))
+    return filled_runs(stack, found.radius), found
 
 
 def _outside_moved(

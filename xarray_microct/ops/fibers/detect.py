@@ -317,7 +317,14 @@ def fiber_chain(
         else local_mid_mask(smoothed, background, eager, levels)
     )
     if cores is not None:  # fibers with dark cores: filled in the mask and the tubeness's input
-        filled, source = filled_cores_array(mask.data, source, cores, levels[1])
+        filled, (source, refilled) = filled_cores_array(
+            mask.data, [source, smoothed.data], cores, levels[1]
+        )
+        if background is not None:
+            # the surroundings' level (an opening over 3 radii) reads the dark cores: the
+            # mask is cut again on the scan with its cores filled
+            again = local_mid_mask(smoothed.copy(data=refilled), background, eager, levels)
+            filled = again.data | (filled & ~mask.data)  # with the first mask's cores
         mask = mask.copy(data=filled)
     score = hessian_measure_array(
         source, voxels, MEASURE_SATO, coarse_from=coarse_from, bright=True
