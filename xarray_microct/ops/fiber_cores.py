@@ -178,9 +178,11 @@ def core_halo(radius_px: float) -> int:
     return int(np.ceil((2 * EXTENT + CORE_DEPTH) * radius_px)) + 2
 
 
-def _candidates(mask: np.ndarray, radius_px: float) -> tuple[np.ndarray, list, np.ndarray]:
+def _candidates(
+    mask: np.ndarray, radius_px: float, edges: bool = False
+) -> tuple[np.ndarray, list, np.ndarray]:
     """The small holes of a 2-D mask: (labels of its background, their boxes, whether
-    each label is a small hole)."""
+    each label is a small hole); ``edges``: those that reach the image's edge too."""
     labels, count = ndi.label(~mask)
     if count == 0:
         return labels, [], np.zeros(1, bool)
@@ -194,7 +196,7 @@ def _candidates(mask: np.ndarray, radius_px: float) -> tuple[np.ndarray, list, n
         if box is None or sizes[index] > most_area:
             continue
         ys, xs = box
-        if ys.start == 0 or xs.start == 0 or ys.stop == ny or xs.stop == nx:
+        if not edges and (ys.start == 0 or xs.start == 0 or ys.stop == ny or xs.stop == nx):
             continue  # reaches the image's edge: not enclosed here
         if ys.stop - ys.start > most_side or xs.stop - xs.start > most_side:
             continue
@@ -218,12 +220,15 @@ def _deep(
     return bool(distance[labels[ys, xs] == index].max() >= depth)
 
 
-def core_holes(mask: np.ndarray, radius_px: float) -> np.ndarray:
+def core_holes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.ndarray:
     """The fiber cores among the holes of each slice of a mask (see the module docstring).
 
     ``mask``: 2-D or 3-D (z, y, x; each slice on its own), fibers ``True``;
     ``radius_px``: the fibers' radius in pixels. Returns a boolean array of the mask's
-    shape, ``True`` on the cores' pixels.
+    shape, ``True`` on the cores' pixels. ``edges``: holes that reach the image's edge
+    are cores too where they pass the tests, the pixels beyond the edge taken for the
+    mask's (the sample's images, whose fibers cut by the edge keep their cores otherwise;
+    never on blocks, whose edges move with the chunking).
 
     Examples
     --------
@@ -233,8 +238,8 @@ def core_holes(mask: np.ndarray, radius_px: float) -> np.ndarray:
     (21, 21)
     """
     if mask.ndim == 3:
-        return np.stack([core_holes(plane, radius_px) for plane in mask])
-    labels, boxes, small = _candidates(mask, radius_px)
+        return np.stack([core_holes(plane, radius_px, edges) for plane in mask])
+    labels, boxes, small = _candidates(mask, radius_px, edges)
     cores = np.zeros(mask.shape, bool)
     if not small.any():
         return cores
@@ -323,7 +328,7 @@ def filled_images(images: np.ndarray, radius_px: float) -> np.ndarray:
         cut = hole_cut(image)
         if np.isfinite(cut):
             mask = image > cut
-            grown = ndi.binary_dilation(core_holes(mask, radius_px))
+            grown = ndi.binary_dilation(core_holes(mask, radius_px, edges=True))
             inner = ndi.binary_erosion(mask)
             level = float(np.median(image[inner if inner.any() else mask]))
             image[grown] = np.maximum(image[grown], level)
