@@ -375,10 +375,11 @@ def filled_runs(stack: np.ndarray, radius_px: float) -> np.ndarray:
     return (halves + added[:, :, None]).reshape(stack.shape)
 
 
-def core_codes(mask: np.ndarray, radius_px: float) -> np.ndarray:
+def core_codes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.ndarray:
     """Per slice of a 3-D mask (z, y, x): 1 on its fibers' cores (:func:`core_holes`), 2
     on the pixel about them (their blurred edge), 0 elsewhere; uint8. With a halo of
     :func:`core_halo` pixels + 1 in y and x, a block gives the whole slice's codes.
+    ``edges``: as :func:`core_holes`'s (on a whole slice only).
 
     Examples
     --------
@@ -390,7 +391,7 @@ def core_codes(mask: np.ndarray, radius_px: float) -> np.ndarray:
     """
     codes = np.zeros(mask.shape, np.uint8)
     for plane, out in zip(mask, codes, strict=True):
-        holes = core_holes(plane, radius_px)
+        holes = core_holes(plane, radius_px, edges)
         if holes.any():
             out[ndi.binary_dilation(holes)] = 2
             out[holes] = 1
@@ -404,7 +405,8 @@ def filled_cores_array(
     pixel) raised to ``level`` (the fibers' level: a float or a lazy scalar), per slice.
 
     The same whatever the chunking: the cores are found on blocks with a halo of
-    :func:`core_halo` + 1 pixels in y and x, within which every test of a core reads.
+    :func:`core_halo` + 1 pixels in y and x, within which every test of a core reads;
+    beyond the volume's sides the mask is taken as fiber (a core cut by a side is filled).
 
     Examples
     --------
@@ -418,9 +420,12 @@ def filled_cores_array(
     (197, 1.0)
     """
     halo = core_halo(radius_px) + 1
+    # beyond the volume's sides, mask: a core cut by a side is filled, as in the sample
+    # (:func:`filled_images`), whatever the chunking
+    padded = da.pad(mask, ((0, 0), (halo, halo), (halo, halo)), constant_values=True)
     codes = map_spatial_overlap(
-        core_codes, mask, (0, halo, halo), np.uint8, radius_px=float(radius_px)
-    )
+        core_codes, padded, (0, halo, halo), np.uint8, radius_px=float(radius_px)
+    )[:, halo:-halo, halo:-halo].rechunk(mask.chunks)
     filled_mask = da.map_blocks(_with_cores, mask, codes, dtype=bool)
     filled = [
         da.map_blocks(_raised, intensity, codes, level, dtype=intensity.dtype)
