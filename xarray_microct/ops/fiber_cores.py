@@ -123,6 +123,7 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 from xarray_microct.core.blocks.overlap import map_spatial_overlap
+from xarray_microct.kernels.distance import binary_lines, envelope_axis
 
 __all__ = [
     "FiberCores",
@@ -178,46 +179,21 @@ def core_halo(radius_px: float) -> int:
     return int(np.ceil((2 * EXTENT + CORE_DEPTH) * radius_px)) + 2
 
 
-def _candidates(
-    mask: np.ndarray, radius_px: float, edges: bool = False
-) -> tuple[np.ndarray, list, np.ndarray]:
-    """The small holes of a 2-D mask: (labels of its background, their boxes, whether
-    each label is a small hole); ``edges``: those that reach the image's edge too."""
-    labels, count = ndi.label(~mask)
-    if count == 0:
-        return labels, [], np.zeros(1, bool)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    boxes = ndi.find_objects(labels)
-    small = np.zeros(count + 1, bool)
-    most_area = np.pi * (CORE_RADIUS * radius_px) ** 2
-    most_side = 2 * EXTENT * radius_px
-    ny, nx = mask.shape
-    for index, box in enumerate(boxes, start=1):
-        if box is None or sizes[index] > most_area:
-            continue
-        ys, xs = box
-        if not edges and (ys.start == 0 or xs.start == 0 or ys.stop == ny or xs.stop == nx):
-            continue  # reaches the image's edge: not enclosed here
-        if ys.stop - ys.start > most_side or xs.stop - xs.start > most_side:
-            continue
-        small[index] = True
-    return labels, boxes, small
+# each slice on its own: 4-connected in y and x, never along z
+_IN_PLANE = np.zeros((3, 3, 3), bool)
+_IN_PLANE[1] = ndi.generate_binary_structure(2, 1)
 
 
-def _deep(
-    labels: np.ndarray, box: tuple[slice, slice], index: int, solid: np.ndarray, depth: float
-) -> bool:
-    """Whether hole ``index`` has a pixel at least ``depth`` pixels from every pixel
-    outside ``solid`` (the mask with its small holes), read in a window about it."""
-    reach = int(np.ceil(depth)) + 1
-    ny, nx = labels.shape
-    ys = slice(max(box[0].start - reach, 0), min(box[0].stop + reach, ny))
-    xs = slice(max(box[1].start - reach, 0), min(box[1].stop + reach, nx))
-    window = solid[ys, xs]
-    if window.all():
-        return True
-    distance = ndi.distance_transform_edt(window)
-    return bool(distance[labels[ys, xs] == index].max() >= depth)
+def _plane_depths(solid: np.ndarray) -> np.ndarray:
+    """Squared distance of each pixel of a (z, y, x) block to the nearest pixel of its
+    slice outside ``solid`` (inf where a slice has none), the pixels beyond the block
+    taken as solid: :mod:`~xarray_microct.kernels.distance`'s exact transform."""
+    lines = np.ascontiguousarray(solid).reshape(-1, solid.shape[-1])
+    along_x = np.empty(lines.shape, np.float32)
+    binary_lines(lines, 1.0, along_x)
+    depths = np.empty(solid.shape, np.float32)
+    envelope_axis(along_x.reshape(solid.shape), 1.0, depths)
+    return depths
 
 
 def core_holes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.ndarray:
@@ -228,7 +204,7 @@ def core_holes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.nd
     shape, ``True`` on the cores' pixels. ``edges``: holes that reach the image's edge
     are cores too where they pass the tests, the pixels beyond the edge taken for the
     mask's (the sample's images, whose fibers cut by the edge keep their cores otherwise;
-    never on blocks, whose edges move with the chunking).
+    on blocks the volume's sides are padded with mask instead).
 
     Examples
     --------
@@ -237,18 +213,38 @@ def core_holes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.nd
     >>> int(core_holes(ring, 8.0).sum()), int((np.hypot(yy - 20, xx - 20) <= 2.5).sum())
     (21, 21)
     """
-    if mask.ndim == 3:
-        return np.stack([core_holes(plane, radius_px, edges) for plane in mask])
-    labels, boxes, small = _candidates(mask, radius_px, edges)
-    cores = np.zeros(mask.shape, bool)
+    if mask.ndim == 2:
+        return core_holes(mask[None], radius_px, edges)[0]
+    mask = np.asarray(mask, dtype=bool)
+    labels, count = ndi.label(~mask, _IN_PLANE)
+    if count == 0:
+        return np.zeros(mask.shape, bool)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    small = sizes <= np.pi * (CORE_RADIUS * radius_px) ** 2
+    small[0] = False
+    # the small parts' extents in y and x (the few pixels of small parts only)
+    where = small[labels]
+    if not where.any():
+        return np.zeros(mask.shape, bool)
+    _, ys, xs = np.nonzero(where)
+    owner = labels[where]
+    _, ny, nx = mask.shape
+    low_y, low_x = np.full(count + 1, ny), np.full(count + 1, nx)
+    high_y, high_x = np.full(count + 1, -1), np.full(count + 1, -1)
+    np.minimum.at(low_y, owner, ys)
+    np.minimum.at(low_x, owner, xs)
+    np.maximum.at(high_y, owner, ys)
+    np.maximum.at(high_x, owner, xs)
+    small &= np.maximum(high_y - low_y, high_x - low_x) + 1 <= 2 * EXTENT * radius_px
+    if not edges:  # a hole that reaches the image's edge is not enclosed here
+        small &= (low_y > 0) & (low_x > 0) & (high_y < ny - 1) & (high_x < nx - 1)
     if not small.any():
-        return cores
-    solid = mask | small[labels]
-    depth = CORE_DEPTH * radius_px
-    for index in np.nonzero(small)[0]:
-        if _deep(labels, boxes[index - 1], index, solid, depth):
-            cores |= labels == index
-    return cores
+        return np.zeros(mask.shape, bool)
+    where = small[labels]
+    deep = _plane_depths(mask | where) >= (CORE_DEPTH * radius_px) ** 2
+    deep &= where
+    cores = np.bincount(labels[deep], minlength=count + 1) > 0
+    return cores[labels]
 
 
 def sampled_cores(images: np.ndarray) -> FiberCores:
@@ -389,12 +385,9 @@ def core_codes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.nd
     >>> np.bincount(codes.ravel()).tolist()
     [1563, 21, 16]
     """
-    codes = np.zeros(mask.shape, np.uint8)
-    for plane, out in zip(mask, codes, strict=True):
-        holes = core_holes(plane, radius_px, edges)
-        if holes.any():
-            out[ndi.binary_dilation(holes)] = 2
-            out[holes] = 1
+    holes = core_holes(mask, radius_px, edges)
+    codes = ndi.binary_dilation(holes, _IN_PLANE).astype(np.uint8) * 2
+    codes[holes] = 1
     return codes
 
 
