@@ -240,6 +240,12 @@ Radius estimate (:func:`estimate_fiber_radius`)
     ones), not an error of the table: nothing to fix, and the test now also checks the
     default table against its own rows' truth.
 
+Fibers with a dark core (2026-12-02)
+    Where the sample's sections are annuli (SCS-6-like fibers), the cores are filled in
+    the sample before anything is measured, and the detection fills them on each slice:
+    :mod:`~xarray_microct.ops.fiber_cores` (its lab book holds the measurements); on
+    beds without cores the sample is only looked at (a few milliseconds).
+
 Derived parameters (:func:`derived_parameters`)
     With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
     linking distance R / 2 — ``detect_fibers``' rules, which hold from 2 to 20 voxels
