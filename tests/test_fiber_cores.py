@@ -127,3 +127,13 @@ def test_filled_cores_do_not_depend_on_chunks(chunks):
     np.testing.assert_array_equal(filled_mask.compute(), mask | (codes == 1))
     expected = np.where(codes > 0, np.maximum(volume, np.float32(0.9)), volume)
     np.testing.assert_array_equal(filled.compute(), expected)
+
+
+def test_cored_detection_does_not_depend_on_chunks():
+    volume, _ = cored_bed(6.0, 0.3, 0.4, nz=16, size=80, seed=11)
+    tables = [
+        detect_fibers(from_array(volume, spacing=1.0, units="micrometer", chunks=chunks))
+        for chunks in ((16, 80, 80), (5, 27, 41))
+    ]
+    assert "fiber_cores" in str(tables[0].attrs.get("microct_provenance"))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
