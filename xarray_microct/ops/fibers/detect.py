@@ -18,7 +18,9 @@ in three stages, each a pure function on arrays:
    smoothed along z and rounded to the scan's levels, whose histogram is exact — each
    voxel at the mid-level between the fibers and its own surroundings, never below the
    global Otsu threshold from the histogram of the whole volume:
-   :mod:`~xarray_microct.ops.fibers.mask`).
+   :mod:`~xarray_microct.ops.fibers.mask`). Where the radius estimate's sample shows
+   fibers with dark cores, the cores are filled on each slice, in the mask and in the
+   tubeness's input (:mod:`~xarray_microct.ops.fiber_cores`).
 2. Per-slice centres (:mod:`~xarray_microct.ops.fibers.slices`): on each slice, maxima
    of a centre map (tubeness, or the in-plane distance to the mask's background) within
    a disk of 0.75 × radius seed a 2-D watershed restricted to the mask, which splits
