@@ -124,8 +124,10 @@ Lab book (issue 13, 2026-12-02)
     (:mod:`~xarray_microct.kernels.distance`): 5–7 Mvox/s on one loaded core (a Python
     test per hole with a small SciPy distance transform each was 1.6–3.7 Mvox/s: the
     same cores), plus the mask cut again on the scan (an opening) and the halo of
-    ``2.25 R + 3`` pixels. The detections of the 48 × 192² cored beds took 1.3–5 s
-    against 1.6–2.3 s for the plain beds of the same size (one loaded machine).
+    ``2.25 R + 3`` pixels. ``detect_fibers`` on 48 × 384² (the red team's R 6 beds tiled
+    2 × 2, 2 threads, the second of two runs): 4.3 CPU s for the cored bed against 3.2
+    for the plain one (+35 %, nearly all of it this step's labelling and indexing; a
+    compiled per-slice kernel is the next step if cored scans are common).
 
     A limit of the depth test: where the mask of three fibers overlaps at their contacts
     (necks a pixel or two wide), the matrix enclosed between them can lie as deep as a
