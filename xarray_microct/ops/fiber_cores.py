@@ -88,13 +88,15 @@ Lab book (issue 13, 2026-12-02)
     On a phantom of this session's own (160², 48 slices, a smooth core profile
     ``1 − (1 − c) exp(−ln 2 (ρ/κ)⁴)`` whose level ``c`` 0.15 lies under the matrix's 0.4,
     a matrix textured at the fibers' scale by ±0.06, blur 0.9, noise 0.15 of the
-    contrast, packing 0.5; κ 0.3 unless said): R 6 no fibers → 1.000, +1.6 % (15°:
-    1.000, +1.5 %; noise 0.05: 1.000, +1.3 %); R 12 no fibers → 1.000, +0.1 % (15°:
-    1.000, +0.3 %); R 20 (256²) 1.000, +0.2 %; κ 0.45 at R 6 1.000, +3.7 %; κ 0.2 at R
-    6 and 12 1.000, +0.9 / −0.1 %; a step core of 0.35 at the matrix's level, R 8,
-    1.000, +0.9 %; R 4 no fibers → 1.000, +6.0 %. Not solved: R 3 (κ 0.3: the sample's
-    share 0.46, under ``CORED_SHARE``, not filled: F1 0.996 / 0.9995 at 0° / 15° but the
-    radius +11 / +11 %, as on main; κ 0.45: cored and filled, F1 0.998, radius +16 %).
+    contrast, packing 0.5; κ 0.3 unless said), main → this: R 6 no fibers → 1.000,
+    +1.6 % (15°: no fibers → 1.000, +1.5 %; noise 0.05: no fibers → 1.000, +1.3 %);
+    R 12 no fibers → 1.000, +0.1 % (15°: 0.025 → 1.000, +0.3 %); R 20 (256²) no
+    fibers → 1.000, +0.2 %; κ 0.45 at R 6 no fibers → 1.000, +3.7 %; κ 0.2 at R 6
+    0.286 → 1.000, +0.9 %, at R 12 no fibers → 1.000, −0.1 %; a step core of 0.35 at
+    the matrix's level, R 8, no fibers → 1.000, +0.9 %; R 4 no fibers → 1.000, +6.0 %;
+    R 3 κ 0.45 no fibers → 0.998, +15.7 %. Not solved: R 3 with κ 0.3 (the sample's
+    share 0.46, under ``CORED_SHARE``, not filled: F1 0.996 / 0.9995 at 0° / 15°, the
+    radius +11 / +11 %, as on main).
     The radius of small fibers with large cores stays high (R 3–4; the red team's step
     cores +3 % at R 4, core 0.3): the rings' plateau is not reached under the blur, so
     the fill level (and the fit of blurred disks' level under 4 pixels) reads low; the
