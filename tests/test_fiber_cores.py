@@ -16,8 +16,9 @@ from scipy import ndimage as ndi
 from xarray_microct.core.volume import from_array
 from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fiber_cores import (
+    CORE_DEPTH,
+    EXTENT,
     core_codes,
-    core_halo,
     core_holes,
     filled_cores_array,
     sampled_cores,
@@ -123,10 +124,29 @@ def test_filled_cores_do_not_depend_on_chunks(chunks):
     filled_mask, (filled,) = filled_cores_array(
         da.from_array(mask, chunks=chunks), [da.from_array(volume, chunks=chunks)], 6.0, 0.9
     )
-    assert core_halo(6.0) + 1 >= 17  # as wide as the narrowest chunks, or wider
     np.testing.assert_array_equal(filled_mask.compute(), mask | (codes == 1))
     expected = np.where(codes > 0, np.maximum(volume, np.float32(0.9)), volume)
     np.testing.assert_array_equal(filled.compute(), expected)
+
+
+@pytest.mark.parametrize("rows", [(60, 60), (30, 30, 30, 30), (61, 59)])
+def test_core_beside_a_small_hole_cut_by_a_block(rows):
+    # a thin core (16 pixels) whose depth test reads a neighbouring small hole (18 pixels)
+    # that lies up to 2 x EXTENT radii beyond the test's window: a block cutting that
+    # neighbour at its edge must still see it whole (with a halo of (2 x EXTENT +
+    # CORE_DEPTH) radii the core's last pixel differed between chunkings)
+    radius, edge, column = 12.0, 60, 40
+    reach = int(np.ceil((2 * EXTENT + CORE_DEPTH) * radius)) + 3
+    mask = np.ones((1, 120, 120), bool)
+    mask[0, edge - reach - 5 : edge - reach + 13, column] = False  # the neighbour hole
+    mask[0, edge - 15 : edge + 1, column] = False  # the core, reaching row 60
+    mask[0, edge - 8 :, column + 6 :] = False  # the matrix
+    codes = core_codes(mask, radius, edges=True)
+    assert codes[0, edge, column] == 1
+    filled_mask, _ = filled_cores_array(
+        da.from_array(mask, chunks=(1, rows, (41, 79))), [], radius, 1.0
+    )
+    np.testing.assert_array_equal(filled_mask.compute(), mask | (codes == 1))
 
 
 def test_cored_detection_does_not_depend_on_chunks():

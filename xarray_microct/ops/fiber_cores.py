@@ -19,8 +19,10 @@ estimate's bounded sample (:func:`sampled_cores`) and fills them, per slice in 2
   limit). Beyond the image's edge (the sample) or the volume's sides (the detection),
   the mask is taken as fiber: a core cut by the edge is filled too.
 * Each test reads a bounded window about the hole (``2 × EXTENT + CORE_DEPTH`` radii
-  and a pixel), so a block read with that halo (:func:`core_halo`) gives the same holes
-  as the whole slice: the blockwise fill does not depend on the chunking.
+  and a pixel), and the small holes in that window, which reach ``2 × EXTENT`` radii
+  further: a block read with a halo of ``4 × EXTENT + CORE_DEPTH`` radii and two pixels
+  (:func:`core_halo`) gives the same holes as the whole slice, so the blockwise fill does
+  not depend on the chunking.
 * The sample decides (:func:`sampled_cores`): the round sections of its images (a
   section of the Otsu mask with its holes filled, whose inscribed disk's radius is at
   least ``ROUND`` of its area's) and the share of them with a core (a hole of 2–36 %
@@ -126,10 +128,14 @@ Lab book (issue 13, 2026-12-02)
     (:mod:`~xarray_microct.kernels.distance`): 5–7 Mvox/s on one loaded core (a Python
     test per hole with a small SciPy distance transform each was 1.6–3.7 Mvox/s: the
     same cores), plus the mask cut again on the scan (an opening) and the halo of
-    ``2.25 R + 3`` pixels. ``detect_fibers`` on 48 × 384² (the red team's R 6 beds tiled
-    2 × 2, 2 threads, the second of two runs): 4.3 CPU s for the cored bed against 3.2
-    for the plain one (+35 %, nearly all of it this step's labelling and indexing; a
-    compiled per-slice kernel is the next step if cored scans are common).
+    ``3.75 R + 3`` pixels (first ``2.25 R + 3``, too small: a small hole cut by a
+    block's edge counts as matrix in a neighbouring core's depth test, and a review's
+    12-pixel core beside an 18-pixel hole differed by a pixel between chunkings; the
+    timing below is the smaller halo's). ``detect_fibers`` on 48 × 384² (the red
+    team's R 6 beds tiled 2 × 2, 2 threads, the second of two runs): 4.3 CPU s for the
+    cored bed against 3.2 for the plain one (+35 %, nearly all of it this step's
+    labelling and indexing; a compiled per-slice kernel is the next step if cored scans
+    are common).
 
     A limit of the depth test: where the mask of three fibers overlaps at their contacts
     (necks a pixel or two wide), the matrix enclosed between them can lie as deep as a
@@ -203,8 +209,19 @@ class FiberCores(NamedTuple):
 
 
 def core_halo(radius_px: float) -> int:
-    """Pixels of halo in y and x that make :func:`core_holes` exact on a block."""
-    return int(np.ceil((2 * EXTENT + CORE_DEPTH) * radius_px)) + 2
+    """Pixels of halo in y and x that make :func:`core_holes` exact on a block.
+
+    A hole's depth test reads ``CORE_DEPTH`` radii about a hole of up to ``2 × EXTENT``
+    radii a side; a small hole there that a block cuts at its edge is not a small hole on
+    the block (it counts as matrix in the test), and such a neighbour reaches up to
+    ``2 × EXTENT`` radii further: ``(4 × EXTENT + CORE_DEPTH)`` radii, and two pixels.
+
+    Examples
+    --------
+    >>> core_halo(6.0), core_halo(12.0)
+    (25, 47)
+    """
+    return int(np.ceil((4 * EXTENT + CORE_DEPTH) * radius_px)) + 2
 
 
 # each slice on its own: 4-connected in y and x, never along z
@@ -426,7 +443,8 @@ def filled_cores_array(
     pixel) raised to ``level`` (the fibers' level: a float or a lazy scalar), per slice.
 
     The same whatever the chunking: the cores are found on blocks with a halo of
-    :func:`core_halo` + 1 pixels in y and x, within which every test of a core reads;
+    :func:`core_halo` + 1 pixels in y and x, within which every test of a core reads
+    (with the whole of each small hole it meets);
     beyond the volume's sides the mask is taken as fiber (a core cut by a side is filled).
 
     Examples
