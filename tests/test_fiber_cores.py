@@ -149,6 +149,22 @@ def test_core_beside_a_small_hole_cut_by_a_block(rows):
     np.testing.assert_array_equal(filled_mask.compute(), mask | (codes == 1))
 
 
+def test_filled_intensities_chunked_unlike_the_mask():
+    # the intensities' blocks need not be the mask's (fiber_chain's smoothed scan and its
+    # mask): the codes follow each intensity's chunks (an IndexError before)
+    volume, _ = cored_bed(6.0, 0.35, 0.3, nz=12, noise=0.15, seed=5)
+    mask = volume > 0.7
+    codes = core_codes(mask, 6.0, edges=True)
+    _, (filled,) = filled_cores_array(
+        da.from_array(mask, chunks=(12, 96, 96)),
+        [da.from_array(volume, chunks=(6, 48, 40))],
+        6.0,
+        0.9,
+    )
+    expected = np.where(codes > 0, np.maximum(volume, np.float32(0.9)), volume)
+    np.testing.assert_array_equal(filled.compute(), expected)
+
+
 def test_cored_detection_does_not_depend_on_chunks():
     volume, _ = cored_bed(6.0, 0.3, 0.4, nz=16, size=80, seed=11)
     tables = [

@@ -467,7 +467,9 @@ def filled_cores_array(
     )[:, halo:-halo, halo:-halo].rechunk(mask.chunks)
     filled_mask = da.map_blocks(_with_cores, mask, codes, dtype=bool)
     filled = [
-        da.map_blocks(_raised, intensity, codes, level, dtype=intensity.dtype)
+        da.map_blocks(
+            _raised, intensity, codes.rechunk(intensity.chunks), level, dtype=intensity.dtype
+        )
         for intensity in intensities
     ]
     return filled_mask, filled
