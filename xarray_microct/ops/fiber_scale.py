@@ -2351,6 +2351,31 @@ def _cores_filled(
     return filled_runs(stack, found.radius), found
 
 
+def sampled_bed_cores(volume: xr.DataArray, radius_px: float) -> FiberCores | None:
+    """The bed's dark cores, where its fibers have them, from one run of the sample's
+    slices (:mod:`~xarray_microct.ops.fiber_cores`): what :func:`measure_fiber_bed`
+    finds of them, for a plan that does not measure the bed (large fibers with the
+    radius given). The central tile the measure would read at ``radius_px`` (the
+    fibers' radius in pixels), one run of ``2 × Z_MEAN`` slices, air about the sample
+    moved to the matrix's level; None where the sections are not annuli.
+
+    Examples
+    --------
+    >>> from xarray_microct.core.volume import from_array
+    >>> yy, xx = np.mgrid[:192, :192] % 32 - 15.5  # fibers of radius 12, cores of 4
+    >>> rho = np.hypot(yy, xx)
+    >>> image = np.where((rho <= 12) & (rho > 4), 1.0, 0.2)
+    >>> found = sampled_bed_cores(from_array(np.stack([image] * 8), spacing=1.0), 12.0)
+    >>> round(found.core_ratio, 2), sampled_bed_cores(from_array(np.stack(
+    ...     [np.where(rho <= 12, 1.0, 0.2)] * 8), spacing=1.0), 12.0)
+    (0.34, None)
+    """
+    side = int(np.clip(round(TILE_RADII * radius_px), MIN_TILE, MAX_TILE))
+    stack = _read_tile(volume, _sample_runs(volume.shape[0], 1), side)
+    stack, _ = _outside_moved(stack, None)
+    return _cores_filled(stack, radius_px)[1]
+
+
 def _outside_moved(
     stack: np.ndarray, outside: tuple[float, float] | None
 ) -> tuple[np.ndarray, tuple[float, float] | None]:
@@ -3106,6 +3131,7 @@ __all__ = [
     "refine_disk_radii",
     "refine_radii",
     "refine_table_radii",
+    "sampled_bed_cores",
     "tilt_corrected_radii",
     "tilt_factors",
     "whole_sections",
