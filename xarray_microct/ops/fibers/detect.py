@@ -317,20 +317,20 @@ def fiber_chain(
     source = volume.data
     if along_bed:  # the tubeness of the scan smoothed along the bed, at the in-plane scale
         source, voxels = smoothed.data, (float(sigmas[1]) / grid.spacing[0], *voxels[1:])
-    levels = None if cores is None else mid_levels(smoothed.data, eager)
+    cut_levels = None if cores is None else mid_levels(smoothed.data, eager)
     mask = (
         _global_mask(smoothed, eager)
         if background is None
-        else local_mid_mask(smoothed, background, eager, levels)
+        else local_mid_mask(smoothed, background, eager, cut_levels)
     )
     if cores is not None:  # fibers with dark cores: filled in the mask and the tubeness's input
         filled, (source, refilled) = filled_cores_array(
-            mask.data, [source, smoothed.data], cores, levels[1]
+            mask.data, [source, smoothed.data], cores, cut_levels[1]
         )
         if background is not None:
             # the surroundings' level (an opening over 3 radii) reads the dark cores: the
             # mask is cut again on the scan with its cores filled
-            again = local_mid_mask(smoothed.copy(data=refilled), background, eager, levels)
+            again = local_mid_mask(smoothed.copy(data=refilled), background, eager, cut_levels)
             filled = again.data | (filled & ~mask.data)  # with the first mask's cores
         mask = mask.copy(data=filled)
     score = hessian_measure_array(
