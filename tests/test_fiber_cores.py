@@ -18,7 +18,7 @@ from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fiber_cores import (
     CORE_DEPTH,
     EXTENT,
-    core_codes,
+    _core_codes,
     core_holes,
     filled_cores_array,
     sampled_cores,
@@ -132,7 +132,7 @@ def test_ring_core_found_and_fiber_clusters_not_taken_for_cored():
 def test_filled_cores_do_not_depend_on_chunks(chunks):
     volume, _ = cored_bed(6.0, 0.35, 0.3, nz=12, noise=0.15, seed=5)
     mask = volume > 0.7
-    codes = core_codes(mask, 6.0, edges=True)  # the sides: mask beyond them
+    codes = _core_codes(mask, 6.0, edges=True)  # the sides: mask beyond them
     assert (codes == 1).sum() > 100  # cores found, and some noise holes left
     filled_mask, (filled,) = filled_cores_array(
         da.from_array(mask, chunks=chunks), [da.from_array(volume, chunks=chunks)], 6.0, 0.9
@@ -154,7 +154,7 @@ def test_core_beside_a_small_hole_cut_by_a_block(rows):
     mask[0, edge - reach - 5 : edge - reach + 13, column] = False  # the neighbour hole
     mask[0, edge - 15 : edge + 1, column] = False  # the core, reaching row 60
     mask[0, edge - 8 :, column + 6 :] = False  # the matrix
-    codes = core_codes(mask, radius, edges=True)
+    codes = _core_codes(mask, radius, edges=True)
     assert codes[0, edge, column] == 1
     filled_mask, _ = filled_cores_array(
         da.from_array(mask, chunks=(1, rows, (41, 79))), [], radius, 1.0
@@ -167,7 +167,7 @@ def test_filled_intensities_chunked_unlike_the_mask():
     # mask): the codes follow each intensity's chunks (an IndexError before)
     volume, _ = cored_bed(6.0, 0.35, 0.3, nz=12, noise=0.15, seed=5)
     mask = volume > 0.7
-    codes = core_codes(mask, 6.0, edges=True)
+    codes = _core_codes(mask, 6.0, edges=True)
     _, (filled,) = filled_cores_array(
         da.from_array(mask, chunks=(12, 96, 96)),
         [da.from_array(volume, chunks=(6, 48, 40))],

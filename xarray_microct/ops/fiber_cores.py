@@ -31,7 +31,7 @@ estimate's bounded sample (:func:`sampled_cores`) and fills them, per slice in 2
   estimate and the detection fill the cores; otherwise nothing changes (and costs
   nothing more than this look at the sample).
 
-The filled intensities (:func:`filled_images`): each core, grown by one pixel (its
+The filled intensities (``_filled_images``): each core, grown by one pixel (its
 blurred edge), is raised to the fibers' level at least (the median of the mask's pixels
 one pixel inside its edges: the rings' plateau); on single slices, by the deficit of
 the averaged image they were read with, so that their noise is kept. In the detection
@@ -161,13 +161,10 @@ from xarray_microct.kernels.distance import binary_lines, envelope_axis
 
 __all__ = [
     "FiberCores",
-    "core_codes",
     "core_halo",
     "core_holes",
     "filled_cores_array",
-    "filled_images",
     "filled_runs",
-    "hole_cut",
     "sampled_cores",
 ]
 
@@ -184,6 +181,10 @@ ROUND = 0.8
 # ... of which at least this share hold a core, of at least MIN_SECTIONS: a cored bed
 CORED_SHARE = 0.5
 MIN_SECTIONS = 8
+# the sample's sections under this radius (pixels) are not counted: the Otsu mask's specks
+# of noise, and sections whose roundness is the pixel grid's (a 3 × 3 square passes ROUND)
+# and whose smallest core (HOLE_SHARE) would be under a pixel
+MIN_SECTION_RADIUS = 2.0
 # a core's area as a share of its section's (a core of 0.14-0.6 radius)
 HOLE_SHARE = (0.02, 0.36)
 # the sample's images are cut for cores this far from Otsu's threshold to the fibers' level
@@ -311,7 +312,7 @@ def sampled_cores(images: np.ndarray) -> FiberCores:
     """
     ratios, sections, radii = [], 0, []
     for image in images:
-        cut = hole_cut(image)
+        cut = _hole_cut(image)
         if not np.isfinite(cut):
             continue
         mask = image > cut
@@ -326,7 +327,7 @@ def sampled_cores(images: np.ndarray) -> FiberCores:
         radius = np.sqrt(area / np.pi)
         edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
         whole = ~np.isin(np.arange(1, count + 1), edge)
-        round_ = whole & (inscribed >= ROUND * radius) & (radius >= 2.0)
+        round_ = whole & (inscribed >= ROUND * radius) & (radius >= MIN_SECTION_RADIUS)
         boxes = ndi.find_objects(labels)
         radii.append(radius[round_])
         for index in np.nonzero(round_)[0]:
@@ -347,11 +348,13 @@ def sampled_cores(images: np.ndarray) -> FiberCores:
     return FiberCores(float(share), sections, ratio, radius)
 
 
-def filled_images(images: np.ndarray, radius_px: float) -> np.ndarray:
-    """The images with their fibers' cores raised to their rings' level (see the module
-    docstring): each image's cores (:func:`core_holes` of its mask at :func:`hole_cut`),
-    grown by one pixel, raised to the median of the ring about them where they are below
-    it.
+def _filled_images(images: np.ndarray, radius_px: float) -> np.ndarray:
+    """The images with their fibers' cores raised to the fibers' level (see the module
+    docstring): each image's cores (:func:`core_holes` of its mask at ``_hole_cut``, the
+    holes reaching the image's edge tested too), grown by one pixel, raised where they
+    are below it to one level per image: the median of the mask's pixels one pixel
+    inside its edges (the mask eroded once; the whole mask where the erosion leaves
+    nothing), the rings' plateau.
 
     ``images``: 2-D images (or a stack of them), fibers bright. Returns float64 images.
 
@@ -360,13 +363,13 @@ def filled_images(images: np.ndarray, radius_px: float) -> np.ndarray:
     >>> yy, xx = np.mgrid[:40, :40]
     >>> rho = np.hypot(yy - 20, xx - 20)
     >>> image = np.where((rho <= 8) & (rho > 2.5), 1.0, 0.2)
-    >>> float(filled_images(image[None], 8.0)[0, 20, 20])
+    >>> float(_filled_images(image[None], 8.0)[0, 20, 20])
     1.0
     """
     out = np.array(images, dtype=np.float64, copy=True)
     planes = out.reshape(-1, *out.shape[-2:])
     for image in planes:
-        cut = hole_cut(image)
+        cut = _hole_cut(image)
         if np.isfinite(cut):
             mask = image > cut
             grown = ndi.binary_dilation(core_holes(mask, radius_px, edges=True))
@@ -376,14 +379,14 @@ def filled_images(images: np.ndarray, radius_px: float) -> np.ndarray:
     return out
 
 
-def hole_cut(image: np.ndarray) -> float:
+def _hole_cut(image: np.ndarray) -> float:
     """The level a sample's image is cut at to find the cores: halfway from Otsu's
     threshold to the median above it (a blurred core of a small fiber stays above Otsu's
     threshold); +inf for a constant image.
 
     Examples
     --------
-    >>> round(hole_cut(np.array([0.0, 0.0, 1.0, 1.0, 0.8])), 2), hole_cut(np.ones(3))
+    >>> round(_hole_cut(np.array([0.0, 0.0, 1.0, 1.0, 0.8])), 2), _hole_cut(np.ones(3))
     (0.5, inf)
     """
     low, high = float(image.min()), float(image.max())
@@ -395,7 +398,7 @@ def hole_cut(image: np.ndarray) -> float:
 
 def filled_runs(stack: np.ndarray, radius_px: float) -> np.ndarray:
     """The sampled runs (runs, 2k slices, y, x) with the cores filled on each half's mean
-    of k slices (:func:`filled_images`), what it added to the mean added to each of the
+    of k slices (``_filled_images``), what it added to the mean added to each of the
     half's slices (their noise kept; the means are the filled means).
 
     Examples
@@ -412,11 +415,11 @@ def filled_runs(stack: np.ndarray, radius_px: float) -> np.ndarray:
     halves = stack.reshape(count, 2, length // 2, *stack.shape[2:])
     means = halves.mean(axis=2)
     flat = means.reshape(-1, *stack.shape[2:])
-    added = (filled_images(flat, radius_px) - flat).reshape(means.shape)
+    added = (_filled_images(flat, radius_px) - flat).reshape(means.shape)
     return (halves + added[:, :, None]).reshape(stack.shape)
 
 
-def core_codes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.ndarray:
+def _core_codes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.ndarray:
     """Per slice of a 3-D mask (z, y, x): 1 on its fibers' cores (:func:`core_holes`), 2
     on the pixel about them (their blurred edge), 0 elsewhere; uint8. With a halo of
     :func:`core_halo` pixels + 1 in y and x, a block gives the whole slice's codes.
@@ -426,7 +429,7 @@ def core_codes(mask: np.ndarray, radius_px: float, edges: bool = False) -> np.nd
     --------
     >>> yy, xx = np.mgrid[:40, :40]
     >>> rho = np.hypot(yy - 20, xx - 20)
-    >>> codes = core_codes(((rho <= 8) & (rho > 2.5))[None], 8.0)
+    >>> codes = _core_codes(((rho <= 8) & (rho > 2.5))[None], 8.0)
     >>> np.bincount(codes.ravel()).tolist()
     [1563, 21, 16]
     """
@@ -460,10 +463,10 @@ def filled_cores_array(
     """
     halo = core_halo(radius_px) + 1
     # beyond the volume's sides, mask: a core cut by a side is filled, as in the sample
-    # (:func:`filled_images`), whatever the chunking
+    # (``_filled_images``), whatever the chunking
     padded = da.pad(mask, ((0, 0), (halo, halo), (halo, halo)), constant_values=True)
     codes = map_spatial_overlap(
-        core_codes, padded, (0, halo, halo), np.uint8, radius_px=float(radius_px)
+        _core_codes, padded, (0, halo, halo), np.uint8, radius_px=float(radius_px)
     )[:, halo:-halo, halo:-halo].rechunk(mask.chunks)
     filled_mask = da.map_blocks(_with_cores, mask, codes, dtype=bool)
     filled = [
