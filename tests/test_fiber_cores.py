@@ -25,6 +25,8 @@ from xarray_microct.ops.fiber_cores import (
 )
 from xarray_microct.ops.fiber_scale import measure_fiber_bed
 from xarray_microct.ops.fibers import detect_fibers
+from xarray_microct.ops.fibers.detect import fiber_chain
+from xarray_microct.ops.fibers.mask import background_width
 
 
 def cored_bed(radius, core, core_level, nz=24, size=96, tilt=0.0, noise=0.05, seed=0):
@@ -176,6 +178,22 @@ def test_filled_intensities_chunked_unlike_the_mask():
     )
     expected = np.where(codes > 0, np.maximum(volume, np.float32(0.9)), volume)
     np.testing.assert_array_equal(filled.compute(), expected)
+
+
+def test_fiber_chain_fills_cores_on_any_chunking():
+    # fiber_chain(cores=) on a scan chunked in z: the smoothed scan's blocks are not the
+    # mask's (an IndexError before); the mask and the score are the one-chunk scan's
+    volume, _ = cored_bed(4.0, 0.3, 0.2, nz=16, noise=0.15, seed=4)
+    results = []
+    for chunks in ((16, 96, 96), (8, 48, 48)):
+        vol = from_array(volume, spacing=1.0, units="micrometer", chunks=chunks)
+        mask, score = fiber_chain(
+            vol, "intensity", sigma=2.4, smooth=(4, 0, 0), background=background_width(4),
+            cores=4.0, eager=True,
+        )  # fmt: skip
+        results.append((mask.values, score.values))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
 
 
 def test_cored_detection_does_not_depend_on_chunks():
