@@ -131,7 +131,9 @@ Lab book (issue 13, 2026-12-02)
     ``3.75 R + 3`` pixels (first ``2.25 R + 3``, too small: a small hole cut by a
     block's edge counts as matrix in a neighbouring core's depth test, and a review's
     12-pixel core beside an 18-pixel hole differed by a pixel between chunkings; the
-    timing below is the smaller halo's). ``detect_fibers`` on 48 × 384² (the red
+    timing below is the smaller halo's: on a review's 32 × 192² R 6 cored bed, chunks of
+    96², the two halos were within a shared machine's noise, 1.6–1.9 CPU s for
+    ``detect_fibers`` with either, the plain bed 1.3–1.8). ``detect_fibers`` on 48 × 384² (the red
     team's R 6 beds tiled 2 × 2, 2 threads, the second of two runs): 4.3 CPU s for the
     cored bed against 3.2 for the plain one (+35 %, nearly all of it this step's
     labelling and indexing; a compiled per-slice kernel is the next step if cored scans
