@@ -169,8 +169,12 @@ Lab book (issue 13, 2026-12-02)
     first such bed).
     The side padding (the mask taken as fiber beyond the volume's sides) also fills the
     matrix's notches that open on a side: 102 pixels filled at the sides against 27
-    inside over 4 slices of a bed packed at 0.6; its effect on the radius of the rows at
-    the border was not measured. Large fibers with the radius given (detected on bins,
+    inside over 4 slices of a bed packed at 0.6. Its effect on the rows near the sides
+    (R 6, packing 0.6 with touching fibers, 24 × 120², chunks 60², two seeds; the same
+    bed with and without cores): the rows whose centre lies 1–2.5 R from a side read
+    +1.3 and +2.1 % cored against 0.0 and +0.6 % plain (+1.3 and +1.5 points), the
+    inner rows +0.2 and +0.6 % against −0.5 and −0.3 % (+0.7 and +0.9 points): about
+    +0.6 points more at the sides. Large fibers with the radius given (detected on bins,
     the bed not measured) first looked at no sample and never filled: a cored R 12 bed
     with ``radius=12`` F1 0.189 (defaults 1.000); now one run of the central tile the
     measure would read is looked at (``sampled_bed_cores`` in ``fiber_scale``): F1
