@@ -239,8 +239,9 @@ def test_same_table_on_two_workers_as_on_threads_on_bins():
 
 
 def test_not_calibrated_on_bins_with_the_radius_given():
-    # the plan of fibers of 9 pixels and more with the radius given reads no sample of
-    # the scan (it stays lazy): there are no measured sections, and the record says so
+    # the plan of fibers of 9 pixels and more with the radius given does not measure the
+    # bed (it reads one run only, for dark cores): there are no measured sections, and the
+    # record says so
     from xarray_microct.ops.fibers.detect import plan_detection
 
     volume, _ = blurred_disks(1, radii=(10.0,), size=96, nz=8)

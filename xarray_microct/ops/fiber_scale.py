@@ -240,6 +240,12 @@ Radius estimate (:func:`estimate_fiber_radius`)
     ones), not an error of the table: nothing to fix, and the test now also checks the
     default table against its own rows' truth.
 
+Fibers with a dark core (2026-12-02)
+    Where the sample's sections are annuli (SCS-6-like fibers), the cores are filled in
+    the sample before anything is measured, and the detection fills them on each slice:
+    :mod:`~xarray_microct.ops.fiber_cores` (its lab book holds the measurements); on
+    beds without cores the sample is only looked at (a few milliseconds).
+
 Derived parameters (:func:`derived_parameters`)
     With R the radius: tubeness σ = 0.6 R, smallest radius R / 2, seeds 0.75 R apart,
     linking distance R / 2 — ``detect_fibers``' rules, which hold from 2 to 20 voxels
@@ -1042,6 +1048,7 @@ from xarray_microct.core.stats import fill_padding_array
 from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.chains import dense_ids
 from xarray_microct.kernels.disks import paint_disks, paint_soft_disks
+from xarray_microct.ops.fiber_cores import FiberCores, filled_runs, sampled_cores
 
 MAX_RUNS = 4  # most runs of 2 × Z_MEAN consecutive slices estimate_fiber_radius reads
 SAMPLE_PIXELS = 400_000  # pixels of the averaged images measured (runs: as many as fit)
@@ -2100,7 +2107,9 @@ class FiberBedScale(NamedTuple):
     fibers' contrast in the sample (:func:`noise_share`; NaN where not measured);
     ``outside``: ``(cut, shift)`` where the sample holds a region outside the scanned
     sample (air: :func:`_outside_moved`), values below the cut moved by the shift to the
-    matrix's level, else None.
+    matrix's level, else None; ``cores``: where the sample's sections are annuli (fibers
+    with a dark core: :mod:`~xarray_microct.ops.fiber_cores`), what was found of them,
+    the cores filled in the sample before it was measured; else None.
     """
 
     radius: float
@@ -2110,6 +2119,7 @@ class FiberBedScale(NamedTuple):
     fitted: FittedSections | None = None
     noise: float = float("nan")
     outside: tuple[float, float] | None = None
+    cores: FiberCores | None = None
 
 
 class FittedSections(NamedTuple):
@@ -2166,9 +2176,11 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     _check_square(dy, dx)
     pixel = float(np.sqrt(dy * dx))
     outside = None  # (cut, shift) of a region outside the sample, once found
+    cores = None  # the sample's dark cores (fibers whose sections are annuli), once found
     if radius is None:
         coarse = _read_tile(volume, _sample_runs(volume.shape[0], 1), COARSE_TILE)
         coarse, outside = _outside_moved(coarse, outside)
+        coarse, cores = _cores_filled(coarse, None)
         scale = _coarse_scale(_half_means(coarse))
         px, rounds, climb = START * scale, ITERATIONS, CLIMB_ROUNDS  # px: the seed, pixels
     else:
@@ -2189,6 +2201,10 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         stack, _ = _outside_moved(raw, outside)
         ending = _ending_slices(raw, runs, outside)
     del raw
+    if radius is not None:  # the sample not looked at yet: its cores, at the radius given
+        stack, cores = _cores_filled(stack, scale)
+    elif cores is not None:
+        stack = filled_runs(stack, cores.radius)
     native = _half_means(stack)
     grids = {1: native}
     # the rounds start below the coarse scale: seeded too small, a round splits some
@@ -2327,7 +2343,48 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         fitted,
         noise_share(stack),
         outside,
+        cores,
     )
+
+
+def _cores_filled(
+    stack: np.ndarray, radius_px: float | None
+) -> tuple[np.ndarray, FiberCores | None]:
+    """The sampled runs with the fibers' dark cores filled, and what was found of them
+    (:mod:`~xarray_microct.ops.fiber_cores`), or the runs as they are and None where the
+    sections are not annuli. The cores are bounded by ``radius_px`` (the radius given),
+    else by the sections' own radius."""
+    found = sampled_cores(_half_means(stack))
+    if not found.cored:
+        return stack, None
+    if radius_px is not None:
+        found = found._replace(radius=float(radius_px))
+    return filled_runs(stack, found.radius), found
+
+
+def sampled_bed_cores(volume: xr.DataArray, radius_px: float) -> FiberCores | None:
+    """The bed's dark cores, where its fibers have them, from one run of the sample's
+    slices (:mod:`~xarray_microct.ops.fiber_cores`): what :func:`measure_fiber_bed`
+    finds of them, for a plan that does not measure the bed (large fibers with the
+    radius given). The central tile the measure would read at ``radius_px`` (the
+    fibers' radius in pixels), one run of ``2 × Z_MEAN`` slices, air about the sample
+    moved to the matrix's level; None where the sections are not annuli.
+
+    Examples
+    --------
+    >>> from xarray_microct.core.volume import from_array
+    >>> yy, xx = np.mgrid[:192, :192] % 32 - 15.5  # fibers of radius 12, cores of 4
+    >>> rho = np.hypot(yy, xx)
+    >>> image = np.where((rho <= 12) & (rho > 4), 1.0, 0.2)
+    >>> found = sampled_bed_cores(from_array(np.stack([image] * 8), spacing=1.0), 12.0)
+    >>> round(found.core_ratio, 2), sampled_bed_cores(from_array(np.stack(
+    ...     [np.where(rho <= 12, 1.0, 0.2)] * 8), spacing=1.0), 12.0)
+    (0.34, None)
+    """
+    side = int(np.clip(round(TILE_RADII * radius_px), MIN_TILE, MAX_TILE))
+    stack = _read_tile(volume, _sample_runs(volume.shape[0], 1), side)
+    stack, _ = _outside_moved(stack, None)
+    return _cores_filled(stack, radius_px)[1]
 
 
 def _outside_moved(
@@ -3145,6 +3202,7 @@ __all__ = [
     "refine_disk_radii",
     "refine_radii",
     "refine_table_radii",
+    "sampled_bed_cores",
     "tilt_corrected_radii",
     "tilt_factors",
     "whole_sections",

@@ -129,6 +129,8 @@ nearest):
 
 from __future__ import annotations
 
+from typing import Any
+
 import dask
 import dask.array as da
 import numpy as np
@@ -141,7 +143,14 @@ from xarray_microct.core.stats import global_histogram, has_exact_histogram, his
 from xarray_microct.kernels.opening import above_mid_level, opened_slices
 from xarray_microct.ops.segment import threshold_values
 
-__all__ = ["background_width", "denoised", "fiber_level", "local_mid_mask", "median_above"]
+__all__ = [
+    "background_width",
+    "denoised",
+    "fiber_level",
+    "local_mid_mask",
+    "median_above",
+    "mid_levels",
+]
 
 DENOISED_FROM = 13  # opening widths (fibers of 4 pixels and more) opened on a 3 × 3 median
 
@@ -289,13 +298,15 @@ def _median_of_three(block: np.ndarray, axis: int) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
-def local_mid_mask(smoothed: xr.DataArray, width: int, eager: bool = False) -> xr.DataArray:
+def local_mid_mask(
+    smoothed: xr.DataArray, width: int, eager: bool = False, levels: tuple[Any, Any] | None = None
+) -> xr.DataArray:
     """Voxels brighter than halfway from their surroundings to the fibers, and than Otsu's.
 
     ``smoothed`` is the scan as it is thresholded (fibers bright); ``width`` the side of
     the square the surroundings' level is opened over (:func:`background_width`). Lazy
     unless ``eager``, which computes the two global levels (one pass over the volume)
-    first.
+    first; ``levels``: those two (:func:`mid_levels`), where already at hand.
 
     Examples
     --------
@@ -310,6 +321,25 @@ def local_mid_mask(smoothed: xr.DataArray, width: int, eager: bool = False) -> x
     (797, 832, 856)
     """
     data = smoothed.data
+    cut, level = mid_levels(data, eager) if levels is None else levels
+    # the erosion's half-width, then the dilation's (and the median's)
+    reach = int(width) - 1 + (1 if denoised(width) else 0)
+    floor = map_spatial_overlap(_opening, data, (0, reach, reach), data.dtype, width=int(width))
+    # data > max(cut, (level + floor) / 2), without the float64 temporaries
+    mask = da.map_blocks(above_mid_level, data, floor, cut, level, dtype=bool)
+    return smoothed.copy(data=mask)
+
+
+def mid_levels(data: da.Array, eager: bool = False) -> tuple[Any, Any]:
+    """(Otsu's threshold, the fibers' level: :func:`fiber_level`) of a volume, from its
+    global histogram: floats where ``eager`` (computed now), else lazy scalars.
+
+    Examples
+    --------
+    >>> values = da.from_array(np.r_[np.zeros(50), np.full(30, 0.8), np.ones(20)], chunks=40)
+    >>> round(mid_levels(values, eager=True)[1], 2)  # the fibers' level
+    0.8
+    """
     cut = threshold_values(data, "otsu")[:1]
     counts, edges = global_histogram(data, bins=256)
     level = da.blockwise(
@@ -332,12 +362,5 @@ def local_mid_mask(smoothed: xr.DataArray, width: int, eager: bool = False) -> x
         # the store's handle: the whole pass on one worker)
         with dask.config.set({"optimization.fuse.active": False}):
             values = da.compute(follow_blocks(cut), follow_blocks(level))
-        cut, level = (float(v[0]) for v in values)
-    else:
-        cut, level = cut[0], level[0]
-    # the erosion's half-width, then the dilation's (and the median's)
-    reach = int(width) - 1 + (1 if denoised(width) else 0)
-    floor = map_spatial_overlap(_opening, data, (0, reach, reach), data.dtype, width=int(width))
-    # data > max(cut, (level + floor) / 2), without the float64 temporaries
-    mask = da.map_blocks(above_mid_level, data, floor, cut, level, dtype=bool)
-    return smoothed.copy(data=mask)
+        return tuple(float(v[0]) for v in values)
+    return cut[0], level[0]
