@@ -75,6 +75,8 @@ def test_singleton_time_and_channel_axes_are_dropped(tmp_path: Path):
     volume = mct.open_volume(store)
     assert volume.dims == ("z", "y", "x")
     np.testing.assert_array_equal(volume.values, scan)
+    chunked = mct.open_volume(store, chunks=(3, 4, 5))  # the spatial axes' chunks only
+    assert chunked.data.chunksize == (3, 4, 5)
     (level,) = open_pyramid(store)["scale0"].data_vars.values()
     assert level.dims == ("t", "c", "z", "y", "x")  # the pyramid as stored
 
@@ -108,3 +110,13 @@ def test_a_bioformats2raw_root_of_several_series_names_them(tmp_path: Path):
     with pytest.raises(ValueError, match=r"2 images .*series 0, 1.*b2r.ome.zarr/0"):
         mct.open_volume(store)
     np.testing.assert_array_equal(mct.open_volume(store / "1").values, _scan(1))
+
+
+def test_info_shows_the_only_series_of_a_bioformats2raw_root(tmp_path: Path):
+    from xarray_microct.cli import store_info
+
+    store = tmp_path / "b2r.ome.zarr"
+    _bioformats2raw(store, 1)
+    info = store_info(store)
+    assert info["kind"] == "ome-zarr" and info["path"].endswith("b2r.ome.zarr/0")
+    assert info["levels"][0]["shape"] == [1, 1, 6, 8, 10]

@@ -495,3 +495,7 @@ def test_folder_of_multi_file_ome_tiff_reads_each_file_once(tmp_path):
         vol = mct.open_volume(path)
         np.testing.assert_array_equal(vol.values, truth)
         assert vol.microct.grid.spacing == (2.0, 0.5, 0.5)
+    # a file of the dataset missing: tifffile zero-fills its slices; refused instead
+    (folder / "s_2.ome.tif").unlink()
+    with pytest.raises(TiffLayoutError, match=r"1 of the 3 slices .* missing"):
+        mct.open_volume(folder / "s_0.ome.tif")

@@ -159,7 +159,7 @@ def store_info(
     ['pyramid']
     """
     from xarray_microct.io import MissingVoxelSizeError, open_volume
-    from xarray_microct.io.ome import is_ome_zarr, ngff_multiscale, open_pyramid
+    from xarray_microct.io.ome import image_group, is_ome_zarr, ngff_multiscale, open_pyramid
     from xarray_microct.io.paths import local_path
     from xarray_microct.io.results import run_state
     from xarray_microct.io.tables import is_table, read_table
@@ -205,6 +205,14 @@ def store_info(
         import zarr
 
         from xarray_microct.io.ngff_labels import label_names, open_labels
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = image_group(zarr.open_group(str(path), mode="r"), path)
+        if image.path:  # a bioformats2raw root: its one image series is shown
+            path = f"{str(path).rstrip('/')}/{image.path}"
+            local = local_path(path)
+            info["path"] = path
 
         if calibration:  # refused as open_volume refuses it (spacing=, other formats')
             open_volume(path, **calibration)
@@ -558,14 +566,16 @@ def with_cli_options(message: str) -> str:
 
 
 def _raised_reading(error: BaseException) -> bool:
-    """Whether ``error`` was raised in ``xarray_microct.io`` (reading the input), whose
-    messages name ``open_volume``'s keywords."""
-    frames = []
+    """Whether ``error`` was raised by ``xarray_microct.io`` itself (reading the input),
+    whose messages name ``open_volume``'s keywords: the innermost frame of its traceback
+    is there (an error of NumPy or Dask under it, whose message may hold ``dtype=``, is
+    not)."""
     trace = error.__traceback__
-    while trace is not None:
-        frames.append(trace.tb_frame.f_globals.get("__name__", ""))
+    if trace is None:
+        return False
+    while trace.tb_next is not None:
         trace = trace.tb_next
-    return any(name.startswith("xarray_microct.io") for name in frames)
+    return trace.tb_frame.f_globals.get("__name__", "").startswith("xarray_microct.io")
 
 
 def _add_calibration(parser: argparse.ArgumentParser) -> None:

@@ -942,7 +942,7 @@ def _open_root(store: StoreLike, storage_options: Mapping[str, Any] | None) -> z
 BIOFORMATS2RAW = "bioformats2raw.layout"  # a root of image series (each a group 0/, 1/...)
 
 
-def _image_group(root: zarr.Group, store: Any) -> zarr.Group:
+def image_group(root: zarr.Group, store: Any) -> zarr.Group:
     """The group that holds the image: ``root``, or the one image series of a
     bioformats2raw layout (its root holds no image, the series lie in ``0/``, ``1/``…).
 
@@ -1033,8 +1033,17 @@ def _dims_of(axes: Sequence[Mapping[str, Any]], where: Any) -> tuple[str, ...]:
 
 def _stored_chunks(chunks: Any, dims: Sequence[str]) -> Any:
     """``chunks`` given in the volume's order (``..., z, y, x``) as the store's order
-    ``dims`` takes them (a tuple per axis is reordered; other forms are the same)."""
+    ``dims`` takes them (a tuple per axis is reordered, one of the spatial axes only gets
+    chunks of 1 along the time and channel axes; other forms are the same).
+
+    Examples
+    --------
+    >>> _stored_chunks((2, 4, 6), ("c", "x", "y", "z"))
+    (1, 6, 4, 2)
+    """
     ordered = (*dims[:-3], *SPATIAL_DIMS)
+    if isinstance(chunks, tuple) and len(chunks) == 3 < len(dims):
+        chunks = (1,) * (len(dims) - 3) + chunks
     if not isinstance(chunks, tuple) or len(chunks) != len(dims) or tuple(dims) == ordered:
         return chunks
     return tuple(chunks[ordered.index(dim)] for dim in dims)
@@ -1116,7 +1125,7 @@ def open_pyramid(
     >>> list(tree.children), tree["scale0"]["volume"].microct.grid.spacing
     (['scale0'], (2.0, 1.0, 1.0))
     """
-    root = _image_group(_open_root(store, storage_options), store)
+    root = image_group(_open_root(store, storage_options), store)
     attrs = dict(root.attrs)
     multiscale, _ = ngff_multiscale(attrs, store)
     axes = multiscale.get("axes", [])

@@ -96,6 +96,10 @@ class _Image:
     plane: tuple[int, int]  # (y, x)
     dtype: np.dtype
     others: tuple[str, ...]  # the file's other images, described, left out
+    # how a task reads its slices, found once from the headers (a task then parses no
+    # series): ("bytes", offset, typecode) for a contiguous image, ("pages",) where the
+    # image's slices are the file's pages 0, 1, ..., ("series",) otherwise
+    read: tuple[Any, ...] = ("series",)
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -250,26 +254,62 @@ def _image(tif: tifffile.TiffFile, path: Path) -> _Image:
             f"{path}: its image ({_described(series)}) is stored in pages of shape "
             f"{series.keyframe.shape}, not one page per slice; re-save it as a plain stack"
         )
+    missing = [i for i, page in enumerate(series.pages) if page is None]
+    if missing:  # tifffile zero-fills the pages of a multi-file OME-TIFF's missing files
+        raise TiffLayoutError(
+            f"{path}: {len(missing)} of the {depth} slices of its image (a multi-file "
+            f"OME-TIFF, from slice {missing[0]}) lie in files that are missing beside it"
+        )
     others = tuple(f"image {i}: {_described(s)}" for i, s in enumerate(tif.series) if i)
-    return _Image(depth, plane, np.dtype(series.dtype), others)
+    return _Image(depth, plane, np.dtype(series.dtype), others, _read_plan(tif, series, depth))
 
 
-def _read_planes(path: str, start: int, stop: int, multifile: bool) -> np.ndarray:
-    """Slices ``start:stop`` of the first image of ``path``, as ``(stop - start, y, x)``."""
-    with tifffile.TiffFile(path, _multifile=multifile) as tif:
-        series = tif.series[0]
-        y, x = series.shape[series.axes.index("Y")], series.shape[series.axes.index("X")]
-        if series.dataoffset is not None:  # contiguous: the slab's bytes in one read
-            offset = series.dataoffset + start * y * x * series.dtype.itemsize
-            typecode = tif.byteorder + series.dtype.char
-            data = tif.filehandle.read_array(typecode, (stop - start) * y * x, offset)
-        else:
-            data = tif.asarray(series=series, key=list(range(start, stop)))
-    return np.asarray(data, dtype=series.dtype.newbyteorder("=")).reshape(stop - start, y, x)
+def _read_plan(tif: tifffile.TiffFile, series: Any, depth: int) -> tuple[Any, ...]:
+    """How a task reads the image's slices (:attr:`_Image.read`), from the headers."""
+    y, x = series.shape[series.axes.index("Y")], series.shape[series.axes.index("X")]
+    if series.dataoffset is not None:
+        return ("bytes", int(series.dataoffset), tif.byteorder + series.dtype.char, y, x)
+    pages = list(series.pages)
+    if all(getattr(page, "parent", None) is tif for page in pages) and [
+        getattr(page, "index", None) for page in pages
+    ] == list(range(depth)):
+        return ("pages",)
+    return ("series",)
 
 
-def _read_pieces(pieces: Sequence[tuple[str, int, int]], multifile: bool) -> np.ndarray:
-    return np.concatenate([_read_planes(*piece, multifile) for piece in pieces])
+def _read_planes(
+    path: str, start: int, stop: int, read: tuple[Any, ...], multifile: bool
+) -> np.ndarray:
+    """Slices ``start:stop`` of the first image of ``path``, as ``(stop - start, y, x)``,
+    read as ``read`` says (:attr:`_Image.read`): no task parses the image's series again
+    where the headers showed its layout (a stack of 4096 pages without metadata: 25 s
+    that way against 3.6 s by page)."""
+    if read[0] == "bytes":  # contiguous: the slab's bytes in one read
+        _, offset, typecode, y, x = read
+        dtype = np.dtype(typecode)
+        data = np.fromfile(
+            path,
+            dtype=dtype,
+            count=(stop - start) * y * x,
+            offset=offset + start * y * x * dtype.itemsize,
+        ).reshape(stop - start, y, x)
+    else:
+        with tifffile.TiffFile(path, _multifile=multifile) as tif:
+            if read[0] == "pages":  # the file's own pages, in order
+                data = np.stack([tif.pages[i].asarray() for i in range(start, stop)])
+            else:
+                data = tif.asarray(series=tif.series[0], key=list(range(start, stop)))
+    data = np.asarray(data)
+    native = data.astype(data.dtype.newbyteorder("="), copy=False)
+    return native.reshape(stop - start, *data.shape[-2:])  # size-1 axes dropped
+
+
+def _read_pieces(
+    pieces: Sequence[tuple[str, int, int]], reads: dict[str, tuple[Any, ...]], multifile: bool
+) -> np.ndarray:
+    return np.concatenate(
+        [_read_planes(name, a, b, reads[name], multifile) for name, a, b in pieces]
+    )
 
 
 def _slabs(parts: Sequence[tuple[str, int]]) -> list[list[tuple[str, int, int]]]:
@@ -471,9 +511,12 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
         raise FileNotFoundError(f"no TIFF file or folder at {path}")
     _warn_others(images)
     first = images[0][1]
+    reads = {str(p): image.read for p, image in images}
     slabs = [
         da.from_delayed(
-            dask.delayed(_read_pieces, pure=True)(pieces, multifile),
+            dask.delayed(_read_pieces, pure=True)(
+                pieces, {name: reads[name] for name, _, _ in pieces}, multifile
+            ),
             shape=(sum(stop - start for _, start, stop in pieces), *first.plane),
             dtype=first.dtype,
         )

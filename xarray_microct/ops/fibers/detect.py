@@ -1151,8 +1151,9 @@ def _nan_padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
     constant (:func:`~xarray_microct.core.stats.nan_padding_rule`), on the middle slice,
     looked at only where one of its corner patches holds NaN; the level is that slice's
     dark phase, as for a constant padding. Every NaN of the scan then takes it, block by
-    block (the same for any chunking). NaN that fail the rule (spread through the
-    fibers) are left, for the tubeness to refuse. Called whatever the radius: a float
+    block (the same for any chunking), also NaN inside the field (a defect) once the
+    middle slice's pass the rule. Where they fail it (NaN spread through the fibers)
+    they are left, for the tubeness to refuse. Called whatever the radius: a float
     scan with the radius given reads the corner patches (four chunks at most) as the plan
     is built, and its middle slice where they hold NaN.
     """
