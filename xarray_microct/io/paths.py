@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,18 @@ def local_path(location: str | os.PathLike[str]) -> Path | None:
 
     Examples
     --------
-    >>> local_path("file:///data/scan.zarr")
-    PosixPath('/data/scan.zarr')
+    >>> local_path("file:///data/scan.zarr"), local_path("file://localhost/data/my%20scan.tif")
+    (PosixPath('/data/scan.zarr'), PosixPath('/data/my scan.tif'))
     >>> local_path("https://host/scan.zarr") is None
     True
     """
     if is_url(location):
         return None
-    return Path(os.path.abspath(os.path.expanduser(os.fspath(location).removeprefix("file://"))))
+    text = os.fspath(location)
+    if text.startswith("file://"):  # a file URL (file managers percent-encode it)
+        parsed = urllib.parse.urlparse(text)
+        text = urllib.parse.unquote(parsed.path if parsed.netloc in ("", "localhost") else text)
+    return Path(os.path.abspath(os.path.expanduser(text)))
 
 
 def normal_url(url: str) -> str:
