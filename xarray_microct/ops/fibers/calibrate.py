@@ -431,7 +431,9 @@ slices more than 10 before the end +1.95 → +1.61 %; the red team's fibers of 6
 at slice 24 of 48: the slices more
 than 6 before the end +3.4 → −0.2 %, the 6 before it −4.4 → −8.0 %, all rows +1.5 →
 −2.1 %. Scans without such an end are the same (no section left out: air beside the
-sample holds every slice alike; the red team's fibers beside air, in an air cylinder,
+sample holds every slice of a run nearly alike, each slice judged against its own run's
+— across the runs, a surface inclined along z, a slope of 0.15 beside air, had flagged
+whole runs and dropped every fitted section; the red team's fibers beside air, in an air cylinder,
 ending at slice 32 of 48 and without air: the same before and after). Not corrected:
 the detection's own end, the last slices before the air read small (a limit of the
 tubeness along z).
