@@ -2354,12 +2354,17 @@ def _cores_filled(
     (:mod:`~xarray_microct.ops.fiber_cores`), or the runs as they are and None where the
     sections are not annuli. The cores are bounded by ``radius_px`` (the radius given),
     else by the sections' own radius."""
+    found = _cores_of(stack, radius_px)
+    return (stack, None) if found is None else (filled_runs(stack, found.radius), found)
+
+
+def _cores_of(stack: np.ndarray, radius_px: float | None) -> FiberCores | None:
+    """What the sampled runs show of the fibers' dark cores (their radius ``radius_px``
+    where given), or None where the sections are not annuli."""
     found = sampled_cores(_half_means(stack))
     if not found.cored:
-        return stack, None
-    if radius_px is not None:
-        found = found._replace(radius=float(radius_px))
-    return filled_runs(stack, found.radius), found
+        return None
+    return found if radius_px is None else found._replace(radius=float(radius_px))
 
 
 def sampled_bed_cores(volume: xr.DataArray, radius_px: float) -> FiberCores | None:
@@ -2384,7 +2389,7 @@ def sampled_bed_cores(volume: xr.DataArray, radius_px: float) -> FiberCores | No
     side = int(np.clip(round(TILE_RADII * radius_px), MIN_TILE, MAX_TILE))
     stack = _read_tile(volume, _sample_runs(volume.shape[0], 1), side)
     stack, _ = _outside_moved(stack, None)
-    return _cores_filled(stack, radius_px)[1]
+    return _cores_of(stack, radius_px)  # looked at only: the runs are not filled
 
 
 def _outside_moved(
