@@ -70,9 +70,12 @@ def _per_tap(volume: np.ndarray, sigma: float, drift: tuple[float, float]) -> np
     nz = volume.shape[0]
     out = np.zeros(volume.shape)
     for z in range(nz):
-        for k, w in zip(range(-reach, reach + 1), weights, strict=True):
-            plane = volume[min(max(z + k, 0), nz - 1)].astype(np.float64)
+        taps = zip(range(-reach, reach + 1), weights, strict=True)
+        inside = [(k, w) for k, w in taps if 0 <= z + k < nz]
+        for k, w in inside:
+            plane = volume[z + k].astype(np.float64)
             out[z] += w * _shifted(plane, k * drift[0], k * drift[1])
+        out[z] /= sum(w for _, w in inside)
     return out
 
 
@@ -94,7 +97,8 @@ def _lanczos_shift(plane: np.ndarray, shift: float, axis: int) -> np.ndarray:
 def _reference(volume: np.ndarray, sigma: float, drift: tuple[float, float]) -> np.ndarray:
     """Whole-array reference: the taps one slice away or nearer shifted each on its own,
     the farther ones in the sheared frame (every slice moved by −z · drift on a plane
-    padded wide enough, smoothed by scipy's taps along z, moved back); Lanczos' kernel."""
+    padded wide enough, smoothed by scipy's taps along z, moved back); Lanczos' kernel;
+    near the volume's first and last planes, only the taps within it, renormalised."""
     weights = _taps(sigma)
     reach = len(weights) // 2
     nz = volume.shape[0]
@@ -106,20 +110,15 @@ def _reference(volume: np.ndarray, sigma: float, drift: tuple[float, float]) -> 
             plane = _lanczos_shift(plane, shift * t, axis)
         return plane
 
-    sheared = {z: moved(z, wide[min(max(z, 0), nz - 1)]) for z in range(-reach, nz + reach)}
+    sheared = {z: moved(z, wide[z]) for z in range(nz)}
     out = np.empty(volume.shape)
     for z in range(nz):
-        far = sum(
-            w * sheared[z + k]
-            for k, w in zip(range(-reach, reach + 1), weights, strict=True)
-            if abs(k) > 1
-        )
-        near = sum(
-            w * moved(k, wide[min(max(z + k, 0), nz - 1)])
-            for k, w in zip(range(-reach, reach + 1), weights, strict=True)
-            if abs(k) <= 1
-        )
-        out[z] = (moved(-z, far) + near)[pad:-pad, pad:-pad]
+        # the taps within the volume, their weights renormalised (none beyond its planes)
+        taps = zip(range(-reach, reach + 1), weights, strict=True)
+        inside = [(k, w) for k, w in taps if 0 <= z + k < nz]
+        far = sum(w * sheared[z + k] for k, w in inside if abs(k) > 1)
+        near = sum(w * moved(k, wide[z + k]) for k, w in inside if abs(k) <= 1)
+        out[z] = (moved(-z, far) + near)[pad:-pad, pad:-pad] / sum(w for _, w in inside)
     return out
 
 
@@ -153,10 +152,14 @@ def test_a_linear_ramp_moves_with_the_drift():
     np.testing.assert_allclose(got[inner], volume[inner], atol=5e-3)  # 2.5e-3 pixel
 
 
-def test_without_drift_it_is_scipys_gaussian_along_z():
+def test_without_drift_it_is_scipys_gaussian_along_z_normalised_within_the_volume():
+    # near the first and last planes only the taps within the volume count, their weights
+    # renormalised: scipy's Gaussian of the volume padded with zeros over that of ones
     volume = np.random.default_rng(4).normal(size=(11, 6, 7)).astype(np.float32)
     got = smooth_along(da.from_array(volume, chunks=4), 1.3, (0.0, 0.0)).compute()
-    reference = ndi.gaussian_filter1d(volume.astype(np.float64), 1.3, axis=0, mode="nearest")
+    zeros = {"sigma": 1.3, "axis": 0, "mode": "constant", "cval": 0.0}
+    inside = ndi.gaussian_filter1d(np.ones(volume.shape), **zeros)
+    reference = ndi.gaussian_filter1d(volume.astype(np.float64), **zeros) / inside
     np.testing.assert_allclose(got, reference, atol=2e-6)
 
 
@@ -465,3 +468,34 @@ def test_a_tall_volume_without_centres_is_not_told_it_is_too_short():
         assert detect_fibers(flat, radius=2.0).empty
     message = " ".join(str(w.message) for w in caught)
     assert "too few" not in message and "invert" in message
+
+
+def test_the_weights_keep_their_sum_near_the_volumes_planes():
+    # taps beyond the first and last planes left out, the others scaled to the kernel's
+    # sum: a constant volume comes out as the constant times that sum on every slice
+    volume = np.full((9, 3, 4), 2.0, np.float32)
+    for drift in ((0.0, 0.0), (0.4, -0.3)):
+        got = smooth_sheared(volume, np.ones(5, np.float32), drift)
+        np.testing.assert_allclose(got, 10.0, rtol=1e-6)
+
+
+def test_small_fibers_at_the_volumes_ends_are_found_about_as_in_its_middle():
+    # 2-pixel fibers, noise 0.25, tilted 8°: the smoothing along the bed (two radii: 16
+    # taps on each side) near the volume's first and last planes sees one side only; with
+    # the end plane repeated for the taps beyond it, the 8 end slices scored 0.901
+    # against the middle's 0.985; with those taps left out, 0.959
+    volume, truth = textured_fiber_bed((32, 64, 64), 2.0, noise=0.25, tilt=8.0, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = detect_fibers(volume)
+    radius = truth["radius"].mean()
+
+    def f1(first: int, stop: int) -> float:
+        z = volume["z"].values[first:stop]
+        pick = lambda frame: frame[frame["z"].isin(z)]  # noqa: E731
+        like = volume.isel(z=slice(first, stop))
+        return mct.metrics.object_metrics(pick(table), pick(truth), like=like, margin=radius)["f1"]
+
+    ends, middle = (f1(0, 4) + f1(28, 32)) / 2, f1(4, 28)
+    assert middle > 0.97
+    assert ends > middle - 0.045

@@ -107,10 +107,11 @@ def smooth_along(data: da.Array, sigma_z: float, drift: Sequence[float]) -> da.A
     """Gaussian smoothing of a ``(z, y, x)`` array along the axis ``(1, ty, tx)``.
 
     ``sigma_z`` in slices; ``drift = (ty, tx)`` the in-plane move per slice in pixels
-    (:func:`bed_drift`; ``(0, 0)``: straight along z). float32, the array's edges
-    extended by their nearest values; each block read with a halo of the kernel's reach
-    along z and of its farthest shift in-plane, so any chunking gives the same values
-    as the whole array.
+    (:func:`bed_drift`; ``(0, 0)``: straight along z). float32, the array's sides
+    extended by their nearest values; near its first and last slices only the taps
+    within it, their weights renormalised (no slice counted twice); each block read
+    with a halo of the kernel's reach along z and of its farthest shift in-plane, so any
+    chunking gives the same values as the whole array.
 
     Examples
     --------

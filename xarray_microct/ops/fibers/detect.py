@@ -1105,7 +1105,32 @@ def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, f
       the volume's z-ends (the taps beyond the volume left out, the others' weights renormalised,
       no repeated slice): end slices 0.9165 → 0.9253, middle 0.9674 → 0.9664, whole 0.9550 →
       0.9563 (min 0.943 → 0.941; four cases down, five up); with the Hessian's ``reflect`` too,
-      whole 0.9566, ends 0.9242. Within the noise: not used (the kernels keep ``nearest``).
+      whole 0.9566, ends 0.9242. Within the noise: not used then (the kernels kept ``nearest``).
+      Taken since (2026-12-02) in ``smooth_sheared`` (:mod:`~xarray_microct.kernels.sheared`):
+      once the smoothing along untilted beds had grown to two radii (σ of 4 slices at 2 pixels,
+      the end plane repeated over 16 taps), the end slices' rows read 0.60 pixel RMS against the
+      middle's 0.40 (0° seed 2), and 18 of about 141 fibers had no row on slice 0; with the taps
+      left out, 0.49 and 9. The nine cases: 0.979 / 0.959 / 0.968, 0.967 / 0.966 / 0.970, 0.964
+      / 0.968 / 0.972 (mean 0.968) → 0.982 / 0.967 / 0.972, 0.976 / 0.970 / 0.969, 0.970 /
+      0.980 / 0.982 (0.974); seeds 4–6 (held out, 0° / 8°) 0.983 / 0.964, 0.966 / 0.969, 0.983
+      / 0.968 → 0.985 / 0.979, 0.974 / 0.976, 0.982 / 0.974, their 8 end slices 0.895–0.948 →
+      0.943–0.964. ``smooth_z_levels`` (bins: fibers of 9 pixels and more) keeps ``nearest``.
+      Tried with it and withdrawn: the settled axes near a chain's ends (the shifted windows of
+      :func:`~xarray_microct.kernels.chains.chain_axes`) as the window's mean moved along the
+      bed's direction (the drift the scan was smoothed along) instead of the window's line,
+      whose slope comes from errors correlated along z over the smoothing (at the end slice it
+      read 0.51 pixel RMS against the rows' own 0.49; middle 0.32). On these straight beds of
+      one direction: 0.986 / 0.975 / 0.978, 0.987 / 0.976 / 0.972, 0.976 / 0.982 / 0.986
+      (0.980); with the chain's own whole-span slope required within half the tolerance over the
+      window's half (beds whose fibers each take their own direction, 3–7°, lost up to 0.10
+      otherwise): 0.986 / 0.971 / 0.978, 0.983 / 0.977 / 0.972, 0.975 / 0.981 / 0.984 (0.979).
+      But a curved fiber whose span's slope is the bed's passes that test and is pulled off at
+      its ends (a review's beds at 2 pixels, noise 0.25, 48 slices; whole / 8 end slices): a bow
+      of 2 pixels 0.962 / 0.917 → 0.916 / 0.624, a helix of amplitude 1 and period 48 slices
+      0.939 / 0.883 → 0.889 / 0.589, a 10° bed with a bow of 2 pixels 0.973 / 0.911 → 0.929 /
+      0.638 (each against the renormalised smoothing alone); gating each end on a quadratic's
+      slope there kept the curved beds but only a quarter of the gain (mean 0.975). Real fibers
+      wave: not used.
     """
     along_z = sigma if factor > 1 else max(sigma, min(ALONG_Z * sigma, 0.25 * height))
     return (along_z, sigma, sigma)
