@@ -66,6 +66,8 @@ import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -81,6 +83,7 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 _SLAB = 64  # slices read by one task
 _STACK_AXES = "ZQI"  # depth; tifffile's "other" and "sequence" for stacks that do not say
 _SHOWN = 5  # names listed in a message before "and N more"
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")  # a number in a file name: 0049, 0.65
 
 
 class TiffLayoutError(ValueError):
@@ -103,7 +106,17 @@ class _Image:
 
 
 def _natural_key(path: Path) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+    """The name with its numbers as numbers (decimals too): ``z0.5`` before ``z0.75``,
+    ``slice_2`` before ``slice_10``.
+
+    Examples
+    --------
+    >>> sorted(["z0.75.tif", "z0.5.tif", "z1.tif"], key=lambda n: _natural_key(Path(n)))
+    ['z0.5.tif', 'z0.75.tif', 'z1.tif']
+    """
+    return [
+        Decimal(part) if index % 2 else part for index, part in enumerate(_NUMBER.split(path.name))
+    ]
 
 
 def _name_pattern(name: str) -> str:
@@ -120,6 +133,205 @@ def _name_pattern(name: str) -> str:
 def _listed(names: Sequence[str]) -> str:
     more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
     return ", ".join(names[:_SHOWN]) + more
+
+
+@dataclass(frozen=True)
+class _Numbering:
+    """The number each file of a folder carries in its name (one per file, in the files'
+    order), and how its names write it (for messages)."""
+
+    numbers: tuple[Decimal, ...]
+    width: int  # the names' width of the number when all write it alike (0: they do not)
+    places: int  # decimal places
+
+    def shown(self, value: Decimal, padded: bool = True) -> str:
+        """``value`` as the names write it (``0057``, ``1.30``)."""
+        width = self.width if padded else 0
+        return format(value, f"0{width}.{self.places}f" if width else f".{self.places}f")
+
+
+def _numbering(names: Sequence[str], where: Path | str) -> _Numbering | None:
+    """The number that orders files of one name pattern (:func:`_name_pattern`), or None
+    when none varies (one file).
+
+    Each run of digits (a decimal such as ``0.65`` is one) that differs between the names
+    is a candidate. Runs that vary together (``slices_0000-0049.tif``,
+    ``slice0001_z0.65.tif``: each determines the other, in the same or the reverse
+    order) are one numbering, told by the first without decimals; runs varying
+    independently (``c0_z000.tif``, ``c1_z000.tif``: channel by z) are refused, as are
+    two names carrying the same number.
+
+    Examples
+    --------
+    >>> _numbering(["s_0100-0149.tif", "s_0000-0049.tif"], "f").numbers
+    (Decimal('100'), Decimal('0'))
+    >>> names = ["c0_z0.tif", "c0_z1.tif", "c1_z0.tif", "c1_z1.tif"]
+    >>> _numbering(names, "f")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    TiffLayoutError: f: the names of its files (c*_z*.tif) hold two numbers that vary...
+    """
+    texts = [_NUMBER.findall(name) for name in names]
+    values = [[Decimal(t) for t in row] for row in texts]
+    varying = [j for j in range(len(values[0])) if len({row[j] for row in values}) > 1]
+    if not varying:
+        return None
+    first = varying[0]
+    for j in varying[1:]:
+        pairs = sorted({(row[first], row[j]) for row in values})
+        firsts, others = [a for a, _ in pairs], [b for _, b in pairs]
+        steps = {b > a for a, b in pairwise(others)}
+        if len(set(firsts)) < len(firsts) or len(set(others)) < len(others) or len(steps) > 1:
+            distinct = (len({row[first] for row in values}), len({row[j] for row in values}))
+            ordered = sorted(names, key=lambda n: _natural_key(Path(n)))
+            alike = [n for n in ordered if _NUMBER.findall(n)[j] == _NUMBER.findall(ordered[0])[j]]
+            example = alike[:2] if len(alike) > 1 else ordered[:2]
+            pattern = _name_pattern(names[0])
+            raise TiffLayoutError(
+                f"{where}: the names of its files ({pattern}) hold two numbers that vary "
+                f"independently (the first takes {distinct[0]} values, the other "
+                f"{distinct[1]}; e.g. {', '.join(example)}), as channels by z-slices do: "
+                "a folder is read as one volume and which number is the slice's is not "
+                "guessed; put each channel (or time point) in its own folder"
+            )
+    index = next((j for j in varying if "." not in texts[0][j]), first)
+    seen: dict[Decimal, str] = {}
+    for name, row in zip(names, values, strict=True):
+        if row[index] in seen:
+            raise TiffLayoutError(
+                f"{where}: {seen[row[index]]} and {name} carry the same number "
+                f"({row[index]}): which one is the slice? move the "
+                "other out of the folder"
+            )
+        seen[row[index]] = name
+    column = [row[index] for row in texts]
+    width = len(column[0]) if len({len(t) for t in column}) == 1 else 0
+    places = max((len(t.partition(".")[2]) for t in column), default=0)
+    return _Numbering(tuple(row[index] for row in values), width, places)
+
+
+def _part_gaps(
+    numbers: Sequence[Decimal], depths: Sequence[int], by_last: bool
+) -> list[tuple[Decimal, Decimal, int]] | None:
+    """The slices that no file holds, ``(first, last, count)`` per gap, where the files'
+    numbers are the index of their first slice (of their last: ``by_last``); None when
+    two files are closer than their page counts allow (not named so)."""
+    gaps = []
+    for i, (a, b) in enumerate(pairwise(numbers)):
+        expected = depths[i + 1] if by_last else depths[i]
+        if b - a < expected:
+            return None
+        if b - a > expected:
+            start = a + 1 if by_last else a + depths[i]
+            count = int(b - a - expected)
+            gaps.append((start, start + count - 1, count))
+    return gaps
+
+
+def _missing(
+    numbers: Sequence[Decimal], depths: Sequence[int], places: int = 0
+) -> tuple[str, Decimal, list[tuple[Decimal, Decimal, int]]] | None:
+    """What the numbers of a folder's files (ascending, one per file, holding ``depths``
+    slices) leave out, or None when nothing: ``(reading, step, gaps)``, each gap
+    ``(first, last, count)`` of the numbers (``reading`` ``"step"``) or slices
+    (``"first"``, ``"last"``) missing; ``"irregular"`` with the steps that are no
+    multiple of the smallest as ``(a, b, 0)``.
+
+    Files of one slice: the numbers rise in one step (``0, 1, 2``, ``0, 2, 4``,
+    ``10, 20, 30``). Stacks: their numbers are slice indices when they lie at least a
+    stack apart (first or last slice of each: each step is its stack's page count), or
+    else part numbers, in one step. Nothing is enumerated: a gap between timestamps
+    (``20261203153059``, ``20261203153100``) is one ``(first, last, count)``.
+
+    Examples
+    --------
+    >>> n = [Decimal(v) for v in (0, 1, 2, 4, 5, 9)]
+    >>> _missing(n, [1] * 6)
+    ('step', Decimal('1'), [(Decimal('3'), Decimal('3'), 1), (Decimal('6'), Decimal('8'), 3)])
+    >>> _missing([Decimal(v) for v in (0, 50, 100)], [50, 50, 7]) is None  # first slices
+    True
+    >>> _missing([Decimal(v) for v in (49, 99, 106)], [50, 50, 7]) is None  # last slices
+    True
+    >>> _missing([Decimal(v) for v in (0, 50, 150)], [50, 50, 50])
+    ('first', Decimal('1'), [(Decimal('100'), Decimal('149'), 50)])
+    """
+    diffs = [b - a for a, b in pairwise(numbers)]
+    if not diffs:
+        return None
+    if any(depth > 1 for depth in depths) and not places:
+        readings = {k: _part_gaps(numbers, depths, k == "last") for k in ("first", "last")}
+        fits = {k: gaps for k, gaps in readings.items() if gaps is not None}
+        if fits:
+            if not all(fits.values()):
+                return None
+            # equally good: the last slice's if the first file is named by it (0- or 1-based)
+            named_last = numbers[0] in (depths[0] - 1, depths[0]) and depths[0] > 2
+            order = ["last", "first"] if named_last else ["first", "last"]
+            best = min((k for k in order if k in fits), key=lambda k: len(fits[k]))
+            return best, Decimal(1), fits[best]
+    step = min(diffs)
+    tolerance = Decimal(1).scaleb(-places) if places else Decimal(0)
+    gaps, odd = [], []
+    for a, diff in zip(numbers, diffs, strict=False):
+        k = int((diff / step).to_integral_value())
+        if abs(diff - k * step) > tolerance:
+            odd.append((a, a + diff, 0))
+        elif k > 1:
+            gaps.append((a + step, a + (k - 1) * step, k - 1))
+    if odd:
+        return "irregular", step, odd
+    return ("step", step, gaps) if gaps else None
+
+
+def _check_numbering(folder: Path, images: Sequence[tuple[Path, _Image]]) -> None:
+    """Refuse a folder whose file numbers leave slices out (:func:`_missing`): read as
+    consecutive, every slice after a gap would take the wrong z."""
+    names = [path.name for path, _ in images]
+    numbering = _numbering(names, folder)
+    if numbering is None:
+        return
+    depths = [image.depth for _, image in images]
+    found = _missing(numbering.numbers, depths, numbering.places)
+    if found is None:
+        return
+    reading, step, gaps = found
+    show = numbering.shown
+    count = len(images)
+    files = f"the {count} files named {_name_pattern(names[0])}"
+    if reading == "irregular":
+        steps = [f"{show(a)} to {show(b)}" for a, b, _ in gaps]
+        raise TiffLayoutError(
+            f"{folder}: {files} are not numbered in one step: the smallest is "
+            f"{show(step)}, and {len(gaps)} step(s) are no multiple of it "
+            f"({_listed(steps)}); a slice missing would shift every later slice's z, so "
+            "the folder is not read: put the missing files back, or, if none is missing, "
+            "number the files consecutively"
+        )
+    total = sum(n for _, _, n in gaps)
+    spans = [show(a) if n == 1 else f"{show(a)}-{show(b)} ({n})" for a, b, n in gaps]
+    if reading == "step":
+        what = f"are numbered {show(numbering.numbers[0])} to {show(numbering.numbers[-1])}"
+        what += f" in steps of {show(step, padded=False)}"
+        missing = f"{total} number(s) of that sequence have no file"
+    else:
+        first_path, first = images[0]
+        held = first.depth
+        span = (
+            f"{show(numbering.numbers[0] - held + 1)}-{show(numbering.numbers[0])}"
+            if reading == "last"
+            else f"{show(numbering.numbers[0])}-{show(numbering.numbers[0] + held - 1)}"
+        )
+        what = (
+            f"(stacks) are named by their {reading} slice ({first_path.name} holds {held} "
+            f"slices, {span})"
+        )
+        missing = f"{total} slice(s) are in no file"
+    raise TiffLayoutError(
+        f"{folder}: {files} {what}, and {missing}: {_listed(spans)}"
+        f"{f' ({len(gaps)} gaps)' if len(gaps) > 1 else ''}. Read as consecutive slices, "
+        "every slice after a gap would take the wrong z, so the folder is not read: put "
+        "the missing files back, or, if none is missing (the numbers are not slice "
+        "indices), number the files consecutively"
+    )
 
 
 def tiff_files(folder: Path) -> list[Path]:
@@ -169,7 +381,12 @@ def tiff_files(folder: Path) -> list[Path]:
             UserWarning,
             stacklevel=2,
         )
-    return sorted(files, key=_natural_key)
+    files = sorted(files, key=_natural_key)
+    numbering = _numbering([p.name for p in files], folder)
+    if numbering is None:
+        return files
+    ranked_files = sorted(zip(numbering.numbers, files, strict=True), key=lambda pair: pair[0])
+    return [path for _, path in ranked_files]
 
 
 def _open(path: Path, multifile: bool) -> tifffile.TiffFile:
@@ -384,6 +601,7 @@ def _folder_images(folder: Path) -> tuple[list[tuple[Path, _Image]], dict[str, A
                 "parts of one stack joined along z; give the stack's file, or a folder of "
                 "either"
             )
+    _check_numbering(folder, images)
     return images, metadata
 
 

@@ -1,0 +1,193 @@
+"""A folder of numbered TIFF files is read in the order its names' numbers give, and
+never with a slice silently missing: the numbering is computed from the names (and, for
+stacks, their page counts) before any pixel is read; a gap is refused naming what is
+missing, a uniform step is read, and names holding two independent numbers (channel by
+z) are refused.
+
+Every file is written by tifffile with known pixel values (slice ``k`` of the truth holds
+``100 * k`` plus noise), so a volume read in the wrong order or with a slice shifted
+shows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+import xarray_microct as mct
+from xarray_microct.io import TiffLayoutError, tiff
+from xarray_microct.testing import raise_if_dask_computes
+
+
+def coded(depth: int, plane: tuple[int, int] = (6, 7)) -> np.ndarray:
+    """``depth`` slices, slice ``k`` about ``100 * k``: a slice out of place shows."""
+    noise = np.random.default_rng(depth).integers(0, 50, (depth, *plane))
+    return (np.arange(depth)[:, None, None] * 100 + noise).astype("uint16")
+
+
+def write(folder: Path, files: dict[str, np.ndarray]) -> Path:
+    folder.mkdir()
+    for name, data in files.items():
+        tifffile.imwrite(folder / name, data, photometric="minisblack")
+    return folder
+
+
+def read(folder: Path) -> np.ndarray:
+    return mct.open_volume(folder, spacing=1, units="um").values
+
+
+def refused_before_any_read(folder: Path, monkeypatch, match: str) -> str:
+    """The refusal's message, checked to come from the headers alone."""
+    reads: list = []
+    monkeypatch.setattr(tiff, "_read_planes", lambda *args: reads.append(args))
+    with raise_if_dask_computes(), pytest.raises(TiffLayoutError, match=match) as caught:
+        mct.open_volume(folder, spacing=1, units="um")
+    assert reads == []
+    return str(caught.value)
+
+
+def test_a_missing_slice_is_refused_by_its_number_before_any_read(tmp_path, monkeypatch):
+    # was: 99 slices read, every one after 57 a slice too low
+    truth = coded(100)
+    folder = write(tmp_path / "scan", {f"scan_{z:04d}.tif": truth[z] for z in range(100)})
+    np.testing.assert_array_equal(read(folder), truth)
+    (folder / "scan_0057.tif").unlink()
+    message = refused_before_any_read(folder, monkeypatch, r"have no file: 0057\.")
+    assert "99 files named scan_*.tif are numbered 0000 to 0099 in steps of 1" in message
+    assert "1 number(s)" in message
+
+
+def test_many_gaps_are_listed_in_part_with_their_count(tmp_path, monkeypatch):
+    truth = coded(100)
+    gone = {3, 50, 51, 52, *range(70, 83), 90, 91, 93, 95}
+    folder = write(
+        tmp_path / "scan", {f"scan_{z:04d}.tif": truth[z] for z in range(100) if z not in gone}
+    )
+    message = refused_before_any_read(folder, monkeypatch, r"21 number\(s\)")
+    assert "0003, 0050-0052 (3), 0070-0082 (13), 0090-0091 (2), 0093 and 1 more (6 gaps)" in (
+        message
+    )
+
+
+def test_timestamp_names_are_judged_by_their_differences(tmp_path, monkeypatch):
+    # a gap of 40 seconds between slices named by time (yyyymmddHHMMSS): its bounds and
+    # count, nothing enumerated
+    truth = coded(6)
+    stamps = [20261203153057, 20261203153058, 20261203153059, 20261203153100, 20261203153101]
+    folder = write(tmp_path / "times", {f"t{s}.tif": truth[i] for i, s in enumerate(stamps)})
+    refused_before_any_read(folder, monkeypatch, r"20261203153060-20261203153099 \(40\)")
+    # a gap of 10**15 numbers: as fast as one of 1
+    numbers = [Decimal(0), Decimal(1), Decimal(10**15 + 2)]
+    assert tiff._missing(numbers, [1, 1, 1]) == (
+        "step",
+        Decimal(1),
+        [(Decimal(2), Decimal(10**15 + 1), 10**15)],
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "step"), [(0, 1), (1, 1), (0, 2), (10, 10)], ids=["0-1", "1-1", "0-2", "10-10"]
+)
+def test_slices_in_one_step_are_read_and_a_step_skipped_is_refused(
+    tmp_path, monkeypatch, start, step
+):
+    truth = coded(8)
+    numbers = [start + step * k for k in range(8)]
+    folder = write(tmp_path / "scan", {f"rec_{n}.tif": truth[k] for k, n in enumerate(numbers)})
+    np.testing.assert_array_equal(read(folder), truth)  # natural order: rec_2 < rec_10
+    (folder / f"rec_{numbers[5]}.tif").unlink()
+    message = refused_before_any_read(
+        folder, monkeypatch, rf"in steps of {step}, .* have no file: {numbers[5]}\."
+    )
+    assert f"numbered {start} to {numbers[-1]}" in message
+
+
+def test_irregular_steps_and_twice_the_same_number_are_refused(tmp_path, monkeypatch):
+    # was: read as 4 (and 3) consecutive slices
+    truth = coded(4)
+    irregular = write(
+        tmp_path / "irregular",
+        {f"rec_{n}.tif": truth[k] for k, n in enumerate((0, 3, 5, 8))},
+    )
+    refused_before_any_read(irregular, monkeypatch, r"not numbered in one step: the smallest is 2")
+    twice = write(
+        tmp_path / "twice", {"rec_1.tif": truth[0], "rec_01.tif": truth[1], "rec_2.tif": truth[2]}
+    )
+    refused_before_any_read(twice, monkeypatch, r"rec_0?1\.tif and rec_0?1\.tif carry the same")
+
+
+def _parts(truth: np.ndarray, starts: list[int], naming: str) -> dict[str, np.ndarray]:
+    """The stack parts of ``truth`` starting at ``starts``, named by ``naming``: their
+    first slice, last slice, part number or slice range."""
+    ends = [*starts[1:], len(truth)]
+    names = {
+        "first": lambda i, a, b: f"part_{a:04d}.tif",
+        "last": lambda i, a, b: f"part_{b - 1:04d}.tif",
+        "part": lambda i, a, b: f"part_{i + 1}.tif",
+        "range": lambda i, a, b: f"slices_{a:04d}-{b - 1:04d}.tif",
+    }[naming]
+    return {names(i, a, b): truth[a:b] for i, (a, b) in enumerate(zip(starts, ends, strict=True))}
+
+
+@pytest.mark.parametrize("naming", ["first", "last", "part", "range"])
+def test_stack_parts_are_joined_in_order_and_a_part_missing_is_refused(
+    tmp_path, monkeypatch, naming
+):
+    # parts of 10 slices and a last one of 3; names in natural order and numeric order
+    # differ (part_0010 < part_0100 both ways, but 9 < 10 only as numbers)
+    truth = coded(43)
+    files = _parts(truth, [0, 10, 20, 30, 40], naming)
+    folder = write(tmp_path / "parts", files)
+    np.testing.assert_array_equal(read(folder), truth)
+    (folder / list(files)[2]).unlink()  # slices 20-29
+    expected = {
+        "first": r"named by their first slice .* 10 slice\(s\) are in no file: 0020-0029 \(10\)",
+        "last": r"named by their last slice .* 10 slice\(s\) are in no file: 0020-0029 \(10\)",
+        "part": r"numbered 1 to 5 in steps of 1, .* have no file: 3\.",
+        "range": r"named by their first slice .* 10 slice\(s\) are in no file: 0020-0029 \(10\)",
+    }[naming]
+    refused_before_any_read(folder, monkeypatch, expected)
+
+
+def test_two_parts_named_by_slice_are_judged_by_their_page_counts(tmp_path, monkeypatch):
+    # two parts of 50 slices named 0000 and 0100: one difference is "one step", but as
+    # slice indices 50-99 are missing
+    truth = coded(150)
+    files = {"part_0000.tif": truth[:50], "part_0100.tif": truth[100:]}
+    folder = write(tmp_path / "parts", files)
+    refused_before_any_read(folder, monkeypatch, r"slice\(s\) are in no file: 0050-0099 \(50\)")
+
+
+def test_numbers_varying_together_are_one_numbering(tmp_path, monkeypatch):
+    # a slice number with its z position: in order, and judged by the slice number
+    truth = coded(10)
+    names = [f"slice{k + 1:04d}_z{0.65 * k:.2f}.tif" for k in range(10)]
+    folder = write(tmp_path / "scan", dict(zip(names, truth, strict=True)))
+    np.testing.assert_array_equal(read(folder), truth)
+    (folder / names[4]).unlink()
+    refused_before_any_read(folder, monkeypatch, r"numbered 0001 to 0010 .* no file: 0005\.")
+
+
+def test_decimal_numbers_are_ordered_and_judged_as_numbers(tmp_path, monkeypatch):
+    # z positions written as Python prints them: 0.5 and 0.25 in natural order of their
+    # digit runs (5 < 25) came in the wrong order
+    truth = coded(6)
+    names = [f"z{0.25 * (k + 1)}.tif" for k in range(6)]  # z0.25, z0.5, z0.75, z1.0...
+    folder = write(tmp_path / "scan", dict(zip(names, truth, strict=True)))
+    np.testing.assert_array_equal(read(folder), truth)
+    (folder / names[2]).unlink()
+    refused_before_any_read(folder, monkeypatch, r"in steps of 0\.25, .* have no file: 0\.75\.")
+
+
+def test_channels_by_z_in_one_folder_are_refused(tmp_path, monkeypatch):
+    # was: the 2 channels read as 10 slices, channel 0 then channel 1
+    truth = coded(10)
+    files = {f"c{c}_z{z:03d}.tif": truth[5 * c + z] for c in range(2) for z in range(5)}
+    folder = write(tmp_path / "channels", files)
+    message = refused_before_any_read(folder, monkeypatch, r"vary independently")
+    assert "c*_z*.tif" in message and "c0_z000.tif, c1_z000.tif" in message
+    assert "put each channel (or time point) in its own folder" in message
