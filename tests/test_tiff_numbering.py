@@ -181,6 +181,11 @@ def test_decimal_numbers_are_ordered_and_judged_as_numbers(tmp_path, monkeypatch
     np.testing.assert_array_equal(read(folder), truth)
     (folder / names[2]).unlink()
     refused_before_any_read(folder, monkeypatch, r"in steps of 0\.25, .* have no file: 0\.75\.")
+    # not decimals where they would make two names one number (1.1 and 1.10)
+    truth = coded(12)
+    names = [f"s_1.{k + 1}.tif" for k in range(12)]
+    folder = write(tmp_path / "runs", dict(zip(names, truth, strict=True)))
+    np.testing.assert_array_equal(read(folder), truth)
 
 
 def test_channels_by_z_in_one_folder_are_refused(tmp_path, monkeypatch):

@@ -156,12 +156,13 @@ def _check_origin(volume: xr.DataArray, origin: Any, path: Path | str) -> None:
     if origin is None:
         return
     given = np.broadcast_to(np.asarray(origin, dtype=float), (3,))
+    axes = [i for i, dim in enumerate(SPATIAL_DIMS) if dim in volume.coords]
     stated = np.array([float(volume[dim].values[0]) for dim in SPATIAL_DIMS])
     steps = [
         abs(float(volume[dim].values[1] - volume[dim].values[0])) if volume.sizes[dim] > 1 else 1.0
         for dim in SPATIAL_DIMS
     ]
-    if not np.allclose(stated, given, rtol=1e-6, atol=1e-6 * min(steps)):
+    if not np.allclose(stated[axes], given[axes], rtol=1e-6, atol=1e-6 * min(steps)):
         raise ValueError(
             f"{path} states its origin in its coordinates ({stated.tolist()}, the first "
             f"voxel's centre along z, y, x), not the origin given ({given.tolist()}); leave "

@@ -99,6 +99,7 @@ _SLAB = 64  # slices read by one task
 _STACK_AXES = "ZQI"  # depth; tifffile's "other" and "sequence" for stacks that do not say
 _SHOWN = 5  # names listed in a message before "and N more"
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")  # a number in a file name: 0049, 0.65
+_DIGITS = re.compile(r"(\d+)")
 
 
 class TiffLayoutError(ValueError):
@@ -165,7 +166,9 @@ class _Numbering:
         return format(value, f"0{width}.{self.places}f" if width else f".{self.places}f")
 
 
-def _numbering(names: Sequence[str], where: Path | str) -> _Numbering | None:
+def _numbering(
+    names: Sequence[str], where: Path | str, number: re.Pattern[str] = _NUMBER
+) -> _Numbering | None:
     """The number that orders files of one name pattern (:func:`_name_pattern`), or None
     when none varies (one file).
 
@@ -174,18 +177,21 @@ def _numbering(names: Sequence[str], where: Path | str) -> _Numbering | None:
     ``slice0001_z0.65.tif``: each determines the other, in the same or the reverse
     order) are one numbering, told by the first without decimals; runs varying
     independently (``c0_z000.tif``, ``c1_z000.tif``: channel by z) are refused, as are
-    two names carrying the same number.
+    two names carrying the same number. Where decimals would make two names one number
+    (``s_1.1.tif``, ``s_1.10.tif``), the digit runs are read as integers (``number``).
 
     Examples
     --------
     >>> _numbering(["s_0100-0149.tif", "s_0000-0049.tif"], "f").numbers
     (Decimal('100'), Decimal('0'))
+    >>> _numbering(["s_1.1.tif", "s_1.10.tif", "s_1.2.tif"], "f").numbers
+    (Decimal('1'), Decimal('10'), Decimal('2'))
     >>> names = ["c0_z0.tif", "c0_z1.tif", "c1_z0.tif", "c1_z1.tif"]
     >>> _numbering(names, "f")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     TiffLayoutError: f: the names of its files (c*_z*.tif) hold two numbers that vary...
     """
-    texts = [_NUMBER.findall(name) for name in names]
+    texts = [number.findall(name) for name in names]
     values = [[Decimal(t) for t in row] for row in texts]
     varying = [j for j in range(len(values[0])) if len({row[j] for row in values}) > 1]
     if not varying:
@@ -212,6 +218,8 @@ def _numbering(names: Sequence[str], where: Path | str) -> _Numbering | None:
     index = next((j for j in varying if "." not in texts[0][j]), first)
     seen: dict[Decimal, str] = {}
     for name, row in zip(names, values, strict=True):
+        if row[index] in seen and number is _NUMBER and any("." in t for t in texts[0]):
+            return _numbering(names, where, _DIGITS)
         if row[index] in seen:
             raise TiffLayoutError(
                 f"{where}: {seen[row[index]]} and {name} carry the same number "
