@@ -179,13 +179,14 @@ def test_decimal_numbers_are_ordered_and_judged_as_numbers(tmp_path, monkeypatch
     names = [f"z{0.25 * (k + 1)}.tif" for k in range(6)]  # z0.25, z0.5, z0.75, z1.0...
     folder = write(tmp_path / "scan", dict(zip(names, truth, strict=True)))
     np.testing.assert_array_equal(read(folder), truth)
+    # not decimals where they would make two names one number (1.1 and 1.10)
+    runs = coded(12)
+    names_of_runs = [f"s_1.{k + 1}.tif" for k in range(12)]
+    np.testing.assert_array_equal(
+        read(write(tmp_path / "runs", dict(zip(names_of_runs, runs, strict=True)))), runs
+    )
     (folder / names[2]).unlink()
     refused_before_any_read(folder, monkeypatch, r"in steps of 0\.25, .* have no file: 0\.75\.")
-    # not decimals where they would make two names one number (1.1 and 1.10)
-    truth = coded(12)
-    names = [f"s_1.{k + 1}.tif" for k in range(12)]
-    folder = write(tmp_path / "runs", dict(zip(names, truth, strict=True)))
-    np.testing.assert_array_equal(read(folder), truth)
 
 
 def test_channels_by_z_in_one_folder_are_refused(tmp_path, monkeypatch):
