@@ -197,3 +197,98 @@ def test_channels_by_z_in_one_folder_are_refused(tmp_path, monkeypatch):
     message = refused_before_any_read(folder, monkeypatch, r"vary independently")
     assert "c*_z*.tif" in message and "c0_z000.tif, c1_z000.tif" in message
     assert "put each channel (or time point) in its own folder" in message
+
+
+def test_positions_written_by_str_float_are_read(tmp_path, monkeypatch):
+    # z positions as Python prints 0.65 * k (z_1.9500000000000002.tif beside z_1.3.tif):
+    # were refused, "not numbered in one step: the smallest is 0.6499999999999995"
+    truth = coded(12)
+    names = [f"z_{0.65 * k}.tif" for k in range(12)]
+    folder = write(tmp_path / "scan", dict(zip(names, truth, strict=True)))
+    np.testing.assert_array_equal(read(folder), truth)
+    (folder / names[3]).unlink()  # z_1.9500000000000002.tif
+    refused_before_any_read(folder, monkeypatch, r"in steps of 0\.65, .* have no file: 1\.95\.")
+
+
+def test_a_minus_sign_after_a_separator_is_read(tmp_path, monkeypatch):
+    # z_-7.80 ... z_-0.65 were read in reversed z order; z_-3.25 ... z_3.90 as two name
+    # patterns, the 5 negative ones left out with a warning only
+    truth = coded(12)
+    below = [f"z_{-0.65 * (12 - k):.2f}.tif" for k in range(12)]
+    np.testing.assert_array_equal(
+        read(write(tmp_path / "below", dict(zip(below, truth, strict=True)))), truth
+    )
+    # a "-" after a letter or a digit separates: scan-0001 is slice 1, not -1 (reversed)
+    hyphens = {f"scan-{k:04d}_2026-12-03.tif": truth[k] for k in range(12)}
+    np.testing.assert_array_equal(read(write(tmp_path / "hyphens", hyphens)), truth)
+    across = [f"z_{0.65 * (k - 5):.2f}.tif" for k in range(12)]  # z_-3.25 ... z_3.90
+    folder = write(tmp_path / "across", dict(zip(across, truth, strict=True)))
+    np.testing.assert_array_equal(read(folder), truth)
+    (folder / "z_-1.30.tif").unlink()
+    refused_before_any_read(folder, monkeypatch, r"numbered -3\.25 to 3\.90 .* no file: -1\.30\.")
+
+
+@pytest.mark.parametrize("naming", ["batches", "time of day"])
+def test_a_number_one_per_file_orders_the_others(tmp_path, monkeypatch, naming):
+    # a batch number, or a time of day whose minute goes 30 -> 31, besides the slice
+    # number: were refused as channel by z (one per file is the slice's number); a gap
+    # in the slice numbers was read (main: 19 slices, every one after the gap too low)
+    truth = coded(20)
+    names = {
+        "batches": lambda k: f"batch{1 + k // 10}_rec{k:04d}.tif",
+        "time of day": lambda k: (
+            f"img_{k:04d}_15-{30 + (50 + k) // 60:02d}-{(50 + k) % 60:02d}.tif"
+        ),
+    }[naming]
+    folder = write(tmp_path / "scan", {names(k): truth[k] for k in range(20)})
+    np.testing.assert_array_equal(read(folder), truth)
+    (folder / names(10)).unlink()
+    refused_before_any_read(folder, monkeypatch, r"in steps of 1, .* have no file: 0010\.")
+
+
+def test_rounded_whole_positions_are_read_and_their_gaps_refused(tmp_path, monkeypatch):
+    # positions 6.543 µm apart rounded to whole µm (0, 7, 13, 20...): were refused, "not
+    # numbered in one step"; main read them with slices missing
+    truth = coded(20)
+    names = [f"z_{round(6.543 * k):05d}um.tif" for k in range(20)]
+    folder = write(tmp_path / "scan", dict(zip(names, truth, strict=True)))
+    np.testing.assert_array_equal(read(folder), truth)
+    for k in (5, 9, 10, 11):
+        (folder / names[k]).unlink()
+    message = refused_before_any_read(folder, monkeypatch, r"in steps of about 6\.5")
+    assert "4 number(s) of that sequence have no file: 00033, 00059-00072 (3)" in message
+
+
+def test_a_gap_names_the_files_left_out_that_may_fill_it(tmp_path, monkeypatch):
+    # z1.tif is named apart from z0.75.tif (z*.tif, z*.*.tif), slice_0005.tiff apart from
+    # the .tif files: the gap's message said 1.00 (0005) had no file; main read z1.tif's
+    # folder in the wrong order (1, 0, 2, 4: z0.5 before z0.25) without z1.tif
+    truth = coded(10)
+    names = ["z0.25.tif", "z0.5.tif", "z0.75.tif", "z1.tif", "z1.25.tif"]
+    folder = write(tmp_path / "g", dict(zip(names, truth[:5], strict=True)))
+    with pytest.warns(UserWarning, match="left out: z1.tif"):
+        message = refused_before_any_read(folder, monkeypatch, r"have no file: 1\.00\.")
+    assert "other names z1.tif were left out (not named like the others) and may hold" in message
+    files = {f"slice_{k:04d}.tif" if k != 5 else "slice_0005.tiff": truth[k] for k in range(10)}
+    folder = write(tmp_path / "suffix", files)
+    with pytest.warns(UserWarning, match="left out: slice_0005.tiff"):
+        message = refused_before_any_read(folder, monkeypatch, r"have no file: 0005\.")
+    assert "other names slice_0005.tiff were left out" in message
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("rec_1.tif", "rec_01.tif"),
+        ("z_1.5.tif", "z_1.50.tif"),
+        ("z_0.5.tif", "z_0.50.tif", "z_1.0.tif"),
+    ],
+    ids=["integers", "decimals", "decimals-and-another"],
+)
+def test_names_of_one_number_are_refused_even_alone(tmp_path, monkeypatch, names):
+    # were read as 2 (3) slices; z_0.5, z_0.50, z_1.0 was refused as channel by z
+    truth = coded(len(names))
+    folder = write(tmp_path / "twice", dict(zip(names, truth, strict=True)))
+    refused_before_any_read(
+        folder, monkeypatch, r"{} and {} carry the same number".format(*sorted(names[:2]))
+    )

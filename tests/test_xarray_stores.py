@@ -74,7 +74,7 @@ def test_an_origin_against_the_stores_coordinates_is_refused(tmp_path: Path):
     _store_with_origin(store, 10.0)
     with pytest.raises(ValueError, match=r"states its origin in its coordinates \(\[10\.0, "):
         mct.open_volume(store, origin=3.0)
-    with pytest.raises(ValueError, match=r"not the origin given \(\[10\.0, 10\.0, 0\.0\]\)"):
+    with pytest.raises(ValueError, match=r"not the origin given \(\[10\.0, 10\.0, 0\.0\], "):
         mct.open_volume(store, origin=(10.0, 10.0, 0.0))
     for origin in (None, 10.0, (10.0, 10.0, 10.0)):
         volume = mct.open_volume(store, origin=origin)
@@ -134,3 +134,38 @@ def test_a_store_at_a_url_takes_the_voxel_size_given(tmp_path: Path):
         volume = mct.open_volume(flipped)
         assert volume.dims == ("z", "y", "x")
         np.testing.assert_array_equal(volume.values, _scan())
+
+
+def test_a_vector_field_beside_the_scan_is_not_a_second_volume(tmp_path: Path):
+    # a DVC displacement (z, y, x, component) beside the scan: "holds 2 volumes"; main
+    # opened the scan only where it was stored as z, y, x ("holds 0 volumes" as x, y, z)
+    _store_with_origin(tmp_path / "truth.zarr", 0.0)
+    scan = xr.open_zarr(tmp_path / "truth.zarr")["scan"].load()
+    field = xr.DataArray(np.ones((*scan.shape, 3)), dims=(*scan.dims, "component"))
+    for order in ("zyx", "xyz"):
+        store = tmp_path / f"dvc-{order}.zarr"
+        xr.Dataset({"scan": scan.transpose(*order), "displacement": field}).to_zarr(store)
+        volume = mct.open_volume(store)
+        assert volume.name == "scan" and volume.dims == ("z", "y", "x")
+        np.testing.assert_array_equal(volume.values, _scan())
+
+
+def test_an_origin_refused_names_the_stores_units_and_one_of_two_values_is_refused(
+    tmp_path: Path,
+):
+    # the store states micrometres: an origin in units= (mm) is compared in them, and the
+    # message said neither; origin=(2.0, 1.0) was a NumPy broadcast error (main: ignored)
+    store = tmp_path / "scan.ome.zarr"
+    mct.from_array(
+        _scan(), spacing=0.5, units="micrometer", origin=(2.0, 1.0, 0.0)
+    ).microct.to_zarr(store)
+    with pytest.raises(
+        ValueError, match=r"\(\[2\.0, 1\.0, 0\.0\] micrometer, .* in the store's own units, mic"
+    ):
+        mct.open_volume(store, units="millimeter", origin=(0.002, 0.001, 0.0))
+    _store_with_origin(tmp_path / "xr.zarr", 2.0)
+    for path in (store, tmp_path / "xr.zarr"):
+        with pytest.raises(
+            ValueError, match=r"origin=\(2\.0, 1\.0\): give one coordinate .* not 2"
+        ):
+            mct.open_volume(path, origin=(2.0, 1.0))

@@ -88,7 +88,7 @@ def _open_xarray_zarr(
         if is_url(path):
             raise network_error(path, err) from err
         raise damaged(path, err) from err
-    volumes = [v for v in dataset.data_vars.values() if set(SPATIAL_DIMS) <= set(v.dims)]
+    volumes = _volumes(dataset)
     if len(volumes) != 1:
         names = list(dataset.data_vars)
         raise ValueError(
@@ -99,6 +99,27 @@ def _open_xarray_zarr(
     volume = _calibrated(volumes[0].transpose(..., *SPATIAL_DIMS), spacing, units, origin, path)
     grid_of(volume)  # validate: clear errors for a store that is not a volume
     return volume
+
+
+def _volumes(dataset: xr.Dataset) -> list[xr.DataArray]:
+    """The variables of an xarray store that may be its volume: those of dims z, y, x in
+    any order, with at most time and channel besides (``t``, ``c``); where none is, those
+    holding z, y, x among other dims. A vector field beside a scan (a DVC displacement,
+    ``z, y, x, component``) is so not taken for a second volume.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> scan = (("x", "y", "z"), np.zeros((2, 2, 2)))
+    >>> field = (("z", "y", "x", "component"), np.zeros((2, 2, 2, 3)))
+    >>> [v.name for v in _volumes(xr.Dataset({"scan": scan, "displacement": field}))]
+    ['scan']
+    >>> [v.name for v in _volumes(xr.Dataset({"displacement": field}))]
+    ['displacement']
+    """
+    spatial = [v for v in dataset.data_vars.values() if set(SPATIAL_DIMS) <= set(v.dims)]
+    plain = [v for v in spatial if set(v.dims) <= {*SPATIAL_DIMS, "t", "c"}]
+    return plain or spatial
 
 
 def _calibrated(
@@ -155,7 +176,13 @@ def _check_origin(volume: xr.DataArray, origin: Any, path: Path | str) -> None:
     """
     if origin is None:
         return
-    given = np.broadcast_to(np.asarray(origin, dtype=float), (3,))
+    given = np.atleast_1d(np.asarray(origin, dtype=float))
+    if given.ndim != 1 or given.size not in (1, 3):
+        raise ValueError(
+            f"origin={origin!r}: give one coordinate for all axes or three (z, y, x), "
+            f"not {given.size}"
+        )
+    given = np.broadcast_to(given, (3,))
     axes = [i for i, dim in enumerate(SPATIAL_DIMS) if dim in volume.coords]
     stated = np.array([float(volume[dim].values[0]) for dim in SPATIAL_DIMS])
     steps = [
@@ -163,9 +190,12 @@ def _check_origin(volume: xr.DataArray, origin: Any, path: Path | str) -> None:
         for dim in SPATIAL_DIMS
     ]
     if not np.allclose(stated[axes], given[axes], rtol=1e-6, atol=1e-6 * min(steps)):
+        units = sorted({str(volume[SPATIAL_DIMS[i]].attrs.get("units", "")) for i in axes} - {""})
+        named = f" {' / '.join(units)}" if units else ""
         raise ValueError(
-            f"{path} states its origin in its coordinates ({stated.tolist()}, the first "
-            f"voxel's centre along z, y, x), not the origin given ({given.tolist()}); leave "
+            f"{path} states its origin in its coordinates ({stated.tolist()}{named}, the "
+            f"first voxel's centre along z, y, x), not the origin given ({given.tolist()}, "
+            f"compared in the store's own units{f',{named}' if named else ''}); leave "
             "origin= out, or shift the opened volume's coordinates yourself "
             "(vol.assign_coords(z=vol.z + dz))"
         )
@@ -279,9 +309,10 @@ def open_volume(
         arrays, raw files, TIFF without ImageJ calibration, HDF5 without DXchange pixel
         size). Required there: a missing voxel size is an error, not a guess.
     origin : float or tuple, optional
-        Coordinate of the first voxel (its centre, in ``units``): the store's own for
-        OME-Zarr and xarray Zarr stores with coordinates (an origin that contradicts
-        it is an error), 0 by default for formats without coordinates.
+        Coordinate of the first voxel (its centre, in ``units``; one value or z, y, x):
+        the store's own for OME-Zarr and xarray Zarr stores with coordinates (an origin
+        that contradicts it is an error; it is compared in the store's own units, not
+        in ``units=``), 0 by default for formats without coordinates.
     chunks : optional
         Dask chunks; by default the store's own (Zarr) or up to 128 voxels per axis.
     name : str, optional
