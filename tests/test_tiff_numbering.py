@@ -292,3 +292,77 @@ def test_names_of_one_number_are_refused_even_alone(tmp_path, monkeypatch, names
     refused_before_any_read(
         folder, monkeypatch, r"{} and {} carry the same number".format(*sorted(names[:2]))
     )
+
+
+def _hms(seconds: int, sep: str = "-", base: int = 14 * 3600 + 32 * 60 + 30) -> str:
+    s = base + seconds
+    return f"{s // 3600:02d}{sep}{s % 3600 // 60:02d}{sep}{s % 60:02d}"
+
+
+_STEPS = [0, 2, 5, 8, 12, 14, 17, 21, 23, 26, 29, 33, 35, 38, 41, 44, 46, 50, 53, 56]
+_BEFORE_THE_INDEX = {
+    # one slice every 2 s, the time of day first: its seconds wrap (58, then 00); read
+    # in the wrong z order ([15..29, 0..14]) after the first review
+    "time wrapping": [f"2023-11-05_{_hms(2 * i)}_rec{i:04d}.tif" for i in range(30)],
+    # a time, an epoch (s and ms), a rounded z in µm or a temperature before a clean
+    # index: refused as missing numbers after the first review, read by main in order
+    "HHMMSS": [f"rec_{_hms(t, '')}_{i:04d}.tif" for i, t in enumerate(_STEPS)],
+    "HH-MM-SS": [f"2023-11-05_{_hms(t)}_rec{i:04d}.tif" for i, t in enumerate(_STEPS)],
+    "epoch": [f"img_{1700000000 + t}_{i:04d}.tif" for i, t in enumerate(_STEPS)],
+    "epoch ms": [f"img_{1700000000000 + 1337 * t + i}_{i:04d}.tif" for i, t in enumerate(_STEPS)],
+    "z um": [f"rec_z{round(1.3 * i)}um_{i:04d}.tif" for i in range(12)],
+    "temperature": [f"T{20 + t}_rec{i:04d}.tif" for i, t in enumerate(_STEPS)],
+}
+
+
+@pytest.mark.parametrize("names", _BEFORE_THE_INDEX.values(), ids=_BEFORE_THE_INDEX.keys())
+def test_a_time_or_position_before_the_index_reads_in_main_s_order(tmp_path, monkeypatch, names):
+    # the names' natural order (main's) is the scan's; the index judges the gaps
+    truth = coded(len(names))
+    folder = write(tmp_path / "scan", dict(zip(names, truth, strict=True)))
+    np.testing.assert_array_equal(read(folder), truth)
+    (folder / names[5]).unlink()  # a slice missing is still refused, by the index
+    refused_before_any_read(folder, monkeypatch, rf"have no file: {5:04d}\.")
+
+
+def test_rounded_positions_alone_with_a_small_step_say_so(tmp_path, monkeypatch):
+    # z_0, z_1, z_3 ... for 1.3 µm: none missing, but the steps cannot tell
+    truth = coded(12)
+    names = [f"z_{round(1.3 * i)}.tif" for i in range(12)]
+    folder = write(tmp_path / "scan", dict(zip(names, truth, strict=True)))
+    refused_before_any_read(folder, monkeypatch, r"If the numbers are positions rounded in")
+
+
+_STACKS_BY_TIME_OR_POSITION = {
+    # main read these in name order; the first review invented missing slices
+    "time": [f"scan_{_hms(t, '')}.tif" for t in (0, 301, 640, 905)],
+    "epoch": [f"scan_{1700000000 + t}.tif" for t in (0, 301, 640, 905)],
+    "z um": [f"vol_z{round(k * 5 * 6.5)}um.tif" for k in range(4)],
+    "parts by 10": [f"vol_{10 * (k + 1)}.tif" for k in range(4)],
+}
+
+
+@pytest.mark.parametrize(
+    "names", _STACKS_BY_TIME_OR_POSITION.values(), ids=_STACKS_BY_TIME_OR_POSITION.keys()
+)
+def test_stacks_named_by_a_time_or_position_are_read_in_name_order(tmp_path, names):
+    truth = coded(20)
+    files = {name: truth[5 * k : 5 * k + 5] for k, name in enumerate(names)}
+    np.testing.assert_array_equal(read(write(tmp_path / "scan", files)), truth)
+
+
+def test_stack_parts_numbered_by_ten_with_one_missing_say_how_to_number_them(tmp_path, monkeypatch):
+    truth = coded(12)
+    files = {f"vol_{n}.tif": truth[4 * k : 4 * k + 4] for k, n in enumerate((10, 20, 40))}
+    message = refused_before_any_read(
+        write(tmp_path / "scan", files), monkeypatch, r"steps of 10, .* have no file: 30\."
+    )
+    assert "number the parts 1, 2, 3 or by their first slice" in message
+
+
+def test_a_gap_among_signed_padded_numbers_is_shown_padded(tmp_path, monkeypatch):
+    # z_-04 .. z_01 without z_-02: the width of the digits, the sign aside
+    truth = coded(5)
+    names = [f"z_{n:03d}.tif" if n < 0 else f"z_{n:02d}.tif" for n in (-4, -3, -1, 0, 1)]
+    folder = write(tmp_path / "scan", dict(zip(names, truth, strict=True)))
+    refused_before_any_read(folder, monkeypatch, r"have no file: -02\.")

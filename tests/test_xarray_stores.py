@@ -169,3 +169,33 @@ def test_an_origin_refused_names_the_stores_units_and_one_of_two_values_is_refus
             ValueError, match=r"origin=\(2\.0, 1\.0\): give one coordinate .* not 2"
         ):
             mct.open_volume(path, origin=(2.0, 1.0))
+
+
+def test_a_scan_stored_z_y_x_is_opened_beside_a_variable_in_another_order(tmp_path: Path):
+    # main opened the scan; after the first review: "holds 2 volumes"
+    _store_with_origin(tmp_path / "truth.zarr", 0.0)
+    scan = xr.open_zarr(tmp_path / "truth.zarr")["scan"].load()
+    others = {
+        "mask xyz": scan.astype(bool).transpose("x", "y", "z"),
+        "zyxc": xr.concat([scan, scan], dim="c").transpose("z", "y", "x", "c"),
+    }
+    for label, other in others.items():
+        store = tmp_path / f"{label.replace(' ', '-')}.zarr"
+        xr.Dataset({"scan": scan, "other": other}).to_zarr(store)
+        volume = mct.open_volume(store)
+        assert volume.name == "scan" and volume.dims == ("z", "y", "x")
+        np.testing.assert_array_equal(volume.values, _scan())
+
+
+def test_a_store_of_a_vector_field_alone_holds_no_volume(tmp_path: Path):
+    # after the first review: passed on to a confusing grid error
+    field = xr.DataArray(np.ones((2, 3, 4, 3)), dims=("z", "y", "x", "component"))
+    xr.Dataset({"disp": field}).to_zarr(tmp_path / "dvc.zarr")
+    with pytest.raises(ValueError, match=r"holds 0 volumes .* xarray.open_zarr and pick one"):
+        mct.open_volume(tmp_path / "dvc.zarr", spacing=1, units="um")
+
+
+def test_a_nested_origin_is_refused_by_its_shape(tmp_path: Path):
+    _store_with_origin(tmp_path / "xr.zarr", 2.0)
+    with pytest.raises(ValueError, match=r"not an array of shape \(1, 3\)"):
+        mct.open_volume(tmp_path / "xr.zarr", origin=[[2.0, 1.0, 0.0]])

@@ -102,24 +102,30 @@ def _open_xarray_zarr(
 
 
 def _volumes(dataset: xr.Dataset) -> list[xr.DataArray]:
-    """The variables of an xarray store that may be its volume: those of dims z, y, x in
-    any order, with at most time and channel besides (``t``, ``c``); where none is, those
-    holding z, y, x among other dims. A vector field beside a scan (a DVC displacement,
-    ``z, y, x, component``) is so not taken for a second volume.
+    """The variables of an xarray store that may be its volume: those whose last dims
+    are z, y, x in that order; where none is, those of dims z, y, x in another order,
+    with at most time and channel besides (``t``, ``c``). A mask stored x, y, z beside a
+    scan, or a vector field (a DVC displacement, ``z, y, x, component``), is so not taken
+    for a second volume; a store of a vector field alone holds none.
 
     Examples
     --------
     >>> import numpy as np, xarray as xr
-    >>> scan = (("x", "y", "z"), np.zeros((2, 2, 2)))
+    >>> scan = (("z", "y", "x"), np.zeros((2, 2, 2)))
+    >>> mask = (("x", "y", "z"), np.zeros((2, 2, 2), bool))
     >>> field = (("z", "y", "x", "component"), np.zeros((2, 2, 2, 3)))
-    >>> [v.name for v in _volumes(xr.Dataset({"scan": scan, "displacement": field}))]
+    >>> [v.name for v in _volumes(xr.Dataset({"scan": scan, "mask": mask, "disp": field}))]
     ['scan']
-    >>> [v.name for v in _volumes(xr.Dataset({"displacement": field}))]
-    ['displacement']
+    >>> [v.name for v in _volumes(xr.Dataset({"mask": mask, "disp": field}))]
+    ['mask']
+    >>> _volumes(xr.Dataset({"disp": field}))
+    []
     """
-    spatial = [v for v in dataset.data_vars.values() if set(SPATIAL_DIMS) <= set(v.dims)]
-    plain = [v for v in spatial if set(v.dims) <= {*SPATIAL_DIMS, "t", "c"}]
-    return plain or spatial
+    variables = list(dataset.data_vars.values())
+    ordered = [v for v in variables if tuple(v.dims[-3:]) == SPATIAL_DIMS]
+    return ordered or [
+        v for v in variables if set(SPATIAL_DIMS) <= set(v.dims) <= {*SPATIAL_DIMS, "t", "c"}
+    ]
 
 
 def _calibrated(
@@ -178,9 +184,9 @@ def _check_origin(volume: xr.DataArray, origin: Any, path: Path | str) -> None:
         return
     given = np.atleast_1d(np.asarray(origin, dtype=float))
     if given.ndim != 1 or given.size not in (1, 3):
+        got = f"{given.size}" if given.ndim == 1 else f"an array of shape {given.shape}"
         raise ValueError(
-            f"origin={origin!r}: give one coordinate for all axes or three (z, y, x), "
-            f"not {given.size}"
+            f"origin={origin!r}: give one coordinate for all axes or three (z, y, x), not {got}"
         )
     given = np.broadcast_to(given, (3,))
     axes = [i for i, dim in enumerate(SPATIAL_DIMS) if dim in volume.coords]

@@ -23,7 +23,8 @@ files share; the other numbers are functions of it, a batch or the minute of a t
 names where none is one per file, channel by z or one number twice, are refused)
 orders the files, and its gaps are judged before any pixel is read (``_missing``):
 slices must rise in one step, within the names' rounding; stacks named by their first
-or last slice must follow their page counts, stacks named as parts rise in one step.
+or last slice must follow their page counts, stacks named as parts rise in one step
+(stacks named otherwise, by a time, are read in their names' order).
 A gap is refused naming the missing numbers (found from the differences between
 consecutive numbers, never by listing a range: a timestamp is a number like any
 other), and the files of other names that may hold them (``z1.tif`` beside
@@ -167,20 +168,21 @@ def _listed(names: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class _Numbering:
-    """The number each file of a folder carries in its name (one per file, in the files'
+    """A number each file of a folder carries in its name (one per file, in the files'
     order), and how its names write it (for messages)."""
 
     numbers: tuple[Decimal, ...]
-    width: int  # the names' width of the number when all write it alike (0: they do not)
+    width: int  # the names' width of the number, sign aside, when all write it alike (or 0)
     places: int  # decimal places
 
     def shown(self, value: Decimal, padded: bool = True) -> str:
-        """``value`` as the names write it (``0057``, ``1.30``; ``1.95`` where they are
-        written by ``str(float)``, ``1.9500000000000002``)."""
+        """``value`` as the names write it (``0057``, ``1.30``, ``-05``; ``1.95`` where
+        they are written by ``str(float)``, ``1.9500000000000002``)."""
         if self.places > 9:
             return format(float(value), ".12g")
         width = self.width if padded else 0
-        return format(value, f"0{width}.{self.places}f" if width else f".{self.places}f")
+        digits = format(abs(value), f"0{width}.{self.places}f" if width else f".{self.places}f")
+        return f"-{digits}" if value < 0 else digits
 
     def step(self, value: Decimal) -> str:
         """A step as the names write numbers, ``about`` where they round it."""
@@ -191,29 +193,39 @@ class _Numbering:
 
 def _numbering(
     names: Sequence[str], where: Path | str, number: re.Pattern[str] = _NUMBER
-) -> _Numbering | None:
-    """The number that orders files of one name pattern (:func:`_name_pattern`), or None
-    for one file.
+) -> tuple[list[int], list[_Numbering]] | None:
+    """The files' order (indices into ``names``) and the numbers that may number them,
+    the preferred first; None for one file.
 
-    Each number in the names (a decimal such as ``0.65`` is one, ``-`` after a separator,
-    ``z_-1.30``, its sign) that differs between them is a candidate, and one that no two
-    files share is the numbering (the first without decimals where several are): the
-    others are functions of it (``slices_0000-0049.tif``, ``slice0001_z0.65.tif``; a
-    batch, ``batch1_rec0000.tif`` ... ``batch2_rec0010.tif``; the minute of a time of
-    day). Names where no number is unique are refused: two numbers varying independently
-    (``c0_z000.tif``, ``c1_z000.tif``: channel by z), or two names of the same numbers
-    (``rec_1.tif``, ``rec_01.tif``). Where decimals would make two names one number and
-    their digits count one by one (``s_1.1.tif`` ... ``s_1.10.tif``), the digit runs are
-    read as integers (``number``).
+    The order is the names' natural order, their numbers compared in turn (a decimal
+    such as ``0.65`` is one number, ``-`` after a separator, ``z_-1.30``, its sign), as
+    ``2023-11-05_14-32-58_rec0029.tif`` before ``2023-11-05_14-33-00_rec0030.tif``. A
+    number may number the files when no two files share it and it rises strictly in that
+    order (the seconds of a time of day that wrap, 58 then 00, do not); the first without
+    decimals is preferred, and :func:`_check_numbering` takes the first whose steps leave
+    nothing out (an index beside a timestamp). The other numbers are functions of the
+    order (``slices_0000-0049.tif``; a batch, ``batch1_rec0000.tif`` ...
+    ``batch2_rec0010.tif``; the minute of a time of day). Names where no number is one
+    per file are refused: two numbers varying independently (``c0_z000.tif``,
+    ``c1_z000.tif``: channel by z), or two names of the same numbers (``rec_1.tif``,
+    ``rec_01.tif``); so are names whose number one per file does not rise in their
+    order. Where decimals would make two names one number and their digits count one by
+    one (``s_1.1.tif`` ... ``s_1.10.tif``), the digit runs are read as integers
+    (``number``).
 
     Examples
     --------
-    >>> _numbering(["s_0100-0149.tif", "s_0000-0049.tif"], "f").numbers
-    (Decimal('100'), Decimal('0'))
-    >>> _numbering(["s_1.1.tif", "s_1.10.tif", "s_1.2.tif"], "f").numbers
-    (Decimal('1'), Decimal('10'), Decimal('2'))
-    >>> _numbering(["z_-0.65.tif", "z_0.00.tif", "z_0.65.tif"], "f").numbers
+    >>> order, found = _numbering(["s_0100-0149.tif", "s_0000-0049.tif"], "f")
+    >>> order, found[0].numbers
+    ([1, 0], (Decimal('0'), Decimal('100')))
+    >>> order, found = _numbering(["s_1.1.tif", "s_1.10.tif", "s_1.2.tif"], "f")
+    >>> order, found[0].numbers
+    ([0, 2, 1], (Decimal('1'), Decimal('2'), Decimal('10')))
+    >>> _numbering(["z_0.65.tif", "z_-0.65.tif", "z_0.00.tif"], "f")[1][0].numbers
     (Decimal('-0.65'), Decimal('0.00'), Decimal('0.65'))
+    >>> names = ["t_14-32-58_0000.tif", "t_14-33-00_0001.tif", "t_14-33-02_0002.tif"]
+    >>> [n.numbers for n in _numbering(names, "f")[1]]  # the seconds wrap: not a numbering
+    [(Decimal('0'), Decimal('1'), Decimal('2'))]
     >>> names = ["c0_z0.tif", "c0_z1.tif", "c1_z0.tif", "c1_z1.tif"]
     >>> _numbering(names, "f")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
@@ -223,6 +235,7 @@ def _numbering(
         return None
     texts = [number.findall(name) for name in names]
     values = [tuple(Decimal(t) for t in row) for row in texts]
+    order = sorted(range(len(names)), key=lambda i: (_key(names[i], number), names[i]))
     varying = [j for j in range(len(values[0])) if len({row[j] for row in values}) > 1]
     unique = [j for j in varying if len({row[j] for row in values}) == len(names)]
     if not unique:
@@ -230,14 +243,36 @@ def _numbering(
         if integers is not None:
             return integers
         _refuse_without_numbering(names, texts, values, varying, where)
-    index = next((j for j in unique if "." not in texts[0][j]), unique[0])
-    column = [row[index] for row in texts]
-    width = len(column[0]) if len({len(t) for t in column}) == 1 else 0
-    places = max(len(t.partition(".")[2]) for t in column)
-    return _Numbering(tuple(row[index] for row in values), width, places)
+    rising = [j for j in unique if all(values[a][j] < values[b][j] for a, b in pairwise(order))]
+    if not rising:
+        first, last = names[order[0]], names[order[-1]]
+        raise TiffLayoutError(
+            f"{where}: the names of its files ({_name_pattern(names[0])}) hold no number "
+            f"one per file that rises in their order ({first} ... {last}), as files of "
+            "two channels numbered in turn do: which file is which slice is not guessed; "
+            "name the files by slice index, one channel (or time point) per folder"
+        )
+    rising.sort(key=lambda j: "." in texts[0][j])  # the first without decimals first
+    found = []
+    for j in rising:
+        column = [texts[i][j] for i in order]
+        widths = {len(t.lstrip("-")) for t in column}
+        width = widths.pop() if len(widths) == 1 else 0
+        places = max(len(t.partition(".")[2]) for t in column)
+        found.append(_Numbering(tuple(values[i][j] for i in order), width, places))
+    return order, found
 
 
-def _counted_integers(names: Sequence[str], where: Path | str) -> _Numbering | None:
+def _key(name: str, number: re.Pattern[str]) -> list[Any]:
+    """The natural key of ``name`` with the numbers ``number`` finds (:func:`_natural_key`
+    for :data:`_NUMBER`)."""
+    parts = number.split(name)
+    return [Decimal(part) if index % 2 else part for index, part in enumerate(parts)]
+
+
+def _counted_integers(
+    names: Sequence[str], where: Path | str
+) -> tuple[list[int], list[_Numbering]] | None:
     """The names' digit runs read as integers, where their decimals share a number
     (``s_1.1``, ``s_1.10``) and, as integers, one of them counts in steps of 1
     (``s_1.1`` ... ``s_1.12``); None otherwise (``z_0.5``, ``z_0.50``: one number
@@ -248,8 +283,9 @@ def _counted_integers(names: Sequence[str], where: Path | str) -> _Numbering | N
         return None
     if integers is None:
         return None
-    ordered = sorted(integers.numbers)
-    return integers if min(b - a for a, b in pairwise(ordered)) == 1 else None
+    order, found = integers
+    counting = [n for n in found if min(b - a for a, b in pairwise(n.numbers)) == 1]
+    return (order, counting) if counting else None
 
 
 def _refuse_without_numbering(
@@ -290,7 +326,9 @@ def _part_gaps(
 ) -> list[tuple[Decimal, Decimal, int]] | None:
     """The slices that no file holds, ``(first, last, count)`` per gap, where the files'
     numbers are the index of their first slice (of their last: ``by_last``); None when
-    two files are closer than their page counts allow (not named so)."""
+    they are not named so: two files closer than their page counts allow, or a gap that
+    no number of files could fill (its slices no multiple of a file's page count:
+    ``scan_143210.tif``, ``scan_143711.tif`` of 5 pages each, named by a time)."""
     gaps = []
     for i, (a, b) in enumerate(pairwise(numbers)):
         expected = depths[i + 1] if by_last else depths[i]
@@ -299,6 +337,8 @@ def _part_gaps(
         if b - a > expected:
             start = a + 1 if by_last else a + depths[i]
             count = int(b - a - expected)
+            if b - a != int(b - a) or not any(count % depth == 0 for depth in set(depths)):
+                return None
             gaps.append((start, start + count - 1, count))
     return gaps
 
@@ -318,8 +358,11 @@ def _missing(
     quarter of the step; or a tenth of the step, for positions written by ``str(float)``,
     ``1.3``, ``1.9500000000000002``), never half a step. Stacks: their numbers are slice
     indices when they lie at least a stack apart (first or last slice of each: each
-    step is its stack's page count; ``vol_10``, ``vol_20`` of 5 slices each so leave
-    slices 15-19 out), or else part numbers, in one step (``1, 2, 3``). Nothing is
+    step is its stack's page count, and a gap whole files: ``vol_0``, ``vol_10`` of 5
+    slices each leave slices 5-9 out), or else part numbers, in one step (``1, 2, 3``;
+    three files or more in one step, ``10, 20, 30``, are parts whatever their page
+    counts); stacks whose numbers are neither (a time) are read in their order (None).
+    Nothing is
     enumerated: a gap between timestamps (``20261203153059``, ``20261203153100``) is one
     ``(first, last, count)``.
 
@@ -346,6 +389,8 @@ def _missing(
         if fits:
             if not all(fits.values()):
                 return None
+            if len(diffs) > 1 and len(set(diffs)) == 1:
+                return None  # parts numbered in one step (vol_10, vol_20, vol_30 of 5 pages)
             # equally good: the last slice's if the first file is named by it (0- or 1-based)
             named_last = numbers[0] in (depths[0] - 1, depths[0]) and depths[0] > 2
             order = ["last", "first"] if named_last else ["first", "last"]
@@ -374,6 +419,8 @@ def _missing(
             odd.append((a, a + diff, 0))
         elif k > 1:
             gaps.append((a + step, a + (k - 1) * step, k - 1))
+    if odd and any(depth > 1 for depth in depths):
+        return None  # stacks named neither by slice nor by part (a time): read in order
     if odd:  # shown: the steps that are no multiple of the smallest (exactly)
         exact = [(a, a + d, 0) for a, d in zip(numbers, diffs, strict=False) if d % smallest]
         return "irregular", smallest, exact or odd
@@ -388,14 +435,23 @@ def _check_numbering(
     files of other names (``left_out``) whose numbers fall in a gap (``z1.tif`` beside
     ``z0.75.tif``): they may be the missing ones."""
     names = [path.name for path, _ in images]
-    numbering = _numbering(names, folder)
-    if numbering is None:
+    numberings = _numbering(names, folder)
+    if numberings is None:
         return
-    depths = [image.depth for _, image in images]
-    found = _missing(numbering.numbers, depths, numbering.places)
-    if found is None:
-        return
-    reading, step, gaps = found
+    order, candidates = numberings
+    depths = [images[i][1].depth for i in order]
+    found = [_missing(n.numbers, depths, n.places) for n in candidates]
+    if any(f is None for f in found):
+        return  # a number leaves nothing out (an index beside a timestamp)
+    # the refusal names the gaps of the number that leaves out fewest (an index rather
+    # than a timestamp beside it), irregular steps last
+    best = min(
+        range(len(candidates)),
+        key=lambda k: (found[k][0] == "irregular", sum(n for _, _, n in found[k][2]), k),  # type: ignore[index]
+    )
+    numbering = candidates[best]
+    reading, step, gaps = found[best]  # type: ignore[misc]
+    images = [images[i] for i in order]
     show = numbering.shown
     count = len(images)
     files = f"the {count} files named {_name_pattern(names[0])}"
@@ -407,6 +463,14 @@ def _check_numbering(
         if others
         else ""
     )
+    stacks = any(depth > 1 for depth in depths)
+    rounded = (
+        " If the numbers are positions rounded in the names (z_0, z_1, z_3, z_4 for "
+        "1.3 µm apart), none may be missing but the steps cannot tell: name the files by "
+        "slice index, or write the positions with enough decimals."
+        if not stacks and _rounding_may_hide_the_step(names, numbering, step)
+        else ""
+    )
     if reading == "irregular":
         steps = [f"{show(a)} to {show(b)}" for a, b, _ in gaps]
         raise TiffLayoutError(
@@ -414,7 +478,7 @@ def _check_numbering(
             f"{numbering.step(step)}, and {len(gaps)} step(s) are no multiple of it "
             f"({_listed(steps)}); a slice missing would shift every later slice's z, so "
             "the folder is not read: put the missing files back, or, if none is missing, "
-            f"number the files consecutively.{aside}"
+            f"number the files consecutively.{rounded}{aside}"
         )
     total = sum(n for _, _, n in gaps)
     spans = [show(a) if n == 1 else f"{show(a)}-{show(b)} ({n})" for a, b, n in gaps]
@@ -435,13 +499,43 @@ def _check_numbering(
             f"slices, {span})"
         )
         missing = f"{total} slice(s) are in no file"
+    renumber = (
+        "number the parts 1, 2, 3 or by their first slice"
+        if stacks
+        else "number the files consecutively"
+    )
     raise TiffLayoutError(
         f"{folder}: {files} {what}, and {missing}: {_listed(spans)}"
         f"{f' ({len(gaps)} gaps)' if len(gaps) > 1 else ''}. Read as consecutive slices, "
         "every slice after a gap would take the wrong z, so the folder is not read: put "
         "the missing files back, or, if none is missing (the numbers are not slice "
-        f"indices), number the files consecutively.{aside}"
+        f"indices), {renumber}.{rounded if reading == 'step' else ''}{aside}"
     )
+
+
+def _rounding_may_hide_the_step(names: Sequence[str], numbering: _Numbering, step: Decimal) -> bool:
+    """Whether the names' numbers may be positions rounded to their last digit with a
+    step that rounding makes look uneven: the only number that varies, its step under
+    four units of that digit (``z_0``, ``z_1``, ``z_3``, ``z_4`` for 1.3 µm apart), not
+    whole numbers padded with zeros (``rec_0003``: an index).
+
+    Examples
+    --------
+    >>> n = _Numbering(tuple(Decimal(v) for v in (0, 1, 3, 4)), 0, 0)
+    >>> _rounding_may_hide_the_step(["z_0.tif", "z_1.tif", "z_3.tif", "z_4.tif"], n, Decimal(1))
+    True
+    >>> n = _Numbering(tuple(Decimal(v) for v in (0, 1, 3)), 4, 0)  # rec_0000, rec_0001...
+    >>> _rounding_may_hide_the_step(["r_0000.tif", "r_0001.tif", "r_0003.tif"], n, Decimal(1))
+    False
+    >>> n = _Numbering(tuple(Decimal(v) for v in (0, 10, 30)), 0, 0)
+    >>> _rounding_may_hide_the_step(["z_0.tif", "z_10.tif", "z_30.tif"], n, Decimal(10))
+    False
+    """
+    values = [tuple(_NUMBER.findall(name)) for name in names]
+    varying = [j for j in range(len(values[0])) if len({row[j] for row in values}) > 1]
+    padded = not numbering.places and numbering.width > len(str(abs(int(numbering.numbers[-1]))))
+    small = 4 * Decimal(1).scaleb(-numbering.places) > step
+    return len(varying) == 1 and small and not padded
 
 
 def _in_gaps(
@@ -526,8 +620,7 @@ def _slice_files(folder: Path) -> tuple[list[Path], list[str]]:
     numbering = _numbering([p.name for p in files], folder)
     if numbering is None:
         return files, left_out
-    ranked_files = sorted(zip(numbering.numbers, files, strict=True), key=lambda pair: pair[0])
-    return [path for _, path in ranked_files], left_out
+    return [files[i] for i in numbering[0]], left_out
 
 
 def _open(path: Path, multifile: bool) -> tifffile.TiffFile:
