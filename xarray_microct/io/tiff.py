@@ -17,11 +17,13 @@ joined along z in name order (only the last may hold a single slice). Every file
 header is checked (its image's shape and dtype) before any pixel is read: a file that
 does not fit is refused by name, before any work.
 
-No slice is silently missing: the number each name carries (``_numbering``: the
-number, decimals and a minus sign after a separator included, ``z_-1.30``, that no two
-files share; the other numbers are functions of it, a batch or the minute of a time;
-names where none is one per file, channel by z or one number twice, are refused)
-orders the files, and its gaps are judged before any pixel is read (``_missing``):
+No slice is silently missing: the files are read in their names' natural order (their
+numbers, decimals and a minus sign after a separator included, ``z_-1.30``, compared in
+turn), and a number each name carries (``_numbering``: one that no two files share and
+that rises in that order, the first whose steps leave nothing out, so an index rather
+than a time before it; the other numbers, a batch or the minute of a time, follow the
+order; names where none is one per file, channel by z or one number twice, are refused)
+has its gaps judged before any pixel is read (``_missing``):
 slices must rise in one step, within the names' rounding; stacks named by their first
 or last slice must follow their page counts, stacks named as parts rise in one step
 (stacks named otherwise, by a time, are read in their names' order).
