@@ -45,7 +45,7 @@ def _physical(
     metadata: dict[str, Any],
     spacing: float | Sequence[float] | None,
     units: str | None,
-    path: Path,
+    path: Path | str,
 ) -> tuple[Any, str]:
     if spacing is not None and units is None:
         raise ValueError(
@@ -72,7 +72,7 @@ def _open_xarray_zarr(
     storage_options: dict[str, Any] | None = None,
     spacing: float | Sequence[float] | None = None,
     units: str | None = None,
-    origin: float | Sequence[float] = 0.0,
+    origin: float | Sequence[float] | None = None,
 ) -> xr.DataArray:
     if isinstance(chunks, tuple):  # sizes per axis, as Dask takes them: xarray names dims
         chunks = dict(zip(SPATIAL_DIMS, chunks[-3:], strict=True))
@@ -88,34 +88,65 @@ def _open_xarray_zarr(
         if is_url(path):
             raise network_error(path, err) from err
         raise damaged(path, err) from err
-    volumes = [v for v in dataset.data_vars.values() if tuple(v.dims[-3:]) == SPATIAL_DIMS]
+    volumes = _volumes(dataset)
     if len(volumes) != 1:
         names = list(dataset.data_vars)
         raise ValueError(
             f"{path} holds {len(volumes)} volumes (variables {names}); open it with "
             "xarray.open_zarr and pick one"
         )
-    volume = _calibrated(volumes[0], spacing, units, origin, path)
+    # z, y, x last, in that order, whatever order the store keeps them in (coordinates kept)
+    volume = _calibrated(volumes[0].transpose(..., *SPATIAL_DIMS), spacing, units, origin, path)
     grid_of(volume)  # validate: clear errors for a store that is not a volume
     return volume
+
+
+def _volumes(dataset: xr.Dataset) -> list[xr.DataArray]:
+    """The variables of an xarray store that may be its volume: those whose last dims
+    are z, y, x in that order; where none is, those of dims z, y, x in another order,
+    with at most time and channel besides (``t``, ``c``). A mask stored x, y, z beside a
+    scan, or a vector field (a DVC displacement, ``z, y, x, component``), is so not taken
+    for a second volume; a store of a vector field alone holds none.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> scan = (("z", "y", "x"), np.zeros((2, 2, 2)))
+    >>> mask = (("x", "y", "z"), np.zeros((2, 2, 2), bool))
+    >>> field = (("z", "y", "x", "component"), np.zeros((2, 2, 2, 3)))
+    >>> [v.name for v in _volumes(xr.Dataset({"scan": scan, "mask": mask, "disp": field}))]
+    ['scan']
+    >>> [v.name for v in _volumes(xr.Dataset({"mask": mask, "disp": field}))]
+    ['mask']
+    >>> _volumes(xr.Dataset({"disp": field}))
+    []
+    """
+    variables = list(dataset.data_vars.values())
+    ordered = [v for v in variables if tuple(v.dims[-3:]) == SPATIAL_DIMS]
+    return ordered or [
+        v for v in variables if set(SPATIAL_DIMS) <= set(v.dims) <= {*SPATIAL_DIMS, "t", "c"}
+    ]
 
 
 def _calibrated(
     volume: xr.DataArray,
     spacing: float | Sequence[float] | None,
     units: str | None,
-    origin: float | Sequence[float],
+    origin: float | Sequence[float] | None,
     path: Path | str,
 ) -> xr.DataArray:
     """A volume of an xarray Zarr store with the voxel size given where the store does
     not state it: without coordinates (a Zarr v3 array with dimension names only),
-    ``spacing`` and ``units`` make them; coordinates without a unit take ``units``.
-    A store whose coordinates state the spacing refuses another one."""
+    ``spacing``, ``units`` and ``origin`` (0 by default) make them; coordinates without a
+    unit take ``units``. A store whose coordinates state the spacing refuses another
+    one, and one whose coordinates state the origin another origin."""
     present = [dim for dim in SPATIAL_DIMS if dim in volume.coords]
     if not present:
-        spacing, units = _physical({}, spacing, units, Path(str(path)))
+        spacing, units = _physical({}, spacing, units, path)
+        origin = 0.0 if origin is None else origin
         calibrated = from_array(volume.data, spacing, units, origin, name=volume.name)
         return calibrated.assign_attrs(volume.attrs)
+    _check_origin(volume, origin, path)
     if spacing is not None:
         given = np.broadcast_to(np.asarray(spacing, dtype=float), (3,))
         stated = [
@@ -134,6 +165,46 @@ def _calibrated(
             {dim: volume[dim].assign_attrs(units=units) for dim in unitless}
         )
     return volume
+
+
+def _check_origin(volume: xr.DataArray, origin: Any, path: Path | str) -> None:
+    """Refuse an ``origin`` that contradicts the one ``volume``'s coordinates state (its
+    first voxel's, per axis); None (not given) and the stated origin pass.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> volume = mct.from_array(np.zeros((2, 3, 4)), spacing=0.5, origin=(1.0, 0.0, 0.0))
+    >>> _check_origin(volume, (1.0, 0.0, 0.0), "scan.zarr")
+    >>> _check_origin(volume, 0.0, "scan.zarr")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValueError: scan.zarr states its origin in its coordinates ([1.0, 0.0, 0.0]), not ...
+    """
+    if origin is None:
+        return
+    given = np.atleast_1d(np.asarray(origin, dtype=float))
+    if given.ndim != 1 or given.size not in (1, 3):
+        got = f"{given.size}" if given.ndim == 1 else f"an array of shape {given.shape}"
+        raise ValueError(
+            f"origin={origin!r}: give one coordinate for all axes or three (z, y, x), not {got}"
+        )
+    given = np.broadcast_to(given, (3,))
+    axes = [i for i, dim in enumerate(SPATIAL_DIMS) if dim in volume.coords]
+    stated = np.array([float(volume[dim].values[0]) for dim in SPATIAL_DIMS])
+    steps = [
+        abs(float(volume[dim].values[1] - volume[dim].values[0])) if volume.sizes[dim] > 1 else 1.0
+        for dim in SPATIAL_DIMS
+    ]
+    if not np.allclose(stated[axes], given[axes], rtol=1e-6, atol=1e-6 * min(steps)):
+        units = sorted({str(volume[SPATIAL_DIMS[i]].attrs.get("units", "")) for i in axes} - {""})
+        named = f" {' / '.join(units)}" if units else ""
+        raise ValueError(
+            f"{path} states its origin in its coordinates ({stated.tolist()}{named}, the "
+            f"first voxel's centre along z, y, x), not the origin given ({given.tolist()}, "
+            f"compared in the store's own units{f',{named}' if named else ''}); leave "
+            "origin= out, or shift the opened volume's coordinates yourself "
+            "(vol.assign_coords(z=vol.z + dz))"
+        )
 
 
 def _zarr_kind(path: Path) -> str:
@@ -217,7 +288,7 @@ def open_volume(
     *,
     spacing: float | Sequence[float] | None = None,
     units: str | None = None,
-    origin: float | Sequence[float] = 0.0,
+    origin: float | Sequence[float] | None = None,
     chunks: Any = None,
     name: str | None = None,
     level: int | str | None = None,
@@ -243,8 +314,11 @@ def open_volume(
         Voxel size and its length unit, for formats that do not state them (plain Zarr
         arrays, raw files, TIFF without ImageJ calibration, HDF5 without DXchange pixel
         size). Required there: a missing voxel size is an error, not a guess.
-    origin : float or tuple
-        Coordinate of the first voxel, for formats without coordinates.
+    origin : float or tuple, optional
+        Coordinate of the first voxel (its centre, in ``units``; one value or z, y, x):
+        the store's own for OME-Zarr and xarray Zarr stores with coordinates (an origin
+        that contradicts it is an error; it is compared in the store's own units, not
+        in ``units=``), 0 by default for formats without coordinates.
     chunks : optional
         Dask chunks; by default the store's own (Zarr) or up to 128 voxels per axis.
     name : str, optional
@@ -295,7 +369,9 @@ def open_volume(
         "offset": offset,
         "storage_options": storage_options,
     }
-    _check_options(fmt, given)
+    # storage_options reach a Zarr store written by xarray at a URL as they reach OME-Zarr
+    url_zarr = fmt == "zarr" and is_url(path)
+    _check_options(fmt, {k: v for k, v in given.items() if k != "storage_options" or not url_zarr})
     label = str(path) if is_url(path) else Path(path).name
     location = str(path) if is_url(path) else os.path.realpath(path)
     params: dict[str, Any] = {"path": label, "format": fmt, "location": location}
@@ -306,10 +382,12 @@ def open_volume(
             )
         tree = open_pyramid(path, chunks=chunks, units=units, storage_options=storage_options)
         volume = _without_single_tc(_pick_level(tree, level, path))
+        _check_origin(volume, origin, path)
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
     elif is_url(path):
-        volume = _open_xarray_zarr(path, chunks, network_options(path, storage_options))
+        options = network_options(path, storage_options)
+        volume = _open_xarray_zarr(path, chunks, options, spacing, units, origin)
         volume = volume.rename(name) if name is not None else volume
     else:
         volume = _open_local(Path(path), fmt, spacing, units, origin, chunks, name, given)
@@ -329,10 +407,11 @@ def _open_local(
     name: str | None,
     given: dict[str, Any],
 ) -> xr.DataArray:
+    if fmt == "zarr" and _zarr_kind(path) == "xarray":
+        volume = _open_xarray_zarr(path, chunks, None, spacing, units, origin)
+        return volume.rename(name) if name is not None else volume
+    origin = 0.0 if origin is None else origin  # formats without coordinates
     if fmt == "zarr":
-        if _zarr_kind(path) == "xarray":
-            volume = _open_xarray_zarr(path, chunks, None, spacing, units, origin)
-            return volume.rename(name) if name is not None else volume
         array = zarr.open_array(str(path), mode="r")
         data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)
         metadata = {k: array.attrs[k] for k in ("spacing", "units") if k in array.attrs}
