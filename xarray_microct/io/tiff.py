@@ -2,11 +2,14 @@
 
 What is read is the file's first image as ``tifffile`` sees it (``tif.series[0]``, with
 its axes), never its raw pages: a Z(YX) image is the volume; axes of size 1 (a channel,
-a time point, a sample) are dropped; a second channel or time point, colour samples, or
-any axis but the stack's (``Z``, or tifffile's ``Q``/``I`` for a stack that does not
-name its axis) larger than 1 is refused with what the file holds and how to take one
-volume out of it. Other images in the file (a mask, a thumbnail) are left out with a
-warning.
+a time point, a sample) are dropped; of an image with channels (``C``) or time points
+(``T``), the one ``channel=``/``time=`` picks is read, its pages only (page ``first + i *
+stride`` of the image's series for slice ``i``: by offset when the image is contiguous,
+else by page); without a pick, a second channel or time point is refused with the counts
+and the options. Colour samples, or any other axis but the stack's (``Z``, or tifffile's
+``Q``/``I`` for a stack that does not name its axis) larger than 1, are refused with what
+the file holds and how to take one volume out of it. Other images in the file (a mask, a
+thumbnail) are left out with a warning.
 
 A folder is read as the files of its dominant numbered name (``rec_0000.tif``,
 ``rec_0001.tif``...: the names with their digits taken out, most of the files share
@@ -55,8 +58,13 @@ separate scans (a time series, one file each), which now reads as one tall volum
 z extent says so, and a single scan is opened by giving its file. The files of a folder
 are opened without tifffile's multi-file OME series (``_multifile=False``): with it,
 each file of a multi-file OME-TIFF reports the whole dataset, and a folder of N of them
-would read N × N slices. Not kept: a ``channel=``/``time=`` option (it would have to
-reach the command line; extracting the channel is one line in Fiji or tifffile).
+would read N × N slices. A ``channel=``/``time=`` option was first left out (it would
+have to reach the command line; extracting the channel is one line in Fiji or tifffile);
+it is kept now, with ``--channel``/``--time`` on the command line and in a run's
+fingerprint: re-saving each channel of a large scan is a copy of it, where the pick reads
+that channel's pages and no others (``tests/test_channel_time.py`` counts them). An axis
+the file names counts even of length one (an OME-TIFF's one time point is ``time=0``);
+negative indexes are refused, as the index recorded is the one read.
 """
 
 from __future__ import annotations
