@@ -126,8 +126,9 @@ def run_pipeline(
     calibration : mapping, optional
         Keywords of :func:`xarray_microct.open_volume` for the input: ``spacing`` and
         ``units`` for an input that does not state its voxel size (TIFF, HDF5, raw), and
-        how to read it (``level``, ``dataset``, ``shape``, ``dtype``, ``byte_order``,
-        ``offset``); part of the run's fingerprint.
+        how to read it (``level``, ``channel``, ``time``, ``dataset``, ``shape``,
+        ``dtype``, ``byte_order``, ``offset``); part of the run's fingerprint (a resume
+        with another channel is refused).
     release_memory : bool
         For a pipeline whose result is a volume, hand freed arrays back to the operating
         system at once, in this process and in the worker processes it starts
