@@ -21,7 +21,8 @@ from helpers import StopAfterStores
 
 import xarray_microct as mct
 from xarray_microct.cli import main
-from xarray_microct.io import TiffLayoutError
+from xarray_microct.io import PickRequiredError, TiffLayoutError
+from xarray_microct.io import tiff as tiff_module
 from xarray_microct.runner import open_result, run_pipeline, run_state
 
 PICKS_TC = [(0, 0), (1, 2), (0, 1), (1, 0)]
@@ -114,25 +115,27 @@ def test_unpicked_channels_are_refused_with_the_option_and_the_count(tmp_path):
         mct.open_volume(path, channel=1, spacing=1, units="um")
 
 
-def _spy_reads(monkeypatch) -> tuple[list[int], list[tuple[int, int]]]:
-    """The pages read by page (compressed) and the bytes read, ``(offset, count)``
-    (contiguous)."""
+def _spy_reads(monkeypatch) -> tuple[list[int], list[tuple[int, int]], list[object]]:
+    """The pages read by page (compressed), the bytes read, ``(offset, count)``
+    (contiguous), and the file handle of each byte read (kept: no id reused)."""
     pages: list[int] = []
     offsets: list[tuple[int, int]] = []
+    handles: list[object] = []
     page_asarray = tifffile.TiffPage.asarray
-    fromfile = np.fromfile
+    read_bytes = tiff_module._read_bytes
 
     def asarray(self, *args, **kwargs):
         pages.append(self.index)
         return page_asarray(self, *args, **kwargs)
 
-    def read_bytes(*args, **kwargs):
-        offsets.append((kwargs.get("offset", 0), kwargs["count"]))
-        return fromfile(*args, **kwargs)
+    def spied(file, offset, dtype, shape):
+        offsets.append((offset, int(np.prod(shape))))
+        handles.append(file)
+        return read_bytes(file, offset, dtype, shape)
 
     monkeypatch.setattr(tifffile.TiffPage, "asarray", asarray)
-    monkeypatch.setattr(np, "fromfile", read_bytes)
-    return pages, offsets
+    monkeypatch.setattr(tiff_module, "_read_bytes", spied)
+    return pages, offsets, handles
 
 
 def _ome_tczyx(path: Path, truth: np.ndarray, compression: str | None) -> list[int]:
@@ -158,7 +161,7 @@ def test_only_the_picked_pages_are_read(tmp_path, monkeypatch, write, compressio
     path = tmp_path / ("picked.ome.tif" if write is _ome_tczyx else "picked.tif")
     expected = write(path, truth, compression)
     volume = mct.open_volume(path, channel=1, time=1, spacing=1, units="um")
-    pages, offsets = _spy_reads(monkeypatch)
+    pages, offsets, handles = _spy_reads(monkeypatch)
     np.testing.assert_array_equal(_read(volume), truth[1, 1])
     if compression is None:  # read by offset: those slices' bytes only
         with tifffile.TiffFile(path) as tif:
@@ -173,6 +176,7 @@ def test_only_the_picked_pages_are_read(tmp_path, monkeypatch, write, compressio
         ]
         assert sorted(read) == expected
         assert pages == []
+        assert len({id(h) for h in handles}) == 1  # one task (5 slices): one file handle
     else:
         assert sorted(pages) == expected
 
@@ -233,6 +237,65 @@ def test_folder_of_multichannel_stacks_picks_in_each_file(tmp_path):
     for channel in (0, 1):
         volume = mct.open_volume(folder, channel=channel, spacing=1, units="um")
         np.testing.assert_array_equal(_read(volume), truth[channel])
+
+
+def test_imagej_hyperstack_with_one_page_header(tmp_path, capsys):
+    """ImageJ's hyperstacks over 4 GB keep the first page's header only (tifffile's
+    ``truncate=True``): every (t, c) is read from its bytes, none refused."""
+    truth = _values((2, 4, 3, 8, 9))  # T, Z, C, Y, X
+    path = tmp_path / "truncated.tif"
+    tifffile.imwrite(path, truth, imagej=True, metadata={"axes": "TZCYX"}, truncate=True)
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.series[0].pages) == 1  # the layout this test is about
+    for time in range(2):
+        for channel in range(3):
+            volume = mct.open_volume(path, channel=channel, time=time, spacing=1, units="um")
+            np.testing.assert_array_equal(_read(volume), truth[time, :, channel])
+    info = _info(capsys, str(path), "--channel", "2", "--time", "1")
+    assert (info["channels"], info["time_points"], info["channel"], info["time"]) == (3, 2, 2, 1)
+    assert info["levels"][0]["shape"] == [4, 8, 9]
+
+
+TIFF_STORAGE = {
+    "big-endian": {"byteorder": ">"},
+    "tiled": {"tile": (16, 16)},
+    "bigtiff": {"bigtiff": True},
+    "big-endian-tiled-bigtiff": {"byteorder": ">", "tile": (16, 16), "bigtiff": True},
+}
+
+
+@pytest.mark.parametrize("storage", TIFF_STORAGE.values(), ids=TIFF_STORAGE.keys())
+def test_picks_of_big_endian_tiled_and_bigtiff_files(tmp_path, storage):
+    truth = _values((2, 3, 4, 20, 18))  # T, C, Z, Y, X; tiles of 16 cut the planes
+    path = tmp_path / "stored.ome.tif"
+    tifffile.imwrite(path, truth, metadata={"axes": "TCZYX"}, **storage)
+    for time, channel in PICKS_TC:
+        volume = mct.open_volume(path, channel=channel, time=time, spacing=1, units="um")
+        values = _read(volume)
+        np.testing.assert_array_equal(values, truth[time, channel])
+        assert values.dtype == np.dtype("uint16")  # native order
+
+
+def test_folder_files_with_other_channel_counts_are_refused(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    tifffile.imwrite(folder / "part_0.ome.tif", _values((2, 3, 8, 9)), metadata={"axes": "CZYX"})
+    tifffile.imwrite(folder / "part_1.ome.tif", _values((3, 3, 8, 9)), metadata={"axes": "CZYX"})
+    with pytest.raises(
+        TiffLayoutError,
+        match=r"part_1\.ome\.tif holds 3 channels and 1 time "
+        r"point, while part_0\.ome\.tif holds 2 and 1: .* move part_1",
+    ):
+        mct.open_volume(folder, channel=0, spacing=1, units="um")
+
+
+def test_pick_required_error_is_exported_beside_tiff_layout_error(tmp_path):
+    path = tmp_path / "two.ome.tif"
+    tifffile.imwrite(path, _values((2, 3, 8, 9)), metadata={"axes": "CZYX"})
+    with pytest.raises(PickRequiredError) as caught:
+        mct.open_volume(path, spacing=1, units="um")
+    assert caught.value.long == {"c": 2} and isinstance(caught.value, TiffLayoutError)
+    assert not hasattr(mct.io, "open_input")  # open_volume is the one public entry
 
 
 def test_tiff_errors_out_of_range_and_no_axis(tmp_path):
@@ -438,3 +501,61 @@ def test_run_channel_and_resume_with_another_refused(tmp_path, smooth, capsys):
     assert "already complete" in capsys.readouterr().out
     assert main([*base, *calibration, "--resume", "--channel", "0"]) == 2
     assert "cannot resume" in capsys.readouterr().err
+
+
+def test_info_json_sets_channel_and_time_only_when_picked(tmp_path, capsys):
+    tif = tmp_path / "tczyx.ome.tif"
+    tifffile.imwrite(tif, _values((2, 3, 5, 8, 9)), metadata={"axes": "TCZYX"})
+    info = _info(capsys, str(tif))  # info picks the first volume itself: shown, not picked
+    assert info["shown"] == {"channel": 0, "time": 0}
+    assert "channel" not in info and "time" not in info
+    info = _info(capsys, str(tif), "--channel", "1")
+    assert (info["channel"], info["shown"], "time" in info) == (1, {"time": 0}, False)
+
+
+def test_run_table_pipeline_with_a_channel_of_a_plain_zarr_array(tmp_path, capsys):
+    labels = np.zeros((2, 8, 64, 64), "int32")  # c, z, y, x
+    labels[0, 2:5, 10:20, 10:20] = 1
+    labels[1, 1:6, 30:50, 30:40] = 2
+    store = tmp_path / "plain.zarr"
+    zarr.create_array(
+        store, data=labels, chunks=(1, 8, 16, 16), dimension_names=("c", "z", "y", "x")
+    )
+    pipeline = tmp_path / "props.yaml"
+    pipeline.write_text(yaml.safe_dump({"microct_pipeline": 1, "steps": [{"op": "regionprops"}]}))
+    out = tmp_path / "props.zarr"
+    command = ["run", str(pipeline), str(store), str(out), "--channel", "1", "--no-progress"]
+    assert main([*command, "--spacing", "1", "--units", "um"]) == 0, capsys.readouterr().err
+    table = open_result(out)
+    z, y, x = np.nonzero(labels[1])
+    assert table["label"].tolist() == [2]
+    assert table["voxels"].tolist() == [len(z)]
+    assert [table[f"bbox_min_{a}"][0] for a in "zyx"] == [z.min(), y.min(), x.min()]
+
+
+def test_resume_with_a_pick_on_an_axis_of_length_one_is_the_same_run(tmp_path, smooth, capsys):
+    truth = _values((1, 6, 8, 8)).astype("float32")  # one channel, named: C, Z, Y, X
+    tif = tmp_path / "one.ome.tif"
+    tifffile.imwrite(tif, truth, metadata={"axes": "CZYX"})
+    out = tmp_path / "out.zarr"
+    base = ["run", str(smooth), str(tif), str(out), "--no-progress", "--chunks", "4"]
+    calibration = ["--spacing", "1", "--units", "micrometer"]
+    assert main([*base, *calibration]) == 0
+    capsys.readouterr()
+    assert main([*base, *calibration, "--resume", "--channel", "0"]) == 0
+    assert "already complete" in capsys.readouterr().out
+    assert main([*base, *calibration, "--resume", "--channel", "0", "--time", "0"]) == 0
+    assert "already complete" in capsys.readouterr().out  # OME-TIFF names T too, of 1
+    np.testing.assert_allclose(open_result(out).values, _smoothed(truth[0]), rtol=1e-5)
+
+
+def test_timeout_is_not_taken_for_time(tmp_path):
+    from xarray_microct.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["run", "p.yaml", "in.tif", "out.zarr", "--timeout", "5s", "--time", "1"]
+    )
+    assert (args.timeout, args.time) == ("5s", 1)
+    # --time is an option of its own now: "--time 10s" is no longer --timeout's abbreviation
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "p.yaml", "in.tif", "out.zarr", "--time", "10s"])

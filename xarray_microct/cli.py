@@ -151,7 +151,7 @@ def store_info(
     ``levels`` (path, name, shape, chunks, dtype, spacing, origin, units per level;
     spacing, origin and units None for a file that does not state its voxel size, and
     ``voxel_size`` then says how to give it), ``channels`` and ``time_points`` (the
-    input's, 1 without the axis; ``channel``/``time``: the one picked, and ``shown``
+    input's, 1 without the axis; ``channel``/``time``: the one given, and ``shown``
     those :func:`store_info` picked itself, the first, where a TIFF holds more than one
     and none was given), ``labels`` (NGFF labels under the image,
     with their levels) and ``window`` (the display window); for tables ``rows``,
@@ -269,7 +269,7 @@ def store_info(
     else:  # what can be said without it: shape, chunks, dtype (not the placeholder)
         info["levels"] = [{**facts, "spacing": None, "origin": None, "units": None}]
         info["voxel_size"] = voxel_error
-    info.update(_pick_facts(sizes, {**calibration, **shown}, shown))
+    info.update(_pick_facts(sizes, calibration, shown))
     info["kind"] = "volume"
     # the last record is this opening's own open_volume
     info["provenance"] = _provenance_facts(volume.attrs.get(PROVENANCE_KEY, [])[:-1])
@@ -283,14 +283,13 @@ def _opened_for_info(
     picks made here (the first channel and time point of a TIFF that holds more than
     one, none given) and the message of a voxel size not stated (a placeholder voxel
     size then opens the file, and is not shown)."""
-    from xarray_microct.io import MissingVoxelSizeError, open_input
+    from xarray_microct.io import MissingVoxelSizeError, PickRequiredError, _open_input
     from xarray_microct.io.picks import PICKS
-    from xarray_microct.io.tiff import PickRequiredError
 
     options, shown, voxel_error = dict(calibration), {}, None
     for _ in range(2):
         try:
-            volume, sizes = open_input(path, **options)
+            volume, sizes = _open_input(path, **options)
             return volume, sizes, shown, voxel_error
         except PickRequiredError as error:
             shown = {PICKS[dim]: 0 for dim in error.long}
@@ -298,7 +297,7 @@ def _opened_for_info(
         except MissingVoxelSizeError as error:
             voxel_error = str(error)
             options.update(spacing=1.0, units="micrometer")
-    volume, sizes = open_input(path, **options)
+    volume, sizes = _open_input(path, **options)
     return volume, sizes, shown, voxel_error
 
 
@@ -324,7 +323,7 @@ def _pick_line(info: Mapping[str, Any]) -> str | None:
 
     Examples
     --------
-    >>> _pick_line({"channels": 3, "time_points": 1, "channel": 0, "shown": {"channel": 0}})
+    >>> _pick_line({"channels": 3, "time_points": 1, "shown": {"channel": 0}})
     'channels: 3 (the first shown: pick one with --channel N), time points: 1'
     >>> _pick_line({"channels": 2, "time_points": 3, "time": 1})
     'channels: 2 (all, along c; pick one with --channel N), time points: 3 (time 1 shown)'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from xarray_microct.io.ome import (
 from xarray_microct.io.paths import is_url, local_path
 from xarray_microct.io.picks import PICKS, checked_index, pick_dims, sizes_of
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
-from xarray_microct.io.tiff import TIFF_SUFFIXES, TiffLayoutError, read_tiff
+from xarray_microct.io.tiff import TIFF_SUFFIXES, PickRequiredError, TiffLayoutError, read_tiff
 
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
@@ -304,45 +305,14 @@ def open_volume(
     >>> picked.dims, int(picked[0, 0, 0])
     (('z', 'y', 'x'), 64)
     """
-    volume, _ = open_input(
-        path,
-        spacing=spacing,
-        units=units,
-        origin=origin,
-        chunks=chunks,
-        name=name,
-        level=level,
-        dataset=dataset,
-        shape=shape,
-        dtype=dtype,
-        byte_order=byte_order,
-        offset=offset,
-        storage_options=storage_options,
-        channel=channel,
-        time=time,
-    )
+    options = {k: v for k, v in locals().items() if k != "path"}  # the keywords above
+    volume, _ = _open_input(path, **options)
     return volume
 
 
-def open_input(
-    path: str | Path,
-    *,
-    spacing: float | Sequence[float] | None = None,
-    units: str | None = None,
-    origin: float | Sequence[float] = 0.0,
-    chunks: Any = None,
-    name: str | None = None,
-    level: int | str | None = None,
-    dataset: str | None = None,
-    shape: Sequence[int] | None = None,
-    dtype: Any = None,
-    byte_order: str | None = None,
-    offset: int | None = None,
-    storage_options: dict[str, Any] | None = None,
-    channel: int | None = None,
-    time: int | None = None,
-) -> tuple[xr.DataArray, dict[str, int]]:
-    """:func:`open_volume`, and the input's number of channels and time points.
+def _open_input(path: str | Path, **options: Any) -> tuple[xr.DataArray, dict[str, int]]:
+    """:func:`open_volume` (``options``: its keywords), and the input's number of channels
+    and time points.
 
     Returns
     -------
@@ -357,23 +327,27 @@ def open_input(
     >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
     >>> store = pathlib.Path(tempfile.mkdtemp()) / "two.zarr"
     >>> _ = mct.from_array(np.zeros((2, 4, 4, 4)), spacing=0.5).to_zarr(store)
-    >>> volume, sizes = open_input(store, channel=0)
+    >>> volume, sizes = _open_input(store, channel=0)
     >>> volume.dims, sizes
     (('z', 'y', 'x'), {'c': 2, 't': 1})
     """
+    unknown = set(options) - set(inspect.signature(open_volume).parameters)
+    if unknown:
+        raise TypeError(f"open_volume() got unexpected keyword arguments {sorted(unknown)}")
+    spacing, units = options.get("spacing"), options.get("units")
+    origin = options.get("origin", 0.0)
+    chunks, name, level = options.get("chunks"), options.get("name"), options.get("level")
+    shape, storage_options = options.get("shape"), options.get("storage_options")
+    channel, time = options.get("channel"), options.get("time")
     picks = {"c": checked_index(channel, "channel"), "t": checked_index(time, "time")}
     if isinstance(path, str) and path.startswith("file://"):
         path = local_path(path)  # a local path, which Path() would mangle (file:/...)
     fmt = _detect(path, shape, storage_options)
     given = {
-        "level": level,
-        "dataset": dataset,
-        "shape": shape,
-        "dtype": dtype,
-        "byte_order": byte_order,
-        "offset": offset,
-        "storage_options": storage_options,
+        key: options.get(key)
+        for key in ("level", "dataset", "shape", "dtype", "byte_order", "offset")
     }
+    given["storage_options"] = storage_options
     _check_options(fmt, given)
     label = str(path) if is_url(path) else Path(path).name
     location = str(path) if is_url(path) else os.path.realpath(path)
@@ -429,6 +403,22 @@ def _open_local(
     return pick_dims(volume, picks, path), sizes_of(volume)
 
 
+def _plain_chunks(chunks: Any, stored: tuple[int, ...]) -> Any:
+    """The Dask chunks of a plain Zarr array stored in ``stored`` chunks: ``chunks`` of
+    ``(z, y, x)`` apply to its last three axes (its leading ``c``/``t`` keep theirs).
+
+    Examples
+    --------
+    >>> _plain_chunks((4, 16, 16), (1, 8, 32, 32)), _plain_chunks(None, (8, 32, 32))
+    ((1, 4, 16, 16), (8, 32, 32))
+    """
+    if chunks is None:
+        return stored
+    if isinstance(chunks, tuple) and len(chunks) == 3 < len(stored):
+        return (*stored[:-3], *chunks)
+    return chunks
+
+
 def _open_other(
     path: Path,
     fmt: str,
@@ -444,7 +434,7 @@ def _open_other(
             volume = _open_xarray_zarr(path, chunks, None, spacing, units, origin)
             return volume.rename(name) if name is not None else volume
         array = zarr.open_array(str(path), mode="r")
-        data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)
+        data = da.from_zarr(array, chunks=_plain_chunks(chunks, array.chunks))
         metadata = {k: array.attrs[k] for k in ("spacing", "units") if k in array.attrs}
         spacing, units = _physical(metadata, spacing, units, path)
         return from_array(data, spacing, units, origin, name=name or path.stem)
@@ -470,8 +460,8 @@ __all__ = [
     "DamagedStoreError",
     "IncompleteStoreError",
     "MissingVoxelSizeError",
+    "PickRequiredError",
     "TiffLayoutError",
-    "open_input",
     "open_pyramid",
     "open_volume",
     "read_hdf5",

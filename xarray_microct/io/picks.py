@@ -129,3 +129,17 @@ def sizes_of(volume: xr.DataArray) -> dict[str, int]:
     {'c': 2, 't': 1}
     """
     return {dim: int(volume.sizes.get(dim, 1)) for dim in PICKS}
+
+
+def significant_picks(options: Mapping[str, Any], sizes: Mapping[str, int]) -> dict[str, Any]:
+    """``options`` (``open_volume``'s keywords) without a ``channel``/``time`` pick on an
+    axis of length one (``sizes``: see :func:`sizes_of`): it reads the same volume as no
+    pick, so a run's fingerprint does not tell them apart.
+
+    Examples
+    --------
+    >>> significant_picks({"channel": 0, "time": 1, "spacing": 2}, {"c": 1, "t": 3})
+    {'time': 1, 'spacing': 2}
+    """
+    single = {PICKS[dim] for dim, n in sizes.items() if n == 1}
+    return {key: value for key, value in options.items() if key not in single}

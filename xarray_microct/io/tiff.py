@@ -84,7 +84,7 @@ import numpy as np
 import tifffile
 
 from xarray_microct.io.calibration import calibration, resolution_length
-from xarray_microct.io.picks import checked_index, how_to_pick, in_range, no_axis
+from xarray_microct.io.picks import NOUNS, checked_index, how_to_pick, in_range, no_axis
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 _SLAB = 64  # slices read by one task
@@ -353,9 +353,13 @@ def _image(
             f"{series.keyframe.shape}, not one page per slice; re-save it as a plain stack"
         )
     pages = list(series.pages)
-    read = range(first, first + depth * stride, stride)[: len(pages)]  # one header: all
-    missing = [i for i, page in enumerate(read) if pages[page] is None]
-    if missing:  # tifffile zero-fills the pages of a multi-file OME-TIFF's missing files
+    read = range(first, first + depth * stride, stride)
+    # tifffile zero-fills the pages of a multi-file OME-TIFF's missing files; a file
+    # saved with its first page's header only (ImageJ's > 4 GB hyperstacks, tifffile's
+    # truncate=True) lists that one page (its data contiguous: read by bytes)
+    whole = len(pages) == total
+    missing = [i for i, page in enumerate(read) if whole and pages[page] is None]
+    if missing:
         raise TiffLayoutError(
             f"{path}: {len(missing)} of the {depth} slices of its image (a multi-file "
             f"OME-TIFF, from slice {missing[0]}) lie in files that are missing beside it"
@@ -405,17 +409,13 @@ def _read_planes(
         _, offset, typecode, y, x = read
         dtype = np.dtype(typecode)
         runs = [(pages[0], len(pages))] if stride == 1 else [(page, 1) for page in pages]
-        data = np.concatenate(
-            [
-                np.fromfile(
-                    path,
-                    dtype=dtype,
-                    count=n * y * x,
-                    offset=offset + page * y * x * dtype.itemsize,
-                ).reshape(n, y, x)
-                for page, n in runs
-            ]
-        )
+        with open(path, "rb") as file:  # one handle for the task's slices
+            data = np.concatenate(
+                [
+                    _read_bytes(file, offset + page * y * x * dtype.itemsize, dtype, (n, y, x))
+                    for page, n in runs
+                ]
+            )
     else:
         with tifffile.TiffFile(path, _multifile=multifile) as tif:
             if read[0] == "pages":  # the file's own pages
@@ -425,6 +425,26 @@ def _read_planes(
     data = np.asarray(data)
     native = data.astype(data.dtype.newbyteorder("="), copy=False)
     return native.reshape(stop - start, *data.shape[-2:])  # size-1 axes dropped
+
+
+def _read_bytes(file: Any, offset: int, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """``shape`` values of ``dtype`` at byte ``offset`` of the open ``file``.
+
+    Examples
+    --------
+    >>> import io
+    >>> _read_bytes(io.BytesIO(bytes(range(8))), 2, np.dtype("u1"), (2, 3)).tolist()
+    [[2, 3, 4], [5, 6, 7]]
+    """
+    file.seek(offset)
+    count = int(np.prod(shape))
+    data = np.frombuffer(file.read(count * dtype.itemsize), dtype=dtype)
+    if data.size != count:
+        raise TiffLayoutError(
+            f"{getattr(file, 'name', 'the file')}: {data.size} of {count} values at byte "
+            f"{offset} (the file is shorter than its header says: a truncated copy?)"
+        )
+    return data.reshape(shape)
 
 
 def _read_pieces(
@@ -501,6 +521,14 @@ def _folder_images(
     first_path, first = images[0]
     stacks = [(path, image) for path, image in images if image.depth > 1]
     for index, (path, image) in enumerate(images):
+        if image.sizes != first.sizes:
+            counts = " and ".join(f"{n} {NOUNS[dim][n != 1]}" for dim, n in image.sizes)
+            firsts = " and ".join(str(n) for _, n in first.sizes)
+            raise TiffLayoutError(
+                f"{path} holds {counts}, while {first_path.name} holds {firsts}: a folder "
+                f"is read as one scan, the same channel and time point of each file; move "
+                f"{path.name} out of {folder}"
+            )
         if (image.plane, image.dtype) != (first.plane, first.dtype):
             raise TiffLayoutError(
                 f"{path} holds {image.dtype} slices of {image.plane[0]} × {image.plane[1]}, "
