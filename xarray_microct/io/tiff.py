@@ -409,13 +409,12 @@ def _read_planes(
         _, offset, typecode, y, x = read
         dtype = np.dtype(typecode)
         runs = [(pages[0], len(pages))] if stride == 1 else [(page, 1) for page in pages]
+        data = np.empty((len(pages), y, x), dtype)  # the one allocation, filled in place
         with open(path, "rb") as file:  # one handle for the task's slices
-            data = np.concatenate(
-                [
-                    _read_bytes(file, offset + page * y * x * dtype.itemsize, dtype, (n, y, x))
-                    for page, n in runs
-                ]
-            )
+            done = 0
+            for page, n in runs:
+                _read_bytes(file, offset + page * y * x * dtype.itemsize, data[done : done + n])
+                done += n
     else:
         with tifffile.TiffFile(path, _multifile=multifile) as tif:
             if read[0] == "pages":  # the file's own pages
@@ -427,18 +426,34 @@ def _read_planes(
     return native.reshape(stop - start, *data.shape[-2:])  # size-1 axes dropped
 
 
-def _read_bytes(file: Any, offset: int, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    """``shape`` values of ``dtype`` at byte ``offset`` of the open ``file``.
+def _read_bytes(file: Any, offset: int, out: np.ndarray) -> None:
+    """Fill ``out`` (C-contiguous) with its bytes at byte ``offset`` of the open ``file``,
+    read into it: no copy; a clear error if the file ends before ``out`` is full.
 
     Examples
     --------
     >>> import io
-    >>> _read_bytes(io.BytesIO(bytes(range(8))), 2, np.dtype("u1"), (2, 3)).tolist()
+    >>> out = np.empty((2, 3), "u1")
+    >>> _read_bytes(io.BytesIO(bytes(range(8))), 2, out)
+    >>> out.tolist()
     [[2, 3, 4], [5, 6, 7]]
+    >>> try:
+    ...     _read_bytes(io.BytesIO(bytes(range(8))), 4, out)
+    ... except TiffLayoutError as error:
+    ...     print(str(error)[:38])
+    the file: 4 of the 6 bytes at byte 4 (
     """
     file.seek(offset)
-    count = int(np.prod(shape))
-    return np.frombuffer(file.read(count * dtype.itemsize), dtype=dtype).reshape(shape)
+    view = memoryview(out).cast("B")
+    got = 0
+    while got < out.nbytes:  # a raw read may return less than asked before the end
+        n = file.readinto(view[got:])
+        if not n:
+            raise TiffLayoutError(
+                f"{getattr(file, 'name', 'the file')}: {got} of the {out.nbytes} bytes at "
+                f"byte {offset} (the file is shorter than its header says: a truncated copy?)"
+            )
+        got += n
 
 
 def _read_pieces(
