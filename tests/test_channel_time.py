@@ -590,6 +590,69 @@ def test_resume_with_a_pick_on_an_axis_of_length_one_is_the_same_run(tmp_path, s
     np.testing.assert_allclose(open_result(out).values, _smoothed(truth[0]), rtol=1e-5)
 
 
+def test_a_pick_on_an_xarray_store_s_axis_of_length_one_counts(tmp_path, smooth, capsys):
+    """An xarray store keeps its ``c`` of length one unpicked (``c, z, y, x``), so
+    ``--channel 0`` reads another array: a resume with it is refused for the input
+    options, not the chunks; the same pick resumes."""
+    truth = _values((1, 6, 8, 8)).astype("float32")  # c, z, y, x
+    store = tmp_path / "c1.zarr"
+    mct.from_array(truth, spacing=1.0, units="micrometer").to_zarr(store)
+    assert mct.open_volume(store).dims == ("c", "z", "y", "x")
+    assert mct.open_volume(store, channel=0).dims == ("z", "y", "x")
+    out = tmp_path / "out.zarr"
+    base = ["run", str(smooth), str(store), str(out), "--no-progress", "--chunks", "4"]
+    assert main(base) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main([*base, "--resume", "--channel", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "different input options (--spacing, --units, --level, --channel" in err
+    picked = tmp_path / "picked.zarr"
+    assert main([*base[:3], str(picked), *base[4:], "--channel", "0"]) == 0
+    capsys.readouterr()
+    assert main([*base[:3], str(picked), *base[4:], "--channel", "0", "--resume"]) == 0
+    assert "already complete" in capsys.readouterr().out
+    np.testing.assert_allclose(open_result(picked).values, _smoothed(truth[0]), rtol=1e-5)
+
+
+def test_axes_of_length_one_dropped_without_a_pick_by_format(tmp_path):
+    """Where an open without a pick drops a ``c``/``t`` of length one (OME-Zarr, TIFF),
+    a pick there is the same volume; an xarray store or plain Zarr array keeps it."""
+    from xarray_microct.io import _open_input
+
+    truth = _values((1, 1, 4, 5, 6))  # t, c, z, y, x
+    ome = tmp_path / "tc1.ome.zarr"
+    group = zarr.open_group(str(ome), mode="w", zarr_format=2)
+    group.create_array("0", data=truth, chunks=(1, 1, 4, 5, 6))
+    axes = [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"}]
+    axes += [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"]
+    transform = [{"type": "scale", "scale": [1.0, 1.0, 2.0, 0.5, 0.5]}]
+    group.attrs["multiscales"] = [
+        {
+            "version": "0.4",
+            "axes": axes,
+            "datasets": [{"path": "0", "coordinateTransformations": transform}],
+        }
+    ]
+    tif = tmp_path / "c1.ome.tif"
+    tifffile.imwrite(tif, truth[0], metadata={"axes": "CZYX"})
+    xarray_store = tmp_path / "c1.zarr"
+    mct.from_array(truth[0], spacing=1.0, units="micrometer").to_zarr(xarray_store)
+    plain = tmp_path / "plain.zarr"
+    zarr.create_array(plain, data=truth[0], dimension_names=("c", "z", "y", "x"))
+    calibration = {"spacing": 1.0, "units": "micrometer"}
+    for path, options, dims, squeezed in [
+        (ome, {}, ("z", "y", "x"), {"c", "t"}),
+        (tif, calibration, ("z", "y", "x"), {"c", "t"}),
+        (xarray_store, {}, ("c", "z", "y", "x"), set()),
+        (plain, calibration, ("c", "z", "y", "x"), set()),
+    ]:
+        volume, sizes, dropped = _open_input(path, **options)
+        assert (volume.dims, sizes, dropped) == (dims, {"c": 1, "t": 1}, squeezed), path.name
+        picked, _, _ = _open_input(path, channel=0, **options)
+        assert picked.dims == ("z", "y", "x")
+        np.testing.assert_array_equal(_read(picked), truth[0, 0])
+
+
 def test_timeout_is_not_taken_for_time(tmp_path):
     from xarray_microct.cli import build_parser
 

@@ -289,7 +289,7 @@ def _opened_for_info(
     options, shown, voxel_error = dict(calibration), {}, None
     for _ in range(2):
         try:
-            volume, sizes = _open_input(path, **options)
+            volume, sizes, _ = _open_input(path, **options)
             return volume, sizes, shown, voxel_error
         except PickRequiredError as error:
             shown = {PICKS[dim]: 0 for dim in error.long}
@@ -297,7 +297,7 @@ def _opened_for_info(
         except MissingVoxelSizeError as error:
             voxel_error = str(error)
             options.update(spacing=1.0, units="micrometer")
-    volume, sizes = _open_input(path, **options)
+    volume, sizes, _ = _open_input(path, **options)
     return volume, sizes, shown, voxel_error
 
 

@@ -306,13 +306,15 @@ def open_volume(
     (('z', 'y', 'x'), 64)
     """
     options = {k: v for k, v in locals().items() if k != "path"}  # the keywords above
-    volume, _ = _open_input(path, **options)
+    volume, _, _ = _open_input(path, **options)
     return volume
 
 
-def _open_input(path: str | Path, **options: Any) -> tuple[xr.DataArray, dict[str, int]]:
-    """:func:`open_volume` (``options``: its keywords), and the input's number of channels
-    and time points.
+def _open_input(
+    path: str | Path, **options: Any
+) -> tuple[xr.DataArray, dict[str, int], frozenset[str]]:
+    """:func:`open_volume` (``options``: its keywords), the input's number of channels
+    and time points, and its axes of length one that an open without a pick drops.
 
     Returns
     -------
@@ -321,15 +323,19 @@ def _open_input(path: str | Path, **options: Any) -> tuple[xr.DataArray, dict[st
     sizes : dict
         ``{"c": channels, "t": time points}`` of the input (of its level read), 1 for
         an axis it does not have (``microct info`` shows them).
+    squeezed : frozenset
+        The ``c``/``t`` of length one (or absent) that :func:`open_volume` drops without
+        a pick (OME-Zarr, TIFF): a pick there reads the same volume as none. An xarray
+        store or plain Zarr array keeps its ``c``/``t`` axes of length one: none.
 
     Examples
     --------
     >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
     >>> store = pathlib.Path(tempfile.mkdtemp()) / "two.zarr"
     >>> _ = mct.from_array(np.zeros((2, 4, 4, 4)), spacing=0.5).to_zarr(store)
-    >>> volume, sizes = _open_input(store, channel=0)
-    >>> volume.dims, sizes
-    (('z', 'y', 'x'), {'c': 2, 't': 1})
+    >>> volume, sizes, squeezed = _open_input(store, channel=0)
+    >>> volume.dims, sizes, squeezed
+    (('z', 'y', 'x'), {'c': 2, 't': 1}, frozenset())
     """
     unknown = set(options) - set(inspect.signature(open_volume).parameters)
     if unknown:
@@ -360,23 +366,26 @@ def _open_input(path: str | Path, **options: Any) -> tuple[xr.DataArray, dict[st
         tree = open_pyramid(path, chunks=chunks, units=units, storage_options=storage_options)
         volume = _pick_level(tree, level, path)  # the level first, then its c and t
         sizes = sizes_of(volume)
+        squeezed = frozenset(dim for dim, n in sizes.items() if n == 1)
         volume = _without_single_tc(pick_dims(volume, picks, path))
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
     elif is_url(path):
         volume = _open_xarray_zarr(path, chunks, network_options(path, storage_options))
-        sizes = sizes_of(volume)
+        sizes, squeezed = sizes_of(volume), frozenset()
         volume = pick_dims(volume, picks, path)
         volume = volume.rename(name) if name is not None else volume
     else:
         volume, sizes = _open_local(
             Path(path), fmt, spacing, units, origin, chunks, name, given, picks
         )
+        tiff = fmt in ("tiff", "tiff-folder")  # a TIFF's axes of length one are dropped
+        squeezed = frozenset(dim for dim, n in sizes.items() if n == 1 and tiff)
         params.update({k: v for k, v in given.items() if v is not None})
     params.update({PICKS[dim]: index for dim, index in picks.items() if index is not None})
     record = make_record("open_volume", params, source=True)
     volume.attrs = with_record({PROVENANCE_KEY: [], **volume.attrs}, record)
-    return volume, sizes
+    return volume, sizes, squeezed
 
 
 def _open_local(

@@ -11,7 +11,7 @@ out of range, with the valid range.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -131,15 +131,19 @@ def sizes_of(volume: xr.DataArray) -> dict[str, int]:
     return {dim: int(volume.sizes.get(dim, 1)) for dim in PICKS}
 
 
-def significant_picks(options: Mapping[str, Any], sizes: Mapping[str, int]) -> dict[str, Any]:
+def significant_picks(options: Mapping[str, Any], squeezed: Collection[str]) -> dict[str, Any]:
     """``options`` (``open_volume``'s keywords) without a ``channel``/``time`` pick on an
-    axis of length one (``sizes``: see :func:`sizes_of`): it reads the same volume as no
-    pick, so a run's fingerprint does not tell them apart.
+    axis of length one that the input drops without a pick (``squeezed``, ``{"c"}``: an
+    OME-Zarr's, a TIFF's): it reads the same volume as no pick, so a run's fingerprint
+    does not tell them apart. An xarray store keeps its ``c`` of length one unpicked
+    (``c, z, y, x``), so a pick there reads another array and counts.
 
     Examples
     --------
-    >>> significant_picks({"channel": 0, "time": 1, "spacing": 2}, {"c": 1, "t": 3})
+    >>> significant_picks({"channel": 0, "time": 1, "spacing": 2}, {"c"})
     {'time': 1, 'spacing': 2}
+    >>> significant_picks({"channel": 0}, set())  # an xarray store's c of length one
+    {'channel': 0}
     """
-    single = {PICKS[dim] for dim, n in sizes.items() if n == 1}
+    single = {PICKS[dim] for dim in squeezed}
     return {key: value for key, value in options.items() if key not in single}
