@@ -325,9 +325,31 @@ def test_folder_files_with_other_channel_counts_are_refused(tmp_path):
     with pytest.raises(
         TiffLayoutError,
         match=r"part_1\.ome\.tif holds 3 channels and 1 time "
-        r"point, while part_0\.ome\.tif holds 2 and 1: .* move part_1",
+        r"point, while part_0\.ome\.tif holds 2 channels and 1 time point: .* move part_1",
     ):
         mct.open_volume(folder, channel=0, spacing=1, units="um")
+
+
+@pytest.mark.parametrize("channels_first", [True, False], ids=["c2-then-plain", "plain-then-c2"])
+def test_folder_mixing_a_file_without_channels_is_refused_naming_it(tmp_path, channels_first):
+    """An ImageJ ZCYX file of 2 channels beside a plain ZYX one: refused for the counts,
+    naming the odd file, with or without a pick (before: "pick channel=N" without, "has
+    no channel axis: leave channel= out" with, each advice undoing the other)."""
+    truth = _values((2, 3, 8, 9))  # C, Z, Y, X
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    hyper, plain = ("part_0.tif", "part_1.tif") if channels_first else ("part_1.tif", "part_0.tif")
+    zcyx = np.ascontiguousarray(truth.transpose(1, 0, 2, 3))
+    tifffile.imwrite(folder / hyper, zcyx, imagej=True, metadata={"axes": "ZCYX"})
+    tifffile.imwrite(folder / plain, truth[0], photometric="minisblack", metadata=None)
+    counts = ("1 channel", "2 channels") if channels_first else ("2 channels", "1 channel")
+    message = (
+        rf"part_1\.tif holds {counts[0]} and 1 time point, while part_0\.tif holds "
+        rf"{counts[1]} and 1 time point: .* move part_1\.tif out of"
+    )
+    for picks in ({}, {"channel": 0}, {"channel": 1}):
+        with pytest.raises(TiffLayoutError, match=message):
+            mct.open_volume(folder, spacing=1, units="um", **picks)
 
 
 def test_pick_required_error_is_exported_beside_tiff_layout_error(tmp_path):

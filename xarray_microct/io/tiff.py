@@ -521,23 +521,27 @@ def _folder_images(
     first file's voxel size; a file that does not fit the first is refused by name."""
     images: list[tuple[Path, _Image]] = []
     metadata: dict[str, Any] = {}
+    counts: list[tuple[Path, tuple[tuple[str, int], ...]]] = []  # every file's, picks aside
+    refused: ValueError | None = None  # a file's error at the picks: after the counts
     for path in tiff_files(folder):
         with _open(path, multifile=False) as tif:
-            image = _image(tif, path, picks)
+            if tif.series and len(tif.series[0]):
+                named = _named_sizes(tif.series[0])
+                counts.append((path, tuple((dim, named.get(dim, 1)) for dim in ("c", "t"))))
+            try:
+                image = _image(tif, path, picks)
+            except ValueError as error:  # a pick needed, or one its axis lacks, may be
+                refused = refused or error  # a file of another count: named first
+                continue
             if not images:
                 metadata = _physical_metadata(tif, stack=image.depth > 1)
         images.append((path, image))
+    _check_counts(folder, counts)
+    if refused is not None:
+        raise refused
     first_path, first = images[0]
     stacks = [(path, image) for path, image in images if image.depth > 1]
     for index, (path, image) in enumerate(images):
-        if image.sizes != first.sizes:
-            counts = " and ".join(f"{n} {NOUNS[dim][n != 1]}" for dim, n in image.sizes)
-            firsts = " and ".join(str(n) for _, n in first.sizes)
-            raise TiffLayoutError(
-                f"{path} holds {counts}, while {first_path.name} holds {firsts}: a folder "
-                f"is read as one scan, the same channel and time point of each file; move "
-                f"{path.name} out of {folder}"
-            )
         if (image.plane, image.dtype) != (first.plane, first.dtype):
             raise TiffLayoutError(
                 f"{path} holds {image.dtype} slices of {image.plane[0]} × {image.plane[1]}, "
@@ -554,6 +558,37 @@ def _folder_images(
                 "either"
             )
     return images, metadata
+
+
+def _check_counts(folder: Path, counts: Sequence[tuple[Path, tuple[tuple[str, int], ...]]]) -> None:
+    r"""Refuse, naming it, a file of ``folder`` whose number of channels or time points
+    (``counts``: each file's ``(("c", n), ("t", n))``, 1 without the axis) is not the
+    first file's: the same pick could not be made in each.
+
+    Examples
+    --------
+    >>> one, two = (("c", 1), ("t", 1)), (("c", 2), ("t", 1))
+    >>> _check_counts(Path("d"), [(Path("d/p_0.tif"), two), (Path("d/p_1.tif"), two)])
+    >>> try:
+    ...     _check_counts(Path("d"), [(Path("d/p_0.tif"), two), (Path("d/p_1.tif"), one)])
+    ... except TiffLayoutError as error:
+    ...     print(str(error).replace(": ", ":\n").replace("; ", ";\n"))
+    d/p_1.tif holds 1 channel and 1 time point, while p_0.tif holds 2 channels and 1 time point:
+    a folder is read as one scan, the same channel and time point of each file;
+    move p_1.tif out of d
+    """
+
+    def said(sizes: tuple[tuple[str, int], ...]) -> str:
+        return " and ".join(f"{n} {NOUNS[dim][n != 1]}" for dim, n in sizes)
+
+    first_path, first = counts[0] if counts else (folder, ())
+    for path, sizes in counts[1:]:
+        if sizes != first:
+            raise TiffLayoutError(
+                f"{path} holds {said(sizes)}, while {first_path.name} holds {said(first)}: a "
+                "folder is read as one scan, the same channel and time point of each file; "
+                f"move {path.name} out of {folder}"
+            )
 
 
 def _physical_metadata(tif: tifffile.TiffFile, stack: bool) -> dict[str, Any]:
