@@ -11,11 +11,14 @@ stored volume and writes the result to Zarr, on the Dask client the options ask 
     microct export-pipeline result.zarr steps.yaml                  # provenance -> file
 
 Both take ``open_volume``'s options for the input: ``--spacing``/``--units`` (a voxel
-size the file does not state), ``--level`` (OME-Zarr), ``--dataset`` (HDF5), ``--shape``,
-``--dtype``, ``--byte-order``, ``--offset`` (raw binary)::
+size the file does not state), ``--level`` (OME-Zarr), ``--channel``/``--time`` (one
+channel or time point of a multi-channel or time-series input: OME-Zarr, OME-TIFF,
+ImageJ hyperstack, xarray store), ``--dataset`` (HDF5), ``--shape``, ``--dtype``,
+``--byte-order``, ``--offset`` (raw binary)::
 
     microct run fibers scan.h5 fibers.zarr --dataset /recon/volume --spacing 0.65 --units um
     microct info scan.raw --shape 512 1024 1024 --dtype uint16 --byte-order big
+    microct run fibers stained.ome.tif fibers.zarr --channel 1 --time 0
 
 ``microct info PATH`` describes a store (levels, labels, provenance, run state, tables;
 ``--json`` for programs), ``microct --version`` prints the version; ``python -m
@@ -65,10 +68,17 @@ def _volume_facts(volume: xr.DataArray, path: str) -> dict[str, Any]:
     }
 
 
-def _pyramid_facts(tree: xr.DataTree) -> list[dict[str, Any]]:
+def _pyramid_facts(
+    tree: xr.DataTree, picks: Mapping[str, int | None] | None = None
+) -> list[dict[str, Any]]:
+    """Each level's facts; at ``picks`` (``{"c": 1, "t": None}``) of its c and t axes."""
     from xarray_microct.core.tree import image_nodes, single_image
+    from xarray_microct.io.picks import pick_dims
 
-    return [_volume_facts(single_image(node), node.path.strip("/")) for node in image_nodes(tree)]
+    return [
+        _volume_facts(pick_dims(single_image(node), picks or {}, ""), node.path.strip("/"))
+        for node in image_nodes(tree)
+    ]
 
 
 def _run_facts(state: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +140,8 @@ def store_info(
     """What ``microct info`` shows, as a JSON-ready dict.
 
     ``calibration`` (``open_volume``'s ``spacing``, ``units``, ``level``, ``dataset``,
-    ``shape``, ``dtype``, ``byte_order``, ``offset``) is passed to ``open_volume``: the
+    ``shape``, ``dtype``, ``byte_order``, ``offset``, ``channel``, ``time``) is passed
+    to ``open_volume``: the
     voxel size of inputs that do not state it (TIFF, HDF5, raw), the unit of an OME-Zarr's
     axes, and how to read the input; with ``level``, an OME-Zarr's ``levels`` hold that
     level only, and ``pyramid_levels`` says how many the pyramid has. Options that do
@@ -139,7 +150,10 @@ def store_info(
     Keys: ``path``; ``kind`` (``"ome-zarr"``, ``"volume"`` or ``"table"``); for images
     ``levels`` (path, name, shape, chunks, dtype, spacing, origin, units per level;
     spacing, origin and units None for a file that does not state its voxel size, and
-    ``voxel_size`` then says how to give it), ``labels`` (NGFF labels under the image,
+    ``voxel_size`` then says how to give it), ``channels`` and ``time_points`` (the
+    input's, 1 without the axis; ``channel``/``time``: the one given, and ``shown``
+    those :func:`store_info` picked itself, the first, where a TIFF holds more than one
+    and none was given), ``labels`` (NGFF labels under the image,
     with their levels) and ``window`` (the display window); for tables ``rows``,
     ``columns`` (name, dtype, unit), ``head`` (the first ``rows`` rows) and ``attrs``;
     for stores written by ``microct run`` ``run`` (status, fingerprint, pipeline,
@@ -157,8 +171,10 @@ def store_info(
     ('ome-zarr', [[16, 16, 16], [8, 8, 8]])
     >>> [step["op"] for step in info["provenance"]]
     ['pyramid']
+    >>> info["channels"], info["time_points"]
+    (1, 1)
     """
-    from xarray_microct.io import MissingVoxelSizeError, open_volume
+    from xarray_microct.io import open_volume
     from xarray_microct.io.ome import image_group, is_ome_zarr, ngff_multiscale, open_pyramid
     from xarray_microct.io.paths import local_path
     from xarray_microct.io.results import run_state
@@ -220,6 +236,10 @@ def store_info(
         level = calibration.get("level")
         info["kind"] = "ome-zarr"
         every = _pyramid_facts(tree)
+        sizes = _sized(every[0])
+        picks = {"c": calibration.get("channel"), "t": calibration.get("time")}
+        if any(index is not None for index in picks.values()):
+            every = _pyramid_facts(tree, picks)  # validated by open_volume above
         info["levels"] = [
             facts
             for index, facts in enumerate(every)
@@ -239,23 +259,91 @@ def store_info(
             for name in (label_names(path) if local is not None else [])
         ]
         first = tree.microct.select_level(level or 0)
+        info.update(_pick_facts(sizes, calibration, {}))
         info["provenance"] = _provenance_facts(first.attrs.get(PROVENANCE_KEY, []))
         return info
-    try:
-        volume = open_volume(path, **calibration)
-        info["levels"] = [_volume_facts(volume, "")]
-    except MissingVoxelSizeError as error:
-        # what can be said without it: shape, chunks, dtype (a placeholder voxel size
-        # opens the file, and is not shown)
-        reading = {k: v for k, v in calibration.items() if k not in ("spacing", "units")}
-        volume = open_volume(path, spacing=1.0, units="micrometer", **reading)
-        facts = _volume_facts(volume, "")
+    volume, sizes, shown, voxel_error = _opened_for_info(path, calibration)
+    facts = _volume_facts(volume, "")
+    if voxel_error is None:
+        info["levels"] = [facts]
+    else:  # what can be said without it: shape, chunks, dtype (not the placeholder)
         info["levels"] = [{**facts, "spacing": None, "origin": None, "units": None}]
-        info["voxel_size"] = str(error)
+        info["voxel_size"] = voxel_error
+    info.update(_pick_facts(sizes, calibration, shown))
     info["kind"] = "volume"
     # the last record is this opening's own open_volume
     info["provenance"] = _provenance_facts(volume.attrs.get(PROVENANCE_KEY, [])[:-1])
     return info
+
+
+def _opened_for_info(
+    path: str | Path, calibration: Mapping[str, Any]
+) -> tuple[xr.DataArray, dict[str, int], dict[str, int], str | None]:
+    """The volume ``microct info`` describes, the input's channels and time points, the
+    picks made here (the first channel and time point of a TIFF that holds more than
+    one, none given) and the message of a voxel size not stated (a placeholder voxel
+    size then opens the file, and is not shown)."""
+    from xarray_microct.io import MissingVoxelSizeError, PickRequiredError, _open_input
+    from xarray_microct.io.picks import PICKS
+
+    options, shown, voxel_error = dict(calibration), {}, None
+    for _ in range(2):
+        try:
+            volume, sizes, _ = _open_input(path, **options)
+            return volume, sizes, shown, voxel_error
+        except PickRequiredError as error:
+            shown = {PICKS[dim]: 0 for dim in error.long}
+            options.update(shown)
+        except MissingVoxelSizeError as error:
+            voxel_error = str(error)
+            options.update(spacing=1.0, units="micrometer")
+    volume, sizes, _ = _open_input(path, **options)
+    return volume, sizes, shown, voxel_error
+
+
+def _sized(facts: Mapping[str, Any]) -> dict[str, int]:
+    """The channels and time points of a level's facts (its ``c``/``t`` dims)."""
+    lengths = dict(zip(facts["dims"], facts["shape"], strict=True))
+    return {dim: int(lengths.get(dim, 1)) for dim in ("c", "t")}
+
+
+def _pick_facts(
+    sizes: Mapping[str, int], picks: Mapping[str, Any], shown: Mapping[str, int]
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {"channels": sizes["c"], "time_points": sizes["t"]}
+    facts.update({k: picks[k] for k in ("channel", "time") if picks.get(k) is not None})
+    if shown:
+        facts["shown"] = dict(shown)
+    return facts
+
+
+def _pick_line(info: Mapping[str, Any]) -> str | None:
+    """``channels: 3 (channel 1 shown), time points: 2 ...``, for an input with more
+    than one channel or time point, or one picked; None otherwise.
+
+    Examples
+    --------
+    >>> _pick_line({"channels": 3, "time_points": 1, "shown": {"channel": 0}})
+    'channels: 3 (the first shown: pick one with --channel N), time points: 1'
+    >>> _pick_line({"channels": 2, "time_points": 3, "time": 1})
+    'channels: 2 (all, along c; pick one with --channel N), time points: 3 (time 1 shown)'
+    >>> _pick_line({"channels": 1, "time_points": 1}) is None
+    True
+    """
+    counts = [("channel", "channels", "channels"), ("time", "time_points", "time points")]
+    if "channels" not in info or not any(info[key] > 1 or name in info for name, key, _ in counts):
+        return None
+    parts = []
+    for name, key, noun in counts:
+        part = f"{noun}: {info[key]}"
+        if name in info.get("shown", {}):
+            part += f" (the first shown: pick one with --{name} N)"
+        elif name in info:
+            part += f" ({name} {info[name]} shown)"
+        elif info[key] > 1:
+            part += f" (all, along {name[0]}; pick one with --{name} N)"
+        parts.append(part)
+    return ", ".join(parts)
 
 
 def _size(nbytes: int) -> str:
@@ -387,6 +475,9 @@ def format_info(info: dict[str, Any]) -> str:
             f"{_size(first['nbytes'])} at "
             + ("this level" if "pyramid_levels" in info else "full resolution")
         )
+    picks = _pick_line(info)
+    if picks is not None:
+        lines.append(picks)
     window = info.get("window")
     if window:
         lines.append(
@@ -513,7 +604,8 @@ def _no_client_to_look_for(kind: str) -> Iterator[None]:
 def _calibration(args: argparse.Namespace) -> dict[str, Any]:
     """The input options as ``open_volume`` takes them (only those given): the voxel
     size (``--spacing``, ``--units``) and how to read the input (``--level``,
-    ``--dataset``, ``--shape``, ``--dtype``, ``--byte-order``, ``--offset``)."""
+    ``--channel``, ``--time``, ``--dataset``, ``--shape``, ``--dtype``, ``--byte-order``,
+    ``--offset``)."""
     given = {"spacing": args.spacing, "units": args.units}
     if given["spacing"] is not None:
         if len(given["spacing"]) not in (1, 3):
@@ -529,6 +621,8 @@ def _calibration(args: argparse.Namespace) -> dict[str, Any]:
         dtype=args.dtype,
         byte_order=args.byte_order,
         offset=args.offset,
+        channel=args.channel,
+        time=args.time,
     )
     return {k: v for k, v in given.items() if v is not None}
 
@@ -542,6 +636,8 @@ CLI_OPTIONS = {
     "dtype": "--dtype",
     "byte_order": "--byte-order",
     "offset": "--offset",
+    "channel": "--channel",
+    "time": "--time",
 }
 """``open_volume``'s keywords and the command-line options that give them."""
 
@@ -596,6 +692,20 @@ def _add_calibration(parser: argparse.ArgumentParser) -> None:
         metavar="LEVEL",
         help="OME-Zarr: the pyramid level, an index (0 = full "
         "resolution, the default) or a name such as scale1",
+    )
+    reading.add_argument(
+        "--channel",
+        type=int,
+        metavar="N",
+        help="one channel of a multi-channel input (OME-Zarr, OME-TIFF, ImageJ "
+        "hyperstack, xarray store with a c dimension): its index, from 0",
+    )
+    reading.add_argument(
+        "--time",
+        type=int,
+        metavar="N",
+        help="one time point of a time series (OME-Zarr, OME-TIFF, ImageJ hyperstack, "
+        "xarray store with a t dimension): its index, from 0",
     )
     reading.add_argument(
         "--dataset", metavar="PATH", help="HDF5: the dataset (default /exchange/data)"

@@ -126,8 +126,10 @@ def run_pipeline(
     calibration : mapping, optional
         Keywords of :func:`xarray_microct.open_volume` for the input: ``spacing`` and
         ``units`` for an input that does not state its voxel size (TIFF, HDF5, raw), and
-        how to read it (``level``, ``dataset``, ``shape``, ``dtype``, ``byte_order``,
-        ``offset``); part of the run's fingerprint.
+        how to read it (``level``, ``channel``, ``time``, ``dataset``, ``shape``,
+        ``dtype``, ``byte_order``, ``offset``); part of the run's fingerprint (a resume
+        with another channel is refused; a pick on an axis of length one that the input
+        drops without a pick, an OME-Zarr's or a TIFF's, counts as none).
     release_memory : bool
         For a pipeline whose result is a volume, hand freed arrays back to the operating
         system at once, in this process and in the worker processes it starts
@@ -153,7 +155,8 @@ def run_pipeline(
     >>> [r["op"] for r in open_result(out).attrs["microct_provenance"]]
     ['open_volume', 'gaussian']
     """
-    from xarray_microct.io import open_volume
+    from xarray_microct.io import _open_input, open_volume
+    from xarray_microct.io.picks import significant_picks
 
     options = (options or ClusterOptions()).check()
     if chunks is not None and (not isinstance(chunks, int) or chunks < 1):
@@ -167,7 +170,7 @@ def run_pipeline(
     # is built, e.g. a radius estimated from the scan)
     check_output(output_path, overwrite=overwrite, resume=resume, inputs=[input])
     calibration = dict(calibration or {})
-    volume = open_volume(input, **calibration)
+    volume, _, squeezed = _open_input(input, **calibration)
     if chunks is not None:
         volume = volume.chunk(dict.fromkeys(volume.dims[-3:], chunks))
     elif not pipe.lazy and (merged := read_chunks(volume.data.chunks)) is not None:
@@ -180,8 +183,8 @@ def run_pipeline(
         )
     metadata = {"pipeline": pipe.identity(),
                 "chunks": [int(c[0]) for c in volume.data.chunks]}
-    if calibration:
-        metadata["calibration"] = calibration
+    if significant := significant_picks(calibration, squeezed):
+        metadata["calibration"] = significant
     if isinstance(result, xr.DataArray):
         identity = run_identity(metadata, [input], prepare(result))
     else:  # a table: compared without its shape, known once computed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +27,9 @@ from xarray_microct.io.ome import (
     open_pyramid,
 )
 from xarray_microct.io.paths import is_url, local_path
+from xarray_microct.io.picks import PICKS, checked_index, pick_dims, sizes_of
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
-from xarray_microct.io.tiff import TIFF_SUFFIXES, TiffLayoutError, read_tiff
+from xarray_microct.io.tiff import TIFF_SUFFIXES, PickRequiredError, TiffLayoutError, read_tiff
 
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
@@ -267,7 +269,7 @@ def _check_options(fmt: str, given: dict[str, Any]) -> None:
 def _without_single_tc(volume: xr.DataArray) -> xr.DataArray:
     """``volume`` without its time and channel axes of length one (the t, c, z, y, x
     layout of single-channel images written by ome-zarr-py or bioformats2raw): a 3-D
-    volume. Longer t or c axes stay (select one with ``vol.isel(c=...)``)."""
+    volume. Longer t or c axes stay (select one with ``channel=``/``time=``)."""
     single = [dim for dim in ("t", "c") if volume.sizes.get(dim) == 1]
     return volume.squeeze(single) if single else volume
 
@@ -298,6 +300,8 @@ def open_volume(
     byte_order: str | None = None,
     offset: int | None = None,
     storage_options: dict[str, Any] | None = None,
+    channel: int | None = None,
+    time: int | None = None,
 ) -> xr.DataArray:
     """Open a volume lazily, never reading the whole scan.
 
@@ -334,6 +338,15 @@ def open_volume(
         (``"little"``/``"big"``, default the dtype's own) and header size in bytes.
     storage_options : dict, optional
         fsspec options for URLs of OME-Zarr stores.
+    channel, time : int, optional
+        One channel and/or one time point of an input with channel (time) axes: an
+        OME-Zarr's ``c``/``t`` axes (at the level read), an xarray store's ``c``/``t``
+        dimensions, an OME-TIFF's or ImageJ hyperstack's ``C``/``T`` (only the picked
+        pages are read; a multi-file OME-TIFF too). An index from 0; negative indexes
+        are refused, as are an index out of range and a pick for an input without that
+        axis (the message says which). A TIFF with more than one channel or time point
+        is refused until one is picked; an OME-Zarr or xarray store keeps the axes not
+        picked. Recorded in the ``open_volume`` provenance record when given.
 
     Returns
     -------
@@ -346,8 +359,12 @@ def open_volume(
         An OME-Zarr store whose write was interrupted.
     xarray_microct.io.TiffLayoutError
         A TIFF input that is not one grey-level volume as it stands (more than one
-        channel or time point, no pages, a folder file unlike the others), before any
-        pixel is read: see ``xarray_microct.io.read_tiff``.
+        channel or time point and none picked with ``channel=``/``time=``, no pages, a
+        folder file unlike the others), before any pixel is read: see
+        ``xarray_microct.io.read_tiff``.
+    ValueError
+        ``channel=``/``time=`` out of range (the message gives the range), negative, or
+        given for an input without that axis.
 
     Examples
     --------
@@ -356,19 +373,61 @@ def open_volume(
     >>> _ = mct.from_array(np.zeros((4, 4, 4)), spacing=0.5).to_zarr(store)
     >>> float(open_volume(store).microct.grid.spacing[0])
     0.5
+    >>> two = pathlib.Path(tempfile.mkdtemp()) / "two.zarr"
+    >>> _ = mct.from_array(np.arange(128).reshape(2, 4, 4, 4), spacing=0.5).to_zarr(two)
+    >>> picked = open_volume(two, channel=1)
+    >>> picked.dims, int(picked[0, 0, 0])
+    (('z', 'y', 'x'), 64)
     """
+    options = {k: v for k, v in locals().items() if k != "path"}  # the keywords above
+    volume, _, _ = _open_input(path, **options)
+    return volume
+
+
+def _open_input(
+    path: str | Path, **options: Any
+) -> tuple[xr.DataArray, dict[str, int], frozenset[str]]:
+    """:func:`open_volume` (``options``: its keywords), the input's number of channels
+    and time points, and its axes of length one that an open without a pick drops.
+
+    Returns
+    -------
+    volume : xarray.DataArray
+        What :func:`open_volume` returns.
+    sizes : dict
+        ``{"c": channels, "t": time points}`` of the input (of its level read), 1 for
+        an axis it does not have (``microct info`` shows them).
+    squeezed : frozenset
+        The ``c``/``t`` of length one (or absent) that :func:`open_volume` drops without
+        a pick (OME-Zarr, TIFF): a pick there reads the same volume as none. An xarray
+        store or plain Zarr array keeps its ``c``/``t`` axes of length one: none.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, xarray_microct as mct
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "two.zarr"
+    >>> _ = mct.from_array(np.zeros((2, 4, 4, 4)), spacing=0.5).to_zarr(store)
+    >>> volume, sizes, squeezed = _open_input(store, channel=0)
+    >>> volume.dims, sizes, squeezed
+    (('z', 'y', 'x'), {'c': 2, 't': 1}, frozenset())
+    """
+    unknown = set(options) - set(inspect.signature(open_volume).parameters)
+    if unknown:
+        raise TypeError(f"open_volume() got unexpected keyword arguments {sorted(unknown)}")
+    spacing, units = options.get("spacing"), options.get("units")
+    origin = options.get("origin")
+    chunks, name, level = options.get("chunks"), options.get("name"), options.get("level")
+    shape, storage_options = options.get("shape"), options.get("storage_options")
+    channel, time = options.get("channel"), options.get("time")
+    picks = {"c": checked_index(channel, "channel"), "t": checked_index(time, "time")}
     if isinstance(path, str) and path.startswith("file://"):
         path = local_path(path)  # a local path, which Path() would mangle (file:/...)
     fmt = _detect(path, shape, storage_options)
     given = {
-        "level": level,
-        "dataset": dataset,
-        "shape": shape,
-        "dtype": dtype,
-        "byte_order": byte_order,
-        "offset": offset,
-        "storage_options": storage_options,
+        key: options.get(key)
+        for key in ("level", "dataset", "shape", "dtype", "byte_order", "offset")
     }
+    given["storage_options"] = storage_options
     # storage_options reach a Zarr store written by xarray at a URL as they reach OME-Zarr
     url_zarr = fmt == "zarr" and is_url(path)
     _check_options(fmt, {k: v for k, v in given.items() if k != "storage_options" or not url_zarr})
@@ -381,23 +440,74 @@ def open_volume(
                 f"{path} states its own voxel size (OME-NGFF scale); do not pass spacing="
             )
         tree = open_pyramid(path, chunks=chunks, units=units, storage_options=storage_options)
-        volume = _without_single_tc(_pick_level(tree, level, path))
+        volume = _pick_level(tree, level, path)  # the level first, then its c and t
+        sizes = sizes_of(volume)
+        squeezed = frozenset(dim for dim, n in sizes.items() if n == 1)
+        volume = _without_single_tc(pick_dims(volume, picks, path))
         _check_origin(volume, origin, path)
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
     elif is_url(path):
-        options = network_options(path, storage_options)
-        volume = _open_xarray_zarr(path, chunks, options, spacing, units, origin)
+        network = network_options(path, storage_options)
+        volume = _open_xarray_zarr(path, chunks, network, spacing, units, origin)
+        sizes, squeezed = sizes_of(volume), frozenset()
+        volume = pick_dims(volume, picks, path)
         volume = volume.rename(name) if name is not None else volume
     else:
-        volume = _open_local(Path(path), fmt, spacing, units, origin, chunks, name, given)
+        volume, sizes = _open_local(
+            Path(path), fmt, spacing, units, origin, chunks, name, given, picks
+        )
+        tiff = fmt in ("tiff", "tiff-folder")  # a TIFF's axes of length one are dropped
+        squeezed = frozenset(dim for dim, n in sizes.items() if n == 1 and tiff)
         params.update({k: v for k, v in given.items() if v is not None})
+    params.update({PICKS[dim]: index for dim, index in picks.items() if index is not None})
     record = make_record("open_volume", params, source=True)
     volume.attrs = with_record({PROVENANCE_KEY: [], **volume.attrs}, record)
-    return volume
+    return volume, sizes, squeezed
 
 
 def _open_local(
+    path: Path,
+    fmt: str,
+    spacing: Any,
+    units: str | None,
+    origin: Any,
+    chunks: Any,
+    name: str | None,
+    given: dict[str, Any],
+    picks: dict[str, int | None],
+) -> tuple[xr.DataArray, dict[str, int]]:
+    """A local input other than OME-Zarr, at ``picks`` (``{"c": ..., "t": ...}``), and its
+    number of channels and time points."""
+    if fmt == "tiff" or fmt == "tiff-folder":
+        data, metadata = read_tiff(path, channel=picks["c"], time=picks["t"])
+        spacing, units = _physical(metadata, spacing, units, path)
+        origin = 0.0 if origin is None else origin  # TIFF states no origin
+        volume = from_array(data, spacing, units, origin, chunks=chunks, name=name or path.stem)
+        if chunks is None:
+            volume = volume.chunk(dict.fromkeys(SPATIAL_DIMS, 128))
+        return volume, dict(metadata["sizes"])
+    volume = _open_other(path, fmt, spacing, units, origin, chunks, name, given)
+    return pick_dims(volume, picks, path), sizes_of(volume)
+
+
+def _plain_chunks(chunks: Any, stored: tuple[int, ...]) -> Any:
+    """The Dask chunks of a plain Zarr array stored in ``stored`` chunks: ``chunks`` of
+    ``(z, y, x)`` apply to its last three axes (its leading ``c``/``t`` keep theirs).
+
+    Examples
+    --------
+    >>> _plain_chunks((4, 16, 16), (1, 8, 32, 32)), _plain_chunks(None, (8, 32, 32))
+    ((1, 4, 16, 16), (8, 32, 32))
+    """
+    if chunks is None:
+        return stored
+    if isinstance(chunks, tuple) and len(chunks) == 3 < len(stored):
+        return (*stored[:-3], *chunks)
+    return chunks
+
+
+def _open_other(
     path: Path,
     fmt: str,
     spacing: Any,
@@ -413,7 +523,7 @@ def _open_local(
     origin = 0.0 if origin is None else origin  # formats without coordinates
     if fmt == "zarr":
         array = zarr.open_array(str(path), mode="r")
-        data = da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks)
+        data = da.from_zarr(array, chunks=_plain_chunks(chunks, array.chunks))
         metadata = {k: array.attrs[k] for k in ("spacing", "units") if k in array.attrs}
         spacing, units = _physical(metadata, spacing, units, path)
         return from_array(data, spacing, units, origin, name=name or path.stem)
@@ -432,18 +542,14 @@ def _open_local(
         )
         spacing, units = _physical({}, spacing, units, path)
         return from_array(data, spacing, units, origin, name=name or path.stem)
-    data, metadata = read_tiff(path)
-    spacing, units = _physical(metadata, spacing, units, path)
-    volume = from_array(data, spacing, units, origin, chunks=chunks, name=name or path.stem)
-    if chunks is None:
-        volume = volume.chunk(dict.fromkeys(SPATIAL_DIMS, 128))
-    return volume
+    raise ValueError(f"{path}: no reader for format {fmt!r}")  # pragma: no cover
 
 
 __all__ = [
     "DamagedStoreError",
     "IncompleteStoreError",
     "MissingVoxelSizeError",
+    "PickRequiredError",
     "TiffLayoutError",
     "open_pyramid",
     "open_volume",

@@ -171,6 +171,8 @@ _WHAT_DIFFERS = {
     "inputs": "a different input (its content changed since, or another path)",
     "result": "a different result shape, dtype or chunking",
     "chunks": "a different chunking (--chunks)",
+    "calibration": "different input options (--spacing, --units, --level, --channel, "
+    "--time, --dataset, raw layout)",
 }
 
 

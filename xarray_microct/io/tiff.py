@@ -2,11 +2,14 @@
 
 What is read is the file's first image as ``tifffile`` sees it (``tif.series[0]``, with
 its axes), never its raw pages: a Z(YX) image is the volume; axes of size 1 (a channel,
-a time point, a sample) are dropped; a second channel or time point, colour samples, or
-any axis but the stack's (``Z``, or tifffile's ``Q``/``I`` for a stack that does not
-name its axis) larger than 1 is refused with what the file holds and how to take one
-volume out of it. Other images in the file (a mask, a thumbnail) are left out with a
-warning.
+a time point, a sample) are dropped; of an image with channels (``C``) or time points
+(``T``), the one ``channel=``/``time=`` picks is read, its pages only (page ``first + i *
+stride`` of the image's series for slice ``i``: by offset when the image is contiguous,
+else by page); without a pick, a second channel or time point is refused with the counts
+and the options. Colour samples, or any other axis but the stack's (``Z``, or tifffile's
+``Q``/``I`` for a stack that does not name its axis) larger than 1, are refused with what
+the file holds and how to take one volume out of it. Other images in the file (a mask, a
+thumbnail) are left out with a warning.
 
 A folder is read as the files of its dominant numbered name (``rec_0000.tif``,
 ``rec_0001.tif``...: the names with their digits taken out, most of the files share
@@ -81,8 +84,13 @@ separate scans (a time series, one file each), which now reads as one tall volum
 z extent says so, and a single scan is opened by giving its file. The files of a folder
 are opened without tifffile's multi-file OME series (``_multifile=False``): with it,
 each file of a multi-file OME-TIFF reports the whole dataset, and a folder of N of them
-would read N × N slices. Not kept: a ``channel=``/``time=`` option (it would have to
-reach the command line; extracting the channel is one line in Fiji or tifffile).
+would read N × N slices. A ``channel=``/``time=`` option was first left out (it would
+have to reach the command line; extracting the channel is one line in Fiji or tifffile);
+it is kept now, with ``--channel``/``--time`` on the command line and in a run's
+fingerprint: re-saving each channel of a large scan is a copy of it, where the pick reads
+that channel's pages and no others (``tests/test_channel_time.py`` counts them). An axis
+the file names counts even of length one (an OME-TIFF's one time point is ``time=0``);
+negative indexes are refused, as the index recorded is the one read.
 """
 
 from __future__ import annotations
@@ -90,7 +98,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
@@ -104,6 +112,7 @@ import numpy as np
 import tifffile
 
 from xarray_microct.io.calibration import calibration, resolution_length
+from xarray_microct.io.picks import NOUNS, checked_index, how_to_pick, in_range, no_axis
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 _SLAB = 64  # slices read by one task
@@ -121,6 +130,15 @@ class TiffLayoutError(ValueError):
     message names the file, what it holds and how to take one volume out of it."""
 
 
+class PickRequiredError(TiffLayoutError):
+    """A TIFF image with more than one channel or time point, none picked: ``long``
+    (``{"c": 2, "t": 3}``) says which; ``channel=``/``time=`` read one volume of it."""
+
+    def __init__(self, message: str, long: Mapping[str, int]) -> None:
+        super().__init__(message)
+        self.long = dict(long)
+
+
 @dataclass(frozen=True)
 class _Image:
     """The first image of a TIFF file, as ``read_tiff`` reads it."""
@@ -133,6 +151,12 @@ class _Image:
     # series): ("bytes", offset, typecode) for a contiguous image, ("pages",) where the
     # image's slices are the file's pages 0, 1, ..., ("series",) otherwise
     read: tuple[Any, ...] = ("series",)
+    # the image's page (of its series) of slice i: first + i * stride (one channel and
+    # time point of a hyperstack: its other pages are never read)
+    first: int = 0
+    stride: int = 1
+    # the file's number of channels ("c") and time points ("t"), 1 where it has none
+    sizes: tuple[tuple[str, int], ...] = (("c", 1), ("t", 1))
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -657,9 +681,22 @@ def _one_volume_index(axes: str, shape: Sequence[int]) -> str:
     return f"[{', '.join(index)}]"
 
 
-def _refusal(path: Path, axes: str, shape: Sequence[int]) -> str:
+def _refusal(
+    path: Path,
+    axes: str,
+    shape: Sequence[int],
+    picked: str = "",
+    long: Mapping[str, int] | None = None,
+) -> str:
+    """Why the image is not one volume, and how to take one out of it; ``picked``: the
+    axes ``channel=``/``time=`` pick (left out of the count), ``long``: the channel and
+    time axes of more than one that picking would leave one volume of."""
     names = tifffile.TIFF.AXES_NAMES
-    extra = [(axis, n) for axis, n in zip(axes, shape, strict=True) if n > 1 and axis not in "YX"]
+    extra = [
+        (axis, n)
+        for axis, n in zip(axes, shape, strict=True)
+        if n > 1 and axis not in "YX" and axis not in picked
+    ]
     held = ", ".join(f"{axis} ({names.get(axis, 'unknown')}) = {n}" for axis, n in extra)
     if any(axis == "S" for axis, _ in extra):
         how = "convert it to one grey level per voxel (e.g. Fiji: Image > Type > 16-bit)"
@@ -678,6 +715,8 @@ def _refusal(path: Path, axes: str, shape: Sequence[int]) -> str:
             f"tifffile.imwrite(out, tifffile.imread(path){_one_volume_index(axes, shape)}) "
             "keeps the first of each)"
         )
+    if long:
+        how = f"{how_to_pick(long)}; or {how}"
     sizes = " × ".join(str(n) for n in shape)
     return (
         f"{path} holds an image of axes {axes} ({sizes}), with {held}: xarray-microct reads "
@@ -685,9 +724,52 @@ def _refusal(path: Path, axes: str, shape: Sequence[int]) -> str:
     )
 
 
-def _image(tif: tifffile.TiffFile, path: Path) -> _Image:
+def _named_sizes(series: tifffile.TiffPageSeries) -> dict[str, int]:
+    """The channels (``"c"``) and time points (``"t"``) of an image that names those axes
+    (OME-TIFF, ImageJ hyperstacks: also of length one); absent where it does not."""
+    get_axes, get_shape = getattr(series, "get_axes", None), getattr(series, "get_shape", None)
+    axes, shape = (
+        (get_axes(False), get_shape(False))
+        if get_axes and get_shape
+        else (series.axes, series.shape)
+    )
+    sizes: dict[str, int] = {}
+    for axis, n in zip(axes, shape, strict=True):
+        if axis in "CT":
+            sizes.setdefault(axis.lower(), int(n))
+    return sizes
+
+
+def _picked_pages(
+    axes: str, shape: Sequence[int], picks: Mapping[str, int]
+) -> tuple[int, int, int, int]:
+    """``(first, stride, depth, pages)``: the image's slices at ``picks`` (``{"C": 1}``)
+    are its pages ``first + i * stride``, ``i < depth``, of ``pages`` in all (its axes
+    but Y and X, row-major; the one axis left of more than one is the stack's).
+
+    Examples
+    --------
+    >>> _picked_pages("TZCYX", (2, 4, 3, 5, 6), {"T": 1, "C": 2})  # ImageJ hyperstack
+    (14, 3, 4, 24)
+    >>> _picked_pages("CZYX", (2, 4, 5, 6), {"C": 1}), _picked_pages("ZYX", (4, 5, 6), {})
+    ((4, 1, 4, 8), (0, 1, 4, 4))
+    """
+    leading = [(axis, int(n)) for axis, n in zip(axes, shape, strict=True) if axis not in "YX"]
+    first, stride, depth, step = 0, 1, 1, 1
+    for axis, n in reversed(leading):
+        if axis in picks:
+            first += picks[axis] * step
+        elif n > 1:
+            stride, depth = step, n
+        step *= n
+    return first, stride, depth, step
+
+
+def _image(
+    tif: tifffile.TiffFile, path: Path, picks: Mapping[str, int | None] | None = None
+) -> _Image:
     """The first image's layout, from the headers only; a clear error if it is not one
-    grey-level volume."""
+    grey-level volume (at ``picks``, ``{"c": 1, "t": None}``: one channel, time point)."""
     if not tif.series or not len(tif.series[0]):
         raise TiffLayoutError(
             f"{path} holds no image: a TIFF header without pages (an interrupted write?)"
@@ -696,72 +778,149 @@ def _image(tif: tifffile.TiffFile, path: Path) -> _Image:
     axes, shape = series.axes, tuple(series.shape)
     if "Y" not in axes or "X" not in axes:
         raise TiffLayoutError(f"{path}: its image has axes {axes}, with no Y and X (not a picture)")
-    kept = "".join(axis for axis, n in zip(axes, shape, strict=True) if n > 1 or axis in "YX")
-    if kept not in ("YX", *(f"{axis}YX" for axis in _STACK_AXES)):
-        raise TiffLayoutError(_refusal(path, axes, shape))
-    depth = int(np.prod([n for axis, n in zip(axes, shape, strict=True) if axis not in "YX"]))
+    named = _named_sizes(series)
+    chosen: dict[str, int] = {}  # the picked axes (as the image names them) and indexes
+    for dim, index in (picks or {}).items():
+        if index is None:
+            continue
+        if dim not in named:
+            raise no_axis(dim, path)
+        in_range(dim, index, named[dim], path)
+        if dim.upper() in axes:  # else of length one, dropped by tifffile
+            chosen[dim.upper()] = index
+    sized = [(axis, n) for axis, n in zip(axes, shape, strict=True) if axis not in chosen]
+    kept = "".join(axis for axis, n in sized if n > 1 or axis in "YX")
+    volumes = ("YX", *(f"{axis}YX" for axis in _STACK_AXES))
+    if kept not in volumes or (chosen and not axes.endswith("YX")):
+        long = {a.lower(): n for a, n in sized if a in "CT" and n > 1}
+        rest = "".join(axis for axis in kept if axis.lower() not in long)
+        if long and rest in volumes:  # one channel and time point would be a volume
+            raise PickRequiredError(_refusal(path, axes, shape, "".join(chosen), long), long)
+        raise TiffLayoutError(_refusal(path, axes, shape, "".join(chosen)))
+    first, stride, depth, total = _picked_pages(axes, shape, chosen)
     plane = (shape[axes.index("Y")], shape[axes.index("X")])
     keyframe_plane = tuple(n for n in series.keyframe.shape if n > 1)
-    if series.dataoffset is None and (len(series) != depth or keyframe_plane != plane):
+    if series.dataoffset is None and (len(series) != total or keyframe_plane != plane):
         raise TiffLayoutError(
             f"{path}: its image ({_described(series)}) is stored in pages of shape "
             f"{series.keyframe.shape}, not one page per slice; re-save it as a plain stack"
         )
-    missing = [i for i, page in enumerate(series.pages) if page is None]
-    if missing:  # tifffile zero-fills the pages of a multi-file OME-TIFF's missing files
+    pages = list(series.pages)
+    read = range(first, first + depth * stride, stride)
+    # tifffile zero-fills the pages of a multi-file OME-TIFF's missing files; a file
+    # saved with its first page's header only (ImageJ's > 4 GB hyperstacks, tifffile's
+    # truncate=True) lists that one page (its data contiguous: read by bytes)
+    whole = len(pages) == total
+    missing = [i for i, page in enumerate(read) if whole and pages[page] is None]
+    if missing:
         raise TiffLayoutError(
             f"{path}: {len(missing)} of the {depth} slices of its image (a multi-file "
             f"OME-TIFF, from slice {missing[0]}) lie in files that are missing beside it"
         )
     others = tuple(f"image {i}: {_described(s)}" for i, s in enumerate(tif.series) if i)
-    return _Image(depth, plane, np.dtype(series.dtype), others, _read_plan(tif, series, depth))
+    return _Image(
+        depth,
+        plane,
+        np.dtype(series.dtype),
+        others,
+        _read_plan(tif, series, pages),
+        first,
+        stride,
+        tuple((dim, named.get(dim, 1)) for dim in ("c", "t")),
+    )
 
 
-def _read_plan(tif: tifffile.TiffFile, series: Any, depth: int) -> tuple[Any, ...]:
-    """How a task reads the image's slices (:attr:`_Image.read`), from the headers."""
+def _read_plan(tif: tifffile.TiffFile, series: Any, pages: Sequence[Any]) -> tuple[Any, ...]:
+    """How a task reads the image's slices (:attr:`_Image.read`), from the headers;
+    ``pages``: the series' pages."""
     y, x = series.shape[series.axes.index("Y")], series.shape[series.axes.index("X")]
     if series.dataoffset is not None:
         return ("bytes", int(series.dataoffset), tif.byteorder + series.dtype.char, y, x)
-    pages = list(series.pages)
     if all(getattr(page, "parent", None) is tif for page in pages) and [
         getattr(page, "index", None) for page in pages
-    ] == list(range(depth)):
+    ] == list(range(len(pages))):
         return ("pages",)
     return ("series",)
 
 
 def _read_planes(
-    path: str, start: int, stop: int, read: tuple[Any, ...], multifile: bool
+    path: str,
+    start: int,
+    stop: int,
+    read: tuple[Any, ...],
+    multifile: bool,
+    first: int = 0,
+    stride: int = 1,
 ) -> np.ndarray:
     """Slices ``start:stop`` of the first image of ``path``, as ``(stop - start, y, x)``,
     read as ``read`` says (:attr:`_Image.read`): no task parses the image's series again
     where the headers showed its layout (a stack of 4096 pages without metadata: 25 s
-    that way against 3.6 s by page)."""
-    if read[0] == "bytes":  # contiguous: the slab's bytes in one read
+    that way against 3.6 s by page). Slice ``i`` is the image's page ``first + i *
+    stride`` (one channel or time point of a hyperstack: only its pages are read)."""
+    pages = range(first + start * stride, first + stop * stride, stride)
+    if read[0] == "bytes":  # contiguous: the slab's bytes in one read, or each slice's
         _, offset, typecode, y, x = read
         dtype = np.dtype(typecode)
-        data = np.fromfile(
-            path,
-            dtype=dtype,
-            count=(stop - start) * y * x,
-            offset=offset + start * y * x * dtype.itemsize,
-        ).reshape(stop - start, y, x)
+        runs = [(pages[0], len(pages))] if stride == 1 else [(page, 1) for page in pages]
+        data = np.empty((len(pages), y, x), dtype)  # the one allocation, filled in place
+        with open(path, "rb") as file:  # one handle for the task's slices
+            done = 0
+            for page, n in runs:
+                _read_bytes(file, offset + page * y * x * dtype.itemsize, data[done : done + n])
+                done += n
     else:
         with tifffile.TiffFile(path, _multifile=multifile) as tif:
-            if read[0] == "pages":  # the file's own pages, in order
-                data = np.stack([tif.pages[i].asarray() for i in range(start, stop)])
+            if read[0] == "pages":  # the file's own pages
+                data = np.stack([tif.pages[i].asarray() for i in pages])
             else:
-                data = tif.asarray(series=tif.series[0], key=list(range(start, stop)))
+                data = tif.asarray(series=tif.series[0], key=list(pages))
     data = np.asarray(data)
     native = data.astype(data.dtype.newbyteorder("="), copy=False)
     return native.reshape(stop - start, *data.shape[-2:])  # size-1 axes dropped
 
 
+def _read_bytes(file: Any, offset: int, out: np.ndarray) -> None:
+    """Fill ``out`` (C-contiguous) with its bytes at byte ``offset`` of the open ``file``,
+    read into it: no copy; a clear error if the file ends before ``out`` is full.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = np.empty((2, 3), "u1")
+    >>> _read_bytes(io.BytesIO(bytes(range(8))), 2, out)
+    >>> out.tolist()
+    [[2, 3, 4], [5, 6, 7]]
+    >>> try:
+    ...     _read_bytes(io.BytesIO(bytes(range(8))), 4, out)
+    ... except TiffLayoutError as error:
+    ...     print(str(error)[:38])
+    the file: 4 of the 6 bytes at byte 4 (
+    """
+    file.seek(offset)
+    view = memoryview(out).cast("B")
+    got = 0
+    while got < out.nbytes:  # a raw read may return less than asked before the end
+        n = file.readinto(view[got:])
+        if not n:
+            raise TiffLayoutError(
+                f"{getattr(file, 'name', 'the file')}: {got} of the {out.nbytes} bytes at "
+                f"byte {offset} (the file is shorter than its header says: a truncated copy?)"
+            )
+        got += n
+
+
 def _read_pieces(
-    pieces: Sequence[tuple[str, int, int]], reads: dict[str, tuple[Any, ...]], multifile: bool
+    pieces: Sequence[tuple[str, int, int]],
+    reads: dict[str, tuple[tuple[Any, ...], int, int]],
+    multifile: bool,
 ) -> np.ndarray:
+    """The ``pieces`` ``(name, start, stop)``; ``reads``: each file's read plan, first
+    page and stride (:class:`_Image`)."""
     return np.concatenate(
-        [_read_planes(name, a, b, reads[name], multifile) for name, a, b in pieces]
+        [
+            _read_planes(name, a, b, reads[name][0], multifile, *reads[name][1:])
+            for name, a, b in pieces
+        ]
     )
 
 
@@ -808,18 +967,32 @@ def _warn_others(images: Sequence[tuple[Path, _Image]]) -> None:
     )
 
 
-def _folder_images(folder: Path) -> tuple[list[tuple[Path, _Image]], dict[str, Any]]:
-    """Every slice file's layout (headers only) and the first file's voxel size; a file
-    that does not fit the first is refused by name."""
+def _folder_images(
+    folder: Path, picks: Mapping[str, int | None] | None = None
+) -> tuple[list[tuple[Path, _Image]], dict[str, Any]]:
+    """Every slice file's layout (headers only, at ``picks``: see :func:`_image`) and the
+    first file's voxel size; a file that does not fit the first is refused by name."""
     images: list[tuple[Path, _Image]] = []
     metadata: dict[str, Any] = {}
+    counts: list[tuple[Path, tuple[tuple[str, int], ...]]] = []  # every file's, picks aside
+    refused: ValueError | None = None  # a file's error at the picks: after the counts
     paths, left_out = _slice_files(folder)
     for path in paths:
         with _open(path, multifile=False) as tif:
-            image = _image(tif, path)
+            if tif.series and len(tif.series[0]):
+                named = _named_sizes(tif.series[0])
+                counts.append((path, tuple((dim, named.get(dim, 1)) for dim in ("c", "t"))))
+            try:
+                image = _image(tif, path, picks)
+            except ValueError as error:  # a pick needed, or one its axis lacks, may be
+                refused = refused or error  # a file of another count: named first
+                continue
             if not images:
                 metadata = _physical_metadata(tif, stack=image.depth > 1)
         images.append((path, image))
+    _check_counts(folder, counts)
+    if refused is not None:
+        raise refused
     first_path, first = images[0]
     stacks = [(path, image) for path, image in images if image.depth > 1]
     for index, (path, image) in enumerate(images):
@@ -840,6 +1013,37 @@ def _folder_images(folder: Path) -> tuple[list[tuple[Path, _Image]], dict[str, A
             )
     _check_numbering(folder, images, left_out)
     return images, metadata
+
+
+def _check_counts(folder: Path, counts: Sequence[tuple[Path, tuple[tuple[str, int], ...]]]) -> None:
+    r"""Refuse, naming it, a file of ``folder`` whose number of channels or time points
+    (``counts``: each file's ``(("c", n), ("t", n))``, 1 without the axis) is not the
+    first file's: the same pick could not be made in each.
+
+    Examples
+    --------
+    >>> one, two = (("c", 1), ("t", 1)), (("c", 2), ("t", 1))
+    >>> _check_counts(Path("d"), [(Path("d/p_0.tif"), two), (Path("d/p_1.tif"), two)])
+    >>> try:
+    ...     _check_counts(Path("d"), [(Path("d/p_0.tif"), two), (Path("d/p_1.tif"), one)])
+    ... except TiffLayoutError as error:
+    ...     print(str(error).replace(": ", ":\n").replace("; ", ";\n"))
+    d/p_1.tif holds 1 channel and 1 time point, while p_0.tif holds 2 channels and 1 time point:
+    a folder is read as one scan, the same channel and time point of each file;
+    move p_1.tif out of d
+    """
+
+    def said(sizes: tuple[tuple[str, int], ...]) -> str:
+        return " and ".join(f"{n} {NOUNS[dim][n != 1]}" for dim, n in sizes)
+
+    first_path, first = counts[0] if counts else (folder, ())
+    for path, sizes in counts[1:]:
+        if sizes != first:
+            raise TiffLayoutError(
+                f"{path} holds {said(sizes)}, while {first_path.name} holds {said(first)}: a "
+                "folder is read as one scan, the same channel and time point of each file; "
+                f"move {path.name} out of {folder}"
+            )
 
 
 def _physical_metadata(tif: tifffile.TiffFile, stack: bool) -> dict[str, Any]:
@@ -902,7 +1106,9 @@ def _imagej_voxel_size(tif: tifffile.TiffFile, stack: bool) -> dict[str, Any]:
     return calibration(sizes, (unit,) * 3, source)
 
 
-def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
+def read_tiff(
+    path: str | Path, channel: int | None = None, time: int | None = None
+) -> tuple[da.Array, dict[str, Any]]:
     """Lazily read a TIFF file, or a folder of numbered TIFF files, as one volume.
 
     Parameters
@@ -914,6 +1120,11 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
         its dominant numbered name, in the order of their numbers (``slice_2`` before
         ``slice_10``, ``z0.25`` before ``z0.5``), each one slice, or each a stack (parts
         of one scan, joined along z), none missing.
+    channel, time : int, optional
+        One channel and/or time point of an image with more than one (OME-TIFF,
+        ImageJ hyperstack, a multi-file OME-TIFF; each file of a folder): an index from 0.
+        Only that volume's pages are read. Refused for an image that names no channel
+        (time) axis, and out of range with the valid range; negative indexes are refused.
 
     Returns
     -------
@@ -925,17 +1136,19 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
         ``spacing=`` (a stack without it is 1 unit deep, as ImageJ reads it). A folder of
         slices states its z spacing only by OME ``PhysicalSizeZ``: when its slices state
         only their pixel size, ``note`` says so instead (see
-        :mod:`xarray_microct.io.calibration`). Empty when nothing is stated.
+        :mod:`xarray_microct.io.calibration`). ``sizes``: the number of channels
+        (``"c"``) and time points (``"t"``) of the (first) file, 1 where it has none.
 
     Raises
     ------
     TiffLayoutError
-        Before any pixel is read: an image with more than one channel or time point,
-        colour samples, no pages, or a folder file that is not a TIFF or not of the
-        first file's slice shape and dtype; the message names the file. A folder whose
-        files' numbers leave slices out (named, with the files of other names that
-        may hold them), whose names hold no number one per file (channel by z), or
-        two files of one number.
+        Before any pixel is read: an image with more than one channel or time point and
+        none picked (the message names ``channel=``/``time=`` and the counts), colour
+        samples, no pages, or a folder file that is not a TIFF or not of the first
+        file's slice shape and dtype; the message names the file. A folder whose files'
+        numbers leave slices out (named, with the files of other names that may hold
+        them), whose names hold no number one per file (channel by z), or two files of
+        one number.
 
     Warns
     -----
@@ -955,22 +1168,27 @@ def read_tiff(path: str | Path) -> tuple[da.Array, dict[str, Any]]:
     >>> tifffile.imwrite(folder / "two.ome.tif", channels, metadata={"axes": "CZYX"})
     >>> read_tiff(folder / "two.ome.tif")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    TiffLayoutError: two.ome.tif holds an image of axes CZYX (2 × 3 × 4 × 5), with C...
+    PickRequiredError: two.ome.tif holds an image of axes CZYX (2 × 3 × 4 × 5), with C...
+    >>> data, metadata = read_tiff(folder / "two.ome.tif", channel=1)
+    >>> data.shape, metadata["sizes"]
+    ((3, 4, 5), {'c': 2, 't': 1})
     """
     path = Path(path)
+    picks = {"c": checked_index(channel, "channel"), "t": checked_index(time, "time")}
     if path.is_dir():
-        images, metadata = _folder_images(path)
+        images, metadata = _folder_images(path, picks)
         multifile = False
     elif path.is_file():
         with _open(path, multifile=True) as tif:
-            images = [(path, _image(tif, path))]
+            images = [(path, _image(tif, path, picks))]
             metadata = _physical_metadata(tif, stack=True)
         multifile = True
     else:
         raise FileNotFoundError(f"no TIFF file or folder at {path}")
     _warn_others(images)
     first = images[0][1]
-    reads = {str(p): image.read for p, image in images}
+    metadata = {**metadata, "sizes": dict(first.sizes)}
+    reads = {str(p): (image.read, image.first, image.stride) for p, image in images}
     slabs = [
         da.from_delayed(
             dask.delayed(_read_pieces, pure=True)(
