@@ -454,8 +454,10 @@ def test_a_volume_too_short_to_judge_its_chains_warns():
     # how many slices it takes, and no polarity hint: the height is the matter
     assert "a scan of at least 4 slices along z is needed" in message
     assert "invert" not in message
-    # and that many are enough: the same bed on 4 slices keeps its fibers
-    vol, _ = textured_fiber_bed((4, 64, 64), 2.0, noise=0.25, tilt=15.0, seed=1)
+    # and that many are enough: the same bed on 4 slices keeps its fibers (at noise
+    # 0.15: at 0.25 four slices of these 2-pixel fibers do not persist even at their true
+    # radius; until 2026-12-03 the estimate read them 8 % large and they did)
+    vol, _ = textured_fiber_bed((4, 64, 64), 2.0, noise=0.15, tilt=15.0, seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         assert not detect_fibers(vol).empty
