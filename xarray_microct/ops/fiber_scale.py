@@ -1052,6 +1052,24 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       the step's fixed point, decide it. The 4-slice bed at noise 0.25 is now left
       without fibers by the detection (its centres do not persist at the true radius, on
       main too: the estimate's +8 % had carried it).
+    * The seeds' spacing (2026-12-03, branch ``seeds23``; not merged). That bed's +5.3 %
+      is the seeds': :func:`_disk_seeds` keeps maxima ``round(0.75 radius)`` pixels apart
+      on a square footprint, 1 pixel up to a radius of 2 and 2 from there, and at 2.01
+      pixels it loses 1–4 of about 120 inner fibers of ``textured_fiber_bed`` without
+      noise (seeds 1–4; 9 at 2.3), whose light the neighbours' disks take (5 sections
+      read 13–25 % large on seed 3). Maxima at least one radius apart in Euclidean
+      distance (the strongest kept) lose none: the bed +1.4 / +2.3 / +5.3 → +0.3 / +2.1 /
+      +1.0 %; the estimate (the 144 cases above) at 2 voxels mean absolute error 0.80 →
+      0.73 %, worst 3.63 → 2.61 %, 3 voxels the same; ``fiber_bed``'s table at 2 voxels
+      (noise 0.05 / 0.25, 0 / 15°, seeds 1–2) 0.91 → 0.49 %. But the textured bed's table
+      (the 54 cases of the sweep, seeds 1–6) reads lower at noise 0.05 (−0.1 to −3.3 %):
+      seeds 1–3 outside ±2 % 4 → 1, seeds 4–6 4 → 7, mean absolute error 1.06 → 0.93
+      and 1.16 → 1.44 %; beds of 4–6 slices at noise 0.25 1–2 points lower (to −7.1 %).
+      The table's rows in no pair (splits, −0.7 ± 0.5 % on the table, see
+      :mod:`~xarray_microct.ops.fibers.calibrate`) had been offset by the fit's excess;
+      the shift taken on every found pair instead (the guard's splits weighing in) moves
+      the whole sweep about +1 % (7 of 54 outside, noise 0.25 now high). So the seeds
+      and the calibration's unpaired rows are to be mended together.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
