@@ -1065,11 +1065,14 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       (the 54 cases of the sweep, seeds 1–6) reads lower at noise 0.05 (−0.1 to −3.3 %):
       seeds 1–3 outside ±2 % 4 → 1, seeds 4–6 4 → 7, mean absolute error 1.06 → 0.93
       and 1.16 → 1.44 %; beds of 4–6 slices at noise 0.25 1–2 points lower (to −7.1 %).
-      The table's rows in no pair (splits, −0.7 ± 0.5 % on the table, see
-      :mod:`~xarray_microct.ops.fibers.calibrate`) had been offset by the fit's excess;
-      the shift taken on every found pair instead (the guard's splits weighing in) moves
-      the whole sweep about +1 % (7 of 54 outside, noise 0.25 now high). So the seeds
-      and the calibration's unpaired rows are to be mended together.
+      The fit's old excess had offset what the table adds beyond its pairs (−0.7 ± 0.5
+      %, see :mod:`~xarray_microct.ops.fibers.calibrate`); the shift taken on every found
+      pair instead (the guard's rejects weighing in) moves the whole sweep about +1 % (7
+      of 54 outside, noise 0.25 now high). At noise 0.05 that is not splits (noise 0.05,
+      8°, seeds 4–5: 5 of about 4,300 matched rows lie within 1.2 radii of another row);
+      the matched rows within 5 radii of the sides and those inside differ by 3–5 points,
+      either way by seed (the texture's), so the rule to mend it with the seeds is to be
+      found by measuring the rows the pairs leave out.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
