@@ -1061,7 +1061,8 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       distance (the strongest kept) lose none: the bed +1.4 / +2.3 / +5.3 → +0.3 / +2.1 /
       +1.0 %; the estimate (the 144 cases above) at 2 voxels mean absolute error 0.80 →
       0.73 %, worst 3.63 → 2.61 %, 3 voxels the same; ``fiber_bed``'s table at 2 voxels
-      (noise 0.05 / 0.25, 0 / 15°, seeds 1–2) 0.91 → 0.49 %. But the textured bed's table
+      (noise 0.05 / 0.25, 0 / 15°, seeds 1–2; measured at 0.75 radius apart, whose
+      textured table read within 0.2 points of one radius's) 0.91 → 0.49 %. But the textured bed's table
       (the 54 cases of the sweep, seeds 1–6) reads lower at noise 0.05 (−0.1 to −3.3 %):
       seeds 1–3 outside ±2 % 4 → 1, seeds 4–6 4 → 7, mean absolute error 1.06 → 0.93
       and 1.16 → 1.44 %; beds of 4–6 slices at noise 0.25 1–2 points lower (to −7.1 %).
