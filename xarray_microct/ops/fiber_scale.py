@@ -1052,28 +1052,28 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       the step's fixed point, decide it. The 4-slice bed at noise 0.25 is now left
       without fibers by the detection (its centres do not persist at the true radius, on
       main too: the estimate's +8 % had carried it).
-    * The seeds' spacing (2026-12-03, branch ``seeds23``; not merged). That bed's +5.3 %
-      is the seeds': :func:`_disk_seeds` keeps maxima ``round(0.75 radius)`` pixels apart
-      on a square footprint, 1 pixel up to a radius of 2 and 2 from there, and at 2.01
-      pixels it loses 1–4 of about 120 inner fibers of ``textured_fiber_bed`` without
-      noise (seeds 1–4; 9 at 2.3), whose light the neighbours' disks take (5 sections
-      read 13–25 % large on seed 3). Maxima at least one radius apart in Euclidean
-      distance (the strongest kept) lose none: the bed +1.4 / +2.3 / +5.3 → +0.3 / +2.1 /
-      +1.0 %; the estimate (the 144 cases above) at 2 voxels mean absolute error 0.80 →
-      0.73 %, worst 3.63 → 2.61 %, 3 voxels the same; ``fiber_bed``'s table at 2 voxels
-      (noise 0.05 / 0.25, 0 / 15°, seeds 1–2; measured at 0.75 radius apart, whose
-      textured table read within 0.2 points of one radius's) 0.91 → 0.49 %. But the textured bed's table
-      (the 54 cases of the sweep, seeds 1–6) reads lower at noise 0.05 (−0.1 to −3.3 %):
-      seeds 1–3 outside ±2 % 4 → 1, seeds 4–6 4 → 7, mean absolute error 1.06 → 0.93
-      and 1.16 → 1.44 %; beds of 4–6 slices at noise 0.25 1–2 points lower (to −7.1 %).
-      The fit's old excess had offset what the table adds beyond its pairs (−0.7 ± 0.5
-      %, see :mod:`~xarray_microct.ops.fibers.calibrate`); the shift taken on every found
-      pair instead (the guard's rejects weighing in) moves the whole sweep about +1 % (7
-      of 54 outside, noise 0.25 now high). At noise 0.05 that is not splits (noise 0.05,
-      8°, seeds 4–5: 5 of about 4,300 matched rows lie within 1.2 radii of another row);
-      the matched rows within 5 radii of the sides and those inside differ by 3–5 points,
-      either way by seed (the texture's), so the rule to mend it with the seeds is to be
-      found by measuring the rows the pairs leave out.
+    * The seeds' spacing (2026-12-03, branch ``seeds23``; not merged). That bed's +5.3 % is
+      the seeds': :func:`_disk_seeds` keeps maxima ``round(0.75 radius)`` pixels apart on a
+      square footprint, 1 pixel up to a radius of 2 and 2 from there, and at 2.01 pixels it
+      loses 1–4 of about 120 inner fibers of ``textured_fiber_bed`` without noise (seeds
+      1–4; 9 at 2.3), whose light the neighbours' disks take (5 sections read 13–25 % large
+      on seed 3). Maxima at least one radius apart in Euclidean distance (the strongest
+      kept) lose none: the bed +1.4 / +2.3 / +5.3 → +0.3 / +2.1 / +1.0 %; the estimate (the
+      144 cases above) at 2 voxels mean absolute error 0.80 → 0.73 %, worst 3.63 → 2.61 %, 3
+      voxels the same; ``fiber_bed``'s table at 2 voxels (noise 0.05 / 0.25, 0 / 15°, seeds
+      1–2; measured at 0.75 radius apart, whose textured table read within 0.2 points of one
+      radius's) 0.91 → 0.49 %. But the textured bed's table (the 54 cases of the sweep,
+      seeds 1–6) reads lower at noise 0.05 (−0.1 to −3.3 %): seeds 1–3 outside ±2 % 4 → 1,
+      seeds 4–6 4 → 7, mean absolute error 1.06 → 0.93 and 1.16 → 1.44 %; beds of 4–6 slices
+      at noise 0.25 1–2 points lower (to −7.1 %). The fit's old excess had offset what the
+      table adds beyond its pairs (−0.7 ± 0.5 %, see
+      :mod:`~xarray_microct.ops.fibers.calibrate`); the shift taken on every found pair
+      instead (the guard's rejects weighing in) moves the whole sweep about +1 % (7 of 54
+      outside, noise 0.25 now high). At noise 0.05 that is not splits (noise 0.05, 8°, seeds
+      4–5: 5 of about 4,300 matched rows lie within 1.2 radii of another row); the matched
+      rows within 5 radii of the sides and those inside differ by 3–5 points, either way by
+      seed (the texture's), so the rule to mend it with the seeds is to be found by
+      measuring the rows the pairs leave out.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input
