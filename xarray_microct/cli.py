@@ -177,6 +177,7 @@ def store_info(
     from xarray_microct.io import open_volume
     from xarray_microct.io.ome import image_group, is_ome_zarr, ngff_multiscale, open_pyramid
     from xarray_microct.io.paths import local_path
+    from xarray_microct.io.picks import sizes_of
     from xarray_microct.io.results import run_state
     from xarray_microct.io.tables import is_table, read_table
 
@@ -235,11 +236,9 @@ def store_info(
         tree = open_pyramid(path, units=calibration.get("units"))
         level = calibration.get("level")
         info["kind"] = "ome-zarr"
-        every = _pyramid_facts(tree)
-        sizes = _sized(every[0])
         picks = {"c": calibration.get("channel"), "t": calibration.get("time")}
-        if any(index is not None for index in picks.values()):
-            every = _pyramid_facts(tree, picks)  # validated by open_volume above
+        every = _pyramid_facts(tree, picks)  # picks validated by open_volume above
+        sizes = sizes_of(tree.microct.select_level(0))  # the input's, before the picks
         info["levels"] = [
             facts
             for index, facts in enumerate(every)
@@ -299,12 +298,6 @@ def _opened_for_info(
             options.update(spacing=1.0, units="micrometer")
     volume, sizes, _ = _open_input(path, **options)
     return volume, sizes, shown, voxel_error
-
-
-def _sized(facts: Mapping[str, Any]) -> dict[str, int]:
-    """The channels and time points of a level's facts (its ``c``/``t`` dims)."""
-    lengths = dict(zip(facts["dims"], facts["shape"], strict=True))
-    return {dim: int(lengths.get(dim, 1)) for dim in ("c", "t")}
 
 
 def _pick_facts(
