@@ -84,11 +84,7 @@ import tifffile
 from xarray_microct.io.calibration import calibration, resolution_length
 from xarray_microct.io.errors import PickRequiredError, TiffLayoutError
 from xarray_microct.io.picks import NOUNS, checked_index, how_to_pick, in_range, no_axis
-
-# TIFF_SUFFIXES and tiff_files stay importable from here (their home before the split)
-from xarray_microct.io.tiff_numbering import TIFF_SUFFIXES as TIFF_SUFFIXES
 from xarray_microct.io.tiff_numbering import _check_numbering, _listed, _slice_files
-from xarray_microct.io.tiff_numbering import tiff_files as tiff_files
 
 _SLAB = 64  # slices read by one task
 _STACK_AXES = "ZQI"  # depth; tifffile's "other" and "sequence" for stacks that do not say
