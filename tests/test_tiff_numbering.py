@@ -19,7 +19,7 @@ import pytest
 import tifffile
 
 import xarray_microct as mct
-from xarray_microct.io import TiffLayoutError, tiff
+from xarray_microct.io import TiffLayoutError, tiff, tiff_numbering
 from xarray_microct.testing import raise_if_dask_computes
 
 
@@ -82,7 +82,7 @@ def test_timestamp_names_are_judged_by_their_differences(tmp_path, monkeypatch):
     refused_before_any_read(folder, monkeypatch, r"20261203153060-20261203153099 \(40\)")
     # a gap of 10**15 numbers: as fast as one of 1
     numbers = [Decimal(0), Decimal(1), Decimal(10**15 + 2)]
-    assert tiff._missing(numbers, [1, 1, 1]) == (
+    assert tiff_numbering._missing(numbers, [1, 1, 1]) == (
         "step",
         Decimal(1),
         [(Decimal(2), Decimal(10**15 + 1), 10**15)],

@@ -16,6 +16,7 @@ import zarr
 from xarray_microct.core.provenance import make_record, with_record
 from xarray_microct.core.volume import PROVENANCE_KEY, SPATIAL_DIMS, from_array, grid_of
 from xarray_microct.io.calibration import in_units
+from xarray_microct.io.errors import PickRequiredError, TiffLayoutError
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
 from xarray_microct.io.ome import (
     DamagedStoreError,
@@ -29,7 +30,8 @@ from xarray_microct.io.ome import (
 from xarray_microct.io.paths import is_url, local_path
 from xarray_microct.io.picks import PICKS, checked_index, pick_dims, sizes_of
 from xarray_microct.io.raw import RAW_SUFFIXES, read_raw
-from xarray_microct.io.tiff import TIFF_SUFFIXES, PickRequiredError, TiffLayoutError, read_tiff
+from xarray_microct.io.tiff import read_tiff
+from xarray_microct.io.tiff_numbering import TIFF_SUFFIXES
 
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
