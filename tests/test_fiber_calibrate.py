@@ -21,7 +21,6 @@ from xarray_microct.ops.fibers.calibrate import (
     CALIBRATION_KEY,
     RadiusCalibration,
     calibrate_radii,
-    section_pairs,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -325,43 +324,6 @@ def test_a_table_biased_beyond_the_pair_guard_still_calibrates():
     shift = 2.0 - radii[:40].mean()  # the split sections left out
     assert record["shift"] == pytest.approx(shift, abs=1e-6)
     np.testing.assert_allclose(calibrated["radius"], np.tile(radii + shift, 4), atol=1e-6)
-
-
-def test_sections_the_mask_reads_far_low_still_weigh_in():
-    # a fiber apart from the others: the mask's contour lies inside its blurred edge and
-    # its section reads 20-30 % under the fit's, which is right there (the textured bed
-    # at 2 pixels, noise 0.05, seed 2: 8 of the 10 pairs the guard of 25 % about the
-    # median ratio left out; the table then read -2.8 %); they are one fiber's two
-    # measures, and the shift is the mean over all the pairs
-    radii = np.concatenate([np.full(30, 2.2), np.full(10, 1.6)])
-    calibration = RadiusCalibration(_sections(2.0), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 2.0)
-    calibrated, record = calibrate_radii(_table(radii), calibration)
-    assert record["applied"] and record["sections_paired"] == 40
-    assert record["shift"] == pytest.approx(2.0 - radii.mean(), abs=1e-6)
-    assert calibrated["radius"].mean() == pytest.approx(2.0)
-
-
-def test_split_rows_and_split_fits_are_not_paired():
-    # a second row within a section's disk (the table split the fiber, or the fit merged
-    # two), or a second section of its image within the detection's radius (the fit split
-    # the fiber): not one fiber's pair, whatever its radii
-    fitted = _sections(2.0, 40)
-    fitted = fitted._replace(
-        z=np.append(fitted.z, 1.5),
-        y=np.append(fitted.y, 50.8),  # 0.8 pixel from section 5
-        x=np.append(fitted.x, 8.0),
-        radius=np.append(fitted.radius, 2.0),
-        group=np.append(fitted.group, 0),
-    )
-    table = _table(np.full(40, 2.2))
-    piece = pd.DataFrame({"z": [0.0, 1, 2, 3], "y": 0.9, "x": 8.0, "radius": 0.8})
-    table = pd.concat([table, piece], ignore_index=True)  # section 0's fiber split
-    calibration = RadiusCalibration(fitted, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 1.0, 2.0)
-    pairs = section_pairs(table, calibration)
-    assert pairs.sections == len(pairs.table) == 41
-    assert np.flatnonzero(~pairs.single).tolist() == [0, 5, 40]
-    _, record = calibrate_radii(table, calibration)
-    assert record["sections_paired"] == 38
 
 
 def test_the_record_holds_what_was_found_where_not_applied():

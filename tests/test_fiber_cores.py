@@ -116,7 +116,6 @@ def test_plain_fibers_not_taken_for_cored():
     assert 0.2 < found.core_ratio < 0.45
 
 
-
 def test_small_fibers_whose_few_large_sections_hold_holes_not_taken_for_cored():
     # 2-pixel fibers on a textured background in heavy noise: of the coarse tile's ~200
     # sections (median radius 1.6 pixels) only 8 are round and 2 pixels or more, and 4 of
@@ -125,6 +124,7 @@ def test_small_fibers_whose_few_large_sections_hold_holes_not_taken_for_cored():
     # with the defaults)
     vol, _ = textured_fiber_bed((32, 128, 128), 2, 0.25, 0.0, 1)
     assert measure_fiber_bed(vol).cores is None
+
 
 def test_ring_core_found_and_fiber_clusters_not_taken_for_cored():
     # a ring's core is a core; three touching fibers (the matrix enclosed between them) do

@@ -251,13 +251,15 @@ class FiberCores(NamedTuple):
     sections) hold a core; ``core_ratio``: the median of the cores' equivalent radii over
     their sections' (the cores found); ``radius``: the median radius of the round
     sections (pixels, of the Otsu mask with its holes filled: a bound for the fill, not
-    the estimate)."""
+    the estimate); ``typical``: the median radius of all its whole sections of at least
+    ``SPECK_RADIUS`` pixels (NaN for none), which must be ``MIN_SECTION_RADIUS`` or more
+    for the bed to be judged at all."""
 
     share: float
     sections: int
     core_ratio: float
     radius: float
-    typical: float = float("nan")
+    typical: float
 
     @property
     def cored(self) -> bool:
