@@ -191,10 +191,14 @@ Lab book (issue 13, 2026-12-02)
     whose typical section is under ``MIN_SECTION_RADIUS`` shows no core at all (its
     sections are too small to be counted), so its few round sections that are counted
     are not the bed's: the decision now needs the typical section that large. Over
-    ``benchmarks/fiber_scale.py``'s beds (``fiber_bed`` and ``textured_fiber_bed``, 2, 3
-    and 5 pixels, 64², 128² and 192², noise 0.05–0.25, 0–15°, seeds 1–8: 864 coarse
-    tiles) that bed was the only one cored; the cored beds of ``tests/test_fiber_cores.py``
-    (3 pixels up) have typical sections of 2.8–5.6 pixels and are decided as before.
+    ``benchmarks/fiber_scale.py``'s beds (``fiber_bed`` and ``textured_fiber_bed`` at 2
+    and 3 pixels, 64² and 128², noise 0.05–0.25, 0 and 15°, seeds 1–3: 144 coarse tiles;
+    the textured bed at 2 pixels on 64², 128² and 192², noise 0.05–0.25, 0–15°, seeds 4–8:
+    135 more) that bed was the only one cored; the cored beds of
+    ``tests/test_fiber_cores.py`` (3 pixels up) have typical sections of 2.8–5.6 pixels
+    and are decided as before (a review: cored beds of 3 and 3.5 pixels at noise 0.15 and
+    0.25, 12 beds, typical 2.9–3.3, all still cored, F1 the same; 8–16 pixels at noise
+    0.35 typical 7.6–15.5; a cored bed of 2.2 pixels 2.03, at the limit).
 """
 
 from __future__ import annotations
