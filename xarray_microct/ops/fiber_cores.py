@@ -186,8 +186,9 @@ Lab book (issue 13, 2026-12-02)
     noise 0.25, 0°, seed 1: of the coarse tile's 210 sections of a pixel or more (their
     median radius 1.6), 8 were round and of 2 pixels or more, clusters and the largest
     fibers, and 4 of those held a hole: the share 0.5 made the bed cored, and the
-    detection filled holes between touching fibers (object F1 0.979 at the true radius,
-    0.964 with the defaults, where the sample at the radius given was not cored). A bed
+    detection filled holes between touching fibers (object F1 0.975 at the true radius,
+    where the sample at the radius given was not cored, 0.960 with the defaults; now
+    0.972). A bed
     whose typical section is under ``MIN_SECTION_RADIUS`` shows no core at all (its
     sections are too small to be counted), so its few round sections that are counted
     are not the bed's: the decision now needs the typical section that large. Over
