@@ -30,6 +30,23 @@ as if it lay at the taps' places, smearing the fibers along the drift. Measured 
 since then the smoothing along untilted beds grew to two radii, which the end planes
 weigh on over more slices.
 
+Tried and not used (2026-12-03): near the end planes, the taps within the volume
+widened (the kernel raised to the power that makes them count as many planes,
+``(Σw)² / Σw²``, as a middle plane's: the end planes' noise then the middle's, where
+it is 1.4 times that with the taps renormalised). ``textured_fiber_bed`` at 2 pixels,
+noise 0.25, seeds 1–3 at 0° / 8° / 15°, object F1 with the defaults: 0.985 / 0.965 /
+0.977, 0.975 / 0.969 / 0.969, 0.969 / 0.980 / 0.977 (mean 0.974) → 0.986 / 0.971 /
+0.982, 0.980 / 0.970 / 0.969, 0.973 / 0.977 / 0.976 (0.976); ``fiber_bed`` and the
+textured bed at 2–8 pixels (noise 0.05 / 0.25, 0 / 15°, seeds 1–2) within 0.002 of F1
+and 0.2 points of radius. But the widened window reaches further into the volume, and a
+fiber that bends away from the bed's drift is smeared at its ends: beds of 2-pixel
+fibers (64², 48 slices, a blur of 0.8, noise a quarter of the contrast, seeds 1–3; the
+F1 of the 8 end slices) bowed by 2 pixels 0.996 / 1.000 / 1.000 → 0.994 / 0.995 /
+0.998, bowed and tilted by 10° 0.997 / 1.000 / 1.000 → 0.989 / 0.991 / 0.994, on a helix
+of 1 pixel's amplitude and 48 slices' period 0.885 / 0.922 / 0.915 → 0.874 / 0.918 /
+0.895 (the whole bed of seed 3 0.950 → 0.941). Real fibers wave, and a scan's end
+planes are few: the renormalised taps, the shortest lag, stay.
+
 Interpolating twice blurs in-plane where the fraction falls halfway between pixels,
 which shrinks small fibers' masks: with every tap in the sheared frame the detected
 radii of ``benchmarks/fiber_scale.py`` at 2–3 voxels came out 0.6–0.9 % smaller than

@@ -1073,7 +1073,16 @@ Where the radius bias at 2–3 voxels comes from (measured on ``benchmarks/fiber
       4–5: 5 of about 4,300 matched rows lie within 1.2 radii of another row); the matched
       rows within 5 radii of the sides and those inside differ by 3–5 points, either way by
       seed (the texture's), so the rule to mend it with the seeds is to be found by
-      measuring the rows the pairs leave out.
+      measuring the rows the pairs leave out. Measured since (2026-12-03): the pairs left
+      out were mostly fibers apart from the others, whose mask reads 20–30 % small while
+      the fit reads them right (:mod:`~xarray_microct.ops.fibers.calibrate`'s "Tried and
+      withdrawn": keeping them moved the whole table up, and beds larger than 64² read
+      higher than before). With them kept and these seeds together, the textured table's
+      27 cases: seeds 1–3 mean absolute error 1.02 → 0.75 %, outside ±2 % 2 → 2 (with them
+      kept alone); seeds 4–6 1.00 → 1.26 %,
+      4 → 5 (noise 0.25 now reading +1 to +3.3 %): per case the two moved by up to 3 points
+      either way, the size of a 64² bed's calibration noise (the shift's standard error 0.8–1.0
+      % of the radius), so neither set shows a gain beyond it; still not merged.
 
 Wiring into ``detect_fibers``
     * ``radius=None``: ``radius = estimate_fiber_radius(volume)`` on intensity input

@@ -503,6 +503,30 @@ rounds' cap: at 100 rounds the same 64² fits read +1.50 ± 1.59 % and +2.93 ± 
 (level 0.962 and 0.943): nearer its limit the fit reads higher, its level lower, and
 spreads as much.
 
+Tried and withdrawn (2026-12-03): the pairs left out by the guard. At 2 pixels the
+mask's error is not one length: a fiber packed among others reads large (the blur fills
+the gaps), one apart from the others small (the contour of a blurred convex edge lies
+inside it), by 20–30 % on ``textured_fiber_bed``, so those fibers' pairs lie beyond 25 %
+of the median ratio. On the 64² bed at noise 0.05, 0°, seed 2, 8 of the 10 pairs left
+out were fibers 4.5–5 pixels from the nearest other, whose fitted radius lay within 4 %
+of the truth and whose rows read 1.1–1.6 pixels for 1.6–1.9; the shift on the other 101
+lay 1.7 % of the radius under the mean over all 111, and the table read −2.8 %. Pairs
+told apart by where they lie instead (a second row within the section's disk, or a
+second section of its image within the detection's radius) with the ratio's band widened
+to 50 %: on ``benchmarks/fiber_table_radius.py``'s textured 2-pixel bed with the defaults
+(27 cases) seeds 1–3 outside ±2 % 4 → 2, mean absolute error 1.06 → 1.02 %, seeds 4–6
+4 → 4, 1.16 → 1.00 %, the mean −0.41 → +0.02 % and −0.24 → +0.21 %. But a review found
+the geometry flags at most one pair a bed (of 270–780); the effect is the widened band's,
+a move of the whole table by +0.3 to +0.9 points at 2–2.5 pixels, which helps where the
+table read low and harms where it did not: at the true radius (seeds 1–3) 0.94 → 1.12 %,
+outside 3 → 5; on beds of 128² (18 cases) mean absolute error 0.74 → 0.80 % (noise 0.05:
+0.64 → 0.83 %, every case higher); on 96² and 160² (16 cases at 2 pixels) 0.59 → 0.92 %,
+at noise 0.05 every case worse by 0.4–0.85 points. The pairs the band leaves out offset
+the fit's own excess at low noise (see "The seeds' spacing" in
+:mod:`~xarray_microct.ops.fiber_scale`); the two must be mended together. The shift's
+standard error over a 64² bed's ~100 pairs is 0.8–1.0 % of the radius (0.4 % at 128²):
+the 64² sweep cannot show a gain of that size.
+
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
 once the table is whole, after :func:`~.assembly.settle_fibers` has decided each
