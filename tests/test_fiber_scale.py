@@ -12,17 +12,6 @@ from skimage.segmentation import expand_labels
 
 import xarray_microct as mct
 from xarray_microct.ops.fiber_scale import (
-    ALIGN_DRIFT,
-    NoFibersError,
-    _aligned_means,
-    _disk_cover,
-    _disk_seeds,
-    _fitted_radius,
-    _noise_correlation,
-    _own_drift,
-    _profiled_levels,
-    _run_groups,
-    _span_drift,
     derived_parameters,
     disk_labels,
     estimate_fiber_radius,
@@ -32,6 +21,17 @@ from xarray_microct.ops.fiber_scale import (
     refine_table_radii,
     tilt_corrected_radii,
     whole_sections,
+)
+from xarray_microct.ops.fiber_scale.disks import _disk_cover, _noise_correlation, _profiled_levels
+from xarray_microct.ops.fiber_scale.sample import (
+    ALIGN_DRIFT,
+    NoFibersError,
+    _aligned_means,
+    _disk_seeds,
+    _fitted_radius,
+    _own_drift,
+    _run_groups,
+    _span_drift,
 )
 from xarray_microct.ops.fibers import detect_fibers
 from xarray_microct.synthetic import broken_fiber_bed, fiber_bed, textured_fiber_bed
@@ -692,7 +692,7 @@ def test_sample_fit_keeps_each_sections_own_radius(seed):
     from scipy.spatial import cKDTree
     from test_fiber_calibrate import blurred_disks
 
-    from xarray_microct.ops.fiber_scale import SAMPLE_FIT_ROUNDS
+    from xarray_microct.ops.fiber_scale.sample import SAMPLE_FIT_ROUNDS
 
     vol, truth = blurred_disks(seed, radii=(1.7, 2.0, 2.3), size=96, nz=16, noise=0.12)
     image = vol.values.mean(axis=0).astype(np.float64)

@@ -22,39 +22,25 @@ it):
   :func:`measure_fiber_bed`), the sample's dark cores, and the detection parameters that
   follow from a radius (:func:`derived_parameters`).
 
-The names other modules, the tests and the benchmarks use are imported here, so
-``from xarray_microct.ops.fiber_scale import measure_fiber_bed`` works; a test that patches
-a name patches the part that looks it up (e.g. ``fiber_scale.sample._coarse_scale``).
+The public names are imported here (``from xarray_microct.ops.fiber_scale import
+measure_fiber_bed``); private ones are imported from their part, and a test that patches a
+name patches the part that looks it up (e.g. ``fiber_scale.sample._coarse_scale``).
 """
 
-# the names marked noqa are outside __all__ (as before the split): tests and benchmarks
-# import them from here
 from xarray_microct.ops.fiber_scale.disks import (
     BlurredDisks,
     UnfittableImageError,
-    _disk_cover,  # noqa: F401
-    _noise_correlation,  # noqa: F401
-    _profiled_levels,  # noqa: F401
     disk_labels,
     fit_blurred_disks,
     refine_radii,
 )
 from xarray_microct.ops.fiber_scale.sample import (
-    ALIGN_DRIFT,  # noqa: F401
-    SAMPLE_FIT_ROUNDS,  # noqa: F401
     FiberBedScale,
     FittedSections,
-    NoFibersError,  # noqa: F401
-    _aligned_means,  # noqa: F401
-    _disk_seeds,  # noqa: F401
-    _fitted_radius,  # noqa: F401
-    _own_drift,  # noqa: F401
-    _run_groups,  # noqa: F401
-    _span_drift,  # noqa: F401
+    NoFibersError,
     derived_parameters,
     estimate_fiber_radius,
     measure_fiber_bed,
-    noise_share,  # noqa: F401
     sampled_bed_cores,
 )
 from xarray_microct.ops.fiber_scale.table import (
@@ -70,6 +56,7 @@ __all__ = [
     "BlurredDisks",
     "FiberBedScale",
     "FittedSections",
+    "NoFibersError",
     "UnfittableImageError",
     "axis_slopes",
     "derived_parameters",
