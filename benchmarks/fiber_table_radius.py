@@ -34,7 +34,8 @@ import warnings
 import numpy as np
 
 from xarray_microct.metrics import object_metrics
-from xarray_microct.ops.fiber_scale import NoFibersError, estimate_fiber_radius
+from xarray_microct.ops.fiber_scale import estimate_fiber_radius
+from xarray_microct.ops.fiber_scale.sample import NoFibersError
 from xarray_microct.ops.fibers import detect_fibers
 
 _spec = importlib.util.spec_from_file_location(

@@ -40,7 +40,7 @@ import warnings
 
 import numpy as np
 
-from xarray_microct.ops import fiber_scale
+from xarray_microct.ops.fiber_scale import disks, sample
 from xarray_microct.synthetic import broken_fiber_bed, textured_fiber_bed
 
 _spec = importlib.util.spec_from_file_location(
@@ -56,19 +56,19 @@ def captured(volume, spacing: float) -> tuple[float, list[tuple]]:
     """(the estimate in pixels, the arguments of each fit it ran); no fits where the
     estimate fell back on the intensity measure (the fit could not run)."""
     calls: list[tuple] = []
-    fit = fiber_scale.fit_blurred_disks
+    fit = sample.fit_blurred_disks  # looked up there by the sample's fit (_fitted_radius)
 
-    def spy(image, centres, radii, rounds=fiber_scale.FIT_ROUNDS, noise_correlation=None):
+    def spy(image, centres, radii, rounds=disks.FIT_ROUNDS, noise_correlation=None):
         calls.append((np.array(image), np.array(centres), np.array(radii), noise_correlation))
         return fit(image, centres, radii, rounds, noise_correlation)
 
-    fiber_scale.fit_blurred_disks = spy
+    sample.fit_blurred_disks = spy
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            estimate = fiber_scale.estimate_fiber_radius(volume) / spacing
+            estimate = sample.estimate_fiber_radius(volume) / spacing
     finally:
-        fiber_scale.fit_blurred_disks = fit
+        sample.fit_blurred_disks = fit
     if any("could not run" in str(w.message) for w in caught):
         return estimate, []
     return estimate, calls
@@ -78,11 +78,11 @@ def fitted_mean(calls: list[tuple], rounds: int) -> float:
     """The robust mean radius (pixels) of the whole sections, each fit run ``rounds``."""
     radii = []
     for image, start, seeded, correlation in calls:
-        whole = fiber_scale._whole_in_image(start, image.shape, float(seeded[0]))
-        fit = fiber_scale.fit_blurred_disks(image, start, seeded, rounds, correlation)
+        whole = sample._whole_in_image(start, image.shape, float(seeded[0]))
+        fit = disks.fit_blurred_disks(image, start, seeded, rounds, correlation)
         radii.append(fit.radii[whole])
     pooled = np.concatenate(radii)
-    return fiber_scale._robust_mean(pooled, np.ones(pooled.size))
+    return sample._robust_mean(pooled, np.ones(pooled.size))
 
 
 def cases(radii, seeds, kinds, blur=None):
@@ -142,7 +142,7 @@ def main() -> None:
         if not calls:
             print(f"{name:<34} (no fit ran, or the estimate fell back)", flush=True)
             continue
-        factor = estimate / fitted_mean(calls, fiber_scale.SAMPLE_FIT_ROUNDS)
+        factor = estimate / fitted_mean(calls, sample.SAMPLE_FIT_ROUNDS)
         line = f"{name:<34}"
         for rounds in args.rounds:
             start = time.process_time()

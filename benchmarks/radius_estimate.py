@@ -28,7 +28,7 @@ Run ``python benchmarks/radius_estimate.py`` (``--quick`` for one condition per 
   its true mean radius, and times :func:`refine_disk_radii` on its middle slice at the
   true centres.
 
-``--baseline SRC`` loads ``xarray_microct/ops/fiber_scale.py`` of another source tree
+``--baseline SRC`` loads ``xarray_microct/ops/fiber_scale`` of another source tree
 (e.g. a checkout of the previous version) beside this one and runs every case with both,
 in the same run: a before/after on a machine whose load changes from minute to minute.
 """
@@ -40,6 +40,7 @@ import cProfile
 import importlib.util
 import io
 import pstats
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -61,13 +62,40 @@ BACKGROUNDS = {"patchwork": 0.6, "matrix": 1.0, "pores": 0.0}  # infiltration
 
 
 def load_baseline(source: str) -> ModuleType:
-    """The ``fiber_scale`` module of another source tree, loaded under another name."""
-    path = Path(source) / "xarray_microct" / "ops" / "fiber_scale.py"
-    spec = importlib.util.spec_from_file_location("baseline_fiber_scale", path)
+    """The ``fiber_scale`` module (a package since 2026-12-03) of another source tree,
+    loaded beside this one."""
+    ops = Path(source) / "xarray_microct" / "ops"
+    path = ops / "fiber_scale.py"
+    if path.is_file():  # a tree from before the package: one module, under another name
+        spec = importlib.util.spec_from_file_location("baseline_fiber_scale", path)
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"no fiber_scale module at {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    package = ops / "fiber_scale"
+    if not (package / "__init__.py").is_file():
+        raise SystemExit(f"no fiber_scale module or package in {ops}")
+    # the package's parts import one another by their absolute names: the other tree's
+    # are loaded under those names (so that they find one another), then this tree's are
+    # put back; the other tree's functions keep their own parts
+    name = "xarray_microct.ops.fiber_scale"
+    ours = {key: m for key, m in sys.modules.items() if key.split(".")[:3] == name.split(".")}
+    spec = importlib.util.spec_from_file_location(
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
     if spec is None or spec.loader is None:
-        raise SystemExit(f"no fiber_scale module at {path}")
+        raise SystemExit(f"no fiber_scale package at {package}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    for key in ours:
+        del sys.modules[key]
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for key in [key for key in sys.modules if key.split(".")[:3] == name.split(".")]:
+            del sys.modules[key]
+        sys.modules.update(ours)
     return module
 
 

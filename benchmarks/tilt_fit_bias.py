@@ -13,7 +13,7 @@ azimuth) and fitted at the true radius: if the disks' fit of an ellipse were the
 this would remove it. ``visible%``: the sections' area in the slice's fiber occupancy
 (no blur, no noise, no rings, pores only; each pixel given to the nearest axis across
 the fibers) as a radius, against the true mean: what a slice shows of each fiber where
-fibers touch. The module docstring of :mod:`xarray_microct.ops.fiber_scale` ("Issue
+fibers touch. The module docstring of :mod:`xarray_microct.ops.fiber_scale.disks` ("Issue
 13's misses at 2 voxels", (2)) holds the measurements.
 
 It found a fault of the phantom, since fixed: ``fiber_bed`` placed its fibers without

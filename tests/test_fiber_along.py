@@ -15,12 +15,8 @@ from skimage.filters import threshold_otsu
 
 import xarray_microct as mct
 from xarray_microct.kernels.sheared import sheared_halo, smooth_sheared
-from xarray_microct.ops.fiber_scale import (
-    FiberBedScale,
-    axis_slopes,
-    measure_fiber_bed,
-    noise_share,
-)
+from xarray_microct.ops.fiber_scale import FiberBedScale, axis_slopes, measure_fiber_bed
+from xarray_microct.ops.fiber_scale.sample import noise_share
 from xarray_microct.ops.fibers.along import bed_drift, gaussian_taps, smooth_along
 from xarray_microct.ops.fibers.detect import (
     ALONG_SEPARATION,

@@ -12,17 +12,6 @@ from skimage.segmentation import expand_labels
 
 import xarray_microct as mct
 from xarray_microct.ops.fiber_scale import (
-    ALIGN_DRIFT,
-    NoFibersError,
-    _aligned_means,
-    _disk_cover,
-    _disk_seeds,
-    _fitted_radius,
-    _noise_correlation,
-    _own_drift,
-    _profiled_levels,
-    _run_groups,
-    _span_drift,
     derived_parameters,
     disk_labels,
     estimate_fiber_radius,
@@ -32,6 +21,17 @@ from xarray_microct.ops.fiber_scale import (
     refine_table_radii,
     tilt_corrected_radii,
     whole_sections,
+)
+from xarray_microct.ops.fiber_scale.disks import _disk_cover, _noise_correlation, _profiled_levels
+from xarray_microct.ops.fiber_scale.sample import (
+    ALIGN_DRIFT,
+    NoFibersError,
+    _aligned_means,
+    _disk_seeds,
+    _fitted_radius,
+    _own_drift,
+    _run_groups,
+    _span_drift,
 )
 from xarray_microct.ops.fibers import detect_fibers
 from xarray_microct.synthetic import broken_fiber_bed, fiber_bed, textured_fiber_bed
@@ -349,7 +349,7 @@ def test_estimate_reaches_the_radius_from_a_coarse_scale_of_merged_fibers(
     # touching fibers of 2 pixels merged by blur pull the coarse scale up to 1.3–2.9
     # radii; seeded there, rounds used to settle on the clusters' size (+12..+17 % here,
     # +118 % on another phantom)
-    from xarray_microct.ops import fiber_scale
+    from xarray_microct.ops.fiber_scale import sample
 
     radius_px = 2
     vol, truth = fiber_bed(
@@ -362,7 +362,7 @@ def test_estimate_reaches_the_radius_from_a_coarse_scale_of_merged_fibers(
         infiltration=1.0,
         seed=1,
     )
-    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: overshoot * radius_px)
+    monkeypatch.setattr(sample, "_coarse_scale", lambda images: overshoot * radius_px)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(truth.centres["radius"].mean(), rel=0.02)
 
@@ -377,11 +377,11 @@ def test_estimate_climbs_from_a_first_round_that_split_the_fibers(
     # its seed's size and settles on them. Its pieces are found again along z less
     # often than whole sections: too few here with 0.9 (the estimate raised
     # NoFibersError), enough with 0.7 (it was −66 %)
-    from xarray_microct.ops import fiber_scale
+    from xarray_microct.ops.fiber_scale import sample
 
     radius_px = 16
     vol, centres = textured_fiber_bed((8, 192, 192), radius_px, noise=0.25, tilt=15.0, seed=seed)
-    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: coarse * radius_px)
+    monkeypatch.setattr(sample, "_coarse_scale", lambda images: coarse * radius_px)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(centres["radius"].mean(), rel=0.02)
 
@@ -412,11 +412,11 @@ def test_estimate_climbs_past_its_rounds_while_they_climb(
     # slowly through split fibers (5 pixels: 2.0, 2.9, 4.7, 5.0; 12 pixels: 4.3, 4.9,
     # 6.1, 9.7, 12.1) and ran out of rounds while still climbing (−40 % with 2 rounds,
     # −19.8 % with the 4 of ITERATIONS)
-    from xarray_microct.ops import fiber_scale
+    from xarray_microct.ops.fiber_scale import sample
 
     vol, truth = _sweep_bed(radius_px, noise=0.25, tilt=15.0)
-    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 0.6 * radius_px)
-    monkeypatch.setattr(fiber_scale, "ITERATIONS", iterations)
+    monkeypatch.setattr(sample, "_coarse_scale", lambda images: 0.6 * radius_px)
+    monkeypatch.setattr(sample, "ITERATIONS", iterations)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(truth, rel=0.02)
 
@@ -427,10 +427,10 @@ def test_a_climb_that_settles_on_split_fibers_is_checked(monkeypatch: pytest.Mon
     # sections found again: only a first round that settled was checked, and the
     # estimate raised NoFibersError. A round that ends on sections not found again is
     # checked against the coarse scale's round too (16 of 34 found again: it wins)
-    from xarray_microct.ops import fiber_scale
+    from xarray_microct.ops.fiber_scale import sample
 
     vol, truth = _sweep_bed(16, noise=0.25, tilt=15.0, seed=2)
-    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 0.5 * 16)
+    monkeypatch.setattr(sample, "_coarse_scale", lambda images: 0.5 * 16)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(truth, rel=0.02)
 
@@ -442,10 +442,10 @@ def test_a_settled_round_that_would_fail_the_check_gives_way_to_the_coarse_one(
     # the rounds settle on split fibers, 3 of 27 sections found again, under COHERENCE;
     # the coarse scale's round finds 4 of 11 again, not more "beyond chance" by Fisher's
     # test, so the settled round stood and the bed's check raised NoFibersError
-    from xarray_microct.ops import fiber_scale
+    from xarray_microct.ops.fiber_scale import sample
 
     vol, truth = _sweep_bed(12, noise=0.35, tilt=15.0, seed=1, slices=24, side=12)
-    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 0.5 * 12)
+    monkeypatch.setattr(sample, "_coarse_scale", lambda images: 0.5 * 12)
     estimate = estimate_fiber_radius(vol)  # NoFibersError before (+3.3 % now; noise 0.35)
     assert estimate == pytest.approx(truth, rel=0.05)
 
@@ -456,17 +456,17 @@ def test_coarse_round_wins_only_beyond_chance(monkeypatch: pytest.MonkeyPatch) -
     # finds 10 sections too large (+23 %), all 10 found again. Compared raw it won (10/10
     # over 47/48) and, with no round left to climb back down, was the estimate (+22 %);
     # by Fisher's exact test the difference is chance and the first round stands
-    from xarray_microct.ops import fiber_scale
+    from xarray_microct.ops.fiber_scale import sample
 
     vol, truth = _sweep_bed(5, noise=0.15, tilt=8.0)
-    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: 1.9 * 5)
-    monkeypatch.setattr(fiber_scale, "ITERATIONS", 2)
+    monkeypatch.setattr(sample, "_coarse_scale", lambda images: 1.9 * 5)
+    monkeypatch.setattr(sample, "ITERATIONS", 2)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(truth, rel=0.02)
 
 
 def test_followed_more_needs_more_than_chance() -> None:
-    from xarray_microct.ops import fiber_scale
+    from xarray_microct.ops.fiber_scale import sample
 
     def rounds(found: int, total: int, radius: float):
         # sections in one image, found again (or not: moved far) in the next
@@ -477,11 +477,11 @@ def test_followed_more_needs_more_than_chance() -> None:
         return (radius, None, [here, there], images, 1, 1.0, 1.0)
 
     # one of one, ten of ten: not beyond 47 of 48 (nor 4 of 27 for one of one)
-    assert not fiber_scale._followed_more(rounds(1, 1, 6.0), rounds(4, 27, 3.0), 1.0)
-    assert not fiber_scale._followed_more(rounds(10, 10, 6.0), rounds(47, 48, 5.0), 1.0)
+    assert not sample._followed_more(rounds(1, 1, 6.0), rounds(4, 27, 3.0), 1.0)
+    assert not sample._followed_more(rounds(10, 10, 6.0), rounds(47, 48, 5.0), 1.0)
     # the two splits the rule was made for: 46 of 46 over 4 of 27 and 5 of 25
-    assert fiber_scale._followed_more(rounds(46, 46, 16.0), rounds(4, 27, 8.0), 1.0)
-    assert fiber_scale._followed_more(rounds(46, 46, 20.0), rounds(5, 25, 9.0), 1.0)
+    assert sample._followed_more(rounds(46, 46, 16.0), rounds(4, 27, 8.0), 1.0)
+    assert sample._followed_more(rounds(46, 46, 20.0), rounds(5, 25, 9.0), 1.0)
 
 
 def test_a_failing_round_after_the_coarse_one_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -490,13 +490,13 @@ def test_a_failing_round_after_the_coarse_one_falls_back(monkeypatch: pytest.Mon
     # coarse scale (11.2) wins, measures 15.5 and the rounds go on from it; the round
     # after it is made to find no section. The estimate raised NoFibersError; it is now
     # the last round's (a kept round is not dropped for a later step's failure)
-    from xarray_microct.ops import fiber_scale
+    from xarray_microct.ops.fiber_scale import sample
 
     radius_px = 16
     vol, centres = textured_fiber_bed((8, 192, 192), radius_px, noise=0.25, tilt=15.0, seed=3)
     coarse = 0.7 * radius_px
-    monkeypatch.setattr(fiber_scale, "_coarse_scale", lambda images: coarse)
-    measure, calls = fiber_scale._measure_sample, []
+    monkeypatch.setattr(sample, "_coarse_scale", lambda images: coarse)
+    measure, calls = sample._measure_sample, []
 
     def failing_after_the_coarse_round(images, masks, scale, spacing, margin):
         calls.append(scale)
@@ -504,7 +504,7 @@ def test_a_failing_round_after_the_coarse_one_falls_back(monkeypatch: pytest.Mon
             return np.zeros(0), np.zeros(0), [np.zeros((0, 2))] * len(images)
         return measure(images, masks, scale, spacing, margin)
 
-    monkeypatch.setattr(fiber_scale, "_measure_sample", failing_after_the_coarse_round)
+    monkeypatch.setattr(sample, "_measure_sample", failing_after_the_coarse_round)
     estimate = estimate_fiber_radius(vol)
     assert len(calls) >= 3 and calls[-2] == pytest.approx(coarse)  # the failing round ran
     assert estimate == pytest.approx(centres["radius"].mean(), rel=0.02)
@@ -692,7 +692,7 @@ def test_sample_fit_keeps_each_sections_own_radius(seed):
     from scipy.spatial import cKDTree
     from test_fiber_calibrate import blurred_disks
 
-    from xarray_microct.ops.fiber_scale import SAMPLE_FIT_ROUNDS
+    from xarray_microct.ops.fiber_scale.sample import SAMPLE_FIT_ROUNDS
 
     vol, truth = blurred_disks(seed, radii=(1.7, 2.0, 2.3), size=96, nz=16, noise=0.12)
     image = vol.values.mean(axis=0).astype(np.float64)
@@ -756,7 +756,7 @@ def test_estimate_of_fibers_of_two_voxels_on_a_textured_background_in_light_nois
     # +1.0 / +2.3 / +1.6 % with each fiber's own background where the texture shows;
     # +0.3 / +0.2 / +1.9 % then +1.6 / +1.1 / +3.6 % with the fit's centres weighted
     # by the cover (2026-12-03: the centres nearer the truth, the image's error left;
-    # fiber_scale's "Centres weighted by the cover"), hence 4 %
+    # fiber_scale.disks' "Centres weighted by the cover"), hence 4 %
     vol, centres = textured_fiber_bed((32, 64, 64), 2.0, noise=0.05, tilt=0.0, seed=seed)
     estimate = estimate_fiber_radius(vol)
     assert estimate == pytest.approx(centres["radius"].mean(), rel=0.04)

@@ -1,4 +1,4 @@
-"""Compiled kernel of the power-diagram disk labels (ops/fiber_scale.py ``disk_labels``)."""
+"""Compiled kernel of the power-diagram disk labels (ops/fiber_scale/disks.py ``disk_labels``)."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ sparse textured one (+2.3 against +0.2 %) were better onto the fit.
 
 Since (2026-12-01, branch ``radius2``): the dead zone 2 → 0.5 %, with the sample's fit
 run 20 rounds instead of 10 (``SAMPLE_FIT_ROUNDS`` in
-:mod:`~xarray_microct.ops.fiber_scale`). The 14 cases outside ±2 % of
+:mod:`~xarray_microct.ops.fiber_scale.sample`). The 14 cases outside ±2 % of
 ``benchmarks/fiber_table_radius.py --radii 2 3 --seeds 1 2 3 --estimate`` were of two
 kinds: (a) ``fiber_bed`` at 2–3 pixels, table −2.0 to −2.6 %, where the fit read within
 2 % of it (nothing moved; the fit reads low there too, −0.1 to −2.1 %) or below it
@@ -146,7 +146,7 @@ cases: the joint step applied and the levels profiled again before each radius's
 step, −0.1 to −5.8 %; the outlier cut renewed every round instead of kept from the first
 3, −0.3 to −5.7 %; neither used); at a blur of 1.5 it reads +47 to +53 % (merged
 fibers), as before. Measured since (branch ``fitstop``, ``benchmarks/fit_rounds.py``; see
-:mod:`~xarray_microct.ops.fiber_scale`'s "Whether the fit converges at all"): at 3 pixels
+:mod:`~xarray_microct.ops.fiber_scale.disks`'s "Whether the fit converges at all"): at 3 pixels
 the fit is settled by 20 rounds; at 2 most images settle by 80–100 rounds and some never
 do, and the limit reads 0.5–0.7 % higher than 20 rounds on the textured bed and on beds
 whose fibers end inside, so more rounds, or a faster way to the same limit, would trade
@@ -240,7 +240,7 @@ conditions; ``fiber_bed`` at 9, 10, 12, 14, 16, 18 and 20 pixels, ``textured_fib
 at 9–16 and at 18 with noise 0.05) it is the only one outside ±2 % (the others within
 ±1.7 %). Since (branch ``est16``) a first round that settles is checked against a round
 seeded at the coarse scale, kept where its sections are found again more often (the
-module docstring of :mod:`~xarray_microct.ops.fiber_scale`): that estimate is −0.2 %,
+module docstring of :mod:`~xarray_microct.ops.fiber_scale.sample`): that estimate is −0.2 %,
 and a second one split the same way with just enough pieces found again to pass
 (``textured_fiber_bed`` at 20 pixels, noise 0.25, 15°, seed 6: −54.7 %, now −0.7 %).
 The default detection (``benchmarks/fiber_table_radius.py --phantom other --radii 16 20
@@ -266,7 +266,7 @@ not the aligned means': the radius estimate (the same fit) at noise 0.05, seeds 
 reads −0.45 / −1.20 % at 0 / 15° on the aligned means and −0.25 / −0.85 % on the runs'
 4-slice means instead, so the fit itself reads a tilted bed's sections (ellipses, their
 blur stretched with them) about 0.6 % under their area's disk, as recorded in
-:mod:`~xarray_microct.ops.fiber_scale`. (2) The tilt factor ``(1 + slope²)^-1/4`` from
+:mod:`~xarray_microct.ops.fiber_scale.disks`. (2) The tilt factor ``(1 + slope²)^-1/4`` from
 the bed's measured slope against the true ``√cos θ``: within −0.16..+0.25 %, not a
 cause. (3) The pairs against all the table's matched rows (the benchmark's measure): the
 table over the pairs reads 0.5–0.6 % above its mean over all rows on average (all rows
@@ -280,7 +280,7 @@ dead zone: the shift stopped 0.5 % of the fit's mean short of it, on the mask's 
 ``textured_fiber_bed`` the mask reads +0.2 to +9.5 % on the pairs and the table ends at
 the fit's error plus 0.5 %. So the cause is the fit's own error on the sampled sections
 (the 20-round fit is not converged: it keeps part of its start, see
-:mod:`~xarray_microct.ops.fiber_scale`'s "Whether the fit converges at all"), which the
+:mod:`~xarray_microct.ops.fiber_scale.disks`'s "Whether the fit converges at all"), which the
 dead zone could only add to: it now moves the table onto the fit's mean whole (the dead
 zone was kept when the fit read within about 2 % at 10 rounds; on the cases of "Since" τ
 = 0 was already measured better by mean absolute error, 0.66 against 0.85 %). Before →
@@ -326,7 +326,7 @@ fibers, not the ellipse (a disk fitted to a blurred ellipse is unbiased to first
 across the fibers, and that case reads −0.75 %), and the noise measured along z given to the
 background's weight helped the textured bed and lowered the others (the 54 cases' table
 mean absolute error 1.05 → 1.16 %): both recorded in
-:mod:`~xarray_microct.ops.fiber_scale` ("Issue 13's misses at 2 voxels").
+:mod:`~xarray_microct.ops.fiber_scale.disks` ("Issue 13's misses at 2 voxels").
 
 A bed of two fiber sizes (2026-12-02, branch ``mix13``; no change made). An independent
 phantom (straight cylinders of 3 and 5 pixels, half of each, blur 0.7, noise 0.15, 8°,
@@ -350,7 +350,7 @@ Done (2026-12-02, branch ``sizes13``): the fit itself, the shift rule as it was.
 5-pixel sections stopped short (measured on the sample's image of
 ``benchmarks/fiber_two_sizes.py``'s bed, written for it: cylinders of 3 and 5 pixels
 drawn half and half, anti-aliased, blur 0.7, noise 0.15, 8°, 32 × 160²; seeds 1 / 2, the
-rounds' radius 3.01; recorded in :mod:`~xarray_microct.ops.fiber_scale`, "A bed of two
+rounds' radius 3.01; recorded in :mod:`~xarray_microct.ops.fiber_scale.disks`, "A bed of two
 fiber sizes"): the Laplacian's seeds at half that radius fall two or three to a 5-pixel
 section (32 of 38 and 29 of 31 inner ones), each piece fitted as a disk (100 rounds:
 −7.0 / −5.4 %); and from one seed at the bed's radius some sections stay there (from
@@ -358,7 +358,7 @@ the true centres at 3.01, 1 of 38 and 7 of 30 end at 3.1–4.6, the others at 4.
 the disk's cell takes the ring it misses for its own background). The fit's disks that
 split a section (one centre inside another disk, which no two fibers' sections do) are
 now fitted again from one seed each, started at the pieces' extent
-(:func:`~xarray_microct.ops.fiber_scale._merged_splits`), and such sections stay in the
+(:func:`~xarray_microct.ops.fiber_scale.sample._merged_splits`), and such sections stay in the
 sample's radius whatever the median's ±50 % window, which left the 5-pixel sections
 out: the estimate, 3.23 / 3.18 before, was 2.98 / 2.99 without this and is 3.37 / 3.32
 with it (the truth's mean section 3.47 / 3.43; on the 2 + 4-pixel bed 2.13 / 2.10 →
@@ -523,7 +523,7 @@ outside 3 → 5; on beds of 128² (18 cases) mean absolute error 0.74 → 0.80 %
 0.64 → 0.83 %, every case higher); on 96² and 160² (16 cases at 2 pixels) 0.59 → 0.92 %,
 at noise 0.05 every case worse by 0.4–0.85 points. The pairs the band leaves out offset
 the fit's own excess at low noise (see "The seeds' spacing" in
-:mod:`~xarray_microct.ops.fiber_scale`); the two must be mended together. The shift's
+:mod:`~xarray_microct.ops.fiber_scale.disks`); the two must be mended together. The shift's
 standard error over a 64² bed's ~100 pairs is 0.8–1.0 % of the radius (0.4 % at 128²):
 the 64² sweep cannot show a gain of that size.
 

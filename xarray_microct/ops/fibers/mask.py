@@ -70,7 +70,7 @@ nearest):
   from every centre (their Gaussian mean over 2 radii) with the true fiber level: −4.3 /
   +0.6 / −0.7 % at noise 0.05, −9.5 / +1.4 / +1.2 % at 0.25 (at 2 voxels few such pixels,
   carrying their neighbours' tails). So an excess-mass radius needs a fiber level the
-  data at 2 voxels does not show without a model of the blur (as ``ops/fiber_scale.py``'s
+  data at 2 voxels does not show without a model of the blur (as ``ops/fiber_scale/disks.py``'s
   fit of blurred disks tries); not used. The threshold's errors partly cancel: the
   fibers' level low (wider), the gaps' level high (narrower); at 2–3 voxels Otsu's
   threshold, the floor, is the threshold over much of both phantoms: without it
