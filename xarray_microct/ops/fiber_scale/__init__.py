@@ -42,6 +42,7 @@ from xarray_microct.ops.fiber_scale.sample import (
     estimate_fiber_radius,
     measure_fiber_bed,
     sampled_bed_cores,
+    tubeness_scale,
 )
 from xarray_microct.ops.fiber_scale.table import (
     axis_slopes,
@@ -70,5 +71,6 @@ __all__ = [
     "sampled_bed_cores",
     "tilt_corrected_radii",
     "tilt_factors",
+    "tubeness_scale",
     "whole_sections",
 ]

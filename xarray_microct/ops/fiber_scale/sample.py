@@ -240,6 +240,38 @@ Derived parameters (:func:`derived_parameters`)
     fiber's centres along z (a local line over ±4–8 slices) and filling the slices it
     was missed on raise the F1 to 0.94 there. Detection is sensitive to the radius at 2
     voxels (F1 0.988 at the true radius, 0.976 at +5 %, 0.84 at +25 % with noise 0.05).
+
+    The tubeness's scale on a blurred scan (2026-12-03, branch ``blur25``;
+    :func:`tubeness_scale`). A tester's phantom (straight fibers of 2 pixels placed by
+    random sequential addition a pixel apart, 12 % of them placed touching a neighbour,
+    a Gaussian blur of 0.5–1.5 pixels) lost touching fibers at 0.6 R: object F1 0.999 at
+    a blur of 0.7, 0.963 at 1.0, 0.82 at 1.2, 0.64–0.67 at 1.375 (noise 0.05); the pair
+    is one ridge of the tubeness and one centre between the two. The project's beds
+    never showed it: their fibers keep a gap of 0.1 R (``textured_fiber_bed``, blur 1) or
+    are blurred by 0.7 pixel (``fiber_bed``). What the tubeness sees of a fiber is its
+    own scale and the scan's together: 0.6 R of Gaussian smoothing on a sharp scan, but
+    √(0.36 R² + b²) under a blur b. So the scale is now √((0.6 R)² − b²) where the
+    sample's fit measured b (the mean of its images' blur; under 4 pixels of radius),
+    but never under 0.3 + 0.3 q radii, q the noise's share of the contrast
+    (:func:`noise_share`, which the blur raises: the fibers' contrast falls), within
+    0.35–0.6 R. The floor is where the measured optima lay: on the tester's bed at noise
+    0.05 (q 0.13–0.21) 0.35 R was best (F1 at 0.35 / 0.45 / 0.6 R: 0.998 / 0.998 / 0.963
+    at a blur of 1.0, 0.997 / 0.975 / 0.82 at 1.2, 0.957 / 0.887 / 0.673 at 1.375), at
+    noise 0.25 (q 0.8–0.95) 0.475 R (0.944 against 0.862 at 0.32 R and 0.828 at 0.6 R,
+    blur 1.2; 0.857 / 0.715 / 0.674 at 1.375); on ``textured_fiber_bed`` at 2 pixels
+    (q 0.22 / 0.64 / 1.0 at noise 0.05 / 0.15 / 0.25) 0.35–0.6 R alike at 0.05, 0.45 R
+    best at 0.15 (0.994 against 0.992 at 0.6 R, 0.965 at 0.35 R), 0.6 R at 0.25 (0.969
+    against 0.957 at 0.45 R and 0.80 at 0.35 R). With the rule (σ / R, F1 before →
+    after): the tester's bed 0.38, 0.963 → 0.998 (blur 1.0); 0.36, 0.642 → 0.936
+    (1.375); 0.54, 0.827 → 0.883 (noise 0.25, blur 1.2); ``textured_fiber_bed`` seed 1
+    at 2 pixels 0.37, 0.9987 → 0.9981 (0.05, 0°), 0.50, 0.992 → 0.997 (0.15, 8°), 0.60,
+    unchanged (0.25, 15°); at 3 pixels 0.49–0.53, 0.997 → 0.997, 1.000 → 1.000, 0.997 →
+    1.000; ``fiber_bed`` at 2–3 pixels (blur 0.7) 0.47–0.55, within ±0.0002. From 4
+    pixels up no fit measures the blur and the scale stays 0.6 R (a blur of 1.5 pixels is
+    0.375 R there). What is left: under heavy noise and blur together (q near 1, blur
+    0.7 R) touching fibers still merge (F1 0.86 at best at 1.375, noise 0.25), and the
+    radius of such beds reads high (+4.7 % at a blur of 1.375, noise 0.05: the fit's
+    own sections merge there too, 189 for 252).
 """
 
 from __future__ import annotations
@@ -318,13 +350,50 @@ class NoFibersError(ValueError):
     """The sampled slices of a scan show no fibers, so their radius cannot be estimated."""
 
 
-def derived_parameters(radius: float) -> dict[str, float]:
+SCALE_SHARE = 0.6  # the tubeness's scale as a share of the radius on a sharp scan ...
+# ... and, at least, this share plus this much per unit of noise (noise / contrast), within
+NOISE_SHARE = (0.3, 0.3)  # [MIN_SCALE_SHARE, SCALE_SHARE]: see tubeness_scale
+MIN_SCALE_SHARE = 0.35
+
+
+def tubeness_scale(radius: float, blur: float = float("nan"), noise: float = float("nan")) -> float:
+    """The tubeness's in-plane scale for fibers of ``radius`` on a scan blurred by a
+    Gaussian of σ ``blur`` (same unit) with white noise ``noise`` (a share of the fibers'
+    contrast, :func:`noise_share`).
+
+    ``SCALE_SHARE`` (0.6) of the radius in all, the scan's blur included: ``√((0.6 R)² −
+    blur²)``, but never under ``0.3 + 0.3 × noise`` radii (noise needs the smoothing),
+    within 0.35–0.6 radii. Where the blur or the noise is not known (NaN: fibers of 4
+    pixels and more, where no fit measures the blur), 0.6 R as on a sharp scan. A blur
+    as wide as half the radius leaves no room: at 2 pixels under a blur of 1–1.4 pixels,
+    touching fibers merge at 0.6 R (see "Derived parameters" in this module's docstring).
+
+    Examples
+    --------
+    >>> round(tubeness_scale(10.0), 2), round(tubeness_scale(2.0, 0.5, 0.1), 2)
+    (6.0, 1.09)
+    >>> round(tubeness_scale(2.0, 1.2, 0.1), 2), round(tubeness_scale(2.0, 1.2, 1.2), 2)
+    (0.7, 1.2)
+    """
+    radius = float(radius)
+    if not (np.isfinite(blur) and np.isfinite(noise)):
+        return SCALE_SHARE * radius
+    room = np.sqrt(max(SCALE_SHARE**2 - (blur / radius) ** 2, 0.0))
+    floor = NOISE_SHARE[0] + NOISE_SHARE[1] * noise
+    return radius * float(np.clip(max(room, floor), MIN_SCALE_SHARE, SCALE_SHARE))
+
+
+def derived_parameters(
+    radius: float, blur: float = float("nan"), noise: float = float("nan")
+) -> dict[str, float]:
     """The detection parameters that follow from a fiber radius (same units).
 
-    ``sigma`` (tubeness scale) 0.6 R, ``min_radius`` R / 2, ``seed_distance`` (smallest
-    distance between two seeds) 0.75 R, ``link_distance`` (largest in-plane move between
-    linked slices) R / 2 — the rules of ``detect_fibers``, which the sweep in
-    ``benchmarks/fiber_scale.py`` checks from 2 to 20 voxels of radius.
+    ``sigma`` (tubeness scale) 0.6 R, less where the scan's ``blur`` (same unit) and its
+    ``noise`` (a share of the contrast) are known (:func:`tubeness_scale`),
+    ``min_radius`` R / 2, ``seed_distance`` (smallest distance between two seeds)
+    0.75 R, ``link_distance`` (largest in-plane move between linked slices) R / 2 — the
+    rules of ``detect_fibers``, which the sweep in ``benchmarks/fiber_scale.py`` checks
+    from 2 to 20 voxels of radius.
 
     Examples
     --------
@@ -335,7 +404,7 @@ def derived_parameters(radius: float) -> dict[str, float]:
     if not radius > 0:
         raise ValueError(f"radius must be positive, got {radius}")
     return {
-        "sigma": 0.6 * radius,
+        "sigma": tubeness_scale(radius, blur, noise),
         "min_radius": 0.5 * radius,
         "seed_distance": 0.75 * radius,
         "link_distance": 0.5 * radius,
@@ -529,7 +598,10 @@ class FiberBedScale(NamedTuple):
     sample (air: :func:`_outside_moved`), values below the cut moved by the shift to the
     matrix's level, else None; ``cores``: where the sample's sections are annuli (fibers
     with a dark core: :mod:`~xarray_microct.ops.fiber_cores`), what was found of them,
-    the cores filled in the sample before it was measured; else None.
+    the cores filled in the sample before it was measured; else None; ``blur``: the
+    Gaussian blur's σ (pixels of the scan) that the fit of blurred disks measured on the
+    sample (fibers under 4 pixels of radius; the mean over its images), NaN where no fit
+    ran.
     """
 
     radius: float
@@ -540,6 +612,7 @@ class FiberBedScale(NamedTuple):
     noise: float = float("nan")
     outside: tuple[float, float] | None = None
     cores: FiberCores | None = None
+    blur: float = float("nan")
 
 
 class FittedSections(NamedTuple):
@@ -739,7 +812,8 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         if not images:
             images, groups, kept = list(native), [], []
         found: list[tuple[np.ndarray, np.ndarray]] = []
-        radius = _fitted_radius(images, pixel, radius, _slice_noise(stack), found)
+        blurs: list[float] = []
+        radius = _fitted_radius(images, pixel, radius, _slice_noise(stack), found, blurs)
         if groups and len(found) == len(images):
             fitted = _fitted_sections(found, groups, kept, runs, drift, volume.shape, side)
     else:
@@ -764,6 +838,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         noise_share(stack),
         outside,
         cores,
+        float(np.mean(blurs)) if zoom > 1 and blurs else float("nan"),
     )
 
 
@@ -1272,6 +1347,7 @@ def _fitted_radius(
     measured: float,
     noise_correlation: np.ndarray | None = None,
     found: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    blurs: list[float] | None = None,
 ) -> float:
     """The sample's radius from
     :func:`~xarray_microct.ops.fiber_scale.disks.fit_blurred_disks` of each image of ``native``
@@ -1292,14 +1368,15 @@ def _fitted_radius(
     sizes"). Where an image cannot be fitted (pixels not
     finite, disks no brighter than about them) or shows no whole section, ``measured``
     is returned, with a warning that says why. ``found`` (a list), when given,
-    receives each image's whole sections: ``(centres, radii)`` in pixels.
+    receives each image's whole sections: ``(centres, radii)`` in pixels; ``blurs`` (a
+    list), each fitted image's blur (pixels).
     """
     px = measured / pixel
 
-    def fit(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def fit(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         start = _disk_seeds(image, px)
         if len(start) == 0:
-            return np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=bool)
+            return np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=bool), float("nan")
         radii, joined = np.full(len(start), px), np.zeros(len(start), dtype=bool)
         fitted = fit_blurred_disks(image, start, radii, SAMPLE_FIT_ROUNDS, noise_correlation)
         # sections larger than the seeds' scale split into several disks: fitted again
@@ -1309,15 +1386,17 @@ def _fitted_radius(
             start, radii, joined = merged
             fitted = fit_blurred_disks(image, start, radii, SAMPLE_FIT_ROUNDS, noise_correlation)
         whole = _whole_in_image(start, image.shape, radii)
-        return fitted.centres[whole], fitted.radii[whole], joined[whole]
+        return fitted.centres[whole], fitted.radii[whole], joined[whole], fitted.blur
 
     try:
         with ThreadPoolExecutor(max(1, min(len(native), os.cpu_count() or 1))) as pool:
             sections = list(pool.map(fit, native))
-        radii = np.concatenate([r for _, r, _ in sections]) * pixel
-        joined = np.concatenate([j for _, _, j in sections])
+        radii = np.concatenate([r for _, r, _, _ in sections]) * pixel
+        joined = np.concatenate([j for _, _, j, _ in sections])
         if found is not None:
-            found.extend((c, r) for c, r, _ in sections)
+            found.extend((c, r) for c, r, _, _ in sections)
+        if blurs is not None:
+            blurs.extend(b for _, r, _, b in sections if r.size)
     except UnfittableImageError as error:
         why = str(error)
     else:

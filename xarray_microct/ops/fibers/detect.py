@@ -92,6 +92,7 @@ from xarray_microct.ops.fiber_scale import (
     NoFibersError,
     measure_fiber_bed,
     sampled_bed_cores,
+    tubeness_scale,
 )
 from xarray_microct.ops.fibers.along import bed_drift, smooth_along
 from xarray_microct.ops.fibers.assembly import (
@@ -314,7 +315,7 @@ def fiber_chain(
             raise ValueError(
                 f"the tubeness scale sigma={s:.3g} {grid.units} is {v:.3g} voxels along "
                 f"{dim!r}, larger than the volume ({n} voxels); give a smaller sigma= (or "
-                "radius=, whose 0.6 × it is by default)"
+                "radius=, whose 0.6 × it is by default, less on a blurred scan)"
             )
     source = volume.data
     if along_bed:  # the tubeness of the scan smoothed along the bed, at the in-plane scale
@@ -648,7 +649,6 @@ def plan_detection(
     wgrid = grid_of(work)
     radius = (radius[0], radius[1] / factor, radius[2] / factor)
     seed_px = (0.75 * radius[1], 0.75 * radius[2])
-    sigma_phys = 0.6 * r_phys if sigma is None else float(np.mean([sigma[1] * dy, sigma[2] * dx]))
     if min_radius is not None:
         min_r = float(min_radius[1] * dy)
     else:  # the cores of a thresholded tubeness map are narrower than the fibers
@@ -663,15 +663,19 @@ def plan_detection(
         else "no measured sections: fibers of 9 pixels and more with the radius given "
         "(detected on bins; the scan is not measured)"
     )
+    if factor == 1 and kind == "intensity" and bed is None:  # the radius given
+        bed, no_calibration = _bed_of(volume, r_phys)
+        _check_given_radius(r_phys, bed, grid.units)
+    if sigma is None:  # less under a blur the fit measured (fibers under 4 pixels)
+        sigma_phys = _scale_from_bed(r_phys, bed, grid.spacing, estimated)
+    else:
+        sigma_phys = float(np.mean([sigma[1] * dy, sigma[2] * dx]))
     sigmas = (
         _tubeness_sigmas(sigma_phys, factor, grid.shape[0] * dz)
         if kind == "intensity"
         else (sigma_phys,) * 3
     )
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
-        if bed is None:
-            bed, no_calibration = _bed_of(volume, r_phys)
-            _check_given_radius(r_phys, bed, grid.units)
         straight = _separation(sigmas[0] / dz)
         drift, along, gated = _drift_record(bed, grid.spacing, estimated, straight, grid.shape[0])
     if bed is not None and bed.outside is not None:  # air about the sample: at the matrix's
@@ -948,6 +952,28 @@ def _mask_smoothing(
     slices = NOISE_SLICES * noise**2 / r_px**2 if np.isfinite(noise) else 0.0
     length = min(max(r_phys, min(slices * spacing[0], most)), MAX_ALONG * r_phys)
     return (max(spacing[0], length), 0.0, 0.0)
+
+
+def _scale_from_bed(
+    r_phys: float, bed: FiberBedScale | None, spacing: Sequence[float], estimated: dict
+) -> float:
+    """The tubeness's in-plane scale (physical) for fibers of radius ``r_phys``: 0.6 R, or
+    less where the bed's sample measured the scan's blur (:func:`tubeness_scale`); the
+    blur and the scale are then recorded in ``estimated["tubeness_scale"]``."""
+    blur = float("nan") if bed is None else bed.blur
+    noise = float("nan") if bed is None else bed.noise
+    pixel = float(np.sqrt(spacing[1] * spacing[2]))
+    scale = tubeness_scale(r_phys, blur * pixel, noise)
+    if np.isfinite(blur) and np.isfinite(noise):
+        estimated["tubeness_scale"] = {
+            "sigma": scale,
+            "share_of_radius": scale / r_phys,
+            "blur": blur * pixel,
+            "noise": noise,
+            "rule": "0.6 R in all with the scan's blur, at least (0.3 + 0.3 noise) R, "
+            "within 0.35-0.6 R",
+        }
+    return scale
 
 
 def _tubeness_sigmas(sigma: float, factor: int, height: float) -> tuple[float, float, float]:
@@ -1621,7 +1647,12 @@ def detect_fibers(
         Tubeness scale for intensity input. Default 0.6 × radius: a disk of radius R
         gives the strongest centre response at σ = R/√2, smaller scales keep touching
         fibers apart, and below about R/2.5 a large fiber shows a ring instead of one
-        peak; 0.6 keeps one peak for fibers up to ~1.4× the typical radius. In-plane;
+        peak; 0.6 keeps one peak for fibers up to ~1.4× the typical radius. Under 4
+        pixels of radius, where the radius estimate's fit measures the scan's blur, less:
+        0.6 R of smoothing in all with the blur, never under (0.3 + 0.3 × noise) R nor
+        0.35 R (:func:`~xarray_microct.ops.fiber_scale.tubeness_scale`; recorded as
+        ``"tubeness_scale"``), so that touching fibers under a blur of half their radius
+        or more are not merged. In-plane;
         fibers under 9 pixels of radius (detected on the scan itself) get twice that
         along the fibers: along the bed's tilt, measured on the scan, when the fibers
         share one or lie within 15° of z (:mod:`~xarray_microct.ops.fibers.along`;
