@@ -32,6 +32,7 @@ def _mask(v):
 CALLS = {
     "blobness": lambda v: v.microct.blobness(sigma=1),
     "closing": lambda v: _mask(v).microct.closing(radius=1),
+    "core_distance": lambda v: v.microct.core_distance(),
     "denoise": lambda v: v.microct.denoise(sigma=1),
     "detect_fibers": None,  # on a fiber bed, below
     "dilation": lambda v: _mask(v).microct.dilation(radius=1),

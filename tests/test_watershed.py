@@ -603,3 +603,30 @@ def test_stored_keys_toggle_back():
     )
     kernels.toggle_level_bits(stored, level, inside)
     np.testing.assert_array_equal(stored, key)
+
+
+def test_core_distance_caps_the_mask_map_in_a_filled_gap_for_any_chunking():
+    # two touching balls of radius 7 whose gap a blur filled around their contact (value
+    # 120: over the threshold 100, under the cores' level 150, half way to the balls'
+    # 200): the mask is a capsule with one inscribed-ball marker. Reference from scipy on
+    # the whole array: min(d_mask, d_core + the median of d_mask on the cores' edges)
+    z, y, x = np.indices((22, 22, 36))
+    scan = np.zeros(z.shape, np.uint8)
+    for cx in (11, 25):
+        scan[(z - 11) ** 2 + (y - 11) ** 2 + (x - cx) ** 2 <= 49] = 200
+    gap = ((z - 11) ** 2 + (y - 11) ** 2 <= 49) & (x >= 11) & (x <= 25) & (scan == 0)
+    scan[gap] = 120
+    mask = ndi.binary_fill_holes(scan > 100)
+    core = scan > 150
+    d_mask = ndi.distance_transform_edt(mask)
+    edge = core & ~ndi.binary_erosion(core, border_value=1)
+    expected = np.minimum(d_mask, ndi.distance_transform_edt(core) + np.median(d_mask[edge]))
+    assert d_mask[gap].max() > 5 > expected[gap].max()  # the gap is capped
+    for chunks in (36, (7, 13, 11)):
+        vol = mct.from_array(scan, chunks=chunks)
+        out = vol.microct.core_distance(threshold=100).values
+        np.testing.assert_allclose(out, expected, atol=2e-3)
+    labels = vol.microct.core_distance(threshold=100).microct.watershed(object_radius=7)
+    assert int(labels.max()) == 2 and np.array_equal(labels.values > 0, mask)
+    merged = vol.microct.threshold(100).microct.watershed(object_radius=7)
+    assert int(merged.max()) == 1  # the mask's own map: one marker for both

@@ -59,7 +59,7 @@ _VERB_MODULES = {
     "segment": ["threshold_value", "threshold", "hysteresis", "segment"],
     "rings": ["remove_rings"],
     "shapes": ["smooth_labels"],
-    "watershed": ["watershed"],
+    "watershed": ["watershed", "core_distance"],
     "fibers.detect": ["detect_fibers"],
 }
 for _module, _names in _VERB_MODULES.items():
