@@ -4,6 +4,9 @@ fibers are not merged into one detection between them."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +14,10 @@ import scipy.ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 
 import xarray_microct as mct
+from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fiber_scale import derived_parameters, tubeness_scale
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 RADIUS = 2.0  # pixels
 PIXEL = 0.65  # µm
@@ -99,12 +105,28 @@ def test_touching_fibers_under_a_wide_blur_are_found_apart(seed):
     assert 0.9 < record["blur"] / PIXEL < 1.6  # the fit's blur, in µm
 
 
-def test_tubeness_scale_follows_blur_and_noise():
+def test_tubeness_scale_follows_blur_noise_and_largest_fibers():
     # sharp scan, or blur unknown: 0.6 R, as derived_parameters always said
     assert tubeness_scale(5.0) == pytest.approx(3.0)
-    assert tubeness_scale(5.0, 0.2, 0.05) == pytest.approx(np.sqrt(0.36 - 0.04**2) * 5.0)
+    assert tubeness_scale(2.0, 1.0, 0.05) == pytest.approx(1.2)  # the largest unknown
+    assert tubeness_scale(5.0, 0.2, 0.05, 5.5) == pytest.approx(np.sqrt(0.36 - 0.04**2) * 5.0)
     # a blur of half the radius leaves room for a third of a radius; the noise asks more
-    assert tubeness_scale(2.0, 1.0, 0.05) == pytest.approx(0.35 * 2.0)
-    assert tubeness_scale(2.0, 1.0, 0.5) == pytest.approx(0.45 * 2.0)
-    assert tubeness_scale(2.0, 1.0, 2.0) == pytest.approx(0.6 * 2.0)
-    assert derived_parameters(2.0, 1.0, 0.5)["sigma"] == pytest.approx(0.9)
+    assert tubeness_scale(2.0, 1.0, 0.05, 2.2) == pytest.approx(0.35 * 2.0)
+    assert tubeness_scale(2.0, 1.0, 0.5, 2.2) == pytest.approx(0.45 * 2.0)
+    assert tubeness_scale(2.0, 1.0, 2.0, 2.2) == pytest.approx(0.6 * 2.0)
+    # fibers of 3 pixels among those of 2: 0.45 × 3 in all with the blur keeps one peak
+    assert tubeness_scale(2.0, 1.0, 0.05, 3.0) == pytest.approx(np.sqrt(1.35**2 - 1.0))
+    assert derived_parameters(2.0, 1.0, 0.5, 2.2)["sigma"] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("radii, blur", [((2.0, 4.0), 1.0), ((1.5, 3.0), 0.7)])
+def test_a_bed_of_two_sizes_keeps_its_large_fibers_whole(radii, blur):
+    # the radius estimate lies between the sizes; a scale from it and the blur alone (0.6
+    # of it in all) split the large fibers in two (object F1 0.70 / 0.82; 0.997 / 0.995
+    # at 0.6 R): the largest sections' radius keeps its fibers one peak
+    from fiber_two_sizes import two_size_bed  # the benchmark's phantom
+
+    volume, truth = two_size_bed(1, radii=radii, shape=(16, 112, 112), blur=blur)
+    table = volume.microct.detect_fibers()
+    scores = object_metrics(table, truth, like=volume, margin=max(radii))
+    assert scores["f1"] >= 0.97

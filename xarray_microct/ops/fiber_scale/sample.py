@@ -271,7 +271,21 @@ Derived parameters (:func:`derived_parameters`)
     bed at 2 pixels, seeds 1–3, 27 cases, F1 0.977–0.999 → 0.998–1.000 at noise 0.05,
     0.981–0.995 → 0.994–0.999 at 0.15, unchanged at 0.25 (0.6 R), the radius within
     ±0.7 point of before (outside ±2 %: 4 → 4); both phantoms at 3 pixels, seed 2, 18
-    cases, F1 0.993–1.000 → 0.996–1.000, the radius within ±0.1 point. From 4
+    cases, F1 0.993–1.000 → 0.996–1.000, the radius within ±0.1 point. A review found
+    beds of two sizes about 2× apart split: the estimate lies between the sizes, and 0.6
+    of it in all with the blur is 0.34–0.35 of the large fibers' radius (at 0.6 R,
+    0.385–0.42 held them; a large fiber shows a ring below about 0.4 of its radius):
+    ``benchmarks/fiber_two_sizes.py``'s bed (noise 0.15, 8°, 160²) of 2 + 4 pixels under
+    a blur of 1.0, 0.997 → 0.705, of 1.5 + 3 under 0.7, 0.995 → 0.819, 6 of 7 such beds
+    0.71–0.84; 2 + 3 and 2.5 + 4 unchanged. So the scale also keeps 0.45 of the largest
+    sections' radius in all (the 95th percentile of the fit's, ``ONE_PEAK``;
+    √((0.45 R_max)² − b²)): those beds back to 0.989–1.000 (equal to 0.6 R or above),
+    but 1.5 + 3 under 1.2, 0.897 at 0.6 R, 0.889 (0.40 instead of 0.45 left 2 + 4 under
+    1.2 at 0.920); the single-size cases above unchanged. The review's held-out seeds
+    4–6 (72 cases at 2–3 pixels): no F1 lower by more than 0.004, up to +0.021 (the
+    textured bed, noise 0.15, 15°, seed 6: 0.970 → 0.991); on blurred single-size beds
+    the smaller scale reads the table's radius 0.45–0.83 point higher on the sections
+    both scales match (the tester's bed at 2 pixels, blur 1.2: +3.24 → +3.69 %). From 4
     pixels up no fit measures the blur and the scale stays 0.6 R (a blur of 1.5 pixels is
     0.375 R there). What is left: under heavy noise and blur together (q near 1, blur
     0.7 R) touching fibers still merge (F1 0.86 at best at 1.375, noise 0.25), and the
@@ -359,42 +373,58 @@ SCALE_SHARE = 0.6  # the tubeness's scale as a share of the radius on a sharp sc
 # ... and, at least, this share plus this much per unit of noise (noise / contrast), within
 NOISE_SHARE = (0.3, 0.3)  # [MIN_SCALE_SHARE, SCALE_SHARE]: see tubeness_scale
 MIN_SCALE_SHARE = 0.35
+ONE_PEAK = 0.45  # least smoothing in all (scale and blur) on the largest fibers, of their radius
 
 
-def tubeness_scale(radius: float, blur: float = float("nan"), noise: float = float("nan")) -> float:
+def tubeness_scale(
+    radius: float,
+    blur: float = float("nan"),
+    noise: float = float("nan"),
+    largest: float = float("nan"),
+) -> float:
     """The tubeness's in-plane scale for fibers of ``radius`` on a scan blurred by a
     Gaussian of σ ``blur`` (same unit) with white noise ``noise`` (a share of the fibers'
-    contrast, :func:`noise_share`).
+    contrast, :func:`noise_share`), the largest of them ``largest`` in radius (e.g. the
+    95th percentile of the sample's sections).
 
     ``SCALE_SHARE`` (0.6) of the radius in all, the scan's blur included: ``√((0.6 R)² −
-    blur²)``, but never under ``0.3 + 0.3 × noise`` radii (noise needs the smoothing),
-    within 0.35–0.6 radii. Where the blur or the noise is not known (NaN: fibers of 4
-    pixels and more, where no fit measures the blur), 0.6 R as on a sharp scan. A blur
-    as wide as half the radius leaves no room: at 2 pixels under a blur of 1–1.4 pixels,
-    touching fibers merge at 0.6 R (see "Derived parameters" in this module's docstring).
+    blur²)``, but never under ``0.3 + 0.3 × noise`` radii (noise needs the smoothing)
+    nor under what keeps one peak on the largest fibers, ``√((0.45 largest)² − blur²)``
+    (a bed of two sizes: less splits its large fibers), within 0.35–0.6 radii. Where
+    the blur, the noise or the largest radius is not known (NaN: fibers of 4 pixels and
+    more, where no fit measures the blur), 0.6 R as on a sharp scan. A blur as wide as
+    half the radius leaves no room: at 2 pixels under a blur of 1–1.4 pixels, touching
+    fibers merge at 0.6 R (see "Derived parameters" in this module's docstring).
 
     Examples
     --------
-    >>> round(tubeness_scale(10.0), 2), round(tubeness_scale(2.0, 0.5, 0.1), 2)
+    >>> round(tubeness_scale(10.0), 2), round(tubeness_scale(2.0, 0.5, 0.1, 2.4), 2)
     (6.0, 1.09)
-    >>> round(tubeness_scale(2.0, 1.2, 0.1), 2), round(tubeness_scale(2.0, 1.2, 1.2), 2)
+    >>> round(tubeness_scale(2.0, 1.2, 0.1, 2.4), 2), round(tubeness_scale(2.0, 1.2, 1.2), 2)
     (0.7, 1.2)
+    >>> round(tubeness_scale(2.0, 1.0, 0.1, 4.0), 2)  # fibers of 4 pixels among them
+    1.2
     """
     radius = float(radius)
-    if not (np.isfinite(blur) and np.isfinite(noise)):
+    if not (np.isfinite(blur) and np.isfinite(noise) and np.isfinite(largest)):
         return SCALE_SHARE * radius
     room = np.sqrt(max(SCALE_SHARE**2 - (blur / radius) ** 2, 0.0))
     floor = NOISE_SHARE[0] + NOISE_SHARE[1] * noise
-    return radius * float(np.clip(max(room, floor), MIN_SCALE_SHARE, SCALE_SHARE))
+    one_peak = np.sqrt(max((ONE_PEAK * largest) ** 2 - blur**2, 0.0)) / radius
+    return radius * float(np.clip(max(room, floor, one_peak), MIN_SCALE_SHARE, SCALE_SHARE))
 
 
 def derived_parameters(
-    radius: float, blur: float = float("nan"), noise: float = float("nan")
+    radius: float,
+    blur: float = float("nan"),
+    noise: float = float("nan"),
+    largest: float = float("nan"),
 ) -> dict[str, float]:
     """The detection parameters that follow from a fiber radius (same units).
 
-    ``sigma`` (tubeness scale) 0.6 R, less where the scan's ``blur`` (same unit) and its
-    ``noise`` (a share of the contrast) are known (:func:`tubeness_scale`),
+    ``sigma`` (tubeness scale) 0.6 R, less where the scan's ``blur`` (same unit), its
+    ``noise`` (a share of the contrast) and the ``largest`` fibers' radius are known
+    (:func:`tubeness_scale`),
     ``min_radius`` R / 2, ``seed_distance`` (smallest distance between two seeds)
     0.75 R, ``link_distance`` (largest in-plane move between linked slices) R / 2 — the
     rules of ``detect_fibers``, which the sweep in ``benchmarks/fiber_scale.py`` checks
@@ -409,7 +439,7 @@ def derived_parameters(
     if not radius > 0:
         raise ValueError(f"radius must be positive, got {radius}")
     return {
-        "sigma": tubeness_scale(radius, blur, noise),
+        "sigma": tubeness_scale(radius, blur, noise, largest),
         "min_radius": 0.5 * radius,
         "seed_distance": 0.75 * radius,
         "link_distance": 0.5 * radius,

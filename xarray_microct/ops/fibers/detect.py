@@ -958,20 +958,25 @@ def _scale_from_bed(
     r_phys: float, bed: FiberBedScale | None, spacing: Sequence[float], estimated: dict
 ) -> float:
     """The tubeness's in-plane scale (physical) for fibers of radius ``r_phys``: 0.6 R, or
-    less where the bed's sample measured the scan's blur (:func:`tubeness_scale`); the
-    blur and the scale are then recorded in ``estimated["tubeness_scale"]``."""
-    blur = float("nan") if bed is None else bed.blur
-    noise = float("nan") if bed is None else bed.noise
+    less where the bed's sample measured the scan's blur and its sections
+    (:func:`tubeness_scale`: the largest is their 95th percentile); the blur and the
+    scale are then recorded in ``estimated["tubeness_scale"]``."""
     pixel = float(np.sqrt(spacing[1] * spacing[2]))
-    scale = tubeness_scale(r_phys, blur * pixel, noise)
-    if np.isfinite(blur) and np.isfinite(noise):
+    blur = noise = largest = float("nan")
+    if bed is not None:
+        blur, noise = bed.blur * pixel, bed.noise
+        if bed.fitted is not None and len(bed.fitted.radius):
+            largest = float(np.percentile(bed.fitted.radius, 95)) * pixel
+    scale = tubeness_scale(r_phys, blur, noise, largest)
+    if np.isfinite(blur) and np.isfinite(noise) and np.isfinite(largest):
         estimated["tubeness_scale"] = {
             "sigma": scale,
             "share_of_radius": scale / r_phys,
-            "blur": blur * pixel,
+            "blur": blur,
             "noise": noise,
-            "rule": "0.6 R in all with the scan's blur, at least (0.3 + 0.3 noise) R, "
-            "within 0.35-0.6 R",
+            "largest_radius": largest,
+            "rule": "0.6 R in all with the scan's blur, at least (0.3 + 0.3 noise) R and "
+            "0.45 of the largest fibers' radius in all, within 0.35-0.6 R",
         }
     return scale
 
@@ -1650,7 +1655,8 @@ def detect_fibers(
         peak; 0.6 keeps one peak for fibers up to ~1.4× the typical radius. Under 4
         pixels of radius, where the radius estimate's fit measures the scan's blur, less:
         0.6 R of smoothing in all with the blur, never under (0.3 + 0.3 × noise) R nor
-        0.35 R (:func:`~xarray_microct.ops.fiber_scale.tubeness_scale`; recorded as
+        0.35 R, nor under 0.45 of the largest sections' radius in all (a bed of two
+        sizes) (:func:`~xarray_microct.ops.fiber_scale.tubeness_scale`; recorded as
         ``"tubeness_scale"``), so that touching fibers under a blur of half their radius
         or more are not merged. In-plane;
         fibers under 9 pixels of radius (detected on the scan itself) get twice that
