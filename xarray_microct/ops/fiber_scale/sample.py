@@ -279,7 +279,7 @@ Derived parameters (:func:`derived_parameters`)
     a blur of 1.0, 0.997 → 0.705, of 1.5 + 3 under 0.7, 0.995 → 0.819, 6 of 7 such beds
     0.71–0.84; 2 + 3 and 2.5 + 4 unchanged. So the scale also keeps 0.45 of the largest
     sections' radius in all (the 95th percentile of the fit's, ``ONE_PEAK``;
-    √((0.45 R_max)² − b²)): those beds back to 0.989–1.000 (equal to 0.6 R or above),
+    √((0.45 R_max)² − b²)): those beds back to their F1 at 0.6 R or above (0.919–1.000),
     but 1.5 + 3 under 1.2, 0.897 at 0.6 R, 0.889 (0.40 instead of 0.45 left 2 + 4 under
     1.2 at 0.920); the single-size cases above unchanged. The review's held-out seeds
     4–6 (72 cases at 2–3 pixels): no F1 lower by more than 0.004, up to +0.021 (the
