@@ -827,6 +827,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
     pooled, total = followed
     _check_fibers(len(pooled), total)
     fitted = None
+    blurs: list[float] = []  # the fit's blur on each image (fibers under 4 pixels)
     # the rounds' radii read the levels off the images, biased where the blur is
     # comparable to the radius (fibers measured on the finer grid): there the fit of
     # blurred disks measures the levels with the blur (2 pixels of radius on fiber_bed:
@@ -847,7 +848,6 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         if not images:
             images, groups, kept = list(native), [], []
         found: list[tuple[np.ndarray, np.ndarray]] = []
-        blurs: list[float] = []
         radius = _fitted_radius(images, pixel, radius, _slice_noise(stack), found, blurs)
         if groups and len(found) == len(images):
             fitted = _fitted_sections(found, groups, kept, runs, drift, volume.shape, side)
@@ -873,7 +873,7 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         noise_share(stack),
         outside,
         cores,
-        float(np.mean(blurs)) if zoom > 1 and blurs else float("nan"),
+        float(np.mean(blurs)) if blurs else float("nan"),
     )
 
 
