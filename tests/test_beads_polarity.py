@@ -136,3 +136,66 @@ def test_the_command_line_names_the_switch_and_writes_nothing(tmp_path, capsys) 
     assert err.startswith("microct: error: ") and "Traceback" not in err
     assert "for bright beads pass invert=False" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("given", ["bead_radius", "min_distance"])
+def test_a_given_radius_or_peak_distance_does_not_skip_the_check(phantom, given) -> None:
+    # main checked the phase kept only where the radius was estimated: with bead_radius=
+    # or min_distance= given it labelled the pores between the beads
+    name, occupancy, _ = phantom
+    radius = PACKS[name][0] * 0.65  # in micrometres
+    option = {given: radius if given == "bead_radius" else f"{radius} um"}
+    bright = mct.from_array(image(occupancy, True, "uint16"), spacing=0.65, chunks=32)
+    with pytest.raises(ValueError, match=r"for bright beads pass invert=False"):
+        beads(bright, **option)
+    dark = mct.from_array(image(occupancy, False, "float32"), spacing=0.65, chunks=32)
+    with pytest.raises(ValueError, match=r"for dark beads pass invert=True"):
+        beads(dark, invert=False, denoise_sigma="1 voxel", **option)
+
+
+def test_a_pyramid_level_of_the_other_phase_is_refused_with_a_radius_given() -> None:
+    occupancy, _ = pack("dense")
+    bright = mct.from_array(image(occupancy, True, "uint16"), spacing=0.65, chunks=32)
+    tree = bright.microct.pyramid(levels=2)
+    with pytest.raises(ValueError, match=r"for bright beads pass invert=False"):
+        beads(tree, bead_radius=PACKS["dense"][0] * 0.65, level=0)
+
+
+@pytest.mark.parametrize("error", [0.7, 1.3])
+def test_a_radius_given_30_percent_off_labels_the_right_phase_as_without_the_check(
+    phantom, error, monkeypatch
+) -> None:
+    # the check's scale is the radius measured on the central box, not the one given:
+    # a wrong guess neither refuses the beads nor lets the pores through, and the labels
+    # are those of the pipeline without the check
+    import xarray_microct.pipelines.beads as pipeline
+
+    name, occupancy, truth = phantom
+    radius = PACKS[name][0] * error
+    for bright in (False, True):
+        scan = mct.from_array(image(occupancy, bright, "uint16", seed=1), chunks=32)
+        labels = beads(scan, bead_radius=radius, invert=not bright).values
+        iou = matched_iou(labels, truth)
+        inside = np.bincount(truth.ravel())[1:] >= 0.5 * 4 / 3 * np.pi * PACKS[name][0] ** 3
+        assert np.median(iou[inside]) >= 0.8
+        with pytest.raises(ValueError, match=f"pass invert={not bright}"):
+            beads(scan, bead_radius=radius, invert=bright)
+        with monkeypatch.context() as patch:
+            patch.setattr(pipeline, "_check_polarity", lambda *args: None)
+            unchecked = beads(scan, bead_radius=radius, invert=not bright).values
+        np.testing.assert_array_equal(labels, unchecked)
+
+
+def test_the_command_line_refuses_with_a_radius_given_and_writes_nothing(tmp_path, capsys) -> None:
+    occupancy, _ = pack("dense")
+    store = tmp_path / "scan.zarr"
+    scan = mct.from_array(image(occupancy, True, "uint16"), spacing=0.65, chunks=32)
+    scan.rename("scan").to_zarr(store)
+    out = tmp_path / "labels.zarr"
+    argv = ["run", "beads", str(store), str(out), "--no-progress"]
+    assert main([*argv, "--param", "bead_radius=4.5 um"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("microct: error: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert "for bright beads pass invert=False" in err
+    assert not out.exists()
