@@ -1039,6 +1039,22 @@ def _disk_cover(shape: tuple[int, ...], centres: np.ndarray, radii: np.ndarray, 
     return ndi.gaussian_filter(cover, blur)
 
 
+def fitted_image(shape: tuple[int, ...], fitted: BlurredDisks) -> np.ndarray:
+    """The image :func:`fit_blurred_disks`'s model gives for its disks ``fitted``:
+    ``b (1 − U) + f U``, ``U`` the disks' blurred cover, ``b`` the local background,
+    ``f`` the fiber level.
+
+    Examples
+    --------
+    >>> disk = BlurredDisks(np.array([3.0]), np.array([[8.0, 8.0]]), 1.0, 0.7, np.zeros((17, 17)))
+    >>> image = fitted_image((17, 17), disk)  # a disk of radius 3, level 1, on 0
+    >>> round(float(image.sum() / (np.pi * 3**2)), 2), round(float(image.max()), 2)
+    (1.0, 1.0)
+    """
+    cover = _disk_cover(shape, fitted.centres, fitted.radii, fitted.blur)
+    return fitted.background * (1.0 - cover) + fitted.fiber_level * cover
+
+
 def _cell_sums(cells: np.ndarray, weight: np.ndarray, *sums: np.ndarray):
     """Each cell's total ``weight`` and the totals of ``sums`` over it divided by it."""
     flat = cells.ravel()
