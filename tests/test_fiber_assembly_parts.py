@@ -72,13 +72,13 @@ def _reference_assembly(slab_rows, slab_chains, border_pairs, z_values, sides):
     fiber = join_fragments(rows, chain, JOIN, None, window, cut)
     long_enough = np.bincount(fiber)[fiber] >= min_slices
     rows, fiber = rows[long_enough], fiber[long_enough]
-    rows, _, starts = settle_by_fiber(rows, fiber, window, LINK)
+    rows, _, starts, detected = settle_by_fiber(rows, fiber, window, LINK)
     count = len(starts) - 1
     number = np.empty(count, np.int64)
     number[np.lexsort((rows[starts[:-1], 1], rows[starts[:-1], 0]))] = np.arange(1, count + 1)
     ids = np.repeat(number, np.diff(starts))
     order, _ = group_order(ids, count + 1)
-    rows, ids = rows[order], ids[order]
+    rows, ids, detected = rows[order], ids[order], detected[order]
     flag = np.zeros(count + 1, bool)
     np.logical_or.at(flag, ids, cut_by_side(rows, ids, sides, window))
     z = np.asarray(z_values, np.float64)[rows[:, 0].astype(np.int64)]
@@ -89,6 +89,7 @@ def _reference_assembly(slab_rows, slab_chains, border_pairs, z_values, sides):
             "y": rows[:, 1],
             "x": rows[:, 2],
             "radius": rows[:, 3] * tilt_factors(ids, z, rows[:, 1], rows[:, 2]),
+            "detected": detected,
             "touches_side": flag[ids],
         }
     )

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.ndimage as ndi
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -91,7 +92,7 @@ def test_detect_on_mask_recovers_truth_exactly_enough():
     assert s["mean_error"] < 0.3 * SPACING
     assert table.attrs["source"] == "mask" and table.attrs["units"] == "micrometer"
     assert table.attrs["microct_provenance"][-1]["op"] == "detect_fibers"
-    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"]
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "detected", "touches_side"]
     # radii: area-equivalent radius of the cross-section, against the true radius
     inner = table[(table.y > 10) & (table.y < 84) & (table.x > 10) & (table.x < 84)]
     assert inner.radius.mean() == pytest.approx(truth.fibers.radius.mean(), rel=0.05)
@@ -214,7 +215,7 @@ def test_demo_writes_store_tables_and_figure(tmp_path, capsys):
     for name in ("fiber_bed.ome.zarr", "fibers.csv", "fiber_summary.csv", "fibers.png"):
         assert (tmp_path / name).exists()
     table = pd.read_csv(tmp_path / "fibers.csv")
-    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"]
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "detected", "touches_side"]
     assert len(table) > 0
     assert (tmp_path / "fibers.png").read_bytes()[:4] == b"\x89PNG"
     # no clobbering without --overwrite
@@ -305,7 +306,7 @@ def test_volume_without_fibers_gives_an_empty_table_and_zero_scores():
         table = empty.microct.detect_fibers(RADIUS)
     assert not any("too few" in str(w.message) for w in caught)
     assert table.empty
-    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "touches_side"]
+    assert list(table.columns) == ["fiber_id", "z", "y", "x", "radius", "detected", "touches_side"]
     fibers, bed = mct.fiber_summary(table)
     assert fibers.empty and bed["count"] == 0 and bed["fiber_volume_fraction"] == 0.0
     s = object_metrics(table, pd.DataFrame({"y": [5.0], "x": [5.0]}), max_distance=2)
@@ -482,3 +483,31 @@ def test_a_radius_given_far_from_the_fibers_is_warned_about(true, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         vol.microct.detect_fibers(radius=true)  # the right radius: no warning
+
+
+def test_rows_across_a_break_are_marked_not_detected():
+    # straight fibers of 4 pixels on a square grid 12 apart; one is broken (matrix) on
+    # slices 10-13: the linking bridges the break with the fiber's axis, and the table
+    # says which rows no section was found for, and the summary how many slices had one
+    yy, xx = np.mgrid[:60, :60]
+    plane = np.zeros((60, 60))
+    broken = np.zeros((60, 60), bool)
+    for cy in range(6, 60, 12):
+        for cx in range(6, 60, 12):
+            disk = (yy - cy) ** 2 + (xx - cx) ** 2 <= 16
+            plane[disk] = 1.0
+            broken |= disk & (cy == 30) & (cx == 30)
+    scan = np.repeat(plane[None], 24, axis=0)
+    scan[10:14][:, broken] = 0.0
+    scan = ndi.gaussian_filter(scan, 0.7) + np.random.default_rng(0).normal(0, 0.05, scan.shape)
+    vol = mct.from_array(scan.astype(np.float32), spacing=1.0, units="um")
+    table = vol.microct.detect_fibers(radius="4 um")
+    fiber = table[(table["y"].sub(30).abs() < 2) & (table["x"].sub(30).abs() < 2)]
+    assert fiber["fiber_id"].nunique() == 1 and len(fiber) == 24  # bridged, one fiber
+    gap = fiber["z"].between(10, 13)
+    assert not fiber.loc[gap, "detected"].any()
+    assert fiber.loc[~gap, "detected"].all()
+    assert table.loc[table["fiber_id"] != fiber["fiber_id"].iloc[0], "detected"].all()
+    summary = mct.fiber_summary(table).fibers.set_index("fiber_id")
+    assert summary.loc[fiber["fiber_id"].iloc[0], "n_detected"] == 20
+    assert (summary["n_slices"] - summary["n_detected"]).sum() == 4

@@ -174,7 +174,7 @@ def test_settle_by_fiber_gives_the_rows_of_settle_on_axes(seed, fibers):
     rows, track = np.concatenate(rows), np.concatenate(track)
     by_slice = np.argsort(rows[:, 0], kind="stable")
     rows, track = rows[by_slice], track[by_slice]
-    by_fiber, ids, starts = settle_by_fiber(rows, track, half=3, tolerance=1.0)
+    by_fiber, ids, starts, detected = settle_by_fiber(rows, track, half=3, tolerance=1.0)
     settled, fiber = settle_on_axes(rows, track, half=3, tolerance=1.0)
     per_row = np.repeat(ids, np.diff(starts))
     # each fiber's rows in slice order, on every slice of its span
@@ -183,6 +183,8 @@ def test_settle_by_fiber_gives_the_rows_of_settle_on_axes(seed, fibers):
         np.testing.assert_array_equal(part[:, 0], np.arange(part[0, 0], part[-1, 0] + 1))
         np.testing.assert_array_equal(part, settled[fiber == f][np.argsort(settled[fiber == f, 0])])
     assert sorted(per_row.tolist()) == sorted(fiber.tolist())
+    # a row per input row kept on its axis is detected; the rest are the axis alone
+    assert detected.sum() <= len(rows) and len(detected) == len(by_fiber)
 
 
 @settings(max_examples=60, deadline=None)

@@ -1696,8 +1696,11 @@ def detect_fibers(
         estimate measured in its sample (a fit of blurred disks under 4 pixels, their
         excess intensity from 4 up) disagree by more than 0.5 %, on the scan itself
         (under about 9 pixels of radius) and, with the radius estimated, on bins:
-        :mod:`~xarray_microct.ops.fibers.calibrate`), all in the volume's units, and
-        ``touches_side``
+        :mod:`~xarray_microct.ops.fibers.calibrate`), all in the volume's units,
+        ``detected`` (a section of the fiber was found on that slice; False where the
+        row is the fiber's axis across a slice without one — a gap the linking bridged,
+        such as a break, or a section that strayed off the axis — and its radius the
+        mean around it), and ``touches_side``
         (on some slice the disk of the fiber's centre and median radius reaches past
         the centres of the pixels on the volume's side: the volume cuts the fiber, and its
         centres and radii there are those of the part inside; count the fibers without
@@ -1720,7 +1723,7 @@ def detect_fibers(
     >>> vol, truth = fiber_bed((12, 40, 40), seed=2, tilt=0)
     >>> table = vol.microct.detect_fibers(radius="6.4 um")
     >>> list(table.columns), table.attrs["units"]
-    (['fiber_id', 'z', 'y', 'x', 'radius', 'touches_side'], 'micrometer')
+    (['fiber_id', 'z', 'y', 'x', 'radius', 'detected', 'touches_side'], 'micrometer')
     >>> scores = mct.metrics.object_metrics(table, truth.centres, like=vol, margin=6.4)
     >>> bool(scores["f1"] > 0.95)
     True

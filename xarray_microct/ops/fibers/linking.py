@@ -962,7 +962,7 @@ def settle_on_axes(
     track = np.asarray(track)
     if len(rows) == 0:
         return rows.reshape(0, 4), track
-    out, ids, starts = settle_by_fiber(rows, track, half, tolerance)
+    out, ids, starts, _ = settle_by_fiber(rows, track, half, tolerance)
     fiber = np.repeat(ids, np.diff(starts))
     # by slice, then y (x breaks no tie of real centres): the order of the table's rows
     sort = np.argsort(out[:, 0] * (4.0 * float(np.abs(out[:, 1]).max()) + 1.0) + out[:, 1])
@@ -971,7 +971,7 @@ def settle_on_axes(
 
 def settle_by_fiber(
     rows: np.ndarray, track: np.ndarray, half: int, tolerance: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The rows of :func:`settle_on_axes` fiber after fiber, each by slice.
 
     Returns
@@ -983,23 +983,33 @@ def settle_by_fiber(
         The fiber ids (sorted).
     starts : array of int
         Where each fiber's rows start (one more: the total).
+    detected : array of bool
+        Per settled row: a section of the fiber was detected on its slice (its radius
+        is that section's); False where none was, or where the one there lay off the
+        fiber's axis (the row is the axis there, its radius the mean around it).
 
     Examples
     --------
     >>> rows = np.array([[0, 5.0, 5.0, 2.0], [2, 9.0, 5.0, 2.0], [2, 5.0, 5.0, 2.0]])
-    >>> new, ids, starts = settle_by_fiber(rows, np.array([4, 2, 4]), half=2, tolerance=1.0)
+    >>> new, ids, starts, detected = settle_by_fiber(
+    ...     rows, np.array([4, 2, 4]), half=2, tolerance=1.0
+    ... )
     >>> new[:, :2].tolist(), ids.tolist(), starts.tolist()
     ([[2.0, 9.0], [0.0, 5.0], [1.0, 5.0], [2.0, 5.0]], [2, 4], [0, 1, 4])
+    >>> detected.tolist()  # fiber 4 has no section on slice 1
+    [True, True, False, True]
     """
     rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
     ids, index = dense_ids(np.asarray(track))
     m = len(ids)
     if len(rows) == 0:
-        return rows, ids, np.zeros(1, np.int64)
+        return rows, ids, np.zeros(1, np.int64), np.zeros(0, bool)
     z = rows[:, 0]
     order, bounds = _chain_order(z, index, m)
     out, starts, kept = chain_axes(rows, order, bounds, half, tolerance)
     first = z[order[bounds[:-1]]]
     at = starts[index] + (z - first[index]).astype(np.int64)
     out[at[kept], 3] = rows[kept, 3]
-    return out, ids, starts
+    detected = np.zeros(len(out), bool)
+    detected[at[kept]] = True
+    return out, ids, starts, detected

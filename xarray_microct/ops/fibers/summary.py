@@ -47,7 +47,10 @@ def fiber_summary(
     -------
     FiberSummary
         ``fibers``: one row per fiber — ``fiber_id``, ``touches_side`` (from the
-        table's column; False without it), ``n_slices``, ``z_start``, ``z_end``,
+        table's column; False without it), ``n_slices``, ``n_detected`` (the slices on
+        which a section was detected, from the table's ``detected``; ``n_slices``
+        without it: the slices between are gaps the fiber's axis bridged, e.g. a
+        break), ``z_start``, ``z_end``,
         ``y``, ``x`` (mean centre), ``radius`` (mean) and ``radius_sd``, ``polar`` (degrees
         from the z axis) and ``azimuth`` (degrees from +x towards +y) of the least-squares
         axis, ``length`` (of that axis between the first and last slice) and
@@ -88,6 +91,7 @@ def fiber_summary(
         dz = float(steps_z.min()) if steps_z.size else 1.0
     window = round(smooth / dz) | 1 if smooth > 0 else 1
     cut_known = "touches_side" in table.columns
+    detected_known = "detected" in table.columns
     rows = []
     ordered = table.sort_values(["fiber_id", "z"])
     # each fiber's axis, in the order of its sorted ids (that of the groups below)
@@ -113,6 +117,7 @@ def fiber_summary(
                 "fiber_id": fid,
                 "touches_side": bool(group["touches_side"].any()) if cut_known else False,
                 "n_slices": len(group),
+                "n_detected": int(group["detected"].sum()) if detected_known else len(group),
                 "z_start": z[0],
                 "z_end": z[-1],
                 "y": y.mean(),
@@ -129,6 +134,7 @@ def fiber_summary(
         "fiber_id",
         "touches_side",
         "n_slices",
+        "n_detected",
         "z_start",
         "z_end",
         "y",
