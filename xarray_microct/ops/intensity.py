@@ -119,8 +119,10 @@ def fill_outside(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
     a cylinder in air, a plate's surface in view) leaves air in the scan: a third
     phase, darker than the sample's two, which every threshold would take for one of
     them. It is recognised as in :mod:`xarray_microct.core.outside` (a mode of its own
-    below the sample's two in the histogram, filling a region that reaches the volume's
-    faces; the same for any chunking) and moved to the level of the phase that is
+    below the sample's two in the histogram, filling regions that reach the volume's
+    faces: a large one, or several that run through the volume, such as the four
+    corners of a square field about a cylinder; the same for any chunking) and moved
+    to the level of the phase that is
     background to the objects, keeping its own noise. A scan without such a region is
     returned unchanged. The out-of-field padding is left as it is (``fill_padding``).
 
