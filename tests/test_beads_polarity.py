@@ -125,15 +125,18 @@ def test_beads_of_the_phase_invert_says_are_labelled(phantom) -> None:
             beads(scan, invert=bright)
 
 
-def test_the_command_line_names_the_switch_and_writes_nothing(tmp_path, capsys) -> None:
+@pytest.mark.parametrize("given", [[], ["--param", "bead_radius=4.5 um"]])
+def test_the_command_line_names_the_switch_and_writes_nothing(tmp_path, capsys, given) -> None:
+    # with the radius estimated, and with it given (main checked only the former)
     occupancy, _ = pack("dense")
     store = tmp_path / "scan.zarr"
     scan = mct.from_array(image(occupancy, True, "uint16"), spacing=0.65, chunks=32)
     scan.rename("scan").to_zarr(store)
     out = tmp_path / "labels.zarr"
-    assert main(["run", "beads", str(store), str(out), "--no-progress"]) == 2
+    assert main(["run", "beads", str(store), str(out), "--no-progress", *given]) == 2
     err = capsys.readouterr().err
     assert err.startswith("microct: error: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
     assert "for bright beads pass invert=False" in err
     assert not out.exists()
 
@@ -184,18 +187,3 @@ def test_a_radius_given_30_percent_off_labels_the_right_phase_as_without_the_che
             patch.setattr(pipeline, "_check_polarity", lambda *args: None)
             unchecked = beads(scan, bead_radius=radius, invert=not bright).values
         np.testing.assert_array_equal(labels, unchecked)
-
-
-def test_the_command_line_refuses_with_a_radius_given_and_writes_nothing(tmp_path, capsys) -> None:
-    occupancy, _ = pack("dense")
-    store = tmp_path / "scan.zarr"
-    scan = mct.from_array(image(occupancy, True, "uint16"), spacing=0.65, chunks=32)
-    scan.rename("scan").to_zarr(store)
-    out = tmp_path / "labels.zarr"
-    argv = ["run", "beads", str(store), str(out), "--no-progress"]
-    assert main([*argv, "--param", "bead_radius=4.5 um"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("microct: error: ") and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
-    assert "for bright beads pass invert=False" in err
-    assert not out.exists()
