@@ -268,7 +268,7 @@ def test_small_beads_of_a_bimodal_pack_are_not_merged(seed):
     # radii 12 and 4 voxels, the small beads clustered with necks: the typical radius
     # (11.4) put the markers' floor at 5.7 voxels, over the small beads' depth, and
     # clusters of them shared one label (on main 69-70 labels of 75, 64-65 beads over
-    # IoU 0.5). The markers now follow the small beads' radius (3.3)
+    # IoU 0.5). The markers' plain floor now follows the small beads' radius (3.3)
     scan, truth = _bimodal_pack(seed)
     sizes = np.bincount(truth.ravel())[1:]
     small = np.flatnonzero(sizes < 4 / 3 * np.pi * 6**3) + 1
@@ -279,11 +279,13 @@ def test_small_beads_of_a_bimodal_pack_are_not_merged(seed):
     iou = matched_iou(found, truth)
     assert np.count_nonzero(iou > 0.5) >= 0.97 * truth.max()
     assert np.median(np.delete(iou, small - 1)) >= 0.9  # the large beads are not split
-    # attrs["bead_radius"] stays the typical radius; the markers' is the small beads'
+    # attrs["bead_radius"] stays the typical radius; the markers' plain floor follows
+    # the small beads' radius (the watershed's min_object_radius)
     assert labels.attrs["bead_radius"] > 10
     assert 3 < labels.attrs["small_bead_radius"] < 4
     step = [r for r in labels.attrs["microct_provenance"] if r["op"] == "watershed"][-1]
-    assert np.allclose(step["resolved"]["object_radius"], labels.attrs["small_bead_radius"])
+    assert np.allclose(step["resolved"]["object_radius"], labels.attrs["bead_radius"])
+    assert np.allclose(step["resolved"]["min_object_radius"], labels.attrs["small_bead_radius"])
 
 
 def _ellipsoid_pack(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -327,9 +329,9 @@ def _ellipsoid_pack(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("pack", ["equal", "ellipsoids"])
 def test_markers_at_the_small_beads_radius_split_no_grain_of_one_size(pack, scan):
-    # the markers follow the small beads' radius (the 10 % quantile of the markers'
-    # heights), under the typical radius also in packs of one size: equal balls and
-    # touching ellipsoids of axis ratio 2 keep one label each, as with the markers at
+    # the markers' plain floor follows the small beads' radius (the 10 % quantile of the
+    # markers' heights), under the typical radius also in packs of one size: equal balls
+    # and touching ellipsoids of axis ratio 2 keep one label each, as with the floor at
     # the typical radius (main: the same labels)
     if pack == "equal":
         volume, truth = scan[0], scan[1].values
@@ -343,7 +345,8 @@ def test_markers_at_the_small_beads_radius_split_no_grain_of_one_size(pack, scan
     typical, small = labels.attrs["bead_radius"], labels.attrs["small_bead_radius"]
     assert 0.6 * typical < small < typical
     step = [r for r in labels.attrs["microct_provenance"] if r["op"] == "watershed"][-1]
-    assert np.allclose(step["resolved"]["object_radius"], small)
+    assert np.allclose(step["resolved"]["object_radius"], typical)
+    assert np.allclose(step["resolved"]["min_object_radius"], small)
 
 
 def _dense_pack(seed: int) -> tuple[np.ndarray, np.ndarray]:
