@@ -630,3 +630,23 @@ def test_core_distance_caps_the_mask_map_in_a_filled_gap_for_any_chunking():
     assert int(labels.max()) == 2 and np.array_equal(labels.values > 0, mask)
     merged = vol.microct.threshold(100).microct.watershed(object_radius=7)
     assert int(merged.max()) == 1  # the mask's own map: one marker for both
+
+
+def test_min_object_radius_gives_small_balls_in_a_chain_their_own_marker():
+    # a chain of 4 balls of radius 4, centres 5.5 apart (thick necks), among objects of
+    # radius 10: their maxima (4) are under half the radius and, necked into each other,
+    # not round, so at object_radius alone none gets a marker; the smallest objects'
+    # radius lowers the plain floor to half of it
+    z, y, x = np.ogrid[:24, :24, :48]
+    chain = np.zeros((24, 24, 48), bool)
+    for i in range(4):
+        chain |= (z - 12) ** 2 + (y - 12) ** 2 + (x - 8 - 5.5 * i) ** 2 <= 16
+    vol = mct.from_array(chain, chunks=12)
+    alone = vol.microct.watershed(object_radius=10).values
+    assert len(np.unique(alone)) - 1 < 4
+    labels = vol.microct.watershed(object_radius=10, min_object_radius=4)
+    found = labels.values
+    assert len(np.unique(found)) - 1 == 4
+    at_centres = [found[12, 12, int(8 + 5.5 * i)] for i in range(4)]
+    assert len(set(at_centres)) == 4 and 0 not in at_centres  # one per ball
+    assert labels.attrs["microct_provenance"][-1]["params"]["min_object_radius"] is not None

@@ -19,7 +19,8 @@ Two steps, each made exact across chunk borders.
   objects hold that cap's base (see :func:`ball_markers_array`). Local within
   ``1.5 * object_radius``, computed with that halo, each block told where the volume's
   faces are: exact. One voxel per marker, numbered ``1..N`` from per-chunk counts (no
-  global labelling).
+  global labelling). With ``min_object_radius`` (packs of two sizes or more) the plain
+  floor is half of that smaller radius instead.
 * ``min_distance``: voxels of the mask where ``d`` equals its maximum over a box
   reaching ``min_distance`` (physical, per axis) on each side, as
   ``skimage.feature.peak_local_max`` tests it (computed with a halo of that reach, so
@@ -210,11 +211,14 @@ def _ball_peak_block(
     start: tuple[int, ...],
     volume_shape: tuple[int, ...],
     inner: tuple[slice, ...] | None = None,
+    floor_radius: float | None = None,
 ) -> np.ndarray:
     """The ball peaks of a block (:func:`~xarray_microct.kernels.watershed.ball_peaks`), of
     its ``inner`` box only when given (the rest is the halo their regions read);
     ``start`` is the index in the volume (of ``volume_shape``) of the block's first
-    voxel, which says where the volume's faces are."""
+    voxel, which says where the volume's faces are. ``floor_radius`` (default
+    ``radius``) sets the plain floor, ``MIN_HEIGHT`` of it; the other tests follow
+    ``radius``."""
     region = tuple(slice(0, n) for n in block.shape) if inner is None else inner
     out = np.empty(tuple(r.stop - r.start for r in region), bool)
     kernels.ball_peaks(
@@ -222,7 +226,7 @@ def _ball_peak_block(
         np.asarray(spacing, np.float64),
         reach,
         cap,
-        radius * MIN_HEIGHT,
+        (radius if floor_radius is None else min(floor_radius, radius)) * MIN_HEIGHT,
         np.array([r.start for r in region], np.int64),
         out,
         np.asarray(start, np.int64),
@@ -323,7 +327,11 @@ def number_peaks(peaks: da.Array) -> da.Array:
 
 
 def ball_markers_array(
-    distance: da.Array, spacing: Sequence[float], radius: float, reach: float = 1.0
+    distance: da.Array,
+    spacing: Sequence[float],
+    radius: float,
+    reach: float = 1.0,
+    floor_radius: float | None = None,
 ) -> da.Array:
     """One marker per object: the centres of the largest inscribed balls of a distance map.
 
@@ -510,6 +518,14 @@ def ball_markers_array(
         Typical object radius, in the units of ``distance``.
     reach : float
         Radius of the dominance ball as a fraction of the distance at its centre.
+    floor_radius : float, optional
+        The smallest objects' radius (at most ``radius``; by default ``radius``): a
+        maximum of ``floor_radius / 2`` and more is a marker without the tests of
+        roundness (which the maxima from ``radius / 4`` up to it must pass, where it is
+        over that; under ``radius / 2`` none are left); the faces' rule takes caps
+        down to a base of ``floor_radius / 2``; the reach and the caps' shape follow
+        ``radius``. For packs of two sizes or more (see
+        :func:`~xarray_microct.pipelines.beads`).
 
     Returns
     -------
@@ -552,6 +568,7 @@ def ball_markers_array(
         cap=cap,
         radius=radius,
         volume_shape=distance.shape,
+        floor_radius=None if floor_radius is None else float(floor_radius),
     )
     return number_peaks(peaks)
 
@@ -569,6 +586,7 @@ def _peaks_and_smooth_block(
     volume_shape: tuple[int, ...],
     sigma: tuple[float, ...],
     smooth_depth: tuple[int, ...],
+    floor_radius: float | None = None,
 ) -> np.ndarray:
     """The ball peaks of a chunk and its distance map smoothed (``(2, *shape)`` float32).
 
@@ -580,7 +598,9 @@ def _peaks_and_smooth_block(
     """
     inner = tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
     out = np.empty((2, *shape), np.float32)
-    out[1] = _ball_peak_block(block, spacing, reach, cap, radius, start, volume_shape, inner)
+    out[1] = _ball_peak_block(
+        block, spacing, reach, cap, radius, start, volume_shape, inner, floor_radius
+    )
     part = tuple(
         slice(max(o - d, 0), min(o + n + d, b))
         for o, n, d, b in zip(origin, shape, smooth_depth, block.shape, strict=True)
@@ -598,12 +618,16 @@ def _peaks_and_smooth_block(
 
 
 def ball_markers_and_smoothed(
-    distance: da.Array, spacing: Sequence[float], radius: float, sigma: Sequence[float]
+    distance: da.Array,
+    spacing: Sequence[float],
+    radius: float,
+    sigma: Sequence[float],
+    floor_radius: float | None = None,
 ) -> tuple[da.Array, da.Array]:
-    """:func:`ball_markers_array` (``reach=1``) of a distance map, and the map smoothed by a
-    Gaussian of ``sigma`` (voxels per axis, truncated at :data:`SMOOTH_TRUNCATE` sigmas,
-    ``mode="nearest"``), from one pass over the map with one halo (the deeper of the
-    two): one overlap of the map in the graph instead of two.
+    """:func:`ball_markers_array` (``reach=1``, ``floor_radius``) of a distance map, and the
+    map smoothed by a Gaussian of ``sigma`` (voxels per axis, truncated at
+    :data:`SMOOTH_TRUNCATE` sigmas, ``mode="nearest"``), from one pass over the map with
+    one halo (the deeper of the two): one overlap of the map in the graph instead of two.
 
     Examples
     --------
@@ -640,6 +664,7 @@ def ball_markers_and_smoothed(
         volume_shape=distance.shape,
         sigma=tuple(float(s) for s in sigma),
         smooth_depth=smooth_depth,
+        floor_radius=None if floor_radius is None else float(floor_radius),
     )
     return number_peaks(both[1] != 0), both[0]
 
@@ -1434,6 +1459,7 @@ def _as_data(other: Any, volume: xr.DataArray, what: str) -> da.Array:
     lengths={
         "min_distance": LengthParam(within_volume=False),
         "object_radius": LengthParam(within_volume=False),
+        "min_object_radius": LengthParam(within_volume=False),
         "smooth": LengthParam(within_volume=False),
     },
     spatial_only=True,
@@ -1448,6 +1474,7 @@ def watershed(
     connectivity: int = 1,
     rounds: int = 8,
     smooth: object = None,
+    min_object_radius: object = None,
 ) -> xr.DataArray:
     """Split touching objects: a 3-D watershed on the distance map, same for any chunking.
 
@@ -1489,6 +1516,13 @@ def watershed(
         the map. The rough surfaces of a noisy mask put ridges and saddles in the
         distance map that bend the borders between touching objects; smoothed, the
         borders follow the necks.
+    min_object_radius : length, optional
+        With ``object_radius``: the smallest objects' radius, when under it (packs of
+        two sizes or more). A maximum of half of it gets a marker without the tests of
+        roundness (which the maxima from a quarter of ``object_radius`` up to it must
+        pass, where it is over that), so small objects that touch others get their
+        own; the reach follows ``object_radius`` (:func:`ball_markers_array`'s
+        ``floor_radius``). By default ``object_radius``.
 
     Returns
     -------
@@ -1532,12 +1566,23 @@ def watershed(
         marker_data = peak_markers_array(peaks_of, min_distance)
     elif object_radius is not None:
         physical = [r * s for r, s in zip(object_radius, grid.spacing, strict=True)]
+        floor = None
+        if min_object_radius is not None:
+            floor = float(
+                np.mean([r * s for r, s in zip(min_object_radius, grid.spacing, strict=True)])
+            )
+            if not (np.isfinite(floor) and floor > 0):
+                raise ValueError(
+                    f"watershed: min_object_radius must be a positive length, got {floor!r}"
+                )
         if smooth is not None and mask is None:  # one overlap of the map for both
             marker_data, altitude = ball_markers_and_smoothed(
-                distance, grid.spacing, float(np.mean(physical)), smooth
+                distance, grid.spacing, float(np.mean(physical)), smooth, floor
             )
         else:
-            marker_data = ball_markers_array(peaks_of, grid.spacing, float(np.mean(physical)))
+            marker_data = ball_markers_array(
+                peaks_of, grid.spacing, float(np.mean(physical)), floor_radius=floor
+            )
     else:
         raise ValueError(
             "watershed needs markers= (a label volume), object_radius= (the typical "

@@ -137,6 +137,71 @@ What differs from the paper's notebook, and why:
   0.92 at their own radius, 0.86 at the typical one): a level per bead, from its own
   size, would serve both and is not built (it needs a table of every marker's height
   in each smoothing task);
+* the watershed's markers' plain floor follows the small beads' radius (2026-12-03; the
+  watershed's ``min_object_radius=``): a maximum of half the small beads' radius and
+  more is a marker, where it had to reach half the typical radius (``object_radius=``,
+  which still sets the reach and the tests of roundness from a quarter of it, where the
+  floor is over that, and is what ``attrs["bead_radius"]`` reports and the outlines'
+  smoothing follows; the faces' rule takes caps down to a base of the floor). The
+  typical radius weighs the beads by volume: in a bimodal pack (radii 12 and 4 voxels,
+  80 % small by count) it came out at 8.2-8.8 voxels, the floor at 4.1-4.4, over the
+  small beads' depth in the mask (3.5-4 voxels); clustered, with necks, they failed the
+  tests of roundness, and up to 7 small beads shared one label. The small beads' radius
+  is measured with the markers on the scan's faces left out (:func:`_small_radius`: they
+  top the caps of beads the faces cut; with them, packs cut by the faces read 0.4-0.6 of
+  the typical radius instead of 0.75-0.9).
+  Measured on an independent tester's phantoms (numpy/scipy; 112-128³, blur a voxel,
+  noise a tenth of the contrast; beads over IoU 0.5 / labels / true beads, median
+  IoU), main → the floor at the small beads' radius:
+
+  ==============================  =========================  =========================
+  pack                            main                       kept
+  ==============================  =========================  =========================
+  P4 bimodal 12 / 4, 80 % small   797 / 876 / 992, 0.898     985 / 985 / 992, 0.904
+  P6 the same, another seed       789 / 874 / 1011, 0.873    1004 / 1005 / 1011, 0.882
+  P2 lognormal, CV 0.4            425 / 429 / 454, 0.918     443 / 448 / 454, 0.920
+  P1 lognormal, CV 0.3            428 / 430 / 439, 0.939     431 / 434 / 439, 0.939
+  R6 lognormal, CV 0.3            321 / 321 / 326, 0.932     324 / 324 / 326, 0.932
+  D3 dense bimodal 12 / 4         903 / 903 / 908, 0.735     908 / 908 / 908, 0.736
+  D4 dense lognormal, CV 0.4      320 / 321 / 330, 0.913     320 / 330 / 330, 0.915
+  D1 dense lognormal, CV 0.3      365 / 366 / 368, 0.917     366 / 368 / 368, 0.918
+  ==============================  =========================  =========================
+
+  (labels holding two true beads or more, P4 / P6 / P2: 85 / 93 / 22 → 4 / 7 / 6.) The
+  same counts and median IoU: bimodal 10 / 5 (P3), 12 / 6 (P7), 12 / 4 with 95 % small
+  (P5), dense 10 / 5 (D2); ellipsoids of axis ratio 1.3, 1.6 and 2 (E1-E3, 310, 284 and
+  280 grains: none split more), polyhedra (A1), sintered beads (S1), equal beads (R0,
+  T0), the tester's packs with cupping, drift and noise (I1-I5, I7), chunked (K1 302 →
+  306 of 307 over IoU 0.5), thin (T1, T2) and anisotropic ones (Z1, Z2) the same or
+  better. Worse: A2 (59 polyhedra of 6 faces, 10.5 voxels) 60 → 62 labels, 58 beads over
+  0.5 both (a 1- and a 5-voxel label on the faces); I6 (a drift of 0.8 of the contrast
+  along ``z``, whose mask holds junk) 360 → 428 labels (59 → 125 on no bead), and C4 /
+  C6 (a tube with air in an annulus about it, the mask IoU 0.61) 258 / 263 → 672 / 634
+  labels (81 / 90 → 493 / 457 on no bead): a mask that holds the air's rim gets a marker
+  at every rise of it over half the small beads' radius; C7 (a column in air) one label
+  more on no bead (7 → 8). ``benchmarks/beads_accuracy.py``: the 34 packs,
+  ``--polydisperse``, ``--ellipsoids`` the same counts and IoUs to the last digit;
+  ``--polydisperse --spread 0.6`` about 6 voxels 58 / 68 / 53 / 62 → 64 / 78 / 59 / 69
+  labels of 64 / 83 / 64 / 83 (seeds 0 / 1, noise 0.1 / 0.3), median IoU 0.683 / 0.773 /
+  0.428 / 0.525 → 0.719 / 0.804 / 0.493 / 0.595, about 10 and 15 voxels the same.
+  ``benchmarks/beads_faces.py`` (12 packs of ±10 % cut by the faces, 796 beads): lost
+  134 → 125 (under 5 % inside 122 → 115 of 186, 5-15 % 10 → 8 of 140), extra labels 0 →
+  0 (7 with the faces' markers counted in the small radius), median IoU of the whole and
+  the cut beads within -0.006 to +0.003. A test's bimodal pack (13 beads of 12 voxels,
+  62 of 4, clustered with necks; ``tests/test_beads.py``): 69-70 → 75 labels of 75.
+  Tried and not kept: the whole rule at the small beads' radius (the watershed's
+  ``object_radius=``, the roundness tests' floor a quarter of it): the same on every
+  pack above but the containers and drift, where the mask's junk rims gave more labels
+  still (C7, a column in air, 209 → 470 labels, 7 → 261 on no bead; C8 198 → 262; I6 →
+  563); the floor at no less than a quarter of the typical radius (``max(small, typical
+  / 2)`` as the floor's radius): C4, C6 and I6 as with the floor kept (their junk rims
+  rise 1.7-3.3 voxels), D4 321 labels (5 holding two beads) as on main. The tester's
+  radius given as ``"4 voxel"`` on P4 / P6: 985 / 1004; at 5, 6 and 7.5 voxels P4 1000,
+  984 and 744. Cost: within the noise of a loaded machine (``benchmarks/beads.py --quick
+  --estimate``, wall / CPU seconds 6.3 / 6.2 and 5.7 / 5.8 → 5.9 / 5.7 and 7.6 / 6.5,
+  the same labels). When ``bead_radius=`` is given, nothing changes. What is left: the
+  junk of masks that hold the air about a sample (C4, C6, I6), which the markers' floor
+  cannot tell from small beads;
 * the bead radius, when not given, is estimated from the distance map ``d`` of the
   mask: for a ball of radius ``r``, ``E[d²] / E[d] = 0.4 r`` over its voxels, moments
   that the many voxels of each bead make robust to noise (:func:`estimate_radius`),
@@ -256,8 +321,18 @@ def _small_radius(
     """The small beads' radius: the ``SMALL_SHARE`` quantile of the heights of the
     markers (:func:`~xarray_microct.ops.watershed.ball_peaks` at ``radius``) inside
     ``inner``, at most ``radius``; ``radius`` where there are fewer than
-    ``MIN_SMALL_PEAKS`` markers."""
-    heights = distance[inner][ball_peaks(distance, spacing, radius, inner)]
+    ``MIN_SMALL_PEAKS`` markers. Markers on the map's sides, where ``inner`` reaches
+    them (the box is the whole scan along that axis), are left out: they top beads
+    the scan's faces cut, at the height of the cap left."""
+    peaks = ball_peaks(distance, spacing, radius, inner)
+    # a marker on the map's sides (where the box is the scan: the margin is 0) tops a
+    # bead that the scan's face cuts, at the height of the cap left, not of its radius
+    for axis, (part, n) in enumerate(zip(inner, distance.shape, strict=True)):
+        for side in {part.start, part.stop - 1} & {0, n - 1}:
+            index = [slice(None)] * distance.ndim
+            index[axis] = side - part.start
+            peaks[tuple(index)] = False
+    heights = distance[inner][peaks]
     if heights.size < MIN_SMALL_PEAKS:
         return radius
     return float(min(np.quantile(heights, SMALL_SHARE), radius))
@@ -489,10 +564,11 @@ def sample_radii(
 
     The small beads' radius is the ``SMALL_SHARE`` (10 %) quantile of the heights of
     the markers the watershed would place in that central half (the largest inscribed
-    balls' radii: one per bead), at most the typical radius: the scale that the
-    smoothings the pipeline applies by beads must stay under so as not to take the
-    smallest beads' basins and outlines (in a pack of equal beads, about the typical
-    radius; see :func:`beads`).
+    balls' radii: one per bead; but for those on the scan's faces, the tops of beads
+    the faces cut), at most the typical radius: the scale that the watershed's markers'
+    floor and the smoothing of its map follow so as not to take the smallest beads'
+    markers and basins (in a pack of equal beads, 0.8-0.9 of the typical radius; see
+    :func:`beads`).
 
     Parameters
     ----------
@@ -637,11 +713,19 @@ def beads(
     bead_radius : length, optional
         The expected bead radius (``"10 um"``, a number in coordinate units, or
         ``"8 voxel"``): one marker per inscribed ball of a quarter of it and more
-        (:func:`~xarray_microct.ops.watershed.ball_markers_array`). By default it is
-        estimated from the distance map of the mask on a central box of the scan
-        (:func:`sample_radii`: computes that box only, eagerly; the box is read for the
-        check of ``invert`` also when the radius is given) and recorded in the
-        result's ``attrs["bead_radius"]`` and in the watershed's provenance.
+        (:func:`~xarray_microct.ops.watershed.ball_markers_array`), and the scale of
+        the smoothings by bead. By default two radii are estimated from the distance
+        map of the mask on a central box of the scan (:func:`sample_radii`: computes
+        that box only, eagerly; the box is read for the check of ``invert`` also when
+        the radius is given): the typical one (moments of the distance map, weighted
+        by volume: in a pack of two sizes, near the large beads'), recorded in the
+        result's ``attrs["bead_radius"]``, the watershed's ``object_radius=`` and the
+        scale of the outlines' smoothing, and the small beads'
+        (``attrs["small_bead_radius"]``), the watershed's ``min_object_radius=`` (a
+        maximum of half of it gets a marker, so that the small beads of a polydisperse
+        or bimodal pack get their own) and the scale of the smoothing of its map. In a
+        pack of equal beads the two are within 10-20 % of each other. A radius given is
+        used for all of these, as it is.
     denoise_sigma : "auto", length or None
         Sigma of the denoising Gaussian (:func:`~xarray_microct.ops.denoise.denoise`,
         in the scan's dtype). ``"auto"`` (the default) sets it from the
@@ -817,16 +901,17 @@ def beads(
     smooth = None
     if split_smoothing > 0:
         smooth = tuple(split_smoothing * r * s for r, s in zip(radius, grid.spacing, strict=True))
+    # the markers' plain floor follows the small beads too (half the typical radius was
+    # over the small beads' depth in bimodal packs; the tests of roundness stay at it)
+    rule = {"object_radius": bead_radius, "connectivity": connectivity, "rounds": rounds}
+    if small_radius is not None:
+        rule["min_object_radius"] = small_radius
     if opening_radius is None:
         # the mask's distance map capped by the cores', which leave out the gaps the
         # blur closed
-        labels = split_map(volume).microct.watershed(
-            object_radius=bead_radius, connectivity=connectivity, rounds=rounds, smooth=smooth
-        )
+        labels = split_map(volume).microct.watershed(**rule, smooth=smooth)
     else:  # the opened mask's own distance map
-        labels = mask.microct.watershed(
-            object_radius=bead_radius, connectivity=connectivity, rounds=rounds, smooth=smooth
-        )
+        labels = mask.microct.watershed(**rule, smooth=smooth)
     chosen_smoothing = isinstance(bead_smoothing, str) and bead_smoothing == "auto"
     if chosen_smoothing:
         bead_smoothing = _bead_smoothing(denoise_sigma, grid.spacing, grid.units)
