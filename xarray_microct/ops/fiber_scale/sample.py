@@ -1463,7 +1463,7 @@ def _fitted_radius(
         # Laplacian: seeded again at the scale the fit's blur leaves, and kept where
         # that fits the image better beyond what its added disks would fit of noise
         finer = _disk_seeds(image, px, seed_scale(px, fitted.blur))
-        if fitted.blur > 0 and len(finer):
+        if len(finer) and not np.array_equal(finer, start):  # the same seeds: the same fit
             again = fit_blurred_disks(
                 image, finer, np.full(len(finer), px), SAMPLE_FIT_ROUNDS, noise_correlation
             )
