@@ -180,6 +180,14 @@ def test_small_beads_in_heavy_noise_and_rings_overlap_the_truth_by_0_9(seed):
     assert np.median(matched_iou(rough, truth.values)) < np.median(matched_iou(found, truth.values))
 
 
+def _dark_beads_scan(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The uint8 scan of the labelled beads ``truth``: dark beads (70) in a bright
+    liquid (170), blurred by 1 voxel, white noise a tenth of the contrast."""
+    image = ndi.gaussian_filter(np.where(truth > 0, 70.0, 170.0), 1.0)
+    image += rng.normal(0.0, 10.0, image.shape)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
 def _two_size_pack(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Dark beads of 11 voxels, then of 4 in the room left, touching at most slightly,
     every one inside a 64³ scan; blur 1 voxel, noise a tenth of the contrast, uint8."""
@@ -199,9 +207,7 @@ def _two_size_pack(seed: int) -> tuple[np.ndarray, np.ndarray]:
     truth = np.zeros((64, 64, 64), np.int32)
     for index, (c, r) in enumerate(zip(centres, radii, strict=True), start=1):
         truth[sum((g - ci) ** 2 for g, ci in zip(grid, c, strict=True)) <= r * r] = index
-    image = ndi.gaussian_filter(np.where(truth > 0, 70.0, 170.0), 1.0)
-    image += rng.normal(0.0, 10.0, image.shape)
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8), truth
+    return _dark_beads_scan(truth, rng), truth
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -258,9 +264,7 @@ def _bimodal_pack(seed: int) -> tuple[np.ndarray, np.ndarray]:
         inside = np.sqrt(sum((g - ci) ** 2 for g, ci in zip(grid, c, strict=True))) - r
         take = (inside <= 0) & (inside < depth)  # each voxel to the bead it lies deepest in
         truth[take], depth[take] = index, inside[take]
-    image = ndi.gaussian_filter(np.where(truth > 0, 70.0, 170.0), 1.0)
-    image += rng.normal(0.0, 10.0, image.shape)
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8), truth
+    return _dark_beads_scan(truth, rng), truth
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -322,9 +326,7 @@ def _ellipsoid_pack(seed: int) -> tuple[np.ndarray, np.ndarray]:
         truth[box][inside & (truth[box] == 0)] = len(centres)
         if np.count_nonzero(truth) > 0.45 * side**3:
             break
-    image = ndi.gaussian_filter(np.where(truth > 0, 70.0, 170.0), 1.0)
-    image += rng.normal(0.0, 10.0, image.shape)
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8), truth
+    return _dark_beads_scan(truth, rng), truth
 
 
 @pytest.mark.parametrize("pack", ["equal", "ellipsoids"])
