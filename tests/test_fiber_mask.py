@@ -20,6 +20,7 @@ from xarray_microct.ops.fibers.mask import (
     fiber_level,
     local_mid_mask,
     median_above,
+    mid_levels,
 )
 from xarray_microct.ops.segment import threshold_values
 
@@ -257,3 +258,32 @@ def test_local_mid_mask_follows_a_cupping_the_same_whatever_the_chunks():
         for ring in (reach < 0.35, (reach > 0.75) & (reach < 1.0))
     ]
     assert abs(ratios[1] - ratios[0]) < 0.03, ratios
+
+
+@pytest.mark.parametrize(("cupping", "measured"), [(0.0, False), (0.15, True)])
+def test_tiles_measured_only_where_the_screen_sees_uneven_brightness(
+    monkeypatch, cupping, measured
+):
+    # the tiles' levels need an opening of their own (a second pass over the volume):
+    # the screen read in the levels' pass spares it where the brightness is even, and
+    # the mask there is the plain one, to the bit
+    import xarray_microct.ops.fibers.mask as mask_module
+
+    opened = []
+    real_opening = mask_module._opening
+
+    def counted(block, width):
+        if block.size:  # not dask's trial on an empty block
+            opened.append(block.shape)
+        return real_opening(block, width)
+
+    monkeypatch.setattr(mask_module, "_opening", counted)
+    volume = xr.DataArray(da.from_array(_cupped_bed(cupping), chunks=(6, 96, 96)))
+    width = background_width(6.0)
+    mask = local_mid_mask(volume, width, eager=True)
+    assert bool(opened) is measured  # only the tiles' opening runs before the mask's
+    if not measured:
+        cut, level = mid_levels(volume.data, eager=True)
+        floor = _opening(volume.values, width)  # each slice's, whole
+        expected = volume.values > np.maximum(cut, 0.5 * (level + floor))
+        np.testing.assert_array_equal(mask.values, expected)

@@ -36,7 +36,11 @@ level and the level of its surroundings, never below Otsu's threshold:
   ``data − shift > max(cut, (level + floor − shift) / 2)``, with Otsu's threshold and
   the fibers' level of the scan made flat (``data − shift``, its padding left out).
   Where no tile moves (a bed without such variation; a volume under two tiles along
-  every axis) the mask is the one before, to the bit.
+  every axis) the mask is the one before, to the bit. The tiles are measured (their
+  own opening: a second pass over the volume) only where a screen sees the brightness
+  vary (:func:`screen_varies`): the same measure on a regular sample of at most 4 M
+  voxels (every 4th slice, a stride in the plane fixed by the shape), read in the
+  levels' own pass, with each tile's median for its surroundings' level.
 
 The mask is the same whatever the chunking (a pointwise comparison with global levels,
 a filter computed with its whole support; tiles fixed by the volume's shape, their
@@ -68,10 +72,22 @@ before → after,
   det% and F1 as before, to the digit; ``benchmarks/fiber_table_radius.py --radii 2 3
   --default`` (64² fields: one tile) as before.
 * the cost: the mask alone on 32 × 512² float32 (5-voxel fibers, two threads, eager)
-  0.37 → 0.55 CPU s on a flat bed, 0.65 on a cupped one (the tiles' pass, on every
-  4th slice with its own opening; where a tile moves, the flat levels' pass, on the
-  same slices); ``detect_fibers`` there 2.6–2.7 → 2.7–2.8 CPU s (loaded machine). The
-  tiles' pass on every slice cost 0.74 / 1.16 CPU s (``detect_fibers`` +0.9 s).
+  0.37 → 0.65 CPU s on a cupped bed (the tiles' pass, on every 4th slice with its own
+  opening; where a tile moves, the flat levels' pass, on the same slices);
+  ``detect_fibers`` there 2.6–2.7 → 2.7–2.8 CPU s (loaded machine). The tiles' pass on
+  every slice cost 1.16 CPU s (``detect_fibers`` +0.9 s). Run on every scan, the pass
+  on every 4th slice cost a whole scan 19 % of its time (``benchmarks/interleaved.py``,
+  the stored 32 × 2560² bed: 8.29 → 9.90 s threaded); with the screen it runs only
+  where the screen sees a variation, and that scan's time is unchanged (threaded 10.15
+  → 9.83 s wall, 14.33 → 14.43 CPU s; ``--workers 2`` 12.90 → 10.92 s, 17.84 → 15.95
+  CPU s, within the machine's drift; 373,367 rows; the screen's numpy 0.3 s).
+* the screen, its largest tile offset over the dead zone (it measures the tiles from
+  half of it) against the tiles' own (after the dead zone), on the tester's beds: flat
+  beds of 6–20 voxels, bimodal, two bundles, 10 % fibers, voids, pores at high and low
+  contrast 0.06–0.30 (the tiles not measured); rings 1.15 and a low-contrast textured
+  bed with pores and rings 0.62 (measured, none moves); drift 0.1 2.74 (the tiles 1.73),
+  0.3 7.9 (6.9), cupping 0.15 13.2 (12.0), 0.3 25.3 (23.2), the realistic bed with a
+  cupping of 0.05 5.6 (4.6).
 * Tried first: each tile's own Otsu's threshold and fibers' level (from its whole
   histogram): a tile across a matrix/pore boundary splits the pores from the rest and
   reads the matrix as fibers (offsets up to 2.3 times the span on the two-phase bed of
@@ -217,6 +233,8 @@ __all__ = [
     "median_above",
     "mid_levels",
     "offset_field",
+    "screen_strides",
+    "screen_varies",
     "tile_bounds",
     "tile_offsets",
 ]
@@ -230,6 +248,11 @@ TILE_STEP = 4  # the tiles' levels from every 4th slice
 TILE_HALVINGS = 3  # a tile's fibers' level: the upper 1/8 of its voxels above the mid-level
 TILE_FIBERS = 0.02  # a tile shows fibers: 2 % of it above the mid-level
 TILE_DEAD = 0.05  # offsets within 5 % of the span from Otsu's threshold to the fibers: none
+# the screen that decides, in the levels' pass, whether the tiles are measured at all: at
+# most this many voxels (every TILE_STEP-th slice, a regular grid in the plane), and a tile
+# offset by more than SCREEN_SHARE of the dead zone there
+SCREEN_VOXELS = 1 << 22
+SCREEN_SHARE = 0.5
 
 
 def background_width(radius_px: float) -> int:
@@ -382,11 +405,13 @@ def local_mid_mask(
 
     ``smoothed`` is the scan as it is thresholded (fibers bright); ``width`` the side of
     the square the surroundings' level is opened over (:func:`background_width`). Lazy
-    unless ``eager``, which computes the two global levels (one pass over the volume)
-    first, then the tiles' offsets (a second, with the opening), then, where a tile
-    moves, the levels of the scan made flat (a third); ``levels``: the two global levels
-    (:func:`mid_levels`), where already at hand. Slow variations of the scan's brightness
-    are followed: see the module docstring.
+    unless ``eager``, which computes the two global levels first, with the screen's
+    regular sample (:func:`screen_varies`) in the same pass over the volume; only where
+    the screen sees the brightness vary, the tiles' offsets (a second pass, with the
+    opening) and, where a tile moves, the levels of the scan made flat (a third).
+    ``levels``: the two global levels (:func:`mid_levels`), where already at hand (the
+    screen's sample is then read alone). Slow variations of the scan's brightness are
+    followed: see the module docstring.
 
     Examples
     --------
@@ -401,12 +426,25 @@ def local_mid_mask(
     (797, 832, 856)
     """
     data = smoothed.data
-    cut, level = mid_levels(data, eager) if levels is None else levels
+    bounds = tile_bounds(data.shape, width)
+    one_tile = all(len(b) == 2 for b in bounds)  # no slow variation to follow
+    strides = screen_strides(data.shape)
+    screen = data[tuple(slice(None, None, s) for s in strides)]
+    looked = None  # the screen's sample, where read (eager, over one tile)
+    if levels is not None:
+        cut, level = levels
+        if eager and not one_tile:
+            (looked,) = _computed(screen)
+    elif eager and not one_tile:  # the screen's sample read in the levels' pass
+        cut, level, looked = _computed(*_lazy_mid_levels(data), screen)
+        cut, level = float(cut[0]), float(level[0])
+    else:
+        cut, level = mid_levels(data, eager)
+    steady = looked is not None and not screen_varies(looked, strides, bounds, cut, level)
     # the erosion's half-width, then the dilation's (and the median's)
     reach = int(width) - 1 + (1 if denoised(width) else 0)
     floor = map_spatial_overlap(_opening, data, (0, reach, reach), data.dtype, width=int(width))
-    bounds = tile_bounds(data.shape, width)
-    if all(len(b) == 2 for b in bounds):  # one tile: no slow variation to follow
+    if one_tile or steady:
         # data > max(cut, (level + floor) / 2), without the float64 temporaries
         mask = da.map_blocks(above_mid_level, data, floor, cut, level, dtype=bool)
         return smoothed.copy(data=mask)
@@ -472,6 +510,86 @@ def tile_bounds(shape: tuple[int, ...], width: int) -> tuple[np.ndarray, ...]:
         np.round(np.linspace(0, n, min(max(1, round(n / side)), TILE_MAX) + 1)).astype(np.int64)
         for n in shape
     )
+
+
+def screen_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The strides of the screen's regular sample of a volume of ``shape``: every
+    ``TILE_STEP``-th slice, and in the plane the least stride that keeps the sample
+    within ``SCREEN_VOXELS`` voxels (fixed by the shape: the same whatever the chunking).
+
+    Examples
+    --------
+    >>> screen_strides((32, 256, 256)), screen_strides((32, 2560, 2560))
+    ((4, 1, 1), (4, 4, 4))
+    """
+    slices = -(-shape[0] // TILE_STEP)
+    stride = 1
+    while slices * int(np.prod([-(-n // stride) for n in shape[1:]])) > SCREEN_VOXELS:
+        stride += 1
+    return (TILE_STEP, *(stride,) * (len(shape) - 1))
+
+
+def screen_varies(
+    sample: np.ndarray, strides: tuple[int, ...], bounds: tuple[np.ndarray, ...], cut, level
+) -> bool:
+    """Whether the screen's regular ``sample`` of the volume (``strides``) shows the
+    fibers' level varying between its tiles (:func:`tile_bounds`).
+
+    A tile's fibers' level, as :func:`tile_offsets` measures it, with the tile's median
+    (its values over 2 spans below Otsu's threshold ``cut`` left out: padding, air) for
+    their surroundings' level: the median of the upper eighth of its values above
+    halfway from that median to the volume's fibers' ``level``. It varies where a tile's
+    level lies more than ``SCREEN_SHARE`` of the dead zone (``TILE_DEAD`` of the span
+    from ``cut`` to ``level``) from the tiles' median; only then are the tiles measured
+    on the opened scan. A coarser measure than that of the tiles, so a looser bound: a
+    tile it puts off where none is costs that measure, not the mask.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> yy, xx = np.mgrid[:96, :192]  # disks of radius 4, the right half 0.2 brighter
+    >>> plane = np.where(np.hypot(yy % 12 - 6, xx % 12 - 6) <= 4, 1.0, 0.3)
+    >>> flat = np.stack([plane + rng.normal(0, 0.05, plane.shape) for _ in range(4)])
+    >>> bounds = tile_bounds(flat.shape, background_width(4.0))
+    >>> screen_varies(flat, (1, 1, 1), bounds, 0.65, 1.0)
+    False
+    >>> screen_varies(flat + 0.2 * (xx >= 96), (1, 1, 1), bounds, 0.65, 1.0)
+    True
+    """
+    span = float(level) - float(cut)
+    if not span > 0:
+        return False
+    tiles = np.ravel_multi_index(
+        np.ix_(
+            *(
+                np.searchsorted(b, np.arange(n) * stride, side="right") - 1
+                for b, n, stride in zip(bounds, sample.shape, strides, strict=True)
+            )
+        ),
+        tuple(len(b) - 1 for b in bounds),
+    )
+    values = sample.astype(np.float64, copy=False).ravel()
+    keep = values >= float(cut) - 2 * span  # False for NaN
+    tiles, values = np.broadcast_to(tiles, sample.shape).ravel()[keep], values[keep]
+    order = np.argsort(tiles, kind="stable")
+    levels = []
+    for tile in np.split(values[order], np.flatnonzero(np.diff(tiles[order])) + 1):
+        if tile.size == 0:
+            continue
+        above = tile[tile > 0.5 * (np.median(tile) + float(level))]
+        if above.size < max(TILE_FIBERS * tile.size, 1):
+            continue
+        for _ in range(TILE_HALVINGS):  # the median, then of the values above it...
+            middle = np.median(above)
+            if not (above > middle).any():
+                break
+            above = above[above > middle]
+        levels.append(middle)
+    if len(levels) < 2:
+        return False
+    levels = np.asarray(levels)
+    far = np.abs(levels - np.median(levels)).max()
+    return bool(far > SCREEN_SHARE * TILE_DEAD * span)
 
 
 def _tile_counts(block, floor, z, y, x, level, low, high, bounds):
@@ -673,6 +791,14 @@ def mid_levels(data: da.Array, eager: bool = False) -> tuple[Any, Any]:
     >>> round(mid_levels(values, eager=True)[1], 2)  # the fibers' level
     0.8
     """
+    cut, level = _lazy_mid_levels(data)
+    if eager:
+        return tuple(float(v[0]) for v in _computed(cut, level))
+    return cut[0], level[0]
+
+
+def _lazy_mid_levels(data: da.Array) -> tuple[da.Array, da.Array]:
+    """:func:`mid_levels`'s two levels, lazy, each of shape (1,)."""
     cut = threshold_values(data, "otsu")[:1]
     counts, edges = global_histogram(data, bins=256)
     level = da.blockwise(
@@ -688,12 +814,14 @@ def mid_levels(data: da.Array, eager: bool = False) -> tuple[Any, Any]:
         concatenate=True,
         dtype=np.float64,
     )
-    if eager:
-        # on a cluster: unfused, each stage where its block's first chunk was hinted
-        # (low-level fusion merged the hinted chunks with the histogram's tasks into
-        # tasks without the hint, which the scheduler then ran on the worker that held
-        # the store's handle: the whole pass on one worker)
-        with dask.config.set({"optimization.fuse.active": False}):
-            values = da.compute(follow_blocks(cut), follow_blocks(level))
-        return tuple(float(v[0]) for v in values)
-    return cut[0], level[0]
+    return cut, level
+
+
+def _computed(*arrays: da.Array) -> tuple[np.ndarray, ...]:
+    """``arrays`` computed in one pass over the volume they read."""
+    # on a cluster: unfused, each stage where its block's first chunk was hinted
+    # (low-level fusion merged the hinted chunks with the histogram's tasks into tasks
+    # without the hint, which the scheduler then ran on the worker that held the store's
+    # handle: the whole pass on one worker)
+    with dask.config.set({"optimization.fuse.active": False}):
+        return da.compute(*(follow_blocks(a) for a in arrays))
