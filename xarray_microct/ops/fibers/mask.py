@@ -55,12 +55,12 @@ before → after,
 * cupping 0.15 × R² (the edge 37 % of the contrast brighter), 48 × 256²: −9.6 / −7.6 /
   −3.1 / +1.5 / +5.1 % → −2.9 / −3.0 / −2.9 / −3.2 / −2.9 % (mean −1.5 → −3.0 %);
   cupping 0.3: −28.3 / −20.7 / −10.2 / −2.0 / +5.7 % → −7.9 / −8.3 / −9.2 / −9.3 /
-  −9.1 % (mean −7.9 → −9.0 %). What is left is one bias over the whole field, not the
-  mask's: the radius estimate reads the cupped scan low (5.81 and 5.52 for 6) and the
-  sections of the detection lose a few per cent of the mask's area on such a scan
-  (a 12 × 192² bed of 6-voxel fibers at cupping 0.15, radius given: the mask within
-  −2 to +2 % of its area on the flat bed from the centre to the edge, the table's
-  sections 9 % under the mask's area, against 0.5 % over it on the flat bed);
+  −9.1 % (mean −7.9 → −9.0 %). What was left was one bias over the whole field, not the
+  mask's: the calibration's sections (the intensity measure of the radius estimate's
+  sample, one fibers' level per slice) read the cupped scan low, 5.45 for 6 at 0.3,
+  and the table was moved onto them. With that level following the slice's trend
+  (:func:`~xarray_microct.ops.fiber_scale.disks.fiber_level_surface`): −0.1 % (0.0 to
+  −0.2 % from the centre to the edge) at 0.15, +0.5 % (+1.6 to +0.3 %) at 0.3;
 * a drift along z of 0.1 (25 % of the contrast over 96 slices): −4.5 / −2.8 / −1.0 /
   +0.4 / +1.4 / +2.3 % → −1.7 / −1.3 / −0.6 / −0.3 / +0.1 / +0.4 %; of 0.3: −14.5 /
   −7.8 / −2.2 / +2.0 / +5.0 / +7.3 % → −2.1 / −1.6 / −0.8 / −0.3 / +0.3 / +0.4 %;
