@@ -29,6 +29,14 @@ def test_subpackages_are_attributes_imported_on_first_use():
     assert fresh_python(code) == "ok"
 
 
+def test_dir_of_the_package_lists_what_a_user_may_reach():
+    # tab completion listed the package's own imports (sys, xr, Any, importlib...)
+    names = dir(mct)
+    assert not {"sys", "xr", "Any", "importlib", "threading", "warnings"} & set(names)
+    assert {"open_volume", "from_array", "pipelines", "metrics", "__version__"} <= set(names)
+    assert all(hasattr(mct, name) for name in names)
+
+
 def test_modules_of_ops_and_core_are_attributes_imported_on_first_use():
     # the verbs' modules are no longer imported by the package: still reachable by name
     code = (

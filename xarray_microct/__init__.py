@@ -111,7 +111,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | set(_LAZY_FUNCTIONS))
+    # what a user may reach: the public names and the submodules (tab completion in
+    # IPython shows these, not the modules this one imports for itself)
+    return sorted(set(__all__) | set(_LAZY_SUBMODULES))
 
 
 class _PintOnFirstUse:
