@@ -80,7 +80,9 @@ def test_run_yaml_pipeline_with_progress(
     result = open_result(out)
     np.testing.assert_array_equal(result.values, reference(scan))
     assert [r["op"] for r in result.attrs["microct_provenance"]][-3:] == [
-        "median", "gaussian", "normalize"
+        "median",
+        "gaussian",
+        "normalize",
     ]
     assert result.microct.grid.spacing == (1.3, 0.65, 0.65)
     assert run_state(out)["status"] == "complete"
@@ -89,9 +91,7 @@ def test_run_yaml_pipeline_with_progress(
     np.testing.assert_array_equal(tree.microct.select_level(0).values, result.values)
     multiscale = zarr.open_group(str(out), mode="r").attrs["ome"]["multiscales"][0]
     assert [a["unit"] for a in multiscale["axes"]] == ["micrometer"] * 3
-    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == [
-        1.3, 0.65, 0.65
-    ]
+    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.3, 0.65, 0.65]
 
 
 def test_threaded_run_does_not_import_distributed_to_look_for_a_client(
@@ -145,9 +145,7 @@ def test_run_on_worker_processes_without_a_dashboard(
     assert "; dashboard: http://" in capsys.readouterr().out.splitlines()[0]
 
 
-def test_export_pipeline_round_trips(
-    scan: Path, pipeline_file: Path, tmp_path: Path
-) -> None:
+def test_export_pipeline_round_trips(scan: Path, pipeline_file: Path, tmp_path: Path) -> None:
     first = tmp_path / "first.zarr"
     assert main(["run", str(pipeline_file), str(scan), str(first), "--no-progress"]) == 0
     for suffix in (".yaml", ".json"):
@@ -163,13 +161,180 @@ def test_export_pipeline_round_trips(
     assert main(["export-pipeline", str(first), str(exported)]) == 2  # no clobbering
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (links not followed) with its bytes."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+@pytest.fixture
+def stored_result(tmp_path: Path) -> Path:
+    """A result (gaussian) stored by ``to_zarr`` from a scan stored in the same folder."""
+    rng = np.random.default_rng(0)
+    volume = mct.from_array(rng.random((8, 16, 16), dtype="float32"), spacing=1.0, name="scan")
+    volume.microct.to_zarr(tmp_path / "scan.ome.zarr")
+    smoothed = mct.open_volume(tmp_path / "scan.ome.zarr").microct.gaussian(sigma=1)
+    smoothed.microct.to_zarr(tmp_path / "res.ome.zarr")
+    return tmp_path / "res.ome.zarr"
+
+
+@pytest.mark.parametrize("kind", ["tiff", "hand-written yaml", "hand-written json"])
+def test_export_pipeline_overwrite_refuses_a_file_it_did_not_write(
+    stored_result: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    folder = stored_result.parent
+    if kind == "tiff":
+        import tifffile
+
+        target = folder / "scan.tif"
+        tifffile.imwrite(target, np.arange(64, dtype="uint16").reshape(4, 4, 4))
+    else:  # a pipeline file of the user's, in the very format export-pipeline writes
+        content = {"microct_pipeline": 1, "steps": STEPS}
+        target = folder / ("steps.json" if kind.endswith("json") else "steps.yaml")
+        target.write_text(json.dumps(content) if kind.endswith("json") else yaml.safe_dump(content))
+    before = _files(folder)
+    assert main(["export-pipeline", str(stored_result), str(target), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "was not written by xarray-microct" in err
+    assert "Remove it yourself or choose another path" in err
+    assert _files(folder) == before  # the file and everything else as they were
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_export_pipeline_never_writes_through_a_symbolic_link(
+    stored_result: Path, capsys: pytest.CaptureFixture[str], overwrite: bool
+) -> None:
+    folder = stored_result.parent
+    (folder / "real.txt").write_text("precious")
+    (folder / "link.yaml").symlink_to("real.txt")
+    (folder / "dangling.yaml").symlink_to("nowhere.txt")
+    before = _files(folder)
+    flag = ["--overwrite"] if overwrite else []
+    for link in ("link.yaml", "dangling.yaml"):
+        assert main(["export-pipeline", str(stored_result), str(folder / link), *flag]) == 2
+        assert "is a symbolic link; refusing to write through it" in capsys.readouterr().err
+    assert _files(folder) == before
+    assert not (folder / "nowhere.txt").exists()
+    assert os.readlink(folder / "link.yaml") == "real.txt"
+
+
+@pytest.mark.parametrize(
+    ("target", "overwrite", "relation"),
+    [
+        ("res.ome.zarr/zarr.json", True, "lies inside the input"),  # its root metadata
+        ("res.ome.zarr/p.yaml", False, "lies inside the input"),  # a foreign file in it
+        ("res.ome.zarr", True, "is the input"),
+        ("scan.ome.zarr/p.yaml", False, "lies inside the input"),  # the result's source
+    ],
+)
+def test_export_pipeline_refuses_the_input_and_paths_inside_it(
+    stored_result: Path,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+    overwrite: bool,
+    relation: str,
+) -> None:
+    folder = stored_result.parent
+    before = _files(folder)
+    flag = ["--overwrite"] if overwrite else []
+    assert main(["export-pipeline", str(stored_result), str(folder / target), *flag]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and relation in err
+    assert _files(folder) == before
+    expected = mct.open_volume(folder / "scan.ome.zarr").microct.gaussian(sigma=1)
+    np.testing.assert_array_equal(open_result(stored_result).values, expected.values)
+    # the stores are still ours, whole: replaceable by a run
+    steps = folder / "steps.yaml"
+    assert main(["export-pipeline", str(stored_result), str(steps)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(steps),
+                str(folder / "scan.ome.zarr"),
+                str(stored_result),
+                "--overwrite",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+
+
+def test_export_pipeline_refuses_a_folder_with_the_right_reason(
+    stored_result: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = stored_result.parent / "steps.yaml"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    for flag in ([], ["--overwrite"]):
+        assert main(["export-pipeline", str(stored_result), str(folder), *flag]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is a folder; a pipeline file is one file" in err
+        assert "--resume" not in err  # export-pipeline has no --resume
+    assert _files(folder) == {"notes.txt": b"mine"}
+
+
+def test_export_pipeline_overwrite_replaces_only_its_own_pipeline_files(
+    stored_result: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = stored_result.parent
+    other = folder / "other.zarr"
+    mct.open_volume(stored_result).microct.median(radius=1).microct.to_zarr(other)
+    for suffix in (".yaml", ".json"):
+        ours = folder / f"exported{suffix}"
+        assert main(["export-pipeline", str(stored_result), str(ours)]) == 0
+        assert main(["export-pipeline", str(other), str(ours)]) == 2  # not without --overwrite
+        assert "already exists" in capsys.readouterr().err
+        assert main(["export-pipeline", str(other), str(ours), "--overwrite"]) == 0
+        content = yaml.safe_load(ours.read_text())  # JSON is YAML
+        assert [s["op"] for s in content["steps"]] == ["gaussian", "median"]
+        # a pipeline file of the user's in the same format is not replaced
+        mine = folder / f"mine{suffix}"
+        mine.write_text(json.dumps({"microct_pipeline": 1, "steps": STEPS}))
+        assert main(["export-pipeline", str(other), str(mine), "--overwrite"]) == 2
+        assert yaml.safe_load(mine.read_text())["steps"] == STEPS
+    # written beside the file and moved into place: nothing else is left
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
+        "exported.json",
+        "exported.yaml",
+        "mine.json",
+        "mine.yaml",
+    ]
+
+
+def test_failed_export_leaves_the_old_pipeline_file(
+    stored_result: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    folder = stored_result.parent
+    ours = folder / "steps.yaml"
+    assert main(["export-pipeline", str(stored_result), str(ours)]) == 0
+    old = ours.read_bytes()
+
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    other = folder / "other.zarr"
+    mct.open_volume(stored_result).microct.median(radius=1).microct.to_zarr(other)
+    monkeypatch.setattr(os, "fsync", full_disk)
+    assert main(["export-pipeline", str(other), str(ours), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "--resume" not in err
+    assert ours.read_bytes() == old
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["steps.yaml"]
+
+
 def test_bare_list_of_records_is_a_pipeline(scan: Path, tmp_path: Path) -> None:
     volume = mct.open_volume(scan)
     result = volume.microct.median(radius="1 voxel").microct.gaussian(sigma="1.3 um")
     records = tmp_path / "records.json"
     records.write_text(json.dumps(result.attrs["microct_provenance"]))  # incl. open_volume
-    out = run_pipeline(records, scan, tmp_path / "out.zarr", progress=False,
-                       echo=lambda line: None)
+    out = run_pipeline(records, scan, tmp_path / "out.zarr", progress=False, echo=lambda line: None)
     np.testing.assert_allclose(open_result(out), result, rtol=1e-6)
 
 
@@ -204,8 +369,9 @@ def test_bad_pipeline_fails_before_any_work(
     assert not out.exists()
 
 
-def test_unknown_pipeline_name_and_missing_file(scan: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_pipeline_name_and_missing_file(
+    scan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", "fibres", str(scan), str(tmp_path / "o.zarr")]) == 2
     assert "unknown pipeline 'fibres'" in capsys.readouterr().err
     assert main(["run", "nope.yaml", str(scan), str(tmp_path / "o.zarr")]) == 2
@@ -217,15 +383,19 @@ def test_unreachable_scheduler_fails_before_any_work(
 ) -> None:
     out = tmp_path / "out.zarr"
     address = f"tcp://127.0.0.1:{free_port()}"
-    code = main(["run", str(pipeline_file), str(scan), str(out),
-                 "--scheduler", address, "--timeout", "1s"])
+    code = main(
+        ["run", str(pipeline_file), str(scan), str(out), "--scheduler", address, "--timeout", "1s"]
+    )
     assert code == 2
     assert f"cannot reach the Dask scheduler at {address}" in capsys.readouterr().err
     assert not out.exists()
 
 
 def test_mpi_without_mpi4py_fails_before_any_work(
-    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    scan: Path,
+    pipeline_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import importlib.util
@@ -286,8 +456,9 @@ def test_existing_output_is_never_clobbered(
     assert main(["run", str(pipeline_file), str(scan), str(out), "--no-progress"]) == 0
     assert main(["run", str(pipeline_file), str(scan), str(out)]) == 2
     assert "pass --overwrite" in capsys.readouterr().err
-    assert main(["run", str(pipeline_file), str(scan), str(out), "--overwrite",
-                 "--no-progress"]) == 0
+    assert (
+        main(["run", str(pipeline_file), str(scan), str(out), "--overwrite", "--no-progress"]) == 0
+    )
     assert main(["run", str(pipeline_file), str(scan), str(scan), "--overwrite"]) == 2
     assert "is the input" in capsys.readouterr().err
     assert mct.open_volume(scan).dtype == np.uint16  # the input is untouched
@@ -311,8 +482,20 @@ def test_mpirun_fiber_pipeline_with_dask_mpi_equals_threads(tmp_path: Path) -> N
     bed, _ = fiber_bed((16, 48, 48), seed=3, chunks=24)
     bed.rename("scan").to_zarr(tmp_path / "bed.zarr")
     out = tmp_path / "mpi.zarr"
-    command = [mpirun, "-n", "4", sys.executable, "-m", "xarray_microct.cli", "run",
-               "fibers", str(tmp_path / "bed.zarr"), str(out), "--mpi", "--no-progress"]
+    command = [
+        mpirun,
+        "-n",
+        "4",
+        sys.executable,
+        "-m",
+        "xarray_microct.cli",
+        "run",
+        "fibers",
+        str(tmp_path / "bed.zarr"),
+        str(out),
+        "--mpi",
+        "--no-progress",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -343,7 +526,10 @@ def test_freed_memory_goes_back_to_the_os_for_volume_runs_only(
 
 
 def test_a_run_given_a_relative_input_path_resumes(
-    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    scan: Path,
+    pipeline_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the input as users type it: relative to the working directory; the result's

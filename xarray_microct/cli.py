@@ -724,9 +724,7 @@ def _add_calibration(parser: argparse.ArgumentParser) -> None:
 def _export_pipeline(args: argparse.Namespace) -> int:
     from xarray_microct.runner import export_pipeline
 
-    if Path(args.pipeline).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.pipeline} exists; pass --overwrite to replace it")
-    path = export_pipeline(args.result, args.pipeline)
+    path = export_pipeline(args.result, args.pipeline, overwrite=args.overwrite)
     print(f"wrote {path}")
     return 0
 
@@ -836,7 +834,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("result", help="a Zarr store written by xarray-microct")
     export.add_argument("pipeline", help="the pipeline file to write (.yaml or .json)")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a pipeline file that export-pipeline wrote (never another file)",
+    )
     export.set_defaults(handler=_export_pipeline)
     return parser
 
@@ -926,9 +928,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"microct: error: {message}", file=sys.stderr)
         return 2
     except OSError as err:  # a full disk, a read-only folder...
+        resumable = (
+            " (an interrupted output is resumable with --resume)" if args.command == "run" else ""
+        )
         print(
-            f"microct: error: {err}; nothing that existed before was changed (an "
-            "interrupted output is resumable with --resume)",
+            f"microct: error: {err}; nothing that existed before was changed{resumable}",
             file=sys.stderr,
         )
         return 2

@@ -38,10 +38,14 @@ pipeline by name) and checks every step before any work starts; ``microct run``
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import json
+import os
+import shutil
 import typing
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,8 +344,202 @@ def load_pipeline(
     return pipeline_from_records(records, name=str(path))
 
 
-def save_pipeline(pipeline: Any, path: str | Path) -> Path:
+PIPELINE_HEADER = "xarray-microct pipeline, written "
+"""How a pipeline file this project wrote begins: the first line of a YAML file (after
+``# ``), the ``written_by`` entry of a JSON file. Only such a file is replaced."""
+_MAX_PIPELINE_BYTES = 16 * 2**20  # a larger file is not one of ours
+
+
+def written_pipeline(path: str | Path) -> bool:
+    """Whether ``path`` is a pipeline file this project wrote (:func:`save_pipeline`).
+
+    A regular file (not a symbolic link) that parses as a pipeline (``microct_pipeline``
+    and ``steps``) and carries this project's mark: a YAML file's first line
+    ``# xarray-microct pipeline, written ...``, a JSON file's ``written_by`` entry.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "mine.yaml").write_text("steps:\\n  - op: gaussian\\n")
+    >>> written_pipeline(folder / "mine.yaml")
+    False
+    >>> pipeline = pipeline_from_records([{"op": "gaussian", "params": {"sigma": 1}}])
+    >>> written_pipeline(save_pipeline(pipeline, folder / "ours.json"))
+    True
+    """
+    path = Path(path)
+    try:
+        if path.is_symlink() or not path.is_file():
+            return False
+        with path.open("rb") as file:
+            data = file.read(_MAX_PIPELINE_BYTES + 1)
+        if len(data) > _MAX_PIPELINE_BYTES:
+            return False
+        text = data.decode("utf-8")
+        content = yaml.safe_load(text)  # JSON is YAML
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if not (isinstance(content, Mapping) and "microct_pipeline" in content):
+        return False
+    if not isinstance(content.get("steps"), list):
+        return False
+    mark = content.get("written_by")
+    return text.startswith(f"# {PIPELINE_HEADER}") or (
+        isinstance(mark, str) and mark.startswith(PIPELINE_HEADER)
+    )
+
+
+def check_pipeline_target(
+    path: str | Path, *, overwrite: bool = False, inputs: Iterable[Any] = ()
+) -> bool:
+    """Check that a pipeline file may be written at ``path`` without losing anything;
+    return whether it replaces an existing file (a pipeline file this project wrote).
+
+    Parameters
+    ----------
+    path : str or Path
+        The pipeline file to write (a local path).
+    overwrite : bool
+        Whether a pipeline file this project wrote (:func:`written_pipeline`) may be
+        replaced. Nothing else ever is: not a file of yours, a folder, a symbolic link
+        (nor what it points to).
+    inputs : iterable of str or Path
+        Stores the pipeline comes from: ``path`` may not be, contain or lie inside one
+        (a file inside a store would make it a store with foreign files).
+
+    Raises
+    ------
+    ValueError
+        ``path`` is a URL, or is, contains or lies inside an input.
+    FileExistsError
+        Something is at ``path`` that may not be replaced.
+    FileNotFoundError
+        The folder of ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check_pipeline_target(folder / "steps.yaml")
+    False
+    >>> _ = (folder / "scan.tif").write_bytes(b"II*\\x00")
+    >>> check_pipeline_target(folder / "scan.tif", overwrite=True)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...scan.tif was not written by xarray-microct ...; refusing to replace it...
+    """
+    from xarray_microct.io.paths import is_url
+    from xarray_microct.io.safety import check_not_input
+
+    if is_url(str(path)):
+        raise ValueError(
+            f"{path} is a URL; a pipeline file is written to a local path (copy it "
+            "there afterwards)"
+        )
+    check_not_input(path, inputs)
+    path = Path(path)
+    if not os.path.lexists(path):
+        if not path.parent.is_dir():
+            raise FileNotFoundError(
+                f"the folder {path.parent} does not exist; create it first, or choose "
+                "another path for the pipeline file"
+            )
+        return False
+    if path.is_symlink():
+        raise FileExistsError(
+            f"{path} is a symbolic link; refusing to write through it or replace it. "
+            "Remove the link yourself or choose another path"
+        )
+    if path.is_dir():
+        raise FileExistsError(
+            f"{path} is a folder; a pipeline file is one file: give a file's path "
+            f"(e.g. {path / 'pipeline.yaml'})"
+        )
+    if not written_pipeline(path):
+        mark = (
+            f"no 'written_by: {PIPELINE_HEADER}...' entry"
+            if path.suffix.lower() == ".json"
+            else f"its first line is not '# {PIPELINE_HEADER}...'"
+        )
+        raise FileExistsError(
+            f"{path} was not written by xarray-microct ({mark}); refusing to replace it. "
+            "Remove it yourself or choose another path"
+        )
+    if not overwrite:
+        raise FileExistsError(
+            f"{path} already exists; nothing was written. Pass overwrite=True "
+            "(--overwrite) to replace it, or choose another path"
+        )
+    return True
+
+
+def _write_file(path: Path, text: str, replace: bool) -> None:
+    """Write ``text`` to ``path`` through a hidden file beside it, moved into place only
+    when complete (a failure leaves what was at ``path`` as it was). A new file is put
+    in place only where nothing is; a replaced one only while it is still ours."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.microct-new")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        if replace:
+            if not written_pipeline(path) and os.path.lexists(path):
+                raise FileExistsError(
+                    f"{path} was changed by someone else while it was written; nothing "
+                    "was written. Check it, then run again"
+                )
+            with contextlib.suppress(OSError):
+                shutil.copymode(path, temporary)
+            os.replace(temporary, path)
+        else:
+            _put_new(temporary, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(err, FileExistsError) or err.errno is None:
+            raise
+        raise OSError(err.errno, f"could not write {path}: {err.strerror}") from err
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _put_new(temporary: Path, path: Path) -> None:
+    """Move ``temporary`` to ``path`` where nothing is (a hard link: never over a file
+    made meanwhile; a rename where the file system has no hard links)."""
+    try:
+        os.link(temporary, path, follow_symlinks=False)
+    except FileExistsError:
+        raise FileExistsError(
+            f"{path} was made by another write while this one ran; nothing was written. "
+            "Check it, then run again (with --overwrite to replace a pipeline file of ours)"
+        ) from None
+    except OSError:  # no hard links here
+        if os.path.lexists(path):
+            raise FileExistsError(
+                f"{path} was made by another write while this one ran; nothing was written"
+            ) from None
+        os.replace(temporary, path)
+        return
+    os.unlink(temporary)
+
+
+def save_pipeline(
+    pipeline: Any,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[Any] = (),
+) -> Path:
     """Write a pipeline (or the provenance of a result) as a YAML or JSON pipeline file.
+
+    The file is written beside ``path`` and moved into place when complete. Only a
+    pipeline file this project wrote is ever replaced, and only with ``overwrite``
+    (see :func:`check_pipeline_target`).
 
     Parameters
     ----------
@@ -349,6 +547,15 @@ def save_pipeline(pipeline: Any, path: str | Path) -> Path:
         What to write; a result's ``attrs["microct_provenance"]`` is used.
     path : str or Path
         ``.json`` writes JSON; anything else YAML.
+    overwrite : bool
+        Replace a pipeline file that xarray-microct wrote at ``path``.
+    inputs : iterable of str or Path
+        Stores ``path`` may not be or lie inside (besides those a result reads).
+
+    Raises
+    ------
+    FileExistsError, ValueError, FileNotFoundError
+        See :func:`check_pipeline_target`; nothing is written.
 
     Examples
     --------
@@ -358,16 +565,32 @@ def save_pipeline(pipeline: Any, path: str | Path) -> Path:
     >>> path = save_pipeline(result, pathlib.Path(tempfile.mkdtemp()) / "p.yaml")
     >>> [s["op"] for s in load_pipeline(path).steps]
     ['gaussian', 'normalize']
+    >>> path = save_pipeline(result.microct.median(radius=1), path, overwrite=True)
+    >>> [s["op"] for s in load_pipeline(path).steps]
+    ['gaussian', 'normalize', 'median']
     """
+    if isinstance(path, str) and path.startswith("file://"):
+        from xarray_microct.io.paths import local_path
+
+        path = local_path(path) or path
+    inputs = list(inputs)
     if not isinstance(pipeline, Pipeline):
+        if not isinstance(pipeline, (list, tuple)):
+            from xarray_microct.io.safety import input_locations
+
+            inputs += input_locations(pipeline)
         pipeline = pipeline_from_records(records_of(pipeline), name=str(path))
+    replace = check_pipeline_target(path, overwrite=overwrite, inputs=inputs)
     path = Path(path)
     content = pipeline.to_dict()
+    mark = f"{PIPELINE_HEADER}{utc_now()}"
     if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(content, indent=2) + "\n")
+        version = content.pop("microct_pipeline")
+        content = {"microct_pipeline": version, "written_by": mark, **content}
+        text = json.dumps(content, indent=2) + "\n"
     else:
-        header = f"# xarray-microct pipeline, written {utc_now()}\n"
-        path.write_text(header + yaml.safe_dump(content, sort_keys=False))
+        text = f"# {mark}\n" + yaml.safe_dump(content, sort_keys=False)
+    _write_file(path, text, replace)
     return path
 
 
@@ -493,8 +716,12 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     ]
 
 
-def export_pipeline(result_store: str | Path, path: str | Path) -> Path:
+def export_pipeline(result_store: str | Path, path: str | Path, *, overwrite: bool = False) -> Path:
     """Export the provenance of a stored result as a pipeline file (``microct export-pipeline``).
+
+    Written as :func:`save_pipeline` writes (``overwrite`` replaces only a pipeline file
+    this project wrote); ``path`` may not be or lie inside ``result_store`` or a store
+    the result was computed from.
 
     A result computed on one level of a stored pyramid gets that level on its
     ``pyramid`` step (see :func:`pyramid_levels_recorded`): the file replays on the
@@ -511,18 +738,24 @@ def export_pipeline(result_store: str | Path, path: str | Path) -> Path:
     'median'
     """
     from xarray_microct.io.results import open_result
+    from xarray_microct.io.safety import check_not_input
 
-    return save_pipeline(records_of(open_result(result_store)), path)
+    check_not_input(path, [result_store])  # before reading it: nothing was written
+    result = open_result(result_store)
+    return save_pipeline(result, path, overwrite=overwrite, inputs=[result_store])
 
 
 __all__ = [
     "BUILTIN_PIPELINES",
     "PIPELINE_FORMAT",
+    "PIPELINE_HEADER",
     "Pipeline",
+    "check_pipeline_target",
     "export_pipeline",
     "load_pipeline",
     "pipeline_from_records",
     "pyramid_levels_recorded",
     "save_pipeline",
     "take_level",
+    "written_pipeline",
 ]
