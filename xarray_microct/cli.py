@@ -295,7 +295,8 @@ def _opened_for_info(
             options.update(shown)
         except MissingVoxelSizeError as error:
             voxel_error = str(error)
-            options.update(spacing=1.0, units="micrometer")
+            spacing, units = error.placeholder  # the axes the input states kept
+            options.update(spacing=spacing, units=units)
     volume, sizes, _ = _open_input(path, **options)
     return volume, sizes, shown, voxel_error
 
