@@ -698,7 +698,7 @@ def test_a_page_of_another_shape_amid_a_stack_is_refused(tmp_path):
 
 def test_microct_info_of_slices_stating_y_x_says_which_spacing_to_give(tmp_path, scan):
     # was: "spacing=(dz, dy, dx)", the stated y, x left for the user to find
-    from xarray_microct.cli import store_info
+    from xarray_microct.cli import format_info, store_info
 
     folder = tmp_path / "slices"
     write_slices(folder, scan, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um"})
@@ -706,3 +706,4 @@ def test_microct_info_of_slices_stating_y_x_says_which_spacing_to_give(tmp_path,
     assert info["levels"][0]["shape"] == list(scan.shape)  # opened, its y, x kept
     assert "spacing=(dz, 0.5, 0.5), units='micrometer'" in info["voxel_size"]
     assert "--spacing DZ 0.5 0.5 --units micrometer" in info["voxel_size"]
+    assert "--spacing DZ 0.5 0.5 --units micrometer" in format_info(info)  # as printed
