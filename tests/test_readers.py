@@ -25,13 +25,18 @@ def scan() -> np.ndarray:
 # --- HDF5 / DXchange ---------------------------------------------------------------------
 
 
-def write_dxchange(path, data, pixel_size=0.65, chunks=None):
+def write_dxchange(path, data, pixel_size=0.65, chunks=None, z_size="same"):
+    """A DXchange file of ``pixel_size`` (y, x) and ``z_size`` (z: the same by default,
+    None: not written) in microns."""
+    z_size = pixel_size if z_size == "same" else z_size
     with h5py.File(path, "w") as f:
         f.create_dataset("exchange/data", data=data, chunks=chunks)
-        if pixel_size is not None:
-            size = f.create_dataset("measurement/instrument/detector/actual_pixel_size_x",
-                                    data=pixel_size)
-            size.attrs["units"] = b"microns"
+        for axis, value in (("x", pixel_size), ("y", z_size)):
+            if value is not None:
+                size = f.create_dataset(
+                    f"measurement/instrument/detector/actual_pixel_size_{axis}", data=value
+                )
+                size.attrs["units"] = b"microns"
 
 
 @pytest.mark.parametrize("h5_chunks", [None, (5, 8, 8)])
@@ -172,8 +177,16 @@ def test_raw_reads_shape_dtype_byte_order_and_header(tmp_path, scan, order):
     with path.open("wb") as f:
         f.write(b"H" * 512)  # a header to skip
         f.write(on_disk.tobytes())
-    vol = mct.open_volume(path, shape=scan.shape, dtype="uint16", byte_order=order,
-                          offset=512, spacing=(2.0, 1.0, 1.0), units="um", chunks=7)
+    vol = mct.open_volume(
+        path,
+        shape=scan.shape,
+        dtype="uint16",
+        byte_order=order,
+        offset=512,
+        spacing=(2.0, 1.0, 1.0),
+        units="um",
+        chunks=7,
+    )
     assert vol.dtype == np.dtype("uint16")  # native order in memory
     np.testing.assert_array_equal(vol.values, scan)
     assert vol.microct.grid.spacing == (2.0, 1.0, 1.0)
@@ -184,8 +197,7 @@ def test_raw_reads_shape_dtype_byte_order_and_header(tmp_path, scan, order):
 def test_raw_reads_per_chunk_and_pickles(tmp_path, scan, monkeypatch):
     path = tmp_path / "scan.bin"
     scan.astype("<u2").tofile(path)
-    vol = mct.open_volume(path, shape=scan.shape, dtype="<u2", spacing=1.0, units="um",
-                          chunks=10)
+    vol = mct.open_volume(path, shape=scan.shape, dtype="<u2", spacing=1.0, units="um", chunks=10)
     reads = _spy_on_reads(RawSource, monkeypatch)
     np.testing.assert_array_equal(vol[12:14, 0:3, 25:].values, scan[12:14, 0:3, 25:])
     assert len(reads) == 1
@@ -241,8 +253,14 @@ def write_slices(folder, scan, **options):
 
 def test_ome_tiff_physical_sizes_and_units(tmp_path, scan):
     path = tmp_path / "scan.ome.tif"
-    sizes = {"PhysicalSizeX": 650.0, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": 650.0,
-             "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": 1.3, "PhysicalSizeZUnit": "µm"}
+    sizes = {
+        "PhysicalSizeX": 650.0,
+        "PhysicalSizeXUnit": "nm",
+        "PhysicalSizeY": 650.0,
+        "PhysicalSizeYUnit": "nm",
+        "PhysicalSizeZ": 1.3,
+        "PhysicalSizeZUnit": "µm",
+    }
     tifffile.imwrite(path, scan, ome=True, metadata={"axes": "ZYX", **sizes})
     vol = mct.open_volume(path)
     assert vol.microct.grid.units == "nanometer"
@@ -261,8 +279,9 @@ def test_ome_tiff_slices_state_their_z_spacing(tmp_path, scan):
 def test_imagej_stack_without_spacing_is_one_unit_deep(tmp_path, scan):
     # ImageJ writes spacing= only when the voxel depth is not 1, and reads its absence so
     path = tmp_path / "stack.tif"
-    tifffile.imwrite(path, scan, imagej=True, resolution=(2.0, 2.0),
-                     metadata={"unit": "um", "axes": "ZYX"})
+    tifffile.imwrite(
+        path, scan, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um", "axes": "ZYX"}
+    )
     assert mct.open_volume(path).microct.grid.spacing == (1.0, 0.5, 0.5)
 
 
@@ -288,7 +307,11 @@ def test_imagej_pixel_size_reads_as_the_decimal_written(tmp_path, scan, resoluti
 def test_calibrated_slices_without_z_spacing_are_refused(tmp_path, scan):
     folder = tmp_path / "slices"
     write_slices(folder, scan, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um"})
-    message = r"state y, x spacing \(0\.5, 0\.5 micrometer\) but not z.*spacing=\(dz, dy, dx\)"
+    # the message gives the spacing to pass, the stated y, x filled in (was: (dz, dy, dx))
+    message = (
+        r"state y, x spacing \(0\.5, 0\.5 micrometer\) but not z.*"
+        r"spacing=\(dz, 0\.5, 0\.5\), units='micrometer'.*--spacing DZ 0\.5 0\.5"
+    )
     with pytest.raises(ValueError, match=message):
         mct.open_volume(folder)
     grid = mct.open_volume(folder, spacing=(3.0, 0.5, 0.5), units="um").microct.grid
@@ -337,7 +360,9 @@ def test_folder_of_stacks_is_joined_along_z(tmp_path, monkeypatch, depths, optio
         pytest.param(lambda p, v: tifffile.imwrite(p, v, metadata={"axes": "CZYX"}), id="ome-czyx"),
         pytest.param(
             lambda p, v: tifffile.imwrite(
-                p, np.ascontiguousarray(v.swapaxes(0, 1)), imagej=True,
+                p,
+                np.ascontiguousarray(v.swapaxes(0, 1)),
+                imagej=True,
                 metadata={"axes": "ZCYX"},
             ),
             id="imagej-zcyx",
@@ -371,8 +396,9 @@ def test_channel_and_time_axes_of_size_one_are_dropped(tmp_path):
     truth = coded(6)
     path = tmp_path / "hyper.tif"
     metadata = {"axes": "TZCYX", "spacing": 2.0, "unit": "um"}
-    tifffile.imwrite(path, truth[None, :, None], imagej=True, resolution=(2.0, 2.0),
-                     metadata=metadata)
+    tifffile.imwrite(
+        path, truth[None, :, None], imagej=True, resolution=(2.0, 2.0), metadata=metadata
+    )
     vol = mct.open_volume(path)
     np.testing.assert_array_equal(vol.values, truth)
     assert vol.microct.grid.spacing == (2.0, 0.5, 0.5)
@@ -424,9 +450,7 @@ def test_stray_files_of_a_slice_folder_are_left_out_by_name(tmp_path):
 
 
 @pytest.mark.parametrize("odd", ["smaller", "float", "not-a-tiff", "no-pages", "two-channels"])
-def test_a_slice_unlike_the_others_is_refused_by_name_before_any_read(
-    tmp_path, monkeypatch, odd
-):
+def test_a_slice_unlike_the_others_is_refused_by_name_before_any_read(tmp_path, monkeypatch, odd):
     # was: an error mid-run naming no file (or a traceback), after reading the slices
     folder = tmp_path / "slices"
     write_numbered(folder, coded(10))
@@ -499,3 +523,187 @@ def test_folder_of_multi_file_ome_tiff_reads_each_file_once(tmp_path):
     (folder / "s_2.ome.tif").unlink()
     with pytest.raises(TiffLayoutError, match=r"1 of the 3 slices .* missing"):
         mct.open_volume(folder / "s_0.ome.tif")
+
+
+# --- a voxel size stated in the file, given again -----------------------------------------
+
+
+def write_h5_spacing(path, data, spacing, units="um"):
+    with h5py.File(path, "w") as f:
+        f["v"] = data
+        f["v"].attrs["spacing"] = np.asarray(spacing)
+        f["v"].attrs["units"] = units
+
+
+@pytest.mark.parametrize("spacing", [[2.0, 0.5], [1, 2, 3, 4], [[2.0, 1.0, 1.0]]])
+def test_an_hdf5_spacing_attribute_of_other_than_one_or_three_values_is_refused(
+    tmp_path, scan, spacing
+):
+    # was: [2, 0.5] read as (2, 2, 2), [1, 2, 3, 4] as (1, 1, 1), [[2, 1, 1]] a TypeError
+    path = tmp_path / "scan.h5"
+    write_h5_spacing(path, scan, spacing)
+    with pytest.raises(
+        ValueError,
+        match=r"attribute 'spacing' of 'v' holds .*not one \(all "
+        r"axes\) or three \(dz, dy, dx\)",
+    ):
+        mct.open_volume(path, dataset="v")
+
+
+def test_a_dxchange_pixel_size_of_different_values_is_refused(tmp_path, scan):
+    # was: the first of them taken (0.65), the other left out
+    path = tmp_path / "scan.h5"
+    write_dxchange(path, scan, pixel_size=[0.65, 0.7])
+    with pytest.raises(ValueError, match=r"actual_pixel_size_x holds 2 different pixel sizes"):
+        mct.open_volume(path)
+    write_dxchange(path, scan, pixel_size=[0.65, 0.65])  # the same twice: that one
+    assert mct.open_volume(path).microct.grid.spacing == pytest.approx((0.65,) * 3)
+
+
+def test_a_dxchange_file_without_its_z_pixel_size_asks_for_z(tmp_path, scan):
+    # was: z taken equal to x (0.65), though nothing states it
+    path = tmp_path / "scan.h5"
+    write_dxchange(path, scan, z_size=None)
+    ask = r"along z .*spacing=\(dz, 0\.65, 0\.65\), units='micrometer'"
+    with pytest.raises(mct.io.MissingVoxelSizeError, match=ask):
+        mct.open_volume(path)
+    volume = mct.open_volume(path, spacing=(2.0, 0.65, 0.65), units="um")
+    assert volume.microct.grid.spacing == (2.0, 0.65, 0.65)
+    np.testing.assert_array_equal(volume.values, scan)
+    with pytest.raises(
+        ValueError,
+        match=r"along y, x \(0\.65, 0\.65 micrometer\), not the "
+        r"spacing given \(2, 2 micrometer\)",
+    ):
+        mct.open_volume(path, spacing=2.0, units="um")
+
+
+def _stated_inputs(tmp_path, scan):
+    """Files that state their voxel size, each (path, options, stated (z, y, x), unit)."""
+    imagej = tmp_path / "ij.tif"
+    tifffile.imwrite(
+        imagej,
+        scan,
+        imagej=True,
+        resolution=(1 / 0.65, 1 / 0.65),
+        metadata={"axes": "ZYX", "spacing": 2.6, "unit": "um"},
+    )
+    ome = tmp_path / "scan.ome.tif"
+    sizes = {
+        "PhysicalSizeX": 0.25,
+        "PhysicalSizeXUnit": "nm",
+        "PhysicalSizeY": 0.5,
+        "PhysicalSizeYUnit": "nm",
+        "PhysicalSizeZ": 2.6,
+        "PhysicalSizeZUnit": "nm",
+    }
+    tifffile.imwrite(ome, scan, ome=True, metadata={"axes": "ZYX", **sizes})
+    h5 = tmp_path / "attrs.h5"
+    write_h5_spacing(h5, scan, [2.0, 1.0, 1.0])
+    return [
+        (imagej, {}, (2.6, 0.65, 0.65), "micrometer"),
+        (ome, {}, (2.6, 0.5, 0.25), "nanometer"),
+        (h5, {"dataset": "v"}, (2.0, 1.0, 1.0), "micrometer"),
+    ]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["imagej", "ome-tiff", "hdf5-attrs"])
+def test_a_spacing_against_the_files_is_refused_and_the_same_again_passes(tmp_path, scan, which):
+    # was: spacing= silently replaced the voxel size the file states
+    path, options, stated, unit = _stated_inputs(tmp_path, scan)[which]
+    with pytest.raises(
+        ValueError,
+        match=rf"states its voxel size along z, y, x \("
+        rf"{stated[0]:g}, .*, not the spacing given \(9, 9, 9",
+    ):
+        mct.open_volume(path, spacing=9.0, units=unit, **options)
+    in_pm = tuple(v * (1e6 if unit == "micrometer" else 1e3) for v in stated)
+    for spacing, units in ((stated, unit), (in_pm, "pm")):  # the same, in another unit too
+        volume = mct.open_volume(path, spacing=spacing, units=units, **options)
+        assert volume.microct.grid.spacing == pytest.approx(spacing)
+        np.testing.assert_array_equal(volume.values, scan)
+        params = volume.attrs["microct_provenance"][-1]["params"]
+        assert params["spacing"] == pytest.approx(list(spacing))
+        assert params["units"] == ("picometer" if units == "pm" else unit)
+
+
+def test_an_imagej_stack_of_default_depth_takes_the_z_given_not_its_pixel_size(tmp_path, scan):
+    # was: spacing=2.6 read as (2.6, 2.6, 2.6) over the 0.65 µm pixels the file states;
+    # the depth ImageJ writes no spacing= for (1 unit) is its default, which z= replaces
+    path = tmp_path / "ij.tif"
+    tifffile.imwrite(
+        path,
+        scan,
+        imagej=True,
+        resolution=(1 / 0.65, 1 / 0.65),
+        metadata={"axes": "ZYX", "unit": "um"},
+    )
+    assert mct.open_volume(path).microct.grid.spacing == (1.0, 0.65, 0.65)
+    with pytest.raises(
+        ValueError,
+        match=r"along y, x \(0\.65, 0\.65 micrometer\).*given "
+        r"\(2\.6, 2\.6 micrometer\).*spacing=\(2\.6, 0\.65, ",
+    ):
+        mct.open_volume(path, spacing=2.6, units="um")
+    volume = mct.open_volume(path, spacing=(2.6, 0.65, 0.65), units="um")
+    assert volume.microct.grid.spacing == (2.6, 0.65, 0.65)
+
+
+def test_slices_that_state_different_pixel_sizes_are_refused(tmp_path, scan):
+    # was: read without a word when spacing= was given (the first slice's size checked)
+    folder = tmp_path / "slices"
+    write_slices(
+        folder, scan, imagej=True, resolution=(1 / 0.65, 1 / 0.65), metadata={"unit": "um"}
+    )
+    tifffile.imwrite(
+        folder / "slice_7.tif",
+        scan[7],
+        imagej=True,
+        resolution=(1 / 1.3, 1 / 1.3),
+        metadata={"unit": "um"},
+    )
+    for options in ({}, {"spacing": (2.6, 0.65, 0.65), "units": "um"}):
+        with pytest.raises(
+            TiffLayoutError,
+            match=r"slice_7\.tif states a voxel size of y 1\.3, "
+            r"x 1\.3 micrometer, while slice_0\.tif",
+        ):
+            mct.open_volume(folder, **options)
+    tifffile.imwrite(
+        folder / "slice_7.tif",
+        scan[7],
+        imagej=True,  # 650 nm: the same
+        resolution=(1 / 650, 1 / 650),
+        metadata={"unit": "nm"},
+    )
+    volume = mct.open_volume(folder, spacing=(2.6, 0.65, 0.65), units="um")
+    np.testing.assert_array_equal(volume.values, scan)
+
+
+def test_a_page_of_another_shape_amid_a_stack_is_refused(tmp_path):
+    # was: left out with a warning ("a mask, a thumbnail"), the slices after it shifted
+    truth = coded(6)
+    path = tmp_path / "scan.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for z, plane in enumerate(truth):
+            tif.write(plane[:4] if z == 3 else plane, contiguous=False, metadata=None)
+    with pytest.raises(TiffLayoutError, match=r"page 3 of the file .* lies among the slices"):
+        mct.open_volume(path, spacing=1, units="um")
+    with tifffile.TiffWriter(path) as tif:  # the same page after the stack: left out
+        for plane in (*truth, truth[3, :4]):
+            tif.write(plane, contiguous=False, metadata=None)
+    with pytest.warns(UserWarning, match=r"other images .* left out"):
+        np.testing.assert_array_equal(mct.open_volume(path, spacing=1, units="um").values, truth)
+
+
+def test_microct_info_of_slices_stating_y_x_says_which_spacing_to_give(tmp_path, scan):
+    # was: "spacing=(dz, dy, dx)", the stated y, x left for the user to find
+    from xarray_microct.cli import format_info, store_info
+
+    folder = tmp_path / "slices"
+    write_slices(folder, scan, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um"})
+    info = store_info(folder)
+    assert info["levels"][0]["shape"] == list(scan.shape)  # opened, its y, x kept
+    assert "spacing=(dz, 0.5, 0.5), units='micrometer'" in info["voxel_size"]
+    assert "--spacing DZ 0.5 0.5 --units micrometer" in info["voxel_size"]
+    assert "--spacing DZ 0.5 0.5 --units micrometer" in format_info(info)  # as printed

@@ -199,3 +199,103 @@ def test_a_nested_origin_is_refused_by_its_shape(tmp_path: Path):
     _store_with_origin(tmp_path / "xr.zarr", 2.0)
     with pytest.raises(ValueError, match=r"not an array of shape \(1, 3\)"):
         mct.open_volume(tmp_path / "xr.zarr", origin=[[2.0, 1.0, 0.0]])
+
+
+# --- plain Zarr arrays: their dimension names say which axis is which ------------------
+
+
+def _plain_named(path: Path, data: np.ndarray, names: tuple[str, ...], zarr_format: int) -> None:
+    """A plain Zarr array (no group) of ``names``, written with zarr alone."""
+    if zarr_format == 3:
+        array = zarr.create_array(
+            str(path), shape=data.shape, dtype=data.dtype, dimension_names=names, zarr_format=3
+        )
+    else:  # xarray's v2 convention
+        array = zarr.create_array(str(path), shape=data.shape, dtype=data.dtype, zarr_format=2)
+        array.attrs["_ARRAY_DIMENSIONS"] = list(names)
+    array[:] = data
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("x", "y", "z"),
+        ("z", "x", "y"),
+        ("y", "x", "z"),
+        ("x", "z", "y"),
+        ("y", "z", "x"),
+        ("x", "y", "z", "c"),
+    ],
+)
+def test_a_plain_zarr_array_opens_z_y_x_as_its_dimension_names_say(
+    tmp_path: Path, names: tuple[str, ...], zarr_format: int
+):
+    # was: the stored order relabelled z, y, x (x data called z, the spacing on the
+    # wrong axes); only names z, y, x read right
+    truth = np.random.default_rng(1).integers(0, 1000, (2, 4, 5, 6)).astype(np.uint16)
+    truth = truth if "c" in names else truth[0]  # (c,) z, y, x
+    full = ("c", "z", "y", "x") if "c" in names else ("z", "y", "x")
+    stored = truth.transpose([full.index(name) for name in names])
+    path = tmp_path / "named.zarr"
+    _plain_named(path, stored, names, zarr_format)
+    volume = mct.open_volume(path, spacing=(3.0, 2.0, 1.0), units="micrometer", chunks=(2, 3, 4))
+    assert volume.dims == full and volume.shape == truth.shape
+    np.testing.assert_array_equal(volume.values, truth)
+    assert volume.microct.grid.spacing == (3.0, 2.0, 1.0)
+    assert float(volume["x"][-1]) == 5.0 and float(volume["z"][-1]) == 9.0
+    assert volume.chunks[-3:] == ((2, 2), (3, 2), (4, 2))  # z, y, x as given
+
+
+@pytest.mark.parametrize(
+    "names", [("a", "b", "c"), ("dim_0", "dim_1", "dim_2"), ("z", "y", "y"), ("z", "y", "w")]
+)
+def test_a_plain_zarr_array_of_other_dimension_names_is_refused(
+    tmp_path: Path, names: tuple[str, ...]
+):
+    # was: taken as z, y, x without a word
+    path = tmp_path / "named.zarr"
+    _plain_named(path, _scan(), names, 3)
+    with pytest.raises(ValueError, match=r"names its dimensions .*understood are t, c, z, y, x"):
+        mct.open_volume(path, spacing=1.0, units="micrometer")
+
+
+def test_microct_info_shows_a_named_plain_zarr_array_in_z_y_x(tmp_path: Path, capsys):
+    from xarray_microct.cli import main
+
+    path = tmp_path / "named.zarr"
+    _plain_named(path, _scan().transpose(2, 1, 0), ("x", "y", "z"), 3)
+    assert main(["info", str(path), "--spacing", "1", "--units", "micrometer"]) == 0
+    assert "4 × 6 × 8" in capsys.readouterr().out  # z, y, x (stored: 8 × 6 × 4)
+
+
+# --- a spacing given again: the same as the store's passes, another is refused ----------
+
+
+def test_an_ome_zarr_takes_its_own_spacing_given_again(tmp_path: Path):
+    # was: any spacing= refused, even the store's own (the doc says the same passes)
+    store = tmp_path / "scan.ome.zarr"
+    mct.from_array(_scan(), spacing=(2.6, 0.65, 0.65), units="micrometer").microct.to_zarr(store)
+    for spacing, units in (((2.6, 0.65, 0.65), "micrometer"), ((2600, 650, 650), "nm")):
+        volume = mct.open_volume(store, spacing=spacing, units=units)
+        np.testing.assert_array_equal(volume.values, _scan())
+        assert volume.microct.grid.spacing == pytest.approx((2.6, 0.65, 0.65))
+        record = volume.attrs["microct_provenance"][-1]["params"]
+        assert record["spacing"] == list(map(float, spacing))
+    with pytest.raises(
+        ValueError,
+        match=r"along x \(0\.65 micrometer\), not the spacing given "
+        r"\(0\.6 micrometer\)",
+    ):
+        mct.open_volume(store, spacing=(2.6, 0.65, 0.6), units="micrometer")
+
+
+def test_an_xarray_store_compares_a_spacing_given_in_another_unit(tmp_path: Path):
+    # was: compared without its unit (650 nm against 0.65 µm: refused)
+    store = tmp_path / "xr.zarr"
+    _xarray_store(store, "micrometer")
+    volume = mct.open_volume(store, spacing=650.0, units="nm")
+    assert volume.microct.grid.spacing == pytest.approx((0.65,) * 3)
+    stated = r"\(0\.65, 0\.65, 0\.65 micrometer = 650, 650, 650 nanometer\)"
+    with pytest.raises(ValueError, match=stated + r", not the spacing given \(1300, "):
+        mct.open_volume(store, spacing=1300.0, units="nm")

@@ -295,7 +295,8 @@ def _opened_for_info(
             options.update(shown)
         except MissingVoxelSizeError as error:
             voxel_error = str(error)
-            options.update(spacing=1.0, units="micrometer")
+            spacing, units = error.placeholder  # the axes the input states kept
+            options.update(spacing=spacing, units=units)
     volume, sizes, _ = _open_input(path, **options)
     return volume, sizes, shown, voxel_error
 
@@ -451,12 +452,17 @@ def format_info(info: dict[str, Any]) -> str:
     lines += _level_lines(levels)
     if info.get("voxel_size"):
         first = levels[0]
+        said = str(info["voxel_size"])
+        partly = "with the stated values" in said  # its message gives the call to make
         lines.append(
-            f"voxel size: not recorded in the file; {_size(first['nbytes'])} at full resolution"
+            f"voxel size: {'partly ' if partly else ''}not recorded in the file; "
+            f"{_size(first['nbytes'])} at full resolution"
         )
         lines.append(
-            "  give it: microct info PATH --spacing DZ DY DX --units micrometer (the same "
-            "options for microct run), or open_volume(path, spacing=(dz, dy, dx), "
+            f"  {said.split('; ', 1)[-1]} (the same options for microct run)"
+            if partly
+            else "  give it: microct info PATH --spacing DZ DY DX --units micrometer (the "
+            "same options for microct run), or open_volume(path, spacing=(dz, dy, dx), "
             "units='micrometer')"
         )
     elif levels and "spacing" in levels[0]:

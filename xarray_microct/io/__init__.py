@@ -14,8 +14,15 @@ import xarray as xr
 import zarr
 
 from xarray_microct.core.provenance import make_record, with_record
-from xarray_microct.core.volume import PROVENANCE_KEY, SPATIAL_DIMS, from_array, grid_of
-from xarray_microct.io.calibration import in_units
+from xarray_microct.core.units import ngff_unit_name
+from xarray_microct.core.volume import (
+    PROVENANCE_KEY,
+    SPATIAL_DIMS,
+    _per_axis,
+    from_array,
+    grid_of,
+)
+from xarray_microct.io.calibration import checked_spacing, in_units, stated_sizes
 from xarray_microct.io.errors import PickRequiredError, TiffLayoutError
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
 from xarray_microct.io.ome import (
@@ -42,7 +49,13 @@ def _is_zarr(path: Path) -> bool:
 
 class MissingVoxelSizeError(ValueError):
     """The input does not state its voxel size and none was given (``spacing=``,
-    ``units=``): the message says how to give it."""
+    ``units=``): the message says how to give it. ``placeholder``: a ``(spacing,
+    units)`` that opens the input (its stated axes kept, 1 for the others), for a
+    description that does not show it (``microct info``)."""
+
+    def __init__(self, message: str, placeholder: tuple[Any, str] = (1.0, "micrometer")):
+        super().__init__(message)
+        self.placeholder = placeholder
 
 
 def _physical(
@@ -51,23 +64,40 @@ def _physical(
     units: str | None,
     path: Path | str,
 ) -> tuple[Any, str]:
+    """The voxel size to build the volume with: the file's (``metadata``, as the readers
+    return it: :mod:`xarray_microct.io.calibration`), or the one given where it agrees
+    with the file's and for the axes the file does not state."""
     if spacing is not None and units is None:
         raise ValueError(
             f"spacing={spacing!r} was given without units=: name the length unit of the "
             "spacing, e.g. open_volume(path, spacing=..., units='micrometer')"
         )
-    if spacing is None and units is not None and "spacing" in metadata:
-        spacing = in_units(metadata["spacing"], metadata["units"], units)
-    spacing = spacing if spacing is not None else metadata.get("spacing")
-    units = units if units is not None else metadata.get("units")
-    if spacing is None or units is None:
-        found = f" ({metadata['note']})" if "note" in metadata else ""
+    stated, stated_units = stated_sizes(metadata)
+    if spacing is not None:
+        checked_spacing(stated, stated_units, _per_axis(spacing, "spacing"), units, path)
+        return spacing, units
+    if "spacing" in metadata:
+        if units is not None:
+            return in_units(metadata["spacing"], metadata["units"], units), units
+        return metadata["spacing"], metadata["units"]
+    found = f" ({metadata['note']})" if "note" in metadata else ""
+    if stated and stated_units is not None:
+        unit = ngff_unit_name(units or stated_units)
+        known = dict(zip(stated, in_units(list(stated.values()), stated_units, unit), strict=True))
+        example = ", ".join(f"{known[a]:g}" if a in known else f"d{a}" for a in "zyx")
+        flags = " ".join(f"{known[a]:g}" if a in known else f"D{a.upper()}" for a in "zyx")
+        missing = ", ".join(a for a in "zyx" if a not in known)
         raise MissingVoxelSizeError(
-            f"{path} does not state its voxel size{found}; give it, e.g. "
-            "open_volume(path, spacing=(dz, dy, dx), units='micrometer'), or on the "
-            "command line --spacing DZ DY DX --units micrometer"
+            f"{path} does not state its voxel size along {missing}{found}; give it, with "
+            f"the stated values for the others: open_volume(path, spacing=({example}), "
+            f"units={unit!r}), or on the command line --spacing {flags} --units {unit}",
+            (tuple(known.get(axis, 1.0) for axis in "zyx"), unit),
         )
-    return spacing, units
+    raise MissingVoxelSizeError(
+        f"{path} does not state its voxel size{found}; give it, e.g. "
+        "open_volume(path, spacing=(dz, dy, dx), units='micrometer'), or on the "
+        "command line --spacing DZ DY DX --units micrometer"
+    )
 
 
 def _open_xarray_zarr(
@@ -143,7 +173,8 @@ def _calibrated(
     not state it: without coordinates (a Zarr v3 array with dimension names only),
     ``spacing``, ``units`` and ``origin`` (0 by default) make them; coordinates without a
     unit take ``units``. A store whose coordinates state the spacing refuses another
-    one, and one whose coordinates state the origin another origin."""
+    one (the same given again passes), and one whose coordinates state the origin
+    another origin."""
     present = [dim for dim in SPATIAL_DIMS if dim in volume.coords]
     if not present:
         spacing, units = _physical({}, spacing, units, path)
@@ -151,24 +182,59 @@ def _calibrated(
         calibrated = from_array(volume.data, spacing, units, origin, name=volume.name)
         return calibrated.assign_attrs(volume.attrs)
     _check_origin(volume, origin, path)
-    if spacing is not None:
-        given = np.broadcast_to(np.asarray(spacing, dtype=float), (3,))
-        stated = [
-            float(np.median(np.diff(volume[dim].values))) if volume.sizes[dim] > 1 else step
-            for dim, step in zip(SPATIAL_DIMS, given, strict=True)
-        ]
-        if not np.allclose(stated, given, rtol=1e-6):
-            raise ValueError(
-                f"{path} states its voxel size in its coordinates ({stated}), not the "
-                f"spacing given ({given.tolist()}); leave spacing= out (units= names the "
-                "length unit of coordinates without one)"
-            )
+    _check_coordinate_spacing(volume, spacing, units, path)
     unitless = [dim for dim in present if "units" not in volume[dim].attrs]
     if unitless and units is not None:
         volume = volume.assign_coords(
             {dim: volume[dim].assign_attrs(units=units) for dim in unitless}
         )
     return volume
+
+
+def _check_coordinate_spacing(
+    volume: xr.DataArray,
+    spacing: float | Sequence[float] | None,
+    units: str | None,
+    path: Path | str,
+) -> None:
+    """Refuse a ``spacing`` (in ``units``) that contradicts the one ``volume``'s
+    coordinates state (an OME-Zarr's scale, an xarray store's coordinates), compared in
+    ``units`` (coordinates without a unit are taken in ``units``); the same value given
+    again passes, as does None (not given).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> volume = mct.from_array(np.zeros((2, 3, 4)), spacing=(2.0, 0.5, 0.5), units="um")
+    >>> _check_coordinate_spacing(volume, (2000.0, 500.0, 500.0), "nm", "scan.zarr")
+    >>> _check_coordinate_spacing(volume, 0.5, "um", "scan.zarr")
+    Traceback (most recent call last):
+    ValueError: scan.zarr states its voxel size in its coordinates along z (2 micrometer), ...
+    """
+    if spacing is None:
+        return
+    if units is None:
+        raise ValueError(
+            f"spacing={spacing!r} was given without units=: name the length unit of the "
+            "spacing, e.g. open_volume(path, spacing=..., units='micrometer')"
+        )
+    steps: dict[str, tuple[float, str]] = {}  # each axis's step, in its own unit
+    for dim in SPATIAL_DIMS:
+        if dim not in volume.coords:
+            continue
+        coord = volume[dim]
+        if coord.size > 1:
+            step = float(np.median(np.diff(coord.values)))
+        elif "spacing" in coord.attrs:
+            step = float(coord.attrs["spacing"])
+        else:
+            continue
+        steps[dim] = (step, coord.attrs.get("units") or units)
+    own = {unit for _, unit in steps.values()}
+    unit = own.pop() if len(own) == 1 else units  # the store's own where it has one
+    stated = {dim: in_units((step,), u, unit)[0] for dim, (step, u) in steps.items()}
+    given = _per_axis(spacing, "spacing")
+    checked_spacing(stated, unit, given, units, path, " in its coordinates")
 
 
 def _check_origin(volume: xr.DataArray, origin: Any, path: Path | str) -> None:
@@ -319,7 +385,11 @@ def open_volume(
     spacing, units : optional
         Voxel size and its length unit, for formats that do not state them (plain Zarr
         arrays, raw files, TIFF without ImageJ calibration, HDF5 without DXchange pixel
-        size). Required there: a missing voxel size is an error, not a guess.
+        size). Required there: a missing voxel size is an error, not a guess. Where the
+        input states it, in full or for some axes, a spacing that contradicts it is an
+        error naming both (compared in one unit, to a relative 1e-6); the same value
+        given again is accepted, and the axes it does not state take the given value.
+        Recorded in the ``open_volume`` provenance record when given.
     origin : float or tuple, optional
         Coordinate of the first voxel (its centre, in ``units``; one value or z, y, x):
         the store's own for OME-Zarr and xarray Zarr stores with coordinates (an origin
@@ -437,16 +507,13 @@ def _open_input(
     location = str(path) if is_url(path) else os.path.realpath(path)
     params: dict[str, Any] = {"path": label, "format": fmt, "location": location}
     if fmt == "ome-zarr":
-        if spacing is not None:
-            raise ValueError(
-                f"{path} states its own voxel size (OME-NGFF scale); do not pass spacing="
-            )
         tree = open_pyramid(path, chunks=chunks, units=units, storage_options=storage_options)
         volume = _pick_level(tree, level, path)  # the level first, then its c and t
         sizes = sizes_of(volume)
         squeezed = frozenset(dim for dim, n in sizes.items() if n == 1)
         volume = _without_single_tc(pick_dims(volume, picks, path))
         _check_origin(volume, origin, path)
+        _check_coordinate_spacing(volume, spacing, units, path)  # the same again passes
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
     elif is_url(path):
@@ -463,6 +530,10 @@ def _open_input(
         squeezed = frozenset(dim for dim, n in sizes.items() if n == 1 and tiff)
         params.update({k: v for k, v in given.items() if v is not None})
     params.update({PICKS[dim]: index for dim, index in picks.items() if index is not None})
+    if spacing is not None:  # the voxel size given (checked against the file's above)
+        params["spacing"] = [float(v) for v in _per_axis(spacing, "spacing")]
+    if units is not None:
+        params["units"] = ngff_unit_name(units)
     record = make_record("open_volume", params, source=True)
     volume.attrs = with_record({PROVENANCE_KEY: [], **volume.attrs}, record)
     return volume, sizes, squeezed
@@ -509,6 +580,87 @@ def _plain_chunks(chunks: Any, stored: tuple[int, ...]) -> Any:
     return chunks
 
 
+_UNDERSTOOD = ("t", "c", "z", "y", "x")  # the dimension names a plain Zarr array may carry
+
+
+def _dimension_names(array: zarr.Array) -> tuple[Any, ...] | None:
+    """The dimension names a plain Zarr array stores (Zarr v3 ``dimension_names``, v2
+    xarray's ``_ARRAY_DIMENSIONS`` attribute), or None where it stores none."""
+    names = getattr(array.metadata, "dimension_names", None)
+    if names is None:
+        names = array.attrs.get("_ARRAY_DIMENSIONS")
+    if names is None or all(name is None for name in names):
+        return None
+    return tuple(names)
+
+
+def _stored_order(names: tuple[Any, ...] | None, path: Path | str) -> tuple[str, ...] | None:
+    """The dims of a plain Zarr array in stored order, from its dimension ``names``: each
+    one of ``t, c, z, y, x`` (any case), z, y, x all there, none twice; None without
+    names (the array is then taken as ``(t, c,) z, y, x``, as documented). Other names
+    are refused, saying which are understood: the axes are never guessed.
+
+    Examples
+    --------
+    >>> _stored_order(("X", "y", "z"), "a.zarr"), _stored_order(None, "a.zarr")
+    (('x', 'y', 'z'), None)
+    >>> _stored_order(("a", "b", "c"), "a.zarr")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: a.zarr names its dimensions ('a', 'b', 'c'): which of them is z, y or x is ...
+    """
+    if names is None:
+        return None
+    lowered = tuple(str(name).lower() if name is not None else None for name in names)
+    understood = (
+        all(name in _UNDERSTOOD for name in lowered)
+        and len(set(lowered)) == len(lowered)
+        and set(SPATIAL_DIMS) <= set(lowered)
+    )
+    if not understood:
+        raise ValueError(
+            f"{path} names its dimensions {names}: which of them is z, y or x is not "
+            "guessed. The names understood are t, c, z, y, x (each once; z, y and x all "
+            "there): store the array with those names (dimension_names= in Zarr v3, the "
+            "_ARRAY_DIMENSIONS attribute in v2), or read it with zarr and give it in z, y, "
+            "x order to xarray_microct.from_array(data, spacing=..., units=...)"
+        )
+    return lowered  # type: ignore[return-value]
+
+
+def _chunks_as_stored(chunks: Any, order: tuple[str, ...] | None, stored: tuple[int, ...]) -> Any:
+    """Dask ``chunks`` given per axis in ``(t, c,) z, y, x`` order, put in the stored
+    ``order`` of a plain Zarr array (the axes not given keep their ``stored`` chunks);
+    other forms of ``chunks`` (an int, "auto", None) as they are.
+
+    Examples
+    --------
+    >>> _chunks_as_stored((2, 3, 4), ("x", "y", "z"), (8, 8, 8))
+    (4, 3, 2)
+    >>> _chunks_as_stored((2, 3, 4), ("x", "y", "z", "c"), (8, 8, 8, 1))
+    (4, 3, 2, 1)
+    """
+    if order is None or not isinstance(chunks, (tuple, list)) or len(chunks) > len(order):
+        return chunks
+    wanted = [dim for dim in _UNDERSTOOD if dim in order]
+    given = dict(zip(wanted[len(wanted) - len(chunks) :], chunks, strict=True))
+    return tuple(given.get(dim, size) for dim, size in zip(order, stored, strict=True))
+
+
+def _named_to_zyx(data: da.Array, order: tuple[str, ...]) -> tuple[da.Array, tuple[str, ...]]:
+    """``data`` of dims ``order`` transposed to ``z, y, x`` last (its ``t``, ``c`` first,
+    in that order), and those dims.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, dims = _named_to_zyx(da.zeros((6, 5, 4, 2)), ("x", "y", "z", "c"))
+    >>> out.shape, dims
+    ((2, 4, 5, 6), ('c', 'z', 'y', 'x'))
+    """
+    wanted = tuple(dim for dim in _UNDERSTOOD if dim in order)
+    return data.transpose([order.index(dim) for dim in wanted]), wanted
+
+
 def _open_other(
     path: Path,
     fmt: str,
@@ -525,10 +677,15 @@ def _open_other(
     origin = 0.0 if origin is None else origin  # formats without coordinates
     if fmt == "zarr":
         array = zarr.open_array(str(path), mode="r")
-        data = da.from_zarr(array, chunks=_plain_chunks(chunks, array.chunks))
+        order = _stored_order(_dimension_names(array), path)
+        stored = _plain_chunks(_chunks_as_stored(chunks, order, array.chunks), array.chunks)
+        data = da.from_zarr(array, chunks=stored)
+        dims = None
+        if order is not None:  # z, y, x last, as the names say (t, c kept before)
+            data, dims = _named_to_zyx(data, order)
         metadata = {k: array.attrs[k] for k in ("spacing", "units") if k in array.attrs}
         spacing, units = _physical(metadata, spacing, units, path)
-        return from_array(data, spacing, units, origin, name=name or path.stem)
+        return from_array(data, spacing, units, origin, name=name or path.stem, dims=dims)
     if fmt == "hdf5":
         data, metadata = read_hdf5(path, given["dataset"] or DXCHANGE_DATA, chunks)
         spacing, units = _physical(metadata, spacing, units, path)

@@ -2,8 +2,15 @@
 
 A reader returns ``{"spacing": (dz, dy, dx), "units": name}`` when the file states a
 complete calibration, ``{"note": why}`` when it states only part of it (the note says
-what is missing, for the error that asks the user for ``spacing=``), and ``{}`` when it
-states nothing.
+what is missing, for the error that asks the user for ``spacing=``; ``stated`` and
+``stated_units`` then hold the axes it does state), and ``{}`` when it states nothing.
+``implied`` names axes whose size is a default rather than a statement (an ImageJ stack
+without ``spacing=`` is 1 unit deep): a ``spacing=`` given replaces those.
+
+:func:`checked_spacing` is the one rule ``open_volume`` applies to every format: a
+spacing given is accepted where it equals what the file states (compared in one unit,
+within a relative ``RTOL``) and takes the axes the file does not state; one that
+contradicts the file is an error naming both.
 """
 
 from __future__ import annotations
@@ -51,8 +58,11 @@ def calibration(
     --------
     >>> calibration((0.002, 650.0, 650.0), ("mm", "nm", "nm"), "the OME-XML")
     {'spacing': (2000.0, 650.0, 650.0), 'units': 'nanometer'}
-    >>> calibration((None, 0.65, 0.65), ("um",) * 3, "the slices")["note"]
+    >>> partial = calibration((None, 0.65, 0.65), ("um",) * 3, "the slices")
+    >>> partial["note"]
     'the slices state y, x spacing (0.65, 0.65 micrometer) but not z'
+    >>> partial["stated"], partial["stated_units"]
+    ({'y': 0.65, 'x': 0.65}, 'micrometer')
     """
     names = [file_unit(u) if u is not None else None for u in units]
     target = names[-1]
@@ -68,7 +78,11 @@ def calibration(
         axes = ", ".join(converted)
         values = ", ".join(f"{v:g}" for v in converted.values())
         missing = ", ".join(a for a in "zyx" if a not in converted)
-        return {"note": f"{source} state {axes} spacing ({values} {target}) but not {missing}"}
+        return {
+            "note": f"{source} state {axes} spacing ({values} {target}) but not {missing}",
+            "stated": converted,
+            "stated_units": target,
+        }
     return {"spacing": tuple(converted[a] for a in "zyx"), "units": target}
 
 
@@ -115,3 +129,73 @@ def in_units(spacing: Sequence[float], units: str, wanted: str) -> tuple[float, 
     # 12 significant digits: 0.002 mm is 2000 nm, not 1999.9999999999998
     factor = ureg.Quantity(1.0, ngff_unit_name(units)).to(ngff_unit_name(wanted)).magnitude
     return tuple(float(f"{s * factor:.12g}") for s in spacing)
+
+
+RTOL = 1e-6  # a spacing given equals the stated one within this relative difference
+
+
+def stated_sizes(metadata: dict[str, Any]) -> tuple[dict[str, float], str | None]:
+    """The per-axis sizes ``{"z": dz, ...}`` a reader's ``metadata`` states (its implied
+    ones left out) and their unit.
+
+    Examples
+    --------
+    >>> stated_sizes({"spacing": (1.0, 0.65, 0.65), "units": "micrometer", "implied": ("z",)})
+    ({'y': 0.65, 'x': 0.65}, 'micrometer')
+    >>> stated_sizes({})
+    ({}, None)
+    """
+    if "spacing" in metadata:
+        implied = set(metadata.get("implied", ()))
+        sizes = dict(zip("zyx", metadata["spacing"], strict=True))
+        return {a: float(v) for a, v in sizes.items() if a not in implied}, metadata["units"]
+    return dict(metadata.get("stated", {})), metadata.get("stated_units")
+
+
+def checked_spacing(
+    stated: dict[str, float],
+    stated_units: str | None,
+    given: Sequence[float],
+    units: str,
+    where: Any,
+    source: str = "",
+) -> None:
+    """Refuse a spacing ``given`` (``(dz, dy, dx)`` in ``units``) that contradicts the
+    sizes ``stated`` (``{"y": dy, ...}`` in ``stated_units``) by more than ``RTOL``.
+
+    Axes not in ``stated`` take the given value; the message names both values in the
+    given unit (and the stated one in the file's own unit where it differs), and
+    ``source`` where the file states it (``" in its coordinates"``).
+
+    Examples
+    --------
+    >>> checked_spacing({"y": 0.65, "x": 0.65}, "micrometer", (2.6, 650.0, 650.0), "nm", "a")
+    >>> checked_spacing({"x": 0.65}, "micrometer", (1, 1, 1), "micrometer", "a.tif")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: a.tif states its voxel size along x (0.65 micrometer), not the spacing given ...
+    """
+    if not stated:
+        return
+    if stated_units is None:
+        raise ValueError(f"{where}: a stated voxel size without a unit")  # pragma: no cover
+    axes = [a for a in "zyx" if a in stated]
+    values = dict(zip("zyx", (float(v) for v in given), strict=True))
+    file_values = in_units([stated[a] for a in axes], stated_units, units)
+    expected = dict(zip(axes, file_values, strict=True))
+    wrong = [a for a in axes if not np.isclose(values[a], expected[a], rtol=RTOL, atol=0.0)]
+    if not wrong:
+        return
+    unit = ngff_unit_name(units)
+    own = ngff_unit_name(stated_units)
+    in_file = ", ".join(f"{stated[a]:g}" for a in wrong)
+    in_given = ", ".join(f"{expected[a]:g}" for a in wrong)
+    stated_text = f"{in_file} {own}" + (f" = {in_given} {unit}" if own != unit else "")
+    given_text = ", ".join(f"{values[a]:g}" for a in wrong)
+    example = ", ".join(f"{expected[a]:g}" if a in stated else f"{values[a]:g}" for a in "zyx")
+    how = "leave spacing= out, or give" if len(axes) == 3 else "give"
+    raise ValueError(
+        f"{where} states its voxel size{source} along {', '.join(wrong)} ({stated_text}), not the "
+        f"spacing given ({given_text} {unit}); {how} the stated value for "
+        f"{', '.join(axes)}, e.g. spacing=({example}), units={units!r}"
+    )

@@ -17,7 +17,7 @@ import numpy as np
 from dask.base import tokenize
 
 from xarray_microct.core.volume import default_chunks
-from xarray_microct.io.calibration import calibration
+from xarray_microct.io.calibration import RTOL, calibration
 
 DXCHANGE_DATA = "/exchange/data"
 # Where DXchange files state the pixel size on the sample plane (first found wins), each
@@ -79,13 +79,15 @@ def _voxel_size(f: h5py.File, dataset: str) -> dict[str, Any]:
 
     DXchange's ``actual_pixel_size_x`` is the voxel size along y and x of a
     reconstruction; ``actual_pixel_size_y`` (detector rows, along the rotation axis) its
-    size along z, x's when absent. A size without a ``units`` attribute is not used (the
-    files in use write metres and micrometres alike): ``note`` says so.
+    size along z: without it, z is not stated (``note``; never taken from x). A size
+    without a ``units`` attribute is not used (the files in use write metres and
+    micrometres alike): ``note`` says so. A ``spacing`` attribute of other than one or
+    three values, or a pixel size of several different values, is refused.
     """
     attrs = f[dataset].attrs
+    where = f"{f.filename}: the attribute 'spacing' of {dataset!r}"
     if "spacing" in attrs:
-        spacing = np.atleast_1d(np.asarray(attrs["spacing"], dtype=float))
-        sizes = tuple(spacing) if spacing.size == 3 else (float(spacing[0]),) * 3
+        sizes = _three_sizes(attrs["spacing"], where)
         if "units" not in attrs:
             return {"note": f"the attributes of {dataset!r} give spacing but no units"}
         return calibration(sizes, (attrs["units"],) * 3, f"the attributes of {dataset!r}")
@@ -96,19 +98,67 @@ def _voxel_size(f: h5py.File, dataset: str) -> dict[str, Any]:
         x = _size(f, x_path)
         if x is None:
             continue
-        z = _size(f, z_path) or x
-        if x[1] is None or z[1] is None:
-            return {"note": f"its DXchange pixel size {x_path} has no 'units' attribute"}
-        return calibration((z[0], x[0], x[0]), (z[1], x[1], x[1]), "its DXchange metadata")
+        z = _size(f, z_path)
+        if x[1] is None or (z is not None and z[1] is None):
+            unitless = x_path if x[1] is None else z_path
+            return {"note": f"its DXchange pixel size {unitless} has no 'units' attribute"}
+        z_size, z_unit = z if z is not None else (None, x[1])
+        return calibration((z_size, x[0], x[0]), (z_unit, x[1], x[1]), "its DXchange metadata")
     return {}
 
 
+def _three_sizes(value: Any, where: str) -> tuple[float, float, float]:
+    """A ``spacing`` attribute as ``(dz, dy, dx)``: one value for all axes, or three;
+    anything else is refused, saying what it holds.
+
+    Examples
+    --------
+    >>> _three_sizes(0.65, "a"), _three_sizes([2.0, 1.0, 1.0], "a")
+    ((0.65, 0.65, 0.65), (2.0, 1.0, 1.0))
+    >>> _three_sizes([2.0, 0.5], "scan.h5: the attribute 'spacing' of '/v'")
+    Traceback (most recent call last):
+    ValueError: scan.h5: the attribute 'spacing' of '/v' holds 2 values ([2.0, 0.5]), not ...
+    """
+    try:
+        sizes = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        sizes = None
+    if sizes is None or sizes.ndim > 1 or sizes.size not in (1, 3):
+        held = (
+            f"a value that is not a number ({value!r})"
+            if sizes is None
+            else f"an array of shape {sizes.shape} ({sizes.tolist()})"
+            if sizes.ndim > 1
+            else f"{sizes.size} values ({sizes.tolist()})"
+        )
+        name = where.rsplit(" of ", 1)[-1]
+        raise ValueError(
+            f"{where} holds {held}, not one (all axes) or three (dz, dy, dx); the voxel "
+            f"size it means is not guessed: correct the attribute (h5py: f[{name}]"
+            ".attrs['spacing'] = [dz, dy, dx]), or read the dataset with h5py and build the "
+            "volume with xarray_microct.from_array(data, spacing=..., units=...)"
+        )
+    values = tuple(float(v) for v in np.broadcast_to(sizes.reshape(-1), (3,)))
+    return values  # type: ignore[return-value]
+
+
 def _size(f: h5py.File, path: str) -> tuple[float, Any] | None:
-    """A positive scalar dataset and its ``units`` (or ``unit``) attribute, if any."""
+    """A positive scalar dataset (or one of equal values) and its ``units`` (or
+    ``unit``) attribute, if any; several different values are refused."""
     node = f.get(path)
     if not isinstance(node, h5py.Dataset):
         return None
-    value = float(np.asarray(node[()], dtype=float).reshape(-1)[0])
+    values = np.asarray(node[()], dtype=float).reshape(-1)
+    if not values.size:
+        return None
+    if not np.allclose(values, values[0], rtol=RTOL, atol=0.0):
+        raise ValueError(
+            f"{f.filename}: {path} holds {values.size} different pixel sizes "
+            f"({values.tolist()}); the one meant is not guessed: correct it (one value), "
+            "or read the dataset with h5py and build the volume with "
+            "xarray_microct.from_array(data, spacing=(dz, dy, dx), units=...)"
+        )
+    value = float(values[0])
     if not value > 0:
         return None
     return value, node.attrs.get("units", node.attrs.get("unit"))

@@ -8,8 +8,10 @@ stride`` of the image's series for slice ``i``: by offset when the image is cont
 else by page); without a pick, a second channel or time point is refused with the counts
 and the options. Colour samples, or any other axis but the stack's (``Z``, or tifffile's
 ``Q``/``I`` for a stack that does not name its axis) larger than 1, are refused with what
-the file holds and how to take one volume out of it. Other images in the file (a mask, a
-thumbnail) are left out with a warning.
+the file holds and how to take one volume out of it. Other images in the file after the
+stack (a mask, a thumbnail) are left out with a warning; a page of another shape or type
+among the stack's pages (which tifffile sets apart as an image of its own) is refused,
+as leaving it out would shift the slices after it in z.
 
 A folder is read as the files of its dominant numbered name (``rec_0000.tif``,
 ``rec_0001.tif``...), in the order of the number their names carry, and refused where
@@ -81,7 +83,13 @@ import dask.array as da
 import numpy as np
 import tifffile
 
-from xarray_microct.io.calibration import calibration, resolution_length
+from xarray_microct.io.calibration import (
+    RTOL,
+    calibration,
+    in_units,
+    resolution_length,
+    stated_sizes,
+)
 from xarray_microct.io.errors import PickRequiredError, TiffLayoutError
 from xarray_microct.io.picks import NOUNS, checked_index, how_to_pick, in_range, no_axis
 from xarray_microct.io.tiff_numbering import _check_numbering, _listed, _slice_files
@@ -278,6 +286,7 @@ def _image(
             f"{path}: {len(missing)} of the {depth} slices of its image (a multi-file "
             f"OME-TIFF, from slice {missing[0]}) lie in files that are missing beside it"
         )
+    _check_no_page_between(tif, path, pages)
     others = tuple(f"image {i}: {_described(s)}" for i, s in enumerate(tif.series) if i)
     return _Image(
         depth,
@@ -288,6 +297,37 @@ def _image(
         first,
         stride,
         tuple((dim, named.get(dim, 1)) for dim in ("c", "t")),
+    )
+
+
+def _check_no_page_between(tif: tifffile.TiffFile, path: Path, pages: Sequence[Any]) -> None:
+    """Refuse a file whose other images have a page among the first image's (``pages``):
+    a page of another shape or type in the middle of a stack, which tifffile sets apart
+    as an image of its own. Left out, it would shift every later slice up in z; other
+    images after the stack (a mask, a thumbnail, as writers append them) are left out."""
+    own = [page.index for page in pages if _own_page(page, tif)]
+    if len(own) < 2:
+        return
+    low, high = min(own), max(own)
+    for number, other in enumerate(tif.series[1:], start=1):
+        between = [p.index for p in other.pages if _own_page(p, tif) and low < p.index < high]
+        if between:
+            raise TiffLayoutError(
+                f"{path}: page {between[0]} of the file ({_described(other)}, image "
+                f"{number}) lies among the slices of its stack (pages {low} to {high}, "
+                f"{_described(tif.series[0])}), a page unlike the others: left out, it would "
+                "shift the slices after it in z. A stack is read with its slices alike, as "
+                "a folder of slices is; re-save it without that page, or with every slice "
+                "of one shape and type"
+            )
+
+
+def _own_page(page: Any, tif: tifffile.TiffFile) -> bool:
+    """Whether ``page`` (of a series) is a top-level page of the file ``tif`` itself."""
+    return (
+        page is not None
+        and getattr(page, "parent", None) is tif
+        and isinstance(getattr(page, "index", None), int)
     )
 
 
@@ -432,11 +472,12 @@ def _folder_images(
     folder: Path, picks: Mapping[str, int | None] | None = None
 ) -> tuple[list[tuple[Path, _Image]], dict[str, Any]]:
     """Every slice file's layout (headers only, at ``picks``: see :func:`_image`) and the
-    first file's voxel size; a file that does not fit the first is refused by name."""
+    voxel size the files state (:func:`_one_voxel_size`); a file that does not fit the
+    first is refused by name."""
     images: list[tuple[Path, _Image]] = []
-    metadata: dict[str, Any] = {}
     counts: list[tuple[Path, tuple[tuple[str, int], ...]]] = []  # every file's, picks aside
     refused: ValueError | None = None  # a file's error at the picks: after the counts
+    sizes: list[tuple[Path, dict[str, Any]]] = []  # every file's stated voxel size
     paths, left_out = _slice_files(folder)
     for path in paths:
         with _open(path, multifile=False) as tif:
@@ -448,8 +489,7 @@ def _folder_images(
             except ValueError as error:  # a pick needed, or one its axis lacks, may be
                 refused = refused or error  # a file of another count: named first
                 continue
-            if not images:
-                metadata = _physical_metadata(tif, stack=image.depth > 1)
+            sizes.append((path, _physical_metadata(tif, stack=image.depth > 1)))
         images.append((path, image))
     _check_counts(folder, counts)
     if refused is not None:
@@ -473,7 +513,45 @@ def _folder_images(
                 "either"
             )
     _check_numbering(folder, images, left_out)
-    return images, metadata
+    return images, _one_voxel_size(folder, sizes)
+
+
+def _one_voxel_size(folder: Path, sizes: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """The voxel size the files of ``folder`` state (``sizes``: each file's, as
+    :func:`_physical_metadata` returns it), the first stating file's; a file that states
+    another one (beyond ``RTOL``, in one unit) is refused by name. Files that state none
+    do not contradict it.
+
+    Examples
+    --------
+    >>> a = {"note": "...", "stated": {"y": 0.65, "x": 0.65}, "stated_units": "micrometer"}
+    >>> b = {"note": "...", "stated": {"y": 650.0, "x": 650.0}, "stated_units": "nanometer"}
+    >>> _one_voxel_size(Path("d"), [(Path("d/s_0.tif"), a), (Path("d/s_1.tif"), b)]) == a
+    True
+    >>> c = {"note": "...", "stated": {"y": 1.3, "x": 1.3}, "stated_units": "micrometer"}
+    >>> _one_voxel_size(Path("d"), [(Path("d/s_0.tif"), a), (Path("d/s_1.tif"), c)])
+    Traceback (most recent call last):
+    xarray_microct.io.errors.TiffLayoutError: d/s_1.tif states a voxel size of y 1.3, x ...
+    """
+    stating = [(path, meta) for path, meta in sizes if stated_sizes(meta)[0]]
+    if not stating:
+        return sizes[0][1] if sizes else {}
+    first_path, first = stating[0]
+    known, unit = stated_sizes(first)
+    for path, meta in stating[1:]:
+        theirs, their_unit = stated_sizes(meta)
+        common = [axis for axis in "zyx" if axis in known and axis in theirs]
+        converted = in_units([theirs[a] for a in common], their_unit, unit)
+        if not np.allclose(converted, [known[a] for a in common], rtol=RTOL, atol=0.0):
+            said = ", ".join(f"{a} {theirs[a]:g}" for a in common)
+            first_said = ", ".join(f"{a} {known[a]:g}" for a in common)
+            raise TiffLayoutError(
+                f"{path} states a voxel size of {said} {their_unit}, while "
+                f"{first_path.name} states {first_said} {unit}: a folder is read as one "
+                f"scan, its slices alike, and which size is meant is not guessed; move "
+                f"{path.name} out of {folder}, or correct its pixel size"
+            )
+    return first
 
 
 def _check_counts(folder: Path, counts: Sequence[tuple[Path, tuple[tuple[str, int], ...]]]) -> None:
@@ -549,8 +627,9 @@ def _imagej_voxel_size(tif: tifffile.TiffFile, stack: bool) -> dict[str, Any]:
     """Pixel size from the resolution tags in ImageJ's ``unit``; z from ``spacing=``.
 
     ImageJ writes ``spacing=`` only for a stack whose voxel depth is not 1, so a stack
-    without it has a depth of 1 unit, as ImageJ itself reads it. A single image (a slice
-    of a folder) never states its depth.
+    without it has a depth of 1 unit, as ImageJ itself reads it: a default, not a
+    statement (``implied``), which a ``spacing=`` given to ``open_volume`` replaces. A
+    single image (a slice of a folder) never states its depth.
     """
     ij = tif.imagej_metadata or {}
     unit = ij.get("unit")
@@ -564,7 +643,10 @@ def _imagej_voxel_size(tif: tifffile.TiffFile, stack: bool) -> dict[str, Any]:
     depth = float(ij.get("spacing", 1.0)) if stack else None
     source = "its ImageJ metadata" if stack else "its slices' ImageJ metadata"
     sizes = (depth, resolution_length(y_num, y_den), resolution_length(x_num, x_den))
-    return calibration(sizes, (unit,) * 3, source)
+    found = calibration(sizes, (unit,) * 3, source)
+    if stack and "spacing" not in ij and "spacing" in found:  # ImageJ's default depth
+        found["implied"] = ("z",)
+    return found
 
 
 def read_tiff(
@@ -606,10 +688,11 @@ def read_tiff(
         Before any pixel is read: an image with more than one channel or time point and
         none picked (the message names ``channel=``/``time=`` and the counts), colour
         samples, no pages, or a folder file that is not a TIFF or not of the first
-        file's slice shape and dtype; the message names the file. A folder whose files'
-        numbers leave slices out (named, with the files of other names that may hold
-        them), whose names hold no number one per file (channel by z), or two files of
-        one number.
+        file's slice shape and dtype, a page of another shape among a file's slices, or
+        folder files that state different pixel sizes; the message names the file. A
+        folder whose files' numbers leave slices out (named, with the files of other
+        names that may hold them), whose names hold no number one per file (channel by
+        z), or two files of one number.
 
     Warns
     -----
