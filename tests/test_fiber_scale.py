@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -234,6 +236,30 @@ def test_refine_radii_on_a_cupped_slice_show_no_trend(cupping):
     error = measured / radius - 1
     assert abs(error[where < 0.4].mean() - error[(where > 0.8) & (where < 1.1)].mean()) < 0.02
     assert abs(error.mean()) < 0.02
+
+
+def test_estimate_of_small_fibers_on_a_cupped_scan():
+    # 2.5-pixel fibers, the scan scaled by 1 - 0.3 (1 - R²) (darker towards the centre,
+    # contrast included): the fit of blurred disks has one fibers' level per image, and
+    # read the blur and the radii off (-40 %); with the fibers' level made flat, right
+    rng = np.random.default_rng(1)
+    n, radius, pitch, fine = 160, 2.5, 7.5, 4
+    yy, xx = (np.mgrid[: n * fine, : n * fine] + 0.5) / fine - 0.5
+    cover = np.zeros(yy.shape)
+    for cy in np.arange(pitch / 2, n, pitch):
+        for cx in np.arange(pitch / 2, n, pitch):
+            dy, dx = rng.uniform(-0.8, 0.8, 2)
+            cover[np.hypot(yy - cy - dy, xx - cx - dx) <= radius] = 1
+    cover = cover.reshape(n, fine, n, fine).mean(axis=(1, 3))
+    plane = ndi.gaussian_filter(0.35 + 0.25 * cover, 1.0)
+    y, x = np.mgrid[:n, :n]
+    plane *= 1 - 0.3 * (1 - (np.hypot(y - (n - 1) / 2, x - (n - 1) / 2) / (n / 2)) ** 2)
+    scan = np.stack([plane + rng.normal(0, 0.02, plane.shape) for _ in range(16)])
+    volume = mct.from_array(scan.astype(np.float32), spacing=1.0, units="um")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimate = float(estimate_fiber_radius(volume))
+    assert estimate == pytest.approx(radius, rel=0.02)
 
 
 def test_refine_radii_bad_input():
