@@ -687,8 +687,7 @@ def tile_offsets(
     """
     span = level - cut
     low, high = cut - 2 * span, level + 2 * span
-    coords = [da.arange(n, chunks=c) for n, c in zip(data.shape, data.chunks, strict=True)]
-    coords[0] = da.arange(0, step * data.shape[0], step, chunks=data.chunks[0])
+    coords = _volume_indices(data, step)
     tiles = int(np.prod([len(b) - 1 for b in bounds]))
     ends = [(v, () if isinstance(v, da.Array) else None) for v in (level, low, high)]
     counts = da.blockwise(
@@ -721,6 +720,14 @@ def tile_offsets(
         drop_axis=3,
         dtype=np.float64,
     )
+
+
+def _volume_indices(data: da.Array, step: int) -> list[da.Array]:
+    """The volume's z, y and x indices of ``data``'s voxels, chunked as ``data``, which
+    holds every ``step``-th slice of the volume."""
+    coords = [da.arange(n, chunks=c) for n, c in zip(data.shape, data.chunks, strict=True)]
+    coords[0] = da.arange(0, step * data.shape[0], step, chunks=data.chunks[0])
+    return coords
 
 
 def _field_block(z, y, x, offsets, bounds, kind):
@@ -756,8 +763,7 @@ def offset_field(
     array([-0.49,  0.01,  0.51,  1.01,  1.49], dtype=float32)
     """
     dtype = np.result_type(data.dtype, np.float32) if data.dtype.kind == "f" else np.float32
-    coords = [da.arange(n, chunks=c) for n, c in zip(data.shape, data.chunks, strict=True)]
-    coords[0] = da.arange(0, step * data.shape[0], step, chunks=data.chunks[0])
+    coords = _volume_indices(data, step)
     offsets = offsets if isinstance(offsets, da.Array) else da.from_array(np.asarray(offsets))
     with warnings.catch_warnings():  # the field's chunks are the volume's, from 1-D indices
         warnings.simplefilter("ignore", da.PerformanceWarning)
