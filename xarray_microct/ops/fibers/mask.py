@@ -439,7 +439,7 @@ def local_mid_mask(
     one_tile = all(len(b) == 2 for b in bounds)  # no slow variation to follow
     strides = screen_strides(data.shape)
     screen = data[tuple(slice(None, None, s) for s in strides)]
-    looked = None  # the screen's sample, where read (eager, over one tile)
+    looked = None  # the screen's sample, where read (eager, over two tiles or more)
     if levels is not None:
         cut, level = levels
         if eager and not one_tile:
