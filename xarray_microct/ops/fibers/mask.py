@@ -701,7 +701,6 @@ def tile_offsets(
     """
     span = level - cut
     low, high = cut - 2 * span, level + 2 * span
-    coords = _volume_indices(data, step)
     tiles = int(np.prod([len(b) - 1 for b in bounds]))
     ends = [(v, () if isinstance(v, da.Array) else None) for v in (level, low, high)]
     counts = da.blockwise(
@@ -711,12 +710,7 @@ def tile_offsets(
         "zyx",
         floor,
         "zyx",
-        coords[0],
-        "z",
-        coords[1],
-        "y",
-        coords[2],
-        "x",
+        *_volume_indices(data, step),
         *(item for pair in ends for item in pair),
         new_axes={"t": tiles, "b": TILE_BINS},
         adjust_chunks={"z": 1, "y": 1, "x": 1},
@@ -736,12 +730,13 @@ def tile_offsets(
     )
 
 
-def _volume_indices(data: da.Array, step: int) -> list[da.Array]:
-    """The volume's z, y and x indices of ``data``'s voxels, chunked as ``data``, which
-    holds every ``step``-th slice of the volume."""
+def _volume_indices(data: da.Array, step: int) -> list[Any]:
+    """The volume's z, y and x indices of ``data``'s voxels, chunked as ``data`` (which
+    holds every ``step``-th slice of the volume), each followed by its axis's index for
+    :func:`dask.array.blockwise`."""
     coords = [da.arange(n, chunks=c) for n, c in zip(data.shape, data.chunks, strict=True)]
     coords[0] = da.arange(0, step * data.shape[0], step, chunks=data.chunks[0])
-    return coords
+    return [item for coord, axis in zip(coords, "zyx", strict=True) for item in (coord, axis)]
 
 
 def _field_block(z, y, x, offsets, bounds, kind):
@@ -777,19 +772,13 @@ def offset_field(
     array([-0.49,  0.01,  0.51,  1.01,  1.49], dtype=float32)
     """
     dtype = np.result_type(data.dtype, np.float32) if data.dtype.kind == "f" else np.float32
-    coords = _volume_indices(data, step)
     offsets = offsets if isinstance(offsets, da.Array) else da.from_array(np.asarray(offsets))
     with warnings.catch_warnings():  # the field's chunks are the volume's, from 1-D indices
         warnings.simplefilter("ignore", da.PerformanceWarning)
         field = da.blockwise(
             _field_block,
             "zyx",
-            coords[0],
-            "z",
-            coords[1],
-            "y",
-            coords[2],
-            "x",
+            *_volume_indices(data, step),
             offsets,
             "abc",
             bounds=bounds,
