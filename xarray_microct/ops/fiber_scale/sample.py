@@ -1675,8 +1675,7 @@ def level_flattened(image: np.ndarray, seeds: np.ndarray, radius: float) -> np.n
     # proportion); the cores of small blurred fibers also carry a part of a textured or
     # porous background's own variation, which the fit's local background follows
     # already: only a trend the background shares is taken out
-    away = ndi.distance_transform_edt(~_seed_disks(image.shape, centre, radius + 1.0))
-    far = away > 0
+    far = ~_seed_disks(image.shape, centre, radius + 1.0)
     if far.sum() < 12:
         return image
     terms = _quadratic_terms(*np.nonzero(far), image.shape)
