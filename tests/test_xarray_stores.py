@@ -247,6 +247,54 @@ def test_a_plain_zarr_array_opens_z_y_x_as_its_dimension_names_say(
     assert volume.chunks[-3:] == ((2, 2), (3, 2), (4, 2))  # z, y, x as given
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize("names", [("x", "y", "z"), ("z", "x", "y"), ("c", "y", "x", "z"), None])
+def test_a_plain_zarr_arrays_spacing_attribute_follows_its_stored_axes(
+    tmp_path: Path, names: tuple[str, ...] | None, zarr_format: int
+):
+    # was: the attribute read as (dz, dy, dx) whatever the order the array is stored in
+    truth = np.random.default_rng(2).integers(0, 1000, (2, 4, 5, 6)).astype(np.uint16)
+    truth = truth if names and "c" in names else truth[0]
+    full = ("c", "z", "y", "x") if names and "c" in names else ("z", "y", "x")
+    order = names or full
+    stored = truth.transpose([full.index(name) for name in order])
+    path = tmp_path / "named.zarr"
+    if names is None:
+        zarr.create_array(str(path), data=stored, zarr_format=zarr_format)
+    else:
+        _plain_named(path, stored, names, zarr_format)
+    sizes = {"z": 2.6, "y": 0.65, "x": 0.5}
+    array = zarr.open_array(str(path), mode="r+")
+    array.attrs["spacing"] = [sizes[dim] for dim in order if dim in sizes]  # as stored
+    array.attrs["units"] = "micrometer"
+    volume = mct.open_volume(path)
+    np.testing.assert_array_equal(volume.values, truth)
+    assert volume.microct.grid.spacing == (2.6, 0.65, 0.5)
+    assert float(volume["x"][1]) == 0.5 and float(volume["z"][1]) == 2.6
+    # the same sizes given again pass; another is refused, naming the axis
+    mct.open_volume(path, spacing=(2.6, 0.65, 0.5), units="micrometer")
+    with pytest.raises(ValueError, match=r"along x \(0\.5 micrometer\)"):
+        mct.open_volume(path, spacing=(2.6, 0.65, 0.65), units="micrometer")
+
+
+@pytest.mark.parametrize(
+    ("attrs", "match"),
+    [
+        ({"spacing": [2.0, 0.5], "units": "um"}, r"attribute 'spacing' holds 2 values"),
+        ({"spacing": [2.0, 0.5, 0.5]}, r"'spacing' has no 'units' beside it"),
+    ],
+)
+def test_a_plain_zarr_arrays_unclear_spacing_attribute_is_refused(
+    tmp_path: Path, attrs: dict, match: str
+):
+    # was: a ValueError of from_array not naming the attribute; a KeyError 'units'
+    path = tmp_path / "plain.zarr"
+    array = zarr.create_array(str(path), data=_scan())
+    array.attrs.update(attrs)
+    with pytest.raises(ValueError, match=match):
+        mct.open_volume(path)
+
+
 @pytest.mark.parametrize(
     "names", [("a", "b", "c"), ("dim_0", "dim_1", "dim_2"), ("z", "y", "y"), ("z", "y", "w")]
 )

@@ -22,7 +22,7 @@ from xarray_microct.core.volume import (
     from_array,
     grid_of,
 )
-from xarray_microct.io.calibration import checked_spacing, in_units, stated_sizes
+from xarray_microct.io.calibration import calibration, checked_spacing, in_units, stated_sizes
 from xarray_microct.io.errors import PickRequiredError, TiffLayoutError
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
 from xarray_microct.io.ome import (
@@ -661,6 +661,54 @@ def _named_to_zyx(data: da.Array, order: tuple[str, ...]) -> tuple[da.Array, tup
     return data.transpose([order.index(dim) for dim in wanted]), wanted
 
 
+def _zarr_voxel_size(
+    attrs: dict[str, Any], order: tuple[str, ...] | None, path: Path | str
+) -> dict[str, Any]:
+    """The voxel size a plain Zarr array states in its ``spacing`` and ``units``
+    attributes, as the readers return it (:mod:`xarray_microct.io.calibration`).
+
+    ``spacing`` holds one value (all axes) or three, one per spatial axis in the order
+    the array stores them: the order of its dimension names (``order``), z, y, x for an
+    array without names; as the array is transposed to z, y, x, so are its sizes.
+    Another number of values is refused; a ``units`` that is not a length (an
+    intensity unit) states no voxel size.
+
+    Examples
+    --------
+    >>> _zarr_voxel_size({"spacing": [0.5, 0.25, 2.0], "units": "um"}, ("x", "y", "z"), "a")
+    {'spacing': (2.0, 0.25, 0.5), 'units': 'micrometer'}
+    >>> _zarr_voxel_size({"spacing": 0.5, "units": "1/cm"}, None, "a")
+    {}
+    >>> _zarr_voxel_size({"spacing": [2.0, 0.5], "units": "um"}, None, "a.zarr")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: a.zarr: its attribute 'spacing' holds 2 values ([2.0, 0.5]), not one ...
+    """
+    if "spacing" not in attrs:
+        return {}
+    try:
+        sizes = np.asarray(attrs["spacing"], dtype=float)
+    except (TypeError, ValueError):
+        sizes = np.asarray([])
+    stored = [dim for dim in (order or SPATIAL_DIMS) if dim in SPATIAL_DIMS]
+    if sizes.ndim > 1 or sizes.size not in (1, 3):
+        raise ValueError(
+            f"{path}: its attribute 'spacing' holds {sizes.size} values "
+            f"({attrs['spacing']!r}), not one (all axes) or three (one per spatial axis, "
+            f"in the array's stored order: {', '.join(stored)}); the voxel size it means "
+            "is not guessed: correct the attribute, or give spacing= and units= "
+            "(a spacing= that contradicts the attribute is refused)"
+        )
+    per_axis = dict(zip(stored, np.broadcast_to(sizes.reshape(-1), (3,)), strict=True))
+    if "units" not in attrs:
+        return {"note": "its attribute 'spacing' has no 'units' beside it"}
+    return calibration(
+        [float(per_axis[dim]) for dim in SPATIAL_DIMS],
+        (attrs["units"],) * 3,
+        "its attributes 'spacing' and 'units'",
+    )
+
+
 def _open_other(
     path: Path,
     fmt: str,
@@ -683,7 +731,7 @@ def _open_other(
         dims = None
         if order is not None:  # z, y, x last, as the names say (t, c kept before)
             data, dims = _named_to_zyx(data, order)
-        metadata = {k: array.attrs[k] for k in ("spacing", "units") if k in array.attrs}
+        metadata = _zarr_voxel_size(dict(array.attrs), order, path)
         spacing, units = _physical(metadata, spacing, units, path)
         return from_array(data, spacing, units, origin, name=name or path.stem, dims=dims)
     if fmt == "hdf5":
