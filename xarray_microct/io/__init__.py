@@ -188,7 +188,44 @@ def _calibrated(
         volume = volume.assign_coords(
             {dim: volume[dim].assign_attrs(units=units) for dim in unitless}
         )
-    return volume
+    return _coords_in_units(volume, units)
+
+
+def _coords_in_units(volume: xr.DataArray, units: str | None) -> xr.DataArray:
+    """``volume`` with its spatial coordinates re-expressed in ``units`` (the one rule
+    of ``units=`` for every format: the voxel size comes back in the unit asked for);
+    as it is where ``units`` is None or the coordinates are in it already. Values are
+    kept to 12 significant digits (0.65 µm is 650 nm, not 650.0000000000001).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> volume = mct.from_array(np.zeros((2, 2, 2)), spacing=(2.6, 0.65, 0.65), units="um")
+    >>> nm = _coords_in_units(volume, "nm")
+    >>> nm.microct.grid.spacing, nm.microct.grid.units, nm.x.values.tolist()
+    ((2600.0, 650.0, 650.0), 'nanometer', [0.0, 650.0])
+    """
+    if units is None:
+        return volume
+    wanted = ngff_unit_name(units)
+    converted = {}
+    for dim in SPATIAL_DIMS:
+        if dim not in volume.coords or "units" not in volume[dim].attrs:
+            continue
+        coord = volume[dim]
+        try:
+            own = ngff_unit_name(str(coord.attrs["units"]))
+        except ValueError:  # not a length: refused as the volume is checked
+            continue
+        if own == wanted:
+            continue
+        (factor,) = in_units((1.0,), own, wanted)
+        values = np.array([float(f"{v * factor:.12g}") for v in coord.values.astype(float)])
+        attrs = {**coord.attrs, "units": wanted}
+        if "spacing" in attrs:
+            attrs["spacing"] = in_units((float(attrs["spacing"]),), own, wanted)[0]
+        converted[dim] = xr.Variable(dim, values, attrs)
+    return volume.assign_coords(converted) if converted else volume
 
 
 def _check_coordinate_spacing(
@@ -389,7 +426,10 @@ def open_volume(
         input states it, in full or for some axes, a spacing that contradicts it is an
         error naming both (compared in one unit, to a relative 1e-6); the same value
         given again is accepted, and the axes it does not state take the given value.
-        Recorded in the ``open_volume`` provenance record when given.
+        The volume's coordinates are in ``units`` whenever it is given, for every
+        format: ``units=`` alone re-expresses the voxel size the input states (an
+        OME-Zarr's scale, an xarray store's coordinates, a TIFF's or HDF5 file's sizes)
+        in that unit. Recorded in the ``open_volume`` provenance record when given.
     origin : float or tuple, optional
         Coordinate of the first voxel (its centre, in ``units``; one value or z, y, x):
         the store's own for OME-Zarr and xarray Zarr stores with coordinates (an origin
@@ -514,6 +554,7 @@ def _open_input(
         volume = _without_single_tc(pick_dims(volume, picks, path))
         _check_origin(volume, origin, path)
         _check_coordinate_spacing(volume, spacing, units, path)  # the same again passes
+        volume = _coords_in_units(volume, units)
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
     elif is_url(path):
