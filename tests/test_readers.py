@@ -744,3 +744,39 @@ def test_microct_info_of_slices_stating_y_x_says_which_spacing_to_give(tmp_path,
     assert "spacing=(dz, 0.5, 0.5), units='micrometer'" in info["voxel_size"]
     assert "--spacing DZ 0.5 0.5 --units micrometer" in info["voxel_size"]
     assert "--spacing DZ 0.5 0.5 --units micrometer" in format_info(info)  # as printed
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_a_thumbnail_before_the_stack_is_left_out_and_the_stack_read(tmp_path, compression):
+    # was: the thumbnail read as a volume of one slice (8 × 10), the stack left out
+    truth = coded(6, (32, 40))
+    path = tmp_path / "scan.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.full((8, 10), 7, "uint16"), subfiletype=1, photometric="minisblack")
+        tif.write(truth, photometric="minisblack", compression=compression)
+    with pytest.warns(UserWarning, match=r"the one read \(image 1\).*image 0: YX 8 × 10 uint16 "):
+        vol = mct.open_volume(path, spacing=1, units="um", chunks=(4, 8, 8))
+    np.testing.assert_array_equal(vol.values, truth)
+    # a folder of such files: each file's stack, joined along z
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for part, slices in enumerate((truth[:3], truth[3:])):
+        with tifffile.TiffWriter(folder / f"part_{part}.tif") as tif:
+            tif.write(np.zeros((8, 10), "uint16"), subfiletype=1, photometric="minisblack")
+            tif.write(slices, photometric="minisblack", compression=compression)
+    with pytest.warns(UserWarning, match=r"2 of the files hold other images"):
+        vol = mct.open_volume(folder, spacing=1, units="um")
+    np.testing.assert_array_equal(vol.values, truth)
+
+
+def test_an_unmarked_small_first_image_before_a_stack_is_refused(tmp_path):
+    # was: the small first image read as a volume of one slice, the stack left out
+    truth = coded(6, (32, 40))
+    path = tmp_path / "scan.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.full((8, 10), 7, "uint16"), photometric="minisblack")
+        tif.write(truth, photometric="minisblack")
+    with pytest.raises(
+        TiffLayoutError, match=r"not marked as a reduced-resolution image.*series=1"
+    ):
+        mct.open_volume(path, spacing=1, units="um")
