@@ -400,3 +400,30 @@ def test_units_given_re_express_the_stated_voxel_size_in_every_format(tmp_path: 
         assert (kind, grid.spacing) == (kind, (2600.0, 650.0, 650.0))
         assert (kind, volume["x"].values[:3].tolist()) == (kind, [0.0, 650.0, 1300.0])
         assert volume["x"].attrs["units"] == "nanometer"
+
+
+def test_a_zarr_group_of_plain_arrays_lists_them_and_says_how_to_open_one(tmp_path: Path):
+    # was: "is a Zarr group that holds neither an array nor an xarray dataset"
+    store = tmp_path / "group.zarr"
+    group = zarr.open_group(str(store), mode="w")
+    group.create_array("scan", data=_scan())
+    group.create_group("masks").create_array("pores", data=_scan() > 500)
+    with pytest.raises(
+        ValueError,
+        match=r"group of 2 arrays \(masks/pores 4 × 6 × 8 bool, scan 4 × 6 × 8 uint16\).*"
+        r"open_volume\('.*group\.zarr/masks/pores'",
+    ):
+        mct.open_volume(store, spacing=1.0, units="micrometer")
+    # as the message says: one array opened by its path
+    volume = mct.open_volume(store / "scan", spacing=1.0, units="micrometer")
+    np.testing.assert_array_equal(volume.values, _scan())
+
+
+def test_a_spacing_of_one_value_in_a_sequence_is_that_value_for_every_axis(tmp_path: Path):
+    # was: "spacing needs 1 or 3 values (z, y, x), got 1" for spacing=(2.6,)
+    path = tmp_path / "plain.zarr"
+    zarr.create_array(str(path), data=_scan())
+    volume = mct.open_volume(path, spacing=(2.6,), units="micrometer")
+    assert volume.microct.grid.spacing == (2.6, 2.6, 2.6)
+    with pytest.raises(ValueError, match=r"needs 1 or 3 values \(z, y, x\), got 2: \(2\.6, 1\.0\)"):
+        mct.open_volume(path, spacing=(2.6, 1.0), units="micrometer")

@@ -329,7 +329,45 @@ def _zarr_kind(path: Path) -> str:
         for a in arrays
     ):
         return "xarray"
-    raise ValueError(f"{path} is a Zarr group that holds neither an array nor an xarray dataset")
+    raise ValueError(_group_without_volume(path, node))
+
+
+def _group_without_volume(path: Path, group: zarr.Group) -> str:
+    """Why a Zarr group that is neither an OME-Zarr image nor an xarray dataset is not
+    opened, with the arrays it holds (any depth) and how to open one of them.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "g.zarr"
+    >>> group = zarr.open_group(str(store), mode="w")
+    >>> _ = group.create_array("scan", data=np.zeros((2, 2, 2)))
+    >>> _ = group.create_array("mask", data=np.zeros((2, 2, 2)))
+    >>> print(_group_without_volume(pathlib.Path("g.zarr"), group))  # doctest: +ELLIPSIS
+    g.zarr is a Zarr group of 2 arrays (mask 2 × 2 × 2 float64, scan ...), not one volume: ...
+    """
+    arrays = sorted(
+        (name, member)
+        for name, member in group.members(max_depth=None)
+        if isinstance(member, zarr.Array)
+    )
+    if not arrays:
+        return (
+            f"{path} is a Zarr group that holds no array (neither an OME-Zarr image nor an "
+            "xarray dataset): give the path of a volume's array or store"
+        )
+    shown = ", ".join(
+        f"{name} {' × '.join(str(n) for n in member.shape)} {member.dtype}"
+        for name, member in arrays[:10]
+    )
+    more = f" and {len(arrays) - 10} more" if len(arrays) > 10 else ""
+    return (
+        f"{path} is a Zarr group of {len(arrays)} array{'s' if len(arrays) != 1 else ''} "
+        f"({shown}{more}), not one volume: neither an OME-Zarr image nor an xarray "
+        "dataset (no dimension names) says which is. Open one array by its path, e.g. "
+        f"open_volume('{Path(path) / arrays[0][0]}', spacing=..., units=...) (on the "
+        "command line, that path as the input)"
+    )
 
 
 def _detect(path: str | Path, shape: Any, storage_options: Any) -> str:
