@@ -36,6 +36,18 @@ def _info_json(capsys, path):
     return json.loads(capsys.readouterr().out)
 
 
+def test_info_units_give_every_level_of_an_ome_zarr_in_that_unit(tmp_path):
+    # was: --units nm accepted and every level still shown in micrometres
+    store = tmp_path / "scan.ome.zarr"
+    scan = mct.from_array(np.zeros((8, 64, 64), "f4"), spacing=(2.6, 0.65, 0.65), chunks=32)
+    scan.microct.pyramid().microct.to_zarr(store)
+    levels = store_info(store, calibration={"units": "nm"})["levels"]
+    assert [(level["units"], level["spacing"]) for level in levels] == [
+        ("nanometer", [2600.0, 650.0, 650.0]),
+        ("nanometer", [2600.0, 1300.0, 1300.0]),
+    ]
+
+
 def test_info_lists_pyramid_levels_labels_and_provenance(tmp_path, capsys):
     rng = np.random.default_rng(1)
     scan = mct.from_array(
