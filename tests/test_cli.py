@@ -36,6 +36,18 @@ def _info_json(capsys, path):
     return json.loads(capsys.readouterr().out)
 
 
+def test_info_units_give_every_level_of_an_ome_zarr_in_that_unit(tmp_path):
+    # was: --units nm accepted and every level still shown in micrometres
+    store = tmp_path / "scan.ome.zarr"
+    scan = mct.from_array(np.zeros((8, 64, 64), "f4"), spacing=(2.6, 0.65, 0.65), chunks=32)
+    scan.microct.pyramid().microct.to_zarr(store)
+    levels = store_info(store, calibration={"units": "nm"})["levels"]
+    assert [(level["units"], level["spacing"]) for level in levels] == [
+        ("nanometer", [2600.0, 650.0, 650.0]),
+        ("nanometer", [2600.0, 1300.0, 1300.0]),
+    ]
+
+
 def test_info_lists_pyramid_levels_labels_and_provenance(tmp_path, capsys):
     rng = np.random.default_rng(1)
     scan = mct.from_array(
@@ -278,6 +290,34 @@ def test_pipeline_exported_from_a_pyramid_level_replays_on_the_original_store(tm
     assert not (tmp_path / "other.zarr").exists()
 
 
+def test_a_level_the_replays_chunking_does_not_make_says_which_chunks_give_it(tmp_path, capsys):
+    # was: "level 1 out of range: the tree has 1 levels", with no word of --chunks
+    rng = np.random.default_rng(0)
+    scan = mct.from_array(
+        rng.random((16, 64, 64), dtype="float32"), spacing=(2.0, 0.5, 0.5), chunks=16
+    )
+    scan.microct.pyramid().microct.to_zarr(tmp_path / "scan.ome.zarr")  # planned by 16
+    level1 = mct.open_volume(tmp_path / "scan.ome.zarr", level=1)
+    expected = level1.microct.gaussian(sigma="1 um")
+    expected.to_zarr(tmp_path / "result.zarr")
+    steps = tmp_path / "steps.yaml"
+    assert main(["export-pipeline", str(tmp_path / "result.zarr"), str(steps)]) == 0
+    capsys.readouterr()
+
+    replay = ["run", str(steps), str(tmp_path / "scan.ome.zarr"), "--no-progress"]
+    assert main([*replay, str(tmp_path / "coarse.zarr"), "--chunks", "128"]) == 2
+    err = capsys.readouterr().err
+    assert "makes 1 level of this input at this run's chunks (16 × 64 × 64 voxels)" in err
+    said = re.search(r"run on the input with --chunks (\d+) ", err)
+    assert said is not None and "set 'levels: 2' on the pyramid step" in err, err
+    assert not (tmp_path / "coarse.zarr").exists()
+    # as the message says: the same result
+    assert main([*replay, str(tmp_path / "again.zarr"), "--chunks", said.group(1)]) == 0
+    np.testing.assert_allclose(
+        open_result(tmp_path / "again.zarr").values, expected.values, rtol=1e-6
+    )
+
+
 @pytest.mark.parametrize("how", ["computed in memory", "written alone"])
 def test_export_refuses_a_pyramid_step_whose_level_is_unknown(tmp_path, capsys, how):
     scan = mct.from_array(np.zeros((16, 16, 16)), spacing=0.5, chunks=8, name="scan")
@@ -359,7 +399,7 @@ def test_run_reads_tiff_parts_by_name_and_refuses_channels_in_one_line(tmp_path,
 
     # was: 3 slices (each file's first page), the flat field a 4th; channels read as
     # more slices; a file without pages a traceback (rc 1)
-    truth = (np.arange(12)[:, None, None] * 50 + np.random.default_rng(2).random((12, 16, 16)))
+    truth = np.arange(12)[:, None, None] * 50 + np.random.default_rng(2).random((12, 16, 16))
     truth = truth.astype("uint16")
     folder = tmp_path / "parts"
     folder.mkdir()

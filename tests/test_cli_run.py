@@ -278,6 +278,20 @@ def test_export_pipeline_refuses_a_folder_with_the_right_reason(
     assert _files(folder) == {"notes.txt": b"mine"}
 
 
+def test_export_pipeline_inside_a_file_says_it_is_a_file(
+    stored_result: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # was: "the folder notes.txt does not exist; create it first"
+    notes = stored_result.parent / "notes.txt"
+    notes.write_text("mine")
+    for flag in ([], ["--overwrite"]):
+        assert main(["export-pipeline", str(stored_result), str(notes / "p.yaml"), *flag]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "notes.txt is a file, not a folder" in err
+        assert "--resume" not in err
+    assert notes.read_text() == "mine"
+
+
 def test_export_pipeline_overwrite_replaces_only_its_own_pipeline_files(
     stored_result: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,6 +4,7 @@ series. Each store is written here with zarr alone, as the other tool lays it ou
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +121,21 @@ def test_info_shows_the_only_series_of_a_bioformats2raw_root(tmp_path: Path):
     info = store_info(store)
     assert info["kind"] == "ome-zarr" and info["path"].endswith("b2r.ome.zarr/0")
     assert info["levels"][0]["shape"] == [1, 1, 6, 8, 10]
+
+
+@pytest.mark.parametrize("step", [0.0, -1.0])
+def test_a_scale_that_is_not_positive_is_refused_naming_the_metadata(tmp_path: Path, step):
+    # was: "coordinate 'y' must increase, got a step of 0.0", the store's scale unnamed
+    store = tmp_path / "bad.ome.zarr"
+    _write_image(
+        zarr.open_group(str(store), mode="w", zarr_format=2),
+        _scan(),
+        "zyx",
+        {"z": 2.0, "y": step, "x": 0.5},
+    )
+    scale = re.escape(str([2.0, step, 0.5]))
+    match = rf"level 0 \('0'\) states a scale of {step:g} along y in its multiscales "
+    with pytest.raises(ValueError, match=match + r"coordinateTransformations .*" + scale):
+        mct.open_volume(store)
+    with pytest.raises(ValueError, match=match):
+        open_pyramid(store)

@@ -550,6 +550,43 @@ def test_an_hdf5_spacing_attribute_of_other_than_one_or_three_values_is_refused(
         mct.open_volume(path, dataset="v")
 
 
+@pytest.mark.parametrize("labels", ["xyz", "zxy", "yzx"])
+def test_an_hdf5_dataset_labelled_in_another_order_opens_z_y_x(tmp_path, scan, labels):
+    # was: the stored order labelled z, y, x, the spacing attribute on the wrong axes
+    path = tmp_path / "scan.h5"
+    sizes = {"z": 2.6, "y": 0.65, "x": 0.5}
+    with h5py.File(path, "w") as f:
+        f["v"] = scan.transpose(["zyx".index(axis) for axis in labels])
+        for index, axis in enumerate(labels):
+            f["v"].dims[index].label = axis.upper() if index == 0 else axis
+        f["v"].attrs["spacing"] = [sizes[axis] for axis in labels]  # as stored
+        f["v"].attrs["units"] = "micrometer"
+    volume = mct.open_volume(path, dataset="v", chunks=(8, 12, 14))
+    np.testing.assert_array_equal(volume.values, scan)
+    assert volume.microct.grid.spacing == (2.6, 0.65, 0.5)
+    assert volume.chunks == ((8, 8, 4), (12, 12), (14, 14))  # given z, y, x
+
+
+def test_an_hdf5_dataset_of_other_dimension_labels_is_refused(tmp_path, scan):
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f["v"] = scan
+        for index, label in enumerate(("angle", "row", "column")):
+            f["v"].dims[index].label = label
+    with pytest.raises(ValueError, match=r"labels its dimensions \('angle', 'row', 'column'\)"):
+        mct.open_volume(path, dataset="v", spacing=1, units="micrometer")
+
+
+def test_a_4d_hdf5_dataset_says_how_to_take_one_volume(tmp_path, scan):
+    # was: "a volume is 3-D (z, y, x)", with channel= too, and no way out
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f["v"] = np.stack([scan, scan])
+    for pick in ({}, {"channel": 1}):
+        with pytest.raises(ValueError, match=r"channel=/time= cannot pick .*from_array"):
+            mct.open_volume(path, dataset="v", spacing=1, units="micrometer", **pick)
+
+
 def test_a_dxchange_pixel_size_of_different_values_is_refused(tmp_path, scan):
     # was: the first of them taken (0.65), the other left out
     path = tmp_path / "scan.h5"
@@ -707,3 +744,39 @@ def test_microct_info_of_slices_stating_y_x_says_which_spacing_to_give(tmp_path,
     assert "spacing=(dz, 0.5, 0.5), units='micrometer'" in info["voxel_size"]
     assert "--spacing DZ 0.5 0.5 --units micrometer" in info["voxel_size"]
     assert "--spacing DZ 0.5 0.5 --units micrometer" in format_info(info)  # as printed
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_a_thumbnail_before_the_stack_is_left_out_and_the_stack_read(tmp_path, compression):
+    # was: the thumbnail read as a volume of one slice (8 × 10), the stack left out
+    truth = coded(6, (32, 40))
+    path = tmp_path / "scan.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.full((8, 10), 7, "uint16"), subfiletype=1, photometric="minisblack")
+        tif.write(truth, photometric="minisblack", compression=compression)
+    with pytest.warns(UserWarning, match=r"the one read \(image 1\).*image 0: YX 8 × 10 uint16 "):
+        vol = mct.open_volume(path, spacing=1, units="um", chunks=(4, 8, 8))
+    np.testing.assert_array_equal(vol.values, truth)
+    # a folder of such files: each file's stack, joined along z
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for part, slices in enumerate((truth[:3], truth[3:])):
+        with tifffile.TiffWriter(folder / f"part_{part}.tif") as tif:
+            tif.write(np.zeros((8, 10), "uint16"), subfiletype=1, photometric="minisblack")
+            tif.write(slices, photometric="minisblack", compression=compression)
+    with pytest.warns(UserWarning, match=r"2 of the files hold other images"):
+        vol = mct.open_volume(folder, spacing=1, units="um")
+    np.testing.assert_array_equal(vol.values, truth)
+
+
+def test_an_unmarked_small_first_image_before_a_stack_is_refused(tmp_path):
+    # was: the small first image read as a volume of one slice, the stack left out
+    truth = coded(6, (32, 40))
+    path = tmp_path / "scan.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.full((8, 10), 7, "uint16"), photometric="minisblack")
+        tif.write(truth, photometric="minisblack")
+    with pytest.raises(
+        TiffLayoutError, match=r"not marked as a reduced-resolution image.*series=1"
+    ):
+        mct.open_volume(path, spacing=1, units="um")

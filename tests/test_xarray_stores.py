@@ -247,6 +247,54 @@ def test_a_plain_zarr_array_opens_z_y_x_as_its_dimension_names_say(
     assert volume.chunks[-3:] == ((2, 2), (3, 2), (4, 2))  # z, y, x as given
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize("names", [("x", "y", "z"), ("z", "x", "y"), ("c", "y", "x", "z"), None])
+def test_a_plain_zarr_arrays_spacing_attribute_follows_its_stored_axes(
+    tmp_path: Path, names: tuple[str, ...] | None, zarr_format: int
+):
+    # was: the attribute read as (dz, dy, dx) whatever the order the array is stored in
+    truth = np.random.default_rng(2).integers(0, 1000, (2, 4, 5, 6)).astype(np.uint16)
+    truth = truth if names and "c" in names else truth[0]
+    full = ("c", "z", "y", "x") if names and "c" in names else ("z", "y", "x")
+    order = names or full
+    stored = truth.transpose([full.index(name) for name in order])
+    path = tmp_path / "named.zarr"
+    if names is None:
+        zarr.create_array(str(path), data=stored, zarr_format=zarr_format)
+    else:
+        _plain_named(path, stored, names, zarr_format)
+    sizes = {"z": 2.6, "y": 0.65, "x": 0.5}
+    array = zarr.open_array(str(path), mode="r+")
+    array.attrs["spacing"] = [sizes[dim] for dim in order if dim in sizes]  # as stored
+    array.attrs["units"] = "micrometer"
+    volume = mct.open_volume(path)
+    np.testing.assert_array_equal(volume.values, truth)
+    assert volume.microct.grid.spacing == (2.6, 0.65, 0.5)
+    assert float(volume["x"][1]) == 0.5 and float(volume["z"][1]) == 2.6
+    # the same sizes given again pass; another is refused, naming the axis
+    mct.open_volume(path, spacing=(2.6, 0.65, 0.5), units="micrometer")
+    with pytest.raises(ValueError, match=r"along x \(0\.5 micrometer\)"):
+        mct.open_volume(path, spacing=(2.6, 0.65, 0.65), units="micrometer")
+
+
+@pytest.mark.parametrize(
+    ("attrs", "match"),
+    [
+        ({"spacing": [2.0, 0.5], "units": "um"}, r"attribute 'spacing' holds 2 values"),
+        ({"spacing": [2.0, 0.5, 0.5]}, r"'spacing' has no 'units' beside it"),
+    ],
+)
+def test_a_plain_zarr_arrays_unclear_spacing_attribute_is_refused(
+    tmp_path: Path, attrs: dict, match: str
+):
+    # was: a ValueError of from_array not naming the attribute; a KeyError 'units'
+    path = tmp_path / "plain.zarr"
+    array = zarr.create_array(str(path), data=_scan())
+    array.attrs.update(attrs)
+    with pytest.raises(ValueError, match=match):
+        mct.open_volume(path)
+
+
 @pytest.mark.parametrize(
     "names", [("a", "b", "c"), ("dim_0", "dim_1", "dim_2"), ("z", "y", "y"), ("z", "y", "w")]
 )
@@ -279,7 +327,7 @@ def test_an_ome_zarr_takes_its_own_spacing_given_again(tmp_path: Path):
     for spacing, units in (((2.6, 0.65, 0.65), "micrometer"), ((2600, 650, 650), "nm")):
         volume = mct.open_volume(store, spacing=spacing, units=units)
         np.testing.assert_array_equal(volume.values, _scan())
-        assert volume.microct.grid.spacing == pytest.approx((2.6, 0.65, 0.65))
+        assert volume.microct.grid.spacing == spacing  # in the unit given, as it was given
         record = volume.attrs["microct_provenance"][-1]["params"]
         assert record["spacing"] == list(map(float, spacing))
     with pytest.raises(
@@ -295,7 +343,87 @@ def test_an_xarray_store_compares_a_spacing_given_in_another_unit(tmp_path: Path
     store = tmp_path / "xr.zarr"
     _xarray_store(store, "micrometer")
     volume = mct.open_volume(store, spacing=650.0, units="nm")
-    assert volume.microct.grid.spacing == pytest.approx((0.65,) * 3)
+    assert volume.microct.grid.spacing == (650.0,) * 3  # in the unit given
+    assert volume.microct.grid.units == "nanometer"
     stated = r"\(0\.65, 0\.65, 0\.65 micrometer = 650, 650, 650 nanometer\)"
     with pytest.raises(ValueError, match=stated + r", not the spacing given \(1300, "):
         mct.open_volume(store, spacing=1300.0, units="nm")
+
+
+# --- units= re-expresses the voxel size a file states, one rule for every format --------
+
+
+def _stating_inputs(folder: Path) -> dict[str, tuple[Path, dict]]:
+    """The same scan (2.6 × 0.65 × 0.65 µm) in each format that states its voxel size."""
+    import h5py
+    import tifffile
+
+    scan = mct.from_array(_scan(), spacing=(2.6, 0.65, 0.65), units="micrometer", name="scan")
+    inputs: dict[str, tuple[Path, dict]] = {}
+    scan.microct.to_zarr(folder / "scan.ome.zarr")
+    inputs["ome-zarr"] = (folder / "scan.ome.zarr", {})
+    scan.to_dataset().to_zarr(folder / "xr.zarr")
+    inputs["xarray"] = (folder / "xr.zarr", {})
+    with h5py.File(folder / "scan.h5", "w") as f:
+        f["v"] = _scan()
+        f["v"].attrs["spacing"] = [2.6, 0.65, 0.65]
+        f["v"].attrs["units"] = "micrometer"
+    inputs["hdf5"] = (folder / "scan.h5", {"dataset": "v"})
+    tifffile.imwrite(
+        folder / "scan.ome.tif",
+        _scan(),
+        metadata={
+            "axes": "ZYX",
+            "PhysicalSizeZ": 2.6,
+            "PhysicalSizeY": 0.65,
+            "PhysicalSizeX": 0.65,
+        },
+    )
+    inputs["ome-tiff"] = (folder / "scan.ome.tif", {})
+    plain = zarr.create_array(str(folder / "plain.zarr"), data=_scan())
+    plain.attrs.update({"spacing": [2.6, 0.65, 0.65], "units": "micrometer"})
+    inputs["plain zarr"] = (folder / "plain.zarr", {})
+    return inputs
+
+
+@pytest.mark.parametrize(
+    "given", [{"units": "nm"}, {"spacing": (2600, 650, 650), "units": "nanometer"}]
+)
+def test_units_given_re_express_the_stated_voxel_size_in_every_format(tmp_path: Path, given: dict):
+    # was: an OME-Zarr or an xarray store kept its micrometres (the request checked,
+    # then ignored), where HDF5 and TIFF came back in nanometres
+    for kind, (path, options) in _stating_inputs(tmp_path).items():
+        volume = mct.open_volume(path, **options, **given)
+        np.testing.assert_array_equal(volume.values, _scan())
+        grid = volume.microct.grid
+        assert (kind, grid.units) == (kind, "nanometer")
+        assert (kind, grid.spacing) == (kind, (2600.0, 650.0, 650.0))
+        assert (kind, volume["x"].values[:3].tolist()) == (kind, [0.0, 650.0, 1300.0])
+        assert volume["x"].attrs["units"] == "nanometer"
+
+
+def test_a_zarr_group_of_plain_arrays_lists_them_and_says_how_to_open_one(tmp_path: Path):
+    # was: "is a Zarr group that holds neither an array nor an xarray dataset"
+    store = tmp_path / "group.zarr"
+    group = zarr.open_group(str(store), mode="w")
+    group.create_array("scan", data=_scan())
+    group.create_group("masks").create_array("pores", data=_scan() > 500)
+    with pytest.raises(
+        ValueError,
+        match=r"group of 2 arrays \(masks/pores 4 × 6 × 8 bool, scan 4 × 6 × 8 uint16\).*"
+        r"open_volume\('.*group\.zarr/masks/pores'",
+    ):
+        mct.open_volume(store, spacing=1.0, units="micrometer")
+    # as the message says: one array opened by its path
+    volume = mct.open_volume(store / "scan", spacing=1.0, units="micrometer")
+    np.testing.assert_array_equal(volume.values, _scan())
+
+
+def test_a_spacing_of_one_value_in_a_sequence_is_that_value_for_every_axis(tmp_path: Path):
+    # was: "spacing needs 1 or 3 values (z, y, x), got 1" for spacing=(2.6,)
+    path = tmp_path / "plain.zarr"
+    zarr.create_array(str(path), data=_scan())
+    volume = mct.open_volume(path, spacing=(2.6,), units="micrometer")
+    assert volume.microct.grid.spacing == (2.6, 2.6, 2.6)
+    with pytest.raises(ValueError, match=r"needs 1 or 3 values \(z, y, x\), got 2: \(2\.6, 1\.0\)"):
+        mct.open_volume(path, spacing=(2.6, 1.0), units="micrometer")

@@ -234,6 +234,11 @@ def store_info(
         if calibration:  # refused as open_volume refuses it (spacing=, other formats')
             open_volume(path, **calibration)
         tree = open_pyramid(path, units=calibration.get("units"))
+        if calibration.get("units") is not None:  # every level in it, as open_volume gives
+            from xarray_microct.io import _coords_in_units
+
+            units = calibration["units"]
+            tree = tree.map_over_datasets(lambda level: _coords_in_units(level, units))
         level = calibration.get("level")
         info["kind"] = "ome-zarr"
         picks = {"c": calibration.get("channel"), "t": calibration.get("time")}

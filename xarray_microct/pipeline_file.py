@@ -122,7 +122,13 @@ class Pipeline:
             try:
                 out = replay([{"op": step["op"], "params": step["params"]}], out)
                 if "level" in step:
-                    out = take_level(out, step["level"], step.get("level_factor"))
+                    out = take_level(
+                        out,
+                        step["level"],
+                        step.get("level_factor"),
+                        factor=step["params"].get("factor", 2),
+                        levels=step["params"].get("levels"),
+                    )
             except (ValueError, TypeError, IndexError, KeyError) as err:
                 raise ValueError(
                     f"pipeline {self.name}: step {index} ({step['op']}) with parameters "
@@ -440,6 +446,11 @@ def check_pipeline_target(
     check_not_input(path, inputs)
     path = Path(path)
     if not os.path.lexists(path):
+        if path.parent.exists() and not path.parent.is_dir():
+            raise FileExistsError(
+                f"{path.parent} is a file, not a folder: a pipeline file cannot be written "
+                "inside it; choose another path for the pipeline file"
+            )
         if not path.parent.is_dir():
             raise FileNotFoundError(
                 f"the folder {path.parent} does not exist; create it first, or choose "
@@ -594,9 +605,19 @@ def save_pipeline(
     return path
 
 
-def take_level(tree: Any, level: int | str, expected: Sequence[int] | None = None) -> Any:
+def take_level(
+    tree: Any,
+    level: int | str,
+    expected: Sequence[int] | None = None,
+    *,
+    factor: int | Sequence[int] = 2,
+    levels: int | None = None,
+) -> Any:
     """One level of a pyramid, its ``pyramid`` record marked with the level taken and
     its downsampling factor (``level_factor``), checked against ``expected`` if given.
+    A level the pyramid lacks (planned by a coarser chunking than the one it was made
+    with) is an error saying which ``--chunks``, or which ``levels`` on the pyramid
+    step, gives it (``factor``, ``levels``: the pyramid step's).
 
     Examples
     --------
@@ -611,7 +632,19 @@ def take_level(tree: Any, level: int | str, expected: Sequence[int] | None = Non
 
     if not isinstance(tree, xr.DataTree):
         raise TypeError(f"level {level!r} is taken from a pyramid, got {type(tree).__name__}")
-    volume = tree.microct.select_level(level)
+    try:
+        volume = tree.microct.select_level(level)
+    except (IndexError, KeyError) as err:
+        if levels is not None:
+            raise ValueError(
+                f"the pyramid step makes {levels} level{'s' if levels != 1 else ''} "
+                f"(levels: {levels}), but the pipeline goes on with its level {level!r}: "
+                f"the file's pyramid step and level disagree; set 'levels: {level + 1}' "
+                "on it (or more)"
+                if type(level) is int
+                else f"the pyramid step makes no level {level!r}: correct the file's level"
+            ) from err
+        raise ValueError(_missing_level(tree, level, expected, factor)) from err
     taken = {"level": level, "level_factor": _level_factor(tree, level)}
     if expected is not None and taken["level_factor"] != list(expected):
         raise ValueError(
@@ -619,7 +652,8 @@ def take_level(tree: Any, level: int | str, expected: Sequence[int] | None = Non
             f"{taken['level_factor']} (z, y, x), but the pipeline was made on a level "
             f"downsampled by {list(expected)}. A pyramid with levels=None plans its levels "
             "by the chunking: run on the input with the chunks the pyramid was made with "
-            "(--chunks), or give the pyramid step its levels"
+            f"(--chunks){_what_gives(tree, level, expected, factor)}, or give the pyramid "
+            "step its levels"
         )
     records = records_of(volume)
     for index in reversed(range(len(records))):
@@ -627,6 +661,100 @@ def take_level(tree: Any, level: int | str, expected: Sequence[int] | None = Non
             records[index] = {**records[index], **taken}
             break
     return volume.assign_attrs({PROVENANCE_KEY: records})
+
+
+def _level_options(
+    tree: Any, level: int, expected: Sequence[int] | None, factor: int | Sequence[int]
+) -> tuple[int | None, bool]:
+    """What makes the pyramid of ``tree``'s full-resolution volume hold ``level``,
+    downsampled by ``expected`` (z, y, x; any factor if None): the largest cubic chunk
+    size up to 128 (``--chunks N``) with which ``levels=None`` plans it, or None; and
+    whether ``levels = level + 1`` plans it."""
+    from xarray_microct.core.volume import grid_of
+    from xarray_microct.ops.pyramid import plan_levels
+
+    grid = grid_of(tree.microct.select_level(0))
+    factors = (int(factor),) * 3 if isinstance(factor, int) else tuple(int(f) for f in factor)
+
+    def made(plan: Sequence[Sequence[int]]) -> bool:
+        if len(plan) < level:
+            return False
+        total = [1, 1, 1]
+        for step in plan[:level]:
+            total = [t * f for t, f in zip(total, step, strict=True)]
+        return expected is None or total == list(expected)
+
+    size = next(
+        (
+            n
+            for n in (128, 64, 32, 16, 8, 4, 2, 1)
+            if made(plan_levels(grid.shape, grid.spacing, (n,) * 3, factors))
+        ),
+        None,
+    )
+    try:
+        levels = made(plan_levels(grid.shape, grid.spacing, (1,) * 3, factors, level + 1))
+    except ValueError:  # too small for that many levels
+        levels = False
+    return size, levels
+
+
+def _what_gives(
+    tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
+) -> str:
+    """`` (--chunks N gives it)`` where a chunk size gives ``level`` as ``expected``."""
+    if type(level) is not int or level < 1:
+        return ""
+    try:
+        size, _ = _level_options(tree, level, expected, factor)
+    except (ValueError, TypeError):
+        return ""
+    return f": --chunks {size} gives it" if size is not None else ""
+
+
+def _missing_level(
+    tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
+) -> str:
+    """Why the pyramid made of this input lacks ``level``, and what gives it: the
+    chunking that plans it (``--chunks``) or the pyramid step's ``levels``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.zeros((16, 64, 64)), spacing=(2.0, 0.5, 0.5), chunks=64)
+    >>> print(_missing_level(vol.microct.pyramid(), 1, [1, 2, 2], 2))
+    ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+    the pipeline was made on level 1 of a pyramid (downsampled by [1, 2, 2], z, y, x), but
+    the pyramid step (levels: null) makes 1 level of this input at this run's chunks
+    (16 × 64 × 64 voxels): ... --chunks 32 ... 'levels: 2' ...
+    """
+    nodes = list(tree.microct.levels) if hasattr(tree.microct, "levels") else []
+    count = len(nodes) if nodes else "fewer"
+    by = f" (downsampled by {list(expected)}, z, y, x)" if expected is not None else ""
+    chunks = " × ".join(str(c[0]) for c in tree.microct.select_level(0).chunks[-3:])
+    said = (
+        f"the pipeline was made on level {level} of a pyramid{by}, but the pyramid step "
+        f"(levels: null) makes {count} level{'s' if count != 1 else ''} of this input at "
+        f"this run's chunks ({chunks} voxels): a pyramid without levels stops once every "
+        "axis fits in one chunk, so a coarser chunking makes fewer levels"
+    )
+    if type(level) is not int or level < 1:
+        return said
+    try:
+        size, levels = _level_options(tree, level, expected, factor)
+    except (ValueError, TypeError):
+        size, levels = None, False
+    how = []
+    if size is not None:
+        how.append(
+            f"run on the input with --chunks {size} (chunks={size} to open_volume in "
+            "Python), which plans that level as the pyramid was made"
+        )
+    if levels:
+        how.append(f"set 'levels: {level + 1}' on the pyramid step of the pipeline file")
+    if not how:
+        return f"{said}; no chunking of this input gives that level: is it the same scan?"
+    return f"{said}. To replay it: {', or '.join(how)}"
 
 
 def _level_factor(tree: Any, level: int | str) -> list[int]:

@@ -239,12 +239,25 @@ def default_chunks(shape: Sequence[int], n_leading: int = 0) -> tuple[int, ...]:
 
 
 def _per_axis(value: float | Sequence[float], name: str) -> tuple[float, float, float]:
+    """``value`` per axis ``(z, y, x)``: one value (a number, or a sequence of one) for
+    all axes, or three.
+
+    Examples
+    --------
+    >>> _per_axis(2.6, "spacing"), _per_axis((2.6,), "spacing")
+    ((2.6, 2.6, 2.6), (2.6, 2.6, 2.6))
+    >>> _per_axis((2.6, 0.65), "spacing")
+    Traceback (most recent call last):
+    ValueError: spacing needs 1 or 3 values (z, y, x), got 2: (2.6, 0.65)
+    """
     if np.isscalar(value):
         values = (float(value),) * 3
     else:
         values = tuple(float(v) for v in value)  # type: ignore[union-attr]
+        if len(values) == 1:  # one value, as a sequence (--spacing D, a 1-tuple)
+            values = values * 3
         if len(values) != 3:
-            raise ValueError(f"{name} needs 1 or 3 values (z, y, x), got {len(values)}")
+            raise ValueError(f"{name} needs 1 or 3 values (z, y, x), got {len(values)}: {value!r}")
     if not all(np.isfinite(values)):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return values  # type: ignore[return-value]

@@ -22,7 +22,7 @@ from xarray_microct.core.volume import (
     from_array,
     grid_of,
 )
-from xarray_microct.io.calibration import checked_spacing, in_units, stated_sizes
+from xarray_microct.io.calibration import calibration, checked_spacing, in_units, stated_sizes
 from xarray_microct.io.errors import PickRequiredError, TiffLayoutError
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
 from xarray_microct.io.ome import (
@@ -188,7 +188,44 @@ def _calibrated(
         volume = volume.assign_coords(
             {dim: volume[dim].assign_attrs(units=units) for dim in unitless}
         )
-    return volume
+    return _coords_in_units(volume, units)
+
+
+def _coords_in_units(volume: xr.DataArray, units: str | None) -> xr.DataArray:
+    """``volume`` with its spatial coordinates re-expressed in ``units`` (the one rule
+    of ``units=`` for every format: the voxel size comes back in the unit asked for);
+    as it is where ``units`` is None or the coordinates are in it already. Values are
+    kept to 12 significant digits (0.65 µm is 650 nm, not 650.0000000000001).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> volume = mct.from_array(np.zeros((2, 2, 2)), spacing=(2.6, 0.65, 0.65), units="um")
+    >>> nm = _coords_in_units(volume, "nm")
+    >>> nm.microct.grid.spacing, nm.microct.grid.units, nm.x.values.tolist()
+    ((2600.0, 650.0, 650.0), 'nanometer', [0.0, 650.0])
+    """
+    if units is None:
+        return volume
+    wanted = ngff_unit_name(units)
+    converted = {}
+    for dim in SPATIAL_DIMS:
+        if dim not in volume.coords or "units" not in volume[dim].attrs:
+            continue
+        coord = volume[dim]
+        try:
+            own = ngff_unit_name(str(coord.attrs["units"]))
+        except ValueError:  # not a length: refused as the volume is checked
+            continue
+        if own == wanted:
+            continue
+        (factor,) = in_units((1.0,), own, wanted)
+        values = np.array([float(f"{v * factor:.12g}") for v in coord.values.astype(float)])
+        attrs = {**coord.attrs, "units": wanted}
+        if "spacing" in attrs:
+            attrs["spacing"] = in_units((float(attrs["spacing"]),), own, wanted)[0]
+        converted[dim] = xr.Variable(dim, values, attrs)
+    return volume.assign_coords(converted) if converted else volume
 
 
 def _check_coordinate_spacing(
@@ -292,7 +329,45 @@ def _zarr_kind(path: Path) -> str:
         for a in arrays
     ):
         return "xarray"
-    raise ValueError(f"{path} is a Zarr group that holds neither an array nor an xarray dataset")
+    raise ValueError(_group_without_volume(path, node))
+
+
+def _group_without_volume(path: Path, group: zarr.Group) -> str:
+    """Why a Zarr group that is neither an OME-Zarr image nor an xarray dataset is not
+    opened, with the arrays it holds (any depth) and how to open one of them.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "g.zarr"
+    >>> group = zarr.open_group(str(store), mode="w")
+    >>> _ = group.create_array("scan", data=np.zeros((2, 2, 2)))
+    >>> _ = group.create_array("mask", data=np.zeros((2, 2, 2)))
+    >>> print(_group_without_volume(pathlib.Path("g.zarr"), group))  # doctest: +ELLIPSIS
+    g.zarr is a Zarr group of 2 arrays (mask 2 × 2 × 2 float64, scan ...), not one volume: ...
+    """
+    arrays = sorted(
+        (name, member)
+        for name, member in group.members(max_depth=None)
+        if isinstance(member, zarr.Array)
+    )
+    if not arrays:
+        return (
+            f"{path} is a Zarr group that holds no array (neither an OME-Zarr image nor an "
+            "xarray dataset): give the path of a volume's array or store"
+        )
+    shown = ", ".join(
+        f"{name} {' × '.join(str(n) for n in member.shape)} {member.dtype}"
+        for name, member in arrays[:10]
+    )
+    more = f" and {len(arrays) - 10} more" if len(arrays) > 10 else ""
+    return (
+        f"{path} is a Zarr group of {len(arrays)} array{'s' if len(arrays) != 1 else ''} "
+        f"({shown}{more}), not one volume: neither an OME-Zarr image nor an xarray "
+        "dataset (no dimension names) says which is. Open one array by its path, e.g. "
+        f"open_volume('{Path(path) / arrays[0][0]}', spacing=..., units=...) (on the "
+        "command line, that path as the input)"
+    )
 
 
 def _detect(path: str | Path, shape: Any, storage_options: Any) -> str:
@@ -389,7 +464,10 @@ def open_volume(
         input states it, in full or for some axes, a spacing that contradicts it is an
         error naming both (compared in one unit, to a relative 1e-6); the same value
         given again is accepted, and the axes it does not state take the given value.
-        Recorded in the ``open_volume`` provenance record when given.
+        The volume's coordinates are in ``units`` whenever it is given, for every
+        format: ``units=`` alone re-expresses the voxel size the input states (an
+        OME-Zarr's scale, an xarray store's coordinates, a TIFF's or HDF5 file's sizes)
+        in that unit. Recorded in the ``open_volume`` provenance record when given.
     origin : float or tuple, optional
         Coordinate of the first voxel (its centre, in ``units``; one value or z, y, x):
         the store's own for OME-Zarr and xarray Zarr stores with coordinates (an origin
@@ -514,6 +592,7 @@ def _open_input(
         volume = _without_single_tc(pick_dims(volume, picks, path))
         _check_origin(volume, origin, path)
         _check_coordinate_spacing(volume, spacing, units, path)  # the same again passes
+        volume = _coords_in_units(volume, units)
         volume = volume.rename(name) if name is not None else volume
         params["level"] = 0 if level is None else level
     elif is_url(path):
@@ -661,6 +740,54 @@ def _named_to_zyx(data: da.Array, order: tuple[str, ...]) -> tuple[da.Array, tup
     return data.transpose([order.index(dim) for dim in wanted]), wanted
 
 
+def _zarr_voxel_size(
+    attrs: dict[str, Any], order: tuple[str, ...] | None, path: Path | str
+) -> dict[str, Any]:
+    """The voxel size a plain Zarr array states in its ``spacing`` and ``units``
+    attributes, as the readers return it (:mod:`xarray_microct.io.calibration`).
+
+    ``spacing`` holds one value (all axes) or three, one per spatial axis in the order
+    the array stores them: the order of its dimension names (``order``), z, y, x for an
+    array without names; as the array is transposed to z, y, x, so are its sizes.
+    Another number of values is refused; a ``units`` that is not a length (an
+    intensity unit) states no voxel size.
+
+    Examples
+    --------
+    >>> _zarr_voxel_size({"spacing": [0.5, 0.25, 2.0], "units": "um"}, ("x", "y", "z"), "a")
+    {'spacing': (2.0, 0.25, 0.5), 'units': 'micrometer'}
+    >>> _zarr_voxel_size({"spacing": 0.5, "units": "1/cm"}, None, "a")
+    {}
+    >>> _zarr_voxel_size({"spacing": [2.0, 0.5], "units": "um"}, None, "a.zarr")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: a.zarr: its attribute 'spacing' holds 2 values ([2.0, 0.5]), not one ...
+    """
+    if "spacing" not in attrs:
+        return {}
+    try:
+        sizes = np.asarray(attrs["spacing"], dtype=float)
+    except (TypeError, ValueError):
+        sizes = np.asarray([])
+    stored = [dim for dim in (order or SPATIAL_DIMS) if dim in SPATIAL_DIMS]
+    if sizes.ndim > 1 or sizes.size not in (1, 3):
+        raise ValueError(
+            f"{path}: its attribute 'spacing' holds {sizes.size} values "
+            f"({attrs['spacing']!r}), not one (all axes) or three (one per spatial axis, "
+            f"in the array's stored order: {', '.join(stored)}); the voxel size it means "
+            "is not guessed: correct the attribute, or give spacing= and units= "
+            "(a spacing= that contradicts the attribute is refused)"
+        )
+    per_axis = dict(zip(stored, np.broadcast_to(sizes.reshape(-1), (3,)), strict=True))
+    if "units" not in attrs:
+        return {"note": "its attribute 'spacing' has no 'units' beside it"}
+    return calibration(
+        [float(per_axis[dim]) for dim in SPATIAL_DIMS],
+        (attrs["units"],) * 3,
+        "its attributes 'spacing' and 'units'",
+    )
+
+
 def _open_other(
     path: Path,
     fmt: str,
@@ -683,7 +810,7 @@ def _open_other(
         dims = None
         if order is not None:  # z, y, x last, as the names say (t, c kept before)
             data, dims = _named_to_zyx(data, order)
-        metadata = {k: array.attrs[k] for k in ("spacing", "units") if k in array.attrs}
+        metadata = _zarr_voxel_size(dict(array.attrs), order, path)
         spacing, units = _physical(metadata, spacing, units, path)
         return from_array(data, spacing, units, origin, name=name or path.stem, dims=dims)
     if fmt == "hdf5":

@@ -56,6 +56,8 @@ class HDF5Source:
             self.shape: tuple[int, ...] = tuple(node.shape)
             self.dtype = np.dtype(node.dtype)
             self.hdf5_chunks = node.chunks
+            # the dimension labels (HDF5 dimension scales), "" where none
+            self.labels = tuple(str(dim.label) for dim in node.dims)
 
     @property
     def ndim(self) -> int:
@@ -74,7 +76,9 @@ def _dataset_names(f: h5py.File) -> list[str]:
     return names[:20]
 
 
-def _voxel_size(f: h5py.File, dataset: str) -> dict[str, Any]:
+def _voxel_size(
+    f: h5py.File, dataset: str, order: tuple[str, ...] = ("z", "y", "x")
+) -> dict[str, Any]:
     """``spacing``/``units`` from the dataset's attributes or DXchange metadata.
 
     DXchange's ``actual_pixel_size_x`` is the voxel size along y and x of a
@@ -82,12 +86,15 @@ def _voxel_size(f: h5py.File, dataset: str) -> dict[str, Any]:
     size along z: without it, z is not stated (``note``; never taken from x). A size
     without a ``units`` attribute is not used (the files in use write metres and
     micrometres alike): ``note`` says so. A ``spacing`` attribute of other than one or
-    three values, or a pixel size of several different values, is refused.
+    three values, or a pixel size of several different values, is refused. The three
+    values of a ``spacing`` attribute are per axis in the dataset's stored ``order``
+    (its dimension labels: :func:`labelled_order`), returned as z, y, x.
     """
     attrs = f[dataset].attrs
     where = f"{f.filename}: the attribute 'spacing' of {dataset!r}"
     if "spacing" in attrs:
-        sizes = _three_sizes(attrs["spacing"], where)
+        stored = dict(zip(order, _three_sizes(attrs["spacing"], where), strict=True))
+        sizes = tuple(stored[axis] for axis in "zyx")
         if "units" not in attrs:
             return {"note": f"the attributes of {dataset!r} give spacing but no units"}
         return calibration(sizes, (attrs["units"],) * 3, f"the attributes of {dataset!r}")
@@ -164,6 +171,33 @@ def _size(f: h5py.File, path: str) -> tuple[float, Any] | None:
     return value, node.attrs.get("units", node.attrs.get("unit"))
 
 
+def labelled_order(labels: Sequence[str], where: str) -> tuple[str, ...]:
+    """The axes of a 3-D HDF5 dataset in stored order, from its dimension ``labels``
+    (h5py ``dset.dims[i].label``; ``""`` where unlabelled): z, y, x without labels;
+    labels naming z, y and x once each (any case) in any order; others are refused,
+    as which axis is which is never guessed.
+
+    Examples
+    --------
+    >>> labelled_order(("", "", ""), "a"), labelled_order(("X", "y", "z"), "a")
+    (('z', 'y', 'x'), ('x', 'y', 'z'))
+    >>> labelled_order(("angle", "row", "column"), "'/v' in a.h5")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: '/v' in a.h5 labels its dimensions ('angle', 'row', 'column'): which ...
+    """
+    if not any(labels):
+        return ("z", "y", "x")
+    lowered = tuple(label.lower() for label in labels)
+    if sorted(lowered) != ["x", "y", "z"]:
+        raise ValueError(
+            f"{where} labels its dimensions {tuple(labels)}: which of them is z, y or x is "
+            "not guessed. The labels understood are z, y and x, each once: label them so "
+            "(h5py: dset.dims[0].label = 'z'...), or read the dataset with h5py and give it "
+            "in z, y, x order to xarray_microct.from_array(data, spacing=..., units=...)"
+        )
+    return lowered
+
+
 def read_hdf5(
     path: str | Path,
     dataset: str = DXCHANGE_DATA,
@@ -178,17 +212,19 @@ def read_hdf5(
     dataset : str
         Dataset inside the file.
     chunks : int or tuple, optional
-        Dask chunks; up to 128 voxels per axis by default.
+        Dask chunks (a tuple in z, y, x order); up to 128 voxels per axis by default.
 
     Returns
     -------
     data : dask.array.Array
-        One task per chunk, each opening the file to read its hyperslab.
+        ``(z, y, x)``: a dataset whose dimension labels (HDF5 dimension scales) name z,
+        y and x in another order is transposed (:func:`labelled_order`). One task per
+        chunk, each opening the file to read its hyperslab.
     metadata : dict
         ``spacing`` and ``units`` when the file states them (dataset attributes
-        ``spacing``/``units``, or DXchange ``actual_pixel_size_x``/``_y`` or the
-        objective ``resolution``, with a ``units`` attribute); ``note`` when it states
-        them only in part; else empty.
+        ``spacing``, per axis in stored order, and ``units``; or DXchange
+        ``actual_pixel_size_x``/``_y`` or the objective ``resolution``, with a ``units``
+        attribute); ``note`` when it states them only in part; else empty.
 
     Examples
     --------
@@ -202,12 +238,19 @@ def read_hdf5(
     """
     source = HDF5Source(path, dataset)
     if source.ndim != 3:
+        sizes = " × ".join(str(n) for n in source.shape)
         raise ValueError(
-            f"{dataset!r} in {path} is {source.ndim}-D with shape {source.shape}; "
-            "a volume is 3-D (z, y, x)"
+            f"{dataset!r} in {path} is {source.ndim}-D ({sizes}); a volume is 3-D (z, y, x), "
+            "and an HDF5 dataset does not name its other axes, so channel=/time= cannot pick "
+            "along them: take one volume out with h5py (e.g. h5py.File(path)[dataset][0], "
+            "the first along its leading axis) and give it to xarray_microct.from_array("
+            "data, spacing=..., units=...), or store it as a 3-D dataset of its own"
         )
+    order = labelled_order(source.labels, f"{dataset!r} in {path}")
     with h5py.File(source.path, "r") as f:
-        metadata = _voxel_size(f, dataset)
+        metadata = _voxel_size(f, dataset, order)
+    if isinstance(chunks, Sequence) and len(chunks) == 3:  # given z, y, x: as stored
+        chunks = tuple(chunks["zyx".index(axis)] for axis in order)
     stamp = Path(path).stat().st_mtime_ns
     data = da.from_array(
         source,
@@ -216,6 +259,8 @@ def read_hdf5(
         lock=False,
         meta=np.empty((0, 0, 0), dtype=source.dtype),
     )
+    if order != ("z", "y", "x"):  # stored in another order, as its labels say
+        data = data.transpose([order.index(axis) for axis in "zyx"])
     return data, metadata
 
 

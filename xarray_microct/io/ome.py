@@ -1065,6 +1065,30 @@ def _compose(
     return scale, translation
 
 
+def _check_scale(scale: np.ndarray, dims: Sequence[str], where: Any) -> None:
+    """Refuse a level whose NGFF ``scale`` (composed with the image-wide one) is not a
+    positive, finite voxel size along a spatial axis, naming the store's metadata.
+
+    Examples
+    --------
+    >>> _check_scale(np.array([2.6, 0.65, 0.65]), ("z", "y", "x"), "s.zarr: level 0")
+    >>> _check_scale(np.array([2.6, 0.0, 0.65]), ("z", "y", "x"), "s.zarr: level 0")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: s.zarr: level 0 states a scale of 0 along y in its multiscales ...
+    """
+    for dim, step in zip(dims, scale, strict=True):
+        if dim in SPATIAL_DIMS and not (np.isfinite(step) and step > 0):
+            raise ValueError(
+                f"{where} states a scale of {float(step):g} along {dim} in its multiscales "
+                "coordinateTransformations (the level's scale, times the image-wide one if "
+                f"any: {[float(v) for v in scale]} along {list(dims)}): a voxel size must be "
+                "positive (a zero scale is no voxel size; a negative one, a flipped axis, is "
+                "not read); correct the 'scale' in the store's metadata (its zarr.json, or "
+                ".zattrs in Zarr v2)"
+            )
+
+
 def _spatial_units(axes: Sequence[Mapping[str, Any]], units: str | None, where: Any) -> str:
     found = {a.get("unit") for a in axes[-3:] if isinstance(a, Mapping)}
     found.discard(None)
@@ -1143,6 +1167,7 @@ def open_pyramid(
         scale, translation = _compose(
             [*dataset.get("coordinateTransformations", []), *outer], len(dims), where
         )
+        _check_scale(scale, dims, f"{where} ({path!r})")
         group_path, _, name = path.rpartition("/")
         node = level_node(group_path, index)
         if marker is None and not group_path:

@@ -1,17 +1,20 @@
 """Lazy TIFF readers: one TIFF file, or a folder of numbered TIFF files.
 
 What is read is the file's first image as ``tifffile`` sees it (``tif.series[0]``, with
-its axes), never its raw pages: a Z(YX) image is the volume; axes of size 1 (a channel,
-a time point, a sample) are dropped; of an image with channels (``C``) or time points
-(``T``), the one ``channel=``/``time=`` picks is read, its pages only (page ``first + i *
-stride`` of the image's series for slice ``i``: by offset when the image is contiguous,
-else by page); without a pick, a second channel or time point is refused with the counts
-and the options. Colour samples, or any other axis but the stack's (``Z``, or tifffile's
-``Q``/``I`` for a stack that does not name its axis) larger than 1, are refused with what
-the file holds and how to take one volume out of it. Other images in the file after the
-stack (a mask, a thumbnail) are left out with a warning; a page of another shape or type
-among the stack's pages (which tifffile sets apart as an image of its own) is refused,
-as leaving it out would shift the slices after it in z.
+its axes; past a reduced-resolution image before it, a thumbnail marked by
+NewSubfileType, which is left out with the warning below), never its raw pages: a Z(YX)
+image is the volume; axes of size 1 (a channel, a time point, a sample) are dropped; of
+an image with channels (``C``) or time points (``T``), the one ``channel=``/``time=``
+picks is read, its pages only (page ``first + i * stride`` of the image's series for
+slice ``i``: by offset when the image is contiguous, else by page); without a pick, a
+second channel or time point is refused with the counts and the options. Colour samples,
+or any other axis but the stack's (``Z``, or tifffile's ``Q``/``I`` for a stack that
+does not name its axis) larger than 1, are refused with what the file holds and how to
+take one volume out of it. Other images in the file after the stack (a mask, a
+thumbnail) are left out with a warning; a first image of one plane smaller than a stack
+after it, not marked as reduced, is refused (a thumbnail, or the image meant?); a page
+of another shape or type among the stack's pages (which tifffile sets apart as an image
+of its own) is refused, as leaving it out would shift the slices after it in z.
 
 A folder is read as the files of its dominant numbered name (``rec_0000.tif``,
 ``rec_0001.tif``...), in the order of the number their names carry, and refused where
@@ -71,6 +74,7 @@ negative indexes are refused, as the index recorded is the one read.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -108,7 +112,7 @@ class _Image:
     others: tuple[str, ...]  # the file's other images, described, left out
     # how a task reads its slices, found once from the headers (a task then parses no
     # series): ("bytes", offset, typecode) for a contiguous image, ("pages",) where the
-    # image's slices are the file's pages 0, 1, ..., ("series",) otherwise
+    # image's slices are the file's pages 0, 1, ..., ("series", index) otherwise
     read: tuple[Any, ...] = ("series",)
     # the image's page (of its series) of slice i: first + i * stride (one channel and
     # time point of a hyperstack: its other pages are never read)
@@ -116,6 +120,7 @@ class _Image:
     stride: int = 1
     # the file's number of channels ("c") and time points ("t"), 1 where it has none
     sizes: tuple[tuple[str, int], ...] = (("c", 1), ("t", 1))
+    number: int = 0  # the image's index in the file (tifffile's series), past a thumbnail
 
 
 def _open(path: Path, multifile: bool) -> tifffile.TiffFile:
@@ -234,16 +239,77 @@ def _picked_pages(
     return first, stride, depth, step
 
 
+def _is_reduced(series: tifffile.TiffPageSeries) -> bool:
+    """Whether ``series`` is a reduced-resolution image (its pages' NewSubfileType bit 1:
+    a thumbnail, a preview), which tifffile sets apart as an image of its own."""
+    keyframe = getattr(series, "keyframe", None)
+    return bool(getattr(keyframe, "is_reduced", False))
+
+
+def _plane_and_depth(series: tifffile.TiffPageSeries) -> tuple[tuple[int, int], int] | None:
+    """An image's ``(y, x)`` plane and its number of planes (every axis but Y, X and S);
+    None for an image without Y and X."""
+    axes, shape = series.axes, tuple(series.shape)
+    if "Y" not in axes or "X" not in axes:
+        return None
+    depth = int(np.prod([n for axis, n in zip(axes, shape, strict=True) if axis not in "YXS"]))
+    return (shape[axes.index("Y")], shape[axes.index("X")]), depth
+
+
+def _volume_series(tif: tifffile.TiffFile, path: Path) -> int:
+    """The index (in ``tif.series``) of the image read: the first that is not a
+    reduced-resolution one (a thumbnail marked as such, NewSubfileType bit 1, written
+    before the stack). A first image of one plane smaller than a stack after it, not
+    marked as reduced, is refused: it may be a thumbnail or the image meant, and which
+    is not guessed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "thumb.tif"
+    >>> with tifffile.TiffWriter(path) as tif:
+    ...     tif.write(np.zeros((4, 5), "u1"), subfiletype=1)  # a thumbnail first
+    ...     tif.write(np.zeros((3, 8, 10), "u1"))
+    >>> with tifffile.TiffFile(path) as tif:
+    ...     index = _volume_series(tif, path)
+    ...     index, tif.series[index].shape
+    (1, (3, 8, 10))
+    """
+    full = [i for i, series in enumerate(tif.series) if len(series) and not _is_reduced(series)]
+    if not full:
+        return 0  # reduced images only (or none): the first, as any other image
+    index = full[0]
+    first = _plane_and_depth(tif.series[index])
+    for later in full[1:]:
+        other = _plane_and_depth(tif.series[later])
+        if first is None or other is None or first[1] != 1 or other[1] < 2:
+            continue
+        (y, x), (oy, ox) = first[0], other[0]
+        if y <= oy and x <= ox and (y, x) != (oy, ox):
+            raise TiffLayoutError(
+                f"{path}: its first image ({_described(tif.series[index])}) is one plane "
+                f"smaller than the stack after it (image {later}: "
+                f"{_described(tif.series[later])}), and not marked as a reduced-resolution "
+                "image (NewSubfileType): a thumbnail, or the image meant? It is not "
+                "guessed: save the stack as its own TIFF (Python: tifffile.imwrite(out, "
+                f"tifffile.imread(path, series={later}))), or mark the thumbnail as "
+                "reduced (tifffile: subfiletype=1)"
+            )
+    return index
+
+
 def _image(
     tif: tifffile.TiffFile, path: Path, picks: Mapping[str, int | None] | None = None
 ) -> _Image:
-    """The first image's layout, from the headers only; a clear error if it is not one
-    grey-level volume (at ``picks``, ``{"c": 1, "t": None}``: one channel, time point)."""
+    """The layout of the image read (:func:`_volume_series`: the first, past a
+    thumbnail), from the headers only; a clear error if it is not one grey-level volume
+    (at ``picks``, ``{"c": 1, "t": None}``: one channel, time point)."""
     if not tif.series or not len(tif.series[0]):
         raise TiffLayoutError(
             f"{path} holds no image: a TIFF header without pages (an interrupted write?)"
         )
-    series = tif.series[0]
+    number = _volume_series(tif, path)
+    series = tif.series[number]
     axes, shape = series.axes, tuple(series.shape)
     if "Y" not in axes or "X" not in axes:
         raise TiffLayoutError(f"{path}: its image has axes {axes}, with no Y and X (not a picture)")
@@ -286,37 +352,47 @@ def _image(
             f"{path}: {len(missing)} of the {depth} slices of its image (a multi-file "
             f"OME-TIFF, from slice {missing[0]}) lie in files that are missing beside it"
         )
-    _check_no_page_between(tif, path, pages)
-    others = tuple(f"image {i}: {_described(s)}" for i, s in enumerate(tif.series) if i)
+    _check_no_page_between(tif, path, pages, number)
+    others = tuple(
+        f"image {i}: {_described(s)}{' (reduced resolution)' if _is_reduced(s) else ''}"
+        for i, s in enumerate(tif.series)
+        if i != number
+    )
     return _Image(
         depth,
         plane,
         np.dtype(series.dtype),
         others,
-        _read_plan(tif, series, pages),
+        _read_plan(tif, series, pages, number),
         first,
         stride,
         tuple((dim, named.get(dim, 1)) for dim in ("c", "t")),
+        number,
     )
 
 
-def _check_no_page_between(tif: tifffile.TiffFile, path: Path, pages: Sequence[Any]) -> None:
-    """Refuse a file whose other images have a page among the first image's (``pages``):
-    a page of another shape or type in the middle of a stack, which tifffile sets apart
-    as an image of its own. Left out, it would shift every later slice up in z; other
-    images after the stack (a mask, a thumbnail, as writers append them) are left out."""
+def _check_no_page_between(
+    tif: tifffile.TiffFile, path: Path, pages: Sequence[Any], index: int = 0
+) -> None:
+    """Refuse a file whose other images have a page among the pages (``pages``) of the
+    image read (``tif.series[index]``): a page of another shape or type in the middle of
+    a stack, which tifffile sets apart as an image of its own. Left out, it would shift
+    every later slice up in z; other images before or after the stack (a thumbnail, a
+    mask, as writers add them) are left out."""
     own = [page.index for page in pages if _own_page(page, tif)]
     if len(own) < 2:
         return
     low, high = min(own), max(own)
-    for number, other in enumerate(tif.series[1:], start=1):
+    for number, other in enumerate(tif.series):
+        if number == index:
+            continue
         between = [p.index for p in other.pages if _own_page(p, tif) and low < p.index < high]
         if between:
             raise TiffLayoutError(
                 f"{path}: page {between[0]} of the file ({_described(other)}, image "
                 f"{number}) lies among the slices of its stack (pages {low} to {high}, "
-                f"{_described(tif.series[0])}), a page unlike the others: left out, it would "
-                "shift the slices after it in z. A stack is read with its slices alike, as "
+                f"{_described(tif.series[index])}), a page unlike the others: left out, it "
+                "would shift the slices after it in z. A stack is read with its slices alike, as "
                 "a folder of slices is; re-save it without that page, or with every slice "
                 "of one shape and type"
             )
@@ -331,9 +407,11 @@ def _own_page(page: Any, tif: tifffile.TiffFile) -> bool:
     )
 
 
-def _read_plan(tif: tifffile.TiffFile, series: Any, pages: Sequence[Any]) -> tuple[Any, ...]:
+def _read_plan(
+    tif: tifffile.TiffFile, series: Any, pages: Sequence[Any], index: int = 0
+) -> tuple[Any, ...]:
     """How a task reads the image's slices (:attr:`_Image.read`), from the headers;
-    ``pages``: the series' pages."""
+    ``pages``: the series' pages, ``index``: the series' in the file."""
     y, x = series.shape[series.axes.index("Y")], series.shape[series.axes.index("X")]
     if series.dataoffset is not None:
         return ("bytes", int(series.dataoffset), tif.byteorder + series.dtype.char, y, x)
@@ -341,7 +419,7 @@ def _read_plan(tif: tifffile.TiffFile, series: Any, pages: Sequence[Any]) -> tup
         getattr(page, "index", None) for page in pages
     ] == list(range(len(pages))):
         return ("pages",)
-    return ("series",)
+    return ("series", index)
 
 
 def _read_planes(
@@ -374,7 +452,8 @@ def _read_planes(
             if read[0] == "pages":  # the file's own pages
                 data = np.stack([tif.pages[i].asarray() for i in pages])
             else:
-                data = tif.asarray(series=tif.series[0], key=list(pages))
+                series = tif.series[read[1] if len(read) > 1 else 0]
+                data = tif.asarray(series=series, key=list(pages))
     data = np.asarray(data)
     native = data.astype(data.dtype.newbyteorder("="), copy=False)
     return native.reshape(stop - start, *data.shape[-2:])  # size-1 axes dropped
@@ -461,7 +540,7 @@ def _warn_others(images: Sequence[tuple[Path, _Image]]) -> None:
     found = f"{path} holds" if len(images) == 1 else f"{len(with_others)} of the files hold"
     example = "" if len(images) == 1 else f" ({path.name}:"
     warnings.warn(
-        f"{found} other images besides the one read (image 0), left out (a mask, a "
+        f"{found} other images besides the one read (image {image.number}), left out (a mask, a "
         f"thumbnail...){example} {_listed(image.others)}{')' if example else ''}",
         UserWarning,
         stacklevel=3,
@@ -482,8 +561,9 @@ def _folder_images(
     for path in paths:
         with _open(path, multifile=False) as tif:
             if tif.series and len(tif.series[0]):
-                named = _named_sizes(tif.series[0])
-                counts.append((path, tuple((dim, named.get(dim, 1)) for dim in ("c", "t"))))
+                with contextlib.suppress(ValueError):  # refused by _image below
+                    named = _named_sizes(tif.series[_volume_series(tif, path)])
+                    counts.append((path, tuple((dim, named.get(dim, 1)) for dim in ("c", "t"))))
             try:
                 image = _image(tif, path, picks)
             except ValueError as error:  # a pick needed, or one its axis lacks, may be
@@ -657,12 +737,13 @@ def read_tiff(
     Parameters
     ----------
     path : str or Path
-        A ``.tif``/``.tiff`` file, whose first image (tifffile's ``series[0]``) is the
-        volume: a stack of z-slices (axes ``ZYX``, or ``QYX``/``IYX`` when the file does
-        not name them) or one slice; axes of size 1 are dropped. Or a folder: the files of
-        its dominant numbered name, in the order of their numbers (``slice_2`` before
-        ``slice_10``, ``z0.25`` before ``z0.5``), each one slice, or each a stack (parts
-        of one scan, joined along z), none missing.
+        A ``.tif``/``.tiff`` file, whose first image (tifffile's ``series[0]``, or the one
+        after a thumbnail marked as reduced-resolution) is the volume: a stack of z-slices
+        (axes ``ZYX``, or ``QYX``/``IYX`` when the file does not name them) or one slice;
+        axes of size 1 are dropped. Or a folder: the files of its dominant numbered name, in
+        the order of their numbers (``slice_2`` before ``slice_10``, ``z0.25`` before
+        ``z0.5``), each one slice, or each a stack (parts of one scan, joined along z), none
+        missing.
     channel, time : int, optional
         One channel and/or time point of an image with more than one (OME-TIFF,
         ImageJ hyperstack, a multi-file OME-TIFF; each file of a folder): an index from 0.
