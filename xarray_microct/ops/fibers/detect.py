@@ -90,6 +90,7 @@ from xarray_microct.ops.fiber_cores import filled_cores_array
 from xarray_microct.ops.fiber_scale import (
     FiberBedScale,
     NoFibersError,
+    estimate_fiber_radius,
     measure_fiber_bed,
     sampled_bed_cores,
     tubeness_scale,
@@ -665,7 +666,9 @@ def plan_detection(
     )
     if factor == 1 and kind == "intensity" and bed is None:  # the radius given
         bed, no_calibration = _bed_of(volume, r_phys)
-        _check_given_radius(r_phys, bed, grid.units)
+        _check_given_radius(r_phys, None if bed is None else bed.radius, grid.units)
+    elif factor > 1 and kind == "intensity" and bed is None:  # large, the radius given
+        _check_given_radius(r_phys, _unseeded_radius(volume), grid.units)
     if sigma is None:  # less under a blur the fit measured (fibers under 4 pixels)
         sigma_phys = _scale_from_bed(r_phys, bed, grid.spacing, estimated)
     else:
@@ -1278,23 +1281,42 @@ def _air_moved(data: da.Array, cut: float, shift: float) -> da.Array:
     return da.map_blocks(shifted_below, data, cut=cut, shift=shift, dtype=data.dtype)
 
 
-def _check_given_radius(given: float, bed: FiberBedScale | None, units: str) -> None:
-    """Warn when the radius given and the one the bed's sample measures (seeded by it)
-    are more than :data:`RADIUS_DISAGREES` apart (relative, either way): a radius half
-    the fibers' splits them (three times as many fibers), one too large merges them.
+def _unseeded_radius(volume: xr.DataArray) -> float | None:
+    """The fibers' radius of the scan's sample, not seeded by the radius given
+    (:func:`~xarray_microct.ops.fiber_scale.estimate_fiber_radius`), for the check of a
+    radius given of 9 pixels or more (fibers detected on bins, the bed not measured);
+    None where the sample shows no fibers or cannot be measured.
 
-    The sample's measurement, seeded by the radius given, finds the fibers' radius from
-    a radius too small (fiber_bed, 2 to 7 pixels, given 0.5 and 0.7 times: within 3 %),
-    less surely from one too large (given twice: 1.1 to 1.3 times too large, or right).
+    A measure seeded by a radius too large does not find the fibers' (fiber_bed of 4.9
+    pixels, given 10.8 / 13.8 pixels: 8.8 / 10.2 measured, no warning; unseeded: 5.0).
+    The sample is bounded (at most 32 slices of a tile of 128 to 640 pixels) and read on
+    the scan with its padding filled (:func:`_padding_filled`: one slice), for this check
+    only: the detection on bins is unchanged.
     """
-    if bed is None or not np.isfinite(bed.radius) or given <= 0 or bed.radius <= 0:
+    try:
+        return estimate_fiber_radius(_padding_filled(volume)[0])
+    except (NoFibersError, ValueError):
+        return None
+
+
+def _check_given_radius(given: float, measured: float | None, units: str) -> None:
+    """Warn when the radius given and the one the bed's sample measures are more than
+    :data:`RADIUS_DISAGREES` apart (relative, either way): a radius half the fibers'
+    splits them (three times as many fibers), one too large merges them.
+
+    Under 9 pixels the sample's measurement is the bed's, seeded by the radius given: it
+    finds the fibers' radius from a radius too small (fiber_bed, 2 to 7 pixels, given 0.5
+    and 0.7 times: within 3 %), less surely from one too large (given twice: 1.1 to 1.3
+    times too large, or right). From 9 pixels it is :func:`_unseeded_radius`'s.
+    """
+    if measured is None or not np.isfinite(measured) or given <= 0 or measured <= 0:
         return
-    ratio = bed.radius / given
+    ratio = measured / given
     if max(ratio, 1 / ratio) <= 1 + RADIUS_DISAGREES:
         return
     warnings.warn(
         f"detect_fibers: radius={given:.3g} {units} was given, but the fibers of the "
-        f"scan's sample measure {bed.radius:.3g} {units} ({ratio:.2f} times the radius "
+        f"scan's sample measure {measured:.3g} {units} ({ratio:.2f} times the radius "
         "given): a radius too small splits the fibers (half of theirs finds about three "
         "times as many), one too large merges them. Check radius=, or leave it out "
         "(radius=None) to use the measured one",
