@@ -1240,7 +1240,8 @@ def _padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
     false fibers on a 128-pixel bed of 3-pixel fibers, all at the edge; at the minimum,
     0 to 1. Called where the plan reads the scan anyway (the radius estimated, or
     fibers under 9 pixels, whose bed is measured), so that a plan of large fibers with
-    the radius given reads only one run of the sample (its look for dark cores). Only
+    the radius given reads only its look for dark cores (one run of the sample) and the
+    check of the radius given (:func:`_unseeded_radius`, on a filled copy). Only
     where the corners of the middle slice hold one constant (:func:`_corners_constant`)
     is the padding looked for, on the middle slice (the rule of
     :mod:`xarray_microct.core.stats`, :func:`~xarray_microct.core.stats.
@@ -1665,7 +1666,9 @@ def detect_fibers(
         default it is estimated from the scan
         (:func:`~xarray_microct.ops.fiber_scale.estimate_fiber_radius`, which reads a few
         slices; 2 to 20 voxels of radius) and the estimate is recorded in the provenance
-        record (``"estimated"``); a mask or tubeness input needs it given.
+        record (``"estimated"``); a mask or tubeness input needs it given. A radius
+        given more than 1.4 times from the one the scan's sample measures is warned
+        about (intensity input).
     source : {"auto", "intensity", "tubeness", "mask"}
         What ``volume`` is; ``"auto"``: boolean → mask, a result of ``tubeness`` /
         ``objectness`` / ``frangi`` → tubeness, else intensity. ``"mask"`` also takes
