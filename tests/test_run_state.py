@@ -15,6 +15,7 @@ import zarr
 
 import xarray_microct as mct
 from xarray_microct.io import results, tables
+from xarray_microct.io.ome import IncompleteStoreError
 from xarray_microct.io.results import open_result, run_state, set_state, write_volume
 from xarray_microct.io.safety import check_replaceable, foreign_entries
 from xarray_microct.io.tables import read_table, write_table
@@ -65,6 +66,15 @@ def test_a_resumed_run_says_it_is_running_until_it_completes(
     assert done["status"] == "complete" and done["resumed"] == running["resumed"]
     assert 1 <= done["chunks_written"] < 8  # the chunks stored before the failure are kept
     np.testing.assert_array_equal(open_result(out).values, volume.values)
+
+
+def test_opening_an_unfinished_run_output_advises_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out.zarr"
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
+        write_volume(_failing_on_first_block(_volume()), out, metadata={"step": "copy"})
+    with pytest.raises(IncompleteStoreError, match="--resume") as refused:
+        mct.open_volume(out)
+    assert "to_zarr" not in str(refused.value)  # a run's output is finished by the run
 
 
 def test_a_run_an_earlier_version_started_resumes_where_it_is(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ Every registered verb is also a method of the ``.microct`` accessors.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import inspect
@@ -669,9 +670,37 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         try:
             op.signature.bind(None, **params)
         except TypeError as err:
-            raise ValueError(f"step {index} ({record['op']}): {err}") from err
+            unknown = _unknown_params(op.signature, params)
+            why = unknown or str(err)
+            raise ValueError(f"step {index} ({record['op']}): {why}") from err
         steps.append({"op": record["op"], "params": params})
     return steps
+
+
+def _unknown_params(signature: inspect.Signature, params: Mapping[str, Any]) -> str:
+    """The parameters a verb does not take, each with the close names it does take (a
+    misspelt required key otherwise reads "missing a required argument" only); "" when
+    every name is known (or the verb takes any keyword).
+
+    Examples
+    --------
+    >>> sig = inspect.signature(lambda volume, sigma, truncate=4.0: None)
+    >>> _unknown_params(sig, {"sigmaa": 2})
+    "got an unexpected keyword argument 'sigmaa' (did you mean 'sigma'?); it takes sigma, truncate"
+    """
+    taken = list(signature.parameters.values())[1:]  # after the volume
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in taken):
+        return ""
+    names = [p.name for p in taken if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    unknown = [key for key in params if key not in names]
+    if not unknown:
+        return ""
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"got an unexpected keyword argument {key!r}{hint}")
+    return f"{'; '.join(parts)}; it takes {', '.join(names)}"
 
 
 def replay(records_or_result: Any, volume: Any) -> Any:
