@@ -642,7 +642,7 @@ def slow_trend(images: np.ndarray, inside: np.ndarray | None = None) -> tuple[np
     sparse = np.zeros(mean.shape, bool)
     sparse[::2, ::2] = True
     ys, xs = np.nonzero(inside & sparse)
-    if ys.size < 6:
+    if ys.size < 6 or not np.ptp(mean[inside]) > 0:  # a constant: no trend, no contrast
         return np.zeros(mean.shape), 0.0
     terms = _quadratic_terms(ys, xs, mean.shape)
     coeffs = np.linalg.lstsq(terms, mean[ys, xs], rcond=None)[0]
