@@ -413,7 +413,7 @@ DEPART_CONTRAST = 1.2
 DEPART_GROW = 2
 # the sampled images are made flat where their slow trend (a quadratic surface of their
 # mean) spans more than this many times their contrast (see slow_trend)
-SLOW_TREND = 2.0
+SLOW_TREND = 2.75
 ALIGN_DRIFT = 0.5  # most pixels a section may drift about the bed's own over averaged slices
 
 
