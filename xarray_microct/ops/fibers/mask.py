@@ -100,13 +100,13 @@ before → after,
 * a tile at half the contrast (2026-12-03): where the scan is scaled by 1 − 0.5 (1 −
   R²), the centre's fibers lie under halfway from their surroundings to the volume's
   fibers' level, so their tile showed no voxel above it, read as holding no fibers and
-  stayed unshifted (the tester's 6-pixel fibers: the centre's sections −15.7 %, 219
-  missed, F1 0.986). Where the tiles move, such a tile is read from its values above
+  stayed unshifted (the tester's 6-pixel fibers: the centre's sections −15.2 %, 169
+  missed, F1 0.990). Where the tiles move, such a tile is read from its values above
   the surroundings by half the span from Otsu's threshold to the fibers' level (a
   second histogram in the same pass), where that lies below the tiles' median beyond
-  the dead zone: −15.7 / −2.1 / −1.4 / +0.3 % → +3.3 / +0.2 / −0.9 / 0.0 % by R,
-  F1 1.000; at low contrast (fiber 0.47) under 0.3 −12.0 … −0.5 % → +2.4 … −0.3 %
-  (F1 0.994 → 1.000). The centre's tile reads its level about 4 % of the contrast
+  the dead zone: −15.2 / −1.1 / −1.2 / −0.3 % → +3.1 / −0.1 / −1.2 / −0.3 % by R,
+  F1 1.000; at low contrast (fiber 0.47) under 0.3 −12.0 / −0.8 / −1.9 / −0.5 % →
+  +2.0 / 0.0 / −1.9 / −0.7 % (F1 0.994 → 1.000). The centre's tile reads its level about 4 % of the contrast
   low (the lower values above the surroundings let in), its sections 2–8 % wide.
 * Tried first: each tile's own Otsu's threshold and fibers' level (from its whole
   histogram): a tile across a matrix/pore boundary splits the pores from the rest and
