@@ -240,20 +240,28 @@ def test_refine_radii_on_a_cupped_slice_show_no_trend(cupping):
     assert abs(error.mean()) < 0.02
 
 
+def _jittered_cover(
+    rng: np.random.Generator, n: int, radius: float, pitch: float, jitter: float, fine: int = 4
+) -> np.ndarray:
+    """The share of each pixel of an ``n`` × ``n`` slice that disks of ``radius`` cover
+    (on a grid of ``pitch``, each moved by up to ``jitter``; ``fine`` × ``fine``
+    subpixels a pixel)."""
+    yy, xx = (np.mgrid[: n * fine, : n * fine] + 0.5) / fine - 0.5
+    cover = np.zeros(yy.shape)
+    for cy in np.arange(pitch / 2, n, pitch):
+        for cx in np.arange(pitch / 2, n, pitch):
+            dy, dx = rng.uniform(-jitter, jitter, 2)
+            cover[np.hypot(yy - cy - dy, xx - cx - dx) <= radius] = 1
+    return cover.reshape(n, fine, n, fine).mean(axis=(1, 3))
+
+
 def test_estimate_of_small_fibers_on_a_cupped_scan():
     # 2.5-pixel fibers, the scan scaled by 1 - 0.3 (1 - R²) (darker towards the centre,
     # contrast included): the fit of blurred disks has one fibers' level per image, and
     # read the blur and the radii off (-40 %); with the fibers' level made flat, right
     rng = np.random.default_rng(1)
-    n, radius, pitch, fine = 160, 2.5, 7.5, 4
-    yy, xx = (np.mgrid[: n * fine, : n * fine] + 0.5) / fine - 0.5
-    cover = np.zeros(yy.shape)
-    for cy in np.arange(pitch / 2, n, pitch):
-        for cx in np.arange(pitch / 2, n, pitch):
-            dy, dx = rng.uniform(-0.8, 0.8, 2)
-            cover[np.hypot(yy - cy - dy, xx - cx - dx) <= radius] = 1
-    cover = cover.reshape(n, fine, n, fine).mean(axis=(1, 3))
-    plane = ndi.gaussian_filter(0.35 + 0.25 * cover, 1.0)
+    n, radius = 160, 2.5
+    plane = ndi.gaussian_filter(0.35 + 0.25 * _jittered_cover(rng, n, radius, 7.5, 0.8), 1.0)
     y, x = np.mgrid[:n, :n]
     plane *= 1 - 0.3 * (1 - (np.hypot(y - (n - 1) / 2, x - (n - 1) / 2) / (n / 2)) ** 2)
     scan = np.stack([plane + rng.normal(0, 0.02, plane.shape) for _ in range(16)])
@@ -269,14 +277,7 @@ def _cupped_bed(fiber: float, cupping: float, n: int = 256, radius: float = 6.0,
     # the scan scaled by 1 - cupping (1 - R²) (R: the distance from the field's centre
     # in half-widths, at most 1.2), noise a tenth of the contrast
     rng = np.random.default_rng(seed)
-    pitch, fine = 2.5 * radius, 4
-    yy, xx = (np.mgrid[: n * fine, : n * fine] + 0.5) / fine - 0.5
-    cover = np.zeros(yy.shape)
-    for cy in np.arange(pitch / 2, n, pitch):
-        for cx in np.arange(pitch / 2, n, pitch):
-            dy, dx = rng.uniform(-1.5, 1.5, 2)
-            cover[np.hypot(yy - cy - dy, xx - cx - dx) <= radius] = 1
-    cover = cover.reshape(n, fine, n, fine).mean(axis=(1, 3))
+    cover = _jittered_cover(rng, n, radius, 2.5 * radius, 1.5)
     plane = ndi.gaussian_filter(0.35 + (fiber - 0.35) * cover, 1.0)
     y, x = np.mgrid[:n, :n]
     r = np.minimum(np.hypot(y - (n - 1) / 2, x - (n - 1) / 2) / (n / 2), 1.2)
