@@ -22,7 +22,8 @@ from xarray_microct.core.volume import (
     from_array,
     grid_of,
 )
-from xarray_microct.io.calibration import calibration, checked_spacing, in_units, stated_sizes
+from xarray_microct.io.calibration import calibration as stated_calibration
+from xarray_microct.io.calibration import checked_spacing, in_units, stated_sizes
 from xarray_microct.io.errors import PickRequiredError, TiffLayoutError
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
 from xarray_microct.io.ome import (
@@ -811,7 +812,7 @@ def _zarr_voxel_size(
     per_axis = dict(zip(stored, np.broadcast_to(sizes.reshape(-1), (3,)), strict=True))
     if "units" not in attrs:
         return {"note": "its attribute 'spacing' has no 'units' beside it"}
-    return calibration(
+    return stated_calibration(
         [float(per_axis[dim]) for dim in SPATIAL_DIMS],
         (attrs["units"],) * 3,
         "its attributes 'spacing' and 'units'",
