@@ -105,12 +105,12 @@ before → after,
   strict xfail). A second histogram per tile in the same pass (values above the
   surroundings by half the span from Otsu's threshold to the fibers' level), read
   where the tiles move and that tile lies below the tiles' median beyond the dead zone,
-  gave F1 1.000 and the centre +3.1 %; but the stored 32 × 2560² scan's ``microct
-  run --workers 2`` then peaked at 1.79–1.89 GiB against 1.62–1.63 GiB with this
-  module as it is (the same tree otherwise, two rounds each; threads unchanged), with
-  the histograms counted in int32 and one block-sized temporary as well: every scan
-  would pay for the darkest tiles of a few. What is left is a cheaper place for that
-  second reading (only where the first finds a tile without fibers).
+  gave F1 1.000 and the centre +3.1 %. It was taken back out for a cost measured
+  wrongly: ``microct run --workers 2`` on the stored 32 × 2560² scan peaked 0.2 GiB
+  higher run from the package's own checkout than from a fresh worktree of the same
+  commit (1.83–1.88 against 1.64–1.67 GiB), whatever the code; the branch
+  ``cupping28`` from a worktree read 1.70–1.75 GiB against 1.62–1.75 before it. To
+  land again after an interleaved measurement in which both trees are worktrees.
 * Tried first: each tile's own Otsu's threshold and fibers' level (from its whole
   histogram): a tile across a matrix/pore boundary splits the pores from the rest and
   reads the matrix as fibers (offsets up to 2.3 times the span on the two-phase bed of
