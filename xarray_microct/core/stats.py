@@ -76,7 +76,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from xarray_microct.core.volume import native_order
+from xarray_microct.core.volume import as_dask, native_order
 from xarray_microct.kernels.labels import count
 
 FLOAT_BINS = 65536
@@ -365,10 +365,10 @@ def padding_of(data: Any, bins: int = FLOAT_BINS) -> da.Array:
 
 
 def _as_dask(data: Any) -> da.Array:
-    """``data`` as a dask array: a DataArray's data, a NumPy (or array-like) one in one
-    chunk; a dask array as it is."""
+    """``data`` as a dask array: a DataArray's (:func:`~xarray_microct.core.volume.as_dask`),
+    a NumPy (or array-like) one in one chunk; a dask array as it is."""
     if isinstance(data, xr.DataArray):
-        data = data.data
+        return as_dask(data).data
     if isinstance(data, da.Array):
         return data
     array = np.asarray(data)
