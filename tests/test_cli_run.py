@@ -362,6 +362,8 @@ def test_bare_list_of_records_is_a_pipeline(scan: Path, tmp_path: Path) -> None:
         ([{"op": "gaussian", "params": {"sigma": 1, "sgima": 2}}], "unexpected keyword"),
         # a misspelt required key is named, with the key it stands for (not "missing sigma")
         ([{"op": "gaussian", "params": {"sigmaa": 1}}], "'sigmaa' (did you mean 'sigma'?)"),
+        # a parameter written beside the op (not under params) is named, with the fix
+        ([{"op": "gaussian", "sigma": "1 um"}], "'sigma' given beside 'op'"),
         ([{"op": "gaussian", "params": {"sigma": "1 parsec"}}], "step 0 (gaussian)"),
         ([{"op": "normalize", "params": {"method": "median"}}], "method must be"),
         ([{"op": "median", "params": {"radius": "100 um"}}], "larger than the volume"),
