@@ -279,12 +279,6 @@ def _scaled_bed(scaled: float, n: int = 256, radius: float = 6.0, seed: int = 3)
     return slices.astype(np.float32), reach
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: a tile whose fibers lie under halfway from their surroundings to "
-    "the volume's fibers' level is read as holding no fibers and left unshifted (a second "
-    "histogram per tile fixed it: see the module docstring of ops.fibers.mask)",
-)
 def test_local_mid_mask_keeps_the_fibers_of_a_tile_at_half_the_contrast():
     # the scan scaled by 1 - 0.5 (1 - R²): the centre's fibers lie under halfway from
     # their surroundings to the volume's fibers' level, so their tile read as holding no

@@ -97,20 +97,20 @@ before → after,
   / +0.1 / +1.8 %, +0.5 %. On 6-pixel fibers the trend left moved the other way, by
   under a point: cupping 0.15 × R² 0.0…−0.2 % → +0.5…−0.7 %, 0.3 +1.6…+0.3 % →
   +2.1…−0.3 %, the scan scaled by 1 − 0.3 (1 − R²) +1.2…−0.1 % → +1.8…−1.0 %.
-* a tile at half the contrast (2026-12-03; built, not landed): where the scan is scaled
-  by 1 − 0.5 (1 − R²), the centre's fibers lie under halfway from their surroundings to
-  the volume's fibers' level, so their tile shows no voxel above it, reads as holding
-  no fibers and stays unshifted (the tester's 6-pixel fibers: the centre's sections
-  −15.2 %, 169 missed, F1 0.990; ``tests/test_fiber_mask.py`` keeps the case as a
-  strict xfail). A second histogram per tile in the same pass (values above the
-  surroundings by half the span from Otsu's threshold to the fibers' level), read
-  where the tiles move and that tile lies below the tiles' median beyond the dead zone,
-  gave F1 1.000 and the centre +3.1 %. It was taken back out for a cost measured
-  wrongly: ``microct run --workers 2`` on the stored 32 × 2560² scan peaked 0.2 GiB
-  higher run from the package's own checkout than from a fresh worktree of the same
-  commit (1.83–1.88 against 1.64–1.67 GiB), whatever the code; the branch
-  ``cupping28`` from a worktree read 1.70–1.75 GiB against 1.62–1.75 before it. To
-  land again after an interleaved measurement in which both trees are worktrees.
+* a tile at half the contrast (2026-12-03): where the scan is scaled by 1 − 0.5 (1 −
+  R²), the centre's fibers lie under halfway from their surroundings to the volume's
+  fibers' level, so their tile showed no voxel above it, read as holding no fibers and
+  stayed unshifted (the tester's 6-pixel fibers: the centre's sections −15.2 %, 169
+  missed, F1 0.990). Where the tiles move, such a tile is read from its values above
+  the surroundings by half the span from Otsu's threshold to the fibers' level (a
+  second histogram in the same pass), where that lies below the tiles' median beyond
+  the dead zone: −15.2 / −1.1 / −1.2 / −0.3 % → +3.1 / −0.1 / −1.2 / −0.3 % by R,
+  F1 1.000; at low contrast (fiber 0.47) under 0.3 −12.0 / −0.8 / −1.9 / −0.5 % →
+  +2.0 / 0.0 / −1.9 / −0.7 % (F1 0.994 → 1.000). The centre's tile reads its level
+  about 4 % of the contrast low (the lower values above the surroundings let in), its
+  sections 2–8 % wide. The blocks' two histograms are counted in int32 (summed in
+  int64), so they hold what one did before: in int64 they took ``--workers 2``'s peak
+  memory on the stored 32 × 2560² scan from 1.62–1.67 to 1.83–1.89 GiB.
 * Tried first: each tile's own Otsu's threshold and fibers' level (from its whole
   histogram): a tile across a matrix/pore boundary splits the pores from the rest and
   reads the matrix as fibers (offsets up to 2.3 times the span on the two-phase bed of
@@ -616,9 +616,11 @@ def screen_varies(
 
 
 def _tile_counts(block, floor, z, y, x, level, low, high, bounds):
-    """Histogram (``TILE_BINS`` bins from ``low`` to ``high``, the ends clipped in) of
-    the block's values above halfway from ``floor`` to ``level`` in each tile: shape
-    (1, 1, 1, tiles, bins)."""
+    """Histograms (``TILE_BINS`` bins from ``low`` to ``high``, the ends clipped in) of
+    the block's values above halfway from ``floor`` to ``level`` in each tile, then of
+    those above ``floor`` by half the span from Otsu's threshold to ``level`` (the
+    span: a fifth of ``high − low``; where the scan is so dark that a tile's fibers lie
+    under the first, :func:`_offsets_of`): shape (1, 1, 1, tiles, 2 × bins)."""
     level = float(np.ravel(level)[0])
     low, high = float(np.ravel(low)[0]), float(np.ravel(high)[0])
     shape = tuple(len(b) - 1 for b in bounds)
@@ -631,16 +633,32 @@ def _tile_counts(block, floor, z, y, x, level, low, high, bounds):
         ),
         shape,
     )
-    out = np.zeros((1, 1, 1, int(np.prod(shape)), TILE_BINS), np.int64)
+    out = np.zeros((1, 1, 1, int(np.prod(shape)), 2, TILE_BINS), _count_type(block.size))
     if not high > low:
-        return out
+        return out.reshape(1, 1, 1, -1, 2 * TILE_BINS)
     kind = np.result_type(block.dtype, np.float32)  # 16-bit integers exact in float32
     values = block.astype(kind, copy=False)
-    keep = values > 0.5 * (level + floor.astype(kind, copy=False))  # False for NaN
-    scaled = np.clip((values[keep] - low) * (TILE_BINS / (high - low)), 0, TILE_BINS - 1)
-    index = np.broadcast_to(tiles, block.shape)[keep] * TILE_BINS + scaled.astype(np.int64)
-    out.reshape(-1)[:] = np.bincount(index, minlength=out.size)
-    return out
+    floor = floor.astype(kind, copy=False)
+    tiles = np.broadcast_to(tiles, block.shape)
+    for i, keep in enumerate(  # False for NaN
+        (values > 0.5 * (level + floor), values > floor + 0.1 * (high - low))
+    ):
+        scaled = np.clip((values[keep] - low) * (TILE_BINS / (high - low)), 0, TILE_BINS - 1)
+        index = (tiles[keep] * 2 + i) * TILE_BINS + scaled.astype(np.int64)
+        out.reshape(-1)[:] += np.bincount(index, minlength=out.size).astype(out.dtype)
+    return out.reshape(1, 1, 1, -1, 2 * TILE_BINS)
+
+
+def _count_type(voxels: int) -> np.dtype:
+    """The narrowest of int32 and int64 that counts ``voxels`` (a block's counts: int32
+    halves what the blocks' histograms hold before they are summed, in int64).
+
+    Examples
+    --------
+    >>> _count_type(256**3), _count_type(2**31)
+    (dtype('int32'), dtype('int64'))
+    """
+    return np.dtype(np.int32 if voxels < 2**31 else np.int64)
 
 
 def _offsets_of(counts: np.ndarray, low, high, bounds, step=1) -> np.ndarray:
@@ -651,32 +669,45 @@ def _offsets_of(counts: np.ndarray, low, high, bounds, step=1) -> np.ndarray:
     there)."""
     low, high = float(np.ravel(low)[0]), float(np.ravel(high)[0])
     shape = counts.shape[:-1]
-    counts = counts.reshape(-1, TILE_BINS)
+    counts = counts.reshape(-1, 2, TILE_BINS)
     edges = np.linspace(low, high, TILE_BINS + 1)
     slices = -(-bounds[0] // step)  # the sampled slices (every step-th) before each edge
     dz, dy, dx = np.ix_(np.diff(slices), *(np.diff(b) for b in bounds[1:]))
     sizes = (dz * dy * dx).reshape(-1)
-    out = np.full(len(counts), np.nan)
-    for i, c in enumerate(counts):
-        if c.sum() >= TILE_FIBERS * sizes[i]:
-            level = np.array([-np.inf])
-            for _ in range(TILE_HALVINGS):  # the median, then of the values above it...
-                above = median_above(c, edges, level, False)
-                if not np.isfinite(above[0]):  # all in one bin: that bin's level
-                    break
-                level = above
-            out[i] = level[0]
+
+    def levels(which: int) -> np.ndarray:
+        out = np.full(len(counts), np.nan)
+        for i, c in enumerate(counts[:, which]):
+            if c.sum() >= TILE_FIBERS * sizes[i]:
+                level = np.array([-np.inf])
+                for _ in range(TILE_HALVINGS):  # the median, then of the values above it...
+                    above = median_above(c, edges, level, False)
+                    if not np.isfinite(above[0]):  # all in one bin: that bin's level
+                        break
+                    level = above
+                out[i] = level[0]
+        return out
+
+    out = levels(0)
     if not np.isfinite(out).any():
         return np.zeros(shape)
     # relative to the tiles' median; none where no tile lies beyond a dead zone (a bed
     # without slow variations keeps its levels: the tiles' own scatter), else each
     # whole (less the dead zone, every tile's shift fell short of its level by it: on
     # 2-3 pixel fibers a trend of -1.4..+5.2 % from the centre to the edge was left)
-    out = np.nan_to_num(out - np.nanmedian(out), nan=0.0)
+    out = out - np.nanmedian(out)
     dead = TILE_DEAD * (high - low) / 5
-    if not (np.abs(out) > dead).any():
+    if not (np.abs(np.nan_to_num(out)) > dead).any():
         return np.zeros(shape)
-    return out.reshape(shape)
+    # where the tiles move, a tile whose fibers lie under halfway from their
+    # surroundings to the volume's fibers' level (the dark centre of a scan scaled by
+    # 1 − 0.5 (1 − R²): the contrast halved, the tile read as holding no fibers and left
+    # unshifted, its sections 30 % narrow or missed) is read from its values above the
+    # surroundings by half the span instead, where that shows fibers and lies lower
+    dark = levels(1) - np.nanmedian(levels(0))
+    lower = np.isnan(out) & (dark < -dead)
+    out[lower] = dark[lower]
+    return np.nan_to_num(out, nan=0.0).reshape(shape)
 
 
 def tile_offsets(
@@ -726,12 +757,13 @@ def tile_offsets(
         "zyx",
         *_volume_indices(data, step),
         *(item for pair in ends for item in pair),
-        new_axes={"t": tiles, "b": TILE_BINS},
+        new_axes={"t": tiles, "b": 2 * TILE_BINS},
         adjust_chunks={"z": 1, "y": 1, "x": 1},
         bounds=bounds,
-        dtype=np.int64,
+        dtype=_count_type(int(np.prod([max(c) for c in data.chunks]))),
     )
-    total = counts.sum(axis=(0, 1, 2)).reshape(*(len(b) - 1 for b in bounds), TILE_BINS)
+    total = counts.sum(axis=(0, 1, 2), dtype=np.int64)
+    total = total.reshape(*(len(b) - 1 for b in bounds), 2 * TILE_BINS)
     return da.map_blocks(
         _offsets_of,
         total.rechunk(-1),
