@@ -109,8 +109,12 @@ before → after,
   +2.0 / 0.0 / −1.9 / −0.7 % (F1 0.994 → 1.000). The centre's tile reads its level
   about 4 % of the contrast low (the lower values above the surroundings let in), its
   sections 2–8 % wide. The blocks' two histograms are counted in int32 (summed in
-  int64), so they hold what one did before: in int64 they took ``--workers 2``'s peak
-  memory on the stored 32 × 2560² scan from 1.62–1.67 to 1.83–1.89 GiB.
+  int64), so they hold what one did before. ``microct run --workers 2`` on the stored
+  32 × 2560² scan (``benchmarks/interleaved.py``, 2 rounds, both trees run from fresh
+  worktrees on a loaded machine): peak RSS 1.59–1.70 GiB against 1.59–1.68 without the
+  second histogram, 27.2 against 28.0 CPU s. (It was taken out once, and landed again,
+  over a measurement that ran one tree from the package's own checkout: that peaks
+  0.2 GiB higher than a fresh worktree of the same commit, whatever the code.)
 * Tried first: each tile's own Otsu's threshold and fibers' level (from its whole
   histogram): a tile across a matrix/pore boundary splits the pores from the rest and
   reads the matrix as fibers (offsets up to 2.3 times the span on the two-phase bed of
