@@ -1001,7 +1001,11 @@ def beads(
         Lazy labels, one per bead (0 = background), numbered up to the markers' count
         (a bead the smoothing of the outlines erases, too small for it, leaves its
         number unused), on the scan's grid; the provenance lists every step with its
-        parameters.
+        parameters. Where air about the sample was found, the labels by it that are
+        slabs or thinner than half the bead radius (a container wall's pieces, the
+        air's rim) are set to 0 (:func:`drop_outside_slabs`): how many in the lazy
+        coordinate ``outside_labels_dropped``, the rule in ``attrs["outside_labels"]``
+        (a step :func:`xarray_microct.replay` does not run; none with ``min_distance``).
 
     Examples
     --------
