@@ -296,10 +296,12 @@ __all__ = [
     "beads",
     "central_box",
     "denoising_sigma",
+    "drop_outside_slabs",
     "estimate_radius",
     "noise_ratio",
     "sample_radii",
     "sample_radius",
+    "slab_table",
 ]
 
 
