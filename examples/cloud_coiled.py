@@ -11,7 +11,11 @@ or copy the store next to the workers.)
 from __future__ import annotations
 
 from dask.distributed import Client
-from enhance import main  # the analysis: the same for every set-up
+
+try:
+    from enhance import main  # the analysis: the same for every set-up
+except ModuleNotFoundError:  # imported from the repository root: examples.<set-up>
+    from examples.enhance import main
 
 
 def make_client() -> Client:

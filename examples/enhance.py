@@ -40,4 +40,7 @@ def main(make_client: Callable[[], Any], argv: Sequence[str] | None = None) -> N
     args = parser.parse_args(argv)
     client = make_client()
     print("client:", client)
-    analyse(args.input, args.output, overwrite=args.overwrite, resume=args.resume)
+    try:
+        analyse(args.input, args.output, overwrite=args.overwrite, resume=args.resume)
+    except (FileExistsError, FileNotFoundError, ValueError) as err:  # a refusal, bad input
+        parser.exit(2, f"{parser.prog}: error: {err}\n")  # one line, as `microct run`

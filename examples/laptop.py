@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
-from enhance import main  # the analysis: the same for every set-up
+try:
+    from enhance import main  # the analysis: the same for every set-up
+except ModuleNotFoundError:  # imported from the repository root: examples.<set-up>
+    from examples.enhance import main
 
 
 def make_client() -> None:

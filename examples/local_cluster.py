@@ -9,7 +9,11 @@ The dashboard link is printed; open it to watch the tasks and the memory of each
 from __future__ import annotations
 
 from dask.distributed import Client, LocalCluster
-from enhance import main  # the analysis: the same for every set-up
+
+try:
+    from enhance import main  # the analysis: the same for every set-up
+except ModuleNotFoundError:  # imported from the repository root: examples.<set-up>
+    from examples.enhance import main
 
 
 def make_client() -> Client:

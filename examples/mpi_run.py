@@ -17,7 +17,11 @@ import logging
 import time
 
 from dask.distributed import Client
-from enhance import main  # the analysis: the same for every set-up
+
+try:
+    from enhance import main  # the analysis: the same for every set-up
+except ModuleNotFoundError:  # imported from the repository root: examples.<set-up>
+    from examples.enhance import main
 
 CLOSE_TIMEOUT = 30.0  # seconds the retired workers may take to leave the scheduler
 CLOSE_GRACE = 2.0  # seconds they then have to stop heartbeating before it stops

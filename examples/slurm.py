@@ -12,7 +12,11 @@ script with ``print(make_cluster().job_script())`` before submitting.
 from __future__ import annotations
 
 from dask.distributed import Client
-from enhance import main  # the analysis: the same for every set-up
+
+try:
+    from enhance import main  # the analysis: the same for every set-up
+except ModuleNotFoundError:  # imported from the repository root: examples.<set-up>
+    from examples.enhance import main
 
 
 def make_cluster():  # returns a dask_jobqueue.SLURMCluster

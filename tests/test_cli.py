@@ -48,6 +48,28 @@ def test_info_units_give_every_level_of_an_ome_zarr_in_that_unit(tmp_path):
     ]
 
 
+def test_info_units_give_the_labels_of_an_ome_zarr_in_that_unit(tmp_path):
+    # was: the image's levels in nanometres, its labels' still in micrometres
+    store = tmp_path / "scan.ome.zarr"
+    scan = mct.from_array(
+        np.zeros((8, 32, 32), "f4"), spacing=(2.6, 0.65, 0.65), origin=(1.3, 0.0, 0.0)
+    )
+    scan.microct.to_zarr(store)
+    pyramid = (scan > 0).rename("mask").microct.pyramid(levels=2)
+    write_labels(pyramid, store, "mask")
+    stored = [level.microct.grid for level in map(pyramid.microct.select_level, (0, 1))]
+    for units, factor in (("nm", 1000.0), ("mm", 0.001), (None, 1.0)):
+        info = store_info(store, calibration={"units": units} if units else {})
+        (labels,) = info["labels"]
+        expected = "micrometer" if units is None else {"nm": "nanometer"}.get(units, "millimeter")
+        assert [level["units"] for level in labels["levels"]] == [expected] * 2
+        assert [level["units"] for level in info["levels"]] == [expected]
+        for level, grid in zip(labels["levels"], stored, strict=True):
+            assert level["spacing"] == pytest.approx([s * factor for s in grid.spacing])
+            assert level["origin"] == pytest.approx([o * factor for o in grid.origin])
+        assert info["levels"][0]["spacing"] == labels["levels"][0]["spacing"]
+
+
 def test_info_lists_pyramid_levels_labels_and_provenance(tmp_path, capsys):
     rng = np.random.default_rng(1)
     scan = mct.from_array(

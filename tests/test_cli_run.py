@@ -360,6 +360,10 @@ def test_bare_list_of_records_is_a_pipeline(scan: Path, tmp_path: Path) -> None:
     [
         ([{"op": "gausian", "params": {"sigma": 1}}], "unknown operation 'gausian'"),
         ([{"op": "gaussian", "params": {"sigma": 1, "sgima": 2}}], "unexpected keyword"),
+        # a misspelt required key is named, with the key it stands for (not "missing sigma")
+        ([{"op": "gaussian", "params": {"sigmaa": 1}}], "'sigmaa' (did you mean 'sigma'?)"),
+        # a parameter written beside the op (not under params) is named, with the fix
+        ([{"op": "gaussian", "sigma": "1 um"}], "'sigma' given beside 'op'"),
         ([{"op": "gaussian", "params": {"sigma": "1 parsec"}}], "step 0 (gaussian)"),
         ([{"op": "normalize", "params": {"method": "median"}}], "method must be"),
         ([{"op": "median", "params": {"radius": "100 um"}}], "larger than the volume"),
@@ -398,10 +402,11 @@ def test_unreachable_scheduler_fails_before_any_work(
     out = tmp_path / "out.zarr"
     address = f"tcp://127.0.0.1:{free_port()}"
     code = main(
-        ["run", str(pipeline_file), str(scan), str(out), "--scheduler", address, "--timeout", "1s"]
+        ["run", str(pipeline_file), str(scan), str(out), "--scheduler", address, "--timeout", "1"]
     )
     assert code == 2
-    assert f"cannot reach the Dask scheduler at {address}" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler at {address} within 1 s:" in error  # its unit
     assert not out.exists()
 
 

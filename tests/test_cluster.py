@@ -21,7 +21,7 @@ import pandas as pd
 import psutil
 import pytest
 import xarray as xr
-from distributed import Client
+from distributed import Client, WorkerPlugin
 
 import xarray_microct as mct
 from xarray_microct.cluster import (
@@ -465,6 +465,24 @@ def _ungate_chunk_writes() -> None:
     safety.GuardedTarget.__setitem__ = getattr(write, "ungated", write)
 
 
+class _ChunkWriteGate(WorkerPlugin):
+    """:func:`_gate_chunk_writes` on every worker that can run a chunk write: those of the
+    cluster when it is registered and any that joins later (the nanny restarts a killed
+    worker; one killed by an earlier test may join while this write runs). A joining
+    worker sets its plugins up before it runs a task; unregistering undoes the gate."""
+
+    name = "xarray-microct-test-chunk-write-gate"
+
+    def __init__(self, folder: Path, passing: int) -> None:
+        self.folder, self.passing = folder, passing
+
+    def setup(self, worker: Any) -> None:
+        _gate_chunk_writes(self.folder, self.passing)
+
+    def teardown(self, worker: Any) -> None:
+        _ungate_chunk_writes()
+
+
 def _kill_a_worker_while_writing(
     client: Client,
     result: xr.DataArray,
@@ -481,10 +499,11 @@ def _kill_a_worker_while_writing(
     chunks = out / "0" / "scan" / "c"
 
     def stored() -> int:
-        return len([p for p in chunks.rglob("*") if p.is_file()])
+        # (not the temporary file Zarr writes a chunk to before renaming it into place)
+        return len([p for p in chunks.rglob("*") if p.is_file() and p.suffix != ".partial"])
 
     folder.mkdir()
-    client.run(_gate_chunk_writes, folder, files - stored())
+    client.register_plugin(_ChunkWriteGate(folder, files - stored()))
 
     def write() -> None:
         try:
@@ -507,7 +526,7 @@ def _kill_a_worker_while_writing(
     finally:
         (folder / "gate").touch()  # only now may the other chunks be stored
         thread.join(timeout=GATE_WAIT)
-        client.run(_ungate_chunk_writes)  # (a restarted worker was never gated)
+        client.unregister_worker_plugin(_ChunkWriteGate.name)
     assert not thread.is_alive(), "the write did not end"
     assert not errors, errors
 

@@ -33,7 +33,8 @@ def test_fibers_example(tmp_path: Path) -> None:
                                   "--output", str(tmp_path)])
     assert scores["object f1"] > 0.8
     assert scores["pixel dice"] > 0.6
-    assert abs(scores["mean radius"] - scores["true mean radius"]) < 1.5
+    # the whole fibers' means on both sides (the cut ones read low: -5.7 % here)
+    assert scores["mean radius"] == pytest.approx(scores["true mean radius"], rel=0.02)
     assert {p.name for p in tmp_path.iterdir()} >= {"fibers.csv", "fibers.html",
                                                     "fibers-slice.png"}
     html = (tmp_path / "fibers.html").read_text()
@@ -75,19 +76,37 @@ def _scan_store(tmp_path: Path) -> Path:
     return store
 
 
-def test_set_up_examples_take_overwrite_and_resume(tmp_path: Path) -> None:
+def test_set_up_examples_take_overwrite_and_resume(tmp_path: Path, capsys) -> None:
     sys.path.insert(0, str(EXAMPLES))  # as `python examples/laptop.py` has it
     try:
         laptop = load("laptop")
         scan, out = _scan_store(tmp_path), tmp_path / "result.zarr"
         laptop.main(laptop.make_client, [str(scan), str(out)])
-        with pytest.raises(FileExistsError, match="--overwrite"):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as refused:  # one line and exit 2, as `microct run`
             laptop.main(laptop.make_client, [str(scan), str(out)])
+        assert refused.value.code == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "exists; pass --overwrite" in error
+        assert "Traceback" not in error
         laptop.main(laptop.make_client, [str(scan), str(out), "--overwrite"])
         with pytest.raises(SystemExit):  # one or the other
             laptop.main(laptop.make_client, [str(scan), str(out), "--overwrite", "--resume"])
     finally:
         sys.path.remove(str(EXAMPLES))
+
+
+def test_set_up_examples_import_from_the_repository_root() -> None:
+    # running.md: `from examples.slurm import make_cluster`, run from the repository root
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get(
+        "PYTHONPATH"), str(EXAMPLES.parent)]))}
+    for name in ("laptop", "local_cluster", "mpi_run", "slurm", "cloud_coiled"):
+        done = subprocess.run(
+            [sys.executable, "-c", f"import examples.{name} as m; print(m.main.__module__)"],
+            cwd=EXAMPLES.parent, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "examples.enhance"
 
 
 def test_mpi_example_ends_without_shutdown_tracebacks(tmp_path: Path) -> None:

@@ -199,20 +199,27 @@ def test_above_mid_level_is_numpy_s_comparison_bit_for_bit(data, floor_seed, cut
     np.testing.assert_array_equal(found, expected, strict=True)
 
 
-def _cupped_bed(cupping: float, radius: float = 6.0, seed: int = 3) -> np.ndarray:
-    """float32 slices of straight fibers (``radius`` pixels, on a jittered grid, blurred
-    by a pixel) in a matrix, brighter towards the field's edge by ``cupping`` × R² (R:
-    the distance from the centre over the half-width) as beam hardening makes a scan."""
-    rng = np.random.default_rng(seed)
-    n, pitch = 192, 2 * radius + 4
+def _fiber_plane(rng: np.random.Generator, n: int, radius: float, level: float):
+    """A slice of straight fibers (``level``, ``radius`` pixels on a jittered grid) in a
+    matrix of 0.35, blurred by a pixel; and its pixels' y and x."""
+    pitch = 2 * radius + 4
     yy, xx = np.mgrid[:n, :n].astype(np.float64)
     plane = np.full((n, n), 0.35)
     for cy in np.arange(pitch / 2, n, pitch):
         for cx in np.arange(pitch / 2, n, pitch):
             dy, dx = rng.uniform(-1.5, 1.5, 2)
             inside = np.clip(radius - np.hypot(yy - cy - dy, xx - cx - dx) + 0.5, 0, 1)
-            plane = plane * (1 - inside) + 0.75 * inside
-    plane = ndi.gaussian_filter(plane, 1.0)
+            plane = plane * (1 - inside) + level * inside
+    return ndi.gaussian_filter(plane, 1.0), yy, xx
+
+
+def _cupped_bed(cupping: float, radius: float = 6.0, seed: int = 3) -> np.ndarray:
+    """float32 slices of straight fibers (``radius`` pixels, on a jittered grid, blurred
+    by a pixel) in a matrix, brighter towards the field's edge by ``cupping`` × R² (R:
+    the distance from the centre over the half-width) as beam hardening makes a scan."""
+    rng = np.random.default_rng(seed)
+    n = 192
+    plane, yy, xx = _fiber_plane(rng, n, radius, 0.75)
     plane += cupping * (np.hypot(yy - (n - 1) / 2, xx - (n - 1) / 2) / (n / 2)) ** 2
     return np.stack([plane + rng.normal(0, 0.03, plane.shape) for _ in range(12)]).astype(
         np.float32
@@ -258,6 +265,37 @@ def test_local_mid_mask_follows_a_cupping_the_same_whatever_the_chunks():
         for ring in (reach < 0.35, (reach > 0.75) & (reach < 1.0))
     ]
     assert abs(ratios[1] - ratios[0]) < 0.03, ratios
+
+
+def _scaled_bed(scaled: float, n: int = 256, radius: float = 6.0, seed: int = 3):
+    """float32 slices of fibers (0.6 on a matrix of 0.35, ``radius`` pixels on a jittered
+    grid, blurred by a pixel) scaled by 1 − ``scaled`` (1 − R²) (R: the distance from
+    the centre over the half-width, at most 1.2), and R."""
+    rng = np.random.default_rng(seed)
+    plane, yy, xx = _fiber_plane(rng, n, radius, 0.6)
+    reach = np.minimum(np.hypot(yy - (n - 1) / 2, xx - (n - 1) / 2) / (n / 2), 1.2)
+    plane *= 1 - scaled * (1 - reach**2)
+    slices = np.stack([plane + rng.normal(0, 0.025, plane.shape) for _ in range(12)])
+    return slices.astype(np.float32), reach
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit: a tile whose fibers lie under halfway from their surroundings to "
+    "the volume's fibers' level is read as holding no fibers and left unshifted (a second "
+    "histogram per tile fixed it: see the module docstring of ops.fibers.mask)",
+)
+def test_local_mid_mask_keeps_the_fibers_of_a_tile_at_half_the_contrast():
+    # the scan scaled by 1 - 0.5 (1 - R²): the centre's fibers lie under halfway from
+    # their surroundings to the volume's fibers' level, so their tile read as holding no
+    # fibers and stayed unshifted (the mask kept 21 % of the flat bed's area there)
+    width = background_width(6.0)
+    flat, reach = _scaled_bed(0.0)
+    flat_mask = local_mid_mask(xr.DataArray(da.from_array(flat)), width, eager=True).values
+    scaled, _ = _scaled_bed(0.5)
+    mask = local_mid_mask(xr.DataArray(da.from_array(scaled)), width, eager=True).values
+    for ring in (reach < 0.25, (reach > 0.4) & (reach < 0.6), (reach > 0.75) & (reach < 1.0)):
+        assert 0.8 < mask[:, ring].sum() / flat_mask[:, ring].sum() < 1.2
 
 
 @pytest.mark.parametrize(("cupping", "measured"), [(0.0, False), (0.15, True)])

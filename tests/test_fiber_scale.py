@@ -28,6 +28,7 @@ from xarray_microct.ops.fiber_scale import (
 from xarray_microct.ops.fiber_scale.disks import _disk_cover, _noise_correlation, _profiled_levels
 from xarray_microct.ops.fiber_scale.sample import (
     ALIGN_DRIFT,
+    SLOW_TREND,
     NoFibersError,
     _aligned_means,
     _disk_seeds,
@@ -35,6 +36,7 @@ from xarray_microct.ops.fiber_scale.sample import (
     _own_drift,
     _run_groups,
     _span_drift,
+    slow_trend,
 )
 from xarray_microct.ops.fibers import detect_fibers
 from xarray_microct.synthetic import broken_fiber_bed, fiber_bed, textured_fiber_bed
@@ -238,20 +240,28 @@ def test_refine_radii_on_a_cupped_slice_show_no_trend(cupping):
     assert abs(error.mean()) < 0.02
 
 
+def _jittered_cover(
+    rng: np.random.Generator, n: int, radius: float, pitch: float, jitter: float, fine: int = 4
+) -> np.ndarray:
+    """The share of each pixel of an ``n`` × ``n`` slice that disks of ``radius`` cover
+    (on a grid of ``pitch``, each moved by up to ``jitter``; ``fine`` × ``fine``
+    subpixels a pixel)."""
+    yy, xx = (np.mgrid[: n * fine, : n * fine] + 0.5) / fine - 0.5
+    cover = np.zeros(yy.shape)
+    for cy in np.arange(pitch / 2, n, pitch):
+        for cx in np.arange(pitch / 2, n, pitch):
+            dy, dx = rng.uniform(-jitter, jitter, 2)
+            cover[np.hypot(yy - cy - dy, xx - cx - dx) <= radius] = 1
+    return cover.reshape(n, fine, n, fine).mean(axis=(1, 3))
+
+
 def test_estimate_of_small_fibers_on_a_cupped_scan():
     # 2.5-pixel fibers, the scan scaled by 1 - 0.3 (1 - R²) (darker towards the centre,
     # contrast included): the fit of blurred disks has one fibers' level per image, and
     # read the blur and the radii off (-40 %); with the fibers' level made flat, right
     rng = np.random.default_rng(1)
-    n, radius, pitch, fine = 160, 2.5, 7.5, 4
-    yy, xx = (np.mgrid[: n * fine, : n * fine] + 0.5) / fine - 0.5
-    cover = np.zeros(yy.shape)
-    for cy in np.arange(pitch / 2, n, pitch):
-        for cx in np.arange(pitch / 2, n, pitch):
-            dy, dx = rng.uniform(-0.8, 0.8, 2)
-            cover[np.hypot(yy - cy - dy, xx - cx - dx) <= radius] = 1
-    cover = cover.reshape(n, fine, n, fine).mean(axis=(1, 3))
-    plane = ndi.gaussian_filter(0.35 + 0.25 * cover, 1.0)
+    n, radius = 160, 2.5
+    plane = ndi.gaussian_filter(0.35 + 0.25 * _jittered_cover(rng, n, radius, 7.5, 0.8), 1.0)
     y, x = np.mgrid[:n, :n]
     plane *= 1 - 0.3 * (1 - (np.hypot(y - (n - 1) / 2, x - (n - 1) / 2) / (n / 2)) ** 2)
     scan = np.stack([plane + rng.normal(0, 0.02, plane.shape) for _ in range(16)])
@@ -260,6 +270,41 @@ def test_estimate_of_small_fibers_on_a_cupped_scan():
         warnings.simplefilter("ignore")
         estimate = float(estimate_fiber_radius(volume))
     assert estimate == pytest.approx(radius, rel=0.02)
+
+
+def _cupped_bed(fiber: float, cupping: float, n: int = 256, radius: float = 6.0, seed: int = 1):
+    # fibers of `radius` pixels on a jittered grid, `fiber` on a matrix of 0.35, blur 1,
+    # the scan scaled by 1 - cupping (1 - R²) (R: the distance from the field's centre
+    # in half-widths, at most 1.2), noise a tenth of the contrast
+    rng = np.random.default_rng(seed)
+    cover = _jittered_cover(rng, n, radius, 2.5 * radius, 1.5)
+    plane = ndi.gaussian_filter(0.35 + (fiber - 0.35) * cover, 1.0)
+    y, x = np.mgrid[:n, :n]
+    r = np.minimum(np.hypot(y - (n - 1) / 2, x - (n - 1) / 2) / (n / 2), 1.2)
+    plane *= 1 - cupping * (1 - r**2)
+    noise = 0.1 * (fiber - 0.35)
+    scan = np.stack([plane + rng.normal(0, noise, plane.shape) for _ in range(16)])
+    return mct.from_array(scan.astype(np.float32), spacing=1.0, units="um")
+
+
+@pytest.mark.parametrize("fiber, cupping", [(0.42, 0.3), (0.47, 0.5)])
+def test_estimate_at_low_contrast_under_a_cupping_wider_than_the_contrast(fiber, cupping):
+    # the edge's matrix brighter than the centre's fibers: the Otsu mask of the sample
+    # was one ring-shaped blob (coarse scale 56 pixels for 6) and the rounds found no
+    # round section (NoFibersError); the sample made flat by its slow trend first
+    volume = _cupped_bed(fiber, cupping)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimate = float(estimate_fiber_radius(volume))
+    assert estimate == pytest.approx(6.0, rel=0.02)
+
+
+def test_slow_trend_of_an_even_bed_is_small_and_leaves_it():
+    # the gate: an even bed's trend (the fibers' chance spread) is far under SLOW_TREND
+    # times the contrast, a cupped one's over it
+    even = _cupped_bed(0.47, 0.0).values
+    cupped = _cupped_bed(0.47, 0.5).values
+    assert slow_trend(even)[1] < 0.5 * SLOW_TREND < SLOW_TREND < slow_trend(cupped)[1]
 
 
 def test_refine_radii_bad_input():

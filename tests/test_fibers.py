@@ -485,6 +485,19 @@ def test_a_radius_given_far_from_the_fibers_is_warned_about(true, seed):
         vol.microct.detect_fibers(radius=true)  # the right radius: no warning
 
 
+def test_a_radius_given_too_large_from_9_pixels_is_warned_about():
+    # from 9 pixels the fibers are detected on bins and the bed is not measured: the
+    # check takes the sample's unseeded estimate (a seeded one follows a radius too large)
+    vol, _ = fiber_bed((16, 128, 128), spacing=1.0, radius=5.0, radius_sd=0.5, seed=3)
+    vol = vol.chunk({"z": 8, "y": 64, "x": 64})
+    with pytest.warns(UserWarning, match=r"radius=11 micrometer was given.*measure 5\."):
+        vol.microct.detect_fibers(radius=11.0)  # 2.2 times the fibers': about half found
+    big, _ = fiber_bed((16, 192, 192), spacing=1.0, radius=12.0, radius_sd=1.0, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big.chunk({"z": 8, "y": 96, "x": 96}).microct.detect_fibers(radius=12.0)  # right
+
+
 def test_rows_across_a_break_are_marked_not_detected():
     # straight fibers of 4 pixels on a square grid 12 apart; one is broken (matrix) on
     # slices 10-13: the linking bridges the break with the fiber's axis, and the table

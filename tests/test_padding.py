@@ -50,6 +50,16 @@ def test_padding_found_exactly_for_any_chunking():
     assert padding_of(da.from_array(as_u16, chunks=7)).compute()[0] == 0.0
 
 
+def test_padding_of_takes_numpy_arrays_and_dataarrays():
+    scan = _two_phase((12, 40, 40), 1)
+    fov = _circle(scan.shape)
+    padded = np.where(fov, scan, 0).astype(np.float32)
+    volume = mct.from_array(padded, spacing=1.3, units="um")
+    for data in (padded, volume, volume.chunk(7)):
+        value, share = padding_of(data).compute()
+        assert value == 0.0 and share == pytest.approx(1 - fov.mean())
+
+
 @pytest.mark.parametrize("dtype", ["float32", "uint16"])
 def test_threshold_of_a_padded_scan_is_that_of_its_field(dtype):
     scan = _two_phase((12, 48, 48), 1)

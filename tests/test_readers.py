@@ -550,6 +550,26 @@ def test_an_hdf5_spacing_attribute_of_other_than_one_or_three_values_is_refused(
         mct.open_volume(path, dataset="v")
 
 
+@pytest.mark.parametrize("labels", ["xyz", "zxy"])
+def test_an_hdf5_spacing_attribute_refused_names_the_stored_order(tmp_path, scan, labels):
+    # was: "three (dz, dy, dx)" and "[dz, dy, dx]" whatever order the labels gave, while
+    # the three values are read in the stored order
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f["v"] = scan.transpose(["zyx".index(axis) for axis in labels])
+        for index, axis in enumerate(labels):
+            f["v"].dims[index].label = axis
+        f["v"].attrs["spacing"] = [2.6, 0.65]
+        f["v"].attrs["units"] = "micrometer"
+    named = ", ".join(f"d{axis}" for axis in labels)
+    with pytest.raises(ValueError) as refused:
+        mct.open_volume(path, dataset="v")
+    message = str(refused.value)
+    assert f"not one (all axes) or three ({named}, in the dataset's stored order" in message
+    assert f".attrs['spacing'] = [{named}])" in message
+    assert "dz, dy, dx" not in message
+
+
 @pytest.mark.parametrize("labels", ["xyz", "zxy", "yzx"])
 def test_an_hdf5_dataset_labelled_in_another_order_opens_z_y_x(tmp_path, scan, labels):
     # was: the stored order labelled z, y, x, the spacing attribute on the wrong axes

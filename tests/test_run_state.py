@@ -4,6 +4,7 @@ resume writes only into the run it checked, read again once it holds the output.
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import dask
@@ -14,7 +15,9 @@ import zarr
 
 import xarray_microct as mct
 from xarray_microct.io import results, tables
+from xarray_microct.io.ome import IncompleteStoreError
 from xarray_microct.io.results import open_result, run_state, set_state, write_volume
+from xarray_microct.io.safety import check_replaceable, foreign_entries
 from xarray_microct.io.tables import read_table, write_table
 
 
@@ -63,6 +66,15 @@ def test_a_resumed_run_says_it_is_running_until_it_completes(
     assert done["status"] == "complete" and done["resumed"] == running["resumed"]
     assert 1 <= done["chunks_written"] < 8  # the chunks stored before the failure are kept
     np.testing.assert_array_equal(open_result(out).values, volume.values)
+
+
+def test_opening_an_unfinished_run_output_advises_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out.zarr"
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
+        write_volume(_failing_on_first_block(_volume()), out, metadata={"step": "copy"})
+    with pytest.raises(IncompleteStoreError, match="--resume") as refused:
+        mct.open_volume(out)
+    assert "to_zarr" not in str(refused.value)  # a run's output is finished by the run
 
 
 def test_a_run_an_earlier_version_started_resumes_where_it_is(tmp_path: Path) -> None:
@@ -149,3 +161,29 @@ def test_a_resumed_table_does_not_replace_a_run_that_took_its_store_before_its_c
         write_table(pd.DataFrame({"radius": [1.0, 2.0]}), out, metadata={"step": "a"}, resume=True)
     assert read_table(out)["radius"].tolist() == [9.0]
     assert run_state(out)["status"] == "complete"
+
+
+def test_a_chunk_write_killed_mid_file_leaves_nothing_once_the_run_is_finished(
+    tmp_path: Path,
+) -> None:
+    """A worker killed while zarr writes a chunk leaves zarr's temporary file
+    (``NAME.<uuid>.partial``) in the store: it is the store's, not a foreign file (the
+    result could not be overwritten), and the run that finishes the store removes it."""
+    volume = _volume()
+    out = tmp_path / "out.zarr"
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
+        write_volume(_failing_on_first_block(volume), out, metadata={"step": "copy"})
+    chunk = next(p for p in sorted((out / "0" / "scan" / "c").rglob("*")) if p.is_file())
+    left = chunk.with_name(f"{chunk.name}.{uuid.uuid4().hex}.partial")
+    left.write_bytes(chunk.read_bytes()[:3])  # what the killed write got to write
+    metadata_left = out / f"zarr.{uuid.uuid4().hex}.partial"
+    metadata_left.write_text("{")
+    assert foreign_entries(out) == []  # the store's own writes: --overwrite may replace it
+    check_replaceable(out)
+    odd = chunk.with_name(f"{chunk.name}.notes.partial")  # not zarr's name: foreign, kept
+    odd.write_text("mine")
+    assert foreign_entries(out) == [str(odd.relative_to(out))]
+    write_volume(volume, out, metadata={"step": "copy"}, resume=True)
+    assert not left.exists() and not metadata_left.exists()
+    assert odd.read_text() == "mine"
+    np.testing.assert_array_equal(open_result(out).values, volume.values)

@@ -150,25 +150,52 @@ def test_a_vector_field_beside_the_scan_is_not_a_second_volume(tmp_path: Path):
         np.testing.assert_array_equal(volume.values, _scan())
 
 
-def test_an_origin_refused_names_the_stores_units_and_one_of_two_values_is_refused(
+def test_an_origin_refused_names_its_units_and_one_of_two_values_is_refused(
     tmp_path: Path,
 ):
-    # the store states micrometres: an origin in units= (mm) is compared in them, and the
-    # message said neither; origin=(2.0, 1.0) was a NumPy broadcast error (main: ignored)
+    # the store states micrometres: the message said neither unit; origin=(2.0, 1.0) was a
+    # NumPy broadcast error (main: ignored)
     store = tmp_path / "scan.ome.zarr"
     mct.from_array(
         _scan(), spacing=0.5, units="micrometer", origin=(2.0, 1.0, 0.0)
     ).microct.to_zarr(store)
     with pytest.raises(
-        ValueError, match=r"\(\[2\.0, 1\.0, 0\.0\] micrometer, .* in the store's own units, mic"
+        ValueError,
+        match=r"\(\[2\.0, 1\.0, 0\.0\] micrometer, .*\(\[0\.0, 0\.0, 0\.0\], read in the store's "
+        r"own units, micrometer\)",
     ):
-        mct.open_volume(store, units="millimeter", origin=(0.002, 0.001, 0.0))
+        mct.open_volume(store, origin=0.0)
     _store_with_origin(tmp_path / "xr.zarr", 2.0)
     for path in (store, tmp_path / "xr.zarr"):
         with pytest.raises(
             ValueError, match=r"origin=\(2\.0, 1\.0\): give one coordinate .* not 2"
         ):
             mct.open_volume(path, origin=(2.0, 1.0))
+
+
+@pytest.mark.parametrize("kind", ["ome-zarr", "xarray"])
+def test_an_origin_given_with_units_is_read_in_them(tmp_path: Path, kind: str):
+    # was: compared in the store's micrometres, while the coordinates came back in nm:
+    # the origin in nm refused, the micrometre numbers accepted (and the volume at 2000 nm)
+    store = tmp_path / f"{kind}.zarr"
+    if kind == "ome-zarr":
+        mct.from_array(
+            _scan(), spacing=0.65, units="micrometer", origin=(2.0, 2.0, 2.0)
+        ).microct.to_zarr(store)
+    else:
+        _store_with_origin(store, 2.0)
+    for units, origin in (("nm", 2000.0), ("millimeter", (0.002, 0.002, 0.002))):
+        volume = mct.open_volume(store, units=units, origin=origin)
+        assert volume.microct.grid.origin == pytest.approx(np.ravel(origin) * np.ones(3))
+        assert volume.microct.grid.units == {"nm": "nanometer"}.get(units, units)
+        np.testing.assert_array_equal(volume.values, _scan())
+    with pytest.raises(
+        ValueError,
+        match=r"\(\[2000\.0, 2000\.0, 2000\.0\] nanometer; \[2\.0, 2\.0, 2\.0\] micrometer as "
+        r"stored, .*not the origin given \(\[2\.0, 2\.0, 2\.0\], read in units='nm'\)",
+    ):
+        mct.open_volume(store, units="nm", origin=2.0)
+    assert mct.open_volume(store, origin=2.0).microct.grid.origin == (2.0,) * 3  # own units
 
 
 def test_a_scan_stored_z_y_x_is_opened_beside_a_variable_in_another_order(tmp_path: Path):

@@ -233,12 +233,7 @@ def store_info(
 
         if calibration:  # refused as open_volume refuses it (spacing=, other formats')
             open_volume(path, **calibration)
-        tree = open_pyramid(path, units=calibration.get("units"))
-        if calibration.get("units") is not None:  # every level in it, as open_volume gives
-            from xarray_microct.io import _coords_in_units
-
-            units = calibration["units"]
-            tree = tree.map_over_datasets(lambda level: _coords_in_units(level, units))
+        tree = _tree_in_units(open_pyramid(path, units=calibration.get("units")), calibration)
         level = calibration.get("level")
         info["kind"] = "ome-zarr"
         picks = {"c": calibration.get("channel"), "t": calibration.get("time")}
@@ -259,7 +254,10 @@ def store_info(
         channels = attrs.get("ome", attrs).get("omero", {}).get("channels", [])
         info["window"] = channels[0].get("window") if channels else None
         info["labels"] = [
-            {"name": name, "levels": _pyramid_facts(open_labels(path, name))}
+            {
+                "name": name,
+                "levels": _pyramid_facts(_tree_in_units(open_labels(path, name), calibration)),
+            }
             for name in (label_names(path) if local is not None else [])
         ]
         first = tree.microct.select_level(level or 0)
@@ -278,6 +276,26 @@ def store_info(
     # the last record is this opening's own open_volume
     info["provenance"] = _provenance_facts(volume.attrs.get(PROVENANCE_KEY, [])[:-1])
     return info
+
+
+def _tree_in_units(tree: xr.DataTree, calibration: Mapping[str, Any]) -> xr.DataTree:
+    """Every level of ``tree`` (an OME-Zarr image's pyramid or its labels') with its
+    coordinates in the ``units`` of ``calibration`` where given, as ``open_volume``
+    gives them; ``tree`` as it is otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> tree = mct.from_array(np.zeros((4, 8, 8)), spacing=0.5).microct.pyramid(levels=2)
+    >>> [level["spacing"] for level in _pyramid_facts(_tree_in_units(tree, {"units": "nm"}))]
+    [[500.0, 500.0, 500.0], [1000.0, 1000.0, 1000.0]]
+    """
+    from xarray_microct.io import _coords_in_units
+
+    units = calibration.get("units")
+    if units is None:
+        return tree
+    return tree.map_over_datasets(lambda level: _coords_in_units(level, units))
 
 
 def _opened_for_info(

@@ -348,11 +348,12 @@ def probe_scheduler(address: str, timeout: Any) -> None:
     >>> probe_scheduler("tcp://127.0.0.1:1", "0.5s")
     Traceback (most recent call last):
     ...
-    ConnectionError: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 0.5s: ...
+    ConnectionError: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 0.5 s: ...
     """
     from distributed.comm import connect
 
     seconds = float(parse_timedelta(timeout))
+    timeout = _seconds(timeout)
 
     async def ask() -> Any:
         comm = await connect(address, timeout=seconds)
@@ -383,6 +384,18 @@ def probe_scheduler(address: str, timeout: Any) -> None:
         )
 
 
+def _seconds(timeout: Any) -> str:
+    """A timeout as a message shows it, with its unit (a bare number is seconds, as
+    ``--timeout`` reads it).
+
+    Examples
+    --------
+    >>> [_seconds(t) for t in (2, "2", "10s", "1.5 minutes")]
+    ['2 s', '2 s', '10 s', '90 s']
+    """
+    return f"{float(parse_timedelta(timeout)):g} s"
+
+
 def _connect(address: str | None, scheduler_file: str | Path | None, timeout: Any) -> Any:
     from distributed import Client
 
@@ -401,7 +414,7 @@ def _connect(address: str | None, scheduler_file: str | Path | None, timeout: An
         return Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as err:
         raise ConnectionError(
-            f"cannot reach the Dask {where} within {timeout}: {err}. {hint}"
+            f"cannot reach the Dask {where} within {_seconds(timeout)}: {err}. {hint}"
         ) from err
 
 
@@ -462,7 +475,7 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
     ...     pass
     Traceback (most recent call last):
     ...
-    ConnectionError: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 0.2s: ...
+    ConnectionError: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 0.2 s: ...
     """
     options = (options or ClusterOptions(**kwargs)).check()
     kind = options.kind

@@ -304,7 +304,7 @@ def load_pipeline(
     >>> load_pipeline(path)
     Traceback (most recent call last):
     ...
-    ValueError: pipeline ...smooth.yaml: step 0 (gaussian): got an unexpected keyword ... 'truncat'
+    ValueError: pipeline ...smooth.yaml: ... 'truncat' (did you mean 'truncate'?)...
     """
     params = _parse_params(params)
     builtin = isinstance(spec, str) and spec in BUILTIN_PIPELINES

@@ -27,6 +27,7 @@ Every registered verb is also a method of the ``.microct`` accessors.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import inspect
@@ -648,6 +649,22 @@ def get_operation(name: str) -> Operation:
         raise ValueError(f"unknown operation {name!r}; known operations: {known}") from err
 
 
+# The keys of a provenance record or pipeline step other than the verb's parameters.
+_RECORD_KEYS = frozenset(
+    {
+        "op",
+        "params",
+        "versions",
+        "time",
+        "replayable",
+        "source",
+        "estimated",
+        "level",
+        "level_factor",
+    }
+)
+
+
 def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Check that records can be replayed (known ops, valid parameters, serialisable).
 
@@ -666,12 +683,65 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 f"(e.g. an array); its parameters are {record.get('params')}"
             )
         params = dict(record.get("params", {}))
+        beside = [
+            key
+            for key in _parameter_names(op.signature)
+            if key in record and key not in _RECORD_KEYS
+        ]
+        if beside:
+            given = ", ".join(f"{key}: {record[key]}" for key in beside)
+            raise ValueError(
+                f"step {index} ({record['op']}): {', '.join(map(repr, beside))} given beside "
+                f"'op'; a step's parameters go under 'params', e.g. "
+                f"{{op: {record['op']}, params: {{{given}}}}}"
+            )
         try:
             op.signature.bind(None, **params)
         except TypeError as err:
-            raise ValueError(f"step {index} ({record['op']}): {err}") from err
+            unknown = _unknown_params(op.signature, params)
+            why = unknown or str(err)
+            raise ValueError(f"step {index} ({record['op']}): {why}") from err
         steps.append({"op": record["op"], "params": params})
     return steps
+
+
+def _parameter_names(signature: inspect.Signature) -> list[str]:
+    """The named parameters a verb takes after the volume.
+
+    Examples
+    --------
+    >>> _parameter_names(inspect.signature(lambda volume, sigma, *a, truncate=4.0, **k: None))
+    ['sigma', 'truncate']
+    """
+    taken = list(signature.parameters.values())[1:]
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return [p.name for p in taken if p.kind not in variadic]
+
+
+def _unknown_params(signature: inspect.Signature, params: Mapping[str, Any]) -> str:
+    """The parameters a verb does not take, each with the close names it does take (a
+    misspelt required key otherwise reads "missing a required argument" only); "" when
+    every name is known (or the verb takes any keyword).
+
+    Examples
+    --------
+    >>> sig = inspect.signature(lambda volume, sigma, truncate=4.0: None)
+    >>> _unknown_params(sig, {"sigmaa": 2})
+    "got an unexpected keyword argument 'sigmaa' (did you mean 'sigma'?); it takes sigma, truncate"
+    """
+    taken = list(signature.parameters.values())[1:]  # after the volume
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in taken):
+        return ""
+    names = _parameter_names(signature)
+    unknown = [key for key in params if key not in names]
+    if not unknown:
+        return ""
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"got an unexpected keyword argument {key!r}{hint}")
+    return f"{'; '.join(parts)}; it takes {', '.join(names)}"
 
 
 def replay(records_or_result: Any, volume: Any) -> Any:

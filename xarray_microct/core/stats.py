@@ -69,12 +69,14 @@ would have changed the layout every caller of :func:`padding_rule` reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
+import xarray as xr
 
-from xarray_microct.core.volume import native_order
+from xarray_microct.core.volume import as_dask, native_order
 from xarray_microct.kernels.labels import count
 
 FLOAT_BINS = 65536
@@ -340,12 +342,14 @@ def _histogram_and_padding(data: da.Array, bins: int) -> tuple[da.Array, da.Arra
     return counts, edges, padding
 
 
-def padding_of(data: da.Array, bins: int = FLOAT_BINS) -> da.Array:
+def padding_of(data: Any, bins: int = FLOAT_BINS) -> da.Array:
     """Lazy ``[value, share]`` of the out-of-field padding (NaN, 0 when none).
 
     The rule is in the module docstring; ``share`` is the fraction of the finite
     voxels. Built from the same graph as :func:`global_histogram` with the same
-    ``bins``: computed together, the volume is read once.
+    ``bins``: computed together, the volume is read once. ``data`` is a dask array, a
+    NumPy array or a DataArray (its data: a dask array stays lazy, a NumPy one is
+    wrapped in one chunk).
 
     Examples
     --------
@@ -353,9 +357,22 @@ def padding_of(data: da.Array, bins: int = FLOAT_BINS) -> da.Array:
     >>> scan = rng.normal(100.0, 10.0, (4, 20, 20)); scan[:, :, :5] = 0.0  # padding
     >>> padding_of(da.from_array(scan, chunks=7)).compute().tolist()
     [0.0, 0.25]
+    >>> padding_of(scan).compute().tolist()  # NumPy (or a DataArray) too
+    [0.0, 0.25]
     """
-    _, _, padding = _histogram_and_padding(data, bins)
+    _, _, padding = _histogram_and_padding(_as_dask(data), bins)
     return _lazy_value_and_share(padding)
+
+
+def _as_dask(data: Any) -> da.Array:
+    """``data`` as a dask array: a DataArray's (:func:`~xarray_microct.core.volume.as_dask`),
+    a NumPy (or array-like) one in one chunk; a dask array as it is."""
+    if isinstance(data, xr.DataArray):
+        return as_dask(data).data
+    if isinstance(data, da.Array):
+        return data
+    array = np.asarray(data)
+    return da.from_array(array, chunks=array.shape or -1)
 
 
 def _lazy_value_and_share(padding: da.Array) -> da.Array:

@@ -22,7 +22,8 @@ from xarray_microct.core.volume import (
     from_array,
     grid_of,
 )
-from xarray_microct.io.calibration import calibration, checked_spacing, in_units, stated_sizes
+from xarray_microct.io.calibration import calibration as stated_calibration
+from xarray_microct.io.calibration import checked_spacing, in_units, stated_sizes
 from xarray_microct.io.errors import PickRequiredError, TiffLayoutError
 from xarray_microct.io.hdf5 import DXCHANGE_DATA, is_hdf5, read_hdf5
 from xarray_microct.io.ome import (
@@ -181,13 +182,13 @@ def _calibrated(
         origin = 0.0 if origin is None else origin
         calibrated = from_array(volume.data, spacing, units, origin, name=volume.name)
         return calibrated.assign_attrs(volume.attrs)
-    _check_origin(volume, origin, path)
     _check_coordinate_spacing(volume, spacing, units, path)
     unitless = [dim for dim in present if "units" not in volume[dim].attrs]
     if unitless and units is not None:
         volume = volume.assign_coords(
             {dim: volume[dim].assign_attrs(units=units) for dim in unitless}
         )
+    _check_origin(volume, origin, path, units)  # read in units= where given
     return _coords_in_units(volume, units)
 
 
@@ -274,18 +275,26 @@ def _check_coordinate_spacing(
     checked_spacing(stated, unit, given, units, path, " in its coordinates")
 
 
-def _check_origin(volume: xr.DataArray, origin: Any, path: Path | str) -> None:
+def _check_origin(
+    volume: xr.DataArray, origin: Any, path: Path | str, units: str | None = None
+) -> None:
     """Refuse an ``origin`` that contradicts the one ``volume``'s coordinates state (its
-    first voxel's, per axis); None (not given) and the stated origin pass.
+    first voxel's, per axis); None (not given) and the stated origin pass. ``origin`` is
+    read in ``units`` where given (as ``spacing=`` is, and as the coordinates come back:
+    :func:`_coords_in_units`), in the coordinates' own units otherwise.
 
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
     >>> volume = mct.from_array(np.zeros((2, 3, 4)), spacing=0.5, origin=(1.0, 0.0, 0.0))
     >>> _check_origin(volume, (1.0, 0.0, 0.0), "scan.zarr")
+    >>> _check_origin(volume, (1000.0, 0.0, 0.0), "scan.zarr", "nm")
     >>> _check_origin(volume, 0.0, "scan.zarr")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     ValueError: scan.zarr states its origin in its coordinates ([1.0, 0.0, 0.0]), not ...
+    >>> _check_origin(volume, (1.0, 0.0, 0.0), "scan.zarr", "nm")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: scan.zarr states its origin in its coordinates ([1000.0, 0.0, 0.0] nanometer; ...
     """
     if origin is None:
         return
@@ -296,22 +305,42 @@ def _check_origin(volume: xr.DataArray, origin: Any, path: Path | str) -> None:
             f"origin={origin!r}: give one coordinate for all axes or three (z, y, x), not {got}"
         )
     given = np.broadcast_to(given, (3,))
-    axes = [i for i, dim in enumerate(SPATIAL_DIMS) if dim in volume.coords]
-    stated = np.array([float(volume[dim].values[0]) for dim in SPATIAL_DIMS])
+    shown = _coords_in_units(volume, units)  # as the volume comes back: in units= if given
+    axes = [i for i, dim in enumerate(SPATIAL_DIMS) if dim in shown.coords]
+    stated = np.array([float(shown[dim].values[0]) for dim in SPATIAL_DIMS])
     steps = [
-        abs(float(volume[dim].values[1] - volume[dim].values[0])) if volume.sizes[dim] > 1 else 1.0
+        abs(float(shown[dim].values[1] - shown[dim].values[0])) if shown.sizes[dim] > 1 else 1.0
         for dim in SPATIAL_DIMS
     ]
-    if not np.allclose(stated[axes], given[axes], rtol=1e-6, atol=1e-6 * min(steps)):
-        units = sorted({str(volume[SPATIAL_DIMS[i]].attrs.get("units", "")) for i in axes} - {""})
-        named = f" {' / '.join(units)}" if units else ""
-        raise ValueError(
-            f"{path} states its origin in its coordinates ({stated.tolist()}{named}, the "
-            f"first voxel's centre along z, y, x), not the origin given ({given.tolist()}, "
-            f"compared in the store's own units{f',{named}' if named else ''}); leave "
-            "origin= out, or shift the opened volume's coordinates yourself "
-            "(vol.assign_coords(z=vol.z + dz))"
+    if np.allclose(stated[axes], given[axes], rtol=1e-6, atol=1e-6 * min(steps)):
+        return
+    named = _units_named(shown, axes)
+    own = _units_named(volume, axes)
+    if own != named:  # re-expressed in units=: what the store holds too
+        kept = [float(volume[dim].values[0]) for dim in SPATIAL_DIMS]
+        stored = f"; {kept}{own} as stored"
+        read = f"read in units={units!r}"
+    else:
+        stored = ""
+        read = (
+            f"read in units={units!r}"
+            if units is not None
+            else f"read in the store's own units{f',{named}' if named else ''}"
         )
+    raise ValueError(
+        f"{path} states its origin in its coordinates ({stated.tolist()}{named}{stored}, the "
+        f"first voxel's centre along z, y, x), not the origin given ({given.tolist()}, "
+        f"{read}); give the stated origin{f' in {named.strip()}' if named else ''} "
+        "or leave origin= out, or shift the opened volume's coordinates yourself "
+        "(vol.assign_coords(z=vol.z + dz))"
+    )
+
+
+def _units_named(volume: xr.DataArray, axes: Sequence[int]) -> str:
+    """The units of ``volume``'s spatial coordinates at ``axes`` (their indexes in z, y,
+    x), for a message: ``" micrometer"``, ``""`` where none states one."""
+    units = sorted({str(volume[SPATIAL_DIMS[i]].attrs.get("units", "")) for i in axes} - {""})
+    return f" {' / '.join(units)}" if units else ""
 
 
 def _zarr_kind(path: Path) -> str:
@@ -469,10 +498,12 @@ def open_volume(
         OME-Zarr's scale, an xarray store's coordinates, a TIFF's or HDF5 file's sizes)
         in that unit. Recorded in the ``open_volume`` provenance record when given.
     origin : float or tuple, optional
-        Coordinate of the first voxel (its centre, in ``units``; one value or z, y, x):
-        the store's own for OME-Zarr and xarray Zarr stores with coordinates (an origin
-        that contradicts it is an error; it is compared in the store's own units, not
-        in ``units=``), 0 by default for formats without coordinates.
+        Coordinate of the first voxel (its centre; one value or z, y, x), in ``units``
+        when given (as ``spacing``, and as the coordinates come back), for every format;
+        without ``units``, in the input's own unit. The store's own for OME-Zarr and
+        xarray Zarr stores with coordinates: an origin that contradicts it is an error
+        naming both (the stated one in ``units`` and as stored); the same origin given
+        again, in ``units``, is accepted. 0 by default for formats without coordinates.
     chunks : optional
         Dask chunks; by default the store's own (Zarr) or up to 128 voxels per axis.
     name : str, optional
@@ -590,7 +621,7 @@ def _open_input(
         sizes = sizes_of(volume)
         squeezed = frozenset(dim for dim, n in sizes.items() if n == 1)
         volume = _without_single_tc(pick_dims(volume, picks, path))
-        _check_origin(volume, origin, path)
+        _check_origin(volume, origin, path, units)  # read in units= where given
         _check_coordinate_spacing(volume, spacing, units, path)  # the same again passes
         volume = _coords_in_units(volume, units)
         volume = volume.rename(name) if name is not None else volume
@@ -781,7 +812,7 @@ def _zarr_voxel_size(
     per_axis = dict(zip(stored, np.broadcast_to(sizes.reshape(-1), (3,)), strict=True))
     if "units" not in attrs:
         return {"note": "its attribute 'spacing' has no 'units' beside it"}
-    return calibration(
+    return stated_calibration(
         [float(per_axis[dim]) for dim in SPATIAL_DIMS],
         (attrs["units"],) * 3,
         "its attributes 'spacing' and 'units'",

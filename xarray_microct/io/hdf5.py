@@ -93,7 +93,7 @@ def _voxel_size(
     attrs = f[dataset].attrs
     where = f"{f.filename}: the attribute 'spacing' of {dataset!r}"
     if "spacing" in attrs:
-        stored = dict(zip(order, _three_sizes(attrs["spacing"], where), strict=True))
+        stored = dict(zip(order, _three_sizes(attrs["spacing"], where, order), strict=True))
         sizes = tuple(stored[axis] for axis in "zyx")
         if "units" not in attrs:
             return {"note": f"the attributes of {dataset!r} give spacing but no units"}
@@ -114,9 +114,12 @@ def _voxel_size(
     return {}
 
 
-def _three_sizes(value: Any, where: str) -> tuple[float, float, float]:
-    """A ``spacing`` attribute as ``(dz, dy, dx)``: one value for all axes, or three;
-    anything else is refused, saying what it holds.
+def _three_sizes(
+    value: Any, where: str, order: Sequence[str] = ("z", "y", "x")
+) -> tuple[float, float, float]:
+    """A ``spacing`` attribute as three sizes in the dataset's stored ``order`` (``(dz,
+    dy, dx)`` for z, y, x): one value for all axes, or three; anything else is refused,
+    saying what it holds and the order the three are read in.
 
     Examples
     --------
@@ -125,6 +128,9 @@ def _three_sizes(value: Any, where: str) -> tuple[float, float, float]:
     >>> _three_sizes([2.0, 0.5], "scan.h5: the attribute 'spacing' of '/v'")
     Traceback (most recent call last):
     ValueError: scan.h5: the attribute 'spacing' of '/v' holds 2 values ([2.0, 0.5]), not ...
+    >>> _three_sizes([2.0, 0.5], "a", ("x", "y", "z"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: a holds 2 values ([2.0, 0.5]), not one (all axes) or three (dx, dy, dz, ...
     """
     try:
         sizes = np.asarray(value, dtype=float)
@@ -139,11 +145,17 @@ def _three_sizes(value: Any, where: str) -> tuple[float, float, float]:
             else f"{sizes.size} values ({sizes.tolist()})"
         )
         name = where.rsplit(" of ", 1)[-1]
+        sizes_named = ", ".join(f"d{axis}" for axis in order)
+        stored = (
+            ""
+            if tuple(order) == ("z", "y", "x")
+            else ", in the dataset's stored order, as its dimension labels give it"
+        )
         raise ValueError(
-            f"{where} holds {held}, not one (all axes) or three (dz, dy, dx); the voxel "
-            f"size it means is not guessed: correct the attribute (h5py: f[{name}]"
-            ".attrs['spacing'] = [dz, dy, dx]), or read the dataset with h5py and build the "
-            "volume with xarray_microct.from_array(data, spacing=..., units=...)"
+            f"{where} holds {held}, not one (all axes) or three ({sizes_named}{stored}); "
+            f"the voxel size it means is not guessed: correct the attribute (h5py: "
+            f"f[{name}].attrs['spacing'] = [{sizes_named}]), or read the dataset with h5py "
+            "and build the volume with xarray_microct.from_array(data, spacing=..., units=...)"
         )
     values = tuple(float(v) for v in np.broadcast_to(sizes.reshape(-1), (3,)))
     return values  # type: ignore[return-value]

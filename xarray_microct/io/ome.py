@@ -83,6 +83,7 @@ from xarray_microct.io.paths import is_url, local_path
 from xarray_microct.io.safety import (
     MARKER,
     METADATA_FILES,
+    RUN_KEY,
     WriteGuard,
     check_write,
     input_locations,
@@ -981,10 +982,15 @@ def ngff_multiscale(attrs: Mapping[str, Any], where: Any = "store") -> tuple[dic
     """
     marker = attrs.get(MARKER)
     if isinstance(marker, Mapping) and not marker.get("complete", False):
+        again = (
+            "It is a `microct run` output: run the same `microct run` command with "
+            "--resume to finish it, or --overwrite to start again"
+            if isinstance(attrs.get(RUN_KEY), Mapping)
+            else "Write it again with to_zarr(..., mode='w')"
+        )
         raise IncompleteStoreError(
             f"{where} is incomplete: its write was interrupted before every level was "
-            "stored, so its data cannot be trusted. Write it again with "
-            "to_zarr(..., mode='w')"
+            f"stored, so its data cannot be trusted. {again}"
         )
     if isinstance(attrs.get("ome"), Mapping) and "multiscales" in attrs["ome"]:
         version = str(attrs["ome"].get("version", ""))

@@ -54,6 +54,7 @@ from xarray_microct.io.safety import (
     check_replaceable,
     content_identity,
     input_locations,
+    remove_zarr_leftovers,
     staged_write,
     tidy_killed_writes,
 )
@@ -425,6 +426,8 @@ def write_volume(
                 shutil.rmtree(target, ignore_errors=True)  # made just now: leave nothing
                 raise
         written = _write_missing(target, created, scalars, state, action, client, progress, guard)
+        if isinstance(target, Path):  # every chunk stored: what a killed chunk write left
+            remove_zarr_leftovers(target)
         set_state(
             target,
             {**state, "status": "complete", "finished": utc_now(), "chunks_written": written},

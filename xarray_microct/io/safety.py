@@ -84,6 +84,13 @@ RUN_KEY = "microct_run"
 METADATA_FILES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
 _CHUNK_V3 = re.compile(r"^c([./]\d+)*$")
 _CHUNK_V2 = re.compile(r"^\d+([./]\d+)*$")
+ZARR_TEMPORARY = re.compile(
+    r"^(?:\d+(?:[.]\d+)*|zarr|[.]z(?:array|group|attrs|metadata))[.][0-9a-f]{32}[.]partial$"
+)
+"""The name of a file of a store zarr-python is writing: its local store writes each
+chunk or metadata document to ``NAME.<uuid>.partial`` beside it (``NAME`` less its last
+suffix) and renames it into place, so a writer killed in between (a worker lost
+mid-write) leaves one: part of the store's writes, not a foreign file."""
 
 
 def _read_json(path: Path) -> Any:
@@ -158,7 +165,7 @@ def foreign_entries(path: Path, limit: int = 5) -> list[str]:
             if entry.is_symlink():
                 found.append(name)
             elif entry.is_file():
-                if entry.name in METADATA_FILES:
+                if entry.name in METADATA_FILES or ZARR_TEMPORARY.match(entry.name):
                     continue
                 if kind == "array-v2" and _CHUNK_V2.match(entry.name):
                     continue
@@ -181,7 +188,8 @@ def foreign_entries(path: Path, limit: int = 5) -> list[str]:
             if len(found) >= limit:
                 return
             if entry.is_symlink() or not pattern.match(entry.name):
-                found.append(f"{relative}{entry.name}")
+                if not (entry.is_file(follow_symlinks=False) and ZARR_TEMPORARY.match(entry.name)):
+                    found.append(f"{relative}{entry.name}")
             elif entry.is_dir():
                 chunk_files(Path(entry.path), f"{relative}{entry.name}/", pattern)
 
@@ -190,6 +198,35 @@ def foreign_entries(path: Path, limit: int = 5) -> list[str]:
 
 
 _CHUNK_DIGITS = re.compile(r"^\d+([.]\d+)*$")
+
+
+def remove_zarr_leftovers(path: Path) -> list[Path]:
+    """Remove the files killed writes of zarr left in the store at ``path`` (see
+    :data:`ZARR_TEMPORARY`); the paths removed.
+
+    For a store this write holds (claimed, every chunk of it written): a chunk write of
+    a worker killed mid-write leaves its temporary file in the store, which no later
+    write renames, and which made the result look as if it held files of someone
+    else's (an ``--overwrite`` of it was refused).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "out.zarr"
+    >>> (store / "c" / "0").mkdir(parents=True)
+    >>> _ = (store / "c" / "0" / "1").write_bytes(b"chunk")
+    >>> _ = (store / "c" / "0" / ("1." + "0" * 32 + ".partial")).write_bytes(b"chu")
+    >>> [p.name for p in remove_zarr_leftovers(store)], sorted(os.listdir(store / "c" / "0"))
+    (['1.00000000000000000000000000000000.partial'], ['1'])
+    """
+    removed = []
+    for folder, _, files in os.walk(path):
+        for name in files:
+            file = Path(folder) / name
+            if ZARR_TEMPORARY.match(name) and not file.is_symlink():
+                file.unlink(missing_ok=True)
+                removed.append(file)
+    return sorted(removed)
 
 
 def check_replaceable(store: Any, storage_options: Mapping[str, Any] | None = None) -> None:
@@ -2240,6 +2277,7 @@ __all__ = [
     "MARKER",
     "RUN_KEY",
     "SETTLE_TIMEOUT",
+    "ZARR_TEMPORARY",
     "GuardedTarget",
     "WriteGuard",
     "WritesStopped",
@@ -2259,6 +2297,7 @@ __all__ = [
     "process_start",
     "project_record",
     "remove_failed_write",
+    "remove_zarr_leftovers",
     "staged_write",
     "tidy_killed_url_writes",
     "tidy_killed_writes",

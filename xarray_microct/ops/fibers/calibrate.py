@@ -527,6 +527,39 @@ the fit's own excess at low noise (see "The seeds' spacing" in
 standard error over a 64² bed's ~100 pairs is 0.8–1.0 % of the radius (0.4 % at 128²):
 the 64² sweep cannot show a gain of that size.
 
+Issue 13's textured bed at 2 pixels (2026-12-03; no change made). Each default run of
+``benchmarks/fiber_table_radius.py --phantom other --radii 2 --grid --default`` (seeds
+1–3) was split into its parts against the truth (``/`` separates the three seeds):
+
+* **The rows in no pair.** At noise 0.05 and 15°, seed 2, the paired rows read +1.3 %
+  before the shift and the 8 % of matched rows in no pair −9.4 %. Of those, 171 rows
+  belong to fibers the fit has no section for (entering or leaving the field along the
+  tilt; −1.0 %, harmless). The other 124 are three fibers whose mask holds about half
+  their area on every slice (5–7 pixels for 11; −18 to −30 %). The guard leaves those
+  pairs out, as it must (see "Since": the guard one-sided was tried). They take 0.7
+  point off the table's mean.
+* **A per-row correction by the gap to the nearest neighbour.** The table's error does
+  fall with the gap (+0.3 pixel touching, −0.35 at 1.75 pixels). But that gap measured
+  with the row's own radius carries the row's own error: its apparent gain, a −2.48 →
+  −1.68 % mean and 60 % of the per-row variance, is that shared error. With the gap taken
+  from the centres and the median radius, the gap explains 3–15 % of the variance, and a
+  line fitted on the pairs leaves the mean where it was (−2.49 / −2.46 %).
+* **The contour's curvature.** A disk blurred by s has its mid-level contour at about
+  r − s²/2r, and the fit's blur is right (0.97–1.02 for 1.0 on the textured bed,
+  0.69–0.75 for 0.7 on ``fiber_bed``). Inverting that on every row before the shift moves
+  the means up 0.2–0.7 point (that case −2.39 → −1.87 %). On untilted beds the table's
+  slope on the true radius goes 1.11–1.17 → 1.01–1.03, but on tilted beds 1.02–1.05 →
+  0.90–0.95, where the table shows no such spread (untraced). Not used.
+* **The bed's size.** On 64 slices instead of 32, the four F1 misses at noise 0.25
+  (0.965–0.969: the end slices') are 0.973–0.989. Two radii are still outside ±2 %, in
+  other cases (8°, seed 2: −3.21 %; noise 0.25, 0°, seed 2: −2.72 %). On beds of 128²
+  the shift's standard error halves (above). The noise 0.05, 15° cases then read −2.05
+  / −1.30 / −1.55 %: a bias at that tilt of about −1.6 %, the fit's tilted sections and
+  the half-area fibers together. The noise 0.05 and 0.15 cases at 0–8° lie within
+  −1.6..+0.9 %, those at 0.25 within −1.2..+1.7 %. F1 at noise 0.25 there is
+  0.968–0.981, and 0.975–0.987 without the 4 end slices at either end: the end slices
+  weigh the same on any bed of 32 slices.
+
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
 once the table is whole, after :func:`~.assembly.settle_fibers` has decided each

@@ -90,6 +90,7 @@ from xarray_microct.ops.fiber_cores import filled_cores_array
 from xarray_microct.ops.fiber_scale import (
     FiberBedScale,
     NoFibersError,
+    estimate_fiber_radius,
     measure_fiber_bed,
     sampled_bed_cores,
     tubeness_scale,
@@ -665,7 +666,9 @@ def plan_detection(
     )
     if factor == 1 and kind == "intensity" and bed is None:  # the radius given
         bed, no_calibration = _bed_of(volume, r_phys)
-        _check_given_radius(r_phys, bed, grid.units)
+        _check_given_radius(r_phys, None if bed is None else bed.radius, grid.units)
+    elif factor > 1 and kind == "intensity" and bed is None:  # large, the radius given
+        _check_given_radius(r_phys, _unseeded_radius(volume), grid.units)
     if sigma is None:  # less under a blur the fit measured (fibers under 4 pixels)
         sigma_phys = _scale_from_bed(r_phys, bed, grid.spacing, estimated)
     else:
@@ -1237,7 +1240,8 @@ def _padding_filled(volume: xr.DataArray) -> tuple[xr.DataArray, Any]:
     false fibers on a 128-pixel bed of 3-pixel fibers, all at the edge; at the minimum,
     0 to 1. Called where the plan reads the scan anyway (the radius estimated, or
     fibers under 9 pixels, whose bed is measured), so that a plan of large fibers with
-    the radius given reads only one run of the sample (its look for dark cores). Only
+    the radius given reads only its look for dark cores (one run of the sample) and the
+    check of the radius given (:func:`_unseeded_radius`, on a filled copy). Only
     where the corners of the middle slice hold one constant (:func:`_corners_constant`)
     is the padding looked for, on the middle slice (the rule of
     :mod:`xarray_microct.core.stats`, :func:`~xarray_microct.core.stats.
@@ -1278,23 +1282,42 @@ def _air_moved(data: da.Array, cut: float, shift: float) -> da.Array:
     return da.map_blocks(shifted_below, data, cut=cut, shift=shift, dtype=data.dtype)
 
 
-def _check_given_radius(given: float, bed: FiberBedScale | None, units: str) -> None:
-    """Warn when the radius given and the one the bed's sample measures (seeded by it)
-    are more than :data:`RADIUS_DISAGREES` apart (relative, either way): a radius half
-    the fibers' splits them (three times as many fibers), one too large merges them.
+def _unseeded_radius(volume: xr.DataArray) -> float | None:
+    """The fibers' radius of the scan's sample, not seeded by the radius given
+    (:func:`~xarray_microct.ops.fiber_scale.estimate_fiber_radius`), for the check of a
+    radius given of 9 pixels or more (fibers detected on bins, the bed not measured);
+    None where the sample shows no fibers or cannot be measured.
 
-    The sample's measurement, seeded by the radius given, finds the fibers' radius from
-    a radius too small (fiber_bed, 2 to 7 pixels, given 0.5 and 0.7 times: within 3 %),
-    less surely from one too large (given twice: 1.1 to 1.3 times too large, or right).
+    A measure seeded by a radius too large does not find the fibers' (fiber_bed of 4.9
+    pixels, given 10.8 / 13.8 pixels: 8.8 / 10.2 measured, no warning; unseeded: 5.0).
+    The sample is bounded (at most 32 slices of a tile of 128 to 640 pixels) and read on
+    the scan with its padding filled (:func:`_padding_filled`: one slice), for this check
+    only: the detection on bins is unchanged.
     """
-    if bed is None or not np.isfinite(bed.radius) or given <= 0 or bed.radius <= 0:
+    try:
+        return estimate_fiber_radius(_padding_filled(volume)[0])
+    except (NoFibersError, ValueError):
+        return None
+
+
+def _check_given_radius(given: float, measured: float | None, units: str) -> None:
+    """Warn when the radius given and the one the bed's sample measures are more than
+    :data:`RADIUS_DISAGREES` apart (relative, either way): a radius half the fibers'
+    splits them (three times as many fibers), one too large merges them.
+
+    Under 9 pixels the sample's measurement is the bed's, seeded by the radius given: it
+    finds the fibers' radius from a radius too small (fiber_bed, 2 to 7 pixels, given 0.5
+    and 0.7 times: within 3 %), less surely from one too large (given twice: 1.1 to 1.3
+    times too large, or right). From 9 pixels it is :func:`_unseeded_radius`'s.
+    """
+    if measured is None or not np.isfinite(measured) or given <= 0 or measured <= 0:
         return
-    ratio = bed.radius / given
+    ratio = measured / given
     if max(ratio, 1 / ratio) <= 1 + RADIUS_DISAGREES:
         return
     warnings.warn(
         f"detect_fibers: radius={given:.3g} {units} was given, but the fibers of the "
-        f"scan's sample measure {bed.radius:.3g} {units} ({ratio:.2f} times the radius "
+        f"scan's sample measure {measured:.3g} {units} ({ratio:.2f} times the radius "
         "given): a radius too small splits the fibers (half of theirs finds about three "
         "times as many), one too large merges them. Check radius=, or leave it out "
         "(radius=None) to use the measured one",
@@ -1643,7 +1666,9 @@ def detect_fibers(
         default it is estimated from the scan
         (:func:`~xarray_microct.ops.fiber_scale.estimate_fiber_radius`, which reads a few
         slices; 2 to 20 voxels of radius) and the estimate is recorded in the provenance
-        record (``"estimated"``); a mask or tubeness input needs it given.
+        record (``"estimated"``); a mask or tubeness input needs it given. A radius
+        given more than 1.4 times from the one the scan's sample measures is warned
+        about (intensity input).
     source : {"auto", "intensity", "tubeness", "mask"}
         What ``volume`` is; ``"auto"``: boolean → mask, a result of ``tubeness`` /
         ``objectness`` / ``frangi`` → tubeness, else intensity. ``"mask"`` also takes

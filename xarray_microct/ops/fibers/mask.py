@@ -97,6 +97,20 @@ before → after,
   / +0.1 / +1.8 %, +0.5 %. On 6-pixel fibers the trend left moved the other way, by
   under a point: cupping 0.15 × R² 0.0…−0.2 % → +0.5…−0.7 %, 0.3 +1.6…+0.3 % →
   +2.1…−0.3 %, the scan scaled by 1 − 0.3 (1 − R²) +1.2…−0.1 % → +1.8…−1.0 %.
+* a tile at half the contrast (2026-12-03; built, not landed): where the scan is scaled
+  by 1 − 0.5 (1 − R²), the centre's fibers lie under halfway from their surroundings to
+  the volume's fibers' level, so their tile shows no voxel above it, reads as holding
+  no fibers and stays unshifted (the tester's 6-pixel fibers: the centre's sections
+  −15.2 %, 169 missed, F1 0.990; ``tests/test_fiber_mask.py`` keeps the case as a
+  strict xfail). A second histogram per tile in the same pass (values above the
+  surroundings by half the span from Otsu's threshold to the fibers' level), read
+  where the tiles move and that tile lies below the tiles' median beyond the dead zone,
+  gave F1 1.000 and the centre +3.1 %. It was taken back out for a cost measured
+  wrongly: ``microct run --workers 2`` on the stored 32 × 2560² scan peaked 0.2 GiB
+  higher run from the package's own checkout than from a fresh worktree of the same
+  commit (1.83–1.88 against 1.64–1.67 GiB), whatever the code; the branch
+  ``cupping28`` from a worktree read 1.70–1.75 GiB against 1.62–1.75 before it. To
+  land again after an interleaved measurement in which both trees are worktrees.
 * Tried first: each tile's own Otsu's threshold and fibers' level (from its whole
   histogram): a tile across a matrix/pore boundary splits the pores from the rest and
   reads the matrix as fibers (offsets up to 2.3 times the span on the two-phase bed of
