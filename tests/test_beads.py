@@ -87,7 +87,8 @@ def test_pipeline_counts_every_bead_with_iou_above_0_9(scan):
 def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
     vol, _ = scan
     # given the radius and the smoothing, only the central box is read (where the phase
-    # kept is checked to be the beads): of a scan of 6³ chunks, the middle 4³, once
+    # kept is checked to be the beads): of a scan of 6³ chunks, the middle 4³, once; and
+    # the chunks on the two diagonal planes that the check for air reads
     read = []
 
     def record(block: np.ndarray, block_info: dict) -> np.ndarray:
@@ -97,7 +98,9 @@ def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
     tiled = da.from_array(np.tile(vol.values, (3, 3, 3)), chunks=32)
     large = mct.from_array(tiled.map_blocks(record, dtype=tiled.dtype))
     beads(large, bead_radius="7 um", denoise_sigma="0.6 voxel")
-    assert sorted(read) == list(itertools.product(range(1, 5), repeat=3))
+    box = set(itertools.product(range(1, 5), repeat=3))
+    diagonals = {(z, y, x) for z in range(6) for y in range(6) for x in (y, 5 - y)}
+    assert sorted(read) == sorted(box | diagonals)
     labels = beads(vol, bead_radius="7 um", denoise_sigma="0.6 voxel")
     ops = [r["op"] for r in labels.attrs["microct_provenance"]]
     assert ops == [
@@ -593,8 +596,20 @@ def test_labels_by_the_outside_that_are_a_wall_or_a_rim_are_dropped():
     extra = [k for k in np.unique(values) if k and k not in on_beads]
     assert len(extra) <= 6
     assert int(labels.outside_labels_dropped) > 40
-    assert "outside_labels" in labels.attrs
     # the same labels (up to their numbers, as the watershed's) for another chunking
     other = beads(vol.chunk({"z": 17, "y": 40, "x": 29}))
     assert same_partition(values, other.values)
     assert int(other.outside_labels_dropped) == int(labels.outside_labels_dropped)
+    # recorded with its parameters and the stages it read: a replay drops them too
+    step = labels.attrs["microct_provenance"][-1]
+    assert step["op"] == "drop_outside_labels"
+    assert step["earlier"] == {"scan": 0, "distance": 6}
+    np.testing.assert_array_equal(mct.replay(labels, vol).values, values)
+
+
+def test_a_pack_without_air_has_no_step_for_the_outside(scan):
+    vol, _ = scan
+    labels = beads(vol, bead_radius=7)
+    assert "outside_labels_dropped" not in labels.coords
+    assert [r["op"] for r in labels.attrs["microct_provenance"]][-1] == "smooth_labels"
+    assert not any("label_parts" in str(key) for key in labels.data.dask)

@@ -202,23 +202,29 @@ What differs from the paper's notebook, and why:
   the same labels). When ``bead_radius=`` is given, nothing changes. What is left: the
   junk of masks that hold the air about a sample (C4, C6, I6), which the markers' floor
   cannot tell from small beads (where the air is found, dropped since: next item);
-* where air about the sample was found (:func:`~xarray_microct.ops.intensity.fill_outside`
-  moved some voxels; 2026-12-03, :func:`drop_outside_slabs`), the labels within
-  ``OUTSIDE_REACH`` (2) voxels of the voxels moved are dropped (set to 0, the others keep
-  their numbers) when they are slabs, over ``MAX_BALL_RATIO`` (4) times the volume of
-  the ball of their largest distance (the watershed's map: their inscribed ball; a ball
-  is 1, a half ball 4, a bead cut by the scan's face at a quarter of its diameter 1.25,
-  since the faces are no background for the map), or thinner than half the typical
-  bead radius (their largest distance under it: the markers' plain floor of a pack of
-  equal beads, which held before the floor followed the small beads). A wall at the
-  beads' level between the pack and the air, and the rim the blur mixes with the air,
-  are in the mask; the floor at the small beads' radius put a marker on every bump of
-  them. Per block, each label's voxels, largest distance and contact; combined in one
-  task; zeroed block by block: lazy and the same for any chunking. Recorded in
-  ``attrs["outside_labels"]`` (the rule) and the lazy coordinate
-  ``outside_labels_dropped`` (how many); not a recorded verb (it needs the scan's
-  outside beside the labels), so :func:`xarray_microct.replay` does not run it. On scans
-  without air no label touches the outside and nothing changes.
+* where the scan holds air about the sample (2026-12-03,
+  :mod:`~xarray_microct.ops.outside_labels`), the labels within ``OUTSIDE_REACH`` (2)
+  voxels of the voxels :func:`~xarray_microct.ops.intensity.fill_outside` moves are
+  dropped (set to 0, the others keep their numbers) when they are slabs, over
+  ``MAX_BALL_RATIO`` (4) times the volume of the ball of their largest distance (the
+  watershed's map: their inscribed ball; a ball is 1, a half ball 4, a bead cut by the
+  scan's face at a quarter of its diameter 1.25, since the faces are no background for
+  the map), or thinner than half the typical bead radius (their largest distance under
+  it: the markers' plain floor of a pack of equal beads, which held before the floor
+  followed the small beads). A wall at the beads' level between the pack and the air,
+  and the rim the blur mixes with the air, are in the mask; the floor at the small
+  beads' radius put a marker on every bump of them. The recorded verb
+  ``drop_outside_labels`` (its parameters, and the stages of the chain it reads: the
+  scan and the watershed's map; :func:`xarray_microct.replay` and an exported pipeline
+  pass their own); the lazy coordinate ``outside_labels_dropped`` says how many.
+  Whether the scan holds air at all is judged first, eagerly, on two planes through
+  the field's diagonals (at most 256 voxels along each of their axes, the same for
+  any chunking: :func:`~xarray_microct.ops.outside_labels.has_outside`); a scan
+  without air gets no such step and pays that sample only (a 512³ pack: measured in
+  the CHANGELOG). Per block, the labels present in it (a table of their voxels,
+  largest distance and contact, the size of the block's labels); combined in one
+  task; zeroed block by block: lazy and the same for any chunking. Where the step runs,
+  the labels are held until its table is made.
   The rule suggested first, the slab ratio alone, left most of the junk: on C1 (a tube,
   a 5-voxel wall at the beads' level) 749 → 635 labels: the markers cut the wall into
   compact pieces (median ratio 1.6, largest distance 1.7-4 voxels), as round as small
@@ -270,14 +276,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import dask
 import dask.array as da
 import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
-from xarray_microct.core.blocks.components import relabel_blocks
-from xarray_microct.core.outside import fill_outside_array, moved_array
 from xarray_microct.core.stats import (
     clear_cuts,
     fill_padding_array,
@@ -286,9 +289,10 @@ from xarray_microct.core.stats import (
 )
 from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.core.units import resolve_length
-from xarray_microct.core.volume import as_dask, grid_of
+from xarray_microct.core.volume import grid_of
 from xarray_microct.ops.denoise import SHARPEN_SCALE
 from xarray_microct.ops.distance import edt_array
+from xarray_microct.ops.outside_labels import has_outside
 from xarray_microct.ops.watershed import ball_peaks
 
 __all__ = [
@@ -296,12 +300,10 @@ __all__ = [
     "beads",
     "central_box",
     "denoising_sigma",
-    "drop_outside_slabs",
     "estimate_radius",
     "noise_ratio",
     "sample_radii",
     "sample_radius",
-    "slab_table",
 ]
 
 
@@ -313,8 +315,6 @@ SMALL_SHARE = 0.1  # the small beads' radius: this quantile of the box's markers
 MIN_SMALL_PEAKS = 5  # fewest markers in the box for it (else the typical radius)
 BEAD_COVER = 0.65  # a phase whose markers' inscribed balls cover this share of it reads as beads
 POLARITY_MARGIN = 0.15  # ... and as the beads, not the one kept, when covered this much more
-MAX_BALL_RATIO = 4.0  # a label by the outside over this times its inscribed ball is a slab
-OUTSIDE_REACH = 2  # voxels: a label this near the voxels moved as the outside touches it
 
 
 def estimate_radius(mask: xr.DataArray, margin: Sequence[int] = (0, 0, 0)) -> float:
@@ -737,162 +737,6 @@ def _bead_smoothing(denoise_sigma: object, spacing: Sequence[float], units: str)
     return SHARPEN_SCALE * min(v * s for v, s in zip(voxels, spacing, strict=True))
 
 
-def _label_parts(
-    labels: np.ndarray, distance: np.ndarray, touching: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One block's voxels per label, largest distance per label and whether the label
-    has a voxel in ``touching`` (index: the label)."""
-    flat = labels.ravel().astype(np.int64, copy=False)
-    size = int(flat.max()) + 1 if flat.size else 1
-    counts = np.bincount(flat, minlength=size)
-    top = np.zeros(size, np.float64)
-    inside = flat > 0
-    np.maximum.at(top, flat[inside], distance.ravel()[inside])
-    touch = np.bincount(flat[touching.ravel() & inside], minlength=size) > 0
-    return counts, top, touch
-
-
-def _combined_parts(
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The blocks' :func:`_label_parts` over the whole volume: counts added, the
-    largest distances and the touching flags combined."""
-    size = max(len(p[0]) for p in parts)
-    counts, top, touch = np.zeros(size, np.int64), np.zeros(size), np.zeros(size, bool)
-    for c, t, a in parts:
-        counts[: len(c)] += c
-        np.maximum(top[: len(t)], t, out=top[: len(t)])
-        touch[: len(a)] |= a
-    return counts, top, touch
-
-
-def slab_table(
-    counts: np.ndarray,
-    top: np.ndarray,
-    touch: np.ndarray,
-    voxel_volume: float,
-    min_top: float = 0.0,
-    max_ratio: float = MAX_BALL_RATIO,
-) -> np.ndarray:
-    """The labels kept (``table[k] = k``) and dropped (0): those that touch the outside
-    and are either slabs (their volume over ``max_ratio`` times that of the ball of
-    their largest distance ``top``, their inscribed ball: a half ball is 4 times it) or
-    thinner than ``min_top`` (their largest distance under it).
-
-    Examples
-    --------
-    A ball of radius 6 (volume 905) and a plate 4 voxels thick, 30 x 30 (3600, its
-    inscribed ball of radius 2: volume 34), both touching the outside; a plate that
-    does not; a cube of 4 voxels (64) touching it, under ``min_top``:
-
-    >>> slab_table(np.array([0, 905, 3600, 3600, 64]), np.array([0.0, 6.0, 2.0, 2.0, 2.0]),
-    ...            np.array([False, True, True, False, True]), 1.0, min_top=3.0).tolist()
-    [0, 1, 0, 3, 0]
-    """
-    top = np.asarray(top, np.float64)
-    ball = 4 / 3 * np.pi * top**3
-    thin = (np.asarray(counts) * voxel_volume > max_ratio * ball) | (top < min_top)
-    drop = np.asarray(touch, bool) & thin
-    drop[0] = False
-    table = np.arange(len(counts), dtype=np.int64)
-    table[drop] = 0
-    return table
-
-
-def _dropped(table: np.ndarray) -> int:
-    return int(np.count_nonzero(table != np.arange(len(table))))
-
-
-def drop_outside_slabs(
-    labels: da.Array,
-    distance: da.Array,
-    near: da.Array,
-    spacing: Sequence[float],
-    min_top: float = 0.0,
-    max_ratio: float = MAX_BALL_RATIO,
-) -> tuple[da.Array, da.Array]:
-    """``labels`` without those that touch ``near`` (the voxels by the outside) and are
-    slabs or thin (:func:`slab_table`: volume over ``max_ratio`` times the ball of their
-    largest ``distance``, or that distance under ``min_top``), and how many were dropped
-    (0-d), lazily.
-
-    Per block, each label's voxels, largest distance and contact with ``near``; added up
-    and combined in one task; the labels dropped set to 0 block by block (the others
-    keep their numbers): the same for any chunking, the labels unchanged where no label
-    touches ``near``.
-
-    Examples
-    --------
-    A plate 2 voxels thick and a cube, both by the outside (``near``: the side ``x = 0``):
-
-    >>> lab = np.zeros((8, 16, 16), int); lab[:2] = 1; lab[3:8, 3:8, :5] = 2
-    >>> dist = ndi.distance_transform_edt(lab > 0)
-    >>> near = np.zeros(lab.shape, bool); near[:, :, 0] = True
-    >>> out, n = drop_outside_slabs(da.from_array(lab, chunks=4), da.from_array(dist, chunks=4),
-    ...                             da.from_array(near, chunks=4), (1, 1, 1))
-    >>> np.unique(out.compute()).tolist(), int(n.compute())  # the plate goes, the cube stays
-    ([0, 2], 1)
-    """
-    part = dask.delayed(_label_parts, pure=True)
-    blocks = zip(
-        labels.to_delayed().ravel(),
-        distance.rechunk(labels.chunks).to_delayed().ravel(),
-        near.rechunk(labels.chunks).to_delayed().ravel(),
-        strict=True,
-    )
-    parts = [part(lab, dist, touch) for lab, dist, touch in blocks]
-    combined = dask.delayed(_combined_parts, pure=True)(parts)
-    table = dask.delayed(_slab_table_of, pure=True)(
-        combined, float(np.prod(spacing)), float(min_top), float(max_ratio)
-    )
-    count = da.from_delayed(dask.delayed(_dropped, pure=True)(table), (), dtype=np.int64)
-    return relabel_blocks(labels, table, labels.dtype), count
-
-
-def _slab_table_of(
-    parts: tuple, voxel_volume: float, min_top: float, max_ratio: float
-) -> np.ndarray:
-    return slab_table(*parts, voxel_volume, min_top, max_ratio)
-
-
-def _outside_slabs(
-    volume: xr.DataArray,
-    labels: xr.DataArray,
-    distance: xr.DataArray,
-    invert: bool,
-    radius: float,
-) -> xr.DataArray:
-    """:func:`drop_outside_slabs` on the beads' labels: the outside that
-    :func:`~xarray_microct.ops.intensity.fill_outside` finds on the scan, its voxels
-    within :data:`OUTSIDE_REACH` voxels; recorded in ``attrs`` and the coordinate
-    ``outside_labels_dropped``."""
-    data = as_dask(volume).data
-    _, found = fill_outside_array(data, bright=invert)
-    near = moved_array(data, found)
-    if OUTSIDE_REACH > 0:
-        near = da.map_overlap(
-            ndi.binary_dilation,
-            near,
-            depth=OUTSIDE_REACH,
-            boundary="none",
-            iterations=OUTSIDE_REACH,
-            dtype=bool,
-        )
-    dist = distance.data if isinstance(distance.data, da.Array) else da.from_array(distance.data)
-    kept, count = drop_outside_slabs(
-        labels.data, dist, near, grid_of(labels).spacing, min_top=radius / 2
-    )
-    out = labels.copy(data=kept)
-    out.attrs["outside_labels"] = (
-        f"labels within {OUTSIDE_REACH} voxels of the outside (the air fill_outside moved) "
-        f"whose volume is over {MAX_BALL_RATIO:g} times that of their inscribed ball, or "
-        f"whose inscribed ball's radius is under half the bead radius ({radius / 2:.4g}), "
-        "are dropped (set to 0): pieces of a wall or of the rim the blur mixes with the "
-        "air; how many: the coordinate outside_labels_dropped"
-    )
-    return out.assign_coords(outside_labels_dropped=((), count))
-
-
 def beads(
     volume: xr.DataArray | xr.DataTree,
     bead_radius: object = None,
@@ -1003,11 +847,12 @@ def beads(
         Lazy labels, one per bead (0 = background), numbered up to the markers' count
         (a bead the smoothing of the outlines erases, too small for it, leaves its
         number unused), on the scan's grid; the provenance lists every step with its
-        parameters. Where air about the sample was found, the labels by it that are
-        slabs or thinner than half the bead radius (a container wall's pieces, the
-        air's rim) are set to 0 (:func:`drop_outside_slabs`): how many in the lazy
-        coordinate ``outside_labels_dropped``, the rule in ``attrs["outside_labels"]``
-        (a step :func:`xarray_microct.replay` does not run; none with ``min_distance``).
+        parameters. Where the scan holds air about the sample (judged on two planes
+        through the field's diagonals, read now), the labels by it that are slabs or
+        thinner than half the bead radius (a container wall's pieces, the air's rim)
+        are set to 0 (the step ``drop_outside_labels``, replayed as the others): how
+        many in the lazy coordinate ``outside_labels_dropped`` (none with
+        ``min_distance``).
 
     Examples
     --------
@@ -1121,19 +966,24 @@ def beads(
         # blur closed
         distance = split_map(volume)
         labels = distance.microct.watershed(**rule, smooth=smooth)
-    else:  # the opened mask's own distance map
-        distance = mask.microct.distance_transform()
+    else:  # the opened mask's own distance map (computed from the mask where needed)
+        distance = mask
         labels = mask.microct.watershed(**rule, smooth=smooth)
     chosen_smoothing = isinstance(bead_smoothing, str) and bead_smoothing == "auto"
     if chosen_smoothing:
         bead_smoothing = _bead_smoothing(denoise_sigma, grid.spacing, grid.units)
     if bead_smoothing is not None:
         labels = labels.microct.smooth_labels(sigma=bead_smoothing, radius=bead_radius)
-    # where air was found about the sample, the labels by it that are slabs (a wall's
-    # pieces, the rim the blur mixed with the air), not balls, are dropped
-    typical = resolve_length(bead_radius, grid.spacing, grid.units, name="beads: bead_radius")
-    typical = float(np.mean([r * s for r, s in zip(typical, grid.spacing, strict=True)]))
-    labels = _outside_slabs(volume, labels, distance, invert, typical)
+    # where the scan holds air about the sample (judged on a bounded sample, now: a scan
+    # without air pays that only), the labels by it that are slabs (a wall's pieces, the
+    # rim the blur mixed with the air) or thinner than half the bead radius are dropped
+    around = "bright" if invert else "dark"
+    if has_outside(volume, bright=invert):
+        typical = resolve_length(bead_radius, grid.spacing, grid.units, name="beads: bead_radius")
+        typical = float(np.mean([r * s for r, s in zip(typical, grid.spacing, strict=True)]))
+        labels = labels.microct.drop_outside_labels(
+            volume, distance, phase=around, min_radius=typical / 2
+        )
     if estimated:
         labels.attrs["bead_radius"] = bead_radius
         labels.attrs["small_bead_radius"] = small_radius
