@@ -87,7 +87,8 @@ def test_pipeline_counts_every_bead_with_iou_above_0_9(scan):
 def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
     vol, _ = scan
     # given the radius and the smoothing, only the central box is read (where the phase
-    # kept is checked to be the beads): of a scan of 6³ chunks, the middle 4³, once
+    # kept is checked to be the beads): of a scan of 6³ chunks, the middle 4³, once; and
+    # the chunks on the two diagonal planes that the check for air reads
     read = []
 
     def record(block: np.ndarray, block_info: dict) -> np.ndarray:
@@ -97,7 +98,9 @@ def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
     tiled = da.from_array(np.tile(vol.values, (3, 3, 3)), chunks=32)
     large = mct.from_array(tiled.map_blocks(record, dtype=tiled.dtype))
     beads(large, bead_radius="7 um", denoise_sigma="0.6 voxel")
-    assert sorted(read) == list(itertools.product(range(1, 5), repeat=3))
+    box = set(itertools.product(range(1, 5), repeat=3))
+    diagonals = {(z, y, x) for z in range(6) for y in range(6) for x in (y, 5 - y)}
+    assert sorted(read) == sorted([*box, *diagonals])  # each once for each
     labels = beads(vol, bead_radius="7 um", denoise_sigma="0.6 voxel")
     ops = [r["op"] for r in labels.attrs["microct_provenance"]]
     assert ops == [
@@ -494,11 +497,13 @@ def test_each_chunk_of_the_scan_is_read_once(scan):
 
 def test_the_central_box_is_read_once_for_the_smoothing_and_the_radius(scan):
     # the noise (denoise_sigma="auto") and the radius are both measured on the central
-    # box of the scan, eagerly: it is read once for both (here the whole 64³ scan)
+    # box of the scan, eagerly: it is read once for both (here the whole 64³ scan); the
+    # check for air reads the chunks on the field's two diagonal planes once more (here
+    # all 2 x 2 x 2 of them)
     vol, _ = scan
     source, reads = _counting_reads(vol)
     labels = beads(source)
-    assert len(reads) == vol.data.npartitions
+    assert len(reads) == 2 * vol.data.npartitions
     assert "bead_radius" in labels.attrs and "denoise_sigma" in labels.attrs
 
 
@@ -552,3 +557,61 @@ def test_a_pyramid_is_labelled_at_its_finest_level_or_the_level_asked() -> None:
     )
     with pytest.raises(TypeError, match="level= applies to a pyramid"):
         beads(scan, level=1)
+
+
+def _tube_pack(seed: int, shape=(40, 72, 72), tube=28.0, wall=4.0, chunks=24):
+    """Dark beads (radius 4.5-6 voxels, level 0) packed in a liquid (1) inside a tube
+    whose wall (``wall`` voxels, at the beads' level) has air (-0.8) outside: blurred by
+    a voxel, noise 0.05. The scan and the true labels."""
+    rng = np.random.default_rng(seed)
+    centre = np.array(shape[1:]) / 2
+    balls: list[tuple[np.ndarray, float]] = []
+    for _ in range(3000):
+        r = rng.uniform(4.5, 6.0)
+        c = np.array([rng.uniform(0, shape[0]), *(centre + rng.uniform(-tube, tube, 2))])
+        if np.linalg.norm(c[1:] - centre) > tube - r:
+            continue
+        if all(np.linalg.norm(c - c2) > 0.97 * (r + r2) for c2, r2 in balls):
+            balls.append((c, r))
+    z, y, x = np.indices(shape)
+    truth = np.zeros(shape, np.int32)
+    for k, (c, r) in enumerate(balls, start=1):
+        truth[((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r**2) & (truth == 0)] = k
+    rho = np.hypot(y - centre[0], x - centre[1])
+    level = np.where(truth > 0, 0.0, 1.0)
+    level[rho > tube] = 0.0  # the wall, at the beads' level
+    level[rho > tube + wall] = -0.8  # the air
+    scan = ndi.gaussian_filter(level, 1.0) + rng.normal(0, 0.05, shape)
+    vol = mct.from_array(scan.astype(np.float32), spacing=1.0, units="um", chunks=chunks)
+    return vol, truth
+
+
+def test_labels_by_the_outside_that_are_a_wall_or_a_rim_are_dropped():
+    vol, truth = _tube_pack(5)
+    labels = beads(vol)
+    values = labels.values
+    ious = matched_iou(values, truth)
+    # the beads found as before (50 of 52 over IoU 0.5; two beads against the wall take
+    # some of it); the wall's pieces, 70 labels on no bead before, dropped
+    assert np.count_nonzero(ious >= 0.5) >= 50
+    on_beads = {int(k) for k in np.unique(values[truth > 0]) if k}
+    extra = [k for k in np.unique(values) if k and k not in on_beads]
+    assert len(extra) <= 6
+    assert int(labels.outside_labels_dropped) > 40
+    # the same labels (up to their numbers, as the watershed's) for another chunking
+    other = beads(vol.chunk({"z": 17, "y": 40, "x": 29}))
+    assert same_partition(values, other.values)
+    assert int(other.outside_labels_dropped) == int(labels.outside_labels_dropped)
+    # recorded with its parameters and the stages it read: a replay drops them too
+    step = labels.attrs["microct_provenance"][-1]
+    assert step["op"] == "drop_outside_labels"
+    assert step["earlier"] == {"scan": 0, "distance": 6}
+    np.testing.assert_array_equal(mct.replay(labels, vol).values, values)
+
+
+def test_a_pack_without_air_has_no_step_for_the_outside(scan):
+    vol, _ = scan
+    labels = beads(vol, bead_radius=7)
+    assert "outside_labels_dropped" not in labels.coords
+    assert [r["op"] for r in labels.attrs["microct_provenance"]][-1] == "smooth_labels"
+    assert not any("label_parts" in str(key) for key in labels.data.dask)

@@ -36,6 +36,9 @@ CALLS = {
     "denoise": lambda v: v.microct.denoise(sigma=1),
     "detect_fibers": None,  # on a fiber bed, below
     "dilation": lambda v: _mask(v).microct.dilation(radius=1),
+    "drop_outside_labels": lambda v: (
+        _mask(v).microct.label().microct.drop_outside_labels(v, _mask(v), min_radius=1)
+    ),
     "distance_transform": lambda v: _mask(v).microct.distance_transform(),
     "erosion": lambda v: _mask(v).microct.erosion(radius=1),
     "fill_holes": lambda v: _mask(v).microct.fill_holes(),

@@ -143,9 +143,10 @@ def test_every_verb_keeps_the_chain_replays_and_is_as_lazy_as_declared(name):
         for p, spec in list(op.signature.parameters.items())[1:]
         if spec.default is inspect.Parameter.empty
     ]
-    params = EXAMPLE_PARAMS.get(name, {})
-    assert set(required) <= set(params), f"add example parameters for {name} to this test"
     original = _opened(INPUTS[op.takes])
+    # a verb that takes stages of its input's chain is given the input itself (stage 0)
+    params = {**EXAMPLE_PARAMS.get(name, {}), **dict.fromkeys(op.earlier, original)}
+    assert set(required) <= set(params), f"add example parameters for {name} to this test"
 
     if op.lazy:
         with raise_if_dask_computes():

@@ -47,6 +47,7 @@ _VERB_MODULES = {
     "intensity": ["fill_outside", "fill_padding", "invert"],
     "label": ["label"],
     "measure": ["regionprops", "volume_fraction", "porosity"],
+    "outside_labels": ["drop_outside_labels"],
     "morphology": [
         "erosion",
         "dilation",

@@ -55,7 +55,7 @@ import pandas as pd
 import yaml
 
 from xarray_microct.core.provenance import records_of, utc_now
-from xarray_microct.core.registry import REGISTRY, check_records, replay
+from xarray_microct.core.registry import REGISTRY, check_records, run_step
 from xarray_microct.core.volume import PROVENANCE_KEY
 
 PIPELINE_FORMAT = 1
@@ -117,10 +117,10 @@ class Pipeline:
                 raise ValueError(
                     f"pipeline {self.name} with parameters {dict(self.params)}: {err}"
                 ) from err
-        out = volume
+        out, stages = volume, [volume]
         for index, step in enumerate(self.steps):
             try:
-                out = replay([{"op": step["op"], "params": step["params"]}], out)
+                out = run_step(step, out, stages)
                 if "level" in step:
                     out = take_level(
                         out,
@@ -134,6 +134,7 @@ class Pipeline:
                     f"pipeline {self.name}: step {index} ({step['op']}) with parameters "
                     f"{step['params']}: {err}"
                 ) from err
+            stages.append(out)
         return out
 
     @property

@@ -679,12 +679,43 @@ def _fill_outside_block(
 ) -> np.ndarray:
     if not np.isfinite(found.cut):
         return block
-    offsets = [start for start, _ in block_info[0]["array-location"]]
-    index = [
-        (o + np.arange(n)) // s for o, n, s in zip(offsets, block.shape, found.side, strict=True)
-    ]
-    where = cells[np.ix_(*index)]
+    where = _cells_of_block(block.shape, found.side, cells, block_info)
     return shifted_below(block, found.cut, found.level - found.air, found.padding, where)
+
+
+def _cells_of_block(
+    shape: tuple[int, ...], side: tuple[int, ...], cells: np.ndarray, block_info
+) -> np.ndarray:
+    """``cells`` (on the grid of cells of ``side`` voxels) at each voxel of a block."""
+    offsets = [start for start, _ in block_info[0]["array-location"]]
+    index = [(o + np.arange(n)) // s for o, n, s in zip(offsets, shape, side, strict=True)]
+    return cells[np.ix_(*index)]
+
+
+def _moved_block(block: np.ndarray, found: Outside, cells: np.ndarray, block_info=None):
+    if not np.isfinite(found.cut):
+        return np.zeros(block.shape, bool)
+    where = _cells_of_block(block.shape, found.side, cells, block_info)
+    return (block < found.cut) & (block != found.padding) & where
+
+
+def moved_array(data: da.Array, found: Delayed) -> da.Array:
+    """The voxels of ``data`` that :func:`fill_outside_array` moves (below the cut in the
+    outside cells and the cells next to them, not the padding), lazily from the Delayed
+    :class:`Outside` ``found``; all False where nothing was found.
+
+    Examples
+    --------
+    >>> x = np.where(np.random.default_rng(0).random((24, 32, 32)) < 0.4, 100.0, 200.0)
+    >>> x[16:] = 0.0  # air above slice 16
+    >>> x += np.random.default_rng(1).normal(0, 5, x.shape)
+    >>> data = da.from_array(x, chunks=12)
+    >>> moved = moved_array(data, fill_outside_array(data)[1]).compute()
+    >>> bool(moved[16:].all()), bool(moved[:16].any())
+    (True, False)
+    """
+    near = _task(_near_cells, found)
+    return da.map_blocks(_moved_block, data, found=found, cells=near, dtype=bool)
 
 
 def fill_outside_with(data: da.Array, found: Outside) -> da.Array:

@@ -112,6 +112,7 @@ class Operation:
     lazy: bool = True
     intensity_units: UnitsPolicy = "drop"
     volumes: tuple[str, ...] = ()
+    earlier: tuple[str, ...] = ()
     verb: Callable[..., Any] = field(init=False, repr=False, compare=False)
 
     @property
@@ -286,6 +287,7 @@ def operation(
     volumes: Iterable[str] = (),
     packages: Iterable[str] = (),
     on_tree: TreePolicy | None = None,
+    earlier: Iterable[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``func`` as a verb of the ``.microct`` accessors.
 
@@ -329,6 +331,13 @@ def operation(
         On a DataTree: map over every image node, or apply to one level
         (``level=0`` by default, the finest). By default a verb returning a volume
         maps, any other applies to one level (a tree of tables or scalars is refused).
+    earlier : iterable of str
+        Parameters that take a volume of the input's own chain (the scan the chain began
+        with, a map made on the way), beside the input: recorded as the number of steps
+        of the chain that made each (the record's ``"earlier"``), so that :func:`replay`
+        passes the same stage of its own chain. Where a volume given there is not a
+        stage of the input's chain (its records are not the first ones of the input's,
+        or its data did not go into the input's), the record cannot be replayed.
 
     Returns
     -------
@@ -372,8 +381,11 @@ def operation(
             lazy=(result_kind != "table") if lazy is None else lazy,
             intensity_units=intensity_units,
             volumes=tuple(volumes),
+            earlier=tuple(earlier),
         )
-        missing = (set(length_params) | set(op.volumes)) - set(op.signature.parameters)
+        missing = (set(length_params) | set(op.volumes) | set(op.earlier)) - set(
+            op.signature.parameters
+        )
         if missing:
             raise TypeError(f"{op.name}: physical parameters {missing} are not in its signature")
         if takes == "table" and (length_params or op.volumes):
@@ -456,7 +468,12 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     if op.takes == "mask":
         volume = mask_checked(volume, op.name)
     given = _bind(op, volume, args, params)
+    stages = {name: given.pop(name) for name in op.earlier}
     call, recorded, resolved = dict(given), dict(given), {}
+    for name, stage in stages.items():
+        if not isinstance(stage, xr.DataArray):
+            raise TypeError(f"{op.name}: {name} is a volume of the input's chain, got {stage!r}")
+        call[name] = as_dask(stage)
     for name in op.lengths:
         if given.get(name) is not None:
             resolved[name] = call[name] = _resolve(op, name, given[name], grid)
@@ -471,10 +488,56 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     _check_result(op, result)
     result = _set_units(op, result, volume.attrs.get("units"), grid.units)
     record = make_record(op.name, recorded, resolved, op.packages)
+    if stages:
+        steps = {
+            name: stage_of(stage.attrs, volume.attrs) if _made(volume, call[name]) else None
+            for name, stage in stages.items()
+        }
+        record["earlier"] = {name: step for name, step in steps.items() if step is not None}
+        record["replayable"] = record["replayable"] and None not in steps.values()
     estimated = _estimates_of(result)
     if estimated:
         record["estimated"] = to_json_value(estimated)
     return with_chain(result, volume.attrs, record)
+
+
+def _steps(attrs: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """The replayed records of a provenance (the source records left out): op, params."""
+    return [
+        (r.get("op"), r.get("params")) for r in attrs.get(PROVENANCE_KEY, []) if not r.get("source")
+    ]
+
+
+def _made(volume: xr.DataArray, stage: xr.DataArray) -> bool:
+    """Whether ``stage``'s dask array is ``volume``'s or went into its graph."""
+    name, data = stage.data.name, volume.data
+    return name == data.name or name in data.__dask_graph__().layers
+
+
+def stage_of(stage: Mapping[str, Any], chain: Mapping[str, Any]) -> int | None:
+    """How many steps of the chain whose attributes are ``chain`` made the volume whose
+    attributes are ``stage`` (0: the chain's input), or None where ``stage`` is not a
+    stage of that chain (its steps are not the first ones of the chain's).
+
+    Examples
+    --------
+    >>> a = {"op": "gaussian", "params": {"sigma": 1}}
+    >>> b = {"op": "invert", "params": {}}
+    >>> chain = {"microct_provenance": [a, b]}
+    >>> stage_of({}, chain), stage_of({"microct_provenance": [a]}, chain)
+    (0, 1)
+    >>> stage_of({"microct_provenance": [b]}, chain) is None
+    True
+    """
+    made, steps = _steps(stage), _steps(chain)
+    return len(made) if steps[: len(made)] == made and len(made) <= len(steps) else None
+
+
+def run_step(step: Mapping[str, Any], out: Any, stages: list[Any]) -> Any:
+    """One checked step (:func:`check_records`) on ``out``, the stages of the chain so far
+    (``stages[k]``: after ``k`` steps) given to the parameters its ``"earlier"`` names."""
+    earlier = {name: stages[k] for name, k in step.get("earlier", {}).items()}
+    return REGISTRY[step["op"]].verb(out, **step["params"], **earlier)
 
 
 def _estimates_of(result: Any) -> dict[str, Any]:
@@ -661,6 +724,7 @@ _RECORD_KEYS = frozenset(
         "estimated",
         "level",
         "level_factor",
+        "earlier",
     }
 )
 
@@ -677,6 +741,11 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if "op" not in record:
             raise ValueError(f"step {index} has no 'op': {dict(record)}")
         op = get_operation(record["op"])
+        if not record.get("replayable", True) and op.earlier:
+            raise ValueError(
+                f"step {index} ({record['op']}) was given a volume that is not a stage of "
+                f"its input's chain as {', '.join(op.earlier)}"
+            )
         if not record.get("replayable", True):
             raise ValueError(
                 f"step {index} ({record['op']}) was given a value that cannot be stored "
@@ -696,13 +765,34 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 f"{{op: {record['op']}, params: {{{given}}}}}"
             )
         try:
-            op.signature.bind(None, **params)
+            op.signature.bind(None, **params, **dict.fromkeys(op.earlier))
         except TypeError as err:
             unknown = _unknown_params(op.signature, params)
             why = unknown or str(err)
             raise ValueError(f"step {index} ({record['op']}): {why}") from err
-        steps.append({"op": record["op"], "params": params})
+        step = {"op": record["op"], "params": params}
+        if op.earlier or "earlier" in record:
+            step["earlier"] = _checked_earlier(op, record.get("earlier"), len(steps), index)
+        steps.append(step)
     return steps
+
+
+def _checked_earlier(op: Operation, earlier: Any, count: int, index: int) -> dict[str, int]:
+    """A step's ``"earlier"``: each of the verb's parameters that takes a stage of the
+    chain, with the number of steps before it that made the stage (``0..count``)."""
+    names = sorted(op.earlier)
+    if not isinstance(earlier, Mapping) or sorted(earlier) != names:
+        raise ValueError(
+            f"step {index} ({op.name}) takes stages of the chain as {names}: give 'earlier' "
+            f"with the number of steps before it that made each, got {earlier!r}"
+        )
+    for name, k in earlier.items():
+        if type(k) is not int or not 0 <= k <= count:
+            raise ValueError(
+                f"step {index} ({op.name}): earlier {name}={k!r}; a stage is a number of "
+                f"steps before this one, 0 (the input) to {count}"
+            )
+    return dict(earlier)
 
 
 def _parameter_names(signature: inspect.Signature) -> list[str]:
@@ -769,7 +859,8 @@ def replay(records_or_result: Any, volume: Any) -> Any:
     >>> [r["op"] for r in again.attrs["microct_provenance"]][-2:]
     ['gaussian', 'normalize']
     """
-    out = volume
+    out, stages = volume, [volume]
     for step in check_records(records_of(records_or_result)):
-        out = REGISTRY[step["op"]].verb(out, **step["params"])
+        out = run_step(step, out, stages)
+        stages.append(out)
     return out

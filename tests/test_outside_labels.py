@@ -1,0 +1,123 @@
+"""Labels made by the outside of a scan: the per-block tables against whole-volume
+references, the check for air, and the step's replay (stages of the chain)."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import xarray as xr
+import yaml
+
+import xarray_microct as mct
+from xarray_microct.kernels.labels import label_parts
+from xarray_microct.ops.outside_labels import drop_outside_slabs, has_outside, slabs
+from xarray_microct.pipeline_file import pipeline_from_records
+
+
+def _random_labels(seed: int, shape=(24, 30, 28), wide: bool = False):
+    """Labels of random boxes (some numbered up to 10⁹: wider than any block), a map and
+    a region by the outside."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(shape, np.int64)
+    for k in range(1, 60):
+        lo = rng.integers(0, np.array(shape) - 3)
+        hi = lo + rng.integers(1, 9, 3)
+        labels[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))] = k
+    if wide:
+        labels[labels % 7 == 3] += 10**9
+    distance = rng.random(shape) * np.linspace(0.5, 9.0, shape[2])  # deeper along x
+    near = np.zeros(shape, bool)
+    near[:, :, :8] = True
+    return labels, distance, near
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_the_labels_dropped_are_those_of_the_whole_volume_for_any_chunking(wide):
+    labels, distance, near = _random_labels(3, wide=wide)
+    ids = np.unique(labels[labels > 0])
+    counts = ndi.sum_labels(np.ones_like(labels), labels, ids)
+    top = ndi.maximum(distance, labels, ids)
+    touch = ndi.maximum(near, labels, ids) > 0
+    gone = ids[slabs(counts, top, touch, 0.5, min_top=2.0, max_ratio=1.5)]
+    assert 0 < len(gone) < touch.sum()  # some of the labels by the outside, not all
+    expected = np.where(np.isin(labels, gone), 0, labels)
+    for chunks in [(24, 30, 28), (7, 11, 5), (13, 4, 28)]:
+        out, count = drop_outside_slabs(
+            da.from_array(labels, chunks=chunks),
+            da.from_array(distance, chunks=9),
+            da.from_array(near, chunks=chunks),
+            (0.5, 1.0, 1.0),
+            min_top=2.0,
+            max_ratio=1.5,
+        )
+        np.testing.assert_array_equal(out.compute(), expected)
+        assert int(count) == len(gone)
+
+
+def test_a_block_counts_only_its_own_labels():
+    labels, distance, near = _random_labels(4, wide=True)
+    ids, counts, top, touch = label_parts(labels, distance, near)
+    present = np.unique(labels[labels > 0])
+    np.testing.assert_array_equal(ids, present)  # a table of the labels present
+    np.testing.assert_array_equal(counts, ndi.sum_labels(np.ones_like(labels), labels, present))
+    np.testing.assert_allclose(top, ndi.maximum(distance, labels, present))
+    np.testing.assert_array_equal(touch, ndi.maximum(near, labels, present) > 0)
+
+
+def _pack(air: str, shape=(64, 96, 96), seed: int = 0) -> np.ndarray:
+    """Two phases (100, 200) in grains of about 4 voxels, with air (0) about them."""
+    rng = np.random.default_rng(seed)
+    grains = ndi.zoom(rng.random(np.array(shape) // 4), 4, order=0) < 0.4
+    scan = np.where(grains, 100.0, 200.0)
+    _, y, x = np.indices(shape)
+    if air == "above":
+        scan[48:] = 0.0
+    elif air == "tube":
+        scan[np.hypot(y - 47.5, x - 47.5) > 46] = 0.0
+    return ndi.gaussian_filter(scan, 1.0) + rng.normal(0, 5, shape)
+
+
+@pytest.mark.parametrize("air", ["above", "tube", "none"])
+def test_the_check_for_air_reads_two_diagonal_planes(air):
+    scan = _pack(air)
+    found = has_outside(scan, bright=True)
+    assert found == (air != "none")
+    assert has_outside(da.from_array(scan, chunks=(7, 20, 13)), bright=True) == found
+
+
+def _chain(scan: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    """A mask (a stage of the chain) and its labels with the rim by the air dropped."""
+    mask = scan.microct.invert().microct.threshold(-150.0)
+    labels = mask.microct.label()
+    return mask, labels.microct.drop_outside_labels(scan, mask, min_radius=1.5)
+
+
+def test_the_step_replays_with_the_stages_of_the_replays_own_chain(tmp_path):
+    scan = mct.from_array(_pack("above"), chunks=24)
+    _, out = _chain(scan)
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 2}
+    assert int(out.outside_labels_dropped) > 0
+    other = mct.from_array(_pack("tube", seed=1), chunks=24)
+    expected = _chain(other)[1].values
+    np.testing.assert_array_equal(mct.replay(out, other).values, expected)
+    # through a pipeline file, as `microct run` replays an exported pipeline
+    path = tmp_path / "steps.yaml"
+    path.write_text(
+        yaml.safe_dump(pipeline_from_records(out.attrs["microct_provenance"]).to_dict())
+    )
+    steps = yaml.safe_load(path.read_text())["steps"]
+    assert steps[-1]["earlier"] == {"scan": 0, "distance": 2}
+    np.testing.assert_array_equal(pipeline_from_records(steps).apply(other).values, expected)
+
+
+def test_a_volume_not_of_the_chain_is_refused_on_replay():
+    scan = mct.from_array(_pack("above"), chunks=24)
+    mask, _ = _chain(scan)
+    labels = mask.microct.label()
+    elsewhere = mct.from_array(_pack("above", seed=2), chunks=24).microct.invert()
+    out = labels.microct.drop_outside_labels(elsewhere, mask)
+    assert "scan" not in out.attrs["microct_provenance"][-1]["earlier"]
+    with pytest.raises(ValueError, match="not a stage of its input's chain as scan, distance"):
+        mct.replay(out, scan)

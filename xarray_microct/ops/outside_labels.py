@@ -1,0 +1,309 @@
+"""Labels made by the outside of a scan: a container's wall, the rim of the air.
+
+Beads held in a tube, a column filled part way: where the scan holds air about the
+sample (:mod:`xarray_microct.core.outside`, the region ``fill_outside`` moves), a wall at
+the beads' level between them and the air, and the rim the blur mixes with the air,
+fall in the beads' mask, and the watershed cuts them into labels on no bead.
+:func:`drop_outside_labels` sets to 0 the labels within ``reach`` voxels of the air that
+are slabs (over ``max_ratio`` times the volume of their inscribed ball, the ball of
+their largest distance in the watershed's map: a ball is 1, a half ball 4) or thinner
+than ``min_radius`` (their largest distance under it); the others keep their numbers.
+
+Cost. Whether the scan holds air at all is judged first, eagerly, on a bounded sample
+that depends on the scan's shape only (:func:`outside_sample`: two planes through the
+diagonals of the field, every slice along ``z``, at most :data:`SAMPLE_POINTS` voxels
+along each of their axes), by the outside's own rule
+(:func:`~xarray_microct.core.outside.outside_of_array`). Where it holds none, the labels
+are returned as they are and nothing is added to the graph: a scan without air pays
+that sample only. Where it holds some, each block counts its labels' voxels, largest
+distance and contact with the air (the labels present in the block only: a table the
+size of the block's labels, not of the scan's), one task combines them, and the labels
+dropped are zeroed block by block: lazy and the same for any chunking. The labels are
+then held until the table is made (all of them, as for any step with a global table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.ndimage as ndi
+import xarray as xr
+
+from xarray_microct.core.outside import fill_outside_array, moved_array, outside_of_array
+from xarray_microct.core.registry import LengthParam, operation
+from xarray_microct.core.stats import padding_of
+from xarray_microct.core.volume import grid_of
+from xarray_microct.kernels.labels import label_parts
+from xarray_microct.ops.distance import edt_array
+
+__all__ = [
+    "MAX_BALL_RATIO",
+    "OUTSIDE_REACH",
+    "drop_outside_labels",
+    "drop_outside_slabs",
+    "has_outside",
+    "outside_sample",
+    "slabs",
+]
+
+MAX_BALL_RATIO = 4.0  # a label by the outside over this times its inscribed ball is a slab
+OUTSIDE_REACH = 2  # voxels: a label this near the voxels moved as the outside touches it
+SAMPLE_POINTS = 256  # the most voxels along each axis of the two planes the check reads
+
+
+def outside_sample(volume: xr.DataArray | da.Array) -> np.ndarray:
+    """Two planes of the scan through the diagonals of its field, ``(2, nz, nd)``
+    (``z`` and along the diagonal), each axis taken at no more than
+    :data:`SAMPLE_POINTS` evenly spaced voxels, read now; the same for any chunking.
+    The air about a sample lies on them: the corners of a square field about a
+    cylinder, a ring about it, the slices above a column filled part way, a side face.
+
+    Examples
+    --------
+    >>> scan = np.arange(4 * 5 * 5).reshape(4, 5, 5)
+    >>> outside_sample(scan)[:, 0].tolist()  # slice 0: (0, 0)..(4, 4) and (0, 4)..(4, 0)
+    [[0, 6, 12, 18, 24], [4, 8, 12, 16, 20]]
+    """
+    data = volume.data if isinstance(volume, xr.DataArray) else volume
+    data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    nz, ny, nx = data.shape[-3:]
+    zs = np.unique(np.rint(np.linspace(0, nz - 1, min(nz, SAMPLE_POINTS))).astype(np.int64))
+    along = np.linspace(0.0, 1.0, min(max(ny, nx), SAMPLE_POINTS))
+    ys = np.rint(along * (ny - 1)).astype(np.int64)
+    xs = np.rint(along * (nx - 1)).astype(np.int64)
+    planes = [data.vindex[zs[:, None], ys[None, :], x[None, :]] for x in (xs, nx - 1 - xs)]
+    return np.stack(dask.compute(*planes))
+
+
+def has_outside(volume: xr.DataArray | da.Array, bright: bool) -> bool:
+    """Whether :func:`outside_sample` holds air about the sample by the outside's rule
+    (:func:`~xarray_microct.core.outside.outside_of_array`; its out-of-field padding
+    left out, :func:`~xarray_microct.core.stats.padding_of`): reads the sample now.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scan = np.where(rng.random((32, 48, 48)) < 0.4, 100.0, 200.0)
+    >>> has_outside(scan + rng.normal(0, 5, scan.shape), bright=True)
+    False
+    >>> scan[20:] = 0.0  # air above slice 20
+    >>> has_outside(scan + rng.normal(0, 5, scan.shape), bright=True)
+    True
+    """
+    sample = outside_sample(volume).astype(np.float64)
+    value, share = padding_of(sample).compute()
+    if share > 0:
+        sample[sample == value] = np.nan
+    return bool(np.isfinite(outside_of_array(sample, bright=bright).cut))
+
+
+def slabs(
+    counts: np.ndarray,
+    top: np.ndarray,
+    touch: np.ndarray,
+    voxel_volume: float,
+    min_top: float = 0.0,
+    max_ratio: float = MAX_BALL_RATIO,
+) -> np.ndarray:
+    """Which labels go: those that touch the outside and are either slabs (their volume,
+    ``counts`` voxels of ``voxel_volume``, over ``max_ratio`` times that of the ball of
+    their largest distance ``top``, their inscribed ball: a half ball is 4 times it) or
+    thinner than ``min_top`` (their largest distance under it).
+
+    Examples
+    --------
+    A ball of radius 6 (volume 905) and a plate 4 voxels thick, 30 x 30 (3600, its
+    inscribed ball of radius 2: volume 34), both touching the outside; a plate that
+    does not; a cube of 4 voxels (64) touching it, under ``min_top``:
+
+    >>> slabs(np.array([905, 3600, 3600, 64]), np.array([6.0, 2.0, 2.0, 2.0]),
+    ...       np.array([True, True, False, True]), 1.0, min_top=3.0).tolist()
+    [False, True, False, True]
+    """
+    top = np.asarray(top, np.float64)
+    ball = 4 / 3 * np.pi * top**3
+    thin = (np.asarray(counts) * voxel_volume > max_ratio * ball) | (top < min_top)
+    return np.asarray(touch, bool) & thin
+
+
+def _combined_parts(
+    parts: list[tuple[np.ndarray, ...]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks' :func:`~xarray_microct.kernels.labels.label_parts` over the whole
+    volume: per label present, the voxels added, the largest distance, any contact."""
+    ids = np.concatenate([p[0] for p in parts])
+    labels, inverse = np.unique(ids, return_inverse=True)
+    counts = np.bincount(inverse, np.concatenate([p[1] for p in parts]), len(labels))
+    top = np.full(len(labels), -np.inf)
+    np.maximum.at(top, inverse, np.concatenate([p[2] for p in parts]))
+    touch = np.bincount(inverse, np.concatenate([p[3] for p in parts]), len(labels)) > 0
+    return labels, counts, top, touch
+
+
+def _dropped_labels(
+    parts: list[tuple[np.ndarray, ...]], voxel_volume: float, min_top: float, max_ratio: float
+) -> np.ndarray:
+    """The labels :func:`slabs` drops, sorted, from the blocks' parts."""
+    labels, counts, top, touch = _combined_parts(parts)
+    return labels[slabs(counts, top, touch, voxel_volume, min_top, max_ratio)]
+
+
+def _zeroed(block: np.ndarray, dropped: np.ndarray) -> np.ndarray:
+    """``block`` with the labels ``dropped`` set to 0."""
+    if dropped.size == 0:
+        return block
+    return np.where(np.isin(block, dropped, kind="table"), 0, block).astype(block.dtype)
+
+
+def _count(dropped: np.ndarray) -> np.ndarray:
+    return np.asarray(dropped.size, np.int64)
+
+
+def drop_outside_slabs(
+    labels: da.Array,
+    distance: da.Array,
+    near: da.Array,
+    spacing: Sequence[float],
+    min_top: float = 0.0,
+    max_ratio: float = MAX_BALL_RATIO,
+) -> tuple[da.Array, da.Array]:
+    """``labels`` without those that touch ``near`` (the voxels by the outside) and are
+    slabs or thin (:func:`slabs`: volume over ``max_ratio`` times the ball of their
+    largest ``distance``, or that distance under ``min_top``), and how many were dropped
+    (0-d), lazily.
+
+    Per block, the voxels, largest distance and contact with ``near`` of the labels
+    present in it (:func:`~xarray_microct.kernels.labels.label_parts`); combined in one
+    task; the labels dropped set to 0 block by block (the others keep their numbers):
+    the same for any chunking.
+
+    Examples
+    --------
+    A plate 2 voxels thick and a cube, both by the outside (``near``: the side ``x = 0``):
+
+    >>> lab = np.zeros((8, 16, 16), int); lab[:2] = 1; lab[3:8, 3:8, :5] = 2
+    >>> dist = ndi.distance_transform_edt(lab > 0)
+    >>> near = np.zeros(lab.shape, bool); near[:, :, 0] = True
+    >>> out, n = drop_outside_slabs(da.from_array(lab, chunks=4), da.from_array(dist, chunks=4),
+    ...                             da.from_array(near, chunks=4), (1, 1, 1))
+    >>> np.unique(out.compute()).tolist(), int(n.compute())  # the plate goes, the cube stays
+    ([0, 2], 1)
+    """
+    part = dask.delayed(label_parts, pure=True)
+    blocks = zip(
+        labels.to_delayed().ravel(),
+        distance.rechunk(labels.chunks).to_delayed().ravel(),
+        near.rechunk(labels.chunks).to_delayed().ravel(),
+        strict=True,
+    )
+    parts = [part(lab, dist, touch) for lab, dist, touch in blocks]
+    dropped = dask.delayed(_dropped_labels, pure=True)(
+        parts, float(np.prod(spacing)), float(min_top), float(max_ratio)
+    )
+    count = da.from_delayed(dask.delayed(_count, pure=True)(dropped), (), dtype=np.int64)
+    return da.map_blocks(_zeroed, labels, dropped=dropped, dtype=labels.dtype), count
+
+
+def _near_outside(scan: da.Array, bright: bool, reach: int) -> da.Array:
+    """The voxels within ``reach`` voxels (faces) of those ``fill_outside`` moves, lazily."""
+    near = moved_array(scan, fill_outside_array(scan, bright=bright)[1])
+    if reach <= 0:
+        return near
+    return da.map_overlap(
+        ndi.binary_dilation, near, depth=reach, boundary="none", iterations=reach, dtype=bool
+    )
+
+
+@operation(
+    takes="labels",
+    lengths={"min_radius": LengthParam(within_volume=False)},
+    spatial_only=True,
+    packages=["numba", "scipy"],
+    earlier=("scan", "distance"),
+)
+def drop_outside_labels(
+    labels: xr.DataArray,
+    scan: xr.DataArray,
+    distance: xr.DataArray,
+    phase: str = "bright",
+    min_radius: object = None,
+    max_ratio: float = MAX_BALL_RATIO,
+    reach: int = OUTSIDE_REACH,
+) -> xr.DataArray:
+    """Drop the labels that the outside of the scan made: a container's wall, the air's rim.
+
+    Where the scan holds air about the sample (a tube in air, a column filled part way:
+    the region :func:`~xarray_microct.ops.intensity.fill_outside` moves to ``phase``'s
+    level), the labels within ``reach`` voxels of it that are slabs (over
+    ``max_ratio`` times the volume of their inscribed ball, the ball of their largest
+    ``distance``) or thinner than ``min_radius`` are set to 0; the others keep their
+    numbers. Lazy; the labels are held until the table of those dropped is made (a
+    pipeline checks first whether the scan holds air at all: :func:`has_outside`).
+
+    Parameters
+    ----------
+    labels : xarray.DataArray
+        The labels (of a watershed).
+    scan : xarray.DataArray
+        The scan the chain began with (a stage of ``labels``'s chain: the replay passes
+        its own).
+    distance : xarray.DataArray
+        The map the watershed flooded (a stage of the chain), or the mask it was given
+        (boolean: its distance map is computed).
+    phase : {"bright", "dark"}
+        The phase the air was moved to (``fill_outside``'s).
+    min_radius : length, optional
+        Labels by the air whose largest distance is under it go whatever their shape.
+    max_ratio : float
+        Labels by the air over this times the volume of their inscribed ball go.
+    reach : int
+        Voxels (steps through faces) from the air within which a label touches it.
+
+    Returns
+    -------
+    xarray.DataArray
+        Lazy labels; the lazy coordinate ``outside_labels_dropped`` counts the labels
+        set to 0.
+
+    Examples
+    --------
+    Dark beads (level 0) in a liquid (1), air (-1) from slice 24: the blur leaves a rim
+    at the beads' level between the liquid and the air, which a mask of the beads'
+    level holds and labels beside them; it goes, the beads stay:
+
+    >>> import xarray_microct as mct
+    >>> z, y, x = np.indices((40, 32, 32))
+    >>> beads = (z % 8 - 3.5) ** 2 + (y % 8 - 3.5) ** 2 + (x % 8 - 3.5) ** 2 <= 9
+    >>> level = np.where(beads, 0.0, 1.0); level[24:] = -1.0
+    >>> noise = np.random.default_rng(0).normal(0, 0.05, level.shape)
+    >>> scan = mct.from_array(ndi.gaussian_filter(level, 1.0) + noise, chunks=16)
+    >>> mask = (scan < 0.5) & (scan > -0.4)
+    >>> labels = mask.microct.label()
+    >>> out = labels.microct.drop_outside_labels(scan, mask, min_radius=1.5)
+    >>> int(labels.max()), int(out.outside_labels_dropped)
+    (33, 1)
+    """
+    if phase not in ("bright", "dark"):
+        raise ValueError(f"drop_outside_labels: phase is 'bright' or 'dark', got {phase!r}")
+    if not (np.isfinite(max_ratio) and max_ratio > 0):
+        raise ValueError(f"drop_outside_labels: max_ratio is a number > 0, got {max_ratio!r}")
+    if isinstance(reach, bool) or not isinstance(reach, int | np.integer) or reach < 0:
+        raise ValueError(f"drop_outside_labels: reach is a number of voxels >= 0, got {reach!r}")
+    grid = grid_of(labels)
+    if scan.shape != labels.shape or distance.shape != labels.shape:
+        raise ValueError(
+            f"drop_outside_labels: the scan {scan.shape} and the map {distance.shape} are on "
+            f"the labels' grid {labels.shape}"
+        )
+    radius = 0.0
+    if min_radius is not None:
+        radius = float(np.mean([r * s for r, s in zip(min_radius, grid.spacing, strict=True)]))
+    dist = distance.data
+    if dist.dtype == np.bool_:
+        dist = edt_array(dist, grid.spacing)
+    near = _near_outside(scan.data, phase == "bright", int(reach))
+    kept, count = drop_outside_slabs(labels.data, dist, near, grid.spacing, radius, max_ratio)
+    return labels.copy(data=kept).assign_coords(outside_labels_dropped=((), count))
