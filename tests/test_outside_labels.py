@@ -119,5 +119,45 @@ def test_a_volume_not_of_the_chain_is_refused_on_replay():
     elsewhere = mct.from_array(_pack("above", seed=2), chunks=24).microct.invert()
     out = labels.microct.drop_outside_labels(elsewhere, mask)
     assert "scan" not in out.attrs["microct_provenance"][-1]["earlier"]
-    with pytest.raises(ValueError, match="not a stage of its input's chain as scan, distance"):
+    with pytest.raises(ValueError, match=r"scan is not a stage of the input.s chain"):
         mct.replay(out, scan)
+
+
+def _docstring_chain():
+    """The chain of the docstring: a mask made by hand from the scan (no records, as the
+    scan has none), its labels, the drop given the scan and the mask."""
+    z, y, x = np.indices((40, 32, 32))
+    beads = (z % 8 - 3.5) ** 2 + (y % 8 - 3.5) ** 2 + (x % 8 - 3.5) ** 2 <= 9
+    level = np.where(beads, 0.0, 1.0)
+    level[24:] = -1.0
+    noise = np.random.default_rng(0).normal(0, 0.05, level.shape)
+    scan = mct.from_array(ndi.gaussian_filter(level, 1.0) + noise, chunks=16)
+    mask = (scan < 0.5) & (scan > -0.4)
+    return scan, mask, mask.microct.label()
+
+
+def test_a_scan_beside_a_chain_made_by_hand_is_not_taken_for_its_input(tmp_path):
+    scan, mask, labels = _docstring_chain()
+    out = labels.microct.drop_outside_labels(scan, mask, min_radius=1.5)
+    record = out.attrs["microct_provenance"][-1]
+    # the mask is the chain's input (stage 0); the scan, with no records either, is not
+    assert record["earlier"] == {"distance": 0}
+    assert not record["replayable"]
+    with pytest.raises(ValueError, match="scan is not a stage") as refused:
+        mct.replay(out, mask)
+    assert "distance" not in str(refused.value)  # only the parameter that failed
+    with pytest.raises(ValueError, match="scan is not a stage"):
+        pipeline_from_records(out.attrs["microct_provenance"])
+
+
+def test_a_computed_stage_is_refused_with_why():
+    scan = mct.from_array(_pack("above"), chunks=24)
+    mask = scan.microct.invert().microct.threshold(-150.0)
+    labels = mask.microct.label()
+    out = labels.microct.drop_outside_labels(scan, mask.compute(), min_radius=1.5)
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0}
+    with pytest.raises(ValueError, match=r"distance was computed or loaded.*pass the lazy"):
+        mct.replay(out, scan)
+    # persisted, the stage keeps its graph's name: still the chain's
+    out = labels.persist().microct.drop_outside_labels(scan, mask.persist(), min_radius=1.5)
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 2}
