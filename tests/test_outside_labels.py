@@ -161,3 +161,23 @@ def test_a_computed_stage_is_refused_with_why():
     # persisted, the stage keeps its graph's name: still the chain's
     out = labels.persist().microct.drop_outside_labels(scan, mask.persist(), min_radius=1.5)
     assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 2}
+
+
+@pytest.mark.parametrize("chunks", [(4, 48, 48), (16, 16, 16), (128, 7, 7)])
+def test_the_check_for_air_reads_a_bounded_number_of_chunks(chunks):
+    """At most 8 slices' diagonals: with slabs of 4 slices, 8 of the 32 chunks, not all."""
+    scan = _pack("above", shape=(128, 48, 48))
+    read = set()
+
+    def seen(block, block_info=None):
+        read.add(tuple(block_info[0]["chunk-location"]))
+        return block
+
+    data = da.from_array(scan, chunks=chunks)
+    counted = data.map_blocks(seen, dtype=scan.dtype)
+    assert has_outside(counted, bright=True)
+    # the chunks the two diagonals of a slice cross, on 8 slices at most
+    ys, xs = (np.searchsorted(np.cumsum(c), np.arange(48), "right") for c in data.chunks[1:])
+    crossed = len(set(zip(ys, xs, strict=True)) | set(zip(ys, xs[::-1], strict=True)))
+    assert len(read) <= min(8, data.numblocks[0]) * crossed
+    assert len(read) < data.npartitions
