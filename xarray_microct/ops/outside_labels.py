@@ -277,7 +277,8 @@ def drop_outside_labels(
     --------
     Dark beads (level 0) in a liquid (1), air (-1) from slice 24: the blur leaves a rim
     at the beads' level between the liquid and the air, which a mask of the beads'
-    level holds and labels beside them; it goes, the beads stay:
+    level holds, joined to the top layer of beads; the watershed cuts it from the beads
+    into labels of its own, which go; the 48 beads below the air all stay:
 
     >>> import xarray_microct as mct
     >>> z, y, x = np.indices((40, 32, 32))
@@ -286,10 +287,22 @@ def drop_outside_labels(
     >>> noise = np.random.default_rng(0).normal(0, 0.05, level.shape)
     >>> scan = mct.from_array(ndi.gaussian_filter(level, 1.0) + noise, chunks=16)
     >>> mask = (scan < 0.5) & (scan > -0.4)
-    >>> labels = mask.microct.label()
+    >>> labels = mask.microct.watershed(min_distance=2)
     >>> out = labels.microct.drop_outside_labels(scan, mask, min_radius=1.5)
     >>> int(labels.max()), int(out.outside_labels_dropped)
-    (33, 1)
+    (55, 7)
+    >>> truth, n = ndi.label(beads & (z < 24))
+    >>> kept = ndi.mean(out.values > 0, truth, range(1, n + 1))  # each bead's share kept
+    >>> n, int(np.sum(kept > 0.5))
+    (48, 48)
+
+    The mask was made by hand (``<``, ``&``): it is the input of the labels' chain, and
+    the scan is no stage of that chain, so the step is recorded but cannot be replayed
+    (a chain of verbs from the scan, as :func:`~xarray_microct.pipelines.beads.beads`
+    makes, can):
+
+    >>> list(out.attrs["microct_provenance"][-1]["not_stages"])
+    ['scan']
     """
     if phase not in ("bright", "dark"):
         raise ValueError(f"drop_outside_labels: phase is 'bright' or 'dark', got {phase!r}")
