@@ -181,3 +181,22 @@ def test_the_check_for_air_reads_a_bounded_number_of_chunks(chunks):
     crossed = len(set(zip(ys, xs, strict=True)) | set(zip(ys, xs[::-1], strict=True)))
     assert len(read) <= min(8, data.numblocks[0]) * crossed
     assert len(read) < data.npartitions
+
+
+def test_labels_numbered_up_to_a_trillion_are_dropped_without_a_table_of_their_range():
+    labels = np.zeros((8, 16, 16), np.int64)
+    labels[:2] = 1  # a plate by the outside
+    labels[2] = 10**12  # another, numbered 10¹²
+    labels[3:8, 3:8, :5] = 2  # a cube by it
+    distance = np.ones(labels.shape)
+    distance[3:8, 3:8, :5] = 3.0
+    near = np.zeros(labels.shape, bool)
+    near[:, :, 0] = True
+    out, count = drop_outside_slabs(
+        da.from_array(labels, chunks=4),
+        da.from_array(distance, chunks=4),
+        da.from_array(near, chunks=4),
+        (1, 1, 1),
+    )
+    np.testing.assert_array_equal(out.compute(), np.where(labels == 2, 2, 0))
+    assert int(count) == 2
