@@ -200,3 +200,13 @@ def test_labels_numbered_up_to_a_trillion_are_dropped_without_a_table_of_their_r
     )
     np.testing.assert_array_equal(out.compute(), np.where(labels == 2, 2, 0))
     assert int(count) == 2
+
+
+def test_labels_over_the_int64_range_are_refused_by_the_block_tables():
+    labels = np.array([0, 3, 2**63 + 5, 3], np.uint64)
+    with pytest.raises(ValueError, match="at most 2\\*\\*63 - 1"):
+        label_parts(labels, np.ones(4), np.zeros(4, bool))
+    # under it, a uint64 label is counted as any other
+    labels[2] = 2**62 + 5
+    ids, counts, _, _ = label_parts(labels, np.ones(4), np.zeros(4, bool))
+    assert ids.tolist() == [3, 2**62 + 5] and counts.tolist() == [2, 1]
