@@ -210,3 +210,14 @@ def test_labels_over_the_int64_range_are_refused_by_the_block_tables():
     labels[2] = 2**62 + 5
     ids, counts, _, _ = label_parts(labels, np.ones(4), np.zeros(4, bool))
     assert ids.tolist() == [3, 2**62 + 5] and counts.tolist() == [2, 1]
+
+
+def test_on_a_pyramid_of_labels_the_step_takes_its_finest_level():
+    scan = mct.from_array(_pack("above"), chunks=24)
+    mask, expected = _chain(scan)
+    tree = mask.microct.label().microct.pyramid(levels=2)
+    out = tree.microct.drop_outside_labels(scan, mask, min_radius=1.5)
+    np.testing.assert_array_equal(out.values, expected.values)
+    assert int(out.outside_labels_dropped) == int(expected.outside_labels_dropped) > 0
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 2}
+    np.testing.assert_array_equal(mct.replay(out, scan).values, expected.values)

@@ -500,9 +500,19 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     if estimated:
         record["estimated"] = to_json_value(estimated)
     out = with_chain(result, volume.attrs, record)
-    if isinstance(out, xr.DataArray) and isinstance(out.data, da.Array):
-        _remember(out.data.name, (*names, out.data.name))
+    for made in _volumes_of(out):
+        if isinstance(made.data, da.Array):
+            _remember(made.data.name, (*names, made.data.name))
     return out
+
+
+def _volumes_of(result: Any) -> list[xr.DataArray]:
+    """The volumes a verb returned: itself, or every volume of a tree (a pyramid's)."""
+    if isinstance(result, xr.DataArray):
+        return [result]
+    if isinstance(result, xr.DataTree):
+        return [v for node in image_nodes(result) for v in node.data_vars.values() if is_image(v)]
+    return []
 
 
 def _steps(attrs: Mapping[str, Any]) -> list[Any]:
@@ -564,8 +574,8 @@ def stage_in(stage: xr.DataArray, names: tuple[str | None, ...]) -> int | str:
         return len(names) - 1 - names[::-1].index(name)
     if None in names:
         return (
-            "cannot be told from the input's stages: the input was computed or loaded (its "
-            "data is not the lazy one its chain made); pass the lazy input"
+            "cannot be told from the input's stages: the input's data is not one its "
+            "chain's verbs made (computed or loaded); pass the lazy input"
         )
     if _steps(stage.attrs) and name not in _STAGES:
         return (

@@ -237,6 +237,7 @@ def _near_outside(scan: da.Array, bright: bool, reach: int) -> da.Array:
     spatial_only=True,
     packages=["numba", "scipy"],
     earlier=("scan", "distance"),
+    on_tree="level",
 )
 def drop_outside_labels(
     labels: xr.DataArray,
@@ -280,7 +281,8 @@ def drop_outside_labels(
     -------
     xarray.DataArray
         Lazy labels; the lazy coordinate ``outside_labels_dropped`` counts the labels
-        set to 0.
+        set to 0. On a pyramid (DataTree) of labels, one level's (``level=0`` by
+        default, the finest: the scan and the map are given on its grid).
 
     Examples
     --------
