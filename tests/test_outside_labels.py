@@ -119,5 +119,105 @@ def test_a_volume_not_of_the_chain_is_refused_on_replay():
     elsewhere = mct.from_array(_pack("above", seed=2), chunks=24).microct.invert()
     out = labels.microct.drop_outside_labels(elsewhere, mask)
     assert "scan" not in out.attrs["microct_provenance"][-1]["earlier"]
-    with pytest.raises(ValueError, match="not a stage of its input's chain as scan, distance"):
+    with pytest.raises(ValueError, match=r"scan is not a stage of the input.s chain"):
         mct.replay(out, scan)
+
+
+def _docstring_chain():
+    """The chain of the docstring: a mask made by hand from the scan (no records, as the
+    scan has none), its labels, the drop given the scan and the mask."""
+    z, y, x = np.indices((40, 32, 32))
+    beads = (z % 8 - 3.5) ** 2 + (y % 8 - 3.5) ** 2 + (x % 8 - 3.5) ** 2 <= 9
+    level = np.where(beads, 0.0, 1.0)
+    level[24:] = -1.0
+    noise = np.random.default_rng(0).normal(0, 0.05, level.shape)
+    scan = mct.from_array(ndi.gaussian_filter(level, 1.0) + noise, chunks=16)
+    mask = (scan < 0.5) & (scan > -0.4)
+    return scan, mask, mask.microct.label()
+
+
+def test_a_scan_beside_a_chain_made_by_hand_is_not_taken_for_its_input(tmp_path):
+    scan, mask, labels = _docstring_chain()
+    out = labels.microct.drop_outside_labels(scan, mask, min_radius=1.5)
+    record = out.attrs["microct_provenance"][-1]
+    # the mask is the chain's input (stage 0); the scan, with no records either, is not
+    assert record["earlier"] == {"distance": 0}
+    assert not record["replayable"]
+    with pytest.raises(ValueError, match="scan is not a stage") as refused:
+        mct.replay(out, mask)
+    assert "distance" not in str(refused.value)  # only the parameter that failed
+    with pytest.raises(ValueError, match="scan is not a stage"):
+        pipeline_from_records(out.attrs["microct_provenance"])
+
+
+def test_a_computed_stage_is_refused_with_why():
+    scan = mct.from_array(_pack("above"), chunks=24)
+    mask = scan.microct.invert().microct.threshold(-150.0)
+    labels = mask.microct.label()
+    out = labels.microct.drop_outside_labels(scan, mask.compute(), min_radius=1.5)
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0}
+    with pytest.raises(ValueError, match=r"distance was computed or loaded.*pass the lazy"):
+        mct.replay(out, scan)
+    # persisted, the stage keeps its graph's name: still the chain's
+    out = labels.persist().microct.drop_outside_labels(scan, mask.persist(), min_radius=1.5)
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 2}
+
+
+@pytest.mark.parametrize("chunks", [(4, 48, 48), (16, 16, 16), (128, 7, 7)])
+def test_the_check_for_air_reads_a_bounded_number_of_chunks(chunks):
+    """At most 8 slices' diagonals: with slabs of 4 slices, 8 of the 32 chunks, not all."""
+    scan = _pack("above", shape=(128, 48, 48))
+    read = set()
+
+    def seen(block, block_info=None):
+        read.add(tuple(block_info[0]["chunk-location"]))
+        return block
+
+    data = da.from_array(scan, chunks=chunks)
+    counted = data.map_blocks(seen, dtype=scan.dtype)
+    assert has_outside(counted, bright=True)
+    # the chunks the two diagonals of a slice cross, on 8 slices at most
+    ys, xs = (np.searchsorted(np.cumsum(c), np.arange(48), "right") for c in data.chunks[1:])
+    crossed = len(set(zip(ys, xs, strict=True)) | set(zip(ys, xs[::-1], strict=True)))
+    assert len(read) <= min(8, data.numblocks[0]) * crossed
+    assert len(read) < data.npartitions
+
+
+def test_labels_numbered_up_to_a_trillion_are_dropped_without_a_table_of_their_range():
+    labels = np.zeros((8, 16, 16), np.int64)
+    labels[:2] = 1  # a plate by the outside
+    labels[2] = 10**12  # another, numbered 10¹²
+    labels[3:8, 3:8, :5] = 2  # a cube by it
+    distance = np.ones(labels.shape)
+    distance[3:8, 3:8, :5] = 3.0
+    near = np.zeros(labels.shape, bool)
+    near[:, :, 0] = True
+    out, count = drop_outside_slabs(
+        da.from_array(labels, chunks=4),
+        da.from_array(distance, chunks=4),
+        da.from_array(near, chunks=4),
+        (1, 1, 1),
+    )
+    np.testing.assert_array_equal(out.compute(), np.where(labels == 2, 2, 0))
+    assert int(count) == 2
+
+
+def test_labels_over_the_int64_range_are_refused_by_the_block_tables():
+    labels = np.array([0, 3, 2**63 + 5, 3], np.uint64)
+    with pytest.raises(ValueError, match="at most 2\\*\\*63 - 1"):
+        label_parts(labels, np.ones(4), np.zeros(4, bool))
+    # under it, a uint64 label is counted as any other
+    labels[2] = 2**62 + 5
+    ids, counts, _, _ = label_parts(labels, np.ones(4), np.zeros(4, bool))
+    assert ids.tolist() == [3, 2**62 + 5] and counts.tolist() == [2, 1]
+
+
+def test_on_a_pyramid_of_labels_the_step_takes_its_finest_level():
+    scan = mct.from_array(_pack("above"), chunks=24)
+    mask, expected = _chain(scan)
+    tree = mask.microct.label().microct.pyramid(levels=2)
+    out = tree.microct.drop_outside_labels(scan, mask, min_radius=1.5)
+    np.testing.assert_array_equal(out.values, expected.values)
+    assert int(out.outside_labels_dropped) == int(expected.outside_labels_dropped) > 0
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 2}
+    np.testing.assert_array_equal(mct.replay(out, scan).values, expected.values)

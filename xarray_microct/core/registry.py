@@ -31,6 +31,7 @@ import difflib
 import functools
 import importlib
 import inspect
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -335,9 +336,9 @@ def operation(
         Parameters that take a volume of the input's own chain (the scan the chain began
         with, a map made on the way), beside the input: recorded as the number of steps
         of the chain that made each (the record's ``"earlier"``), so that :func:`replay`
-        passes the same stage of its own chain. Where a volume given there is not a
-        stage of the input's chain (its records are not the first ones of the input's,
-        or its data did not go into the input's), the record cannot be replayed.
+        passes the same stage of its own chain. A stage is known by its dask name
+        (:func:`stage_in`); where a volume given there is not one (made beside the chain,
+        computed), the record cannot be replayed and its ``"not_stages"`` says why.
 
     Returns
     -------
@@ -464,9 +465,8 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
         raise TypeError(f"{op.name} works on a table (pandas.DataFrame), got a volume")
     grid = grid_of(obj)
     _check_input(op, obj)
-    volume = as_dask(obj)
-    if op.takes == "mask":
-        volume = mask_checked(volume, op.name)
+    entered = as_dask(obj)
+    volume = mask_checked(entered, op.name) if op.takes == "mask" else entered
     given = _bind(op, volume, args, params)
     stages = {name: given.pop(name) for name in op.earlier}
     call, recorded, resolved = dict(given), dict(given), {}
@@ -488,49 +488,101 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     _check_result(op, result)
     result = _set_units(op, result, volume.attrs.get("units"), grid.units)
     record = make_record(op.name, recorded, resolved, op.packages)
+    names = stage_names(entered)
     if stages:
-        steps = {
-            name: stage_of(stage.attrs, volume.attrs) if _made(volume, call[name]) else None
-            for name, stage in stages.items()
-        }
-        record["earlier"] = {name: step for name, step in steps.items() if step is not None}
-        record["replayable"] = record["replayable"] and None not in steps.values()
+        found = {name: stage_in(call[name], names) for name in stages}
+        record["earlier"] = {name: k for name, k in found.items() if isinstance(k, int)}
+        missing = {name: why for name, why in found.items() if isinstance(why, str)}
+        if missing:
+            record["replayable"] = False
+            record["not_stages"] = missing
     estimated = _estimates_of(result)
     if estimated:
         record["estimated"] = to_json_value(estimated)
-    return with_chain(result, volume.attrs, record)
+    out = with_chain(result, volume.attrs, record)
+    for made in _volumes_of(out):
+        if isinstance(made.data, da.Array):
+            _remember(made.data.name, (*names, made.data.name))
+    return out
 
 
-def _steps(attrs: Mapping[str, Any]) -> list[tuple[Any, Any]]:
-    """The replayed records of a provenance (the source records left out): op, params."""
-    return [
-        (r.get("op"), r.get("params")) for r in attrs.get(PROVENANCE_KEY, []) if not r.get("source")
-    ]
+def _volumes_of(result: Any) -> list[xr.DataArray]:
+    """The volumes a verb returned: itself, or every volume of a tree (a pyramid's)."""
+    if isinstance(result, xr.DataArray):
+        return [result]
+    if isinstance(result, xr.DataTree):
+        return [v for node in image_nodes(result) for v in node.data_vars.values() if is_image(v)]
+    return []
 
 
-def _made(volume: xr.DataArray, stage: xr.DataArray) -> bool:
-    """Whether ``stage``'s dask array is ``volume``'s or went into its graph."""
-    name, data = stage.data.name, volume.data
-    return name == data.name or name in data.__dask_graph__().layers
+def _steps(attrs: Mapping[str, Any]) -> list[Any]:
+    """The replayed records of a provenance (the source records left out)."""
+    return [r for r in attrs.get(PROVENANCE_KEY, []) if not r.get("source")]
 
 
-def stage_of(stage: Mapping[str, Any], chain: Mapping[str, Any]) -> int | None:
-    """How many steps of the chain whose attributes are ``chain`` made the volume whose
-    attributes are ``stage`` (0: the chain's input), or None where ``stage`` is not a
-    stage of that chain (its steps are not the first ones of the chain's).
+# The dask names of the stages of the chains the verbs made, by the name of the last one:
+# ``names[k]`` is the data of the volume after ``k`` steps of its records (``None`` where
+# unknown). Held here, not in the attributes, so that nothing of it is written to a file;
+# the oldest are forgotten past STAGES_HELD (their later steps then cannot take them).
+_STAGES: dict[str, tuple[str | None, ...]] = {}
+STAGES_HELD = 4096
+_STAGES_LOCK = threading.Lock()
+
+
+def _remember(name: str, names: tuple[str | None, ...]) -> None:
+    with _STAGES_LOCK:
+        _STAGES.pop(name, None)
+        _STAGES[name] = names
+        while len(_STAGES) > STAGES_HELD:
+            del _STAGES[next(iter(_STAGES))]
+
+
+def stage_names(volume: xr.DataArray) -> tuple[str | None, ...]:
+    """The dask names of the stages of ``volume``'s chain, its input first and ``volume``'s
+    own data last: as the verbs made them where its data is one they made with these
+    records, else only its own (the earlier ones ``None``: computed, read from a file)."""
+    count, name = len(_steps(volume.attrs)), volume.data.name
+    names = _STAGES.get(name)
+    if names is None or len(names) != count + 1:
+        return (*([None] * count), name)
+    return names
+
+
+def stage_in(stage: xr.DataArray, names: tuple[str | None, ...]) -> int | str:
+    """Which stage of the chain whose stages' dask names are ``names`` (:func:`stage_names`)
+    the dask-backed ``stage`` is: the number of steps that made it, or why it is none.
+
+    A stage is known exactly by its dask name (the same name is the same graph, the same
+    values): a volume made by hand beside the chain is not taken for one of its stages,
+    even with no records as the chain's input has none.
 
     Examples
     --------
-    >>> a = {"op": "gaussian", "params": {"sigma": 1}}
-    >>> b = {"op": "invert", "params": {}}
-    >>> chain = {"microct_provenance": [a, b]}
-    >>> stage_of({}, chain), stage_of({"microct_provenance": [a]}, chain)
+    >>> import xarray_microct as mct
+    >>> scan = mct.from_array(np.arange(64.0).reshape(4, 4, 4), chunks=2)
+    >>> smooth = scan.microct.gaussian(sigma=1)
+    >>> names = stage_names(smooth.microct.invert())
+    >>> stage_in(scan, names), stage_in(smooth, names)
     (0, 1)
-    >>> stage_of({"microct_provenance": [b]}, chain) is None
-    True
+    >>> stage_in(scan + 1, names)
+    "is not a stage of the input's chain (made beside it, or by hand)"
+    >>> stage_in(as_dask(smooth.compute()), names)
+    'was computed or loaded (its data is not the lazy stage the chain made); pass the lazy stage'
     """
-    made, steps = _steps(stage), _steps(chain)
-    return len(made) if steps[: len(made)] == made and len(made) <= len(steps) else None
+    name = stage.data.name
+    if name in names:
+        return len(names) - 1 - names[::-1].index(name)
+    if None in names:
+        return (
+            "cannot be told from the input's stages: the input's data is not one its "
+            "chain's verbs made (computed or loaded); pass the lazy input"
+        )
+    if _steps(stage.attrs) and name not in _STAGES:
+        return (
+            "was computed or loaded (its data is not the lazy stage the chain made); "
+            "pass the lazy stage"
+        )
+    return "is not a stage of the input's chain (made beside it, or by hand)"
 
 
 def run_step(step: Mapping[str, Any], out: Any, stages: list[Any]) -> Any:
@@ -725,6 +777,7 @@ _RECORD_KEYS = frozenset(
         "level",
         "level_factor",
         "earlier",
+        "not_stages",
     }
 )
 
@@ -742,10 +795,14 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             raise ValueError(f"step {index} has no 'op': {dict(record)}")
         op = get_operation(record["op"])
         if not record.get("replayable", True) and op.earlier:
-            raise ValueError(
-                f"step {index} ({record['op']}) was given a volume that is not a stage of "
-                f"its input's chain as {', '.join(op.earlier)}"
-            )
+            why = record.get("not_stages") or {
+                name: "is not a stage of its input's chain"
+                for name in op.earlier
+                if name not in record.get("earlier", {})
+            }
+            if why:
+                said = "; ".join(f"{name} {reason}" for name, reason in why.items())
+                raise ValueError(f"step {index} ({record['op']}) cannot be replayed: {said}")
         if not record.get("replayable", True):
             raise ValueError(
                 f"step {index} ({record['op']}) was given a value that cannot be stored "

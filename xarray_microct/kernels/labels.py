@@ -88,7 +88,8 @@ def label_parts(
     """One block's labels present (0 left out), and per label its voxels, its largest
     ``distance`` and whether it has a voxel in ``touching``: tables the size of the
     labels present, counted over the block's own range of labels (or over its labels
-    renumbered where that range is wider than the block).
+    renumbered where that range is wider than the block). Labels of ``uint64`` over
+    ``2**63 - 1`` are refused (ValueError); negative ones are left out as 0 is.
 
     Examples
     --------
@@ -99,6 +100,11 @@ def label_parts(
     ([7, 9, 900000], [2, 1, 1], [2.0, 3.0, 4.0], [True, False, False])
     """
     flat = np.ascontiguousarray(labels).ravel()
+    if flat.dtype == np.uint64 and flat.size and flat.max() > np.iinfo(np.int64).max:
+        raise ValueError(
+            f"label_parts: labels are at most 2**63 - 1 (int64), got {int(flat.max())}; "
+            "renumber them (e.g. skimage.segmentation.relabel_sequential)"
+        )
     dist = np.ascontiguousarray(distance).ravel()
     near = np.ascontiguousarray(touching, dtype=np.bool_).ravel()
     low, high = _positive_range(flat) if flat.size else (1, 0)

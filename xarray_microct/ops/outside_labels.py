@@ -10,9 +10,9 @@ their largest distance in the watershed's map: a ball is 1, a half ball 4) or th
 than ``min_radius`` (their largest distance under it); the others keep their numbers.
 
 Cost. Whether the scan holds air at all is judged first, eagerly, on a bounded sample
-that depends on the scan's shape only (:func:`outside_sample`: two planes through the
-diagonals of the field, every slice along ``z``, at most :data:`SAMPLE_POINTS` voxels
-along each of their axes), by the outside's own rule
+that depends on the scan's shape only (:func:`outside_sample`: the two diagonals of
+the field, at most :data:`SAMPLE_POINTS` voxels each, on at most :data:`SAMPLE_PLANES`
+slices: the chunks those cross only), by the outside's own rule
 (:func:`~xarray_microct.core.outside.outside_of_array`). Where it holds none, the labels
 are returned as they are and nothing is added to the graph: a scan without air pays
 that sample only. Where it holds some, each block counts its labels' voxels, largest
@@ -51,31 +51,36 @@ __all__ = [
 
 MAX_BALL_RATIO = 4.0  # a label by the outside over this times its inscribed ball is a slab
 OUTSIDE_REACH = 2  # voxels: a label this near the voxels moved as the outside touches it
-SAMPLE_POINTS = 256  # the most voxels along each axis of the two planes the check reads
+SAMPLE_POINTS = 256  # the most voxels along each diagonal the check for air reads
+SAMPLE_PLANES = 8  # the most slices whose diagonals the check for air reads
 
 
 def outside_sample(volume: xr.DataArray | da.Array) -> np.ndarray:
-    """Two planes of the scan through the diagonals of its field, ``(2, nz, nd)``
-    (``z`` and along the diagonal), each axis taken at no more than
-    :data:`SAMPLE_POINTS` evenly spaced voxels, read now; the same for any chunking.
-    The air about a sample lies on them: the corners of a square field about a
-    cylinder, a ring about it, the slices above a column filled part way, a side face.
+    """The two diagonals of the field on at most :data:`SAMPLE_PLANES` evenly spaced
+    slices of the scan (the first and the last among them), ``(slices, 2, nd)``, each
+    diagonal taken at no more than :data:`SAMPLE_POINTS` evenly spaced voxels, read now:
+    the positions depend on the shape only, the same for any chunking, and no more
+    chunks are read than those the diagonals of those slices cross. The air about a
+    sample lies on them: the corners of a square field about a cylinder, a ring about
+    it, the slices above a column filled part way, a side face.
 
     Examples
     --------
     >>> scan = np.arange(4 * 5 * 5).reshape(4, 5, 5)
-    >>> outside_sample(scan)[:, 0].tolist()  # slice 0: (0, 0)..(4, 4) and (0, 4)..(4, 0)
+    >>> outside_sample(scan)[0].tolist()  # slice 0: (0, 0)..(4, 4) and (0, 4)..(4, 0)
     [[0, 6, 12, 18, 24], [4, 8, 12, 16, 20]]
+    >>> outside_sample(np.zeros((100, 5, 5))).shape
+    (8, 2, 5)
     """
     data = volume.data if isinstance(volume, xr.DataArray) else volume
     data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
     nz, ny, nx = data.shape[-3:]
-    zs = np.unique(np.rint(np.linspace(0, nz - 1, min(nz, SAMPLE_POINTS))).astype(np.int64))
+    zs = np.unique(np.rint(np.linspace(0, nz - 1, min(nz, SAMPLE_PLANES))).astype(np.int64))
     along = np.linspace(0.0, 1.0, min(max(ny, nx), SAMPLE_POINTS))
     ys = np.rint(along * (ny - 1)).astype(np.int64)
     xs = np.rint(along * (nx - 1)).astype(np.int64)
-    planes = [data.vindex[zs[:, None], ys[None, :], x[None, :]] for x in (xs, nx - 1 - xs)]
-    return np.stack(dask.compute(*planes))
+    rows, columns = np.stack([ys, ys]), np.stack([xs, nx - 1 - xs])
+    return data.vindex[zs[:, None, None], rows[None], columns[None]].compute()
 
 
 def has_outside(volume: xr.DataArray | da.Array, bright: bool) -> bool:
@@ -152,10 +157,19 @@ def _dropped_labels(
 
 
 def _zeroed(block: np.ndarray, dropped: np.ndarray) -> np.ndarray:
-    """``block`` with the labels ``dropped`` set to 0."""
+    """``block`` with the labels ``dropped`` (sorted) set to 0: found by a sorted search,
+    whose cost does not follow the labels' range (ids of 10¹² as well as of 10).
+
+    Examples
+    --------
+    >>> _zeroed(np.array([0, 3, 10**12, 7], np.int64), np.array([3, 10**12])).tolist()
+    [0, 0, 0, 7]
+    """
     if dropped.size == 0:
         return block
-    return np.where(np.isin(block, dropped, kind="table"), 0, block).astype(block.dtype)
+    table = dropped.astype(block.dtype)  # the labels' own type: no cast through float
+    found = table[np.minimum(np.searchsorted(table, block), table.size - 1)] == block
+    return np.where(found, 0, block).astype(block.dtype)
 
 
 def _count(dropped: np.ndarray) -> np.ndarray:
@@ -223,6 +237,7 @@ def _near_outside(scan: da.Array, bright: bool, reach: int) -> da.Array:
     spatial_only=True,
     packages=["numba", "scipy"],
     earlier=("scan", "distance"),
+    on_tree="level",
 )
 def drop_outside_labels(
     labels: xr.DataArray,
@@ -266,13 +281,15 @@ def drop_outside_labels(
     -------
     xarray.DataArray
         Lazy labels; the lazy coordinate ``outside_labels_dropped`` counts the labels
-        set to 0.
+        set to 0. On a pyramid (DataTree) of labels, one level's (``level=0`` by
+        default, the finest: the scan and the map are given on its grid).
 
     Examples
     --------
     Dark beads (level 0) in a liquid (1), air (-1) from slice 24: the blur leaves a rim
     at the beads' level between the liquid and the air, which a mask of the beads'
-    level holds and labels beside them; it goes, the beads stay:
+    level holds, joined to the top layer of beads; the watershed cuts it from the beads
+    into labels of its own, which go; the 48 beads below the air all stay:
 
     >>> import xarray_microct as mct
     >>> z, y, x = np.indices((40, 32, 32))
@@ -281,10 +298,22 @@ def drop_outside_labels(
     >>> noise = np.random.default_rng(0).normal(0, 0.05, level.shape)
     >>> scan = mct.from_array(ndi.gaussian_filter(level, 1.0) + noise, chunks=16)
     >>> mask = (scan < 0.5) & (scan > -0.4)
-    >>> labels = mask.microct.label()
+    >>> labels = mask.microct.watershed(min_distance=2)
     >>> out = labels.microct.drop_outside_labels(scan, mask, min_radius=1.5)
     >>> int(labels.max()), int(out.outside_labels_dropped)
-    (33, 1)
+    (55, 7)
+    >>> truth, n = ndi.label(beads & (z < 24))
+    >>> kept = ndi.mean(out.values > 0, truth, range(1, n + 1))  # each bead's share kept
+    >>> n, int(np.sum(kept > 0.5))
+    (48, 48)
+
+    The mask was made by hand (``<``, ``&``): it is the input of the labels' chain, and
+    the scan is no stage of that chain, so the step is recorded but cannot be replayed
+    (a chain of verbs from the scan, as :func:`~xarray_microct.pipelines.beads.beads`
+    makes, can):
+
+    >>> list(out.attrs["microct_provenance"][-1]["not_stages"])
+    ['scan']
     """
     if phase not in ("bright", "dark"):
         raise ValueError(f"drop_outside_labels: phase is 'bright' or 'dark', got {phase!r}")

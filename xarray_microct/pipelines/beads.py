@@ -217,9 +217,10 @@ What differs from the paper's notebook, and why:
   ``drop_outside_labels`` (its parameters, and the stages of the chain it reads: the
   scan and the watershed's map; :func:`xarray_microct.replay` and an exported pipeline
   pass their own); the lazy coordinate ``outside_labels_dropped`` says how many.
-  Whether the scan holds air at all is judged first, eagerly, on two planes through
-  the field's diagonals (at most 256 voxels along each of their axes, the same for
-  any chunking: :func:`~xarray_microct.ops.outside_labels.has_outside`); a scan
+  Whether the scan holds air at all is judged first, eagerly, on the field's two
+  diagonals (at most 256 voxels each) on at most 8 evenly spaced slices (the same for
+  any chunking, the chunks they cross only:
+  :func:`~xarray_microct.ops.outside_labels.has_outside`); a scan
   without air gets no such step and pays that sample only (a 512³ pack: measured in
   the CHANGELOG). Per block, the labels present in it (a table of their voxels,
   largest distance and contact, the size of the block's labels); combined in one
@@ -853,8 +854,8 @@ def beads(
         Lazy labels, one per bead (0 = background), numbered up to the markers' count
         (a bead the smoothing of the outlines erases, too small for it, leaves its
         number unused), on the scan's grid; the provenance lists every step with its
-        parameters. Where the scan holds air about the sample (judged on two planes
-        through the field's diagonals, read now), the labels by it that are slabs or
+        parameters. Where the scan holds air about the sample (judged on the field's
+        diagonals on a few slices, read now), the labels by it that are slabs or
         thinner than half the bead radius (a container wall's pieces, the air's rim)
         are set to 0 (the step ``drop_outside_labels``, replayed as the others): how
         many in the lazy coordinate ``outside_labels_dropped`` (none with
