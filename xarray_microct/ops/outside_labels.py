@@ -291,6 +291,8 @@ def drop_outside_labels(
     level holds, joined to the top layer of beads; the watershed cuts it from the beads
     into labels of its own, which go; the 48 beads below the air all stay:
 
+    >>> import numpy as np
+    >>> import scipy.ndimage as ndi
     >>> import xarray_microct as mct
     >>> z, y, x = np.indices((40, 32, 32))
     >>> beads = (z % 8 - 3.5) ** 2 + (y % 8 - 3.5) ** 2 + (x % 8 - 3.5) ** 2 <= 9
