@@ -156,7 +156,7 @@ def test_a_computed_stage_is_refused_with_why():
     labels = mask.microct.label()
     out = labels.microct.drop_outside_labels(scan, mask.compute(), min_radius=1.5)
     assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0}
-    with pytest.raises(ValueError, match=r"distance was computed or loaded.*pass the lazy"):
+    with pytest.raises(ValueError, match=r"distance is not the lazy stage.*computed.*as its verb"):
         mct.replay(out, scan)
     # persisted, the stage keeps its graph's name: still the chain's
     out = labels.persist().microct.drop_outside_labels(scan, mask.persist(), min_radius=1.5)
@@ -221,3 +221,25 @@ def test_on_a_pyramid_of_labels_the_step_takes_its_finest_level():
     assert int(out.outside_labels_dropped) == int(expected.outside_labels_dropped) > 0
     assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 2}
     np.testing.assert_array_equal(mct.replay(out, scan).values, expected.values)
+
+
+@pytest.mark.parametrize("viewed", ["labels", "mask"])
+def test_a_pyramid_made_of_a_stage_to_view_it_leaves_the_stage_known(viewed):
+    """Level 0 of a pyramid shares its volume's data: making one to look at the labels
+    (or the mask) must not make that volume unknown to the steps that follow."""
+    scan = mct.from_array(_pack("above"), chunks=24)
+    mask, expected = _chain(scan)
+    labels = mask.microct.label()
+    (labels if viewed == "labels" else mask).microct.pyramid(levels=2)
+    out = labels.microct.drop_outside_labels(scan, mask, min_radius=1.5)
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 2}
+    np.testing.assert_array_equal(mct.replay(out, scan).values, expected.values)
+
+
+def test_a_sliced_stage_is_refused_naming_the_change():
+    scan = mct.from_array(_pack("above"), chunks=24)
+    mask = scan.microct.invert().microct.threshold(-150.0)
+    labels = mask.microct.label()
+    out = labels.microct.drop_outside_labels(scan, mask.isel(z=slice(None, None, -1)))
+    with pytest.raises(ValueError, match=r"distance is not the lazy stage.*sliced"):
+        mct.replay(out, scan)

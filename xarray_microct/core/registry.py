@@ -502,7 +502,7 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     out = with_chain(result, volume.attrs, record)
     for made in _volumes_of(out):
         if isinstance(made.data, da.Array):
-            _remember(made.data.name, (*names, made.data.name))
+            _remember(made, (*names, made.data.name))
     return out
 
 
@@ -520,19 +520,26 @@ def _steps(attrs: Mapping[str, Any]) -> list[Any]:
     return [r for r in attrs.get(PROVENANCE_KEY, []) if not r.get("source")]
 
 
-# The dask names of the stages of the chains the verbs made, by the name of the last one:
-# ``names[k]`` is the data of the volume after ``k`` steps of its records (``None`` where
-# unknown). Held here, not in the attributes, so that nothing of it is written to a file;
-# the oldest are forgotten past STAGES_HELD (their later steps then cannot take them).
-_STAGES: dict[str, tuple[str | None, ...]] = {}
+# The dask names of the stages of the chains the verbs made, by the last one's name and
+# count of steps: ``names[k]`` is the data of the volume after ``k`` steps of its records
+# (``None`` where unknown). A verb may return its input's data under one more record (a
+# pyramid's finest level): the count keeps the two apart. Held here, not in the
+# attributes, so that nothing of it is written to a file; the oldest are forgotten past
+# STAGES_HELD (their later steps then cannot take them).
+_STAGES: dict[tuple[str, int], tuple[str | None, ...]] = {}
 STAGES_HELD = 4096
 _STAGES_LOCK = threading.Lock()
 
 
-def _remember(name: str, names: tuple[str | None, ...]) -> None:
+def _stage_key(volume: xr.DataArray) -> tuple[str, int]:
+    return volume.data.name, len(_steps(volume.attrs))
+
+
+def _remember(volume: xr.DataArray, names: tuple[str | None, ...]) -> None:
+    key = _stage_key(volume)
     with _STAGES_LOCK:
-        _STAGES.pop(name, None)
-        _STAGES[name] = names
+        _STAGES.pop(key, None)
+        _STAGES[key] = names
         while len(_STAGES) > STAGES_HELD:
             del _STAGES[next(iter(_STAGES))]
 
@@ -541,10 +548,11 @@ def stage_names(volume: xr.DataArray) -> tuple[str | None, ...]:
     """The dask names of the stages of ``volume``'s chain, its input first and ``volume``'s
     own data last: as the verbs made them where its data is one they made with these
     records, else only its own (the earlier ones ``None``: computed, read from a file)."""
-    count, name = len(_steps(volume.attrs)), volume.data.name
-    names = _STAGES.get(name)
-    if names is None or len(names) != count + 1:
-        return (*([None] * count), name)
+    key = _stage_key(volume)
+    with _STAGES_LOCK:
+        names = _STAGES.get(key)
+    if names is None:
+        return (*([None] * key[1]), key[0])
     return names
 
 
@@ -567,20 +575,25 @@ def stage_in(stage: xr.DataArray, names: tuple[str | None, ...]) -> int | str:
     >>> stage_in(scan + 1, names)
     "is not a stage of the input's chain (made beside it, or by hand)"
     >>> stage_in(as_dask(smooth.compute()), names)
-    'was computed or loaded (its data is not the lazy stage the chain made); pass the lazy stage'
-    """
-    name = stage.data.name
+    'is not the lazy stage the chain made (computed, loaded, sliced or rechunked since); pass the stage as its verb returned it'
+    """  # noqa: E501
+    name, count = _stage_key(stage)
+    if count < len(names) and names[count] == name:
+        return count  # its own count of steps: a stage that another shares the data of
     if name in names:
-        return len(names) - 1 - names[::-1].index(name)
+        return names.index(name)
     if None in names:
         return (
-            "cannot be told from the input's stages: the input's data is not one its "
-            "chain's verbs made (computed or loaded); pass the lazy input"
+            "cannot be told from the input's stages: the input is not the lazy volume its "
+            "chain's verbs made (computed, loaded, sliced or rechunked since); pass the "
+            "input as its verb returned it"
         )
-    if _steps(stage.attrs) and name not in _STAGES:
+    with _STAGES_LOCK:
+        known = (name, count) in _STAGES
+    if count and not known:
         return (
-            "was computed or loaded (its data is not the lazy stage the chain made); "
-            "pass the lazy stage"
+            "is not the lazy stage the chain made (computed, loaded, sliced or rechunked "
+            "since); pass the stage as its verb returned it"
         )
     return "is not a stage of the input's chain (made beside it, or by hand)"
 
