@@ -267,13 +267,15 @@ noise 0.03, 24 × 96 × 192): the halves' rows 1.82 / 2.18 → 1.94 / 2.08 (−9
 +4 %). Not used: ``tests/test_fiber_calibrate.py``'s mixed beds of 2, 2.5 and 3 pixels
 (textured, packed to 0.4 pixel) lose their slope, 0.966 / 0.977 → 0.939 / 0.968 (seeds 1
 / 2; the test's bound 0.95), the sizes −2.05..+0.62 → −2.14..+0.90 % (seed 1): the
-2-pixel sections gain on the 3-pixel ones there (untraced; packed sections whose bridges
-the lower threshold lets through are the first suspect). Also tried (prototype, seeds
-1–3 of the 15° case): the mid-level from the true plateau (1.0) instead of the
-histogram's level, every section at half its contrast: F1 0.999 → 0.963–0.977, the table
-−2.88 / −1.65 / +0.52 %: at half the contrast the smallest sections fade (a disk of 1.6
-pixels under a blur of 1 peaks at 0.72). What is missing is a threshold at one share of
-each fiber's own contrast that keeps the sizes' slope.
+2-pixel sections gain on the 3-pixel ones there, whatever their gap to the nearest other
+fiber (seed 1, the calibrated rows, under 0.6 / 0.6–1.5 / over 1.5 pixels: 2 pixels +0.4
+/ −0.5 / −12.4 → +1.1 / +0.2 / −10.3 %, 3 pixels −4.1 / −3.9 / +0.2 → −4.3 / −4.0 / +2.2
+%): not bridges between packed sections (untraced). Also tried (prototype, seeds 1–3 of
+the 15° case): the mid-level from the true plateau (1.0) instead of the histogram's
+level, every section at half its contrast: F1 0.999 → 0.963–0.977, the table −2.88 /
+−1.65 / +0.52 %: at half the contrast the smallest sections fade (a disk of 1.6 pixels
+under a blur of 1 peaks at 0.72). What is missing is a threshold at one share of each
+fiber's own contrast that keeps the sizes' slope.
 """
 
 from __future__ import annotations
