@@ -537,7 +537,9 @@ Issue 13's textured bed at 2 pixels (2026-12-03; no change made). Each default r
   tilt; −1.0 %, harmless). The other 124 are three fibers whose mask holds about half
   their area on every slice (5–7 pixels for 11; −18 to −30 %). The guard leaves those
   pairs out, as it must (see "Since": the guard one-sided was tried). They take 0.7
-  point off the table's mean.
+  point off the table's mean. Why the mask holds half of them (Otsu's floor, on their dark
+  surroundings) and what was tried: :mod:`~xarray_microct.ops.fibers.mask`, "Otsu's
+  floor under a calibration".
 * **A per-row correction by the gap to the nearest neighbour.** The table's error does
   fall with the gap (+0.3 pixel touching, −0.35 at 1.75 pixels). But that gap measured
   with the row's own radius carries the row's own error: its apparent gain, a −2.48 →
