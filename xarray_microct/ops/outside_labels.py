@@ -11,19 +11,19 @@ than ``min_radius`` (their largest distance under it), or that lie within the wa
 (:func:`wall_thickness`); the others keep their numbers.
 
 A wall thicker than the beads is cut by the watershed into pieces as round as beads,
-which the slab rule keeps. The wall is told by its depth from the air instead: the share
-of the mask among the voxels at each depth (the distance from the air, by steps of the
-finest voxel side) is 1 through a wall, and that of the pack (0.05-0.45 on the tests'
-tube) deeper; the wall is the run of depths from the air over :data:`SOLID_SHARE` (a
-wall and the blur's rim are all mask: 0.99-1.00 through them on that tube; a sample's
-dense skin that holds a few per cent of pores is no wall), where a depth under
-:data:`INSIDE_SHARE` follows it (a mask that fills all the scan under the air has no
-wall to tell). A label by the air whose deepest voxel is at most one step deeper than
-the wall lies within it. On the tests' tube (``tests/test_beads.py``'s ``_tube_pack``,
-40 x 96 x 96, 52 beads), walls of 4, 8 and 12 voxels are measured 4, 8 and 12 (the
-blur's rim by the air alone, 1), and the labels on no bead after
-:func:`~xarray_microct.pipelines.beads.beads` go from 9 / 16 / 8 (the slab rule alone)
-to 0 / 0 / 0, no bead lost.
+which the slab rule keeps. The wall is told by its depth from the air instead: the
+share of the mask among the voxels at each depth (the distance from the air, by steps
+of the finest voxel side) is 1 through a wall, and that of the pack (0.05-0.45 on the
+tests' tube) deeper; the wall is the run of depths from the air over
+:data:`SOLID_SHARE` (a wall and the blur's rim are all mask: 0.99-1.00 through them on
+that tube; a sample's dense skin that holds a few per cent of pores is no wall), where
+a depth under :data:`INSIDE_SHARE` follows it (a mask that fills all the scan under
+the air has no wall to tell). A label by the air whose
+deepest voxel is at most one step deeper than the wall lies within it. On the tests'
+tube (``tests/test_beads.py``'s ``_tube_pack``, 40 x 96 x 96, 52 beads), walls of 4,
+8 and 12 voxels are measured 4, 8 and 12 (the blur's rim by the air alone, 2), and the
+labels on no bead after :func:`~xarray_microct.pipelines.beads.beads` go from 9 / 16 /
+8 (the slab rule alone) to 0 / 0 / 0, no bead lost.
 
 Cost. Whether the scan holds air at all is judged first, eagerly, on a bounded sample
 that depends on the scan's shape only (:func:`outside_sample`: the two diagonals of
