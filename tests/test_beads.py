@@ -609,19 +609,6 @@ def test_labels_by_the_outside_that_are_a_wall_or_a_rim_are_dropped():
     np.testing.assert_array_equal(mct.replay(labels, vol).values, values)
 
 
-def test_a_wall_thicker_than_the_beads_is_dropped_whole():
-    """A tube wall of 8 voxels (beads of 4.5-6): the watershed cuts it into pieces as
-    round as beads, which the slab rule kept (16 labels on no bead on a 96² field); the
-    wall is measured by its depth from the air and its pieces go, no bead with them."""
-    vol, truth = _tube_pack(5, shape=(40, 80, 80), tube=26.0, wall=8.0)
-    labels = beads(vol)
-    values = labels.values
-    assert float(labels.outside_wall) == pytest.approx(8.0, abs=1.0)
-    on_beads = {int(k) for k in np.unique(values[truth > 0]) if k}
-    assert [k for k in np.unique(values) if k and k not in on_beads] == []
-    assert np.count_nonzero(matched_iou(values, truth) >= 0.5) >= int(truth.max()) - 1
-
-
 def test_a_pack_without_air_has_no_step_for_the_outside(scan):
     vol, _ = scan
     labels = beads(vol, bead_radius=7)

@@ -44,7 +44,7 @@ def test_the_labels_dropped_are_those_of_the_whole_volume_for_any_chunking(wide)
     assert 0 < len(gone) < touch.sum()  # some of the labels by the outside, not all
     expected = np.where(np.isin(labels, gone), 0, labels)
     for chunks in [(24, 30, 28), (7, 11, 5), (13, 4, 28)]:
-        out, count, _ = drop_outside_slabs(
+        out, count = drop_outside_slabs(
             da.from_array(labels, chunks=chunks),
             da.from_array(distance, chunks=9),
             da.from_array(near, chunks=chunks),
@@ -54,58 +54,6 @@ def test_the_labels_dropped_are_those_of_the_whole_volume_for_any_chunking(wide)
         )
         np.testing.assert_array_equal(out.compute(), expected)
         assert int(count) == len(gone)
-
-
-def _walled(wall: int, shape=(24, 48, 44)):
-    """Labels of boxes in a mask with a wall of ``wall`` voxels along ``x = 0`` (air
-    beyond it), the wall cut into cubes (as round as beads: no slabs), boxes of a pack
-    behind it (one touching the wall); the mask's distance map, the voxels by the air
-    and the depth from the air."""
-    labels = np.zeros(shape, np.int64)
-    z, y, _ = np.indices(shape)
-    labels[:, :, 1 : 1 + wall] = (1 + z // wall * 100 + y // wall)[:, :, 1 : 1 + wall]
-    for k, (z0, y0, x0) in enumerate([(2, 3, 0), (9, 20, 3), (14, 30, 8), (4, 12, 20)]):
-        labels[z0 : z0 + 6, y0 : y0 + 6, 1 + wall + x0 : 7 + wall + x0] = 10_000 + k
-    depth = np.broadcast_to(np.arange(shape[2], dtype=np.float64), shape)
-    return labels, ndi.distance_transform_edt(labels > 0), depth <= 2, depth
-
-
-@pytest.mark.parametrize("wall", [3, 8])
-def test_labels_within_a_wall_by_the_air_are_dropped_for_any_chunking(wall):
-    labels, distance, near, depth = _walled(wall)
-    # the reference on the whole volume: the share of the mask at each depth is 1
-    # through the wall, under 0.2 behind it; the wall's pieces (deepest voxel at the
-    # wall's thickness) go, and the box against the wall (6 voxels deeper) stays
-    shares = ndi.mean(labels > 0, depth.astype(int), range(1, 20))
-    assert np.all(shares[:wall] == 1) and shares[wall:].max() < 0.2
-    pieces = len(np.unique(labels[(labels > 0) & (labels < 10_000)]))
-    expected = np.where(labels < 10_000, 0, labels)
-    for chunks in [(24, 48, 44), (7, 11, 5), (6, 48, 3)]:
-        out, count, thickness = drop_outside_slabs(
-            *(da.from_array(a, chunks=chunks) for a in (labels, distance, near)),
-            (1.0, 1.0, 1.0),
-            depth=da.from_array(depth, chunks=chunks),
-        )
-        np.testing.assert_array_equal(out.compute(), expected)
-        assert int(count) == pieces and float(thickness) == wall
-    # without the depth from the air, the wall's cubes are no slabs: all kept
-    out, count, thickness = drop_outside_slabs(
-        *(da.from_array(a, chunks=8) for a in (labels, distance, near)), (1.0, 1.0, 1.0)
-    )
-    assert int(count) == 0 and float(thickness) == 0
-
-
-def test_a_mask_that_fills_all_under_the_air_has_no_wall():
-    labels, distance, near, depth = _walled(3)
-    distance = np.full(labels.shape, 3.0)  # a mask of the whole scan but the air
-    out, count, thickness = drop_outside_slabs(
-        *(da.from_array(a, chunks=10) for a in (labels, distance, near)),
-        (1.0, 1.0, 1.0),
-        max_ratio=1e9,  # no slabs
-        depth=da.from_array(depth, chunks=10),
-    )
-    assert float(thickness) == 0 and int(count) == 0
-    np.testing.assert_array_equal(out.compute(), labels)
 
 
 def test_a_block_counts_only_its_own_labels():
@@ -244,7 +192,7 @@ def test_labels_numbered_up_to_a_trillion_are_dropped_without_a_table_of_their_r
     distance[3:8, 3:8, :5] = 3.0
     near = np.zeros(labels.shape, bool)
     near[:, :, 0] = True
-    out, count, _ = drop_outside_slabs(
+    out, count = drop_outside_slabs(
         da.from_array(labels, chunks=4),
         da.from_array(distance, chunks=4),
         da.from_array(near, chunks=4),

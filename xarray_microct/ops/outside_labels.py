@@ -6,24 +6,8 @@ the beads' level between them and the air, and the rim the blur mixes with the a
 fall in the beads' mask, and the watershed cuts them into labels on no bead.
 :func:`drop_outside_labels` sets to 0 the labels within ``reach`` voxels of the air that
 are slabs (over ``max_ratio`` times the volume of their inscribed ball, the ball of
-their largest distance in the watershed's map: a ball is 1, a half ball 4), thinner
-than ``min_radius`` (their largest distance under it), or that lie within the wall
-(:func:`wall_thickness`); the others keep their numbers.
-
-A wall thicker than the beads is cut by the watershed into pieces as round as beads,
-which the slab rule keeps. The wall is told by its depth from the air instead: the
-share of the mask among the voxels at each depth (the distance from the air, by steps
-of the finest voxel side) is 1 through a wall, and that of the pack (0.05-0.45 on the
-tests' tube) deeper; the wall is the run of depths from the air over
-:data:`SOLID_SHARE` (a wall and the blur's rim are all mask: 0.99-1.00 through them on
-that tube; a sample's dense skin that holds a few per cent of pores is no wall), where
-a depth under :data:`INSIDE_SHARE` follows it (a mask that fills all the scan under
-the air has no wall to tell). A label by the air whose
-deepest voxel is at most one step deeper than the wall lies within it. On the tests'
-tube (``tests/test_beads.py``'s ``_tube_pack``, 40 x 96 x 96, 52 beads), walls of 4,
-8 and 12 voxels are measured 4, 8 and 12 (the blur's rim by the air alone, 2), and the
-labels on no bead after :func:`~xarray_microct.pipelines.beads.beads` go from 9 / 16 /
-8 (the slab rule alone) to 0 / 0 / 0, no bead lost.
+their largest distance in the watershed's map: a ball is 1, a half ball 4) or thinner
+than ``min_radius`` (their largest distance under it); the others keep their numbers.
 
 Cost. Whether the scan holds air at all is judged first, eagerly, on a bounded sample
 that depends on the scan's shape only (:func:`outside_sample`: the two diagonals of
@@ -32,11 +16,9 @@ slices: the chunks those cross only), by the outside's own rule
 (:func:`~xarray_microct.core.outside.outside_of_array`). Where it holds none, the labels
 are returned as they are and nothing is added to the graph: a scan without air pays
 that sample only. Where it holds some, each block counts its labels' voxels, largest
-distance, deepest voxel from the air and contact with the air (the labels present in
-the block only: a table the size of the block's labels, not of the scan's) and its
-voxels' depths, one task combines them, and the labels dropped are zeroed block by
-block: lazy and the same for any chunking. The depth from the air is one more exact
-distance transform of the scan (:func:`~xarray_microct.ops.distance.edt_array`). The labels are
+distance and contact with the air (the labels present in the block only: a table the
+size of the block's labels, not of the scan's), one task combines them, and the labels
+dropped are zeroed block by block: lazy and the same for any chunking. The labels are
 then held until the table is made (all of them, as for any step with a global table).
 """
 
@@ -58,24 +40,19 @@ from xarray_microct.kernels.labels import label_parts
 from xarray_microct.ops.distance import edt_array
 
 __all__ = [
-    "INSIDE_SHARE",
     "MAX_BALL_RATIO",
     "OUTSIDE_REACH",
-    "SOLID_SHARE",
     "drop_outside_labels",
     "drop_outside_slabs",
     "has_outside",
     "outside_sample",
     "slabs",
-    "wall_thickness",
 ]
 
 MAX_BALL_RATIO = 4.0  # a label by the outside over this times its inscribed ball is a slab
 OUTSIDE_REACH = 2  # voxels: a label this near the voxels moved as the outside touches it
 SAMPLE_POINTS = 256  # the most voxels along each diagonal the check for air reads
 SAMPLE_PLANES = 8  # the most slices whose diagonals the check for air reads
-SOLID_SHARE = 0.95  # the mask's least share at each depth from the air through a wall
-INSIDE_SHARE = 0.75  # a depth under this share, deeper than the wall: the sample's inside
 
 
 def outside_sample(volume: xr.DataArray | da.Array) -> np.ndarray:
@@ -157,48 +134,6 @@ def slabs(
     return np.asarray(touch, bool) & thin
 
 
-def wall_thickness(voxels: np.ndarray, in_mask: np.ndarray) -> int:
-    """The thickness of a wall by the air, in steps of depth: the run of depths from the
-    first whose share of the mask (``in_mask[k] / voxels[k]``: the voxels at depth
-    ``k``, and those of them in the mask) is at least :data:`SOLID_SHARE`, where a deeper
-    depth's share is under :data:`INSIDE_SHARE` (else 0: no wall to tell from the
-    sample). Depth 0 is the air's own and is left out.
-
-    Examples
-    --------
-    A wall of 3 steps, then a pack; a mask that fills all under the air:
-
-    >>> wall_thickness(np.array([50, 10, 10, 10, 10, 10]), np.array([0, 10, 10, 10, 3, 4]))
-    3
-    >>> wall_thickness(np.array([50, 10, 10, 10]), np.array([0, 10, 10, 10]))
-    0
-    """
-    voxels = np.asarray(voxels, np.float64)[1:]
-    share = np.asarray(in_mask, np.float64)[1:] / np.maximum(voxels, 1.0)
-    solid = (share >= SOLID_SHARE) & (voxels > 0)
-    thickness = int(np.argmin(solid)) if not solid.all() else len(solid)
-    inside = np.any((share[thickness:] < INSIDE_SHARE) & (voxels[thickness:] > 0))
-    return thickness if inside else 0
-
-
-def _depth_counts(depth: np.ndarray, distance: np.ndarray, step: float) -> np.ndarray:
-    """One block's voxels by depth from the air (in ``step``s, rounded up; the air's
-    own depth 0 and an infinite one, a scan without air, left out), and those of them
-    in the mask (``distance > 0``): ``(2, depths)``."""
-    finite = np.isfinite(depth) & (depth > 0)
-    k = np.ceil(depth[finite] / step - 1e-6).astype(np.int64)
-    voxels = np.bincount(k)
-    return np.stack([voxels, np.bincount(k[distance[finite] > 0], minlength=len(voxels))])
-
-
-def _combined_counts(counts: list[np.ndarray]) -> np.ndarray:
-    """The blocks' :func:`_depth_counts` added, depth by depth."""
-    total = np.zeros((2, max((c.shape[1] for c in counts), default=0)), np.int64)
-    for c in counts:
-        total[:, : c.shape[1]] += c
-    return total
-
-
 def _combined_parts(
     parts: list[tuple[np.ndarray, ...]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -214,29 +149,11 @@ def _combined_parts(
 
 
 def _dropped_labels(
-    parts: list[tuple[np.ndarray, ...]],
-    voxel_volume: float,
-    min_top: float,
-    max_ratio: float,
-    deep: list[tuple[np.ndarray, ...]] | None = None,
-    counts: list[np.ndarray] | None = None,
-    step: float = 1.0,
-) -> tuple[np.ndarray, float]:
-    """The labels dropped, sorted, from the blocks' parts: those :func:`slabs` drops and,
-    with the blocks' deepest voxels from the air (``deep``) and their depth counts, those
-    by the air within the wall (:func:`wall_thickness`); and the wall's thickness (in
-    the units of ``step``)."""
-    labels, voxels, top, touch = _combined_parts(parts)
-    drop = slabs(voxels, top, touch, voxel_volume, min_top, max_ratio)
-    wall = 0.0
-    if deep is not None and counts is not None:
-        thickness = wall_thickness(*_combined_counts(counts))
-        if thickness:
-            wall = thickness * step
-            deep_labels, _, deepest, _ = _combined_parts(deep)
-            within = deep_labels[deepest <= wall + step]
-            drop |= touch & np.isin(labels, within)
-    return labels[drop], wall
+    parts: list[tuple[np.ndarray, ...]], voxel_volume: float, min_top: float, max_ratio: float
+) -> np.ndarray:
+    """The labels :func:`slabs` drops, sorted, from the blocks' parts."""
+    labels, counts, top, touch = _combined_parts(parts)
+    return labels[slabs(counts, top, touch, voxel_volume, min_top, max_ratio)]
 
 
 def _zeroed(block: np.ndarray, dropped: np.ndarray) -> np.ndarray:
@@ -255,16 +172,8 @@ def _zeroed(block: np.ndarray, dropped: np.ndarray) -> np.ndarray:
     return np.where(found, 0, block).astype(block.dtype)
 
 
-def _count(dropped: tuple[np.ndarray, float]) -> np.ndarray:
-    return np.asarray(dropped[0].size, np.int64)
-
-
-def _wall(dropped: tuple[np.ndarray, float]) -> np.ndarray:
-    return np.asarray(dropped[1], np.float64)
-
-
-def _zeroed_dropped(block: np.ndarray, dropped: tuple[np.ndarray, float]) -> np.ndarray:
-    return _zeroed(block, dropped[0])
+def _count(dropped: np.ndarray) -> np.ndarray:
+    return np.asarray(dropped.size, np.int64)
 
 
 def drop_outside_slabs(
@@ -274,19 +183,16 @@ def drop_outside_slabs(
     spacing: Sequence[float],
     min_top: float = 0.0,
     max_ratio: float = MAX_BALL_RATIO,
-    depth: da.Array | None = None,
-) -> tuple[da.Array, da.Array, da.Array]:
+) -> tuple[da.Array, da.Array]:
     """``labels`` without those that touch ``near`` (the voxels by the outside) and are
     slabs or thin (:func:`slabs`: volume over ``max_ratio`` times the ball of their
-    largest ``distance``, or that distance under ``min_top``) or, given ``depth`` (the
-    distance from the air), lie within a wall by it (:func:`wall_thickness`, the mask
-    ``distance > 0``); how many were dropped and the wall's thickness (0: none found;
-    0-d), lazily.
+    largest ``distance``, or that distance under ``min_top``), and how many were dropped
+    (0-d), lazily.
 
-    Per block, the voxels, largest distance, deepest voxel and contact with ``near`` of
-    the labels present in it (:func:`~xarray_microct.kernels.labels.label_parts`) and
-    its voxels by depth; combined in one task; the labels dropped set to 0 block by
-    block (the others keep their numbers): the same for any chunking.
+    Per block, the voxels, largest distance and contact with ``near`` of the labels
+    present in it (:func:`~xarray_microct.kernels.labels.label_parts`); combined in one
+    task; the labels dropped set to 0 block by block (the others keep their numbers):
+    the same for any chunking.
 
     Examples
     --------
@@ -295,57 +201,34 @@ def drop_outside_slabs(
     >>> lab = np.zeros((8, 16, 16), int); lab[:2] = 1; lab[3:8, 3:8, :5] = 2
     >>> dist = ndi.distance_transform_edt(lab > 0)
     >>> near = np.zeros(lab.shape, bool); near[:, :, 0] = True
-    >>> out, n, _ = drop_outside_slabs(
-    ...     da.from_array(lab, chunks=4), da.from_array(dist, chunks=4),
-    ...     da.from_array(near, chunks=4), (1, 1, 1))
+    >>> out, n = drop_outside_slabs(da.from_array(lab, chunks=4), da.from_array(dist, chunks=4),
+    ...                             da.from_array(near, chunks=4), (1, 1, 1))
     >>> np.unique(out.compute()).tolist(), int(n.compute())  # the plate goes, the cube stays
     ([0, 2], 1)
     """
     part = dask.delayed(label_parts, pure=True)
-    chunks = labels.chunks
     blocks = zip(
         labels.to_delayed().ravel(),
-        distance.rechunk(chunks).to_delayed().ravel(),
-        near.rechunk(chunks).to_delayed().ravel(),
+        distance.rechunk(labels.chunks).to_delayed().ravel(),
+        near.rechunk(labels.chunks).to_delayed().ravel(),
         strict=True,
     )
-    parts, deep, counts = [], None, None
-    if depth is None:
-        parts = [part(lab, dist, touch) for lab, dist, touch in blocks]
-    else:
-        deep, counts = [], []
-        step = float(min(spacing))
-        for (lab, dist, touch), dep in zip(
-            blocks, depth.rechunk(chunks).to_delayed().ravel(), strict=True
-        ):
-            parts.append(part(lab, dist, touch))
-            deep.append(part(lab, dep, touch))
-            counts.append(dask.delayed(_depth_counts, pure=True)(dep, dist, step))
+    parts = [part(lab, dist, touch) for lab, dist, touch in blocks]
     dropped = dask.delayed(_dropped_labels, pure=True)(
-        parts,
-        float(np.prod(spacing)),
-        float(min_top),
-        float(max_ratio),
-        deep,
-        counts,
-        float(min(spacing)),
+        parts, float(np.prod(spacing)), float(min_top), float(max_ratio)
     )
     count = da.from_delayed(dask.delayed(_count, pure=True)(dropped), (), dtype=np.int64)
-    wall = da.from_delayed(dask.delayed(_wall, pure=True)(dropped), (), dtype=np.float64)
-    out = da.map_blocks(_zeroed_dropped, labels, dropped=dropped, dtype=labels.dtype)
-    return out, count, wall
+    return da.map_blocks(_zeroed, labels, dropped=dropped, dtype=labels.dtype), count
 
 
-def _outside(scan: da.Array, bright: bool, reach: int) -> tuple[da.Array, da.Array]:
-    """The voxels ``fill_outside`` moves, and those within ``reach`` voxels (faces) of
-    them, lazily."""
-    moved = moved_array(scan, fill_outside_array(scan, bright=bright)[1])
+def _near_outside(scan: da.Array, bright: bool, reach: int) -> da.Array:
+    """The voxels within ``reach`` voxels (faces) of those ``fill_outside`` moves, lazily."""
+    near = moved_array(scan, fill_outside_array(scan, bright=bright)[1])
     if reach <= 0:
-        return moved, moved
-    near = da.map_overlap(
-        ndi.binary_dilation, moved, depth=reach, boundary="none", iterations=reach, dtype=bool
+        return near
+    return da.map_overlap(
+        ndi.binary_dilation, near, depth=reach, boundary="none", iterations=reach, dtype=bool
     )
-    return moved, near
 
 
 @operation(
@@ -371,9 +254,7 @@ def drop_outside_labels(
     the region :func:`~xarray_microct.ops.intensity.fill_outside` moves to ``phase``'s
     level), the labels within ``reach`` voxels of it that are slabs (over
     ``max_ratio`` times the volume of their inscribed ball, the ball of their largest
-    ``distance``), thinner than ``min_radius``, or within a wall by the air (a layer
-    of the mask as deep as the wall is thick: :func:`wall_thickness`, measured on the
-    mask ``distance > 0`` by depth from the air) are set to 0; the others keep their
+    ``distance``) or thinner than ``min_radius`` are set to 0; the others keep their
     numbers. Lazy; the labels are held until the table of those dropped is made (a
     pipeline checks first whether the scan holds air at all: :func:`has_outside`).
 
@@ -399,9 +280,8 @@ def drop_outside_labels(
     Returns
     -------
     xarray.DataArray
-        Lazy labels; the lazy coordinates ``outside_labels_dropped`` count the labels
-        set to 0 and ``outside_wall`` gives the wall's thickness (in the grid's units;
-        0 where none was found). On a pyramid (DataTree) of labels, one level's (``level=0`` by
+        Lazy labels; the lazy coordinate ``outside_labels_dropped`` counts the labels
+        set to 0. On a pyramid (DataTree) of labels, one level's (``level=0`` by
         default, the finest: the scan and the map are given on its grid).
 
     Examples
@@ -455,12 +335,6 @@ def drop_outside_labels(
     dist = distance.data
     if dist.dtype == np.bool_:
         dist = edt_array(dist, grid.spacing)
-    moved, near = _outside(scan.data, phase == "bright", int(reach))
-    depth = edt_array(~moved, grid.spacing)
-    kept, count, wall = drop_outside_slabs(
-        labels.data, dist, near, grid.spacing, radius, max_ratio, depth=depth
-    )
-    wall = xr.DataArray(wall, attrs={"units": grid.units})
-    return labels.copy(data=kept).assign_coords(
-        outside_labels_dropped=((), count), outside_wall=wall
-    )
+    near = _near_outside(scan.data, phase == "bright", int(reach))
+    kept, count = drop_outside_slabs(labels.data, dist, near, grid.spacing, radius, max_ratio)
+    return labels.copy(data=kept).assign_coords(outside_labels_dropped=((), count))

@@ -855,12 +855,11 @@ def beads(
         (a bead the smoothing of the outlines erases, too small for it, leaves its
         number unused), on the scan's grid; the provenance lists every step with its
         parameters. Where the scan holds air about the sample (judged on the field's
-        diagonals on a few slices, read now), the labels by it that are slabs,
+        diagonals on a few slices, read now), the labels by it that are slabs or
         thinner than half the bead radius (a container wall's pieces, the air's rim)
-        or within a wall as deep as it is all mask are set to 0 (the step
-        ``drop_outside_labels``, replayed as the others): how many in the lazy
-        coordinate ``outside_labels_dropped``, the wall's thickness in
-        ``outside_wall`` (none with ``min_distance``).
+        are set to 0 (the step ``drop_outside_labels``, replayed as the others): how
+        many in the lazy coordinate ``outside_labels_dropped`` (none with
+        ``min_distance``).
 
     Examples
     --------
