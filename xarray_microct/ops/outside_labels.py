@@ -20,6 +20,36 @@ distance and contact with the air (the labels present in the block only: a table
 size of the block's labels, not of the scan's), one task combines them, and the labels
 dropped are zeroed block by block: lazy and the same for any chunking. The labels are
 then held until the table is made (all of them, as for any step with a global table).
+
+Walls thicker than the beads (2026-12-04, branch ``wall30``; not used). The watershed
+cuts such a wall into pieces as round as beads, which the slab rule keeps: a tube of
+96 x 176² (radius 80, 636 beads of 4.5-6 voxels, ``tests/test_beads.py``'s
+``_tube_pack``), walls of 5 / 10 voxels: 315 / 156 labels on no bead after
+:func:`~xarray_microct.pipelines.beads.beads`. Tried: the wall measured from the share
+of the mask at each depth from the air (one more exact distance transform of ``~`` the
+air; by steps of the finest voxel side): all mask through a wall (0.99-1.00), the
+pack's 0.05-0.45 deeper, so the wall is the run of depths over 0.95 where a depth under
+0.75 follows (walls of 4 / 8 / 12 voxels on 40 x 96² measured 4 / 8 / 12).
+
+* Labels by the air whose deepest voxel lies within the wall + 1 step: 315 / 156 → 7 /
+  35 on no bead, no bead lost; on 40 x 96², 9 / 16 / 8 → 0. A review found that the one
+  thickness, measured over all the air, drops whole beads by a free liquid surface when
+  the walled part of the air's boundary dominates (4 of 5 on a tall tube; the wall 12
+  measured; its channel of 240 slices between walls, beads of 4.5-6 under the surface).
+* Then labels with over half their voxels within the wall + 1 step, touching the air or
+  not, and by the pack's pores only at the wall's inner face (at least a step under its
+  thickness): the review's free surface 0 of 5 dropped, anisotropic voxels (1, 1, 2)
+  measured right once empty depths broke no run, the cost the slab rule's (64 x 128²:
+  32-37 s CPU against 32-33, the blocks' tables made in one ``map_blocks`` layer: a
+  task per array and block through ``to_delayed`` had doubled it, by culling the
+  graph). But beads protruding 0.3 radius from a liquid surface into air, in a tube
+  with a wall of 8 or 12 voxels: the wall is under-measured (3 / 2: the free surface's
+  depths hold 0.8-0.93 of mask), and 6 / 5 of 38 beads (400-780 voxels) have half
+  their voxels within it and the pores only under the rim: dropped. One thickness for
+  all the air cannot tell a wall from a free surface; what is missing is the wall
+  measured where it is (per region of the air's boundary), and a rule for the labels
+  by a free surface that keeps beads. Walls thicker than their pieces lose only their
+  inner layer (the outer pieces meet no pore).
 """
 
 from __future__ import annotations
