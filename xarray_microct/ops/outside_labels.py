@@ -178,11 +178,19 @@ def _combined_parts(
     return labels, counts, top, touch
 
 
+def _block_parts(labels: np.ndarray, distance: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """One block's :func:`~xarray_microct.kernels.labels.label_parts`, in a one-element
+    object array (a block of :func:`drop_outside_slabs`'s table of blocks)."""
+    out = np.empty((1,) * labels.ndim, object)
+    out.flat[0] = label_parts(labels, distance, near)
+    return out
+
+
 def _dropped_labels(
-    parts: list[tuple[np.ndarray, ...]], voxel_volume: float, min_top: float, max_ratio: float
+    tables: list[np.ndarray], voxel_volume: float, min_top: float, max_ratio: float
 ) -> np.ndarray:
     """The labels :func:`slabs` drops, sorted, from the blocks' parts."""
-    labels, counts, top, touch = _combined_parts(parts)
+    labels, counts, top, touch = _combined_parts([t.flat[0] for t in tables])
     return labels[slabs(counts, top, touch, voxel_volume, min_top, max_ratio)]
 
 
@@ -236,16 +244,21 @@ def drop_outside_slabs(
     >>> np.unique(out.compute()).tolist(), int(n.compute())  # the plate goes, the cube stays
     ([0, 2], 1)
     """
-    part = dask.delayed(label_parts, pure=True)
-    blocks = zip(
-        labels.to_delayed().ravel(),
-        distance.rechunk(labels.chunks).to_delayed().ravel(),
-        near.rechunk(labels.chunks).to_delayed().ravel(),
-        strict=True,
+    # one table per block through one layer of the graph: a task per array and block
+    # (``to_delayed`` of each) spent more on culling the graph than on the tables
+    tables = da.map_blocks(
+        _block_parts,
+        labels,
+        distance.rechunk(labels.chunks),
+        near.rechunk(labels.chunks),
+        dtype=object,
+        chunks=tuple((1,) * n for n in labels.numblocks),
     )
-    parts = [part(lab, dist, touch) for lab, dist, touch in blocks]
     dropped = dask.delayed(_dropped_labels, pure=True)(
-        parts, float(np.prod(spacing)), float(min_top), float(max_ratio)
+        list(tables.to_delayed().ravel()),
+        float(np.prod(spacing)),
+        float(min_top),
+        float(max_ratio),
     )
     count = da.from_delayed(dask.delayed(_count, pure=True)(dropped), (), dtype=np.int64)
     return da.map_blocks(_zeroed, labels, dropped=dropped, dtype=labels.dtype), count
