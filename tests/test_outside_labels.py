@@ -243,3 +243,15 @@ def test_a_sliced_stage_is_refused_naming_the_change():
     out = labels.microct.drop_outside_labels(scan, mask.isel(z=slice(None, None, -1)))
     with pytest.raises(ValueError, match=r"distance is not the lazy stage.*sliced"):
         mct.replay(out, scan)
+
+
+def test_a_stage_given_as_the_finest_level_of_a_pyramid_replays():
+    """The chain goes through a pyramid, and the map is given as its finest level: the
+    step records the pyramid's step, whose replayed stage is a tree."""
+    scan = mct.from_array(_pack("above"), chunks=24)
+    mask = scan.microct.invert().microct.threshold(-150.0)
+    tree = mask.microct.pyramid(levels=2)
+    finest = tree["scale0"][next(iter(tree["scale0"].data_vars))]
+    out = tree.microct.label().microct.drop_outside_labels(scan, finest, min_radius=1.5)
+    assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 3}
+    np.testing.assert_array_equal(mct.replay(out, scan).values, out.values)

@@ -601,8 +601,16 @@ def stage_in(stage: xr.DataArray, names: tuple[str | None, ...]) -> int | str:
 def run_step(step: Mapping[str, Any], out: Any, stages: list[Any]) -> Any:
     """One checked step (:func:`check_records`) on ``out``, the stages of the chain so far
     (``stages[k]``: after ``k`` steps) given to the parameters its ``"earlier"`` names."""
-    earlier = {name: stages[k] for name, k in step.get("earlier", {}).items()}
+    earlier = {name: _stage_volume(stages[k]) for name, k in step.get("earlier", {}).items()}
     return REGISTRY[step["op"]].verb(out, **step["params"], **earlier)
+
+
+def _stage_volume(stage: Any) -> Any:
+    """A stage as a verb takes it: a pyramid's finest level (the volume a stage made by
+    a pyramid step is known by, the level a verb on a tree reads by default)."""
+    if isinstance(stage, xr.DataTree):
+        return single_image(select_node(stage, 0))
+    return stage
 
 
 def _estimates_of(result: Any) -> dict[str, Any]:
