@@ -244,8 +244,9 @@ def drop_outside_slabs(
     >>> np.unique(out.compute()).tolist(), int(n.compute())  # the plate goes, the cube stays
     ([0, 2], 1)
     """
-    # one table per block through one layer of the graph: a task per array and block
-    # (``to_delayed`` of each) spent more on culling the graph than on the tables
+    # one table per block through one layer of the graph, not a task per array and block
+    # (``to_delayed`` of each: more for the graph's culling to walk; the beads pipeline on
+    # a 64 x 128² tube 32.2-33.3 -> 30.2-31.6 s CPU)
     tables = da.map_blocks(
         _block_parts,
         labels,
