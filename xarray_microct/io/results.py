@@ -33,12 +33,16 @@ import pandas as pd
 import xarray as xr
 import zarr
 
+from xarray_microct.core.labels import is_label_volume
 from xarray_microct.core.provenance import package_version, utc_now
+from xarray_microct.core.stats import global_percentiles
 from xarray_microct.io.ome import (
     SCALAR_COORDS,
+    WINDOW_PERCENTILES,
     complete_marker,
     create_levels,
     create_root,
+    lazy_array,
     level_group,
     open_pyramid,
     prepare_levels,
@@ -65,6 +69,8 @@ EARLIER_LEVEL = "scale0"
 """The group of the result's array in runs started by versions before the numbered
 level groups: ``--resume`` finishes those where they are."""
 NGFF_VERSION = "0.5"
+WINDOW_SAMPLE_BYTES = 256 * 2**20
+"""At most this much of a finished result is read back for its display window."""
 RESUMABLE = ("incomplete", "interrupted", "failed")
 """Statuses of a run that ``--resume`` finishes."""
 
@@ -428,12 +434,60 @@ def write_volume(
         written = _write_missing(target, created, scalars, state, action, client, progress, guard)
         if isinstance(target, Path):  # every chunk stored: what a killed chunk write left
             remove_zarr_leftovers(target)
+        stored = created[0][0]
+        window = stored_window(levels[0][1], lazy_array(stored, "store"), client)
         set_state(
             target,
             {**state, "status": "complete", "finished": utc_now(), "chunks_written": written},
-            extra=complete_marker(levels, [t for t, _ in created], NGFF_VERSION),
+            extra=complete_marker(levels, [stored], NGFF_VERSION, window=window),
         )
     return path
+
+
+def spread_blocks(data: da.Array, budget: int) -> da.Array:
+    """Blocks of ``data`` spread evenly over its block grid, about ``budget`` bytes in all
+    (every block when the whole array fits; at least one block).
+
+    Examples
+    --------
+    >>> x = da.zeros((64, 64, 64), dtype="uint8", chunks=16)
+    >>> spread_blocks(x, 64**3).numblocks, spread_blocks(x, 8 * 16**3).numblocks
+    ((4, 4, 4), (2, 2, 2))
+    """
+    block_bytes = data.dtype.itemsize * int(np.prod([max(c) for c in data.chunks]))
+    share = budget / (block_bytes * int(np.prod(data.numblocks)))
+    if share >= 1:
+        return data
+    picks = []
+    for count in data.numblocks:
+        keep = max(1, int(count * share ** (1 / data.ndim)))
+        step = count // keep
+        first = (count - 1 - (keep - 1) * step) // 2  # centred in the grid
+        picks.append(slice(first, first + (keep - 1) * step + 1, step))
+    return data.blocks[tuple(picks)]
+
+
+def stored_window(result: xr.DataArray, stored: da.Array, client: Any = None) -> list[float] | None:
+    """The omero display window ``(min, start, end, max)`` of an intensity ``result``
+    written as ``stored``, read back from the store: the minimum,
+    :data:`~xarray_microct.io.ome.WINDOW_PERCENTILES` and maximum of at most
+    :data:`WINDOW_SAMPLE_BYTES` of its blocks, spread over the volume. None for label
+    volumes and masks (stored as other dtypes), volumes with channels or time, and a
+    result with no finite value.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.arange(1000, dtype="float32").reshape(10, 10, 10), spacing=1)
+    >>> [round(v) for v in stored_window(vol, vol.data)]
+    [0, 1, 998, 999]
+    """
+    if is_label_volume(result) or result.ndim != 3:
+        return None
+    sample = spread_blocks(stored, WINDOW_SAMPLE_BYTES)
+    lazy = global_percentiles(sample, [0.0, *WINDOW_PERCENTILES, 100.0])
+    (window,) = compute([lazy], client, progress=False)
+    return [float(v) for v in window] if np.all(np.isfinite(window)) else None
 
 
 def _started_level(path: Path, name: str) -> str:
