@@ -71,7 +71,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
@@ -487,8 +486,18 @@ def global_percentiles(data: da.Array, q: Sequence[float]) -> da.Array:
         raise ValueError(f"percentiles must lie in [0, 100], got {list(q)}")
     counts, edges = global_histogram(data, padding=False)
     exact = has_exact_histogram(data.dtype)
-    values = dask.delayed(_quantiles_from_histogram, pure=True)(counts, edges, q_arr, exact)
-    return da.from_delayed(values, shape=q_arr.shape, dtype=np.float64)
+    # one task in the arrays' own graph (a dask.delayed call would optimise and copy the
+    # graph under each argument, and import distributed to look for a client)
+    return da.map_blocks(
+        _quantiles_from_histogram,
+        counts.rechunk(-1),
+        edges.rechunk(-1),
+        q=q_arr,
+        exact=exact,
+        chunks=(q_arr.shape,),
+        dtype=np.float64,
+        meta=np.empty((0,), np.float64),
+    )
 
 
 def trim_histogram(counts: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
