@@ -9,6 +9,7 @@ import pytest
 import scipy.ndimage as ndi
 import xarray as xr
 import yaml
+from dask.highlevelgraph import HighLevelGraph
 
 import xarray_microct as mct
 from xarray_microct.kernels.labels import label_parts
@@ -255,3 +256,28 @@ def test_a_stage_given_as_the_finest_level_of_a_pyramid_replays():
     out = tree.microct.label().microct.drop_outside_labels(scan, finest, min_radius=1.5)
     assert out.attrs["microct_provenance"][-1]["earlier"] == {"scan": 0, "distance": 3}
     np.testing.assert_array_equal(mct.replay(out, scan).values, out.values)
+
+
+def test_the_tables_add_a_few_tasks_per_block_to_the_graph():
+    """The blocks' tables and the labels dropped add a task or two per block (and one to
+    combine them) to the labels' graph, however deep the chain beneath: no copy of the
+    chain per block for every later compute to cull."""
+    labels, distance, near = _random_labels(5)
+    chain = da.from_array(labels, chunks=(8, 10, 7))
+    for _ in range(4):  # a chain whose blocks each read their neighbours
+        chain = chain.map_overlap(lambda b: b, depth=1, boundary="none", dtype=chain.dtype)
+    dist = da.from_array(distance, chunks=chain.chunks)
+    close = da.from_array(near, chunks=chain.chunks)
+    out, count = drop_outside_slabs(chain, dist, close, (1.0, 1.0, 1.0), min_top=2.0)
+
+    def tasks(*arrays: da.Array) -> int:  # in all the layers of their graphs
+        layers = HighLevelGraph.merge(*(a.dask for a in arrays)).layers
+        return sum(len(layer) for layer in layers.values())
+
+    added = tasks(out, count) - tasks(chain, dist, close)
+    assert added <= 2 * chain.npartitions + 2
+    expected, expected_count = drop_outside_slabs(
+        da.from_array(labels, chunks=chain.chunks), dist, close, (1.0, 1.0, 1.0), min_top=2.0
+    )
+    np.testing.assert_array_equal(out.compute(), expected.compute())
+    assert int(count) == int(expected_count)

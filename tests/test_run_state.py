@@ -187,3 +187,29 @@ def test_a_chunk_write_killed_mid_file_leaves_nothing_once_the_run_is_finished(
     assert not left.exists() and not metadata_left.exists()
     assert odd.read_text() == "mine"
     np.testing.assert_array_equal(open_result(out).values, volume.values)
+
+
+def test_a_lazy_scalar_coordinate_is_computed_with_the_chunks_sharing_their_work(
+    tmp_path: Path,
+) -> None:
+    """A lazy 0-d coordinate (a total of the result) is stored with its value, and the
+    blocks it shares with the chunks written are computed once, not once for each."""
+    volume = _volume()
+    runs = []
+
+    def doubled(block: np.ndarray) -> np.ndarray:
+        runs.append(1)
+        return block * 2
+
+    data = volume.data.map_blocks(doubled, dtype=volume.dtype)
+    result = volume.copy(data=data).assign_coords(
+        total=((), data.sum()), level=((), np.float64(0.5))
+    )
+    runs.clear()  # the call on dask's meta, when the graph was built
+    with dask.config.set(scheduler="threads"):
+        write_volume(result, tmp_path / "out.zarr")
+    assert len(runs) == volume.data.npartitions
+    back = open_result(tmp_path / "out.zarr")
+    np.testing.assert_allclose(float(back.total), 2 * volume.values.sum())
+    assert float(back.level) == 0.5
+    np.testing.assert_array_equal(back.values, 2 * volume.values)

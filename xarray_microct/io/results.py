@@ -534,8 +534,11 @@ def _write_missing(
                 compute=False,
             )
         )
-    if scalars[0]:
-        collections.append(dask.delayed(scalars[0]))
+    # the lazy scalar coordinates as collections of their own, optimised in one graph with
+    # the chunks' (one culling, their shared tasks once): through ``dask.delayed`` of the
+    # dict, each one's chain was optimised and materialised apart as the graph was built
+    lazy = {name: value for name, value in scalars[0].items() if dask.is_dask_collection(value)}
+    collections.extend(lazy.values())
     try:
         results = compute(collections, client, progress) if collections else []
     except BaseException as err:
@@ -552,7 +555,8 @@ def _write_missing(
             )
         raise
     if scalars[0]:
-        target.attrs[SCALAR_COORDS] = scalar_coords_json(results[-1])
+        computed = dict(zip(lazy, results[len(results) - len(lazy) :], strict=True))
+        target.attrs[SCALAR_COORDS] = scalar_coords_json({**scalars[0], **computed})
     return len(missing)
 
 
