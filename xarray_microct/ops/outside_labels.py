@@ -89,7 +89,12 @@ the depth between the wall's), none. ``beads`` on the 96 x 176² tube, walls 5 /
 40 x 80², walls 4 / 8 / 12: 1 / 8 / 15 → 0 / 1 / 0. The wall of 12 reads 11 by its
 run of shares over 0.95 (its blurred inner face 0.92-0.94): the depth before the inside
 is the wall's. Left: a wall's pieces that reach past its inner face (the watershed
-joins them to the pack's edge) stay.
+joins them to the pack's edge) stay, and those of a wall above a free surface (between
+two airs: no inside in view). Cost, ``beads`` on a 64 x 128² tube with air (CPU,
+interleaved): 29.6-32.1 s before; 21.9-24.8 with the blocks' tables handed to the
+combining task as one array (a delayed object per block carried the graph to merge
+again) and the slab rule alone; 23.4-27.4 with the wall rule (its exact distance
+transform of the air, the depth's gradient, the tables by tile).
 """
 
 from __future__ import annotations
