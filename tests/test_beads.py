@@ -559,10 +559,12 @@ def test_a_pyramid_is_labelled_at_its_finest_level_or_the_level_asked() -> None:
         beads(scan, level=1)
 
 
-def _tube_pack(seed: int, shape=(40, 72, 72), tube=28.0, wall=4.0, chunks=24):
+def _tube_pack(seed: int, shape=(40, 72, 72), tube=28.0, wall=4.0, chunks=24, surface=None):
     """Dark beads (radius 4.5-6 voxels, level 0) packed in a liquid (1) inside a tube
     whose wall (``wall`` voxels, at the beads' level) has air (-0.8) outside: blurred by
-    a voxel, noise 0.05. The scan and the true labels."""
+    a voxel, noise 0.05; with a ``surface`` (a slice), the liquid ends there, air above
+    it in the tube and the beads' centres under 0.3 radius above it. The scan and the
+    true labels."""
     rng = np.random.default_rng(seed)
     centre = np.array(shape[1:]) / 2
     balls: list[tuple[np.ndarray, float]] = []
@@ -570,6 +572,8 @@ def _tube_pack(seed: int, shape=(40, 72, 72), tube=28.0, wall=4.0, chunks=24):
         r = rng.uniform(4.5, 6.0)
         c = np.array([rng.uniform(0, shape[0]), *(centre + rng.uniform(-tube, tube, 2))])
         if np.linalg.norm(c[1:] - centre) > tube - r:
+            continue
+        if surface is not None and c[0] > surface + 0.3 * r:
             continue
         if all(np.linalg.norm(c - c2) > 0.97 * (r + r2) for c2, r2 in balls):
             balls.append((c, r))
@@ -579,6 +583,8 @@ def _tube_pack(seed: int, shape=(40, 72, 72), tube=28.0, wall=4.0, chunks=24):
         truth[((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r**2) & (truth == 0)] = k
     rho = np.hypot(y - centre[0], x - centre[1])
     level = np.where(truth > 0, 0.0, 1.0)
+    if surface is not None:
+        level[(truth == 0) & (z >= surface)] = -0.8
     level[rho > tube] = 0.0  # the wall, at the beads' level
     level[rho > tube + wall] = -0.8  # the air
     scan = ndi.gaussian_filter(level, 1.0) + rng.normal(0, 0.05, shape)
@@ -607,6 +613,26 @@ def test_labels_by_the_outside_that_are_a_wall_or_a_rim_are_dropped():
     assert step["op"] == "drop_outside_labels"
     assert step["earlier"] == {"scan": 0, "distance": 6}
     np.testing.assert_array_equal(mct.replay(labels, vol).values, values)
+
+
+@pytest.mark.parametrize("surface", [None, 30])
+def test_a_wall_thicker_than_the_beads_is_dropped_where_it_is(surface):
+    """A tube wall of 8 voxels (beads of 4.5-6): the watershed cuts it into pieces as
+    round as beads, which the slab rule kept (8 labels on no bead); the wall is measured
+    by its depth from the air region by region of the air's boundary, and its pieces go.
+    With a free liquid surface in the tube (air above it, beads protruding from it),
+    the surface is measured apart from the wall (one wall for all the air took it for
+    the wall and dropped beads under it): no bead goes. The wall above the surface lies
+    between two airs (no inside in view): its pieces there stay (9 labels on no bead
+    of 21 before, 1 of 10 wholly under the surface's reach)."""
+    vol, truth = _tube_pack(5, shape=(48, 80, 80), tube=26.0, wall=8.0, surface=surface)
+    values = beads(vol).values
+    on_beads = {int(k) for k in np.unique(values[truth > 0]) if k}
+    below = values.shape[0] if surface is None else surface - 8
+    z = np.indices(values.shape)[0]
+    extra = [k for k in np.unique(values) if k and k not in on_beads]
+    assert len([k for k in extra if z[values == k].max() < below]) <= 2
+    assert np.count_nonzero(matched_iou(values, truth) >= 0.5) == int(truth.max())
 
 
 def test_a_pack_without_air_has_no_step_for_the_outside(scan):

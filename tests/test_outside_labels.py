@@ -13,7 +13,12 @@ from dask.highlevelgraph import HighLevelGraph
 
 import xarray_microct as mct
 from xarray_microct.kernels.labels import label_parts
-from xarray_microct.ops.outside_labels import drop_outside_slabs, has_outside, slabs
+from xarray_microct.ops.outside_labels import (
+    drop_outside_slabs,
+    has_outside,
+    slabs,
+    wall_thickness,
+)
 from xarray_microct.pipeline_file import pipeline_from_records
 
 
@@ -55,6 +60,75 @@ def test_the_labels_dropped_are_those_of_the_whole_volume_for_any_chunking(wide)
         )
         np.testing.assert_array_equal(out.compute(), expected)
         assert int(count) == len(gone)
+
+
+def _walled(wall: int, shape=(56, 40, 72), surface: int = 40):
+    """Labels of a wall of ``wall`` voxels along ``x = 2`` (air beyond it), cut into cubes
+    as round as beads (no slabs; numbered from 1), and of balls of radius 5 (from
+    10 000) packed behind it in a liquid that ends at the slice ``surface`` (air above
+    it between the balls, the top balls protruding from it); the mask's distance map,
+    the voxels within 2 of the air, and the depth from the air."""
+    labels = np.zeros(shape, np.int64)
+    z, y, x = np.indices(shape)
+    cubes = 1 + (z // wall) * 100 + y // wall
+    labels[:, :, 2 : 2 + wall] = cubes[:, :, 2 : 2 + wall]
+    k = 10_000
+    for cz in range(surface + 1 - 33, surface + 2, 11):  # the top layer protruding
+        for cy in range(5, shape[1], 11):
+            for cx in range(8 + wall, shape[2] - 5, 11):
+                labels[(z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2 <= 25] = k
+                k += 1
+    air = (x < 2) | ((z >= surface) & (x >= 2 + wall) & (labels == 0))
+    depth = ndi.distance_transform_edt(~air)
+    near = ndi.binary_dilation(air, iterations=2)
+    return labels, ndi.distance_transform_edt(labels > 0), near, depth
+
+
+@pytest.mark.parametrize("wall", [6, 10])
+def test_labels_within_a_wall_are_dropped_where_the_wall_is_for_any_chunking(wall):
+    labels, distance, near, depth = _walled(wall)
+    # the reference: the wall's cubes under the free surface go (those above it lie
+    # between two airs: no inside in view), the balls stay, those protruding from the
+    # surface too (one wall for all the air, measured ``wall``, would take them: they
+    # lie within ``wall`` + 1 of the air)
+    cubes = np.unique(labels[(labels > 0) & (labels < 10_000)])
+    top = ndi.maximum(np.indices(labels.shape)[0], labels, cubes)
+    low = cubes[top < 40 - wall]
+    balls = np.unique(labels[labels >= 10_000])
+    protruding = [b for b in balls if depth[labels == b].max() <= wall + 1]
+    assert len(protruding) >= 4
+    results = []
+    for chunks in [labels.shape, (7, 11, 5), (20, 40, 9)]:
+        out, count = drop_outside_slabs(
+            *(da.from_array(a, chunks=chunks) for a in (labels, distance, near)),
+            (1.0, 1.0, 1.0),
+            max_ratio=1e9,  # no slabs
+            depth=da.from_array(depth, chunks=chunks),
+        )
+        kept = np.unique(out.compute())
+        assert not np.isin(low, kept).any() and np.isin(balls, kept).all()
+        results.append((out.compute(), int(count)))
+    for other, count in results[1:]:
+        np.testing.assert_array_equal(other, results[0][0])
+        assert count == results[0][1]
+
+
+def test_the_wall_is_the_solid_run_from_the_air_before_an_inside_at_once():
+    """Rows of depths 0 (the air), 1, 2...: the voxels and those in the mask."""
+    voxels = np.full((5, 9), 10)
+    in_mask = np.array(
+        [
+            [0, 10, 10, 10, 10, 2, 3, 6, 5],  # a wall of 4, then a pack: 4
+            [0, 10, 10, 10, 9, 2, 3, 6, 5],  # its inner face blurred (one depth): 4
+            [0, 10, 10, 10, 10, 9, 8, 7, 6],  # a dense skin, pores sparse under it: 0
+            [0, 10, 10, 10, 10, 10, 10, 10, 10],  # a mask that fills all: 0
+            [0, 5, 4, 6, 3, 4, 5, 6, 5],  # a free surface: 0
+        ]
+    )
+    assert wall_thickness(voxels, in_mask).tolist() == [4, 4, 0, 0, 0]
+    # a depth without voxels (voxels longer across the air than the step) breaks no run
+    voxels[0, 2] = in_mask[0, 2] = 0
+    assert wall_thickness(voxels[:1], in_mask[:1]).tolist() == [4]
 
 
 def test_a_block_counts_only_its_own_labels():
