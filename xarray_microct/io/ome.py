@@ -517,10 +517,11 @@ def ngff_metadata(
     return {"ome": {"version": "0.5", "multiscales": [multiscale], **extra}}
 
 
-def display_window(volume: xr.DataArray) -> da.Array | None:
+def display_window(volume: xr.DataArray, values: da.Array | None = None) -> da.Array | None:
     """Lazy ``(min, start, end, max)`` of an intensity volume: its global minimum, 0.1
     and 99.9 percentiles and maximum (the omero ``window``); None for label volumes and
-    volumes with channels or time.
+    volumes with channels or time. ``values``: read these instead of the volume's data
+    (its stored copy, or a sample of it).
 
     Examples
     --------
@@ -531,8 +532,9 @@ def display_window(volume: xr.DataArray) -> da.Array | None:
     """
     if is_label_volume(volume) or volume.ndim != 3:
         return None
-    data = volume.data if isinstance(volume.data, da.Array) else da.asarray(volume.data)
-    return global_percentiles(data, [0.0, *WINDOW_PERCENTILES, 100.0])
+    if values is None:
+        values = volume.data if isinstance(volume.data, da.Array) else da.asarray(volume.data)
+    return global_percentiles(values, [0.0, *WINDOW_PERCENTILES, 100.0])
 
 
 def _coords_record(volume: xr.DataArray) -> dict[str, Any]:
@@ -817,8 +819,7 @@ def _fill_image(
         guard.settle()  # raise once no chunk write is running any more
         raise
     if not same_pass:
-        coarsest = levels[-1][1].copy(data=lazy_array(targets[-1], "store"))
-        window = dask.compute(display_window(coarsest))[0]
+        window = dask.compute(display_window(levels[-1][1], lazy_array(targets[-1], "store")))[0]
     for target, values in zip(targets, scalar_values, strict=True):
         if values:
             target.attrs[SCALAR_COORDS] = scalar_coords_json(values)

@@ -33,15 +33,13 @@ import pandas as pd
 import xarray as xr
 import zarr
 
-from xarray_microct.core.labels import is_label_volume
 from xarray_microct.core.provenance import package_version, utc_now
-from xarray_microct.core.stats import global_percentiles
 from xarray_microct.io.ome import (
     SCALAR_COORDS,
-    WINDOW_PERCENTILES,
     complete_marker,
     create_levels,
     create_root,
+    display_window,
     lazy_array,
     level_group,
     open_pyramid,
@@ -469,9 +467,9 @@ def spread_blocks(data: da.Array, budget: int) -> da.Array:
 
 def stored_window(result: xr.DataArray, stored: da.Array, client: Any = None) -> list[float] | None:
     """The omero display window ``(min, start, end, max)`` of an intensity ``result``
-    written as ``stored``, read back from the store: the minimum,
-    :data:`~xarray_microct.io.ome.WINDOW_PERCENTILES` and maximum of at most
-    :data:`WINDOW_SAMPLE_BYTES` of its blocks, spread over the volume. None for label
+    written as ``stored``, read back from the store: the
+    :func:`~xarray_microct.io.ome.display_window` of at most :data:`WINDOW_SAMPLE_BYTES`
+    of its blocks, spread over the volume. None for label
     volumes and masks (stored as other dtypes), volumes with channels or time, and a
     result with no finite value.
 
@@ -482,10 +480,9 @@ def stored_window(result: xr.DataArray, stored: da.Array, client: Any = None) ->
     >>> [round(v) for v in stored_window(vol, vol.data)]
     [0, 1, 998, 999]
     """
-    if is_label_volume(result) or result.ndim != 3:
+    lazy = display_window(result, spread_blocks(stored, WINDOW_SAMPLE_BYTES))
+    if lazy is None:
         return None
-    sample = spread_blocks(stored, WINDOW_SAMPLE_BYTES)
-    lazy = global_percentiles(sample, [0.0, *WINDOW_PERCENTILES, 100.0])
     (window,) = compute([lazy], client, progress=False)
     return [float(v) for v in window] if np.all(np.isfinite(window)) else None
 
