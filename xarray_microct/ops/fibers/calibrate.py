@@ -635,9 +635,10 @@ misses −2.48 / −2.50 → −1.49 / −1.51 %; but 0.05, 8°, seed 1 +1.52 �
 only −3.5 % and C +9.8 % on 8 % of the rows: the low rows offset the fit's +1.1 %);
 ``fiber_bed`` 2 pixels 0 → 0 of 18, 0.73 → 0.61 %, worst −1.69 → −1.47 %; 3 pixels (both
 phantoms) no chain moved, the same. Not used: a case that passes fails. What is left is
-the fit's own error on a 64² bed's ~110 sections (±1.3 % between cases, see "Issue 13's
-textured bed at 2 pixels on 64² × 32") and C's packed fibers; the per-chain move mends B
-and should go in with whichever of those is mended next.
+the fit's own error on a 64² bed's ~110 sections (−1.3..+1.9 % on these 18 cases,
+standard deviation 0.9 point; see "Issue 13's textured bed at 2 pixels on 64² × 32")
+and C's packed fibers; the per-chain move mends B and should go in with whichever of
+those is mended next.
 
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
