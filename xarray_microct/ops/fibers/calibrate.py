@@ -604,6 +604,51 @@ this phantom would be one for its texture. More rounds were measured to trade ot
 beds (see "Since"); a fit that reaches its limit (or one whose limit is unbiased) is
 what is left for this case.
 
+Issue 13's last two misses, stage by stage (2026-12-04, branch ``texture32``; no change
+made). The textured bed at 2 pixels, noise 0.05, 15°, seeds 1 / 2 (the default detection,
+``benchmarks/fiber_table_radius.py``'s measure: −2.48 / −2.50 %). Each matched inner row
+of the benchmark put in one of three classes by its true fiber: (A) a fiber whose fitted
+section is in a pair the guard keeps (92 % of the rows), (B) one whose section the guard
+leaves out (4 %), (C) one the fit has no whole section for (4 / 5 %). Then A −1.47 /
+−1.57 %, B −21.4 / −24.1 %, C −7.9 / −4.2 %, and A is the fit's own error on the kept
+pairs (−1.32 / −1.26 % against those fibers' truth): the shift (−5.10 / −2.89 % of the
+radius) puts the pairs' table mean on the fit's, the tilt factor is within +0.11 / +0.06 %
+of the true ``√cos θ``, and a mean of ratios against a ratio of means differs by under
+0.1 point. So of −2.5 %: the fit's error about −1.3, the half-area fibers (B: the mask's
+surroundings' level, see :mod:`~xarray_microct.ops.fibers.mask`) about −0.9, C about
+−0.3. The tilt's part is the fit's alone: on the same seeds at 0 / 8 / 15° the fit on its
+pairs reads +0.13 / +1.11 / −1.32 % and +0.05 / −0.42 / −1.26 %, B costs −1.1 / −0.2 /
+−0.9 and −1.9 / −0.7 / −1.0 points at every tilt. Over the 18 textured 2-pixel cases of
+the grid (noise 0.05 / 0.15 / 0.25 × 0 / 8 / 15°, seeds 1–2) A lies within 0.3 point of
+the fit (−1.6..+1.8 %), B holds 3–11 % of the rows at −26..−1 % (−0.04 to −1.9 points),
+C 3–9 % at −8..+10 % (−0.3 to +0.8 points; at 0.05, 8°, seed 1 seventeen fibers, most
+of them packed among others, whose rows read +5 to +18 %). Tried (a prototype on the captured
+tables, the rest of the detection unchanged): each left-out pair below the band whose
+fitted disk holds no second row of the table (not a merge by the fit, nor a section split
+by the mask) and whose fitted radius lies within ``SAME_SECTION`` of the kept pairs'
+median fitted radius (not a fit that took a neighbour's ring: one read 2.71 for 1.88)
+moves its own chain's rows by its own difference (fit less the rows' mean) instead of the
+bed's shift, where that chain has no kept pair. Before → after (seeds 1–2, the 9 pairs of
+noise and tilt, 72 cases; F1 unchanged, the rows move only): textured 2 pixels outside
+±2 % 2 → 1 of 18, mean absolute error 1.21 → 0.84 %, mean −0.80 → +0.19 %, the two
+misses −2.48 / −2.50 → −1.49 / −1.51 %; but 0.05, 8°, seed 1 +1.52 → +2.13 % (its B was
+only −3.5 % and C +9.8 % on 8 % of the rows: the low rows offset the fit's +1.1 %);
+``fiber_bed`` 2 pixels 0 → 0 of 18, 0.73 → 0.61 %, worst −1.69 → −1.47 %; 3 pixels (both
+phantoms) no chain moved, the same; held out (textured 2 pixels, seeds 3–4, 18 cases)
+outside 2 → 0 (noise 0.05, 15° and 8°, seed 4: −2.51 / −2.70 → −1.66 / −1.21 %), 1.05 →
+0.61 %; 5 pixels (both phantoms, the three conditions, seed 1) no chain moved. Built
+into :func:`calibrate_radii` (chains read from the table's ``fiber_id``), the detection
+gave the same 96 figures as the prototype. But ``tests/test_fiber_calibrate.py``'s mixed
+beds of 2, 2.5 and 3 pixels (seeds 1 / 2): 6 / 5 chains moved, all 2-pixel fibers, that
+class −0.25 / −0.46 → +1.31 / +1.04 % (2.5 and 3 pixels the same), all −0.31 / −0.66 →
++0.46 / +0.03 %, the slope 0.966 / 0.977 → 0.928 / 0.941 (the test's bound 0.95;
+whether those sections' fits read high or their rows were nearer right is untraced).
+Not used: a case that passes fails, and the sizes' slope falls. What is left is the
+fit's own error on a 64² bed's ~110 sections (−1.3..+1.9 % on these 18 cases, standard
+deviation 0.9 point; see "Issue 13's textured bed at 2 pixels on 64² × 32") and C's
+packed fibers; the per-chain move mends B on one-size beds, and wants those and the
+mixed beds' small class mended with it.
+
 Limits. Below about 1.8 pixels of radius the fit itself reads high, up to +5 % at 1.6
 pixels (flat background, blur 1 pixel): the table follows it there. The shift is made
 once the table is whole, after :func:`~.assembly.settle_fibers` has decided each
