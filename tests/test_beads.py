@@ -598,11 +598,13 @@ def test_labels_by_the_outside_that_are_a_wall_or_a_rim_are_dropped():
     values = labels.values
     ious = matched_iou(values, truth)
     # the beads found as before (50 of 52 over IoU 0.5; two beads against the wall take
-    # some of it); the wall's pieces, 70 labels on no bead before, dropped
+    # some of it); the wall's pieces, 70 labels on no bead before, dropped: the last, a
+    # piece within the wall, kept by a part facing a region of 12 voxels (no profile
+    # to read) until those regions were left out
     assert np.count_nonzero(ious >= 0.5) >= 50
     on_beads = {int(k) for k in np.unique(values[truth > 0]) if k}
     extra = [k for k in np.unique(values) if k and k not in on_beads]
-    assert len(extra) <= 6
+    assert not extra
     assert int(labels.outside_labels_dropped) > 40
     # the same labels (up to their numbers, as the watershed's) for another chunking
     other = beads(vol.chunk({"z": 17, "y": 40, "x": 29}))
