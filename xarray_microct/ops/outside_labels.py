@@ -129,8 +129,9 @@ bead, 35 / 36 of 37 found both; 8: 11 / 14 → 10 / 13, 37 both; 12: 8 / 8 both,
 28 both (beads lost by the wall of 12, whose air is a rim of 2 voxels: left); a surface
 at 60 beside a wall of 12 (96 slices): 13 both, 56 of 65 both; a free surface, no wall:
 0, 56 of 59 both; the true beads as labels, none dropped in any; a dense cylinder's
-skin (pores deeper than 6, porosity 0.2): 16 of 50 labels dropped both. CPU of ``beads`` on the
-96 x 176² tube: 9.8 → 9.6-14.0 s (a loaded machine; one sum per region more).
+skin (pores deeper than 6, porosity 0.2): 16 of 50 labels dropped both. CPU of
+``beads`` on the 96 x 176² tube: 9.8 → 9.6-14.0 s (a loaded machine; one sum per region
+more).
 """
 
 from __future__ import annotations
