@@ -26,7 +26,8 @@ wall at points; the depth between, the wall's blurred inner face, is the wall's)
 liquid surface (the pack's share from the first depth), a sample's dense skin (its
 pores sparse under it), a mask that fills all under the air: no wall. A label whose
 every voxel lies at most a step deeper than the wall of the region it faces is of the
-wall.
+wall (its voxels facing a region of fewer voxels than a bead's ball, which has no
+profile to read, left out).
 
 Cost. Whether the scan holds air at all is judged first, eagerly, on a bounded sample
 that depends on the scan's shape only (:func:`outside_sample`: the two diagonals of
