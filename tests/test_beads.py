@@ -598,11 +598,13 @@ def test_labels_by_the_outside_that_are_a_wall_or_a_rim_are_dropped():
     values = labels.values
     ious = matched_iou(values, truth)
     # the beads found as before (50 of 52 over IoU 0.5; two beads against the wall take
-    # some of it); the wall's pieces, 70 labels on no bead before, dropped
+    # some of it); the wall's pieces, 70 labels on no bead before, dropped: the last, a
+    # piece within the wall, kept by a part facing a region of 12 voxels (no profile
+    # to read) until those regions were left out
     assert np.count_nonzero(ious >= 0.5) >= 50
     on_beads = {int(k) for k in np.unique(values[truth > 0]) if k}
     extra = [k for k in np.unique(values) if k and k not in on_beads]
-    assert len(extra) <= 6
+    assert not extra
     assert int(labels.outside_labels_dropped) > 40
     # the same labels (up to their numbers, as the watershed's) for another chunking
     other = beads(vol.chunk({"z": 17, "y": 40, "x": 29}))
@@ -624,14 +626,15 @@ def test_a_wall_thicker_than_the_beads_is_dropped_where_it_is(surface):
     the surface is measured apart from the wall (one wall for all the air took it for
     the wall and dropped beads under it): no bead goes. The wall above the surface lies
     between two airs (no inside in view): its pieces there stay (9 labels on no bead
-    of 21 before, 1 of 10 wholly under the surface's reach)."""
+    of 21 before, 1 of 10 wholly under the surface's reach; none since the regions of
+    the air's boundary too small to read are left out)."""
     vol, truth = _tube_pack(5, shape=(48, 80, 80), tube=26.0, wall=8.0, surface=surface)
     values = beads(vol).values
     on_beads = {int(k) for k in np.unique(values[truth > 0]) if k}
     below = values.shape[0] if surface is None else surface - 8
     z = np.indices(values.shape)[0]
     extra = [k for k in np.unique(values) if k and k not in on_beads]
-    assert len([k for k in extra if z[values == k].max() < below]) <= 2
+    assert not [k for k in extra if z[values == k].max() < below]
     assert np.count_nonzero(matched_iou(values, truth) >= 0.5) == int(truth.max())
 
 

@@ -26,7 +26,8 @@ wall at points; the depth between, the wall's blurred inner face, is the wall's)
 liquid surface (the pack's share from the first depth), a sample's dense skin (its
 pores sparse under it), a mask that fills all under the air: no wall. A label whose
 every voxel lies at most a step deeper than the wall of the region it faces is of the
-wall.
+wall (its voxels facing a region of fewer voxels than a bead's ball, which has no
+profile to read, left out).
 
 Cost. Whether the scan holds air at all is judged first, eagerly, on a bounded sample
 that depends on the scan's shape only (:func:`outside_sample`: the two diagonals of
@@ -95,6 +96,43 @@ interleaved): 29.6-32.1 s before; 21.9-24.8 with the blocks' tables handed to th
 combining task as one array (a delayed object per block carried the graph to merge
 again) and the slab rule alone; 23.4-27.4 with the wall rule (its exact distance
 transform of the air, the depth's gradient, the tables by tile).
+
+Regions too small to read (2026-12-04, branch ``wall32``; the rule above). The labels on
+no bead that ``wall31`` left, classed against the phantoms' true wall (depth from the
+air ``tube + wall - rho``) and the parts the rule read (per label and tile: its
+region's wall, its deepest voxel). The 96 x 176² tube, wall 5: all 33 lie wholly within
+the true wall + 0.5 (median 201 voxels, 0.36 of a bead, at most 0.79; most touch the
+air), none joined to a bead: no "piece joined to the pack's edge". Each was kept by a
+part or two of its own (of 3-6) facing a region that measured no wall because it holds
+1-73 voxels (55 of 147 regions: the depth's gradient flat or along ``z`` on the tube's
+face, the edges of the regions' grid): no profile, read as no wall. Wall 10 (the tube,
+radius 90, wider than the field: the wall meets the field's sides with no air there,
+the air only in the field's corners): all 49 within the true wall + 0.8, median 3.2
+beads (at most 18); 12 kept by such small regions only, the other 37 by parts up to 25
+steps from the corners' air, in large regions of no wall (no air in view: a wall cut by
+the field's faces; left). The 40 x 72² test tube: 1 on no bead (142 voxels within depth
+4.3, wall 4), the same. Labels joining a wall piece to a bead: the test tube's 2 beads
+under IoU 0.5 (half their label's voxels in the wall: IoU 0.47 / 0.48); on wall 10, 4
+labels on beads with over a tenth of their voxels in the wall, their beads over 0.5;
+none on wall 5: trimming the wall off such labels would mend 2 beads of 1 400, not the
+junk. Chosen: a region of fewer voxels than the ball of the labels' median largest
+distance (fewer than the bead its shares are to average over) is not measured; a
+label's parts facing one are left out, the label of the wall when its other parts lie
+within their walls (one at least). Offline on the parts: under 64 voxels, 33 → 5 (wall
+5) and 49 → 37 (wall 10); under 512 or the ball, 33 → 0 and 49 → 37. ``beads``, before
+→ after (labels on no bead; beads over IoU 0.5; median IoU): 96 x 176², wall 5: 33 → 0,
+635 / 636, 0.970 both; wall 10: 49 → 37, 636 / 636, 0.947 both; 40 x 72², wall 4: 1 →
+0, 50 / 52, 0.938 both; 48 x 80², wall 8, a free surface at 30: 9 → 8 (the one under
+the surface's reach gone; the 8 left lie in the wall above it, between two airs), 38 /
+38, 0.846 both. The review's cases rebuilt small (48 x 80², tube 26), before → after:
+beads protruding 0.3 / 0.6 radius from a surface at 30, walls 4: 5 / 2 → 4 / 1 on no
+bead, 35 / 36 of 37 found both; 8: 11 / 14 → 10 / 13, 37 both; 12: 8 / 8 both, 30 /
+28 both (beads lost by the wall of 12, whose air is a rim of 2 voxels: left); a surface
+at 60 beside a wall of 12 (96 slices): 13 both, 56 of 65 both; a free surface, no wall:
+0, 56 of 59 both; the true beads as labels, none dropped in any; a dense cylinder's
+skin (pores deeper than 6, porosity 0.2): 16 of 50 labels dropped both. CPU of
+``beads`` on the 96 x 176² tube: 9.8 → 9.6-14.0 s (a loaded machine; one sum per region
+more).
 """
 
 from __future__ import annotations
@@ -368,7 +406,8 @@ def _wall_labels(
     every voxel of theirs at most a step deeper than the wall measured on the region of
     the air's boundary it faces (:func:`wall_thickness` on the profile of the region's
     tiles: :data:`REGION_RADII` times the labels' median ``top`` wide, a tile at
-    least), where one was measured."""
+    least), where one was measured; their voxels facing a region of fewer voxels than
+    the ball of that ``top`` (no profile to read) left out, one part at least in a wall."""
     steps = WALL_STEPS + 1
     radius = float(np.median(top[top > 0])) if np.any(top > 0) else 0.0
     merge = np.maximum(
@@ -382,15 +421,22 @@ def _wall_labels(
     np.add.at(profile[0], (inverse, depths), np.concatenate([p.voxels for p in parts]))
     np.add.at(profile[1], (inverse, depths), np.concatenate([p.in_mask for p in parts]))
     thickness = np.asarray(wall_thickness(*profile)) if len(regions) else np.zeros(0, np.int64)
+    # a region holding fewer voxels than a bead (the ball of the median largest distance)
+    # has no profile to read: its parts are not measured, neither wall nor inside
+    ball = 4 / 3 * np.pi * radius**3 / float(np.prod(spacing))
+    unread = profile[0].sum(axis=1) < ball
     ids = np.concatenate([p.labels for p in parts])
     where = _regions(np.concatenate([p.label_tiles for p in parts]), grid, merge)
     found = np.minimum(np.searchsorted(regions, where), max(len(regions) - 1, 0))
     wall = np.zeros(len(where), np.int64)
+    skip = np.zeros(len(where), bool)
     if len(regions):
-        wall = np.where((where >= 0) & (regions[found] == where), thickness[found], 0)
+        known = (where >= 0) & (regions[found] == where)
+        wall = np.where(known, thickness[found], 0)
+        skip = known & (wall == 0) & unread[found]
     ok = (wall > 0) & (np.concatenate([p.deepest for p in parts]) <= wall + 1)
-    bad = np.unique(ids[~ok])
-    inside = np.isin(labels, ids) & ~np.isin(labels, bad)
+    bad = np.unique(ids[~(ok | skip)])
+    inside = np.isin(labels, ids[ok]) & ~np.isin(labels, bad)
     return inside
 
 
