@@ -24,7 +24,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 # Blocks up to this size get their halos by one task each, their neighbours taken whole
 # (see halo_blocks)
-WHOLE_NEIGHBOURS_BYTES = 4 * 2**20
+WHOLE_NEIGHBOURS_BYTES = 2**20
 
 
 def kernel_radius(sigma_voxels: Sequence[float], truncate: float) -> tuple[int, ...]:
@@ -125,7 +125,9 @@ def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
     blocks (64 × 256² float32, 16 MiB, a 64 × 768² bed of 9 chunks) that raised the
     peak memory of ``--workers 2`` from 1.63-1.71 to 1.80-1.82 GiB for no gain in CPU
     time (38.6-39.9 → 35.0-39.3 s), hence the bound: large blocks have few tasks for
-    their work, and their slabs travel alone.
+    their work, and their slabs travel alone. At 4 MiB the fiber detection's blocks of
+    12 × 200² float32 (1.9 MiB) sent their whole chunks between the workers
+    (``tests/test_placement.py``), so the bound is 1 MiB (a 64³ float32 block).
 
     Parameters
     ----------
