@@ -11,20 +11,12 @@ are processed one index at a time.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import dask.array as da
 import numpy as np
-from dask.array.overlap import ensure_minimum_chunksize
-from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
-
-# Blocks up to this size get their halos by one task each, their neighbours taken whole
-# (see halo_blocks)
-WHOLE_NEIGHBOURS_BYTES = 2**20
 
 
 def kernel_radius(sigma_voxels: Sequence[float], truncate: float) -> tuple[int, ...]:
@@ -62,132 +54,6 @@ def _spatial_only(func: Callable[..., np.ndarray], n_leading: int) -> Callable[.
         return out.reshape(lead_shape + out.shape[1:])
 
     return per_index
-
-
-def _halo_pieces(chunks: Sequence[int], depth: int) -> list[list[tuple[int, slice]]]:
-    """For each block along one axis, the blocks (index, slice) its halo'd block is made of.
-
-    The block with ``depth`` voxels on each side where the axis has them (none beyond
-    its ends), in order; a halo may reach past a thin neighbour into the next.
-
-    Examples
-    --------
-    >>> _halo_pieces((4, 4, 4), 1)
-    [[(0, slice(0, 4, None)), (1, slice(0, 1, None))], \
-[(0, slice(3, 4, None)), (1, slice(0, 4, None)), (2, slice(0, 1, None))], \
-[(1, slice(3, 4, None)), (2, slice(0, 4, None))]]
-    """
-    bounds = np.cumsum((0, *chunks)).tolist()
-    pieces = []
-    for start, stop in itertools.pairwise(bounds):
-        low, high = max(start - depth, 0), min(stop + depth, bounds[-1])
-        pieces.append([
-            (i, slice(max(low, a) - a, min(high, b) - a))
-            for i, (a, b) in enumerate(itertools.pairwise(bounds))
-            if a < high and b > low
-        ])
-    return pieces
-
-
-def _assemble(blocks: list[np.ndarray], grid: tuple[int, ...], cuts: tuple) -> np.ndarray:
-    """One halo'd block from its neighbours: ``blocks`` in C order over ``grid``, each
-    cut by one slice per axis (``cuts[axis][position]``), then joined axis by axis."""
-    arrays = [
-        block[tuple(cuts[axis][i] for axis, i in enumerate(where))]
-        for block, where in zip(blocks, np.ndindex(*grid), strict=True)
-    ]
-    for axis in reversed(range(len(grid))):
-        n = grid[axis]
-        arrays = [np.concatenate(arrays[k : k + n], axis=axis) for k in range(0, len(arrays), n)]
-    return arrays[0]
-
-
-def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
-    """Each block of ``data`` with ``depth[axis]`` voxels of its neighbours on each side.
-
-    The same array as ``dask.array.overlap.overlap(data, depth, boundary="none")`` (no
-    halo beyond the array's ends). For blocks of up to ``WHOLE_NEIGHBOURS_BYTES`` it is
-    made by one task per block that cuts the halo from its neighbour blocks and joins
-    it, where Dask's overlap makes a task of every piece (for 2 × 4 × 4 blocks, 32
-    tasks instead of 432); larger blocks get Dask's overlap.
-
-    Lab book (2026-12-04). On a distributed cluster every task costs the scheduler and
-    the workers a few milliseconds whatever it does: ``microct run beads`` on a stored
-    128 × 256² tube of beads in 64³ chunks (32 blocks, uint16; 1826 beads, five halos
-    in its chain) ran 5259 tasks, 2084 of them the halos' pieces (0.1 ms of work each);
-    with ``--workers 2`` the workers spent 24.5 CPU seconds for 14.2 s of tasks and the
-    command's process (the scheduler) 11.5 s for 3 s of its own work. One task per
-    block: 3099 tasks (the graph 5725 → 3469), workers 21.6 s, scheduler 9.9 s; the
-    whole run, median of 3 interleaved rounds on a loaded 2-core machine, 44.4 → 39.2
-    CPU seconds and 28.5 → 26.0 s wall (threads: 16.7 → 17.4 CPU seconds, within the
-    noise), the labels the same voxel for voxel. The cost: a neighbour block held by
-    the other worker travels whole instead of its slab. For the fiber pipeline's
-    blocks (64 × 256² float32, 16 MiB, a 64 × 768² bed of 9 chunks) that raised the
-    peak memory of ``--workers 2`` from 1.63-1.71 to 1.80-1.82 GiB for no gain in CPU
-    time (38.6-39.9 → 35.0-39.3 s), hence the bound: large blocks have few tasks for
-    their work, and their slabs travel alone. At 4 MiB the fiber detection's blocks of
-    12 × 200² float32 (1.9 MiB) sent their whole chunks between the workers
-    (``tests/test_placement.py``), so the bound is 1 MiB (a 64³ float32 block).
-
-    Parameters
-    ----------
-    data : dask.array.Array
-        Any array.
-    depth : sequence of int
-        Halo per axis, in voxels (0: none along that axis); at most the size of each
-        neighbouring block for blocks over the bound (Dask's overlap).
-
-    Returns
-    -------
-    dask.array.Array
-        Block ``i`` along an axis spans the voxels ``start_i - depth`` to
-        ``stop_i + depth`` of ``data``, clipped to the array.
-
-    Examples
-    --------
-    >>> x = da.arange(24, chunks=5).reshape(4, 6).rechunk((2, 3))
-    >>> halo = halo_blocks(x, (1, 1))
-    >>> halo.chunks
-    ((3, 3), (4, 4))
-    >>> reference = da.overlap.overlap(x, depth=(1, 1), boundary="none")
-    >>> bool((halo.compute() == reference.compute()).all())
-    True
-    """
-    depth = tuple(int(d) for d in depth)
-    if len(depth) != data.ndim or min(depth, default=0) < 0:
-        raise ValueError(f"depth needs {data.ndim} non-negative values, got {depth}")
-    if not any(depth):
-        return data
-    largest = math.prod(max(c, default=0) for c in data.chunks) * data.dtype.itemsize
-    if largest > WHOLE_NEIGHBOURS_BYTES:
-        return da.overlap.overlap(data, depth=depth, boundary="none")
-    pieces = [_halo_pieces(c, d) for c, d in zip(data.chunks, depth, strict=True)]
-    chunks = tuple(
-        tuple(sum(s.stop - s.start for _, s in p) for p in axis) for axis in pieces
-    )
-    name = f"halo-{tokenize(data, depth)}"
-    dsk = {}
-    for index in np.ndindex(*data.numblocks):
-        parts = [pieces[axis][i] for axis, i in enumerate(index)]
-        grid = tuple(len(p) for p in parts)
-        keys = [(data.name, *(parts[a][j][0] for a, j in enumerate(where)))
-                for where in np.ndindex(*grid)]
-        cuts = tuple(tuple(s for _, s in p) for p in parts)
-        dsk[(name, *index)] = (_assemble, keys, grid, cuts)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[data])
-    return da.Array(graph, name, chunks=chunks, meta=data._meta)
-
-
-def _trimmed(block: np.ndarray, *, func: Callable[..., np.ndarray], depth: tuple[int, ...],
-             numblocks: tuple[int, ...], block_info: dict | None = None,
-             **kwargs: Any) -> np.ndarray:
-    """``func`` on a halo'd block, cut back to the block (no halo at the array's ends)."""
-    where = block_info[0]["chunk-location"]
-    out = func(block, **kwargs)
-    return out[tuple(
-        slice(d if i > 0 else 0, out.shape[axis] - (d if i < n - 1 else 0))
-        for axis, (d, i, n) in enumerate(zip(depth, where, numblocks, strict=True))
-    )]
 
 
 def map_spatial_overlap(
@@ -246,23 +112,17 @@ def map_spatial_overlap(
     block_func = _spatial_only(func, n_leading)
     if not any(full_depth):
         return data.map_blocks(block_func, dtype=dtype, **kwargs)
-    given_chunks = data.chunks
-    # chunks thinner than the halo merged with a neighbour, as Dask's map_overlap does
-    data = data.rechunk(tuple(
-        ensure_minimum_chunksize(d, c) if d else c
-        for d, c in zip(full_depth, data.chunks, strict=True)
-    ))
-    out = halo_blocks(data, full_depth).map_blocks(
-        functools.partial(
-            _trimmed, func=block_func, depth=tuple(full_depth), numblocks=data.numblocks
-        ),
-        chunks=data.chunks,
+    out = da.map_overlap(
+        block_func,
+        data,
+        depth=tuple(full_depth),
+        boundary="none",
+        trim=True,
         dtype=dtype,
-        token=getattr(func, "__name__", "overlap"),
         **kwargs,
     )
-    # give the caller its chunking back
-    return out if out.chunks == given_chunks else out.rechunk(given_chunks)
+    # Dask merges chunks thinner than the halo; give the caller its chunking back.
+    return out if out.chunks == data.chunks else out.rechunk(data.chunks)
 
 
 def _interior_block(
@@ -357,6 +217,8 @@ def map_spatial_interior(
     >>> bool(np.allclose(y.compute(), ndi.uniform_filter(x.compute(), size=3)))
     True
     """
+    from dask.array.overlap import ensure_minimum_chunksize
+
     n_leading = data.ndim - 3
     halo = [int(d) for d in depth]
     if len(halo) != 3 or min(halo) < 0:
@@ -374,7 +236,11 @@ def map_spatial_interior(
             chunks.append(ensure_minimum_chunksize(d, axis_chunks))
     given_chunks = data.chunks
     data = data.rechunk(tuple(chunks))
-    overlapped = halo_blocks(data, [0] * n_leading + halo)
+    overlapped = da.overlap.overlap(
+        data,
+        depth={n_leading + a: d for a, d in enumerate(halo)},
+        boundary={n_leading + a: "none" for a in range(3)},
+    )
     scalars = scalars or {}
     args = [overlapped]
     args += [v.astype(np.float64).reshape((1,) * data.ndim) for v in scalars.values()]
