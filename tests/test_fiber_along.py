@@ -354,18 +354,51 @@ def test_the_pores_of_a_noisy_bead_pack_give_no_fibers_when_smoothed_longer():
     assert direction["smoothing"] in GATED and direction["smoothing_radii"] > 1.5
 
 
-@pytest.mark.parametrize(("radius", "seed", "slices"), [(5, 1, 32), (4, 1, 24), (6, 2, 24)])
-def test_a_short_bead_pack_keeps_the_straight_smoothing(radius, seed, slices):
+@pytest.mark.parametrize(
+    ("radius", "seed", "slices", "noise"),
+    [(5, 1, 32, 0.0), (4, 1, 24, 0.0), (6, 2, 24, 0.0), (4, 1, 24, 0.5)],
+)
+def test_a_short_bead_pack_is_judged_on_the_straight_smoothing(radius, seed, slices, noise):
     # the doubled separation must fit three times in the height: on short scans it did
     # not (capped at half the height it was no longer double, and the pores of these
-    # crops continued 51-63 % of the time: fibers); they keep the straight path
+    # crops continued 51-63 % of the time: fibers); their chains are judged on the
+    # straight path's detection, at its separation (the table alone is smoothed along,
+    # where the noise asks for more than the straight smoothing: the noisy crop)
     pores = bead_pack(96, radius=radius, seed=seed)[0][40 : 40 + slices].microct.invert()
+    if noise:
+        values = pores.values.astype(np.float32)
+        span = float(np.percentile(values, 99) - np.percentile(values, 1))
+        noisy = values + np.random.default_rng(seed).normal(0, noise * span, values.shape)
+        pores = pores.copy(data=da.from_array(noisy.astype(np.float32), chunks=48))
     plan = plan_detection(pores, None)
-    smoothing = plan.attrs["microct_estimated"]["fiber_direction"]["smoothing"]
-    assert smoothing.startswith(f"straight along z: {slices} slices are too few")
+    direction = plan.attrs["microct_estimated"]["fiber_direction"]
+    too_few = f"{slices} slices are too few to judge the chains"
+    if noise:
+        assert direction["smoothing"] in GATED
+        assert direction["judged"] == (
+            f"on the straight smoothing: {too_few} "
+            f"{ALONG_SEPARATION * plan.separation} slices apart on the smoothing along the bed"
+        )  # the chains judged at the straight path's separation, not doubled
+    else:  # quiet: the straight path whole, no second detection
+        assert direction["smoothing"].startswith(f"straight along z: {too_few}")
+        assert "judged" not in direction
     with pytest.warns(UserWarning, match="no fibers"):
         table = pores.microct.detect_fibers()
     assert table.empty
+
+
+def test_a_short_untilted_bed_is_smoothed_along_it_and_judged_straight():
+    # 28 slices: too few to judge the chains 10 slices apart; the z-coherence is judged
+    # on the straight path's detection (main's verdict), the table smoothed along the bed
+    # (main, straight: F1 0.882)
+    vol, truth = textured_fiber_bed((28, 64, 64), 2.0, 0.25, 0.0, 2)
+    table = detect_fibers(vol)
+    direction = table.attrs["microct_provenance"][-1]["estimated"]["fiber_direction"]
+    assert direction["smoothing"] in GATED and "judged" in direction
+    assert direction["smoothing_radii"] > 1.9
+    assert table.attrs["z_coherence"] > 0.6
+    score = mct.metrics.object_metrics(table, truth, like=vol, margin=truth["radius"].mean())
+    assert score["f1"] > 0.95
 
 
 def test_beds_in_several_directions_keep_the_straight_short_smoothing():

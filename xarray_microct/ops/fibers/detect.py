@@ -144,6 +144,10 @@ HALO_RADII = 6  # pixels of halo around a tile, in fiber radii: over two diamete
 ALONG_Z = 2.0
 
 Source = Literal["auto", "intensity", "tubeness", "mask"]
+# how the z-coherence of a bed smoothed along it without a measured drift is judged: on
+# the gated path ("along"), or on a short scan on the straight path's detection
+# ("straight"); None: on the detection's own chains (see _drift_record)
+Gate = Literal["along", "straight"] | None
 _SOURCES = ("auto", "intensity", "tubeness", "mask")
 # a radius given this far from the bed's measured one (relative) is warned about
 RADIUS_DISAGREES = 0.4
@@ -656,7 +660,8 @@ def plan_detection(
         min_r = r_phys / 4 if kind == "tubeness" else r_phys / 2
     link = r_phys / 2 if link_distance is None else float(link_distance[1] * dy)
     drift = (0.0, 0.0)
-    along = gated = False
+    along = False
+    judge: Gate = None
     calibration = None
     no_calibration = (
         f"no measured sections: a {kind} input (no intensities to measure)"
@@ -680,7 +685,8 @@ def plan_detection(
     )
     if factor == 1 and kind == "intensity":  # the smoothing along z follows the fibers
         straight = _separation(sigmas[0] / dz)
-        drift, along, gated = _drift_record(bed, grid.spacing, estimated, straight, grid.shape[0])
+        drift, along, judge = _drift_record(bed, grid.spacing, estimated, straight, grid.shape[0])
+    gated = judge == "along"
     if bed is not None and bed.outside is not None:  # air about the sample: at the matrix's
         volume = volume.copy(data=_air_moved(volume.data, *bed.outside))
         work = working_grid(volume, factor, yx_chunks=chunks)
@@ -743,9 +749,12 @@ def plan_detection(
         grid.origin[2] + (grid.shape[2] - 1) * dx,
     )
 
-    def detection(smoothing: tuple[float, ...], gate: Any = None) -> tuple[Any, int]:
+    def detection(
+        smoothing: tuple[float, ...], gate: Any = None, straight: bool = False
+    ) -> tuple[Any, int]:
         """(the linking graph, the chains' separation) of the detection at ``smoothing``,
-        its z-coherence taken from ``gate``'s graph where one is given."""
+        its z-coherence taken from ``gate``'s graph where one is given; ``straight``: on
+        the straight path (no drift, the tubeness on the scan, chains judged ungated)."""
         mask, score = fiber_chain(
             work,
             kind,
@@ -757,8 +766,8 @@ def plan_detection(
             # the local mid-level, on the scan and on bins (Otsu's alone widened the
             # fibers of a textured background by up to 10 %: see ops/fibers/mask.py)
             background=background_width(radius[1]),
-            drift=drift,
-            along_bed=along,
+            drift=(0.0, 0.0) if straight else drift,
+            along_bed=along and not straight,
             cores=cores,
         )
         # on a cluster, every stage of a block runs where its first chunk was hinted
@@ -776,7 +785,7 @@ def plan_detection(
         # passed for fibers) where the noise lengthened the smoothing past one radius
         # (in slices, rounded: a bound of k/2 slices must not become k + 1 by round-off)
         longer = smoothing[0] if smoothing[0] > r_phys else 0.0
-        separation = _separation(round(max(sigmas[0], longer) / dz, 6), gated)
+        separation = _separation(round(max(sigmas[0], longer) / dz, 6), gated and not straight)
         graph = _linking_graph(
             tiles,
             height,
@@ -802,7 +811,10 @@ def plan_detection(
         return graph, separation
 
     gate = None
-    if gate_smooth != smooth:  # the gate's separation is the one the warnings name
+    if judge == "straight":  # a short scan: its chains judged as on the straight path
+        gate, separation = detection(_mask_smoothing(factor, wgrid.spacing, r_phys), straight=True)
+        graph, _ = detection(smooth, gate)
+    elif gate_smooth != smooth:  # the gate's separation is the one the warnings name
         gate, separation = detection(gate_smooth)
         graph, _ = detection(smooth, gate)
     else:
@@ -1332,12 +1344,14 @@ def _drift_record(
     estimated: dict[str, Any],
     straight: int,
     height: int,
-) -> tuple[tuple[float, float], bool, bool]:
+) -> tuple[tuple[float, float], bool, Gate]:
     """The smoothing's drift per slice (:func:`bed_drift`), whether the smoothing is
-    the along-the-bed path, and whether that path is the gated one of a bed without a
-    drift beyond its spread (:func:`_along_bed`; its chains judged
-    :data:`ALONG_SEPARATION` times ``straight`` slices apart, which must fit
-    :data:`GATE_HEIGHT` times in the ``height``), recorded in ``estimated``.
+    the along-the-bed path, and how the z-coherence of a bed without a drift beyond its
+    spread (:func:`_along_bed`) smoothed along it is judged (:data:`Gate`: "along", the
+    gated path, its chains judged :data:`ALONG_SEPARATION` times ``straight`` slices
+    apart, where that fits :data:`GATE_HEIGHT` times in the ``height``; "straight" on a
+    shorter scan, on the straight path's detection; None elsewhere), recorded in
+    ``estimated``.
 
     The along-the-bed path (a whole radius of smoothing, the tubeness on the smoothed
     scan) was first given only to beds with a measured drift; a bed whose drift is
@@ -1380,11 +1394,37 @@ def _drift_record(
     0.508). The doubled distance must now fit :data:`GATE_HEIGHT` times in the height (crops
     of 24–48 slices, r 4–6, and the r 10 pack's 96: all empty, the one gated among them, r 4
     over 48 slices, at 0.36; the fiber phantoms' 32 slices at 2 pixels, chains judged 10
-    apart, keep the path); a shorter scan keeps the straight short smoothing and its
-    separation, as before. A bed whose drift is measured beyond its spread keeps the
-    straight path's separation too: no bead pack measured one (their slopes 0.004–0.06 lie
-    within their spread), and doubling it only narrowed the tilted beds' margin over 0.5 (2
-    pixels, noise 0.25, seed 2: 0.87 → 0.79 at 15°, 0.78 → 0.67 at 30°).
+    apart, keep the path); a shorter scan kept the straight short smoothing and its
+    separation (now its verdict only: below). A bed whose drift is measured beyond its
+    spread keeps the straight path's separation too: no bead pack measured one (their
+    slopes 0.004–0.06 lie within their spread), and doubling it only narrowed the tilted
+    beds' margin over 0.5 (2 pixels, noise 0.25, seed 2: 0.87 → 0.79 at 15°, 0.78 → 0.67
+    at 30°).
+
+    On a scan too short for the gate (thirty-second session) the bed is smoothed along it
+    all the same, its z-coherence judged on a second detection on the straight path (its
+    smoothing, tubeness and separation: main's verdict on the same chains), the table taken
+    along the bed, as the gate does on 32 slices. Main kept the straight path whole.
+    ``textured_fiber_bed`` at 2 pixels, noise 0.25 (``benchmarks/fiber_scale.py``'s
+    ``sweep_case``, defaults), 16 / 20 / 24 / 28 slices: 0°, seed 1 0.910 / 0.901 / 0.913 /
+    0.911 → 0.970 / 0.975 / 0.974 / 0.987; seed 2 0.881 / 0.861 / 0.885 / 0.882 → 0.931 /
+    0.962 / 0.963 / 0.965; 8°, seed 1 0.915 / 0.902 / 0.877 / 0.907 → 0.970 / 0.953 / 0.974
+    / 0.978; seed 2 at 20 and 28 0.847 / 0.908 → 0.969 / 0.976 (at 16 and 24 its drift is
+    measured: unchanged); the radii within ±3 % as before (−4.1 → −2.9 % at worst).
+    ``fiber_bed`` at 2 pixels, noise 0.25, 0° seed 2, 16–28 slices: 0.979 / 0.981 / 0.987 /
+    0.987 → 0.995 / 0.996 / 1.000 / 0.996. At 3 pixels the doubled separation (16 slices)
+    does not fit below 48 slices, so 32 slices change too (seed 1, noise 0.25, 0°):
+    ``textured_fiber_bed`` 0.998 / 0.995 → 1.000 / 1.000 at 28 / 32, ``fiber_bed`` 0.999 /
+    0.999 → 1.000 / 1.000. On 32 slices at 2 pixels (gated) nothing changes (six cases: F1
+    and radii identical). Inverted ``bead_pack(96, r, s)[40 : 40 + h]``, r 4–6, seeds 1–3, h
+    16–32 (45 crops, all judged so): 41 empty (coherence 0.33–0.49), four give fibers as on
+    main, at main's coherence, 16–20 slices of r 5–6 (0.507–0.574: 78 → 66, 49 → 46, 54 →
+    49, 51 → 44 fibers). The second detection costs a whole detection: taken only where
+    the scan's noise asks for more smoothing along z than the straight half radius
+    (:func:`_noise_outlasts_straight`); ``fiber_bed((64, 768, 768))`` at 4.9 pixels, where
+    it does not, had 4 rows of 270 226 changed for 43.0 → 67.8 s of CPU, and keeps the
+    straight path whole (40.8 s, the same rows as before). ``fiber_bed`` at 3 and 5 pixels,
+    noise 0.25, 32 slices: straight as before (F1 0.999 both).
 
     Within the spread the smoothing follows the bed's mean drift wherever it is
     measured at all (:func:`bed_drift` ``within_spread``): the fibers' slopes about it
@@ -1395,7 +1435,7 @@ def _drift_record(
     """
     if bed is None:
         estimated["fiber_direction"] = "not measured: smoothing straight along z"
-        return (0.0, 0.0), False, False
+        return (0.0, 0.0), False, None
     drift = bed_drift(bed, spacing)
     record = {
         "slope_yx": [round(v, 6) for v in bed.slope],
@@ -1406,22 +1446,56 @@ def _drift_record(
     if any(drift):
         record["smoothing"] = "along the bed"
         record["drift_px"] = [round(v, 6) for v in drift]
-        return drift, True, False
+        return drift, True, None
     if not _along_bed(bed):
         record["smoothing"] = "straight along z: the fibers' slopes spread beyond 15°"
-        return drift, False, False
-    if ALONG_SEPARATION * straight > height // GATE_HEIGHT:
+        return drift, False, None
+    short = ALONG_SEPARATION * straight > height // GATE_HEIGHT
+    if short and not _noise_outlasts_straight(bed, spacing):
         record["smoothing"] = (
             f"straight along z: {height} slices are too few to judge the chains "
+            f"{ALONG_SEPARATION * straight} slices apart on the smoothing along the bed, "
+            "and the scan's noise needs no more than the straight smoothing"
+        )
+        return (0.0, 0.0), False, None
+    if short:
+        record["judged"] = (
+            f"on the straight smoothing: {height} slices are too few to judge the chains "
             f"{ALONG_SEPARATION * straight} slices apart on the smoothing along the bed"
         )
-        return drift, False, False
     drift = bed_drift(bed, spacing, within_spread=True)
     record["smoothing"] = (
         "along the bed's mean drift, within its spread" if any(drift) else "along z, untilted"
     )
     record["drift_px"] = [round(v, 6) for v in drift]
-    return drift, True, True
+    return drift, True, "straight" if short else "along"
+
+
+def _noise_outlasts_straight(bed: FiberBedScale, spacing: Sequence[float]) -> bool:
+    """Whether the scan's noise asks for a longer smoothing along z than the straight
+    path's half radius: :data:`NOISE_SLICES` q² / R² slices (the along-the-bed smoothing's
+    own measure of the noise, :func:`_mask_smoothing`) over ``R / 2``; False where the
+    noise share was not measured.
+
+    A scan too short for the gate takes the along-the-bed table only then (its second
+    detection costs a whole detection): ``fiber_bed((64, 768, 768))`` at 4.9 pixels
+    (q about 0.3) needs 0.1 slice against 2.5, and its table along the bed differed by 4
+    rows of 270 226 for 58 % more CPU time (43.0 → 67.8 s).
+
+    Examples
+    --------
+    >>> noisy = FiberBedScale(2.0, (0.0, 0.0), 0.15, 400, noise=1.0)
+    >>> quiet = FiberBedScale(5.0, (0.0, 0.0), 0.15, 400, noise=0.3)
+    >>> _noise_outlasts_straight(noisy, (1.0, 1.0, 1.0))
+    True
+    >>> _noise_outlasts_straight(quiet, (1.0, 1.0, 1.0))
+    False
+    """
+    if not np.isfinite(bed.noise):
+        return False
+    r_px = bed.radius / float(np.sqrt(spacing[1] * spacing[2]))
+    needed = NOISE_SLICES * bed.noise**2 / r_px**2 * spacing[0]
+    return bool(needed > 0.5 * bed.radius)
 
 
 def _along_bed(bed: FiberBedScale) -> bool:
