@@ -1479,8 +1479,8 @@ def _noise_outlasts_straight(bed: FiberBedScale, spacing: Sequence[float]) -> bo
 
     A scan too short for the gate takes the along-the-bed table only then (its second
     detection costs a whole detection): ``fiber_bed((64, 768, 768))`` at 4.9 pixels
-    (q about 0.3) needs 0.1 slice against 2.5, and its table along the bed differed by 4
-    rows of 270 226 for 58 % more CPU time (43.0 → 67.8 s).
+    needs less than its straight half radius (2.5 slices), and its table along the bed
+    differed by 4 rows of 270 226 for 58 % more CPU time (43.0 → 67.8 s).
 
     Examples
     --------
