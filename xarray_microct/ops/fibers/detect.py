@@ -785,7 +785,7 @@ def plan_detection(
         # passed for fibers) where the noise lengthened the smoothing past one radius
         # (in slices, rounded: a bound of k/2 slices must not become k + 1 by round-off)
         longer = smoothing[0] if smoothing[0] > r_phys else 0.0
-        separation = _separation(round(max(sigmas[0], longer) / dz, 6), gated and not straight)
+        separation = _separation(round(max(sigmas[0], longer) / dz, 6), gated)
         graph = _linking_graph(
             tiles,
             height,
@@ -963,10 +963,24 @@ def _mask_smoothing(
         return (spacing[0], 0.0, 0.0)
     if not along_bed:
         return (max(spacing[0], 0.5 * r_phys), 0.0, 0.0)
-    r_px = r_phys / float(np.sqrt(spacing[1] * spacing[2]))
-    slices = NOISE_SLICES * noise**2 / r_px**2 if np.isfinite(noise) else 0.0
-    length = min(max(r_phys, min(slices * spacing[0], most)), MAX_ALONG * r_phys)
+    length = min(max(r_phys, min(_noise_length(noise, r_phys, spacing), most)), MAX_ALONG * r_phys)
     return (max(spacing[0], length), 0.0, 0.0)
+
+
+def _noise_length(noise: float, r_phys: float, spacing: Sequence[float]) -> float:
+    """The length along z (physical) that the scan's noise share ``noise`` asks the
+    smoothing to average over for fibers of radius ``r_phys``: :data:`NOISE_SLICES` q² / R²
+    slices (R in pixels); 0 where the noise was not measured.
+
+    Examples
+    --------
+    >>> _noise_length(1.0, 2.0, (1.0, 1.0, 1.0)), _noise_length(float("nan"), 2.0, (1, 1, 1))
+    (8.75, 0.0)
+    """
+    if not np.isfinite(noise):
+        return 0.0
+    r_px = r_phys / float(np.sqrt(spacing[1] * spacing[2]))
+    return NOISE_SLICES * noise**2 / r_px**2 * float(spacing[0])
 
 
 def _scale_from_bed(
@@ -1491,11 +1505,7 @@ def _noise_outlasts_straight(bed: FiberBedScale, spacing: Sequence[float]) -> bo
     >>> _noise_outlasts_straight(quiet, (1.0, 1.0, 1.0))
     False
     """
-    if not np.isfinite(bed.noise):
-        return False
-    r_px = bed.radius / float(np.sqrt(spacing[1] * spacing[2]))
-    needed = NOISE_SLICES * bed.noise**2 / r_px**2 * spacing[0]
-    return bool(needed > 0.5 * bed.radius)
+    return bool(_noise_length(bed.noise, bed.radius, spacing) > 0.5 * bed.radius)
 
 
 def _along_bed(bed: FiberBedScale) -> bool:
