@@ -145,6 +145,7 @@ import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
+from xarray_microct.core.blocks.overlap import halo_blocks, map_spatial_overlap
 from xarray_microct.core.outside import fill_outside_array, moved_array, outside_of_array
 from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.stats import padding_of
@@ -581,20 +582,15 @@ def drop_outside_slabs(
     """
     chunks = labels.chunks
     arrays = [labels, distance.rechunk(chunks), near.rechunk(chunks)]
-    margins: list[int | dict[int, int]] = [0, 0, 0]
     if depth is not None:
-        arrays.append(depth.rechunk(chunks))
-        margins.append(dict.fromkeys(range(labels.ndim), 1))
+        arrays.append(halo_blocks(depth.rechunk(chunks), (1,) * labels.ndim))
     # one table per block through one layer of the graph, combined by one task of another
     # (``blockwise`` down to 0-d). Through ``dask.delayed`` the blocks' tables were made a
     # graph each, culled from the whole chain: on a 128 x 256² tube of 32 chunks, 121 000
     # tasks (against 5 000 in the chain) for every later compute to cull again
-    tables = da.map_overlap(
+    tables = da.map_blocks(
         _block_tables,
         *arrays,
-        depth=margins,
-        boundary="none",
-        trim=False,
         spacing=tuple(float(s) for s in spacing),
         shape=labels.shape,
         dtype=object,
@@ -631,9 +627,7 @@ def _outside(scan: da.Array, bright: bool, reach: int) -> tuple[da.Array, da.Arr
     moved = moved_array(scan, fill_outside_array(scan, bright=bright)[1])
     if reach <= 0:
         return moved, moved
-    near = da.map_overlap(
-        ndi.binary_dilation, moved, depth=reach, boundary="none", iterations=reach, dtype=bool
-    )
+    near = map_spatial_overlap(ndi.binary_dilation, moved, (reach,) * 3, bool, iterations=reach)
     return moved, near
 
 

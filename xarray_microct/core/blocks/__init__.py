@@ -6,8 +6,9 @@ modules hold only the verbs and their ``<verb>_array`` compositions:
 
 * :mod:`~xarray_microct.core.blocks.overlap` — the overlap engine: a halo as deep as
   the neighbourhood (derived from the kernel), cut off exactly, so each block's answer
-  is the whole volume's; with interior offsets for kernels that need their position
-  (the Hessian's coarse grid).
+  is the whole volume's (two tasks a block: its slabs cut for its neighbours, its halo
+  joined; only slabs travel between workers); with interior offsets for kernels that
+  need their position (the Hessian's coarse grid).
 * :mod:`~xarray_microct.core.blocks.components` — the component tables: every block
   labelled on its own with a static label offset, equivalences across the faces, one
   union-find, the per-object tables (sizes, marks, any lookup) painted back per block.

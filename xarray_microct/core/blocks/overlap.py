@@ -11,12 +11,18 @@ are processed one index at a time.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import dask.array as da
 import numpy as np
+from dask.array.overlap import ensure_minimum_chunksize
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+from xarray_microct.core.blocks.placement import BorderFirst, grid_hint, hinted_layer
 
 
 def kernel_radius(sigma_voxels: Sequence[float], truncate: float) -> tuple[int, ...]:
@@ -54,6 +60,186 @@ def _spatial_only(func: Callable[..., np.ndarray], n_leading: int) -> Callable[.
         return out.reshape(lead_shape + out.shape[1:])
 
     return per_index
+
+
+def _halo_pieces(chunks: Sequence[int], depth: int) -> list[list[tuple[int, slice]]]:
+    """For each block along one axis, the blocks (index, slice) its halo'd block is made of.
+
+    The block with ``depth`` voxels on each side where the axis has them (none beyond
+    its ends), in order; a halo may reach past a thin neighbour into the next.
+
+    Examples
+    --------
+    >>> _halo_pieces((4, 4, 4), 1)  # doctest: +NORMALIZE_WHITESPACE
+    [[(0, slice(0, 4, None)), (1, slice(0, 1, None))],
+     [(0, slice(3, 4, None)), (1, slice(0, 4, None)), (2, slice(0, 1, None))],
+     [(1, slice(3, 4, None)), (2, slice(0, 4, None))]]
+    """
+    bounds = np.cumsum((0, *chunks)).tolist()
+    pieces = []
+    for start, stop in itertools.pairwise(bounds):
+        low, high = max(start - depth, 0), min(stop + depth, bounds[-1])
+        pieces.append(
+            [
+                (i, slice(max(low, a) - a, min(high, b) - a))
+                for i, (a, b) in enumerate(itertools.pairwise(bounds))
+                if a < high and b > low
+            ]
+        )
+    return pieces
+
+
+def _cut_slabs(block: np.ndarray, cuts: tuple[tuple[slice, ...], ...]) -> tuple[np.ndarray, ...]:
+    """The slabs of ``block`` its neighbours need: views, as Dask's overlap cuts its pieces
+    (sent to another worker, a view travels alone)."""
+    return tuple(block[cut] for cut in cuts)
+
+
+def _join_halo(
+    parts: list[Any],
+    picks: tuple[int | None, ...],
+    places: tuple[tuple[slice, ...], ...],
+    shape: tuple[int, ...],
+) -> np.ndarray:
+    """One block with its halo: ``parts[i]`` (the block itself where ``picks[i]`` is None,
+    else slab ``picks[i]`` of a neighbour's cut) written at ``places[i]``."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0] if picks[0] is None else parts[0][picks[0]]
+    out = np.empty(shape, dtype=first.dtype)
+    for part, pick, place in zip(parts, picks, places, strict=True):
+        out[place] = part if pick is None else part[pick]
+    return out
+
+
+def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
+    """Each block of ``data`` with ``depth[axis]`` voxels of its neighbours on each side.
+
+    The same array as ``dask.array.overlap.overlap(data, depth, boundary="none")`` (no
+    halo beyond the array's ends) in two tasks per block where Dask's overlap makes a
+    task of every piece (26 neighbours' pieces a block in 3-D): per source block one
+    task cuts every slab its neighbours need (a tuple of copies), and per block one
+    task writes the block and the slabs it needs into its halo'd block. No task takes a
+    neighbour's whole block: only slabs travel between workers. Where the blocks of
+    ``data`` are hinted to the workers of a cluster (a root of the same block grid,
+    :func:`~xarray_microct.core.blocks.placement.spread_over_workers`), a source block
+    cuts one tuple per worker its neighbours are hinted to, hinted where the block is:
+    the tuple that crosses to the other worker holds the slabs of that worker's blocks
+    only.
+
+    Lab book (2026-12-04). On a distributed cluster every task costs the scheduler and
+    the workers a few milliseconds whatever it does: ``microct run beads --workers 2``
+    on a stored 128 × 256² tube of beads in 64³ chunks (32 blocks, five halos in the
+    chain) ran 5259 tasks, 2084 of them Dask's halo pieces; with two tasks a block,
+    3259. Tried before and withdrawn: one task per block cutting its halo from its
+    whole neighbour blocks (3099 tasks), which sent whole blocks between the workers
+    (the fiber pipeline's peak memory +10 %). The slabs are views of the block, as
+    Dask's pieces are: copies (so that the block could be released) cost more CPU
+    seconds and did not lower the peak memory (the measurements:
+    ``docs/running.md``, "the bead chain pays for its number of tasks").
+
+    Parameters
+    ----------
+    data : dask.array.Array
+        Any array.
+    depth : sequence of int
+        Halo per axis, in voxels (0: none along that axis).
+
+    Returns
+    -------
+    dask.array.Array
+        Block ``i`` along an axis spans the voxels ``start_i - depth`` to
+        ``stop_i + depth`` of ``data``, clipped to the array.
+
+    Examples
+    --------
+    >>> x = da.arange(24, chunks=5).reshape(4, 6).rechunk((2, 3))
+    >>> halo = halo_blocks(x, (1, 1))
+    >>> halo.chunks
+    ((3, 3), (4, 4))
+    >>> reference = da.overlap.overlap(x, depth=(1, 1), boundary="none")
+    >>> bool((halo.compute() == reference.compute()).all())
+    True
+    """
+    depth = tuple(int(d) for d in depth)
+    if len(depth) != data.ndim or min(depth, default=0) < 0:
+        raise ValueError(f"depth needs {data.ndim} non-negative values, got {depth}")
+    if not any(depth):
+        return data
+    pieces = [_halo_pieces(c, d) for c, d in zip(data.chunks, depth, strict=True)]
+    chunks = tuple(tuple(sum(s.stop - s.start for _, s in p) for p in axis) for axis in pieces)
+    hint = grid_hint(data)
+    worker = (lambda b: hint((data.name, *b))[0]) if hint is not None else (lambda b: "")
+    # the cuts' names say what they hold: two plans with other workers (on one
+    # scheduler) group the slabs otherwise
+    token = tokenize(data, depth, [worker(b) for b in np.ndindex(*data.numblocks)])
+    name, cut_name = f"halo-{token}", f"halo-slabs-{token}"
+    groups: dict[tuple[int, ...], list[str]] = {}  # per source, the workers it cuts for
+    cuts: dict[Any, list[tuple[slice, ...]]] = {}  # per cut key, its slabs
+    joins: dict[Any, Any] = {}
+    for index in np.ndindex(*data.numblocks):
+        parts = [pieces[axis][i] for axis, i in enumerate(index)]
+        offsets = [np.cumsum([0] + [s.stop - s.start for _, s in p]).tolist() for p in parts]
+        keys: list[Any] = []
+        picks: list[int | None] = []
+        places = []
+        for where in np.ndindex(*(len(p) for p in parts)):
+            source = tuple(parts[axis][j][0] for axis, j in enumerate(where))
+            places.append(
+                tuple(slice(offsets[a][j], offsets[a][j + 1]) for a, j in enumerate(where))
+            )
+            if source == index:
+                keys.append((data.name, *index))
+                picks.append(None)
+                continue
+            targets = groups.setdefault(source, [])
+            if worker(index) not in targets:
+                targets.append(worker(index))
+            key = (cut_name, *source, targets.index(worker(index)))
+            slabs = cuts.setdefault(key, [])
+            keys.append(key)
+            picks.append(len(slabs))
+            slabs.append(tuple(parts[axis][j][1] for axis, j in enumerate(where)))
+        shape = tuple(c[i] for c, i in zip(chunks, index, strict=True))
+        joins[(name, *index)] = (_join_halo, keys, tuple(picks), tuple(places), shape)
+    cut_tasks = {
+        key: (_cut_slabs, (data.name, *key[1:-1]), tuple(slabs)) for key, slabs in cuts.items()
+    }
+    cut_layer: MaterializedLayer = MaterializedLayer(cut_tasks)
+    if hint is not None:  # each cut where its source block is, in its block's turn
+        first = BorderFirst(hint)
+        cut_layer = hinted_layer(
+            cut_tasks,
+            {key: hint((data.name, *key[1:-1])) for key in cut_tasks},
+            {key: first((data.name, *key[1:-1])) for key in cut_tasks},
+        )
+    graph = HighLevelGraph(
+        {**data.dask.layers, cut_name: cut_layer, name: MaterializedLayer(joins)},
+        {**data.dask.dependencies, cut_name: {data.name}, name: {data.name, cut_name}},
+    )
+    return da.Array(graph, name, chunks=chunks, meta=data._meta)
+
+
+def _trimmed(
+    block: np.ndarray,
+    *,
+    func: Callable[..., np.ndarray],
+    depth: tuple[int, ...],
+    numblocks: tuple[int, ...],
+    block_info: dict | None = None,
+    **kwargs: Any,
+) -> np.ndarray:
+    """``func`` on a halo'd block, cut back to the block (no halo at the array's ends)."""
+    if block_info is None:
+        raise TypeError("_trimmed runs under dask.array.map_blocks (needs block_info)")
+    where = block_info[0]["chunk-location"]
+    out = func(block, **kwargs)
+    return out[
+        tuple(
+            slice(d if i > 0 else 0, out.shape[axis] - (d if i < n - 1 else 0))
+            for axis, (d, i, n) in enumerate(zip(depth, where, numblocks, strict=True))
+        )
+    ]
 
 
 def map_spatial_overlap(
@@ -112,17 +298,25 @@ def map_spatial_overlap(
     block_func = _spatial_only(func, n_leading)
     if not any(full_depth):
         return data.map_blocks(block_func, dtype=dtype, **kwargs)
-    out = da.map_overlap(
-        block_func,
-        data,
-        depth=tuple(full_depth),
-        boundary="none",
-        trim=True,
+    given_chunks = data.chunks
+    # chunks thinner than the halo merged with a neighbour, as Dask's map_overlap does
+    data = data.rechunk(
+        tuple(
+            ensure_minimum_chunksize(d, c) if d else c
+            for d, c in zip(full_depth, data.chunks, strict=True)
+        )
+    )
+    out = halo_blocks(data, full_depth).map_blocks(
+        functools.partial(
+            _trimmed, func=block_func, depth=tuple(full_depth), numblocks=data.numblocks
+        ),
+        chunks=data.chunks,
         dtype=dtype,
+        token=getattr(func, "__name__", "overlap"),
         **kwargs,
     )
-    # Dask merges chunks thinner than the halo; give the caller its chunking back.
-    return out if out.chunks == data.chunks else out.rechunk(data.chunks)
+    # give the caller its chunking back
+    return out if out.chunks == given_chunks else out.rechunk(given_chunks)
 
 
 def _interior_block(
@@ -217,8 +411,6 @@ def map_spatial_interior(
     >>> bool(np.allclose(y.compute(), ndi.uniform_filter(x.compute(), size=3)))
     True
     """
-    from dask.array.overlap import ensure_minimum_chunksize
-
     n_leading = data.ndim - 3
     halo = [int(d) for d in depth]
     if len(halo) != 3 or min(halo) < 0:
@@ -236,11 +428,7 @@ def map_spatial_interior(
             chunks.append(ensure_minimum_chunksize(d, axis_chunks))
     given_chunks = data.chunks
     data = data.rechunk(tuple(chunks))
-    overlapped = da.overlap.overlap(
-        data,
-        depth={n_leading + a: d for a, d in enumerate(halo)},
-        boundary={n_leading + a: "none" for a in range(3)},
-    )
+    overlapped = halo_blocks(data, [0] * n_leading + halo)
     scalars = scalars or {}
     args = [overlapped]
     args += [v.astype(np.float64).reshape((1,) * data.ndim) for v in scalars.values()]

@@ -180,14 +180,9 @@ def follow_blocks(data: da.Array) -> da.Array:
     >>> follow_blocks(plus_one) is plus_one  # no hinted root: unchanged
     True
     """
-    hints = [
-        layer.annotations["workers"]
-        for layer in data.dask.layers.values()
-        if isinstance((layer.annotations or {}).get("workers"), _BlockWorkers)
-    ]
-    if not hints:
+    hint = _root_hint(data)
+    if hint is None:
         return data
-    hint = hints[0]
     layers = dict(data.dask.layers)
     for name, layer in data.dask.layers.items():
         chunks = (layer.collection_annotations or {}).get("chunks")
@@ -205,6 +200,36 @@ def follow_blocks(data: da.Array) -> da.Array:
         )
     graph = HighLevelGraph(layers, data.dask.dependencies)
     return da.Array(graph, data.name, data.chunks, meta=data._meta)
+
+
+def grid_hint(data: da.Array) -> Any:
+    """The worker hint of a hinted root in ``data``'s graph on ``data``'s block grid, or None.
+
+    The hint of :func:`spread_over_workers` (a callable from a block key to a
+    one-element list of worker addresses) when ``data`` is computed from a hinted root
+    with as many blocks along each axis; None otherwise (no cluster, another grid).
+
+    Examples
+    --------
+    >>> import zarr
+    >>> reads = da.from_zarr(zarr.zeros((4, 6), chunks=(2, 3)))
+    >>> root = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1})
+    >>> grid_hint(root + 1)(("any-layer", 1, 0))
+    ['tcp://b:1']
+    >>> grid_hint(root.rechunk((4, 3))) is None, grid_hint(reads + 1) is None
+    (True, True)
+    """
+    hint = _root_hint(data)
+    return hint if hint is not None and hint.numblocks == tuple(data.numblocks) else None
+
+
+def _root_hint(data: da.Array) -> _BlockWorkers | None:
+    """The hint of the first hinted root in ``data``'s graph, or None."""
+    for layer in data.dask.layers.values():
+        hint = (layer.annotations or {}).get("workers")
+        if isinstance(hint, _BlockWorkers):
+            return hint
+    return None
 
 
 def hinted_layer(
