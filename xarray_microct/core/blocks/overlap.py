@@ -118,7 +118,7 @@ def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
     The same array as ``dask.array.overlap.overlap(data, depth, boundary="none")`` (no
     halo beyond the array's ends) in two tasks per block where Dask's overlap makes a
     task of every piece (26 neighbours' pieces a block in 3-D): per source block one
-    task cuts every slab its neighbours need (a tuple of copies), and per block one
+    task cuts every slab its neighbours need (a tuple of views of it), and per block one
     task writes the block and the slabs it needs into its halo'd block. No task takes a
     neighbour's whole block: only slabs travel between workers. Where the blocks of
     ``data`` are hinted to the workers of a cluster (a root of the same block grid,
