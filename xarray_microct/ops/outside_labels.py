@@ -7,8 +7,10 @@ fall in the beads' mask, and the watershed cuts them into labels on no bead.
 :func:`drop_outside_labels` sets to 0 the labels within ``reach`` voxels of the air that
 are slabs (over ``max_ratio`` times the volume of their inscribed ball, the ball of
 their largest distance in the watershed's map: a ball is 1, a half ball 4) or thinner
-than ``min_radius`` (their largest distance under it), and the labels that lie within a
-wall by the air, touching it or not; the others keep their numbers.
+than ``min_radius`` (their largest distance, or the radius of the ball of their volume,
+under it; ``min_radius`` at most :data:`THIN_SHARE` of the typical radius, by volume, of
+the labels away from the air: :func:`thin_top`), and the labels that lie within a wall
+by the air, touching it or not; the others keep their numbers.
 
 A wall thicker than the beads is cut by the watershed into pieces as round as beads,
 which the slab rule keeps. It is measured where it is, region by region of the air's
@@ -133,6 +135,48 @@ at 60 beside a wall of 12 (96 slices): 13 both, 56 of 65 both; a free surface, n
 skin (pores deeper than 6, porosity 0.2): 16 of 50 labels dropped both. CPU of
 ``beads`` on the 96 x 176² tube: 9.8 → 9.6-14.0 s (a loaded machine; one sum per region
 more).
+
+Thin beside a thick wall (2026-12-04, branch ``wall33``; the rule above). A tube wall
+of 12 voxels under a free surface lost 3-12 beads per scan (48 x 80², tube 26, air a
+rim of 2 at the field's sides, beads 4.5-6, surface at 30: 30 of 37 found, seed 3).
+Traced: every bead lost was dropped by the thin rule, none by the slab or the wall
+rule, and the air was found as it should be: the beads touching the air above the
+surface (largest distance 4.0-4.9 in the watershed's map, 420-970 voxels, each 0.89-0.94
+of its bead before the step) lay under ``min_radius``, the half of ``beads``' radius,
+which the wall had pulled up: that radius is the moments of the distance map over the
+whole mask (:func:`~xarray_microct.pipelines.beads.estimate_radius`), which weigh the
+wall's slab by volume (a slab of half thickness ``h`` reads ``1.67 h``): 9.9-10.1 with
+walls of 12 (whatever the rim of air: 2, 4 or 10), 6.7-6.9 with 8, 4.5-4.8 with 4,
+4.8-5.1 without wall. The rim of 2 is not the cause (rims of 4 and 10 lose as many);
+without a free surface no bead touches the air and none is lost. The small beads'
+radius (``beads``' ``small_bead_radius``, the markers' 10 % quantile) is no scale for
+it: 1.4 and 2.2 on two of these scans. Chosen: ``min_radius`` at most half the typical
+radius of the labels away from the air (the sample's objects as the watershed cut them:
+the ball of their median volume by volume, 4.7-5.0 here): only ever lower, so a scan
+whose radius no wall pulls up is judged as before. Withdrawn: half their median largest
+distance (0.93-0.95 of that radius): a wall of 4 voxels above a free surface (between
+two airs, no wall read) is cut into pieces of largest distance 2.24, dropped under
+``min_radius`` 2.25-2.3 before and kept under 2.2 (3 → 24, 5 → 29, 5 → 36 labels on no
+bead); the plain median of their volumes: in packs of small beads (2.2-3) the majority
+beside large ones (4.5-6), a bound of 1.0-1.1 kept the air's rim by a free surface (0 →
+3, 0 → 10 labels on no bead). A label by the air whose volume is under the ball of
+``min_radius`` is thin too, whatever its largest distance: specks of 2-4 voxels that
+the smoothing of the labels left in a wall above the surface (their distance that of the
+piece they were cut from, 3.0-3.2), dropped before under the pulled-up bound (3.35) only.
+``beads``, main → these rules, on 48 x 80² tubes (walls 12 / 8 / 4 / none; air rims 2 /
+4 / 10; seeds 1-3), beads found (IoU ≥ 0.5) of the true ones and labels on no bead. With
+the surface at 30, wall 12, rim 2: 31 / 30 / 30 → 43 / 40 / 37 of 43 / 40 / 37; rim 4: 26
+/ 24 / 24 → 33 / 33 / 30 of 34 / 33 / 30; rim 10: 13 / 14 / 15 → 16 / 19 / 19 of 16 / 19 /
+19 (on no bead 8 / 9 / 8, 4 / 5 / 2, 5 / 4 / 6 → the same but 6 → 5); wall 8 (beads the
+same), on no bead, rim 2: 29 / 26 / 21 → 23 / 24 / 17; rim 4: 10 / 12 / 10 → 5 / 6 / 9;
+rim 10: 7 / 10 / 11 → 6 / 5 / 10; wall 4: the same but 36 → 19 (rim 10, seed 1); no wall:
+the same (0). Without the surface (36 scans): the same. Packs of small and large beads
+(share 0.3 drawn small; small / large found, on no bead), surface at 30: no wall 126 /
+45, 0 and 115 / 44, 0, the same; wall 4: 58 / 33, 16 → 58 / 33, 9; wall 8: 34 / 26, 13 →
+44 / 26, 9; wall 12: 2 / 12, 4 → 3 / 17, 4; wall 4, no surface: the same. Small beads by the air
+(left): in these packs (the median bound, without the specks' rule) the step dropped 1
+of 134 and 1 of 179 (by the wall rule, none as thin); the small beads lost (2.2-3) are
+lost before it (labels of 12-50 voxels, away from the air).
 """
 
 from __future__ import annotations
@@ -162,6 +206,7 @@ __all__ = [
     "has_outside",
     "outside_sample",
     "slabs",
+    "thin_top",
     "wall_thickness",
 ]
 
@@ -175,6 +220,7 @@ INSIDE_DEPTHS = 2  # the inside's share is under INSIDE_SHARE within these depth
 WALL_STEPS = 128  # the thickest wall told, in steps of the finest voxel side
 TILE = 8  # voxels: the side of the tiles of the air's boundary the profiles are kept by
 REGION_RADII = 8  # a region of the boundary: this many times the labels' median radius
+THIN_SHARE = 0.5  # a label by the air under this share of the radius of those away is thin
 
 
 def outside_sample(volume: xr.DataArray | da.Array) -> np.ndarray:
@@ -238,22 +284,65 @@ def slabs(
     """Which labels go: those that touch the outside and are either slabs (their volume,
     ``counts`` voxels of ``voxel_volume``, over ``max_ratio`` times that of the ball of
     their largest distance ``top``, their inscribed ball: a half ball is 4 times it) or
-    thinner than ``min_top`` (their largest distance under it).
+    thinner than ``min_top`` (their largest distance under it, or their volume under
+    the ball of ``min_top``: a speck whose largest distance is its neighbours' that the
+    smoothing of the labels left).
 
     Examples
     --------
     A ball of radius 6 (volume 905) and a plate 4 voxels thick, 30 x 30 (3600, its
     inscribed ball of radius 2: volume 34), both touching the outside; a plate that
-    does not; a cube of 4 voxels (64) touching it, under ``min_top``:
+    does not; a cube of 4 voxels (64) touching it, under ``min_top``; a speck of 3
+    voxels at a distance of 4 from the mask's edge:
 
-    >>> slabs(np.array([905, 3600, 3600, 64]), np.array([6.0, 2.0, 2.0, 2.0]),
-    ...       np.array([True, True, False, True]), 1.0, min_top=3.0).tolist()
-    [False, True, False, True]
+    >>> slabs(np.array([905, 3600, 3600, 64, 3]), np.array([6.0, 2.0, 2.0, 2.0, 4.0]),
+    ...       np.array([True, True, False, True, True]), 1.0, min_top=3.0).tolist()
+    [False, True, False, True, True]
     """
     top = np.asarray(top, np.float64)
+    volume = np.asarray(counts) * voxel_volume
     ball = 4 / 3 * np.pi * top**3
-    thin = (np.asarray(counts) * voxel_volume > max_ratio * ball) | (top < min_top)
+    small = volume < 4 / 3 * np.pi * min_top**3
+    thin = (volume > max_ratio * ball) | (top < min_top) | small
     return np.asarray(touch, bool) & thin
+
+
+def thin_top(counts: np.ndarray, touch: np.ndarray, voxel_volume: float, min_top: float) -> float:
+    """The largest distance under which a label by the outside is thin: ``min_top``, at
+    most :data:`THIN_SHARE` of the typical radius of the labels that do not ``touch``
+    the outside (the sample's own objects as the watershed cut them): the radius of the
+    ball of the median volume by volume (half of their voxels lie in labels as large or
+    larger: in a pack of two sizes, near the large ones'; ``counts`` voxels of
+    ``voxel_volume``); ``min_top`` where none lies away from it. A radius estimated over
+    the whole mask (``min_top``'s source in :func:`~xarray_microct.pipelines.beads.beads`)
+    is pulled up by a container's wall in the mask, a slab whose distances it weighs by
+    volume (see the module's notes: a wall of 12 voxels read beads of 4.5-6 as 9.9).
+
+    Examples
+    --------
+    Beads of radius 4-5 away from the air, a wall's pieces and the air's rim by it; a
+    ``min_top`` of half a radius read as 10, one of 1.5, and none away from the air:
+
+    >>> counts = np.rint(4 / 3 * np.pi * np.array([4.0, 4.5, 5.0, 6.0, 6.0, 1.0]) ** 3)
+    >>> touch = np.array([False, False, False, True, True, True])
+    >>> round(thin_top(counts, touch, 1.0, 5.0), 2), thin_top(counts, touch, 1.0, 1.5)
+    (2.25, 1.5)
+    >>> thin_top(counts, np.ones(6, bool), 1.0, 5.0)
+    5.0
+
+    Ten small beads of radius 2 away from the air beside three of 4-5: the large ones'
+
+    >>> small = np.full(10, np.rint(4 / 3 * np.pi * 8))
+    >>> round(thin_top(np.r_[small, counts[:3]], np.zeros(13, bool), 1.0, 5.0), 2)
+    2.25
+    """
+    counts = np.asarray(counts, np.float64)
+    away = np.sort(counts[~np.asarray(touch, bool) & (counts > 0)])
+    if away.size == 0:
+        return float(min_top)
+    typical = away[np.searchsorted(np.cumsum(away), away.sum() / 2)]
+    radius = np.cbrt(3 / (4 * np.pi) * float(typical) * voxel_volume)
+    return float(min(min_top, THIN_SHARE * radius))
 
 
 def wall_thickness(voxels: np.ndarray, in_mask: np.ndarray) -> np.ndarray:
@@ -518,7 +607,8 @@ def _dropped_labels(
     lie within a wall by it (:func:`_wall_labels`)."""
     blocks = [t.flat[0] for t in _leaves(tables)]
     labels, counts, top, touch = _combined_parts([b.parts for b in blocks])
-    drop = slabs(counts, top, touch, voxel_volume, min_top, max_ratio)
+    thin = thin_top(counts, touch, voxel_volume, min_top)
+    drop = slabs(counts, top, touch, voxel_volume, thin, max_ratio)
     if blocks and blocks[0].depth is not None:
         grid = _tile_grid(shape)
         drop |= _wall_labels([b.depth for b in blocks], labels, top, spacing, grid)
@@ -556,11 +646,11 @@ def drop_outside_slabs(
 ) -> tuple[da.Array, da.Array]:
     """``labels`` without those that touch ``near`` (the voxels by the outside) and are
     slabs or thin (:func:`slabs`: volume over ``max_ratio`` times the ball of their
-    largest ``distance``, or that distance under ``min_top``) or, given ``depth`` (the
-    distance from the air), lie within a wall by it (every voxel at most a step deeper
-    than the wall measured on the region of the air's boundary it faces:
-    :func:`wall_thickness`, the mask ``distance > 0``); and how many were dropped (0-d),
-    lazily.
+    largest ``distance``, or that distance under ``min_top``, at most :func:`thin_top`'s)
+    or, given ``depth`` (the distance from the air), lie within a wall by it (every voxel
+    at most a step deeper than the wall measured on the region of the air's boundary it
+    faces: :func:`wall_thickness`, the mask ``distance > 0``); and how many were dropped
+    (0-d), lazily.
 
     Per block, the voxels, largest distance and contact with ``near`` of the labels
     present in it (:func:`~xarray_microct.kernels.labels.label_parts`) and its profile
@@ -674,7 +764,9 @@ def drop_outside_labels(
     phase : {"bright", "dark"}
         The phase the air was moved to (``fill_outside``'s).
     min_radius : length, optional
-        Labels by the air whose largest distance is under it go whatever their shape.
+        Labels by the air whose largest distance, or the radius of the ball of their
+        volume, is under it go whatever their shape (it at most half the typical radius
+        of the labels away from the air: :func:`thin_top`).
     max_ratio : float
         Labels by the air over this times the volume of their inscribed ball go.
     reach : int
