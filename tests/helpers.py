@@ -134,6 +134,23 @@ def two_workers(as_microct_run: bool = False) -> Iterator[Any]:
         yield client
 
 
+@contextlib.contextmanager
+def keys_received(client: Any) -> Iterator[list]:
+    """The keys the workers of ``client`` receive from one another in the ``with`` block
+    (their transfer logs read before and after), filled in when the block ends."""
+    before = client.run(lambda dask_worker: len(dask_worker.transfer_incoming_log))
+    keys: list = []
+    yield keys
+    sent = client.run(
+        lambda dask_worker: [
+            key
+            for transfer in list(dask_worker.transfer_incoming_log)[before[dask_worker.address] :]
+            for key in transfer["keys"]
+        ]
+    )
+    keys.extend(key for received in sent.values() for key in received)
+
+
 def race_three_writers(script: Path, target: str, go: Path, out: Path, wait: float) -> int:
     """Start three processes of ``script`` writing ``target``, let them go together (the
     file ``go`` made), and check that exactly one wrote (exit 0, leaving ``out/by-PID``)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 import zarr
-from helpers import two_workers
+from helpers import keys_received, two_workers
 
 from xarray_microct.core.blocks.overlap import (
     halo_blocks,
@@ -119,26 +119,12 @@ def test_a_cluster_sends_slabs_between_workers_not_blocks():
         values, root = _hinted()
         # z is one block: no halo along it
         smoothed = map_spatial_overlap(ndi.uniform_filter, root + 1, (0, 1, 1), np.int64, size=3)
-        before = client.run(lambda dask_worker: len(dask_worker.transfer_incoming_log))
         # each stage where its block is; unoptimised, as the fiber graph runs
-        found = follow_blocks(smoothed).compute(optimize_graph=False)
-        sent = client.run(
-            lambda dask_worker: [
-                key
-                for transfer in list(dask_worker.transfer_incoming_log)[
-                    before[dask_worker.address] :
-                ]
-                for key in transfer["keys"]
-            ]
-        )
+        with keys_received(client) as sent:
+            found = follow_blocks(smoothed).compute(optimize_graph=False)
     # besides the store's handle (a key of no block) and the result's blocks (gathered
     # to one worker to be joined): the slabs at the border of the workers' parts
-    keys = [
-        key
-        for received in sent.values()
-        for key in received
-        if isinstance(key, tuple) and key[0] != smoothed.name
-    ]
+    keys = [key for key in sent if isinstance(key, tuple) and key[0] != smoothed.name]
     assert keys
     assert all(key[0].startswith("halo-slabs-") for key in keys), keys
     np.testing.assert_array_equal(found, ndi.uniform_filter(values + 1, size=3))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import zarr
 from dask.core import flatten
-from helpers import two_workers
+from helpers import keys_received, two_workers
 
 from xarray_microct.core.blocks.placement import (
     BorderFirst,
@@ -238,18 +238,8 @@ def test_fiber_detection_on_a_cluster_sends_halos_between_workers_not_chunks(tmp
         expected, _ = plan_detection(volume, radius, eager=True).graph.compute()
     with two_workers(as_microct_run=True) as client:  # no work stealing
         plan = plan_detection(volume, radius, eager=True)  # the Otsu pass is done here
-        before = client.run(lambda dask_worker: len(dask_worker.transfer_incoming_log))
-        table, _ = plan.graph.compute()
-        sent = client.run(
-            lambda dask_worker: [
-                key
-                for transfer in list(dask_worker.transfer_incoming_log)[
-                    before[dask_worker.address] :
-                ]
-                for key in transfer["keys"]
-            ]
-        )
-    keys = [key for received in sent.values() for key in received]
+        with keys_received(client) as keys:
+            table, _ = plan.graph.compute()
     assert keys  # the halos at the border of the workers' parts
     assert not [key for key in keys if _array_block(key)]
     assert len(expected) > 100
