@@ -649,6 +649,21 @@ def test_beads_by_a_free_surface_stay_beside_a_wall_thicker_than_their_radius():
     assert np.count_nonzero(matched_iou(values, truth) >= 0.5) == int(truth.max()) == 37
 
 
+@pytest.mark.parametrize("surface", [None, 30])
+def test_the_radius_estimated_beside_a_thick_wall_is_the_beads(surface):
+    """A tube wall of 12 voxels at the beads' level (beads of 4.5-6): its slab, in the
+    beads' mask, read 9.9-10.1 in the moments over the whole mask. The balls of the
+    mask that touch the air (the wall's, the beads' the surface cuts) are left out: the
+    estimate is the beads' own (the moments of the true beads' mask), for any chunking."""
+    vol, truth = _tube_pack(2, shape=(48, 80, 80), tube=26.0, wall=12.0, surface=surface)
+    true_radius = estimate_radius(mct.from_array(truth > 0, spacing=1.0, units="um"))
+    assert 4.5 <= true_radius <= 6.0
+    radius = beads(vol).attrs["bead_radius"]
+    assert abs(radius - true_radius) <= 0.1 * true_radius
+    other = beads(vol.chunk({"z": 17, "y": 40, "x": 29})).attrs["bead_radius"]
+    assert other == radius
+
+
 def test_a_pack_without_air_has_no_step_for_the_outside(scan):
     vol, _ = scan
     labels = beads(vol, bead_radius=7)

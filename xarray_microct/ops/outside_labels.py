@@ -177,6 +177,10 @@ the same (0). Without the surface (36 scans): the same. Packs of small and large
 (left): in these packs (the median bound, without the specks' rule) the step dropped 1
 of 134 and 1 of 179 (by the wall rule, none as thin); the small beads lost (2.2-3) are
 lost before it (labels of 12-50 voxels, away from the air).
+Since (the same day, branch ``radius33``) the radius estimate itself leaves out the
+mask's largest balls that touch the air (:func:`~xarray_microct.pipelines.beads.air_balls`:
+wall 12, 9.76-9.88 → 5.13-5.36); :func:`thin_top` stays, for a ``min_radius`` given by
+the user or a wall the estimate's box does not see.
 """
 
 from __future__ import annotations
