@@ -244,3 +244,36 @@ def test_fiber_detection_on_a_cluster_sends_halos_between_workers_not_chunks(tmp
     assert not [key for key in keys if _array_block(key)]
     assert len(expected) > 100
     pd.testing.assert_frame_equal(table, expected)
+
+
+def test_the_bead_chain_runs_each_stage_of_a_block_where_the_block_is_read(tmp_path):
+    # the bead chain was not hinted: its stages went to whichever worker was free, and
+    # a block's halo'd stages pulled it (and its slabs) across
+    distributed = pytest.importorskip("distributed")
+    import xarray_microct as mct
+    from xarray_microct.io.results import compute
+    from xarray_microct.pipelines import beads
+    from xarray_microct.synthetic import bead_pack
+
+    scan, _ = bead_pack(48, radius=6, seed=3, chunks=24)
+    scan.rename("scan").microct.to_zarr(tmp_path / "pack.ome.zarr", chunks=24)
+    volume = mct.open_volume(tmp_path / "pack.ome.zarr")  # 2 × 2 × 2 blocks
+    with dask.config.set(scheduler="threads"):
+        expected = beads(volume).values
+    with two_workers(as_microct_run=True) as client:
+        labels = beads(volume)
+        hint = block_hint(spread_over_workers(volume.data))
+        on_grid = {  # the layers on the scan's block grid, and their hint
+            name: (layer.annotations or {}).get("workers")
+            for name, layer in labels.data.dask.layers.items()
+            if tuple(map(len, (layer.collection_annotations or {}).get("chunks", ()))) == (2,) * 3
+        }
+        assert len(on_grid) > 10 and all(on_grid.values()), on_grid
+        with distributed.get_task_stream(client) as stream:
+            (computed,) = compute([labels.data], client, progress=False)  # as microct run
+    ran = {task["key"]: task["worker"] for task in stream.data}
+    followed = [key for key in ran if isinstance(key, tuple) and key[0] in on_grid]
+    assert len(followed) > 80
+    wrong = [(key, ran[key]) for key in followed if [ran[key]] != hint(key)]
+    assert not wrong, (len(wrong), len(followed), wrong[:20])
+    np.testing.assert_array_equal(computed, expected)

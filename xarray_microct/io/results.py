@@ -33,6 +33,7 @@ import pandas as pd
 import xarray as xr
 import zarr
 
+from xarray_microct.core.blocks.placement import optimized_with_hints
 from xarray_microct.core.provenance import package_version, utc_now
 from xarray_microct.io.ome import (
     SCALAR_COORDS,
@@ -263,7 +264,13 @@ def compute(collections: list[Any], client: Any, progress: bool) -> list[Any]:
     if client is not None:
         from distributed import progress as distributed_progress
 
-        futures = client.compute(list(collections))
+        # the tasks hinted to workers (the blocks of a pipeline that places them) keep
+        # their hints through the optimization, which drops them
+        hinted = optimized_with_hints(list(collections))
+        if hinted is None:
+            futures = client.compute(list(collections))
+        else:
+            futures = client.compute(hinted, optimize_graph=False)
         try:
             if progress:
                 distributed_progress(futures)

@@ -317,6 +317,7 @@ import numpy as np
 import scipy.ndimage as ndi
 import xarray as xr
 
+from xarray_microct.core.blocks.placement import follow_blocks, spread_over_workers
 from xarray_microct.core.outside import lazy_outside, moved_array
 from xarray_microct.core.stats import (
     clear_cuts,
@@ -1005,6 +1006,10 @@ def beads(
     estimated = bead_radius is None and min_distance is None
     # the noise, the radius and the phase kept are measured on it, whatever is given
     box = _read_central_box(volume)
+    # on a cluster, each worker starts from a contiguous part of the scan (its blocks
+    # hinted where it is read; every later stage on its grid follows them, at the end)
+    if isinstance(volume.data, da.Array):
+        volume = volume.copy(data=spread_over_workers(volume.data))
     if chosen_sigma:
         sigma = denoising_sigma(noise_ratio(box.values))
         denoise_sigma = f"{sigma:.3g} voxel" if sigma > 0 else None
@@ -1053,8 +1058,10 @@ def beads(
     _check_polarity(*covers, invert)  # nan (no phase kept in the box): nothing to check
     mask = segment(volume)
     if min_distance is not None:
-        return mask.microct.watershed(
-            min_distance=min_distance, connectivity=connectivity, rounds=rounds
+        return _on_their_blocks(
+            mask.microct.watershed(
+                min_distance=min_distance, connectivity=connectivity, rounds=rounds
+            )
         )
     if estimated:
         bead_radius = sampled
@@ -1099,6 +1106,7 @@ def beads(
         labels = labels.microct.drop_outside_labels(
             volume, distance, phase=around, min_radius=typical / 2
         )
+    labels = _on_their_blocks(labels)
     if estimated:
         labels.attrs["bead_radius"] = bead_radius
         labels.attrs["small_bead_radius"] = small_radius
@@ -1108,3 +1116,12 @@ def beads(
     if chosen_smoothing:
         labels.attrs["bead_smoothing"] = bead_smoothing
     return labels
+
+
+def _on_their_blocks(labels: xr.DataArray) -> xr.DataArray:
+    """``labels`` with every stage on the scan's block grid hinted to the worker of its
+    block (:func:`~xarray_microct.core.blocks.placement.follow_blocks`); unchanged
+    without a cluster."""
+    if not isinstance(labels.data, da.Array):
+        return labels
+    return labels.copy(data=follow_blocks(labels.data))

@@ -20,7 +20,10 @@ distributed client nothing changes, and the values never do.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import dask
@@ -28,18 +31,46 @@ import dask.array as da
 import numpy as np
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
+_PLACING_ON: ContextVar[dict[str, int] | None] = ContextVar("placing_on", default=None)
+
+
+@contextlib.contextmanager
+def placing_on(workers: dict[str, int]) -> Iterator[None]:
+    """Within the block, :func:`cluster_threads` answers ``workers``, whatever computes.
+
+    For a graph built for a cluster whose eager steps (a sample measured while the graph
+    is built) run on this process's threads, as ``microct run`` builds a volume's
+    pipeline once the cluster is up.
+
+    Examples
+    --------
+    >>> with placing_on({"tcp://a:1": 1, "tcp://b:1": 1}):
+    ...     sorted(cluster_threads())
+    ['tcp://a:1', 'tcp://b:1']
+    >>> cluster_threads()
+    {}
+    """
+    token = _PLACING_ON.set(dict(workers))
+    try:
+        yield
+    finally:
+        _PLACING_ON.reset(token)
+
 
 def cluster_threads() -> dict[str, int]:
     """Threads per worker address of the distributed client that computes, or ``{}``.
 
     ``{}`` when distributed is not in use: no client, or a scheduler chosen by
-    ``dask.config`` (e.g. ``scheduler="threads"``) instead of the client.
+    ``dask.config`` (e.g. ``scheduler="threads"``) instead of the client; within
+    :func:`placing_on`, the workers it names.
 
     Examples
     --------
     >>> cluster_threads()
     {}
     """
+    if (placing := _PLACING_ON.get()) is not None:
+        return placing
     if "distributed" not in sys.modules:
         return {}
     from distributed import default_client
@@ -258,6 +289,119 @@ def hinted_layer(
     if priorities:
         annotations["priority"] = _KeyPriority(priorities)
     return MaterializedLayer(tasks, annotations=annotations)
+
+
+def moved_to_workers(data: da.Array, addresses: dict[str, str]) -> da.Array:
+    """``data`` with the workers its graph is hinted to renamed by ``addresses``.
+
+    A graph built for workers not started yet (:func:`placing_on` with names standing
+    for them), once they are: each hint of a block or a key to ``name`` goes to
+    ``addresses[name]``; the tasks, their names and values are the same.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> reads = da.from_zarr(zarr.zeros((4, 6), chunks=(2, 3)))
+    >>> planned = spread_over_workers(reads, {"first": 1, "second": 1})
+    >>> moved = moved_to_workers(planned, {"first": "tcp://a:1", "second": "tcp://b:1"})
+    >>> block_hint(moved)(("any-layer", 1, 0)), moved.name == planned.name
+    (['tcp://b:1'], True)
+    """
+    layers = dict(data.dask.layers)
+    for name, layer in data.dask.layers.items():
+        annotations = layer.annotations or {}
+        hint = annotations.get("workers")
+        if isinstance(hint, _BlockWorkers):
+            moved: Any = _BlockWorkers(
+                hint.name, hint.numblocks, hint.bounds, [addresses[a] for a in hint.addresses]
+            )
+        elif isinstance(hint, _KeyWorkers):
+            moved = _KeyWorkers(
+                {key: [addresses[a] for a in where] for key, where in hint.workers.items()}
+            )
+        else:
+            continue
+        layers[name] = MaterializedLayer(
+            dict(layer),
+            annotations={**annotations, "workers": moved},
+            collection_annotations=layer.collection_annotations,
+        )
+    graph = HighLevelGraph(layers, data.dask.dependencies)
+    return da.Array(graph, data.name, data.chunks, meta=data._meta)
+
+
+def optimized_with_hints(collections: list[Any]) -> list[Any] | None:
+    """``collections`` optimized as Dask computes them, their hints kept; None without any.
+
+    Dask's optimization of an array's graph (blockwise and linear fusion) returns one
+    layer without the layers' annotations: an array computed on a cluster with its
+    graph optimized ran its hinted tasks wherever the scheduler chose (on two workers,
+    half the blocks of a hinted read on the other worker). Here the worker hint and
+    the priority of each key that has them are read before the optimization and put
+    back on the same keys after it (:func:`hinted_layer`): a fused task keeps the key,
+    and so the hint, of its last stage. Compute the result with ``optimize_graph=False``.
+
+    Parameters
+    ----------
+    collections : list of Dask collections
+        What is computed together (e.g. the stores of a written volume).
+
+    Returns
+    -------
+    list or None
+        The optimized collections with one layer of hinted tasks each; None when no
+        layer of their graphs holds a worker hint (nothing to keep), or when one of
+        ``collections`` is not a Dask collection itself (e.g. a tuple of them).
+
+    Examples
+    --------
+    >>> import zarr
+    >>> reads = da.from_zarr(zarr.zeros((4, 6), chunks=(2, 3)))
+    >>> root = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1})
+    >>> (plus_one,) = optimized_with_hints([follow_blocks(root + 1)])
+    >>> (layer,) = plus_one.dask.layers.values()
+    >>> layer.annotations["workers"]((plus_one.name, 1, 1))
+    ['tcp://b:1']
+    >>> optimized_with_hints([reads + 1]) is None
+    True
+    """
+    if not all(dask.is_dask_collection(c) for c in collections):
+        return None  # (nested ones: left to the client, as before)
+    workers: dict[Any, list[str]] = {}
+    priorities: dict[Any, int] = {}
+    for collection in collections:
+        for layer in collection.__dask_graph__().layers.values():
+            annotations = layer.annotations or {}
+            hint, priority = annotations.get("workers"), annotations.get("priority")
+            if not callable(hint):
+                continue
+            # a block hint reads a block's key: its name and a number per axis (a layer
+            # on a block grid may hold other tasks, keyed otherwise: left unhinted)
+            keys = filter(_is_block_key, layer) if isinstance(hint, _BlockWorkers) else layer
+            for key in keys:
+                if (where := hint(key)) is not None:
+                    workers[key] = where
+                if callable(priority):
+                    priorities[key] = priority(key)
+    if not workers:
+        return None
+    optimized = []
+    for collection in dask.optimize(*collections):
+        graph = collection.__dask_graph__()
+        layer = hinted_layer(dict(graph), workers, priorities)
+        name = next(iter(graph.layers)) if len(graph.layers) == 1 else "hinted"
+        rebuild, arguments = collection.__dask_postpersist__()
+        optimized.append(rebuild(HighLevelGraph({name: layer}, {name: set()}), *arguments))
+    return optimized
+
+
+def _is_block_key(key: Any) -> bool:
+    """Whether ``key`` is ``(name, index, ...)`` with a number for each index."""
+    return (
+        isinstance(key, tuple)
+        and len(key) > 1
+        and all(isinstance(i, int | float | np.number) for i in key[1:])
+    )
 
 
 class BorderFirst:
