@@ -68,6 +68,31 @@ def test_a_resumed_run_says_it_is_running_until_it_completes(
     np.testing.assert_array_equal(open_result(out).values, volume.values)
 
 
+def test_a_failed_display_window_read_stops_the_run_as_failed_and_a_resume_reads_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volume = _volume()
+    out = tmp_path / "out.zarr"
+    window = results.stored_window
+
+    def unreadable(*args, **kwargs):
+        raise OSError("read timed out")
+
+    monkeypatch.setattr(results, "stored_window", unreadable)
+    with pytest.raises(OSError, match="read timed out"):
+        write_volume(volume, out, metadata={"step": "copy"})
+    stopped = run_state(out)
+    assert stopped["status"] == "failed" and "read timed out" in stopped["error"]
+    assert "stopped" in stopped
+
+    monkeypatch.setattr(results, "stored_window", window)
+    write_volume(volume, out, metadata={"step": "copy"}, resume=True)
+    done = run_state(out)
+    assert done["status"] == "complete" and done["chunks_written"] == 0  # the window only
+    assert "error" not in done
+    np.testing.assert_array_equal(open_result(out).values, volume.values)
+
+
 def test_opening_an_unfinished_run_output_advises_resume(tmp_path: Path) -> None:
     out = tmp_path / "out.zarr"
     with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):

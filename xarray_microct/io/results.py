@@ -290,8 +290,12 @@ def compute(collections: list[Any], client: Any, progress: bool) -> list[Any]:
     return list(dask.compute(*collections))
 
 
-def _stopped_status(err: BaseException) -> str:
-    return "failed" if isinstance(err, Exception) else "interrupted"
+def _record_stop(path: Path, state: Mapping[str, Any], err: BaseException) -> None:
+    """Record in the store that its run stopped on ``err``: ``failed`` for an error,
+    ``interrupted`` for a stop (Ctrl-C, a kill), with the time and the error's text."""
+    status = "failed" if isinstance(err, Exception) else "interrupted"
+    error = f"{type(err).__name__}: {err}"[:500]
+    set_state(path, {**state, "status": status, "stopped": utc_now(), "error": error})
 
 
 def _create(path: Path, levels: list, chunks: list[int], state: Mapping[str, Any]) -> list:
@@ -440,7 +444,12 @@ def write_volume(
         if isinstance(target, Path):  # every chunk stored: what a killed chunk write left
             remove_zarr_leftovers(target)
         stored = created[0][0]
-        window = stored_window(levels[0][1], lazy_array(stored, "store"), client)
+        try:
+            window = stored_window(levels[0][1], lazy_array(stored, "store"), client)
+        except BaseException as err:  # every chunk is stored: a resume reads the window only
+            if action != "overwrite":  # an overwrite's staging copy is dropped instead
+                _record_stop(target, state, err)
+            raise
         set_state(
             target,
             {**state, "status": "complete", "finished": utc_now(), "chunks_written": written},
@@ -548,15 +557,7 @@ def _write_missing(
     except BaseException as err:
         guard.settle()  # no chunk lands after the state says the run stopped
         if action != "overwrite":  # an overwrite's staging copy is dropped instead
-            set_state(
-                path,
-                {
-                    **state,
-                    "status": _stopped_status(err),
-                    "stopped": utc_now(),
-                    "error": f"{type(err).__name__}: {err}"[:500],
-                },
-            )
+            _record_stop(path, state, err)
         raise
     if scalars[0]:
         computed = dict(zip(lazy, results[len(results) - len(lazy) :], strict=True))
