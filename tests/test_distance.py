@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xarray_microct as mct
-from xarray_microct.ops.distance import edt_array
+from xarray_microct.ops.distance import ball_union_envelope, edt_array
 from xarray_microct.testing import raise_if_dask_computes
 
 
@@ -108,3 +108,27 @@ def test_envelope_axis_equals_brute_force(seed, spacing, background, shape):
     reach = ((p[:, None] - p[None, :]) * spacing) ** 2  # (output p, source q)
     ref = np.min(f.astype(np.float64)[:, None, :, :] + reach[None, :, :, None], axis=2)
     np.testing.assert_allclose(out, ref.astype(np.float32), rtol=1e-6)
+
+
+@given(
+    seed=st.integers(0, 2**16),
+    shape=st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(1, 12)),
+    spacing=st.tuples(*[st.sampled_from([0.5, 0.65, 1.0, 1.5]) for _ in range(3)]),
+    balls=st.integers(0, 6),
+)
+def test_ball_union_envelope_is_negative_inside_the_balls_only(seed, shape, spacing, balls):
+    # the union of closed balls of random centres and radii, voxel by voxel
+    rng = np.random.default_rng(seed)
+    radius = np.zeros(shape)
+    centres = [tuple(int(rng.integers(n)) for n in shape) for _ in range(balls)]
+    for centre in centres:
+        radius[centre] = rng.uniform(0.3, 5.0)
+    grid = np.stack(np.indices(shape), -1) * np.asarray(spacing)
+    expected = np.full(shape, np.inf)
+    for centre in centres:
+        here = np.square(grid - grid[centre]).sum(-1) - radius[centre] ** 2
+        expected = np.minimum(expected, here)
+    out = ball_union_envelope(radius, spacing)
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(np.isfinite(out), finite)
+    np.testing.assert_allclose(out[finite], expected[finite], rtol=1e-9, atol=1e-9)

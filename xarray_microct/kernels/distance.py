@@ -4,6 +4,9 @@ Each works on a C-contiguous 2-D array of lines and writes one line of output pe
 line: the squared distance to the nearest background voxel along the line
 (:func:`binary_lines`), then the lower envelope of parabolas of Felzenszwalb and
 Huttenlocher along each further axis (:func:`envelope_axis`, on a 3-D block as it is).
+:func:`weighted_envelope_lines` takes weights of any sign instead of a background: with
+the weights ``-r²`` of balls of radius ``r``, its envelope over every axis is negative
+exactly inside their union.
 """
 
 from __future__ import annotations
@@ -127,3 +130,17 @@ def envelope_axis(f: np.ndarray, spacing: float, out: np.ndarray) -> None:  # pr
             for q in range(n):
                 for t in range(width):
                     out[i, q, j0 + t] = lines[t, q]
+
+
+@numba.njit(cache=True, nogil=True)
+def weighted_envelope_lines(
+    f: np.ndarray, spacing: float, out: np.ndarray
+) -> None:  # pragma: no cover
+    """``out[i, p] = min_q f[i, q] + ((p - q) * spacing)**2`` over the finite ``f[i, q]``
+    of each line, of any sign (``inf`` where a line has none): the lower envelope of
+    parabolas of sampled weights, as for a union of balls (weights ``-radius²``)."""
+    na, n = f.shape
+    v = np.empty(n, np.int64)
+    z = np.empty(n + 1)
+    for i in range(na):
+        _segment_envelope(f[i], 0, n - 1, 0, n, spacing, v, z, out[i])

@@ -33,10 +33,14 @@ import xarray as xr
 from xarray_microct.core.registry import operation
 from xarray_microct.core.validation import check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
-from xarray_microct.kernels.distance import binary_lines, envelope_axis
+from xarray_microct.kernels.distance import (
+    binary_lines,
+    envelope_axis,
+    weighted_envelope_lines,
+)
 from xarray_microct.kernels.scratch import work_array
 
-__all__ = ["distance_transform", "edt_array"]
+__all__ = ["ball_union_envelope", "distance_transform", "edt_array"]
 
 
 def _along_axis(
@@ -194,3 +198,30 @@ def distance_transform(volume: xr.DataArray) -> xr.DataArray:
     """
     data = edt_array(volume.data, grid_of(volume).spacing)
     return wrap_like(volume, data, name="distance", long_name="distance to the background")
+
+
+def ball_union_envelope(radius: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+    """``min_m |x - m|² - radius[m]²`` over the voxels ``m`` with ``radius > 0``, at
+    every voxel ``x`` (physical units; ``inf`` where there is no ball): at most 0 exactly
+    within the union of the closed balls, in one exact pass per axis (the lower envelope
+    of parabolas, :func:`~xarray_microct.kernels.distance.weighted_envelope_lines`)
+    whatever their radii.
+
+    Examples
+    --------
+    >>> radius = np.zeros((1, 1, 9)); radius[0, 0, 2] = 2.0
+    >>> (ball_union_envelope(radius, (1.0, 1.0, 1.0)) <= 0).astype(int).ravel().tolist()
+    [1, 1, 1, 1, 1, 0, 0, 0, 0]
+    """
+    field = np.where(radius > 0, -np.square(radius, dtype=np.float64), np.inf)
+    for axis in (2, 1, 0):
+        lines = np.ascontiguousarray(np.moveaxis(field, axis, -1))
+        out = np.empty_like(lines)
+        if lines.size:
+            weighted_envelope_lines(
+                lines.reshape(-1, lines.shape[-1]),
+                float(spacing[axis]),
+                out.reshape(-1, lines.shape[-1]),
+            )
+        field = np.moveaxis(out, -1, axis)
+    return field
