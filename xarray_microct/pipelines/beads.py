@@ -301,9 +301,9 @@ What differs from the paper's notebook, and why:
   (about 0.1 s CPU at 128³), and where it does two EDTs and the union of the balls in
   one exact pass per axis (:func:`~xarray_microct.ops.distance.ball_union_envelope`;
   until 2026-12-04 an EDT per voxel of the largest ball's radius: a 128³ box by a wall
-  of 16 / 60 voxels 2.0-2.5 / 3.9-5.1 → 0.3-0.4 s, the balls covered the same but for
-  voxels at a ball's very radius, which the float32 EDT's rounding had left out on some
-  anisotropic grids);
+  of 16 / 32 / 60 voxels 1.3-1.7 / 2.0-2.5 / 3.9-5.1 → 0.3-0.6 s; the same cover but
+  for voxels at a ball's very radius, which the float32 EDT's rounding had left out on
+  some grids of non-integer spacing);
 * each bead's outline is smoothed alone (:func:`~xarray_microct.ops.shapes.smooth_labels`,
   a Gaussian of 1.5 denoising sigmas cut where a ball of the bead radius keeps its
   size): on noisy scans of small beads the mask's bumps and dents of a voxel, which no
