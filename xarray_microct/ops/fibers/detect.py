@@ -121,6 +121,7 @@ from xarray_microct.ops.fibers.linking import (
     stitch_slabs,
 )
 from xarray_microct.ops.fibers.mask import background_width, local_mid_mask, mid_levels
+from xarray_microct.ops.fibers.polarity import DARK_FIBERS, sampled_polarity
 from xarray_microct.ops.fibers.slices import MIN_TILE, tile_tasks
 from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.hessian import hessian_measure_array
@@ -1681,12 +1682,17 @@ def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
     Fibers are found brighter than the matrix; on masks and tubeness inputs the
     polarity is not the question and ``reason`` stands alone. A scan of dark fibers
     does not always come here: it can give a table of the bright gaps between them,
-    with no warning. Two checks of the polarity on an 8-slice mean of the middle were
-    tried (2026-12-02) and not used: the share of each Otsu phase in round regions (the
-    pores of ``fiber_bed`` seed 2 made its dark phase the rounder one), and the share of
-    each phase in its largest connected region (touching 2-pixel fibers under a blur of
-    1 pixel on ``textured_fiber_bed`` made their bright phase the connected one: 0.69
-    against 0.25). The user guide names the limit.
+    which :func:`_check_polarity` warns about (the curvature of the bright phase's
+    edges: :mod:`~xarray_microct.ops.fibers.polarity`). Tried before it and not used:
+    on an 8-slice mean of the middle (2026-12-02), the share of each Otsu phase in round
+    regions (the pores of ``fiber_bed`` seed 2 made its dark phase the rounder one), and
+    the share of each phase in its largest connected region (touching 2-pixel fibers
+    under a blur of 1 pixel on ``textured_fiber_bed`` made their bright phase the
+    connected one: 0.69 against 0.25); and (2026-12-04) a fit of blurred disks to the
+    sample and to its inverse, whose explained variance does not separate them at noise
+    0.25 (``fiber_bed`` 5 voxels, 15°: 0.79 for the bright disks, 0.83 for the inverse's).
+    This message names ``invert()`` whatever that measure says: an empty table is also
+    what a scan without fibers gives.
 
     Examples
     --------
@@ -1704,6 +1710,43 @@ def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
     return (
         f"{message} Fibers are found brighter than the matrix: for dark fibers, detect "
         "them on vol.microct.invert()."
+    )
+
+
+def _check_polarity(table: pd.DataFrame, volume: xr.DataArray, axis: str) -> None:
+    """Record in ``table``'s provenance whether the scan's fibers look bright or dark
+    (:func:`~xarray_microct.ops.fibers.polarity.sampled_polarity`), and warn where they
+    look dark: the table is then that of the bright gaps between them. A sample that
+    cannot be read (NaN in it) is not judged."""
+    try:
+        curvature = sampled_polarity(axis_first(volume, axis))
+    except ValueError:
+        return
+    dark = curvature < DARK_FIBERS
+    estimated = dict(table.attrs.get(ESTIMATED_KEY) or {})
+    estimated["fiber_polarity"] = {
+        "bright_phase_curvature": round(curvature, 4),
+        "fibers": "dark" if dark else "bright",
+    }
+    table.attrs[ESTIMATED_KEY] = estimated
+    if dark:
+        warnings.warn(_dark_fibers_message(curvature), UserWarning, stacklevel=4)
+
+
+def _dark_fibers_message(curvature: float) -> str:
+    """The warning of a scan whose fibers look dark (``curvature``: the measure).
+
+    Examples
+    --------
+    >>> _dark_fibers_message(-0.4)[:69]
+    'detect_fibers: the fibers of this scan look darker than the matrix (t'
+    """
+    return (
+        "detect_fibers: the fibers of this scan look darker than the matrix (the bright "
+        f"phase is a network about dark round sections: curvature {curvature:+.2f}, "
+        "below 0 for dark fibers, above for bright ones); fibers are found brighter than "
+        "the matrix, so this table is likely that of the bright gaps between them. "
+        "Detect dark fibers on vol.microct.invert()."
     )
 
 
@@ -1866,6 +1909,8 @@ def detect_fibers(
         ) from err
     table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
+    if len(table) and plan.attrs["source"] == "intensity":
+        _check_polarity(table, volume, axis)
     if not coherence >= COHERENCE_MIN:  # NaN: no centre could be judged
         if np.isfinite(coherence):
             message = _no_fibers_message(

@@ -1,0 +1,74 @@
+"""Bright or dark fibers: the curvature of the bright phase's edges tells them apart.
+
+Phantoms of known polarity: ``fiber_bed`` and ``textured_fiber_bed`` (bright fibers) and
+their inverses (``vol.microct.invert()``: dark fibers), a bed of fibers with dark cores.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from test_fiber_cores import cored_bed
+
+from xarray_microct.core.volume import PROVENANCE_KEY, from_array
+from xarray_microct.ops.fibers import detect_fibers
+from xarray_microct.ops.fibers.polarity import (
+    DARK_FIBERS,
+    bright_phase_curvature,
+    sampled_polarity,
+)
+from xarray_microct.synthetic import fiber_bed, textured_fiber_bed
+
+
+def test_measure_is_odd_and_does_not_depend_on_offset_or_unit():
+    # an inverted scan (65535 - v, or -v) gives the measure's negative, exactly
+    rng = np.random.default_rng(0)
+    images = ndi.gaussian_filter(rng.normal(size=(2, 64, 64)), (0, 2, 2))
+    measure = bright_phase_curvature(images)
+    assert bright_phase_curvature(-images) == pytest.approx(-measure, abs=1e-12)
+    assert bright_phase_curvature(65535.0 - 3.0 * images) == pytest.approx(-measure, rel=1e-6)
+
+
+@pytest.mark.parametrize("phantom", ["fiber_bed", "textured"])
+@pytest.mark.parametrize("radius_px", [2, 3, 5, 8, 12, 20])
+def test_bright_bed_is_bright_and_its_inverse_dark(phantom, radius_px):
+    side = max(64, 12 * radius_px)
+    if phantom == "fiber_bed":
+        vol, _ = fiber_bed(
+            (8, side, side), spacing=6.4 / radius_px, noise=0.2, tilt=8.0, seed=radius_px + 3
+        )
+    else:
+        vol, _ = textured_fiber_bed((8, side, side), radius_px, 0.2, 8.0, seed=radius_px + 3)
+    assert sampled_polarity(vol) > -DARK_FIBERS
+    assert sampled_polarity(vol.microct.invert()) < DARK_FIBERS
+
+
+def test_fibers_with_dark_cores_are_bright():
+    # a core of 0.35 radius darker than the matrix: its ring's edges curve both ways
+    # (unfilled, the measure is about 0); the sample's cores are filled first
+    volume, _ = cored_bed(6.0, 0.35, 0.3, nz=8, seed=6)
+    assert sampled_polarity(from_array(volume)) > -DARK_FIBERS
+
+
+def _detected(vol):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = detect_fibers(vol)
+    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return table, said
+
+
+def test_dark_bed_warns_and_bright_bed_does_not():
+    bright, _ = fiber_bed((24, 64, 64), seed=1, noise=0.1)
+    table, said = _detected(bright)
+    assert len(table) and not any("invert()" in text for text in said)
+    record = table.attrs[PROVENANCE_KEY][-1]["estimated"]["fiber_polarity"]
+    assert record["fibers"] == "bright"
+    # dark fibers: a table of the bright gaps between them, and a warning that says so
+    table, said = _detected(bright.microct.invert())
+    assert len(table)
+    assert any("look darker" in text and "vol.microct.invert()" in text for text in said)
+    assert table.attrs[PROVENANCE_KEY][-1]["estimated"]["fiber_polarity"]["fibers"] == "dark"
