@@ -1716,10 +1716,11 @@ def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
 def _check_polarity(table: pd.DataFrame, volume: xr.DataArray, axis: str) -> None:
     """Record in ``table``'s provenance whether the scan's fibers look bright or dark
     (:func:`~xarray_microct.ops.fibers.polarity.sampled_polarity`), and warn where they
-    look dark: the table is then that of the bright gaps between them. A sample that
-    cannot be read (NaN in it) is not judged."""
+    look dark: the table is then that of the bright gaps between them. NaN padding is
+    filled as the detection fills it; a sample still holding NaN is not judged."""
+    seen, _ = _nan_padding_filled(axis_first(volume, axis))
     try:
-        curvature = sampled_polarity(axis_first(volume, axis))
+        curvature = sampled_polarity(seen)
     except ValueError:
         return
     dark = curvature < DARK_FIBERS
