@@ -36,6 +36,47 @@ def test_equals_scipy_for_any_chunking(case):
     np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-6)
 
 
+@given(masks_and_chunks())
+def test_per_block_pass_is_exact_within_its_reach(case):
+    """The lemma the per-block pass rests on: a block's transform over its window (halo
+    of ``_halo_depth``) equals the whole array's wherever it is at most the reach, and
+    where it is over the reach, so is the whole array's (the separable pass is needed)."""
+    from xarray_microct.core.blocks.overlap import map_spatial_overlap
+    from xarray_microct.ops.distance import _exact_reach, _halo_depth, _window_block
+
+    mask, chunks, spacing = case
+    data = da.from_array(mask, chunks=chunks)
+    depth = _halo_depth(data)
+    reach = _exact_reach(data, depth, spacing)
+    local = map_spatial_overlap(
+        _window_block, data, depth, np.float32, spacing=spacing, root=True
+    ).compute()
+    ref = ndi.distance_transform_edt(mask, sampling=spacing) if not mask.all() else np.inf
+    ref = np.broadcast_to(ref, mask.shape)
+    within = local <= reach
+    np.testing.assert_allclose(local[within], ref[within], rtol=2e-6, atol=1e-6)
+    assert (ref[~within] > reach * (1 - 1e-6)).all()
+
+
+@pytest.mark.parametrize("short", [True, False])
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.0, 0.5, 1.3)])
+def test_short_and_long_distances_in_one_volume(short, spacing):
+    """Thin walls (distances within every block's reach) and one large block of
+    foreground (distances beyond it) in one volume: both ways equal scipy."""
+    mask = np.ones((40, 36, 44), bool)
+    mask[:, :, ::3] = False
+    mask[20:, 18:, 22:] = True  # one corner far from the background
+    data = da.from_array(mask, chunks=(16, 12, 20))
+    out = edt_array(data, spacing, short=short).compute()
+    ref = ndi.distance_transform_edt(mask, sampling=spacing)
+    np.testing.assert_allclose(out, ref, rtol=2e-6)
+    walls = mask.copy()
+    walls[:, :, ::3] = False  # all distances short: the per-block pass alone
+    out = edt_array(da.from_array(walls, chunks=(16, 12, 20)), spacing, squared=True).compute()
+    ref = ndi.distance_transform_edt(walls, sampling=spacing) ** 2
+    np.testing.assert_allclose(out, ref, rtol=4e-6)
+
+
 def test_object_spanning_many_chunks_far_background():
     # One background voxel in a corner: its reach crosses every chunk of the volume.
     mask = np.ones((33, 17, 25), bool)
