@@ -36,45 +36,30 @@ def test_equals_scipy_for_any_chunking(case):
     np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-6)
 
 
-@given(masks_and_chunks())
-def test_per_block_pass_is_exact_within_its_reach(case):
-    """The lemma the per-block pass rests on: a block's transform over its window (halo
-    of ``_halo_depth``) equals the whole array's wherever it is at most the reach, and
-    where it is over the reach, so is the whole array's (the separable pass is needed)."""
-    from xarray_microct.core.blocks.overlap import map_spatial_overlap
-    from xarray_microct.ops.distance import _exact_reach, _halo_depth, _window_block
+@pytest.mark.parametrize("chunks", [(16, 12, 20), (40, 5, 44), (7, 36, 3)])
+def test_lines_of_blocks_on_a_cluster_equal_scipy(chunks):
+    """On a two-worker cluster, with the mask's blocks hinted to the workers as the
+    pipelines hint them (lines then placed where most of their blocks are)."""
+    from distributed import Client, LocalCluster
 
-    mask, chunks, spacing = case
-    data = da.from_array(mask, chunks=chunks)
-    depth = _halo_depth(data)
-    reach = _exact_reach(data, depth, spacing)
-    local = map_spatial_overlap(
-        _window_block, data, depth, np.float32, spacing=spacing, root=True
-    ).compute()
-    ref = ndi.distance_transform_edt(mask, sampling=spacing) if not mask.all() else np.inf
-    ref = np.broadcast_to(ref, mask.shape)
-    within = local <= reach
-    np.testing.assert_allclose(local[within], ref[within], rtol=2e-6, atol=1e-6)
-    assert (ref[~within] > reach * (1 - 1e-6)).all()
+    from xarray_microct.core.blocks.placement import block_hint, spread_over_workers
 
-
-@pytest.mark.parametrize("short", [True, False])
-@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.0, 0.5, 1.3)])
-def test_short_and_long_distances_in_one_volume(short, spacing):
-    """Thin walls (distances within every block's reach) and one large block of
-    foreground (distances beyond it) in one volume: both ways equal scipy."""
-    mask = np.ones((40, 36, 44), bool)
-    mask[:, :, ::3] = False
+    rng = np.random.default_rng(7)
+    mask = rng.random((40, 36, 44)) < 0.97
     mask[20:, 18:, 22:] = True  # one corner far from the background
-    data = da.from_array(mask, chunks=(16, 12, 20))
-    out = edt_array(data, spacing, short=short).compute()
+    spacing = (2.0, 0.5, 1.3)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster,
+        Client(cluster) as client,
+    ):
+        data = spread_over_workers(da.from_array(mask, chunks=chunks))
+        assert block_hint(data) is not None
+        out = edt_array(data, spacing).compute()
+        squared = edt_array(data, spacing, squared=True).compute()
+        assert len(client.scheduler_info()["workers"]) == 2
     ref = ndi.distance_transform_edt(mask, sampling=spacing)
     np.testing.assert_allclose(out, ref, rtol=2e-6)
-    walls = mask.copy()
-    walls[:, :, ::3] = False  # all distances short: the per-block pass alone
-    out = edt_array(da.from_array(walls, chunks=(16, 12, 20)), spacing, squared=True).compute()
-    ref = ndi.distance_transform_edt(walls, sampling=spacing) ** 2
-    np.testing.assert_allclose(out, ref, rtol=4e-6)
+    np.testing.assert_allclose(squared, ref**2, rtol=4e-6)
 
 
 def test_object_spanning_many_chunks_far_background():

@@ -835,7 +835,7 @@ def drop_outside_labels(
     if dist.dtype == np.bool_:
         dist = edt_array(dist, grid.spacing)
     moved, near = _outside(scan.data, phase == "bright", int(reach))
-    depth = edt_array(~moved, grid.spacing, short=False)  # across the sample
+    depth = edt_array(~moved, grid.spacing)
     kept, count = drop_outside_slabs(
         labels.data, dist, near, grid.spacing, radius, max_ratio, depth=depth
     )
