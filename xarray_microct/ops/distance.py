@@ -29,7 +29,11 @@ columns of whole ``z`` lines and back (three per map, 401 tasks a map), the work
 one another 0.52 GB in 3552 tasks, 0.29 GB of it the maps' regroupings. Lines of whole
 blocks (this module; 128 tasks a map): 0.34 GB in 2829 tasks. The transform alone on the
 tube's mask, threaded, CPU s in 32³ / 64³ / 128³ chunks: rechunks 0.68 / 0.37 / 0.22,
-lines 0.36 / 0.26 / 0.24.
+lines 0.36 / 0.26 / 0.24. The whole run's CPU seconds, rechunks -> lines, five rounds
+interleaved on a loaded 2-core machine: ``--workers 2`` 20.4 -> 21.3, 22.8 -> 20.9,
+21.7 -> 17.2, 25.2 -> 21.3, 21.6 -> 23.1 (median of the differences -1.9 s: within the
+machine's noise); threaded 9.1 -> 9.1, 8.9 -> 9.6; in 32³ chunks 19.5 -> 20.1, 128³
+9.4 -> 9.9 (one run each); peak memory the same (1.12-1.17 GiB); labels identical.
 
 Tried and withdrawn: a per-block transform over a halo of ``h`` voxels first, which is
 exact wherever it is at most ``h × spacing`` (the nearest background then lies inside
