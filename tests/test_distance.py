@@ -36,6 +36,32 @@ def test_equals_scipy_for_any_chunking(case):
     np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("chunks", [(16, 12, 20), (40, 5, 44), (7, 36, 3)])
+def test_lines_of_blocks_on_a_cluster_equal_scipy(chunks):
+    """On a two-worker cluster, with the mask's blocks hinted to the workers as the
+    pipelines hint them (lines then placed where most of their blocks are)."""
+    from distributed import Client, LocalCluster
+
+    from xarray_microct.core.blocks.placement import block_hint, spread_over_workers
+
+    rng = np.random.default_rng(7)
+    mask = rng.random((40, 36, 44)) < 0.97
+    mask[20:, 18:, 22:] = True  # one corner far from the background
+    spacing = (2.0, 0.5, 1.3)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster,
+        Client(cluster) as client,
+    ):
+        data = spread_over_workers(da.from_array(mask, chunks=chunks))
+        assert block_hint(data) is not None
+        out = edt_array(data, spacing).compute()
+        squared = edt_array(data, spacing, squared=True).compute()
+        assert len(client.scheduler_info()["workers"]) == 2
+    ref = ndi.distance_transform_edt(mask, sampling=spacing)
+    np.testing.assert_allclose(out, ref, rtol=2e-6)
+    np.testing.assert_allclose(squared, ref**2, rtol=4e-6)
+
+
 def test_object_spanning_many_chunks_far_background():
     # One background voxel in a corner: its reach crosses every chunk of the volume.
     mask = np.ones((33, 17, 25), bool)
