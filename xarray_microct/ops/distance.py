@@ -76,15 +76,12 @@ from xarray_microct.kernels.scratch import work_array
 __all__ = ["ball_union_envelope", "distance_transform", "edt_array"]
 
 
-def _along_axis(
-    kernel: Any, block: np.ndarray, axis: int, spacing: float, work: str | None = None
-) -> np.ndarray:
-    """Run a per-line kernel along ``axis`` of a block (that axis is whole in the block).
+def _along_axis(kernel: Any, block: np.ndarray, axis: int, spacing: float) -> np.ndarray:
+    """Run a per-line kernel along ``axis`` of a block (that axis is whole in the block),
+    into a fresh float32 array.
 
     The lines are copied to a C-contiguous work array of the thread when they are not so
-    already (:func:`~xarray_microct.kernels.scratch.work_array`); the output is a
-    fresh array, or the thread's work array ``work`` for an output the task uses only
-    itself.
+    already (:func:`~xarray_microct.kernels.scratch.work_array`).
     """
     moved = np.moveaxis(block, axis, -1)
     if moved.flags.c_contiguous:
@@ -93,10 +90,7 @@ def _along_axis(
         copy = work_array(f"distance-lines-{block.dtype}", moved.shape, block.dtype)
         np.copyto(copy, moved)
         lines = copy.reshape(-1, moved.shape[-1])
-    if work is None:
-        out = np.empty(lines.shape, np.float32)
-    else:
-        out = work_array(work, lines.shape, np.float32)
+    out = np.empty(lines.shape, np.float32)
     if lines.size:
         kernel(lines, float(spacing), out)
     return np.moveaxis(out.reshape(moved.shape), -1, axis)
