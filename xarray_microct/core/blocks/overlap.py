@@ -138,6 +138,23 @@ def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
     seconds and did not lower the peak memory (the measurements:
     ``docs/running.md``, "the bead chain pays for its number of tasks").
 
+    A view keeps its whole block until the last neighbour that needs it has joined.
+    Traced (2026-12-04, loaded 2-core machine) with a sampler in each worker of the
+    keys it holds and of the arrays their views keep: ``microct run fibers --workers
+    2`` on a stored 64 × 768² bed in 64 × 256² chunks (two halos, of 12 and 15 voxels
+    in y and x: slabs of 0.10-0.25 of a block), slab tuples of 1-3 MiB kept whole
+    blocks of 8 and 16 MiB, up to 44 and 70 MiB per worker beyond their slabs (at most
+    178 and 222 MiB held), in another run up to 63 MiB at a worker's own peak. Tried and
+    withdrawn: a source's slabs copied when they hold at most half of its block's
+    voxels (a copy then adds less than the rest of the block it lets go), views
+    otherwise. It kept no block (at most 173 and 174 MiB held), but the process tree's
+    peak RSS did not move beyond the noise, interleaved (7 runs each, the machine's load
+    4-8): 1.59-1.70 GiB with views, 1.65-1.71 with copies (both below the 1.78 GiB
+    measured with views on a quiet machine), 17.5 and 18.7 CPU seconds (medians;
+    higher in 4 runs of 7); the same 271984 rows. Beads (128 × 256² tube, 64³ chunks,
+    2 rounds, copies but for the distance map's 9-voxel halo): ``--workers 2``
+    1.13-1.14 and 1.13-1.15 GiB, 27.4-30.5 and 21.4-28.1 CPU seconds; the same labels.
+
     Parameters
     ----------
     data : dask.array.Array
