@@ -138,6 +138,30 @@ def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
     seconds and did not lower the peak memory (the measurements:
     ``docs/running.md``, "the bead chain pays for its number of tasks").
 
+    A view keeps its whole block until the last neighbour that needs it has joined.
+    Traced (2026-12-04, loaded 2-core machine) with a sampler in each worker of the
+    keys it holds and of the arrays their views keep: ``microct run fibers --workers
+    2`` on a stored 64 × 768² bed in 64 × 256² chunks (two halos, of 12 and 15 voxels
+    in y and x: slabs of 0.10-0.25 of a block), slab tuples of 1-3 MiB kept whole
+    blocks of 8 and 16 MiB, up to 44 and 70 MiB per worker beyond their slabs (at most
+    178 and 222 MiB held), in another run up to 63 MiB at a worker's own peak. Tried and
+    withdrawn: a source's slabs copied when they hold at most half of its block's
+    voxels (a copy then adds less than the rest of the block it lets go), views
+    otherwise. It kept no block (at most 173 and 174 MiB held), but the process tree's
+    peak RSS did not fall, interleaved (the machine's load 4-8), both trees with a fresh
+    Numba cache of the same 43 kernels: 1.53-1.61 GiB with views, 1.55-1.66 with copies
+    (3 runs each), 16.4 and 17.3 CPU seconds (medians); the same 271984 rows. Beads (128
+    × 256² tube, 64³ chunks, 2 rounds, copies but for the distance map's 9-voxel halo):
+    ``--workers 2`` 1.13-1.14 and 1.13-1.15 GiB, 27.4-30.5 and 21.4-28.1 CPU seconds;
+    the same labels. A tree's Numba cache weighs on the peak: each process loads every
+    kernel its cache holds (:func:`~xarray_microct.cluster.load_cached_kernels`), and a
+    cache grown by the tests (101 entries against 43) added about 0.1 GiB to the tree's
+    peak (views: 1.67-1.71 GiB in 4 runs against 1.53-1.61 in 3, on the same day). With
+    a fresh cache for both, Dask's overlap 1.66-1.67 GiB and 16.6-17.5 CPU seconds, the
+    slab views 1.58-1.64 and 15.8-17.0 (2 rounds interleaved, the same rows): the rise
+    of 1.70 to 1.78 GiB measured before was within the caches' difference (44 entries
+    for Dask's overlap, 101 for the views).
+
     Parameters
     ----------
     data : dask.array.Array
