@@ -120,3 +120,38 @@ def test_registered_verbs_are_accessor_methods_with_docs():
         method = getattr(_volume(0).microct, name)
         assert method.__doc__ and "Examples" in method.__doc__
         assert name in REGISTRY
+
+
+@pytest.mark.parametrize(
+    ("name", "param", "close"),
+    [
+        ("fibers", "radiuss=3", "radius"),
+        ("fibers", "max_gapp=2", "max_gap"),
+        ("fibers", "min_slice=2", "min_slices"),
+        ("beads", "bead_radiuss=3", "bead_radius"),
+    ],
+)
+def test_misspelt_builtin_pipeline_parameter_named_before_the_input(name, param, close):
+    """``microct run fibers IN OUT --param radiuss=3`` is refused when the pipeline is
+    read, before the input is opened, naming the close parameter; the fiber pipeline's
+    parameters for ``detect_fibers`` (``max_gap``...) were checked only when it ran on
+    the input, without the close name."""
+    from xarray_microct.pipeline_file import load_pipeline
+
+    with pytest.raises(ValueError, match=rf"\(did you mean '{close}'\?\)"):
+        load_pipeline(name, [param])
+    assert load_pipeline(name, [f"{close}=3"]).params == {close: 3}
+
+
+def test_the_fiber_pipeline_passes_detect_fibers_defaults():
+    """The fiber pipeline's own defaults for ``detect_fibers``'s parameters are that
+    verb's, so that leaving them out means the same thing in both."""
+    import inspect
+
+    from xarray_microct.ops.fibers import detect_fibers
+    from xarray_microct.pipelines.fibers import fibers
+
+    verb = inspect.signature(detect_fibers).parameters
+    for parameter in list(inspect.signature(fibers).parameters.values())[1:]:
+        if parameter.name in verb:
+            assert parameter.default == verb[parameter.name].default, parameter.name

@@ -197,6 +197,17 @@ def test_bad_input():
         vol.microct.threshold(float("nan"))
 
 
+def test_unknown_threshold_method_names_every_method_threshold_takes():
+    """A misspelt method is refused with every method ``threshold`` accepts, multiotsu
+    too (the message named only the single-threshold methods)."""
+    vol = mct.from_array(np.zeros((4, 4, 4), "float32"))
+    with pytest.raises(ValueError, match="multiotsu") as error:
+        vol.microct.threshold("otsuu")
+    assert "'otsuu'" in str(error.value)
+    for method in ("otsu", "li", "triangle"):
+        assert repr(method) in str(error.value)
+
+
 @pytest.mark.parametrize("method", ["otsu", "li", "triangle", "multiotsu"])
 def test_infinite_voxels_are_ignored_like_nan(method):
     # One +inf and one -inf voxel (reconstruction artefacts) used to make the range,

@@ -113,3 +113,25 @@ def test_units_named_without_pint_are_named_as_pint_names_them():
 
     for text, name in _NGFF_NAMES.items():
         assert str(parse_unit(text)) == name == ngff_unit_name(text)
+
+
+@pytest.mark.parametrize("spelling", ["micron", "microns", "3 micron"])
+def test_micron_is_the_micrometer_not_a_unit_outside_ngff(spelling):
+    """pint defines the micron as exactly the micrometer: a user's "micron" (as ImageJ
+    and many instruments write it, and as the readers already accept it from files) is
+    the NGFF micrometer, not refused as a unit outside NGFF."""
+    import numpy as np
+
+    import xarray_microct as mct
+
+    if spelling.startswith("3 "):
+        spacing = (2.0, 0.5, 0.5)
+        expected = resolve_length("3 um", spacing, "micrometer", name="sigma")
+        assert resolve_length(spelling, spacing, "micrometer", name="sigma") == expected
+        assert resolve_length(3 * ureg.micron, spacing, "micrometer") == expected
+        assert resolve_length(spelling, (0.002, 0.0005, 0.0005), "mm") == (1.5, 6.0, 6.0)
+        return
+    assert ngff_unit_name(spelling) == "micrometer"
+    vol = mct.from_array(np.zeros((2, 3, 4), "uint8"), spacing=0.65, units=spelling)
+    assert vol.x.attrs["units"] == "micrometer"
+    assert float(ureg.Quantity(1, spelling).to("micrometer").magnitude) == 1.0

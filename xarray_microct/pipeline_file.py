@@ -39,6 +39,7 @@ pipeline by name) and checks every step before any work starts; ``microct run``
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import inspect
 import json
@@ -267,8 +268,11 @@ def _builtin(name: str, params: Mapping[str, Any]) -> Pipeline:
     try:
         signature.bind(None, **params)
     except TypeError as err:
+        names = list(signature.parameters)[1:]
+        close = [difflib.get_close_matches(key, names, n=1) for key in params if key not in names]
+        hint = "".join(f" (did you mean {match[0]!r}?)" for match in close if match)
         raise ValueError(
-            f"pipeline {name}: {err}; its parameters are {list(signature.parameters)[1:]} "
+            f"pipeline {name}: {err}{hint}; its parameters are {names} "
             "(give them with --param KEY=VALUE)"
         ) from err
     return Pipeline(name, func=func, params=dict(params))

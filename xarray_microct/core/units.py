@@ -68,6 +68,12 @@ NGFF_LENGTH_UNITS = frozenset(
 )
 
 
+# pint's own names of NGFF units defined under another name, exactly equal to them: a
+# user's "micron" (ImageJ's and many instruments' spelling) is the micrometer, not a
+# unit outside NGFF (the tests check each against pint).
+PINT_NAMES_OF_NGFF_UNITS = {"micron": "micrometer"}
+
+
 def parse_unit(units: str) -> pint.Unit:
     """Parse a length unit name, raising a clear error for anything else.
 
@@ -82,8 +88,8 @@ def parse_unit(units: str) -> pint.Unit:
 
     Examples
     --------
-    >>> str(parse_unit("um"))
-    'micrometer'
+    >>> str(parse_unit("um")), str(parse_unit("microns"))
+    ('micrometer', 'micrometer')
     """
     if not isinstance(units, str) or not units.strip():
         raise ValueError(f"units must be a non-empty string such as 'micrometer', got {units!r}")
@@ -96,6 +102,8 @@ def parse_unit(units: str) -> pint.Unit:
         ) from err
     if unit.dimensionality != ureg.meter.dimensionality:
         raise ValueError(f"unit {units!r} is not a length (it is {unit.dimensionality})")
+    if str(unit) in PINT_NAMES_OF_NGFF_UNITS:
+        unit = ureg.Unit(PINT_NAMES_OF_NGFF_UNITS[str(unit)])
     if str(unit) not in NGFF_LENGTH_UNITS:
         raise ValueError(
             f"unit {units!r} ({unit}) is not an OME-NGFF length unit; use e.g. "

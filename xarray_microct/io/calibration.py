@@ -22,8 +22,9 @@ import numpy as np
 
 from xarray_microct.core.units import ngff_unit_name, ureg
 
-# Spellings of length units found in TIFF and HDF5 files that pint does not read.
-_ALIASES = {"micron": "micrometer", "microns": "micrometer", "\\u00b5m": "micrometer"}
+# Spellings of length units found in TIFF and HDF5 files that pint does not read (a
+# "micron" pint reads, and ``ngff_unit_name`` takes as the micrometer).
+_ALIASES = {"\\u00b5m": "micrometer"}
 
 
 def file_unit(text: Any) -> str | None:

@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from xarray_microct.core.provenance import to_json_value, utc_now
+from xarray_microct.core.tables import column_units
 from xarray_microct.io.results import run_state, set_state, start_run, store_path
 from xarray_microct.io.safety import RUN_KEY, staged_write
 
@@ -54,8 +55,7 @@ def write_table(
     if action == "done":
         return path
     state["columns"] = [str(c) for c in table.columns]
-    dataset = xr.Dataset.from_dataframe(table.reset_index(drop=True).rename_axis("row"))
-    dataset.attrs = {str(k): to_json_value(v) for k, v in table.attrs.items()}
+    dataset = table_dataset(table)
     dataset.attrs[RUN_KEY] = state
     # A resumed table is written again whole: beside the interrupted one, then swapped.
     resuming = state["fingerprint"] if action == "resume" else None
@@ -65,6 +65,29 @@ def write_table(
             dataset.to_zarr(str(target), mode="w-")
         set_state(target, {**state, "status": "complete", "finished": utc_now()})
     return path
+
+
+def table_dataset(table: pd.DataFrame) -> xr.Dataset:
+    """The Dataset a table is stored as: one variable per column along ``row``.
+
+    The table's ``attrs`` become the Dataset's, and each column with a unit (see
+    :func:`~xarray_microct.core.tables.column_units`) carries it as its own ``units``
+    attribute, so that readers other than :func:`read_table` (``xarray.open_zarr``,
+    pint-xarray's ``quantify``) see it on the column.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"fiber_id": [1, 2], "radius": [6.1, 6.6]})
+    >>> table.attrs["units"] = "micrometer"
+    >>> dataset = table_dataset(table)
+    >>> dataset["radius"].attrs, dataset["fiber_id"].attrs, dataset.attrs["units"]
+    ({'units': 'micrometer'}, {}, 'micrometer')
+    """
+    dataset = xr.Dataset.from_dataframe(table.reset_index(drop=True).rename_axis("row"))
+    dataset.attrs = {str(k): to_json_value(v) for k, v in table.attrs.items()}
+    for column, unit in column_units(table).items():
+        dataset[column].attrs["units"] = unit
+    return dataset
 
 
 def read_table(store: str | Path) -> pd.DataFrame:
@@ -100,4 +123,4 @@ def is_table(store: str | Path) -> bool:
     )
 
 
-__all__ = ["is_table", "read_table", "write_table"]
+__all__ = ["is_table", "read_table", "table_dataset", "write_table"]

@@ -280,6 +280,7 @@ def threshold(
     >>> int(mask.sum()), float(mask.threshold)
     (64, 0.0)
     """
+    _check_method(method)  # a misspelt name is refused with every method named here
     data = volume.data
     if method == "multiotsu":
         values = threshold_values(data, "multiotsu", classes, nbins)

@@ -27,7 +27,7 @@ re-runs it on another scan.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import xarray as xr
@@ -43,7 +43,12 @@ def fibers(
     radius: Any = None,
     sigma: Any = None,
     level: int | str | None = None,
-    **params: Any,
+    *,
+    min_radius: Any = None,
+    link_distance: Any = None,
+    max_gap: int = 5,
+    min_slices: int = 3,
+    axis: Literal["z", "y", "x"] = "z",
 ) -> pd.DataFrame:
     """Find the fibers of a scan: tubeness → segment → detect → fiber table.
 
@@ -59,9 +64,10 @@ def fibers(
         Tubeness scale (default 0.6 × radius).
     level : int or str, optional
         Pyramid level to analyse when ``volume`` is a DataTree (default: the finest).
-    **params
-        Further parameters of ``detect_fibers`` (``min_radius``, ``link_distance``,
-        ``max_gap``, ``min_slices``, ``axis``: fibers along y or x).
+    min_radius, link_distance, max_gap, min_slices, axis
+        The parameters of ``detect_fibers`` of those names, with its defaults (``axis``:
+        fibers along y or x). Named here, so that ``microct run fibers --param`` checks
+        their names when it reads the pipeline, before the input.
 
     Returns
     -------
@@ -89,6 +95,8 @@ def fibers(
             "the fiber pipeline starts from a scan (intensities); for a segmentation use "
             "vol.microct.detect_fibers() directly"
         )
+    params = dict(min_radius=min_radius, link_distance=link_distance, max_gap=max_gap)
+    params.update(min_slices=min_slices, axis=axis)
     return detect_fibers(volume, radius=radius, source="intensity", sigma=sigma, **params, **kwargs)
 
 
