@@ -274,6 +274,10 @@ def test_the_bead_chain_runs_each_stage_of_a_block_where_the_block_is_read(tmp_p
     ran = {task["key"]: task["worker"] for task in stream.data}
     followed = [key for key in ran if isinstance(key, tuple) and key[0] in on_grid]
     assert len(followed) > 80
-    wrong = [(key, ran[key]) for key in followed if [ran[key]] != hint(key)]
-    assert not wrong, (len(wrong), len(followed), wrong[:20])
+    wrong = [(key, ran[key]) for key in followed if [ran[key]] != on_grid[key[0]](key)]
+    assert not wrong, (len(wrong), len(followed), wrong[:20])  # each where it was hinted
+    # hinted where its block is read, but for the distance maps' cuts, which stay with
+    # their line of blocks (one line across the workers' parts: the other block moves)
+    elsewhere = {key[0].split("-")[0] for key in followed if on_grid[key[0]](key) != hint(key)}
+    assert elsewhere <= {"x_pass", "y_pass", "z_pass"}, elsewhere
     np.testing.assert_array_equal(computed, expected)
