@@ -364,6 +364,11 @@ def test_bare_list_of_records_is_a_pipeline(scan: Path, tmp_path: Path) -> None:
         ([{"op": "gaussian", "params": {"sigmaa": 1}}], "'sigmaa' (did you mean 'sigma'?)"),
         # a parameter written beside the op (not under params) is named, with the fix
         ([{"op": "gaussian", "sigma": "1 um"}], "'sigma' given beside 'op'"),
+        # params that are not a mapping, and a misspelt 'params' key, are named as such
+        ([{"op": "gaussian", "params": "sigma=1"}], "step 0 (gaussian): 'params' is"),
+        ([{"op": "gaussian", "params": [1]}], "step 0 (gaussian): 'params' is"),
+        ([{"op": "pyramid", "params": "levels=2"}], "step 0 (pyramid): 'params' is"),
+        ([{"op": "gaussian", "parms": {"sigma": 1}}], "'parms' (did you mean 'params'?)"),
         ([{"op": "gaussian", "params": {"sigma": "1 parsec"}}], "step 0 (gaussian)"),
         ([{"op": "normalize", "params": {"method": "median"}}], "method must be"),
         ([{"op": "median", "params": {"radius": "100 um"}}], "larger than the volume"),

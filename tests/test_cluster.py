@@ -296,6 +296,24 @@ def test_worker_processes_are_forks_of_this_process(client: Client) -> None:
     assert all(w.ppid() == me.pid for w in workers)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork on Linux only")
+def test_forked_workers_end_on_sigterm_as_processes_do_not_as_the_command() -> None:
+    # `microct run` turns SIGTERM into an exception in its main thread (to mark its output
+    # interrupted); a worker forked from it kept that handler, so a SIGTERM to the job's
+    # process group (scancel, kill -TERM -PGID) printed a traceback from every worker.
+    # The workers end on SIGTERM by default, as any process does (and ignore SIGINT).
+    from xarray_microct.cli import _raise_terminated
+
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        options = ClusterOptions(workers=1, fork_workers=True, dashboard=False)
+        with dask_client(options) as own:
+            handlers = own.run(lambda: signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list(handlers.values()) == [True]
+
+
 def test_worker_processes_start_with_the_compiler_of_this_process(client: Client) -> None:
     # Numba's one-time set-up (0.6-0.9 s a process) was done here before the fork
     ready = client.run(lambda: sys.modules["xarray_microct.cluster"]._compiler_ready)

@@ -232,9 +232,12 @@ def test_a_settled_guard_refuses_later_writes_and_waits_for_running_ones() -> No
     waiter.join(30)
     writer.join(30)
     assert settled == [True] and out.tolist() == [1, 1, 0, 0]
-    with pytest.raises(WritesStopped):
+    with pytest.raises(WritesStopped) as refused:
         guard.wrap(out)[2:] = 1
     assert out.tolist() == [1, 1, 0, 0]
+    # a worker logs this refusal; after Ctrl-C the output is kept, marked interrupted
+    # for --resume, so the refusal must not say that it is being removed
+    assert "stopped" in str(refused.value) and "removed" not in str(refused.value)
 
 
 def _held_or_failing_in(folder: str, block: np.ndarray) -> np.ndarray:

@@ -508,7 +508,7 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
         compiler_ready()
         kernels_ready()
     config = {**WORKER_ENVIRONMENT, **SCHEDULER_CONFIG, **_not_set_by_the_user(MONITORING_CONFIG)}
-    with _ignoring_sigint(), dask.config.set({**config, START_METHOD_KEY: method}):
+    with _worker_signals(), dask.config.set({**config, START_METHOD_KEY: method}):
         cluster = LocalCluster(
             n_workers=options.workers,
             threads_per_worker=options.threads_per_worker or 1,
@@ -627,16 +627,26 @@ def dashboard_on_first_visit(scheduler: Any) -> None:
 
 
 @contextlib.contextmanager
-def _ignoring_sigint() -> Iterator[None]:
-    """Ignore SIGINT while the block runs (in the main thread; elsewhere a no-op)."""
+def _worker_signals() -> Iterator[None]:
+    """SIGINT ignored and SIGTERM at its default action while the block runs (in the main
+    thread; elsewhere a no-op): the worker processes forked in it inherit these.
+
+    Ctrl-C reaches the whole foreground process group, and the client stops the workers
+    itself. ``microct run`` turns SIGTERM into an exception in its main thread (to mark
+    its output interrupted); a worker forked with that handler raised it in its event
+    loop when the job's process group was sent SIGTERM (``scancel``, ``kill -TERM
+    -PGID``): a traceback from every worker. With the default action it just ends.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_term = signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 _exits_quickly = False

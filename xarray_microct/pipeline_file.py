@@ -783,10 +783,12 @@ def _stored_level(location: Any, level: int | str) -> tuple[list[int], int] | No
 
 def _levels_made(record: Mapping[str, Any]) -> int | None:
     """How many levels a ``pyramid`` record's step made: recorded by the verb
-    (``estimated``), or given (``levels``); None when neither says."""
+    (``estimated``), or given (``levels``); None when neither says (or its ``params`` is
+    not a mapping, which :func:`~xarray_microct.core.registry.check_records` refuses)."""
     made = (record.get("estimated") or {}).get("levels")
-    if made is None:
-        made = (record.get("params") or {}).get("levels")
+    params = record.get("params")
+    if made is None and isinstance(params, Mapping):
+        made = params.get("levels")
     return made if type(made) is int else None
 
 

@@ -829,7 +829,7 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 f"step {index} ({record['op']}) was given a value that cannot be stored "
                 f"(e.g. an array); its parameters are {record.get('params')}"
             )
-        params = dict(record.get("params", {}))
+        params = _step_params(record, index)
         beside = [
             key
             for key in _parameter_names(op.signature)
@@ -853,6 +853,39 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             step["earlier"] = _checked_earlier(op, record.get("earlier"), len(steps), index)
         steps.append(step)
     return steps
+
+
+def _step_params(record: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """A step's parameters: its ``params`` mapping (none: ``{}``), refused with the reason
+    when it is not a mapping (``params: sigma=1`` read as a string) or when a key close
+    to ``params`` stands in its place (``parms:``, whose parameters would be left out).
+
+    Examples
+    --------
+    >>> _step_params({"op": "gaussian", "params": {"sigma": 1}}, 0)
+    {'sigma': 1}
+    >>> _step_params({"op": "gaussian", "parms": {"sigma": 1}}, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: step 0 (gaussian): 'parms' (did you mean 'params'?); a step's parameters go ...
+    """
+    op = record.get("op")
+    if "params" not in record:
+        close = [k for k in record if difflib.get_close_matches(str(k), ["params"], n=1)]
+        if close:
+            raise ValueError(
+                f"step {index} ({op}): {close[0]!r} (did you mean 'params'?); a step's "
+                "parameters go under 'params', which this step lacks"
+            )
+    params = record.get("params")
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise ValueError(
+            f"step {index} ({op}): 'params' is {params!r}, not a mapping of names to "
+            f"values; write e.g. {{op: {op}, params: {{name: value, ...}}}}"
+        )
+    return dict(params)
 
 
 def _checked_earlier(op: Operation, earlier: Any, count: int, index: int) -> dict[str, int]:

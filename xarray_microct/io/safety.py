@@ -1219,8 +1219,10 @@ _STOPPED: set[str] = set()
 
 
 class WritesStopped(RuntimeError):
-    """A chunk write refused: the computation it belongs to has failed, and its output
-    is being removed."""
+    """A chunk write refused: the computation it belongs to has stopped (it failed, or
+    was interrupted). What becomes of the output is its writer's to say: a failed
+    replacement is removed, an interrupted ``microct run`` kept for ``--resume``; a
+    worker logs this refusal, so its message claims neither."""
 
 
 def _stop_and_count(token: str) -> int:
@@ -1245,8 +1247,8 @@ class GuardedTarget:
         with _WRITES:
             if self.token in _STOPPED:
                 raise WritesStopped(
-                    "this chunk was not written: the computation failed and its output "
-                    "is being removed"
+                    "this chunk was not written: its computation stopped (it failed or "
+                    "was interrupted), and later writes of it are refused"
                 )
             _IN_FLIGHT[self.token] = _IN_FLIGHT.get(self.token, 0) + 1
         try:
