@@ -101,6 +101,47 @@ the noise on the textured bed; unguarded, it costs more where fibers end than it
 Nor are the missed end sections small regions dropped: sections kept down to 0.3 radius
 (``min_radius`` 0.6 pixel, half the estimate by default), 0.9641 / 0.9694 / 0.9712 /
 0.9674 (mean 0.9680).
+
+The same four cases split per slice and per fiber (2026-12-04, branch ``ifl35``; not
+changed). Misses within half a radius, the border band of one radius left out, summed
+over the four cases: the 8 end slices (4 at either end) hold 329 of the 747 missed
+fibers and 174 of the 427 false rows; their F1 0.934 / 0.947 / 0.950 / 0.948 against
+0.975 / 0.976 / 0.976 / 0.975 on the 24 middle slices, so the middle alone would not
+reach 0.98. False rows are nearly all displaced rows of a fiber (a true centre within
+one radius): 160 of 174 at the ends, 232 of 253 in the middle. Each missed fiber by its
+own chain (the table's fiber matched to it on most slices), ends / middle: that chain's
+row 0.5–1 radius off 122 / 192, farther 26 / 13; no row of it on the slice 181 / 213
+(its chain stops 1–2 slices short 60 / 61, 3–5 slices 49 / 56, more 72 / 96). Per fiber:
+4 / 2 / 7 / 5 fibers missed on 12 or more of the 32 slices hold 94 / 76 / 134 / 88 of the
+200 / 179 / 208 / 160 missed: small fibers (1.5–1.8 pixels against a mean of 1.92, the
+radii's lower tail) 0.2–0.5 pixel from a neighbour, whose row takes the pair (radius
+2.2–3.2 pixels): one section for two, on every slice, not the ends' noise (those of 0°
+seed 2 found, its F1 would be about 0.975). Levers tried on the smoothing's end planes:
+each end plane smoothed in-plane by the Gaussian that brings its noise variance after
+the renormalised taps (1.88 / 1.68 / 1.50 / 1.35 × a middle slice's on slices 0–3, σ_z
+3.9) back to a middle slice's (σ 0.46 / 0.44 / 0.41 / 0.39 pixel, fading inwards):
+0.9654 / 0.9689 / 0.9666 / 0.9680 (mean 0.9672 against 0.9679; the texture, 2 radii
+wide, is not averaged by it); the taps beyond the ends reflected (``scipy.ndimage``
+``"reflect"``, the end plane counted twice; noise 1.98 / 1.86 × the middle's on slices
+0 / 1) or mirrored (``"mirror"``, 1.86 / 1.80), on the untilted path, 0° seeds 1–5
+(seed 2 is the case above; 4–5 held out): 0.9848 / 0.9647 / 0.9772 / 0.9846 / 0.9761
+(mean 0.9775) → 0.9789 / 0.9652 / 0.9746 / 0.9829 / 0.9696 (0.9742) reflected, 0.9824 /
+0.9597 / 0.9779 / 0.9817 / 0.9756 (0.9755) mirrored: both worse, as their noise says.
+A lead on the merged pairs, not on the ends (measured, not used): at noise 0.25 the
+noise floor of :func:`~xarray_microct.ops.fiber_scale.sample.tubeness_scale` sets the
+tubeness's scale to 0.6 R. At 0.92 × the scale the four cases read 0.9695 / 0.9801 /
+0.9713 / 0.9781 (mean 0.9748), at 0.85 × 0.9632 / 0.9794 / 0.9753 / 0.9774 (false rows
+132 → 195 on 0° seed 2), with the floor's slope 0.25 instead of 0.3 0.9690 / 0.9801 /
+0.9684 / 0.9726; held-out seeds 4–5 at 0° / 8° / 15° (noise 0.25) 0.9846 / 0.9814 /
+0.9638, 0.9761 / 0.9779 / 0.9841 → 0.9838 / 0.9864 / 0.9668, 0.9772 / 0.9779 / 0.9817
+at 0.92 ×, seed 1 at 0° 0.9848 → 0.9868, seed 3 at 15° 0.9764 → 0.9863; ``fiber_bed``
+at 2 pixels, noise 0.25, 15°, seeds 1–2, 0.9957 / 0.9959 → 0.9964 / 0.9960; but the
+textured bed at noise 0.15 (8° seed 2, 15° seed 1) 0.9988 / 0.9977 → 0.9976 / 0.9933
+and at 0.05 (0°, seed 1) 0.9983 → 0.9972 (false rows up: split sections). A rule for
+noise 0.25 alone, to be measured over the whole sweep at 2–3 pixels and
+``benchmarks/fiber_two_sizes.py``: the tubeness scale's lab book found 0.6 R best at
+noise 0.25 on its older detection (seed 1, 15°), and even with it held-out seed 4 at
+15° stays under 0.97.
 """
 
 from __future__ import annotations
