@@ -79,6 +79,8 @@ def _axis_spacing(coord: xr.DataArray, dim: str) -> tuple[float, float]:
     values = np.asarray(coord.values)
     if values.ndim != 1 or not np.issubdtype(values.dtype, np.number):
         raise ValueError(f"coordinate {dim!r} must be 1-D and numeric")
+    if values.size == 0:
+        raise ValueError(_empty_message(dim))
     if values.size == 1:
         spacing = coord.attrs.get("spacing")
         if spacing is None:
@@ -97,6 +99,16 @@ def _axis_spacing(coord: xr.DataArray, dim: str) -> tuple[float, float]:
             f"{steps.max()}); resample the volume onto a regular grid first"
         )
     return float(values[0]), _step_as_given(step, coord.attrs.get("spacing"))
+
+
+def _empty_message(dim: str, shape: Sequence[int] | None = None) -> str:
+    """Why an empty volume is refused, and where it may come from."""
+    sizes = f" (shape {tuple(int(n) for n in shape)})" if shape is not None else ""
+    return (
+        f"the volume is empty: it has no voxels along {dim!r}{sizes}; check the input "
+        "(a file or dataset without slices), or the selection that made it (e.g. "
+        "vol.sel(z=slice(a, b)) outside its coordinates)"
+    )
 
 
 def _step_as_given(step: float, recorded: object) -> float:
@@ -325,6 +337,9 @@ def from_array(
         raise ValueError(f"dims {dims} do not match the array's {array.ndim} dimensions")
     _check_dims(dims)
     _check_dtype(np.dtype(array.dtype))
+    for dim, size in zip(dims, array.shape, strict=True):
+        if size == 0:
+            raise ValueError(_empty_message(dim, array.shape))
     parse_unit(units)
     spacing3 = _per_axis(spacing, "spacing")
     if min(spacing3) <= 0:
