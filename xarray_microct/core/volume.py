@@ -227,6 +227,53 @@ def grid_of(volume: xr.DataArray) -> Grid:
     )
 
 
+def check_same_grid(volume: xr.DataArray, other: xr.DataArray, what: str) -> None:
+    """Refuse ``other`` (an intensity, a region, markers given with ``volume``) where its
+    spatial coordinates are not the volume's: another crop or origin of the same size,
+    another spacing or unit. Coordinates it lacks are taken as the volume's.
+
+    Sizes are compared first; each coordinate of ``other`` is read in the volume's unit
+    (its own ``units`` attribute, the volume's where it has none) and must lie within a
+    millionth of a voxel of the volume's.
+
+    Examples
+    --------
+    >>> vol = from_array(np.zeros((4, 4, 4)), spacing=0.5)
+    >>> check_same_grid(vol, from_array(np.ones((4, 4, 4)), spacing=500, units="nm"), "it")
+    >>> check_same_grid(vol, vol[:, 1:, :], "the region")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the region has 3 voxels along 'y' where the volume has 4: ...
+    >>> shifted = vol.assign_coords(z=vol.z + 1.0)
+    >>> check_same_grid(vol, shifted, "the intensity")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the intensity lies on another grid than the volume along 'z': its voxel ...
+    """
+    grid = grid_of(volume)
+    other = dequantify(other)
+    for axis, dim in enumerate(SPATIAL_DIMS):
+        size = other.sizes.get(dim)
+        if size != grid.shape[axis]:
+            raise ValueError(
+                f"{what} has {size} voxels along {dim!r} where the volume has "
+                f"{grid.shape[axis]}: give it on the volume's grid (shape {grid.shape})"
+            )
+        if dim not in other.coords:
+            continue
+        coord = other.coords[dim]
+        values = np.asarray(coord.values, dtype=np.float64)
+        unit = coord.attrs.get("units")
+        if unit is not None:
+            values = values * float((1 * parse_unit(str(unit))).to(grid.units).magnitude)
+        ours = np.asarray(dequantify(volume).coords[dim].values, dtype=np.float64)
+        if not np.allclose(values, ours, rtol=0, atol=1e-6 * grid.spacing[axis]):
+            raise ValueError(
+                f"{what} lies on another grid than the volume along {dim!r}: its voxel "
+                f"centres run {values[0]:g} to {values[-1]:g} {grid.units}, the volume's "
+                f"{ours[0]:g} to {ours[-1]:g} {grid.units}; give it on the volume's grid "
+                "(made from the same scan, cropped the same way)"
+            )
+
+
 def spatial_coords(
     shape: Sequence[int], spacing: Sequence[float], origin: Sequence[float], units: str
 ) -> dict[str, xr.Variable]:

@@ -22,7 +22,7 @@ from dask.delayed import Delayed
 
 from xarray_microct.core.registry import mask_checked, operation
 from xarray_microct.core.validation import check_labels, check_mask
-from xarray_microct.core.volume import Grid, grid_of
+from xarray_microct.core.volume import Grid, check_same_grid, grid_of
 
 __all__ = [
     "PROPERTIES",
@@ -102,9 +102,13 @@ def _combine(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     parts = [p for p in parts if len(p["label"])]
     if not parts:
         return {
-            "label": np.zeros(0, np.int64), "count": np.zeros(0), "first": np.zeros((0, 3)),
-            "second": np.zeros((0, 6)), "low": np.zeros((0, 3), np.int64),
-            "high": np.zeros((0, 3), np.int64), "intensity": np.zeros(0),
+            "label": np.zeros(0, np.int64),
+            "count": np.zeros(0),
+            "first": np.zeros((0, 3)),
+            "second": np.zeros((0, 6)),
+            "low": np.zeros((0, 3), np.int64),
+            "high": np.zeros((0, 3), np.int64),
+            "intensity": np.zeros(0),
         }
     labels = np.concatenate([p["label"] for p in parts])
     unique, inverse = np.unique(labels, return_inverse=True)
@@ -182,8 +186,7 @@ def _principal_axes(
     n = len(count)
     names = ("axis_major_length", "axis_middle_length", "axis_minor_length")
     if n == 0:
-        return {k: np.zeros(0) for k in (*names, "orientation_z", "orientation_y",
-                                         "orientation_x")}
+        return {k: np.zeros(0) for k in (*names, "orientation_z", "orientation_y", "orientation_x")}
     cov = np.zeros((n, 3, 3))
     for k, (a, b) in enumerate(_PAIRS):
         value = (moments["second"][:, k] / count - mean[:, a] * mean[:, b]) * (
@@ -257,9 +260,7 @@ def regionprops_lazy(
         values = None if intensity_blocks is None else intensity_blocks[bid]
         parts.append(moment(label_blocks[bid], values, start))
     moments = _tree_combine(parts)
-    return dask.delayed(_table, pure=True)(
-        moments, grid.spacing, grid.origin, grid.units, chosen
-    )
+    return dask.delayed(_table, pure=True)(moments, grid.spacing, grid.origin, grid.units, chosen)
 
 
 @operation(takes="labels", spatial_only=True, packages=["scipy", "pandas"], on_tree="level")
@@ -276,7 +277,8 @@ def regionprops(
         Non-negative integer labels (0 = background), e.g. from :func:`label` or
         ``watershed``; a negative label is refused (when the table is computed).
     intensity : xarray.DataArray, optional
-        A grey-level volume on the same grid, for ``mean_intensity``.
+        A grey-level volume on the same grid, for ``mean_intensity``; one of other
+        coordinates (another crop, origin or spacing) is refused.
     properties : sequence of str, optional
         Column groups, from :data:`PROPERTIES` (all by default; ``mean_intensity``
         when ``intensity`` is given):
@@ -321,8 +323,11 @@ def regionprops(
             raise ValueError(
                 f"intensity {dict(intensity.sizes)} and labels {dict(volume.sizes)} differ"
             )
-        intensity_data = intensity.data if isinstance(intensity.data, da.Array) else (
-            da.from_array(intensity.values, chunks=volume.data.chunks)
+        check_same_grid(volume, intensity, "the intensity")
+        intensity_data = (
+            intensity.data
+            if isinstance(intensity.data, da.Array)
+            else (da.from_array(intensity.values, chunks=volume.data.chunks))
         )
     return regionprops_lazy(volume.data, grid, intensity_data, properties).compute()
 
@@ -340,6 +345,7 @@ def _region_data(volume: xr.DataArray, region: xr.DataArray | None) -> da.Array 
         return None
     if not isinstance(region, xr.DataArray) or region.sizes != volume.sizes:
         raise ValueError("region must be a mask (DataArray) on the same grid as the volume")
+    check_same_grid(volume, region, "the region")
     check_mask(region, "region")
     data = region.data if isinstance(region.data, da.Array) else da.from_array(region.values)
     data = mask_checked(region.copy(data=data), "region").data
