@@ -153,3 +153,20 @@ def test_an_intensity_or_region_on_another_grid_is_refused():
     in_nm = mct.from_array(scan[2:8], spacing=(2000, 1000, 1000), origin=(4000, 0, 0), units="nm")
     table = labels.microct.regionprops(intensity=in_nm)  # the same grid, in nm
     compare(table, labels.values, scan[2:8], (2.0, 1.0, 1.0), origin=(4.0, 0.0, 0.0))
+
+
+def test_mean_intensity_carries_the_intensity_unit():
+    # was: attrs["units"] had no mean_intensity, so table_quantities and written tables
+    # dropped the intensity's unit (1/cm); a unit pint cannot read (HU) is left out
+    data = np.zeros((4, 6, 6), "int32")
+    data[1:3, 1:4, 1:4] = 1
+    labels = mct.from_array(data, spacing=0.5)
+    for unit, expected in (("1/cm", "1/cm"), ("HU", None)):
+        intensity = mct.from_array(np.full((4, 6, 6), 2.5), spacing=0.5, attrs={"units": unit})
+        table = labels.microct.regionprops(intensity=intensity)
+        assert table.attrs["units"].get("mean_intensity") == expected
+        quantities = mct.table_quantities(table)
+        if expected:
+            assert quantities["mean_intensity"].to("1/m").magnitude.tolist() == [250.0]
+        else:
+            assert "mean_intensity" not in quantities

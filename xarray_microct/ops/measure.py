@@ -16,11 +16,13 @@ import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
+import pint
 import scipy.ndimage as ndi
 import xarray as xr
 from dask.delayed import Delayed
 
 from xarray_microct.core.registry import mask_checked, operation
+from xarray_microct.core.units import ureg
 from xarray_microct.core.validation import check_labels, check_mask
 from xarray_microct.core.volume import Grid, check_same_grid, grid_of
 
@@ -288,7 +290,8 @@ def regionprops(
         * ``"equivalent_diameter"``: diameter of the ball of the same volume;
         * ``"bbox"``: ``bbox_min_*``/``bbox_max_*`` (coordinates of the first and last
           voxel centres) and ``bbox-0..5`` (voxel indices, half-open, as skimage);
-        * ``"mean_intensity"``;
+        * ``"mean_intensity"``, in the unit of the intensity's ``units`` attribute when
+          pint reads it (``1/cm``);
         * ``"principal_axes"``: ``axis_major/middle/minor_length`` (the axes of the
           ellipsoid with the same second moments, as skimage's ``axis_*_length``) and
           ``orientation_z/y/x``, the unit direction of the major axis.
@@ -329,7 +332,30 @@ def regionprops(
             if isinstance(intensity.data, da.Array)
             else (da.from_array(intensity.values, chunks=volume.data.chunks))
         )
-    return regionprops_lazy(volume.data, grid, intensity_data, properties).compute()
+    table = regionprops_lazy(volume.data, grid, intensity_data, properties).compute()
+    unit = None if intensity is None else intensity.attrs.get("units")
+    if "mean_intensity" in table.columns and _is_unit(unit):
+        table.attrs["units"] = {**table.attrs["units"], "mean_intensity": str(unit)}
+    return table
+
+
+def _is_unit(unit: Any) -> bool:
+    """Whether ``unit`` (an intensity's ``units`` attribute) is one pint reads, as
+    :func:`~xarray_microct.core.tables.table_quantities` and pint-xarray will: ``1/cm``
+    is, ``HU`` or ``a.u.`` are not (left out of the table's units).
+
+    Examples
+    --------
+    >>> _is_unit("1/cm"), _is_unit("HU"), _is_unit(None)
+    (True, False, False)
+    """
+    if not isinstance(unit, str) or not unit.strip():
+        return False
+    try:
+        ureg.Unit(unit)
+    except (pint.errors.PintError, ValueError, TypeError, AttributeError):
+        return False
+    return True
 
 
 def _fraction(data: da.Array, region: da.Array | None) -> da.Array:
