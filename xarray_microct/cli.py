@@ -927,6 +927,24 @@ def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt, began: float)
     return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
 
 
+def _resumable(args: argparse.Namespace) -> str:
+    """What ``--resume`` can finish after a failed ``microct run``: the output, where the
+    run left it marked unfinished; nothing where no output was made (a read-only folder)
+    or an older result was left as it was."""
+    output = getattr(args, "output", None)
+    if args.command != "run" or output is None:
+        return ""
+    from xarray_microct.io.results import RESUMABLE, run_state
+
+    try:
+        state = run_state(output)
+    except Exception:  # an unreadable output: say nothing of it
+        return ""
+    if state is None or state.get("status") not in RESUMABLE:
+        return ""
+    return f"; {output} is marked {state['status']}: once fixed, finish it with --resume"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``microct`` console script.
 
@@ -957,11 +975,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"microct: error: {message}", file=sys.stderr)
         return 2
     except OSError as err:  # a full disk, a read-only folder...
-        resumable = (
-            " (an interrupted output is resumable with --resume)" if args.command == "run" else ""
-        )
         print(
-            f"microct: error: {err}; nothing that existed before was changed{resumable}",
+            f"microct: error: {err}; nothing that existed before was changed{_resumable(args)}",
             file=sys.stderr,
         )
         return 2
