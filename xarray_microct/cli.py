@@ -571,10 +571,52 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# Names of other formats than the Zarr store `microct run` writes: a new output of such a
+# name would be a Zarr folder that Fiji, Excel or h5py cannot open.
+_OTHER_FORMATS = (
+    ".tif",
+    ".tiff",
+    ".h5",
+    ".hdf5",
+    ".hdf",
+    ".nc",
+    ".csv",
+    ".xlsx",
+    ".txt",
+    ".raw",
+    ".npy",
+)
+
+
+def _check_output_name(output: str) -> None:
+    """Refuse a new ``microct run`` output named as another format (``fibers.csv``,
+    ``smooth.tif``): it would be written as a Zarr store, a folder, under that name.
+
+    Examples
+    --------
+    >>> _check_output_name("fibers.zarr")
+    >>> _check_output_name("/nowhere/fibers.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the output /nowhere/fibers.csv would be a Zarr store (a folder), not a .csv ...
+    """
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix not in _OTHER_FORMATS or path.exists() or path.is_symlink():
+        return
+    zarr_name = path.with_suffix(".zarr")
+    raise ValueError(
+        f"the output {output} would be a Zarr store (a folder), not a {suffix} file, which "
+        f"microct run does not write: name it {zarr_name} (then, for a table, "
+        f"xarray_microct.runner.read_table('{zarr_name}').to_csv(...); for a volume, "
+        f"xarray_microct.open_volume('{zarr_name}'); napari reads it as OME-Zarr)"
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from xarray_microct.cluster import ClusterOptions
     from xarray_microct.runner import run_pipeline
 
+    _check_output_name(args.output)
     options = ClusterOptions(
         workers=args.workers,
         threads_per_worker=args.threads_per_worker,
