@@ -987,6 +987,27 @@ def _resumable(args: argparse.Namespace) -> str:
     return f"; {output} is marked {state['status']}: once fixed, finish it with --resume"
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """A warning as ``microct`` prints it: one line, without the package's file, line
+    number and source line that Python's default shows (which read as a crash).
+
+    Examples
+    --------
+    >>> _one_line_warning(UserWarning("no fibers"), UserWarning, "/x/registry.py", 771)
+    'microct: warning: no fibers\\n'
+    >>> _one_line_warning("Mean of empty slice", RuntimeWarning, "/x/_methods.py", 3)
+    'microct: warning: Mean of empty slice (RuntimeWarning)\\n'
+    """
+    kind = "" if issubclass(category, UserWarning) else f" ({category.__name__})"
+    return f"microct: warning: {message}{kind}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``microct`` console script.
 
@@ -1000,6 +1021,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_format = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
     try:
         return args.handler(args)
     except KeyboardInterrupt as err:
@@ -1023,6 +1046,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     finally:
+        warnings.formatwarning = previous_format
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
