@@ -448,3 +448,23 @@ def test_run_reads_tiff_parts_by_name_and_refuses_channels_in_one_line(tmp_path,
         error = capsys.readouterr().err.strip()
         assert error.startswith("microct: error: ") and says in error
         assert "\n" not in error and not refused.exists()
+
+
+def test_warnings_are_one_line_of_microct(tmp_path):
+    # was: "/…/xarray_microct/io/tiff.py:412: UserWarning: …" and the source line under it,
+    # which reads as a crash to whoever runs the command
+    import tifffile
+
+    folder = tmp_path / "slices"
+    folder.mkdir()
+    for i in range(3):
+        tifffile.imwrite(folder / f"rec_{i:04d}.tif", np.zeros((8, 8), "uint16"))
+    tifffile.imwrite(folder / "rec_flatfield.tif", np.zeros((8, 8), "uint16"))
+    command = [sys.executable, "-m", "xarray_microct", "info", str(folder), "--spacing", "1"]
+    result = subprocess.run(
+        [*command, "--units", "micrometer"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("microct: warning: "), result.stderr
+    assert "rec_flatfield.tif" in lines[0] and ".py:" not in lines[0]

@@ -343,6 +343,54 @@ def test_failed_export_leaves_the_old_pipeline_file(
     assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["steps.yaml"]
 
 
+def test_a_failed_write_offers_resume_only_for_an_output_left_unfinished(
+    scan: Path,
+    pipeline_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # was: every OSError of `run` ended "(an interrupted output is resumable with
+    # --resume)", also where no output was made (a read-only folder) to resume
+    import errno
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert main(["run", str(pipeline_file), str(scan), str(blocked / "out.zarr")]) == 2
+    assert "--resume" not in capsys.readouterr().err
+    original = zarr.storage.LocalStore.set
+
+    async def full_disk(store, key, value, *args, **kwargs):
+        if "/c/" in key:
+            raise OSError(errno.ENOSPC, "No space left on device", key)
+        return await original(store, key, value, *args, **kwargs)
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "set", full_disk)
+    out = tmp_path / "out.zarr"
+    assert main(["run", str(pipeline_file), str(scan), str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err
+    assert f"{out} is marked failed: once fixed, finish it with --resume" in err
+
+
+@pytest.mark.parametrize("name", ["fibers.csv", "smooth.TIF", "result.h5"])
+def test_a_new_output_named_as_another_format_is_refused(
+    scan: Path,
+    pipeline_file: Path,
+    tmp_path: Path,
+    name: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # was: a Zarr store (a folder) written under the name, which Excel, Fiji or h5py
+    # then failed to open
+    out = tmp_path / name
+    assert main(["run", str(pipeline_file), str(scan), str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"would be a Zarr store (a folder), not a {out.suffix.lower()} file" in err
+    assert f"name it {out.with_suffix('.zarr')}" in err
+    assert not out.exists()
+
+
 def test_bare_list_of_records_is_a_pipeline(scan: Path, tmp_path: Path) -> None:
     volume = mct.open_volume(scan)
     result = volume.microct.median(radius="1 voxel").microct.gaussian(sigma="1.3 um")

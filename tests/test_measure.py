@@ -49,8 +49,7 @@ def test_object_across_chunks_is_one_row_with_physical_units():
     labels = np.zeros((12, 12, 12), "int32")
     labels[1:11, 2:4, 3:9] = 5  # crosses 3x1x2 chunks of 4
     labels[0, 0, 0] = 2
-    vol = mct.from_array(labels, spacing=(3.0, 1.0, 0.5), units="um", origin=(10, 0, 0),
-                         chunks=4)
+    vol = mct.from_array(labels, spacing=(3.0, 1.0, 0.5), units="um", origin=(10, 0, 0), chunks=4)
     table = vol.microct.regionprops()
     assert list(table.label) == [2, 5]
     row = table.set_index("label").loc[5]
@@ -136,3 +135,38 @@ def test_negative_labels_are_refused():
     data[data < 0] = 0
     table = mct.from_array(data, chunks=3).microct.regionprops(properties=["volume"])
     assert table["label"].tolist() == [1] and table["voxels"].tolist() == [8]
+
+
+def test_an_intensity_or_region_on_another_grid_is_refused():
+    # was: only the sizes were compared, so the intensity of another crop of the scan (same
+    # size, other origin) or of another spacing was averaged as if it lay on the labels
+    scan = np.random.default_rng(1).random((12, 8, 8)).astype("float32")
+    intensity = mct.from_array(scan, spacing=(2.0, 1.0, 1.0), chunks=4)
+    labels = (intensity > 0.5).microct.label()[2:8]
+    with pytest.raises(ValueError, match=r"the intensity lies on another grid .* along 'z'"):
+        labels.microct.regionprops(intensity=intensity[:6])
+    with pytest.raises(ValueError, match=r"the region lies on another grid"):
+        (labels > 0).microct.volume_fraction(region=(intensity > 0.2)[:6])
+    coarse = mct.from_array(scan[2:8], spacing=(4.0, 1.0, 1.0), chunks=4)
+    with pytest.raises(ValueError, match=r"another grid .* along 'z'"):
+        labels.microct.regionprops(intensity=coarse)
+    in_nm = mct.from_array(scan[2:8], spacing=(2000, 1000, 1000), origin=(4000, 0, 0), units="nm")
+    table = labels.microct.regionprops(intensity=in_nm)  # the same grid, in nm
+    compare(table, labels.values, scan[2:8], (2.0, 1.0, 1.0), origin=(4.0, 0.0, 0.0))
+
+
+def test_mean_intensity_carries_the_intensity_unit():
+    # was: attrs["units"] had no mean_intensity, so table_quantities and written tables
+    # dropped the intensity's unit (1/cm); a unit pint cannot read (HU) is left out
+    data = np.zeros((4, 6, 6), "int32")
+    data[1:3, 1:4, 1:4] = 1
+    labels = mct.from_array(data, spacing=0.5)
+    for unit, expected in (("1/cm", "1/cm"), ("HU", None)):
+        intensity = mct.from_array(np.full((4, 6, 6), 2.5), spacing=0.5, attrs={"units": unit})
+        table = labels.microct.regionprops(intensity=intensity)
+        assert table.attrs["units"].get("mean_intensity") == expected
+        quantities = mct.table_quantities(table)
+        if expected:
+            assert quantities["mean_intensity"].to("1/m").magnitude.tolist() == [250.0]
+        else:
+            assert "mean_intensity" not in quantities

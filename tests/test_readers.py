@@ -11,6 +11,7 @@ import pytest
 import tifffile
 
 import xarray_microct as mct
+from xarray_microct.cli import main
 from xarray_microct.io import TiffLayoutError, tiff
 from xarray_microct.io.hdf5 import HDF5Source
 from xarray_microct.io.raw import RawSource
@@ -603,8 +604,22 @@ def test_a_4d_hdf5_dataset_says_how_to_take_one_volume(tmp_path, scan):
     with h5py.File(path, "w") as f:
         f["v"] = np.stack([scan, scan])
     for pick in ({}, {"channel": 1}):
-        with pytest.raises(ValueError, match=r"channel=/time= cannot pick .*from_array"):
+        with pytest.raises(ValueError, match=r"a channel or time point cannot be picked .*from_"):
             mct.open_volume(path, dataset="v", spacing=1, units="micrometer", **pick)
+
+
+def test_a_2d_hdf5_dataset_says_how_to_make_it_a_volume(tmp_path, scan, capsys):
+    # was: "take one volume out with h5py (e.g. h5py.File(path)[dataset][0]...)", a row of
+    # the image, and under microct "(on the command line: --spacing, --units, --channel,
+    # --time)", options that cannot help
+    path = tmp_path / "slice.h5"
+    with h5py.File(path, "w") as f:
+        f["exchange/data"] = scan[0]
+    with pytest.raises(ValueError, match=r"is 2-D \(24 × 28\): one image.*\(1, 24, 28\)"):
+        mct.open_volume(path, spacing=1, units="micrometer")
+    assert main(["info", str(path), "--spacing", "1", "--units", "micrometer"]) == 2
+    error = capsys.readouterr().err
+    assert "[()][None]" in error and "on the command line" not in error
 
 
 def test_a_dxchange_pixel_size_of_different_values_is_refused(tmp_path, scan):

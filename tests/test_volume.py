@@ -63,11 +63,21 @@ def test_pint_quantify_works_on_volumes():
         (np.zeros((2, 2, 2)), {"spacing": (1, 2)}, ValueError, "1 or 3"),
         (np.zeros((2, 2, 2)), {"dims": ("x", "y", "z")}, ValueError, "dims"),
         (np.zeros((2, 2, 2, 2, 2, 2)), {}, ValueError, "at most 5"),
+        (np.zeros((0, 16, 16)), {}, ValueError, "empty: it has no voxels along 'z'"),
+        (np.zeros((0, 2, 4, 4)), {}, ValueError, "empty: it has no voxels along 'c'"),
     ],
 )
 def test_from_array_rejects_bad_input(array, kwargs, error, match):
     with pytest.raises(error, match=match):
         mct.from_array(array, **kwargs)
+
+
+def test_an_empty_selection_is_refused_as_empty():
+    # was: "coordinate 'z' must increase, got a step of nan", after NumPy's warnings
+    vol = mct.from_array(np.zeros((4, 4, 4)), spacing=0.5)
+    empty = vol.sel(z=slice(10.0, 20.0))
+    with pytest.raises(ValueError, match=r"empty: it has no voxels along 'z'.*vol.sel"):
+        empty.microct.gaussian(sigma=1)
 
 
 def _coords(n=4, step=1.0, units="micrometer"):
@@ -80,28 +90,32 @@ def _coords(n=4, step=1.0, units="micrometer"):
         (lambda: xr.DataArray(np.zeros((4, 4, 4)), dims=("z", "y", "x")), "no coordinate"),
         (
             lambda: xr.DataArray(
-                np.zeros((4, 4, 4)), dims=("z", "y", "x"),
+                np.zeros((4, 4, 4)),
+                dims=("z", "y", "x"),
                 coords={d: np.arange(4.0) for d in "zyx"},
             ),
             "no 'units'",
         ),
         (
             lambda: xr.DataArray(
-                np.zeros((4, 4, 4)), dims=("z", "y", "x"),
+                np.zeros((4, 4, 4)),
+                dims=("z", "y", "x"),
                 coords={**_coords(), "x": ("x", [0, 1, 3, 4], {"units": "um"})},
             ),
             "not uniformly spaced",
         ),
         (
             lambda: xr.DataArray(
-                np.zeros((4, 4, 4)), dims=("z", "y", "x"),
+                np.zeros((4, 4, 4)),
+                dims=("z", "y", "x"),
                 coords={**_coords(), "x": ("x", [3, 2, 1, 0], {"units": "um"})},
             ),
             "must increase",
         ),
         (
             lambda: xr.DataArray(
-                np.zeros((4, 4, 4)), dims=("z", "y", "x"),
+                np.zeros((4, 4, 4)),
+                dims=("z", "y", "x"),
                 coords={**_coords(), "x": ("x", np.arange(4.0), {"units": "mm"})},
             ),
             "different units",
@@ -164,7 +178,10 @@ def test_tiff_multipage_file_and_folder_read_lazily(tmp_path):
 def test_imagej_tiff_calibration_is_read(tmp_path):
     data = np.zeros((4, 5, 6), np.uint16)
     tifffile.imwrite(
-        tmp_path / "cal.tif", data, imagej=True, resolution=(1 / 0.65, 1 / 0.65),
+        tmp_path / "cal.tif",
+        data,
+        imagej=True,
+        resolution=(1 / 0.65, 1 / 0.65),
         metadata={"spacing": 1.3, "unit": "micron", "axes": "ZYX"},
     )
     grid = mct.grid_of(mct.open_volume(tmp_path / "cal.tif"))

@@ -529,6 +529,9 @@ def test_bad_input_gives_clear_errors():
         mask.microct.watershed(markers=mask.astype("float32"))
     with pytest.raises(ValueError, match="same grid"):
         mask.microct.watershed(markers=mct.from_array(np.ones((6, 6, 5), "int32")))
+    shifted = mct.from_array(np.ones((6, 6, 6), "int32"), origin=(0.0, 3.0, 0.0))
+    with pytest.raises(ValueError, match=r"markers lies on another grid .* along 'y'"):
+        mask.microct.watershed(markers=shifted)  # was: flooded as if on the mask's grid
     with pytest.raises(ValueError, match="connectivity"):
         mask.microct.watershed(min_distance=1, connectivity=4)
     with pytest.raises(ValueError, match="rounds"):

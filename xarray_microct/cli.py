@@ -571,10 +571,52 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# Names of other formats than the Zarr store `microct run` writes: a new output of such a
+# name would be a Zarr folder that Fiji, Excel or h5py cannot open.
+_OTHER_FORMATS = (
+    ".tif",
+    ".tiff",
+    ".h5",
+    ".hdf5",
+    ".hdf",
+    ".nc",
+    ".csv",
+    ".xlsx",
+    ".txt",
+    ".raw",
+    ".npy",
+)
+
+
+def _check_output_name(output: str) -> None:
+    """Refuse a new ``microct run`` output named as another format (``fibers.csv``,
+    ``smooth.tif``): it would be written as a Zarr store, a folder, under that name.
+
+    Examples
+    --------
+    >>> _check_output_name("fibers.zarr")
+    >>> _check_output_name("/nowhere/fibers.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the output /nowhere/fibers.csv would be a Zarr store (a folder), not a .csv ...
+    """
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix not in _OTHER_FORMATS or path.exists() or path.is_symlink():
+        return
+    zarr_name = path.with_suffix(".zarr")
+    raise ValueError(
+        f"the output {output} would be a Zarr store (a folder), not a {suffix} file, which "
+        f"microct run does not write: name it {zarr_name} (then, for a table, "
+        f"xarray_microct.runner.read_table('{zarr_name}').to_csv(...); for a volume, "
+        f"xarray_microct.open_volume('{zarr_name}'); napari reads it as OME-Zarr)"
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from xarray_microct.cluster import ClusterOptions
     from xarray_microct.runner import run_pipeline
 
+    _check_output_name(args.output)
     options = ClusterOptions(
         workers=args.workers,
         threads_per_worker=args.threads_per_worker,
@@ -927,6 +969,45 @@ def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt, began: float)
     return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
 
 
+def _resumable(args: argparse.Namespace) -> str:
+    """What ``--resume`` can finish after a failed ``microct run``: the output, where the
+    run left it marked unfinished; nothing where no output was made (a read-only folder)
+    or an older result was left as it was."""
+    output = getattr(args, "output", None)
+    if args.command != "run" or output is None:
+        return ""
+    from xarray_microct.io.results import RESUMABLE, run_state
+
+    try:
+        state = run_state(output)
+    except Exception:  # an unreadable output: say nothing of it
+        return ""
+    if state is None or state.get("status") not in RESUMABLE:
+        return ""
+    return f"; {output} is marked {state['status']}: once fixed, finish it with --resume"
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """A warning as ``microct`` prints it: one line, without the package's file, line
+    number and source line that Python's default shows (which read as a crash).
+
+    Examples
+    --------
+    >>> _one_line_warning(UserWarning("no fibers"), UserWarning, "/x/registry.py", 771)
+    'microct: warning: no fibers\\n'
+    >>> _one_line_warning("Mean of empty slice", RuntimeWarning, "/x/_methods.py", 3)
+    'microct: warning: Mean of empty slice (RuntimeWarning)\\n'
+    """
+    kind = "" if issubclass(category, UserWarning) else f" ({category.__name__})"
+    return f"microct: warning: {message}{kind}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``microct`` console script.
 
@@ -940,6 +1021,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_format = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
     try:
         return args.handler(args)
     except KeyboardInterrupt as err:
@@ -957,15 +1040,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"microct: error: {message}", file=sys.stderr)
         return 2
     except OSError as err:  # a full disk, a read-only folder...
-        resumable = (
-            " (an interrupted output is resumable with --resume)" if args.command == "run" else ""
-        )
         print(
-            f"microct: error: {err}; nothing that existed before was changed{resumable}",
+            f"microct: error: {err}; nothing that existed before was changed{_resumable(args)}",
             file=sys.stderr,
         )
         return 2
     finally:
+        warnings.formatwarning = previous_format
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

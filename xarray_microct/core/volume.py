@@ -79,6 +79,8 @@ def _axis_spacing(coord: xr.DataArray, dim: str) -> tuple[float, float]:
     values = np.asarray(coord.values)
     if values.ndim != 1 or not np.issubdtype(values.dtype, np.number):
         raise ValueError(f"coordinate {dim!r} must be 1-D and numeric")
+    if values.size == 0:
+        raise ValueError(_empty_message(dim))
     if values.size == 1:
         spacing = coord.attrs.get("spacing")
         if spacing is None:
@@ -97,6 +99,16 @@ def _axis_spacing(coord: xr.DataArray, dim: str) -> tuple[float, float]:
             f"{steps.max()}); resample the volume onto a regular grid first"
         )
     return float(values[0]), _step_as_given(step, coord.attrs.get("spacing"))
+
+
+def _empty_message(dim: str, shape: Sequence[int] | None = None) -> str:
+    """Why an empty volume is refused, and where it may come from."""
+    sizes = f" (shape {tuple(int(n) for n in shape)})" if shape is not None else ""
+    return (
+        f"the volume is empty: it has no voxels along {dim!r}{sizes}; check the input "
+        "(a file or dataset without slices), or the selection that made it (e.g. "
+        "vol.sel(z=slice(a, b)) outside its coordinates)"
+    )
 
 
 def _step_as_given(step: float, recorded: object) -> float:
@@ -215,6 +227,53 @@ def grid_of(volume: xr.DataArray) -> Grid:
     )
 
 
+def check_same_grid(volume: xr.DataArray, other: xr.DataArray, what: str) -> None:
+    """Refuse ``other`` (an intensity, a region, markers given with ``volume``) where its
+    spatial coordinates are not the volume's: another crop or origin of the same size,
+    another spacing or unit. Coordinates it lacks are taken as the volume's.
+
+    Sizes are compared first; each coordinate of ``other`` is read in the volume's unit
+    (its own ``units`` attribute, the volume's where it has none) and must lie within a
+    millionth of a voxel of the volume's.
+
+    Examples
+    --------
+    >>> vol = from_array(np.zeros((4, 4, 4)), spacing=0.5)
+    >>> check_same_grid(vol, from_array(np.ones((4, 4, 4)), spacing=500, units="nm"), "it")
+    >>> check_same_grid(vol, vol[:, 1:, :], "the region")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the region has 3 voxels along 'y' where the volume has 4: ...
+    >>> shifted = vol.assign_coords(z=vol.z + 1.0)
+    >>> check_same_grid(vol, shifted, "the intensity")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the intensity lies on another grid than the volume along 'z': its voxel ...
+    """
+    grid = grid_of(volume)
+    other = dequantify(other)
+    for axis, dim in enumerate(SPATIAL_DIMS):
+        size = other.sizes.get(dim)
+        if size != grid.shape[axis]:
+            raise ValueError(
+                f"{what} has {size} voxels along {dim!r} where the volume has "
+                f"{grid.shape[axis]}: give it on the volume's grid (shape {grid.shape})"
+            )
+        if dim not in other.coords:
+            continue
+        coord = other.coords[dim]
+        values = np.asarray(coord.values, dtype=np.float64)
+        unit = coord.attrs.get("units")
+        if unit is not None:
+            values = values * float((1 * parse_unit(str(unit))).to(grid.units).magnitude)
+        ours = np.asarray(dequantify(volume).coords[dim].values, dtype=np.float64)
+        if not np.allclose(values, ours, rtol=0, atol=1e-6 * grid.spacing[axis]):
+            raise ValueError(
+                f"{what} lies on another grid than the volume along {dim!r}: its voxel "
+                f"centres run {values[0]:g} to {values[-1]:g} {grid.units}, the volume's "
+                f"{ours[0]:g} to {ours[-1]:g} {grid.units}; give it on the volume's grid "
+                "(made from the same scan, cropped the same way)"
+            )
+
+
 def spatial_coords(
     shape: Sequence[int], spacing: Sequence[float], origin: Sequence[float], units: str
 ) -> dict[str, xr.Variable]:
@@ -325,6 +384,9 @@ def from_array(
         raise ValueError(f"dims {dims} do not match the array's {array.ndim} dimensions")
     _check_dims(dims)
     _check_dtype(np.dtype(array.dtype))
+    for dim, size in zip(dims, array.shape, strict=True):
+        if size == 0:
+            raise ValueError(_empty_message(dim, array.shape))
     parse_unit(units)
     spacing3 = _per_axis(spacing, "spacing")
     if min(spacing3) <= 0:

@@ -210,6 +210,38 @@ def labelled_order(labels: Sequence[str], where: str) -> tuple[str, ...]:
     return lowered
 
 
+def _not_three_d(source: HDF5Source, path: str | Path, dataset: str) -> str:
+    """Why a dataset that is not 3-D is refused, and how to make a volume of it. The
+    message names no ``open_volume`` keyword (``channel=``...): none of them helps, and
+    ``microct`` would name their options after it.
+
+    Examples
+    --------
+    >>> class Flat:
+    ...     ndim, shape = 2, (32, 48)
+    >>> print(_not_three_d(Flat(), "scan.h5", "/exchange/data"))  # doctest: +ELLIPSIS
+    '/exchange/data' in scan.h5 is 2-D (32 × 48): one image, where a volume is 3-D ...
+    """
+    sizes = " × ".join(str(n) for n in source.shape)
+    where = f"{dataset!r} in {path} is {source.ndim}-D ({sizes})"
+    if source.ndim == 2:
+        return (
+            f"{where}: one image, where a volume is 3-D (z, y, x); store it as a dataset of "
+            f"shape (1, {', '.join(str(n) for n in source.shape)}) (or with the other slices "
+            "of its scan), or read it with h5py and give it a z axis: "
+            "xarray_microct.from_array(h5py.File(path)[dataset][()][None]) with its voxel size"
+        )
+    if source.ndim < 2:
+        return f"{where}: not an image; a volume is a 3-D dataset (z, y, x)"
+    return (
+        f"{where}; a volume is 3-D (z, y, x), and an HDF5 dataset does not name its other "
+        "axes, so a channel or time point cannot be picked along them: take one volume out "
+        "with h5py (e.g. h5py.File(path)[dataset][0], the first along its leading axis) and "
+        "give it to xarray_microct.from_array with its voxel size, or store it as a 3-D "
+        "dataset of its own"
+    )
+
+
 def read_hdf5(
     path: str | Path,
     dataset: str = DXCHANGE_DATA,
@@ -250,14 +282,7 @@ def read_hdf5(
     """
     source = HDF5Source(path, dataset)
     if source.ndim != 3:
-        sizes = " × ".join(str(n) for n in source.shape)
-        raise ValueError(
-            f"{dataset!r} in {path} is {source.ndim}-D ({sizes}); a volume is 3-D (z, y, x), "
-            "and an HDF5 dataset does not name its other axes, so channel=/time= cannot pick "
-            "along them: take one volume out with h5py (e.g. h5py.File(path)[dataset][0], "
-            "the first along its leading axis) and give it to xarray_microct.from_array("
-            "data, spacing=..., units=...), or store it as a 3-D dataset of its own"
-        )
+        raise ValueError(_not_three_d(source, path, dataset))
     order = labelled_order(source.labels, f"{dataset!r} in {path}")
     with h5py.File(source.path, "r") as f:
         metadata = _voxel_size(f, dataset, order)

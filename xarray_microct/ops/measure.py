@@ -16,13 +16,15 @@ import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
+import pint
 import scipy.ndimage as ndi
 import xarray as xr
 from dask.delayed import Delayed
 
 from xarray_microct.core.registry import mask_checked, operation
+from xarray_microct.core.units import ureg
 from xarray_microct.core.validation import check_labels, check_mask
-from xarray_microct.core.volume import Grid, grid_of
+from xarray_microct.core.volume import Grid, check_same_grid, grid_of
 
 __all__ = [
     "PROPERTIES",
@@ -102,9 +104,13 @@ def _combine(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     parts = [p for p in parts if len(p["label"])]
     if not parts:
         return {
-            "label": np.zeros(0, np.int64), "count": np.zeros(0), "first": np.zeros((0, 3)),
-            "second": np.zeros((0, 6)), "low": np.zeros((0, 3), np.int64),
-            "high": np.zeros((0, 3), np.int64), "intensity": np.zeros(0),
+            "label": np.zeros(0, np.int64),
+            "count": np.zeros(0),
+            "first": np.zeros((0, 3)),
+            "second": np.zeros((0, 6)),
+            "low": np.zeros((0, 3), np.int64),
+            "high": np.zeros((0, 3), np.int64),
+            "intensity": np.zeros(0),
         }
     labels = np.concatenate([p["label"] for p in parts])
     unique, inverse = np.unique(labels, return_inverse=True)
@@ -182,8 +188,7 @@ def _principal_axes(
     n = len(count)
     names = ("axis_major_length", "axis_middle_length", "axis_minor_length")
     if n == 0:
-        return {k: np.zeros(0) for k in (*names, "orientation_z", "orientation_y",
-                                         "orientation_x")}
+        return {k: np.zeros(0) for k in (*names, "orientation_z", "orientation_y", "orientation_x")}
     cov = np.zeros((n, 3, 3))
     for k, (a, b) in enumerate(_PAIRS):
         value = (moments["second"][:, k] / count - mean[:, a] * mean[:, b]) * (
@@ -257,9 +262,7 @@ def regionprops_lazy(
         values = None if intensity_blocks is None else intensity_blocks[bid]
         parts.append(moment(label_blocks[bid], values, start))
     moments = _tree_combine(parts)
-    return dask.delayed(_table, pure=True)(
-        moments, grid.spacing, grid.origin, grid.units, chosen
-    )
+    return dask.delayed(_table, pure=True)(moments, grid.spacing, grid.origin, grid.units, chosen)
 
 
 @operation(takes="labels", spatial_only=True, packages=["scipy", "pandas"], on_tree="level")
@@ -276,7 +279,8 @@ def regionprops(
         Non-negative integer labels (0 = background), e.g. from :func:`label` or
         ``watershed``; a negative label is refused (when the table is computed).
     intensity : xarray.DataArray, optional
-        A grey-level volume on the same grid, for ``mean_intensity``.
+        A grey-level volume on the same grid, for ``mean_intensity``; one of other
+        coordinates (another crop, origin or spacing) is refused.
     properties : sequence of str, optional
         Column groups, from :data:`PROPERTIES` (all by default; ``mean_intensity``
         when ``intensity`` is given):
@@ -286,7 +290,8 @@ def regionprops(
         * ``"equivalent_diameter"``: diameter of the ball of the same volume;
         * ``"bbox"``: ``bbox_min_*``/``bbox_max_*`` (coordinates of the first and last
           voxel centres) and ``bbox-0..5`` (voxel indices, half-open, as skimage);
-        * ``"mean_intensity"``;
+        * ``"mean_intensity"``, in the unit of the intensity's ``units`` attribute when
+          pint reads it (``1/cm``);
         * ``"principal_axes"``: ``axis_major/middle/minor_length`` (the axes of the
           ellipsoid with the same second moments, as skimage's ``axis_*_length``) and
           ``orientation_z/y/x``, the unit direction of the major axis.
@@ -321,10 +326,36 @@ def regionprops(
             raise ValueError(
                 f"intensity {dict(intensity.sizes)} and labels {dict(volume.sizes)} differ"
             )
-        intensity_data = intensity.data if isinstance(intensity.data, da.Array) else (
-            da.from_array(intensity.values, chunks=volume.data.chunks)
+        check_same_grid(volume, intensity, "the intensity")
+        intensity_data = (
+            intensity.data
+            if isinstance(intensity.data, da.Array)
+            else (da.from_array(intensity.values, chunks=volume.data.chunks))
         )
-    return regionprops_lazy(volume.data, grid, intensity_data, properties).compute()
+    table = regionprops_lazy(volume.data, grid, intensity_data, properties).compute()
+    unit = None if intensity is None else intensity.attrs.get("units")
+    if "mean_intensity" in table.columns and _is_unit(unit):
+        table.attrs["units"] = {**table.attrs["units"], "mean_intensity": str(unit)}
+    return table
+
+
+def _is_unit(unit: Any) -> bool:
+    """Whether ``unit`` (an intensity's ``units`` attribute) is one pint reads, as
+    :func:`~xarray_microct.core.tables.table_quantities` and pint-xarray will: ``1/cm``
+    is, ``HU`` or ``a.u.`` are not (left out of the table's units).
+
+    Examples
+    --------
+    >>> _is_unit("1/cm"), _is_unit("HU"), _is_unit(None)
+    (True, False, False)
+    """
+    if not isinstance(unit, str) or not unit.strip():
+        return False
+    try:
+        ureg.Unit(unit)
+    except (pint.errors.PintError, ValueError, TypeError, AttributeError):
+        return False
+    return True
 
 
 def _fraction(data: da.Array, region: da.Array | None) -> da.Array:
@@ -340,6 +371,7 @@ def _region_data(volume: xr.DataArray, region: xr.DataArray | None) -> da.Array 
         return None
     if not isinstance(region, xr.DataArray) or region.sizes != volume.sizes:
         raise ValueError("region must be a mask (DataArray) on the same grid as the volume")
+    check_same_grid(volume, region, "the region")
     check_mask(region, "region")
     data = region.data if isinstance(region.data, da.Array) else da.from_array(region.values)
     data = mask_checked(region.copy(data=data), "region").data

@@ -101,7 +101,7 @@ from xarray_microct.core.stats import (
     trim_histogram,
 )
 from xarray_microct.core.validation import check_connectivity, check_labels, check_mask
-from xarray_microct.core.volume import grid_of, wrap_like
+from xarray_microct.core.volume import check_same_grid, grid_of, wrap_like
 from xarray_microct.kernels import watershed as kernels
 from xarray_microct.kernels.gaussian import gaussian_passes
 from xarray_microct.kernels.scratch import work_array
@@ -1451,6 +1451,7 @@ def _as_data(other: Any, volume: xr.DataArray, what: str) -> da.Array:
             f"watershed: {what} has dims {other.dims} and shape {other.shape}, but the volume "
             f"has {volume.dims} and {volume.shape}; give one on the same grid"
         )
+    check_same_grid(volume, other, f"watershed: {what}")
     data = other.data
     return data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
 

@@ -551,6 +551,13 @@ def _read_tile(volume: xr.DataArray, runs: list[np.ndarray], side: int) -> np.nd
             f"the volume contains NaN ({missing} in the slices sampled to estimate the "
             "fiber radius); fill them first (e.g. vol.fillna(0)), or give radius="
         )
+    infinite = int(np.count_nonzero(np.isinf(values)))
+    if infinite:
+        raise ValueError(
+            f"the volume contains infinite values ({infinite} in the slices sampled to "
+            "estimate the fiber radius); replace them first, e.g. "
+            "vol.where(np.isfinite(vol), value) with the matrix's level"
+        )
     values = fill_padding_array(da.from_array(values))[0].compute(scheduler="synchronous")
     return values.reshape(len(runs), -1, ty, tx)
 
