@@ -39,7 +39,10 @@ in three stages, each a pure function on arrays:
    first slice and position.
    A check that the chains, across gaps of up to ``max_gap`` slices, persist along z
    (:func:`z_coherence`) tells a fiber bed from a volume without fibers (noise, pores
-   only), which gives an empty table rather than fibers made of noise.
+   only), which gives an empty table rather than fibers made of noise. Chains that
+   persist, but under a coherence of 0.8, are blobs where their sections swell and shrink
+   along z as a sphere's do (:func:`_swelling_of`: inverted bead packs), and give an empty
+   table too.
 
 The whole detection is one Dask graph (:func:`plan_detection`) with no rechunking: tiles,
 slabs and the assembly (:mod:`~xarray_microct.ops.fibers.assembly`: the fibers, then
@@ -98,9 +101,11 @@ from xarray_microct.ops.fiber_scale import (
 from xarray_microct.ops.fibers.along import bed_drift, smooth_along
 from xarray_microct.ops.fibers.assembly import (
     COHERENCE_MIN,
+    SWELLING_COHERENCE,
     empty_table,
     finish_table,
     link_fibers,
+    section_swelling,
     settle_fibers,
 )
 from xarray_microct.ops.fibers.calibrate import CALIBRATION_KEY, RadiusCalibration
@@ -1656,6 +1661,52 @@ def _axis_hint(volume: xr.DataArray, source: str, axis: str) -> str:
     return hint
 
 
+def _swelling_of(table: pd.DataFrame) -> float:
+    """:func:`~.assembly.section_swelling` of a table, on the pixels of the grid its
+    sections were measured on (the scan's, or its bins: ``attrs["detection_grid"]``).
+
+    A table of chains that persist along z, but under :data:`~.assembly.SWELLING_COHERENCE`,
+    whose swelling is over 1, is blobs, not fibers: :func:`detect_fibers` then returns an
+    empty table and warns. Measured (thirty-fifth session) on the tables of the default
+    detection, the swelling of a fiber's sections is the standard deviation of their radius
+    over a quarter of a pixel plus 5 % of the radius (the pixels' quantisation and the
+    noise move a section's radius by about a quarter of a pixel whatever its size, where a
+    sphere's sections vary by 14-19 % of it whatever its size), median over the chains.
+    Set on the inverted bead packs that passed the coherence gate (``bead_pack(96, r, s)``
+    inverted with ``microct.invert()``: r 12 seed 2, 21 fibers, coherence 0.59; the crops
+    ``[40 : 40 + h]`` r 5 seed 2 h 16, r 6 seed 2 h 16 and 20, r 6 seed 3 h 16, 49-78
+    fibers, 0.51-0.57): swelling 1.26-1.88, their chains' coefficient of variation
+    0.14-0.19; and on fiber beds (``benchmarks/fiber_scale.py``'s ``sweep_case``, both
+    phantoms, 2-20 pixels, noise 0.05 and 0.25, 0° and 15°, 16 and 32 slices, seed 4;
+    ``textured_fiber_bed`` at 2 pixels, noise 0.25, 8° and 15°, 20-28 slices, seeds 1 and
+    5, coherence down to 0.65): 0.45-0.66, the worst the noisiest 2-pixel beds, whose
+    coefficient of variation reaches 0.13, a bead's (the coefficient of variation alone
+    did not separate them; hence the quarter pixel). Held out, with the rule in place:
+    the bead packs that pass the gate at other seeds, sizes and noise (r 14 seeds 2 and
+    4, 10 and 8 fibers at 0.58 and 0.70; ``noise=0.3`` crops of 16 slices, r 6 seeds 2
+    and 3; crops of 16-20 slices at seeds 4 and 5, r 5-6; 48-78 fibers each): all nine
+    empty, swelling 1.30-2.04; the bead packs that did not pass (r 3-14, seeds 1-5,
+    inverted and not, noise 0.1 and 0.3, 16-96 slices) stay empty. Fiber beds at seed 6
+    (both phantoms, 2 and 3 pixels, noise 0.15 at 8° on 20 slices, 0.25 at 0° on 24 and
+    at 8° on 28) and ``broken_fiber_bed`` (2 and 3 pixels, half the fibers ending inside,
+    noise 0.2, 24 slices, seed 6): swelling 0.31-0.60, every table kept (coherence
+    0.72-0.99; four of the fourteen under 0.8, so judged). The sweep of
+    ``benchmarks/fiber_scale.py`` (seed 1) has coherences of 0.9 and more (27 of its 36
+    cases run, all but ``fiber_bed`` at 20 pixels and ``other_bed`` at 12 and 20:
+    0.902-1.000; seed 4's 0.89-1.00): the check does not run there, its rows do not
+    change.
+    The check runs only under a coherence of 0.8 (every bead pack that passed the gate
+    was under 0.70; fiber beds are over 0.85, but short noisy ones at 2 pixels at
+    0.65-0.79), so a bed whose chains persist is never judged on its sections. Not tried:
+    the sections' size at the chains' ends against their middle (a sphere's chain ends
+    small: 0.56-0.90 of its median radius against 0.78-1.00 for fibers, which overlap),
+    the share of chains spanning the whole height (0-0.37 against 0.70-0.99, but broken
+    and tilted fibers end inside too).
+    """
+    spacing = table.attrs[GRID_KEY]["spacing"]
+    return section_swelling(table, float(np.sqrt(spacing[1] * spacing[2])))
+
+
 def _too_short_message(height: int, separation: int, axis: str) -> str:
     """The "no fibers" warning of a volume too short to judge its chains: how many
     slices the check needs (its chains followed ``separation`` slices on, which grows
@@ -1867,7 +1918,10 @@ def detect_fibers(
         (with a warning) when the volume holds no fibers: when under half of the
         centres belong to chains that go on for a few more slices (see
         :func:`z_coherence`), what was found is not fibers along z; the warning then
-        says whether the fibers run along another axis (see ``axis``).
+        says whether the fibers run along another axis (see ``axis``). Empty too (with a
+        warning, ``attrs["section_swelling"]`` giving the measure) when chains that
+        persist under a coherence of 0.8 have sections that swell and shrink along z as
+        beads' or pores' do, not a fiber's (see :func:`_swelling_of`).
 
     Examples
     --------
@@ -1910,6 +1964,22 @@ def detect_fibers(
         ) from err
     table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
+    if len(table) and coherence < SWELLING_COHERENCE:
+        swelling = _swelling_of(table)
+        if swelling > 1:  # blobs: their sections swell and shrink along z
+            message = _no_fibers_message(
+                f"the chains' sections swell and shrink along z as beads' or pores' do "
+                f"(their radius varies along a chain {swelling:.1f} times as much as a "
+                f"fiber's would; {table['fiber_id'].nunique()} chains, {coherence:.0%} of "
+                "the centres continuing, dropped)",
+                volume,
+                source,
+            )
+            warnings.warn(message, UserWarning, stacklevel=3)
+            attrs = {**table.attrs, "section_swelling": swelling}
+            table = empty_table()
+            table.attrs = attrs
+            return table
     if len(table) and plan.attrs["source"] == "intensity":
         _check_polarity(table, volume, axis)
     if not coherence >= COHERENCE_MIN:  # NaN: no centre could be judged

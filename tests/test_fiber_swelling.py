@@ -1,0 +1,88 @@
+"""Blobs that persist along z are not fibers: their sections swell and shrink.
+
+The inverted bead packs that pass the z-coherence gate (0.51-0.70) give chains whose
+sections' radius varies along them as a sphere's does; a fiber's keeps its size, to a
+quarter of a pixel and a few % (see ``detect._swelling_of``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import xarray_microct as mct
+from xarray_microct.ops.fibers import detect_fibers
+from xarray_microct.ops.fibers.assembly import SWELLING_COHERENCE, section_swelling
+from xarray_microct.ops.fibers.detect import _swelling_of
+from xarray_microct.synthetic import bead_pack, textured_fiber_bed
+
+
+def _sections(inside: np.ndarray, fiber_id: int) -> pd.DataFrame:
+    """Rows of a fiber table for one rasterised object: the radius of the disk with each
+    slice's area (the table's definition), every slice with a section detected."""
+    area = inside.sum(axis=(1, 2)).astype(float)
+    keep = area > 0
+    return pd.DataFrame(
+        {"fiber_id": fiber_id, "radius": np.sqrt(area[keep] / np.pi), "detected": True}
+    )
+
+
+@pytest.mark.parametrize("radius", [3.0, 5.0, 12.0])
+def test_a_spheres_sections_swell_and_a_cylinders_do_not(radius):
+    # the truth: sections of a rasterised sphere and of a cylinder of the same radius,
+    # whose outline moves by the pixels' quantisation (its centre off the grid, drifting)
+    n = int(2 * radius) + 7
+    z, y, x = np.mgrid[:n, :n, :n].astype(float)
+    c = n / 2 + 0.3
+    sphere = (z - c) ** 2 + (y - c) ** 2 + (x - c) ** 2 <= radius**2
+    drift = 0.13 * z
+    cylinder = (y - c - drift) ** 2 + (x - c + 0.7 * drift) ** 2 <= radius**2
+    beads = pd.concat([_sections(sphere, 1), _sections(sphere[1:], 2)])
+    rods = pd.concat([_sections(cylinder, 1), _sections(cylinder[2:], 2)])
+    assert section_swelling(beads, 1.0) > 1.5
+    assert section_swelling(rods, 1.0) < 0.7
+    # in the table's units: the pixel's size scales both
+    assert section_swelling(rods.assign(radius=rods.radius * 2.6), 2.6) == pytest.approx(
+        section_swelling(rods, 1.0)
+    )
+    # fibers seen on fewer than 4 slices, and undetected rows, are not judged
+    assert np.isnan(section_swelling(beads.head(3), 1.0))
+    assert np.isnan(section_swelling(beads.assign(detected=False), 1.0))
+
+
+def _inverted(radius: float, seed: int, slices: int | None, noise: float):
+    pores = bead_pack(96, radius=radius, seed=seed, noise=noise)[0]
+    return (pores if slices is None else pores[40 : 40 + slices]).microct.invert()
+
+
+@pytest.mark.parametrize(
+    ("radius", "seed", "slices", "noise"),
+    # the last two: a seed and a noise level the rule was not set on
+    [(12, 2, None, 0.1), (6, 2, 20, 0.1), (5, 5, 16, 0.1), (6, 3, 16, 0.3)],
+)
+def test_inverted_bead_packs_that_persist_along_z_give_no_fibers(radius, seed, slices, noise):
+    # these passed the coherence gate (0.51-0.63) and came back as 21-78 "fibers"
+    beads = _inverted(radius, seed, slices, noise)
+    with pytest.warns(UserWarning, match="no fibers.*swell and shrink along z"):
+        table = detect_fibers(beads)
+    assert table.empty
+    assert 0.5 <= table.attrs["z_coherence"] < SWELLING_COHERENCE
+    assert table.attrs["section_swelling"] > 1.1
+    assert table.attrs["source"] == "intensity"  # the plan's attrs are kept
+
+
+def test_a_short_noisy_bed_of_small_fibers_keeps_its_fibers_under_the_check():
+    # 2-pixel fibers at noise 0.25 on 20 slices persist less (coherence 0.71): the check
+    # judges their sections, whose radius varies by pixels' quantisation, not as a bead's
+    vol, truth = textured_fiber_bed((20, 64, 64), 2.0, 0.25, 8.0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "no fibers" warning
+        table = detect_fibers(vol)
+    assert table.attrs["z_coherence"] < SWELLING_COHERENCE  # the check ran
+    assert _swelling_of(table) < 0.8
+    assert "section_swelling" not in table.attrs
+    score = mct.metrics.object_metrics(table, truth, like=vol, margin=truth["radius"].mean())
+    assert score["f1"] > 0.9
