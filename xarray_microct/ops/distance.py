@@ -12,8 +12,10 @@ functions*, 2012):
    ``g(p) = min_q f(q) + ((p - q) * spacing)²`` over each line (linear time).
 
 Each pass needs one whole axis in a task and nothing else: per line of blocks along the
-axis, one task joins them and runs the pass, and per block one task cuts its part back out
-(``x`` on the mask, one byte a voxel, then ``y`` and ``z`` on the float distances). Every
+axis, one task joins them and runs the pass (``x`` on the mask, one byte a voxel, then
+``y`` and ``z`` on the float distances), taking its blocks straight from the earlier
+pass's lines; per block one task cuts its part out only for the result and for a line on
+another worker of a cluster. Every
 pass is exact, and the result equals ``scipy.ndimage.distance_transform_edt(mask,
 sampling=spacing)`` on the whole array (to float32 rounding), in physical units. A task
 holds a line of ``axis length × chunk × chunk`` voxels, joined and transformed (a
@@ -34,6 +36,12 @@ interleaved on a loaded 2-core machine: ``--workers 2`` 20.4 -> 21.3, 22.8 -> 20
 21.7 -> 17.2, 25.2 -> 21.3, 21.6 -> 23.1 (median of the differences -1.9 s: within the
 machine's noise); threaded 9.1 -> 9.1, 8.9 -> 9.6; in 32³ chunks 19.5 -> 20.1, 128³
 9.4 -> 9.9 (one run each); peak memory the same (1.12-1.17 GiB); labels identical.
+
+Then (2026-12-04) the cuts between the passes went where a line of the next pass is in
+the same memory (each y and z line slices the x and y lines itself): on the tube with two
+workers 96 → 48 cut tasks a map (the x lines and y lines each within one worker's part,
+the z lines across the parts), without a cluster 96 → 32; the same bytes between the
+workers (a cut still travels alone).
 
 Tried and withdrawn: a per-block transform over a halo of ``h`` voxels first, which is
 exact wherever it is at most ``h × spacing`` (the nearest background then lies inside
