@@ -7,12 +7,13 @@ import dask.array as da
 import numpy as np
 import pytest
 import zarr
-from dask.core import flatten
+from dask.core import flatten, get_dependencies
 from helpers import keys_received, two_workers
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from xarray_microct.core.blocks.placement import (
+    SUM_FAN_IN,
     BorderFirst,
     block_hint,
     cluster_threads,
@@ -287,15 +288,17 @@ def test_the_bead_chain_runs_each_stage_of_a_block_where_the_block_is_read(tmp_p
 
 @given(
     shape=st.tuples(*(st.integers(2, 12),) * 3),
-    chunks=st.tuples(*(st.integers(1, 6),) * 3),
+    chunks=st.tuples(*(st.integers(2, 6),) * 3),
     threads=st.lists(st.integers(1, 3), min_size=2, max_size=3),
 )
+@example(shape=(12, 12, 12), chunks=(2, 2, 2), threads=[1, 1])  # 108 blocks a worker
 @settings(deadline=None, max_examples=25)
 def test_a_histogram_on_a_hinted_grid_adds_each_workers_blocks_where_they_are(
     shape, chunks, threads
 ):
     # Dask's tree of sums added blocks of both workers: a uint16 block's counts (1 MiB)
-    # crossed for half the blocks; now per worker one sum, and one of the workers' sums
+    # crossed for half the blocks; now per worker a tree of sums of its own blocks (up
+    # to 108 blocks a worker here: several levels), and one of the workers' sums
     from xarray_microct.core.stats import global_histogram
 
     values = np.random.default_rng(sum(shape)).integers(0, 2**16, shape, dtype=np.uint16)
@@ -310,6 +313,13 @@ def test_a_histogram_on_a_hinted_grid_adds_each_workers_blocks_where_they_are(
     graph = counts.__dask_graph__()
     (partial,) = [name for name in graph.layers if name.startswith("summed-by-worker")]
     layer = graph.layers[partial]
-    for key, (_, keys) in dict(layer).items():
-        assert {hint(k[:-1])[0] for k in keys} == set(layer.annotations["workers"](key))
-    assert len(layer) == len({hint(k)[0] for k in flatten(root.__dask_keys__())})
+    placed = layer.annotations["workers"]
+    for key, (_, parts) in dict(layer).items():
+        # each sum adds at most SUM_FAN_IN parts, all on its own worker
+        assert len(parts) <= SUM_FAN_IN
+        where = {placed(k)[0] if k[0] == partial else hint(k[:-1])[0] for k in parts}
+        assert where == set(placed(key))
+    # one sum per worker is left for the last task
+    (total,) = [name for name in graph.layers if name.startswith("summed-over-blocks")]
+    last = get_dependencies(dict(graph), (total, 0))
+    assert len(last) == len({hint(k)[0] for k in flatten(root.__dask_keys__())})

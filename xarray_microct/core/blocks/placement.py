@@ -255,12 +255,17 @@ def grid_hint(data: da.Array) -> Any:
     return hint if hint is not None and hint.numblocks == tuple(data.numblocks) else None
 
 
+SUM_FAN_IN = 16  # blocks (or partial sums) a task of summed_over_blocks adds at most
+
+
 def summed_over_blocks(per_block: da.Array) -> da.Array:
     """The sum of ``per_block``'s blocks, one per block of a 3-D grid along its first
     axes (chunks of one along each, e.g. a histogram per block): on a grid hinted to a
-    cluster's workers, per worker one task adds its blocks where they are, and one task
-    adds the workers' sums, so that a block's counts never cross; otherwise Dask's
-    ``sum`` over those axes. Exact for integers (the same in any order).
+    cluster's workers, each worker adds its own blocks where they are, in a tree of
+    tasks of at most :data:`SUM_FAN_IN` parts (so that no task waits on, and holds, all
+    of a worker's blocks), and one task adds the workers' sums; a block's counts never
+    cross. Otherwise Dask's ``sum`` over those axes. Exact for integers (the same in
+    any order).
 
     Lab book (2026-12-04). ``microct run beads --workers 2`` on a stored 128 × 256²
     tube in 64³ chunks makes six such sums (five histograms of the whole volume, the
@@ -289,11 +294,25 @@ def summed_over_blocks(per_block: da.Array) -> da.Array:
         by_worker.setdefault(hint((per_block.name, *index))[0], []).append(
             (per_block.name, *index, 0)
         )
-    partials = {(partial, i): (_sum_of, keys) for i, keys in enumerate(by_worker.values())}
+    partials: dict[Any, Any] = {}
+    places: dict[Any, list[str]] = {}
+    sums = []  # per worker, the key of its sum
+    for w, (worker, keys) in enumerate(by_worker.items()):
+        level = 0
+        while True:
+            groups = [keys[i : i + SUM_FAN_IN] for i in range(0, len(keys), SUM_FAN_IN)]
+            keys = [(partial, w, level, i) for i in range(len(groups))]
+            for key, group in zip(keys, groups, strict=True):
+                partials[key] = (_sum_of, group)
+                places[key] = [worker]
+            level += 1
+            if len(keys) == 1:
+                break
+        sums.append(keys[0])
     layers = {
         **per_block.dask.layers,
-        partial: hinted_layer(partials, {(partial, i): [w] for i, w in enumerate(by_worker)}),
-        name: MaterializedLayer({(name, 0): (_sum_of, list(partials))}),
+        partial: hinted_layer(partials, places),
+        name: MaterializedLayer({(name, 0): (_sum_of, sums)}),
     }
     dependencies = {
         **per_block.dask.dependencies,
