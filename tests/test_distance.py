@@ -62,6 +62,56 @@ def test_lines_of_blocks_on_a_cluster_equal_scipy(chunks):
     np.testing.assert_allclose(squared, ref**2, rtol=4e-6)
 
 
+def _pass_layers(out: da.Array) -> dict[str, dict]:
+    """The distance map's layers by what they hold: ``x_pass-line``, ``x_pass`` (cuts)..."""
+    layers = out.__dask_graph__().layers
+    return {
+        name.rsplit("-", 1)[0]: dict(layers[name])
+        for name in layers
+        if name.split("-")[0] in ("x_pass", "y_pass", "z_pass")
+    }
+
+
+@given(masks_and_chunks(), st.booleans())
+def test_a_pass_takes_its_blocks_from_the_lines_before_unless_they_cross(case, hinted):
+    # a task per block cut each line back into blocks between the passes (96 of the
+    # bead chain's tasks a map): now a line takes its blocks from the earlier lines
+    # where both are in the same memory, and only the blocks of lines on another
+    # worker are cut (and the result's blocks)
+    from xarray_microct.core.blocks.placement import placing_on, spread_over_workers
+
+    mask, chunks, spacing = case
+    data = da.from_array(mask, chunks=chunks)
+    workers = {"tcp://a:1": 1, "tcp://b:1": 1}
+    if hinted:
+        data = spread_over_workers(data, workers)
+        with placing_on(workers):
+            out = edt_array(data, spacing)
+    else:
+        out = edt_array(data, spacing)
+    layers = _pass_layers(out)
+    numblocks = data.numblocks
+    lines = [int(np.prod(numblocks)) // n for n in numblocks]
+    assert [len(layers[f"{p}_pass-line"]) for p in "zyx"] == lines
+    assert len(layers["z_pass"]) == int(np.prod(numblocks))  # the result
+    graph = out.__dask_graph__().layers
+
+    def worker(key):
+        return graph[key[0]].annotations["workers"](key)
+
+    for cut, after in (("x_pass", "y_pass-line"), ("y_pass", "z_pass-line")):
+        for key, (_, line, _) in layers.get(cut, {}).items():  # none without a cluster
+            (reader,) = [k for k, task in layers[after].items() if key in task[1]]
+            assert hinted and worker(line) != worker(reader)
+    if not hinted:
+        assert "x_pass" not in layers and "y_pass" not in layers
+    if mask.all():
+        mask.flat[0] = False
+        out = edt_array(da.from_array(mask, chunks=chunks), spacing)
+    ref = ndi.distance_transform_edt(mask, sampling=spacing)
+    np.testing.assert_allclose(out.compute(), ref, rtol=2e-6, atol=1e-6)
+
+
 def test_object_spanning_many_chunks_far_background():
     # One background voxel in a corner: its reach crosses every chunk of the volume.
     mask = np.ones((33, 17, 25), bool)

@@ -1,5 +1,6 @@
 """The halo of each block in two tasks per block (``core.blocks.overlap.halo_blocks``: one
-cuts a block's slabs for its neighbours, one joins a block with the slabs it needs), and
+cuts a block's slabs for its neighbours on other workers, one joins a block with the slabs
+it needs; without a cluster, the join alone), and
 the neighbourhood engine built on it: the same values as cutting the whole array, for any
 chunking; on a cluster, only slabs travel between the workers."""
 
@@ -18,7 +19,12 @@ from xarray_microct.core.blocks.overlap import (
     map_spatial_interior,
     map_spatial_overlap,
 )
-from xarray_microct.core.blocks.placement import block_hint, follow_blocks, spread_over_workers
+from xarray_microct.core.blocks.placement import (
+    block_hint,
+    follow_blocks,
+    placing_on,
+    spread_over_workers,
+)
 
 CHUNKINGS = [
     ((7, 7, 6), (2, 3, 1)),  # uneven last blocks
@@ -60,9 +66,22 @@ def test_each_halo_block_is_the_whole_arrays_cut(chunks, depth):
         assert halo.chunks == da.overlap.overlap(data, depth, "none").chunks  # thinner ones
 
 
+def test_without_a_cluster_one_task_per_block_slices_its_neighbours():
+    # the slab tuples only added a task per block where every block is in one memory
+    array = np.random.default_rng(1).random((40, 60, 60)).astype(np.float32)
+    data = da.from_array(array, chunks=(20, 15, 15))  # 2 × 4 × 4 blocks
+    halo = halo_blocks(data, (2, 2, 2))
+    joins, cuts = _layers(halo)
+    assert len(joins) == 32 and not cuts
+    assert {part[0] for _, parts, *_ in joins.values() for part in parts} == {data.name}
+    for index, block in _reference_blocks(array, data.chunks, (2, 2, 2)).items():
+        np.testing.assert_array_equal(halo.blocks[index].compute(), block)
+
+
 def test_two_tasks_per_block_and_slabs_only():
     data = da.zeros((40, 60, 60), chunks=(20, 15, 15))  # 2 × 4 × 4 blocks
-    halo = halo_blocks(data, (2, 2, 2))
+    with placing_on({"tcp://a:1": 1, "tcp://b:1": 1}):  # a cluster, the blocks not hinted
+        halo = halo_blocks(data, (2, 2, 2))
     joins, cuts = _layers(halo)
     assert len(joins) == len(cuts) == np.prod(data.numblocks) == 32
     for key, (_, source, slabs) in cuts.items():
@@ -98,17 +117,16 @@ def test_on_a_hinted_grid_a_block_cuts_one_tuple_per_worker_of_its_neighbours():
     joins, cuts = _layers(halo)
     worker = {index: hint((root.name, *index))[0] for index in np.ndindex(root.numblocks)}
     layer = halo.__dask_graph__().layers[next(iter(cuts))[0]]
-    crossing = 0
     for key in cuts:
         assert layer.annotations["workers"](key) == [worker[key[1:-1]]]  # where its source is
         readers = {  # the workers of the joins that take this cut
             worker[join[1:]] for join, (_, parts, *_) in joins.items() if key in parts
         }
         assert len(readers) == 1  # the slabs of one worker's blocks
-        crossing += readers != {worker[key[1:-1]]}
-    assert crossing == 8  # rows 1 and 2 cut for each other
-    for join, (_, parts, *_) in joins.items():  # whole blocks: only the join's own
-        assert [p for p in parts if p[0] == smoothed.name] == [(smoothed.name, *join[1:])]
+        assert readers != {worker[key[1:-1]]}  # for the other worker only
+    assert len(cuts) == 8  # rows 1 and 2 cut for each other
+    for join, (_, parts, *_) in joins.items():  # whole blocks: those of the join's worker
+        assert {worker[p[1:]] for p in parts if p[0] == smoothed.name} == {worker[join[1:]]}
     for index, block in _reference_blocks(values + 1, root.chunks, (0, 1, 1)).items():
         np.testing.assert_array_equal(halo.blocks[index].compute(), block)
 

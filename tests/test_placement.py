@@ -7,10 +7,13 @@ import dask.array as da
 import numpy as np
 import pytest
 import zarr
-from dask.core import flatten
+from dask.core import flatten, get_dependencies
 from helpers import keys_received, two_workers
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from xarray_microct.core.blocks.placement import (
+    SUM_FAN_IN,
     BorderFirst,
     block_hint,
     cluster_threads,
@@ -281,3 +284,42 @@ def test_the_bead_chain_runs_each_stage_of_a_block_where_the_block_is_read(tmp_p
     elsewhere = {key[0].split("-")[0] for key in followed if on_grid[key[0]](key) != hint(key)}
     assert elsewhere <= {"x_pass", "y_pass", "z_pass"}, elsewhere
     np.testing.assert_array_equal(computed, expected)
+
+
+@given(
+    shape=st.tuples(*(st.integers(2, 12),) * 3),
+    chunks=st.tuples(*(st.integers(2, 6),) * 3),
+    threads=st.lists(st.integers(1, 3), min_size=2, max_size=3),
+)
+@example(shape=(12, 12, 12), chunks=(2, 2, 2), threads=[1, 1])  # 108 blocks a worker
+@settings(deadline=None, max_examples=25)
+def test_a_histogram_on_a_hinted_grid_adds_each_workers_blocks_where_they_are(
+    shape, chunks, threads
+):
+    # Dask's tree of sums added blocks of both workers: a uint16 block's counts (1 MiB)
+    # crossed for half the blocks; now per worker a tree of sums of its own blocks (up
+    # to 108 blocks a worker here: several levels), and one of the workers' sums
+    from xarray_microct.core.stats import global_histogram
+
+    values = np.random.default_rng(sum(shape)).integers(0, 2**16, shape, dtype=np.uint16)
+    reads = da.from_zarr(zarr.array(values, chunks=chunks))
+    workers = {f"tcp://w{i}:1": t for i, t in enumerate(threads)}
+    root = spread_over_workers(reads, workers)
+    counts, _ = global_histogram(root, padding=False)
+    expected, _ = global_histogram(reads, padding=False)
+    np.testing.assert_array_equal(counts.compute(), expected.compute())
+    np.testing.assert_array_equal(expected.compute(), np.bincount(values.ravel(), minlength=2**16))
+    hint = block_hint(root)
+    graph = counts.__dask_graph__()
+    (partial,) = [name for name in graph.layers if name.startswith("summed-by-worker")]
+    layer = graph.layers[partial]
+    placed = layer.annotations["workers"]
+    for key, (_, parts) in dict(layer).items():
+        # each sum adds at most SUM_FAN_IN parts, all on its own worker
+        assert len(parts) <= SUM_FAN_IN
+        where = {placed(k)[0] if k[0] == partial else hint(k[:-1])[0] for k in parts}
+        assert where == set(placed(key))
+    # one sum per worker is left for the last task
+    (total,) = [name for name in graph.layers if name.startswith("summed-over-blocks")]
+    last = get_dependencies(dict(graph), (total, 0))
+    assert len(last) == len({hint(k)[0] for k in flatten(root.__dask_keys__())})

@@ -75,6 +75,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from xarray_microct.core.blocks.placement import summed_over_blocks
 from xarray_microct.core.volume import as_dask, native_order
 from xarray_microct.kernels.labels import count
 
@@ -199,7 +200,8 @@ def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Ar
             new_axis=ndim,
             chunks=(1,) * ndim + (2 * n,),
             dtype=np.int64,
-        ).sum(axis=tuple(range(ndim)))
+        )
+        counts = summed_over_blocks(counts)  # per worker first, on a cluster
         edges = da.arange(n + 1, dtype=np.float64) + (int(info.min) - 0.5)
         return counts, edges
     finite = finite_or_nan(data)
@@ -215,7 +217,8 @@ def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Ar
         new_axis=ndim,
         chunks=(1,) * ndim + (bins + EXTRA_FLOAT_COUNTS,),
         dtype=np.int64,
-    ).sum(axis=tuple(range(ndim)))
+    )
+    counts = summed_over_blocks(counts)
     edges = low + (high - low) * da.linspace(0.0, 1.0, bins + 1)
     return counts, edges
 

@@ -12,8 +12,10 @@ functions*, 2012):
    ``g(p) = min_q f(q) + ((p - q) * spacing)²`` over each line (linear time).
 
 Each pass needs one whole axis in a task and nothing else: per line of blocks along the
-axis, one task joins them and runs the pass, and per block one task cuts its part back out
-(``x`` on the mask, one byte a voxel, then ``y`` and ``z`` on the float distances). Every
+axis, one task joins them and runs the pass (``x`` on the mask, one byte a voxel, then
+``y`` and ``z`` on the float distances), taking its blocks straight from the earlier
+pass's lines; per block one task cuts its part out only for the result and for a line on
+another worker of a cluster. Every
 pass is exact, and the result equals ``scipy.ndimage.distance_transform_edt(mask,
 sampling=spacing)`` on the whole array (to float32 rounding), in physical units. A task
 holds a line of ``axis length × chunk × chunk`` voxels, joined and transformed (a
@@ -34,6 +36,12 @@ interleaved on a loaded 2-core machine: ``--workers 2`` 20.4 -> 21.3, 22.8 -> 20
 21.7 -> 17.2, 25.2 -> 21.3, 21.6 -> 23.1 (median of the differences -1.9 s: within the
 machine's noise); threaded 9.1 -> 9.1, 8.9 -> 9.6; in 32³ chunks 19.5 -> 20.1, 128³
 9.4 -> 9.9 (one run each); peak memory the same (1.12-1.17 GiB); labels identical.
+
+Then (2026-12-04) the cuts between the passes went where a line of the next pass is in
+the same memory (each y and z line slices the x and y lines itself): on the tube with two
+workers 96 → 48 cut tasks a map (the x lines and y lines each within one worker's part,
+the z lines across the parts), without a cluster 96 → 32; the same bytes between the
+workers (a cut still travels alone).
 
 Tried and withdrawn: a per-block transform over a halo of ``h`` voxels first, which is
 exact wherever it is at most ``h × spacing`` (the nearest background then lies inside
@@ -62,7 +70,7 @@ import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
-from xarray_microct.core.blocks.placement import grid_hint, hinted_layer
+from xarray_microct.core.blocks.placement import cluster_threads, grid_hint, hinted_layer
 from xarray_microct.core.registry import operation
 from xarray_microct.core.validation import check_mask
 from xarray_microct.core.volume import grid_of, wrap_like
@@ -124,56 +132,100 @@ def _z_pass(line: np.ndarray, spacing: Sequence[float], root: bool) -> np.ndarra
     return np.sqrt(out, out=out) if root else out
 
 
-def _run_line(blocks: list[np.ndarray], axis: int, func: Any) -> np.ndarray:
-    """``func`` over the blocks of one line joined along ``axis``."""
+def _run_line(
+    parts: list[np.ndarray], picks: tuple[tuple[slice, ...] | None, ...], axis: int, func: Any
+) -> np.ndarray:
+    """``func`` over the blocks of one line joined along ``axis``: ``parts[i]`` itself,
+    or its part ``picks[i]`` (a block of an earlier pass's line)."""
+    blocks = [part if pick is None else part[pick] for part, pick in zip(parts, picks, strict=True)]
     return func(np.concatenate(blocks, axis=axis))
 
 
-def _cut(line: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
-    return line[(slice(None),) * axis + (slice(start, stop),)]
-
-
-def _line_pass(data: da.Array, axis: int, func: Any) -> da.Array:
-    """``func`` along the whole ``axis``: per line of blocks along it one task joins them
-    and runs ``func``, per block one task cuts its part back out (``data``'s chunks).
-    Where ``data``'s blocks are hinted to a cluster's workers, a line goes to the worker
-    of most of its blocks, and its cuts with it: only the blocks of the other workers and
-    their cuts travel."""
-    axis %= data.ndim
-    token = tokenize(data, axis, func)
-    label = getattr(func, "func", func).__name__.strip("_")
-    line_name, name = f"{label}-line-{token}", f"{label}-{token}"
-    starts = np.cumsum((0, *data.chunks[axis])).tolist()
-    lines: dict[Any, Any] = {}
-    cuts: dict[Any, Any] = {}
-    across = [1 if a == axis else n for a, n in enumerate(data.numblocks)]
-    for index in np.ndindex(*across):
-        keys = [(*index[:axis], i, *index[axis + 1 :]) for i in range(data.numblocks[axis])]
-        line = (line_name, *index)
-        lines[line] = (_run_line, [(data.name, *k) for k in keys], axis, func)
-        for i, k in enumerate(keys):
-            cuts[(name, *k)] = (_cut, line, axis, starts[i], starts[i + 1])
-    layers = {line_name: MaterializedLayer(lines), name: MaterializedLayer(cuts)}
-    hint = grid_hint(data)
-    if hint is not None:
-        where = {
-            line: Counter(hint(key)[0] for key in task[1]).most_common(1)[0][0]
-            for line, task in lines.items()
-        }
-        layers[line_name] = hinted_layer(lines, {k: [w] for k, w in where.items()})
-        layers[name] = hinted_layer(cuts, {k: [where[task[1]]] for k, task in cuts.items()})
-    graph = HighLevelGraph.merge(
-        HighLevelGraph(layers, {line_name: {data.name}, name: {line_name}}), data.dask
-    )
-    return da.Array(graph, name, chunks=data.chunks, dtype=np.float32)
+def _cut(line: np.ndarray, where: tuple[slice, ...]) -> np.ndarray:
+    return line[where]
 
 
 def _separable(data: da.Array, spacing: Sequence[float], squared: bool) -> da.Array:
     """The separable transform over the whole array: one pass along each axis over
-    lines of whole blocks."""
-    out = _line_pass(data, -1, functools.partial(_x_pass, spacing=spacing))
-    out = _line_pass(out, -2, functools.partial(_y_pass, spacing=spacing))
-    return _line_pass(out, -3, functools.partial(_z_pass, spacing=spacing, root=not squared))
+    lines of whole blocks.
+
+    Per line of blocks along the axis one task joins them and runs the pass; the next
+    pass's lines take their blocks straight from these lines, and a task per block cuts
+    its part out only for a line of the next pass on another worker (and for the
+    result). Where ``data``'s blocks are hinted to a cluster's workers, a line goes to
+    the worker of most of its blocks, and a block's cut with its line: only the cuts
+    for the other workers' lines travel. Without a cluster no block is cut between the
+    passes."""
+    hint = grid_hint(data)
+    direct = hint is not None or not cluster_threads()
+
+    def worker(index: tuple[int, ...]) -> str:
+        return hint((data.name, *index))[0] if hint is not None else ""
+
+    passes = (
+        (data.ndim - 1, functools.partial(_x_pass, spacing=spacing)),
+        (data.ndim - 2, functools.partial(_y_pass, spacing=spacing)),
+        (data.ndim - 3, functools.partial(_z_pass, spacing=spacing, root=not squared)),
+    )
+    grid = tuple(np.ndindex(*data.numblocks))
+    starts = [np.cumsum((0, *c)).tolist() for c in data.chunks]
+    # where each block of the stage before a pass is: (key, the part of it, its worker)
+    held: dict[tuple[int, ...], tuple[Any, Any, str]] = {
+        index: ((data.name, *index), None, worker(index)) for index in grid
+    }
+    layers: dict[str, Any] = {}
+    dependencies: dict[str, set[str]] = {}
+    token = tokenize(data, spacing, squared, direct, [worker(i) for i in grid])
+    line_name = cut_name = ""
+    cut_from: dict[Any, str] = {}  # the worker of each cut of the last pass
+    for axis, func in passes:
+        label = func.func.__name__.strip("_")
+        previous_line, previous_cut = line_name, cut_name
+        line_name, cut_name = f"{label}-line-{token}", f"{label}-{token}"
+        lines: dict[Any, Any] = {}
+        where: dict[Any, str] = {}
+        cuts: dict[Any, Any] = {}  # of the stage before, for lines on other workers
+        across = [1 if a == axis else n for a, n in enumerate(data.numblocks)]
+        for index in np.ndindex(*across):
+            keys = [(*index[:axis], i, *index[axis + 1 :]) for i in range(data.numblocks[axis])]
+            line = (line_name, *index)
+            where[line] = Counter(worker(k) for k in keys).most_common(1)[0][0]
+            parts, picks = [], []
+            for k in keys:
+                key, pick, at = held[k]
+                if pick is not None and not (direct and at == where[line]):
+                    cuts[(previous_cut, *k)] = (_cut, key, pick)
+                    key, pick = (previous_cut, *k), None
+                parts.append(key)
+                picks.append(pick)
+            lines[line] = (_run_line, parts, tuple(picks), axis, func)
+        if cuts:
+            layers[previous_cut] = _placed(cuts, {k: cut_from[k] for k in cuts}, hint)
+            dependencies[previous_cut] = {previous_line}
+        layers[line_name] = _placed(lines, where, hint)
+        dependencies[line_name] = {k[0] for task in lines.values() for k in task[1]}
+        cut_from = {}
+        for line in lines:
+            for i in range(data.numblocks[axis]):
+                index = (*line[1 : axis + 1], i, *line[axis + 2 :])
+                part = tuple(
+                    slice(starts[a][i], starts[a][i + 1]) if a == axis else slice(None)
+                    for a in range(data.ndim)
+                )
+                held[index] = (line, part, where[line])
+                cut_from[(cut_name, *index)] = where[line]
+    result = {(cut_name, *index): (_cut, held[index][0], held[index][1]) for index in grid}
+    layers[cut_name] = _placed(result, cut_from, hint)
+    dependencies[cut_name] = {line_name}
+    graph = HighLevelGraph.merge(HighLevelGraph(layers, dependencies), data.dask)
+    return da.Array(graph, cut_name, chunks=data.chunks, dtype=np.float32)
+
+
+def _placed(tasks: dict[Any, Any], where: dict[Any, str], hint: Any) -> MaterializedLayer:
+    """A layer of ``tasks``, each hinted to ``where[key]`` on a hinted grid."""
+    if hint is None:
+        return MaterializedLayer(tasks)
+    return hinted_layer(tasks, {key: [where[key]] for key in tasks})
 
 
 def edt_array(data: da.Array, spacing: Sequence[float], squared: bool = False) -> da.Array:

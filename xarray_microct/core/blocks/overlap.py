@@ -22,7 +22,12 @@ from dask.array.overlap import ensure_minimum_chunksize
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
-from xarray_microct.core.blocks.placement import BorderFirst, grid_hint, hinted_layer
+from xarray_microct.core.blocks.placement import (
+    BorderFirst,
+    cluster_threads,
+    grid_hint,
+    hinted_layer,
+)
 
 
 def kernel_radius(sigma_voxels: Sequence[float], truncate: float) -> tuple[int, ...]:
@@ -97,12 +102,13 @@ def _cut_slabs(block: np.ndarray, cuts: tuple[tuple[slice, ...], ...]) -> tuple[
 
 def _join_halo(
     parts: list[Any],
-    picks: tuple[int | None, ...],
+    picks: tuple[int | tuple[slice, ...] | None, ...],
     places: tuple[tuple[slice, ...], ...],
     shape: tuple[int, ...],
 ) -> np.ndarray:
     """One block with its halo: ``parts[i]`` (the block itself where ``picks[i]`` is None,
-    else slab ``picks[i]`` of a neighbour's cut) written at ``places[i]``."""
+    else slab ``picks[i]`` of a neighbour's cut, or the slices ``picks[i]`` of a
+    neighbour's whole block) written at ``places[i]``."""
     if len(parts) == 1:
         return parts[0]
     first = parts[0] if picks[0] is None else parts[0][picks[0]]
@@ -125,7 +131,8 @@ def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
     :func:`~xarray_microct.core.blocks.placement.spread_over_workers`), a source block
     cuts one tuple per worker its neighbours are hinted to, hinted where the block is:
     the tuple that crosses to the other worker holds the slabs of that worker's blocks
-    only.
+    only. A neighbour in the same memory (hinted to the same worker, or every block
+    without a cluster) is sliced by the join itself, without a cut task.
 
     Lab book (2026-12-04). On a distributed cluster every task costs the scheduler and
     the workers a few milliseconds whatever it does: ``microct run beads --workers 2``
@@ -194,9 +201,12 @@ def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
     chunks = tuple(tuple(sum(s.stop - s.start for _, s in p) for p in axis) for axis in pieces)
     hint = grid_hint(data)
     worker = (lambda b: hint((data.name, *b))[0]) if hint is not None else (lambda b: "")
+    # a neighbour in the same memory (the threaded scheduler, or hinted to the same
+    # worker) is sliced by the join itself: a cut task would only add a task
+    direct = hint is not None or not cluster_threads()
     # the cuts' names say what they hold: two plans with other workers (on one
     # scheduler) group the slabs otherwise
-    token = tokenize(data, depth, [worker(b) for b in np.ndindex(*data.numblocks)])
+    token = tokenize(data, depth, direct, [worker(b) for b in np.ndindex(*data.numblocks)])
     name, cut_name = f"halo-{token}", f"halo-slabs-{token}"
     groups: dict[tuple[int, ...], list[str]] = {}  # per source, the workers it cuts for
     cuts: dict[Any, list[tuple[slice, ...]]] = {}  # per cut key, its slabs
@@ -205,7 +215,7 @@ def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
         parts = [pieces[axis][i] for axis, i in enumerate(index)]
         offsets = [np.cumsum([0] + [s.stop - s.start for _, s in p]).tolist() for p in parts]
         keys: list[Any] = []
-        picks: list[int | None] = []
+        picks: list[int | tuple[slice, ...] | None] = []
         places = []
         for where in np.ndindex(*(len(p) for p in parts)):
             source = tuple(parts[axis][j][0] for axis, j in enumerate(where))
@@ -215,6 +225,10 @@ def halo_blocks(data: da.Array, depth: Sequence[int]) -> da.Array:
             if source == index:
                 keys.append((data.name, *index))
                 picks.append(None)
+                continue
+            if direct and worker(source) == worker(index):
+                keys.append((data.name, *source))
+                picks.append(tuple(parts[axis][j][1] for axis, j in enumerate(where)))
                 continue
             targets = groups.setdefault(source, [])
             if worker(index) not in targets:

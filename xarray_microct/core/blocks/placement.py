@@ -29,6 +29,7 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
+from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
 _PLACING_ON: ContextVar[dict[str, int] | None] = ContextVar("placing_on", default=None)
@@ -252,6 +253,86 @@ def grid_hint(data: da.Array) -> Any:
     """
     hint = _root_hint(data)
     return hint if hint is not None and hint.numblocks == tuple(data.numblocks) else None
+
+
+SUM_FAN_IN = 16  # blocks (or partial sums) a task of summed_over_blocks adds at most
+
+
+def summed_over_blocks(per_block: da.Array) -> da.Array:
+    """The sum of ``per_block``'s blocks, one per block of a 3-D grid along its first
+    axes (chunks of one along each, e.g. a histogram per block): on a grid hinted to a
+    cluster's workers, each worker adds its own blocks where they are, in a tree of
+    tasks of at most :data:`SUM_FAN_IN` parts (so that no task waits on, and holds, all
+    of a worker's blocks), and one task adds the workers' sums; a block's counts never
+    cross. Otherwise Dask's ``sum`` over those axes. Exact for integers (the same in
+    any order).
+
+    Lab book (2026-12-04). ``microct run beads --workers 2`` on a stored 128 × 256²
+    tube in 64³ chunks makes six such sums (five histograms of the whole volume, the
+    depths' histogram of the cores' edges); Dask's tree of sums added blocks of both
+    workers, and 64 blocks' counts (1 MiB each for a uint16 scan) crossed between them:
+    67 of the run's 0.37 GB.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> reads = da.from_zarr(zarr.ones((4, 6), chunks=(2, 3), dtype="int64"))
+    >>> root = spread_over_workers(reads, {"tcp://a:1": 1, "tcp://b:1": 1})
+    >>> per_block = root.map_blocks(lambda b: b.sum(keepdims=True)[..., None], chunks=(1, 1, 1),
+    ...                             new_axis=2, dtype="int64")
+    >>> summed_over_blocks(per_block).compute().tolist()
+    [24]
+    """
+    grid = per_block.numblocks[:-1]
+    hint = _root_hint(per_block)
+    if hint is None or tuple(hint.numblocks) != grid or per_block.numblocks[-1] != 1:
+        return per_block.sum(axis=tuple(range(len(grid))))
+    token = tokenize(per_block)
+    name, partial = f"summed-over-blocks-{token}", f"summed-by-worker-{token}"
+    by_worker: dict[str, list[Any]] = {}
+    for index in np.ndindex(*grid):
+        by_worker.setdefault(hint((per_block.name, *index))[0], []).append(
+            (per_block.name, *index, 0)
+        )
+    partials: dict[Any, Any] = {}
+    places: dict[Any, list[str]] = {}
+    sums = []  # per worker, the key of its sum
+    for w, (worker, keys) in enumerate(by_worker.items()):
+        level = 0
+        while True:
+            groups = [keys[i : i + SUM_FAN_IN] for i in range(0, len(keys), SUM_FAN_IN)]
+            keys = [(partial, w, level, i) for i in range(len(groups))]
+            for key, group in zip(keys, groups, strict=True):
+                partials[key] = (_sum_of, group)
+                places[key] = [worker]
+            level += 1
+            if len(keys) == 1:
+                break
+        sums.append(keys[0])
+    layers = {
+        **per_block.dask.layers,
+        partial: hinted_layer(partials, places),
+        name: MaterializedLayer({(name, 0): (_sum_of, sums)}),
+    }
+    dependencies = {
+        **per_block.dask.dependencies,
+        partial: {per_block.name},
+        name: {partial},
+    }
+    return da.Array(
+        HighLevelGraph(layers, dependencies),
+        name,
+        chunks=(per_block.chunks[-1],),
+        dtype=per_block.dtype,
+    )
+
+
+def _sum_of(parts: list[np.ndarray]) -> np.ndarray:
+    """The sum of same-shaped arrays, flattened to their last axis."""
+    total = np.array(parts[0], copy=True).reshape(-1, parts[0].shape[-1]).sum(axis=0)
+    for part in parts[1:]:
+        total += part.reshape(-1, part.shape[-1]).sum(axis=0)
+    return total
 
 
 def _root_hint(data: da.Array) -> _BlockWorkers | None:
