@@ -257,8 +257,9 @@ def test_cluster_does_not_steal_work_and_the_fiber_bins_start_in_contiguous_part
         if layer.annotations and "workers" in layer.annotations
     }
     # the first chunks, and the later stages of each block where its first chunk is (the
-    # tiles, the link stage's settled parts and the halos' slab cuts have hints of their own)
-    own = ("tile_centres", "link-fibers", "halo-slabs")
+    # tiles, the link stage's settled parts, the halos' slab cuts and the histograms' sums
+    # per worker have hints of their own)
+    own = ("tile_centres", "link-fibers", "halo-slabs", "summed-by-worker")
     (hint,) = {h for name, h in hinted.items() if not name.startswith(own)}
     assert hint.name in hinted and len(hinted) > 2
     bins = sorted(
