@@ -614,3 +614,40 @@ def test_a_run_given_a_relative_input_path_resumes(
     np.testing.assert_array_equal(open_result(out).values, reference(scan))
     assert main(["run", str(pipeline_file), scan.name, str(out), "--resume"]) == 0
     assert "already complete" in capsys.readouterr().out
+
+
+def test_an_output_under_a_file_is_refused_before_any_work(
+    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # was only "[Errno 17] File exists: '.../afile'"
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    for output in (afile / "out.zarr", afile / "deeper" / "out.zarr"):
+        assert main(["run", str(pipeline_file), str(scan), str(output)]) == 2
+        err = capsys.readouterr().err
+        assert f"its parent {afile} is a file, not a folder" in err
+    assert afile.read_text() == "not a folder"
+
+
+def test_an_output_in_a_folder_that_cannot_be_written_is_named_so(
+    scan: Path,
+    pipeline_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # was "[Errno 13] Permission denied: '.../.out.zarr.microct-writer-....json'"; root
+    # writes through chmod, so the folder's permission is what os.access reports
+    import os
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: Path(p) != folder and access(p, mode, **kw)
+    )
+    assert main(["run", str(pipeline_file), str(scan), str(folder / "out.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert f"its folder {folder} is read-only or not writable" in err
+    assert "microct-writer" not in err and "--resume" not in err
+    assert list(folder.iterdir()) == []

@@ -86,3 +86,13 @@ def test_a_short_noisy_bed_of_small_fibers_keeps_its_fibers_under_the_check():
     assert "section_swelling" not in table.attrs
     score = mct.metrics.object_metrics(table, truth, like=vol, margin=truth["radius"].mean())
     assert score["f1"] > 0.9
+
+
+def test_the_swelling_warning_points_to_beads_not_to_invert():
+    # the generic "no fibers" advice (detect dark fibers on invert()) reads oddly here
+    with pytest.warns(UserWarning, match="swell and shrink") as caught:
+        detect_fibers(_inverted(12, 2, None, 0.1))
+    (message,) = [str(w.message) for w in caught if "no fibers" in str(w.message)]
+    assert "beads or pores" in message
+    assert "pipelines.beads" in message
+    assert "invert()" not in message

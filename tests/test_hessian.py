@@ -595,6 +595,16 @@ def test_nan_policy():
     assert np.isfinite(objectness[0, 0, 0])
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinite_input_is_refused_as_nan_is(bad):
+    # was: spread silently over the kernel's reach
+    image = smooth_volume((24, 24, 24))
+    image[12, 12, 12] = bad
+    lazy = mct.from_array(image, chunks=8).microct.tubeness(sigma=1.0)
+    with pytest.raises(ValueError, match=r"the Hessian: the volume holds infinite values"):
+        lazy.compute()
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "int64", "float64"])
 def test_integer_and_float64_input_converted_without_overflow(dtype):
     image = fiber_phantom((16, 16, 16)).astype(np.float64)

@@ -151,3 +151,38 @@ def test_the_pyramid_keeps_level_zero_as_it_is():
     tree = _with_nan().rename("image").microct.pyramid(levels=2)
     finest = tree["scale0"]["image"].values  # the volume itself: its NaN are the user's
     assert np.isnan(finest).any()
+
+
+def _with_inf(sign: float) -> xr.DataArray:
+    rng = np.random.default_rng(3)
+    data = rng.normal(100.0, 5.0, (10, 16, 16)).astype("float32")
+    data[5, 8, 8] = sign * np.inf  # one voxel: gaussian(sigma=1) spread it silently
+    return mct.from_array(data, spacing=1.0, units="um", chunks=5)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda v: v.microct.gaussian(sigma="1 voxel"),
+        lambda v: v.microct.unsharp_mask(sigma="1 voxel"),
+        lambda v: v.microct.denoise(sigma="1 voxel"),
+        lambda v: v.microct.pyramid(levels=2, method="mean", nan_policy="raise")["scale1"]["image"],
+    ],
+)
+def test_filters_refuse_infinite_values_as_they_compute(call, sign):
+    vol = _with_inf(sign).rename("image")
+    with raise_if_dask_computes():
+        out = call(vol)
+    with pytest.raises(ValueError, match=r"holds infinite values.*isfinite.*propagate"):
+        out.compute()
+
+
+def test_infinite_values_propagate_on_request_and_pass_the_median():
+    vol = _with_inf(1.0)
+    out = vol.microct.gaussian(sigma="1 voxel", nan_policy="propagate").values
+    reference = ndi.gaussian_filter(vol.values, 1.0, mode="nearest")
+    np.testing.assert_allclose(out, reference, rtol=1e-5)
+    assert (~np.isfinite(out)).sum() > 100  # one voxel spread over the kernel's reach
+    # the median does not spread ±inf (one voxel is outvoted in each window): not refused
+    assert np.isfinite(vol.microct.median(radius="1 voxel").values).all()

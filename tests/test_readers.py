@@ -815,3 +815,23 @@ def test_an_unmarked_small_first_image_before_a_stack_is_refused(tmp_path):
         TiffLayoutError, match=r"not marked as a reduced-resolution image.*series=1"
     ):
         mct.open_volume(path, spacing=1, units="um")
+
+
+def test_a_non_positive_stated_voxel_size_is_named_invalid(tmp_path, scan):
+    # was "does not state its voxel size along x", as if the file were silent about it
+    ome = tmp_path / "ome.tif"
+    sizes = {"PhysicalSizeX": -0.65, "PhysicalSizeY": 0.65, "PhysicalSizeZ": 2.0}  # µm
+    tifffile.imwrite(ome, scan, ome=True, metadata={"axes": "ZYX", **sizes})
+    with pytest.raises(
+        ValueError,
+        match=r"does not state a valid voxel size along x.*"
+        r"x -0\.65 is invalid \(a voxel size is a positive length\)",
+    ):
+        mct.open_volume(ome)
+    imagej = tmp_path / "imagej.tif"
+    metadata = {"unit": "um", "axes": "ZYX", "spacing": 0.0}
+    tifffile.imwrite(imagej, scan, imagej=True, resolution=(2.0, 2.0), metadata=metadata)
+    with pytest.raises(ValueError, match=r"along z.*z 0 is invalid.*spacing=\(dz, 0\.5, 0\.5\)"):
+        mct.open_volume(imagej)
+    grid = mct.open_volume(imagej, spacing=(3.0, 0.5, 0.5), units="um").microct.grid
+    assert grid.spacing == (3.0, 0.5, 0.5)

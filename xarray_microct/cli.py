@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -612,11 +613,48 @@ def _check_output_name(output: str) -> None:
     )
 
 
+def _check_output_folder(output: str) -> None:
+    """Refuse a local ``microct run`` output whose folder is a file or cannot be written,
+    before any work: the nearest existing one of its parent folders is judged (the
+    others are made by the write).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _check_output_folder(str(folder / "new" / "out.zarr"))
+    >>> (folder / "afile").write_text("x")
+    1
+    >>> _check_output_folder(str(folder / "afile" / "out.zarr"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the output .../afile/out.zarr cannot be written: its parent .../afile is a file, ...
+    """
+    from xarray_microct.io.paths import local_path
+
+    path = local_path(output)
+    if path is None:  # a URL: its store says what it refuses
+        return
+    parent = path.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(
+            f"the output {output} cannot be written: its parent {parent} is a file, not a "
+            "folder; name an output in a folder (nothing was written)"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"the output {output} cannot be written: its folder {parent} is read-only or "
+            "not writable by you; name an output in a folder you can write"
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     from xarray_microct.cluster import ClusterOptions
     from xarray_microct.runner import run_pipeline
 
     _check_output_name(args.output)
+    _check_output_folder(args.output)
     options = ClusterOptions(
         workers=args.workers,
         threads_per_worker=args.threads_per_worker,

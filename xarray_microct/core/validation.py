@@ -194,32 +194,62 @@ def nan_message(what: str) -> str:
     )
 
 
-def refuse_nan(block: np.ndarray, what: str) -> None:
-    """Raise :func:`nan_message` if a float block holds NaN (one ``min``, no copy).
+def inf_message(what: str) -> str:
+    """The error a filter raises on infinite input: what happened and the fix.
 
     Examples
     --------
-    >>> refuse_nan(np.array([1.0, np.inf]), "gaussian")
-    >>> refuse_nan(np.array([1.0, np.nan]), "gaussian")  # doctest: +ELLIPSIS
+    >>> "isfinite" in inf_message("gaussian") and "propagate" in inf_message("gaussian")
+    True
+    """
+    return (
+        f"{what}: the volume holds infinite values (+inf or -inf), which the filter would "
+        "spread over its whole reach around each one (as ±inf or NaN). Replace them "
+        "first: vol.where(np.isfinite(vol), value) with the background's level; or pass "
+        "nan_policy='propagate' to let them spread"
+    )
+
+
+def refuse_nan(block: np.ndarray, what: str, infinite: bool = True) -> None:
+    """Raise :func:`nan_message` if a float block holds NaN, :func:`inf_message` if it
+    holds ±inf and ``infinite`` (one ``sum``, no copy: NaN and ±inf make it non-finite;
+    only then, or where finite values overflow it, the block is searched for which).
+
+    Examples
+    --------
+    >>> refuse_nan(np.array([1.0, 3e38, 3e38], np.float32), "gaussian")  # overflow only
+    >>> refuse_nan(np.array([1.0, -np.inf, np.nan]), "gaussian")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: gaussian: the volume holds NaN ...
+    >>> refuse_nan(np.array([1.0, np.inf]), "gaussian")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: gaussian: the volume holds infinite values ...
     """
-    if block.dtype.kind == "f" and block.size and np.isnan(block.min()):
+    if block.dtype.kind != "f" or not block.size:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(block.sum()):
+            return
+    if np.isnan(block).any():
         raise ValueError(nan_message(what))
+    if infinite and np.isinf(block).any():
+        raise ValueError(inf_message(what))
 
 
-def _no_nan_block(block: np.ndarray, what: str) -> np.ndarray:
-    refuse_nan(block, what)
+def _no_nan_block(block: np.ndarray, what: str, infinite: bool) -> np.ndarray:
+    refuse_nan(block, what, infinite)
     return block
 
 
-def nan_checked(data: da.Array, nan_policy: str, what: str) -> da.Array:
-    """``data`` as it is, checked for NaN in each block's task as it is computed.
+def nan_checked(data: da.Array, nan_policy: str, what: str, infinite: bool = True) -> da.Array:
+    """``data`` as it is, checked for NaN and ±inf in each block's task as it is computed.
 
-    ``nan_policy="raise"``: a float array holding NaN fails with :func:`nan_message`
-    when computed (no pass over the volume now); ``"propagate"`` (and integer input)
-    returns ``data`` itself.
+    ``nan_policy="raise"``: a float array holding NaN fails with :func:`nan_message`,
+    one holding ±inf with :func:`inf_message` (unless not ``infinite``: the median, which
+    ±inf do not spread through), when computed (no pass over the volume now);
+    ``"propagate"`` (and integer input) returns ``data`` itself.
 
     Examples
     --------
@@ -234,4 +264,6 @@ def nan_checked(data: da.Array, nan_policy: str, what: str) -> da.Array:
     check_nan_policy(nan_policy)
     if nan_policy == "propagate" or np.dtype(data.dtype).kind != "f":
         return data
-    return da.map_blocks(_no_nan_block, data, what=what, dtype=data.dtype, meta=data._meta)
+    return da.map_blocks(
+        _no_nan_block, data, what=what, infinite=infinite, dtype=data.dtype, meta=data._meta
+    )

@@ -82,6 +82,7 @@ def _physical(
             return in_units(metadata["spacing"], metadata["units"], units), units
         return metadata["spacing"], metadata["units"]
     found = f" ({metadata['note']})" if "note" in metadata else ""
+    its = "a valid" if metadata.get("invalid") else "its"  # the note gives the value
     if stated and stated_units is not None:
         unit = ngff_unit_name(units or stated_units)
         known = dict(zip(stated, in_units(list(stated.values()), stated_units, unit), strict=True))
@@ -89,13 +90,13 @@ def _physical(
         flags = " ".join(f"{known[a]:g}" if a in known else f"D{a.upper()}" for a in "zyx")
         missing = ", ".join(a for a in "zyx" if a not in known)
         raise MissingVoxelSizeError(
-            f"{path} does not state its voxel size along {missing}{found}; give it, with "
+            f"{path} does not state {its} voxel size along {missing}{found}; give it, with "
             f"the stated values for the others: open_volume(path, spacing=({example}), "
             f"units={unit!r}), or on the command line --spacing {flags} --units {unit}",
             (tuple(known.get(axis, 1.0) for axis in "zyx"), unit),
         )
     raise MissingVoxelSizeError(
-        f"{path} does not state its voxel size{found}; give it, e.g. "
+        f"{path} does not state {its} voxel size{found}; give it, e.g. "
         "open_volume(path, spacing=(dz, dy, dx), units='micrometer'), or on the "
         "command line --spacing DZ DY DX --units micrometer"
     )

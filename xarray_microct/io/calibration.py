@@ -3,7 +3,9 @@
 A reader returns ``{"spacing": (dz, dy, dx), "units": name}`` when the file states a
 complete calibration, ``{"note": why}`` when it states only part of it (the note says
 what is missing, for the error that asks the user for ``spacing=``; ``stated`` and
-``stated_units`` then hold the axes it does state), and ``{}`` when it states nothing.
+``stated_units`` then hold the axes it does state; ``invalid`` names the axes whose
+stated size is not a positive length, which the note gives), and ``{}`` when it states
+nothing.
 ``implied`` names axes whose size is a default rather than a statement (an ImageJ stack
 without ``spacing=`` is 1 unit deep): a ``spacing=`` given replaces those.
 
@@ -64,26 +66,44 @@ def calibration(
     'the slices state y, x spacing (0.65, 0.65 micrometer) but not z'
     >>> partial["stated"], partial["stated_units"]
     ({'y': 0.65, 'x': 0.65}, 'micrometer')
+    >>> calibration((2.0, 0.65, -0.65), ("um",) * 3, "the OME-XML")["note"]
+    'the OME-XML state z, y spacing (2, 0.65 micrometer) but not x: its x -0.65 is \
+invalid (a voxel size is a positive length)'
+    >>> calibration((0.0, None, None), ("um",) * 3, "the ImageJ metadata")["invalid"]
+    ('z',)
     """
     names = [file_unit(u) if u is not None else None for u in units]
     target = names[-1]
-    known = [
-        (axis, size, name)
+    given = [
+        (axis, float(size), name)
         for axis, size, name in zip("zyx", sizes, names, strict=True)
-        if size is not None and name is not None and float(size) > 0
+        if size is not None and name is not None
     ]
+    known = [(axis, size, name) for axis, size, name in given if size > 0 and np.isfinite(size)]
+    invalid = [(axis, size) for axis, size, _ in given if not (size > 0 and np.isfinite(size))]
+    bad = ""
+    if invalid:
+        said = ", ".join(f"{axis} {size:g}" for axis, size in invalid)
+        are = "is" if len(invalid) == 1 else "are"
+        bad = f"its {said} {are} invalid (a voxel size is a positive length)"
     if target is None or not known:
-        return {}
-    converted = {axis: in_units((float(size),), name, target)[0] for axis, size, name in known}
+        if target is None or not invalid:
+            return {}
+        return {"note": f"{source}: {bad}", "invalid": tuple(a for a, _ in invalid)}
+    converted = {axis: in_units((size,), name, target)[0] for axis, size, name in known}
     if len(converted) < 3:
         axes = ", ".join(converted)
         values = ", ".join(f"{v:g}" for v in converted.values())
         missing = ", ".join(a for a in "zyx" if a not in converted)
-        return {
+        found = {
             "note": f"{source} state {axes} spacing ({values} {target}) but not {missing}",
             "stated": converted,
             "stated_units": target,
         }
+        if invalid:
+            found["note"] += f": {bad}"
+            found["invalid"] = tuple(a for a, _ in invalid)
+        return found
     return {"spacing": tuple(converted[a] for a in "zyx"), "units": target}
 
 

@@ -97,8 +97,9 @@ def denoise(
     sharpen : bool
         Undo the smoothing's shift of the surfaces (``False``: a plain Gaussian).
     nan_policy : {"raise", "propagate"}
-        NaN in a float volume: fail as it is computed, naming the fix (``fillna``,
-        ``fill_padding``), or give NaN wherever a NaN is within the kernel's reach.
+        NaN or ±inf in a float volume: fail as it is computed, naming the fix
+        (``fillna``, ``fill_padding``; ``where(np.isfinite(vol), value)``), or give NaN
+        or ±inf wherever one is within the kernel's reach.
 
     Returns
     -------

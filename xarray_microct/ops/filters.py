@@ -100,9 +100,9 @@ def gaussian(
         How the volume's border is extended ("nearest" is ITK's zero-flux Neumann and
         scikit-image's default).
     nan_policy : {"raise", "propagate"}
-        NaN in a float volume: fail as it is computed, naming the fix (``fillna``,
-        ``fill_padding``), or give NaN wherever a NaN is within the kernel's reach (as
-        ``scipy.ndimage``).
+        NaN or ±inf in a float volume: fail as it is computed, naming the fix
+        (``fillna``, ``fill_padding``; ``where(np.isfinite(vol), value)``), or give NaN
+        or ±inf wherever one is within the kernel's reach (as ``scipy.ndimage``).
 
     Returns
     -------
@@ -168,7 +168,7 @@ def median(
     footprint = ellipsoid_footprint(radius)
     data = map_spatial_overlap(
         _median_block,
-        nan_checked(volume.data, nan_policy, "median"),
+        nan_checked(volume.data, nan_policy, "median", infinite=False),
         depth=ceil_radius([(n - 1) / 2 for n in footprint.shape]),
         dtype=volume.dtype,
         footprint=footprint,

@@ -46,7 +46,7 @@ import xarray as xr
 
 from xarray_microct.core.blocks.overlap import map_spatial_interior
 from xarray_microct.core.registry import LengthParam, operation
-from xarray_microct.core.validation import nan_message
+from xarray_microct.core.validation import refuse_nan
 from xarray_microct.core.volume import wrap_like
 from xarray_microct.kernels import hessian as kernels
 
@@ -81,8 +81,8 @@ def _measure_block(
     **params: Any,
 ) -> np.ndarray:
     """Measure of the interior of one overlapped block (see ``map_spatial_interior``)."""
-    if nan_policy == "raise" and block.dtype.kind == "f" and np.isnan(block).any():
-        raise ValueError(nan_message("the Hessian"))
+    if nan_policy == "raise":  # NaN and ±inf: one sum of the block
+        refuse_nan(block, "the Hessian")
     # the parity of the block's first voxel in the volume: where coarse grids lie
     phase = tuple(s % 2 for s in start)
     return kernels.hessian_measure_block(block, origin, shape, sigmas, phase=phase, **params)
@@ -192,7 +192,7 @@ def hessian_eigenvalues(
     mode : {"nearest", "reflect", "mirror", "constant"}
         How the volume's border is extended (``scipy.ndimage`` modes).
     nan_policy : {"raise", "propagate"}
-        Fail on NaN input at compute time, or return NaN near it.
+        Fail on NaN or ±inf input at compute time, or return NaN near it.
 
     Returns
     -------
@@ -265,7 +265,7 @@ def tubeness(
     mode : {"nearest", "reflect", "mirror", "constant"}
         Extension beyond the volume's border (``scipy.ndimage`` modes).
     nan_policy : {"raise", "propagate"}
-        NaN input fails at compute time, or gives NaN within the kernel's reach.
+        NaN or ±inf input fails at compute time, or gives NaN within the kernel's reach.
 
     Returns
     -------

@@ -378,7 +378,7 @@ def pyramid(
         for label volumes (boolean, or integer from a label verb; see
         :func:`xarray_microct.core.labels.is_label_volume`), ``"gaussian"`` otherwise.
     nan_policy : {"propagate", "raise"}
-        NaN in a float volume downsampled by ``"gaussian"`` or ``"mean"``: give NaN
+        NaN (or ±inf) in a float volume downsampled by ``"gaussian"`` or ``"mean"``: give NaN
         wherever a NaN is within reach (the default: a pyramid is for viewing, and NaN
         is OME-Zarr's "no data"; the NaN region grows by a voxel or two at each level),
         or fail as the coarser levels are computed, naming the fix (``fillna``,

@@ -1727,8 +1727,13 @@ def _too_short_message(height: int, separation: int, axis: str) -> str:
     )
 
 
-def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
+def _no_fibers_message(
+    reason: str, volume: xr.DataArray, source: str, advice: str | None = None
+) -> str:
     """The "no fibers" warning, with the fibers' polarity named on an intensity scan.
+
+    ``advice`` replaces that polarity advice where the reason calls for other (the
+    swelling sections of beads or pores: inverting the scan is no remedy there).
 
     Fibers are found brighter than the matrix; on masks and tubeness inputs the
     polarity is not the question and ``reason`` stands alone. A scan of dark fibers
@@ -1752,12 +1757,16 @@ def _no_fibers_message(reason: str, volume: xr.DataArray, source: str) -> str:
     'detect_fibers: no fibers — no round section. Fibers are found '
     >>> _no_fibers_message("no round section", scan.astype(bool), "auto")
     'detect_fibers: no fibers — no round section'
+    >>> _no_fibers_message("blobs", scan.astype(bool), "auto", advice="Label them.")
+    'detect_fibers: no fibers — blobs. Label them.'
     """
     message = f"detect_fibers: no fibers — {reason}"
-    if source not in ("auto", "intensity") or volume.dtype == bool:
+    if advice is None and (source not in ("auto", "intensity") or volume.dtype == bool):
         return message
     if not message.endswith((".", "?", "!")):
         message += "."
+    if advice is not None:
+        return f"{message} {advice}"
     return (
         f"{message} Fibers are found brighter than the matrix: for dark fibers, detect "
         "them on vol.microct.invert()."
@@ -1974,6 +1983,9 @@ def detect_fibers(
                 "the centres continuing, dropped)",
                 volume,
                 source,
+                advice="The scan looks like beads or pores, not fibers: segment those with "
+                "xarray_microct.pipelines.beads (its invert= names their phase), or label "
+                "a threshold's mask with vol.microct.label().",
             )
             warnings.warn(message, UserWarning, stacklevel=3)
             attrs = {**table.attrs, "section_swelling": swelling}
