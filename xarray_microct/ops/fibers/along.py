@@ -142,6 +142,53 @@ noise 0.25 alone, to be measured over the whole sweep at 2–3 pixels and
 ``benchmarks/fiber_two_sizes.py``: the tubeness scale's lab book found 0.6 R best at
 noise 0.25 on its older detection (seed 1, 15°), and even with it held-out seed 4 at
 15° stays under 0.97.
+
+Two touching small fibers told from one large section (2026-12-04, branch ``pair36``;
+not changed). The same textured bed at 2 pixels, noise 0.25, the defaults; today's main
+0.9645 / 0.9691 / 0.9693 / 0.9686 (0° seed 2, 8° seeds 2–3, 15° seed 1; mean 0.9679),
+held-out 15° seed 4 0.9639. What the misses are, on 0° seed 2 (the main detection's
+per-slice rows, the border band of one radius left out, a true section missed when no
+row lies within half a radius; 4344 found): no local maximum of the tubeness (3 × 3)
+within 1 pixel of the true centre 177, one there in the mask (a seed) but no row 69, one
+off the mask 18. The tubeness at those 177 centres reads 0.010 (median) against the
+seeds' 0.061 (0.029 at their 10th percentile): the small fiber is a shoulder of its
+neighbour's response, its pixels partly in the neighbour's region, partly off the mask.
+The table's fibers beside the 7 fibers missed on 12 slices or more read a region of
+2.03–2.26 pixels (median of their slices; 1.04–1.15 R) and a mean elongation over their
+chain (√(2 |mean traceless second moment|)) of 0.26–0.55 R, where the 134 other fibers
+read 0.31 R (median), 0.42 R (90 %), 0.56 R (most): not a section of two that reads
+large, so nothing per section or per chain tells them. Per region (watershed regions of
+equivalent radius over 1.15 R away from the sides: 68 hold two true centres, 1138 one):
+the lobes' half-distance √(λ1 − λ2) 1.21 / 1.53 / 1.83 pixels (10 / 50 / 90 %) against
+0.51 / 0.87 / 1.25; the scan smoothed along z reads lower at the two lobes than at the
+centroid for both (no dip between them: median −0.058 and −0.051); one against two
+blurred disks (erfc edges, the blur 0.93, a linear background, least squares on the
+region and a pixel about it) by an F-test, p < 0.01 for 41 of the 68 against 222 of the
+1138 (p < 0.001: 16 / 72; the two disks required apart and of 0.5–1.5 R: 13 / 45), and
+147 CPU s for those fits against 1.7 s for the detection. Levers end to end (the four
+cases; held-out 15° seed 4): regions split in two lobes at ± √(λ1 − λ2) along their long
+axis, for √(λ1 − λ2) > 0.8 R and an equivalent radius over 1.35 R (thresholds read off
+the counts above), 0.9591 / 0.9775 / 0.9702 / 0.9703; 0.9609; split where two disks of
+half the area explain more of the region's pixels than one disk of its area, regions
+over 1.17 R (in every case; the bed's largest radius measured on 0° seed 2, 2.29 pixels)
+or 1.3 R, 0.9512 / 0.9690 / 0.9637 / 0.9706; 0.9596 and 0.9495 / 0.9767 / 0.9676 /
+0.9674; 0.9607; the tubeness's maximum over σ and 0.8 σ (0.7 σ) for the seeds, 0.9620 /
+0.9763 / 0.9699 / 0.9714; 0.9609 (0.9494 / 0.9593 / 0.9553 / 0.9618; 0.9569): precision
+lost. Seeds from the local maxima of a second tubeness at 0.8 σ (0.9 σ) in place of a
+region's own, only in regions over 1.17 R holding two or more of them, 0.9644 / 0.9798 /
+0.9666 / 0.9688 (mean 0.9699); 0.9708 (0.9652 / 0.9795 / 0.9694 / 0.9732, mean 0.9718;
+0.9637); in every region, 0.9625 / 0.9758 on the first two. Other cases (noise 0.25; 0°
+seeds 1, 4, 5, 6, 8° seeds 4, 5, 6, 15° seeds 3, 5, 6; seeds 4–6 held out): main 0.9848
+/ 0.9845 / 0.9759 / 0.9820, 0.9814 / 0.9778 / 0.9749, 0.9763 / 0.9843 / 0.9510 (15° seed
+6 is under 0.97 too); at 0.8 σ, 0.9879 / 0.9819 / 0.9791 / 0.9845, 0.9835 / 0.9788 /
+0.9815, 0.9774 / 0.9854 / 0.9531 (mean +0.002, 9 of 10 up); at 0.9 σ, 0.9885 / 0.9808 /
+0.9766 / 0.9848, 0.9826 / 0.9793 / 0.9810, 0.9770 / 0.9819 / 0.9547. At 0.8 σ elsewhere:
+textured bed noise 0.15 (8° seed 2, 15° seed 1) 0.9988 / 0.9978 → 0.9950 / 0.9977, noise
+0.05 (0° seed 1) 0.9983 → 0.9978, ``fiber_bed`` 2 pixels 0.25 15° seed 1 0.9957 →
+0.9951, textured 3 pixels 0.25 15° seed 1 1.0 → 0.9984. None brings the four cases to
+0.97 (0° seed 2 reads 0.949–0.965 in every variant), the per-case swings (±0.01) exceed
+the mean gain, and a second tubeness costs a Hessian: not used. (Prototypes on the
+detection's per-slice stage, kept out of the repository.)
 """
 
 from __future__ import annotations
