@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import importlib.util
+import json
 import subprocess
 import sys
 import textwrap
@@ -98,6 +99,20 @@ def test_plain_xarray_reads_the_store(written, tree):
         assert theirs.dtype == ours.dtype
         assert theirs.dims == ("z", "y", "x")
         assert sorted(group[str(index)].array_keys()) == ["scan"]
+
+
+def test_ngff_04_chunks_are_nested_folders(written):
+    """NGFF 0.4 stores chunks in nested folders (``0/0/0``, its on-disk layout), not
+    Zarr v2's default flat keys (``0.0.0``), which some readers do not find; 0.5 uses
+    Zarr v3's ``c/0/0/0``."""
+    store, version = written
+    folder = store / "0" / "scan"
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    expected = {"0.4": "0/0/0", "0.5": "c/0/0/0"}[version]
+    assert expected in files
+    assert zarr.open_group(str(store), mode="r")["0/scan"][...].shape == (24, 40, 36)
+    if version == "0.4":
+        assert json.loads((folder / ".zarray").read_text())["dimension_separator"] == "/"
 
 
 def test_ngff_zarr_reads_and_validates(written, tree):

@@ -569,7 +569,14 @@ def _create_array(
     **kwargs: Any,
 ) -> zarr.Array:
     if zarr_format == 2:
-        return group.create_array(name, attributes={**attrs, _DIMS_ATTR: list(dims)}, **kwargs)
+        # NGFF 0.4 stores chunks in nested folders ("Chunks are stored with the nested
+        # directory layout"); Zarr v2's own default, ".", is what some readers refuse
+        return group.create_array(
+            name,
+            attributes={**attrs, _DIMS_ATTR: list(dims)},
+            chunk_key_encoding={"name": "v2", "separator": "/"},
+            **kwargs,
+        )
     return group.create_array(name, attributes=attrs, dimension_names=tuple(dims), **kwargs)
 
 
