@@ -877,6 +877,19 @@ def export_pipeline(result_store: str | Path, path: str | Path, *, overwrite: bo
 
     check_not_input(path, [result_store])  # before reading it: nothing was written
     result = open_result(result_store)
+    stored = _stored_level(result_store, 0)
+    if stored is not None and stored[1] > 1:
+        try:
+            pyramid_levels_recorded(records_of(result))
+        except ValueError as err:  # a pyramid of results: the chain ran on every level
+            raise ValueError(
+                f"{result_store} is a pyramid of results (a chain run on every level of a "
+                "pyramid, e.g. tree.microct.tubeness(...)), and a pipeline file runs on one "
+                "volume. Replay it on every level in Python, "
+                "mct.replay(mct.open_pyramid(result), other_scan); or export a result "
+                "computed on the full-resolution volume (without pyramid()) or on one "
+                "level of a stored pyramid (open_volume(store, level=k))"
+            ) from err
     return save_pipeline(result, path, overwrite=overwrite, inputs=[result_store])
 
 
