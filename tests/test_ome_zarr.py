@@ -387,6 +387,22 @@ def test_label_volume_is_written_as_ngff_labels(tmp_path, version):
         xr.testing.assert_identical(open_pyramid(store), tree)  # a mask comes back bool
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_pyramid_of_results_does_not_claim_its_levels_downsampled_by_mode(tmp_path, version):
+    """Labels computed on every level of an image pyramid (gaussian) are not a pyramid
+    downsampled by mode: the multiscale names the verbs run on every level and states no
+    ``type`` it cannot know (it said "mode", from the labels' dtype)."""
+    rng = np.random.default_rng(3)
+    scan = mct.from_array(rng.random((20, 20, 20)), spacing=0.5, chunks=10, name="scan")
+    labels = scan.microct.pyramid(levels=2).microct.threshold().microct.label()
+    store = tmp_path / f"labels-{version}.zarr"
+    labels.microct.to_zarr(store, version=version)
+    multiscale = _root_attrs(store)["multiscales"][0]
+    assert "type" not in multiscale
+    assert multiscale["metadata"]["description"].endswith(", then threshold, label on every level")
+    xr.testing.assert_identical(open_pyramid(store), labels)
+
+
 def test_label_pyramid_default_is_mode_and_images_stay_gaussian():
     rng = np.random.default_rng(4)
     labels = mct.from_array(rng.random((20, 20, 20)) > 0.5, spacing=1.0, chunks=10).microct.label()
