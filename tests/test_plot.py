@@ -226,6 +226,11 @@ def test_orthoslices_of_a_single_slice_volume_render_one_voxel_thick():
     assert views[1].bounds.lbrt() == pytest.approx((-0.5, -1.0, 15.5, 1.0))  # x, z
     assert views[2].bounds.lbrt() == pytest.approx((-1.0, -0.5, 1.0, 11.5))  # z, y
     assert hv.render(layout) is not None
+    labels = mct.from_array((array > 0.5).astype("int32"), spacing=(2.0, 1.0, 1.0))
+    across = plot.label_image(labels, "y", 5.0)
+    assert across.bounds.lbrt() == pytest.approx((-0.5, -1.0, 15.5, 1.0))
+    np.testing.assert_array_equal(across.dimension_values("label", flat=False), labels[:, 5].values)
+    assert hv.render(plot.overlay(vol, labels, dim="y")) is not None
 
 
 def test_centres_plot_shows_the_centres_of_the_shown_slice():

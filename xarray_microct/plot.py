@@ -435,7 +435,13 @@ def label_image(
         },
         coords={d: plane.coords[d].values for d in (v_dim, h_dim)},
     )
-    image = hv.Image(data, kdims=[h_dim, v_dim], vdims=["label_colour", "label"])
+    # one row or column: holoviews cannot tell a voxel's size from one coordinate
+    density = (
+        {"xdensity": 1 / spacing[h_dim], "ydensity": 1 / spacing[v_dim]}
+        if 1 in values.shape
+        else {}
+    )
+    image = hv.Image(data, kdims=[h_dim, v_dim], vdims=["label_colour", "label"], **density)
     return image.opts(
         cmap=colours,
         clim=(-0.5, len(colours) - 0.5),
