@@ -945,29 +945,6 @@ def _unknown_params(signature: inspect.Signature, params: Mapping[str, Any]) -> 
     return f"{'; '.join(parts)}; it takes {', '.join(names)}"
 
 
-def _level_recorded(records: list[dict[str, Any]]) -> bool:
-    """Whether the records say which level of a ``pyramid`` step the chain went on with
-    (see :func:`xarray_microct.pipeline_file.pyramid_levels_recorded`).
-
-    Examples
-    --------
-    >>> _level_recorded([{"op": "pyramid", "params": {}, "level": 1},
-    ...                  {"op": "gaussian", "params": {"sigma": 1}}])
-    True
-    >>> _level_recorded([{"op": "pyramid", "params": {}}, {"op": "gaussian", "params": {}}])
-    False
-    """
-    from xarray_microct.pipeline_file import pyramid_levels_recorded
-
-    try:
-        marked = pyramid_levels_recorded(records)
-    except ValueError:  # not recorded: the chain goes on with every level (a tree)
-        return False
-    return len(marked) < len(records) or any(
-        r.get("op") == "pyramid" and not r.get("source") and "level" in r for r in marked
-    )
-
-
 def replay(records_or_result: Any, volume: Any) -> Any:
     """Re-run a recorded chain of operations on another volume.
 
@@ -981,10 +958,7 @@ def replay(records_or_result: Any, volume: Any) -> Any:
 
     Returns
     -------
-    The result of the same chain on ``volume``, lazy. A chain through a ``pyramid`` gives
-    a pyramid (a DataTree), unless the records say which level it went on with (a level
-    of a stored pyramid, ``open_volume(store, level=k)``): then that level of
-    ``volume``'s pyramid, as ``microct run`` replays it.
+    The result of the same chain on ``volume``, lazy.
 
     Examples
     --------
@@ -996,13 +970,8 @@ def replay(records_or_result: Any, volume: Any) -> Any:
     >>> [r["op"] for r in again.attrs["microct_provenance"]][-2:]
     ['gaussian', 'normalize']
     """
-    records = records_of(records_or_result)
-    if not isinstance(records_or_result, xr.DataTree) and _level_recorded(records):
-        from xarray_microct.pipeline_file import pipeline_from_records
-
-        return pipeline_from_records(records, "replay").apply(volume)
     out, stages = volume, [volume]
-    for step in check_records(records):
+    for step in check_records(records_of(records_or_result)):
         out = run_step(step, out, stages)
         stages.append(out)
     return out
