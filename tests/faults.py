@@ -404,8 +404,9 @@ def _no_replace(writer: str) -> Fault:
 # ------------------------------------------------------------------------- failing writes
 
 
-VOLUME_CHUNK = re.compile(r"(/c/\d+/\d+/\d+|/\d+\.\d+\.\d+)$")
-"""The key of a chunk of a 3-D array (not of a coordinate), Zarr v3 or v2."""
+VOLUME_CHUNK = re.compile(r"(/c/\d+/\d+/\d+|/\d+\.\d+\.\d+|/\d+/\d+/\d+)$")
+"""The key of a chunk of a 3-D array (not of a coordinate): Zarr v3 (``c/0/0/0``), or v2
+nested (``0/0/0``, as NGFF 0.4 stores are written) or flat (``0.0.0``, earlier stores)."""
 ANY_CHUNK = re.compile(r"(/c(/\d+)+|/\d+(\.\d+)*)$")
 
 

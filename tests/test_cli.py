@@ -265,6 +265,26 @@ def test_python_m_package_is_the_microct_command(tmp_path):
     assert missing.returncode == 2 and "microct: error: nothing at" in missing.stderr
 
 
+def test_exporting_a_pyramid_of_results_says_what_it_is_and_writes_nothing(tmp_path, capsys):
+    """A chain run on every level of a pyramid, written whole, is not one volume's
+    pipeline: the error says so and how to replay it (it suggested writing the pyramid,
+    which the user had done)."""
+    rng = np.random.default_rng(0)
+    scan = mct.from_array(
+        rng.random((32, 32, 32), dtype="float32"), spacing=0.5, chunks=16, name="scan"
+    )
+    results = scan.microct.pyramid(levels=2).microct.gaussian(sigma="1 um")
+    results.microct.to_zarr(tmp_path / "results.ome.zarr")
+    assert (
+        main(["export-pipeline", str(tmp_path / "results.ome.zarr"), str(tmp_path / "s.yaml")]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "is a pyramid of results" in err and "mct.replay(mct.open_pyramid(" in err
+    assert not (tmp_path / "s.yaml").exists()
+    again = mct.replay(mct.open_pyramid(tmp_path / "results.ome.zarr"), scan)
+    np.testing.assert_array_equal(again["scale1"]["scan"].values, results["scale1"]["scan"].values)
+
+
 def test_pipeline_exported_from_a_pyramid_level_replays_on_the_original_store(tmp_path, capsys):
     rng = np.random.default_rng(0)
     scan = mct.from_array(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import importlib.util
+import json
 import subprocess
 import sys
 import textwrap
@@ -98,6 +99,20 @@ def test_plain_xarray_reads_the_store(written, tree):
         assert theirs.dtype == ours.dtype
         assert theirs.dims == ("z", "y", "x")
         assert sorted(group[str(index)].array_keys()) == ["scan"]
+
+
+def test_ngff_04_chunks_are_nested_folders(written):
+    """NGFF 0.4 stores chunks in nested folders (``0/0/0``, its on-disk layout), not
+    Zarr v2's default flat keys (``0.0.0``), which some readers do not find; 0.5 uses
+    Zarr v3's ``c/0/0/0``."""
+    store, version = written
+    folder = store / "0" / "scan"
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    expected = {"0.4": "0/0/0", "0.5": "c/0/0/0"}[version]
+    assert expected in files
+    assert zarr.open_group(str(store), mode="r")["0/scan"][...].shape == (24, 40, 36)
+    if version == "0.4":
+        assert json.loads((folder / ".zarray").read_text())["dimension_separator"] == "/"
 
 
 def test_ngff_zarr_reads_and_validates(written, tree):
@@ -370,6 +385,22 @@ def test_label_volume_is_written_as_ngff_labels(tmp_path, version):
         array = zarr.open_group(str(store), mode="r")[f"0/{volume.name}"]
         assert np.issubdtype(array.dtype, np.integer)  # NGFF labels are integers
         xr.testing.assert_identical(open_pyramid(store), tree)  # a mask comes back bool
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_pyramid_of_results_does_not_claim_its_levels_downsampled_by_mode(tmp_path, version):
+    """Labels computed on every level of an image pyramid (gaussian) are not a pyramid
+    downsampled by mode: the multiscale names the verbs run on every level and states no
+    ``type`` it cannot know (it said "mode", from the labels' dtype)."""
+    rng = np.random.default_rng(3)
+    scan = mct.from_array(rng.random((20, 20, 20)), spacing=0.5, chunks=10, name="scan")
+    labels = scan.microct.pyramid(levels=2).microct.threshold().microct.label()
+    store = tmp_path / f"labels-{version}.zarr"
+    labels.microct.to_zarr(store, version=version)
+    multiscale = _root_attrs(store)["multiscales"][0]
+    assert "type" not in multiscale
+    assert multiscale["metadata"]["description"].endswith(", then threshold, label on every level")
+    xr.testing.assert_identical(open_pyramid(store), labels)
 
 
 def test_label_pyramid_default_is_mode_and_images_stay_gaussian():

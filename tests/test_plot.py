@@ -212,6 +212,27 @@ def test_orthoslices_are_linked_through_a_shared_point():
     assert hv.render(layout) is not None
 
 
+def test_orthoslices_of_a_single_slice_volume_render_one_voxel_thick():
+    """A volume one slice thick (a 2-D scan): its xz and zy views are one row/column of
+    voxels as thick as the slice spacing (hvplot could not tell a voxel's size from one
+    coordinate, and rendering failed with "cannot convert float NaN to integer")."""
+    array = np.random.default_rng(3).random((1, 12, 16))
+    vol = mct.from_array(array, spacing=(2.0, 1.0, 1.0))
+    layout = plot.orthoslices(vol, point=(0.0, 5.0, 7.0), clim=(0, 1))
+    views = [layout[key][()].get(0) for key in layout.keys()]
+    np.testing.assert_array_equal(views[0].dimension_values(2, flat=False), array[0])
+    np.testing.assert_array_equal(views[1].dimension_values(2, flat=False), array[:, 5, :])
+    np.testing.assert_array_equal(views[2].dimension_values(2, flat=False), array[:, :, 7].T)
+    assert views[1].bounds.lbrt() == pytest.approx((-0.5, -1.0, 15.5, 1.0))  # x, z
+    assert views[2].bounds.lbrt() == pytest.approx((-1.0, -0.5, 1.0, 11.5))  # z, y
+    assert hv.render(layout) is not None
+    labels = mct.from_array((array > 0.5).astype("int32"), spacing=(2.0, 1.0, 1.0))
+    across = plot.label_image(labels, "y", 5.0)
+    assert across.bounds.lbrt() == pytest.approx((-0.5, -1.0, 15.5, 1.0))
+    np.testing.assert_array_equal(across.dimension_values("label", flat=False), labels[:, 5].values)
+    assert hv.render(plot.overlay(vol, labels, dim="y")) is not None
+
+
 def test_centres_plot_shows_the_centres_of_the_shown_slice():
     vol = mct.from_array(np.random.default_rng(0).random((5, 20, 20)), spacing=(1.0, 0.5, 0.5))
     detected = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "z": [2.0, 2.2, 4.0]})

@@ -115,6 +115,27 @@ def test_source_records_are_skipped_by_replay(tmp_path):
     assert [r["op"] for r in replayed.attrs["microct_provenance"]] == ["gaussian"]
 
 
+def test_a_result_on_one_stored_pyramid_level_replays_on_that_level(tmp_path):
+    """A chain computed on level 1 of a stored pyramid (``open_volume(store, level=1)``)
+    replays as that level of the other volume's pyramid, as ``microct run`` replays its
+    exported file; a chain on every level of a pyramid still replays as a pyramid."""
+    _volume(0).microct.pyramid().microct.to_zarr(tmp_path / "pyr.ome.zarr", version="0.5")
+    level = mct.open_volume(tmp_path / "pyr.ome.zarr", level=1)
+    result = level.microct.gaussian(sigma="2 um")
+    other = mct.from_array(
+        np.random.default_rng(3).integers(0, 4000, (20, 24, 26)).astype("uint16"),
+        spacing=(2.0, 1.0, 1.0),
+        chunks=(7, 9, 11),
+    )
+    replayed = mct.replay(result, other)
+    expected = other.microct.pyramid().microct.gaussian(sigma="2 um", level=1)
+    assert replayed.shape == expected.shape != other.shape
+    np.testing.assert_array_equal(replayed.values, expected.values)
+    tree = _volume(0).microct.pyramid().microct.gaussian(sigma="2 um")
+    again = mct.replay(tree, other)
+    assert again.microct.levels == other.microct.pyramid().microct.levels
+
+
 def test_registered_verbs_are_accessor_methods_with_docs():
     for name in ("gaussian", "median", "unsharp_mask", "normalize"):
         method = getattr(_volume(0).microct, name)

@@ -23,7 +23,7 @@ import xarray as xr
 
 from xarray_microct import accessor as _accessor  # noqa: F401  (registers .microct)
 from xarray_microct.core.provenance import records_of
-from xarray_microct.core.registry import REGISTRY, declare_verbs, replay
+from xarray_microct.core.registry import REGISTRY, declare_verbs
 from xarray_microct.core.tables import table_quantities
 from xarray_microct.core.units import resolve_length, ureg
 from xarray_microct.core.volume import Grid, from_array, grid_of
@@ -98,6 +98,7 @@ _LAZY_FUNCTIONS = {
     "open_volume": "xarray_microct.io",
     "open_pyramid": "xarray_microct.io",
     "fiber_summary": "xarray_microct.ops.fibers",
+    "replay": "xarray_microct.pipeline_file",
 }
 
 

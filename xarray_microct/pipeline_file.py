@@ -57,6 +57,7 @@ import yaml
 
 from xarray_microct.core.provenance import records_of, utc_now
 from xarray_microct.core.registry import REGISTRY, check_records, run_step
+from xarray_microct.core.registry import replay as replay_chain
 from xarray_microct.core.volume import PROVENANCE_KEY
 
 PIPELINE_FORMAT = 1
@@ -851,6 +852,63 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     ]
 
 
+def _level_recorded(records: list[dict[str, Any]]) -> bool:
+    """Whether the records say which level of a ``pyramid`` step the chain went on with
+    (see :func:`pyramid_levels_recorded`).
+
+    Examples
+    --------
+    >>> _level_recorded([{"op": "pyramid", "params": {}, "level": 1},
+    ...                  {"op": "gaussian", "params": {"sigma": 1}}])
+    True
+    >>> _level_recorded([{"op": "pyramid", "params": {}}, {"op": "gaussian", "params": {}}])
+    False
+    """
+    try:
+        marked = pyramid_levels_recorded(records)
+    except ValueError:  # not recorded: the chain goes on with every level (a tree)
+        return False
+    return len(marked) < len(records) or any(
+        r.get("op") == "pyramid" and not r.get("source") and "level" in r for r in marked
+    )
+
+
+def replay(records_or_result: Any, volume: Any) -> Any:
+    """Re-run a recorded chain of operations on another volume.
+
+    Parameters
+    ----------
+    records_or_result : list of dict, DataArray, DataTree or DataFrame
+        A result of xarray_microct (its ``attrs["microct_provenance"]`` is used), or
+        the records themselves (e.g. loaded from JSON or YAML).
+    volume : xarray.DataArray or xarray.DataTree
+        The volume to process.
+
+    Returns
+    -------
+    The result of the same chain on ``volume``, lazy. A chain through a ``pyramid`` gives
+    a pyramid (a DataTree), unless the records say which level it went on with (a level
+    of a stored pyramid, ``open_volume(store, level=k)``): then that level of
+    ``volume``'s pyramid, as ``microct run`` replays it.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> a = mct.from_array(np.random.rand(16, 16, 16), spacing=0.5)
+    >>> chain = a.microct.gaussian(sigma="1 um").microct.normalize()
+    >>> b = mct.from_array(np.random.rand(16, 16, 16), spacing=0.5)
+    >>> again = mct.replay(chain, b)
+    >>> [r["op"] for r in again.attrs["microct_provenance"]][-2:]
+    ['gaussian', 'normalize']
+    """
+    import xarray as xr
+
+    records = records_of(records_or_result)
+    if not isinstance(records_or_result, xr.DataTree) and _level_recorded(records):
+        return pipeline_from_records(records, "replay").apply(volume)
+    return replay_chain(records, volume)
+
+
 def export_pipeline(result_store: str | Path, path: str | Path, *, overwrite: bool = False) -> Path:
     """Export the provenance of a stored result as a pipeline file (``microct export-pipeline``).
 
@@ -877,6 +935,19 @@ def export_pipeline(result_store: str | Path, path: str | Path, *, overwrite: bo
 
     check_not_input(path, [result_store])  # before reading it: nothing was written
     result = open_result(result_store)
+    stored = _stored_level(result_store, 0)
+    if stored is not None and stored[1] > 1:
+        try:
+            pyramid_levels_recorded(records_of(result))
+        except ValueError as err:  # a pyramid of results: the chain ran on every level
+            raise ValueError(
+                f"{result_store} is a pyramid of results (a chain run on every level of a "
+                "pyramid, e.g. tree.microct.tubeness(...)), and a pipeline file runs on one "
+                "volume. Replay it on every level in Python, "
+                "mct.replay(mct.open_pyramid(result), other_scan); or export a result "
+                "computed on the full-resolution volume (without pyramid()) or on one "
+                "level of a stored pyramid (open_volume(store, level=k))"
+            ) from err
     return save_pipeline(result, path, overwrite=overwrite, inputs=[result_store])
 
 
@@ -890,6 +961,7 @@ __all__ = [
     "load_pipeline",
     "pipeline_from_records",
     "pyramid_levels_recorded",
+    "replay",
     "save_pipeline",
     "take_level",
     "written_pipeline",

@@ -159,6 +159,15 @@ def slice_image(
     }
     if clim is not None:
         options["clim"] = clim
+    if 1 in values.shape:  # hvplot cannot tell a voxel's size from one coordinate
+        hv = load_holoviews()
+        h, v = (data.coords[d].values for d in (h_dim, v_dim))
+        half_h, half_v = spacing[h_dim] / 2, spacing[v_dim] / 2
+        bounds = (h[0] - half_h, v[0] - half_v, h[-1] + half_h, v[-1] + half_v)
+        # an hv.Image's first row is its top (largest v): rows in descending v
+        image = hv.Image(values[::-1], bounds=bounds, kdims=[h_dim, v_dim], vdims=[name])
+        opts = {k: v for k, v in options.items() if k != "flip_yaxis"}
+        return image.opts(invert_yaxis=True, **opts)  # hvplot's flip_yaxis
     return data.hvplot.image(x=h_dim, y=v_dim, **options)
 
 
@@ -426,7 +435,13 @@ def label_image(
         },
         coords={d: plane.coords[d].values for d in (v_dim, h_dim)},
     )
-    image = hv.Image(data, kdims=[h_dim, v_dim], vdims=["label_colour", "label"])
+    # one row or column: holoviews cannot tell a voxel's size from one coordinate
+    density = (
+        {"xdensity": 1 / spacing[h_dim], "ydensity": 1 / spacing[v_dim]}
+        if 1 in values.shape
+        else {}
+    )
+    image = hv.Image(data, kdims=[h_dim, v_dim], vdims=["label_colour", "label"], **density)
     return image.opts(
         cmap=colours,
         clim=(-0.5, len(colours) - 0.5),

@@ -444,6 +444,23 @@ def _pyramid_record(volume: xr.DataArray) -> dict[str, Any] | None:
     return None
 
 
+def _ops_after_pyramid(volume: xr.DataArray) -> list[str]:
+    """The verbs run after the last ``pyramid`` step of ``volume``'s chain (on each of
+    its levels), reads of a store left out.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.random.rand(8, 8, 8), chunks=4)
+    >>> tree = vol.microct.pyramid(levels=2).microct.gaussian(sigma=1).microct.threshold()
+    >>> _ops_after_pyramid(tree.microct.select_level(1))
+    ['gaussian', 'threshold']
+    """
+    records = volume.attrs.get(PROVENANCE_KEY, [])
+    last = max((i for i, r in enumerate(records) if r.get("op") == "pyramid"), default=-1)
+    return [r["op"] for r in records[last + 1 :] if not r.get("source")]
+
+
 def ngff_metadata(
     levels: list[tuple[str, xr.DataArray]],
     version: str,
@@ -487,9 +504,15 @@ def ngff_metadata(
     multiscale: dict[str, Any] = {"name": str(first.name), "axes": axes, "datasets": datasets}
     record = _pyramid_record(first)
     if record is not None:
-        multiscale["type"] = record["params"].get("method") or default_pyramid_method(first)
+        after = _ops_after_pyramid(first)
+        method = record["params"].get("method")
+        if method is None and not after:
+            method = default_pyramid_method(first)
+        if method is not None:  # not guessed from levels that a chain made afterwards
+            multiscale["type"] = method
+        then = f", then {', '.join(after)} on every level" if after else ""
         multiscale["metadata"] = {
-            "description": "downsampled by xarray_microct.pyramid",
+            "description": f"downsampled by xarray_microct.pyramid{then}",
             "method": "xarray_microct.ops.pyramid.pyramid",
             "version": package_version("xarray_microct"),
             "kwargs": record["params"],
@@ -569,7 +592,14 @@ def _create_array(
     **kwargs: Any,
 ) -> zarr.Array:
     if zarr_format == 2:
-        return group.create_array(name, attributes={**attrs, _DIMS_ATTR: list(dims)}, **kwargs)
+        # NGFF 0.4 stores chunks in nested folders ("Chunks are stored with the nested
+        # directory layout"); Zarr v2's own default, ".", is what some readers refuse
+        return group.create_array(
+            name,
+            attributes={**attrs, _DIMS_ATTR: list(dims)},
+            chunk_key_encoding={"name": "v2", "separator": "/"},
+            **kwargs,
+        )
     return group.create_array(name, attributes=attrs, dimension_names=tuple(dims), **kwargs)
 
 
