@@ -1797,7 +1797,14 @@ def _polarity_task(volume: xr.DataArray, axis: str) -> Delayed:
     (``benchmarks/run_phases.py --workers 2``); interleaved, ``--workers 2`` 2-3 CPU s a
     run more than before the check (5 rounds), and within noise of it without the check
     (3 rounds). Measured alone, threaded: the tile's read 0.33 CPU s, the cores 0.15,
-    the curvature 0.16.
+    the curvature 0.16. Computed with the detection: no chunk read again, the client's
+    CPU after the table 1.00/1.02 -> 0.28/0.29 s (2 runs each; at a load of 8, 1.30 ->
+    0.50), the task 1.9-2.3 s of a worker's time on that loaded machine; taken with an
+    index array, the sample's slices moved whole-height pieces of the chunks between
+    the workers (``_tile_of``). The whole run against main, interleaved (3 rounds, load
+    7-9): 35.2/37.4/35.8 -> 36.4/35.5/34.0 CPU s, within that load's noise. Left: the
+    measure itself (about 0.45 CPU s), and the task runs where the table comes out
+    empty too (where the check did not run).
     """
     seen, _ = _nan_padding_filled(axis_first(volume, axis))
     blocks = polarity_tile(seen).data.to_delayed(optimize_graph=False)
