@@ -181,9 +181,11 @@ def main() -> None:
 
     detect.plan_detection = planned
     hooked = getattr(detect, "_TableGraph", Delayed)  # the class of the main graph
-    compute = hooked.compute
+    # the detection computes its table alone, or with the polarity check's task
+    method = "compute_with" if hasattr(hooked, "compute_with") else "compute"
+    compute = getattr(hooked, method)
 
-    def computed(self: Delayed, **kwargs: Any) -> Any:
+    def computed(self: Delayed, *others: Any, **kwargs: Any) -> Any:
         mark("main graph start")
         if args.workers:
             import distributed
@@ -191,7 +193,7 @@ def main() -> None:
             client = distributed.get_client()
             before = client.run(lambda dask_worker: len(dask_worker.transfer_incoming_log))
             with distributed.get_task_stream() as stream:
-                result = compute(self, **kwargs)
+                result = compute(self, *others, **kwargs)
             print_transfers(client.run(received_since, before))
             print_stream(stream.data)
             if args.stream:
@@ -199,7 +201,7 @@ def main() -> None:
                     pickle.dump(stream.data, file)
         else:
             with Profiler() as profiler:
-                result = compute(self, **kwargs)
+                result = compute(self, *others, **kwargs)
             per: dict[str, float] = collections.defaultdict(float)
             for task in profiler.results:
                 per[stage(task.key)] += task.end_time - task.start_time
@@ -209,7 +211,7 @@ def main() -> None:
         mark("main graph end")
         return result
 
-    hooked.compute = computed
+    setattr(hooked, method, computed)
     client_of = runner.dask_client
 
     @contextlib.contextmanager

@@ -193,6 +193,10 @@ def test_fiber_pipeline_on_two_worker_processes_equals_threads(
     assert len(table) > 100 and table["fiber_id"].nunique() > 10
     pd.testing.assert_frame_equal(table, expected, check_dtype=False)
     assert table.attrs["microct_provenance"][-1]["op"] == "detect_fibers"
+    # the polarity check, a task beside the detection's on the workers, measures the same
+    polarity = [t.attrs["microct_provenance"][-1]["estimated"] for t in (table, expected)]
+    assert polarity[0]["fiber_polarity"] == polarity[1]["fiber_polarity"]
+    assert polarity[0]["fiber_polarity"]["fibers"] == "bright"
 
 
 def test_worker_processes_keep_glibc_adaptive_memory_allocation(client: Client) -> None:

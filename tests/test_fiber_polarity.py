@@ -6,19 +6,23 @@ their inverses (``vol.microct.invert()``: dark fibers), a bed of fibers with dar
 
 from __future__ import annotations
 
+import collections
 import warnings
 
+import dask
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
 from test_fiber_cores import cored_bed
 
 from xarray_microct.core.volume import PROVENANCE_KEY, from_array
-from xarray_microct.ops.fibers import detect_fibers
+from xarray_microct.ops.fibers import detect, detect_fibers
 from xarray_microct.ops.fibers.polarity import (
     DARK_FIBERS,
     bright_phase_curvature,
+    polarity_tile,
     sampled_polarity,
+    tile_polarity,
 )
 from xarray_microct.synthetic import fiber_bed, textured_fiber_bed
 
@@ -72,3 +76,33 @@ def test_dark_bed_warns_and_bright_bed_does_not():
     assert len(table)
     assert any("look darker" in text and "vol.microct.invert()" in text for text in said)
     assert table.attrs[PROVENANCE_KEY][-1]["estimated"]["fiber_polarity"]["fibers"] == "dark"
+
+
+def test_the_check_reads_no_chunk_of_its_own_and_measures_as_alone(monkeypatch):
+    # a uint16 scan in 4 chunks, every read of a chunk counted: the check slices its
+    # sample from the detection's own reads (one compute), not from a read of its own
+    bed, _ = fiber_bed((24, 64, 64), seed=1, noise=0.1)
+    reads: collections.Counter = collections.Counter()
+
+    def counted(block, block_info=None):
+        reads[tuple(block_info[0]["chunk-location"])] += 1
+        return block
+
+    assert bed.dtype == np.uint16
+    scan = bed.chunk({"y": 32, "x": 32})
+    scan = scan.copy(data=scan.data.map_blocks(counted, dtype=bed.dtype))
+    with dask.config.set(scheduler="threads"):
+        table = detect_fibers(scan)
+        checked = dict(reads)
+        reads.clear()
+        monkeypatch.setattr(detect, "_polarity_task", lambda volume, axis: dask.delayed(None))
+        unchecked = detect_fibers(scan)
+    assert checked == dict(reads) and len(checked) == 4
+    pd_equal = table.reset_index(drop=True).equals(unchecked.reset_index(drop=True))
+    assert pd_equal and len(table) > 0
+    record = table.attrs[PROVENANCE_KEY][-1]["estimated"]["fiber_polarity"]
+    assert "fiber_polarity" not in unchecked.attrs[PROVENANCE_KEY][-1]["estimated"]
+    # the value computed with the detection is the measure of the scan alone
+    alone = sampled_polarity(scan)
+    assert record == {"bright_phase_curvature": round(alone, 4), "fibers": "bright"}
+    assert tile_polarity(polarity_tile(scan).values) == alone

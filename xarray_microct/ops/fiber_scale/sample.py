@@ -539,12 +539,30 @@ def _read_tile(volume: xr.DataArray, runs: list[np.ndarray], side: int) -> np.nd
     filled with the level of its dark phase, the matrix around the bright fibers, so
     that neither its values nor its edge count in the sample's statistics.
     """
+    return _checked_tile(_tile_of(volume, runs, side).values, len(runs))
+
+
+def _tile_of(volume: xr.DataArray, runs: list[np.ndarray], side: int) -> xr.DataArray:
+    """The central ``side`` × ``side`` tile (at most the slice) of the runs' slices, lazy:
+    what :func:`_read_tile` reads.
+
+    Consecutive slices (one run) are taken as a range: one small piece per chunk, where
+    an index array makes Dask take whole-height pieces of the chunks first (on a
+    cluster, moved between the workers: 6-19 MB on a 64 × 768² scan in 64 × 256² chunks,
+    against 2 MB for the pieces of the range).
+    """
     _, ny, nx = volume.shape
     ty, tx = min(ny, side), min(nx, side)
     y0, x0 = (ny - ty) // 2, (nx - tx) // 2
-    z = np.concatenate(runs)
-    tile = volume.isel(z=z, y=slice(y0, y0 + ty), x=slice(x0, x0 + tx))
-    values = np.asarray(tile.values, dtype=np.float64)
+    z: np.ndarray | slice = np.concatenate(runs)
+    if len(z) and (np.diff(z) == 1).all():
+        z = slice(int(z[0]), int(z[-1]) + 1)
+    return volume.isel(z=z, y=slice(y0, y0 + ty), x=slice(x0, x0 + tx))
+
+
+def _checked_tile(tile: np.ndarray, runs: int) -> np.ndarray:
+    """:func:`_read_tile` on the values of :func:`_tile_of` (``runs``: how many runs)."""
+    values = np.asarray(tile, dtype=np.float64)
     missing = int(np.count_nonzero(np.isnan(values)))
     if missing:
         raise ValueError(
@@ -559,7 +577,7 @@ def _read_tile(volume: xr.DataArray, runs: list[np.ndarray], side: int) -> np.nd
             "vol.where(np.isfinite(vol), value) with the matrix's level"
         )
     values = fill_padding_array(da.from_array(values))[0].compute(scheduler="synchronous")
-    return values.reshape(len(runs), -1, ty, tx)
+    return values.reshape(runs, -1, *values.shape[1:])
 
 
 def _regions(image: np.ndarray, mask: np.ndarray, scale: float) -> np.ndarray:

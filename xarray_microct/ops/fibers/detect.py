@@ -126,7 +126,7 @@ from xarray_microct.ops.fibers.linking import (
     stitch_slabs,
 )
 from xarray_microct.ops.fibers.mask import background_width, local_mid_mask, mid_levels
-from xarray_microct.ops.fibers.polarity import DARK_FIBERS, sampled_polarity
+from xarray_microct.ops.fibers.polarity import DARK_FIBERS, polarity_tile, tile_polarity
 from xarray_microct.ops.fibers.slices import MIN_TILE, tile_tasks
 from xarray_microct.ops.filters import gaussian_array
 from xarray_microct.ops.hessian import hessian_measure_array
@@ -550,6 +550,15 @@ class _TableGraph(Delayed):
         """``(table, coherence)``; keywords as ``dask.compute``'s."""
         keys = [Delayed(key, self.dask, layer=self._layer) for key in self._parts]
         return _finish_parts(list(dask.compute(*keys, **kwargs)), self._calibration)
+
+    def compute_with(self, other: Delayed, **kwargs: Any) -> tuple[pd.DataFrame, float, Any]:
+        """``(table, coherence, other's value)``, in one ``dask.compute``: the tasks the
+        two graphs share (the scan's reads) run once."""
+        keys = [Delayed(key, self.dask, layer=self._layer) for key in self._parts]
+        # ``other`` first: of a layer both graphs hold, the one merged last is kept, the
+        # table's (its reads hinted to the cluster's workers)
+        value, *results = dask.compute(other, *keys, **kwargs)
+        return (*_finish_parts(results, self._calibration), value)
 
     def __dask_postcompute__(self) -> tuple[Any, tuple[Any]]:
         return _finish_parts, (self._calibration,)
@@ -1738,7 +1747,7 @@ def _no_fibers_message(
     Fibers are found brighter than the matrix; on masks and tubeness inputs the
     polarity is not the question and ``reason`` stands alone. A scan of dark fibers
     does not always come here: it can give a table of the bright gaps between them,
-    which :func:`_check_polarity` warns about (the curvature of the bright phase's
+    which :func:`_record_polarity` warns about (the curvature of the bright phase's
     edges: :mod:`~xarray_microct.ops.fibers.polarity`). Tried before it and not used:
     on an 8-slice mean of the middle (2026-12-02), the share of each Otsu phase in round
     regions (the pores of ``fiber_bed`` seed 2 made its dark phase the rounder one), and
@@ -1773,16 +1782,48 @@ def _no_fibers_message(
     )
 
 
-def _check_polarity(table: pd.DataFrame, volume: xr.DataArray, axis: str) -> None:
-    """Record in ``table``'s provenance whether the scan's fibers look bright or dark
-    (:func:`~xarray_microct.ops.fibers.polarity.sampled_polarity`), and warn where they
-    look dark: the table is then that of the bright gaps between them. NaN padding is
-    filled as the detection fills it; a sample still holding NaN is not judged."""
+def _polarity_task(volume: xr.DataArray, axis: str) -> Delayed:
+    """One task giving :func:`~xarray_microct.ops.fibers.polarity.sampled_polarity` of
+    the scan (None where its sample holds NaN or ±inf: not judged), its NaN padding
+    filled as the detection fills it. Computed with the detection
+    (:meth:`_TableGraph.compute_with`), it reads no chunk of its own: it slices its
+    sample from the detection's reads, and runs beside the detection's tasks.
+
+    Lab book (2026-12-05). The check (thirty-fourth session) first read its sample once
+    the table was computed, in a ``compute`` of its own: on ``microct run fibers`` of a
+    stored 64 × 768² bed in 64 × 256² chunks (the 512² tile covers all 9 chunks), that
+    read and the client's share of the measure took 0.93 CPU s of the client's 12.7
+    (0.25 after the table before it), the whole run 29.4/28.8 -> 30.3/29.8 CPU s
+    (``benchmarks/run_phases.py --workers 2``); interleaved, ``--workers 2`` 2-3 CPU s a
+    run more than before the check (5 rounds), and within noise of it without the check
+    (3 rounds). Measured alone, threaded: the tile's read 0.33 CPU s, the cores 0.15,
+    the curvature 0.16. Computed with the detection: no chunk read again, the client's
+    CPU after the table 1.00/1.02 -> 0.28/0.29 s (2 runs each; at a load of 8, 1.30 ->
+    0.50), the task 1.9-2.3 s of a worker's time on that loaded machine; taken with an
+    index array, the sample's slices moved whole-height pieces of the chunks between
+    the workers (``_tile_of``). The whole run against main, interleaved (3 rounds, load
+    7-9): 35.2/37.4/35.8 -> 36.4/35.5/34.0 CPU s, within that load's noise. Left: the
+    measure itself (about 0.45 CPU s), and the task runs where the table comes out
+    empty too (where the check did not run).
+    """
     seen, _ = _nan_padding_filled(axis_first(volume, axis))
+    blocks = polarity_tile(seen).data.to_delayed(optimize_graph=False)
+    return dask.delayed(_judged_polarity, pure=True)(blocks.tolist())
+
+
+def _judged_polarity(blocks: list) -> float | None:
+    """:func:`~xarray_microct.ops.fibers.polarity.tile_polarity` of the tile's blocks
+    (nested lists, as ``np.block`` joins them), None where it holds NaN or ±inf."""
     try:
-        curvature = sampled_polarity(seen)
+        return tile_polarity(np.block(blocks))
     except ValueError:
-        return
+        return None
+
+
+def _record_polarity(table: pd.DataFrame, curvature: float) -> None:
+    """Record in ``table``'s provenance whether the scan's fibers look bright or dark
+    (``curvature``: :func:`_polarity_task`'s value), and warn where they look dark: the
+    table is then that of the bright gaps between them."""
     dark = curvature < DARK_FIBERS
     estimated = dict(table.attrs.get(ESTIMATED_KEY) or {})
     estimated["fiber_polarity"] = {
@@ -1971,7 +2012,11 @@ def detect_fibers(
             f"{err} (fibers followed along {axis}: the axes named are those of the scan "
             f"seen along it, axis_first(vol, {axis!r}), whose z is the scan's {axis})"
         ) from err
-    table, coherence = plan.graph.compute()
+    curvature = None  # the fibers' polarity, judged on an intensity scan
+    if plan.attrs["source"] == "intensity":
+        table, coherence, curvature = plan.graph.compute_with(_polarity_task(volume, axis))
+    else:
+        table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
     if len(table) and coherence < SWELLING_COHERENCE:
         swelling = _swelling_of(table)
@@ -1992,8 +2037,8 @@ def detect_fibers(
             table = empty_table()
             table.attrs = attrs
             return table
-    if len(table) and plan.attrs["source"] == "intensity":
-        _check_polarity(table, volume, axis)
+    if len(table) and curvature is not None:
+        _record_polarity(table, curvature)
     if not coherence >= COHERENCE_MIN:  # NaN: no centre could be judged
         if np.isfinite(coherence):
             message = _no_fibers_message(

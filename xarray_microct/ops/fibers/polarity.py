@@ -39,7 +39,11 @@ on seed 2's inverse, 31 "fibers" unwarned as before: bright beads are not dark f
 The measure's cost: a mean of 0.04–0.06 CPU s up to 5 voxels, 0.21 s at 20 (512² read);
 in ``detect_fibers`` on ``fiber_bed`` of 32 slices (noise 0.15, 8°; interleaved, 2 runs
 each), 0.71–0.78 → 0.78 CPU s at 3 voxels (64²), 0.65–0.66 → 0.73–0.80 at 8 (160²),
-1.14–1.30 → 1.43–1.44 at 20 (400²). End to end, ``detect_fibers`` on the inverted beds
+1.14–1.30 → 1.43–1.44 at 20 (400²). In ``microct run fibers`` the sample is sliced from
+the detection's own reads (:func:`polarity_tile`, computed with the detection by
+``detect._polarity_task``): read apart, once the table was computed, it cost 2-3 CPU s a
+run on a 64 × 768² bed in 64 × 256² chunks with ``--workers 2`` (see that function's
+notes). End to end, ``detect_fibers`` on the inverted beds
 of held-out seed 4 (32 slices, all radii and conditions, both phantoms): 32 of 36 return
 a table and warn that the fibers look dark, 4 return none (the "no fibers" warning); none
 is silent.
@@ -63,10 +67,11 @@ from xarray_microct.ops.fiber_cores import filled_runs, sampled_cores
 from xarray_microct.ops.fiber_scale.sample import (
     COARSE_TILE,
     NoFibersError,
+    _checked_tile,
     _coarse_scale,
     _half_means,
-    _read_tile,
     _sample_runs,
+    _tile_of,
 )
 
 DARK_FIBERS = -0.1  # a measure below this: the bright phase is a network with holes
@@ -125,7 +130,35 @@ def sampled_polarity(volume: xr.DataArray) -> float:
     >>> bool(sampled_polarity(vol) > 0.2), bool(sampled_polarity(vol.microct.invert()) < -0.2)
     (True, True)
     """
-    stack = _read_tile(volume, _sample_runs(volume.shape[0], 1), POLARITY_TILE)
+    return tile_polarity(polarity_tile(volume).values)
+
+
+def polarity_tile(volume: xr.DataArray) -> xr.DataArray:
+    """The slices :func:`sampled_polarity` reads (8 about the middle, a central tile),
+    lazy: computed with other work on the same scan, its reads are shared.
+
+    Examples
+    --------
+    >>> from xarray_microct.core.volume import from_array
+    >>> polarity_tile(from_array(np.zeros((12, 640, 640), "uint16"), spacing=1.0)).shape
+    (8, 512, 512)
+    """
+    return _tile_of(volume, _sample_runs(volume.shape[0], 1), POLARITY_TILE)
+
+
+def tile_polarity(tile: np.ndarray) -> float:
+    """:func:`sampled_polarity` on the values of :func:`polarity_tile`.
+
+    Raises ValueError where the tile holds NaN or ±inf (as the radius estimate's sample).
+
+    Examples
+    --------
+    >>> from xarray_microct.synthetic import fiber_bed
+    >>> vol, _ = fiber_bed((12, 64, 64), seed=1)
+    >>> tile_polarity(polarity_tile(vol).values) == sampled_polarity(vol)
+    True
+    """
+    stack = _checked_tile(tile, 1)
     cores = sampled_cores(_half_means(stack))
     if cores.cored:
         stack = filled_runs(stack, cores.radius)
