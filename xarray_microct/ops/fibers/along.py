@@ -155,7 +155,8 @@ seeds' 0.061 (0.029 at their 10th percentile): the small fiber is a shoulder of 
 neighbour's response, its pixels partly in the neighbour's region, partly off the mask.
 The table's fibers beside the 7 fibers missed on 12 slices or more read a region of
 2.03–2.26 pixels (median of their slices; 1.04–1.15 R) and a mean elongation over their
-chain (√(2 |mean traceless second moment|)) of 0.26–0.55 R, where the 134 other fibers
+chain (√2 times the absolute value of the mean traceless second moment) of 0.26–0.55 R,
+where the 134 other fibers
 read 0.31 R (median), 0.42 R (90 %), 0.56 R (most): not a section of two that reads
 large, so nothing per section or per chain tells them. Per region (watershed regions of
 equivalent radius over 1.15 R away from the sides: 68 hold two true centres, 1138 one):
