@@ -821,6 +821,8 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     pending: int | None = None  # index of a pyramid record whose level is not known yet
     for index, record in enumerate(out):
         if record.get("op") == "pyramid" and not record.get("source"):
+            if pending is not None:
+                break  # a pyramid of a level whose index is not recorded
             if "level" not in record and _levels_made(record) == 1:
                 record["level"] = 0  # a pyramid of one level: the volume itself
             pending = None if "level" in record else index
@@ -889,7 +891,8 @@ def replay(records_or_result: Any, volume: Any) -> Any:
     The result of the same chain on ``volume``, lazy. A chain through a ``pyramid`` gives
     a pyramid (a DataTree), unless the records say which level it went on with (a level
     of a stored pyramid, ``open_volume(store, level=k)``): then that level of
-    ``volume``'s pyramid, as ``microct run`` replays it.
+    ``volume``'s pyramid, as ``microct run`` replays it (and a pyramid made of such a
+    level, the pyramid of that level).
 
     Examples
     --------
@@ -901,10 +904,8 @@ def replay(records_or_result: Any, volume: Any) -> Any:
     >>> [r["op"] for r in again.attrs["microct_provenance"]][-2:]
     ['gaussian', 'normalize']
     """
-    import xarray as xr
-
     records = records_of(records_or_result)
-    if not isinstance(records_or_result, xr.DataTree) and _level_recorded(records):
+    if _level_recorded(records):
         return pipeline_from_records(records, "replay").apply(volume)
     return replay_chain(records, volume)
 
