@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import xarray_microct as mct
 from xarray_microct.ops.pyramid import downsample_array, plan_levels
+from xarray_microct.pipeline_file import pipeline_from_records
 from xarray_microct.testing import raise_if_dask_computes
 
 # --- independent whole-array references ------------------------------------------------
@@ -440,3 +441,16 @@ def test_pyramid_of_a_level_in_memory_is_refused_and_of_a_stored_level_replays(t
     # a stored level 0 is the volume: the new pyramid replaces the stored one's record
     first = mct.open_volume(tmp_path / "scan.ome.zarr").microct.pyramid(levels=2)
     assert _ops(first["scale1"]["scan"]) == ["open_volume", "pyramid"]
+
+
+def test_exported_records_with_a_pyramid_after_an_unrecorded_level_are_refused():
+    # such records were made before pyramid() refused a level taken in memory; they
+    # exported as two pyramid steps, which replay as the pyramid of the full resolution
+    records = [
+        {"op": "pyramid", "params": {"levels": 3}},
+        {"op": "pyramid", "params": {"levels": 2}},
+    ]
+    with pytest.raises(ValueError, match="which level is not recorded"):
+        pipeline_from_records(records)
+    records[0]["level"] = 1  # recorded: a pyramid of level 1
+    assert [s.get("level") for s in pipeline_from_records(records).steps] == [1, None]

@@ -410,6 +410,18 @@ def pyramid(
         coordinates of its own voxel centres. Lazy. Write it with
         ``tree.microct.to_zarr(store)`` (OME-Zarr).
 
+    Notes
+    -----
+    On a pyramid (a tree, or its full-resolution level) it makes the pyramid of the
+    full-resolution volume again, other ``levels``, ``factor`` or ``method`` allowed: its
+    record replaces the earlier pyramid's, so the result is that of ``pyramid`` on the
+    volume, provenance included. On a level read back from a store
+    (``open_volume(store, level=k)``) it makes the pyramid of that level, which records
+    the level and replays from it. On a coarser level taken in memory
+    (``tree.microct.pyramid(level=1)``) it raises ``ValueError``: its provenance could not
+    say which level it started from (the full-resolution pyramid has the same coarser
+    levels, each level being made from the one before).
+
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
@@ -420,6 +432,18 @@ def pyramid(
     [(64, 128, 128), (64, 64, 64), (32, 32, 32)]
     >>> tree["scale2"]["scan"].microct.grid.spacing
     (4.0, 4.0, 4.0)
+
+    The levels do not depend on the chunking, only how many there are:
+
+    >>> one_slice = vol.chunk({"z": 1}).microct.pyramid()
+    >>> [one_slice[n]["scan"].shape for n in one_slice.children][:3]
+    [(64, 128, 128), (64, 64, 64), (32, 32, 32)]
+
+    A pyramid of a pyramid is made again from its full resolution, with one record:
+
+    >>> again = tree.microct.pyramid(levels=2)
+    >>> [r["op"] for r in again["scale1"]["scan"].attrs["microct_provenance"]]
+    ['pyramid']
     """
     if method is None:
         method = default_pyramid_method(volume)
