@@ -831,7 +831,8 @@ def _apply_to_tree(
 ) -> Any:
     if level is not None or op.on_tree == "level":
         node = select_node(tree, 0 if level is None else level)
-        index = [n.path for n in image_nodes(tree)].index(node.path)
+        paths = [n.path for n in image_nodes(tree)] if op.restarts else []
+        index = paths.index(node.path) if node.path in paths else None
         return _apply_to_volume(op, single_image(node), args, params, index)
     if not image_nodes(tree):
         raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
