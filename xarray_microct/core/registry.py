@@ -520,10 +520,11 @@ def _apply_to_volume(
 
 
 def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.DataArray:
-    """``volume`` as a verb ``name`` that restarts (a pyramid) takes it: without the
-    verb's own last record where ``volume`` is level 0 of that verb's result (the volume
-    it was given), as it is where its chain does not end with that verb or the level it
-    holds is recorded (read back from a store, ``open_volume(store, level=k)``).
+    """The volume a restarting verb ``name`` (a pyramid) starts from: ``volume`` without
+    the verb's own last record where it is level 0 of that verb's result (the volume the
+    verb was given); ``volume`` as it is where its chain does not end with the verb, or
+    the level it holds is recorded (read back from a store, ``open_volume(store,
+    level=k)``).
 
     Level 0 is known from ``index`` (the volume's position in the tree it was taken
     from), from a stored level read back (its ``open_volume`` record), from a result of
