@@ -43,6 +43,7 @@ import difflib
 import importlib
 import inspect
 import json
+import math
 import os
 import shutil
 import typing
@@ -656,10 +657,10 @@ def take_level(
         raise ValueError(
             f"level {level} of the pyramid of this input is downsampled by "
             f"{taken['level_factor']} (z, y, x), but the pipeline was made on a level "
-            f"downsampled by {list(expected)}. A pyramid with levels=None plans its levels "
-            "by the chunking: run on the input with the chunks the pyramid was made with "
-            f"(--chunks){_what_gives(tree, level, expected, factor)}, or give the pyramid "
-            "step its levels"
+            f"downsampled by {list(expected)}. A pyramid plans which axes each level "
+            "downsamples from the voxel size (an input of other voxel sizes, or a pipeline "
+            "exported before the plan stopped depending on the chunking, has other levels)"
+            f"{_what_gives(tree, level, expected, factor)}"
         )
     records = records_of(volume)
     for index in reversed(range(len(records))):
@@ -708,14 +709,45 @@ def _level_options(
 def _what_gives(
     tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
 ) -> str:
-    """`` (--chunks N gives it)`` where a chunk size gives ``level`` as ``expected``."""
-    if type(level) is not int or level < 1:
+    """``: 'factor: [...]' and 'levels: k' on the pyramid step give it`` where a factor per
+    axis plans ``level`` of the pyramid of ``tree``'s full resolution as ``expected``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.zeros((16, 16, 16)), chunks=8)
+    >>> _what_gives(vol.microct.pyramid(levels=2), 1, [1, 2, 2], 2)
+    ": set 'factor: [1, 2, 2]' and 'levels: 2' on the pyramid step to replay it"
+    """
+    from itertools import product
+
+    from xarray_microct.core.volume import grid_of
+    from xarray_microct.ops.pyramid import plan_levels
+
+    if type(level) is not int or level < 1 or expected is None:
         return ""
-    try:
-        size, _ = _level_options(tree, level, expected, factor)
-    except (ValueError, TypeError):
+    grid = grid_of(tree.microct.select_level(0))
+
+    def powers_of(e: int) -> list[int]:  # the factors g of which e is a power
+        return [1] if e == 1 else [g for g in (2, 3, 4) if g ** round(math.log(e, g)) == e]
+
+    if not all(type(e) is int and e >= 1 for e in expected):
         return ""
-    return f": --chunks {size} gives it" if size is not None else ""
+    per_axis = [powers_of(e) for e in expected]
+    for candidate in product(*per_axis):
+        if max(candidate, default=1) < 2:
+            continue
+        try:
+            plan = plan_levels(grid.shape, grid.spacing, (1,) * 3, candidate, level + 1)
+        except ValueError:
+            continue
+        total = [math.prod(step[a] for step in plan) for a in range(3)]
+        if total == list(expected):
+            return (
+                f": set 'factor: {list(candidate)}' and 'levels: {level + 1}' on the pyramid "
+                "step to replay it"
+            )
+    return ""
 
 
 def _missing_level(
@@ -821,6 +853,8 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     pending: int | None = None  # index of a pyramid record whose level is not known yet
     for index, record in enumerate(out):
         if record.get("op") == "pyramid" and not record.get("source"):
+            if pending is not None:
+                break  # a pyramid of a level whose index is not recorded
             if "level" not in record and _levels_made(record) == 1:
                 record["level"] = 0  # a pyramid of one level: the volume itself
             pending = None if "level" in record else index
@@ -889,7 +923,8 @@ def replay(records_or_result: Any, volume: Any) -> Any:
     The result of the same chain on ``volume``, lazy. A chain through a ``pyramid`` gives
     a pyramid (a DataTree), unless the records say which level it went on with (a level
     of a stored pyramid, ``open_volume(store, level=k)``): then that level of
-    ``volume``'s pyramid, as ``microct run`` replays it.
+    ``volume``'s pyramid, as ``microct run`` replays it (and a pyramid made of such a
+    level, the pyramid of that level).
 
     Examples
     --------
@@ -901,10 +936,8 @@ def replay(records_or_result: Any, volume: Any) -> Any:
     >>> [r["op"] for r in again.attrs["microct_provenance"]][-2:]
     ['gaussian', 'normalize']
     """
-    import xarray as xr
-
     records = records_of(records_or_result)
-    if not isinstance(records_or_result, xr.DataTree) and _level_recorded(records):
+    if _level_recorded(records):
         return pipeline_from_records(records, "replay").apply(volume)
     return replay_chain(records, volume)
 

@@ -114,6 +114,7 @@ class Operation:
     intensity_units: UnitsPolicy = "drop"
     volumes: tuple[str, ...] = ()
     earlier: tuple[str, ...] = ()
+    restarts: bool = False
     verb: Callable[..., Any] = field(init=False, repr=False, compare=False)
 
     @property
@@ -289,6 +290,7 @@ def operation(
     packages: Iterable[str] = (),
     on_tree: TreePolicy | None = None,
     earlier: Iterable[str] = (),
+    restarts: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``func`` as a verb of the ``.microct`` accessors.
 
@@ -339,6 +341,12 @@ def operation(
         passes the same stage of its own chain. A stage is known by its dask name
         (:func:`stage_in`); where a volume given there is not one (made beside the chain,
         computed), the record cannot be replayed and its ``"not_stages"`` says why.
+    restarts : bool
+        The verb's result holds its input as its first level (a pyramid). Given that
+        first level of an earlier result of the same verb (a tree of it, its level 0),
+        the verb starts again from the volume the earlier one was given: the earlier
+        record is replaced by the new one, not stacked under it. Given a coarser level
+        whose index is not recorded, it refuses (:func:`restarted`).
 
     Returns
     -------
@@ -383,6 +391,7 @@ def operation(
             intensity_units=intensity_units,
             volumes=tuple(volumes),
             earlier=tuple(earlier),
+            restarts=restarts,
         )
         missing = (set(length_params) | set(op.volumes) | set(op.earlier)) - set(
             op.signature.parameters
@@ -460,12 +469,16 @@ def _bind(op: Operation, first: Any, args: tuple, params: dict) -> dict[str, Any
     return given
 
 
-def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict) -> Any:
+def _apply_to_volume(
+    op: Operation, obj: xr.DataArray, args: tuple, params: dict, index: int | None = None
+) -> Any:
     if op.takes == "table":
         raise TypeError(f"{op.name} works on a table (pandas.DataFrame), got a volume")
     grid = grid_of(obj)
     _check_input(op, obj)
     entered = as_dask(obj)
+    if op.restarts:
+        entered = restarted(op.name, entered, index)
     volume = mask_checked(entered, op.name) if op.takes == "mask" else entered
     given = _bind(op, volume, args, params)
     stages = {name: given.pop(name) for name in op.earlier}
@@ -503,6 +516,77 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     for made in _volumes_of(out):
         if isinstance(made.data, da.Array):
             _remember(made, (*names, made.data.name))
+    return out
+
+
+def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.DataArray:
+    """The volume a restarting verb ``name`` (a pyramid) starts from: ``volume`` without
+    the verb's own last record where it is level 0 of that verb's result (the volume the
+    verb was given); ``volume`` as it is where its chain does not end with the verb, or
+    the level it holds is recorded (read back from a store, ``open_volume(store,
+    level=k)``).
+
+    Level 0 is known from ``index`` (the volume's position in the tree it was taken
+    from), from a stored level read back (its ``open_volume`` record), from a result of
+    one level, or from the data being the data the verb was given (its dask name).
+
+    Raises
+    ------
+    ValueError
+        ``volume`` is a coarser level whose index is not recorded (taken from a tree in
+        memory): its provenance could not say which level the new result started from.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.zeros((8, 8, 8)), chunks=4)
+    >>> tree = vol.microct.pyramid(levels=2)
+    >>> first = restarted("pyramid", tree.microct.select_level(0))
+    >>> [r["op"] for r in first.attrs["microct_provenance"]]
+    []
+    >>> restarted("pyramid", tree.microct.select_level(1))
+    Traceback (most recent call last):
+    ...
+    ValueError: pyramid of a coarser level of a pyramid: ...
+    """
+    records = list(volume.attrs.get(PROVENANCE_KEY, []))
+    last = next((i for i in reversed(range(len(records))) if not records[i].get("source")), None)
+    if last is None or records[last].get("op") != name or "level" in records[last]:
+        return volume
+    opened = [
+        r.get("params", {}).get("level")
+        for r in records[last + 1 :]
+        if r.get("op") == "open_volume"
+    ]
+    if opened:
+        if not (type(opened[-1]) is int and opened[-1] == 0):
+            return volume  # a stored level, read back: its index is recorded
+        index = 0
+    elif (records[last].get("estimated") or {}).get("levels") == 1:
+        index = 0  # a result of one level: the volume itself
+    elif index is None:
+        names = stage_names(volume)
+        index = 0 if len(names) > 1 and names[-1] is not None and names[-1] == names[-2] else None
+    if index != 0:
+        which = "a coarser level" if index is None else f"level {index}"
+        raise ValueError(
+            f"{name} of {which} of a {name}: a level taken in memory is not recorded, so "
+            "its provenance could not say which level the result started from. Make it "
+            f"from the full-resolution volume (tree.microct.{name}(levels=...): each level "
+            "is made from the one before, so the coarser levels are the same), or write "
+            "the tree (tree.microct.to_zarr(store)) and make it from "
+            "open_volume(store, level=k), which records the level"
+        )
+    dropped = records.pop(last)
+    out = volume.copy(data=volume.data)
+    out.attrs = {**volume.attrs, PROVENANCE_KEY: records}
+    lines = str(out.attrs.get("history", "")).split("\n")
+    line = history_line(dropped) if {"params", "versions", "time"} <= set(dropped) else None
+    if line in lines:
+        del lines[len(lines) - 1 - lines[::-1].index(line)]
+        out.attrs["history"] = "\n".join(lines)
+        if not out.attrs["history"]:
+            del out.attrs["history"]
     return out
 
 
@@ -748,7 +832,9 @@ def _apply_to_tree(
 ) -> Any:
     if level is not None or op.on_tree == "level":
         node = select_node(tree, 0 if level is None else level)
-        return _apply_to_volume(op, single_image(node), args, params)
+        paths = [n.path for n in image_nodes(tree)] if op.restarts else []
+        index = paths.index(node.path) if node.path in paths else None
+        return _apply_to_volume(op, single_image(node), args, params, index)
     if not image_nodes(tree):
         raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
     return _map_images(tree, lambda variable: _apply_to_volume(op, variable, args, params))
