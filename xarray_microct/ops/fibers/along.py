@@ -251,11 +251,12 @@ bound, 15° seeds 4 / 6 0.9632 / 0.9520 → 0.9653 / 0.9537 (15° seed 4 then st
 too), 8° seeds 2 / 3 0.9759 / 0.9635 → 0.9790 / 0.9749, 0° seed 5 0.9759 → 0.9828 (false
 rows unchanged but +4 on the last). Cost: 4–12 CPU s a 64² × 32 case (one disk fit a
 slice: 3–4 s) against about 3 s for the detection; on a 64 × 256² crop of the 64 × 768²
-timing bed (4.9 pixels; one ninth of it) the slices' fits alone took 62 CPU s (about 560 s
-for the bed, whose whole ``microct run fibers`` takes about 26), the chains' joint fits
-(129 chains passed the bound there) over 4 CPU minutes more: neither small. Telling a dim
-background blob from a fiber needs the new disk's own contrast against the fibers' level,
-which the fit's one level does not give (next step, if any).
+timing bed (4.9 pixels; one ninth of it) the peeling took 344 CPU s (the slices' fits 62,
+the joint fits of the 129 chains that passed the bound the rest; 2151 rows added to 30
+550) against 7.6 s for the detection of the crop: about 3 100 CPU s for the bed, whose
+whole ``microct run fibers`` takes about 26. Not small. Telling a dim background blob from
+a fiber needs the new disk's own contrast against the fibers' level, which the fit's one
+level does not give (next step, if any).
 """
 
 from __future__ import annotations
