@@ -48,6 +48,7 @@ from xarray_microct.cluster import exit_quickly
 from xarray_microct.core.provenance import to_json_value
 from xarray_microct.core.tables import column_units
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
+from xarray_microct.starting import EXIT_INTERRUPTED, started
 
 LINE_WIDTH = 100
 """Longest provenance or attribute line ``microct info`` prints (``--json`` gives all)."""
@@ -956,8 +957,6 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C so that writers stop cleanly."""
 
 
-EXIT_INTERRUPTED = 130
-"""Exit status after Ctrl-C (SIGINT): 128 + 2, as shells report it."""
 EXIT_TERMINATED = 143
 """Exit status after SIGTERM (a batch system ending the job): 128 + 15."""
 
@@ -1062,6 +1061,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous_format = warnings.formatwarning
     warnings.formatwarning = _one_line_warning
     try:
+        started()  # Ctrl-C raises KeyboardInterrupt from here on (see starting.py)
         return args.handler(args)
     except KeyboardInterrupt as err:
         return _interrupted(args, err, began)
