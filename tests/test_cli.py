@@ -350,8 +350,9 @@ def test_a_level_the_replays_chunking_does_not_make_says_which_chunks_give_it(tm
     assert main([*replay, str(tmp_path / "coarse.zarr"), "--chunks", "128"]) == 2
     err = capsys.readouterr().err
     assert "makes 1 level of this input at this run's chunks (16 × 64 × 64 voxels)" in err
-    said = re.search(r"run on the input with --chunks (\d+) ", err)
+    said = re.search(r"run on the input with --chunks (\d+),", err)
     assert said is not None and "set 'levels: 2' on the pyramid step" in err, err
+    assert "volume.chunk" not in err and "in Python" not in err  # the command's fix only
     assert not (tmp_path / "coarse.zarr").exists()
     # as the message says: the same result
     assert main([*replay, str(tmp_path / "again.zarr"), "--chunks", said.group(1)]) == 0

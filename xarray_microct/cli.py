@@ -45,6 +45,7 @@ import numpy as np
 import xarray as xr
 
 from xarray_microct.cluster import exit_quickly
+from xarray_microct.core.errors import command_line_message
 from xarray_microct.core.provenance import to_json_value
 from xarray_microct.core.tables import column_units
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
@@ -1075,7 +1076,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         TimeoutError,
     ) as err:
         message = with_cli_options(str(err)) if _raised_reading(err) else str(err)
-        print(f"microct: error: {message}", file=sys.stderr)
+        print(f"microct: error: {command_line_message(err, message)}", file=sys.stderr)
         return 2
     except OSError as err:  # a full disk, a read-only folder...
         print(

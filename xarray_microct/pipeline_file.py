@@ -55,6 +55,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from xarray_microct.core.errors import OptionError
 from xarray_microct.core.provenance import records_of, utc_now
 from xarray_microct.core.registry import REGISTRY, check_records, run_step
 from xarray_microct.core.registry import replay as replay_chain
@@ -650,16 +651,25 @@ def take_level(
                 if type(level) is int
                 else f"the pyramid step makes no level {level!r}: correct the file's level"
             ) from err
-        raise ValueError(_missing_level(tree, level, expected, factor)) from err
+        raise _missing_level(tree, level, expected, factor) from err
     taken = {"level": level, "level_factor": _level_factor(tree, level)}
     if expected is not None and taken["level_factor"] != list(expected):
-        raise ValueError(
+        said = (
             f"level {level} of the pyramid of this input is downsampled by "
             f"{taken['level_factor']} (z, y, x), but the pipeline was made on a level "
             f"downsampled by {list(expected)}. A pyramid with levels=None plans its levels "
-            "by the chunking: run on the input with the chunks the pyramid was made with "
-            f"(--chunks){_what_gives(tree, level, expected, factor)}, or give the pyramid "
-            "step its levels"
+            "by the chunking: "
+        )
+        size = _size_giving(tree, level, expected, factor)
+        python = "replay on the input chunked as the pyramid was made" + (
+            f" ({_rechunk(size)} gives it)" if size is not None else ""
+        )
+        command = "run on the input with the chunks the pyramid was made with (--chunks)" + (
+            f": --chunks {size} gives it" if size is not None else ""
+        )
+        raise OptionError(
+            f"{said}{python}, or give the pyramid step its levels",
+            f"{said}{command}, or give the pyramid step its levels",
         )
     records = records_of(volume)
     for index in reversed(range(len(records))):
@@ -705,34 +715,54 @@ def _level_options(
     return size, levels
 
 
-def _what_gives(
+def _size_giving(
     tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
-) -> str:
-    """`` (--chunks N gives it)`` where a chunk size gives ``level`` as ``expected``."""
+) -> int | None:
+    """The cubic chunk size that gives ``level`` as ``expected`` (:func:`_level_options`),
+    or None."""
     if type(level) is not int or level < 1:
-        return ""
+        return None
     try:
         size, _ = _level_options(tree, level, expected, factor)
     except (ValueError, TypeError):
-        return ""
-    return f": --chunks {size} gives it" if size is not None else ""
+        return None
+    return size
+
+
+def _rechunk(size: int) -> str:
+    """The replay's input chunked ``size`` voxels a side, as Python does it (``--chunks
+    size`` on the command line).
+
+    Examples
+    --------
+    >>> _rechunk(32)
+    'the input chunked 32 voxels a side (volume.chunk(32), open_volume(path, chunks=32) or run_pipeline(..., chunks=32))'
+    """  # noqa: E501
+    return (
+        f"the input chunked {size} voxels a side (volume.chunk({size}), open_volume(path, "
+        f"chunks={size}) or run_pipeline(..., chunks={size}))"
+    )
 
 
 def _missing_level(
     tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
-) -> str:
+) -> OptionError:
     """Why the pyramid made of this input lacks ``level``, and what gives it: the
-    chunking that plans it (``--chunks``) or the pyramid step's ``levels``.
+    chunking that plans it (``volume.chunk``, ``--chunks``) or the pyramid step's
+    ``levels``, in Python words and in the command's (:class:`OptionError`).
 
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
     >>> vol = mct.from_array(np.zeros((16, 64, 64)), spacing=(2.0, 0.5, 0.5), chunks=64)
-    >>> print(_missing_level(vol.microct.pyramid(), 1, [1, 2, 2], 2))
+    >>> err = _missing_level(vol.microct.pyramid(), 1, [1, 2, 2], 2)
+    >>> print(err.command_line)
     ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     the pipeline was made on level 1 of a pyramid (downsampled by [1, 2, 2], z, y, x), but
     the pyramid step (levels: null) makes 1 level of this input at this run's chunks
-    (16 × 64 × 64 voxels): ... --chunks 32 ... 'levels: 2' ...
+    (16 × 64 × 64 voxels): ... --chunks 32, ... 'levels: 2' ...
+    >>> print(err)  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+    the pipeline was made ... volume.chunk(32) ... levels=2 in the params of the pyramid step
     """
     nodes = list(tree.microct.levels) if hasattr(tree.microct, "levels") else []
     count = len(nodes) if nodes else "fewer"
@@ -745,22 +775,27 @@ def _missing_level(
         "axis fits in one chunk, so a coarser chunking makes fewer levels"
     )
     if type(level) is not int or level < 1:
-        return said
+        return OptionError(said, said)
     try:
         size, levels = _level_options(tree, level, expected, factor)
     except (ValueError, TypeError):
         size, levels = None, False
-    how = []
+    if size is None and not levels:
+        said += "; no chunking of this input gives that level: is it the same scan?"
+        return OptionError(said, said)
+    python, command = [], []
     if size is not None:
-        how.append(
-            f"run on the input with --chunks {size} (chunks={size} to open_volume in "
-            "Python), which plans that level as the pyramid was made"
+        python.append(f"replay on {_rechunk(size)}, which plans that level as the pyramid was made")
+        command.append(
+            f"run on the input with --chunks {size}, which plans that level as the pyramid was made"
         )
     if levels:
-        how.append(f"set 'levels: {level + 1}' on the pyramid step of the pipeline file")
-    if not how:
-        return f"{said}; no chunking of this input gives that level: is it the same scan?"
-    return f"{said}. To replay it: {', or '.join(how)}"
+        python.append(f"set levels={level + 1} in the params of the pyramid step")
+        command.append(f"set 'levels: {level + 1}' on the pyramid step of the pipeline file")
+    return OptionError(
+        f"{said}. To replay it: {', or '.join(python)}",
+        f"{said}. To replay it: {', or '.join(command)}",
+    )
 
 
 def _level_factor(tree: Any, level: int | str) -> list[int]:
