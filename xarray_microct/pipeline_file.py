@@ -762,7 +762,7 @@ def _missing_level(
     the pyramid step (levels: null) makes 1 level of this input at this run's chunks
     (16 × 64 × 64 voxels): ... --chunks 32, ... 'levels: 2' ...
     >>> print(err)  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
-    the pipeline was made ... volume.chunk(32) ... levels=2 in the params of the pyramid step
+    the pipeline was made ...(volume.chunk(32), ... levels=2 in the params of the pyramid step
     """
     nodes = list(tree.microct.levels) if hasattr(tree.microct, "levels") else []
     count = len(nodes) if nodes else "fewer"
