@@ -48,6 +48,7 @@ from xarray_microct.cluster import exit_quickly
 from xarray_microct.core.errors import command_line_message
 from xarray_microct.core.provenance import to_json_value
 from xarray_microct.core.tables import column_units
+from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
 from xarray_microct.starting import EXIT_INTERRUPTED, started
 
@@ -241,7 +242,7 @@ def store_info(
         info["kind"] = "ome-zarr"
         picks = {"c": calibration.get("channel"), "t": calibration.get("time")}
         every = _pyramid_facts(tree, picks)  # picks validated by open_volume above
-        sizes = sizes_of(tree.microct.select_level(0))  # the input's, before the picks
+        sizes = sizes_of(single_image(select_node(tree, 0)))  # the input's, before the picks
         info["levels"] = [
             facts
             for index, facts in enumerate(every)
@@ -263,7 +264,7 @@ def store_info(
             }
             for name in (label_names(path) if local is not None else [])
         ]
-        first = tree.microct.select_level(level or 0)
+        first = single_image(select_node(tree, level or 0))  # the records as stored
         info.update(_pick_facts(sizes, calibration, {}))
         info["provenance"] = _provenance_facts(first.attrs.get(PROVENANCE_KEY, []))
         return info

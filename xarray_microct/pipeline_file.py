@@ -59,6 +59,7 @@ from xarray_microct.core.errors import OptionError
 from xarray_microct.core.provenance import records_of, utc_now
 from xarray_microct.core.registry import REGISTRY, check_records, run_step
 from xarray_microct.core.registry import replay as replay_chain
+from xarray_microct.core.tree import level_factor, levels_made, select_node, single_image
 from xarray_microct.core.volume import PROVENANCE_KEY
 
 PIPELINE_FORMAT = 1
@@ -800,9 +801,7 @@ def _missing_level(
 
 def _level_factor(tree: Any, level: int | str) -> list[int]:
     """How many voxels of the finest level one voxel of ``level`` spans, per axis."""
-    finest = tree.microct.select_level(0).microct.grid.spacing
-    coarse = tree.microct.select_level(level).microct.grid.spacing
-    return [round(c / f) for c, f in zip(coarse, finest, strict=True)]
+    return level_factor(single_image(select_node(tree, 0)), single_image(select_node(tree, level)))
 
 
 def _stored_level(location: Any, level: int | str) -> tuple[list[int], int] | None:
@@ -815,17 +814,6 @@ def _stored_level(location: Any, level: int | str) -> tuple[list[int], int] | No
         return _level_factor(tree, level), len(tree.microct.levels)
     except (ValueError, OSError, KeyError, IndexError, TypeError):
         return None
-
-
-def _levels_made(record: Mapping[str, Any]) -> int | None:
-    """How many levels a ``pyramid`` record's step made: recorded by the verb
-    (``estimated``), or given (``levels``); None when neither says (or its ``params`` is
-    not a mapping, which :func:`~xarray_microct.core.registry.check_records` refuses)."""
-    made = (record.get("estimated") or {}).get("levels")
-    params = record.get("params")
-    if made is None and isinstance(params, Mapping):
-        made = params.get("levels")
-    return made if type(made) is int else None
 
 
 def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -856,7 +844,7 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     pending: int | None = None  # index of a pyramid record whose level is not known yet
     for index, record in enumerate(out):
         if record.get("op") == "pyramid" and not record.get("source"):
-            if "level" not in record and _levels_made(record) == 1:
+            if "level" not in record and levels_made(record) == 1:
                 record["level"] = 0  # a pyramid of one level: the volume itself
             pending = None if "level" in record else index
         elif pending is not None and record.get("op") == "open_volume":
@@ -876,15 +864,51 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     if pending is not None and any(not r.get("source") for r in out[pending + 1 :]):
         raise ValueError(
             "the result was computed on one level of a pyramid, but which level is not "
-            "recorded; write the pyramid (tree.microct.to_zarr(store)), open the level with "
-            "open_volume(store, level=k) and compute the result from that, or add "
-            "'level: k' to the pyramid step of the exported file"
+            "recorded (the level's tree is not the pyramid its record made: one level "
+            "stored alone, or a tree built by hand); take the level from the pyramid "
+            "itself (tree.microct.<verb>(..., level=k), tree.microct.select_level(k), or "
+            "open_volume(store, level=k) of the whole stored pyramid) and compute the "
+            "result from that, or add 'level: k' to the pyramid step of the exported file"
         )
-    return [
-        r
-        for r in out
-        if not (r.get("op") == "pyramid" and type(r.get("level")) is int and r["level"] == 0)
-    ]
+    return _without_level_zero(out)
+
+
+def _without_level_zero(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records without the ``pyramid`` steps that went on with level 0 (the volume
+    itself), each later step's ``earlier`` stages counted without them: a stage made
+    after such a step (its pyramid, whose finest level is its input) is one step fewer.
+
+    Examples
+    --------
+    >>> records = [{"op": "gaussian"}, {"op": "pyramid", "level": 0}, {"op": "median"},
+    ...            {"op": "drop_outside_labels", "earlier": {"scan": 0, "distance": 3}}]
+    >>> [(r["op"], r.get("earlier")) for r in _without_level_zero(records)]
+    [('gaussian', None), ('median', None), ('drop_outside_labels', {'scan': 0, 'distance': 2})]
+    """
+    kept: list[dict[str, Any]] = []
+    dropped: list[int] = []  # the steps (counted from 0) of the dropped pyramid records
+    step = 0
+    for record in records:
+        if record.get("source"):
+            kept.append(record)
+            continue
+        if record.get("op") == "pyramid" and type(record.get("level")) is int:
+            if record["level"] == 0:
+                dropped.append(step)
+                step += 1
+                continue
+        earlier = record.get("earlier")
+        if dropped and isinstance(earlier, Mapping):
+            record = {
+                **record,
+                "earlier": {
+                    name: k - sum(k > d for d in dropped) if type(k) is int else k
+                    for name, k in earlier.items()
+                },
+            }
+        kept.append(record)
+        step += 1
+    return kept
 
 
 def _level_recorded(records: list[dict[str, Any]]) -> bool:

@@ -48,7 +48,7 @@ from xarray_microct.core.physical import (
     volume_in_voxels,
 )
 from xarray_microct.core.provenance import history_line, make_record, records_of, to_json_value
-from xarray_microct.core.tree import image_nodes, is_image, select_node, single_image
+from xarray_microct.core.tree import image_nodes, is_image, level_taken, select_node, single_image
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.validation import (
     binary_values,
@@ -747,8 +747,9 @@ def _apply_to_tree(
     op: Operation, tree: xr.DataTree, args: tuple, params: dict, level: int | str | None
 ) -> Any:
     if level is not None or op.on_tree == "level":
-        node = select_node(tree, 0 if level is None else level)
-        return _apply_to_volume(op, single_image(node), args, params)
+        # the level taken goes on the pyramid's record: replay takes it again
+        taken = level_taken(tree, 0 if level is None else level)
+        return _apply_to_volume(op, taken, args, params)
     if not image_nodes(tree):
         raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
     return _map_images(tree, lambda variable: _apply_to_volume(op, variable, args, params))
