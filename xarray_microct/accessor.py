@@ -178,7 +178,7 @@ def _bind(op: Operation) -> None:
     returns = op.signature.return_annotation
     # on a tree, a mapped verb gives a tree (its one-level result with ``level=``)
     tree_returns = returns
-    if op.on_tree == "map" and returns is not inspect.Signature.empty:
+    if op.on_tree in ("map", "finest") and returns is not inspect.Signature.empty:
         text = returns if isinstance(returns, str) else inspect.formatannotation(returns)
         tree_returns = f"xr.DataTree | {text}"
     for method, params, gives in (
