@@ -344,7 +344,7 @@ def operation(
         ``"finest"`` (verbs that number objects: ``label``, ``watershed``): apply to the
         finest level and make the coarser ones from its result by the ``pyramid``
         verb's majority (``"mode"``) downsampling, so that an object keeps its number
-        at every level (:func:`_finest_with_its_pyramid`).
+        at every level (``_finest_with_its_pyramid``).
     earlier : iterable of str
         Parameters that take a volume of the input's own chain (the scan the chain began
         with, a map made on the way), beside the input: recorded as the number of steps
