@@ -825,7 +825,7 @@ def _finest_with_its_pyramid(
             "differs between levels); make the tree with vol.microct.pyramid(), or run "
             f"{op.name} on one level and make its pyramid (pyramid(method='mode'))",
             UserWarning,
-            stacklevel=4,
+            stacklevel=6,  # the caller of tree.microct.<verb>()
         )
         return None
     by_path = dict(zip([n.path for n in image_nodes(tree)], [finest, *coarser], strict=True))
