@@ -325,11 +325,18 @@ def test_pipeline_exported_from_a_pyramid_level_replays_on_the_original_store(tm
         str(tmp_path / "other.zarr"),
     ]
     assert main(other) == 2
+    err = capsys.readouterr().err
     assert (
         "downsampled by [2, 2, 2] (z, y, x), but the pipeline was made on a level "
-        "downsampled by [1, 2, 2]" in capsys.readouterr().err
+        "downsampled by [1, 2, 2]" in err
     )
+    assert "set 'factor: [1, 2, 2]' and 'levels: 2' on the pyramid step" in err
     assert not (tmp_path / "other.zarr").exists()
+    # as the message says: the level planned as the file was made
+    steps[0]["params"].update(factor=[1, 2, 2], levels=2)
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump({"steps": steps}))
+    assert main([*other, "--no-progress"]) == 0
+    assert open_result(tmp_path / "other.zarr").shape == (32, 16, 16)
 
 
 def test_a_level_the_replays_chunking_does_not_make_says_which_chunks_give_it(tmp_path, capsys):

@@ -55,6 +55,18 @@ def test_a_replay_in_python_says_the_python_fix_and_the_command_the_option(tmp_p
     assert "volume.chunk" not in err and "run_pipeline(" not in err
 
 
+def test_a_level_planned_with_other_factors_names_them_in_python_words():
+    # level 1 of a scan of 1 x 0.5 x 0.5 um voxels halves y and x; of an isotropic scan, z too
+    fine = mct.from_array(np.zeros((16, 32, 32), "float32"), spacing=(1.0, 0.5, 0.5), chunks=8)
+    result = fine.microct.pyramid(levels=2).microct.gaussian(sigma=1, level=1)
+    other = mct.from_array(np.zeros((16, 32, 32), "float32"), spacing=1.0, chunks=8)
+    with pytest.raises(ValueError, match=r"downsampled by \[2, 2, 2\]") as caught:
+        mct.replay(result, other)
+    said = str(caught.value)
+    assert "set factor=[1, 2, 2] and levels=2 in the params of the pyramid step" in said
+    assert "'factor:" not in said  # the pipeline file's words are the command's
+
+
 def test_chunks_of_zero_named_as_the_caller_gave_them(tmp_path, capsys):
     _scan(0).microct.to_zarr(tmp_path / "scan.zarr")
     steps = [{"op": "gaussian", "params": {"sigma": 1}}]

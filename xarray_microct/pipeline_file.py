@@ -43,6 +43,7 @@ import difflib
 import importlib
 import inspect
 import json
+import math
 import os
 import shutil
 import typing
@@ -625,7 +626,10 @@ def take_level(
     its downsampling factor (``level_factor``), checked against ``expected`` if given.
     A level the pyramid lacks (planned by a coarser chunking than the one it was made
     with) is an error saying which ``--chunks``, or which ``levels`` on the pyramid
-    step, gives it (``factor``, ``levels``: the pyramid step's).
+    step, gives it (``factor``, ``levels``: the pyramid step's); a level planned with
+    other factors (an input of other voxel sizes) one naming the pyramid step's
+    ``factor`` and ``levels`` that plan it as it was made, in Python words and in the
+    command's (:class:`~xarray_microct.core.errors.OptionError`).
 
     Examples
     --------
@@ -658,19 +662,18 @@ def take_level(
         said = (
             f"level {level} of the pyramid of this input is downsampled by "
             f"{taken['level_factor']} (z, y, x), but the pipeline was made on a level "
-            f"downsampled by {list(expected)}. A pyramid with levels=None plans its levels "
-            "by the chunking: "
+            f"downsampled by {list(expected)}. A pyramid plans which axes each level "
+            "downsamples from the voxel size (an input of other voxel sizes, or a pipeline "
+            "exported before the plan stopped depending on the chunking, has other levels)"
         )
-        size = _size_giving(tree, level, expected, factor)
-        python = "replay on the input chunked as the pyramid was made" + (
-            f" ({_rechunk(size)} gives it)" if size is not None else ""
-        )
-        command = "run on the input with the chunks the pyramid was made with (--chunks)" + (
-            f": --chunks {size} gives it" if size is not None else ""
-        )
+        gives = _what_gives(tree, level, expected, factor)
+        if gives is None:
+            raise ValueError(said)
+        by, count = gives
         raise OptionError(
-            f"{said}{python}, or give the pyramid step its levels",
-            f"{said}{command}, or give the pyramid step its levels",
+            f"{said}: set factor={by} and levels={count} in the params of the pyramid step "
+            "to replay it",
+            f"{said}: set 'factor: {by}' and 'levels: {count}' on the pyramid step to replay it",
         )
     records = records_of(volume)
     for index in reversed(range(len(records))):
@@ -716,18 +719,45 @@ def _level_options(
     return size, levels
 
 
-def _size_giving(
+def _what_gives(
     tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
-) -> int | None:
-    """The cubic chunk size that gives ``level`` as ``expected`` (:func:`_level_options`),
-    or None."""
-    if type(level) is not int or level < 1:
+) -> tuple[list[int], int] | None:
+    """The pyramid step's ``factor`` (one per axis) and ``levels`` that plan ``level`` of
+    the pyramid of ``tree``'s full resolution as ``expected``, or None.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.zeros((16, 16, 16)), chunks=8)
+    >>> _what_gives(vol.microct.pyramid(levels=2), 1, [1, 2, 2], 2)
+    ([1, 2, 2], 2)
+    """
+    from itertools import product
+
+    from xarray_microct.core.volume import grid_of
+    from xarray_microct.ops.pyramid import plan_levels
+
+    if type(level) is not int or level < 1 or expected is None:
         return None
-    try:
-        size, _ = _level_options(tree, level, expected, factor)
-    except (ValueError, TypeError):
+    grid = grid_of(tree.microct.select_level(0))
+
+    def powers_of(e: int) -> list[int]:  # the factors g of which e is a power
+        return [1] if e == 1 else [g for g in (2, 3, 4) if g ** round(math.log(e, g)) == e]
+
+    if not all(type(e) is int and e >= 1 for e in expected):
         return None
-    return size
+    per_axis = [powers_of(e) for e in expected]
+    for candidate in product(*per_axis):
+        if max(candidate, default=1) < 2:
+            continue
+        try:
+            plan = plan_levels(grid.shape, grid.spacing, (1,) * 3, candidate, level + 1)
+        except ValueError:
+            continue
+        total = [math.prod(step[a] for step in plan) for a in range(3)]
+        if total == list(expected):
+            return list(candidate), level + 1
+    return None
 
 
 def _rechunk(size: int) -> str:
@@ -844,6 +874,8 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     pending: int | None = None  # index of a pyramid record whose level is not known yet
     for index, record in enumerate(out):
         if record.get("op") == "pyramid" and not record.get("source"):
+            if pending is not None:
+                break  # a pyramid of a level whose index is not recorded
             if "level" not in record and levels_made(record) == 1:
                 record["level"] = 0  # a pyramid of one level: the volume itself
             pending = None if "level" in record else index
@@ -948,7 +980,8 @@ def replay(records_or_result: Any, volume: Any) -> Any:
     The result of the same chain on ``volume``, lazy. A chain through a ``pyramid`` gives
     a pyramid (a DataTree), unless the records say which level it went on with (a level
     of a stored pyramid, ``open_volume(store, level=k)``): then that level of
-    ``volume``'s pyramid, as ``microct run`` replays it.
+    ``volume``'s pyramid, as ``microct run`` replays it (and a pyramid made of such a
+    level, the pyramid of that level).
 
     Examples
     --------
@@ -960,10 +993,8 @@ def replay(records_or_result: Any, volume: Any) -> Any:
     >>> [r["op"] for r in again.attrs["microct_provenance"]][-2:]
     ['gaussian', 'normalize']
     """
-    import xarray as xr
-
     records = records_of(records_or_result)
-    if not isinstance(records_or_result, xr.DataTree) and _level_recorded(records):
+    if _level_recorded(records):
         return pipeline_from_records(records, "replay").apply(volume)
     return replay_chain(records, volume)
 

@@ -123,6 +123,7 @@ class Operation:
     intensity_units: UnitsPolicy = "drop"
     volumes: tuple[str, ...] = ()
     earlier: tuple[str, ...] = ()
+    restarts: bool = False
     verb: Callable[..., Any] = field(init=False, repr=False, compare=False)
 
     @property
@@ -298,6 +299,7 @@ def operation(
     packages: Iterable[str] = (),
     on_tree: TreePolicy | None = None,
     earlier: Iterable[str] = (),
+    restarts: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``func`` as a verb of the ``.microct`` accessors.
 
@@ -352,6 +354,12 @@ def operation(
         passes the same stage of its own chain. A stage is known by its dask name
         (:func:`stage_in`); where a volume given there is not one (made beside the chain,
         computed), the record cannot be replayed and its ``"not_stages"`` says why.
+    restarts : bool
+        The verb's result holds its input as its first level (a pyramid). Given that
+        first level of an earlier result of the same verb (a tree of it, its level 0),
+        the verb starts again from the volume the earlier one was given: the earlier
+        record is replaced by the new one, not stacked under it. Given a coarser level
+        whose index is not recorded, it refuses (:func:`restarted`).
 
     Returns
     -------
@@ -396,6 +404,7 @@ def operation(
             intensity_units=intensity_units,
             volumes=tuple(volumes),
             earlier=tuple(earlier),
+            restarts=restarts,
         )
         missing = (set(length_params) | set(op.volumes) | set(op.earlier)) - set(
             op.signature.parameters
@@ -473,12 +482,16 @@ def _bind(op: Operation, first: Any, args: tuple, params: dict) -> dict[str, Any
     return given
 
 
-def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict) -> Any:
+def _apply_to_volume(
+    op: Operation, obj: xr.DataArray, args: tuple, params: dict, index: int | None = None
+) -> Any:
     if op.takes == "table":
         raise TypeError(f"{op.name} works on a table (pandas.DataFrame), got a volume")
     grid = grid_of(obj)
     _check_input(op, obj)
     entered = as_dask(obj)
+    if op.restarts:
+        entered = restarted(op.name, entered, index)
     volume = mask_checked(entered, op.name) if op.takes == "mask" else entered
     given = _bind(op, volume, args, params)
     stages = {name: given.pop(name) for name in op.earlier}
@@ -516,6 +529,91 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     for made in _volumes_of(out):
         if isinstance(made.data, da.Array):
             _remember(made, (*names, made.data.name))
+    return out
+
+
+def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.DataArray:
+    """The volume a restarting verb ``name`` (a pyramid) starts from: ``volume`` without
+    the verb's own last record where it is level 0 of that verb's result (the volume the
+    verb was given); ``volume`` as it is where its chain does not end with the verb, or
+    where it is a coarser level whose index is recorded: taken in memory (its record
+    marked with ``"level"`` by :func:`~xarray_microct.core.tree.level_taken`:
+    ``tree.microct.select_level(k)``, ``level=k``) or read back from a store
+    (``open_volume(store, level=k)``). The new result's replay then takes that level of
+    the other scan's pyramid first.
+
+    Level 0 is known from the level marked on the record, from ``index`` (the volume's
+    position in the tree it was taken from), from a stored level read back (its
+    ``open_volume`` record), from a result of one level, or from the data being the data
+    the verb was given (its dask name).
+
+    Raises
+    ------
+    ValueError
+        ``volume`` is a coarser level whose index is not recorded (a level of a tree the
+        verb's record does not describe, such as one built by hand): its provenance could
+        not say which level the new result started from.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> vol = mct.from_array(np.zeros((8, 8, 8)), chunks=4)
+    >>> tree = vol.microct.pyramid(levels=2)
+    >>> first = restarted("pyramid", tree.microct.select_level(0))
+    >>> [r["op"] for r in first.attrs["microct_provenance"]]
+    []
+    >>> coarse = restarted("pyramid", tree.microct.select_level(1))
+    >>> [(r["op"], r["level"]) for r in coarse.attrs["microct_provenance"]]
+    [('pyramid', 1)]
+    >>> unmarked = single_image(tree["scale1"])  # read as it is: its level is not recorded
+    >>> restarted("pyramid", unmarked)
+    Traceback (most recent call last):
+    ...
+    ValueError: pyramid of a coarser level of a pyramid: ...
+    """
+    records = list(volume.attrs.get(PROVENANCE_KEY, []))
+    last = next((i for i in reversed(range(len(records))) if not records[i].get("source")), None)
+    if last is None or records[last].get("op") != name:
+        return volume
+    opened = [
+        r.get("params", {}).get("level")
+        for r in records[last + 1 :]
+        if r.get("op") == "open_volume"
+    ]
+    if "level" in records[last]:
+        taken = records[last]["level"]
+        if not (type(taken) is int and taken == 0):
+            return volume  # a coarser level, recorded: the replay takes it first
+        index = 0  # level 0, marked: the volume the verb was given
+    elif opened:
+        if not (type(opened[-1]) is int and opened[-1] == 0):
+            return volume  # a stored level, read back: its index is recorded
+        index = 0
+    elif (records[last].get("estimated") or {}).get("levels") == 1:
+        index = 0  # a result of one level: the volume itself
+    elif index is None:
+        names = stage_names(volume)
+        index = 0 if len(names) > 1 and names[-1] is not None and names[-1] == names[-2] else None
+    if index != 0:
+        which = "a coarser level" if index is None else f"level {index}"
+        raise ValueError(
+            f"{name} of {which} of a {name}: its level is not recorded (a node's volume "
+            "read as it is, or a tree its record does not describe), so its provenance "
+            "could not say which level the result started from. Take the level with "
+            f"tree.microct.select_level(k) or {name}(level=k), which record it, or make it "
+            f"from the full-resolution volume (tree.microct.{name}(levels=...): each level "
+            "is made from the one before, so the coarser levels are the same)"
+        )
+    dropped = records.pop(last)
+    out = volume.copy(data=volume.data)
+    out.attrs = {**volume.attrs, PROVENANCE_KEY: records}
+    lines = str(out.attrs.get("history", "")).split("\n")
+    line = history_line(dropped) if {"params", "versions", "time"} <= set(dropped) else None
+    if line in lines:
+        del lines[len(lines) - 1 - lines[::-1].index(line)]
+        out.attrs["history"] = "\n".join(lines)
+        if not out.attrs["history"]:
+            del out.attrs["history"]
     return out
 
 
@@ -760,9 +858,13 @@ def _apply_to_tree(
     op: Operation, tree: xr.DataTree, args: tuple, params: dict, level: int | str | None
 ) -> Any:
     if level is not None or op.on_tree == "level":
+        which = 0 if level is None else level
+        node = select_node(tree, which)
+        paths = [n.path for n in image_nodes(tree)] if op.restarts else []
+        index = paths.index(node.path) if node.path in paths else None
         # the level taken goes on the pyramid's record: replay takes it again
-        taken = level_taken(tree, 0 if level is None else level)
-        return _apply_to_volume(op, taken, args, params)
+        taken = level_taken(tree, which)
+        return _apply_to_volume(op, taken, args, params, index)
     if not image_nodes(tree):
         raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
     if op.on_tree == "finest":
@@ -807,7 +909,7 @@ def _finest_with_its_pyramid(
     source = records_of(level_taken(tree, 0))
     marked = finest.assign_attrs({PROVENANCE_KEY: [*source, *records_of(finest)[len(source) :]]})
     coarser = None
-    for count in (None, len(levels)):  # planned by the chunking, as by default; or given
+    for count in (None, len(levels)):  # as many as the chunking plans, as by default; or given
         try:
             made = REGISTRY["pyramid"].verb(marked, levels=count, factor=factor, method="mode")
         except (ValueError, TypeError):

@@ -35,8 +35,19 @@ origin.
 Per-axis factors: at each level the finest axes are downsampled and an axis already
 much coarser is left alone, decided from the current spacing (an axis is downsampled
 when that brings its spacing closer, on a log scale, to the level's target spacing
-``min(spacing * factor)``). A scan with slices four times thicker than its pixels keeps
-its slices until the pixels have caught up.
+``min(spacing * factor)``), as neuroglancer's near-isotropic downsampling does. A scan
+with slices four times thicker than its pixels keeps its slices until the pixels have
+caught up. The chunks play no part in it: a stack read one slice per chunk, or chunked
+(13, 80, 30), gets the same levels as any other chunking; they only decide how many
+levels ``levels=None`` makes (:func:`plan_levels`). So the levels approach isotropic
+voxels, as viewers (napari, neuroglancer, OME-NGFF readers) expect: a thin stack of
+isotropic voxels, (32, 512, 512), thins in z with x and y, (16, 256, 256) then
+(8, 128, 128), and an axis stops only when fewer than ``factor`` voxels are left (a
+level is never less than one voxel thick).
+
+A pyramid of a pyramid (a tree, or its full-resolution level) is the pyramid of its
+full-resolution volume, made again: its record replaces the earlier pyramid's (see
+:func:`pyramid`).
 """
 
 from __future__ import annotations
@@ -124,6 +135,13 @@ def plan_levels(
 ) -> list[tuple[int, ...]]:
     """Per-level, per-axis downsampling factors of a pyramid (each relative to the level before).
 
+    Which axes a level downsamples is decided by the voxel spacing and shape alone, never
+    by the chunks: the finest axes are downsampled, an axis much coarser than them is
+    kept until they catch up (an axis is downsampled when that brings its spacing closer,
+    on a log scale, to ``min(spacing * factor)``), and an axis of fewer than ``factor``
+    voxels is kept (no level has an axis of 0 voxels). The chunks decide only how many
+    levels ``levels=None`` makes.
+
     Parameters
     ----------
     shape, spacing, chunks : sequences of 3
@@ -132,12 +150,13 @@ def plan_levels(
         The largest factor per axis (1 = never downsample that axis).
     levels : int, optional
         Number of levels including full resolution. ``None``: continue while some axis
-        is larger than one chunk (an axis that fits in one chunk is left alone).
+        that ``factor`` lets shrink is larger than one chunk (and can still shrink).
 
     Returns
     -------
     list of tuple of int
-        One ``(fz, fy, fx)`` per level after the first.
+        One ``(fz, fy, fx)`` per level after the first. Two chunkings of one grid give
+        the same factors; one list is the start of the other.
 
     Examples
     --------
@@ -148,20 +167,21 @@ def plan_levels(
 
     >>> plan_levels((64, 256, 256), (4, 1, 1), (64, 64, 64), (2, 2, 2), levels=4)
     [(1, 2, 2), (1, 2, 2), (2, 2, 2)]
+
+    A stack read one slice per chunk plans the same levels as any other chunking:
+
+    >>> plan_levels((64, 512, 512), (1, 1, 1), (1, 512, 512), (2, 2, 2))
+    [(2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2)]
+    >>> plan_levels((64, 512, 512), (1, 1, 1), (64, 128, 128), (2, 2, 2))
+    [(2, 2, 2), (2, 2, 2)]
     """
     shape, spacing = [int(n) for n in shape], [float(s) for s in spacing]
     plan: list[tuple[int, ...]] = []
     while levels is None or len(plan) + 1 < levels:
-        candidates = [
-            a
-            for a in range(3)
-            if factor[a] > 1
-            and shape[a] >= factor[a]
-            and (levels is not None or shape[a] > chunks[a])
-        ]
+        candidates = [a for a in range(3) if factor[a] > 1 and shape[a] >= factor[a]]
+        if levels is None and not any(shape[a] > chunks[a] for a in candidates):
+            break
         if not candidates:
-            if levels is None:
-                break
             raise ValueError(
                 f"cannot make {levels} levels: level {len(plan)} has shape {tuple(shape)}, "
                 f"too small to downsample by {tuple(factor)}; ask for at most "
@@ -275,8 +295,9 @@ def downsample_array(
         data.shape[:n_lead] + out_shape,
     )
     if method == "stride":
-        picked = data[(Ellipsis, *(slice(0, m * f, f) for m, f in zip(out_shape, factor,
-                                                                     strict=True)))]
+        picked = data[
+            (Ellipsis, *(slice(0, m * f, f) for m, f in zip(out_shape, factor, strict=True)))
+        ]
         return picked.rechunk(out_chunks)
     # "mean" is computed as exact block sums divided once by the block size
     kind = "sum" if method == "mean" else method
@@ -305,13 +326,9 @@ def _check_factor(factor: int | Sequence[int]) -> tuple[int, int, int]:
     if len(values) != 3 or not all(
         isinstance(f, (int, np.integer)) and not isinstance(f, bool) for f in values
     ):
-        raise TypeError(
-            f"factor must be an integer or three integers (z, y, x), got {factor!r}"
-        )
+        raise TypeError(f"factor must be an integer or three integers (z, y, x), got {factor!r}")
     if min(values) < 1 or max(values) < 2:
-        raise ValueError(
-            f"factor must be >= 1 per axis and >= 2 on some axis, got {factor!r}"
-        )
+        raise ValueError(f"factor must be >= 1 per axis and >= 2 on some axis, got {factor!r}")
     return tuple(int(f) for f in values)  # type: ignore[return-value]
 
 
@@ -348,7 +365,7 @@ def downsample(
     )
 
 
-@operation(intensity_units="keep", packages=["numba"], on_tree="level")
+@operation(intensity_units="keep", packages=["numba"], on_tree="level", restarts=True)
 def pyramid(
     volume: xr.DataArray,
     levels: int | None = None,
@@ -363,14 +380,15 @@ def pyramid(
     volume : xarray.DataArray
         The full-resolution volume; its chunk shape becomes every level's chunk shape.
     levels : int, optional
-        Number of levels, the full resolution included. ``None``: downsample until
+        Number of levels, the full resolution included. ``None``: make levels until
         every axis fits in one chunk of the volume's chunking, or of 128 voxels if the
-        chunks are larger (an axis already within one chunk is left alone).
+        chunks are larger (or cannot shrink further). The chunking sets only the number
+        of levels, never their factors.
     factor : int or (int, int, int)
         Largest downsampling factor per level along each axis ``(z, y, x)``; 1 never
         downsamples that axis. Per level, an axis already much coarser than the finest
-        one is not downsampled (decided from the current spacing; see the module
-        docstring).
+        one is not downsampled, nor one of fewer than ``factor`` voxels (decided from the
+        level's spacing and shape; see the module docstring).
     method : {"gaussian", "mean", "mode", "stride"}, optional
         ``"gaussian"`` anti-aliases (intensity images), ``"mean"`` averages blocks,
         ``"mode"`` takes each block's majority (label images: never invents a label),
@@ -392,6 +410,18 @@ def pyramid(
         coordinates of its own voxel centres. Lazy. Write it with
         ``tree.microct.to_zarr(store)`` (OME-Zarr).
 
+    Notes
+    -----
+    On a pyramid (a tree, or its full-resolution level) it makes the pyramid of the
+    full-resolution volume again, other ``levels``, ``factor`` or ``method`` allowed: its
+    record replaces the earlier pyramid's, so the result is that of ``pyramid`` on the
+    volume, provenance included. On a level read back from a store
+    (``open_volume(store, level=k)``) it makes the pyramid of that level, which records
+    the level and replays from it. On a coarser level taken in memory
+    (``tree.microct.pyramid(level=1)``) it raises ``ValueError``: its provenance could not
+    say which level it started from (the full-resolution pyramid has the same coarser
+    levels, each level being made from the one before).
+
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
@@ -402,6 +432,18 @@ def pyramid(
     [(64, 128, 128), (64, 64, 64), (32, 32, 32)]
     >>> tree["scale2"]["scan"].microct.grid.spacing
     (4.0, 4.0, 4.0)
+
+    The levels do not depend on the chunking, only how many there are:
+
+    >>> one_slice = vol.chunk({"z": 1}).microct.pyramid()
+    >>> [one_slice[n]["scan"].shape for n in one_slice.children][:3]
+    [(64, 128, 128), (64, 64, 64), (32, 32, 32)]
+
+    A pyramid of a pyramid is made again from its full resolution, with one record:
+
+    >>> again = tree.microct.pyramid(levels=2)
+    >>> [r["op"] for r in again["scale1"]["scan"].attrs["microct_provenance"]]
+    ['pyramid']
     """
     if method is None:
         method = default_pyramid_method(volume)
