@@ -357,8 +357,9 @@ def test_a_level_the_replays_chunking_does_not_make_says_which_chunks_give_it(tm
     assert main([*replay, str(tmp_path / "coarse.zarr"), "--chunks", "128"]) == 2
     err = capsys.readouterr().err
     assert "makes 1 level of this input at this run's chunks (16 × 64 × 64 voxels)" in err
-    said = re.search(r"run on the input with --chunks (\d+) ", err)
+    said = re.search(r"run on the input with --chunks (\d+),", err)
     assert said is not None and "set 'levels: 2' on the pyramid step" in err, err
+    assert "volume.chunk" not in err and "in Python" not in err  # the command's fix only
     assert not (tmp_path / "coarse.zarr").exists()
     # as the message says: the same result
     assert main([*replay, str(tmp_path / "again.zarr"), "--chunks", said.group(1)]) == 0
@@ -367,14 +368,17 @@ def test_a_level_the_replays_chunking_does_not_make_says_which_chunks_give_it(tm
     )
 
 
-@pytest.mark.parametrize("how", ["computed in memory", "written alone"])
+@pytest.mark.parametrize("how", ["a tree of the level", "read back"])
 def test_export_refuses_a_pyramid_step_whose_level_is_unknown(tmp_path, capsys, how):
+    # a level computed in memory (level=, select_level) is recorded: tests/test_replay_levels.py
     scan = mct.from_array(np.zeros((16, 16, 16)), spacing=0.5, chunks=8, name="scan")
     tree = scan.microct.pyramid(levels=2)
-    if how == "computed in memory":
-        tree.microct.gaussian(sigma=1, level=1).to_zarr(tmp_path / "result.zarr")
-    else:  # level 1 stored alone, then read back: its store says "level 0"
-        write_volume(tree.microct.select_level(1), tmp_path / "level1.zarr")
+    level1 = tree["scale1"]["scan"]  # level 1 stored alone: its store says "level 0"
+    write_volume(level1, tmp_path / "level1.zarr")
+    if how == "a tree of the level":
+        alone = mct.open_pyramid(tmp_path / "level1.zarr")  # one level; the pyramid made 2
+        alone.microct.gaussian(sigma=1, level=0).to_zarr(tmp_path / "result.zarr")
+    else:
         level1 = mct.open_volume(tmp_path / "level1.zarr")
         level1.microct.gaussian(sigma=1).to_zarr(tmp_path / "result.zarr")
     assert (

@@ -394,12 +394,23 @@ def test_a_pyramid_of_results_does_not_claim_its_levels_downsampled_by_mode(tmp_
     ``type`` it cannot know (it said "mode", from the labels' dtype)."""
     rng = np.random.default_rng(3)
     scan = mct.from_array(rng.random((20, 20, 20)), spacing=0.5, chunks=10, name="scan")
-    labels = scan.microct.pyramid(levels=2).microct.threshold().microct.label()
+    masks = scan.microct.pyramid(levels=2).microct.threshold()
+    store = tmp_path / f"masks-{version}.zarr"
+    masks.microct.to_zarr(store, version=version)
+    multiscale = _root_attrs(store)["multiscales"][0]
+    assert "type" not in multiscale
+    assert multiscale["metadata"]["description"].endswith(", then threshold on every level")
+    xr.testing.assert_identical(open_pyramid(store), masks)
+    # labels on a pyramid: the finest level's labels downsampled by mode make the others
+    labels = masks.microct.label()
     store = tmp_path / f"labels-{version}.zarr"
     labels.microct.to_zarr(store, version=version)
     multiscale = _root_attrs(store)["multiscales"][0]
-    assert "type" not in multiscale
-    assert multiscale["metadata"]["description"].endswith(", then threshold, label on every level")
+    assert multiscale["type"] == "mode"
+    assert multiscale["metadata"]["description"].endswith(
+        ", then threshold, label on the finest level, whose labels are downsampled by mode "
+        "to the coarser levels"
+    )
     xr.testing.assert_identical(open_pyramid(store), labels)
 
 

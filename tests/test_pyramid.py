@@ -420,15 +420,32 @@ def test_pyramid_of_a_pyramid_is_the_pyramid_of_its_full_resolution():
         assert replayed["scale2"]["scan"].shape == again["scale2"]["scan"].shape
 
 
-def test_pyramid_of_a_level_in_memory_is_refused_and_of_a_stored_level_replays(tmp_path):
+def test_pyramid_of_a_level_in_memory_or_stored_replays_from_that_level(tmp_path):
+    # was refused for a level taken in memory: its level was not recorded
     vol = make_volume(spacing=1.0)
     tree = vol.microct.pyramid(levels=3, method="mean")
-    for attempt in (
-        lambda: tree.microct.pyramid(level=1),
-        lambda: tree.microct.select_level(2).microct.pyramid(),
+    data = np.random.default_rng(1).integers(0, 4000, vol.shape).astype("uint16")
+    other = mct.from_array(data, spacing=1.0, chunks=16, name="scan")
+    other_tree = other.microct.pyramid(levels=3, method="mean")
+    for made in (
+        tree.microct.pyramid(level=1, levels=2, method="mean"),
+        tree.microct.select_level(1).microct.pyramid(levels=2, method="mean"),
     ):
-        with pytest.raises(ValueError, match="Make it from the full-resolution volume"):
-            attempt()
+        coarse = made["scale1"]["scan"]
+        assert _ops(coarse) == ["pyramid", "pyramid"]  # level 1 of the first, then the new
+        assert coarse.attrs["microct_provenance"][0]["level"] == 1
+        np.testing.assert_array_equal(coarse.values, tree["scale2"]["scan"].values)
+        # the replay takes level 1 of the other scan's pyramid first
+        replayed = mct.replay(made, other)
+        np.testing.assert_array_equal(
+            replayed["scale0"]["scan"].values, other_tree["scale1"]["scan"].values
+        )
+        np.testing.assert_array_equal(
+            replayed["scale1"]["scan"].values, other_tree["scale2"]["scan"].values
+        )
+    # a node's volume read as it is: its level is not recorded
+    with pytest.raises(ValueError, match="its level is not recorded"):
+        tree["scale2"]["scan"].microct.pyramid()
     tree.microct.to_zarr(tmp_path / "scan.ome.zarr")
     stored = mct.open_volume(tmp_path / "scan.ome.zarr", level=1).microct.pyramid(
         levels=2, method="mean"

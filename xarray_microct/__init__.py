@@ -19,14 +19,20 @@ import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import xarray as xr
+from xarray_microct.starting import quiet_while_starting
 
-from xarray_microct import accessor as _accessor  # noqa: F401  (registers .microct)
-from xarray_microct.core.provenance import records_of
-from xarray_microct.core.registry import REGISTRY, declare_verbs
-from xarray_microct.core.tables import table_quantities
-from xarray_microct.core.units import resolve_length, ureg
-from xarray_microct.core.volume import Grid, from_array, grid_of
+# in the `microct` command, Ctrl-C during the imports below prints one line and exits
+# with 130 (not a traceback of xarray's imports); a program importing this is left alone
+quiet_while_starting()
+
+import xarray as xr  # noqa: E402
+
+from xarray_microct import accessor as _accessor  # noqa: E402, F401  (registers .microct)
+from xarray_microct.core.provenance import records_of  # noqa: E402
+from xarray_microct.core.registry import REGISTRY, declare_verbs  # noqa: E402
+from xarray_microct.core.tables import table_quantities  # noqa: E402
+from xarray_microct.core.units import resolve_length, ureg  # noqa: E402
+from xarray_microct.core.volume import Grid, from_array, grid_of  # noqa: E402
 
 # The verbs of each module of operations. A module (with the libraries it needs: numba,
 # scikit-image, the fiber stages) is imported when one of its verbs is first used, so a

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 from xarray_microct.core.registry import REGISTRY, Operation, on_register
-from xarray_microct.core.tree import image_nodes, select_node, single_image
+from xarray_microct.core.tree import image_nodes, level_taken
 from xarray_microct.core.volume import Grid, grid_of
 
 if TYPE_CHECKING:  # the viewers import HoloViews lazily
@@ -140,6 +140,10 @@ class MicroCTTreeAccessor(_MicroCTAccessor):
     def select_level(self, level: int | str = 0) -> xr.DataArray:
         """The volume at one level (index or path); the tree must hold one per node.
 
+        The level taken is recorded on the record of the pyramid that made the tree
+        (:func:`~xarray_microct.core.tree.level_taken`), so that ``replay`` and an
+        exported pipeline go on with that level of another scan's pyramid.
+
         Examples
         --------
         >>> import numpy as np, xarray as xr, xarray_microct as mct
@@ -148,7 +152,7 @@ class MicroCTTreeAccessor(_MicroCTAccessor):
         >>> tree.microct.select_level(0).shape
         (4, 4, 4)
         """
-        return single_image(select_node(self._obj, level))
+        return level_taken(self._obj, level)
 
 
 def _bind(op: Operation) -> None:
@@ -174,7 +178,7 @@ def _bind(op: Operation) -> None:
     returns = op.signature.return_annotation
     # on a tree, a mapped verb gives a tree (its one-level result with ``level=``)
     tree_returns = returns
-    if op.on_tree == "map" and returns is not inspect.Signature.empty:
+    if op.on_tree in ("map", "finest") and returns is not inspect.Signature.empty:
         text = returns if isinstance(returns, str) else inspect.formatannotation(returns)
         tree_returns = f"xr.DataTree | {text}"
     for method, params, gives in (

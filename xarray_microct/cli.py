@@ -45,9 +45,12 @@ import numpy as np
 import xarray as xr
 
 from xarray_microct.cluster import exit_quickly
+from xarray_microct.core.errors import command_line_message
 from xarray_microct.core.provenance import to_json_value
 from xarray_microct.core.tables import column_units
+from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.core.volume import PROVENANCE_KEY, grid_of
+from xarray_microct.starting import EXIT_INTERRUPTED, started
 
 LINE_WIDTH = 100
 """Longest provenance or attribute line ``microct info`` prints (``--json`` gives all)."""
@@ -239,7 +242,7 @@ def store_info(
         info["kind"] = "ome-zarr"
         picks = {"c": calibration.get("channel"), "t": calibration.get("time")}
         every = _pyramid_facts(tree, picks)  # picks validated by open_volume above
-        sizes = sizes_of(tree.microct.select_level(0))  # the input's, before the picks
+        sizes = sizes_of(single_image(select_node(tree, 0)))  # the input's, before the picks
         info["levels"] = [
             facts
             for index, facts in enumerate(every)
@@ -261,7 +264,7 @@ def store_info(
             }
             for name in (label_names(path) if local is not None else [])
         ]
-        first = tree.microct.select_level(level or 0)
+        first = single_image(select_node(tree, level or 0))  # the records as stored
         info.update(_pick_facts(sizes, calibration, {}))
         info["provenance"] = _provenance_facts(first.attrs.get(PROVENANCE_KEY, []))
         return info
@@ -956,8 +959,6 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C so that writers stop cleanly."""
 
 
-EXIT_INTERRUPTED = 130
-"""Exit status after Ctrl-C (SIGINT): 128 + 2, as shells report it."""
 EXIT_TERMINATED = 143
 """Exit status after SIGTERM (a batch system ending the job): 128 + 15."""
 
@@ -1062,6 +1063,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous_format = warnings.formatwarning
     warnings.formatwarning = _one_line_warning
     try:
+        started()  # Ctrl-C raises KeyboardInterrupt from here on (see starting.py)
         return args.handler(args)
     except KeyboardInterrupt as err:
         return _interrupted(args, err, began)
@@ -1075,7 +1077,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         TimeoutError,
     ) as err:
         message = with_cli_options(str(err)) if _raised_reading(err) else str(err)
-        print(f"microct: error: {message}", file=sys.stderr)
+        print(f"microct: error: {command_line_message(err, message)}", file=sys.stderr)
         return 2
     except OSError as err:  # a full disk, a read-only folder...
         print(

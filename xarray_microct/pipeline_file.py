@@ -56,9 +56,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from xarray_microct.core.errors import OptionError
 from xarray_microct.core.provenance import records_of, utc_now
 from xarray_microct.core.registry import REGISTRY, check_records, run_step
 from xarray_microct.core.registry import replay as replay_chain
+from xarray_microct.core.tree import level_factor, levels_made, select_node, single_image
 from xarray_microct.core.volume import PROVENANCE_KEY
 
 PIPELINE_FORMAT = 1
@@ -624,7 +626,10 @@ def take_level(
     its downsampling factor (``level_factor``), checked against ``expected`` if given.
     A level the pyramid lacks (planned by a coarser chunking than the one it was made
     with) is an error saying which ``--chunks``, or which ``levels`` on the pyramid
-    step, gives it (``factor``, ``levels``: the pyramid step's).
+    step, gives it (``factor``, ``levels``: the pyramid step's); a level planned with
+    other factors (an input of other voxel sizes) one naming the pyramid step's
+    ``factor`` and ``levels`` that plan it as it was made, in Python words and in the
+    command's (:class:`~xarray_microct.core.errors.OptionError`).
 
     Examples
     --------
@@ -651,16 +656,24 @@ def take_level(
                 if type(level) is int
                 else f"the pyramid step makes no level {level!r}: correct the file's level"
             ) from err
-        raise ValueError(_missing_level(tree, level, expected, factor)) from err
+        raise _missing_level(tree, level, expected, factor) from err
     taken = {"level": level, "level_factor": _level_factor(tree, level)}
     if expected is not None and taken["level_factor"] != list(expected):
-        raise ValueError(
+        said = (
             f"level {level} of the pyramid of this input is downsampled by "
             f"{taken['level_factor']} (z, y, x), but the pipeline was made on a level "
             f"downsampled by {list(expected)}. A pyramid plans which axes each level "
             "downsamples from the voxel size (an input of other voxel sizes, or a pipeline "
             "exported before the plan stopped depending on the chunking, has other levels)"
-            f"{_what_gives(tree, level, expected, factor)}"
+        )
+        gives = _what_gives(tree, level, expected, factor)
+        if gives is None:
+            raise ValueError(said)
+        by, count = gives
+        raise OptionError(
+            f"{said}: set factor={by} and levels={count} in the params of the pyramid step "
+            "to replay it",
+            f"{said}: set 'factor: {by}' and 'levels: {count}' on the pyramid step to replay it",
         )
     records = records_of(volume)
     for index in reversed(range(len(records))):
@@ -708,16 +721,16 @@ def _level_options(
 
 def _what_gives(
     tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
-) -> str:
-    """``: 'factor: [...]' and 'levels: k' on the pyramid step give it`` where a factor per
-    axis plans ``level`` of the pyramid of ``tree``'s full resolution as ``expected``.
+) -> tuple[list[int], int] | None:
+    """The pyramid step's ``factor`` (one per axis) and ``levels`` that plan ``level`` of
+    the pyramid of ``tree``'s full resolution as ``expected``, or None.
 
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
     >>> vol = mct.from_array(np.zeros((16, 16, 16)), chunks=8)
     >>> _what_gives(vol.microct.pyramid(levels=2), 1, [1, 2, 2], 2)
-    ": set 'factor: [1, 2, 2]' and 'levels: 2' on the pyramid step to replay it"
+    ([1, 2, 2], 2)
     """
     from itertools import product
 
@@ -725,14 +738,14 @@ def _what_gives(
     from xarray_microct.ops.pyramid import plan_levels
 
     if type(level) is not int or level < 1 or expected is None:
-        return ""
+        return None
     grid = grid_of(tree.microct.select_level(0))
 
     def powers_of(e: int) -> list[int]:  # the factors g of which e is a power
         return [1] if e == 1 else [g for g in (2, 3, 4) if g ** round(math.log(e, g)) == e]
 
     if not all(type(e) is int and e >= 1 for e in expected):
-        return ""
+        return None
     per_axis = [powers_of(e) for e in expected]
     for candidate in product(*per_axis):
         if max(candidate, default=1) < 2:
@@ -743,28 +756,44 @@ def _what_gives(
             continue
         total = [math.prod(step[a] for step in plan) for a in range(3)]
         if total == list(expected):
-            return (
-                f": set 'factor: {list(candidate)}' and 'levels: {level + 1}' on the pyramid "
-                "step to replay it"
-            )
-    return ""
+            return list(candidate), level + 1
+    return None
+
+
+def _rechunk(size: int) -> str:
+    """The replay's input chunked ``size`` voxels a side, as Python does it (``--chunks
+    size`` on the command line).
+
+    Examples
+    --------
+    >>> _rechunk(32)
+    'the input chunked 32 voxels a side (volume.chunk(32), open_volume(path, chunks=32) or run_pipeline(..., chunks=32))'
+    """  # noqa: E501
+    return (
+        f"the input chunked {size} voxels a side (volume.chunk({size}), open_volume(path, "
+        f"chunks={size}) or run_pipeline(..., chunks={size}))"
+    )
 
 
 def _missing_level(
     tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
-) -> str:
+) -> OptionError:
     """Why the pyramid made of this input lacks ``level``, and what gives it: the
-    chunking that plans it (``--chunks``) or the pyramid step's ``levels``.
+    chunking that plans it (``volume.chunk``, ``--chunks``) or the pyramid step's
+    ``levels``, in Python words and in the command's (:class:`OptionError`).
 
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
     >>> vol = mct.from_array(np.zeros((16, 64, 64)), spacing=(2.0, 0.5, 0.5), chunks=64)
-    >>> print(_missing_level(vol.microct.pyramid(), 1, [1, 2, 2], 2))
+    >>> err = _missing_level(vol.microct.pyramid(), 1, [1, 2, 2], 2)
+    >>> print(err.command_line)
     ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     the pipeline was made on level 1 of a pyramid (downsampled by [1, 2, 2], z, y, x), but
     the pyramid step (levels: null) makes 1 level of this input at this run's chunks
-    (16 × 64 × 64 voxels): ... --chunks 32 ... 'levels: 2' ...
+    (16 × 64 × 64 voxels): ... --chunks 32, ... 'levels: 2' ...
+    >>> print(err)  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+    the pipeline was made ...(volume.chunk(32), ... levels=2 in the params of the pyramid step
     """
     nodes = list(tree.microct.levels) if hasattr(tree.microct, "levels") else []
     count = len(nodes) if nodes else "fewer"
@@ -777,29 +806,32 @@ def _missing_level(
         "axis fits in one chunk, so a coarser chunking makes fewer levels"
     )
     if type(level) is not int or level < 1:
-        return said
+        return OptionError(said, said)
     try:
         size, levels = _level_options(tree, level, expected, factor)
     except (ValueError, TypeError):
         size, levels = None, False
-    how = []
+    if size is None and not levels:
+        said += "; no chunking of this input gives that level: is it the same scan?"
+        return OptionError(said, said)
+    python, command = [], []
     if size is not None:
-        how.append(
-            f"run on the input with --chunks {size} (chunks={size} to open_volume in "
-            "Python), which plans that level as the pyramid was made"
+        python.append(f"replay on {_rechunk(size)}, which plans that level as the pyramid was made")
+        command.append(
+            f"run on the input with --chunks {size}, which plans that level as the pyramid was made"
         )
     if levels:
-        how.append(f"set 'levels: {level + 1}' on the pyramid step of the pipeline file")
-    if not how:
-        return f"{said}; no chunking of this input gives that level: is it the same scan?"
-    return f"{said}. To replay it: {', or '.join(how)}"
+        python.append(f"set levels={level + 1} in the params of the pyramid step")
+        command.append(f"set 'levels: {level + 1}' on the pyramid step of the pipeline file")
+    return OptionError(
+        f"{said}. To replay it: {', or '.join(python)}",
+        f"{said}. To replay it: {', or '.join(command)}",
+    )
 
 
 def _level_factor(tree: Any, level: int | str) -> list[int]:
     """How many voxels of the finest level one voxel of ``level`` spans, per axis."""
-    finest = tree.microct.select_level(0).microct.grid.spacing
-    coarse = tree.microct.select_level(level).microct.grid.spacing
-    return [round(c / f) for c, f in zip(coarse, finest, strict=True)]
+    return level_factor(single_image(select_node(tree, 0)), single_image(select_node(tree, level)))
 
 
 def _stored_level(location: Any, level: int | str) -> tuple[list[int], int] | None:
@@ -812,17 +844,6 @@ def _stored_level(location: Any, level: int | str) -> tuple[list[int], int] | No
         return _level_factor(tree, level), len(tree.microct.levels)
     except (ValueError, OSError, KeyError, IndexError, TypeError):
         return None
-
-
-def _levels_made(record: Mapping[str, Any]) -> int | None:
-    """How many levels a ``pyramid`` record's step made: recorded by the verb
-    (``estimated``), or given (``levels``); None when neither says (or its ``params`` is
-    not a mapping, which :func:`~xarray_microct.core.registry.check_records` refuses)."""
-    made = (record.get("estimated") or {}).get("levels")
-    params = record.get("params")
-    if made is None and isinstance(params, Mapping):
-        made = params.get("levels")
-    return made if type(made) is int else None
 
 
 def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -855,7 +876,7 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
         if record.get("op") == "pyramid" and not record.get("source"):
             if pending is not None:
                 break  # a pyramid of a level whose index is not recorded
-            if "level" not in record and _levels_made(record) == 1:
+            if "level" not in record and levels_made(record) == 1:
                 record["level"] = 0  # a pyramid of one level: the volume itself
             pending = None if "level" in record else index
         elif pending is not None and record.get("op") == "open_volume":
@@ -875,15 +896,51 @@ def pyramid_levels_recorded(records: Sequence[Mapping[str, Any]]) -> list[dict[s
     if pending is not None and any(not r.get("source") for r in out[pending + 1 :]):
         raise ValueError(
             "the result was computed on one level of a pyramid, but which level is not "
-            "recorded; write the pyramid (tree.microct.to_zarr(store)), open the level with "
-            "open_volume(store, level=k) and compute the result from that, or add "
-            "'level: k' to the pyramid step of the exported file"
+            "recorded (the level's tree is not the pyramid its record made: one level "
+            "stored alone, or a tree built by hand); take the level from the pyramid "
+            "itself (tree.microct.<verb>(..., level=k), tree.microct.select_level(k), or "
+            "open_volume(store, level=k) of the whole stored pyramid) and compute the "
+            "result from that, or add 'level: k' to the pyramid step of the exported file"
         )
-    return [
-        r
-        for r in out
-        if not (r.get("op") == "pyramid" and type(r.get("level")) is int and r["level"] == 0)
-    ]
+    return _without_level_zero(out)
+
+
+def _without_level_zero(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records without the ``pyramid`` steps that went on with level 0 (the volume
+    itself), each later step's ``earlier`` stages counted without them: a stage made
+    after such a step (its pyramid, whose finest level is its input) is one step fewer.
+
+    Examples
+    --------
+    >>> records = [{"op": "gaussian"}, {"op": "pyramid", "level": 0}, {"op": "median"},
+    ...            {"op": "drop_outside_labels", "earlier": {"scan": 0, "distance": 3}}]
+    >>> [(r["op"], r.get("earlier")) for r in _without_level_zero(records)]
+    [('gaussian', None), ('median', None), ('drop_outside_labels', {'scan': 0, 'distance': 2})]
+    """
+    kept: list[dict[str, Any]] = []
+    dropped: list[int] = []  # the steps (counted from 0) of the dropped pyramid records
+    step = 0
+    for record in records:
+        if record.get("source"):
+            kept.append(record)
+            continue
+        if record.get("op") == "pyramid" and type(record.get("level")) is int:
+            if record["level"] == 0:
+                dropped.append(step)
+                step += 1
+                continue
+        earlier = record.get("earlier")
+        if dropped and isinstance(earlier, Mapping):
+            record = {
+                **record,
+                "earlier": {
+                    name: k - sum(k > d for d in dropped) if type(k) is int else k
+                    for name, k in earlier.items()
+                },
+            }
+        kept.append(record)
+        step += 1
+    return kept
 
 
 def _level_recorded(records: list[dict[str, Any]]) -> bool:

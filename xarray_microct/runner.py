@@ -25,6 +25,7 @@ import xarray as xr
 
 from xarray_microct.cluster import ClusterOptions, dask_client, describe_client
 from xarray_microct.core.blocks.placement import cluster_threads, moved_to_workers, placing_on
+from xarray_microct.core.errors import OptionError
 from xarray_microct.core.memory import keep_large_arrays_unpooled
 from xarray_microct.io.ome import written_blocks
 from xarray_microct.io.results import (
@@ -162,7 +163,10 @@ def run_pipeline(
 
     options = (options or ClusterOptions()).check()
     if chunks is not None and (not isinstance(chunks, int) or chunks < 1):
-        raise ValueError(f"--chunks must be a positive number of voxels, got {chunks!r}")
+        raise OptionError(
+            f"chunks must be a positive number of voxels, got {chunks!r}",
+            f"--chunks must be a positive number of voxels, got {chunks!r}",
+        )
     pipe = load_pipeline(pipeline, params)
     if release_memory and pipe.lazy:
         keep_large_arrays_unpooled()

@@ -31,7 +31,9 @@ import difflib
 import functools
 import importlib
 import inspect
+import itertools
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -48,7 +50,14 @@ from xarray_microct.core.physical import (
     volume_in_voxels,
 )
 from xarray_microct.core.provenance import history_line, make_record, records_of, to_json_value
-from xarray_microct.core.tree import image_nodes, is_image, select_node, single_image
+from xarray_microct.core.tree import (
+    image_nodes,
+    is_image,
+    level_factor,
+    level_taken,
+    select_node,
+    single_image,
+)
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.validation import (
     binary_values,
@@ -63,7 +72,7 @@ ESTIMATED_KEY = "microct_estimated"
 given as ``None``); the registry moves it into the record under ``"estimated"``, so the
 provenance says which value was used while ``replay`` estimates afresh on another scan."""
 
-TreePolicy = Literal["map", "level"]
+TreePolicy = Literal["map", "level", "finest"]
 InputKind = Literal["image", "mask", "labels", "table"]
 ResultKind = Literal["volume", "scalar", "table", "tree", "dataset"]
 UnitsPolicy = Literal["keep", "drop", "length"]
@@ -269,7 +278,7 @@ def _tree_policy(
 ) -> TreePolicy:
     if on_tree is None:
         return "map" if result_kind == "volume" else "level"
-    if on_tree == "map" and result_kind != "volume":
+    if on_tree in ("map", "finest") and result_kind != "volume":
         raise ValueError(
             f"{func.__name__}: only a verb returning a volume can map over a DataTree; "
             f"it returns a {result_kind}: declare on_tree='level'"
@@ -330,10 +339,14 @@ def operation(
         ``"100 um^3"``), resolved to a number of voxels before ``func`` is called.
     packages : iterable of str
         Packages whose versions go into the provenance record (besides the core ones).
-    on_tree : {"map", "level"}, optional
+    on_tree : {"map", "level", "finest"}, optional
         On a DataTree: map over every image node, or apply to one level
         (``level=0`` by default, the finest). By default a verb returning a volume
         maps, any other applies to one level (a tree of tables or scalars is refused).
+        ``"finest"`` (verbs that number objects: ``label``, ``watershed``): apply to the
+        finest level and make the coarser ones from its result by the ``pyramid``
+        verb's majority (``"mode"``) downsampling, so that an object keeps its number
+        at every level (``_finest_with_its_pyramid``).
     earlier : iterable of str
         Parameters that take a volume of the input's own chain (the scan the chain began
         with, a map made on the way), beside the input: recorded as the number of steps
@@ -523,18 +536,23 @@ def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.D
     """The volume a restarting verb ``name`` (a pyramid) starts from: ``volume`` without
     the verb's own last record where it is level 0 of that verb's result (the volume the
     verb was given); ``volume`` as it is where its chain does not end with the verb, or
-    the level it holds is recorded (read back from a store, ``open_volume(store,
-    level=k)``).
+    where it is a coarser level whose index is recorded: taken in memory (its record
+    marked with ``"level"`` by :func:`~xarray_microct.core.tree.level_taken`:
+    ``tree.microct.select_level(k)``, ``level=k``) or read back from a store
+    (``open_volume(store, level=k)``). The new result's replay then takes that level of
+    the other scan's pyramid first.
 
-    Level 0 is known from ``index`` (the volume's position in the tree it was taken
-    from), from a stored level read back (its ``open_volume`` record), from a result of
-    one level, or from the data being the data the verb was given (its dask name).
+    Level 0 is known from the level marked on the record, from ``index`` (the volume's
+    position in the tree it was taken from), from a stored level read back (its
+    ``open_volume`` record), from a result of one level, or from the data being the data
+    the verb was given (its dask name).
 
     Raises
     ------
     ValueError
-        ``volume`` is a coarser level whose index is not recorded (taken from a tree in
-        memory): its provenance could not say which level the new result started from.
+        ``volume`` is a coarser level whose index is not recorded (a level of a tree the
+        verb's record does not describe, such as one built by hand): its provenance could
+        not say which level the new result started from.
 
     Examples
     --------
@@ -544,21 +562,30 @@ def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.D
     >>> first = restarted("pyramid", tree.microct.select_level(0))
     >>> [r["op"] for r in first.attrs["microct_provenance"]]
     []
-    >>> restarted("pyramid", tree.microct.select_level(1))
+    >>> coarse = restarted("pyramid", tree.microct.select_level(1))
+    >>> [(r["op"], r["level"]) for r in coarse.attrs["microct_provenance"]]
+    [('pyramid', 1)]
+    >>> unmarked = single_image(tree["scale1"])  # read as it is: its level is not recorded
+    >>> restarted("pyramid", unmarked)
     Traceback (most recent call last):
     ...
     ValueError: pyramid of a coarser level of a pyramid: ...
     """
     records = list(volume.attrs.get(PROVENANCE_KEY, []))
     last = next((i for i in reversed(range(len(records))) if not records[i].get("source")), None)
-    if last is None or records[last].get("op") != name or "level" in records[last]:
+    if last is None or records[last].get("op") != name:
         return volume
     opened = [
         r.get("params", {}).get("level")
         for r in records[last + 1 :]
         if r.get("op") == "open_volume"
     ]
-    if opened:
+    if "level" in records[last]:
+        taken = records[last]["level"]
+        if not (type(taken) is int and taken == 0):
+            return volume  # a coarser level, recorded: the replay takes it first
+        index = 0  # level 0, marked: the volume the verb was given
+    elif opened:
         if not (type(opened[-1]) is int and opened[-1] == 0):
             return volume  # a stored level, read back: its index is recorded
         index = 0
@@ -570,12 +597,12 @@ def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.D
     if index != 0:
         which = "a coarser level" if index is None else f"level {index}"
         raise ValueError(
-            f"{name} of {which} of a {name}: a level taken in memory is not recorded, so "
-            "its provenance could not say which level the result started from. Make it "
+            f"{name} of {which} of a {name}: its level is not recorded (a node's volume "
+            "read as it is, or a tree its record does not describe), so its provenance "
+            "could not say which level the result started from. Take the level with "
+            f"tree.microct.select_level(k) or {name}(level=k), which record it, or make it "
             f"from the full-resolution volume (tree.microct.{name}(levels=...): each level "
-            "is made from the one before, so the coarser levels are the same), or write "
-            "the tree (tree.microct.to_zarr(store)) and make it from "
-            "open_volume(store, level=k), which records the level"
+            "is made from the one before, so the coarser levels are the same)"
         )
     dropped = records.pop(last)
     out = volume.copy(data=volume.data)
@@ -831,13 +858,90 @@ def _apply_to_tree(
     op: Operation, tree: xr.DataTree, args: tuple, params: dict, level: int | str | None
 ) -> Any:
     if level is not None or op.on_tree == "level":
-        node = select_node(tree, 0 if level is None else level)
+        which = 0 if level is None else level
+        node = select_node(tree, which)
         paths = [n.path for n in image_nodes(tree)] if op.restarts else []
         index = paths.index(node.path) if node.path in paths else None
-        return _apply_to_volume(op, single_image(node), args, params, index)
+        # the level taken goes on the pyramid's record: replay takes it again
+        taken = level_taken(tree, which)
+        return _apply_to_volume(op, taken, args, params, index)
     if not image_nodes(tree):
         raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
+    if op.on_tree == "finest":
+        numbered = _finest_with_its_pyramid(op, tree, args, params)
+        if numbered is not None:
+            return numbered
     return _map_images(tree, lambda variable: _apply_to_volume(op, variable, args, params))
+
+
+def _same_grid(a: xr.DataArray, b: xr.DataArray) -> bool:
+    """Whether two volumes have the same voxel centres (shape and coordinates)."""
+    return a.shape[-3:] == b.shape[-3:] and all(
+        np.allclose(a[dim].values, b[dim].values, rtol=1e-9, atol=0) for dim in a.dims[-3:]
+    )
+
+
+def _finest_with_its_pyramid(
+    op: Operation, tree: xr.DataTree, args: tuple, params: dict
+) -> xr.DataTree | None:
+    """A verb that numbers objects, on a pyramid: its result on the finest level (as
+    mapping gives it), and the coarser levels made from that result by the ``pyramid``
+    verb's majority downsampling (``method="mode"``: an object keeps its number, and no
+    number is made up) at the tree's own levels. None where the tree's levels are not
+    a pyramid that ``pyramid`` makes of its finest level (the caller then maps the verb
+    over every level, each numbered on its own, and a warning says so).
+
+    A coarser level's records are the finest result's (its pyramid step marked level 0)
+    plus that ``pyramid`` step: one level taken and replayed (:func:`level_taken`) is
+    made as it was. Building a coarser level computes the finest one's objects (the
+    whole scan's labelling), not the coarser level's alone.
+    """
+    try:
+        levels = [single_image(node) for node in image_nodes(tree)]
+    except ValueError:  # a node of several volumes: not a pyramid's level
+        return None
+    if len(levels) < 2:
+        return None
+    finest = _apply_to_volume(op, levels[0], args, params)
+    steps = [level_factor(fine, coarse) for fine, coarse in itertools.pairwise(levels)]
+    factor = [max(1, *(step[axis] for step in steps)) for axis in range(3)]
+    # the pyramid's record of the input, marked "level 0": the chain ran on the finest
+    source = records_of(level_taken(tree, 0))
+    marked = finest.assign_attrs({PROVENANCE_KEY: [*source, *records_of(finest)[len(source) :]]})
+    coarser = None
+    for count in (None, len(levels)):  # as many as the chunking plans, as by default; or given
+        try:
+            made = REGISTRY["pyramid"].verb(marked, levels=count, factor=factor, method="mode")
+        except (ValueError, TypeError):
+            continue
+        planned = [single_image(node) for node in image_nodes(made)][1:]
+        if len(planned) == len(levels) - 1 and all(
+            _same_grid(a, b) for a, b in zip(planned, levels[1:], strict=True)
+        ):
+            coarser = planned
+            break
+    if coarser is None:
+        warnings.warn(
+            f"{op.name} on a DataTree: its levels are not a pyramid that pyramid() makes of "
+            "the finest one, so each level is numbered on its own (an object's number "
+            "differs between levels); make the tree with vol.microct.pyramid(), or run "
+            f"{op.name} on one level and make its pyramid (pyramid(method='mode'))",
+            UserWarning,
+            stacklevel=6,  # the caller of tree.microct.<verb>()
+        )
+        return None
+    by_path = dict(zip([n.path for n in image_nodes(tree)], [finest, *coarser], strict=True))
+    datasets = {}
+    for node in tree.subtree:
+        ds = node.to_dataset(inherit=False)
+        for name, variable in ds.data_vars.items():
+            if is_image(variable):
+                made_level = by_path[node.path]
+                ds[name] = made_level.copy(data=made_level.data).assign_coords(
+                    {dim: variable[dim] for dim in variable.dims[-3:]}
+                )
+        datasets[node.path] = ds
+    return xr.DataTree.from_dict(datasets)
 
 
 def apply(

@@ -3,13 +3,21 @@
 A multiscale pyramid is an :class:`xarray.DataTree` whose nodes (``scale0``,
 ``scale1``...) each hold one volume. These helpers are shared by the registry (a verb
 maps over every image node), the writers, and the viewers.
+
+One level taken from a pyramid the chain made (:func:`level_taken`: ``level=`` of a verb,
+``select_level``) has the level on its ``pyramid`` record, as a level read back from a
+store has it (``xarray_microct.pipeline_file.pyramid_levels_recorded``), so that
+``replay`` and a pipeline file go on with that level of the other scan's pyramid.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import xarray as xr
 
-from xarray_microct.core.volume import SPATIAL_DIMS
+from xarray_microct.core.volume import PROVENANCE_KEY, SPATIAL_DIMS, grid_of
 
 
 def is_image(variable: xr.DataArray) -> bool:
@@ -100,3 +108,80 @@ def level_images(tree: xr.DataTree) -> list[xr.DataArray]:
     if not nodes:
         raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
     return [single_image(node) for node in nodes]
+
+
+def levels_made(record: Mapping[str, Any]) -> int | None:
+    """How many levels a ``pyramid`` record's step made: recorded by the verb
+    (``estimated``), or given (``levels``); None when neither says.
+
+    Examples
+    --------
+    >>> levels_made({"op": "pyramid", "params": {"levels": None}, "estimated": {"levels": 3}})
+    3
+    >>> levels_made({"op": "pyramid", "params": {"levels": None}}) is None
+    True
+    """
+    made = (record.get("estimated") or {}).get("levels")
+    params = record.get("params")
+    if made is None and isinstance(params, Mapping):
+        made = params.get("levels")
+    return made if type(made) is int else None
+
+
+def level_factor(finest: xr.DataArray, level: xr.DataArray) -> list[int]:
+    """How many voxels of ``finest`` one voxel of ``level`` spans, per axis (z, y, x).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> tree = mct.from_array(np.zeros((8, 8, 8)), chunks=4).microct.pyramid(levels=2)
+    >>> level_factor(*level_images(tree))
+    [2, 2, 2]
+    """
+    fine, coarse = grid_of(finest).spacing, grid_of(level).spacing
+    return [round(c / f) for c, f in zip(coarse, fine, strict=True)]
+
+
+def level_taken(tree: xr.DataTree, level: int | str) -> xr.DataArray:
+    """The volume at ``level`` (index or path), the ``pyramid`` record that made the tree
+    marked with the level taken (``"level"``, an index) and its downsampling factor
+    (``"level_factor"``, z, y, x).
+
+    The record is marked only where it describes this tree: its last ``pyramid`` record
+    (not marked already) made as many levels as the tree holds. A tree of other levels
+    (one level of a pyramid stored alone, a tree built by hand) gives the volume as it is.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> tree = mct.from_array(np.zeros((8, 8, 8)), chunks=4).microct.pyramid(levels=2)
+    >>> record = level_taken(tree, 1).attrs["microct_provenance"][-1]
+    >>> record["op"], record["level"], record["level_factor"]
+    ('pyramid', 1, [2, 2, 2])
+    """
+    nodes = image_nodes(tree)
+    node = select_node(tree, level)
+    volume = single_image(node)
+    paths = [n.path for n in nodes]
+    records = list(volume.attrs.get(PROVENANCE_KEY, []))
+    made = next(
+        (
+            i
+            for i in reversed(range(len(records)))
+            if isinstance(records[i], Mapping)
+            and records[i].get("op") == "pyramid"
+            and not records[i].get("source")
+        ),
+        None,
+    )
+    if (
+        made is None
+        or node.path not in paths
+        or "level" in records[made]
+        or levels_made(records[made]) != len(nodes)
+    ):
+        return volume
+    index = paths.index(node.path)
+    factor = level_factor(single_image(nodes[0]), volume)
+    records[made] = {**records[made], "level": index, "level_factor": factor}
+    return volume.assign_attrs({PROVENANCE_KEY: records})

@@ -14,6 +14,7 @@ import xarray as xr
 import zarr
 
 from xarray_microct.core.provenance import make_record, with_record
+from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.core.units import ngff_unit_name
 from xarray_microct.core.volume import (
     PROVENANCE_KEY,
@@ -450,7 +451,9 @@ def _without_single_tc(volume: xr.DataArray) -> xr.DataArray:
 def _pick_level(tree: xr.DataTree, level: int | str | None, where: Any) -> xr.DataArray:
     levels = [node.path.strip("/") for node in tree.subtree if node.data_vars]
     try:
-        return tree.microct.select_level(0 if level is None else level)
+        # the level as stored: its pyramid record is left as it is (the open_volume
+        # record says which level was read; pyramid_levels_recorded reads it)
+        return single_image(select_node(tree, 0 if level is None else level))
     except (IndexError, KeyError, TypeError) as err:
         raise ValueError(
             f"{where} has no level {level!r}; its levels are {levels} (give an index "

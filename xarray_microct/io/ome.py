@@ -461,6 +461,18 @@ def _ops_after_pyramid(volume: xr.DataArray) -> list[str]:
     return [r["op"] for r in records[last + 1 :] if not r.get("source")]
 
 
+def _labels_downsampled(levels: list[tuple[str, xr.DataArray]]) -> bool:
+    """Whether the coarser levels were made from the finest one's labels by a ``mode``
+    pyramid (a label verb on a pyramid: ``on_tree="finest"`` in the registry)."""
+    coarser = [volume.attrs.get(PROVENANCE_KEY, []) for _, volume in levels[1:]]
+    return bool(coarser) and all(
+        records
+        and records[-1].get("op") == "pyramid"
+        and (records[-1].get("params") or {}).get("method") == "mode"
+        for records in coarser
+    )
+
+
 def ngff_metadata(
     levels: list[tuple[str, xr.DataArray]],
     version: str,
@@ -508,9 +520,16 @@ def ngff_metadata(
         method = record["params"].get("method")
         if method is None and not after:
             method = default_pyramid_method(first)
+        then = f", then {', '.join(after)} on every level" if after else ""
+        if after and _labels_downsampled(levels):
+            # a label verb on a pyramid: the finest level's labels made the others
+            method = "mode"
+            then = (
+                f", then {', '.join(after)} on the finest level, whose labels are "
+                "downsampled by mode to the coarser levels"
+            )
         if method is not None:  # not guessed from levels that a chain made afterwards
             multiscale["type"] = method
-        then = f", then {', '.join(after)} on every level" if after else ""
         multiscale["metadata"] = {
             "description": f"downsampled by xarray_microct.pyramid{then}",
             "method": "xarray_microct.ops.pyramid.pyramid",

@@ -35,6 +35,7 @@ import zarr
 
 from xarray_microct.core.blocks.placement import optimized_with_hints
 from xarray_microct.core.provenance import package_version, utc_now
+from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.io.ome import (
     SCALAR_COORDS,
     complete_marker,
@@ -605,7 +606,8 @@ def open_result(store: str | Path) -> xr.DataArray | pd.DataFrame:
             except Exception:
                 root = None
     if root is not None and ("ome" in root.attrs or "multiscales" in root.attrs):
-        return open_pyramid(store).microct.select_level(0)
+        # the finest level as stored (a pyramid of results stays one: no level marked)
+        return single_image(select_node(open_pyramid(store), 0))
     return open_volume(store)
 
 

@@ -48,7 +48,7 @@ def label_array(mask: da.Array, connectivity: int = 1) -> tuple[da.Array, da.Arr
     return cc.labels, cc.count
 
 
-@operation(takes="mask", spatial_only=True, packages=["scipy"])
+@operation(takes="mask", spatial_only=True, packages=["scipy"], on_tree="finest")
 def label(volume: xr.DataArray, connectivity: int = 1) -> xr.DataArray:
     """Connected components with one global numbering ``1..N`` across all chunks.
 
@@ -68,7 +68,9 @@ def label(volume: xr.DataArray, connectivity: int = 1) -> xr.DataArray:
         Lazy int32 labels (int64 beyond 2**31 voxels), 0 = background, objects
         ``1..N`` numbered in the order of their first voxel by chunk then raster order.
         Equal to ``scipy.ndimage.label`` on the whole volume up to renumbering, for any
-        chunking. ``attrs["units"]`` is dropped.
+        chunking. ``attrs["units"]`` is dropped. On a pyramid (a DataTree), the finest
+        level is labelled and the coarser levels are its labels downsampled by majority
+        (``pyramid(method="mode")``), so an object has the same number at every level.
 
     Examples
     --------

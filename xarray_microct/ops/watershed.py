@@ -1465,6 +1465,7 @@ def _as_data(other: Any, volume: xr.DataArray, what: str) -> da.Array:
     },
     spatial_only=True,
     packages=["numba", "scipy"],
+    on_tree="finest",
 )
 def watershed(
     volume: xr.DataArray,

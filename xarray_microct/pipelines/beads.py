@@ -329,7 +329,7 @@ from xarray_microct.core.stats import (
     phase_levels,
     trim_histogram,
 )
-from xarray_microct.core.tree import select_node, single_image
+from xarray_microct.core.tree import level_taken
 from xarray_microct.core.units import resolve_length
 from xarray_microct.core.volume import grid_of
 from xarray_microct.ops.denoise import SHARPEN_SCALE
@@ -986,7 +986,7 @@ def beads(
     ['core_distance', 'watershed', 'smooth_labels']
     """
     if isinstance(volume, xr.DataTree):
-        volume = single_image(select_node(volume, 0 if level is None else level))
+        volume = level_taken(volume, 0 if level is None else level)  # recorded for replay
     elif level is not None:
         raise TypeError("level= applies to a pyramid (DataTree), not to a single volume")
     grid = grid_of(volume)
