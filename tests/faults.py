@@ -67,6 +67,12 @@ def volume(seed: int = 0) -> xr.DataArray:
     return mct.from_array(data, spacing=0.5, chunks=8, name="scan")
 
 
+IN_STORED_CHUNKS = ["--chunks", "8"]
+"""``microct run`` options computing in the stored chunks: a run of several chunks to stop
+part-way (merged, as by default, the scans here are one chunk); a resume without
+``--chunks`` computes in the chunks its run started with."""
+
+
 def make_input(folder: Path, kind: str = "ome-0.5", seed: int = 0) -> Path:
     """A small stored scan: an OME-Zarr image (``ome-0.4``/``ome-0.5``) or an xarray
     Zarr store (``xarray``)."""
@@ -140,7 +146,7 @@ def _write_table(source: Path, out: Path, replace: bool) -> Any:
 
 def _run(source: Path, out: Path, replace: bool) -> Any:
     args = ["run", pipeline_file(Path(tempfile.mkdtemp())), source, out, "--no-progress"]
-    code = cli([*args, *(["--overwrite"] if replace else [])])
+    code = cli([*args, *IN_STORED_CHUNKS, *(["--overwrite"] if replace else [])])
     if code == 2:
         raise CliRefused
     assert code == 0
@@ -861,7 +867,8 @@ def _interrupted_run(tmp: Path, source: Path, out: Path, steps: list | None = No
     """A run of ``steps`` on ``source`` into ``out`` that fails after a few chunks."""
     with pytest.MonkeyPatch.context() as patch:
         _Failing(patch, errno.EIO, after=2)
-        assert cli(["run", pipeline_file(tmp, steps), source, out, "--no-progress"]) == 2
+        args = ["run", pipeline_file(tmp, steps), source, out, "--no-progress"]
+        assert cli([*args, *IN_STORED_CHUNKS]) == 2
     assert run_state(out)["status"] == "failed"
 
 
@@ -1093,6 +1100,7 @@ def _signal_case(name: str, workers: bool = False) -> Fault:
         out = tmp / "out.zarr"
         gate = tmp / "gate"
         args = [sys.executable, script, "0.1", gate, "run", steps, source, out, "--no-progress"]
+        args += IN_STORED_CHUNKS
         args += ["--workers", "2"] if workers else []
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(

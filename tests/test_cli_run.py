@@ -493,8 +493,10 @@ def test_interrupted_run_is_detected_and_resumed(
     scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out.zarr"
+    # in the stored chunks (16³, 18 of them; merged, the scan is one chunk); the resumes
+    # below give no --chunks: they compute in the chunks the run started with
     with StopAfterStores(5, Interrupted), pytest.raises(Interrupted):
-        run_pipeline(pipeline_file, scan, out, progress=False, echo=lambda line: None)
+        run_pipeline(pipeline_file, scan, out, chunks=16, progress=False, echo=lambda line: None)
     assert run_state(out)["status"] == "failed"  # resumable, with the error recorded
     with pytest.raises(ValueError, match="interrupted write"):
         open_result(out)  # never mistaken for a complete result
@@ -609,7 +611,9 @@ def test_a_run_given_a_relative_input_path_resumes(
     monkeypatch.chdir(scan.parent)
     out = tmp_path / "relative.zarr"
     with StopAfterStores(5, Interrupted), pytest.raises(Interrupted):
-        run_pipeline(pipeline_file, scan.name, out, progress=False, echo=lambda line: None)
+        run_pipeline(
+            pipeline_file, scan.name, out, chunks=16, progress=False, echo=lambda line: None
+        )
     assert main(["run", str(pipeline_file), scan.name, str(out), "--resume"]) == 0
     np.testing.assert_array_equal(open_result(out).values, reference(scan))
     assert main(["run", str(pipeline_file), scan.name, str(out), "--resume"]) == 0

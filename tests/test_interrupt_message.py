@@ -62,7 +62,9 @@ def test_an_interrupted_replacement_says_the_old_output_was_left(
     assert main(["run", str(steps), str(source), str(out), "--no-progress"]) == 0
     before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     with StopAfterStores(2):
-        code = main(["run", str(steps), str(source), str(out), "--no-progress", "--overwrite"])
+        # in the stored chunks (8³), not one merged chunk, to stop between two
+        args = ["run", str(steps), str(source), str(out), "--no-progress", "--chunks", "8"]
+        code = main([*args, "--overwrite"])
     assert code == 130
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == f"microct: interrupted (Ctrl-C); {out} was left as it was"
@@ -74,8 +76,9 @@ def test_an_interrupt_mid_write_says_the_output_is_marked_interrupted(
     job: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
 ) -> None:
     steps, source, out = job
-    with StopAfterStores(2):
-        assert main(["run", str(steps), str(source), str(out), "--no-progress"]) == 130
+    args = ["run", str(steps), str(source), str(out), "--no-progress", "--chunks", "8"]
+    with StopAfterStores(2):  # in the stored chunks (8³), not one merged chunk
+        assert main(args) == 130
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == (
         f"microct: interrupted (Ctrl-C); {out} is marked interrupted: finish it with the same "

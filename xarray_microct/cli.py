@@ -896,7 +896,12 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     where.add_argument(
         "--timeout", default="10s", help="how long to try to reach the scheduler (default 10s)"
     )
-    run.add_argument("--chunks", type=int, help="rechunk the input to N voxels per side")
+    run.add_argument(
+        "--chunks",
+        type=int,
+        help="rechunk the input to N voxels per side (default: whole stored chunks merged "
+        "up to 128 a side; a resume: the chunks its run started with)",
+    )
     run.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     run.add_argument(
         "--resume",

@@ -188,6 +188,13 @@ def _differences(recorded: Mapping[str, Any], identity: Mapping[str, Any]) -> st
     found = [
         _WHAT_DIFFERS.get(k, f"a different {k}") for k in keys if recorded.get(k) != identity.get(k)
     ]
+    chunks = recorded.get("chunks")
+    if chunks != identity.get("chunks") and isinstance(chunks, list):
+        # ``microct run --resume`` without --chunks computes in the recorded chunks
+        found.append(
+            f"it computes in chunks of {' × '.join(map(str, chunks))} voxels: resume "
+            "without --chunks to finish it in those"
+        )
     return "; ".join(found) or "a different run"
 
 
