@@ -9,7 +9,7 @@ process tree (the command and its worker processes) and peak RSS, then per pair 
 medians and, per tree, the speed of ``--workers 2`` relative to threads within each
 round (the median of those ratios: two runs next to each other share the machine's
 load). Every run must give the same number of table rows (fibers) or the same labels
-voxel for voxel (beads).
+voxel for voxel up to their numbering (beads).
 
 The first run of a source tree compiles its numba kernels into its cache: one untimed
 threaded run per tree comes first.
@@ -30,6 +30,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from _measure import run_microct
 
 from xarray_microct.runner import open_result, read_table
@@ -94,11 +95,20 @@ def main() -> None:
 
 
 def _result(pipeline: str, out: Path) -> str:
-    """What a run gave: the fiber table's rows, or a digest of the labels' voxels."""
+    """What a run gave: the fiber table's rows, or a digest of the labels' partition.
+
+    Labels are compared up to their numbering (which depends on the chunks a run
+    computes in): each label is renumbered by the first voxel it holds, in C order.
+    """
     if pipeline == "fibers":
         return f"{len(read_table(out))} table rows"
-    labels = open_result(out).values
-    return f"labels {hashlib.sha256(labels.tobytes()).hexdigest()[:16]} ({labels.max()} max)"
+    labels = open_result(out).values.ravel()
+    values, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(values), np.int64)
+    rank[np.argsort(first)] = np.arange(len(values))
+    partition = rank[inverse].astype(np.int64)
+    digest = hashlib.sha256(partition.tobytes()).hexdigest()[:16]
+    return f"partition {digest} ({len(values) - (0 in values)} labels)"
 
 
 if __name__ == "__main__":
