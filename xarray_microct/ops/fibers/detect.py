@@ -1778,7 +1778,7 @@ def _no_fibers_message(
         return f"{message} {advice}"
     return (
         f"{message} Fibers are found brighter than the matrix: for dark fibers, detect "
-        "them on vol.microct.invert()."
+        "them on vol.microct.invert() (microct run fibers: --param invert=true)."
     )
 
 
@@ -1848,7 +1848,8 @@ def _dark_fibers_message(curvature: float) -> str:
         f"phase is a network about dark round sections: curvature {curvature:+.2f}, "
         "below 0 for dark fibers, above for bright ones); fibers are found brighter than "
         "the matrix, so this table is likely that of the bright gaps between them. "
-        "Detect dark fibers on vol.microct.invert()."
+        "Detect dark fibers on vol.microct.invert() (microct run fibers: --param "
+        "invert=true)."
     )
 
 
