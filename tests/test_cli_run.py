@@ -655,3 +655,27 @@ def test_an_output_in_a_folder_that_cannot_be_written_is_named_so(
     assert f"its folder {folder} is read-only or not writable" in err
     assert "microct-writer" not in err and "--resume" not in err
     assert list(folder.iterdir()) == []
+
+
+def test_the_run_line_counts_one_chunk_as_one(tmp_path: Path, pipeline_file: Path) -> None:
+    # a small scan merged into one chunk read "(0.0 Mvox, 1 chunks)"
+    volume = mct.from_array(np.zeros((8, 16, 16), "float32"), spacing=1.0, name="scan")
+    volume.microct.to_zarr(tmp_path / "one.ome.zarr")
+    said: list[str] = []
+    run_pipeline(
+        pipeline_file,
+        tmp_path / "one.ome.zarr",
+        tmp_path / "a.zarr",
+        progress=False,
+        echo=said.append,
+    )
+    run_pipeline(
+        pipeline_file,
+        tmp_path / "one.ome.zarr",
+        tmp_path / "b.zarr",
+        chunks=8,
+        progress=False,
+        echo=said.append,
+    )
+    assert any("Mvox, 1 chunk)" in line for line in said), said
+    assert any("Mvox, 4 chunks)" in line for line in said), said

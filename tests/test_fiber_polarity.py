@@ -15,6 +15,7 @@ import pytest
 import scipy.ndimage as ndi
 from test_fiber_cores import cored_bed
 
+from xarray_microct import metrics
 from xarray_microct.core.volume import PROVENANCE_KEY, from_array
 from xarray_microct.ops.fibers import detect, detect_fibers
 from xarray_microct.ops.fibers.polarity import (
@@ -24,6 +25,8 @@ from xarray_microct.ops.fibers.polarity import (
     sampled_polarity,
     tile_polarity,
 )
+from xarray_microct.pipelines import fibers
+from xarray_microct.runner import read_table, run_pipeline
 from xarray_microct.synthetic import fiber_bed, textured_fiber_bed
 
 
@@ -106,3 +109,25 @@ def test_the_check_reads_no_chunk_of_its_own_and_measures_as_alone(monkeypatch):
     alone = sampled_polarity(scan)
     assert record == {"bright_phase_curvature": round(alone, 4), "fibers": "bright"}
     assert tile_polarity(polarity_tile(scan).values) == alone
+
+
+def test_the_dark_fibers_warning_names_the_pipelines_invert_which_finds_them(tmp_path):
+    # microct run fibers had no way to invert: a user of the command was told to call
+    # vol.microct.invert() in Python. --param invert=true now does, and the warning says so
+    bright, truth = fiber_bed((24, 64, 64), seed=2, noise=0.1)
+    dark = bright.microct.invert()
+    _, said = _detected(dark)
+    assert any("look darker" in text and "--param invert=true" in text for text in said)
+    dark.rename("scan").to_zarr(tmp_path / "dark.zarr")
+    quiet = {"progress": False, "echo": lambda line: None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "look darker" warning
+        run_pipeline(
+            "fibers", tmp_path / "dark.zarr", tmp_path / "out.zarr", params=["invert=true"], **quiet
+        )
+    table = read_table(tmp_path / "out.zarr")
+    score = metrics.object_metrics(table, truth.centres, like=bright, margin=6.4)
+    assert score["f1"] > 0.95
+    assert [r["op"] for r in table.attrs[PROVENANCE_KEY]][-2:] == ["invert", "detect_fibers"]
+    with pytest.raises(TypeError, match="invert is True or False"):
+        fibers(dark, invert="yes")

@@ -16,8 +16,8 @@ import pytest
 import xarray_microct as mct
 from xarray_microct.ops.fibers import detect_fibers
 from xarray_microct.ops.fibers.assembly import SWELLING_COHERENCE, section_swelling
-from xarray_microct.ops.fibers.detect import _swelling_of
-from xarray_microct.synthetic import bead_pack, textured_fiber_bed
+from xarray_microct.ops.fibers.detect import _swelling_of, axis_first
+from xarray_microct.synthetic import bead_pack, fiber_bed, textured_fiber_bed
 
 
 def _sections(inside: np.ndarray, fiber_id: int) -> pd.DataFrame:
@@ -96,3 +96,29 @@ def test_the_swelling_warning_points_to_beads_not_to_invert():
     assert "beads or pores" in message
     assert "pipelines.beads" in message
     assert "invert()" not in message
+
+
+def test_the_swelling_warning_names_a_cross_ply_and_its_crops_find_both_plies():
+    # two plies side by side in y: fibers along z, then along x. The x ply's sections swell
+    # and shrink along z, so the whole table is dropped as "beads or pores"; the warning
+    # must name the cross-ply and its remedy, which works: each ply on its own crop
+    plies = [
+        fiber_bed((48, 32, 48), spacing=1.0, radius=4.0, radius_sd=0.4, seed=s, tilt=0, rings=0)
+        for s in (1, 11)
+    ]
+    (along_z, truth_z), (along_x, truth_x) = plies
+    scan = np.concatenate([along_z.values, along_x.values.transpose(2, 1, 0)], axis=1)
+    vol = mct.from_array(scan, spacing=1.0, chunks=(24, 32, 48))
+    with pytest.warns(UserWarning, match="swell and shrink") as caught:
+        table = detect_fibers(vol)
+    assert table.empty
+    (message,) = [str(w.message) for w in caught if "no fibers" in str(w.message)]
+    assert "cross-ply" in message
+    assert "axis=" in message
+    for crop, axis, truth in ((slice(0, 32), "z", truth_z), (slice(32, None), "x", truth_x)):
+        ply = vol.isel(y=crop)
+        found = detect_fibers(ply, axis=axis)
+        seen = axis_first(ply, axis)
+        centres = truth.centres.assign(y=truth.centres["y"] + crop.start)
+        score = mct.metrics.object_metrics(found, centres, like=seen, margin=4.0)
+        assert score["f1"] > 0.95, (axis, score)

@@ -239,7 +239,8 @@ def run_pipeline(
         return output_path
     with dask_client(options) as client:
         echo(describe_client(client, dashboard=options.dashboard))
-        size = f"{volume.size / 1e6:.1f} Mvox, {int(np.prod(volume.data.numblocks))} chunks"
+        blocks = int(np.prod(volume.data.numblocks))
+        size = f"{volume.size / 1e6:.1f} Mvox, {blocks} chunk{'s' if blocks != 1 else ''}"
         echo(
             f"{pipe.name}: {pipe.describe()} on {input} ({size}) → {output}"
             + (" (resuming)" if action == "resume" else "")

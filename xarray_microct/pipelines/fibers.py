@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 from dask.delayed import Delayed
@@ -49,6 +50,7 @@ def fibers(
     max_gap: int = 5,
     min_slices: int = 3,
     axis: Literal["z", "y", "x"] = "z",
+    invert: bool = False,
 ) -> pd.DataFrame:
     """Find the fibers of a scan: tubeness → segment → detect → fiber table.
 
@@ -68,6 +70,10 @@ def fibers(
         The parameters of ``detect_fibers`` of those names, with its defaults (``axis``:
         fibers along y or x). Named here, so that ``microct run fibers --param`` checks
         their names when it reads the pipeline, before the input.
+    invert : bool
+        The fibers are darker than the matrix: detect them on ``vol.microct.invert()``
+        (recorded in the provenance, so replay inverts too). ``microct run fibers``:
+        ``--param invert=true``, which the warning about dark fibers names.
 
     Returns
     -------
@@ -95,6 +101,10 @@ def fibers(
             "the fiber pipeline starts from a scan (intensities); for a segmentation use "
             "vol.microct.detect_fibers() directly"
         )
+    if not isinstance(invert, bool | np.bool_):
+        raise TypeError(f"fibers: invert is True or False, got {invert!r}")
+    if invert:
+        volume = volume.microct.invert()
     params = dict(min_radius=min_radius, link_distance=link_distance, max_gap=max_gap)
     params.update(min_slices=min_slices, axis=axis)
     return detect_fibers(volume, radius=radius, source="intensity", sigma=sigma, **params, **kwargs)

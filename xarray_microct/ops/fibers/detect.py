@@ -1778,7 +1778,7 @@ def _no_fibers_message(
         return f"{message} {advice}"
     return (
         f"{message} Fibers are found brighter than the matrix: for dark fibers, detect "
-        "them on vol.microct.invert()."
+        "them on vol.microct.invert() (microct run fibers: --param invert=true)."
     )
 
 
@@ -1848,7 +1848,8 @@ def _dark_fibers_message(curvature: float) -> str:
         f"phase is a network about dark round sections: curvature {curvature:+.2f}, "
         "below 0 for dark fibers, above for bright ones); fibers are found brighter than "
         "the matrix, so this table is likely that of the bright gaps between them. "
-        "Detect dark fibers on vol.microct.invert()."
+        "Detect dark fibers on vol.microct.invert() (microct run fibers: --param "
+        "invert=true)."
     )
 
 
@@ -1971,7 +1972,9 @@ def detect_fibers(
         says whether the fibers run along another axis (see ``axis``). Empty too (with a
         warning, ``attrs["section_swelling"]`` giving the measure) when chains that
         persist under a coherence of 0.8 have sections that swell and shrink along z as
-        beads' or pores' do, not a fiber's (see :func:`_swelling_of`).
+        beads' or pores' do, not a fiber's (see :func:`_swelling_of`); a cross-ply
+        (fibers along ``axis`` in one part of the scan, across it in another) can give
+        that too: detect each ply on its own crop, with its own ``axis``.
 
     Examples
     --------
@@ -2030,7 +2033,11 @@ def detect_fibers(
                 source,
                 advice="The scan looks like beads or pores, not fibers: segment those with "
                 "xarray_microct.pipelines.beads (its invert= names their phase), or label "
-                "a threshold's mask with vol.microct.label().",
+                "a threshold's mask with vol.microct.label(). A cross-ply looks the same "
+                "(fibers along z in one part of the scan and across z in another: those "
+                "sections swell and shrink along z too): detect each ply on its own crop, "
+                "e.g. vol.isel(y=slice(0, 48)), with its own axis= (microct run: --param "
+                "axis=x).",
             )
             warnings.warn(message, UserWarning, stacklevel=3)
             attrs = {**table.attrs, "section_swelling": swelling}
