@@ -1,11 +1,14 @@
 """Errors whose fix is said one way in Python and another on the ``microct`` command line.
 
 A replay that needs the input chunked otherwise is fixed by ``volume.chunk(32)`` (or
-``chunks=32`` to ``open_volume``) in Python and by ``--chunks 32`` under ``microct run``.
-Such an error is an :class:`OptionError`: its message (``str(err)``) names the Python
-fix, its :attr:`~OptionError.command_line` the option, and the command prints the
-latter (:func:`command_line_message`), also where the error was wrapped in another
-whose message quotes it.
+``chunks=32`` to ``open_volume``) in Python and by ``--chunks 32`` under ``microct run``;
+an output that exists is replaced with ``overwrite=True`` or ``--overwrite``. Such an
+error is an :class:`OptionError` (a ``ValueError``) or an :class:`OptionExistsError` (a
+``FileExistsError``): its message (``str(err)``) names the Python fix, its
+``command_line`` the option, and the command prints the latter
+(:func:`command_line_message`), also where the error was wrapped in another whose
+message quotes it. Any error with a ``command_line`` string is read so (an
+``IncompleteStoreError`` given one).
 """
 
 from __future__ import annotations
@@ -26,12 +29,34 @@ class OptionError(ValueError):
         super().__init__(message)
         self.command_line = command_line
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled whole (Dask workers)
+        return type(self), (str(self), self.command_line)
+
+
+class OptionExistsError(FileExistsError):
+    """A :class:`FileExistsError` saying its fix in Python words (its message) and in the
+    ``microct`` command's (:attr:`command_line`), as :class:`OptionError` does.
+
+    Examples
+    --------
+    >>> err = OptionExistsError("out.zarr exists; pass overwrite=True", "out.zarr exists; pass --overwrite")
+    >>> str(err), err.command_line
+    ('out.zarr exists; pass overwrite=True', 'out.zarr exists; pass --overwrite')
+    """  # noqa: E501
+
+    def __init__(self, message: str, command_line: str) -> None:
+        super().__init__(message)
+        self.command_line = command_line
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled whole (Dask workers)
+        return type(self), (str(self), self.command_line)
+
 
 def command_line_message(error: BaseException, message: str | None = None) -> str:
     """The message of ``error`` (or ``message``, the text to print) as the ``microct``
-    command says it: the words of every :class:`OptionError` in its chain of causes (an
-    error wrapped as ``raise ValueError(f"step 2: {err}") from err``) replaced by their
-    command-line words.
+    command says it: the words of every error in its chain of causes (an error wrapped
+    as ``raise ValueError(f"step 2: {err}") from err``) that has a ``command_line``
+    (:class:`OptionError`, :class:`OptionExistsError`) replaced by those words.
 
     Examples
     --------
@@ -50,10 +75,11 @@ def command_line_message(error: BaseException, message: str | None = None) -> st
     cause: BaseException | None = error
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, OptionError):
-            text = text.replace(str(cause), cause.command_line)
+        said = getattr(cause, "command_line", None)
+        if isinstance(said, str):
+            text = text.replace(str(cause), said)
         cause = cause.__cause__ or cause.__context__
     return text
 
 
-__all__ = ["OptionError", "command_line_message"]
+__all__ = ["OptionError", "OptionExistsError", "command_line_message"]
