@@ -14,7 +14,19 @@ message quotes it. Any error with a ``command_line`` string is read so (an
 from __future__ import annotations
 
 
-class OptionError(ValueError):
+class _TwoWordings(Exception):
+    """An error with its message in Python words and its :attr:`command_line` in the
+    ``microct`` command's, pickled with both (sent back from a Dask worker whole)."""
+
+    def __init__(self, message: str, command_line: str) -> None:
+        super().__init__(message)
+        self.command_line = command_line
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (str(self), self.command_line)
+
+
+class OptionError(_TwoWordings, ValueError):
     """A :class:`ValueError` saying its fix in Python words (its message) and in the
     ``microct`` command's (:attr:`command_line`).
 
@@ -25,31 +37,17 @@ class OptionError(ValueError):
     ('chunks must be positive, got 0', '--chunks must be positive, got 0')
     """
 
-    def __init__(self, message: str, command_line: str) -> None:
-        super().__init__(message)
-        self.command_line = command_line
 
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled whole (Dask workers)
-        return type(self), (str(self), self.command_line)
-
-
-class OptionExistsError(FileExistsError):
+class OptionExistsError(_TwoWordings, FileExistsError):
     """A :class:`FileExistsError` saying its fix in Python words (its message) and in the
     ``microct`` command's (:attr:`command_line`), as :class:`OptionError` does.
 
     Examples
     --------
     >>> err = OptionExistsError("out.zarr exists; pass overwrite=True", "out.zarr exists; pass --overwrite")
-    >>> str(err), err.command_line
-    ('out.zarr exists; pass overwrite=True', 'out.zarr exists; pass --overwrite')
+    >>> str(err), err.command_line, isinstance(err, FileExistsError)
+    ('out.zarr exists; pass overwrite=True', 'out.zarr exists; pass --overwrite', True)
     """  # noqa: E501
-
-    def __init__(self, message: str, command_line: str) -> None:
-        super().__init__(message)
-        self.command_line = command_line
-
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled whole (Dask workers)
-        return type(self), (str(self), self.command_line)
 
 
 def command_line_message(error: BaseException, message: str | None = None) -> str:
