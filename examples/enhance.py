@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import xarray_microct as mct
+from xarray_microct.core.errors import command_line_message
 from xarray_microct.runner import write_volume
 
 
@@ -43,4 +44,6 @@ def main(make_client: Callable[[], Any], argv: Sequence[str] | None = None) -> N
     try:
         analyse(args.input, args.output, overwrite=args.overwrite, resume=args.resume)
     except (FileExistsError, FileNotFoundError, ValueError) as err:  # a refusal, bad input
-        parser.exit(2, f"{parser.prog}: error: {err}\n")  # one line, as `microct run`
+        # one line, as `microct run`, naming this command's options (--overwrite, --resume)
+        # where the error names the keywords of a Python call (overwrite=True, resume=True)
+        parser.exit(2, f"{parser.prog}: error: {command_line_message(err)}\n")

@@ -232,20 +232,25 @@ def test_anisotropic_levels_keep_thick_slices_until_pixels_catch_up():
     np.testing.assert_array_equal(tree["scale2"]["scan"].z.values, vol.z.values)
 
 
-def test_levels_none_stops_when_every_axis_fits_one_chunk():
+def test_levels_none_stops_when_every_axis_fits_one_chunk_or_a_level_holds_one_chunk():
     assert plan_levels((512, 512, 512), (1, 1, 1), (128,) * 3, (2, 2, 2)) == [(2, 2, 2)] * 2
     assert plan_levels((100, 100, 100), (1, 1, 1), (128,) * 3, (2, 2, 2)) == []
     # a thin stack of isotropic voxels thins in z with x and y (isotropic levels), until
     # x and y fit one chunk; its chunking along z plays no part
     assert plan_levels((32, 512, 512), (1, 1, 1), (32, 128, 128), (2, 2, 2)) == [(2, 2, 2)] * 2
-    # ... and z stops only below 2 voxels (a level is never less than one voxel thick)
+    # ... z stops below 2 voxels (a level is never less than one voxel thick), and the
+    # levels stop at 1 x 256 x 256 voxels, as many as one chunk of 4 x 128 x 128 holds
     assert plan_levels((4, 4096, 4096), (1, 1, 1), (4, 128, 128), (2, 2, 2)) == [
         (2, 2, 2),
         (2, 2, 2),
         (1, 2, 2),
         (1, 2, 2),
-        (1, 2, 2),
     ]
+    # one-slice chunks: z never fits one chunk until a level is one slice thick, so the
+    # levels went on to 1 x 2 x 2 (9 levels); they stop at one chunk's voxels (16 x 32 x 32)
+    assert plan_levels((256, 512, 512), (1, 1, 1), (1, 128, 128), (2, 2, 2)) == [(2, 2, 2)] * 4
+    stack = make_volume(shape=(64, 64, 64), spacing=1.0, chunks=(1, 64, 64)).microct.pyramid()
+    assert [stack[n]["scan"].shape for n in stack.children] == [(64,) * 3, (32,) * 3, (16,) * 3]
     vol = make_volume(shape=(20, 40, 40), spacing=1.0, chunks=10)
     assert list(vol.microct.pyramid().children) == ["scale0", "scale1", "scale2"]
 
@@ -336,10 +341,14 @@ def test_plan_depends_on_chunks_only_through_the_level_count(shape, spacing, a, 
         level = [n // f for n, f in zip(level, step, strict=True)]
         step_spacing = [s * f for s, f in zip(step_spacing, step, strict=True)]
     for plan, chunks in ((plan_a, a), (plan_b, b)):  # levels=None stops at one chunk
-        end = list(shape)
+        before, end = None, list(shape)
         for step in plan:
-            end = [n // f for n, f in zip(end, step, strict=True)]
-        assert all(n <= c or n < g or g == 1 for n, c, g in zip(end, chunks, factor, strict=True))
+            before, end = end, [n // f for n, f in zip(end, step, strict=True)]
+        assert math.prod(end) <= math.prod(chunks) or all(
+            n <= c or n < g or g == 1 for n, c, g in zip(end, chunks, factor, strict=True)
+        )
+        if before is not None:  # ... and not before: the level before held more than one
+            assert math.prod(before) > math.prod(chunks)
 
 
 @given(

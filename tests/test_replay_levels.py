@@ -131,3 +131,31 @@ def test_a_table_of_a_pyramid_s_finest_level_replays_on_the_volume():
     direct = chain(other)
     assert len(direct) > 10
     np.testing.assert_array_equal(again.to_numpy(), direct.to_numpy())
+
+
+def test_a_level_of_a_tree_that_is_not_its_pyramid_is_not_taken_for_that_level():
+    # was: a tree of the levels reversed had its second node (level 0) marked level 1,
+    # downsampled by [0, 0, 0]: the node count alone matched the pyramid's record
+    levels = _scan(0).microct.pyramid(levels=2)
+    reversed_ = xr.DataTree.from_dict(
+        {"coarse": levels["scale1"].to_dataset(), "fine": levels["scale0"].to_dataset()}
+    )
+    for level in (0, 1):
+        taken = reversed_.microct.select_level(level)
+        assert "level" not in taken.attrs["microct_provenance"][-1]
+    taken = levels.microct.select_level(1)  # the pyramid itself: its level recorded
+    assert taken.attrs["microct_provenance"][-1]["level"] == 1
+
+
+def test_a_pyramid_of_a_level_stored_alone_is_refused_not_recorded_as_of_the_scan():
+    # was: level 1 alone in a tree was taken for level 0 by its place in that tree; the
+    # new pyramid's record replaced the old one, so replay made the pyramid of the whole
+    # other scan (16 x 64 x 64) where this one starts from its level 1 (16 x 32 x 32)
+    levels = _scan(0).microct.pyramid(levels=3)
+    alone = xr.DataTree.from_dict({"scale0": levels["scale1"].to_dataset()})
+    with pytest.raises(ValueError, match="its level is not recorded"):
+        alone.microct.pyramid(levels=2)
+    # its level taken as the pyramid's: recorded, and replayed from that level
+    again = levels.microct.pyramid(levels=2, level=1)
+    replayed = mct.replay(again, _scan(1))
+    assert replayed["scale0"]["scan"].shape == again["scale0"]["scan"].shape == (16, 32, 32)

@@ -112,3 +112,21 @@ def test_a_run_started_in_the_stored_chunks_resumes_in_them(scan, tmp_path, monk
     assert state["identity"]["chunks"] == [12, 12, 12]
     reference = mct.from_array(values, spacing=1.0, units="um").microct.gaussian(sigma="1 um")
     np.testing.assert_allclose(open_result(out).values, reference.values, rtol=1e-6)
+
+
+def test_a_run_started_in_chunks_not_whole_stored_ones_resumes_in_them(scan, tmp_path):
+    # --chunks 20 on 12³ stored chunks: a resume with no chunks given rechunks to them
+    # (they are not read whole), computing only the missing chunks
+    store, values = scan
+    pipeline = tmp_path / "smooth.yaml"
+    pipeline.write_text(yaml.safe_dump({"microct_pipeline": 1, "steps": STEPS}))
+    out, quiet = tmp_path / "out.zarr", {"progress": False, "echo": lambda line: None}
+    with StopAfterStores(3, Interrupted), pytest.raises(Interrupted):
+        run_pipeline(pipeline, store, out, chunks=20, **quiet)
+    assert run_state(out)["identity"]["chunks"] == [20, 20, 20]
+    run_pipeline(pipeline, store, out, resume=True, **quiet)
+    state = run_state(out)
+    assert state["status"] == "complete" and 0 < state["chunks_written"] <= 27 - 3
+    assert state["identity"]["chunks"] == [20, 20, 20]
+    reference = mct.from_array(values, spacing=1.0, units="um").microct.gaussian(sigma="1 um")
+    np.testing.assert_allclose(open_result(out).values, reference.values, rtol=1e-6)

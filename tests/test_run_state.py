@@ -3,6 +3,8 @@ resume writes only into the run it checked, read again once it holds the output.
 
 from __future__ import annotations
 
+import pickle
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 import zarr
 
 import xarray_microct as mct
+from xarray_microct.core.errors import command_line_message
 from xarray_microct.io import results, tables
 from xarray_microct.io.ome import IncompleteStoreError
 from xarray_microct.io.results import open_result, run_state, set_state, write_volume
@@ -97,7 +100,7 @@ def test_opening_an_unfinished_run_output_advises_resume(tmp_path: Path) -> None
     out = tmp_path / "out.zarr"
     with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
         write_volume(_failing_on_first_block(_volume()), out, metadata={"step": "copy"})
-    with pytest.raises(IncompleteStoreError, match="--resume") as refused:
+    with pytest.raises(IncompleteStoreError, match=r"resume=True \(run_pipeline\)") as refused:
         mct.open_volume(out)
     assert "to_zarr" not in str(refused.value)  # a run's output is finished by the run
 
@@ -267,3 +270,45 @@ def test_a_written_table_states_each_columns_unit_for_other_readers(tmp_path):
         back = read_table(tmp_path / name)
         assert back.attrs["units"] == table.attrs["units"]
         pd.testing.assert_frame_equal(back, table, check_dtype=False)
+
+
+def _said(call) -> tuple[str, str]:
+    """What ``call`` raises, as Python reads it and as the ``microct`` command prints it."""
+    with pytest.raises((ValueError, FileExistsError)) as caught:
+        call()
+    again = pickle.loads(pickle.dumps(caught.value))  # as a Dask worker would send it
+    assert (str(again), command_line_message(again)) == (
+        str(caught.value),
+        command_line_message(caught.value),
+    )
+    return str(caught.value), command_line_message(caught.value)
+
+
+def test_a_python_caller_reads_the_keywords_and_the_command_its_options(tmp_path: Path) -> None:
+    # was: every one of these named --overwrite, --resume or --chunks to a Python caller
+    volume, out = _volume(), tmp_path / "out.zarr"
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
+        write_volume(_failing_on_first_block(volume), out, metadata={"chunks": [4, 4, 4]})
+    other = {"chunks": [8, 8, 8]}
+    calls = {
+        "both": lambda: results.check_output(out, overwrite=True, resume=True),
+        "interrupted": lambda: write_volume(volume, out, metadata={"chunks": [4, 4, 4]}),
+        "other chunks": lambda: write_volume(volume, out, metadata=other, resume=True),
+        "opened": lambda: open_result(out),
+        "opened as a volume": lambda: mct.open_volume(out),
+    }
+    python, command = {}, {}
+    for what, call in calls.items():
+        python[what], command[what] = _said(call)
+        assert not re.search(r"--(overwrite|resume|chunks)", python[what]), python[what]
+        assert re.search(r"--(overwrite|resume|chunks)", command[what]), command[what]
+    assert "overwrite=True" in python["both"] and "resume=True" in python["both"]
+    assert "pass resume=True to finish it" in python["interrupted"]
+    assert "pass --resume to finish it" in command["interrupted"]
+    assert "chunks of 4 × 4 × 4 voxels: resume with chunks=None" in python["other chunks"]
+    assert "chunks of 4 × 4 × 4 voxels: resume without --chunks" in command["other chunks"]
+    assert "run_pipeline(..., resume=True)" in python["opened"]
+    write_volume(volume, out, metadata={"chunks": [4, 4, 4]}, resume=True)
+    python["done"], command["done"] = _said(lambda: write_volume(volume, out))
+    assert python["done"].endswith("pass overwrite=True to replace it")
+    assert command["done"].endswith("pass --overwrite to replace it")

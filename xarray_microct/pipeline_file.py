@@ -42,6 +42,7 @@ import contextlib
 import difflib
 import importlib
 import inspect
+import itertools
 import json
 import math
 import os
@@ -666,7 +667,7 @@ def take_level(
             "downsamples from the voxel size (an input of other voxel sizes, or a pipeline "
             "exported before the plan stopped depending on the chunking, has other levels)"
         )
-        gives = _what_gives(tree, level, expected, factor)
+        gives = _what_gives(tree, level, expected)
         if gives is None:
             raise ValueError(said)
         by, count = gives
@@ -720,42 +721,45 @@ def _level_options(
 
 
 def _what_gives(
-    tree: Any, level: int | str, expected: Sequence[int] | None, factor: int | Sequence[int]
+    tree: Any, level: int | str, expected: Sequence[int] | None
 ) -> tuple[list[int], int] | None:
     """The pyramid step's ``factor`` (one per axis) and ``levels`` that plan ``level`` of
-    the pyramid of ``tree``'s full resolution as ``expected``, or None.
+    the pyramid of ``tree``'s full resolution downsampled by ``expected`` (z, y, x), or
+    None.
+
+    ``levels`` is ``level + 1`` (more levels do not change the first ones). An axis's
+    factor is 1 where ``expected`` is 1, else one of 2, 3, 4 of which ``expected`` is a
+    power: at most two per axis, so at most 8 plans are tried, smallest factors first.
+    The step's own factor is not among the answers: the plan does not depend on the
+    chunks, so the same factor plans the same levels of this input again.
 
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
     >>> vol = mct.from_array(np.zeros((16, 16, 16)), chunks=8)
-    >>> _what_gives(vol.microct.pyramid(levels=2), 1, [1, 2, 2], 2)
+    >>> _what_gives(vol.microct.pyramid(levels=2), 1, [1, 2, 2])
     ([1, 2, 2], 2)
+    >>> _what_gives(vol.microct.pyramid(levels=2), 1, [1, 6, 6]) is None
+    True
     """
-    from itertools import product
-
     from xarray_microct.core.volume import grid_of
     from xarray_microct.ops.pyramid import plan_levels
 
     if type(level) is not int or level < 1 or expected is None:
         return None
-    grid = grid_of(tree.microct.select_level(0))
-
-    def powers_of(e: int) -> list[int]:  # the factors g of which e is a power
-        return [1] if e == 1 else [g for g in (2, 3, 4) if g ** round(math.log(e, g)) == e]
-
     if not all(type(e) is int and e >= 1 for e in expected):
         return None
-    per_axis = [powers_of(e) for e in expected]
-    for candidate in product(*per_axis):
-        if max(candidate, default=1) < 2:
-            continue
+    grid = grid_of(single_image(select_node(tree, 0)))
+    per_axis = [
+        [1] if e == 1 else [g for g in (2, 3, 4) if g ** round(math.log(e, g)) == e]
+        for e in expected
+    ]
+    for candidate in itertools.product(*per_axis):
         try:
             plan = plan_levels(grid.shape, grid.spacing, (1,) * 3, candidate, level + 1)
-        except ValueError:
+        except ValueError:  # too small for that many levels, or no axis downsampled
             continue
-        total = [math.prod(step[a] for step in plan) for a in range(3)]
-        if total == list(expected):
+        if [math.prod(step[axis] for step in plan) for axis in range(3)] == list(expected):
             return list(candidate), level + 1
     return None
 

@@ -1,17 +1,32 @@
 """Errors whose fix is said one way in Python and another on the ``microct`` command line.
 
 A replay that needs the input chunked otherwise is fixed by ``volume.chunk(32)`` (or
-``chunks=32`` to ``open_volume``) in Python and by ``--chunks 32`` under ``microct run``.
-Such an error is an :class:`OptionError`: its message (``str(err)``) names the Python
-fix, its :attr:`~OptionError.command_line` the option, and the command prints the
-latter (:func:`command_line_message`), also where the error was wrapped in another
-whose message quotes it.
+``chunks=32`` to ``open_volume``) in Python and by ``--chunks 32`` under ``microct run``;
+an output that exists is replaced with ``overwrite=True`` or ``--overwrite``. Such an
+error is an :class:`OptionError` (a ``ValueError``) or an :class:`OptionExistsError` (a
+``FileExistsError``): its message (``str(err)``) names the Python fix, its
+``command_line`` the option, and the command prints the latter
+(:func:`command_line_message`), also where the error was wrapped in another whose
+message quotes it. Any error with a ``command_line`` string is read so (an
+``IncompleteStoreError`` given one).
 """
 
 from __future__ import annotations
 
 
-class OptionError(ValueError):
+class _TwoWordings(Exception):
+    """An error with its message in Python words and its :attr:`command_line` in the
+    ``microct`` command's, pickled with both (sent back from a Dask worker whole)."""
+
+    def __init__(self, message: str, command_line: str) -> None:
+        super().__init__(message)
+        self.command_line = command_line
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (str(self), self.command_line)
+
+
+class OptionError(_TwoWordings, ValueError):
     """A :class:`ValueError` saying its fix in Python words (its message) and in the
     ``microct`` command's (:attr:`command_line`).
 
@@ -22,16 +37,24 @@ class OptionError(ValueError):
     ('chunks must be positive, got 0', '--chunks must be positive, got 0')
     """
 
-    def __init__(self, message: str, command_line: str) -> None:
-        super().__init__(message)
-        self.command_line = command_line
+
+class OptionExistsError(_TwoWordings, FileExistsError):
+    """A :class:`FileExistsError` saying its fix in Python words (its message) and in the
+    ``microct`` command's (:attr:`command_line`), as :class:`OptionError` does.
+
+    Examples
+    --------
+    >>> err = OptionExistsError("out.zarr exists; pass overwrite=True", "out.zarr exists; pass --overwrite")
+    >>> str(err), err.command_line, isinstance(err, FileExistsError)
+    ('out.zarr exists; pass overwrite=True', 'out.zarr exists; pass --overwrite', True)
+    """  # noqa: E501
 
 
 def command_line_message(error: BaseException, message: str | None = None) -> str:
     """The message of ``error`` (or ``message``, the text to print) as the ``microct``
-    command says it: the words of every :class:`OptionError` in its chain of causes (an
-    error wrapped as ``raise ValueError(f"step 2: {err}") from err``) replaced by their
-    command-line words.
+    command says it: the words of every error in its chain of causes (an error wrapped
+    as ``raise ValueError(f"step 2: {err}") from err``) that has a ``command_line``
+    (:class:`OptionError`, :class:`OptionExistsError`) replaced by those words.
 
     Examples
     --------
@@ -50,10 +73,11 @@ def command_line_message(error: BaseException, message: str | None = None) -> st
     cause: BaseException | None = error
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, OptionError):
-            text = text.replace(str(cause), cause.command_line)
+        said = getattr(cause, "command_line", None)
+        if isinstance(said, str):
+            text = text.replace(str(cause), said)
         cause = cause.__cause__ or cause.__context__
     return text
 
 
-__all__ = ["OptionError", "command_line_message"]
+__all__ = ["OptionError", "OptionExistsError", "command_line_message"]

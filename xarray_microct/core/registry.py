@@ -55,6 +55,7 @@ from xarray_microct.core.tree import (
     is_image,
     level_factor,
     level_taken,
+    levels_made,
     select_node,
     single_image,
 )
@@ -482,16 +483,14 @@ def _bind(op: Operation, first: Any, args: tuple, params: dict) -> dict[str, Any
     return given
 
 
-def _apply_to_volume(
-    op: Operation, obj: xr.DataArray, args: tuple, params: dict, index: int | None = None
-) -> Any:
+def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict) -> Any:
     if op.takes == "table":
         raise TypeError(f"{op.name} works on a table (pandas.DataFrame), got a volume")
     grid = grid_of(obj)
     _check_input(op, obj)
     entered = as_dask(obj)
     if op.restarts:
-        entered = restarted(op.name, entered, index)
+        entered = restarted(op.name, entered)
     volume = mask_checked(entered, op.name) if op.takes == "mask" else entered
     given = _bind(op, volume, args, params)
     stages = {name: given.pop(name) for name in op.earlier}
@@ -532,7 +531,7 @@ def _apply_to_volume(
     return out
 
 
-def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.DataArray:
+def restarted(name: str, volume: xr.DataArray) -> xr.DataArray:
     """The volume a restarting verb ``name`` (a pyramid) starts from: ``volume`` without
     the verb's own last record where it is level 0 of that verb's result (the volume the
     verb was given); ``volume`` as it is where its chain does not end with the verb, or
@@ -542,8 +541,9 @@ def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.D
     (``open_volume(store, level=k)``). The new result's replay then takes that level of
     the other scan's pyramid first.
 
-    Level 0 is known from the level marked on the record, from ``index`` (the volume's
-    position in the tree it was taken from), from a stored level read back (its
+    Level 0 is known from the level marked on the record (a level taken from a tree
+    is marked there only, by :func:`~xarray_microct.core.tree.level_taken`: not from its
+    position in a tree that may not be the pyramid), from a stored level read back (its
     ``open_volume`` record), from a result of one level, or from the data being the data
     the verb was given (its dask name).
 
@@ -584,26 +584,21 @@ def restarted(name: str, volume: xr.DataArray, index: int | None = None) -> xr.D
         taken = records[last]["level"]
         if not (type(taken) is int and taken == 0):
             return volume  # a coarser level, recorded: the replay takes it first
-        index = 0  # level 0, marked: the volume the verb was given
     elif opened:
         if not (type(opened[-1]) is int and opened[-1] == 0):
             return volume  # a stored level, read back: its index is recorded
-        index = 0
-    elif (records[last].get("estimated") or {}).get("levels") == 1:
-        index = 0  # a result of one level: the volume itself
-    elif index is None:
+    elif levels_made(records[last]) != 1:  # not a result of one level (the volume itself)
         names = stage_names(volume)
-        index = 0 if len(names) > 1 and names[-1] is not None and names[-1] == names[-2] else None
-    if index != 0:
-        which = "a coarser level" if index is None else f"level {index}"
-        raise ValueError(
-            f"{name} of {which} of a {name}: its level is not recorded (a node's volume "
-            "read as it is, or a tree its record does not describe), so its provenance "
-            "could not say which level the result started from. Take the level with "
-            f"tree.microct.select_level(k) or {name}(level=k), which record it, or make it "
-            f"from the full-resolution volume (tree.microct.{name}(levels=...): each level "
-            "is made from the one before, so the coarser levels are the same)"
-        )
+        if not (len(names) > 1 and names[-1] is not None and names[-1] == names[-2]):
+            raise ValueError(
+                f"{name} of a coarser level of a {name}: its level is not recorded (a "
+                "node's volume read as it is, or a tree its record does not describe), so "
+                "its provenance could not say which level the result started from. Take "
+                f"the level with tree.microct.select_level(k) or {name}(level=k), which "
+                f"record it, or make it from the full-resolution volume (tree.microct.{name}"
+                "(levels=...): each level is made from the one before, so the coarser "
+                "levels are the same)"
+            )
     dropped = records.pop(last)
     out = volume.copy(data=volume.data)
     out.attrs = {**volume.attrs, PROVENANCE_KEY: records}
@@ -859,12 +854,8 @@ def _apply_to_tree(
 ) -> Any:
     if level is not None or op.on_tree == "level":
         which = 0 if level is None else level
-        node = select_node(tree, which)
-        paths = [n.path for n in image_nodes(tree)] if op.restarts else []
-        index = paths.index(node.path) if node.path in paths else None
         # the level taken goes on the pyramid's record: replay takes it again
-        taken = level_taken(tree, which)
-        return _apply_to_volume(op, taken, args, params, index)
+        return _apply_to_volume(op, level_taken(tree, which), args, params)
     if not image_nodes(tree):
         raise ValueError("the DataTree holds no volume (no variable with dims z, y, x)")
     if op.on_tree == "finest":

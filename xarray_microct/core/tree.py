@@ -12,7 +12,8 @@ store has it (``xarray_microct.pipeline_file.pyramid_levels_recorded``), so that
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import xarray as xr
@@ -142,14 +143,42 @@ def level_factor(finest: xr.DataArray, level: xr.DataArray) -> list[int]:
     return [round(c / f) for c, f in zip(coarse, fine, strict=True)]
 
 
+def steps_down(levels: Sequence[xr.DataArray]) -> bool:
+    """Whether ``levels`` step down as a pyramid's levels do: each level's voxel a whole
+    number of the level before's per axis (more than one on some axis), and its shape the
+    level before's divided by that number (rounded down).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> levels = level_images(mct.from_array(np.zeros((8, 8, 8)), chunks=4).microct.pyramid())
+    >>> steps_down(levels), steps_down(levels[::-1]), steps_down([levels[0], levels[0]])
+    (True, False, False)
+    """
+    for fine, coarse in itertools.pairwise(levels):
+        fine_grid, coarse_grid = grid_of(fine), grid_of(coarse)
+        ratios = [c / f for c, f in zip(coarse_grid.spacing, fine_grid.spacing, strict=True)]
+        steps = [round(r) for r in ratios]
+        if max(steps) < 2 or any(
+            s < 1 or abs(r - s) > 1e-6 * s for r, s in zip(ratios, steps, strict=True)
+        ):
+            return False
+        if [n // s for n, s in zip(fine_grid.shape, steps, strict=True)] != list(coarse_grid.shape):
+            return False
+    return True
+
+
 def level_taken(tree: xr.DataTree, level: int | str) -> xr.DataArray:
     """The volume at ``level`` (index or path), the ``pyramid`` record that made the tree
     marked with the level taken (``"level"``, an index) and its downsampling factor
-    (``"level_factor"``, z, y, x).
+    (``"level_factor"``, z, y, x). The one place a level's index in its pyramid is known
+    (``pyramid`` of a pyramid reads it: :func:`~xarray_microct.core.registry.restarted`).
 
-    The record is marked only where it describes this tree: its last ``pyramid`` record
-    (not marked already) made as many levels as the tree holds. A tree of other levels
-    (one level of a pyramid stored alone, a tree built by hand) gives the volume as it is.
+    The record is marked only where it describes this tree: the tree's levels are that
+    pyramid's, its last ``pyramid`` record (not marked already) having made as many
+    levels as the tree holds and the levels stepping down as a pyramid's do
+    (:func:`steps_down`). A tree of other levels (one level of a pyramid stored alone,
+    levels left out or reordered, a tree built by hand) gives the volume as it is.
 
     Examples
     --------
@@ -158,6 +187,9 @@ def level_taken(tree: xr.DataTree, level: int | str) -> xr.DataArray:
     >>> record = level_taken(tree, 1).attrs["microct_provenance"][-1]
     >>> record["op"], record["level"], record["level_factor"]
     ('pyramid', 1, [2, 2, 2])
+    >>> alone = xr.DataTree.from_dict({"scale0": tree["scale1"].to_dataset()})
+    >>> "level" in level_taken(alone, 0).attrs["microct_provenance"][-1]
+    False
     """
     nodes = image_nodes(tree)
     node = select_node(tree, level)
@@ -181,7 +213,13 @@ def level_taken(tree: xr.DataTree, level: int | str) -> xr.DataArray:
         or levels_made(records[made]) != len(nodes)
     ):
         return volume
+    levels = [single_image(n) for n in nodes]
+    if not steps_down(levels):
+        return volume
     index = paths.index(node.path)
-    factor = level_factor(single_image(nodes[0]), volume)
-    records[made] = {**records[made], "level": index, "level_factor": factor}
+    records[made] = {
+        **records[made],
+        "level": index,
+        "level_factor": level_factor(levels[0], volume),
+    }
     return volume.assign_attrs({PROVENANCE_KEY: records})

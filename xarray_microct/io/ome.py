@@ -106,7 +106,18 @@ _DIMS_ATTR = "_ARRAY_DIMENSIONS"
 
 
 class IncompleteStoreError(ValueError):
-    """A store whose write did not finish (interrupted): its data cannot be trusted."""
+    """A store whose write did not finish (interrupted): its data cannot be trusted.
+
+    ``command_line``, where given, is the message as the ``microct`` command says it
+    (:func:`~xarray_microct.core.errors.command_line_message`).
+    """
+
+    def __init__(self, message: str, command_line: str | None = None) -> None:
+        super().__init__(message)
+        self.command_line = command_line
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str | None]]:
+        return type(self), (str(self), self.command_line)
 
 
 class DamagedStoreError(ValueError):
@@ -1032,15 +1043,17 @@ def ngff_multiscale(attrs: Mapping[str, Any], where: Any = "store") -> tuple[dic
     """
     marker = attrs.get(MARKER)
     if isinstance(marker, Mapping) and not marker.get("complete", False):
-        again = (
-            "It is a `microct run` output: run the same `microct run` command with "
-            "--resume to finish it, or --overwrite to start again"
-            if isinstance(attrs.get(RUN_KEY), Mapping)
-            else "Write it again with to_zarr(..., mode='w')"
-        )
-        raise IncompleteStoreError(
+        said = (
             f"{where} is incomplete: its write was interrupted before every level was "
-            f"stored, so its data cannot be trusted. {again}"
+            "stored, so its data cannot be trusted."
+        )
+        if not isinstance(attrs.get(RUN_KEY), Mapping):
+            raise IncompleteStoreError(f"{said} Write it again with to_zarr(..., mode='w')")
+        raise IncompleteStoreError(
+            f"{said} It is the output of a run: run it again with resume=True "
+            "(run_pipeline) to finish it, or overwrite=True to start again",
+            f"{said} It is a `microct run` output: run the same `microct run` command with "
+            "--resume to finish it, or --overwrite to start again",
         )
     if isinstance(attrs.get("ome"), Mapping) and "multiscales" in attrs["ome"]:
         version = str(attrs["ome"].get("version", ""))

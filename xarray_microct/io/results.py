@@ -34,6 +34,7 @@ import xarray as xr
 import zarr
 
 from xarray_microct.core.blocks.placement import optimized_with_hints
+from xarray_microct.core.errors import OptionError, OptionExistsError
 from xarray_microct.core.provenance import package_version, utc_now
 from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.io.ome import (
@@ -177,23 +178,45 @@ _WHAT_DIFFERS = {
     "pipeline": "a different pipeline or parameters",
     "inputs": "a different input (its content changed since, or another path)",
     "result": "a different result shape, dtype or chunking",
-    "chunks": "a different chunking (--chunks)",
-    "calibration": "different input options (--spacing, --units, --level, --channel, "
-    "--time, --dataset, raw layout)",
+}
+_WHAT_DIFFERS_SAID = {  # (in Python words, in the command's)
+    "chunks": ("a different chunking (chunks=)", "a different chunking (--chunks)"),
+    "calibration": (
+        "different input options (calibration: spacing, units, level, channel, time, "
+        "dataset, raw layout)",
+        "different input options (--spacing, --units, --level, --channel, --time, "
+        "--dataset, raw layout)",
+    ),
 }
 
 
-def _differences(recorded: Mapping[str, Any], identity: Mapping[str, Any]) -> str:
+def _differences(
+    recorded: Mapping[str, Any], identity: Mapping[str, Any], command_line: bool = False
+) -> str:
+    """What differs between the identity a run recorded and this one's, in Python words
+    (``run_pipeline``'s keywords) or the ``microct`` command's (its options).
+
+    Examples
+    --------
+    >>> _differences({"chunks": [12, 12, 12]}, {"chunks": [24, 24, 24]})
+    'a different chunking (chunks=); it computes in chunks of 12 × 12 × 12 voxels: resume with chunks=None to finish it in those'
+    >>> _differences({"chunks": [12, 12, 12]}, {"chunks": [24, 24, 24]}, command_line=True)
+    'a different chunking (--chunks); it computes in chunks of 12 × 12 × 12 voxels: resume without --chunks to finish it in those'
+    """  # noqa: E501
+    said = {key: words[command_line] for key, words in _WHAT_DIFFERS_SAID.items()}
     keys = sorted(set(recorded) | set(identity))
     found = [
-        _WHAT_DIFFERS.get(k, f"a different {k}") for k in keys if recorded.get(k) != identity.get(k)
+        {**_WHAT_DIFFERS, **said}.get(k, f"a different {k}")
+        for k in keys
+        if recorded.get(k) != identity.get(k)
     ]
     chunks = recorded.get("chunks")
     if chunks != identity.get("chunks") and isinstance(chunks, list):
-        # ``microct run --resume`` without --chunks computes in the recorded chunks
+        # a resume given no chunks computes in the recorded ones (``run_pipeline``)
+        how = "without --chunks" if command_line else "with chunks=None"
         found.append(
             f"it computes in chunks of {' × '.join(map(str, chunks))} voxels: resume "
-            "without --chunks to finish it in those"
+            f"{how} to finish it in those"
         )
     return "; ".join(found) or "a different run"
 
@@ -225,7 +248,10 @@ def check_output(
     'new'
     """
     if overwrite and resume:
-        raise ValueError("give --overwrite (start again) or --resume (finish), not both")
+        raise OptionError(
+            "give overwrite=True (start again) or resume=True (finish), not both",
+            "give --overwrite (start again) or --resume (finish), not both",
+        )
     path = store_path(store)
     check_not_input(path, inputs)
     tidy_killed_writes(path)
@@ -243,17 +269,23 @@ def check_output(
     complete = state.get("status") == "complete"
     if not resume:
         if complete:
-            raise FileExistsError(f"{store} exists; pass --overwrite to replace it")
-        raise FileExistsError(
-            f"{store} holds an interrupted run ({state.get('status')}); pass --resume to "
-            "finish it, or --overwrite to start again"
+            raise OptionExistsError(
+                f"{store} exists; pass overwrite=True to replace it",
+                f"{store} exists; pass --overwrite to replace it",
+            )
+        held = f"{store} holds an interrupted run ({state.get('status')})"
+        raise OptionExistsError(
+            f"{held}; pass resume=True to finish it, or overwrite=True to start again",
+            f"{held}; pass --resume to finish it, or --overwrite to start again",
         )
     if identity is not None and state.get("fingerprint") != fingerprint(identity):
         recorded = state.get("identity") or {}
-        raise ValueError(
-            f"cannot resume {store}: it was {'made' if complete else 'started'} with "
-            f"{_differences(recorded, identity)}; pass --overwrite to start again, or "
-            "write to another output"
+        made = f"cannot resume {store}: it was {'made' if complete else 'started'} with"
+        raise OptionError(
+            f"{made} {_differences(recorded, identity)}; pass overwrite=True to start "
+            "again, or write to another output",
+            f"{made} {_differences(recorded, identity, command_line=True)}; pass "
+            "--overwrite to start again, or write to another output",
         )
     return "done" if complete else "resume"
 
@@ -581,7 +613,7 @@ def open_result(store: str | Path) -> xr.DataArray | pd.DataFrame:
     Raises
     ------
     ValueError
-        The run that writes ``store`` was interrupted (finish it with ``--resume``).
+        The run that writes ``store`` was interrupted (finish it with ``resume=True``).
 
     Examples
     --------
@@ -597,10 +629,14 @@ def open_result(store: str | Path) -> xr.DataArray | pd.DataFrame:
 
     state = run_state(store)
     if state is not None and state.get("status") != "complete":
-        raise ValueError(
+        missing = (
             f"{store} is an interrupted write (status {state.get('status')!r}): some of it "
-            "is missing. Finish it with `microct run ... --resume`, or run again with "
-            "--overwrite"
+            "is missing"
+        )
+        raise OptionError(
+            f"{missing}. Finish it with run_pipeline(..., resume=True), or run again with "
+            "overwrite=True",
+            f"{missing}. Finish it with `microct run ... --resume`, or run again with --overwrite",
         )
     if is_table(store):
         return read_table(store)

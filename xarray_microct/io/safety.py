@@ -75,6 +75,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from xarray_microct.core.errors import OptionExistsError
 from xarray_microct.io.paths import is_url, local_path, url_relation
 
 MARKER = "xarray_microct"
@@ -1567,11 +1568,14 @@ def _check_resumed_run(path: Path, store: Any, fingerprint: str) -> None:
             if isinstance(state, Mapping)
             else "no run of `microct run`"
         )
-        raise FileExistsError(
+        changed = (
             f"{store} changed while this run started: another write made it hold {now}, "
             "not the run this one resumes; nothing was written. Check what it holds "
-            "(`microct info`), then run again: with --overwrite to replace it, or to "
-            "another output"
+            "(`microct info`), then run again"
+        )
+        raise OptionExistsError(
+            f"{changed}: with overwrite=True to replace it, or to another output",
+            f"{changed}: with --overwrite to replace it, or to another output",
         )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
+from xarray_microct.core.errors import OptionError
 from xarray_microct.core.provenance import to_json_value, utc_now
 from xarray_microct.core.tables import column_units
 from xarray_microct.io.results import run_state, set_state, start_run, store_path
@@ -95,7 +96,10 @@ def read_table(store: str | Path) -> pd.DataFrame:
     path = store_path(store)
     state = run_state(path)
     if state is not None and state.get("status") != "complete":
-        raise ValueError(f"{store} is an interrupted write; run it again with --resume")
+        raise OptionError(
+            f"{store} is an interrupted write; run it again with resume=True (run_pipeline)",
+            f"{store} is an interrupted write; run it again with --resume",
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dataset = xr.open_zarr(str(path))

@@ -43,7 +43,9 @@ levels ``levels=None`` makes (:func:`plan_levels`). So the levels approach isotr
 voxels, as viewers (napari, neuroglancer, OME-NGFF readers) expect: a thin stack of
 isotropic voxels, (32, 512, 512), thins in z with x and y, (16, 256, 256) then
 (8, 128, 128), and an axis stops only when fewer than ``factor`` voxels are left (a
-level is never less than one voxel thick).
+level is never less than one voxel thick). ``levels=None`` stops once every axis fits in
+one chunk, or once a level holds no more voxels than one chunk: chunks thin along one
+axis (one slice each) do not make levels down to a few voxels wide.
 
 A pyramid of a pyramid (a tree, or its full-resolution level) is the pyramid of its
 full-resolution volume, made again: its record replaces the earlier pyramid's (see
@@ -150,7 +152,8 @@ def plan_levels(
         The largest factor per axis (1 = never downsample that axis).
     levels : int, optional
         Number of levels including full resolution. ``None``: continue while some axis
-        that ``factor`` lets shrink is larger than one chunk (and can still shrink).
+        that ``factor`` lets shrink is larger than one chunk (and can still shrink) and
+        the level holds more voxels than one chunk.
 
     Returns
     -------
@@ -168,18 +171,23 @@ def plan_levels(
     >>> plan_levels((64, 256, 256), (4, 1, 1), (64, 64, 64), (2, 2, 2), levels=4)
     [(1, 2, 2), (1, 2, 2), (2, 2, 2)]
 
-    A stack read one slice per chunk plans the same levels as any other chunking:
+    A stack read one slice per chunk plans the same levels as any other chunking, as
+    many as bring a level down to one chunk's voxels (z alone would fit one chunk only
+    at one slice thick):
 
-    >>> plan_levels((64, 512, 512), (1, 1, 1), (1, 512, 512), (2, 2, 2))
-    [(2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2)]
     >>> plan_levels((64, 512, 512), (1, 1, 1), (64, 128, 128), (2, 2, 2))
     [(2, 2, 2), (2, 2, 2)]
+    >>> plan_levels((64, 512, 512), (1, 1, 1), (1, 128, 128), (2, 2, 2))
+    [(2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2)]
     """
     shape, spacing = [int(n) for n in shape], [float(s) for s in spacing]
     plan: list[tuple[int, ...]] = []
     while levels is None or len(plan) + 1 < levels:
         candidates = [a for a in range(3) if factor[a] > 1 and shape[a] >= factor[a]]
-        if levels is None and not any(shape[a] > chunks[a] for a in candidates):
+        if levels is None and (
+            math.prod(shape) <= math.prod(chunks)
+            or not any(shape[a] > chunks[a] for a in candidates)
+        ):
             break
         if not candidates:
             raise ValueError(
@@ -382,8 +390,9 @@ def pyramid(
     levels : int, optional
         Number of levels, the full resolution included. ``None``: make levels until
         every axis fits in one chunk of the volume's chunking, or of 128 voxels if the
-        chunks are larger (or cannot shrink further). The chunking sets only the number
-        of levels, never their factors.
+        chunks are larger (or cannot shrink further), or until a level holds no more
+        voxels than such a chunk. The chunking sets only the number of levels, never
+        their factors.
     factor : int or (int, int, int)
         Largest downsampling factor per level along each axis ``(z, y, x)``; 1 never
         downsamples that axis. Per level, an axis already much coarser than the finest
@@ -455,8 +464,8 @@ def pyramid(
         raise ValueError(f"levels must be a positive integer or None, got {levels!r}")
     factors = _check_factor(factor)
     grid = grid_of(volume)
-    # levels stop at one chunk, of the volume's chunking or 128 voxels if that is larger
-    # (a volume held in one chunk still gets a coarse level to preview)
+    # levels stop at one chunk (every axis, or its voxels), of the volume's chunking or
+    # 128 voxels if that is larger (a volume held in one chunk still gets a coarse level)
     chunks = tuple(min(c[0], DEFAULT_CHUNK) for c in volume.chunks[-3:])
     plan = plan_levels(grid.shape, grid.spacing, chunks, factors, levels)
     name = volume.name if volume.name is not None else "image"
