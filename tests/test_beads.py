@@ -183,6 +183,21 @@ def test_small_beads_in_heavy_noise_and_rings_overlap_the_truth_by_0_9(seed):
     assert np.median(matched_iou(rough, truth.values)) < np.median(matched_iou(found, truth.values))
 
 
+@pytest.mark.parametrize("given", [{}, {"bead_radius": "7 um"}])
+def test_the_lengths_recorded_in_attrs_name_their_units(scan, given):
+    # the per-bead smoothing's sigma was recorded as a bare number, and with the radius
+    # given no attribute said its units: here millimetres, so 0.0015 (not 1.5 voxels)
+    vol, _ = scan
+    mm = mct.from_array(vol.values, spacing=0.001, units="millimeter", chunks=32)
+    attrs = beads(mm, **given).attrs
+    assert attrs["bead_smoothing_units"] == "millimeter"
+    sigma = float(attrs["denoise_sigma"].split()[0])  # voxels
+    assert attrs["bead_smoothing"] == pytest.approx(1.5 * sigma * 0.001)
+    if not given:
+        assert attrs["bead_radius_units"] == "millimeter"
+        assert 0.005 < attrs["bead_radius"] < 0.009
+
+
 def _dark_beads_scan(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The uint8 scan of the labelled beads ``truth``: dark beads (70) in a bright
     liquid (170), blurred by 1 voxel, white noise a tenth of the contrast."""

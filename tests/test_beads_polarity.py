@@ -8,6 +8,8 @@ then pushed apart until pairs overlap by about a tenth of the diameter or less.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -187,3 +189,32 @@ def test_a_radius_given_30_percent_off_labels_the_right_phase_as_without_the_che
             patch.setattr(pipeline, "_check_polarity", lambda *args: None)
             unchecked = beads(scan, bead_radius=radius, invert=not bright).values
         np.testing.assert_array_equal(labels, unchecked)
+
+
+def random_solid(correlation: float, solid: float, seed: int) -> np.ndarray:
+    """A connected solid that is not granular: white noise smoothed over ``correlation``
+    voxels (periodic), thresholded to the ``solid`` fraction (a model of a sandstone's
+    or a foam's pore space)."""
+    noise = np.random.default_rng(seed).standard_normal((SIDE,) * 3)
+    field = ndi.gaussian_filter(noise, correlation, mode="wrap")
+    return field > np.quantile(field, 1 - solid)
+
+
+@pytest.mark.parametrize(("correlation", "solid"), [(2.5, 0.6), (3.5, 0.4)])
+def test_a_solid_that_is_not_granular_is_labelled_with_a_warning(correlation, solid) -> None:
+    # main cut such a solid into pieces at its distance maxima without a word (a 160³
+    # field: 527 "beads"); the check reads the central box only, the labels stay lazy
+    occupancy = random_solid(correlation, solid, seed=3).astype(float)
+    scan = mct.from_array(image(occupancy, True, "uint16"), chunks=32)
+    with pytest.warns(UserWarning, match=r"bright phase, taken as the beads, does not look"):
+        labels = beads(scan, invert=False)
+    assert labels.chunks is not None
+
+
+def test_bead_packs_give_no_warning_that_they_are_not_grains(phantom) -> None:
+    _, occupancy, _ = phantom
+    for bright in (False, True):
+        scan = mct.from_array(image(occupancy, bright, "uint16", seed=2), chunks=32)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*does not look like grains")
+            beads(scan, invert=not bright)

@@ -314,6 +314,7 @@ What differs from the paper's notebook, and why:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import dask.array as da
@@ -359,6 +360,7 @@ MIN_SMALL_PEAKS = 5  # fewest markers in the box for it (else the typical radius
 AIR_REACH = 2.0  # voxels the air may lie beyond the background nearest a ball touching it
 BEAD_COVER = 0.65  # a phase whose markers' inscribed balls cover this share of it reads as beads
 POLARITY_MARGIN = 0.15  # ... and as the beads, not the one kept, when covered this much more
+NOT_GRAINS_COVER = 0.45  # a phase kept covered less than this reads as no grains at all: a warning
 
 
 def estimate_radius(mask: xr.DataArray, margin: Sequence[int] = (0, 0, 0)) -> float:
@@ -756,11 +758,11 @@ def _sample_box(
     side: int = SAMPLE_SIDE,
     box: xr.DataArray | None = None,
     small: bool = True,
-) -> tuple[float, float, tuple[float, float]]:
-    """:func:`sample_radii`'s two radii, and :func:`_phase_covers` on the box they were
-    estimated on (``nan`` where the radius is 0 or ``inf``); without ``small`` (the
-    radius given: only the covers are wanted), the small beads' radius is not measured
-    (``nan``)."""
+) -> tuple[float, float, tuple[float, float], bool]:
+    """:func:`sample_radii`'s two radii, :func:`_phase_covers` on the box they were
+    estimated on (``nan`` where the radius is 0 or ``inf``), and whether that box holds
+    air about the sample (:func:`_box_air`); without ``small`` (the radius given: only
+    the covers are wanted), the small beads' radius is not measured (``nan``)."""
     shape = volume.shape[-3:]
     part = central_box(volume, side) if box is None else box
     nothing = (float("nan"), float("nan"))
@@ -772,15 +774,16 @@ def _sample_box(
         middle = distance[inner]
         if box_shape == list(shape) or (middle.size and middle.max() <= reach):
             if not np.isfinite(middle).all():  # no background voxel in the whole scan
-                return np.inf, np.inf, nothing
+                return np.inf, np.inf, nothing, False
             spacing = grid_of(mask).spacing
-            radius = _moments_radius(_inside_sample(distance, _box_air(part), inner, spacing))
+            air = _box_air(part)
+            radius = _moments_radius(_inside_sample(distance, air, inner, spacing))
             if radius <= 0:
-                return 0.0, 0.0, nothing
+                return 0.0, 0.0, nothing, False
             covers = _phase_covers(kept, distance, spacing, radius)
             if not small:
-                return radius, float("nan"), covers
-            return radius, _small_radius(distance, inner, spacing, radius), covers
+                return radius, float("nan"), covers, bool(air.any())
+            return radius, _small_radius(distance, inner, spacing, radius), covers, bool(air.any())
         side *= 2
         part = central_box(volume, side)
 
@@ -838,6 +841,44 @@ def _check_polarity(kept: float, other: float, invert: bool) -> None:
         f"cover {kept:.0%} of it, against {other:.0%} of the {bright} phase (beads: "
         f"70% and more, the pores between them under 50%); for {bright} beads pass "
         f"invert={not invert}, or check threshold="
+    )
+
+
+def _warn_not_grains(kept: float, invert: bool) -> None:
+    """Warn when the phase kept as the beads does not read as grains of any shape.
+
+    ``kept`` is :func:`ball_cover` of the phase kept (:func:`_phase_covers`; ``nan``
+    when the box held none of it: no warning). A connected solid that is not granular
+    (a thresholded Gaussian random field, as a model of a sandstone's or a foam's
+    pore space) is cut by the watershed into pieces at its distance map's maxima, and
+    their count and sizes say nothing about grains. Measured on the pipeline's central
+    box (2026-12-05, numpy/scipy phantoms of an independent user, blur 1, noise 0.15
+    of the contrast): random fields of correlation length 3, 5 and 7 voxels
+    thresholded to solid fractions 0.4, 0.6 and 0.75 (128³) cover 0.37-0.44, either
+    phase; at 64³ (lengths 2.5-5, fractions 0.4 and 0.6, two seeds each) 0.33-0.46
+    (the 160³ field of length 4 at 0.6 was cut into 527 "beads" without a word).
+    Grains: packs of log-normal spheres (radius 5-14, overlaps up to 40 % of the
+    diameter) 0.83-0.92; round beads 0.68-0.99 (:func:`_check_polarity`); ellipsoids
+    of radius 8 at random orientations (112³, solid 0.27), prolate of axis ratio 1.3,
+    1.6 and 2.0: 0.79, 0.66, 0.58, oblate of 1.6: 0.53 (the lab book's ellipsoids of
+    1.6: 0.50-0.60); the test suite's dense pack of touching ellipsoids of axis ratio
+    2 (solid 0.45, 72³): 0.478. Packs beside air (a wall, the rim of the air, a free
+    surface: the suite's phantoms) read 0.34-0.44, whose wall pieces and rims are in the
+    phase kept: where the box holds air (:func:`_box_air`) no warning is given.
+    ``NOT_GRAINS_COVER`` 0.48 warned on those ellipsoids; at 0.45 the margins are thin
+    (0.03 to the ellipsoids, and one of the ten 64³ fields, 0.459, passes silently).
+    """
+    if not kept < NOT_GRAINS_COVER:
+        return
+    taken = "dark" if invert else "bright"
+    warnings.warn(
+        f"beads: the {taken} phase, taken as the beads, does not look like grains: the "
+        "largest balls inscribed in it at its distance maxima cover "
+        f"{kept:.0%} of it (beads: 70% and more, a connected solid such as a random "
+        "field's: about 40%); its labels are pieces the watershed cut, and their count "
+        "and sizes are not those of grains (the mask's porosity still holds)",
+        UserWarning,
+        stacklevel=4,  # the caller of pipelines.beads(...) (the module, called)
     )
 
 
@@ -950,8 +991,9 @@ def beads(
         takes off the bumps and dents that noise puts on it without filling the necks.
         ``"auto"`` (the default): 1.5 times the denoising sigma (the scale at which the
         denoising's sharpening measures the surfaces' curvature) along the finest
-        axis, recorded in the result's ``attrs["bead_smoothing"]`` (``None`` when the
-        scan is not denoised); ``None`` skips it. It assumes round beads: far from
+        axis, recorded in the result's ``attrs["bead_smoothing"]`` (in the units of
+        ``attrs["bead_smoothing_units"]``, the coordinates'; ``None`` when the scan is
+        not denoised); ``None`` skips it. It assumes round beads: far from
         round grains lose their tips (by about ``sigma²`` times their curvature beyond
         ``1 / bead_radius``): on ellipsoids of axis ratio 1.6 and 6 voxels the median
         IoU drops by 0.01 (``benchmarks/beads_accuracy.py --ellipsoids``), at ratio 1.3
@@ -971,6 +1013,14 @@ def beads(
         are set to 0 (the step ``drop_outside_labels``, replayed as the others): how
         many in the lazy coordinate ``outside_labels_dropped`` (none with
         ``min_distance``).
+
+    Warns
+    -----
+    UserWarning
+        When the phase kept does not look like grains of any shape on the central box
+        (the largest inscribed balls at its markers cover under ``NOT_GRAINS_COVER``
+        of it, as in a connected solid that is not granular): the labels are then
+        pieces the watershed cut, not grains.
 
     Examples
     --------
@@ -1042,7 +1092,7 @@ def beads(
     # the phase kept is checked to be the beads on the central box in every path: with
     # bead_radius= or min_distance= given, the pores were labelled silently before. The
     # covers' scale is the radius estimated there, each phase's own (see _check_polarity)
-    sampled, small_radius, covers = _sample_box(volume, segment, box=box, small=estimated)
+    sampled, small_radius, covers, air = _sample_box(volume, segment, box=box, small=estimated)
     if estimated and sampled <= 0:
         raise ValueError(
             "beads: the segmentation found no beads in the middle of the scan, so "
@@ -1058,6 +1108,8 @@ def beads(
             "check threshold="
         )
     _check_polarity(*covers, invert)  # nan (no phase kept in the box): nothing to check
+    if not air:  # a wall or the rim of the air lowers the beads' cover (0.34-0.44)
+        _warn_not_grains(covers[0], invert)
     mask = segment(volume)
     if min_distance is not None:
         return _on_their_blocks(
@@ -1117,6 +1169,7 @@ def beads(
         labels.attrs["denoise_sigma"] = denoise_sigma
     if chosen_smoothing:
         labels.attrs["bead_smoothing"] = bead_smoothing
+        labels.attrs["bead_smoothing_units"] = grid.units
     return labels
 
 
