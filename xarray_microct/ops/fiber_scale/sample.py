@@ -1917,8 +1917,9 @@ def _followed_more(state: tuple, against: tuple, pixel: float, level: float = SH
     if total == 0 or found * total_then <= found_then * total:
         return False
     table = [[found, total - found], [found_then, total_then - found_then]]
-    # imported here: scipy.stats costs every process that imports this module ~0.9 CPU s
-    # (a third of ``microct``'s imports), and a run that never compares two rounds so
+    # imported where it is needed: scipy.stats takes ~0.9 CPU s to import, which every
+    # process importing this module paid (``microct run fibers``' imports 3.9 -> 3.4 CPU
+    # s without it), though most runs never compare two rounds here
     from scipy.stats import fisher_exact
 
     return bool(fisher_exact(table, alternative="greater").pvalue < level)
