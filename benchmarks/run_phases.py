@@ -17,7 +17,8 @@ in this process, so that its phases can be timed) on Dask's threaded scheduler o
   of their transfer logs), and the last tasks to end (the tail of the run);
   ``--stream FILE`` saves the task stream (a pickle of its records: key, worker, start
   and stop of each step);
-* on threads: per stage, the summed task times (``dask.diagnostics.Profiler``).
+* on threads: per stage, the summed task times (``dask.diagnostics.Profiler``) and the
+  CPU seconds of the threads that ran them.
 
 The first run of a source tree compiles its numba kernels into the cache: run twice.
 On a shared machine, compare two trees in turns (``PYTHONPATH=TREE python
@@ -100,6 +101,30 @@ def print_stream(data: list[dict[str, Any]]) -> None:
     for task in sorted(data, key=lambda d: d["startstops"][-1]["stop"])[-8:]:
         step = next(s for s in task["startstops"] if s["action"] == "compute")
         print(f"    {step['start'] - first:7.2f} {step['stop'] - first:7.2f}  {task['key']!s:.70}")
+
+
+@contextlib.contextmanager
+def thread_cpu() -> Any:
+    """Per stage, the CPU seconds of the threads that ran its tasks (threaded scheduler:
+    ``dask.local.execute_task`` timed with ``time.thread_time``; the kernels are
+    single-threaded), read in a loaded machine as well as on an idle one."""
+    import dask.local
+
+    spent: dict[str, float] = collections.defaultdict(float)
+    original = dask.local.execute_task
+
+    def timed_task(key: Any, *args: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return original(key, *args)
+        finally:
+            spent[stage(key)] += time.thread_time() - start
+
+    dask.local.execute_task = timed_task
+    try:
+        yield spent
+    finally:
+        dask.local.execute_task = original
 
 
 WAIT = 0.05  # s: a gap between a worker's tasks longer than this waited for an input
@@ -200,14 +225,14 @@ def main() -> None:
                 with open(args.stream, "wb") as file:
                     pickle.dump(stream.data, file)
         else:
-            with Profiler() as profiler:
+            with Profiler() as profiler, thread_cpu() as spent:
                 result = compute(self, *others, **kwargs)
             per: dict[str, float] = collections.defaultdict(float)
             for task in profiler.results:
                 per[stage(task.key)] += task.end_time - task.start_time
-            print("thread time per stage:")
+            print("per stage: thread time (wall), CPU s of its threads:")
             for name, seconds in sorted(per.items(), key=lambda x: -x[1]):
-                print(f"  {seconds:7.2f} s  {name}")
+                print(f"  {seconds:7.2f} s {spent.get(name, 0.0):7.2f} CPU s  {name}")
         mark("main graph end")
         return result
 

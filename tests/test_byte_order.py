@@ -34,8 +34,9 @@ def test_big_endian_threshold_is_exact(dtype):
         lambda v: v.microct.remove_rings(),
         lambda v: v.microct.segment(),
         lambda v: v.microct.median(radius=1.0),
+        lambda v: v.microct.gaussian(sigma=1.5),
     ],
-    ids=["pyramid", "remove_rings", "segment", "median"],
+    ids=["pyramid", "remove_rings", "segment", "median", "gaussian"],
 )
 def test_big_endian_verbs_match_native(verb):
     native = _scan("<u2")

@@ -143,6 +143,17 @@ def test_import_leaves_heavy_optional_modules_alone():
     assert fresh_python(code) == "[]"
 
 
+def test_the_fiber_detection_leaves_scipy_stats_alone():
+    # scipy.stats costs ~0.9 CPU s to import, in the command and in each spawned worker;
+    # the radius estimate imports it only where it compares two rounds (fisher_exact)
+    code = (
+        "import sys, xarray_microct.cli, xarray_microct.runner\n"
+        "import xarray_microct.ops.fibers.detect, xarray_microct.pipelines.fibers\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    assert fresh_python(code) == "False"
+
+
 def test_pint_accessor_and_readers_load_on_first_use():
     code = (
         "import sys, warnings\n"

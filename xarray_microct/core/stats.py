@@ -77,6 +77,7 @@ import xarray as xr
 
 from xarray_microct.core.blocks.placement import summed_over_blocks
 from xarray_microct.core.volume import as_dask, native_order
+from xarray_microct.kernels.histogram import float_counts
 from xarray_microct.kernels.labels import count
 
 FLOAT_BINS = 65536
@@ -160,22 +161,12 @@ def _float_block_counts(
     ndim: int,
     block_info: dict | None = None,
 ) -> np.ndarray:
+    # the bins, then six counts: the voxels exactly at the minimum and at the maximum,
+    # then those of them in the central disk; then those exactly 0, all and in the
+    # central disk (one compiled pass: kernels/histogram.py)
     centre = central_disk(block.shape, block_info)
-    central = block[centre]
-    values = block.ravel()
-    values = values[np.isfinite(values)].astype(np.float64)
-    low, high = float(low), float(high)
-    scale = bins / (high - low) if high > low else 0.0
-    index = np.clip(((values - low) * scale).astype(np.int64), 0, bins - 1)
-    counts = np.bincount(index, minlength=bins + EXTRA_FLOAT_COUNTS)
-    # the last six: the voxels exactly at the minimum and at the maximum, then those
-    # of them in the central disk; then those exactly 0, all and in the central disk
-    counts[bins] = np.count_nonzero(values == low)
-    counts[bins + 1] = np.count_nonzero(values == high)
-    counts[bins + 2] = np.count_nonzero(central == low)
-    counts[bins + 3] = np.count_nonzero(central == high)
-    counts[bins + 4] = np.count_nonzero(values == 0.0)
-    counts[bins + 5] = np.count_nonzero(central == 0.0)
+    plane = centre[(0,) * (block.ndim - 2)] if block.ndim >= 2 else centre
+    counts = float_counts(block, plane, float(low), float(high), bins)
     return counts.reshape((1,) * ndim + (bins + EXTRA_FLOAT_COUNTS,))
 
 

@@ -25,6 +25,7 @@ from xarray_microct.core.registry import LengthParam, operation
 from xarray_microct.core.stats import finite_or_nan, global_percentiles
 from xarray_microct.core.validation import NanPolicy, nan_checked
 from xarray_microct.core.volume import wrap_like
+from xarray_microct.kernels.gaussian import gaussian_passes
 from xarray_microct.kernels.median import MAX_NETWORK, median_network
 
 BoundaryMode = Literal["nearest", "reflect", "mirror", "constant"]
@@ -72,6 +73,12 @@ def gaussian_array(
 def _gaussian_block(
     block: np.ndarray, sigma: tuple[float, ...], truncate: float, mode: str
 ) -> np.ndarray:
+    # a 3-D block with "nearest" borders: the compiled passes, the same values as scipy's
+    # bit for bit (kernels/gaussian.py), whole planes at a time (scipy's pass along z
+    # reads a plane's stride per voxel: the fiber mask's smoothing along z of 64 × 256²
+    # uint16, sigma 2.45, 0.135 -> 0.038 CPU s); another byte order goes to scipy
+    if mode == "nearest" and block.ndim == 3 and block.dtype.isnative:
+        return gaussian_passes(block, sigma, truncate, float_dtype(block.dtype))
     return ndi.gaussian_filter(
         block.astype(float_dtype(block.dtype), copy=False), sigma, truncate=truncate, mode=mode
     )
