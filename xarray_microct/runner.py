@@ -343,8 +343,11 @@ def _planned_workers(options: ClusterOptions) -> dict[str, int]:
 
 
 def _on_a_terminal() -> bool:
-    """Whether standard output is a terminal: progress bars are drawn there only (in a
-    log they would be lines of carriage returns)."""
+    """Whether standard output is a terminal (or a Jupyter kernel's, which draws bars in
+    place too): progress bars are drawn there only (in a log they would be lines of
+    carriage returns)."""
+    if type(sys.stdout).__module__.startswith("ipykernel"):
+        return True
     isatty = getattr(sys.stdout, "isatty", None)
     return bool(isatty is not None and isatty())
 
