@@ -69,8 +69,13 @@ def free_port() -> int:
 
 
 def test_run_yaml_pipeline_with_progress(
-    scan: Path, pipeline_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    scan: Path,
+    pipeline_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr("xarray_microct.runner._on_a_terminal", lambda: True)  # bars drawn
     out = tmp_path / "out.zarr"
     assert main(["run", str(pipeline_file), str(scan), str(out)]) == 0
     printed = capsys.readouterr().out

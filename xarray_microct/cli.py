@@ -908,7 +908,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="finish an interrupted run into OUTPUT (only missing chunks)",
     )
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="print no phase lines and no progress bars (bars are drawn on a terminal only)",
+    )
     _add_calibration(run)
     run.set_defaults(handler=_run)
 

@@ -14,6 +14,7 @@ Their public names are importable from here too.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from xarray_microct.cluster import ClusterOptions, dask_client, describe_client
 from xarray_microct.core.blocks.placement import cluster_threads, moved_to_workers, placing_on
 from xarray_microct.core.errors import OptionError
 from xarray_microct.core.memory import keep_large_arrays_unpooled
+from xarray_microct.core.progress import phase, phases_shown
 from xarray_microct.io.ome import written_blocks
 from xarray_microct.io.results import (
     RUN_KEY,
@@ -153,7 +155,10 @@ def run_pipeline(
         Rechunk the input to this many voxels per side. By default the store's chunks
         merged (:func:`read_chunks`), and on ``resume`` the chunks the run started with.
     progress : bool
-        Show a progress bar.
+        Say what the run is doing: a line naming each phase that can take a while (the
+        fiber radius estimate, the threshold pass, the detection, the writing) before
+        it starts, and, on a terminal, a progress bar under it (Dask's, or
+        ``distributed``'s with a client). False: only the opening lines and the last.
     echo : callable
         Where to print the messages (``print`` by default).
     calibration : mapping, optional
@@ -218,7 +223,8 @@ def run_pipeline(
     # once, under names that stand for them until they are up (see below)
     planned = _planned_workers(options)
     with placing_on(planned) if planned else contextlib.nullcontext():
-        result = _dry_build(pipe, volume)
+        with phases_shown(_phase_listener(echo, progress, None)):
+            result = _dry_build(pipe, volume)
     if result is not None and not isinstance(result, (xr.DataArray, pd.DataFrame)):
         raise TypeError(
             f"pipeline {pipe.name} returned a {type(result).__name__}; microct run writes "
@@ -258,8 +264,12 @@ def run_pipeline(
                 # (on the cluster they cost the workers 2.7 CPU seconds more on a
                 # 128 × 256² bead scan; the build itself 1.2 s here)
                 with placing_on(workers), dask.config.set(scheduler="threads"):
-                    result = pipe.apply(volume)
+                    with phases_shown(_phase_listener(echo, progress, None)):
+                        result = pipe.apply(volume)
         if isinstance(result, xr.DataArray):
+            if progress:
+                out = int(np.prod(result.data.numblocks))
+                echo(f"computing and writing {out} chunk{'s' if out != 1 else ''}")
             path = write_volume(
                 result,
                 output_path,
@@ -268,17 +278,22 @@ def run_pipeline(
                 metadata=metadata,
                 inputs=[input],
                 client=client,
-                progress=progress,
+                progress=progress and _on_a_terminal(),
             )
         else:
-            with _progress_of_eager(client, progress):
-                table = pipe.apply(volume)
+            # the built-in pipelines name their own phases; a chain is one phase
+            whole = pipe.name not in BUILTIN_PIPELINES
+            with phases_shown(_phase_listener(echo, progress, client)):
+                with phase(f"computing {pipe.describe()}") if whole else contextlib.nullcontext():
+                    table = pipe.apply(volume)
             if not isinstance(table, pd.DataFrame):
                 raise TypeError(
                     f"pipeline {pipe.name} returned a {type(table).__name__}; microct run "
                     "writes a volume (DataArray) or a table (DataFrame)"
                 )
             echo(f"{len(table)} rows")
+            if progress:
+                echo("writing the table")
             path = write_table(
                 table,
                 output_path,
@@ -327,16 +342,51 @@ def _planned_workers(options: ClusterOptions) -> dict[str, int]:
     return {f"planned-worker-{i:04d}": threads for i in range(options.workers)}
 
 
+def _on_a_terminal() -> bool:
+    """Whether standard output is a terminal (or a Jupyter kernel's, which draws bars in
+    place too): progress bars are drawn there only (in a log they would be lines of
+    carriage returns)."""
+    if type(sys.stdout).__module__.startswith("ipykernel"):
+        return True
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def _phase_listener(
+    echo: Callable[[str], Any], progress: bool, client: Any
+) -> Callable[[str], Any] | None:
+    """What ``microct run`` does at the start of each phase of a pipeline (see
+    :mod:`xarray_microct.core.progress`): print its label, then (on a terminal) show a
+    progress bar of its computations; None when ``progress`` is off."""
+    if not progress:
+        return None
+
+    def show(label: str) -> contextlib.AbstractContextManager:
+        echo(label)
+        return _phase_bar(client) if _on_a_terminal() else contextlib.nullcontext()
+
+    return show
+
+
 @contextlib.contextmanager
-def _progress_of_eager(client: Any, progress: bool) -> Iterator[None]:
-    """A progress bar for computations a pipeline starts itself (threaded scheduler);
-    with a client, the dashboard (printed above) shows them."""
-    if progress and client is None:
+def _phase_bar(client: Any) -> Iterator[None]:
+    """A progress bar for the computations a phase starts itself: Dask's on the threaded
+    scheduler (computations under a second show none), ``distributed``'s on a client."""
+    if client is None:
         from dask.diagnostics import ProgressBar
 
-        with ProgressBar():
+        with ProgressBar(minimum=1.0):
             yield
-    else:
+        return
+
+    def get(graph: Any, keys: Any, **kwargs: Any) -> Any:
+        from distributed import progress as distributed_progress
+
+        futures = client.get(graph, keys, sync=False, **kwargs)
+        distributed_progress(futures)
+        return client.gather(futures)
+
+    with dask.config.set(scheduler=get):
         yield
 
 

@@ -324,6 +324,7 @@ import xarray as xr
 
 from xarray_microct.core.blocks.placement import follow_blocks, spread_over_workers
 from xarray_microct.core.outside import lazy_outside, moved_array
+from xarray_microct.core.progress import phase
 from xarray_microct.core.stats import (
     clear_cuts,
     fill_padding_array,
@@ -1092,7 +1093,8 @@ def beads(
     # the phase kept is checked to be the beads on the central box in every path: with
     # bead_radius= or min_distance= given, the pores were labelled silently before. The
     # covers' scale is the radius estimated there, each phase's own (see _check_polarity)
-    sampled, small_radius, covers, air = _sample_box(volume, segment, box=box, small=estimated)
+    with phase("measuring the beads on a central box of the scan (radius, phase kept)"):
+        sampled, small_radius, covers, air = _sample_box(volume, segment, box=box, small=estimated)
     if estimated and sampled <= 0:
         raise ValueError(
             "beads: the segmentation found no beads in the middle of the scan, so "

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 from operator import getitem
 from typing import Any, Literal, NamedTuple
 
@@ -77,6 +78,7 @@ from xarray_microct.core.blocks.placement import (
     spread_over_workers,
 )
 from xarray_microct.core.outside import shifted_below
+from xarray_microct.core.progress import phase
 from xarray_microct.core.registry import ESTIMATED_KEY, LengthParam, mask_checked, operation
 from xarray_microct.core.stats import (
     fill_nan_with,
@@ -651,7 +653,8 @@ def plan_detection(
     bed = None
     reads = radius is None  # the scan is read now: the radius estimate's sample
     if radius is None:
-        radius, estimated["radius"], bed = _radius_from_data(volume, kind)
+        with phase("estimating the fiber radius (on a sample of the scan)"):
+            radius, estimated["radius"], bed = _radius_from_data(volume, kind)
     r_phys = 0.5 * (radius[1] * dy + radius[2] * dx)
     # large fibers: detect on the scan binned in-plane to a radius of about 6 voxels
     factor = working_factor(min(radius[1], radius[2])) if kind == "intensity" else 1
@@ -826,14 +829,18 @@ def plan_detection(
         return graph, separation
 
     gate = None
-    if judge == "straight":  # a short scan: its chains judged as on the straight path
-        gate, separation = detection(_mask_smoothing(factor, wgrid.spacing, r_phys), straight=True)
-        graph, _ = detection(smooth, gate)
-    elif gate_smooth != smooth:  # the gate's separation is the one the warnings name
-        gate, separation = detection(gate_smooth)
-        graph, _ = detection(smooth, gate)
-    else:
-        graph, separation = detection(smooth)
+    # eager: the mask's global levels are computed now, in passes over the whole scan
+    levels_pass = "threshold pass (the mask's levels, over the whole scan)"
+    with phase(levels_pass) if eager else nullcontext():
+        if judge == "straight":  # a short scan: its chains judged as on the straight path
+            straight_smooth = _mask_smoothing(factor, wgrid.spacing, r_phys)
+            gate, separation = detection(straight_smooth, straight=True)
+            graph, _ = detection(smooth, gate)
+        elif gate_smooth != smooth:  # the gate's separation is the one the warnings name
+            gate, separation = detection(gate_smooth)
+            graph, _ = detection(smooth, gate)
+        else:
+            graph, separation = detection(smooth)
     attrs = {
         "units": grid.units,
         "spacing": list(grid.spacing),
@@ -1641,6 +1648,13 @@ def _other_fiber_axes(volume: xr.DataArray, source: str, tried: str) -> list[str
     """
     if source not in ("auto", "intensity") or volume.dtype == bool or volume.ndim != 3:
         return []
+    with phase("no fibers along the axis followed: looking along the others"):
+        return _fibers_across(volume, tried)
+
+
+def _fibers_across(volume: xr.DataArray, tried: str) -> list[str]:
+    """The axes other than ``tried`` along which fibers are found (see
+    :func:`_other_fiber_axes`)."""
     found = []
     for axis in (a for a in _AXIS_ORDER if a != tried):
         block = _axis_block(axis_first(volume, axis))
@@ -2016,10 +2030,11 @@ def detect_fibers(
             f"seen along it, axis_first(vol, {axis!r}), whose z is the scan's {axis})"
         ) from err
     curvature = None  # the fibers' polarity, judged on an intensity scan
-    if plan.attrs["source"] == "intensity":
-        table, coherence, curvature = plan.graph.compute_with(_polarity_task(volume, axis))
-    else:
-        table, coherence = plan.graph.compute()
+    with phase("detecting the fibers (tubeness, mask, centres per slice, links along z)"):
+        if plan.attrs["source"] == "intensity":
+            table, coherence, curvature = plan.graph.compute_with(_polarity_task(volume, axis))
+        else:
+            table, coherence = plan.graph.compute()
     table.attrs = {**plan.attrs, **table.attrs, "z_coherence": coherence}
     if len(table) and coherence < SWELLING_COHERENCE:
         swelling = _swelling_of(table)
