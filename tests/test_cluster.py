@@ -70,15 +70,6 @@ def client() -> Client:
         yield client
 
 
-@pytest.fixture(scope="module")
-def fiber_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synthetic fiber bed (touching, tilted fibers; known truth) stored as Zarr."""
-    store = tmp_path_factory.mktemp("fibers") / "bed.zarr"
-    volume, _ = fiber_bed((16, 48, 48), seed=3, chunks=24)
-    volume.rename("scan").to_zarr(store)
-    return store
-
-
 def fiber_reference(store: Path) -> pd.DataFrame:
     """The fiber pipeline on the threaded scheduler, in this process."""
     with dask.config.set(scheduler="threads"):

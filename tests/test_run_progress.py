@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from xarray_microct.cli import main
-from xarray_microct.synthetic import bead_pack, fiber_bed
+from xarray_microct.synthetic import bead_pack
 
 FIBER_PHASES = [
     "fibers: fibers() on",
@@ -26,14 +26,6 @@ BEAD_PHASES = [
     "wrote ",
 ]
 LABELS = ("estimating", "threshold pass", "detecting", "measuring", "writing the", "computing")
-
-
-@pytest.fixture(scope="module")
-def fiber_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    store = tmp_path_factory.mktemp("fibers") / "bed.zarr"
-    volume, _ = fiber_bed((16, 48, 48), seed=3, chunks=24)
-    volume.rename("scan").to_zarr(store)
-    return store
 
 
 @pytest.fixture(scope="module")
