@@ -875,8 +875,9 @@ def _warn_not_grains(kept: float, invert: bool) -> None:
     warnings.warn(
         f"beads: the {taken} phase, taken as the beads, does not look like grains: the "
         "largest balls inscribed in it at its distance maxima cover "
-        f"{kept:.0%} of it (beads: 70% and more, a connected solid such as a random "
-        "field's: about 40%); its labels are pieces the watershed cut, and their count "
+        f"{kept:.0%} of it (packs of round beads: about 70% to 95%, of elongated grains: "
+        "about 50% to 80%, a connected solid such as a random field's: about 40%); its "
+        "labels are pieces the watershed cut, and their count "
         "and sizes are not those of grains (the mask's porosity still holds)",
         UserWarning,
         stacklevel=4,  # the caller of pipelines.beads(...) (the module, called)
