@@ -137,7 +137,8 @@ def gaussian_passes(
     rows: tuple[slice, slice] | None = None,
 ) -> np.ndarray:
     """``scipy.ndimage.gaussian_filter(block.astype(dtype), sigma, truncate=truncate,
-    mode="nearest")`` for a 3-D block and a float ``dtype``: the same values.
+    mode="nearest")`` for a 3-D block (any byte order and strides) and a float ``dtype``:
+    the same values.
 
     ``rows``: ``(z slice, y slice)`` (steps of 1, within the block) of the result to
     compute and return, all columns (the rest, e.g. a halo, is read but not computed:
@@ -157,17 +158,19 @@ def gaussian_passes(
     if block.ndim != 3:
         raise ValueError(f"gaussian_passes needs a 3-D block, got {block.ndim} dims")
     # a block whose values ``dtype`` holds exactly is read as it is, others are cast first
-    # (float16 too: the compiled passes do not take it)
-    readable = np.can_cast(block.dtype, dtype) and block.dtype != np.float16
-    src = np.ascontiguousarray(block if readable else block.astype(dtype))
+    # (float16 and another byte order too: the compiled passes do not take them)
+    work = np.dtype(dtype).newbyteorder("=")  # computed in the machine's byte order
+    readable = block.dtype.isnative and block.dtype != np.float16 and np.can_cast(block.dtype, work)
+    src = np.ascontiguousarray(block if readable else block.astype(work))
     taps = _axis_taps(sigma, truncate)
     zs, ys = (slice(None), slice(None)) if rows is None else rows
     (z0, z1, zstep), (y0, y1, ystep) = zs.indices(block.shape[0]), ys.indices(block.shape[1])
     if zstep != 1 or ystep != 1:
         raise ValueError(f"gaussian_passes: rows= takes slices of step 1, got {rows}")
-    out = np.empty((max(z1 - z0, 0), max(y1 - y0, 0), block.shape[2]), dtype)
+    shape = (max(z1 - z0, 0), max(y1 - y0, 0), block.shape[2])
+    out = np.empty(shape, work)
     _smooth_into(src, *taps, out, z0, y0)
-    return out
+    return out.astype(dtype, copy=False)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -198,7 +201,7 @@ def sharpened(
     """An unsharp mask: ``smooth + (smooth - blurred) / divisor``, ``blurred`` the Gaussian
     of ``sigma`` of ``smooth`` (:func:`gaussian_passes`), all in ``smooth``'s float
     dtype, then, for an integer ``out_dtype``, rounded and clipped to its range: the
-    values of those NumPy expressions, without a full-size ``blurred``.
+    values of those NumPy expressions, without a full-size ``blurred`` (any byte order).
 
     Examples
     --------
@@ -210,13 +213,12 @@ def sharpened(
     """
     if smooth.ndim != 3 or smooth.dtype.kind != "f":
         raise ValueError(f"sharpened needs a 3-D float block, got {smooth.dtype} {smooth.shape}")
-    out = np.empty(smooth.shape, out_dtype)
+    out = np.empty(smooth.shape, np.dtype(out_dtype).newbyteorder("="))  # the native order
     to_integer = bool(np.issubdtype(out_dtype, np.integer))
     info = np.iinfo(out_dtype) if to_integer else None
     low, high = (float(info.min), float(info.max)) if info is not None else (0.0, 0.0)
     kind = smooth.dtype.type
     taps = _axis_taps(sigma, truncate)
-    _sharpen_into(
-        np.ascontiguousarray(smooth), *taps, kind(divisor), kind(low), kind(high), to_integer, out
-    )
-    return out
+    native = np.ascontiguousarray(smooth, smooth.dtype.newbyteorder("="))  # as Numba takes it
+    _sharpen_into(native, *taps, kind(divisor), kind(low), kind(high), to_integer, out)
+    return out.astype(out_dtype, copy=False)
