@@ -18,6 +18,8 @@ import yaml
 
 import xarray_microct as mct
 from xarray_microct.cli import main
+from xarray_microct.core.tree import level_images
+from xarray_microct.ops.pyramid import downsample
 from xarray_microct.runner import open_result, run_pipeline
 
 
@@ -159,3 +161,22 @@ def test_a_pyramid_of_a_level_stored_alone_is_refused_not_recorded_as_of_the_sca
     again = levels.microct.pyramid(levels=2, level=1)
     replayed = mct.replay(again, _scan(1))
     assert replayed["scale0"]["scan"].shape == again["scale0"]["scan"].shape == (16, 32, 32)
+
+
+def test_a_level_is_marked_only_where_the_tree_steps_down_as_its_record_s_factor_does():
+    # was: any whole-number steps passed. A tree of level 2 of a factor-2 pyramid after
+    # its level 0 (then a coarser level) had that node marked level 1 of the factor-2
+    # pyramid, level_factor [4, 4, 4]; a node after a partial step (1, 2, 2) pushed level
+    # 1 to index 2: replay would take the wrong level of the other scan's pyramid
+    data = np.random.default_rng(0).random((32, 32, 32), dtype="float32")
+    vol = mct.from_array(data, chunks=16, name="scan")
+    by2 = level_images(vol.microct.pyramid(levels=3, factor=2))
+    by4 = level_images(vol.microct.pyramid(levels=3, factor=4))
+    partial = downsample(by2[0], (1, 2, 2), "gaussian", (16, 16, 16))
+    for nodes, index in (([by2[0], by2[2], by4[2]], 1), ([by2[0], partial, by2[1]], 2)):
+        tree = xr.DataTree.from_dict({f"s{i}": v.to_dataset() for i, v in enumerate(nodes)})
+        assert "level" not in tree.microct.select_level(index).attrs["microct_provenance"][-1]
+    # a pyramid of per-axis factors steps as its record says: its levels marked
+    tree = vol.microct.pyramid(levels=3, factor=(1, 2, 2))
+    record = tree.microct.select_level(2).attrs["microct_provenance"][-1]
+    assert (record["level"], record["level_factor"]) == (2, [1, 4, 4])

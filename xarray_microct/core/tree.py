@@ -143,25 +143,32 @@ def level_factor(finest: xr.DataArray, level: xr.DataArray) -> list[int]:
     return [round(c / f) for c, f in zip(coarse, fine, strict=True)]
 
 
-def steps_down(levels: Sequence[xr.DataArray]) -> bool:
-    """Whether ``levels`` step down as a pyramid's levels do: each level's voxel a whole
-    number of the level before's per axis (more than one on some axis), and its shape the
-    level before's divided by that number (rounded down).
+def steps_down(levels: Sequence[xr.DataArray], factor: Any) -> bool:
+    """Whether ``levels`` are the levels a pyramid of ``factor`` (its record's, an int or
+    z, y, x) makes of the first: each level the one before downsampled by the per-axis
+    step that pyramid plans for it (its voxel that many of the level before's, its shape
+    the level before's divided by it, rounded down).
 
     Examples
     --------
     >>> import numpy as np, xarray_microct as mct
     >>> levels = level_images(mct.from_array(np.zeros((8, 8, 8)), chunks=4).microct.pyramid())
-    >>> steps_down(levels), steps_down(levels[::-1]), steps_down([levels[0], levels[0]])
+    >>> steps_down(levels, 2), steps_down(levels[::-1], 2), steps_down(levels, 4)
     (True, False, False)
     """
-    for fine, coarse in itertools.pairwise(levels):
+    # the planner is the pyramid verb's (ops imports core: imported here)
+    from xarray_microct.ops.pyramid import plan_levels
+
+    first = grid_of(levels[0])
+    try:
+        factors = tuple(int(f) for f in (factor if isinstance(factor, Sequence) else [factor] * 3))
+        plan = plan_levels(first.shape, first.spacing, first.shape, factors, len(levels))
+    except (TypeError, ValueError):  # no factor of a pyramid, or too small for its levels
+        return False
+    for (fine, coarse), steps in zip(itertools.pairwise(levels), plan, strict=True):
         fine_grid, coarse_grid = grid_of(fine), grid_of(coarse)
         ratios = [c / f for c, f in zip(coarse_grid.spacing, fine_grid.spacing, strict=True)]
-        steps = [round(r) for r in ratios]
-        if max(steps) < 2 or any(
-            s < 1 or abs(r - s) > 1e-6 * s for r, s in zip(ratios, steps, strict=True)
-        ):
+        if any(abs(r - s) > 1e-6 * s for r, s in zip(ratios, steps, strict=True)):
             return False
         if [n // s for n, s in zip(fine_grid.shape, steps, strict=True)] != list(coarse_grid.shape):
             return False
@@ -176,7 +183,7 @@ def level_taken(tree: xr.DataTree, level: int | str) -> xr.DataArray:
 
     The record is marked only where it describes this tree: the tree's levels are that
     pyramid's, its last ``pyramid`` record (not marked already) having made as many
-    levels as the tree holds and the levels stepping down as a pyramid's do
+    levels as the tree holds and the levels stepping down as that record's factor does
     (:func:`steps_down`). A tree of other levels (one level of a pyramid stored alone,
     levels left out or reordered, a tree built by hand) gives the volume as it is.
 
@@ -214,7 +221,7 @@ def level_taken(tree: xr.DataTree, level: int | str) -> xr.DataArray:
     ):
         return volume
     levels = [single_image(n) for n in nodes]
-    if not steps_down(levels):
+    if not steps_down(levels, (records[made].get("params") or {}).get("factor")):
         return volume
     index = paths.index(node.path)
     records[made] = {
