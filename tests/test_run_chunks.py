@@ -130,3 +130,21 @@ def test_a_run_started_in_chunks_not_whole_stored_ones_resumes_in_them(scan, tmp
     assert state["identity"]["chunks"] == [20, 20, 20]
     reference = mct.from_array(values, spacing=1.0, units="um").microct.gaussian(sigma="1 um")
     np.testing.assert_allclose(open_result(out).values, reference.values, rtol=1e-6)
+
+
+def test_a_resume_whose_input_reads_with_other_axes_is_refused_naming_the_picks(tmp_path):
+    # a run of channel 0 of a two-channel scan records 3-D chunks; a resume without the
+    # pick reads (c, z, y, x): its chunks are left as read and the resume refused. It
+    # advised "resume without --chunks" too, which is what was done
+    values = np.random.default_rng(0).random((2, 12, 12, 12)).astype("float32")
+    store = tmp_path / "two.ome.zarr"
+    mct.from_array(values, spacing=1.0, dims=("c", "z", "y", "x")).microct.to_zarr(store)
+    pipeline = tmp_path / "smooth.yaml"
+    pipeline.write_text(yaml.safe_dump({"microct_pipeline": 1, "steps": STEPS}))
+    out = tmp_path / "out.zarr"
+    assert main(["run", str(pipeline), str(store), str(out), "--channel", "0"]) == 0
+    assert len(run_state(out)["identity"]["chunks"]) == 3
+    with pytest.raises(ValueError, match=r"different input options \(calibration") as caught:
+        run_pipeline(pipeline, store, out, resume=True, progress=False, echo=lambda line: None)
+    assert "chunks=None" not in str(caught.value)
+    assert main(["run", str(pipeline), str(store), str(out), "--resume", "--no-progress"]) == 2

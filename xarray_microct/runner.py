@@ -326,6 +326,9 @@ def _read_in(
 
     stored = [c[0] for c in volume.data.chunks]
     if len(wanted) != len(stored):
+        # recorded by a run whose input read with another number of axes (another
+        # channel= or time= pick): the chunks this run records differ then in length,
+        # so check_output refuses the resume, naming what differs
         return volume
     if all(w % s == 0 or w >= n for w, s, n in zip(wanted, stored, volume.shape, strict=True)):
         return open_volume(input, chunks=tuple(wanted), **calibration)

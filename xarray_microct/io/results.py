@@ -203,16 +203,18 @@ def _differences(
     >>> _differences({"chunks": [12, 12, 12]}, {"chunks": [24, 24, 24]}, command_line=True)
     'a different chunking (--chunks); it computes in chunks of 12 × 12 × 12 voxels: resume without --chunks to finish it in those'
     """  # noqa: E501
-    said = {key: words[command_line] for key, words in _WHAT_DIFFERS_SAID.items()}
+    said = {**_WHAT_DIFFERS, **{k: words[command_line] for k, words in _WHAT_DIFFERS_SAID.items()}}
     keys = sorted(set(recorded) | set(identity))
-    found = [
-        {**_WHAT_DIFFERS, **said}.get(k, f"a different {k}")
-        for k in keys
-        if recorded.get(k) != identity.get(k)
-    ]
-    chunks = recorded.get("chunks")
-    if chunks != identity.get("chunks") and isinstance(chunks, list):
-        # a resume given no chunks computes in the recorded ones (``run_pipeline``)
+    found = [said.get(k, f"a different {k}") for k in keys if recorded.get(k) != identity.get(k)]
+    chunks, now = recorded.get("chunks"), identity.get("chunks")
+    if (
+        isinstance(chunks, list)
+        and isinstance(now, list)
+        and chunks != now
+        and len(chunks) == len(now)
+    ):
+        # a resume given no chunks computes in the recorded ones (``run_pipeline``); not
+        # where the input reads with another number of axes (another channel= pick)
         how = "without --chunks" if command_line else "with chunks=None"
         found.append(
             f"it computes in chunks of {' × '.join(map(str, chunks))} voxels: resume "
