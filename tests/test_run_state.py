@@ -164,8 +164,13 @@ def test_a_resume_whose_store_another_run_took_before_its_claim_is_refused(
             write_volume(_failing_on_first_block(other), out, metadata={"step": "double"})
 
     _after_the_check(monkeypatch, results, other_run)
-    with pytest.raises(FileExistsError, match="changed while this run started: another write"):
+    with pytest.raises(
+        FileExistsError, match="changed while this run started: another write"
+    ) as refused:
         write_volume(volume, out, metadata={"step": "copy"}, resume=True)
+    # a Python caller reads a function, the command its subcommand (was `microct info`)
+    assert "microct" not in str(refused.value) and "run_state(store)" in str(refused.value)
+    assert "(`microct info`)" in command_line_message(refused.value)
     monkeypatch.undo()
     assert run_state(out)["identity"]["step"] == "double"
     before = _files(out)

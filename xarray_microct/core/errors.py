@@ -7,8 +7,8 @@ error is an :class:`OptionError` (a ``ValueError``) or an :class:`OptionExistsEr
 ``FileExistsError``): its message (``str(err)``) names the Python fix, its
 ``command_line`` the option, and the command prints the latter
 (:func:`command_line_message`), also where the error was wrapped in another whose
-message quotes it. Any error with a ``command_line`` string is read so (an
-``IncompleteStoreError`` given one).
+message quotes it (``xarray_microct.io``'s ``IncompleteStoreError`` is an
+:class:`OptionError` too).
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class OptionExistsError(_TwoWordings, FileExistsError):
 def command_line_message(error: BaseException, message: str | None = None) -> str:
     """The message of ``error`` (or ``message``, the text to print) as the ``microct``
     command says it: the words of every error in its chain of causes (an error wrapped
-    as ``raise ValueError(f"step 2: {err}") from err``) that has a ``command_line``
-    (:class:`OptionError`, :class:`OptionExistsError`) replaced by those words.
+    as ``raise ValueError(f"step 2: {err}") from err``) that is an :class:`OptionError`
+    or an :class:`OptionExistsError` replaced by their ``command_line``.
 
     Examples
     --------
@@ -73,9 +73,8 @@ def command_line_message(error: BaseException, message: str | None = None) -> st
     cause: BaseException | None = error
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        said = getattr(cause, "command_line", None)
-        if isinstance(said, str):
-            text = text.replace(str(cause), said)
+        if isinstance(cause, _TwoWordings):
+            text = text.replace(str(cause), cause.command_line)
         cause = cause.__cause__ or cause.__context__
     return text
 

@@ -66,6 +66,7 @@ import zarr
 import zarr.codecs
 from zarr.core.sync import sync
 
+from xarray_microct.core.errors import OptionError
 from xarray_microct.core.labels import default_pyramid_method, is_label_volume
 from xarray_microct.core.provenance import package_version
 from xarray_microct.core.stats import global_percentiles, has_exact_histogram
@@ -105,19 +106,13 @@ _AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "sp
 _DIMS_ATTR = "_ARRAY_DIMENSIONS"
 
 
-class IncompleteStoreError(ValueError):
+class IncompleteStoreError(OptionError):
     """A store whose write did not finish (interrupted): its data cannot be trusted.
 
-    ``command_line``, where given, is the message as the ``microct`` command says it
-    (:func:`~xarray_microct.core.errors.command_line_message`).
+    A :class:`ValueError` whose fix is said in Python words (its message) and as the
+    ``microct`` command says it (``command_line``; the same words where the command has
+    no option for it), as :class:`~xarray_microct.core.errors.OptionError` does.
     """
-
-    def __init__(self, message: str, command_line: str | None = None) -> None:
-        super().__init__(message)
-        self.command_line = command_line
-
-    def __reduce__(self) -> tuple[Any, tuple[str, str | None]]:
-        return type(self), (str(self), self.command_line)
 
 
 class DamagedStoreError(ValueError):
@@ -1048,7 +1043,8 @@ def ngff_multiscale(attrs: Mapping[str, Any], where: Any = "store") -> tuple[dic
             "stored, so its data cannot be trusted."
         )
         if not isinstance(attrs.get(RUN_KEY), Mapping):
-            raise IncompleteStoreError(f"{said} Write it again with to_zarr(..., mode='w')")
+            again = f"{said} Write it again with to_zarr(..., mode='w')"
+            raise IncompleteStoreError(again, again)
         raise IncompleteStoreError(
             f"{said} It is the output of a run: run it again with resume=True "
             "(run_pipeline) to finish it, or overwrite=True to start again",

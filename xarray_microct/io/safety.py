@@ -1566,16 +1566,17 @@ def _check_resumed_run(path: Path, store: Any, fingerprint: str) -> None:
         now = (
             f"another run (fingerprint {str(found)[:12]}, status {state.get('status')!r})"
             if isinstance(state, Mapping)
-            else "no run of `microct run`"
+            else "no run"
         )
         changed = (
             f"{store} changed while this run started: another write made it hold {now}, "
-            "not the run this one resumes; nothing was written. Check what it holds "
-            "(`microct info`), then run again"
+            "not the run this one resumes; nothing was written. Check what it holds"
         )
         raise OptionExistsError(
-            f"{changed}: with overwrite=True to replace it, or to another output",
-            f"{changed}: with --overwrite to replace it, or to another output",
+            f"{changed} (run_state(store)), then run again: with overwrite=True to replace "
+            "it, or to another output",
+            f"{changed} (`microct info`), then run again: with --overwrite to replace it, or "
+            "to another output",
         )
 
 
