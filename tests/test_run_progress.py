@@ -3,11 +3,14 @@ bar; bars on a terminal only; nothing of it with ``--no-progress``."""
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import pytest
 
 from xarray_microct.cli import main
+from xarray_microct.runner import run_pipeline
 from xarray_microct.synthetic import bead_pack
 
 FIBER_PHASES = [
@@ -92,3 +95,18 @@ def test_no_progress_prints_no_phase(
     assert not [line for line in printed.splitlines() if line.startswith(LABELS)]
     assert "\r" not in printed
     in_order(printed, ["fibers: fibers() on", "wrote ", "beads: beads() on", "wrote "])
+
+
+@pytest.mark.parametrize("stdout", ["closed", None])
+def test_a_run_printing_through_echo_works_with_stdout_closed_or_none(
+    bead_scan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdout: str | None
+) -> None:
+    # was: a closed standard output (a service printing through echo) failed the run
+    # once it asked whether to draw bars: "I/O operation on closed file"
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdout", closed if stdout else None)
+    steps = [{"op": "gaussian", "params": {"sigma": 1.0}}]
+    lines: list[str] = []
+    run_pipeline(steps, bead_scan, tmp_path / "g.zarr", echo=lines.append)
+    in_order("\n".join(lines), ["gaussian on", "computing and writing 1 chunk", "wrote "])

@@ -348,11 +348,15 @@ def _planned_workers(options: ClusterOptions) -> dict[str, int]:
 def _on_a_terminal() -> bool:
     """Whether standard output is a terminal (or a Jupyter kernel's, which draws bars in
     place too): progress bars are drawn there only (in a log they would be lines of
-    carriage returns)."""
+    carriage returns; none where it is closed or None, as in a service that prints
+    through ``echo``)."""
     if type(sys.stdout).__module__.startswith("ipykernel"):
         return True
     isatty = getattr(sys.stdout, "isatty", None)
-    return bool(isatty is not None and isatty())
+    try:
+        return bool(isatty is not None and isatty())
+    except (ValueError, OSError):  # closed: "I/O operation on closed file"
+        return False
 
 
 def _phase_listener(

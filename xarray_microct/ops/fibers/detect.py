@@ -1648,24 +1648,18 @@ def _other_fiber_axes(volume: xr.DataArray, source: str, tried: str) -> list[str
     """
     if source not in ("auto", "intensity") or volume.dtype == bool or volume.ndim != 3:
         return []
-    with phase("no fibers along the axis followed: looking along the others"):
-        return _fibers_across(volume, tried)
-
-
-def _fibers_across(volume: xr.DataArray, tried: str) -> list[str]:
-    """The axes other than ``tried`` along which fibers are found (see
-    :func:`_other_fiber_axes`)."""
     found = []
-    for axis in (a for a in _AXIS_ORDER if a != tried):
-        block = _axis_block(axis_first(volume, axis))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                _, coherence = plan_detection(block, None, eager=True).graph.compute()
-            except (NoFibersError, ValueError):
-                continue
-        if coherence >= AXIS_COHERENCE:
-            found.append(axis)
+    with phase("no fibers along the axis followed: looking along the others"):
+        for axis in (a for a in _AXIS_ORDER if a != tried):
+            block = _axis_block(axis_first(volume, axis))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    _, coherence = plan_detection(block, None, eager=True).graph.compute()
+                except (NoFibersError, ValueError):
+                    continue
+            if coherence >= AXIS_COHERENCE:
+                found.append(axis)
     return found
 
 
