@@ -7,12 +7,15 @@ maps over every image node), the writers, and the viewers.
 One level taken from a pyramid the chain made (:func:`level_taken`: ``level=`` of a verb,
 ``select_level``) has the level on its ``pyramid`` record, as a level read back from a
 store has it (``xarray_microct.pipeline_file.pyramid_levels_recorded``), so that
-``replay`` and a pipeline file go on with that level of the other scan's pyramid.
+``replay`` and a pipeline file go on with that level of the other scan's pyramid. The
+levels' plan (:func:`plan_levels`) is here too: the ``pyramid`` verb makes them by it, and
+:func:`level_taken` checks a tree's levels against it.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -143,6 +146,86 @@ def level_factor(finest: xr.DataArray, level: xr.DataArray) -> list[int]:
     return [round(c / f) for c, f in zip(coarse, fine, strict=True)]
 
 
+def plan_levels(
+    shape: Sequence[int],
+    spacing: Sequence[float],
+    chunks: Sequence[int],
+    factor: Sequence[int],
+    levels: int | None = None,
+) -> list[tuple[int, ...]]:
+    """Per-level, per-axis downsampling factors of a pyramid (each relative to the level before).
+
+    Which axes a level downsamples is decided by the voxel spacing and shape alone, never
+    by the chunks: the finest axes are downsampled, an axis much coarser than them is
+    kept until they catch up (an axis is downsampled when that brings its spacing closer,
+    on a log scale, to ``min(spacing * factor)``), and an axis of fewer than ``factor``
+    voxels is kept (no level has an axis of 0 voxels). The chunks decide only how many
+    levels ``levels=None`` makes.
+
+    Parameters
+    ----------
+    shape, spacing, chunks : sequences of 3
+        The full-resolution grid (``z, y, x``) and its chunk size per axis.
+    factor : sequence of 3 int
+        The largest factor per axis (1 = never downsample that axis).
+    levels : int, optional
+        Number of levels including full resolution. ``None``: continue while some axis
+        that ``factor`` lets shrink is larger than one chunk (and can still shrink) and
+        the level holds more voxels than one chunk.
+
+    Returns
+    -------
+    list of tuple of int
+        One ``(fz, fy, fx)`` per level after the first. Two chunkings of one grid give
+        the same factors; one list is the start of the other.
+
+    Examples
+    --------
+    >>> plan_levels((512, 512, 512), (1, 1, 1), (128, 128, 128), (2, 2, 2))
+    [(2, 2, 2), (2, 2, 2)]
+
+    Slices four times thicker than the pixels are kept until the pixels catch up:
+
+    >>> plan_levels((64, 256, 256), (4, 1, 1), (64, 64, 64), (2, 2, 2), levels=4)
+    [(1, 2, 2), (1, 2, 2), (2, 2, 2)]
+
+    A stack read one slice per chunk plans the same levels as any other chunking, as
+    many as bring a level down to one chunk's voxels (z alone would fit one chunk only
+    at one slice thick):
+
+    >>> plan_levels((64, 512, 512), (1, 1, 1), (64, 128, 128), (2, 2, 2))
+    [(2, 2, 2), (2, 2, 2)]
+    >>> plan_levels((64, 512, 512), (1, 1, 1), (1, 128, 128), (2, 2, 2))
+    [(2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2)]
+    """
+    shape, spacing = [int(n) for n in shape], [float(s) for s in spacing]
+    plan: list[tuple[int, ...]] = []
+    while levels is None or len(plan) + 1 < levels:
+        candidates = [a for a in range(3) if factor[a] > 1 and shape[a] >= factor[a]]
+        if levels is None and (
+            math.prod(shape) <= math.prod(chunks)
+            or not any(shape[a] > chunks[a] for a in candidates)
+        ):
+            break
+        if not candidates:
+            raise ValueError(
+                f"cannot make {levels} levels: level {len(plan)} has shape {tuple(shape)}, "
+                f"too small to downsample by {tuple(factor)}; ask for at most "
+                f"{len(plan) + 1} levels, or levels=None"
+            )
+        target = min(spacing[a] * factor[a] for a in candidates)
+        step = tuple(
+            factor[a]
+            if a in candidates and spacing[a] ** 2 * factor[a] <= target**2 * (1 + 1e-9)
+            else 1
+            for a in range(3)
+        )
+        shape = [n // f for n, f in zip(shape, step, strict=True)]
+        spacing = [s * f for s, f in zip(spacing, step, strict=True)]
+        plan.append(step)
+    return plan
+
+
 def steps_down(levels: Sequence[xr.DataArray], factor: Any) -> bool:
     """Whether ``levels`` are the levels a pyramid of ``factor`` (its record's, an int or
     z, y, x) makes of the first: each level the one before downsampled by the per-axis
@@ -156,9 +239,6 @@ def steps_down(levels: Sequence[xr.DataArray], factor: Any) -> bool:
     >>> steps_down(levels, 2), steps_down(levels[::-1], 2), steps_down(levels, 4)
     (True, False, False)
     """
-    # the planner is the pyramid verb's (ops imports core: imported here)
-    from xarray_microct.ops.pyramid import plan_levels
-
     first = grid_of(levels[0])
     try:
         factors = tuple(int(f) for f in (factor if isinstance(factor, Sequence) else [factor] * 3))

@@ -39,13 +39,14 @@ when that brings its spacing closer, on a log scale, to the level's target spaci
 with slices four times thicker than its pixels keeps its slices until the pixels have
 caught up. The chunks play no part in it: a stack read one slice per chunk, or chunked
 (13, 80, 30), gets the same levels as any other chunking; they only decide how many
-levels ``levels=None`` makes (:func:`plan_levels`). So the levels approach isotropic
-voxels, as viewers (napari, neuroglancer, OME-NGFF readers) expect: a thin stack of
-isotropic voxels, (32, 512, 512), thins in z with x and y, (16, 256, 256) then
-(8, 128, 128), and an axis stops only when fewer than ``factor`` voxels are left (a
-level is never less than one voxel thick). ``levels=None`` stops once every axis fits in
-one chunk, or once a level holds no more voxels than one chunk: chunks thin along one
-axis (one slice each) do not make levels down to a few voxels wide.
+levels ``levels=None`` makes (:func:`~xarray_microct.core.tree.plan_levels`, imported
+here). So the levels approach isotropic voxels, as viewers (napari, neuroglancer,
+OME-NGFF readers) expect: a thin stack of isotropic voxels, (32, 512, 512), thins in z
+with x and y, (16, 256, 256) then (8, 128, 128), and an axis stops only when fewer than
+``factor`` voxels are left (a level is never less than one voxel thick). ``levels=None``
+stops once every axis fits in one chunk, or once a level holds no more voxels than one
+chunk: chunks thin along one axis (one slice each) do not make levels down to a few
+voxels wide.
 
 A pyramid of a pyramid (a tree, or its full-resolution level) is the pyramid of its
 full-resolution volume, made again: its record replaces the earlier pyramid's (see
@@ -67,6 +68,7 @@ from dask.base import tokenize
 from xarray_microct.core.blocks.windows import map_windows
 from xarray_microct.core.labels import default_pyramid_method
 from xarray_microct.core.registry import ESTIMATED_KEY, operation
+from xarray_microct.core.tree import plan_levels
 from xarray_microct.core.validation import NanPolicy, check_nan_policy, nan_checked
 from xarray_microct.core.volume import DEFAULT_CHUNK, SPATIAL_DIMS, grid_of, spatial_coords
 from xarray_microct.kernels.pyramid import block_mode, decimate
@@ -126,86 +128,6 @@ def block_weights(factor: int, method: str) -> tuple[int, np.ndarray]:
     taps = np.arange(math.ceil(centre - reach), math.floor(centre + reach) + 1)
     weights = np.exp(-((taps - centre) ** 2) / (2 * sigma**2))
     return int(-taps[0]), weights / weights.sum()
-
-
-def plan_levels(
-    shape: Sequence[int],
-    spacing: Sequence[float],
-    chunks: Sequence[int],
-    factor: Sequence[int],
-    levels: int | None = None,
-) -> list[tuple[int, ...]]:
-    """Per-level, per-axis downsampling factors of a pyramid (each relative to the level before).
-
-    Which axes a level downsamples is decided by the voxel spacing and shape alone, never
-    by the chunks: the finest axes are downsampled, an axis much coarser than them is
-    kept until they catch up (an axis is downsampled when that brings its spacing closer,
-    on a log scale, to ``min(spacing * factor)``), and an axis of fewer than ``factor``
-    voxels is kept (no level has an axis of 0 voxels). The chunks decide only how many
-    levels ``levels=None`` makes.
-
-    Parameters
-    ----------
-    shape, spacing, chunks : sequences of 3
-        The full-resolution grid (``z, y, x``) and its chunk size per axis.
-    factor : sequence of 3 int
-        The largest factor per axis (1 = never downsample that axis).
-    levels : int, optional
-        Number of levels including full resolution. ``None``: continue while some axis
-        that ``factor`` lets shrink is larger than one chunk (and can still shrink) and
-        the level holds more voxels than one chunk.
-
-    Returns
-    -------
-    list of tuple of int
-        One ``(fz, fy, fx)`` per level after the first. Two chunkings of one grid give
-        the same factors; one list is the start of the other.
-
-    Examples
-    --------
-    >>> plan_levels((512, 512, 512), (1, 1, 1), (128, 128, 128), (2, 2, 2))
-    [(2, 2, 2), (2, 2, 2)]
-
-    Slices four times thicker than the pixels are kept until the pixels catch up:
-
-    >>> plan_levels((64, 256, 256), (4, 1, 1), (64, 64, 64), (2, 2, 2), levels=4)
-    [(1, 2, 2), (1, 2, 2), (2, 2, 2)]
-
-    A stack read one slice per chunk plans the same levels as any other chunking, as
-    many as bring a level down to one chunk's voxels (z alone would fit one chunk only
-    at one slice thick):
-
-    >>> plan_levels((64, 512, 512), (1, 1, 1), (64, 128, 128), (2, 2, 2))
-    [(2, 2, 2), (2, 2, 2)]
-    >>> plan_levels((64, 512, 512), (1, 1, 1), (1, 128, 128), (2, 2, 2))
-    [(2, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2)]
-    """
-    shape, spacing = [int(n) for n in shape], [float(s) for s in spacing]
-    plan: list[tuple[int, ...]] = []
-    while levels is None or len(plan) + 1 < levels:
-        candidates = [a for a in range(3) if factor[a] > 1 and shape[a] >= factor[a]]
-        if levels is None and (
-            math.prod(shape) <= math.prod(chunks)
-            or not any(shape[a] > chunks[a] for a in candidates)
-        ):
-            break
-        if not candidates:
-            raise ValueError(
-                f"cannot make {levels} levels: level {len(plan)} has shape {tuple(shape)}, "
-                f"too small to downsample by {tuple(factor)}; ask for at most "
-                f"{len(plan) + 1} levels, or levels=None"
-            )
-        target = min(spacing[a] * factor[a] for a in candidates)
-        step = tuple(
-            factor[a]
-            if a in candidates and spacing[a] ** 2 * factor[a] <= target**2 * (1 + 1e-9)
-            else 1
-            for a in range(3)
-        )
-        shape = [n // f for n, f in zip(shape, step, strict=True)]
-        spacing = [s * f for s, f in zip(spacing, step, strict=True)]
-        plan.append(step)
-    return plan
 
 
 # ---------------------------------------------------------------------------------------
