@@ -8,7 +8,10 @@
   memory and its one-time costs are its own;
 * :func:`run_microct`: ``microct run`` as a user runs it, in a subprocess: its wall and
   CPU seconds and the peak RSS of its whole process tree (worker processes included);
-* :func:`matched_radii`: the radii of a fiber table's sections matched to true ones;
+* :func:`matched_sections`, :func:`matched_radii`: the radii of a fiber table's sections
+  matched to true ones (and the true fiber of each);
+* :func:`clustered_mean`: a mean and its standard error with the fibers, not the rows, as
+  the units;
 * :func:`chain_identity`: the chains of a fiber table that join two true fibers, and the
   true fibers split over two chains, on every slice.
 
@@ -178,21 +181,22 @@ def run_microct(
     return CommandRun(seconds, usage.ru_utime + usage.ru_stime, peak)
 
 
-def matched_radii(
+def matched_sections(
     table: pd.DataFrame,
     truth: pd.DataFrame,
     column: str,
     extent: float,
     margin: float,
     within: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(detected ``column``, true radius) of the sections matched slice by slice.
+) -> pd.DataFrame:
+    """The sections of a fiber table matched to true ones: ``found, true, fiber_id``.
 
     Each slice's detections are paired one to one with its true centres within
     ``within``; only true sections farther than ``margin`` from the sides of a slice of
-    ``extent`` (all their neighbours in the table) are kept.
+    ``extent`` (all their neighbours in the table) are kept. ``found`` is the detection's
+    ``column``, ``true`` and ``fiber_id`` the true section's radius and fiber.
     """
-    found_r, true_r = [np.zeros(0)], [np.zeros(0)]
+    parts = [pd.DataFrame({"found": [], "true": [], "fiber_id": np.zeros(0, int)})]
     for z, true in truth.groupby("z"):
         found = table[np.isclose(table["z"], z)]
         if found.empty:
@@ -203,9 +207,67 @@ def matched_radii(
             matched["y"].between(margin, extent - margin)
             & matched["x"].between(margin, extent - margin)
         ).to_numpy()
-        found_r.append(found[column].to_numpy()[ia][inner])
-        true_r.append(matched["radius"].to_numpy()[inner])
-    return np.concatenate(found_r), np.concatenate(true_r)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "found": found[column].to_numpy()[ia][inner],
+                    "true": matched["radius"].to_numpy()[inner],
+                    "fiber_id": matched["fiber_id"].to_numpy()[inner],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def matched_radii(
+    table: pd.DataFrame,
+    truth: pd.DataFrame,
+    column: str,
+    extent: float,
+    margin: float,
+    within: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(detected ``column``, true radius) of the sections matched slice by slice
+    (:func:`matched_sections`)."""
+    pairs = matched_sections(table, truth, column, extent, margin, within)
+    return pairs["found"].to_numpy(float), pairs["true"].to_numpy(float)
+
+
+class ClusteredMean(NamedTuple):
+    """What :func:`clustered_mean` measured."""
+
+    mean: float  # the mean over all rows
+    se: float  # its standard error, the clusters (not the rows) as the units
+    sd: float  # the standard deviation of the clusters' own means
+    clusters: int  # the number of clusters
+
+
+def clustered_mean(values: np.ndarray, clusters: np.ndarray) -> ClusteredMean:
+    """The mean of ``values`` and its standard error when rows of a cluster are correlated.
+
+    The rows of one fiber (its sections on successive slices) are not independent draws:
+    the units are the fibers. The standard error is the cluster-robust one of the row
+    mean, ``sqrt(G / (G - 1) * sum_g (sum_{i in g} (v_i - mean))**2) / n`` over ``G``
+    clusters and ``n`` rows (equal to ``sd / sqrt(G)`` when every cluster has as many
+    rows); ``sd`` is that of the clusters' own means. Fewer than two clusters give NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = clustered_mean(np.array([1.0, 1.0, 3.0, 3.0]), np.array([1, 1, 2, 2]))
+    >>> float(m.mean), float(m.se), float(m.sd), m.clusters
+    (2.0, 1.0, 1.4142135623730951, 2)
+    """
+    values = np.asarray(values, float)
+    keys, inverse = np.unique(np.asarray(clusters), return_inverse=True)
+    g, n = keys.size, values.size
+    mean = float(values.mean()) if n else np.nan
+    if g < 2:
+        return ClusteredMean(mean, np.nan, np.nan, g)
+    sums = np.bincount(inverse, weights=values - mean, minlength=g)
+    se = float(np.sqrt(g / (g - 1) * np.sum(sums**2)) / n)
+    means = np.bincount(inverse, weights=values, minlength=g) / np.bincount(inverse, minlength=g)
+    return ClusteredMean(mean, se, float(means.std(ddof=1)), g)
 
 
 def _rows_by(keys: np.ndarray) -> dict[int, np.ndarray]:

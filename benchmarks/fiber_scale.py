@@ -39,7 +39,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from _measure import matched_radii
+from _measure import clustered_mean, matched_radii, matched_sections
 
 from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fiber_scale import (
@@ -144,6 +144,9 @@ def run_case(
         "f1": scores["f1"],
         "f1_truth": np.nan,
         "det_err%": np.nan,
+        "det_se%": np.nan,
+        "fibers": 0,
+        "fiber_sd%": np.nan,
         "refined_err%": np.nan,
         "bed_err%": np.nan,
         "bed_whole_err%": np.nan,
@@ -159,6 +162,11 @@ def run_case(
         for column, key in (("radius", "det_err%"), ("refined", "refined_err%")):
             ratio = radius_ratios(table, centres, column, extent, 2.5 * radius, 0.5 * radius)
             row[key] = 100 * (np.nanmean(ratio) - 1) if ratio.size else np.nan
+        # the precision of det_err%: its standard error with the fibers as the units (the
+        # rows of one fiber are correlated), and the spread of the fibers' own errors
+        pairs = matched_sections(table, centres, "radius", extent, 2.5 * radius, 0.5 * radius)
+        spread = clustered_mean(100 * pairs["found"] / pairs["true"], pairs["fiber_id"])
+        row.update({"det_se%": spread.se, "fibers": spread.clusters, "fiber_sd%": spread.sd})
         # bed-level mean radius (what fiber_summary reports) against the true mean radius
         # of the fibers whose axes cross the slices: all rows as detected, and the refined
         # radii of the whole cross-sections only
@@ -187,13 +195,15 @@ def main() -> None:
         action="store_true",
         help="also the F1 of the detection given the true mean radius (one more detection)",
     )
+    parser.add_argument("--csv", help="also write every case's row to this CSV file")
     args = parser.parse_args()
     conditions = CONDITIONS[1:2] if args.quick else CONDITIONS
     rows = []
     phantoms = ("fiber_bed", "other") if args.phantom == "both" else (args.phantom,)
     header = (
         f"{'phantom':>9} {'R_px':>4} {'noise':>5} {'tilt':>4} {'true':>6} {'est':>6} {'err%':>6} "
-        f"{'s':>5} {'F1':>6} {'F1@t':>6} {'det%':>6} {'refined%':>8} {'bed%':>6} {'bed_whole%':>10}"
+        f"{'s':>5} {'F1':>6} {'F1@t':>6} {'det%':>6} {'se%':>5} {'fib':>4} {'sd%':>5} "
+        f"{'refined%':>8} {'bed%':>6} {'bed_whole%':>10}"
     )
     print(header, flush=True)
     for phantom, radius_px, (noise, tilt) in itertools.product(phantoms, args.radii, conditions):
@@ -202,11 +212,14 @@ def main() -> None:
         print(
             f"{phantom:>9} {r['R_px']:>4} {r['noise']:>5.2f} {r['tilt']:>4.0f} "
             f"{r['true_px']:>6.2f} {r['est_px']:>6.2f} {r['est_err%']:>+6.1f} {r['est_s']:>5.1f} "
-            f"{r['f1']:>6.3f} {r['f1_truth']:>6.3f} {r['det_err%']:>+6.1f} "
+            f"{r['f1']:>6.3f} {r['f1_truth']:>6.3f} {r['det_err%']:>+6.1f} {r['det_se%']:>5.2f} "
+            f"{r['fibers']:>4} {r['fiber_sd%']:>5.1f} "
             f"{r['refined_err%']:>+8.1f} {r['bed_err%']:>+6.1f} {r['bed_whole_err%']:>+10.1f}",
             flush=True,
         )
     frame = pd.DataFrame(rows)
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
     print(
         f"\nworst |estimate error| {frame['est_err%'].abs().max():.1f} %, "
         f"least F1 {frame['f1'].min():.3f}, worst |radius error| detected "

@@ -1,4 +1,5 @@
-"""benchmarks/_measure.py's chain_identity against a brute-force count on a known bed."""
+"""benchmarks/_measure.py's chain_identity against a brute-force count on a known bed, and
+clustered_mean against the cluster means and a bootstrap over clusters."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from _measure import chain_identity
+from _measure import chain_identity, clustered_mean
 
 
 def straight_fibers(n: int, slices: int, spacing: float, rng) -> pd.DataFrame:
@@ -107,3 +108,33 @@ def test_the_whole_scan_benchmark_draws_its_bed():
     assert len(axes) > 10 and axes["radius"].gt(0).all()
     assert np.allclose(np.linalg.norm(axes[["dz", "dy", "dx"]].to_numpy(), axis=1), 1.0)
     assert axes.equals(fiber_axes((8, 64, 80), seed=3))
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), clusters=st.integers(2, 30), rows=st.integers(1, 8))
+def test_clustered_mean_of_equal_clusters_is_the_se_of_their_means(seed, clusters, rows):
+    rng = np.random.default_rng(seed)
+    keys = np.repeat(rng.permutation(1000)[:clusters], rows)
+    values = rng.normal(0, 1, clusters)[np.repeat(np.arange(clusters), rows)]
+    values = values + rng.normal(0, 0.5, values.size)
+    means = pd.Series(values).groupby(keys).mean()
+    m = clustered_mean(values, keys)
+    assert m.clusters == clusters
+    np.testing.assert_allclose(m.mean, values.mean())
+    np.testing.assert_allclose(m.sd, means.std(ddof=1))
+    np.testing.assert_allclose(m.se, means.std(ddof=1) / np.sqrt(clusters))
+
+
+def test_clustered_mean_of_unequal_clusters_matches_a_bootstrap_over_clusters():
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(1, 30, 60)  # fibers crossing few or many slices
+    keys = np.repeat(np.arange(60), sizes)
+    values = (rng.normal(0, 1, 60) + 0.05 * sizes)[keys] + rng.normal(0, 0.3, keys.size)
+    groups = [values[keys == k] for k in range(60)]
+    draws = rng.integers(0, 60, (4000, 60))
+    boot = [np.concatenate([groups[k] for k in draw]).mean() for draw in draws]
+    m = clustered_mean(values, keys)
+    # the bootstrap has no G / (G - 1) factor; 4000 draws know the SD within about 2 %
+    np.testing.assert_allclose(m.se * np.sqrt(59 / 60), np.std(boot), rtol=0.06)
+    assert m.se > values.std(ddof=1) / np.sqrt(values.size) * 2  # rows are not the units
+    assert np.isnan(clustered_mean(values[:3], np.zeros(3)).se)
