@@ -596,11 +596,11 @@ def test_a_failing_round_after_the_coarse_one_falls_back(monkeypatch: pytest.Mon
     monkeypatch.setattr(sample, "_coarse_scale", lambda images: coarse)
     measure, calls = sample._measure_sample, []
 
-    def failing_after_the_coarse_round(images, masks, scale, spacing, margin):
+    def failing_after_the_coarse_round(images, masks, scale, *rest):
         calls.append(scale)
         if len(calls) > 1 and calls[-2] == pytest.approx(coarse):
             return np.zeros(0), np.zeros(0), [np.zeros((0, 2))] * len(images)
-        return measure(images, masks, scale, spacing, margin)
+        return measure(images, masks, scale, *rest)
 
     monkeypatch.setattr(sample, "_measure_sample", failing_after_the_coarse_round)
     estimate = estimate_fiber_radius(vol)

@@ -1003,6 +1003,7 @@ from xarray_microct.kernels.disks import paint_disks, paint_soft_disks
 
 MIN_BACKGROUND = 16  # fewest background pixels refine_radii measures the background on
 MARGIN_PX = 2.0  # pixels a fiber's region is grown by to hold the blur's tails
+SMOOTH_PX = 1.0  # Gaussian (pixels) refine_radii smooths a slice by for its mid-level
 FIT_ROUNDS = 40  # most Gauss-Newton rounds of fit_blurred_disks
 FIT_SETTLED = 1e-3  # ... which stops once no radius moves by more than this share of it
 OUTLIER_ROUNDS = 3  # first rounds of the fit that set its outlier cut, kept after them
@@ -1014,6 +1015,34 @@ NOISE_LAGS = 3  # reach (pixels) of the noise's spatial correlation the fit acco
 
 class UnfittableImageError(ValueError):
     """An image :func:`fit_blurred_disks` cannot fit: pixels not finite, or no bright disks."""
+
+
+class _SmoothedSlice:
+    """A slice smoothed by a Gaussian of ``SMOOTH_PX`` pixels and its grey openings, each
+    computed once per width asked for.
+
+    :func:`refine_radii` cuts the background at the mid-level of this smoothed slice
+    and its grey opening; :func:`~xarray_microct.ops.fiber_scale.table.refine_disk_radii`
+    measures the same slice twice, and the radius estimate's rounds cut their masks on
+    the same smoothed slice: they share one (the same values as computed each time).
+    """
+
+    __slots__ = ("_openings", "smoothed")
+
+    def __init__(self, smoothed: np.ndarray) -> None:
+        self.smoothed = smoothed
+        self._openings: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def of(cls, image: np.ndarray) -> _SmoothedSlice:
+        """The slice ``image`` (float64) smoothed by ``SMOOTH_PX``."""
+        return cls(ndi.gaussian_filter(image, SMOOTH_PX))
+
+    def opening(self, width: int) -> np.ndarray:
+        """The smoothed slice's grey opening over ``width`` × ``width`` pixels."""
+        if width not in self._openings:
+            self._openings[width] = ndi.grey_opening(self.smoothed, size=(width, width))
+        return self._openings[width]
 
 
 def _background_map(image: np.ndarray, free: np.ndarray, sigma_px: Sequence[float]) -> np.ndarray:
@@ -1119,8 +1148,10 @@ def _area_radii(
     grown: np.ndarray,
     spacing: Sequence[float],
     fiber_level: float | None,
+    smooth: _SmoothedSlice | None = None,
 ) -> np.ndarray:
-    """:func:`refine_radii` with the regions grown by the margin given (``grown``)."""
+    """:func:`refine_radii` with the regions grown by the margin given (``grown``);
+    ``smooth``: the image smoothed (and its openings), where already at hand."""
     n = int(labels.max(initial=0))
     if n == 0:
         return np.zeros(0)
@@ -1149,10 +1180,10 @@ def _area_radii(
     if not outside.any():
         raise ValueError("refine_radii needs background pixels: the labels cover the slice")
     scale = max(float(np.median(rough[count > 0])), 2.0)
-    smoothed = ndi.gaussian_filter(image, 1.0)
+    smooth = _SmoothedSlice.of(image) if smooth is None else smooth
     width = 2 * round(1.5 * scale) + 1
-    middle = 0.5 * (fiber_level + ndi.grey_opening(smoothed, size=(width, width)))
-    dark = smoothed < middle
+    middle = 0.5 * (fiber_level + smooth.opening(width))
+    dark = smooth.smoothed < middle
     free = (grown == 0) & dark
     if free.sum() < MIN_BACKGROUND:  # fibers packed too tight for the margin
         free = outside & dark

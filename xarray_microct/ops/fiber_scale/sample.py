@@ -216,6 +216,30 @@ Radius estimate (:func:`estimate_fiber_radius`)
     ones), not an error of the table: nothing to fix, and the test now also checks the
     default table against its own rows' truth.
 
+Where the estimate's CPU goes (2026-12-05)
+    ``microct run fibers`` on a 37 × 201 × 163 ``fiber_bed`` (4.9-pixel fibers, 1.2
+    Mvox) and on the 64 × 768² timing bed (37.7 Mvox), threads, one loaded 2-core
+    machine: the estimate costs the same on both, about 2.5 CPU s measured alone
+    (the rounds serial, ``time.thread_time``), since the sample is bounded: 8 half means of
+    about 198² pixels (44 radii a side; the small scan's whole slices) on either scan. Of
+    it the rounds' intensity measure 1.8–1.9 (``refine_disk_radii`` 1.1–1.2, its
+    ``expand_labels`` 0.35 and background map 0.3; the watershed regions 0.55–0.6), the
+    first round alone about 1.1 (seeded at half the coarse scale, 2.25 pixels, it is
+    measured on the grid twice as fine: 4× the pixels), the reads 0.2. The small scan
+    takes three rounds (its second climbs 10.3 %, just over ``SETTLED``), the bed two;
+    no fit of blurred disks runs (fibers of 4 pixels and more). In the job the phase
+    also holds costs that the job's first computation pays wherever it comes:
+    ``distributed``'s import (Dask's ``get_scheduler`` imports it, 0.4 CPU s) and
+    Numba's first kernel (its registries, 0.6 CPU s), about 1.2 CPU s in all. Cut,
+    with the same estimate and sections to the bit (12 cases: both scans, ``fiber_bed``
+    and ``textured_fiber_bed`` at 2–12 pixels): the image smoothed by one pixel and its
+    grey openings are computed once per slice and round, shared by the round's mask and
+    both passes of ``refine_disk_radii`` (``disks._SmoothedSlice``), where they were
+    computed three times and once per pass: slice-sized Gaussians 98 → 50 and grey
+    openings 72 → 36 on the small scan, 2.5 → 2.3 CPU s (serial, two runs each, A/B).
+    Not cut: an order-1 ``ndi.zoom`` of the background map written in NumPy is not the
+    same to the bit for blocks of 3 pixels and more, and no faster.
+
 Fibers with a dark core (2026-12-02)
     Where the sample's sections are annuli (SCS-6-like fibers), the cores are filled in
     the sample before anything is measured, and the detection fills them on each slice:
@@ -357,15 +381,17 @@ from xarray_microct.core.volume import grid_of
 from xarray_microct.ops.fiber_cores import FiberCores, filled_runs, sampled_cores
 from xarray_microct.ops.fiber_scale.disks import (
     MARGIN_PX,
+    SMOOTH_PX,
     BlurredDisks,
     UnfittableImageError,
     _noise_correlation,
     _quadratic_terms,
+    _SmoothedSlice,
     fiber_level_surface,
     fit_blurred_disks,
     fitted_image,
 )
-from xarray_microct.ops.fiber_scale.table import _check_square, refine_disk_radii
+from xarray_microct.ops.fiber_scale.table import _check_square, _refined_disk_radii
 
 MAX_RUNS = 4  # most runs of 2 × Z_MEAN consecutive slices estimate_fiber_radius reads
 SAMPLE_PIXELS = 400_000  # pixels of the averaged images measured (runs: as many as fit)
@@ -624,20 +650,26 @@ def _coarse_scale(images: np.ndarray) -> float:
     return max(float(median) - 0.5, 1.0)
 
 
-def _fiber_masks(smoothed: np.ndarray, scale: float) -> np.ndarray:
+def _fiber_masks(
+    smoothed: np.ndarray, scale: float, shared: list[_SmoothedSlice] | None = None
+) -> np.ndarray:
     """Pixels brighter than halfway from their surroundings to the fibers, and than Otsu's.
 
     The surroundings' level is a grey opening over 3 radii (the brightest level that no
     fiber fits in); the fibers' level the median above Otsu's threshold. On a matrix/pore
     patchwork the global threshold lies low for fibers in the matrix, whose touching
-    neighbours then merge.
+    neighbours then merge. ``shared``: the same smoothed images, whose openings are kept
+    for the intensity measure.
     """
     cut = _otsu(smoothed)
     if not np.isfinite(cut):
         return np.zeros(smoothed.shape, dtype=bool)
     level = float(np.median(smoothed[smoothed > cut]))
     width = 2 * round(1.5 * scale) + 1
-    floor = np.stack([ndi.grey_opening(im, size=(width, width)) for im in smoothed])
+    if shared is None:
+        floor = np.stack([ndi.grey_opening(im, size=(width, width)) for im in smoothed])
+    else:
+        floor = np.stack([one.opening(width) for one in shared])
     return smoothed > np.maximum(0.5 * (level + floor), cut)
 
 
@@ -915,10 +947,15 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
             grids[zoom] = ndi.zoom(native, (1, zoom, zoom), order=1, mode="nearest", grid_mode=True)
         images, dy, dx, scale = grids[zoom], pixel / zoom, pixel / zoom, px * zoom
         # smoothing at a quarter radius at most: more merges the smallest fibers
-        smoothing = min(1.0, 0.25 * scale)
+        smoothing = min(SMOOTH_PX, 0.25 * scale)
         smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
-        masks = _fiber_masks(smoothed, scale)
-        radii, weights, centres = _measure_sample(images, masks, scale, (dy, dx), MARGIN_PX * zoom)
+        # smoothed as the intensity measure smooths: it and the masks share the smoothed
+        # images and their grey openings
+        shared = [_SmoothedSlice(im) for im in smoothed] if smoothing == SMOOTH_PX else None
+        masks = _fiber_masks(smoothed, scale, shared)
+        radii, weights, centres = _measure_sample(
+            images, masks, scale, (dy, dx), MARGIN_PX * zoom, shared
+        )
         if radii.size == 0 and below is not None:  # the coarse scale's round found none
             (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
             break
@@ -1214,7 +1251,7 @@ def _measured_sections(
     counts = [len(c) for c in centres]
     groups = np.repeat(np.arange(len(counts)), counts)
     yx = np.concatenate(centres) / pixel if sum(counts) else np.zeros((0, 2))
-    z = np.array([np.mean(slices[g]) for g in groups], dtype=np.float64)
+    z = np.array([np.mean(one) for one in slices], dtype=np.float64)[groups]
     return FittedSections(
         z,
         yx[:, 0] + y0,
@@ -1959,19 +1996,23 @@ def _measure_sample(
     scale: float,
     spacing: tuple[float, float],
     margin: float,
+    shared: list[_SmoothedSlice] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Refined radii (physical), weights and centres of the whole regions of every slice
-    (see :func:`_measure_slice`).
+    (see :func:`_measure_slice`; ``shared``: each slice smoothed as the intensity measure
+    smooths it, where at hand).
 
     The slices are measured in parallel threads (the filters and the watershed release
     the GIL); each slice's answer is the same as alone.
     """
+    smooth = shared if shared is not None else [None] * len(images)
     with ThreadPoolExecutor(max(1, min(len(images), os.cpu_count() or 1))) as pool:
         found = list(
             pool.map(
-                lambda image, mask: _measure_slice(image, mask, scale, spacing, margin),
+                lambda image, mask, one: _measure_slice(image, mask, scale, spacing, margin, one),
                 images,
                 masks,
+                smooth,
             )
         )
     return (
@@ -1987,8 +2028,10 @@ def _measure_slice(
     scale: float,
     spacing: tuple[float, float],
     margin: float,
+    smooth: _SmoothedSlice | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refined radii (physical), weights and centres of the whole regions of one slice.
+    """Refined radii (physical), weights and centres of the whole regions of one slice
+    (``smooth``: the slice smoothed as the intensity measure smooths it, if at hand).
 
     A region is whole when its disk grown by the margin lies inside the tile; larger
     sections are less often whole, so each counts for the inverse of the area where its
@@ -2012,7 +2055,9 @@ def _measure_slice(
     rough = np.sqrt(count / np.pi)
     # measure disks of the regions' areas: a mask's region also holds the gaps
     # between fibers, whose background the disks leave to the background map
-    r = refine_disk_radii(image, np.column_stack([cy, cx]), rough, spacing, margin)
+    image = np.asarray(image, dtype=np.float64)
+    smooth = _SmoothedSlice.of(image) if smooth is None else smooth
+    r = _refined_disk_radii(image, np.column_stack([cy, cx]), rough, spacing, margin, smooth)
     reach = rough + margin + 1
     ny, nx = mask.shape
     whole = (

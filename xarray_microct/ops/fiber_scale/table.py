@@ -54,7 +54,12 @@ from skimage.segmentation import expand_labels
 
 from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.chains import dense_ids
-from xarray_microct.ops.fiber_scale.disks import MARGIN_PX, _area_radii, disk_labels
+from xarray_microct.ops.fiber_scale.disks import (
+    MARGIN_PX,
+    _area_radii,
+    _SmoothedSlice,
+    disk_labels,
+)
 
 
 def axis_slopes(
@@ -203,15 +208,28 @@ def refine_disk_radii(
     >>> refine_disk_radii(image, centres, np.array([4.0, 6.0]), spacing=(0.5, 0.5)).round(1)
     array([2.5, 2.5])
     """
+    image = np.asarray(image, dtype=np.float64)
+    return _refined_disk_radii(image, centres, radii, spacing, margin, _SmoothedSlice.of(image))
+
+
+def _refined_disk_radii(
+    image: np.ndarray,
+    centres: np.ndarray,
+    radii: np.ndarray,
+    spacing: Sequence[float],
+    margin: float,
+    smooth: _SmoothedSlice,
+) -> np.ndarray:
+    """:func:`refine_disk_radii` of a float64 ``image`` smoothed as ``smooth`` (both
+    passes share it and its openings)."""
     pixel = np.sqrt(spacing[0] * spacing[1])
     rough = np.asarray(radii, dtype=np.float64)
     found = np.full(len(rough), np.nan)
-    image = np.asarray(image, dtype=np.float64)
     for _ in range(2):
         labels = disk_labels(image.shape, centres, radii)
         grown = expand_labels(labels, float(margin))
         # disks left without a pixel (covered by larger neighbours) measure NaN
-        measured = _area_radii(image, labels, grown, spacing, None)
+        measured = _area_radii(image, labels, grown, spacing, None, smooth)
         found[:] = np.nan
         found[: len(measured)] = measured
         # the next disks: the radii found, within a factor 1.5 of the rough ones
