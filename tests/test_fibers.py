@@ -524,3 +524,47 @@ def test_rows_across_a_break_are_marked_not_detected():
     summary = mct.fiber_summary(table).fibers.set_index("fiber_id")
     assert summary.loc[fiber["fiber_id"].iloc[0], "n_detected"] == 20
     assert (summary["n_slices"] - summary["n_detected"]).sum() == 4
+
+
+def _user_bed(seed: int, radius: float = 4.0) -> xr.DataArray:
+    """A user's scan of bright fibers along z (uint16, matrix 25 000, fibers 35 000, z
+    spacing 1.5 × the pixel, noise 0.3 of the contrast), on a jittered square grid, each
+    fiber waving on its own (a pixel, over 40-80 µm along z)."""
+    rng = np.random.default_rng(seed)
+    z = np.arange(32)[:, None, None] * 1.5
+    y, x = np.mgrid[:80, :80].astype(float)
+    fiber = np.zeros((32, 80, 80))
+    step = 2.5 * radius
+    for cy in np.arange(radius, 80, step):
+        for cx in np.arange(radius, 80, step):
+            phase = 2 * np.pi * (z / rng.uniform(40, 80) + rng.uniform(0, 1, 2))
+            cy_ = cy + rng.uniform(-1, 1) + np.sin(phase[..., :1])
+            cx_ = cx + rng.uniform(-1, 1) + np.sin(phase[..., 1:])
+            fiber = np.maximum(fiber, np.clip(radius + 0.5 - np.hypot(y - cy_, x - cx_), 0, 1))
+    scan = 25000 + 10000 * fiber + rng.normal(0, 3000, fiber.shape)
+    return mct.from_array(np.clip(scan, 0, 65535).astype("uint16"), spacing=(1.5, 1.0, 1.0))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_no_fibers_from_a_wrong_radius_names_the_radius_not_the_polarity(seed):
+    # bright fibers of radius 4 given 2.5 times theirs: nothing persists along z. The
+    # hint named inverting the scan beside the radius; the measures tell them apart: the
+    # sample's radius (2.5 times off) and the polarity (bright: curvature above 0)
+    vol = _user_bed(seed)
+    with pytest.warns(UserWarning) as caught:
+        assert vol.microct.detect_fibers(radius=10.0).empty
+    (message,) = [str(w.message) for w in caught if "no fibers" in str(w.message)]
+    assert "likely cause is the radius given" in message
+    assert "radius=None" in message
+    assert "invert()" not in message
+    assert "not the remedy" in message
+    found = vol.microct.detect_fibers()  # as it says: the radius measured
+    assert found["fiber_id"].nunique() == 64
+
+
+def test_a_radius_too_small_is_named_beside_the_cross_ply():
+    # given 0.4 times theirs, the fibers split into pieces (about 620 for 64) whose
+    # sections swing as a ply across's do: the warning names the radius too
+    with pytest.warns(UserWarning, match="cross-ply.*Or is radius= too small"):
+        table = _user_bed(3).microct.detect_fibers(radius=1.6)
+    assert table["fiber_id"].nunique() > 5 * 64

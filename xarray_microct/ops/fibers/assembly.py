@@ -104,11 +104,27 @@ def section_swelling(table: pd.DataFrame, pixel: float) -> float:
     >>> bool(section_swelling(rod, 1.0) < 1 < section_swelling(bead, 1.0))
     True
     """
+    ratio = chain_swelling(table, pixel)
+    return float(ratio.median()) if len(ratio) else float("nan")
+
+
+def chain_swelling(table: pd.DataFrame, pixel: float) -> pd.Series:
+    """:func:`section_swelling`'s measure of each fiber seen on 4 slices or more (indexed
+    by ``fiber_id``): the standard deviation of its detected sections' radii over
+    :data:`SWELLING_PX` pixels plus :data:`SWELLING_SHARE` of their mean radius.
+
+    Examples
+    --------
+    >>> rod = pd.DataFrame({"fiber_id": 1, "radius": [5.0, 5.1, 4.9, 5.0, 5.0],
+    ...                     "detected": True})
+    >>> bead = rod.assign(fiber_id=2, radius=[2.0, 4.0, 5.0, 4.0, 2.0])
+    >>> chain_swelling(pd.concat([rod, bead]), 1.0).round(2).tolist()
+    [0.13, 2.86]
+    """
     detected = table[table["detected"].to_numpy(bool)]
     radii = detected.groupby("fiber_id")["radius"]
     count, spread, mean = radii.size(), radii.std(ddof=0) / pixel, radii.mean() / pixel
-    ratio = (spread / (SWELLING_PX + SWELLING_SHARE * mean))[count >= 4]
-    return float(ratio.median()) if len(ratio) else float("nan")
+    return (spread / (SWELLING_PX + SWELLING_SHARE * mean))[count >= 4]
 
 
 def axis_window(z_values: np.ndarray, join_distance: float) -> int:

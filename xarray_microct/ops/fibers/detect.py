@@ -104,6 +104,7 @@ from xarray_microct.ops.fibers.along import bed_drift, smooth_along
 from xarray_microct.ops.fibers.assembly import (
     COHERENCE_MIN,
     SWELLING_COHERENCE,
+    chain_swelling,
     empty_table,
     finish_table,
     link_fibers,
@@ -173,6 +174,9 @@ GATE_HEIGHT = 3
 NOISE_SLICES = 35.0
 MAX_ALONG = 2.0
 CORNER = 4  # pixels: the side of the middle slice's corner patches that suggest padding
+# a table whose fibers look this much like the sections of fibers lying across the
+# slices (of those seen on 4 slices or more) is warned about: see _across_fibers
+ACROSS_SHARE = 0.08
 
 
 def _source_of(volume: xr.DataArray, source: str) -> str:
@@ -599,6 +603,8 @@ class DetectionPlan(NamedTuple):
     graph: Delayed
     attrs: dict[str, Any]
     separation: int
+    # the radius given against the bed's sample's: measured / given (None: not checked)
+    radius_ratio: float | None = None
 
 
 def plan_detection(
@@ -687,11 +693,12 @@ def plan_detection(
         else "no measured sections: fibers of 9 pixels and more with the radius given "
         "(detected on bins; the scan is not measured)"
     )
+    radius_ratio = None
     if factor == 1 and kind == "intensity" and bed is None:  # the radius given
         bed, no_calibration = _bed_of(volume, r_phys)
-        _check_given_radius(r_phys, None if bed is None else bed.radius, grid.units)
+        radius_ratio = _check_given_radius(r_phys, None if bed is None else bed.radius, grid.units)
     elif factor > 1 and kind == "intensity" and bed is None:  # large, the radius given
-        _check_given_radius(r_phys, _unseeded_radius(volume), grid.units)
+        radius_ratio = _check_given_radius(r_phys, _unseeded_radius(volume), grid.units)
     if sigma is None:  # less under a blur the fit measured (fibers under 4 pixels)
         sigma_phys = _scale_from_bed(r_phys, bed, grid.spacing, estimated)
     else:
@@ -859,7 +866,7 @@ def plan_detection(
         attrs[ESTIMATED_KEY] = estimated  # the registry records it in provenance
     if calibration is None:
         attrs[CALIBRATION_KEY] = {"applied": False, "why": no_calibration}
-    return DetectionPlan(graph, attrs, separation)
+    return DetectionPlan(graph, attrs, separation, radius_ratio)
 
 
 def _calibration_of(
@@ -1348,10 +1355,12 @@ def _unseeded_radius(volume: xr.DataArray) -> float | None:
         return None
 
 
-def _check_given_radius(given: float, measured: float | None, units: str) -> None:
+def _check_given_radius(given: float, measured: float | None, units: str) -> float | None:
     """Warn when the radius given and the one the bed's sample measures are more than
     :data:`RADIUS_DISAGREES` apart (relative, either way): a radius half the fibers'
-    splits them (three times as many fibers), one too large merges them.
+    splits them (three times as many fibers), one too large merges them. Returns the
+    measured radius over the one given (None: not measured), which the "no fibers"
+    warning weighs (:func:`_likely_cause`).
 
     Under 9 pixels the sample's measurement is the bed's, seeded by the radius given: it
     finds the fibers' radius from a radius too small (fiber_bed, 2 to 7 pixels, given 0.5
@@ -1359,10 +1368,10 @@ def _check_given_radius(given: float, measured: float | None, units: str) -> Non
     times too large, or right). From 9 pixels it is :func:`_unseeded_radius`'s.
     """
     if measured is None or not np.isfinite(measured) or given <= 0 or measured <= 0:
-        return
+        return None
     ratio = measured / given
     if max(ratio, 1 / ratio) <= 1 + RADIUS_DISAGREES:
-        return
+        return ratio
     warnings.warn(
         f"detect_fibers: radius={given:.3g} {units} was given, but the fibers of the "
         f"scan's sample measure {measured:.3g} {units} ({ratio:.2f} times the radius "
@@ -1372,6 +1381,7 @@ def _check_given_radius(given: float, measured: float | None, units: str) -> Non
         UserWarning,
         stacklevel=4,
     )
+    return ratio
 
 
 def _drift_record(
@@ -1724,6 +1734,93 @@ def _swelling_of(table: pd.DataFrame) -> float:
     return section_swelling(table, float(np.sqrt(spacing[1] * spacing[2])))
 
 
+def _across_fibers(table: pd.DataFrame) -> pd.Series:
+    """Which fibers of a table (seen on 4 slices or more; indexed by ``fiber_id``) look
+    like the sections of fibers lying across the slices: their sections swell and shrink
+    along z (:func:`~.assembly.chain_swelling` over 1, a bead's) and the chain was
+    bridged across a slice without one (a ``detected`` False row).
+
+    A fiber lying across the slices (a cross-ply's other ply) is cut by a few slices
+    only, its section a stripe that grows and shrinks; the next such fiber along z, at
+    about the same place, continues the chain after a gap. A fiber along z keeps its
+    section, and where it is missed on a slice its size does not swing.
+
+    Lab book (thirty-ninth session, 2026-12-05). Measured on tables of the default
+    detection: fiber beds (``benchmarks/fiber_scale.py``'s ``sweep_case``, both
+    phantoms, 2 and 3 pixels, noise 0.25, 15°, seeds 1 and 4, ``other_bed`` 5 pixels
+    0°; ``textured_fiber_bed`` 2 pixels at noise 0.25, 20 slices 8° seed 1 (coherence
+    0.71) and 28 slices 15° seed 5; ``broken_fiber_bed`` 2 and 3 pixels, half the fibers
+    ending, seed 6; ``fiber_bed`` 5 pixels on 16 slices seed 6) and an independent
+    user-like phantom (uint16 25 000-35 000, radii 3-5.5 voxels, z spacing 1.5-2.5 times
+    the pixel, noise 0.3-0.45, wavy fibers, some ending inside, loose and dense beds; 8
+    beds): at most 1.1 % of the fibers so (``other_bed`` 2 pixels), none on 13 of the 18.
+    Cross-plies of that phantom (a quarter, a sixth and a quarter of the scan across,
+    along x, 3.2-5.5 voxels): 19-37 %, where swelling alone (over 1) was 29-47 % against
+    up to 21 % on dense noisy beds of 5.5 voxels, and the table's median swelling
+    0.45-0.60 (never over 1, which drops the table). :data:`ACROSS_SHARE` set between
+    them, then held out: cross-plies of a quarter (4.5 voxels, z spacing 1.6, seed 51)
+    and 30 % (3.5 voxels, a dense bed, seed 52) 23 % and 35 %, warned; fiber beds at seed
+    7 (``fiber_bed`` 2 pixels 8°, ``other_bed`` 3 pixels 0°, ``broken_fiber_bed`` 3
+    pixels) and a dense bed of 4.5 voxels at noise 0.4 of that phantom: 0-1.5 %. Dropping
+    those fibers was not done: of the fibers of the ply across, 43-74 % are so (the rest
+    swell less or were not bridged), and the fibers along z so flagged (1-3 a bed) would
+    go with them.
+    """
+    spacing = table.attrs[GRID_KEY]["spacing"]
+    swelling = chain_swelling(table, float(np.sqrt(spacing[1] * spacing[2])))
+    bridged = ~table.groupby("fiber_id")["detected"].all()
+    return (swelling > 1) & bridged.reindex(swelling.index, fill_value=False)
+
+
+def _cross_ply_message(
+    table: pd.DataFrame, across: pd.Series, radius_given: bool = False
+) -> str | None:
+    """The warning of a table of which over :data:`ACROSS_SHARE` of the fibers look like
+    the sections of fibers lying across the slices (``across``: :func:`_across_fibers`),
+    naming where they lie; None under it. ``radius_given``: the warning also names a
+    radius given too small, which splits the fibers into pieces that look so too (bright
+    fibers of 4 pixels given 1.6: about 620 "fibers" for 64, 22-25 % of them so, all
+    over the scan; not always warned about as a radius, the bed's measure being seeded
+    by it).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"fiber_id": [1, 1, 2, 2], "y": [1.0, 3.0, 20.0, 20.0],
+    ...                      "x": [5.0, 5.0, 8.0, 8.0]})
+    >>> rows.attrs = {"units": "micrometer", "fiber_axis": "z"}
+    >>> _cross_ply_message(rows, pd.Series([True, False], index=[1, 2]))[:58]
+    'detect_fibers: 1 of the 2 fibers seen on 4 slices or more '
+    >>> _cross_ply_message(rows, pd.Series([False, False], index=[1, 2])) is None
+    True
+    """
+    if not len(across) or across.mean() <= ACROSS_SHARE:
+        return None
+    rows = table[table["fiber_id"].isin(across.index[across.to_numpy(bool)])]
+    where = rows.groupby("fiber_id")[["y", "x"]].mean()  # 90 % of them: a stray one aside
+    units = table.attrs.get("units", "")
+    axis = table.attrs.get(AXIS_KEY, "z")
+    other = "x" if axis != "x" else "y"
+    span = ", ".join(
+        f"{dim} {where[dim].quantile(0.05):.4g} to {where[dim].quantile(0.95):.4g}"
+        for dim in ("y", "x")
+    )
+    return (
+        f"detect_fibers: {int(across.sum())} of the {len(across)} fibers seen on 4 slices or "
+        f"more ({across.mean():.0%}) look like the sections of fibers lying across the "
+        f"slices: their sections swell and shrink along {axis} and they were bridged across "
+        f"slices without one, where fibers along {axis} keep their section (on fiber beds "
+        f"at most about 1 %). Is part of the scan a cross-ply? Most of those lie at {span} "
+        f"{units}: detect each ply on its own crop, e.g. vol.sel(y=slice(a, b)), with its "
+        f"own axis= (microct run: --param axis={other}); the fibers of this table there "
+        "are likely pieces of the other ply."
+    ) + (
+        " Or is radius= too small? A radius under the fibers' splits them into pieces that "
+        "look so too, all over the scan: leave it out (radius=None) to use the measured one."
+        if radius_given
+        else ""
+    )
+
+
 def _too_short_message(height: int, separation: int, axis: str) -> str:
     """The "no fibers" warning of a volume too short to judge its chains: how many
     slices the check needs (its chains followed ``separation`` slices on, which grows
@@ -1750,7 +1847,9 @@ def _no_fibers_message(
     """The "no fibers" warning, with the fibers' polarity named on an intensity scan.
 
     ``advice`` replaces that polarity advice where the reason calls for other (the
-    swelling sections of beads or pores: inverting the scan is no remedy there).
+    swelling sections of beads or pores: inverting the scan is no remedy there), or where
+    what was measured names the cause (:func:`_likely_cause`: a radius given far from
+    the fibers' measured one, or fibers that look dark).
 
     Fibers are found brighter than the matrix; on masks and tubeness inputs the
     polarity is not the question and ``reason`` stands alone. A scan of dark fibers
@@ -1788,6 +1887,53 @@ def _no_fibers_message(
         f"{message} Fibers are found brighter than the matrix: for dark fibers, detect "
         "them on vol.microct.invert() (microct run fibers: --param invert=true)."
     )
+
+
+def _likely_cause(radius_ratio: float | None, curvature: float | None) -> str | None:
+    """The advice of the "no fibers" warning on an intensity scan, from what was measured:
+    ``radius_ratio`` (the fibers' radius measured on the scan's sample over the radius
+    given, :func:`_check_given_radius`; None where no radius was given or the sample
+    shows none) and ``curvature`` (the fibers' polarity, :func:`_polarity_task`; None:
+    not judged). None where neither tells the cause (the generic advice then stands).
+
+    Fibers that look dark (the curvature under :data:`DARK_FIBERS`) call for
+    ``invert()``, whatever the radius (measured on dark fibers, the sample's radius is
+    that of the bright gaps between them). Bright ones with a radius given
+    :data:`RADIUS_DISAGREES` or more off the measured one: the radius given is the cause,
+    and inverting is not named (it was, with the radius warning beside it, and sent a
+    user to invert a scan of bright fibers).
+
+    Examples
+    --------
+    >>> _likely_cause(2.5, 0.4)[:53]
+    'The likely cause is the radius given: the fibers of t'
+    >>> _likely_cause(1.0, -0.4)[:45]
+    'The fibers look darker than the matrix (the b'
+    >>> _likely_cause(None, None) is None
+    True
+    """
+    wrong = radius_ratio is not None and max(radius_ratio, 1 / radius_ratio) > 1 + (
+        RADIUS_DISAGREES
+    )
+    if curvature is not None and curvature < DARK_FIBERS:
+        return (
+            "The fibers look darker than the matrix (the bright phase's curvature "
+            f"{curvature:+.2f}, below 0 for dark fibers): detect them on "
+            "vol.microct.invert() (microct run fibers: --param invert=true)."
+        )
+    if wrong:
+        polarity = (
+            ""
+            if curvature is None
+            else f" The fibers look brighter than the matrix (curvature {curvature:+.2f}), as "
+            "the detection expects: inverting the scan is not the remedy."
+        )
+        return (
+            f"The likely cause is the radius given: the fibers of the scan's sample measure "
+            f"{radius_ratio:.2f} times it. Leave radius= out (radius=None) to use the "
+            f"measured radius, or give that one.{polarity}"
+        )
+    return None
 
 
 def _polarity_task(volume: xr.DataArray, axis: str) -> Delayed:
@@ -2055,7 +2201,12 @@ def detect_fibers(
             return table
     if len(table) and curvature is not None:
         _record_polarity(table, curvature)
+    if len(table) and coherence >= COHERENCE_MIN:
+        message = _cross_ply_message(table, _across_fibers(table), radius is not None)
+        if message is not None:
+            warnings.warn(message, UserWarning, stacklevel=3)
     if not coherence >= COHERENCE_MIN:  # NaN: no centre could be judged
+        advice = _likely_cause(plan.radius_ratio, curvature)
         if np.isfinite(coherence):
             message = _no_fibers_message(
                 f"the per-slice centres do not persist along z (only {coherence:.0%} "
@@ -2063,6 +2214,7 @@ def detect_fibers(
                 "fiber axis along z, and the radius right?",
                 volume,
                 source,
+                advice,
             )
         elif plan.attrs["shape"][0] <= plan.separation:  # the height, not the polarity
             message = _too_short_message(plan.attrs["shape"][0], plan.separation, axis)
@@ -2073,6 +2225,7 @@ def detect_fibers(
                 "needs",
                 volume,
                 source,
+                advice,
             )
         warnings.warn(message + _axis_hint(volume, source, axis), UserWarning, stacklevel=3)
     return table

@@ -21,6 +21,28 @@ rests on these facts, in two steps:
 :func:`link_centres` links one set of centres (step 1, then joins across short gaps;
 no merging, which needs radii); :func:`z_coherence` tells a fiber bed from a volume
 without fibers.
+
+Lab book (thirty-ninth session, 2026-12-05): fibers cut by the sides of dense, noisy,
+wavy beds counted two or three times. On an independent user-like phantom (uint16 25
+000-35 000, 40 slices of 128², z spacing 2 × the pixel, a dense bed of radius 3-3.5
+pixels touching to 0.1 pixel, noise 0.4-0.45, the bed waving 1.5-2 pixels and tilted
+3-4°, all fibers spanning the height) ``count`` was 269 for 262, 273 for 267 and 206 for
+192 (seeds 32, 34 and 35; at radius 4 and 5.5, seeds 31 and 33: 166/169, 98/96) while
+``count_inside`` was right (195/194, 201/202, 134/132). Every extra chain was a fiber
+whose axis runs along the side (its mean centre 2.5 pixels outside to 1.3 inside), seen
+as a sliver where the bed's wave brings it in: lost for 4-18 slices, found again at the
+same side, its pieces both cut there, so :func:`join_fragments` refuses them ("a fiber
+leaves, another enters"; 8, 7 and 11 such fibers; and one inside of seed 35, in two
+chains overlapping on 2 slices). Tried, not kept: without that refusal the splits of
+seeds 32 and 35 fall to 3 and 8 (count 260 and 202; no chain took two true fibers), the
+rest refused by the axes, fitted on slivers and extended over the long gap across the
+wave, not meeting within a radius. The refusal guards against a different fiber entering
+where one left, which needs the bed to move by about a fiber's diameter towards the side
+between the two: a sound rule would join cut pieces where the bed's own path (the median
+step of the chains spanning the gap) moved less than a radius, and compare the pieces in
+the bed's frame rather than by their extended axes; not done (no measure yet on the
+linking sweep, ``benchmarks/fiber_linking.py``). Count the fibers inside
+(``count_inside``) where the side's fibers wave in and out of the field.
 """
 
 from __future__ import annotations
