@@ -112,6 +112,7 @@ def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
         "core_distance",
         "watershed",
         "smooth_labels",
+        "clear_padding",
     ]
     other = beads(vol.chunk({"z": 23, "y": 64, "x": 17}), bead_radius=7, denoise_sigma=0.6)
     assert same_partition(labels.values, other.values)
@@ -416,7 +417,7 @@ def test_dense_pack_whose_gaps_the_blur_closed_keeps_every_bead():
     iou = matched_iou(found, truth)
     assert iou.min() > 0.5 and np.median(iou) >= 0.9
     ops = [r["op"] for r in labels.attrs["microct_provenance"]]
-    assert ops[-3:] == ["core_distance", "watershed", "smooth_labels"]
+    assert ops[-4:] == ["core_distance", "watershed", "smooth_labels", "clear_padding"]
     other = beads(mct.from_array(scan, chunks=(20, 64, 27)))
     assert same_partition(found, other.values)
 
