@@ -112,6 +112,7 @@ def test_pipeline_is_lazy_recorded_and_chunk_independent(scan):
         "core_distance",
         "watershed",
         "smooth_labels",
+        "clear_padding",
     ]
     other = beads(vol.chunk({"z": 23, "y": 64, "x": 17}), bead_radius=7, denoise_sigma=0.6)
     assert same_partition(labels.values, other.values)
@@ -416,7 +417,7 @@ def test_dense_pack_whose_gaps_the_blur_closed_keeps_every_bead():
     iou = matched_iou(found, truth)
     assert iou.min() > 0.5 and np.median(iou) >= 0.9
     ops = [r["op"] for r in labels.attrs["microct_provenance"]]
-    assert ops[-3:] == ["core_distance", "watershed", "smooth_labels"]
+    assert ops[-4:] == ["core_distance", "watershed", "smooth_labels", "clear_padding"]
     other = beads(mct.from_array(scan, chunks=(20, 64, 27)))
     assert same_partition(found, other.values)
 
@@ -626,9 +627,10 @@ def test_labels_by_the_outside_that_are_a_wall_or_a_rim_are_dropped():
     assert same_partition(values, other.values)
     assert int(other.outside_labels_dropped) == int(labels.outside_labels_dropped)
     # recorded with its parameters and the stages it read: a replay drops them too
-    step = labels.attrs["microct_provenance"][-1]
+    step, last = labels.attrs["microct_provenance"][-2:]
     assert step["op"] == "drop_outside_labels"
     assert step["earlier"] == {"scan": 0, "distance": 6}
+    assert last["op"] == "clear_padding" and last["earlier"] == {"scan": 0}
     np.testing.assert_array_equal(mct.replay(labels, vol).values, values)
 
 
@@ -683,5 +685,8 @@ def test_a_pack_without_air_has_no_step_for_the_outside(scan):
     vol, _ = scan
     labels = beads(vol, bead_radius=7)
     assert "outside_labels_dropped" not in labels.coords
-    assert [r["op"] for r in labels.attrs["microct_provenance"]][-1] == "smooth_labels"
+    assert [r["op"] for r in labels.attrs["microct_provenance"]][-2:] == [
+        "smooth_labels",
+        "clear_padding",
+    ]
     assert not any("label_parts" in str(key) for key in labels.data.dask)

@@ -499,3 +499,26 @@ def test_warnings_are_one_line_of_microct(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("microct: warning: "), result.stderr
     assert "rec_flatfield.tif" in lines[0] and ".py:" not in lines[0]
+
+
+def test_info_shows_the_count_and_radius_of_a_bead_run(tmp_path, capsys):
+    # was: no word of the beads (a user had to open the labels and count them)
+    from xarray_microct.synthetic import bead_pack
+
+    volume, _ = bead_pack(48, radius=6, seed=3, chunks=24, spacing=2.0)
+    volume.rename("scan").to_zarr(tmp_path / "pack.zarr")
+    out = tmp_path / "beads.zarr"
+    assert main(["run", "beads", str(tmp_path / "pack.zarr"), str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    stored = open_result(out).values
+    present, voxels = np.unique(stored[stored > 0], return_counts=True)
+    radius = np.median(np.cbrt(3 * voxels * 2.0**3 / (4 * np.pi)))  # the balls of their volumes
+    assert main(["info", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    said = f"labels: {present.size}, median equivalent radius {radius:.4g} micrometer; bead "
+    line = next(line for line in lines if line.startswith("labels: "))
+    assert line.startswith(said) and line.endswith(" micrometer (estimated)")
+    values = _info_json(capsys, out)["values"]
+    assert values["label_count"] == present.size
+    assert values["median_equivalent_radius"] == pytest.approx(radius, rel=1e-9)
+    assert values["bead_radius"] == open_result(out).attrs["bead_radius"] > 0

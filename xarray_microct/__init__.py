@@ -53,7 +53,7 @@ _VERB_MODULES = {
     "intensity": ["fill_outside", "fill_padding", "invert"],
     "label": ["label"],
     "measure": ["regionprops", "volume_fraction", "porosity"],
-    "outside_labels": ["drop_outside_labels"],
+    "outside_labels": ["drop_outside_labels", "clear_padding"],
     "morphology": [
         "erosion",
         "dilation",

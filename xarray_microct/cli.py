@@ -107,6 +107,58 @@ def _run_facts(state: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
+# attributes a pipeline writes about its result (the bead pipeline's estimates), shown
+# with the computed 0-d coordinates; their units are in ``<name>_units``
+_RESULT_ATTRS = ("bead_radius", "small_bead_radius")
+
+
+def _computed_values(volume: xr.DataArray) -> dict[str, Any]:
+    """The values a run computed about its result, as stored with it: the 0-d
+    coordinates (a threshold, the padding found, a labels result's ``label_count`` and
+    ``median_equivalent_radius``, in the coordinates' units) and the bead pipeline's
+    estimated radii; read from the store's attributes, nothing recomputed."""
+    values: dict[str, Any] = {}
+    for name, coord in volume.coords.items():
+        if name in volume.dims or coord.ndim != 0 or coord.chunks is not None:
+            continue
+        value = coord.values.item()
+        if isinstance(value, bool | int | float | str):
+            values[str(name)] = value
+    for name in _RESULT_ATTRS:
+        value = volume.attrs.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values[name] = float(value)
+        elif isinstance(value, str):
+            values[name] = value
+    return values
+
+
+def _values_lines(values: Mapping[str, Any], units: str | None) -> list[str]:
+    """The lines of :func:`format_info` for :func:`_computed_values`: a labels result's
+    count, median equivalent radius and estimated bead radius first, then the others
+    (those that are NaN, nothing found, left out)."""
+    rest = dict(values)
+    unit = f" {units}" if units else ""
+    lines = []
+    if "label_count" in rest:
+        line = f"labels: {int(rest.pop('label_count'))}"
+        radius = rest.pop("median_equivalent_radius", None)
+        if isinstance(radius, float) and np.isfinite(radius):
+            line += f", median equivalent radius {radius:.4g}{unit}"
+        bead = rest.pop("bead_radius", None)
+        if isinstance(bead, float):
+            line += f"; bead radius {bead:.4g}{unit} (estimated)"
+        lines.append(line)
+    shown = [
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in rest.items()
+        if not (isinstance(v, float) and np.isnan(v))
+    ]
+    if shown:
+        lines.append(_clip("computed: " + ", ".join(shown)))
+    return lines
+
+
 def _provenance_facts(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     keys = ("op", "params", "level", "estimated", "source")
     return [{k: r[k] for k in keys if k in r} for r in records]
@@ -266,6 +318,7 @@ def store_info(
         ]
         first = single_image(select_node(tree, level or 0))  # the records as stored
         info.update(_pick_facts(sizes, calibration, {}))
+        info["values"] = _computed_values(first)
         info["provenance"] = _provenance_facts(first.attrs.get(PROVENANCE_KEY, []))
         return info
     volume, sizes, shown, voxel_error = _opened_for_info(path, calibration)
@@ -504,6 +557,8 @@ def format_info(info: dict[str, Any]) -> str:
     picks = _pick_line(info)
     if picks is not None:
         lines.append(picks)
+    if info.get("values"):
+        lines += _values_lines(info["values"], levels[0].get("units") if levels else None)
     window = info.get("window")
     if window:
         lines.append(

@@ -350,7 +350,8 @@ def operation(
         at every level (``_finest_with_its_pyramid``).
     earlier : iterable of str
         Parameters that take a volume of the input's own chain (the scan the chain began
-        with, a map made on the way), beside the input: recorded as the number of steps
+        with, a map made on the way), beside the input (optional where their default is
+        ``None``: not given, nothing is recorded): recorded as the number of steps
         of the chain that made each (the record's ``"earlier"``), so that :func:`replay`
         passes the same stage of its own chain. A stage is known by its dask name
         (:func:`stage_in`); where a volume given there is not one (made beside the chain,
@@ -495,7 +496,10 @@ def _apply_to_volume(op: Operation, obj: xr.DataArray, args: tuple, params: dict
     given = _bind(op, volume, args, params)
     stages = {name: given.pop(name) for name in op.earlier}
     call, recorded, resolved = dict(given), dict(given), {}
-    for name, stage in stages.items():
+    for name, stage in list(stages.items()):
+        if stage is None and op.signature.parameters[name].default is None:
+            del stages[name]  # an optional stage not given: nothing recorded
+            continue
         if not isinstance(stage, xr.DataArray):
             raise TypeError(f"{op.name}: {name} is a volume of the input's chain, got {stage!r}")
         call[name] = as_dask(stage)
@@ -1073,7 +1077,14 @@ def _checked_earlier(op: Operation, earlier: Any, count: int, index: int) -> dic
     """A step's ``"earlier"``: each of the verb's parameters that takes a stage of the
     chain, with the number of steps before it that made the stage (``0..count``)."""
     names = sorted(op.earlier)
-    if not isinstance(earlier, Mapping) or sorted(earlier) != names:
+    optional = {n for n in names if op.signature.parameters[n].default is None}
+    if earlier is None and set(names) <= optional:
+        earlier = {}  # the optional stages none given
+    if (
+        not isinstance(earlier, Mapping)
+        or not set(earlier) <= set(names)
+        or not set(names) - optional <= set(earlier)
+    ):
         raise ValueError(
             f"step {index} ({op.name}) takes stages of the chain as {names}: give 'earlier' "
             f"with the number of steps before it that made each, got {earlier!r}"

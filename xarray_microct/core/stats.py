@@ -829,5 +829,37 @@ def fill_padding_array(data: da.Array, bright: bool = False) -> tuple[da.Array, 
     return filled, da.concatenate([share, nan_share])
 
 
+def _padding_block(block: np.ndarray, padding: np.ndarray) -> np.ndarray:
+    if not np.isfinite(padding[0]):
+        return np.zeros(block.shape, bool)
+    return block == padding[0]
+
+
+def _nan_padding_block(block: np.ndarray, found: np.ndarray, rule: np.ndarray) -> np.ndarray:
+    return found | np.isnan(block) if rule[0] else found
+
+
+def padding_mask_array(data: da.Array) -> da.Array:
+    """Where the out-of-field padding lies (lazy boolean): the voxels
+    :func:`fill_padding_array` fills, by the same rule (all False without padding).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scan = np.where(rng.random((4, 20, 20)) < 0.5, 60.0, 160.0)
+    >>> scan += rng.normal(0, 5, scan.shape); scan[:, :, :5] = 0.0  # padding
+    >>> out = padding_mask_array(da.from_array(scan, chunks=7)).compute()
+    >>> bool(out[:, :, :5].all()), bool(out[:, :, 5:].any())
+    (True, False)
+    """
+    data = native_order(data)
+    counts, _, padding = _histogram_and_padding(data, FLOAT_BINS)
+    found = da.map_blocks(_padding_block, data, padding, dtype=bool)
+    if not np.issubdtype(np.dtype(data.dtype), np.floating):
+        return found
+    rule = _lazy_nan_rule(data, counts)
+    return da.map_blocks(_nan_padding_block, data, found, rule, dtype=bool)
+
+
 def _nan_share_filled(rule: np.ndarray) -> np.ndarray:
     return np.array([rule[1] if rule[0] else 0.0])

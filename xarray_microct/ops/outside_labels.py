@@ -196,7 +196,7 @@ import xarray as xr
 from xarray_microct.core.blocks.overlap import halo_blocks, map_spatial_overlap
 from xarray_microct.core.outside import fill_outside_array, moved_array, outside_of_array
 from xarray_microct.core.registry import LengthParam, operation
-from xarray_microct.core.stats import padding_of
+from xarray_microct.core.stats import padding_mask_array, padding_of
 from xarray_microct.core.volume import grid_of
 from xarray_microct.kernels.labels import label_parts
 from xarray_microct.ops.distance import edt_array
@@ -205,6 +205,7 @@ __all__ = [
     "MAX_BALL_RATIO",
     "OUTSIDE_REACH",
     "WALL_STEPS",
+    "clear_padding",
     "drop_outside_labels",
     "drop_outside_slabs",
     "has_outside",
@@ -840,3 +841,46 @@ def drop_outside_labels(
         labels.data, dist, near, grid.spacing, radius, max_ratio, depth=depth
     )
     return labels.copy(data=kept).assign_coords(outside_labels_dropped=((), count))
+
+
+@operation(takes="labels", spatial_only=True, earlier=("scan",), on_tree="level")
+def clear_padding(labels: xr.DataArray, scan: xr.DataArray) -> xr.DataArray:
+    """Set to 0 the labels on the scan's out-of-field padding: it is no sample.
+
+    A circular field of view's padding (a constant or NaN outside the reconstruction
+    circle: :func:`~xarray_microct.core.stats.padding_mask_array`, the voxels
+    ``fill_padding`` fills) is filled with the background's level before the filters,
+    but where the field's edge is ragged (voxels of its rim left out of the field) the
+    blur of the beads it cuts fills those voxels over the threshold, and the smoothing
+    of the outlines carries the beads into them. Labels that are all padding are left
+    with no voxel (their number unused).
+
+    Parameters
+    ----------
+    labels : xarray.DataArray
+        The labels (0 = background).
+    scan : xarray.DataArray
+        The scan the chain began with (a stage of ``labels``'s chain: the replay passes
+        its own), on the labels' grid.
+
+    Returns
+    -------
+    xarray.DataArray
+        Lazy labels, 0 on the padding (unchanged where the scan has none).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray_microct as mct
+    >>> rng = np.random.default_rng(0)
+    >>> scan = rng.normal(100.0, 10.0, (4, 20, 20)); scan[:, :, :5] = 0.0  # padding
+    >>> labels = mct.from_array(np.ones((4, 20, 20), "int32"), chunks=7)
+    >>> out = labels.microct.clear_padding(mct.from_array(scan, chunks=7))
+    >>> int(out[:, :, :5].max()), int(out[:, :, 5:].min())
+    (0, 1)
+    """
+    if scan.shape != labels.shape:
+        raise ValueError(
+            f"clear_padding: the scan {scan.shape} is on the labels' grid {labels.shape}"
+        )
+    padding = padding_mask_array(scan.data).rechunk(labels.data.chunks)
+    return labels.copy(data=da.where(padding, labels.data.dtype.type(0), labels.data))

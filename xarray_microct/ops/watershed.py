@@ -97,6 +97,7 @@ from xarray_microct.core.stats import (
     global_histogram,
     has_exact_histogram,
     histogram_centres,
+    padding_mask_array,
     phase_levels,
     trim_histogram,
 )
@@ -722,8 +723,11 @@ def core_distance_array(
     threshold: object = "otsu",
     connectivity: int = 1,
     nbins: int = 256,
+    outside: da.Array | None = None,
 ) -> da.Array:
-    """The map of :func:`core_distance` (float32, lazy) of a Dask scan, objects bright.
+    """The map of :func:`core_distance` (float32, lazy) of a Dask scan, objects bright;
+    ``outside`` (boolean, optional): the voxels out of the field of view, seen as objects
+    by both distance maps and 0 in the result.
 
     Examples
     --------
@@ -754,8 +758,13 @@ def core_distance_array(
         dtype=np.float64,
     )[0]
     cores = (data > level) & mask
-    mask_distance = edt_array(mask, spacing)
-    core_distance = edt_array(cores, spacing)
+    if outside is None:
+        mask_distance = edt_array(mask, spacing)
+        core_distance = edt_array(cores, spacing)
+    else:  # beyond the field, as beyond the volume's faces: unknown, seen as objects
+        outside = outside.rechunk(data.chunks)
+        mask_distance = da.where(outside, np.float32(0), edt_array(mask | outside, spacing))
+        core_distance = da.where(outside, np.float32(0), edt_array(cores | outside, spacing))
     edge, top = max(float(s) for s in spacing), SHIFT_REACH * max(float(s) for s in spacing)
     counts = da.map_blocks(
         _edge_histogram,
@@ -771,9 +780,18 @@ def core_distance_array(
     return da.map_blocks(_core_map_block, mask_distance, core_distance, shift, dtype=np.float32)
 
 
-@operation(spatial_only=True, intensity_units="length", packages=["numba", "scikit-image"])
+@operation(
+    spatial_only=True,
+    intensity_units="length",
+    packages=["numba", "scikit-image"],
+    earlier=("scan",),
+)
 def core_distance(
-    volume: xr.DataArray, threshold: object = "otsu", connectivity: int = 1, nbins: int = 256
+    volume: xr.DataArray,
+    threshold: object = "otsu",
+    connectivity: int = 1,
+    nbins: int = 256,
+    scan: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """The distance map of the objects' cores, for splitting objects whose gaps the blur
     closed: a map for :func:`watershed`.
@@ -803,6 +821,14 @@ def core_distance(
         Connectivity of the background when the mask's holes are filled.
     nbins : int
         Histogram bins of the threshold for volumes other than 8/16-bit.
+    scan : xarray.DataArray, optional
+        The scan of the chain (before its out-of-field padding was filled): where it
+        holds a circular field of view's padding
+        (:func:`~xarray_microct.core.stats.padding_mask_array`), both distance maps see
+        the padding as objects, as they see what lies beyond the volume's faces (the
+        scan does not say what is there), and the map is 0 on it. A bead the field's
+        edge cuts keeps the height of its cap (not half of it), so the watershed's
+        markers find it as they find the caps the faces cut.
 
     Returns
     -------
@@ -822,7 +848,12 @@ def core_distance(
     """
     connectivity = check_connectivity(connectivity)
     data = volume.data if isinstance(volume.data, da.Array) else da.from_array(volume.values)
-    out = core_distance_array(data, grid_of(volume).spacing, threshold, connectivity, nbins)
+    outside = None
+    if scan is not None:
+        check_same_grid(volume, scan, "the scan")
+        outside = padding_mask_array(scan.data)
+    grid = grid_of(volume)
+    out = core_distance_array(data, grid.spacing, threshold, connectivity, nbins, outside)
     return wrap_like(volume, out, name="core_distance", long_name="distance of the cores")
 
 
