@@ -73,6 +73,14 @@ def test_no_label_on_the_padding_of_a_ragged_field(seed):
     assert np.median(iou) > 0.85
 
 
+def test_no_label_on_the_padding_with_min_distance_given():
+    # the watershed of min_distance= given skipped the last step (clear_padding)
+    scan, _, field, _ = _field_pack(0, ragged=0.3, noise=0.3)
+    labels = beads(mct.from_array(scan, chunks=32), invert=False, min_distance=4).values
+    assert labels[field].max() > 0
+    assert np.count_nonzero(labels[~field]) == 0
+
+
 @pytest.mark.parametrize("seed", [3, 5])
 def test_beads_the_field_cuts_get_labels_of_their_own(seed):
     # was (main): the caps the field's edge cut lost half their height in the distance

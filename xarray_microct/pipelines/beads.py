@@ -1137,13 +1137,10 @@ def beads(
         _warn_not_grains(covers[0], invert)
     mask = segment(volume)
     if min_distance is not None:
-        return _summarised(
-            _on_their_blocks(
-                mask.microct.watershed(
-                    min_distance=min_distance, connectivity=connectivity, rounds=rounds
-                )
-            )
+        labels = mask.microct.watershed(
+            min_distance=min_distance, connectivity=connectivity, rounds=rounds
         )
+        return _summarised(_on_their_blocks(labels.microct.clear_padding(volume)))
     if estimated:
         bead_radius = sampled
     else:
