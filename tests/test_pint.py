@@ -31,6 +31,7 @@ def _mask(v):
 # one call per verb; each takes the quantified volume (or mask/labels made from it)
 CALLS = {
     "blobness": lambda v: v.microct.blobness(sigma=1),
+    "clear_padding": lambda v: _mask(v).microct.label().microct.clear_padding(v),
     "closing": lambda v: _mask(v).microct.closing(radius=1),
     "core_distance": lambda v: v.microct.core_distance(),
     "denoise": lambda v: v.microct.denoise(sigma=1),
