@@ -210,8 +210,11 @@ def test_info_shows_an_interrupted_run(tmp_path, capsys):
     assert out.startswith("out.zarr: unfinished run")
     stored = int(re.search(r"(\d+) of 8", out).group(1))  # chunks stored
     assert stored < 8
-    assert "run: failed" in out and "disk gone" in out and "--resume" in out
-    assert _info_json(capsys, tmp_path / "out.zarr")["run"]["status"] == "failed"
+    assert "run: failed" in out and "disk gone" in out
+    # written by write_volume: finished by it (was: the same `microct run` command)
+    assert "unfinished: finish it with write_volume(..., resume=True)" in out
+    facts = _info_json(capsys, tmp_path / "out.zarr")["run"]
+    assert facts["status"] == "failed" and facts["writer"] == "write_volume"
 
 
 def test_info_reports_errors_without_a_traceback(tmp_path, capsys):

@@ -684,3 +684,41 @@ def test_the_run_line_counts_one_chunk_as_one(tmp_path: Path, pipeline_file: Pat
     )
     assert any("Mvox, 1 chunk)" in line for line in said), said
     assert any("Mvox, 4 chunks)" in line for line in said), said
+
+
+@pytest.mark.parametrize("when", ["before", "meanwhile"])
+def test_an_existing_pipeline_file_is_refused_in_the_callers_words(
+    stored_result: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    when: str,
+) -> None:
+    # was: "Pass overwrite=True (--overwrite)" to a Python caller and to the command
+    # alike, and "run again (with --overwrite ...)" to a Python caller of save_pipeline
+    from xarray_microct import pipeline_file
+    from xarray_microct.core.errors import command_line_message
+    from xarray_microct.pipeline_file import save_pipeline
+
+    path = stored_result.parent / "steps.yaml"
+    if when == "before":
+        save_pipeline(STEPS, path)
+    else:  # made by another write after the check, before this one moves its file there
+        check = pipeline_file.check_pipeline_target
+
+        def then_made(*args, **kwargs):
+            decided = check(*args, **kwargs)
+            path.write_text("# theirs\n")
+            return decided
+
+        monkeypatch.setattr(pipeline_file, "check_pipeline_target", then_made)
+    with pytest.raises(FileExistsError) as refused:
+        save_pipeline(STEPS, path)
+    python, command = str(refused.value), command_line_message(refused.value)
+    assert "overwrite=True" in python and "--overwrite" not in python
+    assert "--overwrite" in command and "overwrite=True" not in command
+    if when == "before":
+        path.unlink()
+        assert main(["export-pipeline", str(stored_result), str(path)]) == 0
+        assert main(["export-pipeline", str(stored_result), str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "Pass --overwrite to replace it" in err and "overwrite=True" not in err

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import io
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
+import dask
+import dask.array as da
 import pytest
+from dask.diagnostics import ProgressBar
+from distributed import futures_of
+from helpers import two_workers
 
 from xarray_microct.cli import main
+from xarray_microct.core.blocks.placement import cluster_threads
 from xarray_microct.runner import run_pipeline
 from xarray_microct.synthetic import bead_pack
 
@@ -110,3 +118,83 @@ def test_a_run_printing_through_echo_works_with_stdout_closed_or_none(
     lines: list[str] = []
     run_pipeline(steps, bead_scan, tmp_path / "g.zarr", echo=lines.append)
     in_order("\n".join(lines), ["gaussian on", "computing and writing 1 chunk", "wrote "])
+
+
+class _PhaseFailed(Exception):
+    pass
+
+
+def _phase_with_another_thread(client: Any, fail: bool = False) -> dict[str, Any]:
+    """Run a shown phase (on ``client``, or threads when None) that computes while
+    another thread computes too; what each saw."""
+    from dask.callbacks import Callback
+
+    from xarray_microct.core.progress import phase, phases_shown
+    from xarray_microct.runner import _phase_listener
+
+    before = dask.config.get("scheduler", None)
+    seen: dict[str, Any] = {"callbacks before": set(Callback.active), "scheduler before": before}
+    inside, done = threading.Event(), threading.Event()
+
+    def other() -> None:  # an embedding caller's thread, computing during the phase
+        inside.wait(30)
+        seen["scheduler setting"] = dask.config.get("scheduler", None)
+        seen["other"] = int(da.arange(30, chunks=3).sum().compute())
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        with phases_shown(_phase_listener(lambda label: None, True, client)), phase("mine"):
+            inside.set()
+            assert done.wait(60)
+            seen["mine"] = int(da.arange(40, chunks=4).sum().compute())
+            seen["cluster threads"] = cluster_threads()
+            if fail:
+                raise _PhaseFailed
+    except _PhaseFailed:
+        seen["failed"] = True
+    thread.join(60)
+    seen["callbacks after"] = set(Callback.active)
+    seen["scheduler after"] = dask.config.get("scheduler", None)
+    return seen
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_phase_bar_on_a_client_leaves_other_threads_their_scheduler(
+    monkeypatch: pytest.MonkeyPatch, fail: bool
+) -> None:
+    # was: the bar set Dask's global scheduler to the phase's client while the phase
+    # ran: another thread's compute went there, and was counted in the phase's bar
+    shown: list[Any] = []
+
+    def progress(futures: Any) -> None:  # what the bar would show: its computation's
+        shown.append([f.result() for f in futures_of(futures)])
+
+    monkeypatch.setattr("xarray_microct.runner._on_a_terminal", lambda: True)
+    monkeypatch.setattr("distributed.progress", progress)
+    with two_workers() as client:
+        seen = _phase_with_another_thread(client, fail)
+        assert "get" not in vars(client)  # the client's own get again
+        workers = {address: 1 for address in client.scheduler_info()["workers"]}
+    assert seen["scheduler setting"] == seen["scheduler after"] == seen["scheduler before"]
+    assert (seen["mine"], seen["other"]) == (780, 435)
+    assert seen.get("failed", False) == fail
+    assert shown == [[780]]  # the phase's computation, not the other thread's
+    # the phase computes where it would without a bar: on the client, seen as a cluster
+    assert seen["cluster threads"] == workers
+    assert seen["callbacks after"] == seen["callbacks before"]
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_threaded_phase_bar_draws_only_its_own_computations(
+    monkeypatch: pytest.MonkeyPatch, fail: bool
+) -> None:
+    started: list[int] = []
+    monkeypatch.setattr("xarray_microct.runner._on_a_terminal", lambda: True)
+    monkeypatch.setattr(ProgressBar, "_timer_func", lambda self: started.append(len(started)))
+    seen = _phase_with_another_thread(None, fail)
+    assert (seen["mine"], seen["other"]) == (780, 435)
+    assert seen["scheduler setting"] == seen["scheduler after"] == seen["scheduler before"]
+    assert seen["callbacks after"] == seen["callbacks before"]
+    assert len(started) == 1  # the phase's computation; the other thread's none

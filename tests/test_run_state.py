@@ -20,7 +20,7 @@ from xarray_microct.core.errors import command_line_message
 from xarray_microct.io import results, tables
 from xarray_microct.io.ome import IncompleteStoreError
 from xarray_microct.io.results import open_result, run_state, set_state, write_volume
-from xarray_microct.io.safety import check_replaceable, foreign_entries
+from xarray_microct.io.safety import check_replaceable, foreign_entries, how_to_finish
 from xarray_microct.io.tables import read_table, write_table
 
 
@@ -100,7 +100,10 @@ def test_opening_an_unfinished_run_output_advises_resume(tmp_path: Path) -> None
     out = tmp_path / "out.zarr"
     with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
         write_volume(_failing_on_first_block(_volume()), out, metadata={"step": "copy"})
-    with pytest.raises(IncompleteStoreError, match=r"resume=True \(run_pipeline\)") as refused:
+    # was: "resume=True (run_pipeline)", to a caller of write_volume
+    with pytest.raises(
+        IncompleteStoreError, match=r"write_volume\(\.\.\., resume=True\)"
+    ) as refused:
         mct.open_volume(out)
     assert "to_zarr" not in str(refused.value)  # a run's output is finished by the run
 
@@ -306,14 +309,153 @@ def test_a_python_caller_reads_the_keywords_and_the_command_its_options(tmp_path
     for what, call in calls.items():
         python[what], command[what] = _said(call)
         assert not re.search(r"--(overwrite|resume|chunks)", python[what]), python[what]
-        assert re.search(r"--(overwrite|resume|chunks)", command[what]), command[what]
+        # a store write_volume wrote is finished from Python: the command says so
+        written_from_python = what.startswith("opened")
+        assert bool(re.search(r"--(overwrite|resume|chunks)", command[what])) != (
+            written_from_python
+        ), command[what]
     assert "overwrite=True" in python["both"] and "resume=True" in python["both"]
     assert "pass resume=True to finish it" in python["interrupted"]
     assert "pass --resume to finish it" in command["interrupted"]
     assert "chunks of 4 × 4 × 4 voxels: resume with chunks=None" in python["other chunks"]
     assert "chunks of 4 × 4 × 4 voxels: resume without --chunks" in command["other chunks"]
-    assert "run_pipeline(..., resume=True)" in python["opened"]
+    for opened in ("opened", "opened as a volume"):
+        assert "finish it with write_volume(..., resume=True)" in python[opened]
+        assert "write_volume(..., resume=True)" in command[opened]
+        assert "run_pipeline" not in python[opened] + command[opened]
     write_volume(volume, out, metadata={"chunks": [4, 4, 4]}, resume=True)
     python["done"], command["done"] = _said(lambda: write_volume(volume, out))
     assert python["done"].endswith("pass overwrite=True to replace it")
     assert command["done"].endswith("pass --overwrite to replace it")
+
+
+def _made_meanwhile(monkeypatch: pytest.MonkeyPatch, module, make) -> None:
+    """Run ``make`` (a write that makes the output) once the write's output check found
+    nothing there, before the write claims it."""
+    check = module._check_target
+
+    def then_made(*args, **kwargs):
+        decided = check(*args, **kwargs)
+        with monkeypatch.context() as inner:
+            inner.setattr(module, "_check_target", check)
+            make()
+        return decided
+
+    monkeypatch.setattr(module, "_check_target", then_made)
+
+
+@pytest.mark.parametrize("writer", ["write_volume", "write_table", "to_ome_zarr"])
+def test_a_store_made_while_a_write_started_is_refused_in_the_callers_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
+    # was: "Pass mode='w' (--overwrite)" to every caller: write_volume's and
+    # write_table's keyword is overwrite=True, the command's option --overwrite
+    from xarray_microct.io import ome
+
+    volume, out = _volume(), tmp_path / "out.zarr"
+    table = pd.DataFrame({"radius": [1.0, 2.0]})
+    if writer == "write_volume":
+        _after_the_check(monkeypatch, results, lambda: write_volume(volume * 2, out))
+        python, command = _said(lambda: write_volume(volume, out))
+    elif writer == "write_table":
+        _after_the_check(monkeypatch, tables, lambda: write_table(table * 2, out))
+        python, command = _said(lambda: write_table(table, out))
+    else:
+        _made_meanwhile(monkeypatch, ome, lambda: ome.to_ome_zarr(volume * 2, out))
+        python, command = _said(lambda: ome.to_ome_zarr(volume, out))
+    said = f"{out} was made by another write while this one started; nothing was written."
+    keyword = "mode='w'" if writer == "to_ome_zarr" else "overwrite=True"
+    assert python == f"{said} Pass {keyword} to replace it, or choose another path"
+    assert command == f"{said} Pass --overwrite to replace it, or choose another path"
+    monkeypatch.undo()
+    assert run_state(out) is None if writer == "to_ome_zarr" else run_state(out)["status"]
+
+
+@pytest.mark.parametrize("writer", ["write_volume", "write_table", "run_pipeline"])
+def test_an_output_that_is_no_run_is_refused_naming_the_function_called(
+    tmp_path: Path, writer: str
+) -> None:
+    # was: "not written by `microct run`" to a Python caller of write_volume
+    from xarray_microct.io.ome import to_ome_zarr
+    from xarray_microct.runner import run_pipeline
+
+    scan, volume = tmp_path / "scan.zarr", _volume()
+    volume.to_zarr(scan)
+    write = {
+        "write_volume": lambda out, **kw: write_volume(volume, out, **kw),
+        "write_table": lambda out, **kw: write_table(pd.DataFrame({"radius": [1.0]}), out, **kw),
+        "run_pipeline": lambda out, **kw: run_pipeline(
+            [{"op": "gaussian", "params": {"sigma": 1.0}}],
+            scan,
+            out,
+            echo=lambda line: None,
+            progress=False,
+            **kw,
+        ),
+    }[writer]
+    foreign = tmp_path / "foreign.zarr"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    python, command = _said(lambda: write(foreign))
+    assert python.startswith(f"{foreign} exists and was not written by {writer}; choose another")
+    assert "microct" not in python.replace("xarray-microct", "")
+    assert command.startswith(f"{foreign} exists and was not written by `microct run`; choose")
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    # an image to_ome_zarr wrote is no run's output, but may be replaced
+    image = tmp_path / "image.zarr"
+    to_ome_zarr(volume, image)
+    python, command = _said(lambda: write(image))
+    assert f"not the output of {writer}; pass overwrite=True to replace it" in python
+    assert "not the output of `microct run`; pass --overwrite to replace it" in command
+    write(image, overwrite=True)
+    assert run_state(image)["status"] == "complete" and run_state(image)["writer"] == writer
+
+
+def test_an_interrupted_output_says_how_the_function_that_wrote_it_finishes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # was: every interrupted output named run_pipeline(..., resume=True), also to the
+    # caller of write_volume or write_table, whose own resume=True finishes it
+    from xarray_microct.cli import main
+    from xarray_microct.runner import run_pipeline
+
+    scan, volume = tmp_path / "scan.zarr", _volume()
+    volume.to_zarr(scan)
+    table = pd.DataFrame({"radius": [1.0, 2.0]})
+    outs = {w: tmp_path / f"{w}.zarr" for w in ("write_volume", "write_table", "run_pipeline")}
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ChunkFailed):
+        write_volume(_failing_on_first_block(volume), outs["write_volume"])
+    write_table(table, outs["write_table"])
+    set_state(outs["write_table"], {**run_state(outs["write_table"]), "status": "interrupted"})
+    steps = [{"op": "gaussian", "params": {"sigma": 1.0}}]
+    run_pipeline(steps, scan, outs["run_pipeline"], echo=lambda line: None, progress=False)
+    state = run_state(outs["run_pipeline"])
+    set_state(outs["run_pipeline"], {**state, "status": "interrupted"})
+    for writer, out in outs.items():
+        assert run_state(out)["writer"] == writer
+        python, command = _said(lambda out=out: open_result(out))
+        if writer == "run_pipeline":
+            assert "finish it with run_pipeline(..., resume=True)" in python
+            assert "finish it with the same `microct run` command and --resume" in command
+        else:
+            assert f"finish it with {writer}(..., resume=True)" in python
+            assert f"{writer}(..., resume=True)" in command and "microct run" not in command
+            assert "run_pipeline" not in python + command
+        assert "--" not in python
+        assert main(["info", str(out)]) == 0
+        printed = capsys.readouterr().out.splitlines()
+        unfinished = [line for line in printed if line.startswith("  unfinished")]
+        assert unfinished == [f"  unfinished: {how_to_finish(run_state(out))[1]}"]
+        assert command.endswith(how_to_finish(run_state(out))[1])
+    # each one's own resume finishes it
+    write_volume(volume, outs["write_volume"], resume=True)
+    write_table(table, outs["write_table"], resume=True)
+    run_pipeline(steps, scan, outs["run_pipeline"], resume=True, echo=lambda line: None)
+    assert all(run_state(out)["status"] == "complete" for out in outs.values())
+    # a store of an earlier version, whose writer is not recorded, names every way
+    earlier = {k: v for k, v in run_state(outs["write_volume"]).items() if k != "writer"}
+    set_state(outs["write_volume"], {**earlier, "status": "failed"})
+    python, command = _said(lambda: open_result(outs["write_volume"]))
+
+    assert "resume=True to the function that wrote it (run_pipeline, write_volume or" in python
+    assert "the same `microct run` command and --resume" in command

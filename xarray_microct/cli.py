@@ -101,7 +101,7 @@ def _run_facts(state: dict[str, Any]) -> dict[str, Any]:
         "pipeline": described,
         "inputs": [i.get("location") for i in identity.get("inputs", [])],
     }
-    for key in ("started", "resumed", "finished", "stopped", "error", "chunks_written"):
+    for key in ("writer", "started", "resumed", "finished", "stopped", "error", "chunks_written"):
         if key in state:
             facts[key] = state[key]
     return facts
@@ -599,10 +599,9 @@ def format_info(info: dict[str, Any]) -> str:
         if run.get("error"):
             lines.append(f"  error: {run['error']}")
         if run["status"] != "complete":
-            lines.append(
-                "  unfinished: run the same `microct run` command with --resume to "
-                "finish it, or --overwrite to start again"
-            )
+            from xarray_microct.io.safety import how_to_finish
+
+            lines.append(f"  unfinished: {how_to_finish(run)[1]}")
     if info.get("provenance"):
         lines.append("provenance (oldest first):")
         lines += _provenance_lines(info["provenance"])

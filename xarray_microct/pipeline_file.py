@@ -57,7 +57,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from xarray_microct.core.errors import OptionError
+from xarray_microct.core.errors import OptionError, OptionExistsError
 from xarray_microct.core.provenance import records_of, utc_now
 from xarray_microct.core.registry import REGISTRY, check_records, run_step
 from xarray_microct.core.registry import replay as replay_chain
@@ -488,9 +488,10 @@ def check_pipeline_target(
             "Remove it yourself or choose another path"
         )
     if not overwrite:
-        raise FileExistsError(
-            f"{path} already exists; nothing was written. Pass overwrite=True "
-            "(--overwrite) to replace it, or choose another path"
+        exists = f"{path} already exists; nothing was written"
+        raise OptionExistsError(
+            f"{exists}. Pass overwrite=True to replace it, or choose another path",
+            f"{exists}. Pass --overwrite to replace it, or choose another path",
         )
     return True
 
@@ -535,9 +536,12 @@ def _put_new(temporary: Path, path: Path) -> None:
     try:
         os.link(temporary, path, follow_symlinks=False)
     except FileExistsError:
-        raise FileExistsError(
-            f"{path} was made by another write while this one ran; nothing was written. "
-            "Check it, then run again (with --overwrite to replace a pipeline file of ours)"
+        made = f"{path} was made by another write while this one ran; nothing was written"
+        raise OptionExistsError(
+            f"{made}. Check it, then write again (with overwrite=True to replace a pipeline "
+            "file of ours)",
+            f"{made}. Check it, then run again (with --overwrite to replace a pipeline file "
+            "of ours)",
         ) from None
     except OSError:  # no hard links here
         if os.path.lexists(path):

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.diagnostics import ProgressBar
 
 from xarray_microct.cluster import ClusterOptions, dask_client, describe_client
 from xarray_microct.core.blocks.placement import cluster_threads, moved_to_workers, placing_on
@@ -39,6 +43,7 @@ from xarray_microct.io.results import (
     run_state,
     store_path,
     write_volume,
+    writing_for,
 )
 from xarray_microct.io.tables import read_table, write_table
 from xarray_microct.pipeline_file import (
@@ -158,7 +163,9 @@ def run_pipeline(
         Say what the run is doing: a line naming each phase that can take a while (the
         fiber radius estimate, the threshold pass, the detection, the writing) before
         it starts, and, on a terminal, a progress bar under it (Dask's, or
-        ``distributed``'s with a client). False: only the opening lines and the last.
+        ``distributed``'s with a client), counting only that phase's computations (no
+        Dask setting is changed: other threads keep their scheduler). False: only the
+        opening lines and the last.
     echo : callable
         Where to print the messages (``print`` by default).
     calibration : mapping, optional
@@ -209,7 +216,9 @@ def run_pipeline(
     # never an input, nothing not ours replaced: checked before reading anything (all
     # but the fingerprint, which needs the built result; a pipeline may compute while it
     # is built, e.g. a radius estimated from the scan)
-    check_output(output_path, overwrite=overwrite, resume=resume, inputs=[input])
+    check_output(
+        output_path, overwrite=overwrite, resume=resume, inputs=[input], writer="run_pipeline"
+    )
     calibration = dict(calibration or {})
     volume, _, squeezed = _open_input(input, **calibration)
     if chunks is not None:
@@ -238,12 +247,17 @@ def run_pipeline(
     else:  # a table: compared without its shape, known once computed
         identity = run_identity(metadata, [input])
     action = check_output(
-        output_path, overwrite=overwrite, resume=resume, identity=identity, inputs=[input]
+        output_path,
+        overwrite=overwrite,
+        resume=resume,
+        identity=identity,
+        inputs=[input],
+        writer="run_pipeline",
     )
     if action == "done":
         echo(f"{output} is already complete (same pipeline, parameters and input); nothing to do")
         return output_path
-    with dask_client(options) as client:
+    with dask_client(options) as client, writing_for("run_pipeline"):
         echo(describe_client(client, dashboard=options.dashboard))
         blocks = int(np.prod(volume.data.numblocks))
         size = f"{volume.size / 1e6:.1f} Mvox, {blocks} chunk{'s' if blocks != 1 else ''}"
@@ -375,26 +389,92 @@ def _phase_listener(
     return show
 
 
+_SHOWING: ContextVar[Any] = ContextVar("microct_phase_bar", default=None)
+"""The bar (a :class:`_PhaseProgressBar`) or the client whose bar the computations
+started in this context show; other threads' computations show none."""
+_BARS_LOCK = threading.Lock()
+_BARS: dict[int, int] = {}
+"""Phases showing a bar on each client (by ``id``), while its ``get`` draws them."""
+
+
 @contextlib.contextmanager
 def _phase_bar(client: Any) -> Iterator[None]:
     """A progress bar for the computations a phase starts itself: Dask's on the threaded
-    scheduler (computations under a second show none), ``distributed``'s on a client."""
+    scheduler (computations under a second show none), ``distributed``'s on a client.
+
+    Only the computations started in the phase's own context (its thread) draw in it,
+    and they compute where they would without a bar: nothing global is set for the
+    phase (Dask's ``scheduler`` setting is left alone, so another thread computing
+    meanwhile uses its own scheduler, and its work is not counted), and what the bar
+    installed is removed when the phase ends, also on an error.
+    """
     if client is None:
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(minimum=1.0):
-            yield
+        bar = _PhaseProgressBar(minimum=1.0)
+        token = _SHOWING.set(bar)
+        try:
+            with bar:
+                yield
+        finally:
+            _SHOWING.reset(token)
         return
+    token = _SHOWING.set(client)
+    try:
+        with _bars_drawn_by(client):
+            yield
+    finally:
+        _SHOWING.reset(token)
 
-    def get(graph: Any, keys: Any, **kwargs: Any) -> Any:
-        from distributed import progress as distributed_progress
 
-        futures = client.get(graph, keys, sync=False, **kwargs)
-        distributed_progress(futures)
-        return client.gather(futures)
+class _PhaseProgressBar(ProgressBar):
+    """Dask's :class:`~dask.diagnostics.ProgressBar`, drawn only for the computations
+    started in the context that shows it (Dask's callbacks are global: another thread's
+    computation would otherwise restart and stop it)."""
 
-    with dask.config.set(scheduler=get):
+    # each computation calls its callbacks in the thread that started it
+    def _start(self, dsk: Any) -> None:
+        if _SHOWING.get() is self:
+            super()._start(dsk)
+
+    def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+        if _SHOWING.get() is self:
+            super()._pretask(key, dsk, state)
+
+    def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
+        if _SHOWING.get() is self:
+            super()._finish(dsk, state, errored)
+
+
+@contextlib.contextmanager
+def _bars_drawn_by(client: Any) -> Iterator[None]:
+    """While the block runs, ``client.get`` (what ``dask.compute`` calls on a client)
+    draws ``distributed``'s bar for the computations of a context showing ``client``'s
+    bar (:data:`_SHOWING`) and computes the others as before; the client's own ``get``
+    is back once no phase shows a bar on it."""
+    with _BARS_LOCK:
+        if not _BARS.get(id(client)):
+            client.get = types.MethodType(_get_with_bar, client)
+        _BARS[id(client)] = _BARS.get(id(client), 0) + 1
+    try:
         yield
+    finally:
+        with _BARS_LOCK:
+            _BARS[id(client)] -= 1
+            if not _BARS[id(client)]:
+                del _BARS[id(client)]
+                vars(client).pop("get", None)  # the class's ``get`` again
+
+
+def _get_with_bar(client: Any, graph: Any, keys: Any, **kwargs: Any) -> Any:
+    """``client.get`` with ``distributed``'s bar for a computation of a phase that shows
+    it (see :func:`_bars_drawn_by`)."""
+    get = type(client).get.__get__(client)
+    if _SHOWING.get() is not client or kwargs.get("sync", True) is False:
+        return get(graph, keys, **kwargs)
+    from distributed import progress as distributed_progress
+
+    futures = get(graph, keys, **{**kwargs, "sync": False})
+    distributed_progress(futures)
+    return client.gather(futures)
 
 
 __all__ = [

@@ -87,6 +87,7 @@ from xarray_microct.io.safety import (
     RUN_KEY,
     WriteGuard,
     check_write,
+    how_to_finish,
     input_locations,
     staged_write,
     url_filesystem,
@@ -1043,13 +1044,12 @@ def ngff_multiscale(attrs: Mapping[str, Any], where: Any = "store") -> tuple[dic
             "stored, so its data cannot be trusted."
         )
         if not isinstance(attrs.get(RUN_KEY), Mapping):
-            again = f"{said} Write it again with to_zarr(..., mode='w')"
+            again = f"{said} Write it again with mode='w' (to_ome_zarr or vol.microct.to_zarr)"
             raise IncompleteStoreError(again, again)
+        python, command = how_to_finish(attrs[RUN_KEY])
         raise IncompleteStoreError(
-            f"{said} It is the output of a run: run it again with resume=True "
-            "(run_pipeline) to finish it, or overwrite=True to start again",
-            f"{said} It is a `microct run` output: run the same `microct run` command with "
-            "--resume to finish it, or --overwrite to start again",
+            f"{said} It is the output of a run: {python}",
+            f"{said} It is the output of a run: {command}",
         )
     if isinstance(attrs.get("ome"), Mapping) and "multiscales" in attrs["ome"]:
         version = str(attrs["ome"].get("version", ""))

@@ -22,7 +22,8 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,9 @@ from xarray_microct.io.safety import (
     check_not_input,
     check_replaceable,
     content_identity,
+    how_to_finish,
     input_locations,
+    project_record,
     remove_zarr_leftovers,
     staged_write,
     tidy_killed_writes,
@@ -74,6 +77,35 @@ WINDOW_SAMPLE_BYTES = 256 * 2**20
 """At most this much of a finished result is read back for its display window."""
 RESUMABLE = ("incomplete", "interrupted", "failed")
 """Statuses of a run that ``--resume`` finishes."""
+
+
+_CALLER: ContextVar[str | None] = ContextVar("microct_writer", default=None)
+
+
+@contextlib.contextmanager
+def writing_for(caller: str) -> Iterator[None]:
+    """Name ``caller`` (the function the user called, e.g. ``run_pipeline``) rather than
+    :func:`write_volume` or :func:`~xarray_microct.io.tables.write_table` in the
+    messages and the run state (``writer``) of the writes in the block.
+
+    Examples
+    --------
+    >>> with writing_for("run_pipeline"):
+    ...     _writer("write_volume")
+    'run_pipeline'
+    >>> _writer("write_volume")
+    'write_volume'
+    """
+    token = _CALLER.set(caller)
+    try:
+        yield
+    finally:
+        _CALLER.reset(token)
+
+
+def _writer(function: str | None) -> str | None:
+    """Who writes: the caller named by :func:`writing_for`, else ``function``."""
+    return _CALLER.get() or function
 
 
 def store_path(store: str | Path) -> Path:
@@ -230,9 +262,14 @@ def check_output(
     resume: bool = False,
     identity: Mapping[str, Any] | None = None,
     inputs: Iterable[str | Path] = (),
+    writer: str | None = None,
 ) -> str:
     """Decide what to do with ``store`` before any work: ``"new"``, ``"overwrite"``,
     ``"resume"`` or ``"done"`` (a complete run with the same fingerprint and ``resume``).
+
+    ``writer`` names the function that will write ``store`` (``"write_volume"``,
+    ``"write_table"``, ``"run_pipeline"``) in the messages to a Python caller; the
+    ``microct`` command names ``microct run``.
 
     Raises
     ------
@@ -264,9 +301,19 @@ def check_output(
         return "overwrite"
     state = run_state(path)
     if state is None:
-        raise FileExistsError(
-            f"{store} exists and was not written by `microct run`; choose another output "
-            "(nothing will be deleted or replaced that xarray-microct did not write)"
+        writer = _writer(writer)
+        by = writer or "write_volume, write_table or run_pipeline"
+        if project_record(path) is not None:  # an image of to_ome_zarr: replaceable
+            raise OptionExistsError(
+                f"{store} exists: an image xarray-microct wrote, not the output of {by}; "
+                "pass overwrite=True to replace it, or choose another output",
+                f"{store} exists: an image xarray-microct wrote, not the output of "
+                "`microct run`; pass --overwrite to replace it, or choose another output",
+            )
+        kept = "(nothing will be deleted or replaced that xarray-microct did not write)"
+        raise OptionExistsError(
+            f"{store} exists and was not written by {by}; choose another output {kept}",
+            f"{store} exists and was not written by `microct run`; choose another output {kept}",
         )
     complete = state.get("status") == "complete"
     if not resume:
@@ -355,17 +402,21 @@ def start_run(
     inputs: Iterable[str | Path],
     overwrite: bool,
     resume: bool,
+    writer: str,
 ) -> tuple[str, dict[str, Any]]:
     """Check the output of a run writing ``result`` (a volume or a table) and give what
-    to do (see :func:`check_output`) and the run state to record while it is written."""
+    to do (see :func:`check_output`) and the run state to record while it is written.
+    ``writer``: the function writing it (see :func:`writing_for`)."""
     sources = [*inputs, *input_locations(result)]
     shaped = result if isinstance(result, xr.DataArray) else None
     identity = run_identity(metadata or {}, sources, shaped)
+    writer = str(_writer(writer))
     action = check_output(
-        path, overwrite=overwrite, resume=resume, identity=identity, inputs=sources
+        path, overwrite=overwrite, resume=resume, identity=identity, inputs=sources, writer=writer
     )
     state = {
         "status": "incomplete",
+        "writer": writer,
         "started": utc_now(),
         "fingerprint": fingerprint(identity),
         "identity": identity,
@@ -442,7 +493,7 @@ def write_volume(
     path = store_path(store)
     result = prepare(result)
     levels, scalars = prepare_levels(result)
-    action, state = start_run(path, result, metadata, inputs, overwrite, resume)
+    action, state = start_run(path, result, metadata, inputs, overwrite, resume, "write_volume")
     if action == "done":
         return path
     chunks = [int(c[0]) for c in result.data.chunks[-3:]]
@@ -453,13 +504,15 @@ def write_volume(
         guard=guard,
         in_place=action == "resume",
         resuming=state["fingerprint"] if action == "resume" else None,
+        overwrite_said="overwrite=True",
     ) as target:
         if action == "resume":
             # The store says it is being written again (not the old failure) until done.
             previous = {
                 k: v for k, v in (run_state(target) or {}).items() if k not in ("stopped", "error")
             }
-            state = {**previous, "status": "incomplete", "resumed": utc_now()}
+            resumed = {"status": "incomplete", "resumed": utc_now(), "writer": state["writer"]}
+            state = {**previous, **resumed}
             set_state(target, state)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -635,11 +688,8 @@ def open_result(store: str | Path) -> xr.DataArray | pd.DataFrame:
             f"{store} is an interrupted write (status {state.get('status')!r}): some of it "
             "is missing"
         )
-        raise OptionError(
-            f"{missing}. Finish it with run_pipeline(..., resume=True), or run again with "
-            "overwrite=True",
-            f"{missing}. Finish it with `microct run ... --resume`, or run again with --overwrite",
-        )
+        python, command = how_to_finish(state)
+        raise OptionError(f"{missing}: {python}", f"{missing}: {command}")
     if is_table(store):
         return read_table(store)
     root = None
@@ -667,4 +717,5 @@ __all__ = [
     "run_state",
     "set_state",
     "write_volume",
+    "writing_for",
 ]

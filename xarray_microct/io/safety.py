@@ -137,6 +137,38 @@ def _record_of(attrs: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None
 
 
+def how_to_finish(state: Mapping[str, Any] | None) -> tuple[str, str]:
+    """How to finish the interrupted run whose run state is ``state`` (or start it
+    again), in the words of a Python caller and of the ``microct`` command: the way of
+    the function that wrote it, which its run state records (``writer``:
+    ``run_pipeline``, which ``microct run`` calls, ``write_volume`` or ``write_table``; a
+    store of an earlier version, without one, names them all).
+
+    Examples
+    --------
+    >>> how_to_finish({"status": "failed", "writer": "write_volume"})[0]
+    'finish it with write_volume(..., resume=True), or write it again with overwrite=True'
+    >>> how_to_finish({"status": "failed", "writer": "run_pipeline"})[1]
+    'finish it with the same `microct run` command and --resume, or run it again with --overwrite'
+    """
+    writer = state.get("writer") if isinstance(state, Mapping) else None
+    command = "finish it with the same `microct run` command and --resume, or run it again with "
+    if writer in ("write_volume", "write_table"):
+        python = f"finish it with {writer}(..., resume=True), or write it again with overwrite=True"
+        return python, f"{python} (it was written from Python)"
+    if writer == "run_pipeline":
+        return (
+            "finish it with run_pipeline(..., resume=True), or run it again with overwrite=True",
+            f"{command}--overwrite",
+        )
+    return (
+        "finish it with resume=True to the function that wrote it (run_pipeline, "
+        "write_volume or write_table), or write it again with overwrite=True",
+        f"{command}--overwrite (or, written from Python, with resume=True to the function "
+        "that wrote it)",
+    )
+
+
 def _node_kind(folder: Path) -> str | None:
     doc = _read_json(folder / "zarr.json")
     if isinstance(doc, Mapping) and doc.get("node_type") in ("group", "array"):
@@ -1424,6 +1456,7 @@ def staged_write(
     *,
     in_place: bool = False,
     resuming: str | None = None,
+    overwrite_said: str = "mode='w'",
 ) -> Iterator[Any]:
     """Where to write ``store``: the store itself when new (or when ``in_place``: the
     existing store, written into, as a resume or labels added to an image do), a hidden
@@ -1434,6 +1467,11 @@ def staged_write(
     its caller read before it claimed ``store``; once claimed, the run state is read
     again, and a store that holds another run now (started or replaced by another
     write meanwhile) is refused.
+
+    ``overwrite_said``: how the caller's Python caller asks for a replacement
+    (``mode='w'`` to :func:`~xarray_microct.io.ome.to_ome_zarr`, ``overwrite=True`` to
+    :func:`~xarray_microct.io.results.write_volume`), named when a store made meanwhile
+    is refused (the ``microct`` command names ``--overwrite``).
 
     On error the sibling is removed and the old store is left as it was. The caller
     has already checked the target (:func:`check_write`). Every local write first
@@ -1490,7 +1528,7 @@ def staged_write(
         _claim(path, token, store)
         try:
             try:
-                replacing = _replacing(path, store, replace, in_place)
+                replacing = _replacing(path, store, replace, in_place, overwrite_said)
                 if resuming is not None and os.path.lexists(path):
                     _check_resumed_run(path, store, resuming)
             except BaseException:
@@ -1525,7 +1563,9 @@ def staged_write(
         _WRITING.discard(token)
 
 
-def _replacing(path: Path, store: Any, replace: bool, in_place: bool) -> bool:
+def _replacing(
+    path: Path, store: Any, replace: bool, in_place: bool, overwrite_said: str = "mode='w'"
+) -> bool:
     """Whether the write of ``path`` that has just claimed it replaces a store (written
     beside it, then swapped in); False for a write in place: a new store, or the store
     written into. Its caller checked ``path`` before it claimed it: what another write
@@ -1534,7 +1574,9 @@ def _replacing(path: Path, store: Any, replace: bool, in_place: bool) -> bool:
     Raises
     ------
     FileExistsError
-        A new write, and a store appeared at ``path`` meanwhile.
+        A new write, and a store appeared at ``path`` meanwhile: an
+        :class:`~xarray_microct.core.errors.OptionExistsError` naming ``overwrite_said``
+        (the Python caller's option) and ``--overwrite`` (the command's).
     FileNotFoundError
         A write into the store at ``path``, which is gone.
     """
@@ -1544,9 +1586,10 @@ def _replacing(path: Path, store: Any, replace: bool, in_place: bool) -> bool:
             f"{store} was removed before it could be written into; nothing was written"
         )
     if exists and not (replace or in_place):
-        raise FileExistsError(
-            f"{store} was made by another write while this one started; nothing was "
-            "written. Pass mode='w' (--overwrite) to replace it, or choose another path"
+        made = f"{store} was made by another write while this one started; nothing was written"
+        raise OptionExistsError(
+            f"{made}. Pass {overwrite_said} to replace it, or choose another path",
+            f"{made}. Pass --overwrite to replace it, or choose another path",
         )
     return exists and replace and not in_place
 
@@ -2296,6 +2339,7 @@ __all__ = [
     "earlier_boot_of_this_machine",
     "foreign_entries",
     "hardware_addresses",
+    "how_to_finish",
     "input_locations",
     "is_url",
     "local_path",

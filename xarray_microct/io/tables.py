@@ -19,7 +19,7 @@ from xarray_microct.core.errors import OptionError
 from xarray_microct.core.provenance import to_json_value, utc_now
 from xarray_microct.core.tables import column_units
 from xarray_microct.io.results import run_state, set_state, start_run, store_path
-from xarray_microct.io.safety import RUN_KEY, staged_write
+from xarray_microct.io.safety import RUN_KEY, how_to_finish, staged_write
 
 
 def write_table(
@@ -52,7 +52,7 @@ def write_table(
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"write_table writes a pandas.DataFrame, got {type(table).__name__}")
     path = store_path(store)
-    action, state = start_run(path, table, metadata, inputs, overwrite, resume)
+    action, state = start_run(path, table, metadata, inputs, overwrite, resume, "write_table")
     if action == "done":
         return path
     state["columns"] = [str(c) for c in table.columns]
@@ -60,7 +60,9 @@ def write_table(
     dataset.attrs[RUN_KEY] = state
     # A resumed table is written again whole: beside the interrupted one, then swapped.
     resuming = state["fingerprint"] if action == "resume" else None
-    with staged_write(path, action in ("overwrite", "resume"), resuming=resuming) as target:
+    with staged_write(
+        path, action in ("overwrite", "resume"), resuming=resuming, overwrite_said="overwrite=True"
+    ) as target:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dataset.to_zarr(str(target), mode="w-")
@@ -96,10 +98,9 @@ def read_table(store: str | Path) -> pd.DataFrame:
     path = store_path(store)
     state = run_state(path)
     if state is not None and state.get("status") != "complete":
-        raise OptionError(
-            f"{store} is an interrupted write; run it again with resume=True (run_pipeline)",
-            f"{store} is an interrupted write; run it again with --resume",
-        )
+        python, command = how_to_finish(state)
+        said = f"{store} is an interrupted write"
+        raise OptionError(f"{said}: {python}", f"{said}: {command}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dataset = xr.open_zarr(str(path))
