@@ -74,7 +74,8 @@ def _assembly(slabs, pairs, near, assemble, timed, groups):
         return timed("fibers", detect.assemble_fibers, *slabs, pairs, *assemble, near)[0]
     parts, _ = timed("fibers", assembly.link_fibers, *slabs, pairs, *assemble, near, groups)
     settled = [
-        timed("settle", assembly.settle_fibers, rows, fiber, *assemble[:4]) for rows, fiber in parts
+        timed("settle", assembly.settle_fibers, rows, fiber, *assemble[:4], crossing)
+        for rows, fiber, crossing in parts
     ]
     return timed("finish", assembly.fiber_table, settled)
 

@@ -275,3 +275,41 @@ def test_dense_ids_of_unsigned_ids():
         ids, index = dense_ids(track)
         np.testing.assert_array_equal(ids, [2, 4, 9])
         np.testing.assert_array_equal(index, [2, 0, 2, 1])
+
+
+def _side_bed(entering_x: float, gap: tuple[int, int] = (8, 10)):
+    """A row of fibers along the side y = 0 (cut by it) and one inside, 20 slices; the
+    side's fiber at x = 30 is out of the field on the slices of ``gap``, and what enters
+    after it is at ``entering_x``. Rows ``(z, y, x, radius)``, their true fiber."""
+    rows, truth = [], []
+    for z in range(20):
+        for k, x in enumerate((10.0, 20.0, 30.0, 40.0, 50.0)):
+            for y, fiber in ((2.0, k), (9.0, 10 + k)):
+                if fiber == 2 and gap[0] <= z <= gap[1]:
+                    continue
+                if fiber == 2 and z > gap[1]:
+                    x, fiber = entering_x, 2 if entering_x == 30.0 else 99
+                rows.append((z, y, x, 3.0))
+                truth.append(fiber)
+    return np.array(rows), np.array(truth)
+
+
+@pytest.mark.parametrize("entering_x", [30.0, 36.0])
+def test_pieces_cut_by_the_side_join_where_the_bed_says_they_are_one_fiber(entering_x):
+    rows, truth = _side_bed(entering_x)
+    track = np.where((truth == 2) & (rows[:, 0] > 10), 98, truth)  # a chain after the gap
+    cut = cut_by_side(rows, track, (0.0, 60.0, 0.0, 60.0), 4)
+    assert cut[truth == 2].all() and not cut[(truth >= 10) & (truth < 20)].any()
+    joined = join_fragments(rows, track, 3.0, None, 4, cut, side_skip=5)
+    # one chain per true fiber: the side's pieces joined, the one entering a diameter
+    # away (another fiber) left apart
+    assert len(np.unique(joined)) == len(np.unique(truth))
+    for fiber in np.unique(truth):
+        assert len(np.unique(joined[truth == fiber])) == 1
+    # without side_skip, or across a longer gap, pieces cut by the side are not joined
+    apart = len(np.unique(truth)) + (entering_x == 30.0)
+    assert len(np.unique(join_fragments(rows, track, 3.0, None, 4, cut))) == apart
+    rows, truth = _side_bed(entering_x, gap=(5, 12))
+    track = np.where((truth == 2) & (rows[:, 0] > 12), 98, truth)
+    cut = cut_by_side(rows, track, (0.0, 60.0, 0.0, 60.0), 4)
+    assert len(np.unique(join_fragments(rows, track, 3.0, None, 4, cut, side_skip=5))) == apart

@@ -26,6 +26,7 @@ from xarray_microct.ops.fibers.assembly import (
     settle_fibers,
 )
 from xarray_microct.ops.fibers.linking import (
+    chain_end_axes,
     chain_ends,
     cut_by_side,
     join_fragments,
@@ -34,6 +35,7 @@ from xarray_microct.ops.fibers.linking import (
     merge_pieces,
     piece_pairs,
     settle_by_fiber,
+    side_joins,
     stitch_slabs,
     z_coherence,
 )
@@ -63,16 +65,22 @@ def _reference_assembly(slab_rows, slab_chains, border_pairs, z_values, sides):
     rows, chain = merge_pieces(rows, chain)
     window = max(2, int(np.ceil(4 * JOIN / float(np.median(np.diff(z_values))))))
     cut = cut_by_side(rows, chain, sides, window)
-    linked = join_fragments(rows, chain, LINK, max_gap + 1, window, cut)
+    linked = join_fragments(rows, chain, LINK, max_gap + 1, window, cut, max_gap + 1)
     coherence = z_coherence(rows[:, 0].astype(np.int64), linked, separation)
     if not coherence >= COHERENCE_MIN:
         return empty_table()
     kept = np.bincount(linked)[linked] >= min_slices
     rows, chain, cut = rows[kept], chain[kept], cut[kept]
-    fiber = join_fragments(rows, chain, JOIN, None, window, cut)
+    fiber = join_fragments(rows, chain, JOIN, None, window, cut, max_gap + 1)
+    # the fibers joined across the side touch it
+    ends, index = chain_end_axes(rows, chain, window, cut)
+    side = side_joins(rows, index, ends, JOIN, max_gap + 1).astype(np.int64)
+    of_chain = np.zeros(len(ends.ids), np.int64)
+    of_chain[index] = fiber
+    crossing = of_chain[side[:, 0]][of_chain[side[:, 0]] == of_chain[side[:, 1]]]
     long_enough = np.bincount(fiber)[fiber] >= min_slices
     rows, fiber = rows[long_enough], fiber[long_enough]
-    rows, _, starts, detected = settle_by_fiber(rows, fiber, window, LINK)
+    rows, fiber_ids, starts, detected = settle_by_fiber(rows, fiber, window, LINK)
     count = len(starts) - 1
     number = np.empty(count, np.int64)
     number[np.lexsort((rows[starts[:-1], 1], rows[starts[:-1], 0]))] = np.arange(1, count + 1)
@@ -81,6 +89,7 @@ def _reference_assembly(slab_rows, slab_chains, border_pairs, z_values, sides):
     rows, ids, detected = rows[order], ids[order], detected[order]
     flag = np.zeros(count + 1, bool)
     np.logical_or.at(flag, ids, cut_by_side(rows, ids, sides, window))
+    flag[number[np.isin(fiber_ids, crossing)]] = True
     z = np.asarray(z_values, np.float64)[rows[:, 0].astype(np.int64)]
     return pd.DataFrame(
         {
@@ -115,7 +124,7 @@ def _parts_table(slab_rows, slab_chains, borders, near, z_values, groups):
         slab_rows, slab_chains, borders, z_values, SIDES, LINK, JOIN, 2, 3, 3, near, groups
     )
     assert len(parts) == groups
-    return fiber_table([settle_fibers(r, f, z_values, SIDES, LINK, JOIN) for r, f in parts])
+    return fiber_table([settle_fibers(r, f, z_values, SIDES, LINK, JOIN, c) for r, f, c in parts])
 
 
 @settings(max_examples=12, deadline=None)
@@ -147,11 +156,11 @@ def test_parts_hold_runs_of_fiber_ids_with_about_as_many_rows():
     parts, _ = link_fibers(
         slab_rows, slab_chains, borders, z_values, SIDES, LINK, JOIN, 2, 3, 3, near, 3
     )
-    ids = [np.unique(f) for _, f in parts]
+    ids = [np.unique(f) for _, f, _ in parts]
     assert all(a.max() < b.min() for a, b in pairwise(ids))
-    sizes = np.array([len(f) for _, f in parts])
+    sizes = np.array([len(f) for _, f, _ in parts])
     assert sizes.min() > 0.5 * sizes.mean()  # fibers of ~150 rows: near-equal shares
-    for part_rows, _ in parts:  # each part in slice order, as the slabs' rows
+    for part_rows, _, _ in parts:  # each part in slice order, as the slabs' rows
         assert np.all(np.diff(part_rows[:, 0]) >= 0)
 
 
@@ -166,7 +175,7 @@ def test_no_fibers_give_the_empty_table_from_any_number_of_parts():
         parts, coherence = link_fibers(
             slab_rows, slab_chains, borders, z_values, SIDES, LINK, JOIN, 2, 3, 3, near, groups
         )
-        assert coherence < COHERENCE_MIN and all(len(r) == 0 for r, _ in parts)
+        assert coherence < COHERENCE_MIN and all(len(r) == 0 for r, _, _ in parts)
         table = _parts_table(slab_rows, slab_chains, borders, near, z_values, groups)
         pd.testing.assert_frame_equal(table, empty_table())
 

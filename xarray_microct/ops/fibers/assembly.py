@@ -37,6 +37,7 @@ from xarray_microct.ops.fibers.linking import (
     merge_chains,
     merge_pieces,
     settle_by_fiber,
+    side_joins,
     z_coherence,
 )
 
@@ -173,11 +174,12 @@ def link_fibers(
 
     Returns
     -------
-    parts : list of (array, array)
+    parts : list of (array, array, array)
         ``groups`` parts (empty when the chains do not persist along z): rows
-        ``(z_index, y, x, radius)`` in slice order and their fiber ids, the fibers of a
-        part a run of consecutive ids, the parts in the order of their ids, about as
-        many rows each.
+        ``(z_index, y, x, radius)`` in slice order, their fiber ids, and the ids of the
+        part's fibers joined across the volume's side (:func:`side_joins
+        <.linking.side_joins>`: they touch it); the fibers of a part a run of
+        consecutive ids, the parts in the order of their ids, about as many rows each.
     coherence : float
         As :func:`assemble_fibers`.
 
@@ -188,7 +190,7 @@ def link_fibers(
     >>> parts, _ = link_fibers(rows, [np.array([1, 1, 2]), np.array([1, 1])],
     ...                        [np.array([[1, 1]])], np.arange(4.0), (0, 40, 0, 20),
     ...                        1.0, 1.0, 2, 3, 1, groups=2)
-    >>> [(len(r), f.tolist()) for r, f in parts]
+    >>> [(len(r), f.tolist()) for r, f, _ in parts]
     [(4, [0, 0, 0, 0]), (0, [])]
     """
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
@@ -218,20 +220,31 @@ def link_fibers(
     cut = cut_by_side(rows, chain, sides, window, ends_only=True)
     # each chain's ends once, for both joins (a chain's are its own: the same in a subset)
     ends, index = chain_end_axes(rows, chain, window, cut)
-    linked = ends.ids[join_ends(ends, link_distance, max_gap + 1)][index]
+    side = side_joins(rows, index, ends, link_distance, max_gap + 1)
+    linked = ends.ids[join_ends(ends, link_distance, max_gap + 1, side)][index]
     if judged is None:
         coherence = z_coherence(rows[:, 0].astype(np.int64), linked, separation)
     else:
         coherence = float(judged)
     fiber = np.full(len(rows), -1, np.int64)  # -1: dropped
+    crossing = np.zeros(0, np.int64)
     if coherence >= COHERENCE_MIN:
         # what is seen on fewer slices, across short gaps, is no piece of a fiber
         kept = np.zeros(len(ends.ids), bool)
         kept[index[np.bincount(linked)[linked] >= min_slices]] = True
         of_chain = np.full(len(ends.ids), -1, np.int64)
         joined = ends.subset(kept)
-        of_chain[kept] = joined.ids[join_ends(joined, join_distance)]
+        in_kept = np.cumsum(kept) - 1  # chain index among the kept ones
+        kept_rows = kept[index]
+        side = side_joins(
+            rows[kept_rows], in_kept[index[kept_rows]], joined, join_distance, max_gap + 1
+        )
+        of_joined = joined.ids[join_ends(joined, join_distance, None, side)]
+        of_chain[kept] = of_joined
         fiber = of_chain[index]
+        # fibers joined across the side: they touch it, whatever their settled axis says
+        a, b = side[:, 0].astype(np.int64), side[:, 1].astype(np.int64)
+        crossing = np.unique(of_joined[a][of_joined[a] == of_joined[b]])
     size = np.bincount(fiber + 1)[1:]  # rows per fiber id
     size[size < min_slices] = 0  # fibers on fewer slices: dropped (part -1)
     # parts of consecutive ids with about as many rows: by the rows of the fibers before
@@ -241,7 +254,10 @@ def link_fibers(
     order, starts = group_order(part + 1, groups + 1)  # stable: each part in slice order
     order = order[starts[1] :]
     rows, fiber, starts = rows[order], fiber[order], starts[1:] - starts[1]
-    parts = [(rows[a:b], fiber[a:b]) for a, b in pairwise(starts)]
+    parts = [
+        (rows[a:b], fiber[a:b], crossing[np.isin(crossing, fiber[a:b])])
+        for a, b in pairwise(starts)
+    ]
     return parts, coherence
 
 
@@ -252,6 +268,7 @@ def settle_fibers(
     sides: tuple[float, float, float, float],
     link_distance: float,
     join_distance: float,
+    crossing: np.ndarray | None = None,
 ) -> FiberPart:
     """Step 2 of :func:`assemble_fibers` for one part of :func:`link_fibers`.
 
@@ -259,7 +276,8 @@ def settle_fibers(
     <.linking.settle_by_fiber>`, over ±4 radii), whether the volume's side cuts it
     (:func:`cut_by_side <.linking.cut_by_side>` on some slice) and its radii corrected
     for its tilt (:func:`~xarray_microct.ops.fiber_scale.tilt_factors`); the parameters
-    as :func:`assemble_fibers`'s.
+    as :func:`assemble_fibers`'s, and ``crossing``: the part's fibers joined across the
+    side (the third item of a :func:`link_fibers` part), flagged as cut by it.
 
     Examples
     --------
@@ -272,12 +290,15 @@ def settle_fibers(
     window = axis_window(z_values, join_distance)
     # each fiber on its axis over ±4 radii (±2: F1 0.871 against 0.877 at 2 voxels,
     # noise 0.25, on the benchmark's other_bed), every slice of its span
-    rows, _, starts, detected = settle_by_fiber(rows, fiber, window, link_distance)
+    rows, fiber_ids, starts, detected = settle_by_fiber(rows, fiber, window, link_distance)
     lengths = np.diff(starts)
     ids = np.repeat(np.arange(len(lengths)), lengths)
-    # cut by the side: the disk of the fiber's axis and median radius, on some slice
+    # cut by the side: the disk of the fiber's axis and median radius, on some slice, or
+    # joined across the side (its axis, fitted across the gap, may stay inside)
     cut = np.zeros(len(lengths), bool)
     np.logical_or.at(cut, ids, cut_by_side(rows, ids, sides, window))
+    if crossing is not None:
+        cut |= np.isin(fiber_ids, crossing)
     slice_index, y, x, radius = rows.T.copy()  # contiguous columns
     z = np.asarray(z_values, np.float64)[slice_index.astype(np.int64)]
     # a tilted fiber cuts each slice in an ellipse: its radius is the disk's of the
@@ -370,7 +391,9 @@ def assemble_fibers(
     across gaps of up to ``max_gap`` slices within ``link_distance`` for the
     :func:`z_coherence` check (the chains of :func:`link_centres
     <.linking.link_centres>`; those on fewer than ``min_slices`` slices are dropped),
-    and into fibers across any gap within ``join_distance`` (:func:`join_fragments`);
+    and into fibers across any gap within ``join_distance`` (:func:`join_fragments`;
+    pieces cut by the side across at most ``max_gap + 1`` slices, :func:`side_joins
+    <.linking.side_joins>`);
     each chain's axis at its ends is fitted over four radii
     (``4 × join_distance``) along z. :func:`link_fibers`, :func:`settle_fibers` on
     each of its parts and :func:`fiber_table`, in one call.
@@ -441,7 +464,7 @@ def assemble_fibers(
         slab_piece_pairs,
     )
     settled = [
-        settle_fibers(rows, fiber, z_values, sides, link_distance, join_distance)
-        for rows, fiber in parts
+        settle_fibers(rows, fiber, z_values, sides, link_distance, join_distance, crossing)
+        for rows, fiber, crossing in parts
     ]
     return fiber_table(settled), coherence

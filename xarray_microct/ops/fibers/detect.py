@@ -484,6 +484,7 @@ def _linking_graph(
             sides,
             link_distance,
             join_distance,
+            (getitem, (name, "part", g), 2),
         )
     graph[(name, "table")] = (
         finish_table,
