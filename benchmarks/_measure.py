@@ -12,6 +12,9 @@
   matched to true ones (and the true fiber of each);
 * :func:`clustered_mean`: a mean and its standard error with the fibers, not the rows, as
   the units;
+* :func:`scored_rows`, :func:`clustered_f1`: the rows that ``object_metrics`` scores, each
+  a true positive, a false positive or a false negative of one fiber (its slice known),
+  and an object F1 with its standard error, fibers as the units;
 * :func:`chain_identity`: the chains of a fiber table that join two true fibers, and the
   true fibers split over two chains, on every slice.
 
@@ -38,6 +41,7 @@ import psutil
 from scipy.spatial import cKDTree
 
 from xarray_microct.core.matching import optimal_pairs
+from xarray_microct.metrics import match_centres, object_metrics
 
 
 class PeakRSS:
@@ -268,6 +272,116 @@ def clustered_mean(values: np.ndarray, clusters: np.ndarray) -> ClusteredMean:
     se = float(np.sqrt(g / (g - 1) * np.sum(sums**2)) / n)
     means = np.bincount(inverse, weights=values, minlength=g) / np.bincount(inverse, minlength=g)
     return ClusteredMean(mean, se, float(means.std(ddof=1)), g)
+
+
+def scored_rows(table: pd.DataFrame, truth: pd.DataFrame, like: Any, margin: float) -> pd.DataFrame:
+    """Every row that ``object_metrics(table, truth, like=like, margin=margin)`` counts.
+
+    One row per true section inside the border band (a true positive when matched, a
+    false negative otherwise) and per unmatched detection inside it (a false positive):
+    ``slice`` (the index along ``like``'s ``z``), ``fiber`` (a cluster key: the true
+    fiber of a true section, ``-1 - fiber_id`` of a false positive's chain, or a key of
+    its own for a detection without one) and ``tp, fp, fn`` (0 or 1). The counts are
+    checked against ``object_metrics``'s.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from xarray_microct.core.volume import from_array
+    >>> like = from_array(np.zeros((2, 20, 20), np.float32), spacing=1.0)
+    >>> truth = pd.DataFrame({"fiber_id": [1, 1], "z": [0.0, 1.0], "y": [10.0, 10.0],
+    ...                       "x": [10.0, 10.0], "radius": [2.0, 2.0]})
+    >>> table = pd.DataFrame({"fiber_id": [5, 6], "z": [0.0, 1.0], "y": [10.2, 4.0],
+    ...                       "x": [10.0, 4.0]})
+    >>> scored_rows(table, truth, like, margin=2.0)[["slice", "fiber", "tp", "fp", "fn"]]
+       slice  fiber  tp  fp  fn
+    0      0      1   1   0   0
+    1      1      1   0   0   1
+    2      1     -7   0   1   0
+    """
+    truth = truth.reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    radius = truth["radius"].to_numpy(float)
+    pairs = match_centres(table, truth, 0.5 * float(np.nanmedian(radius)), by="z")
+    z = like["z"].to_numpy().astype(float)
+
+    def slice_of(frame: pd.DataFrame) -> np.ndarray:
+        return np.abs(frame["z"].to_numpy(float)[:, None] - z[None, :]).argmin(axis=1)
+
+    def inside(frame: pd.DataFrame) -> np.ndarray:
+        keep = np.ones(len(frame), bool)
+        for axis in ("y", "x"):
+            c = like[axis].to_numpy().astype(float)
+            step = c[1] - c[0]
+            v = frame[axis].to_numpy(float)
+            keep &= (v >= c[0] - 0.5 * step + margin) & (v <= c[-1] + 0.5 * step - margin)
+        return keep
+
+    matched_truth = np.zeros(len(truth), bool)
+    matched_truth[pairs["truth"].to_numpy()] = True
+    matched_table = np.zeros(len(table), bool)
+    matched_table[pairs["detected"].to_numpy()] = True
+    true_in, found_in = inside(truth), inside(table)
+    chains = (
+        table["fiber_id"].to_numpy(float) if "fiber_id" in table else np.full(len(table), np.nan)
+    )
+    own = truth["fiber_id"].max() + 1 + np.arange(len(table))  # a detection without a chain
+    chains = np.where(np.isfinite(chains), -1 - np.nan_to_num(chains), own).astype(np.int64)
+    false = found_in & ~matched_table
+    rows = pd.DataFrame(
+        {
+            "slice": np.concatenate([slice_of(truth)[true_in], slice_of(table)[false]]),
+            "fiber": np.concatenate([truth["fiber_id"].to_numpy(np.int64)[true_in], chains[false]]),
+            "tp": np.concatenate([matched_truth[true_in], np.zeros(false.sum(), bool)]),
+            "fp": np.concatenate([np.zeros(true_in.sum(), bool), np.ones(false.sum(), bool)]),
+            "fn": np.concatenate([~matched_truth[true_in], np.zeros(false.sum(), bool)]),
+        }
+    ).astype({"tp": int, "fp": int, "fn": int})
+    scores = object_metrics(table, truth, like=like, margin=margin)
+    counts = tuple(int(rows[k].sum()) for k in ("tp", "fp", "fn"))
+    if counts != (scores["tp"], scores["fp"], scores["fn"]):
+        raise AssertionError(f"scored rows {counts} differ from object_metrics's {scores}")
+    return rows
+
+
+class ClusteredF1(NamedTuple):
+    """What :func:`clustered_f1` measured."""
+
+    f1: float  # 2 tp / (2 tp + fp + fn) over all rows
+    se: float  # its standard error, the fibers (not the rows) as the units
+    clusters: int  # the number of fibers (true fibers and chains of false positives)
+
+
+def clustered_f1(rows: pd.DataFrame) -> ClusteredF1:
+    """The object F1 of :func:`scored_rows` and its standard error, fibers as the units.
+
+    F1 is the ratio ``A / B`` of ``a = 2 tp`` and ``b = 2 tp + fp + fn`` summed over the
+    rows; a fiber's misses on successive slices are correlated, so the units are the
+    clusters ``fiber``. The standard error is the cluster-robust one of the ratio
+    (linearised), ``sqrt(G / (G - 1) * sum_g ((a_g - F1 b_g) / B)**2)`` over ``G``
+    clusters: the form of :func:`clustered_mean` for a ratio. Fewer than two clusters
+    give a NaN standard error; no rows give NaN.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"fiber": [1, 1, 2, 2], "tp": [1, 1, 1, 0],
+    ...                      "fp": [0, 0, 0, 0], "fn": [0, 0, 0, 1]})
+    >>> m = clustered_f1(rows)
+    >>> round(m.f1, 4), round(m.se, 4), m.clusters
+    (0.8571, 0.1633, 2)
+    """
+    keys, inverse = np.unique(rows["fiber"].to_numpy(), return_inverse=True)
+    g = keys.size
+    a = np.bincount(inverse, weights=2.0 * rows["tp"].to_numpy(), minlength=g)
+    b = a + np.bincount(inverse, weights=(rows["fp"] + rows["fn"]).to_numpy(float), minlength=g)
+    if b.sum() == 0:
+        return ClusteredF1(np.nan, np.nan, g)
+    f1 = float(a.sum() / b.sum())
+    if g < 2:
+        return ClusteredF1(f1, np.nan, g)
+    se = float(np.sqrt(g / (g - 1) * np.sum(((a - f1 * b) / b.sum()) ** 2)))
+    return ClusteredF1(f1, se, g)
 
 
 def _rows_by(keys: np.ndarray) -> dict[int, np.ndarray]:

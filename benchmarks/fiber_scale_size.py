@@ -76,6 +76,9 @@ that precision the 2-pixel textured case at 15° still reads outside 2 % in abou
 of the seeds (bias −1.75 %, SE 0.5 %), and its ± 2 SE interval straddles the bound:
 deciding it needs an SE near 0.12 %, some 16 times the fibers. Its miss is the method's
 bias at the bound, not the bed's draw.
+*Applied* (session 40): ``fiber_scale.sweep_side`` is ``max(20 r, 5 r + 100)``, and the
+F1 columns here come from ``fiber_scale.f1_scores`` (``_measure.scored_rows``: the rows
+``object_metrics`` counts, split by slice, so ``mid`` is the sweep's ``F1in``).
 """
 
 from __future__ import annotations
@@ -87,33 +90,10 @@ import warnings
 import numpy as np
 import pandas as pd
 from _measure import clustered_mean, matched_sections
-from fiber_scale import sweep_case
+from fiber_scale import END, f1_scores, sweep_case
 
-from xarray_microct.metrics import object_metrics
 from xarray_microct.ops.fiber_scale import estimate_fiber_radius
 from xarray_microct.ops.fibers import detect_fibers
-
-
-def slice_scores(
-    table: pd.DataFrame, centres: pd.DataFrame, volume, margin: float, end: int
-) -> dict[str, float]:
-    """F1 over all slices, over the ``end`` slices at either end, and over the middle."""
-    nz = volume.sizes["z"]
-
-    def at_ends(frame: pd.DataFrame) -> np.ndarray:
-        z = np.rint(frame["z"].to_numpy(float)).astype(int)
-        return (z < end) | (z >= nz - end)
-
-    scores = {"f1": object_metrics(table, centres, like=volume, margin=margin)["f1"]}
-    for key, keep in (("f1_end", True), ("f1_mid", False)):
-        part = object_metrics(
-            table[at_ends(table) == keep],
-            centres[at_ends(centres) == keep],
-            like=volume,
-            margin=margin,
-        )
-        scores[key] = part["f1"]
-    return scores
 
 
 def run_case(
@@ -126,7 +106,8 @@ def run_case(
         warnings.simplefilter("ignore")
         table = detect_fibers(volume, radius=estimate)
     row = {"R_px": radius_px, "side": side, "slices": slices, "tilt": tilt, "seed": seed}
-    row.update(slice_scores(table, centres, volume, float(radius_px), end))
+    scores = f1_scores(table, centres, volume, float(radius_px), end)
+    row.update(f1=scores["f1"], f1_end=scores["f1_end"], f1_mid=scores["f1_in"])
     pairs = matched_sections(table, centres, "radius", side, 2.5 * radius_px, 0.5 * radius_px)
     spread = clustered_mean(100 * (pairs["found"] / pairs["true"] - 1), pairs["fiber_id"])
     row.update(
@@ -149,7 +130,7 @@ def main() -> None:
     parser.add_argument(
         "--sizes", nargs="+", default=["64x32", "128x32", "64x64"], help="SIDExSLICES pairs"
     )
-    parser.add_argument("--end", type=int, default=4, help="slices at either end")
+    parser.add_argument("--end", type=int, default=END, help="slices at either end")
     parser.add_argument("--bound", type=float, default=0.97)
     parser.add_argument("--radius-bound", type=float, default=2.0, help="per cent")
     parser.add_argument("--csv", help="also write every case's row to this CSV file")

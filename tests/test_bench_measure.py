@@ -1,5 +1,6 @@
-"""benchmarks/_measure.py's chain_identity against a brute-force count on a known bed, and
-clustered_mean against the cluster means and a bootstrap over clusters."""
+"""benchmarks/_measure.py's chain_identity against a brute-force count on a known bed,
+clustered_mean and clustered_f1 against the cluster means and a bootstrap over clusters,
+and scored_rows against object_metrics's counts and a slice-by-slice split."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from _measure import chain_identity, clustered_mean
+from _measure import chain_identity, clustered_f1, clustered_mean, scored_rows
+
+from xarray_microct.core.volume import from_array
+from xarray_microct.metrics import object_metrics
 
 
 def straight_fibers(n: int, slices: int, spacing: float, rng) -> pd.DataFrame:
@@ -138,3 +142,57 @@ def test_clustered_mean_of_unequal_clusters_matches_a_bootstrap_over_clusters():
     np.testing.assert_allclose(m.se * np.sqrt(59 / 60), np.std(boot), rtol=0.06)
     assert m.se > values.std(ddof=1) / np.sqrt(values.size) * 2  # rows are not the units
     assert np.isnan(clustered_mean(values[:3], np.zeros(3)).se)
+
+
+def test_clustered_f1_matches_a_bootstrap_over_fibers():
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(1, 30, 80)  # sections of each fiber (true ones and false chains)
+    keys = np.repeat(np.arange(80), sizes)
+    false_chain = np.repeat(rng.random(80) < 0.2, sizes)  # a chain of false positives
+    lost = np.repeat(rng.random(80) < 0.1, sizes) | (rng.random(keys.size) < 0.05)
+    rows = pd.DataFrame(
+        {
+            "fiber": keys,
+            "tp": (~false_chain & ~lost).astype(int),
+            "fp": false_chain.astype(int),
+            "fn": (~false_chain & lost).astype(int),
+        }
+    )
+    m = clustered_f1(rows)
+    tp, fp, fn = rows.tp.sum(), rows.fp.sum(), rows.fn.sum()
+    np.testing.assert_allclose(m.f1, 2 * tp / (2 * tp + fp + fn))
+    # resample whole fibers: each fiber's 2 tp and 2 tp + fp + fn, summed per draw
+    sums = rows.assign(a=2 * rows.tp, b=2 * rows.tp + rows.fp + rows.fn).groupby("fiber")
+    a, b = sums.a.sum().to_numpy(), sums.b.sum().to_numpy()
+    draws = rng.integers(0, 80, (4000, 80))
+    boot = a[draws].sum(axis=1) / b[draws].sum(axis=1)
+    # linearised against the bootstrap's spread (no G / (G - 1) factor), within its noise
+    np.testing.assert_allclose(m.se * np.sqrt(79 / 80), np.std(boot), rtol=0.1)
+    assert m.clusters == 80
+    assert np.isnan(clustered_f1(rows[keys == 0]).se)
+
+
+def test_scored_rows_count_as_object_metrics_and_split_by_slice():
+    rng = np.random.default_rng(3)
+    volume = from_array(np.zeros((6, 60, 60), np.float32), spacing=0.5)
+    truth = straight_fibers(16, 6, 0.5, rng).assign(radius=1.5)
+    truth[["y", "x"]] += 6.0  # 16 fibers on a 4 x 4 grid inside the 30-unit field
+    table = truth.drop(columns="radius").sample(frac=0.8, random_state=1)  # misses
+    table[["y", "x"]] += rng.normal(0, 0.2, (len(table), 2))
+    stray = pd.DataFrame({"fiber_id": [50, 50], "z": [0.0, 2.5], "y": [20.0] * 2, "x": [3.0] * 2})
+    table = pd.concat([table, stray], ignore_index=True)
+    rows = scored_rows(table, truth, volume, margin=2.0)  # checks its counts itself
+    whole = object_metrics(table, truth, like=volume, margin=2.0)
+    assert rows.fp.sum() == whole["fp"] == 2 and set(rows.fiber[rows.fp == 1]) == {-51}
+    np.testing.assert_allclose(clustered_f1(rows).f1, whole["f1"])
+    for k in range(6):  # each slice's rows score as object_metrics on that slice alone
+        z = 0.5 * k
+        part = object_metrics(
+            table[np.isclose(table.z, z)], truth[np.isclose(truth.z, z)], like=volume, margin=2.0
+        )
+        here = rows[rows.slice == k]
+        assert (here.tp.sum(), here.fp.sum(), here.fn.sum()) == (
+            part["tp"],
+            part["fp"],
+            part["fn"],
+        )
