@@ -213,8 +213,10 @@ def store_info(
     with their levels) and ``window`` (the display window); for tables ``rows``,
     ``columns`` (name, dtype, unit), ``head`` (the first ``rows`` rows) and ``attrs``;
     for stores written by ``microct run`` ``run`` (status, fingerprint, pipeline,
-    inputs, times); and ``provenance`` (op, params and what was estimated, per step,
-    oldest first).
+    inputs, times); for images ``values`` (what a run computed about its result, as
+    stored with it: the 0-d coordinates, e.g. a threshold, a labels result's
+    ``label_count``, and the bead pipeline's estimated radii); and ``provenance`` (op,
+    params and what was estimated, per step, oldest first).
 
     Examples
     --------
@@ -330,6 +332,7 @@ def store_info(
         info["voxel_size"] = voxel_error
     info.update(_pick_facts(sizes, calibration, shown))
     info["kind"] = "volume"
+    info["values"] = _computed_values(volume)
     # the last record is this opening's own open_volume
     info["provenance"] = _provenance_facts(volume.attrs.get(PROVENANCE_KEY, [])[:-1])
     return info
