@@ -152,16 +152,19 @@ def test_porosity_of_a_crop_refuses_the_padding_of_the_whole():
     mask = mct.from_array(scan, chunks=8).microct.threshold("otsu")
     assert float(mask.microct.porosity()) == pytest.approx(0.5, abs=1e-12)
     crop = mask.isel(y=slice(8, 24), x=slice(8, 24))  # inside the field
-    with pytest.raises(ValueError, match="cropped or resampled"):
+    with pytest.raises(ValueError, match="cropped, or a pyramid"):
         float(crop.microct.porosity())
-    with pytest.raises(ValueError, match="cropped or resampled"):
+    with pytest.raises(ValueError, match="cropped, or a pyramid"):
         crop.compute().microct.volume_fraction()  # the coordinates computed: said at once
     whole = 1.0 - crop.values.mean()
     assert float(crop.microct.porosity(padding=False)) == pytest.approx(whole, abs=1e-12)
     filled = mct.from_array(scan, chunks=8).microct.fill_padding().microct.threshold("otsu")
-    with pytest.raises(ValueError, match="cropped or resampled"):
+    with pytest.raises(ValueError, match="cropped, or a pyramid"):
         float(filled.isel(z=slice(0, 4)).microct.porosity())
     # a crop of a scan without padding is measured as it is
+    pyramid = mask.microct.pyramid(levels=2)  # its coarser level keeps the coordinates
+    with pytest.raises(ValueError, match="cropped, or a pyramid"):
+        float(pyramid.microct.porosity(level=1))
     plain = mct.from_array(scan[:, 8:24, 8:24], chunks=8).microct.threshold("otsu")
     part = plain.isel(z=slice(0, 4))
     assert float(part.microct.porosity()) == pytest.approx(1 - part.values.mean(), abs=1e-12)

@@ -426,9 +426,9 @@ def _padding_coord(volume: xr.DataArray, name: str) -> Any:
 def _stale_padding(found_on: int, size: int) -> str:
     return (
         f"the mask's padding coordinates (padding_share...) were found on a volume of "
-        f"{found_on} voxels, this one has {size} (cropped or resampled since: they are not "
-        "its padding); pass region= (the field of view) or padding=False (every voxel "
-        "counted), or measure before cropping"
+        f"{found_on} voxels, this one has {size} (cropped, or a pyramid's coarser level, "
+        "since: they are not its padding); pass region= (the field of view) or "
+        "padding=False (every voxel counted), or measure the volume the chain made"
     )
 
 
