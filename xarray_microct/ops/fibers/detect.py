@@ -2205,8 +2205,8 @@ def detect_fibers(
                 "a threshold's mask with vol.microct.label(). A cross-ply looks the same "
                 "(fibers along z in one part of the scan and across z in another: those "
                 "sections swell and shrink along z too): detect each ply on its own crop, "
-                "e.g. vol.isel(y=slice(0, 48)), with its own axis= (microct run: --param "
-                "axis=x).",
+                "e.g. vol.isel(y=slice(0, 48)), with its own axis= (microct run fibers: "
+                "--param axis=x).",
             )
             _warn(message)
             attrs = {**table.attrs, "section_swelling": swelling}
