@@ -180,13 +180,16 @@ CORNER = 4  # pixels: the side of the middle slice's corner patches that suggest
 ACROSS_SHARE = 0.08
 
 
+_PACKAGE = __name__.split(".")[0]
+
+
 def _warn(message: str) -> None:
     """A ``UserWarning`` shown at the line that called into the package (through the
     accessor, the registry's wrapper or a pipeline, however deep): a fixed
     ``stacklevel`` pointed inside the registry, so that the location shown and a filter
     by ``module=`` named no line of the user's."""
     frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("xarray_microct"):
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == _PACKAGE:
         frame, level = frame.f_back, level + 1
     warnings.warn(message, UserWarning, stacklevel=level + 1)
 
