@@ -139,3 +139,32 @@ def test_porosity_leaves_the_padding_out_by_default():
     labels = beads(vol, invert=False)
     solid = np.count_nonzero(labels.values[field]) / np.count_nonzero(field)
     assert float(labels.microct.volume_fraction()) == pytest.approx(solid, abs=1e-12)
+
+
+def test_porosity_of_a_crop_refuses_the_padding_of_the_whole():
+    # was: the shares of the whole scan's padding applied to the crop's voxels; a crop
+    # inside the field (no padding) read porosity 0.29 for its 0.5, silently
+    scan = np.full((8, 32, 32), 50.0)
+    scan[:, :16] = 150.0
+    scan += np.random.default_rng(0).normal(0, 5, scan.shape)
+    y, x = np.indices((32, 32))
+    scan[:, np.hypot(y - 15.5, x - 15.5) > 15] = 0.0  # padding
+    mask = mct.from_array(scan, chunks=8).microct.threshold("otsu")
+    assert float(mask.microct.porosity()) == pytest.approx(0.5, abs=1e-12)
+    crop = mask.isel(y=slice(8, 24), x=slice(8, 24))  # inside the field
+    with pytest.raises(ValueError, match="cropped, or a pyramid"):
+        float(crop.microct.porosity())
+    with pytest.raises(ValueError, match="cropped, or a pyramid"):
+        crop.compute().microct.volume_fraction()  # the coordinates computed: said at once
+    whole = 1.0 - crop.values.mean()
+    assert float(crop.microct.porosity(padding=False)) == pytest.approx(whole, abs=1e-12)
+    filled = mct.from_array(scan, chunks=8).microct.fill_padding().microct.threshold("otsu")
+    with pytest.raises(ValueError, match="cropped, or a pyramid"):
+        float(filled.isel(z=slice(0, 4)).microct.porosity())
+    # a crop of a scan without padding is measured as it is
+    pyramid = mask.microct.pyramid(levels=2)  # its coarser level keeps the coordinates
+    with pytest.raises(ValueError, match="cropped, or a pyramid"):
+        float(pyramid.microct.porosity(level=1))
+    plain = mct.from_array(scan[:, 8:24, 8:24], chunks=8).microct.threshold("otsu")
+    part = plain.isel(z=slice(0, 4))
+    assert float(part.microct.porosity()) == pytest.approx(1 - part.values.mean(), abs=1e-12)

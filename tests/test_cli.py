@@ -525,3 +525,34 @@ def test_info_shows_the_count_and_radius_of_a_bead_run(tmp_path, capsys):
     assert values["label_count"] == present.size
     assert values["median_equivalent_radius"] == pytest.approx(radius, rel=1e-9)
     assert values["bead_radius"] == open_result(out).attrs["bead_radius"] > 0
+
+
+def test_info_shows_the_computed_values_of_a_plain_zarr_volume(tmp_path, capsys):
+    # was: only an OME-Zarr's were shown; a mask written with xarray's to_zarr had no
+    # "values" (nor its line), though its threshold is stored with it
+    scan = np.random.default_rng(0).normal(100.0, 10.0, (8, 16, 16))
+    mask = mct.from_array(scan, chunks=8).microct.threshold("otsu")
+    mask.to_zarr(tmp_path / "mask.zarr")
+    values = _info_json(capsys, tmp_path / "mask.zarr")["values"]
+    assert values["threshold"] == pytest.approx(float(mask.threshold), rel=1e-12)
+    assert main(["info", str(tmp_path / "mask.zarr")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("computed: "))
+    assert f"threshold {float(mask.threshold):.4g}" in line
+
+
+def test_info_json_writes_a_value_not_found_as_null(tmp_path, capsys):
+    # was: a threshold with no padding found (padding_value NaN) wrote a bare NaN in
+    # --json's values, which strict JSON readers (jq, JSON.parse) refuse
+    scan = np.random.default_rng(0).normal(100.0, 10.0, (8, 16, 16))
+    mask = mct.from_array(scan, chunks=8).microct.threshold("otsu")
+    mask.microct.to_zarr(tmp_path / "mask.ome.zarr")
+    assert main(["info", "--json", str(tmp_path / "mask.ome.zarr")]) == 0
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    values = json.loads(capsys.readouterr().out, parse_constant=refuse)["values"]
+    assert values["padding_value"] is None and values["padding_share"] == 0.0
+    assert main(["info", str(tmp_path / "mask.ome.zarr")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("computed: "))
+    assert "padding_value" not in line and "padding_share 0" in line

@@ -167,3 +167,26 @@ def test_a_quarter_cross_ply_is_warned_about_and_named_where(seed):
         warnings.simplefilter("error")
         ply = detect_fibers(vol.isel(y=slice(24, None)))
     assert ply["fiber_id"].nunique() == along_z
+
+
+@pytest.mark.parametrize(
+    ("axis", "said", "crop"),
+    [
+        ("x", "y 2 to 2, z 51 to 51", "y"),
+        ("y", "z 2 to 2, x 51 to 51", "x"),
+        ("z", "y 2 to 2, x 51 to 51", "y"),
+    ],
+)
+def test_the_cross_ply_warning_names_where_in_the_scan_s_axes(axis, said, crop):
+    # was: along y or x the table is in axis_first's view (its column of the axis
+    # followed holds the scan's z), and the warning named that column's span as the
+    # scan's own axis, and cropped along y also where the fibers run along y
+    from xarray_microct.ops.fibers.detect import _cross_ply_message
+
+    rows = pd.DataFrame(
+        {"fiber_id": [1, 1, 2, 2], "y": [1.0, 3.0, 20.0, 20.0], "x": [50.0, 52.0, 8.0, 8.0]}
+    )
+    rows.attrs = {"units": "micrometer", "fiber_axis": axis}
+    message = _cross_ply_message(rows, pd.Series([True, False], index=[1, 2]))
+    assert f"lie at {said} micrometer" in message
+    assert f"vol.sel({crop}=slice(a, b))" in message

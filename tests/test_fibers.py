@@ -568,3 +568,17 @@ def test_a_radius_too_small_is_named_beside_the_cross_ply():
     with pytest.warns(UserWarning, match="cross-ply.*Or is radius= too small"):
         table = _user_bed(3).microct.detect_fibers(radius=1.6)
     assert table["fiber_id"].nunique() > 5 * 64
+
+
+def test_the_warnings_of_detect_fibers_point_at_the_caller_s_line():
+    # was: a fixed stacklevel pointed inside the registry (registry.py, the wrapper of
+    # every verb), whatever the call: the location shown and a module= filter named no
+    # line of the user's
+    from xarray_microct.ops.fibers import detect_fibers
+
+    noise = np.random.default_rng(0).normal(0, 1, (24, 48, 48)).astype("float32")
+    vol = mct.from_array(noise, chunks=24)
+    with pytest.warns(UserWarning, match="no fibers") as caught:
+        detect_fibers(vol)
+        vol.microct.detect_fibers()
+    assert {w.filename for w in caught} == {__file__}

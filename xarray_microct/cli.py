@@ -116,7 +116,9 @@ def _computed_values(volume: xr.DataArray) -> dict[str, Any]:
     """The values a run computed about its result, as stored with it: the 0-d
     coordinates (a threshold, the padding found, a labels result's ``label_count`` and
     ``median_equivalent_radius``, in the coordinates' units) and the bead pipeline's
-    estimated radii; read from the store's attributes, nothing recomputed."""
+    estimated radii; read from the store's attributes, nothing recomputed. A NaN (no
+    padding found, no labels) or an infinity is None: ``--json`` writes it as ``null``,
+    which strict JSON readers take (they refuse a bare ``NaN``)."""
     values: dict[str, Any] = {}
     for name, coord in volume.coords.items():
         if name in volume.dims or coord.ndim != 0 or coord.chunks is not None:
@@ -130,20 +132,21 @@ def _computed_values(volume: xr.DataArray) -> dict[str, Any]:
             values[name] = float(value)
         elif isinstance(value, str):
             values[name] = value
-    return values
+    finite = {k: v for k, v in values.items() if not isinstance(v, float) or np.isfinite(v)}
+    return {k: finite.get(k) for k in values}
 
 
 def _values_lines(values: Mapping[str, Any], units: str | None) -> list[str]:
     """The lines of :func:`format_info` for :func:`_computed_values`: a labels result's
     count, median equivalent radius and estimated bead radius first, then the others
-    (those that are NaN, nothing found, left out)."""
+    (those that are None, NaN stored: nothing found, left out)."""
     rest = dict(values)
     unit = f" {units}" if units else ""
     lines = []
     if "label_count" in rest:
         line = f"labels: {int(rest.pop('label_count'))}"
         radius = rest.pop("median_equivalent_radius", None)
-        if isinstance(radius, float) and np.isfinite(radius):
+        if isinstance(radius, float):
             line += f", median equivalent radius {radius:.4g}{unit}"
         bead = rest.pop("bead_radius", None)
         if isinstance(bead, float):
@@ -152,7 +155,7 @@ def _values_lines(values: Mapping[str, Any], units: str | None) -> list[str]:
     shown = [
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
         for k, v in rest.items()
-        if not (isinstance(v, float) and np.isnan(v))
+        if v is not None
     ]
     if shown:
         lines.append(_clip("computed: " + ", ".join(shown)))
@@ -213,8 +216,10 @@ def store_info(
     with their levels) and ``window`` (the display window); for tables ``rows``,
     ``columns`` (name, dtype, unit), ``head`` (the first ``rows`` rows) and ``attrs``;
     for stores written by ``microct run`` ``run`` (status, fingerprint, pipeline,
-    inputs, times); and ``provenance`` (op, params and what was estimated, per step,
-    oldest first).
+    inputs, times); for images ``values`` (what a run computed about its result, as
+    stored with it: the 0-d coordinates, e.g. a threshold, a labels result's
+    ``label_count``, and the bead pipeline's estimated radii); and ``provenance`` (op,
+    params and what was estimated, per step, oldest first).
 
     Examples
     --------
@@ -330,6 +335,7 @@ def store_info(
         info["voxel_size"] = voxel_error
     info.update(_pick_facts(sizes, calibration, shown))
     info["kind"] = "volume"
+    info["values"] = _computed_values(volume)
     # the last record is this opening's own open_volume
     info["provenance"] = _provenance_facts(volume.attrs.get(PROVENANCE_KEY, [])[:-1])
     return info

@@ -88,7 +88,10 @@ def fill_padding(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
     xarray.DataArray
         Same dtype, lazy; the scalar coordinates ``padding_value`` (NaN when none),
         ``padding_share`` (of the finite voxels) and ``padding_nan_share`` (the share
-        of the voxels that were NaN padding, 0 when none) record what was filled.
+        of the voxels that were NaN padding, 0 when none) record what was filled, and
+        ``padding_grid_size`` the voxels of the volume they describe (a crop of the
+        result keeps the coordinates:
+        :func:`~xarray_microct.ops.measure.volume_fraction` refuses them there).
 
     Examples
     --------
@@ -108,6 +111,7 @@ def fill_padding(volume: xr.DataArray, phase: str = "dark") -> xr.DataArray:
         padding_value=((), padding[0]),
         padding_share=((), padding[1]),
         padding_nan_share=((), padding[2]),
+        padding_grid_size=((), np.int64(volume.data.size)),
     )
 
 

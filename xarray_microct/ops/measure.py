@@ -423,19 +423,50 @@ def _padding_coord(volume: xr.DataArray, name: str) -> Any:
     return coord.data
 
 
+def _stale_padding(found_on: int, size: int) -> str:
+    return (
+        f"the mask's padding coordinates (padding_share...) were found on a volume of "
+        f"{found_on} voxels, this one has {size} (cropped, or a pyramid's coarser level, "
+        "since: they are not its padding); pass region= (the field of view) or "
+        "padding=False (every voxel counted), or measure the volume the chain made"
+    )
+
+
+def _padding_of_this_grid(share: Any, nan_share: Any, found_on: int, size: int) -> np.ndarray:
+    """``share`` where the padding was found on this volume (``found_on == size``) or
+    none was found; a ``ValueError`` otherwise."""
+    if found_on != size and (float(share) > 0 or float(nan_share) > 0):
+        raise ValueError(_stale_padding(found_on, size))
+    return np.asarray(share, dtype=np.float64)
+
+
 def _field_fraction(volume: xr.DataArray) -> da.Array | None:
     """The phase's fraction of the field of view: the voxels the chain found to be
     out-of-field padding (its scalar coordinates ``padding_value``, ``padding_share``
     of the finite voxels and ``fill_padding``'s ``padding_nan_share`` of all) left out,
     as not of the phase, or of it where a threshold put them in (a padding above the
-    threshold it was not filled before); None where the chain recorded no padding."""
+    threshold it was not filled before); None where the chain recorded no padding, or
+    not the number of voxels of the volume it was found on (``padding_grid_size``: a
+    result written before 2026-12-05, taken whole as then). A ``ValueError`` where a
+    padding was found on a volume of another size (the mask cropped or resampled since:
+    the shares are not of its voxels), as the coordinates are computed."""
     share = _padding_coord(volume, "padding_share")
     value = _padding_coord(volume, "padding_value")
-    if share is None or value is None:
+    found_on = _padding_coord(volume, "padding_grid_size")
+    if share is None or value is None or found_on is None:
         return None
     nan_share = _padding_coord(volume, "padding_nan_share")
     cut = _padding_coord(volume, "threshold")
     size = float(volume.size)
+    if int(found_on) != volume.size:  # no padding found, or stale: known as computed
+        nans = 0.0 if nan_share is None else nan_share
+        if isinstance(share, da.Array) or isinstance(nans, da.Array):
+            check = dask.delayed(_padding_of_this_grid, pure=True)
+            share = da.from_delayed(
+                check(share, nans, int(found_on), volume.size), shape=(), dtype=np.float64
+            )
+        else:  # computed (read from a store): said now
+            share = _padding_of_this_grid(share, nans, int(found_on), volume.size)
     share = da.asarray(share, dtype=np.float64)
     value = da.asarray(value, dtype=np.float64)
     if nan_share is None:  # a threshold of the scan itself: its padding was not filled
@@ -488,7 +519,12 @@ def volume_fraction(
     of the volume by default: counted over the whole volume, a padding of 21 % of the
     voxels (a field inscribed in a square) read as pore would add 0.21 times the solid
     fraction to the porosity. A mask with no such record (made by hand, with ``>``) is
-    taken whole: pass ``region=``.
+    taken whole: pass ``region=``. The record describes the volume the padding was found
+    on (``padding_grid_size`` voxels): a crop or another level of the mask is refused (a
+    ``ValueError``), and a mask changed by hand since is not told apart (``~mask`` keeps
+    the record, its padding now in the phase): measure the mask the chain made
+    (``porosity()`` of the solid, not ``volume_fraction()`` of ``~solid``), or pass
+    ``padding=False`` or ``region=``.
 
     Parameters
     ----------

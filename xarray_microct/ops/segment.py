@@ -269,7 +269,8 @@ def threshold(
         threshold computed from the histogram leaves a circular field of view's
         padding out of it (:mod:`xarray_microct.core.stats`): the scalar coordinates
         ``padding_value`` (NaN when none was found) and ``padding_share`` (of the
-        finite voxels) say what was left out, computed in the same pass.
+        finite voxels) say what was left out, computed in the same pass, and
+        ``padding_grid_size`` the voxels of the volume they describe.
 
     Examples
     --------
@@ -313,16 +314,22 @@ def _with_padding(out: xr.DataArray, data: da.Array, bins: int) -> xr.DataArray:
     """The result with what its histogram left out as the out-of-field padding (see
     :mod:`xarray_microct.core.stats`): the lazy scalar coordinates ``padding_value``
     (NaN when none was found) and ``padding_share`` (of the finite voxels), from the
-    histogram's own pass, and a note in the provenance record saying so. A volume that
-    has them already (``fill_padding``'s: its padding is filled) keeps its own."""
+    histogram's own pass, ``padding_grid_size`` (the voxels of the volume they describe:
+    :func:`~xarray_microct.ops.measure.volume_fraction` refuses them on a crop), and a
+    note in the provenance record saying so. A volume that has them already
+    (``fill_padding``'s: its padding is filled) keeps its own."""
     if "padding_value" in out.coords:
         return out
     padding = padding_of(data, bins)
-    out = out.assign_coords(padding_value=((), padding[0]), padding_share=((), padding[1]))
+    out = out.assign_coords(
+        padding_value=((), padding[0]),
+        padding_share=((), padding[1]),
+        padding_grid_size=((), np.int64(data.size)),
+    )
     out.attrs[ESTIMATED_KEY] = {
         "padding": "an extreme value held by the voxels outside a circular field of view "
-        "is left out of the histogram: coordinates padding_value (NaN: none found) and "
-        "padding_share"
+        "is left out of the histogram: coordinates padding_value (NaN: none found), "
+        "padding_share and padding_grid_size"
     }
     return out
 

@@ -1018,25 +1018,30 @@ class UnfittableImageError(ValueError):
 
 
 class _SmoothedSlice:
-    """A slice smoothed by a Gaussian of ``SMOOTH_PX`` pixels and its grey openings, each
-    computed once per width asked for.
+    """A slice (float64) with its smoothing by a Gaussian of ``sigma`` pixels and the grey
+    openings of that, each computed once, when first asked for.
 
-    :func:`refine_radii` cuts the background at the mid-level of this smoothed slice
-    and its grey opening; :func:`~xarray_microct.ops.fiber_scale.table.refine_disk_radii`
-    measures the same slice twice, and the radius estimate's rounds cut their masks on
-    the same smoothed slice: they share one (the same values as computed each time).
+    :func:`refine_radii` cuts the background at the mid-level of the slice smoothed by
+    ``SMOOTH_PX`` and its grey opening;
+    :func:`~xarray_microct.ops.fiber_scale.table.refine_disk_radii` measures the same
+    slice twice, and the radius estimate's rounds cut their masks on the same smoothed
+    slice: they share one (the same values as computed each time).
     """
 
-    __slots__ = ("_openings", "smoothed")
+    __slots__ = ("_openings", "_smoothed", "image", "sigma")
 
-    def __init__(self, smoothed: np.ndarray) -> None:
-        self.smoothed = smoothed
+    def __init__(self, image: np.ndarray, sigma: float = SMOOTH_PX) -> None:
+        self.image = np.asarray(image, dtype=np.float64)
+        self.sigma = sigma
+        self._smoothed: np.ndarray | None = None
         self._openings: dict[int, np.ndarray] = {}
 
-    @classmethod
-    def of(cls, image: np.ndarray) -> _SmoothedSlice:
-        """The slice ``image`` (float64) smoothed by ``SMOOTH_PX``."""
-        return cls(ndi.gaussian_filter(image, SMOOTH_PX))
+    @property
+    def smoothed(self) -> np.ndarray:
+        """The slice smoothed by ``sigma``."""
+        if self._smoothed is None:
+            self._smoothed = ndi.gaussian_filter(self.image, self.sigma)
+        return self._smoothed
 
     def opening(self, width: int) -> np.ndarray:
         """The smoothed slice's grey opening over ``width`` × ``width`` pixels."""
@@ -1139,19 +1144,21 @@ def refine_radii(
             f"refine_radii needs a 2-D image and labels of the same shape, got "
             f"{image.shape} and {labels.shape}"
         )
-    return _area_radii(image, labels, expand_labels(labels, float(margin)), spacing, fiber_level)
+    grown = expand_labels(labels, float(margin))
+    return _area_radii(_SmoothedSlice(image), labels, grown, spacing, fiber_level)
 
 
 def _area_radii(
-    image: np.ndarray,
+    smooth: _SmoothedSlice,
     labels: np.ndarray,
     grown: np.ndarray,
     spacing: Sequence[float],
     fiber_level: float | None,
-    smooth: _SmoothedSlice | None = None,
 ) -> np.ndarray:
-    """:func:`refine_radii` with the regions grown by the margin given (``grown``);
-    ``smooth``: the image smoothed (and its openings), where already at hand."""
+    """:func:`refine_radii` of the slice ``smooth`` (smoothed by ``SMOOTH_PX``: its
+    smoothing and openings shared with the other measures of the slice) with the regions
+    grown by the margin given (``grown``)."""
+    image = smooth.image
     n = int(labels.max(initial=0))
     if n == 0:
         return np.zeros(0)
@@ -1180,7 +1187,6 @@ def _area_radii(
     if not outside.any():
         raise ValueError("refine_radii needs background pixels: the labels cover the slice")
     scale = max(float(np.median(rough[count > 0])), 2.0)
-    smooth = _SmoothedSlice.of(image) if smooth is None else smooth
     width = 2 * round(1.5 * scale) + 1
     middle = 0.5 * (fiber_level + smooth.opening(width))
     dark = smooth.smoothed < middle

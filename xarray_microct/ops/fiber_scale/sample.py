@@ -650,26 +650,23 @@ def _coarse_scale(images: np.ndarray) -> float:
     return max(float(median) - 0.5, 1.0)
 
 
-def _fiber_masks(
-    smoothed: np.ndarray, scale: float, shared: list[_SmoothedSlice] | None = None
-) -> np.ndarray:
-    """Pixels brighter than halfway from their surroundings to the fibers, and than Otsu's.
+def _fiber_masks(slices: Sequence[_SmoothedSlice], scale: float) -> np.ndarray:
+    """Pixels of the smoothed ``slices`` brighter than halfway from their surroundings to
+    the fibers, and than Otsu's.
 
     The surroundings' level is a grey opening over 3 radii (the brightest level that no
     fiber fits in); the fibers' level the median above Otsu's threshold. On a matrix/pore
     patchwork the global threshold lies low for fibers in the matrix, whose touching
-    neighbours then merge. ``shared``: the same smoothed images, whose openings are kept
-    for the intensity measure.
+    neighbours then merge. The openings stay with the slices (the intensity measure's,
+    where smoothed as it smooths).
     """
+    smoothed = np.stack([one.smoothed for one in slices])
     cut = _otsu(smoothed)
     if not np.isfinite(cut):
         return np.zeros(smoothed.shape, dtype=bool)
     level = float(np.median(smoothed[smoothed > cut]))
     width = 2 * round(1.5 * scale) + 1
-    if shared is None:
-        floor = np.stack([ndi.grey_opening(im, size=(width, width)) for im in smoothed])
-    else:
-        floor = np.stack([one.opening(width) for one in shared])
+    floor = np.stack([one.opening(width) for one in slices])
     return smoothed > np.maximum(0.5 * (level + floor), cut)
 
 
@@ -948,14 +945,13 @@ def measure_fiber_bed(volume: xr.DataArray, radius: float | None = None) -> Fibe
         images, dy, dx, scale = grids[zoom], pixel / zoom, pixel / zoom, px * zoom
         # smoothing at a quarter radius at most: more merges the smallest fibers
         smoothing = min(SMOOTH_PX, 0.25 * scale)
-        smoothed = np.stack([ndi.gaussian_filter(im, smoothing) for im in images])
-        # smoothed as the intensity measure smooths: it and the masks share the smoothed
-        # images and their grey openings
-        shared = [_SmoothedSlice(im) for im in smoothed] if smoothing == SMOOTH_PX else None
-        masks = _fiber_masks(smoothed, scale, shared)
-        radii, weights, centres = _measure_sample(
-            images, masks, scale, (dy, dx), MARGIN_PX * zoom, shared
-        )
+        # the intensity measure smooths by SMOOTH_PX: where the masks do too, it shares
+        # their slices (the smoothing and its openings computed once)
+        slices = [_SmoothedSlice(im, smoothing) for im in images]
+        masks = _fiber_masks(slices, scale)
+        if smoothing != SMOOTH_PX:
+            slices = [_SmoothedSlice(im) for im in images]
+        radii, weights, centres = _measure_sample(slices, masks, scale, (dy, dx), MARGIN_PX * zoom)
         if radii.size == 0 and below is not None:  # the coarse scale's round found none
             (radius, measured_radii, centres, images, zoom, dy, dx), followed = below
             break
@@ -1991,28 +1987,24 @@ def _followed(
 
 
 def _measure_sample(
-    images: np.ndarray,
+    slices: Sequence[_SmoothedSlice],
     masks: np.ndarray,
     scale: float,
     spacing: tuple[float, float],
     margin: float,
-    shared: list[_SmoothedSlice] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Refined radii (physical), weights and centres of the whole regions of every slice
-    (see :func:`_measure_slice`; ``shared``: each slice smoothed as the intensity measure
-    smooths it, where at hand).
+    (see :func:`_measure_slice`).
 
     The slices are measured in parallel threads (the filters and the watershed release
     the GIL); each slice's answer is the same as alone.
     """
-    smooth = shared if shared is not None else [None] * len(images)
-    with ThreadPoolExecutor(max(1, min(len(images), os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max(1, min(len(slices), os.cpu_count() or 1))) as pool:
         found = list(
             pool.map(
-                lambda image, mask, one: _measure_slice(image, mask, scale, spacing, margin, one),
-                images,
+                lambda one, mask: _measure_slice(one, mask, scale, spacing, margin),
+                slices,
                 masks,
-                smooth,
             )
         )
     return (
@@ -2023,22 +2015,21 @@ def _measure_sample(
 
 
 def _measure_slice(
-    image: np.ndarray,
+    smooth: _SmoothedSlice,
     mask: np.ndarray,
     scale: float,
     spacing: tuple[float, float],
     margin: float,
-    smooth: _SmoothedSlice | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Refined radii (physical), weights and centres of the whole regions of one slice
-    (``smooth``: the slice smoothed as the intensity measure smooths it, if at hand).
+    (``smooth``: smoothed by ``SMOOTH_PX``, as the intensity measure smooths it).
 
     A region is whole when its disk grown by the margin lies inside the tile; larger
     sections are less often whole, so each counts for the inverse of the area where its
     centre could lie and it be whole (Miles' edge correction).
     """
     dy, dx = spacing
-    labels = _regions(image, mask, scale)
+    labels = _regions(smooth.image, mask, scale)
     flat = labels.ravel()
     n = int(labels.max(initial=0))
     count = np.bincount(flat, minlength=n + 1)[1:].astype(np.float64)
@@ -2055,9 +2046,7 @@ def _measure_slice(
     rough = np.sqrt(count / np.pi)
     # measure disks of the regions' areas: a mask's region also holds the gaps
     # between fibers, whose background the disks leave to the background map
-    image = np.asarray(image, dtype=np.float64)
-    smooth = _SmoothedSlice.of(image) if smooth is None else smooth
-    r = _refined_disk_radii(image, np.column_stack([cy, cx]), rough, spacing, margin, smooth)
+    r = _refined_disk_radii(smooth, np.column_stack([cy, cx]), rough, spacing, margin)
     reach = rough + margin + 1
     ny, nx = mask.shape
     whole = (

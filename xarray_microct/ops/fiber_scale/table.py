@@ -208,20 +208,19 @@ def refine_disk_radii(
     >>> refine_disk_radii(image, centres, np.array([4.0, 6.0]), spacing=(0.5, 0.5)).round(1)
     array([2.5, 2.5])
     """
-    image = np.asarray(image, dtype=np.float64)
-    return _refined_disk_radii(image, centres, radii, spacing, margin, _SmoothedSlice.of(image))
+    return _refined_disk_radii(_SmoothedSlice(image), centres, radii, spacing, margin)
 
 
 def _refined_disk_radii(
-    image: np.ndarray,
+    smooth: _SmoothedSlice,
     centres: np.ndarray,
     radii: np.ndarray,
     spacing: Sequence[float],
     margin: float,
-    smooth: _SmoothedSlice,
 ) -> np.ndarray:
-    """:func:`refine_disk_radii` of a float64 ``image`` smoothed as ``smooth`` (both
-    passes share it and its openings)."""
+    """:func:`refine_disk_radii` of the slice ``smooth`` (both passes share its
+    smoothing and openings)."""
+    image = smooth.image
     pixel = np.sqrt(spacing[0] * spacing[1])
     rough = np.asarray(radii, dtype=np.float64)
     found = np.full(len(rough), np.nan)
@@ -229,7 +228,7 @@ def _refined_disk_radii(
         labels = disk_labels(image.shape, centres, radii)
         grown = expand_labels(labels, float(margin))
         # disks left without a pixel (covered by larger neighbours) measure NaN
-        measured = _area_radii(image, labels, grown, spacing, None, smooth)
+        measured = _area_radii(smooth, labels, grown, spacing, None)
         found[:] = np.nan
         found[: len(measured)] = measured
         # the next disks: the radii found, within a factor 1.5 of the rough ones

@@ -53,6 +53,7 @@ table does not depend on the chunking.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -177,6 +178,20 @@ CORNER = 4  # pixels: the side of the middle slice's corner patches that suggest
 # a table whose fibers look this much like the sections of fibers lying across the
 # slices (of those seen on 4 slices or more) is warned about: see _across_fibers
 ACROSS_SHARE = 0.08
+
+
+_PACKAGE = __name__.split(".")[0]
+
+
+def _warn(message: str) -> None:
+    """A ``UserWarning`` shown at the line that called into the package (through the
+    accessor, the registry's wrapper or a pipeline, however deep): a fixed
+    ``stacklevel`` pointed inside the registry, so that the location shown and a filter
+    by ``module=`` named no line of the user's."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == _PACKAGE:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level + 1)
 
 
 def _source_of(volume: xr.DataArray, source: str) -> str:
@@ -1373,14 +1388,12 @@ def _check_given_radius(given: float, measured: float | None, units: str) -> flo
     ratio = measured / given
     if max(ratio, 1 / ratio) <= 1 + RADIUS_DISAGREES:
         return ratio
-    warnings.warn(
+    _warn(
         f"detect_fibers: radius={given:.3g} {units} was given, but the fibers of the "
         f"scan's sample measure {measured:.3g} {units} ({ratio:.2f} times the radius "
         "given): a radius too small splits the fibers (half of theirs finds about three "
         "times as many), one too large merges them. Check radius=, or leave it out "
-        "(radius=None) to use the measured one",
-        UserWarning,
-        stacklevel=4,
+        "(radius=None) to use the measured one"
     )
     return ratio
 
@@ -1681,7 +1694,7 @@ def _axis_hint(volume: xr.DataArray, source: str, axis: str) -> str:
     others = _other_fiber_axes(volume, source, axis)
     if others:
         options = " or ".join(
-            f"axis={other!r} (microct run: --param axis={other})" for other in others
+            f"axis={other!r} (microct run fibers: --param axis={other})" for other in others
         )
         named = " and ".join(others)
         hint += f" The bright sections do continue along {named}: detect them with {options}"
@@ -1801,8 +1814,12 @@ def _cross_ply_message(
     units = table.attrs.get("units", "")
     axis = table.attrs.get(AXIS_KEY, "z")
     other = "x" if axis != "x" else "y"
+    crop = "y" if axis != "y" else "x"  # an axis of the scan across the fibers followed
+    # named as the scan's axes: along y or x the table is in axis_first's view, its
+    # column named for the axis followed holding the scan's z
     span = ", ".join(
-        f"{dim} {where[dim].quantile(0.05):.4g} to {where[dim].quantile(0.95):.4g}"
+        f"{'z' if dim == axis else dim} {where[dim].quantile(0.05):.4g} to "
+        f"{where[dim].quantile(0.95):.4g}"
         for dim in ("y", "x")
     )
     return (
@@ -1811,8 +1828,8 @@ def _cross_ply_message(
         f"slices: their sections swell and shrink along {axis} and they were bridged across "
         f"slices without one, where fibers along {axis} keep their section (on fiber beds "
         f"at most about 1 %). Is part of the scan a cross-ply? Most of those lie at {span} "
-        f"{units}: detect each ply on its own crop, e.g. vol.sel(y=slice(a, b)), with its "
-        f"own axis= (microct run: --param axis={other}); the fibers of this table there "
+        f"{units}: detect each ply on its own crop, e.g. vol.sel({crop}=slice(a, b)), with its "
+        f"own axis= (microct run fibers: --param axis={other}); the fibers of this table there "
         "are likely pieces of the other ply."
     ) + (
         " Or is radius= too small? A radius under the fibers' splits them into pieces that "
@@ -1987,7 +2004,7 @@ def _record_polarity(table: pd.DataFrame, curvature: float) -> None:
     }
     table.attrs[ESTIMATED_KEY] = estimated
     if dark:
-        warnings.warn(_dark_fibers_message(curvature), UserWarning, stacklevel=4)
+        _warn(_dark_fibers_message(curvature))
 
 
 def _dark_fibers_message(curvature: float) -> str:
@@ -2159,7 +2176,7 @@ def detect_fibers(
         )
     except NoFibersError as err:
         message = _no_fibers_message(str(err), volume, source)
-        warnings.warn(message + _axis_hint(volume, source, axis), UserWarning, stacklevel=3)
+        _warn(message + _axis_hint(volume, source, axis))
         table = empty_table()
         table.attrs = {"units": grid_of(volume).units, AXIS_KEY: axis, "z_coherence": 0.0}
         return table
@@ -2192,10 +2209,10 @@ def detect_fibers(
                 "a threshold's mask with vol.microct.label(). A cross-ply looks the same "
                 "(fibers along z in one part of the scan and across z in another: those "
                 "sections swell and shrink along z too): detect each ply on its own crop, "
-                "e.g. vol.isel(y=slice(0, 48)), with its own axis= (microct run: --param "
-                "axis=x).",
+                "e.g. vol.isel(y=slice(0, 48)), with its own axis= (microct run fibers: "
+                "--param axis=x).",
             )
-            warnings.warn(message, UserWarning, stacklevel=3)
+            _warn(message)
             attrs = {**table.attrs, "section_swelling": swelling}
             table = empty_table()
             table.attrs = attrs
@@ -2205,7 +2222,7 @@ def detect_fibers(
     if len(table) and coherence >= COHERENCE_MIN:
         message = _cross_ply_message(table, _across_fibers(table), radius is not None)
         if message is not None:
-            warnings.warn(message, UserWarning, stacklevel=3)
+            _warn(message)
     if not coherence >= COHERENCE_MIN:  # NaN: no centre could be judged
         advice = _likely_cause(plan.radius_ratio, curvature)
         if np.isfinite(coherence):
@@ -2228,5 +2245,5 @@ def detect_fibers(
                 source,
                 advice,
             )
-        warnings.warn(message + _axis_hint(volume, source, axis), UserWarning, stacklevel=3)
+        _warn(message + _axis_hint(volume, source, axis))
     return table
