@@ -195,3 +195,28 @@ def test_unknown_format_and_missing_path(tmp_path):
         mct.open_volume(tmp_path / "scan.xyz")
     with pytest.raises(FileNotFoundError):
         mct.open_volume(tmp_path / "absent.zarr")
+
+
+def test_same_grid_in_the_same_unit_needs_no_pint(monkeypatch):
+    """A volume on the grid of another in the same unit (however it is spelled) is
+    checked without pint (its registry takes 0.45 CPU s to build, which a run need not
+    pay: the bead pipeline checks its scan so); another unit is converted by pint."""
+    from xarray_microct.core import volume as volume_module
+    from xarray_microct.core.volume import check_same_grid
+
+    vol = mct.from_array(np.zeros((4, 4, 4)), spacing=0.5, units="micrometer")
+    spelled = [mct.from_array(np.ones((4, 4, 4)), spacing=0.5, units=u) for u in ("um", "µm")]
+
+    def no_pint(unit):
+        raise AssertionError(f"pint asked for {unit!r}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(volume_module, "parse_unit", no_pint)
+        for other in [vol, *spelled]:
+            check_same_grid(vol, other, "the scan")
+        with pytest.raises(ValueError, match="another grid"):
+            check_same_grid(vol, spelled[0].assign_coords(x=spelled[0].x + 0.5), "the scan")
+    in_nm = mct.from_array(np.ones((4, 4, 4)), spacing=500.0, units="nm")
+    check_same_grid(vol, in_nm, "the scan")
+    with pytest.raises(ValueError, match="another grid"):
+        check_same_grid(vol, mct.from_array(np.ones((4, 4, 4)), spacing=50.0, units="nm"), "it")

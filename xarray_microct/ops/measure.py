@@ -140,7 +140,15 @@ def _tree_combine(parts: list[Any], fan_in: int = 16) -> Any:
 
 
 def _block_sizes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The labels present in a block (0 left out) and their voxel counts."""
+    """The labels present in a block (0 left out) and their voxel counts: a count per
+    number up to the largest where it is no larger than the block (no sort), else
+    :func:`numpy.unique`."""
+    if labels.size and np.issubdtype(labels.dtype, np.integer):
+        low, high = int(labels.min()), int(labels.max())
+        if low >= 0 and high <= labels.size:
+            counts = np.bincount(labels.ravel(), minlength=1)
+            present = np.flatnonzero(counts[1:]) + 1
+            return present.astype(np.int64), counts[present].astype(np.int64)
     present, counts = np.unique(labels, return_counts=True)
     keep = present != 0
     return present[keep].astype(np.int64), counts[keep].astype(np.int64)

@@ -883,4 +883,11 @@ def clear_padding(labels: xr.DataArray, scan: xr.DataArray) -> xr.DataArray:
             f"clear_padding: the scan {scan.shape} is on the labels' grid {labels.shape}"
         )
     padding = padding_mask_array(scan.data).rechunk(labels.data.chunks)
-    return labels.copy(data=da.where(padding, labels.data.dtype.type(0), labels.data))
+    cleared = da.map_blocks(_cleared, labels.data, padding, dtype=labels.data.dtype)
+    return labels.copy(data=cleared)
+
+
+def _cleared(labels: np.ndarray, padding: np.ndarray) -> np.ndarray:
+    """``labels`` set to 0 on the padding (a new array); ``labels`` itself where the
+    block holds none (a scan without padding pays a test per block, not a pass)."""
+    return np.where(padding, labels.dtype.type(0), labels) if padding.any() else labels

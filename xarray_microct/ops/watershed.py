@@ -717,6 +717,18 @@ def _core_map_block(
     return capped.astype(np.float32, copy=False)
 
 
+def _or_outside(mask: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """``mask | outside``; ``mask`` itself where the block has no voxel outside (a scan
+    without padding pays a test per block, not a pass)."""
+    return mask | outside if outside.any() else mask
+
+
+def _zero_outside(values: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """``values`` set to 0 outside (a new array); ``values`` itself where the block has
+    no voxel outside."""
+    return np.where(outside, values.dtype.type(0), values) if outside.any() else values
+
+
 def core_distance_array(
     data: da.Array,
     spacing: Sequence[float],
@@ -763,8 +775,18 @@ def core_distance_array(
         core_distance = edt_array(cores, spacing)
     else:  # beyond the field, as beyond the volume's faces: unknown, seen as objects
         outside = outside.rechunk(data.chunks)
-        mask_distance = da.where(outside, np.float32(0), edt_array(mask | outside, spacing))
-        core_distance = da.where(outside, np.float32(0), edt_array(cores | outside, spacing))
+        mask_distance = da.map_blocks(
+            _zero_outside,
+            edt_array(da.map_blocks(_or_outside, mask, outside, dtype=bool), spacing),
+            outside,
+            dtype=np.float32,
+        )
+        core_distance = da.map_blocks(
+            _zero_outside,
+            edt_array(da.map_blocks(_or_outside, cores, outside, dtype=bool), spacing),
+            outside,
+            dtype=np.float32,
+        )
     edge, top = max(float(s) for s in spacing), SHIFT_REACH * max(float(s) for s in spacing)
     counts = da.map_blocks(
         _edge_histogram,

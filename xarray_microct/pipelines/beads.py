@@ -125,8 +125,28 @@ What differs from the paper's notebook, and why:
   after; a third of the rim voxels out (noise 0.3, float32): 2110 → 0 padding voxels
   labelled. Not done: the faces' cap rule of
   :func:`~xarray_microct.ops.watershed.ball_markers_array` on the field's edge (it
-  would take the caps of under 15 %); not measured: the peak memory (the padding's mask
-  is read again from the scan by the last step);
+  would take the caps of under 15 %); not measured: the peak memory (the padding's mask,
+  one task per block shared by both steps, is held until the last). Cost on a scan
+  without padding (2026-12-05; the stored tube of 128 × 256², 4 blocks of 128³, 2878
+  labels; ``microct run beads`` in-process, threads, CPU s of two runs): 13.75/13.95
+  before the padding steps, 15.70/16.41 with them: the main thread 3.81/3.88 →
+  4.60/4.90 (pint's unit registry built for ``check_same_grid`` of the scan, 0.45 s;
+  not the label summary's ``to_delayed``: the build's main thread 1.39-1.41 s with it,
+  1.40-1.49 with a summary by ``map_blocks`` and one ``blockwise`` task) and
+  the tasks 9.99/10.16 → 11.15/11.36 (tasks run 532 → 563, no second pass over the
+  scan, no EDT more; the tasks' CPU varies by ±0.7 s from run to run, and the ``where``
+  tasks carry fused work of other steps, ``_zeroed``). The same grid's unit is now
+  compared without pint (alternated with the padding steps' first version: main thread
+  4.26/4.27 → 3.64/3.69, the whole run 14.13/14.20 → 14.17/13.98), and the ``|`` and
+  ``where`` are skipped where a block holds no padding (the sizes counted with
+  ``np.bincount``; these about 0.1 s). Withdrawn:
+  ``to_delayed(optimize_graph=False)`` for the summary: with ``--workers`` the blocks'
+  placement (``_on_their_blocks``) is asked for every key of the labels' layers and
+  fails on a key not of a block (``watershed-settle``); the ``map_blocks`` summary
+  builds there (the same count and radius) but saves nothing measurable. In a
+  warm process (the summary's blocks not optimised), build and compute 8.80 without
+  the padding steps and the summary, 9.42 with them (medians of 3, ±0.4): what is left
+  of the tasks' cost is under the machine's noise, not found;
 * the watershed floods the distance map smoothed by a Gaussian of a quarter of the
   small beads' radius (the markers come from the map itself): on noisy scans the rough
   bead surfaces put saddles in the map that bend the borders between touching beads.
