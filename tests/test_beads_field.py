@@ -3,12 +3,14 @@ the field's edge cuts labelled, none on the padding, the porosity of the field."
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
 from helpers import matched_iou
 
 import xarray_microct as mct
+from xarray_microct.core.stats import padding_mask_array
 from xarray_microct.pipelines import beads
 
 
@@ -59,6 +61,58 @@ def _field_pack(
     remap = np.zeros(len(centres) + 1, np.int32)
     remap[present] = np.arange(1, len(present) + 1)
     return scan.astype(np.float32), remap[truth], field, cut
+
+
+def _clipped(scan: np.ndarray, field: np.ndarray, noise: float, above: float) -> np.ndarray:
+    """The float scan of :func:`_field_pack` as uint16 (1000 per unit of contrast), its
+    liquid (0.25) ``above`` of its noise above 0: the noise's tail clips to 0, the
+    padding's value, inside the field too."""
+    offset = 0.25 - above * 0.75 * noise
+    out = np.clip(np.rint((scan - offset) * 1000.0), 0, 65535).astype(np.uint16)
+    out[~field] = 0
+    return out
+
+
+@pytest.mark.parametrize(("seed", "chunks"), [(0, 32), (1, (16, 40, 27))])
+def test_padding_found_where_the_noise_clips_to_its_value_in_the_field(seed, chunks):
+    # was (main): no padding found (the rule saw its value in the central disk: 7 % of
+    # the liquid's voxels clipped to 0), so nothing was cleared
+    scan, _, field, _ = _field_pack(seed, ragged=0.3, noise=0.2)
+    scan = _clipped(scan, field, 0.2, 1.5)
+    assert np.count_nonzero((scan == 0) & field) > 2000  # clipped in the field
+    mask = padding_mask_array(da.from_array(scan, chunks=chunks)).compute()
+    assert mask[~field].all()  # every padding voxel, the ragged rim's included
+    # of the field, only clipped voxels near its edge (none in the middle)
+    y, x = np.indices(scan.shape[1:])
+    radius = np.broadcast_to(np.hypot(y - 47.5, x - 47.5), scan.shape)
+    assert (scan[mask & field] == 0).all()
+    assert radius[mask & field].min() > 40
+    assert np.count_nonzero(mask & field) < 0.15 * np.count_nonzero((scan == 0) & field)
+    whole = padding_mask_array(da.from_array(scan)).compute()
+    np.testing.assert_array_equal(mask, whole)  # whatever the chunking
+
+
+@pytest.mark.parametrize("above", [0.5, 1.5])
+def test_a_dark_phase_at_0_without_padding_keeps_its_pores(above):
+    # the same packs without a field: the liquid's clipped voxels (7 % to 31 % of them)
+    # reach the slices' corners as they reach the centre, so they are no padding
+    scan, _, _, _ = _field_pack(2, ragged=0.0, noise=0.2)
+    whole = np.ones(scan.shape, bool)
+    scan = _clipped(np.where(scan == 0, 0.25, scan), whole, 0.2, above)
+    assert np.count_nonzero(scan == 0) > 0.02 * scan.size
+    mask = padding_mask_array(da.from_array(scan, chunks=32)).compute()
+    assert not mask.any()
+
+
+def test_no_label_on_the_padding_where_the_noise_clips_to_its_value():
+    # was (main): 1200-1750 padding voxels labelled on 64 x 128^2 packs (benchmarks/
+    # beads_field.py, uint16), here 515; the cut beads read the padding as background
+    scan, truth, field, cut = _field_pack(3, ragged=0.3, noise=0.2)
+    scan = _clipped(scan, field, 0.2, 1.5)
+    labels = beads(mct.from_array(scan, chunks=32), invert=False).values
+    assert np.count_nonzero(labels[~field]) == 0
+    iou = matched_iou(labels, truth)
+    assert np.count_nonzero(iou[~cut] > 0.5) == np.count_nonzero(~cut)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 from helpers import dark_balls
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skimage.filters import threshold_otsu
 
 import xarray_microct as mct
-from xarray_microct.core.stats import global_histogram, padding_of
+from xarray_microct.core.stats import global_histogram, padding_mask_array, padding_of
 from xarray_microct.ops.segment import threshold_values
 
 
@@ -234,6 +236,9 @@ def test_clipped_at_zero_without_padding_keeps_its_thresholds():
     # the same scan as floats with the pores exactly 0.0
     exact = np.where(phases == 0, 0.0, scan).astype(np.float32)
     assert np.isnan(padding_of(da.from_array(exact, chunks=13)).compute()[0])
+    # and its pores are no padding's (the corners hold 0 as often as the centre)
+    for data in (u8, exact):
+        assert not padding_mask_array(da.from_array(data, chunks=13)).compute().any()
     found = float(threshold_values(da.from_array(exact, chunks=13))[0])
     assert abs(found - threshold_otsu(exact.astype(np.float64), nbins=256)) < 2 * 200 / 256
 
@@ -303,3 +308,34 @@ def test_no_padding_found_round_trips_an_ome_zarr_as_strict_json(tmp_path):
         json.loads(attrs.read_text(), parse_constant=refuse)  # was a bare NaN
     back = mct.open_volume(tmp_path / "mask.ome.zarr")
     assert np.isnan(float(back.padding_value)) and float(back.padding_share) == 0.0
+
+
+def _clipped_in_a_field(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A uint16 scan of two phases, 0 outside a circle with a ragged rim, whose dark
+    phase's noise clips to 0 inside it too (about 7 % of its voxels)."""
+    rng = np.random.default_rng(seed)
+    shape = (10, 36, 36)
+    phases = ndi.gaussian_filter(rng.random(shape), 2.0) > 0.5
+    scan = np.where(phases, 1600.0, 120.0) + rng.normal(0, 80, shape)
+    fov = np.broadcast_to(_circle(shape, margin=2.0), shape).copy()
+    rim = fov & ~ndi.binary_erosion(fov, np.ones((1, 3, 3), bool))
+    fov &= ~(rim & (rng.random(shape) < 0.3))
+    return np.where(fov, np.clip(scan, 0, None), 0).astype(np.uint16), fov
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 3),
+    chunks=st.tuples(st.integers(3, 10), st.integers(5, 36), st.integers(5, 36)),
+)
+def test_padding_where_the_noise_clips_to_it_is_found_for_any_chunking(seed, chunks):
+    # the histogram's rule refuses 0 (in the central disk too); the rings find it
+    scan, fov = _clipped_in_a_field(seed)
+    assert np.count_nonzero((scan == 0) & fov) > 0.02 * fov.sum()
+    assert np.isnan(padding_of(da.from_array(scan)).compute()[0])
+    whole = padding_mask_array(da.from_array(scan)).compute()
+    assert whole[~fov].all()
+    assert (scan[whole] == 0).all()
+    np.testing.assert_array_equal(
+        padding_mask_array(da.from_array(scan, chunks=chunks)).compute(), whole
+    )

@@ -146,7 +146,16 @@ What differs from the paper's notebook, and why:
   builds there (the same count and radius) but saves nothing measurable. In a
   warm process (the summary's blocks not optimised), build and compute 8.80 without
   the padding steps and the summary, 9.42 with them (medians of 3, ±0.4): what is left
-  of the tasks' cost is under the machine's noise, not found;
+  of the tasks' cost is under the machine's noise, not found. A uint16 scan whose liquid's noise
+  clips to 0, the padding's value, inside the field (2026-12-05): the padding's mask
+  now comes from the slices' rings where the histogram's rule refuses it
+  (:func:`~xarray_microct.core.stats.field_edge_rule`; numbers in
+  :mod:`xarray_microct.core.stats`, "Padding and clipping": held-out packs 10302 → 0
+  padding voxels labelled). Still lost there (``benchmarks/beads_field.py``, held-out
+  seeds 7-10, uint16, noise 0.1 and 0.3): 54 of 70 beads with 5-15 % of their ball in
+  the field, 9 of 10 under 5 %, 23 of 66 at 15-30 %; the faces' cap rule on the field's
+  edge is still not done (the padding's mask would reach the markers' kernel, whose caps
+  and base discs follow the faces' axes, not the edge's radial normal);
 * the watershed floods the distance map smoothed by a Gaussian of a quarter of the
   small beads' radius (the markers come from the map itself): on noisy scans the rough
   bead surfaces put saddles in the map that bend the borders between touching beads.
