@@ -313,3 +313,33 @@ def test_pieces_cut_by_the_side_join_where_the_bed_says_they_are_one_fiber(enter
     track = np.where((truth == 2) & (rows[:, 0] > 12), 98, truth)
     cut = cut_by_side(rows, track, (0.0, 60.0, 0.0, 60.0), 4)
     assert len(np.unique(join_fragments(rows, track, 3.0, None, 4, cut, side_skip=5))) == apart
+
+
+def test_side_joins_take_the_same_neighbours_whatever_the_order_of_the_rows():
+    # seven chains at exactly 5 pixels from where the side's fiber leaves (3-4-5
+    # triangles), three still and four moving 3 pixels across the gap: the six nearest
+    # give the bed's motion. Was: the tie broken by the rows' order (the seventh the
+    # last row), so the motion read 1.5 or 3 and the pieces joined or not by that order
+    rows, track = [], []
+
+    def add(fiber: int, y: float, x: float, radius: float, slices, move: float = 0.0) -> None:
+        for z in slices:
+            rows.append((z, y, x + (move if z >= 7 else 0.0), radius))
+            track.append(fiber)
+
+    add(1, 2.0, 30.0, 3.0, range(5))  # cut by the side y = 0, out on slices 5 and 6
+    add(2, 2.0, 33.0, 3.0, range(7, 12))  # back, moved with the bed
+    still = [(7.0, 30.0), (5.0, 26.0), (5.0, 34.0)]
+    moving = [(6.0, 27.0), (6.0, 33.0), (2.0, 25.0), (2.0, 35.0)]
+    for fiber, (y, x) in enumerate(still + moving):
+        add(3 + fiber, y, x, 1.0, range(12), 3.0 if fiber >= len(still) else 0.0)
+    rows, track = np.array(rows), np.array(track)
+    rng = np.random.default_rng(0)
+    found = set()
+    for order in [np.arange(len(rows)), *(rng.permutation(len(rows)) for _ in range(12))]:
+        cut = cut_by_side(rows[order], track[order], (0.0, 50.0, 0.0, 60.0), 4)
+        joined = join_fragments(rows[order], track[order], 1.2, None, 4, cut, side_skip=5)
+        found.add(len(np.unique(joined)))
+    # the median of the still and moving neighbours: 3 pixels with the tie broken by
+    # position (y, x), as in detect_fibers' rows, which come in (slice, y, x) order
+    assert found == {8}

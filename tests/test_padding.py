@@ -339,3 +339,24 @@ def test_padding_where_the_noise_clips_to_it_is_found_for_any_chunking(seed, chu
     np.testing.assert_array_equal(
         padding_mask_array(da.from_array(scan, chunks=chunks)).compute(), whole
     )
+
+
+@pytest.mark.parametrize("chunks", [-1, (3, 20, 13)])
+def test_a_float64_scan_padded_at_its_maximum_has_that_value_exactly(chunks):
+    # was: the value read as low + (high - low), a float64 rounding off the maximum by
+    # an ulp on a third of ranges (here -0.819... to 0.466...): nothing matched it, so
+    # the padding's mask was empty and fill_padding filled nothing
+    rng = np.random.default_rng(0)
+    scan = rng.normal(-0.3, 0.1, (8, 40, 40))
+    low, high = -0.8194299300338899, 0.4663991142737662
+    assert low + (high - low) != high
+    scan = np.clip(scan, low, None)
+    scan[0, 20, 20] = low
+    outside = np.broadcast_to(~_circle(scan.shape), scan.shape)
+    scan[outside] = high
+    data = da.from_array(scan, chunks=chunks)
+    assert padding_of(data).compute()[0] == high
+    np.testing.assert_array_equal(padding_mask_array(data).compute(), outside)
+    filled = mct.from_array(scan, chunks=chunks).microct.fill_padding().values
+    assert not (filled[outside] == high).any()
+    assert filled[outside].max() < scan[~outside].max()

@@ -163,9 +163,9 @@ def run_pipeline(
         Say what the run is doing: a line naming each phase that can take a while (the
         fiber radius estimate, the threshold pass, the detection, the writing) before
         it starts, and, on a terminal, a progress bar under it (Dask's, or
-        ``distributed``'s with a client), counting only that phase's computations (no
-        Dask setting is changed: other threads keep their scheduler). False: only the
-        opening lines and the last.
+        ``distributed``'s with a client), counting only that phase's computations (the
+        bar changes no Dask setting; a run on a client makes that client Dask's default
+        while it runs, in every thread). False: only the opening lines and the last.
     echo : callable
         Where to print the messages (``print`` by default).
     calibration : mapping, optional

@@ -251,6 +251,9 @@ def _histogram_with_extremes(data: da.Array, bins: int) -> tuple[da.Array, da.Ar
     )
     counts = summed_over_blocks(counts)
     edges = low + (high - low) * da.linspace(0.0, 1.0, bins + 1)
+    # the last edge the maximum itself (a padding's value there): low + (high - low)
+    # rounds off it by an ulp for float64 data on many ranges
+    edges = da.where(da.arange(bins + 1) == bins, high, edges)
     return counts, edges
 
 
@@ -1041,12 +1044,11 @@ def padding_mask_array(data: da.Array) -> da.Array:
     """
     data = native_order(data)
     raw, edges = _histogram_with_extremes(data, FLOAT_BINS)
-    _, _, padding = _histogram_and_padding(data, FLOAT_BINS)
+    counts, _, padding = _histogram_and_padding(data, FLOAT_BINS)  # the same pass
     edge = _field_edge(data, raw, edges) if data.ndim >= 2 else da.from_array(np.full(2, np.nan))
     found = da.map_blocks(_padding_block, data, padding, edge, dtype=bool)
     if not np.issubdtype(np.dtype(data.dtype), np.floating):
         return found
-    counts, _, _ = _histogram_and_padding(data, FLOAT_BINS)
     rule = _lazy_nan_rule(data, counts)
     return da.map_blocks(_nan_padding_block, data, found, rule, dtype=bool)
 

@@ -609,9 +609,10 @@ def side_joins(
         if spans.sum() < SIDE_NEIGHBOURS:
             continue
         before, after = before[spans], by_key[found[spans]]
-        # the nearest (ties by row: the same whatever the order of the rows)
+        # the nearest, ties by position (y, x): the same whatever the order of the rows
+        # (by row index it was not; detect_fibers' rows come in (slice, y, x) order)
         distance = np.hypot(*(centres[before, 1:3] - at).T)
-        nearest = np.lexsort((before, distance))[:SIDE_USED]
+        nearest = np.lexsort((centres[before, 2], centres[before, 1], distance))[:SIDE_USED]
         motion = np.median(centres[after[nearest], 1:3] - centres[before[nearest], 1:3], axis=0)
         residual[t] = float(np.hypot(*(centres[head[j], 1:3] - at - motion)))
     close = np.flatnonzero(residual <= SIDE_TOLERANCE * join_distance)
