@@ -35,8 +35,9 @@ in three stages, each a pure function on arrays:
    the axis of one that ended leads continues it, after any gap
    (:func:`join_fragments`); chains shorter than ``min_slices`` are dropped; each
    fiber's centres are settled on its local axis on every slice of its span, missed
-   slices filled (:func:`~.linking.settle_on_axes`); fibers are numbered by their
-   first slice and position.
+   slices filled (:func:`~.linking.settle_on_axes`), and run on to the volume's first
+   or last slice from at most ``max_gap`` slices before it (:func:`~.linking.run_to_faces`);
+   fibers are numbered by their first slice and position.
    A check that the chains, across gaps of up to ``max_gap`` slices, persist along z
    (:func:`z_coherence`) tells a fiber bed from a volume without fibers (noise, pores
    only), which gives an empty table rather than fibers made of noise. Chains that
@@ -488,7 +489,7 @@ def _linking_graph(
         None if gate is None else gate.coherence_key,
     )
     graph[(name, "coherence")] = (getitem, (name, "fibers"), 1)
-    z_values, sides, link_distance, join_distance = assemble[:4]
+    z_values, sides, link_distance, join_distance, max_gap = assemble[:5]
     for g in range(groups):
         graph[(name, "part", g)] = (getitem, (getitem, (name, "fibers"), 0), g)
         graph[(name, "settled", g)] = (
@@ -500,6 +501,7 @@ def _linking_graph(
             link_distance,
             join_distance,
             (getitem, (name, "part", g), 2),
+            max_gap,
         )
     graph[(name, "table")] = (
         finish_table,
@@ -2098,7 +2100,9 @@ def detect_fibers(
     max_gap : int
         Slices a fiber may be missed on and still be linked across within
         ``link_distance``, for the check that centres persist along z; fibers are then
-        joined across any gap where their axes meet within a radius.
+        joined across any gap where their axes meet within a radius. A fiber found up to
+        within ``max_gap`` slices of the volume's first or last slice runs on to it
+        (rows on its axis, ``detected`` False).
     min_slices : int
         Fibers seen on fewer slices are dropped (spurious detections).
     axis : {"z", "y", "x"}
