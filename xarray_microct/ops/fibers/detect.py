@@ -1754,7 +1754,9 @@ def _across_fibers(table: pd.DataFrame) -> pd.Series:
     """Which fibers of a table (seen on 4 slices or more; indexed by ``fiber_id``) look
     like the sections of fibers lying across the slices: their sections swell and shrink
     along z (:func:`~.assembly.chain_swelling` over 1, a bead's) and the chain was
-    bridged across a slice without one (a ``detected`` False row).
+    bridged across a slice without one (a ``detected`` False row between two detected
+    ones: not the rows that run a fiber on to the volume's first or last slice,
+    :func:`~.linking.run_to_faces`).
 
     A fiber lying across the slices (a cross-ply's other ply) is cut by a few slices
     only, its section a stripe that grows and shrinks; the next such fiber along z, at
@@ -1784,7 +1786,11 @@ def _across_fibers(table: pd.DataFrame) -> pd.Series:
     """
     spacing = table.attrs[GRID_KEY]["spacing"]
     swelling = chain_swelling(table, float(np.sqrt(spacing[1] * spacing[2])))
-    bridged = ~table.groupby("fiber_id")["detected"].all()
+    z, found = table["z"], table["detected"].to_numpy(bool)
+    fibers = table["fiber_id"]
+    first = z.where(found).groupby(fibers).transform("min")
+    last = z.where(found).groupby(fibers).transform("max")
+    bridged = (~found & (z > first) & (z < last)).groupby(fibers).any()
     return (swelling > 1) & bridged.reindex(swelling.index, fill_value=False)
 
 

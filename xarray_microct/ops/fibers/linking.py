@@ -112,7 +112,10 @@ off their fiber's centre by 0.5–1.4 radius that stopped short of the face). Tr
 kept: leaving out added rows whose disk overlaps another fiber's row on the slice (over
 0.5 / 0.75 / 1 × the sum of the radii): on seed 3 of the case it drops 2 / 9 / 34 of 70
 right rows with 0 / 9 / 18 of 18 false ones, on that seed 4 case 3 of 3 right with 6 / 11
-/ 12 of 12 false; a wash for a rule that needs every part's rows at once.
+/ 12 of 12 false; a wash for a rule that needs every part's rows at once. The cross-ply
+warning's bridged fibers (``detect._across_fibers``) count a row not detected only
+between two detected ones, so that the rows run on are no bridge: its share of fibers on
+the 27 tables measured here is the same before and after (0–2.0 %).
 """
 
 from __future__ import annotations
