@@ -34,6 +34,7 @@ from xarray_microct.ops.fibers.linking import (
     merge_chains,
     merge_pieces,
     piece_pairs,
+    run_to_faces,
     settle_by_fiber,
     side_joins,
     stitch_slabs,
@@ -81,6 +82,9 @@ def _reference_assembly(slab_rows, slab_chains, border_pairs, z_values, sides):
     long_enough = np.bincount(fiber)[fiber] >= min_slices
     rows, fiber = rows[long_enough], fiber[long_enough]
     rows, fiber_ids, starts, detected = settle_by_fiber(rows, fiber, window, LINK)
+    rows, starts, detected = run_to_faces(
+        rows, starts, detected, len(z_values), max_gap, window, sides
+    )
     count = len(starts) - 1
     number = np.empty(count, np.int64)
     number[np.lexsort((rows[starts[:-1], 1], rows[starts[:-1], 0]))] = np.arange(1, count + 1)
@@ -124,7 +128,9 @@ def _parts_table(slab_rows, slab_chains, borders, near, z_values, groups):
         slab_rows, slab_chains, borders, z_values, SIDES, LINK, JOIN, 2, 3, 3, near, groups
     )
     assert len(parts) == groups
-    return fiber_table([settle_fibers(r, f, z_values, SIDES, LINK, JOIN, c) for r, f, c in parts])
+    return fiber_table(
+        [settle_fibers(r, f, z_values, SIDES, LINK, JOIN, c, 2) for r, f, c in parts]
+    )
 
 
 @settings(max_examples=12, deadline=None)

@@ -221,6 +221,44 @@ def test_fibers_leaving_and_entering_through_the_side_are_not_joined():
     assert fibers.tolist() == [True, False, True]
 
 
+def test_fibers_stopping_short_of_the_volume_faces_run_on_to_them():
+    # three straight fibers over 30 slices, max_gap 3: A seen on slices 3-26 (3 short of
+    # either face), B on 7-29 (7 short of the first), C on 2-29, its axis leaving the
+    # field (y < 0) before slice 0
+    z = np.arange(30.0)
+    lines = {
+        "A": (50.0 + 0.3 * z, 60.0 + 0.2 * z),
+        "B": (100.0 - 0.2 * z, 140.0 + 0.1 * z),
+        "C": (0.5 * z - 0.3, 120.0 + 0.0 * z),
+    }
+    seen = {"A": (3, 27), "B": (7, 30), "C": (2, 30)}
+    rows = np.concatenate(
+        [_disk_rows(z[a:b], lines[k][0][a:b], lines[k][1][a:b], 4.0) for k, (a, b) in seen.items()]
+    )
+    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+    chains = link_slices(rows, 2.5)
+    table, _ = assemble_fibers([rows], [chains], [], z, SIDES, 2.5, 5.0, 3, 3, 3)
+    expected = {"A": (0, 30), "B": (7, 30), "C": (1, 30)}  # C's slice 0 is outside
+    for key, (a, b) in expected.items():
+        near = (
+            np.hypot(
+                table["y"] - lines[key][0][table["z"].astype(int)],
+                table["x"] - lines[key][1][table["z"].astype(int)],
+            )
+            < 1e-9
+        )
+        fiber = table[near]
+        assert fiber["fiber_id"].nunique() == 1
+        assert fiber["z"].tolist() == z[a:b].tolist()
+        added = ~fiber["z"].between(*[seen[key][0], seen[key][1] - 1])
+        assert (fiber["detected"] == ~added).all()
+        np.testing.assert_allclose(fiber["radius"], fiber["radius"].iloc[-1])
+    assert len(table) == 30 + 23 + 29
+    # max_gap 0: each fiber on its seen slices only
+    table, _ = assemble_fibers([rows], [chains], [], z, SIDES, 2.5, 5.0, 0, 3, 3)
+    assert len(table) == len(rows)
+
+
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,

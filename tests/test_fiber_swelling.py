@@ -18,7 +18,8 @@ import xarray as xr
 import xarray_microct as mct
 from xarray_microct.ops.fibers import detect_fibers
 from xarray_microct.ops.fibers.assembly import SWELLING_COHERENCE, section_swelling
-from xarray_microct.ops.fibers.detect import _swelling_of, axis_first
+from xarray_microct.ops.fibers.detect import _across_fibers, _swelling_of, axis_first
+from xarray_microct.ops.fibers.grid import GRID_KEY
 from xarray_microct.synthetic import bead_pack, fiber_bed, textured_fiber_bed
 
 
@@ -190,3 +191,23 @@ def test_the_cross_ply_warning_names_where_in_the_scan_s_axes(axis, said, crop):
     message = _cross_ply_message(rows, pd.Series([True, False], index=[1, 2]))
     assert f"lie at {said} micrometer" in message
     assert f"vol.sel({crop}=slice(a, b))" in message
+
+
+def test_rows_run_on_to_the_faces_are_no_bridge_of_a_fiber_across():
+    # a fiber whose sections swell and shrink (a stripe of a fiber across the slices)
+    # looks like one across only where it was bridged between two detected sections:
+    # the rows that run a fiber on to the volume's first or last slice are no bridge
+    radius = [1.0, 1.0, 2.0, 6.0, 9.0, 6.0, 2.0, 1.0, 1.0]
+    ends = pd.DataFrame(
+        {
+            "fiber_id": 1,
+            "z": np.arange(9.0),
+            "radius": radius,
+            "detected": [False, False, True, True, True, True, True, False, False],
+        }
+    )
+    ends.attrs[GRID_KEY] = {"spacing": [1.0, 1.0, 1.0]}
+    middle = ends.assign(detected=[True, True, True, True, False, True, True, True, True])
+    middle.attrs = ends.attrs
+    assert not _across_fibers(ends).any()
+    assert _across_fibers(middle).all()

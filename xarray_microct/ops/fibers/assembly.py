@@ -36,6 +36,7 @@ from xarray_microct.ops.fibers.linking import (
     join_ends,
     merge_chains,
     merge_pieces,
+    run_to_faces,
     settle_by_fiber,
     side_joins,
     z_coherence,
@@ -269,15 +270,19 @@ def settle_fibers(
     link_distance: float,
     join_distance: float,
     crossing: np.ndarray | None = None,
+    max_gap: int = 0,
 ) -> FiberPart:
     """Step 2 of :func:`assemble_fibers` for one part of :func:`link_fibers`.
 
     Each fiber on its axis on every slice of its span (:func:`settle_by_fiber
-    <.linking.settle_by_fiber>`, over ±4 radii), whether the volume's side cuts it
+    <.linking.settle_by_fiber>`, over ±4 radii), run on to the volume's first or last
+    slice where it stops at most ``max_gap`` slices before it (:func:`run_to_faces
+    <.linking.run_to_faces>`), whether the volume's side cuts it
     (:func:`cut_by_side <.linking.cut_by_side>` on some slice) and its radii corrected
     for its tilt (:func:`~xarray_microct.ops.fiber_scale.tilt_factors`); the parameters
     as :func:`assemble_fibers`'s, and ``crossing``: the part's fibers joined across the
-    side (the third item of a :func:`link_fibers` part), flagged as cut by it.
+    side (the third item of a :func:`link_fibers` part), flagged as cut by it; with
+    ``max_gap`` 0, no fiber is run on to the faces.
 
     Examples
     --------
@@ -291,6 +296,9 @@ def settle_fibers(
     # each fiber on its axis over ±4 radii (±2: F1 0.871 against 0.877 at 2 voxels,
     # noise 0.25, on the benchmark's other_bed), every slice of its span
     rows, fiber_ids, starts, detected = settle_by_fiber(rows, fiber, window, link_distance)
+    rows, starts, detected = run_to_faces(
+        rows, starts, detected, len(z_values), max_gap, window, sides
+    )
     lengths = np.diff(starts)
     ids = np.repeat(np.arange(len(lengths)), lengths)
     # cut by the side: the disk of the fiber's axis and median radius, on some slice, or
@@ -422,7 +430,8 @@ def assemble_fibers(
         radius of where its chain's axis leads; its neighbours' lie two radii away).
     max_gap : int
         Slices a fiber may be missed on and still be linked across, for the coherence
-        check.
+        check; a fiber stopping at most this many slices before the volume's first or
+        last slice runs on to it (:func:`run_to_faces <.linking.run_to_faces>`).
     min_slices : int
         Fibers on fewer slices are dropped.
     separation : int
@@ -464,7 +473,7 @@ def assemble_fibers(
         slab_piece_pairs,
     )
     settled = [
-        settle_fibers(rows, fiber, z_values, sides, link_distance, join_distance, crossing)
+        settle_fibers(rows, fiber, z_values, sides, link_distance, join_distance, crossing, max_gap)
         for rows, fiber, crossing in parts
     ]
     return fiber_table(settled), coherence

@@ -35,8 +35,9 @@ in three stages, each a pure function on arrays:
    the axis of one that ended leads continues it, after any gap
    (:func:`join_fragments`); chains shorter than ``min_slices`` are dropped; each
    fiber's centres are settled on its local axis on every slice of its span, missed
-   slices filled (:func:`~.linking.settle_on_axes`); fibers are numbered by their
-   first slice and position.
+   slices filled (:func:`~.linking.settle_on_axes`), and run on to the volume's first
+   or last slice from at most ``max_gap`` slices before it (:func:`~.linking.run_to_faces`);
+   fibers are numbered by their first slice and position.
    A check that the chains, across gaps of up to ``max_gap`` slices, persist along z
    (:func:`z_coherence`) tells a fiber bed from a volume without fibers (noise, pores
    only), which gives an empty table rather than fibers made of noise. Chains that
@@ -488,7 +489,7 @@ def _linking_graph(
         None if gate is None else gate.coherence_key,
     )
     graph[(name, "coherence")] = (getitem, (name, "fibers"), 1)
-    z_values, sides, link_distance, join_distance = assemble[:4]
+    z_values, sides, link_distance, join_distance, max_gap = assemble[:5]
     for g in range(groups):
         graph[(name, "part", g)] = (getitem, (getitem, (name, "fibers"), 0), g)
         graph[(name, "settled", g)] = (
@@ -500,6 +501,7 @@ def _linking_graph(
             link_distance,
             join_distance,
             (getitem, (name, "part", g), 2),
+            max_gap,
         )
     graph[(name, "table")] = (
         finish_table,
@@ -1752,7 +1754,9 @@ def _across_fibers(table: pd.DataFrame) -> pd.Series:
     """Which fibers of a table (seen on 4 slices or more; indexed by ``fiber_id``) look
     like the sections of fibers lying across the slices: their sections swell and shrink
     along z (:func:`~.assembly.chain_swelling` over 1, a bead's) and the chain was
-    bridged across a slice without one (a ``detected`` False row).
+    bridged across a slice without one (a ``detected`` False row between two detected
+    ones: not the rows that run a fiber on to the volume's first or last slice,
+    :func:`~.linking.run_to_faces`).
 
     A fiber lying across the slices (a cross-ply's other ply) is cut by a few slices
     only, its section a stripe that grows and shrinks; the next such fiber along z, at
@@ -1782,7 +1786,11 @@ def _across_fibers(table: pd.DataFrame) -> pd.Series:
     """
     spacing = table.attrs[GRID_KEY]["spacing"]
     swelling = chain_swelling(table, float(np.sqrt(spacing[1] * spacing[2])))
-    bridged = ~table.groupby("fiber_id")["detected"].all()
+    z, found = table["z"], table["detected"].to_numpy(bool)
+    fibers = table["fiber_id"]
+    first = z.where(found).groupby(fibers).transform("min")
+    last = z.where(found).groupby(fibers).transform("max")
+    bridged = (~found & (z > first) & (z < last)).groupby(fibers).any()
     return (swelling > 1) & bridged.reindex(swelling.index, fill_value=False)
 
 
@@ -2098,7 +2106,9 @@ def detect_fibers(
     max_gap : int
         Slices a fiber may be missed on and still be linked across within
         ``link_distance``, for the check that centres persist along z; fibers are then
-        joined across any gap where their axes meet within a radius.
+        joined across any gap where their axes meet within a radius. A fiber found up to
+        within ``max_gap`` slices of the volume's first or last slice runs on to it
+        (rows on its axis, ``detected`` False).
     min_slices : int
         Fibers seen on fewer slices are dropped (spurious detections).
     axis : {"z", "y", "x"}

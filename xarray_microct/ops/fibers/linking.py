@@ -76,6 +76,46 @@ R2 whole +4.2 → +4.1 %; other R3 refined +1.7 → +1.6 %, whole +1.7 → +1.6 
 0.1 point in 3 (fiber_bed R3 whole −0.8 → −0.9 %, R20 bed −6.6 → −6.7 %; other R3 bed
 −4.4 → −4.5 %: the bed's mean over all rows, side slivers included). Without the
 3-slice floor on each piece, fiber_bed R2's refined error went −0.4 → +0.7 %.
+
+Lab book (forty-first session, 2026-12-05): the scan's first and last slices (issue 13's
+last miss: ``benchmarks/fiber_scale.py``'s textured bed at 2 pixels, noise 0.25, 15°,
+110² × 32, seeds 1–3, F1 0.980 / 0.972 / 0.969). Measured first, per slice, the three
+seeds summed, the per-slice rows before linking and the table (false positives / misses):
+slice 0 84 / 97 and 48 / 104, slice 31 91 / 94 and 58 / 102, against 31–53 / 36–60 and
+13–26 / 25–41 on slices 4–27; both rise over the 3–4 slices at either end. The
+linking takes the middle's misses from about 47 to 30 a slice, but not the end slices'
+(97 → 104). Of the table's misses on the end slice (0 or 31), 112 were sections of a
+fiber whose chain stops short of it (95 of them missed by the per-slice rows too), 90
+rows of the fiber there but off its centre (over half a radius; 54 off in the per-slice
+rows too), 4 with no chain; per middle slice about 14 and 15. The end slices' errors are
+scatter, not a bias: the per-slice rows' mean offset from the true centres (along the
+tilt and across) is within ±0.1 pixel on every slice, their RMS 0.61–0.71 pixel on the
+two end slices at either end against 0.46–0.66 on slices 4–27 (table 0.53–0.64
+against 0.35–0.57): the
+smoothing along the bed sees one side there (its taps beyond the volume left out), and
+the axis near a chain's end is a line's end (:func:`chain_axes
+<xarray_microct.kernels.chains.chain_axes>`). A fiber that stops a few slices before a
+face is not filled there, as a gap in the middle is. So :func:`run_to_faces`: a fiber
+seen up to within ``max_gap`` slices of the first or last slice runs on to it on its end
+axis (rows not detected), the face treated as a gap the linking would bridge. The case,
+seeds 1–3, F1 / ``F1in`` / the 8 end slices: 0.9798 / 0.9850 / 0.9641 → 0.9811 / 0.9849
+/ 0.9696, 0.9723 / 0.9783 / 0.9540 → 0.9734 / 0.9783 / 0.9586, 0.9696 / 0.9763 / 0.9491
+→ 0.9712 / 0.9765 / 0.9553 (seed 3, slice 0: 15 / 35 → 18 / 18, slice 31: 27 / 41 →
+32 / 33). Running on from up to 1, 2, 3, 8 slices (prototype on the tables): seed 3
+0.9699, 0.9704, 0.9704, 0.9712; ``max_gap`` (5) kept, a parameter the user already sets
+for gaps. Held out (seed 4, the 2- and 3-pixel cases of both phantoms; ``fiber_scale.py
+--quick --phantom both``; the per-slice rows of main's detection relinked by this code,
+main's relinking of them giving its tables to the bit): see ``fiber_scale.py``'s lab book;
+one case worse, the textured bed at 2 pixels, noise 0.05, 0°, seed 4, 0.9983 → 0.9980
+(36 rows added, 3 on a true section, 21 within a radius of the side, 12 false: chains
+off their fiber's centre by 0.5–1.4 radius that stopped short of the face). Tried, not
+kept: leaving out added rows whose disk overlaps another fiber's row on the slice (over
+0.5 / 0.75 / 1 × the sum of the radii): on seed 3 of the case it drops 2 / 9 / 34 of 70
+right rows with 0 / 9 / 18 of 18 false ones, on that seed 4 case 3 of 3 right with 6 / 11
+/ 12 of 12 false; a wash for a rule that needs every part's rows at once. The cross-ply
+warning's bridged fibers (``detect._across_fibers``) count a row not detected only
+between two detected ones, so that the rows run on are no bridge: its share of fibers on
+the 27 tables measured here is the same before and after (0–2.0 %).
 """
 
 from __future__ import annotations
@@ -1233,3 +1273,107 @@ def settle_by_fiber(
     detected = np.zeros(len(out), bool)
     detected[at[kept]] = True
     return out, ids, starts, detected
+
+
+def run_to_faces(
+    rows: np.ndarray,
+    starts: np.ndarray,
+    detected: np.ndarray,
+    slices: int,
+    reach: int,
+    half: int,
+    sides: tuple[float, float, float, float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fibers settled by :func:`settle_by_fiber` run on to the volume's first and last
+    slices where they stop at most ``reach`` slices before them.
+
+    The volume's first and last slices are faces that cut the fibers, as its sides do: a
+    fiber seen up to within a few slices of a face runs on to it (a fiber is missed on a
+    few slices in the middle too, where the gap is filled between the axes on either
+    side; at the face, the other side is not in the volume). The sections there are the
+    hardest to find (the smoothing along z sees one side only): a chain that loses its
+    fiber there stops short of the face. The rows added are the fiber's end axis (the
+    line of its first or last ``half + 1`` settled rows, one line near an end: see
+    :func:`chain_axes <xarray_microct.kernels.chains.chain_axes>`) on each missing
+    slice whose centre lies within ``sides``, the radius their mean radius, not
+    detected. A fiber's rows only: the answer does not depend on the parts.
+
+    Parameters
+    ----------
+    rows, starts, detected : array
+        As :func:`settle_by_fiber` returns them (each fiber on every slice of its span).
+    slices : int
+        The volume's slices (its faces: slice 0 and ``slices - 1``).
+    reach : int
+        Largest number of slices between a fiber's end and the face for it to run on.
+    half : int
+        The axis window's half (slices), as given to :func:`settle_by_fiber`.
+    sides : (float, float, float, float)
+        ``y`` of the first and last row of pixels, ``x`` of the first and last column.
+
+    Returns
+    -------
+    rows, starts, detected : array
+        The same fibers in the same order, run on to the faces.
+
+    Examples
+    --------
+    >>> rows = np.array([[2, 5.0, 5.0, 2.0], [3, 5.5, 5.0, 2.0], [4, 6.0, 5.0, 2.0]])
+    >>> new, starts, detected = run_to_faces(
+    ...     rows, np.array([0, 3]), np.ones(3, bool), 6, 2, 2, (0.0, 10.0, 0.0, 10.0)
+    ... )
+    >>> new[:, 1].tolist(), starts.tolist()  # slices 0, 1 and 5 added
+    ([4.0, 4.5, 5.0, 5.5, 6.0, 6.5], [0, 6])
+    >>> detected.tolist()
+    [False, False, True, True, True, False]
+    """
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+    starts = np.asarray(starts, dtype=np.int64)
+    if len(rows) == 0 or reach < 1:
+        return rows, starts, detected
+    first = rows[starts[:-1], 0].astype(np.int64)
+    last = rows[starts[1:] - 1, 0].astype(np.int64)
+    before = np.where(first <= reach, first, 0)
+    after = np.where(slices - 1 - last <= reach, slices - 1 - last, 0)
+    runs = np.flatnonzero((before > 0) | (after > 0))
+    if len(runs) == 0:
+        return rows, starts, detected
+    y_low, y_high, x_low, x_high = sides
+    pieces: list[np.ndarray] = []
+    flags: list[np.ndarray] = []
+    lengths = np.diff(starts)
+    done = 0
+    for f in runs:
+        a, b = int(starts[f]), int(starts[f + 1])
+        pieces.append(rows[done:a])
+        flags.append(detected[done:a])
+        own = rows[a:b]
+        ends = []
+        for z_new, window in (
+            (np.arange(first[f] - before[f], first[f]), own[: half + 1]),
+            (np.arange(last[f] + 1, last[f] + 1 + after[f]), own[-(half + 1) :]),
+        ):
+            if len(z_new) == 0:
+                ends.append(np.zeros((0, 4)))
+                continue
+            z = window[:, 0]
+            spread = z - z.mean()
+            moment = float(spread @ spread)  # 0: one row, no slope
+            slope = (spread @ window[:, 1:3]) / moment if moment > 0 else np.zeros(2)
+            at = window[:, 1:3].mean(axis=0) + np.outer(z_new - z.mean(), slope)
+            inside = (
+                (at[:, 0] >= y_low)
+                & (at[:, 0] <= y_high)
+                & (at[:, 1] >= x_low)
+                & (at[:, 1] <= x_high)
+            )
+            radius = np.full(len(z_new), window[:, 3].mean())
+            ends.append(np.column_stack([z_new, at, radius])[inside])
+        pieces += [ends[0], own, ends[1]]
+        flags += [np.zeros(len(ends[0]), bool), detected[a:b], np.zeros(len(ends[1]), bool)]
+        lengths[f] += len(ends[0]) + len(ends[1])
+        done = b
+    pieces.append(rows[done:])
+    flags.append(detected[done:])
+    new_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return np.concatenate(pieces), new_starts, np.concatenate(flags)
