@@ -19,6 +19,7 @@ import zarr
 from helpers import StopAfterStores, fresh_python
 
 import xarray_microct as mct
+import xarray_microct.io.results
 from xarray_microct.cli import main
 from xarray_microct.pipelines import fibers
 from xarray_microct.runner import open_result, read_table, run_pipeline, run_state
@@ -76,6 +77,12 @@ def test_run_yaml_pipeline_with_progress(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("xarray_microct.runner._on_a_terminal", lambda: True)  # bars drawn
+    # for any computation: the write of this small scan takes less than the second a
+    # bar waits for
+    bar = xarray_microct.io.results.own_progress_bar
+    monkeypatch.setattr(
+        "xarray_microct.io.results.own_progress_bar", lambda minimum: bar(minimum=0)
+    )
     out = tmp_path / "out.zarr"
     assert main(["run", str(pipeline_file), str(scan), str(out)]) == 0
     printed = capsys.readouterr().out

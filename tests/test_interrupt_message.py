@@ -4,6 +4,7 @@ writing it: a signal in its last moments), or left as it was (nothing of this ru
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,27 @@ def test_an_interrupt_mid_write_says_the_output_is_marked_interrupted(
         "command and --resume"
     )
     assert run_state(out)["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("rank", [0, 1, 2])
+def test_under_mpi_only_the_rank_that_runs_the_analysis_says_what_is_left(
+    job: tuple[Path, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    rank: int,
+) -> None:
+    # was: `mpirun -n 4 microct run ... --mpi` and Ctrl-C printed the line four times,
+    # once a rank (mpirun sends the Ctrl-C to every rank)
+    import xarray_microct.cluster
+
+    steps, source, out = job
+    monkeypatch.setitem(sys.modules, "mpi4py.MPI", sys.modules.get("mpi4py.MPI", object()))
+    monkeypatch.setattr(xarray_microct.cluster, "mpi_rank", lambda: rank, raising=False)
+
+    def stopped(*args: Any, **kwargs: Any) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xarray_microct.runner, "run_pipeline", stopped)
+    assert main(["run", str(steps), str(source), str(out), "--mpi", "--no-progress"]) == 130
+    said = capsys.readouterr().err.strip()
+    assert said == (f"microct: interrupted (Ctrl-C); {out} was left as it was" if rank == 1 else "")

@@ -3,9 +3,13 @@ bar; bars on a terminal only; nothing of it with ``--no-progress``."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import io
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,10 @@ from dask.diagnostics import ProgressBar
 from distributed import futures_of
 from helpers import two_workers
 
+import xarray_microct.cluster
+import xarray_microct.runner
 from xarray_microct.cli import main
+from xarray_microct.cluster import ClusterOptions
 from xarray_microct.core.blocks.placement import cluster_threads
 from xarray_microct.runner import run_pipeline
 from xarray_microct.synthetic import bead_pack
@@ -91,6 +98,46 @@ def test_a_bead_run_names_its_phases_in_order(
 ) -> None:
     assert main(["run", "beads", str(bead_scan), str(tmp_path / "b.zarr"), "--chunks", "24"]) == 0
     in_order(capsys.readouterr().out, BEAD_PHASES)
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("mpi4py", "dask_mpi")),
+    reason="needs the mpi extra",
+)
+def test_under_mpi_only_the_rank_that_runs_the_analysis_prints(
+    bead_scan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mpirun -n K microct run ... --mpi`` starts K copies of the command: each checks
+    and builds the run (the bead chain measures its beads then) before dask-mpi makes
+    rank 0 the scheduler and ranks 2.. workers, which serve and exit there. Only rank 1,
+    which goes on to run the analysis, prints; a bead run printed its first phase line
+    on every rank."""
+
+    @contextlib.contextmanager
+    def dask_mpi_serves(options: ClusterOptions) -> Iterator[None]:
+        raise SystemExit(0)  # dask_mpi.initialize(exit=True) on a rank that serves
+        yield
+
+    monkeypatch.setattr(xarray_microct.runner, "dask_client", dask_mpi_serves)
+    printed: dict[int, list[str]] = {}
+    for rank in (0, 1, 2):
+        monkeypatch.setattr(
+            xarray_microct.cluster, "mpi_rank", lambda rank=rank: rank, raising=False
+        )
+        lines = printed.setdefault(rank, [])
+        with pytest.raises(SystemExit):
+            run_pipeline(
+                "beads",
+                bead_scan,
+                tmp_path / "b.zarr",
+                options=ClusterOptions(mpi=True),
+                chunks=24,
+                echo=lines.append,
+            )
+    assert printed[0] == printed[2] == []
+    assert [line for line in printed[1] if "measuring the beads" in line] == [
+        "measuring the beads on a central box of the scan (radius, phase kept)"
+    ]
 
 
 def test_no_progress_prints_no_phase(
@@ -198,3 +245,22 @@ def test_a_threaded_phase_bar_draws_only_its_own_computations(
     assert seen["scheduler setting"] == seen["scheduler after"] == seen["scheduler before"]
     assert seen["callbacks after"] == seen["callbacks before"]
     assert len(started) == 1  # the phase's computation; the other thread's none
+
+
+def test_a_volume_write_under_a_second_draws_no_bar(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # was: the write of a volume (`computing and writing N chunks`, threaded) drew
+    # Dask's ProgressBar for any computation (a bar of a few milliseconds on a terminal),
+    # where a phase's bar waits a second; and it was Dask's global bar, which the
+    # computations of other threads draw in
+    from xarray_microct.io.results import compute
+
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    assert compute([da.arange(40, chunks=4).sum()], None, progress=True) == [780]
+    assert sys.stdout.getvalue() == ""
+    bars: list[float] = []  # a longer one does draw its bar: the last at 100 %
+    monkeypatch.setattr(ProgressBar, "_draw_bar", lambda self, frac, elapsed: bars.append(frac))
+    slow = dask.delayed(time.sleep)(1.2)
+    compute([slow], None, progress=True)
+    assert bars and bars[-1] == 1

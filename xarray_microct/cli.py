@@ -1048,9 +1048,23 @@ def _written_since(store: str, began: float) -> bool:
         return False
 
 
+def _another_rank_says_it(args: argparse.Namespace) -> bool:
+    """Under ``mpirun ... --mpi`` every rank gets the same Ctrl-C (or SIGTERM): rank 1,
+    the one that runs the analysis, says what is left; the others (the scheduler, the
+    workers, or every rank still checking the run) say nothing. A rank that has not
+    started MPI yet cannot tell, and says it."""
+    if not getattr(args, "mpi", False) or "mpi4py.MPI" not in sys.modules:
+        return False
+    from xarray_microct.cluster import mpi_rank
+
+    return mpi_rank() != 1
+
+
 def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt, began: float) -> int:
     """One line saying what was stopped and what is left; the exit status. ``began``:
     when the command started (:func:`time.time`)."""
+    if _another_rank_says_it(args):
+        return 130
     signal_name = "SIGTERM" if isinstance(err, Terminated) else "Ctrl-C"
     line = f"microct: interrupted ({signal_name})"
     output = getattr(args, "output", None)

@@ -444,6 +444,63 @@ def _mpi_client(options: ClusterOptions) -> Any:
 
 
 @contextlib.contextmanager
+def _quiet_if_interrupted() -> Iterator[None]:
+    """On Ctrl-C, keep ``distributed``'s and asyncio's reports of the work cut short off
+    the screen: busy workers killed on the way out (a cluster started here), and the
+    result gathers left waiting, which end in "Task exception was never retrieved ...
+    AllExit" tracebacks as the client closes (seen with ``--scheduler``), and the
+    client's attempts to reach a scheduler stopped by the same Ctrl-C (``--mpi``:
+    ``distributed.client``, which ``distributed`` gives a level of its own). That is
+    expected, not news: the command says what it left in one line."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        for name in ("distributed", "distributed.client", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        raise
+
+
+def _stop_mpi_cluster_briefly() -> None:
+    """After Ctrl-C under ``mpirun`` (which sends it to every rank), stop the cluster now,
+    trying its scheduler for two seconds, instead of at exit through dask-mpi's hook:
+    the scheduler's rank has stopped on the same Ctrl-C, and the hook tried to reach it
+    for Dask's 30 s connect timeout, then printed the failure's traceback. A scheduler
+    still running (a Ctrl-C that reached this rank only) is stopped as the hook would."""
+    import dask
+
+    # the module (the package's ``initialize`` is the function)
+    hooks = importlib.import_module("dask_mpi.initialize")
+    atexit.unregister(hooks.send_close_signal)
+    with contextlib.suppress(Exception):
+        with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+            hooks.send_close_signal()
+
+
+def mpi_rank() -> int:
+    """This process's rank in ``MPI.COMM_WORLD`` (mpi4py must be installed; importing
+    it starts MPI: 0 in a process not started by ``mpirun``).
+
+    >>> mpi_rank()  # doctest: +SKIP
+    0
+    """
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD.Get_rank()
+
+
+def prints_here(options: ClusterOptions) -> bool:
+    """Whether this process prints a run's lines: always, except under MPI, where every
+    rank checks the options and builds the graph before dask-mpi sorts them out (each
+    rank must refuse bad options alike), but only rank 1, the one that runs the
+    analysis, prints (``mpirun -n K`` printed each line K times).
+
+    >>> prints_here(ClusterOptions())
+    True
+    """
+    return options.kind != "mpi" or mpi_rank() == 1
+
+
+@contextlib.contextmanager
 def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterator[Any]:
     """The Dask client that ``options`` ask for, or ``None`` for Dask's default scheduler.
 
@@ -487,14 +544,19 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
         # Closing the client at exit of rank 1 shuts down the MPI cluster (dask-mpi
         # registered that with atexit); close only our connection here.
         try:
-            yield client
+            with _quiet_if_interrupted():
+                yield client
+        except KeyboardInterrupt:
+            _stop_mpi_cluster_briefly()
+            raise
         finally:
             client.close()
         return
     if kind in ("scheduler", "scheduler_file"):
         client = _connect(options.scheduler, options.scheduler_file, options.timeout)
         try:
-            yield client
+            with _quiet_if_interrupted():
+                yield client
         finally:
             client.close()
         return
@@ -526,13 +588,8 @@ def dask_client(options: ClusterOptions | None = None, **kwargs: Any) -> Iterato
     with cluster, Client(cluster) as client:
         if options.dashboard:
             dashboard_on_first_visit(cluster.scheduler)
-        try:
+        with _quiet_if_interrupted():
             yield client
-        except KeyboardInterrupt:
-            # Busy workers are killed on the way out: that is expected, not news.
-            logging.getLogger("distributed").setLevel(logging.CRITICAL)
-            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-            raise
 
 
 _compiler_ready = False
@@ -805,6 +862,8 @@ __all__ = [
     "describe_client",
     "exit_quickly",
     "memory_limit_bytes",
+    "mpi_rank",
+    "prints_here",
     "require_mpi",
     "worker_start_method",
 ]

@@ -26,13 +26,12 @@ import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
-from dask.diagnostics import ProgressBar
 
-from xarray_microct.cluster import ClusterOptions, dask_client, describe_client
+from xarray_microct.cluster import ClusterOptions, dask_client, describe_client, prints_here
 from xarray_microct.core.blocks.placement import cluster_threads, moved_to_workers, placing_on
 from xarray_microct.core.errors import OptionError
 from xarray_microct.core.memory import keep_large_arrays_unpooled
-from xarray_microct.core.progress import phase, phases_shown
+from xarray_microct.core.progress import own_progress_bar, phase, phases_shown
 from xarray_microct.io.ome import written_blocks
 from xarray_microct.io.results import (
     RUN_KEY,
@@ -204,6 +203,8 @@ def run_pipeline(
     from xarray_microct.io.picks import significant_picks
 
     options = (options or ClusterOptions()).check()
+    if not prints_here(options):  # an MPI rank that will serve: rank 1 prints
+        echo, progress = (lambda line: None), False
     if chunks is not None and (not isinstance(chunks, int) or chunks < 1):
         raise OptionError(
             f"chunks must be a positive number of voxels, got {chunks!r}",
@@ -390,8 +391,8 @@ def _phase_listener(
 
 
 _SHOWING: ContextVar[Any] = ContextVar("microct_phase_bar", default=None)
-"""The bar (a :class:`_PhaseProgressBar`) or the client whose bar the computations
-started in this context show; other threads' computations show none."""
+"""The client whose bar the computations started in this context show; other threads'
+computations show none."""
 _BARS_LOCK = threading.Lock()
 _BARS: dict[int, int] = {}
 """Phases showing a bar on each client (by ``id``), while its ``get`` draws them."""
@@ -409,13 +410,8 @@ def _phase_bar(client: Any) -> Iterator[None]:
     installed is removed when the phase ends, also on an error.
     """
     if client is None:
-        bar = _PhaseProgressBar(minimum=1.0)
-        token = _SHOWING.set(bar)
-        try:
-            with bar:
-                yield
-        finally:
-            _SHOWING.reset(token)
+        with own_progress_bar(minimum=1.0):
+            yield
         return
     token = _SHOWING.set(client)
     try:
@@ -423,25 +419,6 @@ def _phase_bar(client: Any) -> Iterator[None]:
             yield
     finally:
         _SHOWING.reset(token)
-
-
-class _PhaseProgressBar(ProgressBar):
-    """Dask's :class:`~dask.diagnostics.ProgressBar`, drawn only for the computations
-    started in the context that shows it (Dask's callbacks are global: another thread's
-    computation would otherwise restart and stop it)."""
-
-    # each computation calls its callbacks in the thread that started it
-    def _start(self, dsk: Any) -> None:
-        if _SHOWING.get() is self:
-            super()._start(dsk)
-
-    def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
-        if _SHOWING.get() is self:
-            super()._pretask(key, dsk, state)
-
-    def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
-        if _SHOWING.get() is self:
-            super()._finish(dsk, state, errored)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,8 @@ from contextlib import nullcontext
 from contextvars import ContextVar
 from typing import Any
 
+from dask.diagnostics import ProgressBar
+
 _LISTENER: ContextVar[Callable[[str], Any] | None] = ContextVar("microct_phases", default=None)
 _INSIDE: ContextVar[bool] = ContextVar("microct_inside_phase", default=False)
 
@@ -74,3 +76,47 @@ def phases_shown(listener: Callable[[str], Any] | None) -> Iterator[None]:
         yield
     finally:
         _LISTENER.reset(token)
+
+
+_DRAWING: ContextVar[Any] = ContextVar("microct_thread_bar", default=None)
+
+
+class _ContextProgressBar(ProgressBar):
+    """Dask's :class:`~dask.diagnostics.ProgressBar`, drawn only for the computations
+    started in the context that shows it (Dask's callbacks are global: another thread's
+    computation would otherwise restart and stop it)."""
+
+    # each computation calls its callbacks in the thread that started it
+    def _start(self, dsk: Any) -> None:
+        if _DRAWING.get() is self:
+            super()._start(dsk)
+
+    def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+        if _DRAWING.get() is self:
+            super()._pretask(key, dsk, state)
+
+    def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
+        if _DRAWING.get() is self:
+            super()._finish(dsk, state, errored)
+
+
+@contextlib.contextmanager
+def own_progress_bar(minimum: float = 1.0) -> Iterator[None]:
+    """Dask's progress bar (threaded scheduler) for the computations the block starts in
+    its own context (thread), each drawn once it has run ``minimum`` seconds; another
+    thread's computations meanwhile draw nothing in it. Nothing stays installed after
+    the block, also on an error.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> with own_progress_bar():  # under a second: nothing drawn
+    ...     total = int(da.ones(10, chunks=5).sum().compute())
+    """
+    bar = _ContextProgressBar(minimum=minimum)
+    token = _DRAWING.set(bar)
+    try:
+        with bar:
+            yield
+    finally:
+        _DRAWING.reset(token)

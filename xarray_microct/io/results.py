@@ -36,6 +36,7 @@ import zarr
 
 from xarray_microct.core.blocks.placement import optimized_with_hints
 from xarray_microct.core.errors import OptionError, OptionExistsError
+from xarray_microct.core.progress import own_progress_bar
 from xarray_microct.core.provenance import package_version, utc_now
 from xarray_microct.core.tree import select_node, single_image
 from xarray_microct.io.ome import (
@@ -372,9 +373,9 @@ def compute(collections: list[Any], client: Any, progress: bool) -> list[Any]:
                 client.cancel(futures)
             raise
     if progress:
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar():
+        # drawn for this thread's computation only, as a phase's bar (and, as there,
+        # not for one under a second)
+        with own_progress_bar(minimum=1.0):
             return list(dask.compute(*collections))
     return list(dask.compute(*collections))
 
