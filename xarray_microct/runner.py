@@ -405,9 +405,10 @@ def _phase_bar(client: Any) -> Iterator[None]:
 
     Only the computations started in the phase's own context (its thread) draw in it,
     and they compute where they would without a bar: nothing global is set for the
-    phase (Dask's ``scheduler`` setting is left alone, so another thread computing
-    meanwhile uses its own scheduler, and its work is not counted), and what the bar
-    installed is removed when the phase ends, also on an error.
+    phase (Dask's ``scheduler`` setting is left alone: another thread computing
+    meanwhile runs where it would without the bar, on the run's client where there is
+    one, and its work is not counted), and what the bar installed is removed when the
+    phase ends, also on an error.
     """
     if client is None:
         with own_progress_bar(minimum=1.0):
